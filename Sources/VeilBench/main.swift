@@ -1,0 +1,17 @@
+import Foundation
+
+// VeilBench: run with `swift run -c release VeilBench [name-prefix ...]`.
+// Prints one JSON object per line: {"name": ..., "value": ..., "unit": ...}.
+let groups: [[Benchmark]] = [
+    CryptoBenchmarks.all
+]
+
+let filters = Array(CommandLine.arguments.dropFirst())
+for benchmark in groups.joined() where filters.isEmpty || filters.contains(where: { benchmark.name.hasPrefix($0) }) {
+    do {
+        for result in try await benchmark.run() { result.print() }
+    } catch {
+        FileHandle.standardError.write(Data("\(benchmark.name): \(error)\n".utf8))
+        exit(1)
+    }
+}

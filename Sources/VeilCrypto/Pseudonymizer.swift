@@ -1,0 +1,69 @@
+import CSodium
+import VeilCore
+
+/// Which kind of identifier a pseudonym stands for. Each has its own key-derivation context, so a
+/// user ID and a session ID with the same text get unrelated pseudonyms.
+public enum PseudonymContext: String, Sendable, CaseIterable {
+    /// User IDs: KDF context `veil-pid`.
+    case user = "veil-pid"
+    /// Session IDs: KDF context `veil-sid`.
+    case session = "veil-sid"
+}
+
+/// Maps raw identifiers to pseudonyms for one key epoch and context.
+///
+/// Construction, exactly (see `docs/crypto.md`):
+/// `K_e = crypto_kdf_derive_from_key(32, subkey_id = e, ctx = context, master)` and
+/// `pid = crypto_generichash(outlen = 16, in = UTF-8 bytes of the ID as given, key = K_e)`.
+/// The ID is not normalised: "Alice" and "alice" are different users.
+public struct Pseudonymizer: Sendable {
+    /// The key epoch `e` this pseudonymizer derives its key for.
+    public let epoch: UInt32
+    public let context: PseudonymContext
+    private let key: SecretBytes
+
+    /// The length of the master key and of derived keys, in bytes.
+    public static let keyLength = 32
+
+    public init(master: SecretBytes, epoch: UInt32, context: PseudonymContext) {
+        precondition(master.count == Self.keyLength, "the master key is 32 bytes")
+        Sodium.ready()
+        self.epoch = epoch
+        self.context = context
+        let contextBytes = Array(context.rawValue.utf8)
+        precondition(contextBytes.count == Int(veil_kdf_contextbytes()), "a KDF context is 8 bytes")
+        key = SecretBytes(count: Self.keyLength) { subkey in
+            master.withUnsafeBytes { masterBytes in
+                contextBytes.withUnsafeBufferPointer { ctx in
+                    ctx.withMemoryRebound(to: CChar.self) { ctxChars in
+                        _ = crypto_kdf_derive_from_key(
+                            subkey.baseAddress!.assumingMemoryBound(to: UInt8.self), subkey.count,
+                            UInt64(epoch), ctxChars.baseAddress!,
+                            masterBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The pseudonym of `id` (its UTF-8 bytes exactly as given).
+    public func pseudonym(for id: String) -> Pseudonym {
+        var id = id
+        return id.withUTF8 { pseudonym(forUTF8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The pseudonym of an identifier given as raw UTF-8 bytes.
+    public func pseudonym(forUTF8 bytes: UnsafeRawBufferPointer) -> Pseudonym {
+        var digest = (UInt64(0), UInt64(0))
+        withUnsafeMutableBytes(of: &digest) { out in
+            key.withUnsafeBytes { keyBytes in
+                _ = crypto_generichash(
+                    out.baseAddress!.assumingMemoryBound(to: UInt8.self), 16,
+                    bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count),
+                    keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), keyBytes.count)
+            }
+        }
+        // The digest bytes are in order in memory; Pseudonym holds them as big-endian halves.
+        return Pseudonym(high: UInt64(bigEndian: digest.0), low: UInt64(bigEndian: digest.1))
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+
+/// Where the keys live: `--keys DIR`, env `VEIL_KEYS`, default `keys`.
+struct KeyOptions: ParsableArguments {
+    @Option(name: .customLong("keys"), help: ArgumentHelp("Key directory (env VEIL_KEYS).", valueName: "dir"))
+    var keysOverride: String?
+
+    var keysDirectory: String { keysOverride ?? Environment.value("VEIL_KEYS") ?? "keys" }
+}
+
+/// Where the data lives: `--data-dir DIR`, env `VEIL_DATA_DIR`, default `veil-data`.
+struct DataOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp("Data directory (env VEIL_DATA_DIR).", valueName: "dir"))
+    var dataDirectoryOverride: String?
+
+    var dataDirectory: String { dataDirectoryOverride ?? Environment.value("VEIL_DATA_DIR") ?? "veil-data" }
+}
+
+/// Which policy applies: `--policy FILE`, env `VEIL_POLICY`, default `policies/default.yaml`.
+struct PolicyOptions: ParsableArguments {
+    @Option(name: .customLong("policy"), help: ArgumentHelp("Policy file (env VEIL_POLICY).", valueName: "file"))
+    var policyOverride: String?
+
+    var policyPath: String { policyOverride ?? Environment.value("VEIL_POLICY") ?? "policies/default.yaml" }
+}
+
+/// `--json`: print one JSON document on stdout instead of text.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print machine-readable JSON on stdout.")
+    var json = false
+}
+
+enum Environment {
+    /// The value of an environment variable, treating an empty value as unset.
+    static func value(_ name: String) -> String? {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+        return value
+    }
+}

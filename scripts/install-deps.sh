@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what Veil needs on a Debian machine that already has Swift, skipping what is present:
+# libsodium-dev (the crypto library), and the Python packages the independent checks use
+# (PyNaCl, a second libsodium binding; dp-accounting, Google's privacy accountant).
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+apt_packages=()
+pkg-config --exists libsodium 2>/dev/null || apt_packages+=(libsodium-dev pkg-config)
+if [ "${#apt_packages[@]}" -gt 0 ]; then
+    echo "installing ${apt_packages[*]} ..." >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+fi
+
+python_packages=()
+python3 -c "import nacl" 2>/dev/null || python_packages+=(pynacl)
+python3 -c "import dp_accounting" 2>/dev/null || python_packages+=(dp-accounting)
+if [ "${#python_packages[@]}" -gt 0 ]; then
+    echo "installing Python checkers ${python_packages[*]} ..." >&2
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${python_packages[@]}" >&2
+fi
