@@ -13,6 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // The system library: libsodium through pkg-config. Only VeilCrypto imports it.
@@ -23,10 +24,15 @@ let package = Package(
         ),
         .target(name: "VeilCrypto", dependencies: ["CSodium", "VeilCore"], swiftSettings: strict),
         .target(name: "VeilCore", swiftSettings: strict),
+        .target(
+            name: "VeilStore",
+            dependencies: ["VeilCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "veil",
             dependencies: [
-                "VeilCrypto", "VeilCore",
+                "VeilCrypto", "VeilCore", "VeilStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

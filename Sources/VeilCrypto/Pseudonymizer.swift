@@ -27,23 +27,9 @@ public struct Pseudonymizer: Sendable {
 
     public init(master: SecretBytes, epoch: UInt32, context: PseudonymContext) {
         precondition(master.count == Self.keyLength, "the master key is 32 bytes")
-        Sodium.ready()
         self.epoch = epoch
         self.context = context
-        let contextBytes = Array(context.rawValue.utf8)
-        precondition(contextBytes.count == Int(veil_kdf_contextbytes()), "a KDF context is 8 bytes")
-        key = SecretBytes(count: Self.keyLength) { subkey in
-            master.withUnsafeBytes { masterBytes in
-                contextBytes.withUnsafeBufferPointer { ctx in
-                    ctx.withMemoryRebound(to: CChar.self) { ctxChars in
-                        _ = crypto_kdf_derive_from_key(
-                            subkey.baseAddress!.assumingMemoryBound(to: UInt8.self), subkey.count,
-                            UInt64(epoch), ctxChars.baseAddress!,
-                            masterBytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
-                    }
-                }
-            }
-        }
+        key = KeyDerivation.subkey(length: Self.keyLength, id: UInt64(epoch), context: context.rawValue, master: master)
     }
 
     /// The pseudonym of `id` (its UTF-8 bytes exactly as given).

@@ -1,0 +1,89 @@
+/// The privacy and operating policy Veil runs under, as loaded from a YAML policy file
+/// (`policies/default.yaml` documents every field). Values here are the built-in defaults, used for
+/// any field a policy file leaves out. Loading and validation live in `VeilPolicy`.
+public struct Policy: Sendable, Hashable, Codable {
+    /// The dataset the budget belongs to.
+    public var dataset: String = "default"
+    public var budget = Budget()
+    public var training = Training()
+    public var ingest = Ingest()
+    public var queries = Queries()
+    public var features = Features()
+    /// The public list of product categories (group keys that need no partition selection).
+    public var categories: [String] = ["electronics", "fashion", "home", "beauty", "sports", "books", "toys", "grocery"]
+
+    public init() {}
+
+    /// Lifetime privacy budget of the dataset and the caps that share it out.
+    public struct Budget: Sendable, Hashable, Codable {
+        /// Lifetime ε cap for the dataset (all releases compose).
+        public var totalEpsilon: Double = 10
+        /// The δ of the lifetime guarantee.
+        public var delta: Double = 1e-6
+        /// The most ε one request may cost.
+        public var maxEpsilonPerRequest: Double = 4
+        /// Lifetime ε cap per role (e.g. `trainer`, `analyst`); a role not listed has only the dataset cap.
+        public var perRole: [String: Double] = [:]
+        /// Lifetime ε cap per principal (token name or `cli`); a principal not listed has only the other caps.
+        public var perPrincipal: [String: Double] = [:]
+        public init() {}
+    }
+
+    /// Defaults and rules for model training.
+    public struct Training: Sendable, Hashable, Codable {
+        /// Per-example (per-user) gradient clipping norm C.
+        public var clippingNorm: Double = 1.0
+        /// Whether non-private training may run at all (never servable). Off unless a policy turns it on.
+        public var allowNonPrivate: Bool = false
+        public var defaultEpochs: Int = 5
+        public var defaultBatchSize: Int = 512
+        public init() {}
+    }
+
+    /// Limits and minimisation at the front door.
+    public struct Ingest: Sendable, Hashable, Codable {
+        /// The most events one HTTP batch may hold.
+        public var maxBatchEvents: Int = 10_000
+        /// The largest HTTP request body, in bytes.
+        public var maxBodyBytes: Int = 16 * 1024 * 1024
+        /// Event fields removed before storage (data minimisation).
+        public var dropFields: [String] = ["query"]
+        /// How far in the future an event timestamp may be, in seconds.
+        public var maxFutureSkewSeconds: Int = 300
+        public init() {}
+    }
+
+    /// Contribution bounds and public value bounds for DP queries.
+    public struct Queries: Sendable, Hashable, Codable {
+        public var maxGroupsPerUser: Int = 4
+        public var maxContributionsPerGroup: Int = 10
+        /// Public clamping bounds per value name (`revenue`, `quantity`, `order_value`, `basket_size`).
+        public var valueBounds: [String: ValueBounds] = [
+            "revenue": ValueBounds(lower: 0, upper: 500),
+            "quantity": ValueBounds(lower: 1, upper: 10),
+            "order_value": ValueBounds(lower: 0, upper: 1000),
+            "basket_size": ValueBounds(lower: 1, upper: 20),
+        ]
+        public init() {}
+    }
+
+    /// Public upper bounds for model features (lower bounds are 0); features are clamped to them and scaled.
+    public struct Features: Sendable, Hashable, Codable {
+        public var maxEventsPerType: Double = 200
+        public var maxDistinct: Double = 100
+        public var maxDays: Double = 365
+        public var maxSpend: Double = 5000
+        public var maxOrderValue: Double = 1000
+        public init() {}
+    }
+}
+
+/// A closed interval of public bounds for a value.
+public struct ValueBounds: Sendable, Hashable, Codable {
+    public var lower: Double
+    public var upper: Double
+    public init(lower: Double, upper: Double) {
+        self.lower = lower
+        self.upper = upper
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import GRDB
+import VeilCore
+
+/// The SQLite database in the data directory (`<data-dir>/veil.sqlite`), opened in WAL mode with
+/// `synchronous = FULL`, so a transaction that has returned is on disk and survives a crash.
+///
+/// Every table is created by a named migration in `VeilDatabase.migrator`; each store adds its own
+/// migrations in its own file, and the migrator runs them in order at open.
+public final class VeilDatabase: Sendable {
+    /// The file name inside the data directory.
+    public static let fileName = "veil.sqlite"
+
+    /// The connection pool: one writer, concurrent readers.
+    public let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) the database in `directory` and brings its schema up to date.
+    public init(directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw VeilError(.unavailable, field: directory, "cannot create the data directory: \(error.localizedDescription)")
+        }
+        path = (directory as NSString).appendingPathComponent(Self.fileName)
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        configuration.busyMode = .timeout(10)
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(pool)
+        } catch {
+            throw VeilError(.unavailable, field: path, "cannot open the database: \(error)")
+        }
+    }
+
+    /// All schema migrations, in the order they run. Each store registers its own.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for register in migrations { register(&migrator) }
+        return migrator
+    }
+
+    /// The migration registrars, one per store, in order. Append new ones at the end.
+    private static let migrations: [@Sendable (inout DatabaseMigrator) -> Void] = []
+}
