@@ -29,10 +29,15 @@ let package = Package(
             dependencies: ["VeilCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        .target(
+            name: "VeilService",
+            dependencies: ["VeilCore", "VeilCrypto", "VeilStore"],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "veil",
             dependencies: [
-                "VeilCrypto", "VeilCore", "VeilStore",
+                "VeilCrypto", "VeilCore", "VeilStore", "VeilService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
