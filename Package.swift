@@ -43,5 +43,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore"], swiftSettings: strict),
+        .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilCryptoTests",
+            dependencies: ["VeilCrypto", "VeilCore"],
+            resources: [.copy("Vectors")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "VeilCLITests", dependencies: ["veil"], swiftSettings: strict),
     ]
 )
