@@ -14,7 +14,7 @@ struct BenchResult: Encodable {
 
     func print() {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = (try? encoder.encode(self)) ?? Data()
         FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
