@@ -55,13 +55,15 @@ extension SyntheticShoppers {
         var day = 0
         var massUsed = 0.0
         var lastTime = 0
+        var weekly = weeklyActivity(ofUser: index)
+        weekly.advance(to: 0)
+        var dayMass = rate * dayWeights[0] * weekly.multiplier
 
         sessions: while true {
             // Next session start: walk `need` units of cumulative intensity forward.
             var need = random.exponential()
             while true {
-                if day >= days { break sessions }
-                let left = rate * dayWeights[day] - massUsed
+                let left = dayMass - massUsed
                 if need < left {
                     massUsed += need
                     break
@@ -69,8 +71,11 @@ extension SyntheticShoppers {
                 need -= left
                 day += 1
                 massUsed = 0
+                if day >= days { break sessions }
+                weekly.advance(to: day / 7)
+                dayMass = rate * dayWeights[day] * weekly.multiplier
             }
-            let fraction = massUsed / (rate * dayWeights[day])
+            let fraction = massUsed / dayMass
             var hour = 0
             while hour < lastHour && hourCumulative[hour + 1] <= fraction { hour += 1 }
             let within = min(max((fraction - hourCumulative[hour]) / hourWeights[hour], 0), 0.9999)

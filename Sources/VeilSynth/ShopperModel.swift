@@ -26,11 +26,14 @@ public struct ShopperModel: Sendable {
     /// Median sessions per day r₀ (r = r₀·exp(σ_r·z_a)).
     public var medianSessionsPerDay = 0.12
     /// σ_r: spread of log session rate.
-    public var sessionRateSpread = 0.9
+    public var sessionRateSpread = 0.75
+    /// Shape k of the weekly activity multiplier m_w ~ Gamma(k, 1/k) (mean 1, variance 1/k): each user has
+    /// busier and quieter weeks. `.infinity` turns weekly variation off.
+    public var weeklyActivityShape = 1.0
     /// Upper bound on the session rate (sessions/day).
     public var maxSessionsPerDay = 6.0
     /// Median churn hazard h₀ per day (log h = log h₀ + β_a·z_a + β_p·z_p + σ_h·ε).
-    public var medianChurnHazardPerDay = 1.0 / 220
+    public var medianChurnHazardPerDay = 1.0 / 450
     /// β_a: effect of activity on log hazard (negative: engaged users stay).
     public var churnActivityEffect = -0.45
     /// β_p: effect of propensity on log hazard.

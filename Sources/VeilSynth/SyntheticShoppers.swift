@@ -215,6 +215,13 @@ public struct SyntheticShoppers: Sendable {
         return ShopperTraits(model: configuration.model, random: &random)
     }
 
+    /// The user's weekly activity multipliers m_w ~ Gamma(k, 1/k), drawn in week order from their own stream.
+    func weeklyActivity(ofUser index: Int) -> WeeklyActivity {
+        WeeklyActivity(
+            random: ShopperRandom(rootKey: rootKey, user: UInt64(index), purpose: 2),
+            shape: configuration.model.weeklyActivityShape)
+    }
+
     /// The NDJSON bytes of one user's events.
     public func events(ofUser index: Int) -> [UInt8] {
         var buffer = ByteBuffer()
@@ -269,6 +276,27 @@ public struct SyntheticShoppers: Sendable {
             }
         }
         return summary
+    }
+}
+
+/// The sequence of a user's weekly activity multipliers (week w = days 7w ..< 7w + 7 after the start).
+struct WeeklyActivity {
+    var random: ShopperRandom
+    let shape: Double
+    private(set) var week = -1
+    private(set) var multiplier = 1.0
+
+    init(random: ShopperRandom, shape: Double) {
+        self.random = random
+        self.shape = shape
+    }
+
+    /// Moves to `week` (≥ the current week), drawing the multipliers of the weeks passed.
+    mutating func advance(to target: Int) {
+        while week < target {
+            multiplier = shape.isFinite ? random.gamma(shape: shape) / shape : 1
+            week += 1
+        }
     }
 }
 
