@@ -102,6 +102,25 @@ struct ByteBuffer: ~Copyable {
         count += 2
     }
 
+    /// A finite number in fixed-point notation with `decimals` digits after the point (0 < decimals ≤ 9),
+    /// rounded half away from zero, like `%.*f`; magnitudes of 9e9 and more (and non-finite values) are
+    /// written as Swift's `description` instead (`1.2e+10`, `inf`, `nan`).
+    mutating func fixed(_ value: Double, decimals: Int) {
+        reserve(32)
+        var scale = 1
+        for _ in 0..<decimals { scale *= 10 }
+        guard value.isFinite, abs(value) < 9e9 else {
+            bytes(Array(value.description.utf8))
+            return
+        }
+        let scaled = (abs(value) * Double(scale)).rounded(.toNearestOrAwayFromZero)
+        let units = Int(scaled)
+        if value < 0 && units != 0 { byte(UInt8(ascii: "-")) }
+        decimal(units / scale)
+        byte(UInt8(ascii: "."))
+        decimal(units % scale, width: decimals)
+    }
+
     /// An amount of money in cents as a JSON number with exactly two decimals (`1234` → `12.34`).
     @inline(__always)
     mutating func money(cents: Int) {

@@ -142,33 +142,46 @@ extension SyntheticShoppers {
     ) throws -> TruthSummary {
         let cutoff = configuration.start.adding(days: cutoffDay).description
         var summary = TruthSummary(cutoff: cutoff, horizonDays: horizonDays)
-        var text = Self.truthHeader + "\n"
-        func flush() throws {
-            var bytes = Array(text.utf8)
-            try bytes.withUnsafeMutableBytes { try write(UnsafeRawBufferPointer($0)) }
-            text.removeAll(keepingCapacity: true)
-        }
-        func number(_ value: Double) -> String { String(format: "%.6f", value) }
+        var buffer = ByteBuffer(capacity: 1 << 17)
+        buffer.reserve(1024)
+        buffer.bytes(Array((Self.truthHeader + "\n").utf8))
+        let cutoffBytes = Array(cutoff.utf8)
         for index in 0..<configuration.users {
             let truth = truth(ofUser: index, cutoffDay: cutoffDay, horizonDays: horizonDays)
             let traits = truth.traits
-            var fields = [
-                truth.userID, cutoff, String(horizonDays), truth.activeAtCutoff ? "1" : "0",
-                number(truth.purchaseProbability), number(truth.noEventProbability),
-                number(truth.purchaseProbabilityPerSession), number(traits.sessionsPerDay),
-                truth.multiplierAtCutoff.map(number) ?? "",
-                number(traits.churnHazardPerDay), String(format: "%.3f", traits.churnDay),
-                number(traits.activity), number(traits.propensity),
-            ]
-            fields += traits.affinity.map(number)
-            text += fields.joined(separator: ",") + "\n"
+            buffer.reserve(1024)
+            buffer.bytes(Array(truth.userID.utf8))
+            buffer.byte(UInt8(ascii: ","))
+            buffer.bytes(cutoffBytes)
+            buffer.byte(UInt8(ascii: ","))
+            buffer.decimal(horizonDays)
+            buffer.bytes(truth.activeAtCutoff ? ",1" : ",0")
+            for value in [truth.purchaseProbability, truth.noEventProbability, truth.purchaseProbabilityPerSession,
+                          traits.sessionsPerDay] {
+                buffer.byte(UInt8(ascii: ","))
+                buffer.fixed(value, decimals: 6)
+            }
+            buffer.byte(UInt8(ascii: ","))
+            if let multiplier = truth.multiplierAtCutoff { buffer.fixed(multiplier, decimals: 6) }
+            buffer.byte(UInt8(ascii: ","))
+            buffer.fixed(traits.churnHazardPerDay, decimals: 6)
+            buffer.byte(UInt8(ascii: ","))
+            buffer.fixed(traits.churnDay, decimals: 3)
+            for value in [traits.activity, traits.propensity] + traits.affinity {
+                buffer.byte(UInt8(ascii: ","))
+                buffer.fixed(value, decimals: 6)
+            }
+            buffer.byte(UInt8(ascii: "\n"))
             summary.users += 1
             if truth.activeAtCutoff { summary.activeAtCutoff += 1 }
             summary.meanPurchaseProbability += truth.purchaseProbability
             summary.meanNoEventProbability += truth.noEventProbability
-            if text.utf8.count > 1 << 16 { try flush() }
+            if buffer.count > 1 << 16 {
+                try buffer.withBytes(write)
+                buffer.removeAll()
+            }
         }
-        try flush()
+        try buffer.withBytes(write)
         summary.meanPurchaseProbability /= Double(max(1, summary.users))
         summary.meanNoEventProbability /= Double(max(1, summary.users))
         return summary

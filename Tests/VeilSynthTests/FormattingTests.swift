@@ -52,6 +52,18 @@ import VeilCore
         for value in [1, 9, 10, 99, 100, 65_535, 1_000_000] {
             #expect(text { $0.decimal(value) } == String(value))
         }
+        #expect(text { $0.fixed(0, decimals: 6) } == "0.000000")
+        #expect(text { $0.fixed(-0.0000004, decimals: 6) } == "0.000000")
+        #expect(text { $0.fixed(-1.5, decimals: 3) } == "-1.500")
+        #expect(text { $0.fixed(1.0, decimals: 6) } == "1.000000")
+        #expect(text { $0.fixed(2e10, decimals: 3) } == "20000000000.0")
+        var random = ShopperRandom(rootKey: [1, 2, 3, 4], user: 0, purpose: 0)
+        for _ in 0..<2000 {
+            let value = Double.random(in: -1000...1000, using: &random) * Double.random(in: 0...1, using: &random)
+            let written = text { $0.fixed(value, decimals: 6) }
+            #expect(abs(Double(written)! - value) <= 0.5e-6 + 1e-12, "\(value) → \(written)")
+            #expect(written.split(separator: ".").last?.count == 6)
+        }
         // Growth keeps what was written.
         buffer.removeAll()
         for index in 0..<10_000 {
