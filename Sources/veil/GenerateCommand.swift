@@ -7,26 +7,28 @@ struct GenerateCommand: AsyncParsableCommand {
         commandName: "generate",
         abstract: "Write synthetic shopper events (NDJSON) from a documented generative model.",
         discussion: """
-            SYNTHETIC TEST DATA: the user IDs (user-000123) are made-up raw IDs, not pseudonyms.
+            SYNTHETIC TEST DATA: user IDs such as user-000123 are made-up raw IDs, not pseudonyms.
 
-            Each user has latent traits: activity z_a and purchase propensity z_p (correlated normals),
-            a session rate r = 0.12·exp(0.9·z_a) per day, a churn hazard h (lower for engaged, buying
-            users) and category affinities (Dirichlet). Sessions arrive as a Poisson process with a
-            weekly and daily rhythm until the churn time C ~ Exponential(h); each session may search, views
-            items (mostly in one category), adds some to the cart (more often for high z_p), and may check
-            out and purchase. Purchases later lead to returns and reviews. docs/synthetic-data.md has every
-            formula and parameter.
+            The model (docs/synthetic-data.md has every formula and parameter): each user has latent \
+            traits, activity z_a and purchase propensity z_p (correlated standard normals), a session rate \
+            r = 0.12·exp(0.75·z_a) per day, a churn hazard h (lower for engaged, buying users) and category \
+            affinities (Dirichlet). Sessions arrive as a Poisson process with a weekly and daily rhythm and \
+            a busier or quieter multiplier each week, until the churn time C ~ Exponential(h), after which \
+            the user never returns. A session may start with a search, views items (mostly in one \
+            category), adds some to the cart (more often for high z_p), may check out and purchase; \
+            purchases lead to returns and reviews in later sessions.
 
-            Events are grouped by user; each user's events are in timestamp order (the file is not
-            globally time-sorted). No event is at or after start + days. The same options and seed give
-            the same bytes.
+            Output: one JSON event per line, grouped by user; each user's events are in timestamp order \
+            (the file is not globally time-sorted). No event is at or after start + days. The same options \
+            give the same bytes.
 
-            --truth FILE writes a CSV row per user with the exact probabilities, given the latent traits
-            and whether the user is still active at --truth-cutoff, of at least one purchase (p_purchase)
+            --truth FILE writes one CSV row per user with the exact probabilities, given the latent traits \
+            and whether the user is still active at --truth-cutoff, of at least one purchase (p_purchase) \
             and of no event at all (p_no_event) in the --truth-horizon-days days from the cutoff.
 
             Example:
-              veil generate --users 50000 --days 120 --seed 7 --out events.ndjson --truth truth.csv --json
+              veil generate --users 50000 --days 120 --seed 7 \\
+                --out events.ndjson --truth truth.csv --json
             """
     )
 
