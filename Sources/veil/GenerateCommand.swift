@@ -115,6 +115,9 @@ struct GenerateCommand: AsyncParsableCommand {
                 "truth written to \(truth): cutoff \(truthSummary.cutoff), horizon \(truthSummary.horizonDays) d, "
                     + "\(truthSummary.activeAtCutoff) of \(truthSummary.users) users active at the cutoff")
         }
+        if output.json && out == nil {
+            Output.note("--json prints a summary only with --out (stdout carries the events)")
+        }
         if output.json && out != nil {
             try Output.json(GenerateReport(
                 seed: seed, start: startDate.description, days: days, out: out!, summary: summary,

@@ -3,7 +3,7 @@ import Testing
 @testable import VeilSynth
 
 @Suite struct GeneratorTests {
-    static let small = SynthConfiguration(users: 300, days: 45, seed: 7)
+    static let small = Shared.configuration
 
     @Test func sameSeedSameBytesOtherSeedOtherBytes() async throws {
         let (first, summary) = try await generateBytes(Self.small)
@@ -15,7 +15,8 @@ import Testing
         let (third, _) = try await generateBytes(other)
         #expect(third != first)
         #expect(summary.events == lines(first).count)
-        #expect(summary.users == 300)
+        #expect(summary.users == 200)
+        #expect(first == Shared.dataset.bytes && summary == Shared.dataset.summary, "serial and parallel runs agree")
     }
 
     @Test func usersAreIndependentOfEachOtherAndOfParallelism() async throws {
@@ -29,10 +30,9 @@ import Testing
         #expect(Array(all.prefix(prefix.count)) == prefix)
     }
 
-    @Test func everyLineParsesWithValidFields() async throws {
+    @Test func everyLineParsesWithValidFields() throws {
         let config = Self.small
-        let (bytes, _) = try await generateBytes(config)
-        let events = try parse(bytes)
+        let events = Shared.dataset.events
         let startSeconds = epochSeconds(config.start)
         let endSeconds = epochSeconds(config.start.adding(days: config.days))
         let allowedKeys: Set = [
@@ -92,9 +92,8 @@ import Testing
         #expect(types == Set(ShopperCatalog.eventTypes), "every event type occurs")
     }
 
-    @Test func funnelIsConsistent() async throws {
-        let (bytes, summary) = try await generateBytes(Self.small)
-        let events = try parse(bytes)
+    @Test func funnelIsConsistent() throws {
+        let (events, summary) = (Shared.dataset.events, Shared.dataset.summary)
         var sessionTypes: [String: [String]] = [:]
         var sessionDays: [String: Set<Int>] = [:]
         var purchased: [String: [String: Int]] = [:]  // user → item → time of its first purchase
@@ -127,16 +126,14 @@ import Testing
         #expect(sessionDays.values.allSatisfy { $0.count == 1 }, "no session crosses midnight UTC")
     }
 
-    @Test func summaryLabelTalliesMatchTheEvents() async throws {
-        var config = Self.small
-        config.labelCutoffDay = 30
-        let (bytes, summary) = try await generateBytes(config)
-        let labels = try #require(summary.labels)
-        let cutoff = config.start.daysSinceEpoch + 30
+    @Test func summaryLabelTalliesMatchTheEvents() throws {
+        let config = Self.small
+        let labels = try #require(Shared.dataset.summary.labels)
+        let cutoff = config.start.daysSinceEpoch + 26
         var before = Set<String>()
         var inHorizon = Set<String>()
         var bought = Set<String>()
-        for event in try parse(bytes) {
+        for event in Shared.dataset.events {
             if event.day < cutoff { before.insert(event.user) }
             if event.day >= cutoff && event.day < cutoff + 14 {
                 inHorizon.insert(event.user)
@@ -146,7 +143,8 @@ import Testing
         #expect(labels.usersSeenBeforeCutoff == before.count)
         #expect(labels.purchaseLabelPositives == bought.intersection(before).count)
         #expect(labels.churnLabelPositives == before.subtracting(inHorizon).count)
-        #expect(labels.cutoff == "2026-01-31")
+        #expect(labels.cutoff == "2026-01-27")
+        #expect(labels.usersSeenBeforeCutoff > 150 && labels.purchaseLabelPositives > 0 && labels.churnLabelPositives > 0)
     }
 
     /// Users with higher latent propensity buy more. Fixed seed; 3,000 users over 60 days.

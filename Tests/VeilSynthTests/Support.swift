@@ -1,5 +1,25 @@
 import Foundation
-import VeilSynth
+@testable import VeilSynth
+
+/// One small dataset (200 users × 40 days, seed 7), generated serially and parsed once for the tests
+/// that only read it. The parsed objects are never mutated.
+enum Shared {
+    static let configuration = SynthConfiguration(users: 200, days: 40, seed: 7)
+
+    nonisolated(unsafe) static let dataset: (bytes: [UInt8], events: [ParsedEvent], summary: GenerationSummary) = {
+        let shoppers = SyntheticShoppers(configuration)
+        let cutoffDay = configuration.effectiveCutoffDay!
+        var buffer = ByteBuffer()
+        var scratch = UserScratch()
+        var summary = GenerationSummary()
+        summary.labels = .init(cutoff: configuration.start.adding(days: cutoffDay).description, horizonDays: 14)
+        for user in 0..<configuration.users {
+            summary.add(shoppers.writeUser(user, into: &buffer, scratch: &scratch, cutoffDay: cutoffDay), cutoffDay: cutoffDay)
+        }
+        let bytes = buffer.array
+        return (bytes, try! parse(bytes), summary)
+    }()
+}
 
 /// Generates a dataset into memory.
 func generateBytes(_ configuration: SynthConfiguration) async throws -> ([UInt8], GenerationSummary) {
