@@ -73,6 +73,9 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
         return out
     }
 
+    /// 9999-12-31, the latest date a `CivilDate` can hold.
+    public static let latest = CivilDate(daysSinceEpoch: maxDays)
+
     public static func < (lhs: CivilDate, rhs: CivilDate) -> Bool { lhs.daysSinceEpoch < rhs.daysSinceEpoch }
 
     static let maxDays = 2_932_896  // 9999-12-31

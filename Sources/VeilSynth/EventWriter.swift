@@ -50,6 +50,7 @@ extension SyntheticShoppers {
         let churnSeconds = traits.churnDay * 86400
         let gapMean = model.meanEventGapSeconds - 3
         let itemsPerCategory = ShopperCatalog.itemsPerCategory
+        let lastCategory = ShopperCatalog.categories.count - 1
         var eventNo = 0
         var sessionNo = 0
         var day = 0
@@ -90,7 +91,6 @@ extension SyntheticShoppers {
             var time = start
             sessionNo += 1
             tally.sessions += 1
-            let eventsBefore = tally.events
 
             @inline(__always) func advance() {
                 clock += 3 + Int(random.exponential() * gapMean)
@@ -140,7 +140,7 @@ extension SyntheticShoppers {
             @inline(__always) func affinityCategory() -> Int {
                 let u = random.uniform()
                 var category = 0
-                while category < 7 && scratch.affinityCumulative[category] <= u { category += 1 }
+                while category < lastCategory && scratch.affinityCumulative[category] <= u { category += 1 }
                 return category
             }
 
@@ -255,7 +255,7 @@ extension SyntheticShoppers {
             }
             lastTime = time
 
-            if let cutoffDay, tally.events > eventsBefore {
+            if let cutoffDay {
                 if day < cutoffDay {
                     tally.seenBeforeCutoff = true
                 } else if day < cutoffDay + configuration.labelHorizonDays {

@@ -176,6 +176,10 @@ public struct SyntheticShoppers: Sendable {
         let model = configuration.model
         precondition(model.hourWeights.count == 24 && model.hourWeights.last == 0, "hour 23 must have weight 0")
         precondition(model.weekdayWeights.count == 7, "seven weekday weights")
+        let categories = ShopperCatalog.categories.count
+        precondition(
+            [model.categoryPopularity.count, model.returnProbability.count, model.medianPrice.count].allSatisfy { $0 == categories },
+            "one popularity, return probability and median price per category")
         self.configuration = configuration
         rootKey = ShopperRandom.rootKey(seed: configuration.seed)
         var prefixes: [UInt8] = []
@@ -303,7 +307,7 @@ struct WeeklyActivity {
 /// One block of users' output, passed from a generating task to the writer.
 final class Chunk: @unchecked Sendable {
     let block: Int
-    var buffer = ByteBuffer(capacity: 1 << 20)
+    var buffer = ByteBuffer(capacity: 1 << 22)
     var tallies: [UserTally] = []
 
     init(block: Int) { self.block = block }

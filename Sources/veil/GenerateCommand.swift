@@ -68,7 +68,9 @@ struct GenerateCommand: AsyncParsableCommand {
         guard let startDate = CivilDate(start) else {
             throw ValidationError("--start must be a date YYYY-MM-DD between 1970 and 9999, e.g. 2026-01-01")
         }
-        guard startDate.daysSinceEpoch + days <= 2_932_896 else { throw ValidationError("--start + --days must end before 9999-12-31") }
+        guard startDate.days(until: CivilDate.latest) >= days - 1 else {
+            throw ValidationError("--days: the last day (--start + --days − 1) must be on or before 9999-12-31")
+        }
         guard truthHorizonDays >= 1 else { throw ValidationError("--truth-horizon-days must be at least 1") }
         if let truthCutoff {
             guard let cutoff = CivilDate(truthCutoff) else {
