@@ -34,15 +34,17 @@ let package = Package(
             dependencies: ["VeilCore", "VeilCrypto", "VeilStore"],
             swiftSettings: strict
         ),
+        // Synthetic shopper data for tests, demos and model evaluation (`veil generate`, docs/synthetic-data.md).
+        .target(name: "VeilSynth", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         .executableTarget(
             name: "veil",
             dependencies: [
-                "VeilCrypto", "VeilCore", "VeilStore", "VeilService",
+                "VeilCrypto", "VeilCore", "VeilStore", "VeilService", "VeilSynth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore"], swiftSettings: strict),
+        .executableTarget(name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore", "VeilSynth"], swiftSettings: strict),
         .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilCryptoTests",
@@ -50,6 +52,7 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: strict
         ),
+        .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilCLITests", dependencies: ["veil"], swiftSettings: strict),
     ]
 )

@@ -1,0 +1,105 @@
+/// A calendar date in the proleptic Gregorian calendar, UTC, years 1970–9999.
+///
+/// Parsed from and shown as `YYYY-MM-DD`. Synthetic data is laid out on whole UTC days counted from
+/// a start date, so this is all the calendar the generator needs (no Foundation `Calendar`, no time zones).
+public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// Days since 1970-01-01.
+    public let daysSinceEpoch: Int
+
+    public init(daysSinceEpoch: Int) {
+        precondition(daysSinceEpoch >= 0 && daysSinceEpoch <= CivilDate.maxDays, "date out of range 1970–9999")
+        self.daysSinceEpoch = daysSinceEpoch
+    }
+
+    /// The date `year-month-day`, or nil when it does not exist or lies outside 1970–9999.
+    public init?(year: Int, month: Int, day: Int) {
+        guard (1970...9999).contains(year), (1...12).contains(month), (1...31).contains(day) else { return nil }
+        let days = CivilDate.daysFromCivil(year: year, month: month, day: day)
+        let back = CivilDate.civilFromDays(days)
+        guard back.year == year, back.month == month, back.day == day else { return nil }
+        daysSinceEpoch = days
+    }
+
+    /// Parses exactly `YYYY-MM-DD`; nil for any other text or a date that does not exist.
+    public init?(_ text: String) {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in bytes[range] {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10) else { return nil }
+        self.init(year: year, month: month, day: day)
+    }
+
+    public var year: Int { CivilDate.civilFromDays(daysSinceEpoch).year }
+    public var month: Int { CivilDate.civilFromDays(daysSinceEpoch).month }
+    public var day: Int { CivilDate.civilFromDays(daysSinceEpoch).day }
+
+    /// Day of the week, 0 = Monday … 6 = Sunday (1970-01-01 was a Thursday).
+    public var weekday: Int { (daysSinceEpoch + 3) % 7 }
+
+    /// The date `days` later (or earlier, if negative).
+    public func adding(days: Int) -> CivilDate { CivilDate(daysSinceEpoch: daysSinceEpoch + days) }
+
+    /// Whole days from `self` to `other`.
+    public func days(until other: CivilDate) -> Int { other.daysSinceEpoch - daysSinceEpoch }
+
+    /// `YYYY-MM-DD`.
+    public var description: String { String(decoding: isoBytes, as: UTF8.self) }
+
+    /// The ASCII bytes of `YYYY-MM-DD`.
+    var isoBytes: [UInt8] {
+        let (year, month, day) = CivilDate.civilFromDays(daysSinceEpoch)
+        var out: [UInt8] = []
+        out.reserveCapacity(10)
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+        }
+        digits(year, 4)
+        out.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        return out
+    }
+
+    /// 9999-12-31, the latest date a `CivilDate` can hold.
+    public static let latest = CivilDate(daysSinceEpoch: maxDays)
+
+    public static func < (lhs: CivilDate, rhs: CivilDate) -> Bool { lhs.daysSinceEpoch < rhs.daysSinceEpoch }
+
+    static let maxDays = 2_932_896  // 9999-12-31
+
+    // Howard Hinnant's `days_from_civil` / `civil_from_days` (public domain), for non-negative day counts.
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = y / 400
+        let yoe = y - era * 400
+        let mp = month > 2 ? month - 3 : month + 9
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = z / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}

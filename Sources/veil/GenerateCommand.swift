@@ -1,0 +1,173 @@
+import ArgumentParser
+import Foundation
+import VeilSynth
+
+struct GenerateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Write synthetic shopper events (NDJSON) from a documented generative model.",
+        discussion: """
+            SYNTHETIC TEST DATA: user IDs such as user-000123 are made-up raw IDs, not pseudonyms.
+
+            The model (docs/synthetic-data.md has every formula and parameter): each user has latent \
+            traits, activity z_a and purchase propensity z_p (correlated standard normals), a session rate \
+            r = 0.12·exp(0.75·z_a) per day, a churn hazard h (lower for engaged, buying users) and category \
+            affinities (Dirichlet). Sessions arrive as a Poisson process with a weekly and daily rhythm and \
+            a busier or quieter multiplier each week, until the churn time C ~ Exponential(h), after which \
+            the user never returns. A session may start with a search, views items (mostly in one \
+            category), adds some to the cart (more often for high z_p), may check out and purchase; \
+            purchases lead to returns and reviews in later sessions.
+
+            Output: one JSON event per line, grouped by user; each user's events are in timestamp order \
+            (the file is not globally time-sorted). No event is at or after start + days. The same options \
+            give the same bytes.
+
+            --truth FILE writes one CSV row per user with the exact probabilities, given the latent traits \
+            and whether the user is still active at --truth-cutoff, of at least one purchase (p_purchase) \
+            and of no event at all (p_no_event) in the --truth-horizon-days days from the cutoff.
+
+            Example:
+              veil generate --users 50000 --days 120 --seed 7 \\
+                --out events.ndjson --truth truth.csv --json
+            """
+    )
+
+    @Option(help: ArgumentHelp("Number of users (≥ 1).", valueName: "n"))
+    var users: Int
+
+    @Option(help: ArgumentHelp("Length of the dataset in days (≥ 1).", valueName: "d"))
+    var days: Int
+
+    @Option(help: ArgumentHelp("Seed: the same seed gives the same bytes.", valueName: "s"))
+    var seed: UInt64
+
+    @Option(help: ArgumentHelp("First day, YYYY-MM-DD (UTC).", valueName: "date"))
+    var start = "2026-01-01"
+
+    @Option(help: ArgumentHelp("Write the events to this file instead of stdout.", valueName: "file"))
+    var out: String?
+
+    @Option(help: ArgumentHelp("Write each user's true horizon probabilities (CSV) to this file.", valueName: "file"))
+    var truth: String?
+
+    @Option(
+        name: .customLong("truth-cutoff"),
+        help: ArgumentHelp("Start of the truth horizon, YYYY-MM-DD (default: start + days − horizon).", valueName: "date"))
+    var truthCutoff: String?
+
+    @Option(name: .customLong("truth-horizon-days"), help: ArgumentHelp("Length of the truth horizon in days.", valueName: "days"))
+    var truthHorizonDays = 14
+
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard users >= 1 else { throw ValidationError("--users must be at least 1") }
+        guard users <= 100_000_000 else { throw ValidationError("--users must be at most 100000000") }
+        guard days >= 1 else { throw ValidationError("--days must be at least 1") }
+        guard days <= 36_500 else { throw ValidationError("--days must be at most 36500") }
+        guard let startDate = CivilDate(start) else {
+            throw ValidationError("--start must be a date YYYY-MM-DD between 1970 and 9999, e.g. 2026-01-01")
+        }
+        guard startDate.days(until: CivilDate.latest) >= days - 1 else {
+            throw ValidationError("--days: the last day (--start + --days − 1) must be on or before 9999-12-31")
+        }
+        guard truthHorizonDays >= 1 else { throw ValidationError("--truth-horizon-days must be at least 1") }
+        if let truthCutoff {
+            guard let cutoff = CivilDate(truthCutoff) else {
+                throw ValidationError("--truth-cutoff must be a date YYYY-MM-DD, e.g. 2026-04-17")
+            }
+            let offset = startDate.days(until: cutoff)
+            guard offset >= 0, offset + truthHorizonDays <= days else {
+                throw ValidationError("--truth-cutoff must be on or after --start and leave --truth-horizon-days inside the dataset")
+            }
+        } else if truth != nil && days < truthHorizonDays {
+            throw ValidationError("--truth needs --days ≥ --truth-horizon-days (the default cutoff is start + days − horizon)")
+        }
+        if let out, let truth, out == truth { throw ValidationError("--out and --truth must be different files") }
+    }
+
+    func run() async throws {
+        let startDate = CivilDate(start)!
+        let cutoffDay = truthCutoff.map { startDate.days(until: CivilDate($0)!) } ?? (days - truthHorizonDays)
+        let config = SynthConfiguration(
+            users: users, days: days, seed: seed, start: startDate,
+            labelCutoffDay: cutoffDay >= 0 ? cutoffDay : nil, labelHorizonDays: truthHorizonDays)
+        let shoppers = SyntheticShoppers(config)
+        let sink = try out.map { try SynthFileOutput(path: $0, option: "--out") } ?? .standardOutput()
+        let progress = ProgressLine(total: users, enabled: isatty(2) == 1)
+        let summary = try await shoppers.generate(write: sink.write, progress: progress.update)
+        sink.finish()
+        progress.finish()
+
+        var truthSummary: TruthSummary?
+        if let truth {
+            let truthSink = try SynthFileOutput(path: truth, option: "--truth")
+            truthSummary = try shoppers.writeTruth(cutoffDay: cutoffDay, horizonDays: truthHorizonDays, write: truthSink.write)
+            truthSink.finish()
+        }
+
+        Output.note("generated \(summary.events) events for \(summary.users) users")
+        if let labels = summary.labels {
+            Output.note(
+                "labels at \(labels.cutoff) (+\(labels.horizonDays) d), users seen before the cutoff: \(labels.usersSeenBeforeCutoff), "
+                    + "purchase rate \(Self.format(labels.purchaseLabelRate)), no-event (churn) rate \(Self.format(labels.churnLabelRate))")
+        }
+        if let truthSummary, let truth {
+            Output.note(
+                "truth written to \(truth): cutoff \(truthSummary.cutoff), horizon \(truthSummary.horizonDays) d, "
+                    + "\(truthSummary.activeAtCutoff) of \(truthSummary.users) users active at the cutoff")
+        }
+        if output.json && out == nil {
+            Output.note("--json prints a summary only with --out (stdout carries the events)")
+        }
+        if output.json && out != nil {
+            try Output.json(GenerateReport(
+                seed: seed, start: startDate.description, days: days, out: out!, summary: summary,
+                truthFile: truth, truth: truthSummary))
+        }
+    }
+
+    static func format(_ rate: Double) -> String { String(format: "%.4f", rate) }
+}
+
+/// `veil generate --json`: the options that reproduce the file and what it holds.
+struct GenerateReport: Encodable {
+    let seed: UInt64
+    let start: String
+    let days: Int
+    let out: String
+    let summary: GenerationSummary
+    let truthFile: String?
+    let truth: TruthSummary?
+
+    enum CodingKeys: String, CodingKey {
+        case seed, start, days, out, summary, truth
+        case truthFile = "truth_file"
+    }
+}
+
+/// A one-line progress counter on stderr, redrawn at most ten times a second; silent when disabled.
+final class ProgressLine {
+    private let total: Int
+    private let enabled: Bool
+    private var lastDraw = ContinuousClock.now
+    private var drawn = false
+
+    init(total: Int, enabled: Bool) {
+        self.total = total
+        self.enabled = enabled
+    }
+
+    func update(_ done: Int) {
+        guard enabled else { return }
+        let now = ContinuousClock.now
+        guard done == total || now - lastDraw > .milliseconds(100) else { return }
+        lastDraw = now
+        drawn = true
+        FileHandle.standardError.write(Data("\rgenerating: \(done) / \(total) users".utf8))
+    }
+
+    func finish() {
+        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
