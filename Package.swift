@@ -29,6 +29,7 @@ let package = Package(
             dependencies: ["VeilCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        .target(name: "VeilLearning", dependencies: ["VeilCore"], swiftSettings: strict),
         .target(
             name: "VeilService",
             dependencies: ["VeilCore", "VeilCrypto", "VeilStore"],
@@ -53,6 +54,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
+        .testTarget(name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilCLITests", dependencies: ["veil"], swiftSettings: strict),
     ]
 )

@@ -1,0 +1,122 @@
+import VeilCore
+
+/// Turns one user's events into a `UserExample`: features from the observation window, the outcome from
+/// the horizon. One example per user, so a guarantee about examples is a guarantee about users.
+///
+/// Contract: `example(for:)` takes all of one user's events (any order, any time) and returns nil when
+/// the user has no event in the observation window (nothing to predict from).
+public struct FeatureExtractor: Sendable {
+    public let schema: FeatureSchema
+    public let window: FeatureWindow
+    private let categoryIndex: [String: Int]
+
+    public init(schema: FeatureSchema, window: FeatureWindow) {
+        self.schema = schema
+        self.window = window
+        categoryIndex = Dictionary(uniqueKeysWithValues: schema.categories.enumerated().map { ($1, $0) })
+    }
+
+    public func example(for events: some Collection<StoredEvent>) -> UserExample? {
+        guard let first = events.first else { return nil }
+        var tally = Tally(categoryCount: schema.categories.count)
+        var outcome = Outcome(purchased: false, churned: true, nextCategory: nil)
+        var firstHorizonPurchase = Int64.max
+        let start = window.observationStart ?? .min
+        for event in events {
+            let time = event.timestampMillis
+            if time >= start && time < window.cutoff {
+                tally.add(event, categoryIndex: categoryIndex[event.category ?? ""], cutoff: window.cutoff)
+            } else if time >= window.cutoff && time < window.horizonEnd {
+                outcome.churned = false
+                if event.type == .purchase {
+                    outcome.purchased = true
+                    if time < firstHorizonPurchase {
+                        firstHorizonPurchase = time
+                        outcome.nextCategory = event.category.flatMap { categoryIndex[$0] }
+                    }
+                }
+            }
+        }
+        guard tally.events > 0 else { return nil }
+        let raw = tally.rawFeatures(cutoff: window.cutoff)
+        precondition(raw.count == schema.features.count, "the tally and the schema list the same features")
+        let features = zip(schema.features, raw).map { $0.scale($1) }
+        return UserExample(pseudonym: first.pseudonym, features: features, outcome: outcome)
+    }
+}
+
+/// Running totals for one user's observation window, in the order `FeatureSchema` lists features.
+private struct Tally {
+    var events = 0
+    var perType = [Double](repeating: 0, count: EventType.allCases.count)
+    var sessions = Set<Pseudonym>()
+    var items = Set<String>()
+    var categories = Set<Int>()
+    var firstTime = Int64.max
+    var lastTime = Int64.min
+    var lastPurchase = Int64.min
+    var spend = 0.0
+    var orders = 0
+    var last7 = 0.0
+    var last30 = 0.0
+    var categoryEvents: [Double]
+    var categorised = 0.0
+    var timeOfDay = [Double](repeating: 0, count: FeatureSchema.TimeOfDay.allCases.count)
+    var weekend = 0.0
+
+    init(categoryCount: Int) { categoryEvents = [Double](repeating: 0, count: categoryCount) }
+
+    mutating func add(_ event: StoredEvent, categoryIndex: Int?, cutoff: Int64) {
+        let time = event.timestampMillis
+        events += 1
+        perType[event.type.index] += 1
+        if let session = event.session { sessions.insert(session) }
+        if let item = event.itemID { items.insert(item) }
+        firstTime = min(firstTime, time)
+        lastTime = max(lastTime, time)
+        if event.type == .purchase {
+            lastPurchase = max(lastPurchase, time)
+            spend += (event.price ?? 0) * Double(event.quantity ?? 1)
+            orders += 1
+        }
+        let ageDays = Double(cutoff - time) / Double(FeatureWindow.millisPerDay)
+        if ageDays <= 7 { last7 += 1 }
+        if ageDays <= 30 { last30 += 1 }
+        if let categoryIndex {
+            categories.insert(categoryIndex)
+            categoryEvents[categoryIndex] += 1
+            categorised += 1
+        }
+        let secondsOfDay = Int((time / 1000) % 86_400 + 86_400) % 86_400
+        let hour = secondsOfDay / 3600
+        timeOfDay[FeatureSchema.TimeOfDay.allCases.firstIndex(of: FeatureSchema.TimeOfDay(hour: hour))!] += 1
+        // 1970-01-01 was a Thursday: day 0 → weekday index 3 (Monday = 0).
+        let day = Int((time / FeatureWindow.millisPerDay) % 7 + 7) % 7
+        if (day + 3) % 7 >= 5 { weekend += 1 }
+    }
+
+    func rawFeatures(cutoff: Int64) -> [Double] {
+        let day = Double(FeatureWindow.millisPerDay)
+        let count = Double(events)
+        let views = perType[EventType.view.index]
+        let carts = perType[EventType.addToCart.index]
+        let purchases = perType[EventType.purchase.index]
+        let returns = perType[EventType.return.index]
+        var raw = perType
+        raw += [Double(sessions.count), Double(items.count), Double(categories.count)]
+        raw.append(Double(cutoff - lastTime) / day)
+        // No purchase yet: as far back as the bound allows.
+        raw.append(lastPurchase == .min ? .infinity : Double(cutoff - lastPurchase) / day)
+        raw.append(Double(cutoff - firstTime) / day)
+        raw.append(spend)
+        raw.append(orders > 0 ? spend / Double(orders) : 0)
+        raw.append(views > 0 ? carts / views : 0)
+        raw.append(carts > 0 ? purchases / carts : 0)
+        raw.append(purchases > 0 ? returns / purchases : 0)
+        raw += [last7, last30]
+        raw += categoryEvents.map { categorised > 0 ? $0 / categorised : 0 }
+        raw += timeOfDay.map { $0 / count }
+        raw.append(weekend / count)
+        return raw
+    }
+}

@@ -1,0 +1,90 @@
+import Testing
+import VeilCore
+@testable import VeilLearning
+
+@Suite struct FeatureExtractorTests {
+    private let day = FeatureWindow.millisPerDay
+    private let pid = Pseudonym(high: 1, low: 2)
+    // 2026-01-01T00:00:00Z (a Thursday), as Unix milliseconds.
+    private let start: Int64 = 1_767_225_600_000
+
+    private func event(_ type: EventType, day offset: Double, category: String? = nil, price: Double? = nil, quantity: Int? = nil) -> StoredEvent {
+        StoredEvent(
+            eventID: "e\(offset)\(type)", pseudonym: pid, epoch: 1, type: type,
+            timestampMillis: start + Int64(offset * Double(day)), category: category, price: price, quantity: quantity)
+    }
+
+    private func extractor(policy: Policy = Policy()) -> FeatureExtractor {
+        FeatureExtractor(
+            schema: FeatureSchema(policy: policy),
+            window: FeatureWindow(observationStart: nil, cutoff: start + 30 * day, horizonEnd: start + 44 * day))
+    }
+
+    private func value(_ name: String, in example: UserExample, schema: FeatureSchema) throws -> Double {
+        example.features[try #require(schema.names.firstIndex(of: name))]
+    }
+
+    @Test func featuresAreScaledByPolicyBoundsIntoUnitInterval() throws {
+        var policy = Policy()
+        policy.features.maxSpend = 100
+        let extractor = extractor(policy: policy)
+        let events = [
+            event(.view, day: 1, category: "books"), event(.addToCart, day: 1.1, category: "books"),
+            event(.purchase, day: 1.2, category: "books", price: 80, quantity: 2),
+            event(.view, day: 25, category: "toys"),
+        ]
+        let example = try #require(extractor.example(for: events))
+        let schema = extractor.schema
+        #expect(example.features.count == schema.features.count)
+        #expect(example.features.allSatisfy { $0 >= 0 && $0 <= 1 })
+        #expect(try value("spend", in: example, schema: schema) == 1)  // 160 clamped to the bound 100
+        #expect(try value("view_to_cart_ratio", in: example, schema: schema) == 0.5)
+        #expect(try value("cart_to_purchase_ratio", in: example, schema: schema) == 1)
+        #expect(try value("share_category_books", in: example, schema: schema) == 0.75)
+        #expect(abs(try value("days_since_last_event", in: example, schema: schema) - 5.0 / 365) < 1e-12)
+        #expect(abs(try value("tenure_days", in: example, schema: schema) - 29.0 / 365) < 1e-12)
+    }
+
+    @Test func neverPurchasedIsTheFarEndOfTheRecencyBound() throws {
+        let example = try #require(extractor().example(for: [event(.view, day: 3)]))
+        #expect(try value("days_since_last_purchase", in: example, schema: extractor().schema) == 1)
+    }
+
+    @Test func labelsComeFromTheHorizonOnly() throws {
+        let extractor = extractor()
+        let quiet = try #require(extractor.example(for: [event(.purchase, day: 2, category: "home", price: 5, quantity: 1)]))
+        #expect(quiet.outcome == Outcome(purchased: false, churned: true, nextCategory: nil))
+        let buyer = try #require(
+            extractor.example(for: [
+                event(.view, day: 2), event(.purchase, day: 40, category: "toys", price: 1, quantity: 1),
+                event(.purchase, day: 35, category: "books", price: 1, quantity: 1),
+                event(.purchase, day: 50, category: "home", price: 1, quantity: 1),  // after the horizon
+            ]))
+        #expect(buyer.outcome.purchased && !buyer.outcome.churned)
+        #expect(buyer.outcome.nextCategory == Policy().categories.firstIndex(of: "books"))
+        let active = try #require(extractor.example(for: [event(.view, day: 2), event(.view, day: 31)]))
+        #expect(!active.outcome.churned && !active.outcome.purchased)
+        #expect(active.outcome.label(for: .nextCategory) == nil)
+    }
+
+    @Test func horizonEventsDoNotLeakIntoFeatures() throws {
+        let extractor = extractor()
+        let before = try #require(extractor.example(for: [event(.view, day: 2)]))
+        let with = try #require(extractor.example(for: [event(.view, day: 2), event(.purchase, day: 31, price: 900, quantity: 3)]))
+        #expect(before.features == with.features)
+    }
+
+    @Test func userWithoutObservedEventsHasNoExample() {
+        #expect(extractor().example(for: [event(.view, day: 35)]) == nil)
+        #expect(extractor().example(for: [StoredEvent]()) == nil)
+    }
+
+    @Test func weekendAndTimeOfDayShares() throws {
+        // Day 2 after Thursday 2026-01-01 is Saturday; 0.75 day is 18:00 (evening).
+        let example = try #require(extractor().example(for: [event(.view, day: 2.75), event(.view, day: 0.25)]))
+        let schema = extractor().schema
+        #expect(try value("share_weekend", in: example, schema: schema) == 0.5)
+        #expect(try value("share_evening", in: example, schema: schema) == 0.5)
+        #expect(try value("share_morning", in: example, schema: schema) == 0.5)
+    }
+}
