@@ -23,14 +23,22 @@ let package = Package(
         ),
         .target(name: "VeilCrypto", dependencies: ["CSodium", "VeilCore"], swiftSettings: strict),
         .target(name: "VeilCore", swiftSettings: strict),
+        .target(name: "VeilPrivacy", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         .executableTarget(
             name: "veil",
             dependencies: [
-                "VeilCrypto", "VeilCore",
+                "VeilCrypto", "VeilCore", "VeilPrivacy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore", "VeilPrivacy"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilPrivacyTests",
+            dependencies: ["VeilPrivacy", "VeilCrypto", "VeilCore"],
+            resources: [.copy("Resources")],
+            swiftSettings: strict
+        ),
     ]
 )
