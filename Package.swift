@@ -22,30 +22,34 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
-        .target(name: "VeilCrypto", dependencies: ["CSodium", "VeilCore"], swiftSettings: strict),
         .target(name: "VeilCore", swiftSettings: strict),
+        .target(name: "VeilCrypto", dependencies: ["CSodium", "VeilCore"], swiftSettings: strict),
         .target(
             name: "VeilStore",
             dependencies: ["VeilCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
+        .target(name: "VeilPrivacy", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         .target(name: "VeilLearning", dependencies: ["VeilCore"], swiftSettings: strict),
+        .target(name: "VeilSynth", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         .target(
             name: "VeilService",
-            dependencies: ["VeilCore", "VeilCrypto", "VeilStore"],
+            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy"],
             swiftSettings: strict
         ),
-        // Synthetic shopper data for tests, demos and model evaluation (`veil generate`, docs/synthetic-data.md).
-        .target(name: "VeilSynth", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         .executableTarget(
             name: "veil",
             dependencies: [
-                "VeilCrypto", "VeilCore", "VeilStore", "VeilService", "VeilSynth",
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilSynth", "VeilService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore", "VeilSynth"], swiftSettings: strict),
+        .executableTarget(
+            name: "VeilBench",
+            dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilCryptoTests",
@@ -53,8 +57,14 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: strict
         ),
-        .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilPrivacyTests",
+            dependencies: ["VeilPrivacy", "VeilCrypto", "VeilCore"],
+            resources: [.copy("Resources")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCore"], swiftSettings: strict),
+        .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilCLITests", dependencies: ["veil"], swiftSettings: strict),
     ]
 )

@@ -1,0 +1,56 @@
+import VeilCore
+
+/// The JSON form documented on `PrivacyMechanism`.
+extension PrivacyMechanism: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case mechanism, epsilon, count, steps
+        case noiseMultiplier = "noise_multiplier"
+        case samplingRate = "sampling_rate"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let name = try container.decode(String.self, forKey: .mechanism)
+        switch name {
+        case "gaussian":
+            self = .gaussian(
+                noiseMultiplier: try container.decode(Double.self, forKey: .noiseMultiplier),
+                count: try container.decode(Int.self, forKey: .count))
+        case "subsampled_gaussian":
+            self = .subsampledGaussian(
+                samplingRate: try container.decode(Double.self, forKey: .samplingRate),
+                noiseMultiplier: try container.decode(Double.self, forKey: .noiseMultiplier),
+                steps: try container.decode(Int.self, forKey: .steps))
+        case "laplace":
+            self = .laplace(
+                epsilon: try container.decode(Double.self, forKey: .epsilon),
+                count: try container.decode(Int.self, forKey: .count))
+        case "pure_epsilon":
+            self = .pureEpsilon(epsilon: try container.decode(Double.self, forKey: .epsilon))
+        default:
+            throw DecodingError.dataCorruptedError(
+                forKey: .mechanism, in: container,
+                debugDescription: "mechanism must be one of gaussian, subsampled_gaussian, laplace, pure_epsilon")
+        }
+        try validate()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .mechanism)
+        switch self {
+        case let .gaussian(sigma, count):
+            try container.encode(sigma, forKey: .noiseMultiplier)
+            try container.encode(count, forKey: .count)
+        case let .subsampledGaussian(q, sigma, steps):
+            try container.encode(q, forKey: .samplingRate)
+            try container.encode(sigma, forKey: .noiseMultiplier)
+            try container.encode(steps, forKey: .steps)
+        case let .laplace(epsilon, count):
+            try container.encode(epsilon, forKey: .epsilon)
+            try container.encode(count, forKey: .count)
+        case let .pureEpsilon(epsilon):
+            try container.encode(epsilon, forKey: .epsilon)
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import VeilCore
+
+/// One release of information about users, described by the parameters an accountant needs.
+///
+/// A budget ledger and an audit log store these, and an auditor recomputes ε from them, so the JSON
+/// form is part of Veil's audit format and must stay stable. It is one object whose `mechanism` key
+/// names the case, with snake_case parameter keys:
+///
+/// ```json
+/// {"mechanism": "gaussian", "noise_multiplier": 1.1, "count": 3}
+/// {"mechanism": "subsampled_gaussian", "sampling_rate": 0.01, "noise_multiplier": 1.1, "steps": 1000}
+/// {"mechanism": "laplace", "epsilon": 0.5, "count": 2}
+/// {"mechanism": "pure_epsilon", "epsilon": 0.1}
+/// ```
+///
+/// Sensitivity is folded into the parameters (noise multiplier = noise standard deviation /
+/// L2 sensitivity; ε = sensitivity / Laplace scale) and neighbouring datasets differ by one user's
+/// whole history (add or remove). Decoding rejects unknown mechanisms and values that break the
+/// rules of `validate()`.
+public enum PrivacyMechanism: Sendable, Hashable {
+    /// `count` releases of the Gaussian mechanism with noise multiplier σ (> 0). Also covers a
+    /// one-dimensional discrete Gaussian with σ² ≥ (sensitivity·σ)², which is at least as private
+    /// (Canonne, Kamath & Steinke 2020, Theorem 4: ½(Δ/σ)²-concentrated DP).
+    case gaussian(noiseMultiplier: Double, count: Int)
+    /// `steps` steps of DP-SGD: each user is included independently with probability
+    /// `samplingRate` (Poisson sampling, in (0, 1]) and Gaussian noise with multiplier σ is added.
+    case subsampledGaussian(samplingRate: Double, noiseMultiplier: Double, steps: Int)
+    /// `count` releases of the Laplace mechanism, each ε-DP (ε > 0).
+    case laplace(epsilon: Double, count: Int)
+    /// One release of any ε-DP mechanism, for example the discrete Laplace mechanism with
+    /// ε = sensitivity / scale. Accounted with the randomised-response bound, which holds for all
+    /// ε-DP mechanisms (see `LaplaceRDP.pureEpsilon`).
+    case pureEpsilon(epsilon: Double)
+
+    /// The stable name of the case, the value of the `mechanism` key.
+    public var name: String {
+        switch self {
+        case .gaussian: "gaussian"
+        case .subsampledGaussian: "subsampled_gaussian"
+        case .laplace: "laplace"
+        case .pureEpsilon: "pure_epsilon"
+        }
+    }
+
+    /// Checks the parameter rules: noise multipliers and ε finite and > 0, sampling rate in (0, 1],
+    /// counts and steps ≥ 1. The error names the JSON key and the rule.
+    public func validate() throws(VeilError) {
+        switch self {
+        case let .gaussian(sigma, count):
+            try Self.require(sigma.isFinite && sigma > 0, "noise_multiplier", "must be a finite number > 0")
+            try Self.require(count >= 1, "count", "must be at least 1")
+        case let .subsampledGaussian(q, sigma, steps):
+            try Self.require(q > 0 && q <= 1, "sampling_rate", "must be in (0, 1]")
+            try Self.require(sigma.isFinite && sigma > 0, "noise_multiplier", "must be a finite number > 0")
+            try Self.require(steps >= 1, "steps", "must be at least 1")
+        case let .laplace(epsilon, count):
+            try Self.require(epsilon.isFinite && epsilon > 0, "epsilon", "must be a finite number > 0")
+            try Self.require(count >= 1, "count", "must be at least 1")
+        case let .pureEpsilon(epsilon):
+            try Self.require(epsilon.isFinite && epsilon > 0, "epsilon", "must be a finite number > 0")
+        }
+    }
+
+    /// The RDP of the whole release at each of `orders` (each > 1). A mechanism that fails
+    /// `validate()` has infinite RDP, so a budget check fed an invalid description refuses rather
+    /// than under-counts.
+    public func rdp(orders: [Double]) -> [Double] {
+        guard (try? validate()) != nil else { return orders.map { _ in .infinity } }
+        return orders.map(validatedRDP(order:))
+    }
+
+    private func validatedRDP(order: Double) -> Double {
+        switch self {
+        case let .gaussian(sigma, count):
+            Double(count) * GaussianRDP.gaussian(noiseMultiplier: sigma, order: order)
+        case let .subsampledGaussian(q, sigma, steps):
+            Double(steps) * GaussianRDP.subsampledGaussian(samplingRate: q, noiseMultiplier: sigma, order: order)
+        case let .laplace(epsilon, count):
+            Double(count) * LaplaceRDP.laplace(epsilon: epsilon, order: order)
+        case let .pureEpsilon(epsilon):
+            LaplaceRDP.pureEpsilon(epsilon: epsilon, order: order)
+        }
+    }
+
+    private static func require(_ condition: Bool, _ field: String, _ rule: String) throws(VeilError) {
+        if !condition { throw VeilError(.invalidInput, field: field, rule) }
+    }
+}

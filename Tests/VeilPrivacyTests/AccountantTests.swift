@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+import VeilCore
+@testable import VeilPrivacy
+
+struct AccountantTests {
+    @Test(arguments: [
+        (0.01, 1_000, 1e-5, 1.0), (0.001, 10_000, 1e-6, 0.5), (0.1, 100, 1e-5, 3.0), (1.0, 1, 1e-5, 8.0),
+    ])
+    func calibrationMeetsTargetWithinTolerance(q: Double, steps: Int, delta: Double, target: Double) throws {
+        let result = try RDPAccountant.calibrateNoiseMultiplier(targetEpsilon: target, delta: delta, samplingRate: q, steps: steps)
+        #expect(result.epsilon <= target)
+        #expect(result.epsilon >= target - 0.01)
+        let recomputed = RDPAccountant.epsilon(
+            composing: [.subsampledGaussian(samplingRate: q, noiseMultiplier: result.noiseMultiplier, steps: steps)], delta: delta)
+        #expect(recomputed.epsilon == result.epsilon)
+        // A little less noise must break the target (σ is the smallest to bisection precision).
+        let less = RDPAccountant.epsilon(
+            composing: [.subsampledGaussian(samplingRate: q, noiseMultiplier: result.noiseMultiplier * 0.99, steps: steps)], delta: delta)
+        #expect(less.epsilon > target - 0.01)
+    }
+
+    @Test func calibrationRejectsBadInput() {
+        #expect(throws: VeilError.self) {
+            try RDPAccountant.calibrateNoiseMultiplier(targetEpsilon: 0, delta: 1e-5, samplingRate: 0.1, steps: 10)
+        }
+        #expect(throws: VeilError(.invalidInput, field: "delta", "must be in (0, 1)")) {
+            try RDPAccountant.calibrateNoiseMultiplier(targetEpsilon: 1, delta: 1, samplingRate: 0.1, steps: 10)
+        }
+        #expect(throws: VeilError(.invalidInput, field: "sampling_rate", "must be in (0, 1]")) {
+            try RDPAccountant.calibrateNoiseMultiplier(targetEpsilon: 1, delta: 1e-5, samplingRate: 1.5, steps: 10)
+        }
+    }
+
+    @Test func compositionAddsCurves() {
+        let a = PrivacyMechanism.gaussian(noiseMultiplier: 2, count: 3)
+        let b = PrivacyMechanism.laplace(epsilon: 0.3, count: 1)
+        var accountant = RDPAccountant()
+        accountant.compose([a, b])
+        let orders = RDPAccountant.defaultOrders
+        let expected = zip(a.rdp(orders: orders), b.rdp(orders: orders)).map { $0 + $1 }
+        #expect(accountant.rdp == expected)
+        // Gaussian RDP is α·count/(2σ²).
+        #expect(a.rdp(orders: [2]) == [2.0 * 3 / 8])
+    }
+
+    @Test func emptyAccountantAndDeltaEdgeCases() {
+        let empty = RDPAccountant()
+        #expect(empty.epsilon(delta: 1e-5).epsilon == 0)
+        #expect(empty.epsilon(delta: 0).epsilon == 0)
+        var used = RDPAccountant()
+        used.compose(.gaussian(noiseMultiplier: 1, count: 1))
+        #expect(used.epsilon(delta: 0).epsilon == .infinity)
+        #expect(used.epsilon(delta: 1).epsilon == 0)
+    }
+
+    @Test func invalidMechanismCostsInfinity() {
+        let bad = PrivacyMechanism.subsampledGaussian(samplingRate: 0, noiseMultiplier: 1, steps: 10)
+        #expect(throws: VeilError.self) { try bad.validate() }
+        #expect(RDPAccountant.epsilon(composing: [bad], delta: 1e-5).epsilon == .infinity)
+        #expect(RDPAccountant.epsilon(composing: [.gaussian(noiseMultiplier: .nan, count: 1)], delta: 1e-5).epsilon == .infinity)
+    }
+
+    @Test(arguments: [0.01, 0.1, 1.0, 5.0])
+    func pureEpsilonBoundIsBelowSimpleBoundsAndLaplace(epsilon: Double) {
+        let orders = RDPAccountant.defaultOrders
+        let pure = PrivacyMechanism.pureEpsilon(epsilon: epsilon).rdp(orders: orders)
+        let laplace = PrivacyMechanism.laplace(epsilon: epsilon, count: 1).rdp(orders: orders)
+        for (index, alpha) in orders.enumerated() {
+            #expect(pure[index] >= 0)
+            #expect(pure[index] <= min(epsilon, alpha * epsilon * epsilon / 2) * (1 + 1e-12))
+            // Laplace is one ε-DP mechanism, so the all-mechanism bound must dominate it.
+            #expect(pure[index] >= laplace[index] * (1 - 1e-9))
+        }
+        // Randomised response at α = 2 in closed form: log(2 cosh ε − 1).
+        let atTwo = PrivacyMechanism.pureEpsilon(epsilon: epsilon).rdp(orders: [2])[0]
+        #expect(abs(atTwo - log(2 * cosh(epsilon) - 1)) <= 1e-12 * max(1, atTwo))
+    }
+}
+
+struct MechanismJSONTests {
+    @Test func encodesTheDocumentedForm() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let mechanism = PrivacyMechanism.subsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1, steps: 1000)
+        let json = String(decoding: try encoder.encode(mechanism), as: UTF8.self)
+        #expect(json == #"{"mechanism":"subsampled_gaussian","noise_multiplier":1.1,"sampling_rate":0.01,"steps":1000}"#)
+        let pure = String(decoding: try encoder.encode(PrivacyMechanism.pureEpsilon(epsilon: 0.1)), as: UTF8.self)
+        #expect(pure == #"{"epsilon":0.1,"mechanism":"pure_epsilon"}"#)
+    }
+
+    @Test(arguments: [
+        PrivacyMechanism.gaussian(noiseMultiplier: 0.7, count: 2),
+        .subsampledGaussian(samplingRate: 0.003, noiseMultiplier: 1.3, steps: 12),
+        .laplace(epsilon: 0.25, count: 4),
+        .pureEpsilon(epsilon: 1.5),
+    ])
+    func roundTrips(mechanism: PrivacyMechanism) throws {
+        let decoded = try JSONDecoder().decode(PrivacyMechanism.self, from: JSONEncoder().encode(mechanism))
+        #expect(decoded == mechanism)
+    }
+
+    @Test(arguments: [
+        #"{"mechanism":"exponential","epsilon":1}"#,
+        #"{"mechanism":"gaussian","noise_multiplier":1}"#,
+        #"{"mechanism":"gaussian","noise_multiplier":-1,"count":1}"#,
+        #"{"mechanism":"subsampled_gaussian","sampling_rate":2,"noise_multiplier":1,"steps":1}"#,
+        #"{"mechanism":"laplace","epsilon":0,"count":1}"#,
+    ])
+    func rejectsInvalidJSON(json: String) {
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(PrivacyMechanism.self, from: Data(json.utf8)) }
+    }
+}
