@@ -65,6 +65,11 @@ let package = Package(
         ),
         .testTarget(name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilServiceTests",
+            dependencies: ["VeilService", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "VeilCLITests", dependencies: ["veil"], swiftSettings: strict),
     ]
 )

@@ -98,7 +98,7 @@ public final class BudgetService: Sendable {
                 try checkCap(
                     budget.perPrincipal[request.principal], name: "budget.per_principal.\(request.principal)", request,
                     requestEpsilon, prior: zip(existing, prior).filter { $0.0.principal == request.principal }.map(\.1))
-                var spend = BudgetSpend(
+                let spend = BudgetSpend(
                     dataset: dataset, principal: request.principal, role: request.role, purpose: request.purpose,
                     mechanism: mechanismJSON, epsilon: requestEpsilon, delta: budget.delta, cumulativeEpsilon: cumulative,
                     createdMillis: Int64(Date().timeIntervalSince1970 * 1000))
