@@ -17,6 +17,11 @@ struct Veil: AsyncParsableCommand {
               veil pseudonymize alice@example.com
             """,
         version: "0.1.0",
-        subcommands: [KeysCommand.self, PseudonymizeCommand.self, GenerateCommand.self]
+        subcommands: [
+            KeysCommand.self,
+            PseudonymizeCommand.self,
+            GenerateCommand.self,
+            PrivacyCommand.self,
+        ]
     )
 }

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+import VeilCrypto
+@testable import VeilPrivacy
+
+/// Distribution tests with fixed seeds: each is deterministic, and each threshold is one a correct
+/// sampler passes except with probability ≤ 0.001 (KS, chi-square) or far less (variance).
+///
+/// Variance tolerance: for n i.i.d. samples the sample variance s² has standard deviation
+/// `σ² sqrt((κ − 1)/n)` (κ = kurtosis). At n = 100,000 that is 0.45% of σ² for Gaussians (κ = 3)
+/// and 0.71% for Laplace (κ = 6; the discrete versions are no heavier), so a 5% tolerance is more
+/// than 7 standard errors.
+struct ContinuousNoiseTests {
+    static let ksCount = 20_000
+    static let varianceCount = 100_000
+    static let varianceTolerance = 0.05
+
+    @Test(arguments: [0.5, 1.0, 7.0])
+    func laplaceMatchesItsCDF(scale: Double) {
+        var generator = ChaChaNoiseGenerator(seed: 11)
+        let samples = (0..<Self.ksCount).map { _ in Noise.laplace(scale: scale, using: &generator) }
+        let d = Statistics.kolmogorovSmirnov(samples) { x in
+            x < 0 ? 0.5 * exp(x / scale) : 1 - 0.5 * exp(-x / scale)
+        }
+        #expect(d < Statistics.kolmogorovSmirnovCritical(count: Self.ksCount))
+    }
+
+    @Test(arguments: [0.3, 1.0, 4.0])
+    func gaussianMatchesItsCDF(sigma: Double) {
+        var generator = ChaChaNoiseGenerator(seed: 12)
+        let samples = (0..<Self.ksCount).map { _ in Noise.gaussian(sigma: sigma, using: &generator) }
+        let d = Statistics.kolmogorovSmirnov(samples) { x in 0.5 * erfc(-x / (sigma * 2.0.squareRoot())) }
+        #expect(d < Statistics.kolmogorovSmirnovCritical(count: Self.ksCount))
+    }
+
+    @Test func variancesAreWithinTolerance() {
+        var generator = ChaChaNoiseGenerator(seed: 13)
+        let gaussian = (0..<Self.varianceCount).map { _ in Noise.gaussian(sigma: 2, using: &generator) }
+        let laplace = (0..<Self.varianceCount).map { _ in Noise.laplace(scale: 3, using: &generator) }
+        #expect(abs(Statistics.meanAndVariance(gaussian).variance / 4 - 1) < Self.varianceTolerance)
+        #expect(abs(Statistics.meanAndVariance(laplace).variance / 18 - 1) < Self.varianceTolerance)
+    }
+
+    @Test func uniformExcludesZero() {
+        struct Extremes: RandomNumberGenerator {
+            var values: [UInt64] = [0, .max]
+            mutating func next() -> UInt64 { values.removeFirst() }
+        }
+        var extremes = Extremes()
+        #expect(Noise.uniformPositiveUnit(using: &extremes) == 0x1p-53)
+        #expect(Noise.uniformPositiveUnit(using: &extremes) == 1)
+    }
+
+    @Test func seededGeneratorsReproduce() {
+        var a = ChaChaNoiseGenerator(seed: 5)
+        var b = ChaChaNoiseGenerator(seed: 5)
+        #expect(Noise.standardNormal(using: &a) == Noise.standardNormal(using: &b))
+        #expect(Noise.discreteGaussian(sigmaSquared: PositiveRational(9), using: &a)
+            == Noise.discreteGaussian(sigmaSquared: PositiveRational(9), using: &b))
+    }
+}
+
+struct DiscreteNoiseTests {
+    /// Samples per goodness-of-fit test (kept small for debug-build speed; the variance tests use
+    /// `ContinuousNoiseTests.varianceCount`).
+    static let count = 20_000
+
+    /// P(y) = tanh(1/(2τ)) · exp(−|y|/τ) for scale τ.
+    static func discreteLaplacePMF(scale: Double) -> (Int64) -> Double {
+        { y in tanh(0.5 / scale) * exp(-Double(y.magnitude) / scale) }
+    }
+
+    /// P(y) = exp(−y²/2σ²) / Σ_z exp(−z²/2σ²), normalised over |z| ≤ 40σ + 10.
+    static func discreteGaussianPMF(sigmaSquared: Double) -> (Int64) -> Double {
+        let bound = Int64(40 * sigmaSquared.squareRoot() + 10)
+        let normaliser = (-bound...bound).reduce(0.0) { $0 + exp(-Double($1 * $1) / (2 * sigmaSquared)) }
+        return { y in exp(-Double(y * y) / (2 * sigmaSquared)) / normaliser }
+    }
+
+    static func variance(of pmf: (Int64) -> Double, bound: Int64) -> Double {
+        (-bound...bound).reduce(0.0) { $0 + Double($1 * $1) * pmf($1) }
+    }
+
+    @Test(arguments: [PositiveRational(3), PositiveRational(7, 4), PositiveRational(1, 3)])
+    func discreteLaplaceMatchesItsPMF(scale: PositiveRational) {
+        var generator = ChaChaNoiseGenerator(seed: 21)
+        let samples = (0..<Self.count).map { _ in Noise.discreteLaplace(scale: scale, using: &generator) }
+        let pmf = Self.discreteLaplacePMF(scale: scale.doubleValue)
+        let (statistic, degrees) = Statistics.chiSquare(samples, pmf: pmf)
+        #expect(degrees >= 2)
+        #expect(statistic < Statistics.chiSquareCritical(degreesOfFreedom: degrees), "χ²=\(statistic), df=\(degrees)")
+    }
+
+    @Test func discreteVariancesAreWithinTolerance() {
+        var generator = ChaChaNoiseGenerator(seed: 24)
+        let n = ContinuousNoiseTests.varianceCount
+        let laplace = (0..<n).map { _ in Double(Noise.discreteLaplace(scale: PositiveRational(3), using: &generator)) }
+        let laplaceVariance = 2 * exp(-1.0 / 3) / pow(-expm1(-1.0 / 3), 2)
+        #expect(abs(Statistics.meanAndVariance(laplace).variance / laplaceVariance - 1) < ContinuousNoiseTests.varianceTolerance)
+        let gaussian = (0..<n).map { _ in Double(Noise.discreteGaussian(sigmaSquared: PositiveRational(10), using: &generator)) }
+        let gaussianVariance = Self.variance(of: Self.discreteGaussianPMF(sigmaSquared: 10), bound: 200)
+        #expect(abs(Statistics.meanAndVariance(gaussian).variance / gaussianVariance - 1) < ContinuousNoiseTests.varianceTolerance)
+    }
+
+    @Test(arguments: [PositiveRational(10), PositiveRational(7, 3), PositiveRational(1, 2), PositiveRational(2_500)])
+    func discreteGaussianMatchesItsPMF(sigmaSquared: PositiveRational) {
+        var generator = ChaChaNoiseGenerator(seed: 22)
+        let samples = (0..<Self.count).map { _ in Noise.discreteGaussian(sigmaSquared: sigmaSquared, using: &generator) }
+        let pmf = Self.discreteGaussianPMF(sigmaSquared: sigmaSquared.doubleValue)
+        let (statistic, degrees) = Statistics.chiSquare(samples, pmf: pmf)
+        #expect(degrees >= 2)
+        #expect(statistic < Statistics.chiSquareCritical(degreesOfFreedom: degrees), "χ²=\(statistic), df=\(degrees)")
+    }
+
+    @Test(arguments: [(0 as UInt64, 1 as UInt64), (1, 2), (1, 1), (3, 2), (7, 3)])
+    func bernoulliExpHasProbabilityExpMinusGamma(numerator: UInt64, denominator: UInt64) {
+        var generator = ChaChaNoiseGenerator(seed: 23)
+        let hits = (0..<Self.count).reduce(0) { count, _ in
+            count + (Noise.bernoulliExp(numerator: numerator, denominator: denominator, using: &generator) ? 1 : 0)
+        }
+        let p = exp(-Double(numerator) / Double(denominator))
+        // Five binomial standard errors.
+        let tolerance = 5 * (p * (1 - p) / Double(Self.count)).squareRoot()
+        #expect(abs(Double(hits) / Double(Self.count) - p) <= tolerance)
+    }
+
+    @Test func rationalRoundsUpAndReduces() throws {
+        let sigmaSquared = try #require(PositiveRational(roundingUp: 2.0 / 3.0))
+        #expect(sigmaSquared.doubleValue >= 2.0 / 3.0)
+        #expect(sigmaSquared.doubleValue - 2.0 / 3.0 < 0x1p-20)
+        #expect(PositiveRational(roundingUp: 1.5) == PositiveRational(3, 2))
+        #expect(PositiveRational(6, 4).description == "3/2")
+        #expect(PositiveRational(roundingUp: 0) == nil)
+        #expect(PositiveRational(roundingUp: .infinity) == nil)
+        #expect(PositiveRational(roundingUp: 1e9) == nil)
+    }
+
+    @Test func integerSquareRootIsExact() {
+        for x: UInt64 in [0, 1, 2, 3, 4, 15, 16, 17, 1 << 40, (1 << 40) - 1, 999_999_999_999] {
+            let root = Noise.integerSquareRoot(x)
+            #expect(root * root <= x && (root + 1) * (root + 1) > x)
+        }
+    }
+}
