@@ -28,9 +28,9 @@ enum LaplaceRDP {
     /// `= log((sinh(αε) − sinh((α−1)ε)) / sinh(ε)) / (α−1)`.
     /// Among all pairs of distributions whose likelihood ratio stays within `e^{±ε}`, randomised
     /// response maximises the Rényi divergence, so this is the tight conversion from pure DP
-    /// (Steinke, *Tight RDP & zCDP Bounds from Pure DP*, differentialprivacy.org). It is capped
-    /// by the classical bounds `ε` (Rényi divergence never exceeds max-divergence) and `αε²/2` (Bun & Steinke 2016,
-    /// Proposition 3.3), so rounding can never make it looser than them.
+    /// (Steinke, *Tight RDP & zCDP Bounds from Pure DP*, differentialprivacy.org). It is capped by
+    /// the classical bounds `ε` (a Rényi divergence never exceeds the max-divergence) and `αε²/2`
+    /// (Bun & Steinke 2016, Proposition 3.3), so rounding can never make it looser than them.
     static func pureEpsilon(epsilon: Double, order alpha: Double) -> Double {
         if epsilon == 0 { return 0 }
         let numerator = LogSpace.add(alpha * epsilon, (1 - alpha) * epsilon)
