@@ -52,7 +52,7 @@ struct PrivacyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the smallest noise multiplier σ that keeps T steps within a target ε.",
             discussion: """
-                Bisection: the σ printed gives an ε at most the target and within 0.01 of it.
+                Bisection: the σ printed gives an ε at most the target and within 0.01 (and 1%) of it.
 
                 Example:
                   veil privacy noise --epsilon 3 --delta 1e-5 --sampling-rate 0.01 --steps 10000 --json
