@@ -86,18 +86,41 @@ extension Noise {
     private static func bernoulliExpOfUnitFraction(
         numerator: UInt128, denominator: UInt128, using generator: inout some RandomNumberGenerator
     ) -> Bool {
+        // Trials whose outcome is certain (γ = 1, or k = 1) draw nothing from the generator.
         var k: UInt64 = 1
-        while uniform(below: denominator, using: &generator) < numerator && generator.next(upperBound: k) == 0 {
+        while (numerator == denominator || uniform(below: denominator, using: &generator) < numerator)
+            && (k == 1 || uniform(below: k, using: &generator) == 0)
+        {
             k += 1
         }
         return k % 2 == 1
     }
 
-    /// A uniform integer in `0..<bound` without bias (the standard library's rejection method),
-    /// through 64-bit arithmetic when the bound allows. Contract: `bound > 0`.
+    /// A uniform integer in `0..<bound`, exactly (no modulo bias). Bounds below 2⁶⁴ use Lemire's
+    /// multiply-and-reject method (one 64-bit word almost always); larger ones draw 128 random bits,
+    /// keep as many as `bound − 1` has, and reject values ≥ `bound` (fewer than 2 tries on average).
+    /// Written out instead of the standard library's generic `next(upperBound:)`, which is not
+    /// specialised across modules and was most of the discrete samplers' cost. Contract: `bound > 0`.
     static func uniform(below bound: UInt128, using generator: inout some RandomNumberGenerator) -> UInt128 {
-        if bound <= UInt128(UInt64.max) { return UInt128(generator.next(upperBound: UInt64(bound))) }
-        return generator.next(upperBound: bound)
+        precondition(bound > 0, "bound must be > 0")
+        if bound <= UInt128(UInt64.max) { return UInt128(uniform(below: UInt64(bound), using: &generator)) }
+        let mask = UInt128.max >> (bound - 1).leadingZeroBitCount
+        while true {
+            let candidate = (UInt128(generator.next()) << 64 | UInt128(generator.next())) & mask
+            if candidate < bound { return candidate }
+        }
+    }
+
+    /// A uniform integer in `0..<bound` by Lemire's method (*Fast Random Integer Generation in an
+    /// Interval*, 2019). Contract: `bound > 0`.
+    static func uniform(below bound: UInt64, using generator: inout some RandomNumberGenerator) -> UInt64 {
+        if bound == 1 { return 0 }
+        var product = generator.next().multipliedFullWidth(by: bound)
+        if product.low < bound {
+            let threshold = (0 &- bound) % bound
+            while product.low < threshold { product = generator.next().multipliedFullWidth(by: bound) }
+        }
+        return product.high
     }
 
     /// `⌊√x⌋`, exactly. Contract: `x < 2⁶²`.

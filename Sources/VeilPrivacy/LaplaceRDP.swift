@@ -25,9 +25,12 @@ enum LaplaceRDP {
     /// An RDP bound at order α > 1 for *any* ε-DP mechanism (for example the discrete Laplace
     /// mechanism with `ε = sensitivity / scale`): the Rényi divergence of randomised response,
     /// `log((exp(αε) + exp((1−α)ε)) / (1 + exp(ε))) / (α−1)`
-    /// `= log((sinh(αε) − sinh((α−1)ε)) / sinh(ε)) / (α−1)` (Bun & Steinke 2016, proof of
-    /// Proposition 3.3; randomised response attains it). The result is also capped by the two
-    /// simpler bounds it implies, `ε` and `αε²/2`, so rounding can never make it looser than them.
+    /// `= log((sinh(αε) − sinh((α−1)ε)) / sinh(ε)) / (α−1)`.
+    /// Among all pairs of distributions whose likelihood ratio stays within `e^{±ε}`, randomised
+    /// response maximises the Rényi divergence, so this is the tight conversion from pure DP
+    /// (Steinke, *Tight RDP & zCDP Bounds from Pure DP*, differentialprivacy.org). It is capped by
+    /// the classical bounds `ε` (a Rényi divergence never exceeds the max-divergence) and `αε²/2`
+    /// (Bun & Steinke 2016, Proposition 3.3), so rounding can never make it looser than them.
     static func pureEpsilon(epsilon: Double, order alpha: Double) -> Double {
         if epsilon == 0 { return 0 }
         let numerator = LogSpace.add(alpha * epsilon, (1 - alpha) * epsilon)

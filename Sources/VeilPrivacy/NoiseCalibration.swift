@@ -21,9 +21,10 @@ extension RDPAccountant {
     /// accounted with the default orders.
     ///
     /// Contract: the returned σ always satisfies ε(σ) ≤ `targetEpsilon` — the search only ever
-    /// moves its upper end to a σ that meets the target — and ε(σ) ≥ `targetEpsilon − tolerance`
-    /// unless the accountant's ε jumps across that band (it is piecewise smooth in σ), in which case
-    /// σ is the bisection limit (relative width 1e-12). σ is searched in [2⁻¹⁰, 1,000,000]; if even
+    /// moves its upper end to a σ that meets the target — and ε(σ) ≥ `targetEpsilon − gap` with
+    /// `gap = min(tolerance, targetEpsilon / 100)`, so small targets are met to 1% as well. The one
+    /// exception: if the accountant's ε jumps across that band (an order dropping out when its
+    /// fractional series fails to converge), σ is the bisection limit (relative width 1e-12). σ is searched in [2⁻¹⁰, 1,000,000]; if even
     /// σ = 2⁻¹⁰ meets the target, 2⁻¹⁰ is returned.
     ///
     /// - Throws: `VeilError.invalidInput` naming the parameter for ε ≤ 0, δ outside (0, 1), q outside
@@ -65,8 +66,9 @@ extension RDPAccountant {
                 if upper.noiseMultiplier < smallest { return upper }
             }
         }
-        // Bisect until the met target is within `tolerance` or the bracket cannot shrink further.
-        while upper.epsilon < targetEpsilon - tolerance && upper.noiseMultiplier - lower > 1e-12 * upper.noiseMultiplier {
+        // Bisect until the met target is within `gap` or the bracket cannot shrink further.
+        let gap = min(tolerance, targetEpsilon / 100)
+        while upper.epsilon < targetEpsilon - gap && upper.noiseMultiplier - lower > 1e-12 * upper.noiseMultiplier {
             let middle = calibration((lower + upper.noiseMultiplier) / 2)
             if middle.epsilon <= targetEpsilon { upper = middle } else { lower = middle.noiseMultiplier }
         }

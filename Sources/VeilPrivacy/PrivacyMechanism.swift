@@ -28,8 +28,8 @@ public enum PrivacyMechanism: Sendable, Hashable {
     /// `count` releases of the Laplace mechanism, each ε-DP (ε > 0).
     case laplace(epsilon: Double, count: Int)
     /// One release of any ε-DP mechanism, for example the discrete Laplace mechanism with
-    /// ε = sensitivity / scale. Accounted with the randomised-response bound, which holds for all
-    /// ε-DP mechanisms (see `LaplaceRDP.pureEpsilon`).
+    /// ε = sensitivity / scale. Accounted with the randomised-response bound, the tight RDP bound
+    /// for ε-DP mechanisms (see `LaplaceRDP.pureEpsilon`).
     case pureEpsilon(epsilon: Double)
 
     /// The stable name of the case, the value of the `mechanism` key.

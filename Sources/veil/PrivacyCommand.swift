@@ -7,9 +7,11 @@ struct PrivacyCommand: AsyncParsableCommand {
         commandName: "privacy",
         abstract: "Compute ε for DP-SGD, or the noise needed for a target ε (Rényi DP accountant).",
         discussion: """
-            Uses the RDP accountant of docs/privacy.md (the same numbers as Google's dp_accounting):
-            Poisson sampling at rate q, Gaussian noise multiplier σ, T steps, converted to (ε, δ)-DP.
-            Neither command reads data or spends budget.
+            Uses the RDP accountant of docs/privacy.md, which gives the same numbers as Google's dp_accounting: Poisson sampling at rate q, Gaussian noise multiplier σ, T steps, converted to (ε, δ)-DP. Neither command reads data or spends budget.
+
+            Examples:
+              veil privacy epsilon --sampling-rate 0.01 --noise-multiplier 1.1 --steps 10000 --delta 1e-5
+              veil privacy noise --epsilon 3 --delta 1e-5 --sampling-rate 0.01 --steps 10000 --json
             """,
         subcommands: [Epsilon.self, Noise.self]
     )
@@ -50,7 +52,7 @@ struct PrivacyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the smallest noise multiplier σ that keeps T steps within a target ε.",
             discussion: """
-                Bisection: the σ printed gives an ε at most the target and within 0.01 of it.
+                Bisection: the σ printed gives an ε at most the target and within 0.01 (and 1%) of it.
 
                 Example:
                   veil privacy noise --epsilon 3 --delta 1e-5 --sampling-rate 0.01 --steps 10000 --json

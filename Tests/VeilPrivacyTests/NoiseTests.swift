@@ -124,6 +124,26 @@ struct DiscreteNoiseTests {
         #expect(abs(Double(hits) / Double(Self.count) - p) <= tolerance)
     }
 
+    /// Uniform integers: chi-square over 6 values (64-bit path) and over the quarters of a bound
+    /// above 2⁶⁴ (128-bit path); every draw must be below the bound.
+    @Test(arguments: [UInt128(6), UInt128(3) << 64 + 12_345])
+    func uniformIntegersAreUniform(bound: UInt128) {
+        var generator = ChaChaNoiseGenerator(seed: 25)
+        let buckets = bound == 6 ? 6 : 4
+        var counts = [Double](repeating: 0, count: buckets)
+        for _ in 0..<Self.count {
+            let value = Noise.uniform(below: bound, using: &generator)
+            #expect(value < bound)
+            counts[Int(value * UInt128(buckets) / bound)] += 1
+        }
+        // Equal-width buckets over the range; the 128-bit bound is not a multiple of 4, but the
+        // bucket probabilities differ from 1/4 by under 1e-18.
+        let expected = Double(Self.count) / Double(buckets)
+        let statistic = counts.reduce(0) { $0 + ($1 - expected) * ($1 - expected) / expected }
+        // Critical values at significance 0.001: 20.52 for 5 degrees of freedom, 16.27 for 3.
+        #expect(statistic < (buckets == 6 ? 20.52 : 16.27))
+    }
+
     @Test func rationalRoundsUpAndReduces() throws {
         let sigmaSquared = try #require(PositiveRational(roundingUp: 2.0 / 3.0))
         #expect(sigmaSquared.doubleValue >= 2.0 / 3.0)
