@@ -31,6 +31,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore"], swiftSettings: strict),
+        .target(name: "VeilLearning", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
+        .executableTarget(
+            name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore", "VeilLearning"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCrypto", "VeilCore"], swiftSettings: strict),
     ]
 )
