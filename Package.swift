@@ -30,24 +30,24 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "VeilPrivacy", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
-        .target(name: "VeilLearning", dependencies: ["VeilCore"], swiftSettings: strict),
+        .target(name: "VeilLearning", dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy"], swiftSettings: strict),
         .target(name: "VeilSynth", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         .target(
             name: "VeilService",
-            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy"],
+            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLearning"],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "veil",
             dependencies: [
-                "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilSynth", "VeilService",
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "VeilBench",
-            dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth"],
+            dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth", "VeilLearning"],
             swiftSettings: strict
         ),
         .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
@@ -63,7 +63,7 @@ let package = Package(
             resources: [.copy("Resources")],
             swiftSettings: strict
         ),
-        .testTarget(name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCore"], swiftSettings: strict),
+        .testTarget(name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCrypto", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilServiceTests",

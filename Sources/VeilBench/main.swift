@@ -6,6 +6,7 @@ let groups: [[Benchmark]] = [
     CryptoBenchmarks.all,
     SynthBenchmarks.all,
     PrivacyBenchmarks.all,
+    LearningBenchmarks.all,
 ]
 
 let filters = Array(CommandLine.arguments.dropFirst())

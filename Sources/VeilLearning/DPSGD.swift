@@ -1,0 +1,130 @@
+import VeilCore
+
+/// Settings for a DP-SGD run. Calibrating `noiseMultiplier` to a target (ε, δ) is the accountant's job;
+/// the trainer takes σ, C and q as given and reports them.
+public struct DPSGDConfiguration: Sendable, Hashable, Codable {
+    /// σ: noise standard deviation as a multiple of `clippingNorm`. 0 gives no privacy (testing only).
+    public var noiseMultiplier: Double
+    /// C: each example's gradient is scaled down to L2 norm at most C.
+    public var clippingNorm: Double
+    /// Expected batch size B; the sampling rate is q = B / n.
+    public var expectedBatchSize: Int
+    /// Passes over the data; each epoch is round(n / B) steps.
+    public var epochs: Int
+    public var optimizer: Optimizer
+
+    public init(
+        noiseMultiplier: Double, clippingNorm: Double, expectedBatchSize: Int, epochs: Int,
+        optimizer: Optimizer = .sgd(learningRate: 0.1, momentum: 0.9)
+    ) {
+        self.noiseMultiplier = noiseMultiplier
+        self.clippingNorm = clippingNorm
+        self.expectedBatchSize = expectedBatchSize
+        self.epochs = epochs
+        self.optimizer = optimizer
+    }
+
+    /// q = B / n.
+    public func samplingRate(exampleCount: Int) -> Double {
+        Double(expectedBatchSize) / Double(exampleCount)
+    }
+
+    /// round(n / B), at least 1.
+    public func stepsPerEpoch(exampleCount: Int) -> Int {
+        max(1, Int((Double(exampleCount) / Double(expectedBatchSize)).rounded()))
+    }
+
+    /// Total steps: epochs × stepsPerEpoch. This is the composition count the accountant needs.
+    public func steps(exampleCount: Int) -> Int {
+        epochs * stepsPerEpoch(exampleCount: exampleCount)
+    }
+
+    func validate(exampleCount: Int) throws {
+        guard noiseMultiplier >= 0, noiseMultiplier.isFinite else {
+            throw VeilError(.invalidInput, field: "noiseMultiplier", "must be a finite number ≥ 0")
+        }
+        guard clippingNorm > 0, clippingNorm.isFinite else {
+            throw VeilError(.invalidInput, field: "clippingNorm", "must be a finite number > 0")
+        }
+        guard expectedBatchSize >= 1, expectedBatchSize <= exampleCount else {
+            throw VeilError(
+                .invalidInput, field: "expectedBatchSize", "must be between 1 and the number of examples")
+        }
+        guard epochs >= 1 else { throw VeilError(.invalidInput, field: "epochs", "must be at least 1") }
+    }
+}
+
+/// Differentially private SGD (Abadi et al. 2016) with Poisson sampling and ghost clipping.
+///
+/// Each step:
+/// 1. every example joins the batch independently with probability q = B / n;
+/// 2. a forward and backward pass give each example's backprop signal at every layer, from which each
+///    example's gradient norm ‖g_i‖ follows exactly without forming g_i (ghost clipping,
+///    `BatchWorkspace.computeGhostSquaredNorms`);
+/// 3. example i is weighted by c_i = min(1, C / ‖g_i‖) and one weighted pass accumulates Σ_i c_i g_i,
+///    whose every term has norm ≤ C;
+/// 4. Gaussian noise N(0, σ²C²) is added to each coordinate of the sum, which is divided by the
+///    *expected* batch size q·n (not the realised one, whose size would itself leak), and
+/// 5. the optimiser takes a step. A step whose sample is empty still adds noise and updates.
+///
+/// With one example per user, the released parameters are (ε, δ)-DP per user for the (ε, δ) the
+/// accountant gives for the subsampled Gaussian mechanism with (q, σ, steps) from the report.
+public enum DPSGD {
+    /// Trains `network` on `data`. `sampling` draws the Poisson samples; `noise` draws the Gaussian noise
+    /// (in production both from a CSPRNG-keyed generator). With the same generators' state, data and
+    /// configuration the result is bitwise identical. `onEpoch` runs after each epoch (see
+    /// `EpochProgress` for why its loss must not be released).
+    ///
+    /// Throws `VeilError.invalidInput` when the configuration or data does not fit.
+    public static func train<Sampling: RandomNumberGenerator, Noise: GaussianSource>(
+        _ network: Network, on data: LabeledDataset, configuration: DPSGDConfiguration,
+        sampling: inout Sampling, noise: inout Noise, onEpoch: (EpochProgress) -> Void = { _ in }
+    ) throws -> TrainingResult {
+        try TrainingEngine.validate(data, for: network, optimizer: configuration.optimizer)
+        try configuration.validate(exampleCount: data.rowCount)
+        let n = data.rowCount
+        let rate = configuration.samplingRate(exampleCount: n)
+        let clip = configuration.clippingNorm
+        let noiseDeviation = configuration.noiseMultiplier * clip
+        let scale = 1 / (rate * Double(n))
+        let sampler = PoissonSampler(population: n, rate: rate)
+        var engine = TrainingEngine(
+            network: network, optimizer: configuration.optimizer,
+            expectedRows: configuration.expectedBatchSize + configuration.expectedBatchSize / 4 + 16)
+        var batch: [Int] = []
+        batch.reserveCapacity(engine.workspace.capacity)
+        var steps = 0
+        for epoch in 1...configuration.epochs {
+            var lossSum = 0.0
+            var seen = 0
+            for _ in 0..<configuration.stepsPerEpoch(exampleCount: n) {
+                sampler.sample(into: &batch, using: &sampling)
+                lossSum += engine.forwardBackward(batch: batch, data: data)
+                seen += batch.count
+                setClipFactors(engine.workspace, clippingNorm: clip)
+                engine.accumulateGradient()
+                engine.perturbAndScaleGradient(noiseDeviation: noiseDeviation, scale: scale, noise: &noise)
+                engine.update()
+                steps += 1
+            }
+            onEpoch(EpochProgress(epoch: epoch, meanLoss: seen > 0 ? lossSum / Double(seen) : 0, steps: steps))
+        }
+        let report = TrainingReport(
+            mechanism: .dpSGD, exampleCount: n, epochs: configuration.epochs, steps: steps,
+            batchSize: configuration.expectedBatchSize, samplingRate: rate,
+            noiseMultiplier: configuration.noiseMultiplier, clippingNorm: clip, optimizer: configuration.optimizer)
+        return TrainingResult(network: engine.network, report: report)
+    }
+
+    /// Sets each loaded row's weight to its clip factor min(1, C / ‖g_i‖) from the ghost norms.
+    static func setClipFactors(_ workspace: BatchWorkspace, clippingNorm: Double) {
+        workspace.computeGhostSquaredNorms()
+        let norms = workspace.squaredNorms
+        let weights = workspace.rowWeights
+        let limit = clippingNorm * clippingNorm
+        for row in 0..<workspace.rows {
+            let squared = norms[row]
+            weights[row] = squared > limit ? clippingNorm / squared.squareRoot() : 1
+        }
+    }
+}

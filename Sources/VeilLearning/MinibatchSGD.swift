@@ -1,0 +1,67 @@
+import VeilCore
+
+/// Settings for plain (non-private) minibatch training.
+public struct SGDConfiguration: Sendable, Hashable, Codable {
+    public var batchSize: Int
+    public var epochs: Int
+    public var optimizer: Optimizer
+
+    public init(batchSize: Int, epochs: Int, optimizer: Optimizer = .sgd(learningRate: 0.1, momentum: 0.9)) {
+        self.batchSize = batchSize
+        self.epochs = epochs
+        self.optimizer = optimizer
+    }
+}
+
+/// Non-private minibatch SGD: each epoch shuffles the rows and walks them in batches of `batchSize` (the
+/// last may be smaller), stepping along the batch's mean gradient. For comparison with DP-SGD only — the
+/// result carries no privacy guarantee and must not be released as private.
+public enum MinibatchSGD {
+    /// Trains `network` on `data`, shuffling with `shuffling`; deterministic given its state.
+    /// Throws `VeilError.invalidInput` when the configuration or data does not fit.
+    public static func train<Shuffling: RandomNumberGenerator>(
+        _ network: Network, on data: LabeledDataset, configuration: SGDConfiguration,
+        shuffling: inout Shuffling, onEpoch: (EpochProgress) -> Void = { _ in }
+    ) throws -> TrainingResult {
+        try TrainingEngine.validate(data, for: network, optimizer: configuration.optimizer)
+        guard configuration.batchSize >= 1 else {
+            throw VeilError(.invalidInput, field: "batchSize", "must be at least 1")
+        }
+        guard configuration.epochs >= 1 else { throw VeilError(.invalidInput, field: "epochs", "must be at least 1") }
+        let n = data.rowCount
+        let batchSize = min(configuration.batchSize, n)
+        var engine = TrainingEngine(network: network, optimizer: configuration.optimizer, expectedRows: batchSize)
+        var order = Array(0..<n)
+        var batch: [Int] = []
+        batch.reserveCapacity(batchSize)
+        var steps = 0
+        for epoch in 1...configuration.epochs {
+            shuffle(&order, using: &shuffling)
+            var lossSum = 0.0
+            for start in stride(from: 0, to: n, by: batchSize) {
+                batch.removeAll(keepingCapacity: true)
+                batch.append(contentsOf: order[start..<min(start + batchSize, n)])
+                lossSum += engine.forwardBackward(batch: batch, data: data)
+                engine.workspace.setRowWeights(1 / Double(batch.count))
+                engine.accumulateGradient()
+                engine.update()
+                steps += 1
+            }
+            onEpoch(EpochProgress(epoch: epoch, meanLoss: lossSum / Double(n), steps: steps))
+        }
+        let report = TrainingReport(
+            mechanism: .sgd, exampleCount: n, epochs: configuration.epochs, steps: steps, batchSize: batchSize,
+            samplingRate: Double(batchSize) / Double(n), noiseMultiplier: nil, clippingNorm: nil,
+            optimizer: configuration.optimizer)
+        return TrainingResult(network: engine.network, report: report)
+    }
+
+    /// Fisher–Yates with `next(upperBound:)`, so the order depends only on the generator.
+    static func shuffle<Generator: RandomNumberGenerator>(_ values: inout [Int], using generator: inout Generator) {
+        guard values.count > 1 else { return }
+        for i in stride(from: values.count - 1, to: 0, by: -1) {
+            let j = Int(generator.next(upperBound: UInt64(i + 1)))
+            values.swapAt(i, j)
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import VeilCore
+import VeilCrypto
+@testable import VeilLearning
+
+@Suite struct TrainingTests {
+    static let configuration = DPSGDConfiguration(
+        noiseMultiplier: 1.0, clippingNorm: 1.0, expectedBatchSize: 32, epochs: 3,
+        optimizer: .sgd(learningRate: 0.5, momentum: 0.5))
+
+    func trainDP(_ architecture: ModelArchitecture, data: LabeledDataset, seed: UInt64,
+                 configuration: DPSGDConfiguration = configuration) throws -> TrainingResult {
+        var sampling = ChaChaNoiseGenerator(seed: seed)
+        var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: seed &+ 1))
+        return try DPSGD.train(
+            Fixtures.network(architecture), on: data, configuration: configuration,
+            sampling: &sampling, noise: &noise)
+    }
+
+    @Test func dpTrainingIsBitwiseDeterministic() throws {
+        for (architecture, classes) in try Fixtures.architectures(features: 5) {
+            let data = Fixtures.data(rows: 300, features: 5, classes: classes)
+            let first = try trainDP(architecture, data: data, seed: 9)
+            let second = try trainDP(architecture, data: data, seed: 9)
+            let other = try trainDP(architecture, data: data, seed: 10)
+            #expect(first.network.parameters.map(\.bitPattern) == second.network.parameters.map(\.bitPattern))
+            #expect(first.network.parameters != other.network.parameters)
+        }
+    }
+
+    @Test func sgdTrainingIsBitwiseDeterministic() throws {
+        let architecture = try ModelArchitecture(inputSize: 5, hiddenSizes: [8], head: .sigmoid)
+        let data = Fixtures.data(rows: 300, features: 5)
+        func run() throws -> [UInt64] {
+            var shuffling = ChaChaNoiseGenerator(seed: 4)
+            return try MinibatchSGD.train(
+                Fixtures.network(architecture), on: data, configuration: SGDConfiguration(batchSize: 32, epochs: 2),
+                shuffling: &shuffling
+            ).network.parameters.map(\.bitPattern)
+        }
+        #expect(try run() == run())
+    }
+
+    @Test func reportCarriesWhatTheAccountantNeeds() throws {
+        let data = Fixtures.data(rows: 300, features: 5)
+        var epochs: [EpochProgress] = []
+        var sampling = ChaChaNoiseGenerator(seed: 1)
+        var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: 2))
+        let result = try DPSGD.train(
+            Fixtures.network(.logisticRegression(inputSize: 5)), on: data, configuration: Self.configuration,
+            sampling: &sampling, noise: &noise, onEpoch: { epochs.append($0) })
+        let report = result.report
+        #expect(report.mechanism == .dpSGD)
+        #expect(report.samplingRate == 32.0 / 300.0)
+        #expect(report.steps == 3 * 9)  // round(300 / 32) = 9 steps per epoch
+        #expect(report.noiseMultiplier == 1.0 && report.clippingNorm == 1.0)
+        #expect(epochs.map(\.epoch) == [1, 2, 3])
+        #expect(epochs.map(\.steps) == [9, 18, 27])
+        #expect(epochs.allSatisfy { $0.meanLoss.isFinite && $0.meanLoss > 0 })
+    }
+
+    @Test func dpTrainingLearnsASignal() throws {
+        var generator = ChaChaNoiseGenerator(seed: 21)
+        let all = LabeledDataset.synthetic(rows: 3000, featureCount: 6, signal: 8, using: &generator)
+        let train = try LabeledDataset(
+            features: Array(all.features[..<(2000 * 6)]), featureCount: 6, labels: Array(all.labels[..<2000]))
+        let configuration = DPSGDConfiguration(
+            noiseMultiplier: 0.8, clippingNorm: 1, expectedBatchSize: 100, epochs: 5,
+            optimizer: .adam(learningRate: 0.05))
+        for architecture in [try ModelArchitecture.logisticRegression(inputSize: 6),
+                             try ModelArchitecture(inputSize: 6, hiddenSizes: [16], head: .sigmoid)] {
+            let result = try trainDP(architecture, data: train, seed: 3, configuration: configuration)
+            let probabilities = try result.network.predictProbabilities(Array(all.features[(2000 * 6)...]))
+            let auc = try BinaryPredictions(probabilities: probabilities, labels: Array(all.labels[2000...])).rocAUC
+            #expect(try #require(auc) > 0.85, "\(architecture.kind)")
+        }
+    }
+
+    @Test func softmaxTrainingLearnsASignal() throws {
+        var generator = ChaChaNoiseGenerator(seed: 22)
+        let data = LabeledDataset.synthetic(rows: 1500, featureCount: 6, classCount: 4, signal: 8, using: &generator)
+        let architecture = try ModelArchitecture.softmaxRegression(inputSize: 6, classes: 4)
+        var shuffling = ChaChaNoiseGenerator(seed: 5)
+        let result = try MinibatchSGD.train(
+            Fixtures.network(architecture), on: data,
+            configuration: SGDConfiguration(batchSize: 50, epochs: 10, optimizer: .adam(learningRate: 0.05)),
+            shuffling: &shuffling)
+        let predictions = try MulticlassPredictions(
+            probabilities: result.network.predictProbabilities(data.features), classCount: 4, labels: data.labels)
+        #expect(predictions.topKAccuracy(1) > 0.5)  // chance is about 0.25
+    }
+
+    @Test func poissonSamplerHasTheExpectedBatchSize() {
+        let sampler = PoissonSampler(population: 10_000, rate: 0.05)
+        var generator = ChaChaNoiseGenerator(seed: 8)
+        var batch: [Int] = []
+        var total = 0
+        for _ in 0..<200 {
+            sampler.sample(into: &batch, using: &generator)
+            #expect(batch == batch.sorted() && Set(batch).count == batch.count)
+            #expect(batch.allSatisfy { (0..<10_000).contains($0) })
+            total += batch.count
+        }
+        // Mean 500 per step; the standard error of the 200-step mean is about 1.5.
+        #expect(abs(Double(total) / 200 - 500) < 8)
+    }
+
+    @Test func gaussianNoiseHasTheRequestedSpread() {
+        var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: 3))
+        let draws = (0..<20_000).map { _ in noise.next(standardDeviation: 2) }
+        let mean = draws.reduce(0, +) / Double(draws.count)
+        let variance = draws.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(draws.count)
+        #expect(abs(mean) < 0.06)
+        #expect(abs(variance.squareRoot() - 2) < 0.05)
+    }
+
+    @Test func badConfigurationIsRejectedByName() throws {
+        let data = Fixtures.data(rows: 50, features: 5)
+        var sampling = ChaChaNoiseGenerator(seed: 1)
+        var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: 2))
+        var configuration = Self.configuration
+        configuration.clippingNorm = 0
+        #expect { try DPSGD.train(Fixtures.network(.logisticRegression(inputSize: 5)), on: data,
+                                  configuration: configuration, sampling: &sampling, noise: &noise) }
+            throws: { ($0 as? VeilError)?.field == "clippingNorm" }
+        #expect { try DPSGD.train(Fixtures.network(.logisticRegression(inputSize: 4)), on: data,
+                                  configuration: Self.configuration, sampling: &sampling, noise: &noise) }
+            throws: { ($0 as? VeilError)?.field == "features" }
+    }
+}
