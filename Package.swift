@@ -26,7 +26,11 @@ let package = Package(
         .target(name: "VeilCore", swiftSettings: strict),
         .target(
             name: "VeilStore",
-            dependencies: ["VeilCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "VeilCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -42,6 +46,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore", "VeilStore", "VeilService"], swiftSettings: strict),
+        .testTarget(name: "VeilStoreTests", dependencies: ["VeilStore", "VeilCore"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilServiceTests", dependencies: ["VeilService", "VeilStore", "VeilCore", "VeilCrypto"],
+            swiftSettings: strict),
     ]
 )
