@@ -26,7 +26,11 @@ let package = Package(
         .target(name: "VeilCrypto", dependencies: ["CSodium", "VeilCore"], swiftSettings: strict),
         .target(
             name: "VeilStore",
-            dependencies: ["VeilCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "VeilCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: strict
         ),
         .target(name: "VeilPrivacy", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
@@ -47,7 +51,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "VeilBench",
-            dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth", "VeilLearning"],
+            dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilStore", "VeilService"],
             swiftSettings: strict
         ),
         .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
@@ -64,6 +68,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCrypto", "VeilCore"], swiftSettings: strict),
+        .testTarget(name: "VeilStoreTests", dependencies: ["VeilStore", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilServiceTests",

@@ -46,6 +46,7 @@ public final class VeilDatabase: Sendable {
 
     /// The migration registrars, one per store, in order. Append new ones at the end.
     private static let migrations: [@Sendable (inout DatabaseMigrator) -> Void] = [
+        EventSchema.registrar,
         SQLiteLedgerStore.registerMigrations,
         SQLiteModelStore.registerMigrations,
     ]

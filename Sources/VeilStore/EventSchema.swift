@@ -1,0 +1,140 @@
+import Foundation
+import GRDB
+import VeilCore
+
+/// The event store's tables, created by migration `v1-events`:
+///
+/// - `events`: one row per stored event. `event_id` is unique (the idempotency key); `pid` and
+///   `session_pid` are 16-byte pseudonym blobs (byte order of the digest, so blob order is
+///   `Pseudonym` order); `ts_ms` is Unix milliseconds. Indexed on `(pid, ts_ms)`.
+/// - `vault`: pid → escrowed raw ID (nonce + ciphertext under a data key). No plaintext.
+/// - `data_keys`: the sealed data keys vault rows refer to.
+enum EventSchema {
+    static let registrar: @Sendable (inout DatabaseMigrator) -> Void = { migrator in
+        migrator.registerMigration("v1-events") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE data_keys (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        sealed BLOB NOT NULL,
+                        created DATETIME NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE vault (
+                        pid BLOB PRIMARY KEY NOT NULL CHECK (length(pid) = 16),
+                        epoch INTEGER NOT NULL,
+                        data_key_id TEXT NOT NULL REFERENCES data_keys(id),
+                        nonce BLOB NOT NULL,
+                        ciphertext BLOB NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE events (
+                        event_id TEXT NOT NULL UNIQUE,
+                        pid BLOB NOT NULL CHECK (length(pid) = 16),
+                        epoch INTEGER NOT NULL,
+                        type TEXT NOT NULL,
+                        ts_ms INTEGER NOT NULL,
+                        session_pid BLOB,
+                        item_id TEXT,
+                        category TEXT,
+                        price REAL,
+                        quantity INTEGER,
+                        rating INTEGER,
+                        query TEXT
+                    );
+                    CREATE INDEX events_pid_ts ON events(pid, ts_ms);
+                    """)
+        }
+    }
+}
+
+/// A row of `vault`, as GRDB reads and writes it.
+struct VaultRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "vault"
+    var pid: Data
+    var epoch: Int64
+    var dataKeyID: String
+    var nonce: Data
+    var ciphertext: Data
+
+    enum CodingKeys: String, CodingKey {
+        case pid, epoch, nonce, ciphertext
+        case dataKeyID = "data_key_id"
+    }
+
+    init(_ record: VaultRecord) {
+        pid = Data(record.pseudonym.bytes)
+        epoch = Int64(record.epoch)
+        dataKeyID = record.dataKeyID
+        nonce = Data(record.nonce)
+        ciphertext = Data(record.ciphertext)
+    }
+
+    var record: VaultRecord? {
+        guard let pseudonym = Pseudonym(bytes: pid), let epoch = UInt32(exactly: epoch) else { return nil }
+        return VaultRecord(
+            pseudonym: pseudonym, epoch: epoch, dataKeyID: dataKeyID, nonce: [UInt8](nonce),
+            ciphertext: [UInt8](ciphertext))
+    }
+}
+
+/// A row of `data_keys`.
+struct DataKeyRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "data_keys"
+    var id: String
+    var sealed: Data
+    var created: Date
+
+    init(_ record: DataKeyRecord) {
+        id = record.id
+        sealed = Data(record.sealed)
+        created = record.created
+    }
+
+    var record: DataKeyRecord { DataKeyRecord(id: id, sealed: [UInt8](sealed), created: created) }
+}
+
+/// A row of `events`, as GRDB reads it. (Inserts bind the same columns through a prepared statement.)
+struct EventRow: Codable, FetchableRecord {
+    static let databaseTableName = "events"
+    static let columns = "rowid, event_id, pid, epoch, type, ts_ms, session_pid, item_id, category, price, quantity, rating, query"
+
+    var rowid: Int64
+    var eventID: String
+    var pid: Data
+    var epoch: Int64
+    var type: String
+    var tsMillis: Int64
+    var sessionPID: Data?
+    var itemID: String?
+    var category: String?
+    var price: Double?
+    var quantity: Int?
+    var rating: Int?
+    var query: String?
+
+    enum CodingKeys: String, CodingKey {
+        case rowid, pid, epoch, type, category, price, quantity, rating, query
+        case eventID = "event_id"
+        case tsMillis = "ts_ms"
+        case sessionPID = "session_pid"
+        case itemID = "item_id"
+    }
+
+    func event() throws -> StoredEvent {
+        guard let pseudonym = Pseudonym(bytes: pid), let epoch = UInt32(exactly: epoch),
+            let type = EventType(rawValue: type)
+        else {
+            throw VeilError(.integrity, field: "events", "a stored event row is malformed (rowid \(rowid))")
+        }
+        var session: Pseudonym? = nil
+        if let sessionPID {
+            guard let value = Pseudonym(bytes: sessionPID) else {
+                throw VeilError(.integrity, field: "events", "a stored session pseudonym is malformed (rowid \(rowid))")
+            }
+            session = value
+        }
+        return StoredEvent(
+            eventID: eventID, pseudonym: pseudonym, epoch: epoch, type: type, timestampMillis: tsMillis,
+            session: session, itemID: itemID, category: category, price: price, quantity: quantity,
+            rating: rating, query: query)
+    }
+}
