@@ -91,6 +91,28 @@ import VeilCrypto
         #expect(predictions.topKAccuracy(1) > 0.5)  // chance is about 0.25
     }
 
+    @Test func fullBatchWithoutNoiseOrClippingIsGradientDescent() throws {
+        // q = 1, σ = 0 and a clipping norm no gradient reaches: the DP step's sum / (q·n) is the mean gradient.
+        let data = ModelFixtures.data(rows: 40, features: 5)
+        let architecture = try ModelArchitecture(inputSize: 5, hiddenSizes: [4], head: .sigmoid)
+        let optimizer = Optimizer.sgd(learningRate: 0.3, momentum: 0.2)
+        var sampling = ChaChaNoiseGenerator(seed: 1)
+        var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: 2))
+        let dp = try DPSGD.train(
+            ModelFixtures.network(architecture), on: data,
+            configuration: DPSGDConfiguration(
+                noiseMultiplier: 0, clippingNorm: 1e9, expectedBatchSize: 40, epochs: 5, optimizer: optimizer),
+            sampling: &sampling, noise: &noise)
+        var shuffling = ChaChaNoiseGenerator(seed: 3)
+        let plain = try MinibatchSGD.train(
+            ModelFixtures.network(architecture), on: data,
+            configuration: SGDConfiguration(batchSize: 40, epochs: 5, optimizer: optimizer), shuffling: &shuffling)
+        #expect(dp.report.steps == 5 && plain.report.steps == 5)
+        for (a, b) in zip(dp.network.parameters, plain.network.parameters) {
+            #expect(abs(a - b) < 1e-12 * max(1, abs(b)))
+        }
+    }
+
     @Test func poissonSamplerHasTheExpectedBatchSize() {
         let sampler = PoissonSampler(population: 10_000, rate: 0.05)
         var generator = ChaChaNoiseGenerator(seed: 8)
