@@ -6,12 +6,12 @@ import VeilCrypto
 
 @Suite struct ArtifactTests {
     @Test func roundTripGivesIdenticalPredictions() throws {
-        for (architecture, classes) in try Fixtures.architectures(features: 5) {
-            let data = Fixtures.data(rows: 200, features: 5, classes: classes)
+        for (architecture, classes) in try ModelFixtures.architectures(features: 5) {
+            let data = ModelFixtures.data(rows: 200, features: 5, classes: classes)
             var sampling = ChaChaNoiseGenerator(seed: 1)
             var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: 2))
             let trained = try DPSGD.train(
-                Fixtures.network(architecture), on: data,
+                ModelFixtures.network(architecture), on: data,
                 configuration: DPSGDConfiguration(noiseMultiplier: 1, clippingNorm: 1, expectedBatchSize: 20, epochs: 1),
                 sampling: &sampling, noise: &noise)
             let json = try ModelArtifact(network: trained.network, training: trained.report).jsonData()
@@ -27,7 +27,7 @@ import VeilCrypto
     }
 
     @Test func documentNamesItsParts() throws {
-        let network = Fixtures.network(try ModelArchitecture(inputSize: 3, hiddenSizes: [2], head: .sigmoid))
+        let network = ModelFixtures.network(try ModelArchitecture(inputSize: 3, hiddenSizes: [2], head: .sigmoid))
         let text = String(decoding: try ModelArtifact(network: network).jsonData(), as: UTF8.self)
         #expect(text.contains("\"kind\":\"mlp\""))
         #expect(text.contains("\"hidden_sizes\":[2]"))
@@ -35,7 +35,7 @@ import VeilCrypto
     }
 
     @Test func inconsistentArtifactsAreRejected() throws {
-        let network = Fixtures.network(try .logisticRegression(inputSize: 3))
+        let network = ModelFixtures.network(try .logisticRegression(inputSize: 3))
         var object = try #require(
             JSONSerialization.jsonObject(with: ModelArtifact(network: network).jsonData()) as? [String: Any])
         object["parameters"] = [0.1, 0.2]

@@ -5,9 +5,9 @@ import VeilCrypto
 
 @Suite struct GradientTests {
     @Test func backpropMatchesFiniteDifferences() throws {
-        for (architecture, classes) in try Fixtures.architectures(features: 4) {
-            let data = Fixtures.data(rows: 3, features: 4, classes: classes)
-            let network = Fixtures.network(architecture)
+        for (architecture, classes) in try ModelFixtures.architectures(features: 4) {
+            let data = ModelFixtures.data(rows: 3, features: 4, classes: classes)
+            let network = ModelFixtures.network(architecture)
             var engine = TrainingEngine(network: network, optimizer: .sgd(learningRate: 1), expectedRows: 3)
             _ = engine.forwardBackward(batch: [0, 1, 2], data: data)
             engine.workspace.setRowWeights(1)
@@ -32,35 +32,35 @@ import VeilCrypto
     }
 
     @Test func ghostNormsEqualMaterialisedNorms() throws {
-        for (architecture, classes) in try Fixtures.architectures(features: 6) {
-            let data = Fixtures.data(rows: 20, features: 6, classes: classes)
-            let network = Fixtures.network(architecture)
-            let reference = Fixtures.perExampleGradients(network, data).map(Fixtures.norm)
+        for (architecture, classes) in try ModelFixtures.architectures(features: 6) {
+            let data = ModelFixtures.data(rows: 20, features: 6, classes: classes)
+            let network = ModelFixtures.network(architecture)
+            let reference = ModelFixtures.perExampleGradients(network, data).map(ModelFixtures.norm)
 
             var engine = TrainingEngine(network: network, optimizer: .sgd(learningRate: 1), expectedRows: 20)
             _ = engine.forwardBackward(batch: Array(0..<20), data: data)
             engine.workspace.computeGhostSquaredNorms()
             for row in 0..<20 {
                 let ghost = engine.workspace.squaredNorms[row].squareRoot()
-                #expect(Fixtures.relativeError(ghost, reference[row]) < 1e-9, "\(architecture.kind) row \(row)")
+                #expect(ModelFixtures.relativeError(ghost, reference[row]) < 1e-9, "\(architecture.kind) row \(row)")
             }
         }
     }
 
     @Test func clippedSumEqualsSumOfClippedMaterialisedGradients() throws {
         let clip = 0.3
-        for (architecture, classes) in try Fixtures.architectures(features: 6) {
-            let data = Fixtures.data(rows: 20, features: 6, classes: classes)
-            let network = Fixtures.network(architecture)
-            let perExample = Fixtures.perExampleGradients(network, data)
+        for (architecture, classes) in try ModelFixtures.architectures(features: 6) {
+            let data = ModelFixtures.data(rows: 20, features: 6, classes: classes)
+            let network = ModelFixtures.network(architecture)
+            let perExample = ModelFixtures.perExampleGradients(network, data)
             var expected = [Double](repeating: 0, count: network.parameters.count)
             var clippedSome = false
             for gradient in perExample {
-                let norm = Fixtures.norm(gradient)
+                let norm = ModelFixtures.norm(gradient)
                 let factor = min(1, clip / norm)
                 clippedSome = clippedSome || factor < 1
                 let contribution = gradient.map { $0 * factor }
-                #expect(Fixtures.norm(contribution) <= clip * (1 + 1e-12))
+                #expect(ModelFixtures.norm(contribution) <= clip * (1 + 1e-12))
                 for k in expected.indices { expected[k] += contribution[k] }
             }
             #expect(clippedSome, "the test should exercise clipping")

@@ -14,13 +14,13 @@ import VeilCrypto
         var sampling = ChaChaNoiseGenerator(seed: seed)
         var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: seed &+ 1))
         return try DPSGD.train(
-            Fixtures.network(architecture), on: data, configuration: configuration,
+            ModelFixtures.network(architecture), on: data, configuration: configuration,
             sampling: &sampling, noise: &noise)
     }
 
     @Test func dpTrainingIsBitwiseDeterministic() throws {
-        for (architecture, classes) in try Fixtures.architectures(features: 5) {
-            let data = Fixtures.data(rows: 300, features: 5, classes: classes)
+        for (architecture, classes) in try ModelFixtures.architectures(features: 5) {
+            let data = ModelFixtures.data(rows: 300, features: 5, classes: classes)
             let first = try trainDP(architecture, data: data, seed: 9)
             let second = try trainDP(architecture, data: data, seed: 9)
             let other = try trainDP(architecture, data: data, seed: 10)
@@ -31,11 +31,11 @@ import VeilCrypto
 
     @Test func sgdTrainingIsBitwiseDeterministic() throws {
         let architecture = try ModelArchitecture(inputSize: 5, hiddenSizes: [8], head: .sigmoid)
-        let data = Fixtures.data(rows: 300, features: 5)
+        let data = ModelFixtures.data(rows: 300, features: 5)
         func run() throws -> [UInt64] {
             var shuffling = ChaChaNoiseGenerator(seed: 4)
             return try MinibatchSGD.train(
-                Fixtures.network(architecture), on: data, configuration: SGDConfiguration(batchSize: 32, epochs: 2),
+                ModelFixtures.network(architecture), on: data, configuration: SGDConfiguration(batchSize: 32, epochs: 2),
                 shuffling: &shuffling
             ).network.parameters.map(\.bitPattern)
         }
@@ -43,12 +43,12 @@ import VeilCrypto
     }
 
     @Test func reportCarriesWhatTheAccountantNeeds() throws {
-        let data = Fixtures.data(rows: 300, features: 5)
+        let data = ModelFixtures.data(rows: 300, features: 5)
         var epochs: [EpochProgress] = []
         var sampling = ChaChaNoiseGenerator(seed: 1)
         var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: 2))
         let result = try DPSGD.train(
-            Fixtures.network(.logisticRegression(inputSize: 5)), on: data, configuration: Self.configuration,
+            ModelFixtures.network(.logisticRegression(inputSize: 5)), on: data, configuration: Self.configuration,
             sampling: &sampling, noise: &noise, onEpoch: { epochs.append($0) })
         let report = result.report
         #expect(report.mechanism == .dpSGD)
@@ -83,12 +83,34 @@ import VeilCrypto
         let architecture = try ModelArchitecture.softmaxRegression(inputSize: 6, classes: 4)
         var shuffling = ChaChaNoiseGenerator(seed: 5)
         let result = try MinibatchSGD.train(
-            Fixtures.network(architecture), on: data,
+            ModelFixtures.network(architecture), on: data,
             configuration: SGDConfiguration(batchSize: 50, epochs: 10, optimizer: .adam(learningRate: 0.05)),
             shuffling: &shuffling)
         let predictions = try MulticlassPredictions(
             probabilities: result.network.predictProbabilities(data.features), classCount: 4, labels: data.labels)
         #expect(predictions.topKAccuracy(1) > 0.5)  // chance is about 0.25
+    }
+
+    @Test func fullBatchWithoutNoiseOrClippingIsGradientDescent() throws {
+        // q = 1, σ = 0 and a clipping norm no gradient reaches: the DP step's sum / (q·n) is the mean gradient.
+        let data = ModelFixtures.data(rows: 40, features: 5)
+        let architecture = try ModelArchitecture(inputSize: 5, hiddenSizes: [4], head: .sigmoid)
+        let optimizer = Optimizer.sgd(learningRate: 0.3, momentum: 0.2)
+        var sampling = ChaChaNoiseGenerator(seed: 1)
+        var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: 2))
+        let dp = try DPSGD.train(
+            ModelFixtures.network(architecture), on: data,
+            configuration: DPSGDConfiguration(
+                noiseMultiplier: 0, clippingNorm: 1e9, expectedBatchSize: 40, epochs: 5, optimizer: optimizer),
+            sampling: &sampling, noise: &noise)
+        var shuffling = ChaChaNoiseGenerator(seed: 3)
+        let plain = try MinibatchSGD.train(
+            ModelFixtures.network(architecture), on: data,
+            configuration: SGDConfiguration(batchSize: 40, epochs: 5, optimizer: optimizer), shuffling: &shuffling)
+        #expect(dp.report.steps == 5 && plain.report.steps == 5)
+        for (a, b) in zip(dp.network.parameters, plain.network.parameters) {
+            #expect(abs(a - b) < 1e-12 * max(1, abs(b)))
+        }
     }
 
     @Test func poissonSamplerHasTheExpectedBatchSize() {
@@ -116,15 +138,15 @@ import VeilCrypto
     }
 
     @Test func badConfigurationIsRejectedByName() throws {
-        let data = Fixtures.data(rows: 50, features: 5)
+        let data = ModelFixtures.data(rows: 50, features: 5)
         var sampling = ChaChaNoiseGenerator(seed: 1)
         var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: 2))
         var configuration = Self.configuration
         configuration.clippingNorm = 0
-        #expect { try DPSGD.train(Fixtures.network(.logisticRegression(inputSize: 5)), on: data,
+        #expect { try DPSGD.train(ModelFixtures.network(.logisticRegression(inputSize: 5)), on: data,
                                   configuration: configuration, sampling: &sampling, noise: &noise) }
             throws: { ($0 as? VeilError)?.field == "clippingNorm" }
-        #expect { try DPSGD.train(Fixtures.network(.logisticRegression(inputSize: 4)), on: data,
+        #expect { try DPSGD.train(ModelFixtures.network(.logisticRegression(inputSize: 4)), on: data,
                                   configuration: Self.configuration, sampling: &sampling, noise: &noise) }
             throws: { ($0 as? VeilError)?.field == "features" }
     }

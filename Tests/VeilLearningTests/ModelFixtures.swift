@@ -2,7 +2,7 @@
 import VeilCrypto
 
 /// Small shared inputs for the learning tests.
-enum Fixtures {
+enum ModelFixtures {
     static func data(rows: Int = 64, features: Int = 5, classes: Int = 2, seed: UInt64 = 1) -> LabeledDataset {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return LabeledDataset.synthetic(rows: rows, featureCount: features, classCount: classes, using: &generator)
