@@ -1,4 +1,4 @@
-import Foundation
+import VeilPrivacy
 
 /// Where the trainers get Gaussian noise: the one place to swap in `VeilPrivacy`'s sampler.
 ///
@@ -8,29 +8,22 @@ public protocol GaussianSource {
     mutating func next(standardDeviation: Double) -> Double
 }
 
-/// A minimal Gaussian sampler (Box–Muller) over any `RandomNumberGenerator`.
+/// Gaussian noise from `VeilPrivacy`'s sampler (`Noise.gaussian`, Box–Muller on 53-bit uniforms) over any
+/// `RandomNumberGenerator`.
 ///
 /// Pass a `ChaChaNoiseGenerator()` (CSPRNG-keyed) in production, `ChaChaNoiseGenerator(seed:)` in tests.
-/// This is a plain floating-point sampler: it does not defend against the least-significant-bit attacks
-/// of Mironov 2012. It is a stand-in until the `VeilPrivacy` sampler is wired in here.
+/// DP-SGD releases a model, not the noisy values themselves, so the floating-point attacks of
+/// Mironov 2012 on released Laplace values do not apply directly; integer releases use the exact
+/// discrete samplers instead.
 public struct GaussianNoise<Generator: RandomNumberGenerator>: GaussianSource {
     public private(set) var generator: Generator
-    /// Box–Muller yields draws in pairs; the second is kept for the next call.
-    private var spare: Double?
 
     public init(generator: Generator) {
         self.generator = generator
     }
 
     public mutating func next(standardDeviation: Double) -> Double {
-        if let spare {
-            self.spare = nil
-            return spare * standardDeviation
-        }
-        let radius = (-2 * log(generator.unitIntervalExcludingZero())).squareRoot()
-        let angle = 2 * Double.pi * generator.unitInterval()
-        spare = radius * sin(angle)
-        return radius * cos(angle) * standardDeviation
+        standardDeviation == 0 ? 0 : Noise.gaussian(sigma: standardDeviation, using: &generator)
     }
 }
 
