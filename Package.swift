@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // The system library: libsodium through pkg-config. Only VeilCrypto imports it.
@@ -30,6 +31,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "VeilPolicy",
+            dependencies: ["VeilCore", "VeilCrypto", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(name: "VeilAudit", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
+        .target(
             name: "VeilService",
             dependencies: ["VeilCore", "VeilCrypto", "VeilStore"],
             swiftSettings: strict
@@ -37,11 +44,15 @@ let package = Package(
         .executableTarget(
             name: "veil",
             dependencies: [
-                "VeilCrypto", "VeilCore", "VeilStore", "VeilService",
+                "VeilCrypto", "VeilCore", "VeilStore", "VeilService", "VeilPolicy", "VeilAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore", "VeilAudit"], swiftSettings: strict),
+        .testTarget(name: "VeilPolicyTests", dependencies: ["VeilPolicy", "VeilCore"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto"], swiftSettings: strict),
     ]
 )
