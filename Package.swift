@@ -14,6 +14,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // The system library: libsodium through pkg-config. Only VeilCrypto imports it.
@@ -33,25 +34,37 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(
+            name: "VeilPolicy",
+            dependencies: ["VeilCore", "VeilCrypto", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(name: "VeilAudit", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         .target(name: "VeilPrivacy", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         .target(name: "VeilLearning", dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy"], swiftSettings: strict),
         .target(name: "VeilSynth", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         .target(
             name: "VeilService",
-            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLearning"],
+            dependencies: [
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLearning", "VeilPolicy", "VeilAudit",
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "veil",
             dependencies: [
-                "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilService",
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilPolicy",
+                "VeilAudit", "VeilService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "VeilBench",
-            dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilStore", "VeilService"],
+            dependencies: [
+                "VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilStore", "VeilAudit",
+                "VeilService",
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
@@ -68,6 +81,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCrypto", "VeilCore"], swiftSettings: strict),
+        .testTarget(name: "VeilPolicyTests", dependencies: ["VeilPolicy", "VeilCore"], swiftSettings: strict),
+        .testTarget(name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto"], swiftSettings: strict),
         .testTarget(name: "VeilStoreTests", dependencies: ["VeilStore", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
         .testTarget(

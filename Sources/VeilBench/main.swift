@@ -7,6 +7,7 @@ let groups: [[Benchmark]] = [
     SynthBenchmarks.all,
     PrivacyBenchmarks.all,
     LearningBenchmarks.all,
+    AuditBenchmarks.all,
 ]
 
 let filters = Array(CommandLine.arguments.dropFirst())

@@ -21,7 +21,9 @@ struct Veil: AsyncParsableCommand {
             KeysCommand.self,
             PseudonymizeCommand.self,
             GenerateCommand.self,
+            PolicyCommand.self,
             PrivacyCommand.self,
+            AuditCommand.self,
         ]
     )
 }

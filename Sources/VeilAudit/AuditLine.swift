@@ -1,0 +1,50 @@
+import Foundation
+import VeilCore
+
+/// One line of `audit.log`: `{"body":"<JSON text>","hash":"<64 hex>","sig":"<base64 of 64 bytes>"}`
+/// followed by `\n`. `hash` links the body into the chain (`AuditChain`); `sig` is the Ed25519
+/// signature of the 32 hash bytes.
+public struct AuditLine: Sendable, Hashable {
+    public let body: String
+    public let hash: [UInt8]
+    public let signature: [UInt8]
+
+    public init(body: String, hash: [UInt8], signature: [UInt8]) {
+        self.body = body
+        self.hash = hash
+        self.signature = signature
+    }
+
+    private struct Envelope: Codable {
+        let body: String
+        let hash: String
+        let sig: String
+    }
+
+    /// The line's bytes, compact JSON with sorted keys and a final newline.
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let envelope = Envelope(body: body, hash: Hex.encode(hash), sig: Data(signature).base64EncodedString())
+        // Encoding three strings cannot fail.
+        return Array(try! encoder.encode(envelope)) + [UInt8(ascii: "\n")]
+    }
+
+    /// Parses one line (without its newline), or says which rule it breaks.
+    public static func parse(_ text: some StringProtocol) -> Result<AuditLine, AuditShapeError> {
+        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8)),
+            Set(object.keys) == ["body", "hash", "sig"],
+            case .string(let body)? = object["body"], case .string(let hashText)? = object["hash"],
+            case .string(let sigText)? = object["sig"]
+        else {
+            return .failure(AuditShapeError("the line is not a JSON object with exactly the string fields body, hash and sig"))
+        }
+        guard hashText.count == 64, hashText == hashText.lowercased(), let hash = Hex.decode(hashText) else {
+            return .failure(AuditShapeError("hash is not 64 lowercase hex characters"))
+        }
+        guard let signature = Data(base64Encoded: sigText), signature.count == 64 else {
+            return .failure(AuditShapeError("sig is not the base64 of 64 bytes"))
+        }
+        return .success(AuditLine(body: body, hash: hash, signature: [UInt8](signature)))
+    }
+}

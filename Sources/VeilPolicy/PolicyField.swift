@@ -1,0 +1,136 @@
+import Yams
+
+/// How one key of a YAML mapping is read into a value of type `Root` (a `Policy` or a part of it).
+///
+/// `read` gets the value node and the key's dotted name; it stores a valid value into `Root` and
+/// records an issue in the log otherwise, leaving the default in place.
+struct PolicyField<Root> {
+    let key: String
+    let read: (_ node: Node, _ dottedKey: String, _ root: inout Root, _ log: inout IssueLog) -> Void
+}
+
+/// A range rule for a number, with the wording used in messages.
+struct NumberRule: Sendable {
+    let text: String
+    let accepts: @Sendable (Double) -> Bool
+
+    static let positive = NumberRule(text: "must be a finite number greater than 0") { $0 > 0 && $0.isFinite }
+    static let openUnitInterval = NumberRule(text: "must be strictly between 0 and 1") { $0 > 0 && $0 < 1 }
+    static let finite = NumberRule(text: "must be a finite number") { $0.isFinite }
+}
+
+extension PolicyField {
+    /// A nested section whose keys are `fields`, read into the part of `Root` at `path`.
+    static func section<Part>(_ key: String, _ path: WritableKeyPath<Root, Part>, _ fields: [PolicyField<Part>]) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            MappingReader.read(node, section: dotted, fields: fields, into: &root[keyPath: path], log: &log)
+        }
+    }
+
+    /// A number obeying `rule`.
+    static func number(_ key: String, _ path: WritableKeyPath<Root, Double>, _ rule: NumberRule) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let value = YAMLValue.number(node) else {
+                return log.fail(dotted, "must be a number, got \(YAMLValue.kind(of: node))", at: node)
+            }
+            guard rule.accepts(value) else {
+                return log.fail(dotted, "\(rule.text) (got \(NumberText.format(value)))", at: node)
+            }
+            root[keyPath: path] = value
+        }
+    }
+
+    /// A whole number of at least `minimum`.
+    static func integer(_ key: String, _ path: WritableKeyPath<Root, Int>, atLeast minimum: Int) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let value = YAMLValue.integer(node) else {
+                return log.fail(dotted, "must be a whole number, got \(YAMLValue.kind(of: node))", at: node)
+            }
+            guard value >= minimum else { return log.fail(dotted, "must be at least \(minimum) (got \(value))", at: node) }
+            root[keyPath: path] = value
+        }
+    }
+
+    /// `true` or `false`.
+    static func flag(_ key: String, _ path: WritableKeyPath<Root, Bool>) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let value = YAMLValue.bool(node) else {
+                return log.fail(dotted, "must be true or false, got \(YAMLValue.kind(of: node))", at: node)
+            }
+            root[keyPath: path] = value
+        }
+    }
+
+    /// A name: non-empty text of letters, digits, `.`, `_` and `-`.
+    static func name(_ key: String, _ path: WritableKeyPath<Root, String>) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let value = NameRule.read(node, dotted, &log) else { return }
+            root[keyPath: path] = value
+        }
+    }
+
+    /// A list of distinct names; `allowEmpty` says whether `[]` is acceptable.
+    static func names(_ key: String, _ path: WritableKeyPath<Root, [String]>, allowEmpty: Bool) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let items = node.sequence else {
+                return log.fail(dotted, "must be a list of names, got \(YAMLValue.kind(of: node))", at: node)
+            }
+            guard allowEmpty || !items.isEmpty else { return log.fail(dotted, "must list at least one name", at: node) }
+            var values: [String] = []
+            for (index, item) in items.enumerated() {
+                guard let value = NameRule.read(item, "\(dotted)[\(index)]", &log) else { continue }
+                guard !values.contains(value) else {
+                    log.fail("\(dotted)[\(index)]", "repeats `\(value)`; each name may appear once", at: item)
+                    continue
+                }
+                values.append(value)
+            }
+            if values.count == items.count { root[keyPath: path] = values }
+        }
+    }
+
+    /// A mapping from names (from `allowed`, when given) to positive ε caps.
+    static func caps(_ key: String, _ path: WritableKeyPath<Root, [String: Double]>, allowed: [String]?) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let mapping = node.mapping else {
+                return log.fail(dotted, "must be a section of `name: epsilon` lines, got \(YAMLValue.kind(of: node))", at: node)
+            }
+            var caps: [String: Double] = [:]
+            var sound = true
+            for (nameNode, valueNode) in mapping {
+                guard let name = NameRule.read(nameNode, dotted, &log) else { sound = false; continue }
+                let entry = "\(dotted).\(name)"
+                log.note(entry, at: nameNode)
+                if let allowed, !allowed.contains(name) {
+                    log.fail(entry, "is not a role; roles are \(allowed.joined(separator: ", "))", at: nameNode)
+                    sound = false
+                    continue
+                }
+                let cap = PolicyField<Double>.number(name, \.self, .positive)
+                var value = 0.0
+                let before = log.issues.count
+                cap.read(valueNode, entry, &value, &log)
+                if log.issues.count == before { caps[name] = value } else { sound = false }
+            }
+            if sound { root[keyPath: path] = caps }
+        }
+    }
+}
+
+/// The rule for names in a policy (dataset, categories, roles, principals, fields).
+enum NameRule {
+    static let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+    /// The name in `node`, or nil after logging why it is not one.
+    static func read(_ node: Node, _ dotted: String, _ log: inout IssueLog) -> String? {
+        guard let value = YAMLValue.text(node) else {
+            log.fail(dotted, "must be a name (text), got \(YAMLValue.kind(of: node))", at: node)
+            return nil
+        }
+        guard !value.isEmpty, value.allSatisfy(allowed.contains) else {
+            log.fail(dotted, "must be a non-empty name of letters, digits, `.`, `_` and `-`", at: node)
+            return nil
+        }
+        return value
+    }
+}

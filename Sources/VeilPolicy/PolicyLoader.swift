@@ -1,0 +1,64 @@
+import Foundation
+import VeilCore
+import VeilCrypto
+import Yams
+
+/// Reads and validates YAML policy files (`policies/default.yaml` documents every key).
+///
+/// Contract: every key present must be known, of the right type and in range; a key left out takes the
+/// default from `Policy`. Problems are reported as `PolicyIssue`s naming the dotted key, the rule and
+/// the line; `check` collects all of them, `load` throws.
+public enum PolicyLoader {
+    /// Loads the policy at `path`, or throws a `VeilError` with code `invalidInput` for the first
+    /// problem (its message says how many more there are; `check` lists them all) — or code `notFound`
+    /// when the file cannot be read.
+    public static func load(path: String) throws -> LoadedPolicy {
+        switch try check(path: path) {
+        case .valid(let loaded):
+            return loaded
+        case .invalid(_, _, let issues):
+            let first = issues[0].error
+            guard issues.count > 1 else { throw first }
+            let more = issues.count - 1
+            throw VeilError(
+                first.code, field: first.field,
+                "\(first.message); and \(more) more problem\(more == 1 ? "" : "s") (run `veil policy check \(path)`)")
+        }
+    }
+
+    /// Checks the policy at `path`, collecting every issue. Throws only when the file cannot be read.
+    public static func check(path: String) throws -> PolicyCheck {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw VeilError(.notFound, field: path, "cannot read the policy file; check the path (--policy, env VEIL_POLICY)")
+        }
+        let bytes = [UInt8](data)
+        let hash = Hex.encode(BLAKE2b.hash256(bytes))
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            let issue = PolicyIssue(field: nil, rule: "is not UTF-8 text", line: nil)
+            return .invalid(path: path, hash: hash, issues: [issue])
+        }
+        switch parse(yaml: text) {
+        case .success(let policy): return .valid(LoadedPolicy(policy: policy, hash: hash, path: path))
+        case .failure(let failure): return .invalid(path: path, hash: hash, issues: failure.issues)
+        }
+    }
+
+    /// Parses and validates policy YAML text (no file, no hash).
+    public static func parse(yaml text: String) -> Result<Policy, PolicyIssues> {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            return .failure(PolicyIssues([YAMLSyntax.issue(for: error)]))
+        }
+        var reader = PolicyReader()
+        let policy = reader.read(root)
+        return reader.issues.isEmpty ? .success(policy) : .failure(PolicyIssues(reader.issues))
+    }
+}
+
+/// The issues found in a policy, as an error value.
+public struct PolicyIssues: Error, Sendable, Hashable {
+    public let issues: [PolicyIssue]
+    public init(_ issues: [PolicyIssue]) { self.issues = issues }
+}

@@ -1,0 +1,107 @@
+import VeilCore
+import Yams
+
+/// The YAML keys of a policy file and the rule for each (`policies/default.yaml` explains them).
+enum PolicySchema {
+    /// The roles a token can hold; `budget.per_role` may name only these.
+    static let roles = ["ingest", "analyst", "trainer", "reviewer", "auditor", "admin"]
+
+    static var root: [PolicyField<Policy>] {
+        [
+        .name("dataset", \.dataset),
+        .section("budget", \.budget, budget),
+        .section("training", \.training, training),
+        .section("ingest", \.ingest, ingest),
+        .section("queries", \.queries, queries),
+        .section("features", \.features, features),
+        .names("categories", \.categories, allowEmpty: false),
+        ]
+    }
+
+    static var budget: [PolicyField<Policy.Budget>] {
+        [
+        .number("total_epsilon", \.totalEpsilon, .positive),
+        .number("delta", \.delta, .openUnitInterval),
+        .number("max_epsilon_per_request", \.maxEpsilonPerRequest, .positive),
+        .caps("per_role", \.perRole, allowed: roles),
+        .caps("per_principal", \.perPrincipal, allowed: nil),
+        ]
+    }
+
+    static var training: [PolicyField<Policy.Training>] {
+        [
+        .number("clipping_norm", \.clippingNorm, .positive),
+        .flag("allow_non_private", \.allowNonPrivate),
+        .integer("default_epochs", \.defaultEpochs, atLeast: 1),
+        .integer("default_batch_size", \.defaultBatchSize, atLeast: 1),
+        ]
+    }
+
+    static var ingest: [PolicyField<Policy.Ingest>] {
+        [
+        .integer("max_batch_events", \.maxBatchEvents, atLeast: 1),
+        .integer("max_body_bytes", \.maxBodyBytes, atLeast: 1),
+        .names("drop_fields", \.dropFields, allowEmpty: true),
+        .integer("max_future_skew_seconds", \.maxFutureSkewSeconds, atLeast: 0),
+        ]
+    }
+
+    static var queries: [PolicyField<Policy.Queries>] {
+        [
+        .integer("max_groups_per_user", \.maxGroupsPerUser, atLeast: 1),
+        .integer("max_contributions_per_group", \.maxContributionsPerGroup, atLeast: 1),
+        .valueBounds("value_bounds", \.valueBounds),
+        ]
+    }
+
+    static var features: [PolicyField<Policy.Features>] {
+        [
+        .number("max_events_per_type", \.maxEventsPerType, .positive),
+        .number("max_distinct", \.maxDistinct, .positive),
+        .number("max_days", \.maxDays, .positive),
+        .number("max_spend", \.maxSpend, .positive),
+        .number("max_order_value", \.maxOrderValue, .positive),
+        ]
+    }
+
+    static var bounds: [PolicyField<ValueBounds>] {
+        [
+        .number("lower", \.lower, .finite),
+        .number("upper", \.upper, .finite),
+        ]
+    }
+}
+
+extension PolicyField {
+    /// Public value bounds by value name. Only the value names Veil knows (the keys of the default
+    /// `Policy.Queries.valueBounds`) are accepted; an entry starts from that value's default bounds, so a
+    /// policy may override `lower` or `upper` alone. `lower < upper` is checked per entry.
+    static func valueBounds(_ key: String, _ path: WritableKeyPath<Root, [String: ValueBounds]>) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let mapping = node.mapping else {
+                return log.fail(dotted, "must be a section of value names, got \(YAMLValue.kind(of: node))", at: node)
+            }
+            let defaults = Policy.Queries().valueBounds
+            var merged = root[keyPath: path]
+            for (nameNode, entryNode) in mapping {
+                guard let name = NameRule.read(nameNode, dotted, &log) else { continue }
+                let entry = "\(dotted).\(name)"
+                guard let start = defaults[name] else {
+                    let known = defaults.keys.sorted().joined(separator: ", ")
+                    log.fail(entry, "is not a known value; the values are \(known)", at: nameNode)
+                    continue
+                }
+                var bounds = merged[name] ?? start
+                let before = log.issues.count
+                MappingReader.read(entryNode, section: entry, fields: PolicySchema.bounds, into: &bounds, log: &log)
+                guard log.issues.count == before else { continue }
+                guard bounds.lower < bounds.upper else {
+                    log.fail(entry, "lower (\(NumberText.format(bounds.lower))) must be less than upper (\(NumberText.format(bounds.upper)))", at: entryNode)
+                    continue
+                }
+                merged[name] = bounds
+            }
+            root[keyPath: path] = merged
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+import VeilAudit
+import VeilCore
+import VeilCrypto
+
+@Suite struct AuditTamperTests {
+    let key = SigningKey.generate()
+
+    @Test func flippedByteInABodyIsNamed() throws {
+        let directory = try ScratchDirectory()
+        var (_, lines) = try writeLog(count: 5, key: key, in: directory)
+        lines[2] = lines[2].replacingOccurrences(of: "fine", with: "fane")
+        let failure = try #require(verify(lines, key).failure)
+        #expect(failure.line == 3)
+        #expect(failure.seq == 3)
+        #expect(failure.reason.contains("hash"))
+    }
+
+    @Test func deletedLineIsNamed() throws {
+        let directory = try ScratchDirectory()
+        var (_, lines) = try writeLog(count: 5, key: key, in: directory)
+        lines.remove(at: 2)
+        let result = verify(lines, key)
+        let failure = try #require(result.failure)
+        #expect(failure.line == 3)
+        #expect(failure.seq == 4)
+        #expect(failure.reason.contains("where 3 was expected"))
+        #expect(result.recordsChecked == 2)
+    }
+
+    @Test func swappedLinesAreNamed() throws {
+        let directory = try ScratchDirectory()
+        var (_, lines) = try writeLog(count: 5, key: key, in: directory)
+        lines.swapAt(1, 2)
+        let failure = try #require(verify(lines, key).failure)
+        #expect(failure.line == 2)
+        #expect(failure.seq == 3)
+    }
+
+    @Test func truncationBehindACheckpointIsNamed() throws {
+        let directory = try ScratchDirectory()
+        let (log, lines) = try writeLog(count: 6, key: key, in: directory)
+        let checkpoint = AuditCheckpoint(head: try log.head(), time: Date(), signingKey: key)
+        #expect(verify(lines, key, checkpoint: checkpoint).isValid)
+        let truncated = Array(lines.prefix(4))
+        #expect(verify(truncated, key).isValid)  // without the checkpoint a truncated log looks fine
+        let failure = try #require(verify(truncated, key, checkpoint: checkpoint).failure)
+        #expect(failure.seq == 5)
+        #expect(failure.line == 5)
+        #expect(failure.reason.contains("checkpoint vouches for seq 6"))
+    }
+
+    @Test func rewriteBehindACheckpointIsNamed() throws {
+        let original = try ScratchDirectory()
+        let (log, _) = try writeLog(count: 4, key: key, in: original)
+        let checkpoint = AuditCheckpoint(head: try log.head(), time: Date(), signingKey: key)
+        // Someone with the key rewrites history: a different, internally consistent log.
+        let forged = try ScratchDirectory()
+        let forgedLog = try AuditLog(dataDirectory: forged.path, signingKey: key)
+        for index in 0..<4 { try forgedLog.record(actor: "cli", action: "test.forged", details: ["n": .int(Int64(index))]) }
+        let failure = try #require(verify(try readLines(forgedLog.path), key, checkpoint: checkpoint).failure)
+        #expect(failure.seq == 4)
+        #expect(failure.reason.contains("checkpoint"))
+    }
+
+    @Test func checkpointWithABadSignatureFails() throws {
+        let directory = try ScratchDirectory()
+        let (log, lines) = try writeLog(count: 2, key: key, in: directory)
+        let other = AuditCheckpoint(head: try log.head(), time: Date(), signingKey: SigningKey.generate())
+        let failure = try #require(verify(lines, key, checkpoint: other).failure)
+        #expect(failure.line == nil)
+        #expect(failure.reason.contains("signature"))
+    }
+
+    @Test func wrongPublicKeyFailsAtTheFirstRecord() throws {
+        let directory = try ScratchDirectory()
+        let (_, lines) = try writeLog(count: 2, key: key, in: directory)
+        let failure = try #require(verify(lines, SigningKey.generate()).failure)
+        #expect(failure.line == 1)
+        #expect(failure.reason.contains("sig"))
+    }
+
+    @Test func malformedLineIsNamed() throws {
+        let directory = try ScratchDirectory()
+        var (_, lines) = try writeLog(count: 3, key: key, in: directory)
+        lines[1] = "not json"
+        let failure = try #require(verify(lines, key).failure)
+        #expect(failure.line == 2)
+        #expect(failure.seq == 2)
+    }
+
+    @Test func checkpointSignsTheDocumentedMessage() throws {
+        let head = AuditHead(seq: 7, hash: [UInt8](repeating: 0xab, count: 32))
+        let checkpoint = AuditCheckpoint(head: head, time: Date(timeIntervalSince1970: 0), signingKey: key)
+        let message = Array("veil-audit-checkpoint\n7\n\(String(repeating: "ab", count: 32))".utf8)
+        let signature = try #require(Data(base64Encoded: checkpoint.sig))
+        #expect(key.publicKey.isValidSignature([UInt8](signature), for: message))
+        #expect(checkpoint.time == "1970-01-01T00:00:00.000Z")
+        let decoded = try AuditCheckpoint.decode(try JSONEncoder().encode(checkpoint), source: "test")
+        #expect(decoded == checkpoint)
+    }
+}
+
+@Suite struct AuditEpsilonReplayTests {
+    let key = SigningKey.generate()
+
+    /// A stand-in accountant: ε values simply add up.
+    let sumOfEpsilons: AuditVerifier.EpsilonRecomputation = { mechanisms, _ in
+        mechanisms.reduce(0.0) { total, mechanism in
+            guard case .object(let fields) = mechanism, case .double(let epsilon)? = fields["epsilon"] else { return .nan }
+            return total + epsilon
+        }
+    }
+
+    private func spendLog(cumulative: [Double]) throws -> (ScratchDirectory, [String]) {
+        let directory = try ScratchDirectory()
+        let log = try AuditLog(dataDirectory: directory.path, signingKey: key)
+        var previous = 0.0
+        for total in cumulative {
+            let epsilon = total - previous
+            previous = total
+            try log.record(
+                actor: "trainer-token", action: AuditAction.budgetSpend,
+                details: [
+                    "dataset": "shop", "mechanism": ["kind": "laplace", "epsilon": .double(epsilon)],
+                    "epsilon": .double(epsilon), "delta": 1e-6, "cumulative_epsilon": .double(total),
+                ])
+            try log.record(actor: "cli", action: AuditAction.budgetRefuse, details: ["dataset": "shop"])
+        }
+        return (directory, try readLines(log.path))
+    }
+
+    @Test func matchingCumulativeEpsilonPasses() throws {
+        let (_, lines) = try spendLog(cumulative: [0.5, 1.25, 2.0])
+        let result = AuditVerifier.verify(lines: lines, publicKey: key.publicKey, checkpoint: nil, recomputeEpsilon: sumOfEpsilons)
+        #expect(result.isValid)
+        #expect(result.epsilon.performed)
+        #expect(result.epsilon.spendsChecked == 3)
+    }
+
+    @Test func wrongCumulativeEpsilonIsNamed() throws {
+        let (_, lines) = try spendLog(cumulative: [0.5, 1.25, 2.0])
+        let understating: AuditVerifier.EpsilonRecomputation = { mechanisms, delta in
+            (sumOfEpsilons(mechanisms, delta) ?? 0) + (mechanisms.count == 2 ? 0.1 : 0)
+        }
+        let failure = try #require(
+            AuditVerifier.verify(lines: lines, publicKey: key.publicKey, checkpoint: nil, recomputeEpsilon: understating).failure)
+        #expect(failure.seq == 3)
+        #expect(failure.reason.contains("cumulative_epsilon"))
+    }
+
+    @Test func withoutAnAccountantTheCheckIsSkippedAndSaidSo() throws {
+        let (_, lines) = try spendLog(cumulative: [1.0])
+        let result = AuditVerifier.verify(lines: lines, publicKey: key.publicKey, checkpoint: nil)
+        #expect(result.isValid)
+        #expect(!result.epsilon.performed)
+        #expect(result.epsilon.note.contains("not recomputed"))
+    }
+}

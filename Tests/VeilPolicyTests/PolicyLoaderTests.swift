@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+import VeilCore
+import VeilPolicy
+
+/// The repository root, for the shipped policies.
+private let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The issues `yaml` produces (empty when it is valid).
+private func issues(_ yaml: String) -> [PolicyIssue] {
+    switch PolicyLoader.parse(yaml: yaml) {
+    case .success: []
+    case .failure(let failure): failure.issues
+    }
+}
+
+@Suite struct ShippedPolicyTests {
+    @Test(arguments: ["default.yaml", "strict.yaml"])
+    func shippedPolicyLoads(file: String) throws {
+        let path = repositoryRoot.appendingPathComponent("policies/\(file)").path
+        let loaded = try PolicyLoader.load(path: path)
+        #expect(loaded.path == path)
+        #expect(loaded.hash.count == 64)
+        #expect(loaded.hash.allSatisfy { "0123456789abcdef".contains($0) })
+    }
+
+    @Test func defaultFileMatchesBuiltInDefaults() throws {
+        let loaded = try PolicyLoader.load(path: repositoryRoot.appendingPathComponent("policies/default.yaml").path)
+        #expect(loaded.policy == Policy())
+    }
+
+    @Test func strictIsStricterThanDefault() throws {
+        let strict = try PolicyLoader.load(path: repositoryRoot.appendingPathComponent("policies/strict.yaml").path).policy
+        let base = Policy()
+        #expect(strict.budget.totalEpsilon < base.budget.totalEpsilon)
+        #expect(strict.budget.maxEpsilonPerRequest < base.budget.maxEpsilonPerRequest)
+        #expect(!strict.training.allowNonPrivate)
+        #expect(strict.ingest.maxBatchEvents < base.ingest.maxBatchEvents)
+        #expect(strict.budget.perRole["trainer"] == 2)
+        // value bounds merge with the defaults: quantity was not mentioned.
+        #expect(strict.queries.valueBounds["quantity"] == base.queries.valueBounds["quantity"])
+        #expect(strict.queries.valueBounds["revenue"] == ValueBounds(lower: 0, upper: 200))
+    }
+
+    @Test func hashIsOfTheExactBytes() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("veil-policy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = directory.appendingPathComponent("a.yaml")
+        let second = directory.appendingPathComponent("b.yaml")
+        try Data("budget:\n  total_epsilon: 5\n".utf8).write(to: first)
+        try Data("budget:\n  total_epsilon: 5\n# comment\n".utf8).write(to: second)
+        let a = try PolicyLoader.load(path: first.path)
+        let b = try PolicyLoader.load(path: second.path)
+        #expect(a.policy == b.policy)
+        #expect(a.hash != b.hash)
+    }
+
+    @Test func missingFileIsNotFound() {
+        #expect(throws: VeilError.self) { try PolicyLoader.load(path: "/nonexistent/policy.yaml") }
+    }
+}
+
+@Suite struct PolicyValidationTests {
+    @Test func emptyDocumentIsTheDefaultPolicy() throws {
+        #expect(try PolicyLoader.parse(yaml: "").get() == Policy())
+        #expect(try PolicyLoader.parse(yaml: "# nothing\n").get() == Policy())
+    }
+
+    @Test func missingKeysFallBackToDefaults() throws {
+        let policy = try PolicyLoader.parse(yaml: "budget:\n  total_epsilon: 2\n  max_epsilon_per_request: 1\n").get()
+        var expected = Policy()
+        expected.budget.totalEpsilon = 2
+        expected.budget.maxEpsilonPerRequest = 1
+        #expect(policy == expected)
+    }
+
+    @Test func unknownKeyNamesKeyAndLine() {
+        let found = issues("dataset: shop\nbudget:\n  total_epsilon: 5\n  totl_epsilon: 3\n")
+        #expect(found == [PolicyIssue(field: "budget.totl_epsilon", rule: found.first?.rule ?? "", line: 4)])
+        #expect(found.first?.rule.contains("total_epsilon") == true)  // lists the known keys
+        let error = found[0].error
+        #expect(error.code == .invalidInput)
+        #expect(error.field == "budget.totl_epsilon")
+        #expect(error.message.hasSuffix("(line 4)"))
+    }
+
+    @Test func unknownTopLevelKey() {
+        let found = issues("colour: blue\n")
+        #expect(found.map(\.field) == ["colour"])
+        #expect(found.map(\.line) == [1])
+    }
+
+    @Test func wrongTypeNamesKeyAndLine() {
+        let found = issues("budget:\n  total_epsilon: \"5\"\ntraining:\n  allow_non_private: maybe\n  default_epochs: 2.5\n")
+        #expect(found.map(\.field) == ["budget.total_epsilon", "training.allow_non_private", "training.default_epochs"])
+        #expect(found.map(\.line) == [2, 4, 5])
+        #expect(found[0].rule.contains("must be a number"))
+        #expect(found[1].rule.contains("true or false"))
+        #expect(found[2].rule.contains("whole number"))
+    }
+
+    @Test func sectionOfWrongType() {
+        let found = issues("budget: 5\n")
+        #expect(found.map(\.field) == ["budget"])
+        #expect(found.map(\.line) == [1])
+    }
+
+    @Test(arguments: [
+        ("budget:\n  total_epsilon: 0\n", "budget.total_epsilon", 2),
+        ("budget:\n  total_epsilon: .inf\n", "budget.total_epsilon", 2),
+        ("budget:\n  total_epsilon: .nan\n", "budget.total_epsilon", 2),
+        ("budget:\n  delta: 1\n", "budget.delta", 2),
+        ("budget:\n  delta: 0\n", "budget.delta", 2),
+        ("budget:\n  total_epsilon: 2\n  max_epsilon_per_request: 3\n", "budget.max_epsilon_per_request", 3),
+        ("budget:\n  per_role:\n    trainer: 0\n", "budget.per_role.trainer", 3),
+        ("budget:\n  per_role:\n    janitor: 1\n", "budget.per_role.janitor", 3),
+        ("budget:\n  per_principal:\n    cli: -1\n", "budget.per_principal.cli", 3),
+        ("budget:\n  per_principal:\n    cli: 11\n", "budget.per_principal.cli", 3),
+        ("training:\n  clipping_norm: -0.5\n", "training.clipping_norm", 2),
+        ("training:\n  default_batch_size: 0\n", "training.default_batch_size", 2),
+        ("ingest:\n  max_batch_events: 0\n", "ingest.max_batch_events", 2),
+        ("ingest:\n  max_future_skew_seconds: -1\n", "ingest.max_future_skew_seconds", 2),
+        ("queries:\n  value_bounds:\n    revenue:\n      lower: 10\n      upper: 10\n", "queries.value_bounds.revenue", 4),
+        ("queries:\n  value_bounds:\n    salary:\n      lower: 0\n", "queries.value_bounds.salary", 3),
+        ("features:\n  max_spend: 0\n", "features.max_spend", 2),
+        ("categories: []\n", "categories", 1),
+        ("categories:\n  - toys\n  - toys\n", "categories[1]", 3),
+        ("dataset: \"\"\n", "dataset", 1),
+    ])
+    func outOfRangeNamesKeyAndLine(yaml: String, field: String, line: Int) {
+        let found = issues(yaml)
+        #expect(found.map(\.field) == [field])
+        #expect(found.map(\.line) == [line])
+        #expect(found.first?.error.message.hasSuffix("(line \(line))") == true)
+    }
+
+    @Test func reportsEveryProblemNotOnlyTheFirst() {
+        let found = issues("budget:\n  total_epsilon: -1\n  delta: 2\nfeatures:\n  max_days: 0\nbogus: 1\n")
+        #expect(found.map(\.field) == ["budget.total_epsilon", "budget.delta", "features.max_days", "bogus"])
+        #expect(found.map(\.line) == [2, 3, 5, 6])
+    }
+
+    @Test func loadThrowsTheFirstProblemAndCountsTheRest() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("veil-policy-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("bad.yaml")
+        try Data("budget:\n  total_epsilon: -1\n  delta: 2\n".utf8).write(to: file)
+        let error = #expect(throws: VeilError.self) { try PolicyLoader.load(path: file.path) }
+        #expect(error?.field == "budget.total_epsilon")
+        #expect(error?.message.contains("(line 2)") == true)
+        #expect(error?.message.contains("1 more problem") == true)
+    }
+
+    @Test func syntaxErrorHasALine() {
+        let found = issues("budget:\n  total_epsilon: [1, 2\n")
+        #expect(found.count == 1)
+        #expect(found.first?.field == nil)
+        #expect(found.first?.line != nil)
+    }
+
+    @Test func duplicateKeyIsAnError() {
+        let found = issues("budget:\n  delta: 0.001\n  delta: 0.002\n")
+        #expect(found.count == 1)
+        #expect(found.first?.rule.contains("delta") == true)
+    }
+
+    @Test func scientificNotationAndIntegersAreNumbers() throws {
+        let policy = try PolicyLoader.parse(yaml: "budget:\n  delta: 1e-7\n  total_epsilon: 8\n").get()
+        #expect(policy.budget.delta == 1e-7)
+        #expect(policy.budget.totalEpsilon == 8)
+    }
+}

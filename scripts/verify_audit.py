@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Verify a Veil audit log with nothing but the audit public key (independent of Veil's Swift code).
+
+Usage:
+    python3 scripts/verify_audit.py audit.log audit.pub [--checkpoint checkpoint.json]
+
+audit.pub is the key file Veil writes: one line of standard base64 holding the 32-byte Ed25519 public key.
+The format is described in docs/audit.md. For each line (a JSON object {"body", "hash", "sig"}):
+    hash == BLAKE2b-256(previous hash || UTF-8 bytes of body), previous hash of the first record = 32 zero bytes
+    sig  == Ed25519 detached signature of the 32 hash bytes
+    body is a JSON object whose seq is 1, 2, 3, ... in order
+With --checkpoint, the checkpoint's signature over
+    "veil-audit-checkpoint\n" + str(seq) + "\n" + hash
+must verify, the log must reach its seq, and the record at that seq must have its hash.
+
+Exit status 0 when everything verifies, 1 on the first failure (named by line and seq), 2 on bad usage.
+Needs PyNaCl (pip install pynacl).
+"""
+
+import base64
+import binascii
+import json
+import sys
+
+try:
+    from nacl.encoding import RawEncoder
+    from nacl.exceptions import BadSignatureError
+    from nacl.hash import blake2b
+    from nacl.signing import VerifyKey
+except ImportError:
+    sys.stderr.write("verify_audit.py needs PyNaCl: python3 -m pip install pynacl\n")
+    sys.exit(2)
+
+
+class Failure(Exception):
+    def __init__(self, line, seq, reason):
+        super().__init__(f"line {line} (seq {seq}): {reason}")
+
+
+def load_public_key(path):
+    with open(path, "rb") as handle:
+        raw = base64.b64decode(handle.read().strip(), validate=True)
+    if len(raw) != 32:
+        raise ValueError(f"{path} holds {len(raw)} bytes, expected a 32-byte Ed25519 public key")
+    return VerifyKey(raw)
+
+
+def verify_signature(key, signature, message):
+    try:
+        key.verify(message, signature)
+        return True
+    except BadSignatureError:
+        return False
+
+
+def verify_checkpoint_signature(key, checkpoint):
+    message = f"veil-audit-checkpoint\n{checkpoint['seq']}\n{checkpoint['hash']}".encode("utf-8")
+    return verify_signature(key, base64.b64decode(checkpoint["sig"], validate=True), message)
+
+
+def verify(log_path, key, checkpoint=None):
+    """Returns (records, head hash hex). Raises Failure at the first bad record."""
+    with open(log_path, "rb") as handle:
+        data = handle.read()
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    previous = bytes(32)
+    for number, raw in enumerate(lines, start=1):
+        expected = number
+        try:
+            line = json.loads(raw.decode("utf-8"))
+            if not isinstance(line, dict) or set(line) != {"body", "hash", "sig"}:
+                raise ValueError
+            body_text, hash_hex, sig_b64 = line["body"], line["hash"], line["sig"]
+            if not all(isinstance(v, str) for v in (body_text, hash_hex, sig_b64)):
+                raise ValueError
+            claimed = binascii.unhexlify(hash_hex)
+            signature = base64.b64decode(sig_b64, validate=True)
+        except (ValueError, UnicodeDecodeError, binascii.Error):
+            raise Failure(number, expected, "not a JSON object with string fields body, hash (hex) and sig (base64)")
+        try:
+            body = json.loads(body_text)
+            seq = body.get("seq") if isinstance(body, dict) else None
+        except ValueError:
+            body, seq = None, None
+        if isinstance(seq, int) and seq != expected:
+            raise Failure(number, seq, f"seq is {seq} where {expected} was expected: records removed, reordered or inserted")
+        computed = blake2b(previous + body_text.encode("utf-8"), digest_size=32, encoder=RawEncoder)
+        if computed != claimed:
+            raise Failure(number, expected, "hash does not match BLAKE2b-256(previous hash || body)")
+        if not verify_signature(key, signature, claimed):
+            raise Failure(number, expected, "sig does not verify with the audit public key")
+        if not isinstance(body, dict) or not isinstance(seq, int):
+            raise Failure(number, expected, "body is not a JSON object with an integer seq")
+        for field, kind in (("time", str), ("actor", str), ("action", str), ("details", dict)):
+            if not isinstance(body.get(field), kind):
+                raise Failure(number, seq, f"body field {field} is missing or of the wrong type")
+        if checkpoint is not None and seq == checkpoint["seq"] and hash_hex != checkpoint["hash"]:
+            raise Failure(number, seq, "hash differs from the checkpoint's: the log was rewritten")
+        previous = claimed
+    if checkpoint is not None and checkpoint["seq"] > len(lines):
+        raise Failure(len(lines) + 1, len(lines) + 1,
+                      f"the log ends at seq {len(lines)} but the checkpoint vouches for seq {checkpoint['seq']}")
+    return len(lines), previous.hex()
+
+
+def main(argv):
+    args = argv[1:]
+    checkpoint_path = None
+    if "--checkpoint" in args:
+        index = args.index("--checkpoint")
+        if index + 1 >= len(args):
+            sys.stderr.write(__doc__)
+            return 2
+        checkpoint_path = args[index + 1]
+        del args[index:index + 2]
+    if len(args) != 2:
+        sys.stderr.write(__doc__)
+        return 2
+    log_path, key_path = args
+    try:
+        key = load_public_key(key_path)
+    except (OSError, ValueError, binascii.Error) as error:
+        sys.stderr.write(f"cannot read the public key: {error}\n")
+        return 2
+    checkpoint = None
+    if checkpoint_path is not None:
+        with open(checkpoint_path, "rb") as handle:
+            checkpoint = json.loads(handle.read())
+        if not verify_checkpoint_signature(key, checkpoint):
+            print(f"FAILED: the checkpoint's signature does not verify (seq {checkpoint['seq']})")
+            return 1
+    try:
+        records, head = verify(log_path, key, checkpoint)
+    except Failure as failure:
+        print(f"FAILED: {failure}")
+        return 1
+    print(f"OK: {records} records verified; head seq {records} hash {head}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
