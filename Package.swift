@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilServiceTests",
-            dependencies: ["VeilService", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto"],
+            dependencies: ["VeilService", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit"],
             swiftSettings: strict
         ),
         .testTarget(name: "VeilCLITests", dependencies: ["veil"], swiftSettings: strict),

@@ -49,5 +49,6 @@ public final class VeilDatabase: Sendable {
         EventSchema.registrar,
         SQLiteLedgerStore.registerMigrations,
         SQLiteModelStore.registerMigrations,
+        SQLiteSettingsStore.registerMigrations,
     ]
 }

@@ -3,6 +3,7 @@ import Foundation
 import VeilAudit
 import VeilCore
 import VeilCrypto
+import VeilService
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,7 +49,8 @@ struct AuditCommand: AsyncParsableCommand {
                 }
                 return try AuditCheckpoint.decode(data, source: source)
             }
-            let result = AuditVerifier.verify(lines: lines, publicKey: key, checkpoint: checkpointValue)
+            let result = AuditVerifier.verify(
+                lines: lines, publicKey: key, checkpoint: checkpointValue, recomputeEpsilon: AuditAccountant.epsilon)
             if output.json {
                 try Output.json(result)
             } else if let failure = result.failure {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VeilService
 
 /// Where the keys live: `--keys DIR`, env `VEIL_KEYS`, default `keys`.
 struct KeyOptions: ParsableArguments {
@@ -36,5 +37,19 @@ enum Environment {
     static func value(_ name: String) -> String? {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
         return value
+    }
+}
+
+/// `--keys`, `--data-dir` and `--policy` together, for commands that use the service layer.
+struct ServiceOptions: ParsableArguments {
+    @OptionGroup var keys: KeyOptions
+    @OptionGroup var data: DataOptions
+    @OptionGroup var policy: PolicyOptions
+
+    /// Opens keys, policy, database and audit log; the CLI acts as principal `cli`.
+    func openContext() throws -> VeilContext {
+        try VeilContext(
+            keysDirectory: keys.keysDirectory, dataDirectory: data.dataDirectory, policyPath: policy.policyPath,
+            actor: "cli")
     }
 }

@@ -24,6 +24,7 @@ struct Veil: AsyncParsableCommand {
             PolicyCommand.self,
             PrivacyCommand.self,
             AuditCommand.self,
+            BudgetCommand.self,
         ]
     )
 }

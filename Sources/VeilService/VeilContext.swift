@@ -1,0 +1,44 @@
+import Foundation
+import VeilAudit
+import VeilCore
+import VeilCrypto
+import VeilPolicy
+import VeilStore
+
+/// Everything a use case needs, opened once per process from the key directory, the data directory and
+/// the policy file. Both faces (the CLI and the gateway) open one and build their services from it.
+///
+/// Opening loads and validates the keys and the policy, opens (migrating) the database and the audit
+/// log, and — when the policy's hash differs from the last one recorded — writes a `policy.load`
+/// audit record with the new hash, so the log shows every policy in force.
+public final class VeilContext: Sendable {
+    public let keys: KeyRing
+    public let policy: LoadedPolicy
+    public let dataDirectory: String
+    public let database: VeilDatabase
+    public let audit: AuditLog
+    public let events: SQLiteEventStore
+    public let budget: BudgetService
+    public let models: ModelRegistry
+
+    public init(keysDirectory: String, dataDirectory: String, policyPath: String, actor: String) throws {
+        keys = try KeyRing.load(directory: keysDirectory)
+        policy = try PolicyLoader.load(path: policyPath)
+        self.dataDirectory = dataDirectory
+        database = try VeilDatabase(directory: dataDirectory)
+        audit = try AuditLog(dataDirectory: dataDirectory, signingKey: keys.auditSigningKey)
+        events = SQLiteEventStore(database: database)
+        budget = BudgetService(policy: policy.policy, store: SQLiteLedgerStore(database: database), audit: audit)
+        models = ModelRegistry(dataDirectory: dataDirectory, store: SQLiteModelStore(database: database), audit: audit)
+        try recordPolicyIfChanged(actor: actor)
+    }
+
+    private func recordPolicyIfChanged(actor: String) throws {
+        let settings = SQLiteSettingsStore(database: database)
+        guard try settings.value(for: "policy_hash") != policy.hash else { return }
+        try audit.record(
+            actor: actor, action: "policy.load",
+            details: ["policy_hash": .string(policy.hash), "path": .string(policy.path), "dataset": .string(policy.policy.dataset)])
+        try settings.set(policy.hash, for: "policy_hash")
+    }
+}
