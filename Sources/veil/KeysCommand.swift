@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VeilAudit
 import VeilCore
 import VeilCrypto
 
@@ -26,11 +27,13 @@ struct KeysCommand: AsyncParsableCommand {
         var dir: String?
 
         @OptionGroup var keys: KeyOptions
+        @OptionGroup var data: DataOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             let directory = dir ?? keys.keysDirectory
             let ring = try KeyRing.initialize(directory: directory)
+            recordKeyInit(ring)
             let escrowSecretPath = (directory as NSString).appendingPathComponent(KeyFile.escrowSecret.rawValue)
             let warning = "IMPORTANT: move \(escrowSecretPath) off this host now. It re-identifies every pseudonym and belongs offline with the data-protection officer; the serving host never needs it."
             if output.json {
@@ -43,6 +46,28 @@ struct KeysCommand: AsyncParsableCommand {
                 print(warning)
             }
             if output.json { Output.note(warning) }
+        }
+
+        /// Starts the data directory's audit log with a `key.init` record signed by the new audit key.
+        /// A data directory whose log was signed by other keys is left alone (with a note): its records
+        /// stay verifiable with the old `audit.pub`.
+        private func recordKeyInit(_ ring: KeyRing) {
+            let logPath = AuditLog.path(dataDirectory: data.dataDirectory)
+            guard !FileManager.default.fileExists(atPath: logPath) else {
+                Output.note("note: \(logPath) already exists; key.init was not recorded there (it is signed by other keys)")
+                return
+            }
+            do {
+                try AuditLog(dataDirectory: data.dataDirectory, signingKey: ring.auditSigningKey).record(
+                    actor: "cli", action: "key.init",
+                    details: [
+                        "epoch": .int(Int64(ring.epoch)),
+                        "audit_public_key": .string(Data(ring.auditSigningKey.publicKey.bytes).base64EncodedString()),
+                        "escrow_public_key": .string(Data(ring.escrowPublicKey.bytes).base64EncodedString()),
+                    ])
+            } catch {
+                Output.note("note: key.init could not be recorded in \(logPath): \(error)")
+            }
         }
     }
 
