@@ -94,7 +94,7 @@ struct GenerateCommand: AsyncParsableCommand {
             labelCutoffDay: cutoffDay >= 0 ? cutoffDay : nil, labelHorizonDays: truthHorizonDays)
         let shoppers = SyntheticShoppers(config)
         let sink = try out.map { try SynthFileOutput(path: $0, option: "--out") } ?? .standardOutput()
-        let progress = ProgressLine(total: users, enabled: isatty(2) == 1)
+        let progress = ProgressLine(total: users, label: "users generated")
         let summary = try await shoppers.generate(write: sink.write, progress: progress.update)
         sink.finish()
         progress.finish()
@@ -143,31 +143,5 @@ struct GenerateReport: Encodable {
     enum CodingKeys: String, CodingKey {
         case seed, start, days, out, summary, truth
         case truthFile = "truth_file"
-    }
-}
-
-/// A one-line progress counter on stderr, redrawn at most ten times a second; silent when disabled.
-final class ProgressLine {
-    private let total: Int
-    private let enabled: Bool
-    private var lastDraw = ContinuousClock.now
-    private var drawn = false
-
-    init(total: Int, enabled: Bool) {
-        self.total = total
-        self.enabled = enabled
-    }
-
-    func update(_ done: Int) {
-        guard enabled else { return }
-        let now = ContinuousClock.now
-        guard done == total || now - lastDraw > .milliseconds(100) else { return }
-        lastDraw = now
-        drawn = true
-        FileHandle.standardError.write(Data("\rgenerating: \(done) / \(total) users".utf8))
-    }
-
-    func finish() {
-        if drawn { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

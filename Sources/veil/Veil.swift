@@ -25,6 +25,7 @@ struct Veil: AsyncParsableCommand {
             PrivacyCommand.self,
             AuditCommand.self,
             BudgetCommand.self,
+            PushCommand.self,
         ]
     )
 }

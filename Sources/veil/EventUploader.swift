@@ -1,0 +1,149 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Sends NDJSON events to a Veil gateway's `POST /v1/events` in batches, several at a time, as a
+/// storefront would. Each batch is retried on `503` (after `Retry-After`) and on connection errors; any
+/// other non-200 answer stops the upload with the server's error body.
+struct EventUploader {
+    struct Summary: Encodable {
+        var batches = 0
+        var events = 0
+        var accepted = 0
+        var duplicates = 0
+        var retries = 0
+        var seconds = 0.0
+        var eventsPerSecond = 0.0
+        var batchLatencyP50Milliseconds = 0.0
+        var batchLatencyP99Milliseconds = 0.0
+
+        enum CodingKeys: String, CodingKey {
+            case batches, events, accepted, duplicates, retries, seconds
+            case eventsPerSecond = "events_per_second"
+            case batchLatencyP50Milliseconds = "batch_latency_p50_ms"
+            case batchLatencyP99Milliseconds = "batch_latency_p99_ms"
+        }
+    }
+
+    struct Rejected: Error, CustomStringConvertible {
+        let status: Int
+        let body: String
+        var description: String { "the gateway answered \(status): \(body)" }
+    }
+
+    let endpoint: URL
+    let token: String
+    let concurrency: Int
+    let maxRetries = 10
+
+    /// Uploads `batches` (each an NDJSON body and its event count); `progress` gets the events sent so far.
+    func upload(_ batches: [(body: Data, count: Int)], progress: @escaping @Sendable (Int) -> Void) async throws -> Summary {
+        let session = URLSession(configuration: .ephemeral)
+        defer { session.finishTasksAndInvalidate() }
+        let start = ContinuousClock.now
+        var summary = Summary()
+        var latencies: [Double] = []
+        try await withThrowingTaskGroup(of: (BatchResult, Double, Int).self) { group in
+            var next = 0
+            func launch() {
+                guard next < batches.count else { return }
+                let batch = batches[next]
+                next += 1
+                group.addTask {
+                    let clock = ContinuousClock.now
+                    let result = try await send(batch.body, session: session)
+                    let elapsed = ContinuousClock.now - clock
+                    return (result, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15, batch.count)
+                }
+            }
+            for _ in 0..<max(1, concurrency) { launch() }
+            while let (result, milliseconds, count) = try await group.next() {
+                summary.batches += 1
+                summary.events += count
+                summary.accepted += result.accepted
+                summary.duplicates += result.duplicates
+                summary.retries += result.retries
+                latencies.append(milliseconds)
+                progress(summary.events)
+                launch()
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        summary.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        summary.eventsPerSecond = summary.seconds > 0 ? Double(summary.events) / summary.seconds : 0
+        latencies.sort()
+        summary.batchLatencyP50Milliseconds = Self.percentile(latencies, 0.50)
+        summary.batchLatencyP99Milliseconds = Self.percentile(latencies, 0.99)
+        return summary
+    }
+
+    private struct BatchResult: Decodable {
+        var accepted = 0
+        var duplicates = 0
+        var retries = 0
+        enum CodingKeys: String, CodingKey { case accepted, duplicates }
+    }
+
+    private func send(_ body: Data, session: URLSession) async throws -> BatchResult {
+        var request = URLRequest(url: endpoint)
+        request.httpMethod = "POST"
+        request.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        var attempt = 0
+        while true {
+            do {
+                let (data, response) = try await session.upload(for: request, from: body)
+                let http = response as? HTTPURLResponse
+                switch http?.statusCode ?? 0 {
+                case 200:
+                    var result = try JSONDecoder().decode(BatchResult.self, from: data)
+                    result.retries = attempt
+                    return result
+                case 503 where attempt < maxRetries:
+                    let wait = Double(http?.value(forHTTPHeaderField: "Retry-After") ?? "1") ?? 1
+                    try await Task.sleep(for: .seconds(wait))
+                default:
+                    throw Rejected(status: http?.statusCode ?? 0, body: String(decoding: data, as: UTF8.self))
+                }
+            } catch let error as URLError where attempt < maxRetries {
+                _ = error
+                try await Task.sleep(for: .milliseconds(200 * (attempt + 1)))
+            }
+            attempt += 1
+        }
+    }
+
+    private static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+    }
+}
+
+/// Splits NDJSON bytes into batches of at most `size` non-empty lines, without parsing them.
+enum NDJSONBatches {
+    static func split(_ data: Data, size: Int) -> [(body: Data, count: Int)] {
+        var batches: [(body: Data, count: Int)] = []
+        var current = Data()
+        var count = 0
+        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            var lineStart = 0
+            for index in 0...bytes.count {
+                guard index == bytes.count || bytes[index] == UInt8(ascii: "\n") else { continue }
+                if index > lineStart {
+                    current.append(contentsOf: bytes[lineStart..<index])
+                    current.append(UInt8(ascii: "\n"))
+                    count += 1
+                    if count == size {
+                        batches.append((current, count))
+                        current = Data()
+                        count = 0
+                    }
+                }
+                lineStart = index + 1
+            }
+        }
+        if count > 0 { batches.append((current, count)) }
+        return batches
+    }
+}
