@@ -32,10 +32,8 @@ public struct AuditLine: Sendable, Hashable {
 
     /// Parses one line (without its newline), or says which rule it breaks.
     public static func parse(_ text: some StringProtocol) -> Result<AuditLine, AuditShapeError> {
-        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8)),
-            Set(object.keys) == ["body", "hash", "sig"],
-            case .string(let body)? = object["body"], case .string(let hashText)? = object["hash"],
-            case .string(let sigText)? = object["sig"]
+        guard let object = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)),
+            object.count == 3, let body = object["body"], let hashText = object["hash"], let sigText = object["sig"]
         else {
             return .failure(AuditShapeError("the line is not a JSON object with exactly the string fields body, hash and sig"))
         }

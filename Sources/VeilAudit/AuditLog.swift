@@ -74,9 +74,10 @@ public final class AuditLog: AuditRecording {
                 ).jsonText()
                 let hash = AuditChain.link(previous: state.head.hash, body: body)
                 let line = AuditLine(body: body, hash: hash, signature: signingKey.signature(for: hash)).encoded()
+                let grown = state.size + Int64(line.count)  // `refresh` left `size` equal to the file's
                 state.size = -1  // until the append is known to be complete
                 try file.append(line)
-                state = (AuditHead(seq: seq, hash: hash), try file.size())
+                state = (AuditHead(seq: seq, hash: hash), grown)
                 return seq
             }
         }

@@ -12,7 +12,7 @@ enum AuditBenchmarks {
             let key = SigningKey.generate()
             let log = try AuditLog(dataDirectory: directory.path, signingKey: key)
             let details: [String: JSONValue] = [
-                "dataset": "default", "mechanism": ["kind": "gaussian", "sigma": 1.1, "sampling_rate": 0.01, "steps": 1000],
+                "dataset": "default", "mechanism": ["mechanism": "subsampled_gaussian", "noise_multiplier": 1.1, "sampling_rate": 0.01, "steps": 1000],
                 "epsilon": 0.8, "delta": 1e-6, "cumulative_epsilon": 2.4,
             ]
             let appends = 2_000

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// How one key of a YAML mapping is read into a value of type `Root` (a `Policy` or a part of it).
@@ -64,13 +65,13 @@ extension PolicyField {
     /// A name: non-empty text of letters, digits, `.`, `_` and `-`.
     static func name(_ key: String, _ path: WritableKeyPath<Root, String>) -> Self {
         PolicyField(key: key) { node, dotted, root, log in
-            guard let value = NameRule.read(node, dotted, &log) else { return }
+            guard let value = NameRule.identifier.read(node, dotted, &log) else { return }
             root[keyPath: path] = value
         }
     }
 
-    /// A list of distinct names; `allowEmpty` says whether `[]` is acceptable.
-    static func names(_ key: String, _ path: WritableKeyPath<Root, [String]>, allowEmpty: Bool) -> Self {
+    /// A list of distinct names obeying `rule`; `allowEmpty` says whether `[]` is acceptable.
+    static func names(_ key: String, _ path: WritableKeyPath<Root, [String]>, rule: NameRule, allowEmpty: Bool) -> Self {
         PolicyField(key: key) { node, dotted, root, log in
             guard let items = node.sequence else {
                 return log.fail(dotted, "must be a list of names, got \(YAMLValue.kind(of: node))", at: node)
@@ -78,7 +79,7 @@ extension PolicyField {
             guard allowEmpty || !items.isEmpty else { return log.fail(dotted, "must list at least one name", at: node) }
             var values: [String] = []
             for (index, item) in items.enumerated() {
-                guard let value = NameRule.read(item, "\(dotted)[\(index)]", &log) else { continue }
+                guard let value = rule.read(item, "\(dotted)[\(index)]", &log) else { continue }
                 guard !values.contains(value) else {
                     log.fail("\(dotted)[\(index)]", "repeats `\(value)`; each name may appear once", at: item)
                     continue
@@ -98,7 +99,7 @@ extension PolicyField {
             var caps: [String: Double] = [:]
             var sound = true
             for (nameNode, valueNode) in mapping {
-                guard let name = NameRule.read(nameNode, dotted, &log) else { sound = false; continue }
+                guard let name = NameRule.identifier.read(nameNode, dotted, &log) else { sound = false; continue }
                 let entry = "\(dotted).\(name)"
                 log.note(entry, at: nameNode)
                 if let allowed, !allowed.contains(name) {
@@ -117,18 +118,33 @@ extension PolicyField {
     }
 }
 
-/// The rule for names in a policy (dataset, categories, roles, principals, fields).
-enum NameRule {
-    static let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+/// A rule for names in a policy: identifiers (dataset, roles, principals, field names) or labels
+/// (categories, which are shop vocabulary).
+struct NameRule: Sendable {
+    let text: String
+    let accepts: @Sendable (String) -> Bool
+
+    private static let identifierCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+    /// Letters, digits, `.`, `_` and `-`.
+    static let identifier = NameRule(text: "must be a non-empty name of letters, digits, `.`, `_` and `-`") {
+        !$0.isEmpty && $0.allSatisfy(identifierCharacters.contains)
+    }
+
+    /// Any one-line text without surrounding spaces.
+    static let label = NameRule(text: "must be non-empty text on one line without leading or trailing spaces") {
+        !$0.isEmpty && $0 == $0.trimmingCharacters(in: .whitespaces)
+            && !$0.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) })
+    }
 
     /// The name in `node`, or nil after logging why it is not one.
-    static func read(_ node: Node, _ dotted: String, _ log: inout IssueLog) -> String? {
+    func read(_ node: Node, _ dotted: String, _ log: inout IssueLog) -> String? {
         guard let value = YAMLValue.text(node) else {
-            log.fail(dotted, "must be a name (text), got \(YAMLValue.kind(of: node))", at: node)
+            log.fail(dotted, "must be text, got \(YAMLValue.kind(of: node))", at: node)
             return nil
         }
-        guard !value.isEmpty, value.allSatisfy(allowed.contains) else {
-            log.fail(dotted, "must be a non-empty name of letters, digits, `.`, `_` and `-`", at: node)
+        guard accepts(value) else {
+            log.fail(dotted, text, at: node)
             return nil
         }
         return value

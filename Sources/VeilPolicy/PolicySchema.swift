@@ -14,7 +14,7 @@ enum PolicySchema {
         .section("ingest", \.ingest, ingest),
         .section("queries", \.queries, queries),
         .section("features", \.features, features),
-        .names("categories", \.categories, allowEmpty: false),
+        .names("categories", \.categories, rule: .label, allowEmpty: false),
         ]
     }
 
@@ -41,7 +41,7 @@ enum PolicySchema {
         [
         .integer("max_batch_events", \.maxBatchEvents, atLeast: 1),
         .integer("max_body_bytes", \.maxBodyBytes, atLeast: 1),
-        .names("drop_fields", \.dropFields, allowEmpty: true),
+        .names("drop_fields", \.dropFields, rule: .identifier, allowEmpty: true),
         .integer("max_future_skew_seconds", \.maxFutureSkewSeconds, atLeast: 0),
         ]
     }
@@ -84,7 +84,7 @@ extension PolicyField {
             let defaults = Policy.Queries().valueBounds
             var merged = root[keyPath: path]
             for (nameNode, entryNode) in mapping {
-                guard let name = NameRule.read(nameNode, dotted, &log) else { continue }
+                guard let name = NameRule.identifier.read(nameNode, dotted, &log) else { continue }
                 let entry = "\(dotted).\(name)"
                 guard let start = defaults[name] else {
                     let known = defaults.keys.sorted().joined(separator: ", ")

@@ -128,6 +128,9 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         ("categories: []\n", "categories", 1),
         ("categories:\n  - toys\n  - toys\n", "categories[1]", 3),
         ("dataset: \"\"\n", "dataset", 1),
+        ("dataset: my shop\n", "dataset", 1),
+        ("categories:\n  - \" toys\"\n", "categories[0]", 2),
+        ("ingest:\n  drop_fields: [query, 7]\n", "ingest.drop_fields[1]", 2),
     ])
     func outOfRangeNamesKeyAndLine(yaml: String, field: String, line: Int) {
         let found = issues(yaml)
@@ -165,6 +168,11 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         let found = issues("budget:\n  delta: 0.001\n  delta: 0.002\n")
         #expect(found.count == 1)
         #expect(found.first?.rule.contains("delta") == true)
+    }
+
+    @Test func categoriesAreShopVocabulary() throws {
+        let policy = try PolicyLoader.parse(yaml: "categories:\n  - Home & Garden\n  - Électronique\n").get()
+        #expect(policy.categories == ["Home & Garden", "Électronique"])
     }
 
     @Test func scientificNotationAndIntegersAreNumbers() throws {
