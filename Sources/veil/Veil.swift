@@ -17,6 +17,8 @@ struct Veil: AsyncParsableCommand {
               veil pseudonymize alice@example.com
             """,
         version: "0.1.0",
-        subcommands: [KeysCommand.self, PseudonymizeCommand.self]
+        subcommands: [
+            KeysCommand.self, PseudonymizeCommand.self, IngestCommand.self, EraseCommand.self, ReidentifyCommand.self,
+        ]
     )
 }
