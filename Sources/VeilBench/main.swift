@@ -3,7 +3,8 @@ import Foundation
 // VeilBench: run with `swift run -c release VeilBench [name-prefix ...]`.
 // Prints one JSON object per line: {"name": ..., "value": ..., "unit": ...}.
 let groups: [[Benchmark]] = [
-    CryptoBenchmarks.all
+    CryptoBenchmarks.all,
+    IngestBenchmarks.all,
 ]
 
 let filters = Array(CommandLine.arguments.dropFirst())
