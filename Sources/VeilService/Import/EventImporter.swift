@@ -111,24 +111,22 @@ public struct EventImporter: Sendable {
             return report
         }
 
+        let layout = try csvLayout(file, format: format, name: path)
+        report.ignoredColumns = layout?.ignoredColumns ?? []
+
         if !options.skipInvalid {
-            var reader = try makeReader(file, format: format, name: path)
-            report.ignoredColumns = reader.layout?.ignoredColumns ?? []
-            let now = service.nowMillis()
-            var drafts: [EventProblemDraft] = []
-            while let (line, record) = reader.next() {
-                report.records += 1
-                drafts.removeAll(keepingCapacity: true)
-                if IngestService.validate(withDefaults(record, name: name, line: line), validator, now, &drafts) == nil {
-                    note(drafts, line: line, in: &report)
-                }
-            }
+            // All or nothing: validate the whole file (in parallel segments) before storing any of it.
+            let check = try await validateAll(file, layout: layout, name: name, validator: validator)
+            report.records = check.records
+            report.rejected = check.rejected
+            report.problems = check.problems
+            report.problemsNotShown = check.problemsNotShown
             if report.rejected > 0 { return finish() }
             report.records = 0
+            report.problems = []
         }
 
-        var reader = try makeReader(file, format: format, name: path)
-        report.ignoredColumns = reader.layout?.ignoredColumns ?? []
+        var reader = makeReader(file, layout: layout)
         let now = service.nowMillis()
         var drafts: [EventProblemDraft] = []
         var pending: Task<BatchCommitSummary, any Error>? = nil
@@ -188,11 +186,73 @@ public struct EventImporter: Sendable {
         var offset: Int
     }
 
-    private func makeReader(_ file: MappedFile, format: ImportOptions.Format, name: String) throws -> RecordReader {
-        switch format {
-        case .ndjson: RecordReader(ndjson: file.bytes)
-        case .csv: try RecordReader(csv: file.bytes, delimiter: options.delimiter, map: options.columnMap, file: name)
+    private func csvLayout(_ file: MappedFile, format: ImportOptions.Format, name: String) throws -> RecordReader.CSVLayout? {
+        guard format == .csv else { return nil }
+        return try RecordReader.csvLayout(file.bytes, delimiter: options.delimiter, map: options.columnMap, file: name)
+    }
+
+    private func makeReader(
+        _ file: MappedFile, layout: RecordReader.CSVLayout?, range: Range<Int>? = nil, firstLine: Int? = nil
+    ) -> RecordReader {
+        if let layout { return RecordReader(csv: file.bytes, layout: layout, range: range, firstLine: firstLine) }
+        return RecordReader(ndjson: file.bytes, range: range, firstLine: firstLine ?? 1)
+    }
+
+    /// The outcome of validating (part of) a file without storing it.
+    private struct Check: Sendable {
+        var records = 0
+        var rejected = 0
+        var problems: [EventProblem] = []
+        var problemsNotShown = 0
+    }
+
+    /// Validates every record of the file, one segment per processor, and merges the problems in
+    /// line order.
+    private func validateAll(
+        _ file: MappedFile, layout: RecordReader.CSVLayout?, name: String, validator: EventValidator
+    ) async throws -> Check {
+        let segments = RecordReader.segments(
+            file.bytes, from: layout?.bodyStart ?? 0, firstLine: layout?.bodyFirstLine ?? 1,
+            parts: max(1, ProcessInfo.processInfo.activeProcessorCount))
+        let now = service.nowMillis()
+        let limit = options.maxReportedProblems
+        let parts = try await withThrowingTaskGroup(of: (Int, Check).self) { group in
+            for (number, segment) in segments.enumerated() {
+                group.addTask {
+                    var reader = makeReader(file, layout: layout, range: segment.range, firstLine: segment.firstLine)
+                    var check = Check()
+                    var drafts: [EventProblemDraft] = []
+                    while let (line, record) = reader.next() {
+                        check.records += 1
+                        drafts.removeAll(keepingCapacity: true)
+                        if IngestService.validate(withDefaults(record, name: name, line: line), validator, now, &drafts) == nil {
+                            check.rejected += 1
+                            for draft in drafts {
+                                if check.problems.count < limit {
+                                    check.problems.append(EventProblem(index: line, field: draft.field, message: draft.message))
+                                } else {
+                                    check.problemsNotShown += 1
+                                }
+                            }
+                        }
+                    }
+                    return (number, check)
+                }
+            }
+            var parts: [(Int, Check)] = []
+            for try await part in group { parts.append(part) }
+            return parts.sorted { $0.0 < $1.0 }.map(\.1)
         }
+        var total = Check()
+        for part in parts {
+            total.records += part.records
+            total.rejected += part.rejected
+            total.problemsNotShown += part.problemsNotShown
+            for problem in part.problems {
+                if total.problems.count < limit { total.problems.append(problem) } else { total.problemsNotShown += 1 }
+            }
+        }
+        return total
     }
 
     /// Fills what an import may leave out: `event_id` (file name + line) and a constant `type`.

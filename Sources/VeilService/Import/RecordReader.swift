@@ -20,6 +20,7 @@ public enum CSVDelimiter: String, Sendable, CaseIterable, Codable {
 struct RecordReader {
     private let bytes: UnsafeBufferPointer<UInt8>
     private var position: Int
+    private let end: Int
     private var lineNumber: Int
     private let csv: CSVLayout?
 
@@ -27,36 +28,48 @@ struct RecordReader {
     var offset: Int { position }
 
     /// How CSV cells become event fields.
-    struct CSVLayout {
+    struct CSVLayout: Sendable {
         var delimiter: CSVDelimiter
         /// For each event field, the index of its column.
         var columns: [(EventField, Int)]
         var columnCount: Int
         /// Header names that no event field maps to.
         var ignoredColumns: [String]
+        /// Where the rows start: the byte after the header line, and its line number.
+        var bodyStart: Int
+        var bodyFirstLine: Int
     }
 
-    /// A reader of NDJSON lines.
-    init(ndjson bytes: UnsafeBufferPointer<UInt8>) {
+    /// A reader of the NDJSON lines in `range` (default: all), the first being line `firstLine`.
+    init(ndjson bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>? = nil, firstLine: Int = 1) {
         self.bytes = bytes
-        position = 0
-        lineNumber = 1
+        position = range?.lowerBound ?? 0
+        end = range?.upperBound ?? bytes.count
+        lineNumber = firstLine
         csv = nil
     }
 
-    /// A reader of CSV rows. Reads the header (the first non-blank line) and maps columns: an event
-    /// field maps to the column `map` names for it, else to a column named like the field.
-    init(
-        csv bytes: UnsafeBufferPointer<UInt8>, delimiter: CSVDelimiter?, map: [EventField: String], file: String
-    ) throws {
+    /// A reader of the CSV rows in `range` (default: all rows after the header).
+    init(csv bytes: UnsafeBufferPointer<UInt8>, layout: CSVLayout, range: Range<Int>? = nil, firstLine: Int? = nil) {
         self.bytes = bytes
-        position = 0
-        lineNumber = 1
+        position = range?.lowerBound ?? layout.bodyStart
+        end = range?.upperBound ?? bytes.count
+        lineNumber = firstLine ?? layout.bodyFirstLine
+        csv = layout
+    }
+
+    /// Reads the header (the first non-blank line) and maps columns: an event field maps to the column
+    /// `map` names for it, else to a column named like the field.
+    static func csvLayout(
+        _ bytes: UnsafeBufferPointer<UInt8>, delimiter: CSVDelimiter?, map: [EventField: String], file: String
+    ) throws -> CSVLayout {
+        var position = 0
+        var lineNumber = 1
         var headerRange: Range<Int>? = nil
         while position < bytes.count {
-            let line = Self.nextLine(bytes, &position)
+            let line = nextLine(bytes, &position, end: bytes.count)
             lineNumber += 1
-            if !Self.isBlank(bytes, line) {
+            if !isBlank(bytes, line) {
                 headerRange = line
                 break
             }
@@ -66,7 +79,7 @@ struct RecordReader {
         }
         let header = UnsafeBufferPointer(rebasing: bytes[headerRange])
         let delimiter = delimiter ?? CSVDelimiter.detect(header: header)
-        guard case .cells(let names) = Self.split(header, delimiter) else {
+        guard case .cells(let names) = split(header, delimiter) else {
             throw VeilError(.invalidInput, field: file, "the header row is not valid \(delimiter)-separated UTF-8 text")
         }
         var columns: [(EventField, Int)] = []
@@ -86,15 +99,57 @@ struct RecordReader {
             }
         }
         let ignored = names.indices.filter { !used.contains($0) }.map { names[$0] }
-        csv = CSVLayout(delimiter: delimiter, columns: columns, columnCount: names.count, ignoredColumns: ignored)
+        return CSVLayout(
+            delimiter: delimiter, columns: columns, columnCount: names.count, ignoredColumns: ignored,
+            bodyStart: min(position, bytes.count), bodyFirstLine: lineNumber)
+    }
+
+    /// Splits `start..<bytes.count` into up to `parts` ranges that end at line boundaries, with the
+    /// line number each starts at.
+    static func segments(
+        _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, firstLine: Int, parts: Int
+    ) -> [(range: Range<Int>, firstLine: Int)] {
+        let count = bytes.count
+        guard parts > 1, count - start > 1 << 16 else { return [(start..<count, firstLine)] }
+        var result: [(Range<Int>, Int)] = []
+        var lower = start
+        var line = firstLine
+        let step = (count - start) / parts
+        for part in 0..<parts {
+            var upper = part == parts - 1 ? count : min(count, lower + step)
+            if upper < count {
+                if let found = memchr(bytes.baseAddress! + upper, Int32(UInt8(ascii: "\n")), count - upper) {
+                    upper = bytes.baseAddress!.distance(to: found.assumingMemoryBound(to: UInt8.self)) + 1
+                } else {
+                    upper = count
+                }
+            }
+            result.append((lower..<upper, line))
+            line += newlines(bytes, lower..<upper)
+            lower = upper
+            if lower >= count { break }
+        }
+        return result
+    }
+
+    private static func newlines(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int {
+        var count = 0
+        var position = range.lowerBound
+        while position < range.upperBound,
+            let found = memchr(bytes.baseAddress! + position, Int32(UInt8(ascii: "\n")), range.upperBound - position)
+        {
+            count += 1
+            position = bytes.baseAddress!.distance(to: found.assumingMemoryBound(to: UInt8.self)) + 1
+        }
+        return count
     }
 
     var layout: CSVLayout? { csv }
 
     /// The next record and its line number, or nil at the end of the file. Blank lines are skipped.
     mutating func next() -> (line: Int, record: ParsedRecord)? {
-        while position < bytes.count {
-            let line = Self.nextLine(bytes, &position)
+        while position < end {
+            let line = Self.nextLine(bytes, &position, end: end)
             let number = lineNumber
             lineNumber += 1
             if Self.isBlank(bytes, line) { continue }
@@ -106,10 +161,10 @@ struct RecordReader {
         return nil
     }
 
-    private static func nextLine(_ bytes: UnsafeBufferPointer<UInt8>, _ position: inout Int) -> Range<Int> {
+    private static func nextLine(_ bytes: UnsafeBufferPointer<UInt8>, _ position: inout Int, end limit: Int) -> Range<Int> {
         let start = position
-        var end = bytes.count
-        if let found = memchr(bytes.baseAddress! + start, Int32(UInt8(ascii: "\n")), bytes.count - start) {
+        var end = limit
+        if let found = memchr(bytes.baseAddress! + start, Int32(UInt8(ascii: "\n")), limit - start) {
             end = bytes.baseAddress!.distance(to: found.assumingMemoryBound(to: UInt8.self))
         }
         position = end + 1

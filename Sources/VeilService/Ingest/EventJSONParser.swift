@@ -182,16 +182,16 @@ struct EventJSONParser {
         while true {
             skipWhitespace()
             guard peek() == UInt8(ascii: "\"") else { throw SyntaxError(message: "expected a quoted key") }
-            let (keyStart, keyEnd, keyEscaped) = try scanString()
+            let (keyStart, keyEnd, keyKind) = try scanString()
             let field: EventField?
             var unknownName: String? = nil
-            if keyEscaped {
-                let name = try decodeString(keyStart, keyEnd, escaped: true)
+            if keyKind == .escaped {
+                let name = try decodeString(keyStart, keyEnd, keyKind)
                 field = EventField(rawValue: name)
                 if field == nil { unknownName = name }
             } else {
                 field = Self.field(bytes, keyStart, keyEnd)
-                if field == nil { unknownName = try decodeString(keyStart, keyEnd, escaped: false) }
+                if field == nil { unknownName = try decodeString(keyStart, keyEnd, keyKind) }
             }
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "':' after a key")
@@ -242,8 +242,8 @@ struct EventJSONParser {
         guard position < end else { throw SyntaxError(message: "expected a value") }
         switch bytes[position] {
         case UInt8(ascii: "\""):
-            let (start, stop, escaped) = try scanString()
-            return .string(try decodeString(start, stop, escaped: escaped))
+            let (start, stop, kind) = try scanString()
+            return .string(try decodeString(start, stop, kind))
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return try parseNumber()
         case UInt8(ascii: "t"):
@@ -320,32 +320,46 @@ struct EventJSONParser {
         }
     }
 
-    /// Scans a string starting at the opening quote; returns the content range and whether it has
-    /// escapes, leaving `position` after the closing quote.
-    private mutating func scanString() throws -> (Int, Int, Bool) {
+    /// How a scanned string must be decoded.
+    private enum StringKind {
+        /// ASCII without escapes: the bytes are the string.
+        case ascii
+        /// No escapes, some non-ASCII bytes: validate as UTF-8.
+        case utf8
+        /// Has escapes.
+        case escaped
+    }
+
+    /// Scans a string starting at the opening quote; returns the content range and how to decode it,
+    /// leaving `position` after the closing quote.
+    private mutating func scanString() throws -> (Int, Int, StringKind) {
         position += 1
         let start = position
-        var escaped = false
+        var kind = StringKind.ascii
         while position < end {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
                 let stop = position
                 position += 1
-                return (start, stop, escaped)
+                return (start, stop, kind)
             }
             if byte == UInt8(ascii: "\\") {
-                escaped = true
+                kind = .escaped
                 position += 2
                 continue
             }
             if byte < 0x20 { throw SyntaxError(message: "control character in a string") }
+            if byte >= 0x80, kind == .ascii { kind = .utf8 }
             position += 1
         }
         throw SyntaxError(message: "unterminated string")
     }
 
-    private func decodeString(_ start: Int, _ stop: Int, escaped: Bool) throws -> String {
-        if !escaped {
+    private func decodeString(_ start: Int, _ stop: Int, _ kind: StringKind) throws -> String {
+        if kind == .ascii {
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<stop]), as: UTF8.self)
+        }
+        if kind == .utf8 {
             guard let string = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<stop]), as: UTF8.self) else {
                 throw SyntaxError(message: "a string is not valid UTF-8")
             }
