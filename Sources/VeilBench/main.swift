@@ -8,6 +8,7 @@ let groups: [[Benchmark]] = [
     PrivacyBenchmarks.all,
     LearningBenchmarks.all,
     AuditBenchmarks.all,
+    IngestBenchmarks.all,
 ]
 
 let filters = Array(CommandLine.arguments.dropFirst())

@@ -31,11 +31,19 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
         var result = BatchCommit()
         // Vault rows first: one lookup per distinct pseudonym of the batch.
         var seen = Set<Pseudonym>(minimumCapacity: min(batch.events.count, 4096))
-        let exists = try db.cachedStatement(sql: "SELECT 1 FROM vault WHERE pid = ?")
+        let exists = try db.cachedStatement(sql: "SELECT 1 FROM vault WHERE pid = ?").sqliteStatement
         var dataKeyStored = false
         for event in batch.events where seen.insert(event.pseudonym).inserted {
-            let pidData = Data(event.pseudonym.bytes)
-            if try Bool.fetchOne(exists, arguments: [pidData]) != nil { continue }
+            sqlite3_reset(exists)
+            Binder.bind(event.pseudonym, 1, exists)
+            switch sqlite3_step(exists) {
+            case SQLITE_ROW: continue
+            case SQLITE_DONE: break
+            case let code:
+                let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+                sqlite3_reset(exists)
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
+            }
             if !dataKeyStored {
                 try db.execute(
                     sql: "INSERT INTO data_keys (id, sealed, created) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING",
@@ -67,6 +75,7 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
         }
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
+        sqlite3_reset(exists)
         return result
     }
 
@@ -180,6 +189,10 @@ private enum Binder {
 
     private static func optionalText(_ value: String?, _ index: Int32, _ statement: OpaquePointer) {
         if let value { text(value, index, statement) } else { sqlite3_bind_null(statement, index) }
+    }
+
+    static func bind(_ value: Pseudonym, _ index: Int32, _ statement: OpaquePointer) {
+        pseudonym(value, index, statement)
     }
 
     private static func pseudonym(_ value: Pseudonym, _ index: Int32, _ statement: OpaquePointer) {

@@ -27,6 +27,9 @@ public final class VeilDatabase: Sendable {
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // 64 MiB of page cache per connection (default 2 MiB): bulk ingestion touches index pages
+            // all over the file, and a small cache turns each batch into reads and WAL spills.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         configuration.busyMode = .timeout(10)
         do {

@@ -26,6 +26,9 @@ struct Veil: AsyncParsableCommand {
             AuditCommand.self,
             BudgetCommand.self,
             PushCommand.self,
+            IngestCommand.self,
+            EraseCommand.self,
+            ReidentifyCommand.self,
         ]
     )
 }

@@ -1,0 +1,150 @@
+import Foundation
+import VeilCore
+import VeilCrypto
+import VeilService
+import VeilStore
+
+/// `veil ingest` throughput (issue 3): import of 1,000,000 generated events from an NDJSON file into
+/// a fresh data directory, through the real pipeline (validation pass, then parse → validate →
+/// pseudonymise → escrow → SQLite in batches of 10,000).
+enum IngestBenchmarks {
+    static let eventCount = 1_000_000
+
+    static let all: [Benchmark] = [
+        Benchmark(name: "ingest") {
+            let root = NSTemporaryDirectory() + "veil-bench-ingest-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let keys = try KeyRing.initialize(directory: root + "/keys")
+            let file = root + "/events.ndjson"
+            let bytes = try writeEvents(count: eventCount, users: 50_000, to: file)
+
+            let store = try SQLiteEventStore(directory: root + "/data")
+            let service = IngestService(store: store, keys: keys, policy: Policy(), audit: nil)
+            var options = ImportOptions()
+            if let size = ProcessInfo.processInfo.environment["VEIL_BENCH_BATCH"].flatMap({ Int($0) }) { options.batchSize = size }
+            let importer = try EventImporter(service: service, options: options)
+            let cpuBefore = cpuSeconds()
+            var report: ImportFileReport? = nil
+            let seconds = try await asyncSeconds { report = try await importer.importFile(file, actor: "bench") }
+            guard let report, report.accepted == eventCount else {
+                throw VeilError(.integrity, "the import stored \(report?.accepted ?? 0) of \(eventCount) events")
+            }
+            let cpu = cpuSeconds() - cpuBefore
+            // A second import of the same file: every event is a duplicate.
+            var again: ImportFileReport? = nil
+            let reimport = try await asyncSeconds { again = try await importer.importFile(file, actor: "bench") }
+            guard again?.duplicates == eventCount else { throw VeilError(.integrity, "the re-import was not all duplicates") }
+            return [
+                BenchResult(name: "ingest.import_ndjson_1m", value: Double(eventCount) / seconds, unit: "events/s"),
+                BenchResult(name: "ingest.import_ndjson_1m.seconds", value: seconds, unit: "s"),
+                BenchResult(name: "ingest.import_ndjson_1m.cpu_seconds", value: cpu, unit: "s"),
+                BenchResult(name: "ingest.import_ndjson_1m.file_bytes", value: Double(bytes), unit: "bytes"),
+                BenchResult(name: "ingest.reimport_duplicates_1m", value: Double(eventCount) / reimport, unit: "events/s"),
+            ]
+        },
+        Benchmark(name: "ingest-batch") {
+            // The HTTP path without HTTP: IngestService.ingestBatch on NDJSON bodies of 1,000 events.
+            let root = NSTemporaryDirectory() + "veil-bench-batch-\(UUID().uuidString)"
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let keys = try KeyRing.initialize(directory: root + "/keys")
+            let store = try SQLiteEventStore(directory: root + "/data")
+            let service = IngestService(store: store, keys: keys, policy: Policy(), audit: nil)
+            let batches = 200
+            let bodies = (0..<batches).map { batch in
+                Data((0..<1000).map { eventLine(batch * 1000 + $0, users: 20_000) }.joined().utf8)
+            }
+            var latencies: [Double] = []
+            let total = try await asyncSeconds {
+                for body in bodies {
+                    let start = ContinuousClock.now
+                    _ = try await service.ingestBatch(body, format: .ndjson, actor: "bench")
+                    latencies.append(IngestBenchmarks.seconds(ContinuousClock.now - start))
+                }
+            }
+            latencies.sort()
+            return [
+                BenchResult(name: "ingest.service_batch_1000", value: Double(batches * 1000) / total, unit: "events/s"),
+                BenchResult(name: "ingest.service_batch_1000.p50", value: latencies[latencies.count / 2] * 1000, unit: "ms"),
+                BenchResult(name: "ingest.service_batch_1000.p99", value: latencies[latencies.count * 99 / 100] * 1000, unit: "ms"),
+            ]
+        },
+    ]
+
+    static let types = ["view", "view", "view", "search", "click", "add_to_cart", "checkout", "purchase", "view_item", "review"]
+    static let categories = ["electronics", "fashion", "home", "beauty", "sports", "books", "toys", "grocery"]
+
+    /// One plausible event line (with a trailing newline), deterministic in `n`.
+    static func eventLine(_ n: Int, users: Int) -> String {
+        let user = (n &* 2_654_435_761) % users
+        let type = types[n % types.count]
+        let second = 1_767_225_600 + n * 7  // from 2026-01-01, 7 s apart
+        let day = second / 86_400
+        let (y, m, d) = civil(day)
+        let secondOfDay = second % 86_400
+        let timestamp = String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, secondOfDay / 3600, secondOfDay / 60 % 60,
+            secondOfDay % 60, n % 1000)
+        var line = #"{"event_id":"ev-\#(n)","user_id":"customer-\#(user)@shop.example","type":"\#(type)","timestamp":"\#(timestamp)","session_id":"sess-\#(user)-\#(n / 20)","item_id":"sku-\#(n % 5000)","category":"\#(categories[n % 8])""#
+        switch type {
+        case "purchase", "add_to_cart": line += #","price":\#(n % 200).\#(n % 100),"quantity":\#(1 + n % 3)"#
+        case "review": line += #","rating":\#(1 + n % 5)"#
+        case "search": line += #","query":"red shoes size \#(n % 12)""#
+        default: break
+        }
+        return line + "}\n"
+    }
+
+    /// Writes `count` events to `path` and returns the file size.
+    static func writeEvents(count: Int, users: Int, to path: String) throws -> Int {
+        guard FileManager.default.createFile(atPath: path, contents: nil) else {
+            throw VeilError(.unavailable, field: path, "cannot be created")
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        defer { try? handle.close() }
+        var buffer = ""
+        var total = 0
+        for n in 0..<count {
+            buffer += eventLine(n, users: users)
+            if buffer.utf8.count > 1 << 20 {
+                total += buffer.utf8.count
+                try handle.write(contentsOf: Data(buffer.utf8))
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        total += buffer.utf8.count
+        try handle.write(contentsOf: Data(buffer.utf8))
+        return total
+    }
+
+    /// (year, month, day) of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
+    static func civil(_ days: Int) -> (Int, Int, Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
+    }
+
+    /// User + system CPU time of this process so far (all threads), to tell work from waiting on a
+    /// shared machine.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    static func asyncSeconds(_ body: () async throws -> Void) async rethrows -> Double {
+        let start = ContinuousClock.now
+        try await body()
+        return seconds(ContinuousClock.now - start)
+    }
+}
