@@ -14,6 +14,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // The system library: libsodium through pkg-config. Only VeilCrypto imports it.
@@ -34,14 +40,47 @@ let package = Package(
             dependencies: ["VeilCore", "VeilCrypto", "VeilStore"],
             swiftSettings: strict
         ),
+        // The HTTP face over VeilService (Hummingbird 2).
+        .target(
+            name: "VeilGateway",
+            dependencies: [
+                "VeilCore", "VeilService",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "veil",
             dependencies: [
-                "VeilCrypto", "VeilCore", "VeilStore", "VeilService",
+                "VeilCrypto", "VeilCore", "VeilStore", "VeilService", "VeilGateway",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "VeilBench", dependencies: ["VeilCrypto", "VeilCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "VeilBench",
+            dependencies: [
+                "VeilCrypto", "VeilCore", "VeilService", "VeilGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VeilGatewayTests",
+            dependencies: [
+                "VeilGateway", "VeilService", "VeilStore", "VeilCrypto", "VeilCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
     ]
 )

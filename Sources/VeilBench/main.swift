@@ -3,7 +3,13 @@ import Foundation
 // VeilBench: run with `swift run -c release VeilBench [name-prefix ...]`.
 // Prints one JSON object per line: {"name": ..., "value": ..., "unit": ...}.
 let groups: [[Benchmark]] = [
-    CryptoBenchmarks.all
+    CryptoBenchmarks.all,
+    GatewayBenchmarks.all([
+        // The real pipeline over SQLite (skipped with a note until the ingest branch is merged).
+        (name: "http_ingest", factory: { services in try services.ingestPipeline() }),
+        // The gateway alone: HTTP, token check, body collection; the batch is counted, not stored.
+        (name: "http_gateway_only", factory: { _ in CountingIngestor() }),
+    ]),
 ]
 
 let filters = Array(CommandLine.arguments.dropFirst())

@@ -45,5 +45,7 @@ public final class VeilDatabase: Sendable {
     }
 
     /// The migration registrars, one per store, in order. Append new ones at the end.
-    private static let migrations: [@Sendable (inout DatabaseMigrator) -> Void] = []
+    private static let migrations: [@Sendable (inout DatabaseMigrator) -> Void] = [
+        SQLiteTokenStore.registerMigrations
+    ]
 }

@@ -17,6 +17,6 @@ struct Veil: AsyncParsableCommand {
               veil pseudonymize alice@example.com
             """,
         version: "0.1.0",
-        subcommands: [KeysCommand.self, PseudonymizeCommand.self]
+        subcommands: [KeysCommand.self, PseudonymizeCommand.self, TokensCommand.self, ServeCommand.self]
     )
 }
