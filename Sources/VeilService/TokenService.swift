@@ -61,7 +61,7 @@ public struct TokenService: TokenAuthenticating {
         try Self.validate(name: name)
         var secret = SystemRandom.bytes(Self.secretLength)
         defer { SecretBytes.wipe(&secret) }
-        let created = Date(timeIntervalSince1970: now().timeIntervalSince1970.rounded(.down))
+        let created = wholeSecondNow()
         try await store.insert(TokenRecord(name: name, role: role, hash: hash(secret), created: created))
         try audit?.record(actor: actor, action: "token.issue", details: ["name": .string(name), "role": .string(role.rawValue)])
         return IssuedToken(name: name, role: role, created: created, token: Self.prefix + Base64URL.encode(secret))
@@ -75,7 +75,7 @@ public struct TokenService: TokenAuthenticating {
     /// Revokes the named token and records `token.revoke` as `actor`. Throws `VeilError(.notFound)`
     /// when no unrevoked token has that name.
     public func revoke(name: String, actor: String) async throws {
-        guard try await store.revoke(name: name, at: now()) else {
+        guard try await store.revoke(name: name, at: wholeSecondNow()) else {
             throw VeilError(.notFound, field: "name", "no active token has this name; `veil tokens list` shows the tokens")
         }
         try audit?.record(actor: actor, action: "token.revoke", details: ["name": .string(name)])
@@ -93,6 +93,11 @@ public struct TokenService: TokenAuthenticating {
             record.revoked == nil
         else { return nil }
         return Principal(name: record.name, role: record.role)
+    }
+
+    /// Times are kept to the second: they are shown and compared as ISO 8601 without fractions.
+    private func wholeSecondNow() -> Date {
+        Date(timeIntervalSince1970: now().timeIntervalSince1970.rounded(.down))
     }
 
     private func hash(_ secret: [UInt8]) -> [UInt8] {
