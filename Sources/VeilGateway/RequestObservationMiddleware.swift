@@ -15,17 +15,25 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
-        let response = try await next(request, context)
-        let elapsed = ContinuousClock.now - start
+        do {
+            let response = try await next(request, context)
+            log(request, context, status: response.status.code, elapsed: ContinuousClock.now - start)
+            return response
+        } catch {
+            log(request, context, status: APIError.from(error).status.code, elapsed: ContinuousClock.now - start)
+            throw error
+        }
+    }
+
+    private func log(_ request: Request, _ context: Context, status: Int, elapsed: Duration) {
         context.logger.log(
             level: level, "request",
             metadata: [
                 "http.method": .string(request.method.rawValue),
                 "http.route": .string(routeTemplate(context)),
-                "http.status": .stringConvertible(response.status.code),
+                "http.status": .stringConvertible(status),
                 "duration_ms": .string(String(format: "%.3f", elapsed.milliseconds)),
             ])
-        return response
     }
 }
 

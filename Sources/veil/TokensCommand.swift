@@ -16,16 +16,14 @@ struct TokensCommand: AsyncParsableCommand {
         subcommands: [Issue.self, List.self, Revoke.self]
     )
 
-    /// The options every tokens subcommand shares: where the keys, data and policy are.
+    /// The options every tokens subcommand shares: where the keys and the data are. (Tokens do not
+    /// depend on the policy.)
     struct Location: ParsableArguments {
         @OptionGroup var keys: KeyOptions
         @OptionGroup var data: DataOptions
-        @OptionGroup var policy: PolicyOptions
 
         func openTokens() throws -> TokenService {
-            try VeilServices.open(
-                keysDirectory: keys.keysDirectory, dataDirectory: data.dataDirectory, policyPath: policy.policyPath
-            ).tokens
+            try VeilServices.open(keysDirectory: keys.keysDirectory, dataDirectory: data.dataDirectory, policyPath: nil).tokens
         }
     }
 
