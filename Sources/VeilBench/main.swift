@@ -9,6 +9,12 @@ let groups: [[Benchmark]] = [
     LearningBenchmarks.all,
     AuditBenchmarks.all,
     IngestBenchmarks.all,
+    GatewayBenchmarks.all([
+        // The real pipeline over SQLite.
+        (name: "http_ingest", factory: { services in services.ingestPipeline() }),
+        // The gateway alone: HTTP, token check, body collection; the batch is counted, not stored.
+        (name: "http_gateway_only", factory: { _ in CountingIngestor() }),
+    ]),
 ]
 
 let filters = Array(CommandLine.arguments.dropFirst())

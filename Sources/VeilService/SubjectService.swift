@@ -3,24 +3,31 @@ import VeilCore
 import VeilCrypto
 import VeilStore
 
-/// What an erasure deleted. Holds the pseudonym, never the raw ID.
+/// What an erasure deleted. Holds the pseudonym, never the raw ID. JSON:
+/// `{"pseudonym", "epoch", "events_deleted", "vault_rows_deleted"}`.
 public struct ErasureReport: Sendable, Codable, Equatable {
     public var pseudonym: Pseudonym
     public var epoch: UInt32
-    public var events: Int
+    public var eventsDeleted: Int
     /// Vault rows deleted (0 or 1).
-    public var identities: Int
+    public var vaultRowsDeleted: Int
 
-    public init(pseudonym: Pseudonym, epoch: UInt32, events: Int, identities: Int) {
+    public init(pseudonym: Pseudonym, epoch: UInt32, eventsDeleted: Int, vaultRowsDeleted: Int) {
         self.pseudonym = pseudonym
         self.epoch = epoch
-        self.events = events
-        self.identities = identities
+        self.eventsDeleted = eventsDeleted
+        self.vaultRowsDeleted = vaultRowsDeleted
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case pseudonym, epoch
+        case eventsDeleted = "events_deleted"
+        case vaultRowsDeleted = "vault_rows_deleted"
     }
 }
 
 /// Data-subject requests: erasure (serving host, `veil erase` and `DELETE /v1/subjects/{user_id}`).
-public struct SubjectService: Sendable {
+public struct SubjectService: SubjectErasing {
     public let store: any EventStore
     private let users: Pseudonymizer
     private let audit: (any AuditRecording)?
@@ -50,7 +57,7 @@ public struct SubjectService: Sendable {
         } catch {
             throw VeilError(.unavailable, field: "event store", "could not erase the subject; nothing was deleted. Retry later")
         }
-        let report = ErasureReport(pseudonym: pseudonym, epoch: users.epoch, events: counts.events, identities: counts.identities)
+        let report = ErasureReport(pseudonym: pseudonym, epoch: users.epoch, eventsDeleted: counts.events, vaultRowsDeleted: counts.identities)
         try audit?.record(
             actor: actor, action: "subject.erase",
             details: [

@@ -20,17 +20,42 @@ public final class VeilContext: Sendable {
     public let events: SQLiteEventStore
     public let budget: BudgetService
     public let models: ModelRegistry
+    public let tokens: TokenService
 
-    public init(keysDirectory: String, dataDirectory: String, policyPath: String, actor: String) throws {
+    public convenience init(keysDirectory: String, dataDirectory: String, policyPath: String, actor: String) throws {
+        try self.init(
+            keysDirectory: keysDirectory, dataDirectory: dataDirectory, policy: try PolicyLoader.load(path: policyPath),
+            actor: actor)
+    }
+
+    /// Opens the context under an already loaded policy (benchmarks and tests pass the built-in one).
+    public init(keysDirectory: String, dataDirectory: String, policy: LoadedPolicy, actor: String) throws {
         keys = try KeyRing.load(directory: keysDirectory)
-        policy = try PolicyLoader.load(path: policyPath)
+        self.policy = policy
         self.dataDirectory = dataDirectory
         database = try VeilDatabase(directory: dataDirectory)
         audit = try AuditLog(dataDirectory: dataDirectory, signingKey: keys.auditSigningKey)
         events = SQLiteEventStore(database: database)
         budget = BudgetService(policy: policy.policy, store: SQLiteLedgerStore(database: database), audit: audit)
         models = ModelRegistry(dataDirectory: dataDirectory, store: SQLiteModelStore(database: database), audit: audit)
+        tokens = TokenService(store: SQLiteTokenStore(database: database), master: keys.master, audit: audit)
         try recordPolicyIfChanged(actor: actor)
+    }
+
+    /// The ingest pipeline (validate → minimise → pseudonymise → escrow → store) under this policy,
+    /// auditing each committed batch.
+    public func ingestPipeline() -> IngestService {
+        IngestService(store: events, keys: keys, policy: policy.policy, audit: audit)
+    }
+
+    /// Erasure of a data subject (audited).
+    public func subjectEraser() -> SubjectService {
+        SubjectService(store: events, keys: keys, audit: audit)
+    }
+
+    /// Re-identification of a pseudonym; needs the escrow secret key, which is kept off the serving host.
+    public func reidentifier(escrowSecret: EscrowSecretKey) -> Reidentifier {
+        Reidentifier(vault: events, escrowSecret: escrowSecret, audit: audit)
     }
 
     private func recordPolicyIfChanged(actor: String) throws {

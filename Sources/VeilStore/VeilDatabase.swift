@@ -53,5 +53,6 @@ public final class VeilDatabase: Sendable {
         SQLiteLedgerStore.registerMigrations,
         SQLiteModelStore.registerMigrations,
         SQLiteSettingsStore.registerMigrations,
+        SQLiteTokenStore.registerMigrations,
     ]
 }

@@ -62,9 +62,7 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: "Events per write transaction.")
     var batchSize = 10_000
 
-    @OptionGroup var keys: KeyOptions
-    @OptionGroup var data: DataOptions
-    @OptionGroup var policy: PolicyOptions
+    @OptionGroup var service: ServiceOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -123,10 +121,7 @@ struct IngestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let ring = try KeyRing.load(directory: keys.keysDirectory)
-        let store = try SQLiteEventStore(directory: data.dataDirectory)
-        let service = IngestService(store: store, keys: ring, policy: try policy.load(), audit: nil)
-        let importer = try EventImporter(service: service, options: try importOptions())
+        let importer = try EventImporter(service: try service.openContext().ingestPipeline(), options: try importOptions())
         let progress = ProgressBar.standardError(enabled: !output.json)
         let started = ContinuousClock.now
         var reports: [ImportFileReport] = []
@@ -228,16 +223,5 @@ final class ProgressBar: @unchecked Sendable {
 
     func clear() {
         lock.withLock { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-    }
-}
-
-extension PolicyOptions {
-    /// The policy to run under. Policy files are parsed by the policy module (branch audit-policy);
-    /// until it is merged this build uses the built-in defaults and says so when a file is present.
-    func load() throws -> Policy {
-        if FileManager.default.fileExists(atPath: policyPath) {
-            Output.note("note: \(policyPath) is not read by this build; using the built-in policy defaults")
-        }
-        return Policy()
     }
 }

@@ -22,18 +22,15 @@ struct EraseCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The user ID exactly as the storefront sends it.", valueName: "id"))
     var user: String
 
-    @OptionGroup var keys: KeyOptions
-    @OptionGroup var data: DataOptions
+    @OptionGroup var service: ServiceOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let ring = try KeyRing.load(directory: keys.keysDirectory)
-        let store = try SQLiteEventStore(directory: data.dataDirectory)
-        let report = try await SubjectService(store: store, keys: ring, audit: nil).erase(userID: user, actor: "cli")
+        let report = try await service.openContext().subjectEraser().erase(userID: user, actor: "cli")
         if output.json {
             try Output.json(report)
         } else {
-            print("erased \(report.pseudonym.hex) (epoch \(report.epoch)): \(report.events) events, \(report.identities) vault rows")
+            print("erased \(report.pseudonym.hex) (epoch \(report.epoch)): \(report.eventsDeleted) events, \(report.vaultRowsDeleted) vault rows")
         }
     }
 }
@@ -44,8 +41,10 @@ struct ReidentifyCommand: AsyncParsableCommand {
         abstract: "Print the raw user ID behind a pseudonym (data-protection officer, offline).",
         discussion: """
             Reads the pseudonym's vault row and sealed data key from the data directory and opens them
-            with the escrow secret key. Run it on an offline machine holding a copy of the data
-            directory; the serving host never has the escrow secret. Prints the raw ID alone on stdout.
+            with the escrow secret key. The escrow secret is never kept on the serving host: bring it on
+            removable media for the duration of the request. Every re-identification is written to the
+            signed audit log (pseudonym and actor, never the raw ID) before the ID is printed. Prints the
+            raw ID alone on stdout.
 
             Example:
               veil reidentify --pseudonym 3f0c…e1 --escrow-secret /media/dpo/escrow.secret --data-dir veil-data
@@ -58,8 +57,7 @@ struct ReidentifyCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The escrow secret key file (mode 0600).", valueName: "file"))
     var escrowSecret: String
 
-    @OptionGroup var keys: KeyOptions
-    @OptionGroup var data: DataOptions
+    @OptionGroup var service: ServiceOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -68,14 +66,13 @@ struct ReidentifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let pid = Pseudonym(hex: pseudonym)!
-        let databasePath = (data.dataDirectory as NSString).appendingPathComponent(VeilDatabase.fileName)
+        let databasePath = (service.data.dataDirectory as NSString).appendingPathComponent(VeilDatabase.fileName)
         guard FileManager.default.fileExists(atPath: databasePath) else {
             throw VeilError(.notFound, field: databasePath, "no Veil database here; point --data-dir at a copy of the data directory")
         }
         // escrow.pub in the key directory, when present, confirms the secret is the right one.
-        let secret = try KeyRing.loadEscrowSecret(path: escrowSecret, publicKeyDirectory: keys.keysDirectory)
-        let store = try SQLiteEventStore(directory: data.dataDirectory)
-        let rawID = try await Reidentifier(vault: store, escrowSecret: secret, audit: nil).reidentify(pid, actor: "cli")
+        let secret = try KeyRing.loadEscrowSecret(path: escrowSecret, publicKeyDirectory: service.keys.keysDirectory)
+        let rawID = try await service.openContext().reidentifier(escrowSecret: secret).reidentify(pid, actor: "cli")
         if output.json {
             try Output.json(ReidentifyReport(pseudonym: pid.hex, userID: rawID))
         } else {

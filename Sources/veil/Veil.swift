@@ -29,6 +29,8 @@ struct Veil: AsyncParsableCommand {
             IngestCommand.self,
             EraseCommand.self,
             ReidentifyCommand.self,
+            TokensCommand.self,
+            ServeCommand.self,
         ]
     )
 }

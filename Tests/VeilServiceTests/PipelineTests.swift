@@ -66,10 +66,10 @@ import VeilStore
         _ = try await fixture.service().ingestBatch(body(lines), format: .ndjson, actor: "t")
         let subjects = SubjectService(store: fixture.store, keys: fixture.keys, audit: fixture.audit)
         let report = try await subjects.erase(userID: "alice@example.com", actor: "dpo")
-        #expect(report == ErasureReport(pseudonym: fixture.pid("alice@example.com"), epoch: 1, events: 2, identities: 1))
+        #expect(report == ErasureReport(pseudonym: fixture.pid("alice@example.com"), epoch: 1, eventsDeleted: 2, vaultRowsDeleted: 1))
         #expect(try await fixture.store.eventCount() == 1)
         let again = try await subjects.erase(userID: "alice@example.com", actor: "dpo")
-        #expect(again.events == 0 && again.identities == 0)
+        #expect(again.eventsDeleted == 0 && again.vaultRowsDeleted == 0)
         let audit = try #require(fixture.audit.entries.first { $0.action == "subject.erase" })
         #expect(audit.details == [
             "pseudonym": .string(fixture.pid("alice@example.com").hex), "epoch": 1, "events": 2, "identities": 1,

@@ -1,0 +1,27 @@
+import Hummingbird
+
+/// Unauthenticated operational endpoints: `GET /healthz` and `GET /metrics`.
+///
+/// `/metrics` needs no token on purpose: a Prometheus scraper should not hold a token that could also
+/// call other endpoints (the only role that reaches everything is `admin`, which can erase subjects),
+/// and the exposition holds only aggregate counters and latencies labelled by route template, method
+/// and status — never an ID, a token or a body. Keep the port off the public network.
+struct OperationsController {
+    let metrics: GatewayMetrics
+
+    func addRoutes(to router: Router<VeilRequestContext>) {
+        router.get("healthz", use: health)
+        router.get("metrics", use: exposition)
+    }
+
+    @Sendable func health(request: Request, context: VeilRequestContext) async throws -> Response {
+        try JSONBody.response(["status": "ok"])
+    }
+
+    @Sendable func exposition(request: Request, context: VeilRequestContext) async throws -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
+    }
+}

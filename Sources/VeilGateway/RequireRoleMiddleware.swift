@@ -1,0 +1,33 @@
+import Foundation
+import Hummingbird
+import VeilCore
+import VeilService
+
+/// Guards a route group: the request must carry `Authorization: Bearer <token>` for a valid token
+/// (else 401) whose role permits `role` (else 403; `admin` is permitted everywhere). On success the
+/// principal is put in the context for the handlers below.
+struct RequireRoleMiddleware<Authenticator: TokenAuthenticating>: RouterMiddleware {
+    typealias Context = VeilRequestContext
+
+    let role: Role
+    let authenticator: Authenticator
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token = Self.bearerToken(request.headers[.authorization]),
+            let principal = try await authenticator.authenticate(token: token)
+        else { throw APIError.unauthorized }
+        guard principal.role.permits(role) else { throw APIError.forbidden(requires: role) }
+        var context = context
+        context.principal = principal
+        return try await next(request, context)
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), or nil.
+    static func bearerToken(_ header: String?) -> String? {
+        guard let header else { return nil }
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
+    }
+}

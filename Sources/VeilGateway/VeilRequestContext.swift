@@ -1,0 +1,15 @@
+import Hummingbird
+import VeilCore
+
+/// The per-request context of the Veil gateway: Hummingbird's core storage plus the authenticated
+/// principal, set by `RequireRoleMiddleware` before any protected handler runs.
+public struct VeilRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Who presented a valid token; nil on unauthenticated routes.
+    public var principal: Principal?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        principal = nil
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VeilGateway
+import VeilService
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP API (docs/api.md) until SIGTERM or SIGINT.",
+        discussion: """
+            Prints `listening on http://HOST:PORT` on stderr once it accepts connections; request logs go to
+            stderr too (level from env LOG_LEVEL, default info). On SIGTERM or SIGINT it stops accepting
+            connections, lets in-flight batches commit and answer, and exits.
+
+            Example:
+              veil serve --host 127.0.0.1 --port 8080 --keys keys --data-dir veil-data
+            """
+    )
+
+    @Option(help: ArgumentHelp("Address to bind.", valueName: "host"))
+    var host = "127.0.0.1"
+
+    @Option(help: ArgumentHelp("Port to bind (0 picks a free one).", valueName: "port"))
+    var port = 8080
+
+    @OptionGroup var service: ServiceOptions
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535") }
+        guard !host.isEmpty else { throw ValidationError("--host must not be empty") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Environment.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
+            return handler
+        }
+        let context = try service.openContext()
+        let gatewayServices = GatewayServices(
+            ingestor: context.ingestPipeline(), eraser: context.subjectEraser(), authenticator: context.tokens)
+        let configuration = GatewayConfiguration(host: host, port: port, policy: context.policy.policy) { host, port in
+            Output.note("listening on http://\(host):\(port)")
+        }
+        let logger = Logger(label: "veil.gateway")
+        try await GatewayRunner.run(buildApplication(configuration: configuration, services: gatewayServices, logger: logger), logger: logger)
+    }
+}
