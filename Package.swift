@@ -70,6 +70,10 @@ let package = Package(
             dependencies: ["VeilService", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto"],
             swiftSettings: strict
         ),
-        .testTarget(name: "VeilCLITests", dependencies: ["veil"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilCLITests",
+            dependencies: ["veil", "VeilService", "VeilStore", "VeilCore", "VeilCrypto"],
+            swiftSettings: strict
+        ),
     ]
 )

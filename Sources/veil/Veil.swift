@@ -22,6 +22,7 @@ struct Veil: AsyncParsableCommand {
             PseudonymizeCommand.self,
             GenerateCommand.self,
             PrivacyCommand.self,
+            QueryCommand.self,
         ]
     )
 }
