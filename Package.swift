@@ -47,7 +47,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "VeilBench",
-            dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth"],
+            dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth", "VeilService", "VeilStore"],
             swiftSettings: strict
         ),
         .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),

@@ -5,6 +5,7 @@ import Foundation
 let groups: [[Benchmark]] = [
     CryptoBenchmarks.all,
     SynthBenchmarks.all,
+    QueryBenchmarks.all,
 ]
 
 let filters = Array(CommandLine.arguments.dropFirst())

@@ -24,10 +24,17 @@ struct ContributionBounder {
     private let key1: UInt64
 
     private var table = PseudonymTable()
-    private(set) var slotGroup: [Int32] = []
-    private var slotPriority: [UInt64] = []
-    private(set) var slotSeen: [Int64] = []
-    private(set) var slotValues: [Int64] = []
+    /// `maxGroups` slots per user, contiguous (one cache line for G = 4).
+    private var slots: [Slot] = []
+    /// `maxContributions` fixed-point values per slot (value metrics only).
+    private var slotValues: [Int64] = []
+
+    /// One kept (user, group): the group (−1: empty), its sampling priority and contributions seen.
+    private struct Slot {
+        var priority: UInt64 = 0
+        var group: Int32 = -1
+        var seen: Int32 = 0
+    }
 
     init(maxGroups: Int, maxContributions: Int, storesValues: Bool, key: (UInt64, UInt64)) {
         precondition(maxGroups >= 1 && maxContributions >= 1)
@@ -44,51 +51,49 @@ struct ContributionBounder {
     mutating func add(user: Pseudonym, group: Int32, value: Int64) {
         let (index, inserted) = table.index(of: user)
         if inserted {
-            slotGroup.append(contentsOf: repeatElement(-1, count: maxGroups))
-            slotPriority.append(contentsOf: repeatElement(0, count: maxGroups))
-            slotSeen.append(contentsOf: repeatElement(0, count: maxGroups))
+            slots.append(contentsOf: repeatElement(Slot(), count: maxGroups))
             if storesValues { slotValues.append(contentsOf: repeatElement(0, count: maxGroups * maxContributions)) }
         }
         let base = index * maxGroups
-        var empty = -1
-        var worst = -1
-        for slot in base..<(base + maxGroups) {
-            let existing = slotGroup[slot]
-            if existing == group {
-                record(slot: slot, user: user, group: group, value: value)
-                return
+        let (maxGroups, key0, key1) = (self.maxGroups, self.key0, self.key1)
+        let slot: Int = slots.withUnsafeMutableBufferPointer { slots in
+            var empty = -1
+            var worst = -1
+            for slot in base..<(base + maxGroups) {
+                let existing = slots[slot].group
+                if existing == group { return slot }
+                if existing < 0 {
+                    if empty < 0 { empty = slot }
+                } else if worst < 0 || slots[slot].priority > slots[worst].priority {
+                    worst = slot
+                }
             }
-            if existing < 0 {
-                if empty < 0 { empty = slot }
-            } else if worst < 0 || slotPriority[slot] > slotPriority[worst] {
-                worst = slot
+            let priority = Self.mix(user.high ^ key0, (user.low &+ UInt64(UInt32(bitPattern: group)) &* 0x9E37_79B9_7F4A_7C15) ^ key1)
+            let chosen: Int
+            if empty >= 0 {
+                chosen = empty
+            } else if priority < slots[worst].priority {
+                chosen = worst
+            } else {
+                return -1
             }
+            slots[chosen] = Slot(priority: priority, group: group, seen: 0)
+            return chosen
         }
-        let priority = Self.mix(user.high ^ key0, user.low &+ UInt64(UInt32(bitPattern: group)) &* 0x9E37_79B9_7F4A_7C15 ^ key1)
-        let slot: Int
-        if empty >= 0 {
-            slot = empty
-        } else if priority < slotPriority[worst] {
-            slot = worst
-        } else {
-            return
-        }
-        slotGroup[slot] = group
-        slotPriority[slot] = priority
-        slotSeen[slot] = 0
-        record(slot: slot, user: user, group: group, value: value)
+        guard slot >= 0 else { return }
+        record(slot: slot, value: value)
     }
 
     @inline(__always)
-    private mutating func record(slot: Int, user: Pseudonym, group: Int32, value: Int64) {
-        slotSeen[slot] += 1
+    private mutating func record(slot: Int, value: Int64) {
+        slots[slot].seen += 1
         guard storesValues else { return }
-        let seen = slotSeen[slot]
+        let seen = Int64(slots[slot].seen)
         let c = Int64(maxContributions)
         if seen <= c {
             slotValues[slot * maxContributions + Int(seen - 1)] = value
         } else {
-            let random = Self.mix(slotPriority[slot] ^ key1, UInt64(seen) ^ key0)
+            let random = Self.mix(slots[slot].priority ^ key1, UInt64(seen) ^ key0)
             let j = Int64(random.multipliedFullWidth(by: UInt64(seen)).high)
             if j < c { slotValues[slot * maxContributions + Int(j)] = value }
         }
@@ -96,10 +101,10 @@ struct ContributionBounder {
 
     /// Calls `body(group, kept contributions, kept values)` for every kept (user, group) slot.
     func forEachKept(_ body: (Int32, Int, ArraySlice<Int64>) -> Void) {
-        for slot in slotGroup.indices where slotGroup[slot] >= 0 {
-            let kept = Int(min(slotSeen[slot], Int64(maxContributions)))
+        for slot in slots.indices where slots[slot].group >= 0 {
+            let kept = Int(min(Int64(slots[slot].seen), Int64(maxContributions)))
             let start = slot * maxContributions
-            body(slotGroup[slot], kept, storesValues ? slotValues[start..<(start + kept)] : [])
+            body(slots[slot].group, kept, storesValues ? slotValues[start..<(start + kept)] : [])
         }
     }
 
@@ -119,42 +124,44 @@ struct ContributionBounder {
     }
 }
 
-/// An open-addressing map from pseudonym to a dense index 0, 1, 2, … in order of first sight.
+/// An open-addressing map from pseudonym to a dense index 0, 1, 2, … in order of first sight
+/// (linear probing, load ≤ ½, one 24-byte entry per probe).
 struct PseudonymTable {
-    private var highs: [UInt64]
-    private var lows: [UInt64]
-    private var indices: [Int32]
+    private struct Entry {
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var index: Int32 = -1
+    }
+
+    private var entries: [Entry]
     private var mask: Int
     private(set) var count = 0
 
     init(capacity: Int = 1024) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        highs = [UInt64](repeating: 0, count: size)
-        lows = [UInt64](repeating: 0, count: size)
-        indices = [Int32](repeating: -1, count: size)
+        entries = [Entry](repeating: Entry(), count: size)
         mask = size - 1
     }
 
     /// The user's index, and whether it was just added.
     @inline(__always)
     mutating func index(of user: Pseudonym) -> (Int, Bool) {
-        var position = Self.slot(user) & mask
-        while true {
-            let stored = indices[position]
-            if stored < 0 { break }
-            if highs[position] == user.high && lows[position] == user.low { return (Int(stored), false) }
-            position = (position + 1) & mask
+        if (count + 1) * 2 > entries.count { grow() }
+        let (mask, count) = (self.mask, self.count)
+        let found: (Int, Bool) = entries.withUnsafeMutableBufferPointer { entries in
+            var position = Self.slot(user) & mask
+            while true {
+                let entry = entries[position]
+                if entry.index < 0 { break }
+                if entry.high == user.high && entry.low == user.low { return (Int(entry.index), false) }
+                position = (position + 1) & mask
+            }
+            entries[position] = Entry(high: user.high, low: user.low, index: Int32(count))
+            return (count, true)
         }
-        if (count + 1) * 2 > indices.count {
-            grow()
-            return index(of: user)
-        }
-        highs[position] = user.high
-        lows[position] = user.low
-        indices[position] = Int32(count)
-        count += 1
-        return (count - 1, true)
+        if found.1 { self.count += 1 }
+        return found
     }
 
     /// Pseudonyms are keyed hashes already, but test fixtures use sequential ones: mix anyway.
@@ -165,20 +172,13 @@ struct PseudonymTable {
     }
 
     private mutating func grow() {
-        let old = (highs, lows, indices)
-        var bigger = PseudonymTable(capacity: indices.count)
-        for position in old.2.indices where old.2[position] >= 0 {
-            bigger.insert(Pseudonym(high: old.0[position], low: old.1[position]), index: old.2[position])
+        let old = entries
+        entries = [Entry](repeating: Entry(), count: old.count * 2)
+        mask = entries.count - 1
+        for entry in old where entry.index >= 0 {
+            var position = Self.slot(Pseudonym(high: entry.high, low: entry.low)) & mask
+            while entries[position].index >= 0 { position = (position + 1) & mask }
+            entries[position] = entry
         }
-        self = bigger
-    }
-
-    private mutating func insert(_ user: Pseudonym, index: Int32) {
-        var position = Self.slot(user) & mask
-        while indices[position] >= 0 { position = (position + 1) & mask }
-        highs[position] = user.high
-        lows[position] = user.low
-        indices[position] = index
-        count += 1
     }
 }
