@@ -46,14 +46,54 @@ struct ContributionBounder {
 
     var userCount: Int { table.count }
 
-    /// Offers one contribution of `user` to `group` (≥ 0) with fixed-point `value`.
+    /// One contribution offered to the bounder.
+    struct Contribution {
+        var user: Pseudonym
+        var group: Int32
+        var value: Int64
+    }
+
+    /// A sink for the touch loads of `add(_:)`, so the optimiser keeps them.
+    private var touched: UInt64 = 0
+
+    /// Offers a batch of contributions, in order. The same as calling `add(user:group:value:)` for
+    /// each, but faster for large user counts: it first touches every table entry, then every user's
+    /// slots, so the cache misses of the batch overlap instead of queueing one after another.
+    mutating func add(_ batch: UnsafeBufferPointer<Contribution>) {
+        table.reserve(additional: batch.count)
+        var sink = table.touch(batch)
+        let indices = UnsafeMutableBufferPointer<Int>.allocate(capacity: batch.count)
+        defer { indices.deallocate() }
+        for (position, contribution) in batch.enumerated() {
+            indices[position] = userIndex(contribution.user)
+        }
+        slots.withUnsafeBufferPointer { slots in
+            for index in indices { sink &+= UInt64(bitPattern: Int64(slots[index * maxGroups].group)) }
+        }
+        touched &+= sink
+        for (position, contribution) in batch.enumerated() {
+            offer(index: indices[position], user: contribution.user, group: contribution.group, value: contribution.value)
+        }
+    }
+
     @inline(__always)
-    mutating func add(user: Pseudonym, group: Int32, value: Int64) {
+    private mutating func userIndex(_ user: Pseudonym) -> Int {
         let (index, inserted) = table.index(of: user)
         if inserted {
             slots.append(contentsOf: repeatElement(Slot(), count: maxGroups))
             if storesValues { slotValues.append(contentsOf: repeatElement(0, count: maxGroups * maxContributions)) }
         }
+        return index
+    }
+
+    /// Offers one contribution of `user` to `group` (≥ 0) with fixed-point `value`.
+    @inline(__always)
+    mutating func add(user: Pseudonym, group: Int32, value: Int64) {
+        offer(index: userIndex(user), user: user, group: group, value: value)
+    }
+
+    @inline(__always)
+    private mutating func offer(index: Int, user: Pseudonym, group: Int32, value: Int64) {
         let base = index * maxGroups
         let (maxGroups, key0, key1) = (self.maxGroups, self.key0, self.key1)
         let slot: Int = slots.withUnsafeMutableBufferPointer { slots in
@@ -142,6 +182,21 @@ struct PseudonymTable {
         while size < capacity * 2 { size <<= 1 }
         entries = [Entry](repeating: Entry(), count: size)
         mask = size - 1
+    }
+
+    /// Grows now, if needed, so that `additional` insertions keep the load at most ½.
+    mutating func reserve(additional: Int) {
+        while (count + additional) * 2 > entries.count { grow() }
+    }
+
+    /// Reads the home entry of each user in `batch` (independent loads that overlap), returning a
+    /// value that depends on them.
+    func touch(_ batch: UnsafeBufferPointer<ContributionBounder.Contribution>) -> UInt64 {
+        entries.withUnsafeBufferPointer { entries in
+            var sink: UInt64 = 0
+            for contribution in batch { sink &+= entries[Self.slot(contribution.user) & mask].high }
+            return sink
+        }
     }
 
     /// The user's index, and whether it was just added.

@@ -64,6 +64,9 @@ enum QueryEngine {
         let firstDay: Int64
         let firstWeek: Int64
         var orders: [OrderKey: Order] = [:]
+        /// Contributions waiting to be offered to the bounder in one batch.
+        var pending: [ContributionBounder.Contribution] = []
+        static let batchSize = 512
 
         init(plan: QueryPlan, key: (UInt64, UInt64)) {
             self.plan = plan
@@ -86,6 +89,18 @@ enum QueryEngine {
             to = plan.toMillis ?? .max
             firstDay = plan.fromMillis.map(QueryCalendar.dayNumber) ?? 0
             firstWeek = plan.fromMillis.map(QueryCalendar.weekNumber) ?? 0
+            pending.reserveCapacity(Self.batchSize)
+        }
+
+        @inline(__always)
+        mutating func offer(_ user: Pseudonym, _ group: Int32, _ value: Int64) {
+            pending.append(ContributionBounder.Contribution(user: user, group: group, value: value))
+            if pending.count == Self.batchSize { flush() }
+        }
+
+        mutating func flush() {
+            pending.withUnsafeBufferPointer { bounder.add($0) }
+            pending.removeAll(keepingCapacity: true)
         }
 
         /// The group of an event or order at `millis`, or nil when it falls in no group.
@@ -139,16 +154,16 @@ enum QueryEngine {
                 switch plan.value {
                 case nil:
                     if let group = group(type: event.type, category: event.category, millis: event.timestampMillis) {
-                        bounder.add(user: event.pseudonym, group: group, value: 0)
+                        offer(event.pseudonym, group, 0)
                     }
                 case .revenue:
                     guard let price = event.price,
                         let group = group(type: event.type, category: event.category, millis: event.timestampMillis)
                     else { continue }
-                    bounder.add(user: event.pseudonym, group: group, value: fixed(price * Double(event.quantity ?? 1)))
+                    offer(event.pseudonym, group, fixed(price * Double(event.quantity ?? 1)))
                 case .quantity:
                     guard let group = group(type: event.type, category: event.category, millis: event.timestampMillis) else { continue }
-                    bounder.add(user: event.pseudonym, group: group, value: fixed(Double(event.quantity ?? 1)))
+                    offer(event.pseudonym, group, fixed(Double(event.quantity ?? 1)))
                 case .orderValue, .basketSize:
                     if plan.value == .orderValue && event.price == nil { continue }
                     let quantity = Int64(event.quantity ?? 1)
@@ -173,7 +188,7 @@ enum QueryEngine {
         mutating func addOrder(user: Pseudonym, _ order: Order) {
             guard let group = group(type: .purchase, category: nil, millis: order.firstMillis) else { return }
             let value = plan.value == .orderValue ? order.value : Double(order.quantity)
-            bounder.add(user: user, group: group, value: fixed(value))
+            offer(user, group, fixed(value))
         }
 
         mutating func finish() -> BoundedAggregate {
@@ -182,6 +197,7 @@ enum QueryEngine {
                 addOrder(user: key.user, order)
             }
             orders = [:]
+            flush()
             let count = keys.count
             let binCount = max(0, plan.binEdges.count - 1)
             var result = BoundedAggregate(
