@@ -68,7 +68,11 @@ struct ContributionBounder {
             indices[position] = userIndex(contribution.user)
         }
         slots.withUnsafeBufferPointer { slots in
-            for index in indices { sink &+= UInt64(bitPattern: Int64(slots[index * maxGroups].group)) }
+            // A user's slots may straddle two cache lines: touch both ends.
+            for index in indices {
+                sink &+= UInt64(bitPattern: Int64(slots[index * maxGroups].group))
+                sink &+= UInt64(bitPattern: Int64(slots[index * maxGroups + maxGroups - 1].group))
+            }
         }
         touched &+= sink
         for (position, contribution) in batch.enumerated() {
@@ -167,10 +171,12 @@ struct ContributionBounder {
 /// An open-addressing map from pseudonym to a dense index 0, 1, 2, … in order of first sight
 /// (linear probing, load ≤ ½, one 24-byte entry per probe).
 struct PseudonymTable {
+    /// 32 bytes, so that an entry never straddles two cache lines.
     private struct Entry {
         var high: UInt64 = 0
         var low: UInt64 = 0
-        var index: Int32 = -1
+        var index: Int64 = -1
+        var padding: UInt64 = 0
     }
 
     private var entries: [Entry]
@@ -194,7 +200,7 @@ struct PseudonymTable {
     func touch(_ batch: UnsafeBufferPointer<ContributionBounder.Contribution>) -> UInt64 {
         entries.withUnsafeBufferPointer { entries in
             var sink: UInt64 = 0
-            for contribution in batch { sink &+= entries[Self.slot(contribution.user) & mask].high }
+            for contribution in batch { sink &+= UInt64(bitPattern: entries[Self.slot(contribution.user) & mask].index) }
             return sink
         }
     }
@@ -212,7 +218,7 @@ struct PseudonymTable {
                 if entry.high == user.high && entry.low == user.low { return (Int(entry.index), false) }
                 position = (position + 1) & mask
             }
-            entries[position] = Entry(high: user.high, low: user.low, index: Int32(count))
+            entries[position] = Entry(high: user.high, low: user.low, index: Int64(count))
             return (count, true)
         }
         if found.1 { self.count += 1 }

@@ -57,6 +57,8 @@ enum QueryEngine {
         var bounder: ContributionBounder
         var keys: [String]
         var categoryIDs: [String: Int32] = [:]
+        /// Up to 16 public category keys, compared directly before the dictionary.
+        let knownCategories: [String]
         var typeAllowed: [Bool]
         var typeGroup: [Int32]
         let from: Int64
@@ -82,6 +84,7 @@ enum QueryEngine {
             }
             typeAllowed = allowed
             typeGroup = groupOfType
+            knownCategories = plan.groupBy == .category ? Array(plan.publicKeys.prefix(16)) : []
             if plan.groupBy == .category {
                 for (position, name) in plan.publicKeys.enumerated() { categoryIDs[name] = Int32(position) }
             }
@@ -114,6 +117,8 @@ enum QueryEngine {
                 return group >= 0 ? group : nil
             case .category:
                 guard let category else { return nil }
+                // Public categories first by direct comparison (cheap for short strings), then the dictionary.
+                for (position, known) in knownCategories.enumerated() where known == category { return Int32(position) }
                 if let id = categoryIDs[category] { return id }
                 guard plan.selectsPartitions else { return nil }
                 let id = Int32(keys.count)
@@ -143,44 +148,50 @@ enum QueryEngine {
         }
 
         mutating func consume(_ chunk: [StoredEvent]) {
-            let filter = plan.categoryFilter
-            for event in chunk {
-                guard typeAllowed[QueryEngine.ordinal(event.type)],
-                    event.timestampMillis >= from, event.timestampMillis < to
-                else { continue }
-                if let filter {
-                    guard let category = event.category, filter.contains(category) else { continue }
+            chunk.withUnsafeBufferPointer { events in
+                for index in events.indices { consume(events, index) }
+            }
+        }
+
+        /// One event, read field by field from the chunk (no copy of the whole event).
+        @inline(__always)
+        mutating func consume(_ events: UnsafeBufferPointer<StoredEvent>, _ index: Int) {
+            let type = events[index].type
+            let millis = events[index].timestampMillis
+            guard typeAllowed[QueryEngine.ordinal(type)], millis >= from, millis < to else { return }
+            if let filter = plan.categoryFilter {
+                guard let category = events[index].category, filter.contains(category) else { return }
+            }
+            switch plan.value {
+            case nil:
+                if let group = group(type: type, category: events[index].category, millis: millis) {
+                    offer(events[index].pseudonym, group, 0)
                 }
-                switch plan.value {
-                case nil:
-                    if let group = group(type: event.type, category: event.category, millis: event.timestampMillis) {
-                        offer(event.pseudonym, group, 0)
-                    }
-                case .revenue:
-                    guard let price = event.price,
-                        let group = group(type: event.type, category: event.category, millis: event.timestampMillis)
-                    else { continue }
-                    offer(event.pseudonym, group, fixed(price * Double(event.quantity ?? 1)))
-                case .quantity:
-                    guard let group = group(type: event.type, category: event.category, millis: event.timestampMillis) else { continue }
-                    offer(event.pseudonym, group, fixed(Double(event.quantity ?? 1)))
-                case .orderValue, .basketSize:
-                    if plan.value == .orderValue && event.price == nil { continue }
-                    let quantity = Int64(event.quantity ?? 1)
-                    let value = (event.price ?? 0) * Double(quantity)
-                    guard let session = event.session else {
-                        addOrder(user: event.pseudonym, Order(value: value, quantity: quantity, firstMillis: event.timestampMillis))
-                        continue
-                    }
-                    let key = OrderKey(user: event.pseudonym, session: session)
-                    if var order = orders[key] {
-                        order.value += value
-                        order.quantity += quantity
-                        order.firstMillis = min(order.firstMillis, event.timestampMillis)
-                        orders[key] = order
-                    } else {
-                        orders[key] = Order(value: value, quantity: quantity, firstMillis: event.timestampMillis)
-                    }
+            case .revenue:
+                guard let price = events[index].price, let group = group(type: type, category: events[index].category, millis: millis)
+                else { return }
+                offer(events[index].pseudonym, group, fixed(price * Double(events[index].quantity ?? 1)))
+            case .quantity:
+                guard let group = group(type: type, category: events[index].category, millis: millis) else { return }
+                offer(events[index].pseudonym, group, fixed(Double(events[index].quantity ?? 1)))
+            case .orderValue, .basketSize:
+                let price = events[index].price
+                if plan.value == .orderValue && price == nil { return }
+                let quantity = Int64(events[index].quantity ?? 1)
+                let value = (price ?? 0) * Double(quantity)
+                let user = events[index].pseudonym
+                guard let session = events[index].session else {
+                    addOrder(user: user, Order(value: value, quantity: quantity, firstMillis: millis))
+                    return
+                }
+                let key = OrderKey(user: user, session: session)
+                if var order = orders[key] {
+                    order.value += value
+                    order.quantity += quantity
+                    order.firstMillis = min(order.firstMillis, millis)
+                    orders[key] = order
+                } else {
+                    orders[key] = Order(value: value, quantity: quantity, firstMillis: millis)
                 }
             }
         }
