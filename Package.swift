@@ -115,7 +115,7 @@ let package = Package(
             dependencies: ["VeilService", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit"],
             swiftSettings: strict
         ),
-        .testTarget(name: "VeilCLITests", dependencies: ["veil"], swiftSettings: strict),
+        .testTarget(name: "VeilCLITests", dependencies: ["veil", "VeilService", "VeilStore", "VeilCore", "VeilCrypto"], swiftSettings: strict),
         .testTarget(
             name: "VeilGatewayTests",
             dependencies: [

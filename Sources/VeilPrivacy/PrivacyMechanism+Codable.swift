@@ -3,7 +3,7 @@ import VeilCore
 /// The JSON form documented on `PrivacyMechanism`.
 extension PrivacyMechanism: Codable {
     private enum CodingKeys: String, CodingKey {
-        case mechanism, epsilon, count, steps
+        case mechanism, epsilon, count, steps, base, delta
         case noiseMultiplier = "noise_multiplier"
         case samplingRate = "sampling_rate"
     }
@@ -27,10 +27,14 @@ extension PrivacyMechanism: Codable {
                 count: try container.decode(Int.self, forKey: .count))
         case "pure_epsilon":
             self = .pureEpsilon(epsilon: try container.decode(Double.self, forKey: .epsilon))
+        case "thresholded":
+            self = .thresholded(
+                base: try container.decode(PrivacyMechanism.self, forKey: .base),
+                delta: try container.decode(Double.self, forKey: .delta))
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .mechanism, in: container,
-                debugDescription: "mechanism must be one of gaussian, subsampled_gaussian, laplace, pure_epsilon")
+                debugDescription: "mechanism must be one of gaussian, subsampled_gaussian, laplace, pure_epsilon, thresholded")
         }
         try validate()
     }
@@ -51,6 +55,9 @@ extension PrivacyMechanism: Codable {
             try container.encode(count, forKey: .count)
         case let .pureEpsilon(epsilon):
             try container.encode(epsilon, forKey: .epsilon)
+        case let .thresholded(base, delta):
+            try container.encode(base, forKey: .base)
+            try container.encode(delta, forKey: .delta)
         }
     }
 }

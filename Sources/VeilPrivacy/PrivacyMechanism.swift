@@ -11,13 +11,14 @@ import VeilCore
 /// {"mechanism": "subsampled_gaussian", "sampling_rate": 0.01, "noise_multiplier": 1.1, "steps": 1000}
 /// {"mechanism": "laplace", "epsilon": 0.5, "count": 2}
 /// {"mechanism": "pure_epsilon", "epsilon": 0.1}
+/// {"mechanism": "thresholded", "base": {"mechanism": "pure_epsilon", "epsilon": 1}, "delta": 1e-9}
 /// ```
 ///
 /// Sensitivity is folded into the parameters (noise multiplier = noise standard deviation /
 /// L2 sensitivity; ε = sensitivity / Laplace scale) and neighbouring datasets differ by one user's
 /// whole history (add or remove). Decoding rejects unknown mechanisms and values that break the
 /// rules of `validate()`.
-public enum PrivacyMechanism: Sendable, Hashable {
+public indirect enum PrivacyMechanism: Sendable, Hashable {
     /// `count` releases of the Gaussian mechanism with noise multiplier σ (> 0). Also covers a
     /// one-dimensional discrete Gaussian with σ² ≥ (sensitivity·σ)², which is at least as private
     /// (Canonne, Kamath & Steinke 2020, Theorem 4: ½(Δ/σ)²-concentrated DP).
@@ -31,6 +32,13 @@ public enum PrivacyMechanism: Sendable, Hashable {
     /// ε = sensitivity / scale. Accounted with the randomised-response bound, the tight RDP bound
     /// for ε-DP mechanisms (see `LaplaceRDP.pureEpsilon`).
     case pureEpsilon(epsilon: Double)
+    /// `base`, plus DP partition selection by thresholding noisy user counts (Desfontaines, Voss,
+    /// Gipson & Mandayam 2022; Google's DP library): keys that come from the data are released only
+    /// when their noisy count passes a threshold. The noisy counts are part of `base`; `delta` (in
+    /// (0, 1)) bounds the chance that a key held by one user alone is released. Accounted as
+    /// `base`'s RDP curve plus an additive δ, which `RDPAccountant` subtracts from the target δ
+    /// before converting.
+    case thresholded(base: PrivacyMechanism, delta: Double)
 
     /// The stable name of the case, the value of the `mechanism` key.
     public var name: String {
@@ -39,11 +47,21 @@ public enum PrivacyMechanism: Sendable, Hashable {
         case .subsampledGaussian: "subsampled_gaussian"
         case .laplace: "laplace"
         case .pureEpsilon: "pure_epsilon"
+        case .thresholded: "thresholded"
+        }
+    }
+
+    /// The δ this release adds outside its RDP curve (partition selection); 0 for the others.
+    public var additiveDelta: Double {
+        switch self {
+        case let .thresholded(base, delta): base.additiveDelta + delta
+        default: 0
         }
     }
 
     /// Checks the parameter rules: noise multipliers and ε finite and > 0, sampling rate in (0, 1],
-    /// counts and steps ≥ 1. The error names the JSON key and the rule.
+    /// counts and steps ≥ 1, a threshold δ in (0, 1) over a valid base. The error names the JSON key
+    /// and the rule.
     public func validate() throws(VeilError) {
         switch self {
         case let .gaussian(sigma, count):
@@ -58,6 +76,13 @@ public enum PrivacyMechanism: Sendable, Hashable {
             try Self.require(count >= 1, "count", "must be at least 1")
         case let .pureEpsilon(epsilon):
             try Self.require(epsilon.isFinite && epsilon > 0, "epsilon", "must be a finite number > 0")
+        case let .thresholded(base, delta):
+            try Self.require(delta > 0 && delta < 1, "delta", "must be in (0, 1)")
+            do {
+                try base.validate()
+            } catch {
+                throw VeilError(.invalidInput, field: "base.\(error.field ?? "")", error.message)
+            }
         }
     }
 
@@ -79,6 +104,8 @@ public enum PrivacyMechanism: Sendable, Hashable {
             Double(count) * LaplaceRDP.laplace(epsilon: epsilon, order: order)
         case let .pureEpsilon(epsilon):
             LaplaceRDP.pureEpsilon(epsilon: epsilon, order: order)
+        case let .thresholded(base, _):
+            base.validatedRDP(order: order)
         }
     }
 

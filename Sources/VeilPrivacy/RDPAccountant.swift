@@ -14,6 +14,9 @@ public struct RDPAccountant: Sendable, Hashable {
     public let orders: [Double]
     /// The composed RDP at each of `orders`.
     public private(set) var rdp: [Double]
+    /// The δ composed outside the RDP curve (`PrivacyMechanism.additiveDelta`, from partition
+    /// selection). By basic composition it adds to the δ of the conversion.
+    public private(set) var additiveDelta: Double = 0
 
     /// An accountant that has composed nothing. Contract: `orders` is non-empty and every order > 1.
     public init(orders: [Double] = RDPAccountant.defaultOrders) {
@@ -25,6 +28,7 @@ public struct RDPAccountant: Sendable, Hashable {
     /// Adds `mechanism`'s RDP curve. An invalid mechanism makes every order infinite.
     public mutating func compose(_ mechanism: PrivacyMechanism) {
         for (index, value) in mechanism.rdp(orders: orders).enumerated() { rdp[index] += value }
+        additiveDelta += mechanism.additiveDelta
     }
 
     /// Adds the RDP curve of each of `mechanisms`.
@@ -35,14 +39,21 @@ public struct RDPAccountant: Sendable, Hashable {
     /// The smallest ε for which everything composed so far is (ε, `delta`)-DP, and the order that
     /// gives it (Balle et al. 2020 conversion, see `RDPConversion`). `delta` in (0, 1) is the
     /// meaningful range; `delta ≤ 0` gives `+inf` unless nothing was composed, `delta ≥ 1` gives 0.
+    /// An additive δ is taken off `delta` first: the curve is converted at `delta − additiveDelta`,
+    /// and ε is `+inf` when nothing is left.
     public func epsilon(delta: Double) -> (epsilon: Double, order: Double) {
-        RDPConversion.epsilon(orders: orders, rdp: rdp, delta: delta)
+        if additiveDelta > 0 {
+            guard delta > additiveDelta else { return (.infinity, orders[0]) }
+            return RDPConversion.epsilon(orders: orders, rdp: rdp, delta: delta - additiveDelta)
+        }
+        return RDPConversion.epsilon(orders: orders, rdp: rdp, delta: delta)
     }
 
     /// The smallest δ for which everything composed so far is (`epsilon`, δ)-DP, and the order
     /// that gives it. Contract: `epsilon ≥ 0`.
     public func delta(epsilon: Double) -> (delta: Double, order: Double) {
-        RDPConversion.delta(orders: orders, rdp: rdp, epsilon: epsilon)
+        let (delta, order) = RDPConversion.delta(orders: orders, rdp: rdp, epsilon: epsilon)
+        return (min(1, delta + additiveDelta), order)
     }
 
     /// ε at `delta` for what has been composed so far plus `mechanisms`, leaving `self` unchanged.

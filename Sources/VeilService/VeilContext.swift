@@ -58,6 +58,11 @@ public final class VeilContext: Sendable {
         Reidentifier(vault: events, escrowSecret: escrowSecret, audit: audit)
     }
 
+    /// Differentially private aggregate queries over the stored events, paid from the ledger.
+    public func queryService() -> QueryService {
+        QueryService(policy: policy.policy, events: events, budget: budget, audit: audit)
+    }
+
     private func recordPolicyIfChanged(actor: String) throws {
         let settings = SQLiteSettingsStore(database: database)
         guard try settings.value(for: "policy_hash") != policy.hash else { return }

@@ -119,6 +119,25 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
         }
     }
 
+    /// Reads every stored event once, in storage order, `chunkSize` at a time, in one read
+    /// transaction (a consistent snapshot). An error thrown by `body` stops the scan and is rethrown.
+    public func scanAllEvents(chunkSize: Int = 65_536, _ body: ([StoredEvent]) throws -> Void) throws {
+        precondition(chunkSize > 0, "a chunk holds at least one event")
+        try database.pool.read { db in
+            let rows = try EventRow.fetchCursor(db, sql: "SELECT \(EventRow.columns) FROM events")
+            var chunk: [StoredEvent] = []
+            chunk.reserveCapacity(chunkSize)
+            while let row = try rows.next() {
+                chunk.append(try row.event())
+                if chunk.count == chunkSize {
+                    try body(chunk)
+                    chunk.removeAll(keepingCapacity: true)
+                }
+            }
+            if !chunk.isEmpty { try body(chunk) }
+        }
+    }
+
     public func erase(_ pseudonym: Pseudonym) async throws -> ErasureCounts {
         let pid = Data(pseudonym.bytes)
         return try await database.pool.write { db in

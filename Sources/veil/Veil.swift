@@ -31,6 +31,7 @@ struct Veil: AsyncParsableCommand {
             ReidentifyCommand.self,
             TokensCommand.self,
             ServeCommand.self,
+            QueryCommand.self,
         ]
     )
 }

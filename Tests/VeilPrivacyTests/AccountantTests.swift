@@ -95,6 +95,8 @@ struct MechanismJSONTests {
         .subsampledGaussian(samplingRate: 0.003, noiseMultiplier: 1.3, steps: 12),
         .laplace(epsilon: 0.25, count: 4),
         .pureEpsilon(epsilon: 1.5),
+        .thresholded(base: .gaussian(noiseMultiplier: 3, count: 2), delta: 1e-9),
+        .thresholded(base: .pureEpsilon(epsilon: 0.5), delta: 1e-8),
     ])
     func roundTrips(mechanism: PrivacyMechanism) throws {
         let decoded = try JSONDecoder().decode(PrivacyMechanism.self, from: JSONEncoder().encode(mechanism))
@@ -107,8 +109,38 @@ struct MechanismJSONTests {
         #"{"mechanism":"gaussian","noise_multiplier":-1,"count":1}"#,
         #"{"mechanism":"subsampled_gaussian","sampling_rate":2,"noise_multiplier":1,"steps":1}"#,
         #"{"mechanism":"laplace","epsilon":0,"count":1}"#,
+        #"{"mechanism":"thresholded","base":{"mechanism":"pure_epsilon","epsilon":1},"delta":0}"#,
+        #"{"mechanism":"thresholded","base":{"mechanism":"pure_epsilon","epsilon":-1},"delta":1e-9}"#,
+        #"{"mechanism":"thresholded","delta":1e-9}"#,
     ])
     func rejectsInvalidJSON(json: String) {
         #expect(throws: (any Error).self) { try JSONDecoder().decode(PrivacyMechanism.self, from: Data(json.utf8)) }
+    }
+}
+
+struct ThresholdedAccountingTests {
+    /// The additive δ of partition selection is taken off the target δ before conversion, composes by
+    /// addition, and leaves the RDP curve of the base unchanged.
+    @Test func additiveDeltaIsSubtractedBeforeConversion() {
+        let base = PrivacyMechanism.gaussian(noiseMultiplier: 4, count: 2)
+        let thresholded = PrivacyMechanism.thresholded(base: base, delta: 1e-7)
+        #expect(thresholded.rdp(orders: [2, 8, 32]) == base.rdp(orders: [2, 8, 32]))
+        let plain = RDPAccountant.epsilon(composing: [base], delta: 1e-6 - 1e-7).epsilon
+        let withDelta = RDPAccountant.epsilon(composing: [thresholded], delta: 1e-6).epsilon
+        #expect(abs(plain - withDelta) < 1e-12)
+        #expect(withDelta > RDPAccountant.epsilon(composing: [base], delta: 1e-6).epsilon)
+
+        var accountant = RDPAccountant()
+        accountant.compose([thresholded, thresholded])
+        #expect(abs(accountant.additiveDelta - 2e-7) < 1e-20)
+        #expect(accountant.delta(epsilon: 100).delta >= 2e-7)
+        // Ten such releases use up δ = 1e-6: nothing is left to convert at.
+        #expect(RDPAccountant.epsilon(composing: Array(repeating: thresholded, count: 10), delta: 1e-6).epsilon == .infinity)
+    }
+
+    @Test func invalidThresholdCostsInfinity() {
+        let bad = PrivacyMechanism.thresholded(base: .pureEpsilon(epsilon: 1), delta: 2)
+        #expect(bad.rdp(orders: [2]).allSatisfy { $0 == .infinity })
+        #expect(throws: VeilError.self) { try bad.validate() }
     }
 }

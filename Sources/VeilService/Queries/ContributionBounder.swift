@@ -1,0 +1,245 @@
+import VeilCore
+
+/// Per-user contribution bounding in one pass over events in any order.
+///
+/// Each user keeps at most `maxGroups` groups and, in each, at most `maxContributions` contributions:
+/// - the groups kept are a uniform sample of the user's distinct groups: bottom-k sampling on a keyed
+///   hash of (user, group), which needs no memory of the groups dropped (a dropped group's priority is
+///   above every kept one and kept priorities only fall, so it can never come back);
+/// - the contributions kept in a group are a uniform sample (reservoir sampling, Algorithm R) whose
+///   random indices come from a keyed hash of (user, group, position).
+///
+/// The hash key comes from the query's noise generator, so samples are fresh per query; and one user's
+/// sample depends only on that user's own events, so adding or removing a user leaves every other
+/// user's sample unchanged (the sensitivity argument, and the test of it, rely on this).
+///
+/// Storage is flat: a pseudonym table (open addressing) gives each user a dense index, and slot
+/// arrays hold `maxGroups` slots per user (group, priority, contributions seen) and, when values are
+/// needed, `maxContributions` fixed-point values per slot. Nothing is allocated per event.
+struct ContributionBounder {
+    let maxGroups: Int
+    let maxContributions: Int
+    let storesValues: Bool
+    private let key0: UInt64
+    private let key1: UInt64
+
+    private var table = PseudonymTable()
+    /// `maxGroups` slots per user, contiguous (one cache line for G = 4).
+    private var slots: [Slot] = []
+    /// `maxContributions` fixed-point values per slot (value metrics only).
+    private var slotValues: [Int64] = []
+
+    /// One kept (user, group): the group (−1: empty), its sampling priority and contributions seen.
+    private struct Slot {
+        var priority: UInt64 = 0
+        var group: Int32 = -1
+        var seen: Int32 = 0
+    }
+
+    init(maxGroups: Int, maxContributions: Int, storesValues: Bool, key: (UInt64, UInt64)) {
+        precondition(maxGroups >= 1 && maxContributions >= 1)
+        self.maxGroups = maxGroups
+        self.maxContributions = maxContributions
+        self.storesValues = storesValues
+        (key0, key1) = key
+    }
+
+    var userCount: Int { table.count }
+
+    /// One contribution offered to the bounder.
+    struct Contribution {
+        var user: Pseudonym
+        var group: Int32
+        var value: Int64
+    }
+
+    /// A sink for the touch loads of `add(_:)`, so the optimiser keeps them.
+    private var touched: UInt64 = 0
+
+    /// Offers a batch of contributions, in order. The same as calling `add(user:group:value:)` for
+    /// each, but faster for large user counts: it first touches every table entry, then every user's
+    /// slots, so the cache misses of the batch overlap instead of queueing one after another.
+    mutating func add(_ batch: UnsafeBufferPointer<Contribution>) {
+        table.reserve(additional: batch.count)
+        var sink = table.touch(batch)
+        let indices = UnsafeMutableBufferPointer<Int>.allocate(capacity: batch.count)
+        defer { indices.deallocate() }
+        for (position, contribution) in batch.enumerated() {
+            indices[position] = userIndex(contribution.user)
+        }
+        slots.withUnsafeBufferPointer { slots in
+            // A user's slots may straddle two cache lines: touch both ends.
+            for index in indices {
+                sink &+= UInt64(bitPattern: Int64(slots[index * maxGroups].group))
+                sink &+= UInt64(bitPattern: Int64(slots[index * maxGroups + maxGroups - 1].group))
+            }
+        }
+        touched &+= sink
+        for (position, contribution) in batch.enumerated() {
+            offer(index: indices[position], user: contribution.user, group: contribution.group, value: contribution.value)
+        }
+    }
+
+    @inline(__always)
+    private mutating func userIndex(_ user: Pseudonym) -> Int {
+        let (index, inserted) = table.index(of: user)
+        if inserted {
+            slots.append(contentsOf: repeatElement(Slot(), count: maxGroups))
+            if storesValues { slotValues.append(contentsOf: repeatElement(0, count: maxGroups * maxContributions)) }
+        }
+        return index
+    }
+
+    /// Offers one contribution of `user` to `group` (≥ 0) with fixed-point `value`.
+    @inline(__always)
+    mutating func add(user: Pseudonym, group: Int32, value: Int64) {
+        offer(index: userIndex(user), user: user, group: group, value: value)
+    }
+
+    @inline(__always)
+    private mutating func offer(index: Int, user: Pseudonym, group: Int32, value: Int64) {
+        let base = index * maxGroups
+        let (maxGroups, key0, key1) = (self.maxGroups, self.key0, self.key1)
+        let slot: Int = slots.withUnsafeMutableBufferPointer { slots in
+            var empty = -1
+            var worst = -1
+            for slot in base..<(base + maxGroups) {
+                let existing = slots[slot].group
+                if existing == group { return slot }
+                if existing < 0 {
+                    if empty < 0 { empty = slot }
+                } else if worst < 0 || slots[slot].priority > slots[worst].priority {
+                    worst = slot
+                }
+            }
+            let priority = Self.mix(user.high ^ key0, (user.low &+ UInt64(UInt32(bitPattern: group)) &* 0x9E37_79B9_7F4A_7C15) ^ key1)
+            let chosen: Int
+            if empty >= 0 {
+                chosen = empty
+            } else if priority < slots[worst].priority {
+                chosen = worst
+            } else {
+                return -1
+            }
+            slots[chosen] = Slot(priority: priority, group: group, seen: 0)
+            return chosen
+        }
+        guard slot >= 0 else { return }
+        record(slot: slot, value: value)
+    }
+
+    @inline(__always)
+    private mutating func record(slot: Int, value: Int64) {
+        slots[slot].seen += 1
+        guard storesValues else { return }
+        let seen = Int64(slots[slot].seen)
+        let c = Int64(maxContributions)
+        if seen <= c {
+            slotValues[slot * maxContributions + Int(seen - 1)] = value
+        } else {
+            let random = Self.mix(slots[slot].priority ^ key1, UInt64(seen) ^ key0)
+            let j = Int64(random.multipliedFullWidth(by: UInt64(seen)).high)
+            if j < c { slotValues[slot * maxContributions + Int(j)] = value }
+        }
+    }
+
+    /// Calls `body(group, kept contributions, kept values)` for every kept (user, group) slot.
+    func forEachKept(_ body: (Int32, Int, ArraySlice<Int64>) -> Void) {
+        for slot in slots.indices where slots[slot].group >= 0 {
+            let kept = Int(min(Int64(slots[slot].seen), Int64(maxContributions)))
+            let start = slot * maxContributions
+            body(slots[slot].group, kept, storesValues ? slotValues[start..<(start + kept)] : [])
+        }
+    }
+
+    /// A 64-bit keyed mix (two rounds of the splitmix64 / murmur3 finaliser); not a MAC, but the key is
+    /// secret and fresh per query, and sampling only needs to look uniform.
+    @inline(__always)
+    static func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        var x = a &* 0xBF58_476D_1CE4_E5B9 ^ (b &+ 0x94D0_49BB_1331_11EB)
+        x ^= x >> 31
+        x &*= 0xBF58_476D_1CE4_E5B9
+        x ^= x >> 27
+        x &*= 0x94D0_49BB_1331_11EB
+        x ^= x >> 31
+        x = (x ^ b.byteSwapped) &* 0xFF51_AFD7_ED55_8CCD
+        x ^= x >> 33
+        return x
+    }
+}
+
+/// An open-addressing map from pseudonym to a dense index 0, 1, 2, … in order of first sight
+/// (linear probing, load ≤ ½, one 24-byte entry per probe).
+struct PseudonymTable {
+    /// 32 bytes, so that an entry never straddles two cache lines.
+    private struct Entry {
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var index: Int64 = -1
+        var padding: UInt64 = 0
+    }
+
+    private var entries: [Entry]
+    private var mask: Int
+    private(set) var count = 0
+
+    init(capacity: Int = 1024) {
+        var size = 16
+        while size < capacity * 2 { size <<= 1 }
+        entries = [Entry](repeating: Entry(), count: size)
+        mask = size - 1
+    }
+
+    /// Grows now, if needed, so that `additional` insertions keep the load at most ½.
+    mutating func reserve(additional: Int) {
+        while (count + additional) * 2 > entries.count { grow() }
+    }
+
+    /// Reads the home entry of each user in `batch` (independent loads that overlap), returning a
+    /// value that depends on them.
+    func touch(_ batch: UnsafeBufferPointer<ContributionBounder.Contribution>) -> UInt64 {
+        entries.withUnsafeBufferPointer { entries in
+            var sink: UInt64 = 0
+            for contribution in batch { sink &+= UInt64(bitPattern: entries[Self.slot(contribution.user) & mask].index) }
+            return sink
+        }
+    }
+
+    /// The user's index, and whether it was just added.
+    @inline(__always)
+    mutating func index(of user: Pseudonym) -> (Int, Bool) {
+        if (count + 1) * 2 > entries.count { grow() }
+        let (mask, count) = (self.mask, self.count)
+        let found: (Int, Bool) = entries.withUnsafeMutableBufferPointer { entries in
+            var position = Self.slot(user) & mask
+            while true {
+                let entry = entries[position]
+                if entry.index < 0 { break }
+                if entry.high == user.high && entry.low == user.low { return (Int(entry.index), false) }
+                position = (position + 1) & mask
+            }
+            entries[position] = Entry(high: user.high, low: user.low, index: Int64(count))
+            return (count, true)
+        }
+        if found.1 { self.count += 1 }
+        return found
+    }
+
+    /// Pseudonyms are keyed hashes already, but test fixtures use sequential ones: mix anyway.
+    @inline(__always)
+    private static func slot(_ user: Pseudonym) -> Int {
+        let x = ((user.high &* 0x9E37_79B9_7F4A_7C15) ^ user.low) &* 0xD6E8_FEB8_6659_FD93
+        return Int(truncatingIfNeeded: x >> 32)
+    }
+
+    private mutating func grow() {
+        let old = entries
+        entries = [Entry](repeating: Entry(), count: old.count * 2)
+        mask = entries.count - 1
+        for entry in old where entry.index >= 0 {
+            var position = Self.slot(Pseudonym(high: entry.high, low: entry.low)) & mask
+            while entries[position].index >= 0 { position = (position + 1) & mask }
+            entries[position] = entry
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import VeilCore
+import VeilService
+
+/// `veil query`: one differentially private aggregate, paid for from the budget before data is read.
+struct QueryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Run a differentially private aggregate query (spends privacy budget).",
+        discussion: """
+            Metrics: count_events, count_users, sum, mean, histogram, quantile. Values (sum, mean, \
+            histogram, quantile): revenue, quantity (per purchase), order_value, basket_size (per order = \
+            a user's purchases in one session). Group-by: type, category, day, week, hour_of_day, weekday \
+            (day and week need --from and --to). Each user contributes to at most max_groups_per_user \
+            groups and max_contributions_per_group times per group (a uniform sample); values are clamped \
+            to the policy's value_bounds (or --lower/--upper). The answer states the sensitivity, the noise \
+            and a 95% interval for each value. Categories not in the policy list appear only if enough \
+            users hold them (DP partition selection). docs/queries.md explains how to read the output.
+
+            Examples:
+              veil query --metric count_users --group-by category --epsilon 0.5
+              veil query --metric sum --value revenue --group-by day --from 2026-11-02 --to 2026-11-08 \\
+                --where category=books --epsilon 1 --mechanism gaussian --json
+              veil query --metric quantile --value order_value --quantile 0.5 --epsilon 0.5
+            """
+    )
+
+    @Option(help: ArgumentHelp("count_events, count_users, sum, mean, histogram or quantile.", valueName: "metric"))
+    var metric: String
+    @Option(help: ArgumentHelp("revenue, quantity, order_value or basket_size.", valueName: "value"))
+    var value: String?
+    @Option(name: .customLong("group-by"), help: ArgumentHelp("type, category, day, week, hour_of_day or weekday.", valueName: "key"))
+    var groupBy: String?
+    @Option(name: .customLong("where"), help: ArgumentHelp("Filters: type=purchase,category=books (keys may repeat).", valueName: "filters"))
+    var filter: String?
+    @Option(help: ArgumentHelp("Start: YYYY-MM-DD (UTC) or an RFC 3339 timestamp; inclusive.", valueName: "date"))
+    var from: String?
+    @Option(help: ArgumentHelp("End: YYYY-MM-DD (that day included) or an RFC 3339 timestamp (exclusive).", valueName: "date"))
+    var to: String?
+    @Option(help: ArgumentHelp("Histogram/quantile bin edges, increasing: 0,10,50,100.", valueName: "edges"))
+    var bins: String?
+    @Option(help: ArgumentHelp("The quantile to estimate, in (0, 1).", valueName: "q"))
+    var quantile: Double?
+    @Option(help: ArgumentHelp("Lower clamping bound for the value (default: policy).", valueName: "x"))
+    var lower: Double?
+    @Option(help: ArgumentHelp("Upper clamping bound for the value (default: policy).", valueName: "x"))
+    var upper: Double?
+    @Option(help: ArgumentHelp("The ε to spend (> 0, at most the policy's max_epsilon_per_request).", valueName: "epsilon"))
+    var epsilon: Double
+    @Option(help: ArgumentHelp("laplace (pure ε, default) or gaussian ((ε, δ) at the policy's δ).", valueName: "name"))
+    var mechanism: String?
+    @OptionGroup var service: ServiceOptions
+    @OptionGroup var output: OutputOptions
+
+    /// The principal and role the command line acts as in the ledger.
+    static let principal = "cli"
+    static let role = "analyst"
+
+    func validate() throws {
+        guard epsilon.isFinite && epsilon > 0 else { throw ValidationError("--epsilon must be a finite number > 0") }
+        if let bins { _ = try Self.parseBins(bins) }
+        if let filter {
+            do { _ = try QueryFilter.parse(filter) } catch { throw ValidationError("--where: \(error.message)") }
+        }
+    }
+
+    /// The query the options describe (the same fields as `POST /v1/queries`).
+    func spec() throws -> QuerySpec {
+        QuerySpec(
+            metric: metric, value: value, groupBy: groupBy, filter: try filter.map { try QueryFilter.parse($0) } ?? QueryFilter(),
+            from: from, to: to, bins: try bins.map(Self.parseBins), quantile: quantile, lower: lower, upper: upper,
+            epsilon: epsilon, mechanism: mechanism)
+    }
+
+    static func parseBins(_ text: String) throws -> [Double] {
+        let edges = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard edges.count >= 2, edges.allSatisfy({ $0 != nil }) else {
+            throw ValidationError("--bins must be at least two comma-separated numbers, e.g. 0,10,50,100")
+        }
+        return edges.map { $0! }
+    }
+
+    func run() async throws {
+        let queries = try service.openContext().queryService()
+        print(try Self.execute(try spec(), service: queries, json: output.json), terminator: "")
+    }
+
+    /// Runs `spec` through `service` as the CLI principal and returns what the command prints.
+    static func execute(_ spec: QuerySpec, service: QueryService, json: Bool) throws -> String {
+        let answer = try service.run(spec, principal: principal, role: role)
+        return json ? try jsonText(answer) : QueryText.render(answer)
+    }
+
+    static func jsonText(_ answer: QueryAnswer) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
+        return String(decoding: try encoder.encode(answer), as: UTF8.self) + "\n"
+    }
+}
+
+/// The human-readable form of a query answer.
+enum QueryText {
+    static func render(_ answer: QueryAnswer) -> String {
+        var lines: [String] = []
+        let query = answer.query
+        var title = query.metric
+        if let value = query.value { title += " of \(value)" }
+        if let q = query.quantile { title = "quantile \(format(q)) of \(query.value ?? "")" }
+        if let groupBy = query.groupBy { title += " by \(groupBy)" }
+        if !query.filter.isEmpty { title += " where \(query.filter.text)" }
+        if query.from != nil || query.to != nil { title += " from \(query.from ?? "the start") to \(query.to ?? "now")" }
+        lines.append(title)
+        lines.append(
+            "privacy: \(answer.mechanism), ε = \(format(answer.epsilon)), δ = \(answer.delta); ledger charged ε = \(format(answer.budget.epsilon)), "
+                + "\(format(answer.budget.remainingEpsilon)) of the dataset's budget remains")
+        var bounding = "bounding: ≤ \(answer.bounding.maxGroupsPerUser) group(s) per user, ≤ \(answer.bounding.maxContributionsPerGroup) contribution(s) per group"
+        if let lower = answer.bounding.lower, let upper = answer.bounding.upper { bounding += ", values clamped to [\(format(lower)), \(format(upper))]" }
+        lines.append(bounding)
+        for part in answer.sensitivity {
+            lines.append(
+                "sensitivity (\(part.part)): L1 = \(format(part.l1)), L2 = \(format(part.l2)); \(part.noise) noise, scale \(format(part.noiseScale))")
+        }
+        if let selection = answer.partitionSelection {
+            lines.append("partition selection: \(selection.method); threshold \(selection.threshold) users, δ = \(selection.delta)")
+        }
+        lines.append("intervals: \(answer.intervalMethod)")
+        lines.append("")
+        let header = pad("group", 16) + pad("value", 16) + pad("95% interval", 32) + "noise sd"
+        lines.append(header)
+        for group in answer.groups {
+            let key = group.source == "selected" ? group.key + " *" : group.key
+            if let bins = group.bins, query.metric == "histogram" {
+                for bin in bins {
+                    lines.append(row("\(key) [\(format(bin.lower)), \(format(bin.upper)))", bin.estimate))
+                }
+            } else if let estimate = group.estimate {
+                lines.append(row(key, estimate))
+            }
+        }
+        if answer.groups.contains(where: { $0.source == "selected" }) {
+            lines.append("* key found in the data and released by partition selection")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func row(_ key: String, _ estimate: QueryAnswer.Estimate) -> String {
+        pad(key, 16) + pad(estimate.value.map(format) ?? "n/a", 16)
+            + pad("[\(format(estimate.low)), \(format(estimate.high))]", 32) + (estimate.noiseSD.map(format) ?? "n/a")
+    }
+
+    static func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+
+    static func format(_ value: Double) -> String {
+        if value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+        return String(format: "%.4g", value).replacingOccurrences(of: "e+", with: "e")
+    }
+}
