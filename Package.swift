@@ -87,7 +87,9 @@ let package = Package(
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilServiceTests",
-            dependencies: ["VeilService", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit"],
+            dependencies: [
+                "VeilService", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit", "VeilLearning", "VeilSynth",
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "VeilCLITests", dependencies: ["veil"], swiftSettings: strict),
