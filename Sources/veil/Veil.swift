@@ -25,6 +25,10 @@ struct Veil: AsyncParsableCommand {
             PrivacyCommand.self,
             AuditCommand.self,
             BudgetCommand.self,
+            TrainCommand.self,
+            ModelsCommand.self,
+            PredictCommand.self,
+            ScoreCommand.self,
         ]
     )
 }

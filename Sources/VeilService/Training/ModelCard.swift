@@ -146,3 +146,15 @@ enum ModelFile {
         Date(timeIntervalSince1970: Double(millis) / 1000).formatted(.iso8601)
     }
 }
+
+extension ModelCard {
+    /// The card as JSON with snake_case keys (`model_id`, `noise_multiplier`, `roc_auc`, …), as it is
+    /// stored and as both faces print it. Encode this rather than the card itself: the card's own
+    /// `Encodable` keys are camelCase and only become snake_case under `.convertToSnakeCase`.
+    public func jsonValue() throws -> JSONValue {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return try JSONDecoder().decode(JSONValue.self, from: encoder.encode(self))
+    }
+}
