@@ -112,7 +112,9 @@ let package = Package(
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilServiceTests",
-            dependencies: ["VeilService", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit"],
+            dependencies: [
+                "VeilService", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit", "VeilLearning", "VeilSynth",
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "VeilCLITests", dependencies: ["veil", "VeilService", "VeilStore", "VeilCore", "VeilCrypto"], swiftSettings: strict),

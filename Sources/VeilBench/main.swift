@@ -16,10 +16,16 @@ let groups: [[Benchmark]] = [
         (name: "http_gateway_only", factory: { _ in CountingIngestor() }),
     ]),
     QueryBenchmarks.all,
+    QualityBenchmarks.all,
 ]
 
 let filters = Array(CommandLine.arguments.dropFirst())
-for benchmark in groups.joined() where filters.isEmpty || filters.contains(where: { benchmark.name.hasPrefix($0) }) {
+/// Run only when named: minutes of work on 50,000 synthetic users.
+let explicitOnly = ["quality"]
+for benchmark in groups.joined()
+where filters.isEmpty
+    ? !explicitOnly.contains(where: { benchmark.name.hasPrefix($0) })
+    : filters.contains(where: { benchmark.name.hasPrefix($0) }) {
     do {
         for result in try await benchmark.run() { result.print() }
     } catch {

@@ -12,26 +12,33 @@ public struct DPSGDConfiguration: Sendable, Hashable, Codable {
     /// Passes over the data; each epoch is round(n / B) steps.
     public var epochs: Int
     public var optimizer: Optimizer
+    /// The public population size n that q and the step count are computed from, when it differs from
+    /// the number of rows trained on (e.g. n = every registered user, while only the training split of
+    /// users with events is in the data). Rows are still each sampled with probability q = B / n, so the
+    /// subsampled-Gaussian guarantee for (q, σ, steps) holds; the noisy sum is divided by B = q·n.
+    /// `nil`: n is the number of rows.
+    public var population: Int?
 
     public init(
         noiseMultiplier: Double, clippingNorm: Double, expectedBatchSize: Int, epochs: Int,
-        optimizer: Optimizer = .sgd(learningRate: 0.1, momentum: 0.9)
+        optimizer: Optimizer = .sgd(learningRate: 0.1, momentum: 0.9), population: Int? = nil
     ) {
         self.noiseMultiplier = noiseMultiplier
         self.clippingNorm = clippingNorm
         self.expectedBatchSize = expectedBatchSize
         self.epochs = epochs
         self.optimizer = optimizer
+        self.population = population
     }
 
-    /// q = B / n.
+    /// q = B / n (n = `population` when set).
     public func samplingRate(exampleCount: Int) -> Double {
-        Double(expectedBatchSize) / Double(exampleCount)
+        Double(expectedBatchSize) / Double(population ?? exampleCount)
     }
 
-    /// round(n / B), at least 1.
+    /// round(n / B), at least 1 (n = `population` when set).
     public func stepsPerEpoch(exampleCount: Int) -> Int {
-        max(1, Int((Double(exampleCount) / Double(expectedBatchSize)).rounded()))
+        max(1, Int((Double(population ?? exampleCount) / Double(expectedBatchSize)).rounded()))
     }
 
     /// Total steps: epochs × stepsPerEpoch. This is the composition count the accountant needs.
@@ -46,7 +53,10 @@ public struct DPSGDConfiguration: Sendable, Hashable, Codable {
         guard clippingNorm > 0, clippingNorm.isFinite else {
             throw VeilError(.invalidInput, field: "clippingNorm", "must be a finite number > 0")
         }
-        guard expectedBatchSize >= 1, expectedBatchSize <= exampleCount else {
+        if let population, population < exampleCount {
+            throw VeilError(.invalidInput, field: "population", "must be at least the number of examples")
+        }
+        guard expectedBatchSize >= 1, expectedBatchSize <= (population ?? exampleCount) else {
             throw VeilError(
                 .invalidInput, field: "expectedBatchSize", "must be between 1 and the number of examples")
         }
@@ -83,10 +93,11 @@ public enum DPSGD {
         try TrainingEngine.validate(data, for: network, optimizer: configuration.optimizer)
         try configuration.validate(exampleCount: data.rowCount)
         let n = data.rowCount
+        let population = configuration.population ?? n
         let rate = configuration.samplingRate(exampleCount: n)
         let clip = configuration.clippingNorm
         let noiseDeviation = configuration.noiseMultiplier * clip
-        let scale = 1 / (rate * Double(n))
+        let scale = 1 / (rate * Double(population))
         let sampler = PoissonSampler(population: n, rate: rate)
         var engine = TrainingEngine(
             network: network, optimizer: configuration.optimizer,
@@ -110,7 +121,7 @@ public enum DPSGD {
             onEpoch(EpochProgress(epoch: epoch, meanLoss: seen > 0 ? lossSum / Double(seen) : 0, steps: steps))
         }
         let report = TrainingReport(
-            mechanism: .dpSGD, exampleCount: n, epochs: configuration.epochs, steps: steps,
+            mechanism: .dpSGD, exampleCount: population, epochs: configuration.epochs, steps: steps,
             batchSize: configuration.expectedBatchSize, samplingRate: rate,
             noiseMultiplier: configuration.noiseMultiplier, clippingNorm: clip, optimizer: configuration.optimizer)
         return TrainingResult(network: engine.network, report: report)

@@ -32,6 +32,10 @@ struct Veil: AsyncParsableCommand {
             TokensCommand.self,
             ServeCommand.self,
             QueryCommand.self,
+            TrainCommand.self,
+            ModelsCommand.self,
+            PredictCommand.self,
+            ScoreCommand.self,
         ]
     )
 }

@@ -1,0 +1,160 @@
+import Foundation
+import VeilCore
+import VeilLearning
+
+/// Held-out metrics of a model or a baseline: binary metrics for `purchase` and `churn`, multiclass
+/// metrics for `next_category`.
+public struct ModelEvaluation: Sendable, Encodable, Hashable {
+    public var binary: BinaryEvaluation?
+    public var multiclass: MulticlassEvaluation?
+
+    public init(binary: BinaryEvaluation? = nil, multiclass: MulticlassEvaluation? = nil) {
+        self.binary = binary
+        self.multiclass = multiclass
+    }
+
+    /// ROC AUC for a binary task.
+    public var rocAuc: Double? { binary?.rocAUC ?? nil }
+}
+
+/// What a reviewer reads before approving a model: what it predicts, from which features and data
+/// window, how it was trained, what it cost in privacy and how well it does on held-out users.
+///
+/// The card is stored with the model (`<data-dir>/models/<model_id>.json`, `{"card": …, "model": …}`)
+/// and the model id is the hash of that file, so the stored card cannot contain its own id: `modelId`
+/// and `created` (the registry's time) are filled in when a card is returned or shown. Everything in
+/// the stored card is a function of the data, the request and (when given) the seed, so training twice
+/// with the same seed gives the same file and the same id.
+///
+/// Privacy: ε covers the model parameters. The metrics, baselines and the train/holdout counts are
+/// computed on the protected users and are *not* covered by ε — they are for the reviewer, not for
+/// publication.
+public struct ModelCard: Sendable, Encodable, Hashable {
+    /// The shape of the network.
+    public struct Model: Sendable, Encodable, Hashable {
+        /// `logistic_regression`, `mlp`, `softmax_regression` or `mlp_softmax`.
+        public var kind: String
+        public var hiddenSizes: [Int]
+        public var parameterCount: Int
+        public var optimizer: String
+        public var learningRate: Double
+    }
+
+    /// Where the features and labels come from (ISO 8601 UTC).
+    public struct DataWindow: Sendable, Encodable, Hashable {
+        /// nil: every event before the cutoff.
+        public var observationStart: String?
+        public var cutoff: String
+        public var horizonEnd: String
+        public var windowDays: Int?
+        public var horizonDays: Int
+    }
+
+    public var modelId: String?
+    public var created: String?
+    public var task: String
+    public var model: Model
+    /// Feature names, public bounds and scaling, and the categories, in input order.
+    public var features: FeatureSchema
+    public var dataWindow: DataWindow
+    public var isPrivate: Bool
+    /// ε of the released parameters at `delta` for (q, σ, steps), from the accountant; nil if non-private.
+    public var epsilon: Double?
+    /// The ε the trainer asked for; `epsilon` is at most this.
+    public var targetEpsilon: Double?
+    public var delta: Double?
+    /// σ, noise standard deviation / clipping norm.
+    public var noiseMultiplier: Double?
+    /// q = B / n (Poisson sampling rate).
+    public var samplingRate: Double
+    /// C.
+    public var clippingNorm: Double?
+    public var steps: Int
+    public var epochs: Int
+    /// B, expected users per step (fixed batch size when non-private).
+    public var expectedBatchSize: Int
+    /// n, the number of users the sampling rate is computed from (registered identities, treated as
+    /// public as in Opacus).
+    public var population: Int
+    public var accountant: String?
+    /// True when the run was seeded: the noise was predictable and the guarantee void (tests only).
+    public var seeded: Bool
+    public var metrics: ModelEvaluation
+    /// Simple scores beside the model: `base_rate` and a recency-only score.
+    public var baselines: [String: ModelEvaluation]
+    public var trainCount: Int
+    public var holdoutCount: Int
+    public var policyHash: String
+    public var notes: [String]
+
+    public static let accountantDescription =
+        "RDP (dp_accounting orders) with the Balle et al. 2020 conversion"
+}
+
+/// The parts of a stored card that serving needs, read back from the model file.
+struct ServingCard: Decodable, Sendable {
+    var task: String
+    var features: FeatureSchema
+    var dataWindow: DataWindowLength
+    var isPrivate: Bool
+    var epsilon: Double?
+
+    struct DataWindowLength: Decodable, Sendable {
+        var windowDays: Int?
+    }
+}
+
+/// A model file: the card and the artifact.
+enum ModelFile {
+    struct Stored: Decodable {
+        var card: ServingCard
+        var model: ModelArtifact
+    }
+
+    private struct Writing: Encodable {
+        var card: ModelCard
+        var model: ModelArtifact
+    }
+
+    /// Sorted-key JSON with snake_case keys; deterministic for equal inputs.
+    static func encode(card: ModelCard, artifact: ModelArtifact) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return try encoder.encode(Writing(card: card, model: artifact))
+    }
+
+    static func decode(_ data: Data) throws -> Stored {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        do {
+            return try decoder.decode(Stored.self, from: data)
+        } catch {
+            throw VeilError(.invalidInput, field: "model", "not a readable Veil model file")
+        }
+    }
+
+    /// The stored card as generic JSON, for showing.
+    static func cardJSON(_ data: Data) throws -> [String: JSONValue] {
+        guard case .object(let file)? = try? JSONDecoder().decode(JSONValue.self, from: data),
+            case .object(let card)? = file["card"]
+        else { throw VeilError(.invalidInput, field: "model", "not a readable Veil model file") }
+        return card
+    }
+
+    static func isoTime(millis: Int64) -> String {
+        Date(timeIntervalSince1970: Double(millis) / 1000).formatted(.iso8601)
+    }
+}
+
+extension ModelCard {
+    /// The card as JSON with snake_case keys (`model_id`, `noise_multiplier`, `roc_auc`, …), as it is
+    /// stored and as both faces print it. Encode this rather than the card itself: the card's own
+    /// `Encodable` keys are camelCase and only become snake_case under `.convertToSnakeCase`.
+    public func jsonValue() throws -> JSONValue {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        return try JSONDecoder().decode(JSONValue.self, from: encoder.encode(self))
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import VeilCore
+import VeilCrypto
+import VeilLearning
+import VeilPrivacy
+import VeilStore
+
+/// Progress of a training run, for a terminal or a run-status endpoint.
+public struct TrainingProgress: Sendable, Hashable {
+    public enum Phase: String, Sendable, Codable {
+        case reading, training, evaluating
+    }
+
+    public var phase: Phase
+    /// Users read so far (phase `reading`).
+    public var usersRead: Int
+    public var epoch: Int
+    public var epochs: Int
+    public var steps: Int
+    public var totalSteps: Int
+    /// ε of the steps taken so far, at the run's δ (nil when non-private).
+    public var epsilonSoFar: Double?
+    /// Mean training loss of the epoch. Computed on the private data and NOT differentially private:
+    /// show it on a terminal, never store, log or return it.
+    public var meanLoss: Double?
+}
+
+/// The steps of a training run that do not touch the ledger or the registry: reading examples,
+/// splitting, fitting and evaluating. `TrainingService` runs them after the budget is reserved;
+/// `VeilBench quality` runs them on in-memory synthetic data.
+public enum TrainingPipeline {
+    /// The key of the train/holdout split: `crypto_kdf(32, id 1, "veil-spl", master)`.
+    public static func splitKey(master: SecretBytes) -> SecretBytes {
+        KeyDerivation.subkey(length: 32, id: 1, context: "veil-spl", master: master)
+    }
+
+    /// Holdout share of the users.
+    public static let holdoutShare = 0.2
+
+    /// Whether `pseudonym` is a holdout user: the first 8 bytes of BLAKE2b-128(key, pid) as an integer,
+    /// below 20 % of 2⁶⁴. Stable for a key, unpredictable without it, independent of the data.
+    public static func isHoldout(_ pseudonym: Pseudonym, key: SecretBytes) -> Bool {
+        let digest = BLAKE2b.keyedHash(pseudonym.bytes, key: key, outputLength: 16)
+        let value = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return Double(value) < holdoutShare * 18_446_744_073_709_551_616.0
+    }
+
+    /// Reads every event once, in (pseudonym, time) order, and returns one example per user with an
+    /// event in the observation window. `progress` gets the number of users read after each chunk.
+    public static func examples(
+        from store: any EventStore, extractor: FeatureExtractor, chunkSize: Int = 50_000,
+        progress: (Int) -> Void = { _ in }
+    ) async throws -> [UserExample] {
+        var examples: [UserExample] = []
+        var current: [StoredEvent] = []
+        var users = 0
+        func flush() {
+            if !current.isEmpty {
+                users += 1
+                if let example = extractor.example(for: current) { examples.append(example) }
+                current.removeAll(keepingCapacity: true)
+            }
+        }
+        try await store.forEachEventChunk(chunkSize: chunkSize) { chunk in
+            for event in chunk {
+                if let last = current.last, last.pseudonym != event.pseudonym { flush() }
+                current.append(event)
+            }
+            progress(users)
+        }
+        flush()
+        progress(users)
+        return examples
+    }
+
+    /// The labelled rows of `examples` for `task` (examples without a label are left out).
+    public static func dataset(_ examples: [UserExample], task: PredictionTask, classCount: Int) throws -> LabeledDataset? {
+        var features: [Double] = []
+        var labels: [Int] = []
+        let width = examples.first?.features.count ?? 0
+        features.reserveCapacity(examples.count * width)
+        for example in examples {
+            guard let label = example.outcome.label(for: task) else { continue }
+            features += example.features
+            labels.append(label)
+        }
+        guard !labels.isEmpty else { return nil }
+        return try LabeledDataset(
+            features: features, featureCount: width, labels: labels, classCount: task == .nextCategory ? classCount : 2)
+    }
+
+    /// Seeds for initialisation, sampling and noise, distinct per role.
+    static func generators(seed: UInt64?) -> (initial: ChaChaNoiseGenerator, sampling: ChaChaNoiseGenerator, noise: ChaChaNoiseGenerator) {
+        guard let seed else { return (ChaChaNoiseGenerator(), ChaChaNoiseGenerator(), ChaChaNoiseGenerator()) }
+        return (
+            ChaChaNoiseGenerator(seed: seed &* 3), ChaChaNoiseGenerator(seed: seed &* 3 &+ 1),
+            ChaChaNoiseGenerator(seed: seed &* 3 &+ 2)
+        )
+    }
+
+    /// Trains the plan's model on `train`: DP-SGD with noise multiplier `noiseMultiplier` and sampling
+    /// rate B / `population` when the plan is private, plain minibatch SGD otherwise.
+    public static func fit(
+        plan: TrainingPlan, train: LabeledDataset, categories: Int, population: Int, noiseMultiplier: Double?,
+        progress: (TrainingProgress) -> Void = { _ in }
+    ) throws -> TrainingResult {
+        let architecture = try plan.architecture(inputSize: train.featureCount, categories: categories)
+        var (initial, sampling, noiseGenerator) = generators(seed: plan.seed)
+        let network = Network(architecture: architecture, using: &initial)
+        if plan.isPrivate {
+            guard let noiseMultiplier else {
+                throw VeilError(.invalidInput, field: "noise_multiplier", "a private run needs a noise multiplier")
+            }
+            let configuration = DPSGDConfiguration(
+                noiseMultiplier: noiseMultiplier, clippingNorm: plan.clippingNorm,
+                expectedBatchSize: min(plan.batchSize, population), epochs: plan.epochs, optimizer: plan.optimizer,
+                population: population)
+            let rate = configuration.samplingRate(exampleCount: train.rowCount)
+            let total = configuration.steps(exampleCount: train.rowCount)
+            var noise = GaussianNoise(generator: noiseGenerator)
+            return try DPSGD.train(
+                network, on: train, configuration: configuration, sampling: &sampling, noise: &noise
+            ) { epoch in
+                let spent = RDPAccountant.epsilon(
+                    composing: [.subsampledGaussian(samplingRate: rate, noiseMultiplier: noiseMultiplier, steps: epoch.steps)],
+                    delta: plan.delta
+                ).epsilon
+                progress(
+                    TrainingProgress(
+                        phase: .training, usersRead: 0, epoch: epoch.epoch, epochs: plan.epochs, steps: epoch.steps,
+                        totalSteps: total, epsilonSoFar: spent, meanLoss: epoch.meanLoss))
+            }
+        } else {
+            let batch = min(plan.batchSize, train.rowCount)
+            let total = plan.epochs * ((train.rowCount + batch - 1) / batch)
+            let configuration = SGDConfiguration(batchSize: batch, epochs: plan.epochs, optimizer: plan.optimizer)
+            return try MinibatchSGD.train(network, on: train, configuration: configuration, shuffling: &sampling) { epoch in
+                progress(
+                    TrainingProgress(
+                        phase: .training, usersRead: 0, epoch: epoch.epoch, epochs: plan.epochs, steps: epoch.steps,
+                        totalSteps: total, epsilonSoFar: nil, meanLoss: epoch.meanLoss))
+            }
+        }
+    }
+
+    /// Held-out metrics of `network` and of the baselines: `base_rate` (the training split's rate or class
+    /// frequencies) and `recency` (binary tasks: days since the last event for churn, recency of the last
+    /// purchase for purchase) or `favourite_category` (next_category: the user's category shares).
+    public static func evaluate(
+        network: Network, holdout: LabeledDataset, train: LabeledDataset, task: PredictionTask, schema: FeatureSchema
+    ) throws -> (metrics: ModelEvaluation, baselines: [String: ModelEvaluation]) {
+        let probabilities = try network.predictProbabilities(holdout.features).map { min(max($0, 0), 1) }
+        let width = holdout.featureCount
+        func column(_ name: String) -> [Double] {
+            guard let index = schema.names.firstIndex(of: name) else { return holdout.labels.map { _ in 0.5 } }
+            return (0..<holdout.rowCount).map { holdout.features[$0 * width + index] }
+        }
+        if task == .nextCategory {
+            let classes = holdout.classCount
+            var frequencies = [Double](repeating: 1, count: classes)  // add-one smoothing
+            for label in train.labels { frequencies[label] += 1 }
+            let total = frequencies.reduce(0, +)
+            let baseRate = (0..<holdout.rowCount).flatMap { _ in frequencies.map { $0 / total } }
+            let shareColumns = schema.categories.map { column("share_category_\($0)") }
+            var favourite: [Double] = []
+            for row in 0..<holdout.rowCount {
+                let shares = shareColumns.map { $0[row] + 1e-6 }
+                let sum = shares.reduce(0, +)
+                favourite += shares.map { $0 / sum }
+            }
+            func evaluation(_ p: [Double]) throws -> ModelEvaluation {
+                ModelEvaluation(
+                    multiclass: try MulticlassPredictions(probabilities: p, classCount: classes, labels: holdout.labels).evaluate())
+            }
+            return (
+                try evaluation(probabilities),
+                ["base_rate": try evaluation(baseRate), "favourite_category": try evaluation(favourite)]
+            )
+        }
+        let rate = Double(train.labels.reduce(0, +)) / Double(train.rowCount)
+        let recency = task == .churn
+            ? column("days_since_last_event")
+            : column("days_since_last_purchase").map { 1 - $0 }
+        func evaluation(_ p: [Double]) throws -> ModelEvaluation {
+            ModelEvaluation(binary: try BinaryPredictions(probabilities: p, labels: holdout.labels).evaluate())
+        }
+        return (
+            try evaluation(probabilities),
+            ["base_rate": try evaluation(holdout.labels.map { _ in rate }), "recency": try evaluation(recency)]
+        )
+    }
+}

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+import VeilCore
+import VeilService
+import VeilStore
+
+/// `veil models`: list, show and review trained models.
+struct ModelsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "List and show trained models; approve or reject candidates (as reviewer `cli`).",
+        discussion: """
+            A model starts as a candidate. Approval (audited with the note) makes it the one that serves
+            its task; a non-private model can never be approved.
+
+            Examples:
+              veil models list --json
+              veil models show 3f2a…
+              veil models approve 3f2a… --note "AUC 0.74 at ε = 1, card checked"
+            """,
+        subcommands: [List.self, Show.self, Approve.self, Reject.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List every model, newest first.", discussion: "Example:\n  veil models list --json")
+        @OptionGroup var service: ServiceOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let models = try service.openContext().models.list()
+            if output.json {
+                try Output.json(models)
+                return
+            }
+            if models.isEmpty { print("no models; train one with `veil train`") }
+            for model in models {
+                let epsilon = model.epsilon.map { String(format: "ε = %.4f", $0) } ?? "non-private"
+                print("\(model.id)  \(model.task)  \(model.state.rawValue)  \(epsilon)  \(ModelsCommand.time(model.createdMillis))")
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a model's state and card.", discussion: "Example:\n  veil models show MODEL_ID --json")
+        @Argument(help: ArgumentHelp("The model id (32 hex characters).", valueName: "id"))
+        var id: String
+        @OptionGroup var service: ServiceOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let description = try service.openContext().models.describe(id: id)
+            if output.json {
+                try Output.json(description)
+                return
+            }
+            let record = description.record
+            print("model   \(record.id)  \(record.task)  \(record.state.rawValue)")
+            if let reviewer = record.reviewer {
+                print("review  \(reviewer): \(record.reviewNote ?? "")")
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(description.card), as: UTF8.self))
+        }
+    }
+
+    struct Approve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Approve a candidate: it serves its task from now on.",
+            discussion: "Example:\n  veil models approve MODEL_ID --note \"card and metrics checked\"")
+        @Argument(help: ArgumentHelp("The model id.", valueName: "id"))
+        var id: String
+        @Option(help: ArgumentHelp("The reviewer's note (audited).", valueName: "text"))
+        var note: String
+        @OptionGroup var service: ServiceOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let record = try service.openContext().models.approve(id: id, reviewer: "cli", note: note)
+            try ModelsCommand.report(record, json: output.json)
+        }
+    }
+
+    struct Reject: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Reject a candidate: it never serves.",
+            discussion: "Example:\n  veil models reject MODEL_ID --note \"AUC below the recency baseline\"")
+        @Argument(help: ArgumentHelp("The model id.", valueName: "id"))
+        var id: String
+        @Option(help: ArgumentHelp("The reviewer's note (audited).", valueName: "text"))
+        var note: String
+        @OptionGroup var service: ServiceOptions
+        @OptionGroup var output: OutputOptions
+
+        func run() async throws {
+            let record = try service.openContext().models.reject(id: id, reviewer: "cli", note: note)
+            try ModelsCommand.report(record, json: output.json)
+        }
+    }
+
+    static func report(_ record: ModelRecord, json: Bool) throws {
+        if json {
+            try Output.json(record)
+        } else {
+            print("\(record.id)  \(record.task)  \(record.state.rawValue) by \(record.reviewer ?? "")")
+        }
+    }
+
+    static func time(_ millis: Int64) -> String {
+        Date(timeIntervalSince1970: Double(millis) / 1000).formatted(.iso8601)
+    }
+
+    static func printMetrics(_ evaluation: ModelEvaluation, label: String) {
+        let name = label.padding(toLength: 18, withPad: " ", startingAt: 0)
+        if let binary = evaluation.binary {
+            print("  \(name) " + String(
+                format: "ROC AUC %.4f  PR AUC %.4f  log loss %.4f  best F1 %.4f", binary.rocAUC ?? .nan,
+                binary.averagePrecision ?? .nan, binary.logLoss, binary.atBestF1.f1))
+        }
+        if let multiclass = evaluation.multiclass {
+            print("  \(name) " + String(
+                format: "top-1 %.4f  top-3 %.4f  cross-entropy %.4f", multiclass.top1Accuracy,
+                multiclass.top3Accuracy, multiclass.crossEntropy))
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import VeilCore
+import VeilLearning
+import VeilService
+
+/// `veil predict`: one user's score from the approved model of a task.
+struct PredictCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "Score one user with the approved model of a task (prints the pseudonym, never the ID).",
+        discussion: """
+            Features come from the user's events before --at (default now) over the model's observation
+            window. Only an approved model serves.
+
+            Examples:
+              veil predict --user user-000123 --task purchase --json
+              veil predict --pseudonym 5f0c…e1 --task churn --at 2026-05-01
+            """
+    )
+
+    @Option(help: ArgumentHelp("A raw user ID (pseudonymised in memory, not stored).", valueName: "id"))
+    var user: String?
+    @Option(help: ArgumentHelp("A pseudonym (32 hex characters).", valueName: "pid"))
+    var pseudonym: String?
+    @Option(help: ArgumentHelp("purchase, churn or next_category.", valueName: "task"))
+    var task: PredictionTask
+    @Option(help: ArgumentHelp("Score as of this date YYYY-MM-DD or RFC 3339 time (default now).", valueName: "date"))
+    var at: String?
+    @OptionGroup var service: ServiceOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard (user == nil) != (pseudonym == nil) else { throw ValidationError("give exactly one of --user or --pseudonym") }
+        if let pseudonym, Pseudonym(hex: pseudonym) == nil {
+            throw ValidationError("--pseudonym must be 32 lowercase hex characters")
+        }
+        if let at, CLIDates.date(at) == nil { throw ValidationError("--at must be a date YYYY-MM-DD or an RFC 3339 time") }
+    }
+
+    func run() async throws {
+        let predictor = PredictionService(context: try service.openContext())
+        let time = at.flatMap(CLIDates.date) ?? Date()
+        let prediction: Prediction
+        if let user {
+            prediction = try await predictor.predict(userID: user, task: task, at: time)
+        } else {
+            prediction = try await predictor.predict(pseudonym: Pseudonym(hex: pseudonym!)!, task: task, at: time)
+        }
+        if output.json {
+            try Output.json(prediction)
+        } else {
+            let category = prediction.category.map { "  category \($0)" } ?? ""
+            print("\(prediction.pseudonym)  \(prediction.task)  score \(prediction.score)\(category)  model \(prediction.modelId)")
+        }
+    }
+}
+
+/// `veil score`: every user's score to a CSV file.
+struct ScoreCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "score",
+        abstract: "Score every user with the approved model of a task; CSV `pseudonym,score`.",
+        discussion: """
+            Users with no event in the model's window before --at are skipped (counted in the summary).
+
+            Example:
+              veil score --task churn --out churn-scores.csv --at 2026-05-01 --json
+            """
+    )
+
+    @Option(help: ArgumentHelp("purchase, churn or next_category.", valueName: "task"))
+    var task: PredictionTask
+    @Option(help: ArgumentHelp("The CSV file to write (created or truncated).", valueName: "file"))
+    var out: String
+    @Option(help: ArgumentHelp("Score as of this date YYYY-MM-DD or RFC 3339 time (default now).", valueName: "date"))
+    var at: String?
+    @OptionGroup var service: ServiceOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if let at, CLIDates.date(at) == nil { throw ValidationError("--at must be a date YYYY-MM-DD or an RFC 3339 time") }
+    }
+
+    func run() async throws {
+        let predictor = PredictionService(context: try service.openContext())
+        guard FileManager.default.createFile(atPath: out, contents: nil) else {
+            throw VeilError(.invalidInput, field: "--out", "cannot create \(out)")
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        defer { try? handle.close() }
+        let terminal = isatty(2) == 1
+        let summary = try await predictor.score(
+            task: task, at: at.flatMap(CLIDates.date) ?? Date(), principal: "cli",
+            write: { handle.write(Data($0.utf8)) },
+            progress: { users in
+                if terminal { FileHandle.standardError.write(Data("\rscoring: \(users) users".utf8)) }
+            })
+        try handle.synchronize()
+        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+        if output.json {
+            try Output.json(summary)
+        } else {
+            print("scored \(summary.scored) users with model \(summary.modelId) (\(summary.skipped) without events in the window) → \(out)")
+        }
+    }
+}

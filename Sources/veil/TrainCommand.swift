@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import VeilCore
+import VeilLearning
+import VeilService
+import VeilSynth
+
+/// `veil train`: train a behaviour model with DP-SGD and register it as a candidate.
+struct TrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a purchase, churn or next-category model with DP-SGD; registers a candidate for review.",
+        discussion: """
+            The cost — the subsampled Gaussian mechanism with q = batch / users, σ calibrated to --epsilon,
+            steps = epochs × round(users / batch) — is reserved from the budget before any event is read;
+            a refusal stops here. Features come from the events before --cutoff (over --window, default
+            all), labels from the --horizon after it. The model is a candidate until a reviewer approves
+            it (`veil models approve`). See docs/models.md.
+
+            Examples:
+              veil train --task purchase --epsilon 1 --cutoff 2026-04-17 --json
+              veil train --task churn --epsilon 2 --model mlp --hidden 64 --epochs 5 --batch-size 512 --cutoff 2026-04-17
+            """
+    )
+
+    @Option(help: ArgumentHelp("purchase, churn or next_category.", valueName: "task"))
+    var task: PredictionTask
+    @Option(help: ArgumentHelp("Target ε of the run (> 0). Required unless --non-private.", valueName: "epsilon"))
+    var epsilon: Double?
+    @Option(help: ArgumentHelp("δ, in (0, policy budget.delta]; default the policy's δ.", valueName: "delta"))
+    var delta: Double?
+    @Option(help: ArgumentHelp("logistic or mlp.", valueName: "model"))
+    var model: ModelChoice = .logistic
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp("Hidden layer widths of an mlp (default 64), e.g. --hidden 64 32.", valueName: "units"))
+    var hidden: [Int] = []
+    @Option(help: ArgumentHelp("Passes over the users (default: policy training.default_epochs).", valueName: "n"))
+    var epochs: Int?
+    @Option(help: ArgumentHelp("Expected users per step (default: policy training.default_batch_size).", valueName: "n"))
+    var batchSize: Int?
+    @Option(help: ArgumentHelp("Per-user clipping norm C (default: policy training.clipping_norm).", valueName: "c"))
+    var clip: Double?
+    @Option(help: ArgumentHelp("Adam learning rate (default \(TrainingPlan.defaultLearningRate)).", valueName: "rate"))
+    var learningRate: Double?
+    @Option(help: ArgumentHelp("Cutoff date YYYY-MM-DD (UTC); default today − horizon.", valueName: "date"))
+    var cutoff: String?
+    @Option(help: ArgumentHelp("Observation window before the cutoff, e.g. 90d (default: all history).", valueName: "days"))
+    var window: String?
+    @Option(help: ArgumentHelp("Label horizon after the cutoff, e.g. 14d.", valueName: "days"))
+    var horizon: String = "14d"
+    @Option(help: ArgumentHelp("Seed every generator: reproducible, but the noise is predictable. Tests only.", valueName: "n"))
+    var seed: UInt64?
+    @Flag(help: "Train without differential privacy (only if the policy allows; never servable).")
+    var nonPrivate = false
+
+    @OptionGroup var service: ServiceOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if nonPrivate, epsilon != nil { throw ValidationError("give either --epsilon or --non-private, not both") }
+        if !nonPrivate, epsilon == nil { throw ValidationError("--epsilon is required (or --non-private if the policy allows it)") }
+        if let epsilon, !(epsilon.isFinite && epsilon > 0) { throw ValidationError("--epsilon must be a finite number > 0") }
+        if model == .logistic, !hidden.isEmpty { throw ValidationError("--hidden needs --model mlp") }
+        if let cutoff, CLIDates.millis(cutoff) == nil { throw ValidationError("--cutoff must be a date YYYY-MM-DD, e.g. 2026-04-17") }
+        if let window, CLIDates.days(window) == nil { throw ValidationError("--window must be a number of days such as 90d") }
+        if CLIDates.days(horizon) == nil { throw ValidationError("--horizon must be a number of days such as 14d") }
+    }
+
+    func run() async throws {
+        let request = TrainingRequest(
+            task: task, epsilon: epsilon, delta: delta, model: model, hiddenSizes: hidden.isEmpty ? nil : hidden,
+            epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: learningRate,
+            cutoffMillis: cutoff.flatMap(CLIDates.millis), windowDays: window.flatMap(CLIDates.days),
+            horizonDays: CLIDates.days(horizon), seed: seed, nonPrivate: nonPrivate)
+        let context = try service.openContext()
+        let display = TrainingDisplay(enabled: isatty(2) == 1)
+        let card = try await TrainingService(context: context).train(request, principal: "cli", progress: display.show)
+        display.finish()
+        if output.json {
+            try Output.json(try card.jsonValue())
+            return
+        }
+        print("model      \(card.modelId ?? "")   (candidate; approve with `veil models approve \(card.modelId ?? "") --note ...`)")
+        print("task       \(card.task)   \(card.model.kind) \(card.model.hiddenSizes)")
+        if card.isPrivate {
+            print(String(format: "privacy    ε = %.4f at δ = %g   σ = %.4f  q = %.5f  C = %g  steps = %d", card.epsilon ?? 0, card.delta ?? 0, card.noiseMultiplier ?? 0, card.samplingRate, card.clippingNorm ?? 0, card.steps))
+        } else {
+            print("privacy    NONE (non-private; can never be approved)")
+        }
+        print("users      \(card.trainCount) train, \(card.holdoutCount) holdout")
+        ModelsCommand.printMetrics(card.metrics, label: "model")
+        for (name, baseline) in card.baselines.sorted(by: { $0.key < $1.key }) { ModelsCommand.printMetrics(baseline, label: name) }
+    }
+}
+
+/// Training progress on stderr, on a terminal only. The loss is shown here and nowhere else.
+final class TrainingDisplay: Sendable {
+    private let enabled: Bool
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func show(_ progress: TrainingProgress) {
+        guard enabled else { return }
+        switch progress.phase {
+        case .reading:
+            FileHandle.standardError.write(Data("\rreading: \(progress.usersRead) users".utf8))
+        case .training:
+            let epsilon = progress.epsilonSoFar.map { String(format: "  ε so far %.4f", $0) } ?? ""
+            let loss = progress.meanLoss.map { String(format: "  loss %.4f", $0) } ?? ""
+            FileHandle.standardError.write(
+                Data("\nepoch \(progress.epoch)/\(progress.epochs)  steps \(progress.steps)/\(progress.totalSteps)\(epsilon)\(loss)".utf8))
+        case .evaluating:
+            FileHandle.standardError.write(Data("\nevaluating on holdout users\n".utf8))
+        }
+    }
+
+    func finish() {}
+}
+
+/// Dates and day counts as the CLI accepts them.
+enum CLIDates {
+    /// `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 time → Unix ms.
+    static func millis(_ text: String) -> Int64? {
+        if let date = CivilDate(text) { return Int64(date.daysSinceEpoch) * 86_400_000 }
+        if let date = try? Date(text, strategy: .iso8601) { return Int64(date.timeIntervalSince1970 * 1000) }
+        return nil
+    }
+
+    static func date(_ text: String) -> Date? {
+        millis(text).map { Date(timeIntervalSince1970: Double($0) / 1000) }
+    }
+
+    /// `90d` or `90` → 90.
+    static func days(_ text: String) -> Int? {
+        let digits = text.hasSuffix("d") ? String(text.dropLast()) : text
+        guard let value = Int(digits), value >= 1 else { return nil }
+        return value
+    }
+}
+
+extension PredictionTask: ExpressibleByArgument {}
+extension ModelChoice: ExpressibleByArgument {}
