@@ -7,14 +7,21 @@ struct Veil: AsyncParsableCommand {
         commandName: "veil",
         abstract: "Privacy-preserving behaviour analytics: pseudonymised events, DP models, a signed budget ledger.",
         discussion: """
-            Every command reads its keys from --keys (env VEIL_KEYS, default ./keys), its data from
-            --data-dir (env VEIL_DATA_DIR, default ./veil-data) and its policy from --policy
-            (env VEIL_POLICY, default policies/default.yaml). Add --json for machine-readable output.
+            Every command reads its keys from --keys (env VEIL_KEYS, default ./keys), its data from \
+            --data-dir (env VEIL_DATA_DIR, default ./veil-data) and its policy from --policy \
+            (env VEIL_POLICY, default policies/default.yaml). Add --json for machine-readable output. \
             Errors go to stderr with a non-zero exit status.
 
-            Start with:
-              veil keys init --dir keys
-              veil pseudonymize alice@example.com
+            A typical run:
+              veil keys init --dir keys                      # then move keys/escrow.secret offline
+              veil generate --users 1000 --days 60 --seed 1 > events.ndjson
+              veil ingest events.ndjson
+              veil train --task purchase --epsilon 2
+              veil models approve MODEL_ID --note "reviewed"
+              veil predict --pseudonym PID --task purchase
+              veil query --metric count_users --group-by category --epsilon 0.5
+              veil budget
+              veil audit verify
             """,
         version: "0.1.0",
         subcommands: [
