@@ -13,7 +13,7 @@ struct Veil: AsyncParsableCommand {
             Errors go to stderr with a non-zero exit status.
 
             A typical run:
-              veil keys init --dir keys                      # then move keys/escrow.secret offline
+              veil keys init --dir keys    # then move keys/escrow.secret offline
               veil generate --users 1000 --days 60 --seed 1 > events.ndjson
               veil ingest events.ndjson
               veil train --task purchase --epsilon 2
