@@ -79,7 +79,7 @@ enum IngestBenchmarks {
         let type = types[n % types.count]
         let second = 1_767_225_600 + n * 7  // from 2026-01-01, 7 s apart
         let day = second / 86_400
-        let (y, m, d) = civil(day)
+        let (y, m, d) = CivilDate.civilFromDays(day)
         let secondOfDay = second % 86_400
         let timestamp = String(
             format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d, secondOfDay / 3600, secondOfDay / 60 % 60,
@@ -114,19 +114,6 @@ enum IngestBenchmarks {
         total += buffer.utf8.count
         try handle.write(contentsOf: Data(buffer.utf8))
         return total
-    }
-
-    /// (year, month, day) of a day count since 1970-01-01 (Hinnant's `civil_from_days`).
-    static func civil(_ days: Int) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 
     /// User + system CPU time of this process so far (all threads), to tell work from waiting on a

@@ -1,3 +1,4 @@
+import VeilCore
 import Foundation
 
 /// What to generate: how many users, over which days, from which seed, under which model.

@@ -1,3 +1,4 @@
+import VeilCore
 import ArgumentParser
 import Foundation
 import VeilSynth

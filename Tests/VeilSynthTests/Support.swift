@@ -1,3 +1,4 @@
+import VeilCore
 import Foundation
 @testable import VeilSynth
 

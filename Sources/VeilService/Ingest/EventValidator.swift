@@ -256,33 +256,11 @@ enum RFC3339 {
             return nil
         }
         guard index == s.count else { return nil }
-        guard let days = CivilDate.daysFromEpoch(year: year, month: month, day: day), hour <= 23, minute <= 59,
+        guard let days = CivilDate.checkedDaysFromCivil(year: year, month: month, day: day), hour <= 23, minute <= 59,
             second <= 60
         else { return nil }
         let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
         return seconds * 1000 + Int64(millis)
-    }
-}
-
-/// Proleptic Gregorian calendar arithmetic (Howard Hinnant's `days_from_civil`).
-enum CivilDate {
-    /// Days since 1970-01-01 for a valid date; nil when month or day is out of range.
-    static func daysFromEpoch(year: Int, month: Int, day: Int) -> Int? {
-        guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month) else { return nil }
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    static func daysInMonth(year: Int, month: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
     }
 }
 
@@ -400,7 +378,7 @@ public struct TimestampFormat: Sendable, Hashable {
             }
         }
         guard index == s.count, hour <= 23, minute <= 59, second <= 60,
-            let days = CivilDate.daysFromEpoch(year: year, month: month, day: day)
+            let days = CivilDate.checkedDaysFromCivil(year: year, month: month, day: day)
         else { return nil }
         return (Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second)) * 1000 + Int64(millis)
     }

@@ -426,9 +426,9 @@ enum QueryCalendar {
     static func parse(_ text: String, field: String, endOfDay: Bool) throws(VeilError) -> Int64 {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         if text.count == 10, parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-            (1...12).contains(m), (1...daysInMonth(y, m)).contains(d)
+            (1...12).contains(m), (1...CivilDate.daysInMonth(year: y, month: m)).contains(d)
         {
-            return (daysFromCivil(y, m, d) + (endOfDay ? 1 : 0)) * dayMillis
+            return (Int64(CivilDate.daysFromCivil(year: y, month: m, day: d)) + (endOfDay ? 1 : 0)) * dayMillis
         }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -468,36 +468,7 @@ enum QueryCalendar {
     }
 
     static func label(day: Int64) -> String {
-        let (y, m, d) = civilFromDays(day)
+        let (y, m, d) = CivilDate.civilFromDays(Int(day))
         return String(format: "%04d-%02d-%02d", y, m, d)
-    }
-
-    static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
-
-    static func daysInMonth(_ y: Int, _ m: Int) -> Int {
-        [31, isLeap(y) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]
-    }
-
-    /// Days since 1970-01-01 (H. Hinnant's `days_from_civil`).
-    static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let m = Int64(month)
-        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civilFromDays(_ days: Int64) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (Int(yoe + era * 400 + (m <= 2 ? 1 : 0)), Int(m), Int(d))
     }
 }

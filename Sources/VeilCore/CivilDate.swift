@@ -53,7 +53,7 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
     public var description: String { String(decoding: isoBytes, as: UTF8.self) }
 
     /// The ASCII bytes of `YYYY-MM-DD`.
-    var isoBytes: [UInt8] {
+    public var isoBytes: [UInt8] {
         let (year, month, day) = CivilDate.civilFromDays(daysSinceEpoch)
         var out: [UInt8] = []
         out.reserveCapacity(10)
@@ -78,12 +78,15 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
 
     public static func < (lhs: CivilDate, rhs: CivilDate) -> Bool { lhs.daysSinceEpoch < rhs.daysSinceEpoch }
 
-    static let maxDays = 2_932_896  // 9999-12-31
+    public static let maxDays = 2_932_896  // 9999-12-31
 
-    // Howard Hinnant's `days_from_civil` / `civil_from_days` (public domain), for non-negative day counts.
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+    // Howard Hinnant's `days_from_civil` / `civil_from_days` (public domain), valid for any day
+    // count (negative ones are before 1970), shared by every module that does calendar arithmetic.
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (no validation: 2026-02-31 is 2026-03-03).
+    public static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
-        let era = y / 400
+        let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
         let mp = month > 2 ? month - 3 : month + 9
         let doy = (153 * mp + 2) / 5 + day - 1
@@ -91,9 +94,10 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
         return era * 146_097 + doe - 719_468
     }
 
-    static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
+    /// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01.
+    public static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468
-        let era = z / 146_097
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
         let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
         let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
@@ -101,5 +105,20 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
         let day = doy - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// Days since 1970-01-01 of `year-month-day`, or nil when the month or the day does not exist.
+    public static func checkedDaysFromCivil(year: Int, month: Int, day: Int) -> Int? {
+        guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month) else { return nil }
+        return daysFromCivil(year: year, month: month, day: day)
+    }
+
+    /// The number of days of `month` (1–12) in `year`.
+    public static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
     }
 }
