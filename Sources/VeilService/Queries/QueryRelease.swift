@@ -160,7 +160,15 @@ enum QueryRelease {
             sensitivity: sensitivity, partitionSelection: selection, intervalMethod: method, groups: groups)
     }
 
-    /// Noisy sum over noisy count, clamped to the value bounds; sd by the delta method.
+    /// Noisy sum over noisy count, clamped to the value bounds; sd by the delta method,
+    /// `sd = √(σ_S² + m²σ_C²) / C` with m = S/C, evaluated at the noisy S and C (plug-in).
+    ///
+    /// Contract: the sd describes the error of the unclamped ratio S/C; clamping to the bounds only
+    /// shrinks the error of the released value. The first-order formula alone understates the ratio's
+    /// mean square error (the second-order terms add 3σ_β²·σ_α² + 3κσ_β⁴·m², β = C's relative noise,
+    /// κ its kurtosis), but the plug-in roughly restores them on average: E[1/C²] ≈ (1 + 3σ_β²)/c².
+    /// Measured with the count's relative sd at 11% (Laplace): RMS ratio error / RMS stated sd between
+    /// 0.97 and 1.06 over eight seeds (`QueryStatisticsTests.laplaceMeanRevenueByWeekday`).
     static func mean(sum: QueryAnswer.Estimate, count: QueryAnswer.Estimate, lower: Double, upper: Double) -> QueryAnswer.Estimate {
         guard let s = sum.value, let c = count.value, c > 0 else {
             return QueryAnswer.Estimate(value: nil, noiseSD: nil, low: lower, high: upper)
