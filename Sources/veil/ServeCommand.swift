@@ -38,8 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let context = try service.openContext()
-        let gatewayServices = GatewayServices(
-            ingestor: context.ingestPipeline(), eraser: context.subjectEraser(), authenticator: context.tokens)
+        let gatewayServices = GatewayServices(context: context)
         let configuration = GatewayConfiguration(host: host, port: port, policy: context.policy.policy) { host, port in
             Output.note("listening on http://\(host):\(port)")
         }
