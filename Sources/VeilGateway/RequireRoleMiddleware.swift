@@ -19,10 +19,6 @@ struct RequireRoleMiddleware<Authenticator: TokenAuthenticating>: RouterMiddlewa
         self.authenticator = authenticator
     }
 
-    init(role: Role, authenticator: Authenticator) {
-        self.init(roles: [role], authenticator: authenticator)
-    }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token = Self.bearerToken(request.headers[.authorization]),
             let principal = try await authenticator.authenticate(token: token)

@@ -9,9 +9,10 @@ import VeilCore
 ///   field, and nothing starts), then returns a `running` run while `TrainingService` trains.
 /// - The budget is reserved inside the run, before any event is read; a refusal ends the run as
 ///   `failed` with the ledger's message, nothing read or registered.
-/// - Runs live in memory only: a restart forgets them (and abandons a run in progress). What a run
-///   produced is durable elsewhere: the registered model (`GET /v1/models`), the ledger spend
-///   (`GET /v1/budget`, never refunded) and the audit records.
+/// - Runs live in memory only: a restart forgets them (and abandons a run in progress), and only the
+///   latest `keptFinishedRuns` finished runs are kept. What a run produced is durable elsewhere: the
+///   registered model (`GET /v1/models`), the ledger spend (`GET /v1/budget`, never refunded) and the
+///   audit records.
 public actor TrainingRuns {
     /// Where a run is.
     public enum Status: String, Sendable, Codable {
@@ -35,9 +36,14 @@ public actor TrainingRuns {
         }
     }
 
+    /// How many finished runs are remembered; the oldest finished run is forgotten past this.
+    public static let keptFinishedRuns = 1000
+
     private let trainer: TrainingService
     private let policy: Policy
     private var runs: [String: Run] = [:]
+    /// Ids of finished runs, oldest first.
+    private var finished: [String] = []
 
     public init(trainer: TrainingService, policy: Policy) {
         self.trainer = trainer
@@ -56,17 +62,17 @@ public actor TrainingRuns {
         runs[run.id] = run
         let trainer = trainer
         Task {
-            var finished = run
+            var outcome = run
             do {
                 let card = try await trainer.train(request, principal: principal, role: "trainer")
-                finished.status = .succeeded
-                finished.modelId = card.modelId
-                finished.card = try? card.jsonValue()
+                outcome.status = .succeeded
+                outcome.modelId = card.modelId
+                outcome.card = try? card.jsonValue()
             } catch {
-                finished.status = .failed
-                finished.error = (error as? VeilError)?.description ?? "internal error: the run failed unexpectedly"
+                outcome.status = .failed
+                outcome.error = (error as? VeilError)?.description ?? "internal error: the run failed unexpectedly"
             }
-            self.finish(finished)
+            self.finish(outcome)
         }
         return run
     }
@@ -81,5 +87,9 @@ public actor TrainingRuns {
 
     private func finish(_ run: Run) {
         runs[run.id] = run
+        finished.append(run.id)
+        if finished.count > Self.keptFinishedRuns {
+            runs[finished.removeFirst()] = nil
+        }
     }
 }
