@@ -11,7 +11,9 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Prints `listening on http://HOST:PORT` on stderr once it accepts connections; request logs go to
             stderr too (level from env LOG_LEVEL, default info). On SIGTERM or SIGINT it stops accepting
-            connections, lets in-flight batches commit and answer, and exits.
+            connections, lets in-flight batches commit and answer, and exits. Training runs started with
+            POST /v1/training-runs live in memory and are abandoned on exit; models already registered
+            and budget already reserved stay.
 
             Example:
               veil serve --host 127.0.0.1 --port 8080 --keys keys --data-dir veil-data
