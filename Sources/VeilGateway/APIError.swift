@@ -58,10 +58,22 @@ extension APIError {
         "a valid bearer token is required: send `Authorization: Bearer <token>` (issue one with `veil tokens issue`)",
         headers: [.wwwAuthenticate: #"Bearer realm="veil""#])
 
-    /// 403: a valid token whose role may not call this endpoint.
-    static func forbidden(requires role: Role) -> APIError {
-        let roles = role == .admin ? "the admin role" : "the \(role) (or admin) role"
-        return APIError(.forbidden, code: "forbidden", "this endpoint requires a token with \(roles)")
+    /// 403: a valid token whose role may not call this endpoint, which any of `roles` may call.
+    /// The roles are named in `Role.allCases` order: "the analyst or auditor (or admin) role".
+    static func forbidden(requires roles: Set<Role>) -> APIError {
+        let names = Role.allCases.filter { roles.contains($0) && $0 != .admin }.map(\.rawValue)
+        let text: String
+        switch names.count {
+        case 0: text = "the admin role"
+        case 1: text = "the \(names[0]) (or admin) role"
+        default: text = "the \(names.dropLast().joined(separator: ", ")) or \(names.last!) (or admin) role"
+        }
+        return APIError(.forbidden, code: "forbidden", "this endpoint requires a token with \(text)")
+    }
+
+    /// 422: a field of a JSON request body breaks a rule. `message` starts with the field's name.
+    static func unprocessable(_ message: String) -> APIError {
+        APIError(.unprocessableContent, code: "invalid_input", message)
     }
 
     /// 503: a dependency cannot do its part now; the client should retry after a second.

@@ -28,9 +28,9 @@ public func buildApplication(
 /// The routes of the Veil API and their middleware.
 ///
 /// Every request passes, outermost first: the request log, the latency histogram, and the error
-/// mapping to JSON bodies (`APIError`). Authenticated groups add `RequireRoleMiddleware` for their
-/// role. To add an endpoint: add its use case to `GatewayServices`, write a controller generic over
-/// that protocol, and register it below under the group for its role.
+/// mapping to JSON bodies (`APIError`). Authenticated groups add `RequireRoleMiddleware` for the
+/// roles that may call them (`admin` always may). To add an endpoint: add its use case to
+/// `GatewayServices`, write a controller, and register it below under a group guarded by its roles.
 public func buildRouter(services: GatewayServices, policy: Policy, metrics: GatewayMetrics) -> Router<VeilRequestContext> {
     let router = Router(context: VeilRequestContext.self)
     // Router middleware applies to routes added after it: add these first.
@@ -41,19 +41,48 @@ public func buildRouter(services: GatewayServices, policy: Policy, metrics: Gate
     OperationsController(metrics: metrics).addRoutes(to: router)
 
     let v1 = router.group("v1")
-    let authenticator = services.authenticator
+    let guarded = RouteRegistration.Guard(authenticator: services.authenticator, v1: v1)
     RouteRegistration.events(
-        services.ingestor, maxBodyBytes: policy.ingest.maxBodyBytes, metrics: metrics,
-        to: v1.group("events").add(middleware: RouteRegistration.requireRole(.ingest, authenticator)))
-    RouteRegistration.subjects(
-        services.eraser, to: v1.group("subjects").add(middleware: RouteRegistration.requireRole(.admin, authenticator)))
+        services.ingestor, maxBodyBytes: policy.ingest.maxBodyBytes, metrics: metrics, to: guarded.group("events", .ingest))
+    RouteRegistration.subjects(services.eraser, to: guarded.group("subjects", .admin))
+    if let budget = services.budget {
+        BudgetController(budget: budget).addRoutes(to: guarded.group("budget", .analyst, .auditor))
+    }
+    if let audit = services.audit {
+        AuditController(export: audit).addRoutes(to: guarded.group("audit", .auditor))
+    }
+    if let queries = services.queries {
+        QueriesController(queries: queries).addRoutes(to: guarded.group("queries", .analyst))
+    }
+    if let registry = services.models {
+        let models = ModelsController(models: registry)
+        models.addReadRoutes(to: guarded.group("models", .reviewer, .trainer, .analyst, .auditor))
+        models.addReviewRoutes(to: guarded.group("models", .reviewer))
+    }
+    if let runs = services.trainingRuns {
+        TrainingRunsController(runs: runs).addRoutes(to: guarded.group("training-runs", .trainer))
+    }
+    if let predictor = services.predictor {
+        PredictController(predictor: predictor).addRoutes(to: guarded.group("predict", .analyst))
+    }
     return router
 }
 
 /// Generic helpers that open the existential services of `GatewayServices` for the generic controllers.
 enum RouteRegistration {
-    static func requireRole(_ role: Role, _ authenticator: some TokenAuthenticating) -> any MiddlewareProtocol<Request, Response, VeilRequestContext> {
-        RequireRoleMiddleware(role: role, authenticator: authenticator)
+    /// Makes `/v1/<path>` groups guarded by a role check.
+    struct Guard {
+        let authenticator: any TokenAuthenticating
+        let v1: RouterGroup<VeilRequestContext>
+
+        /// The group `/v1/<path>` that only tokens with one of `roles` (or admin) may call.
+        func group(_ path: RouterPath, _ roles: Role...) -> RouterGroup<VeilRequestContext> {
+            v1.group(path).add(middleware: RouteRegistration.requireRole(Set(roles), authenticator))
+        }
+    }
+
+    static func requireRole(_ roles: Set<Role>, _ authenticator: some TokenAuthenticating) -> any MiddlewareProtocol<Request, Response, VeilRequestContext> {
+        RequireRoleMiddleware(roles: roles, authenticator: authenticator)
     }
 
     static func events(_ ingestor: some EventIngesting, maxBodyBytes: Int, metrics: GatewayMetrics, to group: RouterGroup<VeilRequestContext>) {

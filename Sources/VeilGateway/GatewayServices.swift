@@ -3,8 +3,11 @@ import VeilService
 
 /// The service-layer use cases the HTTP API exposes, one property per use case.
 ///
-/// Extension point: a later endpoint (budget, audit, models, predict, queries) adds its use-case
-/// protocol here as one more property, and one controller registered in `buildRouter`.
+/// Ingest, erasure and authentication are protocols (HTTP tests replace them with recording fakes);
+/// the other use cases are the service types themselves, tested over a real context, and optional:
+/// one left nil leaves its endpoints unregistered (404), so a benchmark or test of ingest alone
+/// passes only the first three. `init(context:)` sets them all. To add an endpoint: add its use case
+/// here, write one controller, and register it in `buildRouter`.
 public struct GatewayServices: Sendable {
     /// `POST /v1/events`.
     public var ingestor: any EventIngesting
@@ -12,10 +15,41 @@ public struct GatewayServices: Sendable {
     public var eraser: any SubjectErasing
     /// Bearer-token checks for every authenticated endpoint.
     public var authenticator: any TokenAuthenticating
+    /// `GET /v1/budget`.
+    public var budget: BudgetService?
+    /// `GET /v1/audit`.
+    public var audit: AuditExport?
+    /// `POST /v1/queries`.
+    public var queries: QueryService?
+    /// `/v1/models...`.
+    public var models: ModelRegistry?
+    /// `/v1/training-runs...`.
+    public var trainingRuns: TrainingRuns?
+    /// `POST /v1/predict`.
+    public var predictor: PredictionService?
 
-    public init(ingestor: any EventIngesting, eraser: any SubjectErasing, authenticator: any TokenAuthenticating) {
+    public init(
+        ingestor: any EventIngesting, eraser: any SubjectErasing, authenticator: any TokenAuthenticating,
+        budget: BudgetService? = nil, audit: AuditExport? = nil, queries: QueryService? = nil, models: ModelRegistry? = nil,
+        trainingRuns: TrainingRuns? = nil, predictor: PredictionService? = nil
+    ) {
         self.ingestor = ingestor
         self.eraser = eraser
         self.authenticator = authenticator
+        self.budget = budget
+        self.audit = audit
+        self.queries = queries
+        self.models = models
+        self.trainingRuns = trainingRuns
+        self.predictor = predictor
+    }
+
+    /// Every use case over one opened context: what `veil serve` runs.
+    public init(context: VeilContext) {
+        self.init(
+            ingestor: context.ingestPipeline(), eraser: context.subjectEraser(), authenticator: context.tokens,
+            budget: context.budget, audit: AuditExport(dataDirectory: context.dataDirectory),
+            queries: context.queryService(), models: context.models, trainingRuns: TrainingRuns(context: context),
+            predictor: PredictionService(context: context))
     }
 }

@@ -11,7 +11,9 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Prints `listening on http://HOST:PORT` on stderr once it accepts connections; request logs go to
             stderr too (level from env LOG_LEVEL, default info). On SIGTERM or SIGINT it stops accepting
-            connections, lets in-flight batches commit and answer, and exits.
+            connections, lets in-flight batches commit and answer, and exits. Training runs started with
+            POST /v1/training-runs live in memory and are abandoned on exit; models already registered
+            and budget already reserved stay.
 
             Example:
               veil serve --host 127.0.0.1 --port 8080 --keys keys --data-dir veil-data
@@ -38,8 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let context = try service.openContext()
-        let gatewayServices = GatewayServices(
-            ingestor: context.ingestPipeline(), eraser: context.subjectEraser(), authenticator: context.tokens)
+        let gatewayServices = GatewayServices(context: context)
         let configuration = GatewayConfiguration(host: host, port: port, policy: context.policy.policy) { host, port in
             Output.note("listening on http://\(host):\(port)")
         }

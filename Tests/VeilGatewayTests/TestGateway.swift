@@ -4,13 +4,16 @@ import Logging
 import VeilCore
 import VeilCrypto
 import VeilGateway
+import VeilPolicy
 import VeilService
 import VeilStore
 
-/// TEST ONLY. A gateway over a real token store in a fresh temporary SQLite database, with one
-/// issued token per role, the recording fakes for the use cases, its own metrics and a log capture.
+/// TEST ONLY. A gateway over a real `VeilContext` in a fresh temporary directory (new keys, the
+/// built-in policy or `policy`, SQLite, audit log) with one issued token per role. Ingest and erasure
+/// go to the recording fakes; every other endpoint runs the real use cases over the context.
 struct TestGateway {
     let directory: URL
+    let context: VeilContext
     let tokens: TokenService
     let ingestor: RecordingIngestor
     let eraser: RecordingEraser
@@ -19,23 +22,27 @@ struct TestGateway {
     /// A valid token for every role.
     let token: [Role: String]
     let policy: Policy
+    let services: GatewayServices
 
     static func make(policy: Policy = Policy(), maxBatchEvents: Int? = nil) async throws -> TestGateway {
         let directory = try TemporaryDirectory.make()
-        let database = try VeilDatabase(directory: directory.path)
-        let tokens = TokenService(store: SQLiteTokenStore(database: database), master: SecretBytes(randomCount: 32), audit: nil)
+        let keys = directory.appendingPathComponent("keys").path
+        try KeyRing.initialize(directory: keys)
+        let context = try VeilContext(
+            keysDirectory: keys, dataDirectory: directory.appendingPathComponent("data").path,
+            policy: LoadedPolicy(policy: policy, hash: String(repeating: "0", count: 64), path: "built-in"), actor: "test")
         var issued: [Role: String] = [:]
         for role in Role.allCases {
-            issued[role] = try await tokens.issue(name: "test-\(role)", role: role, actor: "test").token
+            issued[role] = try await context.tokens.issue(name: "test-\(role)", role: role, actor: "test").token
         }
+        let ingestor = RecordingIngestor(maxBatchEvents: maxBatchEvents ?? policy.ingest.maxBatchEvents)
+        let eraser = RecordingEraser()
+        var services = GatewayServices(context: context)
+        services.ingestor = ingestor
+        services.eraser = eraser
         return TestGateway(
-            directory: directory, tokens: tokens,
-            ingestor: RecordingIngestor(maxBatchEvents: maxBatchEvents ?? policy.ingest.maxBatchEvents),
-            eraser: RecordingEraser(), metrics: GatewayMetrics(), logs: LogCapture(), token: issued, policy: policy)
-    }
-
-    var services: GatewayServices {
-        GatewayServices(ingestor: ingestor, eraser: eraser, authenticator: tokens)
+            directory: directory, context: context, tokens: context.tokens, ingestor: ingestor, eraser: eraser,
+            metrics: GatewayMetrics(), logs: LogCapture(), token: issued, policy: policy, services: services)
     }
 
     /// The application on a free loopback port (`.live` tests) or in-process (`.router` tests).
@@ -51,6 +58,11 @@ struct TestGateway {
         if let role, let value = token[role] { fields[.authorization] = "Bearer \(value)" }
         if let contentType { fields[.contentType] = contentType }
         return fields
+    }
+
+    /// Stores `ndjson` through the real ingest pipeline (not the recording fake).
+    func ingest(_ ndjson: String) async throws {
+        _ = try await context.ingestPipeline().ingestBatch(Data(ndjson.utf8), format: .ndjson, actor: "test")
     }
 }
 

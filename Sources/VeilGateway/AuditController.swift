@@ -1,0 +1,27 @@
+import Hummingbird
+import VeilService
+
+/// `GET /v1/audit[?since=SEQ]`: the audit log, byte for byte, as `application/x-ndjson` — the file
+/// `<data-dir>/audit.log` as `veil audit export` prints it, or with `since` the suffix after record
+/// `SEQ` (see `AuditExport.bytes(since:)`). Verify it with `veil audit verify` or
+/// `scripts/verify_audit.py` and the audit public key.
+struct AuditController {
+    let export: AuditExport
+
+    func addRoutes(to group: RouterGroup<VeilRequestContext>) {
+        group.get(use: log)
+    }
+
+    @Sendable func log(request: Request, context: VeilRequestContext) async throws -> Response {
+        var since: UInt64?
+        if let text = request.uri.queryParameters.get("since") {
+            guard let value = UInt64(text) else {
+                throw APIError(.badRequest, code: "invalid_input", "since: must be a record seq, an integer ≥ 0")
+            }
+            since = value
+        }
+        let bytes = try export.bytes(since: since)
+        return Response(
+            status: .ok, headers: [.contentType: "application/x-ndjson"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}

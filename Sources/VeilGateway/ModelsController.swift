@@ -1,0 +1,68 @@
+import Foundation
+import Hummingbird
+import VeilCore
+import VeilService
+
+/// The model registry: `GET /v1/models` (every model, newest first), `GET /v1/models/{id}` (state,
+/// review and card, as `veil models show --json`), and a reviewer's `POST /v1/models/{id}/approve`
+/// and `/reject` with `{"note": "..."}` (required, audited with the token's name as reviewer).
+///
+/// Reading and reviewing are registered on separate groups (`addReadRoutes`, `addReviewRoutes`) so
+/// each carries its own role check.
+struct ModelsController {
+    let models: ModelRegistry
+
+    func addReadRoutes(to group: RouterGroup<VeilRequestContext>) {
+        group.get(use: list)
+        group.get("{id}", use: show)
+    }
+
+    func addReviewRoutes(to group: RouterGroup<VeilRequestContext>) {
+        group.post("{id}/approve", use: approve)
+        group.post("{id}/reject", use: reject)
+    }
+
+    /// `{"note": "..."}`: why the reviewer decided so; audited, so it must hold no personal data.
+    struct Review: Decodable {
+        let note: String
+    }
+
+    @Sendable func list(request: Request, context: VeilRequestContext) async throws -> Response {
+        try JSONBody.response(["models": try models.list()])
+    }
+
+    @Sendable func show(request: Request, context: VeilRequestContext) async throws -> Response {
+        try JSONBody.response(try models.describe(id: try Self.id(context)))
+    }
+
+    @Sendable func approve(request: Request, context: VeilRequestContext) async throws -> Response {
+        try await review(request, context) { try models.approve(id: $0, reviewer: $1, note: $2) }
+    }
+
+    @Sendable func reject(request: Request, context: VeilRequestContext) async throws -> Response {
+        try await review(request, context) { try models.reject(id: $0, reviewer: $1, note: $2) }
+    }
+
+    private func review<Record: Encodable>(
+        _ request: Request, _ context: VeilRequestContext,
+        _ decide: (_ id: String, _ reviewer: String, _ note: String) throws -> Record
+    ) async throws -> Response {
+        let id = try Self.id(context)
+        let note = try await JSONRequest.decode(Review.self, from: request).note.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...2000).contains(note.count) else {
+            throw APIError.unprocessable("note: is required: 1 to 2000 characters saying why")
+        }
+        let reviewer = context.principal?.name ?? "anonymous"
+        return try JSONBody.response(try await JSONRequest.validating { try decide(id, reviewer, note) })
+    }
+
+    /// The `{id}` path parameter: 32 lowercase hex characters, else 400.
+    static func id(_ context: VeilRequestContext) throws -> String {
+        guard let id = context.parameters.get("id"), id.utf8.count == 32,
+            id.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
+        else {
+            throw APIError(.badRequest, code: "invalid_input", "id: must be a model id, 32 lowercase hex characters")
+        }
+        return id
+    }
+}

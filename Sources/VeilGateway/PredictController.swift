@@ -1,0 +1,24 @@
+import Hummingbird
+import VeilService
+
+/// `POST /v1/predict`: scores from the approved model for a task. The body is a `PredictionRequest`
+/// (one `user_id` or `pseudonym`, or up to 1,000 `subjects`); the answer is one `Prediction` or
+/// `{"predictions": [...]}` in request order.
+///
+/// Raw user IDs are pseudonymised in memory and never returned, logged or put in an error: answers
+/// and messages carry pseudonyms. No approved model for the task is 404; a subject with no event in
+/// the model's observation window is 404 naming it by index or pseudonym.
+struct PredictController {
+    let predictor: PredictionService
+
+    func addRoutes(to group: RouterGroup<VeilRequestContext>) {
+        group.post(use: predict)
+    }
+
+    @Sendable func predict(request: Request, context: VeilRequestContext) async throws -> Response {
+        let body = try await JSONRequest.decode(PredictionRequest.self, from: request)
+        let predictions = try await JSONRequest.validating { try await predictor.predict(body.subjects, task: body.task) }
+        if body.isSingle { return try JSONBody.response(predictions[0]) }
+        return try JSONBody.response(["predictions": predictions])
+    }
+}

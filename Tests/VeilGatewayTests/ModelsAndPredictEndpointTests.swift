@@ -1,0 +1,226 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
+import Testing
+import VeilCore
+@testable import VeilGateway
+
+/// Train over HTTP, review, then predict: the whole path a model takes, with real services.
+@Suite struct ModelsAndPredictEndpointTests {
+    @Test func trainedModelIsListedReviewedAndThenServesPredictionsWithoutRawIDs() async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.ingest(ShopperEvents.ndjson(users: 120))
+        let user = ShopperEvents.userID(3)
+        let pseudonym = gateway.context.keys.userPseudonymizer.pseudonym(for: user).hex
+        let other = gateway.context.keys.userPseudonymizer.pseudonym(for: ShopperEvents.userID(4)).hex
+        let bodies = Collected()
+        try await gateway.application().test(.router) { client in
+            let runID = try await client.execute(
+                uri: "/v1/training-runs", method: .post, headers: gateway.headers(.trainer), body: trainingBody()
+            ) { try #require(object($0.body)["id"] as? String) }
+            let modelID = try #require(try await finishedRun(runID, client, gateway)["model_id"] as? String)
+
+            try await client.execute(uri: "/v1/models", method: .get, headers: gateway.headers(.reviewer)) { response in
+                #expect(response.status == .ok)
+                let models = try #require(object(response.body)["models"] as? [[String: Any]])
+                #expect(models.map { $0["id"] as? String } == [modelID])
+                #expect(models.first?["state"] as? String == "candidate")
+            }
+            try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(.analyst)) { response in
+                #expect(response.status == .ok)
+                let description = object(response.body)
+                #expect((description["card"] as? [String: Any])?["model_id"] as? String == modelID)
+                #expect((description["record"] as? [String: Any])?["task"] as? String == "purchase")
+            }
+            // Not approved yet: nothing serves the task.
+            bodies.append(try await client.execute(
+                uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst), body: json(#"{"task":"purchase","user_id":"\#(user)"}"#)
+            ) { response in
+                #expect(response.status == .notFound)
+                #expect((object(response.body)["message"] as? String)?.hasPrefix("task: no approved model for task purchase") == true)
+                return String(buffer: response.body)
+            })
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer),
+                body: json(#"{"note":"card checked, AUC above baseline"}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                let record = object(response.body)
+                #expect(record["state"] as? String == "approved")
+                #expect(record["reviewer"] as? String == "test-reviewer")
+                #expect(record["review_note"] as? String == "card checked, AUC above baseline")
+            }
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/reject", method: .post, headers: gateway.headers(.reviewer), body: json(#"{"note":"again"}"#)
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect((object(response.body)["message"] as? String)?.hasPrefix("model_id: ") == true)
+            }
+
+            bodies.append(try await client.execute(
+                uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst), body: json(#"{"task":"purchase","user_id":"\#(user)"}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                let prediction = object(response.body)
+                #expect(prediction.keys.sorted() == ["model_epsilon", "model_id", "pseudonym", "score", "task"])
+                #expect(prediction["pseudonym"] as? String == pseudonym)
+                #expect(prediction["model_id"] as? String == modelID)
+                #expect(prediction["task"] as? String == "purchase")
+                #expect((prediction["score"] as? Double).map { (0...1).contains($0) } == true)
+                return String(buffer: response.body)
+            })
+            bodies.append(try await client.execute(
+                uri: "/v1/predict", method: .post, headers: gateway.headers(.admin),
+                body: json(#"{"task":"purchase","subjects":[{"user_id":"\#(user)"},{"pseudonym":"\#(other)"}]}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                let predictions = try #require(object(response.body)["predictions"] as? [[String: Any]])
+                #expect(predictions.map { $0["pseudonym"] as? String } == [pseudonym, other])
+                return String(buffer: response.body)
+            })
+            // A user with no events cannot be scored; the error names the pseudonym, not the ID.
+            bodies.append(try await client.execute(
+                uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst),
+                body: json(#"{"task":"purchase","user_id":"never-seen@example.com"}"#)
+            ) { response in
+                #expect(response.status == .notFound)
+                return String(buffer: response.body)
+            })
+        }
+        let forbidden = [user, "shopper-", "never-seen", "@example.com"]
+        for text in bodies.values + gateway.logs.lines {
+            for value in forbidden {
+                #expect(!text.contains(value), "a response or log line contains \(value)")
+            }
+        }
+        #expect(gateway.logs.lines.contains { $0.contains("http.route=/v1/predict") && $0.contains("http.status=200") })
+    }
+}
+
+@Suite struct ModelsEndpointTests {
+    static let unknown = String(repeating: "0", count: 32)
+
+    @Test func emptyRegistryListsNoModels() async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.application().test(.router) { client in
+            try await client.execute(uri: "/v1/models", method: .get, headers: gateway.headers(.auditor)) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == #"{"models":[]}"#)
+            }
+        }
+    }
+
+    @Test(arguments: ["/v1/models/not-an-id", "/v1/models/ABABABABABABABABABABABABABABABAB"])
+    func malformedIDIs400(uri: String) async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.application().test(.router) { client in
+            try await client.execute(uri: uri, method: .get, headers: gateway.headers(.reviewer)) { response in
+                #expect(response.status == .badRequest)
+                #expect(
+                    String(buffer: response.body)
+                        == #"{"error":"invalid_input","message":"id: must be a model id, 32 lowercase hex characters"}"#)
+            }
+        }
+    }
+
+    @Test func unknownModelIs404() async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.application().test(.router) { client in
+            try await client.execute(uri: "/v1/models/\(Self.unknown)", method: .get, headers: gateway.headers(.trainer)) { response in
+                #expect(response.status == .notFound)
+                #expect((object(response.body)["message"] as? String)?.hasPrefix("model_id: no model") == true)
+            }
+            try await client.execute(
+                uri: "/v1/models/\(Self.unknown)/approve", method: .post, headers: gateway.headers(.reviewer), body: json(#"{"note":"ok"}"#)
+            ) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+
+    @Test(arguments: [
+        ("{}", "note: is required"),
+        (#"{"note":"   "}"#, "note: is required: 1 to 2000 characters saying why"),
+        (#"{"note":42}"#, "note: has the wrong type"),
+    ])
+    func reviewWithoutANoteIs422(body: String, message: String) async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.application().test(.router) { client in
+            for action in ["approve", "reject"] {
+                try await client.execute(
+                    uri: "/v1/models/\(Self.unknown)/\(action)", method: .post, headers: gateway.headers(.reviewer), body: json(body)
+                ) { response in
+                    #expect(response.status == .unprocessableContent)
+                    #expect(String(buffer: response.body) == #"{"error":"invalid_input","message":"\#(message)"}"#)
+                }
+            }
+        }
+    }
+}
+
+@Suite struct PredictEndpointTests {
+    static let pseudonym = String(repeating: "ab", count: 16)
+
+    @Test(arguments: [
+        (#"{"user_id":"u"}"#, "task: is required (purchase, churn, next_category)"),
+        (#"{"task":"lottery","user_id":"u"}"#, "task: must be one of purchase, churn, next_category"),
+        (#"{"task":"purchase"}"#, "subjects: give exactly one of user_id, pseudonym or subjects"),
+        (#"{"task":"purchase","user_id":"u","pseudonym":"\#(pseudonym)"}"#, "subjects: give exactly one of user_id, pseudonym or subjects"),
+        (#"{"task":"purchase","pseudonym":"XYZ"}"#, "pseudonym: must be 32 lowercase hex characters"),
+        (#"{"task":"purchase","user_id":""}"#, "user_id: must be a string of 1–256 bytes"),
+        (#"{"task":"purchase","subjects":[]}"#, "subjects: give at least one {\"user_id\"} or {\"pseudonym\"}"),
+        (#"{"task":"purchase","subjects":[{"user_id":"u"},{"pseudonym":"nope"}]}"#, "subjects[1].pseudonym: must be 32 lowercase hex characters"),
+        (#"{"task":"purchase","subjects":[{"user_id":"u","pseudonym":"\#(pseudonym)"}]}"#, "subjects[0]: give exactly one of user_id or pseudonym"),
+        (#"{"task":"purchase","subjects":[{"user_id":7}]}"#, "subjects[0].user_id: has the wrong type"),
+    ])
+    func invalidBodyIs422NamingTheField(body: String, message: String) async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.application().test(.router) { client in
+            try await client.execute(uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst), body: json(body)) { response in
+                #expect(response.status == .unprocessableContent)
+                let expected = try String(decoding: JSONSerialization.data(withJSONObject: ["error": "invalid_input", "message": message], options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self)
+                #expect(String(buffer: response.body) == expected)
+            }
+        }
+    }
+
+    @Test func moreThanAThousandSubjectsIs413() async throws {
+        let gateway = try await TestGateway.make()
+        let subjects = Array(repeating: #"{"pseudonym":"\#(Self.pseudonym)"}"#, count: 1001).joined(separator: ",")
+        try await gateway.application().test(.router) { client in
+            try await client.execute(
+                uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst), body: json(#"{"task":"purchase","subjects":[\#(subjects)]}"#)
+            ) { response in
+                #expect(response.status == .contentTooLarge)
+                #expect(
+                    String(buffer: response.body)
+                        == #"{"error":"too_large","message":"subjects: at most 1000 subjects per request, got 1001"}"#)
+            }
+        }
+    }
+
+    @Test func noApprovedModelIs404() async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.application().test(.router) { client in
+            try await client.execute(
+                uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst),
+                body: json(#"{"task":"churn","pseudonym":"\#(Self.pseudonym)"}"#)
+            ) { response in
+                #expect(response.status == .notFound)
+                #expect(
+                    String(buffer: response.body)
+                        == #"{"error":"not_found","message":"task: no approved model for task churn; train one and have a reviewer approve it (`veil models approve`)"}"#)
+            }
+        }
+    }
+}
+
+/// TEST ONLY. Response bodies gathered across a test client's callbacks.
+final class Collected: Sendable {
+    private let storage = Mutex<[String]>([])
+
+    var values: [String] { storage.withLock { $0 } }
+
+    func append(_ value: String) { storage.withLock { $0.append(value) } }
+}
