@@ -1,0 +1,200 @@
+import Foundation
+import Testing
+import VeilStore
+
+/// Issue 3's end-to-end guarantees, on the real `veil` binary: acknowledged batches survive `kill -9`
+/// exactly once, and no raw user or session ID reaches the disk, the logs or the metrics.
+@Suite(.serialized) struct IngestDurabilityCLITests {
+    /// A scratch installation: keys, a data directory, the shipped default policy, and tokens.
+    struct Installation {
+        let root: URL
+        let environment: [String: String]
+        var dataDirectory: URL { root.appendingPathComponent("data") }
+
+        init() throws {
+            root = try VeilProcess.scratchDirectory()
+            let policy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("policies/default.yaml")
+            environment = ["VEIL_KEYS": "keys", "VEIL_DATA_DIR": "data", "VEIL_POLICY": policy.path, "LOG_LEVEL": ""]
+            let keys = try VeilProcess.run(["keys", "init", "--dir", "keys"], in: root)
+            #expect(keys.status == 0, "\(keys.stderr)")
+        }
+
+        func run(_ arguments: [String]) throws -> VeilProcess.Result {
+            try VeilProcess.run(arguments, in: root, environment: environment)
+        }
+
+        /// `veil tokens issue`: the token is alone on the last line.
+        func token(_ role: String) throws -> String {
+            let issued = try run(["tokens", "issue", "--role", role, "--name", "\(role)-\(UUID().uuidString.prefix(8))"])
+            #expect(issued.status == 0, "\(issued.stderr)")
+            return String(issued.stdout.split(separator: "\n").last ?? "")
+        }
+
+        func serve(log name: String) throws -> ServerProcess {
+            try ServerProcess([], in: root, stderrFile: root.appendingPathComponent(name), environment: environment)
+        }
+
+        func store() throws -> SQLiteEventStore { try SQLiteEventStore(directory: dataDirectory.path) }
+    }
+
+    /// NDJSON events with distinctive raw IDs: `users` users, event IDs `prefix-0`, `prefix-1`, ….
+    static func batch(_ index: Int, size: Int, users: [String], sessions: [String], prefix: String = "evt") -> Data {
+        var text = ""
+        for i in 0..<size {
+            let n = index * size + i
+            text += #"{"event_id":"\#(prefix)-\#(n)","user_id":"\#(users[n % users.count])","session_id":"\#(sessions[n % sessions.count])","type":"purchase","timestamp":"2026-01-05T10:00:00Z","category":"books","price":12.5,"quantity":1}"#
+            text += "\n"
+        }
+        return Data(text.utf8)
+    }
+
+    /// What the concurrent senders saw, behind a lock.
+    final class Tally: @unchecked Sendable {
+        private let lock = NSLock()
+        private var acknowledged = Set<Int>()
+        private var unanswered = 0
+        private var wrong: [Int] = []
+
+        func record(_ index: Int, _ summary: (accepted: Int, duplicates: Int)?, expected: Int) {
+            lock.withLock {
+                guard let summary else { return unanswered += 1 }
+                acknowledged.insert(index)
+                if summary.accepted != expected || summary.duplicates != 0 { wrong.append(index) }
+            }
+        }
+
+        var snapshot: (acknowledged: Set<Int>, unanswered: Int, wrong: [Int]) { lock.withLock { (acknowledged, unanswered, wrong) } }
+    }
+
+    static func summary(_ response: CurlClient.Response) -> (accepted: Int, duplicates: Int)? {
+        guard response.status == 200,
+            let object = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any],
+            let accepted = object["accepted"] as? Int, let duplicates = object["duplicates"] as? Int
+        else { return nil }
+        return (accepted, duplicates)
+    }
+
+    /// Batches from four concurrent senders; `kill -9` once 15 are acknowledged, with others in flight;
+    /// a restart and a resend of everything. Every batch acknowledged before the kill is stored, a batch
+    /// is stored whole or not at all, nothing twice, and every stored user has its vault row.
+    @Test func acknowledgedBatchesSurviveKill9ExactlyOnce() async throws {
+        let installation = try Installation()
+        let token = try installation.token("ingest")
+        let users = (0..<300).map { _ in "raw-user-\(UUID().uuidString)" }
+        let sessions = (0..<300).map { _ in "raw-session-\(UUID().uuidString)" }
+        let (batchCount, size) = (48, 250)
+        let batches = (0..<batchCount).map { Self.batch($0, size: size, users: users, sessions: sessions) }
+
+        let server = try installation.serve(log: "serve-1.log")
+        let url = server.baseURL + "/v1/events"
+        let tally = Tally()
+        let senders = DispatchGroup()
+        for worker in 0..<4 {
+            senders.enter()
+            Thread.detachNewThread {
+                defer { senders.leave() }
+                for index in stride(from: worker, to: batchCount, by: 4) {
+                    let response = try? CurlClient.send("POST", url, token: token, contentType: "application/x-ndjson", body: batches[index])
+                    tally.record(index, response.flatMap(Self.summary), expected: size)
+                }
+            }
+        }
+        while tally.snapshot.acknowledged.count < 15 { usleep(2_000) }
+        server.kill9()
+        senders.wait()
+        let (acknowledgedBeforeKill, unanswered, wrong) = tally.snapshot
+        #expect(unanswered > 0, "the kill came after the last batch; nothing was in flight")
+        #expect(wrong.isEmpty, "batches acknowledged with the wrong counts: \(wrong)")
+
+        // What the crash left: whole batches only, every acknowledged one among them.
+        let storedAfterCrash = try await installation.store().eventCount()
+        #expect(storedAfterCrash % size == 0)
+        #expect(storedAfterCrash >= acknowledgedBeforeKill.count * size)
+
+        let restarted = try installation.serve(log: "serve-2.log")
+        var (accepted, duplicates) = (0, 0)
+        for (index, body) in batches.enumerated() {
+            let response = try CurlClient.send(
+                "POST", restarted.baseURL + "/v1/events", token: token, contentType: "application/x-ndjson", body: body)
+            let summary = try #require(Self.summary(response), "batch \(index): \(response.status) \(response.body)")
+            #expect(summary.accepted + summary.duplicates == size)
+            #expect(summary.accepted == 0 || summary.accepted == size, "batch \(index) was partly stored")
+            if acknowledgedBeforeKill.contains(index) {
+                #expect(summary.duplicates == size, "acknowledged batch \(index) was lost")
+            }
+            accepted += summary.accepted
+            duplicates += summary.duplicates
+        }
+        #expect(duplicates == storedAfterCrash)
+        #expect(accepted == batchCount * size - storedAfterCrash)
+        #expect(restarted.stop() == 0)
+
+        let store = try installation.store()
+        #expect(try await store.eventCount() == batchCount * size)
+        #expect(try await store.identityCount() == users.count)
+    }
+
+    /// Ingest over HTTP (including a rejected batch), an erasure over HTTP, `veil ingest` of a file,
+    /// `veil erase`; then every byte of the data directory (database, WAL, shared memory, audit log,
+    /// models, anything), the server's stderr, `/metrics`, the API's answers and the commands' output
+    /// are searched for every raw user and session ID.
+    @Test func noRawIDReachesDiskLogsOrMetrics() async throws {
+        let installation = try Installation()
+        let (ingest, admin) = (try installation.token("ingest"), try installation.token("admin"))
+        let users = (0..<20).map { _ in "raw-user-\(UUID().uuidString)" }
+        let sessions = (0..<20).map { _ in "raw-session-\(UUID().uuidString)" }
+        let importedUsers = (0..<20).map { _ in "raw-user-\(UUID().uuidString)" }
+        var seen: [(what: String, text: Data)] = []
+
+        let server = try installation.serve(log: "serve.log")
+        let events = server.baseURL + "/v1/events"
+        for index in 0..<3 {
+            let response = try CurlClient.send(
+                "POST", events, token: ingest, contentType: "application/x-ndjson",
+                body: Self.batch(index, size: 200, users: users, sessions: sessions))
+            #expect(Self.summary(response)?.accepted == 200, "\(response.status) \(response.body)")
+        }
+        let rejected = try CurlClient.send(
+            "POST", events, token: ingest, contentType: "application/json",
+            body: Data(#"[{"event_id":"bad-1","user_id":"\#(users[0])","session_id":"\#(sessions[0])","type":"teleport","timestamp":"yesterday"}]"#.utf8))
+        #expect(rejected.status == 422)
+        seen.append(("the 422 body", Data(rejected.body.utf8)))
+        let erased = try CurlClient.send("DELETE", server.baseURL + "/v1/subjects/\(users[1])", token: admin)
+        #expect(erased.status == 200, "\(erased.body)")
+        seen.append(("the erasure answer", Data(erased.body.utf8)))
+        let metrics = try CurlClient.send("GET", server.baseURL + "/metrics")
+        #expect(metrics.body.contains("veil_events_accepted_total 600"))
+        seen.append(("/metrics", Data(metrics.body.utf8)))
+        #expect(server.stop() == 0)
+        seen.append(("the server's stderr", Data(server.stderr.utf8)))
+
+        let file = installation.root.appendingPathComponent("history.ndjson")
+        try Self.batch(0, size: 100, users: importedUsers, sessions: sessions, prefix: "hist").write(to: file)
+        let imported = try installation.run(["ingest", file.path, "--json"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let erasedByCLI = try installation.run(["erase", "--user", importedUsers[0], "--json"])
+        #expect(erasedByCLI.status == 0, "\(erasedByCLI.stderr)")
+        for result in [imported, erasedByCLI] {
+            seen.append(("command output", Data((result.stdout + result.stderr).utf8)))
+        }
+        try FileManager.default.removeItem(at: file)
+        #expect(try await installation.store().eventCount() == 600 - 30 + 100 - 5)
+
+        var scannedBytes = 0
+        var sawStoredText = false
+        let files = FileManager.default.enumerator(at: installation.dataDirectory, includingPropertiesForKeys: nil)
+        while let url = files?.nextObject() as? URL {
+            guard let bytes = FileManager.default.contents(atPath: url.path) else { continue }
+            scannedBytes += bytes.count
+            if bytes.range(of: Data("evt-599".utf8)) != nil { sawStoredText = true }
+            seen.append((url.lastPathComponent, bytes))
+        }
+        #expect(scannedBytes > 0 && sawStoredText, "the scan must see the stored event IDs in the clear")
+        #expect(seen.contains { $0.what == "audit.log" }, "the audit log was not scanned: \(seen.map(\.what))")
+        for (what, bytes) in seen {
+            #expect(bytes.range(of: Data("raw-user-".utf8)) == nil, "a raw user ID appears in \(what)")
+            #expect(bytes.range(of: Data("raw-session-".utf8)) == nil, "a raw session ID appears in \(what)")
+        }
+    }
+}
