@@ -10,9 +10,12 @@ import VeilStore
 /// the events → split → DP-SGD → evaluate → register a candidate model with its card → audit.
 ///
 /// Contract:
-/// - No event is read before the budget is reserved. The only thing read before is the number of
-///   registered users n (`IdentityVault.identityCount()`), which Veil treats as public, as Opacus and
-///   TF Privacy treat the dataset size; q = B / n and steps = epochs × round(n / B) follow from it.
+/// - No event is read before the budget is reserved. The only things read before are metadata, which
+///   Veil treats as public as Opacus and TF Privacy treat the dataset size: the number of registered
+///   users n (`IdentityVault.identityCount()`; q = B / n and steps = epochs × round(n / B) follow from
+///   it), the latest stored event time (the default cutoff, `TrainingPlan.defaultCutoff`) and whether
+///   any event falls in the label horizon.
+/// - A cutoff whose horizon holds no stored event is refused (field `cutoff`) before anything is spent.
 /// - A refused reservation (`.budgetExceeded`) stops the run with nothing read, trained or registered.
 ///   A reservation is never refunded, even if the run fails later.
 /// - The registered model is a `candidate`; only a reviewer's approval makes it serve. A non-private
@@ -58,8 +61,14 @@ public final class TrainingService: Sendable {
         _ request: TrainingRequest, principal: String, role: String = "trainer",
         progress: @escaping @Sendable (TrainingProgress) -> Void = { _ in }
     ) async throws -> ModelCard {
-        // a) validate against the rules and the policy.
-        let plan = try request.validate(policy: policy.policy, now: now())
+        // a) validate against the rules and the policy; the default cutoff comes from the latest event time.
+        let plan = try request.validate(policy: policy.policy, latestEventMillis: try await events.latestEventMillis(), now: now())
+        guard try await events.containsEvents(in: plan.window.cutoff..<plan.window.horizonEnd) else {
+            let latest = try await events.latestEventMillis().map(ModelFile.isoTime(millis:)) ?? "none"
+            throw VeilError(
+                .invalidInput, field: "cutoff",
+                "the label horizon [\(ModelFile.isoTime(millis: plan.window.cutoff)), \(ModelFile.isoTime(millis: plan.window.horizonEnd))) holds no stored event (latest event: \(latest)); choose an earlier cutoff, or leave it out for the default (latest event day − horizon)")
+        }
         let schema = FeatureSchema(policy: policy.policy)
         guard plan.task != .nextCategory || schema.categories.count >= 2 else {
             throw VeilError(.invalidInput, field: "task", "next_category needs at least 2 categories in the policy")
