@@ -16,8 +16,8 @@ struct TrainCommand: AsyncParsableCommand {
             a refusal stops here. Features come from the events before --cutoff (over --window, default
             all), labels from the --horizon after it. Without --cutoff the cutoff is the end of the UTC
             day of the latest stored event minus the horizon, so the horizon ends where the data does
-            (the card's data_window shows it); a cutoff whose horizon holds no stored event is refused
-            before any budget is spent. The model is a candidate until a reviewer approves it
+            (the card's data_window shows it); a cutoff whose horizon holds no stored event, or runs
+            past the end of that day, is refused before any budget is spent. The model is a candidate until a reviewer approves it
             (`veil models approve`). See docs/models.md.
 
             Examples:
@@ -48,7 +48,7 @@ struct TrainCommand: AsyncParsableCommand {
     var learningRate: Double?
     @Option(
         help: ArgumentHelp(
-            "Cutoff date YYYY-MM-DD (UTC); default: the end of the day of the latest stored event − horizon. Refused if its horizon holds no event.",
+            "Cutoff date YYYY-MM-DD (UTC); default: the end of the day of the latest stored event − horizon. Refused if its horizon holds no event or runs past the data.",
             valueName: "date"))
     var cutoff: String?
     @Option(help: ArgumentHelp("Observation window before the cutoff, e.g. 90d (default: all history).", valueName: "days"))

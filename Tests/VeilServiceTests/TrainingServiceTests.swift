@@ -80,6 +80,15 @@ import VeilSynth
             #expect(error.field == "cutoff")
             #expect(error.message.contains("holds no stored event"))
         }
+        // A horizon that starts inside the data but ends after it would have incomplete labels.
+        request.cutoffMillis = TrainingFixture.cutoff + 86_400_000
+        do {
+            _ = try await trainer.train(request, principal: "cli")
+            Issue.record("a horizon past the end of the data must be refused")
+        } catch let error as VeilError {
+            #expect(error.field == "cutoff")
+            #expect(error.message.contains("runs past the end of the stored data"))
+        }
         #expect(counting.eventReads == 0)
         #expect(try context.budget.status().spends.isEmpty)
         #expect(try context.models.list().isEmpty)

@@ -214,9 +214,14 @@ public struct TrainingPlan: Sendable, Hashable {
     /// late as it can be while still complete (data generated for days [start, start + d) gives
     /// start + d − horizon, the same cutoff as `veil generate --truth`).
     public static func defaultCutoff(latestEventMillis: Int64, horizonDays: Int) -> Int64 {
+        dataEnd(latestEventMillis: latestEventMillis) - Int64(horizonDays) * FeatureWindow.millisPerDay
+    }
+
+    /// Where the stored data ends: the next 00:00 UTC after the latest stored event. A label horizon
+    /// ending later would count users as churned only because their events are not stored yet.
+    public static func dataEnd(latestEventMillis: Int64) -> Int64 {
         let day = FeatureWindow.millisPerDay
-        let dayEnd = (max(latestEventMillis, 0) / day + 1) * day
-        return dayEnd - Int64(horizonDays) * day
+        return (max(latestEventMillis, 0) / day + 1) * day
     }
 
     public var optimizer: Optimizer { .adam(learningRate: learningRate) }

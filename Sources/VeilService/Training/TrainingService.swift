@@ -15,7 +15,9 @@ import VeilStore
 ///   users n (`IdentityVault.identityCount()`; q = B / n and steps = epochs × round(n / B) follow from
 ///   it), the latest stored event time (the default cutoff, `TrainingPlan.defaultCutoff`) and whether
 ///   any event falls in the label horizon.
-/// - A cutoff whose horizon holds no stored event is refused (field `cutoff`) before anything is spent.
+/// - A cutoff whose label horizon holds no stored event, or runs past the end of the stored data
+///   (`TrainingPlan.dataEnd`), is refused (field `cutoff`) before anything is spent: its labels would
+///   be empty or incomplete.
 /// - A refused reservation (`.budgetExceeded`) stops the run with nothing read, trained or registered.
 ///   A reservation is never refunded, even if the run fails later.
 /// - The registered model is a `candidate`; only a reviewer's approval makes it serve. A non-private
@@ -62,13 +64,9 @@ public final class TrainingService: Sendable {
         progress: @escaping @Sendable (TrainingProgress) -> Void = { _ in }
     ) async throws -> ModelCard {
         // a) validate against the rules and the policy; the default cutoff comes from the latest event time.
-        let plan = try request.validate(policy: policy.policy, latestEventMillis: try await events.latestEventMillis(), now: now())
-        guard try await events.containsEvents(in: plan.window.cutoff..<plan.window.horizonEnd) else {
-            let latest = try await events.latestEventMillis().map(ModelFile.isoTime(millis:)) ?? "none"
-            throw VeilError(
-                .invalidInput, field: "cutoff",
-                "the label horizon [\(ModelFile.isoTime(millis: plan.window.cutoff)), \(ModelFile.isoTime(millis: plan.window.horizonEnd))) holds no stored event (latest event: \(latest)); choose an earlier cutoff, or leave it out for the default (latest event day − horizon)")
-        }
+        let latest = try await events.latestEventMillis()
+        let plan = try request.validate(policy: policy.policy, latestEventMillis: latest, now: now())
+        try await checkHorizon(plan.window, latestEventMillis: latest)
         let schema = FeatureSchema(policy: policy.policy)
         guard plan.task != .nextCategory || schema.categories.count >= 2 else {
             throw VeilError(.invalidInput, field: "task", "next_category needs at least 2 categories in the policy")
@@ -171,6 +169,21 @@ public final class TrainingService: Sendable {
         card.created = ModelFile.isoTime(millis: record.createdMillis)
         try audit?.record(actor: principal, action: "model.train", details: auditDetails(card: card, role: role))
         return card
+    }
+
+    /// Refuses a label horizon with no stored event in it, or one that ends after the stored data does.
+    private func checkHorizon(_ window: FeatureWindow, latestEventMillis: Int64?) async throws {
+        let horizon = "the label horizon [\(ModelFile.isoTime(millis: window.cutoff)), \(ModelFile.isoTime(millis: window.horizonEnd)))"
+        let latest = latestEventMillis.map(ModelFile.isoTime(millis:)) ?? "none"
+        let advice = "choose an earlier cutoff, or leave it out for the default (end of the latest event's day − horizon)"
+        guard try await events.containsEvents(in: window.cutoff..<window.horizonEnd) else {
+            throw VeilError(.invalidInput, field: "cutoff", "\(horizon) holds no stored event (latest event: \(latest)); \(advice)")
+        }
+        if let latestEventMillis, window.horizonEnd > TrainingPlan.dataEnd(latestEventMillis: latestEventMillis) {
+            throw VeilError(
+                .invalidInput, field: "cutoff",
+                "\(horizon) runs past the end of the stored data (latest event: \(latest)), so its labels would be incomplete; \(advice)")
+        }
     }
 
     private func makeCard(
