@@ -95,7 +95,7 @@ enum QualityBenchmarks {
                         batchSize: Int(env("VEIL_QUALITY_BATCH") ?? ""), clippingNorm: Double(env("VEIL_QUALITY_CLIP") ?? ""),
                         learningRate: Double(env("VEIL_QUALITY_LR") ?? ""), cutoffMillis: cutoff, horizonDays: horizon,
                         seed: UInt64(run + 1), nonPrivate: setting.epsilon == nil)
-                    let plan = try request.validate(policy: policy, now: .distantFuture)
+                    let plan = try request.validate(policy: policy, latestEventMillis: nil, now: .distantFuture)
                     var sigma: Double?
                     if let epsilon = setting.epsilon {
                         let shape = DPSGDConfiguration(

@@ -6,7 +6,9 @@ import VeilCore
 ///
 /// - `events`: one row per stored event. `event_id` is unique (the idempotency key); `pid` and
 ///   `session_pid` are 16-byte pseudonym blobs (byte order of the digest, so blob order is
-///   `Pseudonym` order); `ts_ms` is Unix milliseconds. Indexed on `(pid, ts_ms)`.
+///   `Pseudonym` order); `ts_ms` is Unix milliseconds. Indexed on `(pid, ts_ms)`, and (migration
+///   `v2-events-time`) on `ts_ms` alone, so the latest event time and "any event in this time range"
+///   are index lookups.
 /// - `vault`: pid → escrowed raw ID (nonce + ciphertext under a data key). No plaintext.
 /// - `data_keys`: the sealed data keys vault rows refer to.
 enum EventSchema {
@@ -42,6 +44,9 @@ enum EventSchema {
                     );
                     CREATE INDEX events_pid_ts ON events(pid, ts_ms);
                     """)
+        }
+        migrator.registerMigration("v2-events-time") { db in
+            try db.execute(sql: "CREATE INDEX events_ts ON events(ts_ms)")
         }
     }
 }

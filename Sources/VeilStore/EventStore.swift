@@ -131,6 +131,14 @@ public protocol EventStore: Sendable {
 
     /// Deletes every event and the vault row of `pseudonym` in one transaction.
     func erase(_ pseudonym: Pseudonym) async throws -> ErasureCounts
+
+    /// The latest stored event time (Unix ms), nil when the store is empty. Metadata for choosing a
+    /// training cutoff: answered from an index, reads no event row.
+    func latestEventMillis() async throws -> Int64?
+
+    /// Whether any stored event has `range.lowerBound <= ts_ms < range.upperBound`. Metadata for checking
+    /// a label horizon: answered from an index, reads no event row.
+    func containsEvents(in range: Range<Int64>) async throws -> Bool
 }
 
 extension EventStore {

@@ -119,6 +119,18 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
         }
     }
 
+    public func latestEventMillis() async throws -> Int64? {
+        try await database.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(ts_ms) FROM events") }
+    }
+
+    public func containsEvents(in range: Range<Int64>) async throws -> Bool {
+        try await database.pool.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE ts_ms >= ? AND ts_ms < ?)",
+                arguments: [range.lowerBound, range.upperBound]) ?? false
+        }
+    }
+
     /// Reads every stored event once, in storage order, `chunkSize` at a time, in one read
     /// transaction (a consistent snapshot). An error thrown by `body` stops the scan and is rethrown.
     public func scanAllEvents(chunkSize: Int = 65_536, _ body: ([StoredEvent]) throws -> Void) throws {

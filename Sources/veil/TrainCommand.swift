@@ -14,8 +14,11 @@ struct TrainCommand: AsyncParsableCommand {
             The cost — the subsampled Gaussian mechanism with q = batch / users, σ calibrated to --epsilon,
             steps = epochs × round(users / batch) — is reserved from the budget before any event is read;
             a refusal stops here. Features come from the events before --cutoff (over --window, default
-            all), labels from the --horizon after it. The model is a candidate until a reviewer approves
-            it (`veil models approve`). See docs/models.md.
+            all), labels from the --horizon after it. Without --cutoff the cutoff is the end of the UTC
+            day of the latest stored event minus the horizon, so the horizon ends where the data does
+            (the card's data_window shows it); a cutoff whose horizon holds no stored event, or runs
+            past the end of that day, is refused before any budget is spent. The model is a candidate until a reviewer approves it
+            (`veil models approve`). See docs/models.md.
 
             Examples:
               veil train --task purchase --epsilon 1 --cutoff 2026-04-17 --json
@@ -43,7 +46,10 @@ struct TrainCommand: AsyncParsableCommand {
     var clip: Double?
     @Option(help: ArgumentHelp("Adam learning rate (default \(TrainingPlan.defaultLearningRate)).", valueName: "rate"))
     var learningRate: Double?
-    @Option(help: ArgumentHelp("Cutoff date YYYY-MM-DD (UTC); default today − horizon.", valueName: "date"))
+    @Option(
+        help: ArgumentHelp(
+            "Cutoff date YYYY-MM-DD (UTC); default: the end of the day of the latest stored event − horizon. Refused if its horizon holds no event or runs past the data.",
+            valueName: "date"))
     var cutoff: String?
     @Option(help: ArgumentHelp("Observation window before the cutoff, e.g. 90d (default: all history).", valueName: "days"))
     var window: String?
@@ -75,7 +81,12 @@ struct TrainCommand: AsyncParsableCommand {
             horizonDays: CLIDates.days(horizon), seed: seed, nonPrivate: nonPrivate)
         let context = try service.openContext()
         let display = TrainingDisplay(enabled: isatty(2) == 1)
-        let card = try await TrainingService(context: context).train(request, principal: "cli", progress: display.show)
+        let card: ModelCard
+        do {
+            card = try await TrainingService(context: context).train(request, principal: "cli", progress: display.show)
+        } catch let error as VeilError where error.field == "cutoff" {
+            throw VeilError(error.code, field: "--cutoff", error.message)  // name the option the user typed
+        }
         display.finish()
         if output.json {
             try Output.json(try card.jsonValue())

@@ -99,6 +99,9 @@ final class CountingStore: EventStore, IdentityVault, @unchecked Sendable {
         return try await base.events(after: cursor, limit: limit)
     }
     func erase(_ pseudonym: Pseudonym) async throws -> ErasureCounts { try await base.erase(pseudonym) }
+    // Metadata (index lookups, no event row): not counted as event reads.
+    func latestEventMillis() async throws -> Int64? { try await base.latestEventMillis() }
+    func containsEvents(in range: Range<Int64>) async throws -> Bool { try await base.containsEvents(in: range) }
     func identity(for pseudonym: Pseudonym) async throws -> VaultRecord? { try await base.identity(for: pseudonym) }
     func dataKey(id: String) async throws -> DataKeyRecord? { try await base.dataKey(id: id) }
     func identityCount() async throws -> Int { try await base.identityCount() }

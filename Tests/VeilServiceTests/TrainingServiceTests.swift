@@ -5,6 +5,7 @@ import VeilCore
 import VeilLearning
 import VeilPrivacy
 import VeilStore
+import VeilSynth
 @testable import VeilService
 
 @Suite struct TrainingServiceTests {
@@ -42,6 +43,55 @@ import VeilStore
         _ = try await trainer.train(TrainingFixture.request(epsilon: 0.5), principal: "cli")
         #expect(counting.eventReads > 0)
         #expect(try context.models.list().count == 1)
+    }
+
+    @Test func theDefaultCutoffEndsTheHorizonWithTheLatestStoredDay() async throws {
+        let fixture = try await TrainingFixture()
+        // 70 days from 2026-01-01: the latest events are on 2026-03-11, so the horizon is the 14 days
+        // before 2026-03-12 and the cutoff 2026-02-26 (the fixture's cutoff, and `--truth`'s default).
+        let latest = try #require(try await fixture.context.events.latestEventMillis())
+        #expect(TrainingPlan.defaultCutoff(latestEventMillis: latest, horizonDays: 14) == TrainingFixture.cutoff)
+        var request = TrainingFixture.request()
+        request.cutoffMillis = nil
+        let card = try await fixture.trainer.train(request, principal: "cli")
+        #expect(card.dataWindow.cutoff == ModelFile.isoTime(millis: TrainingFixture.cutoff))
+        #expect(card.dataWindow.horizonEnd == ModelFile.isoTime(millis: TrainingFixture.cutoff + 14 * 86_400_000))
+        let positives = try #require(card.metrics.binary?.positiveCount)
+        #expect(positives > 0)
+        // The same run with the cutoff spelled out is the same model.
+        let explicit = try await fixture.trainer.train(TrainingFixture.request(), principal: "cli")
+        #expect(explicit.modelId == card.modelId)
+    }
+
+    @Test func aCutoffWhoseHorizonHoldsNoEventIsRefusedBeforeSpending() async throws {
+        let fixture = try await TrainingFixture()
+        let counting = CountingStore(fixture.context.events)
+        let context = fixture.context
+        let trainer = TrainingService(
+            policy: context.policy, master: context.keys.master, events: counting, vault: counting,
+            budget: context.budget, models: context.models, audit: context.audit)
+        var request = TrainingFixture.request()
+        request.cutoffMillis = Int64(CivilDate(year: 2026, month: 3, day: 20)!.daysSinceEpoch) * 86_400_000
+        do {
+            _ = try await trainer.train(request, principal: "cli")
+            Issue.record("a horizon after the last event must be refused")
+        } catch let error as VeilError {
+            #expect(error.code == .invalidInput)
+            #expect(error.field == "cutoff")
+            #expect(error.message.contains("holds no stored event"))
+        }
+        // A horizon that starts inside the data but ends after it would have incomplete labels.
+        request.cutoffMillis = TrainingFixture.cutoff + 86_400_000
+        do {
+            _ = try await trainer.train(request, principal: "cli")
+            Issue.record("a horizon past the end of the data must be refused")
+        } catch let error as VeilError {
+            #expect(error.field == "cutoff")
+            #expect(error.message.contains("runs past the end of the stored data"))
+        }
+        #expect(counting.eventReads == 0)
+        #expect(try context.budget.status().spends.isEmpty)
+        #expect(try context.models.list().isEmpty)
     }
 
     @Test func onlyAnApprovedModelServes() async throws {

@@ -33,7 +33,8 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     /// Adam learning rate; default `TrainingPlan.defaultLearningRate`.
     public var learningRate: Double?
     /// Features come from before the cutoff, labels from the horizon after it (Unix ms, UTC).
-    /// Default: today 00:00 UTC minus the horizon, the latest cutoff whose labels are complete.
+    /// Default: `TrainingPlan.defaultCutoff` — the end of the UTC day of the latest stored event minus
+    /// the horizon, the latest cutoff whose horizon the stored data covers.
     public var cutoffMillis: Int64?
     /// Observation window length in days before the cutoff; nil: everything before the cutoff.
     public var windowDays: Int?
@@ -100,8 +101,10 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     }
 
     /// Checks the request against its rules and the policy and fills in the defaults.
-    /// `now` decides the default cutoff and that the horizon has ended.
-    public func validate(policy: Policy, now: Date = Date()) throws -> TrainingPlan {
+    /// `latestEventMillis` (the store's latest event time, nil when empty) decides the default cutoff;
+    /// `now` that the horizon has ended. Whether the horizon holds events is the caller's check
+    /// (`TrainingService` asks the store).
+    public func validate(policy: Policy, latestEventMillis: Int64?, now: Date = Date()) throws -> TrainingPlan {
         func fail(_ field: String, _ rule: String) -> VeilError { VeilError(.invalidInput, field: field, rule) }
         if nonPrivate {
             guard policy.training.allowNonPrivate else {
@@ -143,7 +146,14 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         if let windowDays { guard (1...36_500).contains(windowDays) else { throw fail("window_days", "must be between 1 and 36500 days") } }
         let day = FeatureWindow.millisPerDay
         let nowMillis = Int64(now.timeIntervalSince1970 * 1000)
-        let cutoff = cutoffMillis ?? ((nowMillis / day) * day - Int64(horizon) * day)
+        let cutoff: Int64
+        if let cutoffMillis {
+            cutoff = cutoffMillis
+        } else if let latestEventMillis {
+            cutoff = TrainingPlan.defaultCutoff(latestEventMillis: latestEventMillis, horizonDays: horizon)
+        } else {
+            throw VeilError(.invalidInput, field: "data", "there are no stored events to train on; ingest events first")
+        }
         guard cutoff > 0 else { throw fail("cutoff", "must be after 1970-01-01") }
         guard cutoff + Int64(horizon) * day <= nowMillis else {
             throw fail("cutoff", "the label horizon (cutoff + \(horizon) days) must have ended; choose an earlier cutoff")
@@ -197,6 +207,21 @@ public struct TrainingPlan: Sendable, Hashable {
         self.windowDays = windowDays
         self.horizonDays = horizonDays
         self.seed = seed
+    }
+
+    /// The default cutoff: the end of the UTC day holding the latest stored event (the next 00:00 UTC)
+    /// minus `horizonDays` days. The label horizon then ends where the stored data does, so it is as
+    /// late as it can be while still complete (data generated for days [start, start + d) gives
+    /// start + d − horizon, the same cutoff as `veil generate --truth`).
+    public static func defaultCutoff(latestEventMillis: Int64, horizonDays: Int) -> Int64 {
+        dataEnd(latestEventMillis: latestEventMillis) - Int64(horizonDays) * FeatureWindow.millisPerDay
+    }
+
+    /// Where the stored data ends: the next 00:00 UTC after the latest stored event. A label horizon
+    /// ending later would count users as churned only because their events are not stored yet.
+    public static func dataEnd(latestEventMillis: Int64) -> Int64 {
+        let day = FeatureWindow.millisPerDay
+        return (max(latestEventMillis, 0) / day + 1) * day
     }
 
     public var optimizer: Optimizer { .adam(learningRate: learningRate) }

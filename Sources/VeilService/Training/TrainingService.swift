@@ -10,9 +10,14 @@ import VeilStore
 /// the events → split → DP-SGD → evaluate → register a candidate model with its card → audit.
 ///
 /// Contract:
-/// - No event is read before the budget is reserved. The only thing read before is the number of
-///   registered users n (`IdentityVault.identityCount()`), which Veil treats as public, as Opacus and
-///   TF Privacy treat the dataset size; q = B / n and steps = epochs × round(n / B) follow from it.
+/// - No event is read before the budget is reserved. The only things read before are metadata, which
+///   Veil treats as public as Opacus and TF Privacy treat the dataset size: the number of registered
+///   users n (`IdentityVault.identityCount()`; q = B / n and steps = epochs × round(n / B) follow from
+///   it), the latest stored event time (the default cutoff, `TrainingPlan.defaultCutoff`) and whether
+///   any event falls in the label horizon.
+/// - A cutoff whose label horizon holds no stored event, or runs past the end of the stored data
+///   (`TrainingPlan.dataEnd`), is refused (field `cutoff`) before anything is spent: its labels would
+///   be empty or incomplete.
 /// - A refused reservation (`.budgetExceeded`) stops the run with nothing read, trained or registered.
 ///   A reservation is never refunded, even if the run fails later.
 /// - The registered model is a `candidate`; only a reviewer's approval makes it serve. A non-private
@@ -58,8 +63,10 @@ public final class TrainingService: Sendable {
         _ request: TrainingRequest, principal: String, role: String = "trainer",
         progress: @escaping @Sendable (TrainingProgress) -> Void = { _ in }
     ) async throws -> ModelCard {
-        // a) validate against the rules and the policy.
-        let plan = try request.validate(policy: policy.policy, now: now())
+        // a) validate against the rules and the policy; the default cutoff comes from the latest event time.
+        let latest = try await events.latestEventMillis()
+        let plan = try request.validate(policy: policy.policy, latestEventMillis: latest, now: now())
+        try await checkHorizon(plan.window, latestEventMillis: latest)
         let schema = FeatureSchema(policy: policy.policy)
         guard plan.task != .nextCategory || schema.categories.count >= 2 else {
             throw VeilError(.invalidInput, field: "task", "next_category needs at least 2 categories in the policy")
@@ -162,6 +169,21 @@ public final class TrainingService: Sendable {
         card.created = ModelFile.isoTime(millis: record.createdMillis)
         try audit?.record(actor: principal, action: "model.train", details: auditDetails(card: card, role: role))
         return card
+    }
+
+    /// Refuses a label horizon with no stored event in it, or one that ends after the stored data does.
+    private func checkHorizon(_ window: FeatureWindow, latestEventMillis: Int64?) async throws {
+        let horizon = "the label horizon [\(ModelFile.isoTime(millis: window.cutoff)), \(ModelFile.isoTime(millis: window.horizonEnd)))"
+        let latest = latestEventMillis.map(ModelFile.isoTime(millis:)) ?? "none"
+        let advice = "choose an earlier cutoff, or leave it out for the default (end of the latest event's day − horizon)"
+        guard try await events.containsEvents(in: window.cutoff..<window.horizonEnd) else {
+            throw VeilError(.invalidInput, field: "cutoff", "\(horizon) holds no stored event (latest event: \(latest)); \(advice)")
+        }
+        if let latestEventMillis, window.horizonEnd > TrainingPlan.dataEnd(latestEventMillis: latestEventMillis) {
+            throw VeilError(
+                .invalidInput, field: "cutoff",
+                "\(horizon) runs past the end of the stored data (latest event: \(latest)), so its labels would be incomplete; \(advice)")
+        }
     }
 
     private func makeCard(
