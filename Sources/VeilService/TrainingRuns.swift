@@ -5,7 +5,8 @@ import VeilCore
 /// looked up by its id (`GET /v1/training-runs/{id}`).
 ///
 /// Contract:
-/// - `start` validates the request against the policy at once (a broken rule throws, naming the
+/// - `start` checks the request at once as `TrainingService.check` does — rules, policy, label horizon
+///   within the stored data — (a broken rule throws, naming the
 ///   field, and nothing starts), then returns a `running` run while `TrainingService` trains.
 /// - The budget is reserved inside the run, before any event is read; a refusal ends the run as
 ///   `failed` with the ledger's message, nothing read or registered.
@@ -40,24 +41,22 @@ public actor TrainingRuns {
     public static let keptFinishedRuns = 1000
 
     private let trainer: TrainingService
-    private let policy: Policy
     private var runs: [String: Run] = [:]
     /// Ids of finished runs, oldest first.
     private var finished: [String] = []
 
-    public init(trainer: TrainingService, policy: Policy) {
+    public init(trainer: TrainingService) {
         self.trainer = trainer
-        self.policy = policy
     }
 
     /// Runs over a context's store, ledger, registry and audit log.
     public init(context: VeilContext) {
-        self.init(trainer: TrainingService(context: context), policy: context.policy.policy)
+        self.init(trainer: TrainingService(context: context))
     }
 
     /// Validates `request` and starts training it for `principal` (ledger role `trainer`).
-    public func start(_ request: TrainingRequest, principal: String) throws -> Run {
-        _ = try request.validate(policy: policy)
+    public func start(_ request: TrainingRequest, principal: String) async throws -> Run {
+        _ = try await trainer.check(request)
         let run = Run(id: UUID().uuidString.lowercased(), status: .running)
         runs[run.id] = run
         let trainer = trainer

@@ -3,7 +3,8 @@ import Hummingbird
 
 /// TEST ONLY. Deterministic shoppers for the endpoints that read real events: `users` users, each
 /// with views before the training cutoff (2026-02-26), every other one a purchase before it, and every
-/// third one a purchase in the 14-day label horizon after it.
+/// third one a purchase in the 14-day label horizon after it. User 1 also views on the horizon's last
+/// day, so the stored data covers the whole horizon (training refuses a horizon past the data).
 enum ShopperEvents {
     /// 2026-02-26T00:00:00Z in Unix ms: the cutoff the training tests use.
     static let cutoffMillis: Int64 = 1_772_064_000_000
@@ -31,6 +32,7 @@ enum ShopperEvents {
                 event("h-\(user)", user, "purchase", cutoffMillis + 4 * day, extra: #","price":20,"quantity":1"#)
             }
         }
+        if users > 1 { event("late-1", 1, "view", cutoffMillis + 13 * day + 3_600_000) }
         return lines.joined(separator: "\n") + "\n"
     }
 }

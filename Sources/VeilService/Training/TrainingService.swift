@@ -57,6 +57,15 @@ public final class TrainingService: Sendable {
             budget: context.budget, models: context.models, audit: context.audit)
     }
 
+    /// Checks `request` exactly as `train` does before anything is spent or read — the rules, the
+    /// policy, and that the label horizon lies within the stored data — and returns the resolved plan.
+    public func check(_ request: TrainingRequest) async throws -> TrainingPlan {
+        let latest = try await events.latestEventMillis()
+        let plan = try request.validate(policy: policy.policy, latestEventMillis: latest, now: now())
+        try await checkHorizon(plan.window, latestEventMillis: latest)
+        return plan
+    }
+
     /// Runs one training request for `principal` acting as `role` and returns the registered model's card
     /// (with `model_id`). `progress` is called from the training task; its `meanLoss` is for a terminal only.
     public func train(
@@ -64,9 +73,7 @@ public final class TrainingService: Sendable {
         progress: @escaping @Sendable (TrainingProgress) -> Void = { _ in }
     ) async throws -> ModelCard {
         // a) validate against the rules and the policy; the default cutoff comes from the latest event time.
-        let latest = try await events.latestEventMillis()
-        let plan = try request.validate(policy: policy.policy, latestEventMillis: latest, now: now())
-        try await checkHorizon(plan.window, latestEventMillis: latest)
+        let plan = try await check(request)
         let schema = FeatureSchema(policy: policy.policy)
         guard plan.task != .nextCategory || schema.categories.count >= 2 else {
             throw VeilError(.invalidInput, field: "task", "next_category needs at least 2 categories in the policy")
