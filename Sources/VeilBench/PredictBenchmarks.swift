@@ -15,9 +15,10 @@ import VeilSynth
 ///
 /// Load: `POST /v1/predict {"task":"purchase","pseudonym":…}` for the stored users in a fixed shuffled
 /// order, open loop (`OpenLoopLoad`) at `rate` requests/s for `seconds` s after a 1 s warm-up at the
-/// same rate. Reports p50/p99/max latency from each request's scheduled time, the achieved rate and the
-/// error count. For attribution it then times, serially and without HTTP, the three steps a prediction
-/// takes: the serving-model lookup, the user's event read, and the whole `PredictionService.predict`.
+/// same rate. Reports p50/p99/max latency from each request's scheduled time, the achieved rate, the
+/// error count, the CPU time per request and the machine's load average. For attribution it then
+/// times, serially and without HTTP, the three steps a prediction takes: the serving-model lookup,
+/// the user's event read, and the whole `PredictionService.predict`.
 enum PredictBenchmarks {
     static let users = 4_000
     static let days = 70
@@ -44,7 +45,7 @@ enum PredictBenchmarks {
         let bodies = order.map { Array(#"{"task":"purchase","pseudonym":"\#($0.hex)"}"#.utf8) }
         let token = try await context.tokens.issue(name: "bench", role: .analyst, actor: "bench").token
 
-        let report = try await BenchGateway.serving(GatewayServices(context: context), policy: context.policy.policy) { port in
+        let (report, cpu) = try await BenchGateway.serving(GatewayServices(context: context), policy: context.policy.policy) { port in
             // More connections than `HTTPClient.shared` allows, so requests queue in the server, not the client.
             var configuration = HTTPClient.Configuration()
             configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
@@ -54,11 +55,13 @@ enum PredictBenchmarks {
             let send: @Sendable (Int) async throws -> Bool = { try await client.post(bodies[$0 % bodies.count]) == 200 }
             let warmup = await OpenLoopLoad(rate: rate, count: Int(rate)).run(send)
             phase("warm-up done (\(warmup.errors) errors)")
+            let cpuBefore = IngestBenchmarks.cpuSeconds()
             let report = await OpenLoopLoad(rate: rate, count: Int(rate * seconds)).run { try await send($0 + Int(rate)) }
+            let cpu = IngestBenchmarks.cpuSeconds() - cpuBefore
             phase("load done (\(report.errors) errors)")
             // Close the client's keep-alive connections before the gateway waits for its connections to end.
             try await http.shutdown()
-            return report
+            return (report, cpu)
         }
         phase("gateway stopped")
 
@@ -74,7 +77,16 @@ enum PredictBenchmarks {
             BenchResult(name: "predict_http.p50", value: Percentile.of(sorted, 0.50) * 1e3, unit: "ms"),
             BenchResult(name: "predict_http.p99", value: Percentile.of(sorted, 0.99) * 1e3, unit: "ms"),
             BenchResult(name: "predict_http.max", value: (sorted.last ?? .nan) * 1e3, unit: "ms"),
+            // Client and server share the process: CPU of both, per request, during the paced run.
+            BenchResult(name: "predict_http.cpu_per_request", value: cpu / Double(sorted.count + report.errors) * 1e3, unit: "ms"),
+            BenchResult(name: "predict_http.load_average_1m", value: loadAverage(), unit: "runnable"),
         ] + breakdown
+    }
+
+    /// The machine's 1-minute load average (other processes compete for the same cores), or NaN.
+    private static func loadAverage() -> Double {
+        var loads = [Double](repeating: .nan, count: 3)
+        return getloadavg(&loads, 3) > 0 ? loads[0] : .nan
     }
 
     /// A line on standard error (standard output carries only results).
