@@ -1,19 +1,16 @@
 import AsyncHTTPClient
 import Foundation
-import Logging
-import ServiceLifecycle
 import VeilCore
-import VeilCrypto
 import VeilGateway
-import VeilPolicy
 import VeilService
 
 /// HTTP ingest through the real gateway on 127.0.0.1 (issue: ingestion): batches of 1,000 NDJSON
 /// events from a concurrent client, reporting events/s and p50/p99 batch latency.
 ///
-/// Each run gets fresh keys, a fresh data directory, an `ingest` token, and the `EventIngesting` its
-/// factory builds from the opened `VeilContext` — the real pipeline (`services.ingestPipeline()`) or,
-/// for the gateway's own overhead, `CountingIngestor`.
+/// Each run gets a fresh `BenchDeployment`, an `ingest` token, and every use case of
+/// `GatewayServices(context:)` except the `EventIngesting`, which its factory builds from the opened
+/// `VeilContext` — the real pipeline (`context.ingestPipeline()`) or, for the gateway's own overhead,
+/// `CountingIngestor`.
 enum GatewayBenchmarks {
     /// Builds the use case under test from the services of a fresh data directory.
     typealias IngestorFactory = @Sendable (VeilContext) async throws -> any EventIngesting
@@ -30,45 +27,25 @@ enum GatewayBenchmarks {
     }
 
     private static func run(name: String, factory: IngestorFactory) async throws -> [BenchResult] {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("veil-bench-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
-        let keysDirectory = root.appendingPathComponent("keys").path
-        try KeyRing.initialize(directory: keysDirectory)
-        let services = try VeilContext(
-            keysDirectory: keysDirectory, dataDirectory: root.appendingPathComponent("data").path,
-            policy: LoadedPolicy(policy: Policy(), hash: String(repeating: "0", count: 64), path: "(built-in)"), actor: "bench")
-        let ingestor = try await factory(services)
-        let token = try await services.tokens.issue(name: "bench", role: .ingest, actor: "bench").token
+        let deployment = try BenchDeployment()
+        defer { deployment.remove() }
+        let context = deployment.context
+        var services = GatewayServices(context: context)
+        services.ingestor = try await factory(context)
+        let token = try await context.tokens.issue(name: "bench", role: .ingest, actor: "bench").token
         let bodies = (0..<(warmupBatches + batches)).map(batchBody)
 
-        var logger = Logger(label: "veil.bench")
-        logger.logLevel = .warning
-        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = buildApplication(
-            configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, policy: services.policy.policy) { _, port in
-                portContinuation.yield(port)
-                portContinuation.finish()
-            },
-            services: GatewayServices(ingestor: ingestor, eraser: NoEraser(), authenticator: services.tokens),
-            logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var ports = portStream.makeAsyncIterator()
-            guard let port = await ports.next() else { throw VeilError(.unavailable, "the gateway did not start") }
+        return try await BenchGateway.serving(services, policy: context.policy.policy) { port in
             let client = LoadClient(url: "http://127.0.0.1:\(port)/v1/events", token: token)
             for body in bodies.prefix(warmupBatches) { _ = try await client.send(body) }
             let start = ContinuousClock.now
             let latencies = try await client.sendConcurrently(Array(bodies.dropFirst(warmupBatches)), concurrency: concurrency)
             let seconds = (ContinuousClock.now - start).seconds
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
             let sorted = latencies.sorted()
             return [
                 BenchResult(name: "\(name).events_per_s", value: Double(batches * eventsPerBatch) / seconds, unit: "events/s"),
-                BenchResult(name: "\(name).batch_p50", value: percentile(sorted, 0.50) * 1e3, unit: "ms"),
-                BenchResult(name: "\(name).batch_p99", value: percentile(sorted, 0.99) * 1e3, unit: "ms"),
+                BenchResult(name: "\(name).batch_p50", value: Percentile.of(sorted, 0.50) * 1e3, unit: "ms"),
+                BenchResult(name: "\(name).batch_p99", value: Percentile.of(sorted, 0.99) * 1e3, unit: "ms"),
             ]
         }
     }
@@ -85,30 +62,34 @@ enum GatewayBenchmarks {
         }
         return Array(text.utf8)
     }
-
-    private static func percentile(_ sorted: [Double], _ p: Double) -> Double {
-        guard !sorted.isEmpty else { return .nan }
-        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
-    }
 }
 
-/// Sends batches to `/v1/events` with AsyncHTTPClient and times each one.
+/// Posts bodies to one gateway endpoint with AsyncHTTPClient and times them.
 struct LoadClient: Sendable {
     let url: String
     let token: String
+    var contentType = "application/x-ndjson"
+    /// The client; `HTTPClient.shared` keeps at most 8 HTTP/1.1 connections per host.
+    var http: HTTPClient = .shared
 
-    /// Seconds from sending the batch to reading the whole 200 response.
-    func send(_ body: [UInt8]) async throws -> Double {
+    /// Posts `body`, reads the whole response and returns its status code.
+    func post(_ body: [UInt8]) async throws -> UInt {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/x-ndjson")
+        request.headers.add(name: "Content-Type", value: contentType)
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.body = .bytes(body)
-        let start = ContinuousClock.now
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let response = try await http.execute(request, timeout: .seconds(60))
         _ = try await response.body.collect(upTo: 1 << 20)
-        guard response.status == .ok else {
-            throw VeilError(.unavailable, "the gateway answered \(response.status.code) to a benchmark batch")
+        return response.status.code
+    }
+
+    /// Seconds from sending `body` to reading the whole response; throws unless it is a 200.
+    func send(_ body: [UInt8]) async throws -> Double {
+        let start = ContinuousClock.now
+        let status = try await post(body)
+        guard status == 200 else {
+            throw VeilError(.unavailable, "the gateway answered \(status) to a benchmark request")
         }
         return (ContinuousClock.now - start).seconds
     }
@@ -134,13 +115,6 @@ struct LoadClient: Sendable {
 struct CountingIngestor: EventIngesting {
     func ingestBatch(_ body: Data, format: EventBatchFormat, actor: String) async throws -> IngestSummary {
         IngestSummary(accepted: body.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }, duplicates: 0)
-    }
-}
-
-/// The benchmark never erases.
-struct NoEraser: SubjectErasing {
-    func erase(userID: String, actor: String) async throws -> ErasureReport {
-        throw VeilError(.unavailable, "erasure is not part of the benchmark")
     }
 }
 

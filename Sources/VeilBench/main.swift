@@ -15,6 +15,7 @@ let groups: [[Benchmark]] = [
         // The gateway alone: HTTP, token check, body collection; the batch is counted, not stored.
         (name: "http_gateway_only", factory: { _ in CountingIngestor() }),
     ]),
+    PredictBenchmarks.all,
     QueryBenchmarks.all,
     QualityBenchmarks.all,
 ]

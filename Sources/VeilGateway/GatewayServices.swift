@@ -3,7 +3,8 @@ import VeilService
 
 /// The service-layer use cases the HTTP API exposes, one property per use case.
 ///
-/// Ingest, erasure and authentication are protocols (HTTP tests replace them with recording fakes);
+/// Ingest, erasure and authentication are protocols (the `http_gateway_only` benchmark swaps in an
+/// ingestor that stores nothing; HTTP tests run the real services and inject faults at the store);
 /// the other use cases are the service types themselves, tested over a real context, and optional:
 /// one left nil leaves its endpoints unregistered (404), so a benchmark or test of ingest alone
 /// passes only the first three. `init(context:)` sets them all. To add an endpoint: add its use case

@@ -80,12 +80,12 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
     }
 
     public func eventCount() async throws -> Int {
-        try await database.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0 }
+        try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0 }
     }
 
     public func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] {
         let pid = Data(pseudonym.bytes)
-        return try await database.pool.read { db in
+        return try await database.read { db in
             try EventRow.fetchAll(
                 db, sql: "SELECT \(EventRow.columns) FROM events WHERE pid = ? ORDER BY ts_ms, rowid", arguments: [pid]
             ).map { try $0.event() }
@@ -94,7 +94,7 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
 
     public func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk {
         precondition(limit > 0, "a chunk holds at least one event")
-        return try await database.pool.read { db in
+        return try await database.read { db in
             let rows: [EventRow]
             if let cursor {
                 rows = try EventRow.fetchAll(
@@ -164,7 +164,7 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
 
     public func identity(for pseudonym: Pseudonym) async throws -> VaultRecord? {
         let pid = Data(pseudonym.bytes)
-        let row = try await database.pool.read { db in try VaultRow.fetchOne(db, key: pid) }
+        let row = try await database.read { db in try VaultRow.fetchOne(db, key: pid) }
         guard let row else { return nil }
         guard let record = row.record else {
             throw VeilError(.integrity, field: "vault", "the vault row of \(pseudonym.hex) is malformed")
@@ -173,11 +173,11 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
     }
 
     public func dataKey(id: String) async throws -> DataKeyRecord? {
-        try await database.pool.read { db in try DataKeyRow.fetchOne(db, key: id) }?.record
+        try await database.read { db in try DataKeyRow.fetchOne(db, key: id) }?.record
     }
 
     public func identityCount() async throws -> Int {
-        try await database.pool.read { db in try VaultRow.fetchCount(db) }
+        try await database.read { db in try VaultRow.fetchCount(db) }
     }
 }
 

@@ -96,7 +96,7 @@ public struct SQLiteTokenStore: TokenStore {
     }
 
     private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await database.pool.read(body) } catch let error as VeilError { throw error } catch {
+        do { return try await database.read(body) } catch let error as VeilError { throw error } catch {
             throw VeilError(.unavailable, "the token store cannot be read right now; retry later")
         }
     }

@@ -40,6 +40,22 @@ public final class VeilDatabase: Sendable {
         }
     }
 
+    /// Runs `body` in a read-only transaction on one of the pool's readers and returns its result.
+    ///
+    /// Use this, not `pool.read`, from async code. GRDB's async `pool.read` holds its reader until the
+    /// awaiting task resumes on the cooperative pool, while the synchronous `pool.read` of the stores
+    /// with a synchronous API (models, ledger, settings) blocks a cooperative thread until a reader is
+    /// free. With as many such blocked threads as cores, no task can resume to hand its reader back,
+    /// and the process deadlocks (seen with concurrent `POST /v1/predict` on two cores). This read
+    /// runs and releases its reader on GRDB's own queue, so it never waits for the cooperative pool.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            pool.asyncRead { database in
+                continuation.resume(with: Result { try body(try database.get()) })
+            }
+        }
+    }
+
     /// All schema migrations, in the order they run. Each store registers its own.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()

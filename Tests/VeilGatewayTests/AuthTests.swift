@@ -25,7 +25,7 @@ import VeilService
                 #expect(String(buffer: response.body) == Self.unauthorizedBody)
             }
         }
-        #expect(await gateway.ingestor.calls.isEmpty)
+        #expect(try await gateway.context.events.eventCount() == 0)
     }
 
     @Test func revokedTokenIs401() async throws {
@@ -56,7 +56,7 @@ import VeilService
                         == #"{"error":"forbidden","message":"this endpoint requires a token with the ingest (or admin) role"}"#)
             }
         }
-        #expect(await gateway.ingestor.calls.isEmpty)
+        #expect(try await gateway.context.events.eventCount() == 0)
     }
 
     @Test func bearerSchemeIsCaseInsensitive() {

@@ -14,11 +14,8 @@ import VeilCore
         let answer = try gateway.context.queryService().run(
             .init(metric: "count_events", epsilon: 0.5), principal: "test-analyst", role: "analyst")
         #expect(answer.budget.spendID > 0)
-        let status = try gateway.context.budget.status()
-        #expect(status.spends.count == 1)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let expected = String(decoding: try encoder.encode(status), as: UTF8.self)
+        #expect(try gateway.context.budget.status().spends.count == 1)
+        let expected = try gateway.budgetStatusJSON()
         try await gateway.application().test(.router) { client in
             try await client.execute(uri: "/v1/budget", method: .get, headers: gateway.headers(role)) { response in
                 #expect(response.status == .ok)

@@ -9,42 +9,18 @@ import VeilService
 import FoundationNetworking
 #endif
 
-/// TEST ONLY. An ingestor that holds each batch until the test releases it.
-actor GatedIngestor: EventIngesting {
-    private var entered: [CheckedContinuation<Void, Never>] = []
-    private var waiting: CheckedContinuation<Void, Never>?
-    private var release: CheckedContinuation<Void, Never>?
-    private var hasEntered = false
-
-    func ingestBatch(_ body: Data, format: EventBatchFormat, actor: String) async throws -> IngestSummary {
-        hasEntered = true
-        waiting?.resume()
-        waiting = nil
-        await withCheckedContinuation { release = $0 }
-        return IngestSummary(accepted: 1, duplicates: 0)
-    }
-
-    /// Returns once a batch is inside `ingestBatch`.
-    func waitUntilEntered() async {
-        if hasEntered { return }
-        await withCheckedContinuation { waiting = $0 }
-    }
-
-    func releaseBatch() {
-        release?.resume()
-        release = nil
-    }
-}
-
 @Suite struct GracefulShutdownTests {
     @Test func shutdownLetsTheBatchInFlightCommitAndAnswer() async throws {
         let base = try await TestGateway.make()
-        let ingestor = GatedIngestor()
+        // The real pipeline over a store whose commit waits for the test (a slow disk).
+        let store = GatedCommitStore(base: base.context.events)
+        var services = base.services
+        services.ingestor = IngestService(store: store, keys: base.context.keys, policy: base.policy, audit: base.context.audit)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let logger = base.logs.logger()
         let app = buildApplication(
             configuration: GatewayConfiguration(host: "127.0.0.1", port: 0) { _, port in portContinuation.yield(port) },
-            services: GatewayServices(ingestor: ingestor, eraser: base.eraser, authenticator: base.tokens),
+            services: services,
             logger: logger)
         let group = GatewayRunner.serviceGroup(app, logger: logger, gracefulShutdownSignals: [])
 
@@ -57,19 +33,20 @@ actor GatedIngestor: EventIngesting {
             request.httpMethod = "POST"
             request.setValue("application/x-ndjson", forHTTPHeaderField: "Content-Type")
             request.setValue("Bearer \(base.token[.ingest]!)", forHTTPHeaderField: "Authorization")
-            request.httpBody = Data(#"{"event_id":"a","user_id":"u"}"#.utf8)
+            request.httpBody = Data(ndjsonText(count: 1).utf8)
             let inFlight = Task { try await URLSession.shared.data(for: request) }
 
-            await ingestor.waitUntilEntered()
+            await store.waitUntilEntered()
             await group.triggerGracefulShutdown()
             #expect(await Self.stopsAccepting(port: port), "the server still accepts connections after shutdown began")
-            await ingestor.releaseBatch()
+            await store.release()
 
             let (body, response) = try await inFlight.value
             #expect((response as? HTTPURLResponse)?.statusCode == 200)
             #expect(String(decoding: body, as: UTF8.self) == #"{"accepted":1,"duplicates":0}"#)
             try await tasks.waitForAll()
         }
+        #expect(try await base.context.events.eventCount() == 1)
     }
 
     /// Whether new requests to `/healthz` start failing within a bounded number of probes.

@@ -2,6 +2,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import VeilCore
+import VeilService
 @testable import VeilGateway
 
 /// End to end over a real socket on 127.0.0.1 (a free port).
@@ -45,6 +46,28 @@ import VeilCore
                     String(buffer: response.body)
                         == #"{"error":"too_large","message":"the request body is larger than 1024 bytes (policy ingest.max_body_bytes); send smaller batches"}"#
                 )
+            }
+        }
+    }
+
+    @Test func liveServerAnswersTheBudgetToAnAuditorAndRefusesAnIngestToken() async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.ingest(ShopperEvents.ndjson(users: 20))
+        _ = try gateway.context.queryService().run(
+            .init(metric: "count_events", epsilon: 0.5), principal: "test-analyst", role: "analyst")
+        let expected = try gateway.budgetStatusJSON()
+        try await gateway.application().test(.live) { client in
+            try await client.execute(uri: "/v1/budget", method: .get, headers: gateway.headers(.auditor)) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/json")
+                #expect(String(buffer: response.body) == expected)
+                #expect((object(response.body)["spends"] as? [Any])?.count == 1)
+            }
+            try await client.execute(uri: "/v1/budget", method: .get, headers: gateway.headers(.ingest)) { response in
+                #expect(response.status == .forbidden)
+                #expect(
+                    String(buffer: response.body)
+                        == #"{"error":"forbidden","message":"this endpoint requires a token with the analyst or auditor (or admin) role"}"#)
             }
         }
     }

@@ -9,22 +9,21 @@ import VeilService
 import VeilStore
 
 /// TEST ONLY. A gateway over a real `VeilContext` in a fresh temporary directory (new keys, the
-/// built-in policy or `policy`, SQLite, audit log) with one issued token per role. Ingest and erasure
-/// go to the recording fakes; every other endpoint runs the real use cases over the context.
+/// built-in policy or `policy`, SQLite, audit log) with one issued token per role. Every endpoint runs
+/// the real use case over the context (`GatewayServices(context:)`); a test that injects a fault
+/// replaces one of `services` and says so.
 struct TestGateway {
     let directory: URL
     let context: VeilContext
     let tokens: TokenService
-    let ingestor: RecordingIngestor
-    let eraser: RecordingEraser
     let metrics: GatewayMetrics
     let logs: LogCapture
     /// A valid token for every role.
     let token: [Role: String]
     let policy: Policy
-    let services: GatewayServices
+    var services: GatewayServices
 
-    static func make(policy: Policy = Policy(), maxBatchEvents: Int? = nil) async throws -> TestGateway {
+    static func make(policy: Policy = Policy()) async throws -> TestGateway {
         let directory = try TemporaryDirectory.make()
         let keys = directory.appendingPathComponent("keys").path
         try KeyRing.initialize(directory: keys)
@@ -35,14 +34,9 @@ struct TestGateway {
         for role in Role.allCases {
             issued[role] = try await context.tokens.issue(name: "test-\(role)", role: role, actor: "test").token
         }
-        let ingestor = RecordingIngestor(maxBatchEvents: maxBatchEvents ?? policy.ingest.maxBatchEvents)
-        let eraser = RecordingEraser()
-        var services = GatewayServices(context: context)
-        services.ingestor = ingestor
-        services.eraser = eraser
         return TestGateway(
-            directory: directory, context: context, tokens: context.tokens, ingestor: ingestor, eraser: eraser,
-            metrics: GatewayMetrics(), logs: LogCapture(), token: issued, policy: policy, services: services)
+            directory: directory, context: context, tokens: context.tokens, metrics: GatewayMetrics(), logs: LogCapture(),
+            token: issued, policy: policy, services: GatewayServices(context: context))
     }
 
     /// The application on a free loopback port (`.live` tests) or in-process (`.router` tests).
@@ -60,9 +54,35 @@ struct TestGateway {
         return fields
     }
 
-    /// Stores `ndjson` through the real ingest pipeline (not the recording fake).
+    /// Stores `ndjson` through the real ingest pipeline, bypassing HTTP.
     func ingest(_ ndjson: String) async throws {
         _ = try await context.ingestPipeline().ingestBatch(Data(ndjson.utf8), format: .ndjson, actor: "test")
+    }
+
+    /// The pseudonym the context's keys give `userID`.
+    func pseudonym(_ userID: String) -> Pseudonym { context.keys.userPseudonymizer.pseudonym(for: userID) }
+
+    /// The events stored for `userID`, read from the real store.
+    func storedEvents(of userID: String) async throws -> [StoredEvent] {
+        try await context.events.events(for: pseudonym(userID))
+    }
+
+    /// The ledger status as `veil budget --json` prints it: what `GET /v1/budget` must answer.
+    func budgetStatusJSON() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(try context.budget.status()), as: UTF8.self)
+    }
+
+    /// The body (`seq`, `time`, `actor`, `action`, `details`) of the audit log's last record as a JSON
+    /// object; empty if there is none.
+    func lastAuditRecord() throws -> [String: Any] {
+        let log = String(decoding: FileManager.default.contents(atPath: context.audit.path) ?? Data(), as: UTF8.self)
+        func object(_ text: String) throws -> [String: Any] {
+            (try JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+        }
+        guard let last = log.split(separator: "\n").last, let body = try object(String(last))["body"] as? String else { return [:] }
+        return try object(body)
     }
 }
 
@@ -74,10 +94,15 @@ enum TemporaryDirectory {
     }
 }
 
-/// Newline-delimited events with distinct `event_id`s `prefix-0…` for user `user`.
-func ndjson(count: Int, prefix: String = "e", user: String = "alice@example.com") -> ByteBuffer {
+/// Newline-delimited valid `view` events with distinct `event_id`s `prefix-0…` for user `user`.
+func ndjsonText(count: Int, prefix: String = "e", user: String = "alice@example.com") -> String {
     let lines = (0..<count).map {
         #"{"event_id":"\#(prefix)-\#($0)","user_id":"\#(user)","type":"view","timestamp":"2026-01-01T00:00:00Z"}"#
     }
-    return ByteBuffer(string: lines.joined(separator: "\n") + "\n")
+    return lines.joined(separator: "\n") + "\n"
+}
+
+/// `ndjsonText` as a request body.
+func ndjson(count: Int, prefix: String = "e", user: String = "alice@example.com") -> ByteBuffer {
+    ByteBuffer(string: ndjsonText(count: count, prefix: prefix, user: user))
 }
