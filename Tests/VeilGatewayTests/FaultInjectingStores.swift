@@ -15,6 +15,8 @@ extension ForwardingEventStore {
         try await base.events(after: cursor, limit: limit)
     }
     func erase(_ pseudonym: Pseudonym) async throws -> ErasureCounts { try await base.erase(pseudonym) }
+    func latestEventMillis() async throws -> Int64? { try await base.latestEventMillis() }
+    func containsEvents(in range: Range<Int64>) async throws -> Bool { try await base.containsEvents(in: range) }
 }
 
 /// TEST ONLY — fault injection. Every `commit` throws `VeilError(.unavailable)` without touching the
