@@ -6,7 +6,7 @@ import VeilStore
 
 /// `veil ingest` throughput (issue 3): import of 1,000,000 generated events from an NDJSON file into
 /// a fresh data directory, through the real pipeline (validation pass, then parse → validate →
-/// pseudonymise → escrow → SQLite in batches of 10,000).
+/// pseudonymise → escrow → SQLite in batches of `ImportOptions.defaultBatchSize`, or env VEIL_BENCH_BATCH).
 enum IngestBenchmarks {
     static let eventCount = 1_000_000
 

@@ -111,8 +111,9 @@ public struct EventChunk: Sendable {
 /// Where pseudonymised events live. SQLite (`SQLiteEventStore`) is the default backend; callers use
 /// only this protocol, so another backend (PostgreSQL) can replace it.
 ///
-/// Contract: `commit` is one transaction — events and vault rows are all stored or none are — and it
-/// returns only after the transaction is durable.
+/// Contract: `commit` stores a batch in one transaction — its events and vault rows are all stored or
+/// none are — and returns only after that transaction is durable. A backend may put concurrent batches
+/// in the same transaction (group commit); if that transaction fails, each of its batches fails.
 public protocol EventStore: Sendable {
     /// Stores one batch in one transaction: inserts the events (a known `event_id` is a duplicate, not
     /// an error), and creates vault rows for pseudonyms that have none.

@@ -5,14 +5,17 @@ import VeilCore
 
 /// The SQLite backend of `EventStore` and `IdentityVault`, over the data directory's `VeilDatabase`.
 ///
-/// A batch is one write transaction (WAL, `synchronous = FULL`): `commit` returns after the commit is
-/// on disk. Events go in through one cached prepared statement,
-/// `INSERT … ON CONFLICT(event_id) DO NOTHING`, whose change count tells a new event from a duplicate.
+/// Concurrent batches share write transactions (`GroupCommitter`; WAL, `synchronous = FULL`): `commit`
+/// returns after the transaction holding the batch is on disk. Events go in through one cached
+/// prepared statement, `INSERT … ON CONFLICT(event_id) DO NOTHING`, whose change count tells a new
+/// event from a duplicate.
 public final class SQLiteEventStore: EventStore, IdentityVault {
     public let database: VeilDatabase
+    private let groupCommit: GroupCommitter
 
     public init(database: VeilDatabase) {
         self.database = database
+        groupCommit = GroupCommitter(pool: database.pool)
     }
 
     /// Opens (creating if needed) the database in `directory`.
@@ -23,10 +26,10 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
     // MARK: EventStore
 
     public func commit(_ batch: EventBatchWrite) async throws -> BatchCommit {
-        try await database.pool.write { db in try Self.commit(batch, in: db) }
+        try await groupCommit.commit(batch)
     }
 
-    /// The body of `commit`, inside the caller's write transaction.
+    /// One batch's writes, inside the caller's write transaction (which may hold other batches).
     static func commit(_ batch: EventBatchWrite, in db: Database) throws -> BatchCommit {
         var result = BatchCommit()
         // Vault rows first: one lookup per distinct pseudonym of the batch.

@@ -60,7 +60,7 @@ struct IngestCommand: AsyncParsableCommand {
     var skipInvalid = false
 
     @Option(help: "Events per write transaction.")
-    var batchSize = 10_000
+    var batchSize = ImportOptions.defaultBatchSize
 
     @OptionGroup var service: ServiceOptions
     @OptionGroup var output: OutputOptions

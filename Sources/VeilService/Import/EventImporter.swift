@@ -21,8 +21,15 @@ public struct ImportOptions: Sendable {
     public var constantType: EventType?
     /// Store the valid records of a file that has invalid ones, and report the invalid ones.
     public var skipInvalid = false
-    /// Events per write transaction.
-    public var batchSize = 10_000
+    /// Events per write transaction (`defaultBatchSize` unless set).
+    public var batchSize = ImportOptions.defaultBatchSize
+
+    /// 50,000: each batch pseudonymises and looks up in the vault every distinct user it holds once, so
+    /// a user who appears throughout a file costs that once per batch; fewer, larger batches pay it less
+    /// often. `VeilBench ingest` (1,000,000 events, 50,000 users, release): 43k events/s with batches of
+    /// 10,000, 74k with 50,000, 79k with 200,000. Memory grows with the batch (about 15 MB of events at
+    /// 50,000); a crash loses only uncommitted batches, which importing the file again adds.
+    public static let defaultBatchSize = 50_000
     /// The most problems a report lists (the counts are always complete).
     public var maxReportedProblems = 1_000
 
