@@ -123,11 +123,11 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
     }
 
     public func latestEventMillis() async throws -> Int64? {
-        try await database.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(ts_ms) FROM events") }
+        try await database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(ts_ms) FROM events") }
     }
 
     public func containsEvents(in range: Range<Int64>) async throws -> Bool {
-        try await database.pool.read { db in
+        try await database.read { db in
             try Bool.fetchOne(
                 db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE ts_ms >= ? AND ts_ms < ?)",
                 arguments: [range.lowerBound, range.upperBound]) ?? false
