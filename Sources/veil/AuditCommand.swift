@@ -17,7 +17,7 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check every record's hash chain, signature and seq; exit status 1 naming the first bad record.",
             discussion: """
-                Needs only the audit public key. With --checkpoint, also fails when the log was truncated or
+                Needs only the audit public key. With --checkpoint, also fails when the log was truncated or \
                 rewritten behind a checkpoint taken earlier with `veil audit checkpoint`.
 
                 Example:
@@ -73,8 +73,8 @@ struct AuditCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify the log, then print a signed checkpoint of its head (JSON; one line, or pretty with --json).",
             discussion: """
-                Signature: Ed25519 with audit.secret over "veil-audit-checkpoint\\n<seq>\\n<hash hex>".
-                Keep checkpoints somewhere the serving host cannot write; `veil audit verify --checkpoint`
+                Signature: Ed25519 with audit.secret over "veil-audit-checkpoint\\n<seq>\\n<hash hex>". \
+                Keep checkpoints somewhere the serving host cannot write; `veil audit verify --checkpoint` \
                 then detects truncation or rollback.
 
                 Example:

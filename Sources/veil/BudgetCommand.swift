@@ -7,7 +7,7 @@ struct BudgetCommand: AsyncParsableCommand {
         commandName: "budget",
         abstract: "Show the dataset's privacy budget: cap, spent, remaining, per principal, and each spend.",
         discussion: """
-            "spent" is the ε of all releases composed with the Rényi-DP accountant at the policy's δ
+            "spent" is the ε of all releases composed with the Rényi-DP accountant at the policy's δ \
             (not a sum: composition is sublinear). Spends are never refunded.
 
             Example:

@@ -10,21 +10,23 @@ struct IngestCommand: AsyncParsableCommand {
         commandName: "ingest",
         abstract: "Import events from NDJSON or CSV files through the ingest pipeline.",
         discussion: """
-            Every record is validated like an HTTP event (docs/ingest.md), then minimised, pseudonymised
-            and stored; raw user IDs are never written. A missing event_id defaults to <file name>:<line>,
-            so importing a file again adds nothing. A file is all or nothing: if any line is invalid,
-            nothing of it is stored and the lines are reported (never their values) — unless
+            Every record is validated like an HTTP event (docs/ingest.md), then minimised, pseudonymised \
+            and stored; raw user IDs are never written. A missing event_id defaults to <file name>:<line>, \
+            so importing a file again adds nothing. A file is all or nothing: if any line is invalid, \
+            nothing of it is stored and the lines are reported (never their values) — unless \
             --skip-invalid, which stores the valid lines and reports the others.
 
-            CSV files need a header row; cells are separated by commas, tabs or runs of whitespace
-            (detected from the header, or --delimiter). Columns named like event fields map to them;
+            CSV files need a header row; cells are separated by commas, tabs or runs of whitespace \
+            (detected from the header, or --delimiter). Columns named like event fields map to them; \
             --map maps others.
 
             Examples:
               veil ingest events.ndjson
               veil ingest transactions.txt --format csv --type purchase \\
-                  --map user_id=customer,timestamp=date,quantity=quantity,price=amount --timestamp-format %Y%m%d
-              veil ingest export.csv --map user_id=client,type=kind --event-type-map P=purchase,V=view --json
+                  --map user_id=customer,timestamp=date,quantity=quantity,price=amount \\
+                  --timestamp-format %Y%m%d
+              veil ingest export.csv --map user_id=client,type=kind \\
+                  --event-type-map P=purchase,V=view --json
             """
     )
 

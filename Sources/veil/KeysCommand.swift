@@ -15,7 +15,7 @@ struct KeysCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create a new key set: master.key, escrow.pub, escrow.secret, audit.pub, audit.secret.",
             discussion: """
-                Writes each key as one line of base64; the directory gets mode 0700, secret files 0600.
+                Writes each key as one line of base64; the directory gets mode 0700, secret files 0600. \
                 Refuses to overwrite an existing key. Move escrow.secret off the serving host afterwards.
 
                 Example:

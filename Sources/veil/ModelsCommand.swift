@@ -10,7 +10,7 @@ struct ModelsCommand: AsyncParsableCommand {
         commandName: "models",
         abstract: "List and show trained models; approve or reject candidates (as reviewer `cli`).",
         discussion: """
-            A model starts as a candidate. Approval (audited with the note) makes it the one that serves
+            A model starts as a candidate. Approval (audited with the note) makes it the one that serves \
             its task; a non-private model can never be approved.
 
             Examples:

@@ -13,7 +13,7 @@ struct PolicyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate a policy file; print OK and its hash, or every problem (exit status 1).",
             discussion: """
-                The hash is the lowercase hex BLAKE2b-256 of the file's bytes; audit records and models
+                The hash is the lowercase hex BLAKE2b-256 of the file's bytes; audit records and models \
                 name the policy by it. Each problem names the dotted key, the rule and the line.
 
                 Example:

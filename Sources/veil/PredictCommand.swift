@@ -10,7 +10,7 @@ struct PredictCommand: AsyncParsableCommand {
         commandName: "predict",
         abstract: "Score one user with the approved model of a task (prints the pseudonym, never the ID).",
         discussion: """
-            Features come from the user's events before --at (default now) over the model's observation
+            Features come from the user's events before --at (default now) over the model's observation \
             window. Only an approved model serves.
 
             Examples:

@@ -7,7 +7,7 @@ struct PseudonymizeCommand: AsyncParsableCommand {
         commandName: "pseudonymize",
         abstract: "Print the pseudonym of each user ID (or session ID with --session).",
         discussion: """
-            pid = BLAKE2b-128(key = KDF(master, epoch, "veil-pid"), message = the ID's UTF-8 bytes),
+            pid = BLAKE2b-128(key = KDF(master, epoch, "veil-pid"), message = the ID's UTF-8 bytes), \
             as 32 lowercase hex characters (docs/crypto.md). The IDs are not stored or logged.
 
             Example:

@@ -6,8 +6,8 @@ struct PushCommand: AsyncParsableCommand {
         commandName: "push",
         abstract: "Send NDJSON event files to a running Veil gateway over HTTP, as a storefront would.",
         discussion: """
-            Batches go to POST <url>/v1/events with an ingest token, several at once. A batch is
-            retried on 503 (honouring Retry-After); any other error stops the upload and prints the
+            Batches go to POST <url>/v1/events with an ingest token, several at once. A batch is \
+            retried on 503 (honouring Retry-After); any other error stops the upload and prints the \
             gateway's error body. Re-sending a file adds nothing: event_id makes batches idempotent.
 
             Example:

@@ -9,10 +9,10 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the HTTP API (docs/api.md) until SIGTERM or SIGINT.",
         discussion: """
-            Prints `listening on http://HOST:PORT` on stderr once it accepts connections; request logs go to
-            stderr too (level from env LOG_LEVEL, default info). On SIGTERM or SIGINT it stops accepting
-            connections, lets in-flight batches commit and answer, and exits. Training runs started with
-            POST /v1/training-runs live in memory and are abandoned on exit; models already registered
+            Prints `listening on http://HOST:PORT` on stderr once it accepts connections; request logs go to \
+            stderr too (level from env LOG_LEVEL, default info). On SIGTERM or SIGINT it stops accepting \
+            connections, lets in-flight batches commit and answer, and exits. Training runs started with \
+            POST /v1/training-runs live in memory and are abandoned on exit; models already registered \
             and budget already reserved stay.
 
             Example:

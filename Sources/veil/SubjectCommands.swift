@@ -10,8 +10,8 @@ struct EraseCommand: AsyncParsableCommand {
         commandName: "erase",
         abstract: "Erase a data subject: delete the user's events and escrowed identity.",
         discussion: """
-            Pseudonymises the user ID with the current key epoch, deletes every event and the vault row
-            of that pseudonym in one transaction, and reports the counts. Erasing an unknown user
+            Pseudonymises the user ID with the current key epoch, deletes every event and the vault row \
+            of that pseudonym in one transaction, and reports the counts. Erasing an unknown user \
             succeeds with zero counts. The raw ID is not stored or printed (mind your shell history).
 
             Example:
@@ -40,10 +40,10 @@ struct ReidentifyCommand: AsyncParsableCommand {
         commandName: "reidentify",
         abstract: "Print the raw user ID behind a pseudonym (data-protection officer, offline).",
         discussion: """
-            Reads the pseudonym's vault row and sealed data key from the data directory and opens them
-            with the escrow secret key. The escrow secret is never kept on the serving host: bring it on
-            removable media for the duration of the request. Every re-identification is written to the
-            signed audit log (pseudonym and actor, never the raw ID) before the ID is printed. Prints the
+            Reads the pseudonym's vault row and sealed data key from the data directory and opens them \
+            with the escrow secret key. The escrow secret is never kept on the serving host: bring it on \
+            removable media for the duration of the request. Every re-identification is written to the \
+            signed audit log (pseudonym and actor, never the raw ID) before the ID is printed. Prints the \
             raw ID alone on stdout.
 
             Example:

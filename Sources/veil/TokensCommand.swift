@@ -10,7 +10,7 @@ struct TokensCommand: AsyncParsableCommand {
         commandName: "tokens",
         abstract: "Issue, list and revoke the bearer tokens of the HTTP API.",
         discussion: """
-            A token carries one role: \(Role.allCases.map(\.rawValue).joined(separator: ", ")). `admin` may call
+            A token carries one role: \(Role.allCases.map(\.rawValue).joined(separator: ", ")). `admin` may call \
             every endpoint. Only a keyed hash of each token is stored; the token is printed once, at issue.
             """,
         subcommands: [Issue.self, List.self, Revoke.self]

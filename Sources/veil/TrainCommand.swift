@@ -11,18 +11,19 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train a purchase, churn or next-category model with DP-SGD; registers a candidate for review.",
         discussion: """
-            The cost — the subsampled Gaussian mechanism with q = batch / users, σ calibrated to --epsilon,
-            steps = epochs × round(users / batch) — is reserved from the budget before any event is read;
-            a refusal stops here. Features come from the events before --cutoff (over --window, default
-            all), labels from the --horizon after it. Without --cutoff the cutoff is the end of the UTC
-            day of the latest stored event minus the horizon, so the horizon ends where the data does
-            (the card's data_window shows it); a cutoff whose horizon holds no stored event, or runs
-            past the end of that day, is refused before any budget is spent. The model is a candidate until a reviewer approves it
+            The cost — the subsampled Gaussian mechanism with q = batch / users, σ calibrated to --epsilon, \
+            steps = epochs × round(users / batch) — is reserved from the budget before any event is read; \
+            a refusal stops here. Features come from the events before --cutoff (over --window, default \
+            all), labels from the --horizon after it. Without --cutoff the cutoff is the end of the UTC \
+            day of the latest stored event minus the horizon, so the horizon ends where the data does \
+            (the card's data_window shows it); a cutoff whose horizon holds no stored event, or runs \
+            past the end of that day, is refused before any budget is spent. The model is a candidate until a reviewer approves it \
             (`veil models approve`). See docs/models.md.
 
             Examples:
               veil train --task purchase --epsilon 1 --cutoff 2026-04-17 --json
-              veil train --task churn --epsilon 2 --model mlp --hidden 64 --epochs 5 --batch-size 512 --cutoff 2026-04-17
+              veil train --task churn --epsilon 2 --model mlp --hidden 64 --epochs 5 \\
+                  --batch-size 512 --cutoff 2026-04-17
             """
     )
 
