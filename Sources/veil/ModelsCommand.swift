@@ -70,16 +70,10 @@ struct ModelsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Approve a candidate: it serves its task from now on.",
             discussion: "Example:\n  veil models approve MODEL_ID --note \"card and metrics checked\"")
-        @Argument(help: ArgumentHelp("The model id.", valueName: "id"))
-        var id: String
-        @Option(help: ArgumentHelp("The reviewer's note (audited).", valueName: "text"))
-        var note: String
-        @OptionGroup var service: ServiceOptions
-        @OptionGroup var output: OutputOptions
+        @OptionGroup var review: Review
 
         func run() async throws {
-            let record = try service.openContext().models.approve(id: id, reviewer: "cli", note: note)
-            try ModelsCommand.report(record, json: output.json)
+            try review.decide { models in try models.approve(id: review.id, reviewer: "cli", note: review.note) }
         }
     }
 
@@ -87,6 +81,15 @@ struct ModelsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Reject a candidate: it never serves.",
             discussion: "Example:\n  veil models reject MODEL_ID --note \"AUC below the recency baseline\"")
+        @OptionGroup var review: Review
+
+        func run() async throws {
+            try review.decide { models in try models.reject(id: review.id, reviewer: "cli", note: review.note) }
+        }
+    }
+
+    /// What a review names: the model, the reviewer's note, and where the service is.
+    struct Review: ParsableArguments {
         @Argument(help: ArgumentHelp("The model id.", valueName: "id"))
         var id: String
         @Option(help: ArgumentHelp("The reviewer's note (audited).", valueName: "text"))
@@ -94,9 +97,9 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var service: ServiceOptions
         @OptionGroup var output: OutputOptions
 
-        func run() async throws {
-            let record = try service.openContext().models.reject(id: id, reviewer: "cli", note: note)
-            try ModelsCommand.report(record, json: output.json)
+        /// Opens the registry, records the decision (audited as reviewer `cli`) and prints the record.
+        func decide(_ decision: (ModelRegistry) throws -> ModelRecord) throws {
+            try ModelsCommand.report(try decision(try service.openContext().models), json: output.json)
         }
     }
 
