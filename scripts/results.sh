@@ -45,7 +45,7 @@ python3 scripts/synth_label_check.py "$OUT/events.ndjson" "$OUT/truth.csv" >"$OU
 # The table: binary tasks, then next_category.
 jq -rn '
     def f: if . == null then "–" else (. * 1000 | round / 1000 | tostring) end;
-    def eps: if .is_private then "ε = \(.epsilon * 100 | round / 100)" else "non-private (never servable)" end;
+    def eps: if .is_private then "ε = \(.target_epsilon) (accountant \(.epsilon * 1000 | round / 1000))" else "non-private (never servable)" end;
     def brow(name; m): "| \(.task) | \(name) | \(m.roc_auc | f) | \(m.average_precision | f) | \(m.log_loss | f) | \(m.expected_calibration_error | f) |";
     "| task | model | ROC AUC | PR AUC | log loss | ECE |",
     "|---|---|---|---|---|---|",
@@ -60,7 +60,7 @@ if [[ " $TASKS " == *" next_category "* ]]; then
     echo
     jq -rn '
         def f: if . == null then "–" else (. * 1000 | round / 1000 | tostring) end;
-        def eps: if .is_private then "ε = \(.epsilon * 100 | round / 100)" else "non-private (never servable)" end;
+        def eps: if .is_private then "ε = \(.target_epsilon) (accountant \(.epsilon * 1000 | round / 1000))" else "non-private (never servable)" end;
         def mrow(name; m): "| \(name) | \(m.top1_accuracy | f) | \(m.top3_accuracy | f) | \(m.cross_entropy | f) | \(m.expected_calibration_error | f) |";
         "| next_category model | top-1 | top-3 | cross-entropy | ECE |",
         "|---|---|---|---|---|",

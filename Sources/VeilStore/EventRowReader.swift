@@ -9,7 +9,7 @@ import VeilCore
 ///
 /// Contract: `forEach` binds `arguments` (Int64 or 16-byte pseudonym blobs, in order), runs the statement
 /// to the end handing each event and its rowid to `body`, and resets the statement on the way out (also
-/// when `body` throws). A malformed row throws `.integrity` naming its rowid, as `EventRow.event()` does.
+/// when `body` throws). A malformed row throws `.integrity` naming its rowid.
 enum EventRowReader {
     /// A value bound to a `?` of the query.
     enum Argument {

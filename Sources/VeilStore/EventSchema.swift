@@ -102,49 +102,8 @@ struct DataKeyRow: Codable, FetchableRecord, PersistableRecord {
     var record: DataKeyRecord { DataKeyRecord(id: id, sealed: [UInt8](sealed), created: created) }
 }
 
-/// A row of `events`, as GRDB reads it. (Inserts bind the same columns through a prepared statement.)
-struct EventRow: Codable, FetchableRecord {
-    static let databaseTableName = "events"
+/// The columns of `events` in the order `EventRowReader` reads them (inserts bind the same columns
+/// through a prepared statement, `SQLiteEventStore.commit`).
+enum EventRow {
     static let columns = "rowid, event_id, pid, epoch, type, ts_ms, session_pid, item_id, category, price, quantity, rating, query"
-
-    var rowid: Int64
-    var eventID: String
-    var pid: Data
-    var epoch: Int64
-    var type: String
-    var tsMillis: Int64
-    var sessionPID: Data?
-    var itemID: String?
-    var category: String?
-    var price: Double?
-    var quantity: Int?
-    var rating: Int?
-    var query: String?
-
-    enum CodingKeys: String, CodingKey {
-        case rowid, pid, epoch, type, category, price, quantity, rating, query
-        case eventID = "event_id"
-        case tsMillis = "ts_ms"
-        case sessionPID = "session_pid"
-        case itemID = "item_id"
-    }
-
-    func event() throws -> StoredEvent {
-        guard let pseudonym = Pseudonym(bytes: pid), let epoch = UInt32(exactly: epoch),
-            let type = EventType(rawValue: type)
-        else {
-            throw VeilError(.integrity, field: "events", "a stored event row is malformed (rowid \(rowid))")
-        }
-        var session: Pseudonym? = nil
-        if let sessionPID {
-            guard let value = Pseudonym(bytes: sessionPID) else {
-                throw VeilError(.integrity, field: "events", "a stored session pseudonym is malformed (rowid \(rowid))")
-            }
-            session = value
-        }
-        return StoredEvent(
-            eventID: eventID, pseudonym: pseudonym, epoch: epoch, type: type, timestampMillis: tsMillis,
-            session: session, itemID: itemID, category: category, price: price, quantity: quantity,
-            rating: rating, query: query)
-    }
 }
