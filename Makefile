@@ -1,7 +1,7 @@
 # Veil: `make demo` and `make test` work on a fresh Debian machine with Swift.
 SWIFT ?= swift
 
-.PHONY: deps build release test demo bench clean
+.PHONY: deps build release test demo results bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -21,9 +21,13 @@ test: deps
 demo: release
 	scripts/demo.sh
 
+## Builds in release and produces the quality table of docs/results.md (scratch folder results-data/).
+results: release
+	scripts/results.sh
+
 ## Runs the benchmarks in release; one JSON object per line.
 bench: release
 	$(SWIFT) run -c release VeilBench
 
 clean:
-	rm -rf .build demo
+	rm -rf .build demo results-data

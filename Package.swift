@@ -76,6 +76,7 @@ let package = Package(
                 "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilPolicy",
                 "VeilAudit", "VeilService",
                 "VeilGateway",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -7,6 +7,7 @@ let groups: [[Benchmark]] = [
     SynthBenchmarks.all,
     PrivacyBenchmarks.all,
     LearningBenchmarks.all,
+    FeatureBenchmarks.all,
     AuditBenchmarks.all,
     IngestBenchmarks.all,
     GatewayBenchmarks.all([

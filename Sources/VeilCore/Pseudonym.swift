@@ -15,6 +15,7 @@ public struct Pseudonym: Hashable, Comparable, Sendable {
     }
 
     /// Builds a pseudonym from exactly 16 digest bytes; returns nil for any other length.
+    @inlinable
     public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
         guard bytes.count == 16 else { return nil }
         var high: UInt64 = 0
@@ -23,6 +24,15 @@ public struct Pseudonym: Hashable, Comparable, Sendable {
             if index < 8 { high = high << 8 | UInt64(byte) } else { low = low << 8 | UInt64(byte) }
         }
         self.init(high: high, low: low)
+    }
+
+    /// Builds a pseudonym from exactly 16 digest bytes in memory (a stored blob); nil for any other
+    /// length. The fast path of store scans.
+    public init?(rawBytes: UnsafeRawBufferPointer) {
+        guard rawBytes.count == 16 else { return nil }
+        self.init(
+            high: UInt64(bigEndian: rawBytes.loadUnaligned(as: UInt64.self)),
+            low: UInt64(bigEndian: rawBytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
     }
 
     /// Parses 32 hex characters (either case); returns nil for anything else.

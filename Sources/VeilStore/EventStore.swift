@@ -134,7 +134,7 @@ public protocol EventStore: Sendable {
     func erase(_ pseudonym: Pseudonym) async throws -> ErasureCounts
 
     /// The latest stored event time (Unix ms), nil when the store is empty. Metadata for choosing a
-    /// training cutoff: answered from an index, reads no event row.
+    /// training cutoff: answered from an index (and the latest day's timestamps), reads no event content.
     func latestEventMillis() async throws -> Int64?
 
     /// Whether any stored event has `range.lowerBound <= ts_ms < range.upperBound`. Metadata for checking

@@ -87,50 +87,59 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
     }
 
     public func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] {
-        let pid = Data(pseudonym.bytes)
-        return try await database.read { db in
-            try EventRow.fetchAll(
-                db, sql: "SELECT \(EventRow.columns) FROM events WHERE pid = ? ORDER BY ts_ms, rowid", arguments: [pid]
-            ).map { try $0.event() }
+        try await database.read { db in
+            try EventRowReader.fetch(
+                "SELECT \(EventRow.columns) FROM events WHERE pid = ? ORDER BY ts_ms, rowid", arguments: [.pseudonym(pseudonym)],
+                in: db
+            ).events
         }
     }
 
     public func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk {
         precondition(limit > 0, "a chunk holds at least one event")
         return try await database.read { db in
-            let rows: [EventRow]
+            let (events, lastRowid): ([StoredEvent], Int64?)
             if let cursor {
-                rows = try EventRow.fetchAll(
-                    db,
-                    sql: """
-                        SELECT \(EventRow.columns) FROM events
-                        WHERE (pid, ts_ms, rowid) > (?, ?, ?)
-                        ORDER BY pid, ts_ms, rowid LIMIT ?
-                        """,
-                    arguments: [Data(cursor.pseudonym.bytes), cursor.timestampMillis, cursor.sequence, limit])
+                (events, lastRowid) = try EventRowReader.fetch(
+                    """
+                    SELECT \(EventRow.columns) FROM events
+                    WHERE (pid, ts_ms, rowid) > (?, ?, ?)
+                    ORDER BY pid, ts_ms, rowid LIMIT ?
+                    """,
+                    arguments: [.pseudonym(cursor.pseudonym), .int(cursor.timestampMillis), .int(cursor.sequence), .int(Int64(limit))],
+                    in: db, capacity: limit)
             } else {
-                rows = try EventRow.fetchAll(
-                    db, sql: "SELECT \(EventRow.columns) FROM events ORDER BY pid, ts_ms, rowid LIMIT ?",
-                    arguments: [limit])
+                (events, lastRowid) = try EventRowReader.fetch(
+                    "SELECT \(EventRow.columns) FROM events ORDER BY pid, ts_ms, rowid LIMIT ?", arguments: [.int(Int64(limit))],
+                    in: db, capacity: limit)
             }
-            let events = try rows.map { try $0.event() }
             var next: EventCursor? = nil
-            if rows.count == limit, let last = events.last, let lastRow = rows.last {
-                next = EventCursor(pseudonym: last.pseudonym, timestampMillis: last.timestampMillis, sequence: lastRow.rowid)
+            if events.count == limit, let last = events.last, let lastRowid {
+                next = EventCursor(pseudonym: last.pseudonym, timestampMillis: last.timestampMillis, sequence: lastRowid)
             }
             return EventChunk(events: events, next: next)
         }
     }
 
     public func latestEventMillis() async throws -> Int64? {
-        try await database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(ts_ms) FROM events") }
+        let day = EventSchema.dayExpression
+        return try await database.read { db in
+            guard let latestDay = try Int64.fetchOne(db, sql: "SELECT MAX(\(day)) FROM events") else { return nil }
+            return try Int64.fetchOne(db, sql: "SELECT MAX(ts_ms) FROM events WHERE \(day) = ?", arguments: [latestDay])
+        }
     }
 
     public func containsEvents(in range: Range<Int64>) async throws -> Bool {
-        try await database.read { db in
+        guard !range.isEmpty else { return false }
+        let day = EventSchema.dayExpression
+        let millisPerDay: Int64 = 86_400_000
+        return try await database.read { db in
             try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM events WHERE ts_ms >= ? AND ts_ms < ?)",
-                arguments: [range.lowerBound, range.upperBound]) ?? false
+                db,
+                sql: "SELECT EXISTS (SELECT 1 FROM events WHERE \(day) BETWEEN ? AND ? AND ts_ms >= ? AND ts_ms < ?)",
+                arguments: [
+                    range.lowerBound / millisPerDay, (range.upperBound - 1) / millisPerDay, range.lowerBound, range.upperBound,
+                ]) ?? false
         }
     }
 
@@ -139,11 +148,10 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
     public func scanAllEvents(chunkSize: Int = 65_536, _ body: ([StoredEvent]) throws -> Void) throws {
         precondition(chunkSize > 0, "a chunk holds at least one event")
         try database.pool.read { db in
-            let rows = try EventRow.fetchCursor(db, sql: "SELECT \(EventRow.columns) FROM events")
             var chunk: [StoredEvent] = []
             chunk.reserveCapacity(chunkSize)
-            while let row = try rows.next() {
-                chunk.append(try row.event())
+            try EventRowReader.forEach("SELECT \(EventRow.columns) FROM events", arguments: [], in: db) { event, _ in
+                chunk.append(event)
                 if chunk.count == chunkSize {
                     try body(chunk)
                     chunk.removeAll(keepingCapacity: true)
@@ -186,7 +194,7 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
 
 /// Binds a `StoredEvent` to the 12 parameters of the insert statement with the SQLite C API
 /// (`SQLITE_TRANSIENT`: SQLite copies each value before the call returns).
-private enum Binder {
+enum Binder {
     static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     static func bind(_ event: StoredEvent, to statement: OpaquePointer) {

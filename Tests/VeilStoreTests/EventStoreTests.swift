@@ -75,6 +75,21 @@ func batch(_ events: [StoredEvent]) -> EventBatchWrite {
         #expect(Set(seen.map(\.eventID)) == Set(events.map(\.eventID)))
     }
 
+    @Test func latestEventTimeAndEventsInARange() async throws {
+        let dir = ScratchDirectory()
+        let store = try SQLiteEventStore(directory: dir.path)
+        #expect(try await store.latestEventMillis() == nil)
+        #expect(try await store.containsEvents(in: 0..<Int64.max) == false)
+        let day: Int64 = 86_400_000
+        _ = try await store.commit(batch([event("a", 1, at: 3 * day + 5), event("b", 2, at: 10 * day + 7), event("c", 1, at: 10 * day + 2)]))
+        #expect(try await store.latestEventMillis() == 10 * day + 7)
+        #expect(try await store.containsEvents(in: (10 * day)..<(10 * day + 7)))
+        #expect(try await store.containsEvents(in: (10 * day + 8)..<(11 * day)) == false)
+        #expect(try await store.containsEvents(in: (4 * day)..<(10 * day)) == false)
+        #expect(try await store.containsEvents(in: (3 * day + 5)..<(3 * day + 6)))
+        #expect(try await store.containsEvents(in: (3 * day)..<(3 * day)) == false)
+    }
+
     @Test func eraseDeletesEventsAndVaultRow() async throws {
         let dir = ScratchDirectory()
         let store = try SQLiteEventStore(directory: dir.path)

@@ -1,0 +1,96 @@
+import Foundation
+import GRDB
+import GRDBSQLite
+import VeilCore
+
+/// Reads stored events straight from a prepared SQLite statement, column by index, in the order of
+/// `EventRow.columns`. Training and scoring scan millions of rows; GRDB's `Codable` row decoding looks
+/// every column up by name in every row, which cost most of a scan's time.
+///
+/// Contract: `forEach` binds `arguments` (Int64 or 16-byte pseudonym blobs, in order), runs the statement
+/// to the end handing each event and its rowid to `body`, and resets the statement on the way out (also
+/// when `body` throws). A malformed row throws `.integrity` naming its rowid.
+enum EventRowReader {
+    /// A value bound to a `?` of the query.
+    enum Argument {
+        case int(Int64)
+        case pseudonym(Pseudonym)
+    }
+
+    static func forEach(
+        _ sql: String, arguments: [Argument], in db: Database, _ body: (StoredEvent, _ rowid: Int64) throws -> Void
+    ) throws {
+        let statement = try db.cachedStatement(sql: sql).sqliteStatement
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
+        defer { sqlite3_reset(statement) }
+        for (offset, argument) in arguments.enumerated() {
+            let index = Int32(offset + 1)
+            switch argument {
+            case .int(let value): sqlite3_bind_int64(statement, index, value)
+            case .pseudonym(let value): Binder.bind(value, index, statement)
+            }
+        }
+        while true {
+            let code = sqlite3_step(statement)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+            }
+            let rowid = sqlite3_column_int64(statement, 0)
+            try body(try event(statement, rowid: rowid), rowid)
+        }
+    }
+
+    /// Every event of the query, and the rowid of the last one.
+    static func fetch(
+        _ sql: String, arguments: [Argument], in db: Database, capacity: Int = 0
+    ) throws -> (events: [StoredEvent], lastRowid: Int64?) {
+        var events: [StoredEvent] = []
+        events.reserveCapacity(capacity)
+        var lastRowid: Int64?
+        try forEach(sql, arguments: arguments, in: db) { event, rowid in
+            events.append(event)
+            lastRowid = rowid
+        }
+        return (events, lastRowid)
+    }
+
+    /// Columns 1… of `EventRow.columns`: event_id, pid, epoch, type, ts_ms, session_pid, item_id,
+    /// category, price, quantity, rating, query.
+    private static func event(_ statement: OpaquePointer, rowid: Int64) throws -> StoredEvent {
+        func malformed(_ what: String) -> VeilError {
+            VeilError(.integrity, field: "events", "a stored \(what) is malformed (rowid \(rowid))")
+        }
+        guard let eventID = text(statement, 1), let pseudonym = pseudonym(statement, 2),
+            let epoch = UInt32(exactly: sqlite3_column_int64(statement, 3)),
+            let typeName = text(statement, 4), let type = EventType(rawValue: typeName)
+        else { throw malformed("event row") }
+        var session: Pseudonym?
+        if !isNull(statement, 6) {
+            guard let value = self.pseudonym(statement, 6) else { throw malformed("session pseudonym") }
+            session = value
+        }
+        return StoredEvent(
+            eventID: eventID, pseudonym: pseudonym, epoch: epoch, type: type,
+            timestampMillis: sqlite3_column_int64(statement, 5), session: session, itemID: text(statement, 7),
+            category: text(statement, 8), price: isNull(statement, 9) ? nil : sqlite3_column_double(statement, 9),
+            quantity: isNull(statement, 10) ? nil : Int(sqlite3_column_int64(statement, 10)),
+            rating: isNull(statement, 11) ? nil : Int(sqlite3_column_int64(statement, 11)), query: text(statement, 12))
+    }
+
+    private static func isNull(_ statement: OpaquePointer, _ column: Int32) -> Bool {
+        sqlite3_column_type(statement, column) == SQLITE_NULL
+    }
+
+    private static func text(_ statement: OpaquePointer, _ column: Int32) -> String? {
+        guard !isNull(statement, column), let pointer = sqlite3_column_text(statement, column) else { return nil }
+        let count = Int(sqlite3_column_bytes(statement, column))
+        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+    }
+
+    private static func pseudonym(_ statement: OpaquePointer, _ column: Int32) -> Pseudonym? {
+        guard let pointer = sqlite3_column_blob(statement, column) else { return nil }
+        return Pseudonym(rawBytes: UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column))))
+    }
+}
