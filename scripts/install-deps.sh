@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Veil needs on a Debian machine that already has Swift, skipping what is present:
 # libsodium-dev (the crypto library), curl (the HTTP client the end-to-end CLI tests drive the server
-# with), and the Python packages the independent checks use
+# with), jq (the demo's report reads the CLI's --json output), and the Python packages the independent checks use
 # (PyNaCl, a second libsodium binding; dp-accounting, Google's privacy accountant).
 set -euo pipefail
 
@@ -11,6 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 apt_packages=()
 pkg-config --exists libsodium 2>/dev/null || apt_packages+=(libsodium-dev pkg-config)
 command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
+command -v jq >/dev/null 2>&1 || apt_packages+=(jq)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     echo "installing ${apt_packages[*]} ..." >&2
     $SUDO apt-get update -qq
