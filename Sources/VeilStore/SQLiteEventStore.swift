@@ -54,7 +54,7 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
                 dataKeyStored = true
             }
             let record = try batch.escrow(event.pseudonym)
-            try VaultRow(record).insert(db)
+            try insertVault(record, in: db)
             result.newIdentities += 1
         }
 
@@ -80,6 +80,24 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
         sqlite3_clear_bindings(statement)
         sqlite3_reset(exists)
         return result
+    }
+
+    /// Inserts one vault row through a cached statement, binding the values directly.
+    private static func insertVault(_ record: VaultRecord, in db: Database) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO vault (pid, epoch, data_key_id, nonce, ciphertext) VALUES (?, ?, ?, ?, ?)"
+        ).sqliteStatement
+        sqlite3_reset(statement)
+        Binder.bind(record, to: statement)
+        let code = sqlite3_step(statement)
+        guard code == SQLITE_DONE else {
+            let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
+        }
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
     }
 
     public func eventCount() async throws -> Int {
@@ -214,6 +232,22 @@ enum Binder {
         }
         if let rating = event.rating { sqlite3_bind_int64(statement, 11, Int64(rating)) } else { sqlite3_bind_null(statement, 11) }
         optionalText(event.query, 12, statement)
+    }
+
+    /// Binds a vault row to `(pid, epoch, data_key_id, nonce, ciphertext)`.
+    static func bind(_ record: VaultRecord, to statement: OpaquePointer) {
+        pseudonym(record.pseudonym, 1, statement)
+        sqlite3_bind_int64(statement, 2, Int64(record.epoch))
+        text(record.dataKeyID, 3, statement)
+        blob(record.nonce, 4, statement)
+        blob(record.ciphertext, 5, statement)
+    }
+
+    private static func blob(_ value: [UInt8], _ index: Int32, _ statement: OpaquePointer) {
+        value.withUnsafeBytes { bytes in
+            // A non-null pointer even when empty: a zero-length blob, not NULL.
+            _ = sqlite3_bind_blob(statement, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), transient)
+        }
     }
 
     private static func text(_ value: String, _ index: Int32, _ statement: OpaquePointer) {

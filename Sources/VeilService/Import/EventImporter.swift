@@ -86,7 +86,10 @@ public struct ImportProgress: Sendable {
 /// A file's `event_id`s default to `<file name>:<line number>`, so importing a file again adds
 /// nothing. A file is all or nothing: a first pass validates every record, and only a file without
 /// problems is stored — unless `skipInvalid`, which stores the valid records and reports the rest.
-/// Storing goes in batches of `batchSize` events, one transaction each, with the next batch being
+/// Storing goes in batches of `batchSize` events, one transaction each. A file of at most
+/// `keptRecordLimit` records is parsed once: the validation pass (one segment per processor) also
+/// pseudonymises its events into batches, kept in memory and stored in file order once the whole file
+/// proved valid. Larger files (and `skipInvalid`) are read again to store, with the next batch being
 /// parsed and pseudonymised while the previous one commits. If the store fails part-way, the batches
 /// already committed stay; running the import again completes it without duplicates.
 public struct EventImporter: Sendable {
@@ -129,6 +132,13 @@ public struct EventImporter: Sendable {
             report.problems = check.problems
             report.problemsNotShown = check.problemsNotShown
             if report.rejected > 0 { return finish() }
+            if let prepared = check.prepared {
+                // The validation pass kept the file's events, pseudonymised: store those, in file order.
+                report.records = check.records
+                try await store(prepared, path: path, bytesTotal: file.bytes.count, actor: actor, report: &report, progress: progress)
+                report.stored = true
+                return finish()
+            }
             report.records = 0
             report.problems = []
         }
@@ -187,6 +197,36 @@ public struct EventImporter: Sendable {
         return finish()
     }
 
+    /// Commits batches prepared by the validation pass, one transaction each, in order.
+    private func store(
+        _ batches: [PreparedChunk], path: String, bytesTotal: Int, actor: String, report: inout ImportFileReport,
+        progress: (@Sendable (ImportProgress) -> Void)?
+    ) async throws {
+        for chunk in batches {
+            let result = try await service.commit(chunk.batch, actor: actor)
+            report.accepted += result.inserted
+            report.duplicates += result.duplicates
+            progress?(
+                ImportProgress(
+                    file: path, bytesRead: chunk.offset, bytesTotal: bytesTotal, accepted: report.accepted,
+                    duplicates: report.duplicates, rejected: report.rejected))
+        }
+        progress?(
+            ImportProgress(
+                file: path, bytesRead: bytesTotal, bytesTotal: bytesTotal, accepted: report.accepted,
+                duplicates: report.duplicates, rejected: report.rejected))
+    }
+
+    /// A batch the validation pass prepared, and the file offset after its last record.
+    private struct PreparedChunk: Sendable {
+        var batch: IngestService.PreparedBatch
+        var offset: Int
+    }
+
+    /// A file of at most this many records is parsed once: the validation pass keeps its events,
+    /// pseudonymised, for the store pass (about 200 bytes each). Larger files are read twice.
+    static let keptRecordLimit = 2_000_000
+
     private struct BatchCommitSummary: Sendable {
         var inserted: Int
         var duplicates: Int
@@ -211,6 +251,9 @@ public struct EventImporter: Sendable {
         var rejected = 0
         var problems: [EventProblem] = []
         var problemsNotShown = 0
+        /// The segment's valid events, prepared in batches, while it has no problems and is small
+        /// enough to keep; nil otherwise.
+        var prepared: [PreparedChunk]? = []
     }
 
     /// Validates every record of the file, one segment per processor, and merges the problems in
@@ -223,16 +266,35 @@ public struct EventImporter: Sendable {
             parts: max(1, ProcessInfo.processInfo.activeProcessorCount))
         let now = service.nowMillis()
         let limit = options.maxReportedProblems
+        let keepLimit = Self.keptRecordLimit / max(1, segments.count)
+        let batchSize = options.batchSize
+        let service = service
         let parts = try await withThrowingTaskGroup(of: (Int, Check).self) { group in
             for (number, segment) in segments.enumerated() {
                 group.addTask {
                     var reader = makeReader(file, layout: layout, range: segment.range, firstLine: segment.firstLine)
                     var check = Check()
                     var drafts: [EventProblemDraft] = []
+                    var valid: [ValidEvent] = []
                     while let (line, record) = reader.next() {
                         check.records += 1
                         drafts.removeAll(keepingCapacity: true)
-                        if IngestService.validate(withDefaults(record, name: name, line: line), validator, now, &drafts) == nil {
+                        if let event = IngestService.validate(withDefaults(record, name: name, line: line), validator, now, &drafts) {
+                            guard check.prepared != nil else { continue }
+                            if check.records > keepLimit {
+                                check.prepared = nil
+                                valid = []
+                                continue
+                            }
+                            if valid.isEmpty { valid.reserveCapacity(batchSize) }
+                            valid.append(event)
+                            if valid.count >= batchSize {
+                                check.prepared?.append(PreparedChunk(batch: service.prepare(valid), offset: reader.offset))
+                                valid.removeAll(keepingCapacity: true)
+                            }
+                        } else {
+                            check.prepared = nil
+                            valid = []
                             check.rejected += 1
                             for draft in drafts {
                                 if check.problems.count < limit {
@@ -243,6 +305,9 @@ public struct EventImporter: Sendable {
                             }
                         }
                     }
+                    if !valid.isEmpty {
+                        check.prepared?.append(PreparedChunk(batch: service.prepare(valid), offset: reader.offset))
+                    }
                     return (number, check)
                 }
             }
@@ -252,6 +317,7 @@ public struct EventImporter: Sendable {
         }
         var total = Check()
         for part in parts {
+            if let prepared = part.prepared { total.prepared?.append(contentsOf: prepared) } else { total.prepared = nil }
             total.records += part.records
             total.rejected += part.rejected
             total.problemsNotShown += part.problemsNotShown
