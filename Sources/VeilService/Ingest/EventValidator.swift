@@ -132,23 +132,24 @@ struct EventValidator: Sendable {
     private func requiredString(
         _ value: RawValue?, _ field: EventField, _ bytes: ClosedRange<Int>, _ problems: inout [EventProblemDraft]
     ) -> String? {
-        switch value {
-        case nil, .null?:
-            problems.append(EventProblemDraft(field: field.rawValue, message: "is required"))
-            return nil
-        case .string(let text)?:
-            return checkLength(text, field, bytes, &problems)
-        case _?:
-            problems.append(EventProblemDraft(field: field.rawValue, message: "must be a string"))
-            return nil
-        }
+        string(value, field, bytes, required: true, &problems)
     }
 
     private func optionalString(
         _ value: RawValue?, _ field: EventField, _ bytes: ClosedRange<Int>, _ problems: inout [EventProblemDraft]
     ) -> String? {
+        string(value, field, bytes, required: false, &problems)
+    }
+
+    /// The string value of `field` if it is a string of an allowed length; nil otherwise, noting why
+    /// (absence or JSON null is a problem only when `required`).
+    private func string(
+        _ value: RawValue?, _ field: EventField, _ bytes: ClosedRange<Int>, required: Bool,
+        _ problems: inout [EventProblemDraft]
+    ) -> String? {
         switch value {
         case nil, .null?:
+            if required { problems.append(EventProblemDraft(field: field.rawValue, message: "is required")) }
             return nil
         case .string(let text)?:
             return checkLength(text, field, bytes, &problems)
