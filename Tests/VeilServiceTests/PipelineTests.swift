@@ -220,4 +220,21 @@ import VeilStore
             _ = try await EventImporter(service: fixture.service(), options: options).importFile(path, actor: "cli")
         }
     }
+
+    /// Without a header row the first record stands where the header should be: neither the error nor
+    /// any report may echo its cells (one of them is a raw user ID).
+    @Test func aHeaderlessCSVIsRefusedWithoutEchoingItsFirstRow() async throws {
+        let fixture = try Fixture()
+        let path = try fixture.file("noheader.csv", "raw-user-7f3a@example.com,2026-11-01T00:00:00Z,purchase\nu2,2026-11-01T00:00:00Z,view\n")
+        for map in [[EventField: String](), [.userID: "customer"]] {
+            var options = ImportOptions()
+            options.columnMap = map
+            let error = await #expect(throws: VeilError.self) {
+                _ = try await EventImporter(service: fixture.service(), options: options).importFile(path, actor: "cli")
+            }
+            #expect(error?.description.contains("raw-user-7f3a") == false)
+            #expect(error?.description.contains("2026-11-01") == false)
+        }
+        #expect(try await fixture.store.eventCount() == 0)
+    }
 }

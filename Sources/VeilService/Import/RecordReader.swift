@@ -87,9 +87,10 @@ struct RecordReader {
         for field in EventField.allCases {
             if let name = map[field] {
                 guard let index = names.firstIndex(of: name) else {
+                    // The header's cells are not listed: without a header row they would be a record's values.
                     throw VeilError(
                         .invalidInput, field: "--map",
-                        "column \"\(name)\" (for \(field.rawValue)) is not in the header of \(file); columns: \(names.joined(separator: ", "))")
+                        "column \"\(name)\" (for \(field.rawValue)) is not in the header row of \(file) (its first non-blank line)")
                 }
                 columns.append((field, index))
                 used.insert(index)
@@ -97,6 +98,13 @@ struct RecordReader {
                 columns.append((field, index))
                 used.insert(index)
             }
+        }
+        // A row without a user_id column is not a header (perhaps the file has none and this is a
+        // record): refuse before any of its cells could be reported as column names.
+        guard columns.contains(where: { $0.0 == .userID }) else {
+            throw VeilError(
+                .invalidInput, field: file,
+                "the header row (first non-blank line) has no user_id column; name one user_id or map it with --map user_id=COLUMN")
         }
         let ignored = names.indices.filter { !used.contains($0) }.map { names[$0] }
         return CSVLayout(
@@ -143,8 +151,6 @@ struct RecordReader {
         }
         return count
     }
-
-    var layout: CSVLayout? { csv }
 
     /// The next record and its line number, or nil at the end of the file. Blank lines are skipped.
     mutating func next() -> (line: Int, record: ParsedRecord)? {
