@@ -117,7 +117,3 @@ struct CountingIngestor: EventIngesting {
         IngestSummary(accepted: body.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }, duplicates: 0)
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

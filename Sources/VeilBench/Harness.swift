@@ -1,4 +1,5 @@
 import Foundation
+import VeilCore
 
 /// One named benchmark; `run` returns one or more results.
 struct Benchmark: Sendable {
@@ -26,8 +27,14 @@ enum Stopwatch {
     static func seconds(_ body: () throws -> Void) rethrows -> Double {
         let start = ContinuousClock.now
         try body()
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return (ContinuousClock.now - start).seconds
+    }
+
+    /// Seconds taken by the asynchronous `body`.
+    static func seconds(_ body: () async throws -> Void) async rethrows -> Double {
+        let start = ContinuousClock.now
+        try await body()
+        return (ContinuousClock.now - start).seconds
     }
 
     /// The best (smallest) of `repetitions` timings of `body`, to damp noise from the other core.
@@ -35,6 +42,15 @@ enum Stopwatch {
         var best = Double.infinity
         for _ in 0..<repetitions { best = min(best, try seconds(body)) }
         return best
+    }
+
+    /// User + system CPU time of this process so far (all threads), to tell work from waiting on a
+    /// shared machine.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }
 

@@ -23,16 +23,16 @@ enum IngestBenchmarks {
             var options = ImportOptions()
             if let size = ProcessInfo.processInfo.environment["VEIL_BENCH_BATCH"].flatMap({ Int($0) }) { options.batchSize = size }
             let importer = try EventImporter(service: service, options: options)
-            let cpuBefore = cpuSeconds()
+            let cpuBefore = Stopwatch.cpuSeconds()
             var report: ImportFileReport? = nil
-            let seconds = try await asyncSeconds { report = try await importer.importFile(file, actor: "bench") }
+            let seconds = try await Stopwatch.seconds { report = try await importer.importFile(file, actor: "bench") }
             guard let report, report.accepted == eventCount else {
                 throw VeilError(.integrity, "the import stored \(report?.accepted ?? 0) of \(eventCount) events")
             }
-            let cpu = cpuSeconds() - cpuBefore
+            let cpu = Stopwatch.cpuSeconds() - cpuBefore
             // A second import of the same file: every event is a duplicate.
             var again: ImportFileReport? = nil
-            let reimport = try await asyncSeconds { again = try await importer.importFile(file, actor: "bench") }
+            let reimport = try await Stopwatch.seconds { again = try await importer.importFile(file, actor: "bench") }
             guard again?.duplicates == eventCount else { throw VeilError(.integrity, "the re-import was not all duplicates") }
             return [
                 BenchResult(name: "ingest.import_ndjson_1m", value: Double(eventCount) / seconds, unit: "events/s"),
@@ -54,11 +54,11 @@ enum IngestBenchmarks {
                 Data((0..<1000).map { eventLine(batch * 1000 + $0, users: 20_000) }.joined().utf8)
             }
             var latencies: [Double] = []
-            let total = try await asyncSeconds {
+            let total = try await Stopwatch.seconds {
                 for body in bodies {
                     let start = ContinuousClock.now
                     _ = try await service.ingestBatch(body, format: .ndjson, actor: "bench")
-                    latencies.append(IngestBenchmarks.seconds(ContinuousClock.now - start))
+                    latencies.append((ContinuousClock.now - start).seconds)
                 }
             }
             latencies.sort()
@@ -114,24 +114,5 @@ enum IngestBenchmarks {
         total += buffer.utf8.count
         try handle.write(contentsOf: Data(buffer.utf8))
         return total
-    }
-
-    /// User + system CPU time of this process so far (all threads), to tell work from waiting on a
-    /// shared machine.
-    static func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
-    static func asyncSeconds(_ body: () async throws -> Void) async rethrows -> Double {
-        let start = ContinuousClock.now
-        try await body()
-        return seconds(ContinuousClock.now - start)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import VeilCore
 
 /// An open-loop load generator: request `i` is due at `start + i / rate`, whether or not earlier
 /// requests have answered, so a slow server builds a queue instead of slowing the client down.

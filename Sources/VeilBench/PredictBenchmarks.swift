@@ -55,9 +55,9 @@ enum PredictBenchmarks {
             let send: @Sendable (Int) async throws -> Bool = { try await client.post(bodies[$0 % bodies.count]) == 200 }
             let warmup = await OpenLoopLoad(rate: rate, count: Int(rate)).run(send)
             phase("warm-up done (\(warmup.errors) errors)")
-            let cpuBefore = IngestBenchmarks.cpuSeconds()
+            let cpuBefore = Stopwatch.cpuSeconds()
             let report = await OpenLoopLoad(rate: rate, count: Int(rate * seconds)).run { try await send($0 + Int(rate)) }
-            let cpu = IngestBenchmarks.cpuSeconds() - cpuBefore
+            let cpu = Stopwatch.cpuSeconds() - cpuBefore
             phase("load done (\(report.errors) errors)")
             // Close the client's keep-alive connections before the gateway waits for its connections to end.
             try await http.shutdown()

@@ -19,7 +19,7 @@ struct EventsController<Ingestor: EventIngesting> {
     @Sendable func ingest(request: Request, context: VeilRequestContext) async throws -> Response {
         let format = try Self.format(contentType: request.headers[.contentType])
         let body = try await collectBody(request)
-        let actor = context.principal?.name ?? "anonymous"
+        let actor = context.actor
         let summary: IngestSummary
         do {
             summary = try await ingestor.ingestBatch(Data(body.readableBytesView), format: format, actor: actor)

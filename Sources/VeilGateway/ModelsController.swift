@@ -52,7 +52,7 @@ struct ModelsController {
         guard (1...2000).contains(note.count) else {
             throw APIError.unprocessable("note: is required: 1 to 2000 characters saying why")
         }
-        let reviewer = context.principal?.name ?? "anonymous"
+        let reviewer = context.actor
         return try JSONBody.response(try await JSONRequest.validating { try decide(id, reviewer, note) })
     }
 

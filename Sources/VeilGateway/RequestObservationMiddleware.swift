@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import VeilCore
 
 /// The route template of a request for logs and metrics: `/v1/subjects/{user_id}`, never the path
 /// that was sent (it may hold a raw ID or a query string). `unmatched` when no route matched.
@@ -48,11 +49,5 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             route: routeTemplate(context), method: request.method.rawValue, status: response.status.code,
             duration: ContinuousClock.now - start)
         return response
-    }
-}
-
-extension Duration {
-    var milliseconds: Double {
-        Double(components.seconds) * 1e3 + Double(components.attoseconds) / 1e15
     }
 }

@@ -17,7 +17,7 @@ struct SubjectsController<Eraser: SubjectErasing> {
         guard let raw = context.parameters.get("user_id"), let userID = raw.removingPercentEncoding, !userID.isEmpty else {
             throw APIError(.badRequest, code: "invalid_input", "user_id: must be a non-empty, correctly percent-encoded path segment")
         }
-        let report = try await eraser.erase(userID: userID, actor: context.principal?.name ?? "anonymous")
+        let report = try await eraser.erase(userID: userID, actor: context.actor)
         return try JSONBody.response(report)
     }
 }

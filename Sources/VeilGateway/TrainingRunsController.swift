@@ -17,7 +17,7 @@ struct TrainingRunsController {
 
     @Sendable func start(request: Request, context: VeilRequestContext) async throws -> Response {
         let body = try await JSONRequest.decode(TrainingRequest.self, from: request)
-        let principal = context.principal?.name ?? "anonymous"
+        let principal = context.actor
         let run = try await JSONRequest.validating { try await runs.start(body, principal: principal) }
         return try JSONBody.response(run, status: .accepted, headers: [.location: "/v1/training-runs/\(run.id)"])
     }

@@ -8,6 +8,10 @@ public struct VeilRequestContext: RequestContext {
     /// Who presented a valid token; nil on unauthenticated routes.
     public var principal: Principal?
 
+    /// The name use cases record as actor (audit log, ledger principal): the token's name. Every
+    /// handler that calls a use case sits behind `RequireRoleMiddleware`, so "anonymous" never reaches one.
+    public var actor: String { principal?.name ?? "anonymous" }
+
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         principal = nil

@@ -1,4 +1,5 @@
 import Foundation
+import VeilPrivacy
 
 /// Poisson subsampling: each of `population` examples joins a batch independently with probability
 /// `rate`, so batch sizes vary (mean `rate · population`) and one example's presence is hidden — the
@@ -29,7 +30,7 @@ struct PoissonSampler {
         }
         var index = -1
         while true {
-            let gap = log(generator.unitIntervalExcludingZero()) / logComplement
+            let gap = log(Noise.uniformPositiveUnit(using: &generator)) / logComplement
             // Compare as Double first: a tiny rate can produce a gap beyond Int's range.
             guard gap < Double(population - index) else { return }
             index += 1 + Int(gap)

@@ -7,10 +7,4 @@ extension RandomNumberGenerator {
     mutating func unitInterval() -> Double {
         Double(next() >> 11) * 0x1p-53
     }
-
-    /// A uniform draw from (0, 1]; safe to pass to `log`.
-    @inline(__always)
-    mutating func unitIntervalExcludingZero() -> Double {
-        Double((next() >> 11) + 1) * 0x1p-53
-    }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import VeilCore
 
 /// Sends NDJSON events to a Veil gateway's `POST /v1/events` in batches, several at a time, as a
 /// storefront would. Each batch is retried on `503` (after `Retry-After`) and on connection errors; any
@@ -54,7 +55,7 @@ struct EventUploader {
                     let clock = ContinuousClock.now
                     let result = try await send(batch.body)
                     let elapsed = ContinuousClock.now - clock
-                    return (result, Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15, batch.count)
+                    return (result, elapsed.milliseconds, batch.count)
                 }
             }
             for _ in 0..<max(1, concurrency) { launch() }
@@ -70,7 +71,7 @@ struct EventUploader {
             }
         }
         let elapsed = ContinuousClock.now - start
-        summary.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        summary.seconds = elapsed.seconds
         summary.eventsPerSecond = summary.seconds > 0 ? Double(summary.events) / summary.seconds : 0
         latencies.sort()
         summary.batchLatencyP50Milliseconds = Self.percentile(latencies, 0.50)

@@ -134,7 +134,7 @@ struct IngestCommand: AsyncParsableCommand {
             if !output.json { printReport(report) }
         }
         let elapsed = ContinuousClock.now - started
-        let summary = ImportSummary(reports: reports, seconds: Self.seconds(elapsed))
+        let summary = ImportSummary(reports: reports, seconds: elapsed.seconds)
         if output.json {
             try Output.json(summary)
         } else if reports.count > 1 {
@@ -161,10 +161,6 @@ struct IngestCommand: AsyncParsableCommand {
             print("  line \(problem.index): \(problem.field) \(problem.message)")
         }
         if report.problemsNotShown > 0 { print("  … and \(report.problemsNotShown) more problems") }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     static func format(_ seconds: Double) -> String { String(format: "%.2f", seconds) }
@@ -211,14 +207,11 @@ final class ProgressBar: @unchecked Sendable {
     func show(_ progress: ImportProgress) {
         lock.withLock {
             let fraction = progress.bytesTotal > 0 ? Double(progress.bytesRead) / Double(progress.bytesTotal) : 1
-            let width = 30
-            let filled = Int(fraction * Double(width))
             let events = progress.accepted + progress.duplicates
-            let seconds = IngestCommand.seconds(ContinuousClock.now - started)
+            let seconds = (ContinuousClock.now - started).seconds
             let rate = seconds > 0 ? Int(Double(events) / seconds) : 0
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
             let name = (progress.file as NSString).lastPathComponent
-            let line = "\r\(name) [\(bar)] \(Int(fraction * 100))%  \(events) events  \(rate) events/s\u{1B}[K"
+            let line = "\r\(name) [\(ProgressLine.bar(fraction))] \(Int(fraction * 100))%  \(events) events  \(rate) events/s\u{1B}[K"
             FileHandle.standardError.write(Data(line.utf8))
         }
     }

@@ -60,9 +60,7 @@ struct ModelsCommand: AsyncParsableCommand {
             if let reviewer = record.reviewer {
                 print("review  \(reviewer): \(record.reviewNote ?? "")")
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(description.card), as: UTF8.self))
+            print(try Output.jsonText(description.card), terminator: "")
         }
     }
 

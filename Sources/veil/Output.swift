@@ -4,12 +4,15 @@ import Foundation
 enum Output {
     /// Prints `value` as one JSON document (sorted keys, no escaped slashes, ISO 8601 dates) on stdout.
     static func json<Value: Encodable>(_ value: Value) throws {
+        FileHandle.standardOutput.write(Data(try jsonText(value).utf8))
+    }
+
+    /// `value` as the JSON document `json` prints, ending in a newline.
+    static func jsonText<Value: Encodable>(_ value: Value) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
         encoder.dateEncodingStrategy = .iso8601
-        let data = try encoder.encode(value)
-        FileHandle.standardOutput.write(data)
-        FileHandle.standardOutput.write(Data("\n".utf8))
+        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
     }
 
     /// Prints a line to stderr (warnings, notes for the operator).

@@ -22,10 +22,14 @@ final class ProgressLine: @unchecked Sendable {
         guard now - lastDrawn > .milliseconds(100) || done == total else { return }
         lastDrawn = now
         let fraction = total > 0 ? Double(done) / Double(total) : 1
+        FileHandle.standardError.write(Data("\r[\(Self.bar(fraction))] \(done)/\(total) \(label)".utf8))
+    }
+
+    /// A 30-character bar, `#` for the part done and `.` for the rest; `fraction` is clamped to 0…1.
+    static func bar(_ fraction: Double) -> String {
         let width = 30
-        let filled = Int(fraction * Double(width))
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(total) \(label)".utf8))
+        let filled = Int(min(1, max(0, fraction)) * Double(width))
+        return String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
     }
 
     /// Ends the line.

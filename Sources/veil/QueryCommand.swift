@@ -89,13 +89,7 @@ struct QueryCommand: AsyncParsableCommand {
     /// Runs `spec` through `service` as the CLI principal and returns what the command prints.
     static func execute(_ spec: QuerySpec, service: QueryService, json: Bool) throws -> String {
         let answer = try service.run(spec, principal: principal, role: role)
-        return json ? try jsonText(answer) : QueryText.render(answer)
-    }
-
-    static func jsonText(_ answer: QueryAnswer) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
-        return String(decoding: try encoder.encode(answer), as: UTF8.self) + "\n"
+        return json ? try Output.jsonText(answer) : QueryText.render(answer)
     }
 }
 

@@ -25,22 +25,6 @@ enum QueryEngine {
         return state.finish()
     }
 
-    /// `EventType` → dense ordinal without `allCases` look-ups in the hot loop.
-    @inline(__always)
-    static func ordinal(_ type: EventType) -> Int {
-        switch type {
-        case .view: 0
-        case .search: 1
-        case .click: 2
-        case .addToCart: 3
-        case .removeFromCart: 4
-        case .checkout: 5
-        case .purchase: 6
-        case .return: 7
-        case .review: 8
-        }
-    }
-
     private struct OrderKey: Hashable {
         var user: Pseudonym
         var session: Pseudonym
@@ -76,13 +60,11 @@ enum QueryEngine {
             let storesValues = plan.value != nil
             bounder = ContributionBounder(
                 maxGroups: plan.maxGroups, maxContributions: plan.maxContributions, storesValues: storesValues, key: key)
-            var allowed = [Bool](repeating: false, count: EventType.allCases.count)
             var groupOfType = [Int32](repeating: -1, count: EventType.allCases.count)
             for type in EventType.allCases {
-                allowed[QueryEngine.ordinal(type)] = plan.typeAllowed[type.index]
-                if let position = plan.publicKeys.firstIndex(of: type.rawValue) { groupOfType[QueryEngine.ordinal(type)] = Int32(position) }
+                if let position = plan.publicKeys.firstIndex(of: type.rawValue) { groupOfType[type.index] = Int32(position) }
             }
-            typeAllowed = allowed
+            typeAllowed = plan.typeAllowed
             typeGroup = groupOfType
             knownCategories = plan.groupBy == .category ? Array(plan.publicKeys.prefix(16)) : []
             if plan.groupBy == .category {
@@ -113,7 +95,7 @@ enum QueryEngine {
             case nil:
                 return 0
             case .type:
-                let group = typeGroup[QueryEngine.ordinal(type)]
+                let group = typeGroup[type.index]
                 return group >= 0 ? group : nil
             case .category:
                 guard let category else { return nil }
@@ -158,7 +140,7 @@ enum QueryEngine {
         mutating func consume(_ events: UnsafeBufferPointer<StoredEvent>, _ index: Int) {
             let type = events[index].type
             let millis = events[index].timestampMillis
-            guard typeAllowed[QueryEngine.ordinal(type)], millis >= from, millis < to else { return }
+            guard typeAllowed[type.index], millis >= from, millis < to else { return }
             if let filter = plan.categoryFilter {
                 guard let category = events[index].category, filter.contains(category) else { return }
             }
