@@ -56,8 +56,8 @@ enum EventSchema {
     }
 }
 
-/// A row of `vault`, as GRDB reads and writes it.
-struct VaultRow: Codable, FetchableRecord, PersistableRecord {
+/// A row of `vault`, as GRDB reads it (writes bind columns directly, `SQLiteEventStore.commit`).
+struct VaultRow: Decodable, FetchableRecord, TableRecord {
     static let databaseTableName = "vault"
     var pid: Data
     var epoch: Int64
@@ -70,14 +70,6 @@ struct VaultRow: Codable, FetchableRecord, PersistableRecord {
         case dataKeyID = "data_key_id"
     }
 
-    init(_ record: VaultRecord) {
-        pid = Data(record.pseudonym.bytes)
-        epoch = Int64(record.epoch)
-        dataKeyID = record.dataKeyID
-        nonce = Data(record.nonce)
-        ciphertext = Data(record.ciphertext)
-    }
-
     var record: VaultRecord? {
         guard let pseudonym = Pseudonym(bytes: pid), let epoch = UInt32(exactly: epoch) else { return nil }
         return VaultRecord(
@@ -86,18 +78,12 @@ struct VaultRow: Codable, FetchableRecord, PersistableRecord {
     }
 }
 
-/// A row of `data_keys`.
-struct DataKeyRow: Codable, FetchableRecord, PersistableRecord {
+/// A row of `data_keys`, as GRDB reads it.
+struct DataKeyRow: Decodable, FetchableRecord, TableRecord {
     static let databaseTableName = "data_keys"
     var id: String
     var sealed: Data
     var created: Date
-
-    init(_ record: DataKeyRecord) {
-        id = record.id
-        sealed = Data(record.sealed)
-        created = record.created
-    }
 
     var record: DataKeyRecord { DataKeyRecord(id: id, sealed: [UInt8](sealed), created: created) }
 }

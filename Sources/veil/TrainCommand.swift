@@ -88,7 +88,6 @@ struct TrainCommand: AsyncParsableCommand {
         } catch let error as VeilError where error.field == "cutoff" {
             throw VeilError(error.code, field: "--cutoff", error.message)  // name the option the user typed
         }
-        display.finish()
         if output.json {
             try Output.json(try card.jsonValue())
             return
@@ -126,8 +125,6 @@ final class TrainingDisplay: Sendable {
             FileHandle.standardError.write(Data("\nevaluating on holdout users\n".utf8))
         }
     }
-
-    func finish() {}
 }
 
 /// Dates and day counts as the CLI accepts them.

@@ -117,7 +117,7 @@ public struct EventImporter: Sendable {
             problems: [], problemsNotShown: 0, ignoredColumns: [], seconds: 0)
         func finish() -> ImportFileReport {
             let elapsed = ContinuousClock.now - started
-            report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            report.seconds = elapsed.seconds
             return report
         }
 
@@ -134,7 +134,6 @@ public struct EventImporter: Sendable {
             if report.rejected > 0 { return finish() }
             if let prepared = check.prepared {
                 // The validation pass kept the file's events, pseudonymised: store those, in file order.
-                report.records = check.records
                 try await store(prepared, path: path, bytesTotal: file.bytes.count, actor: actor, report: &report, progress: progress)
                 report.stored = true
                 return finish()

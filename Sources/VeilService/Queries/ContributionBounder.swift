@@ -44,8 +44,6 @@ struct ContributionBounder {
         (key0, key1) = key
     }
 
-    var userCount: Int { table.count }
-
     /// One contribution offered to the bounder.
     struct Contribution {
         var user: Pseudonym
@@ -56,9 +54,9 @@ struct ContributionBounder {
     /// A sink for the touch loads of `add(_:)`, so the optimiser keeps them.
     private var touched: UInt64 = 0
 
-    /// Offers a batch of contributions, in order. The same as calling `add(user:group:value:)` for
-    /// each, but faster for large user counts: it first touches every table entry, then every user's
-    /// slots, so the cache misses of the batch overlap instead of queueing one after another.
+    /// Offers a batch of contributions, in order, each as if offered alone. For large user counts it
+    /// first touches every table entry, then every user's slots, so the cache misses of the batch
+    /// overlap instead of queueing one after another.
     mutating func add(_ batch: UnsafeBufferPointer<Contribution>) {
         table.reserve(additional: batch.count)
         var sink = table.touch(batch)
@@ -88,12 +86,6 @@ struct ContributionBounder {
             if storesValues { slotValues.append(contentsOf: repeatElement(0, count: maxGroups * maxContributions)) }
         }
         return index
-    }
-
-    /// Offers one contribution of `user` to `group` (≥ 0) with fixed-point `value`.
-    @inline(__always)
-    mutating func add(user: Pseudonym, group: Int32, value: Int64) {
-        offer(index: userIndex(user), user: user, group: group, value: value)
     }
 
     @inline(__always)

@@ -72,7 +72,6 @@ struct QueryPlan: Sendable {
     static let maxBins = 1_000
     /// The share of the policy's δ one partition selection may use (`docs/queries.md`).
     static let selectionDeltaShare = 1e-3
-    static let dayMillis: Int64 = 86_400_000
 
     let spec: QuerySpec
     let metric: QueryMetric
