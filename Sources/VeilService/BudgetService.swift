@@ -1,4 +1,5 @@
 import Foundation
+import VeilAudit
 import VeilCore
 import VeilPrivacy
 import VeilStore
@@ -86,11 +87,11 @@ public final class BudgetService: Sendable {
             let spend = try store.reserve(dataset: dataset) { existing in
                 let prior = try existing.map { try Self.decode($0.mechanism) }
                 let cumulative = accountant.epsilon(composing: prior + [request.mechanism], delta: budget.delta).epsilon
-                let spent = accountant.epsilon(composing: prior, delta: budget.delta).epsilon
                 if cumulative > budget.totalEpsilon {
+                    // What was spent before is composed only for the refusal's message.
                     throw refusal(
                         request, requestEpsilon, cap: "budget.total_epsilon", capValue: budget.totalEpsilon,
-                        spent: spent, after: cumulative)
+                        spent: spentEpsilon(prior), after: cumulative)
                 }
                 try checkCap(
                     budget.perRole[request.role], name: "budget.per_role.\(request.role)", request, requestEpsilon,
@@ -103,14 +104,14 @@ public final class BudgetService: Sendable {
                     mechanism: mechanismJSON, epsilon: requestEpsilon, delta: budget.delta, cumulativeEpsilon: cumulative,
                     createdMillis: Int64(Date().timeIntervalSince1970 * 1000))
                 // Audited inside the transaction: if the record cannot be synced, nothing is spent.
-                try audit?.record(actor: request.principal, action: "budget.spend", details: details(of: spend, request))
+                try audit?.record(actor: request.principal, action: AuditAction.budgetSpend, details: details(of: spend, request))
                 return spend
             }
             return BudgetReceipt(
                 spendID: spend.id ?? 0, epsilon: spend.epsilon, delta: spend.delta,
                 cumulativeEpsilon: spend.cumulativeEpsilon, remainingEpsilon: max(0, budget.totalEpsilon - spend.cumulativeEpsilon))
         } catch let refused as Refusal {
-            try audit?.record(actor: request.principal, action: "budget.refuse", details: refused.details)
+            try audit?.record(actor: request.principal, action: AuditAction.budgetRefuse, details: refused.details)
             throw refused.error
         }
     }
@@ -119,7 +120,7 @@ public final class BudgetService: Sendable {
     public func status() throws -> BudgetStatus {
         let spends = try store.spends(dataset: dataset)
         let mechanisms = try spends.map { try Self.decode($0.mechanism) }
-        let spent = spends.isEmpty ? 0 : accountant.epsilon(composing: mechanisms, delta: budget.delta).epsilon
+        let spent = spentEpsilon(mechanisms)
         var principals: [String: (role: String, mechanisms: [PrivacyMechanism])] = [:]
         for (spend, mechanism) in zip(spends, mechanisms) {
             principals[spend.principal, default: (spend.role, [])].mechanisms.append(mechanism)
@@ -150,11 +151,15 @@ public final class BudgetService: Sendable {
         _ cap: Double?, name: String, _ request: BudgetRequest, _ requestEpsilon: Double, prior: [PrivacyMechanism]
     ) throws {
         guard let cap else { return }
-        let spent = prior.isEmpty ? 0 : accountant.epsilon(composing: prior, delta: budget.delta).epsilon
         let after = accountant.epsilon(composing: prior + [request.mechanism], delta: budget.delta).epsilon
         if after > cap {
-            throw refusal(request, requestEpsilon, cap: name, capValue: cap, spent: spent, after: after)
+            throw refusal(request, requestEpsilon, cap: name, capValue: cap, spent: spentEpsilon(prior), after: after)
         }
+    }
+
+    /// The composed ε of `prior` spends (0 for none).
+    private func spentEpsilon(_ prior: [PrivacyMechanism]) -> Double {
+        prior.isEmpty ? 0 : accountant.epsilon(composing: prior, delta: budget.delta).epsilon
     }
 
     private func refusal(
