@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import VeilCore
 import VeilCrypto
 import VeilStore
@@ -124,9 +125,11 @@ public final class IngestService: EventIngesting {
     func prepare(_ valid: [ValidEvent]) -> PreparedBatch {
         var events: [StoredEvent] = []
         events.reserveCapacity(valid.count)
-        var userPIDs: [String: Pseudonym] = [:]
-        var sessionPIDs: [String: Pseudonym] = [:]
-        var raw: [Pseudonym: String] = [:]
+        // Sized for the worst case (every event a new user and session): growing a dictionary
+        // rehashes every ID in it, which cost more than the pseudonyms themselves.
+        var userPIDs: [String: Pseudonym] = Dictionary(minimumCapacity: valid.count)
+        var sessionPIDs: [String: Pseudonym] = Dictionary(minimumCapacity: valid.count)
+        var raw: [Pseudonym: String] = Dictionary(minimumCapacity: valid.count)
         let dropSession = dropped.contains(.sessionID)
         for event in valid {
             let pid: Pseudonym
@@ -174,10 +177,49 @@ public final class IngestService: EventIngesting {
 
     /// Escrows new identities and stores the batch in one transaction, then records `ingest.batch`.
     func commit(_ batch: PreparedBatch, actor: String) async throws -> BatchCommit {
+        let result = try await storing { try await store.commit(write(batch)) }
+        try recordIngest(events: batch.events.count, result, actor: actor)
+        return result
+    }
+
+    /// Escrows and stores every batch sent to `batches`, in order, in one transaction — all or
+    /// nothing — then records one `ingest.batch` for them. `stored` is called after each batch is
+    /// written, before the commit. If the producer finishes `batches` with an error, nothing is stored
+    /// and that error is rethrown as it is.
+    func commitAll(
+        _ batches: BatchChannel<PreparedBatch>, actor: String, stored: @escaping @Sendable (BatchCommit) -> Void
+    ) async throws -> BatchCommit {
+        let producer = Mutex<(events: Int, error: (any Error)?)>((0, nil))
+        let result: BatchCommit
+        do {
+            result = try await storing {
+                try await store.commitAll(
+                    next: {
+                        do {
+                            guard let batch = try batches.receive() else { return nil }
+                            producer.withLock { $0.events += batch.events.count }
+                            return self.write(batch)
+                        } catch {
+                            producer.withLock { $0.error = error }
+                            throw error
+                        }
+                    }, stored: stored)
+            }
+        } catch {
+            // The producer's own error (the caller's reason to abandon the import) goes back as it was.
+            if let reason = producer.withLock({ $0.error }) { throw reason }
+            throw error
+        }
+        try recordIngest(events: producer.withLock { $0.events }, result, actor: actor)
+        return result
+    }
+
+    /// What the store needs to commit `batch`: its events, and how to escrow its new identities.
+    private func write(_ batch: PreparedBatch) -> EventBatchWrite {
         let sealer = sealer
         let epoch = epoch
         let rawUserIDs = batch.rawUserIDs
-        let write = EventBatchWrite(events: batch.events, dataKey: dataKey) { pseudonym in
+        return EventBatchWrite(events: batch.events, dataKey: dataKey) { pseudonym in
             guard let rawID = rawUserIDs[pseudonym] else {
                 throw VeilError(.integrity, field: "vault", "a new pseudonym has no identity to escrow")
             }
@@ -186,21 +228,28 @@ public final class IngestService: EventIngesting {
                 pseudonym: pseudonym, epoch: epoch, dataKeyID: escrowed.dataKeyID, nonce: escrowed.nonce,
                 ciphertext: escrowed.ciphertext)
         }
-        let result: BatchCommit
+    }
+
+    /// Runs a store commit; an error that is not Veil's own (SQLite, I/O) becomes `.unavailable`.
+    private func storing(_ commit: () async throws -> BatchCommit) async throws -> BatchCommit {
         do {
-            result = try await store.commit(write)
+            return try await commit()
         } catch let error as VeilError {
             throw error
+        } catch is CancellationError {
+            throw CancellationError()
         } catch {
             throw VeilError(
                 .unavailable, field: "event store", "could not commit the batch; nothing of it was stored. Retry later")
         }
+    }
+
+    private func recordIngest(events: Int, _ result: BatchCommit, actor: String) throws {
         try audit?.record(
             actor: actor, action: "ingest.batch",
             details: [
-                "events": .int(Int64(batch.events.count)), "accepted": .int(Int64(result.inserted)),
+                "events": .int(Int64(events)), "accepted": .int(Int64(result.inserted)),
                 "duplicates": .int(Int64(result.duplicates)), "new_identities": .int(Int64(result.newIdentities)),
             ])
-        return result
     }
 }

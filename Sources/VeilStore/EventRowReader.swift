@@ -7,7 +7,7 @@ import VeilCore
 /// `EventRow.columns`. Training and scoring scan millions of rows; GRDB's `Codable` row decoding looks
 /// every column up by name in every row, which cost most of a scan's time.
 ///
-/// Contract: `forEach` binds `arguments` (Int64 or 16-byte pseudonym blobs, in order), runs the statement
+/// Contract: `forEach` binds `arguments` (Int64 or blobs, to `?1`, `?2`, … in order), runs the statement
 /// to the end handing each event and its rowid to `body`, and resets the statement on the way out (also
 /// when `body` throws). A malformed row throws `.integrity` naming its rowid.
 enum EventRowReader {
@@ -15,6 +15,7 @@ enum EventRowReader {
     enum Argument {
         case int(Int64)
         case pseudonym(Pseudonym)
+        case bytes([UInt8])
     }
 
     static func forEach(
@@ -29,6 +30,7 @@ enum EventRowReader {
             switch argument {
             case .int(let value): sqlite3_bind_int64(statement, index, value)
             case .pseudonym(let value): Binder.bind(value, index, statement)
+            case .bytes(let value): Binder.blob(value, index, statement)
             }
         }
         while true {

@@ -72,6 +72,13 @@ public struct BatchCommit: Sendable, Hashable, Codable {
         self.duplicates = duplicates
         self.newIdentities = newIdentities
     }
+
+    /// Adds what another batch did.
+    public static func += (total: inout BatchCommit, batch: BatchCommit) {
+        total.inserted += batch.inserted
+        total.duplicates += batch.duplicates
+        total.newIdentities += batch.newIdentities
+    }
 }
 
 /// What erasing one pseudonym deleted.
@@ -89,15 +96,23 @@ public struct ErasureCounts: Sendable, Hashable, Codable {
 /// A position in the (pseudonym, timestamp) order of all events, for reading them in chunks.
 /// Opaque to callers: pass back the `next` cursor of the previous chunk.
 public struct EventCursor: Sendable, Hashable {
+    /// Reading resumes after this (pseudonym, timestamp, sequence).
     let pseudonym: Pseudonym
     let timestampMillis: Int64
     /// A backend-specific tie-breaker (the SQLite rowid).
     let sequence: Int64
+    /// Backend-specific scan state. SQLite reads a range of pseudonyms at a time: where the current
+    /// range ends (the first 8 bytes of the first pseudonym past it; nil at the end of the space), and
+    /// how wide each range is.
+    let rangeEnd: UInt64?
+    let span: UInt64
 
-    public init(pseudonym: Pseudonym, timestampMillis: Int64, sequence: Int64) {
+    public init(pseudonym: Pseudonym, timestampMillis: Int64, sequence: Int64, rangeEnd: UInt64? = nil, span: UInt64 = 0) {
         self.pseudonym = pseudonym
         self.timestampMillis = timestampMillis
         self.sequence = sequence
+        self.rangeEnd = rangeEnd
+        self.span = span
     }
 }
 
@@ -119,6 +134,16 @@ public protocol EventStore: Sendable {
     /// an error), and creates vault rows for pseudonyms that have none.
     func commit(_ batch: EventBatchWrite) async throws -> BatchCommit
 
+    /// Stores every batch `next` returns, in order, in one transaction, and returns their summed
+    /// result once that transaction is durable. `next` returns nil after the last batch; if it throws,
+    /// nothing is stored and its error is rethrown. `next` is called on the store's writer thread and
+    /// may block until a batch is ready (`BatchChannel.receive`); `stored` is called after each batch
+    /// is written (before the commit). The store's writer is held until `next` returns nil, so other
+    /// commits wait: this is for imports that must be all or nothing.
+    func commitAll(
+        next: @escaping @Sendable () throws -> EventBatchWrite?, stored: @escaping @Sendable (BatchCommit) -> Void
+    ) async throws -> BatchCommit
+
     /// The number of stored events.
     func eventCount() async throws -> Int
 
@@ -126,8 +151,10 @@ public protocol EventStore: Sendable {
     func events(for pseudonym: Pseudonym) async throws -> [StoredEvent]
 
     /// Up to `limit` events after `cursor` (from the start when nil), ordered by (pseudonym,
-    /// timestamp). Each chunk is read in its own transaction: a scan concurrent with ingestion sees
-    /// every event committed before it started, and may or may not see later ones.
+    /// timestamp); `next` is nil after the last chunk. A chunk may hold fewer than `limit` events
+    /// before the end (SQLite returns a range of pseudonyms at a time). Each chunk is read in its own
+    /// transaction: a scan concurrent with ingestion sees every event committed before it started,
+    /// and may or may not see later ones.
     func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk
 
     /// Deletes every event and the vault row of `pseudonym` in one transaction.

@@ -18,6 +18,7 @@ final class GroupCommitter: @unchecked Sendable {
     private typealias Waiter = (batch: EventBatchWrite, continuation: CheckedContinuation<BatchCommit, any Error>)
 
     private let pool: DatabasePool
+    private let writer: EventWriter
     private let maxEvents: Int
     private let lock = NSLock()
     /// Guarded by `lock`.
@@ -25,8 +26,9 @@ final class GroupCommitter: @unchecked Sendable {
     private var writing = false
 
     /// - Parameter maxEvents: a group stops growing at this many events (it always holds at least one batch).
-    init(pool: DatabasePool, maxEvents: Int = 50_000) {
+    init(pool: DatabasePool, writer: EventWriter, maxEvents: Int = 50_000) {
         self.pool = pool
+        self.writer = writer
         self.maxEvents = maxEvents
     }
 
@@ -47,12 +49,12 @@ final class GroupCommitter: @unchecked Sendable {
     private func writeGroups() async {
         while let group = nextGroup() {
             let batches = group.map(\.batch)
+            let writer = writer
             do {
-                let results = try await pool.write { db in
-                    try batches.map { batch in try SQLiteEventStore.commit(batch, in: db) }
-                }
+                let results = try await pool.write { db in try writer.write(batches, in: db) }
                 for (waiter, result) in zip(group, results) { waiter.continuation.resume(returning: result) }
             } catch {
+                writer.transactionFailed()
                 for waiter in group { waiter.continuation.resume(throwing: error) }
             }
         }

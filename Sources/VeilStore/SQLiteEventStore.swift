@@ -6,16 +6,16 @@ import VeilCore
 /// The SQLite backend of `EventStore` and `IdentityVault`, over the data directory's `VeilDatabase`.
 ///
 /// Concurrent batches share write transactions (`GroupCommitter`; WAL, `synchronous = FULL`): `commit`
-/// returns after the transaction holding the batch is on disk. Events go in through one cached
-/// prepared statement, `INSERT … ON CONFLICT(event_id) DO NOTHING`, whose change count tells a new
-/// event from a duplicate.
+/// returns after the transaction holding the batch is on disk. `EventWriter` does the writing.
+/// Reads by pseudonym seek `events_day_pid` once per stored day (`EventSchema`).
 public final class SQLiteEventStore: EventStore, IdentityVault {
     public let database: VeilDatabase
+    private let writer = EventWriter()
     private let groupCommit: GroupCommitter
 
     public init(database: VeilDatabase) {
         self.database = database
-        groupCommit = GroupCommitter(pool: database.pool)
+        groupCommit = GroupCommitter(pool: database.pool, writer: writer)
     }
 
     /// Opens (creating if needed) the database in `directory`.
@@ -29,75 +29,25 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
         try await groupCommit.commit(batch)
     }
 
-    /// One batch's writes, inside the caller's write transaction (which may hold other batches).
-    static func commit(_ batch: EventBatchWrite, in db: Database) throws -> BatchCommit {
-        var result = BatchCommit()
-        // Vault rows first: one lookup per distinct pseudonym of the batch.
-        var seen = Set<Pseudonym>(minimumCapacity: min(batch.events.count, 4096))
-        let exists = try db.cachedStatement(sql: "SELECT 1 FROM vault WHERE pid = ?").sqliteStatement
-        var dataKeyStored = false
-        for event in batch.events where seen.insert(event.pseudonym).inserted {
-            sqlite3_reset(exists)
-            Binder.bind(event.pseudonym, 1, exists)
-            switch sqlite3_step(exists) {
-            case SQLITE_ROW: continue
-            case SQLITE_DONE: break
-            case let code:
-                let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
-                sqlite3_reset(exists)
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
+    public func commitAll(
+        next: @escaping @Sendable () throws -> EventBatchWrite?, stored: @escaping @Sendable (BatchCommit) -> Void
+    ) async throws -> BatchCommit {
+        let writer = writer
+        do {
+            // The transaction stays open while `next` waits for the producer's next batch.
+            return try await database.pool.write { db in
+                var total = BatchCommit()
+                while let batch = try next() {
+                    let result = try writer.write([batch], in: db)[0]
+                    total += result
+                    stored(result)
+                }
+                return total
             }
-            if !dataKeyStored {
-                try db.execute(
-                    sql: "INSERT INTO data_keys (id, sealed, created) VALUES (?, ?, ?) ON CONFLICT(id) DO NOTHING",
-                    arguments: [batch.dataKey.id, Data(batch.dataKey.sealed), batch.dataKey.created])
-                dataKeyStored = true
-            }
-            let record = try batch.escrow(event.pseudonym)
-            try insertVault(record, in: db)
-            result.newIdentities += 1
+        } catch {
+            writer.transactionFailed()
+            throw error
         }
-
-        let insert = try db.cachedStatement(
-            sql: """
-                INSERT INTO events (event_id, pid, epoch, type, ts_ms, session_pid, item_id, category, price, quantity, rating, query)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING
-                """)
-        let statement = insert.sqliteStatement
-        let connection = db.sqliteConnection
-        for event in batch.events {
-            sqlite3_reset(statement)
-            Binder.bind(event, to: statement)
-            let code = sqlite3_step(statement)
-            guard code == SQLITE_DONE else {
-                let message = String(cString: sqlite3_errmsg(connection))
-                sqlite3_reset(statement)
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
-            }
-            if sqlite3_changes(connection) > 0 { result.inserted += 1 } else { result.duplicates += 1 }
-        }
-        sqlite3_reset(statement)
-        sqlite3_clear_bindings(statement)
-        sqlite3_reset(exists)
-        return result
-    }
-
-    /// Inserts one vault row through a cached statement, binding the values directly.
-    private static func insertVault(_ record: VaultRecord, in db: Database) throws {
-        let statement = try db.cachedStatement(
-            sql: "INSERT INTO vault (pid, epoch, data_key_id, nonce, ciphertext) VALUES (?, ?, ?, ?, ?)"
-        ).sqliteStatement
-        sqlite3_reset(statement)
-        Binder.bind(record, to: statement)
-        let code = sqlite3_step(statement)
-        guard code == SQLITE_DONE else {
-            let message = String(cString: sqlite3_errmsg(db.sqliteConnection))
-            sqlite3_reset(statement)
-            sqlite3_clear_bindings(statement)
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
-        }
-        sqlite3_reset(statement)
-        sqlite3_clear_bindings(statement)
     }
 
     public func eventCount() async throws -> Int {
@@ -107,8 +57,13 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
     public func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] {
         try await database.read { db in
             try EventRowReader.fetch(
-                "SELECT \(EventRow.columns) FROM events WHERE pid = ? ORDER BY ts_ms, rowid", arguments: [.pseudonym(pseudonym)],
-                in: db
+                """
+                \(EventSchema.daysCTE)
+                SELECT \(EventRow.columns) FROM days CROSS JOIN events
+                WHERE \(EventSchema.eventOnDay) AND events.pid = ?
+                ORDER BY events.ts_ms, events.rowid
+                """,
+                arguments: [.pseudonym(pseudonym)], in: db
             ).events
         }
     }
@@ -116,26 +71,10 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
     public func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk {
         precondition(limit > 0, "a chunk holds at least one event")
         return try await database.read { db in
-            let (events, lastRowid): ([StoredEvent], Int64?)
-            if let cursor {
-                (events, lastRowid) = try EventRowReader.fetch(
-                    """
-                    SELECT \(EventRow.columns) FROM events
-                    WHERE (pid, ts_ms, rowid) > (?, ?, ?)
-                    ORDER BY pid, ts_ms, rowid LIMIT ?
-                    """,
-                    arguments: [.pseudonym(cursor.pseudonym), .int(cursor.timestampMillis), .int(cursor.sequence), .int(Int64(limit))],
-                    in: db, capacity: limit)
-            } else {
-                (events, lastRowid) = try EventRowReader.fetch(
-                    "SELECT \(EventRow.columns) FROM events ORDER BY pid, ts_ms, rowid LIMIT ?", arguments: [.int(Int64(limit))],
-                    in: db, capacity: limit)
+            guard var scan = try cursor.map(PseudonymRangeScan.init(resuming:)) ?? PseudonymRangeScan(limit: limit, in: db) else {
+                return EventChunk(events: [], next: nil)
             }
-            var next: EventCursor? = nil
-            if events.count == limit, let last = events.last, let lastRowid {
-                next = EventCursor(pseudonym: last.pseudonym, timestampMillis: last.timestampMillis, sequence: lastRowid)
-            }
-            return EventChunk(events: events, next: next)
+            return try scan.next(limit: limit, in: db)
         }
     }
 
@@ -181,9 +120,17 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
 
     public func erase(_ pseudonym: Pseudonym) async throws -> ErasureCounts {
         let pid = Data(pseudonym.bytes)
+        let writer = writer
         return try await database.pool.write { db in
-            try db.execute(sql: "DELETE FROM events WHERE pid = ?", arguments: [pid])
+            try db.execute(
+                sql: """
+                    \(EventSchema.daysCTE)
+                    DELETE FROM events WHERE rowid IN (
+                        SELECT events.rowid FROM days CROSS JOIN events WHERE \(EventSchema.eventOnDay) AND events.pid = ?)
+                    """,
+                arguments: [pid])
             let events = db.changesCount
+            writer.forget(pseudonym)
             try db.execute(sql: "DELETE FROM vault WHERE pid = ?", arguments: [pid])
             return ErasureCounts(events: events, identities: db.changesCount)
         }
@@ -243,7 +190,7 @@ enum Binder {
         blob(record.ciphertext, 5, statement)
     }
 
-    private static func blob(_ value: [UInt8], _ index: Int32, _ statement: OpaquePointer) {
+    static func blob(_ value: [UInt8], _ index: Int32, _ statement: OpaquePointer) {
         value.withUnsafeBytes { bytes in
             // A non-null pointer even when empty: a zero-length blob, not NULL.
             _ = sqlite3_bind_blob(statement, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), transient)

@@ -61,7 +61,13 @@ struct IngestCommand: AsyncParsableCommand {
     @Flag(help: "Store the valid lines of a file with invalid ones, and report the invalid lines.")
     var skipInvalid = false
 
-    @Option(help: "Events per write transaction.")
+    @Option(
+        help: ArgumentHelp(
+            "A file of at most this many records is imported in one transaction, parsed and stored at once; a larger one is validated first, then stored --batch-size events per transaction.",
+            valueName: "records"))
+    var oneTransactionLimit = ImportOptions.defaultOneTransactionLimit
+
+    @Option(help: "Events per write transaction, for files over --one-transaction-limit and with --skip-invalid.")
     var batchSize = ImportOptions.defaultBatchSize
 
     @OptionGroup var service: ServiceOptions
@@ -70,6 +76,7 @@ struct IngestCommand: AsyncParsableCommand {
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one file to import") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        guard oneTransactionLimit >= 0 else { throw ValidationError("--one-transaction-limit must be at least 0") }
         _ = try importOptions()
     }
 
@@ -80,6 +87,7 @@ struct IngestCommand: AsyncParsableCommand {
         options.delimiter = delimiter
         options.skipInvalid = skipInvalid
         options.batchSize = batchSize
+        options.oneTransactionLimit = oneTransactionLimit
         for (key, value) in try pairs(map, flag: "--map") {
             guard let field = EventField(rawValue: key) else {
                 throw ValidationError(

@@ -1,7 +1,7 @@
 import VeilCore
 import VeilStore
 
-/// TEST ONLY. An `EventStore` that changes only `commit` and sends every read and erasure to the real
+/// TEST ONLY. An `EventStore` that changes only `commit` and sends every read, erasure and import to the real
 /// store in `base`. The conformers below inject faults at the store boundary; they never stand in for
 /// the store: whatever they let through is committed by the real SQLite store.
 protocol ForwardingEventStore: EventStore {
@@ -9,6 +9,11 @@ protocol ForwardingEventStore: EventStore {
 }
 
 extension ForwardingEventStore {
+    func commitAll(
+        next: @escaping @Sendable () throws -> EventBatchWrite?, stored: @escaping @Sendable (BatchCommit) -> Void
+    ) async throws -> BatchCommit {
+        try await base.commitAll(next: next, stored: stored)
+    }
     func eventCount() async throws -> Int { try await base.eventCount() }
     func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] { try await base.events(for: pseudonym) }
     func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk {

@@ -89,6 +89,11 @@ final class CountingStore: EventStore, IdentityVault, @unchecked Sendable {
     private func count() { lock.withLock { reads += 1 } }
 
     func commit(_ batch: EventBatchWrite) async throws -> BatchCommit { try await base.commit(batch) }
+    func commitAll(
+        next: @escaping @Sendable () throws -> EventBatchWrite?, stored: @escaping @Sendable (BatchCommit) -> Void
+    ) async throws -> BatchCommit {
+        try await base.commitAll(next: next, stored: stored)
+    }
     func eventCount() async throws -> Int { try await base.eventCount() }
     func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] {
         count()

@@ -1,5 +1,7 @@
 import Foundation
+import Synchronization
 import VeilCore
+import VeilStore
 
 /// How `veil ingest` reads files.
 public struct ImportOptions: Sendable {
@@ -21,14 +23,25 @@ public struct ImportOptions: Sendable {
     public var constantType: EventType?
     /// Store the valid records of a file that has invalid ones, and report the invalid ones.
     public var skipInvalid = false
-    /// Events per write transaction (`defaultBatchSize` unless set).
+    /// A file of at most this many records is stored in one transaction, fed while it is validated.
+    /// A larger one is validated first, then read again and stored `batchSize` events per transaction.
+    public var oneTransactionLimit = ImportOptions.defaultOneTransactionLimit
+    /// Events per write transaction for files over `oneTransactionLimit` and with `skipInvalid`.
     public var batchSize = ImportOptions.defaultBatchSize
+    /// Tasks that validate a file at once (nil: one fewer than the processors, at least one, so the
+    /// store's writer keeps a core of its own).
+    public var validationTasks: Int?
 
-    /// 50,000: each batch pseudonymises and looks up in the vault every distinct user it holds once, so
-    /// a user who appears throughout a file costs that once per batch; fewer, larger batches pay it less
-    /// often. `VeilBench ingest` (1,000,000 events, 50,000 users, release): 43k events/s with batches of
-    /// 10,000, 74k with 50,000, 79k with 200,000. Memory grows with the batch (about 15 MB of events at
-    /// 50,000); a crash loses only uncommitted batches, which importing the file again adds.
+    /// 2,000,000 records: the validation pass hands its events (about 200 bytes each) to the store as it
+    /// goes, but may run ahead of it, so up to the whole file can wait in memory; and the transaction
+    /// holds the database's writer (a `veil serve` on the same data directory waits up to its 10 s busy
+    /// timeout, then answers 503) for about 5 s per million events on the reference machine.
+    public static let defaultOneTransactionLimit = 2_000_000
+
+    /// 50,000: each batch pseudonymises every distinct user it holds once, so a user who appears
+    /// throughout a file costs that once per batch; fewer, larger batches pay it less often. Memory
+    /// grows with the batch (about 15 MB of events at 50,000); a crash loses only uncommitted batches,
+    /// which importing the file again adds.
     public static let defaultBatchSize = 50_000
     /// The most problems a report lists (the counts are always complete).
     public var maxReportedProblems = 1_000
@@ -84,14 +97,17 @@ public struct ImportProgress: Sendable {
 /// Imports NDJSON and CSV files through the ingest pipeline (the same validation as HTTP).
 ///
 /// A file's `event_id`s default to `<file name>:<line number>`, so importing a file again adds
-/// nothing. A file is all or nothing: a first pass validates every record, and only a file without
-/// problems is stored — unless `skipInvalid`, which stores the valid records and reports the rest.
-/// Storing goes in batches of `batchSize` events, one transaction each. A file of at most
-/// `keptRecordLimit` records is parsed once: the validation pass (one segment per processor) also
-/// pseudonymises its events into batches, kept in memory and stored in file order once the whole file
-/// proved valid. Larger files (and `skipInvalid`) are read again to store, with the next batch being
-/// parsed and pseudonymised while the previous one commits. If the store fails part-way, the batches
-/// already committed stay; running the import again completes it without duplicates.
+/// nothing. A file is all or nothing — unless `skipInvalid`, which stores the valid records and
+/// reports the rest:
+/// - A file of at most `oneTransactionLimit` records is stored in one transaction. Validation tasks
+///   (`validationTasks`, each a segment of the file) validate and pseudonymise its records and hand
+///   them, in file order, to the store's writer, which inserts them as they come; the transaction
+///   commits only if no record broke a rule, and otherwise rolls back. Parsing and storing overlap,
+///   and a crash at any point leaves nothing of the file.
+/// - A larger file is validated first (storing nothing if any record is invalid), then read again
+///   and stored `batchSize` events per transaction, the next batch parsed while the previous one
+///   commits. If the store fails part-way, the batches already committed stay; running the import
+///   again completes it without duplicates.
 public struct EventImporter: Sendable {
     public let service: IngestService
     public let options: ImportOptions
@@ -99,6 +115,12 @@ public struct EventImporter: Sendable {
     public init(service: IngestService, options: ImportOptions) throws {
         guard options.batchSize >= 1 else {
             throw VeilError(.invalidInput, field: "--batch-size", "must be at least 1")
+        }
+        guard options.oneTransactionLimit >= 0 else {
+            throw VeilError(.invalidInput, field: "--one-transaction-limit", "must be at least 0")
+        }
+        if let tasks = options.validationTasks, tasks < 1 {
+            throw VeilError(.invalidInput, field: "validationTasks", "must be at least 1")
         }
         self.service = service
         self.options = options
@@ -125,19 +147,14 @@ public struct EventImporter: Sendable {
         report.ignoredColumns = layout?.ignoredColumns ?? []
 
         if !options.skipInvalid {
-            // All or nothing: validate the whole file (in parallel segments) before storing any of it.
-            let check = try await validateAll(file, layout: layout, name: name, validator: validator)
-            report.records = check.records
-            report.rejected = check.rejected
-            report.problems = check.problems
-            report.problemsNotShown = check.problemsNotShown
-            if report.rejected > 0 { return finish() }
-            if let prepared = check.prepared {
-                // The validation pass kept the file's events, pseudonymised: store those, in file order.
-                try await store(prepared, path: path, bytesTotal: file.bytes.count, actor: actor, report: &report, progress: progress)
-                report.stored = true
-                return finish()
-            }
+            // All or nothing: one transaction, fed while the file is validated in parallel segments, and
+            // committed only if every record is valid.
+            let inOneTransaction = try await importInOneTransaction(
+                file, layout: layout, name: name, validator: validator, path: path, actor: actor, report: &report,
+                progress: progress)
+            if inOneTransaction { return finish() }
+            // Too many records to keep in one transaction: nothing was stored; store the file in
+            // batches (validated first, so still nothing is stored unless every record is valid).
             report.records = 0
             report.problems = []
         }
@@ -196,35 +213,78 @@ public struct EventImporter: Sendable {
         return finish()
     }
 
-    /// Commits batches prepared by the validation pass, one transaction each, in order.
-    private func store(
-        _ batches: [PreparedChunk], path: String, bytesTotal: Int, actor: String, report: inout ImportFileReport,
-        progress: (@Sendable (ImportProgress) -> Void)?
-    ) async throws {
-        for chunk in batches {
-            let result = try await service.commit(chunk.batch, actor: actor)
-            report.accepted += result.inserted
-            report.duplicates += result.duplicates
-            progress?(
-                ImportProgress(
-                    file: path, bytesRead: chunk.offset, bytesTotal: bytesTotal, accepted: report.accepted,
-                    duplicates: report.duplicates, rejected: report.rejected))
+    /// Validates the whole file in parallel segments while a single transaction stores the batches
+    /// they prepare (in file order); commits it only if no record broke a rule. Returns false, having
+    /// stored nothing, when the file has more than `oneTransactionLimit` records.
+    private func importInOneTransaction(
+        _ file: MappedFile, layout: RecordReader.CSVLayout?, name: String, validator: EventValidator, path: String,
+        actor: String, report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
+    ) async throws -> Bool {
+        let segments = segments(of: file, layout: layout)
+        let batches = BatchChannel<IngestService.PreparedBatch>()
+        let delivery = OrderedDelivery(segments: segments.count, to: batches)
+        let bytesTotal = file.bytes.count
+        // Validation runs in its own task; this task goes straight into the store, so the writer waits
+        // for batches before the segments occupy every cooperative thread.
+        let validation = Task {
+            do {
+                let check = try await validateAll(
+                    file, segments: segments, layout: layout, name: name, validator: validator, delivery: delivery)
+                if check.rejected == 0 && !check.tooLarge && delivery.passedAny {
+                    batches.finish()
+                } else {
+                    batches.finish(throwing: ImportAbandoned())  // rolls back whatever was written
+                }
+                return check
+            } catch {
+                batches.finish(throwing: error)
+                throw error
+            }
         }
+        let tally = Mutex((batches: 0, accepted: 0, duplicates: 0))
+        let stored: Result<BatchCommit, any Error>
+        do {
+            stored = .success(
+                try await service.commitAll(batches, actor: actor) { result in
+                    let (count, accepted, duplicates) = tally.withLock { tally in
+                        tally = (tally.batches + 1, tally.accepted + result.inserted, tally.duplicates + result.duplicates)
+                        return tally
+                    }
+                    progress?(
+                        ImportProgress(
+                            file: path, bytesRead: delivery.offset(ofBatch: count - 1), bytesTotal: bytesTotal,
+                            accepted: accepted, duplicates: duplicates, rejected: 0))
+                })
+        } catch {
+            stored = .failure(error)
+        }
+        let check = try await validation.value
+        report.records = check.records
+        report.rejected = check.rejected
+        report.problems = check.problems
+        report.problemsNotShown = check.problemsNotShown
+        guard check.rejected == 0, !check.tooLarge, delivery.passedAny else {
+            report.stored = check.rejected == 0 && !check.tooLarge
+            // A file that broke a rule is reported here, however large.
+            return check.rejected > 0 || !check.tooLarge
+        }
+        let result = try stored.get()
+        report.accepted = result.inserted
+        report.duplicates = result.duplicates
+        report.stored = true
         progress?(
             ImportProgress(
                 file: path, bytesRead: bytesTotal, bytesTotal: bytesTotal, accepted: report.accepted,
-                duplicates: report.duplicates, rejected: report.rejected))
+                duplicates: report.duplicates, rejected: 0))
+        return true
     }
 
-    /// A batch the validation pass prepared, and the file offset after its last record.
-    private struct PreparedChunk: Sendable {
-        var batch: IngestService.PreparedBatch
-        var offset: Int
-    }
+    /// Events per batch handed from validation to the store's single transaction: small, so the
+    /// writer starts on the first events at once (it commits only at the end either way).
+    static let handOffSize = 4_096
 
-    /// A file of at most this many records is parsed once: the validation pass keeps its events,
-    /// pseudonymised, for the store pass (about 200 bytes each). Larger files are read twice.
-    static let keptRecordLimit = 2_000_000
+    /// Why an import's transaction was rolled back: a record broke a rule, or the file outgrew it.
+    private struct ImportAbandoned: Error {}
 
     private struct BatchCommitSummary: Sendable {
         var inserted: Int
@@ -250,50 +310,62 @@ public struct EventImporter: Sendable {
         var rejected = 0
         var problems: [EventProblem] = []
         var problemsNotShown = 0
-        /// The segment's valid events, prepared in batches, while it has no problems and is small
-        /// enough to keep; nil otherwise.
-        var prepared: [PreparedChunk]? = []
+        /// More than `oneTransactionLimit` records: the delivery was abandoned.
+        var tooLarge = false
     }
 
-    /// Validates every record of the file, one segment per processor, and merges the problems in
-    /// line order.
-    private func validateAll(
-        _ file: MappedFile, layout: RecordReader.CSVLayout?, name: String, validator: EventValidator
-    ) async throws -> Check {
-        let segments = RecordReader.segments(
+    /// The file's records split in one segment per processor, for `validateAll`.
+    private func segments(of file: MappedFile, layout: RecordReader.CSVLayout?) -> [(range: Range<Int>, firstLine: Int)] {
+        RecordReader.segments(
             file.bytes, from: layout?.bodyStart ?? 0, firstLine: layout?.bodyFirstLine ?? 1,
-            parts: max(1, ProcessInfo.processInfo.activeProcessorCount))
+            parts: options.validationTasks ?? max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
+    }
+
+    /// Validates every record of the file, one task per segment, and merges the problems in line
+    /// order. While no segment has found a problem, each prepares (pseudonymises) its valid events in
+    /// batches and hands them to `delivery`; the first problem, or more than `oneTransactionLimit` records,
+    /// abandons the delivery, and validation goes on only to report.
+    private func validateAll(
+        _ file: MappedFile, segments: [(range: Range<Int>, firstLine: Int)], layout: RecordReader.CSVLayout?, name: String,
+        validator: EventValidator, delivery: OrderedDelivery
+    ) async throws -> Check {
         let now = service.nowMillis()
         let limit = options.maxReportedProblems
-        let keepLimit = Self.keptRecordLimit / max(1, segments.count)
-        let batchSize = options.batchSize
+        let keepLimit = options.oneTransactionLimit / max(1, segments.count)
+        let batchSize = Self.handOffSize
         let service = service
         let parts = try await withThrowingTaskGroup(of: (Int, Check).self) { group in
             for (number, segment) in segments.enumerated() {
                 group.addTask {
+                    defer { delivery.finish(segment: number) }
                     var reader = makeReader(file, layout: layout, range: segment.range, firstLine: segment.firstLine)
                     var check = Check()
                     var drafts: [EventProblemDraft] = []
                     var valid: [ValidEvent] = []
+                    var delivering = true
                     while let (line, record) = reader.next() {
                         check.records += 1
                         drafts.removeAll(keepingCapacity: true)
                         if let event = IngestService.validate(withDefaults(record, name: name, line: line), validator, now, &drafts) {
-                            guard check.prepared != nil else { continue }
+                            guard delivering else { continue }
                             if check.records > keepLimit {
-                                check.prepared = nil
-                                valid = []
+                                check.tooLarge = true
+                                delivering = false
+                                delivery.abandon()
                                 continue
                             }
                             if valid.isEmpty { valid.reserveCapacity(batchSize) }
                             valid.append(event)
                             if valid.count >= batchSize {
-                                check.prepared?.append(PreparedChunk(batch: service.prepare(valid), offset: reader.offset))
+                                delivery.deliver(service.prepare(valid), offset: reader.offset, segment: number)
                                 valid.removeAll(keepingCapacity: true)
+                                delivering = !delivery.isAbandoned
                             }
                         } else {
-                            check.prepared = nil
-                            valid = []
+                            if delivering {
+                                delivering = false
+                                delivery.abandon()
+                            }
                             check.rejected += 1
                             for draft in drafts {
                                 if check.problems.count < limit {
@@ -304,8 +376,8 @@ public struct EventImporter: Sendable {
                             }
                         }
                     }
-                    if !valid.isEmpty {
-                        check.prepared?.append(PreparedChunk(batch: service.prepare(valid), offset: reader.offset))
+                    if delivering && !valid.isEmpty {
+                        delivery.deliver(service.prepare(valid), offset: reader.offset, segment: number)
                     }
                     return (number, check)
                 }
@@ -316,7 +388,7 @@ public struct EventImporter: Sendable {
         }
         var total = Check()
         for part in parts {
-            if let prepared = part.prepared { total.prepared?.append(contentsOf: prepared) } else { total.prepared = nil }
+            total.tooLarge = total.tooLarge || part.tooLarge
             total.records += part.records
             total.rejected += part.rejected
             total.problemsNotShown += part.problemsNotShown

@@ -1,0 +1,75 @@
+import Foundation
+import GRDB
+import VeilCore
+
+/// The chunked scan of every event in (pid, ts_ms, rowid) order, for `SQLiteEventStore.events(after:limit:)`.
+///
+/// `events_day_pid` is led by the day, so no index walks all events in pid order. The scan reads one
+/// range of pseudonyms at a time — [start, end) on the first 8 bytes of the pid — by seeking the range
+/// in each day's stretch of the index and sorting what it finds. Pseudonyms are keyed hashes, spread
+/// evenly over their space, so a range `span` wide holds about `events × span / 2⁶⁴` events; every
+/// range of a scan has the width that holds 0.8 × `limit` on average, from the event count when the
+/// scan starts. A range holding more than `limit` events is read in several chunks (each resumes after
+/// the last event returned); an empty one is skipped.
+struct PseudonymRangeScan {
+    private var cursor: EventCursor
+
+    /// The scan's first range, or nil when the store holds no event.
+    init?(limit: Int, in db: Database) throws {
+        let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0
+        guard count > 0 else { return nil }
+        let span: UInt64
+        if count <= limit {
+            span = .max
+        } else {
+            span = UInt64(max(1, (Double(limit) * 0.8 / Double(count) * 0x1p64).rounded(.down)))
+        }
+        cursor = Self.rangeStart(0, span: span)
+    }
+
+    /// Resumes a scan where `cursor` left it.
+    init(resuming cursor: EventCursor) { self.cursor = cursor }
+
+    /// The next chunk: up to `limit` events, never empty unless the scan is over, and the cursor after it.
+    mutating func next(limit: Int, in db: Database) throws -> EventChunk {
+        while true {
+            let end = cursor.rangeEnd.map { Pseudonym(high: $0, low: 0).bytes } ?? Self.pastEveryPseudonym
+            let (events, lastRowid) = try EventRowReader.fetch(
+                """
+                \(EventSchema.daysCTE)
+                SELECT \(EventRow.columns) FROM days CROSS JOIN events
+                WHERE \(EventSchema.eventOnDay) AND events.pid >= ?1 AND events.pid < ?2
+                    AND (events.pid, events.ts_ms, events.rowid) > (?1, ?3, ?4)
+                ORDER BY events.pid, events.ts_ms, events.rowid LIMIT ?5
+                """,
+                arguments: [
+                    .pseudonym(cursor.pseudonym), .bytes(end), .int(cursor.timestampMillis), .int(cursor.sequence),
+                    .int(Int64(limit)),
+                ],
+                in: db, capacity: limit)
+            if events.count == limit, let last = events.last, let lastRowid {
+                // The range may hold more than a chunk: go on inside it.
+                let next = EventCursor(
+                    pseudonym: last.pseudonym, timestampMillis: last.timestampMillis, sequence: lastRowid,
+                    rangeEnd: cursor.rangeEnd, span: cursor.span)
+                return EventChunk(events: events, next: next)
+            }
+            guard let end = cursor.rangeEnd else { return EventChunk(events: events, next: nil) }
+            cursor = Self.rangeStart(end, span: cursor.span)
+            if !events.isEmpty { return EventChunk(events: events, next: cursor) }
+        }
+    }
+
+    /// The cursor before every event of the range starting at `start`, `span` wide.
+    private static func rangeStart(_ start: UInt64, span: UInt64) -> EventCursor {
+        let (end, overflow) = start.addingReportingOverflow(span)
+        // Before any event of the range: rowids are positive, so (start pid, Int64.min, Int64.min) is
+        // less than every row at or after the start pid.
+        return EventCursor(
+            pseudonym: Pseudonym(high: start, low: 0), timestampMillis: .min, sequence: .min,
+            rangeEnd: overflow || span == .max ? nil : end, span: span)
+    }
+
+    /// A blob greater than every 16-byte pid (SQLite compares blobs with memcmp, then by length).
+    private static let pastEveryPseudonym = [UInt8](repeating: 0xFF, count: 17)
+}
