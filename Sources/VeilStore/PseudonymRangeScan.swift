@@ -6,7 +6,7 @@ import VeilCore
 ///
 /// `events_day_pid` is led by the day, so no index walks all events in pid order. The scan reads one
 /// range of pseudonyms at a time — [start, end) on the first 8 bytes of the pid — by seeking the range
-/// in each day's stretch of the index and sorting what it finds. Pseudonyms are keyed hashes, spread
+/// in each day's stretch of the index and sorting what it finds (in memory: a range holds about one chunk). Pseudonyms are keyed hashes, spread
 /// evenly over their space, so a range `span` wide holds about `events × span / 2⁶⁴` events; every
 /// range of a scan has the width that holds 0.8 × `limit` on average, from the event count when the
 /// scan starts. A range holding more than `limit` events is read in several chunks (each resumes after
@@ -33,31 +33,45 @@ struct PseudonymRangeScan {
     /// The next chunk: up to `limit` events, never empty unless the scan is over, and the cursor after it.
     mutating func next(limit: Int, in db: Database) throws -> EventChunk {
         while true {
-            let end = cursor.rangeEnd.map { Pseudonym(high: $0, low: 0).bytes } ?? Self.pastEveryPseudonym
-            let (events, lastRowid) = try EventRowReader.fetch(
-                """
-                \(EventSchema.daysCTE)
-                SELECT \(EventRow.columns) FROM days CROSS JOIN events
-                WHERE \(EventSchema.eventOnDay) AND events.pid >= ?1 AND events.pid < ?2
-                    AND (events.pid, events.ts_ms, events.rowid) > (?1, ?3, ?4)
-                ORDER BY events.pid, events.ts_ms, events.rowid LIMIT ?5
-                """,
-                arguments: [
-                    .pseudonym(cursor.pseudonym), .bytes(end), .int(cursor.timestampMillis), .int(cursor.sequence),
-                    .int(Int64(limit)),
-                ],
-                in: db, capacity: limit)
-            if events.count == limit, let last = events.last, let lastRowid {
-                // The range may hold more than a chunk: go on inside it.
+            let (events, rowids) = try rangeAfterCursor(in: db, capacity: limit)
+            if events.count >= limit {
+                // The range may hold more than a chunk: return the first `limit`, go on inside it.
+                let last = limit - 1
                 let next = EventCursor(
-                    pseudonym: last.pseudonym, timestampMillis: last.timestampMillis, sequence: lastRowid,
+                    pseudonym: events[last].pseudonym, timestampMillis: events[last].timestampMillis, sequence: rowids[last],
                     rangeEnd: cursor.rangeEnd, span: cursor.span)
-                return EventChunk(events: events, next: next)
+                return EventChunk(events: Array(events.prefix(limit)), next: next)
             }
             guard let end = cursor.rangeEnd else { return EventChunk(events: events, next: nil) }
             cursor = Self.rangeStart(end, span: cursor.span)
             if !events.isEmpty { return EventChunk(events: events, next: cursor) }
         }
+    }
+
+    /// Every event of the current range after the cursor, in (pid, ts_ms, rowid) order, with rowids.
+    /// SQLite reads them day by day, unordered; sorting small keys here and moving each event once
+    /// costs a fraction of an `ORDER BY`, which copies whole rows into a temporary B-tree.
+    private func rangeAfterCursor(in db: Database, capacity: Int) throws -> (events: [StoredEvent], rowids: [Int64]) {
+        let end = cursor.rangeEnd.map { Pseudonym(high: $0, low: 0).bytes } ?? Self.pastEveryPseudonym
+        var unordered: [StoredEvent] = []
+        var keys: [(pseudonym: Pseudonym, timestamp: Int64, rowid: Int64, index: Int)] = []
+        unordered.reserveCapacity(capacity)
+        keys.reserveCapacity(capacity)
+        try EventRowReader.forEach(
+            """
+            \(EventSchema.daysCTE)
+            SELECT \(EventRow.columns) FROM days CROSS JOIN events
+            WHERE \(EventSchema.eventOnDay) AND events.pid >= ?1 AND events.pid < ?2
+                AND (events.pid, events.ts_ms, events.rowid) > (?1, ?3, ?4)
+            """,
+            arguments: [.pseudonym(cursor.pseudonym), .bytes(end), .int(cursor.timestampMillis), .int(cursor.sequence)],
+            in: db
+        ) { event, rowid in
+            keys.append((event.pseudonym, event.timestampMillis, rowid, unordered.count))
+            unordered.append(event)
+        }
+        keys.sort { ($0.pseudonym, $0.timestamp, $0.rowid) < ($1.pseudonym, $1.timestamp, $1.rowid) }
+        return (keys.map { unordered[$0.index] }, keys.map(\.rowid))
     }
 
     /// The cursor before every event of the range starting at `start`, `span` wide.
