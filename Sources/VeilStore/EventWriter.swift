@@ -12,8 +12,8 @@ import VeilCore
 /// who appears in every batch of an import is looked up in `vault` once, not once per batch.
 ///
 /// The memory is a cache of the database, never a source of truth. It is kept right by three rules:
-/// - it learns a pseudonym only at the end of a transaction that wrote or found its vault row, and is
-///   emptied when that transaction fails to commit (`transactionFailed`);
+/// - it is taken out while `write` runs and put back only if every batch was written, and emptied
+///   when the transaction then fails to commit (`transactionFailed`);
 /// - an erasure through this store removes the pseudonym in the erasing transaction (`forget`);
 /// - it is emptied when `PRAGMA data_version` shows that another connection (another process, such
 ///   as `veil erase` beside `veil serve`) committed to the database since it was last read.
@@ -34,26 +34,25 @@ final class EventWriter: Sendable {
     /// Stores `batches` in order inside the current write transaction and returns what each did.
     func write(_ batches: [EventBatchWrite], in db: Database) throws -> [BatchCommit] {
         let version = try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+        // Taken out while the batches are written (the writer is the only user, one transaction at a
+        // time), so adding to it copies nothing; put back only if every batch was written. If one
+        // fails, the memory starts empty: it may hold pseudonyms whose rows were just rolled back.
         var remembered = known.withLock { known in
-            if known.dataVersion != version {
-                known.pseudonyms.removeAll()
-                known.dataVersion = version
-            }
-            return known.pseudonyms
+            let taken = known.dataVersion == version ? known.pseudonyms : []
+            known.pseudonyms = []
+            known.dataVersion = version
+            return taken
         }
-        var learned: [Pseudonym] = []
         var results: [BatchCommit] = []
         results.reserveCapacity(batches.count)
         for batch in batches {
             var result = BatchCommit()
-            result.newIdentities = try storeIdentities(of: batch, remembered: &remembered, learned: &learned, in: db)
+            result.newIdentities = try storeIdentities(of: batch, remembered: &remembered, in: db)
             try insertEvents(batch.events, into: &result, in: db)
             results.append(result)
         }
-        known.withLock { known in
-            if known.pseudonyms.count + learned.count > Self.capacity { known.pseudonyms.removeAll() }
-            known.pseudonyms.formUnion(learned)
-        }
+        if remembered.count > Self.capacity { remembered = [] }
+        known.withLock { $0.pseudonyms = remembered }
         return results
     }
 
@@ -68,16 +67,15 @@ final class EventWriter: Sendable {
     }
 
     /// Creates the vault rows `batch` needs and returns how many; one lookup per distinct pseudonym not
-    /// in `remembered`. Every pseudonym that has a row afterwards is added to `remembered` and `learned`.
+    /// in `remembered`. Every pseudonym that has a row afterwards is added to `remembered`.
     private func storeIdentities(
-        of batch: EventBatchWrite, remembered: inout Set<Pseudonym>, learned: inout [Pseudonym], in db: Database
+        of batch: EventBatchWrite, remembered: inout Set<Pseudonym>, in db: Database
     ) throws -> Int {
         let exists = try db.cachedStatement(sql: "SELECT 1 FROM vault WHERE pid = ?").sqliteStatement
         defer { sqlite3_reset(exists) }
         var dataKeyStored = false
         var created = 0
         for event in batch.events where remembered.insert(event.pseudonym).inserted {
-            learned.append(event.pseudonym)
             sqlite3_reset(exists)
             Binder.bind(event.pseudonym, 1, exists)
             switch sqlite3_step(exists) {
