@@ -33,16 +33,24 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
         next: @escaping @Sendable () throws -> EventBatchWrite?, stored: @escaping @Sendable (BatchCommit) -> Void
     ) async throws -> BatchCommit {
         let writer = writer
+        let checkpointer = database.checkpointer
         do {
-            // The transaction stays open while `next` waits for the producer's next batch.
-            return try await database.pool.write { db in
-                var total = BatchCommit()
-                while let batch = try next() {
-                    let result = try writer.write([batch], in: db)[0]
-                    total += result
-                    stored(result)
+            // The transaction stays open while `next` waits for the producer's next batch. Its commit
+            // writes the whole import to the WAL; the copy into the database file is left to the
+            // background (`WALCheckpointer`).
+            return try await database.pool.writeWithoutTransaction { db in
+                try checkpointer.withoutAutomaticCheckpoint(db) {
+                    var total = BatchCommit()
+                    try db.inTransaction(.immediate) {
+                        while let batch = try next() {
+                            let result = try writer.write([batch], in: db)[0]
+                            total += result
+                            stored(result)
+                        }
+                        return .commit
+                    }
+                    return total
                 }
-                return total
             }
         } catch {
             writer.transactionFailed()

@@ -3,8 +3,7 @@ import GRDB
 import VeilCore
 
 /// The SQLite database in the data directory (`<data-dir>/veil.sqlite`), opened in WAL mode with
-/// `synchronous = FULL`, so a transaction that has returned is on disk and survives a crash. The WAL
-/// is copied back into the database file in the background (`WALCheckpointer`).
+/// `synchronous = FULL`, so a transaction that has returned is on disk and survives a crash.
 ///
 /// Every table is created by a named migration in `VeilDatabase.migrator`; each store adds its own
 /// migrations in its own file, and the migrator runs them in order at open.
@@ -15,8 +14,8 @@ public final class VeilDatabase: Sendable {
     /// The connection pool: one writer, concurrent readers.
     public let pool: DatabasePool
     public let path: String
-    /// Checkpoints the WAL off the write path (the writer's automatic checkpoint is replaced).
-    private let checkpointer: WALCheckpointer
+    /// Copies the WAL into the database file after an import's commit, off the commit's path.
+    let checkpointer: WALCheckpointer
 
     /// Opens (creating if needed) the database in `directory` and brings its schema up to date.
     public init(directory: String) throws {
@@ -37,7 +36,6 @@ public final class VeilDatabase: Sendable {
         self.checkpointer = checkpointer
         var configuration = Configuration()
         configuration.prepareDatabase { db in
-            if !db.configuration.readonly { checkpointer.install(on: db) }
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // 64 MiB of page cache per connection (default 2 MiB): bulk ingestion touches index pages
             // all over the file, and a small cache turns each batch into reads and WAL spills.
@@ -68,8 +66,8 @@ public final class VeilDatabase: Sendable {
         try queue.close()
     }
 
-    /// Copies the WAL into the database file now (it is otherwise done in the background after
-    /// commits) and returns the seconds it took: for benchmarks that report the whole cost of a write.
+    /// Copies the WAL into the database file now (after any copy already queued) and returns the
+    /// seconds it took: for `veil ingest` before it exits, and benchmarks that report a write's whole cost.
     @discardableResult
     public func checkpoint() throws -> Double { try checkpointer.checkpointNow() }
 

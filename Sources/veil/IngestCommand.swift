@@ -131,7 +131,8 @@ struct IngestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let importer = try EventImporter(service: try service.openContext().ingestPipeline(), options: try importOptions())
+        let context = try service.openContext()
+        let importer = try EventImporter(service: context.ingestPipeline(), options: try importOptions())
         let progress = ProgressBar.standardError(enabled: !output.json)
         let started = ContinuousClock.now
         var reports: [ImportFileReport] = []
@@ -142,13 +143,19 @@ struct IngestCommand: AsyncParsableCommand {
             if !output.json { printReport(report) }
         }
         let elapsed = ContinuousClock.now - started
-        let summary = ImportSummary(reports: reports, seconds: elapsed.seconds)
+        // Every import is durable already (in the write-ahead log); copy the log into veil.sqlite
+        // before exiting rather than leave it to the next process that opens the database.
+        let checkpoint = try context.database.checkpoint()
+        let summary = ImportSummary(reports: reports, seconds: elapsed.seconds, checkpointSeconds: checkpoint)
         if output.json {
             try Output.json(summary)
-        } else if reports.count > 1 {
-            print(
-                "total: \(summary.accepted) accepted, \(summary.duplicates) duplicates, \(summary.rejected) rejected in \(Self.format(summary.seconds)) s (\(Int(summary.eventsPerSecond)) events/s)"
-            )
+        } else {
+            if reports.count > 1 {
+                print(
+                    "total: \(summary.accepted) accepted, \(summary.duplicates) duplicates, \(summary.rejected) rejected in \(Self.format(summary.seconds)) s (\(Int(summary.eventsPerSecond)) events/s)"
+                )
+            }
+            Output.note("write-ahead log copied into \(VeilDatabase.fileName) in \(Self.format(checkpoint)) s")
         }
         if reports.contains(where: { !$0.stored }) { throw ExitCode.failure }
     }
@@ -183,10 +190,14 @@ struct ImportSummary: Encodable {
     let accepted: Int
     let duplicates: Int
     let rejected: Int
+    /// Seconds of importing, until the last file was durable.
     let seconds: Double
     let eventsPerSecond: Double
+    /// Seconds spent after that copying the write-ahead log into the database file.
+    let checkpointSeconds: Double
 
-    init(reports: [ImportFileReport], seconds: Double) {
+    init(reports: [ImportFileReport], seconds: Double, checkpointSeconds: Double) {
+        self.checkpointSeconds = checkpointSeconds
         files = reports
         accepted = reports.reduce(0) { $0 + $1.accepted }
         duplicates = reports.reduce(0) { $0 + $1.duplicates }
@@ -199,6 +210,7 @@ struct ImportSummary: Encodable {
     enum CodingKeys: String, CodingKey {
         case files, accepted, duplicates, rejected, seconds
         case eventsPerSecond = "events_per_second"
+        case checkpointSeconds = "checkpoint_seconds"
     }
 }
 

@@ -3,69 +3,49 @@ import GRDB
 import Testing
 @testable import VeilStore
 
-/// The writer's commits no longer checkpoint inline; the background checkpointer copies the WAL into
-/// the database file after them.
+/// An import's transaction commits without SQLite's automatic checkpoint; the automatic checkpoint is
+/// back on afterwards for ordinary commits, and the copy into the database file still happens.
 @Suite struct WALCheckpointerTests {
     static func fileSize(_ path: String) -> Int {
         (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
     }
 
-    /// Writes 200 rows of 2 KB each, one transaction per row.
-    static func write(_ pool: DatabasePool) throws {
-        try pool.write { try $0.execute(sql: "CREATE TABLE t (payload BLOB)") }
-        for _ in 0..<200 {
-            try pool.write { try $0.execute(sql: "INSERT INTO t VALUES (randomblob(2000))") }
-        }
-    }
-
-    static func rows(_ pool: DatabasePool) throws -> Int? {
-        try pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM t") }
-    }
-
-    /// A pool whose writer reports to `checkpointer`, which the pool does not keep alive.
-    static func open(_ path: String, install checkpointer: WALCheckpointer?) throws -> DatabasePool {
-        var configuration = Configuration()
-        configuration.prepareDatabase { [weak checkpointer] db in
-            if let checkpointer, !db.configuration.readonly { checkpointer.install(on: db) }
-        }
-        return try DatabasePool(path: path, configuration: configuration)
-    }
-
-    @Test(.timeLimit(.minutes(1)))
-    func commitsAreCheckpointedInTheBackground() async throws {
+    @Test func theAutomaticCheckpointIsBackOnAndTheCopyIsMade() throws {
         let dir = ScratchDirectory()
-        try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
-        let path = dir.path + "/t.sqlite"
-        _ = try Self.open(path, install: nil)  // creates the file in WAL mode
-        let checkpointer = try WALCheckpointer(path: path, thresholdPages: 10)
-        let pool = try Self.open(path, install: checkpointer)
-        let before = Self.fileSize(path)
-        try Self.write(pool)
-        defer { withExtendedLifetime(checkpointer) {} }
-        // 400 KB went into the WAL; the background checkpoints copy it into the database file.
-        var after = Self.fileSize(path)
-        for _ in 0..<100 where after < before + 300_000 {
-            try await Task.sleep(for: .milliseconds(50))
-            after = Self.fileSize(path)
+        let database = try VeilDatabase(directory: dir.path)
+        let before = Self.fileSize(database.path)
+        // About 6 MB in one transaction: 400 pages of 16 KiB.
+        let setting = try database.pool.writeWithoutTransaction { db in
+            try database.checkpointer.withoutAutomaticCheckpoint(db) {
+                try db.inTransaction {
+                    try db.execute(sql: "CREATE TABLE t (payload BLOB)")
+                    for _ in 0..<3_000 { try db.execute(sql: "INSERT INTO t VALUES (randomblob(2000))") }
+                    return .commit
+                }
+            }
+            return try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint")
         }
-        #expect(after >= before + 300_000, "database file \(before) → \(after) bytes")
-        #expect(try Self.rows(pool) == 200)
+        #expect(setting == Int(WALCheckpointer.automaticPages))
+        try database.checkpoint()
+        #expect(Self.fileSize(database.path) >= before + 6_000_000)
+        #expect(try database.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM t") } == 3_000)
     }
 
-    /// The same writes with the hook installed but the checkpointer gone: nothing checkpoints (the
-    /// automatic checkpoint stays replaced), and nothing crashes.
-    @Test func aHookOutlivingItsCheckpointerDoesNothing() throws {
+    @Test func aFailedTransactionAlsoTurnsItBackOn() throws {
+        struct Boom: Error {}
         let dir = ScratchDirectory()
-        try FileManager.default.createDirectory(atPath: dir.path, withIntermediateDirectories: true)
-        let path = dir.path + "/t.sqlite"
-        _ = try Self.open(path, install: nil)
-        var checkpointer: WALCheckpointer? = try WALCheckpointer(path: path, thresholdPages: 10)
-        let pool = try Self.open(path, install: checkpointer)
-        try pool.write { _ in }  // opens the writer, installing the hook
-        checkpointer = nil
-        let before = Self.fileSize(path)
-        try Self.write(pool)
-        #expect(Self.fileSize(path) < before + 100_000)
-        #expect(try Self.rows(pool) == 200)
+        let database = try VeilDatabase(directory: dir.path)
+        let (failed, setting) = try database.pool.writeWithoutTransaction { db in
+            let failed: Bool
+            do {
+                try database.checkpointer.withoutAutomaticCheckpoint(db) { throw Boom() }
+                failed = false
+            } catch {
+                failed = error is Boom
+            }
+            return (failed, try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint"))
+        }
+        #expect(failed)
+        #expect(setting == Int(WALCheckpointer.automaticPages))
     }
 }
