@@ -66,8 +66,9 @@ public final class VeilDatabase: Sendable {
         try queue.close()
     }
 
-    /// Copies the WAL into the database file now (after any copy already queued) and returns the
-    /// seconds it took: for `veil ingest` before it exits, and benchmarks that report a write's whole cost.
+    /// Copies the WAL into the database file now, after any copy already queued, and returns the
+    /// seconds waited for both: for `veil ingest` before it exits, and benchmarks that report a
+    /// write's whole cost.
     @discardableResult
     public func checkpoint() throws -> Double { try checkpointer.checkpointNow() }
 

@@ -40,14 +40,12 @@ final class WALCheckpointer: Sendable {
         return try transaction()
     }
 
-    /// Runs a checkpoint now (after any queued one) and waits for it; returns the seconds it took.
+    /// Runs a checkpoint now, after any queued one, and waits for both; returns the seconds waited.
     @discardableResult
     func checkpointNow() throws -> Double {
-        try queue.sync {
-            let start = ContinuousClock.now
-            _ = try connection.writeWithoutTransaction { try $0.checkpoint(.passive) }
-            return (ContinuousClock.now - start).seconds
-        }
+        let start = ContinuousClock.now
+        try queue.sync { _ = try connection.writeWithoutTransaction { try $0.checkpoint(.passive) } }
+        return (ContinuousClock.now - start).seconds
     }
 
     /// Queues a checkpoint. A failure (e.g. the disk) leaves the WAL to the next automatic checkpoint.
