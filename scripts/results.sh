@@ -42,10 +42,12 @@ done
 echo "truth AUC (python3 scripts/synth_label_check.py)" >&2
 python3 scripts/synth_label_check.py "$OUT/events.ndjson" "$OUT/truth.csv" >"$OUT/truth.txt"
 
-# The table: binary tasks, then next_category.
-jq -rn '
+# The table: binary tasks, then next_category. Both tables format numbers and ε the same way.
+JQ_FORMAT='
     def f: if . == null then "–" else (. * 1000 | round / 1000 | tostring) end;
     def eps: if .is_private then "ε = \(.target_epsilon) (accountant \(.epsilon * 1000 | round / 1000))" else "non-private (never servable)" end;
+'
+jq -rn "$JQ_FORMAT"'
     def brow(name; m): "| \(.task) | \(name) | \(m.roc_auc | f) | \(m.average_precision | f) | \(m.log_loss | f) | \(m.expected_calibration_error | f) |";
     "| task | model | ROC AUC | PR AUC | log loss | ECE |",
     "|---|---|---|---|---|---|",
@@ -58,9 +60,7 @@ jq -rn '
 ' "$OUT"/cards/purchase-*.json "$OUT"/cards/churn-*.json 2>/dev/null || true
 if [[ " $TASKS " == *" next_category "* ]]; then
     echo
-    jq -rn '
-        def f: if . == null then "–" else (. * 1000 | round / 1000 | tostring) end;
-        def eps: if .is_private then "ε = \(.target_epsilon) (accountant \(.epsilon * 1000 | round / 1000))" else "non-private (never servable)" end;
+    jq -rn "$JQ_FORMAT"'
         def mrow(name; m): "| \(name) | \(m.top1_accuracy | f) | \(m.top3_accuracy | f) | \(m.cross_entropy | f) | \(m.expected_calibration_error | f) |";
         "| next_category model | top-1 | top-3 | cross-entropy | ECE |",
         "|---|---|---|---|---|",
