@@ -12,7 +12,7 @@ import VeilCore
 /// who appears in every batch of an import is looked up in `vault` once, not once per batch.
 ///
 /// The memory is a cache of the database, never a source of truth. It is kept right by three rules:
-/// - it is taken out while `write` runs and put back only if every batch was written, and emptied
+/// - it is taken out while `writing` runs and put back only if every batch was written, and emptied
 ///   when the transaction then fails to commit (`transactionFailed`);
 /// - an erasure through this store removes the pseudonym in the erasing transaction (`forget`);
 /// - it is emptied when `PRAGMA data_version` shows that another connection (another process, such
@@ -31,32 +31,31 @@ final class EventWriter: Sendable {
 
     private let known = Mutex(KnownIdentities())
 
-    /// Stores `batches` in order inside the current write transaction and returns what each did.
-    func write(_ batches: [EventBatchWrite], in db: Database) throws -> [BatchCommit] {
+    /// Runs `body` inside the current write transaction, handing it `store`, which writes one batch
+    /// (vault rows, then events) and returns what it did. Call it for each batch, in order.
+    func writing<T>(in db: Database, _ body: (_ store: (EventBatchWrite) throws -> BatchCommit) throws -> T) throws -> T {
         let version = try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0
         // Taken out while the batches are written (the writer is the only user, one transaction at a
-        // time), so adding to it copies nothing; put back only if every batch was written. If one
-        // fails, the memory starts empty: it may hold pseudonyms whose rows were just rolled back.
+        // time), so adding to it copies nothing; put back only if `body` returns. If it throws, the
+        // memory starts empty: it may hold pseudonyms whose rows are about to be rolled back.
         var remembered = known.withLock { known in
             let taken = known.dataVersion == version ? known.pseudonyms : []
             known.pseudonyms = []
             known.dataVersion = version
             return taken
         }
-        var results: [BatchCommit] = []
-        results.reserveCapacity(batches.count)
-        for batch in batches {
+        let outcome = try body { batch in
             var result = BatchCommit()
             result.newIdentities = try storeIdentities(of: batch, remembered: &remembered, in: db)
             try insertEvents(batch.events, into: &result, in: db)
-            results.append(result)
+            return result
         }
         if remembered.count > Self.capacity { remembered = [] }
         known.withLock { $0.pseudonyms = remembered }
-        return results
+        return outcome
     }
 
-    /// The transaction that ran `write` did not commit: what it taught the memory may be false.
+    /// The transaction that ran `writing` did not commit: what it taught the memory may be false.
     func transactionFailed() {
         known.withLock { $0.pseudonyms.removeAll() }
     }

@@ -51,7 +51,7 @@ final class GroupCommitter: @unchecked Sendable {
             let batches = group.map(\.batch)
             let writer = writer
             do {
-                let results = try await pool.write { db in try writer.write(batches, in: db) }
+                let results = try await pool.write { db in try writer.writing(in: db) { store in try batches.map(store) } }
                 for (waiter, result) in zip(group, results) { waiter.continuation.resume(returning: result) }
             } catch {
                 writer.transactionFailed()

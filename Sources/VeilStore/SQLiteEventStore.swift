@@ -42,10 +42,12 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
                 try checkpointer.withoutAutomaticCheckpoint(db) {
                     var total = BatchCommit()
                     try db.inTransaction(.immediate) {
-                        while let batch = try next() {
-                            let result = try writer.write([batch], in: db)[0]
-                            total += result
-                            stored(result)
+                        try writer.writing(in: db) { store in
+                            while let batch = try next() {
+                                let result = try store(batch)
+                                total += result
+                                stored(result)
+                            }
                         }
                         return .commit
                     }

@@ -26,14 +26,7 @@ public final class VeilDatabase: Sendable {
             throw VeilError(.unavailable, field: directory, "cannot create the data directory: \(error.localizedDescription)")
         }
         path = (directory as NSString).appendingPathComponent(Self.fileName)
-        let checkpointer: WALCheckpointer
-        do {
-            if !FileManager.default.fileExists(atPath: path) { try Self.create(path) }
-            checkpointer = try WALCheckpointer(path: path)
-        } catch {
-            throw VeilError(.unavailable, field: path, "cannot open the database: \(error)")
-        }
-        self.checkpointer = checkpointer
+        checkpointer = WALCheckpointer(path: path)
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
@@ -43,6 +36,7 @@ public final class VeilDatabase: Sendable {
         }
         configuration.busyMode = .timeout(10)
         do {
+            if !FileManager.default.fileExists(atPath: path) { try Self.create(path) }
             pool = try DatabasePool(path: path, configuration: configuration)
             try Self.migrator.migrate(pool)
         } catch {

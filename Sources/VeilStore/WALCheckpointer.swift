@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GRDBSQLite
+import Synchronization
 
 /// Copies the write-ahead log back into the database file on a queue and connection of its own.
 ///
@@ -18,15 +19,15 @@ final class WALCheckpointer: Sendable {
     /// SQLite's automatic checkpoint threshold (pages), restored after an import's commit.
     static let automaticPages: Int32 = 1_000
 
-    private let connection: DatabaseQueue
+    private let path: String
+    /// Opened by the first checkpoint (most processes never import, and need no second connection).
+    /// Used only on `queue`.
+    private let connection = Mutex<DatabaseQueue?>(nil)
     private let queue = DispatchQueue(label: "veil.wal-checkpoint", qos: .utility)
 
-    /// Opens a connection of its own to the database at `path` (which must exist, in WAL mode).
-    init(path: String) throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        configuration.label = "veil.wal-checkpoint"
-        connection = try DatabaseQueue(path: path, configuration: configuration)
+    /// Checkpoints the database at `path` (which must exist, in WAL mode) through a connection of its own.
+    init(path: String) {
+        self.path = path
     }
 
     /// Runs `transaction` on the writer connection `db` with the automatic checkpoint off, so its
@@ -44,12 +45,26 @@ final class WALCheckpointer: Sendable {
     @discardableResult
     func checkpointNow() throws -> Double {
         let start = ContinuousClock.now
-        try queue.sync { _ = try connection.writeWithoutTransaction { try $0.checkpoint(.passive) } }
+        try queue.sync { try checkpoint() }
         return (ContinuousClock.now - start).seconds
     }
 
     /// Queues a checkpoint. A failure (e.g. the disk) leaves the WAL to the next automatic checkpoint.
     func checkpointSoon() {
-        queue.async { _ = try? self.connection.writeWithoutTransaction { try $0.checkpoint(.passive) } }
+        queue.async { try? self.checkpoint() }
+    }
+
+    /// A PASSIVE checkpoint through this checkpointer's connection; call on `queue`.
+    private func checkpoint() throws {
+        let database = try connection.withLock { connection in
+            if let connection { return connection }
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            configuration.label = "veil.wal-checkpoint"
+            let opened = try DatabaseQueue(path: path, configuration: configuration)
+            connection = opened
+            return opened
+        }
+        _ = try database.writeWithoutTransaction { try $0.checkpoint(.passive) }
     }
 }
