@@ -1,7 +1,8 @@
 import Foundation
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilLedger
+import VeilQueries
 import VeilStore
 
 /// DP aggregate queries over 10,000,000 in-memory events (issue 6: target < 2 s each in release):

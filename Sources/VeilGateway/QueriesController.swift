@@ -1,5 +1,5 @@
 import Hummingbird
-import VeilService
+import VeilQueries
 
 /// `POST /v1/queries`: one differentially private aggregate. The body is a `QuerySpec` (the fields of
 /// `veil query`); the answer is the `QueryAnswer` JSON `veil query --json` prints.

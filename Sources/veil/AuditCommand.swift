@@ -3,7 +3,7 @@ import Foundation
 import VeilAudit
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilLedger
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

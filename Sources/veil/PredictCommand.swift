@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import VeilCore
 import VeilLearning
-import VeilService
+import VeilModels
+import VeilRuntime
 
 /// `veil predict`: one user's score from the approved model of a task.
 struct PredictCommand: AsyncParsableCommand {
@@ -39,7 +40,7 @@ struct PredictCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let predictor = PredictionService(context: try service.openContext())
+        let predictor = try service.openContext().predictionService()
         let time = at.flatMap(CLIDates.date) ?? Date()
         let prediction: Prediction
         if let user {
@@ -83,7 +84,7 @@ struct ScoreCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let predictor = PredictionService(context: try service.openContext())
+        let predictor = try service.openContext().predictionService()
         guard FileManager.default.createFile(atPath: out, contents: nil) else {
             throw VeilError(.invalidInput, field: "--out", "cannot create \(out)")
         }

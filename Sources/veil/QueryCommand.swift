@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import VeilCore
-import VeilService
+import VeilQueries
+import VeilRuntime
 
 /// `veil query`: one differentially private aggregate, paid for from the budget before data is read.
 struct QueryCommand: AsyncParsableCommand {

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import VeilCore
 import VeilLearning
-import VeilService
+import VeilModels
+import VeilRuntime
 import VeilSynth
 
 /// `veil train`: train a behaviour model with DP-SGD and register it as a candidate.
@@ -84,7 +85,7 @@ struct TrainCommand: AsyncParsableCommand {
         let display = TrainingDisplay(enabled: isatty(2) == 1)
         let card: ModelCard
         do {
-            card = try await TrainingService(context: context).train(request, principal: "cli", progress: display.show)
+            card = try await context.trainingService().train(request, principal: "cli", progress: display.show)
         } catch let error as VeilError where error.field == "cutoff" {
             throw VeilError(error.code, field: "--cutoff", error.message)  // name the option the user typed
         }

@@ -2,7 +2,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import VeilCore
-import VeilService
+import VeilRuntime
 @testable import VeilGateway
 
 /// End to end over a real socket on 127.0.0.1 (a free port).
