@@ -8,8 +8,14 @@ public struct AuditExport: Sendable {
     /// The log file.
     public let path: String
 
+    /// The log at `path` (`veil audit export --file`).
+    public init(path: String) {
+        self.path = path
+    }
+
+    /// The log of a data directory (`<dataDirectory>/audit.log`).
     public init(dataDirectory: String) {
-        path = AuditLog.path(dataDirectory: dataDirectory)
+        self.init(path: AuditLog.path(dataDirectory: dataDirectory))
     }
 
     /// The log's bytes, read under a shared lock (never a half-written line).
