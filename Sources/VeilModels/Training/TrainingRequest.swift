@@ -15,14 +15,21 @@ public enum ModelChoice: String, Sendable, Codable, CaseIterable, Hashable {
 ///
 /// Every optional field falls back to a documented default (most from the policy); `validate` turns a
 /// request into a `TrainingPlan` or throws a `VeilError` naming the field (the JSON key) and the rule.
+/// These are the only training rules and defaults: the faces parse into a request and call `validate`
+/// (through `TrainingService`), they never check a field themselves.
 public struct TrainingRequest: Sendable, Codable, Hashable {
+    /// The label horizon when a request gives none.
+    public static let defaultHorizonDays = 14
+    /// The hidden layers of an `mlp` when a request gives none.
+    public static let defaultHiddenSizes = [64]
+
     public var task: PredictionTask
     /// Target ε of the run (> 0). Required unless `nonPrivate`.
     public var epsilon: Double?
     /// δ of the guarantee, in (0, policy δ]; default the policy's `budget.delta`.
     public var delta: Double?
     public var model: ModelChoice
-    /// Hidden layer widths for `mlp` (default `[64]`); must be empty for `logistic`.
+    /// Hidden layer widths for `mlp` (default `defaultHiddenSizes`); must be empty for `logistic`.
     public var hiddenSizes: [Int]?
     /// Passes over the users; default the policy's `training.default_epochs`.
     public var epochs: Int?
@@ -38,7 +45,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     public var cutoffMillis: Int64?
     /// Observation window length in days before the cutoff; nil: everything before the cutoff.
     public var windowDays: Int?
-    /// Label horizon in days after the cutoff (default 14).
+    /// Label horizon in days after the cutoff (default `defaultHorizonDays`).
     public var horizonDays: Int?
     /// Seeds every generator (initialisation, sampling, noise). The noise is then predictable to anyone
     /// who knows the seed, which voids the privacy guarantee: for reproducibility tests on synthetic
@@ -128,7 +135,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
             guard hiddenSizes?.isEmpty ?? true else { throw fail("hidden_sizes", "must be empty for model logistic; use model mlp") }
             hidden = []
         case .mlp:
-            hidden = hiddenSizes ?? [64]
+            hidden = hiddenSizes ?? Self.defaultHiddenSizes
             guard !hidden.isEmpty, hidden.count <= 4, hidden.allSatisfy({ (1...4096).contains($0) }) else {
                 throw fail("hidden_sizes", "an mlp needs 1 to 4 hidden layers of 1 to 4096 units each")
             }
@@ -141,7 +148,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         guard clip.isFinite && clip > 0 else { throw fail("clipping_norm", "must be a finite number > 0") }
         let rate = learningRate ?? TrainingPlan.defaultLearningRate
         guard rate.isFinite && rate > 0 && rate <= 10 else { throw fail("learning_rate", "must be a number in (0, 10]") }
-        let horizon = horizonDays ?? 14
+        let horizon = horizonDays ?? Self.defaultHorizonDays
         guard (1...365).contains(horizon) else { throw fail("horizon_days", "must be between 1 and 365 days") }
         if let windowDays { guard (1...36_500).contains(windowDays) else { throw fail("window_days", "must be between 1 and 36500 days") } }
         let day = FeatureWindow.millisPerDay
