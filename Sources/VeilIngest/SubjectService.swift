@@ -42,12 +42,7 @@ public struct SubjectService: SubjectErasing {
     /// in one transaction, then records `subject.erase` with the pseudonym and the counts. Erasing a
     /// user Veil never saw succeeds with zero counts.
     public func erase(userID: String, actor: String) async throws -> ErasureReport {
-        let length = userID.utf8.count
-        guard EventValidator.userIDBytes.contains(length) else {
-            throw VeilError(
-                .invalidInput, field: "user_id",
-                "must be between \(EventValidator.userIDBytes.lowerBound) and \(EventValidator.userIDBytes.upperBound) bytes of UTF-8")
-        }
+        try UserID.validate(userID)
         let pseudonym = users.pseudonym(for: userID)
         let counts: ErasureCounts
         do {

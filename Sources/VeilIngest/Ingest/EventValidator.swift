@@ -7,7 +7,7 @@ import VeilCore
 struct EventValidator: Sendable {
     /// Byte-length limits, inclusive.
     static let eventIDBytes = 1...128
-    static let userIDBytes = 1...256
+    static let userIDBytes = UserID.byteCount
     static let sessionIDBytes = 1...256
     static let itemIDBytes = 1...256
     static let categoryBytes = 1...128

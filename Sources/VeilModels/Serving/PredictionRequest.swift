@@ -76,7 +76,7 @@ public struct PredictionRequest: Sendable, Decodable {
         func field(_ name: String) -> String { prefix.map { "\($0).\(name)" } ?? name }
         switch (entry.userID, entry.pseudonym) {
         case (let id?, nil):
-            guard (1...256).contains(id.utf8.count) else { throw VeilError(.invalidInput, field: field("user_id"), "must be a string of 1–256 bytes") }
+            try UserID.validate(id, field: field("user_id"))
             return .userID(id)
         case (nil, let hex?):
             guard hex.utf8.count == 32, hex == hex.lowercased(), let pseudonym = Pseudonym(hex: hex) else {
