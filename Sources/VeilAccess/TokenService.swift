@@ -63,7 +63,7 @@ public struct TokenService: TokenAuthenticating {
         defer { SecretBytes.wipe(&secret) }
         let created = wholeSecondNow()
         try await store.insert(TokenRecord(name: name, role: role, hash: hash(secret), created: created))
-        try audit?.record(actor: actor, action: "token.issue", details: ["name": .string(name), "role": .string(role.rawValue)])
+        try audit?.record(actor: actor, action: .tokenIssue, details: ["name": .string(name), "role": .string(role.rawValue)])
         return IssuedToken(name: name, role: role, created: created, token: Self.prefix + Base64URL.encode(secret))
     }
 
@@ -78,7 +78,7 @@ public struct TokenService: TokenAuthenticating {
         guard try await store.revoke(name: name, at: wholeSecondNow()) else {
             throw VeilError(.notFound, field: "name", "no active token has this name; `veil tokens list` shows the tokens")
         }
-        try audit?.record(actor: actor, action: "token.revoke", details: ["name": .string(name)])
+        try audit?.record(actor: actor, action: .tokenRevoke, details: ["name": .string(name)])
     }
 
     public func authenticate(token: String) async throws -> Principal? {

@@ -54,23 +54,20 @@ public final class AuditLog: AuditRecording {
 
     /// Appends one signed record and returns its seq once it is on disk.
     ///
-    /// `actor` is a token name or `cli`; `action` a dotted lowercase name (`budget.spend`); `details`
-    /// must hold no raw ID or secret. Throws `invalidInput` for a bad actor, action or details,
+    /// `actor` is a token name or `cli`; `details` must hold no raw ID or secret. Throws
+    /// `invalidInput` for a bad actor or details,
     /// `unavailable` when the disk fails, `integrity` when the log's tail does not verify.
     @discardableResult
-    public func record(actor: String, action: String, details: [String: JSONValue]) throws -> UInt64 {
+    public func record(actor: String, action: AuditAction, details: [String: JSONValue]) throws -> UInt64 {
         guard !actor.isEmpty, actor.count <= 200, !actor.contains(where: \.isNewline) else {
             throw VeilError(.invalidInput, field: "actor", "must be a token name or `cli` (1 to 200 characters, one line)")
-        }
-        guard AuditAction.isWellFormed(action) else {
-            throw VeilError(.invalidInput, field: "action", "must be a dotted lowercase name such as budget.spend")
         }
         return try state.withLock { state in
             try file.locked(exclusive: true) {
                 try refresh(&state)
                 let seq = state.head.seq + 1
                 let body = try AuditBody(
-                    seq: seq, time: AuditTime.format(clock()), actor: actor, action: action, details: details
+                    seq: seq, time: AuditTime.format(clock()), actor: actor, action: action.rawValue, details: details
                 ).jsonText()
                 let hash = AuditChain.link(previous: state.head.hash, body: body)
                 let line = AuditLine(body: body, hash: hash, signature: signingKey.signature(for: hash)).encoded()

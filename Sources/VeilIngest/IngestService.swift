@@ -246,7 +246,7 @@ public final class IngestService: EventIngesting {
 
     private func recordIngest(events: Int, _ result: BatchCommit, actor: String) throws {
         try audit?.record(
-            actor: actor, action: "ingest.batch",
+            actor: actor, action: .ingestBatch,
             details: [
                 "events": .int(Int64(events)), "accepted": .int(Int64(result.inserted)),
                 "duplicates": .int(Int64(result.duplicates)), "new_identities": .int(Int64(result.newIdentities)),

@@ -54,7 +54,7 @@ public struct SubjectService: SubjectErasing {
         }
         let report = ErasureReport(pseudonym: pseudonym, epoch: users.epoch, eventsDeleted: counts.events, vaultRowsDeleted: counts.identities)
         try audit?.record(
-            actor: actor, action: "subject.erase",
+            actor: actor, action: .subjectErase,
             details: [
                 "pseudonym": .string(pseudonym.hex), "epoch": .int(Int64(users.epoch)),
                 "events": .int(Int64(counts.events)), "identities": .int(Int64(counts.identities)),
@@ -92,7 +92,7 @@ public struct Reidentifier: Sendable {
             EscrowedIdentity(dataKeyID: record.dataKeyID, nonce: record.nonce, ciphertext: record.ciphertext),
             pseudonym: pseudonym, dataKey: dataKey)
         try audit?.record(
-            actor: actor, action: "subject.reidentify", details: ["pseudonym": .string(pseudonym.hex)])
+            actor: actor, action: .subjectReidentify, details: ["pseudonym": .string(pseudonym.hex)])
         return rawID
     }
 }

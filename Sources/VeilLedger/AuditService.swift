@@ -66,7 +66,7 @@ public struct AuditService: Sendable {
             return .alreadyStarted
         }
         let seq = try AuditLog(dataDirectory: dataDirectory, signingKey: keys.auditSigningKey).record(
-            actor: actor, action: "key.init",
+            actor: actor, action: .keyInit,
             details: [
                 "epoch": .int(Int64(keys.epoch)),
                 "audit_public_key": .string(Data(keys.auditSigningKey.publicKey.bytes).base64EncodedString()),

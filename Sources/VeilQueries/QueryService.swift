@@ -42,7 +42,7 @@ public final class QueryService: Sendable {
         let plan = try QueryPlan(query, policy: policy)
         let receipt = try budget.reserve(
             BudgetRequest(principal: principal, role: role, purpose: Self.purpose(plan), mechanism: plan.mechanism))
-        try audit?.record(actor: principal, action: "query.run", details: Self.auditDetails(plan, receipt: receipt))
+        try audit?.record(actor: principal, action: .queryRun, details: Self.auditDetails(plan, receipt: receipt))
         let aggregate = try QueryEngine.aggregate(plan, events: events, key: (generator.next(), generator.next()))
         return QueryRelease.answer(plan: plan, aggregate: aggregate, receipt: receipt, using: &generator)
     }

@@ -94,7 +94,7 @@ public final class VeilContext: Sendable {
         let settings = SQLiteSettingsStore(database: database)
         guard try settings.value(for: "policy_hash") != policy.hash else { return }
         try audit.record(
-            actor: actor, action: "policy.load",
+            actor: actor, action: .policyLoad,
             details: ["policy_hash": .string(policy.hash), "path": .string(policy.path), "dataset": .string(policy.policy.dataset)])
         try settings.set(policy.hash, for: "policy_hash")
     }

@@ -13,9 +13,9 @@ final class AuditSpy: AuditRecording, @unchecked Sendable {
 
     var records: [(actor: String, action: String, details: [String: JSONValue])] { lock.withLock { recorded } }
 
-    func record(actor: String, action: String, details: [String: JSONValue]) throws -> UInt64 {
+    func record(actor: String, action: AuditAction, details: [String: JSONValue]) throws -> UInt64 {
         lock.withLock {
-            recorded.append((actor, action, details))
+            recorded.append((actor, action.rawValue, details))
             return UInt64(recorded.count)
         }
     }

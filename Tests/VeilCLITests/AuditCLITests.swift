@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VeilAudit
+import VeilCore
 import VeilCrypto
 
 /// `veil audit verify | checkpoint` on the real binary.

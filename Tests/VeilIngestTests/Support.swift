@@ -56,9 +56,9 @@ final class RecordingAudit: AuditRecording, @unchecked Sendable {
 
     var entries: [Entry] { lock.withLock { stored } }
 
-    func record(actor: String, action: String, details: [String: JSONValue]) throws -> UInt64 {
+    func record(actor: String, action: AuditAction, details: [String: JSONValue]) throws -> UInt64 {
         lock.withLock {
-            stored.append(Entry(actor: actor, action: action, details: details))
+            stored.append(Entry(actor: actor, action: action.rawValue, details: details))
             return UInt64(stored.count)
         }
     }

@@ -41,9 +41,9 @@ final class MemoryAudit: AuditRecording, @unchecked Sendable {
 
     var records: [(action: String, details: [String: JSONValue])] { lock.withLock { stored } }
 
-    func record(actor: String, action: String, details: [String: JSONValue]) throws -> UInt64 {
+    func record(actor: String, action: AuditAction, details: [String: JSONValue]) throws -> UInt64 {
         lock.withLock {
-            stored.append((action, details))
+            stored.append((action.rawValue, details))
             return UInt64(stored.count)
         }
     }

@@ -98,7 +98,7 @@ public final class ModelRegistry: Sendable {
         let reviewed = try store.review(
             id: id, to: state, reviewer: reviewer, note: note, atMillis: Int64(Date().timeIntervalSince1970 * 1000))
         try audit?.record(
-            actor: reviewer, action: state == .approved ? "model.approve" : "model.reject",
+            actor: reviewer, action: state == .approved ? .modelApprove : .modelReject,
             details: ["model_id": .string(id), "task": .string(reviewed.task), "note": .string(note)])
         return reviewed
     }

@@ -156,7 +156,7 @@ public final class PredictionService: Sendable {
         try flushRows()
         progress(users)
         try audit?.record(
-            actor: principal, action: "model.score",
+            actor: principal, action: .modelScore,
             details: [
                 "model_id": .string(model.id), "task": .string(task.rawValue), "scored": .int(Int64(summary.scored)),
                 "at": .string(ModelFile.isoTime(millis: extractor.window.cutoff)),

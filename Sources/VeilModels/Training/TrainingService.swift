@@ -168,7 +168,7 @@ public final class TrainingService: Sendable {
             artifact: file, task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: calibratedEpsilon)
         card.modelId = record.id
         card.created = ModelFile.isoTime(millis: record.createdMillis)
-        try audit?.record(actor: principal, action: "model.train", details: auditDetails(card: card, role: role))
+        try audit?.record(actor: principal, action: .modelTrain, details: auditDetails(card: card, role: role))
         return card
     }
 
