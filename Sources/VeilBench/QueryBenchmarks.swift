@@ -29,7 +29,7 @@ enum QueryBenchmarks {
             for (name, spec) in queries {
                 var groups = 0
                 let seconds = try Stopwatch.bestSeconds(repetitions: 3) {
-                    groups = try service.run(spec, principal: "bench", role: "analyst").groups.count
+                    groups = try service.run(spec, principal: "bench", role: .analyst).groups.count
                 }
                 blackHole(groups)
                 results.append(BenchResult(name: name + ".seconds", value: seconds, unit: "s"))

@@ -8,14 +8,14 @@ import VeilStore
 public struct BudgetRequest: Sendable {
     /// Who asks: a token name, or `cli`.
     public var principal: String
-    /// The role the principal acts in (`trainer`, `analyst`, …).
-    public var role: String
+    /// The role the principal acts in; `budget.per_role` caps it.
+    public var role: Role
     /// What is released, in a few words (audited; no personal data).
     public var purpose: String
     /// The mechanism and its parameters.
     public var mechanism: PrivacyMechanism
 
-    public init(principal: String, role: String, purpose: String, mechanism: PrivacyMechanism) {
+    public init(principal: String, role: Role, purpose: String, mechanism: PrivacyMechanism) {
         self.principal = principal
         self.role = role
         self.purpose = purpose
@@ -102,13 +102,13 @@ public final class BudgetService: Sendable {
                         spent: spentEpsilon(prior), after: cumulative)
                 }
                 try checkCap(
-                    budget.perRole[request.role], name: "budget.per_role.\(request.role)", request, requestEpsilon,
-                    prior: zip(existing, prior).filter { $0.0.role == request.role }.map(\.1))
+                    budget.perRole[request.role.rawValue], name: "budget.per_role.\(request.role)", request, requestEpsilon,
+                    prior: zip(existing, prior).filter { $0.0.role == request.role.rawValue }.map(\.1))
                 try checkCap(
                     budget.perPrincipal[request.principal], name: "budget.per_principal.\(request.principal)", request,
                     requestEpsilon, prior: zip(existing, prior).filter { $0.0.principal == request.principal }.map(\.1))
                 let spend = BudgetSpend(
-                    dataset: dataset, principal: request.principal, role: request.role, purpose: request.purpose,
+                    dataset: dataset, principal: request.principal, role: request.role.rawValue, purpose: request.purpose,
                     mechanism: mechanismJSON, epsilon: requestEpsilon, delta: budget.delta, cumulativeEpsilon: cumulative,
                     createdMillis: Int64(Date().timeIntervalSince1970 * 1000))
                 // Audited inside the transaction: if the record cannot be synced, nothing is spent.
@@ -179,7 +179,7 @@ public final class BudgetService: Sendable {
             + "\(cap) is \(Self.format(capValue)), \(Self.format(spent)) spent, \(Self.format(remaining)) remaining; "
             + "this release would bring it to \(Self.format(after)). Nothing was spent."
         let details: [String: JSONValue] = [
-            "dataset": .string(dataset), "principal": .string(request.principal), "role": .string(request.role),
+            "dataset": .string(dataset), "principal": .string(request.principal), "role": .string(request.role.rawValue),
             "purpose": .string(request.purpose), "mechanism": Self.json(request.mechanism),
             "requested_epsilon": .double(requestEpsilon), "delta": .double(budget.delta), "cap": .string(cap),
             "cap_epsilon": .double(capValue), "spent_epsilon": .double(spent), "remaining_epsilon": .double(remaining),

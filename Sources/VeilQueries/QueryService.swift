@@ -30,14 +30,14 @@ public final class QueryService: Sendable {
     }
 
     /// Runs `query` for `principal` acting as `role`, with noise from a fresh CSPRNG-keyed generator.
-    public func run(_ query: QuerySpec, principal: String, role: String) throws -> QueryAnswer {
+    public func run(_ query: QuerySpec, principal: String, role: Role) throws -> QueryAnswer {
         var generator = ChaChaNoiseGenerator()
         return try run(query, principal: principal, role: role, using: &generator)
     }
 
     /// Runs `query` with noise (and sampling keys) from `generator`: a seeded one in tests only.
     public func run(
-        _ query: QuerySpec, principal: String, role: String, using generator: inout some RandomNumberGenerator
+        _ query: QuerySpec, principal: String, role: Role, using generator: inout some RandomNumberGenerator
     ) throws -> QueryAnswer {
         let plan = try QueryPlan(query, policy: policy)
         let receipt = try budget.reserve(

@@ -56,10 +56,9 @@ struct QueryCommand: AsyncParsableCommand {
 
     /// The principal and role the command line acts as in the ledger.
     static let principal = "cli"
-    static let role = "analyst"
+    static let role = Role.analyst
 
     func validate() throws {
-        guard epsilon.isFinite && epsilon > 0 else { throw ValidationError("--epsilon must be a finite number > 0") }
         if let bins { _ = try Self.parseBins(bins) }
         if let filter {
             do { _ = try QueryFilter.parse(filter) } catch { throw ValidationError("--where: \(error.message)") }

@@ -54,7 +54,7 @@ import VeilRuntime
         let gateway = try await TestGateway.make()
         try await gateway.ingest(ShopperEvents.ndjson(users: 20))
         _ = try gateway.context.queryService().run(
-            .init(metric: "count_events", epsilon: 0.5), principal: "test-analyst", role: "analyst")
+            .init(metric: "count_events", epsilon: 0.5), principal: "test-analyst", role: .analyst)
         let expected = try gateway.budgetStatusJSON()
         try await gateway.application().test(.live) { client in
             try await client.execute(uri: "/v1/budget", method: .get, headers: gateway.headers(.auditor)) { response in

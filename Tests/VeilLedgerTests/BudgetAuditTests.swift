@@ -20,10 +20,10 @@ import VeilStore
         // composition is sublinear).
         policy.budget.totalEpsilon = RDPAccountant.epsilon(composing: [training, .pureEpsilon(epsilon: 0.2)], delta: 1e-6).epsilon + 0.01
         let service = BudgetService(policy: policy, store: SQLiteLedgerStore(database: try VeilDatabase(directory: directory)), audit: audit)
-        try service.reserve(BudgetRequest(principal: "trainer-1", role: "trainer", purpose: "train purchase", mechanism: training))
-        try service.reserve(BudgetRequest(principal: "analyst-1", role: "analyst", purpose: "query", mechanism: .pureEpsilon(epsilon: 0.2)))
+        try service.reserve(BudgetRequest(principal: "trainer-1", role: .trainer, purpose: "train purchase", mechanism: training))
+        try service.reserve(BudgetRequest(principal: "analyst-1", role: .analyst, purpose: "query", mechanism: .pureEpsilon(epsilon: 0.2)))
         #expect(throws: VeilError.self) {
-            try service.reserve(BudgetRequest(principal: "trainer-1", role: "trainer", purpose: "train churn", mechanism: training))
+            try service.reserve(BudgetRequest(principal: "trainer-1", role: .trainer, purpose: "train churn", mechanism: training))
         }
 
         let lines = AuditVerifier.lines(of: try AuditLog.contents(path: AuditLog.path(dataDirectory: directory)))

@@ -20,7 +20,7 @@ import VeilStore
 
     private static let release = PrivacyMechanism.gaussian(noiseMultiplier: 2, count: 1)
 
-    private static func request(_ principal: String = "cli", role: String = "analyst") -> BudgetRequest {
+    private static func request(_ principal: String = "cli", role: Role = .analyst) -> BudgetRequest {
         BudgetRequest(principal: principal, role: role, purpose: "test release", mechanism: release)
     }
 
@@ -86,7 +86,7 @@ import VeilStore
 
     @Test func invalidMechanismIsInvalidInputNotASpend() throws {
         let service = BudgetService(policy: Self.policy(), store: SQLiteLedgerStore(database: try Self.scratchDatabase()), audit: nil)
-        let bad = BudgetRequest(principal: "cli", role: "analyst", purpose: "bad", mechanism: .gaussian(noiseMultiplier: -1, count: 1))
+        let bad = BudgetRequest(principal: "cli", role: .analyst, purpose: "bad", mechanism: .gaussian(noiseMultiplier: -1, count: 1))
         do {
             try service.reserve(bad)
             Issue.record("must fail")

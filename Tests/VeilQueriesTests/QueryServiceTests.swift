@@ -58,7 +58,7 @@ import VeilLedger
         let (service, budget) = try Self.service(policy: ShopData.policy(), events: events, audit: audit)
         var generator = ChaChaNoiseGenerator(seed: 1)
         let spec = QuerySpec(metric: "mean", value: "revenue", groupBy: "category", epsilon: 0.5, mechanism: "gaussian")
-        let answer = try service.run(spec, principal: "alice", role: "analyst", using: &generator)
+        let answer = try service.run(spec, principal: "alice", role: .analyst, using: &generator)
 
         #expect(answer.groups.map(\.key) == ShopData.categories)
         #expect(answer.groups.allSatisfy { $0.sum != nil && $0.count != nil && $0.estimate != nil })
@@ -95,18 +95,18 @@ import VeilLedger
         let (service, budget) = try Self.service(policy: policy, events: events, audit: audit)
         var generator = ChaChaNoiseGenerator(seed: 2)
 
-        _ = try service.run(QuerySpec(metric: "count_users", epsilon: 0.9), principal: "cli", role: "analyst", using: &generator)
+        _ = try service.run(QuerySpec(metric: "count_users", epsilon: 0.9), principal: "cli", role: .analyst, using: &generator)
         #expect(events.scanCount == 1)
         #expect(throws: VeilError.self) {
-            try service.run(QuerySpec(metric: "count_users", epsilon: 0.9), principal: "cli", role: "analyst", using: &generator)
+            try service.run(QuerySpec(metric: "count_users", epsilon: 0.9), principal: "cli", role: .analyst, using: &generator)
         }
         do {
-            _ = try service.run(QuerySpec(metric: "count_users", epsilon: 0.9), principal: "cli", role: "analyst", using: &generator)
+            _ = try service.run(QuerySpec(metric: "count_users", epsilon: 0.9), principal: "cli", role: .analyst, using: &generator)
         } catch let error as VeilError {
             #expect(error.code == .budgetExceeded)
         }
         do {
-            _ = try service.run(QuerySpec(metric: "sum", epsilon: 0.1), principal: "cli", role: "analyst", using: &generator)
+            _ = try service.run(QuerySpec(metric: "sum", epsilon: 0.1), principal: "cli", role: .analyst, using: &generator)
         } catch let error as VeilError {
             #expect(error.code == .invalidInput && error.field == "value")
         }

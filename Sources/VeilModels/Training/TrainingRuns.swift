@@ -58,7 +58,7 @@ public actor TrainingRuns {
         Task {
             var outcome = run
             do {
-                let card = try await trainer.train(request, principal: principal, role: "trainer")
+                let card = try await trainer.train(request, principal: principal, role: .trainer)
                 outcome.status = .succeeded
                 outcome.modelId = card.modelId
                 outcome.card = try? card.jsonValue()

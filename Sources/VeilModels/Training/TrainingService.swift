@@ -63,7 +63,7 @@ public final class TrainingService: Sendable {
     /// Runs one training request for `principal` acting as `role` and returns the registered model's card
     /// (with `model_id`). `progress` is called from the training task; its `meanLoss` is for a terminal only.
     public func train(
-        _ request: TrainingRequest, principal: String, role: String = "trainer",
+        _ request: TrainingRequest, principal: String, role: Role = .trainer,
         progress: @escaping @Sendable (TrainingProgress) -> Void = { _ in }
     ) async throws -> ModelCard {
         // a) validate against the rules and the policy; the default cutoff comes from the latest event time.
@@ -218,9 +218,9 @@ public final class TrainingService: Sendable {
             policyHash: policy.hash, notes: notes)
     }
 
-    private func auditDetails(card: ModelCard, role: String) -> [String: JSONValue] {
+    private func auditDetails(card: ModelCard, role: Role) -> [String: JSONValue] {
         var details: [String: JSONValue] = [
-            "model_id": .string(card.modelId ?? ""), "task": .string(card.task), "role": .string(role),
+            "model_id": .string(card.modelId ?? ""), "task": .string(card.task), "role": .string(role.rawValue),
             "kind": .string(card.model.kind), "hidden_sizes": .array(card.model.hiddenSizes.map { .int(Int64($0)) }),
             "private": .bool(card.isPrivate), "epochs": .int(Int64(card.epochs)),
             "expected_batch_size": .int(Int64(card.expectedBatchSize)), "steps": .int(Int64(card.steps)),
