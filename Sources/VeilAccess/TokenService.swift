@@ -40,19 +40,19 @@ public struct TokenService: TokenAuthenticating {
     private let store: any TokenStore
     private let hashKey: SecretBytes
     private let audit: (any AuditRecording)?
-    private let now: @Sendable () -> Date
+    private let clock: WallClock
 
     /// - Parameters:
     ///   - master: the master key; the token-hash key is derived from it (subkey 1, context `veil-tok`).
     ///   - audit: where `token.issue` and `token.revoke` are recorded, when the audit log exists.
     public init(
         store: any TokenStore, master: SecretBytes, audit: (any AuditRecording)?,
-        now: @escaping @Sendable () -> Date = { Date() }
+        clock: WallClock = .system
     ) {
         self.store = store
         self.hashKey = KeyDerivation.subkey(length: 32, id: 1, context: "veil-tok", master: master)
         self.audit = audit
-        self.now = now
+        self.clock = clock
     }
 
     /// Creates a token for `name` with `role`, records `token.issue` (name and role) as `actor`, and
@@ -97,7 +97,7 @@ public struct TokenService: TokenAuthenticating {
 
     /// Times are kept to the second: they are shown and compared as ISO 8601 without fractions.
     private func wholeSecondNow() -> Date {
-        Date(timeIntervalSince1970: now().timeIntervalSince1970.rounded(.down))
+        Date(timeIntervalSince1970: clock.now().timeIntervalSince1970.rounded(.down))
     }
 
     private func hash(_ secret: [UInt8]) -> [UInt8] {

@@ -20,7 +20,7 @@ public final class IngestService: EventIngesting {
     private let sealer: EscrowSealer
     private let dataKey: DataKeyRecord
     private let audit: (any AuditRecording)?
-    private let clock: @Sendable () -> Date
+    private let clock: WallClock
     private let dropped: Set<EventField>
 
     /// - Parameters:
@@ -31,7 +31,7 @@ public final class IngestService: EventIngesting {
     ///   - clock: the time future timestamps are judged against.
     public init(
         store: any EventStore, keys: KeyRing, policy: Policy, audit: (any AuditRecording)?,
-        clock: @escaping @Sendable () -> Date = { Date() }
+        clock: WallClock = .system
     ) {
         self.store = store
         self.policy = policy
@@ -39,7 +39,7 @@ public final class IngestService: EventIngesting {
         sessions = keys.sessionPseudonymizer
         epoch = keys.epoch
         sealer = EscrowSealer(publicKey: keys.escrowPublicKey)
-        dataKey = DataKeyRecord(id: sealer.sealedKey.id, sealed: sealer.sealedKey.sealed, created: clock())
+        dataKey = DataKeyRecord(id: sealer.sealedKey.id, sealed: sealer.sealedKey.sealed, created: clock.now())
         self.audit = audit
         self.clock = clock
         dropped = Set(policy.ingest.dropFields.compactMap { EventField(rawValue: $0) }).intersection(EventField.droppable)
@@ -98,7 +98,7 @@ public final class IngestService: EventIngesting {
             typeAliases: typeAliases)
     }
 
-    func nowMillis() -> Int64 { Int64((clock().timeIntervalSince1970 * 1000).rounded(.down)) }
+    func nowMillis() -> Int64 { clock.nowMillis() }
 
     /// Validates one parsed record; on failure appends its problems to `drafts` and returns nil.
     static func validate(

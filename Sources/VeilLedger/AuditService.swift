@@ -15,17 +15,17 @@ import VeilCrypto
 public struct AuditService: Sendable {
     /// The log file.
     public let path: String
-    private let now: @Sendable () -> Date
+    private let clock: WallClock
 
-    /// The log at `path`; `now` stamps checkpoints (tests pass a fixed time).
-    public init(path: String, now: @escaping @Sendable () -> Date = { Date() }) {
+    /// The log at `path`; `clock` stamps checkpoints and `key.init` (tests pass a fixed one).
+    public init(path: String, clock: WallClock = .system) {
         self.path = path
-        self.now = now
+        self.clock = clock
     }
 
     /// The log of a data directory (`<dataDirectory>/audit.log`).
-    public init(dataDirectory: String, now: @escaping @Sendable () -> Date = { Date() }) {
-        self.init(path: AuditLog.path(dataDirectory: dataDirectory), now: now)
+    public init(dataDirectory: String, clock: WallClock = .system) {
+        self.init(path: AuditLog.path(dataDirectory: dataDirectory), clock: clock)
     }
 
     /// Verifies the whole log with `publicKey` (and against `checkpoint`, when given), recomputing the
@@ -47,7 +47,7 @@ public struct AuditService: Sendable {
                 .integrity, field: path,
                 "does not verify (\(failure.line.map { "line \($0), " } ?? "")seq \(failure.seq ?? 0): \(failure.reason)); refusing to sign a checkpoint")
         }
-        return AuditCheckpoint(head: result.head, time: now(), signingKey: signingKey)
+        return AuditCheckpoint(head: result.head, time: clock.now(), signingKey: signingKey)
     }
 
     /// What `startLog` did.
@@ -61,11 +61,13 @@ public struct AuditService: Sendable {
     /// Starts the data directory's audit log with a `key.init` record (epoch and both public keys)
     /// signed by the new key set's audit key. A directory that already has a log is left alone: its
     /// records stay verifiable with the audit key that signed them.
-    public static func startLog(dataDirectory: String, keys: KeyRing, actor: String) throws -> LogStart {
+    public static func startLog(
+        dataDirectory: String, keys: KeyRing, actor: String, clock: WallClock = .system
+    ) throws -> LogStart {
         guard !FileManager.default.fileExists(atPath: AuditLog.path(dataDirectory: dataDirectory)) else {
             return .alreadyStarted
         }
-        let seq = try AuditLog(dataDirectory: dataDirectory, signingKey: keys.auditSigningKey).record(
+        let seq = try AuditLog(dataDirectory: dataDirectory, signingKey: keys.auditSigningKey, clock: clock).record(
             actor: actor, action: .keyInit,
             details: [
                 "epoch": .int(Int64(keys.epoch)),

@@ -67,13 +67,16 @@ public final class BudgetService: Sendable {
     private let store: any LedgerStore
     private let audit: (any AuditRecording)?
     private let accountant: RDPAccountant
+    private let clock: WallClock
 
-    public init(policy: Policy, store: any LedgerStore, audit: (any AuditRecording)?) {
+    /// `clock` stamps each spend (tests pass a fixed one).
+    public init(policy: Policy, store: any LedgerStore, audit: (any AuditRecording)?, clock: WallClock = .system) {
         budget = policy.budget
         dataset = policy.dataset
         self.store = store
         self.audit = audit
         accountant = RDPAccountant()
+        self.clock = clock
     }
 
     /// Reserves the cost of `request`, or throws a refusal. See the type's contract.
@@ -110,7 +113,7 @@ public final class BudgetService: Sendable {
                 let spend = BudgetSpend(
                     dataset: dataset, principal: request.principal, role: request.role.rawValue, purpose: request.purpose,
                     mechanism: mechanismJSON, epsilon: requestEpsilon, delta: budget.delta, cumulativeEpsilon: cumulative,
-                    createdMillis: Int64(Date().timeIntervalSince1970 * 1000))
+                    createdMillis: clock.nowMillis())
                 // Audited inside the transaction: if the record cannot be synced, nothing is spent.
                 try audit?.record(actor: request.principal, action: AuditAction.budgetSpend, details: details(of: spend, request))
                 return spend

@@ -27,31 +27,39 @@ public final class VeilContext: Sendable {
     public let budget: BudgetService
     public let models: ModelRegistry
     public let tokens: TokenService
+    /// The one clock every use case built here reads.
+    public let clock: WallClock
 
-    public convenience init(keysDirectory: String, dataDirectory: String, policyPath: String, actor: String) throws {
+    public convenience init(
+        keysDirectory: String, dataDirectory: String, policyPath: String, actor: String, clock: WallClock = .system
+    ) throws {
         try self.init(
             keysDirectory: keysDirectory, dataDirectory: dataDirectory, policy: try PolicyLoader.load(path: policyPath),
-            actor: actor)
+            actor: actor, clock: clock)
     }
 
     /// Opens the context under an already loaded policy (benchmarks and tests pass the built-in one).
-    public init(keysDirectory: String, dataDirectory: String, policy: LoadedPolicy, actor: String) throws {
+    public init(
+        keysDirectory: String, dataDirectory: String, policy: LoadedPolicy, actor: String, clock: WallClock = .system
+    ) throws {
         keys = try KeyRing.load(directory: keysDirectory)
         self.policy = policy
         self.dataDirectory = dataDirectory
+        self.clock = clock
         database = try VeilDatabase(directory: dataDirectory)
-        audit = try AuditLog(dataDirectory: dataDirectory, signingKey: keys.auditSigningKey)
+        audit = try AuditLog(dataDirectory: dataDirectory, signingKey: keys.auditSigningKey, clock: clock)
         events = SQLiteEventStore(database: database)
-        budget = BudgetService(policy: policy.policy, store: SQLiteLedgerStore(database: database), audit: audit)
-        models = ModelRegistry(dataDirectory: dataDirectory, store: SQLiteModelStore(database: database), audit: audit)
-        tokens = TokenService(store: SQLiteTokenStore(database: database), master: keys.master, audit: audit)
+        budget = BudgetService(policy: policy.policy, store: SQLiteLedgerStore(database: database), audit: audit, clock: clock)
+        models = ModelRegistry(
+            dataDirectory: dataDirectory, store: SQLiteModelStore(database: database), audit: audit, clock: clock)
+        tokens = TokenService(store: SQLiteTokenStore(database: database), master: keys.master, audit: audit, clock: clock)
         try recordPolicyIfChanged(actor: actor)
     }
 
     /// The ingest pipeline (validate → minimise → pseudonymise → escrow → store) under this policy,
     /// auditing each committed batch.
     public func ingestPipeline() -> IngestService {
-        IngestService(store: events, keys: keys, policy: policy.policy, audit: audit)
+        IngestService(store: events, keys: keys, policy: policy.policy, audit: audit, clock: clock)
     }
 
     /// Erasure of a data subject (audited).
@@ -72,7 +80,8 @@ public final class VeilContext: Sendable {
     /// Training over this context's store, ledger, registry and audit log.
     public func trainingService() -> TrainingService {
         TrainingService(
-            policy: policy, master: keys.master, events: events, vault: events, budget: budget, models: models, audit: audit)
+            policy: policy, master: keys.master, events: events, vault: events, budget: budget, models: models, audit: audit,
+            clock: clock)
     }
 
     /// Background training runs (`POST /v1/training-runs`) over `trainingService()`.
@@ -82,7 +91,8 @@ public final class VeilContext: Sendable {
 
     /// Predictions from the approved models, from this context's events.
     public func predictionService() -> PredictionService {
-        PredictionService(pseudonymizer: keys.userPseudonymizer, events: events, models: models, audit: audit)
+        PredictionService(
+            pseudonymizer: keys.userPseudonymizer, events: events, models: models, audit: audit, clock: clock)
     }
 
     /// The audit log as auditors fetch it.

@@ -41,7 +41,7 @@ struct PredictCommand: AsyncParsableCommand {
 
     func run() async throws {
         let predictor = try service.openContext().predictionService()
-        let time = at.flatMap(CLIDates.date) ?? Date()
+        let time = at.flatMap(CLIDates.date)
         let prediction: Prediction
         if let user {
             prediction = try await predictor.predict(userID: user, task: task, at: time)
@@ -92,7 +92,7 @@ struct ScoreCommand: AsyncParsableCommand {
         defer { try? handle.close() }
         let terminal = isatty(2) == 1
         let summary = try await predictor.score(
-            task: task, at: at.flatMap(CLIDates.date) ?? Date(), principal: "cli",
+            task: task, at: at.flatMap(CLIDates.date), principal: "cli",
             write: { handle.write(Data($0.utf8)) },
             progress: { users in
                 if terminal { FileHandle.standardError.write(Data("\rscoring: \(users) users".utf8)) }

@@ -22,7 +22,7 @@ import VeilCrypto
     @Test func bodyHasSortedKeysAndTheRequiredFields() throws {
         let directory = try ScratchDirectory()
         let fixed = Date(timeIntervalSince1970: 1_800_000_000.25)
-        let log = try AuditLog(path: directory.file("audit.log"), signingKey: key, clock: { fixed })
+        let log = try AuditLog(path: directory.file("audit.log"), signingKey: key, clock: .fixed(fixed))
         let seq = try log.record(actor: "analyst-1", action: .budgetSpend, details: ["b": 1, "a": ["z": true, "y": .null]])
         #expect(seq == 1)
         let line = try #require(try readLines(log.path).first)

@@ -26,7 +26,7 @@ final class Fixture: @unchecked Sendable {
     var dataDirectory: String { root + "/data" }
 
     func service(_ policy: Policy? = nil) -> IngestService {
-        IngestService(store: store, keys: keys, policy: policy ?? self.policy, audit: audit, clock: { Fixture.now })
+        IngestService(store: store, keys: keys, policy: policy ?? self.policy, audit: audit, clock: .fixed(Fixture.now))
     }
 
     func escrowSecret() throws -> EscrowSecretKey {

@@ -44,7 +44,7 @@ import VeilPrivacy
         _ = try AuditService.startLog(dataDirectory: data, keys: keys, actor: "cli")
         let release = PrivacyMechanism.pureEpsilon(epsilon: 0.5)
         try spend(release, cumulative: RDPAccountant.epsilon(composing: [release], delta: 1e-6).epsilon)
-        let audit = AuditService(dataDirectory: data, now: { Self.now })
+        let audit = AuditService(dataDirectory: data, clock: .fixed(Self.now))
         let checkpoint = try audit.checkpoint(signingKey: keys.auditSigningKey)
         #expect(checkpoint.seq == 2)
         #expect(checkpoint.time == "2026-11-23T12:00:00.000Z")

@@ -24,6 +24,15 @@ import VeilStore
         BudgetRequest(principal: principal, role: role, purpose: "test release", mechanism: release)
     }
 
+    /// A spend is stamped by the service's clock, not by whatever time the host has.
+    @Test func spendsAreStampedByTheInjectedClock() throws {
+        let at = Date(timeIntervalSince1970: 1_795_435_200)  // 2026-11-23T12:00:00Z
+        let service = BudgetService(
+            policy: Self.policy(), store: SQLiteLedgerStore(database: try Self.scratchDatabase()), audit: nil, clock: .fixed(at))
+        try service.reserve(Self.request())
+        #expect(try service.status().spends.map(\.time) == ["2026-11-23T12:00:00Z"])
+    }
+
     /// Fifty requests race for a cap that affords only some of them. The affordable number k is computed
     /// independently by composing copies with the accountant; exactly k must succeed and the total must
     /// never pass the cap.

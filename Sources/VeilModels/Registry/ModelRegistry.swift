@@ -15,11 +15,14 @@ public final class ModelRegistry: Sendable {
     private let directory: String
     private let store: any ModelStore
     private let audit: (any AuditRecording)?
+    private let clock: WallClock
 
-    public init(dataDirectory: String, store: any ModelStore, audit: (any AuditRecording)?) {
+    /// `clock` stamps registrations and reviews (tests pass a fixed one).
+    public init(dataDirectory: String, store: any ModelStore, audit: (any AuditRecording)?, clock: WallClock = .system) {
         directory = (dataDirectory as NSString).appendingPathComponent("models")
         self.store = store
         self.audit = audit
+        self.clock = clock
     }
 
     /// The id an artifact gets.
@@ -45,7 +48,7 @@ public final class ModelRegistry: Sendable {
         }
         let record = ModelRecord(
             id: id, task: task, isPrivate: isPrivate, epsilon: epsilon,
-            createdMillis: Int64(Date().timeIntervalSince1970 * 1000))
+            createdMillis: clock.nowMillis())
         try store.insert(record)
         return try store.find(id: id) ?? record
     }
@@ -96,7 +99,7 @@ public final class ModelRegistry: Sendable {
 
     private func review(id: String, to state: ModelState, reviewer: String, note: String) throws -> ModelRecord {
         let reviewed = try store.review(
-            id: id, to: state, reviewer: reviewer, note: note, atMillis: Int64(Date().timeIntervalSince1970 * 1000))
+            id: id, to: state, reviewer: reviewer, note: note, atMillis: clock.nowMillis())
         try audit?.record(
             actor: reviewer, action: state == .approved ? .modelApprove : .modelReject,
             details: ["model_id": .string(id), "task": .string(reviewed.task), "note": .string(note)])

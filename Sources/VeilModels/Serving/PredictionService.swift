@@ -61,32 +61,38 @@ public final class PredictionService: Sendable {
     private let events: any EventStore
     private let models: ModelRegistry
     private let audit: (any AuditRecording)?
+    private let clock: WallClock
     private let cache = Mutex<[String: ServingModel]>([:])
 
-    public init(pseudonymizer: Pseudonymizer, events: any EventStore, models: ModelRegistry, audit: (any AuditRecording)?) {
+    /// `clock` gives the default `at` of a prediction or scoring: now.
+    public init(
+        pseudonymizer: Pseudonymizer, events: any EventStore, models: ModelRegistry, audit: (any AuditRecording)?,
+        clock: WallClock = .system
+    ) {
         self.pseudonymizer = pseudonymizer
         self.events = events
         self.models = models
         self.audit = audit
+        self.clock = clock
     }
 
-    public func predict(userID: String, task: PredictionTask, at time: Date = Date()) async throws -> Prediction {
+    public func predict(userID: String, task: PredictionTask, at time: Date? = nil) async throws -> Prediction {
         try await predict([.userID(userID)], task: task, at: time)[0]
     }
 
-    public func predict(pseudonym: Pseudonym, task: PredictionTask, at time: Date = Date()) async throws -> Prediction {
+    public func predict(pseudonym: Pseudonym, task: PredictionTask, at time: Date? = nil) async throws -> Prediction {
         try await predict([.pseudonym(pseudonym)], task: task, at: time)[0]
     }
 
     /// Predictions for up to `maxBatch` subjects, in order. Fails as a whole, naming `subjects[i]`, if
     /// one of them cannot be scored.
-    public func predict(_ subjects: [PredictionSubject], task: PredictionTask, at time: Date = Date()) async throws -> [Prediction] {
+    public func predict(_ subjects: [PredictionSubject], task: PredictionTask, at time: Date? = nil) async throws -> [Prediction] {
         guard !subjects.isEmpty else { throw VeilError(.invalidInput, field: "subjects", "give at least one user_id or pseudonym") }
         guard subjects.count <= Self.maxBatch else {
             throw VeilError(.tooLarge, field: "subjects", "at most \(Self.maxBatch) predictions per request, got \(subjects.count)")
         }
         let model = try servingModel(task: task)
-        let extractor = model.extractor(at: time)
+        let extractor = model.extractor(at: time ?? clock.now())
         var features: [Double] = []
         var pseudonyms: [Pseudonym] = []
         for (index, subject) in subjects.enumerated() {
@@ -112,11 +118,11 @@ public final class PredictionService: Sendable {
     /// first) through `write`, in pseudonym order. `progress` gets the number of users read. Audited as
     /// `model.score` by `principal`.
     public func score(
-        task: PredictionTask, at time: Date = Date(), principal: String, write: (String) throws -> Void,
+        task: PredictionTask, at time: Date? = nil, principal: String, write: (String) throws -> Void,
         progress: (Int) -> Void = { _ in }
     ) async throws -> ScoreSummary {
         let model = try servingModel(task: task)
-        let extractor = model.extractor(at: time)
+        let extractor = model.extractor(at: time ?? clock.now())
         var summary = ScoreSummary(modelId: model.id, task: task.rawValue, scored: 0, skipped: 0)
         try write("pseudonym,score\n")
         var pending: [Pseudonym] = []

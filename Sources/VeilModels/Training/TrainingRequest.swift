@@ -111,7 +111,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     /// `latestEventMillis` (the store's latest event time, nil when empty) decides the default cutoff;
     /// `now` that the horizon has ended. Whether the horizon holds events is the caller's check
     /// (`TrainingService` asks the store).
-    public func validate(policy: Policy, latestEventMillis: Int64?, now: Date = Date()) throws -> TrainingPlan {
+    public func validate(policy: Policy, latestEventMillis: Int64?, now: Date) throws -> TrainingPlan {
         func fail(_ field: String, _ rule: String) -> VeilError { VeilError(.invalidInput, field: field, rule) }
         if nonPrivate {
             guard policy.training.allowNonPrivate else {

@@ -34,12 +34,12 @@ public final class TrainingService: Sendable {
     private let budget: BudgetService
     private let models: ModelRegistry
     private let audit: (any AuditRecording)?
-    private let now: @Sendable () -> Date
+    private let clock: WallClock
 
     public init(
         policy: LoadedPolicy, master: SecretBytes, events: any EventStore, vault: any IdentityVault,
         budget: BudgetService, models: ModelRegistry, audit: (any AuditRecording)?,
-        now: @escaping @Sendable () -> Date = { Date() }
+        clock: WallClock = .system
     ) {
         self.policy = policy
         self.master = master
@@ -48,14 +48,14 @@ public final class TrainingService: Sendable {
         self.budget = budget
         self.models = models
         self.audit = audit
-        self.now = now
+        self.clock = clock
     }
 
     /// Checks `request` exactly as `train` does before anything is spent or read — the rules, the
     /// policy, and that the label horizon lies within the stored data — and returns the resolved plan.
     public func check(_ request: TrainingRequest) async throws -> TrainingPlan {
         let latest = try await events.latestEventMillis()
-        let plan = try request.validate(policy: policy.policy, latestEventMillis: latest, now: now())
+        let plan = try request.validate(policy: policy.policy, latestEventMillis: latest, now: clock.now())
         try await checkHorizon(plan.window, latestEventMillis: latest)
         return plan
     }
