@@ -48,12 +48,25 @@ public struct PLDParameters: Sendable, Hashable {
 /// - **Pure ε-DP.** While everything composed is pure ε-DP (Laplace, discrete Laplace, `pure_epsilon`,
 ///   possibly thresholded), the sum of the ε's is also a bound (basic composition), and the smaller of
 ///   the two is reported: a lone ε-DP release never costs more than its ε.
+/// - **`gaussian` by its RDP curve.** A `gaussian` record may be discrete Gaussian noise (the query
+///   engine's), whose privacy curve can lie above the continuous Gaussian's (δ 20% higher at σ = Δ = 1,
+///   ε = 3) and is established only through its Rényi-DP curve (Canonne, Kamath & Steinke 2020,
+///   Theorem 4). So `gaussian` records are composed on an `RDPAccountant` beside the PLD, and the two
+///   parts combine by basic composition: ε(δ) = min over a fixed set of splits δ₁ + δ₂ = δ of
+///   ε_PLD(δ₁) + ε_RDP(δ₂). With only one part present, that part alone is converted. (Continuous
+///   Gaussian noise recorded as `subsampled_gaussian` with q = 1 gets its exact PLD.)
 /// - An invalid mechanism (one failing `PrivacyMechanism.validate()`) makes everything infinite, as in
 ///   `RDPAccountant`.
 public struct PLDAccountant: Sendable {
     public let parameters: PLDParameters
-    /// The PLD of everything composed so far.
+    /// The PLD of everything composed so far except `gaussian` records.
     private var distribution: PrivacyLossDistribution
+    /// Whether anything was composed into `distribution`.
+    private var hasDistribution = false
+    /// The RDP curve of the `gaussian` records (their bases, when thresholded).
+    private var curve = RDPAccountant()
+    /// Whether anything was composed into `curve`.
+    private var hasCurve = false
     /// Σ ε of the pure ε-DP releases composed, or nil once a release that is not pure ε-DP was.
     public private(set) var pureEpsilon: Double? = 0
     /// The δ composed outside the PLD (`PrivacyMechanism.additiveDelta`, from partition selection).
@@ -67,15 +80,22 @@ public struct PLDAccountant: Sendable {
         distribution = .identity(interval: parameters.valueDiscretizationInterval)
     }
 
-    /// Composes `mechanism`'s PLD. An invalid mechanism makes every ε infinite.
+    /// Composes `mechanism`: its PLD, or its RDP curve for `gaussian`. An invalid mechanism makes every
+    /// ε infinite.
     public mutating func compose(_ mechanism: PrivacyMechanism) {
         guard (try? mechanism.validate()) != nil else {
             distribution = distribution.composed(with: nonPrivate, tailMassTruncation: 0)
+            hasDistribution = true
             pureEpsilon = nil
             return
         }
-        distribution = distribution.composed(
-            with: privacyLossDistribution(of: mechanism), tailMassTruncation: parameters.tailMassTruncation)
+        if let pld = privacyLossDistribution(of: mechanism) {
+            distribution = distribution.composed(with: pld, tailMassTruncation: parameters.tailMassTruncation)
+            hasDistribution = true
+        } else {
+            curve.compose(Self.unthresholded(mechanism))
+            hasCurve = true
+        }
         pureEpsilon = pureEpsilon.flatMap { sum in mechanism.pureEpsilon.map { sum + $0 } }
         additiveDelta += mechanism.additiveDelta
     }
@@ -86,13 +106,25 @@ public struct PLDAccountant: Sendable {
     }
 
     /// The smallest ε for which everything composed so far is (ε, `delta`)-DP. `delta < 0` (or NaN)
-    /// gives `+inf`, and so does `delta = 0` unless only pure ε-DP was composed; `delta ≥ 1` gives 0. An additive δ is taken
-    /// off `delta` first, and ε is `+inf` when nothing is left (as `RDPAccountant`).
+    /// gives `+inf`, and so does `delta = 0` unless only pure ε-DP was composed; `delta ≥ 1` gives 0.
+    /// An additive δ is taken off `delta` first, and ε is `+inf` when nothing is left (as `RDPAccountant`).
     public func epsilon(delta: Double) -> Double {
         guard leavesDelta(delta) else { return .infinity }
-        let fromDistribution = distribution.epsilon(delta: delta - additiveDelta)
-        return pureEpsilon.map { min(fromDistribution, $0) } ?? fromDistribution
+        let available = delta - additiveDelta
+        let composed: Double
+        switch (hasDistribution, hasCurve) {
+        case (_, false): composed = distribution.epsilon(delta: available)
+        case (false, true): composed = curve.epsilon(delta: available).epsilon
+        case (true, true):
+            composed = Self.splits.map {
+                distribution.epsilon(delta: available * $0) + curve.epsilon(delta: available * (1 - $0)).epsilon
+            }.min()!
+        }
+        return pureEpsilon.map { min(composed, $0) } ?? composed
     }
+
+    /// The shares of δ (or ε) given to the PLD part when both parts are present.
+    static let splits: [Double] = [0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97, 0.99, 0.997, 0.999]
 
     /// `epsilon(delta:)` from the composed PLD alone, without the pure ε-DP sum.
     func epsilonFromDistribution(delta: Double) -> Double {
@@ -109,7 +141,16 @@ public struct PLDAccountant: Sendable {
     public func delta(epsilon: Double) -> Double {
         precondition(epsilon >= 0, "epsilon must be non-negative")
         if let pureEpsilon, epsilon >= pureEpsilon { return min(1, additiveDelta) }
-        return min(1, distribution.delta(epsilon: epsilon) + additiveDelta)
+        let composed: Double
+        switch (hasDistribution, hasCurve) {
+        case (_, false): composed = distribution.delta(epsilon: epsilon)
+        case (false, true): composed = curve.delta(epsilon: epsilon).delta
+        case (true, true):
+            composed = Self.splits.map {
+                distribution.delta(epsilon: epsilon * $0) + curve.delta(epsilon: epsilon * (1 - $0)).delta
+            }.min()!
+        }
+        return min(1, composed + additiveDelta)
     }
 
     /// ε at `delta` for `mechanisms` composed on a fresh accountant.
@@ -130,16 +171,23 @@ public struct PLDAccountant: Sendable {
                 interval: parameters.valueDiscretizationInterval, lowestIndex: 0, masses: [0], infinityMass: 1))
     }
 
+    /// `mechanism` without its partition-selection wrappers (their δ is counted apart).
+    private static func unthresholded(_ mechanism: PrivacyMechanism) -> PrivacyMechanism {
+        if case let .thresholded(base, _) = mechanism { return unthresholded(base) }
+        return mechanism
+    }
+
     /// The PLD of a valid mechanism, as dp_accounting's `PLDAccountant` builds it for the matching
-    /// `DpEvent` (see `docs/privacy.md` for the mapping).
-    func privacyLossDistribution(of mechanism: PrivacyMechanism) -> PrivacyLossDistribution {
+    /// `DpEvent` (see `docs/privacy.md` for the mapping); nil for `gaussian`, which is accounted by
+    /// its RDP curve.
+    func privacyLossDistribution(of mechanism: PrivacyMechanism) -> PrivacyLossDistribution? {
         let interval = parameters.valueDiscretizationInterval
         let truncation = parameters.tailMassTruncation
         switch mechanism {
-        case let .gaussian(sigma, count):
-            // `count` Gaussian releases with multiplier σ are one with multiplier σ/√count.
-            return gaussian(sigma: sigma / Double(count).squareRoot(), samplingRate: 1)
+        case .gaussian:
+            return nil
         case let .subsampledGaussian(q, sigma, steps):
+            // With q = 1, `steps` Gaussian releases with multiplier σ are one with multiplier σ/√steps.
             if q == 1 { return gaussian(sigma: sigma / Double(steps).squareRoot(), samplingRate: 1) }
             return gaussian(sigma: sigma, samplingRate: q).selfComposed(times: steps, tailMassTruncation: truncation)
         case let .laplace(epsilon, count):

@@ -41,7 +41,7 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
     /// `count` releases of the discrete Gaussian mechanism, `P(y) ∝ exp(−y²/2σ²)` on ℤ, on a query of
     /// integer sensitivity Δ. The PLD accountant uses its exact privacy loss (as dp_accounting, over
     /// |y| ≤ ⌈11.6σ⌉); RDP uses the Gaussian curve of multiplier σ/Δ (Canonne, Kamath & Steinke 2020,
-    /// Theorem 4). σ is at most 2²⁰ (the PLD tabulates the distribution).
+    /// Theorem 4). σ is at most 2¹⁸ (the PLD tabulates the distribution over ±⌈11.6σ⌉).
     case discreteGaussian(sigma: Double, sensitivity: Int, count: Int)
     /// `base`, plus DP partition selection by thresholding noisy user counts (Desfontaines, Voss,
     /// Gipson & Mandayam 2022; Google's DP library): keys that come from the data are released only
@@ -85,7 +85,7 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
     }
 
     /// Checks the parameter rules: noise multipliers, scales and ε finite and > 0, sampling rate in
-    /// (0, 1], counts, steps and sensitivities ≥ 1, a discrete Gaussian σ in (0, 2²⁰], a threshold δ in
+    /// (0, 1], counts, steps and sensitivities ≥ 1, a discrete Gaussian σ in (0, 2¹⁸], a threshold δ in
     /// (0, 1) over a valid base. The error names the JSON key
     /// and the rule.
     public func validate() throws(VeilError) {
@@ -107,7 +107,7 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
             try Self.require(sensitivity >= 1, "sensitivity", "must be at least 1")
             try Self.require(count >= 1, "count", "must be at least 1")
         case let .discreteGaussian(sigma, sensitivity, count):
-            try Self.require(sigma > 0 && sigma <= 1_048_576, "sigma", "must be a number in (0, 1048576]")
+            try Self.require(sigma > 0 && sigma <= 262_144, "sigma", "must be a number in (0, 262144]")
             try Self.require(sensitivity >= 1, "sensitivity", "must be at least 1")
             try Self.require(count >= 1, "count", "must be at least 1")
         case let .thresholded(base, delta):

@@ -8,12 +8,23 @@ import Darwin
 /// the real part and y in the imaginary part, and their spectra are separated as
 /// `X_k = (Z_k + conj Z_{−k})/2`, `Y_k = (Z_k − conj Z_{−k})/2i`.
 enum RealConvolution {
-    /// The linear convolution of `a` and `b` (length `a.count + b.count − 1`).
-    /// Contract: both non-empty. Rounding: about 1e-16 × Σa × Σb per element, which can make an element
-    /// that should be 0 slightly negative.
+    /// Below this many elements in the shorter sequence, the direct sum is cheaper than a transform.
+    static let directLimit = 32
+
+    /// The linear convolution of `a` and `b` (length `a.count + b.count − 1`): the direct sum when one
+    /// is shorter than `directLimit`, else by FFT. Contract: both non-empty. Rounding of the FFT: about
+    /// 1e-16 × Σa × Σb per element, which can make an element that should be 0 slightly negative.
     static func convolve(_ a: [Double], _ b: [Double]) -> [Double] {
         precondition(!a.isEmpty && !b.isEmpty, "convolution of an empty sequence")
         let length = a.count + b.count - 1
+        if min(a.count, b.count) < directLimit {
+            let (long, short) = a.count >= b.count ? (a, b) : (b, a)
+            var result = [Double](repeating: 0, count: length)
+            for (offset, weight) in short.enumerated() where weight != 0 {
+                for index in long.indices { result[index + offset] += weight * long[index] }
+            }
+            return result
+        }
         let fft = FFT(size: FFT.size(atLeast: length))
         var (re, im) = packed(a, b, size: fft.size)
         fft.forward(&re, &im)

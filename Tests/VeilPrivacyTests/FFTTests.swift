@@ -61,9 +61,11 @@ struct FFTTests {
         }
     }
 
-    @Test func linearConvolutionMatchesTheDirectSum() {
+    /// Both paths — the transform and, for a short sequence, the direct sum — against a plain sum.
+    @Test(arguments: [77, 5])
+    func linearConvolutionMatchesTheDirectSum(shorter: Int) {
         let a = Self.sequence(300, seed: 5)
-        let b = Self.sequence(77, seed: 6)
+        let b = Self.sequence(shorter, seed: 6)
         let fast = RealConvolution.convolve(a, b)
         #expect(fast.count == a.count + b.count - 1)
         for n in fast.indices {

@@ -32,7 +32,7 @@ struct PLDAccountantTests {
             phi(1 / (2 * sigma) - epsilon * sigma) - exp(epsilon) * phi(-1 / (2 * sigma) - epsilon * sigma)
         }
         var accountant = PLDAccountant()
-        accountant.compose(.gaussian(noiseMultiplier: sigma, count: 1))
+        accountant.compose(Self.dpsgd(1, sigma, 1))
         for epsilon in [0.05, 0.3, 1.0, 2.5] {
             let exact = exactDelta(epsilon)
             guard exact > 1e-12 else { continue }
@@ -60,7 +60,7 @@ struct PLDAccountantTests {
     @Test func hugeEpsilonDoesNotUnderflow() {
         let exact = 948.8851293416676
         let coarse = PLDParameters(valueDiscretizationInterval: 1e-2)
-        let epsilon = PLDAccountant.epsilon(composing: [.gaussian(noiseMultiplier: 0.8, count: 1_000)], delta: 1e-5, parameters: coarse)
+        let epsilon = PLDAccountant.epsilon(composing: [Self.dpsgd(1, 0.8, 1_000)], delta: 1e-5, parameters: coarse)
         #expect(epsilon >= exact)
         #expect(epsilon <= exact + coarse.valueDiscretizationInterval)
     }
@@ -113,7 +113,7 @@ struct PLDAccountantTests {
     /// ε(δ) and δ(ε) invert each other: the conversion is exact for the discretised distribution.
     @Test func deltaAndEpsilonAreInverse() {
         var accountant = PLDAccountant()
-        accountant.compose([Self.dpsgd(0.01, 1, 1_000), .laplace(epsilon: 0.3, count: 2), .gaussian(noiseMultiplier: 5, count: 1)])
+        accountant.compose([Self.dpsgd(0.01, 1, 1_000), .laplace(epsilon: 0.3, count: 2), Self.dpsgd(1, 5, 1)])
         for delta in [1e-2, 1e-4, 1e-6, 1e-8] {
             let epsilon = accountant.epsilon(delta: delta)
             #expect(abs(accountant.delta(epsilon: epsilon) - delta) <= 1e-9 * delta, "δ \(delta)")
@@ -140,10 +140,31 @@ struct PLDAccountantTests {
         #expect(abs(Self.pld(parts.reversed(), delta: delta) - Self.pld(parts, delta: delta)) <= 1e-9)
     }
 
-    @Test func gaussianCountsAndFullSamplingAreOneGaussian() {
-        let four = Self.pld([.gaussian(noiseMultiplier: 2, count: 4)], delta: 1e-5)
-        #expect(four == Self.pld([.gaussian(noiseMultiplier: 1, count: 1)], delta: 1e-5))
-        #expect(four == Self.pld([Self.dpsgd(1, 2, 4)], delta: 1e-5))
+    /// With q = 1, T steps with multiplier σ are one Gaussian release with multiplier σ/√T.
+    @Test func fullSamplingIsOneGaussian() {
+        #expect(Self.pld([Self.dpsgd(1, 2, 4)], delta: 1e-5) == Self.pld([Self.dpsgd(1, 1, 1)], delta: 1e-5))
+    }
+
+    /// `gaussian` records may be discrete Gaussian noise, whose privacy curve lies above the continuous
+    /// one's (exact hockey-stick values, CKS 2020 Theorem 7 and the analytic Gaussian, 40-digit mpmath:
+    /// σ = Δ = 1, ε = 3 gives δ = 1.8491e-3 discrete against 1.5372e-3 continuous). So they are
+    /// accounted by their RDP curve, alone exactly as `RDPAccountant`, and beside PLD releases by
+    /// basic composition over a split of δ.
+    @Test func gaussianRecordsAreAccountedByTheirRDPCurve() {
+        let query = PrivacyMechanism.gaussian(noiseMultiplier: 2, count: 3)
+        #expect(Self.pld([query], delta: 1e-6) == RDPAccountant.epsilon(composing: [query], delta: 1e-6).epsilon)
+        var exact = PLDAccountant()
+        exact.compose(.discreteGaussian(sigma: 1, sensitivity: 1, count: 1))
+        var continuous = PLDAccountant()
+        continuous.compose(Self.dpsgd(1, 1, 1))
+        #expect(exact.delta(epsilon: 3) > continuous.delta(epsilon: 3) * 1.15)
+        #expect(abs(exact.delta(epsilon: 3) - 1.8491357106529603e-3) < 1e-6)
+        // Beside a training run: at most the sum of the parts at a split of δ, at least each part.
+        let run = Self.dpsgd(0.01, 1, 1_000)
+        let both = Self.pld([run, query], delta: 1e-6)
+        let split = Self.pld([run], delta: 0.5e-6) + Self.pld([query], delta: 0.5e-6)
+        #expect(both <= split)
+        #expect(both >= max(Self.pld([run], delta: 1e-6), Self.pld([query], delta: 1e-6)))
     }
 
     @Test func emptyAndInvalid() {
