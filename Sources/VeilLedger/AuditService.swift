@@ -9,7 +9,7 @@ import VeilCrypto
 ///
 /// Contract:
 /// - `verify` and `checkpoint` run exactly the same checks: chain, seq, signatures, and the cumulative
-///   ε of every `budget.spend` recomputed with the ledger's accountant (`AuditAccountant`).
+///   ε of every `budget.spend` recomputed with the accountant that record names (`AuditAccountant`).
 /// - `checkpoint` signs nothing unless that verification passes: a log `verify` rejects never gets a
 ///   checkpoint vouching for it.
 public struct AuditService: Sendable {
@@ -34,7 +34,7 @@ public struct AuditService: Sendable {
     public func verify(publicKey: SigningPublicKey, checkpoint: AuditCheckpoint? = nil) throws -> AuditVerification {
         let lines = AuditVerifier.lines(of: try AuditLog.contents(path: path))
         return AuditVerifier.verify(
-            lines: lines, publicKey: publicKey, checkpoint: checkpoint, recomputeEpsilon: AuditAccountant.epsilon)
+            lines: lines, publicKey: publicKey, checkpoint: checkpoint, recomputeEpsilon: AuditAccountant.recomputation())
     }
 
     /// Verifies the log as `verify` does and signs a checkpoint of its head with `signingKey`. Throws

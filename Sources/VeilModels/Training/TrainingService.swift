@@ -94,8 +94,9 @@ public final class TrainingService: Sendable {
                 epochs: plan.epochs, optimizer: plan.optimizer, population: population)
             samplingRate = shape.samplingRate(exampleCount: population)
             steps = shape.steps(exampleCount: population)
-            let calibration = try RDPAccountant.calibrateNoiseMultiplier(
-                targetEpsilon: target, delta: plan.delta, samplingRate: samplingRate, steps: steps)
+            let calibration = try NoiseCalibration.calibrate(
+                targetEpsilon: target, delta: plan.delta, samplingRate: samplingRate, steps: steps,
+                method: AccountingMethod(plan.accountant))
             noiseMultiplier = calibration.noiseMultiplier
             calibratedEpsilon = calibration.epsilon
             try budget.reserve(
@@ -213,7 +214,7 @@ public final class TrainingService: Sendable {
             delta: plan.isPrivate ? plan.delta : nil, noiseMultiplier: noiseMultiplier, samplingRate: samplingRate,
             clippingNorm: plan.isPrivate ? plan.clippingNorm : nil, steps: steps, epochs: plan.epochs,
             expectedBatchSize: plan.batchSize, population: population,
-            accountant: plan.isPrivate ? ModelCard.accountantDescription : nil, seeded: plan.seed != nil,
+            accountant: plan.isPrivate ? ModelCard.accountantDescription(plan.accountant) : nil, seeded: plan.seed != nil,
             metrics: metrics, baselines: baselines, trainCount: trainCount, holdoutCount: holdoutCount,
             policyHash: policy.hash, notes: notes)
     }
