@@ -55,6 +55,9 @@ public struct PLDParameters: Sendable, Hashable {
 ///   parts combine by basic composition: ε(δ) = min over a fixed set of splits δ₁ + δ₂ = δ of
 ///   ε_PLD(δ₁) + ε_RDP(δ₂). With only one part present, that part alone is converted. (Continuous
 ///   Gaussian noise recorded as `subsampled_gaussian` with q = 1 gets its exact PLD.)
+/// - **Never looser than RDP.** Every release's RDP curve is composed as well, and the smaller ε (and
+///   δ) of the two is reported; both bound the truth from above. RDP wins only where basic composition
+///   of the two parts above costs more than composing everything in RDP.
 /// - An invalid mechanism (one failing `PrivacyMechanism.validate()`) makes everything infinite, as in
 ///   `RDPAccountant`.
 public struct PLDAccountant: Sendable {
@@ -67,6 +70,8 @@ public struct PLDAccountant: Sendable {
     private var curve = RDPAccountant()
     /// Whether anything was composed into `curve`.
     private var hasCurve = false
+    /// The RDP curve of everything composed, the bound reported when it is the smaller.
+    private var everything = RDPAccountant()
     /// Σ ε of the pure ε-DP releases composed, or nil once a release that is not pure ε-DP was.
     public private(set) var pureEpsilon: Double? = 0
     /// The δ composed outside the PLD (`PrivacyMechanism.additiveDelta`, from partition selection).
@@ -83,6 +88,7 @@ public struct PLDAccountant: Sendable {
     /// Composes `mechanism`: its PLD, or its RDP curve for `gaussian`. An invalid mechanism makes every
     /// ε infinite.
     public mutating func compose(_ mechanism: PrivacyMechanism) {
+        everything.compose(mechanism)
         guard (try? mechanism.validate()) != nil else {
             distribution = distribution.composed(with: nonPrivate, tailMassTruncation: 0)
             hasDistribution = true
@@ -120,7 +126,8 @@ public struct PLDAccountant: Sendable {
                 distribution.epsilon(delta: available * $0) + curve.epsilon(delta: available * (1 - $0)).epsilon
             }.min()!
         }
-        return pureEpsilon.map { min(composed, $0) } ?? composed
+        let bound = min(composed, everything.epsilon(delta: delta).epsilon)
+        return pureEpsilon.map { min(bound, $0) } ?? bound
     }
 
     /// The shares of δ (or ε) given to the PLD part when both parts are present.
@@ -150,7 +157,7 @@ public struct PLDAccountant: Sendable {
                 distribution.delta(epsilon: epsilon * $0) + curve.delta(epsilon: epsilon * (1 - $0)).delta
             }.min()!
         }
-        return min(1, composed + additiveDelta)
+        return min(1, composed + additiveDelta, everything.delta(epsilon: epsilon).delta)
     }
 
     /// ε at `delta` for `mechanisms` composed on a fresh accountant.

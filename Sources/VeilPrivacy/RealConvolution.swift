@@ -8,23 +8,19 @@ import Darwin
 /// the real part and y in the imaginary part, and their spectra are separated as
 /// `X_k = (Z_k + conj Z_{−k})/2`, `Y_k = (Z_k − conj Z_{−k})/2i`.
 enum RealConvolution {
-    /// Below this many elements in the shorter sequence, the direct sum is cheaper than a transform.
+    /// Below this many non-zero elements in one sequence (a pure ε-DP release has two), the direct sum
+    /// is cheaper than a transform.
     static let directLimit = 32
 
-    /// The linear convolution of `a` and `b` (length `a.count + b.count − 1`): the direct sum when one
-    /// is shorter than `directLimit`, else by FFT. Contract: both non-empty. Rounding of the FFT: about
-    /// 1e-16 × Σa × Σb per element, which can make an element that should be 0 slightly negative.
+    /// The linear convolution of `a` and `b` (length `a.count + b.count − 1`): the direct sum over the
+    /// non-zero elements of one when it has fewer than `directLimit`, else by FFT. Contract: both
+    /// non-empty. Rounding of the FFT: about 1e-16 × Σa × Σb per element, which can make an element
+    /// that should be 0 slightly negative.
     static func convolve(_ a: [Double], _ b: [Double]) -> [Double] {
         precondition(!a.isEmpty && !b.isEmpty, "convolution of an empty sequence")
         let length = a.count + b.count - 1
-        if min(a.count, b.count) < directLimit {
-            let (long, short) = a.count >= b.count ? (a, b) : (b, a)
-            var result = [Double](repeating: 0, count: length)
-            for (offset, weight) in short.enumerated() where weight != 0 {
-                for index in long.indices { result[index + offset] += weight * long[index] }
-            }
-            return result
-        }
+        if let terms = nonZero(b) { return direct(terms, a, length: length) }
+        if let terms = nonZero(a) { return direct(terms, b, length: length) }
         let fft = FFT(size: FFT.size(atLeast: length))
         var (re, im) = packed(a, b, size: fft.size)
         fft.forward(&re, &im)
@@ -72,6 +68,30 @@ enum RealConvolution {
         }
         fft.inverse(&outRe, &outIm)
         return (outRe, y == nil ? nil : outIm)
+    }
+
+    /// The (index, value) pairs of the non-zero elements of `values`, or nil when there are
+    /// `directLimit` or more.
+    private static func nonZero(_ values: [Double]) -> [(offset: Int, weight: Double)]? {
+        var terms: [(offset: Int, weight: Double)] = []
+        for (offset, weight) in values.enumerated() where weight != 0 {
+            guard terms.count + 1 < directLimit else { return nil }
+            terms.append((offset, weight))
+        }
+        return terms
+    }
+
+    /// Σ weight · `values` shifted by offset, over `terms`.
+    private static func direct(_ terms: [(offset: Int, weight: Double)], _ values: [Double], length: Int) -> [Double] {
+        var result = [Double](repeating: 0, count: length)
+        result.withUnsafeMutableBufferPointer { output in
+            values.withUnsafeBufferPointer { input in
+                for (offset, weight) in terms {
+                    for index in input.indices { output[index + offset] += weight * input[index] }
+                }
+            }
+        }
+        return result
     }
 
     /// `a` in the real part and `b` in the imaginary part, zero-padded to `size`.
