@@ -8,9 +8,23 @@ extension PrivacyMechanism: Codable {
         case samplingRate = "sampling_rate"
     }
 
+    /// The keys each kind of mechanism has, besides `mechanism`.
+    private static let keys: [String: [CodingKeys]] = [
+        "gaussian": [.noiseMultiplier, .count],
+        "subsampled_gaussian": [.samplingRate, .noiseMultiplier, .steps],
+        "laplace": [.epsilon, .count],
+        "pure_epsilon": [.epsilon],
+        "discrete_laplace": [.scale, .sensitivity, .count],
+        "discrete_gaussian": [.sigma, .sensitivity, .count],
+        "thresholded": [.base, .delta],
+    ]
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let name = try container.decode(String.self, forKey: .mechanism)
+        if let keys = Self.keys[name] {
+            try StrictKeys.require(decoder, allowed: Set((keys + [.mechanism]).map(\.rawValue)))
+        }
         switch name {
         case "gaussian":
             self = .gaussian(

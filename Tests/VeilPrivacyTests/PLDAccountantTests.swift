@@ -208,6 +208,7 @@ struct PLDAccountantTests {
     }
 }
 
+/// The JSON of the discrete mechanisms, and the rule that a mechanism object has exactly its keys.
 struct DiscreteMechanismJSONTests {
     @Test(arguments: [
         PrivacyMechanism.discreteLaplace(scale: 20, sensitivity: 4, count: 1),
@@ -232,6 +233,12 @@ struct DiscreteMechanismJSONTests {
         #"{"mechanism":"discrete_gaussian","sigma":2,"sensitivity":1.5,"count":1}"#,
         #"{"mechanism":"discrete_gaussian","sigma":2e6,"sensitivity":1,"count":1}"#,
         #"{"mechanism":"discrete_gaussian","sigma":2,"sensitivity":1,"count":0}"#,
+        // Unknown keys are errors, for every kind.
+        #"{"mechanism":"gaussian","noise_multiplier":1,"count":1,"clip":1}"#,
+        #"{"mechanism":"subsampled_gaussian","sampling_rate":0.1,"noise_multiplier":1,"steps":1,"epsilon":1}"#,
+        #"{"mechanism":"pure_epsilon","epsilon":1,"count":2}"#,
+        #"{"mechanism":"thresholded","base":{"mechanism":"pure_epsilon","epsilon":1},"delta":1e-9,"epsilon":1}"#,
+        #"{"mechanism":"thresholded","base":{"mechanism":"pure_epsilon","epsilon":1,"x":0},"delta":1e-9}"#,
     ])
     func rejectsInvalidJSON(json: String) {
         #expect(throws: (any Error).self) { try JSONDecoder().decode(PrivacyMechanism.self, from: Data(json.utf8)) }
