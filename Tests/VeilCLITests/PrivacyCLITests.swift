@@ -102,4 +102,40 @@ import Testing
             #expect(result.stdout.contains("--accountant") || command == ["privacy"])
         }
     }
+
+    /// `veil train --explain` on stored users: q and steps from the number of users, σ by the
+    /// policy's accountant, ε under both — and nothing spent, no event read.
+    @Test func trainExplainSpendsNothing() throws {
+        let scratch = try VeilProcess.scratchDirectory()
+        let environment = ["VEIL_DATA_DIR": "data", "VEIL_POLICY": "policy.yaml"]
+        try "dataset: test\n".write(to: scratch.appendingPathComponent("policy.yaml"), atomically: true, encoding: .utf8)
+        #expect(try VeilProcess.run(["keys", "init", "--dir", "keys"], in: scratch, environment: environment).status == 0)
+        let generated = try VeilProcess.run(
+            ["generate", "--users", "300", "--days", "60", "--seed", "7", "--start", "2026-01-01", "--out", "events.ndjson"],
+            in: scratch, environment: environment)
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let ingested = try VeilProcess.run(["ingest", "events.ndjson"], in: scratch, environment: environment)
+        #expect(ingested.status == 0, "\(ingested.stderr)")
+
+        let explained = try VeilProcess.run(
+            ["train", "--task", "purchase", "--epsilon", "2", "--batch-size", "32", "--explain", "--json"], in: scratch,
+            environment: environment)
+        #expect(explained.status == 0, "\(explained.stderr)")
+        let report = try Self.json(explained)
+        #expect(report["calibrated_with"] as? String == "pld" && report["target_epsilon"] as? Double == 2)
+        // q = batch / n for the n users with events (at most the 300 generated).
+        let users = 32 / (try #require(report["sampling_rate"] as? Double))
+        #expect(abs(users - users.rounded()) < 1e-9 && users <= 300 && users > 200, "n = \(users)")
+        let calibrations = try #require(report["calibrations"] as? [[String: Any]])
+        let sigmas = calibrations.compactMap { $0["noise_multiplier"] as? Double }
+        #expect(sigmas.count == 2 && sigmas[0] < sigmas[1])
+        #expect(report["noise_multiplier"] as? Double == sigmas[0])
+
+        let budget = try VeilProcess.run(["budget", "--json"], in: scratch, environment: environment)
+        let status = try Self.json(budget)
+        #expect((status["spends"] as? [Any])?.isEmpty == true, "\(budget.stdout)")
+        #expect((status["accountant"] as? [String: Any])?["accountant"] as? String == "pld")
+        let text = try VeilProcess.run(["train", "--task", "purchase", "--epsilon", "2", "--batch-size", "32", "--explain"], in: scratch, environment: environment)
+        #expect(text.stdout.contains("ε PLD") && text.stdout.contains("ε RDP"), "\(text.stdout) \(text.stderr)")
+    }
 }
