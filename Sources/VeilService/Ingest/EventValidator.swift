@@ -16,23 +16,30 @@ struct EventValidator: Sendable {
 
     /// How far in the future a timestamp may be, in milliseconds (policy `ingest.max_future_skew_seconds`).
     var maxFutureSkewMillis: Int64
+    /// The earliest timestamp accepted, in Unix ms (policy `ingest.earliest_event_date`).
+    var earliestMillis: Int64
+    /// The largest price and quantity accepted (policy `ingest.max_price`, `ingest.max_quantity`).
+    var maxPrice: Double
+    var maxQuantity: Int
     /// A custom timestamp format (import `--timestamp-format`); nil means RFC 3339.
     var timestampFormat: TimestampFormat?
     /// Extra type names (import `--event-type-map`), consulted before the canonical names and GA4 aliases.
     var typeAliases: [String: EventType] = [:]
+    /// Whether `event_id` must be given (HTTP); an import derives a missing one from the content.
+    var requiresEventID = true
 
     /// Validates one event against the clock reading `nowMillis`. Returns the event, or appends every
     /// problem to `problems` and returns nil.
     func validate(_ raw: RawEvent, nowMillis: Int64, problems: inout [EventProblemDraft]) -> ValidEvent? {
         let before = problems.count
-        for name in raw.unknownFields {
-            problems.append(EventProblemDraft(field: name, message: "is not a known event field"))
+        for position in raw.unknownFieldPositions {
+            problems.append(EventProblemDraft(field: "event", message: "field #\(position) is not a known event field; the fields are \(Self.fieldList)"))
         }
         for field in raw.repeatedFields {
             problems.append(EventProblemDraft(field: field.rawValue, message: "appears more than once"))
         }
 
-        let eventID = requiredString(raw.eventID, .eventID, Self.eventIDBytes, &problems)
+        let eventID = string(raw.eventID, .eventID, Self.eventIDBytes, required: requiresEventID, &problems)
         let userID = requiredString(raw.userID, .userID, Self.userIDBytes, &problems)
 
         var type: EventType? = nil
@@ -64,6 +71,13 @@ struct EventValidator: Sendable {
                             message: "must be an RFC 3339 date-time with a time zone offset or Z (e.g. 2026-11-23T10:15:00Z)"))
                 }
             }
+            if let value = timestamp, value < earliestMillis {
+                problems.append(
+                    EventProblemDraft(
+                        field: "timestamp",
+                        message: "must not be before \(CivilDate.label(millis: earliestMillis)) (policy ingest.earliest_event_date)"))
+                timestamp = nil
+            }
             if let value = timestamp, value > nowMillis &+ maxFutureSkewMillis {
                 problems.append(
                     EventProblemDraft(
@@ -82,10 +96,13 @@ struct EventValidator: Sendable {
         switch raw.price {
         case nil, .null?: break
         case .number(let value, _)?:
-            if value.isFinite && value >= 0 {
+            if value.isFinite && value >= 0 && value <= maxPrice {
                 price = value
             } else {
-                problems.append(EventProblemDraft(field: "price", message: "must be a finite number greater than or equal to 0"))
+                problems.append(
+                    EventProblemDraft(
+                        field: "price",
+                        message: "must be a number from 0 to \(Self.format(maxPrice)) (policy ingest.max_price)"))
             }
         case _?:
             problems.append(EventProblemDraft(field: "price", message: "must be a number"))
@@ -94,10 +111,11 @@ struct EventValidator: Sendable {
         var quantity: Int? = nil
         switch raw.quantity {
         case nil, .null?: break
-        case .number(_, let integer?)? where integer >= 1:
+        case .number(_, let integer?)? where integer >= 1 && integer <= maxQuantity:
             quantity = integer
         case .number?:
-            problems.append(EventProblemDraft(field: "quantity", message: "must be an integer greater than or equal to 1"))
+            problems.append(
+                EventProblemDraft(field: "quantity", message: "must be an integer from 1 to \(maxQuantity) (policy ingest.max_quantity)"))
         case _?:
             problems.append(EventProblemDraft(field: "quantity", message: "must be an integer"))
         }
@@ -116,10 +134,15 @@ struct EventValidator: Sendable {
             problems.append(EventProblemDraft(field: "rating", message: "must be an integer"))
         }
 
-        guard problems.count == before, let eventID, let userID, let type, let timestamp else { return nil }
+        guard problems.count == before, eventID != nil || !requiresEventID, let userID, let type, let timestamp else { return nil }
         return ValidEvent(
             eventID: eventID, userID: userID, type: type, timestampMillis: timestamp, sessionID: sessionID,
             itemID: itemID, category: category, price: price, quantity: quantity, rating: rating, query: query)
+    }
+
+    /// A policy number in a message: whole values without a trailing `.0`.
+    private static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 
     func eventType(named name: String) -> EventType? {
@@ -128,6 +151,7 @@ struct EventValidator: Sendable {
     }
 
     private static let canonicalList = EventType.allCases.map(\.rawValue).joined(separator: ", ")
+    private static let fieldList = EventField.allCases.map(\.rawValue).joined(separator: ", ")
 
     private func requiredString(
         _ value: RawValue?, _ field: EventField, _ bytes: ClosedRange<Int>, _ problems: inout [EventProblemDraft]
@@ -197,72 +221,6 @@ public enum EventTypeNames {
 
     /// The type a canonical name or GA4 alias stands for (exact, case-sensitive match).
     public static func resolve(_ name: String) -> EventType? { lookup[name] }
-}
-
-/// RFC 3339 `date-time`: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; `t`/`z` and a space for `T`
-/// are accepted (RFC 3339 §5.6 note). Fractions beyond milliseconds are truncated.
-enum RFC3339 {
-    static func parseMillis(_ text: String) -> Int64? {
-        var text = text
-        return text.withUTF8 { parseMillis($0) }
-    }
-
-    static func parseMillis(_ s: UnsafeBufferPointer<UInt8>) -> Int64? {
-        // Shortest form: 2026-11-23T10:15:00Z (20 bytes).
-        guard s.count >= 20, s.count <= 64 else { return nil }
-        func digits(_ at: Int, _ count: Int) -> Int? {
-            var value = 0
-            for index in at..<(at + count) {
-                let digit = s[index] &- UInt8(ascii: "0")
-                guard digit < 10 else { return nil }
-                value = value * 10 + Int(digit)
-            }
-            return value
-        }
-        guard let year = digits(0, 4), s[4] == UInt8(ascii: "-"), let month = digits(5, 2), s[7] == UInt8(ascii: "-"),
-            let day = digits(8, 2), s[10] == UInt8(ascii: "T") || s[10] == UInt8(ascii: "t") || s[10] == UInt8(ascii: " "),
-            let hour = digits(11, 2), s[13] == UInt8(ascii: ":"), let minute = digits(14, 2), s[16] == UInt8(ascii: ":"),
-            let second = digits(17, 2)
-        else { return nil }
-        var index = 19
-        var millis = 0
-        if s[index] == UInt8(ascii: ".") {
-            index += 1
-            let start = index
-            while index < s.count, s[index] &- UInt8(ascii: "0") < 10 {
-                if index - start < 3 { millis = millis * 10 + Int(s[index] - UInt8(ascii: "0")) }
-                index += 1
-            }
-            let fractionDigits = index - start
-            guard fractionDigits > 0 else { return nil }
-            var scale = min(fractionDigits, 3)
-            while scale < 3 {
-                millis *= 10
-                scale += 1
-            }
-        }
-        guard index < s.count else { return nil }
-        var offsetMinutes = 0
-        switch s[index] {
-        case UInt8(ascii: "Z"), UInt8(ascii: "z"):
-            index += 1
-        case UInt8(ascii: "+"), UInt8(ascii: "-"):
-            let sign = s[index] == UInt8(ascii: "-") ? -1 : 1
-            guard index + 6 == s.count, let offsetHours = digits(index + 1, 2), s[index + 3] == UInt8(ascii: ":"),
-                let offsetMins = digits(index + 4, 2), offsetHours <= 23, offsetMins <= 59
-            else { return nil }
-            offsetMinutes = sign * (offsetHours * 60 + offsetMins)
-            index += 6
-        default:
-            return nil
-        }
-        guard index == s.count else { return nil }
-        guard let days = CivilDate.checkedDaysFromCivil(year: year, month: month, day: day), hour <= 23, minute <= 59,
-            second <= 60
-        else { return nil }
-        let seconds = Int64(days) * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
-        return seconds * 1000 + Int64(millis)
-    }
 }
 
 /// A fixed timestamp layout for imports, given in strftime (`%Y-%m-%d %H:%M:%S`) or Unicode/ICU
