@@ -94,23 +94,11 @@ enum RouteRegistration {
         SubjectsController(eraser: eraser).addRoutes(to: group)
     }
 
-    /// The methods a path that exists may be asked for without being served: every standard method
-    /// but CONNECT (which names no resource).
-    static let answeredMethods: [HTTPRequest.Method] = [.get, .head, .post, .put, .delete, .patch, .options, .trace]
-
-    /// Registers, for every path `router` serves, a 405 with `Allow` (the methods it does serve) for
-    /// each of `answeredMethods` it does not. Call once, after every route is added. These answers
-    /// sit outside the role checks: which methods a path takes is public (`docs/openapi.yaml`).
+    /// Answers a request that matched no route with 405 and `Allow` when its path is one the router
+    /// serves with other methods (any method, QUERY and custom ones too); call once, after every route
+    /// is added. It wraps only the router's not-found answer, outside the role checks: which methods a
+    /// path takes is public (`docs/openapi.yaml`).
     static func answerOtherMethods(on router: Router<VeilRequestContext>) {
-        var served: [String: (path: RouterPath, methods: Set<HTTPRequest.Method>)] = [:]
-        for route in router.routes {
-            served[route.path.description, default: (route.path, [])].methods.insert(route.method)
-        }
-        for (path, methods) in served.values {
-            let error = APIError.methodNotAllowed(allow: methods.map(\.rawValue).sorted())
-            for method in answeredMethods where !methods.contains(method) {
-                router.on(path, method: method) { _, _ -> Response in throw error }
-            }
-        }
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path.description, $0.method.rawValue) }))
     }
 }

@@ -13,7 +13,7 @@ import VeilCore
 /// `422 {"error":"invalid_input","message": "<field>: <rule>"}`. Messages never echo a value or an
 /// unknown key from the body. All of this happens before the use case reads or spends anything. The
 /// `Content-Type` is not checked.
-enum JSONRequest {
+public enum JSONRequest {
     /// The largest JSON body accepted (1 MiB: a thousand prediction subjects fit many times over).
     static let maxBytes = 1 << 20
 
@@ -27,8 +27,9 @@ enum JSONRequest {
         return try await validating { try decode(type, from: body.readableBytesView) }
     }
 
-    /// `bytes` decoded as `Value`, with the API errors of the contract above.
-    static func decode<Value: Decodable>(_ type: Value.Type, from bytes: some Collection<UInt8>) throws -> Value {
+    /// `bytes` decoded as `Value`, throwing the `APIError` of the contract above (public for the fuzz
+    /// harness, which checks what a client would be told).
+    public static func decode<Value: Decodable>(_ type: Value.Type, from bytes: some Collection<UInt8>) throws -> Value {
         do {
             return try StrictJSONDecoder(limits: limits).decode(Value.self, from: bytes)
         } catch let error as JSONSyntaxError {
