@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "veil", targets: ["veil"]),
         .executable(name: "VeilBench", targets: ["VeilBench"]),
+        .executable(name: "VeilFuzz", targets: ["VeilFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -93,6 +94,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Fuzz harnesses over every parser and decoder (bounded in `make test`, long in `make fuzz`).
+        .target(
+            name: "VeilFuzzing",
+            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPolicy", "VeilAudit", "VeilPrivacy", "VeilService", "VeilGateway"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "VeilFuzz",
+            dependencies: ["VeilFuzzing", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "VeilFuzzingTests", dependencies: ["VeilFuzzing"], swiftSettings: strict),
         .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilCryptoTests",
@@ -122,7 +135,7 @@ let package = Package(
         .testTarget(
             name: "VeilGatewayTests",
             dependencies: [
-                "VeilGateway", "VeilService", "VeilStore", "VeilCrypto", "VeilCore",
+                "VeilGateway", "VeilService", "VeilStore", "VeilCrypto", "VeilCore", "VeilPolicy",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
