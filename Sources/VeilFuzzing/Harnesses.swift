@@ -3,9 +3,12 @@ import VeilAudit
 import VeilCore
 import VeilCrypto
 import VeilGateway
+import VeilIngest
+import VeilLedger
+import VeilModels
 import VeilPolicy
 import VeilPrivacy
-import VeilService
+import VeilQueries
 import VeilStore
 
 /// What one harness tried and what it found. `violations` lists every broken invariant (empty when
@@ -65,7 +68,7 @@ public struct FuzzHarnesses {
         let started = ContinuousClock.now
         let keys = try KeyRing.initialize(directory: scratch + "/events-keys")
         let store = try SQLiteEventStore(directory: scratch + "/events-data")
-        let service = IngestService(store: store, keys: keys, policy: Policy(), audit: nil, clock: { Self.now })
+        let service = IngestService(store: store, keys: keys, policy: Policy(), audit: nil, clock: .fixed(Self.now))
         var mutator = Mutator(seed: seed)
         for batch in 0..<batches {
             let events = (0..<size).map { Self.event(batch: batch, index: $0, &mutator) }
@@ -166,7 +169,7 @@ public struct FuzzHarnesses {
         let started = ContinuousClock.now
         let keys = try KeyRing.initialize(directory: scratch + "/csv-keys")
         let store = try SQLiteEventStore(directory: scratch + "/csv-data")
-        let service = IngestService(store: store, keys: keys, policy: Policy(), audit: nil, clock: { Self.now })
+        let service = IngestService(store: store, keys: keys, policy: Policy(), audit: nil, clock: .fixed(Self.now))
         var options = ImportOptions()
         options.format = .csv
         options.validationTasks = 1
@@ -278,9 +281,9 @@ public struct FuzzHarnesses {
         let log = try AuditLog(dataDirectory: scratch + "/audit", signingKey: key)
         let ledger = BudgetService(policy: Policy(), store: SQLiteLedgerStore(database: try VeilDatabase(directory: scratch + "/audit")), audit: log)
         for (index, mechanism) in [PrivacyMechanism.pureEpsilon(epsilon: 0.5), .gaussian(noiseMultiplier: 3, count: 2)].enumerated() {
-            _ = try ledger.reserve(BudgetRequest(principal: "p\(index)", role: "analyst", purpose: "fuzz", mechanism: mechanism))
+            _ = try ledger.reserve(BudgetRequest(principal: "p\(index)", role: .analyst, purpose: "fuzz", mechanism: mechanism))
         }
-        for index in 0..<6 { try log.record(actor: "fuzz", action: "test.note", details: ["n": .int(Int64(index))]) }
+        for index in 0..<6 { try log.record(actor: "fuzz", action: AuditAction(rawValue: "test.note")!, details: ["n": .int(Int64(index))]) }
         let lines = AuditVerifier.lines(of: try AuditLog.contents(path: log.path))
         let original = lines.map { AuditLine.parse($0) }
         var mutator = Mutator(seed: seed &+ 3)

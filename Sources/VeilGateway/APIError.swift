@@ -1,6 +1,6 @@
 import Hummingbird
 import VeilCore
-import VeilService
+import VeilIngest
 
 /// An HTTP error response of the Veil API. Every error has one of two bodies:
 ///

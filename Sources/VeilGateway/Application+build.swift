@@ -1,7 +1,8 @@
 import Hummingbird
 import Logging
 import VeilCore
-import VeilService
+import VeilAccess
+import VeilIngest
 
 /// The Veil HTTP application: `buildRouter` behind a Hummingbird server bound to `configuration`.
 ///

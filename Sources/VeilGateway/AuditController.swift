@@ -1,5 +1,5 @@
 import Hummingbird
-import VeilService
+import VeilLedger
 
 /// `GET /v1/audit[?since=SEQ]`: the audit log, byte for byte, as `application/x-ndjson` — the file
 /// `<data-dir>/audit.log` as `veil audit export` prints it, or with `since` the suffix after record

@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import VeilService
+import VeilIngest
 
 /// `POST /v1/events`: one batch of events, NDJSON or a JSON array, all or nothing.
 ///

@@ -4,7 +4,7 @@ import Yams
 /// The YAML keys of a policy file and the rule for each (`policies/default.yaml` explains them).
 enum PolicySchema {
     /// The roles a token can hold; `budget.per_role` may name only these.
-    static let roles = ["ingest", "analyst", "trainer", "reviewer", "auditor", "admin"]
+    static let roles = Role.allCases.map(\.rawValue)
 
     static var root: [PolicyField<Policy>] {
         [

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilIngest
+import VeilRuntime
 import VeilStore
 
 struct IngestCommand: AsyncParsableCommand {

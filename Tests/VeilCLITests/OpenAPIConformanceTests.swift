@@ -67,6 +67,7 @@ import Testing
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
+        process.currentDirectoryURL = FileManager.default.temporaryDirectory  // schemathesis writes .schemathesis/ there
         try process.run()
         process.waitUntilExit()
         try handle.close()

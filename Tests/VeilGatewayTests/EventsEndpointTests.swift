@@ -2,7 +2,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import VeilCore
-import VeilService
+import VeilIngest
 @testable import VeilGateway
 
 /// `POST /v1/events` over the real ingest pipeline and SQLite store of a `TestGateway`: outcomes are
@@ -132,7 +132,7 @@ import VeilService
             {"event_id":"ok-4","user_id":"u4","type":"view","timestamp":"2999-01-01T00:00:00Z"}
 
             """
-        // The validator's own texts (Sources/VeilService/Ingest/EventValidator.swift), in batch order.
+        // The validator's own texts (Sources/VeilIngest/Ingest/EventValidator.swift), in batch order.
         let problems = [
             #"{"field":"event_id","index":1,"message":"is required"}"#,
             #"{"field":"event","index":2,"message":"field #5 is not a known event field; the fields are event_id, user_id, type, timestamp, session_id, item_id, category, price, quantity, rating, query"}"#,
