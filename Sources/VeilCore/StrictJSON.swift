@@ -200,79 +200,25 @@ private struct StrictJSONParser {
         }
     }
 
-    /// A string starting at the opening quote, unescaped and checked as UTF-8.
+    /// A string starting at the opening quote, unescaped and checked as UTF-8 (`JSONStringBody`).
     mutating func string() throws(JSONSyntaxError) -> String {
         position += 1
-        var out: [UInt8] = []
+        let start = position
         while position < bytes.count {
-            let byte = bytes[position]
-            switch byte {
+            switch bytes[position] {
             case UInt8(ascii: "\""):
+                let stop = position
                 position += 1
-                guard let text = String(validating: out, as: UTF8.self) else {
-                    throw fail("a string is not valid UTF-8")
-                }
-                return text
+                return try JSONStringBody.decode(bytes, from: start, to: stop)
             case UInt8(ascii: "\\"):
-                try escape(into: &out)
+                position += 2
             case 0..<0x20:
                 throw fail("control character in a string")
             default:
-                out.append(byte)
                 position += 1
             }
         }
         throw fail("unterminated string")
-    }
-
-    mutating func escape(into out: inout [UInt8]) throws(JSONSyntaxError) {
-        guard position + 1 < bytes.count else { throw fail("bad escape in a string") }
-        let code = bytes[position + 1]
-        position += 2
-        switch code {
-        case UInt8(ascii: "\""): out.append(0x22)
-        case UInt8(ascii: "\\"): out.append(0x5C)
-        case UInt8(ascii: "/"): out.append(0x2F)
-        case UInt8(ascii: "b"): out.append(0x08)
-        case UInt8(ascii: "f"): out.append(0x0C)
-        case UInt8(ascii: "n"): out.append(0x0A)
-        case UInt8(ascii: "r"): out.append(0x0D)
-        case UInt8(ascii: "t"): out.append(0x09)
-        case UInt8(ascii: "u"):
-            var scalar = try hex4()
-            if (0xD800...0xDBFF).contains(scalar) {
-                guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u")
-                else { throw fail("unpaired surrogate in a string") }
-                position += 2
-                let low = try hex4()
-                guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate in a string") }
-                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-            } else if (0xDC00...0xDFFF).contains(scalar) {
-                throw fail("unpaired surrogate in a string")
-            }
-            guard let unicode = Unicode.Scalar(scalar) else { throw fail("bad escape in a string") }
-            out.append(contentsOf: UTF8.encode(unicode)!)
-        default:
-            throw fail("bad escape in a string")
-        }
-    }
-
-    mutating func hex4() throws(JSONSyntaxError) -> UInt32 {
-        guard position + 4 <= bytes.count else { throw fail("bad escape in a string") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[position]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw fail("bad escape in a string")
-            }
-            value = value << 4 | UInt32(digit)
-            position += 1
-        }
-        return value
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, returned as written.

@@ -66,9 +66,7 @@ public struct FuzzHarnesses {
     public func events(batches: Int, size: Int) async throws -> HarnessReport {
         var report = HarnessReport("events")
         let started = ContinuousClock.now
-        let keys = try KeyRing.initialize(directory: scratch + "/events-keys")
-        let store = try SQLiteEventStore(directory: scratch + "/events-data")
-        let service = IngestService(store: store, keys: keys, policy: Policy(), audit: nil, clock: .fixed(Self.now))
+        let (service, store, keys) = try ingestService("events")
         var mutator = Mutator(seed: seed)
         for batch in 0..<batches {
             let events = (0..<size).map { Self.event(batch: batch, index: $0, &mutator) }
@@ -110,6 +108,13 @@ public struct FuzzHarnesses {
         }
         report.seconds = (ContinuousClock.now - started).seconds
         return report
+    }
+
+    /// The real ingest pipeline over fresh keys and a fresh SQLite store under the scratch directory.
+    func ingestService(_ name: String) throws -> (IngestService, SQLiteEventStore, KeyRing) {
+        let keys = try KeyRing.initialize(directory: scratch + "/\(name)-keys")
+        let store = try SQLiteEventStore(directory: scratch + "/\(name)-data")
+        return (IngestService(store: store, keys: keys, policy: Policy(), audit: nil, clock: .fixed(Self.now)), store, keys)
     }
 
     /// One valid event with a marked user ID; about one user per ten events.
@@ -167,9 +172,7 @@ public struct FuzzHarnesses {
     public func csv(files: Int, rows: Int) async throws -> HarnessReport {
         var report = HarnessReport("csv")
         let started = ContinuousClock.now
-        let keys = try KeyRing.initialize(directory: scratch + "/csv-keys")
-        let store = try SQLiteEventStore(directory: scratch + "/csv-data")
-        let service = IngestService(store: store, keys: keys, policy: Policy(), audit: nil, clock: .fixed(Self.now))
+        let (service, store, _) = try ingestService("csv")
         var options = ImportOptions()
         options.format = .csv
         options.validationTasks = 1

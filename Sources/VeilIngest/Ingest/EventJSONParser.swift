@@ -367,69 +367,11 @@ struct EventJSONParser {
             }
             return string
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(stop - start)
-        var index = start
-        while index < stop {
-            let byte = bytes[index]
-            guard byte == UInt8(ascii: "\\") else {
-                out.append(byte)
-                index += 1
-                continue
-            }
-            guard index + 1 < stop else { throw SyntaxError(message: "bad escape in a string") }
-            let code = bytes[index + 1]
-            index += 2
-            switch code {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4(at: index, stop)
-                index += 4
-                if (0xD800...0xDBFF).contains(scalar) {
-                    guard index + 6 <= stop, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                        throw SyntaxError(message: "unpaired surrogate in a string")
-                    }
-                    let low = try hex4(at: index + 2, stop)
-                    guard (0xDC00...0xDFFF).contains(low) else { throw SyntaxError(message: "unpaired surrogate in a string") }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    index += 6
-                } else if (0xDC00...0xDFFF).contains(scalar) {
-                    throw SyntaxError(message: "unpaired surrogate in a string")
-                }
-                guard let unicode = Unicode.Scalar(scalar) else { throw SyntaxError(message: "bad escape in a string") }
-                out.append(contentsOf: UTF8.encode(unicode)!)
-            default:
-                throw SyntaxError(message: "bad escape in a string")
-            }
+        do {
+            return try JSONStringBody.decode(bytes, from: start, to: stop)
+        } catch {
+            throw SyntaxError(message: error.rule)
         }
-        guard let string = String(validating: out, as: UTF8.self) else {
-            throw SyntaxError(message: "a string is not valid UTF-8")
-        }
-        return string
-    }
-
-    private func hex4(at index: Int, _ stop: Int) throws -> UInt32 {
-        guard index + 4 <= stop else { throw SyntaxError(message: "bad escape in a string") }
-        var value: UInt32 = 0
-        for offset in 0..<4 {
-            let byte = bytes[index + offset]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw SyntaxError(message: "bad escape in a string")
-            }
-            value = value << 4 | UInt32(digit)
-        }
-        return value
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`
