@@ -144,6 +144,22 @@ import VeilCore
         }
     }
 
+    /// An unknown query parameter is an error too: `sinc=5` answered the whole log.
+    @Test func anUnknownQueryParameterIs400() async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.application().test(.router) { client in
+            try await client.execute(uri: "/v1/audit?sinc=5", method: .get, headers: gateway.headers(.auditor)) { response in
+                #expect(response.status == .badRequest)
+                #expect(
+                    String(buffer: response.body)
+                        == #"{"error":"invalid_input","message":"query parameter #1 is not known; the only parameter is since"}"#)
+            }
+            try await client.execute(uri: "/v1/audit?since=0", method: .get, headers: gateway.headers(.auditor)) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+
     /// A compressed body was read as plain text; now it is refused before it is read.
     @Test(arguments: ["gzip", "deflate", "br", "identity, gzip"])
     func anEncodedBodyIs415(encoding: String) async throws {
