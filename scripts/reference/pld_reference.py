@@ -13,7 +13,7 @@ dp_accounting reports; `delta_at_epsilon` cases give the inverse conversion. Mec
 the way dp_accounting's PLDAccountant composes DpEvents: starting from the identity PLD, each one's
 PLD (self-composed `count`/`steps` times) is composed in with tail_mass_truncation 1e-15.
 
-Veil → dp_accounting:
+Veil → dp_accounting (scripts/verify_audit.py's `pld_distribution`, which this script uses):
   subsampled_gaussian(q, σ, steps)    PoissonSampledDpEvent(q, GaussianDpEvent(σ)), steps times (q < 1);
                                       with q = 1, GaussianDpEvent(σ) steps times = one Gaussian, σ/√steps
   laplace(ε, count)                   LaplaceDpEvent(1/ε), count times
@@ -26,46 +26,26 @@ Requires: pip install dp-accounting==0.6.0
 """
 import math
 import os
+import sys
 from importlib import metadata
 
-from dp_accounting.pld import common
 from dp_accounting.pld import privacy_loss_distribution as pld
 
 import reference_table
+
+# The auditor's checker holds the one map from Veil's mechanisms to dp_accounting's distributions.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from verify_audit import pld_distribution  # noqa: E402
 
 OUT = os.path.join("Tests", "VeilPrivacyTests", "Resources", "pld_reference.json")
 INTERVAL = 1e-4
 TRUNCATION = 1e-15
 
 
-def distribution(m):
-    """The PLD of one Veil mechanism, as dp_accounting's PLDAccountant builds it."""
-    kind = m["mechanism"]
-    if kind == "subsampled_gaussian" and m["sampling_rate"] == 1:
-        return pld.from_gaussian_mechanism(
-            m["noise_multiplier"] / math.sqrt(m["steps"]), value_discretization_interval=INTERVAL)
-    if kind == "subsampled_gaussian":
-        return pld.from_gaussian_mechanism(
-            m["noise_multiplier"], value_discretization_interval=INTERVAL,
-            sampling_prob=m["sampling_rate"]).self_compose(m["steps"])
-    if kind == "laplace":
-        return pld.from_laplace_mechanism(1 / m["epsilon"], value_discretization_interval=INTERVAL).self_compose(m["count"])
-    if kind == "pure_epsilon":
-        return pld.from_privacy_parameters(
-            common.DifferentialPrivacyParameters(m["epsilon"], 0), value_discretization_interval=INTERVAL)
-    if kind == "discrete_laplace":
-        return pld.from_discrete_laplace_mechanism(
-            1 / m["scale"], sensitivity=m["sensitivity"], value_discretization_interval=INTERVAL).self_compose(m["count"])
-    if kind == "discrete_gaussian":
-        return pld.from_discrete_gaussian_mechanism(
-            m["sigma"], sensitivity=m["sensitivity"], value_discretization_interval=INTERVAL).self_compose(m["count"])
-    raise ValueError(kind)
-
-
 def composed(mechanisms):
     total = pld.identity(value_discretization_interval=INTERVAL)
     for m in mechanisms:
-        total = total.compose(distribution(m), tail_mass_truncation=TRUNCATION)
+        total = total.compose(pld_distribution(m, INTERVAL), tail_mass_truncation=TRUNCATION)
     return total
 
 
