@@ -3,6 +3,7 @@ import Testing
 import VeilAudit
 import VeilCore
 import VeilCrypto
+import VeilTestSupport
 
 /// `veil audit verify | checkpoint` on the real binary.
 @Suite struct AuditCLITests {
@@ -29,10 +30,10 @@ import VeilCrypto
     /// A record signed with the host's key whose `cumulative_epsilon` is not what its spends compose
     /// to: the chain and signatures hold, the ε recomputation does not. `verify` rejects it, so
     /// `checkpoint` must refuse to vouch for it (docs/audit.md).
-    @Test func checkpointRefusesALogWhoseEpsilonDoesNotRecompute() throws {
+    @Test func checkpointRefusesALogWhoseEpsilonDoesNotRecompute() async throws {
         let (scratch, keys, data) = try Self.initialised()
         let ring = try KeyRing.load(directory: keys)
-        try AuditLog(dataDirectory: data, signingKey: ring.auditSigningKey).record(
+        try await ScratchStores.open(in: data, signingKey: ring.auditSigningKey).audit.record(
             actor: "cli", action: AuditAction.budgetSpend,
             details: [
                 "dataset": .string("default"), "mechanism": .object(["mechanism": .string("pure_epsilon"), "epsilon": .double(1)]),
