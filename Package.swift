@@ -176,6 +176,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "VeilRuntimeTests",
+            dependencies: [
+                "VeilRuntime", "VeilLedger", "VeilStore", "VeilStoreSQLite", "VeilAudit", "VeilCrypto", "VeilCore", "VeilPolicy",
+                "VeilPrivacy", "VeilIngest", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "VeilCLITests",
             dependencies: ["veil", "VeilQueries", "VeilLedger", "VeilStore", "VeilTestSupport", "VeilCore", "VeilCrypto", "VeilAudit"],
             swiftSettings: strict),

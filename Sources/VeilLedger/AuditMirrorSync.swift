@@ -42,6 +42,8 @@ public final class AuditMirrorSync: Sendable {
 
     /// Compares the store's chain with the mirror and brings the mirror up to date; see the contract.
     public func reconcile() async throws {
+        // The mirror first: another process may commit and mirror more records meanwhile, which can
+        // only put the store further ahead of the head read here, never behind it.
         let m = try await onQueue { try self.mirror.head() }
         let d = try await chain.head()
         if d.seq < m.seq {

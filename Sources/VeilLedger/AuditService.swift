@@ -89,13 +89,18 @@ public struct ChainVerification: Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case valid, ledger, mirror
+        case valid, failure, ledger, mirror
     }
 
+    /// The chain's keys (`records_checked`, `head_seq`, …), with `valid` and `failure` covering the
+    /// ledger and the mirror too.
     public func encode(to encoder: any Encoder) throws {
         try chain.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(isValid, forKey: .valid)
+        if chain.failure == nil, let reason = failureDescription {
+            try container.encode(AuditFailure(line: nil, seq: nil, reason: reason), forKey: .failure)
+        }
         try container.encode(ledger, forKey: .ledger)
         try container.encode(mirror, forKey: .mirror)
     }

@@ -84,11 +84,16 @@ public struct OpenedDataDirectory: Sendable {
     }
 }
 
-/// The mirror the store's commit observer reaches, set once the mirror exists (the store is opened first).
+/// The mirror the store's commit observer reaches, set once the mirror exists (the store is opened
+/// first). Held weakly: the mirror holds the store, and the store holds this.
 private final class MirrorReference: Sendable {
-    private let mirror = Mutex<AuditMirrorSync?>(nil)
+    private struct Weak: @unchecked Sendable {
+        weak var mirror: AuditMirrorSync?
+    }
 
-    func set(_ value: AuditMirrorSync) { mirror.withLock { $0 = value } }
+    private let reference = Mutex(Weak())
 
-    func scheduleCatchUp() { mirror.withLock { $0 }?.scheduleCatchUp() }
+    func set(_ value: AuditMirrorSync) { reference.withLock { $0.mirror = value } }
+
+    func scheduleCatchUp() { reference.withLock { $0.mirror }?.scheduleCatchUp() }
 }
