@@ -31,10 +31,13 @@ public struct OpenedDataDirectory: Sendable {
     }
 
     /// Opens `directory` for an auditor holding only the audit public key (read at `keyPath`): nothing
-    /// can be sealed; the checks run all the same.
+    /// can be sealed; the checks run all the same. A directory without a database is `.notFound`.
     public static func open(directory: String, auditPublicKey: SigningPublicKey, keyPath: String) async throws
         -> OpenedDataDirectory
     {
+        guard StoreFactory.exists(.dataDirectory(directory)) else {
+            throw VeilError(.notFound, field: directory, "holds no Veil database; check --data-dir (or verify a file with --file)")
+        }
         let opened = try await openUnchecked(directory: directory, sealer: nil, publicKey: auditPublicKey)
         try await KeySetBinding.check(auditPublicKey: auditPublicKey, keyPath: keyPath, stores: opened.stores)
         try await opened.reconcile(publicKey: auditPublicKey)

@@ -13,6 +13,15 @@ public enum StoreLocation: Sendable, Equatable {
 
 /// The one seam between configuration and the backends: opens the set of stores for a location.
 public enum StoreFactory {
+    /// Whether stores exist at `location` (a command that only reads — an auditor's — must not create
+    /// an empty data directory where it was pointed by mistake).
+    public static func exists(_ location: StoreLocation) -> Bool {
+        switch location {
+        case .dataDirectory(let directory):
+            FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(SQLiteStores.fileName))
+        }
+    }
+
     /// Opens (creating and migrating as needed) every store at `location`. Blocking open work runs
     /// off the cooperative pool.
     public static func open(_ location: StoreLocation, configuration: StoreConfiguration) async throws -> StoreSet {

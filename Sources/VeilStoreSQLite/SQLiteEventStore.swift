@@ -33,25 +33,22 @@ final class SQLiteEventStore: EventStore, IdentityVault {
     ) async throws -> BatchCommit {
         let writer = writer
         let chain = chain
-        let checkpointer = database.checkpointer
         do {
             // The transaction stays open while the writer waits (on its own queue) for the producer's
             // next batch. Its commit writes the whole import to the WAL; the copy into the database
             // file is left to the background (`WALCheckpointer`).
-            return try await database.write("events.import") { db in
-                try checkpointer.withoutAutomaticCheckpoint(db) {
-                    let total = try writer.writing(in: db) { store in
-                        var total = BatchCommit()
-                        while let batch = try CallerError.marking({ try batches.nextWaiting() }) {
-                            let result = try store(batch)
-                            total += result
-                            stored(result)
-                        }
-                        return total
+            return try await database.write("events.import", import: true) { db in
+                let total = try writer.writing(in: db) { store in
+                    var total = BatchCommit()
+                    while let batch = try CallerError.marking({ try batches.nextWaiting() }) {
+                        let result = try store(batch)
+                        total += result
+                        stored(result)
                     }
-                    try chain.append(audit(total), in: db)
                     return total
                 }
+                try chain.append(audit(total), in: db)
+                return total
             }
         } catch {
             writer.transactionFailed()

@@ -94,18 +94,26 @@ final class VeilDatabase: Sendable {
     }
 
     /// Runs `body` in one IMMEDIATE write transaction on the writer's queue and returns its result once
-    /// the commit is durable. Nothing of it is stored if it throws.
-    func write<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// the commit is durable. Nothing of it is stored if it throws. An `import` transaction commits
+    /// with SQLite's automatic checkpoint off and leaves the WAL's copy to the background
+    /// (`WALCheckpointer`): its commit writes the whole import to the WAL at once.
+    func write<T: Sendable>(
+        _ operation: String, import: Bool = false, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        let checkpointer = checkpointer
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 pool.asyncWriteWithoutTransaction { db in
                     continuation.resume(
                         with: Result {
                             var value: T?
-                            try db.inTransaction(.immediate) {
-                                value = try body(db)
-                                return .commit
+                            let transaction = {
+                                try db.inTransaction(.immediate) {
+                                    value = try body(db)
+                                    return .commit
+                                }
                             }
+                            if `import` { try checkpointer.withoutAutomaticCheckpoint(db, transaction) } else { try transaction() }
                             return value!
                         })
                 }
