@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VeilStore
+import VeilTestSupport
 
 /// Issue 3's end-to-end guarantees, on the real `veil` binary: acknowledged batches survive `kill -9`
 /// exactly once, and no raw user or session ID reaches the disk, the logs or the metrics.
@@ -35,7 +36,8 @@ import VeilStore
             try ServerProcess([], in: root, stderrFile: root.appendingPathComponent(name), environment: environment)
         }
 
-        func store() throws -> SQLiteEventStore { try SQLiteEventStore(directory: dataDirectory.path) }
+        /// The installation's event store, read directly (the binary is not running).
+        func stores() throws -> StoreSet { try ScratchStores.open(in: dataDirectory.path) }
     }
 
     /// NDJSON events with distinctive raw IDs: `users` users, event IDs `prefix-0`, `prefix-1`, ….
@@ -108,7 +110,7 @@ import VeilStore
         #expect(wrong.isEmpty, "batches acknowledged with the wrong counts: \(wrong)")
 
         // What the crash left: whole batches only, every acknowledged one among them.
-        let storedAfterCrash = try await installation.store().eventCount()
+        let storedAfterCrash = try await installation.stores().events.eventCount()
         #expect(storedAfterCrash % size == 0)
         #expect(storedAfterCrash >= acknowledgedBeforeKill.count * size)
 
@@ -130,9 +132,9 @@ import VeilStore
         #expect(accepted == batchCount * size - storedAfterCrash)
         #expect(restarted.stop() == 0)
 
-        let store = try installation.store()
-        #expect(try await store.eventCount() == batchCount * size)
-        #expect(try await store.identityCount() == users.count)
+        let stores = try installation.stores()
+        #expect(try await stores.events.eventCount() == batchCount * size)
+        #expect(try await stores.vault.identityCount() == users.count)
     }
 
     /// `veil ingest` stores a file in one transaction: a `kill -9` at any point leaves all of it or
@@ -166,8 +168,8 @@ import VeilStore
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
 
-        let stored = try await installation.store().eventCount()
-        let identities = try await installation.store().identityCount()
+        let stored = try await installation.stores().events.eventCount()
+        let identities = try await installation.stores().vault.identityCount()
         #expect(stored == 0 || stored == count, "a kill at \(fraction) left \(stored) of \(count) events")
         #expect(identities == (stored == 0 ? 0 : users.count))
 
@@ -176,7 +178,7 @@ import VeilStore
         let report = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any]
         #expect(report?["accepted"] as? Int == count - stored)
         #expect(report?["duplicates"] as? Int == stored)
-        #expect(try await installation.store().identityCount() == users.count)
+        #expect(try await installation.stores().vault.identityCount() == users.count)
     }
 
     /// Ingest over HTTP (including a rejected batch), an erasure over HTTP, `veil ingest` of an NDJSON
@@ -232,7 +234,8 @@ import VeilStore
             seen.append(("command output", Data((result.stdout + result.stderr).utf8)))
         }
         for input in [file, log] { try FileManager.default.removeItem(at: input) }
-        #expect(try await installation.store().eventCount() == 600 - 30 + 100 - 5 + 20)
+        let stored = try await installation.stores().events.eventCount()
+        #expect(stored == 600 - 30 + 100 - 5 + 20)
 
         var scannedBytes = 0
         var sawStoredText = [false, false]
