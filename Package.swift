@@ -156,7 +156,15 @@ let package = Package(
             dependencies: ["VeilQueries", "VeilLedger", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto"],
             swiftSettings: strict
         ),
-        .testTarget(name: "VeilCLITests", dependencies: ["veil", "VeilQueries", "VeilStore", "VeilCore", "VeilCrypto", "VeilAudit"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilCLITests",
+            dependencies: [
+                "veil", "VeilQueries", "VeilStore", "VeilCore", "VeilCrypto", "VeilAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "VeilGatewayTests",
             dependencies: [
