@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import VeilCore
+import VeilStore
 
 /// The event store's tables:
 ///
@@ -20,6 +21,10 @@ import VeilCore
 enum EventSchema {
     /// The indexed UTC day of an event; queries must spell it exactly so for SQLite to use the index.
     static let dayExpression = "ts_ms / 86400000"
+
+    /// The value `dayExpression` has for an event at `millis` (SQLite's integer division truncates
+    /// toward zero, as Swift's does).
+    static func day(_ millis: Int64) -> Int64 { millis / 86_400_000 }
 
     /// A recursive common table expression `days(day)` listing every day that holds an event, in
     /// increasing order, with one index seek per day. Start a statement with it, then join

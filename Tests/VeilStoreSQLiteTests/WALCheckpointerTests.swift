@@ -1,7 +1,8 @@
 import Foundation
 import GRDB
 import Testing
-@testable import VeilStore
+import VeilStore
+@testable import VeilStoreSQLite
 
 /// An import's transaction commits without SQLite's automatic checkpoint; the automatic checkpoint is
 /// back on afterwards for ordinary commits, and the copy into the database file still happens.
@@ -26,7 +27,7 @@ import Testing
             return try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint")
         }
         #expect(setting == Int(WALCheckpointer.automaticPages))
-        try database.checkpoint()
+        try database.checkpointer.checkpointNow()
         #expect(Self.fileSize(database.path) >= before + 6_000_000)
         #expect(try database.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM t") } == 3_000)
     }

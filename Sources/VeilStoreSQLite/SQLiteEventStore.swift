@@ -2,57 +2,53 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import VeilCore
+import VeilStore
 
 /// The SQLite backend of `EventStore` and `IdentityVault`, over the data directory's `VeilDatabase`.
 ///
 /// Concurrent batches share write transactions (`GroupCommitter`; WAL, `synchronous = FULL`): `commit`
 /// returns after the transaction holding the batch is on disk. `EventWriter` does the writing.
 /// Reads by pseudonym seek `events_day_pid` once per stored day (`EventSchema`).
-public final class SQLiteEventStore: EventStore, IdentityVault {
-    public let database: VeilDatabase
+final class SQLiteEventStore: EventStore, IdentityVault {
+    let database: VeilDatabase
+    private let chain: SQLiteAuditChain
     private let writer = EventWriter()
     private let groupCommit: GroupCommitter
 
-    public init(database: VeilDatabase) {
+    init(database: VeilDatabase, chain: SQLiteAuditChain) {
         self.database = database
-        groupCommit = GroupCommitter(pool: database.pool, writer: writer)
-    }
-
-    /// Opens (creating if needed) the database in `directory`.
-    public convenience init(directory: String) throws {
-        self.init(database: try VeilDatabase(directory: directory))
+        self.chain = chain
+        groupCommit = GroupCommitter(database: database, writer: writer, chain: chain)
     }
 
     // MARK: EventStore
 
-    public func commit(_ batch: EventBatchWrite) async throws -> BatchCommit {
+    func commit(_ batch: EventBatchWrite) async throws -> BatchCommit {
         try await groupCommit.commit(batch)
     }
 
-    public func commitAll(
-        next: @escaping @Sendable () throws -> EventBatchWrite?, stored: @escaping @Sendable (BatchCommit) -> Void
+    func commitAll(
+        _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
+        audit: @escaping @Sendable (BatchCommit) -> AuditDraft
     ) async throws -> BatchCommit {
         let writer = writer
-        let checkpointer = database.checkpointer
+        let chain = chain
         do {
-            // The transaction stays open while `next` waits for the producer's next batch. Its commit
-            // writes the whole import to the WAL; the copy into the database file is left to the
-            // background (`WALCheckpointer`).
-            return try await database.pool.writeWithoutTransaction { db in
-                try checkpointer.withoutAutomaticCheckpoint(db) {
+            // The transaction stays open while the writer waits (on its own queue) for the producer's
+            // next batch. Its commit writes the whole import to the WAL; the copy into the database
+            // file is left to the background (`WALCheckpointer`).
+            return try await database.write("events.import", import: true) { db in
+                let total = try writer.writing(in: db) { store in
                     var total = BatchCommit()
-                    try db.inTransaction(.immediate) {
-                        try writer.writing(in: db) { store in
-                            while let batch = try next() {
-                                let result = try store(batch)
-                                total += result
-                                stored(result)
-                            }
-                        }
-                        return .commit
+                    while let batch = try CallerError.marking({ try batches.nextWaiting() }) {
+                        let result = try store(batch)
+                        total += result
+                        stored(result)
                     }
                     return total
                 }
+                try chain.append(audit(total), in: db)
+                return total
             }
         } catch {
             writer.transactionFailed()
@@ -60,12 +56,12 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
         }
     }
 
-    public func eventCount() async throws -> Int {
-        try await database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0 }
+    func eventCount() async throws -> Int {
+        try await database.read("events.count") { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events") ?? 0 }
     }
 
-    public func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] {
-        try await database.read { db in
+    func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] {
+        try await database.read("events.for_pseudonym") { db in
             try EventRowReader.fetch(
                 """
                 \(EventSchema.daysCTE)
@@ -78,60 +74,63 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
         }
     }
 
-    public func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk {
+    func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk {
         precondition(limit > 0, "a chunk holds at least one event")
-        return try await database.read { db in
-            guard var scan = try cursor.map(PseudonymRangeScan.init(resuming:)) ?? PseudonymRangeScan(limit: limit, in: db) else {
+        return try await database.read("events.scan_ordered") { db in
+            guard var scan = try cursor.map(PseudonymRangeScan.init(resuming:)) ?? PseudonymRangeScan(in: db) else {
                 return EventChunk(events: [], next: nil)
             }
             return try scan.next(limit: limit, in: db)
         }
     }
 
-    public func latestEventMillis() async throws -> Int64? {
-        let day = EventSchema.dayExpression
-        return try await database.read { db in
-            guard let latestDay = try Int64.fetchOne(db, sql: "SELECT MAX(\(day)) FROM events") else { return nil }
-            return try Int64.fetchOne(db, sql: "SELECT MAX(ts_ms) FROM events WHERE \(day) = ?", arguments: [latestDay])
-        }
-    }
-
-    public func containsEvents(in range: Range<Int64>) async throws -> Bool {
-        guard !range.isEmpty else { return false }
-        let day = EventSchema.dayExpression
-        let millisPerDay: Int64 = 86_400_000
-        return try await database.read { db in
-            try Bool.fetchOne(
-                db,
-                sql: "SELECT EXISTS (SELECT 1 FROM events WHERE \(day) BETWEEN ? AND ? AND ts_ms >= ? AND ts_ms < ?)",
-                arguments: [
-                    range.lowerBound / millisPerDay, (range.upperBound - 1) / millisPerDay, range.lowerBound, range.upperBound,
-                ]) ?? false
-        }
-    }
-
-    /// Reads every stored event once, in storage order, `chunkSize` at a time, in one read
-    /// transaction (a consistent snapshot). An error thrown by `body` stops the scan and is rethrown.
-    public func scanAllEvents(chunkSize: Int = 65_536, _ body: ([StoredEvent]) throws -> Void) throws {
+    /// Reads in storage order in one read transaction (`scanStatement`).
+    func scan(
+        _ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void
+    ) async throws {
         precondition(chunkSize > 0, "a chunk holds at least one event")
-        try database.pool.read { db in
+        guard let (sql, arguments) = Self.scanStatement(filter) else { return }
+        try await database.read("events.scan") { db in
             var chunk: [StoredEvent] = []
             chunk.reserveCapacity(chunkSize)
-            try EventRowReader.forEach("SELECT \(EventColumn.selectList) FROM events", arguments: [], in: db) { event, _ in
+            try EventRowReader.forEach(sql, arguments: arguments, in: db) { event, _ in
                 chunk.append(event)
                 if chunk.count == chunkSize {
-                    try body(chunk)
+                    try CallerError.marking { try body(chunk) }
                     chunk.removeAll(keepingCapacity: true)
                 }
             }
-            if !chunk.isEmpty { try body(chunk) }
+            if !chunk.isEmpty { try CallerError.marking { try body(chunk) } }
         }
     }
 
-    public func erase(_ pseudonym: Pseudonym) async throws -> ErasureCounts {
+    /// The statement that reads what `filter` admits; nil when it admits nothing. A time range seeks
+    /// only its days' stretch of `events_day_pid`; types are tested by SQLite before a row is decoded.
+    static func scanStatement(_ filter: EventFilter) -> (sql: String, arguments: [EventRowReader.Argument])? {
+        var conditions: [String] = []
+        var arguments: [EventRowReader.Argument] = []
+        if let time = filter.time {
+            guard !time.isEmpty else { return nil }
+            conditions.append("\(EventSchema.dayExpression) BETWEEN ?1 AND ?2 AND ts_ms >= ?3 AND ts_ms < ?4")
+            arguments = [
+                .int(EventSchema.day(time.lowerBound)), .int(EventSchema.day(time.upperBound - 1)), .int(time.lowerBound),
+                .int(time.upperBound),
+            ]
+        }
+        if let types = filter.types {
+            guard !types.isEmpty else { return nil }
+            // Type names are Veil's own constants, never input.
+            conditions.append("type IN (\(types.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))")
+        }
+        let sql = "SELECT \(EventColumn.selectList) FROM events" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+        return (sql, arguments)
+    }
+
+    func erase(_ pseudonym: Pseudonym, audit: @escaping @Sendable (ErasureCounts) -> AuditDraft) async throws -> ErasureCounts {
         let pid = Data(pseudonym.bytes)
         let writer = writer
-        return try await database.pool.write { db in
+        let chain = chain
+        return try await database.write("events.erase") { db in
             try db.execute(
                 sql: """
                     \(EventSchema.daysCTE)
@@ -142,15 +141,48 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
             let events = db.changesCount
             writer.forget(pseudonym)
             try db.execute(sql: "DELETE FROM vault WHERE pid = ?", arguments: [pid])
-            return ErasureCounts(events: events, identities: db.changesCount)
+            let counts = ErasureCounts(events: events, identities: db.changesCount)
+            try chain.append(audit(counts), in: db)
+            return counts
+        }
+    }
+
+    func latestEventMillis() async throws -> Int64? {
+        let day = EventSchema.dayExpression
+        return try await database.read("events.latest") { db in
+            guard let latestDay = try Int64.fetchOne(db, sql: "SELECT MAX(\(day)) FROM events") else { return nil }
+            return try Int64.fetchOne(db, sql: "SELECT MAX(ts_ms) FROM events WHERE \(day) = ?", arguments: [latestDay])
+        }
+    }
+
+    func containsEvents(in range: Range<Int64>) async throws -> Bool {
+        guard !range.isEmpty else { return false }
+        let day = EventSchema.dayExpression
+        return try await database.read("events.contains") { db in
+            try Bool.fetchOne(
+                db,
+                sql: "SELECT EXISTS (SELECT 1 FROM events WHERE \(day) BETWEEN ? AND ? AND ts_ms >= ? AND ts_ms < ?)",
+                arguments: [
+                    EventSchema.day(range.lowerBound), EventSchema.day(range.upperBound - 1), range.lowerBound, range.upperBound,
+                ]) ?? false
+        }
+    }
+
+    func settle() async throws -> Double {
+        let checkpointer = database.checkpointer
+        let directory = database.directory
+        do {
+            return try await BlockingIO.run { try checkpointer.checkpointNow() }
+        } catch {
+            throw SQLiteErrors.map(error, operation: "events.settle", directory: directory)
         }
     }
 
     // MARK: IdentityVault
 
-    public func identity(for pseudonym: Pseudonym) async throws -> VaultRecord? {
+    func identity(for pseudonym: Pseudonym) async throws -> VaultRecord? {
         let pid = Data(pseudonym.bytes)
-        let row = try await database.read { db in try VaultRow.fetchOne(db, key: pid) }
+        let row = try await database.read("vault.identity") { db in try VaultRow.fetchOne(db, key: pid) }
         guard let row else { return nil }
         guard let record = row.record else {
             throw VeilError(.integrity, field: "vault", "the vault row of \(pseudonym.hex) is malformed")
@@ -158,12 +190,12 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
         return record
     }
 
-    public func dataKey(id: String) async throws -> DataKeyRecord? {
-        try await database.read { db in try DataKeyRow.fetchOne(db, key: id) }?.record
+    func dataKey(id: String) async throws -> DataKeyRecord? {
+        try await database.read("vault.data_key") { db in try DataKeyRow.fetchOne(db, key: id) }?.record
     }
 
-    public func identityCount() async throws -> Int {
-        try await database.read { db in try VaultRow.fetchCount(db) }
+    func identityCount() async throws -> Int {
+        try await database.read("vault.count") { db in try VaultRow.fetchCount(db) }
     }
 }
 

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import VeilCore
+import VeilStore
 
 /// Group commit: batches that arrive while a write transaction is running wait, and the next
 /// transaction stores all of them (up to `maxEvents` events), so concurrent writers share one WAL
@@ -13,12 +15,14 @@ import GRDB
 ///   the transaction fails, every batch of the group gets that error and none of them is stored
 ///   (the only errors left at this point are the store's own, which a retry may cure);
 /// - batches are written in arrival order, so a repeated `event_id` counts as a duplicate in the
-///   later batch, as it would with one transaction per batch.
+///   later batch, as it would with one transaction per batch;
+/// - each batch's `ingest.batch` record is sealed right after the batch, in the group's transaction.
 final class GroupCommitter: @unchecked Sendable {
     private typealias Waiter = (batch: EventBatchWrite, continuation: CheckedContinuation<BatchCommit, any Error>)
 
-    private let pool: DatabasePool
+    private let database: VeilDatabase
     private let writer: EventWriter
+    private let chain: SQLiteAuditChain
     private let maxEvents: Int
     private let lock = NSLock()
     /// Guarded by `lock`.
@@ -26,9 +30,10 @@ final class GroupCommitter: @unchecked Sendable {
     private var writing = false
 
     /// - Parameter maxEvents: a group stops growing at this many events (it always holds at least one batch).
-    init(pool: DatabasePool, writer: EventWriter, maxEvents: Int = 50_000) {
-        self.pool = pool
+    init(database: VeilDatabase, writer: EventWriter, chain: SQLiteAuditChain, maxEvents: Int = 50_000) {
+        self.database = database
         self.writer = writer
+        self.chain = chain
         self.maxEvents = maxEvents
     }
 
@@ -50,8 +55,17 @@ final class GroupCommitter: @unchecked Sendable {
         while let group = nextGroup() {
             let batches = group.map(\.batch)
             let writer = writer
+            let chain = chain
             do {
-                let results = try await pool.write { db in try writer.writing(in: db) { store in try batches.map(store) } }
+                let results = try await database.write("events.commit") { db in
+                    try writer.writing(in: db) { store in
+                        try batches.map { batch in
+                            let result = try store(batch)
+                            if let audit = batch.audit { try chain.append(audit(result), in: db) }
+                            return result
+                        }
+                    }
+                }
                 for (waiter, result) in zip(group, results) { waiter.continuation.resume(returning: result) }
             } catch {
                 writer.transactionFailed()

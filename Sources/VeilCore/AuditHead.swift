@@ -1,7 +1,5 @@
-import VeilCore
-
-/// The last record of a log: its sequence number and hash. An empty log's head is seq 0 with the
-/// 32 zero bytes of `AuditChain.genesis`.
+/// The last record of an audit chain: its sequence number and hash. An empty chain's head is seq 0
+/// with 32 zero bytes (the "previous hash" of the first record).
 public struct AuditHead: Sendable, Hashable {
     public let seq: UInt64
     /// The record's 32-byte chain hash.
@@ -12,8 +10,8 @@ public struct AuditHead: Sendable, Hashable {
         self.hash = hash
     }
 
-    /// The head of an empty log.
-    public static let empty = AuditHead(seq: 0, hash: AuditChain.genesis)
+    /// The head of an empty chain.
+    public static let empty = AuditHead(seq: 0, hash: [UInt8](repeating: 0, count: 32))
 
     /// The hash as 64 lowercase hex characters.
     public var hashHex: String { Hex.encode(hash) }

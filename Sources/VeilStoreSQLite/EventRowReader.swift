@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import VeilCore
+import VeilStore
 
 /// Reads stored events straight from a prepared SQLite statement, column by index, selected with
 /// `EventColumn.selectList`. Training and scoring scan millions of rows; GRDB's `Codable` row decoding looks
@@ -12,7 +13,7 @@ import VeilCore
 /// when `body` throws). A malformed row throws `.integrity` naming its rowid.
 enum EventRowReader {
     /// A value bound to a `?` of the query.
-    enum Argument {
+    enum Argument: Sendable {
         case int(Int64)
         case pseudonym(Pseudonym)
         case bytes([UInt8])

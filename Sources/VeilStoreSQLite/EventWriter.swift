@@ -3,6 +3,7 @@ import GRDB
 import GRDBSQLite
 import Synchronization
 import VeilCore
+import VeilStore
 
 /// The write side of `SQLiteEventStore`: stores batches inside the writer's transaction.
 ///
@@ -88,7 +89,7 @@ final class EventWriter: Sendable {
                     arguments: [batch.dataKey.id, Data(batch.dataKey.sealed), batch.dataKey.created])
                 dataKeyStored = true
             }
-            try insertVault(try batch.escrow(event.pseudonym), in: db)
+            try insertVault(try CallerError.marking { try batch.escrow(event.pseudonym) }, in: db)
             created += 1
         }
         return created

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import VeilStore
+import VeilStore
+@testable import VeilStoreSQLite
 
 /// `EventColumn` is the one definition of the event row; it must be the table the migrations build.
 @Suite struct EventColumnTests {
