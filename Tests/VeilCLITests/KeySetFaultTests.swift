@@ -59,6 +59,35 @@ import Testing
         #expect(CrashInvariants.problems(in: installation) == [])
     }
 
+    /// A database lost beside its log while another deployment's `master.key` sits in the key
+    /// directory: `veil db recover` must not rebuild the chain and the ledger and bind them to the
+    /// foreign key (the chain's `key.init` names the directory's own key set). It is refused naming
+    /// `master.key`, with `audit.log` untouched; with the right key it recovers, and the directory
+    /// still refuses the foreign key afterwards.
+    @Test func recoveryUnderAForeignMasterKeyIsRefused() throws {
+        let installation = try VeilInstallation()
+        #expect(try installation.run(["query", "--metric", "count_events", "--epsilon", "0.1"]).status == 0)
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: installation.databaseFile.path + suffix) }
+        let masterKey = installation.keysDirectory.appendingPathComponent("master.key")
+        let own = try Data(contentsOf: masterKey)
+        let foreign = try Data(contentsOf: try VeilInstallation().keysDirectory.appendingPathComponent("master.key"))
+        try Self.overwrite(masterKey, with: foreign)
+        let log = try Data(contentsOf: installation.auditLogFile)
+
+        let refused = try installation.run(["db", "recover"])
+        #expect(refused.status != 0, "veil db recover rebuilt the directory under another deployment's master key")
+        #expect(refused.stderr.contains("master.key"), "\(refused.stderr)")
+        #expect(try Data(contentsOf: installation.auditLogFile) == log, "a refused recovery wrote to audit.log")
+
+        try Self.overwrite(masterKey, with: own)
+        let recovered = try installation.run(["db", "recover"])
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        #expect(CrashInvariants.problems(in: installation) == [])
+        try Self.overwrite(masterKey, with: foreign)
+        let afterwards = try installation.run(["budget"])
+        #expect(afterwards.status != 0 && afterwards.stderr.contains("master.key"), "\(afterwards.stderr)")
+    }
+
     /// Another deployment's audit key pair in the key directory: every command is refused naming the
     /// audit key file, and `audit.log` is not extended with records the directory's key did not sign.
     @Test func aForeignAuditKeyIsRefused() throws {
