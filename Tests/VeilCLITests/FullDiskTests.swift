@@ -28,6 +28,13 @@ final class TmpfsMount {
         try FileManager.default.removeItem(at: directory)
     }
 
+    /// Mounts this file system's `name` over `target` (`mount --bind`), so that `target` lives on this
+    /// disk while the files beside it do not; returns the undo.
+    func bind(_ name: String, over target: URL) throws -> () -> Void {
+        try Self.mount(["--bind", directory.appendingPathComponent(name).path, target.path])
+        return { try? Self.command("/usr/bin/env", ["umount", target.path]) }
+    }
+
     /// Bytes still free on the file system.
     var freeBytes: Int64 {
         var info = statvfs()
@@ -35,13 +42,16 @@ final class TmpfsMount {
         return Int64(info.f_bavail) * Int64(info.f_frsize)
     }
 
-    /// Writes a file of zeros that leaves about `free` bytes on the disk.
+    /// Writes a file of zeros that leaves about `free` bytes on the disk (with 0, until a write fails).
     func fill(_ file: URL, leaving free: Int64) throws {
         _ = FileManager.default.createFile(atPath: file.path, contents: nil)
         let handle = try FileHandle(forWritingTo: file)
         defer { try? handle.close() }
         let chunk = Data(count: 64 * 1024)
         while freeBytes > free + Int64(chunk.count) { try handle.write(contentsOf: chunk) }
+        guard free == 0 else { return }
+        let page = Data(count: 4_096)
+        while (try? handle.write(contentsOf: page)) != nil {}
     }
 
     private static func mount(_ arguments: [String]) throws { try command("/usr/bin/env", ["mount"] + arguments) }
@@ -132,5 +142,73 @@ final class TmpfsMount {
         let events = acknowledgedBatches.flatMap { index in (0..<size).map { "evt-\(index * size + $0)" } }
         #expect(CrashInvariants.problems(in: installation, acknowledgedSpends: acknowledgedSpends, acknowledgedEvents: events) == [])
         #expect(CrashInvariants.problemsAfterANewSpend(in: installation) == [])
+    }
+
+    /// A disk with no byte left, which caught `audit.log` two records behind the store (the store
+    /// committed, the mirror's append failed). SQLite cannot even open a WAL database then (it must
+    /// create `veil.sqlite-shm`), so commands may fail — but each that does says that the disk holding
+    /// the data directory is full (never an anonymous I/O error, never GRDB); once space is freed the
+    /// next command catches the mirror up, byte for byte, and everything verifies.
+    @Test(.enabled(if: TmpfsMount.unavailableReason == nil, "needs root to mount a small tmpfs (mount -t tmpfs)"))
+    func aCompletelyFullDiskIsNamedByEveryCommand() throws {
+        let disk = try TmpfsMount(megabytes: 4)
+        defer { try? disk.unmount() }
+        let installation = try VeilInstallation(dataDirectory: disk.directory.appendingPathComponent("data"))
+        for _ in 0..<3 {
+            try #require(try installation.run(["query", "--metric", "count_events", "--epsilon", "0.1"]).status == 0)
+        }
+        let log = try Data(contentsOf: installation.auditLogFile)
+        let lineEnds = log.indices.filter { log[$0] == UInt8(ascii: "\n") }
+        try log.prefix(lineEnds[lineEnds.count - 3] + 1).write(to: installation.auditLogFile)
+        try disk.fill(disk.directory.appendingPathComponent("filler"), leaving: 0)
+
+        for command in [["budget", "--json"], ["audit", "verify", "--json"], ["query", "--metric", "count_events", "--epsilon", "0.1"]] {
+            let result = try installation.run(command)
+            guard result.status != 0 else { continue }
+            #expect(
+                result.stderr.contains("is full") && result.stderr.contains(installation.dataDirectory.path),
+                "veil \(command[0]) on a full disk: \(result.stderr)")
+            #expect(!result.stderr.contains("GRDB"), "\(result.stderr)")
+        }
+
+        try FileManager.default.removeItem(at: disk.directory.appendingPathComponent("filler"))
+        #expect(CrashInvariants.problems(in: installation) == [])
+        #expect(try Data(contentsOf: installation.auditLogFile).starts(with: log), "the mirror did not catch up")
+    }
+
+    /// `audit.log` alone on a disk with no byte left (a file of a full tmpfs mounted over it), the
+    /// database beside it healthy, the mirror two records behind the store. The store is the truth and
+    /// the mirror only a copy that may lag: every command still works — `veil budget` reads all three
+    /// spends, a new spend is accepted, `veil audit verify` passes — and says that audit.log was not
+    /// brought up to date because its disk is full; with room again the next command catches it up.
+    @Test(.enabled(if: TmpfsMount.unavailableReason == nil, "needs root to mount a small tmpfs (mount -t tmpfs)"))
+    func aMirrorOnAFullDiskDoesNotStopTheStore() throws {
+        let installation = try VeilInstallation()
+        for _ in 0..<3 {
+            try #require(try installation.run(["query", "--metric", "count_events", "--epsilon", "0.1"]).status == 0)
+        }
+        let log = try Data(contentsOf: installation.auditLogFile)
+        let lineEnds = log.indices.filter { log[$0] == UInt8(ascii: "\n") }
+        let behind = log.prefix(lineEnds[lineEnds.count - 3] + 1)
+        try behind.write(to: installation.auditLogFile)
+        let disk = try TmpfsMount(megabytes: 1)
+        defer { try? disk.unmount() }
+        try behind.write(to: disk.directory.appendingPathComponent("audit.log"))
+        try disk.fill(disk.directory.appendingPathComponent("filler"), leaving: 0)
+        let unbind = try disk.bind("audit.log", over: installation.auditLogFile)
+
+        let budget = try installation.run(["budget", "--json"])
+        #expect(budget.status == 0, "a mirror that cannot be written stopped veil budget: \(budget.stderr)")
+        let status = try? JSONSerialization.jsonObject(with: Data(budget.stdout.utf8)) as? [String: Any]
+        #expect((status?["spends"] as? [Any])?.count == 3)
+        #expect(budget.stderr.contains("audit.log") && budget.stderr.contains("is full"), "\(budget.stderr)")
+        let spent = try installation.run(["query", "--metric", "count_events", "--epsilon", "0.1"])
+        #expect(spent.status == 0, "a mirror that cannot be written stopped a spend: \(spent.stderr)")
+        let verified = try installation.run(["audit", "verify", "--json"])
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+        unbind()
+
+        #expect(CrashInvariants.problems(in: installation) == [])
+        #expect(try Data(contentsOf: installation.auditLogFile).starts(with: log), "the mirror did not catch up")
     }
 }
