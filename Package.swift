@@ -201,8 +201,13 @@ let package = Package(
         ),
         .testTarget(
             name: "VeilCLITests",
-            dependencies: ["veil", "VeilQueries", "VeilLedger", "VeilStore", "VeilTestSupport", "VeilCore", "VeilCrypto", "VeilAudit"],
-            swiftSettings: strict),
+            dependencies: [
+                "veil", "VeilQueries", "VeilLedger", "VeilStore", "VeilTestSupport", "VeilCore", "VeilCrypto", "VeilAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "VeilGatewayTests",
             dependencies: [

@@ -13,7 +13,8 @@ import VeilStore
 /// - `reconcile` (before anything else at open): store head d, mirror head m. d ≥ m and the store's
 ///   record m has the mirror's hash → the mirror gets records m+1…d. d < m (the database is empty,
 ///   missing or older than the log) → refused, naming both files and both seqs. The same seq with
-///   different hashes → refused.
+///   different hashes → refused. A catch-up that cannot be written (a full disk) does not refuse the
+///   open: the mirror stays behind, which it may, and `drain` or the next open retries.
 /// - `scheduleCatchUp` runs off the caller's path (the store's commit is what made the records
 ///   durable; an acknowledgement never waits for the mirror); `drain` waits for it.
 public final class AuditMirrorSync: Sendable {
@@ -59,7 +60,12 @@ public final class AuditMirrorSync: Sendable {
                     "holds another record at audit seq \(m.seq) than \(mirror.path): the database and the log tell different stories, so nothing was read or written. Find the database that belongs to this log (`veil audit verify --file` checks the log on its own)")
             }
         }
-        try await catchUp(from: m.seq)
+        do {
+            try await catchUp(from: m.seq)
+        } catch let error as VeilError where error.code == .unavailable {
+            // The store is intact and the mirror only behind: refusing here would stop every command,
+            // reads included, until the disk has room. `drain` reports it when the process ends.
+        }
     }
 
     /// Appends every record the store holds past the mirror's head, and waits until they are synced.

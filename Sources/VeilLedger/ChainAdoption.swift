@@ -154,11 +154,14 @@ public enum ChainRecovery {
         }
     }
 
-    /// Recovers `stores` from the log at `mirrorPath`. Refuses (`.integrity`) a log that does not
-    /// verify, and one whose record at the store's head differs from the store's (they tell different
-    /// stories: nothing to recover from). A store that is not behind the log is left alone.
-    public static func recover(stores: StoreSet, mirrorPath: String, publicKey: SigningPublicKey) async throws -> Report {
-        let log = try VerifiedLog.read(path: mirrorPath, publicKey: publicKey)
+    /// Recovers `stores` from the log at `mirrorPath`, verified with `keys`' audit key. Refuses
+    /// (`.integrity`) a log that does not verify, and one whose record at the store's head differs from
+    /// the store's (they tell different stories: nothing to recover from); refuses (`.keyFile`, naming
+    /// the file) when the log records another key set than `keys`, so a recovery never binds the
+    /// rebuilt directory to a foreign `master.key`. A store that is not behind the log is left alone.
+    public static func recover(stores: StoreSet, mirrorPath: String, keys: KeyRing) async throws -> Report {
+        let log = try VerifiedLog.read(path: mirrorPath, publicKey: keys.auditSigningKey.publicKey)
+        try KeySetBinding.check(keys, recordedIn: log.bodies, location: stores.location)
         let head = try await stores.audit.head()
         var report = Report(fromSeq: head.seq, toSeq: head.seq, recordsAdopted: 0, spendsRestored: 0)
         guard head.seq < UInt64(log.records.count) else { return report }

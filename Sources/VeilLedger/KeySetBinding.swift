@@ -1,4 +1,5 @@
 import Foundation
+import VeilAudit
 import VeilCore
 import VeilCrypto
 import VeilStore
@@ -25,21 +26,45 @@ public enum KeySetBinding {
     /// Returns false when the store is bound to no key set yet.
     @discardableResult
     public static func check(_ keys: KeyRing, stores: StoreSet) async throws -> Bool {
-        let expected = fingerprint(of: keys)
         guard let bound = try await stores.keySet.keySet() else { return false }
+        try refuse(keys, unlessItIs: bound, location: stores.location)
+        return true
+    }
+
+    /// Refuses `keys` when the chain `bodies` (a log about to be adopted, by `veil db recover`) records
+    /// another key set in its last `key.init` or `key.bind` record, naming the key file as `check`
+    /// does. A chain that records no fingerprint (one started before the binding existed) is not checked.
+    static func check(_ keys: KeyRing, recordedIn bodies: [AuditBody], location: String) throws {
+        guard let recorded = recorded(in: bodies) else { return }
+        try refuse(keys, unlessItIs: recorded, location: location)
+    }
+
+    /// The key set named by the last `key.init` or `key.bind` record of `bodies` that names one.
+    static func recorded(in bodies: [AuditBody]) -> KeySetFingerprint? {
+        let binding = [AuditAction.keyInit.rawValue, AuditAction.keyBind.rawValue]
+        for body in bodies.reversed() where binding.contains(body.action) {
+            guard case .string(let master)? = body.details["master_fingerprint"], let masterBytes = Hex.decode(master),
+                case .string(let audit)? = body.details["audit_public_key"], let auditBytes = Data(base64Encoded: audit)
+            else { continue }
+            return KeySetFingerprint(master: masterBytes, auditPublicKey: [UInt8](auditBytes))
+        }
+        return nil
+    }
+
+    private static func refuse(_ keys: KeyRing, unlessItIs bound: KeySetFingerprint, location: String) throws {
+        let expected = fingerprint(of: keys)
         if bound.master != expected.master {
             throw VeilError(
                 .keyFile, field: (keys.directory as NSString).appendingPathComponent(KeyFile.master.rawValue),
-                "is not the master key of this data directory (\(stores.location)): the data directory belongs to another key set. Nothing was read or written; use the key directory it was created with")
+                "is not the master key of this data directory (\(location)): the data directory belongs to another key set. Nothing was read or written; use the key directory it was created with")
         }
         if bound.auditPublicKey != expected.auditPublicKey {
             let directory = keys.directory as NSString
             throw VeilError(
                 .keyFile,
                 field: "\(directory.appendingPathComponent(KeyFile.auditPublic.rawValue)), \(directory.appendingPathComponent(KeyFile.auditSecret.rawValue))",
-                "are not the audit keys of this data directory (\(stores.location)): the data directory belongs to another key set, and its chain could not be verified or continued. Nothing was read or written; use the key directory it was created with")
+                "are not the audit keys of this data directory (\(location)): the data directory belongs to another key set, and its chain could not be verified or continued. Nothing was read or written; use the key directory it was created with")
         }
-        return true
     }
 
     /// Binds a store that has no key set yet to `keys`: a new store's chain starts with `key.init`

@@ -55,8 +55,7 @@ public struct OpenedDataDirectory: Sendable {
         try await KeySetBinding.check(keys, stores: opened.stores)
         _ = try await LegacyChainImport.runIfPending(
             stores: opened.stores, mirrorPath: opened.mirror.path, publicKey: keys.auditSigningKey.publicKey)
-        let report = try await ChainRecovery.recover(
-            stores: opened.stores, mirrorPath: opened.mirror.path, publicKey: keys.auditSigningKey.publicKey)
+        let report = try await ChainRecovery.recover(stores: opened.stores, mirrorPath: opened.mirror.path, keys: keys)
         try await opened.reconcile(publicKey: keys.auditSigningKey.publicKey)
         try await KeySetBinding.bind(keys, stores: opened.stores, actor: actor)
         return (report, opened)

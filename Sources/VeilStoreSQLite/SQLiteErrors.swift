@@ -44,9 +44,11 @@ enum SQLiteErrors {
         let cause = "\(operation): SQLite result code \(error.extendedResultCode.rawValue)"
         switch code {
         case .SQLITE_FULL:
-            return VeilError(
-                .unavailable, field: directory, "the disk holding \(directory) is full: nothing was written. Free space and retry",
-                cause: cause)
+            return diskFull(directory, cause: cause)
+        case .SQLITE_IOERR where nearlyFull(directory), .SQLITE_CANTOPEN where nearlyFull(directory):
+            // SQLite reports a full disk as an I/O error where it cannot tell (growing the WAL index
+            // `-shm` while opening, for one): the disk is what failed.
+            return diskFull(directory, cause: cause)
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             return VeilError(
                 .unavailable, field: "store", "the database is busy with another writer; nothing was written. Retry later",
@@ -61,5 +63,20 @@ enum SQLiteErrors {
         default:
             return VeilError(.internal, field: "store", "a store operation failed; nothing was written", cause: cause)
         }
+    }
+
+    /// Whether the file system holding `directory` has less than 1 MiB left for an unprivileged
+    /// writer: less than SQLite needs to open a WAL database (its `-shm` index) or to append one
+    /// transaction's pages, so an I/O error there is taken for a full disk.
+    private static func nearlyFull(_ directory: String) -> Bool {
+        var info = statvfs()
+        guard statvfs(directory, &info) == 0 else { return false }
+        return Int64(info.f_bavail) * Int64(info.f_frsize) < 1 << 20
+    }
+
+    private static func diskFull(_ directory: String, cause: String) -> VeilError {
+        VeilError(
+            .unavailable, field: directory, "the disk holding \(directory) is full: nothing was written. Free space and retry",
+            cause: cause)
     }
 }
