@@ -5,35 +5,35 @@ import VeilCore
 import VeilCrypto
 import VeilPrivacy
 import VeilStore
+import VeilTestSupport
 @testable import VeilLedger
 
-/// The ledger and the signed audit log together: every spend and refusal is recorded, and an auditor
-/// holding only the public key recomputes the cumulative ε from the spend records.
+/// The ledger and the signed audit chain together: every spend and refusal is recorded, each spend in
+/// its own transaction with its row, and an auditor holding only the public key recomputes the
+/// cumulative ε from the spend records.
 @Suite struct BudgetAuditTests {
-    @Test func spendsAndRefusalsAreAuditedAndRecomputable() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("veil-budget-audit-\(UUID().uuidString)").path
+    @Test func spendsAndRefusalsAreAuditedAndRecomputable() async throws {
         let signing = SigningKey.generate()
-        let audit = try AuditLog(dataDirectory: directory, signingKey: signing)
+        let stores = try ScratchStores.open(signingKey: signing)
         let training = PrivacyMechanism.subsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1, steps: 1000)
         var policy = Policy()
         // A cap that affords exactly the first two releases (computed with the accountant, since
         // composition is sublinear).
         policy.budget.totalEpsilon = PrivacyAccountant.epsilon(
             composing: [training, .pureEpsilon(epsilon: 0.2)], delta: 1e-6, method: AccountingMethod(policy.privacy.accountant)) + 0.01
-        let service = BudgetService(policy: policy, store: SQLiteLedgerStore(database: try VeilDatabase(directory: directory)), audit: audit)
-        try service.reserve(BudgetRequest(principal: "trainer-1", role: .trainer, purpose: "train purchase", mechanism: training))
-        try service.reserve(BudgetRequest(principal: "analyst-1", role: .analyst, purpose: "query", mechanism: .pureEpsilon(epsilon: 0.2)))
-        #expect(throws: VeilError.self) {
-            try service.reserve(BudgetRequest(principal: "trainer-1", role: .trainer, purpose: "train churn", mechanism: training))
+        let service = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
+        let first = try await service.reserve(BudgetRequest(principal: "trainer-1", role: .trainer, purpose: "train purchase", mechanism: training))
+        try await service.reserve(BudgetRequest(principal: "analyst-1", role: .analyst, purpose: "query", mechanism: .pureEpsilon(epsilon: 0.2)))
+        await #expect(throws: VeilError.self) {
+            try await service.reserve(BudgetRequest(principal: "trainer-1", role: .trainer, purpose: "train churn", mechanism: training))
         }
 
-        let lines = AuditVerifier.lines(of: try AuditLog.contents(path: AuditLog.path(dataDirectory: directory)))
-        let actions = try lines.map { line -> String in
-            let outer = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            let body = try #require(JSONSerialization.jsonObject(with: Data((outer["body"] as? String ?? "").utf8)) as? [String: Any])
-            return body["action"] as? String ?? ""
-        }
-        #expect(actions == ["budget.spend", "budget.spend", "budget.refuse"])
+        let lines = try await stores.chainLines()
+        #expect(try await stores.chainActions() == ["budget.spend", "budget.spend", "budget.refuse"])
+        // Each spend's record names its ledger row, and the row its record.
+        let spends = try await stores.ledger.allSpends()
+        #expect(spends.map(\.auditSeq) == [1, 2])
+        #expect(lines[0].contains(#"\"spend_id\":\#(first.spendID)"#))
         let result = AuditVerifier.verify(
             lines: lines, publicKey: signing.publicKey, checkpoint: nil, recomputeEpsilon: AuditAccountant.recomputation())
         #expect(result.failure == nil)
@@ -48,65 +48,58 @@ import VeilStore
         #expect(forged.failure != nil)
     }
 
-    /// The details of each `budget.spend` record in `directory`'s log.
-    private static func spendDetails(_ directory: String) throws -> [[String: Any]] {
-        try AuditVerifier.lines(of: try AuditLog.contents(path: AuditLog.path(dataDirectory: directory))).compactMap { line in
-            let outer = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            let body = try #require(JSONSerialization.jsonObject(with: Data((outer["body"] as? String ?? "").utf8)) as? [String: Any])
-            return body["action"] as? String == "budget.spend" ? body["details"] as? [String: Any] : nil
-        }
+    /// The details of each `budget.spend` record of `stores`' chain.
+    private static func spendDetails(_ stores: StoreSet) async throws -> [[String: JSONValue]] {
+        try await stores.chainBodies().filter { $0.action == AuditAction.budgetSpend.rawValue }.map(\.details)
     }
 
-    private static func verify(_ directory: String, _ key: SigningKey) throws -> AuditVerification {
+    private static func verify(_ stores: StoreSet, _ key: SigningKey) async throws -> AuditVerification {
         AuditVerifier.verify(
-            lines: AuditVerifier.lines(of: try AuditLog.contents(path: AuditLog.path(dataDirectory: directory))),
-            publicKey: key.publicKey, checkpoint: nil, recomputeEpsilon: AuditAccountant.recomputation())
-    }
-
-    private static func scratch() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("veil-budget-audit-\(UUID().uuidString)").path
+            lines: try await stores.chainLines(), publicKey: key.publicKey, checkpoint: nil,
+            recomputeEpsilon: AuditAccountant.recomputation())
     }
 
     /// Each spend names its accountant and parameters; a policy that changes accountant charges later
     /// spends with the new one over all spends, and the log still verifies record by record.
-    @Test func spendsNameTheirAccountantAndALogThatSwitchesVerifies() throws {
-        let directory = Self.scratch()
+    @Test func spendsNameTheirAccountantAndALogThatSwitchesVerifies() async throws {
         let signing = SigningKey.generate()
-        let audit = try AuditLog(dataDirectory: directory, signingKey: signing)
-        let store = SQLiteLedgerStore(database: try VeilDatabase(directory: directory))
+        let stores = try ScratchStores.open(signingKey: signing)
         var policy = Policy()
         policy.privacy.accountant = .rdp
         let training = PrivacyMechanism.subsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1, steps: 1000)
-        let first = try BudgetService(policy: policy, store: store, audit: audit).reserve(
+        let first = try await BudgetService(policy: policy, store: stores.ledger, audit: stores.audit).reserve(
             BudgetRequest(principal: "cli", role: .trainer, purpose: "train purchase", mechanism: training))
         policy.privacy.accountant = .pld
-        let pld = BudgetService(policy: policy, store: store, audit: audit)
-        let second = try pld.reserve(BudgetRequest(principal: "cli", role: .trainer, purpose: "train churn", mechanism: training))
+        let pld = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
+        let second = try await pld.reserve(BudgetRequest(principal: "cli", role: .trainer, purpose: "train churn", mechanism: training))
 
-        let details = try Self.spendDetails(directory)
-        let named = details.map { ($0["accountant"] as? [String: Any])?["accountant"] as? String }
+        let details = try await Self.spendDetails(stores)
+        let named = details.map { detail -> String? in
+            guard case .object(let accountant)? = detail["accountant"], case .string(let name)? = accountant["accountant"] else { return nil }
+            return name
+        }
         #expect(named == ["rdp", "pld"])
-        #expect((details[1]["accountant"] as? [String: Any])?["value_discretization_interval"] as? Double == 1e-4)
+        guard case .object(let pldParameters)? = details[1]["accountant"] else { Issue.record("no accountant"); return }
+        #expect(SpendRecord.number(pldParameters["value_discretization_interval"]) == 1e-4)
         #expect(first.cumulativeEpsilon == RDPAccountant.epsilon(composing: [training], delta: policy.budget.delta).epsilon)
         #expect(second.cumulativeEpsilon == PLDAccountant.epsilon(composing: [training, training], delta: policy.budget.delta))
-        #expect(try pld.status().accountant == AccountingMethod(.pld))
-        let result = try Self.verify(directory, signing)
+        #expect(try await pld.status().accountant == AccountingMethod(.pld))
+        let result = try await Self.verify(stores, signing)
         #expect(result.failure == nil)
         #expect(result.epsilon.spendsChecked == 2)
     }
 
     /// Records written before spends named their accountant were computed with RDP and still verify,
     /// recomputed with RDP (the same cumulative ε computed with PLD would not).
-    @Test func oldRecordsWithoutAnAccountantVerifyWithRDP() throws {
+    @Test func oldRecordsWithoutAnAccountantVerifyWithRDP() async throws {
         let training = PrivacyMechanism.subsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1, steps: 1000)
         let mechanism = BudgetService.json(training)
         for (method, verifies) in [(AccountingMethod.rdp, true), (AccountingMethod(.pld), false)] {
-            let directory = Self.scratch()
             let signing = SigningKey.generate()
-            let audit = try AuditLog(dataDirectory: directory, signingKey: signing)
+            let stores = try ScratchStores.open(signingKey: signing)
             for count in 1...2 {
                 let cumulative = PrivacyAccountant.epsilon(composing: Array(repeating: training, count: count), delta: 1e-6, method: method)
-                try audit.record(
+                try await stores.audit.record(
                     actor: "cli", action: .budgetSpend,
                     details: [
                         "dataset": .string("default"), "principal": .string("cli"), "role": .string("trainer"),
@@ -114,18 +107,19 @@ import VeilStore
                         "delta": .double(1e-6), "cumulative_epsilon": .double(cumulative),
                     ])
             }
-            let result = try Self.verify(directory, signing)
+            let result = try await Self.verify(stores, signing)
             #expect((result.failure == nil) == verifies, "\(method)")
         }
     }
 
     /// A pure ε-DP release is charged at most its ε under PLD (RDP charges ε = 0.01 as 0.0151).
-    @Test func pureReleaseIsChargedItsEpsilon() throws {
+    @Test func pureReleaseIsChargedItsEpsilon() async throws {
         for (kind, low, high) in [(AccountantKind.pld, 0.01 - 3e-6, 0.01), (.rdp, 0.015, 0.0152)] {
             var policy = Policy()
             policy.privacy.accountant = kind
-            let service = BudgetService(policy: policy, store: SQLiteLedgerStore(database: try VeilDatabase(directory: Self.scratch())), audit: nil)
-            let receipt = try service.reserve(
+            let stores = try ScratchStores.open()
+            let service = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
+            let receipt = try await service.reserve(
                 BudgetRequest(principal: "cli", role: .analyst, purpose: "count", mechanism: .pureEpsilon(epsilon: 0.01)))
             #expect(receipt.epsilon >= low && receipt.epsilon <= high, "\(kind): \(receipt.epsilon)")
         }
