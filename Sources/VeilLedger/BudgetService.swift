@@ -75,7 +75,8 @@ public final class BudgetService: Sendable {
     private let audit: any AuditRecording
     /// The policy's accountant with its default parameters.
     private let method: AccountingMethod
-    private let composer = SpendComposer()
+    /// Remembers the composition of the committed spends (internal for tests).
+    let composer = SpendComposer()
     private let clock: WallClock
 
     /// `clock` stamps each spend (tests pass a fixed one).
@@ -97,7 +98,7 @@ public final class BudgetService: Sendable {
             throw VeilError(.invalidInput, field: "mechanism.\(error.field ?? "")", error.message)
         }
         let mechanismJSON = try Self.encode(request.mechanism)
-        let requestEpsilon = epsilon(composing: [request.mechanism])
+        let requestEpsilon = epsilon(composing: [], then: request.mechanism)
         do {
             if requestEpsilon > budget.maxEpsilonPerRequest {
                 throw refusal(
@@ -107,7 +108,7 @@ public final class BudgetService: Sendable {
             let createdMillis = clock.nowMillis()
             let spend = try await store.reserve(dataset: dataset) { [self] existing in
                 let prior = try existing.map { try Self.decode($0.mechanism) }
-                let cumulative = epsilon(composing: prior + [request.mechanism])
+                let cumulative = epsilon(composing: prior, then: request.mechanism)
                 if cumulative > budget.totalEpsilon {
                     // What was spent before is composed only for the refusal's message.
                     throw refusal(
@@ -172,7 +173,7 @@ public final class BudgetService: Sendable {
         _ cap: Double?, name: String, _ request: BudgetRequest, _ requestEpsilon: Double, prior: [PrivacyMechanism]
     ) throws {
         guard let cap else { return }
-        let after = epsilon(composing: prior + [request.mechanism])
+        let after = epsilon(composing: prior, then: request.mechanism)
         if after > cap {
             throw refusal(request, requestEpsilon, cap: name, capValue: cap, spent: spentEpsilon(prior), after: after)
         }
@@ -183,9 +184,11 @@ public final class BudgetService: Sendable {
         prior.isEmpty ? 0 : epsilon(composing: prior)
     }
 
-    /// ε at the policy's δ of `mechanisms` composed in order with the policy's accountant.
-    private func epsilon(composing mechanisms: [PrivacyMechanism]) -> Double {
-        composer.epsilon(composing: mechanisms, delta: budget.delta, method: method)
+    /// ε at the policy's δ of `committed` spends, then `candidate` when given, composed in order with the
+    /// policy's accountant. Only spends the store handed over are remembered by the composer: a
+    /// refused, failed or retried reservation leaves it no further than the store (`SpendComposer`).
+    private func epsilon(composing committed: [PrivacyMechanism], then candidate: PrivacyMechanism? = nil) -> Double {
+        composer.epsilon(composing: committed, then: candidate.map { [$0] } ?? [], delta: budget.delta, method: method)
     }
 
     private func refusal(

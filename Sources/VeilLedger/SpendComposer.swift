@@ -6,10 +6,17 @@ import VeilPrivacy
 /// against all earlier spends and the verifier replays every spend record; with a PLD accountant
 /// composing from scratch each time would cost O(n²) convolutions over a log of n spends.
 ///
-/// Contract: `epsilon(composing:delta:method:)` returns exactly — bit for bit — what
-/// `PrivacyAccountant.epsilon(composing:delta:method:)` returns, since both compose one release at a
-/// time in the order given. Up to `capacity` lineages (the dataset, each role, each principal) are
-/// remembered; the least recently used is forgotten first.
+/// Contract: `epsilon(composing:then:delta:method:)` returns exactly — bit for bit — what
+/// `PrivacyAccountant.epsilon(composing:delta:method:)` returns for `committed + candidates`, since both
+/// compose one release at a time in the order given. Only `committed` is remembered: the caller passes
+/// there spends the store has committed (the rows a ledger transaction hands its decision, the records
+/// of a signed chain), and the release it is deciding on as `candidates`, which are composed on a copy
+/// and forgotten. A reservation that is refused, fails or is retried therefore never leaves the
+/// remembered composition ahead of the store; and since a list is found by its content (the longest
+/// remembered list that `committed` starts with), a store that holds fewer spends than a remembered
+/// list (a restored database) is composed from the longest list it does extend. Remembering is
+/// invisible to callers, so a decision that composes through it stays pure. Up to `capacity` lists
+/// (the dataset, each role, each principal) are remembered; the least recently used is forgotten first.
 final class SpendComposer: Sendable {
     private struct Entry: Sendable {
         let method: AccountingMethod
@@ -29,9 +36,21 @@ final class SpendComposer: Sendable {
 
     init() {}
 
-    /// ε at `delta` of `mechanisms` composed in order with `method`.
-    func epsilon(composing mechanisms: [PrivacyMechanism], delta: Double, method: AccountingMethod) -> Double {
-        accountant(composing: mechanisms, method: method).epsilon(delta: delta)
+    /// ε at `delta` of `committed` then `candidates`, composed in order with `method`; only
+    /// `committed` is remembered.
+    func epsilon(
+        composing committed: [PrivacyMechanism], then candidates: [PrivacyMechanism] = [], delta: Double, method: AccountingMethod
+    ) -> Double {
+        var composed = accountant(composing: committed, method: method)
+        composed.compose(candidates)
+        return composed.epsilon(delta: delta)
+    }
+
+    /// The lists remembered for `method`, longest first (for tests).
+    func rememberedLists(method: AccountingMethod) -> [[PrivacyMechanism]] {
+        state.withLock { state in
+            state.entries.filter { $0.method == method }.map(\.mechanisms).sorted { $0.count > $1.count }
+        }
     }
 
     /// The accountant of `mechanisms` composed in order with `method`, starting from the longest
