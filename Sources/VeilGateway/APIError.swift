@@ -5,14 +5,16 @@ import VeilIngest
 /// An HTTP error response of the Veil API. Every error has one of two bodies:
 ///
 /// - `{"error": "<code>", "message": "<what is wrong and what to do>"}` — all statuses but 422;
-/// - `{"errors": [{"field": "...", "index": i, "message": "..."}]}` — 422, one entry per invalid event.
+/// - `{"errors": [{"field": "...", "index": i, "message": "..."}], "errors_not_shown": n, "summary": {...}}` —
+///   422 for invalid events: the first `maxListedProblems` problems by position, how many more there
+///   are, and every problem grouped by rule (`ProblemSummary`, as `veil ingest` and `veil push` show it).
 ///
 /// Messages name fields and rules, never values: they cannot carry a raw ID, a token or a body.
 public struct APIError: HTTPResponseError, Sendable {
     /// The body an error response carries.
     public enum Body: Sendable, Equatable {
         case general(code: String, message: String)
-        case eventProblems([EventProblem])
+        case eventProblems(BatchRejected)
     }
 
     public let status: HTTPResponse.Status
@@ -28,7 +30,7 @@ public struct APIError: HTTPResponseError, Sendable {
 
     public init(rejected: BatchRejected) {
         status = .unprocessableContent
-        body = .eventProblems(rejected.problems)
+        body = .eventProblems(rejected)
         headers = [:]
     }
 
@@ -36,8 +38,10 @@ public struct APIError: HTTPResponseError, Sendable {
         switch body {
         case .general(let code, let message):
             return try JSONBody.response(GeneralBody(error: code, message: message), status: status, headers: headers)
-        case .eventProblems(let problems):
-            return try JSONBody.response(ProblemsBody(errors: problems), status: status, headers: headers)
+        case .eventProblems(let rejected):
+            let listed = Array(rejected.problems.prefix(Self.maxListedProblems))
+            let body = ProblemsBody(errors: listed, errorsNotShown: rejected.problems.count - listed.count, summary: rejected.summary)
+            return try JSONBody.response(body, status: status, headers: headers)
         }
     }
 
@@ -46,8 +50,18 @@ public struct APIError: HTTPResponseError, Sendable {
         let message: String
     }
 
+    /// The problems a 422 lists one by one; the summary counts them all.
+    public static let maxListedProblems = 100
+
     private struct ProblemsBody: Encodable {
         let errors: [EventProblem]
+        let errorsNotShown: Int
+        let summary: ProblemSummary
+
+        enum CodingKeys: String, CodingKey {
+            case errors, summary
+            case errorsNotShown = "errors_not_shown"
+        }
     }
 }
 

@@ -41,8 +41,16 @@ public struct EventProblem: Sendable, Codable, Equatable {
 public struct BatchRejected: Error, Sendable, Equatable {
     /// Every problem found, in batch order.
     public var problems: [EventProblem]
+    /// Events with at least one problem.
+    public var rejectedEvents: Int
+    /// The problems grouped by rule, with the unknown type values.
+    public var summary: ProblemSummary
 
-    public init(problems: [EventProblem]) { self.problems = problems }
+    public init(problems: [EventProblem], rejectedEvents: Int, summary: ProblemSummary) {
+        self.problems = problems
+        self.rejectedEvents = rejectedEvents
+        self.summary = summary
+    }
 }
 
 /// The ingest use case as the faces see it.
