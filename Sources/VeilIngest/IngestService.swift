@@ -79,11 +79,7 @@ public final class IngestService: EventIngesting {
                 } else {
                     rejected += 1
                     problems += drafts.map { EventProblem(index: index, field: $0.field, message: $0.message) }
-                    if case .event(let raw) = record {
-                        tally.add(drafts, at: index, type: raw.type)
-                    } else {
-                        tally.add(drafts, at: index, type: nil)
-                    }
+                    tally.add(drafts, at: index, record: record)
                 }
                 return true
             }

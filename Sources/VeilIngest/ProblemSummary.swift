@@ -93,8 +93,24 @@ struct ProblemTally: Sendable {
 
     var isEmpty: Bool { order.isEmpty && ungrouped == 0 }
 
-    /// Notes the problems of the record at `place`; `type` is its type field as given.
-    mutating func add(_ drafts: [EventProblemDraft], at place: Int, type: RawValue?) {
+    /// Notes the problems of `record` at `place`. Its type value is listed only if it looks like an event
+    /// name and is not the record's own user or session ID (a file whose ID column was mapped to `type`,
+    /// or a client that put the user in the type field, would otherwise have its IDs echoed).
+    mutating func add(_ drafts: [EventProblemDraft], at place: Int, record: ParsedRecord) {
+        var type: String?
+        if case .event(let event) = record, case .string(let value)? = event.type {
+            let identifiers = [event.userID, event.sessionID].compactMap { identifier -> String? in
+                if case .string(let text)? = identifier { return text }
+                return nil
+            }
+            if !identifiers.contains(value) { type = value }
+        }
+        add(drafts, at: place, type: type)
+    }
+
+    /// Notes problems at `place`; `type` is the type value that may be listed, nil when there is none or
+    /// it may not be shown.
+    private mutating func add(_ drafts: [EventProblemDraft], at place: Int, type: String?) {
         for draft in drafts {
             let key = Key(field: draft.field, message: draft.message)
             if var group = groups[key] {
@@ -107,18 +123,16 @@ struct ProblemTally: Sendable {
             } else {
                 ungrouped += 1
             }
-            if draft.field == EventField.type.rawValue, draft.message == EventValidator.unknownTypeRule,
-                case .string(let value)? = type
-            {
-                noteUnknownType(value)
+            if draft.field == EventField.type.rawValue, draft.message == EventValidator.unknownTypeRule {
+                noteUnknownType(type)
             }
         }
     }
 
-    private mutating func noteUnknownType(_ value: String) {
-        if showsTypeValues, Self.looksLikeEventName(value), let count = values[value] {
+    private mutating func noteUnknownType(_ value: String?) {
+        if showsTypeValues, let value, Self.looksLikeEventName(value), let count = values[value] {
             values[value] = count + 1
-        } else if showsTypeValues, Self.looksLikeEventName(value), values.count < Self.maxValues {
+        } else if showsTypeValues, let value, Self.looksLikeEventName(value), values.count < Self.maxValues {
             values[value] = 1
         } else {
             otherValues += 1

@@ -86,6 +86,27 @@ import VeilCore
         #expect(report.summary.groups.map(\.count) == [2])
     }
 
+    /// A type column that is not the user ID's may still hold a record's user or session ID (a shifted
+    /// row, a mis-mapped export, a client that put the user in `type`): such a value is counted, never
+    /// listed — on import and in the gateway's summary.
+    @Test func aTypeValueEqualToTheRecordsOwnIDIsNeverShown() async throws {
+        let fixture = try Fixture()
+        let path = try fixture.file(
+            "c.csv", "ts,visitor,session,page\n1700000000000,shopper7,s1,shopper7\n1700000000001,shopper8,s9,s9\n1700000000002,shopper9,s2,wishlist\n")
+        let report = try await importer(
+            fixture, "fields: {user_id: visitor, session_id: session, type: page, timestamp: ts}\ntimestamp: {format: epoch_millis}"
+        ).importFile(path, actor: "cli")
+        #expect(report.summary.unknownTypes == [ValueCount(value: "wishlist", count: 1)])
+        #expect(report.summary.unknownTypesNotShown == 2)
+
+        let batch = body([eventLine(id: "a", user: "shopper7", type: "shopper7"), eventLine(id: "b", user: "shopper8", type: "cart")])
+        let error = await #expect(throws: BatchRejected.self) {
+            _ = try await fixture.service().ingestBatch(batch, format: .ndjson, actor: "test")
+        }
+        #expect(error?.summary.unknownTypes == [ValueCount(value: "cart", count: 1)])
+        #expect(error?.summary.unknownTypesNotShown == 1)
+    }
+
     @Test func aDryRunPreviewsPseudonymisedEventsAndStoresNothing() async throws {
         let fixture = try Fixture()
         let path = try fixture.file(

@@ -110,11 +110,7 @@ struct RecordPass {
                     tally.problemsNotShown += 1
                 }
             }
-            if case .event(let raw) = mapped {
-                tally.summary.add(drafts, at: line, type: raw.type)
-            } else {
-                tally.summary.add(drafts, at: line, type: nil)
-            }
+            tally.summary.add(drafts, at: line, record: mapped)
             return nil
         }
         tally.types[event.type, default: 0] += 1
