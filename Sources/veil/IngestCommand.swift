@@ -241,7 +241,7 @@ struct IngestCommand: AsyncParsableCommand {
         var parts = ["line \(event.line)", event.pseudonym, event.type, event.timestamp]
         if let item = event.itemID { parts.append("item_id=\(item)") }
         if let category = event.category { parts.append("category=\(category)") }
-        if let price = event.price { parts.append("price=\(price)") }
+        if let price = event.price { parts.append("price=\(Self.decimal(price))") }
         if let quantity = event.quantity { parts.append("quantity=\(quantity)") }
         if let rating = event.rating { parts.append("rating=\(rating)") }
         if let session = event.session { parts.append("session=\(session)") }
@@ -249,6 +249,15 @@ struct IngestCommand: AsyncParsableCommand {
     }
 
     static func format(_ seconds: Double) -> String { String(format: "%.2f", seconds) }
+
+    /// `value` to at most 6 decimals without trailing zeros: a unit price computed as amount / quantity
+    /// shows as 13.97, not 13.969999999999999 (the stored value is unchanged).
+    static func decimal(_ value: Double) -> String {
+        var text = String(format: "%.6f", value)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
+    }
 }
 
 /// Lists given as flags: `name=value,...` pairs and `a,b,c` items, split at commas outside

@@ -28,7 +28,7 @@ enum ImportHints {
             return "set timestamp.format in the mapping (rfc3339, epoch_seconds, epoch_millis, epoch_micros or a pattern such as %Y%m%d; --timestamp-format) and timestamp.time_zone for times without an offset (--time-zone)"
         case "price":
             if rule.contains("ingest.max_price") {
-                return "a price this large is often a line total or cents: compute the unit price, e.g. fields: {price: amount / quantity} or {price: cents / 100}"
+                return "an out-of-range price is often a line total or cents (compute the unit price, e.g. fields: {price: amount / quantity} or {price: cents / 100}) or a refund's negative amount (map refunds to type return with a positive price)"
             }
             return "price must be a plain number (12.5; no currency sign or thousands separator): check which column fields.price reads"
         case "quantity":
