@@ -9,7 +9,7 @@ import Testing
 /// skipped by value, the time range. Problems come grouped by rule; no raw user ID is ever printed or
 /// stored.
 @Suite(.serialized) struct MappedImportCLITests {
-    typealias Installation = IngestDurabilityCLITests.Installation
+    typealias Installation = VeilInstallation
 
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()

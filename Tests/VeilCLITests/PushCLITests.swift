@@ -4,7 +4,7 @@ import Testing
 /// Issue 17 on the real `veil` binary and a real `veil serve`: `veil push` refuses a file that is not
 /// NDJSON before sending anything, and shows a refused batch (422) grouped by rule at the file's lines.
 @Suite(.serialized) struct PushCLITests {
-    typealias Installation = IngestDurabilityCLITests.Installation
+    typealias Installation = VeilInstallation
 
     /// `veil push` sends NDJSON: a CSV file is refused before anything is sent, in one line.
     @Test func pushRefusesACSVFileUpFront() throws {

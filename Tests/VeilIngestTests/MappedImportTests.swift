@@ -120,7 +120,7 @@ import VeilCore
         let encoded = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
         #expect(!encoded.contains("raw-customer"))
         #expect(try await fixture.store.eventCount() == 0)
-        #expect(fixture.audit.entries.isEmpty)
+        #expect(try await fixture.auditEntries().isEmpty)
     }
 
     @Test func delimitersAndQuoting() async throws {
