@@ -6,7 +6,7 @@ import VeilIngest
 ///
 /// - `{"error": "<code>", "message": "<what is wrong and what to do>"}` — all statuses but 422;
 /// - `{"errors": [{"field": "...", "index": i, "message": "..."}], "errors_not_shown": n, "summary": {...}}` —
-///   422 for invalid events: the first `maxListedProblems` problems by position, how many more there
+///   422 for invalid events: the first `EventProblemsBody.maxListedProblems` problems by position, how many more there
 ///   are, and every problem grouped by rule (`ProblemSummary`, as `veil ingest` and `veil push` show it).
 ///
 /// Messages name fields and rules, never values: they cannot carry a raw ID, a token or a body.
@@ -39,29 +39,13 @@ public struct APIError: HTTPResponseError, Sendable {
         case .general(let code, let message):
             return try JSONBody.response(GeneralBody(error: code, message: message), status: status, headers: headers)
         case .eventProblems(let rejected):
-            let listed = Array(rejected.problems.prefix(Self.maxListedProblems))
-            let body = ProblemsBody(errors: listed, errorsNotShown: rejected.problems.count - listed.count, summary: rejected.summary)
-            return try JSONBody.response(body, status: status, headers: headers)
+            return try JSONBody.response(EventProblemsBody(rejected), status: status, headers: headers)
         }
     }
 
     private struct GeneralBody: Encodable {
         let error: String
         let message: String
-    }
-
-    /// The problems a 422 lists one by one; the summary counts them all.
-    public static let maxListedProblems = 100
-
-    private struct ProblemsBody: Encodable {
-        let errors: [EventProblem]
-        let errorsNotShown: Int
-        let summary: ProblemSummary
-
-        enum CodingKeys: String, CodingKey {
-            case errors, summary
-            case errorsNotShown = "errors_not_shown"
-        }
     }
 }
 

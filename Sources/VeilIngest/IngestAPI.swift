@@ -53,6 +53,29 @@ public struct BatchRejected: Error, Sendable, Equatable {
     }
 }
 
+/// The body of a 422 for invalid events (`POST /v1/events`; `EventProblems` in docs/openapi.yaml): the
+/// first `maxListedProblems` problems by position, how many more there are, and every problem grouped by
+/// rule. The gateway writes it and `veil push` reads it.
+public struct EventProblemsBody: Sendable, Codable, Equatable {
+    /// The problems listed one by one; the summary counts them all.
+    public static let maxListedProblems = 100
+
+    public var errors: [EventProblem]
+    public var errorsNotShown: Int
+    public var summary: ProblemSummary
+
+    public init(_ rejected: BatchRejected) {
+        errors = Array(rejected.problems.prefix(Self.maxListedProblems))
+        errorsNotShown = rejected.problems.count - errors.count
+        summary = rejected.summary
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case errors, summary
+        case errorsNotShown = "errors_not_shown"
+    }
+}
+
 /// The ingest use case as the faces see it.
 public protocol EventIngesting: Sendable {
     /// Parses, validates, minimises, pseudonymises, escrows new identities and stores one batch, all or

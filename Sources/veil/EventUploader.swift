@@ -50,18 +50,6 @@ struct EventUploader {
         }
     }
 
-    /// The 422 body of `POST /v1/events`.
-    private struct ProblemsBody: Decodable {
-        var errors: [EventProblem]
-        var errorsNotShown: Int
-        var summary: ProblemSummary
-
-        enum CodingKeys: String, CodingKey {
-            case errors, summary
-            case errorsNotShown = "errors_not_shown"
-        }
-    }
-
     let endpoint: URL
     let token: String
     let concurrency: Int
@@ -134,7 +122,7 @@ struct EventUploader {
                     let wait = response.headers.first(name: "Retry-After").flatMap(Double.init) ?? 1
                     try await Task.sleep(for: .seconds(wait))
                 case 422:
-                    guard let problems = try? StrictJSONDecoder(limits: JSONLimits(maxBytes: 16 << 20)).decode(ProblemsBody.self, from: data) else {
+                    guard let problems = try? StrictJSONDecoder(limits: JSONLimits(maxBytes: 16 << 20)).decode(EventProblemsBody.self, from: data) else {
                         throw Rejected(status: 422, body: String(decoding: data, as: UTF8.self))
                     }
                     throw BatchRefused(batch: batch, summary: problems.summary)
