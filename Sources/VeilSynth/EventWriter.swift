@@ -11,6 +11,7 @@ struct UserScratch {
     var cart: [CartLine] = []
     var pending: [PendingAction] = []
     var affinityCumulative: [Double] = []
+    var memory = ShopperMemory()
 }
 
 struct CartLine {
@@ -45,11 +46,15 @@ extension SyntheticShoppers {
         prepare(&scratch, index: index, traits: traits)
         scratch.cart.removeAll(keepingCapacity: true)
         scratch.pending.removeAll(keepingCapacity: true)
+        // The memory is used in the hot loop: a local, not a field of the captured `scratch`.
+        var memory = ShopperMemory()
+        swap(&memory, &scratch.memory)
+        memory.removeAll()
+        defer { swap(&memory, &scratch.memory) }
 
         let rate = traits.sessionsPerDay
         let churnSeconds = traits.churnDay * 86400
         let gapMean = model.meanEventGapSeconds - 3
-        let itemsPerCategory = ShopperCatalog.itemsPerCategory
         let lastCategory = ShopperCatalog.categories.count - 1
         var eventNo = 0
         var sessionNo = 0
@@ -120,16 +125,14 @@ extension SyntheticShoppers {
                 buffer.byte(UInt8(ascii: "\""))
             }
             @inline(__always) func item(_ item: Int, price: Bool) {
-                let category = item / itemsPerCategory
-                buffer.bytes(",\"item_id\":\"item-")
-                buffer.decimal(category)
-                buffer.decimal(item % itemsPerCategory, width: 4)
+                buffer.bytes(",\"item_id\":\"")
+                buffer.itemID(item)
                 buffer.bytes("\",\"category\":\"")
-                buffer.bytes(categoryNames[category])
+                buffer.bytes(categoryNames[ItemCatalog.category(of: item)])
                 buffer.byte(UInt8(ascii: "\""))
                 if price {
                     buffer.bytes(",\"price\":")
-                    buffer.money(cents: itemPriceCents[item])
+                    buffer.money(cents: catalog.priceCents[item])
                 }
             }
             @inline(__always) func quantity(_ value: Int) {
@@ -185,10 +188,12 @@ extension SyntheticShoppers {
                 advance()
             }
             scratch.cart.removeAll(keepingCapacity: true)
+            var previous = -1
             repeat {
                 let category = random.chance(model.sessionFocus) ? focus : affinityCategory()
-                let u = random.uniform()
-                let viewed = category * itemsPerCategory + Int(u * u * Double(itemsPerCategory))
+                let viewed = chooseItem(category: category, previous: previous, memory: memory, random: &random)
+                memory.viewed(viewed, rule: rule)
+                previous = viewed
                 if searched {
                     head("click")
                     item(viewed, price: false)
@@ -234,7 +239,8 @@ extension SyntheticShoppers {
                         quantity(line.quantity)
                         end()
                         tally.purchases += 1
-                        let category = line.item / itemsPerCategory
+                        memory.bought(line.item, role: catalog.role[line.item], rule: rule)
+                        let category = ItemCatalog.category(of: line.item)
                         let returned = random.chance(model.returnProbability[category])
                         if returned {
                             scratch.pending.append(PendingAction(

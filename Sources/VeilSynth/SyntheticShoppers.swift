@@ -164,8 +164,9 @@ public struct SyntheticShoppers: Sendable {
     /// Cumulative hour weights, 25 entries from 0 to 1.
     let hourCumulative: [Double]
     let lastHour: Int
-    /// Price in cents of item `k·itemsPerCategory + j`.
-    let itemPriceCents: [Int]
+    let catalog: ItemCatalog
+    /// Item choice and memory parameters.
+    let rule: ItemChoiceRule
     let categoryNames: [[UInt8]]
     /// Search queries by category (ASCII, no characters that need JSON escaping).
     let queries: [[[UInt8]]]
@@ -179,8 +180,10 @@ public struct SyntheticShoppers: Sendable {
         precondition(model.weekdayWeights.count == 7, "seven weekday weights")
         let categories = ShopperCatalog.categories.count
         precondition(
-            [model.categoryPopularity.count, model.returnProbability.count, model.medianPrice.count].allSatisfy { $0 == categories },
-            "one popularity, return probability and median price per category")
+            [model.categoryPopularity.count, model.returnProbability.count, model.medianPrice.count, model.consumableLineShare.count]
+                .allSatisfy { $0 == categories },
+            "one popularity, return probability, median price and consumable line share per category")
+        precondition(model.rolePriceFactor.count == ItemRole.allCases.count, "one price factor per item role")
         self.configuration = configuration
         rootKey = ShopperRandom.rootKey(seed: configuration.seed)
         var prefixes: [UInt8] = []
@@ -201,7 +204,8 @@ public struct SyntheticShoppers: Sendable {
         cumulative[24] = 1
         hourCumulative = cumulative
         lastHour = hourWeights.lastIndex(where: { $0 > 0 })!
-        itemPriceCents = Catalog.prices(model: model)
+        catalog = ItemCatalog(model: model)
+        rule = ItemChoiceRule(model)
         categoryNames = ShopperCatalog.categories.map { Array($0.utf8) }
         queries = Catalog.queries.map { $0.map { Array($0.utf8) } }
         userIDWidth = max(6, String(configuration.users - 1).count)
@@ -212,6 +216,13 @@ public struct SyntheticShoppers: Sendable {
     public func userID(_ index: Int) -> String {
         let digits = String(index)
         return "user-" + String(repeating: "0", count: max(0, userIDWidth - digits.count)) + digits
+    }
+
+    /// The catalogue ID of item index `item` (`k·itemsPerCategory + j` → `item-KNNNN`).
+    public func itemID(_ item: Int) -> String {
+        var buffer = ByteBuffer(capacity: 16)
+        buffer.itemID(item)
+        return String(decoding: buffer.array, as: UTF8.self)
     }
 
     /// The latent traits of user `index` (drawn from the user's own trait stream).

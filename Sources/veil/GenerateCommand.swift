@@ -19,6 +19,12 @@ struct GenerateCommand: AsyncParsableCommand {
             category), adds some to the cart (more often for high z_p), may check out and purchase; \
             purchases lead to returns and reviews in later sessions.
 
+            Items: 1,000 per category with long-tailed (Zipf) popularity, in product lines of 10 related \
+            items; lines hold main items and their accessories, or consumables. Within a session a shopper \
+            walks between related items; across sessions they revisit items they viewed (so viewed items \
+            are bought later more often), look at accessories of main items they bought and buy \
+            consumables again. --catalog FILE writes the public catalogue (item_id,category).
+
             Output: one JSON event per line, grouped by user; each user's events are in timestamp order \
             (the file is not globally time-sorted). No event is at or after start + days. The same options \
             give the same bytes.
@@ -29,7 +35,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
             Example:
               veil generate --users 50000 --days 120 --seed 7 \\
-                --out events.ndjson --truth truth.csv --json
+                --out events.ndjson --truth truth.csv --catalog catalog.csv --json
             """
     )
 
@@ -59,6 +65,9 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .customLong("truth-horizon-days"), help: ArgumentHelp("Length of the truth horizon in days.", valueName: "days"))
     var truthHorizonDays = 14
 
+    @Option(help: ArgumentHelp("Write the public item catalogue (CSV item_id,category) to this file.", valueName: "file"))
+    var catalog: String?
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -84,7 +93,8 @@ struct GenerateCommand: AsyncParsableCommand {
         } else if truth != nil && days < truthHorizonDays {
             throw ValidationError("--truth needs --days ≥ --truth-horizon-days (the default cutoff is start + days − horizon)")
         }
-        if let out, let truth, out == truth { throw ValidationError("--out and --truth must be different files") }
+        let files = [out, truth, catalog].compactMap { $0 }
+        if Set(files).count < files.count { throw ValidationError("--out, --truth and --catalog must be different files") }
     }
 
     func run() async throws {
@@ -94,6 +104,11 @@ struct GenerateCommand: AsyncParsableCommand {
             users: users, days: days, seed: seed, start: startDate,
             labelCutoffDay: cutoffDay >= 0 ? cutoffDay : nil, labelHorizonDays: truthHorizonDays)
         let shoppers = SyntheticShoppers(config)
+        if let catalog {
+            let catalogSink = try SynthFileOutput(path: catalog, option: "--catalog")
+            try shoppers.writeCatalog(write: catalogSink.write)
+            catalogSink.finish()
+        }
         let sink = try out.map { try SynthFileOutput(path: $0, option: "--out") } ?? .standardOutput()
         let progress = ProgressLine(total: users, label: "users generated")
         let summary = try await shoppers.generate(write: sink.write, progress: progress.update)
@@ -118,13 +133,14 @@ struct GenerateCommand: AsyncParsableCommand {
                 "truth written to \(truth): cutoff \(truthSummary.cutoff), horizon \(truthSummary.horizonDays) d, "
                     + "\(truthSummary.activeAtCutoff) of \(truthSummary.users) users active at the cutoff")
         }
+        if let catalog { Output.note("catalogue of \(ShopperCatalog.itemCount) items written to \(catalog)") }
         if output.json && out == nil {
             Output.note("--json prints a summary only with --out (stdout carries the events)")
         }
         if output.json && out != nil {
             try Output.json(GenerateReport(
                 seed: seed, start: startDate.description, days: days, out: out!, summary: summary,
-                truthFile: truth, truth: truthSummary))
+                truthFile: truth, truth: truthSummary, catalogFile: catalog))
         }
     }
 
@@ -140,9 +156,11 @@ struct GenerateReport: Encodable {
     let summary: GenerationSummary
     let truthFile: String?
     let truth: TruthSummary?
+    let catalogFile: String?
 
     enum CodingKeys: String, CodingKey {
         case seed, start, days, out, summary, truth
         case truthFile = "truth_file"
+        case catalogFile = "catalog_file"
     }
 }
