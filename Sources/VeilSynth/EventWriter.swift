@@ -12,6 +12,9 @@ struct UserScratch {
     var pending: [PendingAction] = []
     var affinityCumulative: [Double] = []
     var memory = ShopperMemory()
+    /// The memory when the first session on or after the cutoff day began (or at the end, if none did):
+    /// what the next-item truth is computed from. Taken only when `writeUser` is given a cutoff.
+    var memoryAtCutoff = ShopperMemory()
 }
 
 struct CartLine {
@@ -35,6 +38,8 @@ extension SyntheticShoppers {
     /// Sessions form a Poisson process with intensity r · w(weekday) · 24·v(hour) per day, cut off at the
     /// churn time; they are drawn by time rescaling (unit exponential steps in cumulative intensity).
     /// A session never crosses midnight UTC, so "an event on day d" is "a session starting on day d".
+    /// With a `cutoffDay`, the tally records the labels' horizon and `scratch.memoryAtCutoff` receives the
+    /// shopper's memory as the first session on or after the cutoff began.
     func writeUser(_ index: Int, into buffer: inout ByteBuffer, scratch: inout UserScratch, cutoffDay: Int?) -> UserTally {
         let model = configuration.model
         let days = configuration.days
@@ -51,6 +56,7 @@ extension SyntheticShoppers {
         swap(&memory, &scratch.memory)
         memory.removeAll()
         defer { swap(&memory, &scratch.memory) }
+        var memoryTaken = false
 
         let rate = traits.sessionsPerDay
         let churnSeconds = traits.churnDay * 86400
@@ -87,6 +93,14 @@ extension SyntheticShoppers {
             let within = min(max((fraction - hourCumulative[hour]) / hourWeights[hour], 0), 0.9999)
             let secondOfDay = hour * 3600 + Int(within * 3600)
             if Double(day) * 86400 + Double(hour) * 3600 + within * 3600 >= churnSeconds { break sessions }
+            var inHorizon = false
+            if let cutoffDay, day >= cutoffDay {
+                if !memoryTaken {
+                    scratch.memoryAtCutoff.copy(memory)
+                    memoryTaken = true
+                }
+                inHorizon = day < cutoffDay + configuration.labelHorizonDays
+            }
 
             let dayStart = day * 86400
             let dayEnd = dayStart + 86399
@@ -194,6 +208,7 @@ extension SyntheticShoppers {
                 let viewed = chooseItem(category: category, previous: previous, memory: memory, random: &random)
                 memory.viewed(viewed, rule: rule)
                 previous = viewed
+                if inHorizon && tally.firstViewInHorizon < 0 { tally.firstViewInHorizon = viewed }
                 if searched {
                     head("click")
                     item(viewed, price: false)
@@ -264,12 +279,13 @@ extension SyntheticShoppers {
             if let cutoffDay {
                 if day < cutoffDay {
                     tally.seenBeforeCutoff = true
-                } else if day < cutoffDay + configuration.labelHorizonDays {
+                } else if inHorizon {
                     tally.eventInHorizon = true
                     if purchased { tally.purchaseInHorizon = true }
                 }
             }
         }
+        if cutoffDay != nil && !memoryTaken { scratch.memoryAtCutoff.copy(memory) }
         return tally
     }
 

@@ -16,6 +16,14 @@ struct ShopperMemory {
         consumables.removeAll(keepingCapacity: true)
     }
 
+    /// Becomes a copy of `other`, reusing this memory's storage.
+    mutating func copy(_ other: ShopperMemory) {
+        removeAll()
+        recentViews.append(contentsOf: other.recentViews)
+        mains.append(contentsOf: other.mains)
+        consumables.append(contentsOf: other.consumables)
+    }
+
     mutating func viewed(_ item: Int, rule: ItemChoiceRule) {
         Self.remember(item, in: &recentViews, limit: rule.recentViewMemory)
     }

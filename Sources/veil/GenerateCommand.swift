@@ -31,7 +31,9 @@ struct GenerateCommand: AsyncParsableCommand {
 
             --truth FILE writes one CSV row per user with the exact probabilities, given the latent traits \
             and whether the user is still active at --truth-cutoff, of at least one purchase (p_purchase) \
-            and of no event at all (p_no_event) in the --truth-horizon-days days from the cutoff.
+            and of no event at all (p_no_event) in the --truth-horizon-days days from the cutoff, and the \
+            --truth-top-k items most likely to be the first one the user views from the cutoff on, with \
+            their probabilities (next_item_r, p_next_item_r): the ceiling of Recall@K and NDCG@K.
 
             Example:
               veil generate --users 50000 --days 120 --seed 7 \\
@@ -65,6 +67,11 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .customLong("truth-horizon-days"), help: ArgumentHelp("Length of the truth horizon in days.", valueName: "days"))
     var truthHorizonDays = 14
 
+    @Option(
+        name: .customLong("truth-top-k"),
+        help: ArgumentHelp("Most probable next items per truth row (1 … \(TruthRequest.maxTopItems)).", valueName: "k"))
+    var truthTopK = 20
+
     @Option(help: ArgumentHelp("Write the public item catalogue (CSV item_id,category) to this file.", valueName: "file"))
     var catalog: String?
 
@@ -93,6 +100,9 @@ struct GenerateCommand: AsyncParsableCommand {
         } else if truth != nil && days < truthHorizonDays {
             throw ValidationError("--truth needs --days ≥ --truth-horizon-days (the default cutoff is start + days − horizon)")
         }
+        guard (1...TruthRequest.maxTopItems).contains(truthTopK) else {
+            throw ValidationError("--truth-top-k must be between 1 and \(TruthRequest.maxTopItems)")
+        }
         let files = [out, truth, catalog].compactMap { $0 }
         if Set(files).count < files.count { throw ValidationError("--out, --truth and --catalog must be different files") }
     }
@@ -110,17 +120,19 @@ struct GenerateCommand: AsyncParsableCommand {
             catalogSink.finish()
         }
         let sink = try out.map { try SynthFileOutput(path: $0, option: "--out") } ?? .standardOutput()
+        let truthSink = try truth.map { try SynthFileOutput(path: $0, option: "--truth") }
         let progress = ProgressLine(total: users, label: "users generated")
-        let summary = try await shoppers.generate(write: sink.write, progress: progress.update)
+        let summary: GenerationSummary
+        var truthSummary: TruthSummary?
+        if let truthSink {
+            (summary, truthSummary) = try await shoppers.generate(
+                write: sink.write, truth: TruthRequest(topItems: truthTopK, write: truthSink.write), progress: progress.update)
+            truthSink.finish()
+        } else {
+            summary = try await shoppers.generate(write: sink.write, progress: progress.update)
+        }
         sink.finish()
         progress.finish()
-
-        var truthSummary: TruthSummary?
-        if let truth {
-            let truthSink = try SynthFileOutput(path: truth, option: "--truth")
-            truthSummary = try shoppers.writeTruth(cutoffDay: cutoffDay, horizonDays: truthHorizonDays, write: truthSink.write)
-            truthSink.finish()
-        }
 
         Output.note("generated \(summary.events) events for \(summary.users) users")
         if let labels = summary.labels {
@@ -129,9 +141,12 @@ struct GenerateCommand: AsyncParsableCommand {
                     + "purchase rate \(Self.format(labels.purchaseLabelRate)), no-event (churn) rate \(Self.format(labels.churnLabelRate))")
         }
         if let truthSummary, let truth {
+            let ceiling = truthSummary.nextItem
             Output.note(
                 "truth written to \(truth): cutoff \(truthSummary.cutoff), horizon \(truthSummary.horizonDays) d, "
-                    + "\(truthSummary.activeAtCutoff) of \(truthSummary.users) users active at the cutoff")
+                    + "\(truthSummary.activeAtCutoff) of \(truthSummary.users) users active at the cutoff; next item "
+                    + "(first view from the cutoff, \(ceiling.users) users seen before it) ceilings at K = \(ceiling.k): "
+                    + "Recall \(Self.format(ceiling.recall)), NDCG \(Self.format(ceiling.ndcg)), MRR \(Self.format(ceiling.mrr))")
         }
         if let catalog { Output.note("catalogue of \(ShopperCatalog.itemCount) items written to \(catalog)") }
         if output.json && out == nil {
