@@ -19,8 +19,9 @@ public struct ImportOptions: Sendable {
     public var timestampFormat: TimestampFormat?
     /// Extra type names (e.g. `P` → purchase), consulted before the canonical names and GA4 aliases.
     public var typeMap: [String: EventType] = [:]
-    /// The type of records that carry none (a transaction log of purchases).
-    public var constantType: EventType?
+    /// The type of records that carry none: `view` for an interaction-only export (user, item, time),
+    /// `purchase` for a transaction log.
+    public var defaultType: EventType?
     /// Store the valid records of a file that has invalid ones, and report the invalid ones.
     public var skipInvalid = false
     /// A file of at most this many records is stored in one transaction, fed while it is validated.
@@ -399,11 +400,11 @@ public struct EventImporter: Sendable {
         return total
     }
 
-    /// Fills what an import may leave out: `event_id` (file name + line) and a constant `type`.
+    /// Fills what an import may leave out: `event_id` (file name + line) and `type` (the default type).
     private func withDefaults(_ record: ParsedRecord, name: String, line: Int) -> ParsedRecord {
         guard case .event(var event) = record else { return record }
         if event.eventID == nil { event.eventID = .string("\(name):\(line)") }
-        if event.type == nil, let type = options.constantType { event.type = .string(type.rawValue) }
+        if event.type == nil, let type = options.defaultType { event.type = .string(type.rawValue) }
         return .event(event)
     }
 
