@@ -137,52 +137,63 @@ extension SyntheticShoppers {
     /// same for its whole category, so the `top` most popular items of each category, with the memory's
     /// items, contain the `top` most probable items.
     func nextViewDistribution(memory: ShopperMemory, affinity: [Double], top: Int) -> [RankedItem] {
-        var candidates = Set<Int>()
-        candidates.formUnion(memory.recentViews)
-        candidates.formUnion(memory.consumables)
+        var candidates = memory.recentViews + memory.consumables
         for main in memory.mains {
             let first = catalog.line[main] * ItemCatalog.itemsPerLine
             for position in first..<(first + ItemCatalog.itemsPerLine)
             where catalog.role[catalog.lineItems[position]] == .accessory {
-                candidates.insert(catalog.lineItems[position])
+                candidates.append(catalog.lineItems[position])
             }
         }
         let perCategory = min(top, ItemCatalog.itemsPerCategory)
         for category in affinity.indices {
             let first = category * ItemCatalog.itemsPerCategory
-            candidates.formUnion(catalog.byPopularity[first..<(first + perCategory)])
+            candidates += catalog.byPopularity[first..<(first + perCategory)]
         }
+        candidates.sort()
+        // The `top` most probable so far, most probable first (ties: lower index, which comes first).
         var ranked: [RankedItem] = []
-        ranked.reserveCapacity(candidates.count)
-        for item in candidates {
-            let category = ItemCatalog.category(of: item)
-            var probability = 0.0
-            var remaining = 1.0  // probability that the steps so far passed
-            let recent = ShopperMemory.count(memory.recentViews, in: category)
-            if recent > 0 {
-                if memory.recentViews.contains(item) { probability += rule.revisit / Double(recent) }
-                remaining *= 1 - rule.revisit
-            }
-            let mains = ShopperMemory.count(memory.mains, in: category)
-            if mains > 0 {
-                if catalog.role[item] == .accessory {
-                    let line = catalog.line[item]
-                    let owners = memory.mains.reduce(0) { $0 + (catalog.line[$1] == line ? 1 : 0) }
-                    let share = catalog.popularity[item] / catalog.accessoryPopularity(ofLine: line)
-                    probability += remaining * rule.accessory * Double(owners) / Double(mains) * share
-                }
-                remaining *= 1 - rule.accessory
-            }
-            let consumables = ShopperMemory.count(memory.consumables, in: category)
-            if consumables > 0 {
-                if memory.consumables.contains(item) { probability += remaining * rule.repeatPurchase / Double(consumables) }
-                remaining *= 1 - rule.repeatPurchase
-            }
-            probability += remaining * catalog.popularity[item]
-            ranked.append(RankedItem(item: item, probability: affinity[category] * probability))
+        ranked.reserveCapacity(top + 1)
+        var previous = -1
+        for item in candidates where item != previous {
+            previous = item
+            let entry = RankedItem(item: item, probability: nextViewProbability(of: item, memory: memory, affinity: affinity))
+            if ranked.count == top, !(entry.probability > ranked[top - 1].probability) { continue }
+            var position = ranked.count
+            while position > 0, entry.probability > ranked[position - 1].probability { position -= 1 }
+            ranked.insert(entry, at: position)
+            if ranked.count > top { ranked.removeLast() }
         }
-        ranked.sort { $0.probability > $1.probability || ($0.probability == $1.probability && $0.item < $1.item) }
-        return Array(ranked.prefix(top))
+        return ranked
+    }
+
+    /// `a_k · Q_k(item)`: the probability that a session's first view is `item` (see `nextViewDistribution`).
+    private func nextViewProbability(of item: Int, memory: ShopperMemory, affinity: [Double]) -> Double {
+        let category = ItemCatalog.category(of: item)
+        var probability = 0.0
+        var remaining = 1.0  // the probability that the steps so far passed
+        let recent = ShopperMemory.count(memory.recentViews, in: category)
+        if recent > 0 {
+            if memory.recentViews.contains(item) { probability += rule.revisit / Double(recent) }
+            remaining *= 1 - rule.revisit
+        }
+        let mains = ShopperMemory.count(memory.mains, in: category)
+        if mains > 0 {
+            if catalog.role[item] == .accessory {
+                let line = catalog.line[item]
+                let owners = memory.mains.reduce(0) { $0 + (catalog.line[$1] == line ? 1 : 0) }
+                let share = catalog.popularity[item] / catalog.accessoryPopularity(ofLine: line)
+                probability += remaining * rule.accessory * Double(owners) / Double(mains) * share
+            }
+            remaining *= 1 - rule.accessory
+        }
+        let consumables = ShopperMemory.count(memory.consumables, in: category)
+        if consumables > 0 {
+            if memory.consumables.contains(item) { probability += remaining * rule.repeatPurchase / Double(consumables) }
+            remaining *= 1 - rule.repeatPurchase
+        }
+        probability += remaining * catalog.popularity[item]
+        return affinity[category] * probability
     }
 }
 
