@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import VeilCore
-import VeilService
+import VeilModels
+import VeilRuntime
 import VeilStore
 
 /// `veil models`: list, show and review trained models.
