@@ -1,7 +1,6 @@
 import Foundation
+import GRDB
 import Testing
-import VeilCore
-import VeilStore
 
 /// Interaction-only exports (a rating or review log with user, item and time columns and nothing else),
 /// imported by the real `veil` binary with `--default-type`; the fixture `Tests/Fixtures/interactions.csv`
@@ -12,8 +11,8 @@ import VeilStore
     static let rawUsers = ["shopper-a17", "shopper-b42", "shopper-c09", "shopper-d61"]
     static let mapping = ["--format", "csv", "--map", "user_id=user,item_id=item,timestamp=ts"]
 
-    @Test func importsUserItemTimeColumnsAsViews() async throws {
-        let installation = try IngestDurabilityCLITests.Installation()
+    @Test func importsUserItemTimeColumnsAsViews() throws {
+        let installation = try VeilInstallation()
         let imported = try installation.run(["ingest", Self.fixture.path] + Self.mapping + ["--default-type", "view", "--json"])
         #expect(imported.status == 0, "\(imported.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(imported.stdout.utf8)) as? [String: Any])
@@ -21,14 +20,20 @@ import VeilStore
         let file = try #require((report["files"] as? [[String: Any]])?.first)
         #expect(file["ignored_columns"] as? [String] == [])
 
-        let chunk = try await installation.store().events(after: nil, limit: 100)
-        let events = chunk.events
-        #expect(chunk.next == nil)
-        #expect(events.count == 12)
-        #expect(events.allSatisfy { $0.type == .view && $0.category == nil && $0.price == nil && $0.session == nil })
-        #expect(Set(events.compactMap(\.itemID)) == ["sku-1001", "sku-1002", "sku-2040", "sku-3300", "sku-0077", "sku-0078"])
-        #expect(Set(events.map(\.pseudonym)).count == 4)
-        #expect(events.allSatisfy { $0.eventID.hasPrefix("auto:") }, "event IDs are derived from the content")
+        // The stored rows, read with SQLite itself.
+        let rows = try #require(try DataDirectoryReport.read(installation.databaseFile) { db in
+            try Row.fetchAll(db, sql: "SELECT event_id, pid, type, item_id, category, price, session_pid FROM events")
+        })
+        #expect(rows.count == 12)
+        #expect(rows.allSatisfy { row in
+            row["type"] as String? == "view" && row["category"] as String? == nil && row["price"] as Double? == nil
+                && row["session_pid"] as Data? == nil
+        })
+        #expect(Set(rows.compactMap { $0["item_id"] as String? })
+            == ["sku-1001", "sku-1002", "sku-2040", "sku-3300", "sku-0077", "sku-0078"])
+        #expect(Set(rows.compactMap { $0["pid"] as Data? }).count == 4)
+        #expect(rows.allSatisfy { ($0["event_id"] as String?)?.hasPrefix("auto:") == true },
+            "event IDs are derived from the content")
 
         // Importing again adds nothing; the old spelling --type means the same (and keys the same events).
         let again = try installation.run(["ingest", Self.fixture.path] + Self.mapping + ["--type", "view", "--json"])
@@ -49,8 +54,8 @@ import VeilStore
 
     /// Without a type column or --default-type every record lacks its type: the file is refused whole,
     /// each line reported by number and field, no cell echoed.
-    @Test func withoutADefaultTypeTheFileIsRefusedWithoutEchoingIt() async throws {
-        let installation = try IngestDurabilityCLITests.Installation()
+    @Test func withoutADefaultTypeTheFileIsRefusedWithoutEchoingIt() throws {
+        let installation = try VeilInstallation()
         let refused = try installation.run(["ingest", Self.fixture.path] + Self.mapping)
         #expect(refused.status != 0)
         #expect(refused.stdout.contains("line 2: type is required"))
@@ -58,7 +63,7 @@ import VeilStore
         let printed = refused.stdout + refused.stderr
         for user in Self.rawUsers { #expect(!printed.contains(user)) }
         #expect(!printed.contains("sku-1001") && !printed.contains("2026-03-01"))
-        #expect(try await installation.store().eventCount() == 0)
+        #expect(try installation.rowCount("events") == 0)
 
         let unknown = try installation.run(["ingest", Self.fixture.path] + Self.mapping + ["--default-type", "rating"])
         #expect(unknown.status != 0 && unknown.stderr.contains("--default-type: \"rating\" is not an event type"))
