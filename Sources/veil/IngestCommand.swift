@@ -23,14 +23,17 @@ struct IngestCommand: AsyncParsableCommand {
             A foreign export is described by a mapping file (--mapping, docs/ingest.md) or the same \
             settings as flags, which override the file's: the delimiter and quoting, the column names of \
             a file without a header row, an expression per event field (price=amount/quantity), \
-            constants, a value map for event types (home=skip), the timestamp format and time zone.
+            constants, a value map for event types (home=skip), the timestamp format and time zone. \
+            --default-type gives the type of records without one: an interaction-only export (user, \
+            item, time) imports as views.
 
             Examples:
               veil ingest events.ndjson
               veil ingest transactions.txt --mapping transactions.yaml --dry-run
               veil ingest transactions.txt --delimiter whitespace --columns customer,date,quantity,amount \\
                   --map user_id=customer,timestamp=date,quantity=quantity,'price=amount / quantity' \\
-                  --type purchase --timestamp-format %Y%m%d
+                  --default-type purchase --timestamp-format %Y%m%d
+              veil ingest ratings.csv --map user_id=user,item_id=item,timestamp=ts --default-type view
               veil ingest clicks.csv --map user_id=visitor,type=page --event-type-map home=skip,product=view \\
                   --timestamp-format epoch_millis --json
             """
@@ -88,8 +91,12 @@ struct IngestCommand: AsyncParsableCommand {
             valueName: "value=type,..."))
     var eventTypeMap: [String] = []
 
-    @Option(name: .customLong("type"), help: ArgumentHelp("Event type of records without one (--constant type=TYPE).", valueName: "type"))
-    var constantType: String?
+    @Option(
+        name: [.customLong("default-type"), .customLong("type")],
+        help: ArgumentHelp(
+            "Event type of records without one (no type column, or an empty cell; --constant type=TYPE): e.g. view for a rating export, purchase for a transaction log.",
+            valueName: "type"))
+    var defaultType: String?
 
     @Flag(help: "Store the valid lines of a file with invalid ones, and report the invalid lines.")
     var skipInvalid = false
@@ -148,8 +155,8 @@ struct IngestCommand: AsyncParsableCommand {
         for (field, value) in try FlagList.pairs(constant, flag: "--constant") {
             try flag("--constant \(field)") { try mapping.setConstant(field, value, origin: "--constant") }
         }
-        if let constantType {
-            try flag("--type") { try mapping.setConstant("type", constantType, origin: "--type") }
+        if let defaultType {
+            try flag("--default-type") { try mapping.setConstant("type", defaultType, origin: "--default-type") }
         }
         for (value, target) in try FlagList.pairs(eventTypeMap, flag: "--event-type-map") {
             try flag("--event-type-map \(value)") { try mapping.mapType(value, to: target, origin: "--event-type-map") }

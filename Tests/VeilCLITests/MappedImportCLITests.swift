@@ -152,7 +152,7 @@ import Testing
         let data = Self.example("transactions.txt")
         let flags = try installation.run([
             "ingest", data, "--delimiter", "whitespace", "--columns", "customer,date,quantity,amount",
-            "--map", "user_id=customer,timestamp=date,quantity=quantity,price=amount / quantity", "--type", "purchase",
+            "--map", "user_id=customer,timestamp=date,quantity=quantity,price=amount / quantity", "--default-type", "purchase",
             "--timestamp-format", "%Y%m%d", "--time-zone", "America/New_York", "--json",
         ])
         #expect(flags.status == 0, "\(flags.stderr)")

@@ -9,7 +9,7 @@ enum ImportHints {
                 return "map the values in the mapping's types: section (e.g. types: {home: skip, product: view}) or with --event-type-map home=skip,product=view"
             }
             if rule == "is required" {
-                return "read the type from a column (fields: {type: COLUMN}, --map type=COLUMN) or give every record one (constants: {type: purchase}, --type purchase)"
+                return "read the type from a column (fields: {type: COLUMN}, --map type=COLUMN) or give records without one a type (constants: {type: view}, --default-type view)"
             }
         case "user_id" where rule == "is required":
             return format == .csv
