@@ -34,7 +34,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("δ, in (0, policy budget.delta]; default the policy's δ.", valueName: "delta"))
     var delta: Double?
     @Option(help: ArgumentHelp("logistic or mlp.", valueName: "model"))
-    var model: ModelChoice = .logistic
+    var model: ModelFamily = .logistic
     @Option(
         parsing: .upToNextOption,
         help: ArgumentHelp("Hidden layer widths of an mlp (default 64), e.g. --hidden 64 32.", valueName: "units"))
@@ -149,4 +149,4 @@ enum CLIDates {
 }
 
 extension PredictionTask: ExpressibleByArgument {}
-extension ModelChoice: ExpressibleByArgument {}
+extension ModelFamily: ExpressibleByArgument {}

@@ -208,7 +208,7 @@ public final class TrainingService: Sendable {
         return ModelCard(
             modelId: nil, created: nil, task: plan.task.rawValue,
             model: ModelCard.Model(
-                kind: artifact.kind.rawValue, hiddenSizes: artifact.hiddenSizes, parameterCount: artifact.parameters.count,
+                kind: artifact.kind, hiddenSizes: artifact.hiddenSizes, parameterCount: artifact.parameters.count,
                 optimizer: "adam", learningRate: plan.learningRate),
             features: schema,
             dataWindow: ModelCard.DataWindow(
