@@ -217,9 +217,8 @@ public struct TrainingPlan: Sendable, Hashable {
 
     public var optimizer: Optimizer { .adam(learningRate: learningRate) }
 
-    /// The network shape for `inputSize` features and the task's classes.
-    public func architecture(inputSize: Int, categories: Int) throws -> ModelArchitecture {
-        let head: ModelArchitecture.Head = task == .nextCategory ? .softmax(classes: categories) : .sigmoid
-        return try ModelArchitecture(inputSize: inputSize, hiddenSizes: hiddenSizes, head: head)
+    /// The network shape for `inputSize` features and the task's output head under `schema`.
+    public func architecture(inputSize: Int, schema: FeatureSchema) throws -> ModelArchitecture {
+        try ModelArchitecture(inputSize: inputSize, hiddenSizes: hiddenSizes, head: task.definition.head(schema: schema))
     }
 }
