@@ -11,12 +11,17 @@ public protocol TrainableModel: Sendable {
     /// The examples it trains on: rows of features with labels, or event sequences with targets.
     associatedtype Data: TrainingData
     /// The precision of the forward and backward passes and of a chunk's gradient sum.
-    associatedtype Scalar: BinaryFloatingPoint
+    associatedtype Scalar: ComputeScalar
     /// One worker's buffers for a chunk; reused from step to step.
     associatedtype Workspace: AnyObject
 
     /// Every parameter, in the model's documented layout.
     var parameters: [Double] { get set }
+
+    /// How many examples one chunk of a step holds: the unit a worker takes, and the unit whose
+    /// gradient sums are added in a fixed order. Part of the seeded-determinism contract — a model
+    /// keeps it fixed, so a seeded run gives the same parameters however many cores run it.
+    var chunkSize: Int { get }
 
     /// Throws `VeilError.invalidInput` naming the field when `data` does not fit the model (width,
     /// classes, vocabulary) or holds no examples.
@@ -36,7 +41,7 @@ public protocol TrainableModel: Sendable {
 
     /// `gradient += weight · ∇θ loss_e` for example `example` of the loaded chunk. `gradient` has
     /// `parameters.count` values.
-    func addGradient(example: Int, weight: Scalar, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>)
+    func addGradient(example: Int, weight: Double, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>)
 }
 
 /// A training set of examples, one per user (which is what makes a per-example guarantee per user).

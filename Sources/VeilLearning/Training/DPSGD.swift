@@ -70,7 +70,7 @@ public struct DPSGDConfiguration: Sendable, Hashable, Codable {
 /// Each step:
 /// 1. every example joins the batch independently with probability q = B / n;
 /// 2. a forward and backward pass give each example's gradient norm ‖g_i‖ over every parameter, exactly
-///    (each layer contributes its own part; see `Layer`);
+///    (each layer contributes its own part; see `Layer`), the examples split across cores;
 /// 3. example i is weighted by c_i = min(1, C / ‖g_i‖) and Σ_i c_i g_i is accumulated — every term has
 ///    norm ≤ C;
 /// 4. Gaussian noise N(0, σ²C²) is added to each coordinate of the sum, which is divided by the
@@ -85,10 +85,14 @@ public enum DPSGD {
     /// configuration the result is bitwise identical. `onEpoch` runs after each epoch (see
     /// `EpochProgress` for why its loss must not be released).
     ///
+    /// `workers` threads share each step (default: every core); the result does not depend on how many
+    /// (see `TrainingEngine`).
+    ///
     /// Throws `VeilError.invalidInput` when the configuration or data does not fit.
     public static func train<Model: TrainableModel, Sampling: RandomNumberGenerator, Noise: GaussianSource>(
         _ model: Model, on data: Model.Data, configuration: DPSGDConfiguration,
-        sampling: inout Sampling, noise: inout Noise, onEpoch: (EpochProgress) -> Void = { _ in }
+        sampling: inout Sampling, noise: inout Noise, workers: Int? = nil,
+        onEpoch: (EpochProgress) -> Void = { _ in }
     ) throws -> Trained<Model> {
         try TrainingEngine.validate(data, for: model, optimizer: configuration.optimizer)
         try configuration.validate(exampleCount: data.exampleCount)
@@ -101,7 +105,8 @@ public enum DPSGD {
         let sampler = PoissonSampler(population: n, rate: rate)
         var engine = TrainingEngine(
             model: model, optimizer: configuration.optimizer,
-            expectedExamples: configuration.expectedBatchSize + configuration.expectedBatchSize / 4 + 16)
+            expectedExamples: configuration.expectedBatchSize + configuration.expectedBatchSize / 4 + 16,
+            workers: workers)
         var batch: [Int] = []
         batch.reserveCapacity(configuration.expectedBatchSize + configuration.expectedBatchSize / 4 + 16)
         var steps = 0
@@ -110,9 +115,11 @@ public enum DPSGD {
             var seen = 0
             for _ in 0..<configuration.stepsPerEpoch(exampleCount: n) {
                 sampler.sample(into: &batch, using: &sampling)
-                lossSum += engine.computeGradient(batch: batch, data: data, weighting: .clipped(clippingNorm: clip))
+                lossSum += engine.computeGradient(
+                    batch: batch, data: data, weighting: .clipped(clippingNorm: clip), noiseDeviation: noiseDeviation,
+                    noise: &noise)
                 seen += batch.count
-                engine.perturbAndScaleGradient(noiseDeviation: noiseDeviation, scale: scale, noise: &noise)
+                engine.perturbAndScale(noiseDeviation: noiseDeviation, scale: scale)
                 engine.update()
                 steps += 1
             }

@@ -17,11 +17,12 @@ public struct SGDConfiguration: Sendable, Hashable, Codable {
 /// last may be smaller), stepping along the batch's mean gradient. For comparison with DP-SGD only — the
 /// result carries no privacy guarantee and must not be released as private.
 public enum MinibatchSGD {
-    /// Trains `model` on `data`, shuffling with `shuffling`; deterministic given its state.
+    /// Trains `model` on `data`, shuffling with `shuffling`; deterministic given its state, on any number
+    /// of `workers` (default: every core).
     /// Throws `VeilError.invalidInput` when the configuration or data does not fit.
     public static func train<Model: TrainableModel, Shuffling: RandomNumberGenerator>(
         _ model: Model, on data: Model.Data, configuration: SGDConfiguration,
-        shuffling: inout Shuffling, onEpoch: (EpochProgress) -> Void = { _ in }
+        shuffling: inout Shuffling, workers: Int? = nil, onEpoch: (EpochProgress) -> Void = { _ in }
     ) throws -> Trained<Model> {
         try TrainingEngine.validate(data, for: model, optimizer: configuration.optimizer)
         guard configuration.batchSize >= 1 else {
@@ -30,7 +31,8 @@ public enum MinibatchSGD {
         guard configuration.epochs >= 1 else { throw VeilError(.invalidInput, field: "epochs", "must be at least 1") }
         let n = data.exampleCount
         let batchSize = min(configuration.batchSize, n)
-        var engine = TrainingEngine(model: model, optimizer: configuration.optimizer, expectedExamples: batchSize)
+        var engine = TrainingEngine(
+            model: model, optimizer: configuration.optimizer, expectedExamples: batchSize, workers: workers)
         var order = Array(0..<n)
         var batch: [Int] = []
         batch.reserveCapacity(batchSize)
