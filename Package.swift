@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "veil", targets: ["veil"]),
         .executable(name: "VeilBench", targets: ["VeilBench"]),
+        .executable(name: "VeilFuzz", targets: ["VeilFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,18 +50,38 @@ let package = Package(
         .target(name: "VeilPrivacy", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         .target(name: "VeilLearning", dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy"], swiftSettings: strict),
         .target(name: "VeilSynth", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
+        // Use cases, one module each; the faces (veil, VeilGateway) import the ones they expose.
+        .target(name: "VeilAccess", dependencies: ["VeilCore", "VeilCrypto", "VeilStore"], swiftSettings: strict),
         .target(
-            name: "VeilService",
+            name: "VeilLedger",
+            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilAudit"],
+            swiftSettings: strict
+        ),
+        .target(name: "VeilIngest", dependencies: ["VeilCore", "VeilCrypto", "VeilStore"], swiftSettings: strict),
+        .target(
+            name: "VeilModels",
+            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLearning", "VeilPolicy", "VeilLedger"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "VeilQueries",
+            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLedger"],
+            swiftSettings: strict
+        ),
+        // The composition root: opens keys, policy, database and audit log and builds the use cases.
+        .target(
+            name: "VeilRuntime",
             dependencies: [
-                "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLearning", "VeilPolicy", "VeilAudit",
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilPolicy", "VeilAudit", "VeilAccess", "VeilLedger", "VeilIngest",
+                "VeilModels", "VeilQueries",
             ],
             swiftSettings: strict
         ),
-        // The HTTP face over VeilService (Hummingbird 2).
+        // The HTTP face over the use cases (Hummingbird 2).
         .target(
             name: "VeilGateway",
             dependencies: [
-                "VeilCore", "VeilService",
+                "VeilCore", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -74,7 +95,7 @@ let package = Package(
             name: "veil",
             dependencies: [
                 "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilPolicy",
-                "VeilAudit", "VeilService",
+                "VeilAudit", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
                 "VeilGateway",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,13 +107,29 @@ let package = Package(
             name: "VeilBench",
             dependencies: [
                 "VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilStore", "VeilAudit",
-                "VeilPolicy", "VeilService", "VeilGateway",
+                "VeilPolicy", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
+                "VeilGateway",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
+        // Fuzz harnesses over every parser and decoder (bounded in `make test`, long in `make fuzz`).
+        .target(
+            name: "VeilFuzzing",
+            dependencies: [
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilPolicy", "VeilAudit", "VeilPrivacy", "VeilIngest", "VeilLedger",
+                "VeilModels", "VeilQueries", "VeilGateway",
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "VeilFuzz",
+            dependencies: ["VeilFuzzing", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "VeilFuzzingTests", dependencies: ["VeilFuzzing"], swiftSettings: strict),
         .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilCryptoTests",
@@ -112,17 +149,35 @@ let package = Package(
         .testTarget(name: "VeilStoreTests", dependencies: ["VeilStore", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
         .testTarget(
-            name: "VeilServiceTests",
+            name: "VeilAccessTests",
+            dependencies: ["VeilAccess", "VeilStore", "VeilCore", "VeilCrypto", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "VeilIngestTests", dependencies: ["VeilIngest", "VeilStore", "VeilCore", "VeilCrypto"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilLedgerTests",
+            dependencies: ["VeilLedger", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VeilModelsTests",
             dependencies: [
-                "VeilService", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit", "VeilLearning", "VeilSynth",
+                "VeilModels", "VeilRuntime", "VeilLedger", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit",
+                "VeilLearning", "VeilSynth",
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "VeilCLITests", dependencies: ["veil", "VeilService", "VeilStore", "VeilCore", "VeilCrypto"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilQueriesTests",
+            dependencies: ["VeilQueries", "VeilLedger", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "VeilCLITests", dependencies: ["veil", "VeilQueries", "VeilStore", "VeilCore", "VeilCrypto", "VeilAudit"], swiftSettings: strict),
         .testTarget(
             name: "VeilGatewayTests",
             dependencies: [
-                "VeilGateway", "VeilService", "VeilStore", "VeilCrypto", "VeilCore",
+                "VeilGateway", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime", "VeilStore",
+                "VeilCrypto", "VeilCore", "VeilPolicy",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

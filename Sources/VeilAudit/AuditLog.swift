@@ -25,14 +25,14 @@ public final class AuditLog: AuditRecording {
 
     public let path: String
     private let signingKey: SigningKey
-    private let clock: @Sendable () -> Date
+    private let clock: WallClock
     private let file: AuditFile
     /// The head this instance knows, and the file size it had then (-1: unknown, re-read).
     private let state: Mutex<(head: AuditHead, size: Int64)>
 
     /// Opens (creating if needed) the log at `path`, signing new records with `signingKey`.
     /// `clock` supplies record times (tests pass a fixed one).
-    public init(path: String, signingKey: SigningKey, clock: @escaping @Sendable () -> Date = { Date() }) throws {
+    public init(path: String, signingKey: SigningKey, clock: WallClock = .system) throws {
         self.path = path
         self.signingKey = signingKey
         self.clock = clock
@@ -42,35 +42,32 @@ public final class AuditLog: AuditRecording {
     }
 
     /// Opens `<dataDirectory>/audit.log`, creating the directory (mode 0700) if needed.
-    public convenience init(dataDirectory: String, signingKey: SigningKey) throws {
+    public convenience init(dataDirectory: String, signingKey: SigningKey, clock: WallClock = .system) throws {
         do {
             try FileManager.default.createDirectory(
                 atPath: dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw VeilError(.unavailable, field: dataDirectory, "cannot create the data directory")
         }
-        try self.init(path: Self.path(dataDirectory: dataDirectory), signingKey: signingKey)
+        try self.init(path: Self.path(dataDirectory: dataDirectory), signingKey: signingKey, clock: clock)
     }
 
     /// Appends one signed record and returns its seq once it is on disk.
     ///
-    /// `actor` is a token name or `cli`; `action` a dotted lowercase name (`budget.spend`); `details`
-    /// must hold no raw ID or secret. Throws `invalidInput` for a bad actor, action or details,
+    /// `actor` is a token name or `cli`; `details` must hold no raw ID or secret. Throws
+    /// `invalidInput` for a bad actor or details,
     /// `unavailable` when the disk fails, `integrity` when the log's tail does not verify.
     @discardableResult
-    public func record(actor: String, action: String, details: [String: JSONValue]) throws -> UInt64 {
+    public func record(actor: String, action: AuditAction, details: [String: JSONValue]) throws -> UInt64 {
         guard !actor.isEmpty, actor.count <= 200, !actor.contains(where: \.isNewline) else {
             throw VeilError(.invalidInput, field: "actor", "must be a token name or `cli` (1 to 200 characters, one line)")
-        }
-        guard AuditAction.isWellFormed(action) else {
-            throw VeilError(.invalidInput, field: "action", "must be a dotted lowercase name such as budget.spend")
         }
         return try state.withLock { state in
             try file.locked(exclusive: true) {
                 try refresh(&state)
                 let seq = state.head.seq + 1
                 let body = try AuditBody(
-                    seq: seq, time: AuditTime.format(clock()), actor: actor, action: action, details: details
+                    seq: seq, time: AuditTime.format(clock.now()), actor: actor, action: action.rawValue, details: details
                 ).jsonText()
                 let hash = AuditChain.link(previous: state.head.hash, body: body)
                 let line = AuditLine(body: body, hash: hash, signature: signingKey.signature(for: hash)).encoded()

@@ -5,7 +5,7 @@ import VeilCore
 import VeilCrypto
 import VeilGateway
 import VeilPolicy
-import VeilService
+import VeilRuntime
 
 /// A throwaway deployment for one benchmark: fresh keys and a fresh data directory under the system
 /// temporary directory, opened as a `VeilContext` under the built-in policy. `remove()` deletes it all.

@@ -2,7 +2,7 @@ import Foundation
 import VeilCore
 import VeilCrypto
 import VeilLearning
-import VeilService
+import VeilModels
 import VeilStore
 import VeilSynth
 

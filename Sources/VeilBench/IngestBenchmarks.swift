@@ -1,7 +1,7 @@
 import Foundation
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilIngest
 import VeilStore
 
 /// `veil ingest` throughput (issue 3): import of 1,000,000 generated events (time order, 50,000 users)

@@ -2,7 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import VeilCore
 import VeilGateway
-import VeilService
+import VeilIngest
+import VeilModels
+import VeilRuntime
 import VeilSynth
 
 /// Single-prediction latency over HTTP at a fixed request rate (issue 5: "p50/p99 over HTTP at 500
@@ -125,7 +127,7 @@ enum PredictBenchmarks {
     private static func approvePurchaseModel(_ context: VeilContext, shoppers: SyntheticShoppers) async throws {
         let horizon = 14
         let cutoff = Int64(shoppers.configuration.start.adding(days: days - horizon).daysSinceEpoch) * 86_400_000
-        let card = try await TrainingService(context: context).train(
+        let card = try await context.trainingService().train(
             TrainingRequest(task: .purchase, epsilon: 1, model: .logistic, cutoffMillis: cutoff, horizonDays: horizon),
             principal: "bench")
         guard let id = card.modelId else { throw VeilError(.integrity, "the trained model has no id") }
@@ -134,7 +136,7 @@ enum PredictBenchmarks {
 
     /// Serial, in-process timings of the steps of one prediction, `serialSamples` each (ms).
     private static func serialBreakdown(_ context: VeilContext, pseudonyms: [Pseudonym]) async throws -> [BenchResult] {
-        let predictor = PredictionService(context: context)
+        let predictor = context.predictionService()
         var events = 0
         let lookup = try await serialLatencies { _ in _ = try context.models.serving(task: "purchase") }
         let read = try await serialLatencies { events += try await context.events.events(for: pseudonyms[$0 % pseudonyms.count]).count }

@@ -1,7 +1,8 @@
 import Foundation
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilLedger
+import VeilQueries
 import VeilStore
 
 /// DP aggregate queries over 10,000,000 in-memory events (issue 6: target < 2 s each in release):
@@ -28,7 +29,7 @@ enum QueryBenchmarks {
             for (name, spec) in queries {
                 var groups = 0
                 let seconds = try Stopwatch.bestSeconds(repetitions: 3) {
-                    groups = try service.run(spec, principal: "bench", role: "analyst").groups.count
+                    groups = try service.run(spec, principal: "bench", role: .analyst).groups.count
                 }
                 blackHole(groups)
                 results.append(BenchResult(name: name + ".seconds", value: seconds, unit: "s"))

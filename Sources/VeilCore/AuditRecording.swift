@@ -6,5 +6,5 @@
 public protocol AuditRecording: Sendable {
     /// Appends one record and returns its sequence number.
     @discardableResult
-    func record(actor: String, action: String, details: [String: JSONValue]) throws -> UInt64
+    func record(actor: String, action: AuditAction, details: [String: JSONValue]) throws -> UInt64
 }

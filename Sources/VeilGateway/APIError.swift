@@ -1,6 +1,6 @@
 import Hummingbird
 import VeilCore
-import VeilService
+import VeilIngest
 
 /// An HTTP error response of the Veil API. Every error has one of two bodies:
 ///
@@ -74,6 +74,13 @@ extension APIError {
     /// 422: a field of a JSON request body breaks a rule. `message` starts with the field's name.
     static func unprocessable(_ message: String) -> APIError {
         APIError(.unprocessableContent, code: "invalid_input", message)
+    }
+
+    /// 405: the path exists but not with this method; `Allow` lists the methods it takes.
+    static func methodNotAllowed(allow: [String]) -> APIError {
+        APIError(
+            .methodNotAllowed, code: "method_not_allowed", "this endpoint does not accept this method",
+            headers: [.allow: allow.joined(separator: ", ")])
     }
 
     /// 503: a dependency cannot do its part now; the client should retry after a second.

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import VeilCore
-import VeilService
+import VeilModels
 
 /// The model registry: `GET /v1/models` (every model, newest first), `GET /v1/models/{id}` (state,
 /// review and card, as `veil models show --json`), and a reviewer's `POST /v1/models/{id}/approve`

@@ -3,8 +3,8 @@ import GRDB
 import GRDBSQLite
 import VeilCore
 
-/// Reads stored events straight from a prepared SQLite statement, column by index, in the order of
-/// `EventRow.columns`. Training and scoring scan millions of rows; GRDB's `Codable` row decoding looks
+/// Reads stored events straight from a prepared SQLite statement, column by index, selected with
+/// `EventColumn.selectList`. Training and scoring scan millions of rows; GRDB's `Codable` row decoding looks
 /// every column up by name in every row, which cost most of a scan's time.
 ///
 /// Contract: `forEach` binds `arguments` (Int64 or blobs, to `?1`, `?2`, … in order), runs the statement
@@ -58,41 +58,46 @@ enum EventRowReader {
         return (events, lastRowid)
     }
 
-    /// Columns 1… of `EventRow.columns`: event_id, pid, epoch, type, ts_ms, session_pid, item_id,
-    /// category, price, quantity, rating, query.
+    /// The event in the current row, each column read at its `EventColumn.position`.
     private static func event(_ statement: OpaquePointer, rowid: Int64) throws -> StoredEvent {
         func malformed(_ what: String) -> VeilError {
             VeilError(.integrity, field: "events", "a stored \(what) is malformed (rowid \(rowid))")
         }
-        guard let eventID = text(statement, 1), let pseudonym = pseudonym(statement, 2),
-            let epoch = UInt32(exactly: sqlite3_column_int64(statement, 3)),
-            let typeName = text(statement, 4), let type = EventType(rawValue: typeName)
+        guard let eventID = text(statement, .eventID), let pseudonym = pseudonym(statement, .pid),
+            let epoch = UInt32(exactly: int(statement, .epoch)),
+            let typeName = text(statement, .type), let type = EventType(rawValue: typeName)
         else { throw malformed("event row") }
         var session: Pseudonym?
-        if !isNull(statement, 6) {
-            guard let value = self.pseudonym(statement, 6) else { throw malformed("session pseudonym") }
+        if !isNull(statement, .sessionPID) {
+            guard let value = self.pseudonym(statement, .sessionPID) else { throw malformed("session pseudonym") }
             session = value
         }
         return StoredEvent(
             eventID: eventID, pseudonym: pseudonym, epoch: epoch, type: type,
-            timestampMillis: sqlite3_column_int64(statement, 5), session: session, itemID: text(statement, 7),
-            category: text(statement, 8), price: isNull(statement, 9) ? nil : sqlite3_column_double(statement, 9),
-            quantity: isNull(statement, 10) ? nil : Int(sqlite3_column_int64(statement, 10)),
-            rating: isNull(statement, 11) ? nil : Int(sqlite3_column_int64(statement, 11)), query: text(statement, 12))
+            timestampMillis: int(statement, .timestamp), session: session, itemID: text(statement, .itemID),
+            category: text(statement, .category),
+            price: isNull(statement, .price) ? nil : sqlite3_column_double(statement, EventColumn.price.position),
+            quantity: isNull(statement, .quantity) ? nil : Int(int(statement, .quantity)),
+            rating: isNull(statement, .rating) ? nil : Int(int(statement, .rating)), query: text(statement, .query))
     }
 
-    private static func isNull(_ statement: OpaquePointer, _ column: Int32) -> Bool {
-        sqlite3_column_type(statement, column) == SQLITE_NULL
+    private static func isNull(_ statement: OpaquePointer, _ column: EventColumn) -> Bool {
+        sqlite3_column_type(statement, column.position) == SQLITE_NULL
     }
 
-    private static func text(_ statement: OpaquePointer, _ column: Int32) -> String? {
-        guard !isNull(statement, column), let pointer = sqlite3_column_text(statement, column) else { return nil }
-        let count = Int(sqlite3_column_bytes(statement, column))
+    private static func int(_ statement: OpaquePointer, _ column: EventColumn) -> Int64 {
+        sqlite3_column_int64(statement, column.position)
+    }
+
+    private static func text(_ statement: OpaquePointer, _ column: EventColumn) -> String? {
+        guard !isNull(statement, column), let pointer = sqlite3_column_text(statement, column.position) else { return nil }
+        let count = Int(sqlite3_column_bytes(statement, column.position))
         return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
     }
 
-    private static func pseudonym(_ statement: OpaquePointer, _ column: Int32) -> Pseudonym? {
-        guard let pointer = sqlite3_column_blob(statement, column) else { return nil }
-        return Pseudonym(rawBytes: UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column))))
+    private static func pseudonym(_ statement: OpaquePointer, _ column: EventColumn) -> Pseudonym? {
+        guard let pointer = sqlite3_column_blob(statement, column.position) else { return nil }
+        return Pseudonym(
+            rawBytes: UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column.position))))
     }
 }

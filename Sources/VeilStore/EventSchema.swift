@@ -115,8 +115,41 @@ struct DataKeyRow: Decodable, FetchableRecord, TableRecord {
     var record: DataKeyRecord { DataKeyRecord(id: id, sealed: [UInt8](sealed), created: created) }
 }
 
-/// The columns of `events` in the order `EventRowReader` reads them (inserts bind the same columns
-/// through a prepared statement, `SQLiteEventStore.commit`).
-enum EventRow {
-    static let columns = "events.rowid, event_id, pid, epoch, type, ts_ms, session_pid, item_id, category, price, quantity, rating, query"
+/// The columns of `events` an event is stored in, in table order: the one definition of the event row
+/// (migration `v1-events` created the table; migrations are history and are never edited).
+///
+/// A column's `position` is both its parameter in `insertSQL` (`?1` … `?12`, bound by `Binder`) and its
+/// result column in a read of `selectList` (column 0 is the rowid, read by `EventRowReader`), so
+/// adding a column is one case here plus its bind and its read.
+enum EventColumn: Int32, CaseIterable {
+    case eventID = 1, pid, epoch, type, timestamp, sessionPID, itemID, category, price, quantity, rating, query
+
+    var name: String {
+        switch self {
+        case .eventID: "event_id"
+        case .pid: "pid"
+        case .epoch: "epoch"
+        case .type: "type"
+        case .timestamp: "ts_ms"
+        case .sessionPID: "session_pid"
+        case .itemID: "item_id"
+        case .category: "category"
+        case .price: "price"
+        case .quantity: "quantity"
+        case .rating: "rating"
+        case .query: "query"
+        }
+    }
+
+    /// The bind index in `insertSQL` and the result index in a read of `selectList`.
+    var position: Int32 { rawValue }
+
+    /// What a read of whole events selects: the rowid, then every column in order.
+    static let selectList = (["events.rowid"] + allCases.map(\.name)).joined(separator: ", ")
+
+    /// Inserts one event; a known `event_id` is a duplicate and changes nothing.
+    static let insertSQL = """
+        INSERT INTO events (\(allCases.map(\.name).joined(separator: ", "))) VALUES (\(allCases.map { _ in "?" }.joined(separator: ", "))) \
+        ON CONFLICT(event_id) DO NOTHING
+        """
 }

@@ -96,12 +96,7 @@ final class EventWriter: Sendable {
 
     /// Inserts `events` in order, counting each as inserted or (known `event_id`) duplicate.
     private func insertEvents(_ events: [StoredEvent], into result: inout BatchCommit, in db: Database) throws {
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO events (event_id, pid, epoch, type, ts_ms, session_pid, item_id, category, price, quantity, rating, query)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING
-                """
-        ).sqliteStatement
+        let statement = try db.cachedStatement(sql: EventColumn.insertSQL).sqliteStatement
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)

@@ -60,7 +60,7 @@ struct PseudonymRangeScan {
         try EventRowReader.forEach(
             """
             \(EventSchema.daysCTE)
-            SELECT \(EventRow.columns) FROM days CROSS JOIN events
+            SELECT \(EventColumn.selectList) FROM days CROSS JOIN events
             WHERE \(EventSchema.eventOnDay) AND events.pid >= ?1 AND events.pid < ?2
                 AND (events.pid, events.ts_ms, events.rowid) > (?1, ?3, ?4)
             """,

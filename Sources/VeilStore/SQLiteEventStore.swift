@@ -69,7 +69,7 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
             try EventRowReader.fetch(
                 """
                 \(EventSchema.daysCTE)
-                SELECT \(EventRow.columns) FROM days CROSS JOIN events
+                SELECT \(EventColumn.selectList) FROM days CROSS JOIN events
                 WHERE \(EventSchema.eventOnDay) AND events.pid = ?
                 ORDER BY events.ts_ms, events.rowid
                 """,
@@ -117,7 +117,7 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
         try database.pool.read { db in
             var chunk: [StoredEvent] = []
             chunk.reserveCapacity(chunkSize)
-            try EventRowReader.forEach("SELECT \(EventRow.columns) FROM events", arguments: [], in: db) { event, _ in
+            try EventRowReader.forEach("SELECT \(EventColumn.selectList) FROM events", arguments: [], in: db) { event, _ in
                 chunk.append(event)
                 if chunk.count == chunkSize {
                     try body(chunk)
@@ -167,28 +167,40 @@ public final class SQLiteEventStore: EventStore, IdentityVault {
     }
 }
 
-/// Binds a `StoredEvent` to the 12 parameters of the insert statement with the SQLite C API
-/// (`SQLITE_TRANSIENT`: SQLite copies each value before the call returns).
+/// Binds a `StoredEvent` to the parameters of `EventColumn.insertSQL`, each at its column's position,
+/// with the SQLite C API (`SQLITE_TRANSIENT`: SQLite copies each value before the call returns).
 enum Binder {
     static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     static func bind(_ event: StoredEvent, to statement: OpaquePointer) {
-        text(event.eventID, 1, statement)
-        pseudonym(event.pseudonym, 2, statement)
-        sqlite3_bind_int64(statement, 3, Int64(event.epoch))
-        text(event.type.rawValue, 4, statement)
-        sqlite3_bind_int64(statement, 5, event.timestampMillis)
-        if let session = event.session { pseudonym(session, 6, statement) } else { sqlite3_bind_null(statement, 6) }
-        optionalText(event.itemID, 7, statement)
-        optionalText(event.category, 8, statement)
-        if let price = event.price { sqlite3_bind_double(statement, 9, price) } else { sqlite3_bind_null(statement, 9) }
-        if let quantity = event.quantity {
-            sqlite3_bind_int64(statement, 10, Int64(quantity))
+        text(event.eventID, EventColumn.eventID.position, statement)
+        pseudonym(event.pseudonym, EventColumn.pid.position, statement)
+        int(Int64(event.epoch), .epoch, statement)
+        text(event.type.rawValue, EventColumn.type.position, statement)
+        int(event.timestampMillis, .timestamp, statement)
+        if let session = event.session {
+            pseudonym(session, EventColumn.sessionPID.position, statement)
         } else {
-            sqlite3_bind_null(statement, 10)
+            sqlite3_bind_null(statement, EventColumn.sessionPID.position)
         }
-        if let rating = event.rating { sqlite3_bind_int64(statement, 11, Int64(rating)) } else { sqlite3_bind_null(statement, 11) }
-        optionalText(event.query, 12, statement)
+        optionalText(event.itemID, EventColumn.itemID.position, statement)
+        optionalText(event.category, EventColumn.category.position, statement)
+        if let price = event.price {
+            sqlite3_bind_double(statement, EventColumn.price.position, price)
+        } else {
+            sqlite3_bind_null(statement, EventColumn.price.position)
+        }
+        optionalInt(event.quantity.map(Int64.init), .quantity, statement)
+        optionalInt(event.rating.map(Int64.init), .rating, statement)
+        optionalText(event.query, EventColumn.query.position, statement)
+    }
+
+    private static func int(_ value: Int64, _ column: EventColumn, _ statement: OpaquePointer) {
+        sqlite3_bind_int64(statement, column.position, value)
+    }
+
+    private static func optionalInt(_ value: Int64?, _ column: EventColumn, _ statement: OpaquePointer) {
+        if let value { int(value, column, statement) } else { sqlite3_bind_null(statement, column.position) }
     }
 
     /// Binds a vault row to `(pid, epoch, data_key_id, nonce, ciphertext)`.

@@ -3,7 +3,7 @@ import Foundation
 import VeilAudit
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilLedger
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,18 +39,17 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let path = file ?? AuditLog.path(dataDirectory: data.dataDirectory)
+            let audit = file.map { AuditService(path: $0) } ?? AuditService(dataDirectory: data.dataDirectory)
+            let path = audit.path
             let key = try KeyRing.loadAuditPublicKey(
                 path: publicKey ?? (keys.keysDirectory as NSString).appendingPathComponent(KeyFile.auditPublic.rawValue))
-            let lines = AuditVerifier.lines(of: try AuditLog.contents(path: path))
             let checkpointValue = try checkpoint.map { source in
                 guard let data = FileManager.default.contents(atPath: source) else {
                     throw VeilError(.notFound, field: source, "cannot read the checkpoint file")
                 }
                 return try AuditCheckpoint.decode(data, source: source)
             }
-            let result = AuditVerifier.verify(
-                lines: lines, publicKey: key, checkpoint: checkpointValue, recomputeEpsilon: AuditAccountant.epsilon)
+            let result = try audit.verify(publicKey: key, checkpoint: checkpointValue)
             if output.json {
                 try Output.json(result)
             } else if let failure = result.failure {
@@ -71,8 +70,10 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Checkpoint: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify the log, then print a signed checkpoint of its head (JSON; one line, or pretty with --json).",
+            abstract: "Verify the log (ε included), then print a signed checkpoint of its head (JSON; one line, or pretty with --json).",
             discussion: """
+                Refuses, signing nothing, when the log fails any check of `veil audit verify`, the \
+                recomputed cumulative ε included. \
                 Signature: Ed25519 with audit.secret over "veil-audit-checkpoint\\n<seq>\\n<hash hex>". \
                 Keep checkpoints somewhere the serving host cannot write; `veil audit verify --checkpoint` \
                 then detects truncation or rollback.
@@ -88,15 +89,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let ring = try KeyRing.load(directory: keys.keysDirectory)
-            let path = AuditLog.path(dataDirectory: data.dataDirectory)
-            let lines = AuditVerifier.lines(of: try AuditLog.contents(path: path))
-            let result = AuditVerifier.verify(lines: lines, publicKey: ring.auditSigningKey.publicKey, checkpoint: nil)
-            if let failure = result.failure {
-                throw VeilError(
-                    .integrity, field: path,
-                    "does not verify (\(failure.line.map { "line \($0), " } ?? "")seq \(failure.seq ?? 0): \(failure.reason)); refusing to sign a checkpoint")
-            }
-            let checkpoint = AuditCheckpoint(head: result.head, time: Date(), signingKey: ring.auditSigningKey)
+            let checkpoint = try AuditService(dataDirectory: data.dataDirectory).checkpoint(signingKey: ring.auditSigningKey)
             if output.json {
                 try Output.json(checkpoint)
             } else {
@@ -111,17 +104,27 @@ struct AuditCommand: AsyncParsableCommand {
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the audit log, byte for byte, to stdout (for auditors).",
-            discussion: "Example:\n  veil audit export > audit-$(date +%F).log"
+            discussion: """
+                With --since SEQ, the byte-exact rest of the log after record SEQ: appended to a copy \
+                holding records 1…SEQ it gives the whole log again.
+
+                Examples:
+                  veil audit export > audit-$(date +%F).log
+                  veil audit export --since 1200 >> audit-copy.log
+                """
         )
 
         @Option(help: ArgumentHelp("The log to export (default: <data-dir>/audit.log).", valueName: "file"))
         var file: String?
 
+        @Option(help: ArgumentHelp("Only the records after this seq (as GET /v1/audit?since=).", valueName: "seq"))
+        var since: UInt64?
+
         @OptionGroup var data: DataOptions
 
         func run() async throws {
-            let bytes = try AuditLog.contents(path: file ?? AuditLog.path(dataDirectory: data.dataDirectory))
-            FileHandle.standardOutput.write(Data(bytes))
+            let export = file.map { AuditExport(path: $0) } ?? AuditExport(dataDirectory: data.dataDirectory)
+            FileHandle.standardOutput.write(Data(try export.bytes(since: since)))
         }
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VeilService
+import VeilRuntime
 
 struct BudgetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Foundation
 import VeilAudit
 import VeilCore
 import VeilCrypto
+import VeilLedger
 
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,23 +49,14 @@ struct KeysCommand: AsyncParsableCommand {
             if output.json { Output.note(warning) }
         }
 
-        /// Starts the data directory's audit log with a `key.init` record signed by the new audit key.
-        /// A data directory whose log was signed by other keys is left alone (with a note): its records
-        /// stay verifiable with the old `audit.pub`.
+        /// Starts the data directory's audit log (`AuditService.startLog`); a failure there leaves the
+        /// created keys in place and is reported as a note.
         private func recordKeyInit(_ ring: KeyRing) {
             let logPath = AuditLog.path(dataDirectory: data.dataDirectory)
-            guard !FileManager.default.fileExists(atPath: logPath) else {
-                Output.note("note: \(logPath) already exists; key.init was not recorded there (it is signed by other keys)")
-                return
-            }
             do {
-                try AuditLog(dataDirectory: data.dataDirectory, signingKey: ring.auditSigningKey).record(
-                    actor: "cli", action: "key.init",
-                    details: [
-                        "epoch": .int(Int64(ring.epoch)),
-                        "audit_public_key": .string(Data(ring.auditSigningKey.publicKey.bytes).base64EncodedString()),
-                        "escrow_public_key": .string(Data(ring.escrowPublicKey.bytes).base64EncodedString()),
-                    ])
+                if try AuditService.startLog(dataDirectory: data.dataDirectory, keys: ring, actor: "cli") == .alreadyStarted {
+                    Output.note("note: \(logPath) already exists; key.init was not recorded there (it is signed by other keys)")
+                }
             } catch {
                 Output.note("note: key.init could not be recorded in \(logPath): \(error)")
             }

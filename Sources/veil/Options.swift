@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VeilService
+import VeilRuntime
 
 /// Where the keys live: `--keys DIR`, env `VEIL_KEYS`, default `keys`.
 struct KeyOptions: ParsableArguments {

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import VeilCore
 import VeilLearning
-import VeilService
+import VeilModels
+import VeilRuntime
 
 /// `veil predict`: one user's score from the approved model of a task.
 struct PredictCommand: AsyncParsableCommand {
@@ -39,8 +40,8 @@ struct PredictCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let predictor = PredictionService(context: try service.openContext())
-        let time = at.flatMap(CLIDates.date) ?? Date()
+        let predictor = try service.openContext().predictionService()
+        let time = at.flatMap(CLIDates.date)
         let prediction: Prediction
         if let user {
             prediction = try await predictor.predict(userID: user, task: task, at: time)
@@ -83,7 +84,7 @@ struct ScoreCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let predictor = PredictionService(context: try service.openContext())
+        let predictor = try service.openContext().predictionService()
         guard FileManager.default.createFile(atPath: out, contents: nil) else {
             throw VeilError(.invalidInput, field: "--out", "cannot create \(out)")
         }
@@ -91,7 +92,7 @@ struct ScoreCommand: AsyncParsableCommand {
         defer { try? handle.close() }
         let terminal = isatty(2) == 1
         let summary = try await predictor.score(
-            task: task, at: at.flatMap(CLIDates.date) ?? Date(), principal: "cli",
+            task: task, at: at.flatMap(CLIDates.date), principal: "cli",
             write: { handle.write(Data($0.utf8)) },
             progress: { users in
                 if terminal { FileHandle.standardError.write(Data("\rscoring: \(users) users".utf8)) }

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import VeilCore
-import VeilService
+import VeilQueries
+import VeilRuntime
 
 /// `veil query`: one differentially private aggregate, paid for from the budget before data is read.
 struct QueryCommand: AsyncParsableCommand {
@@ -55,10 +56,9 @@ struct QueryCommand: AsyncParsableCommand {
 
     /// The principal and role the command line acts as in the ledger.
     static let principal = "cli"
-    static let role = "analyst"
+    static let role = Role.analyst
 
     func validate() throws {
-        guard epsilon.isFinite && epsilon > 0 else { throw ValidationError("--epsilon must be a finite number > 0") }
         if let bins { _ = try Self.parseBins(bins) }
         if let filter {
             do { _ = try QueryFilter.parse(filter) } catch { throw ValidationError("--where: \(error.message)") }

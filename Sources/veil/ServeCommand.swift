@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import VeilGateway
-import VeilService
+import VeilRuntime
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilRuntime
 import VeilStore
 
 struct EraseCommand: AsyncParsableCommand {

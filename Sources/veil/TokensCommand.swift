@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import VeilCore
-import VeilService
+import VeilAccess
+import VeilRuntime
 
 extension Role: ExpressibleByArgument {}
 

@@ -20,7 +20,7 @@ import VeilCrypto
     @Test func logWritesTheDocumentedLine() throws {
         let directory = try ScratchDirectory()
         let time = try Date("2026-11-23T10:00:00Z", strategy: .iso8601)
-        let log = try AuditLog(path: directory.file("audit.log"), signingKey: Self.key, clock: { time })
+        let log = try AuditLog(path: directory.file("audit.log"), signingKey: Self.key, clock: .fixed(time))
         try log.record(
             actor: "trainer-ci", action: AuditAction.budgetSpend,
             details: [

@@ -22,8 +22,8 @@ import VeilCrypto
     @Test func bodyHasSortedKeysAndTheRequiredFields() throws {
         let directory = try ScratchDirectory()
         let fixed = Date(timeIntervalSince1970: 1_800_000_000.25)
-        let log = try AuditLog(path: directory.file("audit.log"), signingKey: key, clock: { fixed })
-        let seq = try log.record(actor: "analyst-1", action: "budget.spend", details: ["b": 1, "a": ["z": true, "y": .null]])
+        let log = try AuditLog(path: directory.file("audit.log"), signingKey: key, clock: .fixed(fixed))
+        let seq = try log.record(actor: "analyst-1", action: .budgetSpend, details: ["b": 1, "a": ["z": true, "y": .null]])
         #expect(seq == 1)
         let line = try #require(try readLines(log.path).first)
         let parsed = try AuditLine.parse(line).get()
@@ -38,7 +38,7 @@ import VeilCrypto
         _ = try writeLog(count: 3, key: key, in: directory)
         let reopened = try AuditLog(dataDirectory: directory.path, signingKey: key)
         #expect(try reopened.head().seq == 3)
-        #expect(try reopened.record(actor: "cli", action: "test.more", details: [:]) == 4)
+        #expect(try reopened.record(actor: "cli", action: .named("test.more"), details: [:]) == 4)
         #expect(verify(try readLines(reopened.path), key).isValid)
     }
 
@@ -46,9 +46,9 @@ import VeilCrypto
         let directory = try ScratchDirectory()
         let first = try AuditLog(dataDirectory: directory.path, signingKey: key)
         let second = try AuditLog(dataDirectory: directory.path, signingKey: key)  // as another process would
-        #expect(try first.record(actor: "cli", action: "a.one", details: [:]) == 1)
-        #expect(try second.record(actor: "cli", action: "a.two", details: [:]) == 2)
-        #expect(try first.record(actor: "cli", action: "a.three", details: [:]) == 3)
+        #expect(try first.record(actor: "cli", action: .named("a.one"), details: [:]) == 1)
+        #expect(try second.record(actor: "cli", action: .named("a.two"), details: [:]) == 2)
+        #expect(try first.record(actor: "cli", action: .named("a.three"), details: [:]) == 3)
         #expect(verify(try readLines(first.path), key).isValid)
     }
 
@@ -61,7 +61,7 @@ import VeilCrypto
             for task in 0..<tasks {
                 group.addTask {
                     try (0..<perTask).map { index in
-                        try logs[task % 2].record(actor: "worker-\(task)", action: "test.concurrent", details: ["i": .int(Int64(index))])
+                        try logs[task % 2].record(actor: "worker-\(task)", action: .named("test.concurrent"), details: ["i": .int(Int64(index))])
                     }
                 }
             }
@@ -80,7 +80,7 @@ import VeilCrypto
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(#"{"body":"{\"act"#.utf8))  // a write that never completed
         try handle.close()
-        #expect(try log.record(actor: "cli", action: "test.after_crash", details: [:]) == 3)
+        #expect(try log.record(actor: "cli", action: .named("test.after_crash"), details: [:]) == 3)
         let result = verify(try readLines(log.path), key)
         #expect(result.isValid)
         #expect(result.recordsChecked == 3)
@@ -96,9 +96,10 @@ import VeilCrypto
     @Test func rejectsBadActorActionAndDetails() throws {
         let directory = try ScratchDirectory()
         let log = try AuditLog(dataDirectory: directory.path, signingKey: key)
-        #expect(throws: VeilError.self) { try log.record(actor: "", action: "a.b", details: [:]) }
-        #expect(throws: VeilError.self) { try log.record(actor: "cli", action: "Bad Action", details: [:]) }
-        #expect(throws: VeilError.self) { try log.record(actor: "cli", action: "a.b", details: ["x": .double(.nan)]) }
+        #expect(throws: VeilError.self) { try log.record(actor: "", action: .named("a.b"), details: [:]) }
+        #expect(AuditAction(rawValue: "Bad Action") == nil)
+        #expect(AuditAction(rawValue: "budget.spend") == .budgetSpend)
+        #expect(throws: VeilError.self) { try log.record(actor: "cli", action: .named("a.b"), details: ["x": .double(.nan)]) }
         #expect(try log.head() == .empty)
     }
 }

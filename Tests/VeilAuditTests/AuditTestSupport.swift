@@ -21,7 +21,7 @@ final class ScratchDirectory {
 func writeLog(count: Int, key: SigningKey, in directory: ScratchDirectory) throws -> (log: AuditLog, lines: [String]) {
     let log = try AuditLog(dataDirectory: directory.path, signingKey: key)
     for index in 0..<count {
-        try log.record(actor: "cli", action: "test.event", details: ["n": .int(Int64(index)), "note": "fine"])
+        try log.record(actor: "cli", action: .named("test.event"), details: ["n": .int(Int64(index)), "note": "fine"])
     }
     return (log, try readLines(log.path))
 }
@@ -32,4 +32,12 @@ func readLines(_ path: String) throws -> [String] {
 
 func verify(_ lines: [String], _ key: SigningKey, checkpoint: AuditCheckpoint? = nil) -> AuditVerification {
     AuditVerifier.verify(lines: lines, publicKey: key.publicKey, checkpoint: checkpoint)
+}
+
+extension AuditAction {
+    /// TEST ONLY. An action name of the test's own (checked: a malformed name stops the test).
+    static func named(_ name: String) -> AuditAction {
+        guard let action = AuditAction(rawValue: name) else { preconditionFailure("\(name) is not a well-formed action") }
+        return action
+    }
 }

@@ -58,7 +58,7 @@ import VeilCrypto
         // Someone with the key rewrites history: a different, internally consistent log.
         let forged = try ScratchDirectory()
         let forgedLog = try AuditLog(dataDirectory: forged.path, signingKey: key)
-        for index in 0..<4 { try forgedLog.record(actor: "cli", action: "test.forged", details: ["n": .int(Int64(index))]) }
+        for index in 0..<4 { try forgedLog.record(actor: "cli", action: .named("test.forged"), details: ["n": .int(Int64(index))]) }
         let failure = try #require(verify(try readLines(forgedLog.path), key, checkpoint: checkpoint).failure)
         #expect(failure.seq == 4)
         #expect(failure.reason.contains("checkpoint"))

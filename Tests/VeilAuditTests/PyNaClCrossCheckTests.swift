@@ -38,11 +38,11 @@ import VeilCrypto
         let directory = try ScratchDirectory()
         let key = SigningKey.generate()
         let log = try AuditLog(dataDirectory: directory.path, signingKey: key)
-        try log.record(actor: "cli", action: "policy.load", details: ["hash": "ab12", "path": "policies/strict.yaml"])
+        try log.record(actor: "cli", action: .policyLoad, details: ["hash": "ab12", "path": "policies/strict.yaml"])
         try log.record(
-            actor: "trainer-token", action: AuditAction.budgetSpend,
+            actor: "trainer-token", action: .named("test.note"),
             details: ["note": "ε \"quoted\" \\ slash/ ünïcode 🛒", "epsilon": 0.75, "delta": 1e-6, "cumulative_epsilon": 0.75])
-        for index in 0..<5 { try log.record(actor: "cli", action: "test.event", details: ["n": .int(Int64(index))]) }
+        for index in 0..<5 { try log.record(actor: "cli", action: .named("test.event"), details: ["n": .int(Int64(index))]) }
 
         // Export, as an auditor would receive it, plus the public key file in Veil's format.
         let exported = directory.file("export.log")

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilLedger
+import VeilQueries
 import VeilStore
 @testable import veil
 

@@ -12,7 +12,7 @@ import VeilCore
         let gateway = try await TestGateway.make()
         try await gateway.ingest(ShopperEvents.ndjson(users: 20))
         let answer = try gateway.context.queryService().run(
-            .init(metric: "count_events", epsilon: 0.5), principal: "test-analyst", role: "analyst")
+            .init(metric: "count_events", epsilon: 0.5), principal: "test-analyst", role: .analyst)
         #expect(answer.budget.spendID > 0)
         #expect(try gateway.context.budget.status().spends.count == 1)
         let expected = try gateway.budgetStatusJSON()

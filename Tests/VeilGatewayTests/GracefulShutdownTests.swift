@@ -3,7 +3,7 @@ import Hummingbird
 import Testing
 import VeilCore
 import VeilGateway
-import VeilService
+import VeilIngest
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking

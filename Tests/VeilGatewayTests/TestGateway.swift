@@ -5,7 +5,8 @@ import VeilCore
 import VeilCrypto
 import VeilGateway
 import VeilPolicy
-import VeilService
+import VeilAccess
+import VeilRuntime
 import VeilStore
 
 /// TEST ONLY. A gateway over a real `VeilContext` in a fresh temporary directory (new keys, the

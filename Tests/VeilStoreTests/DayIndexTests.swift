@@ -81,7 +81,7 @@ import VeilCore
                 db,
                 sql: """
                     EXPLAIN QUERY PLAN \(EventSchema.daysCTE)
-                    SELECT \(EventRow.columns) FROM days CROSS JOIN events WHERE \(EventSchema.eventOnDay) AND events.pid = ?
+                    SELECT \(EventColumn.selectList) FROM days CROSS JOIN events WHERE \(EventSchema.eventOnDay) AND events.pid = ?
                     """,
                 arguments: [Data(count: 16)]
             ).map { $0["detail"] as String }

@@ -1,0 +1,272 @@
+import Foundation
+import Synchronization
+import VeilCore
+import VeilCrypto
+import VeilStore
+
+/// The one ingest pipeline: parse → validate → minimise → pseudonymise → escrow new identities →
+/// store → audit. The HTTP gateway calls `ingestBatch`; `veil ingest` (the `EventImporter`) feeds
+/// the same validation and commit steps record by record.
+///
+/// Raw user and session IDs exist only in memory while a batch is handled: the store receives
+/// pseudonyms and escrow ciphertexts, problems name fields and rules, and the audit log gets counts.
+public final class IngestService: EventIngesting {
+    public let store: any EventStore
+    public let policy: Policy
+    private let users: Pseudonymizer
+    private let sessions: Pseudonymizer
+    private let contentKeys: ContentKeyer
+    private let epoch: UInt32
+    /// One sealer per service (per process): one data key, sealed once, stored once in `data_keys`.
+    private let sealer: EscrowSealer
+    private let dataKey: DataKeyRecord
+    private let audit: (any AuditRecording)?
+    private let clock: WallClock
+    private let dropped: Set<EventField>
+
+    /// - Parameters:
+    ///   - store: where events and vault rows are committed.
+    ///   - keys: the serving keys (master key for pseudonyms, escrow public key, epoch).
+    ///   - policy: batch limits, `ingest.drop_fields`, future-skew allowance.
+    ///   - audit: where `ingest.batch` records go; nil until an audit log is configured.
+    ///   - clock: the time future timestamps are judged against.
+    public init(
+        store: any EventStore, keys: KeyRing, policy: Policy, audit: (any AuditRecording)?,
+        clock: WallClock = .system
+    ) {
+        self.store = store
+        self.policy = policy
+        users = keys.userPseudonymizer
+        sessions = keys.sessionPseudonymizer
+        contentKeys = ContentKeyer(master: keys.master)
+        epoch = keys.epoch
+        sealer = EscrowSealer(publicKey: keys.escrowPublicKey)
+        dataKey = DataKeyRecord(id: sealer.sealedKey.id, sealed: sealer.sealedKey.sealed, created: clock.now())
+        self.audit = audit
+        self.clock = clock
+        dropped = Set(policy.ingest.dropFields.compactMap { EventField(rawValue: $0) }).intersection(EventField.droppable)
+    }
+
+    // MARK: EventIngesting
+
+    public func ingestBatch(_ body: Data, format: EventBatchFormat, actor: String) async throws -> IngestSummary {
+        let limits = policy.ingest
+        guard body.count <= limits.maxBodyBytes else {
+            throw VeilError(
+                .tooLarge, field: "body",
+                "is larger than \(limits.maxBodyBytes) bytes (policy ingest.max_body_bytes); split the batch")
+        }
+        let validator = makeValidator()
+        let now = nowMillis()
+        var valid: [ValidEvent] = []
+        var problems: [EventProblem] = []
+        var count = 0
+        var drafts: [EventProblemDraft] = []
+        try body.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            let handle = { (index: Int, record: ParsedRecord) throws -> Bool in
+                count += 1
+                guard count <= limits.maxBatchEvents else {
+                    throw VeilError(
+                        .tooLarge, field: "body",
+                        "holds more than \(limits.maxBatchEvents) events (policy ingest.max_batch_events); split the batch")
+                }
+                drafts.removeAll(keepingCapacity: true)
+                if let event = Self.validate(record, validator, now, &drafts) {
+                    valid.append(event)
+                } else {
+                    problems += drafts.map { EventProblem(index: index, field: $0.field, message: $0.message) }
+                }
+                return true
+            }
+            switch format {
+            case .ndjson:
+                try EventJSONParser.forEachNDJSONRecord(in: bytes) { ordinal, _, record in try handle(ordinal, record) }
+            case .jsonArray:
+                try EventJSONParser.forEachArrayElement(in: bytes, handle)
+            }
+        }
+        guard problems.isEmpty else { throw BatchRejected(problems: problems) }
+        guard !valid.isEmpty else { return IngestSummary(accepted: 0, duplicates: 0) }
+        let result = try await commit(prepare(valid), actor: actor)
+        return IngestSummary(accepted: result.inserted, duplicates: result.duplicates)
+    }
+
+    // MARK: Pipeline steps (shared with EventImporter)
+
+    /// The event rules under this policy. An import (`requiresEventID` false) may leave `event_id` out.
+    func makeValidator(
+        timestampFormat: TimestampFormat? = nil, typeAliases: [String: EventType] = [:], requiresEventID: Bool = true
+    ) -> EventValidator {
+        EventValidator(
+            maxFutureSkewMillis: Int64(policy.ingest.maxFutureSkewSeconds) * 1000,
+            earliestMillis: Int64(policy.ingest.earliestEventDay) * 86_400_000, maxPrice: policy.ingest.maxPrice,
+            maxQuantity: policy.ingest.maxQuantity, timestampFormat: timestampFormat, typeAliases: typeAliases,
+            requiresEventID: requiresEventID)
+    }
+
+    func nowMillis() -> Int64 { clock.nowMillis() }
+
+    /// Validates one parsed record; on failure appends its problems to `drafts` and returns nil.
+    static func validate(
+        _ record: ParsedRecord, _ validator: EventValidator, _ now: Int64, _ drafts: inout [EventProblemDraft]
+    ) -> ValidEvent? {
+        switch record {
+        case .event(let raw):
+            return validator.validate(raw, nowMillis: now, problems: &drafts)
+        case .malformed(let draft):
+            drafts.append(draft)
+            return nil
+        }
+    }
+
+    /// Valid events, minimised and pseudonymised, with the raw user IDs of their pseudonyms kept in
+    /// memory for escrow.
+    struct PreparedBatch: Sendable {
+        var events: [StoredEvent]
+        var rawUserIDs: [Pseudonym: String]
+        /// Indices of the events whose `eventID` was derived from their content (`ContentKey`); an
+        /// import numbers repeats among them in file order (`ContentKeyNumbering`) before storing.
+        var derived: [Int] = []
+    }
+
+    /// Minimises (drops `ingest.drop_fields`) and pseudonymises user and session IDs, hashing each
+    /// distinct ID of the batch once. An event without an `event_id` gets its content key.
+    func prepare(_ valid: [ValidEvent]) -> PreparedBatch {
+        var events: [StoredEvent] = []
+        events.reserveCapacity(valid.count)
+        // Sized for the worst case (every event a new user and session): growing a dictionary
+        // rehashes every ID in it, which cost more than the pseudonyms themselves.
+        var userPIDs: [String: Pseudonym] = Dictionary(minimumCapacity: valid.count)
+        var sessionPIDs: [String: Pseudonym] = Dictionary(minimumCapacity: valid.count)
+        var raw: [Pseudonym: String] = Dictionary(minimumCapacity: valid.count)
+        var derived: [Int] = []
+        let dropSession = dropped.contains(.sessionID)
+        for event in valid {
+            let pid: Pseudonym
+            if let cached = userPIDs[event.userID] {
+                pid = cached
+            } else {
+                pid = users.pseudonym(for: event.userID)
+                userPIDs[event.userID] = pid
+                raw[pid] = event.userID
+            }
+            var session: Pseudonym? = nil
+            if !dropSession, let sessionID = event.sessionID {
+                if let cached = sessionPIDs[sessionID] {
+                    session = cached
+                } else {
+                    let value = sessions.pseudonym(for: sessionID)
+                    sessionPIDs[sessionID] = value
+                    session = value
+                }
+            }
+            var stored = StoredEvent(
+                eventID: event.eventID ?? "", pseudonym: pid, epoch: epoch, type: event.type,
+                timestampMillis: event.timestampMillis, session: session, itemID: event.itemID, category: event.category,
+                price: event.price, quantity: event.quantity, rating: event.rating, query: event.query)
+            if !dropped.isEmpty { minimise(&stored) }
+            if event.eventID == nil {
+                let canonical = ContentKey.canonicalBytes(
+                    userID: event.userID, sessionID: stored.session == nil ? nil : event.sessionID, stored)
+                stored.eventID = ContentKey.prefix + contentKeys.digest(canonical)
+                derived.append(events.count)
+            }
+            events.append(stored)
+        }
+        return PreparedBatch(events: events, rawUserIDs: raw, derived: derived)
+    }
+
+    private func minimise(_ event: inout StoredEvent) {
+        for field in dropped {
+            switch field {
+            case .itemID: event.itemID = nil
+            case .category: event.category = nil
+            case .price: event.price = nil
+            case .quantity: event.quantity = nil
+            case .rating: event.rating = nil
+            case .query: event.query = nil
+            case .sessionID: event.session = nil
+            case .eventID, .userID, .type, .timestamp: break
+            }
+        }
+    }
+
+    /// Escrows new identities and stores the batch in one transaction, then records `ingest.batch`.
+    func commit(_ batch: PreparedBatch, actor: String) async throws -> BatchCommit {
+        let result = try await storing { try await store.commit(write(batch)) }
+        try recordIngest(events: batch.events.count, result, actor: actor)
+        return result
+    }
+
+    /// Escrows and stores every batch sent to `batches`, in order, in one transaction — all or
+    /// nothing — then records one `ingest.batch` for them. `stored` is called after each batch is
+    /// written, before the commit. If the producer finishes `batches` with an error, nothing is stored
+    /// and that error is rethrown as it is.
+    func commitAll(
+        _ batches: BatchChannel<PreparedBatch>, actor: String, stored: @escaping @Sendable (BatchCommit) -> Void
+    ) async throws -> BatchCommit {
+        let producer = Mutex<(events: Int, error: (any Error)?)>((0, nil))
+        let result: BatchCommit
+        do {
+            result = try await storing {
+                try await store.commitAll(
+                    next: {
+                        do {
+                            guard let batch = try batches.receive() else { return nil }
+                            producer.withLock { $0.events += batch.events.count }
+                            return self.write(batch)
+                        } catch {
+                            producer.withLock { $0.error = error }
+                            throw error
+                        }
+                    }, stored: stored)
+            }
+        } catch {
+            // The producer's own error (the caller's reason to abandon the import) goes back as it was.
+            if let reason = producer.withLock({ $0.error }) { throw reason }
+            throw error
+        }
+        try recordIngest(events: producer.withLock { $0.events }, result, actor: actor)
+        return result
+    }
+
+    /// What the store needs to commit `batch`: its events, and how to escrow its new identities.
+    private func write(_ batch: PreparedBatch) -> EventBatchWrite {
+        let sealer = sealer
+        let epoch = epoch
+        let rawUserIDs = batch.rawUserIDs
+        return EventBatchWrite(events: batch.events, dataKey: dataKey) { pseudonym in
+            guard let rawID = rawUserIDs[pseudonym] else {
+                throw VeilError(.integrity, field: "vault", "a new pseudonym has no identity to escrow")
+            }
+            let escrowed = sealer.seal(rawID, for: pseudonym)
+            return VaultRecord(
+                pseudonym: pseudonym, epoch: epoch, dataKeyID: escrowed.dataKeyID, nonce: escrowed.nonce,
+                ciphertext: escrowed.ciphertext)
+        }
+    }
+
+    /// Runs a store commit; an error that is not Veil's own (SQLite, I/O) becomes `.unavailable`.
+    private func storing(_ commit: () async throws -> BatchCommit) async throws -> BatchCommit {
+        do {
+            return try await commit()
+        } catch let error as VeilError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw VeilError(
+                .unavailable, field: "event store", "could not commit the batch; nothing of it was stored. Retry later")
+        }
+    }
+
+    private func recordIngest(events: Int, _ result: BatchCommit, actor: String) throws {
+        try audit?.record(
+            actor: actor, action: .ingestBatch,
+            details: [
+                "events": .int(Int64(events)), "accepted": .int(Int64(result.inserted)),
+                "duplicates": .int(Int64(result.duplicates)), "new_identities": .int(Int64(result.newIdentities)),
+            ])
+    }
+}
