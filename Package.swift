@@ -129,8 +129,8 @@ let package = Package(
         .target(
             name: "VeilFuzzing",
             dependencies: [
-                "VeilCore", "VeilCrypto", "VeilStore", "VeilPolicy", "VeilAudit", "VeilPrivacy", "VeilIngest", "VeilLedger",
-                "VeilModels", "VeilQueries", "VeilGateway",
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilStoreSQLite", "VeilPolicy", "VeilAudit", "VeilPrivacy", "VeilIngest",
+                "VeilLedger", "VeilModels", "VeilQueries", "VeilGateway",
             ],
             swiftSettings: strict
         ),
