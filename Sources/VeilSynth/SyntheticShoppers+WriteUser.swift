@@ -11,6 +11,10 @@ struct UserScratch {
     var cart: [CartLine] = []
     var pending: [PendingAction] = []
     var affinityCumulative: [Double] = []
+    var memory = ShopperMemory()
+    /// The memory when the first session on or after the cutoff day began (or at the end, if none did):
+    /// what the next-item truth is computed from. Taken only when `writeUser` is given a cutoff.
+    var memoryAtCutoff = ShopperMemory()
 }
 
 struct CartLine {
@@ -34,6 +38,8 @@ extension SyntheticShoppers {
     /// Sessions form a Poisson process with intensity r · w(weekday) · 24·v(hour) per day, cut off at the
     /// churn time; they are drawn by time rescaling (unit exponential steps in cumulative intensity).
     /// A session never crosses midnight UTC, so "an event on day d" is "a session starting on day d".
+    /// With a `cutoffDay`, the tally records the labels' horizon and `scratch.memoryAtCutoff` receives the
+    /// shopper's memory as the first session on or after the cutoff began.
     func writeUser(_ index: Int, into buffer: inout ByteBuffer, scratch: inout UserScratch, cutoffDay: Int?) -> UserTally {
         let model = configuration.model
         let days = configuration.days
@@ -45,11 +51,16 @@ extension SyntheticShoppers {
         prepare(&scratch, index: index, traits: traits)
         scratch.cart.removeAll(keepingCapacity: true)
         scratch.pending.removeAll(keepingCapacity: true)
+        // The memory is used in the hot loop: a local, not a field of the captured `scratch`.
+        var memory = ShopperMemory()
+        swap(&memory, &scratch.memory)
+        memory.removeAll()
+        defer { swap(&memory, &scratch.memory) }
+        var memoryTaken = false
 
         let rate = traits.sessionsPerDay
         let churnSeconds = traits.churnDay * 86400
         let gapMean = model.meanEventGapSeconds - 3
-        let itemsPerCategory = ShopperCatalog.itemsPerCategory
         let lastCategory = ShopperCatalog.categories.count - 1
         var eventNo = 0
         var sessionNo = 0
@@ -82,6 +93,14 @@ extension SyntheticShoppers {
             let within = min(max((fraction - hourCumulative[hour]) / hourWeights[hour], 0), 0.9999)
             let secondOfDay = hour * 3600 + Int(within * 3600)
             if Double(day) * 86400 + Double(hour) * 3600 + within * 3600 >= churnSeconds { break sessions }
+            var inHorizon = false
+            if let cutoffDay, day >= cutoffDay {
+                if !memoryTaken {
+                    scratch.memoryAtCutoff.copy(memory)
+                    memoryTaken = true
+                }
+                inHorizon = day < cutoffDay + configuration.labelHorizonDays
+            }
 
             let dayStart = day * 86400
             let dayEnd = dayStart + 86399
@@ -120,16 +139,14 @@ extension SyntheticShoppers {
                 buffer.byte(UInt8(ascii: "\""))
             }
             @inline(__always) func item(_ item: Int, price: Bool) {
-                let category = item / itemsPerCategory
-                buffer.bytes(",\"item_id\":\"item-")
-                buffer.decimal(category)
-                buffer.decimal(item % itemsPerCategory, width: 4)
+                buffer.bytes(",\"item_id\":\"")
+                buffer.itemID(item)
                 buffer.bytes("\",\"category\":\"")
-                buffer.bytes(categoryNames[category])
+                buffer.bytes(categoryNames[ItemCatalog.category(of: item)])
                 buffer.byte(UInt8(ascii: "\""))
                 if price {
                     buffer.bytes(",\"price\":")
-                    buffer.money(cents: itemPriceCents[item])
+                    buffer.money(cents: catalog.priceCents[item])
                 }
             }
             @inline(__always) func quantity(_ value: Int) {
@@ -185,10 +202,13 @@ extension SyntheticShoppers {
                 advance()
             }
             scratch.cart.removeAll(keepingCapacity: true)
+            var previous = -1
             repeat {
                 let category = random.chance(model.sessionFocus) ? focus : affinityCategory()
-                let u = random.uniform()
-                let viewed = category * itemsPerCategory + Int(u * u * Double(itemsPerCategory))
+                let viewed = chooseItem(category: category, previous: previous, memory: memory, random: &random)
+                memory.viewed(viewed, rule: rule)
+                previous = viewed
+                if inHorizon && tally.firstViewInHorizon < 0 { tally.firstViewInHorizon = viewed }
                 if searched {
                     head("click")
                     item(viewed, price: false)
@@ -234,7 +254,8 @@ extension SyntheticShoppers {
                         quantity(line.quantity)
                         end()
                         tally.purchases += 1
-                        let category = line.item / itemsPerCategory
+                        memory.bought(line.item, role: catalog.role[line.item], rule: rule)
+                        let category = ItemCatalog.category(of: line.item)
                         let returned = random.chance(model.returnProbability[category])
                         if returned {
                             scratch.pending.append(PendingAction(
@@ -258,12 +279,13 @@ extension SyntheticShoppers {
             if let cutoffDay {
                 if day < cutoffDay {
                     tally.seenBeforeCutoff = true
-                } else if day < cutoffDay + configuration.labelHorizonDays {
+                } else if inHorizon {
                     tally.eventInHorizon = true
                     if purchased { tally.purchaseInHorizon = true }
                 }
             }
         }
+        if cutoffDay != nil && !memoryTaken { scratch.memoryAtCutoff.copy(memory) }
         return tally
     }
 

@@ -21,11 +21,14 @@ struct IngestCommand: AsyncParsableCommand {
 
             CSV files need a header row; cells are separated by commas, tabs or runs of whitespace \
             (detected from the header, or --delimiter). Columns named like event fields map to them; \
-            --map maps others.
+            --map maps others. --default-type gives the type of records without one: an interaction-only \
+            export (user, item, time) imports as views.
 
             Examples:
               veil ingest events.ndjson
-              veil ingest transactions.txt --format csv --type purchase \\
+              veil ingest ratings.csv --format csv \\
+                  --map user_id=user,item_id=item,timestamp=ts --default-type view
+              veil ingest transactions.txt --format csv --default-type purchase \\
                   --map user_id=customer,timestamp=date,quantity=quantity,price=amount \\
                   --timestamp-format %Y%m%d
               veil ingest export.csv --map user_id=client,type=kind \\
@@ -59,8 +62,12 @@ struct IngestCommand: AsyncParsableCommand {
         help: ArgumentHelp("Extra event type names, e.g. P=purchase,R=return (repeatable).", valueName: "name=type,..."))
     var eventTypeMap: [String] = []
 
-    @Option(name: .customLong("type"), help: ArgumentHelp("Event type of records without one (e.g. purchase for a transaction log).", valueName: "type"))
-    var constantType: String?
+    @Option(
+        name: [.customLong("default-type"), .customLong("type")],
+        help: ArgumentHelp(
+            "Event type of records without one (no type column, or an empty cell): e.g. view for a rating export, purchase for a transaction log.",
+            valueName: "type"))
+    var defaultType: String?
 
     @Flag(help: "Store the valid lines of a file with invalid ones, and report the invalid lines.")
     var skipInvalid = false
@@ -112,11 +119,11 @@ struct IngestCommand: AsyncParsableCommand {
             }
             options.typeMap[name] = type
         }
-        if let constantType {
-            guard let type = EventTypeNames.resolve(constantType) else {
-                throw ValidationError("--type: \"\(constantType)\" is not an event type or GA4 alias")
+        if let defaultType {
+            guard let type = EventTypeNames.resolve(defaultType) else {
+                throw ValidationError("--default-type: \"\(defaultType)\" is not an event type or GA4 alias")
             }
-            options.constantType = type
+            options.defaultType = type
         }
         if let timestampFormat {
             do {

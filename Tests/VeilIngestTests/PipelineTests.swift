@@ -125,7 +125,7 @@ import VeilStore
         options.format = .csv
         options.columnMap = [.userID: "customer", .timestamp: "date", .quantity: "quantity", .price: "amount"]
         options.timestampFormat = try TimestampFormat("%Y%m%d")
-        options.constantType = .purchase
+        options.defaultType = .purchase
         options.skipInvalid = skipInvalid
         options.batchSize = 2
         return try EventImporter(service: fixture.service(), options: options)

@@ -19,8 +19,9 @@ public struct ImportOptions: Sendable {
     public var timestampFormat: TimestampFormat?
     /// Extra type names (e.g. `P` → purchase), consulted before the canonical names and GA4 aliases.
     public var typeMap: [String: EventType] = [:]
-    /// The type of records that carry none (a transaction log of purchases).
-    public var constantType: EventType?
+    /// The type of records that carry none: `view` for an interaction-only export (user, item, time),
+    /// `purchase` for a transaction log.
+    public var defaultType: EventType?
     /// Store the valid records of a file that has invalid ones, and report the invalid ones.
     public var skipInvalid = false
     /// A file of at most this many records is stored in one transaction, fed while it is validated.
@@ -428,10 +429,10 @@ public struct EventImporter: Sendable {
         return total
     }
 
-    /// Fills what an import may leave out: a constant `type`. (A missing `event_id` is derived from
-    /// the validated content by `IngestService.prepare`.)
+    /// Fills what an import may leave out: `type` (the default type). (A missing `event_id` is derived
+    /// from the validated content by `IngestService.prepare`.)
     private func withDefaults(_ record: ParsedRecord) -> ParsedRecord {
-        guard case .event(var event) = record, event.type == nil, let type = options.constantType else { return record }
+        guard case .event(var event) = record, event.type == nil, let type = options.defaultType else { return record }
         event.type = .string(type.rawValue)
         return .event(event)
     }
