@@ -67,7 +67,11 @@ let package = Package(
             dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilAudit"],
             swiftSettings: strict
         ),
-        .target(name: "VeilIngest", dependencies: ["VeilCore", "VeilCrypto", "VeilStore"], swiftSettings: strict),
+        .target(
+            name: "VeilIngest",
+            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPolicy", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
         .target(
             name: "VeilModels",
             dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLearning", "VeilPolicy", "VeilLedger"],

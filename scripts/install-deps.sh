@@ -4,7 +4,8 @@
 # with), jq (the demo's report reads the CLI's --json output), sqlite3 (an independent reader the dry-run
 # test dumps the database with), and the Python packages the independent checks use
 # (PyNaCl, a second libsodium binding; dp-accounting, Google's privacy accountant; schemathesis, which
-# checks a live `veil serve` against docs/openapi.yaml).
+# checks a live `veil serve` against docs/openapi.yaml; pandas, which recomputes what an import of
+# docs/examples must store).
 set -euo pipefail
 
 SUDO=""
@@ -25,6 +26,7 @@ python_packages=()
 python3 -c "import nacl" 2>/dev/null || python_packages+=(pynacl)
 python3 -c "import dp_accounting" 2>/dev/null || python_packages+=(dp-accounting)
 python3 -c "import schemathesis" 2>/dev/null || python_packages+=(schemathesis)
+python3 -c "import pandas" 2>/dev/null || python_packages+=(pandas)
 if [ "${#python_packages[@]}" -gt 0 ]; then
     echo "installing Python checkers ${python_packages[*]} ..." >&2
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${python_packages[@]}" >&2

@@ -1,6 +1,19 @@
 /// RFC 3339 `date-time`: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; `t`/`z` and a space for `T`
 /// are accepted (RFC 3339 §5.6 note). Fractions beyond milliseconds are truncated.
 public enum RFC3339 {
+    /// `YYYY-MM-DDTHH:MM:SSZ` of Unix ms (UTC, whole seconds; `.mmm` added when `millis` has a
+    /// fraction), for showing stored times.
+    public static func format(millis: Int64) -> String {
+        let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
+        let fraction = Int(millis - seconds * 1000)
+        let day = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let rest = Int(seconds - day * 86_400)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let time = "\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60))"
+        let millisText = fraction == 0 ? "" : "." + String(String(fraction + 1000).dropFirst())
+        return CivilDate.label(millis: millis) + "T" + time + millisText + "Z"
+    }
+
     public static func parseMillis(_ text: String) -> Int64? {
         var text = text
         return text.withUTF8 { parseMillis($0) }

@@ -144,7 +144,7 @@ public struct FuzzHarnesses {
         let category: String? = mutator.chance(0.5) ? mutator.pick(["books", "toys", "home"]) : nil
         var members = [
             #""event_id":"b\#(batch)-\#(index)""#, #""user_id":"\#(user)""#, #""type":"\#(type.rawValue)""#,
-            #""timestamp":"\#(RFC3339Text.format(millis: millis))""#,
+            #""timestamp":"\#(RFC3339.format(millis: millis))""#,
         ]
         if let price { members.append(#""price":\#(price)"#) }
         if let quantity { members.append(#""quantity":\#(quantity)"#) }
@@ -181,7 +181,7 @@ public struct FuzzHarnesses {
         let started = ContinuousClock.now
         let (service, store, _) = try ingestService("csv")
         var options = ImportOptions()
-        options.format = .csv
+        options.mapping.format = .csv
         options.validationTasks = 1
         let importer = try EventImporter(service: service, options: options)
         var mutator = Mutator(seed: seed &+ 1)
@@ -191,7 +191,7 @@ public struct FuzzHarnesses {
                 let event = Self.event(batch: file, index: row, &mutator)
                 let price = event.price.map { String($0) } ?? ""
                 let quantity = event.quantity.map { String($0) } ?? ""
-                lines.append("\(event.user),\(event.type.rawValue),\(RFC3339Text.format(millis: event.millis)),\(price),\(quantity),\"\(event.category ?? "")\"")
+                lines.append("\(event.user),\(event.type.rawValue),\(RFC3339.format(millis: event.millis)),\(price),\(quantity),\"\(event.category ?? "")\"")
             }
             var bytes = Array(lines.joined(separator: "\n").utf8)
             var damaged = false
@@ -402,16 +402,5 @@ public struct FuzzHarnesses {
         }
         report.seconds = (ContinuousClock.now - started).seconds
         return report
-    }
-}
-
-/// RFC 3339 UTC text of Unix ms, for generated events.
-enum RFC3339Text {
-    static func format(millis: Int64) -> String {
-        let seconds = millis / 1000
-        let (year, month, day) = CivilDate.civilFromDays(Int(seconds / 86_400))
-        let rest = Int(seconds % 86_400)
-        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(year)-\(two(month))-\(two(day))T\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60))Z"
     }
 }

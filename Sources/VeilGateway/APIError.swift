@@ -5,14 +5,16 @@ import VeilIngest
 /// An HTTP error response of the Veil API. Every error has one of two bodies:
 ///
 /// - `{"error": "<code>", "message": "<what is wrong and what to do>"}` — all statuses but 422;
-/// - `{"errors": [{"field": "...", "index": i, "message": "..."}]}` — 422, one entry per invalid event.
+/// - `{"errors": [{"field": "...", "index": i, "message": "..."}], "errors_not_shown": n, "summary": {...}}` —
+///   422 for invalid events: the first `EventProblemsBody.maxListedProblems` problems by position, how many more there
+///   are, and every problem grouped by rule (`ProblemSummary`, as `veil ingest` and `veil push` show it).
 ///
 /// Messages name fields and rules, never values: they cannot carry a raw ID, a token or a body.
 public struct APIError: HTTPResponseError, Sendable {
     /// The body an error response carries.
     public enum Body: Sendable, Equatable {
         case general(code: String, message: String)
-        case eventProblems([EventProblem])
+        case eventProblems(BatchRejected)
     }
 
     public let status: HTTPResponse.Status
@@ -28,7 +30,7 @@ public struct APIError: HTTPResponseError, Sendable {
 
     public init(rejected: BatchRejected) {
         status = .unprocessableContent
-        body = .eventProblems(rejected.problems)
+        body = .eventProblems(rejected)
         headers = [:]
     }
 
@@ -36,18 +38,14 @@ public struct APIError: HTTPResponseError, Sendable {
         switch body {
         case .general(let code, let message):
             return try JSONBody.response(GeneralBody(error: code, message: message), status: status, headers: headers)
-        case .eventProblems(let problems):
-            return try JSONBody.response(ProblemsBody(errors: problems), status: status, headers: headers)
+        case .eventProblems(let rejected):
+            return try JSONBody.response(EventProblemsBody(rejected), status: status, headers: headers)
         }
     }
 
     private struct GeneralBody: Encodable {
         let error: String
         let message: String
-    }
-
-    private struct ProblemsBody: Encodable {
-        let errors: [EventProblem]
     }
 }
 

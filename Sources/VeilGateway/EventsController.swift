@@ -24,7 +24,7 @@ struct EventsController<Ingestor: EventIngesting> {
         do {
             summary = try await ingestor.ingestBatch(Data(body.readableBytesView), format: format, actor: actor)
         } catch let rejected as BatchRejected {
-            metrics.eventsRejected.increment(by: Int64(Set(rejected.problems.map(\.index)).count))
+            metrics.eventsRejected.increment(by: Int64(rejected.rejectedEvents))
             throw APIError(rejected: rejected)
         }
         metrics.eventsAccepted.increment(by: Int64(summary.accepted))

@@ -41,8 +41,39 @@ public struct EventProblem: Sendable, Codable, Equatable {
 public struct BatchRejected: Error, Sendable, Equatable {
     /// Every problem found, in batch order.
     public var problems: [EventProblem]
+    /// Events with at least one problem.
+    public var rejectedEvents: Int
+    /// The problems grouped by rule, with the unknown type values.
+    public var summary: ProblemSummary
 
-    public init(problems: [EventProblem]) { self.problems = problems }
+    public init(problems: [EventProblem], rejectedEvents: Int, summary: ProblemSummary) {
+        self.problems = problems
+        self.rejectedEvents = rejectedEvents
+        self.summary = summary
+    }
+}
+
+/// The body of a 422 for invalid events (`POST /v1/events`; `EventProblems` in docs/openapi.yaml): the
+/// first `maxListedProblems` problems by position, how many more there are, and every problem grouped by
+/// rule. The gateway writes it and `veil push` reads it.
+public struct EventProblemsBody: Sendable, Codable, Equatable {
+    /// The problems listed one by one; the summary counts them all.
+    public static let maxListedProblems = 100
+
+    public var errors: [EventProblem]
+    public var errorsNotShown: Int
+    public var summary: ProblemSummary
+
+    public init(_ rejected: BatchRejected) {
+        errors = Array(rejected.problems.prefix(Self.maxListedProblems))
+        errorsNotShown = rejected.problems.count - errors.count
+        summary = rejected.summary
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case errors, summary
+        case errorsNotShown = "errors_not_shown"
+    }
 }
 
 /// The ingest use case as the faces see it.

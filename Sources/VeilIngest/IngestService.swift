@@ -54,6 +54,8 @@ public final class IngestService: EventIngesting {
         let now = nowMillis()
         var valid: [ValidEvent] = []
         var problems: [EventProblem] = []
+        var tally = ProblemTally(showsTypeValues: true)
+        var rejected = 0
         var count = 0
         var drafts: [EventProblemDraft] = []
         try body.withUnsafeBytes { raw in
@@ -69,7 +71,9 @@ public final class IngestService: EventIngesting {
                 if let event = Self.validate(record, validator, now, &drafts) {
                     valid.append(event)
                 } else {
+                    rejected += 1
                     problems += drafts.map { EventProblem(index: index, field: $0.field, message: $0.message) }
+                    tally.add(drafts, at: index, record: record)
                 }
                 return true
             }
@@ -80,7 +84,9 @@ public final class IngestService: EventIngesting {
                 try EventJSONParser.forEachArrayElement(in: bytes, handle)
             }
         }
-        guard problems.isEmpty else { throw BatchRejected(problems: problems) }
+        guard problems.isEmpty else {
+            throw BatchRejected(problems: problems, rejectedEvents: rejected, summary: tally.summary())
+        }
         guard !valid.isEmpty else { return IngestSummary(accepted: 0, duplicates: 0) }
         let result = try await commit(prepare(valid), actor: actor)
         return IngestSummary(accepted: result.inserted, duplicates: result.duplicates)
@@ -89,14 +95,11 @@ public final class IngestService: EventIngesting {
     // MARK: Pipeline steps (shared with EventImporter)
 
     /// The event rules under this policy. An import (`requiresEventID` false) may leave `event_id` out.
-    func makeValidator(
-        timestampFormat: TimestampFormat? = nil, typeAliases: [String: EventType] = [:], requiresEventID: Bool = true
-    ) -> EventValidator {
+    func makeValidator(timestamps: TimestampReading = .utcRFC3339, requiresEventID: Bool = true) -> EventValidator {
         EventValidator(
             maxFutureSkewMillis: Int64(policy.ingest.maxFutureSkewSeconds) * 1000,
             earliestMillis: Int64(policy.ingest.earliestEventDay) * 86_400_000, maxPrice: policy.ingest.maxPrice,
-            maxQuantity: policy.ingest.maxQuantity, timestampFormat: timestampFormat, typeAliases: typeAliases,
-            requiresEventID: requiresEventID)
+            maxQuantity: policy.ingest.maxQuantity, timestamps: timestamps, requiresEventID: requiresEventID)
     }
 
     func nowMillis() -> Int64 { clock.nowMillis() }

@@ -28,30 +28,17 @@ public enum PolicyLoader {
 
     /// Checks the policy at `path`, collecting every issue. Throws only when the file cannot be read.
     public static func check(path: String) throws -> PolicyCheck {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-            let handle = FileHandle(forReadingAtPath: path)
-        else {
+        switch YAMLFile.read(path: path, maxBytes: maxFileBytes, what: "a policy") {
+        case nil:
             throw VeilError(.notFound, field: path, "cannot read the policy file; check the path (--policy, env VEIL_POLICY)")
-        }
-        defer { try? handle.close() }
-        // At most one byte past the limit is read, so a huge file (or a device) costs nothing.
-        guard let data = try? handle.read(upToCount: maxFileBytes + 1) ?? Data() else {
-            throw VeilError(.notFound, field: path, "cannot read the policy file; check the path (--policy, env VEIL_POLICY)")
-        }
-        guard data.count <= maxFileBytes else {
-            let issue = PolicyIssue(field: nil, rule: "is larger than \(maxFileBytes) bytes; a policy is a short YAML file", line: nil)
-            return .invalid(path: path, hash: nil, issues: [issue])
-        }
-        let bytes = [UInt8](data)
-        let hash = Hex.encode(BLAKE2b.hash256(bytes))
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            let issue = PolicyIssue(field: nil, rule: "is not UTF-8 text", line: nil)
-            return .invalid(path: path, hash: hash, issues: [issue])
-        }
-        switch parse(yaml: text) {
-        case .success(let policy): return .valid(LoadedPolicy(policy: policy, hash: hash, path: path))
-        case .failure(let failure): return .invalid(path: path, hash: hash, issues: failure.issues)
+        case .unreadable(let issue, let bytes)?:
+            return .invalid(path: path, hash: bytes.map { Hex.encode(BLAKE2b.hash256($0)) }, issues: [issue])
+        case .text(let text, let bytes)?:
+            let hash = Hex.encode(BLAKE2b.hash256(bytes))
+            switch parse(yaml: text) {
+            case .success(let policy): return .valid(LoadedPolicy(policy: policy, hash: hash, path: path))
+            case .failure(let failure): return .invalid(path: path, hash: hash, issues: failure.issues)
+            }
         }
     }
 
@@ -62,10 +49,9 @@ public enum PolicyLoader {
     /// levels, an error naming the line); `PolicyLoaderTests` checks that this depth cannot crash.
     public static func parse(yaml text: String) -> Result<Policy, PolicyIssues> {
         let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch {
-            return .failure(PolicyIssues([YAMLSyntax.issue(for: error)]))
+        switch YAMLFile.compose(text) {
+        case .success(let node): root = node
+        case .failure(let issue): return .failure(PolicyIssues([issue]))
         }
         var reader = PolicyReader()
         let policy = reader.read(root)

@@ -1,8 +1,8 @@
 import Yams
 
 /// Turns a Yams parse error into a `PolicyIssue` with the line, without echoing file content.
-enum YAMLSyntax {
-    static func issue(for error: any Error) -> PolicyIssue {
+package enum YAMLSyntax {
+    package static func issue(for error: any Error) -> PolicyIssue {
         guard let yamlError = error as? YamlError else {
             return PolicyIssue(field: nil, rule: "is not valid YAML", line: nil)
         }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -149,10 +150,55 @@ import VeilIngest
                 body: ByteBuffer(string: body)
             ) { response in
                 #expect(response.status == .unprocessableContent)
-                #expect(String(buffer: response.body) == #"{"errors":["# + problems.joined(separator: ",") + "]}")
+                let text = String(buffer: response.body)
+                #expect(text.hasPrefix(#"{"errors":["# + problems.joined(separator: ",") + #"],"errors_not_shown":0,"summary":{"#))
+                let summary = try #require(try Self.object(response.body)["summary"] as? [String: Any])
+                let groups = try #require(summary["groups"] as? [[String: Any]])
+                #expect(groups.count == problems.count)  // each rule is broken once here
+                #expect((summary["unknown_types"] as? [[String: Any]])?.first?["value"] as? String == "teleport")
             }
         }
         #expect(try await gateway.context.events.eventCount() == 0)
+    }
+
+    /// Issue 17: a batch of thousands of invalid events is answered with the first 100 problems, how many
+    /// more there are, and every problem grouped by rule (count, first three positions), with the distinct
+    /// unknown type values — never a user ID.
+    @Test func aHugeInvalidBatchIsSummarisedByRule() async throws {
+        let gateway = try await TestGateway.make()
+        var lines: [String] = []
+        for index in 0..<3_000 {
+            let type = ["home", "product", "cart"][index % 3]
+            lines.append(#"{"event_id":"e\#(index)","user_id":"secret-user-\#(index)@example.com","type":"\#(type)","timestamp":"2026-01-01T00:00:00Z"}"#)
+        }
+        lines.append(#"{"event_id":"x","user_id":"secret-user-x@example.com","type":"secret-user-x@example.com","timestamp":"2026-01-01T00:00:00Z"}"#)
+        let body = ByteBuffer(string: lines.joined(separator: "\n"))
+        try await gateway.application().test(.router) { client in
+            try await client.execute(
+                uri: "/v1/events", method: .post, headers: gateway.headers(.ingest, contentType: "application/x-ndjson"),
+                body: body
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(!String(buffer: response.body).contains("secret-user"))
+                let body = try Self.object(response.body)
+                #expect((body["errors"] as? [Any])?.count == 100)
+                #expect(body["errors_not_shown"] as? Int == 2_901)
+                let summary = try #require(body["summary"] as? [String: Any])
+                let groups = try #require(summary["groups"] as? [[String: Any]])
+                #expect(groups.count == 1)
+                #expect(groups.first?["field"] as? String == "type")
+                #expect(groups.first?["count"] as? Int == 3_001)
+                #expect(groups.first?["first"] as? [Int] == [0, 1, 2])
+                let values = (summary["unknown_types"] as? [[String: Any]])?.map { "\($0["value"]!)=\($0["count"]!)" }
+                #expect(values == ["cart=1000", "home=1000", "product=1000"])
+                #expect(summary["unknown_types_not_shown"] as? Int == 1)
+            }
+        }
+        #expect(try await gateway.context.events.eventCount() == 0)
+    }
+
+    static func object(_ buffer: ByteBuffer) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
     }
 
     @Test func unavailableStoreIs503WithRetryAfterAndNoInternalDetail() async throws {

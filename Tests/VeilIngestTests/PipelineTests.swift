@@ -120,12 +120,23 @@ import VeilStore
         00003      19970330    2         20.76
         """
 
+    /// The file's amount is a line total: the unit price is amount / quantity.
+    static let transactionMapping = """
+        format: csv
+        fields:
+          user_id: customer
+          timestamp: date
+          quantity: quantity
+          price: amount / quantity
+        constants:
+          type: purchase
+        timestamp:
+          format: "%Y%m%d"
+        """
+
     func transactionImporter(_ fixture: Fixture, skipInvalid: Bool = false) throws -> EventImporter {
         var options = ImportOptions()
-        options.format = .csv
-        options.columnMap = [.userID: "customer", .timestamp: "date", .quantity: "quantity", .price: "amount"]
-        options.timestampFormat = try TimestampFormat("%Y%m%d")
-        options.defaultType = .purchase
+        options.mapping = try mapping(Self.transactionMapping)
         options.skipInvalid = skipInvalid
         options.batchSize = 2
         return try EventImporter(service: fixture.service(), options: options)
@@ -141,7 +152,7 @@ import VeilStore
         #expect(events.allSatisfy { $0.eventID.hasPrefix("auto:") } && Set(events.map(\.eventID)).count == 2)
         #expect(events.map(\.type) == [.purchase, .purchase])
         #expect(events.map(\.quantity) == [1, 5])
-        #expect(events.map(\.price) == [12.0, 77.0])
+        #expect(events.map(\.price) == [12.0, 15.4])
         #expect(events.map(\.timestampMillis) == [853_027_200_000, 853_027_200_000])
         #expect(try await fixture.vault.identityCount() == 3)
     }
@@ -163,7 +174,7 @@ import VeilStore
         #expect(!report.stored && report.accepted == 0 && report.rejected == 2)
         #expect(report.problems == [
             EventProblem(index: 8, field: "timestamp", message: "must match the timestamp format %Y%m%d"),
-            EventProblem(index: 9, field: "quantity", message: "must be an integer from 1 to 10000 (policy ingest.max_quantity)"),
+            EventProblem(index: 9, field: "price", message: "amount / quantity: divides by zero (the column quantity is 0)"),
         ])
         #expect(try await fixture.store.eventCount() == 0)
     }
@@ -176,7 +187,7 @@ import VeilStore
         #expect(report.stored && report.accepted == 5 && report.rejected == 3)
         #expect(report.problems == [
             EventProblem(index: 8, field: "timestamp", message: "must match the timestamp format %Y%m%d"),
-            EventProblem(index: 9, field: "line", message: "has 3 columns, the header has 4"),
+            EventProblem(index: 9, field: "line", message: "has 3 columns, the file has 4"),
             EventProblem(index: 10, field: "price", message: "must be a number from 0 to 1000000 (policy ingest.max_price)"),
         ])
         // The customer IDs of the bad lines are never echoed.
@@ -195,14 +206,16 @@ import VeilStore
             """#
         let path = try fixture.file("shop.csv", text)
         var options = ImportOptions()
-        options.columnMap = [.userID: "user", .timestamp: "when", .type: "kind", .itemID: "sku"]
-        options.typeMap = ["P": .purchase, "V": .view]
+        options.mapping = try mapping("""
+            fields: {user_id: user, timestamp: when, type: kind, item_id: sku}
+            types: {P: purchase, V: view}
+            """)
         let report = try await EventImporter(service: fixture.service(), options: options).importFile(path, actor: "cli")
         #expect(report.accepted == 2 && report.ignoredColumns == ["note"])
         let event = try #require(try await fixture.store.events(for: fixture.pid("Doe, J.")).first)
         #expect(event.type == .purchase && event.itemID == "sku \"1\"")
 
-        options.columnMap[.category] = "missing"
+        try options.mapping.map("category", to: "missing", origin: "test")
         await #expect(throws: VeilError.self) {
             _ = try await EventImporter(service: fixture.service(), options: options).importFile(path, actor: "cli")
         }
@@ -213,9 +226,9 @@ import VeilStore
     @Test func aHeaderlessCSVIsRefusedWithoutEchoingItsFirstRow() async throws {
         let fixture = try Fixture()
         let path = try fixture.file("noheader.csv", "raw-user-7f3a@example.com,2026-11-01T00:00:00Z,purchase\nu2,2026-11-01T00:00:00Z,view\n")
-        for map in [[EventField: String](), [.userID: "customer"]] {
+        for yaml in ["format: csv", "fields: {user_id: customer}"] {
             var options = ImportOptions()
-            options.columnMap = map
+            options.mapping = try mapping(yaml)
             let error = await #expect(throws: VeilError.self) {
                 _ = try await EventImporter(service: fixture.service(), options: options).importFile(path, actor: "cli")
             }

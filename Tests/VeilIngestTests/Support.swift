@@ -64,3 +64,8 @@ func eventLine(
 }
 
 func body(_ lines: [String]) -> Data { Data(lines.joined(separator: "\n").utf8) }
+
+/// The mapping a mapping file with `yaml` describes (the file's rules checked as `veil ingest` checks them).
+func mapping(_ yaml: String) throws -> ImportMapping {
+    try MappingFile.parse(yaml: yaml, name: "test.yaml").get()
+}

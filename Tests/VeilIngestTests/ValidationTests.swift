@@ -285,7 +285,7 @@ let ruleCases: [RuleCase] = [
         #expect(try TimestampFormat("%Y%m%d").parse("19970101") == 852_076_800_000)
         #expect(try TimestampFormat("yyyy-MM-dd HH:mm:ss").parse("1997-01-01 01:02:03") == 852_080_523_000)
         #expect(try TimestampFormat("dd/MM/yyyy'T'HH:mm:ss.SSS").parse("01/01/1997T00:00:00.250") == 852_076_800_250)
-        #expect(throws: VeilError.self) { try TimestampFormat("%Y-%j") }
-        #expect(throws: VeilError.self) { try TimestampFormat("HH:mm") }
+        #expect(throws: MappingRuleError.self) { try TimestampFormat("%Y-%j") }
+        #expect(throws: MappingRuleError.self) { try TimestampFormat("HH:mm") }
     }
 }

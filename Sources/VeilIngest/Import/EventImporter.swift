@@ -9,19 +9,8 @@ public struct ImportOptions: Sendable {
         case ndjson, csv
     }
 
-    /// nil: by extension (`.csv`, `.tsv`, `.txt` are CSV; anything else NDJSON).
-    public var format: Format?
-    /// nil: detect from the header row.
-    public var delimiter: CSVDelimiter?
-    /// Event field → CSV column name. Fields not listed map to a column of their own name, if any.
-    public var columnMap: [EventField: String] = [:]
-    /// A fixed timestamp layout; nil means RFC 3339.
-    public var timestampFormat: TimestampFormat?
-    /// Extra type names (e.g. `P` → purchase), consulted before the canonical names and GA4 aliases.
-    public var typeMap: [String: EventType] = [:]
-    /// The type of records that carry none: `view` for an interaction-only export (user, item, time),
-    /// `purchase` for a transaction log.
-    public var defaultType: EventType?
+    /// How records become events: the file's layout, field expressions, constants, type values, timestamps.
+    public var mapping = ImportMapping()
     /// Store the valid records of a file that has invalid ones, and report the invalid ones.
     public var skipInvalid = false
     /// A file of at most this many records is stored in one transaction, fed while it is validated.
@@ -48,13 +37,16 @@ public struct ImportOptions: Sendable {
     /// grows with the batch (about 15 MB of events at 50,000); a crash loses only uncommitted batches,
     /// which importing the file again adds.
     public static let defaultBatchSize = 50_000
-    /// The most problems a report lists (the counts are always complete).
+    /// The most problems a report lists by line (the counts and the summary by rule are always complete).
     public var maxReportedProblems = 1_000
+    /// The first valid events a dry run shows, mapped and pseudonymised.
+    public var previewEvents = 5
 
     public init() {}
 
     func format(for path: String) -> Format {
-        if let format { return format }
+        if let format = mapping.format { return format }
+        if mapping.columns != nil { return .csv }
         switch (path as NSString).pathExtension.lowercased() {
         case "csv", "tsv", "txt": return .csv
         default: return .ndjson
@@ -80,15 +72,64 @@ public struct ImportFileReport: Sendable, Codable, Equatable {
     public var problems: [EventProblem]
     /// Problems not listed in `problems`.
     public var problemsNotShown: Int
-    /// CSV header columns that no event field maps to (not stored).
+    /// Every problem by rule, with the unknown type values and a hint at the mapping for each rule.
+    public var summary: ProblemSummary
+    /// Valid records per event type (stored or duplicates).
+    public var types: [String: Int]
+    /// Records dropped by a `skip` in the mapping's type values, by value.
+    public var skipped: [String: Int]
+    /// The earliest and latest time of a valid record (RFC 3339, UTC); nil without one.
+    public var firstEvent: String?
+    public var lastEvent: String?
+    /// A dry run: the first valid events as they would be stored (the user ID only as its pseudonym).
+    public var preview: [PreviewEvent]
+    /// CSV columns that no event field reads (not stored).
     public var ignoredColumns: [String]
     public var seconds: Double
 
     enum CodingKeys: String, CodingKey {
-        case file, format, records, accepted, duplicates, rejected, stored, problems, seconds
+        case file, format, records, accepted, duplicates, rejected, stored, problems, summary, types, skipped, preview, seconds
         case dryRun = "dry_run"
         case problemsNotShown = "problems_not_shown"
+        case firstEvent = "first_event"
+        case lastEvent = "last_event"
         case ignoredColumns = "ignored_columns"
+    }
+}
+
+/// One event as an import would store it, for a dry run's preview: pseudonyms in place of the user and
+/// session IDs; search text left out.
+public struct PreviewEvent: Sendable, Codable, Equatable {
+    public var line: Int
+    public var eventID: String
+    public var pseudonym: String
+    public var type: String
+    public var timestamp: String
+    public var session: String?
+    public var itemID: String?
+    public var category: String?
+    public var price: Double?
+    public var quantity: Int?
+    public var rating: Int?
+
+    init(line: Int, _ event: StoredEvent) {
+        self.line = line
+        eventID = event.eventID
+        pseudonym = event.pseudonym.hex
+        type = event.type.rawValue
+        timestamp = RFC3339.format(millis: event.timestampMillis)
+        session = event.session?.hex
+        itemID = event.itemID
+        category = event.category
+        price = event.price
+        quantity = event.quantity
+        rating = event.rating
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case line, pseudonym, type, timestamp, session, category, price, quantity, rating
+        case eventID = "event_id"
+        case itemID = "item_id"
     }
 }
 
@@ -131,6 +172,11 @@ public struct EventImporter: Sendable {
         if let tasks = options.validationTasks, tasks < 1 {
             throw VeilError(.invalidInput, field: "validationTasks", "must be at least 1")
         }
+        do {
+            try options.mapping.checkConsistency()
+        } catch {
+            throw VeilError(.invalidInput, field: "mapping", error.rule)
+        }
         self.service = service
         self.options = options
     }
@@ -141,36 +187,59 @@ public struct EventImporter: Sendable {
         let started = ContinuousClock.now
         let file = try MappedFile(path: path)
         let format = options.format(for: path)
-        let validator = service.makeValidator(
-            timestampFormat: options.timestampFormat, typeAliases: options.typeMap, requiresEventID: false)
+        if format == .ndjson, !options.mapping.fields.isEmpty || options.mapping.columns != nil {
+            throw VeilError(
+                .invalidInput, field: path,
+                "is read as NDJSON, whose events name their fields; fields and columns map CSV files (format: csv, --format csv)")
+        }
         var report = ImportFileReport(
             file: path, format: format, records: 0, accepted: 0, duplicates: 0, rejected: 0, stored: false,
-            dryRun: options.dryRun, problems: [], problemsNotShown: 0, ignoredColumns: [], seconds: 0)
-        func finish() -> ImportFileReport {
-            let elapsed = ContinuousClock.now - started
-            report.seconds = elapsed.seconds
-            return report
-        }
-
+            dryRun: options.dryRun, problems: [], problemsNotShown: 0, summary: ProblemSummary(), types: [:], skipped: [:],
+            firstEvent: nil, lastEvent: nil, preview: [], ignoredColumns: [], seconds: 0)
         let layout = try csvLayout(file, format: format, name: path)
-        report.ignoredColumns = layout?.ignoredColumns ?? []
+        report.ignoredColumns = layout?.rows.ignoredColumns ?? []
+        let pass = RecordPass(
+            mapper: RecordMapper(options.mapping),
+            validator: service.makeValidator(timestamps: options.mapping.timestamp, requiresEventID: false),
+            now: service.nowMillis(), problemLimit: options.maxReportedProblems, previewLimit: options.previewEvents,
+            // A type read from the column of the user (or session) ID would list IDs as unknown types.
+            showsTypeValues: layout.map { $0.rows.typeColumns.isDisjoint(with: $0.rows.identifierColumns) } ?? true)
 
+        var tally: FileTally
         if !options.skipInvalid || options.dryRun {
-            // All or nothing (a dry run always; it rolls back): one transaction, fed while the file is validated in parallel segments, and
-            // committed only if every record is valid.
-            let inOneTransaction = try await importInOneTransaction(
-                file, layout: layout, validator: validator, path: path, actor: actor, report: &report,
-                progress: progress)
-            if inOneTransaction { return finish() }
-            // Too many records to keep in one transaction: nothing was stored; store the file in
-            // batches (validated first, so still nothing is stored unless every record is valid).
-            report.records = 0
-            report.problems = []
+            // All or nothing (a dry run always; it rolls back): one transaction, fed while the file is
+            // validated in parallel segments, and committed only if every record is valid.
+            if let done = try await importInOneTransaction(
+                file, layout: layout, pass: pass, path: path, actor: actor, report: &report, progress: progress)
+            {
+                tally = done
+            } else {
+                // Too many records to keep in one transaction: nothing was stored; store the file in
+                // batches (validated first, so still nothing is stored unless every record is valid).
+                tally = try await importInBatches(file, layout: layout, pass: pass, path: path, actor: actor, report: &report, progress: progress)
+            }
+        } else {
+            tally = try await importInBatches(file, layout: layout, pass: pass, path: path, actor: actor, report: &report, progress: progress)
         }
+        summarise(tally, format: format, into: &report)
+        if options.dryRun, !tally.preview.isEmpty {
+            var prepared = service.prepare(tally.preview.map(\.event))
+            var numbering = ContentKeyNumbering()
+            numbering.number(&prepared)
+            report.preview = zip(tally.preview, prepared.events).map { PreviewEvent(line: $0.line, $1) }
+        }
+        report.seconds = (ContinuousClock.now - started).seconds
+        return report
+    }
 
+    /// Stores the file `batchSize` events per transaction, the next batch parsed while the previous one
+    /// commits.
+    private func importInBatches(
+        _ file: MappedFile, layout: RecordReader.CSVLayout?, pass template: RecordPass, path: String, actor: String,
+        report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
+    ) async throws -> FileTally {
         var reader = makeReader(file, layout: layout)
-        let now = service.nowMillis()
-        var drafts: [EventProblemDraft] = []
+        var pass = template
         var numbering = ContentKeyNumbering()
         var pending: Task<BatchCommitSummary, any Error>? = nil
         var finished = false
@@ -182,13 +251,7 @@ public struct EventImporter: Sendable {
                     finished = true
                     break
                 }
-                report.records += 1
-                drafts.removeAll(keepingCapacity: true)
-                if let event = IngestService.validate(withDefaults(record), validator, now, &drafts) {
-                    valid.append(event)
-                } else {
-                    note(drafts, line: line, in: &report)
-                }
+                if let event = pass.take(record, line: line) { valid.append(event) }
             }
             var prepared = valid.isEmpty ? nil : service.prepare(valid)
             if prepared != nil { numbering.number(&prepared!) }
@@ -199,7 +262,7 @@ public struct EventImporter: Sendable {
                 progress?(
                     ImportProgress(
                         file: path, bytesRead: done.offset, bytesTotal: file.bytes.count, accepted: report.accepted,
-                        duplicates: report.duplicates, rejected: report.rejected))
+                        duplicates: report.duplicates, rejected: pass.tally.rejected))
             }
             pending = nil
             if let prepared {
@@ -219,21 +282,21 @@ public struct EventImporter: Sendable {
         progress?(
             ImportProgress(
                 file: path, bytesRead: file.bytes.count, bytesTotal: file.bytes.count, accepted: report.accepted,
-                duplicates: report.duplicates, rejected: report.rejected))
+                duplicates: report.duplicates, rejected: pass.tally.rejected))
         report.stored = true
-        return finish()
+        return pass.tally
     }
 
     /// Validates the whole file in parallel segments while a single transaction stores the batches
-    /// they prepare (in file order); commits it only if no record broke a rule. Returns false, having
-    /// stored nothing, when the file has more than `oneTransactionLimit` records.
+    /// they prepare (in file order); commits it only if no record broke a rule. Returns nil, having
+    /// stored nothing, when the file has more than `oneTransactionLimit` records (and none is invalid).
     ///
     /// A dry run takes the file whatever its size, writes the valid records even past invalid ones when
     /// `skipInvalid`, and always rolls back: the counts are those of the writes it undid.
     private func importInOneTransaction(
-        _ file: MappedFile, layout: RecordReader.CSVLayout?, validator: EventValidator, path: String,
-        actor: String, report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
-    ) async throws -> Bool {
+        _ file: MappedFile, layout: RecordReader.CSVLayout?, pass: RecordPass, path: String, actor: String,
+        report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
+    ) async throws -> FileTally? {
         let segments = segments(of: file, layout: layout)
         let batches = EventBatchStream()
         let service = service
@@ -244,11 +307,10 @@ public struct EventImporter: Sendable {
         let dryRun = options.dryRun
         let validation = Task {
             do {
-                let check = try await validateAll(
-                    file, segments: segments, layout: layout, validator: validator, delivery: delivery)
+                let check = try await validateAll(file, segments: segments, layout: layout, pass: pass, delivery: delivery)
                 if dryRun {
                     batches.finish(throwing: DryRunEnd())  // rolls back whatever was written
-                } else if check.rejected == 0 && !check.tooLarge && delivery.passedAny {
+                } else if check.tally.rejected == 0 && !check.tooLarge && delivery.passedAny {
                     batches.finish()
                 } else {
                     batches.finish(throwing: ImportAbandoned())  // rolls back whatever was written
@@ -277,21 +339,17 @@ public struct EventImporter: Sendable {
             stored = .failure(error)
         }
         let check = try await validation.value
-        report.records = check.records
-        report.rejected = check.rejected
-        report.problems = check.problems
-        report.problemsNotShown = check.problemsNotShown
         if dryRun {
             if case .failure(let error) = stored, !(error is DryRunEnd) { throw error }
-            if check.rejected == 0 || options.skipInvalid {
+            if check.tally.rejected == 0 || options.skipInvalid {
                 (report.accepted, report.duplicates) = tally.withLock { ($0.accepted, $0.duplicates) }
             }
-            return true
+            return check.tally
         }
-        guard check.rejected == 0, !check.tooLarge, delivery.passedAny else {
-            report.stored = check.rejected == 0 && !check.tooLarge
+        guard check.tally.rejected == 0, !check.tooLarge, delivery.passedAny else {
+            report.stored = check.tally.rejected == 0 && !check.tooLarge
             // A file that broke a rule is reported here, however large.
-            return check.rejected > 0 || !check.tooLarge
+            return check.tally.rejected > 0 || !check.tooLarge ? check.tally : nil
         }
         let result = try stored.get()
         report.accepted = result.inserted
@@ -301,7 +359,7 @@ public struct EventImporter: Sendable {
             ImportProgress(
                 file: path, bytesRead: bytesTotal, bytesTotal: bytesTotal, accepted: report.accepted,
                 duplicates: report.duplicates, rejected: 0))
-        return true
+        return check.tally
     }
 
     /// Events per batch handed from validation to the store's single transaction: small, so the
@@ -322,7 +380,7 @@ public struct EventImporter: Sendable {
 
     private func csvLayout(_ file: MappedFile, format: ImportOptions.Format, name: String) throws -> RecordReader.CSVLayout? {
         guard format == .csv else { return nil }
-        return try RecordReader.csvLayout(file.bytes, delimiter: options.delimiter, map: options.columnMap, file: name)
+        return try RecordReader.csvLayout(file.bytes, mapping: options.mapping, file: name)
     }
 
     private func makeReader(
@@ -332,12 +390,9 @@ public struct EventImporter: Sendable {
         return RecordReader(ndjson: file.bytes, range: range, firstLine: firstLine ?? 1)
     }
 
-    /// The outcome of validating (part of) a file without storing it.
+    /// The outcome of validating a file while delivering it to the store.
     private struct Check: Sendable {
-        var records = 0
-        var rejected = 0
-        var problems: [EventProblem] = []
-        var problemsNotShown = 0
+        var tally: FileTally
         /// More than `oneTransactionLimit` records: the delivery was abandoned.
         var tooLarge = false
     }
@@ -349,16 +404,14 @@ public struct EventImporter: Sendable {
             parts: options.validationTasks ?? max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
     }
 
-    /// Validates every record of the file, one task per segment, and merges the problems in line
+    /// Validates every record of the file, one task per segment, and merges what they saw in line
     /// order. While no segment has found a problem, each prepares (pseudonymises) its valid events in
     /// batches and hands them to `delivery`; the first problem, or more than `oneTransactionLimit` records,
     /// abandons the delivery, and validation goes on only to report.
     private func validateAll(
         _ file: MappedFile, segments: [(range: Range<Int>, firstLine: Int)], layout: RecordReader.CSVLayout?,
-        validator: EventValidator, delivery: OrderedDelivery
+        pass template: RecordPass, delivery: OrderedDelivery
     ) async throws -> Check {
-        let now = service.nowMillis()
-        let limit = options.maxReportedProblems
         let keepLimit = options.dryRun ? Int.max : options.oneTransactionLimit / max(1, segments.count)
         // A dry run with skipInvalid writes the valid records past invalid ones, as the import would.
         let abandonOnInvalid = !(options.dryRun && options.skipInvalid)
@@ -369,82 +422,62 @@ public struct EventImporter: Sendable {
                 group.addTask {
                     defer { delivery.finish(segment: number) }
                     var reader = makeReader(file, layout: layout, range: segment.range, firstLine: segment.firstLine)
-                    var check = Check()
-                    var drafts: [EventProblemDraft] = []
+                    var pass = template
+                    var tooLarge = false
                     var valid: [ValidEvent] = []
                     var delivering = true
                     while let (line, record) = reader.next() {
-                        check.records += 1
-                        drafts.removeAll(keepingCapacity: true)
-                        if let event = IngestService.validate(withDefaults(record), validator, now, &drafts) {
-                            guard delivering else { continue }
-                            if check.records > keepLimit {
-                                check.tooLarge = true
-                                delivering = false
-                                delivery.abandon()
-                                continue
-                            }
-                            if valid.isEmpty { valid.reserveCapacity(batchSize) }
-                            valid.append(event)
-                            if valid.count >= batchSize {
-                                delivery.deliver(service.prepare(valid), offset: reader.offset, segment: number)
-                                valid.removeAll(keepingCapacity: true)
-                                delivering = !delivery.isAbandoned
-                            }
-                        } else {
-                            if delivering && abandonOnInvalid {
+                        let rejectedBefore = pass.tally.rejected
+                        guard let event = pass.take(record, line: line) else {
+                            if pass.tally.rejected > rejectedBefore, delivering && abandonOnInvalid {
                                 delivering = false
                                 delivery.abandon()
                             }
-                            check.rejected += 1
-                            for draft in drafts {
-                                if check.problems.count < limit {
-                                    check.problems.append(EventProblem(index: line, field: draft.field, message: draft.message))
-                                } else {
-                                    check.problemsNotShown += 1
-                                }
-                            }
+                            continue
+                        }
+                        guard delivering else { continue }
+                        if pass.tally.records > keepLimit {
+                            tooLarge = true
+                            delivering = false
+                            delivery.abandon()
+                            continue
+                        }
+                        if valid.isEmpty { valid.reserveCapacity(batchSize) }
+                        valid.append(event)
+                        if valid.count >= batchSize {
+                            delivery.deliver(service.prepare(valid), offset: reader.offset, segment: number)
+                            valid.removeAll(keepingCapacity: true)
+                            delivering = !delivery.isAbandoned
                         }
                     }
                     if delivering && !valid.isEmpty {
                         delivery.deliver(service.prepare(valid), offset: reader.offset, segment: number)
                     }
-                    return (number, check)
+                    return (number, Check(tally: pass.tally, tooLarge: tooLarge))
                 }
             }
             var parts: [(Int, Check)] = []
             for try await part in group { parts.append(part) }
             return parts.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        var total = Check()
+        var total = Check(tally: FileTally(showsTypeValues: template.tally.summary.showsTypeValues))
         for part in parts {
             total.tooLarge = total.tooLarge || part.tooLarge
-            total.records += part.records
-            total.rejected += part.rejected
-            total.problemsNotShown += part.problemsNotShown
-            for problem in part.problems {
-                if total.problems.count < limit { total.problems.append(problem) } else { total.problemsNotShown += 1 }
-            }
+            total.tally.merge(part.tally, problemLimit: options.maxReportedProblems, previewLimit: options.previewEvents)
         }
         return total
     }
 
-    /// Fills what an import may leave out: `type` (the default type). (A missing `event_id` is derived
-    /// from the validated content by `IngestService.prepare`.)
-    private func withDefaults(_ record: ParsedRecord) -> ParsedRecord {
-        guard case .event(var event) = record, event.type == nil, let type = options.defaultType else { return record }
-        event.type = .string(type.rawValue)
-        return .event(event)
-    }
-
-    private func note(_ drafts: [EventProblemDraft], line: Int, in report: inout ImportFileReport) {
-        report.rejected += 1
-        for draft in drafts {
-            if report.problems.count < options.maxReportedProblems {
-                report.problems.append(EventProblem(index: line, field: draft.field, message: draft.message))
-            } else {
-                report.problemsNotShown += 1
-            }
-        }
+    /// Copies what the pass saw into the report, with a hint at the mapping for each rule broken.
+    private func summarise(_ tally: FileTally, format: ImportOptions.Format, into report: inout ImportFileReport) {
+        report.records = tally.records
+        report.rejected = tally.rejected
+        report.problems = tally.problems
+        report.problemsNotShown = tally.problemsNotShown
+        report.summary = tally.summary.summary { ImportHints.hint(for: $0, format: format) }
+        report.types = Dictionary(uniqueKeysWithValues: tally.types.map { ($0.key.rawValue, $0.value) })
+        report.skipped = tally.skipped
+        report.firstEvent = tally.earliest.map(RFC3339.format(millis:))
+        report.lastEvent = tally.latest.map(RFC3339.format(millis:))
     }
 }

@@ -3,15 +3,28 @@ import VeilCore
 
 /// How the cells of a CSV line are separated.
 public enum CSVDelimiter: String, Sendable, CaseIterable, Codable {
-    case comma, tab
+    case comma, tab, semicolon, pipe
     /// Runs of spaces and tabs (no quoting), as in fixed-width or `awk`-style exports.
     case whitespace
 
-    /// Guesses from the header line: a tab, else a comma, else whitespace.
+    /// Guesses from the first line: a tab, else a comma, else a semicolon, else a pipe, else whitespace.
     static func detect(header: UnsafeBufferPointer<UInt8>) -> CSVDelimiter {
         if header.contains(0x09) { return .tab }
         if header.contains(UInt8(ascii: ",")) { return .comma }
+        if header.contains(UInt8(ascii: ";")) { return .semicolon }
+        if header.contains(UInt8(ascii: "|")) { return .pipe }
         return .whitespace
+    }
+
+    /// The separating byte; nil for runs of whitespace.
+    var byte: UInt8? {
+        switch self {
+        case .comma: UInt8(ascii: ",")
+        case .tab: 0x09
+        case .semicolon: UInt8(ascii: ";")
+        case .pipe: UInt8(ascii: "|")
+        case .whitespace: nil
+        }
     }
 }
 
@@ -30,12 +43,11 @@ struct RecordReader {
     /// How CSV cells become event fields.
     struct CSVLayout: Sendable {
         var delimiter: CSVDelimiter
-        /// For each event field, the index of its column.
-        var columns: [(EventField, Int)]
+        var quote: UInt8?
+        /// How each event field is computed from a row's cells.
+        var rows: RowMapping
         var columnCount: Int
-        /// Header names that no event field maps to.
-        var ignoredColumns: [String]
-        /// Where the rows start: the byte after the header line, and its line number.
+        /// Where the rows start: the byte after the header line (0 without one), and its line number.
         var bodyStart: Int
         var bodyFirstLine: Int
     }
@@ -58,61 +70,40 @@ struct RecordReader {
         csv = layout
     }
 
-    /// Reads the header (the first non-blank line) and maps columns: an event field maps to the column
-    /// `map` names for it, else to a column named like the field.
-    static func csvLayout(
-        _ bytes: UnsafeBufferPointer<UInt8>, delimiter: CSVDelimiter?, map: [EventField: String], file: String
-    ) throws -> CSVLayout {
+    /// The layout of a CSV file under `mapping`: the columns it names (a header-less file), or its
+    /// header (the first non-blank line), bound to the mapping's expressions.
+    static func csvLayout(_ bytes: UnsafeBufferPointer<UInt8>, mapping: ImportMapping, file: String) throws -> CSVLayout {
         var position = 0
         var lineNumber = 1
-        var headerRange: Range<Int>? = nil
+        var firstLine: Range<Int>? = nil
         while position < bytes.count {
             let line = nextLine(bytes, &position, end: bytes.count)
             lineNumber += 1
             if !isBlank(bytes, line) {
-                headerRange = line
+                firstLine = line
                 break
             }
         }
-        guard let headerRange else {
-            throw VeilError(.invalidInput, field: file, "has no header row; a CSV import needs one naming the columns")
+        let delimiter = mapping.delimiter ?? firstLine.map { CSVDelimiter.detect(header: UnsafeBufferPointer(rebasing: bytes[$0])) } ?? .comma
+        let quote = mapping.quote.byte
+        if let columns = mapping.columns {
+            let rows = try RowMapping(mapping, columns: columns, file: file, headerless: true)
+            return CSVLayout(delimiter: delimiter, quote: quote, rows: rows, columnCount: columns.count, bodyStart: 0, bodyFirstLine: 1)
         }
-        let header = UnsafeBufferPointer(rebasing: bytes[headerRange])
-        let delimiter = delimiter ?? CSVDelimiter.detect(header: header)
+        guard let firstLine else {
+            throw VeilError(.invalidInput, field: file, "has no header row; a CSV import needs one naming the columns, or the names given (--columns)")
+        }
+        let header = UnsafeBufferPointer(rebasing: bytes[firstLine])
         let names: [String]
-        switch split(header, delimiter, maxCells: maxColumns) {
+        switch split(header, delimiter, quote: quote, maxCells: ImportMapping.maxColumns) {
         case .cells(let cells): names = cells
-        case .tooMany: throw VeilError(.invalidInput, field: file, "the header row has more than \(maxColumns) columns")
+        case .tooMany: throw VeilError(.invalidInput, field: file, "the header row has more than \(ImportMapping.maxColumns) columns")
         case .problem: throw VeilError(.invalidInput, field: file, "the header row is not valid \(delimiter)-separated UTF-8 text")
         }
-        var columns: [(EventField, Int)] = []
-        var used = Set<Int>()
-        for field in EventField.allCases {
-            if let name = map[field] {
-                guard let index = names.firstIndex(of: name) else {
-                    // The header's cells are not listed: without a header row they would be a record's values.
-                    throw VeilError(
-                        .invalidInput, field: "--map",
-                        "column \"\(name)\" (for \(field.rawValue)) is not in the header row of \(file) (its first non-blank line)")
-                }
-                columns.append((field, index))
-                used.insert(index)
-            } else if let index = names.firstIndex(of: field.rawValue), !map.values.contains(field.rawValue) {
-                columns.append((field, index))
-                used.insert(index)
-            }
-        }
-        // A row without a user_id column is not a header (perhaps the file has none and this is a
-        // record): refuse before any of its cells could be reported as column names.
-        guard columns.contains(where: { $0.0 == .userID }) else {
-            throw VeilError(
-                .invalidInput, field: file,
-                "the header row (first non-blank line) has no user_id column; name one user_id or map it with --map user_id=COLUMN")
-        }
-        let ignored = names.indices.filter { !used.contains($0) }.map { names[$0] }
+        let rows = try RowMapping(mapping, columns: names, file: file, headerless: false)
         return CSVLayout(
-            delimiter: delimiter, columns: columns, columnCount: names.count, ignoredColumns: ignored,
-            bodyStart: min(position, bytes.count), bodyFirstLine: lineNumber)
+            delimiter: delimiter, quote: quote, rows: rows, columnCount: names.count, bodyStart: min(position, bytes.count),
+            bodyFirstLine: lineNumber)
     }
 
     /// Splits `start..<bytes.count` into up to `parts` ranges that end at line boundaries, with the
@@ -200,38 +191,23 @@ struct RecordReader {
         case tooMany
     }
 
-    /// The most columns a header may name (a row may have no more cells than its header).
-    static let maxColumns = 1_024
-
-    private static let numericFields: Set<EventField> = [.price, .quantity, .rating]
-
     private static func csvRecord(_ line: UnsafeBufferPointer<UInt8>, _ layout: CSVLayout) -> ParsedRecord {
-        switch split(line, layout.delimiter, maxCells: layout.columnCount) {
+        switch split(line, layout.delimiter, quote: layout.quote, maxCells: layout.columnCount) {
         case .problem(let message):
             return .malformed(EventProblemDraft(field: "line", message: message))
         case .tooMany:
-            return .malformed(EventProblemDraft(field: "line", message: "has more than \(layout.columnCount) columns, the header has \(layout.columnCount)"))
+            return .malformed(EventProblemDraft(field: "line", message: "has more than the file's \(layout.columnCount) columns"))
         case .cells(let cells):
             guard cells.count == layout.columnCount else {
                 return .malformed(
                     EventProblemDraft(
-                        field: "line", message: "has \(cells.count) columns, the header has \(layout.columnCount)"))
+                        field: "line", message: "has \(cells.count) columns, the file has \(layout.columnCount)"))
             }
-            var event = RawEvent()
-            for (field, index) in layout.columns {
-                let cell = cells[index]
-                if cell.isEmpty { continue }
-                if numericFields.contains(field), let value = Double(cell) {
-                    event[field] = EventJSONParser.number(value)
-                } else {
-                    event[field] = .string(cell)
-                }
-            }
-            return .event(event)
+            return layout.rows.record(cells)
         }
     }
 
-    private static func split(_ line: UnsafeBufferPointer<UInt8>, _ delimiter: CSVDelimiter, maxCells: Int) -> Split {
+    private static func split(_ line: UnsafeBufferPointer<UInt8>, _ delimiter: CSVDelimiter, quote: UInt8?, maxCells: Int) -> Split {
         var cells: [String] = []
         var index = 0
         let count = line.count
@@ -242,7 +218,7 @@ struct RecordReader {
             while upper > lower, line[upper - 1] == 0x20 || line[upper - 1] == 0x09 { upper -= 1 }
             return String(validating: UnsafeBufferPointer(rebasing: line[lower..<upper]), as: UTF8.self)
         }
-        if delimiter == .whitespace {
+        guard let separator = delimiter.byte else {
             while index < count {
                 while index < count, line[index] == 0x20 || line[index] == 0x09 { index += 1 }
                 guard index < count else { break }
@@ -254,18 +230,17 @@ struct RecordReader {
             }
             return .cells(cells)
         }
-        let separator: UInt8 = delimiter == .tab ? 0x09 : UInt8(ascii: ",")
         while true {
             var start = index
             while start < count, line[start] == 0x20 { start += 1 }
-            if start < count, line[start] == UInt8(ascii: "\"") {
+            if let quote, start < count, line[start] == quote {
                 var value: [UInt8] = []
                 var cursor = start + 1
                 var closed = false
                 while cursor < count {
-                    if line[cursor] == UInt8(ascii: "\"") {
-                        if cursor + 1 < count, line[cursor + 1] == UInt8(ascii: "\"") {
-                            value.append(UInt8(ascii: "\""))
+                    if line[cursor] == quote {
+                        if cursor + 1 < count, line[cursor + 1] == quote {
+                            value.append(quote)
                             cursor += 2
                             continue
                         }

@@ -22,6 +22,9 @@ public enum EventTypeNames {
         return table
     }()
 
+    /// The canonical names, comma-separated, for messages.
+    public static let canonicalList = EventType.allCases.map(\.rawValue).joined(separator: ", ")
+
     /// The type a canonical name or GA4 alias stands for (exact, case-sensitive match).
     public static func resolve(_ name: String) -> EventType? { lookup[name] }
 }

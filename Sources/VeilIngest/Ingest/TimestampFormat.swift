@@ -2,8 +2,8 @@ import Foundation
 import VeilCore
 
 /// A fixed timestamp layout for imports, given in strftime (`%Y-%m-%d %H:%M:%S`) or Unicode/ICU
-/// (`yyyy-MM-dd HH:mm:ss`) notation. Values are UTC; fields left out are zero, so a date-only value
-/// is midnight UTC.
+/// (`yyyy-MM-dd HH:mm:ss`) notation. `parse` gives the local time as if it were UTC (fields left out are
+/// zero, so a date-only value is midnight); `TimestampReading` applies the import's time zone.
 ///
 /// Supported: `%Y`/`yyyy` (4-digit year), `%y`/`yy` (2-digit year, 2000–2099… as 20yy), `%m`/`MM`/`M`,
 /// `%d`/`dd`/`d`, `%H`/`HH`/`H`, `%M`/`mm`/`m`, `%S`/`ss`/`s`, `SSS` (milliseconds), `%%`, and literal
@@ -17,16 +17,21 @@ public struct TimestampFormat: Sendable, Hashable {
         case literal(UInt8)
     }
 
-    /// Compiles `pattern`; throws `VeilError(.invalidInput)` for a directive it does not support.
-    public init(_ pattern: String) throws {
+    /// The longest pattern accepted.
+    public static let maxLength = 64
+
+    /// Compiles `pattern`; throws `MappingRuleError` for a directive it does not support.
+    public init(_ pattern: String) throws(MappingRuleError) {
+        guard pattern.utf8.count <= Self.maxLength else {
+            throw MappingRuleError("is longer than \(Self.maxLength) bytes; a timestamp format is a short pattern")
+        }
         self.pattern = pattern
         var tokens: [Token] = []
         let chars = Array(pattern.utf8)
         var index = 0
-        func unsupported(_ what: String) -> VeilError {
-            VeilError(
-                .invalidInput, field: "--timestamp-format",
-                "\(what) is not supported; use %Y %y %m %d %H %M %S (or yyyy yy MM dd HH mm ss SSS) and literal characters")
+        func unsupported(_ what: String) -> MappingRuleError {
+            MappingRuleError(
+                "\(what) is not supported; use %Y %y %m %d %H %M %S (or yyyy yy MM dd HH mm ss SSS) and literal characters, or one of \(TimestampReading.layoutNames.map(\.name).joined(separator: ", "))")
         }
         while index < chars.count {
             let char = chars[index]
@@ -78,7 +83,7 @@ public struct TimestampFormat: Sendable, Hashable {
             index += 1
         }
         guard tokens.contains(.year4) || tokens.contains(.year2), tokens.contains(.month), tokens.contains(.day) else {
-            throw VeilError(.invalidInput, field: "--timestamp-format", "must contain a year, a month and a day")
+            throw MappingRuleError("must contain a year, a month and a day")
         }
         self.tokens = tokens
     }
