@@ -72,8 +72,8 @@ enum QualityBenchmarks {
         ]
         let settings: [(name: String, epsilon: Double?)] = [("eps1", 1), ("eps4", 4), ("non_private", nil)]
         for task in [PredictionTask.purchase, .churn] {
-            let trainSet = try TrainingPipeline.dataset(train, task: task, classCount: schema.categories.count)!
-            let holdoutSet = try TrainingPipeline.dataset(holdout.map(\.0), task: task, classCount: schema.categories.count)!
+            let trainSet = try TrainingPipeline.dataset(train, task: task, schema: schema)!
+            let holdoutSet = try TrainingPipeline.dataset(holdout.map(\.0), task: task, schema: schema)!
             // The generator's exact probabilities, scored on the same holdout users.
             let truth = holdout.map { _, index -> Double in
                 let value = shoppers.truth(ofUser: index, cutoffDay: cutoffDay, horizonDays: horizon)
@@ -107,7 +107,7 @@ enum QualityBenchmarks {
                         ).noiseMultiplier
                     }
                     let result = try TrainingPipeline.fit(
-                        plan: plan, train: trainSet, categories: schema.categories.count, population: population,
+                        plan: plan, train: trainSet, schema: schema, population: population,
                         noiseMultiplier: sigma)
                     let (metrics, baselines) = try TrainingPipeline.evaluate(
                         network: result.network, holdout: holdoutSet, train: trainSet, task: task, schema: schema)

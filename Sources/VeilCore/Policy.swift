@@ -10,6 +10,7 @@ public struct Policy: Sendable, Hashable, Codable {
     public var ingest = Ingest()
     public var queries = Queries()
     public var features = Features()
+    public var sequences = Sequences()
     /// The public list of product categories (group keys that need no partition selection).
     public var categories: [String] = ["electronics", "fashion", "home", "beauty", "sports", "books", "toys", "grocery"]
 
@@ -91,6 +92,21 @@ public struct Policy: Sendable, Hashable, Codable {
         public var maxOrderValue: Double = 1000
         public init() {}
     }
+}
+
+/// Public bounds for the input of sequence models (GRU, temporal CNN): how many of a user's events
+/// they read, and the buckets that a time gap and a price fall into. Every bound comes from the policy,
+/// never from the data, so the encoding itself releases nothing.
+public struct Sequences: Sendable, Hashable, Codable {
+    /// L: a sequence model reads each user's last L events before the cutoff.
+    public var length: Int = 50
+    /// Upper bounds, in seconds and increasing, of the buckets the time since a user's previous event
+    /// falls into (a gap of at most `gapBoundsSeconds[i]` and more than the bound before goes to bucket
+    /// i; a longer gap to one more bucket past the last).
+    public var gapBoundsSeconds: [Double] = [60, 600, 3_600, 21_600, 86_400, 259_200, 604_800, 2_592_000]
+    /// Upper bounds of the price buckets, in the shop's currency units, increasing (as for gaps).
+    public var priceBounds: [Double] = [5, 10, 20, 50, 100, 200, 500, 1_000]
+    public init() {}
 }
 
 /// A closed interval of public bounds for a value.

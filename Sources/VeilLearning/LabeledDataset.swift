@@ -6,13 +6,14 @@ import VeilCore
 /// Features are expected to be scaled by public bounds to roughly [0, 1] before they get here; this type
 /// checks only that they are finite. Labels are class indices in `0..<classCount` (0/1 for binary models).
 /// Each row is one user, which is what makes DP-SGD's per-example guarantee a per-user guarantee.
-public struct LabeledDataset: Sendable, Equatable {
+public struct LabeledDataset: TrainingData, Equatable {
     public let features: [Double]
     public let featureCount: Int
     public let labels: [Int]
     public let classCount: Int
 
     public var rowCount: Int { labels.count }
+    public var exampleCount: Int { labels.count }
 
     /// Throws `VeilError.invalidInput` naming the field when shapes disagree, a feature is not finite or
     /// a label is outside `0..<classCount`.

@@ -2,7 +2,7 @@ import Foundation
 import VeilCore
 
 /// A trained model as a self-describing JSON document: what kind of model, its layer sizes and every
-/// parameter, plus (optionally) how it was trained. Loading it back gives a `Network` whose predictions
+/// parameter, plus (optionally) how it was trained. Loading it back gives a `DenseModel` whose predictions
 /// are bitwise identical (JSON numbers are written in the shortest form that round-trips a `Double`).
 ///
 /// Parameter layout (`parameterLayout`, fixed for format version 1): layer by layer from the input,
@@ -12,7 +12,8 @@ public struct ModelArtifact: Sendable, Hashable, Codable {
     static let layoutDescription = "per layer from the input: weights input-major (w[i*outputs+o]), then biases"
 
     public let formatVersion: Int
-    public let kind: ModelKind
+    /// `ModelArchitecture.kind`: logistic_regression, mlp, softmax_regression or mlp_softmax.
+    public let kind: String
     public let inputSize: Int
     public let hiddenSizes: [Int]
     /// Activation between layers; always "relu" in format version 1.
@@ -26,7 +27,7 @@ public struct ModelArtifact: Sendable, Hashable, Codable {
     /// The hyperparameters the model was trained with, when known.
     public let training: TrainingReport?
 
-    public init(network: Network, training: TrainingReport? = nil) {
+    public init(network: DenseModel, training: TrainingReport? = nil) {
         let architecture = network.architecture
         formatVersion = Self.currentFormatVersion
         kind = architecture.kind
@@ -46,7 +47,7 @@ public struct ModelArtifact: Sendable, Hashable, Codable {
     /// The model this artifact describes. Throws `VeilError.invalidInput` naming the field when the
     /// artifact is of an unknown version, inconsistent (kind vs. layers vs. output) or has the wrong
     /// number of parameters.
-    public func network() throws -> Network {
+    public func network() throws -> DenseModel {
         guard formatVersion == Self.currentFormatVersion else {
             throw VeilError(
                 .invalidInput, field: "formatVersion",
@@ -66,9 +67,10 @@ public struct ModelArtifact: Sendable, Hashable, Codable {
         let architecture = try ModelArchitecture(inputSize: inputSize, hiddenSizes: hiddenSizes, head: head)
         guard architecture.kind == kind else {
             throw VeilError(
-                .invalidInput, field: "kind", "\(kind.rawValue) does not match the layers and output given")
+                .invalidInput, field: "kind",
+                "does not match the layers and output given (they describe \(architecture.kind))")
         }
-        return try Network(architecture: architecture, parameters: parameters)
+        return try DenseModel(architecture: architecture, parameters: parameters)
     }
 
     /// The artifact as JSON with sorted keys.

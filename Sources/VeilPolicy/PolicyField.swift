@@ -54,12 +54,48 @@ extension PolicyField {
 
     /// A whole number of at least `minimum`.
     package static func integer(_ key: String, _ path: WritableKeyPath<Root, Int>, atLeast minimum: Int) -> Self {
+        integer(key, path, in: minimum...Int.max)
+    }
+
+    /// A whole number in `range`.
+    package static func integer(_ key: String, _ path: WritableKeyPath<Root, Int>, in range: ClosedRange<Int>) -> Self {
         PolicyField(key: key) { node, dotted, root, log in
             guard let value = YAMLValue.integer(node) else {
                 return log.fail(dotted, "must be a whole number, got \(YAMLValue.kind(of: node))", at: node)
             }
-            guard value >= minimum else { return log.fail(dotted, "must be at least \(minimum) (got \(value))", at: node) }
+            guard range.contains(value) else {
+                let rule = range.upperBound == Int.max
+                    ? "must be at least \(range.lowerBound)" : "must be between \(range.lowerBound) and \(range.upperBound)"
+                return log.fail(dotted, "\(rule) (got \(value))", at: node)
+            }
             root[keyPath: path] = value
+        }
+    }
+
+    /// A non-empty list of numbers, each obeying `rule`, strictly increasing (bucket bounds).
+    package static func increasingNumbers(_ key: String, _ path: WritableKeyPath<Root, [Double]>, _ rule: NumberRule) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let items = node.sequence else {
+                return log.fail(dotted, "must be a list of numbers, got \(YAMLValue.kind(of: node))", at: node)
+            }
+            guard !items.isEmpty else { return log.fail(dotted, "must list at least one number", at: node) }
+            var values: [Double] = []
+            for (index, item) in items.enumerated() {
+                let entry = "\(dotted)[\(index)]"
+                guard let value = YAMLValue.number(item) else {
+                    return log.fail(entry, "must be a number, got \(YAMLValue.kind(of: item))", at: item)
+                }
+                guard rule.accepts(value) else {
+                    return log.fail(entry, "\(rule.text) (got \(NumberText.format(value)))", at: item)
+                }
+                if let previous = values.last, value <= previous {
+                    return log.fail(
+                        entry, "must be greater than the bound before it (\(NumberText.format(previous))); bounds increase",
+                        at: item)
+                }
+                values.append(value)
+            }
+            root[keyPath: path] = values
         }
     }
 

@@ -15,6 +15,7 @@ enum PolicySchema {
         .section("ingest", \.ingest, ingest),
         .section("queries", \.queries, queries),
         .section("features", \.features, features),
+        .section("sequences", \.sequences, sequences),
         .names("categories", \.categories, rule: .label, allowEmpty: false),
         ]
     }
@@ -71,6 +72,14 @@ enum PolicySchema {
         .number("max_days", \.maxDays, .positive),
         .number("max_spend", \.maxSpend, .positive),
         .number("max_order_value", \.maxOrderValue, .positive),
+        ]
+    }
+
+    static var sequences: [PolicyField<Sequences>] {
+        [
+        .integer("length", \.length, in: 1...1_000),
+        .increasingNumbers("gap_bounds_seconds", \.gapBoundsSeconds, .positive),
+        .increasingNumbers("price_bounds", \.priceBounds, .positive),
         ]
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VeilCore
+import VeilLearning
 import VeilModels
 import VeilRuntime
 import VeilStore

@@ -39,7 +39,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("δ, in (0, policy budget.delta]; default the policy's δ.", valueName: "delta"))
     var delta: Double?
     @Option(help: ArgumentHelp("logistic or mlp.", valueName: "model"))
-    var model: ModelChoice = .logistic
+    var model: ModelFamily = .logistic
     @Option(
         parsing: .upToNextOption,
         help: ArgumentHelp(
@@ -168,4 +168,4 @@ enum CLIDates {
 }
 
 extension PredictionTask: ExpressibleByArgument {}
-extension ModelChoice: ExpressibleByArgument {}
+extension ModelFamily: ExpressibleByArgument {}

@@ -8,9 +8,9 @@ enum ModelFixtures {
         return LabeledDataset.synthetic(rows: rows, featureCount: features, classCount: classes, using: &generator)
     }
 
-    static func network(_ architecture: ModelArchitecture, seed: UInt64 = 2) -> Network {
+    static func network(_ architecture: ModelArchitecture, seed: UInt64 = 2) -> DenseModel {
         var generator = ChaChaNoiseGenerator(seed: seed)
-        return Network(architecture: architecture, using: &generator)
+        return DenseModel(architecture: architecture, using: &generator)
     }
 
     /// The architectures every gradient test covers: logistic, a two-hidden-layer MLP, softmax regression
@@ -24,15 +24,43 @@ enum ModelFixtures {
         ]
     }
 
+    /// The summed loss and gradient of `model` over the examples `batch` (weight 1 each).
+    static func lossAndGradient<Model: TrainableModel>(
+        _ model: Model, _ data: Model.Data, batch: [Int]
+    ) -> (loss: Double, gradient: [Double]) {
+        var engine = TrainingEngine(model: model, optimizer: .sgd(learningRate: 1), expectedExamples: batch.count)
+        let loss = engine.computeGradient(batch: batch, data: data, weighting: .constant(1))
+        return (loss, engine.gradient)
+    }
+
     /// Each example's own gradient, materialised by a batch of one (the reference ghost clipping avoids).
-    static func perExampleGradients(_ network: Network, _ data: LabeledDataset) -> [[Double]] {
-        (0..<data.rowCount).map { row in
-            var engine = TrainingEngine(network: network, optimizer: .sgd(learningRate: 1), expectedRows: 1)
-            _ = engine.forwardBackward(batch: [row], data: data)
-            engine.workspace.setRowWeights(1)
-            engine.accumulateGradient()
-            return engine.gradient
+    static func perExampleGradients<Model: TrainableModel>(_ model: Model, _ data: Model.Data) -> [[Double]] {
+        (0..<data.exampleCount).map { lossAndGradient(model, data, batch: [$0]).gradient }
+    }
+
+    /// Each example's gradient by central differences of its own loss — independent of every backward
+    /// pass and norm shortcut. `h` is the step.
+    static func finiteDifferenceGradient<Model: TrainableModel>(
+        _ model: Model, _ data: Model.Data, batch: [Int], h: Double = 1e-6
+    ) -> [Double] {
+        model.parameters.indices.map { k in
+            var plus = model, minus = model
+            plus.parameters[k] += h
+            minus.parameters[k] -= h
+            return (lossAndGradient(plus, data, batch: batch).loss - lossAndGradient(minus, data, batch: batch).loss) / (2 * h)
         }
+    }
+
+    /// What the model reports as each example's squared gradient norm after one pass over `examples`.
+    static func squaredNorms<Model: TrainableModel>(_ model: Model, _ data: Model.Data, examples: [Int]) -> [Double] {
+        let workspace = model.makeWorkspace(examples: examples.count)
+        let parameters = model.parameters.map { Model.Scalar($0) }
+        parameters.withUnsafeBufferPointer { parameters in
+            examples.withUnsafeBufferPointer { indices in
+                _ = model.forwardBackward(indices, data: data, parameters: parameters.baseAddress!, workspace: workspace)
+            }
+        }
+        return examples.indices.map { model.squaredGradientNorm(example: $0, workspace: workspace) }
     }
 
     static func norm(_ values: [Double]) -> Double {

@@ -29,6 +29,37 @@ import VeilCrypto
         }
     }
 
+    @Test func dpTrainingIsTheSameOnAnyNumberOfWorkers() throws {
+        // Batches of about 150 rows span three chunks of 64, which workers take in any order.
+        var configuration = Self.configuration
+        configuration.expectedBatchSize = 150
+        for (architecture, classes) in try ModelFixtures.architectures(features: 5) {
+            let data = ModelFixtures.data(rows: 300, features: 5, classes: classes)
+            let runs = try [1, 2, 3, 8].map { workers in
+                var sampling = ChaChaNoiseGenerator(seed: 9)
+                var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: 10))
+                return try DPSGD.train(
+                    ModelFixtures.network(architecture), on: data, configuration: configuration,
+                    sampling: &sampling, noise: &noise, workers: workers
+                ).network.parameters.map(\.bitPattern)
+            }
+            #expect(runs.allSatisfy { $0 == runs[0] }, "\(architecture.kind)")
+        }
+    }
+
+    @Test func sgdTrainingIsTheSameOnAnyNumberOfWorkers() throws {
+        let architecture = try ModelArchitecture(inputSize: 5, hiddenSizes: [8], head: .softmax(classes: 3))
+        let data = ModelFixtures.data(rows: 400, features: 5, classes: 3)
+        let runs = try [1, 2, 5].map { workers in
+            var shuffling = ChaChaNoiseGenerator(seed: 4)
+            return try MinibatchSGD.train(
+                ModelFixtures.network(architecture), on: data, configuration: SGDConfiguration(batchSize: 200, epochs: 2),
+                shuffling: &shuffling, workers: workers
+            ).network.parameters.map(\.bitPattern)
+        }
+        #expect(runs.allSatisfy { $0 == runs[0] })
+    }
+
     @Test func sgdTrainingIsBitwiseDeterministic() throws {
         let architecture = try ModelArchitecture(inputSize: 5, hiddenSizes: [8], head: .sigmoid)
         let data = ModelFixtures.data(rows: 300, features: 5)

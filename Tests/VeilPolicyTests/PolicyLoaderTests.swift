@@ -131,6 +131,16 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         ("dataset: my shop\n", "dataset", 1),
         ("categories:\n  - \" toys\"\n", "categories[0]", 2),
         ("ingest:\n  drop_fields: [query, 7]\n", "ingest.drop_fields[1]", 2),
+        ("sequences:\n  length: 0\n", "sequences.length", 2),
+        ("sequences:\n  length: 1001\n", "sequences.length", 2),
+        ("sequences:\n  length: 2.5\n", "sequences.length", 2),
+        ("sequences:\n  gap_bounds_seconds: []\n", "sequences.gap_bounds_seconds", 2),
+        ("sequences:\n  gap_bounds_seconds: 60\n", "sequences.gap_bounds_seconds", 2),
+        ("sequences:\n  gap_bounds_seconds:\n    - 60\n    - 60\n", "sequences.gap_bounds_seconds[1]", 4),
+        ("sequences:\n  price_bounds: [5, -1]\n", "sequences.price_bounds[1]", 2),
+        ("sequences:\n  price_bounds: [5, .inf]\n", "sequences.price_bounds[1]", 2),
+        ("sequences:\n  price_bounds: [5, ten]\n", "sequences.price_bounds[1]", 2),
+        ("sequences:\n  window: 5\n", "sequences.window", 2),
     ])
     func outOfRangeNamesKeyAndLine(yaml: String, field: String, line: Int) {
         let found = issues(yaml)
@@ -173,6 +183,13 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
     @Test func categoriesAreShopVocabulary() throws {
         let policy = try PolicyLoader.parse(yaml: "categories:\n  - Home & Garden\n  - Électronique\n").get()
         #expect(policy.categories == ["Home & Garden", "Électronique"])
+    }
+
+    @Test func sequenceBoundsAreRead() throws {
+        let policy = try PolicyLoader.parse(yaml: "sequences:\n  length: 20\n  price_bounds: [1, 2.5, 100]\n").get()
+        #expect(policy.sequences.length == 20)
+        #expect(policy.sequences.priceBounds == [1, 2.5, 100])
+        #expect(policy.sequences.gapBoundsSeconds == Sequences().gapBoundsSeconds)
     }
 
     @Test func scientificNotationAndIntegersAreNumbers() throws {

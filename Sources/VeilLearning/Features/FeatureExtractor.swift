@@ -19,29 +19,43 @@ public struct FeatureExtractor: Sendable {
     public func example(for events: some Collection<StoredEvent>) -> UserExample? {
         guard let first = events.first else { return nil }
         var tally = Tally(categoryCount: schema.categories.count)
-        var outcome = Outcome(purchased: false, churned: true, nextCategory: nil)
-        var firstHorizonPurchase = Int64.max
+        var outcome = OutcomeTally(window: window)
         let start = window.observationStart ?? .min
         for event in events {
             let time = event.timestampMillis
             if time >= start && time < window.cutoff {
                 tally.add(event, categoryIndex: categoryIndex[event.category ?? ""], cutoff: window.cutoff)
-            } else if time >= window.cutoff && time < window.horizonEnd {
-                outcome.churned = false
-                if event.type == .purchase {
-                    outcome.purchased = true
-                    if time < firstHorizonPurchase {
-                        firstHorizonPurchase = time
-                        outcome.nextCategory = event.category.flatMap { categoryIndex[$0] }
-                    }
-                }
+            } else {
+                outcome.add(event, categoryIndex: categoryIndex)
             }
         }
         guard tally.events > 0 else { return nil }
         let raw = tally.rawFeatures(cutoff: window.cutoff)
         precondition(raw.count == schema.features.count, "the tally and the schema list the same features")
         let features = zip(schema.features, raw).map { $0.scale($1) }
-        return UserExample(pseudonym: first.pseudonym, features: features, outcome: outcome)
+        return UserExample(pseudonym: first.pseudonym, features: features, outcome: outcome.outcome)
+    }
+}
+
+/// What happened in a window's label horizon `[cutoff, horizonEnd)`, built one event at a time (events
+/// outside the horizon are ignored): shared by every extractor so the labels mean the same everywhere.
+struct OutcomeTally {
+    let window: FeatureWindow
+    private(set) var outcome = Outcome(purchased: false, churned: true, nextCategory: nil)
+    private var firstPurchase = Int64.max
+
+    init(window: FeatureWindow) { self.window = window }
+
+    mutating func add(_ event: StoredEvent, categoryIndex: [String: Int]) {
+        let time = event.timestampMillis
+        guard time >= window.cutoff && time < window.horizonEnd else { return }
+        outcome.churned = false
+        guard event.type == .purchase else { return }
+        outcome.purchased = true
+        if time < firstPurchase {
+            firstPurchase = time
+            outcome.nextCategory = event.category.flatMap { categoryIndex[$0] }
+        }
     }
 }
 

@@ -25,16 +25,6 @@ public struct FeatureWindow: Sendable, Hashable, Codable {
     }
 }
 
-/// The prediction tasks Veil trains for.
-public enum PredictionTask: String, Sendable, Codable, CaseIterable, Hashable {
-    /// Any purchase in the horizon.
-    case purchase
-    /// No event at all in the horizon.
-    case churn
-    /// The category of the first purchase in the horizon, among the policy's categories.
-    case nextCategory = "next_category"
-}
-
 /// What actually happened in the horizon for one user.
 public struct Outcome: Sendable, Hashable {
     public var purchased: Bool
@@ -42,15 +32,9 @@ public struct Outcome: Sendable, Hashable {
     /// Index into the policy's categories of the first purchase in the horizon, if any and listed.
     public var nextCategory: Int?
 
-    /// The label for `task`: 0/1 for binary tasks, the class index for `next_category`;
+    /// The label for `task` (its labeller): 0/1 for binary tasks, the class index for `next_category`;
     /// nil when the task has no label for this user (no listed purchase in the horizon).
-    public func label(for task: PredictionTask) -> Int? {
-        switch task {
-        case .purchase: purchased ? 1 : 0
-        case .churn: churned ? 1 : 0
-        case .nextCategory: nextCategory
-        }
-    }
+    public func label(for task: PredictionTask) -> Int? { task.definition.label(self) }
 }
 
 /// One user's example: the pseudonym, the scaled features and the outcome.

@@ -2,21 +2,6 @@ import Foundation
 import VeilCore
 import VeilLearning
 
-/// Held-out metrics of a model or a baseline: binary metrics for `purchase` and `churn`, multiclass
-/// metrics for `next_category`.
-public struct ModelEvaluation: Sendable, Encodable, Hashable {
-    public var binary: BinaryEvaluation?
-    public var multiclass: MulticlassEvaluation?
-
-    public init(binary: BinaryEvaluation? = nil, multiclass: MulticlassEvaluation? = nil) {
-        self.binary = binary
-        self.multiclass = multiclass
-    }
-
-    /// ROC AUC for a binary task.
-    public var rocAuc: Double? { binary?.rocAUC ?? nil }
-}
-
 /// What a reviewer reads before approving a model: what it predicts, from which features and data
 /// window, how it was trained, what it cost in privacy and how well it does on held-out users.
 ///

@@ -73,8 +73,9 @@ public enum TrainingPipeline {
         return examples
     }
 
-    /// The labelled rows of `examples` for `task` (examples without a label are left out).
-    public static func dataset(_ examples: [UserExample], task: PredictionTask, classCount: Int) throws -> LabeledDataset? {
+    /// The labelled rows of `examples` for `task` (examples without a label are left out), with the
+    /// task's classes under `schema`.
+    public static func dataset(_ examples: [UserExample], task: PredictionTask, schema: FeatureSchema) throws -> LabeledDataset? {
         var features: [Double] = []
         var labels: [Int] = []
         let width = examples.first?.features.count ?? 0
@@ -86,7 +87,7 @@ public enum TrainingPipeline {
         }
         guard !labels.isEmpty else { return nil }
         return try LabeledDataset(
-            features: features, featureCount: width, labels: labels, classCount: task == .nextCategory ? classCount : 2)
+            features: features, featureCount: width, labels: labels, classCount: task.definition.classCount(schema: schema))
     }
 
     /// Seeds for initialisation, sampling and noise, distinct per role.
@@ -101,10 +102,10 @@ public enum TrainingPipeline {
     /// Trains the plan's model on `train`: DP-SGD with noise multiplier `noiseMultiplier` and sampling
     /// rate B / `population` when the plan is private, plain minibatch SGD otherwise.
     public static func fit(
-        plan: TrainingPlan, train: LabeledDataset, categories: Int, population: Int, noiseMultiplier: Double?,
+        plan: TrainingPlan, train: LabeledDataset, schema: FeatureSchema, population: Int, noiseMultiplier: Double?,
         progress: (TrainingProgress) -> Void = { _ in }
     ) throws -> TrainingResult {
-        let architecture = try plan.architecture(inputSize: train.featureCount, categories: categories)
+        let architecture = try plan.architecture(inputSize: train.featureCount, schema: schema)
         var (initial, sampling, noiseGenerator) = generators(seed: plan.seed)
         let network = Network(architecture: architecture, using: &initial)
         if plan.isPrivate {
@@ -142,50 +143,16 @@ public enum TrainingPipeline {
         }
     }
 
-    /// Held-out metrics of `network` and of the baselines: `base_rate` (the training split's rate or class
-    /// frequencies) and `recency` (binary tasks: days since the last event for churn, recency of the last
-    /// purchase for purchase) or `favourite_category` (next_category: the user's category shares).
+    /// Held-out metrics of `network` and of the task's baselines (`TaskDefinition.baselines`).
     public static func evaluate(
         network: Network, holdout: LabeledDataset, train: LabeledDataset, task: PredictionTask, schema: FeatureSchema
     ) throws -> (metrics: ModelEvaluation, baselines: [String: ModelEvaluation]) {
+        let definition = task.definition
+        func evaluation(_ probabilities: [Double]) throws -> ModelEvaluation {
+            try definition.evaluate(probabilities: probabilities, labels: holdout.labels, classCount: holdout.classCount)
+        }
         let probabilities = try network.predictProbabilities(holdout.features).map { min(max($0, 0), 1) }
-        let width = holdout.featureCount
-        func column(_ name: String) -> [Double] {
-            guard let index = schema.names.firstIndex(of: name) else { return holdout.labels.map { _ in 0.5 } }
-            return (0..<holdout.rowCount).map { holdout.features[$0 * width + index] }
-        }
-        if task == .nextCategory {
-            let classes = holdout.classCount
-            var frequencies = [Double](repeating: 1, count: classes)  // add-one smoothing
-            for label in train.labels { frequencies[label] += 1 }
-            let total = frequencies.reduce(0, +)
-            let baseRate = (0..<holdout.rowCount).flatMap { _ in frequencies.map { $0 / total } }
-            let shareColumns = schema.categories.map { column("share_category_\($0)") }
-            var favourite: [Double] = []
-            for row in 0..<holdout.rowCount {
-                let shares = shareColumns.map { $0[row] + 1e-6 }
-                let sum = shares.reduce(0, +)
-                favourite += shares.map { $0 / sum }
-            }
-            func evaluation(_ p: [Double]) throws -> ModelEvaluation {
-                ModelEvaluation(
-                    multiclass: try MulticlassPredictions(probabilities: p, classCount: classes, labels: holdout.labels).evaluate())
-            }
-            return (
-                try evaluation(probabilities),
-                ["base_rate": try evaluation(baseRate), "favourite_category": try evaluation(favourite)]
-            )
-        }
-        let rate = Double(train.labels.reduce(0, +)) / Double(train.rowCount)
-        let recency = task == .churn
-            ? column("days_since_last_event")
-            : column("days_since_last_purchase").map { 1 - $0 }
-        func evaluation(_ p: [Double]) throws -> ModelEvaluation {
-            ModelEvaluation(binary: try BinaryPredictions(probabilities: p, labels: holdout.labels).evaluate())
-        }
-        return (
-            try evaluation(probabilities),
-            ["base_rate": try evaluation(holdout.labels.map { _ in rate }), "recency": try evaluation(recency)]
-        )
+        let baselines = try definition.baselines(holdout: holdout, train: train, schema: schema).mapValues(evaluation)
+        return (try evaluation(probabilities), baselines)
     }
 }

@@ -2,15 +2,6 @@ import Foundation
 import VeilCore
 import VeilLearning
 
-/// The model family a training request asks for. The task decides the output: a sigmoid for
-/// `purchase` and `churn`, a softmax over the policy's categories for `next_category`.
-public enum ModelChoice: String, Sendable, Codable, CaseIterable, Hashable {
-    /// No hidden layer: logistic regression (softmax regression for `next_category`).
-    case logistic
-    /// Dense ReLU hidden layers (`hidden_sizes`, default one layer of 64).
-    case mlp
-}
-
 /// What a trainer asks for: `veil train` and `POST /v1/training-runs` both decode into this.
 ///
 /// Every optional field falls back to a documented default (most from the policy); `validate` turns a
@@ -28,7 +19,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     public var epsilon: Double?
     /// δ of the guarantee, in (0, policy δ]; default the policy's `budget.delta`.
     public var delta: Double?
-    public var model: ModelChoice
+    public var model: ModelFamily
     /// Hidden layer widths for `mlp` (default `defaultHiddenSizes`); must be empty for `logistic`.
     public var hiddenSizes: [Int]?
     /// Passes over the users; default the policy's `training.default_epochs`.
@@ -56,7 +47,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     public var nonPrivate: Bool
 
     public init(
-        task: PredictionTask, epsilon: Double?, delta: Double? = nil, model: ModelChoice = .logistic,
+        task: PredictionTask, epsilon: Double?, delta: Double? = nil, model: ModelFamily = .logistic,
         hiddenSizes: [Int]? = nil, epochs: Int? = nil, batchSize: Int? = nil, clippingNorm: Double? = nil,
         learningRate: Double? = nil, cutoffMillis: Int64? = nil, windowDays: Int? = nil, horizonDays: Int? = nil,
         seed: UInt64? = nil, nonPrivate: Bool = false
@@ -100,7 +91,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         task = try container.decode(PredictionTask.self, forKey: .task)
         epsilon = try container.decodeIfPresent(Double.self, forKey: .epsilon)
         delta = try container.decodeIfPresent(Double.self, forKey: .delta)
-        model = try container.decodeIfPresent(ModelChoice.self, forKey: .model) ?? .logistic
+        model = try container.decodeIfPresent(ModelFamily.self, forKey: .model) ?? .logistic
         hiddenSizes = try container.decodeIfPresent([Int].self, forKey: .hiddenSizes)
         epochs = try container.decodeIfPresent(Int.self, forKey: .epochs)
         batchSize = try container.decodeIfPresent(Int.self, forKey: .batchSize)
@@ -196,7 +187,7 @@ public struct TrainingPlan: Sendable, Hashable {
     public var isPrivate: Bool
     public var targetEpsilon: Double?
     public var delta: Double
-    public var model: ModelChoice
+    public var model: ModelFamily
     public var hiddenSizes: [Int]
     public var epochs: Int
     public var batchSize: Int
@@ -210,7 +201,7 @@ public struct TrainingPlan: Sendable, Hashable {
     public var accountant: AccountantKind
 
     public init(
-        task: PredictionTask, isPrivate: Bool, targetEpsilon: Double?, delta: Double, model: ModelChoice,
+        task: PredictionTask, isPrivate: Bool, targetEpsilon: Double?, delta: Double, model: ModelFamily,
         hiddenSizes: [Int], epochs: Int, batchSize: Int, clippingNorm: Double, learningRate: Double,
         window: FeatureWindow, windowDays: Int?, horizonDays: Int, seed: UInt64?, accountant: AccountantKind
     ) {
@@ -248,9 +239,8 @@ public struct TrainingPlan: Sendable, Hashable {
 
     public var optimizer: Optimizer { .adam(learningRate: learningRate) }
 
-    /// The network shape for `inputSize` features and the task's classes.
-    public func architecture(inputSize: Int, categories: Int) throws -> ModelArchitecture {
-        let head: ModelArchitecture.Head = task == .nextCategory ? .softmax(classes: categories) : .sigmoid
-        return try ModelArchitecture(inputSize: inputSize, hiddenSizes: hiddenSizes, head: head)
+    /// The network shape for `inputSize` features and the task's output head under `schema`.
+    public func architecture(inputSize: Int, schema: FeatureSchema) throws -> ModelArchitecture {
+        try ModelArchitecture(inputSize: inputSize, hiddenSizes: hiddenSizes, head: task.definition.head(schema: schema))
     }
 }

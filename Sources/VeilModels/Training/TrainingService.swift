@@ -103,8 +103,8 @@ public final class TrainingService: Sendable {
         // a) validate against the rules and the policy; the default cutoff comes from the latest event time.
         let plan = try await check(request)
         let schema = FeatureSchema(policy: policy.policy)
-        guard plan.task != .nextCategory || schema.categories.count >= 2 else {
-            throw VeilError(.invalidInput, field: "task", "next_category needs at least 2 categories in the policy")
+        guard plan.task.definition.classCount(schema: schema) >= 2 else {
+            throw VeilError(.invalidInput, field: "task", "\(plan.task) needs at least 2 classes (categories in the policy)")
         }
 
         // b) n from metadata only.
@@ -148,9 +148,8 @@ public final class TrainingService: Sendable {
                 trainExamples.append(example)
             }
         }
-        let classes = schema.categories.count
-        guard let train = try TrainingPipeline.dataset(trainExamples, task: plan.task, classCount: classes),
-            let holdout = try TrainingPipeline.dataset(holdoutExamples, task: plan.task, classCount: classes)
+        guard let train = try TrainingPipeline.dataset(trainExamples, task: plan.task, schema: schema),
+            let holdout = try TrainingPipeline.dataset(holdoutExamples, task: plan.task, schema: schema)
         else {
             throw VeilError(
                 .invalidInput, field: "cutoff",
@@ -162,7 +161,7 @@ public final class TrainingService: Sendable {
 
         // f) train.
         let result = try TrainingPipeline.fit(
-            plan: plan, train: train, categories: classes, population: population, noiseMultiplier: noiseMultiplier,
+            plan: plan, train: train, schema: schema, population: population, noiseMultiplier: noiseMultiplier,
             progress: progress)
         if plan.isPrivate {
             guard result.report.steps == steps, result.report.samplingRate == samplingRate else {
@@ -231,7 +230,7 @@ public final class TrainingService: Sendable {
         return ModelCard(
             modelId: nil, created: nil, task: plan.task.rawValue,
             model: ModelCard.Model(
-                kind: artifact.kind.rawValue, hiddenSizes: artifact.hiddenSizes, parameterCount: artifact.parameters.count,
+                kind: artifact.kind, hiddenSizes: artifact.hiddenSizes, parameterCount: artifact.parameters.count,
                 optimizer: "adam", learningRate: plan.learningRate),
             features: schema,
             dataWindow: ModelCard.DataWindow(

@@ -41,7 +41,16 @@ public struct EpochProgress: Sendable, Hashable {
 }
 
 /// A trained model and the report that describes how it was trained.
-public struct TrainingResult: Sendable, Equatable {
-    public let network: Network
+public struct Trained<Model: TrainableModel>: Sendable {
+    public let model: Model
     public let report: TrainingReport
+}
+
+extension Trained: Equatable where Model: Equatable {}
+
+/// A trained dense model, under the names callers used before models were generic.
+public typealias TrainingResult = Trained<DenseModel>
+
+extension Trained where Model == DenseModel {
+    public var network: DenseModel { model }
 }

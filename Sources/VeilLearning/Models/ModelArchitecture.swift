@@ -42,13 +42,17 @@ public struct ModelArchitecture: Sendable, Hashable, Codable {
         try ModelArchitecture(inputSize: inputSize, head: .softmax(classes: classes))
     }
 
-    /// Which family this is, named as in model artifacts.
-    public var kind: ModelKind {
-        switch (hiddenSizes.isEmpty, head) {
-        case (true, .sigmoid): .logisticRegression
-        case (false, .sigmoid): .mlp
-        case (true, .softmax): .softmaxRegression
-        case (false, .softmax): .mlpSoftmax
+    /// The family: `logistic` without hidden layers, `mlp` with.
+    public var family: ModelFamily { hiddenSizes.isEmpty ? .logistic : .mlp }
+
+    /// The name model artifacts give this shape (format version 1): `logistic_regression`, `mlp`,
+    /// `softmax_regression` or `mlp_softmax`.
+    public var kind: String {
+        switch (family, head) {
+        case (.logistic, .sigmoid): "logistic_regression"
+        case (.logistic, .softmax): "softmax_regression"
+        case (.mlp, .sigmoid): "mlp"
+        case (.mlp, .softmax): "mlp_softmax"
         }
     }
 
@@ -94,12 +98,4 @@ public struct LayerShape: Sendable, Hashable {
     /// Index of the first of the `outputs` biases, right after the weights.
     public var biasOffset: Int { weightOffset + inputs * outputs }
     public var parameterCount: Int { (inputs + 1) * outputs }
-}
-
-/// The model families Veil trains, with their stable names in artifacts.
-public enum ModelKind: String, Sendable, Codable, CaseIterable {
-    case logisticRegression = "logistic_regression"
-    case mlp = "mlp"
-    case softmaxRegression = "softmax_regression"
-    case mlpSoftmax = "mlp_softmax"
 }

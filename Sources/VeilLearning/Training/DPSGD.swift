@@ -64,15 +64,15 @@ public struct DPSGDConfiguration: Sendable, Hashable, Codable {
     }
 }
 
-/// Differentially private SGD (Abadi et al. 2016) with Poisson sampling and ghost clipping.
+/// Differentially private SGD (Abadi et al. 2016) with Poisson sampling and per-example clipping, for
+/// any `TrainableModel`.
 ///
 /// Each step:
 /// 1. every example joins the batch independently with probability q = B / n;
-/// 2. a forward and backward pass give each example's backprop signal at every layer, from which each
-///    example's gradient norm ‖g_i‖ follows exactly without forming g_i (ghost clipping,
-///    `BatchWorkspace.computeGhostSquaredNorms`);
-/// 3. example i is weighted by c_i = min(1, C / ‖g_i‖) and one weighted pass accumulates Σ_i c_i g_i,
-///    whose every term has norm ≤ C;
+/// 2. a forward and backward pass give each example's gradient norm ‖g_i‖ over every parameter, exactly
+///    (each layer contributes its own part; see `Layer`), the examples split across cores;
+/// 3. example i is weighted by c_i = min(1, C / ‖g_i‖) and Σ_i c_i g_i is accumulated — every term has
+///    norm ≤ C;
 /// 4. Gaussian noise N(0, σ²C²) is added to each coordinate of the sum, which is divided by the
 ///    *expected* batch size q·n (not the realised one, whose size would itself leak), and
 /// 5. the optimiser takes a step. A step whose sample is empty still adds noise and updates.
@@ -80,19 +80,23 @@ public struct DPSGDConfiguration: Sendable, Hashable, Codable {
 /// With one example per user, the released parameters are (ε, δ)-DP per user for the (ε, δ) the
 /// accountant gives for the subsampled Gaussian mechanism with (q, σ, steps) from the report.
 public enum DPSGD {
-    /// Trains `network` on `data`. `sampling` draws the Poisson samples; `noise` draws the Gaussian noise
+    /// Trains `model` on `data`. `sampling` draws the Poisson samples; `noise` draws the Gaussian noise
     /// (in production both from a CSPRNG-keyed generator). With the same generators' state, data and
     /// configuration the result is bitwise identical. `onEpoch` runs after each epoch (see
     /// `EpochProgress` for why its loss must not be released).
     ///
+    /// `workers` threads share each step (default: every core); the result does not depend on how many
+    /// (see `TrainingEngine`).
+    ///
     /// Throws `VeilError.invalidInput` when the configuration or data does not fit.
-    public static func train<Sampling: RandomNumberGenerator, Noise: GaussianSource>(
-        _ network: Network, on data: LabeledDataset, configuration: DPSGDConfiguration,
-        sampling: inout Sampling, noise: inout Noise, onEpoch: (EpochProgress) -> Void = { _ in }
-    ) throws -> TrainingResult {
-        try TrainingEngine.validate(data, for: network, optimizer: configuration.optimizer)
-        try configuration.validate(exampleCount: data.rowCount)
-        let n = data.rowCount
+    public static func train<Model: TrainableModel, Sampling: RandomNumberGenerator, Noise: GaussianSource>(
+        _ model: Model, on data: Model.Data, configuration: DPSGDConfiguration,
+        sampling: inout Sampling, noise: inout Noise, workers: Int? = nil,
+        onEpoch: (EpochProgress) -> Void = { _ in }
+    ) throws -> Trained<Model> {
+        try TrainingEngine.validate(data, for: model, optimizer: configuration.optimizer)
+        try configuration.validate(exampleCount: data.exampleCount)
+        let n = data.exampleCount
         let population = configuration.population ?? n
         let rate = configuration.samplingRate(exampleCount: n)
         let clip = configuration.clippingNorm
@@ -100,21 +104,22 @@ public enum DPSGD {
         let scale = 1 / (rate * Double(population))
         let sampler = PoissonSampler(population: n, rate: rate)
         var engine = TrainingEngine(
-            network: network, optimizer: configuration.optimizer,
-            expectedRows: configuration.expectedBatchSize + configuration.expectedBatchSize / 4 + 16)
+            model: model, optimizer: configuration.optimizer,
+            expectedExamples: configuration.expectedBatchSize + configuration.expectedBatchSize / 4 + 16,
+            workers: workers)
         var batch: [Int] = []
-        batch.reserveCapacity(engine.workspace.capacity)
+        batch.reserveCapacity(configuration.expectedBatchSize + configuration.expectedBatchSize / 4 + 16)
         var steps = 0
         for epoch in 1...configuration.epochs {
             var lossSum = 0.0
             var seen = 0
             for _ in 0..<configuration.stepsPerEpoch(exampleCount: n) {
                 sampler.sample(into: &batch, using: &sampling)
-                lossSum += engine.forwardBackward(batch: batch, data: data)
+                lossSum += engine.computeGradient(
+                    batch: batch, data: data, weighting: .clipped(clippingNorm: clip), noiseDeviation: noiseDeviation,
+                    noise: &noise)
                 seen += batch.count
-                setClipFactors(engine.workspace, clippingNorm: clip)
-                engine.accumulateGradient()
-                engine.perturbAndScaleGradient(noiseDeviation: noiseDeviation, scale: scale, noise: &noise)
+                engine.perturbAndScale(noiseDeviation: noiseDeviation, scale: scale)
                 engine.update()
                 steps += 1
             }
@@ -124,18 +129,6 @@ public enum DPSGD {
             mechanism: .dpSGD, exampleCount: population, epochs: configuration.epochs, steps: steps,
             batchSize: configuration.expectedBatchSize, samplingRate: rate,
             noiseMultiplier: configuration.noiseMultiplier, clippingNorm: clip, optimizer: configuration.optimizer)
-        return TrainingResult(network: engine.network, report: report)
-    }
-
-    /// Sets each loaded row's weight to its clip factor min(1, C / ‖g_i‖) from the ghost norms.
-    static func setClipFactors(_ workspace: BatchWorkspace, clippingNorm: Double) {
-        workspace.computeGhostSquaredNorms()
-        let norms = workspace.squaredNorms
-        let weights = workspace.rowWeights
-        let limit = clippingNorm * clippingNorm
-        for row in 0..<workspace.rows {
-            let squared = norms[row]
-            weights[row] = squared > limit ? clippingNorm / squared.squareRoot() : 1
-        }
+        return Trained(model: engine.model, report: report)
     }
 }

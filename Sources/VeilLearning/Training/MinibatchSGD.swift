@@ -17,20 +17,22 @@ public struct SGDConfiguration: Sendable, Hashable, Codable {
 /// last may be smaller), stepping along the batch's mean gradient. For comparison with DP-SGD only — the
 /// result carries no privacy guarantee and must not be released as private.
 public enum MinibatchSGD {
-    /// Trains `network` on `data`, shuffling with `shuffling`; deterministic given its state.
+    /// Trains `model` on `data`, shuffling with `shuffling`; deterministic given its state, on any number
+    /// of `workers` (default: every core).
     /// Throws `VeilError.invalidInput` when the configuration or data does not fit.
-    public static func train<Shuffling: RandomNumberGenerator>(
-        _ network: Network, on data: LabeledDataset, configuration: SGDConfiguration,
-        shuffling: inout Shuffling, onEpoch: (EpochProgress) -> Void = { _ in }
-    ) throws -> TrainingResult {
-        try TrainingEngine.validate(data, for: network, optimizer: configuration.optimizer)
+    public static func train<Model: TrainableModel, Shuffling: RandomNumberGenerator>(
+        _ model: Model, on data: Model.Data, configuration: SGDConfiguration,
+        shuffling: inout Shuffling, workers: Int? = nil, onEpoch: (EpochProgress) -> Void = { _ in }
+    ) throws -> Trained<Model> {
+        try TrainingEngine.validate(data, for: model, optimizer: configuration.optimizer)
         guard configuration.batchSize >= 1 else {
             throw VeilError(.invalidInput, field: "batchSize", "must be at least 1")
         }
         guard configuration.epochs >= 1 else { throw VeilError(.invalidInput, field: "epochs", "must be at least 1") }
-        let n = data.rowCount
+        let n = data.exampleCount
         let batchSize = min(configuration.batchSize, n)
-        var engine = TrainingEngine(network: network, optimizer: configuration.optimizer, expectedRows: batchSize)
+        var engine = TrainingEngine(
+            model: model, optimizer: configuration.optimizer, expectedExamples: batchSize, workers: workers)
         var order = Array(0..<n)
         var batch: [Int] = []
         batch.reserveCapacity(batchSize)
@@ -41,9 +43,7 @@ public enum MinibatchSGD {
             for start in stride(from: 0, to: n, by: batchSize) {
                 batch.removeAll(keepingCapacity: true)
                 batch.append(contentsOf: order[start..<min(start + batchSize, n)])
-                lossSum += engine.forwardBackward(batch: batch, data: data)
-                engine.workspace.setRowWeights(1 / Double(batch.count))
-                engine.accumulateGradient()
+                lossSum += engine.computeGradient(batch: batch, data: data, weighting: .constant(1 / Double(batch.count)))
                 engine.update()
                 steps += 1
             }
@@ -53,7 +53,7 @@ public enum MinibatchSGD {
             mechanism: .sgd, exampleCount: n, epochs: configuration.epochs, steps: steps, batchSize: batchSize,
             samplingRate: Double(batchSize) / Double(n), noiseMultiplier: nil, clippingNorm: nil,
             optimizer: configuration.optimizer)
-        return TrainingResult(network: engine.network, report: report)
+        return Trained(model: engine.model, report: report)
     }
 
     /// Fisher–Yates with `next(upperBound:)`, so the order depends only on the generator.

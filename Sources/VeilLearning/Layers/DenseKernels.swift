@@ -1,0 +1,97 @@
+/// The inner loops of a dense layer over a chunk of rows, on raw pointers (no bounds checks, no
+/// allocation). Matrices are row-major; weights are input-major (`w[i * outputs + o]`).
+///
+/// Loops that write along `outputs` are written as axpy updates so the compiler can vectorise them
+/// without reassociating sums; reductions use four partial sums. Exact zeros in the input (ReLU outputs)
+/// are skipped, which changes no result. Generic over the precision; every caller inside the module
+/// names a concrete type, so the loops are specialised.
+enum DenseKernels {
+    /// `output[b, o] = bias[o] + Σ_i input[b, i] · w[i, o]` for every row `b < rows`.
+    static func forward<Scalar: BinaryFloatingPoint>(
+        input: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>,
+        output: UnsafeMutablePointer<Scalar>, rows: Int, inputs: Int, outputs: Int
+    ) {
+        for row in 0..<rows {
+            let x = input + row * inputs
+            let z = output + row * outputs
+            if outputs == 1 {
+                z[0] = bias[0] + dot(x, weights, inputs)
+                continue
+            }
+            z.update(from: bias, count: outputs)
+            for i in 0..<inputs {
+                let value = x[i]
+                if value == 0 { continue }
+                let w = weights + i * outputs
+                for o in 0..<outputs { z[o] += value * w[o] }
+            }
+        }
+    }
+
+    /// `values[k] = max(0, values[k])` for `k < count`.
+    static func relu<Scalar: BinaryFloatingPoint>(_ values: UnsafeMutablePointer<Scalar>, count: Int) {
+        for k in 0..<count where values[k] < 0 { values[k] = 0 }
+    }
+
+    /// Backpropagates through the layer, and through the ReLU before it when `inputIsReLU`:
+    /// `inputDelta[b, i] = (Σ_o delta[b, o] · w[i, o]) · (inputIsReLU ? [input[b, i] > 0] : 1)`.
+    static func backward<Scalar: BinaryFloatingPoint>(
+        delta: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>, input: UnsafePointer<Scalar>,
+        inputDelta: UnsafeMutablePointer<Scalar>, rows: Int, inputs: Int, outputs: Int, inputIsReLU: Bool
+    ) {
+        for row in 0..<rows {
+            let d = delta + row * outputs
+            let x = input + row * inputs
+            let result = inputDelta + row * inputs
+            if inputIsReLU {
+                for i in 0..<inputs {
+                    result[i] = x[i] > 0 ? dot(d, weights + i * outputs, outputs) : 0
+                }
+            } else {
+                for i in 0..<inputs { result[i] = dot(d, weights + i * outputs, outputs) }
+            }
+        }
+    }
+
+    /// Adds `weight · Σ_b input[b] ⊗ delta[b]` to the weight gradient and `weight · Σ_b delta[b]` to the
+    /// bias gradient, over the rows `rows`.
+    static func accumulateGradient<Scalar: BinaryFloatingPoint>(
+        input: UnsafePointer<Scalar>, delta: UnsafePointer<Scalar>, weight: Scalar, rows: Range<Int>,
+        weightGradient: UnsafeMutablePointer<Scalar>, biasGradient: UnsafeMutablePointer<Scalar>,
+        inputs: Int, outputs: Int
+    ) {
+        if weight == 0 { return }
+        for row in rows {
+            let x = input + row * inputs
+            let d = delta + row * outputs
+            for o in 0..<outputs { biasGradient[o] += weight * d[o] }
+            for i in 0..<inputs {
+                let value = weight * x[i]
+                if value == 0 { continue }
+                let g = weightGradient + i * outputs
+                for o in 0..<outputs { g[o] += value * d[o] }
+            }
+        }
+    }
+
+    /// `Σ_k a[k] · b[k]` with four partial sums.
+    @inline(__always)
+    static func dot<Scalar: BinaryFloatingPoint>(
+        _ a: UnsafePointer<Scalar>, _ b: UnsafePointer<Scalar>, _ count: Int
+    ) -> Scalar {
+        var s0: Scalar = 0, s1: Scalar = 0, s2: Scalar = 0, s3: Scalar = 0
+        var k = 0
+        while k + 4 <= count {
+            s0 += a[k] * b[k]
+            s1 += a[k + 1] * b[k + 1]
+            s2 += a[k + 2] * b[k + 2]
+            s3 += a[k + 3] * b[k + 3]
+            k += 4
+        }
+        while k < count {
+            s0 += a[k] * b[k]
+            k += 1
+        }
+        return (s0 + s1) + (s2 + s3)
+    }
+}

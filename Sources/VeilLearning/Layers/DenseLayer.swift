@@ -1,0 +1,108 @@
+/// A fully connected layer, `output = activation(input · W + b)`, applied to every row.
+///
+/// Parameters at `parameterOffset`: the `inputs × outputs` weights input-major (`w[i * outputs + o]`),
+/// then the `outputs` biases. `outputDelta` in `backward` is dLoss/d(pre-activation) — the signal the
+/// loss head gives the last layer, and the one `backward` hands the layer before when that layer's
+/// activation is named in `inputActivation` (ReLU's derivative is folded in there, as masking).
+///
+/// Per-example gradient norm: example e's gradient is Σ_r a_r ⊗ δ_r (weights) and Σ_r δ_r (bias) over
+/// its rows r. With one row per example (rows of features) its squared norm is exactly
+/// (‖a‖² + 1)·‖δ‖², computed in O(inputs + outputs) without forming the outer product (ghost clipping,
+/// Goodfellow 2015; Li et al. 2022). With several rows (a head applied at every time step) the weights
+/// are shared across rows, the row contributions can cancel, and the layer forms the example's
+/// gradient in its memory (inputs × outputs values, reused by `addGradient`) and takes its norm.
+struct DenseLayer<Scalar: BinaryFloatingPoint>: Layer {
+    let inputs: Int
+    let outputs: Int
+    let activation: Activation
+    /// The activation of the layer that produces this layer's input (`.identity` for model inputs).
+    let inputActivation: Activation
+    let parameterOffset: Int
+
+    var parameterCount: Int { (inputs + 1) * outputs }
+    var outputWidth: Int { outputs }
+    var weightOffset: Int { parameterOffset }
+    var biasOffset: Int { parameterOffset + inputs * outputs }
+
+    /// One example's materialised gradient, for examples with several rows.
+    final class Memory {
+        let gradient: UnsafeMutablePointer<Scalar>
+        let count: Int
+        /// The example whose gradient `gradient` holds, or -1.
+        var example = -1
+
+        init(count: Int) {
+            self.count = count
+            gradient = .allocate(capacity: count)
+        }
+
+        deinit { gradient.deallocate() }
+    }
+
+    func makeMemory() -> Memory { Memory(count: parameterCount) }
+
+    func forward(
+        _ input: RowBuffer<Scalar>, rows: ExampleRows, parameters: UnsafePointer<Scalar>, memory: Memory,
+        output: RowBuffer<Scalar>
+    ) {
+        memory.example = -1
+        DenseKernels.forward(
+            input: input.base, weights: parameters + weightOffset, bias: parameters + biasOffset,
+            output: output.base, rows: rows.rowCount, inputs: inputs, outputs: outputs)
+        if activation == .relu { DenseKernels.relu(output.base, count: rows.rowCount * outputs) }
+    }
+
+    func backward(
+        _ input: RowBuffer<Scalar>, rows: ExampleRows, parameters: UnsafePointer<Scalar>, memory: Memory,
+        outputDelta: RowBuffer<Scalar>, inputDelta: RowBuffer<Scalar>?
+    ) {
+        memory.example = -1
+        guard let inputDelta else { return }
+        DenseKernels.backward(
+            delta: outputDelta.base, weights: parameters + weightOffset, input: input.base,
+            inputDelta: inputDelta.base, rows: rows.rowCount, inputs: inputs, outputs: outputs,
+            inputIsReLU: inputActivation == .relu)
+    }
+
+    func squaredGradientNorm(
+        example: Int, input: RowBuffer<Scalar>, rows: ExampleRows, memory: Memory, outputDelta: RowBuffer<Scalar>
+    ) -> Double {
+        let span = rows[example]
+        if span.count == 1 {
+            let a = input.row(span.lowerBound)
+            let d = outputDelta.row(span.lowerBound)
+            return Double((DenseKernels.dot(a, a, inputs) + 1) * DenseKernels.dot(d, d, outputs))
+        }
+        materialise(example: example, input: input, rows: rows, memory: memory, outputDelta: outputDelta)
+        return Double(DenseKernels.dot(memory.gradient, memory.gradient, memory.count))
+    }
+
+    func addGradient(
+        example: Int, weight: Scalar, input: RowBuffer<Scalar>, rows: ExampleRows, memory: Memory,
+        outputDelta: RowBuffer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
+    ) {
+        let span = rows[example]
+        if span.count > 1 && memory.example == example {
+            let target = gradient + parameterOffset
+            let source = memory.gradient
+            for k in 0..<memory.count { target[k] += weight * source[k] }
+            return
+        }
+        DenseKernels.accumulateGradient(
+            input: input.base, delta: outputDelta.base, weight: weight, rows: span,
+            weightGradient: gradient + weightOffset, biasGradient: gradient + biasOffset,
+            inputs: inputs, outputs: outputs)
+    }
+
+    /// Writes example `example`'s gradient (weights, then biases) to `memory.gradient`.
+    private func materialise(
+        example: Int, input: RowBuffer<Scalar>, rows: ExampleRows, memory: Memory, outputDelta: RowBuffer<Scalar>
+    ) {
+        memory.gradient.update(repeating: 0, count: memory.count)
+        DenseKernels.accumulateGradient(
+            input: input.base, delta: outputDelta.base, weight: 1, rows: rows[example],
+            weightGradient: memory.gradient, biasGradient: memory.gradient + inputs * outputs,
+            inputs: inputs, outputs: outputs)
+        memory.example = example
+    }
+}

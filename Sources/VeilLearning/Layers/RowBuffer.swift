@@ -1,0 +1,64 @@
+/// A row-major matrix of `width` columns in one contiguous allocation. It grows (never shrinks) to the
+/// most rows asked for, so once a run has settled a training step allocates nothing.
+///
+/// Contents are not kept when it grows: callers fill what they read.
+final class RowBuffer<Scalar: BinaryFloatingPoint> {
+    let width: Int
+    private(set) var capacity = 0
+    private(set) var base: UnsafeMutablePointer<Scalar>
+
+    init(width: Int, rows: Int = 0) {
+        precondition(width >= 0, "a width is never negative")
+        self.width = width
+        base = .allocate(capacity: 0)
+        reserve(rows: rows)
+    }
+
+    deinit { base.deallocate() }
+
+    /// Makes room for at least `rows` rows, growing by at least half so varying batch sizes settle.
+    func reserve(rows: Int) {
+        guard rows > capacity else { return }
+        let grown = max(rows, capacity + capacity / 2)
+        base.deallocate()
+        base = .allocate(capacity: max(grown * width, 1))
+        capacity = grown
+    }
+
+    /// The first value of row `row`.
+    @inline(__always)
+    func row(_ row: Int) -> UnsafeMutablePointer<Scalar> { base + row * width }
+}
+
+/// Which rows of a chunk's activations belong to which example: example `e` owns rows
+/// `starts[e] ..< starts[e + 1]`. Fixed-width row data has one row per example; a sequence has one row
+/// per event.
+struct ExampleRows {
+    private(set) var starts: [Int] = [0]
+
+    /// Examples in the chunk.
+    var count: Int { starts.count - 1 }
+    /// Rows in the chunk, over all examples.
+    var rowCount: Int { starts[starts.count - 1] }
+
+    /// Example `example`'s rows.
+    @inline(__always)
+    subscript(example: Int) -> Range<Int> { starts[example]..<starts[example + 1] }
+
+    /// `count` examples of one row each.
+    mutating func setOneRowEach(_ count: Int) {
+        starts.removeAll(keepingCapacity: true)
+        starts.append(contentsOf: 0...count)
+    }
+
+    /// Examples with the given row counts, in order.
+    mutating func setLengths(_ lengths: some Sequence<Int>) {
+        starts.removeAll(keepingCapacity: true)
+        var total = 0
+        starts.append(0)
+        for length in lengths {
+            total += length
+            starts.append(total)
+        }
+    }
+}

@@ -1,0 +1,242 @@
+import VeilCore
+
+/// A feed-forward model over rows of features: dense layers with ReLU between them and a sigmoid or
+/// softmax output (`ModelArchitecture`) — logistic regression, softmax regression and MLPs. Parameters
+/// live in one flat array, layout documented on `ModelArchitecture`. A value type; training returns a
+/// new one.
+public struct DenseModel: TrainableModel, Equatable {
+    public typealias Data = LabeledDataset
+    public typealias Scalar = Double
+
+    public let architecture: ModelArchitecture
+    public var parameters: [Double]
+
+    /// Wraps existing parameters. Throws `VeilError.invalidInput` when the count does not match the
+    /// architecture or a parameter is not finite.
+    public init(architecture: ModelArchitecture, parameters: [Double]) throws {
+        guard parameters.count == architecture.parameterCount else {
+            throw VeilError(
+                .invalidInput, field: "parameters",
+                "expected \(architecture.parameterCount) parameters for this architecture, got \(parameters.count)")
+        }
+        guard parameters.allSatisfy({ $0.isFinite }) else {
+            throw VeilError(.invalidInput, field: "parameters", "every parameter must be a finite number")
+        }
+        self.architecture = architecture
+        self.parameters = parameters
+    }
+
+    /// Fresh parameters: biases zero; weights uniform in ±√(6/inputs) (He) for layers followed by ReLU
+    /// and ±√(6/(inputs+outputs)) (Glorot) for the output layer. Deterministic given the generator.
+    /// Initialisation uses no data, so it costs no privacy.
+    public init<Generator: RandomNumberGenerator>(architecture: ModelArchitecture, using generator: inout Generator) {
+        var parameters = [Double](repeating: 0, count: architecture.parameterCount)
+        let layers = architecture.layers
+        for (index, layer) in layers.enumerated() {
+            let fanIn = Double(layer.inputs)
+            let limit = index < layers.count - 1
+                ? (6 / fanIn).squareRoot()
+                : (6 / (fanIn + Double(layer.outputs))).squareRoot()
+            for k in layer.weightOffset..<layer.biasOffset {
+                parameters[k] = (2 * generator.unitInterval() - 1) * limit
+            }
+        }
+        self.architecture = architecture
+        self.parameters = parameters
+    }
+
+    /// 64 rows: a chunk's activations and gradient stay in a core's L2 cache for any MLP Veil trains.
+    public var chunkSize: Int { 64 }
+
+    public static func == (lhs: DenseModel, rhs: DenseModel) -> Bool {
+        lhs.architecture == rhs.architecture && lhs.parameters == rhs.parameters
+    }
+
+    /// The dense layers, ReLU after every one but the last.
+    var layers: [DenseLayer<Double>] {
+        let shapes = architecture.layers
+        return shapes.enumerated().map { index, shape in
+            DenseLayer(
+                inputs: shape.inputs, outputs: shape.outputs,
+                activation: index < shapes.count - 1 ? .relu : .identity,
+                inputActivation: index > 0 ? .relu : .identity, parameterOffset: shape.weightOffset)
+        }
+    }
+
+    /// Class probabilities for each row of a row-major feature matrix with `architecture.inputSize`
+    /// columns. Sigmoid head: one value per row, P(label = 1). Softmax head: `classes` values per row.
+    /// Throws `VeilError.invalidInput` when `features.count` is not a multiple of the input size.
+    public func predictProbabilities(_ features: [Double]) throws -> [Double] {
+        let width = architecture.inputSize
+        guard features.count % width == 0 else {
+            throw VeilError(
+                .invalidInput, field: "features", "must hold a whole number of rows of \(width) values")
+        }
+        let rows = features.count / width
+        let outputs = architecture.outputSize
+        let chunk = 256
+        let workspace = makeWorkspace(examples: min(rows, chunk))
+        var result = [Double](repeating: 0, count: rows * outputs)
+        features.withUnsafeBufferPointer { input in
+            parameters.withUnsafeBufferPointer { parameters in
+                result.withUnsafeMutableBufferPointer { out in
+                    for first in stride(from: 0, to: rows, by: chunk) {
+                        let count = min(chunk, rows - first)
+                        workspace.load(features: input.baseAddress! + first * width, count: count)
+                        forward(parameters: parameters.baseAddress!, workspace: workspace)
+                        let logits = workspace.logits
+                        let target = out.baseAddress! + first * outputs
+                        switch architecture.head {
+                        case .sigmoid:
+                            for row in 0..<count { target[row] = OutputHead.sigmoid(logits[row]) }
+                        case .softmax:
+                            for row in 0..<count {
+                                OutputHead.softmax(
+                                    logits: logits + row * outputs, count: outputs,
+                                    probabilities: target + row * outputs)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    // MARK: Training
+
+    /// Buffers for one chunk of rows: `activations[0]` holds the input rows, `activations[l + 1]` layer
+    /// `l`'s outputs (after ReLU for hidden layers; logits for the last); `deltas[l]` dLoss/d(pre-activation)
+    /// of layer `l`, one row per example, unscaled (each row is that example's own signal).
+    public final class Workspace {
+        let layers: [DenseLayer<Double>]
+        let activations: [RowBuffer<Double>]
+        let deltas: [RowBuffer<Double>]
+        let memories: [DenseLayer<Double>.Memory]
+        var labels: [Int] = []
+        var rows = ExampleRows()
+
+        init(layers: [DenseLayer<Double>], examples: Int) {
+            self.layers = layers
+            activations = [RowBuffer(width: layers[0].inputs, rows: examples)]
+                + layers.map { RowBuffer(width: $0.outputs, rows: examples) }
+            deltas = layers.map { RowBuffer(width: $0.outputs, rows: examples) }
+            memories = layers.map { $0.makeMemory() }
+        }
+
+        func reserve(rows count: Int) {
+            activations.forEach { $0.reserve(rows: count) }
+            deltas.forEach { $0.reserve(rows: count) }
+        }
+
+        /// Copies `count` consecutive feature rows (no labels).
+        func load(features: UnsafePointer<Double>, count: Int) {
+            reserve(rows: count)
+            rows.setOneRowEach(count)
+            activations[0].base.update(from: features, count: count * activations[0].width)
+        }
+
+        /// The rows' logits after a forward pass: `rows × outputSize`, row-major.
+        var logits: UnsafePointer<Double> { UnsafePointer(activations[layers.count].base) }
+    }
+
+    public func makeWorkspace(examples: Int) -> Workspace {
+        Workspace(layers: layers, examples: max(examples, 1))
+    }
+
+    public func validate(_ data: LabeledDataset) throws {
+        guard data.featureCount == architecture.inputSize else {
+            throw VeilError(
+                .invalidInput, field: "features",
+                "the model takes \(architecture.inputSize) features per row, the data has \(data.featureCount)")
+        }
+        guard data.classCount == architecture.classCount else {
+            throw VeilError(
+                .invalidInput, field: "labels",
+                "the model predicts \(architecture.classCount) classes, the data has \(data.classCount)")
+        }
+        guard data.rowCount > 0 else { throw VeilError(.invalidInput, field: "labels", "the data has no rows") }
+    }
+
+    public func forwardBackward(
+        _ indices: UnsafeBufferPointer<Int>, data: LabeledDataset, parameters: UnsafePointer<Double>,
+        workspace: Workspace
+    ) -> Double {
+        workspace.reserve(rows: indices.count)
+        workspace.rows.setOneRowEach(indices.count)
+        workspace.labels.removeAll(keepingCapacity: true)
+        let width = data.featureCount
+        let input = workspace.activations[0].base
+        data.features.withUnsafeBufferPointer { features in
+            for (slot, index) in indices.enumerated() {
+                (input + slot * width).update(from: features.baseAddress! + index * width, count: width)
+                workspace.labels.append(data.labels[index])
+            }
+        }
+        guard !indices.isEmpty else { return 0 }
+        forward(parameters: parameters, workspace: workspace)
+        let loss = outputDeltas(workspace)
+        let layers = workspace.layers
+        for l in stride(from: layers.count - 1, through: 0, by: -1) {
+            layers[l].backward(
+                workspace.activations[l], rows: workspace.rows, parameters: parameters, memory: workspace.memories[l],
+                outputDelta: workspace.deltas[l], inputDelta: l > 0 ? workspace.deltas[l - 1] : nil)
+        }
+        return loss
+    }
+
+    public func squaredGradientNorm(example: Int, workspace: Workspace) -> Double {
+        var squared = 0.0
+        for (l, layer) in workspace.layers.enumerated() {
+            squared += layer.squaredGradientNorm(
+                example: example, input: workspace.activations[l], rows: workspace.rows,
+                memory: workspace.memories[l], outputDelta: workspace.deltas[l])
+        }
+        return squared
+    }
+
+    public func addGradient(
+        example: Int, weight: Double, workspace: Workspace, into gradient: UnsafeMutablePointer<Double>
+    ) {
+        for (l, layer) in workspace.layers.enumerated() {
+            layer.addGradient(
+                example: example, weight: weight, input: workspace.activations[l], rows: workspace.rows,
+                memory: workspace.memories[l], outputDelta: workspace.deltas[l], into: gradient)
+        }
+    }
+
+    /// Runs the loaded rows through every layer.
+    private func forward(parameters: UnsafePointer<Double>, workspace: Workspace) {
+        for (l, layer) in workspace.layers.enumerated() {
+            layer.forward(
+                workspace.activations[l], rows: workspace.rows, parameters: parameters,
+                memory: workspace.memories[l], output: workspace.activations[l + 1])
+        }
+    }
+
+    /// Fills the output layer's backprop signal from the logits and labels; returns the summed loss.
+    private func outputDeltas(_ workspace: Workspace) -> Double {
+        let outputs = architecture.outputSize
+        let z = workspace.logits
+        let delta = workspace.deltas[workspace.layers.count - 1].base
+        var total = 0.0
+        switch architecture.head {
+        case .sigmoid:
+            for row in 0..<workspace.rows.count {
+                let (loss, d) = OutputHead.sigmoidLoss(logit: z[row], label: workspace.labels[row])
+                delta[row] = d
+                total += loss
+            }
+        case .softmax:
+            for row in 0..<workspace.rows.count {
+                total += OutputHead.softmaxLoss(
+                    logits: z + row * outputs, count: outputs, label: workspace.labels[row],
+                    delta: delta + row * outputs)
+            }
+        }
+        return total
+    }
+}
+
+/// The name this model had before models were generic over their input; kept while callers move.
+public typealias Network = DenseModel

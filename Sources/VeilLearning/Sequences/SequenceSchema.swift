@@ -1,0 +1,120 @@
+import VeilCore
+
+/// How a user's events become a sequence model's input: the last `length` events before the cutoff,
+/// each as one token per field (`Field`), from public vocabularies and the policy's public bounds only.
+///
+/// Tokens per field (0 is always "absent"):
+/// - `type`: the event type's index (`EventType.index`), never absent;
+/// - `item`: 0 no item, 1 + the vocabulary index (`ItemVocabulary`; "other" is `1 + count`);
+/// - `category`: 0 none, 1 + the index in the policy's categories, `1 + categories.count` for another;
+/// - `gap`: 0 for the first event of the observation window, else 1 + the bucket of the seconds since the
+///   previous event (`Policy.Sequences.gapBoundsSeconds`);
+/// - `price`: 0 no price, else 1 + the bucket of the unit price (`priceBounds`).
+///
+/// A bucket is the first bound the value does not exceed; past the last bound is one more bucket.
+public struct SequenceSchema: Sendable, Hashable, Codable {
+    /// The fields of an event, in the order tokens are stored.
+    public enum Field: Int, Sendable, CaseIterable, Codable {
+        case type, item, category, gap, price
+    }
+
+    /// L: events per user, the most recent before the cutoff.
+    public var length: Int
+    public var categories: [String]
+    public var gapBoundsSeconds: [Double]
+    public var priceBounds: [Double]
+    public var vocabulary: ItemVocabulary
+
+    public init(policy: Policy, vocabulary: ItemVocabulary) {
+        length = policy.sequences.length
+        categories = policy.categories
+        gapBoundsSeconds = policy.sequences.gapBoundsSeconds
+        priceBounds = policy.sequences.priceBounds
+        self.vocabulary = vocabulary
+    }
+
+    /// Distinct tokens of `field` (the rows of its embedding table).
+    public func tokenCount(_ field: Field) -> Int {
+        switch field {
+        case .type: EventType.allCases.count
+        case .item: vocabulary.count + 2
+        case .category: categories.count + 2
+        case .gap: gapBoundsSeconds.count + 2
+        case .price: priceBounds.count + 2
+        }
+    }
+
+    /// 1 + the bucket of `value` among increasing `bounds`: the first bound `value` does not exceed, or
+    /// one past the last.
+    static func bucketToken(_ value: Double, bounds: [Double]) -> Int32 {
+        var bucket = 0
+        while bucket < bounds.count && value > bounds[bucket] { bucket += 1 }
+        return Int32(1 + bucket)
+    }
+}
+
+/// Turns one user's events into a `SequenceExample`: the last `schema.length` events of the
+/// observation window as tokens, and the outcome in the label horizon (`OutcomeTally`, as for rows).
+/// One sequence per user, so per-example clipping stays user-level.
+///
+/// Contract: `example(for:)` takes all of one user's events, in any order; ties in time are ordered by
+/// `eventID`, so the result does not depend on the order given. Nil when the user has no event in the
+/// observation window.
+public struct SequenceExtractor: Sendable {
+    public let schema: SequenceSchema
+    public let window: FeatureWindow
+    private let categoryIndex: [String: Int]
+
+    public init(schema: SequenceSchema, window: FeatureWindow) {
+        self.schema = schema
+        self.window = window
+        categoryIndex = Dictionary(uniqueKeysWithValues: schema.categories.enumerated().map { ($1, $0) })
+    }
+
+    public func example(for events: some Collection<StoredEvent>) -> SequenceExample? {
+        guard let first = events.first else { return nil }
+        let start = window.observationStart ?? .min
+        var observed: [StoredEvent] = []
+        var outcome = OutcomeTally(window: window)
+        for event in events {
+            if event.timestampMillis >= start && event.timestampMillis < window.cutoff {
+                observed.append(event)
+            } else {
+                outcome.add(event, categoryIndex: categoryIndex)
+            }
+        }
+        guard !observed.isEmpty else { return nil }
+        observed.sort { ($0.timestampMillis, $0.eventID) < ($1.timestampMillis, $1.eventID) }
+        let kept = max(0, observed.count - schema.length)..<observed.count
+        var tokens: [Int32] = []
+        tokens.reserveCapacity(kept.count * SequenceSchema.Field.allCases.count)
+        for position in kept {
+            let event = observed[position]
+            let previous = position > 0 ? observed[position - 1].timestampMillis : nil
+            tokens += self.tokens(of: event, previousMillis: previous)
+        }
+        return SequenceExample(pseudonym: first.pseudonym, tokens: tokens, outcome: outcome.outcome)
+    }
+
+    /// One event's tokens in `Field` order.
+    func tokens(of event: StoredEvent, previousMillis: Int64?) -> [Int32] {
+        let item: Int32 = event.itemID.map { Int32(1 + schema.vocabulary.index(of: $0)) } ?? 0
+        let category: Int32 = event.category.map { Int32(1 + (categoryIndex[$0] ?? schema.categories.count)) } ?? 0
+        let gap: Int32 = previousMillis.map {
+            SequenceSchema.bucketToken(Double(event.timestampMillis - $0) / 1000, bounds: schema.gapBoundsSeconds)
+        } ?? 0
+        let price: Int32 = event.price.map { SequenceSchema.bucketToken($0, bounds: schema.priceBounds) } ?? 0
+        return [Int32(event.type.index), item, category, gap, price]
+    }
+}
+
+/// One user's sequence: `tokens` holds `SequenceSchema.Field.allCases.count` tokens per event, oldest
+/// event first, and `outcome` what happened in the horizon.
+public struct SequenceExample: Sendable, Hashable {
+    public var pseudonym: Pseudonym
+    public var tokens: [Int32]
+    public var outcome: Outcome
+
+    /// Events in the sequence.
+    public var length: Int { tokens.count / SequenceSchema.Field.allCases.count }
+}

@@ -1,0 +1,236 @@
+import Dispatch
+import Foundation
+import Synchronization
+import VeilCore
+
+/// How a step weighs each example's gradient before summing.
+enum ExampleWeighting {
+    /// DP-SGD: each example's whole gradient scaled to L2 norm at most `clippingNorm`:
+    /// weight min(1, C / ‖g_e‖).
+    case clipped(clippingNorm: Double)
+    /// Plain SGD: every example by the same factor (1 / batch size).
+    case constant(Double)
+}
+
+/// The state one training run carries from step to step: the model, one workspace per worker, the
+/// step's gradient and the optimiser state. Shared by DP-SGD and plain SGD, which differ only in how
+/// examples are weighted and whether noise is added.
+///
+/// **Both cores, same result.** A step's examples are cut into chunks of `model.chunkSize` consecutive
+/// batch entries. Workers take chunks in any order (whoever is free takes the next one); each chunk's
+/// weighted gradient sum and loss go to that chunk's own buffer, and the buffers are added in chunk
+/// order. So the result depends on the chunk size (fixed per model) but not on the number of workers
+/// or on thread timing: a seeded run gives the same parameters, bit for bit, on one core or many.
+/// The step's noise does not depend on the gradient, so it is drawn as one more job beside the chunks.
+struct TrainingEngine<Model: TrainableModel> {
+    private(set) var model: Model
+    let workers: Int
+    private let workspaces: [Model.Workspace]
+    /// The parameters in the model's compute precision, refreshed after every update.
+    private var computeParameters: [Model.Scalar]
+    /// Chunk `c`'s weighted gradient sum at `c * parameterCount`, in the model's precision.
+    private var chunkGradients: [Model.Scalar] = []
+    private var chunkLosses: [Double] = []
+    /// The step's noise, one draw per parameter.
+    private var noiseDraws: [Double]
+    /// The step's gradient (summed, then noised and scaled in place).
+    private(set) var gradient: [Double]
+    private var optimizerState: OptimizerState
+
+    /// `workers`: threads a step uses (default: every core the process may use).
+    init(model: Model, optimizer: Optimizer, expectedExamples: Int, workers: Int? = nil) {
+        self.model = model
+        let workers = max(1, workers ?? ProcessInfo.processInfo.activeProcessorCount)
+        self.workers = workers
+        let perChunk = min(model.chunkSize, max(expectedExamples, 1))
+        workspaces = (0..<workers).map { _ in model.makeWorkspace(examples: perChunk) }
+        computeParameters = [Model.Scalar](repeating: 0, count: model.parameters.count)
+        Self.narrow(model.parameters, into: &computeParameters)
+        noiseDraws = [Double](repeating: 0, count: model.parameters.count)
+        gradient = [Double](repeating: 0, count: model.parameters.count)
+        optimizerState = OptimizerState(optimizer: optimizer, parameterCount: model.parameters.count)
+    }
+
+    /// Checks the data fits the model and the optimiser's settings are in range.
+    static func validate(_ data: Model.Data, for model: Model, optimizer: Optimizer) throws {
+        try model.validate(data)
+        if let problem = optimizer.problem { throw VeilError(.invalidInput, field: "optimizer", problem) }
+    }
+
+    /// Fills the gradient buffer with Σ_e w_e · ∇loss_e over the examples at `batch` (zero when empty),
+    /// w_e as `weighting` says, and returns the batch's summed loss (before the update).
+    mutating func computeGradient(batch: [Int], data: Model.Data, weighting: ExampleWeighting) -> Double {
+        var noNoise = NoNoise()
+        return computeGradient(batch: batch, data: data, weighting: weighting, noiseDeviation: 0, noise: &noNoise)
+    }
+
+    /// As `computeGradient(batch:data:weighting:)`, and draws the step's noise — one N(0, noiseDeviation²)
+    /// value per parameter, in parameter order, none when `noiseDeviation` is 0 — for `perturbAndScale`.
+    mutating func computeGradient<Noise: GaussianSource>(
+        batch: [Int], data: Model.Data, weighting: ExampleWeighting, noiseDeviation: Double, noise: inout Noise
+    ) -> Double {
+        let parameterCount = gradient.count
+        let chunkSize = model.chunkSize
+        let chunks = (batch.count + chunkSize - 1) / chunkSize
+        if chunkGradients.count < chunks * parameterCount {
+            chunkGradients = [Model.Scalar](repeating: 0, count: chunks * parameterCount)
+        }
+        if chunkLosses.count < chunks { chunkLosses = [Double](repeating: 0, count: chunks) }
+        let noiseJobs = noiseDeviation > 0 ? 1 : 0
+        let model = self.model
+        let workspaces = self.workspaces
+        let workers = self.workers
+        withUnsafeMutablePointer(to: &noise) { noise in
+            noiseDraws.withUnsafeMutableBufferPointer { draws in
+                computeParameters.withUnsafeBufferPointer { parameters in
+                    chunkGradients.withUnsafeMutableBufferPointer { sums in
+                        chunkLosses.withUnsafeMutableBufferPointer { losses in
+                            batch.withUnsafeBufferPointer { indices in
+                                let buffer = draws
+                                let drawNoise = {
+                                    for k in buffer.indices { buffer[k] = noise.pointee.next(standardDeviation: noiseDeviation) }
+                                }
+                                let jobs = StepJobs(
+                                    model: model, data: data, workspaces: workspaces, weighting: weighting,
+                                    parameters: parameters.baseAddress!, indices: indices, chunkSize: chunkSize,
+                                    chunks: chunks, sums: sums.baseAddress!, losses: losses.baseAddress!,
+                                    drawNoise: noiseJobs > 0 ? drawNoise : nil)
+                                DispatchQueue.concurrentPerform(iterations: min(workers, max(jobs.count, 1))) {
+                                    jobs.work(as: $0)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var loss = 0.0
+        chunkGradients.withUnsafeBufferPointer { sums in
+            gradient.withUnsafeMutableBufferPointer { gradient in
+                if chunks == 0 {
+                    gradient.update(repeating: 0)
+                    return
+                }
+                for chunk in 0..<chunks {
+                    Model.Scalar.widen(
+                        sums.baseAddress! + chunk * parameterCount, into: gradient.baseAddress!, count: parameterCount,
+                        add: chunk > 0)
+                }
+            }
+        }
+        for chunk in 0..<chunks { loss += chunkLosses[chunk] }
+        return loss
+    }
+
+    /// `gradient[k] = (gradient[k] + noise_k) · scale` for every parameter, with the noise drawn by the
+    /// last `computeGradient` (0 when its deviation was 0).
+    mutating func perturbAndScale(noiseDeviation: Double, scale: Double) {
+        noiseDraws.withUnsafeBufferPointer { draws in
+            gradient.withUnsafeMutableBufferPointer { gradient in
+                for k in gradient.indices {
+                    let perturbation = noiseDeviation > 0 ? draws[k] : 0
+                    gradient[k] = (gradient[k] + perturbation) * scale
+                }
+            }
+        }
+    }
+
+    /// Applies the optimiser with the current gradient buffer and refreshes the compute copy.
+    mutating func update() {
+        gradient.withUnsafeBufferPointer { optimizerState.apply(gradient: $0, to: &model.parameters) }
+        Self.narrow(model.parameters, into: &computeParameters)
+    }
+
+    private static func narrow(_ parameters: [Double], into target: inout [Model.Scalar]) {
+        parameters.withUnsafeBufferPointer { source in
+            target.withUnsafeMutableBufferPointer {
+                Model.Scalar.narrow(source.baseAddress!, into: $0.baseAddress!, count: source.count)
+            }
+        }
+    }
+}
+
+/// One step's jobs — the noise draws (when the step adds noise) and one job per chunk — taken by the
+/// workers in any order.
+///
+/// `@unchecked Sendable`: every job writes only its own chunk's sum and loss (or, for the one noise
+/// job, the noise buffer and generator), reads only what no job writes, and on its worker's own
+/// workspace; `concurrentPerform` returns only after every worker has finished. The atomic counter
+/// hands each job to exactly one worker.
+private final class StepJobs<Model: TrainableModel>: @unchecked Sendable {
+    let model: Model
+    let data: Model.Data
+    let workspaces: [Model.Workspace]
+    let weighting: ExampleWeighting
+    let parameters: UnsafePointer<Model.Scalar>
+    let indices: UnsafeBufferPointer<Int>
+    let chunkSize: Int
+    let chunks: Int
+    let sums: UnsafeMutablePointer<Model.Scalar>
+    let losses: UnsafeMutablePointer<Double>
+    /// Fills the step's noise buffer from the generator.
+    let drawNoise: (() -> Void)?
+    private let next = Atomic<Int>(0)
+
+    init(
+        model: Model, data: Model.Data, workspaces: [Model.Workspace], weighting: ExampleWeighting,
+        parameters: UnsafePointer<Model.Scalar>, indices: UnsafeBufferPointer<Int>, chunkSize: Int, chunks: Int,
+        sums: UnsafeMutablePointer<Model.Scalar>, losses: UnsafeMutablePointer<Double>, drawNoise: (() -> Void)?
+    ) {
+        self.model = model
+        self.data = data
+        self.workspaces = workspaces
+        self.weighting = weighting
+        self.parameters = parameters
+        self.indices = indices
+        self.chunkSize = chunkSize
+        self.chunks = chunks
+        self.sums = sums
+        self.losses = losses
+        self.drawNoise = drawNoise
+    }
+
+    /// Jobs in the step: the noise job first (the longest serial one), then the chunks.
+    var count: Int { chunks + (drawNoise == nil ? 0 : 1) }
+
+    /// Takes jobs until none is left, on workspace `worker`.
+    func work(as worker: Int) {
+        let noiseJobs = drawNoise == nil ? 0 : 1
+        while true {
+            let job = next.add(1, ordering: .relaxed).oldValue
+            guard job < count else { return }
+            if let drawNoise, job < noiseJobs {
+                drawNoise()
+            } else {
+                runChunk(job - noiseJobs, workspace: workspaces[worker])
+            }
+        }
+    }
+
+    /// Forward and backward over the chunk, then each example's weight and weighted gradient into the
+    /// chunk's sum (overwritten), and its summed loss.
+    private func runChunk(_ chunk: Int, workspace: Model.Workspace) {
+        let count = model.parameters.count
+        let first = chunk * chunkSize
+        let chunkIndices = UnsafeBufferPointer(rebasing: indices[first..<min(first + chunkSize, indices.count)])
+        let sum = sums + chunk * count
+        losses[chunk] = model.forwardBackward(chunkIndices, data: data, parameters: parameters, workspace: workspace)
+        Model.Scalar.clear(sum, count: count)
+        for example in 0..<chunkIndices.count {
+            let weight: Double
+            switch weighting {
+            case .constant(let value):
+                weight = value
+            case .clipped(let clippingNorm):
+                let squared = model.squaredGradientNorm(example: example, workspace: workspace)
+                weight = squared > clippingNorm * clippingNorm ? clippingNorm / squared.squareRoot() : 1
+            }
+            model.addGradient(example: example, weight: weight, workspace: workspace, into: sum)
+        }
+    }
+}
+
+/// The noise of a step that adds none.
+private struct NoNoise: GaussianSource {
+    mutating func next(standardDeviation: Double) -> Double { 0 }
+}

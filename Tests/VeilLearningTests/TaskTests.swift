@@ -1,0 +1,51 @@
+import Foundation
+import Testing
+import VeilCore
+import VeilCrypto
+@testable import VeilLearning
+
+@Suite struct TaskTests {
+    @Test func tasksAreFoundByNameAndCodedAsTheirName() throws {
+        for task in PredictionTask.allCases {
+            #expect(PredictionTask(rawValue: task.rawValue) == task)
+            let json = try JSONEncoder().encode([task])
+            #expect(String(decoding: json, as: UTF8.self) == "[\"\(task.rawValue)\"]")
+            #expect(try JSONDecoder().decode([PredictionTask].self, from: json) == [task])
+        }
+        #expect(PredictionTask(rawValue: "lifetime_value") == nil)
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode([PredictionTask].self, from: Data("[\"x\"]".utf8)) }
+    }
+
+    @Test func labellersReadTheOutcome() {
+        let bought = Outcome(purchased: true, churned: false, nextCategory: 3)
+        let gone = Outcome(purchased: false, churned: true, nextCategory: nil)
+        #expect(bought.label(for: .purchase) == 1 && gone.label(for: .purchase) == 0)
+        #expect(bought.label(for: .churn) == 0 && gone.label(for: .churn) == 1)
+        #expect(bought.label(for: .nextCategory) == 3 && gone.label(for: .nextCategory) == nil)
+    }
+
+    @Test func theHeadFollowsTheClasses() {
+        let schema = FeatureSchema(policy: Policy())
+        #expect(PredictionTask.purchase.definition.head(schema: schema) == .sigmoid)
+        #expect(PredictionTask.nextCategory.definition.head(schema: schema) == .softmax(classes: Policy().categories.count))
+    }
+
+    @Test func baselinesHaveOnePredictionPerRowAndClass() throws {
+        let schema = FeatureSchema(policy: Policy())
+        let width = schema.features.count
+        var generator = ChaChaNoiseGenerator(seed: 3)
+        let features = (0..<(10 * width)).map { _ in Double(generator.next() % 1000) / 1000 }
+        for task in PredictionTask.allCases {
+            let classes = task.definition.classCount(schema: schema)
+            let labels = (0..<10).map { $0 % classes }
+            let data = try LabeledDataset(features: features, featureCount: width, labels: labels, classCount: classes)
+            let baselines = task.definition.baselines(holdout: data, train: data, schema: schema)
+            #expect(baselines.count == 2, "\(task)")
+            for (name, predictions) in baselines {
+                #expect(predictions.count == 10 * (classes == 2 ? 1 : classes), "\(task) \(name)")
+                let evaluation = try task.definition.evaluate(probabilities: predictions, labels: labels, classCount: classes)
+                #expect((evaluation.binary != nil) == (classes == 2), "\(task) \(name)")
+            }
+        }
+    }
+}
