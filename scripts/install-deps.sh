@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Veil needs on a Debian machine that already has Swift, skipping what is present:
 # libsodium-dev (the crypto library), curl (the HTTP client the end-to-end CLI tests drive the server
-# with), jq (the demo's report reads the CLI's --json output), and the Python packages the independent checks use
-# (PyNaCl, a second libsodium binding; dp-accounting, Google's privacy accountant).
+# with), jq (the demo's report reads the CLI's --json output), PostgreSQL's server binaries (the PostgreSQL
+# backend's tests start a throwaway cluster with initdb and pg_ctl: scripts/pg-cluster.sh), and the Python
+# packages the independent checks use (PyNaCl, a second libsodium binding; dp-accounting, Google's privacy
+# accountant).
 set -euo pipefail
 
 SUDO=""
@@ -12,6 +14,9 @@ apt_packages=()
 pkg-config --exists libsodium 2>/dev/null || apt_packages+=(libsodium-dev pkg-config)
 command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
 command -v jq >/dev/null 2>&1 || apt_packages+=(jq)
+# Debian keeps initdb and pg_ctl off PATH, in /usr/lib/postgresql/<major>/bin; pg-cluster.sh finds them there.
+scripts_dir="$(cd "$(dirname "$0")" && pwd)"
+"$scripts_dir/pg-cluster.sh" bindir >/dev/null 2>&1 || apt_packages+=(postgresql)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     echo "installing ${apt_packages[*]} ..." >&2
     $SUDO apt-get update -qq
