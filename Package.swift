@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The system library: libsodium through pkg-config. Only VeilCrypto imports it.
@@ -37,6 +38,16 @@ let package = Package(
                 "VeilCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        // The PostgreSQL backend (postgres-nio): the same store contracts over one server shared by replicas.
+        .target(
+            name: "VeilStorePostgres",
+            dependencies: [
+                "VeilCore", "VeilStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -71,8 +82,8 @@ let package = Package(
         .target(
             name: "VeilRuntime",
             dependencies: [
-                "VeilCore", "VeilCrypto", "VeilStore", "VeilPolicy", "VeilAudit", "VeilAccess", "VeilLedger", "VeilIngest",
-                "VeilModels", "VeilQueries",
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilStorePostgres", "VeilPolicy", "VeilAudit", "VeilAccess", "VeilLedger",
+                "VeilIngest", "VeilModels", "VeilQueries",
             ],
             swiftSettings: strict
         ),
@@ -107,7 +118,7 @@ let package = Package(
             dependencies: [
                 "VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilStore", "VeilAudit",
                 "VeilPolicy", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
-                "VeilGateway",
+                "VeilGateway", "VeilStorePostgres", "VeilTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -131,6 +142,13 @@ let package = Package(
         .testTarget(name: "VeilPolicyTests", dependencies: ["VeilPolicy", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto"], swiftSettings: strict),
         .testTarget(name: "VeilStoreTests", dependencies: ["VeilStore", "VeilCore"], swiftSettings: strict),
+        // Test support shared by test targets: a throwaway PostgreSQL cluster (scripts/pg-cluster.sh).
+        .target(name: "VeilTestSupport", path: "Tests/VeilTestSupport", swiftSettings: strict),
+        .testTarget(
+            name: "VeilStorePostgresTests",
+            dependencies: ["VeilStorePostgres", "VeilStore", "VeilCore", "VeilTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilAccessTests",
@@ -156,7 +174,9 @@ let package = Package(
             dependencies: ["VeilQueries", "VeilLedger", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto"],
             swiftSettings: strict
         ),
-        .testTarget(name: "VeilCLITests", dependencies: ["veil", "VeilQueries", "VeilStore", "VeilCore", "VeilCrypto", "VeilAudit"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilCLITests", dependencies: ["veil", "VeilQueries", "VeilStore", "VeilCore", "VeilCrypto", "VeilAudit", "VeilTestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "VeilGatewayTests",
             dependencies: [

@@ -98,7 +98,7 @@ start() {
             echo "maintenance_work_mem = 512MB"
         fi
     } >>"$dir/data/postgresql.conf"
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start </dev/null >/dev/null 2>>"$dir/pg_ctl.log" \
         || { cat "$dir/server.log" >&2; die "the server did not start"; }
     # The port is the socket's name (.s.PGSQL.<port>) as well as the TCP port.
     echo "$port" >"$dir/port"

@@ -97,10 +97,10 @@ public struct ErasureCounts: Sendable, Hashable, Codable {
 /// Opaque to callers: pass back the `next` cursor of the previous chunk.
 public struct EventCursor: Sendable, Hashable {
     /// Reading resumes after this (pseudonym, timestamp, sequence).
-    let pseudonym: Pseudonym
-    let timestampMillis: Int64
+    public let pseudonym: Pseudonym
+    public let timestampMillis: Int64
     /// A backend-specific tie-breaker (the SQLite rowid).
-    let sequence: Int64
+    public let sequence: Int64
     /// Backend-specific scan state. SQLite reads a range of pseudonyms at a time: where the current
     /// range ends (the first 8 bytes of the first pseudonym past it; nil at the end of the space), and
     /// how wide each range is.
@@ -121,6 +121,11 @@ public struct EventChunk: Sendable {
     public var events: [StoredEvent]
     /// Where the next chunk starts; nil when this was the last one.
     public var next: EventCursor?
+
+    public init(events: [StoredEvent], next: EventCursor?) {
+        self.events = events
+        self.next = next
+    }
 }
 
 /// Where pseudonymised events live. SQLite (`SQLiteEventStore`) is the default backend; callers use
