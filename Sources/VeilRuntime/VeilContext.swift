@@ -31,17 +31,28 @@ public final class VeilContext: Sendable {
     public let clock: WallClock
 
     public convenience init(
-        keysDirectory: String, dataDirectory: String, policyPath: String, actor: String, clock: WallClock = .system
+        keysDirectory: String, dataDirectory: String, databaseURL: DatabaseURL = .sqlite, policyPath: String, actor: String,
+        clock: WallClock = .system
     ) throws {
         try self.init(
-            keysDirectory: keysDirectory, dataDirectory: dataDirectory, policy: try PolicyLoader.load(path: policyPath),
-            actor: actor, clock: clock)
+            keysDirectory: keysDirectory, dataDirectory: dataDirectory, databaseURL: databaseURL,
+            policy: try PolicyLoader.load(path: policyPath), actor: actor, clock: clock)
     }
 
     /// Opens the context under an already loaded policy (benchmarks and tests pass the built-in one).
+    ///
+    /// `databaseURL` says where the store lives. Only SQLite serves the use cases so far: with a
+    /// PostgreSQL URL this throws, naming what works (`veil db migrate|status`), until the stores are
+    /// backend-neutral (issue 13, phase 2).
     public init(
-        keysDirectory: String, dataDirectory: String, policy: LoadedPolicy, actor: String, clock: WallClock = .system
+        keysDirectory: String, dataDirectory: String, databaseURL: DatabaseURL = .sqlite, policy: LoadedPolicy, actor: String,
+        clock: WallClock = .system
     ) throws {
+        if case .postgres(let location) = databaseURL {
+            throw VeilError(
+                .unavailable, field: DatabaseURL.field,
+                "\(location) is a PostgreSQL database; this build runs only `veil db migrate` and `veil db status` on PostgreSQL, every other command on SQLite (leave --database-url and VEIL_DATABASE_URL unset)")
+        }
         keys = try KeyRing.load(directory: keysDirectory)
         self.policy = policy
         self.dataDirectory = dataDirectory

@@ -82,6 +82,23 @@ public final class VeilDatabase: Sendable {
         }
     }
 
+    /// The number of migrations this binary knows (`veil db status`).
+    public static var migrationCount: Int { migrator.migrations.count }
+
+    /// The number of migrations applied to the database file at `path`, read without migrating or
+    /// writing anything (`veil db status`).
+    public static func appliedMigrationCount(path: String) throws -> Int {
+        var configuration = Configuration()
+        configuration.readonly = true
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            return try queue.read { db in try migrator.appliedMigrations(db).count }
+        } catch {
+            throw VeilError(.unavailable, field: path, "cannot read the database's schema version")
+        }
+    }
+
     /// All schema migrations, in the order they run. Each store registers its own.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
