@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "veil", targets: ["veil"]),
         .executable(name: "VeilBench", targets: ["VeilBench"]),
+        .executable(name: "VeilFuzz", targets: ["VeilFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -125,6 +126,21 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Fuzz harnesses over every parser and decoder (bounded in `make test`, long in `make fuzz`).
+        .target(
+            name: "VeilFuzzing",
+            dependencies: [
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilPolicy", "VeilAudit", "VeilPrivacy", "VeilIngest", "VeilLedger",
+                "VeilModels", "VeilQueries", "VeilGateway",
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "VeilFuzz",
+            dependencies: ["VeilFuzzing", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "VeilFuzzingTests", dependencies: ["VeilFuzzing"], swiftSettings: strict),
         .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilCryptoTests",
@@ -181,7 +197,7 @@ let package = Package(
             name: "VeilGatewayTests",
             dependencies: [
                 "VeilGateway", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime", "VeilStore",
-                "VeilCrypto", "VeilCore",
+                "VeilCrypto", "VeilCore", "VeilPolicy",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -148,10 +148,44 @@ enum KeyFileIO {
         VeilError(.keyFile, field: path, "not found; create keys with `veil keys init --dir <dir>` or point --keys / VEIL_KEYS at the key directory")
     }
 
-    private static func decode(path: String, expectedLength: Int) throws -> [UInt8] {
-        guard var raw = FileManager.default.contents(atPath: path) else {
+    /// The largest key file read: a key is one line of base64 (45 bytes for 32 bytes of key).
+    static let maxFileBytes = 1024
+
+    /// The file's bytes, refusing anything but a regular file of at most `maxFileBytes` (a FIFO, a
+    /// device or a huge file is never read).
+    private static func contents(path: String) throws -> Data {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else {
             throw VeilError(.keyFile, field: path, "cannot be read; check its owner and permissions")
         }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw VeilError(.keyFile, field: path, "is not a regular file; a key file holds one line of base64 (see keys/README.md)")
+        }
+        guard info.st_size <= maxFileBytes else {
+            throw VeilError(
+                .keyFile, field: path,
+                "is larger than \(maxFileBytes) bytes; a key file holds one line of base64 (see keys/README.md). Restore it from backup")
+        }
+        var bytes = [UInt8](repeating: 0, count: maxFileBytes + 1)
+        defer { SecretBytes.wipe(&bytes) }
+        var count = 0
+        while count < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + count, $0.count - count) }
+            if got < 0, errno == EINTR { continue }
+            guard got >= 0 else { throw VeilError(.keyFile, field: path, "cannot be read; check its owner and permissions") }
+            if got == 0 { break }
+            count += got
+        }
+        guard count <= maxFileBytes else {
+            throw VeilError(.keyFile, field: path, "is larger than \(maxFileBytes) bytes; a key file holds one line of base64 (see keys/README.md)")
+        }
+        return Data(bytes[0..<count])
+    }
+
+    private static func decode(path: String, expectedLength: Int) throws -> [UInt8] {
+        var raw = try contents(path: path)
         defer { raw.resetBytes(in: 0..<raw.count) }
         var text = raw
         while let last = text.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { text.removeLast() }

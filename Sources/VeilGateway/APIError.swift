@@ -76,6 +76,13 @@ extension APIError {
         APIError(.unprocessableContent, code: "invalid_input", message)
     }
 
+    /// 405: the path exists but not with this method; `Allow` lists the methods it takes.
+    static func methodNotAllowed(allow: [String]) -> APIError {
+        APIError(
+            .methodNotAllowed, code: "method_not_allowed", "this endpoint does not accept this method",
+            headers: [.allow: allow.joined(separator: ", ")])
+    }
+
     /// 503: a dependency cannot do its part now; the client should retry after a second.
     static let unavailable = APIError(
         .serviceUnavailable, code: "unavailable", "the service cannot complete this request right now; retry later",

@@ -13,6 +13,11 @@ struct AuditController {
     }
 
     @Sendable func log(request: Request, context: VeilRequestContext) async throws -> Response {
+        // A misspelt parameter (`sinc=5`) must not silently return the whole log.
+        for (position, parameter) in request.uri.queryParameters.enumerated() where parameter.key != "since" {
+            throw APIError(
+                .badRequest, code: "invalid_input", "query parameter #\(position + 1) is not known; the only parameter is since")
+        }
         var since: UInt64?
         if let text = request.uri.queryParameters.get("since") {
             guard let value = UInt64(text) else {

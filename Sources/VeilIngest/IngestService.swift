@@ -15,6 +15,7 @@ public final class IngestService: EventIngesting {
     public let policy: Policy
     private let users: Pseudonymizer
     private let sessions: Pseudonymizer
+    private let contentKeys: ContentKeyer
     private let epoch: UInt32
     /// One sealer per service (per process): one data key, sealed once, stored once in `data_keys`.
     private let sealer: EscrowSealer
@@ -37,6 +38,7 @@ public final class IngestService: EventIngesting {
         self.policy = policy
         users = keys.userPseudonymizer
         sessions = keys.sessionPseudonymizer
+        contentKeys = ContentKeyer(master: keys.master)
         epoch = keys.epoch
         sealer = EscrowSealer(publicKey: keys.escrowPublicKey)
         dataKey = DataKeyRecord(id: sealer.sealedKey.id, sealed: sealer.sealedKey.sealed, created: clock.now())
@@ -92,10 +94,15 @@ public final class IngestService: EventIngesting {
 
     // MARK: Pipeline steps (shared with EventImporter)
 
-    func makeValidator(timestampFormat: TimestampFormat? = nil, typeAliases: [String: EventType] = [:]) -> EventValidator {
+    /// The event rules under this policy. An import (`requiresEventID` false) may leave `event_id` out.
+    func makeValidator(
+        timestampFormat: TimestampFormat? = nil, typeAliases: [String: EventType] = [:], requiresEventID: Bool = true
+    ) -> EventValidator {
         EventValidator(
-            maxFutureSkewMillis: Int64(policy.ingest.maxFutureSkewSeconds) * 1000, timestampFormat: timestampFormat,
-            typeAliases: typeAliases)
+            maxFutureSkewMillis: Int64(policy.ingest.maxFutureSkewSeconds) * 1000,
+            earliestMillis: Int64(policy.ingest.earliestEventDay) * 86_400_000, maxPrice: policy.ingest.maxPrice,
+            maxQuantity: policy.ingest.maxQuantity, timestampFormat: timestampFormat, typeAliases: typeAliases,
+            requiresEventID: requiresEventID)
     }
 
     func nowMillis() -> Int64 { clock.nowMillis() }
@@ -118,10 +125,13 @@ public final class IngestService: EventIngesting {
     struct PreparedBatch: Sendable {
         var events: [StoredEvent]
         var rawUserIDs: [Pseudonym: String]
+        /// Indices of the events whose `eventID` was derived from their content (`ContentKey`); an
+        /// import numbers repeats among them in file order (`ContentKeyNumbering`) before storing.
+        var derived: [Int] = []
     }
 
     /// Minimises (drops `ingest.drop_fields`) and pseudonymises user and session IDs, hashing each
-    /// distinct ID of the batch once.
+    /// distinct ID of the batch once. An event without an `event_id` gets its content key.
     func prepare(_ valid: [ValidEvent]) -> PreparedBatch {
         var events: [StoredEvent] = []
         events.reserveCapacity(valid.count)
@@ -130,6 +140,7 @@ public final class IngestService: EventIngesting {
         var userPIDs: [String: Pseudonym] = Dictionary(minimumCapacity: valid.count)
         var sessionPIDs: [String: Pseudonym] = Dictionary(minimumCapacity: valid.count)
         var raw: [Pseudonym: String] = Dictionary(minimumCapacity: valid.count)
+        var derived: [Int] = []
         let dropSession = dropped.contains(.sessionID)
         for event in valid {
             let pid: Pseudonym
@@ -151,13 +162,19 @@ public final class IngestService: EventIngesting {
                 }
             }
             var stored = StoredEvent(
-                eventID: event.eventID, pseudonym: pid, epoch: epoch, type: event.type,
+                eventID: event.eventID ?? "", pseudonym: pid, epoch: epoch, type: event.type,
                 timestampMillis: event.timestampMillis, session: session, itemID: event.itemID, category: event.category,
                 price: event.price, quantity: event.quantity, rating: event.rating, query: event.query)
             if !dropped.isEmpty { minimise(&stored) }
+            if event.eventID == nil {
+                let canonical = ContentKey.canonicalBytes(
+                    userID: event.userID, sessionID: stored.session == nil ? nil : event.sessionID, stored)
+                stored.eventID = ContentKey.prefix + contentKeys.digest(canonical)
+                derived.append(events.count)
+            }
             events.append(stored)
         }
-        return PreparedBatch(events: events, rawUserIDs: raw)
+        return PreparedBatch(events: events, rawUserIDs: raw, derived: derived)
     }
 
     private func minimise(_ event: inout StoredEvent) {

@@ -1,4 +1,5 @@
 import Foundation
+import VeilCore
 import Yams
 
 /// How one key of a YAML mapping is read into a value of type `Root` (a `Policy` or a part of it).
@@ -49,6 +50,18 @@ extension PolicyField {
             }
             guard value >= minimum else { return log.fail(dotted, "must be at least \(minimum) (got \(value))", at: node) }
             root[keyPath: path] = value
+        }
+    }
+
+    /// A day `YYYY-MM-DD` (quoted or not), stored as days since 1970-01-01.
+    static func day(_ key: String, _ path: WritableKeyPath<Root, Int>) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let text = node.scalar?.string, YAMLValue.tagName(node) == .str || YAMLValue.tagName(node) == .timestamp,
+                let days = DateText.days(text)
+            else {
+                return log.fail(dotted, "must be a date YYYY-MM-DD, got \(YAMLValue.kind(of: node))", at: node)
+            }
+            root[keyPath: path] = days
         }
     }
 

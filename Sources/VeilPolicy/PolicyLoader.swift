@@ -28,8 +28,20 @@ public enum PolicyLoader {
 
     /// Checks the policy at `path`, collecting every issue. Throws only when the file cannot be read.
     public static func check(path: String) throws -> PolicyCheck {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+            let handle = FileHandle(forReadingAtPath: path)
+        else {
             throw VeilError(.notFound, field: path, "cannot read the policy file; check the path (--policy, env VEIL_POLICY)")
+        }
+        defer { try? handle.close() }
+        // At most one byte past the limit is read, so a huge file (or a device) costs nothing.
+        guard let data = try? handle.read(upToCount: maxFileBytes + 1) ?? Data() else {
+            throw VeilError(.notFound, field: path, "cannot read the policy file; check the path (--policy, env VEIL_POLICY)")
+        }
+        guard data.count <= maxFileBytes else {
+            let issue = PolicyIssue(field: nil, rule: "is larger than \(maxFileBytes) bytes; a policy is a short YAML file", line: nil)
+            return .invalid(path: path, hash: nil, issues: [issue])
         }
         let bytes = [UInt8](data)
         let hash = Hex.encode(BLAKE2b.hash256(bytes))
@@ -43,7 +55,11 @@ public enum PolicyLoader {
         }
     }
 
-    /// Parses and validates policy YAML text (no file, no hash).
+    /// The largest policy file read (1 MiB; the default policy is 7 KB).
+    public static let maxFileBytes = 1 << 20
+
+    /// Parses and validates policy YAML text (no file, no hash). Nesting is bounded by libyaml (1,000
+    /// levels, an error naming the line); `PolicyLoaderTests` checks that this depth cannot crash.
     public static func parse(yaml text: String) -> Result<Policy, PolicyIssues> {
         let root: Node?
         do {

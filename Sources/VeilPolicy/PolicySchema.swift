@@ -43,6 +43,9 @@ enum PolicySchema {
         .integer("max_body_bytes", \.maxBodyBytes, atLeast: 1),
         .names("drop_fields", \.dropFields, rule: .identifier, allowEmpty: true),
         .integer("max_future_skew_seconds", \.maxFutureSkewSeconds, atLeast: 0),
+        .day("earliest_event_date", \.earliestEventDay),
+        .number("max_price", \.maxPrice, .positive),
+        .integer("max_quantity", \.maxQuantity, atLeast: 1),
         ]
     }
 

@@ -421,25 +421,13 @@ enum QueryCalendar {
     static let weekdayNames = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
     static let dayMillis: Int64 = 86_400_000
 
-    /// `YYYY-MM-DD` (midnight UTC; with `endOfDay`, the next midnight) or an RFC 3339 timestamp, as Unix ms.
+    /// `YYYY-MM-DD` (midnight UTC; with `endOfDay`, the next midnight) or an RFC 3339 timestamp, as
+    /// Unix ms (`DateText`, the forms every face accepts).
     static func parse(_ text: String, field: String, endOfDay: Bool) throws(VeilError) -> Int64 {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        if text.count == 10, parts.count == 3, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-            (1...12).contains(m), (1...CivilDate.daysInMonth(year: y, month: m)).contains(d)
-        {
-            return (Int64(CivilDate.daysFromCivil(year: y, month: m, day: d)) + (endOfDay ? 1 : 0)) * dayMillis
+        guard let millis = DateText.millis(text, endOfDay: endOfDay) else {
+            throw VeilError(.invalidInput, field: field, DateText.rule)
         }
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        var date = formatter.date(from: text)
-        if date == nil {
-            formatter.formatOptions = [.withInternetDateTime]
-            date = formatter.date(from: text)
-        }
-        guard let date else {
-            throw VeilError(.invalidInput, field: field, "must be a date YYYY-MM-DD or an RFC 3339 timestamp such as 2026-11-01T00:00:00Z")
-        }
-        return Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        return millis
     }
 
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
@@ -466,8 +454,5 @@ enum QueryCalendar {
         return (first...last).map { label(day: $0 * 7 - 3) }
     }
 
-    static func label(day: Int64) -> String {
-        let (y, m, d) = CivilDate.civilFromDays(Int(day))
-        return String(format: "%04d-%02d-%02d", y, m, d)
-    }
+    static func label(day: Int64) -> String { CivilDate.label(millis: day * dayMillis) }
 }

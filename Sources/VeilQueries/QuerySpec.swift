@@ -150,21 +150,9 @@ extension QuerySpec: Codable {
         case filter = "where"
     }
 
-    private struct AnyKey: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    /// Decodes the JSON form; an unknown field is an error (a misspelt `group_by` must not be ignored).
+    /// Decodes the JSON form. Unknown fields (a misspelt `group_by`) are refused by the gateway's
+    /// `StrictJSONDecoder`, which names them by position: this type asks for every field it knows.
     public init(from decoder: any Decoder) throws {
-        let known = Set(CodingKeys.allCases.map(\.stringValue))
-        for key in try decoder.container(keyedBy: AnyKey.self).allKeys where !known.contains(key.stringValue) {
-            throw VeilError(
-                .invalidInput, field: key.stringValue,
-                "unknown field; the fields are \(CodingKeys.allCases.map(\.stringValue).sorted().joined(separator: ", "))")
-        }
         let container = try decoder.container(keyedBy: CodingKeys.self)
         guard let metric = try? container.decode(String.self, forKey: .metric) else {
             throw VeilError(.invalidInput, field: "metric", "is required (\(QueryMetric.names))")

@@ -99,7 +99,8 @@ struct EventUploader {
                 let data = Data((try await response.body.collect(upTo: 16 << 20)).readableBytesView)
                 switch response.status.code {
                 case 200:
-                    var result = try JSONDecoder().decode(BatchResult.self, from: data)
+                    // The strict decoder: a hostile server's answer cannot exhaust the stack either.
+                    var result = try StrictJSONDecoder(limits: JSONLimits(maxBytes: 16 << 20)).decode(BatchResult.self, from: data)
                     result.retries = attempt
                     return result
                 case 503 where attempt < maxRetries:
@@ -108,7 +109,10 @@ struct EventUploader {
                 default:
                     throw Rejected(status: Int(response.status.code), body: String(decoding: data, as: UTF8.self))
                 }
-            } catch let error where attempt < maxRetries && !(error is Rejected) && !(error is CancellationError) && !(error is DecodingError) {
+            } catch let error
+                where attempt < maxRetries && !(error is Rejected) && !(error is CancellationError) && !(error is DecodingError)
+                && !(error is JSONSyntaxError) && !(error is UnknownJSONField)
+            {
                 try await Task.sleep(for: .milliseconds(200 * (attempt + 1)))  // connection errors: retry
             }
             attempt += 1

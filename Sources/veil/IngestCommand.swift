@@ -12,10 +12,12 @@ struct IngestCommand: AsyncParsableCommand {
         abstract: "Import events from NDJSON or CSV files through the ingest pipeline.",
         discussion: """
             Every record is validated like an HTTP event (docs/ingest.md), then minimised, pseudonymised \
-            and stored; raw user IDs are never written. A missing event_id defaults to <file name>:<line>, \
-            so importing a file again adds nothing. A file is all or nothing: if any line is invalid, \
-            nothing of it is stored and the lines are reported (never their values) — unless \
-            --skip-invalid, which stores the valid lines and reports the others.
+            and stored; raw user IDs are never written. A record without event_id gets one derived from \
+            its content (a keyed hash of its fields), so the same event is stored once whatever file it \
+            comes in; importing a file again, under any name, adds nothing. A file is all or nothing: if \
+            any line is invalid, nothing of it is stored and the lines are reported (never their values) \
+            — unless --skip-invalid, which stores the valid lines and reports the others. --dry-run \
+            reports what the import would do and stores nothing.
 
             CSV files need a header row; cells are separated by commas, tabs or runs of whitespace \
             (detected from the header, or --delimiter). Columns named like event fields map to them; \
@@ -28,6 +30,7 @@ struct IngestCommand: AsyncParsableCommand {
                   --timestamp-format %Y%m%d
               veil ingest export.csv --map user_id=client,type=kind \\
                   --event-type-map P=purchase,V=view --json
+              veil ingest corrected-export.csv --dry-run
             """
     )
 
@@ -62,6 +65,9 @@ struct IngestCommand: AsyncParsableCommand {
     @Flag(help: "Store the valid lines of a file with invalid ones, and report the invalid lines.")
     var skipInvalid = false
 
+    @Flag(help: "Validate, map and count exactly as an import would (new, duplicates, rejected), then store nothing.")
+    var dryRun = false
+
     @Option(
         help: ArgumentHelp(
             "A file of at most this many records is imported in one transaction, parsed and stored at once; a larger one is validated first, then stored --batch-size events per transaction.",
@@ -87,6 +93,7 @@ struct IngestCommand: AsyncParsableCommand {
         options.format = format
         options.delimiter = delimiter
         options.skipInvalid = skipInvalid
+        options.dryRun = dryRun
         options.batchSize = batchSize
         options.oneTransactionLimit = oneTransactionLimit
         for (key, value) in try pairs(map, flag: "--map") {
@@ -145,8 +152,9 @@ struct IngestCommand: AsyncParsableCommand {
         }
         let elapsed = ContinuousClock.now - started
         // Every import is durable already (in the write-ahead log); copy the log into veil.sqlite
-        // before exiting rather than leave it to the next process that opens the database.
-        let checkpoint = try context.database.checkpoint()
+        // before exiting rather than leave it to the next process that opens the database. A dry run
+        // wrote nothing and touches nothing.
+        let checkpoint = dryRun ? 0 : try context.database.checkpoint()
         let summary = ImportSummary(reports: reports, seconds: elapsed.seconds, checkpointSeconds: checkpoint)
         if output.json {
             try Output.json(summary)
@@ -156,14 +164,22 @@ struct IngestCommand: AsyncParsableCommand {
                     "total: \(summary.accepted) accepted, \(summary.duplicates) duplicates, \(summary.rejected) rejected in \(Self.format(summary.seconds)) s (\(Int(summary.eventsPerSecond)) events/s)"
                 )
             }
-            Output.note("write-ahead log copied into \(VeilDatabase.fileName) in \(Self.format(checkpoint)) s")
+            if dryRun {
+                Output.note("dry run: nothing was stored or audited")
+            } else {
+                Output.note("write-ahead log copied into \(VeilDatabase.fileName) in \(Self.format(checkpoint)) s")
+            }
         }
-        if reports.contains(where: { !$0.stored }) { throw ExitCode.failure }
+        // A file the import would refuse fails the command, in a dry run too.
+        if reports.contains(where: { dryRun ? ($0.rejected > 0 && !skipInvalid) : !$0.stored }) { throw ExitCode.failure }
     }
 
     private func printReport(_ report: ImportFileReport) {
         let rate = report.seconds > 0 ? Int(Double(report.records) / report.seconds) : 0
-        if report.stored {
+        if report.dryRun {
+            let outcome = report.rejected > 0 && !skipInvalid ? "would be rejected — \(report.rejected) invalid lines" : "would store \(report.accepted) new events, \(report.duplicates) duplicates, \(report.rejected) rejected"
+            print("\(report.file): dry run: \(outcome) of \(report.records) records; nothing was stored")
+        } else if report.stored {
             print(
                 "\(report.file): \(report.accepted) accepted, \(report.duplicates) duplicates, \(report.rejected) rejected of \(report.records) records in \(Self.format(report.seconds)) s (\(rate) events/s)"
             )

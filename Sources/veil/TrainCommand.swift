@@ -71,7 +71,7 @@ struct TrainCommand: AsyncParsableCommand {
 
     /// Parsing only: the training rules are `TrainingRequest.validate`'s, checked by the service.
     func validate() throws {
-        if let cutoff, CLIDates.millis(cutoff) == nil { throw ValidationError("--cutoff must be a date YYYY-MM-DD, e.g. 2026-04-17") }
+        if let cutoff, CLIDates.millis(cutoff) == nil { throw ValidationError("--cutoff \(DateText.rule)") }
         if let window, CLIDates.days(window) == nil { throw ValidationError("--window must be a number of days such as 90d") }
         if let horizon, CLIDates.days(horizon) == nil { throw ValidationError("--horizon must be a number of days such as 14d") }
     }
@@ -139,12 +139,8 @@ final class TrainingDisplay: Sendable {
 
 /// Dates and day counts as the CLI accepts them.
 enum CLIDates {
-    /// `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 time → Unix ms.
-    static func millis(_ text: String) -> Int64? {
-        if let date = CivilDate(text) { return Int64(date.daysSinceEpoch) * 86_400_000 }
-        if let date = try? Date(text, strategy: .iso8601) { return Int64(date.timeIntervalSince1970 * 1000) }
-        return nil
-    }
+    /// `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 time → Unix ms (`DateText`, shared with the gateway).
+    static func millis(_ text: String) -> Int64? { DateText.millis(text) }
 
     static func date(_ text: String) -> Date? {
         millis(text).map { Date(timeIntervalSince1970: Double($0) / 1000) }

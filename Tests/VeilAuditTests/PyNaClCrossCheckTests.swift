@@ -40,7 +40,7 @@ import VeilCrypto
         let log = try AuditLog(dataDirectory: directory.path, signingKey: key)
         try log.record(actor: "cli", action: .policyLoad, details: ["hash": "ab12", "path": "policies/strict.yaml"])
         try log.record(
-            actor: "trainer-token", action: AuditAction.budgetSpend,
+            actor: "trainer-token", action: .named("test.note"),
             details: ["note": "ε \"quoted\" \\ slash/ ünïcode 🛒", "epsilon": 0.75, "delta": 1e-6, "cumulative_epsilon": 0.75])
         for index in 0..<5 { try log.record(actor: "cli", action: .named("test.event"), details: ["n": .int(Int64(index))]) }
 

@@ -240,8 +240,8 @@ import VeilStore
         while let url = files?.nextObject() as? URL {
             guard let bytes = FileManager.default.contents(atPath: url.path) else { continue }
             scannedBytes += bytes.count
-            // The scan does see stored text: event IDs from HTTP and from the CSV import are there in the clear.
-            for (index, marker) in ["evt-599", "log.csv:2"].enumerated() where bytes.range(of: Data(marker.utf8)) != nil {
+            // The scan does see stored text: event IDs from HTTP and the content keys of the CSV import are there in the clear.
+            for (index, marker) in ["evt-599", "auto:"].enumerated() where bytes.range(of: Data(marker.utf8)) != nil {
                 sawStoredText[index] = true
             }
             seen.append((url.lastPathComponent, bytes))

@@ -135,11 +135,11 @@ import VeilIngest
         // The validator's own texts (Sources/VeilIngest/Ingest/EventValidator.swift), in batch order.
         let problems = [
             #"{"field":"event_id","index":1,"message":"is required"}"#,
-            #"{"field":"colour","index":2,"message":"is not a known event field"}"#,
+            #"{"field":"event","index":2,"message":"field #5 is not a known event field; the fields are event_id, user_id, type, timestamp, session_id, item_id, category, price, quantity, rating, query"}"#,
             #"{"field":"user_id","index":2,"message":"must be between 1 and 256 bytes of UTF-8"}"#,
             #"{"field":"type","index":2,"message":"must be one of view, search, click, add_to_cart, remove_from_cart, checkout, purchase, return, review or a GA4 alias (docs/ingest.md)"}"#,
             #"{"field":"timestamp","index":2,"message":"must be an RFC 3339 date-time with a time zone offset or Z (e.g. 2026-11-23T10:15:00Z)"}"#,
-            #"{"field":"price","index":3,"message":"must be a finite number greater than or equal to 0"}"#,
+            #"{"field":"price","index":3,"message":"must be a number from 0 to 1000000 (policy ingest.max_price)"}"#,
             #"{"field":"rating","index":3,"message":"is allowed only on review events"}"#,
             #"{"field":"timestamp","index":4,"message":"must not be more than 300 seconds in the future (policy ingest.max_future_skew_seconds)"}"#,
         ]

@@ -137,7 +137,7 @@ import VeilStore
         #expect(report.records == 5 && report.accepted == 5 && report.duplicates == 0 && report.rejected == 0)
         #expect(report.stored && report.problems.isEmpty && report.ignoredColumns.isEmpty)
         let events = try await fixture.store.events(for: fixture.pid("00002"))
-        #expect(events.map(\.eventID) == ["cdnow.txt:3", "cdnow.txt:4"])
+        #expect(events.allSatisfy { $0.eventID.hasPrefix("auto:") } && Set(events.map(\.eventID)).count == 2)
         #expect(events.map(\.type) == [.purchase, .purchase])
         #expect(events.map(\.quantity) == [1, 5])
         #expect(events.map(\.price) == [12.0, 77.0])
@@ -162,7 +162,7 @@ import VeilStore
         #expect(!report.stored && report.accepted == 0 && report.rejected == 2)
         #expect(report.problems == [
             EventProblem(index: 8, field: "timestamp", message: "must match the timestamp format %Y%m%d"),
-            EventProblem(index: 9, field: "quantity", message: "must be an integer greater than or equal to 1"),
+            EventProblem(index: 9, field: "quantity", message: "must be an integer from 1 to 10000 (policy ingest.max_quantity)"),
         ])
         #expect(try await fixture.store.eventCount() == 0)
     }
@@ -176,27 +176,13 @@ import VeilStore
         #expect(report.problems == [
             EventProblem(index: 8, field: "timestamp", message: "must match the timestamp format %Y%m%d"),
             EventProblem(index: 9, field: "line", message: "has 3 columns, the header has 4"),
-            EventProblem(index: 10, field: "price", message: "must be a finite number greater than or equal to 0"),
+            EventProblem(index: 10, field: "price", message: "must be a number from 0 to 1000000 (policy ingest.max_price)"),
         ])
-        for problem in report.problems { #expect(!problem.message.contains("0000")) }
+        // The customer IDs of the bad lines are never echoed.
+        for problem in report.problems {
+            for id in ["00004", "00005", "00006"] { #expect(!problem.message.contains(id) && !problem.field.contains(id)) }
+        }
         #expect(try await fixture.store.eventCount() == 5)
-    }
-
-    @Test func ndjsonImportDefaultsEventIDsToFileAndLine() async throws {
-        let fixture = try Fixture()
-        let noIDs = [
-            #"{"user_id":"u1","type":"view_item","timestamp":"2026-11-01T00:00:00Z"}"#,
-            "",
-            #"{"user_id":"u1","type":"purchase","timestamp":"2026-11-01T00:01:00Z","price":5}"#,
-            #"{"event_id":"explicit","user_id":"u2","type":"click","timestamp":"2026-11-01T00:02:00Z"}"#,
-        ]
-        let path = try fixture.file("events.ndjson", noIDs.joined(separator: "\n") + "\n")
-        let importer = try EventImporter(service: fixture.service(), options: ImportOptions())
-        let report = try await importer.importFile(path, actor: "cli")
-        #expect(report.format == .ndjson && report.accepted == 3)
-        #expect(try await fixture.store.events(for: fixture.pid("u1")).map(\.eventID) == ["events.ndjson:1", "events.ndjson:3"])
-        #expect(try await fixture.store.events(for: fixture.pid("u2")).map(\.eventID) == ["explicit"])
-        #expect(try await importer.importFile(path, actor: "cli").duplicates == 3)
     }
 
     @Test func csvWithQuotesTypeMapAndMissingMappedColumn() async throws {

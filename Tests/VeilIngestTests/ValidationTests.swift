@@ -18,6 +18,9 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
     }
 }
 
+/// The event fields in the order the unknown-field message lists them.
+let fieldNames = "event_id, user_id, type, timestamp, session_id, item_id, category, price, quantity, rating, query"
+
 let ruleCases: [RuleCase] = [
     RuleCase(
         "event_id required", #"{"user_id":"u","type":"view","timestamp":"2026-11-23T11:00:00Z"}"#,
@@ -78,17 +81,17 @@ let ruleCases: [RuleCase] = [
     RuleCase("category type", eventLine(extra: #""category":true"#), [("category", "must be a string")]),
     RuleCase(
         "price negative", eventLine(extra: #""price":-0.01"#),
-        [("price", "must be a finite number greater than or equal to 0")]),
+        [("price", "must be a number from 0 to 1000000 (policy ingest.max_price)")]),
     RuleCase(
         "price not finite", eventLine(extra: #""price":1e400"#),
-        [("price", "must be a finite number greater than or equal to 0")]),
+        [("price", "must be a number from 0 to 1000000 (policy ingest.max_price)")]),
     RuleCase("price as string", eventLine(extra: #""price":"9.99""#), [("price", "must be a number")]),
     RuleCase(
         "quantity zero", eventLine(extra: #""quantity":0"#),
-        [("quantity", "must be an integer greater than or equal to 1")]),
+        [("quantity", "must be an integer from 1 to 10000 (policy ingest.max_quantity)")]),
     RuleCase(
         "quantity fractional", eventLine(extra: #""quantity":1.5"#),
-        [("quantity", "must be an integer greater than or equal to 1")]),
+        [("quantity", "must be an integer from 1 to 10000 (policy ingest.max_quantity)")]),
     RuleCase("quantity as string", eventLine(extra: #""quantity":"2""#), [("quantity", "must be an integer")]),
     RuleCase(
         "rating out of range", eventLine(type: "review", extra: #""rating":6"#),
@@ -97,9 +100,23 @@ let ruleCases: [RuleCase] = [
         "rating only on reviews", eventLine(type: "purchase", extra: #""rating":4"#),
         [("rating", "is allowed only on review events")]),
     RuleCase("query type", eventLine(extra: #""query":{"q":1}"#), [("query", "must be a string")]),
-    RuleCase("unknown field", eventLine(extra: #""email":"a@b.c""#), [("email", "is not a known event field")]),
+    RuleCase(
+        "unknown field, named by position", eventLine(extra: #""a@b.c":"x""#),
+        [("event", "field #5 is not a known event field; the fields are \(fieldNames)")]),
     RuleCase("repeated field", eventLine(extra: #""type":"view""#), [("type", "appears more than once")]),
     RuleCase("not an object", #"["e1"]"#, [("event", "must be a JSON object")]),
+    RuleCase(
+        "timestamp in year 0", eventLine(timestamp: "0000-01-01T00:00:00Z"),
+        [("timestamp", "must not be before 1990-01-01 (policy ingest.earliest_event_date)")]),
+    RuleCase("price of 1.7e308 (finite, accepted before)", eventLine(extra: #""price":1.7e308"#), [("price", "must be a number from 0 to 1000000 (policy ingest.max_price)")]),
+    RuleCase("price past the policy's bound", eventLine(extra: #""price":1000000.01"#), [("price", "must be a number from 0 to 1000000 (policy ingest.max_price)")]),
+    RuleCase("quantity past the policy's bound", eventLine(extra: #""quantity":10001"#), [("quantity", "must be an integer from 1 to 10000 (policy ingest.max_quantity)")]),
+    RuleCase(
+        "nesting past 32 levels in a value", eventLine(extra: #""query":"# + String(repeating: "[", count: 40) + String(repeating: "]", count: 40)),
+        [("event", "is not valid JSON: arrays and objects nest deeper than 32 levels (byte 135)")]),
+    RuleCase(
+        "200,000 levels of nesting", String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000),
+        [("event", "is not valid JSON: arrays and objects nest deeper than 32 levels (byte 32)")]),
     RuleCase(
         "malformed JSON", #"{"event_id":"e1","user_id":"u""#,
         [("event", "is not valid JSON: unterminated object (byte 30)")]),
@@ -129,7 +146,7 @@ let ruleCases: [RuleCase] = [
             _ = try await fixture.service().ingestBatch(body(lines), format: .ndjson, actor: "test")
         }
         #expect(error?.problems.map { "\($0.index) \($0.field)" } == [
-            "1 colour", "1 event_id", "1 user_id", "1 type", "1 timestamp", "1 price", "3 quantity",
+            "1 event", "1 event_id", "1 user_id", "1 type", "1 timestamp", "1 price", "3 quantity",
         ])
     }
 

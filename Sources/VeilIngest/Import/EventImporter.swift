@@ -31,6 +31,10 @@ public struct ImportOptions: Sendable {
     /// Tasks that validate a file at once (nil: one fewer than the processors, at least one, so the
     /// store's writer keeps a core of its own).
     public var validationTasks: Int?
+    /// Validate, map and write each file exactly as an import would, in one transaction whatever its
+    /// size, then roll it back: the report's counts are the real import's, and nothing is stored or
+    /// audited.
+    public var dryRun = false
 
     /// 2,000,000 records: the validation pass hands its events (about 200 bytes each) to the store as it
     /// goes, but may run ahead of it, so up to the whole file can wait in memory; and the transaction
@@ -67,8 +71,10 @@ public struct ImportFileReport: Sendable, Codable, Equatable {
     public var duplicates: Int
     /// Records that broke a rule (stored nothing from the file unless `skipInvalid`).
     public var rejected: Int
-    /// Whether the file's valid events were stored (false: rejected as a whole).
+    /// Whether the file's valid events were stored (false: rejected as a whole, or a dry run).
     public var stored: Bool
+    /// A dry run: the counts are what the import would do; nothing was stored.
+    public var dryRun: Bool
     /// The first `maxReportedProblems` problems, by line number.
     public var problems: [EventProblem]
     /// Problems not listed in `problems`.
@@ -79,6 +85,7 @@ public struct ImportFileReport: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case file, format, records, accepted, duplicates, rejected, stored, problems, seconds
+        case dryRun = "dry_run"
         case problemsNotShown = "problems_not_shown"
         case ignoredColumns = "ignored_columns"
     }
@@ -96,9 +103,10 @@ public struct ImportProgress: Sendable {
 
 /// Imports NDJSON and CSV files through the ingest pipeline (the same validation as HTTP).
 ///
-/// A file's `event_id`s default to `<file name>:<line number>`, so importing a file again adds
-/// nothing. A file is all or nothing — unless `skipInvalid`, which stores the valid records and
-/// reports the rest:
+/// A record without an `event_id` gets one derived from its content (`ContentKey`: a keyed hash of
+/// its canonical fields, repeats within the file numbered), so importing a file again — under any
+/// name — adds nothing, and two different files never shadow each other. A file is all or nothing —
+/// unless `skipInvalid`, which stores the valid records and reports the rest:
 /// - A file of at most `oneTransactionLimit` records is stored in one transaction. Validation tasks
 ///   (`validationTasks`, each a segment of the file) validate and pseudonymise its records and hand
 ///   them, in file order, to the store's writer, which inserts them as they come; the transaction
@@ -131,12 +139,12 @@ public struct EventImporter: Sendable {
     ) async throws -> ImportFileReport {
         let started = ContinuousClock.now
         let file = try MappedFile(path: path)
-        let name = (path as NSString).lastPathComponent
         let format = options.format(for: path)
-        let validator = service.makeValidator(timestampFormat: options.timestampFormat, typeAliases: options.typeMap)
+        let validator = service.makeValidator(
+            timestampFormat: options.timestampFormat, typeAliases: options.typeMap, requiresEventID: false)
         var report = ImportFileReport(
             file: path, format: format, records: 0, accepted: 0, duplicates: 0, rejected: 0, stored: false,
-            problems: [], problemsNotShown: 0, ignoredColumns: [], seconds: 0)
+            dryRun: options.dryRun, problems: [], problemsNotShown: 0, ignoredColumns: [], seconds: 0)
         func finish() -> ImportFileReport {
             let elapsed = ContinuousClock.now - started
             report.seconds = elapsed.seconds
@@ -146,11 +154,11 @@ public struct EventImporter: Sendable {
         let layout = try csvLayout(file, format: format, name: path)
         report.ignoredColumns = layout?.ignoredColumns ?? []
 
-        if !options.skipInvalid {
-            // All or nothing: one transaction, fed while the file is validated in parallel segments, and
+        if !options.skipInvalid || options.dryRun {
+            // All or nothing (a dry run always; it rolls back): one transaction, fed while the file is validated in parallel segments, and
             // committed only if every record is valid.
             let inOneTransaction = try await importInOneTransaction(
-                file, layout: layout, name: name, validator: validator, path: path, actor: actor, report: &report,
+                file, layout: layout, validator: validator, path: path, actor: actor, report: &report,
                 progress: progress)
             if inOneTransaction { return finish() }
             // Too many records to keep in one transaction: nothing was stored; store the file in
@@ -162,6 +170,7 @@ public struct EventImporter: Sendable {
         var reader = makeReader(file, layout: layout)
         let now = service.nowMillis()
         var drafts: [EventProblemDraft] = []
+        var numbering = ContentKeyNumbering()
         var pending: Task<BatchCommitSummary, any Error>? = nil
         var finished = false
         while !finished {
@@ -174,13 +183,14 @@ public struct EventImporter: Sendable {
                 }
                 report.records += 1
                 drafts.removeAll(keepingCapacity: true)
-                if let event = IngestService.validate(withDefaults(record, name: name, line: line), validator, now, &drafts) {
+                if let event = IngestService.validate(withDefaults(record), validator, now, &drafts) {
                     valid.append(event)
                 } else {
                     note(drafts, line: line, in: &report)
                 }
             }
-            let prepared = valid.isEmpty ? nil : service.prepare(valid)
+            var prepared = valid.isEmpty ? nil : service.prepare(valid)
+            if prepared != nil { numbering.number(&prepared!) }
             if let previous = pending {
                 let done = try await previous.value
                 report.accepted += done.inserted
@@ -216,8 +226,11 @@ public struct EventImporter: Sendable {
     /// Validates the whole file in parallel segments while a single transaction stores the batches
     /// they prepare (in file order); commits it only if no record broke a rule. Returns false, having
     /// stored nothing, when the file has more than `oneTransactionLimit` records.
+    ///
+    /// A dry run takes the file whatever its size, writes the valid records even past invalid ones when
+    /// `skipInvalid`, and always rolls back: the counts are those of the writes it undid.
     private func importInOneTransaction(
-        _ file: MappedFile, layout: RecordReader.CSVLayout?, name: String, validator: EventValidator, path: String,
+        _ file: MappedFile, layout: RecordReader.CSVLayout?, validator: EventValidator, path: String,
         actor: String, report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
     ) async throws -> Bool {
         let segments = segments(of: file, layout: layout)
@@ -226,11 +239,14 @@ public struct EventImporter: Sendable {
         let bytesTotal = file.bytes.count
         // Validation runs in its own task; this task goes straight into the store, so the writer waits
         // for batches before the segments occupy every cooperative thread.
+        let dryRun = options.dryRun
         let validation = Task {
             do {
                 let check = try await validateAll(
-                    file, segments: segments, layout: layout, name: name, validator: validator, delivery: delivery)
-                if check.rejected == 0 && !check.tooLarge && delivery.passedAny {
+                    file, segments: segments, layout: layout, validator: validator, delivery: delivery)
+                if dryRun {
+                    batches.finish(throwing: DryRunEnd())  // rolls back whatever was written
+                } else if check.rejected == 0 && !check.tooLarge && delivery.passedAny {
                     batches.finish()
                 } else {
                     batches.finish(throwing: ImportAbandoned())  // rolls back whatever was written
@@ -263,6 +279,13 @@ public struct EventImporter: Sendable {
         report.rejected = check.rejected
         report.problems = check.problems
         report.problemsNotShown = check.problemsNotShown
+        if dryRun {
+            if case .failure(let error) = stored, !(error is DryRunEnd) { throw error }
+            if check.rejected == 0 || options.skipInvalid {
+                (report.accepted, report.duplicates) = tally.withLock { ($0.accepted, $0.duplicates) }
+            }
+            return true
+        }
         guard check.rejected == 0, !check.tooLarge, delivery.passedAny else {
             report.stored = check.rejected == 0 && !check.tooLarge
             // A file that broke a rule is reported here, however large.
@@ -285,6 +308,9 @@ public struct EventImporter: Sendable {
 
     /// Why an import's transaction was rolled back: a record broke a rule, or the file outgrew it.
     private struct ImportAbandoned: Error {}
+
+    /// Why a dry run's transaction was rolled back: it always is.
+    private struct DryRunEnd: Error {}
 
     private struct BatchCommitSummary: Sendable {
         var inserted: Int
@@ -326,12 +352,14 @@ public struct EventImporter: Sendable {
     /// batches and hands them to `delivery`; the first problem, or more than `oneTransactionLimit` records,
     /// abandons the delivery, and validation goes on only to report.
     private func validateAll(
-        _ file: MappedFile, segments: [(range: Range<Int>, firstLine: Int)], layout: RecordReader.CSVLayout?, name: String,
+        _ file: MappedFile, segments: [(range: Range<Int>, firstLine: Int)], layout: RecordReader.CSVLayout?,
         validator: EventValidator, delivery: OrderedDelivery
     ) async throws -> Check {
         let now = service.nowMillis()
         let limit = options.maxReportedProblems
-        let keepLimit = options.oneTransactionLimit / max(1, segments.count)
+        let keepLimit = options.dryRun ? Int.max : options.oneTransactionLimit / max(1, segments.count)
+        // A dry run with skipInvalid writes the valid records past invalid ones, as the import would.
+        let abandonOnInvalid = !(options.dryRun && options.skipInvalid)
         let batchSize = Self.handOffSize
         let service = service
         let parts = try await withThrowingTaskGroup(of: (Int, Check).self) { group in
@@ -346,7 +374,7 @@ public struct EventImporter: Sendable {
                     while let (line, record) = reader.next() {
                         check.records += 1
                         drafts.removeAll(keepingCapacity: true)
-                        if let event = IngestService.validate(withDefaults(record, name: name, line: line), validator, now, &drafts) {
+                        if let event = IngestService.validate(withDefaults(record), validator, now, &drafts) {
                             guard delivering else { continue }
                             if check.records > keepLimit {
                                 check.tooLarge = true
@@ -362,7 +390,7 @@ public struct EventImporter: Sendable {
                                 delivering = !delivery.isAbandoned
                             }
                         } else {
-                            if delivering {
+                            if delivering && abandonOnInvalid {
                                 delivering = false
                                 delivery.abandon()
                             }
@@ -399,11 +427,11 @@ public struct EventImporter: Sendable {
         return total
     }
 
-    /// Fills what an import may leave out: `event_id` (file name + line) and a constant `type`.
-    private func withDefaults(_ record: ParsedRecord, name: String, line: Int) -> ParsedRecord {
-        guard case .event(var event) = record else { return record }
-        if event.eventID == nil { event.eventID = .string("\(name):\(line)") }
-        if event.type == nil, let type = options.constantType { event.type = .string(type.rawValue) }
+    /// Fills what an import may leave out: a constant `type`. (A missing `event_id` is derived from
+    /// the validated content by `IngestService.prepare`.)
+    private func withDefaults(_ record: ParsedRecord) -> ParsedRecord {
+        guard case .event(var event) = record, event.type == nil, let type = options.constantType else { return record }
+        event.type = .string(type.rawValue)
         return .event(event)
     }
 

@@ -6,7 +6,8 @@ import VeilStore
 /// wait here). Once `abandon` is called nothing more is passed on.
 ///
 /// It also remembers the file offset after each batch passed on, so progress can be reported as the
-/// store writes them (`offset(ofBatch:)`).
+/// store writes them (`offset(ofBatch:)`), and numbers repeated content keys in file order
+/// (`ContentKeyNumbering`) as it passes batches on.
 final class OrderedDelivery: Sendable {
     private struct State {
         var current = 0
@@ -14,6 +15,7 @@ final class OrderedDelivery: Sendable {
         var finished: [Bool]
         var abandoned = false
         var offsets: [Int] = []
+        var numbering = ContentKeyNumbering()
     }
 
     private let state: Mutex<State>
@@ -71,6 +73,8 @@ final class OrderedDelivery: Sendable {
 
     private func pass(_ batch: IngestService.PreparedBatch, offset: Int, _ state: inout State) {
         state.offsets.append(offset)
+        var batch = batch
+        state.numbering.number(&batch)
         channel.send(batch)
     }
 }

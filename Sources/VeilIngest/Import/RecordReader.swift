@@ -79,8 +79,11 @@ struct RecordReader {
         }
         let header = UnsafeBufferPointer(rebasing: bytes[headerRange])
         let delimiter = delimiter ?? CSVDelimiter.detect(header: header)
-        guard case .cells(let names) = split(header, delimiter) else {
-            throw VeilError(.invalidInput, field: file, "the header row is not valid \(delimiter)-separated UTF-8 text")
+        let names: [String]
+        switch split(header, delimiter, maxCells: maxColumns) {
+        case .cells(let cells): names = cells
+        case .tooMany: throw VeilError(.invalidInput, field: file, "the header row has more than \(maxColumns) columns")
+        case .problem: throw VeilError(.invalidInput, field: file, "the header row is not valid \(delimiter)-separated UTF-8 text")
         }
         var columns: [(EventField, Int)] = []
         var used = Set<Int>()
@@ -193,14 +196,21 @@ struct RecordReader {
     private enum Split {
         case cells([String])
         case problem(String)
+        /// More than the allowed number of cells (splitting stopped there).
+        case tooMany
     }
+
+    /// The most columns a header may name (a row may have no more cells than its header).
+    static let maxColumns = 1_024
 
     private static let numericFields: Set<EventField> = [.price, .quantity, .rating]
 
     private static func csvRecord(_ line: UnsafeBufferPointer<UInt8>, _ layout: CSVLayout) -> ParsedRecord {
-        switch split(line, layout.delimiter) {
+        switch split(line, layout.delimiter, maxCells: layout.columnCount) {
         case .problem(let message):
             return .malformed(EventProblemDraft(field: "line", message: message))
+        case .tooMany:
+            return .malformed(EventProblemDraft(field: "line", message: "has more than \(layout.columnCount) columns, the header has \(layout.columnCount)"))
         case .cells(let cells):
             guard cells.count == layout.columnCount else {
                 return .malformed(
@@ -221,7 +231,7 @@ struct RecordReader {
         }
     }
 
-    private static func split(_ line: UnsafeBufferPointer<UInt8>, _ delimiter: CSVDelimiter) -> Split {
+    private static func split(_ line: UnsafeBufferPointer<UInt8>, _ delimiter: CSVDelimiter, maxCells: Int) -> Split {
         var cells: [String] = []
         var index = 0
         let count = line.count
@@ -239,6 +249,7 @@ struct RecordReader {
                 let start = index
                 while index < count, line[index] != 0x20 && line[index] != 0x09 { index += 1 }
                 guard let text = cell(start..<index) else { return .problem("is not valid UTF-8") }
+                guard cells.count < maxCells else { return .tooMany }
                 cells.append(text)
             }
             return .cells(cells)
@@ -271,6 +282,7 @@ struct RecordReader {
                     return .problem("has characters after a quoted cell")
                 }
                 guard let text = String(validating: value, as: UTF8.self) else { return .problem("is not valid UTF-8") }
+                guard cells.count < maxCells else { return .tooMany }
                 cells.append(text)
                 if cursor == count { return .cells(cells) }
                 index = cursor + 1
@@ -278,6 +290,7 @@ struct RecordReader {
                 var end = index
                 while end < count, line[end] != separator { end += 1 }
                 guard let text = cell(index..<end) else { return .problem("is not valid UTF-8") }
+                guard cells.count < maxCells else { return .tooMany }
                 cells.append(text)
                 if end == count { return .cells(cells) }
                 index = end + 1

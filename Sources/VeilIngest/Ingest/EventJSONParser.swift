@@ -1,4 +1,5 @@
 import Foundation
+import VeilCore
 
 /// A hand-written parser for event objects (RFC 8259 JSON), reading bytes in place.
 ///
@@ -76,7 +77,7 @@ struct EventJSONParser {
                 if parser.peek() == UInt8(ascii: "{") {
                     record = .event(try parser.parseObject())
                 } else {
-                    _ = try parser.skipValue()
+                    _ = try parser.skipValue(depth: 2)
                     record = .malformed(EventProblemDraft(field: "event", message: "must be a JSON object"))
                 }
             } catch let error as SyntaxError {
@@ -113,10 +114,9 @@ struct EventJSONParser {
         do {
             parser.skipWhitespace()
             guard parser.peek() == UInt8(ascii: "{") else {
-                if parser.position < end, (try? parser.skipValue()) != nil {
-                    return .malformed(EventProblemDraft(field: "event", message: "must be a JSON object"))
-                }
-                throw SyntaxError(message: "expected a JSON object")
+                guard parser.position < end else { throw SyntaxError(message: "expected a JSON object") }
+                _ = try parser.skipValue(depth: 1)  // a syntax error (nesting too) is reported as such
+                return .malformed(EventProblemDraft(field: "event", message: "must be a JSON object"))
             }
             let event = try parser.parseObject()
             parser.skipWhitespace()
@@ -179,19 +179,19 @@ struct EventJSONParser {
             position += 1
             return event
         }
+        var member = 0
         while true {
+            member += 1
             skipWhitespace()
             guard peek() == UInt8(ascii: "\"") else { throw SyntaxError(message: "expected a quoted key") }
             let (keyStart, keyEnd, keyKind) = try scanString()
             let field: EventField?
-            var unknownName: String? = nil
             if keyKind == .escaped {
-                let name = try decodeString(keyStart, keyEnd, keyKind)
-                field = EventField(rawValue: name)
-                if field == nil { unknownName = name }
+                field = EventField(rawValue: try decodeString(keyStart, keyEnd, keyKind))
             } else {
                 field = Self.field(bytes, keyStart, keyEnd)
-                if field == nil { unknownName = try decodeString(keyStart, keyEnd, keyKind) }
+                // An unknown key is checked (valid UTF-8) but never kept: it may be personal data.
+                if field == nil { _ = try decodeString(keyStart, keyEnd, keyKind) }
             }
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "':' after a key")
@@ -199,8 +199,8 @@ struct EventJSONParser {
             let value = try parseValue()
             if let field {
                 event.set(field, value)
-            } else if let unknownName {
-                event.unknownFields.append(Self.boundedName(unknownName))
+            } else {
+                event.unknownFieldPositions.append(member)
             }
             skipWhitespace()
             guard position < end else { throw SyntaxError(message: "unterminated object") }
@@ -210,11 +210,6 @@ struct EventJSONParser {
             if next == UInt8(ascii: "}") { return event }
             throw SyntaxError(message: "expected ',' or '}' after a value")
         }
-    }
-
-    /// Long unknown keys are cut in problem reports (a key is not a value, but keep reports small).
-    private static func boundedName(_ name: String) -> String {
-        name.utf8.count <= 64 ? name : String(name.prefix(64)) + "…"
     }
 
     private static let fieldTable: [[(EventField, [UInt8])]] = {
@@ -256,7 +251,7 @@ struct EventJSONParser {
             try literal("null")
             return .null
         case UInt8(ascii: "{"), UInt8(ascii: "["):
-            return try skipValue()
+            return try skipValue(depth: 2)
         default:
             throw SyntaxError(message: "expected a value")
         }
@@ -270,9 +265,16 @@ struct EventJSONParser {
         position += length
     }
 
-    /// Skips any value (used for nested objects and arrays, which no event field accepts).
-    private mutating func skipValue() throws -> RawValue {
+    /// Skips any value (used for nested objects and arrays, which no event field accepts). `depth` is
+    /// the nesting level of the value (the event object is level 1); past `JSONLimits.defaultMaxDepth`
+    /// the text is refused, so no input can exhaust the stack.
+    private mutating func skipValue(depth: Int) throws -> RawValue {
         guard position < end else { throw SyntaxError(message: "expected a value") }
+        if bytes[position] == UInt8(ascii: "{") || bytes[position] == UInt8(ascii: "[") {
+            guard depth <= JSONLimits.defaultMaxDepth else {
+                throw SyntaxError(message: "arrays and objects nest deeper than \(JSONLimits.defaultMaxDepth) levels")
+            }
+        }
         switch bytes[position] {
         case UInt8(ascii: "{"):
             position += 1
@@ -288,7 +290,7 @@ struct EventJSONParser {
                 skipWhitespace()
                 try expect(UInt8(ascii: ":"), "':' after a key")
                 skipWhitespace()
-                _ = try skipValue()
+                _ = try skipValue(depth: depth + 1)
                 skipWhitespace()
                 guard position < end else { throw SyntaxError(message: "unterminated object") }
                 let next = bytes[position]
@@ -306,7 +308,7 @@ struct EventJSONParser {
             }
             while true {
                 skipWhitespace()
-                _ = try skipValue()
+                _ = try skipValue(depth: depth + 1)
                 skipWhitespace()
                 guard position < end else { throw SyntaxError(message: "unterminated array") }
                 let next = bytes[position]
@@ -365,69 +367,11 @@ struct EventJSONParser {
             }
             return string
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(stop - start)
-        var index = start
-        while index < stop {
-            let byte = bytes[index]
-            guard byte == UInt8(ascii: "\\") else {
-                out.append(byte)
-                index += 1
-                continue
-            }
-            guard index + 1 < stop else { throw SyntaxError(message: "bad escape in a string") }
-            let code = bytes[index + 1]
-            index += 2
-            switch code {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "u"):
-                var scalar = try hex4(at: index, stop)
-                index += 4
-                if (0xD800...0xDBFF).contains(scalar) {
-                    guard index + 6 <= stop, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                        throw SyntaxError(message: "unpaired surrogate in a string")
-                    }
-                    let low = try hex4(at: index + 2, stop)
-                    guard (0xDC00...0xDFFF).contains(low) else { throw SyntaxError(message: "unpaired surrogate in a string") }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    index += 6
-                } else if (0xDC00...0xDFFF).contains(scalar) {
-                    throw SyntaxError(message: "unpaired surrogate in a string")
-                }
-                guard let unicode = Unicode.Scalar(scalar) else { throw SyntaxError(message: "bad escape in a string") }
-                out.append(contentsOf: UTF8.encode(unicode)!)
-            default:
-                throw SyntaxError(message: "bad escape in a string")
-            }
+        do {
+            return try JSONStringBody.decode(bytes, from: start, to: stop)
+        } catch {
+            throw SyntaxError(message: error.rule)
         }
-        guard let string = String(validating: out, as: UTF8.self) else {
-            throw SyntaxError(message: "a string is not valid UTF-8")
-        }
-        return string
-    }
-
-    private func hex4(at index: Int, _ stop: Int) throws -> UInt32 {
-        guard index + 4 <= stop else { throw SyntaxError(message: "bad escape in a string") }
-        var value: UInt32 = 0
-        for offset in 0..<4 {
-            let byte = bytes[index + offset]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw SyntaxError(message: "bad escape in a string")
-            }
-            value = value << 4 | UInt32(digit)
-        }
-        return value
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`

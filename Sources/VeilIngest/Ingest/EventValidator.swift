@@ -16,23 +16,30 @@ struct EventValidator: Sendable {
 
     /// How far in the future a timestamp may be, in milliseconds (policy `ingest.max_future_skew_seconds`).
     var maxFutureSkewMillis: Int64
+    /// The earliest timestamp accepted, in Unix ms (policy `ingest.earliest_event_date`).
+    var earliestMillis: Int64
+    /// The largest price and quantity accepted (policy `ingest.max_price`, `ingest.max_quantity`).
+    var maxPrice: Double
+    var maxQuantity: Int
     /// A custom timestamp format (import `--timestamp-format`); nil means RFC 3339.
     var timestampFormat: TimestampFormat?
     /// Extra type names (import `--event-type-map`), consulted before the canonical names and GA4 aliases.
     var typeAliases: [String: EventType] = [:]
+    /// Whether `event_id` must be given (HTTP); an import derives a missing one from the content.
+    var requiresEventID = true
 
     /// Validates one event against the clock reading `nowMillis`. Returns the event, or appends every
     /// problem to `problems` and returns nil.
     func validate(_ raw: RawEvent, nowMillis: Int64, problems: inout [EventProblemDraft]) -> ValidEvent? {
         let before = problems.count
-        for name in raw.unknownFields {
-            problems.append(EventProblemDraft(field: name, message: "is not a known event field"))
+        for position in raw.unknownFieldPositions {
+            problems.append(EventProblemDraft(field: "event", message: "field #\(position) is not a known event field; the fields are \(Self.fieldList)"))
         }
         for field in raw.repeatedFields {
             problems.append(EventProblemDraft(field: field.rawValue, message: "appears more than once"))
         }
 
-        let eventID = requiredString(raw.eventID, .eventID, Self.eventIDBytes, &problems)
+        let eventID = string(raw.eventID, .eventID, Self.eventIDBytes, required: requiresEventID, &problems)
         let userID = requiredString(raw.userID, .userID, Self.userIDBytes, &problems)
 
         var type: EventType? = nil
@@ -64,6 +71,13 @@ struct EventValidator: Sendable {
                             message: "must be an RFC 3339 date-time with a time zone offset or Z (e.g. 2026-11-23T10:15:00Z)"))
                 }
             }
+            if let value = timestamp, value < earliestMillis {
+                problems.append(
+                    EventProblemDraft(
+                        field: "timestamp",
+                        message: "must not be before \(CivilDate.label(millis: earliestMillis)) (policy ingest.earliest_event_date)"))
+                timestamp = nil
+            }
             if let value = timestamp, value > nowMillis &+ maxFutureSkewMillis {
                 problems.append(
                     EventProblemDraft(
@@ -82,10 +96,13 @@ struct EventValidator: Sendable {
         switch raw.price {
         case nil, .null?: break
         case .number(let value, _)?:
-            if value.isFinite && value >= 0 {
+            if value.isFinite && value >= 0 && value <= maxPrice {
                 price = value
             } else {
-                problems.append(EventProblemDraft(field: "price", message: "must be a finite number greater than or equal to 0"))
+                problems.append(
+                    EventProblemDraft(
+                        field: "price",
+                        message: "must be a number from 0 to \(Self.format(maxPrice)) (policy ingest.max_price)"))
             }
         case _?:
             problems.append(EventProblemDraft(field: "price", message: "must be a number"))
@@ -94,10 +111,11 @@ struct EventValidator: Sendable {
         var quantity: Int? = nil
         switch raw.quantity {
         case nil, .null?: break
-        case .number(_, let integer?)? where integer >= 1:
+        case .number(_, let integer?)? where integer >= 1 && integer <= maxQuantity:
             quantity = integer
         case .number?:
-            problems.append(EventProblemDraft(field: "quantity", message: "must be an integer greater than or equal to 1"))
+            problems.append(
+                EventProblemDraft(field: "quantity", message: "must be an integer from 1 to \(maxQuantity) (policy ingest.max_quantity)"))
         case _?:
             problems.append(EventProblemDraft(field: "quantity", message: "must be an integer"))
         }
@@ -116,10 +134,15 @@ struct EventValidator: Sendable {
             problems.append(EventProblemDraft(field: "rating", message: "must be an integer"))
         }
 
-        guard problems.count == before, let eventID, let userID, let type, let timestamp else { return nil }
+        guard problems.count == before, eventID != nil || !requiresEventID, let userID, let type, let timestamp else { return nil }
         return ValidEvent(
             eventID: eventID, userID: userID, type: type, timestampMillis: timestamp, sessionID: sessionID,
             itemID: itemID, category: category, price: price, quantity: quantity, rating: rating, query: query)
+    }
+
+    /// A policy number in a message: whole values without a trailing `.0`.
+    private static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 
     func eventType(named name: String) -> EventType? {
@@ -128,6 +151,7 @@ struct EventValidator: Sendable {
     }
 
     private static let canonicalList = EventType.allCases.map(\.rawValue).joined(separator: ", ")
+    private static let fieldList = EventField.allCases.map(\.rawValue).joined(separator: ", ")
 
     private func requiredString(
         _ value: RawValue?, _ field: EventField, _ bytes: ClosedRange<Int>, _ problems: inout [EventProblemDraft]

@@ -44,8 +44,9 @@ struct RawEvent: Sendable {
     var quantity: RawValue?
     var rating: RawValue?
     var query: RawValue?
-    /// Keys that are not event fields, in order of appearance.
-    var unknownFields: [String] = []
+    /// The 1-based positions (among the object's members) of keys that are not event fields. The keys
+    /// themselves are not kept: an unknown key may be personal data (an email address sent as a key).
+    var unknownFieldPositions: [Int] = []
     /// Known fields that appeared more than once.
     var repeatedFields: [EventField] = []
 
@@ -103,7 +104,8 @@ struct EventProblemDraft: Sendable, Hashable {
 
 /// An event that passed every rule. Still holds the raw user and session IDs.
 struct ValidEvent: Sendable {
-    var eventID: String
+    /// nil on import when the record had none: `IngestService.prepare` derives one from the content.
+    var eventID: String?
     var userID: String
     var type: EventType
     var timestampMillis: Int64

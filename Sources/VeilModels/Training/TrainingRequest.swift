@@ -89,6 +89,12 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         case nonPrivate = "non_private"
     }
 
+    /// Fields read but not written back: `cutoff` as text (`YYYY-MM-DD` or RFC 3339, the forms of
+    /// `veil train --cutoff`), the alternative to `cutoff_ms`.
+    enum DateKeys: String, CodingKey {
+        case cutoff
+    }
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         task = try container.decode(PredictionTask.self, forKey: .task)
@@ -101,6 +107,11 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         clippingNorm = try container.decodeIfPresent(Double.self, forKey: .clippingNorm)
         learningRate = try container.decodeIfPresent(Double.self, forKey: .learningRate)
         cutoffMillis = try container.decodeIfPresent(Int64.self, forKey: .cutoffMillis)
+        if let text = try decoder.container(keyedBy: DateKeys.self).decodeIfPresent(String.self, forKey: .cutoff) {
+            guard cutoffMillis == nil else { throw VeilError(.invalidInput, field: "cutoff", "give either cutoff or cutoff_ms, not both") }
+            guard let millis = DateText.millis(text) else { throw VeilError(.invalidInput, field: "cutoff", DateText.rule) }
+            cutoffMillis = millis
+        }
         windowDays = try container.decodeIfPresent(Int.self, forKey: .windowDays)
         horizonDays = try container.decodeIfPresent(Int.self, forKey: .horizonDays)
         seed = try container.decodeIfPresent(UInt64.self, forKey: .seed)

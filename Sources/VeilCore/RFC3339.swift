@@ -1,15 +1,12 @@
-import Foundation
-import VeilCore
-
 /// RFC 3339 `date-time`: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; `t`/`z` and a space for `T`
 /// are accepted (RFC 3339 §5.6 note). Fractions beyond milliseconds are truncated.
-enum RFC3339 {
-    static func parseMillis(_ text: String) -> Int64? {
+public enum RFC3339 {
+    public static func parseMillis(_ text: String) -> Int64? {
         var text = text
         return text.withUTF8 { parseMillis($0) }
     }
 
-    static func parseMillis(_ s: UnsafeBufferPointer<UInt8>) -> Int64? {
+    public static func parseMillis(_ s: UnsafeBufferPointer<UInt8>) -> Int64? {
         // Shortest form: 2026-11-23T10:15:00Z (20 bytes).
         guard s.count >= 20, s.count <= 64 else { return nil }
         func digits(_ at: Int, _ count: Int) -> Int? {
@@ -66,3 +63,4 @@ enum RFC3339 {
         return seconds * 1000 + Int64(millis)
     }
 }
+
