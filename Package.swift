@@ -33,10 +33,20 @@ let package = Package(
         ),
         .target(name: "VeilCore", swiftSettings: strict),
         .target(name: "VeilCrypto", dependencies: ["CSodium", "VeilCore"], swiftSettings: strict),
+        // The store contracts (async protocols, records, no backend) and their test suite.
+        .target(name: "VeilStore", dependencies: ["VeilCore"], swiftSettings: strict),
+        // Test support (imports Testing): the contract every backend's tests run, sealing with the real signer.
         .target(
-            name: "VeilStore",
+            name: "VeilStoreContract", dependencies: ["VeilStore", "VeilCore", "VeilCrypto", "VeilAudit"], swiftSettings: strict),
+        // Test support: real scratch stores for the use cases' tests.
+        .target(
+            name: "VeilTestSupport", dependencies: ["VeilStoreSQLite", "VeilStore", "VeilAudit", "VeilCrypto", "VeilCore"],
+            swiftSettings: strict),
+        // The SQLite backend (GRDB): the only target that knows SQLite.
+        .target(
+            name: "VeilStoreSQLite",
             dependencies: [
-                "VeilCore",
+                "VeilStore", "VeilCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
@@ -83,8 +93,8 @@ let package = Package(
         .target(
             name: "VeilRuntime",
             dependencies: [
-                "VeilCore", "VeilCrypto", "VeilStore", "VeilStorePostgres", "VeilPolicy", "VeilAudit", "VeilAccess", "VeilLedger",
-                "VeilIngest", "VeilModels", "VeilQueries",
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilStoreSQLite", "VeilStorePostgres", "VeilPolicy", "VeilAudit",
+                "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries",
             ],
             swiftSettings: strict
         ),
@@ -119,7 +129,7 @@ let package = Package(
             dependencies: [
                 "VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilStore", "VeilAudit",
                 "VeilPolicy", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
-                "VeilGateway", "VeilStorePostgres", "VeilTestSupport",
+                "VeilGateway",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -130,8 +140,8 @@ let package = Package(
         .target(
             name: "VeilFuzzing",
             dependencies: [
-                "VeilCore", "VeilCrypto", "VeilStore", "VeilPolicy", "VeilAudit", "VeilPrivacy", "VeilIngest", "VeilLedger",
-                "VeilModels", "VeilQueries", "VeilGateway",
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilStoreSQLite", "VeilPolicy", "VeilAudit", "VeilPrivacy", "VeilIngest",
+                "VeilLedger", "VeilModels", "VeilQueries", "VeilGateway",
             ],
             swiftSettings: strict
         ),
@@ -157,42 +167,63 @@ let package = Package(
         .testTarget(name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCrypto", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilPolicyTests", dependencies: ["VeilPolicy", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto"], swiftSettings: strict),
-        .testTarget(name: "VeilStoreTests", dependencies: ["VeilStore", "VeilCore"], swiftSettings: strict),
-        // Test support shared by test targets: a throwaway PostgreSQL cluster (scripts/pg-cluster.sh).
-        .target(name: "VeilTestSupport", path: "Tests/VeilTestSupport", swiftSettings: strict),
+        .testTarget(
+            name: "VeilStoreSQLiteTests",
+            dependencies: [
+                "VeilStoreSQLite", "VeilStoreContract", "VeilStore", "VeilCore", "VeilCrypto", "VeilAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "VeilStorePostgresTests",
-            dependencies: ["VeilStorePostgres", "VeilStore", "VeilCore", "VeilTestSupport"],
+            dependencies: ["VeilStorePostgres", "VeilStoreContract", "VeilStore", "VeilCore", "VeilTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilAccessTests",
-            dependencies: ["VeilAccess", "VeilStore", "VeilCore", "VeilCrypto", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["VeilAccess", "VeilStore", "VeilTestSupport", "VeilCore", "VeilCrypto"],
             swiftSettings: strict
         ),
-        .testTarget(name: "VeilIngestTests", dependencies: ["VeilIngest", "VeilStore", "VeilCore", "VeilCrypto"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilIngestTests", dependencies: ["VeilIngest", "VeilStore", "VeilTestSupport", "VeilCore", "VeilCrypto"],
+            swiftSettings: strict),
         .testTarget(
             name: "VeilLedgerTests",
-            dependencies: ["VeilLedger", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit"],
+            dependencies: ["VeilLedger", "VeilStore", "VeilTestSupport", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "VeilModelsTests",
             dependencies: [
-                "VeilModels", "VeilRuntime", "VeilLedger", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit",
-                "VeilLearning", "VeilSynth",
+                "VeilModels", "VeilRuntime", "VeilLedger", "VeilStore", "VeilTestSupport", "VeilPrivacy", "VeilCore", "VeilCrypto",
+                "VeilAudit", "VeilLearning", "VeilSynth",
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "VeilQueriesTests",
-            dependencies: ["VeilQueries", "VeilLedger", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto"],
+            dependencies: ["VeilQueries", "VeilLedger", "VeilStore", "VeilTestSupport", "VeilPrivacy", "VeilCore", "VeilCrypto"],
             swiftSettings: strict
         ),
         .testTarget(
-            name: "VeilCLITests", dependencies: ["veil", "VeilQueries", "VeilStore", "VeilCore", "VeilCrypto", "VeilAudit", "VeilTestSupport"],
-            swiftSettings: strict),
+            name: "VeilRuntimeTests",
+            dependencies: [
+                "VeilRuntime", "VeilLedger", "VeilStore", "VeilStoreSQLite", "VeilAudit", "VeilCrypto", "VeilCore", "VeilPolicy",
+                "VeilPrivacy", "VeilIngest", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VeilCLITests",
+            dependencies: [
+                "veil", "VeilQueries", "VeilLedger", "VeilStore", "VeilTestSupport", "VeilCore", "VeilCrypto", "VeilAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "VeilGatewayTests",
             dependencies: [

@@ -39,19 +39,15 @@ public struct TokenService: TokenAuthenticating {
 
     private let store: any TokenStore
     private let hashKey: SecretBytes
-    private let audit: (any AuditRecording)?
     private let clock: WallClock
 
     /// - Parameters:
+    ///   - store: where tokens are kept; it records `token.issue` and `token.revoke` in the transaction
+    ///     that makes the change.
     ///   - master: the master key; the token-hash key is derived from it (subkey 1, context `veil-tok`).
-    ///   - audit: where `token.issue` and `token.revoke` are recorded, when the audit log exists.
-    public init(
-        store: any TokenStore, master: SecretBytes, audit: (any AuditRecording)?,
-        clock: WallClock = .system
-    ) {
+    public init(store: any TokenStore, master: SecretBytes, clock: WallClock = .system) {
         self.store = store
         self.hashKey = KeyDerivation.subkey(length: 32, id: 1, context: "veil-tok", master: master)
-        self.audit = audit
         self.clock = clock
     }
 
@@ -62,8 +58,9 @@ public struct TokenService: TokenAuthenticating {
         var secret = SystemRandom.bytes(Self.secretLength)
         defer { SecretBytes.wipe(&secret) }
         let created = wholeSecondNow()
-        try await store.insert(TokenRecord(name: name, role: role, hash: hash(secret), created: created))
-        try audit?.record(actor: actor, action: .tokenIssue, details: ["name": .string(name), "role": .string(role.rawValue)])
+        try await store.insert(
+            TokenRecord(name: name, role: role, hash: hash(secret), created: created),
+            audit: AuditDraft(actor: actor, action: .tokenIssue, details: ["name": .string(name), "role": .string(role.rawValue)]))
         return IssuedToken(name: name, role: role, created: created, token: Self.prefix + Base64URL.encode(secret))
     }
 
@@ -75,10 +72,10 @@ public struct TokenService: TokenAuthenticating {
     /// Revokes the named token and records `token.revoke` as `actor`. Throws `VeilError(.notFound)`
     /// when no unrevoked token has that name.
     public func revoke(name: String, actor: String) async throws {
-        guard try await store.revoke(name: name, at: wholeSecondNow()) else {
+        let draft = AuditDraft(actor: actor, action: .tokenRevoke, details: ["name": .string(name)])
+        guard try await store.revoke(name: name, at: wholeSecondNow(), audit: draft) else {
             throw VeilError(.notFound, field: "name", "no active token has this name; `veil tokens list` shows the tokens")
         }
-        try audit?.record(actor: actor, action: .tokenRevoke, details: ["name": .string(name)])
     }
 
     public func authenticate(token: String) async throws -> Principal? {

@@ -28,7 +28,7 @@ enum GatewayBenchmarks {
     }
 
     private static func run(name: String, factory: IngestorFactory) async throws -> [BenchResult] {
-        let deployment = try BenchDeployment()
+        let deployment = try await BenchDeployment.make()
         defer { deployment.remove() }
         let context = deployment.context
         var services = GatewayServices(context: context)

@@ -17,8 +17,12 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
 
     public var description: String { rawValue }
 
-    /// A key set created; starts a data directory's log. Details: `epoch`, both public keys.
+    /// The first record of a data directory's chain: the directory is bound to its key set. Details:
+    /// `epoch`, both public keys, `master_fingerprint`.
     public static let keyInit = AuditAction("key.init")
+    /// A data directory bound to its key set at an open (one made before the binding, or not started
+    /// by `veil keys init`). Details: `master_fingerprint`, `audit_public_key`.
+    public static let keyBind = AuditAction("key.bind")
     /// A policy with a new hash is in force. Details: `policy_hash`, `path`, `dataset`.
     public static let policyLoad = AuditAction("policy.load")
     /// A batch (or a whole import) committed. Details: counts only.

@@ -36,6 +36,15 @@ public struct KeyRing: Sendable {
     /// The pseudonymizer for session IDs at this ring's epoch.
     public var sessionPseudonymizer: Pseudonymizer { Pseudonymizer(master: master, epoch: epoch, context: .session) }
 
+    /// A fingerprint of the master key that reveals nothing about it:
+    /// `BLAKE2b-256(key = crypto_kdf_derive_from_key(32, 1, "veil-fpr", master), message = "veil key-set fingerprint")`.
+    /// Two key sets share it only if they share the master key. A data directory stores it to refuse
+    /// another key set's `master.key` (docs/threat-model.md).
+    public var masterFingerprint: [UInt8] {
+        let key = KeyDerivation.subkey(length: 32, id: 1, context: "veil-fpr", master: master)
+        return BLAKE2b.keyedHash(Array("veil key-set fingerprint".utf8), key: key, outputLength: 32)
+    }
+
     /// Loads the serving keys from `directory`. Each failure names the file and what to do.
     public static func load(directory: String) throws -> KeyRing {
         let master = try KeyFileIO.readSecret(.master, in: directory)

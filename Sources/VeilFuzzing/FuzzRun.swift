@@ -58,7 +58,7 @@ public enum FuzzRun {
         finish(try await harnesses.events(batches: max(1, budget.events / budget.batchSize), size: budget.batchSize))
         finish(try await harnesses.csv(files: max(1, budget.csvRows / budget.rowsPerFile), rows: budget.rowsPerFile))
         finish(try harnesses.policies(budget.policies, policy: policyText))
-        finish(try harnesses.auditLines(budget.auditLines))
+        finish(try await harnesses.auditLines(budget.auditLines))
         finish(try harnesses.keyFiles(budget.keyFiles))
         finish(try harnesses.requestBodies(budget.requestBodies))
         return Summary(seed: seed, harnesses: reports)

@@ -10,6 +10,7 @@ import VeilPolicy
 import VeilPrivacy
 import VeilQueries
 import VeilStore
+import VeilStoreSQLite
 
 /// What one harness tried and what it found. `violations` lists every broken invariant (empty when
 /// all held); a crash ends the process, so a finished run is a run without one.
@@ -111,10 +112,16 @@ public struct FuzzHarnesses {
     }
 
     /// The real ingest pipeline over fresh keys and a fresh SQLite store under the scratch directory.
-    func ingestService(_ name: String) throws -> (IngestService, SQLiteEventStore, KeyRing) {
+    func ingestService(_ name: String) throws -> (IngestService, any EventStore, KeyRing) {
         let keys = try KeyRing.initialize(directory: scratch + "/\(name)-keys")
-        let store = try SQLiteEventStore(directory: scratch + "/\(name)-data")
-        return (IngestService(store: store, keys: keys, policy: Policy(), audit: nil, clock: .fixed(Self.now)), store, keys)
+        let stores = try Self.stores(in: scratch + "/\(name)-data", signingKey: keys.auditSigningKey)
+        return (IngestService(store: stores.events, keys: keys, policy: Policy(), clock: .fixed(Self.now)), stores.events, keys)
+    }
+
+    /// Real stores (SQLite) in `directory`, sealing audit records with `signingKey` at the harness's fixed time.
+    static func stores(in directory: String, signingKey: SigningKey) throws -> StoreSet {
+        try SQLiteStores.open(
+            directory: directory, configuration: StoreConfiguration(sealer: AuditSigner(signingKey: signingKey, clock: .fixed(now))))
     }
 
     /// One valid event with a marked user ID; about one user per ten events.
@@ -146,7 +153,7 @@ public struct FuzzHarnesses {
     }
 
     /// The stored events of one user equal the generated ones (pseudonym, type, time, values).
-    static func checkRoundTrip(_ events: [Event], store: SQLiteEventStore, keys: KeyRing, _ report: inout HarnessReport) async throws {
+    static func checkRoundTrip(_ events: [Event], store: any EventStore, keys: KeyRing, _ report: inout HarnessReport) async throws {
         guard let user = events.first?.user else { return }
         let stored = try await store.events(for: keys.userPseudonymizer.pseudonym(for: user))
         let expected = events.map { "\($0.type) \($0.millis) \($0.price ?? -1) \($0.quantity ?? -1) \($0.category ?? "-")" }.sorted()
@@ -277,17 +284,18 @@ public struct FuzzHarnesses {
     // MARK: Audit lines
 
     /// `count` mutations of one line of a genuine signed log, verified with the public key.
-    public func auditLines(_ count: Int) throws -> HarnessReport {
+    public func auditLines(_ count: Int) async throws -> HarnessReport {
         var report = HarnessReport("audit_lines")
         let started = ContinuousClock.now
         let key = SigningKey(seed: SecretBytes(copying: (0..<32).map { UInt8(truncatingIfNeeded: Int(seed) &+ $0) }))
-        let log = try AuditLog(dataDirectory: scratch + "/audit", signingKey: key)
-        let ledger = BudgetService(policy: Policy(), store: SQLiteLedgerStore(database: try VeilDatabase(directory: scratch + "/audit")), audit: log)
+        let stores = try Self.stores(in: scratch + "/audit", signingKey: key)
+        let ledger = BudgetService(policy: Policy(), store: stores.ledger, audit: stores.audit)
         for (index, mechanism) in [PrivacyMechanism.pureEpsilon(epsilon: 0.5), .gaussian(noiseMultiplier: 3, count: 2)].enumerated() {
-            _ = try ledger.reserve(BudgetRequest(principal: "p\(index)", role: .analyst, purpose: "fuzz", mechanism: mechanism))
+            _ = try await ledger.reserve(BudgetRequest(principal: "p\(index)", role: .analyst, purpose: "fuzz", mechanism: mechanism))
         }
-        for index in 0..<6 { try log.record(actor: "fuzz", action: AuditAction(rawValue: "test.note")!, details: ["n": .int(Int64(index))]) }
-        let lines = AuditVerifier.lines(of: try AuditLog.contents(path: log.path))
+        for index in 0..<6 { _ = try await stores.audit.record(actor: "fuzz", action: AuditAction(rawValue: "test.note")!, details: ["n": .int(Int64(index))]) }
+        var lines: [String] = []
+        try await stores.audit.forEachRecord { lines += $0.map(\.line) }
         let original = lines.map { AuditLine.parse($0) }
         var mutator = Mutator(seed: seed &+ 3)
         for index in 0..<count {

@@ -113,6 +113,7 @@ extension APIError {
         case .invalidInput: APIError(.badRequest, code: "invalid_input", error.description)
         case .notFound: APIError(.notFound, code: "not_found", error.description)
         case .alreadyExists: APIError(.conflict, code: "already_exists", error.description)
+        case .conflict: APIError(.conflict, code: "conflict", error.description)
         case .forbidden: APIError(.forbidden, code: "forbidden", error.description)
         case .budgetExceeded: APIError(.forbidden, code: "budget_exceeded", error.description)
         case .tooLarge: APIError(.contentTooLarge, code: "too_large", error.description)

@@ -11,6 +11,6 @@ struct BudgetController {
     }
 
     @Sendable func status(request: Request, context: VeilRequestContext) async throws -> Response {
-        try JSONBody.response(try budget.status())
+        try JSONBody.response(try await budget.status())
     }
 }

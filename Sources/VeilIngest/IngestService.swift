@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import VeilCore
 import VeilCrypto
 import VeilStore
@@ -9,7 +8,8 @@ import VeilStore
 /// the same validation and commit steps record by record.
 ///
 /// Raw user and session IDs exist only in memory while a batch is handled: the store receives
-/// pseudonyms and escrow ciphertexts, problems name fields and rules, and the audit log gets counts.
+/// pseudonyms and escrow ciphertexts, problems name fields and rules, and the audit chain gets counts:
+/// one `ingest.batch` record per batch (or per import), sealed by the store in the batch's transaction.
 public final class IngestService: EventIngesting {
     public let store: any EventStore
     public let policy: Policy
@@ -20,20 +20,15 @@ public final class IngestService: EventIngesting {
     /// One sealer per service (per process): one data key, sealed once, stored once in `data_keys`.
     private let sealer: EscrowSealer
     private let dataKey: DataKeyRecord
-    private let audit: (any AuditRecording)?
     private let clock: WallClock
     private let dropped: Set<EventField>
 
     /// - Parameters:
-    ///   - store: where events and vault rows are committed.
+    ///   - store: where events, vault rows and `ingest.batch` records are committed.
     ///   - keys: the serving keys (master key for pseudonyms, escrow public key, epoch).
     ///   - policy: batch limits, `ingest.drop_fields`, future-skew allowance.
-    ///   - audit: where `ingest.batch` records go; nil until an audit log is configured.
     ///   - clock: the time future timestamps are judged against.
-    public init(
-        store: any EventStore, keys: KeyRing, policy: Policy, audit: (any AuditRecording)?,
-        clock: WallClock = .system
-    ) {
+    public init(store: any EventStore, keys: KeyRing, policy: Policy, clock: WallClock = .system) {
         self.store = store
         self.policy = policy
         users = keys.userPseudonymizer
@@ -42,7 +37,6 @@ public final class IngestService: EventIngesting {
         epoch = keys.epoch
         sealer = EscrowSealer(publicKey: keys.escrowPublicKey)
         dataKey = DataKeyRecord(id: sealer.sealedKey.id, sealed: sealer.sealedKey.sealed, created: clock.now())
-        self.audit = audit
         self.clock = clock
         dropped = Set(policy.ingest.dropFields.compactMap { EventField(rawValue: $0) }).intersection(EventField.droppable)
     }
@@ -192,47 +186,28 @@ public final class IngestService: EventIngesting {
         }
     }
 
-    /// Escrows new identities and stores the batch in one transaction, then records `ingest.batch`.
+    /// Escrows new identities and stores the batch with its `ingest.batch` record in one transaction.
     func commit(_ batch: PreparedBatch, actor: String) async throws -> BatchCommit {
-        let result = try await storing { try await store.commit(write(batch)) }
-        try recordIngest(events: batch.events.count, result, actor: actor)
-        return result
+        let events = batch.events.count
+        var write = write(batch)
+        write.audit = { result in Self.ingestRecord(actor: actor, events: events, result) }
+        return try await store.commit(write)
     }
 
     /// Escrows and stores every batch sent to `batches`, in order, in one transaction — all or
-    /// nothing — then records one `ingest.batch` for them. `stored` is called after each batch is
+    /// nothing — with one `ingest.batch` record for them all. `stored` is called after each batch is
     /// written, before the commit. If the producer finishes `batches` with an error, nothing is stored
     /// and that error is rethrown as it is.
     func commitAll(
-        _ batches: BatchChannel<PreparedBatch>, actor: String, stored: @escaping @Sendable (BatchCommit) -> Void
+        _ batches: EventBatchStream, actor: String, stored: @escaping @Sendable (BatchCommit) -> Void
     ) async throws -> BatchCommit {
-        let producer = Mutex<(events: Int, error: (any Error)?)>((0, nil))
-        let result: BatchCommit
-        do {
-            result = try await storing {
-                try await store.commitAll(
-                    next: {
-                        do {
-                            guard let batch = try batches.receive() else { return nil }
-                            producer.withLock { $0.events += batch.events.count }
-                            return self.write(batch)
-                        } catch {
-                            producer.withLock { $0.error = error }
-                            throw error
-                        }
-                    }, stored: stored)
-            }
-        } catch {
-            // The producer's own error (the caller's reason to abandon the import) goes back as it was.
-            if let reason = producer.withLock({ $0.error }) { throw reason }
-            throw error
-        }
-        try recordIngest(events: producer.withLock { $0.events }, result, actor: actor)
-        return result
+        try await store.commitAll(
+            batches, stored: stored,
+            audit: { total in Self.ingestRecord(actor: actor, events: total.inserted + total.duplicates, total) })
     }
 
     /// What the store needs to commit `batch`: its events, and how to escrow its new identities.
-    private func write(_ batch: PreparedBatch) -> EventBatchWrite {
+    func write(_ batch: PreparedBatch) -> EventBatchWrite {
         let sealer = sealer
         let epoch = epoch
         let rawUserIDs = batch.rawUserIDs
@@ -247,22 +222,9 @@ public final class IngestService: EventIngesting {
         }
     }
 
-    /// Runs a store commit; an error that is not Veil's own (SQLite, I/O) becomes `.unavailable`.
-    private func storing(_ commit: () async throws -> BatchCommit) async throws -> BatchCommit {
-        do {
-            return try await commit()
-        } catch let error as VeilError {
-            throw error
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            throw VeilError(
-                .unavailable, field: "event store", "could not commit the batch; nothing of it was stored. Retry later")
-        }
-    }
-
-    private func recordIngest(events: Int, _ result: BatchCommit, actor: String) throws {
-        try audit?.record(
+    /// The `ingest.batch` record of a commit: counts only.
+    private static func ingestRecord(actor: String, events: Int, _ result: BatchCommit) -> AuditDraft {
+        AuditDraft(
             actor: actor, action: .ingestBatch,
             details: [
                 "events": .int(Int64(events)), "accepted": .int(Int64(result.inserted)),

@@ -30,36 +30,29 @@ public struct ErasureReport: Sendable, Codable, Equatable {
 public struct SubjectService: SubjectErasing {
     public let store: any EventStore
     private let users: Pseudonymizer
-    private let audit: (any AuditRecording)?
 
-    public init(store: any EventStore, keys: KeyRing, audit: (any AuditRecording)?) {
+    /// `store` deletes and records `subject.erase` in one transaction.
+    public init(store: any EventStore, keys: KeyRing) {
         self.store = store
         users = keys.userPseudonymizer
-        self.audit = audit
     }
 
     /// Deletes every event and the vault row of `userID` (pseudonymised with the current key epoch)
-    /// in one transaction, then records `subject.erase` with the pseudonym and the counts. Erasing a
+    /// and records `subject.erase` with the pseudonym and the counts, in one transaction. Erasing a
     /// user Veil never saw succeeds with zero counts.
     public func erase(userID: String, actor: String) async throws -> ErasureReport {
         try UserID.validate(userID)
         let pseudonym = users.pseudonym(for: userID)
-        let counts: ErasureCounts
-        do {
-            counts = try await store.erase(pseudonym)
-        } catch let error as VeilError {
-            throw error
-        } catch {
-            throw VeilError(.unavailable, field: "event store", "could not erase the subject; nothing was deleted. Retry later")
+        let epoch = users.epoch
+        let counts = try await store.erase(pseudonym) { counts in
+            AuditDraft(
+                actor: actor, action: .subjectErase,
+                details: [
+                    "pseudonym": .string(pseudonym.hex), "epoch": .int(Int64(epoch)),
+                    "events": .int(Int64(counts.events)), "identities": .int(Int64(counts.identities)),
+                ])
         }
-        let report = ErasureReport(pseudonym: pseudonym, epoch: users.epoch, eventsDeleted: counts.events, vaultRowsDeleted: counts.identities)
-        try audit?.record(
-            actor: actor, action: .subjectErase,
-            details: [
-                "pseudonym": .string(pseudonym.hex), "epoch": .int(Int64(users.epoch)),
-                "events": .int(Int64(counts.events)), "identities": .int(Int64(counts.identities)),
-            ])
-        return report
+        return ErasureReport(pseudonym: pseudonym, epoch: epoch, eventsDeleted: counts.events, vaultRowsDeleted: counts.identities)
     }
 }
 
@@ -68,9 +61,9 @@ public struct SubjectService: SubjectErasing {
 public struct Reidentifier: Sendable {
     public let vault: any IdentityVault
     private let opener: EscrowOpener
-    private let audit: (any AuditRecording)?
+    private let audit: any AuditRecording
 
-    public init(vault: any IdentityVault, escrowSecret: EscrowSecretKey, audit: (any AuditRecording)?) {
+    public init(vault: any IdentityVault, escrowSecret: EscrowSecretKey, audit: any AuditRecording) {
         self.vault = vault
         opener = EscrowOpener(secretKey: escrowSecret)
         self.audit = audit
@@ -91,8 +84,7 @@ public struct Reidentifier: Sendable {
         let rawID = try opener.open(
             EscrowedIdentity(dataKeyID: record.dataKeyID, nonce: record.nonce, ciphertext: record.ciphertext),
             pseudonym: pseudonym, dataKey: dataKey)
-        try audit?.record(
-            actor: actor, action: .subjectReidentify, details: ["pseudonym": .string(pseudonym.hex)])
+        try await audit.record(actor: actor, action: .subjectReidentify, details: ["pseudonym": .string(pseudonym.hex)])
         return rawID
     }
 }

@@ -59,18 +59,21 @@ public struct BudgetReceipt: Sendable, Codable, Equatable {
 ///   dataset's `total_epsilon`, its role's cap or its principal's cap. The refusal (`VeilError` with code
 ///   `.budgetExceeded`, field naming the cap) says what was asked, what remains and which cap stopped it,
 ///   and is audited as `budget.refuse`.
-/// - Check and spend are one atomic step (`LedgerStore.reserve`). A spend is audited as `budget.spend`,
-///   synced, before `reserve` returns; a spend is never refunded.
+/// - Check and spend are one atomic step (`LedgerStore.reserve`), and the spend's `budget.spend` record
+///   is sealed in the same transaction: the ledger and the audit chain commit together or not at all.
+///   `reserve` returns after that commit is durable; a spend is never refunded. The decision is pure
+///   (it reads only the spends it is given), so a backend may run it more than once.
+/// - A refusal is recorded as `budget.refuse` in a transaction of its own (nothing else changed).
 public final class BudgetService: Sendable {
     private let budget: Policy.Budget
     private let dataset: String
     private let store: any LedgerStore
-    private let audit: (any AuditRecording)?
+    private let audit: any AuditRecording
     private let accountant: RDPAccountant
     private let clock: WallClock
 
     /// `clock` stamps each spend (tests pass a fixed one).
-    public init(policy: Policy, store: any LedgerStore, audit: (any AuditRecording)?, clock: WallClock = .system) {
+    public init(policy: Policy, store: any LedgerStore, audit: any AuditRecording, clock: WallClock = .system) {
         budget = policy.budget
         dataset = policy.dataset
         self.store = store
@@ -81,7 +84,7 @@ public final class BudgetService: Sendable {
 
     /// Reserves the cost of `request`, or throws a refusal. See the type's contract.
     @discardableResult
-    public func reserve(_ request: BudgetRequest) throws -> BudgetReceipt {
+    public func reserve(_ request: BudgetRequest) async throws -> BudgetReceipt {
         do {
             try request.mechanism.validate()
         } catch {
@@ -95,7 +98,8 @@ public final class BudgetService: Sendable {
                     request, requestEpsilon, cap: "budget.max_epsilon_per_request", capValue: budget.maxEpsilonPerRequest,
                     spent: 0, after: requestEpsilon)
             }
-            let spend = try store.reserve(dataset: dataset) { existing in
+            let createdMillis = clock.nowMillis()
+            let spend = try await store.reserve(dataset: dataset) { [self] existing in
                 let prior = try existing.map { try Self.decode($0.mechanism) }
                 let cumulative = accountant.epsilon(composing: prior + [request.mechanism], delta: budget.delta).epsilon
                 if cumulative > budget.totalEpsilon {
@@ -113,23 +117,23 @@ public final class BudgetService: Sendable {
                 let spend = BudgetSpend(
                     dataset: dataset, principal: request.principal, role: request.role.rawValue, purpose: request.purpose,
                     mechanism: mechanismJSON, epsilon: requestEpsilon, delta: budget.delta, cumulativeEpsilon: cumulative,
-                    createdMillis: clock.nowMillis())
-                // Audited inside the transaction: if the record cannot be synced, nothing is spent.
-                try audit?.record(actor: request.principal, action: AuditAction.budgetSpend, details: details(of: spend, request))
-                return spend
+                    createdMillis: createdMillis)
+                return LedgerEntry(
+                    spend: spend,
+                    audit: AuditDraft(actor: request.principal, action: .budgetSpend, details: details(of: spend, request)))
             }
             return BudgetReceipt(
                 spendID: spend.id ?? 0, epsilon: spend.epsilon, delta: spend.delta,
                 cumulativeEpsilon: spend.cumulativeEpsilon, remainingEpsilon: max(0, budget.totalEpsilon - spend.cumulativeEpsilon))
         } catch let refused as Refusal {
-            try audit?.record(actor: request.principal, action: AuditAction.budgetRefuse, details: refused.details)
+            try await audit.record(actor: request.principal, action: .budgetRefuse, details: refused.details)
             throw refused.error
         }
     }
 
     /// The dataset's budget: caps, what is spent (composed), what remains, per principal, and each spend.
-    public func status() throws -> BudgetStatus {
-        let spends = try store.spends(dataset: dataset)
+    public func status() async throws -> BudgetStatus {
+        let spends = try await store.spends(dataset: dataset)
         let mechanisms = try spends.map { try Self.decode($0.mechanism) }
         let spent = spentEpsilon(mechanisms)
         var principals: [String: (role: String, mechanisms: [PrivacyMechanism])] = [:]

@@ -1,4 +1,6 @@
+import Synchronization
 import VeilCore
+import VeilStore
 
 /// The exact answers of a query after contribution bounding, before any noise. Never leaves the
 /// service: only noisy releases computed from it do.
@@ -18,11 +20,18 @@ struct BoundedAggregate: Sendable, Equatable {
 
 /// Reads events once, filters them, bounds each user's contributions and aggregates per group.
 enum QueryEngine {
-    /// The bounded aggregate of `plan` over `events`, sampling with the secret `key`.
-    static func aggregate(_ plan: QueryPlan, events: any EventScanning, key: (UInt64, UInt64)) throws -> BoundedAggregate {
-        var state = State(plan: plan, key: key)
-        try events.scanEvents { chunk in state.consume(chunk) }
-        return state.finish()
+    /// The bounded aggregate of `plan` over `events`, sampling with the secret `key`. The store reads
+    /// only what `plan.eventFilter` admits (the days of the date range, the types asked for).
+    static func aggregate(_ plan: QueryPlan, events: any EventScanning, key: (UInt64, UInt64)) async throws -> BoundedAggregate {
+        let accumulator = Accumulator(State(plan: plan, key: key))
+        try await events.scanEvents(plan.eventFilter) { chunk in accumulator.state.withLock { $0.consume(chunk) } }
+        return accumulator.state.withLock { $0.finish() }
+    }
+
+    /// The aggregation's state, handed chunk by chunk by the scan (one chunk at a time).
+    private final class Accumulator: Sendable {
+        let state: Mutex<State>
+        init(_ state: State) { self.state = Mutex(state) }
     }
 
     private struct OrderKey: Hashable {

@@ -1,5 +1,6 @@
 import Foundation
 import VeilCore
+import VeilStore
 import VeilPrivacy
 
 /// What a query computes.
@@ -86,6 +87,14 @@ struct QueryPlan: Sendable {
     let categoryFilter: Set<String>?
     let fromMillis: Int64?
     let toMillis: Int64?
+
+    /// What the store needs to read: the date range and the allowed types (the engine reads nothing
+    /// outside them).
+    var eventFilter: EventFilter {
+        let time = fromMillis == nil && toMillis == nil ? nil : (fromMillis ?? .min)..<(toMillis ?? .max)
+        let types = EventType.allCases.filter { typeAllowed[$0.index] }
+        return EventFilter(time: time, types: types.count == EventType.allCases.count ? nil : Set(types))
+    }
     /// The group keys released whatever the data: public (policy categories, types, calendar buckets).
     let publicKeys: [String]
     /// Whether keys found in the data (categories not in the policy list) go through partition selection.

@@ -3,6 +3,7 @@ import VeilCore
 import VeilCrypto
 import VeilLedger
 import VeilPrivacy
+import VeilStore
 
 /// The aggregate-query use case: validate, pay, audit, read, bound, add noise, answer.
 ///
@@ -14,15 +15,23 @@ import VeilPrivacy
 ///   (`.budgetExceeded`) reads nothing. A reserved query is never refunded.
 /// - A `query.run` audit record (metric, value, group-by, filters, ε, δ, mechanism, sensitivity,
 ///   spend) is written before the data is read; it never holds counts or answers.
+/// - The store reads only the days and types the query asks for, on the store's threads: a query
+///   never blocks a cooperative thread on its scan.
 /// - Each user's contributions are bounded (see `ContributionBounder`), values clamped to public
 ///   bounds, and integer answers released with discrete Laplace or discrete Gaussian noise.
 public final class QueryService: Sendable {
     private let policy: Policy
     private let events: any EventScanning
     private let budget: BudgetService
-    private let audit: (any AuditRecording)?
+    private let audit: any AuditRecording
 
-    public init(policy: Policy, events: any EventScanning, budget: BudgetService, audit: (any AuditRecording)?) {
+    /// Queries over the events of `events`, paid from `budget`, recorded in `audit`.
+    public convenience init(policy: Policy, events: any EventStore, budget: BudgetService, audit: any AuditRecording) {
+        self.init(policy: policy, scanning: StoredEventScan(store: events), budget: budget, audit: audit)
+    }
+
+    /// Queries over any event source (tests and benchmarks hand it events in memory).
+    package init(policy: Policy, scanning events: any EventScanning, budget: BudgetService, audit: any AuditRecording) {
         self.policy = policy
         self.events = events
         self.budget = budget
@@ -30,20 +39,20 @@ public final class QueryService: Sendable {
     }
 
     /// Runs `query` for `principal` acting as `role`, with noise from a fresh CSPRNG-keyed generator.
-    public func run(_ query: QuerySpec, principal: String, role: Role) throws -> QueryAnswer {
+    public func run(_ query: QuerySpec, principal: String, role: Role) async throws -> QueryAnswer {
         var generator = ChaChaNoiseGenerator()
-        return try run(query, principal: principal, role: role, using: &generator)
+        return try await run(query, principal: principal, role: role, using: &generator)
     }
 
     /// Runs `query` with noise (and sampling keys) from `generator`: a seeded one in tests only.
     public func run(
         _ query: QuerySpec, principal: String, role: Role, using generator: inout some RandomNumberGenerator
-    ) throws -> QueryAnswer {
+    ) async throws -> QueryAnswer {
         let plan = try QueryPlan(query, policy: policy)
-        let receipt = try budget.reserve(
+        let receipt = try await budget.reserve(
             BudgetRequest(principal: principal, role: role, purpose: Self.purpose(plan), mechanism: plan.mechanism))
-        try audit?.record(actor: principal, action: .queryRun, details: Self.auditDetails(plan, receipt: receipt))
-        let aggregate = try QueryEngine.aggregate(plan, events: events, key: (generator.next(), generator.next()))
+        try await audit.record(actor: principal, action: .queryRun, details: Self.auditDetails(plan, receipt: receipt))
+        let aggregate = try await QueryEngine.aggregate(plan, events: events, key: (generator.next(), generator.next()))
         return QueryRelease.answer(plan: plan, aggregate: aggregate, receipt: receipt, using: &generator)
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import VeilCore
 import VeilStore
 import VeilStorePostgres
+import VeilStoreSQLite
 
 /// `veil db migrate` and `veil db status`: bring a store's schema up to date, or say where it stands,
 /// for either backend (`DatabaseURL`).
@@ -30,12 +31,11 @@ public enum StoreAdministration {
     public static func migrate(_ url: DatabaseURL, dataDirectory: String) async throws -> SchemaReport {
         switch url {
         case .sqlite:
-            let path = (dataDirectory as NSString).appendingPathComponent(VeilDatabase.fileName)
-            let before = FileManager.default.fileExists(atPath: path) ? try VeilDatabase.appliedMigrationCount(path: path) : 0
-            let database = try VeilDatabase(directory: dataDirectory)
-            let after = try VeilDatabase.appliedMigrationCount(path: database.path)
+            let before = try SQLiteStores.appliedSchemaVersion(directory: dataDirectory) ?? 0
+            let path = try SQLiteStores.migrate(directory: dataDirectory)
+            let after = try SQLiteStores.appliedSchemaVersion(directory: dataDirectory) ?? 0
             return SchemaReport(
-                backend: "sqlite", location: database.path, version: after, needed: VeilDatabase.migrationCount,
+                backend: "sqlite", location: path, version: after, needed: SQLiteStores.schemaVersion,
                 applied: Array((before + 1)..<(after + 1)))
         case .postgres(let location):
             let (database, applied) = try await VeilPostgresDatabase.migrate(location)
@@ -51,13 +51,10 @@ public enum StoreAdministration {
     public static func status(_ url: DatabaseURL, dataDirectory: String) async throws -> SchemaReport {
         switch url {
         case .sqlite:
-            let path = (dataDirectory as NSString).appendingPathComponent(VeilDatabase.fileName)
-            let needed = VeilDatabase.migrationCount
-            guard FileManager.default.fileExists(atPath: path) else {
-                return SchemaReport(backend: "sqlite", location: path, version: nil, needed: needed, applied: [])
-            }
+            let path = (dataDirectory as NSString).appendingPathComponent(SQLiteStores.fileName)
             return SchemaReport(
-                backend: "sqlite", location: path, version: try VeilDatabase.appliedMigrationCount(path: path), needed: needed, applied: [])
+                backend: "sqlite", location: path, version: try SQLiteStores.appliedSchemaVersion(directory: dataDirectory),
+                needed: SQLiteStores.schemaVersion, applied: [])
         case .postgres(let location):
             let (version, needed) = try await VeilPostgresDatabase.schemaStatus(location)
             return SchemaReport(backend: "postgresql", location: location.description, version: version, needed: needed, applied: [])

@@ -14,27 +14,33 @@ import VeilStore
 /// the data directory and the policy file. Both faces (the CLI and the gateway) open one and take their
 /// use cases from it; no rule lives here, only wiring.
 ///
-/// Opening loads and validates the keys and the policy, opens (migrating) the database and the audit
-/// log, and — when the policy's hash differs from the last one recorded — writes a `policy.load`
-/// audit record with the new hash, so the log shows every policy in force.
+/// Opening loads and validates the keys and the policy, opens the data directory (`OpenedDataDirectory`:
+/// the stores, the key-set check, the audit chain's mirror reconciled), and — when the policy's hash
+/// differs from the last one recorded — stores the new hash with a `policy.load` record in one
+/// transaction, so the chain shows every policy in force. Call `close()` before the process ends: it
+/// waits until `audit.log` mirrors every record.
 public final class VeilContext: Sendable {
     public let keys: KeyRing
     public let policy: LoadedPolicy
     public let dataDirectory: String
-    public let database: VeilDatabase
-    public let audit: AuditLog
-    public let events: SQLiteEventStore
+    /// Every store, on the backend the configuration chose.
+    public let stores: StoreSet
+    /// `<data-dir>/audit.log`, kept up to date from the store.
+    public let mirror: AuditMirrorSync
     public let budget: BudgetService
     public let models: ModelRegistry
     public let tokens: TokenService
     /// The one clock every use case built here reads.
     public let clock: WallClock
 
-    public convenience init(
+    /// The event store (and identity vault).
+    public var events: any EventStore { stores.events }
+
+    public static func open(
         keysDirectory: String, dataDirectory: String, databaseURL: DatabaseURL = .sqlite, policyPath: String, actor: String,
         clock: WallClock = .system
-    ) throws {
-        try self.init(
+    ) async throws -> VeilContext {
+        try await open(
             keysDirectory: keysDirectory, dataDirectory: dataDirectory, databaseURL: databaseURL,
             policy: try PolicyLoader.load(path: policyPath), actor: actor, clock: clock)
     }
@@ -42,56 +48,65 @@ public final class VeilContext: Sendable {
     /// Opens the context under an already loaded policy (benchmarks and tests pass the built-in one).
     ///
     /// `databaseURL` says where the store lives. Only SQLite serves the use cases so far: with a
-    /// PostgreSQL URL this throws, naming what works (`veil db migrate|status`), until the stores are
-    /// backend-neutral (issue 13, phase 2).
-    public init(
+    /// PostgreSQL URL this throws, naming what works (`veil db migrate|status`).
+    public static func open(
         keysDirectory: String, dataDirectory: String, databaseURL: DatabaseURL = .sqlite, policy: LoadedPolicy, actor: String,
         clock: WallClock = .system
-    ) throws {
+    ) async throws -> VeilContext {
         if case .postgres(let location) = databaseURL {
             throw VeilError(
                 .unavailable, field: DatabaseURL.field,
                 "\(location) is a PostgreSQL database; this build runs only `veil db migrate` and `veil db status` on PostgreSQL, every other command on SQLite (leave --database-url and VEIL_DATABASE_URL unset)")
         }
-        keys = try KeyRing.load(directory: keysDirectory)
-        self.policy = policy
-        self.dataDirectory = dataDirectory
-        self.clock = clock
-        database = try VeilDatabase(directory: dataDirectory)
-        audit = try AuditLog(dataDirectory: dataDirectory, signingKey: keys.auditSigningKey, clock: clock)
-        events = SQLiteEventStore(database: database)
-        budget = BudgetService(policy: policy.policy, store: SQLiteLedgerStore(database: database), audit: audit, clock: clock)
-        models = ModelRegistry(
-            dataDirectory: dataDirectory, store: SQLiteModelStore(database: database), audit: audit, clock: clock)
-        tokens = TokenService(store: SQLiteTokenStore(database: database), master: keys.master, audit: audit, clock: clock)
-        try recordPolicyIfChanged(actor: actor)
+        let keys = try KeyRing.load(directory: keysDirectory)
+        let opened = try await OpenedDataDirectory.open(directory: dataDirectory, keys: keys, clock: clock, actor: actor)
+        let context = VeilContext(keys: keys, policy: policy, opened: opened, clock: clock)
+        try await context.recordPolicyIfChanged(actor: actor)
+        return context
     }
 
+    private init(keys: KeyRing, policy: LoadedPolicy, opened: OpenedDataDirectory, clock: WallClock) {
+        self.keys = keys
+        self.policy = policy
+        dataDirectory = opened.directory
+        stores = opened.stores
+        mirror = opened.mirror
+        self.clock = clock
+        budget = BudgetService(policy: policy.policy, store: stores.ledger, audit: stores.audit, clock: clock)
+        models = ModelRegistry(store: stores.models, artifacts: stores.artifacts, clock: clock)
+        tokens = TokenService(store: stores.tokens, master: keys.master, clock: clock)
+    }
+
+    /// Waits until `audit.log` mirrors every committed record; returns why it could not, if it could
+    /// not (the next open catches up).
+    @discardableResult
+    public func close() async -> VeilError? { await mirror.drain() }
+
     /// The ingest pipeline (validate → minimise → pseudonymise → escrow → store) under this policy,
-    /// auditing each committed batch.
+    /// auditing each committed batch in its transaction.
     public func ingestPipeline() -> IngestService {
-        IngestService(store: events, keys: keys, policy: policy.policy, audit: audit, clock: clock)
+        IngestService(store: stores.events, keys: keys, policy: policy.policy, clock: clock)
     }
 
     /// Erasure of a data subject (audited).
     public func subjectEraser() -> SubjectService {
-        SubjectService(store: events, keys: keys, audit: audit)
+        SubjectService(store: stores.events, keys: keys)
     }
 
     /// Re-identification of a pseudonym; needs the escrow secret key, which is kept off the serving host.
     public func reidentifier(escrowSecret: EscrowSecretKey) -> Reidentifier {
-        Reidentifier(vault: events, escrowSecret: escrowSecret, audit: audit)
+        Reidentifier(vault: stores.vault, escrowSecret: escrowSecret, audit: stores.audit)
     }
 
     /// Differentially private aggregate queries over the stored events, paid from the ledger.
     public func queryService() -> QueryService {
-        QueryService(policy: policy.policy, events: events, budget: budget, audit: audit)
+        QueryService(policy: policy.policy, events: stores.events, budget: budget, audit: stores.audit)
     }
 
-    /// Training over this context's store, ledger, registry and audit log.
+    /// Training over this context's store, ledger, registry and audit chain.
     public func trainingService() -> TrainingService {
         TrainingService(
-            policy: policy, master: keys.master, events: events, vault: events, budget: budget, models: models, audit: audit,
+            policy: policy, master: keys.master, events: stores.events, vault: stores.vault, budget: budget, models: models,
             clock: clock)
     }
 
@@ -103,20 +118,27 @@ public final class VeilContext: Sendable {
     /// Predictions from the approved models, from this context's events.
     public func predictionService() -> PredictionService {
         PredictionService(
-            pseudonymizer: keys.userPseudonymizer, events: events, models: models, audit: audit, clock: clock)
+            pseudonymizer: keys.userPseudonymizer, events: stores.events, models: models, audit: stores.audit, clock: clock)
     }
 
-    /// The audit log as auditors fetch it.
+    /// The audit chain as auditors fetch it.
     public func auditExport() -> AuditExport {
-        AuditExport(dataDirectory: dataDirectory)
+        AuditExport(chain: stores.audit)
     }
 
-    private func recordPolicyIfChanged(actor: String) throws {
-        let settings = SQLiteSettingsStore(database: database)
-        guard try settings.value(for: "policy_hash") != policy.hash else { return }
-        try audit.record(
-            actor: actor, action: .policyLoad,
-            details: ["policy_hash": .string(policy.hash), "path": .string(policy.path), "dataset": .string(policy.policy.dataset)])
-        try settings.set(policy.hash, for: "policy_hash")
+    /// Verify, checkpoint and export of this data directory's chain.
+    public func auditService() -> AuditService {
+        AuditService(chain: stores.audit, ledger: stores.ledger, mirrorPath: mirror.path, clock: clock)
+    }
+
+    private func recordPolicyIfChanged(actor: String) async throws {
+        guard try await stores.settings.value(for: SettingKey.policyHash) != policy.hash else { return }
+        try await stores.settings.set(
+            policy.hash, for: SettingKey.policyHash,
+            audit: AuditDraft(
+                actor: actor, action: .policyLoad,
+                details: [
+                    "policy_hash": .string(policy.hash), "path": .string(policy.path), "dataset": .string(policy.policy.dataset),
+                ]))
     }
 }

@@ -19,7 +19,7 @@ import VeilStore
 /// WAL of commits that arrive together with one fsync, so no group committer is needed here. Rows that
 /// concurrent batches may share (`event_ids`, `vault`) are inserted in key order, so two transactions
 /// wait for each other in one direction only and never deadlock.
-public final class PostgresEventStore: EventStore, IdentityVault {
+public final class PostgresEventStore: IdentityVault {
     private let database: VeilPostgresDatabase
     private let partitions: EventPartitions
 
@@ -222,7 +222,7 @@ public final class PostgresEventStore: EventStore, IdentityVault {
             }
             guard events.count == limit, let last = events.last else { return EventChunk(events: events, next: nil) }
             return EventChunk(
-                events: events, next: EventCursor(pseudonym: last.pseudonym, timestampMillis: last.timestampMillis, sequence: lastSeq))
+                events: events, next: EventCursor(pseudonym: last.pseudonym, timestampMillis: last.timestampMillis, sequence: lastSeq, scanSize: cursor?.scanSize ?? 0))
         }
     }
 

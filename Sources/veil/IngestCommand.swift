@@ -139,22 +139,25 @@ struct IngestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let context = try service.openContext()
-        let importer = try EventImporter(service: context.ingestPipeline(), options: try importOptions())
+        let options = try importOptions()
         let progress = ProgressBar.standardError(enabled: !output.json)
         let started = ContinuousClock.now
         var reports: [ImportFileReport] = []
-        for file in files {
-            let report = try await importer.importFile(file, actor: "cli") { update in progress?.show(update) }
-            progress?.clear()
-            reports.append(report)
-            if !output.json { printReport(report) }
+        var elapsed = Duration.zero
+        let checkpoint = try await service.withContext { context in
+            let importer = try EventImporter(service: context.ingestPipeline(), options: options)
+            for file in files {
+                let report = try await importer.importFile(file, actor: "cli") { update in progress?.show(update) }
+                progress?.clear()
+                reports.append(report)
+                if !output.json { printReport(report) }
+            }
+            elapsed = ContinuousClock.now - started
+            // Every import is durable already; let the store settle it (SQLite: copy the write-ahead
+            // log into veil.sqlite) before exiting rather than leave it to the next process. A dry run
+            // wrote nothing and touches nothing.
+            return dryRun ? 0 : try await context.events.settle()
         }
-        let elapsed = ContinuousClock.now - started
-        // Every import is durable already (in the write-ahead log); copy the log into veil.sqlite
-        // before exiting rather than leave it to the next process that opens the database. A dry run
-        // wrote nothing and touches nothing.
-        let checkpoint = dryRun ? 0 : try context.database.checkpoint()
         let summary = ImportSummary(reports: reports, seconds: elapsed.seconds, checkpointSeconds: checkpoint)
         if output.json {
             try Output.json(summary)
@@ -167,7 +170,7 @@ struct IngestCommand: AsyncParsableCommand {
             if dryRun {
                 Output.note("dry run: nothing was stored or audited")
             } else {
-                Output.note("write-ahead log copied into \(VeilDatabase.fileName) in \(Self.format(checkpoint)) s")
+                Output.note("store settled (write-ahead log copied into the database) in \(Self.format(checkpoint)) s")
             }
         }
         // A file the import would refuse fails the command, in a dry run too.

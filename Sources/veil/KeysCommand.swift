@@ -4,6 +4,7 @@ import VeilAudit
 import VeilCore
 import VeilCrypto
 import VeilLedger
+import VeilRuntime
 
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,7 +35,7 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let directory = dir ?? keys.keysDirectory
             let ring = try KeyRing.initialize(directory: directory)
-            recordKeyInit(ring)
+            await recordKeyInit(ring)
             let escrowSecretPath = (directory as NSString).appendingPathComponent(KeyFile.escrowSecret.rawValue)
             let warning = "IMPORTANT: move \(escrowSecretPath) off this host now. It re-identifies every pseudonym and belongs offline with the data-protection officer; the serving host never needs it."
             if output.json {
@@ -49,16 +50,15 @@ struct KeysCommand: AsyncParsableCommand {
             if output.json { Output.note(warning) }
         }
 
-        /// Starts the data directory's audit log (`AuditService.startLog`); a failure there leaves the
+        /// Opens the data directory with the new keys, which binds it to them and starts its chain with
+        /// `key.init`; a failure there (e.g. a directory that belongs to another key set) leaves the
         /// created keys in place and is reported as a note.
-        private func recordKeyInit(_ ring: KeyRing) {
-            let logPath = AuditLog.path(dataDirectory: data.dataDirectory)
+        private func recordKeyInit(_ ring: KeyRing) async {
             do {
-                if try AuditService.startLog(dataDirectory: data.dataDirectory, keys: ring, actor: "cli") == .alreadyStarted {
-                    Output.note("note: \(logPath) already exists; key.init was not recorded there (it is signed by other keys)")
-                }
+                let opened = try await OpenedDataDirectory.open(directory: data.dataDirectory, keys: ring, clock: .system, actor: "cli")
+                await opened.close()
             } catch {
-                Output.note("note: key.init could not be recorded in \(logPath): \(error)")
+                Output.note("note: key.init could not be recorded in \(data.dataDirectory): \(error)")
             }
         }
     }

@@ -40,13 +40,11 @@ struct PredictCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let predictor = try service.openContext().predictionService()
         let time = at.flatMap(CLIDates.date)
-        let prediction: Prediction
-        if let user {
-            prediction = try await predictor.predict(userID: user, task: task, at: time)
-        } else {
-            prediction = try await predictor.predict(pseudonym: Pseudonym(hex: pseudonym!)!, task: task, at: time)
+        let prediction = try await service.withContext { context in
+            let predictor = context.predictionService()
+            if let user { return try await predictor.predict(userID: user, task: task, at: time) }
+            return try await predictor.predict(pseudonym: Pseudonym(hex: pseudonym!)!, task: task, at: time)
         }
         if output.json {
             try Output.json(prediction)
@@ -84,19 +82,20 @@ struct ScoreCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let predictor = try service.openContext().predictionService()
         guard FileManager.default.createFile(atPath: out, contents: nil) else {
             throw VeilError(.invalidInput, field: "--out", "cannot create \(out)")
         }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         defer { try? handle.close() }
         let terminal = isatty(2) == 1
-        let summary = try await predictor.score(
-            task: task, at: at.flatMap(CLIDates.date), principal: "cli",
-            write: { handle.write(Data($0.utf8)) },
-            progress: { users in
-                if terminal { FileHandle.standardError.write(Data("\rscoring: \(users) users".utf8)) }
-            })
+        let summary = try await service.withContext { context in
+            try await context.predictionService().score(
+                task: task, at: at.flatMap(CLIDates.date), principal: "cli",
+                write: { handle.write(Data($0.utf8)) },
+                progress: { users in
+                    if terminal { FileHandle.standardError.write(Data("\rscoring: \(users) users".utf8)) }
+                })
+        }
         try handle.synchronize()
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
         if output.json {

@@ -82,13 +82,14 @@ struct QueryCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let queries = try service.openContext().queryService()
-        print(try Self.execute(try spec(), service: queries, json: output.json), terminator: "")
+        let spec = try spec()
+        let json = output.json
+        print(try await service.withContext { try await Self.execute(spec, service: $0.queryService(), json: json) }, terminator: "")
     }
 
     /// Runs `spec` through `service` as the CLI principal and returns what the command prints.
-    static func execute(_ spec: QuerySpec, service: QueryService, json: Bool) throws -> String {
-        let answer = try service.run(spec, principal: principal, role: role)
+    static func execute(_ spec: QuerySpec, service: QueryService, json: Bool) async throws -> String {
+        let answer = try await service.run(spec, principal: principal, role: role)
         return json ? try Output.jsonText(answer) : QueryText.render(answer)
     }
 }

@@ -89,11 +89,12 @@ struct TrainCommand: AsyncParsableCommand {
             epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: learningRate,
             cutoffMillis: cutoff.flatMap(CLIDates.millis), windowDays: window.flatMap(CLIDates.days),
             horizonDays: horizon.flatMap(CLIDates.days), seed: seed, nonPrivate: nonPrivate)
-        let context = try service.openContext()
         let display = TrainingDisplay(enabled: isatty(2) == 1)
         let card: ModelCard
         do {
-            card = try await context.trainingService().train(request, principal: "cli", progress: display.show)
+            card = try await service.withContext { context in
+                try await context.trainingService().train(request, principal: "cli", progress: display.show)
+            }
         } catch let error as VeilError {
             guard let option = error.field.flatMap({ Self.options[$0] }) else { throw error }
             throw VeilError(error.code, field: option, error.message)  // name the option the user typed

@@ -1,38 +1,20 @@
 import Foundation
-import GRDB
 import Testing
 import VeilCore
 import VeilCrypto
 import VeilStore
+import VeilTestSupport
 @testable import VeilAccess
 
-/// TEST ONLY. Collects audit records in memory.
-final class AuditSpy: AuditRecording, @unchecked Sendable {
-    private let lock = NSLock()
-    private var recorded: [(actor: String, action: String, details: [String: JSONValue])] = []
-
-    var records: [(actor: String, action: String, details: [String: JSONValue])] { lock.withLock { recorded } }
-
-    func record(actor: String, action: AuditAction, details: [String: JSONValue]) throws -> UInt64 {
-        lock.withLock {
-            recorded.append((actor, action.rawValue, details))
-            return UInt64(recorded.count)
-        }
-    }
-}
-
 @Suite struct TokenServiceTests {
-    let directory: URL
-    let database: VeilDatabase
+    let directory = ScratchStores.directory()
+    let stores: StoreSet
     let master = SecretBytes(randomCount: 32)
-    let audit = AuditSpy()
     let service: TokenService
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("veil-access-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        database = try VeilDatabase(directory: directory.path)
-        service = TokenService(store: SQLiteTokenStore(database: database), master: master, audit: audit)
+        stores = try ScratchStores.open(in: directory)
+        service = TokenService(store: stores.tokens, master: master)
     }
 
     @Test func issuedTokenVerifiesToItsPrincipalAndIsAudited() async throws {
@@ -40,25 +22,23 @@ final class AuditSpy: AuditRecording, @unchecked Sendable {
         #expect(issued.token.hasPrefix("veil_"))
         #expect(issued.token.count == 5 + 43)
         #expect(try await service.authenticate(token: issued.token) == Principal(name: "storefront", role: .ingest))
-        #expect(audit.records.count == 1)
-        #expect(audit.records.first?.action == "token.issue")
-        #expect(audit.records.first?.actor == "cli")
-        #expect(audit.records.first?.details == ["name": .string("storefront"), "role": .string("ingest")])
+        let records = try await stores.chainBodies()
+        #expect(records.count == 1)
+        #expect(records.first?.action == "token.issue")
+        #expect(records.first?.actor == "cli")
+        #expect(records.first?.details == ["name": .string("storefront"), "role": .string("ingest")])
     }
 
     @Test func onlyAKeyedHashIsStored() async throws {
         let issued = try await service.issue(name: "storefront", role: .ingest, actor: "cli")
         let secret = try #require(Base64URL.decode(String(issued.token.dropFirst(5))))
-        let row = try database.pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM tokens") }
-        let hash: Data = try #require(row)["hash"]
-        #expect(hash.count == 32)
-        #expect([UInt8](hash) != secret)
+        let stored = try #require(try await stores.tokens.all().first)
+        #expect(stored.hash.count == 32)
+        #expect(stored.hash != secret)
         let expected = BLAKE2b.keyedHash(secret, key: KeyDerivation.subkey(id: 1, context: "veil-tok", master: master), outputLength: 32)
-        #expect([UInt8](hash) == expected)
-        let columns = try #require(row).columnNames.sorted()
-        #expect(columns == ["created", "hash", "name", "revoked", "role"])
-        let file = try Data(contentsOf: URL(fileURLWithPath: database.path))
-        let wal = (try? Data(contentsOf: URL(fileURLWithPath: database.path + "-wal"))) ?? Data()
+        #expect(stored.hash == expected)
+        let file = try Data(contentsOf: URL(fileURLWithPath: stores.location))
+        let wal = (try? Data(contentsOf: URL(fileURLWithPath: stores.location + "-wal"))) ?? Data()
         #expect(file.range(of: Data(issued.token.utf8)) == nil)
         #expect(wal.range(of: Data(issued.token.utf8)) == nil)
     }
@@ -67,7 +47,7 @@ final class AuditSpy: AuditRecording, @unchecked Sendable {
         let issued = try await service.issue(name: "storefront", role: .ingest, actor: "cli")
         try await service.revoke(name: "storefront", actor: "cli")
         #expect(try await service.authenticate(token: issued.token) == nil)
-        #expect(audit.records.map(\.action) == ["token.issue", "token.revoke"])
+        #expect(try await stores.chainActions() == ["token.issue", "token.revoke"])
         await #expect(throws: VeilError.self) { try await service.revoke(name: "storefront", actor: "cli") }
         let listed = try await service.list()
         #expect(listed.count == 1)
@@ -81,7 +61,7 @@ final class AuditSpy: AuditRecording, @unchecked Sendable {
         #expect(try await service.authenticate(token: String(tampered)) == nil)
         #expect(try await service.authenticate(token: String(issued.token.dropLast())) == nil)
         #expect(try await service.authenticate(token: "Veil_" + issued.token.dropFirst(5)) == nil)
-        let other = TokenService(store: SQLiteTokenStore(database: database), master: SecretBytes(randomCount: 32), audit: nil)
+        let other = TokenService(store: stores.tokens, master: SecretBytes(randomCount: 32))
         #expect(try await other.authenticate(token: issued.token) == nil)
     }
 

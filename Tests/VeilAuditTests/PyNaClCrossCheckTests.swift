@@ -5,7 +5,7 @@ import VeilCore
 import VeilCrypto
 
 /// The committed `scripts/verify_audit.py` (PyNaCl, a second libsodium binding) must accept what
-/// `AuditLog` writes and reject tampering, so the format is verifiable without Veil's code.
+/// `AuditSigner` seals and reject tampering, so the format is verifiable without Veil's code.
 @Suite struct PyNaClCrossCheckTests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -37,7 +37,7 @@ import VeilCrypto
         try requirePyNaCl()
         let directory = try ScratchDirectory()
         let key = SigningKey.generate()
-        let log = try AuditLog(dataDirectory: directory.path, signingKey: key)
+        let log = try TestLog(dataDirectory: directory.path, signingKey: key)
         try log.record(actor: "cli", action: .policyLoad, details: ["hash": "ab12", "path": "policies/strict.yaml"])
         try log.record(
             actor: "trainer-token", action: .named("test.note"),
@@ -46,7 +46,7 @@ import VeilCrypto
 
         // Export, as an auditor would receive it, plus the public key file in Veil's format.
         let exported = directory.file("export.log")
-        try Data(try AuditLog.contents(path: log.path)).write(to: URL(fileURLWithPath: exported))
+        try Data(try AuditMirror.contents(path: log.path)).write(to: URL(fileURLWithPath: exported))
         let publicKey = directory.file("audit.pub")
         try Data((Data(key.publicKey.bytes).base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: publicKey))
         let checkpointFile = directory.file("checkpoint.json")

@@ -3,6 +3,7 @@ import Testing
 import VeilAudit
 import VeilCore
 import VeilCrypto
+import VeilTestSupport
 
 /// `veil audit verify | checkpoint` on the real binary.
 @Suite struct AuditCLITests {
@@ -29,10 +30,10 @@ import VeilCrypto
     /// A record signed with the host's key whose `cumulative_epsilon` is not what its spends compose
     /// to: the chain and signatures hold, the ε recomputation does not. `verify` rejects it, so
     /// `checkpoint` must refuse to vouch for it (docs/audit.md).
-    @Test func checkpointRefusesALogWhoseEpsilonDoesNotRecompute() throws {
+    @Test func checkpointRefusesALogWhoseEpsilonDoesNotRecompute() async throws {
         let (scratch, keys, data) = try Self.initialised()
         let ring = try KeyRing.load(directory: keys)
-        try AuditLog(dataDirectory: data, signingKey: ring.auditSigningKey).record(
+        try await ScratchStores.open(in: data, signingKey: ring.auditSigningKey).audit.record(
             actor: "cli", action: AuditAction.budgetSpend,
             details: [
                 "dataset": .string("default"), "mechanism": .object(["mechanism": .string("pure_epsilon"), "epsilon": .double(1)]),
@@ -47,5 +48,38 @@ import VeilCrypto
         #expect(checkpoint.stdout.isEmpty, "signed a checkpoint of a log that fails verification: \(checkpoint.stdout)")
         #expect(checkpoint.stderr.contains("refusing to sign a checkpoint"))
         #expect(checkpoint.stderr.contains("seq 2"))
+    }
+
+    /// The chain in the database and its mirror on the real binary: verify reports the ledger and the
+    /// mirror; with the database gone, every command refuses (naming `veil db recover`), and recovery
+    /// brings back a chain that verifies.
+    @Test func aLostDatabaseIsRefusedAndRecoveredFromTheLog() throws {
+        let (scratch, _, data) = try Self.initialised()
+        let verified = try VeilProcess.run(["audit", "verify", "--data-dir", "data"], in: scratch)
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+        #expect(verified.stdout.contains("ledger     0 spend(s)"))
+        #expect(verified.stdout.contains("the mirror holds every record"))
+
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: data + "/veil.sqlite" + suffix) }
+        let refused = try VeilProcess.run(["audit", "checkpoint", "--data-dir", "data"], in: scratch)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("veil db recover") && refused.stderr.contains("audit.log records seq 1"))
+
+        let recovered = try VeilProcess.run(["db", "recover", "--data-dir", "data", "--json"], in: scratch)
+        #expect(recovered.status == 0, "\(recovered.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(recovered.stdout.utf8)) as? [String: Any]
+        #expect(report?["records_adopted"] as? Int == 1)
+        let after = try VeilProcess.run(["audit", "verify", "--data-dir", "data", "--json"], in: scratch)
+        #expect(after.status == 0, "\(after.stdout)")
+        let exported = try VeilProcess.run(["audit", "export", "--data-dir", "data"], in: scratch)
+        #expect(exported.stdout == (try String(contentsOfFile: data + "/audit.log", encoding: .utf8)))
+    }
+
+    @Test func anAuditorPointedAtNoDataDirectoryIsToldSoAndNothingIsCreated() throws {
+        let (scratch, _, _) = try Self.initialised()
+        let result = try VeilProcess.run(["audit", "verify", "--data-dir", "elsewhere"], in: scratch)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("holds no Veil database"))
+        #expect(!FileManager.default.fileExists(atPath: scratch.appendingPathComponent("elsewhere").path))
     }
 }

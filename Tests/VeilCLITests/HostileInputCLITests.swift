@@ -5,7 +5,7 @@ import VeilStore
 /// Issue 11 on the real binaries: inputs that crashed `veil serve` and `veil ingest` (SIGSEGV from
 /// recursion), HTTP framing that answered 500, and `veil ingest --dry-run`.
 @Suite(.serialized) struct HostileInputCLITests {
-    typealias Installation = IngestDurabilityCLITests.Installation
+    typealias Installation = VeilInstallation
 
     /// `[` × 200,000 then `]` × 200,000: about 400 KB, far under the body limit.
     static let deepNesting = Data((String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000)).utf8)
@@ -47,7 +47,7 @@ import VeilStore
         #expect(result.status == 1, "exit \(result.status): \(result.stderr.suffix(300))")
         #expect(result.stdout.contains("nest deeper than 32 levels"))
         #expect(try installation.run(["budget", "--json"]).status == 0)
-        #expect(try await installation.store().eventCount() == 0)
+        #expect(try installation.rowCount("events") == 0)
     }
 
     /// A policy, an audit log and a key file made of nesting or garbage: errors, never a crash.

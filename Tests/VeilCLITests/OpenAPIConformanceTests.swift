@@ -5,7 +5,7 @@ import Testing
 /// — valid and invalid — and checks every answer of a live server holding generated data, once per
 /// role's token. Nothing may be a server error or fall outside the schema.
 @Suite(.serialized) struct OpenAPIConformanceTests {
-    typealias Installation = IngestDurabilityCLITests.Installation
+    typealias Installation = VeilInstallation
 
     /// The checks run: server errors, documented statuses, content types, headers and bodies, and that
     /// data breaking the schema (an unknown field, a wrong type) is refused.

@@ -23,7 +23,7 @@ import VeilIngest
         let stored = try await gateway.storedEvents(of: "alice@example.com")
         #expect(stored.map(\.eventID) == ["e-0", "e-1", "e-2"])
         #expect(stored.allSatisfy { $0.pseudonym == gateway.pseudonym("alice@example.com") })
-        let record = try gateway.lastAuditRecord()
+        let record = try await gateway.lastAuditRecord()
         #expect(record["actor"] as? String == "test-ingest")
         #expect(record["action"] as? String == "ingest.batch")
         #expect((record["details"] as? [String: Any])?["accepted"] as? Int == 3)
@@ -159,8 +159,7 @@ import VeilIngest
         var faulty = try await TestGateway.make()
         // Fault injection at the store boundary: the real pipeline over a store whose commit fails.
         faulty.services.ingestor = IngestService(
-            store: UnavailableCommitStore(base: faulty.context.events), keys: faulty.context.keys, policy: faulty.policy,
-            audit: faulty.context.audit)
+            store: UnavailableCommitStore(base: faulty.context.events), keys: faulty.context.keys, policy: faulty.policy)
         let gateway = faulty
         try await gateway.application().test(.router) { client in
             try await client.execute(
@@ -175,6 +174,6 @@ import VeilIngest
             }
         }
         #expect(try await gateway.context.events.eventCount() == 0)
-        #expect(try gateway.lastAuditRecord()["action"] as? String == "token.issue")
+        #expect(try await gateway.lastAuditRecord()["action"] as? String == "token.issue")
     }
 }

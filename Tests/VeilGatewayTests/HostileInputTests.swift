@@ -12,11 +12,13 @@ import VeilCore
     /// The ledger and the audit log, to compare before and after a refused request.
     struct Snapshot: Equatable {
         let budget: String
-        let audit: Data
+        /// The audit chain's head: its last seq and hash.
+        let audit: String
 
-        init(_ gateway: TestGateway) throws {
-            budget = try gateway.budgetStatusJSON()
-            audit = FileManager.default.contents(atPath: gateway.context.audit.path) ?? Data()
+        init(_ gateway: TestGateway) async throws {
+            budget = try await gateway.budgetStatusJSON()
+            let head = try await gateway.context.stores.audit.head()
+            audit = "\(head.seq) \(head.hash)"
         }
     }
 
@@ -45,7 +47,7 @@ import VeilCore
     func anUnknownFieldIs422ByPositionAndCostsNothing(path: String, role: Role, body: String, message: String) async throws {
         let gateway = try await TestGateway.make()
         try await gateway.ingest(ShopperEvents.ndjson(users: 20))
-        let before = try Snapshot(gateway)
+        let before = try await Snapshot(gateway)
         try await gateway.application().test(.router) { client in
             try await client.execute(uri: path, method: .post, headers: gateway.headers(role, contentType: "application/json"), body: json(body)) {
                 response in
@@ -54,8 +56,8 @@ import VeilCore
                 #expect(!String(buffer: response.body).contains("@example.com"))
             }
         }
-        #expect(try Snapshot(gateway) == before, "the ledger or the audit log changed")
-        #expect(try gateway.context.models.list().isEmpty)
+        #expect(try await Snapshot(gateway) == before, "the ledger or the audit log changed")
+        #expect(try await gateway.context.models.list().isEmpty)
     }
 
     /// `cutoff` takes the CLI's forms; a text the CLI would refuse, or both forms at once, is 422.
@@ -67,14 +69,14 @@ import VeilCore
     ])
     func cutoffTakesTheCLIsDateForms(body: String, message: String) async throws {
         let gateway = try await TestGateway.make()
-        let before = try Snapshot(gateway)
+        let before = try await Snapshot(gateway)
         try await gateway.application().test(.router) { client in
             try await client.execute(uri: "/v1/training-runs", method: .post, headers: gateway.headers(.trainer), body: json(body)) { response in
                 #expect(response.status == .unprocessableContent)
                 #expect(object(response.body)["message"] as? String == message)
             }
         }
-        #expect(try Snapshot(gateway) == before)
+        #expect(try await Snapshot(gateway) == before)
     }
 
     /// Foundation's JSONDecoder recurses; request bodies are parsed under a depth bound first.
@@ -82,7 +84,7 @@ import VeilCore
         let gateway = try await TestGateway.make()
         let deep = String(repeating: "[", count: 200_000) + String(repeating: "]", count: 200_000)
         let nested = #"{"metric":"count_events","epsilon":1,"bins":"# + String(repeating: "[", count: 40) + String(repeating: "]", count: 40) + "}"
-        let before = try Snapshot(gateway)
+        let before = try await Snapshot(gateway)
         try await gateway.application().test(.router) { client in
             for (path, role, body) in [
                 ("/v1/queries", Role.analyst, deep), ("/v1/queries", .analyst, nested), ("/v1/predict", .analyst, deep),
@@ -104,7 +106,7 @@ import VeilCore
                 }
             }
         }
-        #expect(try Snapshot(gateway) == before)
+        #expect(try await Snapshot(gateway) == before)
         #expect(try await gateway.context.events.eventCount() == 0)
     }
 
@@ -119,7 +121,7 @@ import VeilCore
                 #expect(object(response.body)["message"] as? String == "body: is not valid JSON: a key appears twice in one object (byte 39)")
             }
         }
-        #expect(try gateway.context.budget.status().spends.isEmpty)
+        #expect(try await gateway.context.budget.status().spends.isEmpty)
     }
 
     /// The documented 405 (it was 404): the path exists, the method does not; `Allow` says which do.
@@ -185,7 +187,7 @@ import VeilCore
             }
         }
         #expect(try await gateway.context.events.eventCount() == 1)
-        #expect(try gateway.context.budget.status().spends.isEmpty)
+        #expect(try await gateway.context.budget.status().spends.isEmpty)
     }
 }
 

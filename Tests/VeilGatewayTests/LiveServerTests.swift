@@ -53,9 +53,9 @@ import VeilRuntime
     @Test func liveServerAnswersTheBudgetToAnAuditorAndRefusesAnIngestToken() async throws {
         let gateway = try await TestGateway.make()
         try await gateway.ingest(ShopperEvents.ndjson(users: 20))
-        _ = try gateway.context.queryService().run(
+        _ = try await gateway.context.queryService().run(
             .init(metric: "count_events", epsilon: 0.5), principal: "test-analyst", role: .analyst)
-        let expected = try gateway.budgetStatusJSON()
+        let expected = try await gateway.budgetStatusJSON()
         try await gateway.application().test(.live) { client in
             try await client.execute(uri: "/v1/budget", method: .get, headers: gateway.headers(.auditor)) { response in
                 #expect(response.status == .ok)

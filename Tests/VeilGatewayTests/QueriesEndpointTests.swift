@@ -22,7 +22,7 @@ import VeilCore
                 #expect((answer["budget"] as? [String: Any])?["spend_id"] as? Int == 1)
             }
         }
-        let spends = try gateway.context.budget.status().spends
+        let spends = try await gateway.context.budget.status().spends
         #expect(spends.map(\.principal) == ["test-analyst"])
         #expect(spends.map(\.role) == ["analyst"])
     }
@@ -43,7 +43,7 @@ import VeilCore
                 #expect(object(response.body)["message"] as? String == message)
             }
         }
-        #expect(try gateway.context.budget.status().spends.isEmpty)
+        #expect(try await gateway.context.budget.status().spends.isEmpty)
     }
 
     @Test func ruleBrokenAgainstThePolicyIs422NamingTheField() async throws {
@@ -86,6 +86,6 @@ import VeilCore
                 #expect(message.hasSuffix("Nothing was spent."))
             }
         }
-        #expect(try gateway.context.budget.status().spends.isEmpty)
+        #expect(try await gateway.context.budget.status().spends.isEmpty)
     }
 }

@@ -72,14 +72,14 @@ import VeilCrypto
         let fixture = try Fixture()
         let first = try fixture.file("first.ndjson", ndjson(Array(Self.events.prefix(2))))
         _ = try await importer(fixture).importFile(first, actor: "cli")
-        let records = fixture.audit.entries.count
+        let records = try await fixture.auditEntries().count
         let path = try fixture.file("all.ndjson", ndjson(Self.events + [Self.events[2]]))
         let dry = try await importer(fixture, dryRun: true).importFile(path, actor: "cli")
         #expect(dry.dryRun && !dry.stored)
         #expect((dry.records, dry.accepted, dry.duplicates, dry.rejected) == (4, 2, 2, 0))
         #expect(try await fixture.store.eventCount() == 2)
-        #expect(try await fixture.store.identityCount() == 1)
-        #expect(fixture.audit.entries.count == records)
+        #expect(try await fixture.vault.identityCount() == 1)
+        #expect(try await fixture.auditEntries().count == records)
         let real = try await importer(fixture).importFile(path, actor: "cli")
         #expect((real.accepted, real.duplicates) == (dry.accepted, dry.duplicates))
     }

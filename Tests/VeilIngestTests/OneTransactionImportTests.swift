@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VeilAudit
 import VeilCore
 import VeilStore
 
@@ -41,9 +42,9 @@ import VeilStore
         let user1 = try await fixture.store.events(for: fixture.pid("user-1"))
         #expect(user1.first { $0.eventID == "e1" }?.itemID == "sku-1")
         #expect(try await fixture.store.eventCount() == 11_999)
-        #expect(try await fixture.store.identityCount() == 300)
+        #expect(try await fixture.vault.identityCount() == 300)
         // One audit record for the file, with its totals.
-        let audits = fixture.audit.entries.filter { $0.action == "ingest.batch" }
+        let audits = try await fixture.auditEntries().filter { $0.action == "ingest.batch" }
         #expect(audits.count == 1)
         #expect(audits.first?.details["accepted"] == .int(11_999))
         #expect(audits.first?.details["new_identities"] == .int(300))
@@ -62,16 +63,16 @@ import VeilStore
         #expect(!report.stored && report.accepted == 0 && report.rejected == 1)
         #expect(report.problems.map(\.index) == [29_991])
         #expect(try await fixture.store.eventCount() == 0)
-        #expect(try await fixture.store.identityCount() == 0)
-        #expect(fixture.audit.entries.filter { $0.action == "ingest.batch" }.isEmpty)
+        #expect(try await fixture.vault.identityCount() == 0)
+        #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.isEmpty)
 
         lines[29_990] = eventLine(id: "fixed", user: "user-0")
         let fixed = try fixture.file("fixed.ndjson", lines.joined(separator: "\n") + "\n")
         let again = try await importer(fixture, tasks: tasks).importFile(fixed, actor: "cli")
         #expect(again.stored && again.accepted == 30_000)
-        #expect(try await fixture.store.identityCount() == 500)
+        #expect(try await fixture.vault.identityCount() == 500)
         for user in ["user-0", "user-250", "user-499"] {
-            #expect(try await fixture.store.identity(for: fixture.pid(user)) != nil)
+            #expect(try await fixture.vault.identity(for: fixture.pid(user)) != nil)
         }
     }
 
@@ -83,7 +84,7 @@ import VeilStore
         let path = try fixture.file("events.ndjson", lines.joined(separator: "\n") + "\n")
         let report = try await importer(fixture, tasks: 2, limit: 1_000).importFile(path, actor: "cli")
         #expect(report.stored && report.records == 5_000 && report.accepted == 5_000)
-        #expect(fixture.audit.entries.filter { $0.action == "ingest.batch" }.count == 5)
+        #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.count == 5)
 
         let bad = try fixture.file("bad.ndjson", (Self.lines(5_000, users: 50, prefix: "b") + [eventLine(id: "x", type: "nope")]).joined(separator: "\n"))
         let refused = try await importer(fixture, tasks: 2, limit: 1_000).importFile(bad, actor: "cli")
@@ -96,6 +97,6 @@ import VeilStore
         let path = try fixture.file("empty.ndjson", "\n\n")
         let report = try await importer(fixture, tasks: 1).importFile(path, actor: "cli")
         #expect(report.stored && report.records == 0 && report.accepted == 0)
-        #expect(fixture.audit.entries.filter { $0.action == "ingest.batch" }.isEmpty)
+        #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.isEmpty)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VeilAudit
 import VeilCore
 import VeilCrypto
 import VeilStore
@@ -14,8 +15,8 @@ import VeilStore
             _ = try await fixture.service().ingestBatch(body(lines), format: .ndjson, actor: "t")
         }
         #expect(try await fixture.store.eventCount() == 0)
-        #expect(try await fixture.store.identityCount() == 0)
-        #expect(fixture.audit.entries.isEmpty)
+        #expect(try await fixture.vault.identityCount() == 0)
+        #expect(try await fixture.auditEntries().isEmpty)
     }
 
     @Test func duplicatesWithinAndAcrossBatches() async throws {
@@ -28,7 +29,7 @@ import VeilStore
             body([eventLine(id: "b"), eventLine(id: "c")]), format: .ndjson, actor: "t")
         #expect(second == IngestSummary(accepted: 1, duplicates: 1))
         #expect(try await fixture.store.eventCount() == 3)
-        #expect(try await fixture.store.identityCount() == 1)
+        #expect(try await fixture.vault.identityCount() == 1)
     }
 
     @Test func dropFieldsAreNotStored() async throws {
@@ -53,7 +54,7 @@ import VeilStore
         let fixture = try Fixture()
         _ = try await fixture.service().ingestBatch(
             body([eventLine(id: "a"), eventLine(id: "b", user: "bob"), eventLine(id: "a")]), format: .ndjson, actor: "storefront")
-        let entries = fixture.audit.entries
+        let entries = try await fixture.auditEntries()
         #expect(entries.count == 1)
         #expect(entries[0].action == "ingest.batch")
         #expect(entries[0].actor == "storefront")
@@ -64,13 +65,13 @@ import VeilStore
         let fixture = try Fixture()
         let lines = [eventLine(id: "a"), eventLine(id: "b"), eventLine(id: "c", user: "bob")]
         _ = try await fixture.service().ingestBatch(body(lines), format: .ndjson, actor: "t")
-        let subjects = SubjectService(store: fixture.store, keys: fixture.keys, audit: fixture.audit)
+        let subjects = SubjectService(store: fixture.store, keys: fixture.keys)
         let report = try await subjects.erase(userID: "alice@example.com", actor: "dpo")
         #expect(report == ErasureReport(pseudonym: fixture.pid("alice@example.com"), epoch: 1, eventsDeleted: 2, vaultRowsDeleted: 1))
         #expect(try await fixture.store.eventCount() == 1)
         let again = try await subjects.erase(userID: "alice@example.com", actor: "dpo")
         #expect(again.eventsDeleted == 0 && again.vaultRowsDeleted == 0)
-        let audit = try #require(fixture.audit.entries.first { $0.action == "subject.erase" })
+        let audit = try #require(try await fixture.auditEntries().first { $0.action == "subject.erase" })
         #expect(audit.details == [
             "pseudonym": .string(fixture.pid("alice@example.com").hex), "epoch": 1, "events": 2, "identities": 1,
         ])
@@ -83,17 +84,17 @@ import VeilStore
         _ = try await fixture.service().ingestBatch(Data(eventLine(user: rawID).utf8), format: .ndjson, actor: "t")
         // A second process (another sealer, another data key) sees the same user: no new vault row.
         _ = try await fixture.service().ingestBatch(Data(eventLine(id: "e2", user: rawID).utf8), format: .ndjson, actor: "t")
-        #expect(try await fixture.store.identityCount() == 1)
+        #expect(try await fixture.vault.identityCount() == 1)
 
-        let reidentifier = Reidentifier(vault: fixture.store, escrowSecret: try fixture.escrowSecret(), audit: fixture.audit)
+        let reidentifier = Reidentifier(vault: fixture.vault, escrowSecret: try fixture.escrowSecret(), audit: fixture.stores.audit)
         let pid = fixture.pid(rawID)
         #expect(try await reidentifier.reidentify(pid, actor: "dpo") == rawID)
-        let audit = try #require(fixture.audit.entries.last)
+        let audit = try #require(try await fixture.auditEntries().last)
         #expect(audit.action == "subject.reidentify")
         #expect(audit.details == ["pseudonym": .string(pid.hex)])
 
         // Erased subjects cannot be re-identified.
-        _ = try await SubjectService(store: fixture.store, keys: fixture.keys, audit: nil).erase(userID: rawID, actor: "dpo")
+        _ = try await SubjectService(store: fixture.store, keys: fixture.keys).erase(userID: rawID, actor: "dpo")
         do {
             _ = try await reidentifier.reidentify(pid, actor: "dpo")
             Issue.record("expected notFound")
@@ -102,7 +103,7 @@ import VeilStore
         }
         // The wrong escrow key fails.
         _ = try await fixture.service().ingestBatch(Data(eventLine(id: "e3", user: rawID).utf8), format: .ndjson, actor: "t")
-        let wrong = Reidentifier(vault: fixture.store, escrowSecret: EscrowSecretKey.generate(), audit: nil)
+        let wrong = Reidentifier(vault: fixture.vault, escrowSecret: EscrowSecretKey.generate(), audit: fixture.stores.audit)
         await #expect(throws: VeilError.self) { _ = try await wrong.reidentify(pid, actor: "dpo") }
     }
 }
@@ -142,7 +143,7 @@ import VeilStore
         #expect(events.map(\.quantity) == [1, 5])
         #expect(events.map(\.price) == [12.0, 77.0])
         #expect(events.map(\.timestampMillis) == [853_027_200_000, 853_027_200_000])
-        #expect(try await fixture.store.identityCount() == 3)
+        #expect(try await fixture.vault.identityCount() == 3)
     }
 
     @Test func reimportAddsNothing() async throws {

@@ -1,7 +1,9 @@
 import Foundation
 import VeilCore
 import VeilCrypto
+import VeilAudit
 import VeilStore
+import VeilTestSupport
 
 @testable import VeilIngest
 
@@ -9,8 +11,8 @@ import VeilStore
 final class Fixture: @unchecked Sendable {
     let root: String
     let keys: KeyRing
-    let store: SQLiteEventStore
-    let audit = RecordingAudit()
+    /// Real stores (SQLite) sealing with the fixture's audit key.
+    let stores: StoreSet
     var policy = Policy()
     /// 2026-11-23T12:00:00Z
     static let now = Date(timeIntervalSince1970: 1_795_435_200)
@@ -18,15 +20,21 @@ final class Fixture: @unchecked Sendable {
     init() throws {
         root = NSTemporaryDirectory() + "veil-service-\(UUID().uuidString)"
         keys = try KeyRing.initialize(directory: root + "/keys")
-        store = try SQLiteEventStore(directory: root + "/data")
+        stores = try ScratchStores.open(in: root + "/data", signingKey: keys.auditSigningKey, clock: .fixed(Fixture.now))
     }
+
+    var store: any EventStore { stores.events }
+    var vault: any IdentityVault { stores.vault }
+
+    /// The chain's records, oldest first.
+    func auditEntries() async throws -> [AuditBody] { try await stores.chainBodies() }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 
     var dataDirectory: String { root + "/data" }
 
     func service(_ policy: Policy? = nil) -> IngestService {
-        IngestService(store: store, keys: keys, policy: policy ?? self.policy, audit: audit, clock: .fixed(Fixture.now))
+        IngestService(store: store, keys: keys, policy: policy ?? self.policy, clock: .fixed(Fixture.now))
     }
 
     func escrowSecret() throws -> EscrowSecretKey {
@@ -41,27 +49,6 @@ final class Fixture: @unchecked Sendable {
     }
 
     func pid(_ userID: String) -> Pseudonym { keys.userPseudonymizer.pseudonym(for: userID) }
-}
-
-/// Remembers every audit record.
-final class RecordingAudit: AuditRecording, @unchecked Sendable {
-    struct Entry: Sendable {
-        var actor: String
-        var action: String
-        var details: [String: JSONValue]
-    }
-
-    private let lock = NSLock()
-    private var stored: [Entry] = []
-
-    var entries: [Entry] { lock.withLock { stored } }
-
-    func record(actor: String, action: AuditAction, details: [String: JSONValue]) throws -> UInt64 {
-        lock.withLock {
-            stored.append(Entry(actor: actor, action: action.rawValue, details: details))
-            return UInt64(stored.count)
-        }
-    }
 }
 
 /// One NDJSON event line with sensible defaults; `overrides` replace or add raw JSON members.

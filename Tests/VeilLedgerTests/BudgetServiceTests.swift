@@ -3,11 +3,13 @@ import Testing
 import VeilCore
 import VeilPrivacy
 import VeilStore
+import VeilTestSupport
 @testable import VeilLedger
 
 @Suite struct BudgetServiceTests {
-    private static func scratchDatabase() throws -> VeilDatabase {
-        try VeilDatabase(directory: FileManager.default.temporaryDirectory.appendingPathComponent("veil-ledger-\(UUID().uuidString)").path)
+    private static func service(_ policy: Policy, clock: WallClock = .system) throws -> BudgetService {
+        let stores = try ScratchStores.open()
+        return BudgetService(policy: policy, store: stores.ledger, audit: stores.audit, clock: clock)
     }
 
     private static func policy(total: Double = 10, perRequest: Double = 4) -> Policy {
@@ -25,50 +27,47 @@ import VeilStore
     }
 
     /// A spend is stamped by the service's clock, not by whatever time the host has.
-    @Test func spendsAreStampedByTheInjectedClock() throws {
+    @Test func spendsAreStampedByTheInjectedClock() async throws {
         let at = Date(timeIntervalSince1970: 1_795_435_200)  // 2026-11-23T12:00:00Z
-        let service = BudgetService(
-            policy: Self.policy(), store: SQLiteLedgerStore(database: try Self.scratchDatabase()), audit: nil, clock: .fixed(at))
-        try service.reserve(Self.request())
-        #expect(try service.status().spends.map(\.time) == ["2026-11-23T12:00:00Z"])
+        let service = try Self.service(Self.policy(), clock: .fixed(at))
+        try await service.reserve(Self.request())
+        #expect(try await service.status().spends.map(\.time) == ["2026-11-23T12:00:00Z"])
     }
 
     /// Fifty requests race for a cap that affords only some of them. The affordable number k is computed
     /// independently by composing copies with the accountant; exactly k must succeed and the total must
     /// never pass the cap.
-    @Test func concurrentRequestsNeverPassTheCap() throws {
+    @Test func concurrentRequestsNeverPassTheCap() async throws {
         let policy = Self.policy()
         var k = 0
         while RDPAccountant.epsilon(composing: Array(repeating: Self.release, count: k + 1), delta: 1e-6).epsilon <= 10 { k += 1 }
         #expect(k > 1 && k < 50)
 
-        let service = BudgetService(policy: policy, store: SQLiteLedgerStore(database: try Self.scratchDatabase()), audit: nil)
-        let outcomes = Outcomes()
-        let group = DispatchGroup()
-        for index in 0..<50 {
-            DispatchQueue.global().async(group: group) {
-                do {
-                    try service.reserve(Self.request("principal-\(index % 5)"))
-                    outcomes.add(succeeded: true)
-                } catch let error as VeilError where error.code == .budgetExceeded {
-                    outcomes.add(succeeded: false)
-                } catch {
-                    Issue.record("unexpected \(error)")
+        let service = try Self.service(policy)
+        let succeeded = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for index in 0..<50 {
+                group.addTask {
+                    do {
+                        try await service.reserve(Self.request("principal-\(index % 5)"))
+                        return true
+                    } catch let error as VeilError where error.code == .budgetExceeded {
+                        return false
+                    }
                 }
             }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
         }
-        group.wait()
-        #expect(outcomes.counts == (k, 50 - k))
-        let status = try service.status()
+        #expect(succeeded == k)
+        let status = try await service.status()
         #expect(status.spends.count == k)
         #expect(status.spentEpsilon <= 10)
         #expect(status.spends.map(\.cumulativeEpsilon) == status.spends.map(\.cumulativeEpsilon).sorted())
     }
 
-    @Test func refusalNamesTheCapAndWhatRemains() throws {
-        let service = BudgetService(policy: Self.policy(total: 10, perRequest: 1), store: SQLiteLedgerStore(database: try Self.scratchDatabase()), audit: nil)
+    @Test func refusalNamesTheCapAndWhatRemains() async throws {
+        let service = try Self.service(Self.policy(total: 10, perRequest: 1))
         do {
-            try service.reserve(Self.request())
+            try await service.reserve(Self.request())
             Issue.record("a request above the per-request cap must be refused")
         } catch let error as VeilError {
             #expect(error.code == .budgetExceeded)
@@ -76,52 +75,33 @@ import VeilStore
             #expect(error.message.contains("remaining"))
             #expect(error.message.contains("Nothing was spent"))
         }
-        #expect(try service.status().spends.isEmpty)
+        #expect(try await service.status().spends.isEmpty)
     }
 
-    @Test func principalCapStopsOnePrincipalButNotAnother() throws {
+    @Test func principalCapStopsOnePrincipalButNotAnother() async throws {
         var policy = Self.policy()
         let single = RDPAccountant.epsilon(composing: [Self.release], delta: 1e-6).epsilon
         // Two releases compose to about 1.46× one (RDP is sublinear), so 1.2× affords exactly one.
         policy.budget.perPrincipal = ["alice-token": single * 1.2]
-        let service = BudgetService(policy: policy, store: SQLiteLedgerStore(database: try Self.scratchDatabase()), audit: nil)
-        try service.reserve(Self.request("alice-token"))
-        #expect(throws: VeilError.self) { try service.reserve(Self.request("alice-token")) }
-        try service.reserve(Self.request("bob-token"))
-        let status = try service.status()
+        let service = try Self.service(policy)
+        try await service.reserve(Self.request("alice-token"))
+        await #expect(throws: VeilError.self) { try await service.reserve(Self.request("alice-token")) }
+        try await service.reserve(Self.request("bob-token"))
+        let status = try await service.status()
         #expect(status.principals.map(\.principal) == ["alice-token", "bob-token"])
         #expect(status.principals[0].capEpsilon == single * 1.2)
     }
 
-    @Test func invalidMechanismIsInvalidInputNotASpend() throws {
-        let service = BudgetService(policy: Self.policy(), store: SQLiteLedgerStore(database: try Self.scratchDatabase()), audit: nil)
+    @Test func invalidMechanismIsInvalidInputNotASpend() async throws {
+        let service = try Self.service(Self.policy())
         let bad = BudgetRequest(principal: "cli", role: .analyst, purpose: "bad", mechanism: .gaussian(noiseMultiplier: -1, count: 1))
         do {
-            try service.reserve(bad)
+            try await service.reserve(bad)
             Issue.record("must fail")
         } catch let error as VeilError {
             #expect(error.code == .invalidInput)
             #expect(error.field == "mechanism.noise_multiplier")
         }
-        #expect(try service.status().spends.isEmpty)
-    }
-}
-
-/// Thread-safe tally for the concurrency test.
-private final class Outcomes: @unchecked Sendable {
-    private let lock = NSLock()
-    private var succeeded = 0
-    private var refused = 0
-
-    func add(succeeded ok: Bool) {
-        lock.lock()
-        defer { lock.unlock() }
-        if ok { succeeded += 1 } else { refused += 1 }
-    }
-
-    var counts: (Int, Int) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (succeeded, refused)
+        #expect(try await service.status().spends.isEmpty)
     }
 }

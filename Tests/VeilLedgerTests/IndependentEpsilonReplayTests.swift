@@ -5,6 +5,7 @@ import VeilCore
 import VeilCrypto
 import VeilPrivacy
 import VeilStore
+import VeilTestSupport
 @testable import VeilLedger
 
 /// `scripts/verify_audit.py` — the auditor's independent checker (PyNaCl + dp_accounting) — replays the
@@ -14,11 +15,13 @@ import VeilStore
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("scripts/verify_audit.py").path
 
-    @Test func aLogReSignedWithoutOneSpendFailsThePythonChecker() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("veil-replay-\(UUID().uuidString)").path
+    @Test func aLogReSignedWithoutOneSpendFailsThePythonChecker() async throws {
+        let directory = ScratchStores.directory()
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let key = SigningKey.generate()
-        let audit = try AuditLog(dataDirectory: directory, signingKey: key)
-        let ledger = BudgetService(policy: Policy(), store: SQLiteLedgerStore(database: try VeilDatabase(directory: directory)), audit: audit)
+        let stores = try ScratchStores.open(in: directory + "/data", signingKey: key)
+        let ledger = BudgetService(policy: Policy(), store: stores.ledger, audit: stores.audit)
         let mechanisms: [PrivacyMechanism] = [
             .subsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1, steps: 1000),
             .pureEpsilon(epsilon: 0.2),
@@ -26,33 +29,33 @@ import VeilStore
             .thresholded(base: .laplace(epsilon: 0.1, count: 2), delta: 1e-9),
         ]
         for (index, mechanism) in mechanisms.enumerated() {
-            try ledger.reserve(BudgetRequest(principal: "p\(index)", role: .analyst, purpose: "spend \(index)", mechanism: mechanism))
+            try await ledger.reserve(BudgetRequest(principal: "p\(index)", role: .analyst, purpose: "spend \(index)", mechanism: mechanism))
         }
         let publicKey = directory + "/audit.pub"
         try (Data(key.publicKey.bytes).base64EncodedString() + "\n").write(toFile: publicKey, atomically: true, encoding: .utf8)
+        let logPath = directory + "/audit.log"
+        let lines = try await stores.chainLines()
+        try lines.map { $0 + "\n" }.joined().write(toFile: logPath, atomically: true, encoding: .utf8)
 
-        let good = try python([Self.script, audit.path, publicKey])
+        let good = try python([Self.script, logPath, publicKey])
         #expect(good.status == 0, "\(good.output)")
         #expect(good.output.contains("cumulative epsilon of 4 spend record(s) replayed with dp_accounting"))
 
         // The operator's forgery: the same records without the second spend, chained and signed anew
         // with the audit key, so every hash and signature verifies.
-        let forgedDirectory = directory + "/forged"
-        let forged = try AuditLog(dataDirectory: forgedDirectory, signingKey: key)
+        let forgedStores = try ScratchStores.open(in: directory + "/forged", signingKey: key)
         var dropped = 0
-        for line in AuditVerifier.lines(of: try AuditLog.contents(path: audit.path)) {
-            guard case .success(let parsed) = AuditLine.parse(line), case .success(let body) = AuditBody.parse(parsed.body) else {
-                Issue.record("unreadable record")
-                continue
-            }
+        for body in try await stores.chainBodies() {
             if body.action == AuditAction.budgetSpend.rawValue, body.details["purpose"] == .string("spend 1") {
                 dropped += 1
                 continue
             }
-            try forged.record(actor: body.actor, action: try #require(AuditAction(rawValue: body.action)), details: body.details)
+            _ = try await forgedStores.audit.record(actor: body.actor, action: try #require(AuditAction(rawValue: body.action)), details: body.details)
         }
         #expect(dropped == 1)
-        let caught = try python([Self.script, forged.path, publicKey])
+        let forgedPath = directory + "/forged.log"
+        try (try await forgedStores.chainLines()).map { $0 + "\n" }.joined().write(toFile: forgedPath, atomically: true, encoding: .utf8)
+        let caught = try python([Self.script, forgedPath, publicKey])
         #expect(caught.status == 1, "\(caught.output)")
         #expect(caught.output.contains("FAILED: line 2 (seq 2): cumulative_epsilon is"), "\(caught.output)")
         #expect(caught.output.contains("but the spends so far compose to"))

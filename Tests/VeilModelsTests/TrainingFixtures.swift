@@ -37,7 +37,7 @@ struct TrainingFixture {
               default_batch_size: 64
             """
         try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
-        context = try VeilContext(keysDirectory: keys, dataDirectory: directory + "/data", policyPath: policyPath, actor: "test")
+        context = try await VeilContext.open(keysDirectory: keys, dataDirectory: directory + "/data", policyPath: policyPath, actor: "test")
         shoppers = SyntheticShoppers(SynthConfiguration(users: users, days: days, seed: 11))
         let sealer = EscrowSealer(publicKey: ring.escrowPublicKey)
         let dataKey = DataKeyRecord(id: sealer.sealedKey.id, sealed: sealer.sealedKey.sealed, created: Date())
@@ -55,12 +55,17 @@ struct TrainingFixture {
         let raw = rawByPseudonym
         let epoch = ring.epoch
         _ = try await context.events.commit(
-            EventBatchWrite(events: batch, dataKey: dataKey) { pseudonym in
-                let sealed = sealer.seal(raw[pseudonym] ?? "", for: pseudonym)
-                return VaultRecord(
-                    pseudonym: pseudonym, epoch: epoch, dataKeyID: sealed.dataKeyID, nonce: sealed.nonce,
-                    ciphertext: sealed.ciphertext)
-            })
+            EventBatchWrite(
+                events: batch, dataKey: dataKey,
+                escrow: { pseudonym in
+                    let sealed = sealer.seal(raw[pseudonym] ?? "", for: pseudonym)
+                    return VaultRecord(
+                        pseudonym: pseudonym, epoch: epoch, dataKeyID: sealed.dataKeyID, nonce: sealed.nonce,
+                        ciphertext: sealed.ciphertext)
+                },
+                audit: { result in
+                    AuditDraft(actor: "test", action: .ingestBatch, details: ["accepted": .int(Int64(result.inserted))])
+                }))
         userIDs = ids
     }
 
@@ -78,22 +83,28 @@ struct TrainingFixture {
     }
 }
 
-/// An event store that counts reads, to show a refused run reads nothing.
+/// An event store that counts reads, to show a refused run reads nothing. Everything else goes to the
+/// real store it wraps.
 final class CountingStore: EventStore, IdentityVault, @unchecked Sendable {
-    let base: SQLiteEventStore
+    let base: any EventStore
+    let vault: any IdentityVault
     private let lock = NSLock()
     private var reads = 0
     var eventReads: Int { lock.withLock { reads } }
 
-    init(_ base: SQLiteEventStore) { self.base = base }
+    init(_ stores: StoreSet) {
+        base = stores.events
+        vault = stores.vault
+    }
 
     private func count() { lock.withLock { reads += 1 } }
 
     func commit(_ batch: EventBatchWrite) async throws -> BatchCommit { try await base.commit(batch) }
     func commitAll(
-        next: @escaping @Sendable () throws -> EventBatchWrite?, stored: @escaping @Sendable (BatchCommit) -> Void
+        _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
+        audit: @escaping @Sendable (BatchCommit) -> AuditDraft
     ) async throws -> BatchCommit {
-        try await base.commitAll(next: next, stored: stored)
+        try await base.commitAll(batches, stored: stored, audit: audit)
     }
     func eventCount() async throws -> Int { try await base.eventCount() }
     func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] {
@@ -104,11 +115,18 @@ final class CountingStore: EventStore, IdentityVault, @unchecked Sendable {
         count()
         return try await base.events(after: cursor, limit: limit)
     }
-    func erase(_ pseudonym: Pseudonym) async throws -> ErasureCounts { try await base.erase(pseudonym) }
+    func scan(_ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
+        count()
+        try await base.scan(filter, chunkSize: chunkSize, body)
+    }
+    func erase(_ pseudonym: Pseudonym, audit: @escaping @Sendable (ErasureCounts) -> AuditDraft) async throws -> ErasureCounts {
+        try await base.erase(pseudonym, audit: audit)
+    }
     // Metadata (index lookups, no event row): not counted as event reads.
     func latestEventMillis() async throws -> Int64? { try await base.latestEventMillis() }
     func containsEvents(in range: Range<Int64>) async throws -> Bool { try await base.containsEvents(in: range) }
-    func identity(for pseudonym: Pseudonym) async throws -> VaultRecord? { try await base.identity(for: pseudonym) }
-    func dataKey(id: String) async throws -> DataKeyRecord? { try await base.dataKey(id: id) }
-    func identityCount() async throws -> Int { try await base.identityCount() }
+    func settle() async throws -> Double { try await base.settle() }
+    func identity(for pseudonym: Pseudonym) async throws -> VaultRecord? { try await vault.identity(for: pseudonym) }
+    func dataKey(id: String) async throws -> DataKeyRecord? { try await vault.dataKey(id: id) }
+    func identityCount() async throws -> Int { try await vault.identityCount() }
 }

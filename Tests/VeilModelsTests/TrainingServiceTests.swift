@@ -5,6 +5,7 @@ import VeilCore
 import VeilLearning
 import VeilPrivacy
 import VeilStore
+import VeilTestSupport
 import VeilSynth
 import VeilLedger
 @testable import VeilModels
@@ -18,19 +19,19 @@ import VeilLedger
         let second = try await fixture.trainer.train(TrainingFixture.request(), principal: "cli")
         #expect(first.modelId != nil)
         #expect(first.modelId == second.modelId)
-        #expect(try fixture.context.models.list().count == 1)
+        #expect(try await fixture.context.models.list().count == 1)
         let other = try await fixture.trainer.train(TrainingFixture.request(seed: 43), principal: "cli")
         #expect(other.modelId != first.modelId)
-        #expect(try fixture.context.models.list().count == 2)
+        #expect(try await fixture.context.models.list().count == 2)
     }
 
     @Test func aRefusedBudgetStopsTrainingBeforeAnyEventIsRead() async throws {
         let fixture = try await TrainingFixture(totalEpsilon: 1)
-        let counting = CountingStore(fixture.context.events)
+        let counting = CountingStore(fixture.context.stores)
         let context = fixture.context
         let trainer = TrainingService(
             policy: context.policy, master: context.keys.master, events: counting, vault: counting,
-            budget: context.budget, models: context.models, audit: context.audit)
+            budget: context.budget, models: context.models)
         do {
             _ = try await trainer.train(TrainingFixture.request(epsilon: 2), principal: "cli")
             Issue.record("a run over the budget must be refused")
@@ -38,12 +39,12 @@ import VeilLedger
             #expect(error.code == .budgetExceeded)
         }
         #expect(counting.eventReads == 0)
-        #expect(try context.models.list().isEmpty)
-        #expect(try context.budget.status().spends.isEmpty)
+        #expect(try await context.models.list().isEmpty)
+        #expect(try await context.budget.status().spends.isEmpty)
         // Control: the same wrapper does see the reads of a run the budget affords.
         _ = try await trainer.train(TrainingFixture.request(epsilon: 0.5), principal: "cli")
         #expect(counting.eventReads > 0)
-        #expect(try context.models.list().count == 1)
+        #expect(try await context.models.list().count == 1)
     }
 
     @Test func theDefaultCutoffEndsTheHorizonWithTheLatestStoredDay() async throws {
@@ -66,11 +67,11 @@ import VeilLedger
 
     @Test func aCutoffWhoseHorizonHoldsNoEventIsRefusedBeforeSpending() async throws {
         let fixture = try await TrainingFixture()
-        let counting = CountingStore(fixture.context.events)
+        let counting = CountingStore(fixture.context.stores)
         let context = fixture.context
         let trainer = TrainingService(
             policy: context.policy, master: context.keys.master, events: counting, vault: counting,
-            budget: context.budget, models: context.models, audit: context.audit)
+            budget: context.budget, models: context.models)
         var request = TrainingFixture.request()
         request.cutoffMillis = Int64(CivilDate(year: 2026, month: 3, day: 20)!.daysSinceEpoch) * 86_400_000
         do {
@@ -91,8 +92,8 @@ import VeilLedger
             #expect(error.message.contains("runs past the end of the stored data"))
         }
         #expect(counting.eventReads == 0)
-        #expect(try context.budget.status().spends.isEmpty)
-        #expect(try context.models.list().isEmpty)
+        #expect(try await context.budget.status().spends.isEmpty)
+        #expect(try await context.models.list().isEmpty)
     }
 
     @Test func onlyAnApprovedModelServes() async throws {
@@ -105,10 +106,10 @@ import VeilLedger
 
         let open = try await fixture.trainer.train(TrainingFixture.request(epsilon: nil, nonPrivate: true), principal: "cli")
         #expect(open.isPrivate == false)
-        #expect(throws: VeilError.self) { try fixture.context.models.approve(id: open.modelId!, reviewer: "cli", note: "no") }
+        await #expect(throws: VeilError.self) { try await fixture.context.models.approve(id: open.modelId!, reviewer: "cli", note: "no") }
         await #expect(throws: VeilError.self) { try await predictor.predict(userID: user, task: .purchase, at: Self.at) }
 
-        _ = try fixture.context.models.approve(id: modelID, reviewer: "cli", note: "fine")
+        _ = try await fixture.context.models.approve(id: modelID, reviewer: "cli", note: "fine")
         let prediction = try await predictor.predict(userID: user, task: .purchase, at: Self.at)
         let pseudonym = fixture.context.keys.userPseudonymizer.pseudonym(for: user)
         #expect(prediction.pseudonym == pseudonym.hex)
@@ -130,7 +131,7 @@ import VeilLedger
     @Test func theCardCarriesWhatTheAccountantCharged() async throws {
         let fixture = try await TrainingFixture()
         let card = try await fixture.trainer.train(TrainingFixture.request(.churn, epsilon: 2), principal: "trainer-1")
-        let n = try await fixture.context.events.identityCount()
+        let n = try await fixture.context.stores.vault.identityCount()
         #expect(card.population == n)
         #expect(card.samplingRate == 64 / Double(n))
         #expect(card.steps == 2 * max(1, Int((Double(n) / 64).rounded())))
@@ -146,15 +147,15 @@ import VeilLedger
         #expect(card.trainCount > 0 && card.holdoutCount > 0)
         #expect(card.metrics.rocAuc != nil)
         #expect(Set(card.baselines.keys) == ["base_rate", "recency"])
-        let spend = try #require(try fixture.context.budget.status().spends.last)
+        let spend = try #require(try await fixture.context.budget.status().spends.last)
         #expect(spend.mechanism == mechanism)
         #expect(spend.principal == "trainer-1")
 
-        let log = try String(contentsOfFile: AuditLog.path(dataDirectory: fixture.directory + "/data"), encoding: .utf8)
+        let log = try await fixture.context.stores.chainLines().joined(separator: "\n")
         #expect(log.contains("model.train"))
         #expect(log.contains(card.modelId!))
 
-        let description = try fixture.context.models.describe(id: card.modelId!)
+        let description = try await fixture.context.models.describe(id: card.modelId!)
         #expect(description.card["model_id"] == .string(card.modelId!))
         #expect(description.card["epsilon"] == .double(epsilon))
     }
@@ -174,7 +175,7 @@ import VeilLedger
         let fixture = try await TrainingFixture()
         let card = try await fixture.trainer.train(TrainingFixture.request(), principal: "cli")
         let id = try #require(card.modelId)
-        _ = try fixture.context.models.approve(id: id, reviewer: "cli", note: "ok")
+        _ = try await fixture.context.models.approve(id: id, reviewer: "cli", note: "ok")
         let predictor = fixture.context.predictionService()
         var csv = ""
         let summary = try await predictor.score(task: .purchase, at: Self.at, principal: "cli") { csv += $0 }
@@ -184,12 +185,12 @@ import VeilLedger
         let prediction = try await predictor.predict(userID: fixture.userIDs[1], task: .purchase, at: Self.at)
         let encoder = JSONEncoder()
         let texts = [
-            String(decoding: try fixture.context.models.artifact(id: id), as: UTF8.self),
+            String(decoding: try await fixture.context.models.artifact(id: id), as: UTF8.self),
             String(decoding: try encoder.encode(card), as: UTF8.self),
-            String(decoding: try encoder.encode(try fixture.context.models.describe(id: id)), as: UTF8.self),
+            String(decoding: try encoder.encode(try await fixture.context.models.describe(id: id)), as: UTF8.self),
             String(decoding: try encoder.encode(prediction), as: UTF8.self),
             csv,
-            try String(contentsOfFile: AuditLog.path(dataDirectory: fixture.directory + "/data"), encoding: .utf8),
+            try await fixture.context.stores.chainLines().joined(separator: "\n"),
         ]
         for text in texts {
             #expect(!text.contains("user-0"))
@@ -228,6 +229,6 @@ import VeilLedger
         request = TrainingFixture.request()
         request.cutoffMillis = Int64(Date().timeIntervalSince1970 * 1000)
         #expect(await field(request) == "cutoff")
-        #expect(try fixture.context.models.list().isEmpty)
+        #expect(try await fixture.context.models.list().isEmpty)
     }
 }

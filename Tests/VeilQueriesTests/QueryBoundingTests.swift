@@ -7,7 +7,7 @@ import VeilCore
 /// history moves the bounded answers by no more than the stated sensitivity.
 @Suite struct QueryBoundingTests {
     /// A user with 100 purchases valued 1 … 100: the 10 kept are a uniform sample (mean ≈ 50.5), not the first 10.
-    @Test func keptContributionsAreAUniformSample() throws {
+    @Test func keptContributionsAreAUniformSample() async throws {
         let user = ShopData.user(1)
         let events = (1...100).map {
             ShopData.event(user, $0, type: .purchase, millis: ShopData.weekStart + Int64($0), category: "books", price: Double($0), quantity: 1)
@@ -18,7 +18,7 @@ import VeilCore
         var total = 0.0
         let trials = 300
         for trial in 0..<trials {
-            let aggregate = try QueryEngine.aggregate(plan, events: InMemoryEvents(events: events), key: (UInt64(trial), 77))
+            let aggregate = try await QueryEngine.aggregate(plan, events: InMemoryEvents(events: events), key: (UInt64(trial), 77))
             #expect(aggregate.counts[0] == 10)
             total += Double(aggregate.sums[0]) / 100 / 10
         }
@@ -27,7 +27,7 @@ import VeilCore
     }
 
     /// A user in 8 categories with max_groups_per_user = 4 keeps each category about half the time.
-    @Test func keptGroupsAreAUniformSample() throws {
+    @Test func keptGroupsAreAUniformSample() async throws {
         let user = ShopData.user(1)
         let events = ShopData.categories.enumerated().flatMap { index, category in
             (0..<(index + 1)).map { ShopData.event(user, index * 10 + $0, type: .view, millis: ShopData.weekStart, category: category) }
@@ -36,7 +36,7 @@ import VeilCore
         var kept = [Int](repeating: 0, count: 8)
         let trials = 400
         for trial in 0..<trials {
-            let aggregate = try QueryEngine.aggregate(plan, events: InMemoryEvents(events: events.shuffled()), key: (UInt64(trial), 5))
+            let aggregate = try await QueryEngine.aggregate(plan, events: InMemoryEvents(events: events.shuffled()), key: (UInt64(trial), 5))
             #expect(aggregate.users.reduce(0, +) == 4)
             for index in 0..<8 { kept[index] += Int(aggregate.users[index]) }
         }
@@ -67,11 +67,11 @@ import VeilCore
         QuerySpec(metric: "sum", value: "order_value", epsilon: 1, mechanism: "gaussian"),
         QuerySpec(metric: "quantile", value: "quantity", groupBy: "category", quantile: 0.9, epsilon: 1),
     ])
-    func oneUserMovesAnswersByAtMostTheSensitivity(spec: QuerySpec) throws {
+    func oneUserMovesAnswersByAtMostTheSensitivity(spec: QuerySpec) async throws {
         let plan = try QueryPlan(spec, policy: ShopData.policy())
         let key: (UInt64, UInt64) = (42, 43)
-        let without = try QueryEngine.aggregate(plan, events: InMemoryEvents(events: Self.base), key: key)
-        let with = try QueryEngine.aggregate(plan, events: InMemoryEvents(events: Self.base + Self.heavyEvents, chunkSize: 65_536), key: key)
+        let without = try await QueryEngine.aggregate(plan, events: InMemoryEvents(events: Self.base), key: key)
+        let with = try await QueryEngine.aggregate(plan, events: InMemoryEvents(events: Self.base + Self.heavyEvents, chunkSize: 65_536), key: key)
         for part in plan.parts {
             // Large sums are released in coarser units: compare what is released, the rounded sums.
             let a = Self.vector(part.kind, without, keys: with.keys).map { QueryRelease.roundToUnit($0, unit: part.unit) }

@@ -1,18 +1,21 @@
 import Foundation
 import VeilCore
 import VeilCrypto
+import VeilStore
 @testable import VeilQueries
 
-/// Real events held in memory, served in chunks: the test stand-in for the event store's scan.
+/// Real events held in memory, served in chunks as the contract says (only what the filter admits):
+/// the engine's input in tests of the engine (the store's scan is tested by the store contract).
 struct InMemoryEvents: EventScanning {
     var events: [StoredEvent]
     var chunkSize = 4_096
 
-    func scanEvents(_ body: ([StoredEvent]) throws -> Void) throws {
+    func scanEvents(_ filter: EventFilter, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
+        let admitted = events.filter(filter.contains)
         var start = 0
-        while start < events.count {
-            let end = min(start + chunkSize, events.count)
-            try body(Array(events[start..<end]))
+        while start < admitted.count {
+            let end = min(start + chunkSize, admitted.count)
+            try body(Array(admitted[start..<end]))
             start = end
         }
     }
@@ -28,26 +31,12 @@ final class WatchedEvents: EventScanning, @unchecked Sendable {
 
     var scanCount: Int { lock.withLock { scans } }
 
-    func scanEvents(_ body: ([StoredEvent]) throws -> Void) throws {
+    func scanEvents(_ filter: EventFilter, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
         lock.withLock { scans += 1 }
-        try inner.scanEvents(body)
+        try await inner.scanEvents(filter, body)
     }
 }
 
-/// An audit log in memory.
-final class MemoryAudit: AuditRecording, @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [(action: String, details: [String: JSONValue])] = []
-
-    var records: [(action: String, details: [String: JSONValue])] { lock.withLock { stored } }
-
-    func record(actor: String, action: AuditAction, details: [String: JSONValue]) throws -> UInt64 {
-        lock.withLock {
-            stored.append((action.rawValue, details))
-            return UInt64(stored.count)
-        }
-    }
-}
 
 /// A small, fast, seeded generator for building test data (not for noise).
 struct SplitMix: RandomNumberGenerator {

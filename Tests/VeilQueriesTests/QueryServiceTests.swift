@@ -4,6 +4,7 @@ import VeilCore
 import VeilCrypto
 import VeilPrivacy
 import VeilStore
+import VeilTestSupport
 import VeilLedger
 @testable import VeilQueries
 
@@ -29,11 +30,11 @@ import VeilLedger
     }()
 
     @Test(arguments: ["laplace", "gaussian"], ["count_users", "count_events"])
-    func rareCategoryIsNeverReleasedCommonOneAlways(mechanism: String, metric: String) throws {
+    func rareCategoryIsNeverReleasedCommonOneAlways(mechanism: String, metric: String) async throws {
         let plan = try QueryPlan(QuerySpec(metric: metric, groupBy: "category", epsilon: 1, mechanism: mechanism), policy: ShopData.policy())
         let threshold = try #require(plan.selectionThreshold)
         #expect(threshold > 5 && threshold < 1_000)
-        let aggregate = try QueryEngine.aggregate(plan, events: InMemoryEvents(events: Self.events), key: (3, 4))
+        let aggregate = try await QueryEngine.aggregate(plan, events: InMemoryEvents(events: Self.events), key: (3, 4))
         var generator = ChaChaNoiseGenerator(seed: 21)
         for _ in 0..<200 {
             let answer = QueryRelease.answer(plan: plan, aggregate: aggregate, receipt: QueryStatisticsTests.receipt, using: &generator)
@@ -46,19 +47,18 @@ import VeilLedger
 }
 
 @Suite struct QueryServiceTests {
-    static func service(policy: Policy, events: any EventScanning, audit: MemoryAudit) throws -> (QueryService, BudgetService) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("veil-query-\(UUID().uuidString)").path
-        let budget = BudgetService(policy: policy, store: SQLiteLedgerStore(database: try VeilDatabase(directory: directory)), audit: audit)
-        return (QueryService(policy: policy, events: events, budget: budget, audit: audit), budget)
+    static func service(policy: Policy, events: any EventScanning, stores: StoreSet) -> (QueryService, BudgetService) {
+        let budget = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
+        return (QueryService(policy: policy, scanning: events, budget: budget, audit: stores.audit), budget)
     }
 
-    @Test func reservesAuditsThenAnswers() throws {
-        let audit = MemoryAudit()
+    @Test func reservesAuditsThenAnswers() async throws {
+        let stores = try ScratchStores.open()
         let events = WatchedEvents(ShopData.events(users: 200, seed: 1))
-        let (service, budget) = try Self.service(policy: ShopData.policy(), events: events, audit: audit)
+        let (service, budget) = Self.service(policy: ShopData.policy(), events: events, stores: stores)
         var generator = ChaChaNoiseGenerator(seed: 1)
         let spec = QuerySpec(metric: "mean", value: "revenue", groupBy: "category", epsilon: 0.5, mechanism: "gaussian")
-        let answer = try service.run(spec, principal: "alice", role: .analyst, using: &generator)
+        let answer = try await service.run(spec, principal: "alice", role: .analyst, using: &generator)
 
         #expect(answer.groups.map(\.key) == ShopData.categories)
         #expect(answer.groups.allSatisfy { $0.sum != nil && $0.count != nil && $0.estimate != nil })
@@ -66,10 +66,11 @@ import VeilLedger
         // Sum: 4 groups × 10 contributions × $50 (plus the rounding of the release unit); count 4 × 10; selection √4.
         #expect(abs(answer.sensitivity[0].l1 - 4 * 10 * 50) <= 2 && answer.sensitivity[1].l1 == 40 && answer.sensitivity[2].l2 == 2)
         #expect(answer.budget.epsilon <= 0.5 + 1e-12)
-        #expect(try budget.status().spends.count == 1)
+        #expect(try await budget.status().spends.count == 1)
         #expect(events.scanCount == 1)
-        #expect(audit.records.map(\.action) == ["budget.spend", "query.run"])
-        let details = audit.records[1].details
+        let records = try await stores.chainBodies()
+        #expect(records.map(\.action) == ["budget.spend", "query.run"])
+        let details = records[1].details
         #expect(details["metric"] == .string("mean") && details["group_by"] == .string("category"))
         let allowed: Set<String> = [
             "metric", "value", "group_by", "epsilon", "delta", "mechanism", "ledger_mechanism", "spend_id", "lower", "upper",
@@ -87,31 +88,32 @@ import VeilLedger
         #expect(try JSONDecoder().decode(QueryAnswer.self, from: Data(json.utf8)) == answer)
     }
 
-    @Test func refusedOrInvalidQueriesReadNothing() throws {
+    @Test func refusedOrInvalidQueriesReadNothing() async throws {
         var policy = ShopData.policy()
         policy.budget.totalEpsilon = 1
-        let audit = MemoryAudit()
+        let stores = try ScratchStores.open()
         let events = WatchedEvents(ShopData.events(users: 50, seed: 2))
-        let (service, budget) = try Self.service(policy: policy, events: events, audit: audit)
+        let (service, budget) = Self.service(policy: policy, events: events, stores: stores)
         var generator = ChaChaNoiseGenerator(seed: 2)
 
-        _ = try service.run(QuerySpec(metric: "count_users", epsilon: 0.9), principal: "cli", role: .analyst, using: &generator)
+        _ = try await service.run(QuerySpec(metric: "count_users", epsilon: 0.9), principal: "cli", role: .analyst, using: &generator)
         #expect(events.scanCount == 1)
-        #expect(throws: VeilError.self) {
-            try service.run(QuerySpec(metric: "count_users", epsilon: 0.9), principal: "cli", role: .analyst, using: &generator)
+        for _ in 0..<2 {
+            do {
+                _ = try await service.run(QuerySpec(metric: "count_users", epsilon: 0.9), principal: "cli", role: .analyst, using: &generator)
+                Issue.record("a query past the cap must be refused")
+            } catch let error as VeilError {
+                #expect(error.code == .budgetExceeded)
+            }
         }
         do {
-            _ = try service.run(QuerySpec(metric: "count_users", epsilon: 0.9), principal: "cli", role: .analyst, using: &generator)
-        } catch let error as VeilError {
-            #expect(error.code == .budgetExceeded)
-        }
-        do {
-            _ = try service.run(QuerySpec(metric: "sum", epsilon: 0.1), principal: "cli", role: .analyst, using: &generator)
+            _ = try await service.run(QuerySpec(metric: "sum", epsilon: 0.1), principal: "cli", role: .analyst, using: &generator)
+            Issue.record("a sum without a value must be refused")
         } catch let error as VeilError {
             #expect(error.code == .invalidInput && error.field == "value")
         }
         #expect(events.scanCount == 1)
-        #expect(try budget.status().spends.count == 1)
-        #expect(audit.records.map(\.action) == ["budget.spend", "query.run", "budget.refuse", "budget.refuse"])
+        #expect(try await budget.status().spends.count == 1)
+        #expect(try await stores.chainActions() == ["budget.spend", "query.run", "budget.refuse", "budget.refuse"])
     }
 }

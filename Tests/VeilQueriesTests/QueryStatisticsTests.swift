@@ -92,9 +92,9 @@ import VeilLedger
     /// `measured` (by default the released value) against the true bounded answer.
     static func run(
         _ spec: QuerySpec, repetitions: Int, seed: UInt64, measured: (QueryAnswer.Group) -> Double = { $0.estimate!.value! }
-    ) throws -> Outcome {
+    ) async throws -> Outcome {
         let plan = try QueryPlan(spec, policy: ShopData.policy())
-        let aggregate = try QueryEngine.aggregate(plan, events: InMemoryEvents(events: events), key: (11, 12))
+        let aggregate = try await QueryEngine.aggregate(plan, events: InMemoryEvents(events: events), key: (11, 12))
         var generator = ChaChaNoiseGenerator(seed: seed)
         var outcome = Outcome()
         for _ in 0..<repetitions {
@@ -112,22 +112,22 @@ import VeilLedger
         return outcome
     }
 
-    @Test func laplaceCountsByHour() throws {
-        let outcome = try Self.run(QuerySpec(metric: "count_events", groupBy: "hour_of_day", epsilon: 1), repetitions: 200, seed: 1)
+    @Test func laplaceCountsByHour() async throws {
+        let outcome = try await Self.run(QuerySpec(metric: "count_events", groupBy: "hour_of_day", epsilon: 1), repetitions: 200, seed: 1)
         outcome.expectCalibrated()
     }
 
-    @Test func gaussianRevenueSumsByWeekday() throws {
-        let outcome = try Self.run(
+    @Test func gaussianRevenueSumsByWeekday() async throws {
+        let outcome = try await Self.run(
             QuerySpec(metric: "sum", value: "revenue", groupBy: "weekday", epsilon: 1, mechanism: "gaussian"), repetitions: 500, seed: 2)
         outcome.expectCalibrated()
     }
 
     /// Small σ: the exact discrete-Gaussian interval (summed pmf) is used.
-    @Test func gaussianUserCountsByDay() throws {
+    @Test func gaussianUserCountsByDay() async throws {
         let spec = QuerySpec(
             metric: "count_users", groupBy: "day", from: "2026-11-02", to: "2026-11-08", epsilon: 2, mechanism: "gaussian")
-        let outcome = try Self.run(spec, repetitions: 500, seed: 3)
+        let outcome = try await Self.run(spec, repetitions: 500, seed: 3)
         outcome.expectCalibrated()
     }
 
@@ -137,10 +137,10 @@ import VeilLedger
     /// clamped to the bounds, which only shrinks its error, so the sd is checked on the unclamped ratio
     /// S/C and is an upper bound for the value. Over seeds 1…8 the ratio's RMS/sd was 0.97–1.06
     /// (standard errors 0.02–0.03), the clamped value's 0.71–0.84, coverage 0.948–0.962.
-    @Test func laplaceMeanRevenueByWeekday() throws {
+    @Test func laplaceMeanRevenueByWeekday() async throws {
         let spec = QuerySpec(metric: "mean", value: "revenue", groupBy: "weekday", epsilon: 1)
-        let released = try Self.run(spec, repetitions: 400, seed: 4)
-        let ratio = try Self.run(spec, repetitions: 400, seed: 4) { $0.sum!.value! / $0.count!.value! }
+        let released = try await Self.run(spec, repetitions: 400, seed: 4)
+        let ratio = try await Self.run(spec, repetitions: 400, seed: 4) { $0.sum!.value! / $0.count!.value! }
         #expect((0.93...0.97).contains(released.coverage), "coverage \(released.coverage)")
         #expect(abs(ratio.rmsOverSD - 1) < 4 * ratio.rmsStandardError, "ratio rms/sd \(ratio.rmsOverSD) ± \(ratio.rmsStandardError)")
         #expect(released.rmsOverSD < 1 + 4 * released.rmsStandardError, "value rms/sd \(released.rmsOverSD)")
@@ -155,7 +155,7 @@ import VeilLedger
     /// within 4 standard errors; the interval (documented as approximate, from bin edges) must cover
     /// the true bounded median at least 95% of the time.
     /// Over seeds 1…8: RMS / predicted 0.975–1.023 (standard error ≈ 0.024), coverage 0.997–1.000.
-    @Test func medianOrderValueMatchesItsRankNoise() throws {
+    @Test func medianOrderValueMatchesItsRankNoise() async throws {
         var random = SplitMix(seed: 5)
         var events: [StoredEvent] = []
         var prices: [Double] = []
@@ -169,7 +169,7 @@ import VeilLedger
         let truth = prices[prices.count / 2 - 1]
         let q = 0.5
         let plan = try QueryPlan(QuerySpec(metric: "quantile", value: "revenue", quantile: q, epsilon: 1), policy: ShopData.policy())
-        let aggregate = try QueryEngine.aggregate(plan, events: InMemoryEvents(events: events), key: (1, 2))
+        let aggregate = try await QueryEngine.aggregate(plan, events: InMemoryEvents(events: events), key: (1, 2))
         let bins = aggregate.bins[0]
         let width = plan.binEdges[1] - plan.binEdges[0]
         let j = Double(Int((truth - plan.binEdges[0]) / width) + 1)

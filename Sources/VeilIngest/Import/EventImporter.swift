@@ -234,8 +234,9 @@ public struct EventImporter: Sendable {
         actor: String, report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
     ) async throws -> Bool {
         let segments = segments(of: file, layout: layout)
-        let batches = BatchChannel<IngestService.PreparedBatch>()
-        let delivery = OrderedDelivery(segments: segments.count, to: batches)
+        let batches = EventBatchStream()
+        let service = service
+        let delivery = OrderedDelivery(segments: segments.count) { batches.send(service.write($0)) }
         let bytesTotal = file.bytes.count
         // Validation runs in its own task; this task goes straight into the store, so the writer waits
         // for batches before the segments occupy every cooperative thread.

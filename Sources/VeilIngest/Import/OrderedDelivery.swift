@@ -1,5 +1,4 @@
 import Synchronization
-import VeilStore
 
 /// Passes the batches the validation segments of a file prepare to the store in file order: segment
 /// 0's as they come, each later segment's once every earlier segment has finished (until then they
@@ -19,11 +18,13 @@ final class OrderedDelivery: Sendable {
     }
 
     private let state: Mutex<State>
-    private let channel: BatchChannel<IngestService.PreparedBatch>
+    private let handOn: @Sendable (IngestService.PreparedBatch) -> Void
 
-    init(segments: Int, to channel: BatchChannel<IngestService.PreparedBatch>) {
+    /// Passes the batches of `segments` segments on to `pass`, in order (called with the delivery's
+    /// lock held: `pass` must only hand the batch on, e.g. `EventBatchStream.send`).
+    init(segments: Int, pass: @escaping @Sendable (IngestService.PreparedBatch) -> Void) {
         state = Mutex(State(waiting: Array(repeating: [], count: segments), finished: Array(repeating: false, count: segments)))
-        self.channel = channel
+        handOn = pass
     }
 
     /// Whether the delivery was abandoned (a segment found a problem or outgrew the limit).
@@ -75,6 +76,6 @@ final class OrderedDelivery: Sendable {
         state.offsets.append(offset)
         var batch = batch
         state.numbering.number(&batch)
-        channel.send(batch)
+        handOn(batch)
     }
 }

@@ -11,9 +11,9 @@ public struct ModelDescription: Sendable, Encodable {
 
 extension ModelRegistry {
     /// The registry record and the card of model `id`. The artifact is checked against its name.
-    public func describe(id: String) throws -> ModelDescription {
-        let record = try find(id: id)
-        var card = try ModelFile.cardJSON(try artifact(id: id))
+    public func describe(id: String) async throws -> ModelDescription {
+        let record = try await find(id: id)
+        var card = try ModelFile.cardJSON(try await artifact(id: id))
         card["model_id"] = .string(record.id)
         card["created"] = .string(ModelFile.isoTime(millis: record.createdMillis))
         return ModelDescription(record: record, card: card)

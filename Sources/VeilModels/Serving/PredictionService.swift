@@ -60,13 +60,13 @@ public final class PredictionService: Sendable {
     private let pseudonymizer: Pseudonymizer
     private let events: any EventStore
     private let models: ModelRegistry
-    private let audit: (any AuditRecording)?
+    private let audit: any AuditRecording
     private let clock: WallClock
     private let cache = Mutex<[String: ServingModel]>([:])
 
     /// `clock` gives the default `at` of a prediction or scoring: now.
     public init(
-        pseudonymizer: Pseudonymizer, events: any EventStore, models: ModelRegistry, audit: (any AuditRecording)?,
+        pseudonymizer: Pseudonymizer, events: any EventStore, models: ModelRegistry, audit: any AuditRecording,
         clock: WallClock = .system
     ) {
         self.pseudonymizer = pseudonymizer
@@ -91,7 +91,7 @@ public final class PredictionService: Sendable {
         guard subjects.count <= Self.maxBatch else {
             throw VeilError(.tooLarge, field: "subjects", "at most \(Self.maxBatch) predictions per request, got \(subjects.count)")
         }
-        let model = try servingModel(task: task)
+        let model = try await servingModel(task: task)
         let extractor = model.extractor(at: time ?? clock.now())
         var features: [Double] = []
         var pseudonyms: [Pseudonym] = []
@@ -121,7 +121,7 @@ public final class PredictionService: Sendable {
         task: PredictionTask, at time: Date? = nil, principal: String, write: (String) throws -> Void,
         progress: (Int) -> Void = { _ in }
     ) async throws -> ScoreSummary {
-        let model = try servingModel(task: task)
+        let model = try await servingModel(task: task)
         let extractor = model.extractor(at: time ?? clock.now())
         var summary = ScoreSummary(modelId: model.id, task: task.rawValue, scored: 0, skipped: 0)
         try write("pseudonym,score\n")
@@ -161,7 +161,7 @@ public final class PredictionService: Sendable {
         try flushUser()
         try flushRows()
         progress(users)
-        try audit?.record(
+        try await audit.record(
             actor: principal, action: .modelScore,
             details: [
                 "model_id": .string(model.id), "task": .string(task.rawValue), "scored": .int(Int64(summary.scored)),
@@ -171,10 +171,10 @@ public final class PredictionService: Sendable {
     }
 
     /// The approved model for `task`, loaded once per model id.
-    private func servingModel(task: PredictionTask) throws -> ServingModel {
-        let record = try models.serving(task: task.rawValue)
+    private func servingModel(task: PredictionTask) async throws -> ServingModel {
+        let record = try await models.serving(task: task.rawValue)
         if let cached = cache.withLock({ $0[record.id] }) { return cached }
-        let stored = try ModelFile.decode(try models.artifact(id: record.id))
+        let stored = try ModelFile.decode(try await models.artifact(id: record.id))
         guard stored.card.isPrivate, stored.card.task == task.rawValue else {
             throw VeilError(.integrity, field: "model_id", "model \(record.id) does not fit task \(task.rawValue) or is not private")
         }

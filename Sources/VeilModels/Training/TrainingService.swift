@@ -25,7 +25,7 @@ import VeilStore
 ///   run (only when the policy allows it) spends nothing, is marked `is_private: false` and can never
 ///   be approved.
 /// - Every run that registers a model writes a `model.train` audit record with its parameters, ε, δ and
-///   the model id.
+///   the model id, in the registration's transaction.
 public final class TrainingService: Sendable {
     private let policy: LoadedPolicy
     private let master: SecretBytes
@@ -33,13 +33,11 @@ public final class TrainingService: Sendable {
     private let vault: any IdentityVault
     private let budget: BudgetService
     private let models: ModelRegistry
-    private let audit: (any AuditRecording)?
     private let clock: WallClock
 
     public init(
         policy: LoadedPolicy, master: SecretBytes, events: any EventStore, vault: any IdentityVault,
-        budget: BudgetService, models: ModelRegistry, audit: (any AuditRecording)?,
-        clock: WallClock = .system
+        budget: BudgetService, models: ModelRegistry, clock: WallClock = .system
     ) {
         self.policy = policy
         self.master = master
@@ -47,7 +45,6 @@ public final class TrainingService: Sendable {
         self.vault = vault
         self.budget = budget
         self.models = models
-        self.audit = audit
         self.clock = clock
     }
 
@@ -98,7 +95,7 @@ public final class TrainingService: Sendable {
                 targetEpsilon: target, delta: plan.delta, samplingRate: samplingRate, steps: steps)
             noiseMultiplier = calibration.noiseMultiplier
             calibratedEpsilon = calibration.epsilon
-            try budget.reserve(
+            try await budget.reserve(
                 BudgetRequest(
                     principal: principal, role: role,
                     purpose: "train \(plan.task.rawValue) model (\(plan.model.rawValue))",
@@ -164,11 +161,16 @@ public final class TrainingService: Sendable {
             steps: steps, noiseMultiplier: noiseMultiplier, epsilon: calibratedEpsilon, metrics: metrics,
             baselines: baselines, trainCount: train.rowCount, holdoutCount: holdout.rowCount)
         let file = try ModelFile.encode(card: card, artifact: artifact)
-        let record = try models.register(
-            artifact: file, task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: calibratedEpsilon)
+        let registered = card
+        let record = try await models.register(
+            artifact: file, task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: calibratedEpsilon
+        ) { id in
+            var card = registered
+            card.modelId = id
+            return AuditDraft(actor: principal, action: .modelTrain, details: auditDetails(card: card, role: role))
+        }
         card.modelId = record.id
         card.created = ModelFile.isoTime(millis: record.createdMillis)
-        try audit?.record(actor: principal, action: .modelTrain, details: auditDetails(card: card, role: role))
         return card
     }
 
