@@ -177,7 +177,7 @@ let package = Package(
         ),
         .testTarget(
             name: "VeilStorePostgresTests",
-            dependencies: ["VeilStorePostgres", "VeilStoreContract", "VeilStore", "VeilCore", "VeilTestSupport"],
+            dependencies: ["VeilStorePostgres", "VeilStoreContract", "VeilStore", "VeilCore", "VeilCrypto", "VeilAudit", "VeilTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),

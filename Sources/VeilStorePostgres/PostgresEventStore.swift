@@ -13,31 +13,38 @@ import VeilStore
 /// duplicate) and moves exactly those events into `events`. Vault rows are created for the batch's
 /// pseudonyms that have none (one `= ANY` lookup, then one `unnest` insert of what `escrow` returns),
 /// with ON CONFLICT DO NOTHING: another replica may create the same row at the same moment, and both
-/// hold the same identity. A batch returns after its COMMIT returned: durable.
+/// hold the same identity. The batch's `ingest.batch` record is sealed last, under the chain head's
+/// lock (`PostgresAuditChain`), in the same transaction. A batch returns after its COMMIT returned:
+/// durable.
 ///
-/// Concurrent batches run in concurrent transactions on separate connections; PostgreSQL flushes the
-/// WAL of commits that arrive together with one fsync, so no group committer is needed here. Rows that
-/// concurrent batches may share (`event_ids`, `vault`) are inserted in key order, so two transactions
-/// wait for each other in one direction only and never deadlock.
-public final class PostgresEventStore: IdentityVault {
-    private let database: VeilPostgresDatabase
+/// Concurrent batches run in concurrent transactions on separate connections and overlap up to their
+/// record: the head's lock is held from sealing to the end of the COMMIT, so audited commits (every
+/// batch's, every spend's) take turns, one WAL flush each. Rows that concurrent batches may share
+/// (`event_ids`, `vault`) are inserted in key order, and the head is locked after them, so two
+/// transactions wait for each other in one direction only and never deadlock.
+final class PostgresEventStore: EventStore, IdentityVault {
+    private let chain: PostgresAuditChain
     private let partitions: EventPartitions
 
-    public init(database: VeilPostgresDatabase) {
-        self.database = database
-        partitions = EventPartitions(database: database)
+    init(chain: PostgresAuditChain) {
+        self.chain = chain
+        partitions = EventPartitions(database: chain.database)
     }
+
+    private var database: VeilPostgresDatabase { chain.database }
 
     private var logger: Logger { database.logger }
 
     // MARK: Writes
 
-    public func commit(_ batch: EventBatchWrite) async throws -> BatchCommit {
+    func commit(_ batch: EventBatchWrite) async throws -> BatchCommit {
         try await partitions.ensure(days: EventPartitions.days(of: batch.events))
         do {
-            return try await database.withTransaction("store a batch of events") { connection in
+            return try await chain.audited("store a batch of events") { connection in
                 try await prepareStaging(connection)
-                return try await store(batch, connection)
+                let result = try await store(batch, connection)
+                if let audit = batch.audit { try await chain.append(audit(result), on: connection) }
+                return result
             }
         } catch {
             partitions.forget()
@@ -45,26 +52,36 @@ public final class PostgresEventStore: IdentityVault {
         }
     }
 
-    public func commitAll(
-        next: @escaping @Sendable () throws -> EventBatchWrite?, stored: @escaping @Sendable (BatchCommit) -> Void
+    /// One transaction for the whole import: each batch is COPYed as it arrives (the stream is read as
+    /// an `AsyncSequence`), then the import's record is sealed and the transaction commits. Other
+    /// writers go on meanwhile; a batch resending an id the import holds waits for the import's end.
+    func commitAll(
+        _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
+        audit: @escaping @Sendable (BatchCommit) -> AuditDraft
     ) async throws -> BatchCommit {
         do {
-            return try await database.withTransaction("import events") { connection in
+            return try await chain.audited("import events") { connection in
                 try await prepareStaging(connection)
                 var total = BatchCommit()
-                // `next` may block until its producer has a batch: call it off the cooperative pool.
-                while let batch = try await Self.blocking({ try CallerError.marking(next) }) {
+                var iterator = batches.makeAsyncIterator()
+                while let batch = try await Self.producing({ try await iterator.next() }) {
                     try await partitions.ensure(days: EventPartitions.days(of: batch.events))
                     let result = try await store(batch, connection)
                     total += result
                     stored(result)
                 }
+                try await chain.append(audit(total), on: connection)
                 return total
             }
         } catch {
             partitions.forget()
             throw error
         }
+    }
+
+    /// Awaits the producer's next batch, marking an error it finished with as the caller's own.
+    private static func producing(_ next: () async throws -> EventBatchWrite?) async throws -> EventBatchWrite? {
+        do { return try await next() } catch { throw CallerError(error: error) }
     }
 
     /// Creates this connection's staging table once per session (`store` empties it after each batch,
@@ -166,16 +183,9 @@ public final class PostgresEventStore: IdentityVault {
         return created
     }
 
-    /// Runs a blocking call on a thread of its own, not on the cooperative pool.
-    private static func blocking<T: Sendable>(_ call: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try call() }) }
-        }
-    }
-
     // MARK: Reads
 
-    public func eventCount() async throws -> Int {
+    func eventCount() async throws -> Int {
         try await database.withConnection("count events") { connection in
             var count = 0
             for try await value in try await connection.query("SELECT count(*) FROM events", logger: logger).decode(Int.self) {
@@ -185,7 +195,7 @@ public final class PostgresEventStore: IdentityVault {
         }
     }
 
-    public func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] {
+    func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] {
         try await database.withConnection("read a pseudonym's events") { connection in
             let rows = try await connection.query(
                 "SELECT \(unescaped: PostgresEventRow.selectList) FROM events WHERE pid = \(Data(pseudonym.bytes)) ORDER BY ts_ms, seq",
@@ -198,7 +208,7 @@ public final class PostgresEventStore: IdentityVault {
 
     /// Keyset pagination on (pid, ts_ms, seq): each chunk is one query that resumes after the last row
     /// of the previous one, so memory holds one chunk whatever the table's size.
-    public func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk {
+    func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk {
         try await database.withConnection("read events") { connection in
             let rows: PostgresRowSequence
             if let cursor {
@@ -221,14 +231,15 @@ public final class PostgresEventStore: IdentityVault {
                 lastSeq = seq
             }
             guard events.count == limit, let last = events.last else { return EventChunk(events: events, next: nil) }
-            return EventChunk(
-                events: events, next: EventCursor(pseudonym: last.pseudonym, timestampMillis: last.timestampMillis, sequence: lastSeq, scanSize: cursor?.scanSize ?? 0))
+            let next = EventCursor(
+                pseudonym: last.pseudonym, timestampMillis: last.timestampMillis, sequence: lastSeq, scanSize: cursor?.scanSize ?? 0)
+            return EventChunk(events: events, next: next)
         }
     }
 
-    public func erase(_ pseudonym: Pseudonym) async throws -> ErasureCounts {
+    func erase(_ pseudonym: Pseudonym, audit: @escaping @Sendable (ErasureCounts) -> AuditDraft) async throws -> ErasureCounts {
         let pid = Data(pseudonym.bytes)
-        return try await database.withTransaction("erase a pseudonym") { connection in
+        return try await chain.audited("erase a pseudonym") { connection in
             try await connection.query(
                 "DELETE FROM event_ids WHERE event_id IN (SELECT event_id FROM events WHERE pid = \(pid))", logger: logger
             ).drain()
@@ -240,12 +251,45 @@ public final class PostgresEventStore: IdentityVault {
             for try await _ in try await connection.query("DELETE FROM vault WHERE pid = \(pid) RETURNING 1", logger: logger) {
                 identities += 1
             }
-            return ErasureCounts(events: events, identities: identities)
+            let counts = ErasureCounts(events: events, identities: identities)
+            try await chain.append(audit(counts), on: connection)
+            return counts
         }
     }
 
+    /// One statement (one snapshot) streamed from the server: postgres-nio asks for more rows only as
+    /// chunks are handed on, so memory holds about one chunk whatever the table's size. The time range
+    /// is a condition on the partition key, so only its days' partitions are read.
+    func scan(_ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
+        precondition(chunkSize > 0, "a chunk holds at least one event")
+        let lower = filter.time?.lowerBound ?? Int64.min
+        let upper = filter.time?.upperBound ?? Int64.max
+        let types = filter.types.map { $0.map(\.rawValue).sorted() }
+        try await database.withConnection("scan events") { connection in
+            let rows = try await connection.query(
+                """
+                SELECT \(unescaped: PostgresEventRow.selectList) FROM events
+                WHERE ts_ms >= \(lower) AND ts_ms < \(upper) AND (\(types == nil) OR type = ANY(\(types ?? [])))
+                """, logger: logger)
+            var chunk: [StoredEvent] = []
+            chunk.reserveCapacity(chunkSize)
+            for try await row in rows {
+                chunk.append(try PostgresEventRow.decode(row).event)
+                if chunk.count == chunkSize {
+                    try CallerError.marking { try body(chunk) }
+                    chunk.removeAll(keepingCapacity: true)
+                }
+            }
+            if !chunk.isEmpty { try CallerError.marking { try body(chunk) } }
+        }
+    }
+
+    /// PostgreSQL has nothing to settle: a commit that returned is in the WAL, and the server's
+    /// checkpoints are its own business.
+    func settle() async throws -> Double { 0 }
+
     /// The newest day partition that holds an event, then the latest time in it: one day's rows read.
-    public func latestEventMillis() async throws -> Int64? {
+    func latestEventMillis() async throws -> Int64? {
         let days = try await partitions.existingDays().sorted(by: >)
         return try await database.withConnection("read the latest event time") { connection in
             for day in days {
@@ -259,7 +303,7 @@ public final class PostgresEventStore: IdentityVault {
         }
     }
 
-    public func containsEvents(in range: Range<Int64>) async throws -> Bool {
+    func containsEvents(in range: Range<Int64>) async throws -> Bool {
         try await database.withConnection("look for events in a time range") { connection in
             var found = false
             for try await value in try await connection.query(
@@ -271,7 +315,7 @@ public final class PostgresEventStore: IdentityVault {
 
     // MARK: IdentityVault
 
-    public func identity(for pseudonym: Pseudonym) async throws -> VaultRecord? {
+    func identity(for pseudonym: Pseudonym) async throws -> VaultRecord? {
         try await database.withConnection("read the vault") { connection in
             let rows = try await connection.query(
                 "SELECT epoch, data_key_id, nonce, ciphertext FROM vault WHERE pid = \(Data(pseudonym.bytes))", logger: logger)
@@ -286,7 +330,7 @@ public final class PostgresEventStore: IdentityVault {
         }
     }
 
-    public func dataKey(id: String) async throws -> DataKeyRecord? {
+    func dataKey(id: String) async throws -> DataKeyRecord? {
         try await database.withConnection("read a data key") { connection in
             let rows = try await connection.query("SELECT sealed, created FROM data_keys WHERE id = \(id)", logger: logger)
             for try await (sealed, created) in rows.decode((Data, Date).self) {
@@ -296,7 +340,7 @@ public final class PostgresEventStore: IdentityVault {
         }
     }
 
-    public func identityCount() async throws -> Int {
+    func identityCount() async throws -> Int {
         try await database.withConnection("count vault rows") { connection in
             var count = 0
             for try await value in try await connection.query("SELECT count(*) FROM vault", logger: logger).decode(Int.self) {

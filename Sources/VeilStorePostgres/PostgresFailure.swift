@@ -12,7 +12,9 @@ import VeilStore
 ///   down, serialization failure or deadlock → `.unavailable` (retrying may help);
 /// - wrong password, missing user or database → `.unavailable` with what to fix (nothing works until
 ///   it is fixed, and it is not the caller's input);
-/// - anything else → `.unavailable`, naming the SQLSTATE.
+/// - a constraint (SQLSTATE class 23) → `.conflict` (HTTP 409);
+/// - anything else → `.internal` (HTTP 500) with a `cause` naming the operation and the SQLSTATE (or
+///   the error's type), which the gateway logs.
 enum PostgresFailure {
     static func map(
         _ error: any Error, doing: String, server: String, user: String? = nil, database: String? = nil
@@ -26,7 +28,9 @@ enum PostgresFailure {
         if let error = error as? VeilError { return error }
         if error is CancellationError { return error }
         guard let error = error as? PSQLError else {
-            return VeilError(.unavailable, field: DatabaseURL.field, "PostgreSQL at \(server) failed to \(doing) (\(type(of: error)))")
+            return VeilError(
+                .internal, field: "store", "a store operation failed; nothing was written",
+                cause: "\(doing): \(String(reflecting: type(of: error)))")
         }
         switch error.code {
         case .server:
@@ -47,7 +51,8 @@ enum PostgresFailure {
         case .unsupportedAuthMechanism, .saslError:
             return VeilError(.unavailable, field: DatabaseURL.field, "PostgreSQL at \(server) refused the login (authentication failed)")
         default:
-            return VeilError(.unavailable, field: DatabaseURL.field, "PostgreSQL at \(server) failed to \(doing) (\(error.code))")
+            return VeilError(
+                .internal, field: "store", "a store operation failed; nothing was written", cause: "\(doing): PostgresNIO \(error.code)")
         }
     }
 
@@ -71,7 +76,13 @@ enum PostgresFailure {
                 return VeilError(
                     .unavailable, field: DatabaseURL.field, "PostgreSQL at \(server) cannot \(doing) right now (SQLSTATE \(state)); retry later")
             }
-            return VeilError(.unavailable, field: DatabaseURL.field, "PostgreSQL at \(server) failed to \(doing) (SQLSTATE \(state))")
+            if state.hasPrefix("23") {
+                return VeilError(
+                    .conflict, field: "store", "the change conflicts with what is stored; nothing was written",
+                    cause: "\(doing): SQLSTATE \(state)")
+            }
+            return VeilError(
+                .internal, field: "store", "a store operation failed; nothing was written", cause: "\(doing): SQLSTATE \(state)")
         }
     }
 

@@ -41,6 +41,19 @@ enum PostgresTestDatabase {
         return location
     }
 
+    /// Drops a database `fresh` made, closing whatever connections are still open on it.
+    static func drop(_ location: PostgresLocation) async {
+        guard case .postgres(let cluster) = try? DatabaseURL(parsing: try clusterURL()),
+            let admin = try? await VeilPostgresDatabase.connectForAdministration(cluster)
+        else { return }
+        defer { admin.close() }
+        _ = try? await admin.withConnection("drop a test database") { connection in
+            try await connection.query(
+                PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \"\(location.database)\" WITH (FORCE)"), logger: admin.logger
+            ).drain()
+        }
+    }
+
     /// A fresh database, migrated and opened.
     static func migrated() async throws -> VeilPostgresDatabase {
         let location = try await fresh()
