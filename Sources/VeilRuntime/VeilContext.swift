@@ -47,19 +47,15 @@ public final class VeilContext: Sendable {
 
     /// Opens the context under an already loaded policy (benchmarks and tests pass the built-in one).
     ///
-    /// `databaseURL` says where the store lives. Only SQLite serves the use cases so far: with a
-    /// PostgreSQL URL this throws, naming what works (`veil db migrate|status`).
+    /// `databaseURL` says where the stores live (SQLite in the data directory, or a PostgreSQL database
+    /// shared by replicas, each with a data directory of its own for its `audit.log` mirror).
     public static func open(
         keysDirectory: String, dataDirectory: String, databaseURL: DatabaseURL = .sqlite, policy: LoadedPolicy, actor: String,
         clock: WallClock = .system
     ) async throws -> VeilContext {
-        if case .postgres(let location) = databaseURL {
-            throw VeilError(
-                .unavailable, field: DatabaseURL.field,
-                "\(location) is a PostgreSQL database; this build runs only `veil db migrate` and `veil db status` on PostgreSQL, every other command on SQLite (leave --database-url and VEIL_DATABASE_URL unset)")
-        }
         let keys = try KeyRing.load(directory: keysDirectory)
-        let opened = try await OpenedDataDirectory.open(directory: dataDirectory, keys: keys, clock: clock, actor: actor)
+        let opened = try await OpenedDataDirectory.open(
+            directory: dataDirectory, database: databaseURL, keys: keys, clock: clock, actor: actor)
         let context = VeilContext(keys: keys, policy: policy, opened: opened, clock: clock)
         try await context.recordPolicyIfChanged(actor: actor)
         return context

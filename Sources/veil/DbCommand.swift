@@ -92,7 +92,7 @@ struct DbCommand: AsyncParsableCommand {
         func run() async throws {
             let ring = try KeyRing.load(directory: keys.keysDirectory)
             let (report, opened) = try await OpenedDataDirectory.recover(
-                directory: data.dataDirectory, keys: ring, clock: .system, actor: "cli")
+                directory: data.dataDirectory, database: try data.databaseURL(), keys: ring, clock: .system, actor: "cli")
             await opened.close()
             if output.json {
                 try Output.json(report)
