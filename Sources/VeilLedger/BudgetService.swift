@@ -71,9 +71,16 @@ public final class BudgetService: Sendable {
     private let audit: any AuditRecording
     private let accountant: RDPAccountant
     private let clock: WallClock
+    /// The hash of the policy the caps come from; when set, spends are refused unless it is the policy
+    /// recorded with the ledger (`LedgerStore.reserve`).
+    private let policyHash: String?
 
-    /// `clock` stamps each spend (tests pass a fixed one).
-    public init(policy: Policy, store: any LedgerStore, audit: any AuditRecording, clock: WallClock = .system) {
+    /// `clock` stamps each spend (tests pass a fixed one). `policyHash`: the loaded policy's hash, so
+    /// that a process whose policy is not the recorded one refuses to spend (`VeilContext` passes it).
+    public init(
+        policy: Policy, policyHash: String? = nil, store: any LedgerStore, audit: any AuditRecording, clock: WallClock = .system
+    ) {
+        self.policyHash = policyHash
         budget = policy.budget
         dataset = policy.dataset
         self.store = store
@@ -99,7 +106,7 @@ public final class BudgetService: Sendable {
                     spent: 0, after: requestEpsilon)
             }
             let createdMillis = clock.nowMillis()
-            let spend = try await store.reserve(dataset: dataset) { [self] existing in
+            let spend = try await store.reserve(dataset: dataset, policyHash: policyHash) { [self] existing in
                 let prior = try existing.map { try Self.decode($0.mechanism) }
                 let cumulative = accountant.epsilon(composing: prior + [request.mechanism], delta: budget.delta).epsilon
                 if cumulative > budget.totalEpsilon {

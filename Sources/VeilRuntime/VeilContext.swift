@@ -68,7 +68,8 @@ public final class VeilContext: Sendable {
         stores = opened.stores
         mirror = opened.mirror
         self.clock = clock
-        budget = BudgetService(policy: policy.policy, store: stores.ledger, audit: stores.audit, clock: clock)
+        budget = BudgetService(
+            policy: policy.policy, policyHash: policy.hash, store: stores.ledger, audit: stores.audit, clock: clock)
         models = ModelRegistry(store: stores.models, artifacts: stores.artifacts, clock: clock)
         tokens = TokenService(store: stores.tokens, master: keys.master, clock: clock)
     }

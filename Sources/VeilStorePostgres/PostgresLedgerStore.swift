@@ -9,7 +9,8 @@ import VeilStore
 ///
 /// `reserve` is one READ COMMITTED transaction on one connection: make sure the dataset's ledger row
 /// exists, lock it (`SELECT … FOR UPDATE`) — every other reservation on the dataset, in any process or
-/// replica, waits here until this one commits — read the spends (all committed, none can be added
+/// replica, waits here until this one commits — check the recorded policy (under the chain head's
+/// lock), read the spends (all committed, none can be added
 /// meanwhile), run `decide` once, insert the spend, seal its record under the chain head's lock (taken
 /// after the ledger row's, as every writer does), link the row to it, commit. No SERIALIZABLE retry:
 /// `decide` never runs twice here.
@@ -35,12 +36,18 @@ struct PostgresLedgerStore: LedgerStore {
         }
     }
 
-    func reserve(dataset: String, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry) async throws
-        -> BudgetSpend
-    {
+    func reserve(
+        dataset: String, policyHash: String?, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry
+    ) async throws -> BudgetSpend {
         try await chain.audited("reserve privacy budget") { connection in
             try await Self.ensureLedger(dataset, on: connection, logger: logger)
             try await connection.query("SELECT 1 FROM budget_ledgers WHERE dataset = \(dataset) FOR UPDATE", logger: logger).drain()
+            if let policyHash {
+                // Under the chain head's lock: a policy.load (sealed under it too) either committed
+                // before this read or is sealed after this spend — the chain's order is the truth.
+                _ = try await chain.lockedHead(connection)
+                if let refusal = LedgerPolicy.check(running: policyHash, recorded: try await recordedPolicy(connection)) { throw refusal }
+            }
             let existing = try await Self.spends(
                 connection.query("SELECT \(unescaped: Self.columns) FROM budget_spends WHERE dataset = \(dataset) ORDER BY id", logger: logger))
             let entry = try CallerError.marking { try decide(existing) }
@@ -54,6 +61,15 @@ struct PostgresLedgerStore: LedgerStore {
             spend.auditSeq = record.seq
             return spend
         }
+    }
+
+    private func recordedPolicy(_ connection: PostgresConnection) async throws -> String? {
+        for try await value in try await connection.query(
+            "SELECT value FROM settings WHERE key = \(SettingKey.policyHash)", logger: logger
+        ).decode(String.self) {
+            return value
+        }
+        return nil
     }
 
     /// Links or stores the row of an adopted `budget.spend` record (`AuditChainStore.adopt`), in the
@@ -71,17 +87,10 @@ struct PostgresLedgerStore: LedgerStore {
                 linked = value
             }
             if found {
-                switch linked {
-                case nil:
+                if try adopted.needsLink(row: id, linkedTo: linked.map { UInt64($0) }) {
                     try await connection.query(
                         "UPDATE budget_spends SET audit_seq = \(Int64(adopted.auditSeq)) WHERE id = \(id)", logger: logger
                     ).drain()
-                case Int64(adopted.auditSeq)?:
-                    break
-                default:
-                    throw VeilError(
-                        .conflict, field: "budget_spends",
-                        "spend \(id) is linked to audit record \(linked!) already, not to record \(adopted.auditSeq)")
                 }
                 return
             }
