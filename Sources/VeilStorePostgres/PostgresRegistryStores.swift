@@ -47,21 +47,10 @@ struct PostgresModelStore: ModelStore {
         audit: @escaping @Sendable (ModelRecord) -> AuditDraft
     ) async throws -> ModelRecord {
         try await chain.audited("review a model") { connection in
-            guard
-                var record = try await Self.records(
-                    connection.query("SELECT \(unescaped: Self.columns) FROM models WHERE id = \(id) FOR UPDATE", logger: logger)
-                ).first
-            else {
-                throw VeilError(.notFound, field: "model_id", "no model \(id); see `veil models list`")
-            }
-            guard record.state == .candidate else {
-                throw VeilError(
-                    .invalidInput, field: "model_id", "model \(id) is already \(record.state.rawValue); only a candidate can be reviewed")
-            }
-            record.state = state
-            record.reviewer = reviewer
-            record.reviewNote = note
-            record.reviewedMillis = atMillis
+            let stored = try await Self.records(
+                connection.query("SELECT \(unescaped: Self.columns) FROM models WHERE id = \(id) FOR UPDATE", logger: logger)
+            ).first
+            let record = try ModelRecord.reviewing(stored, id: id, to: state, reviewer: reviewer, note: note, atMillis: atMillis)
             try await connection.query(
                 "UPDATE models SET state = \(state.rawValue), reviewer = \(reviewer), review_note = \(note), reviewed_ms = \(atMillis) WHERE id = \(id)",
                 logger: logger
