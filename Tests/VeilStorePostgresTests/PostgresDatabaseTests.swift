@@ -58,34 +58,38 @@ struct PostgresDatabaseTests {
         }
     }
 
-    @Test func aClosedPortIsAClearErrorNamingTheHostAndNeverThePassword() async throws {
+    /// A hang fails by the time limit (a bound against hanging, not a speed claim: the message names
+    /// the cause, so no wall-clock assertion is needed).
+    @Test(.timeLimit(.minutes(1)))
+    func aClosedPortIsAClearErrorNamingTheHostAndNeverThePassword() async throws {
         let port = try closedLoopbackPort()
         let url = try DatabaseURL(parsing: "postgresql://veil:topsecret@127.0.0.1:\(port)/veil?sslmode=disable&connect_timeout=5")
         guard case .postgres(let location) = url else { return }
-        let start = ContinuousClock.now
         await expectError {
             _ = try await VeilPostgresDatabase.open(location)
         } matches: { error in
             let text = "\(error)"
             return text.contains("127.0.0.1:\(port)") && text.contains("refused") && !text.contains("topsecret")
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
     }
 
-    @Test func aServerThatNeverAnswersTimesOutInsteadOfHanging() async throws {
+    /// The URL's connect_timeout (1 s) is what ends the wait: the message says it timed out. A hang
+    /// fails by the time limit.
+    @Test(.timeLimit(.minutes(1)))
+    func aServerThatNeverAnswersTimesOutInsteadOfHanging() async throws {
         // A listener that accepts connections and never says a word.
         let listener = try SilentListener()
         defer { listener.close() }
         let url = try DatabaseURL(parsing: "postgresql://veil:topsecret@127.0.0.1:\(listener.port)/veil?sslmode=disable&connect_timeout=1")
         guard case .postgres(let location) = url else { return }
-        let start = ContinuousClock.now
         await expectError {
             _ = try await VeilPostgresDatabase.open(location)
         } matches: { error in
             let text = "\(error)"
-            return text.contains("127.0.0.1:\(listener.port)") && text.contains("did not answer within 1 s") && !text.contains("topsecret")
+            // The handshake's deadline, or (on a starved machine) the TCP connect's own 1 s timeout.
+            let timedOut = text.contains("did not answer within 1 s") || text.contains("(timed out)")
+            return text.contains("127.0.0.1:\(listener.port)") && timedOut && !text.contains("topsecret")
         }
-        #expect(ContinuousClock.now - start < .seconds(4))
     }
 
     @Test func aMissingDatabaseIsNamed() async throws {
