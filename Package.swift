@@ -129,7 +129,7 @@ let package = Package(
             dependencies: [
                 "VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilStore", "VeilAudit",
                 "VeilPolicy", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
-                "VeilGateway",
+                "VeilGateway", "VeilTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
