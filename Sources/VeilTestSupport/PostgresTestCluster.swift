@@ -19,6 +19,19 @@ public final class PostgresTestCluster: Sendable {
         return result?.status == 0 ? nil : "PostgreSQL's initdb/pg_ctl are not installed (scripts/install-deps.sh installs them)"
     }()
 
+    /// The path of the PostgreSQL program `name` (`pg_dump`, …) beside `initdb`, nil where it is not
+    /// installed.
+    public static func tool(_ name: String) -> String? {
+        guard let result = try? run(["bindir"]), result.status == 0,
+            let folder = result.output.split(separator: "\n").last.map(String.init)
+        else { return nil }
+        // `initdb` may be a symbolic link into the installation's own folder, which holds the rest.
+        let installation = URL(fileURLWithPath: folder).appendingPathComponent("initdb").resolvingSymlinksInPath()
+            .deletingLastPathComponent()
+        let path = installation.appendingPathComponent(name).path
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }
+
     /// Starts a new cluster. `tcp`: listen on a free 127.0.0.1 port too (the URL names it); `bench`:
     /// the benchmark settings of `pg-cluster.sh` (durability unchanged).
     public init(tcp: Bool = false, bench: Bool = false) throws {

@@ -63,4 +63,30 @@ struct PostgresReplicaTests {
             #expect(verify.status == 0, "replica \(index): \(verify.stdout) \(verify.stderr)")
         }
     }
+
+    /// `veil ingest` (COPY) into PostgreSQL, then a plain-text `pg_dump` of the whole database: the raw
+    /// user and session IDs sent appear nowhere in it (events, vault, event ids, the audit chain), while
+    /// the events are there.
+    @Test func aDumpOfTheDatabaseHoldsNoRawID() throws {
+        let pgDump = try #require(PostgresTestCluster.tool("pg_dump"), "pg_dump is installed beside initdb")
+        let cluster = try PostgresTestCluster()
+        defer { cluster.stop() }
+        let migrated = try VeilProcess.run(["db", "migrate", "--database-url", cluster.url])
+        try #require(migrated.status == 0, "\(migrated.stderr)")
+        let installation = try VeilInstallation(environment: ["VEIL_DATABASE_URL": cluster.url])
+        let users = (0..<50).map { _ in "raw-user-\(UUID().uuidString)" }
+        let sessions = (0..<50).map { _ in "raw-session-\(UUID().uuidString)" }
+        let file = try installation.file("events.ndjson", IngestDurabilityCLITests.batch(0, size: 500, users: users, sessions: sessions))
+        let ingested = try installation.run(["ingest", file.path])
+        try #require(ingested.status == 0, "\(ingested.stderr)")
+
+        // The cluster's socket lives in its folder; `port` names the socket file (.s.PGSQL.<port>).
+        let port = try String(contentsOfFile: cluster.directory + "/port", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let dump = try VeilProcess.runProgram(
+            pgDump, ["--host", cluster.directory, "--port", port, "--username", "veil", "--dbname", "postgres"])
+        try #require(dump.status == 0, "\(dump.stderr)")
+        #expect(dump.stdout.contains("evt-499"), "the dump holds the events (their event ids)")
+        let leaked = (users + sessions).filter { dump.stdout.contains($0) }
+        #expect(leaked.isEmpty, "\(leaked.count) raw IDs appear in pg_dump's output")
+    }
 }
