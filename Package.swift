@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The system library: libsodium through pkg-config. Only VeilCrypto imports it.
@@ -48,6 +49,16 @@ let package = Package(
                 "VeilStore", "VeilCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        // The PostgreSQL backend (postgres-nio): the same store contracts over one server shared by replicas.
+        .target(
+            name: "VeilStorePostgres",
+            dependencies: [
+                "VeilCore", "VeilStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -88,8 +99,8 @@ let package = Package(
         .target(
             name: "VeilRuntime",
             dependencies: [
-                "VeilCore", "VeilCrypto", "VeilStore", "VeilStoreSQLite", "VeilPolicy", "VeilAudit", "VeilAccess", "VeilLedger",
-                "VeilIngest", "VeilModels", "VeilQueries",
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilStoreSQLite", "VeilStorePostgres", "VeilPolicy", "VeilAudit",
+                "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries",
             ],
             swiftSettings: strict
         ),
@@ -124,7 +135,7 @@ let package = Package(
             dependencies: [
                 "VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilStore", "VeilAudit",
                 "VeilPolicy", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
-                "VeilGateway",
+                "VeilGateway", "VeilTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -168,6 +179,11 @@ let package = Package(
                 "VeilStoreSQLite", "VeilStoreContract", "VeilStore", "VeilCore", "VeilCrypto", "VeilAudit",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VeilStorePostgresTests",
+            dependencies: ["VeilStorePostgres", "VeilStoreContract", "VeilStore", "VeilCore", "VeilCrypto", "VeilAudit", "VeilTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),

@@ -2,9 +2,10 @@
 # Installs what Veil needs on a Debian machine that already has Swift, skipping what is present:
 # libsodium-dev (the crypto library), curl (the HTTP client the end-to-end CLI tests drive the server
 # with), jq (the demo's report reads the CLI's --json output), sqlite3 (an independent reader the dry-run
-# test dumps the database with), and the Python packages the independent checks use
-# (PyNaCl, a second libsodium binding; dp-accounting, Google's privacy accountant; schemathesis, which
-# checks a live `veil serve` against docs/openapi.yaml; pandas, which recomputes what an import of
+# test dumps the database with), PostgreSQL's server binaries (the PostgreSQL backend's tests start a
+# throwaway cluster with initdb and pg_ctl: scripts/pg-cluster.sh), and the Python packages the independent
+# checks use (PyNaCl, a second libsodium binding; dp-accounting, Google's privacy accountant; schemathesis,
+# which checks a live `veil serve` against docs/openapi.yaml; pandas, which recomputes what an import of
 # docs/examples must store).
 set -euo pipefail
 
@@ -16,6 +17,9 @@ pkg-config --exists libsodium 2>/dev/null || apt_packages+=(libsodium-dev pkg-co
 command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
 command -v jq >/dev/null 2>&1 || apt_packages+=(jq)
 command -v sqlite3 >/dev/null 2>&1 || apt_packages+=(sqlite3)
+# Debian keeps initdb and pg_ctl off PATH, in /usr/lib/postgresql/<major>/bin; pg-cluster.sh finds them there.
+scripts_dir="$(cd "$(dirname "$0")" && pwd)"
+"$scripts_dir/pg-cluster.sh" bindir >/dev/null 2>&1 || apt_packages+=(postgresql)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     echo "installing ${apt_packages[*]} ..." >&2
     $SUDO apt-get update -qq

@@ -6,6 +6,7 @@ import VeilCrypto
 import VeilGateway
 import VeilPolicy
 import VeilRuntime
+import VeilStore
 
 /// A throwaway deployment for one benchmark: fresh keys and a fresh data directory under the system
 /// temporary directory, opened as a `VeilContext` under the built-in policy. `remove()` deletes it all.
@@ -13,12 +14,14 @@ struct BenchDeployment {
     let root: URL
     let context: VeilContext
 
-    static func make(policy: Policy = Policy()) async throws -> BenchDeployment {
+    /// A fresh deployment under `policy` (the built-in one by default), its stores where `databaseURL`
+    /// says (SQLite in its data directory by default; a PostgreSQL database must be migrated already).
+    static func make(policy: Policy = Policy(), databaseURL: DatabaseURL = .sqlite) async throws -> BenchDeployment {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("veil-bench-\(UUID().uuidString)")
         let keysDirectory = root.appendingPathComponent("keys").path
         try KeyRing.initialize(directory: keysDirectory)
         let context = try await VeilContext.open(
-            keysDirectory: keysDirectory, dataDirectory: root.appendingPathComponent("data").path,
+            keysDirectory: keysDirectory, dataDirectory: root.appendingPathComponent("data").path, databaseURL: databaseURL,
             policy: LoadedPolicy(policy: policy, hash: String(repeating: "0", count: 64), path: "(built-in)"), actor: "bench")
         return BenchDeployment(root: root, context: context)
     }

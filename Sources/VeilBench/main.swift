@@ -19,11 +19,12 @@ let groups: [[Benchmark]] = [
     PredictBenchmarks.all,
     QueryBenchmarks.all,
     QualityBenchmarks.all,
+    BackendBenchmarks.all,
 ]
 
 let filters = Array(CommandLine.arguments.dropFirst())
 /// Run only when named: minutes of work on 50,000 synthetic users.
-let explicitOnly = ["quality"]
+let explicitOnly = ["quality", "backends"]
 for benchmark in groups.joined()
 where filters.isEmpty
     ? !explicitOnly.contains(where: { benchmark.name.hasPrefix($0) })

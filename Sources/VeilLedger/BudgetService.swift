@@ -78,9 +78,16 @@ public final class BudgetService: Sendable {
     /// Remembers the composition of the committed spends (internal for tests).
     let composer = SpendComposer()
     private let clock: WallClock
+    /// The hash of the policy the caps come from; when set, spends are refused unless it is the policy
+    /// recorded with the ledger (`LedgerStore.reserve`).
+    private let policyHash: String?
 
-    /// `clock` stamps each spend (tests pass a fixed one).
-    public init(policy: Policy, store: any LedgerStore, audit: any AuditRecording, clock: WallClock = .system) {
+    /// `clock` stamps each spend (tests pass a fixed one). `policyHash`: the loaded policy's hash, so
+    /// that a process whose policy is not the recorded one refuses to spend (`VeilContext` passes it).
+    public init(
+        policy: Policy, policyHash: String? = nil, store: any LedgerStore, audit: any AuditRecording, clock: WallClock = .system
+    ) {
+        self.policyHash = policyHash
         budget = policy.budget
         dataset = policy.dataset
         self.store = store
@@ -106,7 +113,7 @@ public final class BudgetService: Sendable {
                     spent: 0, after: requestEpsilon)
             }
             let createdMillis = clock.nowMillis()
-            let spend = try await store.reserve(dataset: dataset) { [self] existing in
+            let spend = try await store.reserve(dataset: dataset, policyHash: policyHash) { [self] existing in
                 let prior = try existing.map { try Self.decode($0.mechanism) }
                 let cumulative = epsilon(composing: prior, then: request.mechanism)
                 if cumulative > budget.totalEpsilon {

@@ -20,9 +20,11 @@ public struct OpenedDataDirectory: Sendable {
     public let mirror: AuditMirrorSync
 
     /// Opens `directory` for a process holding the whole key set (every command but the auditor's).
-    public static func open(directory: String, keys: KeyRing, clock: WallClock, actor: String) async throws -> OpenedDataDirectory {
+    public static func open(
+        directory: String, database: DatabaseURL = .sqlite, keys: KeyRing, clock: WallClock, actor: String
+    ) async throws -> OpenedDataDirectory {
         let opened = try await openUnchecked(
-            directory: directory, sealer: AuditSigner(signingKey: keys.auditSigningKey, clock: clock),
+            directory: directory, database: database, sealer: AuditSigner(signingKey: keys.auditSigningKey, clock: clock),
             publicKey: keys.auditSigningKey.publicKey)
         try await KeySetBinding.check(keys, stores: opened.stores)
         try await opened.reconcile(publicKey: keys.auditSigningKey.publicKey)
@@ -32,13 +34,13 @@ public struct OpenedDataDirectory: Sendable {
 
     /// Opens `directory` for an auditor holding only the audit public key (read at `keyPath`): nothing
     /// can be sealed; the checks run all the same. A directory without a database is `.notFound`.
-    public static func open(directory: String, auditPublicKey: SigningPublicKey, keyPath: String) async throws
-        -> OpenedDataDirectory
+    public static func open(directory: String, database: DatabaseURL = .sqlite, auditPublicKey: SigningPublicKey, keyPath: String)
+        async throws -> OpenedDataDirectory
     {
-        guard StoreFactory.exists(.dataDirectory(directory)) else {
+        guard StoreFactory.exists(StoreLocation(database, dataDirectory: directory)) else {
             throw VeilError(.notFound, field: directory, "holds no Veil database; check --data-dir (or verify a file with --file)")
         }
-        let opened = try await openUnchecked(directory: directory, sealer: nil, publicKey: auditPublicKey)
+        let opened = try await openUnchecked(directory: directory, database: database, sealer: nil, publicKey: auditPublicKey)
         try await KeySetBinding.check(auditPublicKey: auditPublicKey, keyPath: keyPath, stores: opened.stores)
         try await opened.reconcile(publicKey: auditPublicKey)
         return opened
@@ -46,11 +48,11 @@ public struct OpenedDataDirectory: Sendable {
 
     /// `veil db recover`: rebuilds the chain and the ledger of a database behind its `audit.log` from
     /// the log (verified with the key set's audit key), then opens the directory as `open` does.
-    public static func recover(directory: String, keys: KeyRing, clock: WallClock, actor: String) async throws
-        -> (ChainRecovery.Report, OpenedDataDirectory)
+    public static func recover(directory: String, database: DatabaseURL = .sqlite, keys: KeyRing, clock: WallClock, actor: String)
+        async throws -> (ChainRecovery.Report, OpenedDataDirectory)
     {
         let opened = try await openUnchecked(
-            directory: directory, sealer: AuditSigner(signingKey: keys.auditSigningKey, clock: clock),
+            directory: directory, database: database, sealer: AuditSigner(signingKey: keys.auditSigningKey, clock: clock),
             publicKey: keys.auditSigningKey.publicKey)
         try await KeySetBinding.check(keys, stores: opened.stores)
         _ = try await LegacyChainImport.runIfPending(
@@ -72,12 +74,19 @@ public struct OpenedDataDirectory: Sendable {
     }
 
     /// The stores and the mirror, wired so that every commit that adds records schedules a catch-up.
-    private static func openUnchecked(directory: String, sealer: (any AuditSealer)?, publicKey: SigningPublicKey) async throws
-        -> OpenedDataDirectory
-    {
+    private static func openUnchecked(
+        directory: String, database: DatabaseURL, sealer: (any AuditSealer)?, publicKey: SigningPublicKey
+    ) async throws -> OpenedDataDirectory {
+        // The mirror's folder: SQLite's store creates it too, a PostgreSQL replica's only holds the mirror.
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw VeilError(.unavailable, field: directory, "cannot create the data directory: \(error.localizedDescription)")
+        }
         let mirrorSync = MirrorReference()
         let configuration = StoreConfiguration(sealer: sealer) { mirrorSync.scheduleCatchUp() }
-        let stores = try await StoreFactory.open(.dataDirectory(directory), configuration: configuration)
+        let stores = try await StoreFactory.open(StoreLocation(database, dataDirectory: directory), configuration: configuration)
         let mirror = AuditMirrorSync(
             mirror: try AuditMirror(path: AuditMirror.path(dataDirectory: directory), publicKey: publicKey),
             chain: stores.audit, storeLocation: stores.location)

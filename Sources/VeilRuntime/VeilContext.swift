@@ -37,19 +37,25 @@ public final class VeilContext: Sendable {
     public var events: any EventStore { stores.events }
 
     public static func open(
-        keysDirectory: String, dataDirectory: String, policyPath: String, actor: String, clock: WallClock = .system
+        keysDirectory: String, dataDirectory: String, databaseURL: DatabaseURL = .sqlite, policyPath: String, actor: String,
+        clock: WallClock = .system
     ) async throws -> VeilContext {
         try await open(
-            keysDirectory: keysDirectory, dataDirectory: dataDirectory, policy: try PolicyLoader.load(path: policyPath),
-            actor: actor, clock: clock)
+            keysDirectory: keysDirectory, dataDirectory: dataDirectory, databaseURL: databaseURL,
+            policy: try PolicyLoader.load(path: policyPath), actor: actor, clock: clock)
     }
 
     /// Opens the context under an already loaded policy (benchmarks and tests pass the built-in one).
+    ///
+    /// `databaseURL` says where the stores live (SQLite in the data directory, or a PostgreSQL database
+    /// shared by replicas, each with a data directory of its own for its `audit.log` mirror).
     public static func open(
-        keysDirectory: String, dataDirectory: String, policy: LoadedPolicy, actor: String, clock: WallClock = .system
+        keysDirectory: String, dataDirectory: String, databaseURL: DatabaseURL = .sqlite, policy: LoadedPolicy, actor: String,
+        clock: WallClock = .system
     ) async throws -> VeilContext {
         let keys = try KeyRing.load(directory: keysDirectory)
-        let opened = try await OpenedDataDirectory.open(directory: dataDirectory, keys: keys, clock: clock, actor: actor)
+        let opened = try await OpenedDataDirectory.open(
+            directory: dataDirectory, database: databaseURL, keys: keys, clock: clock, actor: actor)
         let context = VeilContext(keys: keys, policy: policy, opened: opened, clock: clock)
         try await context.recordPolicyIfChanged(actor: actor)
         return context
@@ -62,7 +68,8 @@ public final class VeilContext: Sendable {
         stores = opened.stores
         mirror = opened.mirror
         self.clock = clock
-        budget = BudgetService(policy: policy.policy, store: stores.ledger, audit: stores.audit, clock: clock)
+        budget = BudgetService(
+            policy: policy.policy, policyHash: policy.hash, store: stores.ledger, audit: stores.audit, clock: clock)
         models = ModelRegistry(store: stores.models, artifacts: stores.artifacts, clock: clock)
         tokens = TokenService(store: stores.tokens, master: keys.master, clock: clock)
     }

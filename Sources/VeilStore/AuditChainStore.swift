@@ -15,6 +15,21 @@ public struct AdoptedSpend: Sendable, Equatable {
     }
 }
 
+extension AdoptedSpend {
+    /// The linking rule every backend applies to an existing row `id` whose record is `linked`, stated
+    /// once: true when the row must be linked to this record (it has none), false when it is linked to
+    /// it already; `.conflict` when it is linked to another record.
+    public func needsLink(row id: Int64, linkedTo linked: UInt64?) throws -> Bool {
+        switch linked {
+        case nil: return true
+        case auditSeq?: return false
+        case let other?:
+            throw VeilError(
+                .conflict, field: "budget_spends", "spend \(id) is linked to audit record \(other) already, not to record \(auditSeq)")
+        }
+    }
+}
+
 /// The audit chain as the store keeps it: one row per sealed record (seq, hash, the exact line).
 ///
 /// Contract:

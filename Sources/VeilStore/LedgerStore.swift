@@ -88,6 +88,13 @@ extension AuditDraft {
 /// - `decide` must be pure — it reads only its argument and may throw — because a backend may run it
 ///   more than once (PostgreSQL may retry a transaction after a serialization failure; SQLite does
 ///   not). If it throws, nothing is written and its error is rethrown as it is.
+/// - The caps come from the policy recorded with the ledger. With `policyHash` (the hash of the policy
+///   `decide`'s caps come from), `reserve` reads the recorded one (`SettingKey.policyHash`) inside the
+///   transaction, ordered with `policy.load` records as the chain orders them, and when they differ
+///   throws `LedgerPolicy.mismatch` (`.conflict`, naming both hashes) without running `decide` or
+///   writing anything: a process or replica started with another policy file never spends under
+///   caps other than the recorded policy's. Without `policyHash` nothing is checked (tests, tools
+///   that hold no policy).
 public protocol LedgerStore: Sendable {
     /// Every spend on `dataset`, oldest first.
     func spends(dataset: String) async throws -> [BudgetSpend]
@@ -95,7 +102,35 @@ public protocol LedgerStore: Sendable {
     /// Every spend on every dataset, oldest first (for checking the ledger against the chain).
     func allSpends() async throws -> [BudgetSpend]
 
-    /// Check-and-spend as one atomic step with its audit record; see the protocol's contract.
-    func reserve(dataset: String, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry) async throws
+    /// Check-and-spend as one atomic step with its audit record, under the recorded policy `policyHash`
+    /// when it is given; see the protocol's contract.
+    func reserve(
+        dataset: String, policyHash: String?, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry
+    ) async throws -> BudgetSpend
+}
+
+extension LedgerStore {
+    /// Check-and-spend without checking the recorded policy.
+    public func reserve(dataset: String, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry) async throws
         -> BudgetSpend
+    {
+        try await reserve(dataset: dataset, policyHash: nil, decide)
+    }
+}
+
+/// The rule every backend applies to a reservation's policy (`LedgerStore.reserve`), stated once.
+public enum LedgerPolicy {
+    /// Nil when a reservation under `running` may spend with `recorded` recorded; else the refusal.
+    public static func check(running: String?, recorded: String?) -> VeilError? {
+        guard let running, running != recorded else { return nil }
+        return mismatch(running: running, recorded: recorded)
+    }
+
+    /// The refusal: names both hashes and what to do.
+    public static func mismatch(running: String, recorded: String?) -> VeilError {
+        VeilError(
+            .conflict, field: "policy",
+            "this process runs policy \(running) but the ledger's recorded policy is \(recorded ?? "none"); nothing was spent. "
+                + "Restart it with the recorded policy file, or load this policy (start any command with it) so that it is recorded")
+    }
 }

@@ -38,6 +38,28 @@ public struct ModelRecord: Codable, Sendable, Equatable {
     }
 }
 
+extension ModelRecord {
+    /// The review rule every backend applies, stated once: `stored` (nil when no model has `id`) moved
+    /// from `candidate` to `state` by `reviewer`; `.notFound` for no model, `.invalidInput` for one that
+    /// is not a candidate any more.
+    public static func reviewing(
+        _ stored: ModelRecord?, id: String, to state: ModelState, reviewer: String, note: String, atMillis: Int64
+    ) throws -> ModelRecord {
+        guard var record = stored else {
+            throw VeilError(.notFound, field: "model_id", "no model \(id); see `veil models list`")
+        }
+        guard record.state == .candidate else {
+            throw VeilError(
+                .invalidInput, field: "model_id", "model \(id) is already \(record.state.rawValue); only a candidate can be reviewed")
+        }
+        record.state = state
+        record.reviewer = reviewer
+        record.reviewNote = note
+        record.reviewedMillis = atMillis
+        return record
+    }
+}
+
 /// The persisted model registry.
 ///
 /// Contract: each change and its audit record commit in one transaction — a registration with its

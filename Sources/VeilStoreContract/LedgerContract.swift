@@ -60,6 +60,30 @@ enum LedgerContract {
             }
             #expect(seen.withLock { $0 } == [0.1, 0.2, 0.3])
         },
+        StoreContractCase("ledger: a reservation under a policy other than the recorded one is refused, naming both; nothing spent") {
+            deployment in
+            let loaded = { (hash: String) in AuditDraft(actor: "cli", action: .policyLoad, details: ["policy_hash": .string(hash)]) }
+            let stores = try await deployment.open()
+            try await stores.settings.set("hash-a", for: SettingKey.policyHash, audit: loaded("hash-a"))
+            _ = try await stores.ledger.reserve(dataset: "contract", policyHash: "hash-a", capped(0.5, cap: 10))
+            let stale = await #expect(throws: VeilError.self) {
+                try await stores.ledger.reserve(dataset: "contract", policyHash: "hash-b") { _ in
+                    Issue.record("the decision must not run under another policy")
+                    throw CallerFailure(site: "decided")
+                }
+            }
+            #expect(stale?.code == .conflict)
+            #expect(stale.map { "\($0)".contains("hash-a") && "\($0)".contains("hash-b") } == true, "names both hashes")
+            // Another process (replica) records a new policy: the first one's policy is now the stale one.
+            let replica = try await deployment.open()
+            try await replica.settings.set("hash-b", for: SettingKey.policyHash, audit: loaded("hash-b"))
+            await #expect(throws: VeilError.self) {
+                try await stores.ledger.reserve(dataset: "contract", policyHash: "hash-a", capped(0.5, cap: 10))
+            }
+            _ = try await replica.ledger.reserve(dataset: "contract", policyHash: "hash-b", capped(0.5, cap: 10))
+            #expect(try await stores.ledger.spends(dataset: "contract").count == 2)
+            #expect(try await deployment.verifiedChain(stores).map(\.action) == ["policy.load", "budget.spend", "policy.load", "budget.spend"])
+        },
         StoreContractCase("ledger: 40 concurrent spends from two processes never pass the cap") { deployment in
             let processes = [try await deployment.open(), try await deployment.open()]
             let cap = 2.0

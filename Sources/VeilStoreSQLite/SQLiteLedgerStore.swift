@@ -7,7 +7,7 @@ import VeilStore
 /// `budget.spend` record by `audit_seq`.
 ///
 /// `reserve` runs in one IMMEDIATE transaction (SQLite's write lock is taken before the spends are
-/// read, so no other process can spend in between): read the spends, decide, insert the row, seal the
+/// read, so no other process can spend in between): check the recorded policy, read the spends, decide, insert the row, seal the
 /// record with `spend_id`, set the row's `audit_seq`, commit. SQLite never retries a transaction, so
 /// `decide` runs once.
 struct SQLiteLedgerStore: LedgerStore {
@@ -27,10 +27,14 @@ struct SQLiteLedgerStore: LedgerStore {
         }
     }
 
-    func reserve(dataset: String, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry) async throws
-        -> BudgetSpend
-    {
+    func reserve(
+        dataset: String, policyHash: String?, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry
+    ) async throws -> BudgetSpend {
         try await database.write("ledger.reserve") { db in
+            if let policyHash {
+                let recorded = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [SettingKey.policyHash])
+                if let refusal = LedgerPolicy.check(running: policyHash, recorded: recorded) { throw refusal }
+            }
             let existing = try Row.fetchAll(
                 db, sql: "SELECT * FROM budget_spends WHERE dataset = ? ORDER BY id", arguments: [dataset]
             ).map(Self.spend)
@@ -53,15 +57,8 @@ struct SQLiteLedgerStore: LedgerStore {
         spend.auditSeq = adopted.auditSeq
         if let id = spend.id, let row = try Row.fetchOne(db, sql: "SELECT audit_seq FROM budget_spends WHERE id = ?", arguments: [id]) {
             let linked: Int64? = row["audit_seq"]
-            switch linked {
-            case nil:
+            if try adopted.needsLink(row: id, linkedTo: linked.map { UInt64($0) }) {
                 try db.execute(sql: "UPDATE budget_spends SET audit_seq = ? WHERE id = ?", arguments: [Int64(adopted.auditSeq), id])
-            case Int64(adopted.auditSeq)?:
-                break
-            default:
-                throw VeilError(
-                    .conflict, field: "budget_spends",
-                    "spend \(id) is linked to audit record \(linked!) already, not to record \(adopted.auditSeq)")
             }
             return
         }

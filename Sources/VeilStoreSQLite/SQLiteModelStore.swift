@@ -40,17 +40,8 @@ struct SQLiteModelStore: ModelStore {
         audit: @escaping @Sendable (ModelRecord) -> AuditDraft
     ) async throws -> ModelRecord {
         try await database.write("models.review") { db in
-            guard var record = try Self.find(id, in: db) else {
-                throw VeilError(.notFound, field: "model_id", "no model \(id); see `veil models list`")
-            }
-            guard record.state == .candidate else {
-                throw VeilError(
-                    .invalidInput, field: "model_id", "model \(id) is already \(record.state.rawValue); only a candidate can be reviewed")
-            }
-            record.state = state
-            record.reviewer = reviewer
-            record.reviewNote = note
-            record.reviewedMillis = atMillis
+            let record = try ModelRecord.reviewing(
+                try Self.find(id, in: db), id: id, to: state, reviewer: reviewer, note: note, atMillis: atMillis)
             try db.execute(
                 sql: "UPDATE models SET state = ?, reviewer = ?, review_note = ?, reviewed_ms = ? WHERE id = ?",
                 arguments: [state.rawValue, reviewer, note, atMillis, id])

@@ -20,4 +20,20 @@ public enum SQLiteStores {
             keySet: SQLiteKeySetStore(database: database, chain: chain), audit: SQLiteAuditChainStore(database: database, chain: chain),
             location: database.path)
     }
+
+    /// The schema version this binary writes: the number of its migrations (`veil db status`).
+    public static var schemaVersion: Int { VeilDatabase.migrator(madeBeforeTheChain: false).migrations.count }
+
+    /// The number of migrations applied to the database of `directory`, read without migrating or
+    /// writing anything; nil when there is no database file.
+    public static func appliedSchemaVersion(directory: String) throws -> Int? {
+        let path = (directory as NSString).appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        return try VeilDatabase.appliedMigrationCount(path: path)
+    }
+
+    /// Creates (if needed) and migrates the database of `directory` (`veil db migrate`); returns its path.
+    public static func migrate(directory: String) throws -> String {
+        try VeilDatabase(directory: directory).path
+    }
 }

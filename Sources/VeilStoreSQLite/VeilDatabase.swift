@@ -123,6 +123,20 @@ final class VeilDatabase: Sendable {
         }
     }
 
+    /// The number of migrations applied to the database file at `path`, read without migrating or
+    /// writing anything (`veil db status`).
+    static func appliedMigrationCount(path: String) throws -> Int {
+        var configuration = Configuration()
+        configuration.readonly = true
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            return try queue.read { db in try migrator(madeBeforeTheChain: false).appliedMigrations(db).count }
+        } catch {
+            throw VeilError(.unavailable, field: path, "cannot read the database's schema version")
+        }
+    }
+
     /// All schema migrations, in the order they run. Each store registers its own; `madeBeforeTheChain`
     /// tells the chain's migration to mark the existing `audit.log` for import.
     static func migrator(madeBeforeTheChain: Bool) -> DatabaseMigrator {

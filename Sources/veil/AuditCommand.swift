@@ -66,7 +66,8 @@ struct AuditCommand: AsyncParsableCommand {
                 if !result.isValid { throw ExitCode(1) }
                 return
             }
-            let opened = try await OpenedDataDirectory.open(directory: data.dataDirectory, auditPublicKey: publicKey, keyPath: key.path)
+            let opened = try await OpenedDataDirectory.open(
+                directory: data.dataDirectory, database: try data.databaseURL(), auditPublicKey: publicKey, keyPath: key.path)
             let result = try await AuditService(chain: opened.stores.audit, ledger: opened.stores.ledger, mirrorPath: opened.mirror.path)
                 .verify(publicKey: publicKey, checkpoint: checkpointValue)
             await opened.close()
@@ -125,7 +126,8 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let ring = try KeyRing.load(directory: keys.keysDirectory)
-            let opened = try await OpenedDataDirectory.open(directory: data.dataDirectory, keys: ring, clock: .system, actor: "cli")
+            let opened = try await OpenedDataDirectory.open(
+                directory: data.dataDirectory, database: try data.databaseURL(), keys: ring, clock: .system, actor: "cli")
             let result = await Result {
                 try await AuditService(chain: opened.stores.audit, ledger: opened.stores.ledger, mirrorPath: opened.mirror.path)
                     .checkpoint(signingKey: ring.auditSigningKey)
@@ -165,7 +167,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let opened = try await OpenedDataDirectory.open(
-                directory: data.dataDirectory, auditPublicKey: try key.load(), keyPath: key.path)
+                directory: data.dataDirectory, database: try data.databaseURL(), auditPublicKey: try key.load(), keyPath: key.path)
             let bytes = await Result { try await AuditExport(chain: opened.stores.audit).bytes(since: since) }
             await opened.close()
             FileHandle.standardOutput.write(Data(try bytes.get()))

@@ -55,7 +55,8 @@ struct KeysCommand: AsyncParsableCommand {
         /// created keys in place and is reported as a note.
         private func recordKeyInit(_ ring: KeyRing) async {
             do {
-                let opened = try await OpenedDataDirectory.open(directory: data.dataDirectory, keys: ring, clock: .system, actor: "cli")
+                let opened = try await OpenedDataDirectory.open(
+                directory: data.dataDirectory, database: try data.databaseURL(), keys: ring, clock: .system, actor: "cli")
                 await opened.close()
             } catch {
                 Output.note("note: key.init could not be recorded in \(data.dataDirectory): \(error)")

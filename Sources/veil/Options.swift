@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VeilRuntime
+import VeilStore
 
 /// Where the keys live: `--keys DIR`, env `VEIL_KEYS`, default `keys`.
 struct KeyOptions: ParsableArguments {
@@ -10,12 +11,25 @@ struct KeyOptions: ParsableArguments {
     var keysDirectory: String { keysOverride ?? Environment.value("VEIL_KEYS") ?? "keys" }
 }
 
-/// Where the data lives: `--data-dir DIR`, env `VEIL_DATA_DIR`, default `veil-data`.
+/// Where the data lives: `--data-dir DIR`, env `VEIL_DATA_DIR`, default `veil-data`; and the store:
+/// `--database-url URL`, env `VEIL_DATABASE_URL`, default `veil.sqlite` in the data directory.
 struct DataOptions: ParsableArguments {
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("Data directory (env VEIL_DATA_DIR).", valueName: "dir"))
     var dataDirectoryOverride: String?
 
+    @Option(
+        name: .customLong("database-url"),
+        help: ArgumentHelp(
+            "The store (env VEIL_DATABASE_URL, which keeps a password out of the process list): postgresql://USER@HOST:PORT/DB, postgresql:///DB?host=/socket/dir, or sqlite: (the default: veil.sqlite in the data directory).",
+            valueName: "url"))
+    var databaseURLOverride: String?
+
     var dataDirectory: String { dataDirectoryOverride ?? Environment.value("VEIL_DATA_DIR") ?? "veil-data" }
+
+    /// The parsed `--database-url` (or `VEIL_DATABASE_URL`); `.sqlite` when neither is set.
+    func databaseURL() throws -> DatabaseURL {
+        try DatabaseURL(parsing: databaseURLOverride ?? Environment.value("VEIL_DATABASE_URL"))
+    }
 }
 
 /// Which policy applies: `--policy FILE`, env `VEIL_POLICY`, default `policies/default.yaml`.
@@ -54,8 +68,8 @@ struct ServiceOptions: ParsableArguments {
     /// as principal `cli`.
     func withContext<T>(_ body: (VeilContext) async throws -> T) async throws -> T {
         let context = try await VeilContext.open(
-            keysDirectory: keys.keysDirectory, dataDirectory: data.dataDirectory, policyPath: policy.policyPath,
-            actor: "cli")
+            keysDirectory: keys.keysDirectory, dataDirectory: data.dataDirectory, databaseURL: try data.databaseURL(),
+            policyPath: policy.policyPath, actor: "cli")
         let result: Result<T, any Error>
         do { result = .success(try await body(context)) } catch { result = .failure(error) }
         if let failure = await context.close() { Output.note("note: audit.log was not brought up to date (\(failure)); the next command does it") }

@@ -9,7 +9,8 @@ struct Veil: AsyncParsableCommand {
         discussion: """
             Every command reads its keys from --keys (env VEIL_KEYS, default ./keys), its data from \
             --data-dir (env VEIL_DATA_DIR, default ./veil-data) and its policy from --policy \
-            (env VEIL_POLICY, default policies/default.yaml). Add --json for machine-readable output. \
+            (env VEIL_POLICY, default policies/default.yaml), and its store from --database-url (env \
+            VEIL_DATABASE_URL, default veil.sqlite in the data directory). Add --json for machine-readable output. \
             Errors go to stderr with a non-zero exit status.
 
             A typical run:

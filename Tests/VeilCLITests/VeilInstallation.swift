@@ -21,8 +21,9 @@ struct VeilInstallation: Sendable {
 
     /// Creates keys and a data directory. `policy` is the YAML of the policy to run under (the keys
     /// it leaves out take their defaults), or nil for the shipped default policy. `dataDirectory`
-    /// places the data directory elsewhere (a small tmpfs), by default `<root>/data`.
-    init(policy: String? = nil, dataDirectory: URL? = nil) throws {
+    /// places the data directory elsewhere (a small tmpfs), by default `<root>/data`. `environment`
+    /// adds to every command's environment (e.g. `VEIL_DATABASE_URL`).
+    init(policy: String? = nil, dataDirectory: URL? = nil, environment extra: [String: String] = [:]) throws {
         root = try VeilProcess.scratchDirectory()
         self.dataDirectory = dataDirectory ?? root.appendingPathComponent("data")
         var policyPath = Self.defaultPolicy.path
@@ -33,7 +34,7 @@ struct VeilInstallation: Sendable {
         environment = [
             "VEIL_KEYS": root.appendingPathComponent("keys").path, "VEIL_DATA_DIR": self.dataDirectory.path,
             "VEIL_POLICY": policyPath, "LOG_LEVEL": "",
-        ]
+        ].merging(extra) { _, new in new }
         let keys = try VeilProcess.run(["keys", "init"], in: root, environment: environment)
         guard keys.status == 0 else { throw HarnessError("veil keys init failed: \(keys.stderr)") }
     }

@@ -20,8 +20,15 @@ struct VeilProcess {
 
     /// Runs `veil arguments...` in `directory` with `environment` added; stdin is empty.
     static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
+        try runProgram(executable.path, arguments, in: directory, environment: environment)
+    }
+
+    /// Runs the program at `path` (another tool a test needs, e.g. `pg_dump`) as `run` runs `veil`.
+    static func runProgram(_ path: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws
+        -> Result
+    {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         if let directory { process.currentDirectoryURL = directory }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }

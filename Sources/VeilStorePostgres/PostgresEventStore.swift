@@ -1,0 +1,436 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+import VeilCore
+import VeilStore
+
+/// `EventStore` and `IdentityVault` on PostgreSQL (`PostgresSchema`).
+///
+/// A batch is written in one transaction: its events (the first of each `event_id` in the batch) go
+/// to the server with COPY into a temporary staging table (`incoming`, one per connection), then one
+/// statement records the new `event_id`s in `event_ids` (ON CONFLICT DO NOTHING: a known id is a
+/// duplicate) and moves exactly those events into `events`. Vault rows are created for the batch's
+/// pseudonyms that have none (one `= ANY` lookup, then one `unnest` insert of what `escrow` returns),
+/// with ON CONFLICT DO NOTHING: another replica may create the same row at the same moment, and both
+/// hold the same identity. The batch's `ingest.batch` record is sealed last, under the chain head's
+/// lock (`PostgresAuditChain`), in the same transaction. A batch returns after its COMMIT returned:
+/// durable.
+///
+/// Concurrent batches run in concurrent transactions on separate connections and overlap up to their
+/// record: the head's lock is held from sealing to the end of the COMMIT, so audited commits (every
+/// batch's, every spend's) take turns, one WAL flush each. Rows that concurrent batches may share
+/// (`event_ids`, `vault`) are inserted in key order, and the head is locked after them, so two
+/// transactions wait for each other in one direction only and never deadlock.
+final class PostgresEventStore: EventStore, IdentityVault {
+    private let chain: PostgresAuditChain
+    private let partitions: EventPartitions
+
+    init(chain: PostgresAuditChain) {
+        self.chain = chain
+        partitions = EventPartitions(database: chain.database)
+    }
+
+    private var database: VeilPostgresDatabase { chain.database }
+
+    private var logger: Logger { database.logger }
+
+    // MARK: Writes
+
+    func commit(_ batch: EventBatchWrite) async throws -> BatchCommit {
+        try await partitions.ensure(days: EventPartitions.days(of: batch.events))
+        do {
+            return try await chain.audited("store a batch of events") { connection in
+                try await prepareStaging(connection)
+                let result = try await store(batch, connection)
+                if let audit = batch.audit { try await chain.append(audit(result), on: connection) }
+                return result
+            }
+        } catch {
+            partitions.forget()
+            throw error
+        }
+    }
+
+    /// One transaction for the whole import: each batch is COPYed as it arrives (the stream is read as
+    /// an `AsyncSequence`), then the import's record is sealed and the transaction commits. Other
+    /// writers go on meanwhile; a batch resending an id the import holds waits for the import's end.
+    func commitAll(
+        _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
+        audit: @escaping @Sendable (BatchCommit) -> AuditDraft
+    ) async throws -> BatchCommit {
+        do {
+            return try await chain.audited("import events") { connection in
+                try await prepareStaging(connection)
+                var total = BatchCommit()
+                var iterator = batches.makeAsyncIterator()
+                while let batch = try await Self.producing({ try await iterator.next() }) {
+                    try await partitions.ensure(days: EventPartitions.days(of: batch.events))
+                    let result = try await store(batch, connection)
+                    total += result
+                    stored(result)
+                }
+                try await chain.append(audit(total), on: connection)
+                return total
+            }
+        } catch {
+            partitions.forget()
+            throw error
+        }
+    }
+
+    /// Awaits the producer's next batch, marking an error it finished with as the caller's own.
+    private static func producing(_ next: () async throws -> EventBatchWrite?) async throws -> EventBatchWrite? {
+        do { return try await next() } catch { throw CallerError(error: error) }
+    }
+
+    /// Creates this connection's staging table once per session (`store` empties it after each batch,
+    /// and a rolled-back transaction leaves it as it found it: empty).
+    private func prepareStaging(_ connection: PostgresConnection) async throws {
+        try await connection.query(
+            """
+            CREATE TEMPORARY TABLE IF NOT EXISTS incoming AS
+            SELECT \(unescaped: PostgresEventRow.columns.joined(separator: ", ")) FROM events WITH NO DATA
+            """, logger: logger
+        ).drain()
+    }
+
+    /// Writes one batch inside the caller's transaction and empties the staging table after it.
+    private func store(_ batch: EventBatchWrite, _ connection: PostgresConnection) async throws -> BatchCommit {
+        guard !batch.events.isEmpty else { return BatchCommit() }
+        // A repeated id within the batch is a duplicate of its first occurrence: only firsts are staged.
+        var seen = Set<String>(minimumCapacity: batch.events.count)
+        let firsts = batch.events.filter { seen.insert($0.eventID).inserted }
+        var result = BatchCommit()
+        result.newIdentities = try await storeIdentities(batch, connection)
+        try await stage(firsts, connection)
+        var inserted = 0
+        // New ids are claimed in one order (byte order of the id) by every writer, so two
+        // transactions resending the same ids wait for each other in one direction and never deadlock.
+        let rows = try await connection.query(
+            """
+            WITH fresh AS (
+                INSERT INTO event_ids (event_id) SELECT event_id FROM incoming ORDER BY event_id COLLATE "C"
+                ON CONFLICT DO NOTHING RETURNING event_id
+            ), moved AS (
+                INSERT INTO events (\(unescaped: PostgresEventRow.columns.joined(separator: ", ")))
+                SELECT \(unescaped: PostgresEventRow.columns.map { "i.\($0)" }.joined(separator: ", "))
+                FROM incoming i JOIN fresh f ON f.event_id = i.event_id
+                RETURNING 1
+            )
+            SELECT count(*) FROM moved
+            """, logger: logger)
+        for try await count in rows.decode(Int.self) { inserted = count }
+        result.inserted = inserted
+        result.duplicates = batch.events.count - inserted
+        try await connection.query("TRUNCATE incoming", logger: logger).drain()
+        return result
+    }
+
+    /// COPYs `events` into `incoming`.
+    private func stage(_ events: [StoredEvent], _ connection: PostgresConnection) async throws {
+        try await connection.copyFrom(table: "incoming", columns: PostgresEventRow.columns, logger: logger) { writer in
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(Self.copyChunkBytes + 4_096)
+            for event in events {
+                PostgresEventRow.appendCopyLine(event, to: &buffer)
+                if buffer.count >= Self.copyChunkBytes {
+                    try await writer.write(ByteBuffer(bytes: buffer))
+                    buffer.removeAll(keepingCapacity: true)
+                }
+            }
+            if !buffer.isEmpty { try await writer.write(ByteBuffer(bytes: buffer)) }
+        }
+    }
+
+    /// COPY data is sent in pieces of about this many bytes.
+    static let copyChunkBytes = 256 * 1024
+
+    /// Creates vault rows for the batch's pseudonyms that have none (one lookup and one insert per
+    /// batch); returns how many it created.
+    private func storeIdentities(_ batch: EventBatchWrite, _ connection: PostgresConnection) async throws -> Int {
+        let pseudonyms = Set(batch.events.map(\.pseudonym))
+        var existing = Set<Pseudonym>()
+        let rows = try await connection.query(
+            "SELECT pid FROM vault WHERE pid = ANY(\(pseudonyms.map { ByteBuffer(bytes: $0.bytes) }))", logger: logger)
+        for try await pid in rows.decode(ByteBuffer.self) {
+            if let pseudonym = PostgresEventRow.pseudonym(pid) { existing.insert(pseudonym) }
+        }
+        // In pseudonym order, as every writer does: two transactions creating the same rows take their
+        // locks in the same order and cannot deadlock.
+        let missing = pseudonyms.subtracting(existing).sorted()
+        guard !missing.isEmpty else { return 0 }
+        let key = batch.dataKey
+        try await connection.query(
+            "INSERT INTO data_keys (id, sealed, created) VALUES (\(key.id), \(Data(key.sealed)), \(key.created)) ON CONFLICT (id) DO NOTHING",
+            logger: logger
+        ).drain()
+        let records = try missing.map { pseudonym in try CallerError.marking { try batch.escrow(pseudonym) } }
+        var created = 0
+        for try await count in try await connection.query(
+            """
+            WITH made AS (
+                INSERT INTO vault (pid, epoch, data_key_id, nonce, ciphertext)
+                SELECT * FROM unnest(
+                    \(records.map { ByteBuffer(bytes: $0.pseudonym.bytes) })::bytea[], \(records.map { Int64($0.epoch) })::bigint[],
+                    \(records.map(\.dataKeyID))::text[], \(records.map { ByteBuffer(bytes: $0.nonce) })::bytea[],
+                    \(records.map { ByteBuffer(bytes: $0.ciphertext) })::bytea[])
+                ON CONFLICT (pid) DO NOTHING RETURNING 1
+            )
+            SELECT count(*) FROM made
+            """, logger: logger
+        ).decode(Int.self) { created = count }
+        return created
+    }
+
+    // MARK: Reads
+
+    func eventCount() async throws -> Int {
+        try await database.withConnection("count events") { connection in
+            var count = 0
+            for try await value in try await connection.query("SELECT count(*) FROM events", logger: logger).decode(Int.self) {
+                count = value
+            }
+            return count
+        }
+    }
+
+    func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] {
+        try await database.withConnection("read a pseudonym's events") { connection in
+            let rows = try await connection.query(
+                "SELECT \(unescaped: PostgresEventRow.selectList) FROM events WHERE pid = \(Data(pseudonym.bytes)) ORDER BY ts_ms, seq",
+                logger: logger)
+            var events: [StoredEvent] = []
+            for try await row in rows { events.append(try PostgresEventRow.decode(row).event) }
+            return events
+        }
+    }
+
+    /// Keyset pagination on (pid, ts_ms, seq): each chunk is one query that resumes after the last row
+    /// of the previous one, so memory holds one chunk whatever the table's size.
+    func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk {
+        try await database.withConnection("read events") { connection in
+            let rows: PostgresRowSequence
+            if let cursor {
+                rows = try await connection.query(
+                    """
+                    SELECT \(unescaped: PostgresEventRow.selectList) FROM events
+                    WHERE (pid, ts_ms, seq) > (\(Data(cursor.pseudonym.bytes)), \(cursor.timestampMillis), \(cursor.sequence))
+                    ORDER BY pid, ts_ms, seq LIMIT \(limit)
+                    """, logger: logger)
+            } else {
+                rows = try await connection.query(
+                    "SELECT \(unescaped: PostgresEventRow.selectList) FROM events ORDER BY pid, ts_ms, seq LIMIT \(limit)", logger: logger)
+            }
+            var events: [StoredEvent] = []
+            events.reserveCapacity(limit)
+            var lastSeq: Int64 = 0
+            for try await row in rows {
+                let (event, seq) = try PostgresEventRow.decode(row)
+                events.append(event)
+                lastSeq = seq
+            }
+            guard events.count == limit, let last = events.last else { return EventChunk(events: events, next: nil) }
+            let next = EventCursor(
+                pseudonym: last.pseudonym, timestampMillis: last.timestampMillis, sequence: lastSeq, scanSize: cursor?.scanSize ?? 0)
+            return EventChunk(events: events, next: next)
+        }
+    }
+
+    func erase(_ pseudonym: Pseudonym, audit: @escaping @Sendable (ErasureCounts) -> AuditDraft) async throws -> ErasureCounts {
+        let pid = Data(pseudonym.bytes)
+        return try await chain.audited("erase a pseudonym") { connection in
+            try await connection.query(
+                "DELETE FROM event_ids WHERE event_id IN (SELECT event_id FROM events WHERE pid = \(pid))", logger: logger
+            ).drain()
+            var events = 0
+            for try await count in try await connection.query(
+                "WITH gone AS (DELETE FROM events WHERE pid = \(pid) RETURNING 1) SELECT count(*) FROM gone", logger: logger
+            ).decode(Int.self) { events = count }
+            var identities = 0
+            for try await _ in try await connection.query("DELETE FROM vault WHERE pid = \(pid) RETURNING 1", logger: logger) {
+                identities += 1
+            }
+            let counts = ErasureCounts(events: events, identities: identities)
+            try await chain.append(audit(counts), on: connection)
+            return counts
+        }
+    }
+
+    /// One statement (one snapshot) streamed from the server: postgres-nio asks for more rows only as
+    /// chunks are handed on, so memory holds about one chunk whatever the table's size. The time range
+    /// is a condition on the partition key, so only its days' partitions are read.
+    func scan(_ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
+        precondition(chunkSize > 0, "a chunk holds at least one event")
+        let lower = filter.time?.lowerBound ?? Int64.min
+        let upper = filter.time?.upperBound ?? Int64.max
+        let types = filter.types.map { $0.map(\.rawValue).sorted() }
+        try await database.withConnection("scan events") { connection in
+            let rows = try await connection.query(
+                """
+                SELECT \(unescaped: PostgresEventRow.selectList) FROM events
+                WHERE ts_ms >= \(lower) AND ts_ms < \(upper) AND (\(types == nil) OR type = ANY(\(types ?? [])))
+                """, logger: logger)
+            var chunk: [StoredEvent] = []
+            chunk.reserveCapacity(chunkSize)
+            for try await row in rows {
+                chunk.append(try PostgresEventRow.decode(row).event)
+                if chunk.count == chunkSize {
+                    try CallerError.marking { try body(chunk) }
+                    chunk.removeAll(keepingCapacity: true)
+                }
+            }
+            if !chunk.isEmpty { try CallerError.marking { try body(chunk) } }
+        }
+    }
+
+    /// PostgreSQL has nothing to settle: a commit that returned is in the WAL, and the server's
+    /// checkpoints are its own business.
+    func settle() async throws -> Double { 0 }
+
+    /// The newest day partition that holds an event, then the latest time in it: one day's rows read.
+    func latestEventMillis() async throws -> Int64? {
+        let days = try await partitions.existingDays().sorted(by: >)
+        return try await database.withConnection("read the latest event time") { connection in
+            for day in days {
+                let rows = try await connection.query(
+                    "SELECT max(ts_ms) FROM \(unescaped: EventPartitions.tableName(day: day))", logger: logger)
+                var latest: Int64?
+                for try await value in rows.decode(Int64?.self) { latest = value }
+                if let latest { return latest }
+            }
+            return nil
+        }
+    }
+
+    func containsEvents(in range: Range<Int64>) async throws -> Bool {
+        try await database.withConnection("look for events in a time range") { connection in
+            var found = false
+            for try await value in try await connection.query(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE ts_ms >= \(range.lowerBound) AND ts_ms < \(range.upperBound))", logger: logger
+            ).decode(Bool.self) { found = value }
+            return found
+        }
+    }
+
+    // MARK: IdentityVault
+
+    func identity(for pseudonym: Pseudonym) async throws -> VaultRecord? {
+        try await database.withConnection("read the vault") { connection in
+            let rows = try await connection.query(
+                "SELECT epoch, data_key_id, nonce, ciphertext FROM vault WHERE pid = \(Data(pseudonym.bytes))", logger: logger)
+            for try await (epoch, keyID, nonce, ciphertext) in rows.decode((Int64, String, Data, Data).self) {
+                guard let epoch = UInt32(exactly: epoch) else {
+                    throw VeilError(.integrity, field: "vault", "a stored vault row is malformed")
+                }
+                return VaultRecord(
+                    pseudonym: pseudonym, epoch: epoch, dataKeyID: keyID, nonce: [UInt8](nonce), ciphertext: [UInt8](ciphertext))
+            }
+            return nil
+        }
+    }
+
+    func dataKey(id: String) async throws -> DataKeyRecord? {
+        try await database.withConnection("read a data key") { connection in
+            let rows = try await connection.query("SELECT sealed, created FROM data_keys WHERE id = \(id)", logger: logger)
+            for try await (sealed, created) in rows.decode((Data, Date).self) {
+                return DataKeyRecord(id: id, sealed: [UInt8](sealed), created: created)
+            }
+            return nil
+        }
+    }
+
+    func identityCount() async throws -> Int {
+        try await database.withConnection("count vault rows") { connection in
+            var count = 0
+            for try await value in try await connection.query("SELECT count(*) FROM vault", logger: logger).decode(Int.self) {
+                count = value
+            }
+            return count
+        }
+    }
+}
+
+/// The day partitions of `events` (`events_d<day>`, `day` = floor(ts_ms / 86,400,000)): created before
+/// a batch that needs them, in a short transaction of their own under an advisory lock, and
+/// remembered by this process. A partition is made as a table of its own and then attached:
+/// `CREATE TABLE … PARTITION OF events` takes an ACCESS EXCLUSIVE lock on `events`, which waits for
+/// every open transaction that reads or writes events (an import, a training scan, this process's own
+/// import transaction: a deadlock the server cannot see) and blocks all of them meanwhile; `ATTACH
+/// PARTITION` takes SHARE UPDATE EXCLUSIVE, which reads and writes do not conflict with. Retention is
+/// detaching and dropping a day's table (and deleting its `event_ids`).
+final class EventPartitions: Sendable {
+    static let dayMillis: Int64 = 86_400_000
+    /// The advisory lock key that serialises partition creation ("veil-par").
+    static let lockKey: Int64 = 0x7665_696C_2D70_6172
+
+    private let database: VeilPostgresDatabase
+    private let known = Mutex<Set<Int64>>([])
+
+    init(database: VeilPostgresDatabase) { self.database = database }
+
+    static func day(_ millis: Int64) -> Int64 {
+        millis >= 0 ? millis / dayMillis : -((-millis + dayMillis - 1) / dayMillis)
+    }
+
+    static func days(of events: [StoredEvent]) -> Set<Int64> {
+        Set(events.map { day($0.timestampMillis) })
+    }
+
+    static func tableName(day: Int64) -> String {
+        day >= 0 ? "events_d\(day)" : "events_dm\(-day)"
+    }
+
+    /// Creates the partitions of `days` that this process has not seen yet.
+    func ensure(days: Set<Int64>) async throws {
+        let missing = known.withLock { days.subtracting($0) }
+        guard !missing.isEmpty else { return }
+        let logger = database.logger
+        try await database.withTransaction("create a day partition") { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger).drain()
+            for day in missing.sorted() {
+                let table = Self.tableName(day: day)
+                var attached = false
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS \(unescaped: table) (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)", logger: logger
+                ).drain()
+                for try await value in try await connection.query(
+                    "SELECT EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = \(table)::regclass)", logger: logger
+                ).decode(Bool.self) { attached = value }
+                guard !attached else { continue }
+                let start = day * Self.dayMillis
+                try await connection.query(
+                    """
+                    ALTER TABLE events ATTACH PARTITION \(unescaped: table)
+                    FOR VALUES FROM (\(unescaped: String(start))) TO (\(unescaped: String(start + Self.dayMillis)))
+                    """, logger: logger
+                ).drain()
+            }
+        }
+        known.withLock { $0.formUnion(missing) }
+    }
+
+    /// After a failed write: a partition may have been dropped meanwhile; ask the server next time.
+    func forget() {
+        known.withLock { $0.removeAll() }
+    }
+
+    /// The days that have a partition, from the catalog.
+    func existingDays() async throws -> [Int64] {
+        let logger = database.logger
+        return try await database.withConnection("list the day partitions") { connection in
+            let rows = try await connection.query(
+                "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'events'::regclass",
+                logger: logger)
+            var days: [Int64] = []
+            for try await name in rows.decode(String.self) {
+                if name.hasPrefix("events_dm"), let day = Int64(name.dropFirst(9)) {
+                    days.append(-day)
+                } else if name.hasPrefix("events_d"), let day = Int64(name.dropFirst(8)) {
+                    days.append(day)
+                }
+            }
+            return days
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import PostgresNIO
+import VeilCore
+import VeilStore
+
+/// The PostgreSQL schema: numbered migrations, applied in order by `veil db migrate`, each once.
+///
+/// `veil_schema` records every applied version. `migrate` runs in one transaction under an advisory
+/// lock (PostgreSQL's DDL is transactional), so replicas migrating at once apply each version once,
+/// and a failure applies none. Every other open calls `requireCurrent`, which refuses a database
+/// behind this binary (run `veil db migrate`) or ahead of it (upgrade Veil). Migrations are history:
+/// never edit one that has shipped, append a new version.
+///
+/// The tables (v1):
+/// - `events`, partitioned by range of `ts_ms`, one partition per UTC day (`events_d<day>`, `day` =
+///   Unix days), created on first use by the writer (`EventPartitions`): retention drops a day's
+///   partition. `seq` (a sequence) is the arrival order and the scan's tie-breaker. Each partition is
+///   indexed on (pid, ts_ms, seq): a user's events are one seek per day, and the training scan reads
+///   each day's index in pseudonym order.
+/// - `event_ids`: every stored `event_id`, the idempotency key across all days (a unique index on a
+///   partitioned table must hold the partition key, so it cannot live on `events`).
+/// - `vault`, `data_keys`: the escrowed identities, as in SQLite.
+/// - `tokens`, `settings`, `models`, `model_artifacts` (the artifact bytes, named by the hash of their
+///   content, as `models/<id>.json` files are under SQLite).
+/// - `budget_ledgers`: one row per dataset, which a reservation locks (`SELECT … FOR UPDATE`) so that
+///   spends on a dataset are decided one at a time across replicas; the policy the ledger runs under
+///   is `settings.policy_hash`, recorded with `policy.load`. `budget_spends`: one row per spend, with
+///   the seq of its `budget.spend` audit record.
+/// - `key_set`: the fingerprint of the key set the database belongs to (one row).
+/// - `audit_records`: the audit chain, one row per record (`seq`, the exact line, its hash);
+///   `audit_head`: one row, the chain head (seq, hash), locked to append so that replicas share one
+///   chain.
+enum PostgresSchema {
+    struct Migration: Sendable {
+        let version: Int
+        let name: String
+        let sql: String
+
+        /// The migration's statements (no statement of a migration holds `;` but at its end).
+        var statements: [String] {
+            sql.split(separator: ";").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        }
+    }
+
+    /// Every migration, in order.
+    static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "initial",
+            sql: """
+                CREATE TABLE settings (
+                    key text PRIMARY KEY,
+                    value text NOT NULL
+                );
+                CREATE TABLE data_keys (
+                    id text PRIMARY KEY,
+                    sealed bytea NOT NULL,
+                    created timestamptz NOT NULL
+                );
+                CREATE TABLE vault (
+                    pid bytea PRIMARY KEY CHECK (length(pid) = 16),
+                    epoch bigint NOT NULL,
+                    data_key_id text NOT NULL REFERENCES data_keys (id),
+                    nonce bytea NOT NULL,
+                    ciphertext bytea NOT NULL
+                );
+                CREATE SEQUENCE events_seq AS bigint;
+                CREATE TABLE events (
+                    seq bigint NOT NULL DEFAULT nextval('events_seq'),
+                    event_id text NOT NULL,
+                    pid bytea NOT NULL CHECK (length(pid) = 16),
+                    epoch bigint NOT NULL,
+                    type text NOT NULL,
+                    ts_ms bigint NOT NULL,
+                    session_pid bytea CHECK (length(session_pid) = 16),
+                    item_id text,
+                    category text,
+                    price double precision,
+                    quantity bigint,
+                    rating bigint,
+                    query text
+                ) PARTITION BY RANGE (ts_ms);
+                ALTER SEQUENCE events_seq OWNED BY events.seq;
+                CREATE INDEX events_pid_ts ON events (pid, ts_ms, seq);
+                CREATE TABLE event_ids (
+                    event_id text PRIMARY KEY
+                );
+                CREATE TABLE tokens (
+                    name text PRIMARY KEY,
+                    role text NOT NULL,
+                    hash bytea NOT NULL UNIQUE,
+                    created timestamptz NOT NULL,
+                    revoked timestamptz
+                );
+                CREATE TABLE models (
+                    id text PRIMARY KEY,
+                    task text NOT NULL,
+                    state text NOT NULL CHECK (state IN ('candidate', 'approved', 'rejected')),
+                    is_private boolean NOT NULL,
+                    epsilon double precision,
+                    created_ms bigint NOT NULL,
+                    reviewer text,
+                    review_note text,
+                    reviewed_ms bigint
+                );
+                CREATE INDEX models_serving ON models (task, state, reviewed_ms);
+                CREATE TABLE model_artifacts (
+                    id text PRIMARY KEY,
+                    content bytea NOT NULL
+                );
+                CREATE TABLE audit_records (
+                    seq bigint PRIMARY KEY CHECK (seq >= 1),
+                    line text NOT NULL,
+                    hash bytea NOT NULL CHECK (length(hash) = 32)
+                );
+                CREATE TABLE audit_head (
+                    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+                    seq bigint NOT NULL CHECK (seq >= 0),
+                    hash bytea NOT NULL
+                );
+                INSERT INTO audit_head (seq, hash) VALUES (0, decode(repeat('00', 32), 'hex'));
+                CREATE TABLE key_set (
+                    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+                    master_fingerprint bytea NOT NULL,
+                    audit_public_key bytea NOT NULL
+                );
+                CREATE TABLE budget_ledgers (
+                    dataset text PRIMARY KEY
+                );
+                CREATE TABLE budget_spends (
+                    id bigserial PRIMARY KEY,
+                    dataset text NOT NULL REFERENCES budget_ledgers (dataset),
+                    principal text NOT NULL,
+                    role text NOT NULL,
+                    purpose text NOT NULL,
+                    mechanism text NOT NULL,
+                    epsilon double precision NOT NULL,
+                    delta double precision NOT NULL,
+                    cumulative_epsilon double precision NOT NULL,
+                    created_ms bigint NOT NULL,
+                    audit_seq bigint UNIQUE REFERENCES audit_records (seq)
+                );
+                CREATE INDEX budget_spends_dataset ON budget_spends (dataset, id);
+                """),
+    ]
+
+    /// The schema version this binary reads and writes.
+    static var latest: Int { migrations.last!.version }
+
+    /// The advisory lock key that serialises migrations across processes ("veil-mig").
+    static let lockKey: Int64 = 0x7665_696C_2D6D_6967
+
+    /// Applies every migration the database lacks, in order, in one transaction; returns their versions.
+    static func migrate(_ database: VeilPostgresDatabase) async throws -> [Int] {
+        let logger = database.logger
+        return try await database.withTransaction("migrate the schema") { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger).drain()
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS veil_schema (
+                    version integer PRIMARY KEY,
+                    name text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now()
+                )
+                """, logger: logger
+            ).drain()
+            let current = try await version(connection, logger: logger) ?? 0
+            guard current <= latest else { throw newer(current, server: database.location.server) }
+            var applied: [Int] = []
+            for migration in migrations where migration.version > current {
+                // The extended protocol takes one statement at a time.
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).drain()
+                }
+                try await connection.query(
+                    "INSERT INTO veil_schema (version, name) VALUES (\(migration.version), \(migration.name))", logger: logger
+                ).drain()
+                applied.append(migration.version)
+            }
+            return applied
+        }
+    }
+
+    /// Throws unless the database's schema is exactly `latest`.
+    static func requireCurrent(in database: VeilPostgresDatabase) async throws {
+        let current = try await version(in: database)
+        let server = database.location.server
+        guard let current, current >= latest else {
+            let have = current.map { "is at version \($0)" } ?? "has no Veil schema"
+            throw VeilError(
+                .unavailable, field: DatabaseURL.field,
+                "the database at \(server) \(have) and this Veil needs version \(latest); run `veil db migrate` with the same --database-url")
+        }
+        guard current == latest else { throw newer(current, server: server) }
+    }
+
+    /// The highest applied version; nil when `veil_schema` does not exist.
+    static func version(in database: VeilPostgresDatabase) async throws -> Int? {
+        let logger = database.logger
+        return try await database.withConnection("read the schema version") { connection in
+            try await version(connection, logger: logger)
+        }
+    }
+
+    private static func version(_ connection: PostgresConnection, logger: Logger) async throws -> Int? {
+        var exists = false
+        for try await value in try await connection.query("SELECT to_regclass('veil_schema') IS NOT NULL", logger: logger).decode(Bool.self) {
+            exists = value
+        }
+        guard exists else { return nil }
+        var result = 0
+        for try await value in try await connection.query("SELECT COALESCE(MAX(version), 0) FROM veil_schema", logger: logger).decode(Int.self) {
+            result = value
+        }
+        return result
+    }
+
+    private static func newer(_ version: Int, server: String) -> VeilError {
+        VeilError(
+            .unavailable, field: DatabaseURL.field,
+            "the database at \(server) is at schema version \(version), newer than this Veil's \(latest); upgrade Veil before using it")
+    }
+}

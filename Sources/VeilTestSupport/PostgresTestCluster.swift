@@ -1,0 +1,96 @@
+import Foundation
+
+/// A throwaway PostgreSQL cluster for one test (or benchmark): `scripts/pg-cluster.sh start` in a new
+/// folder under /tmp, `stop` (which deletes the folder) when the test is done. The server runs with
+/// `fsync = on` and `synchronous_commit = on`; as root it runs as the unprivileged user `veilpg`.
+///
+/// Clusters are independent: each has its own folder, socket and (with `tcp`) loopback port, so tests
+/// may run in parallel. Starting one takes about 2–7 s (initdb).
+public final class PostgresTestCluster: Sendable {
+    /// The cluster's database URL (`postgresql://veil@/postgres?host=<folder>&port=5432`, or a loopback
+    /// TCP URL with `tcp`). Holds no password: local connections are trusted.
+    public let url: String
+    /// The cluster's folder (data, socket, logs).
+    public let directory: String
+
+    /// Why a cluster cannot be started here (no PostgreSQL binaries), or nil when it can.
+    public static let unavailableReason: String? = {
+        let result = try? run(["bindir"])
+        return result?.status == 0 ? nil : "PostgreSQL's initdb/pg_ctl are not installed (scripts/install-deps.sh installs them)"
+    }()
+
+    /// The path of the PostgreSQL program `name` (`pg_dump`, …) beside `initdb`, nil where it is not
+    /// installed.
+    public static func tool(_ name: String) -> String? {
+        guard let result = try? run(["bindir"]), result.status == 0,
+            let folder = result.output.split(separator: "\n").last.map(String.init)
+        else { return nil }
+        // `initdb` may be a symbolic link into the installation's own folder, which holds the rest.
+        let installation = URL(fileURLWithPath: folder).appendingPathComponent("initdb").resolvingSymlinksInPath()
+            .deletingLastPathComponent()
+        let path = installation.appendingPathComponent(name).path
+        return FileManager.default.isExecutableFile(atPath: path) ? path : nil
+    }
+
+    /// Starts a new cluster. `tcp`: listen on a free 127.0.0.1 port too (the URL names it); `bench`:
+    /// the benchmark settings of `pg-cluster.sh` (durability unchanged).
+    public init(tcp: Bool = false, bench: Bool = false) throws {
+        directory = "/tmp/veil-pg-\(UUID().uuidString.prefix(8).lowercased())"
+        var arguments = ["start", directory]
+        if tcp { arguments.append("--tcp") }
+        if bench { arguments.append("--bench") }
+        let result = try Self.run(arguments)
+        guard result.status == 0, let line = result.output.split(separator: "\n").last else {
+            throw ClusterError(message: "pg-cluster.sh start failed (\(result.status)): \(result.errors)")
+        }
+        url = String(line)
+    }
+
+    /// Stops the server and deletes the folder.
+    public func stop() {
+        _ = try? Self.run(["stop", directory])
+    }
+
+    deinit { stop() }
+
+    /// `scripts/pg-cluster.sh` of this package.
+    public static let script: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.appendingPathComponent("scripts/pg-cluster.sh").path
+    }()
+
+    /// Runs the script (posix_spawn, then waitpid on this thread) with its output in files, not pipes:
+    /// the server it starts lives on and could hold a pipe's write end open. Foundation's `Process`
+    /// is not used: in a test process running many tasks its exit was at times never observed.
+    private static func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        let base = NSTemporaryDirectory() + "veil-pg-cluster-\(UUID().uuidString)"
+        let outputPath = base + ".out", errorsPath = base + ".err"
+        defer {
+            try? FileManager.default.removeItem(atPath: outputPath)
+            try? FileManager.default.removeItem(atPath: errorsPath)
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errorsPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let argv = ([script] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, script, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw ClusterError(message: "cannot run \(script) (errno \(spawned))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let errors = (try? String(contentsOfFile: errorsPath, encoding: .utf8)) ?? ""
+        return (exitStatus, output, errors)
+    }
+
+    public struct ClusterError: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+}
