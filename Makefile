@@ -1,7 +1,7 @@
 # Veil: `make demo` and `make test` work on a fresh Debian machine with Swift.
 SWIFT ?= swift
 
-.PHONY: deps build release test demo results bench clean
+.PHONY: deps build release test fuzz demo results bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -12,10 +12,16 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## Builds and runs every test (Swift Testing), including the independent Python cross-checks.
+## Builds and runs every test (Swift Testing), including the independent Python cross-checks, the
+## bounded fuzz run and the schemathesis check of docs/openapi.yaml against a live `veil serve`.
 test: deps
+	python3 scripts/openapi_json.py --check
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+## The long fuzz run: every parser and decoder, 1,000,000 events (release build; a few minutes).
+fuzz: deps
+	$(SWIFT) run -c release VeilFuzz --events 1000000
 
 ## Builds in release and runs the main job end to end in a scratch folder (demo/).
 demo: release

@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "veil", targets: ["veil"]),
         .executable(name: "VeilBench", targets: ["VeilBench"]),
+        .executable(name: "VeilFuzz", targets: ["VeilFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,10 +32,20 @@ let package = Package(
         ),
         .target(name: "VeilCore", swiftSettings: strict),
         .target(name: "VeilCrypto", dependencies: ["CSodium", "VeilCore"], swiftSettings: strict),
+        // The store contracts (async protocols, records, no backend) and their test suite.
+        .target(name: "VeilStore", dependencies: ["VeilCore"], swiftSettings: strict),
+        // Test support (imports Testing): the contract every backend's tests run, sealing with the real signer.
         .target(
-            name: "VeilStore",
+            name: "VeilStoreContract", dependencies: ["VeilStore", "VeilCore", "VeilCrypto", "VeilAudit"], swiftSettings: strict),
+        // Test support: real scratch stores for the use cases' tests.
+        .target(
+            name: "VeilTestSupport", dependencies: ["VeilStoreSQLite", "VeilStore", "VeilAudit", "VeilCrypto", "VeilCore"],
+            swiftSettings: strict),
+        // The SQLite backend (GRDB): the only target that knows SQLite.
+        .target(
+            name: "VeilStoreSQLite",
             dependencies: [
-                "VeilCore",
+                "VeilStore", "VeilCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
@@ -49,18 +60,42 @@ let package = Package(
         .target(name: "VeilPrivacy", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         .target(name: "VeilLearning", dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy"], swiftSettings: strict),
         .target(name: "VeilSynth", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
+        // Use cases, one module each; the faces (veil, VeilGateway) import the ones they expose.
+        .target(name: "VeilAccess", dependencies: ["VeilCore", "VeilCrypto", "VeilStore"], swiftSettings: strict),
         .target(
-            name: "VeilService",
+            name: "VeilLedger",
+            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilAudit"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "VeilIngest",
+            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPolicy", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "VeilModels",
+            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLearning", "VeilPolicy", "VeilLedger"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "VeilQueries",
+            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLedger"],
+            swiftSettings: strict
+        ),
+        // The composition root: opens keys, policy, database and audit log and builds the use cases.
+        .target(
+            name: "VeilRuntime",
             dependencies: [
-                "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLearning", "VeilPolicy", "VeilAudit",
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilStoreSQLite", "VeilPolicy", "VeilAudit", "VeilAccess", "VeilLedger",
+                "VeilIngest", "VeilModels", "VeilQueries",
             ],
             swiftSettings: strict
         ),
-        // The HTTP face over VeilService (Hummingbird 2).
+        // The HTTP face over the use cases (Hummingbird 2).
         .target(
             name: "VeilGateway",
             dependencies: [
-                "VeilCore", "VeilService",
+                "VeilCore", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -74,7 +109,7 @@ let package = Package(
             name: "veil",
             dependencies: [
                 "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilPolicy",
-                "VeilAudit", "VeilService",
+                "VeilAudit", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
                 "VeilGateway",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,13 +121,29 @@ let package = Package(
             name: "VeilBench",
             dependencies: [
                 "VeilCore", "VeilCrypto", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilStore", "VeilAudit",
-                "VeilPolicy", "VeilService", "VeilGateway",
+                "VeilPolicy", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
+                "VeilGateway",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
+        // Fuzz harnesses over every parser and decoder (bounded in `make test`, long in `make fuzz`).
+        .target(
+            name: "VeilFuzzing",
+            dependencies: [
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilStoreSQLite", "VeilPolicy", "VeilAudit", "VeilPrivacy", "VeilIngest",
+                "VeilLedger", "VeilModels", "VeilQueries", "VeilGateway",
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "VeilFuzz",
+            dependencies: ["VeilFuzzing", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "VeilFuzzingTests", dependencies: ["VeilFuzzing"], swiftSettings: strict),
         .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilCryptoTests",
@@ -109,20 +160,63 @@ let package = Package(
         .testTarget(name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCrypto", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilPolicyTests", dependencies: ["VeilPolicy", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto"], swiftSettings: strict),
-        .testTarget(name: "VeilStoreTests", dependencies: ["VeilStore", "VeilCore"], swiftSettings: strict),
-        .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
         .testTarget(
-            name: "VeilServiceTests",
+            name: "VeilStoreSQLiteTests",
             dependencies: [
-                "VeilService", "VeilStore", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit", "VeilLearning", "VeilSynth",
+                "VeilStoreSQLite", "VeilStoreContract", "VeilStore", "VeilCore", "VeilCrypto", "VeilAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "VeilCLITests", dependencies: ["veil", "VeilService", "VeilStore", "VeilCore", "VeilCrypto"], swiftSettings: strict),
+        .testTarget(name: "VeilSynthTests", dependencies: ["VeilSynth", "VeilCore"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilAccessTests",
+            dependencies: ["VeilAccess", "VeilStore", "VeilTestSupport", "VeilCore", "VeilCrypto"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VeilIngestTests", dependencies: ["VeilIngest", "VeilStore", "VeilTestSupport", "VeilCore", "VeilCrypto"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "VeilLedgerTests",
+            dependencies: ["VeilLedger", "VeilStore", "VeilTestSupport", "VeilPrivacy", "VeilCore", "VeilCrypto", "VeilAudit"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VeilModelsTests",
+            dependencies: [
+                "VeilModels", "VeilRuntime", "VeilLedger", "VeilStore", "VeilTestSupport", "VeilPrivacy", "VeilCore", "VeilCrypto",
+                "VeilAudit", "VeilLearning", "VeilSynth",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VeilQueriesTests",
+            dependencies: ["VeilQueries", "VeilLedger", "VeilStore", "VeilTestSupport", "VeilPrivacy", "VeilCore", "VeilCrypto"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VeilRuntimeTests",
+            dependencies: [
+                "VeilRuntime", "VeilLedger", "VeilStore", "VeilStoreSQLite", "VeilAudit", "VeilCrypto", "VeilCore", "VeilPolicy",
+                "VeilPrivacy", "VeilIngest", .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VeilCLITests",
+            dependencies: [
+                "veil", "VeilQueries", "VeilLedger", "VeilStore", "VeilTestSupport", "VeilCore", "VeilCrypto", "VeilAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            resources: [.copy("Fixtures")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "VeilGatewayTests",
             dependencies: [
-                "VeilGateway", "VeilService", "VeilStore", "VeilCrypto", "VeilCore",
+                "VeilGateway", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime", "VeilStore",
+                "VeilCrypto", "VeilCore", "VeilPolicy",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what Veil needs on a Debian machine that already has Swift, skipping what is present:
 # libsodium-dev (the crypto library), curl (the HTTP client the end-to-end CLI tests drive the server
-# with), jq (the demo's report reads the CLI's --json output), and the Python packages the independent checks use
-# (PyNaCl, a second libsodium binding; dp-accounting, Google's privacy accountant).
+# with), jq (the demo's report reads the CLI's --json output), sqlite3 (an independent reader the dry-run
+# test dumps the database with), and the Python packages the independent checks use
+# (PyNaCl, a second libsodium binding; dp-accounting, Google's privacy accountant; schemathesis, which
+# checks a live `veil serve` against docs/openapi.yaml; pandas, which recomputes what an import of
+# docs/examples must store).
 set -euo pipefail
 
 SUDO=""
@@ -12,6 +15,7 @@ apt_packages=()
 pkg-config --exists libsodium 2>/dev/null || apt_packages+=(libsodium-dev pkg-config)
 command -v curl >/dev/null 2>&1 || apt_packages+=(curl)
 command -v jq >/dev/null 2>&1 || apt_packages+=(jq)
+command -v sqlite3 >/dev/null 2>&1 || apt_packages+=(sqlite3)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
     echo "installing ${apt_packages[*]} ..." >&2
     $SUDO apt-get update -qq
@@ -21,6 +25,8 @@ fi
 python_packages=()
 python3 -c "import nacl" 2>/dev/null || python_packages+=(pynacl)
 python3 -c "import dp_accounting" 2>/dev/null || python_packages+=(dp-accounting)
+python3 -c "import schemathesis" 2>/dev/null || python_packages+=(schemathesis)
+python3 -c "import pandas" 2>/dev/null || python_packages+=(pandas)
 if [ "${#python_packages[@]}" -gt 0 ]; then
     echo "installing Python checkers ${python_packages[*]} ..." >&2
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${python_packages[@]}" >&2

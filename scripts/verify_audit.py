@@ -13,13 +13,23 @@ With --checkpoint, the checkpoint's signature over
     "veil-audit-checkpoint\n" + str(seq) + "\n" + hash
 must verify, the log must reach its seq, and the record at that seq must have its hash.
 
+Every budget.spend record's cumulative_epsilon is replayed: the mechanisms of the dataset's spends so
+far (docs/privacy.md) are composed with Google's dp_accounting RDP accountant (default orders) and
+converted to epsilon at the record's delta; a record whose cumulative_epsilon differs by more than a
+relative 1e-6 fails. So a log re-signed with one spend left out fails here too, not only in
+`veil audit verify`. pure_epsilon releases use the randomised-response RDP bound (the tight bound for
+any epsilon-DP mechanism, capped by epsilon and alpha*epsilon^2/2, docs/privacy.md), thresholded ones their base's
+curve with their delta taken from the target delta; both are computed here, then composed with
+dp_accounting's curves.
+
 Exit status 0 when everything verifies, 1 on the first failure (named by line and seq), 2 on bad usage.
-Needs PyNaCl (pip install pynacl).
+Needs PyNaCl and dp-accounting (pip install pynacl dp-accounting).
 """
 
 import base64
 import binascii
 import json
+import math
 import sys
 
 try:
@@ -27,9 +37,14 @@ try:
     from nacl.exceptions import BadSignatureError
     from nacl.hash import blake2b
     from nacl.signing import VerifyKey
+    import numpy as np
+    from dp_accounting import dp_event
+    from dp_accounting.rdp import rdp_privacy_accountant as rdp
 except ImportError:
-    sys.stderr.write("verify_audit.py needs PyNaCl: python3 -m pip install pynacl\n")
+    sys.stderr.write("verify_audit.py needs PyNaCl and dp-accounting: python3 -m pip install pynacl dp-accounting\n")
     sys.exit(2)
+
+EPSILON_TOLERANCE = 1e-6
 
 
 class Failure(Exception):
@@ -58,6 +73,54 @@ def verify_checkpoint_signature(key, checkpoint):
     return verify_signature(key, base64.b64decode(checkpoint["sig"], validate=True), message)
 
 
+def _pure_epsilon_rdp(epsilon, orders):
+    """The randomised-response RDP curve of an epsilon-DP release, capped as docs/privacy.md says."""
+    curve = []
+    for alpha in orders:
+        numerator = np.logaddexp(alpha * epsilon, (1 - alpha) * epsilon)
+        denominator = epsilon + math.log1p(math.exp(-epsilon))
+        curve.append(min((numerator - denominator) / (alpha - 1), epsilon, alpha * epsilon * epsilon / 2))
+    return np.array(curve)
+
+
+def _mechanism_rdp(mechanism, orders):
+    """(RDP curve at `orders`, additive delta) of one mechanism in Veil's JSON form."""
+    kind = mechanism.get("mechanism")
+    if kind == "thresholded":
+        curve, extra = _mechanism_rdp(mechanism["base"], orders)
+        return curve, extra + float(mechanism["delta"])
+    if kind == "pure_epsilon":
+        return _pure_epsilon_rdp(float(mechanism["epsilon"]), orders), 0.0
+    if kind == "gaussian":
+        event = dp_event.SelfComposedDpEvent(dp_event.GaussianDpEvent(mechanism["noise_multiplier"]), mechanism["count"])
+    elif kind == "subsampled_gaussian":
+        inner = dp_event.PoissonSampledDpEvent(mechanism["sampling_rate"], dp_event.GaussianDpEvent(mechanism["noise_multiplier"]))
+        event = dp_event.SelfComposedDpEvent(inner, mechanism["steps"])
+    elif kind == "laplace":
+        # dp_accounting's Laplace parameter is scale / sensitivity = 1 / epsilon.
+        event = dp_event.SelfComposedDpEvent(dp_event.LaplaceDpEvent(1 / mechanism["epsilon"]), mechanism["count"])
+    else:
+        raise ValueError(f"unknown mechanism {kind!r}")
+    accountant = rdp.RdpAccountant(orders)
+    accountant.compose(event)
+    return np.array(accountant._rdp), 0.0  # the composed curve (dp_accounting keeps no public getter)
+
+
+def replay_epsilon(mechanisms, delta):
+    """Cumulative epsilon at `delta` of `mechanisms`, composed with dp_accounting's RDP accountant."""
+    orders = rdp.DEFAULT_RDP_ORDERS
+    total = np.zeros(len(orders))
+    additive = 0.0
+    for mechanism in mechanisms:
+        curve, extra = _mechanism_rdp(mechanism, orders)
+        total = total + curve
+        additive += extra
+    if additive >= delta:
+        return math.inf
+    epsilon, _ = rdp.compute_epsilon(orders, total, delta - additive)
+    return float(epsilon)
+
+
 def verify(log_path, key, checkpoint=None):
     """Returns (records, head hash hex). Raises Failure at the first bad record."""
     with open(log_path, "rb") as handle:
@@ -66,6 +129,7 @@ def verify(log_path, key, checkpoint=None):
     if lines and lines[-1] == b"":
         lines.pop()
     previous = bytes(32)
+    spends = {}  # dataset -> mechanisms spent so far, oldest first
     for number, raw in enumerate(lines, start=1):
         expected = number
         try:
@@ -98,11 +162,25 @@ def verify(log_path, key, checkpoint=None):
                 raise Failure(number, seq, f"body field {field} is missing or of the wrong type")
         if checkpoint is not None and seq == checkpoint["seq"] and hash_hex != checkpoint["hash"]:
             raise Failure(number, seq, "hash differs from the checkpoint's: the log was rewritten")
+        if body["action"] == "budget.spend":
+            details = body["details"]
+            try:
+                mechanism, delta, claimed_epsilon = details["mechanism"], float(details["delta"]), float(details["cumulative_epsilon"])
+            except (KeyError, TypeError, ValueError):
+                raise Failure(number, seq, "a budget.spend record must carry mechanism, delta and cumulative_epsilon")
+            history = spends.setdefault(details.get("dataset", ""), [])
+            history.append(mechanism)
+            try:
+                replayed = replay_epsilon(history, delta)
+            except (KeyError, TypeError, ValueError) as error:
+                raise Failure(number, seq, f"the spends so far cannot be replayed: {error}")
+            if not abs(replayed - claimed_epsilon) <= EPSILON_TOLERANCE * max(abs(replayed), abs(claimed_epsilon)):
+                raise Failure(number, seq, f"cumulative_epsilon is {claimed_epsilon} but the spends so far compose to {replayed} (dp_accounting)")
         previous = claimed
     if checkpoint is not None and checkpoint["seq"] > len(lines):
         raise Failure(len(lines) + 1, len(lines) + 1,
                       f"the log ends at seq {len(lines)} but the checkpoint vouches for seq {checkpoint['seq']}")
-    return len(lines), previous.hex()
+    return len(lines), previous.hex(), sum(len(history) for history in spends.values())
 
 
 def main(argv):
@@ -132,11 +210,12 @@ def main(argv):
             print(f"FAILED: the checkpoint's signature does not verify (seq {checkpoint['seq']})")
             return 1
     try:
-        records, head = verify(log_path, key, checkpoint)
+        records, head, replayed = verify(log_path, key, checkpoint)
     except Failure as failure:
         print(f"FAILED: {failure}")
         return 1
-    print(f"OK: {records} records verified; head seq {records} hash {head}")
+    print(f"OK: {records} records verified; head seq {records} hash {head}; "
+          f"cumulative epsilon of {replayed} spend record(s) replayed with dp_accounting")
     return 0
 
 

@@ -36,9 +36,18 @@ public struct AuditBody: Sendable, Hashable {
         }
     }
 
+    /// The bounds a body is parsed under (`JSONLimits.defaultMaxDepth` levels, at most 1 MiB).
+    static let limits = JSONLimits(maxBytes: 1 << 20)
+
     /// Parses body text, or says which rule it breaks.
     public static func parse(_ text: String) -> Result<AuditBody, AuditShapeError> {
-        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8)) else {
+        let node: JSONNode
+        do {
+            node = try JSONNode.parse(text, limits: limits)
+        } catch {
+            return .failure(AuditShapeError("the body is not a JSON object: \(error)"))
+        }
+        guard case .object(let object)? = JSONValue(node) else {
             return .failure(AuditShapeError("the body is not a JSON object"))
         }
         guard case .int(let seq)? = object["seq"], seq >= 1 else {

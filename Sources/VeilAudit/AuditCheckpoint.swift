@@ -48,7 +48,7 @@ public struct AuditCheckpoint: Sendable, Hashable, Codable {
     /// Reads a checkpoint from JSON; throws `invalidInput` naming `source` when it is not one.
     public static func decode(_ data: Data, source: String) throws -> AuditCheckpoint {
         do {
-            return try JSONDecoder().decode(AuditCheckpoint.self, from: data)
+            return try StrictJSONDecoder(limits: JSONLimits(maxDepth: 1, maxBytes: 4096)).decode(AuditCheckpoint.self, from: data)
         } catch {
             throw VeilError(.invalidInput, field: source, "is not a checkpoint (a JSON object with seq, hash, time and sig)")
         }

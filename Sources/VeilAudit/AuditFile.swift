@@ -99,8 +99,15 @@ final class AuditFile: Sendable {
         }
     }
 
+    /// A failure naming the file and what could not be done; a full disk (`ENOSPC`, `EDQUOT`) says so
+    /// and where, as the store's errors do.
     private static func failure(_ path: String, _ what: String, code: VeilError.Code = .unavailable) -> VeilError {
-        VeilError(code, field: path, "\(what): \(String(cString: strerror(errno)))")
+        let reason = errno
+        guard reason != ENOSPC && reason != EDQUOT else {
+            let directory = (path as NSString).deletingLastPathComponent
+            return VeilError(.unavailable, field: path, "\(what): the disk holding \(directory) is full. Free space and retry")
+        }
+        return VeilError(code, field: path, "\(what): \(String(cString: strerror(reason)))")
     }
 
     private static func syncDirectory(of path: String) {

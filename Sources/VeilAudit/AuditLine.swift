@@ -21,19 +21,31 @@ public struct AuditLine: Sendable, Hashable {
         let sig: String
     }
 
-    /// The line's bytes, compact JSON with sorted keys and a final newline.
-    public func encoded() -> [UInt8] {
+    /// The line's text: compact JSON with sorted keys, without the final newline.
+    public var text: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let envelope = Envelope(body: body, hash: Hex.encode(hash), sig: Data(signature).base64EncodedString())
         // Encoding three strings cannot fail.
-        return Array(try! encoder.encode(envelope)) + [UInt8(ascii: "\n")]
+        return String(decoding: try! encoder.encode(envelope), as: UTF8.self)
     }
+
+    /// The line's bytes as a log file holds them: `text` and a final newline.
+    public func encoded() -> [UInt8] { Array(text.utf8) + [UInt8(ascii: "\n")] }
+
+    /// The bounds a line is parsed under: one object of three strings (no nesting), at most 1 MiB.
+    static let limits = JSONLimits(maxDepth: 1, maxBytes: 1 << 20)
 
     /// Parses one line (without its newline), or says which rule it breaks.
     public static func parse(_ text: some StringProtocol) -> Result<AuditLine, AuditShapeError> {
-        guard let object = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)),
-            object.count == 3, let body = object["body"], let hashText = object["hash"], let sigText = object["sig"]
+        let node: JSONNode
+        do {
+            node = try JSONNode.parse(Array(text.utf8), limits: limits)
+        } catch {
+            return .failure(AuditShapeError("the line is not a JSON object with exactly the string fields body, hash and sig: \(error)"))
+        }
+        guard node.members?.count == 3, let body = node["body"]?.stringValue, let hashText = node["hash"]?.stringValue,
+            let sigText = node["sig"]?.stringValue
         else {
             return .failure(AuditShapeError("the line is not a JSON object with exactly the string fields body, hash and sig"))
         }

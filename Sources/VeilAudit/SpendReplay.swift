@@ -13,7 +13,7 @@ struct SpendReplay {
 
     /// Checks one record; returns the reason when it fails. Records other than spends pass.
     mutating func check(_ body: AuditBody) -> String? {
-        guard let recompute, body.action == AuditAction.budgetSpend else { return nil }
+        guard let recompute, body.action == AuditAction.budgetSpend.rawValue else { return nil }
         let details = body.details
         guard let mechanism = details["mechanism"], let delta = Self.number(details["delta"]),
             let claimed = Self.number(details["cumulative_epsilon"])

@@ -5,7 +5,7 @@ import VeilCore
 import VeilCrypto
 import VeilGateway
 import VeilPolicy
-import VeilService
+import VeilRuntime
 
 /// A throwaway deployment for one benchmark: fresh keys and a fresh data directory under the system
 /// temporary directory, opened as a `VeilContext` under the built-in policy. `remove()` deletes it all.
@@ -13,15 +13,17 @@ struct BenchDeployment {
     let root: URL
     let context: VeilContext
 
-    init(policy: Policy = Policy()) throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("veil-bench-\(UUID().uuidString)")
+    static func make(policy: Policy = Policy()) async throws -> BenchDeployment {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("veil-bench-\(UUID().uuidString)")
         let keysDirectory = root.appendingPathComponent("keys").path
         try KeyRing.initialize(directory: keysDirectory)
-        context = try VeilContext(
+        let context = try await VeilContext.open(
             keysDirectory: keysDirectory, dataDirectory: root.appendingPathComponent("data").path,
             policy: LoadedPolicy(policy: policy, hash: String(repeating: "0", count: 64), path: "(built-in)"), actor: "bench")
+        return BenchDeployment(root: root, context: context)
     }
 
+    /// Deletes everything (a mirror catch-up still running finds its file gone and gives up).
     func remove() { try? FileManager.default.removeItem(at: root) }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import VeilCore
 import VeilCrypto
 import VeilLearning
-import VeilService
+import VeilModels
 import VeilStore
 import VeilSynth
 
@@ -17,10 +17,9 @@ enum FeatureBenchmarks {
 
     static func run() async throws -> [BenchResult] {
         let users = Int(ProcessInfo.processInfo.environment["VEIL_BENCH_FEATURE_USERS"] ?? "") ?? 20_000
-        let root = NSTemporaryDirectory() + "veil-bench-features-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        let ring = try KeyRing.initialize(directory: root + "/keys")
-        let store = try SQLiteEventStore(directory: root + "/data")
+        let deployment = try await BenchDeployment.make()
+        let ring = deployment.context.keys
+        let store = deployment.context.events
         let shoppers = SyntheticShoppers(SynthConfiguration(users: users, days: 120, seed: 7))
         let events = try await fill(store, with: shoppers, ring: ring)
 
@@ -37,6 +36,7 @@ enum FeatureBenchmarks {
         let extractSeconds = try await seconds {
             examples = try await TrainingPipeline.examples(from: store, extractor: extractor).count
         }
+        deployment.remove()
         guard scanned == events, examples > 0 else { throw VeilError(.integrity, "the scan saw \(scanned) of \(events) events") }
         return [
             BenchResult(name: "learning.features.stored_events", value: Double(events), unit: "events"),
@@ -47,7 +47,7 @@ enum FeatureBenchmarks {
     }
 
     /// Stores every synthetic user's events (pseudonymised, escrowed) in batches; returns the event count.
-    static func fill(_ store: SQLiteEventStore, with shoppers: SyntheticShoppers, ring: KeyRing) async throws -> Int {
+    static func fill(_ store: any EventStore, with shoppers: SyntheticShoppers, ring: KeyRing) async throws -> Int {
         let sealer = EscrowSealer(publicKey: ring.escrowPublicKey)
         let dataKey = DataKeyRecord(id: sealer.sealedKey.id, sealed: sealer.sealedKey.sealed, created: Date())
         let epoch = ring.epoch

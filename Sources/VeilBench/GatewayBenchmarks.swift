@@ -2,7 +2,8 @@ import AsyncHTTPClient
 import Foundation
 import VeilCore
 import VeilGateway
-import VeilService
+import VeilIngest
+import VeilRuntime
 
 /// HTTP ingest through the real gateway on 127.0.0.1 (issue: ingestion): batches of 1,000 NDJSON
 /// events from a concurrent client, reporting events/s and p50/p99 batch latency.
@@ -27,7 +28,7 @@ enum GatewayBenchmarks {
     }
 
     private static func run(name: String, factory: IngestorFactory) async throws -> [BenchResult] {
-        let deployment = try BenchDeployment()
+        let deployment = try await BenchDeployment.make()
         defer { deployment.remove() }
         let context = deployment.context
         var services = GatewayServices(context: context)

@@ -44,6 +44,13 @@ enum Stopwatch {
         return best
     }
 
+    /// The best of `repetitions` timings of the asynchronous `body`.
+    static func bestSeconds(repetitions: Int, _ body: () async throws -> Void) async rethrows -> Double {
+        var best = Double.infinity
+        for _ in 0..<repetitions { best = min(best, try await seconds(body)) }
+        return best
+    }
+
     /// User + system CPU time of this process so far (all threads), to tell work from waiting on a
     /// shared machine.
     static func cpuSeconds() -> Double {

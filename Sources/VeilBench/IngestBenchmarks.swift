@@ -1,7 +1,7 @@
 import Foundation
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilIngest
 import VeilStore
 
 /// `veil ingest` throughput (issue 3): import of 1,000,000 generated events (time order, 50,000 users)
@@ -14,14 +14,11 @@ enum IngestBenchmarks {
 
     static let all: [Benchmark] = [
         Benchmark(name: "ingest") {
-            let root = NSTemporaryDirectory() + "veil-bench-ingest-\(UUID().uuidString)"
-            defer { try? FileManager.default.removeItem(atPath: root) }
-            let keys = try KeyRing.initialize(directory: root + "/keys")
-            let file = root + "/events.ndjson"
+            let deployment = try await BenchDeployment.make()
+            let file = deployment.root.appendingPathComponent("events.ndjson").path
             let bytes = try writeEvents(count: eventCount, users: 50_000, to: file)
-
-            let store = try SQLiteEventStore(directory: root + "/data")
-            let service = IngestService(store: store, keys: keys, policy: Policy(), audit: nil)
+            let store = deployment.context.events
+            let service = deployment.context.ingestPipeline()
             var options = ImportOptions()
             if let size = ProcessInfo.processInfo.environment["VEIL_BENCH_BATCH"].flatMap({ Int($0) }) {
                 options.batchSize = size
@@ -37,12 +34,11 @@ enum IngestBenchmarks {
             let cpu = Stopwatch.cpuSeconds() - cpuBefore
             // The import is durable when it returns; the WAL is copied into the database file in the
             // background afterwards. Wait for that too and report it apart.
-            let checkpointStart = ContinuousClock.now
-            try store.database.checkpoint()
-            let checkpoint = (ContinuousClock.now - checkpointStart).seconds
+            let checkpoint = try await store.settle()
             // A second import of the same file: every event is a duplicate.
             var again: ImportFileReport? = nil
             let reimport = try await Stopwatch.seconds { again = try await importer.importFile(file, actor: "bench") }
+            deployment.remove()
             guard again?.duplicates == eventCount else { throw VeilError(.integrity, "the re-import was not all duplicates") }
             return [
                 BenchResult(name: "ingest.import_ndjson_1m", value: Double(eventCount) / seconds, unit: "events/s"),
@@ -55,11 +51,8 @@ enum IngestBenchmarks {
         },
         Benchmark(name: "ingest-batch") {
             // The HTTP path without HTTP: IngestService.ingestBatch on NDJSON bodies of 1,000 events.
-            let root = NSTemporaryDirectory() + "veil-bench-batch-\(UUID().uuidString)"
-            defer { try? FileManager.default.removeItem(atPath: root) }
-            let keys = try KeyRing.initialize(directory: root + "/keys")
-            let store = try SQLiteEventStore(directory: root + "/data")
-            let service = IngestService(store: store, keys: keys, policy: Policy(), audit: nil)
+            let deployment = try await BenchDeployment.make()
+            let service = deployment.context.ingestPipeline()
             let batches = 200
             let bodies = (0..<batches).map { batch in
                 Data((0..<1000).map { eventLine(batch * 1000 + $0, users: 20_000) }.joined().utf8)
@@ -72,6 +65,7 @@ enum IngestBenchmarks {
                     latencies.append((ContinuousClock.now - start).seconds)
                 }
             }
+            deployment.remove()
             latencies.sort()
             return [
                 BenchResult(name: "ingest.service_batch_1000", value: Double(batches * 1000) / total, unit: "events/s"),

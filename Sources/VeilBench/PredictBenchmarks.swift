@@ -2,7 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import VeilCore
 import VeilGateway
-import VeilService
+import VeilIngest
+import VeilModels
+import VeilRuntime
 import VeilSynth
 
 /// Single-prediction latency over HTTP at a fixed request rate (issue 5: "p50/p99 over HTTP at 500
@@ -29,7 +31,7 @@ enum PredictBenchmarks {
     static let all: [Benchmark] = [Benchmark(name: "predict_http") { try await run() }]
 
     static func run() async throws -> [BenchResult] {
-        let deployment = try BenchDeployment()
+        let deployment = try await BenchDeployment.make()
         defer { deployment.remove() }
         let context = deployment.context
         let shoppers = SyntheticShoppers(SynthConfiguration(users: users, days: days, seed: 7))
@@ -125,18 +127,18 @@ enum PredictBenchmarks {
     private static func approvePurchaseModel(_ context: VeilContext, shoppers: SyntheticShoppers) async throws {
         let horizon = 14
         let cutoff = Int64(shoppers.configuration.start.adding(days: days - horizon).daysSinceEpoch) * 86_400_000
-        let card = try await TrainingService(context: context).train(
+        let card = try await context.trainingService().train(
             TrainingRequest(task: .purchase, epsilon: 1, model: .logistic, cutoffMillis: cutoff, horizonDays: horizon),
             principal: "bench")
         guard let id = card.modelId else { throw VeilError(.integrity, "the trained model has no id") }
-        _ = try context.models.approve(id: id, reviewer: "bench", note: "latency benchmark")
+        _ = try await context.models.approve(id: id, reviewer: "bench", note: "latency benchmark")
     }
 
     /// Serial, in-process timings of the steps of one prediction, `serialSamples` each (ms).
     private static func serialBreakdown(_ context: VeilContext, pseudonyms: [Pseudonym]) async throws -> [BenchResult] {
-        let predictor = PredictionService(context: context)
+        let predictor = context.predictionService()
         var events = 0
-        let lookup = try await serialLatencies { _ in _ = try context.models.serving(task: "purchase") }
+        let lookup = try await serialLatencies { _ in _ = try await context.models.serving(task: "purchase") }
         let read = try await serialLatencies { events += try await context.events.events(for: pseudonyms[$0 % pseudonyms.count]).count }
         let predict = try await serialLatencies {
             _ = try await predictor.predict(pseudonym: pseudonyms[$0 % pseudonyms.count], task: .purchase)

@@ -3,7 +3,7 @@ import VeilCore
 import VeilCrypto
 import VeilLearning
 import VeilPrivacy
-import VeilService
+import VeilModels
 import VeilSynth
 
 /// Model quality on synthetic shoppers (docs/results.md): ROC AUC on held-out users for `purchase` and

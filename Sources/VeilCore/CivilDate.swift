@@ -20,20 +20,11 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
         daysSinceEpoch = days
     }
 
-    /// Parses exactly `YYYY-MM-DD`; nil for any other text or a date that does not exist.
+    /// Parses exactly `YYYY-MM-DD` (`DateText.days`); nil for any other text, a date that does not
+    /// exist or one outside 1970–9999.
     public init?(_ text: String) {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for byte in bytes[range] {
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
-            }
-            return value
-        }
-        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10) else { return nil }
-        self.init(year: year, month: month, day: day)
+        guard let days = DateText.days(text), (0...CivilDate.maxDays).contains(days) else { return nil }
+        daysSinceEpoch = days
     }
 
     public var year: Int { CivilDate.civilFromDays(daysSinceEpoch).year }
@@ -71,6 +62,17 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
         out.append(UInt8(ascii: "-"))
         digits(day, 2)
         return out
+    }
+
+    /// `YYYY-MM-DD` of the UTC day holding `millis` (any year, proleptic Gregorian).
+    public static func label(millis: Int64) -> String {
+        let day = millis >= 0 ? millis / 86_400_000 : (millis - 86_399_999) / 86_400_000
+        let (year, month, day2) = civilFromDays(Int(day))
+        func pad(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day2, 2))"
     }
 
     /// 9999-12-31, the latest date a `CivilDate` can hold.

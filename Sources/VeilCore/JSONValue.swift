@@ -55,3 +55,39 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
     }
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
 }
+
+extension JSONValue {
+    /// The value of a parsed node; nil when a number does not fit a `Double` (1e400). Integers that fit
+    /// `Int64` become `.int`, other numbers `.double`; of keys given twice (which `JSONNode.parse`
+    /// refuses) the last would win.
+    public init?(_ node: JSONNode) {
+        switch node {
+        case .null: self = .null
+        case .bool(let value): self = .bool(value)
+        case .string(let value): self = .string(value)
+        case .number(let text):
+            if let integer = Int64(text) {
+                self = .int(integer)
+            } else if let value = Double(text), value.isFinite {
+                self = .double(value)
+            } else {
+                return nil
+            }
+        case .array(let elements):
+            var values: [JSONValue] = []
+            values.reserveCapacity(elements.count)
+            for element in elements {
+                guard let value = JSONValue(element) else { return nil }
+                values.append(value)
+            }
+            self = .array(values)
+        case .object(let members):
+            var object: [String: JSONValue] = [:]
+            for member in members {
+                guard let value = JSONValue(member.value) else { return nil }
+                object[member.key] = value
+            }
+            self = .object(object)
+        }
+    }
+}

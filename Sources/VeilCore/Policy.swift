@@ -51,6 +51,13 @@ public struct Policy: Sendable, Hashable, Codable {
         public var dropFields: [String] = ["query"]
         /// How far in the future an event timestamp may be, in seconds.
         public var maxFutureSkewSeconds: Int = 300
+        /// The earliest day an event may have happened on, as days since 1970-01-01 (UTC); earlier
+        /// timestamps (year 0, a zeroed clock) are refused. Default 1990-01-01.
+        public var earliestEventDay: Int = 7_305
+        /// The largest unit price an event may carry (currency units).
+        public var maxPrice: Double = 1_000_000
+        /// The largest quantity an event may carry.
+        public var maxQuantity: Int = 10_000
         public init() {}
     }
 

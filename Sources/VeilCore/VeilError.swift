@@ -17,6 +17,8 @@ public struct VeilError: Error, Sendable, Equatable, CustomStringConvertible {
             case unavailable = "unavailable"
             case integrity = "integrity"
             case tooLarge = "too_large"
+            case conflict = "conflict"
+            case `internal` = "internal"
         }
 
         private let kind: Kind
@@ -42,6 +44,10 @@ public struct VeilError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let integrity = Code(.integrity)
         /// Input is past a size limit.
         public static let tooLarge = Code(.tooLarge)
+        /// The change conflicts with what is stored (a store constraint refused it); nothing was written.
+        public static let conflict = Code(.conflict)
+        /// Something failed that the user cannot act on; `cause` (for the server log) says what.
+        public static let `internal` = Code(.internal)
 
         /// A stable snake_case name for machine-readable output.
         public var description: String { kind.rawValue }
@@ -52,11 +58,15 @@ public struct VeilError: Error, Sendable, Equatable, CustomStringConvertible {
     public let field: String?
     /// A human-readable explanation naming the rule; never contains personal data.
     public let message: String
+    /// For the operator's log, never for a client: what failed underneath (e.g. a database result code
+    /// and the operation), without any stored or submitted value. Not part of `description`.
+    public let cause: String?
 
-    public init(_ code: Code, field: String? = nil, _ message: String) {
+    public init(_ code: Code, field: String? = nil, _ message: String, cause: String? = nil) {
         self.code = code
         self.field = field
         self.message = message
+        self.cause = cause
     }
 
     public var description: String {

@@ -36,6 +36,15 @@ public struct KeyRing: Sendable {
     /// The pseudonymizer for session IDs at this ring's epoch.
     public var sessionPseudonymizer: Pseudonymizer { Pseudonymizer(master: master, epoch: epoch, context: .session) }
 
+    /// A fingerprint of the master key that reveals nothing about it:
+    /// `BLAKE2b-256(key = crypto_kdf_derive_from_key(32, 1, "veil-fpr", master), message = "veil key-set fingerprint")`.
+    /// Two key sets share it only if they share the master key. A data directory stores it to refuse
+    /// another key set's `master.key` (docs/threat-model.md).
+    public var masterFingerprint: [UInt8] {
+        let key = KeyDerivation.subkey(length: 32, id: 1, context: "veil-fpr", master: master)
+        return BLAKE2b.keyedHash(Array("veil key-set fingerprint".utf8), key: key, outputLength: 32)
+    }
+
     /// Loads the serving keys from `directory`. Each failure names the file and what to do.
     public static func load(directory: String) throws -> KeyRing {
         let master = try KeyFileIO.readSecret(.master, in: directory)
@@ -148,10 +157,44 @@ enum KeyFileIO {
         VeilError(.keyFile, field: path, "not found; create keys with `veil keys init --dir <dir>` or point --keys / VEIL_KEYS at the key directory")
     }
 
-    private static func decode(path: String, expectedLength: Int) throws -> [UInt8] {
-        guard var raw = FileManager.default.contents(atPath: path) else {
+    /// The largest key file read: a key is one line of base64 (45 bytes for 32 bytes of key).
+    static let maxFileBytes = 1024
+
+    /// The file's bytes, refusing anything but a regular file of at most `maxFileBytes` (a FIFO, a
+    /// device or a huge file is never read).
+    private static func contents(path: String) throws -> Data {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard descriptor >= 0 else {
             throw VeilError(.keyFile, field: path, "cannot be read; check its owner and permissions")
         }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw VeilError(.keyFile, field: path, "is not a regular file; a key file holds one line of base64 (see keys/README.md)")
+        }
+        guard info.st_size <= maxFileBytes else {
+            throw VeilError(
+                .keyFile, field: path,
+                "is larger than \(maxFileBytes) bytes; a key file holds one line of base64 (see keys/README.md). Restore it from backup")
+        }
+        var bytes = [UInt8](repeating: 0, count: maxFileBytes + 1)
+        defer { SecretBytes.wipe(&bytes) }
+        var count = 0
+        while count < bytes.count {
+            let got = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + count, $0.count - count) }
+            if got < 0, errno == EINTR { continue }
+            guard got >= 0 else { throw VeilError(.keyFile, field: path, "cannot be read; check its owner and permissions") }
+            if got == 0 { break }
+            count += got
+        }
+        guard count <= maxFileBytes else {
+            throw VeilError(.keyFile, field: path, "is larger than \(maxFileBytes) bytes; a key file holds one line of base64 (see keys/README.md)")
+        }
+        return Data(bytes[0..<count])
+    }
+
+    private static func decode(path: String, expectedLength: Int) throws -> [UInt8] {
+        var raw = try contents(path: path)
         defer { raw.resetBytes(in: 0..<raw.count) }
         var text = raw
         while let last = text.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { text.removeLast() }

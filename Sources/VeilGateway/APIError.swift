@@ -1,18 +1,20 @@
 import Hummingbird
 import VeilCore
-import VeilService
+import VeilIngest
 
 /// An HTTP error response of the Veil API. Every error has one of two bodies:
 ///
 /// - `{"error": "<code>", "message": "<what is wrong and what to do>"}` — all statuses but 422;
-/// - `{"errors": [{"field": "...", "index": i, "message": "..."}]}` — 422, one entry per invalid event.
+/// - `{"errors": [{"field": "...", "index": i, "message": "..."}], "errors_not_shown": n, "summary": {...}}` —
+///   422 for invalid events: the first `EventProblemsBody.maxListedProblems` problems by position, how many more there
+///   are, and every problem grouped by rule (`ProblemSummary`, as `veil ingest` and `veil push` show it).
 ///
 /// Messages name fields and rules, never values: they cannot carry a raw ID, a token or a body.
 public struct APIError: HTTPResponseError, Sendable {
     /// The body an error response carries.
     public enum Body: Sendable, Equatable {
         case general(code: String, message: String)
-        case eventProblems([EventProblem])
+        case eventProblems(BatchRejected)
     }
 
     public let status: HTTPResponse.Status
@@ -28,7 +30,7 @@ public struct APIError: HTTPResponseError, Sendable {
 
     public init(rejected: BatchRejected) {
         status = .unprocessableContent
-        body = .eventProblems(rejected.problems)
+        body = .eventProblems(rejected)
         headers = [:]
     }
 
@@ -36,18 +38,14 @@ public struct APIError: HTTPResponseError, Sendable {
         switch body {
         case .general(let code, let message):
             return try JSONBody.response(GeneralBody(error: code, message: message), status: status, headers: headers)
-        case .eventProblems(let problems):
-            return try JSONBody.response(ProblemsBody(errors: problems), status: status, headers: headers)
+        case .eventProblems(let rejected):
+            return try JSONBody.response(EventProblemsBody(rejected), status: status, headers: headers)
         }
     }
 
     private struct GeneralBody: Encodable {
         let error: String
         let message: String
-    }
-
-    private struct ProblemsBody: Encodable {
-        let errors: [EventProblem]
     }
 }
 
@@ -74,6 +72,13 @@ extension APIError {
     /// 422: a field of a JSON request body breaks a rule. `message` starts with the field's name.
     static func unprocessable(_ message: String) -> APIError {
         APIError(.unprocessableContent, code: "invalid_input", message)
+    }
+
+    /// 405: the path exists but not with this method; `Allow` lists the methods it takes.
+    static func methodNotAllowed(allow: [String]) -> APIError {
+        APIError(
+            .methodNotAllowed, code: "method_not_allowed", "this endpoint does not accept this method",
+            headers: [.allow: allow.joined(separator: ", ")])
     }
 
     /// 503: a dependency cannot do its part now; the client should retry after a second.
@@ -106,6 +111,7 @@ extension APIError {
         case .invalidInput: APIError(.badRequest, code: "invalid_input", error.description)
         case .notFound: APIError(.notFound, code: "not_found", error.description)
         case .alreadyExists: APIError(.conflict, code: "already_exists", error.description)
+        case .conflict: APIError(.conflict, code: "conflict", error.description)
         case .forbidden: APIError(.forbidden, code: "forbidden", error.description)
         case .budgetExceeded: APIError(.forbidden, code: "budget_exceeded", error.description)
         case .tooLarge: APIError(.contentTooLarge, code: "too_large", error.description)

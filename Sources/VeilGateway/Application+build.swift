@@ -1,7 +1,8 @@
 import Hummingbird
 import Logging
 import VeilCore
-import VeilService
+import VeilAccess
+import VeilIngest
 
 /// The Veil HTTP application: `buildRouter` behind a Hummingbird server bound to `configuration`.
 ///
@@ -65,6 +66,7 @@ public func buildRouter(services: GatewayServices, policy: Policy, metrics: Gate
     if let predictor = services.predictor {
         PredictController(predictor: predictor).addRoutes(to: guarded.group("predict", .analyst))
     }
+    RouteRegistration.answerOtherMethods(on: router)
     return router
 }
 
@@ -91,5 +93,13 @@ enum RouteRegistration {
 
     static func subjects(_ eraser: some SubjectErasing, to group: RouterGroup<VeilRequestContext>) {
         SubjectsController(eraser: eraser).addRoutes(to: group)
+    }
+
+    /// Answers a request that matched no route with 405 and `Allow` when its path is one the router
+    /// serves with other methods (any method, QUERY and custom ones too); call once, after every route
+    /// is added. It wraps only the router's not-found answer, outside the role checks: which methods a
+    /// path takes is public (`docs/openapi.yaml`).
+    static func answerOtherMethods(on router: Router<VeilRequestContext>) {
+        router.add(middleware: MethodNotAllowedMiddleware(routes: router.routes.map { ($0.path.description, $0.method.rawValue) }))
     }
 }

@@ -1,9 +1,9 @@
 import Hummingbird
-import VeilService
+import VeilLedger
 
-/// `GET /v1/audit[?since=SEQ]`: the audit log, byte for byte, as `application/x-ndjson` — the file
-/// `<data-dir>/audit.log` as `veil audit export` prints it, or with `since` the suffix after record
-/// `SEQ` (see `AuditExport.bytes(since:)`). Verify it with `veil audit verify` or
+/// `GET /v1/audit[?since=SEQ]`: the audit chain from the store in the log format, as
+/// `application/x-ndjson` — what `veil audit export` prints, or with `since` the records after `SEQ`
+/// (see `AuditExport.bytes(since:)`). Verify it with `veil audit verify --file` or
 /// `scripts/verify_audit.py` and the audit public key.
 struct AuditController {
     let export: AuditExport
@@ -13,6 +13,11 @@ struct AuditController {
     }
 
     @Sendable func log(request: Request, context: VeilRequestContext) async throws -> Response {
+        // A misspelt parameter (`sinc=5`) must not silently return the whole log.
+        for (position, parameter) in request.uri.queryParameters.enumerated() where parameter.key != "since" {
+            throw APIError(
+                .badRequest, code: "invalid_input", "query parameter #\(position + 1) is not known; the only parameter is since")
+        }
         var since: UInt64?
         if let text = request.uri.queryParameters.get("since") {
             guard let value = UInt64(text) else {
@@ -20,7 +25,7 @@ struct AuditController {
             }
             since = value
         }
-        let bytes = try export.bytes(since: since)
+        let bytes = try await export.bytes(since: since)
         return Response(
             status: .ok, headers: [.contentType: "application/x-ndjson"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }

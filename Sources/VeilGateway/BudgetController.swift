@@ -1,5 +1,5 @@
 import Hummingbird
-import VeilService
+import VeilLedger
 
 /// `GET /v1/budget`: the dataset's privacy budget — caps, spent (composed), remaining, per principal,
 /// and each spend — as `veil budget --json` prints it (`BudgetStatus`). Reads only; spends nothing.
@@ -11,6 +11,6 @@ struct BudgetController {
     }
 
     @Sendable func status(request: Request, context: VeilRequestContext) async throws -> Response {
-        try JSONBody.response(try budget.status())
+        try JSONBody.response(try await budget.status())
     }
 }

@@ -1,12 +1,12 @@
 import Foundation
 import Hummingbird
-import VeilService
+import VeilIngest
 
 /// `POST /v1/events`: one batch of events, NDJSON or a JSON array, all or nothing.
 ///
-/// Order of checks: the content type (415), the body size while it is read (413, never buffering more
-/// than the policy's `ingest.maxBodyBytes`), then the ingest use case, whose outcome maps to
-/// 200 / 422 / 413 / 503 (see `APIError`).
+/// Order of checks: the content type (415), then `RequestBody`'s rules (content encoding 415, the body
+/// size while it is read 413 — never buffering more than the policy's `ingest.maxBodyBytes` — and
+/// framing 400), then the ingest use case, whose outcome maps to 200 / 422 / 413 / 503 (see `APIError`).
 struct EventsController<Ingestor: EventIngesting> {
     let ingestor: Ingestor
     let maxBodyBytes: Int
@@ -24,7 +24,7 @@ struct EventsController<Ingestor: EventIngesting> {
         do {
             summary = try await ingestor.ingestBatch(Data(body.readableBytesView), format: format, actor: actor)
         } catch let rejected as BatchRejected {
-            metrics.eventsRejected.increment(by: Int64(Set(rejected.problems.map(\.index)).count))
+            metrics.eventsRejected.increment(by: Int64(rejected.rejectedEvents))
             throw APIError(rejected: rejected)
         }
         metrics.eventsAccepted.increment(by: Int64(summary.accepted))
@@ -50,11 +50,6 @@ struct EventsController<Ingestor: EventIngesting> {
         let tooLarge = APIError(
             .contentTooLarge, code: "too_large",
             "the request body is larger than \(maxBodyBytes) bytes (policy ingest.max_body_bytes); send smaller batches")
-        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxBodyBytes { throw tooLarge }
-        do {
-            return try await request.body.collect(upTo: maxBodyBytes)
-        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            throw tooLarge
-        }
+        return try await RequestBody.collect(request, limit: maxBodyBytes, tooLarge: tooLarge)
     }
 }

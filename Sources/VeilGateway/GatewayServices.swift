@@ -1,5 +1,10 @@
 import VeilCore
-import VeilService
+import VeilAccess
+import VeilLedger
+import VeilIngest
+import VeilModels
+import VeilQueries
+import VeilRuntime
 
 /// The service-layer use cases the HTTP API exposes, one property per use case.
 ///
@@ -49,8 +54,8 @@ public struct GatewayServices: Sendable {
     public init(context: VeilContext) {
         self.init(
             ingestor: context.ingestPipeline(), eraser: context.subjectEraser(), authenticator: context.tokens,
-            budget: context.budget, audit: AuditExport(dataDirectory: context.dataDirectory),
-            queries: context.queryService(), models: context.models, trainingRuns: TrainingRuns(context: context),
-            predictor: PredictionService(context: context))
+            budget: context.budget, audit: context.auditExport(),
+            queries: context.queryService(), models: context.models, trainingRuns: context.trainingRuns(),
+            predictor: context.predictionService())
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import VeilCore
-import VeilService
+import VeilModels
 
 /// The model registry: `GET /v1/models` (every model, newest first), `GET /v1/models/{id}` (state,
 /// review and card, as `veil models show --json`), and a reviewer's `POST /v1/models/{id}/approve`
@@ -28,24 +28,24 @@ struct ModelsController {
     }
 
     @Sendable func list(request: Request, context: VeilRequestContext) async throws -> Response {
-        try JSONBody.response(["models": try models.list()])
+        try JSONBody.response(["models": try await models.list()])
     }
 
     @Sendable func show(request: Request, context: VeilRequestContext) async throws -> Response {
-        try JSONBody.response(try models.describe(id: try Self.id(context)))
+        try JSONBody.response(try await models.describe(id: try Self.id(context)))
     }
 
     @Sendable func approve(request: Request, context: VeilRequestContext) async throws -> Response {
-        try await review(request, context) { try models.approve(id: $0, reviewer: $1, note: $2) }
+        try await review(request, context) { try await models.approve(id: $0, reviewer: $1, note: $2) }
     }
 
     @Sendable func reject(request: Request, context: VeilRequestContext) async throws -> Response {
-        try await review(request, context) { try models.reject(id: $0, reviewer: $1, note: $2) }
+        try await review(request, context) { try await models.reject(id: $0, reviewer: $1, note: $2) }
     }
 
     private func review<Record: Encodable>(
         _ request: Request, _ context: VeilRequestContext,
-        _ decide: (_ id: String, _ reviewer: String, _ note: String) throws -> Record
+        _ decide: (_ id: String, _ reviewer: String, _ note: String) async throws -> Record
     ) async throws -> Response {
         let id = try Self.id(context)
         let note = try await JSONRequest.decode(Review.self, from: request).note.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -53,7 +53,7 @@ struct ModelsController {
             throw APIError.unprocessable("note: is required: 1 to 2000 characters saying why")
         }
         let reviewer = context.actor
-        return try JSONBody.response(try await JSONRequest.validating { try decide(id, reviewer, note) })
+        return try JSONBody.response(try await JSONRequest.validating { try await decide(id, reviewer, note) })
     }
 
     /// The `{id}` path parameter: 32 lowercase hex characters, else 400.

@@ -1,6 +1,7 @@
 import Hummingbird
 
-/// Unauthenticated operational endpoints: `GET /healthz` and `GET /metrics`.
+/// Unauthenticated operational endpoints: `GET /healthz`, `GET /metrics` and `GET /openapi.json` (the
+/// API's description, `docs/openapi.yaml`, which is public).
 ///
 /// `/metrics` needs no token on purpose: a Prometheus scraper should not hold a token that could also
 /// call other endpoints (the only role that reaches everything is `admin`, which can erase subjects),
@@ -12,10 +13,17 @@ struct OperationsController {
     func addRoutes(to router: Router<VeilRequestContext>) {
         router.get("healthz", use: health)
         router.get("metrics", use: exposition)
+        router.get("openapi.json", use: openAPI)
     }
 
     @Sendable func health(request: Request, context: VeilRequestContext) async throws -> Response {
         try JSONBody.response(["status": "ok"])
+    }
+
+    @Sendable func openAPI(request: Request, context: VeilRequestContext) async throws -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
     }
 
     @Sendable func exposition(request: Request, context: VeilRequestContext) async throws -> Response {

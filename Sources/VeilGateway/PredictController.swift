@@ -1,5 +1,5 @@
 import Hummingbird
-import VeilService
+import VeilModels
 
 /// `POST /v1/predict`: scores from the approved model for a task. The body is a `PredictionRequest`
 /// (one `user_id` or `pseudonym`, or up to 1,000 `subjects`); the answer is one `Prediction` or

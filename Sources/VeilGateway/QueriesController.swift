@@ -1,5 +1,5 @@
 import Hummingbird
-import VeilService
+import VeilQueries
 
 /// `POST /v1/queries`: one differentially private aggregate. The body is a `QuerySpec` (the fields of
 /// `veil query`); the answer is the `QueryAnswer` JSON `veil query --json` prints.
@@ -17,7 +17,7 @@ struct QueriesController {
     @Sendable func run(request: Request, context: VeilRequestContext) async throws -> Response {
         let spec = try await JSONRequest.decode(QuerySpec.self, from: request)
         let principal = context.actor
-        let answer = try await JSONRequest.validating { try queries.run(spec, principal: principal, role: "analyst") }
+        let answer = try await JSONRequest.validating { try await queries.run(spec, principal: principal, role: .analyst) }
         return try JSONBody.response(answer)
     }
 }

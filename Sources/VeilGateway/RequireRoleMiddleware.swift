@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 import VeilCore
-import VeilService
+import VeilAccess
 
 /// Guards a route group: the request must carry `Authorization: Bearer <token>` for a valid token
 /// (else 401) whose role permits one of `roles` (else 403; `admin` is permitted everywhere). On

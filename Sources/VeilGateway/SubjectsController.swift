@@ -1,6 +1,6 @@
 import Foundation
 import Hummingbird
-import VeilService
+import VeilIngest
 
 /// `DELETE /v1/subjects/{user_id}`: erase one user's events and identity-vault row.
 ///

@@ -1,5 +1,5 @@
 import Hummingbird
-import VeilService
+import VeilModels
 
 /// Training over HTTP: `POST /v1/training-runs` with a `TrainingRequest` (the fields of `veil train`)
 /// answers `202 {"id", "status": "running"}` (and `Location`) at once and trains in the background;

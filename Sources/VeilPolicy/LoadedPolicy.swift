@@ -19,7 +19,7 @@ public struct LoadedPolicy: Sendable, Hashable {
 }
 
 /// One broken rule in a policy file: the dotted key, the rule, and the line when it is known.
-public struct PolicyIssue: Sendable, Hashable, Encodable {
+public struct PolicyIssue: Error, Sendable, Hashable, Encodable {
     /// The dotted key concerned (`budget.total_epsilon`), or nil for a problem with the file as a whole.
     public let field: String?
     /// What is wrong, phrased as the rule that was broken.

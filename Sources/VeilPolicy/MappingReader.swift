@@ -1,10 +1,10 @@
 import Yams
 
 /// Reads a YAML mapping key by key through a table of fields, reporting unknown keys.
-enum MappingReader {
+package enum MappingReader {
     /// Reads `node` (which must be a mapping) into `root`. `section` is the dotted name of the mapping
     /// (nil at the top level); each key's dotted name is `section.key`.
-    static func read<Root>(
+    package static func read<Root>(
         _ node: Node, section: String?, fields: [PolicyField<Root>], into root: inout Root, log: inout IssueLog
     ) {
         guard let mapping = node.mapping else {

@@ -1,35 +1,46 @@
 import Foundation
+import VeilCore
 import Yams
 
 /// How one key of a YAML mapping is read into a value of type `Root` (a `Policy` or a part of it).
 ///
 /// `read` gets the value node and the key's dotted name; it stores a valid value into `Root` and
 /// records an issue in the log otherwise, leaving the default in place.
-struct PolicyField<Root> {
-    let key: String
-    let read: (_ node: Node, _ dottedKey: String, _ root: inout Root, _ log: inout IssueLog) -> Void
+package struct PolicyField<Root> {
+    package let key: String
+    package let read: (_ node: Node, _ dottedKey: String, _ root: inout Root, _ log: inout IssueLog) -> Void
+
+    package init(key: String, read: @escaping (_ node: Node, _ dottedKey: String, _ root: inout Root, _ log: inout IssueLog) -> Void) {
+        self.key = key
+        self.read = read
+    }
 }
 
 /// A range rule for a number, with the wording used in messages.
-struct NumberRule: Sendable {
-    let text: String
-    let accepts: @Sendable (Double) -> Bool
+package struct NumberRule: Sendable {
+    package let text: String
+    package let accepts: @Sendable (Double) -> Bool
 
-    static let positive = NumberRule(text: "must be a finite number greater than 0") { $0 > 0 && $0.isFinite }
-    static let openUnitInterval = NumberRule(text: "must be strictly between 0 and 1") { $0 > 0 && $0 < 1 }
-    static let finite = NumberRule(text: "must be a finite number") { $0.isFinite }
+    package init(text: String, accepts: @escaping @Sendable (Double) -> Bool) {
+        self.text = text
+        self.accepts = accepts
+    }
+
+    package static let positive = NumberRule(text: "must be a finite number greater than 0") { $0 > 0 && $0.isFinite }
+    package static let openUnitInterval = NumberRule(text: "must be strictly between 0 and 1") { $0 > 0 && $0 < 1 }
+    package static let finite = NumberRule(text: "must be a finite number") { $0.isFinite }
 }
 
 extension PolicyField {
     /// A nested section whose keys are `fields`, read into the part of `Root` at `path`.
-    static func section<Part>(_ key: String, _ path: WritableKeyPath<Root, Part>, _ fields: [PolicyField<Part>]) -> Self {
+    package static func section<Part>(_ key: String, _ path: WritableKeyPath<Root, Part>, _ fields: [PolicyField<Part>]) -> Self {
         PolicyField(key: key) { node, dotted, root, log in
             MappingReader.read(node, section: dotted, fields: fields, into: &root[keyPath: path], log: &log)
         }
     }
 
     /// A number obeying `rule`.
-    static func number(_ key: String, _ path: WritableKeyPath<Root, Double>, _ rule: NumberRule) -> Self {
+    package static func number(_ key: String, _ path: WritableKeyPath<Root, Double>, _ rule: NumberRule) -> Self {
         PolicyField(key: key) { node, dotted, root, log in
             guard let value = YAMLValue.number(node) else {
                 return log.fail(dotted, "must be a number, got \(YAMLValue.kind(of: node))", at: node)
@@ -42,12 +53,12 @@ extension PolicyField {
     }
 
     /// A whole number of at least `minimum`.
-    static func integer(_ key: String, _ path: WritableKeyPath<Root, Int>, atLeast minimum: Int) -> Self {
+    package static func integer(_ key: String, _ path: WritableKeyPath<Root, Int>, atLeast minimum: Int) -> Self {
         integer(key, path, in: minimum...Int.max)
     }
 
     /// A whole number in `range`.
-    static func integer(_ key: String, _ path: WritableKeyPath<Root, Int>, in range: ClosedRange<Int>) -> Self {
+    package static func integer(_ key: String, _ path: WritableKeyPath<Root, Int>, in range: ClosedRange<Int>) -> Self {
         PolicyField(key: key) { node, dotted, root, log in
             guard let value = YAMLValue.integer(node) else {
                 return log.fail(dotted, "must be a whole number, got \(YAMLValue.kind(of: node))", at: node)
@@ -62,7 +73,7 @@ extension PolicyField {
     }
 
     /// A non-empty list of numbers, each obeying `rule`, strictly increasing (bucket bounds).
-    static func increasingNumbers(_ key: String, _ path: WritableKeyPath<Root, [Double]>, _ rule: NumberRule) -> Self {
+    package static func increasingNumbers(_ key: String, _ path: WritableKeyPath<Root, [Double]>, _ rule: NumberRule) -> Self {
         PolicyField(key: key) { node, dotted, root, log in
             guard let items = node.sequence else {
                 return log.fail(dotted, "must be a list of numbers, got \(YAMLValue.kind(of: node))", at: node)
@@ -88,8 +99,20 @@ extension PolicyField {
         }
     }
 
+    /// A day `YYYY-MM-DD` (quoted or not), stored as days since 1970-01-01.
+    package static func day(_ key: String, _ path: WritableKeyPath<Root, Int>) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let text = node.scalar?.string, YAMLValue.tagName(node) == .str || YAMLValue.tagName(node) == .timestamp,
+                let days = DateText.days(text)
+            else {
+                return log.fail(dotted, "must be a date YYYY-MM-DD, got \(YAMLValue.kind(of: node))", at: node)
+            }
+            root[keyPath: path] = days
+        }
+    }
+
     /// `true` or `false`.
-    static func flag(_ key: String, _ path: WritableKeyPath<Root, Bool>) -> Self {
+    package static func flag(_ key: String, _ path: WritableKeyPath<Root, Bool>) -> Self {
         PolicyField(key: key) { node, dotted, root, log in
             guard let value = YAMLValue.bool(node) else {
                 return log.fail(dotted, "must be true or false, got \(YAMLValue.kind(of: node))", at: node)
@@ -99,7 +122,7 @@ extension PolicyField {
     }
 
     /// A name: non-empty text of letters, digits, `.`, `_` and `-`.
-    static func name(_ key: String, _ path: WritableKeyPath<Root, String>) -> Self {
+    package static func name(_ key: String, _ path: WritableKeyPath<Root, String>) -> Self {
         PolicyField(key: key) { node, dotted, root, log in
             guard let value = NameRule.identifier.read(node, dotted, &log) else { return }
             root[keyPath: path] = value
@@ -107,7 +130,7 @@ extension PolicyField {
     }
 
     /// A list of distinct names obeying `rule`; `allowEmpty` says whether `[]` is acceptable.
-    static func names(_ key: String, _ path: WritableKeyPath<Root, [String]>, rule: NameRule, allowEmpty: Bool) -> Self {
+    package static func names(_ key: String, _ path: WritableKeyPath<Root, [String]>, rule: NameRule, allowEmpty: Bool) -> Self {
         PolicyField(key: key) { node, dotted, root, log in
             guard let items = node.sequence else {
                 return log.fail(dotted, "must be a list of names, got \(YAMLValue.kind(of: node))", at: node)
@@ -127,7 +150,7 @@ extension PolicyField {
     }
 
     /// A mapping from names (from `allowed`, when given) to positive ε caps.
-    static func caps(_ key: String, _ path: WritableKeyPath<Root, [String: Double]>, allowed: [String]?) -> Self {
+    package static func caps(_ key: String, _ path: WritableKeyPath<Root, [String: Double]>, allowed: [String]?) -> Self {
         PolicyField(key: key) { node, dotted, root, log in
             guard let mapping = node.mapping else {
                 return log.fail(dotted, "must be a section of `name: epsilon` lines, got \(YAMLValue.kind(of: node))", at: node)
@@ -156,25 +179,25 @@ extension PolicyField {
 
 /// A rule for names in a policy: identifiers (dataset, roles, principals, field names) or labels
 /// (categories, which are shop vocabulary).
-struct NameRule: Sendable {
-    let text: String
-    let accepts: @Sendable (String) -> Bool
+package struct NameRule: Sendable {
+    package let text: String
+    package let accepts: @Sendable (String) -> Bool
 
     private static let identifierCharacters = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
     /// Letters, digits, `.`, `_` and `-`.
-    static let identifier = NameRule(text: "must be a non-empty name of letters, digits, `.`, `_` and `-`") {
+    package static let identifier = NameRule(text: "must be a non-empty name of letters, digits, `.`, `_` and `-`") {
         !$0.isEmpty && $0.allSatisfy(identifierCharacters.contains)
     }
 
     /// Any one-line text without surrounding spaces.
-    static let label = NameRule(text: "must be non-empty text on one line without leading or trailing spaces") {
+    package static let label = NameRule(text: "must be non-empty text on one line without leading or trailing spaces") {
         !$0.isEmpty && $0 == $0.trimmingCharacters(in: .whitespaces)
             && !$0.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) })
     }
 
     /// The name in `node`, or nil after logging why it is not one.
-    func read(_ node: Node, _ dotted: String, _ log: inout IssueLog) -> String? {
+    package func read(_ node: Node, _ dotted: String, _ log: inout IssueLog) -> String? {
         guard let value = YAMLValue.text(node) else {
             log.fail(dotted, "must be text, got \(YAMLValue.kind(of: node))", at: node)
             return nil

@@ -28,28 +28,30 @@ public enum PolicyLoader {
 
     /// Checks the policy at `path`, collecting every issue. Throws only when the file cannot be read.
     public static func check(path: String) throws -> PolicyCheck {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        switch YAMLFile.read(path: path, maxBytes: maxFileBytes, what: "a policy") {
+        case nil:
             throw VeilError(.notFound, field: path, "cannot read the policy file; check the path (--policy, env VEIL_POLICY)")
-        }
-        let bytes = [UInt8](data)
-        let hash = Hex.encode(BLAKE2b.hash256(bytes))
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            let issue = PolicyIssue(field: nil, rule: "is not UTF-8 text", line: nil)
-            return .invalid(path: path, hash: hash, issues: [issue])
-        }
-        switch parse(yaml: text) {
-        case .success(let policy): return .valid(LoadedPolicy(policy: policy, hash: hash, path: path))
-        case .failure(let failure): return .invalid(path: path, hash: hash, issues: failure.issues)
+        case .unreadable(let issue, let bytes)?:
+            return .invalid(path: path, hash: bytes.map { Hex.encode(BLAKE2b.hash256($0)) }, issues: [issue])
+        case .text(let text, let bytes)?:
+            let hash = Hex.encode(BLAKE2b.hash256(bytes))
+            switch parse(yaml: text) {
+            case .success(let policy): return .valid(LoadedPolicy(policy: policy, hash: hash, path: path))
+            case .failure(let failure): return .invalid(path: path, hash: hash, issues: failure.issues)
+            }
         }
     }
 
-    /// Parses and validates policy YAML text (no file, no hash).
+    /// The largest policy file read (1 MiB; the default policy is 7 KB).
+    public static let maxFileBytes = 1 << 20
+
+    /// Parses and validates policy YAML text (no file, no hash). Nesting is bounded by libyaml (1,000
+    /// levels, an error naming the line); `PolicyLoaderTests` checks that this depth cannot crash.
     public static func parse(yaml text: String) -> Result<Policy, PolicyIssues> {
         let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch {
-            return .failure(PolicyIssues([YAMLSyntax.issue(for: error)]))
+        switch YAMLFile.compose(text) {
+        case .success(let node): root = node
+        case .failure(let issue): return .failure(PolicyIssues([issue]))
         }
         var reader = PolicyReader()
         let policy = reader.read(root)

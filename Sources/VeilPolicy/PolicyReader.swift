@@ -12,15 +12,10 @@ struct PolicyReader {
     /// default policy.
     mutating func read(_ root: Node?) -> Policy {
         var policy = Policy()
-        guard let root, !Self.isEmpty(root) else { return policy }
+        guard let root, !YAMLFile.isEmpty(root) else { return policy }
         MappingReader.read(root, section: nil, fields: PolicySchema.root, into: &policy, log: &log)
         PolicyRules.check(policy, &log)
         return policy
-    }
-
-    private static func isEmpty(_ node: Node) -> Bool {
-        if case .scalar = node { return YAMLValue.tagName(node) == .null }
-        return false
     }
 }
 

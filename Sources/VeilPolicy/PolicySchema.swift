@@ -4,7 +4,7 @@ import Yams
 /// The YAML keys of a policy file and the rule for each (`policies/default.yaml` explains them).
 enum PolicySchema {
     /// The roles a token can hold; `budget.per_role` may name only these.
-    static let roles = ["ingest", "analyst", "trainer", "reviewer", "auditor", "admin"]
+    static let roles = Role.allCases.map(\.rawValue)
 
     static var root: [PolicyField<Policy>] {
         [
@@ -44,6 +44,9 @@ enum PolicySchema {
         .integer("max_body_bytes", \.maxBodyBytes, atLeast: 1),
         .names("drop_fields", \.dropFields, rule: .identifier, allowEmpty: true),
         .integer("max_future_skew_seconds", \.maxFutureSkewSeconds, atLeast: 0),
+        .day("earliest_event_date", \.earliestEventDay),
+        .number("max_price", \.maxPrice, .positive),
+        .integer("max_quantity", \.maxQuantity, atLeast: 1),
         ]
     }
 

@@ -1,37 +1,37 @@
 import Yams
 
 /// Typed reading of YAML scalars by their resolved tag, so `"10"` (quoted) is text and `10` a number.
-enum YAMLValue {
+package enum YAMLValue {
     /// The resolved tag of a node (`Tag.name` itself is not public in Yams).
-    static func tagName(_ node: Node) -> Tag.Name { Tag.Name(rawValue: node.tag.description) }
+    package static func tagName(_ node: Node) -> Tag.Name { Tag.Name(rawValue: node.tag.description) }
 
     /// A number: a plain integer or float scalar.
-    static func number(_ node: Node) -> Double? {
+    package static func number(_ node: Node) -> Double? {
         let tag = tagName(node)
         guard let scalar = node.scalar, tag == .int || tag == .float else { return nil }
         return tag == .int ? Int.construct(from: scalar).map(Double.init) : Double.construct(from: scalar)
     }
 
     /// A whole number: a plain integer scalar.
-    static func integer(_ node: Node) -> Int? {
+    package static func integer(_ node: Node) -> Int? {
         guard let scalar = node.scalar, tagName(node) == .int else { return nil }
         return Int.construct(from: scalar)
     }
 
     /// `true` / `false` (and YAML 1.1's yes/no/on/off).
-    static func bool(_ node: Node) -> Bool? {
+    package static func bool(_ node: Node) -> Bool? {
         guard let scalar = node.scalar, tagName(node) == .bool else { return nil }
         return Bool.construct(from: scalar)
     }
 
     /// Text: a scalar that resolves to a string (quote it if it looks like a number or boolean).
-    static func text(_ node: Node) -> String? {
+    package static func text(_ node: Node) -> String? {
         guard let scalar = node.scalar, tagName(node) == .str else { return nil }
         return scalar.string
     }
 
     /// What `node` is, for "got …" in messages. Describes the kind only, never the content.
-    static func kind(of node: Node) -> String {
+    package static func kind(of node: Node) -> String {
         switch node {
         case .mapping: return "a section (key: value lines)"
         case .sequence: return "a list"
@@ -51,8 +51,8 @@ enum YAMLValue {
 }
 
 /// Numbers in messages: whole values without a trailing `.0`.
-enum NumberText {
-    static func format(_ value: Double) -> String {
+package enum NumberText {
+    package static func format(_ value: Double) -> String {
         if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
         return String(value)
     }

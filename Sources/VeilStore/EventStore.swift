@@ -48,13 +48,19 @@ public struct EventBatchWrite: Sendable {
     /// Called inside the write transaction, once for each distinct pseudonym of the batch that has no
     /// vault row yet; returns the escrowed identity to store. Raw IDs stay in the caller's memory.
     public var escrow: @Sendable (Pseudonym) throws -> VaultRecord
+    /// The batch's audit record (`ingest.batch`), made from what the batch did and sealed in the
+    /// batch's transaction by `EventStore.commit`. `commitAll` records the whole import once instead
+    /// and ignores this.
+    public var audit: (@Sendable (BatchCommit) -> AuditDraft)?
 
     public init(
-        events: [StoredEvent], dataKey: DataKeyRecord, escrow: @escaping @Sendable (Pseudonym) throws -> VaultRecord
+        events: [StoredEvent], dataKey: DataKeyRecord, escrow: @escaping @Sendable (Pseudonym) throws -> VaultRecord,
+        audit: (@Sendable (BatchCommit) -> AuditDraft)? = nil
     ) {
         self.events = events
         self.dataKey = dataKey
         self.escrow = escrow
+        self.audit = audit
     }
 }
 
@@ -93,26 +99,23 @@ public struct ErasureCounts: Sendable, Hashable, Codable {
     }
 }
 
-/// A position in the (pseudonym, timestamp) order of all events, for reading them in chunks.
-/// Opaque to callers: pass back the `next` cursor of the previous chunk.
+/// A place in the (pseudonym, timestamp, sequence) order of all events, for reading them in chunks:
+/// reading resumes strictly after it. Backend-neutral; pass back the `next` cursor of the previous
+/// chunk (`EventStore.events(after:limit:)`).
 public struct EventCursor: Sendable, Hashable {
-    /// Reading resumes after this (pseudonym, timestamp, sequence).
-    let pseudonym: Pseudonym
-    let timestampMillis: Int64
-    /// A backend-specific tie-breaker (the SQLite rowid).
-    let sequence: Int64
-    /// Backend-specific scan state. SQLite reads a range of pseudonyms at a time: where the current
-    /// range ends (the first 8 bytes of the first pseudonym past it; nil at the end of the space), and
-    /// how wide each range is.
-    let rangeEnd: UInt64?
-    let span: UInt64
+    public var pseudonym: Pseudonym
+    public var timestampMillis: Int64
+    /// A number the backend assigns each stored event, unique among events, that orders events with
+    /// the same pseudonym and timestamp (SQLite: the rowid). `Int64.min` is before every event.
+    public var sequence: Int64
+    /// How many events the store held when the scan started; a backend may size its reads from it.
+    public var scanSize: Int
 
-    public init(pseudonym: Pseudonym, timestampMillis: Int64, sequence: Int64, rangeEnd: UInt64? = nil, span: UInt64 = 0) {
+    public init(pseudonym: Pseudonym, timestampMillis: Int64, sequence: Int64, scanSize: Int) {
         self.pseudonym = pseudonym
         self.timestampMillis = timestampMillis
         self.sequence = sequence
-        self.rangeEnd = rangeEnd
-        self.span = span
+        self.scanSize = scanSize
     }
 }
 
@@ -121,27 +124,64 @@ public struct EventChunk: Sendable {
     public var events: [StoredEvent]
     /// Where the next chunk starts; nil when this was the last one.
     public var next: EventCursor?
+
+    public init(events: [StoredEvent], next: EventCursor?) {
+        self.events = events
+        self.next = next
+    }
 }
 
-/// Where pseudonymised events live. SQLite (`SQLiteEventStore`) is the default backend; callers use
-/// only this protocol, so another backend (PostgreSQL) can replace it.
+/// Which events an unordered scan (`EventStore.scan`) reads. The store applies it where the events
+/// are read (a time range reads only the days asked for); nil means no restriction.
+public struct EventFilter: Sendable, Hashable {
+    /// Unix milliseconds, lower bound included, upper bound excluded.
+    public var time: Range<Int64>?
+    /// Only events of these types.
+    public var types: Set<EventType>?
+
+    public init(time: Range<Int64>? = nil, types: Set<EventType>? = nil) {
+        self.time = time
+        self.types = types
+    }
+
+    /// Every event.
+    public static let all = EventFilter()
+
+    /// Whether `event` passes the filter (what the store must apply; a backend may use it as is).
+    public func contains(_ event: StoredEvent) -> Bool {
+        if let time, !time.contains(event.timestampMillis) { return false }
+        if let types, !types.contains(event.type) { return false }
+        return true
+    }
+}
+
+/// Where pseudonymised events live. Callers use only this protocol; each backend (`VeilStoreSQLite`,
+/// PostgreSQL) implements it and passes the store contract suite (`VeilStoreContract`).
 ///
-/// Contract: `commit` stores a batch in one transaction — its events and vault rows are all stored or
-/// none are — and returns only after that transaction is durable. A backend may put concurrent batches
-/// in the same transaction (group commit); if that transaction fails, each of its batches fails.
+/// Contract:
+/// - `commit` stores a batch in one transaction — its events, its vault rows and its `ingest.batch`
+///   audit record are all stored or none are — and returns only after that transaction is durable. A
+///   backend may put concurrent batches in one transaction (group commit, one audit record per
+///   batch); if that transaction fails, each of its batches fails and nothing of them is stored.
+/// - A known `event_id` is a duplicate, never an error and never stored twice.
+/// - Reads never block a cooperative thread on I/O: a backend that has only blocking I/O runs it on
+///   threads of its own.
+/// - Errors are `VeilError`s mapped in one place per backend: busy, locked, unreachable, a full disk or
+///   an I/O error → `.unavailable`; a constraint → `.conflict`; anything else → `.internal` with a
+///   `cause` that carries no data.
 public protocol EventStore: Sendable {
     /// Stores one batch in one transaction: inserts the events (a known `event_id` is a duplicate, not
-    /// an error), and creates vault rows for pseudonyms that have none.
+    /// an error), creates vault rows for pseudonyms that have none, and seals the batch's audit record.
     func commit(_ batch: EventBatchWrite) async throws -> BatchCommit
 
-    /// Stores every batch `next` returns, in order, in one transaction, and returns their summed
-    /// result once that transaction is durable. `next` returns nil after the last batch; if it throws,
-    /// nothing is stored and its error is rethrown. `next` is called on the store's writer thread and
-    /// may block until a batch is ready (`BatchChannel.receive`); `stored` is called after each batch
-    /// is written (before the commit). The store's writer is held until `next` returns nil, so other
-    /// commits wait: this is for imports that must be all or nothing.
+    /// Stores every batch of `batches`, in order, in one transaction, seals `audit(total)` in it, and
+    /// returns the total once that transaction is durable — all or nothing, for imports. If the
+    /// producer finishes `batches` with an error, nothing is stored and that error is rethrown as it
+    /// is. `stored` is called after each batch is written (before the commit). Other writers wait
+    /// until the import commits.
     func commitAll(
-        next: @escaping @Sendable () throws -> EventBatchWrite?, stored: @escaping @Sendable (BatchCommit) -> Void
+        _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
+        audit: @escaping @Sendable (BatchCommit) -> AuditDraft
     ) async throws -> BatchCommit
 
     /// The number of stored events.
@@ -151,22 +191,36 @@ public protocol EventStore: Sendable {
     func events(for pseudonym: Pseudonym) async throws -> [StoredEvent]
 
     /// Up to `limit` events after `cursor` (from the start when nil), ordered by (pseudonym,
-    /// timestamp); `next` is nil after the last chunk. A chunk may hold fewer than `limit` events
-    /// before the end (SQLite returns a range of pseudonyms at a time). Each chunk is read in its own
-    /// transaction: a scan concurrent with ingestion sees every event committed before it started,
-    /// and may or may not see later ones.
+    /// timestamp, sequence); `next` is nil after the last chunk. A chunk may hold fewer than `limit`
+    /// events before the end, but is empty only at the end. Each chunk is read in its own
+    /// transaction: a scan concurrent with ingestion returns every event committed before it started
+    /// exactly once, and may or may not return later ones.
     func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk
 
-    /// Deletes every event and the vault row of `pseudonym` in one transaction.
-    func erase(_ pseudonym: Pseudonym) async throws -> ErasureCounts
+    /// Reads every event `filter` admits exactly once, in chunks of at most `chunkSize`, in no
+    /// particular order, from one consistent snapshot, calling `body` with each chunk (on a thread of
+    /// the store's choosing, one chunk at a time). An error thrown by `body` stops the scan and is
+    /// rethrown.
+    func scan(
+        _ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void
+    ) async throws
+
+    /// Deletes every event and the vault row of `pseudonym`, and seals `audit(counts)`, in one transaction.
+    func erase(_ pseudonym: Pseudonym, audit: @escaping @Sendable (ErasureCounts) -> AuditDraft) async throws
+        -> ErasureCounts
 
     /// The latest stored event time (Unix ms), nil when the store is empty. Metadata for choosing a
-    /// training cutoff: answered from an index (and the latest day's timestamps), reads no event content.
+    /// training cutoff: answered from an index, reads no event content.
     func latestEventMillis() async throws -> Int64?
 
     /// Whether any stored event has `range.lowerBound <= ts_ms < range.upperBound`. Metadata for checking
     /// a label horizon: answered from an index, reads no event row.
     func containsEvents(in range: Range<Int64>) async throws -> Bool
+
+    /// Waits until everything committed so far is in the store's main files (SQLite: the write-ahead
+    /// log copied into the database file) and returns the seconds waited; 0 for a backend with
+    /// nothing to do. Durability never depends on it.
+    func settle() async throws -> Double
 }
 
 extension EventStore {

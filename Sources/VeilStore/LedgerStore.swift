@@ -1,11 +1,9 @@
-import GRDB
 import VeilCore
 
-/// One privacy-budget spend as persisted in `budget_spends`. Spends are never updated or deleted:
-/// a started release is never refunded.
-public struct BudgetSpend: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "budget_spends"
-
+/// One privacy-budget spend as the ledger keeps it. Spends are never updated or deleted: a started
+/// release is never refunded.
+public struct BudgetSpend: Codable, Sendable, Equatable {
+    /// Assigned by the store; nil before the spend is stored.
     public var id: Int64?
     public var dataset: String
     /// Who asked: a token name, or `cli`.
@@ -23,10 +21,13 @@ public struct BudgetSpend: Codable, Sendable, Equatable, FetchableRecord, Mutabl
     public var cumulativeEpsilon: Double
     /// Unix milliseconds.
     public var createdMillis: Int64
+    /// The seq of the spend's `budget.spend` audit record; nil only for a spend stored before the
+    /// chain moved into the store whose record was never found (see `AuditChainStore.adopt`).
+    public var auditSeq: UInt64?
 
     public init(
         id: Int64? = nil, dataset: String, principal: String, role: String, purpose: String, mechanism: String,
-        epsilon: Double, delta: Double, cumulativeEpsilon: Double, createdMillis: Int64
+        epsilon: Double, delta: Double, cumulativeEpsilon: Double, createdMillis: Int64, auditSeq: UInt64? = nil
     ) {
         self.id = id
         self.dataset = dataset
@@ -38,71 +39,63 @@ public struct BudgetSpend: Codable, Sendable, Equatable, FetchableRecord, Mutabl
         self.delta = delta
         self.cumulativeEpsilon = cumulativeEpsilon
         self.createdMillis = createdMillis
+        self.auditSeq = auditSeq
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     enum CodingKeys: String, CodingKey {
         case id, dataset, principal, role, purpose, mechanism, epsilon, delta
         case cumulativeEpsilon = "cumulative_epsilon"
         case createdMillis = "created_ms"
+        case auditSeq = "audit_seq"
+    }
+}
+
+/// What a reservation's decision returns: the spend to store and its `budget.spend` audit record.
+public struct LedgerEntry: Sendable {
+    /// `id` and `auditSeq` are ignored: the store assigns them.
+    public var spend: BudgetSpend
+    /// The store adds `spend_id` (the stored spend's id) to its details before sealing it
+    /// (`AuditDraft.linking(spendID:)`), so the record names its ledger row.
+    public var audit: AuditDraft
+
+    public init(spend: BudgetSpend, audit: AuditDraft) {
+        self.spend = spend
+        self.audit = audit
+    }
+}
+
+extension AuditDraft {
+    /// The key of a `budget.spend` record's details that holds the spend's ledger id.
+    public static let spendIDKey = "spend_id"
+
+    /// This draft with `spend_id` set to `spendID`: how every backend links a spend's record to its row.
+    public func linking(spendID: Int64) -> AuditDraft {
+        var draft = self
+        draft.details[Self.spendIDKey] = .int(spendID)
+        return draft
     }
 }
 
 /// The persisted budget ledger.
+///
+/// Contract — what is atomic with what:
+/// - `reserve` is check-and-spend in one transaction: it reads the dataset's spends, runs `decide`,
+///   stores the spend it returns and seals its `budget.spend` record (seq = chain head + 1, the
+///   record's details carrying `spend_id`, the row carrying the record's seq), and commits. No other
+///   spend on the dataset, in this or another process or replica, commits in between. The spend, its
+///   row and its record commit together or not at all: after any crash the ledger and the chain tell
+///   one story. `reserve` returns only after the commit is durable.
+/// - `decide` must be pure — it reads only its argument and may throw — because a backend may run it
+///   more than once (PostgreSQL may retry a transaction after a serialization failure; SQLite does
+///   not). If it throws, nothing is written and its error is rethrown as it is.
 public protocol LedgerStore: Sendable {
     /// Every spend on `dataset`, oldest first.
-    func spends(dataset: String) throws -> [BudgetSpend]
+    func spends(dataset: String) async throws -> [BudgetSpend]
 
-    /// Check-and-spend as one atomic step: runs `decide` with the dataset's spends inside one exclusive
-    /// write transaction (no other writer, in this or another process, can spend in between), inserts
-    /// the spend it returns, and commits. If `decide` throws, nothing is written and the error propagates.
-    func reserve(dataset: String, _ decide: ([BudgetSpend]) throws -> BudgetSpend) throws -> BudgetSpend
-}
+    /// Every spend on every dataset, oldest first (for checking the ledger against the chain).
+    func allSpends() async throws -> [BudgetSpend]
 
-/// `LedgerStore` on the Veil SQLite database.
-public struct SQLiteLedgerStore: LedgerStore {
-    private let database: VeilDatabase
-
-    public init(database: VeilDatabase) { self.database = database }
-
-    public func spends(dataset: String) throws -> [BudgetSpend] {
-        try database.pool.read { db in
-            try BudgetSpend.filter(Column("dataset") == dataset).order(Column("id")).fetchAll(db)
-        }
-    }
-
-    public func reserve(dataset: String, _ decide: ([BudgetSpend]) throws -> BudgetSpend) throws -> BudgetSpend {
-        var stored: BudgetSpend?
-        try database.pool.writeWithoutTransaction { db in
-            // IMMEDIATE takes SQLite's write lock before reading, so two processes cannot both read the
-            // same "spent so far" and both spend.
-            try db.inTransaction(.immediate) {
-                let existing = try BudgetSpend.filter(Column("dataset") == dataset).order(Column("id")).fetchAll(db)
-                var spend = try decide(existing)
-                try spend.insert(db)
-                stored = spend
-                return .commit
-            }
-        }
-        return stored!
-    }
-
-    /// Creates `budget_spends`.
-    static func registerMigrations(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("ledger-v1") { db in
-            try db.create(table: "budget_spends") { table in
-                table.autoIncrementedPrimaryKey("id")
-                table.column("dataset", .text).notNull().indexed()
-                table.column("principal", .text).notNull()
-                table.column("role", .text).notNull()
-                table.column("purpose", .text).notNull()
-                table.column("mechanism", .text).notNull()
-                table.column("epsilon", .double).notNull()
-                table.column("delta", .double).notNull()
-                table.column("cumulative_epsilon", .double).notNull()
-                table.column("created_ms", .integer).notNull()
-            }
-        }
-    }
+    /// Check-and-spend as one atomic step with its audit record; see the protocol's contract.
+    func reserve(dataset: String, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry) async throws
+        -> BudgetSpend
 }

@@ -1,4 +1,4 @@
-import GRDB
+import Foundation
 import VeilCore
 
 /// A model's review state. Only `approved` models serve predictions.
@@ -6,11 +6,9 @@ public enum ModelState: String, Sendable, Codable, CaseIterable {
     case candidate, approved, rejected
 }
 
-/// One model in the registry (`models` table). The artifact itself is a file named by `id`.
-public struct ModelRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "models"
-
-    /// Hex of the first 16 bytes of BLAKE2b-256 of the artifact file.
+/// One model in the registry. The artifact itself is kept by a `ModelArtifactStore` under `id`.
+public struct ModelRecord: Codable, Sendable, Equatable {
+    /// Hex of the first 16 bytes of BLAKE2b-256 of the artifact bytes.
     public var id: String
     public var task: String
     public var state: ModelState
@@ -41,76 +39,32 @@ public struct ModelRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
 }
 
 /// The persisted model registry.
+///
+/// Contract: each change and its audit record commit in one transaction — a registration with its
+/// `model.train` record, a review with its `model.approve` / `model.reject` record.
 public protocol ModelStore: Sendable {
-    func insert(_ record: ModelRecord) throws
+    /// Stores `record` unless a model with its id exists (the same artifact bytes: the same model), seals
+    /// `audit` either way, and returns the stored record.
+    func register(_ record: ModelRecord, audit: AuditDraft) async throws -> ModelRecord
     /// All models, newest first.
-    func all() throws -> [ModelRecord]
-    func find(id: String) throws -> ModelRecord?
-    /// Moves a `candidate` to `approved` or `rejected` atomically; throws `.invalidInput` if the model is
-    /// not a candidate any more and `.notFound` if it does not exist.
-    func review(id: String, to state: ModelState, reviewer: String, note: String, atMillis: Int64) throws -> ModelRecord
+    func all() async throws -> [ModelRecord]
+    func find(id: String) async throws -> ModelRecord?
+    /// Moves a `candidate` to `approved` or `rejected` and seals `audit(reviewed)`, atomically; throws
+    /// `.invalidInput` if the model is not a candidate any more and `.notFound` if it does not exist.
+    func review(
+        id: String, to state: ModelState, reviewer: String, note: String, atMillis: Int64,
+        audit: @escaping @Sendable (ModelRecord) -> AuditDraft
+    ) async throws -> ModelRecord
     /// The most recently approved model for `task`, if any.
-    func serving(task: String) throws -> ModelRecord?
+    func serving(task: String) async throws -> ModelRecord?
 }
 
-/// `ModelStore` on the Veil SQLite database.
-public struct SQLiteModelStore: ModelStore {
-    private let database: VeilDatabase
-
-    public init(database: VeilDatabase) { self.database = database }
-
-    public func insert(_ record: ModelRecord) throws {
-        try database.pool.write { db in try record.insert(db, onConflict: .ignore) }
-    }
-
-    public func all() throws -> [ModelRecord] {
-        try database.pool.read { db in try ModelRecord.order(Column("created_ms").desc).fetchAll(db) }
-    }
-
-    public func find(id: String) throws -> ModelRecord? {
-        try database.pool.read { db in try ModelRecord.fetchOne(db, key: id) }
-    }
-
-    public func review(id: String, to state: ModelState, reviewer: String, note: String, atMillis: Int64) throws -> ModelRecord {
-        try database.pool.write { db in
-            guard var record = try ModelRecord.fetchOne(db, key: id) else {
-                throw VeilError(.notFound, field: "model_id", "no model \(id); see `veil models list`")
-            }
-            guard record.state == .candidate else {
-                throw VeilError(.invalidInput, field: "model_id", "model \(id) is already \(record.state.rawValue); only a candidate can be reviewed")
-            }
-            record.state = state
-            record.reviewer = reviewer
-            record.reviewNote = note
-            record.reviewedMillis = atMillis
-            try record.update(db)
-            return record
-        }
-    }
-
-    public func serving(task: String) throws -> ModelRecord? {
-        try database.pool.read { db in
-            try ModelRecord
-                .filter(Column("task") == task && Column("state") == ModelState.approved.rawValue)
-                .order(Column("reviewed_ms").desc)
-                .fetchOne(db)
-        }
-    }
-
-    /// Creates `models`.
-    static func registerMigrations(_ migrator: inout DatabaseMigrator) {
-        migrator.registerMigration("models-v1") { db in
-            try db.create(table: "models") { table in
-                table.primaryKey("id", .text)
-                table.column("task", .text).notNull().indexed()
-                table.column("state", .text).notNull()
-                table.column("is_private", .boolean).notNull()
-                table.column("epsilon", .double)
-                table.column("created_ms", .integer).notNull()
-                table.column("reviewer", .text)
-                table.column("review_note", .text)
-                table.column("reviewed_ms", .integer)
-            }
-        }
-    }
+/// Where model artifacts are kept, by id. The id is the content hash of the bytes (computed by the
+/// caller, `ModelRegistry.modelID`), so an artifact never changes once stored.
+///
+/// Contract: `put` returns only when the bytes are durable; putting an id that is stored already
+/// changes nothing. `artifact` returns the bytes as stored (the caller checks them against the id).
+public protocol ModelArtifactStore: Sendable {
+    func put(_ artifact: Data, id: String) async throws
+    func artifact(id: String) async throws -> Data?
 }

@@ -121,6 +121,14 @@ struct ByteBuffer: ~Copyable {
         decimal(units % scale, width: decimals)
     }
 
+    /// The catalogue ID of item index `item`: `item-` + category index + 4-digit number in the category.
+    @inline(__always)
+    mutating func itemID(_ item: Int) {
+        bytes("item-")
+        decimal(item / ShopperCatalog.itemsPerCategory)
+        decimal(item % ShopperCatalog.itemsPerCategory, width: 4)
+    }
+
     /// An amount of money in cents as a JSON number with exactly two decimals (`1234` → `12.34`).
     @inline(__always)
     mutating func money(cents: Int) {

@@ -1,22 +1,7 @@
 import Foundation
 
-/// The synthetic product catalog and search vocabulary. The catalog is the same for every seed.
+/// The search vocabulary of synthetic shoppers (the items are in `ItemCatalog`).
 enum Catalog {
-    /// Item prices in cents: `floor(m_k · exp(σ·n)) − 0.01` currency units (at least 0.99), with
-    /// n ~ N(0, 1) from a fixed stream, so every price ends in .99.
-    static func prices(model: ShopperModel) -> [Int] {
-        var random = ShopperRandom(rootKey: [0x7665_696C_2D63_6174, 0, 0, 0], user: 0, purpose: 99)
-        var prices: [Int] = []
-        prices.reserveCapacity(ShopperCatalog.categories.count * ShopperCatalog.itemsPerCategory)
-        for category in ShopperCatalog.categories.indices {
-            for _ in 0..<ShopperCatalog.itemsPerCategory {
-                let units = model.medianPrice[category] * Foundation.exp(model.priceSpread * random.normal())
-                prices.append(max(1, Int(units.rounded(.down))) * 100 - 1)
-            }
-        }
-        return prices
-    }
-
     /// Search queries per category (plain lowercase ASCII: nothing that needs JSON escaping).
     static let queries: [[String]] = [
         [

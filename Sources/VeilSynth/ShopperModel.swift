@@ -13,8 +13,18 @@ public enum ShopperCatalog {
         "view", "search", "click", "add_to_cart", "remove_from_cart", "checkout", "purchase", "return", "review",
     ]
 
-    /// Catalog items per category; item IDs are `item-KNNNN`, K the category index, NNNN in 0..<itemsPerCategory.
+    /// Catalogue items per category; item IDs are `item-KNNNN`, K the category index, NNNN in 0..<itemsPerCategory.
     public static let itemsPerCategory = 1000
+
+    /// Items per product line (related items: a session's walk stays in a line, a main item's accessories
+    /// are in its line).
+    public static let itemsPerLine = 10
+
+    /// Main items in each durable product line (its first positions); the rest of the line are accessories.
+    public static let mainsPerLine = 3
+
+    /// Catalogue items in all: categories × itemsPerCategory; item index `k·itemsPerCategory + j` is `item-KNNNN`.
+    public static var itemCount: Int { categories.count * itemsPerCategory }
 }
 
 /// The parameters of the generative shopper model. `docs/synthetic-data.md` gives the formulas;
@@ -73,9 +83,34 @@ public struct ShopperModel: Sendable {
     /// A review happens in the first session ≥ 2 days after the purchase, if it starts within 60 days.
     public var reviewWindowDays = (earliest: 2, latest: 60)
 
+    // Items (the catalogue is the same for every seed).
+    /// Zipf exponent s of item popularity within a category: the item of popularity rank r (1 = most
+    /// popular) has weight ∝ r^(−s).
+    public var itemPopularityExponent = 0.9
+    /// Share of each category's product lines that sell consumables (bought again), by category.
+    public var consumableLineShare: [Double] = [0.05, 0.05, 0.2, 0.6, 0.15, 0, 0.05, 0.85]
+    /// Probability that a view after one in the same category goes to a related item (same product line).
+    public var walkProbability = 0.5
+    /// Probability that a view (not a walk) revisits an item the shopper viewed recently in its category.
+    public var revisitProbability = 0.5
+    /// Probability that a view (not a walk or revisit) goes to an accessory of a main item the shopper bought
+    /// in its category.
+    public var accessoryProbability = 0.3
+    /// Probability that a view (not a walk, revisit or accessory) goes to a consumable the shopper bought in
+    /// its category.
+    public var repeatProbability = 0.3
+    /// Distinct items remembered as recently viewed (bought items are forgotten).
+    public var recentViewMemory = 8
+    /// Bought main items remembered (for accessories).
+    public var mainMemory = 4
+    /// Bought consumables remembered (for repeat purchases).
+    public var consumableMemory = 6
+
     // Prices.
     /// Median item price by category, in currency units.
     public var medianPrice: [Double] = [90, 40, 55, 22, 45, 14, 28, 9]
+    /// Price factor by item role (main, accessory, consumable) on the category median.
+    public var rolePriceFactor: [Double] = [2.5, 0.5, 0.7]
     /// σ of log price within a category.
     public var priceSpread = 0.6
 

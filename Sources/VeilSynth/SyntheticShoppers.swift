@@ -143,6 +143,8 @@ struct UserTally {
     var seenBeforeCutoff = false
     var eventInHorizon = false
     var purchaseInHorizon = false
+    /// The item of the first view in the horizon, −1 if none: the next-item target.
+    var firstViewInHorizon = -1
 }
 
 /// Synthetic e-commerce shoppers: a documented generative model (docs/synthetic-data.md) written out as
@@ -164,8 +166,9 @@ public struct SyntheticShoppers: Sendable {
     /// Cumulative hour weights, 25 entries from 0 to 1.
     let hourCumulative: [Double]
     let lastHour: Int
-    /// Price in cents of item `k·itemsPerCategory + j`.
-    let itemPriceCents: [Int]
+    let catalog: ItemCatalog
+    /// Item choice and memory parameters.
+    let rule: ItemChoiceRule
     let categoryNames: [[UInt8]]
     /// Search queries by category (ASCII, no characters that need JSON escaping).
     let queries: [[[UInt8]]]
@@ -179,8 +182,10 @@ public struct SyntheticShoppers: Sendable {
         precondition(model.weekdayWeights.count == 7, "seven weekday weights")
         let categories = ShopperCatalog.categories.count
         precondition(
-            [model.categoryPopularity.count, model.returnProbability.count, model.medianPrice.count].allSatisfy { $0 == categories },
-            "one popularity, return probability and median price per category")
+            [model.categoryPopularity.count, model.returnProbability.count, model.medianPrice.count, model.consumableLineShare.count]
+                .allSatisfy { $0 == categories },
+            "one popularity, return probability, median price and consumable line share per category")
+        precondition(model.rolePriceFactor.count == ItemRole.allCases.count, "one price factor per item role")
         self.configuration = configuration
         rootKey = ShopperRandom.rootKey(seed: configuration.seed)
         var prefixes: [UInt8] = []
@@ -201,7 +206,8 @@ public struct SyntheticShoppers: Sendable {
         cumulative[24] = 1
         hourCumulative = cumulative
         lastHour = hourWeights.lastIndex(where: { $0 > 0 })!
-        itemPriceCents = Catalog.prices(model: model)
+        catalog = ItemCatalog(model: model)
+        rule = ItemChoiceRule(model)
         categoryNames = ShopperCatalog.categories.map { Array($0.utf8) }
         queries = Catalog.queries.map { $0.map { Array($0.utf8) } }
         userIDWidth = max(6, String(configuration.users - 1).count)
@@ -212,6 +218,13 @@ public struct SyntheticShoppers: Sendable {
     public func userID(_ index: Int) -> String {
         let digits = String(index)
         return "user-" + String(repeating: "0", count: max(0, userIDWidth - digits.count)) + digits
+    }
+
+    /// The catalogue ID of item index `item` (`k·itemsPerCategory + j` → `item-KNNNN`).
+    public func itemID(_ item: Int) -> String {
+        var buffer = ByteBuffer(capacity: 16)
+        buffer.itemID(item)
+        return String(decoding: buffer.array, as: UTF8.self)
     }
 
     /// The latent traits of user `index` (drawn from the user's own trait stream).
@@ -241,16 +254,47 @@ public struct SyntheticShoppers: Sendable {
     public func generate(
         write: (UnsafeRawBufferPointer) throws -> Void, progress: ((Int) -> Void)? = nil
     ) async throws -> GenerationSummary {
+        try await generate(write: write, truth: nil, progress: progress).events
+    }
+
+    /// Generates the events as `generate(write:progress:)` does and, at the same time, the truth file
+    /// (docs/synthetic-data.md, "Labels and the truth file") for the configuration's label window: one
+    /// CSV row per user in index order, handed to `truth.write` in chunks after a header.
+    public func generate(
+        write: (UnsafeRawBufferPointer) throws -> Void, truth: TruthRequest, progress: ((Int) -> Void)? = nil
+    ) async throws -> (events: GenerationSummary, truth: TruthSummary) {
+        let (events, truthSummary) = try await generate(write: write, truth: Optional(truth), progress: progress)
+        return (events, truthSummary!)
+    }
+
+    private func generate(
+        write: (UnsafeRawBufferPointer) throws -> Void, truth: TruthRequest?, progress: ((Int) -> Void)?
+    ) async throws -> (events: GenerationSummary, truth: TruthSummary?) {
         let users = configuration.users
         let blockSize = 256
         let blocks = (users + blockSize - 1) / blockSize
         let cutoffDay = configuration.effectiveCutoffDay
+        let horizonDays = configuration.labelHorizonDays
         let maxInFlight = max(2, 2 * ProcessInfo.processInfo.activeProcessorCount)
         var summary = GenerationSummary()
+        var truthSummary: TruthSummary?
+        var cutoffBytes: [UInt8] = []
         if let cutoffDay {
-            summary.labels = .init(
-                cutoff: configuration.start.adding(days: cutoffDay).description,
-                horizonDays: configuration.labelHorizonDays)
+            let cutoff = configuration.start.adding(days: cutoffDay).description
+            summary.labels = .init(cutoff: cutoff, horizonDays: horizonDays)
+            cutoffBytes = Array(cutoff.utf8)
+            if let truth {
+                truthSummary = TruthSummary(cutoff: cutoff, horizonDays: horizonDays, k: min(TruthRequest.summaryK, truth.topItems))
+            }
+        }
+        let top = truth?.topItems ?? 0
+        if let truth {
+            guard cutoffDay != nil, (1...TruthRequest.maxTopItems).contains(top) else {
+                throw VeilError(
+                    .invalidInput, field: "truth",
+                    "needs a cutoff with the horizon inside the dataset and 1 … \(TruthRequest.maxTopItems) next items, not \(top)")
+            }
+            try Array((Self.truthHeader(top: top) + "\n").utf8).withUnsafeBytes(truth.write)
         }
         try await withThrowingTaskGroup(of: Chunk.self) { group in
             var next = 0
@@ -259,11 +303,17 @@ public struct SyntheticShoppers: Sendable {
             func submit() {
                 let block = next
                 next += 1
-                group.addTask { [self] in
+                group.addTask { [self, cutoffBytes] in
                     let chunk = Chunk(block: block)
                     var scratch = UserScratch()
                     for user in (block * blockSize)..<min(users, (block + 1) * blockSize) {
-                        chunk.tallies.append(writeUser(user, into: &chunk.buffer, scratch: &scratch, cutoffDay: cutoffDay))
+                        let tally = writeUser(user, into: &chunk.buffer, scratch: &scratch, cutoffDay: cutoffDay)
+                        chunk.tallies.append(tally)
+                        if top > 0, let cutoffDay {
+                            let row = truthRow(user, tally: tally, scratch: scratch, cutoffDay: cutoffDay, horizonDays: horizonDays, top: top)
+                            appendTruthLine(row, cutoff: cutoffBytes, horizonDays: horizonDays, top: top, to: &chunk.truthBuffer)
+                            chunk.truthRows.append(row)
+                        }
                     }
                     return chunk
                 }
@@ -274,13 +324,18 @@ public struct SyntheticShoppers: Sendable {
                 while let ready = waiting.removeValue(forKey: written) {
                     try ready.buffer.withBytes(write)
                     for tally in ready.tallies { summary.add(tally, cutoffDay: cutoffDay) }
+                    if let truth {
+                        try ready.truthBuffer.withBytes(truth.write)
+                        for row in ready.truthRows { truthSummary?.add(row) }
+                    }
                     written += 1
                     progress?(min(users, written * blockSize))
                     if next < blocks { submit() }
                 }
             }
         }
-        return summary
+        truthSummary?.finish()
+        return (summary, truthSummary)
     }
 }
 
@@ -310,6 +365,8 @@ final class Chunk: @unchecked Sendable {
     let block: Int
     var buffer = ByteBuffer(capacity: 1 << 22)
     var tallies: [UserTally] = []
+    var truthBuffer = ByteBuffer(capacity: 1 << 12)
+    var truthRows: [TruthRow] = []
 
     init(block: Int) { self.block = block }
 }

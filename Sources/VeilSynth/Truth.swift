@@ -27,6 +27,8 @@ public struct TruthSummary: Sendable, Codable, Equatable {
     public var meanPurchaseProbability = 0.0
     /// Mean of `p_no_event` over all users.
     public var meanNoEventProbability = 0.0
+    /// The best any recommender can do at the next-item task on this data.
+    public var nextItem: NextItemCeiling
 
     enum CodingKeys: String, CodingKey {
         case cutoff, users
@@ -34,6 +36,98 @@ public struct TruthSummary: Sendable, Codable, Equatable {
         case activeAtCutoff = "active_at_cutoff"
         case meanPurchaseProbability = "mean_p_purchase"
         case meanNoEventProbability = "mean_p_no_event"
+        case nextItem = "next_item"
+    }
+
+    init(cutoff: String, horizonDays: Int, k: Int) {
+        self.cutoff = cutoff
+        self.horizonDays = horizonDays
+        nextItem = NextItemCeiling(k: k)
+    }
+
+    mutating func add(_ row: TruthRow) {
+        users += 1
+        if row.truth.activeAtCutoff { activeAtCutoff += 1 }
+        meanPurchaseProbability += row.truth.purchaseProbability
+        meanNoEventProbability += row.truth.noEventProbability
+        if row.evaluable { nextItem.add(row.nextItems, target: row.target) }
+    }
+
+    mutating func finish() {
+        meanPurchaseProbability /= Double(max(1, users))
+        meanNoEventProbability /= Double(max(1, users))
+        nextItem.finish()
+    }
+}
+
+/// The ceiling of Recall@K, NDCG@K and MRR@K for the next item (the first item viewed in the horizon)
+/// over the users a recommender is evaluated on: those with an event before the cutoff and a view in the
+/// horizon. Each is the mean over those users of what ranking items by their true probabilities p earns
+/// in expectation — `Σ_{r≤K} p_(r)`, `Σ_{r≤K} p_(r)/log₂(r+1)` and `Σ_{r≤K} p_(r)/r` — no ranking earns
+/// more. `truthHitRate` is the share of those users whose actual next item is in that top K (it estimates
+/// `recall`, a check of the truth itself).
+public struct NextItemCeiling: Sendable, Codable, Equatable {
+    public var k: Int
+    public var users = 0
+    public var recall = 0.0
+    public var ndcg = 0.0
+    public var mrr = 0.0
+    public var truthHitRate = 0.0
+
+    enum CodingKeys: String, CodingKey {
+        case k, users
+        case recall = "recall_ceiling"
+        case ndcg = "ndcg_ceiling"
+        case mrr = "mrr_ceiling"
+        case truthHitRate = "truth_hit_rate"
+    }
+
+    init(k: Int) { self.k = k }
+
+    mutating func add(_ ranked: [RankedItem], target: Int) {
+        users += 1
+        for (position, entry) in ranked.prefix(k).enumerated() {
+            let rank = Double(position + 1)
+            recall += entry.probability
+            ndcg += entry.probability / Foundation.log2(rank + 1)
+            mrr += entry.probability / rank
+            if entry.item == target { truthHitRate += 1 }
+        }
+    }
+
+    mutating func finish() {
+        let count = Double(max(1, users))
+        recall /= count
+        ndcg /= count
+        mrr /= count
+        truthHitRate /= count
+    }
+}
+
+/// One user's truth-file row, computed while the user's events are generated.
+struct TruthRow {
+    var truth: ShopperTruth
+    /// The most probable next items (empty when the user churned before the cutoff).
+    var nextItems: [RankedItem]
+    /// The actual first view in the horizon (−1 if none).
+    var target: Int
+    /// Seen before the cutoff with a view in the horizon: a user a recommender is evaluated on.
+    var evaluable: Bool
+}
+
+/// What `generate(write:truth:progress:)` writes the truth file with.
+public struct TruthRequest {
+    /// Next items per row (the `next_item_r` columns), 1 … `maxTopItems`.
+    public var topItems: Int
+    public var write: (UnsafeRawBufferPointer) throws -> Void
+
+    public static let maxTopItems = 100
+    /// K of the summary's next-item ceilings (at most `topItems`).
+    public static let summaryK = 10
+
+    public init(topItems: Int = 20, write: @escaping (UnsafeRawBufferPointer) throws -> Void) {
+        self.topItems = topItems
+        self.write = write
     }
 }
 
@@ -129,61 +223,73 @@ extension SyntheticShoppers {
         return total + Foundation.exp(logDone - hazard * elapsed)
     }
 
-    /// The CSV header of a truth file.
-    public static var truthHeader: String {
+    /// The next-item truth of user `index` at `cutoffDay`: the `top` items most likely to be the user's
+    /// first view on or after the cutoff, with their probabilities given the user's state then (its
+    /// memory and affinities; see `nextViewDistribution`). They are conditional on there being a view in
+    /// the horizon, whose probability is `1 − p_no_event` (every session views an item). Replays the
+    /// user's sessions before the cutoff; `generate(write:truth:progress:)` computes the same while writing.
+    public func nextItemTruth(ofUser index: Int, cutoffDay: Int, top: Int) -> [RankedItem] {
+        var buffer = ByteBuffer()
+        var scratch = UserScratch()
+        _ = writeUser(index, into: &buffer, scratch: &scratch, cutoffDay: cutoffDay)
+        return nextViewDistribution(memory: scratch.memoryAtCutoff, affinity: traits(ofUser: index).affinity, top: top)
+    }
+
+    /// The row of the truth file for user `index`, from the tally and memory `writeUser` left.
+    func truthRow(_ index: Int, tally: UserTally, scratch: UserScratch, cutoffDay: Int, horizonDays: Int, top: Int) -> TruthRow {
+        let truth = truth(ofUser: index, cutoffDay: cutoffDay, horizonDays: horizonDays)
+        let nextItems = truth.activeAtCutoff
+            ? nextViewDistribution(memory: scratch.memoryAtCutoff, affinity: truth.traits.affinity, top: top) : []
+        return TruthRow(
+            truth: truth, nextItems: nextItems, target: tally.firstViewInHorizon,
+            evaluable: tally.seenBeforeCutoff && tally.firstViewInHorizon >= 0)
+    }
+
+    /// The CSV header of a truth file with `top` next items per row.
+    public static func truthHeader(top: Int) -> String {
         "user_id,cutoff,horizon_days,active_at_cutoff,p_purchase,p_no_event,purchase_per_session,sessions_per_day,"
             + "week_multiplier_at_cutoff,churn_hazard_per_day,churn_day,activity,propensity,"
             + ShopperCatalog.categories.map { "affinity_" + $0 }.joined(separator: ",")
+            + (1...top).map { ",next_item_\($0),p_next_item_\($0)" }.joined()
     }
 
-    /// Writes the truth file (CSV, header first, one row per user in index order) through `write`.
-    public func writeTruth(
-        cutoffDay: Int, horizonDays: Int, write: (UnsafeRawBufferPointer) throws -> Void
-    ) throws -> TruthSummary {
-        let cutoff = configuration.start.adding(days: cutoffDay).description
-        var summary = TruthSummary(cutoff: cutoff, horizonDays: horizonDays)
-        var buffer = ByteBuffer(capacity: 1 << 17)
-        buffer.reserve(1024)
-        buffer.bytes(Array((Self.truthHeader + "\n").utf8))
-        let cutoffBytes = Array(cutoff.utf8)
-        for index in 0..<configuration.users {
-            let truth = truth(ofUser: index, cutoffDay: cutoffDay, horizonDays: horizonDays)
-            let traits = truth.traits
-            buffer.reserve(1024)
-            buffer.bytes(Array(truth.userID.utf8))
+    /// Appends `row` as a line of the truth file (`top` next-item pairs; empty cells for a user churned
+    /// before the cutoff).
+    func appendTruthLine(_ row: TruthRow, cutoff: [UInt8], horizonDays: Int, top: Int, to buffer: inout ByteBuffer) {
+        let truth = row.truth
+        let traits = truth.traits
+        buffer.reserve(1024 + 48 * top)
+        buffer.bytes(Array(truth.userID.utf8))
+        buffer.byte(UInt8(ascii: ","))
+        buffer.bytes(cutoff)
+        buffer.byte(UInt8(ascii: ","))
+        buffer.decimal(horizonDays)
+        buffer.bytes(truth.activeAtCutoff ? ",1" : ",0")
+        for value in [truth.purchaseProbability, truth.noEventProbability, truth.purchaseProbabilityPerSession,
+                      traits.sessionsPerDay] {
             buffer.byte(UInt8(ascii: ","))
-            buffer.bytes(cutoffBytes)
-            buffer.byte(UInt8(ascii: ","))
-            buffer.decimal(horizonDays)
-            buffer.bytes(truth.activeAtCutoff ? ",1" : ",0")
-            for value in [truth.purchaseProbability, truth.noEventProbability, truth.purchaseProbabilityPerSession,
-                          traits.sessionsPerDay] {
-                buffer.byte(UInt8(ascii: ","))
-                buffer.fixed(value, decimals: 6)
-            }
-            buffer.byte(UInt8(ascii: ","))
-            if let multiplier = truth.multiplierAtCutoff { buffer.fixed(multiplier, decimals: 6) }
-            buffer.byte(UInt8(ascii: ","))
-            buffer.fixed(traits.churnHazardPerDay, decimals: 6)
-            buffer.byte(UInt8(ascii: ","))
-            buffer.fixed(traits.churnDay, decimals: 3)
-            for value in [traits.activity, traits.propensity] + traits.affinity {
-                buffer.byte(UInt8(ascii: ","))
-                buffer.fixed(value, decimals: 6)
-            }
-            buffer.byte(UInt8(ascii: "\n"))
-            summary.users += 1
-            if truth.activeAtCutoff { summary.activeAtCutoff += 1 }
-            summary.meanPurchaseProbability += truth.purchaseProbability
-            summary.meanNoEventProbability += truth.noEventProbability
-            if buffer.count > 1 << 16 {
-                try buffer.withBytes(write)
-                buffer.removeAll()
-            }
+            buffer.fixed(value, decimals: 6)
         }
-        try buffer.withBytes(write)
-        summary.meanPurchaseProbability /= Double(max(1, summary.users))
-        summary.meanNoEventProbability /= Double(max(1, summary.users))
-        return summary
+        buffer.byte(UInt8(ascii: ","))
+        if let multiplier = truth.multiplierAtCutoff { buffer.fixed(multiplier, decimals: 6) }
+        buffer.byte(UInt8(ascii: ","))
+        buffer.fixed(traits.churnHazardPerDay, decimals: 6)
+        buffer.byte(UInt8(ascii: ","))
+        buffer.fixed(traits.churnDay, decimals: 3)
+        for value in [traits.activity, traits.propensity] + traits.affinity {
+            buffer.byte(UInt8(ascii: ","))
+            buffer.fixed(value, decimals: 6)
+        }
+        for position in 0..<top {
+            buffer.byte(UInt8(ascii: ","))
+            guard position < row.nextItems.count else {
+                buffer.byte(UInt8(ascii: ","))
+                continue
+            }
+            buffer.itemID(row.nextItems[position].item)
+            buffer.byte(UInt8(ascii: ","))
+            buffer.fixed(row.nextItems[position].probability, decimals: 6)
+        }
+        buffer.byte(UInt8(ascii: "\n"))
     }
 }

@@ -3,76 +3,113 @@ import Foundation
 import VeilAudit
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilLedger
+import VeilRuntime
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Verify, checkpoint and export the signed audit log (<data-dir>/audit.log).",
-        discussion: "The format is in docs/audit.md; scripts/verify_audit.py verifies it independently with PyNaCl.",
+        abstract: "Verify, checkpoint and export the signed audit chain (kept in the database, mirrored in <data-dir>/audit.log).",
+        discussion: "The format is in docs/audit.md; scripts/verify_audit.py verifies an export independently with PyNaCl.",
         subcommands: [Verify.self, Checkpoint.self, Export.self]
     )
 
+    /// `--public-key`: the audit public key an auditor holds (default `<keys>/audit.pub`).
+    struct PublicKeyOptions: ParsableArguments {
+        @Option(help: ArgumentHelp("The audit public key file (default: <keys>/audit.pub).", valueName: "file"))
+        var publicKey: String?
+
+        @OptionGroup var keys: KeyOptions
+
+        var path: String { publicKey ?? (keys.keysDirectory as NSString).appendingPathComponent(KeyFile.auditPublic.rawValue) }
+
+        func load() throws -> SigningPublicKey { try KeyRing.loadAuditPublicKey(path: path) }
+    }
+
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check every record's hash chain, signature and seq; exit status 1 naming the first bad record.",
+            abstract: "Verify the chain: hashes, signatures, seq, cumulative ε, the ledger, the mirror; exit status 1 naming the first failure.",
             discussion: """
-                Needs only the audit public key. With --checkpoint, also fails when the log was truncated or \
-                rewritten behind a checkpoint taken earlier with `veil audit checkpoint`.
+                Needs only the audit public key. Without --file, verifies the chain the database holds, \
+                checks that the ledger's spends are its budget.spend records one for one, and says whether \
+                <data-dir>/audit.log (its mirror) agrees. With --file, verifies a log file on its own (an \
+                export, or a copy of audit.log). With --checkpoint, also fails when the chain was truncated \
+                or rewritten behind a checkpoint taken earlier with `veil audit checkpoint`.
 
-                Example:
-                  veil audit verify --file audit.log --public-key keys/audit.pub --checkpoint cp.json --json
+                Examples:
+                  veil audit verify --json
+                  veil audit verify --file audit-copy.log --public-key keys/audit.pub --checkpoint cp.json
                 """
         )
 
-        @Option(help: ArgumentHelp("The log to verify (default: <data-dir>/audit.log).", valueName: "file"))
+        @Option(help: ArgumentHelp("Verify this log file instead of the database's chain.", valueName: "file"))
         var file: String?
-
-        @Option(help: ArgumentHelp("The audit public key file (default: <keys>/audit.pub).", valueName: "file"))
-        var publicKey: String?
 
         @Option(help: ArgumentHelp("A checkpoint JSON file from `veil audit checkpoint`.", valueName: "file"))
         var checkpoint: String?
 
+        @OptionGroup var key: PublicKeyOptions
         @OptionGroup var data: DataOptions
-        @OptionGroup var keys: KeyOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let path = file ?? AuditLog.path(dataDirectory: data.dataDirectory)
-            let key = try KeyRing.loadAuditPublicKey(
-                path: publicKey ?? (keys.keysDirectory as NSString).appendingPathComponent(KeyFile.auditPublic.rawValue))
-            let lines = AuditVerifier.lines(of: try AuditLog.contents(path: path))
+            let publicKey = try key.load()
             let checkpointValue = try checkpoint.map { source in
                 guard let data = FileManager.default.contents(atPath: source) else {
                     throw VeilError(.notFound, field: source, "cannot read the checkpoint file")
                 }
                 return try AuditCheckpoint.decode(data, source: source)
             }
-            let result = AuditVerifier.verify(
-                lines: lines, publicKey: key, checkpoint: checkpointValue, recomputeEpsilon: AuditAccountant.epsilon)
+            if let file {
+                let result = try AuditService.verifyFile(path: file, publicKey: publicKey, checkpoint: checkpointValue)
+                try report(result, failure: result.failure.map(Self.describe), source: file)
+                if !result.isValid { throw ExitCode(1) }
+                return
+            }
+            let opened = try await OpenedDataDirectory.open(directory: data.dataDirectory, auditPublicKey: publicKey, keyPath: key.path)
+            let result = try await AuditService(chain: opened.stores.audit, ledger: opened.stores.ledger, mirrorPath: opened.mirror.path)
+                .verify(publicKey: publicKey, checkpoint: checkpointValue)
+            await opened.close()
             if output.json {
                 try Output.json(result)
-            } else if let failure = result.failure {
-                let place = [failure.line.map { "line \($0)" }, failure.seq.map { "seq \($0)" }].compactMap { $0 }
-                print("FAILED \(path): \(place.joined(separator: ", ")): \(failure.reason)")
+            } else {
+                try report(result.chain, failure: result.failureDescription, source: "the chain in \(opened.stores.location)")
+                if result.chain.isValid {
+                    print("ledger     \(result.ledger.note)")
+                    print("mirror     \(result.mirror.path): \(result.mirror.note)")
+                }
+            }
+            if !result.isValid { throw ExitCode(1) }
+        }
+
+        private func report(_ result: AuditVerification, failure: String?, source: String) throws {
+            if output.json {
+                try Output.json(result)
+            } else if let failure {
+                print("FAILED \(source): \(failure)")
                 print("records verified before the failure: \(result.recordsChecked)")
             } else {
-                print("OK \(path)")
+                print("OK \(source)")
                 print("records    \(result.recordsChecked)")
                 print("head seq   \(result.head.seq)")
                 print("head hash  \(result.head.hashHex)")
                 if let seq = result.checkpointSeq { print("checkpoint seq \(seq) matches") }
                 print("note       \(result.epsilon.note)")
             }
-            if !result.isValid { throw ExitCode(1) }
+        }
+
+        private static func describe(_ failure: AuditFailure) -> String {
+            let place = [failure.line.map { "line \($0)" }, failure.seq.map { "seq \($0)" }].compactMap { $0 }
+            return "\(place.joined(separator: ", ")): \(failure.reason)"
         }
     }
 
     struct Checkpoint: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify the log, then print a signed checkpoint of its head (JSON; one line, or pretty with --json).",
+            abstract: "Verify the chain (ε and ledger included), then print a signed checkpoint of its head (JSON; one line, or pretty with --json).",
             discussion: """
+                Refuses, signing nothing, when the chain fails any check of `veil audit verify`, the \
+                recomputed cumulative ε and the ledger included. \
                 Signature: Ed25519 with audit.secret over "veil-audit-checkpoint\\n<seq>\\n<hash hex>". \
                 Keep checkpoints somewhere the serving host cannot write; `veil audit verify --checkpoint` \
                 then detects truncation or rollback.
@@ -88,15 +125,13 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let ring = try KeyRing.load(directory: keys.keysDirectory)
-            let path = AuditLog.path(dataDirectory: data.dataDirectory)
-            let lines = AuditVerifier.lines(of: try AuditLog.contents(path: path))
-            let result = AuditVerifier.verify(lines: lines, publicKey: ring.auditSigningKey.publicKey, checkpoint: nil)
-            if let failure = result.failure {
-                throw VeilError(
-                    .integrity, field: path,
-                    "does not verify (\(failure.line.map { "line \($0), " } ?? "")seq \(failure.seq ?? 0): \(failure.reason)); refusing to sign a checkpoint")
+            let opened = try await OpenedDataDirectory.open(directory: data.dataDirectory, keys: ring, clock: .system, actor: "cli")
+            let result = await Result {
+                try await AuditService(chain: opened.stores.audit, ledger: opened.stores.ledger, mirrorPath: opened.mirror.path)
+                    .checkpoint(signingKey: ring.auditSigningKey)
             }
-            let checkpoint = AuditCheckpoint(head: result.head, time: Date(), signingKey: ring.auditSigningKey)
+            await opened.close()
+            let checkpoint = try result.get()
             if output.json {
                 try Output.json(checkpoint)
             } else {
@@ -110,18 +145,37 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the audit log, byte for byte, to stdout (for auditors).",
-            discussion: "Example:\n  veil audit export > audit-$(date +%F).log"
+            abstract: "Print the audit chain from the database, in the log file format, to stdout (for auditors).",
+            discussion: """
+                The same bytes <data-dir>/audit.log holds once it is up to date. With --since SEQ, only \
+                the records after SEQ: appended to a copy holding records 1…SEQ they give the whole chain \
+                again. Needs the audit public key (the data directory is checked against it first).
+
+                Examples:
+                  veil audit export > audit-$(date +%F).log
+                  veil audit export --since 1200 >> audit-copy.log
+                """
         )
 
-        @Option(help: ArgumentHelp("The log to export (default: <data-dir>/audit.log).", valueName: "file"))
-        var file: String?
+        @Option(help: ArgumentHelp("Only the records after this seq (as GET /v1/audit?since=).", valueName: "seq"))
+        var since: UInt64?
 
+        @OptionGroup var key: PublicKeyOptions
         @OptionGroup var data: DataOptions
 
         func run() async throws {
-            let bytes = try AuditLog.contents(path: file ?? AuditLog.path(dataDirectory: data.dataDirectory))
-            FileHandle.standardOutput.write(Data(bytes))
+            let opened = try await OpenedDataDirectory.open(
+                directory: data.dataDirectory, auditPublicKey: try key.load(), keyPath: key.path)
+            let bytes = await Result { try await AuditExport(chain: opened.stores.audit).bytes(since: since) }
+            await opened.close()
+            FileHandle.standardOutput.write(Data(try bytes.get()))
         }
+    }
+}
+
+extension Result where Failure == any Error {
+    /// The outcome of `body`, caught (so cleanup can run before it is rethrown).
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VeilService
+import VeilRuntime
 
 struct BudgetCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +19,7 @@ struct BudgetCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let status = try service.openContext().budget.status()
+        let status = try await service.withContext { try await $0.budget.status() }
         if output.json {
             try Output.json(status)
             return

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import VeilCore
+import VeilIngest
 
 /// Sends NDJSON events to a Veil gateway's `POST /v1/events` in batches, several at a time, as a
 /// storefront would. Each batch is retried on `503` (after `Retry-After`) and on connection errors; any
@@ -35,13 +36,27 @@ struct EventUploader {
         var description: String { "the gateway answered \(status): \(body)" }
     }
 
+    /// A batch the gateway refused with 422 (nothing of it stored): its problems grouped by rule, placed
+    /// at the file's lines.
+    struct BatchRefused: Error, CustomStringConvertible {
+        let batch: NDJSONBatch
+        let summary: ProblemSummary
+
+        var description: String {
+            var placed = summary
+            for index in placed.groups.indices { placed.groups[index].first = placed.groups[index].first.map(batch.line(ofEvent:)) }
+            let head = "\(batch.file): the gateway refused a batch of \(batch.count) events (422); nothing of that batch was stored, batches sent before it were"
+            return ([head] + ProblemText.lines(placed, unit: "line")).joined(separator: "\n")
+        }
+    }
+
     let endpoint: URL
     let token: String
     let concurrency: Int
     let maxRetries = 10
 
-    /// Uploads `batches` (each an NDJSON body and its event count); `progress` gets the events sent so far.
-    func upload(_ batches: [(body: Data, count: Int)], progress: @escaping @Sendable (Int) -> Void) async throws -> Summary {
+    /// Uploads `batches`; `progress` gets the events sent so far.
+    func upload(_ batches: [NDJSONBatch], progress: @escaping @Sendable (Int) -> Void) async throws -> Summary {
         let start = ContinuousClock.now
         var summary = Summary()
         var latencies: [Double] = []
@@ -53,7 +68,7 @@ struct EventUploader {
                 next += 1
                 group.addTask {
                     let clock = ContinuousClock.now
-                    let result = try await send(batch.body)
+                    let result = try await send(batch)
                     let elapsed = ContinuousClock.now - clock
                     return (result, elapsed.milliseconds, batch.count)
                 }
@@ -86,12 +101,12 @@ struct EventUploader {
         enum CodingKeys: String, CodingKey { case accepted, duplicates }
     }
 
-    private func send(_ body: Data) async throws -> BatchResult {
+    private func send(_ batch: NDJSONBatch) async throws -> BatchResult {
         var request = HTTPClientRequest(url: endpoint.absoluteString)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-ndjson")
         request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.body = .bytes(body)
+        request.body = .bytes(batch.body)
         var attempt = 0
         while true {
             do {
@@ -99,16 +114,26 @@ struct EventUploader {
                 let data = Data((try await response.body.collect(upTo: 16 << 20)).readableBytesView)
                 switch response.status.code {
                 case 200:
-                    var result = try JSONDecoder().decode(BatchResult.self, from: data)
+                    // The strict decoder: a hostile server's answer cannot exhaust the stack either.
+                    var result = try StrictJSONDecoder(limits: JSONLimits(maxBytes: 16 << 20)).decode(BatchResult.self, from: data)
                     result.retries = attempt
                     return result
                 case 503 where attempt < maxRetries:
                     let wait = response.headers.first(name: "Retry-After").flatMap(Double.init) ?? 1
                     try await Task.sleep(for: .seconds(wait))
+                case 422:
+                    guard let problems = try? StrictJSONDecoder(limits: JSONLimits(maxBytes: 16 << 20)).decode(EventProblemsBody.self, from: data) else {
+                        throw Rejected(status: 422, body: String(decoding: data, as: UTF8.self))
+                    }
+                    throw BatchRefused(batch: batch, summary: problems.summary)
                 default:
                     throw Rejected(status: Int(response.status.code), body: String(decoding: data, as: UTF8.self))
                 }
-            } catch let error where attempt < maxRetries && !(error is Rejected) && !(error is CancellationError) && !(error is DecodingError) {
+            } catch let error
+                where attempt < maxRetries && !(error is Rejected) && !(error is BatchRefused) && !(error is CancellationError)
+                && !(error is DecodingError)
+                && !(error is JSONSyntaxError) && !(error is UnknownJSONField)
+            {
                 try await Task.sleep(for: .milliseconds(200 * (attempt + 1)))  // connection errors: retry
             }
             attempt += 1
@@ -121,30 +146,61 @@ struct EventUploader {
     }
 }
 
+/// A batch of NDJSON events from one file, with where its events are in the file.
+struct NDJSONBatch: Sendable {
+    var file: String
+    var body: Data
+    var count: Int
+    /// The file's line number of the batch's first event.
+    var firstLine: Int
+    /// Blank lines inside the batch's stretch of the file (skipped, not sent), ascending.
+    var blankLines: [Int] = []
+
+    /// The file line of the event at 0-based `position` in the batch.
+    func line(ofEvent position: Int) -> Int {
+        var line = firstLine + position
+        for blank in blankLines where blank <= line { line += 1 }
+        return line
+    }
+}
+
 /// Splits NDJSON bytes into batches of at most `size` non-empty lines, without parsing them.
 enum NDJSONBatches {
-    static func split(_ data: Data, size: Int) -> [(body: Data, count: Int)] {
-        var batches: [(body: Data, count: Int)] = []
-        var current = Data()
-        var count = 0
+    static func split(_ data: Data, file: String, size: Int) -> [NDJSONBatch] {
+        var batches: [NDJSONBatch] = []
+        var current = NDJSONBatch(file: file, body: Data(), count: 0, firstLine: 1)
         data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             var lineStart = 0
+            var line = 0
             for index in 0...bytes.count {
                 guard index == bytes.count || bytes[index] == UInt8(ascii: "\n") else { continue }
+                line += 1
                 if index > lineStart {
-                    current.append(contentsOf: bytes[lineStart..<index])
-                    current.append(UInt8(ascii: "\n"))
-                    count += 1
-                    if count == size {
-                        batches.append((current, count))
-                        current = Data()
-                        count = 0
+                    if current.count == 0 { current.firstLine = line }
+                    current.body.append(contentsOf: bytes[lineStart..<index])
+                    current.body.append(UInt8(ascii: "\n"))
+                    current.count += 1
+                    if current.count == size {
+                        batches.append(current)
+                        current = NDJSONBatch(file: file, body: Data(), count: 0, firstLine: line + 1)
                     }
+                } else if current.count > 0, index < bytes.count {
+                    current.blankLines.append(line)
                 }
                 lineStart = index + 1
             }
         }
-        if count > 0 { batches.append((current, count)) }
+        if current.count > 0 { batches.append(current) }
         return batches
+    }
+
+    /// Why `data` cannot be NDJSON events, judged from its first non-blank byte (an event line starts
+    /// with `{`): a CSV file's header, for one. Nil when it may be.
+    static func refusal(_ data: Data, file: String) -> String? {
+        let extensionName = (file as NSString).pathExtension.lowercased()
+        let looksLikeCSV = ["csv", "tsv"].contains(extensionName)
+        let first = data.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        guard looksLikeCSV || (first != nil && first != UInt8(ascii: "{")) else { return nil }
+        return "\(file): is not NDJSON (\(looksLikeCSV ? "a .\(extensionName) file" : "its first line is not a JSON object")); veil push sends one JSON event per line — import CSV with `veil ingest \(file) --mapping FILE` instead"
     }
 }

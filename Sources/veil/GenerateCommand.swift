@@ -19,17 +19,25 @@ struct GenerateCommand: AsyncParsableCommand {
             category), adds some to the cart (more often for high z_p), may check out and purchase; \
             purchases lead to returns and reviews in later sessions.
 
+            Items: 1,000 per category with long-tailed (Zipf) popularity, in product lines of 10 related \
+            items; lines hold main items and their accessories, or consumables. Within a session a shopper \
+            walks between related items; across sessions they revisit items they viewed (so viewed items \
+            are bought later more often), look at accessories of main items they bought and buy \
+            consumables again. --catalog FILE writes the public catalogue (item_id,category).
+
             Output: one JSON event per line, grouped by user; each user's events are in timestamp order \
             (the file is not globally time-sorted). No event is at or after start + days. The same options \
             give the same bytes.
 
             --truth FILE writes one CSV row per user with the exact probabilities, given the latent traits \
             and whether the user is still active at --truth-cutoff, of at least one purchase (p_purchase) \
-            and of no event at all (p_no_event) in the --truth-horizon-days days from the cutoff.
+            and of no event at all (p_no_event) in the --truth-horizon-days days from the cutoff, and the \
+            --truth-top-k items most likely to be the first one the user views from the cutoff on, with \
+            their probabilities (next_item_r, p_next_item_r): the ceiling of Recall@K and NDCG@K.
 
             Example:
               veil generate --users 50000 --days 120 --seed 7 \\
-                --out events.ndjson --truth truth.csv --json
+                --out events.ndjson --truth truth.csv --catalog catalog.csv --json
             """
     )
 
@@ -59,6 +67,14 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(name: .customLong("truth-horizon-days"), help: ArgumentHelp("Length of the truth horizon in days.", valueName: "days"))
     var truthHorizonDays = 14
 
+    @Option(
+        name: .customLong("truth-top-k"),
+        help: ArgumentHelp("Most probable next items per truth row (1 … \(TruthRequest.maxTopItems)).", valueName: "k"))
+    var truthTopK = 20
+
+    @Option(help: ArgumentHelp("Write the public item catalogue (CSV item_id,category) to this file.", valueName: "file"))
+    var catalog: String?
+
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -84,7 +100,11 @@ struct GenerateCommand: AsyncParsableCommand {
         } else if truth != nil && days < truthHorizonDays {
             throw ValidationError("--truth needs --days ≥ --truth-horizon-days (the default cutoff is start + days − horizon)")
         }
-        if let out, let truth, out == truth { throw ValidationError("--out and --truth must be different files") }
+        guard (1...TruthRequest.maxTopItems).contains(truthTopK) else {
+            throw ValidationError("--truth-top-k must be between 1 and \(TruthRequest.maxTopItems)")
+        }
+        let files = [out, truth, catalog].compactMap { $0 }
+        if Set(files).count < files.count { throw ValidationError("--out, --truth and --catalog must be different files") }
     }
 
     func run() async throws {
@@ -94,18 +114,25 @@ struct GenerateCommand: AsyncParsableCommand {
             users: users, days: days, seed: seed, start: startDate,
             labelCutoffDay: cutoffDay >= 0 ? cutoffDay : nil, labelHorizonDays: truthHorizonDays)
         let shoppers = SyntheticShoppers(config)
+        if let catalog {
+            let catalogSink = try SynthFileOutput(path: catalog, option: "--catalog")
+            try shoppers.writeCatalog(write: catalogSink.write)
+            catalogSink.finish()
+        }
         let sink = try out.map { try SynthFileOutput(path: $0, option: "--out") } ?? .standardOutput()
+        let truthSink = try truth.map { try SynthFileOutput(path: $0, option: "--truth") }
         let progress = ProgressLine(total: users, label: "users generated")
-        let summary = try await shoppers.generate(write: sink.write, progress: progress.update)
+        let summary: GenerationSummary
+        var truthSummary: TruthSummary?
+        if let truthSink {
+            (summary, truthSummary) = try await shoppers.generate(
+                write: sink.write, truth: TruthRequest(topItems: truthTopK, write: truthSink.write), progress: progress.update)
+            truthSink.finish()
+        } else {
+            summary = try await shoppers.generate(write: sink.write, progress: progress.update)
+        }
         sink.finish()
         progress.finish()
-
-        var truthSummary: TruthSummary?
-        if let truth {
-            let truthSink = try SynthFileOutput(path: truth, option: "--truth")
-            truthSummary = try shoppers.writeTruth(cutoffDay: cutoffDay, horizonDays: truthHorizonDays, write: truthSink.write)
-            truthSink.finish()
-        }
 
         Output.note("generated \(summary.events) events for \(summary.users) users")
         if let labels = summary.labels {
@@ -114,17 +141,21 @@ struct GenerateCommand: AsyncParsableCommand {
                     + "purchase rate \(Self.format(labels.purchaseLabelRate)), no-event (churn) rate \(Self.format(labels.churnLabelRate))")
         }
         if let truthSummary, let truth {
+            let ceiling = truthSummary.nextItem
             Output.note(
                 "truth written to \(truth): cutoff \(truthSummary.cutoff), horizon \(truthSummary.horizonDays) d, "
-                    + "\(truthSummary.activeAtCutoff) of \(truthSummary.users) users active at the cutoff")
+                    + "\(truthSummary.activeAtCutoff) of \(truthSummary.users) users active at the cutoff; next item "
+                    + "(first view from the cutoff, \(ceiling.users) users seen before it) ceilings at K = \(ceiling.k): "
+                    + "Recall \(Self.format(ceiling.recall)), NDCG \(Self.format(ceiling.ndcg)), MRR \(Self.format(ceiling.mrr))")
         }
+        if let catalog { Output.note("catalogue of \(ShopperCatalog.itemCount) items written to \(catalog)") }
         if output.json && out == nil {
             Output.note("--json prints a summary only with --out (stdout carries the events)")
         }
         if output.json && out != nil {
             try Output.json(GenerateReport(
                 seed: seed, start: startDate.description, days: days, out: out!, summary: summary,
-                truthFile: truth, truth: truthSummary))
+                truthFile: truth, truth: truthSummary, catalogFile: catalog))
         }
     }
 
@@ -140,9 +171,11 @@ struct GenerateReport: Encodable {
     let summary: GenerationSummary
     let truthFile: String?
     let truth: TruthSummary?
+    let catalogFile: String?
 
     enum CodingKeys: String, CodingKey {
         case seed, start, days, out, summary, truth
         case truthFile = "truth_file"
+        case catalogFile = "catalog_file"
     }
 }

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilIngest
+import VeilRuntime
 import VeilStore
 
 struct IngestCommand: AsyncParsableCommand {
@@ -11,55 +12,97 @@ struct IngestCommand: AsyncParsableCommand {
         abstract: "Import events from NDJSON or CSV files through the ingest pipeline.",
         discussion: """
             Every record is validated like an HTTP event (docs/ingest.md), then minimised, pseudonymised \
-            and stored; raw user IDs are never written. A missing event_id defaults to <file name>:<line>, \
-            so importing a file again adds nothing. A file is all or nothing: if any line is invalid, \
-            nothing of it is stored and the lines are reported (never their values) — unless \
-            --skip-invalid, which stores the valid lines and reports the others.
+            and stored; raw user IDs are never written. A record without event_id gets one derived from \
+            its content (a keyed hash of its fields), so the same event is stored once whatever file it \
+            comes in; importing a file again, under any name, adds nothing. A file is all or nothing: if \
+            any line is invalid, nothing of it is stored and the problems are reported by rule, with the \
+            first lines of each (never a value) — unless --skip-invalid, which stores the valid lines. \
+            --dry-run shows the first events as they would be stored (user IDs as pseudonyms), the counts \
+            per type and the date range, and stores nothing.
 
-            CSV files need a header row; cells are separated by commas, tabs or runs of whitespace \
-            (detected from the header, or --delimiter). Columns named like event fields map to them; \
-            --map maps others.
+            A foreign export is described by a mapping file (--mapping, docs/ingest.md) or the same \
+            settings as flags, which override the file's: the delimiter and quoting, the column names of \
+            a file without a header row, an expression per event field (price=amount/quantity), \
+            constants, a value map for event types (home=skip), the timestamp format and time zone. \
+            --default-type gives the type of records without one: an interaction-only export (user, \
+            item, time) imports as views.
 
             Examples:
               veil ingest events.ndjson
-              veil ingest transactions.txt --format csv --type purchase \\
-                  --map user_id=customer,timestamp=date,quantity=quantity,price=amount \\
-                  --timestamp-format %Y%m%d
-              veil ingest export.csv --map user_id=client,type=kind \\
-                  --event-type-map P=purchase,V=view --json
+              veil ingest transactions.txt --mapping transactions.yaml --dry-run
+              veil ingest transactions.txt --delimiter whitespace --columns customer,date,quantity,amount \\
+                  --map user_id=customer,timestamp=date,quantity=quantity,'price=amount / quantity' \\
+                  --default-type purchase --timestamp-format %Y%m%d
+              veil ingest ratings.csv --map user_id=user,item_id=item,timestamp=ts --default-type view
+              veil ingest clicks.csv --map user_id=visitor,type=page --event-type-map home=skip,product=view \\
+                  --timestamp-format epoch_millis --json
             """
     )
 
     @Argument(help: ArgumentHelp("NDJSON or CSV files to import.", valueName: "file"))
     var files: [String] = []
 
+    @Option(help: ArgumentHelp("A mapping file (YAML, docs/ingest.md); the flags below override its settings.", valueName: "file"))
+    var mapping: String?
+
     @Option(help: "Input format: ndjson or csv (default: by extension; .csv/.tsv/.txt are CSV).")
     var format: ImportOptions.Format?
 
-    @Option(help: "CSV cell separator: comma, tab or whitespace (default: detected from the header).")
+    @Option(help: "CSV cell separator: comma, tab, semicolon, pipe or whitespace (default: detected from the first line).")
     var delimiter: CSVDelimiter?
 
-    @Option(
-        parsing: .singleValue,
-        help: ArgumentHelp("Map event fields to CSV columns, e.g. user_id=customer,timestamp=date (repeatable).", valueName: "field=column,..."))
-    var map: [String] = []
+    @Option(help: "CSV quoting: double (\"a, b\"), single ('a, b') or none.")
+    var quote: CSVQuote?
 
     @Option(
         help: ArgumentHelp(
-            "Timestamp layout instead of RFC 3339, UTC: strftime (%Y-%m-%d) or ICU (yyyy-MM-dd). A date alone is midnight UTC.",
+            "The column names of a CSV file without a header row, in order, e.g. customer,date,quantity,amount.",
+            valueName: "name,..."))
+    var columns: String?
+
+    @Option(
+        parsing: .singleValue,
+        help: ArgumentHelp(
+            "Event field from an expression over columns, e.g. user_id=customer,price=amount/quantity (repeatable).",
+            valueName: "field=expression,..."))
+    var map: [String] = []
+
+    @Option(
+        parsing: .singleValue,
+        help: ArgumentHelp("A value for records that leave a field empty, e.g. type=purchase (repeatable).", valueName: "field=value,..."))
+    var constant: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "Timestamp layout: rfc3339 (default), epoch_seconds, epoch_millis, epoch_micros, or a pattern: strftime (%Y-%m-%d) or ICU (yyyy-MM-dd).",
             valueName: "format"))
     var timestampFormat: String?
 
     @Option(
+        help: ArgumentHelp(
+            "Time zone of timestamps without an offset: UTC (default), +01:00 or an IANA name such as Europe/Berlin.",
+            valueName: "zone"))
+    var timeZone: String?
+
+    @Option(
         parsing: .singleValue,
-        help: ArgumentHelp("Extra event type names, e.g. P=purchase,R=return (repeatable).", valueName: "name=type,..."))
+        help: ArgumentHelp(
+            "What values of the type column stand for, e.g. P=purchase,home=skip (skip drops the record; repeatable).",
+            valueName: "value=type,..."))
     var eventTypeMap: [String] = []
 
-    @Option(name: .customLong("type"), help: ArgumentHelp("Event type of records without one (e.g. purchase for a transaction log).", valueName: "type"))
-    var constantType: String?
+    @Option(
+        name: [.customLong("default-type"), .customLong("type")],
+        help: ArgumentHelp(
+            "Event type of records without one (no type column, or an empty cell; --constant type=TYPE): e.g. view for a rating export, purchase for a transaction log.",
+            valueName: "type"))
+    var defaultType: String?
 
     @Flag(help: "Store the valid lines of a file with invalid ones, and report the invalid lines.")
     var skipInvalid = false
+
+    @Flag(help: "Validate, map and count exactly as an import would, show the first events as they would be stored, then store nothing.")
+    var dryRun = false
 
     @Option(
         help: ArgumentHelp(
@@ -77,75 +120,82 @@ struct IngestCommand: AsyncParsableCommand {
         guard !files.isEmpty else { throw ValidationError("give at least one file to import") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         guard oneTransactionLimit >= 0 else { throw ValidationError("--one-transaction-limit must be at least 0") }
-        _ = try importOptions()
     }
 
-    /// The import options from the flags; throws a `ValidationError` naming the bad flag.
+    /// The import options from the mapping file and the flags; throws naming the file's key and line,
+    /// or the flag.
     func importOptions() throws -> ImportOptions {
         var options = ImportOptions()
-        options.format = format
-        options.delimiter = delimiter
         options.skipInvalid = skipInvalid
+        options.dryRun = dryRun
         options.batchSize = batchSize
         options.oneTransactionLimit = oneTransactionLimit
-        for (key, value) in try pairs(map, flag: "--map") {
-            guard let field = EventField(rawValue: key) else {
-                throw ValidationError(
-                    "--map: \"\(key)\" is not an event field; use one of \(EventField.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            options.columnMap[field] = value
-        }
-        if (format == .ndjson) && !options.columnMap.isEmpty {
-            throw ValidationError("--map applies to CSV files only")
-        }
-        for (name, typeName) in try pairs(eventTypeMap, flag: "--event-type-map") {
-            guard let type = EventTypeNames.resolve(typeName) else {
-                throw ValidationError("--event-type-map: \"\(typeName)\" is not an event type or GA4 alias")
-            }
-            options.typeMap[name] = type
-        }
-        if let constantType {
-            guard let type = EventTypeNames.resolve(constantType) else {
-                throw ValidationError("--type: \"\(constantType)\" is not an event type or GA4 alias")
-            }
-            options.constantType = type
-        }
-        if let timestampFormat {
-            do {
-                options.timestampFormat = try TimestampFormat(timestampFormat)
-            } catch let error as VeilError {
-                throw ValidationError(error.description)
-            }
-        }
+        options.mapping = try mappingFromFileAndFlags()
         return options
     }
 
-    private func pairs(_ values: [String], flag: String) throws -> [(String, String)] {
-        try values.flatMap { $0.split(separator: ",") }.map { item in
-            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                throw ValidationError("\(flag): \"\(item)\" is not of the form name=value")
+    private func mappingFromFileAndFlags() throws -> ImportMapping {
+        var mapping = try self.mapping.map(MappingFile.load(path:)) ?? ImportMapping()
+        func flag(_ name: String, _ set: () throws -> Void) throws {
+            do {
+                try set()
+            } catch let error as MappingRuleError {
+                throw ValidationError("\(name): \(error.rule)")
             }
-            return (parts[0], parts[1])
         }
+        if let format { mapping.format = format }
+        if let delimiter { mapping.delimiter = delimiter }
+        if let quote { mapping.quote = quote }
+        if let columns {
+            try flag("--columns") { try mapping.setColumns(FlagList.items(columns), origin: "--columns") }
+        }
+        for (field, expression) in try FlagList.pairs(map, flag: "--map") {
+            try flag("--map \(field)") { try mapping.map(field, to: expression, origin: "--map") }
+        }
+        for (field, value) in try FlagList.pairs(constant, flag: "--constant") {
+            try flag("--constant \(field)") { try mapping.setConstant(field, value, origin: "--constant") }
+        }
+        if let defaultType {
+            try flag("--default-type") { try mapping.setConstant("type", defaultType, origin: "--default-type") }
+        }
+        for (value, target) in try FlagList.pairs(eventTypeMap, flag: "--event-type-map") {
+            try flag("--event-type-map \(value)") { try mapping.mapType(value, to: target, origin: "--event-type-map") }
+        }
+        if timestampFormat != nil || timeZone != nil {
+            try flag(timestampFormat != nil ? "--timestamp-format" : "--time-zone") {
+                try mapping.setTimestamp(layout: timestampFormat, zone: timeZone, origin: "--timestamp-format")
+            }
+        }
+        try flag("mapping") { try mapping.checkConsistency() }
+        return mapping
     }
 
     func run() async throws {
-        let context = try service.openContext()
-        let importer = try EventImporter(service: context.ingestPipeline(), options: try importOptions())
+        let options: ImportOptions
+        do {
+            options = try importOptions()
+        } catch let rejected as MappingFileRejected {
+            Output.note(rejected.description)
+            throw ExitCode.validationFailure
+        }
         let progress = ProgressBar.standardError(enabled: !output.json)
         let started = ContinuousClock.now
         var reports: [ImportFileReport] = []
-        for file in files {
-            let report = try await importer.importFile(file, actor: "cli") { update in progress?.show(update) }
-            progress?.clear()
-            reports.append(report)
-            if !output.json { printReport(report) }
+        var elapsed = Duration.zero
+        let checkpoint = try await service.withContext { context in
+            let importer = try EventImporter(service: context.ingestPipeline(), options: options)
+            for file in files {
+                let report = try await importer.importFile(file, actor: "cli") { update in progress?.show(update) }
+                progress?.clear()
+                reports.append(report)
+                if !output.json { printReport(report) }
+            }
+            elapsed = ContinuousClock.now - started
+            // Every import is durable already; let the store settle it (SQLite: copy the write-ahead
+            // log into veil.sqlite) before exiting rather than leave it to the next process. A dry run
+            // wrote nothing and touches nothing.
+            return dryRun ? 0 : try await context.events.settle()
         }
-        let elapsed = ContinuousClock.now - started
-        // Every import is durable already (in the write-ahead log); copy the log into veil.sqlite
-        // before exiting rather than leave it to the next process that opens the database.
-        let checkpoint = try context.database.checkpoint()
         let summary = ImportSummary(reports: reports, seconds: elapsed.seconds, checkpointSeconds: checkpoint)
         if output.json {
             try Output.json(summary)
@@ -155,34 +205,112 @@ struct IngestCommand: AsyncParsableCommand {
                     "total: \(summary.accepted) accepted, \(summary.duplicates) duplicates, \(summary.rejected) rejected in \(Self.format(summary.seconds)) s (\(Int(summary.eventsPerSecond)) events/s)"
                 )
             }
-            Output.note("write-ahead log copied into \(VeilDatabase.fileName) in \(Self.format(checkpoint)) s")
+            if dryRun {
+                Output.note("dry run: nothing was stored or audited")
+            } else {
+                Output.note("store settled (write-ahead log copied into the database) in \(Self.format(checkpoint)) s")
+            }
         }
-        if reports.contains(where: { !$0.stored }) { throw ExitCode.failure }
+        // A file the import would refuse fails the command, in a dry run too.
+        if reports.contains(where: { dryRun ? ($0.rejected > 0 && !skipInvalid) : !$0.stored }) { throw ExitCode.failure }
     }
 
     private func printReport(_ report: ImportFileReport) {
         let rate = report.seconds > 0 ? Int(Double(report.records) / report.seconds) : 0
-        if report.stored {
+        if report.dryRun {
+            let outcome = report.rejected > 0 && !skipInvalid ? "would be rejected — \(report.rejected) invalid lines" : "would store \(report.accepted) new events, \(report.duplicates) duplicates, \(report.rejected) rejected"
+            print("\(report.file): dry run: \(outcome) of \(report.records) records; nothing was stored")
+        } else if report.stored {
             print(
                 "\(report.file): \(report.accepted) accepted, \(report.duplicates) duplicates, \(report.rejected) rejected of \(report.records) records in \(Self.format(report.seconds)) s (\(rate) events/s)"
             )
         } else {
             print("\(report.file): rejected — \(report.rejected) invalid lines; nothing of this file was stored (see --skip-invalid)")
         }
+        if !report.types.isEmpty {
+            print("  types: " + report.types.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if let first = report.firstEvent, let last = report.lastEvent {
+            print("  time range: \(first) … \(last)")
+        }
+        if !report.skipped.isEmpty {
+            print("  skipped (types: skip): " + report.skipped.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
         if !report.ignoredColumns.isEmpty {
-            Output.note("\(report.file): columns not imported: \(report.ignoredColumns.joined(separator: ", "))")
+            print("  columns not imported: \(report.ignoredColumns.joined(separator: ", "))")
         }
-        for problem in report.problems {
-            print("  line \(problem.index): \(problem.field) \(problem.message)")
+        ProblemText.print(report.summary, unit: "line")
+        if !report.preview.isEmpty {
+            print("  first events as they would be stored (user IDs as pseudonyms):")
+            for event in report.preview { print("    " + Self.previewLine(event)) }
         }
-        if report.problemsNotShown > 0 { print("  … and \(report.problemsNotShown) more problems") }
+    }
+
+    private static func previewLine(_ event: PreviewEvent) -> String {
+        var parts = ["line \(event.line)", event.pseudonym, event.type, event.timestamp]
+        if let item = event.itemID { parts.append("item_id=\(item)") }
+        if let category = event.category { parts.append("category=\(category)") }
+        if let price = event.price { parts.append("price=\(Self.decimal(price))") }
+        if let quantity = event.quantity { parts.append("quantity=\(quantity)") }
+        if let rating = event.rating { parts.append("rating=\(rating)") }
+        if let session = event.session { parts.append("session=\(session)") }
+        return parts.joined(separator: "  ")
     }
 
     static func format(_ seconds: Double) -> String { String(format: "%.2f", seconds) }
+
+    /// `value` to at most 6 decimals without trailing zeros: a unit price computed as amount / quantity
+    /// shows as 13.97, not 13.969999999999999 (the stored value is unchanged).
+    static func decimal(_ value: Double) -> String {
+        var text = String(format: "%.6f", value)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return text
+    }
+}
+
+/// Lists given as flags: `name=value,...` pairs and `a,b,c` items, split at commas outside
+/// parentheses, "quotes" and `backquotes` (so an expression such as concat(a, "-", b) stays whole).
+enum FlagList {
+    static func items(_ text: String) -> [String] {
+        var items: [String] = []
+        var current = ""
+        var depth = 0
+        var quote: Character? = nil
+        for character in text {
+            if let open = quote {
+                if character == open { quote = nil }
+            } else if character == "\"" || character == "`" {
+                quote = character
+            } else if character == "(" {
+                depth += 1
+            } else if character == ")" {
+                depth -= 1
+            } else if character == ",", depth == 0 {
+                items.append(current.trimmingCharacters(in: .whitespaces))
+                current = ""
+                continue
+            }
+            current.append(character)
+        }
+        items.append(current.trimmingCharacters(in: .whitespaces))
+        return items
+    }
+
+    static func pairs(_ values: [String], flag: String) throws -> [(String, String)] {
+        try values.flatMap(items).map { item in
+            let parts = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                throw ValidationError("\(flag): \"\(item)\" is not of the form name=value")
+            }
+            return (parts[0], parts[1])
+        }
+    }
 }
 
 extension ImportOptions.Format: ExpressibleByArgument {}
 extension CSVDelimiter: ExpressibleByArgument {}
+extension CSVQuote: ExpressibleByArgument {}
 
 /// `veil ingest --json`: one report per file and the totals.
 struct ImportSummary: Encodable {

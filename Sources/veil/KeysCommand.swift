@@ -3,6 +3,8 @@ import Foundation
 import VeilAudit
 import VeilCore
 import VeilCrypto
+import VeilLedger
+import VeilRuntime
 
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,7 +35,7 @@ struct KeysCommand: AsyncParsableCommand {
         func run() async throws {
             let directory = dir ?? keys.keysDirectory
             let ring = try KeyRing.initialize(directory: directory)
-            recordKeyInit(ring)
+            await recordKeyInit(ring)
             let escrowSecretPath = (directory as NSString).appendingPathComponent(KeyFile.escrowSecret.rawValue)
             let warning = "IMPORTANT: move \(escrowSecretPath) off this host now. It re-identifies every pseudonym and belongs offline with the data-protection officer; the serving host never needs it."
             if output.json {
@@ -48,25 +50,15 @@ struct KeysCommand: AsyncParsableCommand {
             if output.json { Output.note(warning) }
         }
 
-        /// Starts the data directory's audit log with a `key.init` record signed by the new audit key.
-        /// A data directory whose log was signed by other keys is left alone (with a note): its records
-        /// stay verifiable with the old `audit.pub`.
-        private func recordKeyInit(_ ring: KeyRing) {
-            let logPath = AuditLog.path(dataDirectory: data.dataDirectory)
-            guard !FileManager.default.fileExists(atPath: logPath) else {
-                Output.note("note: \(logPath) already exists; key.init was not recorded there (it is signed by other keys)")
-                return
-            }
+        /// Opens the data directory with the new keys, which binds it to them and starts its chain with
+        /// `key.init`; a failure there (e.g. a directory that belongs to another key set) leaves the
+        /// created keys in place and is reported as a note.
+        private func recordKeyInit(_ ring: KeyRing) async {
             do {
-                try AuditLog(dataDirectory: data.dataDirectory, signingKey: ring.auditSigningKey).record(
-                    actor: "cli", action: "key.init",
-                    details: [
-                        "epoch": .int(Int64(ring.epoch)),
-                        "audit_public_key": .string(Data(ring.auditSigningKey.publicKey.bytes).base64EncodedString()),
-                        "escrow_public_key": .string(Data(ring.escrowPublicKey.bytes).base64EncodedString()),
-                    ])
+                let opened = try await OpenedDataDirectory.open(directory: data.dataDirectory, keys: ring, clock: .system, actor: "cli")
+                await opened.close()
             } catch {
-                Output.note("note: key.init could not be recorded in \(logPath): \(error)")
+                Output.note("note: key.init could not be recorded in \(data.dataDirectory): \(error)")
             }
         }
     }

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import VeilCore
 import VeilLearning
-import VeilService
+import VeilModels
+import VeilRuntime
 import VeilStore
 
 /// `veil models`: list, show and review trained models.
@@ -29,7 +30,7 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let models = try service.openContext().models.list()
+            let models = try await service.withContext { try await $0.models.list() }
             if output.json {
                 try Output.json(models)
                 return
@@ -51,7 +52,7 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let description = try service.openContext().models.describe(id: id)
+            let description = try await service.withContext { try await $0.models.describe(id: id) }
             if output.json {
                 try Output.json(description)
                 return
@@ -72,7 +73,7 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var review: Review
 
         func run() async throws {
-            try review.decide { models in try models.approve(id: review.id, reviewer: "cli", note: review.note) }
+            try await review.decide { models in try await models.approve(id: review.id, reviewer: "cli", note: review.note) }
         }
     }
 
@@ -83,7 +84,7 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var review: Review
 
         func run() async throws {
-            try review.decide { models in try models.reject(id: review.id, reviewer: "cli", note: review.note) }
+            try await review.decide { models in try await models.reject(id: review.id, reviewer: "cli", note: review.note) }
         }
     }
 
@@ -97,8 +98,8 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         /// Opens the registry, records the decision (audited as reviewer `cli`) and prints the record.
-        func decide(_ decision: (ModelRegistry) throws -> ModelRecord) throws {
-            try ModelsCommand.report(try decision(try service.openContext().models), json: output.json)
+        func decide(_ decision: (ModelRegistry) async throws -> ModelRecord) async throws {
+            try ModelsCommand.report(try await service.withContext { try await decision($0.models) }, json: output.json)
         }
     }
 

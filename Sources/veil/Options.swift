@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import VeilService
+import VeilRuntime
 
 /// Where the keys live: `--keys DIR`, env `VEIL_KEYS`, default `keys`.
 struct KeyOptions: ParsableArguments {
@@ -46,10 +46,16 @@ struct ServiceOptions: ParsableArguments {
     @OptionGroup var data: DataOptions
     @OptionGroup var policy: PolicyOptions
 
-    /// Opens keys, policy, database and audit log; the CLI acts as principal `cli`.
-    func openContext() throws -> VeilContext {
-        try VeilContext(
+    /// Opens keys, policy and the data directory, runs `body`, and closes the context — `audit.log`
+    /// then mirrors every record the command committed — whether `body` succeeded or not. The CLI acts
+    /// as principal `cli`.
+    func withContext<T>(_ body: (VeilContext) async throws -> T) async throws -> T {
+        let context = try await VeilContext.open(
             keysDirectory: keys.keysDirectory, dataDirectory: data.dataDirectory, policyPath: policy.policyPath,
             actor: "cli")
+        let result: Result<T, any Error>
+        do { result = .success(try await body(context)) } catch { result = .failure(error) }
+        if let failure = await context.close() { Output.note("note: audit.log was not brought up to date (\(failure)); the next command does it") }
+        return try result.get()
     }
 }

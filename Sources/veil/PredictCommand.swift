@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import VeilCore
 import VeilLearning
-import VeilService
+import VeilModels
+import VeilRuntime
 
 /// `veil predict`: one user's score from the approved model of a task.
 struct PredictCommand: AsyncParsableCommand {
@@ -39,13 +40,11 @@ struct PredictCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let predictor = PredictionService(context: try service.openContext())
-        let time = at.flatMap(CLIDates.date) ?? Date()
-        let prediction: Prediction
-        if let user {
-            prediction = try await predictor.predict(userID: user, task: task, at: time)
-        } else {
-            prediction = try await predictor.predict(pseudonym: Pseudonym(hex: pseudonym!)!, task: task, at: time)
+        let time = at.flatMap(CLIDates.date)
+        let prediction = try await service.withContext { context in
+            let predictor = context.predictionService()
+            if let user { return try await predictor.predict(userID: user, task: task, at: time) }
+            return try await predictor.predict(pseudonym: Pseudonym(hex: pseudonym!)!, task: task, at: time)
         }
         if output.json {
             try Output.json(prediction)
@@ -83,19 +82,20 @@ struct ScoreCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let predictor = PredictionService(context: try service.openContext())
         guard FileManager.default.createFile(atPath: out, contents: nil) else {
             throw VeilError(.invalidInput, field: "--out", "cannot create \(out)")
         }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
         defer { try? handle.close() }
         let terminal = isatty(2) == 1
-        let summary = try await predictor.score(
-            task: task, at: at.flatMap(CLIDates.date) ?? Date(), principal: "cli",
-            write: { handle.write(Data($0.utf8)) },
-            progress: { users in
-                if terminal { FileHandle.standardError.write(Data("\rscoring: \(users) users".utf8)) }
-            })
+        let summary = try await service.withContext { context in
+            try await context.predictionService().score(
+                task: task, at: at.flatMap(CLIDates.date), principal: "cli",
+                write: { handle.write(Data($0.utf8)) },
+                progress: { users in
+                    if terminal { FileHandle.standardError.write(Data("\rscoring: \(users) users".utf8)) }
+                })
+        }
         try handle.synchronize()
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
         if output.json {

@@ -7,8 +7,10 @@ struct PushCommand: AsyncParsableCommand {
         abstract: "Send NDJSON event files to a running Veil gateway over HTTP, as a storefront would.",
         discussion: """
             Batches go to POST <url>/v1/events with an ingest token, several at once. A batch is \
-            retried on 503 (honouring Retry-After); any other error stops the upload and prints the \
-            gateway's error body. Re-sending a file adds nothing: event_id makes batches idempotent.
+            retried on 503 (honouring Retry-After); any other error stops the upload. A refused batch \
+            (422) is summarised by rule, with the file's line numbers; other errors print the gateway's \
+            body. Re-sending a file adds nothing: event_id makes batches idempotent. CSV files are \
+            refused before anything is sent: import them with veil ingest and a mapping.
 
             Example:
               veil push events.ndjson --url http://127.0.0.1:8080 --token-file ingest.token --batch-size 1000
@@ -42,12 +44,16 @@ struct PushCommand: AsyncParsableCommand {
     func run() async throws {
         let token = try readToken()
         let endpoint = URL(string: url)!.appendingPathComponent("v1").appendingPathComponent("events")
-        var batches: [(body: Data, count: Int)] = []
+        var batches: [NDJSONBatch] = []
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else {
                 throw ValidationError("\(file): cannot be read")
             }
-            batches += NDJSONBatches.split(data, size: batchSize)
+            if let refusal = NDJSONBatches.refusal(data, file: file) {
+                Output.note("Error: " + refusal)  // one line, without the usage text a ValidationError adds
+                throw ExitCode.validationFailure
+            }
+            batches += NDJSONBatches.split(data, file: file, size: batchSize)
         }
         let total = batches.reduce(0) { $0 + $1.count }
         let progress = ProgressLine(total: total, label: "events sent")

@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import VeilCore
-import VeilService
+import VeilQueries
+import VeilRuntime
 
 /// `veil query`: one differentially private aggregate, paid for from the budget before data is read.
 struct QueryCommand: AsyncParsableCommand {
@@ -55,10 +56,9 @@ struct QueryCommand: AsyncParsableCommand {
 
     /// The principal and role the command line acts as in the ledger.
     static let principal = "cli"
-    static let role = "analyst"
+    static let role = Role.analyst
 
     func validate() throws {
-        guard epsilon.isFinite && epsilon > 0 else { throw ValidationError("--epsilon must be a finite number > 0") }
         if let bins { _ = try Self.parseBins(bins) }
         if let filter {
             do { _ = try QueryFilter.parse(filter) } catch { throw ValidationError("--where: \(error.message)") }
@@ -82,13 +82,14 @@ struct QueryCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let queries = try service.openContext().queryService()
-        print(try Self.execute(try spec(), service: queries, json: output.json), terminator: "")
+        let spec = try spec()
+        let json = output.json
+        print(try await service.withContext { try await Self.execute(spec, service: $0.queryService(), json: json) }, terminator: "")
     }
 
     /// Runs `spec` through `service` as the CLI principal and returns what the command prints.
-    static func execute(_ spec: QuerySpec, service: QueryService, json: Bool) throws -> String {
-        let answer = try service.run(spec, principal: principal, role: role)
+    static func execute(_ spec: QuerySpec, service: QueryService, json: Bool) async throws -> String {
+        let answer = try await service.run(spec, principal: principal, role: role)
         return json ? try Output.jsonText(answer) : QueryText.render(answer)
     }
 }

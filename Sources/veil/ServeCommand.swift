@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import VeilGateway
-import VeilService
+import VeilRuntime
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,12 +39,14 @@ struct ServeCommand: AsyncParsableCommand {
             handler.logLevel = Environment.value("LOG_LEVEL").flatMap(Logger.Level.init(rawValue:)) ?? .info
             return handler
         }
-        let context = try service.openContext()
-        let gatewayServices = GatewayServices(context: context)
-        let configuration = GatewayConfiguration(host: host, port: port, policy: context.policy.policy) { host, port in
-            Output.note("listening on http://\(host):\(port)")
+        try await service.withContext { context in
+            let gatewayServices = GatewayServices(context: context)
+            let configuration = GatewayConfiguration(host: host, port: port, policy: context.policy.policy) { host, port in
+                Output.note("listening on http://\(host):\(port)")
+            }
+            let logger = Logger(label: "veil.gateway")
+            try await GatewayRunner.run(
+                buildApplication(configuration: configuration, services: gatewayServices, logger: logger), logger: logger)
         }
-        let logger = Logger(label: "veil.gateway")
-        try await GatewayRunner.run(buildApplication(configuration: configuration, services: gatewayServices, logger: logger), logger: logger)
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilRuntime
 import VeilStore
 
 struct EraseCommand: AsyncParsableCommand {
@@ -26,7 +26,7 @@ struct EraseCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let report = try await service.openContext().subjectEraser().erase(userID: user, actor: "cli")
+        let report = try await service.withContext { try await $0.subjectEraser().erase(userID: user, actor: "cli") }
         if output.json {
             try Output.json(report)
         } else {
@@ -66,13 +66,13 @@ struct ReidentifyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let pid = Pseudonym(hex: pseudonym)!
-        let databasePath = (service.data.dataDirectory as NSString).appendingPathComponent(VeilDatabase.fileName)
-        guard FileManager.default.fileExists(atPath: databasePath) else {
-            throw VeilError(.notFound, field: databasePath, "no Veil database here; point --data-dir at a copy of the data directory")
+        guard FileManager.default.fileExists(atPath: service.data.dataDirectory) else {
+            throw VeilError(
+                .notFound, field: service.data.dataDirectory, "no data directory here; point --data-dir at a copy of the data directory")
         }
         // escrow.pub in the key directory, when present, confirms the secret is the right one.
         let secret = try KeyRing.loadEscrowSecret(path: escrowSecret, publicKeyDirectory: service.keys.keysDirectory)
-        let rawID = try await service.openContext().reidentifier(escrowSecret: secret).reidentify(pid, actor: "cli")
+        let rawID = try await service.withContext { try await $0.reidentifier(escrowSecret: secret).reidentify(pid, actor: "cli") }
         if output.json {
             try Output.json(ReidentifyReport(pseudonym: pid.hex, userID: rawID))
         } else {

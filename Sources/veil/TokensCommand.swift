@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import VeilCore
-import VeilService
+import VeilAccess
+import VeilRuntime
 
 extension Role: ExpressibleByArgument {}
 
@@ -21,8 +22,8 @@ struct TokensCommand: AsyncParsableCommand {
     struct Location: ParsableArguments {
         @OptionGroup var service: ServiceOptions
 
-        func openTokens() throws -> TokenService {
-            try service.openContext().tokens
+        func withTokens<T>(_ body: (TokenService) async throws -> T) async throws -> T {
+            try await service.withContext { try await body($0.tokens) }
         }
     }
 
@@ -46,7 +47,7 @@ struct TokensCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let issued = try await location.openTokens().issue(name: name, role: role, actor: "cli")
+            let issued = try await location.withTokens { try await $0.issue(name: name, role: role, actor: "cli") }
             if output.json {
                 try Output.json(issued)
             } else {
@@ -66,7 +67,7 @@ struct TokensCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let tokens = try await location.openTokens().list()
+            let tokens = try await location.withTokens { try await $0.list() }
             if output.json {
                 try Output.json(tokens)
                 return
@@ -94,7 +95,7 @@ struct TokensCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await location.openTokens().revoke(name: name, actor: "cli")
+            try await location.withTokens { try await $0.revoke(name: name, actor: "cli") }
             if output.json {
                 try Output.json(["revoked": name])
             } else {

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import VeilCore
 import VeilLearning
-import VeilService
+import VeilModels
+import VeilRuntime
 import VeilSynth
 
 /// `veil train`: train a behaviour model with DP-SGD and register it as a candidate.
@@ -37,7 +38,9 @@ struct TrainCommand: AsyncParsableCommand {
     var model: ModelFamily = .logistic
     @Option(
         parsing: .upToNextOption,
-        help: ArgumentHelp("Hidden layer widths of an mlp (default 64), e.g. --hidden 64 32.", valueName: "units"))
+        help: ArgumentHelp(
+            "Hidden layer widths of an mlp (default \(TrainingRequest.defaultHiddenSizes.map(String.init).joined(separator: " "))), e.g. --hidden 64 32.",
+            valueName: "units"))
     var hidden: [Int] = []
     @Option(help: ArgumentHelp("Passes over the users (default: policy training.default_epochs).", valueName: "n"))
     var epochs: Int?
@@ -54,8 +57,10 @@ struct TrainCommand: AsyncParsableCommand {
     var cutoff: String?
     @Option(help: ArgumentHelp("Observation window before the cutoff, e.g. 90d (default: all history).", valueName: "days"))
     var window: String?
-    @Option(help: ArgumentHelp("Label horizon after the cutoff, e.g. 14d.", valueName: "days"))
-    var horizon: String = "14d"
+    @Option(
+        help: ArgumentHelp(
+            "Label horizon after the cutoff, e.g. 28d (default \(TrainingRequest.defaultHorizonDays)d).", valueName: "days"))
+    var horizon: String?
     @Option(help: ArgumentHelp("Seed every generator: reproducible, but the noise is predictable. Tests only.", valueName: "n"))
     var seed: UInt64?
     @Flag(help: "Train without differential privacy (only if the policy allows; never servable).")
@@ -64,29 +69,35 @@ struct TrainCommand: AsyncParsableCommand {
     @OptionGroup var service: ServiceOptions
     @OptionGroup var output: OutputOptions
 
+    /// Parsing only: the training rules are `TrainingRequest.validate`'s, checked by the service.
     func validate() throws {
-        if nonPrivate, epsilon != nil { throw ValidationError("give either --epsilon or --non-private, not both") }
-        if !nonPrivate, epsilon == nil { throw ValidationError("--epsilon is required (or --non-private if the policy allows it)") }
-        if let epsilon, !(epsilon.isFinite && epsilon > 0) { throw ValidationError("--epsilon must be a finite number > 0") }
-        if model == .logistic, !hidden.isEmpty { throw ValidationError("--hidden needs --model mlp") }
-        if let cutoff, CLIDates.millis(cutoff) == nil { throw ValidationError("--cutoff must be a date YYYY-MM-DD, e.g. 2026-04-17") }
+        if let cutoff, CLIDates.millis(cutoff) == nil { throw ValidationError("--cutoff \(DateText.rule)") }
         if let window, CLIDates.days(window) == nil { throw ValidationError("--window must be a number of days such as 90d") }
-        if CLIDates.days(horizon) == nil { throw ValidationError("--horizon must be a number of days such as 14d") }
+        if let horizon, CLIDates.days(horizon) == nil { throw ValidationError("--horizon must be a number of days such as 14d") }
     }
+
+    /// The option that sets each `TrainingRequest` field, so an error names what the user typed.
+    static let options: [String: String] = [
+        "epsilon": "--epsilon", "delta": "--delta", "model": "--model", "hidden_sizes": "--hidden", "epochs": "--epochs",
+        "batch_size": "--batch-size", "clipping_norm": "--clip", "learning_rate": "--learning-rate", "cutoff": "--cutoff",
+        "window_days": "--window", "horizon_days": "--horizon", "seed": "--seed", "non_private": "--non-private",
+    ]
 
     func run() async throws {
         let request = TrainingRequest(
             task: task, epsilon: epsilon, delta: delta, model: model, hiddenSizes: hidden.isEmpty ? nil : hidden,
             epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: learningRate,
             cutoffMillis: cutoff.flatMap(CLIDates.millis), windowDays: window.flatMap(CLIDates.days),
-            horizonDays: CLIDates.days(horizon), seed: seed, nonPrivate: nonPrivate)
-        let context = try service.openContext()
+            horizonDays: horizon.flatMap(CLIDates.days), seed: seed, nonPrivate: nonPrivate)
         let display = TrainingDisplay(enabled: isatty(2) == 1)
         let card: ModelCard
         do {
-            card = try await TrainingService(context: context).train(request, principal: "cli", progress: display.show)
-        } catch let error as VeilError where error.field == "cutoff" {
-            throw VeilError(error.code, field: "--cutoff", error.message)  // name the option the user typed
+            card = try await service.withContext { context in
+                try await context.trainingService().train(request, principal: "cli", progress: display.show)
+            }
+        } catch let error as VeilError {
+            guard let option = error.field.flatMap({ Self.options[$0] }) else { throw error }
+            throw VeilError(error.code, field: option, error.message)  // name the option the user typed
         }
         if output.json {
             try Output.json(try card.jsonValue())
@@ -129,12 +140,8 @@ final class TrainingDisplay: Sendable {
 
 /// Dates and day counts as the CLI accepts them.
 enum CLIDates {
-    /// `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 time → Unix ms.
-    static func millis(_ text: String) -> Int64? {
-        if let date = CivilDate(text) { return Int64(date.daysSinceEpoch) * 86_400_000 }
-        if let date = try? Date(text, strategy: .iso8601) { return Int64(date.timeIntervalSince1970 * 1000) }
-        return nil
-    }
+    /// `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 time → Unix ms (`DateText`, shared with the gateway).
+    static func millis(_ text: String) -> Int64? { DateText.millis(text) }
 
     static func date(_ text: String) -> Date? {
         millis(text).map { Date(timeIntervalSince1970: Double($0) / 1000) }

@@ -31,6 +31,7 @@ struct Veil: AsyncParsableCommand {
             PolicyCommand.self,
             PrivacyCommand.self,
             AuditCommand.self,
+            DbCommand.self,
             BudgetCommand.self,
             PushCommand.self,
             IngestCommand.self,

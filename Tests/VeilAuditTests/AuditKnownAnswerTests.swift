@@ -4,7 +4,7 @@ import VeilAudit
 import VeilCore
 import VeilCrypto
 
-/// The worked example in docs/audit.md, computed independently with PyNaCl: AuditLog must write
+/// The worked example in docs/audit.md, computed independently with PyNaCl: AuditSigner must seal
 /// exactly these bytes (Ed25519 is deterministic) and the verifier must accept them.
 @Suite struct AuditKnownAnswerTests {
     static let key = SigningKey(seed: SecretBytes(copying: (0..<32).map { UInt8($0) }))
@@ -20,7 +20,7 @@ import VeilCrypto
     @Test func logWritesTheDocumentedLine() throws {
         let directory = try ScratchDirectory()
         let time = try Date("2026-11-23T10:00:00Z", strategy: .iso8601)
-        let log = try AuditLog(path: directory.file("audit.log"), signingKey: Self.key, clock: { time })
+        let log = try TestLog(path: directory.file("audit.log"), signingKey: Self.key, clock: .fixed(time))
         try log.record(
             actor: "trainer-ci", action: AuditAction.budgetSpend,
             details: [

@@ -57,8 +57,8 @@ import VeilCrypto
         let checkpoint = AuditCheckpoint(head: try log.head(), time: Date(), signingKey: key)
         // Someone with the key rewrites history: a different, internally consistent log.
         let forged = try ScratchDirectory()
-        let forgedLog = try AuditLog(dataDirectory: forged.path, signingKey: key)
-        for index in 0..<4 { try forgedLog.record(actor: "cli", action: "test.forged", details: ["n": .int(Int64(index))]) }
+        let forgedLog = try TestLog(dataDirectory: forged.path, signingKey: key)
+        for index in 0..<4 { try forgedLog.record(actor: "cli", action: .named("test.forged"), details: ["n": .int(Int64(index))]) }
         let failure = try #require(verify(try readLines(forgedLog.path), key, checkpoint: checkpoint).failure)
         #expect(failure.seq == 4)
         #expect(failure.reason.contains("checkpoint"))
@@ -115,7 +115,7 @@ import VeilCrypto
 
     private func spendLog(cumulative: [Double]) throws -> (ScratchDirectory, [String]) {
         let directory = try ScratchDirectory()
-        let log = try AuditLog(dataDirectory: directory.path, signingKey: key)
+        let log = try TestLog(dataDirectory: directory.path, signingKey: key)
         var previous = 0.0
         for total in cumulative {
             let epsilon = total - previous

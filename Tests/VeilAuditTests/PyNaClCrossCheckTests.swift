@@ -5,7 +5,7 @@ import VeilCore
 import VeilCrypto
 
 /// The committed `scripts/verify_audit.py` (PyNaCl, a second libsodium binding) must accept what
-/// `AuditLog` writes and reject tampering, so the format is verifiable without Veil's code.
+/// `AuditSigner` seals and reject tampering, so the format is verifiable without Veil's code.
 @Suite struct PyNaClCrossCheckTests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -37,16 +37,16 @@ import VeilCrypto
         try requirePyNaCl()
         let directory = try ScratchDirectory()
         let key = SigningKey.generate()
-        let log = try AuditLog(dataDirectory: directory.path, signingKey: key)
-        try log.record(actor: "cli", action: "policy.load", details: ["hash": "ab12", "path": "policies/strict.yaml"])
+        let log = try TestLog(dataDirectory: directory.path, signingKey: key)
+        try log.record(actor: "cli", action: .policyLoad, details: ["hash": "ab12", "path": "policies/strict.yaml"])
         try log.record(
-            actor: "trainer-token", action: AuditAction.budgetSpend,
+            actor: "trainer-token", action: .named("test.note"),
             details: ["note": "ε \"quoted\" \\ slash/ ünïcode 🛒", "epsilon": 0.75, "delta": 1e-6, "cumulative_epsilon": 0.75])
-        for index in 0..<5 { try log.record(actor: "cli", action: "test.event", details: ["n": .int(Int64(index))]) }
+        for index in 0..<5 { try log.record(actor: "cli", action: .named("test.event"), details: ["n": .int(Int64(index))]) }
 
         // Export, as an auditor would receive it, plus the public key file in Veil's format.
         let exported = directory.file("export.log")
-        try Data(try AuditLog.contents(path: log.path)).write(to: URL(fileURLWithPath: exported))
+        try Data(try AuditMirror.contents(path: log.path)).write(to: URL(fileURLWithPath: exported))
         let publicKey = directory.file("audit.pub")
         try Data((Data(key.publicKey.bytes).base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: publicKey))
         let checkpointFile = directory.file("checkpoint.json")

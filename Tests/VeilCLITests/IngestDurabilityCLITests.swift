@@ -1,43 +1,9 @@
 import Foundation
 import Testing
-import VeilStore
 
 /// Issue 3's end-to-end guarantees, on the real `veil` binary: acknowledged batches survive `kill -9`
 /// exactly once, and no raw user or session ID reaches the disk, the logs or the metrics.
 @Suite(.serialized) struct IngestDurabilityCLITests {
-    /// A scratch installation: keys, a data directory, the shipped default policy, and tokens.
-    struct Installation {
-        let root: URL
-        let environment: [String: String]
-        var dataDirectory: URL { root.appendingPathComponent("data") }
-
-        init() throws {
-            root = try VeilProcess.scratchDirectory()
-            let policy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("policies/default.yaml")
-            environment = ["VEIL_KEYS": "keys", "VEIL_DATA_DIR": "data", "VEIL_POLICY": policy.path, "LOG_LEVEL": ""]
-            let keys = try VeilProcess.run(["keys", "init", "--dir", "keys"], in: root)
-            #expect(keys.status == 0, "\(keys.stderr)")
-        }
-
-        func run(_ arguments: [String]) throws -> VeilProcess.Result {
-            try VeilProcess.run(arguments, in: root, environment: environment)
-        }
-
-        /// `veil tokens issue`: the token is alone on the last line.
-        func token(_ role: String) throws -> String {
-            let issued = try run(["tokens", "issue", "--role", role, "--name", "\(role)-\(UUID().uuidString.prefix(8))"])
-            #expect(issued.status == 0, "\(issued.stderr)")
-            return String(issued.stdout.split(separator: "\n").last ?? "")
-        }
-
-        func serve(log name: String) throws -> ServerProcess {
-            try ServerProcess([], in: root, stderrFile: root.appendingPathComponent(name), environment: environment)
-        }
-
-        func store() throws -> SQLiteEventStore { try SQLiteEventStore(directory: dataDirectory.path) }
-    }
-
     /// NDJSON events with distinctive raw IDs: `users` users, event IDs `prefix-0`, `prefix-1`, ….
     static func batch(_ index: Int, size: Int, users: [String], sessions: [String], prefix: String = "evt") -> Data {
         var text = ""
@@ -79,7 +45,7 @@ import VeilStore
     /// a restart and a resend of everything. Every batch acknowledged before the kill is stored, a batch
     /// is stored whole or not at all, nothing twice, and every stored user has its vault row.
     @Test func acknowledgedBatchesSurviveKill9ExactlyOnce() async throws {
-        let installation = try Installation()
+        let installation = try VeilInstallation()
         let token = try installation.token("ingest")
         let users = (0..<300).map { _ in "raw-user-\(UUID().uuidString)" }
         let sessions = (0..<300).map { _ in "raw-session-\(UUID().uuidString)" }
@@ -108,7 +74,7 @@ import VeilStore
         #expect(wrong.isEmpty, "batches acknowledged with the wrong counts: \(wrong)")
 
         // What the crash left: whole batches only, every acknowledged one among them.
-        let storedAfterCrash = try await installation.store().eventCount()
+        let storedAfterCrash = try installation.rowCount("events")
         #expect(storedAfterCrash % size == 0)
         #expect(storedAfterCrash >= acknowledgedBeforeKill.count * size)
 
@@ -130,53 +96,53 @@ import VeilStore
         #expect(accepted == batchCount * size - storedAfterCrash)
         #expect(restarted.stop() == 0)
 
-        let store = try installation.store()
-        #expect(try await store.eventCount() == batchCount * size)
-        #expect(try await store.identityCount() == users.count)
+        #expect(try installation.rowCount("events") == batchCount * size)
+        #expect(try installation.rowCount("vault") == users.count)
+        #expect(CrashInvariants.problems(in: installation) == [])
     }
 
     /// `veil ingest` stores a file in one transaction: a `kill -9` at any point leaves all of it or
-    /// nothing — never some events, never events without their vault rows — and importing the file
-    /// again then completes it. Killed at 30 %, 60 % and 90 % of the time a whole import takes here.
-    @Test(arguments: [0.3, 0.6, 0.9])
-    func anImportKilledPartWayLeavesAllOrNothing(at fraction: Double) async throws {
+    /// nothing — never some events, never events without their vault rows, never events without their
+    /// `ingest.batch` record (`CrashInvariants`) — and importing the file again then completes it.
+    /// Killed at 30 %, 60 % and 90 % of the time a whole import takes here, and (nil) at the moment
+    /// the commit starts writing the WAL.
+    @Test(arguments: [0.3, 0.6, 0.9, nil] as [Double?])
+    func anImportKilledPartWayLeavesAllOrNothing(at fraction: Double?) async throws {
         let users = (0..<500).map { _ in "raw-user-\(UUID().uuidString)" }
         let sessions = (0..<500).map { _ in "raw-session-\(UUID().uuidString)" }
         let count = 60_000
         let file = try VeilProcess.scratchDirectory().appendingPathComponent("history.ndjson")
         try Self.batch(0, size: count, users: users, sessions: sessions, prefix: "hist").write(to: file)
 
-        // How long a whole import takes here (debug or release build, busy or idle machine).
-        let timing = try Installation()
-        let started = ContinuousClock.now
-        let whole = try timing.run(["ingest", file.path, "--json"])
-        let duration = ContinuousClock.now - started
-        #expect(whole.status == 0, "\(whole.stderr)")
+        let installation = try VeilInstallation()
+        let point: KillPoint
+        if let fraction {
+            // How long a whole import takes here (debug or release build, busy or idle machine).
+            let timing = try VeilInstallation()
+            let started = ContinuousClock.now
+            let whole = try timing.run(["ingest", file.path, "--json"])
+            #expect(whole.status == 0, "\(whole.stderr)")
+            point = .after((ContinuousClock.now - started) * fraction)
+        } else {
+            point = .whenGrows(installation.dataDirectory.appendingPathComponent("veil.sqlite-wal"))
+        }
+        let command = try installation.start(["ingest", file.path, "--json"])
+        _ = point.wait { command.process.isRunning }
+        command.kill9()
 
-        let installation = try Installation()
-        let process = Process()
-        process.executableURL = VeilProcess.executable
-        process.arguments = ["ingest", file.path, "--json"]
-        process.currentDirectoryURL = installation.root
-        process.environment = ProcessInfo.processInfo.environment.merging(installation.environment) { _, new in new }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        try await Task.sleep(for: duration * fraction)
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-
-        let stored = try await installation.store().eventCount()
-        let identities = try await installation.store().identityCount()
-        #expect(stored == 0 || stored == count, "a kill at \(fraction) left \(stored) of \(count) events")
+        let stored = try installation.rowCount("events")
+        let identities = try installation.rowCount("vault")
+        #expect(stored == 0 || stored == count, "a kill \(point) left \(stored) of \(count) events")
         #expect(identities == (stored == 0 ? 0 : users.count))
+        #expect(CrashInvariants.problems(in: installation) == [], "a kill \(point)")
 
         let again = try installation.run(["ingest", file.path, "--json"])
         #expect(again.status == 0, "\(again.stderr)")
         let report = try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any]
         #expect(report?["accepted"] as? Int == count - stored)
         #expect(report?["duplicates"] as? Int == stored)
-        #expect(try await installation.store().identityCount() == users.count)
+        #expect(try installation.rowCount("vault") == users.count)
+        #expect(CrashInvariants.problems(in: installation) == [], "after the import was run again")
     }
 
     /// Ingest over HTTP (including a rejected batch), an erasure over HTTP, `veil ingest` of an NDJSON
@@ -184,7 +150,7 @@ import VeilStore
     /// models, anything), the server's stderr, `/metrics`, the API's answers and the commands' output
     /// are searched for every raw user and session ID.
     @Test func noRawIDReachesDiskLogsOrMetrics() async throws {
-        let installation = try Installation()
+        let installation = try VeilInstallation()
         let (ingest, admin) = (try installation.token("ingest"), try installation.token("admin"))
         let users = (0..<20).map { _ in "raw-user-\(UUID().uuidString)" }
         let sessions = (0..<20).map { _ in "raw-session-\(UUID().uuidString)" }
@@ -232,7 +198,7 @@ import VeilStore
             seen.append(("command output", Data((result.stdout + result.stderr).utf8)))
         }
         for input in [file, log] { try FileManager.default.removeItem(at: input) }
-        #expect(try await installation.store().eventCount() == 600 - 30 + 100 - 5 + 20)
+        #expect(try installation.rowCount("events") == 600 - 30 + 100 - 5 + 20)
 
         var scannedBytes = 0
         var sawStoredText = [false, false]
@@ -240,8 +206,8 @@ import VeilStore
         while let url = files?.nextObject() as? URL {
             guard let bytes = FileManager.default.contents(atPath: url.path) else { continue }
             scannedBytes += bytes.count
-            // The scan does see stored text: event IDs from HTTP and from the CSV import are there in the clear.
-            for (index, marker) in ["evt-599", "log.csv:2"].enumerated() where bytes.range(of: Data(marker.utf8)) != nil {
+            // The scan does see stored text: event IDs from HTTP and the content keys of the CSV import are there in the clear.
+            for (index, marker) in ["evt-599", "auto:"].enumerated() where bytes.range(of: Data(marker.utf8)) != nil {
                 sawStoredText[index] = true
             }
             seen.append((url.lastPathComponent, bytes))

@@ -55,7 +55,10 @@ import Testing
     }
 
     @Test func everyCommandHasHelpWithAnExample() throws {
-        for command in [["keys", "init"], ["keys", "show"], ["pseudonymize"]] {
+        for command in [
+            ["keys", "init"], ["keys", "show"], ["pseudonymize"], ["audit", "verify"], ["audit", "checkpoint"], ["audit", "export"],
+            ["db", "recover"],
+        ] {
             let result = try VeilProcess.run(command + ["--help"])
             #expect(result.status == 0)
             #expect(result.stdout.contains("Example"), "\(command)")

@@ -2,8 +2,10 @@ import Foundation
 import Testing
 import VeilCore
 import VeilCrypto
-import VeilService
+import VeilLedger
+import VeilQueries
 import VeilStore
+import VeilTestSupport
 @testable import veil
 
 /// `veil query`: options → query → service → printed answer, with the service opened over events in
@@ -11,7 +13,9 @@ import VeilStore
 @Suite struct QueryCLITests {
     struct Events: EventScanning {
         let events: [StoredEvent]
-        func scanEvents(_ body: ([StoredEvent]) throws -> Void) throws { try body(events) }
+        func scanEvents(_ filter: EventFilter, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
+            try body(events.filter(filter.contains))
+        }
     }
 
     static func service() throws -> QueryService {
@@ -24,9 +28,9 @@ import VeilStore
                 type: index % 2 == 0 ? .purchase : .view, timestampMillis: start + Int64(index) * 3_600_000,
                 category: policy.categories[index % policy.categories.count], price: Double(index % 40), quantity: 1)
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("veil-cli-query-\(UUID().uuidString)").path
-        let budget = BudgetService(policy: policy, store: SQLiteLedgerStore(database: try VeilDatabase(directory: directory)), audit: nil)
-        return QueryService(policy: policy, events: Events(events: events), budget: budget, audit: nil)
+        let stores = try ScratchStores.open()
+        let budget = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
+        return QueryService(policy: policy, scanning: Events(events: events), budget: budget, audit: stores.audit)
     }
 
     @Test func optionsBecomeTheSameQueryAsTheJSONBody() throws {
@@ -42,23 +46,23 @@ import VeilStore
         #expect(throws: (any Error).self) { try QueryCommand.parse(["--metric", "sum", "--where", "colour=red", "--epsilon", "1"]) }
     }
 
-    @Test func printsTextAndJSON() throws {
+    @Test func printsTextAndJSON() async throws {
         let service = try Self.service()
-        let text = try QueryCommand.execute(
+        let text = try await QueryCommand.execute(
             try QueryCommand.parse(["--metric", "count_users", "--group-by", "weekday", "--epsilon", "1"]).spec(), service: service, json: false)
         #expect(text.contains("count_users by weekday"))
         #expect(text.contains("sensitivity (users): L1 = 4, L2 = 2"))
         for day in ["monday", "sunday"] { #expect(text.contains(day)) }
 
-        let json = try QueryCommand.execute(
+        let json = try await QueryCommand.execute(
             try QueryCommand.parse(["--metric", "mean", "--value", "revenue", "--epsilon", "1", "--json"]).spec(), service: service, json: true)
         let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
         let groups = object?["groups"] as? [[String: Any]]
         #expect(groups?.count == 1)
         #expect((groups?.first?["estimate"] as? [String: Any])?["noise_sd"] != nil)
 
-        #expect(throws: VeilError.self) {
-            try QueryCommand.execute(QuerySpec(metric: "count_events", epsilon: 5), service: service, json: false)
+        await #expect(throws: VeilError.self) {
+            try await QueryCommand.execute(QuerySpec(metric: "count_events", epsilon: 5), service: service, json: false)
         }
     }
 }

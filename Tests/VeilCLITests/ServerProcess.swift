@@ -33,6 +33,11 @@ final class ServerProcess {
         throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "veil serve did not start: \(stderr)"])
     }
 
+    /// A server a test left running (it threw before stopping it) is killed with the test.
+    deinit {
+        if process.isRunning { kill9() }
+    }
+
     /// Everything the server has written to stderr so far.
     var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
 
@@ -66,13 +71,17 @@ enum CurlClient {
         /// 0 when no response arrived (connection refused or reset, e.g. the server was killed).
         let status: Int
         let body: String
+        /// The response's header fields, names in lowercase.
+        var headers: [String: String] = [:]
     }
 
     /// `method url` with an optional bearer token and body (sent from a temporary file, exactly as given).
     static func send(
         _ method: String, _ url: String, token: String? = nil, contentType: String? = nil, body: Data? = nil
     ) throws -> Response {
-        var arguments = ["-s", "-X", method, "--max-time", "60", "-w", "\n%{http_code}"]
+        let headerFile = FileManager.default.temporaryDirectory.appendingPathComponent("veil-curl-\(UUID().uuidString).headers")
+        defer { try? FileManager.default.removeItem(at: headerFile) }
+        var arguments = ["-s", "-X", method, "--max-time", "60", "-w", "\n%{http_code}", "-D", headerFile.path]
         if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
         if let contentType { arguments += ["-H", "Content-Type: \(contentType)"] }
         var bodyFile: URL?
@@ -95,6 +104,19 @@ enum CurlClient {
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
         guard let newline = text.lastIndex(of: "\n") else { return Response(status: 0, body: text) }
-        return Response(status: Int(text[text.index(after: newline)...]) ?? 0, body: String(text[..<newline]))
+        return Response(
+            status: Int(text[text.index(after: newline)...]) ?? 0, body: String(text[..<newline]),
+            headers: headers(in: (try? String(contentsOf: headerFile, encoding: .utf8)) ?? ""))
+    }
+
+    /// The fields of the last header block curl dumped (`-D`): `name: value` lines after the status line.
+    private static func headers(in dump: String) -> [String: String] {
+        let block = dump.components(separatedBy: "\r\n\r\n").last { !$0.isEmpty } ?? ""
+        var fields: [String: String] = [:]
+        for line in block.components(separatedBy: "\r\n").dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            fields[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return fields
     }
 }

@@ -2,7 +2,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import VeilCore
-import VeilService
+import VeilAccess
 @testable import VeilGateway
 
 @Suite struct AuthTests {

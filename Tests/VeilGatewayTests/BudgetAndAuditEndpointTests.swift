@@ -11,11 +11,11 @@ import VeilCore
     func budgetIsTheSameJSONAsTheCLI(role: Role) async throws {
         let gateway = try await TestGateway.make()
         try await gateway.ingest(ShopperEvents.ndjson(users: 20))
-        let answer = try gateway.context.queryService().run(
-            .init(metric: "count_events", epsilon: 0.5), principal: "test-analyst", role: "analyst")
+        let answer = try await gateway.context.queryService().run(
+            .init(metric: "count_events", epsilon: 0.5), principal: "test-analyst", role: .analyst)
         #expect(answer.budget.spendID > 0)
-        #expect(try gateway.context.budget.status().spends.count == 1)
-        let expected = try gateway.budgetStatusJSON()
+        #expect(try await gateway.context.budget.status().spends.count == 1)
+        let expected = try await gateway.budgetStatusJSON()
         try await gateway.application().test(.router) { client in
             try await client.execute(uri: "/v1/budget", method: .get, headers: gateway.headers(role)) { response in
                 #expect(response.status == .ok)
@@ -31,9 +31,11 @@ import VeilCore
 }
 
 @Suite struct AuditEndpointTests {
-    @Test func auditorGetsTheLogByteForByteAndItVerifies() async throws {
+    /// The chain from the store, in the log format: the bytes `audit.log` holds once it has caught up.
+    @Test func auditorGetsTheChainAsTheMirrorHoldsItAndItVerifies() async throws {
         let gateway = try await TestGateway.make()
-        let path = gateway.context.audit.path
+        await gateway.context.mirror.drain()
+        let path = gateway.context.mirror.path
         try await gateway.application().test(.router) { client in
             try await client.execute(uri: "/v1/audit", method: .get, headers: gateway.headers(.auditor)) { response in
                 #expect(response.status == .ok)
@@ -41,7 +43,7 @@ import VeilCore
                 let file = try #require(FileManager.default.contents(atPath: path))
                 #expect(Data(String(buffer: response.body).utf8) == file)
                 let lines = AuditVerifier.lines(of: Array(response.body.readableBytesView))
-                #expect(lines.count == Role.allCases.count + 1)  // policy.load + one token.issue per role
+                #expect(lines.count == Role.allCases.count + 2)  // key.init, policy.load, one token.issue per role
                 let result = AuditVerifier.verify(
                     lines: lines, publicKey: gateway.context.keys.auditSigningKey.publicKey, checkpoint: nil)
                 #expect(result.failure == nil)
@@ -52,8 +54,8 @@ import VeilCore
 
     @Test func sinceReturnsTheSuffixAfterThatSeq() async throws {
         let gateway = try await TestGateway.make()
-        let file = try #require(FileManager.default.contents(atPath: gateway.context.audit.path))
-        let lines = String(decoding: file, as: UTF8.self).split(separator: "\n").map { $0 + "\n" }
+        let chain = try await gateway.context.auditExport().bytes()
+        let lines = String(decoding: chain, as: UTF8.self).split(separator: "\n").map { $0 + "\n" }
         try await gateway.application().test(.router) { client in
             for (since, expected) in [(0, lines), (2, Array(lines.dropFirst(2))), (lines.count, []), (999, [])] {
                 try await client.execute(uri: "/v1/audit?since=\(since)", method: .get, headers: gateway.headers(.auditor)) { response in

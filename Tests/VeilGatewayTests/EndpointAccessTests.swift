@@ -56,7 +56,7 @@ import VeilCore
                 }
             }
         }
-        #expect(try gateway.context.budget.status().spends.isEmpty)
+        #expect(try await gateway.context.budget.status().spends.isEmpty)
     }
 
     @Test func forbiddenMessagesNameEveryRoleInRoleOrder() {

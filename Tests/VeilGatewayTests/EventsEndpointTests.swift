@@ -1,8 +1,9 @@
+import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
 import VeilCore
-import VeilService
+import VeilIngest
 @testable import VeilGateway
 
 /// `POST /v1/events` over the real ingest pipeline and SQLite store of a `TestGateway`: outcomes are
@@ -23,7 +24,7 @@ import VeilService
         let stored = try await gateway.storedEvents(of: "alice@example.com")
         #expect(stored.map(\.eventID) == ["e-0", "e-1", "e-2"])
         #expect(stored.allSatisfy { $0.pseudonym == gateway.pseudonym("alice@example.com") })
-        let record = try gateway.lastAuditRecord()
+        let record = try await gateway.lastAuditRecord()
         #expect(record["actor"] as? String == "test-ingest")
         #expect(record["action"] as? String == "ingest.batch")
         #expect((record["details"] as? [String: Any])?["accepted"] as? Int == 3)
@@ -132,14 +133,14 @@ import VeilService
             {"event_id":"ok-4","user_id":"u4","type":"view","timestamp":"2999-01-01T00:00:00Z"}
 
             """
-        // The validator's own texts (Sources/VeilService/Ingest/EventValidator.swift), in batch order.
+        // The validator's own texts (Sources/VeilIngest/Ingest/EventValidator.swift), in batch order.
         let problems = [
             #"{"field":"event_id","index":1,"message":"is required"}"#,
-            #"{"field":"colour","index":2,"message":"is not a known event field"}"#,
+            #"{"field":"event","index":2,"message":"field #5 is not a known event field; the fields are event_id, user_id, type, timestamp, session_id, item_id, category, price, quantity, rating, query"}"#,
             #"{"field":"user_id","index":2,"message":"must be between 1 and 256 bytes of UTF-8"}"#,
             #"{"field":"type","index":2,"message":"must be one of view, search, click, add_to_cart, remove_from_cart, checkout, purchase, return, review or a GA4 alias (docs/ingest.md)"}"#,
             #"{"field":"timestamp","index":2,"message":"must be an RFC 3339 date-time with a time zone offset or Z (e.g. 2026-11-23T10:15:00Z)"}"#,
-            #"{"field":"price","index":3,"message":"must be a finite number greater than or equal to 0"}"#,
+            #"{"field":"price","index":3,"message":"must be a number from 0 to 1000000 (policy ingest.max_price)"}"#,
             #"{"field":"rating","index":3,"message":"is allowed only on review events"}"#,
             #"{"field":"timestamp","index":4,"message":"must not be more than 300 seconds in the future (policy ingest.max_future_skew_seconds)"}"#,
         ]
@@ -149,18 +150,62 @@ import VeilService
                 body: ByteBuffer(string: body)
             ) { response in
                 #expect(response.status == .unprocessableContent)
-                #expect(String(buffer: response.body) == #"{"errors":["# + problems.joined(separator: ",") + "]}")
+                let text = String(buffer: response.body)
+                #expect(text.hasPrefix(#"{"errors":["# + problems.joined(separator: ",") + #"],"errors_not_shown":0,"summary":{"#))
+                let summary = try #require(try Self.object(response.body)["summary"] as? [String: Any])
+                let groups = try #require(summary["groups"] as? [[String: Any]])
+                #expect(groups.count == problems.count)  // each rule is broken once here
+                #expect((summary["unknown_types"] as? [[String: Any]])?.first?["value"] as? String == "teleport")
             }
         }
         #expect(try await gateway.context.events.eventCount() == 0)
+    }
+
+    /// Issue 17: a batch of thousands of invalid events is answered with the first 100 problems, how many
+    /// more there are, and every problem grouped by rule (count, first three positions), with the distinct
+    /// unknown type values — never a user ID.
+    @Test func aHugeInvalidBatchIsSummarisedByRule() async throws {
+        let gateway = try await TestGateway.make()
+        var lines: [String] = []
+        for index in 0..<3_000 {
+            let type = ["home", "product", "cart"][index % 3]
+            lines.append(#"{"event_id":"e\#(index)","user_id":"secret-user-\#(index)@example.com","type":"\#(type)","timestamp":"2026-01-01T00:00:00Z"}"#)
+        }
+        lines.append(#"{"event_id":"x","user_id":"secret-user-x@example.com","type":"secret-user-x@example.com","timestamp":"2026-01-01T00:00:00Z"}"#)
+        let body = ByteBuffer(string: lines.joined(separator: "\n"))
+        try await gateway.application().test(.router) { client in
+            try await client.execute(
+                uri: "/v1/events", method: .post, headers: gateway.headers(.ingest, contentType: "application/x-ndjson"),
+                body: body
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(!String(buffer: response.body).contains("secret-user"))
+                let body = try Self.object(response.body)
+                #expect((body["errors"] as? [Any])?.count == 100)
+                #expect(body["errors_not_shown"] as? Int == 2_901)
+                let summary = try #require(body["summary"] as? [String: Any])
+                let groups = try #require(summary["groups"] as? [[String: Any]])
+                #expect(groups.count == 1)
+                #expect(groups.first?["field"] as? String == "type")
+                #expect(groups.first?["count"] as? Int == 3_001)
+                #expect(groups.first?["first"] as? [Int] == [0, 1, 2])
+                let values = (summary["unknown_types"] as? [[String: Any]])?.map { "\($0["value"]!)=\($0["count"]!)" }
+                #expect(values == ["cart=1000", "home=1000", "product=1000"])
+                #expect(summary["unknown_types_not_shown"] as? Int == 1)
+            }
+        }
+        #expect(try await gateway.context.events.eventCount() == 0)
+    }
+
+    static func object(_ buffer: ByteBuffer) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) as? [String: Any])
     }
 
     @Test func unavailableStoreIs503WithRetryAfterAndNoInternalDetail() async throws {
         var faulty = try await TestGateway.make()
         // Fault injection at the store boundary: the real pipeline over a store whose commit fails.
         faulty.services.ingestor = IngestService(
-            store: UnavailableCommitStore(base: faulty.context.events), keys: faulty.context.keys, policy: faulty.policy,
-            audit: faulty.context.audit)
+            store: UnavailableCommitStore(base: faulty.context.events), keys: faulty.context.keys, policy: faulty.policy)
         let gateway = faulty
         try await gateway.application().test(.router) { client in
             try await client.execute(
@@ -175,6 +220,6 @@ import VeilService
             }
         }
         #expect(try await gateway.context.events.eventCount() == 0)
-        #expect(try gateway.lastAuditRecord()["action"] as? String == "token.issue")
+        #expect(try await gateway.lastAuditRecord()["action"] as? String == "token.issue")
     }
 }

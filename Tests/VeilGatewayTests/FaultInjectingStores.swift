@@ -10,16 +10,23 @@ protocol ForwardingEventStore: EventStore {
 
 extension ForwardingEventStore {
     func commitAll(
-        next: @escaping @Sendable () throws -> EventBatchWrite?, stored: @escaping @Sendable (BatchCommit) -> Void
+        _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
+        audit: @escaping @Sendable (BatchCommit) -> AuditDraft
     ) async throws -> BatchCommit {
-        try await base.commitAll(next: next, stored: stored)
+        try await base.commitAll(batches, stored: stored, audit: audit)
     }
     func eventCount() async throws -> Int { try await base.eventCount() }
     func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] { try await base.events(for: pseudonym) }
     func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk {
         try await base.events(after: cursor, limit: limit)
     }
-    func erase(_ pseudonym: Pseudonym) async throws -> ErasureCounts { try await base.erase(pseudonym) }
+    func scan(_ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
+        try await base.scan(filter, chunkSize: chunkSize, body)
+    }
+    func erase(_ pseudonym: Pseudonym, audit: @escaping @Sendable (ErasureCounts) -> AuditDraft) async throws -> ErasureCounts {
+        try await base.erase(pseudonym, audit: audit)
+    }
+    func settle() async throws -> Double { try await base.settle() }
     func latestEventMillis() async throws -> Int64? { try await base.latestEventMillis() }
     func containsEvents(in range: Range<Int64>) async throws -> Bool { try await base.containsEvents(in: range) }
 }

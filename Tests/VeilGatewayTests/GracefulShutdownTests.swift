@@ -3,7 +3,7 @@ import Hummingbird
 import Testing
 import VeilCore
 import VeilGateway
-import VeilService
+import VeilIngest
 
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -15,7 +15,7 @@ import FoundationNetworking
         // The real pipeline over a store whose commit waits for the test (a slow disk).
         let store = GatedCommitStore(base: base.context.events)
         var services = base.services
-        services.ingestor = IngestService(store: store, keys: base.context.keys, policy: base.policy, audit: base.context.audit)
+        services.ingestor = IngestService(store: store, keys: base.context.keys, policy: base.policy)
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let logger = base.logs.logger()
         let app = buildApplication(

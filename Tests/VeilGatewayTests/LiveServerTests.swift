@@ -2,7 +2,7 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 import VeilCore
-import VeilService
+import VeilRuntime
 @testable import VeilGateway
 
 /// End to end over a real socket on 127.0.0.1 (a free port).
@@ -53,9 +53,9 @@ import VeilService
     @Test func liveServerAnswersTheBudgetToAnAuditorAndRefusesAnIngestToken() async throws {
         let gateway = try await TestGateway.make()
         try await gateway.ingest(ShopperEvents.ndjson(users: 20))
-        _ = try gateway.context.queryService().run(
-            .init(metric: "count_events", epsilon: 0.5), principal: "test-analyst", role: "analyst")
-        let expected = try gateway.budgetStatusJSON()
+        _ = try await gateway.context.queryService().run(
+            .init(metric: "count_events", epsilon: 0.5), principal: "test-analyst", role: .analyst)
+        let expected = try await gateway.budgetStatusJSON()
         try await gateway.application().test(.live) { client in
             try await client.execute(uri: "/v1/budget", method: .get, headers: gateway.headers(.auditor)) { response in
                 #expect(response.status == .ok)

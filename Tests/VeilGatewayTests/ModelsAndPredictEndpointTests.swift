@@ -168,7 +168,7 @@ import VeilCore
         (#"{"task":"purchase"}"#, "subjects: give exactly one of user_id, pseudonym or subjects"),
         (#"{"task":"purchase","user_id":"u","pseudonym":"\#(pseudonym)"}"#, "subjects: give exactly one of user_id, pseudonym or subjects"),
         (#"{"task":"purchase","pseudonym":"XYZ"}"#, "pseudonym: must be 32 lowercase hex characters"),
-        (#"{"task":"purchase","user_id":""}"#, "user_id: must be a string of 1–256 bytes"),
+        (#"{"task":"purchase","user_id":""}"#, "user_id: must be between 1 and 256 bytes of UTF-8"),
         (#"{"task":"purchase","subjects":[]}"#, "subjects: give at least one {\"user_id\"} or {\"pseudonym\"}"),
         (#"{"task":"purchase","subjects":[{"user_id":"u"},{"pseudonym":"nope"}]}"#, "subjects[1].pseudonym: must be 32 lowercase hex characters"),
         (#"{"task":"purchase","subjects":[{"user_id":"u","pseudonym":"\#(pseudonym)"}]}"#, "subjects[0]: give exactly one of user_id or pseudonym"),

@@ -22,7 +22,7 @@ import VeilCore
                 #expect((answer["budget"] as? [String: Any])?["spend_id"] as? Int == 1)
             }
         }
-        let spends = try gateway.context.budget.status().spends
+        let spends = try await gateway.context.budget.status().spends
         #expect(spends.map(\.principal) == ["test-analyst"])
         #expect(spends.map(\.role) == ["analyst"])
     }
@@ -30,7 +30,7 @@ import VeilCore
     @Test(arguments: [
         (#"{"epsilon":1}"#, "metric: is required (count_events, count_users, sum, mean, histogram, quantile)"),
         (#"{"metric":"count_users"}"#, "epsilon: is required: a number > 0"),
-        (#"{"metric":"count_users","epsilon":1,"group-by":"day"}"#, "group-by: unknown field; the fields are bins, epsilon, from, group_by, lower, mechanism, metric, quantile, to, upper, value, where"),
+        (#"{"metric":"count_users","epsilon":1,"group-by":"day"}"#, "body: field #3 is not a known field; the fields are bins, epsilon, from, group_by, lower, mechanism, metric, quantile, to, upper, value, where"),
         (#"{"metric":"count_users","epsilon":"1"}"#, "epsilon: is required: a number > 0"),
         (#"{"metric":"count_users","epsilon":1,"bins":"x"}"#, "bins: has the wrong type"),
     ])
@@ -43,7 +43,7 @@ import VeilCore
                 #expect(object(response.body)["message"] as? String == message)
             }
         }
-        #expect(try gateway.context.budget.status().spends.isEmpty)
+        #expect(try await gateway.context.budget.status().spends.isEmpty)
     }
 
     @Test func ruleBrokenAgainstThePolicyIs422NamingTheField() async throws {
@@ -66,7 +66,7 @@ import VeilCore
                 #expect(response.status == .badRequest)
                 #expect(
                     String(buffer: response.body)
-                        == #"{"error":"invalid_input","message":"the request body must be a JSON object"}"#)
+                        == #"{"error":"invalid_input","message":"body: is not valid JSON: expected a value (byte 0)"}"#)
             }
         }
     }
@@ -86,6 +86,6 @@ import VeilCore
                 #expect(message.hasSuffix("Nothing was spent."))
             }
         }
-        #expect(try gateway.context.budget.status().spends.isEmpty)
+        #expect(try await gateway.context.budget.status().spends.isEmpty)
     }
 }

@@ -22,9 +22,9 @@ import VeilCore
             }
         }
         #expect(try await gateway.storedEvents(of: "alice@example.com").isEmpty)
-        #expect(try await gateway.context.events.identity(for: gateway.pseudonym("alice@example.com")) == nil)
+        #expect(try await gateway.context.stores.vault.identity(for: gateway.pseudonym("alice@example.com")) == nil)
         #expect(try await gateway.storedEvents(of: "bob@example.com").count == 2)
-        let record = try gateway.lastAuditRecord()
+        let record = try await gateway.lastAuditRecord()
         #expect(record["actor"] as? String == "test-admin")
         #expect(record["action"] as? String == "subject.erase")
         #expect((record["details"] as? [String: Any])?["pseudonym"] as? String == alice)

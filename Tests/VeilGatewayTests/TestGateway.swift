@@ -5,7 +5,8 @@ import VeilCore
 import VeilCrypto
 import VeilGateway
 import VeilPolicy
-import VeilService
+import VeilAccess
+import VeilRuntime
 import VeilStore
 
 /// TEST ONLY. A gateway over a real `VeilContext` in a fresh temporary directory (new keys, the
@@ -27,7 +28,7 @@ struct TestGateway {
         let directory = try TemporaryDirectory.make()
         let keys = directory.appendingPathComponent("keys").path
         try KeyRing.initialize(directory: keys)
-        let context = try VeilContext(
+        let context = try await VeilContext.open(
             keysDirectory: keys, dataDirectory: directory.appendingPathComponent("data").path,
             policy: LoadedPolicy(policy: policy, hash: String(repeating: "0", count: 64), path: "built-in"), actor: "test")
         var issued: [Role: String] = [:]
@@ -68,20 +69,22 @@ struct TestGateway {
     }
 
     /// The ledger status as `veil budget --json` prints it: what `GET /v1/budget` must answer.
-    func budgetStatusJSON() throws -> String {
+    func budgetStatusJSON() async throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(try context.budget.status()), as: UTF8.self)
+        return String(decoding: try encoder.encode(try await context.budget.status()), as: UTF8.self)
     }
 
-    /// The body (`seq`, `time`, `actor`, `action`, `details`) of the audit log's last record as a JSON
+    /// The body (`seq`, `time`, `actor`, `action`, `details`) of the audit chain's last record as a JSON
     /// object; empty if there is none.
-    func lastAuditRecord() throws -> [String: Any] {
-        let log = String(decoding: FileManager.default.contents(atPath: context.audit.path) ?? Data(), as: UTF8.self)
+    func lastAuditRecord() async throws -> [String: Any] {
         func object(_ text: String) throws -> [String: Any] {
             (try JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
         }
-        guard let last = log.split(separator: "\n").last, let body = try object(String(last))["body"] as? String else { return [:] }
+        let head = try await context.stores.audit.head()
+        guard let last = try await context.stores.audit.record(seq: head.seq), let body = try object(last.line)["body"] as? String else {
+            return [:]
+        }
         return try object(body)
     }
 }

@@ -45,9 +45,9 @@ func trainingBody(epsilon: Double = 1) -> ByteBuffer {
             let modelID = try #require(run["model_id"] as? String)
             #expect((run["card"] as? [String: Any])?["model_id"] as? String == modelID)
             #expect(run["error"] == nil)
-            #expect(try gateway.context.models.find(id: modelID).state.rawValue == "candidate")
+            #expect(try await gateway.context.models.find(id: modelID).state.rawValue == "candidate")
         }
-        let spends = try gateway.context.budget.status().spends
+        let spends = try await gateway.context.budget.status().spends
         #expect(spends.map(\.principal) == ["test-trainer"])
         #expect(spends.map(\.role) == ["trainer"])
     }
@@ -67,8 +67,8 @@ func trainingBody(epsilon: Double = 1) -> ByteBuffer {
             #expect((run["error"] as? String)?.hasPrefix("budget.max_epsilon_per_request: refused: train purchase model") == true)
             #expect(run["model_id"] == nil)
         }
-        #expect(try gateway.context.models.list().isEmpty)
-        #expect(try gateway.context.budget.status().spends.isEmpty)
+        #expect(try await gateway.context.models.list().isEmpty)
+        #expect(try await gateway.context.budget.status().spends.isEmpty)
     }
 
     @Test(arguments: [

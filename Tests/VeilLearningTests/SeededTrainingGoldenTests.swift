@@ -57,28 +57,27 @@ import VeilCrypto
     /// 0x4072bb0da313504b, 0xa53ba70b816a0387). Batches within one chunk (above) did not change.
     static let largeBatchDP: [UInt64] = [0x99b5b8d611e35c2c, 0x93ea81ccbc8633e7, 0x9a4f5bbbb16ebe31, 0x36fa6f9620d699d4]
 
-    @Test func dpSGDWithSmallBatchesIsUnchanged() throws {
-        let found = try ModelFixtures.architectures(features: 5).map { architecture, classes in
-            Self.fingerprint(try Self.dpRun(
-                architecture, classes: classes, expectedBatchSize: 32, optimizer: .sgd(learningRate: 0.5, momentum: 0.5)))
+    /// The fingerprint of a seeded DP-SGD run for each architecture of `ModelFixtures.architectures`.
+    static func dpFingerprints(expectedBatchSize: Int, optimizer: Optimizer, population: Int? = nil) throws -> [UInt64] {
+        try ModelFixtures.architectures(features: 5).map { architecture, classes in
+            fingerprint(try dpRun(
+                architecture, classes: classes, expectedBatchSize: expectedBatchSize, optimizer: optimizer,
+                population: population))
         }
+    }
+
+    @Test func dpSGDWithSmallBatchesIsUnchanged() throws {
+        let found = try Self.dpFingerprints(expectedBatchSize: 32, optimizer: .sgd(learningRate: 0.5, momentum: 0.5))
         #expect(found == Self.smallBatchDP)
     }
 
     @Test func dpSGDWithAdamAndAPopulationIsUnchanged() throws {
-        let found = try ModelFixtures.architectures(features: 5).map { architecture, classes in
-            Self.fingerprint(try Self.dpRun(
-                architecture, classes: classes, expectedBatchSize: 40, optimizer: .adam(learningRate: 0.02),
-                population: 400))
-        }
+        let found = try Self.dpFingerprints(expectedBatchSize: 40, optimizer: .adam(learningRate: 0.02), population: 400)
         #expect(found == Self.adamPopulationDP)
     }
 
     @Test func dpSGDWithLargeBatchesIsUnchanged() throws {
-        let found = try ModelFixtures.architectures(features: 5).map { architecture, classes in
-            Self.fingerprint(try Self.dpRun(
-                architecture, classes: classes, expectedBatchSize: 150, optimizer: .sgd(learningRate: 0.5, momentum: 0.5)))
-        }
+        let found = try Self.dpFingerprints(expectedBatchSize: 150, optimizer: .sgd(learningRate: 0.5, momentum: 0.5))
         #expect(found == Self.largeBatchDP)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VeilCore
+import VeilCrypto
 @testable import VeilLearning
 
 @Suite struct TaskTests {
@@ -32,7 +33,7 @@ import VeilCore
     @Test func baselinesHaveOnePredictionPerRowAndClass() throws {
         let schema = FeatureSchema(policy: Policy())
         let width = schema.features.count
-        var generator = SplitMix(seed: 3)
+        var generator = ChaChaNoiseGenerator(seed: 3)
         let features = (0..<(10 * width)).map { _ in Double(generator.next() % 1000) / 1000 }
         for task in PredictionTask.allCases {
             let classes = task.definition.classCount(schema: schema)
@@ -46,18 +47,5 @@ import VeilCore
                 #expect((evaluation.binary != nil) == (classes == 2), "\(task) \(name)")
             }
         }
-    }
-}
-
-/// A tiny seeded generator for test inputs.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }

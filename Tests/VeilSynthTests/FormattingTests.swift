@@ -83,10 +83,4 @@ import VeilCore
             }
         }
     }
-
-    @Test func catalogPricesEndIn99() {
-        let prices = Catalog.prices(model: .standard)
-        #expect(prices.count == ShopperCatalog.categories.count * ShopperCatalog.itemsPerCategory)
-        #expect(prices.allSatisfy { $0 >= 99 && $0 % 100 == 99 })
-    }
 }

@@ -4,9 +4,9 @@ import VeilCore
 /// to one "other" index, `count`.
 ///
 /// Item IDs are not public the way categories are (a rare item can single out its buyer), so the list
-/// must come from somewhere public — a catalogue the shop publishes anyway (`loadCatalogue`) — or be
-/// selected with DP partition selection and paid for. This type only holds the list; it never grows
-/// from the events it encodes.
+/// must come from somewhere public — a catalogue the shop publishes anyway (a loader for the catalogue
+/// CSV is still to come) — or be selected with DP partition selection and paid for. This type only holds
+/// the list; it never grows from the events it encodes.
 public struct ItemVocabulary: Sendable, Hashable, Codable {
     /// The items, in index order.
     public let items: [String]

@@ -1,0 +1,289 @@
+import Foundation
+import VeilAudit
+import VeilCore
+import VeilPrivacy
+import VeilStore
+
+/// A request to pay for one release from the dataset's privacy budget.
+public struct BudgetRequest: Sendable {
+    /// Who asks: a token name, or `cli`.
+    public var principal: String
+    /// The role the principal acts in; `budget.per_role` caps it.
+    public var role: Role
+    /// What is released, in a few words (audited; no personal data).
+    public var purpose: String
+    /// The mechanism and its parameters.
+    public var mechanism: PrivacyMechanism
+
+    public init(principal: String, role: Role, purpose: String, mechanism: PrivacyMechanism) {
+        self.principal = principal
+        self.role = role
+        self.purpose = purpose
+        self.mechanism = mechanism
+    }
+}
+
+/// Proof that a release was paid for.
+public struct BudgetReceipt: Sendable, Codable, Equatable {
+    public var spendID: Int64
+    /// ε of this release alone at the policy's δ.
+    public var epsilon: Double
+    public var delta: Double
+    /// The dataset's composed ε after this release.
+    public var cumulativeEpsilon: Double
+    /// `total_epsilon − cumulative_epsilon`.
+    public var remainingEpsilon: Double
+
+    public init(spendID: Int64, epsilon: Double, delta: Double, cumulativeEpsilon: Double, remainingEpsilon: Double) {
+        self.spendID = spendID
+        self.epsilon = epsilon
+        self.delta = delta
+        self.cumulativeEpsilon = cumulativeEpsilon
+        self.remainingEpsilon = remainingEpsilon
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epsilon, delta
+        case spendID = "spend_id"
+        case cumulativeEpsilon = "cumulative_epsilon"
+        case remainingEpsilon = "remaining_epsilon"
+    }
+}
+
+/// The budget ledger use case: every release reserves its cost here before any data is read.
+///
+/// Contract:
+/// - The cost is the ε of the request's mechanism at the policy's δ. All of a dataset's spends compose
+///   with the Rényi-DP accountant (`RDPAccountant`), so "spent" is the ε of the composition, not a sum.
+/// - A request is refused, with nothing spent, when it would pass `max_epsilon_per_request`, the
+///   dataset's `total_epsilon`, its role's cap or its principal's cap. The refusal (`VeilError` with code
+///   `.budgetExceeded`, field naming the cap) says what was asked, what remains and which cap stopped it,
+///   and is audited as `budget.refuse`.
+/// - Check and spend are one atomic step (`LedgerStore.reserve`), and the spend's `budget.spend` record
+///   is sealed in the same transaction: the ledger and the audit chain commit together or not at all.
+///   `reserve` returns after that commit is durable; a spend is never refunded. The decision is pure
+///   (it reads only the spends it is given), so a backend may run it more than once.
+/// - A refusal is recorded as `budget.refuse` in a transaction of its own (nothing else changed).
+public final class BudgetService: Sendable {
+    private let budget: Policy.Budget
+    private let dataset: String
+    private let store: any LedgerStore
+    private let audit: any AuditRecording
+    private let accountant: RDPAccountant
+    private let clock: WallClock
+
+    /// `clock` stamps each spend (tests pass a fixed one).
+    public init(policy: Policy, store: any LedgerStore, audit: any AuditRecording, clock: WallClock = .system) {
+        budget = policy.budget
+        dataset = policy.dataset
+        self.store = store
+        self.audit = audit
+        accountant = RDPAccountant()
+        self.clock = clock
+    }
+
+    /// Reserves the cost of `request`, or throws a refusal. See the type's contract.
+    @discardableResult
+    public func reserve(_ request: BudgetRequest) async throws -> BudgetReceipt {
+        do {
+            try request.mechanism.validate()
+        } catch {
+            throw VeilError(.invalidInput, field: "mechanism.\(error.field ?? "")", error.message)
+        }
+        let mechanismJSON = try Self.encode(request.mechanism)
+        let requestEpsilon = accountant.epsilon(composing: [request.mechanism], delta: budget.delta).epsilon
+        do {
+            if requestEpsilon > budget.maxEpsilonPerRequest {
+                throw refusal(
+                    request, requestEpsilon, cap: "budget.max_epsilon_per_request", capValue: budget.maxEpsilonPerRequest,
+                    spent: 0, after: requestEpsilon)
+            }
+            let createdMillis = clock.nowMillis()
+            let spend = try await store.reserve(dataset: dataset) { [self] existing in
+                let prior = try existing.map { try Self.decode($0.mechanism) }
+                let cumulative = accountant.epsilon(composing: prior + [request.mechanism], delta: budget.delta).epsilon
+                if cumulative > budget.totalEpsilon {
+                    // What was spent before is composed only for the refusal's message.
+                    throw refusal(
+                        request, requestEpsilon, cap: "budget.total_epsilon", capValue: budget.totalEpsilon,
+                        spent: spentEpsilon(prior), after: cumulative)
+                }
+                try checkCap(
+                    budget.perRole[request.role.rawValue], name: "budget.per_role.\(request.role)", request, requestEpsilon,
+                    prior: zip(existing, prior).filter { $0.0.role == request.role.rawValue }.map(\.1))
+                try checkCap(
+                    budget.perPrincipal[request.principal], name: "budget.per_principal.\(request.principal)", request,
+                    requestEpsilon, prior: zip(existing, prior).filter { $0.0.principal == request.principal }.map(\.1))
+                let spend = BudgetSpend(
+                    dataset: dataset, principal: request.principal, role: request.role.rawValue, purpose: request.purpose,
+                    mechanism: mechanismJSON, epsilon: requestEpsilon, delta: budget.delta, cumulativeEpsilon: cumulative,
+                    createdMillis: createdMillis)
+                return LedgerEntry(
+                    spend: spend,
+                    audit: AuditDraft(actor: request.principal, action: .budgetSpend, details: details(of: spend, request)))
+            }
+            return BudgetReceipt(
+                spendID: spend.id ?? 0, epsilon: spend.epsilon, delta: spend.delta,
+                cumulativeEpsilon: spend.cumulativeEpsilon, remainingEpsilon: max(0, budget.totalEpsilon - spend.cumulativeEpsilon))
+        } catch let refused as Refusal {
+            try await audit.record(actor: request.principal, action: .budgetRefuse, details: refused.details)
+            throw refused.error
+        }
+    }
+
+    /// The dataset's budget: caps, what is spent (composed), what remains, per principal, and each spend.
+    public func status() async throws -> BudgetStatus {
+        let spends = try await store.spends(dataset: dataset)
+        let mechanisms = try spends.map { try Self.decode($0.mechanism) }
+        let spent = spentEpsilon(mechanisms)
+        var principals: [String: (role: String, mechanisms: [PrivacyMechanism])] = [:]
+        for (spend, mechanism) in zip(spends, mechanisms) {
+            principals[spend.principal, default: (spend.role, [])].mechanisms.append(mechanism)
+        }
+        let perPrincipal = principals.keys.sorted().map { name in
+            let entry = principals[name]!
+            return BudgetStatus.Principal(
+                principal: name, role: entry.role,
+                spentEpsilon: accountant.epsilon(composing: entry.mechanisms, delta: budget.delta).epsilon,
+                capEpsilon: budget.perPrincipal[name], roleCapEpsilon: budget.perRole[entry.role])
+        }
+        return BudgetStatus(
+            dataset: dataset, totalEpsilon: budget.totalEpsilon, delta: budget.delta,
+            maxEpsilonPerRequest: budget.maxEpsilonPerRequest, spentEpsilon: spent,
+            remainingEpsilon: max(0, budget.totalEpsilon - spent), principals: perPrincipal,
+            spends: zip(spends, mechanisms).map { BudgetStatus.Spend(spend: $0.0, mechanism: $0.1) })
+    }
+
+    // MARK: - Refusals
+
+    /// A refusal on its way out of the transaction, with what the audit record needs.
+    private struct Refusal: Error {
+        let error: VeilError
+        let details: [String: JSONValue]
+    }
+
+    private func checkCap(
+        _ cap: Double?, name: String, _ request: BudgetRequest, _ requestEpsilon: Double, prior: [PrivacyMechanism]
+    ) throws {
+        guard let cap else { return }
+        let after = accountant.epsilon(composing: prior + [request.mechanism], delta: budget.delta).epsilon
+        if after > cap {
+            throw refusal(request, requestEpsilon, cap: name, capValue: cap, spent: spentEpsilon(prior), after: after)
+        }
+    }
+
+    /// The composed ε of `prior` spends (0 for none).
+    private func spentEpsilon(_ prior: [PrivacyMechanism]) -> Double {
+        prior.isEmpty ? 0 : accountant.epsilon(composing: prior, delta: budget.delta).epsilon
+    }
+
+    private func refusal(
+        _ request: BudgetRequest, _ requestEpsilon: Double, cap: String, capValue: Double, spent: Double, after: Double
+    ) -> Refusal {
+        let remaining = max(0, capValue - spent)
+        let message =
+            "refused: \(request.purpose) asks for ε = \(Self.format(requestEpsilon)) (\(request.mechanism.name), δ = \(budget.delta)); "
+            + "\(cap) is \(Self.format(capValue)), \(Self.format(spent)) spent, \(Self.format(remaining)) remaining; "
+            + "this release would bring it to \(Self.format(after)). Nothing was spent."
+        let details: [String: JSONValue] = [
+            "dataset": .string(dataset), "principal": .string(request.principal), "role": .string(request.role.rawValue),
+            "purpose": .string(request.purpose), "mechanism": Self.json(request.mechanism),
+            "requested_epsilon": .double(requestEpsilon), "delta": .double(budget.delta), "cap": .string(cap),
+            "cap_epsilon": .double(capValue), "spent_epsilon": .double(spent), "remaining_epsilon": .double(remaining),
+        ]
+        return Refusal(error: VeilError(.budgetExceeded, field: cap, message), details: details)
+    }
+
+    private func details(of spend: BudgetSpend, _ request: BudgetRequest) -> [String: JSONValue] {
+        [
+            "dataset": .string(spend.dataset), "principal": .string(spend.principal), "role": .string(spend.role),
+            "purpose": .string(spend.purpose), "mechanism": Self.json(request.mechanism),
+            "epsilon": .double(spend.epsilon), "delta": .double(spend.delta),
+            "cumulative_epsilon": .double(spend.cumulativeEpsilon),
+        ]
+    }
+
+    // MARK: - Mechanism JSON
+
+    static func encode(_ mechanism: PrivacyMechanism) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(mechanism), as: UTF8.self)
+    }
+
+    static func decode(_ text: String) throws -> PrivacyMechanism {
+        do {
+            return try JSONDecoder().decode(PrivacyMechanism.self, from: Data(text.utf8))
+        } catch {
+            throw VeilError(.integrity, field: "budget_spends.mechanism", "a stored spend has an unreadable mechanism; the ledger is damaged")
+        }
+    }
+
+    package static func json(_ mechanism: PrivacyMechanism) -> JSONValue {
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(encode(mechanism).utf8))) ?? .null
+    }
+
+    private static func format(_ value: Double) -> String { String(format: "%.4g", value) }
+}
+
+/// What `veil budget` and `GET /v1/budget` report.
+public struct BudgetStatus: Sendable, Codable, Equatable {
+    public struct Principal: Sendable, Codable, Equatable {
+        public var principal: String
+        public var role: String
+        public var spentEpsilon: Double
+        public var capEpsilon: Double?
+        public var roleCapEpsilon: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case principal, role
+            case spentEpsilon = "spent_epsilon"
+            case capEpsilon = "cap_epsilon"
+            case roleCapEpsilon = "role_cap_epsilon"
+        }
+    }
+
+    public struct Spend: Sendable, Codable, Equatable {
+        public var id: Int64
+        public var time: String
+        public var principal: String
+        public var role: String
+        public var purpose: String
+        public var mechanism: PrivacyMechanism
+        public var epsilon: Double
+        public var cumulativeEpsilon: Double
+
+        init(spend: BudgetSpend, mechanism: PrivacyMechanism) {
+            id = spend.id ?? 0
+            time = Date(timeIntervalSince1970: Double(spend.createdMillis) / 1000).formatted(.iso8601)
+            principal = spend.principal
+            role = spend.role
+            purpose = spend.purpose
+            self.mechanism = mechanism
+            epsilon = spend.epsilon
+            cumulativeEpsilon = spend.cumulativeEpsilon
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, time, principal, role, purpose, mechanism, epsilon
+            case cumulativeEpsilon = "cumulative_epsilon"
+        }
+    }
+
+    public var dataset: String
+    public var totalEpsilon: Double
+    public var delta: Double
+    public var maxEpsilonPerRequest: Double
+    public var spentEpsilon: Double
+    public var remainingEpsilon: Double
+    public var principals: [Principal]
+    public var spends: [Spend]
+
+    enum CodingKeys: String, CodingKey {
+        case dataset, delta, principals, spends
+        case totalEpsilon = "total_epsilon"
+        case maxEpsilonPerRequest = "max_epsilon_per_request"
+        case spentEpsilon = "spent_epsilon"
+        case remainingEpsilon = "remaining_epsilon"
+    }
+}

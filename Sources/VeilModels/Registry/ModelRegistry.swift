@@ -1,0 +1,97 @@
+import Foundation
+import VeilCore
+import VeilCrypto
+import VeilStore
+
+/// Model artifacts and their review: artifacts in a `ModelArtifactStore` named by the hash of their
+/// content, records and review state in a `ModelStore`.
+///
+/// Contract:
+/// - `id` = lowercase hex of the first 16 bytes of BLAKE2b-256(artifact bytes); registering the same
+///   bytes twice yields the same id and one model. An artifact is checked against its id when read.
+/// - The artifact is durable before its record is stored; the record and its `model.train` record
+///   commit together.
+/// - A model starts as `candidate`; a reviewer moves it once to `approved` or `rejected`, audited with
+///   the reviewer's note in the same transaction. A non-private model can never be approved. Only
+///   approved models serve.
+public final class ModelRegistry: Sendable {
+    private let store: any ModelStore
+    private let artifacts: any ModelArtifactStore
+    private let clock: WallClock
+
+    /// `clock` stamps registrations and reviews (tests pass a fixed one).
+    public init(store: any ModelStore, artifacts: any ModelArtifactStore, clock: WallClock = .system) {
+        self.store = store
+        self.artifacts = artifacts
+        self.clock = clock
+    }
+
+    /// The id an artifact gets.
+    public static func modelID(of artifact: Data) -> String {
+        Hex.encode(BLAKE2b.hash256([UInt8](artifact)).prefix(16))
+    }
+
+    /// Stores the artifact (durably), then records it as a candidate with the audit record
+    /// `audit(id)` in one transaction.
+    @discardableResult
+    public func register(
+        artifact: Data, task: String, isPrivate: Bool, epsilon: Double?, audit: (_ id: String) -> AuditDraft
+    ) async throws -> ModelRecord {
+        let id = Self.modelID(of: artifact)
+        try await artifacts.put(artifact, id: id)
+        let record = ModelRecord(id: id, task: task, isPrivate: isPrivate, epsilon: epsilon, createdMillis: clock.nowMillis())
+        return try await store.register(record, audit: audit(id))
+    }
+
+    /// The artifact bytes of model `id`, checked against its name.
+    public func artifact(id: String) async throws -> Data {
+        guard let data = try await artifacts.artifact(id: id) else {
+            throw VeilError(.notFound, field: "model_id", "no artifact for model \(id)")
+        }
+        guard Self.modelID(of: data) == id else {
+            throw VeilError(.integrity, field: "model_id", "the artifact of model \(id) does not match its name; it was altered")
+        }
+        return data
+    }
+
+    public func list() async throws -> [ModelRecord] { try await store.all() }
+
+    public func find(id: String) async throws -> ModelRecord {
+        guard let record = try await store.find(id: id) else {
+            throw VeilError(.notFound, field: "model_id", "no model \(id); see `veil models list`")
+        }
+        return record
+    }
+
+    /// The approved model that serves `task`, or a `.notFound` error saying none is approved.
+    public func serving(task: String) async throws -> ModelRecord {
+        guard let record = try await store.serving(task: task) else {
+            throw VeilError(
+                .notFound, field: "task",
+                "no approved model for task \(task); train one and have a reviewer approve it (`veil models approve`)")
+        }
+        return record
+    }
+
+    /// Approves a candidate. Refuses a non-private model.
+    public func approve(id: String, reviewer: String, note: String) async throws -> ModelRecord {
+        let record = try await find(id: id)
+        guard record.isPrivate else {
+            throw VeilError(.forbidden, field: "model_id", "model \(id) was trained without differential privacy and can never be served")
+        }
+        return try await review(id: id, to: .approved, reviewer: reviewer, note: note)
+    }
+
+    /// Rejects a candidate.
+    public func reject(id: String, reviewer: String, note: String) async throws -> ModelRecord {
+        try await review(id: id, to: .rejected, reviewer: reviewer, note: note)
+    }
+
+    private func review(id: String, to state: ModelState, reviewer: String, note: String) async throws -> ModelRecord {
+        try await store.review(id: id, to: state, reviewer: reviewer, note: note, atMillis: clock.nowMillis()) { reviewed in
+            AuditDraft(
+                actor: reviewer, action: state == .approved ? .modelApprove : .modelReject,
+                details: ["model_id": .string(id), "task": .string(reviewed.task), "note": .string(note)])
+        }
+    }
+}

@@ -1,0 +1,224 @@
+import Foundation
+import Synchronization
+import VeilCore
+import VeilCrypto
+import VeilLearning
+import VeilStore
+
+/// One prediction as both faces return it. Carries the pseudonym, never the raw user ID.
+public struct Prediction: Sendable, Codable, Hashable {
+    public var pseudonym: String
+    public var task: String
+    /// P(label = 1) for `purchase` and `churn`; for `next_category`, the probability of `category`.
+    public var score: Double
+    /// `next_category` only: the most likely category.
+    public var category: String?
+    public var modelId: String
+    public var modelEpsilon: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case pseudonym, task, score, category
+        case modelId = "model_id"
+        case modelEpsilon = "model_epsilon"
+    }
+}
+
+/// Whom to predict for: a raw user ID (pseudonymised in memory, never stored) or a pseudonym.
+public enum PredictionSubject: Sendable, Hashable {
+    case userID(String)
+    case pseudonym(Pseudonym)
+}
+
+/// What `score` did.
+public struct ScoreSummary: Sendable, Codable, Hashable {
+    public var modelId: String
+    public var task: String
+    /// Rows written (users with an event in the model's observation window).
+    public var scored: Int
+    /// Users seen with no event in the window (not written).
+    public var skipped: Int
+
+    enum CodingKeys: String, CodingKey {
+        case task, scored, skipped
+        case modelId = "model_id"
+    }
+}
+
+/// The prediction use case: the approved model for a task scores users from their events.
+///
+/// Contract:
+/// - Only the model `ModelRegistry.serving(task:)` returns (the latest approved one) is used; with no
+///   approved model every call fails with `.notFound` naming `task`.
+/// - Features are computed as at training, with the model's own feature schema (from its card), from
+///   the user's events before `at` (default now), over the model's observation window length.
+/// - A user with no event in that window cannot be scored (`.notFound`, field `pseudonym`).
+/// - Loaded networks are cached per model id (a model file never changes: its name is its hash).
+public final class PredictionService: Sendable {
+    /// The most subjects one batch may hold.
+    public static let maxBatch = 1000
+
+    private let pseudonymizer: Pseudonymizer
+    private let events: any EventStore
+    private let models: ModelRegistry
+    private let audit: any AuditRecording
+    private let clock: WallClock
+    private let cache = Mutex<[String: ServingModel]>([:])
+
+    /// `clock` gives the default `at` of a prediction or scoring: now.
+    public init(
+        pseudonymizer: Pseudonymizer, events: any EventStore, models: ModelRegistry, audit: any AuditRecording,
+        clock: WallClock = .system
+    ) {
+        self.pseudonymizer = pseudonymizer
+        self.events = events
+        self.models = models
+        self.audit = audit
+        self.clock = clock
+    }
+
+    public func predict(userID: String, task: PredictionTask, at time: Date? = nil) async throws -> Prediction {
+        try await predict([.userID(userID)], task: task, at: time)[0]
+    }
+
+    public func predict(pseudonym: Pseudonym, task: PredictionTask, at time: Date? = nil) async throws -> Prediction {
+        try await predict([.pseudonym(pseudonym)], task: task, at: time)[0]
+    }
+
+    /// Predictions for up to `maxBatch` subjects, in order. Fails as a whole, naming `subjects[i]`, if
+    /// one of them cannot be scored.
+    public func predict(_ subjects: [PredictionSubject], task: PredictionTask, at time: Date? = nil) async throws -> [Prediction] {
+        guard !subjects.isEmpty else { throw VeilError(.invalidInput, field: "subjects", "give at least one user_id or pseudonym") }
+        guard subjects.count <= Self.maxBatch else {
+            throw VeilError(.tooLarge, field: "subjects", "at most \(Self.maxBatch) predictions per request, got \(subjects.count)")
+        }
+        let model = try await servingModel(task: task)
+        let extractor = model.extractor(at: time ?? clock.now())
+        var features: [Double] = []
+        var pseudonyms: [Pseudonym] = []
+        for (index, subject) in subjects.enumerated() {
+            let pseudonym: Pseudonym
+            switch subject {
+            case .userID(let id): pseudonym = pseudonymizer.pseudonym(for: id)
+            case .pseudonym(let value): pseudonym = value
+            }
+            let history = try await events.events(for: pseudonym)
+            guard let example = extractor.example(for: history) else {
+                let field = subjects.count == 1 ? "pseudonym" : "subjects[\(index)]"
+                throw VeilError(
+                    .notFound, field: field,
+                    "pseudonym \(pseudonym.hex) has no event in the model's observation window before \(ModelFile.isoTime(millis: extractor.window.cutoff))")
+            }
+            features += example.features
+            pseudonyms.append(pseudonym)
+        }
+        return try model.predictions(pseudonyms: pseudonyms, features: features)
+    }
+
+    /// Scores every user with an event in the model's window and writes `pseudonym,score` CSV (header
+    /// first) through `write`, in pseudonym order. `progress` gets the number of users read. Audited as
+    /// `model.score` by `principal`.
+    public func score(
+        task: PredictionTask, at time: Date? = nil, principal: String, write: (String) throws -> Void,
+        progress: (Int) -> Void = { _ in }
+    ) async throws -> ScoreSummary {
+        let model = try await servingModel(task: task)
+        let extractor = model.extractor(at: time ?? clock.now())
+        var summary = ScoreSummary(modelId: model.id, task: task.rawValue, scored: 0, skipped: 0)
+        try write("pseudonym,score\n")
+        var pending: [Pseudonym] = []
+        var features: [Double] = []
+        var current: [StoredEvent] = []
+        var users = 0
+        func flushRows() throws {
+            guard !pending.isEmpty else { return }
+            let rows = try model.predictions(pseudonyms: pending, features: features)
+            var text = ""
+            for row in rows { text += "\(row.pseudonym),\(row.score)\n" }
+            try write(text)
+            summary.scored += rows.count
+            pending.removeAll(keepingCapacity: true)
+            features.removeAll(keepingCapacity: true)
+        }
+        func flushUser() throws {
+            guard let first = current.first else { return }
+            users += 1
+            if let example = extractor.example(for: current) {
+                pending.append(first.pseudonym)
+                features += example.features
+                if pending.count >= 4096 { try flushRows() }
+            } else {
+                summary.skipped += 1
+            }
+            current.removeAll(keepingCapacity: true)
+        }
+        try await events.forEachEventChunk(chunkSize: 50_000) { chunk in
+            for event in chunk {
+                if let last = current.last, last.pseudonym != event.pseudonym { try flushUser() }
+                current.append(event)
+            }
+            progress(users)
+        }
+        try flushUser()
+        try flushRows()
+        progress(users)
+        try await audit.record(
+            actor: principal, action: .modelScore,
+            details: [
+                "model_id": .string(model.id), "task": .string(task.rawValue), "scored": .int(Int64(summary.scored)),
+                "at": .string(ModelFile.isoTime(millis: extractor.window.cutoff)),
+            ])
+        return summary
+    }
+
+    /// The approved model for `task`, loaded once per model id.
+    private func servingModel(task: PredictionTask) async throws -> ServingModel {
+        let record = try await models.serving(task: task.rawValue)
+        if let cached = cache.withLock({ $0[record.id] }) { return cached }
+        let stored = try ModelFile.decode(try await models.artifact(id: record.id))
+        guard stored.card.isPrivate, stored.card.task == task.rawValue else {
+            throw VeilError(.integrity, field: "model_id", "model \(record.id) does not fit task \(task.rawValue) or is not private")
+        }
+        let model = ServingModel(
+            id: record.id, task: task, network: try stored.model.network(), schema: stored.card.features,
+            windowDays: stored.card.dataWindow.windowDays, epsilon: stored.card.epsilon ?? record.epsilon)
+        cache.withLock { $0[record.id] = model }
+        return model
+    }
+}
+
+/// A loaded, approved model.
+struct ServingModel: Sendable {
+    let id: String
+    let task: PredictionTask
+    let network: Network
+    let schema: FeatureSchema
+    let windowDays: Int?
+    let epsilon: Double?
+
+    func extractor(at time: Date) -> FeatureExtractor {
+        let cutoff = Int64(time.timeIntervalSince1970 * 1000)
+        let window = FeatureWindow(
+            observationStart: windowDays.map { cutoff - Int64($0) * FeatureWindow.millisPerDay }, cutoff: cutoff,
+            horizonEnd: cutoff)
+        return FeatureExtractor(schema: schema, window: window)
+    }
+
+    func predictions(pseudonyms: [Pseudonym], features: [Double]) throws -> [Prediction] {
+        let probabilities = try network.predictProbabilities(features)
+        let classes = network.architecture.outputSize
+        return pseudonyms.enumerated().map { row, pseudonym in
+            if classes == 1 {
+                return Prediction(
+                    pseudonym: pseudonym.hex, task: task.rawValue, score: probabilities[row], category: nil, modelId: id,
+                    modelEpsilon: epsilon)
+            }
+            let slice = probabilities[(row * classes)..<((row + 1) * classes)]
+            let top = slice.indices.max { slice[$0] < slice[$1] || (slice[$0] == slice[$1] && $0 > $1) } ?? slice.startIndex
+            let category = top - row * classes
+            return Prediction(
+                pseudonym: pseudonym.hex, task: task.rawValue, score: slice[top],
+                category: category < schema.categories.count ? schema.categories[category] : nil, modelId: id,
+                modelEpsilon: epsilon)
+        }
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+import VeilCore
+import VeilLearning
+
+/// What a trainer asks for: `veil train` and `POST /v1/training-runs` both decode into this.
+///
+/// Every optional field falls back to a documented default (most from the policy); `validate` turns a
+/// request into a `TrainingPlan` or throws a `VeilError` naming the field (the JSON key) and the rule.
+/// These are the only training rules and defaults: the faces parse into a request and call `validate`
+/// (through `TrainingService`), they never check a field themselves.
+public struct TrainingRequest: Sendable, Codable, Hashable {
+    /// The label horizon when a request gives none.
+    public static let defaultHorizonDays = 14
+    /// The hidden layers of an `mlp` when a request gives none.
+    public static let defaultHiddenSizes = [64]
+
+    public var task: PredictionTask
+    /// Target ε of the run (> 0). Required unless `nonPrivate`.
+    public var epsilon: Double?
+    /// δ of the guarantee, in (0, policy δ]; default the policy's `budget.delta`.
+    public var delta: Double?
+    public var model: ModelFamily
+    /// Hidden layer widths for `mlp` (default `defaultHiddenSizes`); must be empty for `logistic`.
+    public var hiddenSizes: [Int]?
+    /// Passes over the users; default the policy's `training.default_epochs`.
+    public var epochs: Int?
+    /// Expected users per step B; default the policy's `training.default_batch_size`.
+    public var batchSize: Int?
+    /// Per-user clipping norm C (> 0); default the policy's `training.clipping_norm`.
+    public var clippingNorm: Double?
+    /// Adam learning rate; default `TrainingPlan.defaultLearningRate`.
+    public var learningRate: Double?
+    /// Features come from before the cutoff, labels from the horizon after it (Unix ms, UTC).
+    /// Default: `TrainingPlan.defaultCutoff` — the end of the UTC day of the latest stored event minus
+    /// the horizon, the latest cutoff whose horizon the stored data covers.
+    public var cutoffMillis: Int64?
+    /// Observation window length in days before the cutoff; nil: everything before the cutoff.
+    public var windowDays: Int?
+    /// Label horizon in days after the cutoff (default `defaultHorizonDays`).
+    public var horizonDays: Int?
+    /// Seeds every generator (initialisation, sampling, noise). The noise is then predictable to anyone
+    /// who knows the seed, which voids the privacy guarantee: for reproducibility tests on synthetic
+    /// data only. Without a seed every generator is keyed from the CSPRNG.
+    public var seed: UInt64?
+    /// Train without differential privacy (only if the policy allows it). The model is marked
+    /// `private: false` and can never be approved or served.
+    public var nonPrivate: Bool
+
+    public init(
+        task: PredictionTask, epsilon: Double?, delta: Double? = nil, model: ModelFamily = .logistic,
+        hiddenSizes: [Int]? = nil, epochs: Int? = nil, batchSize: Int? = nil, clippingNorm: Double? = nil,
+        learningRate: Double? = nil, cutoffMillis: Int64? = nil, windowDays: Int? = nil, horizonDays: Int? = nil,
+        seed: UInt64? = nil, nonPrivate: Bool = false
+    ) {
+        self.task = task
+        self.epsilon = epsilon
+        self.delta = delta
+        self.model = model
+        self.hiddenSizes = hiddenSizes
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.clippingNorm = clippingNorm
+        self.learningRate = learningRate
+        self.cutoffMillis = cutoffMillis
+        self.windowDays = windowDays
+        self.horizonDays = horizonDays
+        self.seed = seed
+        self.nonPrivate = nonPrivate
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case task, epsilon, delta, model, epochs, seed
+        case hiddenSizes = "hidden_sizes"
+        case batchSize = "batch_size"
+        case clippingNorm = "clipping_norm"
+        case learningRate = "learning_rate"
+        case cutoffMillis = "cutoff_ms"
+        case windowDays = "window_days"
+        case horizonDays = "horizon_days"
+        case nonPrivate = "non_private"
+    }
+
+    /// Fields read but not written back: `cutoff` as text (`YYYY-MM-DD` or RFC 3339, the forms of
+    /// `veil train --cutoff`), the alternative to `cutoff_ms`.
+    enum DateKeys: String, CodingKey {
+        case cutoff
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        task = try container.decode(PredictionTask.self, forKey: .task)
+        epsilon = try container.decodeIfPresent(Double.self, forKey: .epsilon)
+        delta = try container.decodeIfPresent(Double.self, forKey: .delta)
+        model = try container.decodeIfPresent(ModelFamily.self, forKey: .model) ?? .logistic
+        hiddenSizes = try container.decodeIfPresent([Int].self, forKey: .hiddenSizes)
+        epochs = try container.decodeIfPresent(Int.self, forKey: .epochs)
+        batchSize = try container.decodeIfPresent(Int.self, forKey: .batchSize)
+        clippingNorm = try container.decodeIfPresent(Double.self, forKey: .clippingNorm)
+        learningRate = try container.decodeIfPresent(Double.self, forKey: .learningRate)
+        cutoffMillis = try container.decodeIfPresent(Int64.self, forKey: .cutoffMillis)
+        if let text = try decoder.container(keyedBy: DateKeys.self).decodeIfPresent(String.self, forKey: .cutoff) {
+            guard cutoffMillis == nil else { throw VeilError(.invalidInput, field: "cutoff", "give either cutoff or cutoff_ms, not both") }
+            guard let millis = DateText.millis(text) else { throw VeilError(.invalidInput, field: "cutoff", DateText.rule) }
+            cutoffMillis = millis
+        }
+        windowDays = try container.decodeIfPresent(Int.self, forKey: .windowDays)
+        horizonDays = try container.decodeIfPresent(Int.self, forKey: .horizonDays)
+        seed = try container.decodeIfPresent(UInt64.self, forKey: .seed)
+        nonPrivate = try container.decodeIfPresent(Bool.self, forKey: .nonPrivate) ?? false
+    }
+
+    /// Checks the request against its rules and the policy and fills in the defaults.
+    /// `latestEventMillis` (the store's latest event time, nil when empty) decides the default cutoff;
+    /// `now` that the horizon has ended. Whether the horizon holds events is the caller's check
+    /// (`TrainingService` asks the store).
+    public func validate(policy: Policy, latestEventMillis: Int64?, now: Date) throws -> TrainingPlan {
+        func fail(_ field: String, _ rule: String) -> VeilError { VeilError(.invalidInput, field: field, rule) }
+        if nonPrivate {
+            guard policy.training.allowNonPrivate else {
+                throw VeilError(
+                    .forbidden, field: "non_private",
+                    "the policy does not allow non-private training (training.allow_non_private is false)")
+            }
+            guard epsilon == nil else { throw fail("epsilon", "give either epsilon or non_private, not both") }
+        } else {
+            guard let epsilon else { throw fail("epsilon", "is required (a finite number > 0) unless non_private is set") }
+            guard epsilon.isFinite && epsilon > 0 else { throw fail("epsilon", "must be a finite number > 0") }
+        }
+        let policyDelta = policy.budget.delta
+        let delta = self.delta ?? policyDelta
+        guard delta > 0 && delta <= policyDelta else {
+            throw fail("delta", "must be in (0, \(policyDelta)] (the policy's budget.delta)")
+        }
+        let hidden: [Int]
+        switch model {
+        case .logistic:
+            guard hiddenSizes?.isEmpty ?? true else { throw fail("hidden_sizes", "must be empty for model logistic; use model mlp") }
+            hidden = []
+        case .mlp:
+            hidden = hiddenSizes ?? Self.defaultHiddenSizes
+            guard !hidden.isEmpty, hidden.count <= 4, hidden.allSatisfy({ (1...4096).contains($0) }) else {
+                throw fail("hidden_sizes", "an mlp needs 1 to 4 hidden layers of 1 to 4096 units each")
+            }
+        case .gru, .cnn:
+            throw fail("model", "gru and cnn models cannot be trained through the service yet; use logistic or mlp")
+        }
+        let epochs = self.epochs ?? policy.training.defaultEpochs
+        guard (1...1000).contains(epochs) else { throw fail("epochs", "must be between 1 and 1000") }
+        let batchSize = self.batchSize ?? policy.training.defaultBatchSize
+        guard batchSize >= 1 else { throw fail("batch_size", "must be at least 1") }
+        let clip = clippingNorm ?? policy.training.clippingNorm
+        guard clip.isFinite && clip > 0 else { throw fail("clipping_norm", "must be a finite number > 0") }
+        let rate = learningRate ?? TrainingPlan.defaultLearningRate
+        guard rate.isFinite && rate > 0 && rate <= 10 else { throw fail("learning_rate", "must be a number in (0, 10]") }
+        let horizon = horizonDays ?? Self.defaultHorizonDays
+        guard (1...365).contains(horizon) else { throw fail("horizon_days", "must be between 1 and 365 days") }
+        if let windowDays { guard (1...36_500).contains(windowDays) else { throw fail("window_days", "must be between 1 and 36500 days") } }
+        let day = FeatureWindow.millisPerDay
+        let nowMillis = Int64(now.timeIntervalSince1970 * 1000)
+        let cutoff: Int64
+        if let cutoffMillis {
+            cutoff = cutoffMillis
+        } else if let latestEventMillis {
+            cutoff = TrainingPlan.defaultCutoff(latestEventMillis: latestEventMillis, horizonDays: horizon)
+        } else {
+            throw VeilError(.invalidInput, field: "data", "there are no stored events to train on; ingest events first")
+        }
+        guard cutoff > 0 else { throw fail("cutoff", "must be after 1970-01-01") }
+        guard cutoff + Int64(horizon) * day <= nowMillis else {
+            throw fail("cutoff", "the label horizon (cutoff + \(horizon) days) must have ended; choose an earlier cutoff")
+        }
+        let window = FeatureWindow(
+            observationStart: windowDays.map { cutoff - Int64($0) * day }, cutoff: cutoff,
+            horizonEnd: cutoff + Int64(horizon) * day)
+        return TrainingPlan(
+            task: task, isPrivate: !nonPrivate, targetEpsilon: nonPrivate ? nil : epsilon, delta: delta, model: model,
+            hiddenSizes: hidden, epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: rate,
+            window: window, windowDays: windowDays, horizonDays: horizon, seed: seed)
+    }
+}
+
+/// A validated training request with every default filled in.
+public struct TrainingPlan: Sendable, Hashable {
+    /// Adam's step size when a request gives none (tuned on the synthetic data, docs/results.md).
+    public static let defaultLearningRate = 0.02
+
+    public var task: PredictionTask
+    public var isPrivate: Bool
+    public var targetEpsilon: Double?
+    public var delta: Double
+    public var model: ModelFamily
+    public var hiddenSizes: [Int]
+    public var epochs: Int
+    public var batchSize: Int
+    public var clippingNorm: Double
+    public var learningRate: Double
+    public var window: FeatureWindow
+    public var windowDays: Int?
+    public var horizonDays: Int
+    public var seed: UInt64?
+
+    public init(
+        task: PredictionTask, isPrivate: Bool, targetEpsilon: Double?, delta: Double, model: ModelFamily,
+        hiddenSizes: [Int], epochs: Int, batchSize: Int, clippingNorm: Double, learningRate: Double,
+        window: FeatureWindow, windowDays: Int?, horizonDays: Int, seed: UInt64?
+    ) {
+        self.task = task
+        self.isPrivate = isPrivate
+        self.targetEpsilon = targetEpsilon
+        self.delta = delta
+        self.model = model
+        self.hiddenSizes = hiddenSizes
+        self.epochs = epochs
+        self.batchSize = batchSize
+        self.clippingNorm = clippingNorm
+        self.learningRate = learningRate
+        self.window = window
+        self.windowDays = windowDays
+        self.horizonDays = horizonDays
+        self.seed = seed
+    }
+
+    /// The default cutoff: the end of the UTC day holding the latest stored event (the next 00:00 UTC)
+    /// minus `horizonDays` days. The label horizon then ends where the stored data does, so it is as
+    /// late as it can be while still complete (data generated for days [start, start + d) gives
+    /// start + d − horizon, the same cutoff as `veil generate --truth`).
+    public static func defaultCutoff(latestEventMillis: Int64, horizonDays: Int) -> Int64 {
+        dataEnd(latestEventMillis: latestEventMillis) - Int64(horizonDays) * FeatureWindow.millisPerDay
+    }
+
+    /// Where the stored data ends: the next 00:00 UTC after the latest stored event. A label horizon
+    /// ending later would count users as churned only because their events are not stored yet.
+    public static func dataEnd(latestEventMillis: Int64) -> Int64 {
+        let day = FeatureWindow.millisPerDay
+        return (max(latestEventMillis, 0) / day + 1) * day
+    }
+
+    public var optimizer: Optimizer { .adam(learningRate: learningRate) }
+
+    /// The network shape for `inputSize` features and the task's output head under `schema`.
+    public func architecture(inputSize: Int, schema: FeatureSchema) throws -> ModelArchitecture {
+        try ModelArchitecture(inputSize: inputSize, hiddenSizes: hiddenSizes, head: task.definition.head(schema: schema))
+    }
+}

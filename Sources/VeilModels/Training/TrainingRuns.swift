@@ -1,0 +1,89 @@
+import Foundation
+import VeilCore
+
+/// Training runs started over HTTP (`POST /v1/training-runs`): each runs in the background and is
+/// looked up by its id (`GET /v1/training-runs/{id}`).
+///
+/// Contract:
+/// - `start` checks the request at once as `TrainingService.check` does — rules, policy, label horizon
+///   within the stored data — (a broken rule throws, naming the
+///   field, and nothing starts), then returns a `running` run while `TrainingService` trains.
+/// - The budget is reserved inside the run, before any event is read; a refusal ends the run as
+///   `failed` with the ledger's message, nothing read or registered.
+/// - Runs live in memory only: a restart forgets them (and abandons a run in progress), and only the
+///   latest `keptFinishedRuns` finished runs are kept. What a run produced is durable elsewhere: the
+///   registered model (`GET /v1/models`), the ledger spend (`GET /v1/budget`, never refunded) and the
+///   audit records.
+public actor TrainingRuns {
+    /// Where a run is.
+    public enum Status: String, Sendable, Codable {
+        case running, succeeded, failed
+    }
+
+    /// A run as `GET /v1/training-runs/{id}` shows it.
+    public struct Run: Sendable, Encodable, Equatable {
+        public let id: String
+        public var status: Status
+        /// The registered candidate model (succeeded only).
+        public var modelId: String?
+        /// Its model card (succeeded only).
+        public var card: JSONValue?
+        /// Why it failed: the service's message naming the field or cap (failed only).
+        public var error: String?
+
+        enum CodingKeys: String, CodingKey {
+            case id, status, card, error
+            case modelId = "model_id"
+        }
+    }
+
+    /// How many finished runs are remembered; the oldest finished run is forgotten past this.
+    public static let keptFinishedRuns = 1000
+
+    private let trainer: TrainingService
+    private var runs: [String: Run] = [:]
+    /// Ids of finished runs, oldest first.
+    private var finished: [String] = []
+
+    public init(trainer: TrainingService) {
+        self.trainer = trainer
+    }
+
+    /// Validates `request` and starts training it for `principal` (ledger role `trainer`).
+    public func start(_ request: TrainingRequest, principal: String) async throws -> Run {
+        _ = try await trainer.check(request)
+        let run = Run(id: UUID().uuidString.lowercased(), status: .running)
+        runs[run.id] = run
+        let trainer = trainer
+        Task {
+            var outcome = run
+            do {
+                let card = try await trainer.train(request, principal: principal, role: .trainer)
+                outcome.status = .succeeded
+                outcome.modelId = card.modelId
+                outcome.card = try? card.jsonValue()
+            } catch {
+                outcome.status = .failed
+                outcome.error = (error as? VeilError)?.description ?? "internal error: the run failed unexpectedly"
+            }
+            self.finish(outcome)
+        }
+        return run
+    }
+
+    /// The run `id`, or `.notFound`.
+    public func run(id: String) throws -> Run {
+        guard let run = runs[id] else {
+            throw VeilError(.notFound, field: "id", "no training run with this id (runs are kept in memory until the server restarts)")
+        }
+        return run
+    }
+
+    private func finish(_ run: Run) {
+        runs[run.id] = run
+        finished.append(run.id)
+        if finished.count > Self.keptFinishedRuns {
+            runs[finished.removeFirst()] = nil
+        }
+    }
+}

@@ -1,0 +1,237 @@
+import Synchronization
+import VeilCore
+import VeilStore
+
+/// The exact answers of a query after contribution bounding, before any noise. Never leaves the
+/// service: only noisy releases computed from it do.
+struct BoundedAggregate: Sendable, Equatable {
+    /// Group keys: the plan's public keys first, then keys found in the data (candidates for selection).
+    var keys: [String]
+    var publicCount: Int
+    /// Kept contributions per group (count_events, and the count of a mean).
+    var counts: [Int64]
+    /// Users kept per group (count_users, and partition selection).
+    var users: [Int64]
+    /// Exact fixed-point sums of kept, clamped values per group.
+    var sums: [Int64]
+    /// Kept contributions per group and bin.
+    var bins: [[Int64]]
+}
+
+/// Reads events once, filters them, bounds each user's contributions and aggregates per group.
+enum QueryEngine {
+    /// The bounded aggregate of `plan` over `events`, sampling with the secret `key`. The store reads
+    /// only what `plan.eventFilter` admits (the days of the date range, the types asked for).
+    static func aggregate(_ plan: QueryPlan, events: any EventScanning, key: (UInt64, UInt64)) async throws -> BoundedAggregate {
+        let accumulator = Accumulator(State(plan: plan, key: key))
+        try await events.scanEvents(plan.eventFilter) { chunk in accumulator.state.withLock { $0.consume(chunk) } }
+        return accumulator.state.withLock { $0.finish() }
+    }
+
+    /// The aggregation's state, handed chunk by chunk by the scan (one chunk at a time).
+    private final class Accumulator: Sendable {
+        let state: Mutex<State>
+        init(_ state: State) { self.state = Mutex(state) }
+    }
+
+    private struct OrderKey: Hashable {
+        var user: Pseudonym
+        var session: Pseudonym
+    }
+
+    private struct Order {
+        var value: Double
+        var quantity: Int64
+        var firstMillis: Int64
+    }
+
+    private struct State {
+        let plan: QueryPlan
+        var bounder: ContributionBounder
+        var keys: [String]
+        var categoryIDs: [String: Int32] = [:]
+        /// Up to 16 public category keys, compared directly before the dictionary.
+        let knownCategories: [String]
+        var typeAllowed: [Bool]
+        var typeGroup: [Int32]
+        let from: Int64
+        let to: Int64
+        let firstDay: Int64
+        let firstWeek: Int64
+        var orders: [OrderKey: Order] = [:]
+        /// Contributions waiting to be offered to the bounder in one batch.
+        var pending: [ContributionBounder.Contribution] = []
+        static let batchSize = 512
+
+        init(plan: QueryPlan, key: (UInt64, UInt64)) {
+            self.plan = plan
+            keys = plan.publicKeys
+            let storesValues = plan.value != nil
+            bounder = ContributionBounder(
+                maxGroups: plan.maxGroups, maxContributions: plan.maxContributions, storesValues: storesValues, key: key)
+            var groupOfType = [Int32](repeating: -1, count: EventType.allCases.count)
+            for type in EventType.allCases {
+                if let position = plan.publicKeys.firstIndex(of: type.rawValue) { groupOfType[type.index] = Int32(position) }
+            }
+            typeAllowed = plan.typeAllowed
+            typeGroup = groupOfType
+            knownCategories = plan.groupBy == .category ? Array(plan.publicKeys.prefix(16)) : []
+            if plan.groupBy == .category {
+                for (position, name) in plan.publicKeys.enumerated() { categoryIDs[name] = Int32(position) }
+            }
+            from = plan.fromMillis ?? .min
+            to = plan.toMillis ?? .max
+            firstDay = plan.fromMillis.map(QueryCalendar.dayNumber) ?? 0
+            firstWeek = plan.fromMillis.map(QueryCalendar.weekNumber) ?? 0
+            pending.reserveCapacity(Self.batchSize)
+        }
+
+        @inline(__always)
+        mutating func offer(_ user: Pseudonym, _ group: Int32, _ value: Int64) {
+            pending.append(ContributionBounder.Contribution(user: user, group: group, value: value))
+            if pending.count == Self.batchSize { flush() }
+        }
+
+        mutating func flush() {
+            pending.withUnsafeBufferPointer { bounder.add($0) }
+            pending.removeAll(keepingCapacity: true)
+        }
+
+        /// The group of an event or order at `millis`, or nil when it falls in no group.
+        @inline(__always)
+        mutating func group(type: EventType, category: String?, millis: Int64) -> Int32? {
+            switch plan.groupBy {
+            case nil:
+                return 0
+            case .type:
+                let group = typeGroup[type.index]
+                return group >= 0 ? group : nil
+            case .category:
+                guard let category else { return nil }
+                // Public categories first by direct comparison (cheap for short strings), then the dictionary.
+                for (position, known) in knownCategories.enumerated() where known == category { return Int32(position) }
+                if let id = categoryIDs[category] { return id }
+                guard plan.selectsPartitions else { return nil }
+                let id = Int32(keys.count)
+                keys.append(category)
+                categoryIDs[category] = id
+                return id
+            case .day:
+                let index = QueryCalendar.dayNumber(millis) - firstDay
+                return index >= 0 && index < Int64(keys.count) ? Int32(index) : nil
+            case .week:
+                let index = QueryCalendar.weekNumber(millis) - firstWeek
+                return index >= 0 && index < Int64(keys.count) ? Int32(index) : nil
+            case .hourOfDay:
+                let withinDay = millis - QueryCalendar.dayNumber(millis) * QueryCalendar.dayMillis
+                return Int32(withinDay / 3_600_000)
+            case .weekday:
+                let day = QueryCalendar.dayNumber(millis) + 3
+                return Int32(day - QueryCalendar.floorDiv(day, 7) * 7)
+            }
+        }
+
+        @inline(__always)
+        func fixed(_ value: Double) -> Int64 {
+            let clamped = min(max(value, plan.lower), plan.upper)
+            let scaled = Int64((clamped * Double(plan.value!.scale)).rounded())
+            return min(max(scaled, plan.lowerFixed), plan.upperFixed)
+        }
+
+        mutating func consume(_ chunk: [StoredEvent]) {
+            chunk.withUnsafeBufferPointer { events in
+                for index in events.indices { consume(events, index) }
+            }
+        }
+
+        /// One event, read field by field from the chunk (no copy of the whole event).
+        @inline(__always)
+        mutating func consume(_ events: UnsafeBufferPointer<StoredEvent>, _ index: Int) {
+            let type = events[index].type
+            let millis = events[index].timestampMillis
+            guard typeAllowed[type.index], millis >= from, millis < to else { return }
+            if let filter = plan.categoryFilter {
+                guard let category = events[index].category, filter.contains(category) else { return }
+            }
+            switch plan.value {
+            case nil:
+                if let group = group(type: type, category: events[index].category, millis: millis) {
+                    offer(events[index].pseudonym, group, 0)
+                }
+            case .revenue:
+                guard let price = events[index].price, let group = group(type: type, category: events[index].category, millis: millis)
+                else { return }
+                offer(events[index].pseudonym, group, fixed(price * Double(events[index].quantity ?? 1)))
+            case .quantity:
+                guard let group = group(type: type, category: events[index].category, millis: millis) else { return }
+                offer(events[index].pseudonym, group, fixed(Double(events[index].quantity ?? 1)))
+            case .orderValue, .basketSize:
+                let price = events[index].price
+                if plan.value == .orderValue && price == nil { return }
+                let quantity = Int64(events[index].quantity ?? 1)
+                let value = (price ?? 0) * Double(quantity)
+                let user = events[index].pseudonym
+                guard let session = events[index].session else {
+                    addOrder(user: user, Order(value: value, quantity: quantity, firstMillis: millis))
+                    return
+                }
+                let key = OrderKey(user: user, session: session)
+                if var order = orders[key] {
+                    order.value += value
+                    order.quantity += quantity
+                    order.firstMillis = min(order.firstMillis, millis)
+                    orders[key] = order
+                } else {
+                    orders[key] = Order(value: value, quantity: quantity, firstMillis: millis)
+                }
+            }
+        }
+
+        mutating func addOrder(user: Pseudonym, _ order: Order) {
+            guard let group = group(type: .purchase, category: nil, millis: order.firstMillis) else { return }
+            let value = plan.value == .orderValue ? order.value : Double(order.quantity)
+            offer(user, group, fixed(value))
+        }
+
+        mutating func finish() -> BoundedAggregate {
+            // Orders in a fixed order, so the sample does not depend on dictionary layout.
+            for (key, order) in orders.sorted(by: { ($0.key.user, $0.key.session) < ($1.key.user, $1.key.session) }) {
+                addOrder(user: key.user, order)
+            }
+            orders = [:]
+            flush()
+            let count = keys.count
+            let binCount = max(0, plan.binEdges.count - 1)
+            var result = BoundedAggregate(
+                keys: keys, publicCount: plan.publicKeys.count,
+                counts: Array(repeating: 0, count: count), users: Array(repeating: 0, count: count),
+                sums: Array(repeating: 0, count: count),
+                bins: binCount > 0 ? Array(repeating: Array(repeating: 0, count: binCount), count: count) : [])
+            let scale = Double(plan.value?.scale ?? 1)
+            let edges = plan.binEdges
+            bounder.forEachKept { group, kept, values in
+                let g = Int(group)
+                result.counts[g] += Int64(kept)
+                result.users[g] += 1
+                for value in values { result.sums[g] += value }
+                if binCount > 0 {
+                    for value in values { result.bins[g][Self.bin(Double(value) / scale, edges: edges)] += 1 }
+                }
+            }
+            return result
+        }
+
+        /// Bin i is [eᵢ, eᵢ₊₁); values below the first edge go to the first bin, at or above the last to the last.
+        static func bin(_ value: Double, edges: [Double]) -> Int {
+            var low = 0
+            var high = edges.count - 2
+            if value < edges[1] { return 0 }
+            if value >= edges[high] { return high }
+            while low < high {
+                let middle = (low + high + 1) / 2
+                if edges[middle] <= value { low = middle } else { high = middle - 1 }
+            }
+            return low
+        }
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Synchronization
+import Testing
+import VeilCore
+import VeilStore
+
+/// The ledger's contract: check-and-spend is atomic with its `budget.spend` record, a throwing decision
+/// spends nothing, concurrent spends — in one process or several — never pass a cap.
+enum LedgerContract {
+    /// A decision that spends `epsilon` unless the dataset's spends (summed) would pass `cap`.
+    static func capped(_ epsilon: Double, cap: Double, principal: String = "analyst-1") -> @Sendable ([BudgetSpend]) throws -> LedgerEntry {
+        { existing in
+            let spent = existing.map(\.epsilon).reduce(0, +)
+            guard spent + epsilon <= cap + 1e-12 else { throw CallerFailure(site: "refused") }
+            let spend = Fixtures.spend(epsilon, principal: principal, cumulative: spent + epsilon)
+            return LedgerEntry(spend: spend, audit: Fixtures.spendRecord(spend))
+        }
+    }
+
+    static let cases: [StoreContractCase] = [
+        StoreContractCase("ledger: a spend and its budget.spend record commit together, each naming the other") { deployment in
+            let stores = try await deployment.open()
+            _ = try await stores.audit.record(actor: "cli", action: .policyLoad, details: [:])
+            let first = try await stores.ledger.reserve(dataset: "contract", capped(0.5, cap: 10))
+            let second = try await stores.ledger.reserve(dataset: "contract", capped(0.25, cap: 10))
+            #expect(first.id != nil && second.id != nil && first.id != second.id)
+            #expect(first.auditSeq == 2 && second.auditSeq == 3)
+            #expect(second.cumulativeEpsilon == 0.75)
+            let chain = try await deployment.verifiedChain(stores)
+            #expect(chain.map(\.action) == ["policy.load", "budget.spend", "budget.spend"])
+            #expect(chain[1].details[AuditDraft.spendIDKey] == .int(first.id!))
+            #expect(chain[2].details[AuditDraft.spendIDKey] == .int(second.id!))
+            #expect(try await stores.ledger.spends(dataset: "contract") == [first, second])
+            #expect(try await stores.ledger.spends(dataset: "other").isEmpty)
+            #expect(try await stores.ledger.allSpends() == [first, second])
+        },
+        StoreContractCase("ledger: a throwing decision spends nothing, records nothing, and its error comes back as it was") { deployment in
+            let stores = try await deployment.open()
+            _ = try await stores.ledger.reserve(dataset: "contract", capped(1, cap: 1))
+            await #expect(throws: CallerFailure(site: "refused")) {
+                try await stores.ledger.reserve(dataset: "contract", capped(0.1, cap: 1))
+            }
+            #expect(try await stores.ledger.spends(dataset: "contract").count == 1)
+            #expect(try await stores.audit.head().seq == 1)
+        },
+        StoreContractCase("ledger: the decision sees every earlier spend of its dataset, oldest first") { deployment in
+            let stores = try await deployment.open()
+            for epsilon in [0.1, 0.2, 0.3] { _ = try await stores.ledger.reserve(dataset: "contract", capped(epsilon, cap: 10)) }
+            _ = try await stores.ledger.reserve(dataset: "elsewhere") { existing in
+                #expect(existing.isEmpty)
+                var spend = Fixtures.spend(5, cumulative: 5)
+                spend.dataset = "elsewhere"
+                return LedgerEntry(spend: spend, audit: Fixtures.spendRecord(spend))
+            }
+            let seen = Mutex<[Double]>([])
+            _ = try await stores.ledger.reserve(dataset: "contract") { existing in
+                seen.withLock { $0 = existing.map(\.epsilon) }
+                let spend = Fixtures.spend(0.4, cumulative: 1.0)
+                return LedgerEntry(spend: spend, audit: Fixtures.spendRecord(spend))
+            }
+            #expect(seen.withLock { $0 } == [0.1, 0.2, 0.3])
+        },
+        StoreContractCase("ledger: 40 concurrent spends from two processes never pass the cap") { deployment in
+            let processes = [try await deployment.open(), try await deployment.open()]
+            let cap = 2.0
+            let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<40 {
+                    group.addTask {
+                        do {
+                            _ = try await processes[index % 2].ledger.reserve(
+                                dataset: "contract", capped(0.15, cap: cap, principal: "p-\(index % 5)"))
+                            return true
+                        } catch let failure as CallerFailure where failure.site == "refused" {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(accepted == 13, "0.15 × 13 = 1.95 ≤ 2 < 2.1: exactly 13 fit")
+            let spends = try await processes[0].ledger.spends(dataset: "contract")
+            #expect(spends.count == accepted)
+            #expect(spends.map(\.epsilon).reduce(0, +) <= cap)
+            #expect(spends.map(\.cumulativeEpsilon) == spends.map(\.cumulativeEpsilon).sorted())
+            let chain = try await deployment.verifiedChain(processes[1])
+            #expect(chain.count == accepted)
+            #expect(Set(spends.compactMap(\.auditSeq)) == Set(chain.map(\.seq)))
+        },
+    ]
+}
+
+/// The audit chain's contract: seq and hash continuity under concurrent appends from several
+/// processes, records tied to their changes in every other store, adoption of verified records.
+enum ChainContract {
+    static let cases: [StoreContractCase] = [
+        StoreContractCase("chain: concurrent appends from two processes get distinct, gapless seqs and one valid chain") { deployment in
+            let processes = [try await deployment.open(), try await deployment.open()]
+            let seqs = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+                for task in 0..<8 {
+                    group.addTask {
+                        var seqs: [UInt64] = []
+                        for index in 0..<10 {
+                            seqs.append(
+                                try await processes[task % 2].audit.record(
+                                    actor: "worker-\(task)", action: .queryRun, details: ["i": .int(Int64(index))]))
+                        }
+                        return seqs
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(seqs.sorted() == Array(1...80))
+            #expect(try await deployment.verifiedChain(processes[0]).count == 80)
+            #expect(deployment.auditCommits >= 1, "the store tells its observer about commits that added records")
+        },
+        StoreContractCase("chain: records are read back exactly as sealed, in pages") { deployment in
+            let stores = try await deployment.open()
+            var sealed: [SealedAuditRecord] = []
+            for index in 0..<25 { sealed.append(try await stores.audit.append(AuditDraft(actor: "cli", action: .modelScore, details: ["n": .int(Int64(index))]))) }
+            #expect(try await stores.audit.records(after: 0, limit: 100) == sealed)
+            #expect(try await stores.audit.records(after: 20, limit: 3) == Array(sealed[20..<23]))
+            #expect(try await stores.audit.record(seq: 25) == sealed[24])
+            #expect(try await stores.audit.record(seq: 26) == nil)
+            #expect(try await stores.audit.head() == sealed[24].head)
+            #expect(try await stores.audit.importPending() == false)
+        },
+        StoreContractCase("chain: a store opened without a sealer reads, but refuses to record") { deployment in
+            let stores = try await deployment.open()
+            _ = try await stores.audit.record(actor: "cli", action: .queryRun, details: [:])
+            let auditor = try await deployment.openReadOnly()
+            #expect(try await auditor.audit.head().seq == 1)
+            let error = await #expect(throws: VeilError.self) { try await auditor.audit.record(actor: "cli", action: .queryRun, details: [:]) }
+            #expect(error?.code == .forbidden)
+            #expect(try await auditor.audit.head().seq == 1)
+        },
+        StoreContractCase("chain: adopting verified records continues the chain and links or restores their spends") { deployment in
+            // Records sealed by another deployment with the same key (a verified audit.log).
+            let source = try await deployment.open()
+            let kept = try await source.ledger.reserve(dataset: "contract", LedgerContract.capped(0.5, cap: 10))
+            let lost = try await source.ledger.reserve(dataset: "contract", LedgerContract.capped(0.25, cap: 10))
+            let records = try await source.audit.records(after: 0, limit: 10)
+
+            let target = try await deployment.another()
+            let stores = try await target.open(StoreConfiguration(sealer: nil))
+            // Records that do not continue the chain are refused, whole.
+            let gap = await #expect(throws: VeilError.self) { try await stores.audit.adopt([records[1]], spends: [], completingImport: false) }
+            #expect(gap?.code == .conflict)
+            #expect(try await stores.audit.head() == .empty)
+            try await stores.audit.adopt(
+                records, spends: [AdoptedSpend(auditSeq: 1, spend: kept), AdoptedSpend(auditSeq: 2, spend: lost)], completingImport: false)
+            #expect(try await stores.audit.head() == records[1].head)
+            #expect(try await stores.ledger.allSpends() == [kept, lost])
+            // Adopting the same spend again links nothing new; one tied to another record is a conflict.
+            let taken = await #expect(throws: VeilError.self) {
+                try await stores.audit.adopt([], spends: [AdoptedSpend(auditSeq: 1, spend: lost)], completingImport: false)
+            }
+            #expect(taken?.code == .conflict)
+            await target.remove()
+        },
+    ]
+}

@@ -1,0 +1,163 @@
+import Foundation
+import GRDB
+import Glibc
+import VeilCore
+import VeilStore
+
+/// `ModelStore` on the Veil SQLite database (the `models` table).
+struct SQLiteModelStore: ModelStore {
+    let database: VeilDatabase
+    let chain: SQLiteAuditChain
+
+    func register(_ record: ModelRecord, audit: AuditDraft) async throws -> ModelRecord {
+        try await database.write("models.register") { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO models (id, task, state, is_private, epsilon, created_ms, reviewer, review_note, reviewed_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                    """,
+                arguments: [
+                    record.id, record.task, record.state.rawValue, record.isPrivate, record.epsilon, record.createdMillis,
+                    record.reviewer, record.reviewNote, record.reviewedMillis,
+                ])
+            try chain.append(audit, in: db)
+            return try Self.find(record.id, in: db) ?? record
+        }
+    }
+
+    func all() async throws -> [ModelRecord] {
+        try await database.read("models.all") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY created_ms DESC").map(Self.record)
+        }
+    }
+
+    func find(id: String) async throws -> ModelRecord? {
+        try await database.read("models.find") { db in try Self.find(id, in: db) }
+    }
+
+    func review(
+        id: String, to state: ModelState, reviewer: String, note: String, atMillis: Int64,
+        audit: @escaping @Sendable (ModelRecord) -> AuditDraft
+    ) async throws -> ModelRecord {
+        try await database.write("models.review") { db in
+            guard var record = try Self.find(id, in: db) else {
+                throw VeilError(.notFound, field: "model_id", "no model \(id); see `veil models list`")
+            }
+            guard record.state == .candidate else {
+                throw VeilError(
+                    .invalidInput, field: "model_id", "model \(id) is already \(record.state.rawValue); only a candidate can be reviewed")
+            }
+            record.state = state
+            record.reviewer = reviewer
+            record.reviewNote = note
+            record.reviewedMillis = atMillis
+            try db.execute(
+                sql: "UPDATE models SET state = ?, reviewer = ?, review_note = ?, reviewed_ms = ? WHERE id = ?",
+                arguments: [state.rawValue, reviewer, note, atMillis, id])
+            try chain.append(audit(record), in: db)
+            return record
+        }
+    }
+
+    func serving(task: String) async throws -> ModelRecord? {
+        try await database.read("models.serving") { db in
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM models WHERE task = ? AND state = ? ORDER BY reviewed_ms DESC LIMIT 1",
+                arguments: [task, ModelState.approved.rawValue]
+            ).map(Self.record)
+        }
+    }
+
+    private static func find(_ id: String, in db: Database) throws -> ModelRecord? {
+        try Row.fetchOne(db, sql: "SELECT * FROM models WHERE id = ?", arguments: [id]).map(record)
+    }
+
+    private static func record(_ row: Row) throws -> ModelRecord {
+        guard let state = ModelState(rawValue: row["state"]) else {
+            throw VeilError(.integrity, field: "models.state", "holds a state Veil does not know")
+        }
+        var record = ModelRecord(
+            id: row["id"], task: row["task"], isPrivate: row["is_private"], epsilon: row["epsilon"],
+            createdMillis: row["created_ms"])
+        record.state = state
+        record.reviewer = row["reviewer"]
+        record.reviewNote = row["review_note"]
+        record.reviewedMillis = row["reviewed_ms"]
+        return record
+    }
+
+    /// Creates `models`.
+    static func registerMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("models-v1") { db in
+            try db.create(table: "models") { table in
+                table.primaryKey("id", .text)
+                table.column("task", .text).notNull().indexed()
+                table.column("state", .text).notNull()
+                table.column("is_private", .boolean).notNull()
+                table.column("epsilon", .double)
+                table.column("created_ms", .integer).notNull()
+                table.column("reviewer", .text)
+                table.column("review_note", .text)
+                table.column("reviewed_ms", .integer)
+            }
+        }
+    }
+}
+
+/// `ModelArtifactStore` as files beside the database: `<data-dir>/models/<id>.json`. A new artifact is
+/// written to a temporary file, synced, renamed into place and its directory synced, so it is either
+/// whole or absent after a crash. File I/O runs off the cooperative pool.
+struct FileArtifactStore: ModelArtifactStore {
+    /// `<data-dir>/models`.
+    let directory: String
+
+    init(dataDirectory: String) {
+        directory = (dataDirectory as NSString).appendingPathComponent("models")
+    }
+
+    func put(_ artifact: Data, id: String) async throws {
+        guard Self.isFileName(id) else {
+            throw VeilError(.invalidInput, field: "model_id", "must be lowercase hex")
+        }
+        let path = self.path(id)
+        let directory = directory
+        try await BlockingIO.run {
+            guard !FileManager.default.fileExists(atPath: path) else { return }
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                let temporary = path + ".tmp"
+                guard FileManager.default.createFile(atPath: temporary, contents: artifact) else {
+                    throw VeilError(.unavailable, field: temporary, "cannot write the model artifact (is the disk full?)")
+                }
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+                try handle.synchronize()
+                try handle.close()
+                guard rename(temporary, path) == 0 else {
+                    throw VeilError(.unavailable, field: path, "cannot move the model artifact into place")
+                }
+                let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                if descriptor >= 0 {
+                    _ = fsync(descriptor)
+                    close(descriptor)
+                }
+            } catch let error as VeilError {
+                throw error
+            } catch {
+                throw VeilError(.unavailable, field: directory, "cannot write the model artifact (is the disk full?)")
+            }
+        }
+    }
+
+    func artifact(id: String) async throws -> Data? {
+        guard Self.isFileName(id) else { return nil }
+        let path = self.path(id)
+        return try await BlockingIO.run { FileManager.default.contents(atPath: path) }
+    }
+
+    /// Ids are lowercase hex digests: anything else names no file here, and never one outside it.
+    private static func isFileName(_ id: String) -> Bool {
+        !id.isEmpty && id.utf8.allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
+    }
+
+    private func path(_ id: String) -> String { (directory as NSString).appendingPathComponent("\(id).json") }
+}

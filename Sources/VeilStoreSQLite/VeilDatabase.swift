@@ -1,0 +1,152 @@
+import Foundation
+import GRDB
+import VeilCore
+
+/// The SQLite database in the data directory (`<data-dir>/veil.sqlite`), opened in WAL mode with
+/// `synchronous = FULL`, so a transaction that has returned is on disk and survives a crash.
+///
+/// Every table is created by a named migration in `VeilDatabase.migrator`; each store adds its own
+/// migrations in its own file, and the migrator runs them in order at open. Every read and write of
+/// the stores goes through `read` and `write`, which run on GRDB's queues (never blocking a
+/// cooperative thread) and map failures to `VeilError` in one place (`SQLiteErrors`).
+final class VeilDatabase: Sendable {
+    /// The file name inside the data directory.
+    static let fileName = "veil.sqlite"
+
+    /// The connection pool: one writer, concurrent readers.
+    let pool: DatabasePool
+    let path: String
+    /// The data directory, for messages ("the disk holding … is full").
+    let directory: String
+    /// Copies the WAL into the database file after an import's commit, off the commit's path.
+    let checkpointer: WALCheckpointer
+
+    /// Opens (creating if needed) the database in `directory` and brings its schema up to date.
+    init(directory: String) throws {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw VeilError(.unavailable, field: directory, "cannot create the data directory: \(error.localizedDescription)")
+        }
+        self.directory = directory
+        path = (directory as NSString).appendingPathComponent(Self.fileName)
+        checkpointer = WALCheckpointer(path: path)
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            // 64 MiB of page cache per connection (default 2 MiB): bulk ingestion touches index pages
+            // all over the file, and a small cache turns each batch into reads and WAL spills.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+        }
+        configuration.busyMode = .timeout(10)
+        do {
+            if !FileManager.default.fileExists(atPath: path) { try Self.create(path) }
+            pool = try DatabasePool(path: path, configuration: configuration)
+            let applied = try pool.read { db in try Self.migrator(madeBeforeTheChain: false).appliedIdentifiers(db) }
+            // A database that has tables but not the chain's was made before the chain lived in the
+            // store: its `audit.log` is imported once (`SQLiteAuditChain`'s migration marks it).
+            let madeBeforeTheChain = !applied.isEmpty && !applied.contains(SQLiteAuditChain.migrationIdentifier)
+            try Self.migrator(madeBeforeTheChain: madeBeforeTheChain).migrate(pool)
+        } catch let error as VeilError {
+            throw error
+        } catch {
+            let mapped = SQLiteErrors.map(error, operation: "open", directory: directory)
+            if let mapped = mapped as? VeilError, mapped.code != .internal { throw mapped }
+            throw VeilError(
+                .unavailable, field: path, "cannot open the database: it is damaged or not a Veil database",
+                cause: (mapped as? VeilError)?.cause)
+        }
+    }
+
+    /// The page size of a new database: 16 KiB, not SQLite's 4 KiB. Events are small rows appended
+    /// in bulk; larger pages halve the B-tree pages an import touches and write (`VeilBench ingest`:
+    /// about 0.3 s less per million events). An existing database keeps the size it was made with.
+    static let pageSize = 16_384
+
+    /// Creates an empty database file in WAL mode with `pageSize` pages. The size must be set before
+    /// WAL mode, which `DatabasePool` turns on first thing.
+    private static func create(_ path: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA page_size = \(pageSize)")
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+        }
+        try queue.close()
+    }
+
+    /// Runs `body` in a read-only transaction on one of the pool's readers and returns its result.
+    ///
+    /// GRDB's async `pool.read` holds its reader until the awaiting task resumes on the cooperative
+    /// pool; with every cooperative thread busy, no task can resume to hand its reader back (seen with
+    /// concurrent `POST /v1/predict` on two cores). This read runs and releases its reader on GRDB's
+    /// own queue, so it never waits for the cooperative pool.
+    func read<T: Sendable>(_ operation: String, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                pool.asyncRead { database in
+                    continuation.resume(with: Result { try body(try database.get()) })
+                }
+            }
+        } catch {
+            throw SQLiteErrors.map(error, operation: operation, directory: directory)
+        }
+    }
+
+    /// Runs `body` in one IMMEDIATE write transaction on the writer's queue and returns its result once
+    /// the commit is durable. Nothing of it is stored if it throws. An `import` transaction commits
+    /// with SQLite's automatic checkpoint off and leaves the WAL's copy to the background
+    /// (`WALCheckpointer`): its commit writes the whole import to the WAL at once.
+    func write<T: Sendable>(
+        _ operation: String, import: Bool = false, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        let checkpointer = checkpointer
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                pool.asyncWriteWithoutTransaction { db in
+                    continuation.resume(
+                        with: Result {
+                            var value: T?
+                            let transaction = {
+                                try db.inTransaction(.immediate) {
+                                    value = try body(db)
+                                    return .commit
+                                }
+                            }
+                            if `import` { try checkpointer.withoutAutomaticCheckpoint(db, transaction) } else { try transaction() }
+                            return value!
+                        })
+                }
+            }
+        } catch {
+            throw SQLiteErrors.map(error, operation: operation, directory: directory)
+        }
+    }
+
+    /// All schema migrations, in the order they run. Each store registers its own; `madeBeforeTheChain`
+    /// tells the chain's migration to mark the existing `audit.log` for import.
+    static func migrator(madeBeforeTheChain: Bool) -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        EventSchema.registrar(&migrator)
+        SQLiteLedgerStore.registerMigrations(&migrator)
+        SQLiteModelStore.registerMigrations(&migrator)
+        SQLiteSettingsStore.registerMigrations(&migrator)
+        SQLiteTokenStore.registerMigrations(&migrator)
+        // Appended after the above: the chain in the store, the spend ↔ record link, the key set.
+        SQLiteAuditChain.registerMigrations(&migrator, madeBeforeTheChain: madeBeforeTheChain)
+        SQLiteLedgerStore.registerChainLinkMigration(&migrator)
+        SQLiteKeySetStore.registerMigrations(&migrator)
+        return migrator
+    }
+}
+
+/// Runs blocking file work on a dispatch queue, never on a cooperative thread.
+enum BlockingIO {
+    private static let queue = DispatchQueue(label: "veil.store.file-io", qos: .userInitiated, attributes: .concurrent)
+
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}

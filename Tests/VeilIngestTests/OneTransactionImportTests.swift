@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import VeilAudit
+import VeilCore
+import VeilStore
+
+@testable import VeilIngest
+
+/// `veil ingest` of a file in one transaction, fed by the validation tasks while they run.
+@Suite struct OneTransactionImportTests {
+    /// `count` NDJSON lines over `users` users, a minute apart; about 120 bytes each.
+    static func lines(_ count: Int, users: Int, prefix: String = "e") -> [String] {
+        (0..<count).map { n in
+            let minute = n % 1_440
+            let timestamp = String(format: "2026-11-%02d T%02d:%02d:00Z", 1 + n / 1_440, minute / 60, minute % 60)
+                .replacingOccurrences(of: " ", with: "")
+            return eventLine(id: "\(prefix)\(n)", user: "user-\(n % users)", timestamp: timestamp, extra: #""item_id":"sku-\#(n % 97)""#)
+        }
+    }
+
+    func importer(_ fixture: Fixture, tasks: Int, limit: Int = ImportOptions.defaultOneTransactionLimit) throws -> EventImporter {
+        var options = ImportOptions()
+        options.validationTasks = tasks
+        options.oneTransactionLimit = limit
+        options.batchSize = 1_000
+        return try EventImporter(service: fixture.service(), options: options)
+    }
+
+    /// Several validation tasks (segments of the file) finish in any order; the store must still take
+    /// their events in file order, so of two records with one `event_id` the earlier is stored.
+    @Test(arguments: [1, 3, 4])
+    func segmentsAreStoredInFileOrder(tasks: Int) async throws {
+        let fixture = try Fixture()
+        var lines = Self.lines(12_000, users: 300)
+        // Line 11,001 repeats the event_id of line 2 with another item: a duplicate, not stored.
+        lines[11_000] = eventLine(id: "e1", user: "user-1", timestamp: "2026-11-01T00:01:00Z", extra: #""item_id":"late""#)
+        let path = try fixture.file("events.ndjson", lines.joined(separator: "\n") + "\n")
+        #expect((try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0) > 4 << 16, "several segments")
+
+        let report = try await importer(fixture, tasks: tasks).importFile(path, actor: "cli")
+        #expect(report.stored && report.records == 12_000 && report.accepted == 11_999 && report.duplicates == 1)
+        let user1 = try await fixture.store.events(for: fixture.pid("user-1"))
+        #expect(user1.first { $0.eventID == "e1" }?.itemID == "sku-1")
+        #expect(try await fixture.store.eventCount() == 11_999)
+        #expect(try await fixture.vault.identityCount() == 300)
+        // One audit record for the file, with its totals.
+        let audits = try await fixture.auditEntries().filter { $0.action == "ingest.batch" }
+        #expect(audits.count == 1)
+        #expect(audits.first?.details["accepted"] == .int(11_999))
+        #expect(audits.first?.details["new_identities"] == .int(300))
+    }
+
+    /// An invalid record near the end arrives after thousands of events were written in the
+    /// transaction: they are rolled back with their vault rows, and the writer's memory of vault rows
+    /// with them, so a later import of the corrected file escrows every user.
+    @Test(arguments: [1, 3])
+    func aLateInvalidRecordRollsBackEverythingWritten(tasks: Int) async throws {
+        let fixture = try Fixture()
+        var lines = Self.lines(30_000, users: 500)
+        lines[29_990] = eventLine(id: "bad", type: "teleport")
+        let path = try fixture.file("events.ndjson", lines.joined(separator: "\n") + "\n")
+        let report = try await importer(fixture, tasks: tasks).importFile(path, actor: "cli")
+        #expect(!report.stored && report.accepted == 0 && report.rejected == 1)
+        #expect(report.problems.map(\.index) == [29_991])
+        #expect(try await fixture.store.eventCount() == 0)
+        #expect(try await fixture.vault.identityCount() == 0)
+        #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.isEmpty)
+
+        lines[29_990] = eventLine(id: "fixed", user: "user-0")
+        let fixed = try fixture.file("fixed.ndjson", lines.joined(separator: "\n") + "\n")
+        let again = try await importer(fixture, tasks: tasks).importFile(fixed, actor: "cli")
+        #expect(again.stored && again.accepted == 30_000)
+        #expect(try await fixture.vault.identityCount() == 500)
+        for user in ["user-0", "user-250", "user-499"] {
+            #expect(try await fixture.vault.identity(for: fixture.pid(user)) != nil)
+        }
+    }
+
+    /// Past `oneTransactionLimit` records the file is validated first and stored in batches; an
+    /// invalid record still stores nothing.
+    @Test func aFileOverTheLimitIsStoredInBatches() async throws {
+        let fixture = try Fixture()
+        let lines = Self.lines(5_000, users: 50)
+        let path = try fixture.file("events.ndjson", lines.joined(separator: "\n") + "\n")
+        let report = try await importer(fixture, tasks: 2, limit: 1_000).importFile(path, actor: "cli")
+        #expect(report.stored && report.records == 5_000 && report.accepted == 5_000)
+        #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.count == 5)
+
+        let bad = try fixture.file("bad.ndjson", (Self.lines(5_000, users: 50, prefix: "b") + [eventLine(id: "x", type: "nope")]).joined(separator: "\n"))
+        let refused = try await importer(fixture, tasks: 2, limit: 1_000).importFile(bad, actor: "cli")
+        #expect(!refused.stored && refused.rejected == 1 && refused.accepted == 0)
+        #expect(try await fixture.store.eventCount() == 5_000)
+    }
+
+    @Test func anEmptyFileStoresNothingAndSucceeds() async throws {
+        let fixture = try Fixture()
+        let path = try fixture.file("empty.ndjson", "\n\n")
+        let report = try await importer(fixture, tasks: 1).importFile(path, actor: "cli")
+        #expect(report.stored && report.records == 0 && report.accepted == 0)
+        #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.isEmpty)
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import GRDB
+import Testing
+import VeilStore
+@testable import VeilStoreSQLite
+
+/// An import's transaction commits without SQLite's automatic checkpoint; the automatic checkpoint is
+/// back on afterwards for ordinary commits, and the copy into the database file still happens.
+@Suite struct WALCheckpointerTests {
+    static func fileSize(_ path: String) -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+    }
+
+    @Test func theAutomaticCheckpointIsBackOnAndTheCopyIsMade() throws {
+        let dir = ScratchDirectory()
+        let database = try VeilDatabase(directory: dir.path)
+        let before = Self.fileSize(database.path)
+        // About 6 MB in one transaction: 400 pages of 16 KiB.
+        let setting = try database.pool.writeWithoutTransaction { db in
+            try database.checkpointer.withoutAutomaticCheckpoint(db) {
+                try db.inTransaction {
+                    try db.execute(sql: "CREATE TABLE t (payload BLOB)")
+                    for _ in 0..<3_000 { try db.execute(sql: "INSERT INTO t VALUES (randomblob(2000))") }
+                    return .commit
+                }
+            }
+            return try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint")
+        }
+        #expect(setting == Int(WALCheckpointer.automaticPages))
+        try database.checkpointer.checkpointNow()
+        #expect(Self.fileSize(database.path) >= before + 6_000_000)
+        #expect(try database.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM t") } == 3_000)
+    }
+
+    @Test func aFailedTransactionAlsoTurnsItBackOn() throws {
+        struct Boom: Error {}
+        let dir = ScratchDirectory()
+        let database = try VeilDatabase(directory: dir.path)
+        let (failed, setting) = try database.pool.writeWithoutTransaction { db in
+            let failed: Bool
+            do {
+                try database.checkpointer.withoutAutomaticCheckpoint(db) { throw Boom() }
+                failed = false
+            } catch {
+                failed = error is Boom
+            }
+            return (failed, try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint"))
+        }
+        #expect(failed)
+        #expect(setting == Int(WALCheckpointer.automaticPages))
+    }
+}
