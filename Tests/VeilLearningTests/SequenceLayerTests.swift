@@ -17,7 +17,8 @@ import VeilCrypto
 ///   gradient written out — equals central differences of L_e, and the squared norm the layer reports
 ///   for that example inside the full chunk equals the squared norm of that vector to 1e-9 relative;
 /// - the weighted sum the layer adds for clip factors w_e = min(1, C/‖g_e‖) equals Σ_e w_e·g_e of the
-///   brute-force gradients to 1e-12, and each clipped contribution has norm ≤ C.
+///   brute-force gradients to 1e-12, and each clipped contribution has norm ≤ C; so does the sum for
+///   weights that differ from example to example.
 @Suite struct SequenceLayerTests {
     /// Rows per example: an empty example, ties in length, a single-row one.
     static let lengths = [4, 1, 0, 5, 3, 5]
@@ -90,6 +91,19 @@ import VeilCrypto
             slice: Self.sliceRows)
         harness.checkAll()
         harness.checkInputGradient()
+    }
+
+    /// The dense head read at every time step (its weights shared across an example's rows), and read
+    /// once per example. Lengths [2, 0, 1, 1] have as many rows as examples without one row each.
+    @Test func denseHeadGradientsNormsAndClippedSum() throws {
+        for lengths in [Self.lengths, [2, 0, 1, 1], [1, 1, 1]] {
+            let layer = DenseLayer<Double>(
+                inputs: 3, outputs: 2, activation: .identity, inputActivation: .identity, parameterOffset: Self.offset)
+            let harness = LayerHarness(
+                layer: layer, input: Self.rowsInput(width: 3, seed: 51), lengths: lengths, seed: 52, slice: Self.sliceRows)
+            harness.checkAll()
+            harness.checkInputGradient()
+        }
     }
 
     /// Random input rows for `lengths`, with a repeated time step in example 4 (rows 10 and 11) and
@@ -286,6 +300,14 @@ struct LayerHarness<L: Layer> where L.Scalar == Double {
         let summed = gradient(run: full, input: input, rows: rows, weights: weights, takeNorms: true)
         for k in expected.indices {
             #expect(abs(summed[k] - expected[k]) <= 1e-12 * max(1, abs(expected[k])), "clipped sum, index \(k)")
+        }
+        // Every example a different weight (as 1/B for SGD, but distinct), so a weight applied to the
+        // wrong example's rows shows.
+        let distinct = (0..<rows.count).map { 1 / Double($0 + 2) }
+        let weighted = gradient(run: full, input: input, rows: rows, weights: distinct, takeNorms: false)
+        for k in expected.indices {
+            let reference = zip(perExample, distinct).reduce(0) { $0 + $1.0[k] * $1.1 }
+            #expect(abs(weighted[k] - reference) <= 1e-12 * max(1, abs(reference)), "weighted sum, index \(k)")
         }
     }
 }

@@ -79,7 +79,7 @@ struct DenseLayer<Scalar: ComputeScalar>: Layer {
     }
 
     /// Whether the chunk's sum is one matrix product (every example one row) rather than per example.
-    private func sumsWholeChunk(_ rows: ExampleRows) -> Bool { rows.rowCount == rows.count }
+    private func sumsWholeChunk(_ rows: ExampleRows) -> Bool { rows.oneRowEach }
 
     func addGradient(
         example: Int, weight: Scalar, input: RowBuffer<Scalar>, rows: ExampleRows, memory: Memory,
