@@ -7,11 +7,4 @@ public enum ModelFamily: String, Sendable, Codable, CaseIterable, Hashable {
     case logistic
     /// Dense ReLU hidden layers over a user's feature row.
     case mlp
-    /// A GRU over the user's last events (`SequenceModel`).
-    case gru
-    /// Causal temporal convolutions over the user's last events (`SequenceModel`).
-    case cnn
-
-    /// Whether the family reads event sequences rather than feature rows.
-    public var readsSequences: Bool { self == .gru || self == .cnn }
 }

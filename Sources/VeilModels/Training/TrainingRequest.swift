@@ -141,8 +141,6 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
             guard !hidden.isEmpty, hidden.count <= 4, hidden.allSatisfy({ (1...4096).contains($0) }) else {
                 throw fail("hidden_sizes", "an mlp needs 1 to 4 hidden layers of 1 to 4096 units each")
             }
-        case .gru, .cnn:
-            throw fail("model", "gru and cnn models cannot be trained through the service yet; use logistic or mlp")
         }
         let epochs = self.epochs ?? policy.training.defaultEpochs
         guard (1...1000).contains(epochs) else { throw fail("epochs", "must be between 1 and 1000") }
