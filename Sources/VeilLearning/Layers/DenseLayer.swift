@@ -26,19 +26,7 @@ struct DenseLayer<Scalar: ComputeScalar>: Layer {
     var biasOffset: Int { parameterOffset + inputs * outputs }
 
     /// One example's materialised gradient, for examples with several rows.
-    final class Memory {
-        let gradient: UnsafeMutablePointer<Scalar>
-        let count: Int
-        /// The example whose gradient `gradient` holds, or -1.
-        var example = -1
-
-        init(count: Int) {
-            self.count = count
-            gradient = .allocate(capacity: count)
-        }
-
-        deinit { gradient.deallocate() }
-    }
+    typealias Memory = ExampleGradient<Scalar>
 
     func makeMemory() -> Memory { Memory(count: parameterCount) }
 
@@ -75,7 +63,7 @@ struct DenseLayer<Scalar: ComputeScalar>: Layer {
             return Double((DenseKernels.dot(a, a, inputs) + 1) * DenseKernels.dot(d, d, outputs))
         }
         materialise(example: example, input: input, rows: rows, memory: memory, outputDelta: outputDelta)
-        return Double(DenseKernels.dot(memory.gradient, memory.gradient, memory.count))
+        return memory.squaredNorm
     }
 
     /// Whether the chunk's sum is one matrix product (every example one row) rather than per example.
@@ -89,9 +77,7 @@ struct DenseLayer<Scalar: ComputeScalar>: Layer {
         if memory.example != example {
             materialise(example: example, input: input, rows: rows, memory: memory, outputDelta: outputDelta)
         }
-        let target = gradient + parameterOffset
-        let source = memory.gradient
-        for k in 0..<memory.count { target[k] += weight * source[k] }
+        memory.add(weight: weight, into: gradient + parameterOffset)
     }
 
     func addChunkGradient(
@@ -110,13 +96,12 @@ struct DenseLayer<Scalar: ComputeScalar>: Layer {
             outputs, m: rows.rowCount, k: inputs, n: outputs)
     }
 
-    /// Writes example `example`'s gradient (weights, then biases) to `memory.gradient`.
+    /// Writes example `example`'s gradient (weights, then biases) to `memory`.
     private func materialise(
         example: Int, input: RowBuffer<Scalar>, rows: ExampleRows, memory: Memory, outputDelta: RowBuffer<Scalar>
     ) {
         let span = rows[example]
-        let gradient = memory.gradient
-        gradient.update(repeating: 0, count: memory.count)
+        let gradient = memory.start(example: example)
         MatrixKernels.accumulateOuterProducts(
             input.row(span.lowerBound), inputs, outputDelta.row(span.lowerBound), outputs, rowWeights: nil,
             into: gradient, outputs, m: span.count, k: inputs, n: outputs)
@@ -125,6 +110,5 @@ struct DenseLayer<Scalar: ComputeScalar>: Layer {
             let d = outputDelta.row(row)
             for o in 0..<outputs { bias[o] += d[o] }
         }
-        memory.example = example
     }
 }

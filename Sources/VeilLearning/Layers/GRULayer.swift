@@ -50,10 +50,8 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
         let recurrentWeightsTransposed: UnsafeMutablePointer<Scalar>
         /// The chunk's examples, longest first (ties by position).
         var order: [Int] = []
-        /// One example's gradient, in parameter layout, and which example it is (-1: none).
-        let gradient: UnsafeMutablePointer<Scalar>
-        let gradientCount: Int
-        var example = -1
+        /// One example's gradient.
+        let gradient: ExampleGradient<Scalar>
 
         init(layer: GRULayer) {
             inputProducts = RowBuffer(width: layer.gates)
@@ -66,14 +64,12 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
             stepDeltas = RowBuffer(width: layer.gates)
             inputWeightsTransposed = .allocate(capacity: layer.inputs * layer.gates)
             recurrentWeightsTransposed = .allocate(capacity: layer.hidden * layer.gates)
-            gradientCount = layer.parameterCount
-            gradient = .allocate(capacity: layer.parameterCount)
+            gradient = ExampleGradient(count: layer.parameterCount)
         }
 
         deinit {
             inputWeightsTransposed.deallocate()
             recurrentWeightsTransposed.deallocate()
-            gradient.deallocate()
         }
 
         func reserve(rows: Int, examples: Int) {
@@ -88,7 +84,7 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
         _ input: RowBuffer<Scalar>, rows: ExampleRows, parameters: UnsafePointer<Scalar>, memory: Memory,
         output: RowBuffer<Scalar>
     ) {
-        memory.example = -1
+        memory.gradient.example = -1
         memory.reserve(rows: rows.rowCount, examples: rows.count)
         let H = hidden, G = gates
         let weights = parameters + parameterOffset
@@ -139,7 +135,7 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
         _ input: RowBuffer<Scalar>, rows: ExampleRows, parameters: UnsafePointer<Scalar>, memory: Memory,
         outputDelta: RowBuffer<Scalar>, inputDelta: RowBuffer<Scalar>?
     ) {
-        memory.example = -1
+        memory.gradient.example = -1
         let H = hidden, G = gates
         let weights = parameters + parameterOffset
         let order = memory.order
@@ -189,7 +185,7 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
         example: Int, input: RowBuffer<Scalar>, rows: ExampleRows, memory: Memory, outputDelta: RowBuffer<Scalar>
     ) -> Double {
         materialise(example: example, input: input, rows: rows, memory: memory)
-        return Double(DenseKernels.dot(memory.gradient, memory.gradient, memory.gradientCount))
+        return memory.gradient.squaredNorm
     }
 
     func addGradient(
@@ -197,10 +193,8 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
         outputDelta: RowBuffer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
     ) {
         guard !rows[example].isEmpty else { return }
-        if memory.example != example { materialise(example: example, input: input, rows: rows, memory: memory) }
-        let target = gradient + parameterOffset
-        let source = memory.gradient
-        for k in 0..<memory.gradientCount { target[k] += weight * source[k] }
+        if memory.gradient.example != example { materialise(example: example, input: input, rows: rows, memory: memory) }
+        memory.gradient.add(weight: weight, into: gradient + parameterOffset)
     }
 
     func addChunkGradient(
@@ -212,8 +206,7 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
     private func materialise(example: Int, input: RowBuffer<Scalar>, rows: ExampleRows, memory: Memory) {
         let H = hidden, G = gates
         let span = rows[example]
-        let gradient = memory.gradient
-        gradient.update(repeating: 0, count: memory.gradientCount)
+        let gradient = memory.gradient.start(example: example)
         if !span.isEmpty {
             let first = span.lowerBound
             MatrixKernels.accumulateOuterProducts(
@@ -232,7 +225,6 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
                 }
             }
         }
-        memory.example = example
     }
 
     @inline(__always)

@@ -32,23 +32,17 @@ struct TemporalConvolutionLayer<Scalar: ComputeScalar>: Layer {
         /// dLoss/d(unrolled input) per row.
         let unrolledDelta: RowBuffer<Scalar>
         let weightsTransposed: UnsafeMutablePointer<Scalar>
-        let gradient: UnsafeMutablePointer<Scalar>
-        let gradientCount: Int
-        var example = -1
+        let gradient: ExampleGradient<Scalar>
 
         init(layer: TemporalConvolutionLayer) {
             unrolled = RowBuffer(width: layer.unrolledWidth)
             preActivationDelta = RowBuffer(width: layer.outputs)
             unrolledDelta = RowBuffer(width: layer.unrolledWidth)
             weightsTransposed = .allocate(capacity: layer.unrolledWidth * layer.outputs)
-            gradientCount = layer.parameterCount
-            gradient = .allocate(capacity: layer.parameterCount)
+            gradient = ExampleGradient(count: layer.parameterCount)
         }
 
-        deinit {
-            weightsTransposed.deallocate()
-            gradient.deallocate()
-        }
+        deinit { weightsTransposed.deallocate() }
     }
 
     func makeMemory() -> Memory { Memory(layer: self) }
@@ -57,7 +51,7 @@ struct TemporalConvolutionLayer<Scalar: ComputeScalar>: Layer {
         _ input: RowBuffer<Scalar>, rows: ExampleRows, parameters: UnsafePointer<Scalar>, memory: Memory,
         output: RowBuffer<Scalar>
     ) {
-        memory.example = -1
+        memory.gradient.example = -1
         let count = rows.rowCount
         for buffer in [memory.unrolled, memory.preActivationDelta, memory.unrolledDelta] { buffer.reserve(rows: count) }
         for example in 0..<rows.count {
@@ -88,7 +82,7 @@ struct TemporalConvolutionLayer<Scalar: ComputeScalar>: Layer {
         _ input: RowBuffer<Scalar>, rows: ExampleRows, parameters: UnsafePointer<Scalar>, memory: Memory,
         outputDelta: RowBuffer<Scalar>, inputDelta: RowBuffer<Scalar>?
     ) {
-        memory.example = -1
+        memory.gradient.example = -1
         let count = rows.rowCount
         // The ReLU's derivative, from the output `forward` kept in the same buffer.
         let weights = parameters + parameterOffset
@@ -123,7 +117,7 @@ struct TemporalConvolutionLayer<Scalar: ComputeScalar>: Layer {
         example: Int, input: RowBuffer<Scalar>, rows: ExampleRows, memory: Memory, outputDelta: RowBuffer<Scalar>
     ) -> Double {
         materialise(example: example, rows: rows, memory: memory)
-        return Double(DenseKernels.dot(memory.gradient, memory.gradient, memory.gradientCount))
+        return memory.gradient.squaredNorm
     }
 
     func addGradient(
@@ -131,10 +125,8 @@ struct TemporalConvolutionLayer<Scalar: ComputeScalar>: Layer {
         outputDelta: RowBuffer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
     ) {
         guard !rows[example].isEmpty else { return }
-        if memory.example != example { materialise(example: example, rows: rows, memory: memory) }
-        let target = gradient + parameterOffset
-        let source = memory.gradient
-        for k in 0..<memory.gradientCount { target[k] += weight * source[k] }
+        if memory.gradient.example != example { materialise(example: example, rows: rows, memory: memory) }
+        memory.gradient.add(weight: weight, into: gradient + parameterOffset)
     }
 
     func addChunkGradient(
@@ -145,8 +137,7 @@ struct TemporalConvolutionLayer<Scalar: ComputeScalar>: Layer {
     /// Writes example `example`'s gradient, in parameter layout, to `memory.gradient`.
     private func materialise(example: Int, rows: ExampleRows, memory: Memory) {
         let span = rows[example]
-        let gradient = memory.gradient
-        gradient.update(repeating: 0, count: memory.gradientCount)
+        let gradient = memory.gradient.start(example: example)
         if !span.isEmpty {
             MatrixKernels.accumulateOuterProducts(
                 memory.unrolled.row(span.lowerBound), unrolledWidth, memory.preActivationDelta.row(span.lowerBound),
@@ -157,6 +148,5 @@ struct TemporalConvolutionLayer<Scalar: ComputeScalar>: Layer {
                 for o in 0..<outputs { bias[o] += d[o] }
             }
         }
-        memory.example = example
     }
 }
