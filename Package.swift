@@ -57,7 +57,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "VeilAudit", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
-        .target(name: "VeilPrivacy", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
+        // Always optimised: the PLD accountant's transforms run about 100× slower unoptimised, and
+        // `make test` (a debug build) runs its known-answer tests against dp_accounting.
+        .target(name: "VeilPrivacy", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict + [.unsafeFlags(["-O"])]),
         .target(name: "VeilLearning", dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy"], swiftSettings: strict),
         .target(name: "VeilSynth", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         // Use cases, one module each; the faces (veil, VeilGateway) import the ones they expose.

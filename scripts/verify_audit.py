@@ -14,13 +14,19 @@ With --checkpoint, the checkpoint's signature over
 must verify, the log must reach its seq, and the record at that seq must have its hash.
 
 Every budget.spend record's cumulative_epsilon is replayed: the mechanisms of the dataset's spends so
-far (docs/privacy.md) are composed with Google's dp_accounting RDP accountant (default orders) and
-converted to epsilon at the record's delta; a record whose cumulative_epsilon differs by more than a
-relative 1e-6 fails. So a log re-signed with one spend left out fails here too, not only in
-`veil audit verify`. pure_epsilon releases use the randomised-response RDP bound (the tight bound for
-any epsilon-DP mechanism, capped by epsilon and alpha*epsilon^2/2, docs/privacy.md), thresholded ones their base's
-curve with their delta taken from the target delta; both are computed here, then composed with
-dp_accounting's curves.
+far (docs/privacy.md) are composed with Google's dp_accounting, by the accountant the record names
+(its "accountant" object; a record without one means RDP), and converted to epsilon at the record's
+delta; a record whose cumulative_epsilon differs by more than a relative 1e-6 fails. So a log
+re-signed with one spend left out fails here too, not only in `veil audit verify`.
+  RDP: dp_accounting's RdpAccountant at its default orders. pure_epsilon and discrete_laplace use the
+  randomised-response RDP bound (the tight bound for any epsilon-DP mechanism, capped by epsilon and
+  alpha*epsilon^2/2), discrete_gaussian the Gaussian curve of sigma/sensitivity, thresholded ones their
+  base's curve with their delta taken from the target delta.
+  PLD: dp_accounting's privacy loss distributions with the recorded parameters, composed in spend
+  order with tail_mass_truncation; gaussian records (possibly discrete Gaussian noise) by their RDP
+  curve, combined with the PLD by basic composition at the best of Veil's fixed splits of delta; the
+  smaller of that and the RDP of everything; and, when every release is pure epsilon-DP, the smaller of
+  that and the sum of their epsilons (docs/privacy.md, "The PLD accountant").
 
 Exit status 0 when everything verifies, 1 on the first failure (named by line and seq), 2 on bad usage.
 Needs PyNaCl and dp-accounting (pip install pynacl dp-accounting).
@@ -39,12 +45,17 @@ try:
     from nacl.signing import VerifyKey
     import numpy as np
     from dp_accounting import dp_event
+    from dp_accounting.pld import common as pld_common
+    from dp_accounting.pld import privacy_loss_distribution as pld
     from dp_accounting.rdp import rdp_privacy_accountant as rdp
 except ImportError:
     sys.stderr.write("verify_audit.py needs PyNaCl and dp-accounting: python3 -m pip install pynacl dp-accounting\n")
     sys.exit(2)
 
 EPSILON_TOLERANCE = 1e-6
+# The shares of delta the PLD part gets when gaussian records sit beside it (PLDAccountant.splits).
+PLD_SPLITS = [0.001, 0.003, 0.01, 0.03, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.97, 0.99, 0.997, 0.999]
+PURE_KINDS = ("laplace", "pure_epsilon", "discrete_laplace")
 
 
 class Failure(Exception):
@@ -91,7 +102,13 @@ def _mechanism_rdp(mechanism, orders):
         return curve, extra + float(mechanism["delta"])
     if kind == "pure_epsilon":
         return _pure_epsilon_rdp(float(mechanism["epsilon"]), orders), 0.0
-    if kind == "gaussian":
+    if kind == "discrete_laplace":
+        epsilon = mechanism["sensitivity"] / mechanism["scale"]
+        return mechanism["count"] * _pure_epsilon_rdp(epsilon, orders), 0.0
+    if kind == "discrete_gaussian":
+        multiplier = mechanism["sigma"] / mechanism["sensitivity"]
+        event = dp_event.SelfComposedDpEvent(dp_event.GaussianDpEvent(multiplier), mechanism["count"])
+    elif kind == "gaussian":
         event = dp_event.SelfComposedDpEvent(dp_event.GaussianDpEvent(mechanism["noise_multiplier"]), mechanism["count"])
     elif kind == "subsampled_gaussian":
         inner = dp_event.PoissonSampledDpEvent(mechanism["sampling_rate"], dp_event.GaussianDpEvent(mechanism["noise_multiplier"]))
@@ -106,8 +123,8 @@ def _mechanism_rdp(mechanism, orders):
     return np.array(accountant._rdp), 0.0  # the composed curve (dp_accounting keeps no public getter)
 
 
-def replay_epsilon(mechanisms, delta):
-    """Cumulative epsilon at `delta` of `mechanisms`, composed with dp_accounting's RDP accountant."""
+def _rdp_epsilon(mechanisms, delta):
+    """Epsilon at `delta` of `mechanisms` composed with dp_accounting's RDP accountant (default orders)."""
     orders = rdp.DEFAULT_RDP_ORDERS
     total = np.zeros(len(orders))
     additive = 0.0
@@ -121,6 +138,98 @@ def replay_epsilon(mechanisms, delta):
     return float(epsilon)
 
 
+def pld_distribution(mechanism, interval, log_mass_truncation_bound=-50):
+    """dp_accounting's privacy loss distribution of one Veil mechanism (not thresholded, not gaussian),
+    built as its PLDAccountant builds the matching DpEvent."""
+    kind = mechanism["mechanism"]
+    if kind == "subsampled_gaussian":
+        sigma, q, steps = mechanism["noise_multiplier"], mechanism["sampling_rate"], mechanism["steps"]
+        if q == 1:  # steps Gaussian releases are one with multiplier sigma / sqrt(steps)
+            return pld.from_gaussian_mechanism(
+                sigma / math.sqrt(steps), value_discretization_interval=interval,
+                log_mass_truncation_bound=log_mass_truncation_bound)
+        return pld.from_gaussian_mechanism(
+            sigma, value_discretization_interval=interval, sampling_prob=q,
+            log_mass_truncation_bound=log_mass_truncation_bound).self_compose(steps)
+    if kind == "laplace":
+        return pld.from_laplace_mechanism(1 / mechanism["epsilon"], value_discretization_interval=interval).self_compose(mechanism["count"])
+    if kind == "pure_epsilon":
+        return pld.from_privacy_parameters(
+            pld_common.DifferentialPrivacyParameters(mechanism["epsilon"], 0), value_discretization_interval=interval)
+    if kind == "discrete_laplace":
+        return pld.from_discrete_laplace_mechanism(
+            1 / mechanism["scale"], sensitivity=mechanism["sensitivity"],
+            value_discretization_interval=interval).self_compose(mechanism["count"])
+    if kind == "discrete_gaussian":
+        return pld.from_discrete_gaussian_mechanism(
+            mechanism["sigma"], sensitivity=mechanism["sensitivity"],
+            value_discretization_interval=interval).self_compose(mechanism["count"])
+    raise ValueError(f"unknown mechanism {kind!r}")
+
+
+class PLDReplay:
+    """Veil's PLD accountant over one dataset's spends (see the module docstring), extended one spend at
+    a time in spend order, as Veil's ledger composes them."""
+
+    def __init__(self, parameters):
+        self.parameters = parameters
+        self.total = pld.identity(value_discretization_interval=parameters["value_discretization_interval"])
+        self.mechanisms, self.gaussians = [], []
+        self.has_distribution, self.additive, self.pure = False, 0.0, 0.0
+
+    def add(self, mechanism):
+        self.mechanisms.append(mechanism)
+        while mechanism["mechanism"] == "thresholded":
+            self.additive += float(mechanism["delta"])
+            mechanism = mechanism["base"]
+        kind = mechanism["mechanism"]
+        if kind == "gaussian":
+            self.gaussians.append(mechanism)
+        else:
+            distribution = pld_distribution(
+                mechanism, self.parameters["value_discretization_interval"], self.parameters["log_mass_truncation_bound"])
+            self.total = self.total.compose(distribution, tail_mass_truncation=self.parameters["tail_mass_truncation"])
+            self.has_distribution = True
+        if self.pure is not None and kind in PURE_KINDS:
+            self.pure += {"laplace": lambda m: m["epsilon"] * m["count"], "pure_epsilon": lambda m: m["epsilon"],
+                          "discrete_laplace": lambda m: m["sensitivity"] / m["scale"] * m["count"]}[kind](mechanism)
+        else:
+            self.pure = None
+
+    def epsilon(self, delta):
+        if not (delta > self.additive or (self.additive == 0 and delta == 0)):
+            return math.inf
+        available = delta - self.additive
+        if self.gaussians and self.has_distribution:
+            composed = min(self.total.get_epsilon_for_delta(available * f) + _rdp_epsilon(self.gaussians, available * (1 - f))
+                           for f in PLD_SPLITS)
+        elif self.gaussians:
+            composed = _rdp_epsilon(self.gaussians, available)
+        else:
+            composed = self.total.get_epsilon_for_delta(available)
+        bound = min(composed, _rdp_epsilon(self.mechanisms, delta))
+        return bound if self.pure is None else min(bound, self.pure)
+
+
+def replay_epsilon(mechanisms, delta, accountant=None, replays=None):
+    """Cumulative epsilon at `delta` of `mechanisms` by the accountant a record names (None: RDP).
+    `replays` (a dict) keeps each dataset's PLD composition between calls, keyed by the first
+    mechanism's identity and the accountant, so a log is replayed in one pass."""
+    if accountant is None or accountant.get("accountant") == "rdp":
+        return _rdp_epsilon(mechanisms, delta)
+    if accountant.get("accountant") != "pld":
+        raise ValueError(f"unknown accountant {accountant.get('accountant')!r}")
+    key = (id(mechanisms), json.dumps(accountant, sort_keys=True))
+    replay = (replays if replays is not None else {}).get(key)
+    if replay is None or replay.mechanisms != mechanisms[:len(replay.mechanisms)]:
+        replay = PLDReplay(accountant)
+    for mechanism in mechanisms[len(replay.mechanisms):]:
+        replay.add(mechanism)
+    if replays is not None:
+        replays[key] = replay
+    return replay.epsilon(delta)
+
+
 def verify(log_path, key, checkpoint=None):
     """Returns (records, head hash hex). Raises Failure at the first bad record."""
     with open(log_path, "rb") as handle:
@@ -130,6 +239,7 @@ def verify(log_path, key, checkpoint=None):
         lines.pop()
     previous = bytes(32)
     spends = {}  # dataset -> mechanisms spent so far, oldest first
+    replays = {}  # PLD compositions kept between records
     for number, raw in enumerate(lines, start=1):
         expected = number
         try:
@@ -171,7 +281,7 @@ def verify(log_path, key, checkpoint=None):
             history = spends.setdefault(details.get("dataset", ""), [])
             history.append(mechanism)
             try:
-                replayed = replay_epsilon(history, delta)
+                replayed = replay_epsilon(history, delta, details.get("accountant"), replays)
             except (KeyError, TypeError, ValueError) as error:
                 raise Failure(number, seq, f"the spends so far cannot be replayed: {error}")
             if not abs(replayed - claimed_epsilon) <= EPSILON_TOLERANCE * max(abs(replayed), abs(claimed_epsilon)):

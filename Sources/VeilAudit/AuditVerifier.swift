@@ -4,8 +4,9 @@ import VeilCrypto
 /// Checks an audit log with nothing but the audit public key. Pure: no files, no clock.
 public enum AuditVerifier {
     /// Recomputes a dataset's cumulative ε from the mechanism objects of its spends so far (oldest
-    /// first) and the δ of the latest; nil when it cannot. Supplied by whoever owns the accountant.
-    public typealias EpsilonRecomputation = ([JSONValue], Double) -> Double?
+    /// first), the δ of the latest and the accountant it names (its `accountant` object, nil in records
+    /// that have none); nil when it cannot. Supplied by whoever owns the accountant.
+    public typealias EpsilonRecomputation = (_ mechanisms: [JSONValue], _ delta: Double, _ accountant: JSONValue?) -> Double?
 
     /// Verifies `lines` (the log's lines without newlines, first record first).
     ///

@@ -1,7 +1,7 @@
 import VeilCore
 
-/// Replays `budget.spend` records through an accountant and compares each record's
-/// `cumulative_epsilon` with the recomputed value (relative tolerance 1e-9), per dataset.
+/// Replays `budget.spend` records through an accountant — the one each record names — and compares
+/// each record's `cumulative_epsilon` with the recomputed value (relative tolerance 1e-9), per dataset.
 struct SpendReplay {
     static let tolerance = 1e-9
 
@@ -23,7 +23,7 @@ struct SpendReplay {
         let dataset: String
         if case .string(let name)? = details["dataset"] { dataset = name } else { dataset = "" }
         mechanisms[dataset, default: []].append(mechanism)
-        guard let recomputed = recompute(mechanisms[dataset]!, delta) else {
+        guard let recomputed = recompute(mechanisms[dataset]!, delta, details["accountant"]) else {
             return "the accountant cannot evaluate the mechanisms spent so far on this dataset"
         }
         guard abs(recomputed - claimed) <= Self.tolerance * max(abs(recomputed), abs(claimed)) else {

@@ -101,9 +101,10 @@ enum QualityBenchmarks {
                         let shape = DPSGDConfiguration(
                             noiseMultiplier: 1, clippingNorm: plan.clippingNorm, expectedBatchSize: plan.batchSize,
                             epochs: plan.epochs, population: population)
-                        sigma = try VeilPrivacyBridge.sigma(
-                            epsilon: epsilon, delta: plan.delta, samplingRate: shape.samplingRate(exampleCount: population),
-                            steps: shape.steps(exampleCount: population))
+                        sigma = try NoiseCalibration.calibrate(
+                            targetEpsilon: epsilon, delta: plan.delta, samplingRate: shape.samplingRate(exampleCount: population),
+                            steps: shape.steps(exampleCount: population), method: AccountingMethod(plan.accountant)
+                        ).noiseMultiplier
                     }
                     let result = try TrainingPipeline.fit(
                         plan: plan, train: trainSet, schema: schema, population: population,
@@ -126,15 +127,6 @@ enum QualityBenchmarks {
             }
         }
         return results
-    }
-}
-
-/// σ for a target ε (the accountant's calibration, as `TrainingService` does it).
-enum VeilPrivacyBridge {
-    static func sigma(epsilon: Double, delta: Double, samplingRate: Double, steps: Int) throws -> Double {
-        try RDPAccountant.calibrateNoiseMultiplier(
-            targetEpsilon: epsilon, delta: delta, samplingRate: samplingRate, steps: steps
-        ).noiseMultiplier
     }
 }
 

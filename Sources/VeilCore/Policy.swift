@@ -5,6 +5,7 @@ public struct Policy: Sendable, Hashable, Codable {
     /// The dataset the budget belongs to.
     public var dataset: String = "default"
     public var budget = Budget()
+    public var privacy = Privacy()
     public var training = Training()
     public var ingest = Ingest()
     public var queries = Queries()
@@ -27,6 +28,13 @@ public struct Policy: Sendable, Hashable, Codable {
         public var perRole: [String: Double] = [:]
         /// Lifetime ε cap per principal (token name or `cli`); a principal not listed has only the other caps.
         public var perPrincipal: [String: Double] = [:]
+        public init() {}
+    }
+
+    /// How releases are accounted.
+    public struct Privacy: Sendable, Hashable, Codable {
+        /// The accountant that composes releases and calibrates noise when a request names none.
+        public var accountant: AccountantKind = .pld
         public init() {}
     }
 

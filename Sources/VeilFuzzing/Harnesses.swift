@@ -306,7 +306,7 @@ public struct FuzzHarnesses {
             report.mutations[mutated.kind.rawValue, default: 0] += 1
             report.inputs += 1
             let result = AuditVerifier.verify(
-                lines: damaged, publicKey: key.publicKey, checkpoint: nil, recomputeEpsilon: AuditAccountant.epsilon)
+                lines: damaged, publicKey: key.publicKey, checkpoint: nil, recomputeEpsilon: AuditAccountant.recomputation())
             if result.failure == nil {
                 report.accepted += 1
                 // Only a change that leaves every record's body, hash and signature as signed may pass.

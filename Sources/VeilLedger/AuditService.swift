@@ -11,7 +11,7 @@ import VeilStore
 ///
 /// Contract:
 /// - `verify` and `checkpoint` run exactly the same checks: chain, seq, signatures, the cumulative ε of
-///   every `budget.spend` recomputed with the ledger's accountant (`AuditAccountant`), the ledger's
+///   every `budget.spend` recomputed with the accountant that record names (`AuditAccountant`), the ledger's
 ///   spends one for one with the chain's `budget.spend` records, and the mirror a prefix of the chain.
 /// - `checkpoint` signs nothing unless that verification passes: a chain `verify` rejects never gets
 ///   a checkpoint vouching for it.
@@ -40,7 +40,7 @@ public struct AuditService: Sendable {
         try await chain.forEachRecord { records += $0 }
         let lines = records.map(\.line)
         let verification = AuditVerifier.verify(
-            lines: lines, publicKey: publicKey, checkpoint: checkpoint, recomputeEpsilon: AuditAccountant.epsilon)
+            lines: lines, publicKey: publicKey, checkpoint: checkpoint, recomputeEpsilon: AuditAccountant.recomputation())
         let agreement = LedgerAgreement.check(spends: try await ledger.allSpends(), records: records)
         return ChainVerification(
             chain: verification, ledger: agreement, mirror: MirrorAgreement.compare(mirrorPath: mirrorPath, chain: lines))
@@ -53,7 +53,7 @@ public struct AuditService: Sendable {
     {
         AuditVerifier.verify(
             lines: AuditVerifier.lines(of: try AuditMirror.contents(path: path)), publicKey: publicKey, checkpoint: checkpoint,
-            recomputeEpsilon: AuditAccountant.epsilon)
+            recomputeEpsilon: AuditAccountant.recomputation())
     }
 
     /// Verifies as `verify` does and signs a checkpoint of the chain's head with `signingKey`. Throws

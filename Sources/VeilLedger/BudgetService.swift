@@ -53,8 +53,12 @@ public struct BudgetReceipt: Sendable, Codable, Equatable {
 /// The budget ledger use case: every release reserves its cost here before any data is read.
 ///
 /// Contract:
-/// - The cost is the ε of the request's mechanism at the policy's δ. All of a dataset's spends compose
-///   with the Rényi-DP accountant (`RDPAccountant`), so "spent" is the ε of the composition, not a sum.
+/// - The cost is the ε of the request's mechanism at the policy's δ. All of a dataset's spends compose,
+///   in spend order, with the policy's accountant (`privacy.accountant`: PLD or RDP, see
+///   `PrivacyAccountant`), so "spent" is the ε of the composition, not a sum. Each `budget.spend` and
+///   `budget.refuse` record names that accountant and its parameters (`accountant`), so the verifier
+///   recomputes with the same method; a policy that changes accountant charges every later request
+///   with the new one over all spends.
 /// - A request is refused, with nothing spent, when it would pass `max_epsilon_per_request`, the
 ///   dataset's `total_epsilon`, its role's cap or its principal's cap. The refusal (`VeilError` with code
 ///   `.budgetExceeded`, field naming the cap) says what was asked, what remains and which cap stopped it,
@@ -69,7 +73,10 @@ public final class BudgetService: Sendable {
     private let dataset: String
     private let store: any LedgerStore
     private let audit: any AuditRecording
-    private let accountant: RDPAccountant
+    /// The policy's accountant with its default parameters.
+    private let method: AccountingMethod
+    /// Remembers the composition of the committed spends (internal for tests).
+    let composer = SpendComposer()
     private let clock: WallClock
 
     /// `clock` stamps each spend (tests pass a fixed one).
@@ -78,7 +85,7 @@ public final class BudgetService: Sendable {
         dataset = policy.dataset
         self.store = store
         self.audit = audit
-        accountant = RDPAccountant()
+        method = AccountingMethod(policy.privacy.accountant)
         self.clock = clock
     }
 
@@ -91,7 +98,7 @@ public final class BudgetService: Sendable {
             throw VeilError(.invalidInput, field: "mechanism.\(error.field ?? "")", error.message)
         }
         let mechanismJSON = try Self.encode(request.mechanism)
-        let requestEpsilon = accountant.epsilon(composing: [request.mechanism], delta: budget.delta).epsilon
+        let requestEpsilon = epsilon(composing: [], then: request.mechanism)
         do {
             if requestEpsilon > budget.maxEpsilonPerRequest {
                 throw refusal(
@@ -101,7 +108,7 @@ public final class BudgetService: Sendable {
             let createdMillis = clock.nowMillis()
             let spend = try await store.reserve(dataset: dataset) { [self] existing in
                 let prior = try existing.map { try Self.decode($0.mechanism) }
-                let cumulative = accountant.epsilon(composing: prior + [request.mechanism], delta: budget.delta).epsilon
+                let cumulative = epsilon(composing: prior, then: request.mechanism)
                 if cumulative > budget.totalEpsilon {
                     // What was spent before is composed only for the refusal's message.
                     throw refusal(
@@ -144,11 +151,11 @@ public final class BudgetService: Sendable {
             let entry = principals[name]!
             return BudgetStatus.Principal(
                 principal: name, role: entry.role,
-                spentEpsilon: accountant.epsilon(composing: entry.mechanisms, delta: budget.delta).epsilon,
+                spentEpsilon: epsilon(composing: entry.mechanisms),
                 capEpsilon: budget.perPrincipal[name], roleCapEpsilon: budget.perRole[entry.role])
         }
         return BudgetStatus(
-            dataset: dataset, totalEpsilon: budget.totalEpsilon, delta: budget.delta,
+            dataset: dataset, accountant: method, totalEpsilon: budget.totalEpsilon, delta: budget.delta,
             maxEpsilonPerRequest: budget.maxEpsilonPerRequest, spentEpsilon: spent,
             remainingEpsilon: max(0, budget.totalEpsilon - spent), principals: perPrincipal,
             spends: zip(spends, mechanisms).map { BudgetStatus.Spend(spend: $0.0, mechanism: $0.1) })
@@ -166,7 +173,7 @@ public final class BudgetService: Sendable {
         _ cap: Double?, name: String, _ request: BudgetRequest, _ requestEpsilon: Double, prior: [PrivacyMechanism]
     ) throws {
         guard let cap else { return }
-        let after = accountant.epsilon(composing: prior + [request.mechanism], delta: budget.delta).epsilon
+        let after = epsilon(composing: prior, then: request.mechanism)
         if after > cap {
             throw refusal(request, requestEpsilon, cap: name, capValue: cap, spent: spentEpsilon(prior), after: after)
         }
@@ -174,7 +181,14 @@ public final class BudgetService: Sendable {
 
     /// The composed ε of `prior` spends (0 for none).
     private func spentEpsilon(_ prior: [PrivacyMechanism]) -> Double {
-        prior.isEmpty ? 0 : accountant.epsilon(composing: prior, delta: budget.delta).epsilon
+        prior.isEmpty ? 0 : epsilon(composing: prior)
+    }
+
+    /// ε at the policy's δ of `committed` spends, then `candidate` when given, composed in order with the
+    /// policy's accountant. Only spends the store handed over are remembered by the composer: a
+    /// refused, failed or retried reservation leaves it no further than the store (`SpendComposer`).
+    private func epsilon(composing committed: [PrivacyMechanism], then candidate: PrivacyMechanism? = nil) -> Double {
+        composer.epsilon(composing: committed, then: candidate.map { [$0] } ?? [], delta: budget.delta, method: method)
     }
 
     private func refusal(
@@ -188,7 +202,8 @@ public final class BudgetService: Sendable {
         let details: [String: JSONValue] = [
             "dataset": .string(dataset), "principal": .string(request.principal), "role": .string(request.role.rawValue),
             "purpose": .string(request.purpose), "mechanism": Self.json(request.mechanism),
-            "requested_epsilon": .double(requestEpsilon), "delta": .double(budget.delta), "cap": .string(cap),
+            "accountant": Self.json(method), "requested_epsilon": .double(requestEpsilon), "delta": .double(budget.delta),
+            "cap": .string(cap),
             "cap_epsilon": .double(capValue), "spent_epsilon": .double(spent), "remaining_epsilon": .double(remaining),
         ]
         return Refusal(error: VeilError(.budgetExceeded, field: cap, message), details: details)
@@ -198,17 +213,17 @@ public final class BudgetService: Sendable {
         [
             "dataset": .string(spend.dataset), "principal": .string(spend.principal), "role": .string(spend.role),
             "purpose": .string(spend.purpose), "mechanism": Self.json(request.mechanism),
-            "epsilon": .double(spend.epsilon), "delta": .double(spend.delta),
+            "accountant": Self.json(method), "epsilon": .double(spend.epsilon), "delta": .double(spend.delta),
             "cumulative_epsilon": .double(spend.cumulativeEpsilon),
         ]
     }
 
     // MARK: - Mechanism JSON
 
-    static func encode(_ mechanism: PrivacyMechanism) throws -> String {
+    static func encode(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try encoder.encode(mechanism), as: UTF8.self)
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     static func decode(_ text: String) throws -> PrivacyMechanism {
@@ -219,8 +234,9 @@ public final class BudgetService: Sendable {
         }
     }
 
-    package static func json(_ mechanism: PrivacyMechanism) -> JSONValue {
-        (try? JSONDecoder().decode(JSONValue.self, from: Data(encode(mechanism).utf8))) ?? .null
+    /// A mechanism or an accountant as a JSON value for an audit record.
+    package static func json(_ value: some Encodable) -> JSONValue {
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(encode(value).utf8))) ?? .null
     }
 
     private static func format(_ value: Double) -> String { String(format: "%.4g", value) }
@@ -271,6 +287,8 @@ public struct BudgetStatus: Sendable, Codable, Equatable {
     }
 
     public var dataset: String
+    /// The accountant that composes the spends (the policy's).
+    public var accountant: AccountingMethod
     public var totalEpsilon: Double
     public var delta: Double
     public var maxEpsilonPerRequest: Double
@@ -280,7 +298,7 @@ public struct BudgetStatus: Sendable, Codable, Equatable {
     public var spends: [Spend]
 
     enum CodingKeys: String, CodingKey {
-        case dataset, delta, principals, spends
+        case dataset, accountant, delta, principals, spends
         case totalEpsilon = "total_epsilon"
         case maxEpsilonPerRequest = "max_epsilon_per_request"
         case spentEpsilon = "spent_epsilon"

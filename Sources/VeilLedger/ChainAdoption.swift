@@ -60,19 +60,22 @@ struct VerifiedLog {
     let records: [SealedAuditRecord]
     let bodies: [AuditBody]
 
-    /// Reads and verifies the log at `path` (chain and signatures with `publicKey`; ε is checked by
-    /// `veil audit verify`, not here: a log is adopted as it was signed). A missing file is an empty
-    /// log. Throws `.integrity` naming the file, line, seq and reason when it does not verify.
+    /// Reads and verifies the log at `path` as `veil audit verify` would: chain and signatures with
+    /// `publicKey`, and the cumulative ε of every `budget.spend` record recomputed with the accountant
+    /// the record names (RDP for records that name none; `AuditAccountant`), so the ledger rebuilt from
+    /// it states what an auditor recomputes. A missing file is an empty log. Throws `.integrity` naming
+    /// the file, line, seq and reason when it does not verify.
     static func read(path: String, publicKey: SigningPublicKey) throws -> VerifiedLog {
         guard FileManager.default.fileExists(atPath: path) else { return VerifiedLog(records: [], bodies: []) }
         let bytes = try AuditMirror.contents(path: path)
         var lines = AuditVerifier.lines(of: bytes)
         if bytes.last != UInt8(ascii: "\n"), !lines.isEmpty { lines.removeLast() }  // a torn tail: never acknowledged
-        let result = AuditVerifier.verify(lines: lines, publicKey: publicKey, checkpoint: nil)
+        let result = AuditVerifier.verify(
+            lines: lines, publicKey: publicKey, checkpoint: nil, recomputeEpsilon: AuditAccountant.recomputation())
         if let failure = result.failure {
             throw VeilError(
                 .integrity, field: path,
-                "does not verify with the audit public key (line \(failure.line ?? 0), seq \(failure.seq ?? 0): \(failure.reason)); nothing was adopted")
+                "does not verify with the audit public key and the accountants its spends name (line \(failure.line ?? 0), seq \(failure.seq ?? 0): \(failure.reason)); nothing was adopted")
         }
         var records: [SealedAuditRecord] = []
         var bodies: [AuditBody] = []

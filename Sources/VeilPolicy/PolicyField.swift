@@ -121,6 +121,18 @@ extension PolicyField {
         }
     }
 
+    /// One of the values of a string enumeration (`pld`, `rdp`, …), named in the error when it is not.
+    static func choice<Value: RawRepresentable & CaseIterable>(_ key: String, _ path: WritableKeyPath<Root, Value>) -> Self
+    where Value.RawValue == String {
+        PolicyField(key: key) { node, dotted, root, log in
+            let names = Value.allCases.map(\.rawValue)
+            guard let text = YAMLValue.text(node), let value = Value(rawValue: text) else {
+                return log.fail(dotted, "must be one of \(names.joined(separator: ", "))", at: node)
+            }
+            root[keyPath: path] = value
+        }
+    }
+
     /// A name: non-empty text of letters, digits, `.`, `_` and `-`.
     package static func name(_ key: String, _ path: WritableKeyPath<Root, String>) -> Self {
         PolicyField(key: key) { node, dotted, root, log in

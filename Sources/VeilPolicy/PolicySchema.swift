@@ -10,6 +10,7 @@ enum PolicySchema {
         [
         .name("dataset", \.dataset),
         .section("budget", \.budget, budget),
+        .section("privacy", \.privacy, privacy),
         .section("training", \.training, training),
         .section("ingest", \.ingest, ingest),
         .section("queries", \.queries, queries),
@@ -26,6 +27,12 @@ enum PolicySchema {
         .number("max_epsilon_per_request", \.maxEpsilonPerRequest, .positive),
         .caps("per_role", \.perRole, allowed: roles),
         .caps("per_principal", \.perPrincipal, allowed: nil),
+        ]
+    }
+
+    static var privacy: [PolicyField<Policy.Privacy>] {
+        [
+        .choice("accountant", \.accountant),
         ]
     }
 

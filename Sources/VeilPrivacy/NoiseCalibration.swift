@@ -6,12 +6,73 @@ public struct NoiseCalibration: Sendable, Hashable, Codable {
     public let noiseMultiplier: Double
     /// The ε that noise multiplier gives at the requested δ: at most the target.
     public let epsilon: Double
-    /// The Rényi order at which that ε is attained.
-    public let order: Double
+    /// The Rényi order at which that ε is attained (RDP only; nil for PLD).
+    public let order: Double?
+    /// The accountant that computed `epsilon`.
+    public let accountant: AccountingMethod
 
     enum CodingKeys: String, CodingKey {
-        case epsilon, order
+        case epsilon, order, accountant
         case noiseMultiplier = "noise_multiplier"
+    }
+
+    /// The smallest noise multiplier σ (to bisection precision) for which `steps` steps of the
+    /// Poisson-subsampled Gaussian mechanism at `samplingRate` are (`targetEpsilon`, `delta`)-DP by
+    /// the accountant `method`, with the contract of `RDPAccountant.calibrateNoiseMultiplier`: the
+    /// returned σ always meets the target, and its ε is within `min(tolerance, targetEpsilon/100)` of
+    /// it. For PLD the search starts from the RDP σ, which PLD (never looser to within its
+    /// discretisation) almost always meets, so it only has to bisect downwards.
+    ///
+    /// - Throws: `VeilError.invalidInput` naming the parameter, as `RDPAccountant.calibrateNoiseMultiplier`.
+    public static func calibrate(
+        targetEpsilon: Double, delta: Double, samplingRate: Double, steps: Int, method: AccountingMethod,
+        tolerance: Double = 0.01
+    ) throws(VeilError) -> NoiseCalibration {
+        let rdp = try RDPAccountant.calibrateNoiseMultiplier(
+            targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, steps: steps, tolerance: tolerance)
+        guard case let .pld(parameters) = method else { return rdp }
+        return try search(targetEpsilon: targetEpsilon, tolerance: tolerance, start: rdp.noiseMultiplier) { sigma in
+            let mechanism = PrivacyMechanism.subsampledGaussian(samplingRate: samplingRate, noiseMultiplier: sigma, steps: steps)
+            let epsilon = PLDAccountant.epsilon(composing: [mechanism], delta: delta, parameters: parameters)
+            return NoiseCalibration(noiseMultiplier: sigma, epsilon: epsilon, order: nil, accountant: method)
+        }
+    }
+
+    /// The bracketing bisection behind every calibration: from σ = `start`, doubles until the target
+    /// is met and halves until it is not (or σ < 2⁻¹⁰, which is returned), then bisects, only ever
+    /// moving the upper end to a σ that meets the target, until its ε is within
+    /// `min(tolerance, targetEpsilon/100)` of the target or the bracket is 1e-12 relative.
+    /// `evaluate` gives the calibration at a σ; ε must not increase with σ (up to rounding).
+    static func search(
+        targetEpsilon: Double, tolerance: Double, start: Double, evaluate: (Double) -> NoiseCalibration
+    ) throws(VeilError) -> NoiseCalibration {
+        let (smallest, largest) = (0.001, 1_000_000.0)
+        // Bracket: `upper` meets the target, `lower` does not.
+        var upper = evaluate(start)
+        var lower = 0.0
+        while upper.epsilon > targetEpsilon {
+            lower = upper.noiseMultiplier
+            guard lower < largest else {
+                throw VeilError(.invalidInput, field: "epsilon", "cannot be met with a noise multiplier up to 1,000,000")
+            }
+            upper = evaluate(min(lower * 2, largest))
+        }
+        while lower == 0 {
+            let candidate = evaluate(upper.noiseMultiplier / 2)
+            if candidate.epsilon > targetEpsilon {
+                lower = candidate.noiseMultiplier
+            } else {
+                upper = candidate
+                if upper.noiseMultiplier < smallest { return upper }
+            }
+        }
+        // Bisect until the met target is within `gap` or the bracket cannot shrink further.
+        let gap = min(tolerance, targetEpsilon / 100)
+        while upper.epsilon < targetEpsilon - gap && upper.noiseMultiplier - lower > 1e-12 * upper.noiseMultiplier {
+            let middle = evaluate((lower + upper.noiseMultiplier) / 2)
+            if middle.epsilon <= targetEpsilon { upper = middle } else { lower = middle.noiseMultiplier }
+        }
+        return upper
     }
 }
 
@@ -40,38 +101,10 @@ extension RDPAccountant {
         try PrivacyMechanism.subsampledGaussian(samplingRate: samplingRate, noiseMultiplier: 1, steps: steps).validate()
 
         let accountant = RDPAccountant()
-        func calibration(_ sigma: Double) -> NoiseCalibration {
+        return try NoiseCalibration.search(targetEpsilon: targetEpsilon, tolerance: tolerance, start: 1) { sigma in
             let mechanism = PrivacyMechanism.subsampledGaussian(samplingRate: samplingRate, noiseMultiplier: sigma, steps: steps)
             let (epsilon, order) = accountant.epsilon(composing: [mechanism], delta: delta)
-            return NoiseCalibration(noiseMultiplier: sigma, epsilon: epsilon, order: order)
+            return NoiseCalibration(noiseMultiplier: sigma, epsilon: epsilon, order: order, accountant: .rdp)
         }
-
-        let (smallest, largest) = (0.001, 1_000_000.0)
-        // Bracket: `upper` meets the target, `lower` does not.
-        var upper = calibration(1)
-        var lower = 0.0
-        while upper.epsilon > targetEpsilon {
-            lower = upper.noiseMultiplier
-            guard lower < largest else {
-                throw VeilError(.invalidInput, field: "epsilon", "cannot be met with a noise multiplier up to 1,000,000")
-            }
-            upper = calibration(min(lower * 2, largest))
-        }
-        while lower == 0 {
-            let candidate = calibration(upper.noiseMultiplier / 2)
-            if candidate.epsilon > targetEpsilon {
-                lower = candidate.noiseMultiplier
-            } else {
-                upper = candidate
-                if upper.noiseMultiplier < smallest { return upper }
-            }
-        }
-        // Bisect until the met target is within `gap` or the bracket cannot shrink further.
-        let gap = min(tolerance, targetEpsilon / 100)
-        while upper.epsilon < targetEpsilon - gap && upper.noiseMultiplier - lower > 1e-12 * upper.noiseMultiplier {
-            let middle = calibration((lower + upper.noiseMultiplier) / 2)
-            if middle.epsilon <= targetEpsilon { upper = middle } else { lower = middle.noiseMultiplier }
-        }
-        return upper
     }
 }

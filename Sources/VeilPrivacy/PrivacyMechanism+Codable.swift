@@ -3,14 +3,28 @@ import VeilCore
 /// The JSON form documented on `PrivacyMechanism`.
 extension PrivacyMechanism: Codable {
     private enum CodingKeys: String, CodingKey {
-        case mechanism, epsilon, count, steps, base, delta
+        case mechanism, epsilon, count, steps, base, delta, scale, sensitivity, sigma
         case noiseMultiplier = "noise_multiplier"
         case samplingRate = "sampling_rate"
     }
 
+    /// The keys each kind of mechanism has, besides `mechanism`.
+    private static let keys: [String: [CodingKeys]] = [
+        "gaussian": [.noiseMultiplier, .count],
+        "subsampled_gaussian": [.samplingRate, .noiseMultiplier, .steps],
+        "laplace": [.epsilon, .count],
+        "pure_epsilon": [.epsilon],
+        "discrete_laplace": [.scale, .sensitivity, .count],
+        "discrete_gaussian": [.sigma, .sensitivity, .count],
+        "thresholded": [.base, .delta],
+    ]
+
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let name = try container.decode(String.self, forKey: .mechanism)
+        if let keys = Self.keys[name] {
+            try StrictKeys.require(decoder, allowed: Set((keys + [.mechanism]).map(\.rawValue)))
+        }
         switch name {
         case "gaussian":
             self = .gaussian(
@@ -27,6 +41,16 @@ extension PrivacyMechanism: Codable {
                 count: try container.decode(Int.self, forKey: .count))
         case "pure_epsilon":
             self = .pureEpsilon(epsilon: try container.decode(Double.self, forKey: .epsilon))
+        case "discrete_laplace":
+            self = .discreteLaplace(
+                scale: try container.decode(Double.self, forKey: .scale),
+                sensitivity: try container.decode(Int.self, forKey: .sensitivity),
+                count: try container.decode(Int.self, forKey: .count))
+        case "discrete_gaussian":
+            self = .discreteGaussian(
+                sigma: try container.decode(Double.self, forKey: .sigma),
+                sensitivity: try container.decode(Int.self, forKey: .sensitivity),
+                count: try container.decode(Int.self, forKey: .count))
         case "thresholded":
             self = .thresholded(
                 base: try container.decode(PrivacyMechanism.self, forKey: .base),
@@ -34,7 +58,8 @@ extension PrivacyMechanism: Codable {
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .mechanism, in: container,
-                debugDescription: "mechanism must be one of gaussian, subsampled_gaussian, laplace, pure_epsilon, thresholded")
+                debugDescription:
+                    "mechanism must be one of gaussian, subsampled_gaussian, laplace, pure_epsilon, discrete_laplace, discrete_gaussian, thresholded")
         }
         try validate()
     }
@@ -55,6 +80,14 @@ extension PrivacyMechanism: Codable {
             try container.encode(count, forKey: .count)
         case let .pureEpsilon(epsilon):
             try container.encode(epsilon, forKey: .epsilon)
+        case let .discreteLaplace(scale, sensitivity, count):
+            try container.encode(scale, forKey: .scale)
+            try container.encode(sensitivity, forKey: .sensitivity)
+            try container.encode(count, forKey: .count)
+        case let .discreteGaussian(sigma, sensitivity, count):
+            try container.encode(sigma, forKey: .sigma)
+            try container.encode(sensitivity, forKey: .sensitivity)
+            try container.encode(count, forKey: .count)
         case let .thresholded(base, delta):
             try container.encode(base, forKey: .base)
             try container.encode(delta, forKey: .delta)

@@ -11,6 +11,8 @@ import VeilCore
 /// {"mechanism": "subsampled_gaussian", "sampling_rate": 0.01, "noise_multiplier": 1.1, "steps": 1000}
 /// {"mechanism": "laplace", "epsilon": 0.5, "count": 2}
 /// {"mechanism": "pure_epsilon", "epsilon": 0.1}
+/// {"mechanism": "discrete_laplace", "scale": 20, "sensitivity": 4, "count": 1}
+/// {"mechanism": "discrete_gaussian", "sigma": 12.5, "sensitivity": 3, "count": 2}
 /// {"mechanism": "thresholded", "base": {"mechanism": "pure_epsilon", "epsilon": 1}, "delta": 1e-9}
 /// ```
 ///
@@ -32,6 +34,15 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
     /// ε = sensitivity / scale. Accounted with the randomised-response bound, the tight RDP bound
     /// for ε-DP mechanisms (see `LaplaceRDP.pureEpsilon`).
     case pureEpsilon(epsilon: Double)
+    /// `count` releases of the discrete Laplace mechanism, `P(y) ∝ exp(−|y|/scale)` on ℤ, on a query
+    /// of integer sensitivity Δ: each is (Δ/scale)-DP. The PLD accountant uses its exact privacy loss
+    /// (tighter than `pureEpsilon` when Δ > 1); RDP uses the pure ε-DP bound.
+    case discreteLaplace(scale: Double, sensitivity: Int, count: Int)
+    /// `count` releases of the discrete Gaussian mechanism, `P(y) ∝ exp(−y²/2σ²)` on ℤ, on a query of
+    /// integer sensitivity Δ. The PLD accountant uses its exact privacy loss (as dp_accounting, over
+    /// |y| ≤ ⌈11.6σ⌉); RDP uses the Gaussian curve of multiplier σ/Δ (Canonne, Kamath & Steinke 2020,
+    /// Theorem 4). σ is at most 2¹⁸ (the PLD tabulates the distribution over ±⌈11.6σ⌉).
+    case discreteGaussian(sigma: Double, sensitivity: Int, count: Int)
     /// `base`, plus DP partition selection by thresholding noisy user counts (Desfontaines, Voss,
     /// Gipson & Mandayam 2022; Google's DP library): keys that come from the data are released only
     /// when their noisy count passes a threshold. The noisy counts are part of `base`; `delta` (in
@@ -47,7 +58,21 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
         case .subsampledGaussian: "subsampled_gaussian"
         case .laplace: "laplace"
         case .pureEpsilon: "pure_epsilon"
+        case .discreteLaplace: "discrete_laplace"
+        case .discreteGaussian: "discrete_gaussian"
         case .thresholded: "thresholded"
+        }
+    }
+
+    /// The ε of the whole release when it is pure ε-DP (Laplace, discrete Laplace, `pure_epsilon`,
+    /// and those thresholded), nil otherwise.
+    public var pureEpsilon: Double? {
+        switch self {
+        case .gaussian, .subsampledGaussian, .discreteGaussian: nil
+        case let .laplace(epsilon, count): epsilon * Double(count)
+        case let .pureEpsilon(epsilon): epsilon
+        case let .discreteLaplace(scale, sensitivity, count): Double(sensitivity) / scale * Double(count)
+        case let .thresholded(base, _): base.pureEpsilon
         }
     }
 
@@ -59,8 +84,9 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
         }
     }
 
-    /// Checks the parameter rules: noise multipliers and ε finite and > 0, sampling rate in (0, 1],
-    /// counts and steps ≥ 1, a threshold δ in (0, 1) over a valid base. The error names the JSON key
+    /// Checks the parameter rules: noise multipliers, scales and ε finite and > 0, sampling rate in
+    /// (0, 1], counts, steps and sensitivities ≥ 1, a discrete Gaussian σ in (0, 2¹⁸], a threshold δ in
+    /// (0, 1) over a valid base. The error names the JSON key
     /// and the rule.
     public func validate() throws(VeilError) {
         switch self {
@@ -76,6 +102,14 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
             try Self.require(count >= 1, "count", "must be at least 1")
         case let .pureEpsilon(epsilon):
             try Self.require(epsilon.isFinite && epsilon > 0, "epsilon", "must be a finite number > 0")
+        case let .discreteLaplace(scale, sensitivity, count):
+            try Self.require(scale.isFinite && scale > 0, "scale", "must be a finite number > 0")
+            try Self.require(sensitivity >= 1, "sensitivity", "must be at least 1")
+            try Self.require(count >= 1, "count", "must be at least 1")
+        case let .discreteGaussian(sigma, sensitivity, count):
+            try Self.require(sigma > 0 && sigma <= 262_144, "sigma", "must be a number in (0, 262144]")
+            try Self.require(sensitivity >= 1, "sensitivity", "must be at least 1")
+            try Self.require(count >= 1, "count", "must be at least 1")
         case let .thresholded(base, delta):
             try Self.require(delta > 0 && delta < 1, "delta", "must be in (0, 1)")
             do {
@@ -104,6 +138,10 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
             Double(count) * LaplaceRDP.laplace(epsilon: epsilon, order: order)
         case let .pureEpsilon(epsilon):
             LaplaceRDP.pureEpsilon(epsilon: epsilon, order: order)
+        case let .discreteLaplace(scale, sensitivity, count):
+            Double(count) * LaplaceRDP.pureEpsilon(epsilon: Double(sensitivity) / scale, order: order)
+        case let .discreteGaussian(sigma, sensitivity, count):
+            Double(count) * GaussianRDP.gaussian(noiseMultiplier: sigma / Double(sensitivity), order: order)
         case let .thresholded(base, _):
             base.validatedRDP(order: order)
         }

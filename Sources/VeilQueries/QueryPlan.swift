@@ -47,7 +47,8 @@ public enum QueryGroupBy: String, Sendable, CaseIterable {
 public enum QueryNoise: String, Sendable, CaseIterable {
     /// Discrete Laplace: pure ε-DP (plus the δ of partition selection, when there is one).
     case laplace
-    /// Discrete Gaussian, calibrated with the RDP accountant to (ε, δ) at the policy's δ.
+    /// Discrete Gaussian, calibrated to (ε, δ) at the policy's δ through its Rényi-DP curve, which is how
+    /// either accountant charges it (recorded as `gaussian`; see `PLDAccountant`).
     case gaussian
 }
 
@@ -316,21 +317,22 @@ struct QueryPlan: Sendable {
             if let thresholdDelta { return .thresholded(base: base, delta: thresholdDelta) }
             return base
         }
+        let method = AccountingMethod(policy.privacy.accountant)
         var multiplier = 0.0
         switch noise {
         case .laplace:
             mechanism = wrap(.pureEpsilon(epsilon: spec.epsilon))
             delta = thresholdDelta ?? 0
         case .gaussian:
-            multiplier = try Self.calibrate(epsilon: spec.epsilon, delta: policyDelta, count: k, wrap: wrap)
+            multiplier = try Self.calibrate(epsilon: spec.epsilon, delta: policyDelta, count: k, method: method, wrap: wrap)
             mechanism = wrap(.gaussian(noiseMultiplier: multiplier, count: k))
             delta = policyDelta
         }
-        let charged = RDPAccountant.epsilon(composing: [mechanism], delta: policyDelta).epsilon
+        let charged = PrivacyAccountant.epsilon(composing: [mechanism], delta: policyDelta, method: method)
         guard charged <= policy.budget.maxEpsilonPerRequest else {
             throw VeilError(
                 .invalidInput, field: "epsilon",
-                "the ledger would charge ε = \(charged) for this query (a pure-ε release is accounted slightly above its ε), above budget.max_epsilon_per_request (\(policy.budget.maxEpsilonPerRequest)); ask for less")
+                "the ledger would charge ε = \(charged) for this query (the \(method.kind.rawValue) accountant at the policy's δ), above budget.max_epsilon_per_request (\(policy.budget.maxEpsilonPerRequest)); ask for less")
         }
         var parts: [NoisePart] = []
         for (kind, perGroupL1, perGroupL2, summed) in kinds {
@@ -372,13 +374,12 @@ struct QueryPlan: Sendable {
     }
 
     /// The smallest noise multiplier z (bisection to 1e-9 relative) for which `count` Gaussian releases
-    /// with multiplier z, wrapped for selection, are (ε, δ)-DP by the ledger's accountant.
+    /// with multiplier z, wrapped for selection, are (ε, δ)-DP by the ledger's accountant (`method`).
     static func calibrate(
-        epsilon: Double, delta: Double, count: Int, wrap: (PrivacyMechanism) -> PrivacyMechanism
+        epsilon: Double, delta: Double, count: Int, method: AccountingMethod, wrap: (PrivacyMechanism) -> PrivacyMechanism
     ) throws(VeilError) -> Double {
-        let accountant = RDPAccountant()
         func cost(_ z: Double) -> Double {
-            accountant.epsilon(composing: [wrap(.gaussian(noiseMultiplier: z, count: count))], delta: delta).epsilon
+            PrivacyAccountant.epsilon(composing: [wrap(.gaussian(noiseMultiplier: z, count: count))], delta: delta, method: method)
         }
         var high = 1.0
         while cost(high) > epsilon {

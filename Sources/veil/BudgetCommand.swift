@@ -7,8 +7,9 @@ struct BudgetCommand: AsyncParsableCommand {
         commandName: "budget",
         abstract: "Show the dataset's privacy budget: cap, spent, remaining, per principal, and each spend.",
         discussion: """
-            "spent" is the ε of all releases composed with the Rényi-DP accountant at the policy's δ \
-            (not a sum: composition is sublinear). Spends are never refunded.
+            "spent" is the ε of all releases composed at the policy's δ with the policy's accountant \
+            (privacy.accountant: pld or rdp; not a sum: composition is sublinear). Each spend's own ε is \
+            what it was charged when it was made. Spends are never refunded.
 
             Example:
               veil budget --json
@@ -24,7 +25,7 @@ struct BudgetCommand: AsyncParsableCommand {
             try Output.json(status)
             return
         }
-        print("dataset    \(status.dataset)   (δ = \(status.delta))")
+        print("dataset    \(status.dataset)   (δ = \(status.delta), \(status.accountant.kind.rawValue.uppercased()) accountant)")
         print("cap        ε = \(format(status.totalEpsilon))   (at most \(format(status.maxEpsilonPerRequest)) per request)")
         print("spent      ε = \(format(status.spentEpsilon))")
         print("remaining  ε = \(format(status.remainingEpsilon))")

@@ -23,7 +23,10 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .customLong("policy"), help: ArgumentHelp("Policy file (env VEIL_POLICY).", valueName: "file"))
     var policyOverride: String?
 
-    var policyPath: String { policyOverride ?? Environment.value("VEIL_POLICY") ?? "policies/default.yaml" }
+    var policyPath: String { explicitPath ?? "policies/default.yaml" }
+
+    /// The policy named by `--policy` or `VEIL_POLICY`, nil when the default applies.
+    var explicitPath: String? { policyOverride ?? Environment.value("VEIL_POLICY") }
 }
 
 /// `--json`: print one JSON document on stdout instead of text.

@@ -1,33 +1,41 @@
 import ArgumentParser
+import Foundation
+import VeilCore
+import VeilPolicy
 import VeilPrivacy
 
 /// `veil privacy`: the privacy arithmetic on its own, for planning a training run or checking a claim.
 struct PrivacyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "privacy",
-        abstract: "Compute ε for DP-SGD, or the noise needed for a target ε (Rényi DP accountant).",
+        abstract: "Compute ε for DP-SGD, or the noise needed for a target ε (PLD or RDP accountant).",
         discussion: """
-            Uses the RDP accountant of docs/privacy.md, which gives the same numbers as Google's dp_accounting: Poisson sampling at rate q, Gaussian noise multiplier σ, T steps, converted to (ε, δ)-DP. Neither command reads data or spends budget.
+            Poisson sampling at rate q, Gaussian noise multiplier σ, T steps, converted to (ε, δ)-DP by the accountant of docs/privacy.md: `pld` (privacy loss distributions; tight and never below the true ε) or `rdp` (Rényi DP; looser). Both give the numbers of Google's dp_accounting. The default is the policy's privacy.accountant (the built-in pld when there is no policy file). Neither command reads data or spends budget.
 
             Examples:
-              veil privacy epsilon --sampling-rate 0.01 --noise-multiplier 1.1 --steps 10000 --delta 1e-5
-              veil privacy noise --epsilon 3 --delta 1e-5 --sampling-rate 0.01 --steps 10000 --json
+              veil privacy epsilon --sampling-rate 0.01 --noise-multiplier 1 --steps 1000 --delta 1e-5
+              veil privacy epsilon --sampling-rate 0.01 --noise-multiplier 1 --steps 1000 --delta 1e-5 --accountant rdp --json
+              veil privacy noise --epsilon 2 --delta 1e-6 --sampling-rate 0.0108 --steps 465 --explain
             """,
         subcommands: [Epsilon.self, Noise.self]
     )
 
     struct Epsilon: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print ε (and the Rényi order attaining it) for T steps of the subsampled Gaussian mechanism.",
+            abstract: "Print ε for T steps of the subsampled Gaussian mechanism.",
             discussion: """
-                Example:
-                  veil privacy epsilon --sampling-rate 0.01 --noise-multiplier 1.1 --steps 10000 --delta 1e-5 --json
+                --explain prints σ, q, T and ε under both accountants.
+
+                Examples:
+                  veil privacy epsilon --sampling-rate 0.01 --noise-multiplier 1 --steps 1000 --delta 1e-5 --json
+                  veil privacy epsilon --sampling-rate 0.01 --noise-multiplier 1 --steps 1000 --delta 1e-5 --explain
                 """
         )
 
         @Option(help: ArgumentHelp("Noise multiplier σ: noise standard deviation / clipping norm (> 0).", valueName: "sigma"))
         var noiseMultiplier: Double
         @OptionGroup var run: DPSGDOptions
+        @OptionGroup var accounting: AccountantOptions
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
@@ -37,13 +45,23 @@ struct PrivacyCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let mechanism = PrivacyMechanism.subsampledGaussian(
-                samplingRate: run.samplingRate, noiseMultiplier: noiseMultiplier, steps: run.steps)
-            let (epsilon, order) = RDPAccountant.epsilon(composing: [mechanism], delta: run.delta)
+            if accounting.explain {
+                let explanation = try DPSGDExplanation.explain(
+                    samplingRate: run.samplingRate, steps: run.steps, delta: run.delta, noiseMultiplier: noiseMultiplier)
+                return try PrivacyText.print(explanation, json: output.json)
+            }
+            let method = try accounting.method()
+            var accountant = PrivacyAccountant(method)
+            accountant.compose(
+                .subsampledGaussian(samplingRate: run.samplingRate, noiseMultiplier: noiseMultiplier, steps: run.steps))
+            let report = EpsilonReport(
+                accountant: method, epsilon: accountant.epsilon(delta: run.delta), delta: run.delta,
+                order: accountant.optimalOrder(delta: run.delta), noiseMultiplier: noiseMultiplier,
+                samplingRate: run.samplingRate, steps: run.steps)
             if output.json {
-                try Output.json(EpsilonReport(epsilon: epsilon, delta: run.delta, order: order))
+                try Output.json(report)
             } else {
-                print("ε = \(epsilon) at δ = \(run.delta) (Rényi order \(order))")
+                print("ε = \(report.epsilon) at δ = \(run.delta) (\(PrivacyText.describe(method, order: report.order)))")
             }
         }
     }
@@ -52,16 +70,18 @@ struct PrivacyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the smallest noise multiplier σ that keeps T steps within a target ε.",
             discussion: """
-                Bisection: the σ printed gives an ε at most the target and within 0.01 (and 1%) of it.
+                Bisection: the σ printed gives an ε at most the target and within 0.01 (and 1%) of it. --explain also prints the σ the other accountant would need and ε under both.
 
-                Example:
+                Examples:
                   veil privacy noise --epsilon 3 --delta 1e-5 --sampling-rate 0.01 --steps 10000 --json
+                  veil privacy noise --epsilon 2 --delta 1e-6 --sampling-rate 0.0108 --steps 465 --explain
                 """
         )
 
         @Option(help: ArgumentHelp("Target ε (> 0).", valueName: "epsilon"))
         var epsilon: Double
         @OptionGroup var run: DPSGDOptions
+        @OptionGroup var accounting: AccountantOptions
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
@@ -69,12 +89,21 @@ struct PrivacyCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let calibration = try RDPAccountant.calibrateNoiseMultiplier(
-                targetEpsilon: epsilon, delta: run.delta, samplingRate: run.samplingRate, steps: run.steps)
+            let method = try accounting.method()
+            if accounting.explain {
+                let explanation = try DPSGDExplanation.explain(
+                    samplingRate: run.samplingRate, steps: run.steps, delta: run.delta, targetEpsilon: epsilon,
+                    accountant: method.kind)
+                return try PrivacyText.print(explanation, json: output.json)
+            }
+            let calibration = try NoiseCalibration.calibrate(
+                targetEpsilon: epsilon, delta: run.delta, samplingRate: run.samplingRate, steps: run.steps, method: method)
             if output.json {
-                try Output.json(NoiseReport(calibration: calibration, delta: run.delta))
+                try Output.json(NoiseReport(calibration: calibration, targetEpsilon: epsilon, run: run))
             } else {
-                print("noise multiplier σ = \(calibration.noiseMultiplier) (ε = \(calibration.epsilon) at δ = \(run.delta), Rényi order \(calibration.order))")
+                print(
+                    "noise multiplier σ = \(calibration.noiseMultiplier) (ε = \(calibration.epsilon) at δ = \(run.delta), "
+                        + "\(PrivacyText.describe(method, order: calibration.order)))")
             }
         }
     }
@@ -96,29 +125,110 @@ struct DPSGDOptions: ParsableArguments {
     }
 }
 
+extension AccountantKind: ExpressibleByArgument {}
+
+/// `--accountant pld|rdp` (default: the policy's `privacy.accountant`) and `--explain`.
+struct AccountantOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "The accountant: pld or rdp (default: privacy.accountant of the policy, or pld without a policy file).",
+        valueName: "name"))
+    var accountant: AccountantKind?
+    @Flag(help: "Print σ, q, steps and ε under both accountants (spends nothing).")
+    var explain = false
+    @OptionGroup var policy: PolicyOptions
+
+    /// The accountant named by `--accountant`, else by the policy. A policy named with `--policy` or
+    /// `VEIL_POLICY` must load; the default path is used only when the file is there.
+    func method() throws -> AccountingMethod {
+        if let accountant { return AccountingMethod(accountant) }
+        let path = policy.policyPath
+        if policy.explicitPath == nil && !FileManager.default.fileExists(atPath: path) {
+            return AccountingMethod(Policy().privacy.accountant)
+        }
+        return AccountingMethod(try PolicyLoader.load(path: path).policy.privacy.accountant)
+    }
+}
+
+/// Text and JSON for the privacy commands' results.
+enum PrivacyText {
+    /// "PLD, value discretisation interval 0.0001" / "RDP, Rényi order 4.7".
+    static func describe(_ method: AccountingMethod, order: Double?) -> String {
+        switch method {
+        case let .pld(parameters): "PLD accountant, value discretisation interval \(parameters.valueDiscretizationInterval)"
+        case .rdp: "RDP accountant" + (order.map { ", Rényi order \($0)" } ?? "")
+        }
+    }
+
+    /// Prints an explanation: the run's parameters, then ε (and for a target, σ) under each accountant.
+    static func print(_ explanation: DPSGDExplanation, json: Bool) throws {
+        if json { return try Output.json(explanation) }
+        let run = "q = \(number(explanation.samplingRate))   steps = \(explanation.steps)   δ = \(explanation.delta)"
+        Swift.print("run        \(run)")
+        var sigma = number(explanation.noiseMultiplier)
+        if let target = explanation.targetEpsilon, let chosen = explanation.calibratedWith {
+            sigma += "   (calibrated with \(name(chosen)) to ε = \(number(target)))"
+        }
+        Swift.print("σ          \(sigma)")
+        for estimate in explanation.estimates {
+            let epsilon = String(format: "%.4f", estimate.epsilon)
+            Swift.print("ε \(name(estimate.accountant.kind))      \(epsilon)   (\(describe(estimate.accountant, order: estimate.order)))")
+        }
+        for calibration in explanation.calibrations ?? [] {
+            let epsilon = String(format: "%.4f", calibration.epsilon)
+            Swift.print("σ for \(name(calibration.accountant.kind))  \(number(calibration.noiseMultiplier))   (ε = \(epsilon))")
+        }
+    }
+
+    private static func name(_ kind: AccountantKind) -> String { kind.rawValue.uppercased() }
+
+    private static func number(_ value: Double) -> String { String(format: "%.6g", value) }
+}
+
 /// `privacy epsilon --json`.
 struct EpsilonReport: Encodable {
+    let accountant: AccountingMethod
     let epsilon: Double
     let delta: Double
-    let order: Double
+    /// The Rényi order attaining ε (RDP only).
+    let order: Double?
+    let noiseMultiplier: Double
+    let samplingRate: Double
+    let steps: Int
+
+    enum CodingKeys: String, CodingKey {
+        case accountant, epsilon, delta, order, steps
+        case noiseMultiplier = "noise_multiplier"
+        case samplingRate = "sampling_rate"
+    }
 }
 
 /// `privacy noise --json`: the noise multiplier and the ε it achieves.
 struct NoiseReport: Encodable {
+    let accountant: AccountingMethod
     let noiseMultiplier: Double
     let epsilon: Double
+    let targetEpsilon: Double
     let delta: Double
-    let order: Double
+    /// The Rényi order attaining ε (RDP only).
+    let order: Double?
+    let samplingRate: Double
+    let steps: Int
 
-    init(calibration: NoiseCalibration, delta: Double) {
+    init(calibration: NoiseCalibration, targetEpsilon: Double, run: DPSGDOptions) {
+        accountant = calibration.accountant
         noiseMultiplier = calibration.noiseMultiplier
         epsilon = calibration.epsilon
         order = calibration.order
-        self.delta = delta
+        self.targetEpsilon = targetEpsilon
+        delta = run.delta
+        samplingRate = run.samplingRate
+        steps = run.steps
     }
 
     enum CodingKeys: String, CodingKey {
-        case epsilon, delta, order
+        case accountant, epsilon, delta, order, steps
         case noiseMultiplier = "noise_multiplier"
+        case targetEpsilon = "target_epsilon"
+        case samplingRate = "sampling_rate"
     }
 }

@@ -21,8 +21,12 @@ struct TrainCommand: AsyncParsableCommand {
             past the end of that day, is refused before any budget is spent. The model is a candidate until a reviewer approves it \
             (`veil models approve`). See docs/models.md.
 
+            --explain prints σ, q, steps and ε under both accountants (the policy's privacy.accountant \
+            calibrates σ) and stops: it reads no event and spends nothing.
+
             Examples:
               veil train --task purchase --epsilon 1 --cutoff 2026-04-17 --json
+              veil train --task purchase --epsilon 1 --explain
               veil train --task churn --epsilon 2 --model mlp --hidden 64 --epochs 5 \\
                   --batch-size 512 --cutoff 2026-04-17
             """
@@ -65,6 +69,8 @@ struct TrainCommand: AsyncParsableCommand {
     var seed: UInt64?
     @Flag(help: "Train without differential privacy (only if the policy allows; never servable).")
     var nonPrivate = false
+    @Flag(help: "Print σ, q, steps and ε under both accountants for this run, then stop (reads no event, spends nothing).")
+    var explain = false
 
     @OptionGroup var service: ServiceOptions
     @OptionGroup var output: OutputOptions
@@ -92,6 +98,12 @@ struct TrainCommand: AsyncParsableCommand {
         let display = TrainingDisplay(enabled: isatty(2) == 1)
         let card: ModelCard
         do {
+            if explain {
+                let explanation = try await service.withContext { context in
+                    try await context.trainingService().explain(request)
+                }
+                return try PrivacyText.print(explanation, json: output.json)
+            }
             card = try await service.withContext { context in
                 try await context.trainingService().train(request, principal: "cli", progress: display.show)
             }

@@ -106,7 +106,7 @@ import VeilCrypto
     let key = SigningKey.generate()
 
     /// A stand-in accountant: ε values simply add up.
-    let sumOfEpsilons: AuditVerifier.EpsilonRecomputation = { mechanisms, _ in
+    let sumOfEpsilons: AuditVerifier.EpsilonRecomputation = { mechanisms, _, _ in
         mechanisms.reduce(0.0) { total, mechanism in
             guard case .object(let fields) = mechanism, case .double(let epsilon)? = fields["epsilon"] else { return .nan }
             return total + epsilon
@@ -141,8 +141,8 @@ import VeilCrypto
 
     @Test func wrongCumulativeEpsilonIsNamed() throws {
         let (_, lines) = try spendLog(cumulative: [0.5, 1.25, 2.0])
-        let understating: AuditVerifier.EpsilonRecomputation = { mechanisms, delta in
-            (sumOfEpsilons(mechanisms, delta) ?? 0) + (mechanisms.count == 2 ? 0.1 : 0)
+        let understating: AuditVerifier.EpsilonRecomputation = { mechanisms, delta, accountant in
+            (sumOfEpsilons(mechanisms, delta, accountant) ?? 0) + (mechanisms.count == 2 ? 0.1 : 0)
         }
         let failure = try #require(
             AuditVerifier.verify(lines: lines, publicKey: key.publicKey, checkpoint: nil, recomputeEpsilon: understating).failure)

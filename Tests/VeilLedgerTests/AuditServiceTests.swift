@@ -59,7 +59,7 @@ import VeilTestSupport
                 audit: AuditDraft(
                     actor: "trainer-1", action: .budgetSpend,
                     details: [
-                        "dataset": "shop", "mechanism": BudgetService.json(.pureEpsilon(epsilon: 1)), "epsilon": 1, "delta": 1e-6,
+                        "dataset": "shop", "mechanism": BudgetService.json(PrivacyMechanism.pureEpsilon(epsilon: 1)), "epsilon": 1, "delta": 1e-6,
                         "cumulative_epsilon": 0.5,
                     ]))
         }

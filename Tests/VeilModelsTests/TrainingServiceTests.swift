@@ -137,11 +137,12 @@ import VeilLedger
         #expect(card.steps == 2 * max(1, Int((Double(n) / 64).rounded())))
         let sigma = try #require(card.noiseMultiplier)
         let mechanism = PrivacyMechanism.subsampledGaussian(samplingRate: card.samplingRate, noiseMultiplier: sigma, steps: card.steps)
-        let epsilon = RDPAccountant.epsilon(composing: [mechanism], delta: 1e-6).epsilon
+        // The policy's accountant (PLD by default) calibrated σ and charged the run.
+        let epsilon = PLDAccountant.epsilon(composing: [mechanism], delta: 1e-6)
         #expect(card.epsilon == epsilon)
         #expect(epsilon <= 2 && epsilon >= 1.98)
         #expect(card.delta == 1e-6 && card.clippingNorm == 1 && card.isPrivate && card.seeded)
-        #expect(card.accountant == ModelCard.accountantDescription)
+        #expect(card.accountant == ModelCard.accountantDescription(.pld))
         #expect(card.policyHash == fixture.context.policy.hash)
         #expect(card.features.names.count == card.model.parameterCount - 1)
         #expect(card.trainCount > 0 && card.holdoutCount > 0)

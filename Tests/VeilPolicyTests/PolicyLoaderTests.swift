@@ -198,3 +198,23 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         #expect(policy.budget.totalEpsilon == 8)
     }
 }
+
+@Suite struct PrivacyAccountantPolicyTests {
+    @Test func accountantIsPLDByDefaultAndCanBeRDP() throws {
+        #expect(Policy().privacy.accountant == .pld)
+        #expect(try PolicyLoader.parse(yaml: "privacy:\n  accountant: rdp\n").get().privacy.accountant == .rdp)
+        #expect(try PolicyLoader.parse(yaml: "privacy:\n  accountant: pld\n").get().privacy.accountant == .pld)
+    }
+
+    @Test(arguments: ["privacy:\n  accountant: moments\n", "privacy:\n  accountant: PLD\n", "privacy:\n  accountant: 1\n"])
+    func unknownAccountantNamesKeyLineAndChoices(yaml: String) {
+        let found = issues(yaml)
+        #expect(found.map(\.field) == ["privacy.accountant"])
+        #expect(found.map(\.line) == [2])
+        #expect(found.first?.rule == "must be one of pld, rdp")
+    }
+
+    @Test func unknownPrivacyKeyIsAnError() {
+        #expect(issues("privacy:\n  accountnt: rdp\n").map(\.field) == ["privacy.accountnt"])
+    }
+}

@@ -41,10 +41,14 @@ import VeilPrivacy
     }
 
     /// The per-request cap is checked against what the ledger will charge, so the ledger never refuses
-    /// a query for the cap after validation passed.
+    /// a query for the cap after validation passed: RDP charges a pure ε = 1 release more than 1, PLD
+    /// at most 1.
     @Test func capIsCheckedAgainstTheLedgersEpsilon() throws {
         var policy = ShopData.policy()
         policy.budget.maxEpsilonPerRequest = 1
+        #expect(policy.privacy.accountant == .pld)
+        #expect(Self.field(of: QuerySpec(metric: "count_events", epsilon: 1), policy: policy) == nil)
+        policy.privacy.accountant = .rdp
         #expect(Self.field(of: QuerySpec(metric: "count_events", epsilon: 1), policy: policy) == "epsilon")
         #expect(Self.field(of: QuerySpec(metric: "count_events", epsilon: 1, mechanism: "gaussian"), policy: policy) == nil)
         #expect(Self.field(of: QuerySpec(metric: "count_events", epsilon: 0.99), policy: policy) == nil)

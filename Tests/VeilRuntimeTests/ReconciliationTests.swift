@@ -4,6 +4,7 @@ import VeilAudit
 import VeilCore
 import VeilCrypto
 import VeilLedger
+import VeilPrivacy
 import VeilRuntime
 import VeilStore
 
@@ -121,6 +122,66 @@ import VeilStore
         #expect(restored.map(\.cumulativeEpsilon) == spendsBefore.map(\.cumulativeEpsilon))
         #expect(restored.map(\.mechanism) == spendsBefore.map(\.mechanism))
         #expect(try await Deployment.verify(context).isValid)
+    }
+
+    /// `veil db recover` replays every spend record with the accountant it names before adopting it: a
+    /// ledger spent under RDP, then under PLD (the same DP-SGD run twice), comes back with the ε each
+    /// record states, and verifies.
+    @Test func recoveryReplaysEachSpendWithTheAccountantItsRecordNames() async throws {
+        let deployment = try Deployment()
+        let training = PrivacyMechanism.subsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1, steps: 1000)
+        var spendsBefore: [BudgetStatus.Spend] = []
+        for accountant in [AccountantKind.rdp, .pld] {
+            let context = try await deployment.open(total: 10, accountant: accountant)
+            try await context.budget.reserve(BudgetRequest(principal: "cli", role: .trainer, purpose: "train", mechanism: training))
+            spendsBefore = try await context.budget.status().spends
+            await context.close()
+        }
+        #expect(spendsBefore.count == 2)
+        #expect(spendsBefore[1].cumulativeEpsilon == PLDAccountant.epsilon(composing: [training, training], delta: 1e-6))
+        try deployment.deleteDatabase()
+
+        let ring = try KeyRing.load(directory: deployment.keys)
+        let (report, opened) = try await OpenedDataDirectory.recover(directory: deployment.data, keys: ring, clock: .system, actor: "cli")
+        await opened.close()
+        #expect(report.spendsRestored == 2)
+        let context = try await deployment.open(total: 10)
+        let restored = try await context.budget.status().spends
+        #expect(restored.map(\.cumulativeEpsilon) == spendsBefore.map(\.cumulativeEpsilon))
+        let verified = try await Deployment.verify(context)
+        #expect(verified.isValid, "\(verified.failureDescription ?? "")")
+        #expect(verified.chain.epsilon.spendsChecked == 2)
+        await context.close()
+    }
+
+    /// A signed log whose spend record understates the composed ε (signed with the right key, but not
+    /// what the accountant it names recomputes) is not adopted: the rebuilt ledger would spend less
+    /// than its records. (Before recovery replayed ε, this log was adopted.)
+    @Test func recoveryRefusesALogWhoseSpendsDoNotRecompute() async throws {
+        let deployment = try Deployment()
+        do {
+            let context = try await deployment.open(total: 10)
+            try await Deployment.spend(1, in: context)
+            // A budget.spend record without its row, signed by the directory's own audit key, that
+            // claims the dataset's second 1.0 spend leaves it at 1.0.
+            try await context.stores.audit.record(
+                actor: "cli", action: .budgetSpend,
+                details: [
+                    "dataset": .string(context.policy.policy.dataset), "principal": .string("analyst-1"), "role": .string("analyst"),
+                    "purpose": .string("query"), "mechanism": BudgetService.json(PrivacyMechanism.pureEpsilon(epsilon: 1)),
+                    "accountant": BudgetService.json(AccountingMethod.rdp), "epsilon": .double(1), "delta": .double(1e-6),
+                    "cumulative_epsilon": .double(1),
+                ])
+            await context.close()
+        }
+        try deployment.deleteDatabase()
+        let ring = try KeyRing.load(directory: deployment.keys)
+        let refused = try await #require(throws: VeilError.self) {
+            _ = try await OpenedDataDirectory.recover(directory: deployment.data, keys: ring, clock: .system, actor: "cli")
+        }
+        #expect(refused.code == .integrity && refused.field == deployment.mirror)
+        #expect(refused.message.contains("cumulative_epsilon is 1.0 but the spends so far compose to"))
+        #expect(refused.message.contains("nothing was adopted"))
     }
 
     /// The store's record at the mirror's head differs: the two tell different stories; refused.

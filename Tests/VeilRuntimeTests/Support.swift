@@ -20,16 +20,20 @@ struct Deployment {
         try KeyRing.initialize(directory: keys)
     }
 
-    /// A policy whose dataset may spend `total` in all and all of it in one request.
-    static func policy(total: Double = 1) -> LoadedPolicy {
+    /// A policy whose dataset may spend `total` in all and all of it in one request, composed with
+    /// `accountant`.
+    static func policy(total: Double = 1, accountant: AccountantKind = .pld) -> LoadedPolicy {
         var policy = Policy()
         policy.budget.totalEpsilon = total
         policy.budget.maxEpsilonPerRequest = total
+        policy.privacy.accountant = accountant
         return LoadedPolicy(policy: policy, hash: String(repeating: "a", count: 64), path: "built-in")
     }
 
-    func open(total: Double = 1, keys: String? = nil) async throws -> VeilContext {
-        try await VeilContext.open(keysDirectory: keys ?? self.keys, dataDirectory: data, policy: Self.policy(total: total), actor: "test")
+    func open(total: Double = 1, accountant: AccountantKind = .pld, keys: String? = nil) async throws -> VeilContext {
+        try await VeilContext.open(
+            keysDirectory: keys ?? self.keys, dataDirectory: data, policy: Self.policy(total: total, accountant: accountant),
+            actor: "test")
     }
 
     /// Reserves a pure ε-DP release of `epsilon`; true when accepted, false when refused.

@@ -8,13 +8,14 @@ optimal order dp_accounting reports; `delta_at_epsilon` cases give the inverse c
 Run from the repository root:  python3 scripts/reference/rdp_reference.py
 Requires: pip install dp-accounting==0.6.0
 """
-import json
 import math
 import os
 
 import dp_accounting
 from dp_accounting import dp_event
 from dp_accounting.rdp import rdp_privacy_accountant as rdp
+
+import reference_table
 
 OUT = os.path.join("Tests", "VeilPrivacyTests", "Resources", "rdp_reference.json")
 
@@ -78,19 +79,7 @@ def main():
         "epsilon_at_delta": cases,
         "delta_at_epsilon": inverse,
     }
-    # One case per line, so a regenerated file diffs readably.
-    lines = ["{"]
-    items = list(document.items())
-    for index, (key, value) in enumerate(items):
-        comma = "," if index < len(items) - 1 else ""
-        if isinstance(value, list) and value and isinstance(value[0], dict):
-            rows = ",\n".join("  " + json.dumps(row, allow_nan=False) for row in value)
-            lines.append(f"{json.dumps(key)}: [\n{rows}\n ]{comma}")
-        else:
-            lines.append(f"{json.dumps(key)}: {json.dumps(value, allow_nan=False)}{comma}")
-    lines.append("}")
-    with open(OUT, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    reference_table.write(OUT, document)
     print(f"wrote {len(cases)} epsilon cases and {len(inverse)} delta cases to {OUT}")
 
 

@@ -61,6 +61,7 @@ public struct ModelCard: Sendable, Encodable, Hashable {
     /// n, the number of users the sampling rate is computed from (registered identities, treated as
     /// public as in Opacus).
     public var population: Int
+    /// How `epsilon` was computed (`accountantDescription(_:)`); nil for a non-private run.
     public var accountant: String?
     /// True when the run was seeded: the noise was predictable and the guarantee void (tests only).
     public var seeded: Bool
@@ -72,8 +73,13 @@ public struct ModelCard: Sendable, Encodable, Hashable {
     public var policyHash: String
     public var notes: [String]
 
-    public static let accountantDescription =
-        "RDP (dp_accounting orders) with the Balle et al. 2020 conversion"
+    /// The card's words for the accountant that computed ε (cards name no parameters beyond these).
+    public static func accountantDescription(_ kind: AccountantKind) -> String {
+        switch kind {
+        case .rdp: "RDP (dp_accounting orders) with the Balle et al. 2020 conversion"
+        case .pld: "PLD (dp_accounting pessimistic estimate, value discretisation interval 1e-4)"
+        }
+    }
 }
 
 /// The parts of a stored card that serving needs, read back from the model file.

@@ -122,10 +122,9 @@ public enum TrainingPipeline {
             return try DPSGD.train(
                 network, on: train, configuration: configuration, sampling: &sampling, noise: &noise
             ) { epoch in
-                let spent = RDPAccountant.epsilon(
+                let spent = PrivacyAccountant.epsilon(
                     composing: [.subsampledGaussian(samplingRate: rate, noiseMultiplier: noiseMultiplier, steps: epoch.steps)],
-                    delta: plan.delta
-                ).epsilon
+                    delta: plan.delta, method: AccountingMethod(plan.accountant))
                 progress(
                     TrainingProgress(
                         phase: .training, usersRead: 0, epoch: epoch.epoch, epochs: plan.epochs, steps: epoch.steps,

@@ -173,7 +173,8 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         return TrainingPlan(
             task: task, isPrivate: !nonPrivate, targetEpsilon: nonPrivate ? nil : epsilon, delta: delta, model: model,
             hiddenSizes: hidden, epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: rate,
-            window: window, windowDays: windowDays, horizonDays: horizon, seed: seed)
+            window: window, windowDays: windowDays, horizonDays: horizon, seed: seed,
+            accountant: policy.privacy.accountant)
     }
 }
 
@@ -196,11 +197,13 @@ public struct TrainingPlan: Sendable, Hashable {
     public var windowDays: Int?
     public var horizonDays: Int
     public var seed: UInt64?
+    /// The accountant σ is calibrated with and ε is reported by: the policy's, which the ledger charges with.
+    public var accountant: AccountantKind
 
     public init(
         task: PredictionTask, isPrivate: Bool, targetEpsilon: Double?, delta: Double, model: ModelFamily,
         hiddenSizes: [Int], epochs: Int, batchSize: Int, clippingNorm: Double, learningRate: Double,
-        window: FeatureWindow, windowDays: Int?, horizonDays: Int, seed: UInt64?
+        window: FeatureWindow, windowDays: Int?, horizonDays: Int, seed: UInt64?, accountant: AccountantKind
     ) {
         self.task = task
         self.isPrivate = isPrivate
@@ -216,6 +219,7 @@ public struct TrainingPlan: Sendable, Hashable {
         self.windowDays = windowDays
         self.horizonDays = horizonDays
         self.seed = seed
+        self.accountant = accountant
     }
 
     /// The default cutoff: the end of the UTC day holding the latest stored event (the next 00:00 UTC)

@@ -57,6 +57,43 @@ public final class TrainingService: Sendable {
         return plan
     }
 
+    /// What a run of `request` would cost: q and steps from the number of users, σ calibrated to its ε
+    /// with the policy's accountant, and ε (and the σ each would need) under both accountants
+    /// (`DPSGDExplanation`). Reads no event and spends nothing (`veil train --explain`).
+    ///
+    /// - Throws: as `check`, as `train` for the number of users, and `invalidInput` for a non-private
+    ///   request (it has no guarantee to explain).
+    public func explain(_ request: TrainingRequest) async throws -> DPSGDExplanation {
+        let plan = try await check(request)
+        guard plan.isPrivate, let target = plan.targetEpsilon else {
+            throw VeilError(.invalidInput, field: "non_private", "a non-private run has no privacy guarantee to explain")
+        }
+        let (samplingRate, steps) = Self.privateRun(plan, population: try await population(for: plan))
+        return try DPSGDExplanation.explain(
+            samplingRate: samplingRate, steps: steps, delta: plan.delta, targetEpsilon: target, accountant: plan.accountant)
+    }
+
+    /// n, the registered identities (metadata only), checked against the plan's batch size.
+    private func population(for plan: TrainingPlan) async throws -> Int {
+        let population = try await vault.identityCount()
+        guard population >= 2 else {
+            throw VeilError(.invalidInput, field: "data", "there are no users to train on; ingest events first")
+        }
+        guard plan.batchSize <= population else {
+            throw VeilError(
+                .invalidInput, field: "batch_size", "must be at most the number of users (\(population))")
+        }
+        return population
+    }
+
+    /// The sampling rate and steps a private run of `plan` is accounted with, over `population` users.
+    private static func privateRun(_ plan: TrainingPlan, population: Int) -> (samplingRate: Double, steps: Int) {
+        let shape = DPSGDConfiguration(
+            noiseMultiplier: 1, clippingNorm: plan.clippingNorm, expectedBatchSize: plan.batchSize,
+            epochs: plan.epochs, optimizer: plan.optimizer, population: population)
+        return (shape.samplingRate(exampleCount: population), shape.steps(exampleCount: population))
+    }
+
     /// Runs one training request for `principal` acting as `role` and returns the registered model's card
     /// (with `model_id`). `progress` is called from the training task; its `meanLoss` is for a terminal only.
     public func train(
@@ -71,14 +108,7 @@ public final class TrainingService: Sendable {
         }
 
         // b) n from metadata only.
-        let population = try await vault.identityCount()
-        guard population >= 2 else {
-            throw VeilError(.invalidInput, field: "data", "there are no users to train on; ingest events first")
-        }
-        guard plan.batchSize <= population else {
-            throw VeilError(
-                .invalidInput, field: "batch_size", "must be at most the number of users (\(population))")
-        }
+        let population = try await population(for: plan)
 
         // c) q, steps and σ; d) reserve the budget before any event is read.
         var noiseMultiplier: Double?
@@ -86,13 +116,10 @@ public final class TrainingService: Sendable {
         var samplingRate = Double(plan.batchSize) / Double(population)
         var steps = 0
         if plan.isPrivate, let target = plan.targetEpsilon {
-            let shape = DPSGDConfiguration(
-                noiseMultiplier: 1, clippingNorm: plan.clippingNorm, expectedBatchSize: plan.batchSize,
-                epochs: plan.epochs, optimizer: plan.optimizer, population: population)
-            samplingRate = shape.samplingRate(exampleCount: population)
-            steps = shape.steps(exampleCount: population)
-            let calibration = try RDPAccountant.calibrateNoiseMultiplier(
-                targetEpsilon: target, delta: plan.delta, samplingRate: samplingRate, steps: steps)
+            (samplingRate, steps) = Self.privateRun(plan, population: population)
+            let calibration = try NoiseCalibration.calibrate(
+                targetEpsilon: target, delta: plan.delta, samplingRate: samplingRate, steps: steps,
+                method: AccountingMethod(plan.accountant))
             noiseMultiplier = calibration.noiseMultiplier
             calibratedEpsilon = calibration.epsilon
             try await budget.reserve(
@@ -214,7 +241,7 @@ public final class TrainingService: Sendable {
             delta: plan.isPrivate ? plan.delta : nil, noiseMultiplier: noiseMultiplier, samplingRate: samplingRate,
             clippingNorm: plan.isPrivate ? plan.clippingNorm : nil, steps: steps, epochs: plan.epochs,
             expectedBatchSize: plan.batchSize, population: population,
-            accountant: plan.isPrivate ? ModelCard.accountantDescription : nil, seeded: plan.seed != nil,
+            accountant: plan.isPrivate ? ModelCard.accountantDescription(plan.accountant) : nil, seeded: plan.seed != nil,
             metrics: metrics, baselines: baselines, trainCount: trainCount, holdoutCount: holdoutCount,
             policyHash: policy.hash, notes: notes)
     }

@@ -1,0 +1,93 @@
+import VeilCore
+
+/// What one DP-SGD run costs under each accountant, from its public parameters only — nothing is read
+/// and nothing is spent. `veil privacy epsilon|noise --explain` print it, and so will
+/// `veil train --explain`.
+public struct DPSGDExplanation: Sendable, Hashable, Codable {
+    /// ε of the run under one accountant.
+    public struct Estimate: Sendable, Hashable, Codable {
+        public let accountant: AccountingMethod
+        public let epsilon: Double
+        /// The Rényi order attaining ε (RDP only).
+        public let order: Double?
+    }
+
+    /// Poisson sampling rate q.
+    public let samplingRate: Double
+    /// Number of steps T.
+    public let steps: Int
+    public let delta: Double
+    /// The noise multiplier σ the run uses.
+    public let noiseMultiplier: Double
+    /// The target ε σ was calibrated to, when it was.
+    public let targetEpsilon: Double?
+    /// The accountant that chose σ for the target, when there is one.
+    public let calibratedWith: AccountantKind?
+    /// ε at σ under each accountant, PLD first.
+    public let estimates: [Estimate]
+    /// For a target: the smallest σ each accountant needs to meet it, PLD first.
+    public let calibrations: [NoiseCalibration]?
+
+    enum CodingKeys: String, CodingKey {
+        case steps, delta, estimates, calibrations
+        case samplingRate = "sampling_rate"
+        case noiseMultiplier = "noise_multiplier"
+        case targetEpsilon = "target_epsilon"
+        case calibratedWith = "calibrated_with"
+    }
+
+    /// The accountants compared, in the order shown.
+    static let accountants: [AccountantKind] = [.pld, .rdp]
+
+    /// ε of `steps` steps at rate `samplingRate` with multiplier `noiseMultiplier` under each accountant
+    /// (default parameters).
+    ///
+    /// - Throws: `VeilError.invalidInput` naming the parameter when q is outside (0, 1], σ is not a
+    ///   finite number > 0, steps < 1 or δ is outside (0, 1).
+    public static func explain(samplingRate: Double, steps: Int, delta: Double, noiseMultiplier: Double) throws(VeilError)
+        -> DPSGDExplanation
+    {
+        try explanation(
+            samplingRate: samplingRate, steps: steps, delta: delta, noiseMultiplier: noiseMultiplier, target: nil)
+    }
+
+    /// Calibrates σ to `targetEpsilon` with `accountant` (as training does), then explains the run at
+    /// that σ, with the σ each accountant would need beside it.
+    ///
+    /// - Throws: as `NoiseCalibration.calibrate`, and as `explain(samplingRate:steps:delta:noiseMultiplier:)`.
+    public static func explain(
+        samplingRate: Double, steps: Int, delta: Double, targetEpsilon: Double, accountant: AccountantKind
+    ) throws(VeilError) -> DPSGDExplanation {
+        var calibrations: [NoiseCalibration] = []
+        for kind in accountants {
+            calibrations.append(
+                try NoiseCalibration.calibrate(
+                    targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, steps: steps,
+                    method: AccountingMethod(kind)))
+        }
+        let chosen = calibrations[accountants.firstIndex(of: accountant)!]
+        return try explanation(
+            samplingRate: samplingRate, steps: steps, delta: delta, noiseMultiplier: chosen.noiseMultiplier,
+            target: (targetEpsilon, accountant, calibrations))
+    }
+
+    private static func explanation(
+        samplingRate: Double, steps: Int, delta: Double, noiseMultiplier: Double,
+        target: (epsilon: Double, accountant: AccountantKind, calibrations: [NoiseCalibration])?
+    ) throws(VeilError) -> DPSGDExplanation {
+        let mechanism = PrivacyMechanism.subsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, steps: steps)
+        try mechanism.validate()
+        guard delta > 0 && delta < 1 else { throw VeilError(.invalidInput, field: "delta", "must be in (0, 1)") }
+        let estimates = accountants.map { kind in
+            var accountant = PrivacyAccountant(AccountingMethod(kind))
+            accountant.compose(mechanism)
+            return Estimate(
+                accountant: accountant.method, epsilon: accountant.epsilon(delta: delta),
+                order: accountant.optimalOrder(delta: delta))
+        }
+        return DPSGDExplanation(
+            samplingRate: samplingRate, steps: steps, delta: delta, noiseMultiplier: noiseMultiplier,
+            targetEpsilon: target?.epsilon, calibratedWith: target?.accountant, estimates: estimates,
+            calibrations: target?.calibrations)
+    }
+}

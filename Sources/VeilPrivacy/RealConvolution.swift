@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Convolutions of real sequences through `FFT`, two real sequences per complex transform: x goes in
+/// the real part and y in the imaginary part, and their spectra are separated as
+/// `X_k = (Z_k + conj Z_{−k})/2`, `Y_k = (Z_k − conj Z_{−k})/2i`.
+enum RealConvolution {
+    /// Below this many non-zero elements in one sequence (a pure ε-DP release has two), the direct sum
+    /// is cheaper than a transform.
+    static let directLimit = 32
+
+    /// The linear convolution of `a` and `b` (length `a.count + b.count − 1`): the direct sum over the
+    /// non-zero elements of one when it has fewer than `directLimit`, else by FFT. Contract: both
+    /// non-empty. Rounding of the FFT: about 1e-16 × Σa × Σb per element, which can make an element
+    /// that should be 0 slightly negative.
+    static func convolve(_ a: [Double], _ b: [Double]) -> [Double] {
+        precondition(!a.isEmpty && !b.isEmpty, "convolution of an empty sequence")
+        let length = a.count + b.count - 1
+        if let terms = nonZero(b) { return direct(terms, a, length: length) }
+        if let terms = nonZero(a) { return direct(terms, b, length: length) }
+        let fft = FFT(size: FFT.size(atLeast: length))
+        var (re, im) = packed(a, b, size: fft.size)
+        fft.forward(&re, &im)
+        var (productRe, productIm) = ([Double](repeating: 0, count: fft.size), [Double](repeating: 0, count: fft.size))
+        for position in 0..<fft.size {
+            let (x, y) = separate(re, im, at: position)
+            productRe[position] = x.re * y.re - x.im * y.im
+            productIm[position] = x.re * y.im + x.im * y.re
+        }
+        fft.inverse(&productRe, &productIm)
+        return Array(productRe[0..<length])
+    }
+
+    /// The `times`-fold self-convolution of `x` and of `y`, each read circularly modulo `size` (a
+    /// power of two ≥ both lengths): element n of a result is the sum of the true self-convolution's
+    /// elements at n, n ± size, n ± 2·size, … The caller chooses `size` so that the elements it
+    /// reads hold all but a negligible mass.
+    ///
+    /// The spectrum is raised to the power `times` in polar form, `|X|ᵗ e^{it·arg X}`; a frequency
+    /// whose power is below 1e-300 is set to 0, which is exact to double precision and skips most of
+    /// the spectrum for large `times`.
+    static func selfConvolve(_ x: [Double], _ y: [Double]?, times: Int, size: Int) -> (x: [Double], y: [Double]?) {
+        precondition(times >= 1 && x.count <= size && (y?.count ?? 0) <= size, "self-convolution size")
+        let fft = FFT(size: size)
+        var (re, im) = packed(x, y ?? [], size: size)
+        fft.forward(&re, &im)
+        let exponent = Double(times)
+        // |z|ᵗ < 1e-300  ⟺  |z|² < exp(2·ln(1e-300)/t).
+        let negligibleSquare = exp(2 * log(1e-300) / exponent)
+        func power(_ z: (re: Double, im: Double)) -> (re: Double, im: Double) {
+            let square = z.re * z.re + z.im * z.im
+            guard square >= negligibleSquare else { return (0, 0) }
+            let modulus = exp(0.5 * exponent * log(square))
+            let angle = exponent * atan2(z.im, z.re)
+            return (modulus * cos(angle), modulus * sin(angle))
+        }
+        var (outRe, outIm) = ([Double](repeating: 0, count: size), [Double](repeating: 0, count: size))
+        for position in 0..<size {
+            let (a, b) = separate(re, im, at: position)
+            let px = power(a)
+            let py = y == nil ? (re: 0.0, im: 0.0) : power(b)
+            // W = Xᵗ + i·Yᵗ, whose inverse is xᵗ + i·yᵗ since both are real.
+            outRe[position] = px.re - py.im
+            outIm[position] = px.im + py.re
+        }
+        fft.inverse(&outRe, &outIm)
+        return (outRe, y == nil ? nil : outIm)
+    }
+
+    /// The (index, value) pairs of the non-zero elements of `values`, or nil when there are
+    /// `directLimit` or more.
+    private static func nonZero(_ values: [Double]) -> [(offset: Int, weight: Double)]? {
+        var terms: [(offset: Int, weight: Double)] = []
+        for (offset, weight) in values.enumerated() where weight != 0 {
+            guard terms.count + 1 < directLimit else { return nil }
+            terms.append((offset, weight))
+        }
+        return terms
+    }
+
+    /// Σ weight · `values` shifted by offset, over `terms`.
+    private static func direct(_ terms: [(offset: Int, weight: Double)], _ values: [Double], length: Int) -> [Double] {
+        var result = [Double](repeating: 0, count: length)
+        result.withUnsafeMutableBufferPointer { output in
+            values.withUnsafeBufferPointer { input in
+                for (offset, weight) in terms {
+                    for index in input.indices { output[index + offset] += weight * input[index] }
+                }
+            }
+        }
+        return result
+    }
+
+    /// `a` in the real part and `b` in the imaginary part, zero-padded to `size`.
+    private static func packed(_ a: [Double], _ b: [Double], size: Int) -> ([Double], [Double]) {
+        var re = [Double](repeating: 0, count: size)
+        var im = [Double](repeating: 0, count: size)
+        re.replaceSubrange(0..<a.count, with: a)
+        im.replaceSubrange(0..<b.count, with: b)
+        return (re, im)
+    }
+
+    /// The spectra X (of the real part) and Y (of the imaginary part) at a bit-reversed `position` of
+    /// the packed spectrum Z.
+    @inline(__always)
+    private static func separate(_ re: [Double], _ im: [Double], at position: Int)
+        -> (x: (re: Double, im: Double), y: (re: Double, im: Double))
+    {
+        let mirror = FFT.mirror(position)
+        let (zr, zi, mr, mi) = (re[position], im[position], re[mirror], im[mirror])
+        return (((zr + mr) / 2, (zi - mi) / 2), ((zi + mi) / 2, (mr - zr) / 2))
+    }
+}

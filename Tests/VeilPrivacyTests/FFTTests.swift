@@ -1,0 +1,97 @@
+import Foundation
+import Testing
+@testable import VeilPrivacy
+
+/// The transform and the convolutions the PLD accountant composes with, against direct sums.
+struct FFTTests {
+    /// Frequency k's position in bit-reversed order for a transform of `size`.
+    static func bitReversed(_ k: Int, size: Int) -> Int {
+        var (position, rest) = (0, k)
+        for _ in 0..<size.trailingZeroBitCount {
+            position = (position << 1) | (rest & 1)
+            rest >>= 1
+        }
+        return position
+    }
+
+    /// A reproducible sequence in [−1, 1].
+    static func sequence(_ count: Int, seed: UInt64) -> [Double] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53) * 2 - 1
+        }
+    }
+
+    @Test(arguments: [2, 4, 8, 64, 512, 1 << 14, 1 << 15])
+    func forwardIsTheDFTInBitReversedOrder(size: Int) {
+        let (inputRe, inputIm) = (Self.sequence(size, seed: 1), Self.sequence(size, seed: 2))
+        var (re, im) = (inputRe, inputIm)
+        FFT(size: size).forward(&re, &im)
+        // Check a spread of frequencies against the direct sum (the angle reduced exactly mod size).
+        for k in Set([0, 1, 2, size / 2, size - 1, size / 3, (size * 2) / 3]) where k < size {
+            var (sumRe, sumIm) = (0.0, 0.0)
+            for n in 0..<size {
+                let angle = -2 * Double.pi * Double((k * n) % size) / Double(size)
+                sumRe += inputRe[n] * cos(angle) - inputIm[n] * sin(angle)
+                sumIm += inputRe[n] * sin(angle) + inputIm[n] * cos(angle)
+            }
+            let position = Self.bitReversed(k, size: size)
+            let scale = Double(size).squareRoot()
+            #expect(abs(re[position] - sumRe) <= 1e-12 * scale, "size \(size) k \(k)")
+            #expect(abs(im[position] - sumIm) <= 1e-12 * scale, "size \(size) k \(k)")
+        }
+    }
+
+    @Test(arguments: [2, 8, 1 << 13, 1 << 14, 1 << 17])
+    func inverseUndoesForward(size: Int) {
+        let (inputRe, inputIm) = (Self.sequence(size, seed: 3), Self.sequence(size, seed: 4))
+        var (re, im) = (inputRe, inputIm)
+        let fft = FFT(size: size)
+        fft.forward(&re, &im)
+        fft.inverse(&re, &im)
+        let error = zip(re, inputRe).map { abs($0 - $1) }.max()! + zip(im, inputIm).map { abs($0 - $1) }.max()!
+        #expect(error <= 1e-13)
+    }
+
+    @Test(arguments: [2, 16, 1024])
+    func mirrorHoldsTheNegativeFrequency(size: Int) {
+        for k in 0..<size {
+            #expect(FFT.mirror(Self.bitReversed(k, size: size)) == Self.bitReversed((size - k) % size, size: size))
+        }
+    }
+
+    /// Both paths — the transform and, for a short sequence, the direct sum — against a plain sum.
+    @Test(arguments: [77, 5])
+    func linearConvolutionMatchesTheDirectSum(shorter: Int) {
+        let a = Self.sequence(300, seed: 5)
+        let b = Self.sequence(shorter, seed: 6)
+        let fast = RealConvolution.convolve(a, b)
+        #expect(fast.count == a.count + b.count - 1)
+        for n in fast.indices {
+            var sum = 0.0
+            for i in max(0, n - b.count + 1)...min(n, a.count - 1) { sum += a[i] * b[n - i] }
+            #expect(abs(fast[n] - sum) <= 1e-12)
+        }
+    }
+
+    @Test func selfConvolutionMatchesRepeatedConvolution() {
+        // Two probability vectors, raised to the 7th convolution power together and apart.
+        let x = [0.2, 0.5, 0.3]
+        let y = [0.6, 0.1, 0.1, 0.2]
+        var directX = [1.0], directY = [1.0]
+        for _ in 0..<7 {
+            directX = RealConvolution.convolve(directX, x)
+            directY = RealConvolution.convolve(directY, y)
+        }
+        let (powerX, powerY) = RealConvolution.selfConvolve(x, y, times: 7, size: 32)
+        let (aloneX, _) = RealConvolution.selfConvolve(x, nil, times: 7, size: 32)
+        for n in directX.indices {
+            #expect(abs(powerX[n] - directX[n]) <= 1e-14)
+            #expect(abs(aloneX[n] - directX[n]) <= 1e-14)
+        }
+        for n in directY.indices { #expect(abs(powerY![n] - directY[n]) <= 1e-14) }
+        // Beyond the true support the circular result is 0.
+        #expect(powerX[directX.count...].allSatisfy { abs($0) <= 1e-15 })
+    }
+}
