@@ -53,27 +53,6 @@ enum DenseKernels {
         }
     }
 
-    /// Adds `weight · Σ_b input[b] ⊗ delta[b]` to the weight gradient and `weight · Σ_b delta[b]` to the
-    /// bias gradient, over the rows `rows`.
-    static func accumulateGradient<Scalar: BinaryFloatingPoint>(
-        input: UnsafePointer<Scalar>, delta: UnsafePointer<Scalar>, weight: Scalar, rows: Range<Int>,
-        weightGradient: UnsafeMutablePointer<Scalar>, biasGradient: UnsafeMutablePointer<Scalar>,
-        inputs: Int, outputs: Int
-    ) {
-        if weight == 0 { return }
-        for row in rows {
-            let x = input + row * inputs
-            let d = delta + row * outputs
-            for o in 0..<outputs { biasGradient[o] += weight * d[o] }
-            for i in 0..<inputs {
-                let value = weight * x[i]
-                if value == 0 { continue }
-                let g = weightGradient + i * outputs
-                for o in 0..<outputs { g[o] += value * d[o] }
-            }
-        }
-    }
-
     /// `Σ_k a[k] · b[k]` with four partial sums.
     @inline(__always)
     static func dot<Scalar: BinaryFloatingPoint>(

@@ -8,10 +8,11 @@
 /// Per-example gradient norm: example e's gradient is Σ_r a_r ⊗ δ_r (weights) and Σ_r δ_r (bias) over
 /// its rows r. With one row per example (rows of features) its squared norm is exactly
 /// (‖a‖² + 1)·‖δ‖², computed in O(inputs + outputs) without forming the outer product (ghost clipping,
-/// Goodfellow 2015; Li et al. 2022). With several rows (a head applied at every time step) the weights
-/// are shared across rows, the row contributions can cancel, and the layer forms the example's
-/// gradient in its memory (inputs × outputs values, reused by `addGradient`) and takes its norm.
-struct DenseLayer<Scalar: BinaryFloatingPoint>: Layer {
+/// Goodfellow 2015; Li et al. 2022), and the chunk's weighted sum Σ_e w_e a_e ⊗ δ_e is one matrix
+/// product (`addChunkGradient`). With several rows (a head applied at every time step) the weights are
+/// shared across rows, the row contributions can cancel, and the layer forms the example's gradient in
+/// its memory (inputs × outputs values, which `addGradient` then adds) and takes its norm.
+struct DenseLayer<Scalar: ComputeScalar>: Layer {
     let inputs: Int
     let outputs: Int
     let activation: Activation
@@ -25,19 +26,7 @@ struct DenseLayer<Scalar: BinaryFloatingPoint>: Layer {
     var biasOffset: Int { parameterOffset + inputs * outputs }
 
     /// One example's materialised gradient, for examples with several rows.
-    final class Memory {
-        let gradient: UnsafeMutablePointer<Scalar>
-        let count: Int
-        /// The example whose gradient `gradient` holds, or -1.
-        var example = -1
-
-        init(count: Int) {
-            self.count = count
-            gradient = .allocate(capacity: count)
-        }
-
-        deinit { gradient.deallocate() }
-    }
+    typealias Memory = ExampleGradient<Scalar>
 
     func makeMemory() -> Memory { Memory(count: parameterCount) }
 
@@ -74,35 +63,52 @@ struct DenseLayer<Scalar: BinaryFloatingPoint>: Layer {
             return Double((DenseKernels.dot(a, a, inputs) + 1) * DenseKernels.dot(d, d, outputs))
         }
         materialise(example: example, input: input, rows: rows, memory: memory, outputDelta: outputDelta)
-        return Double(DenseKernels.dot(memory.gradient, memory.gradient, memory.count))
+        return memory.squaredNorm
     }
+
+    /// Whether the chunk's sum is one matrix product (every example one row) rather than per example.
+    private func sumsWholeChunk(_ rows: ExampleRows) -> Bool { rows.oneRowEach }
 
     func addGradient(
         example: Int, weight: Scalar, input: RowBuffer<Scalar>, rows: ExampleRows, memory: Memory,
         outputDelta: RowBuffer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
     ) {
-        let span = rows[example]
-        if span.count > 1 && memory.example == example {
-            let target = gradient + parameterOffset
-            let source = memory.gradient
-            for k in 0..<memory.count { target[k] += weight * source[k] }
-            return
+        guard !sumsWholeChunk(rows), !rows[example].isEmpty else { return }
+        if memory.example != example {
+            materialise(example: example, input: input, rows: rows, memory: memory, outputDelta: outputDelta)
         }
-        DenseKernels.accumulateGradient(
-            input: input.base, delta: outputDelta.base, weight: weight, rows: span,
-            weightGradient: gradient + weightOffset, biasGradient: gradient + biasOffset,
-            inputs: inputs, outputs: outputs)
+        memory.add(weight: weight, into: gradient + parameterOffset)
     }
 
-    /// Writes example `example`'s gradient (weights, then biases) to `memory.gradient`.
+    func addChunkGradient(
+        weights: UnsafePointer<Scalar>, input: RowBuffer<Scalar>, rows: ExampleRows, memory: Memory,
+        outputDelta: RowBuffer<Scalar>, into gradient: UnsafeMutablePointer<Scalar>
+    ) {
+        guard sumsWholeChunk(rows) else { return }
+        let bias = gradient + biasOffset
+        for row in 0..<rows.rowCount {
+            let weight = weights[row]
+            let d = outputDelta.row(row)
+            for o in 0..<outputs { bias[o] += weight * d[o] }
+        }
+        MatrixKernels.accumulateOuterProducts(
+            input.base, inputs, outputDelta.base, outputs, rowWeights: weights, into: gradient + weightOffset,
+            outputs, m: rows.rowCount, k: inputs, n: outputs)
+    }
+
+    /// Writes example `example`'s gradient (weights, then biases) to `memory`.
     private func materialise(
         example: Int, input: RowBuffer<Scalar>, rows: ExampleRows, memory: Memory, outputDelta: RowBuffer<Scalar>
     ) {
-        memory.gradient.update(repeating: 0, count: memory.count)
-        DenseKernels.accumulateGradient(
-            input: input.base, delta: outputDelta.base, weight: 1, rows: rows[example],
-            weightGradient: memory.gradient, biasGradient: memory.gradient + inputs * outputs,
-            inputs: inputs, outputs: outputs)
-        memory.example = example
+        let span = rows[example]
+        let gradient = memory.start(example: example)
+        MatrixKernels.accumulateOuterProducts(
+            input.row(span.lowerBound), inputs, outputDelta.row(span.lowerBound), outputs, rowWeights: nil,
+            into: gradient, outputs, m: span.count, k: inputs, n: outputs)
+        let bias = gradient + inputs * outputs
+        for row in span {
+            let d = outputDelta.row(row)
+            for o in 0..<outputs { bias[o] += d[o] }
+        }
     }
 }

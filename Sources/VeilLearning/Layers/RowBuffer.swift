@@ -35,6 +35,9 @@ final class RowBuffer<Scalar: BinaryFloatingPoint> {
 /// per event.
 struct ExampleRows {
     private(set) var starts: [Int] = [0]
+    /// Whether every example owns exactly one row (row e is example e). Having as many rows as
+    /// examples is not enough: an empty example and a two-row one also balance.
+    private(set) var oneRowEach = true
 
     /// Examples in the chunk.
     var count: Int { starts.count - 1 }
@@ -49,6 +52,7 @@ struct ExampleRows {
     mutating func setOneRowEach(_ count: Int) {
         starts.removeAll(keepingCapacity: true)
         starts.append(contentsOf: 0...count)
+        oneRowEach = true
     }
 
     /// Examples with the given row counts, in order.
@@ -56,9 +60,11 @@ struct ExampleRows {
         starts.removeAll(keepingCapacity: true)
         var total = 0
         starts.append(0)
+        oneRowEach = true
         for length in lengths {
             total += length
             starts.append(total)
+            oneRowEach = oneRowEach && length == 1
         }
     }
 }

@@ -205,6 +205,16 @@ public struct DenseModel: TrainableModel, Equatable {
         }
     }
 
+    public func addChunkGradient(
+        weights: UnsafePointer<Double>, workspace: Workspace, into gradient: UnsafeMutablePointer<Double>
+    ) {
+        for (l, layer) in workspace.layers.enumerated() {
+            layer.addChunkGradient(
+                weights: weights, input: workspace.activations[l], rows: workspace.rows,
+                memory: workspace.memories[l], outputDelta: workspace.deltas[l], into: gradient)
+        }
+    }
+
     /// Runs the loaded rows through every layer.
     private func forward(parameters: UnsafePointer<Double>, workspace: Workspace) {
         for (l, layer) in workspace.layers.enumerated() {

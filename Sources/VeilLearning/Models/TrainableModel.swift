@@ -5,8 +5,8 @@
 /// a model computes in its own precision (`Scalar`) on a workspace per worker. One step:
 /// `forwardBackward` for the chunk's examples, then for each example `squaredGradientNorm` (DP-SGD only)
 /// and `addGradient` with that example's weight — its clip factor min(1, C/‖g‖) for DP-SGD, 1/B for
-/// SGD. A model implements these by running its layers (`Layer`) in order; the trainers never look
-/// inside.
+/// SGD — and last `addChunkGradient` with every example's weight. A model implements these by running
+/// its layers (`Layer`) in order; the trainers never look inside.
 public protocol TrainableModel: Sendable {
     /// The examples it trains on: rows of features with labels, or event sequences with targets.
     associatedtype Data: TrainingData
@@ -39,9 +39,13 @@ public protocol TrainableModel: Sendable {
     /// ‖∇θ loss_e‖² over every parameter for example `example` (its position in the loaded chunk), exact.
     func squaredGradientNorm(example: Int, workspace: Workspace) -> Double
 
-    /// `gradient += weight · ∇θ loss_e` for example `example` of the loaded chunk. `gradient` has
-    /// `parameters.count` values.
+    /// Adds the example-by-example share of `weight · ∇θ loss_e` for example `example` of the loaded
+    /// chunk to `gradient` (`parameters.count` values); `addChunkGradient` adds the rest.
     func addGradient(example: Int, weight: Double, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>)
+
+    /// Adds the whole-chunk share of `Σ_e weights[e] · ∇θ loss_e` over the loaded chunk's examples.
+    /// After it, `gradient` holds the chunk's whole weighted sum.
+    func addChunkGradient(weights: UnsafePointer<Double>, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>)
 }
 
 /// A training set of examples, one per user (which is what makes a per-example guarantee per user).

@@ -216,16 +216,20 @@ private final class StepJobs<Model: TrainableModel>: @unchecked Sendable {
         let sum = sums + chunk * count
         losses[chunk] = model.forwardBackward(chunkIndices, data: data, parameters: parameters, workspace: workspace)
         Model.Scalar.clear(sum, count: count)
-        for example in 0..<chunkIndices.count {
-            let weight: Double
-            switch weighting {
-            case .constant(let value):
-                weight = value
-            case .clipped(let clippingNorm):
-                let squared = model.squaredGradientNorm(example: example, workspace: workspace)
-                weight = squared > clippingNorm * clippingNorm ? clippingNorm / squared.squareRoot() : 1
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: chunkIndices.count) { weights in
+            for example in 0..<chunkIndices.count {
+                let weight: Double
+                switch weighting {
+                case .constant(let value):
+                    weight = value
+                case .clipped(let clippingNorm):
+                    let squared = model.squaredGradientNorm(example: example, workspace: workspace)
+                    weight = squared > clippingNorm * clippingNorm ? clippingNorm / squared.squareRoot() : 1
+                }
+                weights[example] = weight
+                model.addGradient(example: example, weight: weight, workspace: workspace, into: sum)
             }
-            model.addGradient(example: example, weight: weight, workspace: workspace, into: sum)
+            model.addChunkGradient(weights: UnsafePointer(weights.baseAddress!), workspace: workspace, into: sum)
         }
     }
 }

@@ -1,8 +1,13 @@
-/// A precision a model computes in (`Float` or `Double`), with the whole-buffer conversions the
-/// trainers need. The trainers are generic over the model and so, across modules, not specialised:
-/// they call these once per buffer, and the loops run in the concrete conformances below, never
-/// element by element through generic code.
-public protocol ComputeScalar: BinaryFloatingPoint, Sendable {
+import Foundation
+
+/// A precision a model computes in (`Float` or `Double`): e^x as the layers need it, and the
+/// whole-buffer conversions the trainers need. The trainers are generic over the model and so, across
+/// modules, not specialised: they call the conversions once per buffer, and the loops run in the
+/// concrete conformances below, never element by element through generic code.
+public protocol ComputeScalar: BinaryFloatingPoint, SIMDScalar, Codable, Sendable {
+    /// e^x. `Double`: Foundation's `exp` (so dense models compute exactly as before). `Float`: a
+    /// branch-free approximation (below) that the compiler vectorises in the gate and softmax loops.
+    static func exponential(_ x: Self) -> Self
     /// `target[k] = Self(source[k])` for `k < count`.
     static func narrow(_ source: UnsafePointer<Double>, into target: UnsafeMutablePointer<Self>, count: Int)
     /// `target[k] = Double(source[k])` (`add` false) or `target[k] += Double(source[k])` (`add` true).
@@ -28,6 +33,28 @@ extension ComputeScalar {
 }
 
 extension Float: ComputeScalar {
+    /// e^x to about 2 ulp for x in [−87, 88] (clamped outside; NaN gives NaN): x = n·ln 2 + r with n
+    /// rounded to nearest by the 1.5·2²³ trick, e^r by Cephes' degree-6 polynomial on |r| ≤ ln 2 / 2,
+    /// and 2ⁿ built in the exponent bits. No branch, no call, no trap: loops over it vectorise.
+    @inline(__always)
+    public static func exponential(_ x: Float) -> Float {
+        let low: Float = -87, high: Float = 88
+        let clamped = x < low ? low : (x > high ? high : x)
+        let shifted = clamped * 1.442_695_04 + 12_582_912
+        let n = shifted - 12_582_912
+        let r = clamped - n * 0.693_359_375 + n * 2.121_944_4e-4
+        var p: Float = 1.987_569_15e-4
+        p = p * r + 1.398_199_95e-3
+        p = p * r + 8.333_451_9e-3
+        p = p * r + 4.166_579_59e-2
+        p = p * r + 1.666_666_55e-1
+        p = p * r + 5.000_000_12e-1
+        let mantissa = p * r * r + r + 1
+        // The low bits of `shifted` hold n + 2²² (two's complement n in its mantissa).
+        let exponentBits = (shifted.bitPattern &- 0x4B40_0000 &+ 127) << 23
+        return mantissa * Float(bitPattern: exponentBits)
+    }
+
     public static func narrow(_ source: UnsafePointer<Double>, into target: UnsafeMutablePointer<Float>, count: Int) {
         narrowing(source, into: target, count: count)
     }
@@ -42,6 +69,9 @@ extension Float: ComputeScalar {
 }
 
 extension Double: ComputeScalar {
+    @inline(__always)
+    public static func exponential(_ x: Double) -> Double { exp(x) }
+
     public static func narrow(_ source: UnsafePointer<Double>, into target: UnsafeMutablePointer<Double>, count: Int) {
         target.update(from: source, count: count)
     }

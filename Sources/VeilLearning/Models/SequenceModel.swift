@@ -1,0 +1,210 @@
+import VeilCore
+
+/// A sequence model as the trainers see it: each event's tokens embedded (`EmbeddingLayer`), an encoder
+/// over each sequence in time order (`GRULayer` or `ConvolutionStack`), and a dense output head read at
+/// every event that has a target (a sigmoid for two classes, else a softmax). One sequence is one
+/// example (one user), so clipping bounds a user's whole contribution.
+///
+/// Loss of sequence e: the mean over its targeted events of the head's log loss (a sequence without
+/// targets contributes nothing). Parameters, one flat vector: the embedding tables, the encoder's, then
+/// the head's (`encoder width × outputs` input-major, then the biases).
+///
+/// Its per-example norm is the sum of its three layers' exact norms. It computes in `Double`; it is
+/// not wired into the training service yet (no artifact format, no `veil train --model gru|cnn`).
+struct SequenceModel<Encoder: Layer & Sendable>: TrainableModel
+where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
+    typealias Scalar = Double
+
+    let embedding: EmbeddingLayer<Double>
+    let encoder: Encoder
+    let head: DenseLayer<Double>
+    /// 2 for a binary task (one sigmoid output), else the softmax's classes.
+    let classCount: Int
+    var parameters: [Double]
+
+    var chunkSize: Int { 16 }
+
+    /// `makeEncoder(inputs, parameterOffset)` builds the encoder over the embedding's `embeddingWidth`
+    /// columns at the given offset. Parameters are drawn uniformly from ±`scale` by `generator`.
+    init(
+        tokenCounts: [Int], embeddingWidth: Int, classCount: Int, scale: Double = 0.1,
+        makeEncoder: (_ inputs: Int, _ parameterOffset: Int) -> Encoder,
+        using generator: inout some RandomNumberGenerator
+    ) {
+        embedding = EmbeddingLayer(tokenCounts: tokenCounts, width: embeddingWidth, parameterOffset: 0)
+        encoder = makeEncoder(embeddingWidth, embedding.parameterCount)
+        head = DenseLayer(
+            inputs: encoder.outputWidth, outputs: classCount == 2 ? 1 : classCount, activation: .identity,
+            inputActivation: .identity, parameterOffset: encoder.parameterOffset + encoder.parameterCount)
+        self.classCount = classCount
+        let count = head.parameterOffset + head.parameterCount
+        parameters = (0..<count).map { _ in Double.random(in: -scale...scale, using: &generator) }
+    }
+
+    /// One worker's buffers: the chunk's tokens, each layer's output rows and output deltas, the layers'
+    /// memories, the targets.
+    final class Workspace {
+        var tokens: [Int32] = []
+        var targets: [Int32] = []
+        var rows = ExampleRows()
+        let embedded: RowBuffer<Double>
+        let encoded: RowBuffer<Double>
+        let logits: RowBuffer<Double>
+        let embeddedDelta: RowBuffer<Double>
+        let encodedDelta: RowBuffer<Double>
+        let logitsDelta: RowBuffer<Double>
+        let embeddingMemory: EmbeddingLayer<Double>.Memory
+        let encoderMemory: Encoder.Memory
+        let headMemory: DenseLayer<Double>.Memory
+
+        init(model: SequenceModel) {
+            embedded = RowBuffer(width: model.embedding.outputWidth)
+            encoded = RowBuffer(width: model.encoder.outputWidth)
+            logits = RowBuffer(width: model.head.outputWidth)
+            embeddedDelta = RowBuffer(width: model.embedding.outputWidth)
+            encodedDelta = RowBuffer(width: model.encoder.outputWidth)
+            logitsDelta = RowBuffer(width: model.head.outputWidth)
+            embeddingMemory = model.embedding.makeMemory()
+            encoderMemory = model.encoder.makeMemory()
+            headMemory = model.head.makeMemory()
+        }
+
+        func reserve(rows count: Int) {
+            for buffer in [embedded, encoded, logits, embeddedDelta, encodedDelta, logitsDelta] {
+                buffer.reserve(rows: count)
+            }
+        }
+    }
+
+    func makeWorkspace(examples: Int) -> Workspace { Workspace(model: self) }
+
+    func validate(_ data: SequenceDataset) throws {
+        guard data.tokenCounts == embedding.tokenCounts else {
+            throw VeilError(
+                .invalidInput, field: "tokenCounts",
+                "the model embeds \(embedding.tokenCounts) tokens per field, the data has \(data.tokenCounts)")
+        }
+        guard data.classCount == classCount else {
+            throw VeilError(
+                .invalidInput, field: "targets", "the model predicts \(classCount) classes, the data has \(data.classCount)")
+        }
+        guard data.exampleCount > 0 else { throw VeilError(.invalidInput, field: "starts", "the data has no sequences") }
+    }
+
+    func forwardBackward(
+        _ indices: UnsafeBufferPointer<Int>, data: SequenceDataset, parameters: UnsafePointer<Double>,
+        workspace: Workspace
+    ) -> Double {
+        workspace.tokens.removeAll(keepingCapacity: true)
+        workspace.targets.removeAll(keepingCapacity: true)
+        for index in indices {
+            let events = data.events(of: index)
+            workspace.tokens += data.tokens[(events.lowerBound * data.fields)..<(events.upperBound * data.fields)]
+            workspace.targets += data.targets[events]
+        }
+        workspace.rows.setLengths(indices.lazy.map { data.events(of: $0).count })
+        let rows = workspace.rows
+        workspace.reserve(rows: rows.rowCount)
+        guard rows.rowCount > 0 else { return 0 }
+        return workspace.tokens.withUnsafeBufferPointer { tokens in
+            let input = TokenRows(base: tokens.baseAddress!, fields: data.fields)
+            embedding.forward(
+                input, rows: rows, parameters: parameters, memory: workspace.embeddingMemory, output: workspace.embedded)
+            encoder.forward(
+                workspace.embedded, rows: rows, parameters: parameters, memory: workspace.encoderMemory,
+                output: workspace.encoded)
+            head.forward(
+                workspace.encoded, rows: rows, parameters: parameters, memory: workspace.headMemory,
+                output: workspace.logits)
+            let loss = outputDeltas(workspace)
+            head.backward(
+                workspace.encoded, rows: rows, parameters: parameters, memory: workspace.headMemory,
+                outputDelta: workspace.logitsDelta, inputDelta: workspace.encodedDelta)
+            encoder.backward(
+                workspace.embedded, rows: rows, parameters: parameters, memory: workspace.encoderMemory,
+                outputDelta: workspace.encodedDelta, inputDelta: workspace.embeddedDelta)
+            embedding.backward(
+                input, rows: rows, parameters: parameters, memory: workspace.embeddingMemory,
+                outputDelta: workspace.embeddedDelta, inputDelta: nil)
+            return loss
+        }
+    }
+
+    func squaredGradientNorm(example: Int, workspace: Workspace) -> Double {
+        workspace.tokens.withUnsafeBufferPointer { tokens in
+            let rows = workspace.rows
+            return embedding.squaredGradientNorm(
+                example: example, input: TokenRows(base: tokens.baseAddress!, fields: embedding.tokenCounts.count),
+                rows: rows, memory: workspace.embeddingMemory, outputDelta: workspace.embeddedDelta)
+                + encoder.squaredGradientNorm(
+                    example: example, input: workspace.embedded, rows: rows, memory: workspace.encoderMemory,
+                    outputDelta: workspace.encodedDelta)
+                + head.squaredGradientNorm(
+                    example: example, input: workspace.encoded, rows: rows, memory: workspace.headMemory,
+                    outputDelta: workspace.logitsDelta)
+        }
+    }
+
+    func addGradient(example: Int, weight: Double, workspace: Workspace, into gradient: UnsafeMutablePointer<Double>) {
+        workspace.tokens.withUnsafeBufferPointer { tokens in
+            let rows = workspace.rows
+            embedding.addGradient(
+                example: example, weight: weight,
+                input: TokenRows(base: tokens.baseAddress!, fields: embedding.tokenCounts.count), rows: rows,
+                memory: workspace.embeddingMemory, outputDelta: workspace.embeddedDelta, into: gradient)
+            encoder.addGradient(
+                example: example, weight: weight, input: workspace.embedded, rows: rows,
+                memory: workspace.encoderMemory, outputDelta: workspace.encodedDelta, into: gradient)
+            head.addGradient(
+                example: example, weight: weight, input: workspace.encoded, rows: rows, memory: workspace.headMemory,
+                outputDelta: workspace.logitsDelta, into: gradient)
+        }
+    }
+
+    func addChunkGradient(weights: UnsafePointer<Double>, workspace: Workspace, into gradient: UnsafeMutablePointer<Double>) {
+        workspace.tokens.withUnsafeBufferPointer { tokens in
+            let rows = workspace.rows
+            embedding.addChunkGradient(
+                weights: weights, input: TokenRows(base: tokens.baseAddress!, fields: embedding.tokenCounts.count),
+                rows: rows, memory: workspace.embeddingMemory, outputDelta: workspace.embeddedDelta, into: gradient)
+            encoder.addChunkGradient(
+                weights: weights, input: workspace.embedded, rows: rows, memory: workspace.encoderMemory,
+                outputDelta: workspace.encodedDelta, into: gradient)
+            head.addChunkGradient(
+                weights: weights, input: workspace.encoded, rows: rows, memory: workspace.headMemory,
+                outputDelta: workspace.logitsDelta, into: gradient)
+        }
+    }
+
+    /// Fills dLoss/dLogit per row (zero where there is no target; 1/targets of the sequence elsewhere)
+    /// and returns the chunk's summed loss.
+    private func outputDeltas(_ workspace: Workspace) -> Double {
+        let outputs = head.outputs
+        let rows = workspace.rows
+        var total = 0.0
+        for example in 0..<rows.count {
+            let span = rows[example]
+            let targeted = span.reduce(0) { $0 + (workspace.targets[$1] >= 0 ? 1 : 0) }
+            let share = targeted > 0 ? 1 / Double(targeted) : 0
+            for row in span {
+                let delta = workspace.logitsDelta.row(row)
+                let target = Int(workspace.targets[row])
+                guard target >= 0 else {
+                    delta.update(repeating: 0, count: outputs)
+                    continue
+                }
+                let logits = workspace.logits.row(row)
+                if outputs == 1 {
+                    let (loss, d) = OutputHead.sigmoidLoss(logit: logits[0], label: target)
+                    delta[0] = d * share
+                    total += loss * share
+                } else {
+                    let loss = OutputHead.softmaxLoss(logits: logits, count: outputs, label: target, delta: delta)
+                    for k in 0..<outputs { delta[k] *= share }
+                    total += loss * share
+                }
+            }
+        }
+        return total
+    }
+}
