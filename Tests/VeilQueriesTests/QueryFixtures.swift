@@ -1,4 +1,5 @@
 import Foundation
+import VeilTestSupport
 import VeilCore
 import VeilCrypto
 import VeilStore
@@ -38,18 +39,6 @@ final class WatchedEvents: EventScanning, @unchecked Sendable {
 }
 
 
-/// A small, fast, seeded generator for building test data (not for noise).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Generated shop data: a week from Monday 2026-11-02, policy categories, purchases with sessions.
 enum ShopData {
@@ -69,7 +58,7 @@ enum ShopData {
 
     /// `users` users with 1…`maxEvents` events each over the week.
     static func events(users: Int, maxEvents: Int = 30, seed: UInt64) -> [StoredEvent] {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         var events: [StoredEvent] = []
         var serial = 0
         let types: [EventType] = [.view, .view, .view, .click, .search, .addToCart, .purchase, .purchase]

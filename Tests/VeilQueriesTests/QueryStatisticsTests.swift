@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VeilTestSupport
 import VeilCore
 import VeilCrypto
 import VeilPrivacy
@@ -156,7 +157,7 @@ import VeilLedger
     /// the true bounded median at least 95% of the time.
     /// Over seeds 1…8: RMS / predicted 0.975–1.023 (standard error ≈ 0.024), coverage 0.997–1.000.
     @Test func medianOrderValueMatchesItsRankNoise() async throws {
-        var random = SplitMix(seed: 5)
+        var random = SplitMix64(seed: 5)
         var events: [StoredEvent] = []
         var prices: [Double] = []
         for index in 0..<3_000 {
