@@ -105,7 +105,7 @@ step "8. privacy budget"
 "$VEIL" budget --json | jq -r '
     def f: . * 1000 | round / 1000;
     "   dataset                \(.dataset) (δ = \(.delta))",
-    "   ε spent / remaining    \(.spent_epsilon | f) / \(.remaining_epsilon | f) of \(.total_epsilon) (Rényi-DP composition: less than the sum)",
+    "   ε spent / remaining    \(.spent_epsilon | f) / \(.remaining_epsilon | f) of \(.total_epsilon) (\(.accountant.accountant | ascii_upcase) composition: less than the sum)",
     (.spends[] | "   spend #\(.id)               \(.purpose): ε = \(.epsilon | f)")'
 
 step "9. audit log"
