@@ -4,7 +4,7 @@ import Foundation
 /// `listening on` line and the request logs) goes to a file, so it can be read after the process is
 /// gone — including after `kill -9`.
 final class ServerProcess {
-    let process = Process()
+    let process: Process
     let stderrFile: URL
     private(set) var port = 0
 
@@ -12,15 +12,8 @@ final class ServerProcess {
     /// 60 s) for it to print the port it listens on. Throws if it exits or stays silent.
     init(_ arguments: [String], in directory: URL, stderrFile: URL, environment: [String: String] = [:]) throws {
         self.stderrFile = stderrFile
-        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        process.executableURL = VeilProcess.executable
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0"] + arguments
-        process.currentDirectoryURL = directory
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
-        try process.run()
+        process = try VeilProcess.launch(
+            ["serve", "--host", "127.0.0.1", "--port", "0"] + arguments, in: directory, environment: environment, stderrFile: stderrFile)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline && process.isRunning {
             if let port = Self.listeningPort(in: stderr) {

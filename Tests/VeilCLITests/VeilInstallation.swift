@@ -135,20 +135,12 @@ struct HarnessError: Error, CustomStringConvertible {
 
 /// A `veil` command running in the background with its output in files, killed with `kill9()`.
 final class BackgroundCommand {
-    let process = Process()
+    let process: Process
     let stderrFile: URL
 
     init(_ arguments: [String], in directory: URL, environment: [String: String]) throws {
         stderrFile = directory.appendingPathComponent("stderr-\(UUID().uuidString.prefix(8)).txt")
-        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        process.executableURL = VeilProcess.executable
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
-        try process.run()
+        process = try VeilProcess.launch(arguments, in: directory, environment: environment, stderrFile: stderrFile)
     }
 
     deinit {

@@ -18,6 +18,23 @@ struct VeilProcess {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }()
 
+    /// Starts `veil arguments...` in `directory` with `environment` added, in the background: stdin
+    /// empty, stdout discarded, stderr appended to `stderrFile` (created empty), so it can be read after
+    /// the process is gone — including after `kill -9`.
+    static func launch(_ arguments: [String], in directory: URL, environment: [String: String], stderrFile: URL) throws -> Process {
+        _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: stderrFile)
+        try process.run()
+        return process
+    }
+
     /// Runs `veil arguments...` in `directory` with `environment` added; stdin is empty.
     static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
         try runProgram(executable.path, arguments, in: directory, environment: environment)
