@@ -172,7 +172,7 @@ let package = Package(
         ),
         .testTarget(name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCrypto", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilPolicyTests", dependencies: ["VeilPolicy", "VeilCore"], swiftSettings: strict),
-        .testTarget(name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto"], swiftSettings: strict),
+        .testTarget(name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto", "VeilTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "VeilStoreSQLiteTests",
             dependencies: [

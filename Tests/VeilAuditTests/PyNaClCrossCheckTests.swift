@@ -3,6 +3,7 @@ import Testing
 import VeilAudit
 import VeilCore
 import VeilCrypto
+import VeilTestSupport
 
 /// The committed `scripts/verify_audit.py` (PyNaCl, a second libsodium binding) must accept what
 /// `AuditSigner` seals and reject tampering, so the format is verifiable without Veil's code.
@@ -11,23 +12,10 @@ import VeilCrypto
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let script = repositoryRoot.appendingPathComponent("scripts/verify_audit.py").path
 
-    /// Runs `python3 arguments…`; returns the exit status and stdout+stderr.
-    private func python(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-    }
 
     /// Fails the test with a clear message unless python3 with PyNaCl is available.
     private func requirePyNaCl() throws {
-        let probe = try? python(["-c", "import nacl.signing, nacl.hash"])
+        let probe = try? runPython(["-c", "import nacl.signing, nacl.hash"])
         try #require(
             probe?.status == 0,
             "python3 with PyNaCl is needed for this cross-check: run scripts/install-deps.sh (or python3 -m pip install pynacl)")
@@ -53,7 +41,7 @@ import VeilCrypto
         try JSONEncoder().encode(AuditCheckpoint(head: try log.head(), time: Date(), signingKey: key))
             .write(to: URL(fileURLWithPath: checkpointFile))
 
-        let accepted = try python([Self.script, exported, publicKey, "--checkpoint", checkpointFile])
+        let accepted = try runPython([Self.script, exported, publicKey, "--checkpoint", checkpointFile])
         #expect(accepted.status == 0, "verify_audit.py rejected a good log: \(accepted.output)")
         #expect(accepted.output.contains("OK: 7 records"))
 
@@ -61,13 +49,13 @@ import VeilCrypto
         lines.remove(at: 3)
         let tampered = directory.file("tampered.log")
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: tampered))
-        let rejected = try python([Self.script, tampered, publicKey])
+        let rejected = try runPython([Self.script, tampered, publicKey])
         #expect(rejected.status == 1)
         #expect(rejected.output.contains("line 4 (seq 5)"), "\(rejected.output)")
 
         let truncated = directory.file("truncated.log")
         try Data((readLines(exported).prefix(5).joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: truncated))
-        let rolledBack = try python([Self.script, truncated, publicKey, "--checkpoint", checkpointFile])
+        let rolledBack = try runPython([Self.script, truncated, publicKey, "--checkpoint", checkpointFile])
         #expect(rolledBack.status == 1, "\(rolledBack.output)")
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VeilCore
 import VeilCrypto
+import VeilTestSupport
 
 @testable import VeilIngest
 
@@ -111,21 +112,9 @@ import VeilCrypto
             for canonical in (search, purchase):
                 print("auto:" + blake2b(canonical, digest_size=16, key=key, encoder=RawEncoder).hex())
             """#
-        let output = try python(["-c", script, fixture.root + "/keys/master.key"])
-        #expect(output.status == 0, "\(output.text)")
-        #expect(stored.map(\.eventID) == output.text.split(separator: "\n").map(String.init))
+        let output = try runPython(["-c", script, fixture.root + "/keys/master.key"])
+        #expect(output.status == 0, "\(output.output)")
+        #expect(stored.map(\.eventID) == output.output.split(separator: "\n").map(String.init))
     }
 
-    private func python(_ arguments: [String]) throws -> (status: Int32, text: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
 }

@@ -63,7 +63,7 @@ import VeilTestSupport
         for (index, mechanism) in mechanisms.enumerated() {
             try await ledger.reserve(BudgetRequest(principal: "p\(index)", role: .analyst, purpose: "spend \(index)", mechanism: mechanism))
         }
-        let good = try python([Self.script, try await scratch.writeLog(of: scratch.stores, name: "audit.log"), scratch.publicKey])
+        let good = try runPython([Self.script, try await scratch.writeLog(of: scratch.stores, name: "audit.log"), scratch.publicKey])
         #expect(good.status == 0, "\(good.output)")
         #expect(good.output.contains("cumulative epsilon of 4 spend record(s) replayed with dp_accounting"))
 
@@ -75,7 +75,7 @@ import VeilTestSupport
             return nil
         }
         #expect(dropped == 1)
-        let caught = try python([Self.script, forged, scratch.publicKey])
+        let caught = try runPython([Self.script, forged, scratch.publicKey])
         #expect(caught.status == 1, "\(caught.output)")
         #expect(caught.output.contains("FAILED: line 2 (seq 2): cumulative_epsilon is"), "\(caught.output)")
         #expect(caught.output.contains("but the spends so far compose to"))
@@ -107,7 +107,7 @@ import VeilTestSupport
             try await BudgetService(policy: policy, store: stores.ledger, audit: stores.audit).reserve(
                 BudgetRequest(principal: "cli", role: .analyst, purpose: "spend", mechanism: mechanism))
         }
-        let good = try python([Self.script, try await scratch.writeLog(of: stores, name: "audit.log"), scratch.publicKey])
+        let good = try runPython([Self.script, try await scratch.writeLog(of: stores, name: "audit.log"), scratch.publicKey])
         #expect(good.status == 0, "\(good.output)")
         #expect(good.output.contains("cumulative epsilon of 5 spend record(s) replayed with dp_accounting"), "\(good.output)")
 
@@ -119,21 +119,9 @@ import VeilTestSupport
             }
             return details
         }
-        let caught = try python([Self.script, forged, scratch.publicKey])
+        let caught = try runPython([Self.script, forged, scratch.publicKey])
         #expect(caught.status == 1, "\(caught.output)")
         #expect(caught.output.contains("(seq 4): cumulative_epsilon is"), "\(caught.output)")
     }
 
-    private func python(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
-    }
 }

@@ -1,0 +1,17 @@
+import Foundation
+
+/// TEST SUPPORT. Runs `python3 arguments…` — the independent checkers (PyNaCl, dp-accounting) the
+/// tests compare Veil against — and returns its exit status and everything it printed (stdout and
+/// stderr together).
+public func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3"] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+}
