@@ -87,7 +87,9 @@ let package = Package(
         ),
         .target(
             name: "VeilModels",
-            dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLearning", "VeilPolicy", "VeilLedger"],
+            dependencies: [
+                "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLearning", "VeilPolicy", "VeilLedger", "VeilQueries",
+            ],
             swiftSettings: strict
         ),
         .target(

@@ -11,6 +11,7 @@ public struct Policy: Sendable, Hashable, Codable {
     public var queries = Queries()
     public var features = Features()
     public var sequences = Sequences()
+    public var catalog = Catalog()
     /// The public list of product categories (group keys that need no partition selection).
     public var categories: [String] = ["electronics", "fashion", "home", "beauty", "sports", "books", "toys", "grocery"]
 
@@ -106,6 +107,18 @@ public struct Sequences: Sendable, Hashable, Codable {
     public var gapBoundsSeconds: [Double] = [60, 600, 3_600, 21_600, 86_400, 259_200, 604_800, 2_592_000]
     /// Upper bounds of the price buckets, in the shop's currency units, increasing (as for gaps).
     public var priceBounds: [Double] = [5, 10, 20, 50, 100, 200, 500, 1_000]
+    public init() {}
+}
+
+/// Where a sequence model's item vocabulary comes from (`ItemVocabulary`). Item IDs are not public the
+/// way categories are, so the list is either a catalogue the shop publishes anyway (`itemsFile`) or chosen
+/// by DP partition selection over the stored items, paid from the budget (at most `maxSelectedItems`).
+public struct Catalog: Sendable, Hashable, Codable {
+    /// A CSV file `item_id[,category]` (with that header) listing the public catalogue; a relative path
+    /// is read from the policy file's directory. nil: select the vocabulary with DP.
+    public var itemsFile: String?
+    /// The most items DP partition selection keeps (the most frequent by noisy user count).
+    public var maxSelectedItems: Int = 2_000
     public init() {}
 }
 

@@ -111,6 +111,19 @@ extension PolicyField {
         }
     }
 
+    /// A file path: non-empty text on one line (the file itself is read where it is used).
+    package static func path(_ key: String, _ path: WritableKeyPath<Root, String?>) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let value = YAMLValue.text(node) else {
+                return log.fail(dotted, "must be a file path (text), got \(YAMLValue.kind(of: node))", at: node)
+            }
+            guard !value.isEmpty, !value.contains(where: \.isNewline), !value.contains("\0") else {
+                return log.fail(dotted, "must be a non-empty file path on one line", at: node)
+            }
+            root[keyPath: path] = value
+        }
+    }
+
     /// `true` or `false`.
     package static func flag(_ key: String, _ path: WritableKeyPath<Root, Bool>) -> Self {
         PolicyField(key: key) { node, dotted, root, log in

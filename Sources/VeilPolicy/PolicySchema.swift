@@ -16,6 +16,7 @@ enum PolicySchema {
         .section("queries", \.queries, queries),
         .section("features", \.features, features),
         .section("sequences", \.sequences, sequences),
+        .section("catalog", \.catalog, catalog),
         .names("categories", \.categories, rule: .label, allowEmpty: false),
         ]
     }
@@ -80,6 +81,13 @@ enum PolicySchema {
         .integer("length", \.length, in: 1...1_000),
         .increasingNumbers("gap_bounds_seconds", \.gapBoundsSeconds, .positive),
         .increasingNumbers("price_bounds", \.priceBounds, .positive),
+        ]
+    }
+
+    static var catalog: [PolicyField<Catalog>] {
+        [
+        .path("items_file", \.itemsFile),
+        .integer("max_selected_items", \.maxSelectedItems, in: 1...100_000),
         ]
     }
 

@@ -49,7 +49,8 @@ enum QueryEngine {
         let plan: QueryPlan
         var bounder: ContributionBounder
         var keys: [String]
-        var categoryIDs: [String: Int32] = [:]
+        /// Group ids of the keys by name (categories or items).
+        var keyIDs: [String: Int32] = [:]
         /// Up to 16 public category keys, compared directly before the dictionary.
         let knownCategories: [String]
         var typeAllowed: [Bool]
@@ -77,7 +78,7 @@ enum QueryEngine {
             typeGroup = groupOfType
             knownCategories = plan.groupBy == .category ? Array(plan.publicKeys.prefix(16)) : []
             if plan.groupBy == .category {
-                for (position, name) in plan.publicKeys.enumerated() { categoryIDs[name] = Int32(position) }
+                for (position, name) in plan.publicKeys.enumerated() { keyIDs[name] = Int32(position) }
             }
             from = plan.fromMillis ?? .min
             to = plan.toMillis ?? .max
@@ -97,9 +98,20 @@ enum QueryEngine {
             pending.removeAll(keepingCapacity: true)
         }
 
+        /// The group of a key found in the data: a public key's, or (when the plan selects partitions) a
+        /// new candidate group; nil when the key is in no group.
+        mutating func keyID(_ key: String) -> Int32? {
+            if let id = keyIDs[key] { return id }
+            guard plan.selectsPartitions else { return nil }
+            let id = Int32(keys.count)
+            keys.append(key)
+            keyIDs[key] = id
+            return id
+        }
+
         /// The group of an event or order at `millis`, or nil when it falls in no group.
         @inline(__always)
-        mutating func group(type: EventType, category: String?, millis: Int64) -> Int32? {
+        mutating func group(type: EventType, category: String?, item: String?, millis: Int64) -> Int32? {
             switch plan.groupBy {
             case nil:
                 return 0
@@ -110,12 +122,10 @@ enum QueryEngine {
                 guard let category else { return nil }
                 // Public categories first by direct comparison (cheap for short strings), then the dictionary.
                 for (position, known) in knownCategories.enumerated() where known == category { return Int32(position) }
-                if let id = categoryIDs[category] { return id }
-                guard plan.selectsPartitions else { return nil }
-                let id = Int32(keys.count)
-                keys.append(category)
-                categoryIDs[category] = id
-                return id
+                return keyID(category)
+            case .item:
+                guard let item else { return nil }
+                return keyID(item)
             case .day:
                 let index = QueryCalendar.dayNumber(millis) - firstDay
                 return index >= 0 && index < Int64(keys.count) ? Int32(index) : nil
@@ -155,15 +165,15 @@ enum QueryEngine {
             }
             switch plan.value {
             case nil:
-                if let group = group(type: type, category: events[index].category, millis: millis) {
+                if let group = group(type: type, category: events[index].category, item: events[index].itemID, millis: millis) {
                     offer(events[index].pseudonym, group, 0)
                 }
             case .revenue:
-                guard let price = events[index].price, let group = group(type: type, category: events[index].category, millis: millis)
+                guard let price = events[index].price, let group = group(type: type, category: events[index].category, item: events[index].itemID, millis: millis)
                 else { return }
                 offer(events[index].pseudonym, group, fixed(price * Double(events[index].quantity ?? 1)))
             case .quantity:
-                guard let group = group(type: type, category: events[index].category, millis: millis) else { return }
+                guard let group = group(type: type, category: events[index].category, item: events[index].itemID, millis: millis) else { return }
                 offer(events[index].pseudonym, group, fixed(Double(events[index].quantity ?? 1)))
             case .orderValue, .basketSize:
                 let price = events[index].price
@@ -188,7 +198,7 @@ enum QueryEngine {
         }
 
         mutating func addOrder(user: Pseudonym, _ order: Order) {
-            guard let group = group(type: .purchase, category: nil, millis: order.firstMillis) else { return }
+            guard let group = group(type: .purchase, category: nil, item: nil, millis: order.firstMillis) else { return }
             let value = plan.value == .orderValue ? order.value : Double(order.quantity)
             offer(user, group, fixed(value))
         }

@@ -35,8 +35,10 @@ public enum QueryValue: String, Sendable, CaseIterable {
 }
 
 /// How a query's answer is split into groups.
+///
+/// `item` has no public keys: every item ID found in the data goes through partition selection.
 public enum QueryGroupBy: String, Sendable, CaseIterable {
-    case type, category, day, week
+    case type, category, item, day, week
     case hourOfDay = "hour_of_day"
     case weekday
 
@@ -150,8 +152,10 @@ struct QueryPlan: Sendable {
             if value != nil && parsed == .type {
                 throw VeilError(.invalidInput, field: "group_by", "values are defined on purchases only, so group_by type has one group; leave it out")
             }
-            if let value, value.isOrderLevel && parsed == .category {
-                throw VeilError(.invalidInput, field: "group_by", "an order spans categories, so \(value.rawValue) cannot be grouped by category")
+            if let value, value.isOrderLevel && (parsed == .category || parsed == .item) {
+                throw VeilError(
+                    .invalidInput, field: "group_by",
+                    "an order spans \(parsed == .item ? "items" : "categories"), so \(value.rawValue) cannot be grouped by \(parsed.rawValue)")
             }
             groupBy = parsed
         }
@@ -220,6 +224,9 @@ struct QueryPlan: Sendable {
             } else {
                 keys = categories
             }
+        case .item:
+            keys = []
+            selects = true
         case .day, .week:
             guard let from, let to else {
                 throw VeilError(

@@ -18,7 +18,7 @@ public struct QuerySpec: Sendable, Hashable {
     public var metric: String
     /// `revenue`, `quantity`, `order_value` or `basket_size` (sum, mean, histogram, quantile only).
     public var value: String?
-    /// `type`, `category`, `day`, `week`, `hour_of_day` or `weekday`.
+    /// `type`, `category`, `item`, `day`, `week`, `hour_of_day` or `weekday`.
     public var groupBy: String?
     /// Event filters (`where`).
     public var filter: QueryFilter

@@ -31,7 +31,7 @@ struct QueryCommand: AsyncParsableCommand {
     var metric: String
     @Option(help: ArgumentHelp("revenue, quantity, order_value or basket_size.", valueName: "value"))
     var value: String?
-    @Option(name: .customLong("group-by"), help: ArgumentHelp("type, category, day, week, hour_of_day or weekday.", valueName: "key"))
+    @Option(name: .customLong("group-by"), help: ArgumentHelp("type, category, item, day, week, hour_of_day or weekday.", valueName: "key"))
     var groupBy: String?
     @Option(name: .customLong("where"), help: ArgumentHelp("Filters: type=purchase,category=books (keys may repeat).", valueName: "filters"))
     var filter: String?

@@ -141,12 +141,23 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         ("sequences:\n  price_bounds: [5, .inf]\n", "sequences.price_bounds[1]", 2),
         ("sequences:\n  price_bounds: [5, ten]\n", "sequences.price_bounds[1]", 2),
         ("sequences:\n  window: 5\n", "sequences.window", 2),
+        ("catalog:\n  items_file: 5\n", "catalog.items_file", 2),
+        ("catalog:\n  items_file: \"\"\n", "catalog.items_file", 2),
+        ("catalog:\n  items_file: [a.csv]\n", "catalog.items_file", 2),
+        ("catalog:\n  max_selected_items: 0\n", "catalog.max_selected_items", 2),
+        ("catalog:\n  items: a.csv\n", "catalog.items", 2),
     ])
     func outOfRangeNamesKeyAndLine(yaml: String, field: String, line: Int) {
         let found = issues(yaml)
         #expect(found.map(\.field) == [field])
         #expect(found.map(\.line) == [line])
         #expect(found.first?.error.message.hasSuffix("(line \(line))") == true)
+    }
+
+    @Test func theCatalogueIsAPath() throws {
+        let policy = try PolicyLoader.parse(yaml: "catalog:\n  items_file: shop/catalog.csv\n  max_selected_items: 500\n").get()
+        #expect(policy.catalog.itemsFile == "shop/catalog.csv" && policy.catalog.maxSelectedItems == 500)
+        #expect(try PolicyLoader.parse(yaml: "dataset: x\n").get().catalog.itemsFile == nil)
     }
 
     @Test func reportsEveryProblemNotOnlyTheFirst() {

@@ -46,6 +46,48 @@ import VeilLedger
     }
 }
 
+@Suite struct QueryItemSelectionTests {
+    /// An item viewed by 3,000 users, one bought 50 times by each of 5 users, and the shop data's
+    /// events without items.
+    static let events: [StoredEvent] = {
+        var events = ShopData.events(users: 300, seed: 9)
+        var serial = 20_000_000
+        func add(_ user: Int, _ item: String, _ offset: Int64) {
+            serial += 1
+            var event = ShopData.event(ShopData.user(user), serial, type: .view, millis: ShopData.weekStart + offset, category: "books")
+            event.itemID = item
+            events.append(event)
+        }
+        for index in 0..<3_000 { add(100_000 + index, "item-common", 0) }
+        for index in 0..<5 { for repeatIndex in 0..<50 { add(200_000 + index, "item-rare", Int64(repeatIndex)) } }
+        return events
+    }()
+
+    /// Items have no public keys: every item found goes through partition selection, so the common item
+    /// is always released and the rare one (5 users) never.
+    @Test(arguments: ["laplace", "gaussian"])
+    func onlyItemsWithManyUsersAreReleased(mechanism: String) async throws {
+        let plan = try QueryPlan(QuerySpec(metric: "count_users", groupBy: "item", epsilon: 1, mechanism: mechanism), policy: ShopData.policy())
+        #expect(plan.publicKeys.isEmpty && plan.selectsPartitions)
+        let threshold = try #require(plan.selectionThreshold)
+        #expect(threshold > 5 && threshold < 1_000)
+        let aggregate = try await QueryEngine.aggregate(plan, events: InMemoryEvents(events: Self.events), key: (3, 4))
+        var generator = ChaChaNoiseGenerator(seed: 22)
+        for _ in 0..<200 {
+            let answer = QueryRelease.answer(plan: plan, aggregate: aggregate, receipt: QueryStatisticsTests.receipt, using: &generator)
+            #expect(answer.groups.map(\.key) == ["item-common"])
+            #expect(answer.groups.allSatisfy { $0.source == "selected" })
+        }
+    }
+
+    @Test func orderValuesCannotBeGroupedByItem() {
+        let error = #expect(throws: VeilError.self) {
+            try QueryPlan(QuerySpec(metric: "sum", value: "order_value", groupBy: "item", epsilon: 1), policy: ShopData.policy())
+        }
+        #expect(error?.field == "group_by")
+    }
+}
+
 @Suite struct QueryServiceTests {
     static func service(policy: Policy, events: any EventScanning, stores: StoreSet) -> (QueryService, BudgetService) {
         let budget = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
