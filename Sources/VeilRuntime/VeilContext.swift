@@ -104,7 +104,7 @@ public final class VeilContext: Sendable {
     public func trainingService() -> TrainingService {
         TrainingService(
             policy: policy, master: keys.master, events: stores.events, vault: stores.vault, budget: budget, models: models,
-            clock: clock)
+            clock: clock, queries: queryService())
     }
 
     /// Background training runs (`POST /v1/training-runs`) over `trainingService()`.

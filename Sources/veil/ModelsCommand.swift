@@ -127,5 +127,10 @@ struct ModelsCommand: AsyncParsableCommand {
                 format: "top-1 %.4f  top-3 %.4f  cross-entropy %.4f", multiclass.top1Accuracy,
                 multiclass.top3Accuracy, multiclass.crossEntropy))
         }
+        if let ranking = evaluation.ranking {
+            print("  \(name) " + String(
+                format: "Recall@%d %.4f  NDCG@%d %.4f  MRR@%d %.4f  coverage %.4f", ranking.k, ranking.recall, ranking.k,
+                ranking.ndcg, ranking.k, ranking.mrr, ranking.coverage))
+        }
     }
 }

@@ -10,7 +10,7 @@ import VeilSynth
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train a purchase, churn or next-category model with DP-SGD; registers a candidate for review.",
+        abstract: "Train a purchase, churn, next-category or next-item model with DP-SGD; registers a candidate for review.",
         discussion: """
             The cost — the subsampled Gaussian mechanism with q = batch / users, σ calibrated to --epsilon, \
             steps = epochs × round(users / batch) — is reserved from the budget before any event is read; \
@@ -21,6 +21,12 @@ struct TrainCommand: AsyncParsableCommand {
             past the end of that day, is refused before any budget is spent. The model is a candidate until a reviewer approves it \
             (`veil models approve`). See docs/models.md.
 
+            --model gru|cnn reads each user's last --sequence-length events (default the policy's \
+            sequences.length) through an embedding of --embedding columns and a GRU (or causal \
+            convolutions) of --hidden units; next_item needs one. Its item vocabulary is the policy's \
+            catalog.items_file, or else chosen by DP partition selection — a spend of its own of \
+            --vocabulary-epsilon (default 10% of --epsilon, taken out of it), shown on the card.
+
             --explain prints σ, q, steps and ε under both accountants (the policy's privacy.accountant \
             calibrates σ) and stops: it reads no event and spends nothing.
 
@@ -29,23 +35,38 @@ struct TrainCommand: AsyncParsableCommand {
               veil train --task purchase --epsilon 1 --explain
               veil train --task churn --epsilon 2 --model mlp --hidden 64 --epochs 5 \\
                   --batch-size 512 --cutoff 2026-04-17
+              veil train --task next_item --epsilon 4 --model gru --hidden 64 --embedding 32 \
+                  --sequence-length 50
             """
     )
 
-    @Option(help: ArgumentHelp("purchase, churn or next_category.", valueName: "task"))
+    @Option(help: ArgumentHelp("purchase, churn, next_category or next_item (gru or cnn only).", valueName: "task"))
     var task: PredictionTask
     @Option(help: ArgumentHelp("Target ε of the run (> 0). Required unless --non-private.", valueName: "epsilon"))
     var epsilon: Double?
     @Option(help: ArgumentHelp("δ, in (0, policy budget.delta]; default the policy's δ.", valueName: "delta"))
     var delta: Double?
-    @Option(help: ArgumentHelp("logistic or mlp.", valueName: "model"))
+    @Option(help: ArgumentHelp("logistic, mlp, gru or cnn.", valueName: "model"))
     var model: ModelFamily = .logistic
     @Option(
         parsing: .upToNextOption,
         help: ArgumentHelp(
-            "Hidden layer widths of an mlp (default \(TrainingRequest.defaultHiddenSizes.map(String.init).joined(separator: " "))), e.g. --hidden 64 32.",
+            "Hidden layer widths of an mlp (default \(TrainingRequest.defaultHiddenSizes.map(String.init).joined(separator: " "))), e.g. --hidden 64 32; the one width of a gru or cnn (default \(TrainingRequest.defaultSequenceHidden)).",
             valueName: "units"))
     var hidden: [Int] = []
+    @Option(
+        help: ArgumentHelp(
+            "Embedding width of a gru or cnn (default \(TrainingRequest.defaultEmbeddingWidth)).", valueName: "n"))
+    var embedding: Int?
+    @Option(
+        help: ArgumentHelp(
+            "Events per user a gru or cnn reads (default and most: the policy's sequences.length).", valueName: "n"))
+    var sequenceLength: Int?
+    @Option(
+        help: ArgumentHelp(
+            "ε of the DP item-vocabulary selection of a gru or cnn when the policy names no catalogue; part of --epsilon (default 10%).",
+            valueName: "epsilon"))
+    var vocabularyEpsilon: Double?
     @Option(help: ArgumentHelp("Passes over the users (default: policy training.default_epochs).", valueName: "n"))
     var epochs: Int?
     @Option(help: ArgumentHelp("Expected users per step (default: policy training.default_batch_size).", valueName: "n"))
@@ -85,6 +106,7 @@ struct TrainCommand: AsyncParsableCommand {
     /// The option that sets each `TrainingRequest` field, so an error names what the user typed.
     static let options: [String: String] = [
         "epsilon": "--epsilon", "delta": "--delta", "model": "--model", "hidden_sizes": "--hidden", "epochs": "--epochs",
+        "embedding_width": "--embedding", "sequence_length": "--sequence-length", "vocabulary_epsilon": "--vocabulary-epsilon",
         "batch_size": "--batch-size", "clipping_norm": "--clip", "learning_rate": "--learning-rate", "cutoff": "--cutoff",
         "window_days": "--window", "horizon_days": "--horizon", "seed": "--seed", "non_private": "--non-private",
     ]
@@ -92,7 +114,7 @@ struct TrainCommand: AsyncParsableCommand {
     func run() async throws {
         let request = TrainingRequest(
             task: task, epsilon: epsilon, delta: delta, model: model, hiddenSizes: hidden.isEmpty ? nil : hidden,
-            epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: learningRate,
+            embeddingWidth: embedding, sequenceLength: sequenceLength, vocabularyEpsilon: vocabularyEpsilon, epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: learningRate,
             cutoffMillis: cutoff.flatMap(CLIDates.millis), windowDays: window.flatMap(CLIDates.days),
             horizonDays: horizon.flatMap(CLIDates.days), seed: seed, nonPrivate: nonPrivate)
         let display = TrainingDisplay(enabled: isatty(2) == 1)
@@ -119,8 +141,14 @@ struct TrainCommand: AsyncParsableCommand {
         print("task       \(card.task)   \(card.model.kind) \(card.model.hiddenSizes)")
         if card.isPrivate {
             print(String(format: "privacy    ε = %.4f at δ = %g   σ = %.4f  q = %.5f  C = %g  steps = %d", card.epsilon ?? 0, card.delta ?? 0, card.noiseMultiplier ?? 0, card.samplingRate, card.clippingNorm ?? 0, card.steps))
+            if let selection = card.sequence?.vocabulary.epsilon {
+                print(String(format: "vocabulary ε = %.4f (DP partition selection, its own spend)   total ε ≤ %.4f", selection, card.totalEpsilon ?? 0))
+            }
         } else {
             print("privacy    NONE (non-private; can never be approved)")
+        }
+        if let sequence = card.sequence {
+            print("sequences  L = \(sequence.length), embedding \(sequence.embeddingWidth), \(sequence.vocabulary.items) items (\(sequence.vocabulary.source.rawValue))")
         }
         print("users      \(card.trainCount) train, \(card.holdoutCount) holdout")
         ModelsCommand.printMetrics(card.metrics, label: "model")

@@ -68,7 +68,7 @@ import VeilCore
         #expect(example.length == 5)
         // Events 3...7 kept; the first kept still has its gap from event 2 (10 s).
         #expect(tokens(example, 0)[SequenceSchema.Field.gap.rawValue] == 1)
-        #expect(example.outcome == Outcome(purchased: true, churned: false, nextCategory: 1))
+        #expect(example.outcome == Outcome(purchased: true, churned: false, nextCategory: 1, nextItem: "i1"))
         // The same outcome as the feature extractor reads from the same events.
         let rows = FeatureExtractor(schema: FeatureSchema(policy: Policy()), window: extractor.window)
         #expect(rows.example(for: observed + horizon)?.outcome.purchased == true)

@@ -35,7 +35,7 @@ import VeilCrypto
         let width = schema.features.count
         var generator = ChaChaNoiseGenerator(seed: 3)
         let features = (0..<(10 * width)).map { _ in Double(generator.next() % 1000) / 1000 }
-        for task in PredictionTask.allCases {
+        for task in PredictionTask.allCases where !task.definition.needsSequences {
             let classes = task.definition.classCount(schema: schema)
             let labels = (0..<10).map { $0 % classes }
             let data = try LabeledDataset(features: features, featureCount: width, labels: labels, classCount: classes)

@@ -19,7 +19,10 @@ struct TrainingFixture {
     /// Day 0 is 2026-01-01; with 70 days the default cutoff for tests is day 56 (2026-02-26).
     static let cutoff: Int64 = Int64(CivilDate(year: 2026, month: 2, day: 26)!.daysSinceEpoch) * 86_400_000
 
-    init(users: Int = 400, days: Int = 70, totalEpsilon: Double = 10, allowNonPrivate: Bool = true) async throws {
+    /// `extraPolicy`: more top-level YAML sections appended to the policy file (e.g. `catalog:`).
+    init(
+        users: Int = 400, days: Int = 70, totalEpsilon: Double = 10, allowNonPrivate: Bool = true, extraPolicy: String = ""
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("veil-training-\(UUID().uuidString)").path
         let keys = directory + "/keys"
         let ring = try KeyRing.initialize(directory: keys)
@@ -35,7 +38,7 @@ struct TrainingFixture {
               allow_non_private: \(allowNonPrivate)
               default_epochs: 2
               default_batch_size: 64
-            """
+            """ + "\n" + extraPolicy
         try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
         context = try await VeilContext.open(keysDirectory: keys, dataDirectory: directory + "/data", policyPath: policyPath, actor: "test")
         shoppers = SyntheticShoppers(SynthConfiguration(users: users, days: days, seed: 11))

@@ -43,6 +43,8 @@ struct OutcomeTally {
     let window: FeatureWindow
     private(set) var outcome = Outcome(purchased: false, churned: true, nextCategory: nil)
     private var firstPurchase = Int64.max
+    /// Time and event ID of the first event with an item in the horizon.
+    private var firstItem = (Int64.max, "")
 
     init(window: FeatureWindow) { self.window = window }
 
@@ -50,6 +52,10 @@ struct OutcomeTally {
         let time = event.timestampMillis
         guard time >= window.cutoff && time < window.horizonEnd else { return }
         outcome.churned = false
+        if let item = event.itemID, (time, event.eventID) < firstItem {
+            firstItem = (time, event.eventID)
+            outcome.nextItem = item
+        }
         guard event.type == .purchase else { return }
         outcome.purchased = true
         if time < firstPurchase {

@@ -31,6 +31,8 @@ public struct Outcome: Sendable, Hashable {
     public var churned: Bool
     /// Index into the policy's categories of the first purchase in the horizon, if any and listed.
     public var nextCategory: Int?
+    /// The item of the first event with an item in the horizon (earliest time, then event ID), if any.
+    public var nextItem: String? = nil
 
     /// The label for `task` (its labeller): 0/1 for binary tasks, the class index for `next_category`;
     /// nil when the task has no label for this user (no listed purchase in the horizon).

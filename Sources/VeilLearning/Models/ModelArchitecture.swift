@@ -48,11 +48,11 @@ public struct ModelArchitecture: Sendable, Hashable, Codable {
     /// The name model artifacts give this shape (format version 1): `logistic_regression`, `mlp`,
     /// `softmax_regression` or `mlp_softmax`.
     public var kind: String {
-        switch (family, head) {
-        case (.logistic, .sigmoid): "logistic_regression"
-        case (.logistic, .softmax): "softmax_regression"
-        case (.mlp, .sigmoid): "mlp"
-        case (.mlp, .softmax): "mlp_softmax"
+        switch (hiddenSizes.isEmpty, head) {
+        case (true, .sigmoid): "logistic_regression"
+        case (true, .softmax): "softmax_regression"
+        case (false, .sigmoid): "mlp"
+        case (false, .softmax): "mlp_softmax"
         }
     }
 

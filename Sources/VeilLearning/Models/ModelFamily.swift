@@ -7,4 +7,17 @@ public enum ModelFamily: String, Sendable, Codable, CaseIterable, Hashable {
     case logistic
     /// Dense ReLU hidden layers over a user's feature row.
     case mlp
+    /// A GRU over the user's last events (`SequenceNetwork`).
+    case gru
+    /// Causal temporal convolutions over the user's last events (`SequenceNetwork`).
+    case cnn
+
+    /// The encoder of a sequence family; nil for the feature-row families.
+    public var sequenceEncoder: SequenceArchitecture.Encoder? {
+        switch self {
+        case .logistic, .mlp: nil
+        case .gru: .gru
+        case .cnn: .cnn
+        }
+    }
 }

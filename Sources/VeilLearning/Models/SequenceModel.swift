@@ -9,8 +9,8 @@ import VeilCore
 /// targets contributes nothing). Parameters, one flat vector: the embedding tables, the encoder's, then
 /// the head's (`encoder width × outputs` input-major, then the biases).
 ///
-/// Its per-example norm is the sum of its three layers' exact norms. It computes in `Double`; it is
-/// not wired into the training service yet (no artifact format, no `veil train --model gru|cnn`).
+/// Its per-example norm is the sum of its three layers' exact norms. It computes in `Double`.
+/// `SequenceNetwork` is its public face (architecture, artifact, training, prediction).
 struct SequenceModel<Encoder: Layer & Sendable>: TrainableModel
 where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
     typealias Scalar = Double
@@ -95,27 +95,12 @@ where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
         _ indices: UnsafeBufferPointer<Int>, data: SequenceDataset, parameters: UnsafePointer<Double>,
         workspace: Workspace
     ) -> Double {
-        workspace.tokens.removeAll(keepingCapacity: true)
-        workspace.targets.removeAll(keepingCapacity: true)
-        for index in indices {
-            let events = data.events(of: index)
-            workspace.tokens += data.tokens[(events.lowerBound * data.fields)..<(events.upperBound * data.fields)]
-            workspace.targets += data.targets[events]
-        }
-        workspace.rows.setLengths(indices.lazy.map { data.events(of: $0).count })
+        load(indices, data: data, workspace: workspace)
         let rows = workspace.rows
-        workspace.reserve(rows: rows.rowCount)
         guard rows.rowCount > 0 else { return 0 }
         return workspace.tokens.withUnsafeBufferPointer { tokens in
             let input = TokenRows(base: tokens.baseAddress!, fields: data.fields)
-            embedding.forward(
-                input, rows: rows, parameters: parameters, memory: workspace.embeddingMemory, output: workspace.embedded)
-            encoder.forward(
-                workspace.embedded, rows: rows, parameters: parameters, memory: workspace.encoderMemory,
-                output: workspace.encoded)
-            head.forward(
-                workspace.encoded, rows: rows, parameters: parameters, memory: workspace.headMemory,
-                output: workspace.logits)
+            forward(input, parameters: parameters, workspace: workspace)
             let loss = outputDeltas(workspace)
             head.backward(
                 workspace.encoded, rows: rows, parameters: parameters, memory: workspace.headMemory,
@@ -128,6 +113,70 @@ where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
                 outputDelta: workspace.embeddedDelta, inputDelta: nil)
             return loss
         }
+    }
+
+    /// Copies the tokens and targets of the sequences at `indices` into the workspace.
+    private func load(_ indices: some Collection<Int>, data: SequenceDataset, workspace: Workspace) {
+        workspace.tokens.removeAll(keepingCapacity: true)
+        workspace.targets.removeAll(keepingCapacity: true)
+        for index in indices {
+            let events = data.events(of: index)
+            workspace.tokens += data.tokens[(events.lowerBound * data.fields)..<(events.upperBound * data.fields)]
+            workspace.targets += data.targets[events]
+        }
+        workspace.rows.setLengths(indices.lazy.map { data.events(of: $0).count })
+        workspace.reserve(rows: workspace.rows.rowCount)
+    }
+
+    /// Embedding, encoder and head over the loaded rows; the logits end in `workspace.logits`.
+    private func forward(_ input: TokenRows, parameters: UnsafePointer<Double>, workspace: Workspace) {
+        let rows = workspace.rows
+        embedding.forward(
+            input, rows: rows, parameters: parameters, memory: workspace.embeddingMemory, output: workspace.embedded)
+        encoder.forward(
+            workspace.embedded, rows: rows, parameters: parameters, memory: workspace.encoderMemory,
+            output: workspace.encoded)
+        head.forward(
+            workspace.encoded, rows: rows, parameters: parameters, memory: workspace.headMemory,
+            output: workspace.logits)
+    }
+
+    /// The head's probabilities at the last event of every sequence of `data`, in order: one value per
+    /// sequence for two classes (P(class 1)), `classCount` per sequence otherwise. Forward passes only.
+    /// Throws `VeilError.invalidInput` when `data` does not fit the model or a sequence has no event.
+    func lastEventProbabilities(_ data: SequenceDataset) throws -> [Double] {
+        try validate(data)
+        guard (0..<data.exampleCount).allSatisfy({ !data.events(of: $0).isEmpty }) else {
+            throw VeilError(.invalidInput, field: "starts", "every sequence needs at least one event to predict from")
+        }
+        let outputs = head.outputs
+        let workspace = makeWorkspace(examples: chunkSize)
+        var result: [Double] = []
+        result.reserveCapacity(data.exampleCount * outputs)
+        var probabilities = [Double](repeating: 0, count: outputs)
+        parameters.withUnsafeBufferPointer { parameters in
+            for first in stride(from: 0, to: data.exampleCount, by: chunkSize) {
+                load(first..<min(first + chunkSize, data.exampleCount), data: data, workspace: workspace)
+                workspace.tokens.withUnsafeBufferPointer { tokens in
+                    forward(
+                        TokenRows(base: tokens.baseAddress!, fields: data.fields), parameters: parameters.baseAddress!,
+                        workspace: workspace)
+                }
+                let rows = workspace.rows
+                for example in 0..<rows.count {
+                    let logits = workspace.logits.row(rows[example].upperBound - 1)
+                    if outputs == 1 {
+                        result.append(OutputHead.sigmoid(logits[0]))
+                    } else {
+                        probabilities.withUnsafeMutableBufferPointer {
+                            OutputHead.softmax(logits: logits, count: outputs, probabilities: $0.baseAddress!)
+                        }
+                        result += probabilities
+                    }
+                }
+            }
+        }
+        return result
     }
 
     func squaredGradientNorm(example: Int, workspace: Workspace) -> Double {

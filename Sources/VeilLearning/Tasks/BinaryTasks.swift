@@ -3,6 +3,7 @@
 struct PurchaseTask: TaskDefinition {
     var name: String { "purchase" }
     func classCount(schema: FeatureSchema) -> Int { 2 }
+    func classCount(sequences schema: SequenceSchema) -> Int { 2 }
     func label(_ outcome: Outcome) -> Int? { outcome.purchased ? 1 : 0 }
 
     func baselines(holdout: LabeledDataset, train: LabeledDataset, schema: FeatureSchema) -> [String: [Double]] {
@@ -18,6 +19,7 @@ struct PurchaseTask: TaskDefinition {
 struct ChurnTask: TaskDefinition {
     var name: String { "churn" }
     func classCount(schema: FeatureSchema) -> Int { 2 }
+    func classCount(sequences schema: SequenceSchema) -> Int { 2 }
     func label(_ outcome: Outcome) -> Int? { outcome.churned ? 1 : 0 }
 
     func baselines(holdout: LabeledDataset, train: LabeledDataset, schema: FeatureSchema) -> [String: [Double]] {

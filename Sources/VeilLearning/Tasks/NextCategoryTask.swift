@@ -4,6 +4,7 @@
 struct NextCategoryTask: TaskDefinition {
     var name: String { "next_category" }
     func classCount(schema: FeatureSchema) -> Int { schema.categories.count }
+    func classCount(sequences schema: SequenceSchema) -> Int { schema.categories.count }
     func label(_ outcome: Outcome) -> Int? { outcome.nextCategory }
 
     func baselines(holdout: LabeledDataset, train: LabeledDataset, schema: FeatureSchema) -> [String: [Double]] {

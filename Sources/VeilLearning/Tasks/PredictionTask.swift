@@ -16,9 +16,25 @@ public protocol TaskDefinition: Sendable {
     func baselines(holdout: LabeledDataset, train: LabeledDataset, schema: FeatureSchema) -> [String: [Double]]
     /// The held-out metrics of `probabilities` (one per row for 2 classes, `classCount` per row otherwise).
     func evaluate(probabilities: [Double], labels: [Int], classCount: Int) throws -> ModelEvaluation
+
+    /// Whether only a sequence model can learn it (no feature-row model: `next_item`). Default false.
+    var needsSequences: Bool { get }
+    /// The classes of a sequence model's head under `schema` (2 for a binary task).
+    func classCount(sequences schema: SequenceSchema) -> Int
+    /// A sequence model's targets for `example`: one per event, the class to predict from the sequence up
+    /// to that event, or -1 for none; nil when the user has no label for this task. Default: the
+    /// outcome's label at the last event (`label(_:)`), nothing elsewhere.
+    func targets(_ example: SequenceExample, schema: SequenceSchema) -> [Int32]?
 }
 
 extension TaskDefinition {
+    public var needsSequences: Bool { false }
+
+    public func targets(_ example: SequenceExample, schema: SequenceSchema) -> [Int32]? {
+        guard example.length > 0, let label = label(example.outcome) else { return nil }
+        return [Int32](repeating: -1, count: example.length - 1) + [Int32(label)]
+    }
+
     /// A sigmoid for a binary task, a softmax over the classes otherwise.
     public func head(schema: FeatureSchema) -> ModelArchitecture.Head {
         let classes = classCount(schema: schema)
@@ -50,7 +66,11 @@ public struct PredictionTask: RawRepresentable, Sendable, Hashable, Codable, Cas
     /// The category of the first purchase in the horizon, among the policy's categories.
     public static let nextCategory = PredictionTask(NextCategoryTask())
 
-    public static let allCases: [PredictionTask] = [.purchase, .churn, .nextCategory]
+    /// The item of the next event with an item after the cutoff, over the item vocabulary (sequence
+    /// models only).
+    public static let nextItem = PredictionTask(NextItemTask())
+
+    public static let allCases: [PredictionTask] = [.purchase, .churn, .nextCategory, .nextItem]
 
     init(_ definition: any TaskDefinition) { self.definition = definition }
 
@@ -84,10 +104,13 @@ public struct PredictionTask: RawRepresentable, Sendable, Hashable, Codable, Cas
 public struct ModelEvaluation: Sendable, Encodable, Hashable {
     public var binary: BinaryEvaluation?
     public var multiclass: MulticlassEvaluation?
+    /// Top-K recommendation quality (`next_item`).
+    public var ranking: RankingEvaluation?
 
-    public init(binary: BinaryEvaluation? = nil, multiclass: MulticlassEvaluation? = nil) {
+    public init(binary: BinaryEvaluation? = nil, multiclass: MulticlassEvaluation? = nil, ranking: RankingEvaluation? = nil) {
         self.binary = binary
         self.multiclass = multiclass
+        self.ranking = ranking
     }
 
     /// ROC AUC for a binary task.

@@ -9,15 +9,18 @@ import VeilStore
 public struct Prediction: Sendable, Codable, Hashable {
     public var pseudonym: String
     public var task: String
-    /// P(label = 1) for `purchase` and `churn`; for `next_category`, the probability of `category`.
+    /// P(label = 1) for `purchase` and `churn`; for `next_category`, the probability of `category`; for
+    /// `next_item`, the probability of `item`.
     public var score: Double
     /// `next_category` only: the most likely category.
     public var category: String?
+    /// `next_item` only: the most likely item of the vocabulary ("other" never).
+    public var item: String?
     public var modelId: String
     public var modelEpsilon: Double?
 
     enum CodingKeys: String, CodingKey {
-        case pseudonym, task, score, category
+        case pseudonym, task, score, category, item
         case modelId = "model_id"
         case modelEpsilon = "model_epsilon"
     }
@@ -93,58 +96,106 @@ public final class PredictionService: Sendable {
         }
         let model = try await servingModel(task: task)
         let extractor = model.extractor(at: time ?? clock.now())
-        var features: [Double] = []
+        var inputs: [ServingInput] = []
         var pseudonyms: [Pseudonym] = []
         for (index, subject) in subjects.enumerated() {
-            let pseudonym: Pseudonym
-            switch subject {
-            case .userID(let id): pseudonym = pseudonymizer.pseudonym(for: id)
-            case .pseudonym(let value): pseudonym = value
+            let pseudonym = self.pseudonym(of: subject)
+            guard let input = extractor.input(for: try await events.events(for: pseudonym)) else {
+                throw Self.noEvents(pseudonym, field: subjects.count == 1 ? "pseudonym" : "subjects[\(index)]", extractor: extractor)
             }
-            let history = try await events.events(for: pseudonym)
-            guard let example = extractor.example(for: history) else {
-                let field = subjects.count == 1 ? "pseudonym" : "subjects[\(index)]"
-                throw VeilError(
-                    .notFound, field: field,
-                    "pseudonym \(pseudonym.hex) has no event in the model's observation window before \(ModelFile.isoTime(millis: extractor.window.cutoff))")
-            }
-            features += example.features
+            inputs.append(input)
             pseudonyms.append(pseudonym)
         }
-        return try model.predictions(pseudonyms: pseudonyms, features: features)
+        return try model.predictions(pseudonyms: pseudonyms, inputs: inputs)
     }
 
-    /// Scores every user with an event in the model's window and writes `pseudonym,score` CSV (header
-    /// first) through `write`, in pseudonym order. `progress` gets the number of users read. Audited as
-    /// `model.score` by `principal`.
+    /// The top `k` items of the approved `next_item` model for each of up to `maxBatch` subjects, in
+    /// order. A subject that cannot be served (no event in the model's window) gets an entry with an
+    /// `error` instead of items; the batch itself fails only when no model serves or the request breaks
+    /// a rule. `excludeSeen` leaves out items the user bought before `at`; "other" is never recommended.
+    public func recommend(
+        _ subjects: [PredictionSubject], k: Int = 10, excludeSeen: Bool = false, at time: Date? = nil
+    ) async throws -> [Recommendation] {
+        guard !subjects.isEmpty else { throw VeilError(.invalidInput, field: "subjects", "give at least one user_id or pseudonym") }
+        guard subjects.count <= Self.maxBatch else {
+            throw VeilError(.tooLarge, field: "subjects", "at most \(Self.maxBatch) subjects per request, got \(subjects.count)")
+        }
+        guard (1...Recommendation.maxK).contains(k) else {
+            throw VeilError(.invalidInput, field: "k", "must be between 1 and \(Recommendation.maxK)")
+        }
+        let model = try await servingModel(task: .nextItem)
+        let extractor = model.extractor(at: time ?? clock.now())
+        var result: [Recommendation] = []
+        for (index, subject) in subjects.enumerated() {
+            let pseudonym = self.pseudonym(of: subject)
+            let history = try await events.events(for: pseudonym)
+            guard let input = extractor.input(for: history) else {
+                let error = Self.noEvents(pseudonym, field: subjects.count == 1 ? "pseudonym" : "subjects[\(index)]", extractor: extractor)
+                result.append(Recommendation(pseudonym: pseudonym.hex, model: model, error: error))
+                continue
+            }
+            let seen = excludeSeen ? model.boughtItems(history, before: extractor.window.cutoff) : []
+            let items = try model.topItems(of: [input], k: k, excluding: [seen])[0]
+            result.append(Recommendation(pseudonym: pseudonym.hex, model: model, items: items))
+        }
+        return result
+    }
+
+    private func pseudonym(of subject: PredictionSubject) -> Pseudonym {
+        switch subject {
+        case .userID(let id): pseudonymizer.pseudonym(for: id)
+        case .pseudonym(let value): value
+        }
+    }
+
+    private static func noEvents(_ pseudonym: Pseudonym, field: String, extractor: ServingExtractor) -> VeilError {
+        VeilError(
+            .notFound, field: field,
+            "pseudonym \(pseudonym.hex) has no event in the model's observation window before \(ModelFile.isoTime(millis: extractor.window.cutoff))")
+    }
+
+    /// Scores every user with an event in the model's window and writes CSV (header first) through
+    /// `write`, in pseudonym order: `pseudonym,score` for a binary or category task, and for `next_item`
+    /// `pseudonym,rank,item,score`, the user's top `k` items (rank 1 first; "other" never). `progress`
+    /// gets the number of users read. Audited as `model.score` by `principal`.
     public func score(
-        task: PredictionTask, at time: Date? = nil, principal: String, write: (String) throws -> Void,
+        task: PredictionTask, k: Int = 10, at time: Date? = nil, principal: String, write: (String) throws -> Void,
         progress: (Int) -> Void = { _ in }
     ) async throws -> ScoreSummary {
+        guard (1...Recommendation.maxK).contains(k) else {
+            throw VeilError(.invalidInput, field: "k", "must be between 1 and \(Recommendation.maxK)")
+        }
         let model = try await servingModel(task: task)
         let extractor = model.extractor(at: time ?? clock.now())
         var summary = ScoreSummary(modelId: model.id, task: task.rawValue, scored: 0, skipped: 0)
-        try write("pseudonym,score\n")
+        let ranks = task.definition.needsSequences
+        try write(ranks ? "pseudonym,rank,item,score\n" : "pseudonym,score\n")
         var pending: [Pseudonym] = []
-        var features: [Double] = []
+        var inputs: [ServingInput] = []
         var current: [StoredEvent] = []
         var users = 0
         func flushRows() throws {
             guard !pending.isEmpty else { return }
-            let rows = try model.predictions(pseudonyms: pending, features: features)
             var text = ""
-            for row in rows { text += "\(row.pseudonym),\(row.score)\n" }
+            if ranks {
+                let lists = try model.topItems(of: inputs, k: k, excluding: pending.map { _ in [] })
+                for (pseudonym, items) in zip(pending, lists) {
+                    for item in items { text += "\(pseudonym.hex),\(item.rank),\(item.item),\(item.score)\n" }
+                }
+            } else {
+                for row in try model.predictions(pseudonyms: pending, inputs: inputs) { text += "\(row.pseudonym),\(row.score)\n" }
+            }
             try write(text)
-            summary.scored += rows.count
+            summary.scored += pending.count
             pending.removeAll(keepingCapacity: true)
-            features.removeAll(keepingCapacity: true)
+            inputs.removeAll(keepingCapacity: true)
         }
         func flushUser() throws {
             guard let first = current.first else { return }
             users += 1
-            if let example = extractor.example(for: current) {
+            if let input = extractor.input(for: current) {
                 pending.append(first.pseudonym)
-                features += example.features
+                inputs.append(input)
                 if pending.count >= 4096 { try flushRows() }
             } else {
                 summary.skipped += 1
@@ -178,8 +229,13 @@ public final class PredictionService: Sendable {
         guard stored.card.isPrivate, stored.card.task == task.rawValue else {
             throw VeilError(.integrity, field: "model_id", "model \(record.id) does not fit task \(task.rawValue) or is not private")
         }
+        let network: ServingModel.Network
+        switch stored.model {
+        case .rows(let artifact): network = .rows(try artifact.network())
+        case .sequence(let artifact): network = .sequence(try artifact.network(), artifact.schema)
+        }
         let model = ServingModel(
-            id: record.id, task: task, network: try stored.model.network(), schema: stored.card.features,
+            id: record.id, task: task, network: network, schema: stored.card.features,
             windowDays: stored.card.dataWindow.windowDays, epsilon: stored.card.epsilon ?? record.epsilon)
         cache.withLock { $0[record.id] = model }
         return model
@@ -188,6 +244,11 @@ public final class PredictionService: Sendable {
 
 /// A loaded, approved model.
 struct ServingModel: Sendable {
+    enum Network: Sendable {
+        case rows(DenseModel)
+        case sequence(SequenceNetwork, SequenceSchema)
+    }
+
     let id: String
     let task: PredictionTask
     let network: Network
@@ -195,30 +256,150 @@ struct ServingModel: Sendable {
     let windowDays: Int?
     let epsilon: Double?
 
-    func extractor(at time: Date) -> FeatureExtractor {
+    func extractor(at time: Date) -> ServingExtractor {
         let cutoff = Int64(time.timeIntervalSince1970 * 1000)
         let window = FeatureWindow(
             observationStart: windowDays.map { cutoff - Int64($0) * FeatureWindow.millisPerDay }, cutoff: cutoff,
             horizonEnd: cutoff)
-        return FeatureExtractor(schema: schema, window: window)
+        switch network {
+        case .rows: return ServingExtractor(window: window, rows: FeatureExtractor(schema: schema, window: window), sequences: nil)
+        case .sequence(_, let sequenceSchema):
+            return ServingExtractor(window: window, rows: nil, sequences: SequenceExtractor(schema: sequenceSchema, window: window))
+        }
     }
 
-    func predictions(pseudonyms: [Pseudonym], features: [Double]) throws -> [Prediction] {
-        let probabilities = try network.predictProbabilities(features)
-        let classes = network.architecture.outputSize
-        return pseudonyms.enumerated().map { row, pseudonym in
-            if classes == 1 {
-                return Prediction(
-                    pseudonym: pseudonym.hex, task: task.rawValue, score: probabilities[row], category: nil, modelId: id,
-                    modelEpsilon: epsilon)
+    /// Class probabilities per input, `width` values each (1 for a binary task).
+    func probabilities(_ inputs: [ServingInput]) throws -> (values: [Double], width: Int) {
+        switch network {
+        case .rows(let model):
+            let features = inputs.flatMap { input -> [Double] in
+                if case .row(let features) = input { return features }
+                return []
             }
-            let slice = probabilities[(row * classes)..<((row + 1) * classes)]
-            let top = slice.indices.max { slice[$0] < slice[$1] || (slice[$0] == slice[$1] && $0 > $1) } ?? slice.startIndex
-            let category = top - row * classes
-            return Prediction(
-                pseudonym: pseudonym.hex, task: task.rawValue, score: slice[top],
-                category: category < schema.categories.count ? schema.categories[category] : nil, modelId: id,
-                modelEpsilon: epsilon)
+            return (try model.predictProbabilities(features), model.architecture.outputSize)
+        case .sequence(let model, let schema):
+            let classes = model.architecture.classCount
+            let sequences = inputs.compactMap { input -> SequenceExample? in
+                if case .sequence(let example) = input { return example }
+                return nil
+            }
+            let data = try SequenceDataset(examples: sequences, schema: schema, classCount: classes) {
+                Array(repeating: -1, count: $0.length)
+            }
+            return (try model.probabilities(atLastEventOf: data), classes == 2 ? 1 : classes)
         }
+    }
+
+    func predictions(pseudonyms: [Pseudonym], inputs: [ServingInput]) throws -> [Prediction] {
+        let (probabilities, classes) = try self.probabilities(inputs)
+        let vocabulary = self.vocabulary
+        return pseudonyms.enumerated().map { row, pseudonym in
+            var prediction = Prediction(
+                pseudonym: pseudonym.hex, task: task.rawValue, score: probabilities[row], category: nil, item: nil,
+                modelId: id, modelEpsilon: epsilon)
+            guard classes > 1 else { return prediction }
+            let slice = Array(probabilities[(row * classes)..<((row + 1) * classes)])
+            if let vocabulary {
+                let top = TopK.indices(of: slice, k: 1, excluding: [vocabulary.otherIndex]).first ?? 0
+                prediction.score = slice[top]
+                prediction.item = vocabulary.item(at: top)
+            } else {
+                let top = TopK.indices(of: slice, k: 1).first ?? 0
+                prediction.score = slice[top]
+                prediction.category = top < schema.categories.count ? schema.categories[top] : nil
+            }
+            return prediction
+        }
+    }
+
+    /// The item vocabulary of a `next_item` model; nil for other tasks.
+    var vocabulary: ItemVocabulary? {
+        guard task.definition.needsSequences, case .sequence(_, let schema) = network else { return nil }
+        return schema.vocabulary
+    }
+
+    /// The top `k` items for each input, skipping "other" and `excluding[i]` (vocabulary indices).
+    func topItems(of inputs: [ServingInput], k: Int, excluding: [Set<Int>]) throws -> [[Recommendation.Item]] {
+        guard let vocabulary else {
+            throw VeilError(.integrity, field: "model_id", "model \(id) does not recommend items")
+        }
+        let (probabilities, classes) = try self.probabilities(inputs)
+        return inputs.indices.map { row in
+            let slice = Array(probabilities[(row * classes)..<((row + 1) * classes)])
+            let top = TopK.indices(of: slice, k: k, excluding: excluding[row].union([vocabulary.otherIndex]))
+            return top.enumerated().map { rank, index in
+                Recommendation.Item(rank: rank + 1, item: vocabulary.items[index], score: slice[index])
+            }
+        }
+    }
+
+    /// The vocabulary indices of the items `events` bought before `cutoff`.
+    func boughtItems(_ events: [StoredEvent], before cutoff: Int64) -> Set<Int> {
+        guard let vocabulary else { return [] }
+        var bought = Set<Int>()
+        for event in events where event.type == .purchase && event.timestampMillis < cutoff {
+            if let item = event.itemID { bought.insert(vocabulary.index(of: item)) }
+        }
+        return bought
+    }
+}
+
+/// A served model's input for one user: a feature row or an event sequence.
+enum ServingInput: Sendable {
+    case row([Double])
+    case sequence(SequenceExample)
+}
+
+/// Reads one user's events into a served model's input, as at training, over the window before `at`.
+struct ServingExtractor: Sendable {
+    let window: FeatureWindow
+    let rows: FeatureExtractor?
+    let sequences: SequenceExtractor?
+
+    /// Nil when the user has no event in the window.
+    func input(for events: [StoredEvent]) -> ServingInput? {
+        if let sequences { return sequences.example(for: events).map(ServingInput.sequence) }
+        return rows?.example(for: events).map { .row($0.features) }
+    }
+}
+
+/// One subject's recommendations, as both faces return them: the pseudonym (never the raw ID) and the
+/// top items, or an `error` when the subject cannot be served.
+public struct Recommendation: Sendable, Codable, Hashable {
+    /// The most items one list may hold.
+    public static let maxK = 100
+
+    public struct Item: Sendable, Codable, Hashable {
+        /// 1 for the best.
+        public var rank: Int
+        public var item: String
+        /// The model's probability that this is the user's next item.
+        public var score: Double
+    }
+
+    /// Why a subject got no list: the error code and a message naming the field.
+    public struct Problem: Sendable, Codable, Hashable {
+        public var code: String
+        public var message: String
+    }
+
+    public var pseudonym: String
+    public var items: [Item]?
+    public var error: Problem?
+    public var modelId: String
+    public var modelEpsilon: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case pseudonym, items, error
+        case modelId = "model_id"
+        case modelEpsilon = "model_epsilon"
+    }
+
+    init(pseudonym: String, model: ServingModel, items: [Item]? = nil, error: VeilError? = nil) {
+        self.pseudonym = pseudonym
+        self.items = items
+        self.error = error.map { Problem(code: $0.code.description, message: $0.description) }
+        modelId = model.id
+        modelEpsilon = model.epsilon
     }
 }

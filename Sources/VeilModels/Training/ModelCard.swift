@@ -17,12 +17,21 @@ import VeilLearning
 public struct ModelCard: Sendable, Encodable, Hashable {
     /// The shape of the network.
     public struct Model: Sendable, Encodable, Hashable {
-        /// `logistic_regression`, `mlp`, `softmax_regression` or `mlp_softmax`.
+        /// `logistic_regression`, `mlp`, `softmax_regression`, `mlp_softmax`, `gru_sequence` or `cnn_sequence`.
         public var kind: String
+        /// The hidden widths of an MLP; the GRU units or convolution channels of a sequence model.
         public var hiddenSizes: [Int]
         public var parameterCount: Int
         public var optimizer: String
         public var learningRate: Double
+    }
+
+    /// A sequence model's input.
+    public struct SequenceInput: Sendable, Encodable, Hashable {
+        /// L, the most recent events read per user.
+        public var length: Int
+        public var embeddingWidth: Int
+        public var vocabulary: VocabularyProvenance
     }
 
     /// Where the features and labels come from (ISO 8601 UTC).
@@ -39,13 +48,20 @@ public struct ModelCard: Sendable, Encodable, Hashable {
     public var created: String?
     public var task: String
     public var model: Model
-    /// Feature names, public bounds and scaling, and the categories, in input order.
+    /// Feature names, public bounds and scaling, and the categories, in input order (a sequence model's
+    /// baselines read these).
     public var features: FeatureSchema
+    /// What a sequence model reads: L, the embedding width and where the item vocabulary came from (the
+    /// vocabulary itself is in the artifact); nil for a feature-row model.
+    public var sequence: SequenceInput?
     public var dataWindow: DataWindow
     public var isPrivate: Bool
     /// ε of the released parameters at `delta` for (q, σ, steps), from the accountant; nil if non-private.
     public var epsilon: Double?
-    /// The ε the trainer asked for; `epsilon` is at most this.
+    /// `epsilon` plus the ε of a DP-selected item vocabulary (basic composition, an upper bound): what
+    /// the whole run spent; nil (left out) when the run spent nothing but `epsilon`.
+    public var totalEpsilon: Double?
+    /// The ε the trainer asked for; `totalEpsilon` is at most this.
     public var targetEpsilon: Double?
     public var delta: Double?
     /// σ, noise standard deviation / clipping norm.
@@ -95,20 +111,38 @@ struct ServingCard: Decodable, Sendable {
     }
 }
 
+/// The model a file holds: a feature-row network (`ModelArtifact`, as every file before sequence
+/// models) or a sequence network (`SequenceArtifact`), told apart by the artifact's `kind`.
+enum StoredModel: Decodable, Sendable {
+    case rows(ModelArtifact)
+    case sequence(SequenceArtifact)
+
+    private enum Keys: String, CodingKey { case kind }
+
+    init(from decoder: any Decoder) throws {
+        let kind = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .kind)
+        if SequenceArchitecture.Encoder.allCases.contains(where: { SequenceArtifact.kind(of: $0) == kind }) {
+            self = .sequence(try SequenceArtifact(from: decoder))
+        } else {
+            self = .rows(try ModelArtifact(from: decoder))
+        }
+    }
+}
+
 /// A model file: the card and the artifact.
 enum ModelFile {
     struct Stored: Decodable {
         var card: ServingCard
-        var model: ModelArtifact
+        var model: StoredModel
     }
 
-    private struct Writing: Encodable {
+    private struct Writing<Artifact: Encodable>: Encodable {
         var card: ModelCard
-        var model: ModelArtifact
+        var model: Artifact
     }
 
     /// Sorted-key JSON with snake_case keys; deterministic for equal inputs.
-    static func encode(card: ModelCard, artifact: ModelArtifact) throws -> Data {
+    static func encode(card: ModelCard, artifact: some Encodable) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase

@@ -51,13 +51,23 @@ public enum TrainingPipeline {
         from store: any EventStore, extractor: FeatureExtractor, chunkSize: Int = 50_000,
         progress: (Int) -> Void = { _ in }
     ) async throws -> [UserExample] {
-        var examples: [UserExample] = []
+        try await perUser(from: store, chunkSize: chunkSize, progress: progress) { extractor.example(for: $0) }
+    }
+
+    /// Reads every event once, in (pseudonym, time) order, hands `extract` all of one user's events at a
+    /// time and returns what it made, in pseudonym order. `progress` gets the number of users read after
+    /// each chunk.
+    static func perUser<Example>(
+        from store: any EventStore, chunkSize: Int = 50_000, progress: (Int) -> Void,
+        extract: ([StoredEvent]) -> Example?
+    ) async throws -> [Example] {
+        var examples: [Example] = []
         var current: [StoredEvent] = []
         var users = 0
         func flush() {
             if !current.isEmpty {
                 users += 1
-                if let example = extractor.example(for: current) { examples.append(example) }
+                if let example = extract(current) { examples.append(example) }
                 current.removeAll(keepingCapacity: true)
             }
         }
@@ -112,35 +122,38 @@ public enum TrainingPipeline {
             guard let noiseMultiplier else {
                 throw VeilError(.invalidInput, field: "noise_multiplier", "a private run needs a noise multiplier")
             }
-            let configuration = DPSGDConfiguration(
-                noiseMultiplier: noiseMultiplier, clippingNorm: plan.clippingNorm,
-                expectedBatchSize: min(plan.batchSize, population), epochs: plan.epochs, optimizer: plan.optimizer,
-                population: population)
+            let configuration = plan.dpsgd(noiseMultiplier: noiseMultiplier, population: population)
             let rate = configuration.samplingRate(exampleCount: train.rowCount)
             let total = configuration.steps(exampleCount: train.rowCount)
             var noise = GaussianNoise(generator: noiseGenerator)
             return try DPSGD.train(
                 network, on: train, configuration: configuration, sampling: &sampling, noise: &noise
             ) { epoch in
-                let spent = PrivacyAccountant.epsilon(
-                    composing: [.subsampledGaussian(samplingRate: rate, noiseMultiplier: noiseMultiplier, steps: epoch.steps)],
-                    delta: plan.delta, method: AccountingMethod(plan.accountant))
-                progress(
-                    TrainingProgress(
-                        phase: .training, usersRead: 0, epoch: epoch.epoch, epochs: plan.epochs, steps: epoch.steps,
-                        totalSteps: total, epsilonSoFar: spent, meanLoss: epoch.meanLoss))
+                progress(Self.progress(plan: plan, epoch: epoch, totalSteps: total, samplingRate: rate, noiseMultiplier: noiseMultiplier))
             }
         } else {
             let batch = min(plan.batchSize, train.rowCount)
             let total = plan.epochs * ((train.rowCount + batch - 1) / batch)
             let configuration = SGDConfiguration(batchSize: batch, epochs: plan.epochs, optimizer: plan.optimizer)
             return try MinibatchSGD.train(network, on: train, configuration: configuration, shuffling: &sampling) { epoch in
-                progress(
-                    TrainingProgress(
-                        phase: .training, usersRead: 0, epoch: epoch.epoch, epochs: plan.epochs, steps: epoch.steps,
-                        totalSteps: total, epsilonSoFar: nil, meanLoss: epoch.meanLoss))
+                progress(Self.progress(plan: plan, epoch: epoch, totalSteps: total, samplingRate: nil, noiseMultiplier: nil))
             }
         }
+    }
+
+    /// The progress after `epoch`; with a sampling rate and σ (a private run), ε of the steps so far.
+    static func progress(
+        plan: TrainingPlan, epoch: EpochProgress, totalSteps: Int, samplingRate: Double?, noiseMultiplier: Double?
+    ) -> TrainingProgress {
+        var spent: Double?
+        if let samplingRate, let noiseMultiplier {
+            spent = PrivacyAccountant.epsilon(
+                composing: [.subsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, steps: epoch.steps)],
+                delta: plan.delta, method: AccountingMethod(plan.accountant))
+        }
+        return TrainingProgress(
+            phase: .training, usersRead: 0, epoch: epoch.epoch, epochs: plan.epochs, steps: epoch.steps,
+            totalSteps: totalSteps, epsilonSoFar: spent, meanLoss: epoch.meanLoss)
     }
 
     /// Held-out metrics of `network` and of the task's baselines (`TaskDefinition.baselines`).

@@ -13,6 +13,13 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     public static let defaultHorizonDays = 14
     /// The hidden layers of an `mlp` when a request gives none.
     public static let defaultHiddenSizes = [64]
+    /// GRU units or convolution channels of a `gru` or `cnn` when a request gives none.
+    public static let defaultSequenceHidden = 64
+    /// Embedding width of a `gru` or `cnn` when a request gives none.
+    public static let defaultEmbeddingWidth = 32
+    /// The share of `epsilon` that selects the item vocabulary of a sequence model when the policy names
+    /// no catalogue and the request gives no `vocabulary_epsilon`.
+    public static let defaultVocabularyShare = 0.1
 
     public var task: PredictionTask
     /// Target ε of the run (> 0). Required unless `nonPrivate`.
@@ -20,8 +27,16 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     /// δ of the guarantee, in (0, policy δ]; default the policy's `budget.delta`.
     public var delta: Double?
     public var model: ModelFamily
-    /// Hidden layer widths for `mlp` (default `defaultHiddenSizes`); must be empty for `logistic`.
+    /// Hidden layer widths for `mlp` (default `defaultHiddenSizes`); must be empty for `logistic`; one
+    /// width (GRU units or convolution channels, default `defaultSequenceHidden`) for `gru` and `cnn`.
     public var hiddenSizes: [Int]?
+    /// Embedding width of a `gru` or `cnn` (default `defaultEmbeddingWidth`).
+    public var embeddingWidth: Int?
+    /// L, events per user a `gru` or `cnn` reads (default and maximum: the policy's `sequences.length`).
+    public var sequenceLength: Int?
+    /// The ε of the DP selection of a sequence model's item vocabulary, when the policy names no
+    /// catalogue: part of `epsilon` (the rest trains the model). Default `defaultVocabularyShare` × ε.
+    public var vocabularyEpsilon: Double?
     /// Passes over the users; default the policy's `training.default_epochs`.
     public var epochs: Int?
     /// Expected users per step B; default the policy's `training.default_batch_size`.
@@ -48,7 +63,8 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
 
     public init(
         task: PredictionTask, epsilon: Double?, delta: Double? = nil, model: ModelFamily = .logistic,
-        hiddenSizes: [Int]? = nil, epochs: Int? = nil, batchSize: Int? = nil, clippingNorm: Double? = nil,
+        hiddenSizes: [Int]? = nil, embeddingWidth: Int? = nil, sequenceLength: Int? = nil,
+        vocabularyEpsilon: Double? = nil, epochs: Int? = nil, batchSize: Int? = nil, clippingNorm: Double? = nil,
         learningRate: Double? = nil, cutoffMillis: Int64? = nil, windowDays: Int? = nil, horizonDays: Int? = nil,
         seed: UInt64? = nil, nonPrivate: Bool = false
     ) {
@@ -57,6 +73,9 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         self.delta = delta
         self.model = model
         self.hiddenSizes = hiddenSizes
+        self.embeddingWidth = embeddingWidth
+        self.sequenceLength = sequenceLength
+        self.vocabularyEpsilon = vocabularyEpsilon
         self.epochs = epochs
         self.batchSize = batchSize
         self.clippingNorm = clippingNorm
@@ -71,6 +90,9 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     enum CodingKeys: String, CodingKey {
         case task, epsilon, delta, model, epochs, seed
         case hiddenSizes = "hidden_sizes"
+        case embeddingWidth = "embedding_width"
+        case sequenceLength = "sequence_length"
+        case vocabularyEpsilon = "vocabulary_epsilon"
         case batchSize = "batch_size"
         case clippingNorm = "clipping_norm"
         case learningRate = "learning_rate"
@@ -93,6 +115,9 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         delta = try container.decodeIfPresent(Double.self, forKey: .delta)
         model = try container.decodeIfPresent(ModelFamily.self, forKey: .model) ?? .logistic
         hiddenSizes = try container.decodeIfPresent([Int].self, forKey: .hiddenSizes)
+        embeddingWidth = try container.decodeIfPresent(Int.self, forKey: .embeddingWidth)
+        sequenceLength = try container.decodeIfPresent(Int.self, forKey: .sequenceLength)
+        vocabularyEpsilon = try container.decodeIfPresent(Double.self, forKey: .vocabularyEpsilon)
         epochs = try container.decodeIfPresent(Int.self, forKey: .epochs)
         batchSize = try container.decodeIfPresent(Int.self, forKey: .batchSize)
         clippingNorm = try container.decodeIfPresent(Double.self, forKey: .clippingNorm)
@@ -141,6 +166,35 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
             guard !hidden.isEmpty, hidden.count <= 4, hidden.allSatisfy({ (1...4096).contains($0) }) else {
                 throw fail("hidden_sizes", "an mlp needs 1 to 4 hidden layers of 1 to 4096 units each")
             }
+        case .gru, .cnn:
+            hidden = hiddenSizes ?? [Self.defaultSequenceHidden]
+            guard hidden.count == 1, (1...1024).contains(hidden[0]) else {
+                throw fail("hidden_sizes", "a \(model.rawValue) model needs one width of 1 to 1024 units")
+            }
+        }
+        if task.definition.needsSequences && model.sequenceEncoder == nil {
+            throw fail("model", "\(task.rawValue) needs a sequence model: gru or cnn")
+        }
+        var sequence: TrainingPlan.Sequence?
+        if model.sequenceEncoder != nil {
+            let embedding = embeddingWidth ?? Self.defaultEmbeddingWidth
+            guard (1...512).contains(embedding) else { throw fail("embedding_width", "must be between 1 and 512") }
+            let length = sequenceLength ?? policy.sequences.length
+            guard (1...policy.sequences.length).contains(length) else {
+                throw fail("sequence_length", "must be between 1 and the policy's sequences.length (\(policy.sequences.length))")
+            }
+            if let vocabularyEpsilon {
+                guard !nonPrivate, let epsilon, vocabularyEpsilon.isFinite, vocabularyEpsilon > 0, vocabularyEpsilon < epsilon else {
+                    throw fail("vocabulary_epsilon", "must be a finite number > 0 and below epsilon (a private run's)")
+                }
+            }
+            sequence = TrainingPlan.Sequence(
+                embeddingWidth: embedding, length: length,
+                vocabularyEpsilon: nonPrivate ? nil : vocabularyEpsilon ?? epsilon.map { $0 * Self.defaultVocabularyShare })
+        } else {
+            guard embeddingWidth == nil else { throw fail("embedding_width", "goes with model gru or cnn") }
+            guard sequenceLength == nil else { throw fail("sequence_length", "goes with model gru or cnn") }
+            guard vocabularyEpsilon == nil else { throw fail("vocabulary_epsilon", "goes with model gru or cnn") }
         }
         let epochs = self.epochs ?? policy.training.defaultEpochs
         guard (1...1000).contains(epochs) else { throw fail("epochs", "must be between 1 and 1000") }
@@ -172,8 +226,8 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
             horizonEnd: cutoff + Int64(horizon) * day)
         return TrainingPlan(
             task: task, isPrivate: !nonPrivate, targetEpsilon: nonPrivate ? nil : epsilon, delta: delta, model: model,
-            hiddenSizes: hidden, epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: rate,
-            window: window, windowDays: windowDays, horizonDays: horizon, seed: seed,
+            hiddenSizes: hidden, sequence: sequence, epochs: epochs, batchSize: batchSize, clippingNorm: clip,
+            learningRate: rate, window: window, windowDays: windowDays, horizonDays: horizon, seed: seed,
             accountant: policy.privacy.accountant)
     }
 }
@@ -189,6 +243,8 @@ public struct TrainingPlan: Sendable, Hashable {
     public var delta: Double
     public var model: ModelFamily
     public var hiddenSizes: [Int]
+    /// The sequence settings of a `gru` or `cnn`; nil for the feature-row families.
+    public var sequence: Sequence?
     public var epochs: Int
     public var batchSize: Int
     public var clippingNorm: Double
@@ -202,8 +258,9 @@ public struct TrainingPlan: Sendable, Hashable {
 
     public init(
         task: PredictionTask, isPrivate: Bool, targetEpsilon: Double?, delta: Double, model: ModelFamily,
-        hiddenSizes: [Int], epochs: Int, batchSize: Int, clippingNorm: Double, learningRate: Double,
-        window: FeatureWindow, windowDays: Int?, horizonDays: Int, seed: UInt64?, accountant: AccountantKind
+        hiddenSizes: [Int], sequence: Sequence? = nil, epochs: Int, batchSize: Int, clippingNorm: Double,
+        learningRate: Double, window: FeatureWindow, windowDays: Int?, horizonDays: Int, seed: UInt64?,
+        accountant: AccountantKind
     ) {
         self.task = task
         self.isPrivate = isPrivate
@@ -211,6 +268,7 @@ public struct TrainingPlan: Sendable, Hashable {
         self.delta = delta
         self.model = model
         self.hiddenSizes = hiddenSizes
+        self.sequence = sequence
         self.epochs = epochs
         self.batchSize = batchSize
         self.clippingNorm = clippingNorm
@@ -237,7 +295,23 @@ public struct TrainingPlan: Sendable, Hashable {
         return (max(latestEventMillis, 0) / day + 1) * day
     }
 
+    /// A sequence model's settings.
+    public struct Sequence: Sendable, Hashable {
+        public var embeddingWidth: Int
+        /// L, events per user.
+        public var length: Int
+        /// The ε of the DP vocabulary selection when the policy names no catalogue (private runs only).
+        public var vocabularyEpsilon: Double?
+    }
+
     public var optimizer: Optimizer { .adam(learningRate: learningRate) }
+
+    /// The DP-SGD settings of a private run of this plan with σ `noiseMultiplier` over `population` users.
+    public func dpsgd(noiseMultiplier: Double, population: Int) -> DPSGDConfiguration {
+        DPSGDConfiguration(
+            noiseMultiplier: noiseMultiplier, clippingNorm: clippingNorm, expectedBatchSize: min(batchSize, population),
+            epochs: epochs, optimizer: optimizer, population: population)
+    }
 
     /// The network shape for `inputSize` features and the task's output head under `schema`.
     public func architecture(inputSize: Int, schema: FeatureSchema) throws -> ModelArchitecture {

@@ -5,6 +5,7 @@ import VeilLearning
 import VeilLedger
 import VeilPolicy
 import VeilPrivacy
+import VeilQueries
 import VeilStore
 
 /// The training use case: validate → count users (metadata) → calibrate σ → reserve the budget → read
@@ -26,6 +27,12 @@ import VeilStore
 ///   be approved.
 /// - Every run that registers a model writes a `model.train` audit record with its parameters, ε, δ and
 ///   the model id, in the registration's transaction.
+/// - A sequence model (`gru`, `cnn`) reads each user's last L events. Its item vocabulary is the
+///   policy's catalogue, read and checked before anything is spent, or else chosen by DP partition
+///   selection (`ItemVocabularySource.select`) at the plan's vocabulary ε, which is taken out of the
+///   run's ε: the model's spend is reserved first, then the selection's (the query's own spend and
+///   `query.run` record) before it reads; both precede every other read. A failed selection leaves
+///   both spent.
 public final class TrainingService: Sendable {
     private let policy: LoadedPolicy
     private let master: SecretBytes
@@ -34,11 +41,16 @@ public final class TrainingService: Sendable {
     private let budget: BudgetService
     private let models: ModelRegistry
     private let clock: WallClock
+    /// Selects a sequence model's item vocabulary with DP when the policy names no catalogue.
+    private let queries: QueryService?
 
+    /// `queries`: the query service whose partition selection picks a sequence model's items when the
+    /// policy names no catalogue (without it such a run is refused).
     public init(
         policy: LoadedPolicy, master: SecretBytes, events: any EventStore, vault: any IdentityVault,
-        budget: BudgetService, models: ModelRegistry, clock: WallClock = .system
+        budget: BudgetService, models: ModelRegistry, clock: WallClock = .system, queries: QueryService? = nil
     ) {
+        self.queries = queries
         self.policy = policy
         self.master = master
         self.events = events
@@ -70,7 +82,14 @@ public final class TrainingService: Sendable {
         }
         let (samplingRate, steps) = Self.privateRun(plan, population: try await population(for: plan))
         return try DPSGDExplanation.explain(
-            samplingRate: samplingRate, steps: steps, delta: plan.delta, targetEpsilon: target, accountant: plan.accountant)
+            samplingRate: samplingRate, steps: steps, delta: plan.delta,
+            targetEpsilon: target - (selectionEpsilon(plan) ?? 0), accountant: plan.accountant)
+    }
+
+    /// The ε a sequence run leaves to its DP vocabulary selection (its model is calibrated to the rest):
+    /// nil when the plan is not a sequence model or the policy names a catalogue.
+    private func selectionEpsilon(_ plan: TrainingPlan) -> Double? {
+        policy.policy.catalog.itemsFile == nil ? plan.sequence?.vocabularyEpsilon : nil
     }
 
     /// n, the registered identities (metadata only), checked against the plan's batch size.
@@ -101,95 +120,73 @@ public final class TrainingService: Sendable {
         progress: @escaping @Sendable (TrainingProgress) -> Void = { _ in }
     ) async throws -> ModelCard {
         // a) validate against the rules and the policy; the default cutoff comes from the latest event time.
+        //    A sequence model's catalogue is read and checked here, before anything is spent.
         let plan = try await check(request)
         let schema = FeatureSchema(policy: policy.policy)
-        guard plan.task.definition.classCount(schema: schema) >= 2 else {
-            throw VeilError(.invalidInput, field: "task", "\(plan.task) needs at least 2 classes (categories in the policy)")
+        let catalog = plan.sequence == nil ? nil : try ItemVocabularySource.catalog(policy: policy)
+        if plan.sequence == nil {
+            guard plan.task.definition.classCount(schema: schema) >= 2 else {
+                throw VeilError(.invalidInput, field: "task", "\(plan.task) needs at least 2 classes (categories in the policy)")
+            }
+        } else if catalog == nil {
+            guard plan.isPrivate else {
+                throw VeilError(
+                    .invalidInput, field: "non_private",
+                    "a non-private sequence model needs a public item catalogue (catalog.items_file in the policy): DP selection of the items would spend budget on a run that can never be served")
+            }
+            guard queries != nil else {
+                throw VeilError(.invalidInput, field: "catalog.items_file", "this service cannot select items with DP; name a catalogue in the policy")
+            }
         }
+        let vocabularyEpsilon = selectionEpsilon(plan)
 
         // b) n from metadata only.
         let population = try await population(for: plan)
 
-        // c) q, steps and σ; d) reserve the budget before any event is read.
-        var noiseMultiplier: Double?
-        var calibratedEpsilon: Double?
-        var samplingRate = Double(plan.batchSize) / Double(population)
-        var steps = 0
+        // c) q, steps and σ; d) reserve the budget before any event is read. A selected vocabulary is its
+        //    own spend (the query's), reserved after the model's and before the selection reads.
+        var run = RunCost(samplingRate: Double(plan.batchSize) / Double(population), steps: 0)
         if plan.isPrivate, let target = plan.targetEpsilon {
-            (samplingRate, steps) = Self.privateRun(plan, population: population)
+            (run.samplingRate, run.steps) = Self.privateRun(plan, population: population)
             let calibration = try NoiseCalibration.calibrate(
-                targetEpsilon: target, delta: plan.delta, samplingRate: samplingRate, steps: steps,
-                method: AccountingMethod(plan.accountant))
-            noiseMultiplier = calibration.noiseMultiplier
-            calibratedEpsilon = calibration.epsilon
+                targetEpsilon: target - (vocabularyEpsilon ?? 0), delta: plan.delta, samplingRate: run.samplingRate,
+                steps: run.steps, method: AccountingMethod(plan.accountant))
+            run.noiseMultiplier = calibration.noiseMultiplier
+            run.epsilon = calibration.epsilon
             try await budget.reserve(
                 BudgetRequest(
                     principal: principal, role: role,
                     purpose: "train \(plan.task.rawValue) model (\(plan.model.rawValue))",
                     mechanism: .subsampledGaussian(
-                        samplingRate: samplingRate, noiseMultiplier: calibration.noiseMultiplier, steps: steps)))
+                        samplingRate: run.samplingRate, noiseMultiplier: calibration.noiseMultiplier, steps: run.steps)))
         }
 
-        // e) read, group per user, extract, split.
-        let extractor = FeatureExtractor(schema: schema, window: plan.window)
-        let examples = try await TrainingPipeline.examples(from: events, extractor: extractor) { users in
-            progress(
-                TrainingProgress(
-                    phase: .reading, usersRead: users, epoch: 0, epochs: plan.epochs, steps: 0, totalSteps: steps,
-                    epsilonSoFar: nil, meanLoss: nil))
-        }
-        let key = TrainingPipeline.splitKey(master: master)
-        var trainExamples: [UserExample] = []
-        var holdoutExamples: [UserExample] = []
-        for example in examples {
-            if TrainingPipeline.isHoldout(example.pseudonym, key: key) {
-                holdoutExamples.append(example)
+        let trained: TrainedModel
+        if let sequence = plan.sequence {
+            let (vocabulary, provenance): (ItemVocabulary, VocabularyProvenance)
+            if let catalog {
+                (vocabulary, provenance) = catalog
             } else {
-                trainExamples.append(example)
+                var generator = plan.seed.map { ChaChaNoiseGenerator(seed: $0 &* 3 &+ 3) } ?? ChaChaNoiseGenerator()
+                (vocabulary, provenance) = try await ItemVocabularySource.select(
+                    queries: queries!, policy: policy.policy, epsilon: vocabularyEpsilon ?? 0,
+                    from: plan.window.observationStart, to: plan.window.cutoff, principal: principal, role: role,
+                    using: &generator)
             }
-        }
-        guard let train = try TrainingPipeline.dataset(trainExamples, task: plan.task, schema: schema),
-            let holdout = try TrainingPipeline.dataset(holdoutExamples, task: plan.task, schema: schema)
-        else {
-            throw VeilError(
-                .invalidInput, field: "cutoff",
-                "no labelled users on one side of the train/holdout split in this window; check --cutoff and --window")
-        }
-        guard train.rowCount <= population else {
-            throw VeilError(.integrity, field: "vault", "more users have events than have vault rows; the store is inconsistent")
-        }
-
-        // f) train.
-        let result = try TrainingPipeline.fit(
-            plan: plan, train: train, schema: schema, population: population, noiseMultiplier: noiseMultiplier,
-            progress: progress)
-        if plan.isPrivate {
-            guard result.report.steps == steps, result.report.samplingRate == samplingRate else {
-                throw VeilError(.integrity, field: "steps", "the run did not take the steps that were paid for")
-            }
+            var sequenceSchema = SequenceSchema(policy: policy.policy, vocabulary: vocabulary)
+            sequenceSchema.length = sequence.length
+            trained = try await trainSequences(
+                plan: plan, schema: schema, sequenceSchema: sequenceSchema, provenance: provenance, population: population,
+                run: &run, progress: progress)
         } else {
-            steps = result.report.steps
-            samplingRate = result.report.samplingRate
+            trained = try await trainRows(plan: plan, schema: schema, population: population, run: &run, progress: progress)
         }
-
-        // g) evaluate on the holdout users.
-        progress(
-            TrainingProgress(
-                phase: .evaluating, usersRead: examples.count, epoch: plan.epochs, epochs: plan.epochs,
-                steps: steps, totalSteps: steps, epsilonSoFar: calibratedEpsilon, meanLoss: nil))
-        let (metrics, baselines) = try TrainingPipeline.evaluate(
-            network: result.network, holdout: holdout, train: train, task: plan.task, schema: schema)
 
         // h) card + artifact → registry (candidate) → audit.
-        let artifact = ModelArtifact(network: result.network, training: result.report)
-        var card = makeCard(
-            plan: plan, schema: schema, artifact: artifact, population: population, samplingRate: samplingRate,
-            steps: steps, noiseMultiplier: noiseMultiplier, epsilon: calibratedEpsilon, metrics: metrics,
-            baselines: baselines, trainCount: train.rowCount, holdoutCount: holdout.rowCount)
-        let file = try ModelFile.encode(card: card, artifact: artifact)
+        var card = makeCard(plan: plan, schema: schema, population: population, run: run, trained: trained)
         let registered = card
         let record = try await models.register(
-            artifact: file, task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: calibratedEpsilon
+            artifact: try trained.file(card), task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: run.epsilon
         ) { id in
             var card = registered
             card.modelId = id
@@ -198,6 +195,153 @@ public final class TrainingService: Sendable {
         card.modelId = record.id
         card.created = ModelFile.isoTime(millis: record.createdMillis)
         return card
+    }
+
+    /// What a run costs and was charged: q, steps, σ and the ε it was calibrated to (private runs).
+    struct RunCost {
+        var samplingRate: Double
+        var steps: Int
+        var noiseMultiplier: Double?
+        var epsilon: Double?
+    }
+
+    /// A trained model before it is registered: its card's model-specific parts and its file.
+    struct TrainedModel {
+        var model: ModelCard.Model
+        var sequence: ModelCard.SequenceInput?
+        var metrics: ModelEvaluation
+        var baselines: [String: ModelEvaluation]
+        var trainCount: Int
+        var holdoutCount: Int
+        var file: (ModelCard) throws -> Data
+    }
+
+    /// e)–g) for a feature-row model: read, group per user, extract, split, train, evaluate.
+    private func trainRows(
+        plan: TrainingPlan, schema: FeatureSchema, population: Int, run: inout RunCost,
+        progress: @escaping @Sendable (TrainingProgress) -> Void
+    ) async throws -> TrainedModel {
+        let extractor = FeatureExtractor(schema: schema, window: plan.window)
+        let steps = run.steps
+        let examples = try await TrainingPipeline.examples(from: events, extractor: extractor) { users in
+            progress(Self.readingProgress(plan: plan, users: users, totalSteps: steps))
+        }
+        let (trainExamples, holdoutExamples) = split(examples, pseudonym: \.pseudonym)
+        guard let train = try TrainingPipeline.dataset(trainExamples, task: plan.task, schema: schema),
+            let holdout = try TrainingPipeline.dataset(holdoutExamples, task: plan.task, schema: schema)
+        else { throw Self.emptySplit }
+        try Self.checkPopulation(train.rowCount, population)
+        let result = try TrainingPipeline.fit(
+            plan: plan, train: train, schema: schema, population: population, noiseMultiplier: run.noiseMultiplier,
+            progress: progress)
+        try Self.checkSteps(result.report, plan: plan, run: &run)
+        progress(Self.evaluatingProgress(plan: plan, users: examples.count, run: run))
+        let (metrics, baselines) = try TrainingPipeline.evaluate(
+            network: result.network, holdout: holdout, train: train, task: plan.task, schema: schema)
+        let artifact = ModelArtifact(network: result.network, training: result.report)
+        return TrainedModel(
+            model: ModelCard.Model(
+                kind: artifact.kind, hiddenSizes: artifact.hiddenSizes, parameterCount: artifact.parameters.count,
+                optimizer: "adam", learningRate: plan.learningRate),
+            sequence: nil, metrics: metrics, baselines: baselines, trainCount: train.rowCount,
+            holdoutCount: holdout.rowCount, file: { try ModelFile.encode(card: $0, artifact: artifact) })
+    }
+
+    /// e)–g) for a sequence model: read each user's sequence and feature row, split, train, evaluate.
+    private func trainSequences(
+        plan: TrainingPlan, schema: FeatureSchema, sequenceSchema: SequenceSchema, provenance: VocabularyProvenance,
+        population: Int, run: inout RunCost, progress: @escaping @Sendable (TrainingProgress) -> Void
+    ) async throws -> TrainedModel {
+        guard let sequence = plan.sequence, let encoder = plan.model.sequenceEncoder else {
+            throw VeilError(.invalidInput, field: "model", "not a sequence model")
+        }
+        let steps = run.steps
+        let examples = try await SequencePipeline.examples(
+            from: events, sequences: SequenceExtractor(schema: sequenceSchema, window: plan.window),
+            rows: FeatureExtractor(schema: schema, window: plan.window)
+        ) { users in
+            progress(Self.readingProgress(plan: plan, users: users, totalSteps: steps))
+        }
+        let (trainUsers, holdoutUsers) = split(examples, pseudonym: \.sequence.pseudonym)
+        guard let train = try SequencePipeline.dataset(trainUsers.map(\.sequence), task: plan.task, schema: sequenceSchema)
+        else { throw Self.emptySplit }
+        try Self.checkPopulation(train.exampleCount, population)
+        let architecture = try SequenceArchitecture(
+            encoder: encoder, tokenCounts: SequenceSchema.Field.allCases.map(sequenceSchema.tokenCount),
+            embeddingWidth: sequence.embeddingWidth, hiddenWidth: plan.hiddenSizes[0],
+            classCount: plan.task.definition.classCount(sequences: sequenceSchema))
+        let result = try SequencePipeline.fit(
+            plan: plan, architecture: architecture, train: train, population: population,
+            noiseMultiplier: run.noiseMultiplier, progress: progress)
+        try Self.checkSteps(result.report, plan: plan, run: &run)
+        progress(Self.evaluatingProgress(plan: plan, users: examples.count, run: run))
+        guard let evaluation = try SequencePipeline.evaluate(
+            network: result.network, plan: plan, schema: sequenceSchema, features: schema, train: trainUsers,
+            holdout: holdoutUsers, population: population, noiseMultiplier: run.noiseMultiplier)
+        else {
+            guard plan.task.definition.needsSequences else { throw Self.emptySplit }
+            throw VeilError(
+                .invalidInput, field: "cutoff",
+                "no holdout user's next item after the cutoff is in the item vocabulary, so the ranking metrics cannot be measured; use a larger catalogue or another cutoff")
+        }
+        let artifact = SequenceArtifact(network: result.network, schema: sequenceSchema, training: result.report)
+        return TrainedModel(
+            model: ModelCard.Model(
+                kind: artifact.kind, hiddenSizes: plan.hiddenSizes, parameterCount: artifact.parameters.count,
+                optimizer: "adam", learningRate: plan.learningRate),
+            sequence: ModelCard.SequenceInput(
+                length: sequenceSchema.length, embeddingWidth: sequence.embeddingWidth, vocabulary: provenance),
+            metrics: evaluation.metrics, baselines: evaluation.baselines, trainCount: train.exampleCount,
+            holdoutCount: evaluation.holdoutCount, file: { try ModelFile.encode(card: $0, artifact: artifact) })
+    }
+
+    /// `examples` split into training and holdout users by the keyed split (`TrainingPipeline.isHoldout`).
+    private func split<Example>(_ examples: [Example], pseudonym: KeyPath<Example, Pseudonym>) -> (train: [Example], holdout: [Example]) {
+        let key = TrainingPipeline.splitKey(master: master)
+        var train: [Example] = []
+        var holdout: [Example] = []
+        for example in examples {
+            if TrainingPipeline.isHoldout(example[keyPath: pseudonym], key: key) {
+                holdout.append(example)
+            } else {
+                train.append(example)
+            }
+        }
+        return (train, holdout)
+    }
+
+    private static let emptySplit = VeilError(
+        .invalidInput, field: "cutoff",
+        "no labelled users on one side of the train/holdout split in this window; check --cutoff and --window")
+
+    private static func checkPopulation(_ trainCount: Int, _ population: Int) throws {
+        guard trainCount <= population else {
+            throw VeilError(.integrity, field: "vault", "more users have events than have vault rows; the store is inconsistent")
+        }
+    }
+
+    /// A private run must take exactly the steps it paid for; a non-private one reports what it took.
+    private static func checkSteps(_ report: TrainingReport, plan: TrainingPlan, run: inout RunCost) throws {
+        if plan.isPrivate {
+            guard report.steps == run.steps, report.samplingRate == run.samplingRate else {
+                throw VeilError(.integrity, field: "steps", "the run did not take the steps that were paid for")
+            }
+        } else {
+            run.steps = report.steps
+            run.samplingRate = report.samplingRate
+        }
+    }
+
+    private static func readingProgress(plan: TrainingPlan, users: Int, totalSteps: Int) -> TrainingProgress {
+        TrainingProgress(
+            phase: .reading, usersRead: users, epoch: 0, epochs: plan.epochs, steps: 0, totalSteps: totalSteps,
+            epsilonSoFar: nil, meanLoss: nil)
+    }
+
+    private static func evaluatingProgress(plan: TrainingPlan, users: Int, run: RunCost) -> TrainingProgress {
+        TrainingProgress(
+            phase: .evaluating, usersRead: users, epoch: plan.epochs, epochs: plan.epochs, steps: run.steps,
+            totalSteps: run.steps, epsilonSoFar: run.epsilon, meanLoss: nil)
     }
 
     /// Refuses a label horizon with no stored event in it, or one that ends after the stored data does.
@@ -215,35 +359,34 @@ public final class TrainingService: Sendable {
         }
     }
 
-    private func makeCard(
-        plan: TrainingPlan, schema: FeatureSchema, artifact: ModelArtifact, population: Int, samplingRate: Double,
-        steps: Int, noiseMultiplier: Double?, epsilon: Double?, metrics: ModelEvaluation,
-        baselines: [String: ModelEvaluation], trainCount: Int, holdoutCount: Int
-    ) -> ModelCard {
+    private func makeCard(plan: TrainingPlan, schema: FeatureSchema, population: Int, run: RunCost, trained: TrainedModel) -> ModelCard {
         var notes = [
             "epsilon covers the model parameters (user-level DP: one example per user)",
             "metrics, baselines and the train/holdout counts are computed on the protected users and are not covered by epsilon",
             "the number of users (population) is treated as public",
         ]
+        var totalEpsilon: Double?
+        if let vocabulary = trained.sequence?.vocabulary, let selection = vocabulary.epsilon {
+            totalEpsilon = (run.epsilon ?? 0) + selection
+            notes.append(
+                "the item vocabulary was chosen by DP partition selection, its own ledger spend (sequence.vocabulary); total_epsilon adds the two")
+        }
         if !plan.isPrivate { notes.insert("NON-PRIVATE: trained without differential privacy; can never be approved or served", at: 0) }
         if plan.seed != nil { notes.insert("SEEDED: the noise was predictable from the seed; for tests only, the guarantee does not hold", at: 0) }
         return ModelCard(
-            modelId: nil, created: nil, task: plan.task.rawValue,
-            model: ModelCard.Model(
-                kind: artifact.kind, hiddenSizes: artifact.hiddenSizes, parameterCount: artifact.parameters.count,
-                optimizer: "adam", learningRate: plan.learningRate),
-            features: schema,
+            modelId: nil, created: nil, task: plan.task.rawValue, model: trained.model, features: schema,
+            sequence: trained.sequence,
             dataWindow: ModelCard.DataWindow(
                 observationStart: plan.window.observationStart.map(ModelFile.isoTime(millis:)),
                 cutoff: ModelFile.isoTime(millis: plan.window.cutoff), horizonEnd: ModelFile.isoTime(millis: plan.window.horizonEnd),
                 windowDays: plan.windowDays, horizonDays: plan.horizonDays),
-            isPrivate: plan.isPrivate, epsilon: epsilon, targetEpsilon: plan.targetEpsilon,
-            delta: plan.isPrivate ? plan.delta : nil, noiseMultiplier: noiseMultiplier, samplingRate: samplingRate,
-            clippingNorm: plan.isPrivate ? plan.clippingNorm : nil, steps: steps, epochs: plan.epochs,
+            isPrivate: plan.isPrivate, epsilon: run.epsilon, totalEpsilon: totalEpsilon, targetEpsilon: plan.targetEpsilon,
+            delta: plan.isPrivate ? plan.delta : nil, noiseMultiplier: run.noiseMultiplier, samplingRate: run.samplingRate,
+            clippingNorm: plan.isPrivate ? plan.clippingNorm : nil, steps: run.steps, epochs: plan.epochs,
             expectedBatchSize: plan.batchSize, population: population,
             accountant: plan.isPrivate ? ModelCard.accountantDescription(plan.accountant) : nil, seeded: plan.seed != nil,
-            metrics: metrics, baselines: baselines, trainCount: trainCount, holdoutCount: holdoutCount,
-            policyHash: policy.hash, notes: notes)
+            metrics: trained.metrics, baselines: trained.baselines, trainCount: trained.trainCount,
+            holdoutCount: trained.holdoutCount, policyHash: policy.hash, notes: notes)
     }
 
     private func auditDetails(card: ModelCard, role: Role) -> [String: JSONValue] {

@@ -1,0 +1,215 @@
+import VeilCore
+
+/// The shape of a sequence model (`SequenceModel`): the embedding tables, the encoder over time and the
+/// head's classes.
+///
+/// - `gru`: one GRU layer of `hiddenWidth` units (the RNN family of the behaviour-prediction literature).
+/// - `cnn`: `convolutionDepth` causal convolutions of `hiddenWidth` channels and `convolutionWidth` taps,
+///   dilations 1, 2, 4 (NextItNet's family): an output sees the last 15 events.
+public struct SequenceArchitecture: Sendable, Hashable, Codable {
+    public enum Encoder: String, Sendable, Hashable, Codable, CaseIterable {
+        case gru, cnn
+    }
+
+    public static let convolutionWidth = 3
+    public static let convolutionDepth = 3
+
+    public let encoder: Encoder
+    /// Rows of each field's embedding table (`SequenceSchema.tokenCount`).
+    public let tokenCounts: [Int]
+    public let embeddingWidth: Int
+    /// GRU units or convolution channels.
+    public let hiddenWidth: Int
+    /// 2 for a binary task (one sigmoid output), else the softmax's classes.
+    public let classCount: Int
+
+    /// Throws `VeilError.invalidInput` naming the field when a size is not positive or there are fewer
+    /// than 2 classes.
+    public init(encoder: Encoder, tokenCounts: [Int], embeddingWidth: Int, hiddenWidth: Int, classCount: Int) throws {
+        guard !tokenCounts.isEmpty, tokenCounts.allSatisfy({ $0 > 0 }) else {
+            throw VeilError(.invalidInput, field: "tokenCounts", "every field needs at least one token")
+        }
+        guard embeddingWidth > 0 else { throw VeilError(.invalidInput, field: "embeddingWidth", "must be at least 1") }
+        guard hiddenWidth > 0 else { throw VeilError(.invalidInput, field: "hiddenWidth", "must be at least 1") }
+        guard classCount >= 2 else { throw VeilError(.invalidInput, field: "classCount", "must be at least 2") }
+        self.encoder = encoder
+        self.tokenCounts = tokenCounts
+        self.embeddingWidth = embeddingWidth
+        self.hiddenWidth = hiddenWidth
+        self.classCount = classCount
+    }
+
+    /// Every parameter: embedding tables, encoder, head.
+    public var parameterCount: Int {
+        let embedding = tokenCounts.reduce(0, +) * embeddingWidth
+        let encoder: Int
+        switch self.encoder {
+        case .gru:
+            encoder = (embeddingWidth + hiddenWidth + 2) * 3 * hiddenWidth
+        case .cnn:
+            let width = Self.convolutionWidth
+            encoder = (width * embeddingWidth + 1) * hiddenWidth
+                + (Self.convolutionDepth - 1) * (width * hiddenWidth + 1) * hiddenWidth
+        }
+        let outputs = classCount == 2 ? 1 : classCount
+        return embedding + encoder + (hiddenWidth + 1) * outputs
+    }
+}
+
+/// A sequence model with its parameters: what training returns, an artifact stores and serving runs.
+/// Parameters, one flat vector as `SequenceModel` lays them out (embedding tables, encoder, head).
+public struct SequenceNetwork: Sendable, Hashable {
+    public let architecture: SequenceArchitecture
+    public let parameters: [Double]
+
+    /// Fresh parameters, uniform in ±0.1, drawn from `generator` (no data: costs no privacy).
+    public init(architecture: SequenceArchitecture, using generator: inout some RandomNumberGenerator) {
+        self.architecture = architecture
+        switch architecture.encoder {
+        case .gru: parameters = Self.gru(architecture, using: &generator).parameters
+        case .cnn: parameters = Self.cnn(architecture, using: &generator).parameters
+        }
+    }
+
+    /// Wraps existing parameters. Throws `VeilError.invalidInput` when their count does not match the
+    /// architecture or one is not finite.
+    public init(architecture: SequenceArchitecture, parameters: [Double]) throws {
+        guard parameters.count == architecture.parameterCount else {
+            throw VeilError(
+                .invalidInput, field: "parameters",
+                "expected \(architecture.parameterCount) parameters for this architecture, got \(parameters.count)")
+        }
+        guard parameters.allSatisfy(\.isFinite) else {
+            throw VeilError(.invalidInput, field: "parameters", "every parameter must be a finite number")
+        }
+        self.architecture = architecture
+        self.parameters = parameters
+    }
+
+    /// The head's probabilities at the last event of every sequence (`SequenceModel.lastEventProbabilities`):
+    /// one per sequence for two classes, `classCount` per sequence otherwise.
+    public func probabilities(atLastEventOf data: SequenceDataset) throws -> [Double] {
+        var generator = SystemRandomNumberGenerator()
+        switch architecture.encoder {
+        case .gru:
+            var model = Self.gru(architecture, using: &generator)
+            model.parameters = parameters
+            return try model.lastEventProbabilities(data)
+        case .cnn:
+            var model = Self.cnn(architecture, using: &generator)
+            model.parameters = parameters
+            return try model.lastEventProbabilities(data)
+        }
+    }
+
+    /// Trains a fresh network (initialised from `initial`) on `data` with DP-SGD (`DPSGD.train`).
+    public static func trainPrivately(
+        _ architecture: SequenceArchitecture, on data: SequenceDataset, configuration: DPSGDConfiguration,
+        initial: inout some RandomNumberGenerator, sampling: inout some RandomNumberGenerator,
+        noise: inout some GaussianSource, onEpoch: (EpochProgress) -> Void = { _ in }
+    ) throws -> (network: SequenceNetwork, report: TrainingReport) {
+        switch architecture.encoder {
+        case .gru:
+            let trained = try DPSGD.train(
+                gru(architecture, using: &initial), on: data, configuration: configuration, sampling: &sampling,
+                noise: &noise, onEpoch: onEpoch)
+            return (try SequenceNetwork(architecture: architecture, parameters: trained.model.parameters), trained.report)
+        case .cnn:
+            let trained = try DPSGD.train(
+                cnn(architecture, using: &initial), on: data, configuration: configuration, sampling: &sampling,
+                noise: &noise, onEpoch: onEpoch)
+            return (try SequenceNetwork(architecture: architecture, parameters: trained.model.parameters), trained.report)
+        }
+    }
+
+    /// Trains a fresh network on `data` with plain minibatch SGD (`MinibatchSGD.train`): no privacy.
+    public static func train(
+        _ architecture: SequenceArchitecture, on data: SequenceDataset, configuration: SGDConfiguration,
+        initial: inout some RandomNumberGenerator, shuffling: inout some RandomNumberGenerator,
+        onEpoch: (EpochProgress) -> Void = { _ in }
+    ) throws -> (network: SequenceNetwork, report: TrainingReport) {
+        switch architecture.encoder {
+        case .gru:
+            let trained = try MinibatchSGD.train(
+                gru(architecture, using: &initial), on: data, configuration: configuration, shuffling: &shuffling,
+                onEpoch: onEpoch)
+            return (try SequenceNetwork(architecture: architecture, parameters: trained.model.parameters), trained.report)
+        case .cnn:
+            let trained = try MinibatchSGD.train(
+                cnn(architecture, using: &initial), on: data, configuration: configuration, shuffling: &shuffling,
+                onEpoch: onEpoch)
+            return (try SequenceNetwork(architecture: architecture, parameters: trained.model.parameters), trained.report)
+        }
+    }
+
+    static func gru(
+        _ architecture: SequenceArchitecture, using generator: inout some RandomNumberGenerator
+    ) -> SequenceModel<GRULayer<Double>> {
+        SequenceModel(
+            tokenCounts: architecture.tokenCounts, embeddingWidth: architecture.embeddingWidth,
+            classCount: architecture.classCount,
+            makeEncoder: { GRULayer(inputs: $0, hidden: architecture.hiddenWidth, parameterOffset: $1) }, using: &generator)
+    }
+
+    static func cnn(
+        _ architecture: SequenceArchitecture, using generator: inout some RandomNumberGenerator
+    ) -> SequenceModel<ConvolutionStack<Double>> {
+        SequenceModel(
+            tokenCounts: architecture.tokenCounts, embeddingWidth: architecture.embeddingWidth,
+            classCount: architecture.classCount,
+            makeEncoder: {
+                ConvolutionStack(
+                    inputs: $0, channels: architecture.hiddenWidth, width: SequenceArchitecture.convolutionWidth,
+                    depth: SequenceArchitecture.convolutionDepth, parameterOffset: $1)
+            }, using: &generator)
+    }
+}
+
+/// A trained sequence model as a self-describing JSON document: the architecture, the input schema it
+/// reads events with (L, the public buckets, the categories and the item vocabulary) and every
+/// parameter, plus how it was trained. `kind` is `gru_sequence` or `cnn_sequence`, which no dense
+/// artifact uses, so a model file says which of the two it holds.
+public struct SequenceArtifact: Sendable, Hashable, Codable {
+    public static let currentFormatVersion = 1
+    static let layoutDescription =
+        "embedding tables in field order (rows x width, row-major), then the encoder's parameters, then the head (hidden x outputs input-major, then biases)"
+
+    public let formatVersion: Int
+    public let kind: String
+    public let architecture: SequenceArchitecture
+    public let schema: SequenceSchema
+    public let parameterLayout: String
+    public let parameters: [Double]
+    public let training: TrainingReport?
+
+    /// The artifact kinds of sequence models.
+    public static func kind(of encoder: SequenceArchitecture.Encoder) -> String { "\(encoder.rawValue)_sequence" }
+
+    public init(network: SequenceNetwork, schema: SequenceSchema, training: TrainingReport? = nil) {
+        formatVersion = Self.currentFormatVersion
+        kind = Self.kind(of: network.architecture.encoder)
+        architecture = network.architecture
+        self.schema = schema
+        parameterLayout = Self.layoutDescription
+        parameters = network.parameters
+        self.training = training
+    }
+
+    /// The network. Throws `VeilError.invalidInput` naming the field when the version is unknown, the
+    /// kind does not match the encoder, the schema's token counts are not the architecture's, or the
+    /// parameters do not fit.
+    public func network() throws -> SequenceNetwork {
+        guard formatVersion == Self.currentFormatVersion else {
+            throw VeilError(
+                .invalidInput, field: "formatVersion",
+                "this build reads sequence model format version \(Self.currentFormatVersion), not \(formatVersion)")
+        }
+        guard kind == Self.kind(of: architecture.encoder) else {
+            throw VeilError(.invalidInput, field: "kind", "does not match the architecture's encoder")
+        }
+        guard SequenceSchema.Field.allCases.map(schema.tokenCount) == architecture.tokenCounts else {
+            throw VeilError(.invalidInput, field: "schema", "its token counts are not the architecture's embedding tables")
+        }
+        return try SequenceNetwork(architecture: architecture, parameters: parameters)
+    }
+}

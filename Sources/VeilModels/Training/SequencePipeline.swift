@@ -1,0 +1,157 @@
+import Foundation
+import VeilCore
+import VeilCrypto
+import VeilLearning
+import VeilPrivacy
+import VeilStore
+
+/// The steps of a sequence-model training run that do not touch the ledger or the registry: reading
+/// each user's sequence (and, for the baselines, their feature row), building the task's targets,
+/// fitting and evaluating. `TrainingService` runs them after the budget is reserved.
+public enum SequencePipeline {
+    /// One user's sequence and feature row, from the same events and window.
+    public struct UserSequence: Sendable {
+        public var sequence: SequenceExample
+        public var row: UserExample
+    }
+
+    /// K of the ranking metrics on a `next_item` card.
+    public static let rankingK = 10
+
+    /// Reads every event once and returns each user with an event in the observation window.
+    public static func examples(
+        from store: any EventStore, sequences: SequenceExtractor, rows: FeatureExtractor, progress: (Int) -> Void = { _ in }
+    ) async throws -> [UserSequence] {
+        try await TrainingPipeline.perUser(from: store, progress: progress) { events in
+            guard let sequence = sequences.example(for: events), let row = rows.example(for: events) else { return nil }
+            return UserSequence(sequence: sequence, row: row)
+        }
+    }
+
+    /// The task's targets over `examples` (users without any are left out), or nil when none has one.
+    public static func dataset(_ examples: [SequenceExample], task: PredictionTask, schema: SequenceSchema) throws -> SequenceDataset? {
+        let definition = task.definition
+        let data = try SequenceDataset(
+            examples: examples, schema: schema, classCount: definition.classCount(sequences: schema)
+        ) { example in
+            guard let targets = definition.targets(example, schema: schema), targets.contains(where: { $0 >= 0 }) else { return nil }
+            return targets
+        }
+        return data.exampleCount > 0 ? data : nil
+    }
+
+    /// Trains the plan's sequence model on `train`: DP-SGD with σ `noiseMultiplier` and q = B /
+    /// `population` when the plan is private, plain minibatch SGD otherwise.
+    public static func fit(
+        plan: TrainingPlan, architecture: SequenceArchitecture, train: SequenceDataset, population: Int,
+        noiseMultiplier: Double?, progress: (TrainingProgress) -> Void = { _ in }
+    ) throws -> (network: SequenceNetwork, report: TrainingReport) {
+        var (initial, sampling, noiseGenerator) = TrainingPipeline.generators(seed: plan.seed)
+        if plan.isPrivate {
+            guard let noiseMultiplier else {
+                throw VeilError(.invalidInput, field: "noise_multiplier", "a private run needs a noise multiplier")
+            }
+            let configuration = plan.dpsgd(noiseMultiplier: noiseMultiplier, population: population)
+            let rate = configuration.samplingRate(exampleCount: train.exampleCount)
+            let total = configuration.steps(exampleCount: train.exampleCount)
+            var noise = GaussianNoise(generator: noiseGenerator)
+            return try SequenceNetwork.trainPrivately(
+                architecture, on: train, configuration: configuration, initial: &initial, sampling: &sampling, noise: &noise
+            ) { epoch in
+                progress(TrainingPipeline.progress(plan: plan, epoch: epoch, totalSteps: total, samplingRate: rate, noiseMultiplier: noiseMultiplier))
+            }
+        }
+        let batch = min(plan.batchSize, train.exampleCount)
+        let total = plan.epochs * ((train.exampleCount + batch - 1) / batch)
+        let configuration = SGDConfiguration(batchSize: batch, epochs: plan.epochs, optimizer: plan.optimizer)
+        return try SequenceNetwork.train(
+            architecture, on: train, configuration: configuration, initial: &initial, shuffling: &sampling
+        ) { epoch in
+            progress(TrainingPipeline.progress(plan: plan, epoch: epoch, totalSteps: total, samplingRate: nil, noiseMultiplier: nil))
+        }
+    }
+
+    /// Held-out metrics of `network` and the baselines beside it.
+    ///
+    /// - `next_item`: Recall@K, NDCG@K, MRR@K and coverage (`RankingEvaluation`, K = `rankingK`) over the
+    ///   holdout users whose next item is in the vocabulary, "other" never recommended; baselines
+    ///   `popularity` and `transition` (`PopularityRecommender`, `TransitionRecommender`) counted on the
+    ///   training users' sequences.
+    /// - the other tasks: the task's metrics on the label at the last event, and beside them the task's
+    ///   own baselines and `logistic` — today's logistic model trained on the same training users' feature
+    ///   rows with the same plan, σ, q and steps (so at the same ε), scored on the same holdout users.
+    public static func evaluate(
+        network: SequenceNetwork, plan: TrainingPlan, schema: SequenceSchema, features: FeatureSchema,
+        train: [UserSequence], holdout: [UserSequence], population: Int, noiseMultiplier: Double?
+    ) throws -> (metrics: ModelEvaluation, baselines: [String: ModelEvaluation], holdoutCount: Int)? {
+        if plan.task.definition.needsSequences {
+            return try evaluateRanking(network: network, schema: schema, train: train, holdout: holdout)
+        }
+        let definition = plan.task.definition
+        let labelled = holdout.filter { $0.sequence.outcome.label(for: plan.task) != nil }
+        guard let trainRows = try TrainingPipeline.dataset(train.map(\.row), task: plan.task, schema: features),
+            let holdoutRows = try TrainingPipeline.dataset(labelled.map(\.row), task: plan.task, schema: features),
+            let sequences = try dataset(labelled.map(\.sequence), task: plan.task, schema: schema)
+        else { return nil }
+        func evaluation(_ probabilities: [Double]) throws -> ModelEvaluation {
+            try definition.evaluate(probabilities: probabilities, labels: holdoutRows.labels, classCount: holdoutRows.classCount)
+        }
+        let metrics = try evaluation(network.probabilities(atLastEventOf: sequences).map { min(max($0, 0), 1) })
+        var baselines = try definition.baselines(holdout: holdoutRows, train: trainRows, schema: features).mapValues(evaluation)
+        var logisticPlan = plan
+        logisticPlan.model = .logistic
+        logisticPlan.hiddenSizes = []
+        logisticPlan.sequence = nil
+        let logistic = try TrainingPipeline.fit(
+            plan: logisticPlan, train: trainRows, schema: features, population: population, noiseMultiplier: noiseMultiplier)
+        baselines["logistic"] = try TrainingPipeline.evaluate(
+            network: logistic.network, holdout: holdoutRows, train: trainRows, task: plan.task, schema: features
+        ).metrics
+        return (metrics, baselines, holdoutRows.rowCount)
+    }
+
+    /// The items of a sequence in the vocabulary, oldest first ("other" and item-less events left out).
+    static func vocabularyItems(_ example: SequenceExample, schema: SequenceSchema) -> [Int] {
+        let fields = SequenceSchema.Field.allCases.count
+        let field = SequenceSchema.Field.item.rawValue
+        return (0..<example.length).compactMap { position in
+            let index = Int(example.tokens[position * fields + field]) - 1
+            return index >= 0 && index < schema.vocabulary.count ? index : nil
+        }
+    }
+
+    private static func evaluateRanking(
+        network: SequenceNetwork, schema: SequenceSchema, train: [UserSequence], holdout: [UserSequence]
+    ) throws -> (metrics: ModelEvaluation, baselines: [String: ModelEvaluation], holdoutCount: Int)? {
+        let vocabulary = schema.vocabulary
+        let evaluated = holdout.filter { user in
+            user.sequence.outcome.nextItem.map { vocabulary.index(of: $0) < vocabulary.count } ?? false
+        }
+        let trainSequences = train.map { vocabularyItems($0.sequence, schema: schema) }
+        guard !evaluated.isEmpty, trainSequences.contains(where: { !$0.isEmpty }) else { return nil }
+        let targets = evaluated.map { vocabulary.index(of: $0.sequence.outcome.nextItem!) }
+        let sequences = try SequenceDataset(
+            examples: evaluated.map(\.sequence), schema: schema, classCount: vocabulary.count + 1
+        ) { Array(repeating: -1, count: $0.length) }
+        let classes = vocabulary.count + 1
+        let probabilities = try network.probabilities(atLastEventOf: sequences)
+        let other: Set = [vocabulary.otherIndex]
+        let rankings = (0..<evaluated.count).map { user in
+            TopK.indices(of: Array(probabilities[(user * classes)..<((user + 1) * classes)]), k: rankingK, excluding: other)
+        }
+        func ranking(_ lists: [[Int]]) throws -> ModelEvaluation {
+            ModelEvaluation(
+                ranking: try RankingEvaluation(rankings: lists, nextItems: targets, k: rankingK, catalogueSize: vocabulary.count))
+        }
+        let transition = try TransitionRecommender(trainingSequences: trainSequences, itemCount: vocabulary.count)
+        let popular = transition.popularity.recommend(k: rankingK)
+        let afterLast = evaluated.map { user in
+            transition.recommend(after: vocabularyItems(user.sequence, schema: schema).last, k: rankingK)
+        }
+        let baselines = [
+            "popularity": try ranking(evaluated.map { _ in popular }),
+            "transition": try ranking(afterLast),
+        ]
+        return (try ranking(rankings), baselines, evaluated.count)
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+import VeilCore
+import VeilCrypto
+@testable import VeilLearning
+
+/// `SequenceNetwork` (the public face of `SequenceModel`), its artifact, and the `next_item` targets.
+@Suite struct SequenceNetworkTests {
+    static func schema() throws -> SequenceSchema {
+        var policy = Policy()
+        policy.sequences.length = 6
+        return SequenceSchema(policy: policy, vocabulary: try ItemVocabulary(items: ["a", "b", "c"]))
+    }
+
+    static func architecture(_ encoder: SequenceArchitecture.Encoder, classes: Int) throws -> SequenceArchitecture {
+        try SequenceArchitecture(
+            encoder: encoder, tokenCounts: SequenceSchema.Field.allCases.map(try schema().tokenCount), embeddingWidth: 4,
+            hiddenWidth: 5, classCount: classes)
+    }
+
+    @Test(arguments: [SequenceArchitecture.Encoder.gru, .cnn], [2, 4])
+    func theParameterCountIsTheModelsAndTheArtifactRoundTrips(encoder: SequenceArchitecture.Encoder, classes: Int) throws {
+        let architecture = try Self.architecture(encoder, classes: classes)
+        var generator = ChaChaNoiseGenerator(seed: 4)
+        let network = SequenceNetwork(architecture: architecture, using: &generator)
+        #expect(network.parameters.count == architecture.parameterCount)
+        let data = try SequenceModelTests.data(classes: classes)
+        let tokenCounts = SequenceModelTests.tokenCounts
+        let small = try SequenceArchitecture(
+            encoder: encoder, tokenCounts: tokenCounts, embeddingWidth: 4, hiddenWidth: 5, classCount: classes)
+        let model = SequenceNetwork(architecture: small, using: &generator)
+        let nonEmpty = try SequenceDataset(
+            tokens: data.tokens, tokenCounts: tokenCounts, starts: [0] + Set(data.starts).filter { $0 > 0 }.sorted(),  // the empty sequences left out
+            targets: data.targets, classCount: classes)
+        let probabilities = try model.probabilities(atLastEventOf: nonEmpty)
+        #expect(probabilities.count == nonEmpty.exampleCount * (classes == 2 ? 1 : classes))
+        #expect(probabilities.allSatisfy { $0 > 0 && $0 < 1 })
+        if classes > 2 {
+            for example in 0..<nonEmpty.exampleCount {
+                let sum = probabilities[(example * classes)..<((example + 1) * classes)].reduce(0, +)
+                #expect(abs(sum - 1) < 1e-12)
+            }
+        }
+
+        let artifact = SequenceArtifact(network: network, schema: try Self.schema())
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let read = try decoder.decode(SequenceArtifact.self, from: encoder.encode(artifact))
+        #expect(read == artifact)
+        #expect(try read.network() == network)
+    }
+
+    /// The probability at the last event is the one a forward pass over that sequence alone gives,
+    /// whatever else shares its chunk.
+    @Test func predictionsDoNotDependOnTheChunk() throws {
+        var generator = ChaChaNoiseGenerator(seed: 9)
+        let architecture = try SequenceArchitecture(
+            encoder: .gru, tokenCounts: SequenceModelTests.tokenCounts, embeddingWidth: 3, hiddenWidth: 4, classCount: 3)
+        let network = SequenceNetwork(architecture: architecture, using: &generator)
+        let tokens: [Int32] = [1, 2, 3, 0, 5, 1, 2, 2, 0, 0]
+        let together = try SequenceDataset(
+            tokens: tokens, tokenCounts: SequenceModelTests.tokenCounts, starts: [0, 2, 5], targets: [-1, -1, -1, -1, -1],
+            classCount: 3)
+        let alone = try SequenceDataset(
+            tokens: Array(tokens[4...]), tokenCounts: SequenceModelTests.tokenCounts, starts: [0, 3], targets: [-1, -1, -1],
+            classCount: 3)
+        let both = try network.probabilities(atLastEventOf: together)
+        #expect(Array(both[3...]) == (try network.probabilities(atLastEventOf: alone)))
+        let empty = try SequenceDataset(
+            tokens: [], tokenCounts: SequenceModelTests.tokenCounts, starts: [0, 0], targets: [], classCount: 3)
+        #expect(throws: VeilError.self) { try network.probabilities(atLastEventOf: empty) }
+    }
+
+    @Test func aTamperedArtifactIsRefused() throws {
+        var generator = ChaChaNoiseGenerator(seed: 5)
+        let network = SequenceNetwork(architecture: try Self.architecture(.cnn, classes: 2), using: &generator)
+        var policy = Policy()
+        policy.categories = ["only"]
+        let otherSchema = SequenceSchema(policy: policy, vocabulary: try ItemVocabulary(items: ["a", "b", "c"]))
+        let error = #expect(throws: VeilError.self) { try SequenceArtifact(network: network, schema: otherSchema).network() }
+        #expect(error?.field == "schema")
+    }
+
+    /// `next_item` targets: the next event's item class at every event ("other" is the vocabulary's
+    /// count, no item is none), and the first item after the cutoff at the last.
+    @Test func nextItemTargetsTheNextEventsItem() throws {
+        let schema = try Self.schema()
+        let fields = SequenceSchema.Field.allCases.count
+        func event(item: Int32) -> [Int32] {
+            var tokens = [Int32](repeating: 0, count: fields)
+            tokens[SequenceSchema.Field.item.rawValue] = item
+            return tokens
+        }
+        // Items: a (token 1), none (0), other (4), c (3).
+        var example = SequenceExample(
+            pseudonym: Pseudonym(high: 0, low: 1), tokens: event(item: 1) + event(item: 0) + event(item: 4) + event(item: 3),
+            outcome: Outcome(purchased: false, churned: false, nextCategory: nil, nextItem: "b"))
+        let task = PredictionTask.nextItem.definition
+        #expect(task.needsSequences && task.classCount(sequences: schema) == 4)
+        #expect(task.targets(example, schema: schema) == [-1, 3, 2, 1])
+        example.outcome.nextItem = nil
+        #expect(task.targets(example, schema: schema) == [-1, 3, 2, -1])
+        // A binary task labels the last event only.
+        example.outcome.purchased = true
+        #expect(PredictionTask.purchase.definition.targets(example, schema: schema) == [-1, -1, -1, 1])
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+import VeilCore
+import VeilCrypto
+import VeilLearning
+import VeilTestSupport
+@testable import VeilModels
+
+/// Sequence models through the training and prediction use cases, on the synthetic fixture (400 users,
+/// 70 days): the vocabulary from the policy's catalogue or from paid DP partition selection, the
+/// artifact and card, serving and recommendations, and old model files still loading.
+@Suite struct SequenceTrainingTests {
+    private static let at = Date(timeIntervalSince1970: Double(TrainingFixture.cutoff) / 1000)
+
+    /// A fixture whose policy names `catalog.csv` beside it, listing the `items` items most stored
+    /// events name (the test's public list: small, so a debug build trains fast).
+    static func catalogued(items: Int = 40) async throws -> TrainingFixture {
+        let fixture = try await TrainingFixture(extraPolicy: "catalog:\n  items_file: catalog.csv\n")
+        var counts: [String: Int] = [:]
+        try await fixture.context.events.forEachEventChunk(chunkSize: 50_000) { chunk in
+            for event in chunk { if let item = event.itemID { counts[item, default: 0] += 1 } }
+        }
+        let top = counts.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(items).map(\.key)
+        try (["item_id"] + top).joined(separator: "\n").write(
+            toFile: fixture.directory + "/catalog.csv", atomically: true, encoding: .utf8)
+        return fixture
+    }
+
+    static func request(_ task: PredictionTask, model: ModelFamily = .gru, epsilon: Double? = 2) -> TrainingRequest {
+        var request = TrainingFixture.request(task, epsilon: epsilon)
+        request.model = model
+        request.hiddenSizes = [8]
+        request.embeddingWidth = 4
+        request.sequenceLength = 12
+        return request
+    }
+
+    @Test func theCatalogueIsReadRelativeToThePolicyAndCostsNothing() async throws {
+        let fixture = try await Self.catalogued()
+        let (vocabulary, provenance) = try #require(try ItemVocabularySource.catalog(policy: fixture.context.policy))
+        #expect(vocabulary.count == 40 && provenance.source == .catalog)
+        let bytes = try #require(FileManager.default.contents(atPath: fixture.directory + "/catalog.csv"))
+        #expect(provenance.catalogHash == Hex.encode(BLAKE2b.hash256(Array(bytes))))
+        let card = try await fixture.trainer.train(Self.request(.nextItem), principal: "cli")
+        #expect(card.model.kind == "gru_sequence" && card.model.hiddenSizes == [8])
+        #expect(card.sequence?.vocabulary == provenance && card.sequence?.length == 12)
+        #expect(card.totalEpsilon == nil)
+        let ranking = try #require(card.metrics.ranking)
+        #expect(ranking.k == 10 && ranking.catalogueSize == 40 && ranking.users == card.holdoutCount)
+        #expect(Set(card.baselines.keys) == ["popularity", "transition"])
+        #expect(card.baselines.values.allSatisfy { $0.ranking?.users == ranking.users })
+        #expect(try await fixture.context.budget.status().spends.count == 1)
+    }
+
+    @Test func aBrokenCatalogueIsRefusedBeforeAnythingIsSpent() async throws {
+        let fixture = try await TrainingFixture(extraPolicy: "catalog:\n  items_file: catalog.csv\n")
+        try "item_id\nsecret-a\nsecret-a\n".write(toFile: fixture.directory + "/catalog.csv", atomically: true, encoding: .utf8)
+        let error = await #expect(throws: VeilError.self) {
+            try await fixture.trainer.train(Self.request(.purchase), principal: "cli")
+        }
+        #expect(error?.field == "catalog.items_file" && error?.message.hasPrefix("line 3: ") == true)
+        #expect(error.map { !$0.message.contains("secret") } == true)
+        #expect(try await fixture.context.budget.status().spends.isEmpty)
+    }
+
+    /// Binary tasks on a sequence model: the task's metrics, its baselines, and today's logistic model
+    /// on the same split at the same σ, q and steps.
+    @Test(arguments: [ModelFamily.gru, .cnn])
+    func binaryTasksShowTheLogisticModelOnTheSameSplit(model: ModelFamily) async throws {
+        let fixture = try await Self.catalogued()
+        let card = try await fixture.trainer.train(Self.request(.purchase, model: model), principal: "cli")
+        #expect(card.model.kind == "\(model.rawValue)_sequence")
+        #expect(card.metrics.binary?.rocAUC != nil)
+        #expect(Set(card.baselines.keys) == ["base_rate", "recency", "logistic"])
+        #expect(card.baselines["logistic"]?.binary?.rocAUC != nil)
+        // Seeded, so the same file (and id) again.
+        let again = try await fixture.trainer.train(Self.request(.purchase, model: model), principal: "cli")
+        #expect(again.modelId == card.modelId)
+    }
+
+    /// Without a catalogue the vocabulary is selected with DP: the query's spend and `query.run`
+    /// record, then the model's, the card adding the two.
+    @Test func selectionIsPaidAuditedAndOnTheCard() async throws {
+        let fixture = try await TrainingFixture(users: 1_500, totalEpsilon: 10)
+        var request = Self.request(.nextItem, epsilon: 4)
+        request.vocabularyEpsilon = 2
+        let card = try await fixture.trainer.train(request, principal: "cli")
+        let vocabulary = try #require(card.sequence?.vocabulary)
+        #expect(vocabulary.source == .dpPartitionSelection && vocabulary.items > 0)
+        #expect(vocabulary.items <= Policy().catalog.maxSelectedItems)
+        let selection = try #require(vocabulary.epsilon)
+        #expect(abs(selection - 2) < 1e-9)
+        #expect(abs((card.totalEpsilon ?? 0) - (selection + (card.epsilon ?? 0))) < 1e-12)
+        #expect((card.epsilon ?? 9) <= 2 + 1e-9)
+        let spends = try await fixture.context.budget.status().spends
+        #expect(spends.map(\.purpose) == ["train next_item model (gru)", "query count_users by item"])
+        #expect(spends.last?.id == vocabulary.spendId)
+        let actions = try await fixture.context.stores.chainActions()
+        #expect(actions.filter { $0 == "query.run" }.count == 1 && actions.last == "model.train")
+    }
+
+    @Test func anApprovedSequenceModelServesPredictionsAndRecommendations() async throws {
+        let fixture = try await Self.catalogued()
+        let card = try await fixture.trainer.train(Self.request(.nextItem), principal: "cli")
+        let predictor = fixture.context.predictionService()
+        await #expect(throws: VeilError.self) { try await predictor.recommend([.userID(fixture.userIDs[0])], at: Self.at) }
+        _ = try await fixture.context.models.approve(id: try #require(card.modelId), reviewer: "cli", note: "ok")
+        let nobody = Pseudonym(high: 1, low: 2)
+        let lists = try await predictor.recommend(
+            [.userID(fixture.userIDs[0]), .pseudonym(nobody)], k: 5, excludeSeen: true, at: Self.at)
+        #expect(lists.count == 2)
+        let items = try #require(lists[0].items)
+        #expect(items.map(\.rank) == [1, 2, 3, 4, 5] && zip(items, items.dropFirst()).allSatisfy { $0.score >= $1.score })
+        #expect(lists[1].items == nil && lists[1].error?.code == "not_found")
+        let prediction = try await predictor.predict(userID: fixture.userIDs[0], task: .nextItem, at: Self.at)
+        #expect(prediction.item != nil && prediction.category == nil)
+        var csv = ""
+        let summary = try await predictor.score(task: .nextItem, k: 2, at: Self.at, principal: "cli") { csv += $0 }
+        #expect(csv.hasPrefix("pseudonym,rank,item,score\n"))
+        #expect(csv.split(separator: "\n").count == 2 * summary.scored + 1)
+        #expect(!csv.contains("user-0"))
+        let file = String(decoding: try await fixture.context.models.artifact(id: card.modelId!), as: UTF8.self)
+        #expect(!file.contains("user-0"))
+    }
+
+    @Test func theSequenceRulesNameTheirField() async throws {
+        let fixture = try await Self.catalogued()
+        func field(_ request: TrainingRequest) async -> String? {
+            do {
+                _ = try await fixture.trainer.train(request, principal: "cli")
+                return nil
+            } catch let error as VeilError {
+                return error.field
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(await field(TrainingFixture.request(.nextItem)) == "model")
+        var request = Self.request(.purchase)
+        request.hiddenSizes = [8, 8]
+        #expect(await field(request) == "hidden_sizes")
+        request = Self.request(.purchase)
+        request.sequenceLength = 51
+        #expect(await field(request) == "sequence_length")
+        request = Self.request(.purchase)
+        request.embeddingWidth = 0
+        #expect(await field(request) == "embedding_width")
+        request = Self.request(.purchase)
+        request.vocabularyEpsilon = 2
+        #expect(await field(request) == "vocabulary_epsilon")
+        request = TrainingFixture.request(.purchase)
+        request.embeddingWidth = 8
+        #expect(await field(request) == "embedding_width")
+        #expect(try await fixture.context.budget.status().spends.isEmpty)
+    }
+
+    /// A model file as `main` wrote it before sequence models (a card and a format-1 logistic
+    /// artifact, `LegacyArtifactTests`'s first) still decodes to the feature-row network it held.
+    @Test func aModelFileFromBeforeSequenceModelsStillLoads() throws {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let features = String(decoding: try encoder.encode(FeatureSchema(policy: Policy())), as: UTF8.self)
+        let legacy = #"""
+            {"card":{"data_window":{"cutoff":"2026-02-26T00:00:00Z","horizon_days":14,"horizon_end":"2026-03-12T00:00:00Z"},"epsilon":1.5,"features":FEATURES,"is_private":true,"task":"purchase"},"model":{"class_count":2,"format_version":1,"hidden_activation":"relu","hidden_sizes":[],"input_size":3,"kind":"logistic_regression","output":"sigmoid","parameter_layout":"per layer from the input: weights input-major (w[i*outputs+o]), then biases","parameters":[-0.16050224069181446,0.9321878390857127,0.42291744407975423,-0.1835673325705876]}}
+            """#.replacingOccurrences(of: "FEATURES", with: features)
+        let stored = try ModelFile.decode(Data(legacy.utf8))
+        guard case .rows(let artifact) = stored.model else {
+            Issue.record("a logistic artifact must decode as a feature-row model")
+            return
+        }
+        let network = try artifact.network()
+        #expect(network.architecture.kind == "logistic_regression" && network.parameters.count == 4)
+        #expect(stored.card.task == "purchase" && stored.card.epsilon == 1.5)
+    }
+}
