@@ -65,6 +65,7 @@ public func buildRouter(services: GatewayServices, policy: Policy, metrics: Gate
     }
     if let predictor = services.predictor {
         PredictController(predictor: predictor).addRoutes(to: guarded.group("predict", .analyst))
+        RecommendationsController(predictor: predictor).addRoutes(to: guarded.group("recommendations", .analyst))
     }
     RouteRegistration.answerOtherMethods(on: router)
     return router

@@ -24,7 +24,7 @@ struct PredictCommand: AsyncParsableCommand {
     var user: String?
     @Option(help: ArgumentHelp("A pseudonym (32 hex characters).", valueName: "pid"))
     var pseudonym: String?
-    @Option(help: ArgumentHelp("purchase, churn or next_category.", valueName: "task"))
+    @Option(help: ArgumentHelp("purchase, churn, next_category or next_item.", valueName: "task"))
     var task: PredictionTask
     @Option(help: ArgumentHelp("Score as of this date YYYY-MM-DD or RFC 3339 time (default now).", valueName: "date"))
     var at: String?
@@ -59,17 +59,21 @@ struct PredictCommand: AsyncParsableCommand {
 struct ScoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
-        abstract: "Score every user with the approved model of a task; CSV `pseudonym,score`.",
+        abstract: "Score every user with the approved model of a task; CSV `pseudonym,score` (next_item: `pseudonym,rank,item,score`).",
         discussion: """
-            Users with no event in the model's window before --at are skipped (counted in the summary).
+            Users with no event in the model's window before --at are skipped (counted in the summary). \
+            For next_item each user gets --k rows, rank 1 first.
 
-            Example:
+            Examples:
               veil score --task churn --out churn-scores.csv --at 2026-05-01 --json
+              veil score --task next_item --k 10 --out recommendations.csv
             """
     )
 
-    @Option(help: ArgumentHelp("purchase, churn or next_category.", valueName: "task"))
+    @Option(help: ArgumentHelp("purchase, churn, next_category or next_item.", valueName: "task"))
     var task: PredictionTask
+    @Option(help: ArgumentHelp("Items per user for next_item (1 to \(Recommendation.maxK), default 10).", valueName: "k"))
+    var k = 10
     @Option(help: ArgumentHelp("The CSV file to write (created or truncated).", valueName: "file"))
     var out: String
     @Option(help: ArgumentHelp("Score as of this date YYYY-MM-DD or RFC 3339 time (default now).", valueName: "date"))
@@ -78,6 +82,7 @@ struct ScoreCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
+        guard (1...Recommendation.maxK).contains(k) else { throw ValidationError("--k must be between 1 and \(Recommendation.maxK)") }
         if let at, CLIDates.date(at) == nil { throw ValidationError("--at must be a date YYYY-MM-DD or an RFC 3339 time") }
     }
 
@@ -90,7 +95,7 @@ struct ScoreCommand: AsyncParsableCommand {
         let terminal = isatty(2) == 1
         let summary = try await service.withContext { context in
             try await context.predictionService().score(
-                task: task, at: at.flatMap(CLIDates.date), principal: "cli",
+                task: task, k: k, at: at.flatMap(CLIDates.date), principal: "cli",
                 write: { handle.write(Data($0.utf8)) },
                 progress: { users in
                     if terminal { FileHandle.standardError.write(Data("\rscoring: \(users) users".utf8)) }

@@ -44,6 +44,7 @@ struct Veil: AsyncParsableCommand {
             TrainCommand.self,
             ModelsCommand.self,
             PredictCommand.self,
+            RecommendCommand.self,
             ScoreCommand.self,
         ]
     )

@@ -19,17 +19,6 @@ public struct PredictionRequest: Sendable, Decodable {
     /// Whether the body named one subject (`user_id` or `pseudonym`) rather than a `subjects` list.
     public var isSingle: Bool
 
-    /// One entry of `subjects`.
-    private struct Entry: Decodable {
-        var userID: String?
-        var pseudonym: String?
-
-        enum CodingKeys: String, CodingKey {
-            case pseudonym
-            case userID = "user_id"
-        }
-    }
-
     enum CodingKeys: String, CodingKey {
         case task, pseudonym, subjects
         case userID = "user_id"
@@ -45,31 +34,81 @@ public struct PredictionRequest: Sendable, Decodable {
             throw VeilError(.invalidInput, field: "task", "must be one of \(names)")
         }
         self.task = task
-        let given = [CodingKeys.userID, .pseudonym, .subjects].filter(container.contains)
+        (subjects, isSingle) = try SubjectFields.decode(container, userID: .userID, pseudonym: .pseudonym, subjects: .subjects)
+    }
+}
+
+/// The JSON body of `POST /v1/recommendations`: one subject or a list of them (as for `/v1/predict`),
+/// how many items each (`k`, default 10, at most `Recommendation.maxK`) and whether to leave out what
+/// each already bought (`exclude_seen`, default false). The task is always `next_item`.
+///
+/// ```json
+/// {"subjects": [{"pseudonym": "3f0c…"}, {"user_id": "alice@example.com"}], "k": 5, "exclude_seen": true}
+/// ```
+public struct RecommendationRequest: Sendable, Decodable {
+    public var subjects: [PredictionSubject]
+    public var isSingle: Bool
+    public var k: Int
+    public var excludeSeen: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case pseudonym, subjects, k
+        case userID = "user_id"
+        case excludeSeen = "exclude_seen"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        (subjects, isSingle) = try SubjectFields.decode(container, userID: .userID, pseudonym: .pseudonym, subjects: .subjects)
+        k = try container.decodeIfPresent(Int.self, forKey: .k) ?? 10
+        guard (1...Recommendation.maxK).contains(k) else {
+            throw VeilError(.invalidInput, field: "k", "must be between 1 and \(Recommendation.maxK)")
+        }
+        excludeSeen = try container.decodeIfPresent(Bool.self, forKey: .excludeSeen) ?? false
+    }
+}
+
+/// Whom a request names: exactly one of `user_id`, `pseudonym` or a `subjects` list of up to
+/// `PredictionService.maxBatch` `{"user_id"}` / `{"pseudonym"}` entries. Errors name the field
+/// (`subjects[3].pseudonym`), never a value.
+enum SubjectFields {
+    /// One entry of `subjects`.
+    private struct Entry: Decodable {
+        var userID: String?
+        var pseudonym: String?
+
+        enum CodingKeys: String, CodingKey {
+            case pseudonym
+            case userID = "user_id"
+        }
+    }
+
+    static func decode<Key: CodingKey>(
+        _ container: KeyedDecodingContainer<Key>, userID: Key, pseudonym: Key, subjects key: Key
+    ) throws -> (subjects: [PredictionSubject], isSingle: Bool) {
+        let given = [userID, pseudonym, key].filter(container.contains)
         guard given.count == 1 else {
             throw VeilError(.invalidInput, field: "subjects", "give exactly one of user_id, pseudonym or subjects")
         }
-        isSingle = given[0] != .subjects
-        if isSingle {
+        if given[0].stringValue != key.stringValue {
             let entry = try Entry(
-                userID: container.decodeIfPresent(String.self, forKey: .userID),
-                pseudonym: container.decodeIfPresent(String.self, forKey: .pseudonym))
-            subjects = [try Self.subject(entry, field: nil)]
-            return
+                userID: container.decodeIfPresent(String.self, forKey: userID),
+                pseudonym: container.decodeIfPresent(String.self, forKey: pseudonym))
+            return ([try subject(entry, field: nil)], true)
         }
-        var list = try container.nestedUnkeyedContainer(forKey: .subjects)
+        var list = try container.nestedUnkeyedContainer(forKey: key)
         if let count = list.count, count > PredictionService.maxBatch {
             throw VeilError(.tooLarge, field: "subjects", "at most \(PredictionService.maxBatch) subjects per request, got \(count)")
         }
         var subjects: [PredictionSubject] = []
         while !list.isAtEnd {
             let index = list.currentIndex
-            subjects.append(try Self.subject(try list.decode(Entry.self), field: "subjects[\(index)]"))
+            subjects.append(try subject(try list.decode(Entry.self), field: "subjects[\(index)]"))
         }
         guard !subjects.isEmpty else {
             throw VeilError(.invalidInput, field: "subjects", "give at least one {\"user_id\"} or {\"pseudonym\"}")
         }
-        self.subjects = subjects
+        return (subjects, false)
     }
 
     private static func subject(_ entry: Entry, field prefix: String?) throws -> PredictionSubject {

@@ -1,0 +1,27 @@
+import Hummingbird
+import VeilModels
+
+/// `POST /v1/recommendations`: the top items of the approved `next_item` model. The body is a
+/// `RecommendationRequest` (one `user_id` or `pseudonym`, or up to 1,000 `subjects`; `k`;
+/// `exclude_seen`); the answer is `{"recommendations": [...]}` in request order, one `Recommendation`
+/// per subject.
+///
+/// A subject without events in the model's window gets an entry with an `error` (code and message
+/// naming it by index or pseudonym) instead of `items`; the batch still succeeds. No approved
+/// `next_item` model is 404. Raw user IDs are pseudonymised in memory and never returned, logged or
+/// put in an error.
+struct RecommendationsController {
+    let predictor: PredictionService
+
+    func addRoutes(to group: RouterGroup<VeilRequestContext>) {
+        group.post(use: recommend)
+    }
+
+    @Sendable func recommend(request: Request, context: VeilRequestContext) async throws -> Response {
+        let body = try await JSONRequest.decode(RecommendationRequest.self, from: request)
+        let recommendations = try await JSONRequest.validating {
+            try await predictor.recommend(body.subjects, k: body.k, excludeSeen: body.excludeSeen)
+        }
+        return try JSONBody.response(["recommendations": recommendations])
+    }
+}
