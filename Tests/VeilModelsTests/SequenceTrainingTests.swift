@@ -125,32 +125,21 @@ import VeilTestSupport
 
     @Test func theSequenceRulesNameTheirField() async throws {
         let fixture = try await Self.catalogued()
-        func field(_ request: TrainingRequest) async -> String? {
-            do {
-                _ = try await fixture.trainer.train(request, principal: "cli")
-                return nil
-            } catch let error as VeilError {
-                return error.field
-            } catch {
-                return "\(error)"
-            }
+        #expect(await fixture.refusedField(TrainingFixture.request(.nextItem)) == "model")
+        let changes: [(field: String, change: @Sendable (inout TrainingRequest) -> Void)] = [
+            ("hidden_sizes", { $0.hiddenSizes = [8, 8] }),
+            ("sequence_length", { $0.sequenceLength = 51 }),
+            ("embedding_width", { $0.embeddingWidth = 0 }),
+            ("vocabulary_epsilon", { $0.vocabularyEpsilon = 2 }),
+        ]
+        for (field, change) in changes {
+            var request = Self.request(.purchase)
+            change(&request)
+            #expect(await fixture.refusedField(request) == field)
         }
-        #expect(await field(TrainingFixture.request(.nextItem)) == "model")
-        var request = Self.request(.purchase)
-        request.hiddenSizes = [8, 8]
-        #expect(await field(request) == "hidden_sizes")
-        request = Self.request(.purchase)
-        request.sequenceLength = 51
-        #expect(await field(request) == "sequence_length")
-        request = Self.request(.purchase)
-        request.embeddingWidth = 0
-        #expect(await field(request) == "embedding_width")
-        request = Self.request(.purchase)
-        request.vocabularyEpsilon = 2
-        #expect(await field(request) == "vocabulary_epsilon")
-        request = TrainingFixture.request(.purchase)
-        request.embeddingWidth = 8
-        #expect(await field(request) == "embedding_width")
+        var logistic = TrainingFixture.request(.purchase)
+        logistic.embeddingWidth = 8
+        #expect(await fixture.refusedField(logistic) == "embedding_width")
         #expect(try await fixture.context.budget.status().spends.isEmpty)
     }
 

@@ -76,6 +76,18 @@ struct TrainingFixture {
         context.trainingService()
     }
 
+    /// The field a refused training run names (nil when it trains).
+    func refusedField(_ request: TrainingRequest) async -> String? {
+        do {
+            _ = try await trainer.train(request, principal: "cli")
+            return nil
+        } catch let error as VeilError {
+            return error.field
+        } catch {
+            return "\(error)"
+        }
+    }
+
     /// A request on the fixture's window.
     static func request(
         _ task: PredictionTask = .purchase, epsilon: Double? = 2, seed: UInt64? = 42, nonPrivate: Bool = false

@@ -202,16 +202,7 @@ import VeilLedger
 
     @Test func badRequestsNameTheField() async throws {
         let fixture = try await TrainingFixture(allowNonPrivate: false)
-        func field(_ request: TrainingRequest) async -> String? {
-            do {
-                _ = try await fixture.trainer.train(request, principal: "cli")
-                return nil
-            } catch let error as VeilError {
-                return error.field
-            } catch {
-                return "\(error)"
-            }
-        }
+        let field = fixture.refusedField
         #expect(await field(TrainingFixture.request(epsilon: nil, nonPrivate: true)) == "non_private")
         #expect(await field(TrainingFixture.request(epsilon: nil)) == "epsilon")
         #expect(await field(TrainingFixture.request(epsilon: -1)) == "epsilon")

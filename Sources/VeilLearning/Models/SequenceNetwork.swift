@@ -102,44 +102,25 @@ public struct SequenceNetwork: Sendable, Hashable {
         }
     }
 
-    /// Trains a fresh network (initialised from `initial`) on `data` with DP-SGD (`DPSGD.train`).
-    public static func trainPrivately(
-        _ architecture: SequenceArchitecture, on data: SequenceDataset, configuration: DPSGDConfiguration,
+    /// Trains a fresh network (initialised from `initial`) on `data` with `trainer`.
+    public static func train(
+        _ architecture: SequenceArchitecture, on data: SequenceDataset, trainer: Trainer,
         initial: inout some RandomNumberGenerator, sampling: inout some RandomNumberGenerator,
         noise: inout some GaussianSource, onEpoch: (EpochProgress) -> Void = { _ in }
     ) throws -> (network: SequenceNetwork, report: TrainingReport) {
+        let parameters: [Double]
+        let report: TrainingReport
         switch architecture.encoder {
         case .gru:
-            let trained = try DPSGD.train(
-                gru(architecture, using: &initial), on: data, configuration: configuration, sampling: &sampling,
-                noise: &noise, onEpoch: onEpoch)
-            return (try SequenceNetwork(architecture: architecture, parameters: trained.model.parameters), trained.report)
+            let trained = try trainer.train(
+                gru(architecture, using: &initial), on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
+            (parameters, report) = (trained.model.parameters, trained.report)
         case .cnn:
-            let trained = try DPSGD.train(
-                cnn(architecture, using: &initial), on: data, configuration: configuration, sampling: &sampling,
-                noise: &noise, onEpoch: onEpoch)
-            return (try SequenceNetwork(architecture: architecture, parameters: trained.model.parameters), trained.report)
+            let trained = try trainer.train(
+                cnn(architecture, using: &initial), on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
+            (parameters, report) = (trained.model.parameters, trained.report)
         }
-    }
-
-    /// Trains a fresh network on `data` with plain minibatch SGD (`MinibatchSGD.train`): no privacy.
-    public static func train(
-        _ architecture: SequenceArchitecture, on data: SequenceDataset, configuration: SGDConfiguration,
-        initial: inout some RandomNumberGenerator, shuffling: inout some RandomNumberGenerator,
-        onEpoch: (EpochProgress) -> Void = { _ in }
-    ) throws -> (network: SequenceNetwork, report: TrainingReport) {
-        switch architecture.encoder {
-        case .gru:
-            let trained = try MinibatchSGD.train(
-                gru(architecture, using: &initial), on: data, configuration: configuration, shuffling: &shuffling,
-                onEpoch: onEpoch)
-            return (try SequenceNetwork(architecture: architecture, parameters: trained.model.parameters), trained.report)
-        case .cnn:
-            let trained = try MinibatchSGD.train(
-                cnn(architecture, using: &initial), on: data, configuration: configuration, shuffling: &shuffling,
-                onEpoch: onEpoch)
-            return (try SequenceNetwork(architecture: architecture, parameters: trained.model.parameters), trained.report)
-        }
+        return (try SequenceNetwork(architecture: architecture, parameters: parameters), report)
     }
 
     static func gru(

@@ -47,28 +47,12 @@ public enum SequencePipeline {
         noiseMultiplier: Double?, progress: (TrainingProgress) -> Void = { _ in }
     ) throws -> (network: SequenceNetwork, report: TrainingReport) {
         var (initial, sampling, noiseGenerator) = TrainingPipeline.generators(seed: plan.seed)
-        if plan.isPrivate {
-            guard let noiseMultiplier else {
-                throw VeilError(.invalidInput, field: "noise_multiplier", "a private run needs a noise multiplier")
-            }
-            let configuration = plan.dpsgd(noiseMultiplier: noiseMultiplier, population: population)
-            let rate = configuration.samplingRate(exampleCount: train.exampleCount)
-            let total = configuration.steps(exampleCount: train.exampleCount)
-            var noise = GaussianNoise(generator: noiseGenerator)
-            return try SequenceNetwork.trainPrivately(
-                architecture, on: train, configuration: configuration, initial: &initial, sampling: &sampling, noise: &noise
-            ) { epoch in
-                progress(TrainingPipeline.progress(plan: plan, epoch: epoch, totalSteps: total, samplingRate: rate, noiseMultiplier: noiseMultiplier))
-            }
-        }
-        let batch = min(plan.batchSize, train.exampleCount)
-        let total = plan.epochs * ((train.exampleCount + batch - 1) / batch)
-        let configuration = SGDConfiguration(batchSize: batch, epochs: plan.epochs, optimizer: plan.optimizer)
+        let schedule = try TrainingPipeline.Schedule(
+            plan: plan, exampleCount: train.exampleCount, population: population, noiseMultiplier: noiseMultiplier)
+        var noise = GaussianNoise(generator: noiseGenerator)
         return try SequenceNetwork.train(
-            architecture, on: train, configuration: configuration, initial: &initial, shuffling: &sampling
-        ) { epoch in
-            progress(TrainingPipeline.progress(plan: plan, epoch: epoch, totalSteps: total, samplingRate: nil, noiseMultiplier: nil))
-        }
+            architecture, on: train, trainer: schedule.trainer, initial: &initial, sampling: &sampling, noise: &noise
+        ) { progress(schedule.progress(plan: plan, epoch: $0)) }
     }
 
     /// Held-out metrics of `network` and the baselines beside it.

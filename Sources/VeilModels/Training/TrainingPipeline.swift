@@ -117,27 +117,45 @@ public enum TrainingPipeline {
     ) throws -> TrainingResult {
         let architecture = try plan.architecture(inputSize: train.featureCount, schema: schema)
         var (initial, sampling, noiseGenerator) = generators(seed: plan.seed)
-        let network = Network(architecture: architecture, using: &initial)
-        if plan.isPrivate {
-            guard let noiseMultiplier else {
-                throw VeilError(.invalidInput, field: "noise_multiplier", "a private run needs a noise multiplier")
+        let schedule = try Schedule(plan: plan, exampleCount: train.rowCount, population: population, noiseMultiplier: noiseMultiplier)
+        var noise = GaussianNoise(generator: noiseGenerator)
+        return try schedule.trainer.train(
+            Network(architecture: architecture, using: &initial), on: train, sampling: &sampling, noise: &noise
+        ) { progress(schedule.progress(plan: plan, epoch: $0)) }
+    }
+
+    /// The trainer of a plan over `exampleCount` examples — DP-SGD with σ `noiseMultiplier` and q =
+    /// B / `population` when the plan is private, plain minibatch SGD otherwise — and what its progress
+    /// reports.
+    struct Schedule {
+        let trainer: Trainer
+        let totalSteps: Int
+        /// q and σ of a private run (ε so far is reported from them).
+        let samplingRate: Double?
+        let noiseMultiplier: Double?
+
+        init(plan: TrainingPlan, exampleCount: Int, population: Int, noiseMultiplier: Double?) throws {
+            if plan.isPrivate {
+                guard let noiseMultiplier else {
+                    throw VeilError(.invalidInput, field: "noise_multiplier", "a private run needs a noise multiplier")
+                }
+                let configuration = plan.dpsgd(noiseMultiplier: noiseMultiplier, population: population)
+                trainer = .dpSGD(configuration)
+                totalSteps = configuration.steps(exampleCount: exampleCount)
+                samplingRate = configuration.samplingRate(exampleCount: exampleCount)
+                self.noiseMultiplier = noiseMultiplier
+            } else {
+                let batch = min(plan.batchSize, exampleCount)
+                trainer = .sgd(SGDConfiguration(batchSize: batch, epochs: plan.epochs, optimizer: plan.optimizer))
+                totalSteps = plan.epochs * ((exampleCount + batch - 1) / batch)
+                samplingRate = nil
+                self.noiseMultiplier = nil
             }
-            let configuration = plan.dpsgd(noiseMultiplier: noiseMultiplier, population: population)
-            let rate = configuration.samplingRate(exampleCount: train.rowCount)
-            let total = configuration.steps(exampleCount: train.rowCount)
-            var noise = GaussianNoise(generator: noiseGenerator)
-            return try DPSGD.train(
-                network, on: train, configuration: configuration, sampling: &sampling, noise: &noise
-            ) { epoch in
-                progress(Self.progress(plan: plan, epoch: epoch, totalSteps: total, samplingRate: rate, noiseMultiplier: noiseMultiplier))
-            }
-        } else {
-            let batch = min(plan.batchSize, train.rowCount)
-            let total = plan.epochs * ((train.rowCount + batch - 1) / batch)
-            let configuration = SGDConfiguration(batchSize: batch, epochs: plan.epochs, optimizer: plan.optimizer)
-            return try MinibatchSGD.train(network, on: train, configuration: configuration, shuffling: &sampling) { epoch in
-                progress(Self.progress(plan: plan, epoch: epoch, totalSteps: total, samplingRate: nil, noiseMultiplier: nil))
-            }
+        }
+
+        func progress(plan: TrainingPlan, epoch: EpochProgress) -> TrainingProgress {
+            TrainingPipeline.progress(
+                plan: plan, epoch: epoch, totalSteps: totalSteps, samplingRate: samplingRate, noiseMultiplier: noiseMultiplier)
         }
     }
 
