@@ -28,9 +28,9 @@ import VeilCore
     /// were ignored: the run started (202) and charged ε at the default cutoff.
     @Test(arguments: [
         ("/v1/training-runs", Role.trainer, #"{"task":"churn","epsilon":1,"epsilonn":2}"#,
-         "body: field #3 is not a known field; the fields are batch_size, clipping_norm, cutoff, cutoff_ms, delta, epochs, epsilon, hidden_sizes, horizon_days, learning_rate, model, non_private, seed, task, window_days"),
+         "body: field #3 is not a known field; the fields are batch_size, clipping_norm, cutoff, cutoff_ms, delta, embedding_width, epochs, epsilon, hidden_sizes, horizon_days, learning_rate, model, non_private, seed, sequence_length, task, vocabulary_epsilon, window_days"),
         ("/v1/training-runs", Role.trainer, #"{"task":"churn","epsilon":1,"cutof":"2026-03-01"}"#,
-         "body: field #3 is not a known field; the fields are batch_size, clipping_norm, cutoff, cutoff_ms, delta, epochs, epsilon, hidden_sizes, horizon_days, learning_rate, model, non_private, seed, task, window_days"),
+         "body: field #3 is not a known field; the fields are batch_size, clipping_norm, cutoff, cutoff_ms, delta, embedding_width, epochs, epsilon, hidden_sizes, horizon_days, learning_rate, model, non_private, seed, sequence_length, task, vocabulary_epsilon, window_days"),
         ("/v1/queries", Role.analyst, #"{"metric":"count_events","epsilon":1,"alice@example.com":1}"#,
          "body: field #3 is not a known field; the fields are bins, epsilon, from, group_by, lower, mechanism, metric, quantile, to, upper, value, where"),
         ("/v1/queries", Role.analyst, #"{"metric":"count_events","epsilon":1,"where":{"type":"view","catgory":"books"}}"#,
@@ -39,6 +39,8 @@ import VeilCore
          "body: field #3 is not a known field; the fields are pseudonym, subjects, task, user_id"),
         ("/v1/predict", Role.analyst, #"{"task":"purchase","subjects":[{"user_id":"a"},{"pseudonym":"\#(hostileModelID)","bob@example.com":1}]}"#,
          "subjects[1]: field #2 is not a known field; the fields are pseudonym, user_id"),
+        ("/v1/recommendations", Role.analyst, #"{"pseudonym":"\#(hostileModelID)","k":3,"alice@example.com":1}"#,
+         "body: field #3 is not a known field; the fields are exclude_seen, k, pseudonym, subjects, user_id"),
         ("/v1/models/\(hostileModelID)/approve", Role.reviewer, #"{"note":"fine","alice@example.com":true}"#,
          "body: field #2 is not a known field; the fields are note"),
         ("/v1/models/\(hostileModelID)/reject", Role.reviewer, #"{"notes":"typo","note":"fine"}"#,

@@ -163,8 +163,8 @@ import VeilCore
     static let pseudonym = String(repeating: "ab", count: 16)
 
     @Test(arguments: [
-        (#"{"user_id":"u"}"#, "task: is required (purchase, churn, next_category)"),
-        (#"{"task":"lottery","user_id":"u"}"#, "task: must be one of purchase, churn, next_category"),
+        (#"{"user_id":"u"}"#, "task: is required (purchase, churn, next_category, next_item)"),
+        (#"{"task":"lottery","user_id":"u"}"#, "task: must be one of purchase, churn, next_category, next_item"),
         (#"{"task":"purchase"}"#, "subjects: give exactly one of user_id, pseudonym or subjects"),
         (#"{"task":"purchase","user_id":"u","pseudonym":"\#(pseudonym)"}"#, "subjects: give exactly one of user_id, pseudonym or subjects"),
         (#"{"task":"purchase","pseudonym":"XYZ"}"#, "pseudonym: must be 32 lowercase hex characters"),
