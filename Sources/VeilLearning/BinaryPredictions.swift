@@ -110,7 +110,7 @@ public struct BinaryPredictions: Sendable, Equatable {
         BinaryEvaluation(
             exampleCount: labels.count, positiveCount: groups.positives, rocAUC: rocAUC,
             averagePrecision: averagePrecision, logLoss: logLoss, atHalf: metrics(atThreshold: 0.5),
-            atBestF1: bestF1, expectedCalibrationError: expectedCalibrationError())
+            atBestF1: bestF1, expectedCalibrationError: expectedCalibrationError(), curves: curves())
     }
 }
 
@@ -127,4 +127,7 @@ public struct BinaryEvaluation: Sendable, Hashable, Codable {
     public let atBestF1: ThresholdMetrics
     /// With 10 equal-width bins.
     public let expectedCalibrationError: Double
+    /// ROC, precision–recall and calibration points for plotting; nil on cards written before they were
+    /// stored.
+    public let curves: BinaryCurves?
 }
