@@ -16,11 +16,12 @@ public enum BudgetChart {
             )
         }
         let first = times.min() ?? Date().timeIntervalSince1970
-        let last = max(times.max() ?? first, first + 60)
-        let pad = (last - first) * 0.04
+        let last = times.max() ?? first
+        // A margin of 5 % each side (half a minute when every spend is at one time).
+        let pad = last - first < 1 ? 30 : (last - first) * 0.05
         let xDomain = (first - pad)...(last + pad)
         let top = max(status.totalEpsilon, status.spends.map(\.cumulativeEpsilon).max() ?? 0) * 1.1
-        let span = last - first
+        let span = xDomain.upperBound - xDomain.lowerBound
         return Chart(
             title: "Cumulative ε of \(status.dataset) against its cap",
             x: .init(label: "time (UTC)", domain: xDomain) { Self.tickLabel($0, span: span) },
@@ -41,13 +42,15 @@ public enum BudgetChart {
         return (try? fractional.parse(text))?.timeIntervalSince1970 ?? 0
     }
 
-    /// A date for spans of days, a time of day for shorter ones (UTC).
+    /// A tick's time (UTC) as precise as the axis needs: `MM-DD` over days, `MM-DD HH:MM` over hours,
+    /// `HH:MM:SS` below.
     static func tickLabel(_ seconds: Double, span: Double) -> String {
-        let date = Date(timeIntervalSince1970: seconds)
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.month, .day, .hour, .minute], from: date)
-        if span > 2 * 86_400 { return String(format: "%02d-%02d", parts.month ?? 0, parts.day ?? 0) }
-        return String(format: "%02d:%02d", parts.hour ?? 0, parts.minute ?? 0)
+        let parts = calendar.dateComponents([.month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: seconds))
+        let (month, day, hour, minute, second) = (parts.month ?? 0, parts.day ?? 0, parts.hour ?? 0, parts.minute ?? 0, parts.second ?? 0)
+        if span > 4 * 86_400 { return String(format: "%02d-%02d", month, day) }
+        if span > 4 * 3_600 { return String(format: "%02d-%02d %02d:%02d", month, day, hour, minute) }
+        return String(format: "%02d:%02d:%02d", hour, minute, second)
     }
 }

@@ -13,8 +13,8 @@ import VeilModels
 public enum ReportDocument {
     // MARK: Model card
 
-    /// The card of one model: state and review, privacy (ε, δ, σ, q, C, steps), data window, metrics beside
-    /// the baselines, the ROC / precision–recall / calibration plots, features, hyperparameters and notes.
+    /// The card of one model: state and review, the ROC / precision–recall / calibration plots, metrics
+    /// beside the baselines, privacy (ε, δ, σ, q, C, steps), data window, hyperparameters, features and notes.
     public static func modelFragment(_ description: ModelDescription) -> String {
         let card = description.card
         let record = description.record
@@ -28,6 +28,14 @@ public enum ReportDocument {
                 ("reviewer", record.reviewer ?? "—"), ("review note", record.reviewNote ?? "—"),
                 ("reviewed", record.reviewedMillis.map { Date(timeIntervalSince1970: Double($0) / 1000).formatted(.iso8601) } ?? "—"),
             ])
+        let charts = ModelCharts(card: card)
+        let plots = ModelCharts.names.compactMap { charts.chart(named: $0)?.svg() }
+        if plots.isEmpty {
+            out += "<p class=\"no-plots\">No plots: this card stores no curves (a multiclass task, or a model trained before curves were stored).</p>\n"
+        } else {
+            out += "<section class=\"plots\">\n\(plots.joined(separator: "\n"))\n</section>\n"
+        }
+        out += metricsTable(card)
         out += table(
             caption: "Privacy",
             rows: [
@@ -46,14 +54,6 @@ public enum ReportDocument {
                 ("horizon days", text(card["data_window"], "horizon_days")), ("train users", text(card["train_count"])),
                 ("holdout users", text(card["holdout_count"])),
             ])
-        out += metricsTable(card)
-        let charts = ModelCharts(card: card)
-        let plots = ModelCharts.names.compactMap { charts.chart(named: $0)?.svg() }
-        if plots.isEmpty {
-            out += "<p class=\"no-plots\">No plots: this card stores no curves (a multiclass task, or a model trained before curves were stored).</p>\n"
-        } else {
-            out += "<section class=\"plots\">\n\(plots.joined(separator: "\n"))\n</section>\n"
-        }
         out += table(
             caption: "Hyperparameters",
             rows: [
@@ -134,6 +134,7 @@ public enum ReportDocument {
         body{font-family:sans-serif;margin:1.5em;color:#222;max-width:1100px}
         .report table{border-collapse:collapse;margin:0.6em 0 1.2em}
         .report caption{text-align:left;font-weight:bold;padding:0.3em 0}
+        .report table.fields{display:inline-table;margin-right:1.5em;vertical-align:top}
         .report th,.report td{border:1px solid #ccc;padding:0.25em 0.6em;text-align:left;vertical-align:top}
         .report th{background:#f2f4f7}
         .report .plots{display:flex;flex-wrap:wrap;gap:1em}
