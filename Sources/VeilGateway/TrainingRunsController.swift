@@ -3,7 +3,7 @@ import VeilModels
 
 /// Training over HTTP: `POST /v1/training-runs` with a `TrainingRequest` (the fields of `veil train`)
 /// answers `202 {"id", "status": "running"}` (and `Location`) at once and trains in the background;
-/// `GET /v1/training-runs/{id}` shows the run (`TrainingRuns.Run`).
+/// `GET /v1/training-runs/{id}` shows the run (`TrainingRuns.Run`); `GET /v1/training-runs` lists them.
 ///
 /// A request breaking a rule is 422 naming the field, before anything starts. A budget refusal
 /// happens inside the run and shows as `failed` with the ledger's message.
@@ -12,7 +12,13 @@ struct TrainingRunsController {
 
     func addRoutes(to group: RouterGroup<VeilRequestContext>) {
         group.post(use: start)
+        group.get(use: list)
         group.get("{id}", use: show)
+    }
+
+    /// `GET /v1/training-runs`: the runs this server remembers, newest first, without their cards.
+    @Sendable func list(request: Request, context: VeilRequestContext) async throws -> Response {
+        try JSONBody.response(["runs": await runs.all()])
     }
 
     @Sendable func start(request: Request, context: VeilRequestContext) async throws -> Response {
