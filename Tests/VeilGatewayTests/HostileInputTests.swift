@@ -128,7 +128,7 @@ import VeilCore
     @Test(arguments: [
         ("/v1/events", HTTPRequest.Method.get, "POST"), ("/v1/budget", .post, "GET"), ("/v1/queries", .delete, "POST"),
         ("/v1/models/\(hostileModelID)", .post, "GET"), ("/v1/subjects/alice%40example.com", .get, "DELETE"), ("/healthz", .put, "GET"),
-        ("/v1/training-runs", .patch, "POST"), ("/openapi.json", .post, "GET"),
+        ("/v1/training-runs", .patch, "GET, POST"), ("/openapi.json", .post, "GET"),
     ])
     func aWrongMethodOnAnExistingPathIs405WithAllow(path: String, method: HTTPRequest.Method, allow: String) async throws {
         let gateway = try await TestGateway.make()
