@@ -13,6 +13,8 @@ then run this script. Uses the standard library only.
 import pathlib
 import sys
 
+from generated_file import write_or_check
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "console"
 TARGET = ROOT / "Sources" / "VeilGateway" / "ConsoleAssets.swift"
@@ -42,17 +44,7 @@ def render():
 
 
 def main(argv):
-    rendered = render()
-    if "--check" in argv:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-        if current != rendered:
-            print(f"{TARGET.relative_to(ROOT)} is stale: run python3 scripts/console_assets.py", file=sys.stderr)
-            return 1
-        print(f"{TARGET.relative_to(ROOT)} matches console/")
-        return 0
-    TARGET.write_text(rendered, encoding="utf-8")
-    print(f"wrote {TARGET.relative_to(ROOT)}")
-    return 0
+    return write_or_check(argv, ROOT, TARGET, render(), "console/", "scripts/console_assets.py")
 
 
 if __name__ == "__main__":

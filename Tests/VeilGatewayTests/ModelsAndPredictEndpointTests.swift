@@ -16,10 +16,7 @@ import VeilCore
         let other = gateway.context.keys.userPseudonymizer.pseudonym(for: ShopperEvents.userID(4)).hex
         let bodies = Collected()
         try await gateway.application().test(.router) { client in
-            let runID = try await client.execute(
-                uri: "/v1/training-runs", method: .post, headers: gateway.headers(.trainer), body: trainingBody()
-            ) { try #require(object($0.body)["id"] as? String) }
-            let modelID = try #require(try await finishedRun(runID, client, gateway)["model_id"] as? String)
+            let modelID = try await trainedModelID(client, gateway)
 
             try await client.execute(uri: "/v1/models", method: .get, headers: gateway.headers(.reviewer)) { response in
                 #expect(response.status == .ok)
