@@ -209,7 +209,10 @@ async function renderBudget() {
 
 function headline(card) {
   const metrics = (card && card.metrics) || {};
-  if (metrics.binary && typeof metrics.binary.roc_auc === "number") return "AUC " + number(metrics.binary.roc_auc, 3);
+  if (metrics.binary && typeof metrics.binary.roc_auc === "number") {
+    const interval = metrics.binary.roc_auc_interval;
+    return "AUC " + number(metrics.binary.roc_auc, 3) + (interval ? " [" + number(interval.lower, 3) + ", " + number(interval.upper, 3) + "]" : "");
+  }
   if (metrics.multiclass && typeof metrics.multiclass.accuracy === "number") return "accuracy " + number(metrics.multiclass.accuracy, 3);
   return "—";
 }

@@ -62,4 +62,30 @@ import Testing
         #expect(curves.precisionRecall.count == 2)
         #expect(try BinaryPredictions(probabilities: [0.2, 0.9], labels: [0, 0]).curves().precisionRecall.isEmpty)
     }
+
+    @Test func curvesAndTheAUCIntervalMatchScikitLearnAndADirectDeLong() throws {
+        typealias Reference = SklearnReference.Binary
+        let predictions = try BinaryPredictions(probabilities: Reference.probabilities, labels: Reference.labels)
+        let curves = predictions.curves()
+        func close(_ a: [Double], _ b: [Double]) -> Bool { a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) < 1e-12 } }
+        #expect(close(curves.roc.map(\.x), Reference.rocFPR))
+        #expect(close(curves.roc.map(\.y), Reference.rocTPR))
+        // scikit-learn stops at the first threshold of full recall; Veil goes on to the lowest score.
+        let prefix = curves.precisionRecall.prefix(Reference.prRecall.count)
+        #expect(close(prefix.map(\.x), Reference.prRecall))
+        #expect(close(prefix.map(\.y), Reference.prPrecision))
+        #expect(curves.precisionRecall.dropFirst(Reference.prRecall.count).allSatisfy { $0.x == 1 })
+        #expect(close(curves.calibration.map(\.meanPredicted), Reference.calibrationPredicted))
+        #expect(close(curves.calibration.map(\.observedRate), Reference.calibrationObserved))
+        let interval = try #require(predictions.rocAUCInterval)
+        #expect(abs(interval.lower - Reference.rocAUCLower) < 1e-12)
+        #expect(abs(interval.upper - Reference.rocAUCUpper) < 1e-12)
+    }
+
+    @Test func aucIntervalNeedsTwoOfEachClass() throws {
+        #expect(try BinaryPredictions(probabilities: [0.2, 0.9, 0.4], labels: [1, 1, 0]).rocAUCInterval == nil)
+        // Perfect separation: zero spread, the interval collapses onto 1.
+        let perfect = try BinaryPredictions(probabilities: [0.1, 0.2, 0.8, 0.9], labels: [0, 0, 1, 1]).rocAUCInterval
+        #expect(perfect == MetricInterval(lower: 1, upper: 1))
+    }
 }
