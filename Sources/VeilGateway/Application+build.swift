@@ -56,12 +56,12 @@ public func buildRouter(services: GatewayServices, policy: Policy, metrics: Gate
         QueriesController(queries: queries).addRoutes(to: guarded.group("queries", .analyst))
     }
     if let registry = services.models {
-        let models = ModelsController(models: registry)
+        let models = ModelsController(models: registry, policy: policy)
         models.addReadRoutes(to: guarded.group("models", .reviewer, .trainer, .analyst, .auditor))
         models.addReviewRoutes(to: guarded.group("models", .reviewer))
     }
     if let runs = services.trainingRuns {
-        TrainingRunsController(runs: runs).addRoutes(to: guarded.group("training-runs", .trainer))
+        TrainingRunsController(runs: runs, policy: policy).addRoutes(to: guarded.group("training-runs", .trainer))
     }
     if let predictor = services.predictor {
         PredictController(predictor: predictor).addRoutes(to: guarded.group("predict", .analyst))
