@@ -127,7 +127,10 @@ struct ModelsCommand: AsyncParsableCommand {
         ]
         let parts = shown.compactMap { name, label -> String? in
             guard let estimate = evaluation.metrics[name], let value = estimate.value else { return nil }
-            let interval = estimate.low.flatMap { low in estimate.high.map { String(format: " [%.3f, %.3f]", low, $0) } } ?? ""
+            // No interval: too few bootstrap replicates could form the metric (a noisy class total ≤ 0).
+            let interval =
+                estimate.low.flatMap { low in estimate.high.map { String(format: " [%.3f, %.3f]", low, $0) } }
+                ?? " [too noisy for an interval]"
             return "\(label) " + String(format: "%.4f", value) + interval
         }
         print("  " + "model (DP)".padding(toLength: 18, withPad: " ", startingAt: 0) + " " + parts.joined(separator: "  "))
