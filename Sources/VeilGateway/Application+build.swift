@@ -59,12 +59,12 @@ public func buildRouter(services: GatewayServices, policy: Policy, metrics: Gate
         QueriesController(queries: queries).addRoutes(to: guarded.group("queries", .queries))
     }
     if let registry = services.models {
-        let models = ModelsController(models: registry)
+        let models = ModelsController(models: registry, policy: policy)
         models.addReadRoutes(to: guarded.group("models", .models))
         models.addReviewRoutes(to: guarded.group("models", .review))
     }
     if let runs = services.trainingRuns {
-        TrainingRunsController(runs: runs).addRoutes(to: guarded.group("training-runs", .training))
+        TrainingRunsController(runs: runs, policy: policy).addRoutes(to: guarded.group("training-runs", .training))
     }
     if let predictor = services.predictor {
         PredictController(predictor: predictor).addRoutes(to: guarded.group("predict", .predict))

@@ -10,9 +10,11 @@ import VeilReport
 /// `GET /v1/models/{id}/card.html`, the card as the console and `veil report model` show it.
 ///
 /// Reading and reviewing are registered on separate groups (`addReadRoutes`, `addReviewRoutes`) so
-/// each carries its own role check.
+/// each carries its own role check. A card is shown as `ModelCard.shown` allows the caller's role: exact
+/// holdout metrics only to a reviewer, only when the policy allows them, labelled not for release.
 struct ModelsController {
     let models: ModelRegistry
+    let policy: Policy
 
     func addReadRoutes(to group: RouterGroup<VeilRequestContext>) {
         group.get(use: list)
@@ -35,7 +37,9 @@ struct ModelsController {
     }
 
     @Sendable func show(request: Request, context: VeilRequestContext) async throws -> Response {
-        try JSONBody.response(try await models.describe(id: try Self.id(context)))
+        var description = try await models.describe(id: try Self.id(context))
+        description.card = ModelCard.shown(description.card, to: context.principal?.role, policy: policy)
+        return try JSONBody.response(description)
     }
 
     /// `GET /v1/models/{id}/card.html`: the card as an HTML fragment with its plots inline

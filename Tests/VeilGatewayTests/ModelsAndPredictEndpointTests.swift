@@ -30,6 +30,16 @@ import VeilCore
                 #expect((description["card"] as? [String: Any])?["model_id"] as? String == modelID)
                 #expect((description["record"] as? [String: Any])?["task"] as? String == "purchase")
             }
+            // The default policy shows every role, reviewers too, only the private metrics.
+            for role in [Role.analyst, .reviewer, .trainer, .auditor] {
+                try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(role)) { response in
+                    let card = try #require(object(response.body)["card"] as? [String: Any])
+                    #expect(card["private_metrics"] != nil && card["privacy_split"] != nil, "\(role)")
+                    for key in ["metrics", "baselines", "train_count", "holdout_count", "exact_metrics_notice"] {
+                        #expect(card[key] == nil, "\(role) sees \(key)")
+                    }
+                }
+            }
             // Not approved yet: nothing serves the task.
             bodies.append(try await client.execute(
                 uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst), body: json(#"{"task":"purchase","user_id":"\#(user)"}"#)
