@@ -70,7 +70,8 @@ public final class TrainingService: Sendable {
     }
 
     /// What a run of `request` would cost: q and steps from the number of users, σ calibrated to its ε
-    /// with the policy's accountant, and ε (and the σ each would need) under both accountants
+    /// with the policy's accountant (composed with the private evaluation of a feature-row model, as
+    /// `train` charges it), and ε (and the σ each would need) under both accountants
     /// (`DPSGDExplanation`). Reads no event and spends nothing (`veil train --explain`).
     ///
     /// - Throws: as `check`, as `train` for the number of users, and `invalidInput` for a non-private
@@ -83,7 +84,9 @@ public final class TrainingService: Sendable {
         let (samplingRate, steps) = Self.privateRun(plan, population: try await population(for: plan))
         return try DPSGDExplanation.explain(
             samplingRate: samplingRate, steps: steps, delta: plan.delta,
-            targetEpsilon: target - (selectionEpsilon(plan) ?? 0), accountant: plan.accountant)
+            targetEpsilon: target - (selectionEpsilon(plan) ?? 0), accountant: plan.accountant,
+            alongside: plan.sequence == nil
+                ? [TrainingPipeline.evaluationRelease(targetEpsilon: target, delta: plan.delta).mechanism] : [])
     }
 
     /// The ε a sequence run leaves to its DP vocabulary selection (its model is calibrated to the rest):
@@ -146,19 +149,31 @@ public final class TrainingService: Sendable {
         // c) q, steps and σ; d) reserve the budget before any event is read. A selected vocabulary is its
         //    own spend (the query's), reserved after the model's and before the selection reads.
         var run = RunCost(samplingRate: Double(plan.batchSize) / Double(population), steps: 0)
+        //    A feature-row model's spend composes its training with its private evaluation; a sequence
+        //    model (no private evaluation yet) pays for its training alone.
         if plan.isPrivate, let target = plan.targetEpsilon {
             (run.samplingRate, run.steps) = Self.privateRun(plan, population: population)
-            let calibration = try NoiseCalibration.calibrate(
-                targetEpsilon: target - (vocabularyEpsilon ?? 0), delta: plan.delta, samplingRate: run.samplingRate,
-                steps: run.steps, method: AccountingMethod(plan.accountant))
-            run.noiseMultiplier = calibration.noiseMultiplier
-            run.epsilon = calibration.epsilon
-            try await budget.reserve(
-                BudgetRequest(
-                    principal: principal, role: role,
-                    purpose: "train \(plan.task.rawValue) model (\(plan.model.rawValue))",
-                    mechanism: .subsampledGaussian(
-                        samplingRate: run.samplingRate, noiseMultiplier: calibration.noiseMultiplier, steps: run.steps)))
+            let method = AccountingMethod(plan.accountant)
+            let mechanism: PrivacyMechanism
+            var purpose = "train \(plan.task.rawValue) model (\(plan.model.rawValue))"
+            if plan.sequence == nil {
+                let cost = try TrainingPipeline.privateRunCost(
+                    targetEpsilon: target, delta: plan.delta, samplingRate: run.samplingRate, steps: run.steps, method: method)
+                run.noiseMultiplier = cost.calibration.noiseMultiplier
+                run.epsilon = cost.calibration.epsilon
+                run.split = try Self.split(cost.mechanism, evaluationSigma: cost.evaluationSigma, delta: plan.delta, method: method)
+                mechanism = cost.mechanism
+                purpose += " with private evaluation"
+            } else {
+                let calibration = try NoiseCalibration.calibrate(
+                    targetEpsilon: target - (vocabularyEpsilon ?? 0), delta: plan.delta, samplingRate: run.samplingRate,
+                    steps: run.steps, method: method)
+                run.noiseMultiplier = calibration.noiseMultiplier
+                run.epsilon = calibration.epsilon
+                mechanism = .subsampledGaussian(
+                    samplingRate: run.samplingRate, noiseMultiplier: calibration.noiseMultiplier, steps: run.steps)
+            }
+            try await budget.reserve(BudgetRequest(principal: principal, role: role, purpose: purpose, mechanism: mechanism))
         }
 
         let trained: TrainedModel
@@ -203,12 +218,15 @@ public final class TrainingService: Sendable {
         var steps: Int
         var noiseMultiplier: Double?
         var epsilon: Double?
+        /// The training and private-evaluation parts of a feature-row model's spend.
+        var split: ModelCard.PrivacySplit?
     }
 
     /// A trained model before it is registered: its card's model-specific parts and its file.
     struct TrainedModel {
         var model: ModelCard.Model
         var sequence: ModelCard.SequenceInput?
+        var privateMetrics: PrivateEvaluation?
         var metrics: ModelEvaluation
         var baselines: [String: ModelEvaluation]
         var trainCount: Int
@@ -238,12 +256,16 @@ public final class TrainingService: Sendable {
         progress(Self.evaluatingProgress(plan: plan, users: examples.count, run: run))
         let (metrics, baselines) = try TrainingPipeline.evaluate(
             network: result.network, holdout: holdout, train: train, task: plan.task, schema: schema)
+        let privateMetrics = try run.split.map { split in
+            try TrainingPipeline.privateEvaluation(
+                network: result.network, holdout: holdout, sigma: split.evaluationNoiseSigma, seed: plan.seed)
+        }
         let artifact = ModelArtifact(network: result.network, training: result.report)
         return TrainedModel(
             model: ModelCard.Model(
                 kind: artifact.kind, hiddenSizes: artifact.hiddenSizes, parameterCount: artifact.parameters.count,
                 optimizer: "adam", learningRate: plan.learningRate),
-            sequence: nil, metrics: metrics, baselines: baselines, trainCount: train.rowCount,
+            sequence: nil, privateMetrics: privateMetrics, metrics: metrics, baselines: baselines, trainCount: train.rowCount,
             holdoutCount: holdout.rowCount, file: { try ModelFile.encode(card: $0, artifact: artifact) })
     }
 
@@ -291,7 +313,7 @@ public final class TrainingService: Sendable {
                 optimizer: "adam", learningRate: plan.learningRate),
             sequence: ModelCard.SequenceInput(
                 length: sequenceSchema.length, embeddingWidth: sequence.embeddingWidth, vocabulary: provenance),
-            metrics: evaluation.metrics, baselines: evaluation.baselines, trainCount: train.exampleCount,
+            privateMetrics: nil, metrics: evaluation.metrics, baselines: evaluation.baselines, trainCount: train.exampleCount,
             holdoutCount: evaluation.holdoutCount, file: { try ModelFile.encode(card: $0, artifact: artifact) })
     }
 
@@ -360,9 +382,17 @@ public final class TrainingService: Sendable {
     }
 
     private func makeCard(plan: TrainingPlan, schema: FeatureSchema, population: Int, run: RunCost, trained: TrainedModel) -> ModelCard {
-        var notes = [
-            "epsilon covers the model parameters (user-level DP: one example per user)",
-            "metrics, baselines and the train/holdout counts are computed on the protected users and are not covered by epsilon",
+        var notes =
+            plan.sequence == nil
+            ? [
+                "epsilon covers the model parameters and private_metrics, one spend (user-level DP: one example per user)",
+                "private_metrics are differentially private: holdout histogram counts with discrete Gaussian noise, intervals by parametric bootstrap",
+            ]
+            : [
+                "epsilon covers the model parameters (user-level DP: one example per user); sequence models have no private_metrics yet",
+            ]
+        notes += [
+            "NOT FOR RELEASE: metrics, baselines and the train/holdout counts are exact, computed on the protected users and not covered by epsilon",
             "the number of users (population) is treated as public",
         ]
         var totalEpsilon: Double?
@@ -385,8 +415,21 @@ public final class TrainingService: Sendable {
             clippingNorm: plan.isPrivate ? plan.clippingNorm : nil, steps: run.steps, epochs: plan.epochs,
             expectedBatchSize: plan.batchSize, population: population,
             accountant: plan.isPrivate ? ModelCard.accountantDescription(plan.accountant) : nil, seeded: plan.seed != nil,
-            metrics: trained.metrics, baselines: trained.baselines, trainCount: trained.trainCount,
+            privacySplit: run.split, privateMetrics: trained.privateMetrics, metrics: trained.metrics, baselines: trained.baselines, trainCount: trained.trainCount,
             holdoutCount: trained.holdoutCount, policyHash: policy.hash, notes: notes)
+    }
+
+    /// Each part's ε alone at `delta`, for the card and the audit record.
+    private static func split(
+        _ mechanism: PrivacyMechanism, evaluationSigma: Double, delta: Double, method: AccountingMethod
+    ) throws(VeilError) -> ModelCard.PrivacySplit {
+        guard case let .composition(parts) = mechanism, parts.count == 2 else {
+            throw VeilError(.integrity, field: "mechanism", "a private run is charged as its training and its evaluation")
+        }
+        let epsilons = parts.map { PrivacyAccountant.epsilon(composing: [$0], delta: delta, method: method) }
+        return ModelCard.PrivacySplit(
+            evaluationShare: TrainingPipeline.evaluationShare, evaluationNoiseSigma: evaluationSigma,
+            trainingEpsilon: epsilons[0], evaluationEpsilon: epsilons[1], charged: mechanism)
     }
 
     private func auditDetails(card: ModelCard, role: Role) -> [String: JSONValue] {
@@ -405,6 +448,14 @@ public final class TrainingService: Sendable {
         if let sigma = card.noiseMultiplier { details["noise_multiplier"] = .double(sigma) }
         if let clip = card.clippingNorm { details["clipping_norm"] = .double(clip) }
         if let window = card.dataWindow.windowDays { details["window_days"] = .int(Int64(window)) }
+        if let split = card.privacySplit {
+            // Both parts of the one spend, by their public parameters (never a metric value).
+            details["training_epsilon"] = .double(split.trainingEpsilon)
+            details["evaluation_epsilon"] = .double(split.evaluationEpsilon)
+            details["evaluation_noise_sigma"] = .double(split.evaluationNoiseSigma)
+            details["evaluation_share"] = .double(split.evaluationShare)
+            details["evaluation"] = .string(card.privateMetrics?.histogram ?? "")
+        }
         return details
     }
 }
