@@ -82,16 +82,17 @@ import VeilTestSupport
     /// record, then the model's, the card adding the two.
     @Test func selectionIsPaidAuditedAndOnTheCard() async throws {
         let fixture = try await TrainingFixture(users: 1_500, totalEpsilon: 10)
+        // Most of the ε to the selection: 1,500 users leave few items far above the threshold.
         var request = Self.request(.nextItem, epsilon: 4)
-        request.vocabularyEpsilon = 2
+        request.vocabularyEpsilon = 3.5
         let card = try await fixture.trainer.train(request, principal: "cli")
         let vocabulary = try #require(card.sequence?.vocabulary)
         #expect(vocabulary.source == .dpPartitionSelection && vocabulary.items > 0)
         #expect(vocabulary.items <= Policy().catalog.maxSelectedItems)
         let selection = try #require(vocabulary.epsilon)
-        #expect(abs(selection - 2) < 1e-9)
+        #expect(abs(selection - 3.5) < 1e-9)
         #expect(abs((card.totalEpsilon ?? 0) - (selection + (card.epsilon ?? 0))) < 1e-12)
-        #expect((card.epsilon ?? 9) <= 2 + 1e-9)
+        #expect((card.epsilon ?? 9) <= 0.5 + 1e-9)
         let spends = try await fixture.context.budget.status().spends
         #expect(spends.map(\.purpose) == ["train next_item model (gru)", "query count_users by item"])
         #expect(spends.last?.id == vocabulary.spendId)
