@@ -33,11 +33,13 @@ public struct GatewayServices: Sendable {
     public var trainingRuns: TrainingRuns?
     /// `POST /v1/predict`.
     public var predictor: PredictionService?
+    /// `GET /v1/stats` (role admin).
+    public var statistics: OperatorStatistics?
 
     public init(
         ingestor: any EventIngesting, eraser: any SubjectErasing, authenticator: any TokenAuthenticating,
         budget: BudgetService? = nil, audit: AuditExport? = nil, queries: QueryService? = nil, models: ModelRegistry? = nil,
-        trainingRuns: TrainingRuns? = nil, predictor: PredictionService? = nil
+        trainingRuns: TrainingRuns? = nil, predictor: PredictionService? = nil, statistics: OperatorStatistics? = nil
     ) {
         self.ingestor = ingestor
         self.eraser = eraser
@@ -48,6 +50,7 @@ public struct GatewayServices: Sendable {
         self.models = models
         self.trainingRuns = trainingRuns
         self.predictor = predictor
+        self.statistics = statistics
     }
 
     /// Every use case over one opened context: what `veil serve` runs.
@@ -56,6 +59,6 @@ public struct GatewayServices: Sendable {
             ingestor: context.ingestPipeline(), eraser: context.subjectEraser(), authenticator: context.tokens,
             budget: context.budget, audit: context.auditExport(),
             queries: context.queryService(), models: context.models, trainingRuns: context.trainingRuns(),
-            predictor: context.predictionService())
+            predictor: context.predictionService(), statistics: context.operatorStatistics())
     }
 }

@@ -26,6 +26,10 @@ enum EventSchema {
     /// toward zero, as Swift's does).
     static func day(_ millis: Int64) -> Int64 { millis / 86_400_000 }
 
+    /// The UTC day of an event rounded down (`StoredEventStatistics.day(ofMillis:)`), also before 1970,
+    /// where `dayExpression` truncates toward zero. Not indexed: for reads that group every row.
+    static let floorDayExpression = "(CASE WHEN ts_ms >= 0 THEN ts_ms / 86400000 ELSE (ts_ms + 1) / 86400000 - 1 END)"
+
     /// A recursive common table expression `days(day)` listing every day that holds an event, in
     /// increasing order, with one index seek per day. Start a statement with it, then join
     /// `days CROSS JOIN events WHERE \(eventOnDay) AND events.pid …` to seek one pid (or a pid range)

@@ -34,6 +34,7 @@ struct Veil: AsyncParsableCommand {
             AuditCommand.self,
             DbCommand.self,
             BudgetCommand.self,
+            StatsCommand.self,
             PushCommand.self,
             IngestCommand.self,
             EraseCommand.self,
