@@ -155,10 +155,6 @@ enum CLIDates {
     /// `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 time → Unix ms (`DateText`, shared with the gateway).
     static func millis(_ text: String) -> Int64? { DateText.millis(text) }
 
-    static func date(_ text: String) -> Date? {
-        millis(text).map { Date(timeIntervalSince1970: Double($0) / 1000) }
-    }
-
     /// `90d` or `90` → 90.
     static func days(_ text: String) -> Int? {
         let digits = text.hasSuffix("d") ? String(text.dropLast()) : text

@@ -92,6 +92,7 @@ struct ServingCard: Decodable, Sendable {
 
     struct DataWindowLength: Decodable, Sendable {
         var windowDays: Int?
+        var horizonDays: Int?
     }
 }
 
