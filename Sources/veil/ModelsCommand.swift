@@ -35,11 +35,19 @@ struct ModelsCommand: AsyncParsableCommand {
                 try Output.json(models)
                 return
             }
-            if models.isEmpty { print("no models; train one with `veil train`") }
-            for model in models {
-                let epsilon = model.epsilon.map { String(format: "ε = %.4f", $0) } ?? "non-private"
-                print("\(model.id)  \(model.task)  \(model.state.rawValue)  \(epsilon)  \(ModelsCommand.time(model.createdMillis))")
+            if models.isEmpty {
+                print("no models; train one with `veil train`")
+                return
             }
+            let epsilon = EpsilonFormat(models.compactMap(\.epsilon))
+            var table = TextTable([("id", .left), ("task", .left), ("state", .left), ("ε", .right), ("created", .left)])
+            for model in models {
+                table.append([
+                    model.id, model.task, model.state.rawValue, model.epsilon.map(epsilon.callAsFunction) ?? "non-private",
+                    ModelsCommand.time(model.createdMillis),
+                ])
+            }
+            table.lines.forEach { print($0) }
         }
     }
 

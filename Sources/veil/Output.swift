@@ -76,3 +76,21 @@ struct TextTable {
         return String(format: "%.1f", scaled) + " " + units[unit]
     }
 }
+
+/// The one way the CLI prints ε: fixed-point with 4 decimals, or more when a value below 0.001 needs
+/// them to show two significant digits. A format is made for a set of values (a table column, a
+/// block of lines), so they share one number of decimals, and a tiny ε is never printed as 0.0000.
+struct EpsilonFormat {
+    /// Decimals after the point: 4, up to 15 for the smallest positive value.
+    let decimals: Int
+
+    init(_ values: [Double]) {
+        let smallest = values.filter { $0 > 0 && $0.isFinite }.min() ?? 1
+        decimals = smallest >= 0.001 ? 4 : min(15, Int((-log10(smallest)).rounded(.down)) + 2)
+    }
+
+    func callAsFunction(_ value: Double) -> String { String(format: "%.\(decimals)f", value) }
+
+    /// One ε on its own.
+    static func text(_ value: Double) -> String { EpsilonFormat([value])(value) }
+}

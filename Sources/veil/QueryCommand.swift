@@ -106,9 +106,10 @@ enum QueryText {
         if !query.filter.isEmpty { title += " where \(query.filter.text)" }
         if query.from != nil || query.to != nil { title += " from \(query.from ?? "the start") to \(query.to ?? "now")" }
         lines.append(title)
+        let epsilon = EpsilonFormat([answer.epsilon, answer.budget.epsilon, answer.budget.remainingEpsilon])
         lines.append(
-            "privacy: \(answer.mechanism), ε = \(format(answer.epsilon)), δ = \(answer.delta); ledger charged ε = \(format(answer.budget.epsilon)), "
-                + "\(format(answer.budget.remainingEpsilon)) of the dataset's budget remains")
+            "privacy: \(answer.mechanism), ε = \(epsilon(answer.epsilon)), δ = \(answer.delta); ledger charged ε = \(epsilon(answer.budget.epsilon)), "
+                + "\(epsilon(answer.budget.remainingEpsilon)) of the dataset's budget remains")
         var bounding = "bounding: ≤ \(answer.bounding.maxGroupsPerUser) group(s) per user, ≤ \(answer.bounding.maxContributionsPerGroup) contribution(s) per group"
         if let lower = answer.bounding.lower, let upper = answer.bounding.upper { bounding += ", values clamped to [\(format(lower)), \(format(upper))]" }
         lines.append(bounding)
