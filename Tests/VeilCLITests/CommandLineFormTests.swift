@@ -2,9 +2,24 @@ import Foundation
 import Testing
 @testable import veil
 
-/// How the command line meets a person: numbers in a column share one format, and a tiny ε is never
-/// printed as 0.0000.
+/// How the command line meets a person: mistyped names get the nearest one, numbers in a column share
+/// one format, and a tiny ε is never printed as 0.0000.
 @Suite struct CommandLineFormTests {
+    @Test func aMistypedCommandOrOptionSuggestsTheNearestName() throws {
+        let stat = try VeilProcess.run(["stat"])
+        #expect(stat.status != 0)
+        #expect(stat.stderr.contains("unknown command 'stat'. Did you mean 'stats'?"), "\(stat.stderr)")
+        let approve = try VeilProcess.run(["models", "aprove", "abcd", "--note", "x"])
+        #expect(approve.stderr.contains("Did you mean 'approve'?"), "\(approve.stderr)")
+        // Options: swift-argument-parser's own suggestion, kept.
+        let option = try VeilProcess.run(["budget", "--jsno"])
+        #expect(option.status != 0 && option.stderr.contains("Did you mean '--json'?"), "\(option.stderr)")
+        // Nothing near: no guess, the parser's own message.
+        let far = try VeilProcess.run(["zzzzzzzz"])
+        #expect(far.status != 0 && !far.stderr.contains("Did you mean"), "\(far.stderr)")
+        #expect(CommandSuggestion.distance("kitten", "sitting") == 3 && CommandSuggestion.distance("", "ab") == 2)
+    }
+
     @Test func epsilonsOfOneBlockShareOneFormatAndATinyOneIsNotZero() {
         #expect(EpsilonFormat.text(2) == "2.0000")
         #expect(EpsilonFormat.text(0.5) == "0.5000")
