@@ -29,6 +29,7 @@ enum EventContract {
             full.session = nil
             full.price = nil
             full.itemID = ""
+            full.properties = ["quantity": 3, "weight_kg": 0.25, "tab\tkey": -1e-7]
             _ = try await stores.events.commit(Fixtures.batch([full]))
             #expect(try await stores.events.events(for: Fixtures.pid(3)) == [full])
             #expect(try await stores.events.events(for: Fixtures.pid(4)) == [])

@@ -246,6 +246,7 @@ enum Binder {
         optionalInt(event.quantity.map(Int64.init), .quantity, statement)
         optionalInt(event.rating.map(Int64.init), .rating, statement)
         optionalText(event.query, EventColumn.query.position, statement)
+        optionalText(EventProperties.text(event.properties), EventColumn.properties.position, statement)
     }
 
     private static func int(_ value: Int64, _ column: EventColumn, _ statement: OpaquePointer) {
