@@ -69,6 +69,9 @@ public func buildRouter(services: GatewayServices, policy: Policy, metrics: Gate
     if let predictor = services.predictor {
         PredictController(predictor: predictor).addRoutes(to: guarded.group("predict", .predict))
     }
+    if let statistics = services.statistics {
+        StatsController(statistics: statistics).addRoutes(to: guarded.group("stats", .stats))
+    }
     RouteRegistration.answerOtherMethods(on: router)
     return router
 }

@@ -313,6 +313,42 @@ final class PostgresEventStore: EventStore, IdentityVault {
         }
     }
 
+    /// Three grouped reads and the database's size in one REPEATABLE READ, READ ONLY transaction (one
+    /// snapshot). `floor(ts_ms / 86400000)` is the partition's day, so each day's group reads one partition.
+    func statistics() async throws -> StoredEventStatistics {
+        try await database.withTransaction("read event statistics") { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger).drain()
+            let day = "floor(ts_ms::numeric / 86400000)::bigint"
+            var typeRows: [(day: Int64, type: String, tally: EventTally)] = []
+            for try await (day, type, events, pseudonyms) in try await connection.query(
+                "SELECT \(unescaped: day), type, count(*), count(DISTINCT pid) FROM events GROUP BY 1, 2", logger: logger
+            ).decode((Int64, String, Int, Int).self) {
+                typeRows.append((day, type, EventTally(events: events, pseudonyms: pseudonyms)))
+            }
+            var dayRows: [(day: Int64, tally: EventTally)] = []
+            for try await (day, events, pseudonyms) in try await connection.query(
+                "SELECT \(unescaped: day), count(*), count(DISTINCT pid) FROM events GROUP BY 1", logger: logger
+            ).decode((Int64, Int, Int).self) {
+                dayRows.append((day, EventTally(events: events, pseudonyms: pseudonyms)))
+            }
+            var total = EventTally(events: 0, pseudonyms: 0)
+            var earliest: Int64?
+            var latest: Int64?
+            var bytes: Int64 = 0
+            for try await (events, pseudonyms, first, last, size) in try await connection.query(
+                "SELECT count(*), count(DISTINCT pid), min(ts_ms), max(ts_ms), pg_database_size(current_database()) FROM events",
+                logger: logger
+            ).decode((Int, Int, Int64?, Int64?, Int64).self) {
+                total = EventTally(events: events, pseudonyms: pseudonyms)
+                earliest = first
+                latest = last
+                bytes = size
+            }
+            return try StoredEventStatistics.assemble(
+                typeRows: typeRows, dayRows: dayRows, total: total, earliestMillis: earliest, latestMillis: latest, storageBytes: bytes)
+        }
+    }
+
     // MARK: IdentityVault
 
     func identity(for pseudonym: Pseudonym) async throws -> VaultRecord? {

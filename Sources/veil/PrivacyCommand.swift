@@ -177,13 +177,12 @@ enum PrivacyText {
                 Swift.print("alongside  \(release.name), composed with the steps (ε below is the whole run)")
             }
         }
+        let epsilon = EpsilonFormat(explanation.estimates.map(\.epsilon) + (explanation.calibrations ?? []).map(\.epsilon))
         for estimate in explanation.estimates {
-            let epsilon = String(format: "%.4f", estimate.epsilon)
-            Swift.print("ε \(name(estimate.accountant.kind))      \(epsilon)   (\(describe(estimate.accountant, order: estimate.order)))")
+            Swift.print("ε \(name(estimate.accountant.kind))      \(epsilon(estimate.epsilon))   (\(describe(estimate.accountant, order: estimate.order)))")
         }
         for calibration in explanation.calibrations ?? [] {
-            let epsilon = String(format: "%.4f", calibration.epsilon)
-            Swift.print("σ for \(name(calibration.accountant.kind))  \(number(calibration.noiseMultiplier))   (ε = \(epsilon))")
+            Swift.print("σ for \(name(calibration.accountant.kind))  \(number(calibration.noiseMultiplier))   (ε = \(epsilon(calibration.epsilon)))")
         }
     }
 

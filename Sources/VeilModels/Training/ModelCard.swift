@@ -115,6 +115,7 @@ struct ServingCard: Decodable, Sendable {
 
     struct DataWindowLength: Decodable, Sendable {
         var windowDays: Int?
+        var horizonDays: Int?
     }
 }
 
