@@ -62,13 +62,16 @@ import VeilCrypto
         #expect(relativeError(rowByRow, reported) > 1e-3)
     }
 
+    /// Hidden 4 (one partial block of eight lanes) and 11 (a whole block and a partial one).
     @Test func gruGradientsNormsAndClippedSum() throws {
-        let layer = GRULayer<Double>(inputs: 3, hidden: 4, parameterOffset: Self.offset)
-        let harness = LayerHarness(
-            layer: layer, input: Self.rowsInput(width: 3, seed: 21), lengths: Self.lengths, seed: 22,
-            slice: Self.sliceRows)
-        harness.checkAll()
-        harness.checkInputGradient()
+        for hidden in [4, 11] {
+            let layer = GRULayer<Double>(inputs: 3, hidden: hidden, parameterOffset: Self.offset)
+            let harness = LayerHarness(
+                layer: layer, input: Self.rowsInput(width: 3, seed: 21), lengths: Self.lengths, seed: 22,
+                slice: Self.sliceRows)
+            harness.checkAll()
+            harness.checkInputGradient()
+        }
     }
 
     @Test func temporalConvolutionGradientsNormsAndClippedSum() throws {
