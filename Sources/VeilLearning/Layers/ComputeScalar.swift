@@ -36,29 +36,13 @@ extension ComputeScalar {
 }
 
 extension Float: ComputeScalar {
-    /// e^x to about 2 ulp for x in [−87, 88] (clamped outside; NaN gives NaN): x = n·ln 2 + r with n
-    /// rounded to nearest by the 1.5·2²³ trick, e^r by Cephes' degree-6 polynomial on |r| ≤ ln 2 / 2,
-    /// and 2ⁿ built in the exponent bits. No branch, no call, no trap: loops over it vectorise.
+    /// e^x: lane 0 of the eight-lane form below, so the two agree bit for bit by construction.
     @inline(__always)
-    public static func exponential(_ x: Float) -> Float {
-        let low: Float = -87, high: Float = 88
-        let clamped = x < low ? low : (x > high ? high : x)
-        let shifted = clamped * 1.442_695_04 + 12_582_912
-        let n = shifted - 12_582_912
-        let r = clamped - n * 0.693_359_375 + n * 2.121_944_4e-4
-        var p: Float = 1.987_569_15e-4
-        p = p * r + 1.398_199_95e-3
-        p = p * r + 8.333_451_9e-3
-        p = p * r + 4.166_579_59e-2
-        p = p * r + 1.666_666_55e-1
-        p = p * r + 5.000_000_12e-1
-        let mantissa = p * r * r + r + 1
-        // The low bits of `shifted` hold n + 2²² (two's complement n in its mantissa).
-        let exponentBits = (shifted.bitPattern &- 0x4B40_0000 &+ 127) << 23
-        return mantissa * Float(bitPattern: exponentBits)
-    }
+    public static func exponential(_ x: Float) -> Float { exponential(SIMD8(repeating: x))[0] }
 
-    /// The same steps as the scalar form, in eight lanes.
+    /// e^x to about 2 ulp for x in [−87, 88] (clamped outside; NaN gives NaN), in each lane: x = n·ln 2 + r
+    /// with n rounded to nearest by the 1.5·2²³ trick, e^r by Cephes' degree-6 polynomial on
+    /// |r| ≤ ln 2 / 2, and 2ⁿ built in the exponent bits. No branch, no call, no trap.
     @inline(__always)
     public static func exponential(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let low = SIMD8<Float>(repeating: -87), high = SIMD8<Float>(repeating: 88)
@@ -73,6 +57,7 @@ extension Float: ComputeScalar {
         p = p * r + 1.666_666_55e-1
         p = p * r + 5.000_000_12e-1
         let mantissa = p * r * r + r + 1
+        // The low bits of `shifted` hold n + 2²² (two's complement n in its mantissa).
         let shiftedBits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self)
         let exponentBits = (shiftedBits &- 0x4B40_0000 &+ 127) &<< 23
         return mantissa * unsafeBitCast(exponentBits, to: SIMD8<Float>.self)
