@@ -74,7 +74,6 @@ import VeilCrypto
     }
 
     func checkGradients<Model: TrainableModel>(_ model: Model, data: Model.Data) throws where Model.Scalar == Double {
-        let examples = Array(0..<data.exampleCount)
         // The first 12 sequences' summed gradient against central differences (h = 1e-6).
         let batch = Array(0..<12)
         let analytic = ModelFixtures.lossAndGradient(model, data, batch: batch).gradient
@@ -83,18 +82,28 @@ import VeilCrypto
             #expect(abs(numeric[k] - analytic[k]) <= 1e-6 * max(1, abs(numeric[k])), "parameter \(k)")
         }
         // Norms reported inside one pass over every sequence (chunks of 16, mixed lengths) against each
-        // sequence's gradient materialised alone.
-        let perExample = ModelFixtures.perExampleGradients(model, data)
+        // sequence's gradient materialised alone, and the clipped sum.
+        checkNormsAndClippedSum(
+            model, data: data, perExample: ModelFixtures.perExampleGradients(model, data), normTolerance: 1e-9,
+            sumTolerance: 1e-12)
+    }
+
+    /// `model`'s reported squared norms against `perExample` (each sequence's gradient formed alone;
+    /// relative error < `normTolerance`, exactly 0 where the gradient is), and the clipped sum the trainer
+    /// forms against Σ_e min(1, C/‖g_e‖)·g_e with C the median norm (|Δ| ≤ `sumTolerance` · max(1, |value|)).
+    func checkNormsAndClippedSum<Model: TrainableModel>(
+        _ model: Model, data: Model.Data, perExample: [[Double]], normTolerance: Double, sumTolerance: Double
+    ) {
+        let examples = Array(0..<data.exampleCount)
         let reported = ModelFixtures.squaredNorms(model, data, examples: examples)
         for example in examples {
             let expected = perExample[example].reduce(0) { $0 + $1 * $1 }
             if expected == 0 {
                 #expect(reported[example] == 0, "sequence \(example)")
             } else {
-                #expect(ModelFixtures.relativeError(reported[example], expected) < 1e-9, "sequence \(example)")
+                #expect(ModelFixtures.relativeError(reported[example], expected) < normTolerance, "sequence \(example)")
             }
         }
-        // The clipped sum the trainer forms against Σ_e min(1, C/‖g_e‖)·g_e, C the median norm.
         let norms = perExample.map(ModelFixtures.norm)
         let clip = norms.filter { $0 > 0 }.sorted()[norms.filter { $0 > 0 }.count / 2]
         var expected = [Double](repeating: 0, count: model.parameters.count)
@@ -105,7 +114,7 @@ import VeilCrypto
         var engine = TrainingEngine(model: model, optimizer: .sgd(learningRate: 1), expectedExamples: examples.count)
         _ = engine.computeGradient(batch: examples, data: data, weighting: .clipped(clippingNorm: clip))
         for k in expected.indices {
-            #expect(abs(engine.gradient[k] - expected[k]) <= 1e-12 * max(1, abs(expected[k])), "clipped sum, \(k)")
+            #expect(abs(engine.gradient[k] - expected[k]) <= sumTolerance * max(1, abs(expected[k])), "clipped sum, \(k)")
         }
     }
 
@@ -124,29 +133,9 @@ import VeilCrypto
         _ model: Model, against reference: Reference, data: SequenceDataset
     ) throws where Model.Data == SequenceDataset, Reference.Data == SequenceDataset, Model.Scalar == Float {
         #expect(model.parameters == reference.parameters)
-        let examples = Array(0..<data.exampleCount)
-        let perExample = ModelFixtures.perExampleGradients(reference, data)
-        let reported = ModelFixtures.squaredNorms(model, data, examples: examples)
-        for example in examples {
-            let expected = perExample[example].reduce(0) { $0 + $1 * $1 }
-            if expected == 0 {
-                #expect(reported[example] == 0, "sequence \(example)")
-            } else {
-                #expect(ModelFixtures.relativeError(reported[example], expected) < 1e-4, "sequence \(example)")
-            }
-        }
-        let norms = perExample.map(ModelFixtures.norm)
-        let clip = norms.filter { $0 > 0 }.sorted()[norms.filter { $0 > 0 }.count / 2]
-        var expected = [Double](repeating: 0, count: model.parameters.count)
-        for (gradient, norm) in zip(perExample, norms) {
-            let factor = norm > clip ? clip / norm : 1
-            for k in expected.indices { expected[k] += gradient[k] * factor }
-        }
-        var engine = TrainingEngine(model: model, optimizer: .sgd(learningRate: 1), expectedExamples: examples.count)
-        _ = engine.computeGradient(batch: examples, data: data, weighting: .clipped(clippingNorm: clip))
-        for k in expected.indices {
-            #expect(abs(engine.gradient[k] - expected[k]) <= 1e-4 * max(1, abs(expected[k])), "clipped sum, \(k)")
-        }
+        checkNormsAndClippedSum(
+            model, data: data, perExample: ModelFixtures.perExampleGradients(reference, data), normTolerance: 1e-4,
+            sumTolerance: 1e-4)
     }
 
     @Test func dpSGDTrainsSequenceModelsWithinTheClipBound() throws {
