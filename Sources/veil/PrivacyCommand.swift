@@ -16,8 +16,11 @@ struct PrivacyCommand: AsyncParsableCommand {
               veil privacy epsilon --sampling-rate 0.01 --noise-multiplier 1 --steps 1000 --delta 1e-5
               veil privacy epsilon --sampling-rate 0.01 --noise-multiplier 1 --steps 1000 --delta 1e-5 --accountant rdp --json
               veil privacy noise --epsilon 2 --delta 1e-6 --sampling-rate 0.0108 --steps 465 --explain
+              veil privacy audit --task purchase --epsilon 4 --seed 1
+
+            `veil privacy audit` checks the DP-SGD implementation empirically: one training run on generated shoppers with canaries, and a lower bound on ε beside the claim.
             """,
-        subcommands: [Epsilon.self, Noise.self]
+        subcommands: [Epsilon.self, Noise.self, PrivacyAuditCommand.self]
     )
 
     struct Epsilon: AsyncParsableCommand {
