@@ -31,10 +31,7 @@ struct PostgresRecoveryTests {
     func aDatabaseBehindTheLogIsRefusedThenRecovered(_ fault: DatabaseFault) throws {
         let cluster = try PostgresTestCluster()
         defer { cluster.stop() }
-        let migrated = try VeilProcess.run(["db", "migrate", "--database-url", cluster.url])
-        try #require(migrated.status == 0, "\(migrated.stderr)")
-        let installation = try VeilInstallation(
-            policy: DataDirectoryFaultTests.smallBudget, environment: ["VEIL_DATABASE_URL": cluster.url])
+        let installation = try VeilInstallation.onPostgres(cluster, policy: DataDirectoryFaultTests.smallBudget)
         let backup = installation.root.appendingPathComponent("after-first-spend.dump")
         var accepted = 0
         while accepted < 20, try installation.run(DataDirectoryFaultTests.query).status == 0 {
@@ -54,11 +51,8 @@ struct PostgresRecoveryTests {
         }
         let log = try Data(contentsOf: installation.auditLogFile)
 
-        let results = try (0..<12).map { _ in try installation.run(DataDirectoryFaultTests.query) }
-        let acceptedAfter = results.filter { $0.status == 0 }.count
-        print("postgres fault: \(fault.testDescription) after \(accepted) spends (ε = \(spent) of 1.0): \(acceptedAfter) of 12 more queries accepted")
-        #expect(acceptedAfter == 0, "the budget was reset: \(acceptedAfter) of 12 queries accepted")
-        let refusal = results.last?.stderr ?? ""
+        let refusal = try DataDirectoryFaultTests.refusesTwelveMoreQueries(
+            installation, fault: "PostgreSQL, \(fault.testDescription)", after: accepted, spent: spent)
         #expect(refusal.contains("audit.log") && refusal.contains("veil db recover"), "\(refusal)")
         #expect(try Data(contentsOf: installation.auditLogFile) == log, "a refused command wrote to audit.log")
 

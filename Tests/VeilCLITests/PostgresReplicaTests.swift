@@ -18,10 +18,7 @@ struct PostgresReplicaTests {
     @Test func threeReplicasSpendingAtOnceNeverPassTheCapAndShareOneChain() throws {
         let cluster = try PostgresTestCluster()
         defer { cluster.stop() }
-        let migrated = try VeilProcess.run(["db", "migrate", "--database-url", cluster.url])
-        try #require(migrated.status == 0, "\(migrated.stderr)")
-        let installation = try VeilInstallation(
-            policy: DataDirectoryFaultTests.smallBudget, environment: ["VEIL_DATABASE_URL": cluster.url])
+        let installation = try VeilInstallation.onPostgres(cluster, policy: DataDirectoryFaultTests.smallBudget)
         let token = try installation.token("analyst")
         let replicas = try (1...3).map { index in
             try ServerProcess(
@@ -88,9 +85,7 @@ struct PostgresReplicaTests {
     @Test func fourSendersThroughThreeReplicasStoreEveryEventOnceWhenOneIsKilled() throws {
         let cluster = try PostgresTestCluster()
         defer { cluster.stop() }
-        let migrated = try VeilProcess.run(["db", "migrate", "--database-url", cluster.url])
-        try #require(migrated.status == 0, "\(migrated.stderr)")
-        let installation = try VeilInstallation(environment: ["VEIL_DATABASE_URL": cluster.url])
+        let installation = try VeilInstallation.onPostgres(cluster)
         let token = try installation.token("ingest")
         let users = (0..<200).map { _ in "raw-user-\(UUID().uuidString)" }
         let (batchCount, size) = (60, 250)
@@ -104,24 +99,17 @@ struct PostgresReplicaTests {
         let urls = replicas.map { $0.baseURL + "/v1/events" }
 
         let tally = ReplicaTally()
-        let senders = DispatchGroup()
-        for worker in 0..<4 {
-            senders.enter()
-            Thread.detachNewThread {
-                defer { senders.leave() }
-                for index in stride(from: worker, to: batchCount, by: 4) {
-                    // Batch i goes to replica i % 3 first, then to the next one, until one answers.
-                    for attempt in 0..<(3 * urls.count) {
-                        let replica = (index + attempt) % urls.count
-                        let response = try? CurlClient.send(
-                            "POST", urls[replica], token: token, contentType: "application/x-ndjson", body: batches[index])
-                        if let response, let summary = IngestDurabilityCLITests.summary(response) {
-                            tally.acknowledge(index, summary)
-                            break
-                        }
-                        tally.resend(index, status: response?.status ?? 0)
-                    }
+        let senders = IngestDurabilityCLITests.senders(4, batches: batchCount) { index in
+            // Batch i goes to replica i % 3 first, then to the next one, until one answers.
+            for attempt in 0..<(3 * urls.count) {
+                let replica = (index + attempt) % urls.count
+                let response = try? CurlClient.send(
+                    "POST", urls[replica], token: token, contentType: "application/x-ndjson", body: batches[index])
+                if let response, let summary = IngestDurabilityCLITests.summary(response) {
+                    tally.acknowledge(index, summary)
+                    return
                 }
+                tally.resend(index, status: response?.status ?? 0)
             }
         }
         while tally.acknowledgedCount < 12 { usleep(2_000) }
@@ -158,9 +146,7 @@ struct PostgresReplicaTests {
         let pgDump = try #require(PostgresTestCluster.tool("pg_dump"), "pg_dump is installed beside initdb")
         let cluster = try PostgresTestCluster()
         defer { cluster.stop() }
-        let migrated = try VeilProcess.run(["db", "migrate", "--database-url", cluster.url])
-        try #require(migrated.status == 0, "\(migrated.stderr)")
-        let installation = try VeilInstallation(environment: ["VEIL_DATABASE_URL": cluster.url])
+        let installation = try VeilInstallation.onPostgres(cluster)
         let users = (0..<50).map { _ in "raw-user-\(UUID().uuidString)" }
         let sessions = (0..<50).map { _ in "raw-session-\(UUID().uuidString)" }
         let file = try installation.file("events.ndjson", IngestDurabilityCLITests.batch(0, size: 500, users: users, sessions: sessions))
