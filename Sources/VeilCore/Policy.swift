@@ -44,6 +44,9 @@ public struct Policy: Sendable, Hashable, Codable {
         public var clippingNorm: Double = 1.0
         /// Whether non-private training may run at all (never servable). Off unless a policy turns it on.
         public var allowNonPrivate: Bool = false
+        /// Whether reviewers may see a model card's exact holdout metrics over HTTP (labelled not for
+        /// release). Off: every role sees only the differentially private ones.
+        public var exactHoldoutMetrics: Bool = false
         public var defaultEpochs: Int = 5
         public var defaultBatchSize: Int = 512
         public init() {}

@@ -1,4 +1,5 @@
 import VeilCore
+import VeilCrypto
 import VeilAccess
 import VeilLedger
 import VeilIngest
@@ -25,6 +26,8 @@ public struct GatewayServices: Sendable {
     public var budget: BudgetService?
     /// `GET /v1/audit`.
     public var audit: AuditExport?
+    /// `GET /v1/audit/status`: the chain verified server-side with the audit public key.
+    public var auditVerification: AuditVerificationSource?
     /// `POST /v1/queries`.
     public var queries: QueryService?
     /// `/v1/models...`.
@@ -36,7 +39,7 @@ public struct GatewayServices: Sendable {
 
     public init(
         ingestor: any EventIngesting, eraser: any SubjectErasing, authenticator: any TokenAuthenticating,
-        budget: BudgetService? = nil, audit: AuditExport? = nil, queries: QueryService? = nil, models: ModelRegistry? = nil,
+        budget: BudgetService? = nil, audit: AuditExport? = nil, auditVerification: AuditVerificationSource? = nil, queries: QueryService? = nil, models: ModelRegistry? = nil,
         trainingRuns: TrainingRuns? = nil, predictor: PredictionService? = nil
     ) {
         self.ingestor = ingestor
@@ -44,6 +47,7 @@ public struct GatewayServices: Sendable {
         self.authenticator = authenticator
         self.budget = budget
         self.audit = audit
+        self.auditVerification = auditVerification
         self.queries = queries
         self.models = models
         self.trainingRuns = trainingRuns
@@ -55,7 +59,19 @@ public struct GatewayServices: Sendable {
         self.init(
             ingestor: context.ingestPipeline(), eraser: context.subjectEraser(), authenticator: context.tokens,
             budget: context.budget, audit: context.auditExport(),
+            auditVerification: AuditVerificationSource(service: context.auditService(), publicKey: context.keys.auditSigningKey.publicKey),
             queries: context.queryService(), models: context.models, trainingRuns: context.trainingRuns(),
             predictor: context.predictionService())
+    }
+}
+
+/// What `GET /v1/audit/status` verifies with: the chain's use cases and the audit public key.
+public struct AuditVerificationSource: Sendable {
+    public let service: AuditService
+    public let publicKey: SigningPublicKey
+
+    public init(service: AuditService, publicKey: SigningPublicKey) {
+        self.service = service
+        self.publicKey = publicKey
     }
 }

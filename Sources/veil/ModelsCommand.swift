@@ -52,7 +52,11 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let description = try await service.withContext { try await $0.models.describe(id: id) }
+            // The operator's view: the whole stored card, its exact statistics labelled.
+            var description = try await service.withContext { try await $0.models.describe(id: id) }
+            if ModelCard.exactKeys.contains(where: { description.card[$0] != nil }) {
+                description.card["exact_metrics_notice"] = .string(ModelCard.exactNotice)
+            }
             if output.json {
                 try Output.json(description)
                 return
@@ -113,6 +117,23 @@ struct ModelsCommand: AsyncParsableCommand {
 
     static func time(_ millis: Int64) -> String {
         Date(timeIntervalSince1970: Double(millis) / 1000).formatted(.iso8601)
+    }
+
+    /// The private metrics of a card, each with its 95% interval.
+    static func printPrivateMetrics(_ evaluation: PrivateEvaluation) {
+        let shown: [(name: String, label: String)] = [
+            ("roc_auc", "ROC AUC"), ("average_precision", "PR AUC"), ("f1_at_half", "F1 at 0.5"), ("top1_accuracy", "top-1"),
+            ("top3_accuracy", "top-3"), ("expected_calibration_error", "ECE"),
+        ]
+        let parts = shown.compactMap { name, label -> String? in
+            guard let estimate = evaluation.metrics[name], let value = estimate.value else { return nil }
+            // No interval: too few bootstrap replicates could form the metric (a noisy class total ≤ 0).
+            let interval =
+                estimate.low.flatMap { low in estimate.high.map { String(format: " [%.3f, %.3f]", low, $0) } }
+                ?? " [too noisy for an interval]"
+            return "\(label) " + String(format: "%.4f", value) + interval
+        }
+        print("  " + "model (DP)".padding(toLength: 18, withPad: " ", startingAt: 0) + " " + parts.joined(separator: "  "))
     }
 
     static func printMetrics(_ evaluation: ModelEvaluation, label: String) {

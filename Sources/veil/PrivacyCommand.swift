@@ -169,6 +169,14 @@ enum PrivacyText {
             sigma += "   (calibrated with \(name(chosen)) to ε = \(number(target)))"
         }
         Swift.print("σ          \(sigma)")
+        for release in explanation.alongside ?? [] {
+            // A training run's private evaluation, paid in the same spend.
+            if case let .discreteGaussian(evaluationSigma, _, _) = release {
+                Swift.print("evaluation discrete Gaussian σ = \(number(evaluationSigma)) on the holdout histogram, composed with the steps (ε below is the whole run)")
+            } else {
+                Swift.print("alongside  \(release.name), composed with the steps (ε below is the whole run)")
+            }
+        }
         for estimate in explanation.estimates {
             let epsilon = String(format: "%.4f", estimate.epsilon)
             Swift.print("ε \(name(estimate.accountant.kind))      \(epsilon)   (\(describe(estimate.accountant, order: estimate.order)))")

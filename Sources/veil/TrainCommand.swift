@@ -122,7 +122,15 @@ struct TrainCommand: AsyncParsableCommand {
         } else {
             print("privacy    NONE (non-private; can never be approved)")
         }
+        if let split = card.privacySplit {
+            print(String(format: "split      training ε = %.4f, evaluation ε = %.4f (σ = %.4g on the holdout histogram), one spend", split.trainingEpsilon, split.evaluationEpsilon, split.evaluationNoiseSigma))
+        }
         print("users      \(card.trainCount) train, \(card.holdoutCount) holdout")
+        if let privateMetrics = card.privateMetrics {
+            print("metrics    differentially private, 95% intervals (sampling and noise):")
+            ModelsCommand.printPrivateMetrics(privateMetrics)
+        }
+        print("exact      NOT FOR RELEASE (not covered by ε):")
         ModelsCommand.printMetrics(card.metrics, label: "model")
         for (name, baseline) in card.baselines.sorted(by: { $0.key < $1.key }) { ModelsCommand.printMetrics(baseline, label: name) }
     }

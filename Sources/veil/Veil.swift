@@ -43,6 +43,7 @@ struct Veil: AsyncParsableCommand {
             QueryCommand.self,
             TrainCommand.self,
             ModelsCommand.self,
+            ReportCommand.self,
             PredictCommand.self,
             ScoreCommand.self,
         ]

@@ -16,10 +16,7 @@ import VeilCore
         let other = gateway.context.keys.userPseudonymizer.pseudonym(for: ShopperEvents.userID(4)).hex
         let bodies = Collected()
         try await gateway.application().test(.router) { client in
-            let runID = try await client.execute(
-                uri: "/v1/training-runs", method: .post, headers: gateway.headers(.trainer), body: trainingBody()
-            ) { try #require(object($0.body)["id"] as? String) }
-            let modelID = try #require(try await finishedRun(runID, client, gateway)["model_id"] as? String)
+            let modelID = try await trainedModelID(client, gateway)
 
             try await client.execute(uri: "/v1/models", method: .get, headers: gateway.headers(.reviewer)) { response in
                 #expect(response.status == .ok)
@@ -32,6 +29,16 @@ import VeilCore
                 let description = object(response.body)
                 #expect((description["card"] as? [String: Any])?["model_id"] as? String == modelID)
                 #expect((description["record"] as? [String: Any])?["task"] as? String == "purchase")
+            }
+            // The default policy shows every role, reviewers too, only the private metrics.
+            for role in [Role.analyst, .reviewer, .trainer, .auditor] {
+                try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(role)) { response in
+                    let card = try #require(object(response.body)["card"] as? [String: Any])
+                    #expect(card["private_metrics"] != nil && card["privacy_split"] != nil, "\(role)")
+                    for key in ["metrics", "baselines", "train_count", "holdout_count", "exact_metrics_notice"] {
+                        #expect(card[key] == nil, "\(role) sees \(key)")
+                    }
+                }
             }
             // Not approved yet: nothing serves the task.
             bodies.append(try await client.execute(

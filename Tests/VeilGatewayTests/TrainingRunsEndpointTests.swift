@@ -19,6 +19,15 @@ func finishedRun(_ id: String, _ client: some TestClientProtocol, _ gateway: Tes
     return [:]
 }
 
+/// TEST ONLY. Starts a training run over `ShopperEvents` as the trainer, waits for it, and returns the
+/// id of the candidate model it registered.
+func trainedModelID(_ client: some TestClientProtocol, _ gateway: TestGateway) async throws -> String {
+    let runID = try await client.execute(
+        uri: "/v1/training-runs", method: .post, headers: gateway.headers(.trainer), body: trainingBody()
+    ) { try #require(object($0.body)["id"] as? String) }
+    return try #require(try await finishedRun(runID, client, gateway)["model_id"] as? String)
+}
+
 /// A training request body over `ShopperEvents`.
 func trainingBody(epsilon: Double = 1) -> ByteBuffer {
     json(#"{"task":"purchase","epsilon":\#(epsilon),"epochs":1,"batch_size":16,"cutoff_ms":\#(ShopperEvents.cutoffMillis),"seed":7}"#)

@@ -68,6 +68,13 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         #expect(try PolicyLoader.parse(yaml: "# nothing\n").get() == Policy())
     }
 
+    /// Exact holdout metrics reach reviewers only when a policy says so (off by default).
+    @Test func exactHoldoutMetricsAreOffUnlessAllowed() throws {
+        #expect(Policy().training.exactHoldoutMetrics == false)
+        #expect(try PolicyLoader.parse(yaml: "training:\n  exact_holdout_metrics: true\n").get().training.exactHoldoutMetrics)
+        #expect(issues("training:\n  exact_holdout_metrics: sometimes\n").map(\.field) == ["training.exact_holdout_metrics"])
+    }
+
     @Test func missingKeysFallBackToDefaults() throws {
         let policy = try PolicyLoader.parse(yaml: "budget:\n  total_epsilon: 2\n  max_epsilon_per_request: 1\n").get()
         var expected = Policy()

@@ -44,6 +44,8 @@ public actor TrainingRuns {
     private var runs: [String: Run] = [:]
     /// Ids of finished runs, oldest first.
     private var finished: [String] = []
+    /// Ids of every remembered run, oldest first.
+    private var started: [String] = []
 
     public init(trainer: TrainingService) {
         self.trainer = trainer
@@ -54,6 +56,7 @@ public actor TrainingRuns {
         _ = try await trainer.check(request)
         let run = Run(id: UUID().uuidString.lowercased(), status: .running)
         runs[run.id] = run
+        started.append(run.id)
         let trainer = trainer
         Task {
             var outcome = run
@@ -79,11 +82,22 @@ public actor TrainingRuns {
         return run
     }
 
+    /// Every remembered run, newest first, without its card (`run(id:)` has it).
+    public func all() -> [Run] {
+        started.reversed().compactMap { id in
+            guard var run = runs[id] else { return nil }
+            run.card = nil
+            return run
+        }
+    }
+
     private func finish(_ run: Run) {
         runs[run.id] = run
         finished.append(run.id)
         if finished.count > Self.keptFinishedRuns {
-            runs[finished.removeFirst()] = nil
+            let forgotten = finished.removeFirst()
+            runs[forgotten] = nil
+            started.removeAll { $0 == forgotten }
         }
     }
 }
