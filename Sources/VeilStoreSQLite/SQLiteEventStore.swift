@@ -13,18 +13,18 @@ final class SQLiteEventStore: EventStore, IdentityVault {
     let database: VeilDatabase
     private let chain: SQLiteAuditChain
     private let writer = EventWriter()
-    private let groupCommit: GroupCommitter
+    private let groupCommit: GroupCommitQueue<EventBatchWrite, BatchCommit>
 
     init(database: VeilDatabase, chain: SQLiteAuditChain) {
         self.database = database
         self.chain = chain
-        groupCommit = GroupCommitter(database: database, writer: writer, chain: chain)
+        groupCommit = GroupCommitter.make(database: database, writer: writer, chain: chain)
     }
 
     // MARK: EventStore
 
     func commit(_ batch: EventBatchWrite) async throws -> BatchCommit {
-        try await groupCommit.commit(batch)
+        try await groupCommit.submit(batch)
     }
 
     func commitAll(
