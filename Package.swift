@@ -174,11 +174,12 @@ let package = Package(
         ),
         .testTarget(
             name: "VeilPrivacyTests",
-            dependencies: ["VeilPrivacy", "VeilCrypto", "VeilCore"],
+            dependencies: ["VeilPrivacy", "VeilCrypto", "VeilCore", "VeilTestSupport"],
             resources: [.copy("Resources")],
             swiftSettings: strict
         ),
-        .testTarget(name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCrypto", "VeilCore"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilPrivacy", "VeilCrypto", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilPolicyTests", dependencies: ["VeilPolicy", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto", "VeilTestSupport"], swiftSettings: strict),
         .testTarget(

@@ -51,6 +51,9 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let modelScore = AuditAction("model.score")
     /// A DP aggregate query answered. Details: the plan and what it spent.
     public static let queryRun = AuditAction("query.run")
+    /// The operator read the exact (not differentially private) event statistics. Details: `events`,
+    /// `days` (how much was shown).
+    public static let statsRead = AuditAction("stats.read")
 
     /// True for names of the form `word(.word)*`, words of lowercase letters, digits and `_`.
     public static func isWellFormed(_ name: String) -> Bool {

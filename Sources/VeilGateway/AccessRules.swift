@@ -6,12 +6,13 @@ import VeilCore
 enum AccessRules {
     /// One area of the API and the roles that may use it.
     enum Area: String, CaseIterable, Encodable {
-        case events, subjects, budget, audit, queries, models, review, training, predict
+        case events, subjects, stats, budget, audit, queries, models, review, training, predict
 
         var roles: Set<Role> {
             switch self {
             case .events: [.ingest]
             case .subjects: [.admin]
+            case .stats: [.admin]
             case .budget: [.analyst, .auditor]
             case .audit: [.auditor]
             case .queries: [.analyst]

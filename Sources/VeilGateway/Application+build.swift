@@ -70,6 +70,9 @@ public func buildRouter(services: GatewayServices, policy: Policy, metrics: Gate
         PredictController(predictor: predictor).addRoutes(to: guarded.group("predict", .predict))
         RecommendationsController(predictor: predictor).addRoutes(to: guarded.group("recommendations", .predict))
     }
+    if let statistics = services.statistics {
+        StatsController(statistics: statistics).addRoutes(to: guarded.group("stats", .stats))
+    }
     RouteRegistration.answerOtherMethods(on: router)
     return router
 }

@@ -36,11 +36,13 @@ public struct GatewayServices: Sendable {
     public var trainingRuns: TrainingRuns?
     /// `POST /v1/predict`.
     public var predictor: PredictionService?
+    /// `GET /v1/stats` (role admin).
+    public var statistics: OperatorStatistics?
 
     public init(
         ingestor: any EventIngesting, eraser: any SubjectErasing, authenticator: any TokenAuthenticating,
         budget: BudgetService? = nil, audit: AuditExport? = nil, auditVerification: AuditVerificationSource? = nil, queries: QueryService? = nil, models: ModelRegistry? = nil,
-        trainingRuns: TrainingRuns? = nil, predictor: PredictionService? = nil
+        trainingRuns: TrainingRuns? = nil, predictor: PredictionService? = nil, statistics: OperatorStatistics? = nil
     ) {
         self.ingestor = ingestor
         self.eraser = eraser
@@ -52,6 +54,7 @@ public struct GatewayServices: Sendable {
         self.models = models
         self.trainingRuns = trainingRuns
         self.predictor = predictor
+        self.statistics = statistics
     }
 
     /// Every use case over one opened context: what `veil serve` runs.
@@ -61,7 +64,7 @@ public struct GatewayServices: Sendable {
             budget: context.budget, audit: context.auditExport(),
             auditVerification: AuditVerificationSource(service: context.auditService(), publicKey: context.keys.auditSigningKey.publicKey),
             queries: context.queryService(), models: context.models, trainingRuns: context.trainingRuns(),
-            predictor: context.predictionService())
+            predictor: context.predictionService(), statistics: context.operatorStatistics())
     }
 }
 

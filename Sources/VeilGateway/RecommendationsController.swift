@@ -2,13 +2,12 @@ import Hummingbird
 import VeilModels
 
 /// `POST /v1/recommendations`: the top items of the approved `next_item` model. The body is a
-/// `RecommendationRequest` (one `user_id` or `pseudonym`, or up to 1,000 `subjects`; `k`;
+/// `RecommendationRequest` (one `user_id` or `pseudonym`, or up to 1,000 `subjects`; `at`; `k`;
 /// `exclude_seen`); the answer is `{"recommendations": [...]}` in request order, one `Recommendation`
-/// per subject.
+/// per subject, each saying whether the stored data reaches `at` (`freshness`).
 ///
-/// A subject without events in the model's window gets an entry with an `error` (code and message
-/// naming it by index or pseudonym) instead of `items`; the batch still succeeds. No approved
-/// `next_item` model is 404. Raw user IDs are pseudonymised in memory and never returned, logged or
+/// A subject without events in the model's window gets a `SubjectFailure` entry (index, pseudonym,
+/// error code and message) instead; the batch still succeeds. No approved `next_item` model is 404. Raw user IDs are pseudonymised in memory and never returned, logged or
 /// put in an error.
 struct RecommendationsController {
     let predictor: PredictionService
@@ -20,7 +19,7 @@ struct RecommendationsController {
     @Sendable func recommend(request: Request, context: VeilRequestContext) async throws -> Response {
         let body = try await JSONRequest.decode(RecommendationRequest.self, from: request)
         let recommendations = try await JSONRequest.validating {
-            try await predictor.recommend(body.subjects, k: body.k, excludeSeen: body.excludeSeen)
+            try await predictor.recommend(body.subjects, k: body.k, excludeSeen: body.excludeSeen, at: body.at)
         }
         return try JSONBody.response(["recommendations": recommendations])
     }

@@ -11,6 +11,9 @@ import VeilStore
 /// behind this binary (run `veil db migrate`) or ahead of it (upgrade Veil). Migrations are history:
 /// never edit one that has shipped, append a new version.
 ///
+/// v2 adds `events.properties`: an event's free-form properties as `EventProperties` text (NULL for
+/// none), on every day partition.
+///
 /// The tables (v1):
 /// - `events`, partitioned by range of `ts_ms`, one partition per UTC day (`events_d<day>`, `day` =
 ///   Unix days), created on first use by the writer (`EventPartitions`): retention drops a day's
@@ -140,6 +143,11 @@ enum PostgresSchema {
                     audit_seq bigint UNIQUE REFERENCES audit_records (seq)
                 );
                 CREATE INDEX budget_spends_dataset ON budget_spends (dataset, id);
+                """),
+        Migration(
+            version: 2, name: "event-properties",
+            sql: """
+                ALTER TABLE events ADD COLUMN properties text;
                 """),
     ]
 

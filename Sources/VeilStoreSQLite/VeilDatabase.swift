@@ -150,6 +150,7 @@ final class VeilDatabase: Sendable {
         SQLiteAuditChain.registerMigrations(&migrator, madeBeforeTheChain: madeBeforeTheChain)
         SQLiteLedgerStore.registerChainLinkMigration(&migrator)
         SQLiteKeySetStore.registerMigrations(&migrator)
+        EventSchema.registerPropertiesMigration(&migrator)
         return migrator
     }
 }

@@ -35,25 +35,33 @@ struct ModelsCommand: AsyncParsableCommand {
                 try Output.json(models)
                 return
             }
-            if models.isEmpty { print("no models; train one with `veil train`") }
-            for model in models {
-                let epsilon = model.epsilon.map { String(format: "ε = %.4f", $0) } ?? "non-private"
-                print("\(model.id)  \(model.task)  \(model.state.rawValue)  \(epsilon)  \(ModelsCommand.time(model.createdMillis))")
+            if models.isEmpty {
+                print("no models; train one with `veil train`")
+                return
             }
+            let epsilon = EpsilonFormat(models.compactMap(\.epsilon))
+            var table = TextTable([("id", .left), ("task", .left), ("state", .left), ("ε", .right), ("created", .left)])
+            for model in models {
+                table.append([
+                    model.id, model.task, model.state.rawValue, model.epsilon.map(epsilon.callAsFunction) ?? "non-private",
+                    ModelsCommand.time(model.createdMillis),
+                ])
+            }
+            table.lines.forEach { print($0) }
         }
     }
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a model's state and card.", discussion: "Example:\n  veil models show MODEL_ID --json")
-        @Argument(help: ArgumentHelp("The model id (32 hex characters).", valueName: "id"))
+        @Argument(help: ArgumentHelp("The model id, or a unique prefix of it (at least 4 hex characters, as git's).", valueName: "id"))
         var id: String
         @OptionGroup var service: ServiceOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
             // The operator's view: the whole stored card, its exact statistics labelled.
-            var description = try await service.withContext { try await $0.models.describe(id: id) }
+            var description = try await service.withContext { try await $0.models.describe(id: try await $0.models.resolve(id)) }
             if ModelCard.exactKeys.contains(where: { description.card[$0] != nil }) {
                 description.card["exact_metrics_notice"] = .string(ModelCard.exactNotice)
             }
@@ -77,7 +85,7 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var review: Review
 
         func run() async throws {
-            try await review.decide { models in try await models.approve(id: review.id, reviewer: "cli", note: review.note) }
+            try await review.decide { models, id in try await models.approve(id: id, reviewer: "cli", note: review.note) }
         }
     }
 
@@ -88,22 +96,26 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var review: Review
 
         func run() async throws {
-            try await review.decide { models in try await models.reject(id: review.id, reviewer: "cli", note: review.note) }
+            try await review.decide { models, id in try await models.reject(id: id, reviewer: "cli", note: review.note) }
         }
     }
 
     /// What a review names: the model, the reviewer's note, and where the service is.
     struct Review: ParsableArguments {
-        @Argument(help: ArgumentHelp("The model id.", valueName: "id"))
+        @Argument(help: ArgumentHelp("The model id, or a unique prefix of it (at least 4 hex characters, as git's).", valueName: "id"))
         var id: String
         @Option(help: ArgumentHelp("The reviewer's note (audited).", valueName: "text"))
         var note: String
         @OptionGroup var service: ServiceOptions
         @OptionGroup var output: OutputOptions
 
-        /// Opens the registry, records the decision (audited as reviewer `cli`) and prints the record.
-        func decide(_ decision: (ModelRegistry) async throws -> ModelRecord) async throws {
-            try ModelsCommand.report(try await service.withContext { try await decision($0.models) }, json: output.json)
+        /// Opens the registry, resolves `id` (a unique prefix names its model), records the decision
+        /// (audited as reviewer `cli`, with the full id) and prints the record.
+        func decide(_ decision: (ModelRegistry, _ id: String) async throws -> ModelRecord) async throws {
+            let record = try await service.withContext { context in
+                try await decision(context.models, try await context.models.resolve(id))
+            }
+            try ModelsCommand.report(record, json: output.json)
         }
     }
 

@@ -114,9 +114,10 @@ enum QueryText {
         var lines: [String] = []
         let query = answer.query
         lines.append(title(query))
+        let epsilon = EpsilonFormat([answer.epsilon, answer.budget.epsilon, answer.budget.remainingEpsilon])
         lines.append(
-            "privacy: \(answer.mechanism), ε = \(format(answer.epsilon)), δ = \(answer.delta); ledger charged ε = \(format(answer.budget.epsilon)), "
-                + "\(format(answer.budget.remainingEpsilon)) of the dataset's budget remains")
+            "privacy: \(answer.mechanism), ε = \(epsilon(answer.epsilon)), δ = \(answer.delta); ledger charged ε = \(epsilon(answer.budget.epsilon)), "
+                + "\(epsilon(answer.budget.remainingEpsilon)) of the dataset's budget remains")
         lines += noiseLines(
             answer.bounding, answer.sensitivity, answer.partitionSelection, intervalMethod: answer.intervalMethod)
         lines.append("")
@@ -140,10 +141,11 @@ enum QueryText {
 
     /// The human-readable form of a query explanation.
     static func render(_ explanation: QueryExplanation) -> String {
+        let epsilon = EpsilonFormat([explanation.epsilon, explanation.ledgerEpsilon])
         var lines = [
             "explain: \(title(explanation.query)) — nothing read, nothing spent",
-            "privacy: \(explanation.mechanism), ε = \(format(explanation.epsilon)), δ = \(explanation.delta); the ledger would charge ε = "
-                + "\(format(explanation.ledgerEpsilon)) (\(explanation.accountant) accountant)",
+            "privacy: \(explanation.mechanism), ε = \(epsilon(explanation.epsilon)), δ = \(explanation.delta); the ledger would charge ε = "
+                + "\(epsilon(explanation.ledgerEpsilon)) (\(explanation.accountant) accountant)",
         ]
         lines += noiseLines(
             explanation.bounding, explanation.sensitivity, explanation.partitionSelection,

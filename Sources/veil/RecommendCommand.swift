@@ -12,7 +12,8 @@ struct RecommendCommand: AsyncParsableCommand {
         discussion: """
             The model reads the user's last events before --at (default now), as at training, and ranks \
             its item vocabulary; "other" is never recommended. --exclude-seen leaves out what the user \
-            already bought. Only an approved model serves.
+            already bought. Only an approved model serves. As for `veil predict`, a time in the future \
+            is refused and stale data is flagged (`freshness.stale` in --json, a warning on stderr).
 
             --user reads the raw user ID from the first line of stdin (pseudonymised in memory), so it \
             never appears in argv or the shell history.
@@ -42,7 +43,7 @@ struct RecommendCommand: AsyncParsableCommand {
             throw ValidationError("--pseudonym must be 32 lowercase hex characters")
         }
         guard (1...Recommendation.maxK).contains(k) else { throw ValidationError("--k must be between 1 and \(Recommendation.maxK)") }
-        if let at, CLIDates.date(at) == nil { throw ValidationError("--at must be a date YYYY-MM-DD or an RFC 3339 time") }
+        if let at { _ = try ServingTime.parse(at, field: "--at") }
     }
 
     func run() async throws {
@@ -56,20 +57,18 @@ struct RecommendCommand: AsyncParsableCommand {
         } else {
             subject = .pseudonym(Pseudonym(hex: pseudonym!)!)
         }
+        let time = try at.map { try ServingTime.parse($0, field: "--at") }
         let recommendation = try await service.withContext { context in
-            try await context.predictionService().recommend(
-                [subject], k: k, excludeSeen: excludeSeen, at: at.flatMap(CLIDates.date))[0]
-        }
-        if let problem = recommendation.error {
-            throw VeilError(.notFound, problem.message)  // the message names the field already
+            try await context.predictionService().recommend([subject], k: k, excludeSeen: excludeSeen, at: time)[0].get()
         }
         if output.json {
             try Output.json(recommendation)
-            return
+        } else {
+            print("\(recommendation.pseudonym)  next_item  model \(recommendation.modelId)  at \(recommendation.freshness.at)")
+            for item in recommendation.items {
+                print("\(String(repeating: " ", count: max(0, 4 - String(item.rank).count)))\(item.rank)  \(item.item)  \(String(format: "%.6f", item.score))")
+            }
         }
-        print("\(recommendation.pseudonym)  next_item  model \(recommendation.modelId)")
-        for item in recommendation.items ?? [] {
-            print("\(String(repeating: " ", count: max(0, 4 - String(item.rank).count)))\(item.rank)  \(item.item)  \(String(format: "%.6f", item.score))")
-        }
+        if let warning = recommendation.freshness.warning { Output.note("warning: \(warning)") }
     }
 }

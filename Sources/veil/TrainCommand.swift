@@ -140,9 +140,13 @@ struct TrainCommand: AsyncParsableCommand {
         print("model      \(card.modelId ?? "")   (candidate; approve with `veil models approve \(card.modelId ?? "") --note ...`)")
         print("task       \(card.task)   \(card.model.kind) \(card.model.hiddenSizes)")
         if card.isPrivate {
-            print(String(format: "privacy    ε = %.4f at δ = %g   σ = %.4f  q = %.5f  C = %g  steps = %d", card.epsilon ?? 0, card.delta ?? 0, card.noiseMultiplier ?? 0, card.samplingRate, card.clippingNorm ?? 0, card.steps))
-            if let selection = card.sequence?.vocabulary.epsilon {
-                print(String(format: "vocabulary ε = %.4f (DP partition selection, its own spend)   total ε ≤ %.4f", selection, card.totalEpsilon ?? 0))
+            let selection = card.sequence?.vocabulary.epsilon
+            let epsilon = EpsilonFormat([card.epsilon ?? 0] + [selection, card.totalEpsilon].compactMap { $0 })
+            print(
+                "privacy    ε = \(epsilon(card.epsilon ?? 0)) at δ = \(String(format: "%g", card.delta ?? 0))   "
+                    + String(format: "σ = %.4f  q = %.5f  C = %g  steps = %d", card.noiseMultiplier ?? 0, card.samplingRate, card.clippingNorm ?? 0, card.steps))
+            if let selection {
+                print("vocabulary ε = \(epsilon(selection)) (DP partition selection, its own spend)   total ε ≤ \(epsilon(card.totalEpsilon ?? 0))")
             }
         } else {
             print("privacy    NONE (non-private; can never be approved)")
@@ -176,7 +180,7 @@ final class TrainingDisplay: Sendable {
         case .reading:
             FileHandle.standardError.write(Data("\rreading: \(progress.usersRead) users".utf8))
         case .training:
-            let epsilon = progress.epsilonSoFar.map { String(format: "  ε so far %.4f", $0) } ?? ""
+            let epsilon = progress.epsilonSoFar.map { "  ε so far \(EpsilonFormat.text($0))" } ?? ""
             let loss = progress.meanLoss.map { String(format: "  loss %.4f", $0) } ?? ""
             FileHandle.standardError.write(
                 Data("\nepoch \(progress.epoch)/\(progress.epochs)  steps \(progress.steps)/\(progress.totalSteps)\(epsilon)\(loss)".utf8))
@@ -190,10 +194,6 @@ final class TrainingDisplay: Sendable {
 enum CLIDates {
     /// `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 time → Unix ms (`DateText`, shared with the gateway).
     static func millis(_ text: String) -> Int64? { DateText.millis(text) }
-
-    static func date(_ text: String) -> Date? {
-        millis(text).map { Date(timeIntervalSince1970: Double($0) / 1000) }
-    }
 
     /// `90d` or `90` → 90.
     static func days(_ text: String) -> Int? {

@@ -31,6 +31,7 @@ import VeilCore
         Endpoint(method: .get, uri: "/v1/training-runs/some-run", roles: [.trainer], phrase: "the trainer (or admin) role"),
         Endpoint(method: .post, uri: "/v1/predict", roles: [.analyst], phrase: "the analyst (or admin) role"),
         Endpoint(method: .post, uri: "/v1/recommendations", roles: [.analyst], phrase: "the analyst (or admin) role"),
+        Endpoint(method: .get, uri: "/v1/stats", roles: [], phrase: "the admin role"),
     ]
 
     @Test(arguments: endpoints)

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Synchronization
 import Testing
 import VeilCore
+import VeilModels
 @testable import VeilGateway
 
 /// Train over HTTP, review, then predict: the whole path a model takes, with real services.
@@ -14,6 +15,7 @@ import VeilCore
         let user = ShopperEvents.userID(3)
         let pseudonym = gateway.context.keys.userPseudonymizer.pseudonym(for: user).hex
         let other = gateway.context.keys.userPseudonymizer.pseudonym(for: ShopperEvents.userID(4)).hex
+        let unseen = gateway.context.keys.userPseudonymizer.pseudonym(for: "never-seen@example.com").hex
         let bodies = Collected()
         try await gateway.application().test(.router) { client in
             let modelID = try await trainedModelID(client, gateway)
@@ -70,7 +72,7 @@ import VeilCore
             ) { response in
                 #expect(response.status == .ok)
                 let prediction = object(response.body)
-                #expect(prediction.keys.sorted() == ["model_epsilon", "model_id", "pseudonym", "score", "task"])
+                #expect(prediction.keys.sorted() == ["freshness", "model_epsilon", "model_id", "pseudonym", "score", "task"])
                 #expect(prediction["pseudonym"] as? String == pseudonym)
                 #expect(prediction["model_id"] as? String == modelID)
                 #expect(prediction["task"] as? String == "purchase")
@@ -79,11 +81,36 @@ import VeilCore
             })
             bodies.append(try await client.execute(
                 uri: "/v1/predict", method: .post, headers: gateway.headers(.admin),
-                body: json(#"{"task":"purchase","subjects":[{"user_id":"\#(user)"},{"pseudonym":"\#(other)"}]}"#)
+                body: json(#"{"task":"purchase","subjects":[{"user_id":"\#(user)"},{"user_id":"never-seen@example.com"},{"pseudonym":"\#(other)"}]}"#)
             ) { response in
+                // One subject without events gets an entry of its own; the others are scored.
                 #expect(response.status == .ok)
                 let predictions = try #require(object(response.body)["predictions"] as? [[String: Any]])
-                #expect(predictions.map { $0["pseudonym"] as? String } == [pseudonym, other])
+                #expect(predictions.map { $0["pseudonym"] as? String } == [pseudonym, unseen, other])
+                #expect(predictions[0]["score"] is Double && predictions[2]["score"] is Double)
+                #expect(predictions[1].keys.sorted() == ["error", "index", "message", "pseudonym"])
+                #expect(predictions[1]["error"] as? String == "not_found" && predictions[1]["index"] as? Int == 1)
+                return String(buffer: response.body)
+            })
+            // An explicit time: scored as of it, and the data reaches it (the shoppers' events run to 2026-03-11).
+            bodies.append(try await client.execute(
+                uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst),
+                body: json(#"{"task":"purchase","pseudonym":"\#(pseudonym)","at":"2026-03-01"}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                let freshness = object(response.body)["freshness"] as? [String: Any]
+                #expect(freshness?["at"] as? String == "2026-03-01T00:00:00Z")
+                #expect(freshness?["stale"] as? Bool == false)
+                #expect(freshness?["latest_event"] as? String == "2026-03-11T01:00:00Z")
+                return String(buffer: response.body)
+            })
+            // Months after the last event: still scored, and flagged stale.
+            bodies.append(try await client.execute(
+                uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst),
+                body: json(#"{"task":"purchase","pseudonym":"\#(pseudonym)","at":"2026-09-01T12:00:00Z"}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                #expect((object(response.body)["freshness"] as? [String: Any])?["stale"] as? Bool == true)
                 return String(buffer: response.body)
             })
             // A user with no events cannot be scored; the error names the pseudonym, not the ID.
@@ -180,6 +207,8 @@ import VeilCore
         (#"{"task":"purchase","subjects":[{"user_id":"u"},{"pseudonym":"nope"}]}"#, "subjects[1].pseudonym: must be 32 lowercase hex characters"),
         (#"{"task":"purchase","subjects":[{"user_id":"u","pseudonym":"\#(pseudonym)"}]}"#, "subjects[0]: give exactly one of user_id or pseudonym"),
         (#"{"task":"purchase","subjects":[{"user_id":7}]}"#, "subjects[0].user_id: has the wrong type"),
+        (#"{"task":"purchase","user_id":"u","at":"yesterday"}"#, "at: \(ServingTime.rule)"),
+        (#"{"task":"purchase","user_id":"u","at":"2999-01-01"}"#, "at: \(ServingTime.rule)"),
     ])
     func invalidBodyIs422NamingTheField(body: String, message: String) async throws {
         let gateway = try await TestGateway.make()

@@ -121,12 +121,53 @@ import VeilLedger
         #expect(again == prediction)
         let batch = try await predictor.predict(
             fixture.userIDs.prefix(5).map { .userID($0) }, task: .purchase, at: Self.at)
-        #expect(batch.count == 5 && batch[0] == prediction)
+        #expect(batch.count == 5 && batch[0] == .answered(prediction))
         await #expect(throws: VeilError.self) {
             try await predictor.predict(Array(repeating: .pseudonym(pseudonym), count: 1001), task: .purchase, at: Self.at)
         }
         // Churn has no approved model.
         await #expect(throws: VeilError.self) { try await predictor.predict(userID: user, task: .churn, at: Self.at) }
+    }
+
+    /// A batch answers every subject it can and gives the others an entry of their own (before, one
+    /// unknown subject failed the whole batch with 404); every answer says whether the data reaches `at`.
+    @Test func aBatchAnswersEverySubjectItCanAndEveryAnswerSaysWhetherTheDataIsStale() async throws {
+        let fixture = try await TrainingFixture()
+        let card = try await fixture.trainer.train(TrainingFixture.request(), principal: "cli")
+        _ = try await fixture.context.models.approve(id: try #require(card.modelId), reviewer: "cli", note: "fine")
+        let predictor = fixture.context.predictionService()
+        let unknown = fixture.context.keys.userPseudonymizer.pseudonym(for: "never-seen@example.com")
+        let subjects: [PredictionSubject] = [.userID(fixture.userIDs[0]), .pseudonym(unknown), .userID(fixture.userIDs[1])]
+        let outcomes = try await predictor.predict(subjects, task: .purchase, at: Self.at)
+        #expect(outcomes.count == 3)
+        let first = try await predictor.predict(userID: fixture.userIDs[0], task: .purchase, at: Self.at)
+        let third = try await predictor.predict(userID: fixture.userIDs[1], task: .purchase, at: Self.at)
+        #expect(outcomes[0] == .answered(first) && outcomes[2] == .answered(third))
+        guard case .failed(let failure) = outcomes[1] else {
+            Issue.record("the unknown subject must get a failure entry")
+            return
+        }
+        #expect(failure.index == 1 && failure.pseudonym == unknown.hex && failure.code == .notFound)
+        #expect(failure.message.contains("has no event in the model's observation window before 2026-02-26T00:00:00"))
+        await #expect(throws: VeilError.self) { try await predictor.predict(pseudonym: unknown, task: .purchase, at: Self.at) }
+
+        // The fixture's events end on 2026-03-11; the model reads all history and predicts 14 days ahead.
+        let fresh = first.freshness
+        #expect(fresh.stale == false && fresh.windowDays == 14 && fresh.at == "2026-02-26T00:00:00Z" && fresh.latestEvent?.hasPrefix("2026-03-1") == true)
+        let november = Date(timeIntervalSince1970: Double(try #require(DateText.millis("2026-11-01"))) / 1000)
+        let late = try await predictor.predict(userID: fixture.userIDs[0], task: .purchase, at: november)
+        #expect(late.freshness.stale && late.freshness.windowDays == 14 && late.freshness.at == "2026-11-01T00:00:00Z")
+        #expect(late.freshness.warning?.hasPrefix("stale data: the latest stored event (2026-03-1") == true)
+        let summary = try await predictor.score(task: .purchase, at: november, principal: "cli", write: { _ in })
+        #expect(summary.freshness.stale)
+
+        // A time in the future is refused, naming `at`.
+        do {
+            _ = try await predictor.predict(subjects, task: .purchase, at: Date().addingTimeInterval(86_400))
+            Issue.record("an `at` in the future must be refused")
+        } catch let error as VeilError {
+            #expect(error.code == .invalidInput && error.field == "at")
+        }
     }
 
     @Test func theCardCarriesWhatTheAccountantCharged() async throws {

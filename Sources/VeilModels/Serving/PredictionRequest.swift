@@ -8,6 +8,7 @@ import VeilLearning
 /// {"task": "purchase", "user_id": "alice@example.com"}
 /// {"task": "purchase", "pseudonym": "3f0c…"}
 /// {"task": "churn", "subjects": [{"user_id": "alice@example.com"}, {"pseudonym": "3f0c…"}]}
+/// {"task": "purchase", "pseudonym": "3f0c…", "at": "2026-05-01"}
 /// ```
 ///
 /// Decoding checks every rule and throws a `VeilError` naming the field (`subjects[3].pseudonym`) —
@@ -18,9 +19,11 @@ public struct PredictionRequest: Sendable, Decodable {
     public var subjects: [PredictionSubject]
     /// Whether the body named one subject (`user_id` or `pseudonym`) rather than a `subjects` list.
     public var isSingle: Bool
+    /// `at`: the time to score as of (`ServingTime.parse`); nil is now.
+    public var at: Date?
 
     enum CodingKeys: String, CodingKey {
-        case task, pseudonym, subjects
+        case task, pseudonym, subjects, at
         case userID = "user_id"
     }
 
@@ -34,13 +37,15 @@ public struct PredictionRequest: Sendable, Decodable {
             throw VeilError(.invalidInput, field: "task", "must be one of \(names)")
         }
         self.task = task
-        (subjects, isSingle) = try SubjectFields.decode(container, userID: .userID, pseudonym: .pseudonym, subjects: .subjects)
+        (subjects, isSingle, at) = try SubjectFields.decode(
+            container, userID: .userID, pseudonym: .pseudonym, subjects: .subjects, at: .at)
     }
 }
 
-/// The JSON body of `POST /v1/recommendations`: one subject or a list of them (as for `/v1/predict`),
-/// how many items each (`k`, default 10, at most `Recommendation.maxK`) and whether to leave out what
-/// each already bought (`exclude_seen`, default false). The task is always `next_item`.
+/// The JSON body of `POST /v1/recommendations`: one subject or a list of them and an optional `at`
+/// (as for `/v1/predict`), how many items each (`k`, default 10, at most `Recommendation.maxK`) and
+/// whether to leave out what each already bought (`exclude_seen`, default false). The task is always
+/// `next_item`.
 ///
 /// ```json
 /// {"subjects": [{"pseudonym": "3f0c…"}, {"user_id": "alice@example.com"}], "k": 5, "exclude_seen": true}
@@ -48,29 +53,30 @@ public struct PredictionRequest: Sendable, Decodable {
 public struct RecommendationRequest: Sendable, Decodable {
     public var subjects: [PredictionSubject]
     public var isSingle: Bool
+    /// `at`: the time to recommend as of (`ServingTime.parse`); nil is now.
+    public var at: Date?
     public var k: Int
     public var excludeSeen: Bool
 
     enum CodingKeys: String, CodingKey {
-        case pseudonym, subjects, k
+        case pseudonym, subjects, k, at
         case userID = "user_id"
         case excludeSeen = "exclude_seen"
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        (subjects, isSingle) = try SubjectFields.decode(container, userID: .userID, pseudonym: .pseudonym, subjects: .subjects)
+        (subjects, isSingle, at) = try SubjectFields.decode(
+            container, userID: .userID, pseudonym: .pseudonym, subjects: .subjects, at: .at)
         k = try container.decodeIfPresent(Int.self, forKey: .k) ?? 10
-        guard (1...Recommendation.maxK).contains(k) else {
-            throw VeilError(.invalidInput, field: "k", "must be between 1 and \(Recommendation.maxK)")
-        }
+        try Recommendation.validate(k: k)
         excludeSeen = try container.decodeIfPresent(Bool.self, forKey: .excludeSeen) ?? false
     }
 }
 
-/// Whom a request names: exactly one of `user_id`, `pseudonym` or a `subjects` list of up to
-/// `PredictionService.maxBatch` `{"user_id"}` / `{"pseudonym"}` entries. Errors name the field
-/// (`subjects[3].pseudonym`), never a value.
+/// Whom a serving request names and as of when: exactly one of `user_id`, `pseudonym` or a `subjects`
+/// list of up to `PredictionService.maxBatch` `{"user_id"}` / `{"pseudonym"}` entries, and an optional
+/// `at` (`ServingTime.parse`). Errors name the field (`subjects[3].pseudonym`), never a value.
 enum SubjectFields {
     /// One entry of `subjects`.
     private struct Entry: Decodable {
@@ -84,8 +90,9 @@ enum SubjectFields {
     }
 
     static func decode<Key: CodingKey>(
-        _ container: KeyedDecodingContainer<Key>, userID: Key, pseudonym: Key, subjects key: Key
-    ) throws -> (subjects: [PredictionSubject], isSingle: Bool) {
+        _ container: KeyedDecodingContainer<Key>, userID: Key, pseudonym: Key, subjects key: Key, at: Key
+    ) throws -> (subjects: [PredictionSubject], isSingle: Bool, at: Date?) {
+        let time = try container.decodeIfPresent(String.self, forKey: at).map { try ServingTime.parse($0) }
         let given = [userID, pseudonym, key].filter(container.contains)
         guard given.count == 1 else {
             throw VeilError(.invalidInput, field: "subjects", "give exactly one of user_id, pseudonym or subjects")
@@ -94,7 +101,7 @@ enum SubjectFields {
             let entry = try Entry(
                 userID: container.decodeIfPresent(String.self, forKey: userID),
                 pseudonym: container.decodeIfPresent(String.self, forKey: pseudonym))
-            return ([try subject(entry, field: nil)], true)
+            return ([try subject(entry, field: nil)], true, time)
         }
         var list = try container.nestedUnkeyedContainer(forKey: key)
         if let count = list.count, count > PredictionService.maxBatch {
@@ -108,7 +115,7 @@ enum SubjectFields {
         guard !subjects.isEmpty else {
             throw VeilError(.invalidInput, field: "subjects", "give at least one {\"user_id\"} or {\"pseudonym\"}")
         }
-        return (subjects, false)
+        return (subjects, false, time)
     }
 
     private static func subject(_ entry: Entry, field prefix: String?) throws -> PredictionSubject {

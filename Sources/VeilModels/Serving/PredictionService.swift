@@ -18,9 +18,11 @@ public struct Prediction: Sendable, Codable, Hashable {
     public var item: String?
     public var modelId: String
     public var modelEpsilon: Double?
+    /// The time scored as of and whether the stored events reach it (`stale`).
+    public var freshness: DataFreshness
 
     enum CodingKeys: String, CodingKey {
-        case pseudonym, task, score, category, item
+        case pseudonym, task, score, category, item, freshness
         case modelId = "model_id"
         case modelEpsilon = "model_epsilon"
     }
@@ -40,9 +42,11 @@ public struct ScoreSummary: Sendable, Codable, Hashable {
     public var scored: Int
     /// Users seen with no event in the window (not written).
     public var skipped: Int
+    /// The time scored as of and whether the stored events reach it.
+    public var freshness: DataFreshness
 
     enum CodingKeys: String, CodingKey {
-        case task, scored, skipped
+        case task, scored, skipped, freshness
         case modelId = "model_id"
     }
 }
@@ -53,8 +57,11 @@ public struct ScoreSummary: Sendable, Codable, Hashable {
 /// - Only the model `ModelRegistry.serving(task:)` returns (the latest approved one) is used; with no
 ///   approved model every call fails with `.notFound` naming `task`.
 /// - Features are computed as at training, with the model's own feature schema (from its card), from
-///   the user's events before `at` (default now), over the model's observation window length.
-/// - A user with no event in that window cannot be scored (`.notFound`, field `pseudonym`).
+///   the user's events before `at` (default now; `ServingTime.resolve` refuses a time in the future),
+///   over the model's observation window length.
+/// - Every answer says whether the stored events reach `at` (`DataFreshness.stale`).
+/// - A user with no event in that window cannot be scored: in a batch that subject's entry is a
+///   `SubjectFailure` (`not_found`) and the others are scored; alone, it is `.notFound`, field `pseudonym`.
 /// - Loaded networks are cached per model id (a model file never changes: its name is its hash).
 public final class PredictionService: Sendable {
     /// The most subjects one batch may hold.
@@ -80,78 +87,82 @@ public final class PredictionService: Sendable {
     }
 
     public func predict(userID: String, task: PredictionTask, at time: Date? = nil) async throws -> Prediction {
-        try await predict([.userID(userID)], task: task, at: time)[0]
+        try await predict([.userID(userID)], task: task, at: time)[0].get()
     }
 
     public func predict(pseudonym: Pseudonym, task: PredictionTask, at time: Date? = nil) async throws -> Prediction {
-        try await predict([.pseudonym(pseudonym)], task: task, at: time)[0]
+        try await predict([.pseudonym(pseudonym)], task: task, at: time)[0].get()
     }
 
-    /// Predictions for up to `maxBatch` subjects, in order. Fails as a whole, naming `subjects[i]`, if
-    /// one of them cannot be scored.
-    public func predict(_ subjects: [PredictionSubject], task: PredictionTask, at time: Date? = nil) async throws -> [Prediction] {
-        guard !subjects.isEmpty else { throw VeilError(.invalidInput, field: "subjects", "give at least one user_id or pseudonym") }
-        guard subjects.count <= Self.maxBatch else {
-            throw VeilError(.tooLarge, field: "subjects", "at most \(Self.maxBatch) predictions per request, got \(subjects.count)")
-        }
-        let model = try await servingModel(task: task)
-        let extractor = model.extractor(at: time ?? clock.now())
-        var inputs: [ServingInput] = []
-        var pseudonyms: [Pseudonym] = []
-        for (index, subject) in subjects.enumerated() {
-            let pseudonym = self.pseudonym(of: subject)
-            guard let input = extractor.input(for: try await events.events(for: pseudonym)) else {
-                throw Self.noEvents(pseudonym, field: subjects.count == 1 ? "pseudonym" : "subjects[\(index)]", extractor: extractor)
-            }
-            inputs.append(input)
-            pseudonyms.append(pseudonym)
-        }
-        return try model.predictions(pseudonyms: pseudonyms, inputs: inputs)
+    /// One outcome per subject, in order: a prediction, or (for a subject with no event in the
+    /// model's window) a `SubjectFailure`. Fails as a whole only for what concerns every subject: no
+    /// approved model, a bad `at`, more than `maxBatch` subjects, a store that cannot be read.
+    public func predict(
+        _ subjects: [PredictionSubject], task: PredictionTask, at time: Date? = nil
+    ) async throws -> [SubjectOutcome<Prediction>] {
+        let batch = try await self.batch(subjects, task: task, at: time, excludingSeen: false)
+        guard !batch.served.isEmpty else { return batch.outcomes([]) }
+        return batch.outcomes(
+            try batch.model.predictions(
+                pseudonyms: batch.served.map(\.pseudonym), inputs: batch.served.map(\.input), freshness: batch.freshness))
     }
 
-    /// The top `k` items of the approved `next_item` model for each of up to `maxBatch` subjects, in
-    /// order. A subject that cannot be served (no event in the model's window) gets an entry with an
-    /// `error` instead of items; the batch itself fails only when no model serves or the request breaks
-    /// a rule. `excludeSeen` leaves out items the user bought before `at`; "other" is never recommended.
+    /// The top `k` items of the approved `next_item` model for each of up to `maxBatch` subjects: one
+    /// outcome per subject, in order, a `Recommendation` or (for a subject with no event in the model's
+    /// window) a `SubjectFailure`. Fails as a whole only as `predict` does, or for a `k` outside
+    /// 1…`Recommendation.maxK`. `excludeSeen` leaves out items the user bought before `at`; "other" is
+    /// never recommended.
     public func recommend(
         _ subjects: [PredictionSubject], k: Int = 10, excludeSeen: Bool = false, at time: Date? = nil
-    ) async throws -> [Recommendation] {
+    ) async throws -> [SubjectOutcome<Recommendation>] {
+        try Recommendation.validate(k: k)
+        let batch = try await self.batch(subjects, task: .nextItem, at: time, excludingSeen: excludeSeen)
+        guard !batch.served.isEmpty else { return batch.outcomes([]) }
+        let lists = try batch.model.topItems(of: batch.served.map(\.input), k: k, excluding: batch.served.map(\.seen))
+        return batch.outcomes(
+            zip(batch.served, lists).map { subject, items in
+                Recommendation(pseudonym: subject.pseudonym.hex, model: batch.model, items: items, freshness: batch.freshness)
+            })
+    }
+
+    /// What one batch of subjects is served from: the approved model for `task`, the time resolved
+    /// once, each subject's input (and with `excludingSeen`, the items it bought before that time), and
+    /// a failure for each subject with no event in the model's window.
+    private func batch(
+        _ subjects: [PredictionSubject], task: PredictionTask, at time: Date?, excludingSeen: Bool
+    ) async throws -> ServingBatch {
         guard !subjects.isEmpty else { throw VeilError(.invalidInput, field: "subjects", "give at least one user_id or pseudonym") }
         guard subjects.count <= Self.maxBatch else {
             throw VeilError(.tooLarge, field: "subjects", "at most \(Self.maxBatch) subjects per request, got \(subjects.count)")
         }
-        guard (1...Recommendation.maxK).contains(k) else {
-            throw VeilError(.invalidInput, field: "k", "must be between 1 and \(Recommendation.maxK)")
-        }
-        let model = try await servingModel(task: .nextItem)
-        let extractor = model.extractor(at: time ?? clock.now())
-        var result: [Recommendation] = []
+        let atMillis = try ServingTime.resolve(time, now: clock.now())
+        let model = try await servingModel(task: task)
+        let extractor = model.extractor(atMillis: atMillis)
+        var batch = ServingBatch(
+            model: model, freshness: model.freshness(atMillis: atMillis, latestEventMillis: try await events.latestEventMillis()),
+            count: subjects.count)
         for (index, subject) in subjects.enumerated() {
-            let pseudonym = self.pseudonym(of: subject)
+            let pseudonym: Pseudonym
+            switch subject {
+            case .userID(let id): pseudonym = pseudonymizer.pseudonym(for: id)
+            case .pseudonym(let value): pseudonym = value
+            }
             let history = try await events.events(for: pseudonym)
             guard let input = extractor.input(for: history) else {
-                let error = Self.noEvents(pseudonym, field: subjects.count == 1 ? "pseudonym" : "subjects[\(index)]", extractor: extractor)
-                result.append(Recommendation(pseudonym: pseudonym.hex, model: model, error: error))
+                let field = subjects.count == 1 ? "pseudonym" : "subjects[\(index)]"
+                batch.failures.append(
+                    SubjectFailure(
+                        index: index, pseudonym: pseudonym,
+                        VeilError(
+                            .notFound, field: field,
+                            "pseudonym \(pseudonym.hex) has no event in the model's observation window before \(ModelFile.isoTime(millis: extractor.window.cutoff))"
+                                + (batch.freshness.warning.map { " (\($0))" } ?? ""))))
                 continue
             }
-            let seen = excludeSeen ? model.boughtItems(history, before: extractor.window.cutoff) : []
-            let items = try model.topItems(of: [input], k: k, excluding: [seen])[0]
-            result.append(Recommendation(pseudonym: pseudonym.hex, model: model, items: items))
+            let seen = excludingSeen ? model.boughtItems(history, before: extractor.window.cutoff) : []
+            batch.served.append(.init(index: index, pseudonym: pseudonym, input: input, seen: seen))
         }
-        return result
-    }
-
-    private func pseudonym(of subject: PredictionSubject) -> Pseudonym {
-        switch subject {
-        case .userID(let id): pseudonymizer.pseudonym(for: id)
-        case .pseudonym(let value): value
-        }
-    }
-
-    private static func noEvents(_ pseudonym: Pseudonym, field: String, extractor: ServingExtractor) -> VeilError {
-        VeilError(
-            .notFound, field: field,
-            "pseudonym \(pseudonym.hex) has no event in the model's observation window before \(ModelFile.isoTime(millis: extractor.window.cutoff))")
+        return batch
     }
 
     /// Scores every user with an event in the model's window and writes CSV (header first) through
@@ -162,12 +173,12 @@ public final class PredictionService: Sendable {
         task: PredictionTask, k: Int = 10, at time: Date? = nil, principal: String, write: (String) throws -> Void,
         progress: (Int) -> Void = { _ in }
     ) async throws -> ScoreSummary {
-        guard (1...Recommendation.maxK).contains(k) else {
-            throw VeilError(.invalidInput, field: "k", "must be between 1 and \(Recommendation.maxK)")
-        }
+        try Recommendation.validate(k: k)
         let model = try await servingModel(task: task)
-        let extractor = model.extractor(at: time ?? clock.now())
-        var summary = ScoreSummary(modelId: model.id, task: task.rawValue, scored: 0, skipped: 0)
+        let atMillis = try ServingTime.resolve(time, now: clock.now())
+        let extractor = model.extractor(atMillis: atMillis)
+        let freshness = model.freshness(atMillis: atMillis, latestEventMillis: try await events.latestEventMillis())
+        var summary = ScoreSummary(modelId: model.id, task: task.rawValue, scored: 0, skipped: 0, freshness: freshness)
         let ranks = task.definition.needsSequences
         try write(ranks ? "pseudonym,rank,item,score\n" : "pseudonym,score\n")
         var pending: [Pseudonym] = []
@@ -183,7 +194,9 @@ public final class PredictionService: Sendable {
                     for item in items { text += "\(pseudonym.hex),\(item.rank),\(item.item),\(item.score)\n" }
                 }
             } else {
-                for row in try model.predictions(pseudonyms: pending, inputs: inputs) { text += "\(row.pseudonym),\(row.score)\n" }
+                for row in try model.predictions(pseudonyms: pending, inputs: inputs, freshness: freshness) {
+                    text += "\(row.pseudonym),\(row.score)\n"
+                }
             }
             try write(text)
             summary.scored += pending.count
@@ -216,7 +229,7 @@ public final class PredictionService: Sendable {
             actor: principal, action: .modelScore,
             details: [
                 "model_id": .string(model.id), "task": .string(task.rawValue), "scored": .int(Int64(summary.scored)),
-                "at": .string(ModelFile.isoTime(millis: extractor.window.cutoff)),
+                "at": .string(ModelFile.isoTime(millis: extractor.window.cutoff)), "stale": .bool(freshness.stale),
             ])
         return summary
     }
@@ -236,9 +249,37 @@ public final class PredictionService: Sendable {
         }
         let model = ServingModel(
             id: record.id, task: task, network: network, schema: stored.card.features,
-            windowDays: stored.card.dataWindow.windowDays, epsilon: stored.card.epsilon ?? record.epsilon)
+            windowDays: stored.card.dataWindow.windowDays, horizonDays: stored.card.dataWindow.horizonDays,
+            epsilon: stored.card.epsilon ?? record.epsilon)
         cache.withLock { $0[record.id] = model }
         return model
+    }
+}
+
+/// One batch of subjects as `PredictionService` serves it: the model and the freshness of the time
+/// resolved for all of them, the subjects that have an input, and a failure for each of the others.
+private struct ServingBatch {
+    struct Subject {
+        let index: Int
+        let pseudonym: Pseudonym
+        let input: ServingInput
+        /// The vocabulary indices of the items to leave out of a recommendation (empty unless asked).
+        let seen: Set<Int>
+    }
+
+    let model: ServingModel
+    let freshness: DataFreshness
+    /// How many subjects the request named.
+    let count: Int
+    var served: [Subject] = []
+    var failures: [SubjectFailure] = []
+
+    /// One outcome per subject in request order: `answers[i]` for `served[i]`, the failures in place.
+    func outcomes<Answer>(_ answers: [Answer]) -> [SubjectOutcome<Answer>] {
+        var outcomes: [SubjectOutcome<Answer>?] = Array(repeating: nil, count: count)
+        for (subject, answer) in zip(served, answers) { outcomes[subject.index] = .answered(answer) }
+        for failure in failures { outcomes[failure.index] = .failed(failure) }
+        return outcomes.map { $0! }
     }
 }
 
@@ -254,10 +295,19 @@ struct ServingModel: Sendable {
     let network: Network
     let schema: FeatureSchema
     let windowDays: Int?
+    /// The label horizon the model was trained for (nil in cards that predate serving it).
+    let horizonDays: Int?
     let epsilon: Double?
 
-    func extractor(at time: Date) -> ServingExtractor {
-        let cutoff = Int64(time.timeIntervalSince1970 * 1000)
+    /// How old the latest stored event may be before answers are flagged stale: the observation
+    /// window, or for a model that reads the whole history, its label horizon (the period a score is about).
+    var freshnessDays: Int? { windowDays ?? horizonDays }
+
+    func freshness(atMillis: Int64, latestEventMillis: Int64?) -> DataFreshness {
+        DataFreshness(atMillis: atMillis, windowDays: freshnessDays, latestEventMillis: latestEventMillis)
+    }
+
+    func extractor(atMillis cutoff: Int64) -> ServingExtractor {
         let window = FeatureWindow(
             observationStart: windowDays.map { cutoff - Int64($0) * FeatureWindow.millisPerDay }, cutoff: cutoff,
             horizonEnd: cutoff)
@@ -290,13 +340,13 @@ struct ServingModel: Sendable {
         }
     }
 
-    func predictions(pseudonyms: [Pseudonym], inputs: [ServingInput]) throws -> [Prediction] {
+    func predictions(pseudonyms: [Pseudonym], inputs: [ServingInput], freshness: DataFreshness) throws -> [Prediction] {
         let (probabilities, classes) = try self.probabilities(inputs)
         let vocabulary = self.vocabulary
         return pseudonyms.enumerated().map { row, pseudonym in
             var prediction = Prediction(
                 pseudonym: pseudonym.hex, task: task.rawValue, score: probabilities[row], category: nil, item: nil,
-                modelId: id, modelEpsilon: epsilon)
+                modelId: id, modelEpsilon: epsilon, freshness: freshness)
             guard classes > 1 else { return prediction }
             let slice = Array(probabilities[(row * classes)..<((row + 1) * classes)])
             if let vocabulary {
@@ -363,8 +413,8 @@ struct ServingExtractor: Sendable {
     }
 }
 
-/// One subject's recommendations, as both faces return them: the pseudonym (never the raw ID) and the
-/// top items, or an `error` when the subject cannot be served.
+/// One subject's recommendations, as both faces return them (in a `SubjectOutcome`): the pseudonym
+/// (never the raw ID), the top items, the model, and the time recommended as of with its freshness.
 public struct Recommendation: Sendable, Codable, Hashable {
     /// The most items one list may hold.
     public static let maxK = 100
@@ -377,29 +427,29 @@ public struct Recommendation: Sendable, Codable, Hashable {
         public var score: Double
     }
 
-    /// Why a subject got no list: the error code and a message naming the field.
-    public struct Problem: Sendable, Codable, Hashable {
-        public var code: String
-        public var message: String
-    }
-
     public var pseudonym: String
-    public var items: [Item]?
-    public var error: Problem?
+    public var items: [Item]
     public var modelId: String
     public var modelEpsilon: Double?
+    /// The time recommended as of and whether the stored events reach it (`stale`).
+    public var freshness: DataFreshness
 
     enum CodingKeys: String, CodingKey {
-        case pseudonym, items, error
+        case pseudonym, items, freshness
         case modelId = "model_id"
         case modelEpsilon = "model_epsilon"
     }
 
-    init(pseudonym: String, model: ServingModel, items: [Item]? = nil, error: VeilError? = nil) {
+    init(pseudonym: String, model: ServingModel, items: [Item], freshness: DataFreshness) {
         self.pseudonym = pseudonym
         self.items = items
-        self.error = error.map { Problem(code: $0.code.description, message: $0.description) }
         modelId = model.id
         modelEpsilon = model.epsilon
+        self.freshness = freshness
+    }
+
+    /// Throws `.invalidInput` naming `k` unless 1 ≤ `k` ≤ `maxK`.
+    public static func validate(k: Int) throws {
+        guard (1...maxK).contains(k) else { throw VeilError(.invalidInput, field: "k", "must be between 1 and \(maxK)") }
     }
 }

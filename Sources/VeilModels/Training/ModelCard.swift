@@ -131,6 +131,7 @@ struct ServingCard: Decodable, Sendable {
 
     struct DataWindowLength: Decodable, Sendable {
         var windowDays: Int?
+        var horizonDays: Int?
     }
 }
 
