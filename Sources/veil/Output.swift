@@ -94,3 +94,26 @@ struct EpsilonFormat {
     /// One ε on its own.
     static func text(_ value: Double) -> String { EpsilonFormat([value])(value) }
 }
+
+/// One fixed-point format for every number of a table column: no decimals when every value is whole,
+/// otherwise as many as give the column's largest magnitude four significant digits (at least one,
+/// at most six), so the digits of one column line up and a noisy 1234.5 never sits beside 0.1235.
+struct ColumnNumberFormat {
+    /// Decimals after the point.
+    let decimals: Int
+
+    init(_ values: [Double]) {
+        let finite = values.filter(\.isFinite)
+        guard finite.contains(where: { $0 != $0.rounded() }) else {
+            decimals = 0
+            return
+        }
+        let largest = finite.map(abs).max() ?? 0
+        let integerDigits = largest >= 1 ? Int(log10(largest).rounded(.down)) + 1 : 0
+        decimals = min(6, max(1, 4 - integerDigits))
+    }
+
+    func callAsFunction(_ value: Double) -> String {
+        value.isFinite ? String(format: "%.\(decimals)f", value) : "n/a"
+    }
+}

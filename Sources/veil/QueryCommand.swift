@@ -121,18 +121,16 @@ enum QueryText {
         lines += noiseLines(
             answer.bounding, answer.sensitivity, answer.partitionSelection, intervalMethod: answer.intervalMethod)
         lines.append("")
-        let header = pad("group", 16) + pad("value", 16) + pad("95% interval", 32) + "noise sd"
-        lines.append(header)
+        var rows: [(key: String, estimate: QueryAnswer.Estimate)] = []
         for group in answer.groups {
             let key = group.source == "selected" ? group.key + " *" : group.key
             if let bins = group.bins, query.metric == "histogram" {
-                for bin in bins {
-                    lines.append(row("\(key) [\(format(bin.lower)), \(format(bin.upper)))", bin.estimate))
-                }
+                rows += bins.map { ("\(key) [\(format($0.lower)), \(format($0.upper)))", $0.estimate) }
             } else if let estimate = group.estimate {
-                lines.append(row(key, estimate))
+                rows.append((key, estimate))
             }
         }
+        lines += table(rows)
         if answer.groups.contains(where: { $0.source == "selected" }) {
             lines.append("* key found in the data and released by partition selection")
         }
@@ -195,9 +193,20 @@ enum QueryText {
         return lines
     }
 
-    static func row(_ key: String, _ estimate: QueryAnswer.Estimate) -> String {
-        pad(key, 16) + pad(estimate.value.map(format) ?? "n/a", 16)
-            + pad("[\(format(estimate.low)), \(format(estimate.high))]", 32) + (estimate.noiseSD.map(format) ?? "n/a")
+    /// The answer's table: one row per group (or bin), each number column in one format.
+    static func table(_ rows: [(key: String, estimate: QueryAnswer.Estimate)]) -> [String] {
+        let estimates = rows.map(\.estimate)
+        let value = ColumnNumberFormat(estimates.compactMap(\.value))
+        let interval = ColumnNumberFormat(estimates.flatMap { [$0.low, $0.high] })
+        let noise = ColumnNumberFormat(estimates.compactMap(\.noiseSD))
+        var table = TextTable([("group", .left), ("value", .right), ("95% interval", .right), ("noise sd", .right)])
+        for (key, estimate) in rows {
+            table.append([
+                key, estimate.value.map(value.callAsFunction) ?? "n/a",
+                "[\(interval(estimate.low)), \(interval(estimate.high))]", estimate.noiseSD.map(noise.callAsFunction) ?? "n/a",
+            ])
+        }
+        return table.lines
     }
 
     static func pad(_ text: String, _ width: Int) -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import VeilQueries
 @testable import veil
 
 /// How the command line meets a person: mistyped names get the nearest one, numbers in a column share
@@ -38,5 +39,24 @@ import Testing
         #expect(table.lines == ["name       events", "a       1,234,567", "longer          7"])
         #expect(TextTable.count(-1_000) == "-1,000" && TextTable.count(999) == "999")
         #expect(TextTable.bytes(512) == "512 B" && TextTable.bytes(1_536) == "1.5 KiB" && TextTable.bytes(3 << 30) == "3.0 GiB")
+    }
+
+    @Test func aQueryAnswersNumberColumnsEachShareOneFixedPointFormat() {
+        // The values %.4g printed as 1235, 3.5, 0.1235 and 1.2e5 in one column.
+        #expect([1234.5, 3.5, 0.12345].map(ColumnNumberFormat([1234.5, 3.5, 0.12345]).callAsFunction) == ["1234.5", "3.5", "0.1"])
+        #expect([3.25, 0.125].map(ColumnNumberFormat([3.25, 0.125]).callAsFunction) == ["3.250", "0.125"])
+        #expect([120_000, 7].map(ColumnNumberFormat([120_000, 7]).callAsFunction) == ["120000", "7"])
+        #expect([0.5, 0.0001].map(ColumnNumberFormat([0.5, 0.0001]).callAsFunction) == ["0.5000", "0.0001"])
+        let lines = QueryText.table([
+            ("view", .init(value: 123_456.7, noiseSD: 1.5, low: 123_453.8, high: 123_459.6)),
+            ("purchase", .init(value: 2.26, noiseSD: 1.5, low: -0.69, high: 5.19)),
+            ("return", .init(value: nil, noiseSD: nil, low: 0, high: 0)),
+        ])
+        #expect(lines == [
+            "group        value          95% interval  noise sd",
+            "view      123456.7  [123453.8, 123459.6]     1.500",
+            "purchase       2.3           [-0.7, 5.2]     1.500",
+            "return         n/a            [0.0, 0.0]       n/a",
+        ], "\(lines.joined(separator: "\n"))")
     }
 }
