@@ -47,6 +47,8 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let modelApprove = AuditAction("model.approve")
     /// A candidate rejected. Details: `model_id`, `task`, `note`.
     public static let modelReject = AuditAction("model.reject")
+    /// An approved model withdrawn: it never serves again. Details: `model_id`, `task`, `note`.
+    public static let modelRevoke = AuditAction("model.revoke")
     /// Every user scored with an approved model. Details: model id, counts.
     public static let modelScore = AuditAction("model.score")
     /// A DP aggregate query answered. Details: the plan and what it spent.

@@ -4,8 +4,9 @@ import VeilCore
 import VeilModels
 
 /// The model registry: `GET /v1/models` (every model, newest first), `GET /v1/models/{id}` (state,
-/// review and card, as `veil models show --json`), and a reviewer's `POST /v1/models/{id}/approve`
-/// and `/reject` with `{"note": "..."}` (required, audited with the token's name as reviewer).
+/// review and card, as `veil models show --json`), and a reviewer's `POST /v1/models/{id}/approve`,
+/// `/reject` and `/revoke` with `{"note": "..."}` (required, `ModelRegistry.checkedNote`; audited with
+/// the token's name as reviewer).
 ///
 /// Reading and reviewing are registered on separate groups (`addReadRoutes`, `addReviewRoutes`) so
 /// each carries its own role check.
@@ -20,6 +21,7 @@ struct ModelsController {
     func addReviewRoutes(to group: RouterGroup<VeilRequestContext>) {
         group.post("{id}/approve", use: approve)
         group.post("{id}/reject", use: reject)
+        group.post("{id}/revoke", use: revoke)
     }
 
     /// `{"note": "..."}`: why the reviewer decided so; audited, so it must hold no personal data.
@@ -43,15 +45,16 @@ struct ModelsController {
         try await review(request, context) { try await models.reject(id: $0, reviewer: $1, note: $2) }
     }
 
+    @Sendable func revoke(request: Request, context: VeilRequestContext) async throws -> Response {
+        try await review(request, context) { try await models.revoke(id: $0, reviewer: $1, note: $2) }
+    }
+
     private func review<Record: Encodable>(
         _ request: Request, _ context: VeilRequestContext,
         _ decide: (_ id: String, _ reviewer: String, _ note: String) async throws -> Record
     ) async throws -> Response {
         let id = try Self.id(context)
-        let note = try await JSONRequest.decode(Review.self, from: request).note.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...2000).contains(note.count) else {
-            throw APIError.unprocessable("note: is required: 1 to 2000 characters saying why")
-        }
+        let note = try await JSONRequest.decode(Review.self, from: request).note
         let reviewer = context.actor
         return try JSONBody.response(try await JSONRequest.validating { try await decide(id, reviewer, note) })
     }

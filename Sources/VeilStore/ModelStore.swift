@@ -1,9 +1,10 @@
 import Foundation
 import VeilCore
 
-/// A model's review state. Only `approved` models serve predictions.
+/// A model's review state. Only `approved` models serve predictions; a reviewer may withdraw an
+/// approved model (`revoked`), after which it never serves again.
 public enum ModelState: String, Sendable, Codable, CaseIterable {
-    case candidate, approved, rejected
+    case candidate, approved, rejected, revoked
 }
 
 /// One model in the registry. The artifact itself is kept by a `ModelArtifactStore` under `id`.
@@ -19,6 +20,10 @@ public struct ModelRecord: Codable, Sendable, Equatable {
     public var reviewer: String?
     public var reviewNote: String?
     public var reviewedMillis: Int64?
+    /// Who withdrew the approval, why, and when (`revoked` models only).
+    public var revokedBy: String?
+    public var revokeNote: String?
+    public var revokedMillis: Int64?
 
     public init(id: String, task: String, isPrivate: Bool, epsilon: Double?, createdMillis: Int64) {
         self.id = id
@@ -35,6 +40,9 @@ public struct ModelRecord: Codable, Sendable, Equatable {
         case createdMillis = "created_ms"
         case reviewNote = "review_note"
         case reviewedMillis = "reviewed_ms"
+        case revokedBy = "revoked_by"
+        case revokeNote = "revoke_note"
+        case revokedMillis = "revoked_ms"
     }
 }
 
@@ -58,12 +66,33 @@ extension ModelRecord {
         record.reviewedMillis = atMillis
         return record
     }
+
+    /// The revocation rule every backend applies: `stored` (nil when no model has `id`) moved from
+    /// `approved` to `revoked` by `reviewer`; `.notFound` for no model, `.invalidInput` for one that is
+    /// not approved. The approval (`reviewer`, `review_note`, `reviewed_ms`) is kept beside it.
+    public static func revoking(
+        _ stored: ModelRecord?, id: String, by reviewer: String, note: String, atMillis: Int64
+    ) throws -> ModelRecord {
+        guard var record = stored else {
+            throw VeilError(.notFound, field: "model_id", "no model \(id); see `veil models list`")
+        }
+        guard record.state == .approved else {
+            throw VeilError(
+                .invalidInput, field: "model_id", "model \(id) is \(record.state.rawValue); only an approved model can be revoked")
+        }
+        record.state = .revoked
+        record.revokedBy = reviewer
+        record.revokeNote = note
+        record.revokedMillis = atMillis
+        return record
+    }
 }
 
 /// The persisted model registry.
 ///
 /// Contract: each change and its audit record commit in one transaction — a registration with its
-/// `model.train` record, a review with its `model.approve` / `model.reject` record.
+/// `model.train` record, a review with its `model.approve` / `model.reject` record, a revocation with
+/// its `model.revoke` record.
 public protocol ModelStore: Sendable {
     /// Stores `record` unless a model with its id exists (the same artifact bytes: the same model), seals
     /// `audit` either way, and returns the stored record.
@@ -77,7 +106,13 @@ public protocol ModelStore: Sendable {
         id: String, to state: ModelState, reviewer: String, note: String, atMillis: Int64,
         audit: @escaping @Sendable (ModelRecord) -> AuditDraft
     ) async throws -> ModelRecord
-    /// The most recently approved model for `task`, if any.
+    /// Moves an `approved` model to `revoked` (`ModelRecord.revoking`) and seals `audit(revoked)`,
+    /// atomically; throws `.invalidInput` if the model is not approved and `.notFound` if it does not exist.
+    func revoke(
+        id: String, by reviewer: String, note: String, atMillis: Int64,
+        audit: @escaping @Sendable (ModelRecord) -> AuditDraft
+    ) async throws -> ModelRecord
+    /// The most recently approved model for `task` that is still approved, if any.
     func serving(task: String) async throws -> ModelRecord?
 }
 

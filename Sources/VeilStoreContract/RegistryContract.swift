@@ -51,6 +51,37 @@ enum RegistryContract {
             let chain = try await deployment.verifiedChain(stores)
             #expect(chain.map(\.action) == ["model.train", "model.train", "model.train", "model.train", "model.approve", "model.approve"])
         },
+        StoreContractCase("models: a revocation commits with its record; only an approved model is revoked; it stops serving") { deployment in
+            let stores = try await deployment.open()
+            _ = try await stores.models.register(model("aa01", at: 1_000), audit: trained("aa01"))
+            _ = try await stores.models.register(model("bb02", at: 2_000), audit: trained("bb02"))
+            let revoke = { (id: String, at: Int64) in
+                try await stores.models.revoke(id: id, by: "reviewer-2", note: "drifted", atMillis: at) { record in
+                    AuditDraft(actor: record.revokedBy ?? "", action: .modelRevoke, details: ["model_id": .string(record.id)])
+                }
+            }
+            let candidate = await #expect(throws: VeilError.self) { try await revoke("aa01", 3_000) }
+            #expect(candidate?.code == .invalidInput)
+            let missing = await #expect(throws: VeilError.self) { try await revoke("dd04", 3_000) }
+            #expect(missing?.code == .notFound)
+
+            _ = try await stores.models.review(id: "aa01", to: .approved, reviewer: "reviewer-1", note: "ok", atMillis: 4_000, audit: reviewed)
+            _ = try await stores.models.review(id: "bb02", to: .approved, reviewer: "reviewer-1", note: "newer", atMillis: 5_000, audit: reviewed)
+            #expect(try await stores.models.serving(task: "purchase")?.id == "bb02")
+            let revoked = try await revoke("bb02", 6_000)
+            #expect(revoked.state == .revoked && revoked.revokedBy == "reviewer-2" && revoked.revokeNote == "drifted")
+            #expect(revoked.revokedMillis == 6_000 && revoked.reviewer == "reviewer-1" && revoked.reviewNote == "newer")
+            // Read back by another open (another replica): the revocation is stored, the older approval serves.
+            let other = try await deployment.open()
+            #expect(try await other.models.find(id: "bb02") == revoked)
+            #expect(try await other.models.serving(task: "purchase")?.id == "aa01")
+            let again = await #expect(throws: VeilError.self) { try await revoke("bb02", 7_000) }
+            #expect(again?.code == .invalidInput)
+            _ = try await revoke("aa01", 8_000)
+            #expect(try await other.models.serving(task: "purchase") == nil)
+            let chain = try await deployment.verifiedChain(stores)
+            #expect(chain.map(\.action) == ["model.train", "model.train", "model.approve", "model.approve", "model.revoke", "model.revoke"])
+        },
         StoreContractCase("artifacts: stored bytes come back as they were; storing an id again changes nothing") { deployment in
             let stores = try await deployment.open()
             let bytes = Data((0..<5_000).map { UInt8($0 % 251) })

@@ -26,6 +26,7 @@ import VeilStore
 ///   spends on a dataset are decided one at a time across replicas; the policy the ledger runs under
 ///   is `settings.policy_hash`, recorded with `policy.load`. `budget_spends`: one row per spend, with
 ///   the seq of its `budget.spend` audit record.
+/// - v2: `models` may be `revoked`, with `revoked_by`, `revoke_note`, `revoked_ms`.
 /// - `key_set`: the fingerprint of the key set the database belongs to (one row).
 /// - `audit_records`: the audit chain, one row per record (`seq`, the exact line, its hash);
 ///   `audit_head`: one row, the chain head (seq, hash), locked to append so that replicas share one
@@ -140,6 +141,15 @@ enum PostgresSchema {
                     audit_seq bigint UNIQUE REFERENCES audit_records (seq)
                 );
                 CREATE INDEX budget_spends_dataset ON budget_spends (dataset, id);
+                """),
+        Migration(
+            version: 2, name: "model-revocation",
+            sql: """
+                ALTER TABLE models DROP CONSTRAINT models_state_check;
+                ALTER TABLE models ADD CONSTRAINT models_state_check CHECK (state IN ('candidate', 'approved', 'rejected', 'revoked'));
+                ALTER TABLE models ADD COLUMN revoked_by text;
+                ALTER TABLE models ADD COLUMN revoke_note text;
+                ALTER TABLE models ADD COLUMN revoked_ms bigint;
                 """),
     ]
 

@@ -50,6 +50,20 @@ struct SQLiteModelStore: ModelStore {
         }
     }
 
+    func revoke(
+        id: String, by reviewer: String, note: String, atMillis: Int64,
+        audit: @escaping @Sendable (ModelRecord) -> AuditDraft
+    ) async throws -> ModelRecord {
+        try await database.write("models.revoke") { db in
+            let record = try ModelRecord.revoking(try Self.find(id, in: db), id: id, by: reviewer, note: note, atMillis: atMillis)
+            try db.execute(
+                sql: "UPDATE models SET state = ?, revoked_by = ?, revoke_note = ?, revoked_ms = ? WHERE id = ?",
+                arguments: [record.state.rawValue, reviewer, note, atMillis, id])
+            try chain.append(audit(record), in: db)
+            return record
+        }
+    }
+
     func serving(task: String) async throws -> ModelRecord? {
         try await database.read("models.serving") { db in
             try Row.fetchOne(
@@ -74,10 +88,13 @@ struct SQLiteModelStore: ModelStore {
         record.reviewer = row["reviewer"]
         record.reviewNote = row["review_note"]
         record.reviewedMillis = row["reviewed_ms"]
+        record.revokedBy = row["revoked_by"]
+        record.revokeNote = row["revoke_note"]
+        record.revokedMillis = row["revoked_ms"]
         return record
     }
 
-    /// Creates `models`.
+    /// Creates `models`; v2 adds who revoked an approval, why and when.
     static func registerMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("models-v1") { db in
             try db.create(table: "models") { table in
@@ -90,6 +107,13 @@ struct SQLiteModelStore: ModelStore {
                 table.column("reviewer", .text)
                 table.column("review_note", .text)
                 table.column("reviewed_ms", .integer)
+            }
+        }
+        migrator.registerMigration("models-v2-revoke") { db in
+            try db.alter(table: "models") { table in
+                table.add(column: "revoked_by", .text)
+                table.add(column: "revoke_note", .text)
+                table.add(column: "revoked_ms", .integer)
             }
         }
     }

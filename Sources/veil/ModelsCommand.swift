@@ -10,17 +10,19 @@ import VeilStore
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
-        abstract: "List and show trained models; approve or reject candidates (as reviewer `cli`).",
+        abstract: "List and show trained models; approve, reject or revoke them (as reviewer `cli`).",
         discussion: """
             A model starts as a candidate. Approval (audited with the note) makes it the one that serves \
-            its task; a non-private model can never be approved.
+            its task; a non-private model can never be approved. Revoking an approved model stops it \
+            serving at once, also in a running `veil serve`; it never serves again.
 
             Examples:
               veil models list --json
               veil models show 3f2a…
               veil models approve 3f2a… --note "AUC 0.74 at ε = 1, card checked"
+              veil models revoke 3f2a… --note "drift: AUC 0.52 on last week's holdout"
             """,
-        subcommands: [List.self, Show.self, Approve.self, Reject.self]
+        subcommands: [List.self, Show.self, Approve.self, Reject.self, Revoke.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -62,6 +64,9 @@ struct ModelsCommand: AsyncParsableCommand {
             if let reviewer = record.reviewer {
                 print("review  \(reviewer): \(record.reviewNote ?? "")")
             }
+            if let revoker = record.revokedBy {
+                print("revoked \(revoker) at \(ModelsCommand.time(record.revokedMillis ?? 0)): \(record.revokeNote ?? "")")
+            }
             print(try Output.jsonText(description.card), terminator: "")
         }
     }
@@ -88,11 +93,22 @@ struct ModelsCommand: AsyncParsableCommand {
         }
     }
 
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke an approved model: it stops serving at once and never serves again.",
+            discussion: "Example:\n  veil models revoke MODEL_ID --note \"calibration drifted; see ticket 42\"")
+        @OptionGroup var review: Review
+
+        func run() async throws {
+            try await review.decide { models in try await models.revoke(id: review.id, reviewer: "cli", note: review.note) }
+        }
+    }
+
     /// What a review names: the model, the reviewer's note, and where the service is.
     struct Review: ParsableArguments {
         @Argument(help: ArgumentHelp("The model id.", valueName: "id"))
         var id: String
-        @Option(help: ArgumentHelp("The reviewer's note (audited).", valueName: "text"))
+        @Option(help: ArgumentHelp("The reviewer's note (audited; 1 to 2000 characters, no personal data).", valueName: "text"))
         var note: String
         @OptionGroup var service: ServiceOptions
         @OptionGroup var output: OutputOptions
@@ -107,7 +123,8 @@ struct ModelsCommand: AsyncParsableCommand {
         if json {
             try Output.json(record)
         } else {
-            print("\(record.id)  \(record.task)  \(record.state.rawValue) by \(record.reviewer ?? "")")
+            let by = record.state == .revoked ? record.revokedBy : record.reviewer
+            print("\(record.id)  \(record.task)  \(record.state.rawValue) by \(by ?? "")")
         }
     }
 

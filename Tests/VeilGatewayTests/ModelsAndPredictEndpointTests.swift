@@ -79,6 +79,40 @@ import VeilCore
                 #expect(predictions.map { $0["pseudonym"] as? String } == [pseudonym, other])
                 return String(buffer: response.body)
             })
+            // Revoked: the very next prediction is refused, naming the revoked model; a second revoke is refused.
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/revoke", method: .post, headers: gateway.headers(.reviewer),
+                body: json(#"{"note":"  calibration drifted  "}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                let record = object(response.body)
+                #expect(record["state"] as? String == "revoked")
+                #expect(record["revoked_by"] as? String == "test-reviewer")
+                #expect(record["revoke_note"] as? String == "calibration drifted")
+                #expect(record["review_note"] as? String == "card checked, AUC above baseline")
+            }
+            bodies.append(try await client.execute(
+                uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst), body: json(#"{"task":"purchase","user_id":"\#(user)"}"#)
+            ) { response in
+                #expect(response.status == .notFound)
+                let message = object(response.body)["message"] as? String ?? ""
+                #expect(message.hasPrefix("task: no approved model for task purchase (model \(modelID) was revoked at "), "\(message)")
+                return String(buffer: response.body)
+            })
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/revoke", method: .post, headers: gateway.headers(.reviewer), body: json(#"{"note":"again"}"#)
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(object(response.body)["message"] as? String == "model_id: model \(modelID) is revoked; only an approved model can be revoked")
+            }
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/revoke", method: .post, headers: gateway.headers(.analyst), body: json(#"{"note":"x"}"#)
+            ) { response in
+                #expect(response.status == .forbidden)
+            }
+            let revocation = try await gateway.lastAuditRecord()
+            #expect(revocation["action"] as? String == "model.revoke" && revocation["actor"] as? String == "test-reviewer")
+            #expect((revocation["details"] as? [String: Any])?["note"] as? String == "calibration drifted")
             // A user with no events cannot be scored; the error names the pseudonym, not the ID.
             bodies.append(try await client.execute(
                 uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst),
@@ -147,7 +181,7 @@ import VeilCore
     func reviewWithoutANoteIs422(body: String, message: String) async throws {
         let gateway = try await TestGateway.make()
         try await gateway.application().test(.router) { client in
-            for action in ["approve", "reject"] {
+            for action in ["approve", "reject", "revoke"] {
                 try await client.execute(
                     uri: "/v1/models/\(Self.unknown)/\(action)", method: .post, headers: gateway.headers(.reviewer), body: json(body)
                 ) { response in

@@ -14,6 +14,10 @@ import VeilStore
 /// - A model starts as `candidate`; a reviewer moves it once to `approved` or `rejected`, audited with
 ///   the reviewer's note in the same transaction. A non-private model can never be approved. Only
 ///   approved models serve.
+/// - A reviewer may revoke an approved model (`revoked`, audited as `model.revoke` with the note): it
+///   stops serving from the next request on, in every process on the store, because `serving(task:)`
+///   reads the store on each call. A revoked model never serves again; the task is served by the most
+///   recently approved model that is still approved, if there is one.
 public final class ModelRegistry: Sendable {
     private let store: any ModelStore
     private let artifacts: any ModelArtifactStore
@@ -63,18 +67,38 @@ public final class ModelRegistry: Sendable {
         return record
     }
 
-    /// The approved model that serves `task`, or a `.notFound` error saying none is approved.
+    /// The approved model that serves `task`, or a `.notFound` error saying none is approved (and,
+    /// when the last one was revoked, which one and when).
     public func serving(task: String) async throws -> ModelRecord {
         guard let record = try await store.serving(task: task) else {
+            let revoked = try await store.all().filter { $0.task == task && $0.state == .revoked }
+                .max { ($0.revokedMillis ?? 0) < ($1.revokedMillis ?? 0) }
+            let why = revoked.map { model in
+                " (model \(model.id) was revoked at \(ModelFile.isoTime(millis: model.revokedMillis ?? 0)))"
+            }
             throw VeilError(
                 .notFound, field: "task",
-                "no approved model for task \(task); train one and have a reviewer approve it (`veil models approve`)")
+                "no approved model for task \(task)\(why ?? ""); train one and have a reviewer approve it (`veil models approve`)")
         }
         return record
     }
 
+    /// The most characters a review or revocation note may hold (after trimming).
+    public static let maxNoteLength = 2000
+
+    /// `note` without surrounding white space; `.invalidInput` (field `note`) unless it holds 1 to
+    /// `maxNoteLength` characters. Every decision carries a note: it is the reviewer's reason, audited.
+    public static func checkedNote(_ note: String) throws -> String {
+        let trimmed = note.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...maxNoteLength).contains(trimmed.count) else {
+            throw VeilError(.invalidInput, field: "note", "is required: 1 to \(maxNoteLength) characters saying why")
+        }
+        return trimmed
+    }
+
     /// Approves a candidate. Refuses a non-private model.
     public func approve(id: String, reviewer: String, note: String) async throws -> ModelRecord {
+        let note = try Self.checkedNote(note)
         let record = try await find(id: id)
         guard record.isPrivate else {
             throw VeilError(.forbidden, field: "model_id", "model \(id) was trained without differential privacy and can never be served")
@@ -84,7 +108,17 @@ public final class ModelRegistry: Sendable {
 
     /// Rejects a candidate.
     public func reject(id: String, reviewer: String, note: String) async throws -> ModelRecord {
-        try await review(id: id, to: .rejected, reviewer: reviewer, note: note)
+        try await review(id: id, to: .rejected, reviewer: reviewer, note: try Self.checkedNote(note))
+    }
+
+    /// Withdraws an approved model: it stops serving at once and never serves again.
+    public func revoke(id: String, reviewer: String, note: String) async throws -> ModelRecord {
+        let note = try Self.checkedNote(note)
+        return try await store.revoke(id: id, by: reviewer, note: note, atMillis: clock.nowMillis()) { revoked in
+            AuditDraft(
+                actor: reviewer, action: .modelRevoke,
+                details: ["model_id": .string(id), "task": .string(revoked.task), "note": .string(note)])
+        }
     }
 
     private func review(id: String, to state: ModelState, reviewer: String, note: String) async throws -> ModelRecord {
