@@ -17,6 +17,9 @@ public struct ModelRecord: Codable, Sendable, Equatable {
     public var isPrivate: Bool
     public var epsilon: Double?
     public var createdMillis: Int64
+    /// The principal whose run registered the model (the actor of its `model.train` record); nil for a
+    /// model registered before Veil recorded it. It can never approve the model.
+    public var trainer: String?
     public var reviewer: String?
     public var reviewNote: String?
     public var reviewedMillis: Int64?
@@ -25,17 +28,18 @@ public struct ModelRecord: Codable, Sendable, Equatable {
     public var revokeNote: String?
     public var revokedMillis: Int64?
 
-    public init(id: String, task: String, isPrivate: Bool, epsilon: Double?, createdMillis: Int64) {
+    public init(id: String, task: String, isPrivate: Bool, epsilon: Double?, createdMillis: Int64, trainer: String? = nil) {
         self.id = id
         self.task = task
         state = .candidate
         self.isPrivate = isPrivate
         self.epsilon = epsilon
         self.createdMillis = createdMillis
+        self.trainer = trainer
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, task, state, epsilon, reviewer
+        case id, task, state, epsilon, trainer, reviewer
         case isPrivate = "is_private"
         case createdMillis = "created_ms"
         case reviewNote = "review_note"

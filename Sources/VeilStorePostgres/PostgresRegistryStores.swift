@@ -12,7 +12,7 @@ struct PostgresModelStore: ModelStore {
     private var database: VeilPostgresDatabase { chain.database }
     private var logger: Logger { chain.logger }
     private static let columns =
-        "id, task, state, is_private, epsilon, created_ms, reviewer, review_note, reviewed_ms, revoked_by, revoke_note, revoked_ms"
+        "id, task, state, is_private, epsilon, created_ms, trainer, reviewer, review_note, reviewed_ms, revoked_by, revoke_note, revoked_ms"
 
     func register(_ record: ModelRecord, audit: AuditDraft) async throws -> ModelRecord {
         try await chain.audited("register a model") { connection in
@@ -20,7 +20,7 @@ struct PostgresModelStore: ModelStore {
                 """
                 INSERT INTO models (\(unescaped: Self.columns))
                 VALUES (\(record.id), \(record.task), \(record.state.rawValue), \(record.isPrivate), \(record.epsilon), \(record.createdMillis),
-                    \(record.reviewer), \(record.reviewNote), \(record.reviewedMillis), \(record.revokedBy), \(record.revokeNote),
+                    \(record.trainer), \(record.reviewer), \(record.reviewNote), \(record.reviewedMillis), \(record.revokedBy), \(record.revokeNote),
                     \(record.revokedMillis))
                 ON CONFLICT (id) DO NOTHING
                 """, logger: logger
@@ -96,13 +96,13 @@ struct PostgresModelStore: ModelStore {
 
     private static func records(_ rows: PostgresRowSequence) async throws -> [ModelRecord] {
         var records: [ModelRecord] = []
-        for try await (id, task, state, isPrivate, epsilon, created, reviewer, note, reviewed, revokedBy, revokeNote, revoked) in rows.decode(
-            (String, String, String, Bool, Double?, Int64, String?, String?, Int64?, String?, String?, Int64?).self)
+        for try await (id, task, state, isPrivate, epsilon, created, trainer, reviewer, note, reviewed, revokedBy, revokeNote, revoked)
+            in rows.decode((String, String, String, Bool, Double?, Int64, String?, String?, String?, Int64?, String?, String?, Int64?).self)
         {
             guard let state = ModelState(rawValue: state) else {
                 throw VeilError(.integrity, field: "models.state", "holds a state Veil does not know")
             }
-            var record = ModelRecord(id: id, task: task, isPrivate: isPrivate, epsilon: epsilon, createdMillis: created)
+            var record = ModelRecord(id: id, task: task, isPrivate: isPrivate, epsilon: epsilon, createdMillis: created, trainer: trainer)
             record.state = state
             record.reviewer = reviewer
             record.reviewNote = note

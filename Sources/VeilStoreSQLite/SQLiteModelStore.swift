@@ -13,12 +13,12 @@ struct SQLiteModelStore: ModelStore {
         try await database.write("models.register") { db in
             try db.execute(
                 sql: """
-                    INSERT INTO models (id, task, state, is_private, epsilon, created_ms, reviewer, review_note, reviewed_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                    INSERT INTO models (id, task, state, is_private, epsilon, created_ms, trainer, reviewer, review_note, reviewed_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
                     """,
                 arguments: [
                     record.id, record.task, record.state.rawValue, record.isPrivate, record.epsilon, record.createdMillis,
-                    record.reviewer, record.reviewNote, record.reviewedMillis,
+                    record.trainer, record.reviewer, record.reviewNote, record.reviewedMillis,
                 ])
             try chain.append(audit, in: db)
             return try Self.find(record.id, in: db) ?? record
@@ -83,7 +83,7 @@ struct SQLiteModelStore: ModelStore {
         }
         var record = ModelRecord(
             id: row["id"], task: row["task"], isPrivate: row["is_private"], epsilon: row["epsilon"],
-            createdMillis: row["created_ms"])
+            createdMillis: row["created_ms"], trainer: row["trainer"])
         record.state = state
         record.reviewer = row["reviewer"]
         record.reviewNote = row["review_note"]
@@ -94,7 +94,8 @@ struct SQLiteModelStore: ModelStore {
         return record
     }
 
-    /// Creates `models`; v2 adds who revoked an approval, why and when.
+    /// Creates `models`; v2 adds who revoked an approval, why and when; v3 who trained the model (empty
+    /// for the models before it).
     static func registerMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("models-v1") { db in
             try db.create(table: "models") { table in
@@ -115,6 +116,9 @@ struct SQLiteModelStore: ModelStore {
                 table.add(column: "revoke_note", .text)
                 table.add(column: "revoked_ms", .integer)
             }
+        }
+        migrator.registerMigration("models-v3-trainer") { db in
+            try db.alter(table: "models") { table in table.add(column: "trainer", .text) }
         }
     }
 }

@@ -78,7 +78,7 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var review: Review
 
         func run() async throws {
-            try await review.decide { models in try await models.approve(id: review.id, reviewer: "cli", note: review.note) }
+            try await review.decide { models in try await models.approve(id: review.id, reviewer: review.service.principal, note: review.note) }
         }
     }
 
@@ -89,7 +89,7 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var review: Review
 
         func run() async throws {
-            try await review.decide { models in try await models.reject(id: review.id, reviewer: "cli", note: review.note) }
+            try await review.decide { models in try await models.reject(id: review.id, reviewer: review.service.principal, note: review.note) }
         }
     }
 
@@ -100,7 +100,7 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var review: Review
 
         func run() async throws {
-            try await review.decide { models in try await models.revoke(id: review.id, reviewer: "cli", note: review.note) }
+            try await review.decide { models in try await models.revoke(id: review.id, reviewer: review.service.principal, note: review.note) }
         }
     }
 
@@ -113,7 +113,7 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var service: ServiceOptions
         @OptionGroup var output: OutputOptions
 
-        /// Opens the registry, records the decision (audited as reviewer `cli`) and prints the record.
+        /// Opens the registry, records the decision (audited as reviewer `--as`) and prints the record.
         func decide(_ decision: (ModelRegistry) async throws -> ModelRecord) async throws {
             try ModelsCommand.report(try await service.withContext { try await decision($0.models) }, json: output.json)
         }

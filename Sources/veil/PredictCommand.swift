@@ -90,7 +90,7 @@ struct ScoreCommand: AsyncParsableCommand {
         let terminal = isatty(2) == 1
         let summary = try await service.withContext { context in
             try await context.predictionService().score(
-                task: task, at: at.flatMap(CLIDates.date), principal: "cli",
+                task: task, at: at.flatMap(CLIDates.date), principal: service.principal,
                 write: { handle.write(Data($0.utf8)) },
                 progress: { users in
                     if terminal { FileHandle.standardError.write(Data("\rscoring: \(users) users".utf8)) }

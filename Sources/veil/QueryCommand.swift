@@ -54,8 +54,7 @@ struct QueryCommand: AsyncParsableCommand {
     @OptionGroup var service: ServiceOptions
     @OptionGroup var output: OutputOptions
 
-    /// The principal and role the command line acts as in the ledger.
-    static let principal = "cli"
+    /// The role the command line acts as in the ledger (the principal is `--as`).
     static let role = Role.analyst
 
     func validate() throws {
@@ -84,11 +83,16 @@ struct QueryCommand: AsyncParsableCommand {
     func run() async throws {
         let spec = try spec()
         let json = output.json
-        print(try await service.withContext { try await Self.execute(spec, service: $0.queryService(), json: json) }, terminator: "")
+        let principal = service.principal
+        print(
+            try await service.withContext { try await Self.execute(spec, service: $0.queryService(), principal: principal, json: json) },
+            terminator: "")
     }
 
-    /// Runs `spec` through `service` as the CLI principal and returns what the command prints.
-    static func execute(_ spec: QuerySpec, service: QueryService, json: Bool) async throws -> String {
+    /// Runs `spec` through `service` as `principal` and returns what the command prints.
+    static func execute(
+        _ spec: QuerySpec, service: QueryService, principal: String = Principal.defaultCLIName, json: Bool
+    ) async throws -> String {
         let answer = try await service.run(spec, principal: principal, role: role)
         return json ? try Output.jsonText(answer) : QueryText.render(answer)
     }

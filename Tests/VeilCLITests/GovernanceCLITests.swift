@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 
-/// The reviewer's governance through the real binary: revocation against a running `veil serve`.
+/// The reviewer's governance through the real binary: separation of duties between named principals,
+/// and revocation against a running `veil serve`.
 @Suite struct GovernanceCLITests {
     /// An installation with 300 generated shoppers' events and one seeded purchase model (a candidate),
     /// and one shopper's user ID (for the raw-ID scans).
@@ -23,7 +24,7 @@ import Testing
     /// prediction is refused naming the revoked model; the chain records `model.revoke` and verifies.
     @Test func revokingStopsARunningServerServingAtOnce() throws {
         let (installation, modelID, userID) = try Self.trainedInstallation()
-        let approved = try installation.run(["models", "approve", modelID, "--note", "card checked"])
+        let approved = try installation.run(["models", "approve", modelID, "--note", "card checked", "--as", "ann-review"])
         try #require(approved.status == 0, "\(approved.stderr)")
         let analyst = try installation.token("analyst")
         let server = try installation.serve(log: "serve.log")
@@ -40,9 +41,14 @@ import Testing
         let empty = try installation.run(["models", "revoke", modelID, "--note", "   "])
         #expect(empty.status != 0)
         #expect(empty.stderr.contains("note: is required: 1 to 2000 characters saying why"), "\(empty.stderr)")
-        let revoked = try installation.json(["models", "revoke", modelID, "--note", "calibration drifted"]) as? [String: Any]
-        #expect(revoked?["state"] as? String == "revoked")
-        #expect(revoked?["revoke_note"] as? String == "calibration drifted")
+        let revoked = try VeilProcess.run(
+            ["models", "revoke", modelID, "--note", "calibration drifted", "--json"], in: installation.root,
+            environment: installation.environment.merging(["VEIL_PRINCIPAL": "bo.review"]) { _, new in new })
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        let record = try JSONSerialization.jsonObject(with: Data(revoked.stdout.utf8)) as? [String: Any]
+        #expect(record?["state"] as? String == "revoked")
+        #expect(record?["revoked_by"] as? String == "bo.review")
+        #expect(record?["revoke_note"] as? String == "calibration drifted")
 
         let after = try predict()
         #expect(after.status == 404, "\(after.body)")
@@ -51,7 +57,7 @@ import Testing
         #expect(again.status != 0)
         #expect(again.stderr.contains("only an approved model can be revoked"), "\(again.stderr)")
         let shown = try installation.run(["models", "show", modelID])
-        #expect(shown.stdout.contains("revoked cli at "), "\(shown.stdout)")
+        #expect(shown.stdout.contains("revoked bo.review at "), "\(shown.stdout)")
         server.stop()
 
         let verified = try installation.run(["audit", "verify"])
@@ -61,5 +67,35 @@ import Testing
         for text in [log, server.stderr, after.body] {
             #expect(!text.contains(userID), "a raw user ID was written")
         }
+    }
+
+    /// `cli` trained the model, so `cli` cannot approve it; a second name can. A name breaking the rule
+    /// is refused naming the option or variable, without echoing it; the approval records both names.
+    @Test func whoTrainedAModelCannotApproveItAndNamesAreChecked() throws {
+        let (installation, modelID, _) = try Self.trainedInstallation()
+        let own = try installation.run(["models", "approve", modelID, "--note", "looks fine"])
+        #expect(own.status != 0)
+        #expect(
+            own.stderr.contains("reviewer: cli trained model \(modelID) and cannot approve it; another principal must (`veil models approve --as NAME`"),
+            "\(own.stderr)")
+        let badOption = try installation.run(["models", "approve", modelID, "--note", "x", "--as", "ann review<script>"])
+        #expect(badOption.status != 0)
+        #expect(badOption.stderr.contains("--as: must be 1–64 characters of letters, digits, '.', '_' or '-'"), "\(badOption.stderr)")
+        #expect(!badOption.stderr.contains("<script>"))
+        let badVariable = try VeilProcess.run(
+            ["models", "approve", modelID, "--note", "x"], in: installation.root,
+            environment: installation.environment.merging(["VEIL_PRINCIPAL": String(repeating: "a", count: 65)]) { _, new in new })
+        #expect(badVariable.status != 0)
+        #expect(badVariable.stderr.contains("VEIL_PRINCIPAL: must be 1–64 characters"), "\(badVariable.stderr)")
+        let state = ((try installation.json(["models", "show", modelID]) as? [String: Any])?["record"] as? [String: Any])
+        #expect(state?["state"] as? String == "candidate" && state?["trainer"] as? String == "cli")
+
+        let approved = try installation.json(["models", "approve", modelID, "--note", "second person checked", "--as", "ann-review"])
+        let record = approved as? [String: Any]
+        #expect(record?["state"] as? String == "approved" && record?["reviewer"] as? String == "ann-review")
+        let log = try String(contentsOf: installation.auditLogFile, encoding: .utf8)
+        let approval = try #require(log.split(separator: "\n").last { $0.contains(#"model.approve"#) })
+        #expect(approval.contains(#"\"actor\":\"ann-review\""#) && approval.contains(#"\"trainer\":\"cli\""#), "\(approval)")
+        #expect(try installation.run(["audit", "verify"]).status == 0)
     }
 }

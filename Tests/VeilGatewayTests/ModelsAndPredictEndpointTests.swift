@@ -135,6 +135,38 @@ import VeilCore
 @Suite struct ModelsEndpointTests {
     static let unknown = String(repeating: "0", count: 32)
 
+    /// Separation of duties over HTTP: the token that trained a model (here an admin's, which may do
+    /// both) cannot approve it; a reviewer's can, and the card's record names both.
+    @Test func theTokenThatTrainedAModelCannotApproveIt() async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.ingest(ShopperEvents.ndjson(users: 120))
+        try await gateway.application().test(.router) { client in
+            let runID = try await client.execute(
+                uri: "/v1/training-runs", method: .post, headers: gateway.headers(.admin), body: trainingBody()
+            ) { try #require(object($0.body)["id"] as? String) }
+            let modelID = try #require(try await finishedRun(runID, client, gateway)["model_id"] as? String)
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.admin), body: json(#"{"note":"mine, fine"}"#)
+            ) { response in
+                #expect(response.status == .forbidden)
+                #expect(
+                    object(response.body)["message"] as? String
+                        == "reviewer: test-admin trained model \(modelID) and cannot approve it; another principal must (`veil models approve --as NAME`, or a reviewer token)")
+            }
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer), body: json(#"{"note":"second pair of eyes"}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                let record = object(response.body)
+                #expect(record["trainer"] as? String == "test-admin")
+                #expect(record["reviewer"] as? String == "test-reviewer")
+            }
+        }
+        let approval = try await gateway.lastAuditRecord()
+        #expect(approval["action"] as? String == "model.approve")
+        #expect((approval["details"] as? [String: Any])?["trainer"] as? String == "test-admin")
+    }
+
     @Test func emptyRegistryListsNoModels() async throws {
         let gateway = try await TestGateway.make()
         try await gateway.application().test(.router) { client in

@@ -16,9 +16,11 @@ import VeilTestSupport
     }
 
     /// A registration as training records it.
-    private func register(_ artifact: Data, task: String, isPrivate: Bool = true, epsilon: Double? = 1) async throws -> ModelRecord {
-        try await registry.register(artifact: artifact, task: task, isPrivate: isPrivate, epsilon: epsilon) { id in
-            AuditDraft(actor: "trainer-1", action: .modelTrain, details: ["model_id": .string(id)])
+    private func register(
+        _ artifact: Data, task: String, isPrivate: Bool = true, epsilon: Double? = 1, trainer: String = "trainer-1"
+    ) async throws -> ModelRecord {
+        try await registry.register(artifact: artifact, task: task, isPrivate: isPrivate, epsilon: epsilon, trainer: trainer) { id in
+            AuditDraft(actor: trainer, action: .modelTrain, details: ["model_id": .string(id)])
         }
     }
 
@@ -57,6 +59,27 @@ import VeilTestSupport
             #expect(error.code == .forbidden)
         }
         await #expect(throws: VeilError.self) { try await registry.find(id: "00000000000000000000000000000000") }
+    }
+
+    @Test func whoTrainedAModelCannotApproveIt() async throws {
+        let model = try await register(Data("e".utf8), task: "purchase", trainer: "alice")
+        #expect(model.trainer == "alice")
+        let own = await #expect(throws: VeilError.self) { try await registry.approve(id: model.id, reviewer: "alice", note: "mine") }
+        #expect(own?.code == .forbidden && own?.field == "reviewer")
+        #expect(own?.message.hasPrefix("alice trained model \(model.id) and cannot approve it") == true, "\(String(describing: own))")
+        #expect(try await registry.find(id: model.id).state == .candidate)
+        let approved = try await registry.approve(id: model.id, reviewer: "bob", note: "checked by a second person")
+        #expect(approved.state == .approved && approved.trainer == "alice" && approved.reviewer == "bob")
+        #expect(try await stores.chainActions() == ["model.train", "model.approve"])
+    }
+
+    @Test func aModelWithoutARecordedTrainerIsNeverApproved() async throws {
+        // As a store holds a model registered before Veil recorded trainers.
+        let legacy = ModelRecord(id: "0123456789abcdef0123456789abcdef", task: "purchase", isPrivate: true, epsilon: 1, createdMillis: 1)
+        _ = try await stores.models.register(legacy, audit: AuditDraft(actor: "cli", action: .modelTrain, details: [:]))
+        let refused = await #expect(throws: VeilError.self) { try await registry.approve(id: legacy.id, reviewer: "bob", note: "ok") }
+        #expect(refused?.code == .forbidden && refused?.message.contains("train it again, or reject it") == true)
+        #expect(try await registry.reject(id: legacy.id, reviewer: "bob", note: "unknown provenance").state == .rejected)
     }
 
     @Test func alteredArtifactIsDetected() async throws {

@@ -106,10 +106,10 @@ import VeilLedger
 
         let open = try await fixture.trainer.train(TrainingFixture.request(epsilon: nil, nonPrivate: true), principal: "cli")
         #expect(open.isPrivate == false)
-        await #expect(throws: VeilError.self) { try await fixture.context.models.approve(id: open.modelId!, reviewer: "cli", note: "no") }
+        await #expect(throws: VeilError.self) { try await fixture.context.models.approve(id: open.modelId!, reviewer: "reviewer-1", note: "no") }
         await #expect(throws: VeilError.self) { try await predictor.predict(userID: user, task: .purchase, at: Self.at) }
 
-        _ = try await fixture.context.models.approve(id: modelID, reviewer: "cli", note: "fine")
+        _ = try await fixture.context.models.approve(id: modelID, reviewer: "reviewer-1", note: "fine")
         let prediction = try await predictor.predict(userID: user, task: .purchase, at: Self.at)
         let pseudonym = fixture.context.keys.userPseudonymizer.pseudonym(for: user)
         #expect(prediction.pseudonym == pseudonym.hex)
@@ -176,7 +176,7 @@ import VeilLedger
         let fixture = try await TrainingFixture()
         let card = try await fixture.trainer.train(TrainingFixture.request(), principal: "cli")
         let id = try #require(card.modelId)
-        _ = try await fixture.context.models.approve(id: id, reviewer: "cli", note: "ok")
+        _ = try await fixture.context.models.approve(id: id, reviewer: "reviewer-1", note: "ok")
         let predictor = fixture.context.predictionService()
         var csv = ""
         let summary = try await predictor.score(task: .purchase, at: Self.at, principal: "cli") { csv += $0 }

@@ -14,6 +14,10 @@ import VeilStore
 /// - A model starts as `candidate`; a reviewer moves it once to `approved` or `rejected`, audited with
 ///   the reviewer's note in the same transaction. A non-private model can never be approved. Only
 ///   approved models serve.
+/// - Separation of duties: the principal that trained a model (`trainer`) can never approve it
+///   (`.forbidden`, field `reviewer`); nor can anyone approve a model whose trainer was not recorded
+///   (registered before Veil recorded trainers): train it again. Rejecting and revoking are open to any
+///   reviewer, the trainer included — they only take a model out of service.
 /// - A reviewer may revoke an approved model (`revoked`, audited as `model.revoke` with the note): it
 ///   stops serving from the next request on, in every process on the store, because `serving(task:)`
 ///   reads the store on each call. A revoked model never serves again; the task is served by the most
@@ -35,15 +39,16 @@ public final class ModelRegistry: Sendable {
         Hex.encode(BLAKE2b.hash256([UInt8](artifact)).prefix(16))
     }
 
-    /// Stores the artifact (durably), then records it as a candidate with the audit record
-    /// `audit(id)` in one transaction.
+    /// Stores the artifact (durably), then records it as a candidate trained by `trainer` with the audit
+    /// record `audit(id)` in one transaction.
     @discardableResult
     public func register(
-        artifact: Data, task: String, isPrivate: Bool, epsilon: Double?, audit: (_ id: String) -> AuditDraft
+        artifact: Data, task: String, isPrivate: Bool, epsilon: Double?, trainer: String, audit: (_ id: String) -> AuditDraft
     ) async throws -> ModelRecord {
         let id = Self.modelID(of: artifact)
         try await artifacts.put(artifact, id: id)
-        let record = ModelRecord(id: id, task: task, isPrivate: isPrivate, epsilon: epsilon, createdMillis: clock.nowMillis())
+        let record = ModelRecord(
+            id: id, task: task, isPrivate: isPrivate, epsilon: epsilon, createdMillis: clock.nowMillis(), trainer: trainer)
         return try await store.register(record, audit: audit(id))
     }
 
@@ -96,12 +101,23 @@ public final class ModelRegistry: Sendable {
         return trimmed
     }
 
-    /// Approves a candidate. Refuses a non-private model.
+    /// Approves a candidate. Refuses a non-private model, and a reviewer who trained it (or a model
+    /// whose trainer is unrecorded).
     public func approve(id: String, reviewer: String, note: String) async throws -> ModelRecord {
         let note = try Self.checkedNote(note)
         let record = try await find(id: id)
         guard record.isPrivate else {
             throw VeilError(.forbidden, field: "model_id", "model \(id) was trained without differential privacy and can never be served")
+        }
+        guard let trainer = record.trainer else {
+            throw VeilError(
+                .forbidden, field: "model_id",
+                "model \(id) was registered before Veil recorded who trained a model, so approving it cannot be kept apart from training it; train it again, or reject it")
+        }
+        guard trainer != reviewer else {
+            throw VeilError(
+                .forbidden, field: "reviewer",
+                "\(reviewer) trained model \(id) and cannot approve it; another principal must (`veil models approve --as NAME`, or a reviewer token)")
         }
         return try await review(id: id, to: .approved, reviewer: reviewer, note: note)
     }
@@ -125,7 +141,10 @@ public final class ModelRegistry: Sendable {
         try await store.review(id: id, to: state, reviewer: reviewer, note: note, atMillis: clock.nowMillis()) { reviewed in
             AuditDraft(
                 actor: reviewer, action: state == .approved ? .modelApprove : .modelReject,
-                details: ["model_id": .string(id), "task": .string(reviewed.task), "note": .string(note)])
+                details: [
+                    "model_id": .string(id), "task": .string(reviewed.task), "note": .string(note),
+                    "trainer": reviewed.trainer.map(JSONValue.string) ?? .null,
+                ])
         }
     }
 }

@@ -189,7 +189,7 @@ public final class TrainingService: Sendable {
         let file = try ModelFile.encode(card: card, artifact: artifact)
         let registered = card
         let record = try await models.register(
-            artifact: file, task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: calibratedEpsilon
+            artifact: file, task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: calibratedEpsilon, trainer: principal
         ) { id in
             var card = registered
             card.modelId = id
