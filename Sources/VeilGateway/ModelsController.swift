@@ -6,7 +6,8 @@ import VeilModels
 /// The model registry: `GET /v1/models` (every model, newest first), `GET /v1/models/{id}` (state,
 /// review and card, as `veil models show --json`), and a reviewer's `POST /v1/models/{id}/approve`,
 /// `/reject` and `/revoke` with `{"note": "..."}` (required, `ModelRegistry.checkedNote`; audited with
-/// the token's name as reviewer).
+/// the token's name as reviewer) — an approval also takes `override_quality` for a model that does not
+/// beat its baselines.
 ///
 /// Reading and reviewing are registered on separate groups (`addReadRoutes`, `addReviewRoutes`) so
 /// each carries its own role check.
@@ -29,6 +30,18 @@ struct ModelsController {
         let note: String
     }
 
+    /// An approval: `{"note": "...", "override_quality": "..."}`, the override only for a model that
+    /// does not beat its baselines (`QualityGate`).
+    struct Approval: Decodable {
+        let note: String
+        let overrideQuality: String?
+
+        enum CodingKeys: String, CodingKey {
+            case note
+            case overrideQuality = "override_quality"
+        }
+    }
+
     @Sendable func list(request: Request, context: VeilRequestContext) async throws -> Response {
         try JSONBody.response(["models": try await models.list()])
     }
@@ -38,7 +51,13 @@ struct ModelsController {
     }
 
     @Sendable func approve(request: Request, context: VeilRequestContext) async throws -> Response {
-        try await review(request, context) { try await models.approve(id: $0, reviewer: $1, note: $2) }
+        let id = try Self.id(context)
+        let approval = try await JSONRequest.decode(Approval.self, from: request)
+        let reviewer = context.actor
+        return try JSONBody.response(
+            try await JSONRequest.validating {
+                try await models.approve(id: id, reviewer: reviewer, note: approval.note, qualityOverride: approval.overrideQuality)
+            })
     }
 
     @Sendable func reject(request: Request, context: VeilRequestContext) async throws -> Response {

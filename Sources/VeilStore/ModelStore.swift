@@ -20,9 +20,15 @@ public struct ModelRecord: Codable, Sendable, Equatable {
     /// The principal whose run registered the model (the actor of its `model.train` record); nil for a
     /// model registered before Veil recorded it. It can never approve the model.
     public var trainer: String?
+    /// The ledger spend (`budget.spend` record's `spend_id`) that paid for the training run; nil for a
+    /// non-private run and for a model registered before Veil recorded it. When the same artifact is
+    /// registered again the first registration's spend stays.
+    public var spendId: Int64?
     public var reviewer: String?
     public var reviewNote: String?
     public var reviewedMillis: Int64?
+    /// Why the reviewer approved a model that does not beat its baselines (`QualityGate`); nil otherwise.
+    public var qualityOverride: String?
     /// Who withdrew the approval, why, and when (`revoked` models only).
     public var revokedBy: String?
     public var revokeNote: String?
@@ -44,6 +50,8 @@ public struct ModelRecord: Codable, Sendable, Equatable {
         case createdMillis = "created_ms"
         case reviewNote = "review_note"
         case reviewedMillis = "reviewed_ms"
+        case spendId = "spend_id"
+        case qualityOverride = "quality_override"
         case revokedBy = "revoked_by"
         case revokeNote = "revoke_note"
         case revokedMillis = "revoked_ms"
@@ -52,10 +60,12 @@ public struct ModelRecord: Codable, Sendable, Equatable {
 
 extension ModelRecord {
     /// The review rule every backend applies, stated once: `stored` (nil when no model has `id`) moved
-    /// from `candidate` to `state` by `reviewer`; `.notFound` for no model, `.invalidInput` for one that
+    /// from `candidate` to `state` by `reviewer` (with `qualityOverride`, an approval's reason to pass a
+    /// model that does not beat its baselines); `.notFound` for no model, `.invalidInput` for one that
     /// is not a candidate any more.
     public static func reviewing(
-        _ stored: ModelRecord?, id: String, to state: ModelState, reviewer: String, note: String, atMillis: Int64
+        _ stored: ModelRecord?, id: String, to state: ModelState, reviewer: String, note: String, qualityOverride: String? = nil,
+        atMillis: Int64
     ) throws -> ModelRecord {
         guard var record = stored else {
             throw VeilError(.notFound, field: "model_id", "no model \(id); see `veil models list`")
@@ -67,6 +77,7 @@ extension ModelRecord {
         record.state = state
         record.reviewer = reviewer
         record.reviewNote = note
+        record.qualityOverride = qualityOverride
         record.reviewedMillis = atMillis
         return record
     }
@@ -104,10 +115,11 @@ public protocol ModelStore: Sendable {
     /// All models, newest first.
     func all() async throws -> [ModelRecord]
     func find(id: String) async throws -> ModelRecord?
-    /// Moves a `candidate` to `approved` or `rejected` and seals `audit(reviewed)`, atomically; throws
-    /// `.invalidInput` if the model is not a candidate any more and `.notFound` if it does not exist.
+    /// Moves a `candidate` to `approved` or `rejected` (`ModelRecord.reviewing`) and seals
+    /// `audit(reviewed)`, atomically; throws `.invalidInput` if the model is not a candidate any more and
+    /// `.notFound` if it does not exist.
     func review(
-        id: String, to state: ModelState, reviewer: String, note: String, atMillis: Int64,
+        id: String, to state: ModelState, reviewer: String, note: String, qualityOverride: String?, atMillis: Int64,
         audit: @escaping @Sendable (ModelRecord) -> AuditDraft
     ) async throws -> ModelRecord
     /// Moves an `approved` model to `revoked` (`ModelRecord.revoking`) and seals `audit(revoked)`,

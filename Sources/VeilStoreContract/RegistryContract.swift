@@ -32,18 +32,21 @@ enum RegistryContract {
             #expect(try await stores.models.all().map(\.id) == ["cc03", "bb02", "aa01"])
 
             let approved = try await stores.models.review(
-                id: "aa01", to: .approved, reviewer: "reviewer-1", note: "ok", atMillis: 5_000, audit: reviewed)
+                id: "aa01", to: .approved, reviewer: "reviewer-1", note: "ok", qualityOverride: nil, atMillis: 5_000, audit: reviewed)
             #expect(approved.state == .approved && approved.reviewer == "reviewer-1" && approved.reviewedMillis == 5_000)
-            _ = try await stores.models.review(id: "bb02", to: .approved, reviewer: "reviewer-1", note: "newer", atMillis: 6_000, audit: reviewed)
+            _ = try await stores.models.review(
+                id: "bb02", to: .approved, reviewer: "reviewer-1", note: "newer", qualityOverride: "pilot only", atMillis: 6_000, audit: reviewed)
             #expect(try await stores.models.serving(task: "purchase")?.id == "bb02")
+            #expect(try await deployment.open().models.find(id: "bb02")?.qualityOverride == "pilot only")
+            #expect(try await stores.models.find(id: "aa01")?.qualityOverride == nil)
             #expect(try await stores.models.serving(task: "churn") == nil)
 
             let again = await #expect(throws: VeilError.self) {
-                try await stores.models.review(id: "aa01", to: .rejected, reviewer: "r", note: "x", atMillis: 7_000, audit: reviewed)
+                try await stores.models.review(id: "aa01", to: .rejected, reviewer: "r", note: "x", qualityOverride: nil, atMillis: 7_000, audit: reviewed)
             }
             #expect(again?.code == .invalidInput)
             let missing = await #expect(throws: VeilError.self) {
-                try await stores.models.review(id: "dd04", to: .approved, reviewer: "r", note: "x", atMillis: 7_000, audit: reviewed)
+                try await stores.models.review(id: "dd04", to: .approved, reviewer: "r", note: "x", qualityOverride: nil, atMillis: 7_000, audit: reviewed)
             }
             #expect(missing?.code == .notFound)
             #expect(try await stores.models.find(id: "aa01")?.state == .approved)
@@ -65,8 +68,8 @@ enum RegistryContract {
             let missing = await #expect(throws: VeilError.self) { try await revoke("dd04", 3_000) }
             #expect(missing?.code == .notFound)
 
-            _ = try await stores.models.review(id: "aa01", to: .approved, reviewer: "reviewer-1", note: "ok", atMillis: 4_000, audit: reviewed)
-            _ = try await stores.models.review(id: "bb02", to: .approved, reviewer: "reviewer-1", note: "newer", atMillis: 5_000, audit: reviewed)
+            _ = try await stores.models.review(id: "aa01", to: .approved, reviewer: "reviewer-1", note: "ok", qualityOverride: nil, atMillis: 4_000, audit: reviewed)
+            _ = try await stores.models.review(id: "bb02", to: .approved, reviewer: "reviewer-1", note: "newer", qualityOverride: nil, atMillis: 5_000, audit: reviewed)
             #expect(try await stores.models.serving(task: "purchase")?.id == "bb02")
             let revoked = try await revoke("bb02", 6_000)
             #expect(revoked.state == .revoked && revoked.revokedBy == "reviewer-2" && revoked.revokeNote == "drifted")

@@ -12,7 +12,7 @@ struct PostgresModelStore: ModelStore {
     private var database: VeilPostgresDatabase { chain.database }
     private var logger: Logger { chain.logger }
     private static let columns =
-        "id, task, state, is_private, epsilon, created_ms, trainer, reviewer, review_note, reviewed_ms, revoked_by, revoke_note, revoked_ms"
+        "id, task, state, is_private, epsilon, created_ms, trainer, spend_id, reviewer, review_note, quality_override, reviewed_ms, revoked_by, revoke_note, revoked_ms"
 
     func register(_ record: ModelRecord, audit: AuditDraft) async throws -> ModelRecord {
         try await chain.audited("register a model") { connection in
@@ -20,7 +20,7 @@ struct PostgresModelStore: ModelStore {
                 """
                 INSERT INTO models (\(unescaped: Self.columns))
                 VALUES (\(record.id), \(record.task), \(record.state.rawValue), \(record.isPrivate), \(record.epsilon), \(record.createdMillis),
-                    \(record.trainer), \(record.reviewer), \(record.reviewNote), \(record.reviewedMillis), \(record.revokedBy), \(record.revokeNote),
+                    \(record.trainer), \(record.spendId), \(record.reviewer), \(record.reviewNote), \(record.qualityOverride), \(record.reviewedMillis), \(record.revokedBy), \(record.revokeNote),
                     \(record.revokedMillis))
                 ON CONFLICT (id) DO NOTHING
                 """, logger: logger
@@ -45,17 +45,21 @@ struct PostgresModelStore: ModelStore {
     }
 
     func review(
-        id: String, to state: ModelState, reviewer: String, note: String, atMillis: Int64,
+        id: String, to state: ModelState, reviewer: String, note: String, qualityOverride: String?, atMillis: Int64,
         audit: @escaping @Sendable (ModelRecord) -> AuditDraft
     ) async throws -> ModelRecord {
         try await chain.audited("review a model") { connection in
             let stored = try await Self.records(
                 connection.query("SELECT \(unescaped: Self.columns) FROM models WHERE id = \(id) FOR UPDATE", logger: logger)
             ).first
-            let record = try ModelRecord.reviewing(stored, id: id, to: state, reviewer: reviewer, note: note, atMillis: atMillis)
+            let record = try ModelRecord.reviewing(
+                stored, id: id, to: state, reviewer: reviewer, note: note, qualityOverride: qualityOverride, atMillis: atMillis)
             try await connection.query(
-                "UPDATE models SET state = \(state.rawValue), reviewer = \(reviewer), review_note = \(note), reviewed_ms = \(atMillis) WHERE id = \(id)",
-                logger: logger
+                """
+                UPDATE models SET state = \(state.rawValue), reviewer = \(reviewer), review_note = \(note),
+                    quality_override = \(qualityOverride), reviewed_ms = \(atMillis)
+                WHERE id = \(id)
+                """, logger: logger
             ).drain()
             try await chain.append(audit(record), on: connection)
             return record
@@ -96,8 +100,9 @@ struct PostgresModelStore: ModelStore {
 
     private static func records(_ rows: PostgresRowSequence) async throws -> [ModelRecord] {
         var records: [ModelRecord] = []
-        for try await (id, task, state, isPrivate, epsilon, created, trainer, reviewer, note, reviewed, revokedBy, revokeNote, revoked)
-            in rows.decode((String, String, String, Bool, Double?, Int64, String?, String?, String?, Int64?, String?, String?, Int64?).self)
+        for try await (id, task, state, isPrivate, epsilon, created, trainer, spend, reviewer, note, override, reviewed, revokedBy, revokeNote, revoked)
+            in rows.decode(
+                (String, String, String, Bool, Double?, Int64, String?, Int64?, String?, String?, String?, Int64?, String?, String?, Int64?).self)
         {
             guard let state = ModelState(rawValue: state) else {
                 throw VeilError(.integrity, field: "models.state", "holds a state Veil does not know")
@@ -106,6 +111,8 @@ struct PostgresModelStore: ModelStore {
             record.state = state
             record.reviewer = reviewer
             record.reviewNote = note
+            record.qualityOverride = override
+            record.spendId = spend
             record.reviewedMillis = reviewed
             record.revokedBy = revokedBy
             record.revokeNote = revokeNote

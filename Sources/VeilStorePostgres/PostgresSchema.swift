@@ -26,7 +26,8 @@ import VeilStore
 ///   spends on a dataset are decided one at a time across replicas; the policy the ledger runs under
 ///   is `settings.policy_hash`, recorded with `policy.load`. `budget_spends`: one row per spend, with
 ///   the seq of its `budget.spend` audit record.
-/// - v2: `models` may be `revoked`, with `revoked_by`, `revoke_note`, `revoked_ms`; v3: `models.trainer`.
+/// - v2: `models` may be `revoked`, with `revoked_by`, `revoke_note`, `revoked_ms`; v3: `models.trainer`; v4:
+///   `models.quality_override`; v5: `models.spend_id`.
 /// - `key_set`: the fingerprint of the key set the database belongs to (one row).
 /// - `audit_records`: the audit chain, one row per record (`seq`, the exact line, its hash);
 ///   `audit_head`: one row, the chain head (seq, hash), locked to append so that replicas share one
@@ -155,6 +156,16 @@ enum PostgresSchema {
             version: 3, name: "model-trainer",
             sql: """
                 ALTER TABLE models ADD COLUMN trainer text;
+                """),
+        Migration(
+            version: 4, name: "model-quality-override",
+            sql: """
+                ALTER TABLE models ADD COLUMN quality_override text;
+                """),
+        Migration(
+            version: 5, name: "model-spend",
+            sql: """
+                ALTER TABLE models ADD COLUMN spend_id bigint;
                 """),
     ]
 

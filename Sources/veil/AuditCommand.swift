@@ -28,7 +28,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify the chain: hashes, signatures, seq, cumulative ε, the ledger, the mirror; exit status 1 naming the first failure.",
+            abstract: "Verify the chain: hashes, signatures, seq, cumulative ε, model ↔ spend links, the ledger, the mirror; exit status 1 naming the first failure.",
             discussion: """
                 Needs only the audit public key. Without --file, verifies the chain the database holds, \
                 checks that the ledger's spends are its budget.spend records one for one, and says whether \
@@ -96,6 +96,7 @@ struct AuditCommand: AsyncParsableCommand {
                 print("head hash  \(result.head.hashHex)")
                 if let seq = result.checkpointSeq { print("checkpoint seq \(seq) matches") }
                 print("note       \(result.epsilon.note)")
+                print("models     \(result.linkage.note)")
             }
         }
 

@@ -64,6 +64,11 @@ struct ModelsCommand: AsyncParsableCommand {
             if let reviewer = record.reviewer {
                 print("review  \(reviewer): \(record.reviewNote ?? "")")
             }
+            if case .object(let gate)? = description.card["quality_gate"], case .string(let reason)? = gate["reason"] {
+                let verdict = gate["passes"] == .bool(true) ? "passes" : "FAILS"
+                print("quality \(verdict): \(reason)")
+                if let override = record.qualityOverride { print("        approved anyway by \(record.reviewer ?? ""): \(override)") }
+            }
             if let revoker = record.revokedBy {
                 print("revoked \(revoker) at \(ModelsCommand.time(record.revokedMillis ?? 0)): \(record.revokeNote ?? "")")
             }
@@ -74,11 +79,27 @@ struct ModelsCommand: AsyncParsableCommand {
     struct Approve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Approve a candidate: it serves its task from now on.",
-            discussion: "Example:\n  veil models approve MODEL_ID --note \"card and metrics checked\"")
+            discussion: """
+                A model that does not beat its baselines (ROC AUC not above 0.5 or the best baseline's; \
+                for next_category, top-1 accuracy not above the best baseline's) is approved only with \
+                --override-quality, recorded with the approval and shown on the card. Who trained a \
+                model cannot approve it: approve under another name (--as).
+
+                Examples:
+                  veil models approve MODEL_ID --note "card and metrics checked" --as ann-review
+                  veil models approve MODEL_ID --note "pilot" --override-quality "below recency, accepted for an A/B pilot" --as ann-review
+                """)
         @OptionGroup var review: Review
+        @Option(
+            name: .customLong("override-quality"),
+            help: ArgumentHelp("Why a model that does not beat its baselines is approved anyway (audited).", valueName: "text"))
+        var overrideQuality: String?
 
         func run() async throws {
-            try await review.decide { models in try await models.approve(id: review.id, reviewer: review.service.principal, note: review.note) }
+            try await review.decide { models in
+                try await models.approve(
+                    id: review.id, reviewer: review.service.principal, note: review.note, qualityOverride: overrideQuality)
+            }
         }
     }
 

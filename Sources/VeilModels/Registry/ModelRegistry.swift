@@ -18,6 +18,8 @@ import VeilStore
 ///   (`.forbidden`, field `reviewer`); nor can anyone approve a model whose trainer was not recorded
 ///   (registered before Veil recorded trainers): train it again. Rejecting and revoking are open to any
 ///   reviewer, the trainer included — they only take a model out of service.
+/// - Quality gate: approving a model that does not beat its baselines (`QualityGate`) needs an
+///   override note, recorded with the approval (`quality_override`) and in its `model.approve` record.
 /// - A reviewer may revoke an approved model (`revoked`, audited as `model.revoke` with the note): it
 ///   stops serving from the next request on, in every process on the store, because `serving(task:)`
 ///   reads the store on each call. A revoked model never serves again; the task is served by the most
@@ -39,16 +41,19 @@ public final class ModelRegistry: Sendable {
         Hex.encode(BLAKE2b.hash256([UInt8](artifact)).prefix(16))
     }
 
-    /// Stores the artifact (durably), then records it as a candidate trained by `trainer` with the audit
-    /// record `audit(id)` in one transaction.
+    /// Stores the artifact (durably), then records it as a candidate trained by `trainer`, paid for by
+    /// the spend `spendID` (nil for a non-private run), with the audit record `audit(id)` in one
+    /// transaction.
     @discardableResult
     public func register(
-        artifact: Data, task: String, isPrivate: Bool, epsilon: Double?, trainer: String, audit: (_ id: String) -> AuditDraft
+        artifact: Data, task: String, isPrivate: Bool, epsilon: Double?, trainer: String, spendID: Int64? = nil,
+        audit: (_ id: String) -> AuditDraft
     ) async throws -> ModelRecord {
         let id = Self.modelID(of: artifact)
         try await artifacts.put(artifact, id: id)
-        let record = ModelRecord(
+        var record = ModelRecord(
             id: id, task: task, isPrivate: isPrivate, epsilon: epsilon, createdMillis: clock.nowMillis(), trainer: trainer)
+        record.spendId = spendID
         return try await store.register(record, audit: audit(id))
     }
 
@@ -91,20 +96,22 @@ public final class ModelRegistry: Sendable {
     /// The most characters a review or revocation note may hold (after trimming).
     public static let maxNoteLength = 2000
 
-    /// `note` without surrounding white space; `.invalidInput` (field `note`) unless it holds 1 to
+    /// `note` without surrounding white space; `.invalidInput` (naming `field`) unless it holds 1 to
     /// `maxNoteLength` characters. Every decision carries a note: it is the reviewer's reason, audited.
-    public static func checkedNote(_ note: String) throws -> String {
+    public static func checkedNote(_ note: String, field: String = "note") throws -> String {
         let trimmed = note.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...maxNoteLength).contains(trimmed.count) else {
-            throw VeilError(.invalidInput, field: "note", "is required: 1 to \(maxNoteLength) characters saying why")
+            throw VeilError(.invalidInput, field: field, "is required: 1 to \(maxNoteLength) characters saying why")
         }
         return trimmed
     }
 
     /// Approves a candidate. Refuses a non-private model, and a reviewer who trained it (or a model
-    /// whose trainer is unrecorded).
-    public func approve(id: String, reviewer: String, note: String) async throws -> ModelRecord {
+    /// whose trainer is unrecorded). A model that fails its `QualityGate` needs `qualityOverride`, a
+    /// note saying why it is approved anyway (recorded with the approval); one that passes takes none.
+    public func approve(id: String, reviewer: String, note: String, qualityOverride: String? = nil) async throws -> ModelRecord {
         let note = try Self.checkedNote(note)
+        let qualityOverride = try qualityOverride.map { try Self.checkedNote($0, field: "override_quality") }
         let record = try await find(id: id)
         guard record.isPrivate else {
             throw VeilError(.forbidden, field: "model_id", "model \(id) was trained without differential privacy and can never be served")
@@ -119,12 +126,23 @@ public final class ModelRegistry: Sendable {
                 .forbidden, field: "reviewer",
                 "\(reviewer) trained model \(id) and cannot approve it; another principal must (`veil models approve --as NAME`, or a reviewer token)")
         }
-        return try await review(id: id, to: .approved, reviewer: reviewer, note: note)
+        let gate = QualityGate.judge(card: try ModelFile.cardJSON(try await artifact(id: id)))
+        switch (gate.passes, qualityOverride) {
+        case (false, nil):
+            throw VeilError(
+                .invalidInput, field: "override_quality",
+                "model \(id) does not beat its baselines (\(gate.reason)); approve it only with an override note saying why (`--override-quality NOTE`, or \"override_quality\" in the body)")
+        case (true, .some):
+            throw VeilError(
+                .invalidInput, field: "override_quality", "model \(id) beats its baselines (\(gate.reason)); there is nothing to override")
+        default:
+            return try await review(id: id, to: .approved, reviewer: reviewer, note: note, qualityOverride: qualityOverride)
+        }
     }
 
     /// Rejects a candidate.
     public func reject(id: String, reviewer: String, note: String) async throws -> ModelRecord {
-        try await review(id: id, to: .rejected, reviewer: reviewer, note: try Self.checkedNote(note))
+        try await review(id: id, to: .rejected, reviewer: reviewer, note: try Self.checkedNote(note), qualityOverride: nil)
     }
 
     /// Withdraws an approved model: it stops serving at once and never serves again.
@@ -137,14 +155,18 @@ public final class ModelRegistry: Sendable {
         }
     }
 
-    private func review(id: String, to state: ModelState, reviewer: String, note: String) async throws -> ModelRecord {
-        try await store.review(id: id, to: state, reviewer: reviewer, note: note, atMillis: clock.nowMillis()) { reviewed in
-            AuditDraft(
-                actor: reviewer, action: state == .approved ? .modelApprove : .modelReject,
-                details: [
-                    "model_id": .string(id), "task": .string(reviewed.task), "note": .string(note),
-                    "trainer": reviewed.trainer.map(JSONValue.string) ?? .null,
-                ])
+    private func review(
+        id: String, to state: ModelState, reviewer: String, note: String, qualityOverride: String?
+    ) async throws -> ModelRecord {
+        try await store.review(
+            id: id, to: state, reviewer: reviewer, note: note, qualityOverride: qualityOverride, atMillis: clock.nowMillis()
+        ) { reviewed in
+            var details: [String: JSONValue] = [
+                "model_id": .string(id), "task": .string(reviewed.task), "note": .string(note),
+                "trainer": reviewed.trainer.map(JSONValue.string) ?? .null,
+            ]
+            if let qualityOverride { details["quality_override"] = .string(qualityOverride) }
+            return AuditDraft(actor: reviewer, action: state == .approved ? .modelApprove : .modelReject, details: details)
         }
     }
 }

@@ -25,7 +25,8 @@ import VeilStore
 ///   run (only when the policy allows it) spends nothing, is marked `is_private: false` and can never
 ///   be approved.
 /// - Every run that registers a model writes a `model.train` audit record with its parameters, ε, δ and
-///   the model id, in the registration's transaction.
+///   the model id, in the registration's transaction; a private run's record and registry entry also
+///   carry `spend_id`, the ledger spend (and `budget.spend` record) that paid for it.
 public final class TrainingService: Sendable {
     private let policy: LoadedPolicy
     private let master: SecretBytes
@@ -115,6 +116,7 @@ public final class TrainingService: Sendable {
         var calibratedEpsilon: Double?
         var samplingRate = Double(plan.batchSize) / Double(population)
         var steps = 0
+        var spendID: Int64?
         if plan.isPrivate, let target = plan.targetEpsilon {
             (samplingRate, steps) = Self.privateRun(plan, population: population)
             let calibration = try NoiseCalibration.calibrate(
@@ -122,12 +124,13 @@ public final class TrainingService: Sendable {
                 method: AccountingMethod(plan.accountant))
             noiseMultiplier = calibration.noiseMultiplier
             calibratedEpsilon = calibration.epsilon
-            try await budget.reserve(
+            spendID = try await budget.reserve(
                 BudgetRequest(
                     principal: principal, role: role,
                     purpose: "train \(plan.task.rawValue) model (\(plan.model.rawValue))",
                     mechanism: .subsampledGaussian(
-                        samplingRate: samplingRate, noiseMultiplier: calibration.noiseMultiplier, steps: steps)))
+                        samplingRate: samplingRate, noiseMultiplier: calibration.noiseMultiplier, steps: steps))
+            ).spendID
         }
 
         // e) read, group per user, extract, split.
@@ -189,11 +192,14 @@ public final class TrainingService: Sendable {
         let file = try ModelFile.encode(card: card, artifact: artifact)
         let registered = card
         let record = try await models.register(
-            artifact: file, task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: calibratedEpsilon, trainer: principal
+            artifact: file, task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: calibratedEpsilon, trainer: principal,
+            spendID: spendID
         ) { id in
             var card = registered
             card.modelId = id
-            return AuditDraft(actor: principal, action: .modelTrain, details: auditDetails(card: card, role: role))
+            var details = auditDetails(card: card, role: role)
+            if let spendID { details["spend_id"] = .int(spendID) }
+            return AuditDraft(actor: principal, action: .modelTrain, details: details)
         }
         card.modelId = record.id
         card.created = ModelFile.isoTime(millis: record.createdMillis)

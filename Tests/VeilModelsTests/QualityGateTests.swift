@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import VeilCore
+@testable import VeilModels
+
+/// The quality gate's rule on cards as training writes them (snake_case JSON).
+@Suite struct QualityGateTests {
+    static func card(_ json: String) throws -> [String: JSONValue] {
+        try #require(JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)).objectValue)
+    }
+
+    static func binary(_ auc: String, baselines: [String: Double]) -> String {
+        let rows = baselines.map { #""\#($0.key)":{"binary":{"roc_auc":\#($0.value)}}"# }.joined(separator: ",")
+        return #"{"metrics":{"binary":{"roc_auc":\#(auc)}},"baselines":{\#(rows)}}"#
+    }
+
+    @Test(arguments: [
+        // (model AUC, baselines, passes, reason)
+        ("0.323", ["base_rate": 0.5, "recency": 0.55], false, "ROC AUC 0.3230 is not above 0.5000 (chance)"),
+        ("0.5", [:], false, "ROC AUC 0.5000 is not above 0.5000 (chance)"),
+        ("0.6", ["base_rate": 0.5, "recency": 0.6], false, "ROC AUC 0.6000 is not above the recency baseline's 0.6000"),
+        ("0.59", ["base_rate": 0.5, "recency": 0.61], false, "ROC AUC 0.5900 is not above the recency baseline's 0.6100"),
+        ("0.74", ["base_rate": 0.5, "recency": 0.61], true, "ROC AUC 0.7400 is above the best baseline (recency, 0.6100)"),
+        ("0.7", [:], true, "ROC AUC 0.7000 is above chance; the card has no baseline"),
+    ] as [(String, [String: Double], Bool, String)])
+    func binaryTasksMustBeatChanceAndEveryBaseline(auc: String, baselines: [String: Double], passes: Bool, reason: String) throws {
+        let gate = QualityGate.judge(card: try Self.card(Self.binary(auc, baselines: baselines)))
+        #expect(gate.passes == passes)
+        #expect(gate.reason == reason)
+        #expect(gate.metric == "roc_auc")
+    }
+
+    @Test func anUndefinedAUCFails() throws {
+        let gate = QualityGate.judge(card: try Self.card(Self.binary("null", baselines: ["base_rate": 0.5])))
+        #expect(!gate.passes && gate.model == nil)
+        #expect(gate.reason.hasPrefix("ROC AUC is undefined"))
+    }
+
+    @Test func multiclassTasksCompareTopOneAccuracy() throws {
+        let card = { (model: Double, favourite: Double) in
+            try Self.card(
+                #"{"metrics":{"multiclass":{"top1_accuracy":\#(model)}},"baselines":{"favourite_category":{"multiclass":{"top1_accuracy":\#(favourite)}},"base_rate":{"multiclass":{"top1_accuracy":0.2}}}}"#)
+        }
+        let worse = QualityGate.judge(card: try card(0.31, 0.35))
+        #expect(!worse.passes && worse.bestBaseline == "favourite_category" && worse.bestBaselineValue == 0.35)
+        #expect(worse.reason == "top-1 accuracy 0.3100 is not above the favourite_category baseline's 0.3500")
+        #expect(QualityGate.judge(card: try card(0.4, 0.35)).passes)
+    }
+
+    @Test func aCardWithoutMetricsFails() throws {
+        let gate = QualityGate.judge(card: try Self.card(#"{"metrics":{},"baselines":{}}"#))
+        #expect(!gate.passes && gate.metric == nil)
+    }
+}
