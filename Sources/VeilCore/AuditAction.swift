@@ -54,6 +54,13 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
     /// A DP aggregate query answered. Details: the plan and what it spent.
     public static let queryRun = AuditAction("query.run")
 
+    /// Every action Veil records, in the order `docs/audit.md` lists them (a test holds the two, and
+    /// the constants above, to the same list).
+    public static let all: [AuditAction] = [
+        keyInit, keyBind, policyLoad, ingestBatch, subjectErase, subjectReidentify, tokenIssue, tokenRevoke, budgetSpend,
+        budgetRefuse, modelTrain, modelApprove, modelReject, modelRevoke, modelScore, queryRun,
+    ]
+
     /// True for names of the form `word(.word)*`, words of lowercase letters, digits and `_`.
     public static func isWellFormed(_ name: String) -> Bool {
         let words = name.split(separator: ".", omittingEmptySubsequences: false)

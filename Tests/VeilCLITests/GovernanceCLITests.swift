@@ -98,4 +98,35 @@ import Testing
         #expect(approval.contains(#"\"actor\":\"ann-review\""#) && approval.contains(#"\"trainer\":\"cli\""#), "\(approval)")
         #expect(try installation.run(["audit", "verify"]).status == 0)
     }
+
+    /// `veil audit log`: the records readably, filtered by action and time, as text and JSON; the model
+    /// and the spend that paid for it name each other's ids, and `veil audit verify` checks the link.
+    @Test func theAuditLogListsRecordsReadablyAndLinksModelsToSpends() throws {
+        let (installation, modelID, _) = try Self.trainedInstallation()
+        let trains = try #require(try installation.json(["audit", "log", "--action", "model.train"]) as? [[String: Any]])
+        #expect(trains.count == 1)
+        let train = try #require(trains.first)
+        #expect(train["actor"] as? String == "cli" && (train["seq"] as? Int ?? 0) > 1 && (train["time"] as? String)?.hasSuffix("Z") == true)
+        let details = try #require(train["details"] as? [String: Any])
+        #expect(details["model_id"] as? String == modelID)
+        let spendID = try #require(details["spend_id"] as? Int)
+        let spends = try #require(try installation.json(["audit", "log", "--action", "budget.spend"]) as? [[String: Any]])
+        #expect(spends.compactMap { ($0["details"] as? [String: Any])?["spend_id"] as? Int } == [spendID])
+        let card = (try installation.json(["models", "show", modelID]) as? [String: Any])?["card"] as? [String: Any]
+        #expect(card?["spend_id"] as? Int == spendID)
+
+        let text = try installation.run(["audit", "log"])
+        #expect(text.status == 0, "\(text.stderr)")
+        #expect(text.stdout.contains("  cli  model.train  ") && text.stdout.contains("spend_id=\(spendID)"), "\(text.stdout)")
+        #expect(!text.stdout.contains(#"\""#), "the listing shows decoded bodies, not JSON text in strings")
+        #expect(try installation.run(["audit", "log", "--since", "2999-01-01"]).stdout == "no audit records match\n")
+        let unknown = try installation.run(["audit", "log", "--action", "model.bogus"])
+        #expect(unknown.status != 0 && unknown.stderr.contains("--action: must be one of key.init, key.bind,"), "\(unknown.stderr)")
+        let badTime = try installation.run(["audit", "log", "--since", "yesterday"])
+        #expect(badTime.status != 0 && badTime.stderr.contains("--since: must be a date"), "\(badTime.stderr)")
+
+        let verified = try installation.run(["audit", "verify", "--json"])
+        let linkage = (try JSONSerialization.jsonObject(with: Data(verified.stdout.utf8)) as? [String: Any])?["linkage"] as? [String: Any]
+        #expect(linkage?["models_linked"] as? Int == 1 && linkage?["models_unlinked"] as? Int == 0, "\(verified.stdout)")
+    }
 }
