@@ -39,8 +39,8 @@ public enum AuditVerifier {
             case .failure(let failure):
                 return result(AuditFailure(line: index + 1, seq: failure.seq ?? expected, reason: failure.reason))
             case .success(let (body, hash)):
-                if let reason = replay.check(body) ?? linkage.check(body) {
-                    return result(AuditFailure(line: index + 1, seq: body.seq, reason: reason))
+                for reason in [replay.check(body), linkage.check(body)] {
+                    if let reason { return result(AuditFailure(line: index + 1, seq: body.seq, reason: reason)) }
                 }
                 head = AuditHead(seq: body.seq, hash: hash)
             }
