@@ -49,6 +49,10 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let modelReject = AuditAction("model.reject")
     /// An approved model withdrawn: it never serves again. Details: `model_id`, `task`, `note`.
     public static let modelRevoke = AuditAction("model.revoke")
+    /// Predictions an approved model served on one UTC day since the last count was written (written
+    /// every minute by `veil serve`, at its shutdown, and by `veil predict`). Details: `model_id`, `task`,
+    /// `day`, `count`; a day's total is the sum of its records.
+    public static let modelPredictions = AuditAction("model.predictions")
     /// Every user scored with an approved model. Details: model id, counts.
     public static let modelScore = AuditAction("model.score")
     /// A DP aggregate query answered. Details: the plan and what it spent.
@@ -58,7 +62,7 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
     /// the constants above, to the same list).
     public static let all: [AuditAction] = [
         keyInit, keyBind, policyLoad, ingestBatch, subjectErase, subjectReidentify, tokenIssue, tokenRevoke, budgetSpend,
-        budgetRefuse, modelTrain, modelApprove, modelReject, modelRevoke, modelScore, queryRun,
+        budgetRefuse, modelTrain, modelApprove, modelReject, modelRevoke, modelPredictions, modelScore, queryRun,
     ]
 
     /// True for names of the form `word(.word)*`, words of lowercase letters, digits and `_`.

@@ -43,8 +43,12 @@ struct PredictCommand: AsyncParsableCommand {
         let time = at.flatMap(CLIDates.date)
         let prediction = try await service.withContext { context in
             let predictor = context.predictionService()
-            if let user { return try await predictor.predict(userID: user, task: task, at: time) }
-            return try await predictor.predict(pseudonym: Pseudonym(hex: pseudonym!)!, task: task, at: time)
+            let prediction =
+                if let user { try await predictor.predict(userID: user, task: task, at: time) } else {
+                    try await predictor.predict(pseudonym: Pseudonym(hex: pseudonym!)!, task: task, at: time)
+                }
+            try await predictor.flushCounts(actor: service.principal)  // model.predictions, before the answer is printed
+            return prediction
         }
         if output.json {
             try Output.json(prediction)

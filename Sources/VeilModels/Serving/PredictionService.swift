@@ -53,6 +53,8 @@ public struct ScoreSummary: Sendable, Codable, Hashable {
 ///   the user's events before `at` (default now), over the model's observation window length.
 /// - A user with no event in that window cannot be scored (`.notFound`, field `pseudonym`).
 /// - Loaded networks are cached per model id (a model file never changes: its name is its hash).
+/// - Served predictions are counted per model and day (`tally`) and reach the audit log when
+///   `flushCounts` is called, not per request.
 public final class PredictionService: Sendable {
     /// The most subjects one batch may hold.
     public static let maxBatch = 1000
@@ -63,6 +65,9 @@ public final class PredictionService: Sendable {
     private let audit: any AuditRecording
     private let clock: WallClock
     private let cache = Mutex<[String: ServingModel]>([:])
+    /// The predictions this service served, per model and day, until they are written to the audit log
+    /// (`flushCounts`).
+    public let tally = PredictionTally()
 
     /// `clock` gives the default `at` of a prediction or scoring: now.
     public init(
@@ -111,7 +116,16 @@ public final class PredictionService: Sendable {
             features += example.features
             pseudonyms.append(pseudonym)
         }
-        return try model.predictions(pseudonyms: pseudonyms, features: features)
+        let predictions = try model.predictions(pseudonyms: pseudonyms, features: features)
+        tally.count(predictions.count, modelID: model.id, task: task.rawValue, at: clock.now())
+        return predictions
+    }
+
+    /// Writes the prediction counts not yet in the audit log (`model.predictions`, one record per model
+    /// and day) as `actor`; see `PredictionTally`.
+    @discardableResult
+    public func flushCounts(actor: String) async throws -> Int {
+        try await tally.flush(to: audit, actor: actor)
     }
 
     /// Scores every user with an event in the model's window and writes `pseudonym,score` CSV (header
