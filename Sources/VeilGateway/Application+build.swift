@@ -39,7 +39,7 @@ public func buildRouter(services: GatewayServices, policy: Policy, metrics: Gate
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     router.add(middleware: ErrorResponseMiddleware())
 
-    OperationsController(metrics: metrics).addRoutes(to: router)
+    OperationsController(metrics: metrics, services: services).addRoutes(to: router)
 
     let v1 = router.group("v1")
     let guarded = RouteRegistration.Guard(authenticator: services.authenticator, v1: v1)
@@ -64,7 +64,7 @@ public func buildRouter(services: GatewayServices, policy: Policy, metrics: Gate
         TrainingRunsController(runs: runs).addRoutes(to: guarded.group("training-runs", .trainer))
     }
     if let predictor = services.predictor {
-        PredictController(predictor: predictor).addRoutes(to: guarded.group("predict", .analyst))
+        PredictController(predictor: predictor, metrics: metrics).addRoutes(to: guarded.group("predict", .analyst))
     }
     RouteRegistration.answerOtherMethods(on: router)
     return router

@@ -10,6 +10,7 @@ import VeilModels
 /// the model's observation window is 404 naming it by index or pseudonym.
 struct PredictController {
     let predictor: PredictionService
+    let metrics: GatewayMetrics
 
     func addRoutes(to group: RouterGroup<VeilRequestContext>) {
         group.post(use: predict)
@@ -18,6 +19,7 @@ struct PredictController {
     @Sendable func predict(request: Request, context: VeilRequestContext) async throws -> Response {
         let body = try await JSONRequest.decode(PredictionRequest.self, from: request)
         let predictions = try await JSONRequest.validating { try await predictor.predict(body.subjects, task: body.task) }
+        metrics.recordPredictions(predictions.count, task: body.task.rawValue)
         if body.isSingle { return try JSONBody.response(predictions[0]) }
         return try JSONBody.response(["predictions": predictions])
     }

@@ -58,7 +58,17 @@ import Testing
         #expect(again.stderr.contains("only an approved model can be revoked"), "\(again.stderr)")
         let shown = try installation.run(["models", "show", modelID])
         #expect(shown.stdout.contains("revoked bo.review at "), "\(shown.stdout)")
-        server.stop()
+        let metrics = try CurlClient.send("GET", server.baseURL + "/metrics")
+        #expect(metrics.body.contains(#"veil_predictions_total{task="purchase"} 1"#), "\(metrics.body)")
+        #expect(metrics.body.contains(#"veil_models{state="revoked"} 1"#))
+        #expect(server.stop() == 0)
+
+        // SIGTERM wrote the server's prediction count: one record for the model and the day, not one per request.
+        let counted = try #require(try installation.json(["audit", "log", "--action", "model.predictions"]) as? [[String: Any]])
+        #expect(counted.count == 1, "\(counted)")
+        let details = counted.first?["details"] as? [String: Any]
+        #expect(details?["model_id"] as? String == modelID && details?["count"] as? Int == 1 && details?["task"] as? String == "purchase")
+        #expect((details?["day"] as? String)?.count == 10)
 
         let verified = try installation.run(["audit", "verify"])
         #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")

@@ -70,6 +70,12 @@ public final class ModelRegistry: Sendable {
 
     public func list() async throws -> [ModelRecord] { try await store.all() }
 
+    /// How many models are in each review state, every state listed (zeros included), in `ModelState` order.
+    public func countsByState() async throws -> [(state: String, count: Int)] {
+        let records = try await store.all()
+        return ModelState.allCases.map { state in (state.rawValue, records.filter { $0.state == state }.count) }
+    }
+
     public func find(id: String) async throws -> ModelRecord {
         guard let record = try await store.find(id: id) else {
             throw VeilError(.notFound, field: "model_id", "no model \(id); see `veil models list`")
