@@ -65,23 +65,29 @@ public final class GatewayMetrics: Sendable {
                 ("cap", status.totalEpsilon), ("spent", status.spentEpsilon), ("remaining", status.remainingEpsilon),
             ] {
                 registry.makeGauge(
-                    name: "veil_budget_epsilon_\(name)", labels: [("dataset", status.dataset)],
-                    help: "The dataset's privacy budget (ε, composed by the policy's accountant): \(name)."
+                    descriptor: .init(
+                        metricName: "veil_budget_epsilon", unitName: name,
+                        helpText: "The dataset's privacy budget (ε, composed by the policy's accountant): \(name)."),
+                    labels: [("dataset", status.dataset)]
                 ).set(value)
             }
         }
         if let models {
             for (state, count) in try await models.countsByState() {
-                registry.makeGauge(name: "veil_models", labels: [("state", state)], help: "Models in the registry, by review state.")
-                    .set(Double(count))
+                registry.makeGauge(
+                    descriptor: .init(metricName: "veil_models", unitName: "", helpText: "Models in the registry, by review state."),
+                    labels: [("state", state)]
+                ).set(Double(count))
             }
         }
         if let runs {
             let counts = await runs.counts()
             for state in TrainingRuns.Status.allCases {
                 registry.makeGauge(
-                    name: "veil_training_runs", labels: [("state", state.rawValue)],
-                    help: "Training runs of this process: running now, and succeeded or failed since it started."
+                    descriptor: .init(
+                        metricName: "veil_training_runs", unitName: "",
+                        helpText: "Training runs of this process: running now, and succeeded or failed since it started."),
+                    labels: [("state", state.rawValue)]
                 ).set(Double(counts[state] ?? 0))
             }
         }

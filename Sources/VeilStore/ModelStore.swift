@@ -67,9 +67,7 @@ extension ModelRecord {
         _ stored: ModelRecord?, id: String, to state: ModelState, reviewer: String, note: String, qualityOverride: String? = nil,
         atMillis: Int64
     ) throws -> ModelRecord {
-        guard var record = stored else {
-            throw VeilError(.notFound, field: "model_id", "no model \(id); see `veil models list`")
-        }
+        var record = try existing(stored, id: id)
         guard record.state == .candidate else {
             throw VeilError(
                 .invalidInput, field: "model_id", "model \(id) is already \(record.state.rawValue); only a candidate can be reviewed")
@@ -82,15 +80,21 @@ extension ModelRecord {
         return record
     }
 
+    /// `stored`, or `.notFound` naming `id` when no model has it.
+    static func existing(_ stored: ModelRecord?, id: String) throws -> ModelRecord {
+        guard let record = stored else {
+            throw VeilError(.notFound, field: "model_id", "no model \(id); see `veil models list`")
+        }
+        return record
+    }
+
     /// The revocation rule every backend applies: `stored` (nil when no model has `id`) moved from
     /// `approved` to `revoked` by `reviewer`; `.notFound` for no model, `.invalidInput` for one that is
     /// not approved. The approval (`reviewer`, `review_note`, `reviewed_ms`) is kept beside it.
     public static func revoking(
         _ stored: ModelRecord?, id: String, by reviewer: String, note: String, atMillis: Int64
     ) throws -> ModelRecord {
-        guard var record = stored else {
-            throw VeilError(.notFound, field: "model_id", "no model \(id); see `veil models list`")
-        }
+        var record = try existing(stored, id: id)
         guard record.state == .approved else {
             throw VeilError(
                 .invalidInput, field: "model_id", "model \(id) is \(record.state.rawValue); only an approved model can be revoked")

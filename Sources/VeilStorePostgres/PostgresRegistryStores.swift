@@ -49,9 +49,7 @@ struct PostgresModelStore: ModelStore {
         audit: @escaping @Sendable (ModelRecord) -> AuditDraft
     ) async throws -> ModelRecord {
         try await chain.audited("review a model") { connection in
-            let stored = try await Self.records(
-                connection.query("SELECT \(unescaped: Self.columns) FROM models WHERE id = \(id) FOR UPDATE", logger: logger)
-            ).first
+            let stored = try await locked(id, on: connection)
             let record = try ModelRecord.reviewing(
                 stored, id: id, to: state, reviewer: reviewer, note: note, qualityOverride: qualityOverride, atMillis: atMillis)
             try await connection.query(
@@ -71,9 +69,7 @@ struct PostgresModelStore: ModelStore {
         audit: @escaping @Sendable (ModelRecord) -> AuditDraft
     ) async throws -> ModelRecord {
         try await chain.audited("revoke a model") { connection in
-            let stored = try await Self.records(
-                connection.query("SELECT \(unescaped: Self.columns) FROM models WHERE id = \(id) FOR UPDATE", logger: logger)
-            ).first
+            let stored = try await locked(id, on: connection)
             let record = try ModelRecord.revoking(stored, id: id, by: reviewer, note: note, atMillis: atMillis)
             try await connection.query(
                 """
@@ -96,6 +92,13 @@ struct PostgresModelStore: ModelStore {
                     """, logger: logger)
             ).first
         }
+    }
+
+    /// The model `id`, its row locked until the transaction ends (so two replicas decide one at a time).
+    private func locked(_ id: String, on connection: PostgresConnection) async throws -> ModelRecord? {
+        try await Self.records(
+            connection.query("SELECT \(unescaped: Self.columns) FROM models WHERE id = \(id) FOR UPDATE", logger: logger)
+        ).first
     }
 
     private static func records(_ rows: PostgresRowSequence) async throws -> [ModelRecord] {

@@ -24,7 +24,9 @@ import Testing
     /// prediction is refused naming the revoked model; the chain records `model.revoke` and verifies.
     @Test func revokingStopsARunningServerServingAtOnce() throws {
         let (installation, modelID, userID) = try Self.trainedInstallation()
-        let approved = try installation.run(["models", "approve", modelID, "--note", "card checked", "--as", "ann-review"])
+        let approved = try installation.run([
+            "models", "approve", modelID, "--note", "card checked", "--as", "ann-review", "--override-quality", "serving test model",
+        ])
         try #require(approved.status == 0, "\(approved.stderr)")
         let analyst = try installation.token("analyst")
         let server = try installation.serve(log: "serve.log")
@@ -100,12 +102,28 @@ import Testing
         let state = ((try installation.json(["models", "show", modelID]) as? [String: Any])?["record"] as? [String: Any])
         #expect(state?["state"] as? String == "candidate" && state?["trainer"] as? String == "cli")
 
-        let approved = try installation.json(["models", "approve", modelID, "--note", "second person checked", "--as", "ann-review"])
+        // The seeded model does not beat its baselines (ROC AUC below 0.5): the card says so, and the
+        // approval needs --override-quality, which the record, the show output and the audit record keep.
+        let gate = ((try installation.json(["models", "show", modelID]) as? [String: Any])?["card"] as? [String: Any])?["quality_gate"]
+            as? [String: Any]
+        #expect(gate?["passes"] as? Bool == false, "\(String(describing: gate))")
+        let ungated = try installation.run(["models", "approve", modelID, "--note", "second person checked", "--as", "ann-review"])
+        #expect(ungated.status != 0)
+        #expect(ungated.stderr.contains("override_quality: model \(modelID) does not beat its baselines"), "\(ungated.stderr)")
+        let approved = try installation.json([
+            "models", "approve", modelID, "--note", "second person checked", "--as", "ann-review", "--override-quality",
+            "pilot on 1% of traffic",
+        ])
         let record = approved as? [String: Any]
         #expect(record?["state"] as? String == "approved" && record?["reviewer"] as? String == "ann-review")
+        #expect(record?["quality_override"] as? String == "pilot on 1% of traffic")
+        let shown = try installation.run(["models", "show", modelID])
+        #expect(shown.stdout.contains("quality FAILS: ROC AUC "), "\(shown.stdout)")
+        #expect(shown.stdout.contains("approved anyway by ann-review: pilot on 1% of traffic"), "\(shown.stdout)")
         let log = try String(contentsOf: installation.auditLogFile, encoding: .utf8)
         let approval = try #require(log.split(separator: "\n").last { $0.contains(#"model.approve"#) })
         #expect(approval.contains(#"\"actor\":\"ann-review\""#) && approval.contains(#"\"trainer\":\"cli\""#), "\(approval)")
+        #expect(approval.contains(#"\"quality_override\":\"pilot on 1% of traffic\""#), "\(approval)")
         #expect(try installation.run(["audit", "verify"]).status == 0)
     }
 

@@ -40,7 +40,7 @@ import VeilCore
         ("/v1/predict", Role.analyst, #"{"task":"purchase","subjects":[{"user_id":"a"},{"pseudonym":"\#(hostileModelID)","bob@example.com":1}]}"#,
          "subjects[1]: field #2 is not a known field; the fields are pseudonym, user_id"),
         ("/v1/models/\(hostileModelID)/approve", Role.reviewer, #"{"note":"fine","alice@example.com":true}"#,
-         "body: field #2 is not a known field; the fields are note"),
+         "body: field #2 is not a known field; the fields are note, override_quality"),
         ("/v1/models/\(hostileModelID)/reject", Role.reviewer, #"{"notes":"typo","note":"fine"}"#,
          "body: field #1 is not a known field; the fields are note"),
     ])

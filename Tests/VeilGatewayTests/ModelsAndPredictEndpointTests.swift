@@ -41,15 +41,37 @@ import VeilCore
                 #expect((object(response.body)["message"] as? String)?.hasPrefix("task: no approved model for task purchase") == true)
                 return String(buffer: response.body)
             })
+            // This seeded model (1 epoch on 120 shoppers) does not beat its baselines: the card says so, and
+            // approving it takes an override note, which the record, the card and the audit record keep.
+            let gate = try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(.reviewer)) {
+                try #require((object($0.body)["card"] as? [String: Any])?["quality_gate"] as? [String: Any])
+            }
+            #expect(gate["passes"] as? Bool == false && gate["metric"] as? String == "roc_auc", "\(gate)")
             try await client.execute(
                 uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer),
-                body: json(#"{"note":"card checked, AUC above baseline"}"#)
+                body: json(#"{"note":"card checked"}"#)
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                let message = object(response.body)["message"] as? String ?? ""
+                #expect(message.hasPrefix("override_quality: model \(modelID) does not beat its baselines (\(gate["reason"] as? String ?? "?"))"), "\(message)")
+            }
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer),
+                body: json(#"{"note":"card checked, AUC above baseline","override_quality":"serving test: quality is not the point"}"#)
             ) { response in
                 #expect(response.status == .ok)
                 let record = object(response.body)
                 #expect(record["state"] as? String == "approved")
                 #expect(record["reviewer"] as? String == "test-reviewer")
                 #expect(record["review_note"] as? String == "card checked, AUC above baseline")
+                #expect(record["quality_override"] as? String == "serving test: quality is not the point")
+            }
+            let approval = try await gateway.lastAuditRecord()
+            #expect((approval["details"] as? [String: Any])?["quality_override"] as? String == "serving test: quality is not the point")
+            try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(.auditor)) { response in
+                let shown = (object(response.body)["card"] as? [String: Any])?["quality_gate"] as? [String: Any]
+                #expect(shown?["override_note"] as? String == "serving test: quality is not the point")
+                #expect(shown?["override_by"] as? String == "test-reviewer")
             }
             try await client.execute(
                 uri: "/v1/models/\(modelID)/reject", method: .post, headers: gateway.headers(.reviewer), body: json(#"{"note":"again"}"#)
@@ -154,7 +176,8 @@ import VeilCore
                         == "reviewer: test-admin trained model \(modelID) and cannot approve it; another principal must (`veil models approve --as NAME`, or a reviewer token)")
             }
             try await client.execute(
-                uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer), body: json(#"{"note":"second pair of eyes"}"#)
+                uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer),
+                body: json(#"{"note":"second pair of eyes","override_quality":"separation test: quality is not the point"}"#)
             ) { response in
                 #expect(response.status == .ok)
                 let record = object(response.body)

@@ -66,10 +66,10 @@ import VeilCore
                 #expect(text.contains(#"veil_budget_epsilon_remaining{dataset="\#(dataset)"} \#(status.remainingEpsilon)"#))
                 #expect(status.spentEpsilon > 0)
                 for state in ["candidate", "approved", "rejected", "revoked"] {
-                    #expect(text.contains(#"veil_models{state="\#(state)"} 0"#))
+                    #expect(text.contains(#"veil_models{state="\#(state)"} 0.0"#))
                 }
                 for state in ["running", "succeeded", "failed"] {
-                    #expect(text.contains(#"veil_training_runs{state="\#(state)"} 0"#))
+                    #expect(text.contains(#"veil_training_runs{state="\#(state)"} 0.0"#))
                 }
                 #expect(text.contains(#"veil_http_request_duration_seconds_count{route="unmatched",method="GET",status="404"} 1"#), "\(text)")
                 #expect(!text.contains("alice") && !text.contains("no-such") && !text.contains("token=x"))

@@ -7,7 +7,7 @@ import VeilTestSupport
 
 /// Prediction counts reach the audit log per model and day, when flushed; a failed write keeps them.
 @Suite struct PredictionTallyTests {
-    static let day1 = Date(timeIntervalSince1970: 1_795_435_200)  // 2026-11-24T08:00:00Z
+    static let day1 = Date(timeIntervalSince1970: 1_795_435_200)  // 2026-11-23T12:00:00Z
     static let day2 = day1.addingTimeInterval(86_400)
 
     /// An audit sink whose first `failures` writes fail (as a full disk would), then writes to `stores`.
@@ -45,11 +45,11 @@ import VeilTestSupport
         tally.count(2, modelID: "m1", task: "purchase", at: Self.day2)
         #expect(try await Self.counts(stores).isEmpty, "nothing is written per request")
         #expect(try await tally.flush(to: stores.audit, actor: "veil-serve") == 3)
-        #expect(try await Self.counts(stores) == ["m1 2026-11-24 1000", "m2 2026-11-24 5", "m1 2026-11-25 2"])
+        #expect(try await Self.counts(stores) == ["m1 2026-11-23 1000", "m2 2026-11-23 5", "m1 2026-11-24 2"])
         #expect(try await tally.flush(to: stores.audit, actor: "veil-serve") == 0)
         tally.count(3, modelID: "m1", task: "purchase", at: Self.day2)
         try await tally.flush(to: stores.audit, actor: "veil-serve")
-        #expect(try await Self.counts(stores).last == "m1 2026-11-25 3")
+        #expect(try await Self.counts(stores).last == "m1 2026-11-24 3")
         #expect(tally.served == 1010)
     }
 
@@ -62,6 +62,6 @@ import VeilTestSupport
         await #expect(throws: VeilError.self) { try await tally.flush(to: failing, actor: "veil-serve") }
         tally.count(1, modelID: "m1", task: "purchase", at: Self.day1)
         #expect(try await tally.flush(to: failing, actor: "veil-serve") == 2)
-        #expect(try await Self.counts(stores) == ["m1 2026-11-24 5", "m2 2026-11-24 6"])
+        #expect(try await Self.counts(stores) == ["m1 2026-11-23 5", "m2 2026-11-23 6"])
     }
 }

@@ -109,7 +109,8 @@ import VeilLedger
         await #expect(throws: VeilError.self) { try await fixture.context.models.approve(id: open.modelId!, reviewer: "reviewer-1", note: "no") }
         await #expect(throws: VeilError.self) { try await predictor.predict(userID: user, task: .purchase, at: Self.at) }
 
-        _ = try await fixture.context.models.approve(id: modelID, reviewer: "reviewer-1", note: "fine")
+        _ = try await fixture.context.models.approve(
+            id: modelID, reviewer: "reviewer-1", note: "fine", qualityOverride: "fixture model (AUC below chance); serving is under test")
         let prediction = try await predictor.predict(userID: user, task: .purchase, at: Self.at)
         let pseudonym = fixture.context.keys.userPseudonymizer.pseudonym(for: user)
         #expect(prediction.pseudonym == pseudonym.hex)
@@ -176,7 +177,8 @@ import VeilLedger
         let fixture = try await TrainingFixture()
         let card = try await fixture.trainer.train(TrainingFixture.request(), principal: "cli")
         let id = try #require(card.modelId)
-        _ = try await fixture.context.models.approve(id: id, reviewer: "reviewer-1", note: "ok")
+        _ = try await fixture.context.models.approve(
+            id: id, reviewer: "reviewer-1", note: "ok", qualityOverride: "fixture model (AUC below chance); serving is under test")
         let predictor = fixture.context.predictionService()
         var csv = ""
         let summary = try await predictor.score(task: .purchase, at: Self.at, principal: "cli") { csv += $0 }
