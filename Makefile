@@ -16,6 +16,7 @@ release: deps
 ## bounded fuzz run and the schemathesis check of docs/openapi.yaml against a live `veil serve`.
 test: deps
 	python3 scripts/openapi_json.py --check
+	python3 scripts/console_assets.py --check
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 

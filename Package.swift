@@ -95,6 +95,8 @@ let package = Package(
             dependencies: ["VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilLedger"],
             swiftSettings: strict
         ),
+        // The reviewer's documents: SVG charts and HTML model cards and budget reports (reports and console).
+        .target(name: "VeilReport", dependencies: ["VeilCore", "VeilLedger", "VeilModels"], swiftSettings: strict),
         // The composition root: opens keys, policy, database and audit log and builds the use cases.
         .target(
             name: "VeilRuntime",
@@ -108,7 +110,8 @@ let package = Package(
         .target(
             name: "VeilGateway",
             dependencies: [
-                "VeilCore", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
+                "VeilCore", "VeilCrypto", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
+                "VeilReport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -123,7 +126,7 @@ let package = Package(
             dependencies: [
                 "VeilCore", "VeilCrypto", "VeilStore", "VeilPrivacy", "VeilSynth", "VeilLearning", "VeilPolicy",
                 "VeilAudit", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
-                "VeilGateway",
+                "VeilGateway", "VeilReport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -159,6 +162,9 @@ let package = Package(
         .testTarget(name: "VeilFuzzingTests", dependencies: ["VeilFuzzing"], swiftSettings: strict),
         .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
         .testTarget(
+            name: "VeilReportTests", dependencies: ["VeilReport", "VeilModels", "VeilLedger", "VeilStore", "VeilCore", "VeilPrivacy"],
+            swiftSettings: strict),
+        .testTarget(
             name: "VeilCryptoTests",
             dependencies: ["VeilCrypto", "VeilCore"],
             resources: [.copy("Vectors")],
@@ -166,11 +172,12 @@ let package = Package(
         ),
         .testTarget(
             name: "VeilPrivacyTests",
-            dependencies: ["VeilPrivacy", "VeilCrypto", "VeilCore"],
+            dependencies: ["VeilPrivacy", "VeilCrypto", "VeilCore", "VeilTestSupport"],
             resources: [.copy("Resources")],
             swiftSettings: strict
         ),
-        .testTarget(name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilCrypto", "VeilCore"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilPrivacy", "VeilCrypto", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilPolicyTests", dependencies: ["VeilPolicy", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto", "VeilTestSupport"], swiftSettings: strict),
         .testTarget(

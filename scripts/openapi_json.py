@@ -17,6 +17,8 @@ import sys
 import yaml
 from openapi_spec_validator import validate
 
+from generated_file import write_or_check
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "docs" / "openapi.yaml"
 TARGET = ROOT / "Sources" / "VeilGateway" / "OpenAPIDocument.swift"
@@ -40,17 +42,7 @@ def render():
 
 
 def main(argv):
-    rendered = render()
-    if "--check" in argv:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-        if current != rendered:
-            print(f"{TARGET.relative_to(ROOT)} is stale: run python3 scripts/openapi_json.py", file=sys.stderr)
-            return 1
-        print(f"{TARGET.relative_to(ROOT)} matches docs/openapi.yaml")
-        return 0
-    TARGET.write_text(rendered, encoding="utf-8")
-    print(f"wrote {TARGET.relative_to(ROOT)}")
-    return 0
+    return write_or_check(argv, ROOT, TARGET, render(), "docs/openapi.yaml", "scripts/openapi_json.py")
 
 
 if __name__ == "__main__":

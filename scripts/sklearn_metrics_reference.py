@@ -47,6 +47,28 @@ binary = {
     "ece": ece(p, y.astype(float)),
 }
 
+# The curves a card stores: ROC at every distinct threshold (with (0, 0) first), precision-recall from
+# the highest threshold down (scikit-learn stops at the first threshold of full recall), calibration bins.
+fpr, tpr, _ = metrics.roc_curve(y, p, drop_intermediate=False)
+pr_precision, pr_recall, _ = metrics.precision_recall_curve(y, p, drop_intermediate=False)
+bin_index = np.minimum((p * 10).astype(int), 9)
+occupied = [b for b in range(10) if (bin_index == b).any()]
+curves = {
+    "rocFPR": fpr, "rocTPR": tpr,
+    "prRecall": pr_recall[:-1][::-1], "prPrecision": pr_precision[:-1][::-1],
+    "calibrationPredicted": [p[bin_index == b].mean() for b in occupied],
+    "calibrationObserved": [y[bin_index == b].mean() for b in occupied],
+}
+
+# DeLong's variance of the AUC (DeLong, DeLong & Clarke-Pearson 1988), by the definition: placement
+# values from the full matrix of pairwise comparisons (ties ½), then a normal 95 % interval.
+positives, negatives = p[y == 1], p[y == 0]
+psi = (positives[:, None] > negatives[None, :]) + 0.5 * (positives[:, None] == negatives[None, :])
+variance = psi.mean(axis=1).var(ddof=1) / len(positives) + psi.mean(axis=0).var(ddof=1) / len(negatives)
+z = 1.959963984540054  # the 0.975 quantile of the standard normal
+binary["rocAUCLower"] = max(0.0, psi.mean() - z * np.sqrt(variance))
+binary["rocAUCUpper"] = min(1.0, psi.mean() + z * np.sqrt(variance))
+
 # Multi-class: 40 examples, 5 classes, softmax rows (ties have probability zero).
 labels = rng.randint(0, 5, size=40)
 logits = rng.randn(40, 5) + 1.5 * np.eye(5)[labels]
@@ -77,6 +99,7 @@ enum SklearnReference {{
         static let labels: [Int] = {swift_array(y, "Int")}
         static let probabilities: [Double] = {swift_array(p, "Double")}
 {swift_table(binary)}
+{chr(10).join(f"        static let {k}: [Double] = {swift_array(v, 'Double')}" for k, v in curves.items())}
     }}
 
     enum Multiclass {{

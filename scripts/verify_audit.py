@@ -21,12 +21,13 @@ re-signed with one spend left out fails here too, not only in `veil audit verify
   RDP: dp_accounting's RdpAccountant at its default orders. pure_epsilon and discrete_laplace use the
   randomised-response RDP bound (the tight bound for any epsilon-DP mechanism, capped by epsilon and
   alpha*epsilon^2/2), discrete_gaussian the Gaussian curve of sigma/sensitivity, thresholded ones their
-  base's curve with their delta taken from the target delta.
+  base's curve with their delta taken from the target delta, a composition the sum of its parts' curves.
   PLD: dp_accounting's privacy loss distributions with the recorded parameters, composed in spend
   order with tail_mass_truncation; gaussian records (possibly discrete Gaussian noise) by their RDP
   curve, combined with the PLD by basic composition at the best of Veil's fixed splits of delta; the
   smaller of that and the RDP of everything; and, when every release is pure epsilon-DP, the smaller of
-  that and the sum of their epsilons (docs/privacy.md, "The PLD accountant").
+  that and the sum of their epsilons (docs/privacy.md, "The PLD accountant"). A composition (a
+  training run with its private evaluation) is composed part by part, as if each had been spent alone.
 
 Exit status 0 when everything verifies, 1 on the first failure (named by line and seq), 2 on bad usage.
 Needs PyNaCl and dp-accounting (pip install pynacl dp-accounting).
@@ -97,6 +98,9 @@ def _pure_epsilon_rdp(epsilon, orders):
 def _mechanism_rdp(mechanism, orders):
     """(RDP curve at `orders`, additive delta) of one mechanism in Veil's JSON form."""
     kind = mechanism.get("mechanism")
+    if kind == "composition":
+        curves = [_mechanism_rdp(part, orders) for part in mechanism["parts"]]
+        return sum(curve for curve, _ in curves), sum(extra for _, extra in curves)
     if kind == "thresholded":
         curve, extra = _mechanism_rdp(mechanism["base"], orders)
         return curve, extra + float(mechanism["delta"])
@@ -179,6 +183,10 @@ class PLDReplay:
 
     def add(self, mechanism):
         self.mechanisms.append(mechanism)
+        for part in mechanism["parts"] if mechanism["mechanism"] == "composition" else [mechanism]:
+            self._add_part(part)
+
+    def _add_part(self, mechanism):
         while mechanism["mechanism"] == "thresholded":
             self.additive += float(mechanism["delta"])
             mechanism = mechanism["base"]

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import VeilCore
+import VeilGateway
 import VeilIngest
 import VeilLedger
 import VeilPolicy
@@ -13,21 +14,32 @@ import VeilTestSupport
 /// the backend `--database-url` names):
 /// - import of 1,000,000 generated events (50,000 users) until durable: the real pipeline, COPY into
 ///   PostgreSQL;
-/// - the training scan: every event read once (`EventStore.scan`, chunks of 10,000), events/s and the
-///   process's peak resident memory during the scan alone (VmHWM reset before it);
+/// - the training scan: every event read once (`EventStore.scan`, chunks of 10,000), events/s, the
+///   process's resident memory when it starts and its peak during the scan (VmHWM reset before it) —
+///   at 1 M events, then again after 4 M more are imported (5 M): the peak must not grow with the
+///   table (what the imports left allocated shows in the memory the scan starts from);
+/// - HTTP ingest through the real gateway: 300 batches of 1,000 events from 8 concurrent senders into
+///   one replica; on PostgreSQL also through three replicas at once (three `VeilContext`s on the one
+///   database, each with its own data directory and gateway, 8 senders each), the aggregate events/s;
 /// - spend reservation latency: 1,000 reservations from 50 concurrent tasks (pure ε = 1e-4 each),
-///   p50 and p99.
+///   p50 and p99 — on PostgreSQL spread over the three replicas.
 ///
 /// PostgreSQL runs in a throwaway cluster on this machine over its unix socket
 /// (`scripts/pg-cluster.sh start --bench`: shared_buffers = 1GB, max_wal_size = 8GB,
 /// checkpoint_timeout = 30min, wal_buffers = 64MB, wal_level = minimal, work_mem = 64MB; fsync,
 /// synchronous_commit and full_page_writes stay on — acknowledged means durable). It is skipped,
-/// with a note on stderr, where PostgreSQL is not installed. `VEIL_BENCH_EVENTS` overrides the size.
+/// with a note on stderr, where PostgreSQL is not installed. `VEIL_BENCH_EVENTS` overrides the first
+/// import's size (the second imports four times as many); `VEIL_BENCH_BACKENDS=postgres` (or `sqlite`)
+/// runs one backend only.
 enum BackendBenchmarks {
     static let all: [Benchmark] = [
         Benchmark(name: "backends") {
-            let count = ProcessInfo.processInfo.environment["VEIL_BENCH_EVENTS"].flatMap { Int($0) } ?? 1_000_000
-            var results = try await measure("sqlite", database: .sqlite, events: count)
+            let environment = ProcessInfo.processInfo.environment
+            let count = environment["VEIL_BENCH_EVENTS"].flatMap { Int($0) } ?? 1_000_000
+            let backends = Set((environment["VEIL_BENCH_BACKENDS"] ?? "sqlite,postgres").split(separator: ",").map(String.init))
+            var results: [BenchResult] = []
+            if backends.contains("sqlite") { results += try await measure("sqlite", database: .sqlite, events: count) }
+            guard backends.contains("postgres") else { return results }
             if let reason = PostgresTestCluster.unavailableReason {
                 FileHandle.standardError.write(Data("backends: PostgreSQL skipped: \(reason)\n".utf8))
                 return results
@@ -44,38 +56,122 @@ enum BackendBenchmarks {
     static func measure(_ backend: String, database: DatabaseURL, events count: Int) async throws -> [BenchResult] {
         let deployment = try await BenchDeployment.make(databaseURL: database)
         defer { deployment.remove() }
-        let file = deployment.root.appendingPathComponent("events.ndjson").path
-        _ = try IngestBenchmarks.writeEvents(count: count, users: 50_000, to: file)
+        let name = "backends.\(backend)"
+        let context = deployment.context
+
+        let importRate = try await importEvents(count, first: 0, into: deployment)
+        var results = [BenchResult(name: "\(name).import_until_durable", value: importRate, unit: "events/s")]
+        results += try await scanAll(context, expected: count, name: name)
+        _ = try await importEvents(4 * count, first: count, into: deployment)
+        results += try await scanAll(context, expected: 5 * count, name: name)
+
+        // One replica, then (PostgreSQL) three replicas on the one database.
+        let token = try await context.tokens.issue(name: "bench", role: .ingest, actor: "bench").token
+        let rate = try await httpIngest(through: [context], token: token, firstBatch: 0)
+        results.append(BenchResult(name: "\(name).http_ingest_1_replica", value: rate, unit: "events/s"))
+        var replicas = [context]
+        if database != .sqlite {
+            replicas += [try await deployment.replica(2), try await deployment.replica(3)]
+            let rate = try await httpIngest(through: replicas, token: token, firstBatch: httpBatches)
+            results.append(BenchResult(name: "\(name).http_ingest_3_replicas", value: rate, unit: "events/s"))
+        }
+
+        let latencies = try await reservationLatencies(replicas.map(\.budget), tasks: 50, each: 20)
+        let reserve = "\(name).reserve_50_concurrent_\(replicas.count)_replica\(replicas.count == 1 ? "" : "s")"
+        results += [
+            BenchResult(name: "\(reserve).p50", value: Percentile.of(latencies, 0.50) * 1000, unit: "ms"),
+            BenchResult(name: "\(reserve).p99", value: Percentile.of(latencies, 0.99) * 1000, unit: "ms"),
+        ]
+        for replica in replicas.dropFirst() { _ = await replica.close() }
+        return results
+    }
+
+    /// Imports `count` generated events (numbered from `first`) through the real pipeline; returns
+    /// events/s until the import is durable.
+    static func importEvents(_ count: Int, first: Int, into deployment: BenchDeployment) async throws -> Double {
+        let file = deployment.root.appendingPathComponent("events-\(first).ndjson").path
+        // One second apart: 5 M events span 58 days, none of them in the future.
+        _ = try IngestBenchmarks.writeEvents(count: count, first: first, users: 50_000, secondsApart: 1, to: file)
+        defer { try? FileManager.default.removeItem(atPath: file) }
         let importer = try EventImporter(service: deployment.context.ingestPipeline(), options: ImportOptions())
         var report: ImportFileReport? = nil
-        let importSeconds = try await Stopwatch.seconds { report = try await importer.importFile(file, actor: "bench") }
+        let seconds = try await Stopwatch.seconds { report = try await importer.importFile(file, actor: "bench") }
         guard report?.accepted == count else { throw VeilError(.integrity, "the import stored \(report?.accepted ?? 0) of \(count) events") }
         _ = try await deployment.context.events.settle()
+        return Double(count) / seconds
+    }
 
+    /// The training scan over the whole table: events/s and the peak resident memory of the scan alone.
+    static func scanAll(_ context: VeilContext, expected: Int, name: String) async throws -> [BenchResult] {
+        let before = ResidentMemory.currentBytes()
         ResidentMemory.resetPeak()
         let scanned = Mutex(0)
-        let scanSeconds = try await Stopwatch.seconds {
-            try await deployment.context.events.scan(.all, chunkSize: 10_000) { chunk in scanned.withLock { $0 += chunk.count } }
+        let seconds = try await Stopwatch.seconds {
+            try await context.events.scan(.all, chunkSize: 10_000) { chunk in scanned.withLock { $0 += chunk.count } }
         }
-        let scanPeak = ResidentMemory.peakBytes()
-        guard scanned.withLock({ $0 }) == count else { throw VeilError(.integrity, "the scan read \(scanned.withLock { $0 }) of \(count) events") }
-
-        let latencies = try await reservationLatencies(deployment.context.budget, tasks: 50, each: 20)
-        let name = "backends.\(backend)"
+        let peak = ResidentMemory.peakBytes()
+        guard scanned.withLock({ $0 }) == expected else {
+            throw VeilError(.integrity, "the scan read \(scanned.withLock { $0 }) of \(expected) events")
+        }
+        let size = expected % 1_000_000 == 0 ? "\(expected / 1_000_000)m" : "\(expected)"
         return [
-            BenchResult(name: "\(name).import_until_durable", value: Double(count) / importSeconds, unit: "events/s"),
-            BenchResult(name: "\(name).scan_all", value: Double(count) / scanSeconds, unit: "events/s"),
-            BenchResult(name: "\(name).scan_all.peak_rss", value: scanPeak / 1_048_576, unit: "MiB"),
-            BenchResult(name: "\(name).reserve_50_concurrent.p50", value: latencies[latencies.count / 2] * 1000, unit: "ms"),
-            BenchResult(name: "\(name).reserve_50_concurrent.p99", value: latencies[latencies.count * 99 / 100] * 1000, unit: "ms"),
+            BenchResult(name: "\(name).scan_\(size)", value: Double(expected) / seconds, unit: "events/s"),
+            BenchResult(name: "\(name).scan_\(size).rss_before", value: before / 1_048_576, unit: "MiB"),
+            BenchResult(name: "\(name).scan_\(size).peak_rss", value: peak / 1_048_576, unit: "MiB"),
         ]
     }
 
-    /// Seconds per reservation, sorted: `tasks` concurrent tasks reserving `each` times.
-    static func reservationLatencies(_ budget: BudgetService, tasks: Int, each: Int) async throws -> [Double] {
+    /// Batches of 1,000 events each replica's gateway is sent.
+    static let httpBatches = 300
+
+    /// `httpBatches` batches into each replica's gateway at once (8 concurrent senders each, after 5
+    /// warm-up batches each); returns the aggregate events/s. Batches are numbered from `firstBatch`
+    /// (distinct event ids: every event is new).
+    static func httpIngest(through replicas: [VeilContext], token: String, firstBatch: Int) async throws -> Double {
+        let warmup = 5
+        let perReplica = warmup + httpBatches
+        let bodies = replicas.indices.map { index in
+            let first = 10_000 + firstBatch * replicas.count + index * perReplica
+            return (first..<(first + perReplica)).map(GatewayBenchmarks.batchBody)
+        }
+        return try await serving(replicas) { ports in
+            let clients = ports.map { LoadClient(url: "http://127.0.0.1:\($0)/v1/events", token: token) }
+            for (client, batches) in zip(clients, bodies) {
+                for body in batches.prefix(warmup) { _ = try await client.send(body) }
+            }
+            let seconds = try await Stopwatch.seconds {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (client, batches) in zip(clients, bodies) {
+                        group.addTask { _ = try await client.sendConcurrently(Array(batches.dropFirst(warmup)), concurrency: 8) }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            return Double(replicas.count * httpBatches * GatewayBenchmarks.eventsPerBatch) / seconds
+        }
+    }
+
+    /// Runs one gateway per replica, hands `body` their ports.
+    private static func serving<T: Sendable>(
+        _ replicas: ArraySlice<VeilContext>, ports: [Int] = [], _ body: ([Int]) async throws -> T
+    ) async throws -> T {
+        guard let replica = replicas.first else { return try await body(ports) }
+        return try await BenchGateway.serving(GatewayServices(context: replica), policy: replica.policy.policy) { port in
+            try await serving(replicas.dropFirst(), ports: ports + [port], body)
+        }
+    }
+
+    private static func serving<T: Sendable>(_ replicas: [VeilContext], _ body: ([Int]) async throws -> T) async throws -> T {
+        try await serving(replicas[...], body)
+    }
+
+    /// Seconds per reservation, sorted: `tasks` concurrent tasks, spread over the replicas' budget
+    /// services in turn, reserving `each` times.
+    static func reservationLatencies(_ budgets: [BudgetService], tasks: Int, each: Int) async throws -> [Double] {
         let request = BudgetRequest(principal: "bench", role: .analyst, purpose: "bench", mechanism: .pureEpsilon(epsilon: 1e-4))
         let all = try await withThrowingTaskGroup(of: [Double].self) { group in
-            for _ in 0..<tasks {
+            for task in 0..<tasks {
+                let budget = budgets[task % budgets.count]
                 group.addTask {
                     var latencies: [Double] = []
                     for _ in 0..<each {
@@ -100,9 +196,14 @@ enum ResidentMemory {
     }
 
     /// VmHWM in bytes, or 0 where it cannot be read.
-    static func peakBytes() -> Double {
+    static func peakBytes() -> Double { statusBytes("VmHWM:") }
+
+    /// VmRSS in bytes, or 0 where it cannot be read.
+    static func currentBytes() -> Double { statusBytes("VmRSS:") }
+
+    private static func statusBytes(_ field: String) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        for line in status.split(separator: "\n") where line.hasPrefix(field) {
             return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) * 1024
         }
         return 0

@@ -13,6 +13,7 @@ import VeilStore
 struct BenchDeployment {
     let root: URL
     let context: VeilContext
+    let databaseURL: DatabaseURL
 
     /// A fresh deployment under `policy` (the built-in one by default), its stores where `databaseURL`
     /// says (SQLite in its data directory by default; a PostgreSQL database must be migrated already).
@@ -23,7 +24,15 @@ struct BenchDeployment {
         let context = try await VeilContext.open(
             keysDirectory: keysDirectory, dataDirectory: root.appendingPathComponent("data").path, databaseURL: databaseURL,
             policy: LoadedPolicy(policy: policy, hash: String(repeating: "0", count: 64), path: "(built-in)"), actor: "bench")
-        return BenchDeployment(root: root, context: context)
+        return BenchDeployment(root: root, context: context, databaseURL: databaseURL)
+    }
+
+    /// Another replica of this deployment: a context on the same keys, policy and database, with a data
+    /// directory of its own (`data-<index>`, its audit mirror), as a second `veil serve` would open.
+    func replica(_ index: Int) async throws -> VeilContext {
+        try await VeilContext.open(
+            keysDirectory: root.appendingPathComponent("keys").path, dataDirectory: root.appendingPathComponent("data-\(index)").path,
+            databaseURL: databaseURL, policy: context.policy, actor: "bench")
     }
 
     /// Deletes everything (a mirror catch-up still running finds its file gone and gives up).

@@ -52,7 +52,7 @@ enum GatewayBenchmarks {
     }
 
     /// One NDJSON batch of distinct events from 10,000 users, each event with its own `event_id`.
-    private static func batchBody(_ batch: Int) -> [UInt8] {
+    static func batchBody(_ batch: Int) -> [UInt8] {
         let types = ["view", "search", "click", "add_to_cart", "checkout", "purchase"]
         var text = ""
         text.reserveCapacity(eventsPerBatch * 160)

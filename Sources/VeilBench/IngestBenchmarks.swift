@@ -78,11 +78,12 @@ enum IngestBenchmarks {
     static let types = ["view", "view", "view", "search", "click", "add_to_cart", "checkout", "purchase", "view_item", "review"]
     static let categories = ["electronics", "fashion", "home", "beauty", "sports", "books", "toys", "grocery"]
 
-    /// One plausible event line (with a trailing newline), deterministic in `n`.
-    static func eventLine(_ n: Int, users: Int) -> String {
+    /// One plausible event line (with a trailing newline), deterministic in `n`: from 2026-01-01,
+    /// `secondsApart` seconds after event n − 1.
+    static func eventLine(_ n: Int, users: Int, secondsApart: Int = 7) -> String {
         let user = (n &* 2_654_435_761) % users
         let type = types[n % types.count]
-        let second = 1_767_225_600 + n * 7  // from 2026-01-01, 7 s apart
+        let second = 1_767_225_600 + n * secondsApart
         let day = second / 86_400
         let (y, m, d) = CivilDate.civilFromDays(day)
         let secondOfDay = second % 86_400
@@ -99,8 +100,9 @@ enum IngestBenchmarks {
         return line + "}\n"
     }
 
-    /// Writes `count` events to `path` and returns the file size.
-    static func writeEvents(count: Int, users: Int, to path: String) throws -> Int {
+    /// Writes `count` events (numbered from `first`, `secondsApart` seconds apart) to `path` and returns
+    /// the file size.
+    static func writeEvents(count: Int, first: Int = 0, users: Int, secondsApart: Int = 7, to path: String) throws -> Int {
         guard FileManager.default.createFile(atPath: path, contents: nil) else {
             throw VeilError(.unavailable, field: path, "cannot be created")
         }
@@ -108,8 +110,8 @@ enum IngestBenchmarks {
         defer { try? handle.close() }
         var buffer = ""
         var total = 0
-        for n in 0..<count {
-            buffer += eventLine(n, users: users)
+        for n in first..<(first + count) {
+            buffer += eventLine(n, users: users, secondsApart: secondsApart)
             if buffer.utf8.count > 1 << 20 {
                 total += buffer.utf8.count
                 try handle.write(contentsOf: Data(buffer.utf8))

@@ -57,12 +57,16 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let modelScore = AuditAction("model.score")
     /// A DP aggregate query answered. Details: the plan and what it spent.
     public static let queryRun = AuditAction("query.run")
+    /// The operator read the exact (not differentially private) event statistics. Details: `events`,
+    /// `days` (how much was shown).
+    public static let statsRead = AuditAction("stats.read")
 
     /// Every action Veil records, in the order `docs/audit.md` lists them (a test holds the two, and
     /// the constants above, to the same list).
     public static let all: [AuditAction] = [
         keyInit, keyBind, policyLoad, ingestBatch, subjectErase, subjectReidentify, tokenIssue, tokenRevoke, budgetSpend,
-        budgetRefuse, modelTrain, modelApprove, modelReject, modelRevoke, modelPredictions, modelScore, queryRun,
+        budgetRefuse, modelTrain, modelApprove, modelReject, modelRevoke, modelPredictions, modelScore, statsRead,
+        queryRun,
     ]
 
     /// True for names of the form `word(.word)*`, words of lowercase letters, digits and `_`.

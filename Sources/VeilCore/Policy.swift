@@ -13,6 +13,10 @@ public struct Policy: Sendable, Hashable, Codable {
     public var sequences = Sequences()
     /// The public list of product categories (group keys that need no partition selection).
     public var categories: [String] = ["electronics", "fashion", "home", "beauty", "sports", "books", "toys", "grocery"]
+    /// The free-form event properties kept, by key, with the type and bounds a value must have
+    /// (`properties:` in a policy file). An event's property under any other key, or outside its
+    /// bounds, is dropped at ingest and counted; none is kept by default.
+    public var properties: [String: PropertyRule] = [:]
 
     public init() {}
 
@@ -44,6 +48,9 @@ public struct Policy: Sendable, Hashable, Codable {
         public var clippingNorm: Double = 1.0
         /// Whether non-private training may run at all (never servable). Off unless a policy turns it on.
         public var allowNonPrivate: Bool = false
+        /// Whether reviewers may see a model card's exact holdout metrics over HTTP (labelled not for
+        /// release). Off: every role sees only the differentially private ones.
+        public var exactHoldoutMetrics: Bool = false
         public var defaultEpochs: Int = 5
         public var defaultBatchSize: Int = 512
         public init() {}
@@ -116,5 +123,31 @@ public struct ValueBounds: Sendable, Hashable, Codable {
     public init(lower: Double, upper: Double) {
         self.lower = lower
         self.upper = upper
+    }
+}
+
+/// What a free-form event property must be for Veil to keep it: a number of `type` within
+/// `min...max` (public bounds, as every bound in a policy).
+public struct PropertyRule: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+        /// A whole number.
+        case int
+        /// Any finite number.
+        case number
+    }
+
+    public var type: Kind
+    public var min: Double
+    public var max: Double
+
+    public init(type: Kind, min: Double, max: Double) {
+        self.type = type
+        self.min = min
+        self.max = max
+    }
+
+    /// Whether `value` may be kept.
+    public func admits(_ value: Double) -> Bool {
+        value.isFinite && value >= min && value <= max && (type == .number || value == value.rounded())
     }
 }

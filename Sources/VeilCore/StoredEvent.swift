@@ -21,11 +21,13 @@ public struct StoredEvent: Sendable, Hashable, Codable {
     public var rating: Int?
     /// Search text; kept only if the policy does not drop it (by default it is dropped).
     public var query: String?
+    /// Free-form numbers by key, only those the policy lists within their bounds (`EventProperties`).
+    public var properties: [String: Double]
 
     public init(
         eventID: String, pseudonym: Pseudonym, epoch: UInt32, type: EventType, timestampMillis: Int64,
         session: Pseudonym? = nil, itemID: String? = nil, category: String? = nil, price: Double? = nil,
-        quantity: Int? = nil, rating: Int? = nil, query: String? = nil
+        quantity: Int? = nil, rating: Int? = nil, query: String? = nil, properties: [String: Double] = [:]
     ) {
         self.eventID = eventID
         self.pseudonym = pseudonym
@@ -39,5 +41,6 @@ public struct StoredEvent: Sendable, Hashable, Codable {
         self.quantity = quantity
         self.rating = rating
         self.query = query
+        self.properties = properties
     }
 }

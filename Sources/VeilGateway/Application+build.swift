@@ -30,7 +30,8 @@ public func buildApplication(
 ///
 /// Every request passes, outermost first: the request log, the latency histogram, and the error
 /// mapping to JSON bodies (`APIError`). Authenticated groups add `RequireRoleMiddleware` for the
-/// roles that may call them (`admin` always may). To add an endpoint: add its use case to
+/// roles that may call them (`AccessRules`; `admin` always may). `/console` serves the web console's
+/// files, which hold no data: every page reads the API with the signed-in token. To add an endpoint: add its use case to
 /// `GatewayServices`, write a controller, and register it below under a group guarded by its roles.
 public func buildRouter(services: GatewayServices, policy: Policy, metrics: GatewayMetrics) -> Router<VeilRequestContext> {
     let router = Router(context: VeilRequestContext.self)
@@ -40,31 +41,36 @@ public func buildRouter(services: GatewayServices, policy: Policy, metrics: Gate
     router.add(middleware: ErrorResponseMiddleware())
 
     OperationsController(metrics: metrics, services: services).addRoutes(to: router)
+    ConsoleController().addRoutes(to: router)
 
     let v1 = router.group("v1")
     let guarded = RouteRegistration.Guard(authenticator: services.authenticator, v1: v1)
+    SessionController().addRoutes(to: guarded.group("session", Role.allCases))
     RouteRegistration.events(
-        services.ingestor, maxBodyBytes: policy.ingest.maxBodyBytes, metrics: metrics, to: guarded.group("events", .ingest))
-    RouteRegistration.subjects(services.eraser, to: guarded.group("subjects", .admin))
+        services.ingestor, maxBodyBytes: policy.ingest.maxBodyBytes, metrics: metrics, to: guarded.group("events", .events))
+    RouteRegistration.subjects(services.eraser, to: guarded.group("subjects", .subjects))
     if let budget = services.budget {
-        BudgetController(budget: budget).addRoutes(to: guarded.group("budget", .analyst, .auditor))
+        BudgetController(budget: budget).addRoutes(to: guarded.group("budget", .budget))
     }
     if let audit = services.audit {
-        AuditController(export: audit).addRoutes(to: guarded.group("audit", .auditor))
+        AuditController(export: audit, verification: services.auditVerification).addRoutes(to: guarded.group("audit", .audit))
     }
     if let queries = services.queries {
-        QueriesController(queries: queries).addRoutes(to: guarded.group("queries", .analyst))
+        QueriesController(queries: queries).addRoutes(to: guarded.group("queries", .queries))
     }
     if let registry = services.models {
-        let models = ModelsController(models: registry)
-        models.addReadRoutes(to: guarded.group("models", .reviewer, .trainer, .analyst, .auditor))
-        models.addReviewRoutes(to: guarded.group("models", .reviewer))
+        let models = ModelsController(models: registry, policy: policy)
+        models.addReadRoutes(to: guarded.group("models", .models))
+        models.addReviewRoutes(to: guarded.group("models", .review))
     }
     if let runs = services.trainingRuns {
-        TrainingRunsController(runs: runs).addRoutes(to: guarded.group("training-runs", .trainer))
+        TrainingRunsController(runs: runs, policy: policy).addRoutes(to: guarded.group("training-runs", .training))
     }
     if let predictor = services.predictor {
-        PredictController(predictor: predictor, metrics: metrics).addRoutes(to: guarded.group("predict", .analyst))
+        PredictController(predictor: predictor, metrics: metrics).addRoutes(to: guarded.group("predict", .predict))
+    }
+    if let statistics = services.statistics {
+        StatsController(statistics: statistics).addRoutes(to: guarded.group("stats", .stats))
     }
     RouteRegistration.answerOtherMethods(on: router)
     return router
@@ -77,8 +83,13 @@ enum RouteRegistration {
         let authenticator: any TokenAuthenticating
         let v1: RouterGroup<VeilRequestContext>
 
+        /// The group `/v1/<path>` that only the roles of `area` (`AccessRules`; admin always) may call.
+        func group(_ path: RouterPath, _ area: AccessRules.Area) -> RouterGroup<VeilRequestContext> {
+            group(path, area.roles)
+        }
+
         /// The group `/v1/<path>` that only tokens with one of `roles` (or admin) may call.
-        func group(_ path: RouterPath, _ roles: Role...) -> RouterGroup<VeilRequestContext> {
+        func group(_ path: RouterPath, _ roles: some Collection<Role>) -> RouterGroup<VeilRequestContext> {
             v1.group(path).add(middleware: RouteRegistration.requireRole(Set(roles), authenticator))
         }
     }

@@ -1,4 +1,5 @@
 import VeilCore
+import VeilCrypto
 import VeilAccess
 import VeilLedger
 import VeilIngest
@@ -25,6 +26,8 @@ public struct GatewayServices: Sendable {
     public var budget: BudgetService?
     /// `GET /v1/audit`.
     public var audit: AuditExport?
+    /// `GET /v1/audit/status`: the chain verified server-side with the audit public key.
+    public var auditVerification: AuditVerificationSource?
     /// `POST /v1/queries`.
     public var queries: QueryService?
     /// `/v1/models...`.
@@ -33,21 +36,25 @@ public struct GatewayServices: Sendable {
     public var trainingRuns: TrainingRuns?
     /// `POST /v1/predict`.
     public var predictor: PredictionService?
+    /// `GET /v1/stats` (role admin).
+    public var statistics: OperatorStatistics?
 
     public init(
         ingestor: any EventIngesting, eraser: any SubjectErasing, authenticator: any TokenAuthenticating,
-        budget: BudgetService? = nil, audit: AuditExport? = nil, queries: QueryService? = nil, models: ModelRegistry? = nil,
-        trainingRuns: TrainingRuns? = nil, predictor: PredictionService? = nil
+        budget: BudgetService? = nil, audit: AuditExport? = nil, auditVerification: AuditVerificationSource? = nil, queries: QueryService? = nil, models: ModelRegistry? = nil,
+        trainingRuns: TrainingRuns? = nil, predictor: PredictionService? = nil, statistics: OperatorStatistics? = nil
     ) {
         self.ingestor = ingestor
         self.eraser = eraser
         self.authenticator = authenticator
         self.budget = budget
         self.audit = audit
+        self.auditVerification = auditVerification
         self.queries = queries
         self.models = models
         self.trainingRuns = trainingRuns
         self.predictor = predictor
+        self.statistics = statistics
     }
 
     /// Every use case over one opened context: what `veil serve` runs.
@@ -55,7 +62,19 @@ public struct GatewayServices: Sendable {
         self.init(
             ingestor: context.ingestPipeline(), eraser: context.subjectEraser(), authenticator: context.tokens,
             budget: context.budget, audit: context.auditExport(),
+            auditVerification: AuditVerificationSource(service: context.auditService(), publicKey: context.keys.auditSigningKey.publicKey),
             queries: context.queryService(), models: context.models, trainingRuns: context.trainingRuns(),
-            predictor: context.predictionService())
+            predictor: context.predictionService(), statistics: context.operatorStatistics())
+    }
+}
+
+/// What `GET /v1/audit/status` verifies with: the chain's use cases and the audit public key.
+public struct AuditVerificationSource: Sendable {
+    public let service: AuditService
+    public let publicKey: SigningPublicKey
+
+    public init(service: AuditService, publicKey: SigningPublicKey) {
+        self.service = service
+        self.publicKey = publicKey
     }
 }

@@ -15,3 +15,12 @@ enum JSONBody {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
+
+/// SVG response bodies (charts from `VeilReport`): standalone documents that run no script.
+enum SVGBody {
+    static func response(_ svg: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "image/svg+xml", .contentSecurityPolicy: "default-src 'none'"],
+            body: .init(byteBuffer: ByteBuffer(string: svg)))
+    }
+}

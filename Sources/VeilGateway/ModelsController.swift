@@ -2,21 +2,26 @@ import Foundation
 import Hummingbird
 import VeilCore
 import VeilModels
+import VeilReport
 
 /// The model registry: `GET /v1/models` (every model, newest first), `GET /v1/models/{id}` (state,
 /// review and card, as `veil models show --json`), and a reviewer's `POST /v1/models/{id}/approve`,
 /// `/reject` and `/revoke` with `{"note": "..."}` (required, `ModelRegistry.checkedNote`; audited with
 /// the token's name as reviewer) — an approval also takes `override_quality` for a model that does not
-/// beat its baselines.
+/// beat its baselines; `GET /v1/models/{id}/card.html`, the card as the console and `veil report model`
+/// show it.
 ///
 /// Reading and reviewing are registered on separate groups (`addReadRoutes`, `addReviewRoutes`) so
-/// each carries its own role check.
+/// each carries its own role check. A card is shown as `ModelCard.shown` allows the caller's role: exact
+/// holdout metrics only to a reviewer, only when the policy allows them, labelled not for release.
 struct ModelsController {
     let models: ModelRegistry
+    let policy: Policy
 
     func addReadRoutes(to group: RouterGroup<VeilRequestContext>) {
         group.get(use: list)
         group.get("{id}", use: show)
+        group.get("{id}/card.html", use: card)
     }
 
     func addReviewRoutes(to group: RouterGroup<VeilRequestContext>) {
@@ -47,7 +52,18 @@ struct ModelsController {
     }
 
     @Sendable func show(request: Request, context: VeilRequestContext) async throws -> Response {
-        try JSONBody.response(try await models.describe(id: try Self.id(context)))
+        var description = try await models.describe(id: try Self.id(context))
+        description.card = ModelCard.shown(description.card, to: context.principal?.role, policy: policy)
+        return try JSONBody.response(description)
+    }
+
+    /// `GET /v1/models/{id}/card.html`: the card as an HTML fragment with its plots inline
+    /// (`ReportDocument.modelFragment`, what `veil report model` writes), every value escaped.
+    @Sendable func card(request: Request, context: VeilRequestContext) async throws -> Response {
+        let fragment = ReportDocument.modelFragment(try await models.describe(id: try Self.id(context)))
+        return Response(
+            status: .ok, headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: "default-src 'none'"],
+            body: .init(byteBuffer: ByteBuffer(string: fragment)))
     }
 
     @Sendable func approve(request: Request, context: VeilRequestContext) async throws -> Response {

@@ -15,10 +15,19 @@ public struct IngestSummary: Sendable, Codable, Equatable {
     public var accepted: Int
     /// Events whose `event_id` was already stored; counted, never stored twice.
     public var duplicates: Int
+    /// Free-form properties dropped because the policy does not list their key or bounds them
+    /// otherwise (`properties_dropped`, present only when some were).
+    public var propertiesDropped: Int?
 
-    public init(accepted: Int, duplicates: Int) {
+    public init(accepted: Int, duplicates: Int, propertiesDropped: Int = 0) {
         self.accepted = accepted
         self.duplicates = duplicates
+        self.propertiesDropped = propertiesDropped == 0 ? nil : propertiesDropped
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case accepted, duplicates
+        case propertiesDropped = "properties_dropped"
     }
 }
 

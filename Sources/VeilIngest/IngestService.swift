@@ -87,9 +87,10 @@ public final class IngestService: EventIngesting {
         guard problems.isEmpty else {
             throw BatchRejected(problems: problems, rejectedEvents: rejected, summary: tally.summary())
         }
+        let droppedProperties = valid.reduce(0) { $0 + $1.droppedProperties }
         guard !valid.isEmpty else { return IngestSummary(accepted: 0, duplicates: 0) }
         let result = try await commit(prepare(valid), actor: actor)
-        return IngestSummary(accepted: result.inserted, duplicates: result.duplicates)
+        return IngestSummary(accepted: result.inserted, duplicates: result.duplicates, propertiesDropped: droppedProperties)
     }
 
     // MARK: Pipeline steps (shared with EventImporter)
@@ -99,7 +100,8 @@ public final class IngestService: EventIngesting {
         EventValidator(
             maxFutureSkewMillis: Int64(policy.ingest.maxFutureSkewSeconds) * 1000,
             earliestMillis: Int64(policy.ingest.earliestEventDay) * 86_400_000, maxPrice: policy.ingest.maxPrice,
-            maxQuantity: policy.ingest.maxQuantity, timestamps: timestamps, requiresEventID: requiresEventID)
+            maxQuantity: policy.ingest.maxQuantity, timestamps: timestamps, requiresEventID: requiresEventID,
+            propertyRules: policy.properties)
     }
 
     func nowMillis() -> Int64 { clock.nowMillis() }
@@ -161,7 +163,8 @@ public final class IngestService: EventIngesting {
             var stored = StoredEvent(
                 eventID: event.eventID ?? "", pseudonym: pid, epoch: epoch, type: event.type,
                 timestampMillis: event.timestampMillis, session: session, itemID: event.itemID, category: event.category,
-                price: event.price, quantity: event.quantity, rating: event.rating, query: event.query)
+                price: event.price, quantity: event.quantity, rating: event.rating, query: event.query,
+                properties: event.properties)
             if !dropped.isEmpty { minimise(&stored) }
             if event.eventID == nil {
                 let canonical = ContentKey.canonicalBytes(

@@ -44,6 +44,29 @@ public struct BinaryPredictions: Sendable, Equatable {
         return wins / (Double(groups.positives) * Double(groups.negatives))
     }
 
+    /// A 95 % confidence interval of `rocAUC` by DeLong's method (DeLong, DeLong & Clarke-Pearson 1988):
+    /// each positive's placement (the share of negatives it outscores, ties ½) and each negative's (the
+    /// share of positives that outscore it) give Var(AUC) = S₁₀/P + S₀₁/N, with S the sample variances;
+    /// the interval is AUC ± 1.96·√Var, clipped to [0, 1]. `nil` with fewer than two of either class.
+    /// It describes the holdout's sampling error only, not the noise of training.
+    public var rocAUCInterval: MetricInterval? {
+        let (p, n) = (groups.positives, groups.negatives)
+        guard p >= 2, n >= 2, let auc = rocAUC else { return nil }
+        var negativesBelow = n, positivesAbove = 0
+        var positiveSpread = 0.0, negativeSpread = 0.0
+        for group in groups.groups {
+            negativesBelow -= group.negatives
+            let positivePlacement = (Double(negativesBelow) + 0.5 * Double(group.negatives)) / Double(n)
+            let negativePlacement = (Double(positivesAbove) + 0.5 * Double(group.positives)) / Double(p)
+            positiveSpread += Double(group.positives) * (positivePlacement - auc) * (positivePlacement - auc)
+            negativeSpread += Double(group.negatives) * (negativePlacement - auc) * (negativePlacement - auc)
+            positivesAbove += group.positives
+        }
+        let variance = positiveSpread / Double(p - 1) / Double(p) + negativeSpread / Double(n - 1) / Double(n)
+        let half = 1.959963984540054 * variance.squareRoot()
+        return MetricInterval(lower: max(0, auc - half), upper: min(1, auc + half))
+    }
+
     /// Average precision, Σₖ (Rₖ − Rₖ₋₁)·Pₖ over the distinct thresholds from high to low (scikit-learn's
     /// `average_precision_score`; no interpolation). `nil` when there are no positives.
     public var averagePrecision: Double? {
@@ -108,9 +131,9 @@ public struct BinaryPredictions: Sendable, Equatable {
     /// Every metric at once.
     public func evaluate() -> BinaryEvaluation {
         BinaryEvaluation(
-            exampleCount: labels.count, positiveCount: groups.positives, rocAUC: rocAUC,
+            exampleCount: labels.count, positiveCount: groups.positives, rocAUC: rocAUC, rocAUCInterval: rocAUCInterval,
             averagePrecision: averagePrecision, logLoss: logLoss, atHalf: metrics(atThreshold: 0.5),
-            atBestF1: bestF1, expectedCalibrationError: expectedCalibrationError())
+            atBestF1: bestF1, expectedCalibrationError: expectedCalibrationError(), curves: curves())
     }
 }
 
@@ -119,6 +142,8 @@ public struct BinaryEvaluation: Sendable, Hashable, Codable {
     public let exampleCount: Int
     public let positiveCount: Int
     public let rocAUC: Double?
+    /// 95 % DeLong interval of `rocAUC` on the holdout; nil on cards written before it was stored.
+    public let rocAUCInterval: MetricInterval?
     public let averagePrecision: Double?
     public let logLoss: Double
     /// Metrics when probabilities ≥ 0.5 are called positive.
@@ -127,4 +152,13 @@ public struct BinaryEvaluation: Sendable, Hashable, Codable {
     public let atBestF1: ThresholdMetrics
     /// With 10 equal-width bins.
     public let expectedCalibrationError: Double
+    /// ROC, precision–recall and calibration points for plotting; nil on cards written before they were
+    /// stored.
+    public let curves: BinaryCurves?
+}
+
+/// A two-sided confidence interval of a metric.
+public struct MetricInterval: Sendable, Hashable, Codable {
+    public let lower: Double
+    public let upper: Double
 }

@@ -44,6 +44,14 @@ public struct MulticlassPredictions: Sendable, Equatable {
         return rank
     }
 
+    /// The top-ranked class of `example` and the 0-based rank of its true class.
+    func topAndRankOfLabel(_ example: Int) -> (top: Int, rank: Int) {
+        let base = example * classCount
+        var top = 0
+        for k in 1..<classCount where probabilities[base + k] > probabilities[base + top] { top = k }
+        return (top, rankOfLabel(example))
+    }
+
     /// Share of examples whose true class is among the `k` top-ranked classes.
     public func topKAccuracy(_ k: Int) -> Double {
         let hits = labels.indices.reduce(0) { $0 + (rankOfLabel($1) < k ? 1 : 0) }
@@ -67,10 +75,8 @@ public struct MulticlassPredictions: Sendable, Equatable {
         confidences.reserveCapacity(labels.count)
         outcomes.reserveCapacity(labels.count)
         for example in labels.indices {
-            let base = example * classCount
-            var top = 0
-            for k in 1..<classCount where probabilities[base + k] > probabilities[base + top] { top = k }
-            confidences.append(probabilities[base + top])
+            let top = topAndRankOfLabel(example).top
+            confidences.append(probabilities[example * classCount + top])
             outcomes.append(top == labels[example] ? 1 : 0)
         }
         return CalibrationBins.error(confidences: confidences, outcomes: outcomes, bins: bins)

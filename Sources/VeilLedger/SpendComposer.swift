@@ -10,11 +10,14 @@ import VeilPrivacy
 /// `PrivacyAccountant.epsilon(composing:delta:method:)` returns for `committed + candidates`, since both
 /// compose one release at a time in the order given. Only `committed` is remembered: the caller passes
 /// there spends the store has committed (the rows a ledger transaction hands its decision, the records
-/// of a signed chain), and the release it is deciding on as `candidates`, which are composed on a copy
-/// and forgotten. A reservation that is refused, fails or is retried therefore never leaves the
-/// remembered composition ahead of the store; and since a list is found by its content (the longest
-/// remembered list that `committed` starts with), a store that holds fewer spends than a remembered
-/// list (a restored database) is composed from the longest list it does extend. Remembering is
+/// of a signed chain, or — in a group of reservations sharing one transaction — the spends decided
+/// earlier in the group, which commit with it or not at all), and the release it is deciding on as
+/// `candidates`, which are composed on a copy and forgotten. A reservation that is refused, fails or
+/// is retried therefore never leaves the remembered composition ahead of the store (only a group that
+/// fails to commit can, and harmlessly: see next); and since a list is found by its content (the
+/// longest remembered list that `committed` starts with), a store that holds fewer spends than a
+/// remembered list (a restored database, a failed group) is composed from the longest list it does
+/// extend. Remembering is
 /// invisible to callers, so a decision that composes through it stays pure. Up to `capacity` lists
 /// (the dataset, each role, each principal) are remembered; the least recently used is forgotten first.
 final class SpendComposer: Sendable {

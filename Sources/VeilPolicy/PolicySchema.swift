@@ -17,6 +17,17 @@ enum PolicySchema {
         .section("features", \.features, features),
         .section("sequences", \.sequences, sequences),
         .names("categories", \.categories, rule: .label, allowEmpty: false),
+        .properties("properties", \.properties),
+        ]
+    }
+
+    /// A property rule's keys; the section starts from an invalid rule so that `type`, `min` and
+    /// `max` are all required.
+    static var property: [PolicyField<PropertyRule>] {
+        [
+        .choice("type", \.type),
+        .number("min", \.min, .finite),
+        .number("max", \.max, .finite),
         ]
     }
 
@@ -40,6 +51,7 @@ enum PolicySchema {
         [
         .number("clipping_norm", \.clippingNorm, .positive),
         .flag("allow_non_private", \.allowNonPrivate),
+        .flag("exact_holdout_metrics", \.exactHoldoutMetrics),
         .integer("default_epochs", \.defaultEpochs, atLeast: 1),
         .integer("default_batch_size", \.defaultBatchSize, atLeast: 1),
         ]
@@ -121,6 +133,46 @@ extension PolicyField {
                 merged[name] = bounds
             }
             root[keyPath: path] = merged
+        }
+    }
+}
+
+extension PolicyField {
+    /// The free-form event properties kept, by key (an identifier): `key: {type: int|number, min, max}`,
+    /// all three required, `min <= max`, and whole bounds for `int`.
+    static func properties(_ key: String, _ path: WritableKeyPath<Root, [String: PropertyRule]>) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let mapping = node.mapping else {
+                return log.fail(dotted, "must be a section of property keys, got \(YAMLValue.kind(of: node))", at: node)
+            }
+            var rules: [String: PropertyRule] = [:]
+            for (nameNode, entryNode) in mapping {
+                guard let name = NameRule.identifier.read(nameNode, dotted, &log) else { continue }
+                let entry = "\(dotted).\(name)"
+                guard let entryMapping = entryNode.mapping else {
+                    log.fail(entry, "must be a section with type, min and max, got \(YAMLValue.kind(of: entryNode))", at: entryNode)
+                    continue
+                }
+                let given = Set(entryMapping.compactMap { YAMLValue.text($0.key) })
+                let before = log.issues.count
+                var rule = PropertyRule(type: .number, min: 0, max: 0)
+                MappingReader.read(entryNode, section: entry, fields: PolicySchema.property, into: &rule, log: &log)
+                guard log.issues.count == before else { continue }
+                if let missing = ["type", "min", "max"].first(where: { !given.contains($0) }) {
+                    log.fail(entry, "needs \(missing) (type int or number, min and max: the public bounds of the value)", at: entryNode)
+                    continue
+                }
+                guard rule.min <= rule.max else {
+                    log.fail(entry, "min (\(NumberText.format(rule.min))) must not be greater than max (\(NumberText.format(rule.max)))", at: entryNode)
+                    continue
+                }
+                guard rule.type == .number || (rule.min == rule.min.rounded() && rule.max == rule.max.rounded()) else {
+                    log.fail(entry, "min and max of an int property must be whole numbers", at: entryNode)
+                    continue
+                }
+                rules[name] = rule
+            }
+            root[keyPath: path] = rules
         }
     }
 }

@@ -27,9 +27,12 @@ public struct DPSGDExplanation: Sendable, Hashable, Codable {
     public let estimates: [Estimate]
     /// For a target: the smallest σ each accountant needs to meet it, PLD first.
     public let calibrations: [NoiseCalibration]?
+    /// Releases paid for in the same spend as the steps (a run's private evaluation); the estimates
+    /// and calibrations compose them with the steps. Nil when there are none.
+    public let alongside: [PrivacyMechanism]?
 
     enum CodingKeys: String, CodingKey {
-        case steps, delta, estimates, calibrations
+        case steps, delta, estimates, calibrations, alongside
         case samplingRate = "sampling_rate"
         case noiseMultiplier = "noise_multiplier"
         case targetEpsilon = "target_epsilon"
@@ -48,32 +51,35 @@ public struct DPSGDExplanation: Sendable, Hashable, Codable {
         -> DPSGDExplanation
     {
         try explanation(
-            samplingRate: samplingRate, steps: steps, delta: delta, noiseMultiplier: noiseMultiplier, target: nil)
+            samplingRate: samplingRate, steps: steps, delta: delta, noiseMultiplier: noiseMultiplier, target: nil, alongside: [])
     }
 
-    /// Calibrates σ to `targetEpsilon` with `accountant` (as training does), then explains the run at
-    /// that σ, with the σ each accountant would need beside it.
+    /// Calibrates σ to `targetEpsilon` with `accountant` (as training does: composed with `alongside`,
+    /// the releases paid for in the same spend), then explains the run at that σ, with the σ each
+    /// accountant would need beside it.
     ///
     /// - Throws: as `NoiseCalibration.calibrate`, and as `explain(samplingRate:steps:delta:noiseMultiplier:)`.
     public static func explain(
-        samplingRate: Double, steps: Int, delta: Double, targetEpsilon: Double, accountant: AccountantKind
+        samplingRate: Double, steps: Int, delta: Double, targetEpsilon: Double, accountant: AccountantKind,
+        alongside: [PrivacyMechanism] = []
     ) throws(VeilError) -> DPSGDExplanation {
         var calibrations: [NoiseCalibration] = []
         for kind in accountants {
             calibrations.append(
                 try NoiseCalibration.calibrate(
                     targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, steps: steps,
-                    method: AccountingMethod(kind)))
+                    method: AccountingMethod(kind), alongside: alongside))
         }
         let chosen = calibrations[accountants.firstIndex(of: accountant)!]
         return try explanation(
             samplingRate: samplingRate, steps: steps, delta: delta, noiseMultiplier: chosen.noiseMultiplier,
-            target: (targetEpsilon, accountant, calibrations))
+            target: (targetEpsilon, accountant, calibrations), alongside: alongside)
     }
 
     private static func explanation(
         samplingRate: Double, steps: Int, delta: Double, noiseMultiplier: Double,
-        target: (epsilon: Double, accountant: AccountantKind, calibrations: [NoiseCalibration])?
+        target: (epsilon: Double, accountant: AccountantKind, calibrations: [NoiseCalibration])?,
+        alongside: [PrivacyMechanism]
     ) throws(VeilError) -> DPSGDExplanation {
         let mechanism = PrivacyMechanism.subsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier, steps: steps)
         try mechanism.validate()
@@ -81,6 +87,7 @@ public struct DPSGDExplanation: Sendable, Hashable, Codable {
         let estimates = accountants.map { kind in
             var accountant = PrivacyAccountant(AccountingMethod(kind))
             accountant.compose(mechanism)
+            accountant.compose(alongside)
             return Estimate(
                 accountant: accountant.method, epsilon: accountant.epsilon(delta: delta),
                 order: accountant.optimalOrder(delta: delta))
@@ -88,6 +95,6 @@ public struct DPSGDExplanation: Sendable, Hashable, Codable {
         return DPSGDExplanation(
             samplingRate: samplingRate, steps: steps, delta: delta, noiseMultiplier: noiseMultiplier,
             targetEpsilon: target?.epsilon, calibratedWith: target?.accountant, estimates: estimates,
-            calibrations: target?.calibrations)
+            calibrations: target?.calibrations, alongside: alongside.isEmpty ? nil : alongside)
     }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -38,6 +40,21 @@ struct FFT: Sendable {
         self.sines = sines
     }
 
+    /// A transform of length `size`, from a cache of the two most recently used lengths: its twiddle
+    /// tables (16 bytes per point) are built once, not on every composition. Contract: as `init`.
+    static func shared(size: Int) -> FFT {
+        if let cached = cache.withLock({ $0.first { $0.size == size } }) { return cached }
+        let fft = FFT(size: size)
+        cache.withLock { cached in
+            cached.removeAll { $0.size == size }
+            cached.insert(fft, at: 0)
+            if cached.count > 2 { cached.removeLast() }
+        }
+        return fft
+    }
+
+    private static let cache = Mutex<[FFT]>([])
+
     /// The smallest power of two ≥ `length` (and ≥ 2).
     static func size(atLeast length: Int) -> Int {
         var size = 2
@@ -55,11 +72,26 @@ struct FFT: Sendable {
     }
 
     /// Natural order in, spectrum in bit-reversed order out (`e^{−2πi kn/N}`).
-    func forward(_ real: inout [Double], _ imaginary: inout [Double]) {
+    ///
+    /// `nonZeroCount`: the input is 0 from that index on (zero padding), which lets the first stages
+    /// be skipped: after s stages of decimation in frequency on an input that fits in N/2ˢ points,
+    /// block b of N/2ˢ points holds `x_j · e^{−2πi j·c/N}` for j below the count (and 0 after it),
+    /// c the s-bit reversal of b — one complex product per point instead of s passes of butterflies.
+    /// The result is the same transform, with each twiddle rounded once instead of s times.
+    func forward(_ real: inout [Double], _ imaginary: inout [Double], nonZeroCount: Int? = nil) {
         precondition(real.count == size && imaginary.count == size, "FFT input length")
+        precondition((nonZeroCount ?? 1) >= 1, "a non-zero prefix of at least one point")
         withBuffers(&real, &imaginary) { data in
-            // Spans above the block size pass over the whole array, two stages per pass where possible.
             var span = size
+            if let count = nonZeroCount {
+                var stages = 0
+                while span / 2 >= count && span > 2 {
+                    span /= 2
+                    stages += 1
+                }
+                if stages > 0 { spreadZeroPadded(data, count: count, stages: stages) }
+            }
+            // Spans above the block size pass over the whole array, two stages per pass where possible.
             while span > Self.blockSize {
                 if span / 2 > Self.blockSize {
                     run(.frequencyTwoStages, span: span, data, from: 0, to: size)
@@ -79,6 +111,31 @@ struct FFT: Sendable {
                 if inner == 2 { run(.frequencyStage, span: 2, data, from: start, to: start + span) }
             }
         }
+    }
+
+    /// The first `stages` stages of `forward` on an input that is 0 from `count` on: block b (of
+    /// N/2^stages points) becomes `x_j · e^{−2πi j·c/N}`, c the `stages`-bit reversal of b. Block 0 is
+    /// the input itself (c = 0); the others are written from it, last block first.
+    private func spreadZeroPadded(_ data: Buffers, count: Int, stages: Int) {
+        let block = size >> stages
+        let half = size / 2
+        for b in stride(from: (1 << stages) - 1, through: 1, by: -1) {
+            var c = 0
+            for bit in 0..<stages where b & (1 << bit) != 0 { c |= 1 << (stages - 1 - bit) }
+            let start = b * block
+            for j in 0..<count {
+                // e^{2πi t/N} from the span-N table (t < N/2) or its negative (t ≥ N/2); j·c < N.
+                let t = j * c
+                let (cosine, sine) = t < half ? (data.cosine[half + t], data.sine[half + t]) : (-data.cosine[t], -data.sine[t])
+                let (xr, xi) = (data.re[j], data.im[j])
+                data.re[start + j] = xr * cosine + xi * sine
+                data.im[start + j] = xi * cosine - xr * sine
+            }
+            (data.re + start + count).update(repeating: 0, count: block - count)
+            (data.im + start + count).update(repeating: 0, count: block - count)
+        }
+        (data.re + count).update(repeating: 0, count: block - count)
+        (data.im + count).update(repeating: 0, count: block - count)
     }
 
     /// Spectrum in bit-reversed order in, sequence in natural order out (`e^{+2πi kn/N}`, scaled by 1/N).

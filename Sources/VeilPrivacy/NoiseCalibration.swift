@@ -23,18 +23,30 @@ public struct NoiseCalibration: Sendable, Hashable, Codable {
     /// it. For PLD the search starts from the RDP σ, which PLD (never looser to within its
     /// discretisation) almost always meets, so it only has to bisect downwards.
     ///
-    /// - Throws: `VeilError.invalidInput` naming the parameter, as `RDPAccountant.calibrateNoiseMultiplier`.
+    /// With `alongside` (releases paid for in the same spend, such as a run's private evaluation), σ
+    /// is the smallest for which the steps composed with them meet the target, and `epsilon` is the
+    /// ε of that composition.
+    ///
+    /// - Throws: `VeilError.invalidInput` naming the parameter, as `RDPAccountant.calibrateNoiseMultiplier`,
+    ///   and naming `epsilon` when `alongside` alone leaves no room for the steps.
     public static func calibrate(
         targetEpsilon: Double, delta: Double, samplingRate: Double, steps: Int, method: AccountingMethod,
-        tolerance: Double = 0.01
+        alongside: [PrivacyMechanism] = [], tolerance: Double = 0.01
     ) throws(VeilError) -> NoiseCalibration {
         let rdp = try RDPAccountant.calibrateNoiseMultiplier(
             targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, steps: steps, tolerance: tolerance)
-        guard case let .pld(parameters) = method else { return rdp }
+        if alongside.isEmpty, case .rdp = method { return rdp }
+        guard alongside.isEmpty || PrivacyAccountant.epsilon(composing: alongside, delta: delta, method: method) < targetEpsilon else {
+            throw VeilError(.invalidInput, field: "epsilon", "is used up by the releases made alongside the training steps")
+        }
         return try search(targetEpsilon: targetEpsilon, tolerance: tolerance, start: rdp.noiseMultiplier) { sigma in
-            let mechanism = PrivacyMechanism.subsampledGaussian(samplingRate: samplingRate, noiseMultiplier: sigma, steps: steps)
-            let epsilon = PLDAccountant.epsilon(composing: [mechanism], delta: delta, parameters: parameters)
-            return NoiseCalibration(noiseMultiplier: sigma, epsilon: epsilon, order: nil, accountant: method)
+            // In the order the ledger composes the run's spend: the steps, then what goes with them.
+            var accountant = PrivacyAccountant(method)
+            accountant.compose(.subsampledGaussian(samplingRate: samplingRate, noiseMultiplier: sigma, steps: steps))
+            accountant.compose(alongside)
+            return NoiseCalibration(
+                noiseMultiplier: sigma, epsilon: accountant.epsilon(delta: delta), order: accountant.optimalOrder(delta: delta),
+                accountant: method)
         }
     }
 

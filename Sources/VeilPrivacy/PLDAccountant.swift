@@ -85,9 +85,13 @@ public struct PLDAccountant: Sendable {
         distribution = .identity(interval: parameters.valueDiscretizationInterval)
     }
 
-    /// Composes `mechanism`: its PLD, or its RDP curve for `gaussian`. An invalid mechanism makes every
-    /// ε infinite.
+    /// Composes `mechanism`: its PLD, or its RDP curve for `gaussian`; a composition part by part. An
+    /// invalid mechanism makes every ε infinite.
     public mutating func compose(_ mechanism: PrivacyMechanism) {
+        if case let .composition(parts) = mechanism, (try? mechanism.validate()) != nil {
+            for part in parts { compose(part) }
+            return
+        }
         everything.compose(mechanism)
         guard (try? mechanism.validate()) != nil else {
             distribution = distribution.composed(with: nonPrivate, tailMassTruncation: 0)
@@ -216,6 +220,13 @@ public struct PLDAccountant: Sendable {
                 .selfComposed(times: count, tailMassTruncation: truncation)
         case let .thresholded(base, _):
             return privacyLossDistribution(of: base)
+        case let .composition(parts):
+            var composed = PrivacyLossDistribution.identity(interval: interval)
+            for part in parts {
+                guard let distribution = privacyLossDistribution(of: part) else { return nil }
+                composed = composed.composed(with: distribution, tailMassTruncation: truncation)
+            }
+            return composed
         }
     }
 

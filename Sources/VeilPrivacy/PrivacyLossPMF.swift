@@ -58,6 +58,8 @@ struct PrivacyLossPMF: Sendable, Hashable {
     /// `truncatingTails`). Contract: same `interval`.
     func composed(with other: PrivacyLossPMF, tailMassTruncation: Double) -> PrivacyLossPMF {
         precondition(interval == other.interval, "composing distributions on different grids")
+        // The identity (loss 0 with probability 1) changes nothing but the tails' truncation.
+        if self == .identity(interval: interval) { return other.truncatingTails(tailMassTruncation) }
         let product: [Double]
         switch (masses.count, other.masses.count) {
         case (1, _): product = other.masses.map { $0 * masses[0] }

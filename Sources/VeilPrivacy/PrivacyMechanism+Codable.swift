@@ -3,7 +3,7 @@ import VeilCore
 /// The JSON form documented on `PrivacyMechanism`.
 extension PrivacyMechanism: Codable {
     private enum CodingKeys: String, CodingKey {
-        case mechanism, epsilon, count, steps, base, delta, scale, sensitivity, sigma
+        case mechanism, epsilon, count, steps, base, delta, scale, sensitivity, sigma, parts
         case noiseMultiplier = "noise_multiplier"
         case samplingRate = "sampling_rate"
     }
@@ -17,6 +17,7 @@ extension PrivacyMechanism: Codable {
         "discrete_laplace": [.scale, .sensitivity, .count],
         "discrete_gaussian": [.sigma, .sensitivity, .count],
         "thresholded": [.base, .delta],
+        "composition": [.parts],
     ]
 
     public init(from decoder: any Decoder) throws {
@@ -55,11 +56,13 @@ extension PrivacyMechanism: Codable {
             self = .thresholded(
                 base: try container.decode(PrivacyMechanism.self, forKey: .base),
                 delta: try container.decode(Double.self, forKey: .delta))
+        case "composition":
+            self = .composition(parts: try container.decode([PrivacyMechanism].self, forKey: .parts))
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .mechanism, in: container,
                 debugDescription:
-                    "mechanism must be one of gaussian, subsampled_gaussian, laplace, pure_epsilon, discrete_laplace, discrete_gaussian, thresholded")
+                    "mechanism must be one of gaussian, subsampled_gaussian, laplace, pure_epsilon, discrete_laplace, discrete_gaussian, thresholded, composition")
         }
         try validate()
     }
@@ -91,6 +94,8 @@ extension PrivacyMechanism: Codable {
         case let .thresholded(base, delta):
             try container.encode(base, forKey: .base)
             try container.encode(delta, forKey: .delta)
+        case let .composition(parts):
+            try container.encode(parts, forKey: .parts)
         }
     }
 }

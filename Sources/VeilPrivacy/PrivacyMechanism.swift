@@ -14,6 +14,7 @@ import VeilCore
 /// {"mechanism": "discrete_laplace", "scale": 20, "sensitivity": 4, "count": 1}
 /// {"mechanism": "discrete_gaussian", "sigma": 12.5, "sensitivity": 3, "count": 2}
 /// {"mechanism": "thresholded", "base": {"mechanism": "pure_epsilon", "epsilon": 1}, "delta": 1e-9}
+/// {"mechanism": "composition", "parts": [{"mechanism": "subsampled_gaussian", ...}, {"mechanism": "discrete_gaussian", ...}]}
 /// ```
 ///
 /// Sensitivity is folded into the parameters (noise multiplier = noise standard deviation /
@@ -50,6 +51,10 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
     /// `base`'s RDP curve plus an additive δ, which `RDPAccountant` subtracts from the target δ
     /// before converting.
     case thresholded(base: PrivacyMechanism, delta: Double)
+    /// Several releases made together and paid for as one spend — a training run's DP-SGD steps and
+    /// its private evaluation — composed exactly as if each part had been spent on its own (1 to 16
+    /// parts, none of them a composition).
+    case composition(parts: [PrivacyMechanism])
 
     /// The stable name of the case, the value of the `mechanism` key.
     public var name: String {
@@ -61,6 +66,7 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
         case .discreteLaplace: "discrete_laplace"
         case .discreteGaussian: "discrete_gaussian"
         case .thresholded: "thresholded"
+        case .composition: "composition"
         }
     }
 
@@ -73,6 +79,8 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
         case let .pureEpsilon(epsilon): epsilon
         case let .discreteLaplace(scale, sensitivity, count): Double(sensitivity) / scale * Double(count)
         case let .thresholded(base, _): base.pureEpsilon
+        case let .composition(parts):
+            parts.reduce(Double?(0)) { sum, part in sum.flatMap { total in part.pureEpsilon.map { total + $0 } } }
         }
     }
 
@@ -80,13 +88,14 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
     public var additiveDelta: Double {
         switch self {
         case let .thresholded(base, delta): base.additiveDelta + delta
+        case let .composition(parts): parts.reduce(0) { $0 + $1.additiveDelta }
         default: 0
         }
     }
 
     /// Checks the parameter rules: noise multipliers, scales and ε finite and > 0, sampling rate in
     /// (0, 1], counts, steps and sensitivities ≥ 1, a discrete Gaussian σ in (0, 2¹⁸], a threshold δ in
-    /// (0, 1) over a valid base. The error names the JSON key
+    /// (0, 1) over a valid base, 1 to 16 valid parts none of them a composition. The error names the JSON key
     /// and the rule.
     public func validate() throws(VeilError) {
         switch self {
@@ -117,6 +126,16 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
             } catch {
                 throw VeilError(.invalidInput, field: "base.\(error.field ?? "")", error.message)
             }
+        case let .composition(parts):
+            try Self.require((1...16).contains(parts.count), "parts", "must hold 1 to 16 mechanisms")
+            for (index, part) in parts.enumerated() {
+                if case .composition = part { throw VeilError(.invalidInput, field: "parts[\(index)]", "must not be a composition") }
+                do {
+                    try part.validate()
+                } catch {
+                    throw VeilError(.invalidInput, field: "parts[\(index)].\(error.field ?? "")", error.message)
+                }
+            }
         }
     }
 
@@ -144,6 +163,8 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
             Double(count) * GaussianRDP.gaussian(noiseMultiplier: sigma / Double(sensitivity), order: order)
         case let .thresholded(base, _):
             base.validatedRDP(order: order)
+        case let .composition(parts):
+            parts.reduce(0) { $0 + $1.validatedRDP(order: order) }
         }
     }
 

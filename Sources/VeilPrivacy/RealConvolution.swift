@@ -21,14 +21,18 @@ enum RealConvolution {
         let length = a.count + b.count - 1
         if let terms = nonZero(b) { return direct(terms, a, length: length) }
         if let terms = nonZero(a) { return direct(terms, b, length: length) }
-        let fft = FFT(size: FFT.size(atLeast: length))
+        let fft = FFT.shared(size: FFT.size(atLeast: length))
         var (re, im) = packed(a, b, size: fft.size)
-        fft.forward(&re, &im)
+        fft.forward(&re, &im, nonZeroCount: max(a.count, b.count))
         var (productRe, productIm) = ([Double](repeating: 0, count: fft.size), [Double](repeating: 0, count: fft.size))
-        for position in 0..<fft.size {
-            let (x, y) = separate(re, im, at: position)
-            productRe[position] = x.re * y.re - x.im * y.im
-            productIm[position] = x.re * y.im + x.im * y.re
+        re.withUnsafeBufferPointer { re in
+            im.withUnsafeBufferPointer { im in
+                for position in 0..<fft.size {
+                    let (x, y) = separate(re, im, at: position, mirror: FFT.mirror(position))
+                    productRe[position] = x.re * y.re - x.im * y.im
+                    productIm[position] = x.re * y.im + x.im * y.re
+                }
+            }
         }
         fft.inverse(&productRe, &productIm)
         return Array(productRe[0..<length])
@@ -44,9 +48,9 @@ enum RealConvolution {
     /// the spectrum for large `times`.
     static func selfConvolve(_ x: [Double], _ y: [Double]?, times: Int, size: Int) -> (x: [Double], y: [Double]?) {
         precondition(times >= 1 && x.count <= size && (y?.count ?? 0) <= size, "self-convolution size")
-        let fft = FFT(size: size)
+        let fft = FFT.shared(size: size)
         var (re, im) = packed(x, y ?? [], size: size)
-        fft.forward(&re, &im)
+        fft.forward(&re, &im, nonZeroCount: max(x.count, y?.count ?? 0))
         let exponent = Double(times)
         // |z|ᵗ < 1e-300  ⟺  |z|² < exp(2·ln(1e-300)/t).
         let negligibleSquare = exp(2 * log(1e-300) / exponent)
@@ -57,17 +61,29 @@ enum RealConvolution {
             let angle = exponent * atan2(z.im, z.re)
             return (modulus * cos(angle), modulus * sin(angle))
         }
-        var (outRe, outIm) = ([Double](repeating: 0, count: size), [Double](repeating: 0, count: size))
-        for position in 0..<size {
-            let (a, b) = separate(re, im, at: position)
-            let px = power(a)
-            let py = y == nil ? (re: 0.0, im: 0.0) : power(b)
-            // W = Xᵗ + i·Yᵗ, whose inverse is xᵗ + i·yᵗ since both are real.
-            outRe[position] = px.re - py.im
-            outIm[position] = px.im + py.re
+        // In place, one frequency pair (k, −k) at a time: both are read before either is written.
+        // x and y are real, so X₋ₖ = conj Xₖ and (X₋ₖ)ᵗ = conj(Xₖᵗ), and likewise for Y.
+        let hasY = y != nil
+        re.withUnsafeMutableBufferPointer { re in
+            im.withUnsafeMutableBufferPointer { im in
+                for position in 0..<size {
+                    let mirror = FFT.mirror(position)
+                    guard position <= mirror else { continue }
+                    let (a, b) = separate(re, im, at: position, mirror: mirror)
+                    let px = power(a)
+                    let py = hasY ? power(b) : (re: 0.0, im: 0.0)
+                    // W = Xᵗ + i·Yᵗ, whose inverse is xᵗ + i·yᵗ since both are real.
+                    re[position] = px.re - py.im
+                    im[position] = px.im + py.re
+                    if mirror != position {
+                        re[mirror] = px.re + py.im
+                        im[mirror] = py.re - px.im
+                    }
+                }
+            }
         }
-        fft.inverse(&outRe, &outIm)
-        return (outRe, y == nil ? nil : outIm)
+        fft.inverse(&re, &im)
+        return (re, hasY ? im : nil)
     }
 
     /// The (index, value) pairs of the non-zero elements of `values`, or nil when there are
@@ -104,12 +120,11 @@ enum RealConvolution {
     }
 
     /// The spectra X (of the real part) and Y (of the imaginary part) at a bit-reversed `position` of
-    /// the packed spectrum Z.
+    /// the packed spectrum Z, whose frequency's negative is at `mirror` (`FFT.mirror(position)`).
     @inline(__always)
-    private static func separate(_ re: [Double], _ im: [Double], at position: Int)
-        -> (x: (re: Double, im: Double), y: (re: Double, im: Double))
-    {
-        let mirror = FFT.mirror(position)
+    private static func separate<Buffer: RandomAccessCollection<Double>>(
+        _ re: Buffer, _ im: Buffer, at position: Int, mirror: Int
+    ) -> (x: (re: Double, im: Double), y: (re: Double, im: Double)) where Buffer.Index == Int {
         let (zr, zi, mr, mi) = (re[position], im[position], re[mirror], im[mirror])
         return (((zr + mr) / 2, (zi - mi) / 2), ((zi + mi) / 2, (mr - zr) / 2))
     }

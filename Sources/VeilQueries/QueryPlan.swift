@@ -118,6 +118,9 @@ struct QueryPlan: Sendable {
     let selectionDelta: Double?
     /// What the ledger is charged.
     let mechanism: PrivacyMechanism
+    /// ε of `mechanism` at the policy's δ under the policy's accountant: what the ledger will charge
+    /// (at most `budget.max_epsilon_per_request`).
+    let ledgerEpsilon: Double
 
     init(_ spec: QuerySpec, policy: Policy) throws(VeilError) {
         self.spec = spec
@@ -329,6 +332,7 @@ struct QueryPlan: Sendable {
             delta = policyDelta
         }
         let charged = PrivacyAccountant.epsilon(composing: [mechanism], delta: policyDelta, method: method)
+        ledgerEpsilon = charged
         guard charged <= policy.budget.maxEpsilonPerRequest else {
             throw VeilError(
                 .invalidInput, field: "epsilon",
@@ -363,6 +367,11 @@ struct QueryPlan: Sendable {
         } else {
             selectionThreshold = nil
         }
+    }
+
+    /// Answer units (e.g. currency for revenue) per released integer of `part`.
+    func answerUnit(_ part: NoisePart) -> Double {
+        Double(part.unit) / Double(part.kind == .sum ? value?.scale ?? 1 : 1)
     }
 
     /// The exact sampler parameter, rounded up (more noise, never less) with the finest denominator that fits.

@@ -127,38 +127,56 @@ enum QueryRelease {
             groups.append(group)
         }
 
+        return QueryAnswer(
+            query: plan.spec, mechanism: plan.noise.rawValue, epsilon: plan.epsilon, delta: plan.delta, budget: receipt,
+            bounding: bounding(plan), sensitivity: sensitivity(plan), partitionSelection: partitionSelection(plan),
+            intervalMethod: intervalMethod(plan, spreads: spreads), groups: groups)
+    }
+
+    /// How to read the intervals of `plan`'s answer, given each part's noise spread.
+    static func intervalMethod(_ plan: QueryPlan, spreads: [NoiseSpread]) -> String {
         let metricParts = plan.selectsPartitions ? plan.parts.dropLast() : plan.parts[...]
-        let sensitivity = plan.parts.map { part in
-            let unit = Double(part.unit) / Double(part.kind == .sum ? scale : 1)
+        let exact = metricParts.indices.allSatisfy { spreads[$0].exact }
+        let method =
+            exact
+            ? "exact: each noisy integer is within the stated half-width of the true bounded value with probability ≥ 95%"
+            : "normal approximation (discrete Gaussian with σ > 500): value ± 1.96σ"
+        switch plan.metric {
+        case .mean:
+            return "delta method (normal approximation) on the noisy sum and count: mean ± 1.96·sd, clamped to the bounds; sum and count intervals: " + method
+        case .quantile:
+            return "approximate: where the noisy CDF ± 1.96 sd of the cumulative bin noise crosses the quantile (bin edges); bins: " + method
+        default:
+            return method
+        }
+    }
+
+    /// The contribution bounds and clamping of `plan`, as an answer states them.
+    static func bounding(_ plan: QueryPlan) -> QueryAnswer.Bounding {
+        QueryAnswer.Bounding(
+            maxGroupsPerUser: plan.maxGroups, maxContributionsPerGroup: plan.maxContributions,
+            lower: plan.value == nil ? nil : plan.lower, upper: plan.value == nil ? nil : plan.upper)
+    }
+
+    /// Each noisy part's sensitivity and noise scale, in answer units.
+    static func sensitivity(_ plan: QueryPlan) -> [QueryAnswer.Sensitivity] {
+        plan.parts.map { part in
+            let unit = plan.answerUnit(part)
             return QueryAnswer.Sensitivity(
                 part: part.kind.rawValue, l1: part.l1 * unit, l2: part.l2 * unit,
                 noise: plan.noise == .laplace ? "discrete_laplace" : "discrete_gaussian",
                 noiseScale: (plan.noise == .laplace ? part.parameter.doubleValue : part.parameter.doubleValue.squareRoot()) * unit)
         }
-        let exact = metricParts.indices.allSatisfy { spreads[$0].exact }
-        var method =
-            exact
-            ? "exact: each noisy integer is within the stated half-width of the true bounded value with probability ≥ 95%"
-            : "normal approximation (discrete Gaussian with σ > 500): value ± 1.96σ"
-        if plan.metric == .mean {
-            method = "delta method (normal approximation) on the noisy sum and count: mean ± 1.96·sd, clamped to the bounds; sum and count intervals: " + method
-        } else if plan.metric == .quantile {
-            method = "approximate: where the noisy CDF ± 1.96 sd of the cumulative bin noise crosses the quantile (bin edges); bins: " + method
-        }
-        var selection: QueryAnswer.PartitionSelection?
-        if let threshold = plan.selectionThreshold, let delta = plan.selectionDelta {
-            selection = QueryAnswer.PartitionSelection(
-                method: plan.noise == .laplace
-                    ? "Laplace thresholding of bounded distinct-user counts (Desfontaines et al. 2022)"
-                    : "Gaussian thresholding of bounded distinct-user counts (Desfontaines et al. 2022)",
-                threshold: threshold, delta: delta)
-        }
-        return QueryAnswer(
-            query: plan.spec, mechanism: plan.noise.rawValue, epsilon: plan.epsilon, delta: plan.delta, budget: receipt,
-            bounding: QueryAnswer.Bounding(
-                maxGroupsPerUser: plan.maxGroups, maxContributionsPerGroup: plan.maxContributions,
-                lower: plan.value == nil ? nil : plan.lower, upper: plan.value == nil ? nil : plan.upper),
-            sensitivity: sensitivity, partitionSelection: selection, intervalMethod: method, groups: groups)
+    }
+
+    /// The partition selection of `plan`, when it has one.
+    static func partitionSelection(_ plan: QueryPlan) -> QueryAnswer.PartitionSelection? {
+        guard let threshold = plan.selectionThreshold, let delta = plan.selectionDelta else { return nil }
+        return QueryAnswer.PartitionSelection(
+            method: plan.noise == .laplace
+                ? "Laplace thresholding of bounded distinct-user counts (Desfontaines et al. 2022)"
+                : "Gaussian thresholding of bounded distinct-user counts (Desfontaines et al. 2022)",
+            threshold: threshold, delta: delta)
     }
 
     /// Noisy sum over noisy count, clamped to the value bounds; sd by the delta method,

@@ -19,6 +19,7 @@ import VeilStore
 ///   never blocks a cooperative thread on its scan.
 /// - Each user's contributions are bounded (see `ContributionBounder`), values clamped to public
 ///   bounds, and integer answers released with discrete Laplace or discrete Gaussian noise.
+/// - `explain` states the same plan's noise, intervals and biases without spending or reading.
 public final class QueryService: Sendable {
     private let policy: Policy
     private let events: any EventScanning
@@ -54,6 +55,14 @@ public final class QueryService: Sendable {
         try await audit.record(actor: principal, action: .queryRun, details: Self.auditDetails(plan, receipt: receipt))
         let aggregate = try await QueryEngine.aggregate(plan, events: events, key: (generator.next(), generator.next()))
         return QueryRelease.answer(plan: plan, aggregate: aggregate, receipt: receipt, using: &generator)
+    }
+
+    /// What running `query` would release and cost, and where its bounds can bias it, from the query
+    /// and the policy alone: reads no event, reserves nothing, writes no audit record.
+    ///
+    /// - Throws: `VeilError(.invalidInput, field:)` for every rule `run` checks before it spends.
+    public func explain(_ query: QuerySpec) throws(VeilError) -> QueryExplanation {
+        QueryExplanation(plan: try QueryPlan(query, policy: policy), policy: policy)
     }
 
     static func purpose(_ plan: QueryPlan) -> String {

@@ -95,6 +95,11 @@ public final class VeilContext: Sendable {
         Reidentifier(vault: stores.vault, escrowSecret: escrowSecret, audit: stores.audit)
     }
 
+    /// The operator's exact event statistics (audited on every read; not differentially private).
+    public func operatorStatistics() -> OperatorStatistics {
+        OperatorStatistics(events: stores.events, audit: stores.audit)
+    }
+
     /// Differentially private aggregate queries over the stored events, paid from the ledger.
     public func queryService() -> QueryService {
         QueryService(policy: policy.policy, events: stores.events, budget: budget, audit: stores.audit)

@@ -217,6 +217,11 @@ public protocol EventStore: Sendable {
     /// a label horizon: answered from an index, reads no event row.
     func containsEvents(in range: Range<Int64>) async throws -> Bool
 
+    /// Exact counts of the stored events — per UTC day and type, events and distinct pseudonyms — the
+    /// stored time range and the store's size, read from one snapshot. Operational metadata for the
+    /// operator: it reads pseudonyms only to count them and returns no event content.
+    func statistics() async throws -> StoredEventStatistics
+
     /// Waits until everything committed so far is in the store's main files (SQLite: the write-ahead
     /// log copied into the database file) and returns the seconds waited; 0 for a backend with
     /// nothing to do. Durability never depends on it.

@@ -86,8 +86,12 @@ extension AuditDraft {
 ///   row and its record commit together or not at all: after any crash the ledger and the chain tell
 ///   one story. `reserve` returns only after the commit is durable.
 /// - `decide` must be pure — it reads only its argument and may throw — because a backend may run it
-///   more than once (PostgreSQL may retry a transaction after a serialization failure; SQLite does
-///   not). If it throws, nothing is written and its error is rethrown as it is.
+///   more than once (a backend may retry a transaction; neither SQLite nor PostgreSQL does). If it
+///   throws, nothing is written for this reservation and its error is rethrown as it is.
+/// - A backend may group concurrent reservations into one transaction (PostgreSQL does:
+///   `GroupCommitQueue`). `decide` is then handed the spends committed before the group and those
+///   decided earlier in it, in order — exactly what it would read had each reservation committed
+///   alone — and they all commit together or not at all; a refused one writes nothing.
 /// - The caps come from the policy recorded with the ledger. With `policyHash` (the hash of the policy
 ///   `decide`'s caps come from), `reserve` reads the recorded one (`SettingKey.policyHash`) inside the
 ///   transaction, ordered with `policy.load` records as the chain orders them, and when they differ

@@ -29,6 +29,7 @@ enum EventContract {
             full.session = nil
             full.price = nil
             full.itemID = ""
+            full.properties = ["quantity": 3, "weight_kg": 0.25, "tab\tkey": -1e-7]
             _ = try await stores.events.commit(Fixtures.batch([full]))
             #expect(try await stores.events.events(for: Fixtures.pid(3)) == [full])
             #expect(try await stores.events.events(for: Fixtures.pid(4)) == [])
@@ -246,6 +247,40 @@ enum EventContract {
             #expect(try await stores.events.eventCount() == 3)
             #expect(try await stores.vault.identityCount() == 2)
             #expect(try await stores.events.settle() >= 0)
+        },
+        StoreContractCase("events: statistics — events and distinct pseudonyms per UTC day and type, the range, the size") { deployment in
+            let stores = try await deployment.open()
+            let empty = try await stores.events.statistics()
+            #expect(empty.total == EventTally(events: 0, pseudonyms: 0))
+            #expect(empty.days.isEmpty && empty.earliestMillis == nil && empty.latestMillis == nil)
+            let day: Int64 = 86_400_000
+            _ = try await stores.events.commit(
+                Fixtures.batch([
+                    Fixtures.event("a", 1, at: 3 * day + 5), Fixtures.event("b", 1, at: 3 * day + 9),
+                    Fixtures.event("c", 1, at: 4 * day - 1, type: .purchase), Fixtures.event("d", 2, at: 3 * day),
+                    Fixtures.event("e", 2, at: 10 * day + 7), Fixtures.event("f", 3, at: -5, type: .search),
+                ]))
+            let statistics = try await stores.events.statistics()
+            #expect(statistics.total == EventTally(events: 6, pseudonyms: 3))
+            #expect(statistics.earliestMillis == -5)
+            #expect(statistics.latestMillis == 10 * day + 7)
+            #expect(statistics.storageBytes > 0)
+            let one = EventTally(events: 1, pseudonyms: 1)
+            #expect(
+                statistics.days == [
+                    DayTally(day: -1, total: one, types: [.search: one]),
+                    DayTally(
+                        day: 3, total: EventTally(events: 4, pseudonyms: 2),
+                        types: [.view: EventTally(events: 3, pseudonyms: 2), .purchase: one]),
+                    DayTally(day: 10, total: one, types: [.view: one]),
+                ])
+            #expect(StoredEventStatistics.day(ofMillis: -5) == -1 && StoredEventStatistics.day(ofMillis: -day) == -1)
+            // Erasure shows at once; the audit chain holds only the batch and the erasure (a read records nothing).
+            _ = try await stores.events.erase(Fixtures.pid(2)) { _ in AuditDraft(actor: "dpo", action: .subjectErase, details: [:]) }
+            let after = try await stores.events.statistics()
+            #expect(after.total == EventTally(events: 4, pseudonyms: 2))
+            #expect(after.days.map(\.day) == [-1, 3])
+            #expect(try await deployment.verifiedChain(stores).map(\.action) == ["ingest.batch", "subject.erase"])
         },
     ]
 }

@@ -84,6 +84,36 @@ enum LedgerContract {
             #expect(try await stores.ledger.spends(dataset: "contract").count == 2)
             #expect(try await deployment.verifiedChain(stores).map(\.action) == ["policy.load", "budget.spend", "policy.load", "budget.spend"])
         },
+        StoreContractCase("ledger: 30 concurrent reservations in one process: each decision sees every spend before it, refusals among them spend nothing") {
+            deployment in
+            // A backend may group concurrent reservations into one transaction (PostgreSQL does): each
+            // decision must still see the spends decided before it in the group, and a refusal in the
+            // middle of a group must not take the others down or leave anything behind.
+            let stores = try await deployment.open()
+            let accepted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<30 {
+                    group.addTask {
+                        do {
+                            _ = try await stores.ledger.reserve(dataset: "contract") { existing in
+                                if index % 3 == 0 { throw CallerFailure(site: "refused") }
+                                let spend = Fixtures.spend(0.01, principal: "p-\(index)", cumulative: Double(existing.count + 1))
+                                return LedgerEntry(spend: spend, audit: Fixtures.spendRecord(spend))
+                            }
+                            return true
+                        } catch let failure as CallerFailure where failure.site == "refused" {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(accepted == 20)
+            let spends = try await stores.ledger.spends(dataset: "contract")
+            #expect(spends.map(\.cumulativeEpsilon) == (1...20).map(Double.init), "each decision saw every spend decided before it")
+            let chain = try await deployment.verifiedChain(stores)
+            #expect(chain.map(\.action) == Array(repeating: "budget.spend", count: 20))
+            #expect(spends.compactMap(\.auditSeq) == chain.map(\.seq))
+        },
         StoreContractCase("ledger: 40 concurrent spends from two processes never pass the cap") { deployment in
             let processes = [try await deployment.open(), try await deployment.open()]
             let cap = 2.0

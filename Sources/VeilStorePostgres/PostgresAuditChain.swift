@@ -39,15 +39,20 @@ final class PostgresAuditChain: Sendable {
     /// head's row lock until that transaction ends.
     @discardableResult
     func append(_ draft: AuditDraft, on connection: PostgresConnection) async throws -> SealedAuditRecord {
+        let record = try seal(draft, after: try await lockedHead(connection))
+        try await store([record], on: connection)
+        return record
+    }
+
+    /// Seals `draft` as the record after `head` (the caller holds the head's lock: `lockedHead`), in
+    /// memory; `store` writes it.
+    func seal(_ draft: AuditDraft, after head: AuditHead) throws -> SealedAuditRecord {
         guard let sealer else {
             throw VeilError(
                 .forbidden, field: "audit.secret",
                 "the store was opened without the audit signing key; this change cannot be recorded")
         }
-        let head = try await lockedHead(connection)
-        let record = try CallerError.marking { try sealer.seal(draft, after: head) }
-        try await insert(record, on: connection)
-        return record
+        return try CallerError.marking { try sealer.seal(draft, after: head) }
     }
 
     /// The head, locked until the running transaction ends.
@@ -61,14 +66,18 @@ final class PostgresAuditChain: Sendable {
         return head
     }
 
-    /// Stores a sealed record as it is and makes it the head (the caller holds the head's lock).
-    func insert(_ record: SealedAuditRecord, on connection: PostgresConnection) async throws {
-        let seq = Int64(record.seq)
-        let hash = Data(record.hash)
+    /// Stores sealed records as they are, consecutive and continuing the head, in one statement, and
+    /// makes the last one the head (the caller holds the head's lock).
+    func store(_ records: [SealedAuditRecord], on connection: PostgresConnection) async throws {
+        guard let last = records.last else { return }
         try await connection.query(
-            "INSERT INTO audit_records (seq, line, hash) VALUES (\(seq), \(record.line), \(hash))", logger: logger
+            """
+            INSERT INTO audit_records (seq, line, hash)
+            SELECT * FROM unnest(\(records.map { Int64($0.seq) })::bigint[], \(records.map(\.line))::text[],
+                \(records.map { ByteBuffer(bytes: $0.hash) })::bytea[])
+            """, logger: logger
         ).drain()
-        try await connection.query("UPDATE audit_head SET seq = \(seq), hash = \(hash)", logger: logger).drain()
+        try await connection.query("UPDATE audit_head SET seq = \(Int64(last.seq)), hash = \(Data(last.hash))", logger: logger).drain()
     }
 
     /// Tells the observer now (after a write that stored records sealed elsewhere).
@@ -123,9 +132,9 @@ struct PostgresAuditChainStore: AuditChainStore {
                         .conflict, field: "audit_records",
                         "the records to adopt start at seq \(record.seq) but the store's chain continues at seq \(expected)")
                 }
-                try await chain.insert(record, on: connection)
                 expected += 1
             }
+            try await chain.store(records, on: connection)
             for adopted in spends { try await PostgresLedgerStore.adopt(adopted, on: connection, logger: chain.logger) }
         }
         if !records.isEmpty { chain.notifyCommitted() }

@@ -14,6 +14,7 @@ enum PostgresEventRow {
     /// The stored columns, in table order (`seq` comes from the sequence).
     static let columns = [
         "event_id", "pid", "epoch", "type", "ts_ms", "session_pid", "item_id", "category", "price", "quantity", "rating", "query",
+        "properties",
     ]
 
     /// What a read of whole events selects: `seq`, then `columns`; decode with `decode`.
@@ -21,13 +22,20 @@ enum PostgresEventRow {
 
     /// The Swift types of `selectList`, in order, for `PostgresRow.decode`.
     typealias Decoded = (
-        Int64, String, ByteBuffer, Int64, String, Int64, ByteBuffer?, String?, String?, Double?, Int64?, Int64?, String?
+        Int64, String, ByteBuffer, Int64, String, Int64, ByteBuffer?, String?, String?, Double?, Int64?, Int64?, String?, String?
     )
 
     /// The event in a row read with `selectList`, and its `seq`.
     static func decode(_ row: PostgresRow) throws -> (event: StoredEvent, seq: Int64) {
-        let (seq, eventID, pid, epoch, typeName, timestamp, session, itemID, category, price, quantity, rating, query) =
+        let (seq, eventID, pid, epoch, typeName, timestamp, session, itemID, category, price, quantity, rating, query, propertiesText) =
             try row.decode(Decoded.self)
+        var properties: [String: Double] = [:]
+        if let propertiesText {
+            guard let parsed = EventProperties.parse(propertiesText) else {
+                throw VeilError(.integrity, field: "events", "a stored event's properties are malformed (seq \(seq))")
+            }
+            properties = parsed
+        }
         guard let pseudonym = pseudonym(pid), let epoch = UInt32(exactly: epoch), let type = EventType(rawValue: typeName) else {
             throw VeilError(.integrity, field: "events", "a stored event row is malformed (seq \(seq))")
         }
@@ -41,7 +49,7 @@ enum PostgresEventRow {
         let event = StoredEvent(
             eventID: eventID, pseudonym: pseudonym, epoch: epoch, type: type, timestampMillis: timestamp, session: sessionPseudonym,
             itemID: itemID, category: category, price: price, quantity: quantity.map { Int($0) }, rating: rating.map { Int($0) },
-            query: query)
+            query: query, properties: properties)
         return (event, seq)
     }
 
@@ -75,6 +83,8 @@ enum PostgresEventRow {
         if let rating = event.rating { integer(Int64(rating), &out) } else { null(&out) }
         tab(&out)
         optionalText(event.query, &out)
+        tab(&out)
+        optionalText(EventProperties.text(event.properties), &out)
         out.append(UInt8(ascii: "\n"))
     }
 

@@ -7,28 +7,45 @@ import VeilStore
 
 /// `EventStore` and `IdentityVault` on PostgreSQL (`PostgresSchema`).
 ///
-/// A batch is written in one transaction: its events (the first of each `event_id` in the batch) go
-/// to the server with COPY into a temporary staging table (`incoming`, one per connection), then one
-/// statement records the new `event_id`s in `event_ids` (ON CONFLICT DO NOTHING: a known id is a
-/// duplicate) and moves exactly those events into `events`. Vault rows are created for the batch's
-/// pseudonyms that have none (one `= ANY` lookup, then one `unnest` insert of what `escrow` returns),
-/// with ON CONFLICT DO NOTHING: another replica may create the same row at the same moment, and both
-/// hold the same identity. The batch's `ingest.batch` record is sealed last, under the chain head's
-/// lock (`PostgresAuditChain`), in the same transaction. A batch returns after its COMMIT returned:
-/// durable.
+/// A batch is written in one transaction (`PostgresBatchWriter`): its events (the first of each
+/// `event_id` in the batch) go to the server with COPY into a temporary staging table (`incoming`, one
+/// per connection), then one statement records the new `event_id`s in `event_ids` (ON CONFLICT DO
+/// NOTHING: a known id is a duplicate) and moves exactly those events into `events`. Vault rows are
+/// created for the batch's pseudonyms that have none (one `= ANY` lookup, then one `unnest` insert of
+/// what `escrow` returns), with ON CONFLICT DO NOTHING: another replica may create the same row at the
+/// same moment, and both hold the same identity.
 ///
-/// Concurrent batches run in concurrent transactions on separate connections and overlap up to their
-/// record: the head's lock is held from sealing to the end of the COMMIT, so audited commits (every
-/// batch's, every spend's) take turns, one WAL flush each. Rows that concurrent batches may share
-/// (`event_ids`, `vault`) are inserted in key order, and the head is locked after them, so two
-/// transactions wait for each other in one direction only and never deadlock.
+/// Concurrent batches are group-committed (`GroupCommitQueue`, up to `maxGroupEvents` events): those
+/// that arrive while a group's transaction runs wait and share the next one. In it each batch is
+/// stored in arrival order (a repeated `event_id` is a duplicate in the later batch, as with one
+/// transaction per batch), then the batches' `ingest.batch` records are sealed one after another
+/// under the chain head's lock (`PostgresAuditChain`) and stored with one statement, and one COMMIT
+/// makes them durable — each batch's result is returned only after it. The head's lock is held from
+/// sealing to the end of the COMMIT, so audited commits (groups, reservations) take turns; with one
+/// transaction per batch every batch waited for a WAL flush of its own there. If the transaction
+/// fails, every batch of the group gets the error and none of them is stored. Rows that concurrent
+/// writers may share (`event_ids`, `vault`) are inserted in key order within a batch, and the head is
+/// locked after them; two groups of different replicas resending the same ids in different batch
+/// orders can still wait for each other in a circle, which the server breaks by failing one of them
+/// (its batches are refused as unavailable, nothing of them stored, and their senders resend).
 final class PostgresEventStore: EventStore, IdentityVault {
     private let chain: PostgresAuditChain
     private let partitions: EventPartitions
+    private let writer: PostgresBatchWriter
+    private let batches: GroupCommitQueue<EventBatchWrite, BatchCommit>
+
+    /// A group of batches stops growing at this many events.
+    static let maxGroupEvents = 50_000
 
     init(chain: PostgresAuditChain) {
+        let partitions = EventPartitions(database: chain.database)
+        let writer = PostgresBatchWriter(logger: chain.database.logger)
         self.chain = chain
-        partitions = EventPartitions(database: chain.database)
+        self.partitions = partitions
+        self.writer = writer
+        batches = GroupCommitQueue(weight: { $0.events.count }, maxWeight: PostgresEventStore.maxGroupEvents) { group in
+            try await PostgresEventStore.write(group, chain: chain, writer: writer, partitions: partitions)
+        }
     }
 
     private var database: VeilPostgresDatabase { chain.database }
@@ -38,13 +55,31 @@ final class PostgresEventStore: EventStore, IdentityVault {
     // MARK: Writes
 
     func commit(_ batch: EventBatchWrite) async throws -> BatchCommit {
-        try await partitions.ensure(days: EventPartitions.days(of: batch.events))
+        try await batches.submit(batch)
+    }
+
+    /// One group of batches in one transaction; see the type's contract.
+    private static func write(
+        _ group: [EventBatchWrite], chain: PostgresAuditChain, writer: PostgresBatchWriter, partitions: EventPartitions
+    ) async throws -> [Result<BatchCommit, any Error>] {
+        try await partitions.ensure(days: group.reduce(into: Set<Int64>()) { $0.formUnion(EventPartitions.days(of: $1.events)) })
         do {
             return try await chain.audited("store a batch of events") { connection in
-                try await prepareStaging(connection)
-                let result = try await store(batch, connection)
-                if let audit = batch.audit { try await chain.append(audit(result), on: connection) }
-                return result
+                try await writer.prepareStaging(connection)
+                var results: [BatchCommit] = []
+                for batch in group { results.append(try await writer.store(batch, connection)) }
+                let audited = zip(group, results).compactMap { batch, result in batch.audit.map { ($0, result) } }
+                if !audited.isEmpty {
+                    var head = try await chain.lockedHead(connection)
+                    var records: [SealedAuditRecord] = []
+                    for (audit, result) in audited {
+                        let record = try chain.seal(audit(result), after: head)
+                        head = record.head
+                        records.append(record)
+                    }
+                    try await chain.store(records, on: connection)
+                }
+                return results.map { .success($0) }
             }
         } catch {
             partitions.forget()
@@ -61,12 +96,12 @@ final class PostgresEventStore: EventStore, IdentityVault {
     ) async throws -> BatchCommit {
         do {
             return try await chain.audited("import events") { connection in
-                try await prepareStaging(connection)
+                try await writer.prepareStaging(connection)
                 var total = BatchCommit()
                 var iterator = batches.makeAsyncIterator()
                 while let batch = try await Self.producing({ try await iterator.next() }) {
                     try await partitions.ensure(days: EventPartitions.days(of: batch.events))
-                    let result = try await store(batch, connection)
+                    let result = try await writer.store(batch, connection)
                     total += result
                     stored(result)
                 }
@@ -82,105 +117,6 @@ final class PostgresEventStore: EventStore, IdentityVault {
     /// Awaits the producer's next batch, marking an error it finished with as the caller's own.
     private static func producing(_ next: () async throws -> EventBatchWrite?) async throws -> EventBatchWrite? {
         do { return try await next() } catch { throw CallerError(error: error) }
-    }
-
-    /// Creates this connection's staging table once per session (`store` empties it after each batch,
-    /// and a rolled-back transaction leaves it as it found it: empty).
-    private func prepareStaging(_ connection: PostgresConnection) async throws {
-        try await connection.query(
-            """
-            CREATE TEMPORARY TABLE IF NOT EXISTS incoming AS
-            SELECT \(unescaped: PostgresEventRow.columns.joined(separator: ", ")) FROM events WITH NO DATA
-            """, logger: logger
-        ).drain()
-    }
-
-    /// Writes one batch inside the caller's transaction and empties the staging table after it.
-    private func store(_ batch: EventBatchWrite, _ connection: PostgresConnection) async throws -> BatchCommit {
-        guard !batch.events.isEmpty else { return BatchCommit() }
-        // A repeated id within the batch is a duplicate of its first occurrence: only firsts are staged.
-        var seen = Set<String>(minimumCapacity: batch.events.count)
-        let firsts = batch.events.filter { seen.insert($0.eventID).inserted }
-        var result = BatchCommit()
-        result.newIdentities = try await storeIdentities(batch, connection)
-        try await stage(firsts, connection)
-        var inserted = 0
-        // New ids are claimed in one order (byte order of the id) by every writer, so two
-        // transactions resending the same ids wait for each other in one direction and never deadlock.
-        let rows = try await connection.query(
-            """
-            WITH fresh AS (
-                INSERT INTO event_ids (event_id) SELECT event_id FROM incoming ORDER BY event_id COLLATE "C"
-                ON CONFLICT DO NOTHING RETURNING event_id
-            ), moved AS (
-                INSERT INTO events (\(unescaped: PostgresEventRow.columns.joined(separator: ", ")))
-                SELECT \(unescaped: PostgresEventRow.columns.map { "i.\($0)" }.joined(separator: ", "))
-                FROM incoming i JOIN fresh f ON f.event_id = i.event_id
-                RETURNING 1
-            )
-            SELECT count(*) FROM moved
-            """, logger: logger)
-        for try await count in rows.decode(Int.self) { inserted = count }
-        result.inserted = inserted
-        result.duplicates = batch.events.count - inserted
-        try await connection.query("TRUNCATE incoming", logger: logger).drain()
-        return result
-    }
-
-    /// COPYs `events` into `incoming`.
-    private func stage(_ events: [StoredEvent], _ connection: PostgresConnection) async throws {
-        try await connection.copyFrom(table: "incoming", columns: PostgresEventRow.columns, logger: logger) { writer in
-            var buffer: [UInt8] = []
-            buffer.reserveCapacity(Self.copyChunkBytes + 4_096)
-            for event in events {
-                PostgresEventRow.appendCopyLine(event, to: &buffer)
-                if buffer.count >= Self.copyChunkBytes {
-                    try await writer.write(ByteBuffer(bytes: buffer))
-                    buffer.removeAll(keepingCapacity: true)
-                }
-            }
-            if !buffer.isEmpty { try await writer.write(ByteBuffer(bytes: buffer)) }
-        }
-    }
-
-    /// COPY data is sent in pieces of about this many bytes.
-    static let copyChunkBytes = 256 * 1024
-
-    /// Creates vault rows for the batch's pseudonyms that have none (one lookup and one insert per
-    /// batch); returns how many it created.
-    private func storeIdentities(_ batch: EventBatchWrite, _ connection: PostgresConnection) async throws -> Int {
-        let pseudonyms = Set(batch.events.map(\.pseudonym))
-        var existing = Set<Pseudonym>()
-        let rows = try await connection.query(
-            "SELECT pid FROM vault WHERE pid = ANY(\(pseudonyms.map { ByteBuffer(bytes: $0.bytes) }))", logger: logger)
-        for try await pid in rows.decode(ByteBuffer.self) {
-            if let pseudonym = PostgresEventRow.pseudonym(pid) { existing.insert(pseudonym) }
-        }
-        // In pseudonym order, as every writer does: two transactions creating the same rows take their
-        // locks in the same order and cannot deadlock.
-        let missing = pseudonyms.subtracting(existing).sorted()
-        guard !missing.isEmpty else { return 0 }
-        let key = batch.dataKey
-        try await connection.query(
-            "INSERT INTO data_keys (id, sealed, created) VALUES (\(key.id), \(Data(key.sealed)), \(key.created)) ON CONFLICT (id) DO NOTHING",
-            logger: logger
-        ).drain()
-        let records = try missing.map { pseudonym in try CallerError.marking { try batch.escrow(pseudonym) } }
-        var created = 0
-        for try await count in try await connection.query(
-            """
-            WITH made AS (
-                INSERT INTO vault (pid, epoch, data_key_id, nonce, ciphertext)
-                SELECT * FROM unnest(
-                    \(records.map { ByteBuffer(bytes: $0.pseudonym.bytes) })::bytea[], \(records.map { Int64($0.epoch) })::bigint[],
-                    \(records.map(\.dataKeyID))::text[], \(records.map { ByteBuffer(bytes: $0.nonce) })::bytea[],
-                    \(records.map { ByteBuffer(bytes: $0.ciphertext) })::bytea[])
-                ON CONFLICT (pid) DO NOTHING RETURNING 1
-            )
-            SELECT count(*) FROM made
-            """, logger: logger
-        ).decode(Int.self) { created = count }
-        return created
     }
 
     // MARK: Reads
@@ -310,6 +246,42 @@ final class PostgresEventStore: EventStore, IdentityVault {
                 "SELECT EXISTS (SELECT 1 FROM events WHERE ts_ms >= \(range.lowerBound) AND ts_ms < \(range.upperBound))", logger: logger
             ).decode(Bool.self) { found = value }
             return found
+        }
+    }
+
+    /// Three grouped reads and the database's size in one REPEATABLE READ, READ ONLY transaction (one
+    /// snapshot). `floor(ts_ms / 86400000)` is the partition's day, so each day's group reads one partition.
+    func statistics() async throws -> StoredEventStatistics {
+        try await database.withTransaction("read event statistics") { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger).drain()
+            let day = "floor(ts_ms::numeric / 86400000)::bigint"
+            var typeRows: [(day: Int64, type: String, tally: EventTally)] = []
+            for try await (day, type, events, pseudonyms) in try await connection.query(
+                "SELECT \(unescaped: day), type, count(*), count(DISTINCT pid) FROM events GROUP BY 1, 2", logger: logger
+            ).decode((Int64, String, Int, Int).self) {
+                typeRows.append((day, type, EventTally(events: events, pseudonyms: pseudonyms)))
+            }
+            var dayRows: [(day: Int64, tally: EventTally)] = []
+            for try await (day, events, pseudonyms) in try await connection.query(
+                "SELECT \(unescaped: day), count(*), count(DISTINCT pid) FROM events GROUP BY 1", logger: logger
+            ).decode((Int64, Int, Int).self) {
+                dayRows.append((day, EventTally(events: events, pseudonyms: pseudonyms)))
+            }
+            var total = EventTally(events: 0, pseudonyms: 0)
+            var earliest: Int64?
+            var latest: Int64?
+            var bytes: Int64 = 0
+            for try await (events, pseudonyms, first, last, size) in try await connection.query(
+                "SELECT count(*), count(DISTINCT pid), min(ts_ms), max(ts_ms), pg_database_size(current_database()) FROM events",
+                logger: logger
+            ).decode((Int, Int, Int64?, Int64?, Int64).self) {
+                total = EventTally(events: events, pseudonyms: pseudonyms)
+                earliest = first
+                latest = last
+                bytes = size
+            }
+            return try StoredEventStatistics.assemble(
+                typeRows: typeRows, dayRows: dayRows, total: total, earliestMillis: earliest, latestMillis: latest, storageBytes: bytes)
         }
     }
 

@@ -11,6 +11,9 @@ import VeilStore
 /// behind this binary (run `veil db migrate`) or ahead of it (upgrade Veil). Migrations are history:
 /// never edit one that has shipped, append a new version.
 ///
+/// v2 adds `events.properties`: an event's free-form properties as `EventProperties` text (NULL for
+/// none), on every day partition.
+///
 /// The tables (v1):
 /// - `events`, partitioned by range of `ts_ms`, one partition per UTC day (`events_d<day>`, `day` =
 ///   Unix days), created on first use by the writer (`EventPartitions`): retention drops a day's
@@ -26,8 +29,8 @@ import VeilStore
 ///   spends on a dataset are decided one at a time across replicas; the policy the ledger runs under
 ///   is `settings.policy_hash`, recorded with `policy.load`. `budget_spends`: one row per spend, with
 ///   the seq of its `budget.spend` audit record.
-/// - v2: `models` may be `revoked`, with `revoked_by`, `revoke_note`, `revoked_ms`; v3: `models.trainer`; v4:
-///   `models.quality_override`; v5: `models.spend_id`.
+/// - v3: `models` may be `revoked`, with `revoked_by`, `revoke_note`, `revoked_ms`; v4: `models.trainer`; v5:
+///   `models.quality_override`; v6: `models.spend_id`.
 /// - `key_set`: the fingerprint of the key set the database belongs to (one row).
 /// - `audit_records`: the audit chain, one row per record (`seq`, the exact line, its hash);
 ///   `audit_head`: one row, the chain head (seq, hash), locked to append so that replicas share one
@@ -144,7 +147,12 @@ enum PostgresSchema {
                 CREATE INDEX budget_spends_dataset ON budget_spends (dataset, id);
                 """),
         Migration(
-            version: 2, name: "model-revocation",
+            version: 2, name: "event-properties",
+            sql: """
+                ALTER TABLE events ADD COLUMN properties text;
+                """),
+        Migration(
+            version: 3, name: "model-revocation",
             sql: """
                 ALTER TABLE models DROP CONSTRAINT models_state_check;
                 ALTER TABLE models ADD CONSTRAINT models_state_check CHECK (state IN ('candidate', 'approved', 'rejected', 'revoked'));
@@ -153,17 +161,17 @@ enum PostgresSchema {
                 ALTER TABLE models ADD COLUMN revoked_ms bigint;
                 """),
         Migration(
-            version: 3, name: "model-trainer",
+            version: 4, name: "model-trainer",
             sql: """
                 ALTER TABLE models ADD COLUMN trainer text;
                 """),
         Migration(
-            version: 4, name: "model-quality-override",
+            version: 5, name: "model-quality-override",
             sql: """
                 ALTER TABLE models ADD COLUMN quality_override text;
                 """),
         Migration(
-            version: 5, name: "model-spend",
+            version: 6, name: "model-spend",
             sql: """
                 ALTER TABLE models ADD COLUMN spend_id bigint;
                 """),

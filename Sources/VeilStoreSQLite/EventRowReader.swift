@@ -73,13 +73,19 @@ enum EventRowReader {
             guard let value = self.pseudonym(statement, .sessionPID) else { throw malformed("session pseudonym") }
             session = value
         }
+        var properties: [String: Double] = [:]
+        if let text = text(statement, .properties) {
+            guard let parsed = EventProperties.parse(text) else { throw malformed("event's properties") }
+            properties = parsed
+        }
         return StoredEvent(
             eventID: eventID, pseudonym: pseudonym, epoch: epoch, type: type,
             timestampMillis: int(statement, .timestamp), session: session, itemID: text(statement, .itemID),
             category: text(statement, .category),
             price: isNull(statement, .price) ? nil : sqlite3_column_double(statement, EventColumn.price.position),
             quantity: isNull(statement, .quantity) ? nil : Int(int(statement, .quantity)),
-            rating: isNull(statement, .rating) ? nil : Int(int(statement, .rating)), query: text(statement, .query))
+            rating: isNull(statement, .rating) ? nil : Int(int(statement, .rating)), query: text(statement, .query),
+            properties: properties)
     }
 
     private static func isNull(_ statement: OpaquePointer, _ column: EventColumn) -> Bool {

@@ -26,6 +26,10 @@ enum EventSchema {
     /// toward zero, as Swift's does).
     static func day(_ millis: Int64) -> Int64 { millis / 86_400_000 }
 
+    /// The UTC day of an event rounded down (`StoredEventStatistics.day(ofMillis:)`), also before 1970,
+    /// where `dayExpression` truncates toward zero. Not indexed: for reads that group every row.
+    static let floorDayExpression = "(CASE WHEN ts_ms >= 0 THEN ts_ms / 86400000 ELSE (ts_ms + 1) / 86400000 - 1 END)"
+
     /// A recursive common table expression `days(day)` listing every day that holds an event, in
     /// increasing order, with one index seek per day. Start a statement with it, then join
     /// `days CROSS JOIN events WHERE \(eventOnDay) AND events.pid …` to seek one pid (or a pid range)
@@ -40,6 +44,14 @@ enum EventSchema {
 
     /// The join condition of `days CROSS JOIN events` that seeks each day's stretch of the index.
     static let eventOnDay = "events.\(dayExpression) = days.day"
+
+    /// `events.properties`: an event's free-form properties as `EventProperties` text, NULL for none.
+    /// Registered after every other store's migrations (`VeilDatabase.migrator`).
+    static func registerPropertiesMigration(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("v4-event-properties") { db in
+            try db.execute(sql: "ALTER TABLE events ADD COLUMN properties TEXT")
+        }
+    }
 
     static let registrar: @Sendable (inout DatabaseMigrator) -> Void = { migrator in
         migrator.registerMigration("v1-events") { db in
@@ -121,13 +133,14 @@ struct DataKeyRow: Decodable, FetchableRecord, TableRecord {
 }
 
 /// The columns of `events` an event is stored in, in table order: the one definition of the event row
-/// (migration `v1-events` created the table; migrations are history and are never edited).
+/// (migration `v1-events` created the table, `v4-event-properties` added `properties`; migrations are
+/// history and are never edited).
 ///
 /// A column's `position` is both its parameter in `insertSQL` (`?1` … `?12`, bound by `Binder`) and its
 /// result column in a read of `selectList` (column 0 is the rowid, read by `EventRowReader`), so
 /// adding a column is one case here plus its bind and its read.
 enum EventColumn: Int32, CaseIterable {
-    case eventID = 1, pid, epoch, type, timestamp, sessionPID, itemID, category, price, quantity, rating, query
+    case eventID = 1, pid, epoch, type, timestamp, sessionPID, itemID, category, price, quantity, rating, query, properties
 
     var name: String {
         switch self {
@@ -143,6 +156,7 @@ enum EventColumn: Int32, CaseIterable {
         case .quantity: "quantity"
         case .rating: "rating"
         case .query: "query"
+        case .properties: "properties"
         }
     }
 

@@ -13,18 +13,18 @@ final class SQLiteEventStore: EventStore, IdentityVault {
     let database: VeilDatabase
     private let chain: SQLiteAuditChain
     private let writer = EventWriter()
-    private let groupCommit: GroupCommitter
+    private let groupCommit: GroupCommitQueue<EventBatchWrite, BatchCommit>
 
     init(database: VeilDatabase, chain: SQLiteAuditChain) {
         self.database = database
         self.chain = chain
-        groupCommit = GroupCommitter(database: database, writer: writer, chain: chain)
+        groupCommit = GroupCommitter.make(database: database, writer: writer, chain: chain)
     }
 
     // MARK: EventStore
 
     func commit(_ batch: EventBatchWrite) async throws -> BatchCommit {
-        try await groupCommit.commit(batch)
+        try await groupCommit.submit(batch)
     }
 
     func commitAll(
@@ -168,6 +168,27 @@ final class SQLiteEventStore: EventStore, IdentityVault {
         }
     }
 
+    /// Three grouped reads and the page count in one read transaction. Days are counted with
+    /// `EventSchema.floorDayExpression` (not the index's truncating `dayExpression`): the same days as
+    /// every backend, also before 1970.
+    func statistics() async throws -> StoredEventStatistics {
+        let day = EventSchema.floorDayExpression
+        return try await database.read("events.statistics") { db in
+            let typeRows = try Row.fetchAll(
+                db, sql: "SELECT \(day), type, COUNT(*), COUNT(DISTINCT pid) FROM events GROUP BY 1, 2"
+            ).map { row in (day: row[0] as Int64, type: row[1] as String, tally: EventTally(events: row[2], pseudonyms: row[3])) }
+            let dayRows = try Row.fetchAll(db, sql: "SELECT \(day), COUNT(*), COUNT(DISTINCT pid) FROM events GROUP BY 1")
+                .map { row in (day: row[0] as Int64, tally: EventTally(events: row[1], pseudonyms: row[2])) }
+            let totals = try Row.fetchOne(db, sql: "SELECT COUNT(*), COUNT(DISTINCT pid), MIN(ts_ms), MAX(ts_ms) FROM events")
+            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+            return try StoredEventStatistics.assemble(
+                typeRows: typeRows, dayRows: dayRows,
+                total: EventTally(events: totals?[0] ?? 0, pseudonyms: totals?[1] ?? 0),
+                earliestMillis: totals?[2], latestMillis: totals?[3], storageBytes: pages * pageSize)
+        }
+    }
+
     func settle() async throws -> Double {
         let checkpointer = database.checkpointer
         let directory = database.directory
@@ -225,6 +246,7 @@ enum Binder {
         optionalInt(event.quantity.map(Int64.init), .quantity, statement)
         optionalInt(event.rating.map(Int64.init), .rating, statement)
         optionalText(event.query, EventColumn.query.position, statement)
+        optionalText(EventProperties.text(event.properties), EventColumn.properties.position, statement)
     }
 
     private static func int(_ value: Int64, _ column: EventColumn, _ statement: OpaquePointer) {

@@ -97,9 +97,7 @@ struct SQLiteModelStore: ModelStore {
         return record
     }
 
-    /// Creates `models`; v2 adds who revoked an approval, why and when; v3 who trained the model (empty
-    /// for the models before it); v4 the override note of an approval past the quality gate;
-    /// v5 the spend that paid for the run.
+    /// Creates `models` (v1).
     static func registerMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("models-v1") { db in
             try db.create(table: "models") { table in
@@ -114,6 +112,12 @@ struct SQLiteModelStore: ModelStore {
                 table.column("reviewed_ms", .integer)
             }
         }
+    }
+
+    /// The review columns, registered after every other store's migrations (`VeilDatabase.migrator`):
+    /// v2 who revoked an approval, why and when; v3 who trained the model (empty for the models before
+    /// it); v4 the override note of an approval past the quality gate; v5 the spend that paid for the run.
+    static func registerReviewMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("models-v2-revoke") { db in
             try db.alter(table: "models") { table in
                 table.add(column: "revoked_by", .text)

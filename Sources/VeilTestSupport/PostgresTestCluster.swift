@@ -60,10 +60,43 @@ public final class PostgresTestCluster: Sendable {
         return url.appendingPathComponent("scripts/pg-cluster.sh").path
     }()
 
-    /// Runs the script (posix_spawn, then waitpid on this thread) with its output in files, not pipes:
-    /// the server it starts lives on and could hold a pipe's write end open. Foundation's `Process`
-    /// is not used: in a test process running many tasks its exit was at times never observed.
+    /// The arguments that point a PostgreSQL client program (`psql`, `pg_dump`, `pg_restore`) at this
+    /// cluster's database: its socket folder, the port naming the socket file, the user and database of
+    /// `url`.
+    public var clientArguments: [String] {
+        get throws {
+            let port = try String(contentsOfFile: directory + "/port", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            return ["--host", directory, "--port", port, "--username", "veil", "--dbname", "postgres"]
+        }
+    }
+
+    /// Runs `sql` with `psql` (stopping at the first error) and returns its output, unaligned and
+    /// without headers: one line per row, `|` between columns. Throws with psql's message when it fails.
+    @discardableResult
+    public func psql(_ sql: String) throws -> String {
+        guard let psql = Self.tool("psql") else { throw ClusterError(message: "psql is not installed beside initdb") }
+        let result = try Self.run(program: psql, try clientArguments + ["--no-psqlrc", "--set", "ON_ERROR_STOP=1", "-At", "-c", sql])
+        guard result.status == 0 else { throw ClusterError(message: "psql failed (\(result.status)): \(result.errors)") }
+        return result.output
+    }
+
+    /// Runs the PostgreSQL client program `name` (beside `initdb`) on this cluster's database with
+    /// `arguments` after the connection's; throws with its message when it fails.
+    public func client(_ name: String, _ arguments: [String]) throws {
+        guard let program = Self.tool(name) else { throw ClusterError(message: "\(name) is not installed beside initdb") }
+        let result = try Self.run(program: program, try clientArguments + arguments)
+        guard result.status == 0 else { throw ClusterError(message: "\(name) failed (\(result.status)): \(result.errors)") }
+    }
+
+    /// Runs the script with `arguments`.
     private static func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        try run(program: script, arguments)
+    }
+
+    /// Runs `program` (posix_spawn, then waitpid on this thread) with its output in files, not pipes:
+    /// the server the script starts lives on and could hold a pipe's write end open. Foundation's
+    /// `Process` is not used: in a test process running many tasks its exit was at times never observed.
+    private static func run(program: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
         let base = NSTemporaryDirectory() + "veil-pg-cluster-\(UUID().uuidString)"
         let outputPath = base + ".out", errorsPath = base + ".err"
         defer {
@@ -76,11 +109,11 @@ public final class PostgresTestCluster: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errorsPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let argv = ([script] + arguments).map { strdup($0) } + [nil]
+        let argv = ([program] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, script, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw ClusterError(message: "cannot run \(script) (errno \(spawned))") }
+        let spawned = posix_spawn(&pid, program, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw ClusterError(message: "cannot run \(program) (errno \(spawned))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
         let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VeilLedger
 import VeilRuntime
 
 struct BudgetCommand: AsyncParsableCommand {
@@ -25,24 +26,41 @@ struct BudgetCommand: AsyncParsableCommand {
             try Output.json(status)
             return
         }
-        print("dataset    \(status.dataset)   (δ = \(status.delta), \(status.accountant.kind.rawValue.uppercased()) accountant)")
-        print("cap        ε = \(format(status.totalEpsilon))   (at most \(format(status.maxEpsilonPerRequest)) per request)")
-        print("spent      ε = \(format(status.spentEpsilon))")
-        print("remaining  ε = \(format(status.remainingEpsilon))")
-        if !status.principals.isEmpty {
-            print("\nper principal")
-            for principal in status.principals {
-                let cap = principal.capEpsilon.map { " of cap \(format($0))" } ?? ""
-                print("  \(principal.principal) (\(principal.role))  ε = \(format(principal.spentEpsilon))\(cap)")
-            }
-        }
-        if !status.spends.isEmpty {
-            print("\nspends")
-            for spend in status.spends {
-                print("  #\(spend.id) \(spend.time)  \(spend.principal)  \(spend.purpose)  \(spend.mechanism.name)  ε = \(format(spend.epsilon))  cumulative \(format(spend.cumulativeEpsilon))")
-            }
-        }
+        for line in Self.text(status) { print(line) }
     }
 
-    private func format(_ value: Double) -> String { String(format: "%.4f", value) }
-}
+    /// The status as the terminal shows it: every ε in one format (`EpsilonFormat`), the principals
+    /// and the spends as tables.
+    static func text(_ status: BudgetStatus) -> [String] {
+        let epsilon = EpsilonFormat(
+            [status.totalEpsilon, status.maxEpsilonPerRequest, status.spentEpsilon, status.remainingEpsilon]
+                + status.principals.flatMap { [$0.spentEpsilon] + ($0.capEpsilon.map { [$0] } ?? []) }
+                + status.spends.flatMap { [$0.epsilon, $0.cumulativeEpsilon] })
+        var lines = [
+            "dataset    \(status.dataset)   (δ = \(status.delta), \(status.accountant.kind.rawValue.uppercased()) accountant)",
+            "cap        ε = \(epsilon(status.totalEpsilon))   (at most \(epsilon(status.maxEpsilonPerRequest)) per request)",
+            "spent      ε = \(epsilon(status.spentEpsilon))",
+            "remaining  ε = \(epsilon(status.remainingEpsilon))",
+        ]
+        if !status.principals.isEmpty {
+            var table = TextTable([("principal", .left), ("role", .left), ("spent ε", .right), ("cap ε", .right)])
+            for principal in status.principals {
+                table.append([principal.principal, principal.role, epsilon(principal.spentEpsilon), principal.capEpsilon.map(epsilon.callAsFunction) ?? "-"])
+            }
+            lines += [""] + table.lines
+        }
+        if !status.spends.isEmpty {
+            var table = TextTable([
+                ("#", .right), ("time", .left), ("principal", .left), ("purpose", .left), ("mechanism", .left), ("ε", .right),
+                ("cumulative ε", .right),
+            ])
+            for spend in status.spends {
+                table.append([
+                    "\(spend.id)", spend.time, spend.principal, spend.purpose, spend.mechanism.name, epsilon(spend.epsilon),
+                    epsilon(spend.cumulativeEpsilon),
+                ])
+            }
+            lines += [""] + table.lines
+        }
+        return lines
+    }}

@@ -10,7 +10,7 @@ import VeilStore
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
-        abstract: "List and show trained models; approve, reject or revoke them (as reviewer `cli`).",
+        abstract: "List and show trained models; approve, reject or revoke them (as reviewer `--as`, default `cli`).",
         discussion: """
             A model starts as a candidate. Approval (audited with the note) makes it the one that serves \
             its task; a non-private model can never be approved. Revoking an approved model stops it \
@@ -37,24 +37,36 @@ struct ModelsCommand: AsyncParsableCommand {
                 try Output.json(models)
                 return
             }
-            if models.isEmpty { print("no models; train one with `veil train`") }
-            for model in models {
-                let epsilon = model.epsilon.map { String(format: "ε = %.4f", $0) } ?? "non-private"
-                print("\(model.id)  \(model.task)  \(model.state.rawValue)  \(epsilon)  \(ModelsCommand.time(model.createdMillis))")
+            if models.isEmpty {
+                print("no models; train one with `veil train`")
+                return
             }
+            let epsilon = EpsilonFormat(models.compactMap(\.epsilon))
+            var table = TextTable([("id", .left), ("task", .left), ("state", .left), ("ε", .right), ("created", .left)])
+            for model in models {
+                table.append([
+                    model.id, model.task, model.state.rawValue, model.epsilon.map(epsilon.callAsFunction) ?? "non-private",
+                    ModelsCommand.time(model.createdMillis),
+                ])
+            }
+            table.lines.forEach { print($0) }
         }
     }
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show a model's state and card.", discussion: "Example:\n  veil models show MODEL_ID --json")
-        @Argument(help: ArgumentHelp("The model id (32 hex characters).", valueName: "id"))
+        @Argument(help: ArgumentHelp("The model id, or a unique prefix of it (at least 4 hex characters, as git's).", valueName: "id"))
         var id: String
         @OptionGroup var service: ServiceOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let description = try await service.withContext { try await $0.models.describe(id: id) }
+            // The operator's view: the whole stored card, its exact statistics labelled.
+            var description = try await service.withContext { try await $0.models.describe(id: try await $0.models.resolve(id)) }
+            if ModelCard.exactKeys.contains(where: { description.card[$0] != nil }) {
+                description.card["exact_metrics_notice"] = .string(ModelCard.exactNotice)
+            }
             if output.json {
                 try Output.json(description)
                 return
@@ -96,9 +108,8 @@ struct ModelsCommand: AsyncParsableCommand {
         var overrideQuality: String?
 
         func run() async throws {
-            try await review.decide { models in
-                try await models.approve(
-                    id: review.id, reviewer: review.service.principal, note: review.note, qualityOverride: overrideQuality)
+            try await review.decide { models, id in
+                try await models.approve(id: id, reviewer: review.service.principal, note: review.note, qualityOverride: overrideQuality)
             }
         }
     }
@@ -110,7 +121,7 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var review: Review
 
         func run() async throws {
-            try await review.decide { models in try await models.reject(id: review.id, reviewer: review.service.principal, note: review.note) }
+            try await review.decide { models, id in try await models.reject(id: id, reviewer: review.service.principal, note: review.note) }
         }
     }
 
@@ -121,22 +132,26 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var review: Review
 
         func run() async throws {
-            try await review.decide { models in try await models.revoke(id: review.id, reviewer: review.service.principal, note: review.note) }
+            try await review.decide { models, id in try await models.revoke(id: id, reviewer: review.service.principal, note: review.note) }
         }
     }
 
     /// What a review names: the model, the reviewer's note, and where the service is.
     struct Review: ParsableArguments {
-        @Argument(help: ArgumentHelp("The model id.", valueName: "id"))
+        @Argument(help: ArgumentHelp("The model id, or a unique prefix of it (at least 4 hex characters, as git's).", valueName: "id"))
         var id: String
         @Option(help: ArgumentHelp("The reviewer's note (audited; 1 to 2000 characters, no personal data).", valueName: "text"))
         var note: String
         @OptionGroup var service: ServiceOptions
         @OptionGroup var output: OutputOptions
 
-        /// Opens the registry, records the decision (audited as reviewer `--as`) and prints the record.
-        func decide(_ decision: (ModelRegistry) async throws -> ModelRecord) async throws {
-            try ModelsCommand.report(try await service.withContext { try await decision($0.models) }, json: output.json)
+        /// Opens the registry, resolves `id` (a unique prefix names its model), records the decision
+        /// (audited as reviewer `--as`, with the full id) and prints the record.
+        func decide(_ decision: (ModelRegistry, _ id: String) async throws -> ModelRecord) async throws {
+            let record = try await service.withContext { context in
+                try await decision(context.models, try await context.models.resolve(id))
+            }
+            try ModelsCommand.report(record, json: output.json)
         }
     }
 
@@ -151,6 +166,23 @@ struct ModelsCommand: AsyncParsableCommand {
 
     static func time(_ millis: Int64) -> String {
         Date(timeIntervalSince1970: Double(millis) / 1000).formatted(.iso8601)
+    }
+
+    /// The private metrics of a card, each with its 95% interval.
+    static func printPrivateMetrics(_ evaluation: PrivateEvaluation) {
+        let shown: [(name: String, label: String)] = [
+            ("roc_auc", "ROC AUC"), ("average_precision", "PR AUC"), ("f1_at_half", "F1 at 0.5"), ("top1_accuracy", "top-1"),
+            ("top3_accuracy", "top-3"), ("expected_calibration_error", "ECE"),
+        ]
+        let parts = shown.compactMap { name, label -> String? in
+            guard let estimate = evaluation.metrics[name], let value = estimate.value else { return nil }
+            // No interval: too few bootstrap replicates could form the metric (a noisy class total ≤ 0).
+            let interval =
+                estimate.low.flatMap { low in estimate.high.map { String(format: " [%.3f, %.3f]", low, $0) } }
+                ?? " [too noisy for an interval]"
+            return "\(label) " + String(format: "%.4f", value) + interval
+        }
+        print("  " + "model (DP)".padding(toLength: 18, withPad: " ", startingAt: 0) + " " + parts.joined(separator: "  "))
     }
 
     static func printMetrics(_ evaluation: ModelEvaluation, label: String) {

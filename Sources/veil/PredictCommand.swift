@@ -11,8 +11,11 @@ struct PredictCommand: AsyncParsableCommand {
         commandName: "predict",
         abstract: "Score one user with the approved model of a task (prints the pseudonym, never the ID).",
         discussion: """
-            Features come from the user's events before --at (default now) over the model's observation \
-            window. Only an approved model serves.
+            Features come from the user's events before --at (default now; a time in the future is \
+            refused) over the model's observation window. Only an approved model serves. When the \
+            latest stored event is older than that window before --at, the answer says so \
+            (`freshness.stale` in --json, a warning on stderr): the data stopped before the time asked \
+            for, and the score is that of a user with no recent activity.
 
             Examples:
               veil predict --user user-000123 --task purchase --json
@@ -36,11 +39,11 @@ struct PredictCommand: AsyncParsableCommand {
         if let pseudonym, Pseudonym(hex: pseudonym) == nil {
             throw ValidationError("--pseudonym must be 32 lowercase hex characters")
         }
-        if let at, CLIDates.date(at) == nil { throw ValidationError("--at must be a date YYYY-MM-DD or an RFC 3339 time") }
+        if let at { _ = try ServingTime.parse(at, field: "--at") }
     }
 
     func run() async throws {
-        let time = at.flatMap(CLIDates.date)
+        let time = try at.map { try ServingTime.parse($0, field: "--at") }
         let prediction = try await service.withContext { context in
             let predictor = context.predictionService()
             let prediction =
@@ -54,8 +57,9 @@ struct PredictCommand: AsyncParsableCommand {
             try Output.json(prediction)
         } else {
             let category = prediction.category.map { "  category \($0)" } ?? ""
-            print("\(prediction.pseudonym)  \(prediction.task)  score \(prediction.score)\(category)  model \(prediction.modelId)")
+            print("\(prediction.pseudonym)  \(prediction.task)  score \(prediction.score)\(category)  model \(prediction.modelId)  at \(prediction.freshness.at)")
         }
+        if let warning = prediction.freshness.warning { Output.note("warning: \(warning)") }
     }
 }
 
@@ -65,7 +69,9 @@ struct ScoreCommand: AsyncParsableCommand {
         commandName: "score",
         abstract: "Score every user with the approved model of a task; CSV `pseudonym,score`.",
         discussion: """
-            Users with no event in the model's window before --at are skipped (counted in the summary).
+            Users with no event in the model's window before --at are skipped (counted in the summary). \
+            As for `veil predict`, a time in the future is refused and stale data is flagged \
+            (`freshness.stale`, a warning on stderr).
 
             Example:
               veil score --task churn --out churn-scores.csv --at 2026-05-01 --json
@@ -82,10 +88,11 @@ struct ScoreCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        if let at, CLIDates.date(at) == nil { throw ValidationError("--at must be a date YYYY-MM-DD or an RFC 3339 time") }
+        if let at { _ = try ServingTime.parse(at, field: "--at") }
     }
 
     func run() async throws {
+        let time = try at.map { try ServingTime.parse($0, field: "--at") }
         guard FileManager.default.createFile(atPath: out, contents: nil) else {
             throw VeilError(.invalidInput, field: "--out", "cannot create \(out)")
         }
@@ -94,7 +101,7 @@ struct ScoreCommand: AsyncParsableCommand {
         let terminal = isatty(2) == 1
         let summary = try await service.withContext { context in
             try await context.predictionService().score(
-                task: task, at: at.flatMap(CLIDates.date), principal: service.principal,
+                task: task, at: time, principal: service.principal,
                 write: { handle.write(Data($0.utf8)) },
                 progress: { users in
                     if terminal { FileHandle.standardError.write(Data("\rscoring: \(users) users".utf8)) }
@@ -105,7 +112,8 @@ struct ScoreCommand: AsyncParsableCommand {
         if output.json {
             try Output.json(summary)
         } else {
-            print("scored \(summary.scored) users with model \(summary.modelId) (\(summary.skipped) without events in the window) → \(out)")
+            print("scored \(summary.scored) users with model \(summary.modelId) as of \(summary.freshness.at) (\(summary.skipped) without events in the window) → \(out)")
         }
+        if let warning = summary.freshness.warning { Output.note("warning: \(warning)") }
     }
 }

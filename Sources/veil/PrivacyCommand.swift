@@ -16,8 +16,11 @@ struct PrivacyCommand: AsyncParsableCommand {
               veil privacy epsilon --sampling-rate 0.01 --noise-multiplier 1 --steps 1000 --delta 1e-5
               veil privacy epsilon --sampling-rate 0.01 --noise-multiplier 1 --steps 1000 --delta 1e-5 --accountant rdp --json
               veil privacy noise --epsilon 2 --delta 1e-6 --sampling-rate 0.0108 --steps 465 --explain
+              veil privacy audit --task purchase --epsilon 4 --seed 1
+
+            `veil privacy audit` checks the DP-SGD implementation empirically: one training run on generated shoppers with canaries, and a lower bound on ε beside the claim.
             """,
-        subcommands: [Epsilon.self, Noise.self]
+        subcommands: [Epsilon.self, Noise.self, PrivacyAuditCommand.self]
     )
 
     struct Epsilon: AsyncParsableCommand {
@@ -169,13 +172,20 @@ enum PrivacyText {
             sigma += "   (calibrated with \(name(chosen)) to ε = \(number(target)))"
         }
         Swift.print("σ          \(sigma)")
+        for release in explanation.alongside ?? [] {
+            // A training run's private evaluation, paid in the same spend.
+            if case let .discreteGaussian(evaluationSigma, _, _) = release {
+                Swift.print("evaluation discrete Gaussian σ = \(number(evaluationSigma)) on the holdout histogram, composed with the steps (ε below is the whole run)")
+            } else {
+                Swift.print("alongside  \(release.name), composed with the steps (ε below is the whole run)")
+            }
+        }
+        let epsilon = EpsilonFormat(explanation.estimates.map(\.epsilon) + (explanation.calibrations ?? []).map(\.epsilon))
         for estimate in explanation.estimates {
-            let epsilon = String(format: "%.4f", estimate.epsilon)
-            Swift.print("ε \(name(estimate.accountant.kind))      \(epsilon)   (\(describe(estimate.accountant, order: estimate.order)))")
+            Swift.print("ε \(name(estimate.accountant.kind))      \(epsilon(estimate.epsilon))   (\(describe(estimate.accountant, order: estimate.order)))")
         }
         for calibration in explanation.calibrations ?? [] {
-            let epsilon = String(format: "%.4f", calibration.epsilon)
-            Swift.print("σ for \(name(calibration.accountant.kind))  \(number(calibration.noiseMultiplier))   (ε = \(epsilon))")
+            Swift.print("σ for \(name(calibration.accountant.kind))  \(number(calibration.noiseMultiplier))   (ε = \(epsilon(calibration.epsilon)))")
         }
     }
 

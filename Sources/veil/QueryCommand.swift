@@ -8,7 +8,7 @@ import VeilRuntime
 struct QueryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
-        abstract: "Run a differentially private aggregate query (spends privacy budget).",
+        abstract: "Run a differentially private aggregate query (spends privacy budget), or --explain it (spends nothing).",
         discussion: """
             Metrics: count_events, count_users, sum, mean, histogram, quantile. Values (sum, mean, \
             histogram, quantile): revenue, quantity (per purchase), order_value, basket_size (per order = \
@@ -19,11 +19,16 @@ struct QueryCommand: AsyncParsableCommand {
             and a 95% interval for each value. Categories not in the policy list appear only if enough \
             users hold them (DP partition selection). docs/queries.md explains how to read the output.
 
+            --explain prints, before spending anything, what the query would cost in the ledger, the \
+            noise sd and 95% interval half-width of each release, and where the contribution bounds or \
+            the clamp can bias the answer. It reads no event and spends nothing.
+
             Examples:
               veil query --metric count_users --group-by category --epsilon 0.5
               veil query --metric sum --value revenue --group-by day --from 2026-11-02 --to 2026-11-08 \\
                 --where category=books --epsilon 1 --mechanism gaussian --json
               veil query --metric quantile --value order_value --quantile 0.5 --epsilon 0.5
+              veil query --metric mean --value revenue --group-by weekday --epsilon 0.5 --explain
             """
     )
 
@@ -51,6 +56,8 @@ struct QueryCommand: AsyncParsableCommand {
     var epsilon: Double
     @Option(help: ArgumentHelp("laplace (pure ε, default) or gaussian ((ε, δ) at the policy's δ).", valueName: "name"))
     var mechanism: String?
+    @Flag(help: "Print the cost, each release's noise and 95% interval, and bias warnings, then stop (reads no event, spends nothing).")
+    var explain = false
     @OptionGroup var service: ServiceOptions
     @OptionGroup var output: OutputOptions
 
@@ -82,17 +89,23 @@ struct QueryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let spec = try spec()
-        let json = output.json
-        let principal = service.principal
+        let (json, explain, principal) = (output.json, self.explain, service.principal)
         print(
-            try await service.withContext { try await Self.execute(spec, service: $0.queryService(), principal: principal, json: json) },
+            try await service.withContext {
+                try await Self.execute(spec, service: $0.queryService(), principal: principal, json: json, explain: explain)
+            },
             terminator: "")
     }
 
-    /// Runs `spec` through `service` as `principal` and returns what the command prints.
+    /// Runs `spec` through `service` as `principal` — or, with `explain`, explains it, spending
+    /// nothing — and returns what the command prints.
     static func execute(
-        _ spec: QuerySpec, service: QueryService, principal: String = Principal.defaultCLIName, json: Bool
+        _ spec: QuerySpec, service: QueryService, principal: String = Principal.defaultCLIName, json: Bool, explain: Bool = false
     ) async throws -> String {
+        if explain {
+            let explanation = try service.explain(spec)
+            return json ? try Output.jsonText(explanation) : QueryText.render(explanation)
+        }
         let answer = try await service.run(spec, principal: principal, role: role)
         return json ? try Output.jsonText(answer) : QueryText.render(answer)
     }
@@ -103,27 +116,13 @@ enum QueryText {
     static func render(_ answer: QueryAnswer) -> String {
         var lines: [String] = []
         let query = answer.query
-        var title = query.metric
-        if let value = query.value { title += " of \(value)" }
-        if let q = query.quantile { title = "quantile \(format(q)) of \(query.value ?? "")" }
-        if let groupBy = query.groupBy { title += " by \(groupBy)" }
-        if !query.filter.isEmpty { title += " where \(query.filter.text)" }
-        if query.from != nil || query.to != nil { title += " from \(query.from ?? "the start") to \(query.to ?? "now")" }
-        lines.append(title)
+        lines.append(title(query))
+        let epsilon = EpsilonFormat([answer.epsilon, answer.budget.epsilon, answer.budget.remainingEpsilon])
         lines.append(
-            "privacy: \(answer.mechanism), ε = \(format(answer.epsilon)), δ = \(answer.delta); ledger charged ε = \(format(answer.budget.epsilon)), "
-                + "\(format(answer.budget.remainingEpsilon)) of the dataset's budget remains")
-        var bounding = "bounding: ≤ \(answer.bounding.maxGroupsPerUser) group(s) per user, ≤ \(answer.bounding.maxContributionsPerGroup) contribution(s) per group"
-        if let lower = answer.bounding.lower, let upper = answer.bounding.upper { bounding += ", values clamped to [\(format(lower)), \(format(upper))]" }
-        lines.append(bounding)
-        for part in answer.sensitivity {
-            lines.append(
-                "sensitivity (\(part.part)): L1 = \(format(part.l1)), L2 = \(format(part.l2)); \(part.noise) noise, scale \(format(part.noiseScale))")
-        }
-        if let selection = answer.partitionSelection {
-            lines.append("partition selection: \(selection.method); threshold \(selection.threshold) users, δ = \(selection.delta)")
-        }
-        lines.append("intervals: \(answer.intervalMethod)")
+            "privacy: \(answer.mechanism), ε = \(epsilon(answer.epsilon)), δ = \(answer.delta); ledger charged ε = \(epsilon(answer.budget.epsilon)), "
+                + "\(epsilon(answer.budget.remainingEpsilon)) of the dataset's budget remains")
+        lines += noiseLines(
+            answer.bounding, answer.sensitivity, answer.partitionSelection, intervalMethod: answer.intervalMethod)
         lines.append("")
         let header = pad("group", 16) + pad("value", 16) + pad("95% interval", 32) + "noise sd"
         lines.append(header)
@@ -141,6 +140,62 @@ enum QueryText {
             lines.append("* key found in the data and released by partition selection")
         }
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The human-readable form of a query explanation.
+    static func render(_ explanation: QueryExplanation) -> String {
+        let epsilon = EpsilonFormat([explanation.epsilon, explanation.ledgerEpsilon])
+        var lines = [
+            "explain: \(title(explanation.query)) — nothing read, nothing spent",
+            "privacy: \(explanation.mechanism), ε = \(epsilon(explanation.epsilon)), δ = \(explanation.delta); the ledger would charge ε = "
+                + "\(epsilon(explanation.ledgerEpsilon)) (\(explanation.accountant) accountant)",
+        ]
+        lines += noiseLines(
+            explanation.bounding, explanation.sensitivity, explanation.partitionSelection,
+            intervalMethod: explanation.intervalMethod)
+        lines.append("")
+        lines.append(pad("part", 12) + pad("numbers", 10) + pad("noise sd", 14) + pad("95% ±", 14) + "each number is")
+        for release in explanation.releases {
+            lines.append(
+                pad(release.part, 12) + pad(release.count.map(String.init) ?? "-", 10) + pad(format(release.noiseSD), 14)
+                    + pad(format(release.halfWidth95) + (release.exact ? "" : " ~"), 14) + release.releases)
+        }
+        if explanation.releases.contains(where: { !$0.exact }) { lines.append("~ normal approximation (1.96 sd)") }
+        if !explanation.warnings.isEmpty {
+            lines.append("")
+            lines.append("warnings:")
+            for warning in explanation.warnings { lines.append("  \(warning.code) (\(warning.field)): \(warning.message)") }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func title(_ query: QuerySpec) -> String {
+        var title = query.metric
+        if let value = query.value { title += " of \(value)" }
+        if let q = query.quantile { title = "quantile \(format(q)) of \(query.value ?? "")" }
+        if let groupBy = query.groupBy { title += " by \(groupBy)" }
+        if !query.filter.isEmpty { title += " where \(query.filter.text)" }
+        if query.from != nil || query.to != nil { title += " from \(query.from ?? "the start") to \(query.to ?? "now")" }
+        return title
+    }
+
+    /// The bounding, sensitivity, noise, selection and interval lines an answer and an explanation share.
+    static func noiseLines(
+        _ bounding: QueryAnswer.Bounding, _ sensitivity: [QueryAnswer.Sensitivity], _ selection: QueryAnswer.PartitionSelection?,
+        intervalMethod: String
+    ) -> [String] {
+        var text = "bounding: ≤ \(bounding.maxGroupsPerUser) group(s) per user, ≤ \(bounding.maxContributionsPerGroup) contribution(s) per group"
+        if let lower = bounding.lower, let upper = bounding.upper { text += ", values clamped to [\(format(lower)), \(format(upper))]" }
+        var lines = [text]
+        for part in sensitivity {
+            lines.append(
+                "sensitivity (\(part.part)): L1 = \(format(part.l1)), L2 = \(format(part.l2)); \(part.noise) noise, scale \(format(part.noiseScale))")
+        }
+        if let selection {
+            lines.append("partition selection: \(selection.method); threshold \(selection.threshold) users, δ = \(selection.delta)")
+        }
+        lines.append("intervals: \(intervalMethod)")
+        return lines
     }
 
     static func row(_ key: String, _ estimate: QueryAnswer.Estimate) -> String {

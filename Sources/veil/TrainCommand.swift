@@ -118,11 +118,21 @@ struct TrainCommand: AsyncParsableCommand {
         print("model      \(card.modelId ?? "")   (candidate; approve with `veil models approve \(card.modelId ?? "") --note ...`)")
         print("task       \(card.task)   \(card.model.kind) \(card.model.hiddenSizes)")
         if card.isPrivate {
-            print(String(format: "privacy    ε = %.4f at δ = %g   σ = %.4f  q = %.5f  C = %g  steps = %d", card.epsilon ?? 0, card.delta ?? 0, card.noiseMultiplier ?? 0, card.samplingRate, card.clippingNorm ?? 0, card.steps))
+            print(
+                "privacy    ε = \(EpsilonFormat.text(card.epsilon ?? 0)) at δ = \(String(format: "%g", card.delta ?? 0))   "
+                    + String(format: "σ = %.4f  q = %.5f  C = %g  steps = %d", card.noiseMultiplier ?? 0, card.samplingRate, card.clippingNorm ?? 0, card.steps))
         } else {
             print("privacy    NONE (non-private; can never be approved)")
         }
+        if let split = card.privacySplit {
+            print(String(format: "split      training ε = %.4f, evaluation ε = %.4f (σ = %.4g on the holdout histogram), one spend", split.trainingEpsilon, split.evaluationEpsilon, split.evaluationNoiseSigma))
+        }
         print("users      \(card.trainCount) train, \(card.holdoutCount) holdout")
+        if let privateMetrics = card.privateMetrics {
+            print("metrics    differentially private, 95% intervals (sampling and noise):")
+            ModelsCommand.printPrivateMetrics(privateMetrics)
+        }
+        print("exact      NOT FOR RELEASE (not covered by ε):")
         ModelsCommand.printMetrics(card.metrics, label: "model")
         for (name, baseline) in card.baselines.sorted(by: { $0.key < $1.key }) { ModelsCommand.printMetrics(baseline, label: name) }
     }
@@ -140,7 +150,7 @@ final class TrainingDisplay: Sendable {
         case .reading:
             FileHandle.standardError.write(Data("\rreading: \(progress.usersRead) users".utf8))
         case .training:
-            let epsilon = progress.epsilonSoFar.map { String(format: "  ε so far %.4f", $0) } ?? ""
+            let epsilon = progress.epsilonSoFar.map { "  ε so far \(EpsilonFormat.text($0))" } ?? ""
             let loss = progress.meanLoss.map { String(format: "  loss %.4f", $0) } ?? ""
             FileHandle.standardError.write(
                 Data("\nepoch \(progress.epoch)/\(progress.epochs)  steps \(progress.steps)/\(progress.totalSteps)\(epsilon)\(loss)".utf8))
@@ -154,10 +164,6 @@ final class TrainingDisplay: Sendable {
 enum CLIDates {
     /// `YYYY-MM-DD` (00:00 UTC) or an RFC 3339 time → Unix ms (`DateText`, shared with the gateway).
     static func millis(_ text: String) -> Int64? { DateText.millis(text) }
-
-    static func date(_ text: String) -> Date? {
-        millis(text).map { Date(timeIntervalSince1970: Double($0) / 1000) }
-    }
 
     /// `90d` or `90` → 90.
     static func days(_ text: String) -> Int? {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `veil` command line: a thin face over Veil's service layer.
 @main
@@ -34,6 +35,7 @@ struct Veil: AsyncParsableCommand {
             AuditCommand.self,
             DbCommand.self,
             BudgetCommand.self,
+            StatsCommand.self,
             PushCommand.self,
             IngestCommand.self,
             EraseCommand.self,
@@ -43,8 +45,33 @@ struct Veil: AsyncParsableCommand {
             QueryCommand.self,
             TrainCommand.self,
             ModelsCommand.self,
+            ReportCommand.self,
             PredictCommand.self,
             ScoreCommand.self,
         ]
     )
+
+    /// Parses and runs as swift-argument-parser's own `main` does, and answers a mistyped command
+    /// name with the nearest one (`CommandSuggestion`) instead of the parser's "Unexpected argument".
+    static func main() async {
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            if let (typed, nearest) = CommandSuggestion.suggestion(for: Array(CommandLine.arguments.dropFirst()), root: Veil.self) {
+                FileHandle.standardError.write(Data("Error: unknown command '\(typed)'. Did you mean '\(nearest)'?\nSee 'veil --help'.\n".utf8))
+                Foundation.exit(ExitCode.validationFailure.rawValue)
+            }
+            exit(withError: error)
+        }
+        do {
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

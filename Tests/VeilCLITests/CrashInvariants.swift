@@ -107,10 +107,15 @@ enum CrashInvariants {
     /// - the events stored are exactly those the chain's `ingest.batch` records account for (less
     ///   erasures), and every event in `acknowledgedEvents` is stored;
     /// - every registered model has its `model.train` record.
+    ///
+    /// `storedEventIDs`, when given, are the event ids the store holds, read by the caller (a PostgreSQL
+    /// database); by default they are read from the installation's `veil.sqlite`.
     static func problems(
-        in installation: VeilInstallation, acknowledgedSpends: [Int64] = [], acknowledgedEvents: [String] = []
+        in installation: VeilInstallation, acknowledgedSpends: [Int64] = [], acknowledgedEvents: [String] = [],
+        storedEventIDs: Set<String>? = nil
     ) -> [String] {
-        let report = DataDirectoryReport(installation)
+        var report = DataDirectoryReport(installation)
+        if let storedEventIDs { report.storedEventIDs = storedEventIDs }
         var problems = report.unreadable
         let spendRecords = report.records("budget.spend")
 

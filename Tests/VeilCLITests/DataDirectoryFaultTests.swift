@@ -56,11 +56,7 @@ import Testing
         }
         let log = try Data(contentsOf: installation.auditLogFile)
 
-        let results = try (0..<12).map { _ in try installation.run(Self.query) }
-        let acceptedAfter = results.filter { $0.status == 0 }.count
-        print("fault: \(fault.testDescription) after \(accepted) spends (ε = \(spent) of 1.0): \(acceptedAfter) of 12 more queries accepted")
-        #expect(acceptedAfter == 0, "the budget was reset: \(acceptedAfter) of 12 queries accepted")
-        let refusal = results.last?.stderr ?? ""
+        let refusal = try Self.refusesTwelveMoreQueries(installation, fault: fault.testDescription, after: accepted, spent: spent)
         #expect(refusal.contains("veil.sqlite") && refusal.contains("audit.log"), "\(refusal)")
         #expect(!refusal.contains("GRDB"), "\(refusal)")
         #expect(try installation.run(["budget", "--json"]).status != 0, "veil budget read a fresh ledger beside the log")
@@ -176,6 +172,18 @@ import Testing
             if let bytes = FileManager.default.contents(atPath: url.path) { files[url.lastPathComponent] = bytes }
         }
         return files
+    }
+
+    /// Issue 11's check after a fault that lost the spends: 12 more queries, none of them accepted
+    /// (the count printed with `fault`); returns the last refusal's stderr.
+    static func refusesTwelveMoreQueries(
+        _ installation: VeilInstallation, fault: String, after spends: Int, spent: Double, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> String {
+        let results = try (0..<12).map { _ in try installation.run(query) }
+        let acceptedAfter = results.filter { $0.status == 0 }.count
+        print("fault: \(fault) after \(spends) spends (ε = \(spent) of 1.0): \(acceptedAfter) of 12 more queries accepted")
+        #expect(acceptedAfter == 0, "the budget was reset: \(acceptedAfter) of 12 queries accepted", sourceLocation: sourceLocation)
+        return results.last?.stderr ?? ""
     }
 
     static func spentEpsilon(_ installation: VeilInstallation) throws -> Double {

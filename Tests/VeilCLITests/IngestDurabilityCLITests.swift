@@ -33,6 +33,20 @@ import Testing
         var snapshot: (acknowledged: Set<Int>, unanswered: Int, wrong: [Int]) { lock.withLock { (acknowledged, unanswered, wrong) } }
     }
 
+    /// `workers` concurrent senders (threads): worker w sends batches w, w + workers, … of `batches`,
+    /// one at a time; wait on the group for all of them to finish.
+    static func senders(_ workers: Int, batches: Int, _ send: @escaping @Sendable (Int) -> Void) -> DispatchGroup {
+        let group = DispatchGroup()
+        for worker in 0..<workers {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                for index in stride(from: worker, to: batches, by: workers) { send(index) }
+            }
+        }
+        return group
+    }
+
     static func summary(_ response: CurlClient.Response) -> (accepted: Int, duplicates: Int)? {
         guard response.status == 200,
             let object = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any],
@@ -55,16 +69,9 @@ import Testing
         let server = try installation.serve(log: "serve-1.log")
         let url = server.baseURL + "/v1/events"
         let tally = Tally()
-        let senders = DispatchGroup()
-        for worker in 0..<4 {
-            senders.enter()
-            Thread.detachNewThread {
-                defer { senders.leave() }
-                for index in stride(from: worker, to: batchCount, by: 4) {
-                    let response = try? CurlClient.send("POST", url, token: token, contentType: "application/x-ndjson", body: batches[index])
-                    tally.record(index, response.flatMap(Self.summary), expected: size)
-                }
-            }
+        let senders = Self.senders(4, batches: batchCount) { index in
+            let response = try? CurlClient.send("POST", url, token: token, contentType: "application/x-ndjson", body: batches[index])
+            tally.record(index, response.flatMap(Self.summary), expected: size)
         }
         while tally.snapshot.acknowledged.count < 15 { usleep(2_000) }
         server.kill9()

@@ -43,6 +43,36 @@ import Testing
         #expect(!json.stdout.contains("alice"))
     }
 
+    /// IDs from stdin (`-`) or a file give the pseudonyms the arguments give, in input order, and never
+    /// appear in any output; a bad line is named by its number, never by its value.
+    @Test func pseudonymizeReadsIDsFromStdinOrAFileSoTheyStayOutOfArgv() throws {
+        let scratch = try VeilProcess.scratchDirectory()
+        _ = try VeilProcess.run(["keys", "init", "--dir", "keys"], in: scratch)
+        let ids = ["alice@example.com", "bob@example.com", "alice@example.com", "carol é@example.com"]
+        let expected = try VeilProcess.run(["pseudonymize"] + ids, in: scratch)
+        #expect(expected.status == 0 && expected.stdout.split(separator: "\n").count == 4, "\(expected.stderr)")
+        let input = Data((ids[0..<2].joined(separator: "\n") + "\r\n\n" + ids[2...].joined(separator: "\n") + "\n").utf8)
+        let piped = try VeilProcess.run(["pseudonymize", "-"], in: scratch, stdin: input)
+        #expect(piped.status == 0, "\(piped.stderr)")
+        #expect(piped.stdout == expected.stdout)
+        let file = scratch.appendingPathComponent("ids.txt")
+        try input.write(to: file)
+        let fromFile = try VeilProcess.run(["pseudonymize", "--from", file.path, "--json"], in: scratch)
+        let report = try JSONSerialization.jsonObject(with: Data(fromFile.stdout.utf8)) as? [String: Any]
+        #expect(report?["pseudonyms"] as? [String] == expected.stdout.split(separator: "\n").map(String.init))
+        for result in [piped, fromFile] { #expect(!(result.stdout + result.stderr).contains("@example.com")) }
+
+        let tooLong = String(repeating: "x", count: 257)
+        let refused = try VeilProcess.run(["pseudonymize", "-"], in: scratch, stdin: Data("ok-id\n\(tooLong)\n".utf8))
+        #expect(refused.status != 0 && refused.stdout.isEmpty)
+        #expect(refused.stderr.contains("line 2: must be between 1 and 256 bytes of UTF-8"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains(tooLong) && !refused.stderr.contains("ok-id"))
+        let empty = try VeilProcess.run(["pseudonymize", "-"], in: scratch, stdin: Data("\n".utf8))
+        #expect(empty.status != 0 && empty.stderr.contains("stdin: holds no ID"), "\(empty.stderr)")
+        let mixed = try VeilProcess.run(["pseudonymize", "-", "alice"], in: scratch)
+        #expect(mixed.status != 0 && mixed.stderr.contains("give it alone"), "\(mixed.stderr)")
+    }
+
     @Test func loadingErrorsNameTheFileAndExitNonZero() throws {
         let scratch = try VeilProcess.scratchDirectory()
         _ = try VeilProcess.run(["keys", "init", "--dir", "keys"], in: scratch)

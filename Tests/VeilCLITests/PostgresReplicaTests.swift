@@ -18,10 +18,7 @@ struct PostgresReplicaTests {
     @Test func threeReplicasSpendingAtOnceNeverPassTheCapAndShareOneChain() throws {
         let cluster = try PostgresTestCluster()
         defer { cluster.stop() }
-        let migrated = try VeilProcess.run(["db", "migrate", "--database-url", cluster.url])
-        try #require(migrated.status == 0, "\(migrated.stderr)")
-        let installation = try VeilInstallation(
-            policy: DataDirectoryFaultTests.smallBudget, environment: ["VEIL_DATABASE_URL": cluster.url])
+        let installation = try VeilInstallation.onPostgres(cluster, policy: DataDirectoryFaultTests.smallBudget)
         let token = try installation.token("analyst")
         let replicas = try (1...3).map { index in
             try ServerProcess(
@@ -64,6 +61,84 @@ struct PostgresReplicaTests {
         }
     }
 
+    /// Batch `index` of `size` events, ids `rep-<n>`. The gateway requires an `event_id` (content-derived
+    /// keys are for imports only), and the id is what makes a resend to another replica a duplicate.
+    static func replicaBatch(_ index: Int, size: Int, users: [String]) -> Data {
+        var text = ""
+        for i in 0..<size {
+            let n = index * size + i
+            let second = String(format: "%02d:%02d", n / 60 % 60, n % 60)
+            text += #"{"event_id":"rep-\#(n)","user_id":"\#(users[n % users.count])","type":"view","timestamp":"2026-01-05T10:\#(second)Z","item_id":"sku-\#(n)"}"#
+            text += "\n"
+        }
+        return Data(text.utf8)
+    }
+
+    /// Four senders through three `veil serve` replicas on one database; once 12 batches are
+    /// acknowledged one replica is `kill -9`ed. A sender whose batch gets no answer (the killed replica:
+    /// reset mid-request or refused) resends it to the next replica until one acknowledges it. Then:
+    /// every batch is acknowledged, each acknowledgement is all of the batch or none of it (accepted +
+    /// duplicates = size), the database holds every event exactly once (as many rows as distinct ids
+    /// as events sent), and the chain's `ingest.batch` records account for exactly the events stored
+    /// (a batch the killed replica committed but never acknowledged has its record; its resend stored
+    /// nothing). Each replica's mirror, the killed one's included, verifies against the chain.
+    @Test func fourSendersThroughThreeReplicasStoreEveryEventOnceWhenOneIsKilled() throws {
+        let cluster = try PostgresTestCluster()
+        defer { cluster.stop() }
+        let installation = try VeilInstallation.onPostgres(cluster)
+        let token = try installation.token("ingest")
+        let users = (0..<200).map { _ in "raw-user-\(UUID().uuidString)" }
+        let (batchCount, size) = (60, 250)
+        let batches = (0..<batchCount).map { Self.replicaBatch($0, size: size, users: users) }
+        let dataDirectories = (1...3).map { installation.root.appendingPathComponent("data-\($0)") }
+        let replicas = try dataDirectories.enumerated().map { index, directory in
+            try ServerProcess(
+                [], in: installation.root, stderrFile: installation.root.appendingPathComponent("serve-\(index + 1).log"),
+                environment: installation.environment.merging(["VEIL_DATA_DIR": directory.path]) { _, new in new })
+        }
+        let urls = replicas.map { $0.baseURL + "/v1/events" }
+
+        let tally = ReplicaTally()
+        let senders = IngestDurabilityCLITests.senders(4, batches: batchCount) { index in
+            // Batch i goes to replica i % 3 first, then to the next one, until one answers.
+            for attempt in 0..<(3 * urls.count) {
+                let replica = (index + attempt) % urls.count
+                let response = try? CurlClient.send(
+                    "POST", urls[replica], token: token, contentType: "application/x-ndjson", body: batches[index])
+                if let response, let summary = IngestDurabilityCLITests.summary(response) {
+                    tally.acknowledge(index, summary)
+                    return
+                }
+                tally.resend(index, status: response?.status ?? 0)
+            }
+        }
+        while tally.acknowledgedCount < 12 { usleep(2_000) }
+        replicas[0].kill9()
+        senders.wait()
+        let outcome = tally.snapshot
+        print("postgres replicas: \(batchCount) batches through 3 replicas, replica 1 killed; \(outcome.resends.count) resends")
+        #expect(!outcome.resends.isEmpty, "no batch was resent: the kill came after the senders had finished with replica 1")
+        #expect(Set(outcome.resends.map(\.status)).isSubset(of: [0]), "a live replica refused a batch: \(outcome.resends)")
+        #expect(outcome.acknowledged.count == batchCount, "acknowledged \(outcome.acknowledged.count) of \(batchCount) batches")
+        for (index, summary) in outcome.acknowledged {
+            #expect(summary.accepted + summary.duplicates == size && (summary.accepted == 0 || summary.accepted == size),
+                "batch \(index): \(summary.accepted) accepted, \(summary.duplicates) duplicates")
+        }
+        for replica in replicas.dropFirst() { #expect(replica.stop() == 0, "\(replica.stderr)") }
+
+        let counts = try cluster.psql("SELECT count(*), count(DISTINCT event_id) FROM events")
+        #expect(counts.trimmingCharacters(in: .whitespacesAndNewlines) == "\(batchCount * size)|\(batchCount * size)", "rows | distinct ids: \(counts)")
+        let sent = (0..<(batchCount * size)).map { "rep-\($0)" }
+        let stored = Set(try cluster.psql("SELECT event_id FROM events").split(separator: "\n").map(String.init))
+        let problems = CrashInvariants.problems(in: installation, acknowledgedEvents: sent, storedEventIDs: stored)
+        #expect(problems.isEmpty, "\(problems.count) problems, the first: \(problems.prefix(3))")
+        for directory in dataDirectories {
+            let verify = try VeilProcess.run(
+                ["audit", "verify", "--json", "--data-dir", directory.path], in: installation.root, environment: installation.environment)
+            #expect(verify.status == 0, "\(directory.lastPathComponent): \(verify.stdout) \(verify.stderr)")
+        }
+    }
+
     /// `veil ingest` (COPY) into PostgreSQL, then a plain-text `pg_dump` of the whole database: the raw
     /// user and session IDs sent appear nowhere in it (events, vault, event ids, the audit chain), while
     /// the events are there.
@@ -71,22 +146,32 @@ struct PostgresReplicaTests {
         let pgDump = try #require(PostgresTestCluster.tool("pg_dump"), "pg_dump is installed beside initdb")
         let cluster = try PostgresTestCluster()
         defer { cluster.stop() }
-        let migrated = try VeilProcess.run(["db", "migrate", "--database-url", cluster.url])
-        try #require(migrated.status == 0, "\(migrated.stderr)")
-        let installation = try VeilInstallation(environment: ["VEIL_DATABASE_URL": cluster.url])
+        let installation = try VeilInstallation.onPostgres(cluster)
         let users = (0..<50).map { _ in "raw-user-\(UUID().uuidString)" }
         let sessions = (0..<50).map { _ in "raw-session-\(UUID().uuidString)" }
         let file = try installation.file("events.ndjson", IngestDurabilityCLITests.batch(0, size: 500, users: users, sessions: sessions))
         let ingested = try installation.run(["ingest", file.path])
         try #require(ingested.status == 0, "\(ingested.stderr)")
 
-        // The cluster's socket lives in its folder; `port` names the socket file (.s.PGSQL.<port>).
-        let port = try String(contentsOfFile: cluster.directory + "/port", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let dump = try VeilProcess.runProgram(
-            pgDump, ["--host", cluster.directory, "--port", port, "--username", "veil", "--dbname", "postgres"])
+        let dump = try VeilProcess.runProgram(pgDump, try cluster.clientArguments)
         try #require(dump.status == 0, "\(dump.stderr)")
         #expect(dump.stdout.contains("evt-499"), "the dump holds the events (their event ids)")
         let leaked = (users + sessions).filter { dump.stdout.contains($0) }
         #expect(leaked.isEmpty, "\(leaked.count) raw IDs appear in pg_dump's output")
+    }
+}
+
+/// What the senders of `fourSendersThroughThreeReplicasStoreEveryEventOnceWhenOneIsKilled` saw, behind a
+/// lock: each batch's acknowledgement (accepted, duplicates) and every attempt that got none.
+final class ReplicaTally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var acknowledged: [Int: (accepted: Int, duplicates: Int)] = [:]
+    private var resends: [(batch: Int, status: Int)] = []
+
+    func acknowledge(_ index: Int, _ summary: (accepted: Int, duplicates: Int)) { lock.withLock { acknowledged[index] = summary } }
+    func resend(_ index: Int, status: Int) { lock.withLock { resends.append((index, status)) } }
+    var acknowledgedCount: Int { lock.withLock { acknowledged.count } }
+    var snapshot: (acknowledged: [Int: (accepted: Int, duplicates: Int)], resends: [(batch: Int, status: Int)]) {
+        lock.withLock { (acknowledged, resends) }
     }
 }

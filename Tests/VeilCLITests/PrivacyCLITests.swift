@@ -130,6 +130,9 @@ import Testing
         let sigmas = calibrations.compactMap { $0["noise_multiplier"] as? Double }
         #expect(sigmas.count == 2 && sigmas[0] < sigmas[1])
         #expect(report["noise_multiplier"] as? Double == sigmas[0])
+        // σ is calibrated for the run as it is charged: the steps composed with the private evaluation.
+        let alongside = try #require(report["alongside"] as? [[String: Any]])
+        #expect(alongside.count == 1 && alongside.first?["mechanism"] as? String == "discrete_gaussian")
 
         let budget = try VeilProcess.run(["budget", "--json"], in: scratch, environment: environment)
         let status = try Self.json(budget)
@@ -137,5 +140,6 @@ import Testing
         #expect((status["accountant"] as? [String: Any])?["accountant"] as? String == "pld")
         let text = try VeilProcess.run(["train", "--task", "purchase", "--epsilon", "2", "--batch-size", "32", "--explain"], in: scratch, environment: environment)
         #expect(text.stdout.contains("ε PLD") && text.stdout.contains("ε RDP"), "\(text.stdout) \(text.stderr)")
+        #expect(text.stdout.contains("evaluation discrete Gaussian σ = "), "\(text.stdout)")
     }
 }

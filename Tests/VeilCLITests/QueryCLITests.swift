@@ -18,7 +18,9 @@ import VeilTestSupport
         }
     }
 
-    static func service() throws -> QueryService {
+    static func service() throws -> QueryService { try serviceAndBudget().service }
+
+    static func serviceAndBudget() throws -> (service: QueryService, budget: BudgetService) {
         var policy = Policy()
         policy.budget.maxEpsilonPerRequest = 4
         let start: Int64 = 1_793_577_600_000  // 2026-11-02T00:00:00Z
@@ -30,7 +32,7 @@ import VeilTestSupport
         }
         let stores = try ScratchStores.open()
         let budget = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
-        return QueryService(policy: policy, scanning: Events(events: events), budget: budget, audit: stores.audit)
+        return (QueryService(policy: policy, scanning: Events(events: events), budget: budget, audit: stores.audit), budget)
     }
 
     @Test func optionsBecomeTheSameQueryAsTheJSONBody() throws {
@@ -64,5 +66,22 @@ import VeilTestSupport
         await #expect(throws: VeilError.self) {
             try await QueryCommand.execute(QuerySpec(metric: "count_events", epsilon: 5), service: service, json: false)
         }
+    }
+
+    @Test func explainPrintsNoiseAndWarningsAndSpendsNothing() async throws {
+        let (service, budget) = try Self.serviceAndBudget()
+        let command = try QueryCommand.parse(["--metric", "mean", "--value", "revenue", "--group-by", "weekday", "--epsilon", "1", "--explain"])
+        #expect(command.explain)
+        let text = try await QueryCommand.execute(try command.spec(), service: service, json: false, explain: command.explain)
+        #expect(text.hasPrefix("explain: mean of revenue by weekday — nothing read, nothing spent"))
+        #expect(text.contains("the ledger would charge ε = "))
+        for line in ["sum ", "count ", "warnings:", "group_limit (queries.max_groups_per_user)", "noisy_mean (epsilon)"] {
+            #expect(text.contains(line), "missing \(line)")
+        }
+        let json = try await QueryCommand.execute(try command.spec(), service: service, json: true, explain: true)
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+        #expect((object?["releases"] as? [[String: Any]])?.map { $0["part"] as? String } == ["sum", "count"])
+        #expect(object?["spent_epsilon"] as? Double == 0)
+        #expect(try await budget.status().spends.isEmpty)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import VeilTestSupport
 
 /// A scratch Veil installation driven through the real `veil` binary, as an operator runs it: a key
 /// set made by `veil keys init` (which starts the data directory's audit log), a data directory, a
@@ -92,6 +93,13 @@ struct VeilInstallation: Sendable {
             throw HarnessError("veil \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
         }
         return try JSONSerialization.jsonObject(with: Data(result.stdout.utf8), options: [.fragmentsAllowed])
+    }
+
+    /// An installation whose stores live in `cluster` (`VEIL_DATABASE_URL`), after `veil db migrate`.
+    static func onPostgres(_ cluster: PostgresTestCluster, policy: String? = nil) throws -> VeilInstallation {
+        let migrated = try VeilProcess.run(["db", "migrate", "--database-url", cluster.url])
+        guard migrated.status == 0 else { throw HarnessError("veil db migrate failed: \(migrated.stderr)") }
+        return try VeilInstallation(policy: policy, environment: ["VEIL_DATABASE_URL": cluster.url])
     }
 
     /// `veil tokens issue`: the token is alone on the last line.

@@ -35,15 +35,18 @@ struct VeilProcess {
         return process
     }
 
-    /// Runs `veil arguments...` in `directory` with `environment` added; stdin is empty.
-    static func run(_ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws -> Result {
-        try runProgram(executable.path, arguments, in: directory, environment: environment)
+    /// Runs `veil arguments...` in `directory` with `environment` added; its stdin holds `stdin` (empty when nil).
+    static func run(
+        _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:], stdin: Data? = nil
+    ) throws -> Result {
+        try runProgram(executable.path, arguments, in: directory, environment: environment, stdin: stdin)
     }
 
     /// Runs the program at `path` (another tool a test needs, e.g. `pg_dump`) as `run` runs `veil`.
-    static func runProgram(_ path: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:]) throws
-        -> Result
-    {
+    /// `stdin` is written to the program's standard input (then closed); nil gives it /dev/null.
+    static func runProgram(
+        _ path: String, _ arguments: [String], in directory: URL? = nil, environment: [String: String] = [:], stdin: Data? = nil
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -52,8 +55,16 @@ struct VeilProcess {
         let stdout = Pipe(), stderr = Pipe()
         process.standardOutput = stdout
         process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
+        let input = stdin.map { _ in Pipe() }
+        process.standardInput = input ?? FileHandle.nullDevice
         try process.run()
+        if let writer = input?.fileHandleForWriting, let stdin {
+            // From a thread of its own, so a program that writes before it reads cannot block us both.
+            Thread.detachNewThread {
+                writer.write(stdin)
+                try? writer.close()
+            }
+        }
         let out = stdout.fileHandleForReading.readDataToEndOfFile()
         let err = stderr.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

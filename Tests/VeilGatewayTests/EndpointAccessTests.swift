@@ -22,6 +22,7 @@ import VeilCore
         Endpoint(method: .get, uri: "/v1/budget", roles: [.analyst, .auditor], phrase: "the analyst or auditor (or admin) role"),
         Endpoint(method: .get, uri: "/v1/audit", roles: [.auditor], phrase: "the auditor (or admin) role"),
         Endpoint(method: .post, uri: "/v1/queries", roles: [.analyst], phrase: "the analyst (or admin) role"),
+        Endpoint(method: .post, uri: "/v1/queries/explain", roles: [.analyst], phrase: "the analyst (or admin) role"),
         Endpoint(method: .get, uri: "/v1/models", roles: [.analyst, .trainer, .reviewer, .auditor], phrase: readers),
         Endpoint(method: .get, uri: "/v1/models/\(model)", roles: [.analyst, .trainer, .reviewer, .auditor], phrase: readers),
         Endpoint(method: .post, uri: "/v1/models/\(model)/approve", roles: [.reviewer], phrase: "the reviewer (or admin) role"),
@@ -30,6 +31,7 @@ import VeilCore
         Endpoint(method: .post, uri: "/v1/training-runs", roles: [.trainer], phrase: "the trainer (or admin) role"),
         Endpoint(method: .get, uri: "/v1/training-runs/some-run", roles: [.trainer], phrase: "the trainer (or admin) role"),
         Endpoint(method: .post, uri: "/v1/predict", roles: [.analyst], phrase: "the analyst (or admin) role"),
+        Endpoint(method: .get, uri: "/v1/stats", roles: [], phrase: "the admin role"),
     ]
 
     @Test(arguments: endpoints)

@@ -30,6 +30,29 @@ import VeilIngest
         #expect((record["details"] as? [String: Any])?["accepted"] as? Int == 3)
     }
 
+    /// Free-form properties over HTTP: what the policy lists within its bounds is stored, the rest is
+    /// counted in `properties_dropped` and appears nowhere.
+    @Test func propertiesTheListedOnesAreStoredAndTheOthersCountedNeverEchoed() async throws {
+        var policy = Policy()
+        policy.properties = ["basket_lines": PropertyRule(type: .int, min: 1, max: 50)]
+        let gateway = try await TestGateway.make(policy: policy)
+        let body = """
+            {"event_id":"p1","user_id":"alice@example.com","type":"purchase","timestamp":"2026-01-01T00:00:00Z","properties":{"basket_lines":4,"loyalty_card":"LC-998877"}}
+            {"event_id":"p2","user_id":"alice@example.com","type":"purchase","timestamp":"2026-01-02T00:00:00Z","properties":{"basket_lines":99}}
+            """
+        try await gateway.application().test(.router) { client in
+            try await client.execute(
+                uri: "/v1/events", method: .post, headers: gateway.headers(.ingest, contentType: "application/x-ndjson"),
+                body: ByteBuffer(string: body)
+            ) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body) == #"{"accepted":2,"duplicates":0,"properties_dropped":2}"#)
+            }
+        }
+        #expect(try await gateway.storedEvents(of: "alice@example.com").map(\.properties) == [["basket_lines": 4], [:]])
+        for line in gateway.logs.lines { #expect(!line.contains("LC-998877") && !line.contains("loyalty_card")) }
+    }
+
     @Test func jsonArrayBatchWithCharsetIsStored() async throws {
         let gateway = try await TestGateway.make()
         let body = """

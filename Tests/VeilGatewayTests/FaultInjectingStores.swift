@@ -27,6 +27,7 @@ extension ForwardingEventStore {
         try await base.erase(pseudonym, audit: audit)
     }
     func settle() async throws -> Double { try await base.settle() }
+    func statistics() async throws -> StoredEventStatistics { try await base.statistics() }
     func latestEventMillis() async throws -> Int64? { try await base.latestEventMillis() }
     func containsEvents(in range: Range<Int64>) async throws -> Bool { try await base.containsEvents(in: range) }
 }

@@ -35,8 +35,10 @@ import VeilCore
          "body: field #3 is not a known field; the fields are bins, epsilon, from, group_by, lower, mechanism, metric, quantile, to, upper, value, where"),
         ("/v1/queries", Role.analyst, #"{"metric":"count_events","epsilon":1,"where":{"type":"view","catgory":"books"}}"#,
          "where: field #2 is not a known field; the fields are category, type"),
+        ("/v1/queries/explain", Role.analyst, #"{"metric":"count_events","epsilon":1,"explain":true}"#,
+         "body: field #3 is not a known field; the fields are bins, epsilon, from, group_by, lower, mechanism, metric, quantile, to, upper, value, where"),
         ("/v1/predict", Role.analyst, #"{"task":"purchase","user_id":"alice@example.com","userid":"x"}"#,
-         "body: field #3 is not a known field; the fields are pseudonym, subjects, task, user_id"),
+         "body: field #3 is not a known field; the fields are at, pseudonym, subjects, task, user_id"),
         ("/v1/predict", Role.analyst, #"{"task":"purchase","subjects":[{"user_id":"a"},{"pseudonym":"\#(hostileModelID)","bob@example.com":1}]}"#,
          "subjects[1]: field #2 is not a known field; the fields are pseudonym, user_id"),
         ("/v1/models/\(hostileModelID)/approve", Role.reviewer, #"{"note":"fine","alice@example.com":true}"#,
@@ -128,7 +130,7 @@ import VeilCore
     @Test(arguments: [
         ("/v1/events", HTTPRequest.Method.get, "POST"), ("/v1/budget", .post, "GET"), ("/v1/queries", .delete, "POST"),
         ("/v1/models/\(hostileModelID)", .post, "GET"), ("/v1/subjects/alice%40example.com", .get, "DELETE"), ("/healthz", .put, "GET"),
-        ("/v1/training-runs", .patch, "POST"), ("/openapi.json", .post, "GET"),
+        ("/v1/training-runs", .patch, "GET, POST"), ("/openapi.json", .post, "GET"),
     ])
     func aWrongMethodOnAnExistingPathIs405WithAllow(path: String, method: HTTPRequest.Method, allow: String) async throws {
         let gateway = try await TestGateway.make()

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Synchronization
 import Testing
 import VeilCore
+import VeilModels
 @testable import VeilGateway
 
 /// Train over HTTP, review, then predict: the whole path a model takes, with real services.
@@ -14,12 +15,10 @@ import VeilCore
         let user = ShopperEvents.userID(3)
         let pseudonym = gateway.context.keys.userPseudonymizer.pseudonym(for: user).hex
         let other = gateway.context.keys.userPseudonymizer.pseudonym(for: ShopperEvents.userID(4)).hex
+        let unseen = gateway.context.keys.userPseudonymizer.pseudonym(for: "never-seen@example.com").hex
         let bodies = Collected()
         try await gateway.application().test(.router) { client in
-            let runID = try await client.execute(
-                uri: "/v1/training-runs", method: .post, headers: gateway.headers(.trainer), body: trainingBody()
-            ) { try #require(object($0.body)["id"] as? String) }
-            let modelID = try #require(try await finishedRun(runID, client, gateway)["model_id"] as? String)
+            let modelID = try await trainedModelID(client, gateway)
 
             try await client.execute(uri: "/v1/models", method: .get, headers: gateway.headers(.reviewer)) { response in
                 #expect(response.status == .ok)
@@ -32,6 +31,16 @@ import VeilCore
                 let description = object(response.body)
                 #expect((description["card"] as? [String: Any])?["model_id"] as? String == modelID)
                 #expect((description["record"] as? [String: Any])?["task"] as? String == "purchase")
+            }
+            // The default policy shows every role, reviewers too, only the private metrics.
+            for role in [Role.analyst, .reviewer, .trainer, .auditor] {
+                try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(role)) { response in
+                    let card = try #require(object(response.body)["card"] as? [String: Any])
+                    #expect(card["private_metrics"] != nil && card["privacy_split"] != nil, "\(role)")
+                    for key in ["metrics", "baselines", "train_count", "holdout_count", "exact_metrics_notice"] {
+                        #expect(card[key] == nil, "\(role) sees \(key)")
+                    }
+                }
             }
             // Not approved yet: nothing serves the task.
             bodies.append(try await client.execute(
@@ -85,7 +94,7 @@ import VeilCore
             ) { response in
                 #expect(response.status == .ok)
                 let prediction = object(response.body)
-                #expect(prediction.keys.sorted() == ["model_epsilon", "model_id", "pseudonym", "score", "task"])
+                #expect(prediction.keys.sorted() == ["freshness", "model_epsilon", "model_id", "pseudonym", "score", "task"])
                 #expect(prediction["pseudonym"] as? String == pseudonym)
                 #expect(prediction["model_id"] as? String == modelID)
                 #expect(prediction["task"] as? String == "purchase")
@@ -94,11 +103,36 @@ import VeilCore
             })
             bodies.append(try await client.execute(
                 uri: "/v1/predict", method: .post, headers: gateway.headers(.admin),
-                body: json(#"{"task":"purchase","subjects":[{"user_id":"\#(user)"},{"pseudonym":"\#(other)"}]}"#)
+                body: json(#"{"task":"purchase","subjects":[{"user_id":"\#(user)"},{"user_id":"never-seen@example.com"},{"pseudonym":"\#(other)"}]}"#)
             ) { response in
+                // One subject without events gets an entry of its own; the others are scored.
                 #expect(response.status == .ok)
                 let predictions = try #require(object(response.body)["predictions"] as? [[String: Any]])
-                #expect(predictions.map { $0["pseudonym"] as? String } == [pseudonym, other])
+                #expect(predictions.map { $0["pseudonym"] as? String } == [pseudonym, unseen, other])
+                #expect(predictions[0]["score"] is Double && predictions[2]["score"] is Double)
+                #expect(predictions[1].keys.sorted() == ["error", "index", "message", "pseudonym"])
+                #expect(predictions[1]["error"] as? String == "not_found" && predictions[1]["index"] as? Int == 1)
+                return String(buffer: response.body)
+            })
+            // An explicit time: scored as of it, and the data reaches it (the shoppers' events run to 2026-03-11).
+            bodies.append(try await client.execute(
+                uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst),
+                body: json(#"{"task":"purchase","pseudonym":"\#(pseudonym)","at":"2026-03-01"}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                let freshness = object(response.body)["freshness"] as? [String: Any]
+                #expect(freshness?["at"] as? String == "2026-03-01T00:00:00Z")
+                #expect(freshness?["stale"] as? Bool == false)
+                #expect(freshness?["latest_event"] as? String == "2026-03-11T01:00:00Z")
+                return String(buffer: response.body)
+            })
+            // Months after the last event: still scored, and flagged stale.
+            bodies.append(try await client.execute(
+                uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst),
+                body: json(#"{"task":"purchase","pseudonym":"\#(pseudonym)","at":"2026-09-01T12:00:00Z"}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                #expect((object(response.body)["freshness"] as? [String: Any])?["stale"] as? Bool == true)
                 return String(buffer: response.body)
             })
             // Revoked: the very next prediction is refused, naming the revoked model; a second revoke is refused.
@@ -177,7 +211,7 @@ import VeilCore
             }
             try await client.execute(
                 uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer),
-                body: json(#"{"note":"second pair of eyes","override_quality":"separation test: quality is not the point"}"#)
+                body: try await approvalBody("second pair of eyes", for: modelID, client, gateway)
             ) { response in
                 #expect(response.status == .ok)
                 let record = object(response.body)
@@ -262,6 +296,8 @@ import VeilCore
         (#"{"task":"purchase","subjects":[{"user_id":"u"},{"pseudonym":"nope"}]}"#, "subjects[1].pseudonym: must be 32 lowercase hex characters"),
         (#"{"task":"purchase","subjects":[{"user_id":"u","pseudonym":"\#(pseudonym)"}]}"#, "subjects[0]: give exactly one of user_id or pseudonym"),
         (#"{"task":"purchase","subjects":[{"user_id":7}]}"#, "subjects[0].user_id: has the wrong type"),
+        (#"{"task":"purchase","user_id":"u","at":"yesterday"}"#, "at: \(ServingTime.rule)"),
+        (#"{"task":"purchase","user_id":"u","at":"2999-01-01"}"#, "at: \(ServingTime.rule)"),
     ])
     func invalidBodyIs422NamingTheField(body: String, message: String) async throws {
         let gateway = try await TestGateway.make()

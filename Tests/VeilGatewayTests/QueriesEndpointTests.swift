@@ -27,6 +27,38 @@ import VeilCore
         #expect(spends.map(\.role) == ["analyst"])
     }
 
+    @Test func explainStatesNoiseAndWarningsAndSpendsNothing() async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.ingest(ShopperEvents.ndjson(users: 30))
+        let before = try await gateway.context.budget.status()
+        let auditBefore = try await gateway.context.stores.audit.head()
+        try await gateway.application().test(.router) { client in
+            try await client.execute(
+                uri: "/v1/queries/explain", method: .post, headers: gateway.headers(.analyst, contentType: "application/json"),
+                body: json(#"{"metric":"count_events","group_by":"weekday","epsilon":1}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                let explanation = object(response.body)
+                #expect(explanation["spent_epsilon"] as? Double == 0)
+                #expect((explanation["ledger_epsilon"] as? Double).map { $0 > 0 && $0 <= 1 } == true)
+                let releases = explanation["releases"] as? [[String: Any]]
+                #expect(releases?.count == 1 && releases?.first?["count"] as? Int == 7)
+                #expect((releases?.first?["half_width_95"] as? Double).map { $0 > 0 } == true)
+                let codes = (explanation["warnings"] as? [[String: Any]])?.compactMap { $0["code"] as? String }
+                #expect(codes == ["group_limit", "contribution_limit"])
+            }
+            try await client.execute(
+                uri: "/v1/queries/explain", method: .post, headers: gateway.headers(.analyst),
+                body: json(#"{"metric":"sum","epsilon":1}"#)
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect((object(response.body)["message"] as? String)?.hasPrefix("value: ") == true)
+            }
+        }
+        #expect(try await gateway.context.budget.status() == before)
+        #expect(try await gateway.context.stores.audit.head() == auditBefore)
+    }
+
     @Test(arguments: [
         (#"{"epsilon":1}"#, "metric: is required (count_events, count_users, sum, mean, histogram, quantile)"),
         (#"{"metric":"count_users"}"#, "epsilon: is required: a number > 0"),

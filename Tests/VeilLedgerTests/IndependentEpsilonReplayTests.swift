@@ -59,13 +59,18 @@ import VeilTestSupport
             .pureEpsilon(epsilon: 0.2),
             .gaussian(noiseMultiplier: 4, count: 3),
             .thresholded(base: .laplace(epsilon: 0.1, count: 2), delta: 1e-9),
+            // A training run with its private evaluation, charged as one spend.
+            .composition(parts: [
+                .subsampledGaussian(samplingRate: 0.02, noiseMultiplier: 1.3, steps: 200),
+                .discreteGaussian(sigma: 30, sensitivity: 1, count: 1),
+            ]),
         ]
         for (index, mechanism) in mechanisms.enumerated() {
             try await ledger.reserve(BudgetRequest(principal: "p\(index)", role: .analyst, purpose: "spend \(index)", mechanism: mechanism))
         }
         let good = try runPython([Self.script, try await scratch.writeLog(of: scratch.stores, name: "audit.log"), scratch.publicKey])
         #expect(good.status == 0, "\(good.output)")
-        #expect(good.output.contains("cumulative epsilon of 4 spend record(s) replayed with dp_accounting"))
+        #expect(good.output.contains("cumulative epsilon of 5 spend record(s) replayed with dp_accounting"))
 
         // Without the second spend.
         var dropped = 0

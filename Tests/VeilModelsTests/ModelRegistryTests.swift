@@ -44,6 +44,41 @@ import VeilTestSupport
         #expect(try await stores.chainActions() == ["model.train", "model.train"])
     }
 
+    /// As git abbreviates commits: a unique prefix of at least 4 characters names its model, an
+    /// ambiguous one is refused listing every candidate, anything else names the rule.
+    @Test func aUniquePrefixNamesItsModelAndAnAmbiguousOneListsTheCandidates() async throws {
+        // Two artifacts whose ids share their first 4 hex characters (found by search; deterministic).
+        var seen: [String: Data] = [:]
+        var pair: (Data, Data)?
+        for n in 0..<100_000 where pair == nil {
+            let artifact = Data("artifact-\(n)".utf8)
+            let prefix = String(ModelRegistry.modelID(of: artifact).prefix(4))
+            if let other = seen[prefix] { pair = (other, artifact) } else { seen[prefix] = artifact }
+        }
+        let (first, second) = try #require(pair)
+        let a = try await register(first, task: "purchase")
+        let b = try await register(second, task: "churn")
+        let shared = String(a.id.prefix(4))
+        #expect(b.id.hasPrefix(shared))
+        #expect(try await registry.resolve(a.id) == a.id)
+        let unique = (5...32).map { String(a.id.prefix($0)) }.first { !b.id.hasPrefix($0) }!
+        #expect(try await registry.resolve(unique) == a.id)
+        do {
+            _ = try await registry.resolve(shared)
+            Issue.record("an ambiguous prefix must be refused")
+        } catch let error as VeilError {
+            #expect(error.code == .invalidInput && error.field == "model_id")
+            #expect(error.message == "\(shared) is ambiguous: 2 model ids start with it (\([a.id, b.id].sorted().joined(separator: ", "))); give more characters")
+        }
+        for bad in ["abc", String(repeating: "a", count: 33), "ABCD", "wxyz"] {
+            await #expect(throws: VeilError(.invalidInput, field: "model_id", "must be a model id or a unique prefix of one: 4 to 32 lowercase hex characters")) {
+                try await registry.resolve(bad)
+            }
+        }
+        let absent = (0..<16).map { String($0, radix: 16) }.map { $0 + "000" }.first { p in ![a.id, b.id].contains { $0.hasPrefix(p) } }!
+        await #expect(throws: VeilError.self) { try await registry.resolve(absent) }
+    }
+
     @Test func onlyApprovedModelsServe() async throws {
         let model = try await register(Self.card("a"), task: "churn")
         await #expect(throws: VeilError.self) { try await registry.serving(task: "churn") }

@@ -126,6 +126,10 @@ final class CountingStore: EventStore, IdentityVault, @unchecked Sendable {
     func latestEventMillis() async throws -> Int64? { try await base.latestEventMillis() }
     func containsEvents(in range: Range<Int64>) async throws -> Bool { try await base.containsEvents(in: range) }
     func settle() async throws -> Double { try await base.settle() }
+    func statistics() async throws -> StoredEventStatistics {
+        count()
+        return try await base.statistics()
+    }
     func identity(for pseudonym: Pseudonym) async throws -> VaultRecord? { try await vault.identity(for: pseudonym) }
     func dataKey(id: String) async throws -> DataKeyRecord? { try await vault.dataKey(id: id) }
     func identityCount() async throws -> Int { try await vault.identityCount() }

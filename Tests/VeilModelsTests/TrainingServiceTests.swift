@@ -106,6 +106,7 @@ import VeilLedger
 
         let open = try await fixture.trainer.train(TrainingFixture.request(epsilon: nil, nonPrivate: true), principal: "cli")
         #expect(open.isPrivate == false)
+        #expect(open.privateMetrics == nil && open.privacySplit == nil, "nothing is paid, so nothing private is released")
         await #expect(throws: VeilError.self) { try await fixture.context.models.approve(id: open.modelId!, reviewer: "reviewer-1", note: "no") }
         await #expect(throws: VeilError.self) { try await predictor.predict(userID: user, task: .purchase, at: Self.at) }
 
@@ -121,12 +122,55 @@ import VeilLedger
         #expect(again == prediction)
         let batch = try await predictor.predict(
             fixture.userIDs.prefix(5).map { .userID($0) }, task: .purchase, at: Self.at)
-        #expect(batch.count == 5 && batch[0] == prediction)
+        #expect(batch.count == 5 && batch[0] == .answered(prediction))
         await #expect(throws: VeilError.self) {
             try await predictor.predict(Array(repeating: .pseudonym(pseudonym), count: 1001), task: .purchase, at: Self.at)
         }
         // Churn has no approved model.
         await #expect(throws: VeilError.self) { try await predictor.predict(userID: user, task: .churn, at: Self.at) }
+    }
+
+    /// A batch answers every subject it can and gives the others an entry of their own (before, one
+    /// unknown subject failed the whole batch with 404); every answer says whether the data reaches `at`.
+    @Test func aBatchAnswersEverySubjectItCanAndEveryAnswerSaysWhetherTheDataIsStale() async throws {
+        let fixture = try await TrainingFixture()
+        let card = try await fixture.trainer.train(TrainingFixture.request(), principal: "cli")
+        _ = try await fixture.context.models.approve(
+            id: try #require(card.modelId), reviewer: "reviewer-1", note: "fine",
+            qualityOverride: "fixture model (AUC below chance); serving is under test")
+        let predictor = fixture.context.predictionService()
+        let unknown = fixture.context.keys.userPseudonymizer.pseudonym(for: "never-seen@example.com")
+        let subjects: [PredictionSubject] = [.userID(fixture.userIDs[0]), .pseudonym(unknown), .userID(fixture.userIDs[1])]
+        let outcomes = try await predictor.predict(subjects, task: .purchase, at: Self.at)
+        #expect(outcomes.count == 3)
+        let first = try await predictor.predict(userID: fixture.userIDs[0], task: .purchase, at: Self.at)
+        let third = try await predictor.predict(userID: fixture.userIDs[1], task: .purchase, at: Self.at)
+        #expect(outcomes[0] == .answered(first) && outcomes[2] == .answered(third))
+        guard case .failed(let failure) = outcomes[1] else {
+            Issue.record("the unknown subject must get a failure entry")
+            return
+        }
+        #expect(failure.index == 1 && failure.pseudonym == unknown.hex && failure.code == .notFound)
+        #expect(failure.message.contains("has no event in the model's observation window before 2026-02-26T00:00:00"))
+        await #expect(throws: VeilError.self) { try await predictor.predict(pseudonym: unknown, task: .purchase, at: Self.at) }
+
+        // The fixture's events end on 2026-03-11; the model reads all history and predicts 14 days ahead.
+        let fresh = first.freshness
+        #expect(fresh.stale == false && fresh.windowDays == 14 && fresh.at == "2026-02-26T00:00:00Z" && fresh.latestEvent?.hasPrefix("2026-03-1") == true)
+        let november = Date(timeIntervalSince1970: Double(try #require(DateText.millis("2026-11-01"))) / 1000)
+        let late = try await predictor.predict(userID: fixture.userIDs[0], task: .purchase, at: november)
+        #expect(late.freshness.stale && late.freshness.windowDays == 14 && late.freshness.at == "2026-11-01T00:00:00Z")
+        #expect(late.freshness.warning?.hasPrefix("stale data: the latest stored event (2026-03-1") == true)
+        let summary = try await predictor.score(task: .purchase, at: november, principal: "cli", write: { _ in })
+        #expect(summary.freshness.stale)
+
+        // A time in the future is refused, naming `at`.
+        do {
+            _ = try await predictor.predict(subjects, task: .purchase, at: Date().addingTimeInterval(86_400))
+            Issue.record("an `at` in the future must be refused")
+        } catch let error as VeilError {
+            #expect(error.code == .invalidInput && error.field == "at")
+        }
     }
 
     @Test func theCardCarriesWhatTheAccountantCharged() async throws {
@@ -138,10 +182,31 @@ import VeilLedger
         #expect(card.steps == 2 * max(1, Int((Double(n) / 64).rounded())))
         let sigma = try #require(card.noiseMultiplier)
         let mechanism = PrivacyMechanism.subsampledGaussian(samplingRate: card.samplingRate, noiseMultiplier: sigma, steps: card.steps)
-        // The policy's accountant (PLD by default) calibrated σ and charged the run.
-        let epsilon = PLDAccountant.epsilon(composing: [mechanism], delta: 1e-6)
+        // The run is one spend: the DP-SGD steps and the private evaluation's histogram release, whose σ
+        // takes 5% of the target's zCDP budget; the policy's accountant (PLD by default) calibrated the
+        // steps' σ to what is left and charged the composition.
+        let split = try #require(card.privacySplit)
+        let evaluationSigma = BudgetShare.gaussianSigma(share: 0.05, epsilon: 2, delta: 1e-6)
+        #expect(split.evaluationNoiseSigma == evaluationSigma && split.evaluationShare == 0.05)
+        let charged = PrivacyMechanism.composition(parts: [mechanism, .discreteGaussian(sigma: evaluationSigma, sensitivity: 1, count: 1)])
+        #expect(split.charged == charged)
+        let epsilon = PLDAccountant.epsilon(composing: [charged], delta: 1e-6)
         #expect(card.epsilon == epsilon)
         #expect(epsilon <= 2 && epsilon >= 1.98)
+        #expect(split.trainingEpsilon == PLDAccountant.epsilon(composing: [mechanism], delta: 1e-6))
+        #expect(split.trainingEpsilon < epsilon && split.evaluationEpsilon > 0 && split.evaluationEpsilon < epsilon)
+        let privateMetrics = try #require(card.privateMetrics)
+        #expect(privateMetrics.noiseSigma == evaluationSigma && privateMetrics.histogram == "binary_score_histogram")
+        #expect(Set(privateMetrics.metrics.keys) == Set(HoldoutHistogram.Layout.binary(bins: 20).metricNames))
+        // The fixture's holdout is small (σ ≈ 12 on each of 40 cells): an interval is there only when 95%
+        // of the replicates can form the metric (a noisy class total can be ≤ 0), and then it is ordered.
+        for (name, estimate) in privateMetrics.metrics {
+            #expect((estimate.low == nil) == (estimate.high == nil), "\(name)")
+            if let low = estimate.low, let high = estimate.high { #expect(low <= high, "\(name)") }
+        }
+        // Counts always form; on this small holdout a noisy class total may not (then AUC is nil).
+        #expect(privateMetrics.metrics["example_count"]?.value != nil && privateMetrics.metrics["example_count"]?.low != nil)
+        #expect(privateMetrics.metrics["roc_auc"]?.value != nil || privateMetrics.metrics["roc_auc"]?.low == nil)
         #expect(card.delta == 1e-6 && card.clippingNorm == 1 && card.isPrivate && card.seeded)
         #expect(card.accountant == ModelCard.accountantDescription(.pld))
         #expect(card.policyHash == fixture.context.policy.hash)
@@ -149,17 +214,38 @@ import VeilLedger
         #expect(card.trainCount > 0 && card.holdoutCount > 0)
         #expect(card.metrics.rocAuc != nil)
         #expect(Set(card.baselines.keys) == ["base_rate", "recency"])
-        let spend = try #require(try await fixture.context.budget.status().spends.last)
-        #expect(spend.mechanism == mechanism)
-        #expect(spend.principal == "trainer-1")
+        let spends = try await fixture.context.budget.status().spends
+        #expect(spends.count == 1, "one spend for the run and its evaluation")
+        #expect(spends.last?.mechanism == charged)
+        #expect(spends.last?.principal == "trainer-1")
 
         let log = try await fixture.context.stores.chainLines().joined(separator: "\n")
         #expect(log.contains("model.train"))
         #expect(log.contains(card.modelId!))
+        let train = try #require(try await fixture.context.stores.chainBodies().first { $0.action == "model.train" })
+        #expect(train.details["evaluation_noise_sigma"] == .double(evaluationSigma))
+        #expect(train.details["training_epsilon"] == .double(split.trainingEpsilon))
+        #expect(train.details["evaluation_epsilon"] == .double(split.evaluationEpsilon))
+        // No metric, exact or private, in the audit log.
+        for metric in ["roc_auc", "average_precision", "accuracy", "metrics", "log_loss"] { #expect(!log.contains(metric), "\(metric)") }
 
         let description = try await fixture.context.models.describe(id: card.modelId!)
         #expect(description.card["model_id"] == .string(card.modelId!))
         #expect(description.card["epsilon"] == .double(epsilon))
+
+        // Exact holdout statistics: to nobody over HTTP by default, to reviewers (and admins) labelled
+        // when the policy allows them; the private metrics to everyone.
+        var allowing = fixture.context.policy.policy
+        allowing.training.exactHoldoutMetrics = true
+        for role in Role.allCases {
+            let shown = ModelCard.shown(description.card, to: role, policy: fixture.context.policy.policy)
+            #expect(ModelCard.exactKeys.allSatisfy { shown[$0] == nil } && shown["exact_metrics_notice"] == nil, "\(role)")
+            #expect(shown["private_metrics"] != nil && shown["epsilon"] == .double(epsilon))
+            let allowed = ModelCard.shown(description.card, to: role, policy: allowing)
+            let reviewer = role == .reviewer || role == .admin
+            #expect(ModelCard.exactKeys.allSatisfy { (allowed[$0] != nil) == reviewer }, "\(role)")
+            #expect(allowed["exact_metrics_notice"] == (reviewer ? .string(ModelCard.exactNotice) : nil))
+        }
     }
 
     @Test func nextCategoryTrainsASoftmaxModel() async throws {

@@ -68,6 +68,13 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         #expect(try PolicyLoader.parse(yaml: "# nothing\n").get() == Policy())
     }
 
+    /// Exact holdout metrics reach reviewers only when a policy says so (off by default).
+    @Test func exactHoldoutMetricsAreOffUnlessAllowed() throws {
+        #expect(Policy().training.exactHoldoutMetrics == false)
+        #expect(try PolicyLoader.parse(yaml: "training:\n  exact_holdout_metrics: true\n").get().training.exactHoldoutMetrics)
+        #expect(issues("training:\n  exact_holdout_metrics: sometimes\n").map(\.field) == ["training.exact_holdout_metrics"])
+    }
+
     @Test func missingKeysFallBackToDefaults() throws {
         let policy = try PolicyLoader.parse(yaml: "budget:\n  total_epsilon: 2\n  max_epsilon_per_request: 1\n").get()
         var expected = Policy()
@@ -84,6 +91,26 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         #expect(error.code == .invalidInput)
         #expect(error.field == "budget.totl_epsilon")
         #expect(error.message.hasSuffix("(line 4)"))
+    }
+
+    /// `properties:` lists the free-form event properties kept, each with its type and public bounds.
+    @Test func propertiesNeedATypeAndBoundsAndErrorsNameKeyAndLine() throws {
+        let policy = try PolicyLoader.parse(
+            yaml: "properties:\n  quantity: {type: int, min: 0, max: 100}\n  weight_kg:\n    type: number\n    min: 0\n    max: 2.5\n"
+        ).get()
+        #expect(policy.properties == [
+            "quantity": PropertyRule(type: .int, min: 0, max: 100), "weight_kg": PropertyRule(type: .number, min: 0, max: 2.5),
+        ])
+        #expect(PropertyRule(type: .int, min: 0, max: 100).admits(7) && !PropertyRule(type: .int, min: 0, max: 100).admits(7.5))
+        #expect(!PropertyRule(type: .number, min: 0, max: 1).admits(.nan) && !PropertyRule(type: .number, min: 0, max: 1).admits(1.5))
+        let found = issues(
+            "properties:\n  a: {type: int, min: 0}\n  b: {type: text, min: 0, max: 1}\n  c: {type: number, min: 5, max: 1}\n  d: {type: int, min: 0.5, max: 2}\n  e: 3\n  f: {type: int, min: 0, max: 1, unit: kg}\n")
+        #expect(found.map(\.field) == ["properties.a", "properties.b.type", "properties.c", "properties.d", "properties.e", "properties.f.unit"])
+        #expect(found.map(\.line) == [2, 3, 4, 5, 6, 7])
+        #expect(found[0].rule.contains("needs max"))
+        #expect(found[1].rule.contains("must be one of int, number"))
+        #expect(found[2].rule.contains("must not be greater than max"))
+        #expect(found[3].rule.contains("whole numbers"))
     }
 
     @Test func unknownTopLevelKey() {

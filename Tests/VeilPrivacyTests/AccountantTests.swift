@@ -97,6 +97,9 @@ struct MechanismJSONTests {
         .pureEpsilon(epsilon: 1.5),
         .thresholded(base: .gaussian(noiseMultiplier: 3, count: 2), delta: 1e-9),
         .thresholded(base: .pureEpsilon(epsilon: 0.5), delta: 1e-8),
+        .composition(parts: [
+            .subsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1, steps: 100), .discreteGaussian(sigma: 40, sensitivity: 1, count: 1),
+        ]),
     ])
     func roundTrips(mechanism: PrivacyMechanism) throws {
         let decoded = try JSONDecoder().decode(PrivacyMechanism.self, from: JSONEncoder().encode(mechanism))
@@ -112,9 +115,51 @@ struct MechanismJSONTests {
         #"{"mechanism":"thresholded","base":{"mechanism":"pure_epsilon","epsilon":1},"delta":0}"#,
         #"{"mechanism":"thresholded","base":{"mechanism":"pure_epsilon","epsilon":-1},"delta":1e-9}"#,
         #"{"mechanism":"thresholded","delta":1e-9}"#,
+        #"{"mechanism":"composition","parts":[]}"#,
+        #"{"mechanism":"composition","parts":[{"mechanism":"composition","parts":[{"mechanism":"pure_epsilon","epsilon":1}]}]}"#,
+        #"{"mechanism":"composition","parts":[{"mechanism":"pure_epsilon","epsilon":1}],"delta":1e-9}"#,
+        #"{"mechanism":"composition","parts":[{"mechanism":"discrete_gaussian","sigma":0,"sensitivity":1,"count":1}]}"#,
     ])
     func rejectsInvalidJSON(json: String) {
         #expect(throws: (any Error).self) { try JSONDecoder().decode(PrivacyMechanism.self, from: Data(json.utf8)) }
+    }
+}
+
+struct CompositionAccountingTests {
+    static let parts: [PrivacyMechanism] = [
+        .subsampledGaussian(samplingRate: 0.0108, noiseMultiplier: 1.05, steps: 465),
+        .discreteGaussian(sigma: 35, sensitivity: 1, count: 1),
+        .thresholded(base: .gaussian(noiseMultiplier: 6, count: 2), delta: 1e-9),
+    ]
+
+    /// One spend of a composition costs exactly what its parts cost spent one by one, under both
+    /// accountants, and alongside other spends.
+    @Test(arguments: [AccountantKind.pld, .rdp])
+    func aCompositionCostsWhatItsPartsCost(kind: AccountantKind) {
+        let method = AccountingMethod(kind)
+        let together = PrivacyAccountant.epsilon(composing: [.composition(parts: Self.parts)], delta: 1e-6, method: method)
+        let apart = PrivacyAccountant.epsilon(composing: Self.parts, delta: 1e-6, method: method)
+        // The same ε up to the order of floating-point additions of RDP curves.
+        #expect(abs(together - apart) <= 1e-12 * apart)
+        let before = PrivacyMechanism.pureEpsilon(epsilon: 0.3)
+        let after = PrivacyAccountant.epsilon(composing: [before, .composition(parts: Self.parts)], delta: 1e-6, method: method)
+        let separately = PrivacyAccountant.epsilon(composing: [before] + Self.parts, delta: 1e-6, method: method)
+        #expect(abs(after - separately) <= 1e-12 * separately)
+        #expect(together > PrivacyAccountant.epsilon(composing: [Self.parts[0]], delta: 1e-6, method: method))
+    }
+
+    @Test func pureEpsilonAndAdditiveDeltaAddUp() throws {
+        let pure = PrivacyMechanism.composition(parts: [.pureEpsilon(epsilon: 0.2), .laplace(epsilon: 0.1, count: 3)])
+        #expect(abs(try #require(pure.pureEpsilon) - 0.5) < 1e-15)
+        #expect(PrivacyMechanism.composition(parts: Self.parts).pureEpsilon == nil)
+        #expect(PrivacyMechanism.composition(parts: Self.parts).additiveDelta == 1e-9)
+        let orders = [2.0, 16]
+        let sum = zip(Self.parts[0].rdp(orders: orders), zip(Self.parts[1].rdp(orders: orders), Self.parts[2].rdp(orders: orders)))
+            .map { $0 + $1.0 + $1.1 }
+        #expect(PrivacyMechanism.composition(parts: Self.parts).rdp(orders: orders) == sum)
+        #expect {
+            try PrivacyMechanism.composition(parts: [.pureEpsilon(epsilon: 1), .discreteGaussian(sigma: 0, sensitivity: 1, count: 1)]).validate()
+        } throws: { ($0 as? VeilError)?.field == "parts[1].sigma" }
     }
 }
 

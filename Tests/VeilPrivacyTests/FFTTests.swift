@@ -43,6 +43,22 @@ struct FFTTests {
         }
     }
 
+    /// A zero-padded input whose first stages are skipped (`nonZeroCount`) gives the full transform:
+    /// counts from 1 point to just over a quarter of the length, across the cache-block boundary.
+    @Test(arguments: [(8, 1), (64, 3), (1024, 129), (1 << 15, 5_000), (1 << 17, 1 << 13), (1 << 17, 40_000)])
+    func zeroPaddedForwardIsTheFullTransform(size: Int, count: Int) {
+        var (re, im) = (Self.sequence(count, seed: 7), Self.sequence(count, seed: 8))
+        re += [Double](repeating: 0, count: size - count)
+        im += [Double](repeating: 0, count: size - count)
+        let fft = FFT(size: size)
+        var (fullRe, fullIm) = (re, im)
+        fft.forward(&fullRe, &fullIm)
+        fft.forward(&re, &im, nonZeroCount: count)
+        let scale = Double(count).squareRoot()
+        let error = zip(re, fullRe).map { abs($0 - $1) }.max()! + zip(im, fullIm).map { abs($0 - $1) }.max()!
+        #expect(error <= 1e-13 * scale, "size \(size) count \(count)")
+    }
+
     @Test(arguments: [2, 8, 1 << 13, 1 << 14, 1 << 17])
     func inverseUndoesForward(size: Int) {
         let (inputRe, inputIm) = (Self.sequence(size, seed: 3), Self.sequence(size, seed: 4))

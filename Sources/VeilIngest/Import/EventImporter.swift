@@ -78,6 +78,9 @@ public struct ImportFileReport: Sendable, Codable, Equatable {
     public var types: [String: Int]
     /// Records dropped by a `skip` in the mapping's type values, by value.
     public var skipped: [String: Int]
+    /// Free-form properties of valid records dropped because the policy does not list their key, or
+    /// they break its bounds (counted, never shown).
+    public var propertiesDropped = 0
     /// The earliest and latest time of a valid record (RFC 3339, UTC); nil without one.
     public var firstEvent: String?
     public var lastEvent: String?
@@ -94,6 +97,7 @@ public struct ImportFileReport: Sendable, Codable, Equatable {
         case firstEvent = "first_event"
         case lastEvent = "last_event"
         case ignoredColumns = "ignored_columns"
+        case propertiesDropped = "properties_dropped"
     }
 }
 
@@ -111,6 +115,8 @@ public struct PreviewEvent: Sendable, Codable, Equatable {
     public var price: Double?
     public var quantity: Int?
     public var rating: Int?
+    /// The free-form properties the policy keeps (absent when none).
+    public var properties: [String: Double]?
 
     init(line: Int, _ event: StoredEvent) {
         self.line = line
@@ -124,10 +130,11 @@ public struct PreviewEvent: Sendable, Codable, Equatable {
         price = event.price
         quantity = event.quantity
         rating = event.rating
+        properties = event.properties.isEmpty ? nil : event.properties
     }
 
     enum CodingKeys: String, CodingKey {
-        case line, pseudonym, type, timestamp, session, category, price, quantity, rating
+        case line, pseudonym, type, timestamp, session, category, price, quantity, rating, properties
         case eventID = "event_id"
         case itemID = "item_id"
     }
@@ -477,6 +484,7 @@ public struct EventImporter: Sendable {
         report.summary = tally.summary.summary { ImportHints.hint(for: $0, format: format) }
         report.types = Dictionary(uniqueKeysWithValues: tally.types.map { ($0.key.rawValue, $0.value) })
         report.skipped = tally.skipped
+        report.propertiesDropped = tally.propertiesDropped
         report.firstEvent = tally.earliest.map(RFC3339.format(millis:))
         report.lastEvent = tally.latest.map(RFC3339.format(millis:))
     }

@@ -47,6 +47,8 @@ struct FileTally: Sendable {
     var summary: ProblemTally
     var types: [EventType: Int] = [:]
     var skipped: [String: Int] = [:]
+    /// Free-form properties of valid records that were dropped (not in the policy, or out of bounds).
+    var propertiesDropped = 0
     var earliest: Int64?
     var latest: Int64?
     /// The first valid events and their lines. Holds raw IDs: never leaves the import unpseudonymised.
@@ -64,6 +66,7 @@ struct FileTally: Sendable {
         summary.merge(later.summary)
         types.merge(later.types, uniquingKeysWith: +)
         skipped.merge(later.skipped, uniquingKeysWith: +)
+        propertiesDropped += later.propertiesDropped
         earliest = [earliest, later.earliest].compactMap { $0 }.min()
         latest = [latest, later.latest].compactMap { $0 }.max()
         preview += later.preview.prefix(max(0, previewLimit - preview.count))
@@ -114,6 +117,7 @@ struct RecordPass {
             return nil
         }
         tally.types[event.type, default: 0] += 1
+        tally.propertiesDropped += event.droppedProperties
         tally.earliest = min(tally.earliest ?? event.timestampMillis, event.timestampMillis)
         tally.latest = max(tally.latest ?? event.timestampMillis, event.timestampMillis)
         if tally.preview.count < previewLimit { tally.preview.append((line, event)) }

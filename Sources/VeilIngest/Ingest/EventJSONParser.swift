@@ -186,20 +186,32 @@ struct EventJSONParser {
             guard peek() == UInt8(ascii: "\"") else { throw SyntaxError(message: "expected a quoted key") }
             let (keyStart, keyEnd, keyKind) = try scanString()
             let field: EventField?
+            var isProperties = false
             if keyKind == .escaped {
-                field = EventField(rawValue: try decodeString(keyStart, keyEnd, keyKind))
+                let key = try decodeString(keyStart, keyEnd, keyKind)
+                field = EventField(rawValue: key)
+                isProperties = key == Self.propertiesKey
             } else {
                 field = Self.field(bytes, keyStart, keyEnd)
                 // An unknown key is checked (valid UTF-8) but never kept: it may be personal data.
-                if field == nil { _ = try decodeString(keyStart, keyEnd, keyKind) }
+                if field == nil { isProperties = try decodeString(keyStart, keyEnd, keyKind) == Self.propertiesKey }
             }
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "':' after a key")
             skipWhitespace()
-            let value = try parseValue()
-            if let field {
+            if isProperties {
+                if event.properties != nil { event.repeatedProperties = true }
+                if peek() == UInt8(ascii: "{") {
+                    event.propertyMembers = try parseProperties()
+                    event.properties = .object
+                } else {
+                    event.properties = try parseValue()
+                }
+            } else if let field {
+                let value = try parseValue()
                 event.set(field, value)
             } else {
+                _ = try parseValue()
                 event.unknownFieldPositions.append(member)
             }
             skipWhitespace()
@@ -208,6 +220,44 @@ struct EventJSONParser {
             position += 1
             if next == UInt8(ascii: ",") { continue }
             if next == UInt8(ascii: "}") { return event }
+            throw SyntaxError(message: "expected ',' or '}' after a value")
+        }
+    }
+
+    /// The member holding an event's free-form properties (an object of numbers).
+    static let propertiesKey = "properties"
+
+    /// Parses the `properties` object at `position`: its members with their keys (checked against the
+    /// policy later, never echoed) and scalar values; a nested value is skipped and kept as its kind.
+    private mutating func parseProperties() throws -> [(key: String, value: RawValue)] {
+        try expect(UInt8(ascii: "{"), "'{'")
+        var members: [(key: String, value: RawValue)] = []
+        skipWhitespace()
+        if peek() == UInt8(ascii: "}") {
+            position += 1
+            return members
+        }
+        while true {
+            skipWhitespace()
+            guard peek() == UInt8(ascii: "\"") else { throw SyntaxError(message: "expected a quoted key") }
+            let (start, stop, kind) = try scanString()
+            let key = try decodeString(start, stop, kind)
+            skipWhitespace()
+            try expect(UInt8(ascii: ":"), "':' after a key")
+            skipWhitespace()
+            let value: RawValue
+            if peek() == UInt8(ascii: "{") || peek() == UInt8(ascii: "[") {
+                value = try skipValue(depth: 3)
+            } else {
+                value = try parseValue()
+            }
+            members.append((key, value))
+            skipWhitespace()
+            guard position < end else { throw SyntaxError(message: "unterminated object") }
+            let next = bytes[position]
+            position += 1
+            if next == UInt8(ascii: ",") { continue }
+            if next == UInt8(ascii: "}") { return members }
             throw SyntaxError(message: "expected ',' or '}' after a value")
         }
     }

@@ -25,6 +25,8 @@ struct EventValidator: Sendable {
     var timestamps = TimestampReading.utcRFC3339
     /// Whether `event_id` must be given (HTTP); an import derives a missing one from the content.
     var requiresEventID = true
+    /// The free-form properties kept, by key (policy `properties`); any other is dropped and counted.
+    var propertyRules: [String: PropertyRule] = [:]
 
     /// Validates one event against the clock reading `nowMillis`. Returns the event, or appends every
     /// problem to `problems` and returns nil.
@@ -120,10 +122,43 @@ struct EventValidator: Sendable {
             problems.append(EventProblemDraft(field: "rating", message: "must be an integer"))
         }
 
+        var properties: [String: Double] = [:]
+        var droppedProperties = 0
+        if raw.repeatedProperties { problems.append(EventProblemDraft(field: Self.propertiesField, message: "appears more than once")) }
+        switch raw.properties {
+        case nil, .null?: break
+        case .object?: (properties, droppedProperties) = keep(raw.propertyMembers)
+        case _?: problems.append(EventProblemDraft(field: Self.propertiesField, message: "must be a JSON object of numbers"))
+        }
+
         guard problems.count == before, eventID != nil || !requiresEventID, let userID, let type, let timestamp else { return nil }
         return ValidEvent(
             eventID: eventID, userID: userID, type: type, timestampMillis: timestamp, sessionID: sessionID,
-            itemID: itemID, category: category, price: price, quantity: quantity, rating: rating, query: query)
+            itemID: itemID, category: category, price: price, quantity: quantity, rating: rating, query: query,
+            properties: properties, droppedProperties: droppedProperties)
+    }
+
+    /// The name of the free-form properties member, in problems.
+    static let propertiesField = "properties"
+
+    /// The members the policy lists with a number inside their bounds, and how many others were
+    /// dropped (every occurrence of a key given twice is). Never an error: an unlisted key may be
+    /// anything, and is never shown.
+    func keep(_ members: [(key: String, value: RawValue)]) -> (kept: [String: Double], dropped: Int) {
+        var occurrences: [String: Int] = [:]
+        for member in members { occurrences[member.key, default: 0] += 1 }
+        var kept: [String: Double] = [:]
+        var dropped = 0
+        for member in members {
+            if occurrences[member.key] == 1, let rule = propertyRules[member.key], case .number(let value, _) = member.value,
+                rule.admits(value)
+            {
+                kept[member.key] = value
+            } else {
+                dropped += 1
+            }
+        }
+        return (kept, dropped)
     }
 
     /// A policy number in a message: whole values without a trailing `.0`.

@@ -44,6 +44,12 @@ struct RawEvent: Sendable {
     var quantity: RawValue?
     var rating: RawValue?
     var query: RawValue?
+    /// `properties` as it arrived (its kind), and its members when it is an object: free-form keys and
+    /// values, kept only as long as validation takes (`EventValidator` keeps what the policy lists).
+    var properties: RawValue?
+    var propertyMembers: [(key: String, value: RawValue)] = []
+    /// Whether `properties` appeared more than once.
+    var repeatedProperties = false
     /// The 1-based positions (among the object's members) of keys that are not event fields. The keys
     /// themselves are not kept: an unknown key may be personal data (an email address sent as a key).
     var unknownFieldPositions: [Int] = []
@@ -116,4 +122,8 @@ struct ValidEvent: Sendable {
     var quantity: Int?
     var rating: Int?
     var query: String?
+    /// The properties the policy lists, within their bounds.
+    var properties: [String: Double] = [:]
+    /// Properties the event carried that were dropped (not listed, of the wrong kind or out of bounds).
+    var droppedProperties = 0
 }

@@ -26,6 +26,9 @@ public struct ImportMapping: Sendable {
     /// Event field → expression over the columns. A field not listed maps to a column of its own name,
     /// if the file has one.
     public private(set) var fields: [EventField: MappingExpression] = [:]
+    /// Free-form property key → expression over the columns (kept only where the policy lists the key,
+    /// as an NDJSON event's `properties`).
+    public private(set) var properties: [String: MappingExpression] = [:]
     /// Event field → the value of records that leave it empty (every record, when no column gives it).
     private(set) var constants: [EventField: RawValue] = [:]
     /// Value of the type field → what it stands for, consulted before the canonical names and GA4 aliases.
@@ -46,8 +49,27 @@ public struct ImportMapping: Sendable {
     /// The most entries of the type value map.
     public static let maxTypeValues = 10_000
 
-    /// Maps `field` (an event field name) to `expression`.
+    /// The most free-form properties a mapping may compute.
+    public static let maxProperties = 64
+
+    /// Computes the free-form property `key` (letters, digits, `_`, `.` and `-`; 1 to 64 bytes) from
+    /// `expression`.
+    public mutating func mapProperty(_ key: String, to expression: String, origin: String) throws(MappingRuleError) {
+        guard (1...64).contains(key.utf8.count), key.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_.-".contains($0)) }) else {
+            throw MappingRuleError("a property key must be 1 to 64 letters, digits, _, . or -")
+        }
+        guard properties.count < Self.maxProperties || properties[key] != nil else {
+            throw MappingRuleError("maps more than \(Self.maxProperties) properties")
+        }
+        properties[key] = try MappingExpression(expression)
+        origins["properties.\(key)"] = origin
+    }
+
+    /// Maps `field` (an event field name, or `properties.KEY`) to `expression`.
     public mutating func map(_ field: String, to expression: String, origin: String) throws(MappingRuleError) {
+        if field.hasPrefix("properties.") {
+            return try mapProperty(String(field.dropFirst("properties.".count)), to: expression, origin: origin)
+        }
         let target = try Self.eventField(field)
         let parsed = try MappingExpression(expression)
         fields[target] = parsed
@@ -121,6 +143,9 @@ public struct ImportMapping: Sendable {
     public func checkConsistency() throws(MappingRuleError) {
         if format == .ndjson {
             if !fields.isEmpty { throw MappingRuleError("fields map CSV columns; an NDJSON file's events name their fields (format: ndjson)") }
+            if !properties.isEmpty {
+                throw MappingRuleError("properties map CSV columns; an NDJSON file's events carry their own properties (format: ndjson)")
+            }
             if columns != nil { throw MappingRuleError("columns name the columns of a CSV file without a header; this mapping reads NDJSON") }
         }
         if let columns {
@@ -129,6 +154,12 @@ public struct ImportMapping: Sendable {
                 if let missing = expression.columns.first(where: { !known.contains($0) }) {
                     throw MappingRuleError(
                         "fields.\(field.rawValue) reads the column \(missing), which columns does not name (\(origins["fields.\(field.rawValue)"] ?? "--map"))")
+                }
+            }
+            for (key, expression) in properties.sorted(by: { $0.key < $1.key }) {
+                if let missing = expression.columns.first(where: { !known.contains($0) }) {
+                    throw MappingRuleError(
+                        "properties.\(key) reads the column \(missing), which columns does not name (\(origins["properties.\(key)"] ?? "--map"))")
                 }
             }
             let userID = fields[.userID].map { !$0.columns.isEmpty } ?? known.contains(EventField.userID.rawValue)

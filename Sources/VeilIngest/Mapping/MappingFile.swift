@@ -15,6 +15,8 @@ import Yams
 /// fields:                     # event field: expression over columns
 ///   user_id: customer
 ///   price: amount / quantity
+/// properties:                 # free-form property: expression (kept only where the policy lists it)
+///   basket_lines: lines
 /// constants:                  # event field: value of records that have none
 ///   type: purchase
 /// types:                      # value of the type column: event type or skip
@@ -106,6 +108,12 @@ public enum MappingFile {
                         at: value)
                 }
                 apply(dotted, value, &log) { try draft.mapping.map(key, to: expression, origin: draft.origin(entryNode)) }
+            },
+            entries("properties") { draft, key, value, entryNode, dotted, log in
+                guard let expression = YAMLValue.text(value) else {
+                    return log.fail(dotted, "must be an expression over columns (text), got \(YAMLValue.kind(of: value))", at: value)
+                }
+                apply(dotted, value, &log) { try draft.mapping.mapProperty(key, to: expression, origin: draft.origin(entryNode)) }
             },
             entries("constants") { draft, key, value, entryNode, dotted, log in
                 guard let text = scalarText(value) else {

@@ -5,6 +5,8 @@ import VeilCore
 struct RowMapping: Sendable {
     /// The fields the file gives, with how each is computed.
     let fields: [(field: EventField, expression: BoundExpression)]
+    /// The free-form properties the file gives, by key, in key order.
+    let properties: [(key: String, expression: BoundExpression)]
     /// The columns no field reads (not imported; listed in the report).
     let ignoredColumns: [String]
     /// The columns the user ID (and session ID) are read from: their values are never shown.
@@ -37,6 +39,17 @@ struct RowMapping: Sendable {
                 fields.append((field, BoundExpression(column: index, name: field.rawValue)))
             }
         }
+        var properties: [(String, BoundExpression)] = []
+        for (key, expression) in mapping.properties.sorted(by: { $0.key < $1.key }) {
+            do {
+                properties.append((key, try BoundExpression(expression, position: position)))
+            } catch {
+                let origin = mapping.origins["properties.\(key)"] ?? "--map"
+                throw VeilError(
+                    .invalidInput, field: "properties.\(key)", "\(error.rule) in the \(headerless ? "columns" : "header row") of \(file) (set at \(origin))")
+            }
+        }
+        self.properties = properties
         // A first row without a user ID column is not a header (perhaps the file has none and this is a
         // record): refuse before any of its cells could be reported as column names.
         guard fields.contains(where: { $0.0 == .userID }) else {
@@ -46,7 +59,7 @@ struct RowMapping: Sendable {
                     ? "no column gives user_id; map one (fields: user_id: COLUMN, or --map user_id=COLUMN)"
                     : "the header row (first non-blank line) has no user_id column; name one user_id, map it (--map user_id=COLUMN), or name the columns of a file without a header (--columns)")
         }
-        let used = Set(fields.flatMap { $0.1.columns })
+        let used = Set(fields.flatMap { $0.1.columns } + properties.flatMap { $0.1.columns })
         self.fields = fields
         ignoredColumns = names.indices.filter { !used.contains($0) }.map { names[$0] }
         identifierColumns = Set(fields.filter { $0.0 == .userID || $0.0 == .sessionID }.flatMap { $0.1.columns })
@@ -75,6 +88,20 @@ struct RowMapping: Sendable {
                 } else {
                     event[field] = .string(text)
                 }
+            }
+        }
+        for (key, expression) in properties {
+            let value: MappingValue
+            do {
+                value = try expression.evaluate(cells)
+            } catch {
+                return .malformed(EventProblemDraft(field: "properties.\(key)", message: "\(expression.source): \(error.rule)"))
+            }
+            event.properties = .object
+            switch value {
+            case .missing: continue
+            case .number(let number): event.propertyMembers.append((key, EventJSONParser.number(number)))
+            case .text(let text): event.propertyMembers.append((key, DecimalText.value(text).map(EventJSONParser.number) ?? .string(text)))
             }
         }
         return .event(event)

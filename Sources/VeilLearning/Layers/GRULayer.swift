@@ -112,20 +112,21 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
                 let h = memory.state.row(j)
                 if t == 0 { h.update(repeating: 0, count: H) }
                 let out = output.row(row)
-                for k in 0..<H {
-                    let reset = Self.sigmoid(a[k] + g[k])
-                    let update = Self.sigmoid(a[H + k] + g[H + k])
-                    let recurrent = g[2 * H + k]
-                    let candidate = Self.tanh(a[2 * H + k] + reset * recurrent)
-                    let previous = h[k]
+                // Eight hidden units at a time (`Lanes`): the gates, the candidate and the new state.
+                for k in stride(from: 0, to: H, by: 8) {
+                    let reset = Self.sigmoid(Lanes.load(a, k, H) + Lanes.load(g, k, H))
+                    let update = Self.sigmoid(Lanes.load(a + H, k, H) + Lanes.load(g + H, k, H))
+                    let recurrent = Lanes.load(g + 2 * H, k, H)
+                    let candidate = Self.tanh(Lanes.load(a + 2 * H, k, H) + reset * recurrent)
+                    let previous = Lanes.load(h, k, H)
                     let next = (1 - update) * candidate + update * previous
-                    values[k] = reset
-                    values[H + k] = update
-                    values[2 * H + k] = candidate
-                    values[3 * H + k] = recurrent
-                    values[4 * H + k] = previous
-                    out[k] = next
-                    h[k] = next
+                    Lanes.store(reset, values, k, H)
+                    Lanes.store(update, values + H, k, H)
+                    Lanes.store(candidate, values + 2 * H, k, H)
+                    Lanes.store(recurrent, values + 3 * H, k, H)
+                    Lanes.store(previous, values + 4 * H, k, H)
+                    Lanes.store(next, out, k, H)
+                    Lanes.store(next, h, k, H)
                 }
             }
         }
@@ -151,20 +152,21 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
                 let dh = memory.stateDelta.row(j)
                 let da = memory.inputGateDeltas.row(row)
                 let dg = memory.stepDeltas.row(j)
-                for k in 0..<H {
-                    let reset = values[k], update = values[H + k], candidate = values[2 * H + k]
-                    let recurrent = values[3 * H + k], previous = values[4 * H + k]
-                    let signal = dOut[k] + dh[k]
+                for k in stride(from: 0, to: H, by: 8) {
+                    let reset = Lanes.load(values, k, H), update = Lanes.load(values + H, k, H)
+                    let candidate = Lanes.load(values + 2 * H, k, H)
+                    let recurrent = Lanes.load(values + 3 * H, k, H), previous = Lanes.load(values + 4 * H, k, H)
+                    let signal = Lanes.load(dOut, k, H) + Lanes.load(dh, k, H)
                     let dCandidate = signal * (1 - update) * (1 - candidate * candidate)
                     let dUpdate = signal * (previous - candidate) * update * (1 - update)
                     let dReset = dCandidate * recurrent * reset * (1 - reset)
-                    da[k] = dReset
-                    da[H + k] = dUpdate
-                    da[2 * H + k] = dCandidate
-                    dg[k] = dReset
-                    dg[H + k] = dUpdate
-                    dg[2 * H + k] = dCandidate * reset
-                    dh[k] = signal * update
+                    Lanes.store(dReset, da, k, H)
+                    Lanes.store(dUpdate, da + H, k, H)
+                    Lanes.store(dCandidate, da + 2 * H, k, H)
+                    Lanes.store(dReset, dg, k, H)
+                    Lanes.store(dUpdate, dg + H, k, H)
+                    Lanes.store(dCandidate * reset, dg + 2 * H, k, H)
+                    Lanes.store(signal * update, dh, k, H)
                 }
                 memory.recurrentGateDeltas.row(row).update(from: dg, count: G)
             }
@@ -228,8 +230,8 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
     }
 
     @inline(__always)
-    static func sigmoid(_ x: Scalar) -> Scalar { 1 / (1 + Scalar.exponential(-x)) }
+    static func sigmoid(_ x: SIMD8<Scalar>) -> SIMD8<Scalar> { 1 / (1 + Scalar.exponential(-x)) }
 
     @inline(__always)
-    static func tanh(_ x: Scalar) -> Scalar { 2 / (1 + Scalar.exponential(-2 * x)) - 1 }
+    static func tanh(_ x: SIMD8<Scalar>) -> SIMD8<Scalar> { 2 / (1 + Scalar.exponential(-2 * x)) - 1 }
 }

@@ -9,15 +9,21 @@ import VeilCore
 /// targets contributes nothing). Parameters, one flat vector: the embedding tables, the encoder's, then
 /// the head's (`encoder width × outputs` input-major, then the biases).
 ///
-/// Its per-example norm is the sum of its three layers' exact norms. It computes in `Double`; it is
-/// not wired into the training service yet (no artifact format, no `veil train --model gru|cnn`).
+/// Its per-example norm is the sum of its three layers' exact norms. It computes in its encoder's
+/// precision (`Double` for the exactness tests, `Float` for speed); the master parameters stay `Double`
+/// in the trainers. It is not wired into the training service yet (no artifact format, no `veil train
+/// --model gru|cnn`); `SequenceModels` builds the public ones.
+///
+/// The trainers reach it through its generic conformance, from other modules, so its entry points are
+/// specialised (`@_specialize`) for the encoders `SequenceModels` builds: without that every layer's
+/// arithmetic would run through generic witness calls.
 struct SequenceModel<Encoder: Layer & Sendable>: TrainableModel
-where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
-    typealias Scalar = Double
+where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> {
+    typealias Scalar = Encoder.Scalar
 
-    let embedding: EmbeddingLayer<Double>
+    let embedding: EmbeddingLayer<Scalar>
     let encoder: Encoder
-    let head: DenseLayer<Double>
+    let head: DenseLayer<Scalar>
     /// 2 for a binary task (one sigmoid output), else the softmax's classes.
     let classCount: Int
     var parameters: [Double]
@@ -47,15 +53,17 @@ where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
         var tokens: [Int32] = []
         var targets: [Int32] = []
         var rows = ExampleRows()
-        let embedded: RowBuffer<Double>
-        let encoded: RowBuffer<Double>
-        let logits: RowBuffer<Double>
-        let embeddedDelta: RowBuffer<Double>
-        let encodedDelta: RowBuffer<Double>
-        let logitsDelta: RowBuffer<Double>
-        let embeddingMemory: EmbeddingLayer<Double>.Memory
+        /// The chunk's example weights in the model's precision.
+        var chunkWeights: [Scalar] = []
+        let embedded: RowBuffer<Scalar>
+        let encoded: RowBuffer<Scalar>
+        let logits: RowBuffer<Scalar>
+        let embeddedDelta: RowBuffer<Scalar>
+        let encodedDelta: RowBuffer<Scalar>
+        let logitsDelta: RowBuffer<Scalar>
+        let embeddingMemory: EmbeddingLayer<Scalar>.Memory
         let encoderMemory: Encoder.Memory
-        let headMemory: DenseLayer<Double>.Memory
+        let headMemory: DenseLayer<Scalar>.Memory
 
         init(model: SequenceModel) {
             embedded = RowBuffer(width: model.embedding.outputWidth)
@@ -76,6 +84,10 @@ where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
         }
     }
 
+    @_specialize(where Encoder == GRULayer<Float>)
+    @_specialize(where Encoder == GRULayer<Double>)
+    @_specialize(where Encoder == ConvolutionStack<Float>)
+    @_specialize(where Encoder == ConvolutionStack<Double>)
     func makeWorkspace(examples: Int) -> Workspace { Workspace(model: self) }
 
     func validate(_ data: SequenceDataset) throws {
@@ -91,8 +103,12 @@ where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
         guard data.exampleCount > 0 else { throw VeilError(.invalidInput, field: "starts", "the data has no sequences") }
     }
 
+    @_specialize(where Encoder == GRULayer<Float>)
+    @_specialize(where Encoder == GRULayer<Double>)
+    @_specialize(where Encoder == ConvolutionStack<Float>)
+    @_specialize(where Encoder == ConvolutionStack<Double>)
     func forwardBackward(
-        _ indices: UnsafeBufferPointer<Int>, data: SequenceDataset, parameters: UnsafePointer<Double>,
+        _ indices: UnsafeBufferPointer<Int>, data: SequenceDataset, parameters: UnsafePointer<Scalar>,
         workspace: Workspace
     ) -> Double {
         workspace.tokens.removeAll(keepingCapacity: true)
@@ -130,6 +146,10 @@ where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
         }
     }
 
+    @_specialize(where Encoder == GRULayer<Float>)
+    @_specialize(where Encoder == GRULayer<Double>)
+    @_specialize(where Encoder == ConvolutionStack<Float>)
+    @_specialize(where Encoder == ConvolutionStack<Double>)
     func squaredGradientNorm(example: Int, workspace: Workspace) -> Double {
         workspace.tokens.withUnsafeBufferPointer { tokens in
             let rows = workspace.rows
@@ -145,7 +165,12 @@ where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
         }
     }
 
-    func addGradient(example: Int, weight: Double, workspace: Workspace, into gradient: UnsafeMutablePointer<Double>) {
+    @_specialize(where Encoder == GRULayer<Float>)
+    @_specialize(where Encoder == GRULayer<Double>)
+    @_specialize(where Encoder == ConvolutionStack<Float>)
+    @_specialize(where Encoder == ConvolutionStack<Double>)
+    func addGradient(example: Int, weight: Double, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>) {
+        let weight = Scalar(weight)
         workspace.tokens.withUnsafeBufferPointer { tokens in
             let rows = workspace.rows
             embedding.addGradient(
@@ -161,18 +186,28 @@ where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
         }
     }
 
-    func addChunkGradient(weights: UnsafePointer<Double>, workspace: Workspace, into gradient: UnsafeMutablePointer<Double>) {
+    @_specialize(where Encoder == GRULayer<Float>)
+    @_specialize(where Encoder == GRULayer<Double>)
+    @_specialize(where Encoder == ConvolutionStack<Float>)
+    @_specialize(where Encoder == ConvolutionStack<Double>)
+    func addChunkGradient(weights: UnsafePointer<Double>, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>) {
+        let count = workspace.rows.count
+        workspace.chunkWeights.removeAll(keepingCapacity: true)
+        for example in 0..<count { workspace.chunkWeights.append(Scalar(weights[example])) }
         workspace.tokens.withUnsafeBufferPointer { tokens in
-            let rows = workspace.rows
-            embedding.addChunkGradient(
-                weights: weights, input: TokenRows(base: tokens.baseAddress!, fields: embedding.tokenCounts.count),
-                rows: rows, memory: workspace.embeddingMemory, outputDelta: workspace.embeddedDelta, into: gradient)
-            encoder.addChunkGradient(
-                weights: weights, input: workspace.embedded, rows: rows, memory: workspace.encoderMemory,
-                outputDelta: workspace.encodedDelta, into: gradient)
-            head.addChunkGradient(
-                weights: weights, input: workspace.encoded, rows: rows, memory: workspace.headMemory,
-                outputDelta: workspace.logitsDelta, into: gradient)
+            workspace.chunkWeights.withUnsafeBufferPointer { chunkWeights in
+                let rows = workspace.rows
+                let weights = chunkWeights.baseAddress!
+                embedding.addChunkGradient(
+                    weights: weights, input: TokenRows(base: tokens.baseAddress!, fields: embedding.tokenCounts.count),
+                    rows: rows, memory: workspace.embeddingMemory, outputDelta: workspace.embeddedDelta, into: gradient)
+                encoder.addChunkGradient(
+                    weights: weights, input: workspace.embedded, rows: rows, memory: workspace.encoderMemory,
+                    outputDelta: workspace.encodedDelta, into: gradient)
+                head.addChunkGradient(
+                    weights: weights, input: workspace.encoded, rows: rows, memory: workspace.headMemory,
+                    outputDelta: workspace.logitsDelta, into: gradient)
+            }
         }
     }
 
@@ -186,6 +221,7 @@ where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
             let span = rows[example]
             let targeted = span.reduce(0) { $0 + (workspace.targets[$1] >= 0 ? 1 : 0) }
             let share = targeted > 0 ? 1 / Double(targeted) : 0
+            let deltaShare = Scalar(share)
             for row in span {
                 let delta = workspace.logitsDelta.row(row)
                 let target = Int(workspace.targets[row])
@@ -196,11 +232,11 @@ where Encoder.Scalar == Double, Encoder.Input == RowBuffer<Double> {
                 let logits = workspace.logits.row(row)
                 if outputs == 1 {
                     let (loss, d) = OutputHead.sigmoidLoss(logit: logits[0], label: target)
-                    delta[0] = d * share
+                    delta[0] = d * deltaShare
                     total += loss * share
                 } else {
                     let loss = OutputHead.softmaxLoss(logits: logits, count: outputs, label: target, delta: delta)
-                    for k in 0..<outputs { delta[k] *= share }
+                    for k in 0..<outputs { delta[k] *= deltaShare }
                     total += loss * share
                 }
             }

@@ -7,7 +7,7 @@
 /// and `addGradient` with that example's weight — its clip factor min(1, C/‖g‖) for DP-SGD, 1/B for
 /// SGD — and last `addChunkGradient` with every example's weight. A model implements these by running
 /// its layers (`Layer`) in order; the trainers never look inside.
-public protocol TrainableModel: Sendable {
+public protocol TrainableModel<Data>: Sendable {
     /// The examples it trains on: rows of features with labels, or event sequences with targets.
     associatedtype Data: TrainingData
     /// The precision of the forward and backward passes and of a chunk's gradient sum.

@@ -94,13 +94,28 @@ public enum DPSGD {
         sampling: inout Sampling, noise: inout Noise, workers: Int? = nil,
         onEpoch: (EpochProgress) -> Void = { _ in }
     ) throws -> Trained<Model> {
+        try train(
+            model, on: data, configuration: configuration, sampling: &sampling, noise: &noise, workers: workers,
+            fault: nil, onEpoch: onEpoch)
+    }
+
+    /// `train`, with `onStep` given each step's privatised gradient — noised and scaled, what the
+    /// optimiser receives, and what DP-SGD's accounting covers the release of — and `fault` (nil: none)
+    /// breaking the step as it says, for the privacy audit's tests, which show the audit catches each.
+    /// Internal: no public API, and so no command, can reach `fault`.
+    static func train<Model: TrainableModel, Sampling: RandomNumberGenerator, Noise: GaussianSource>(
+        _ model: Model, on data: Model.Data, configuration: DPSGDConfiguration,
+        sampling: inout Sampling, noise: inout Noise, workers: Int? = nil, fault: DPSGDFault?,
+        onStep: ((UnsafeBufferPointer<Double>) -> Void)? = nil, onEpoch: (EpochProgress) -> Void = { _ in }
+    ) throws -> Trained<Model> {
         try TrainingEngine.validate(data, for: model, optimizer: configuration.optimizer)
         try configuration.validate(exampleCount: data.exampleCount)
         let n = data.exampleCount
         let population = configuration.population ?? n
         let rate = configuration.samplingRate(exampleCount: n)
         let clip = configuration.clippingNorm
-        let noiseDeviation = configuration.noiseMultiplier * clip
+        let noiseDeviation = configuration.noiseMultiplier * clip * (fault?.noiseFactor ?? 1)
+        let weighting: ExampleWeighting = fault == .clippingDisabled ? .constant(1) : .clipped(clippingNorm: clip)
         let scale = 1 / (rate * Double(population))
         let sampler = PoissonSampler(population: n, rate: rate)
         var engine = TrainingEngine(
@@ -116,10 +131,11 @@ public enum DPSGD {
             for _ in 0..<configuration.stepsPerEpoch(exampleCount: n) {
                 sampler.sample(into: &batch, using: &sampling)
                 lossSum += engine.computeGradient(
-                    batch: batch, data: data, weighting: .clipped(clippingNorm: clip), noiseDeviation: noiseDeviation,
+                    batch: batch, data: data, weighting: weighting, noiseDeviation: noiseDeviation,
                     noise: &noise)
                 seen += batch.count
                 engine.perturbAndScale(noiseDeviation: noiseDeviation, scale: scale)
+                if let onStep { engine.gradient.withUnsafeBufferPointer(onStep) }
                 engine.update()
                 steps += 1
             }
@@ -130,5 +146,24 @@ public enum DPSGD {
             batchSize: configuration.expectedBatchSize, samplingRate: rate,
             noiseMultiplier: configuration.noiseMultiplier, clippingNorm: clip, optimizer: configuration.optimizer)
         return Trained(model: engine.model, report: report)
+    }
+}
+
+/// A deliberate bug in DP-SGD, for the tests that show the privacy audit detects it (the report still
+/// states the configured σ and C, as a buggy implementation's would).
+enum DPSGDFault: Hashable, Sendable {
+    /// Every example's gradient is summed unclipped.
+    case clippingDisabled
+    /// No noise is added.
+    case noiseOff
+    /// The noise's standard deviation is σC times `factor` (e.g. 0.1: σ scaled down tenfold).
+    case noiseScaled(factor: Double)
+
+    var noiseFactor: Double {
+        switch self {
+        case .clippingDisabled: 1
+        case .noiseOff: 0
+        case .noiseScaled(let factor): factor
+        }
     }
 }

@@ -10,6 +10,11 @@ import VeilStore
 public struct ModelDescription: Sendable, Encodable {
     public var record: ModelRecord
     public var card: [String: JSONValue]
+
+    public init(record: ModelRecord, card: [String: JSONValue]) {
+        self.record = record
+        self.card = card
+    }
 }
 
 extension ModelRegistry {

@@ -83,6 +83,29 @@ public final class ModelRegistry: Sendable {
         return record
     }
 
+    /// The shortest prefix `resolve` accepts, as git's.
+    public static let minimumPrefix = 4
+
+    /// The full id of the one model whose id starts with `prefix` (4 to 32 lowercase hex characters;
+    /// a whole id is its own prefix), as git resolves abbreviated commits. No such model is `.notFound`;
+    /// a prefix several ids start with is `.invalidInput` listing them all, so the caller can pick one.
+    public func resolve(_ prefix: String) async throws -> String {
+        guard (Self.minimumPrefix...32).contains(prefix.count), prefix.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
+            throw VeilError(
+                .invalidInput, field: "model_id",
+                "must be a model id or a unique prefix of one: \(Self.minimumPrefix) to 32 lowercase hex characters")
+        }
+        let candidates = try await store.all().map(\.id).filter { $0.hasPrefix(prefix) }.sorted()
+        switch candidates.count {
+        case 0: throw VeilError(.notFound, field: "model_id", "no model id starts with \(prefix); see `veil models list`")
+        case 1: return candidates[0]
+        default:
+            throw VeilError(
+                .invalidInput, field: "model_id",
+                "\(prefix) is ambiguous: \(candidates.count) model ids start with it (\(candidates.joined(separator: ", "))); give more characters")
+        }
+    }
+
     /// The approved model that serves `task`, or a `.notFound` error saying none is approved (and,
     /// when the last one was revoked, which one and when).
     public func serving(task: String) async throws -> ModelRecord {

@@ -8,6 +8,7 @@ import VeilLearning
 /// {"task": "purchase", "user_id": "alice@example.com"}
 /// {"task": "purchase", "pseudonym": "3f0c…"}
 /// {"task": "churn", "subjects": [{"user_id": "alice@example.com"}, {"pseudonym": "3f0c…"}]}
+/// {"task": "purchase", "pseudonym": "3f0c…", "at": "2026-05-01"}
 /// ```
 ///
 /// Decoding checks every rule and throws a `VeilError` naming the field (`subjects[3].pseudonym`) —
@@ -18,6 +19,8 @@ public struct PredictionRequest: Sendable, Decodable {
     public var subjects: [PredictionSubject]
     /// Whether the body named one subject (`user_id` or `pseudonym`) rather than a `subjects` list.
     public var isSingle: Bool
+    /// `at`: the time to score as of (`ServingTime.parse`); nil is now.
+    public var at: Date?
 
     /// One entry of `subjects`.
     private struct Entry: Decodable {
@@ -31,7 +34,7 @@ public struct PredictionRequest: Sendable, Decodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case task, pseudonym, subjects
+        case task, pseudonym, subjects, at
         case userID = "user_id"
     }
 
@@ -45,6 +48,7 @@ public struct PredictionRequest: Sendable, Decodable {
             throw VeilError(.invalidInput, field: "task", "must be one of \(names)")
         }
         self.task = task
+        at = try container.decodeIfPresent(String.self, forKey: .at).map { try ServingTime.parse($0) }
         let given = [CodingKeys.userID, .pseudonym, .subjects].filter(container.contains)
         guard given.count == 1 else {
             throw VeilError(.invalidInput, field: "subjects", "give exactly one of user_id, pseudonym or subjects")

@@ -15,9 +15,11 @@ public struct Prediction: Sendable, Codable, Hashable {
     public var category: String?
     public var modelId: String
     public var modelEpsilon: Double?
+    /// The time scored as of and whether the stored events reach it (`stale`).
+    public var freshness: DataFreshness
 
     enum CodingKeys: String, CodingKey {
-        case pseudonym, task, score, category
+        case pseudonym, task, score, category, freshness
         case modelId = "model_id"
         case modelEpsilon = "model_epsilon"
     }
@@ -37,9 +39,11 @@ public struct ScoreSummary: Sendable, Codable, Hashable {
     public var scored: Int
     /// Users seen with no event in the window (not written).
     public var skipped: Int
+    /// The time scored as of and whether the stored events reach it.
+    public var freshness: DataFreshness
 
     enum CodingKeys: String, CodingKey {
-        case task, scored, skipped
+        case task, scored, skipped, freshness
         case modelId = "model_id"
     }
 }
@@ -50,8 +54,11 @@ public struct ScoreSummary: Sendable, Codable, Hashable {
 /// - Only the model `ModelRegistry.serving(task:)` returns (the latest approved one) is used; with no
 ///   approved model every call fails with `.notFound` naming `task`.
 /// - Features are computed as at training, with the model's own feature schema (from its card), from
-///   the user's events before `at` (default now), over the model's observation window length.
-/// - A user with no event in that window cannot be scored (`.notFound`, field `pseudonym`).
+///   the user's events before `at` (default now; `ServingTime.resolve` refuses a time in the future),
+///   over the model's observation window length.
+/// - Every answer says whether the stored events reach `at` (`DataFreshness.stale`).
+/// - A user with no event in that window cannot be scored: in a batch that subject's entry is a
+///   `SubjectFailure` (`not_found`) and the others are scored; alone, it is `.notFound`, field `pseudonym`.
 /// - Loaded networks are cached per model id (a model file never changes: its name is its hash).
 /// - Served predictions are counted per model and day (`tally`) and reach the audit log when
 ///   `flushCounts` is called, not per request.
@@ -82,24 +89,30 @@ public final class PredictionService: Sendable {
     }
 
     public func predict(userID: String, task: PredictionTask, at time: Date? = nil) async throws -> Prediction {
-        try await predict([.userID(userID)], task: task, at: time)[0]
+        try await predict([.userID(userID)], task: task, at: time)[0].get()
     }
 
     public func predict(pseudonym: Pseudonym, task: PredictionTask, at time: Date? = nil) async throws -> Prediction {
-        try await predict([.pseudonym(pseudonym)], task: task, at: time)[0]
+        try await predict([.pseudonym(pseudonym)], task: task, at: time)[0].get()
     }
 
-    /// Predictions for up to `maxBatch` subjects, in order. Fails as a whole, naming `subjects[i]`, if
-    /// one of them cannot be scored.
-    public func predict(_ subjects: [PredictionSubject], task: PredictionTask, at time: Date? = nil) async throws -> [Prediction] {
+    /// One outcome per subject, in order: a prediction, or (for a subject with no event in the
+    /// model's window) a `SubjectFailure`. Fails as a whole only for what concerns every subject: no
+    /// approved model, a bad `at`, more than `maxBatch` subjects, a store that cannot be read.
+    public func predict(
+        _ subjects: [PredictionSubject], task: PredictionTask, at time: Date? = nil
+    ) async throws -> [SubjectOutcome<Prediction>] {
         guard !subjects.isEmpty else { throw VeilError(.invalidInput, field: "subjects", "give at least one user_id or pseudonym") }
         guard subjects.count <= Self.maxBatch else {
             throw VeilError(.tooLarge, field: "subjects", "at most \(Self.maxBatch) predictions per request, got \(subjects.count)")
         }
+        let atMillis = try ServingTime.resolve(time, now: clock.now())
         let model = try await servingModel(task: task)
-        let extractor = model.extractor(at: time ?? clock.now())
+        let extractor = model.extractor(atMillis: atMillis)
+        let freshness = model.freshness(atMillis: atMillis, latestEventMillis: try await events.latestEventMillis())
+        var outcomes: [SubjectOutcome<Prediction>?] = Array(repeating: nil, count: subjects.count)
         var features: [Double] = []
-        var pseudonyms: [Pseudonym] = []
+        var scored: [(index: Int, pseudonym: Pseudonym)] = []
         for (index, subject) in subjects.enumerated() {
             let pseudonym: Pseudonym
             switch subject {
@@ -109,16 +122,24 @@ public final class PredictionService: Sendable {
             let history = try await events.events(for: pseudonym)
             guard let example = extractor.example(for: history) else {
                 let field = subjects.count == 1 ? "pseudonym" : "subjects[\(index)]"
-                throw VeilError(
-                    .notFound, field: field,
-                    "pseudonym \(pseudonym.hex) has no event in the model's observation window before \(ModelFile.isoTime(millis: extractor.window.cutoff))")
+                outcomes[index] = .failed(
+                    SubjectFailure(
+                        index: index, pseudonym: pseudonym,
+                        VeilError(
+                            .notFound, field: field,
+                            "pseudonym \(pseudonym.hex) has no event in the model's observation window before \(ModelFile.isoTime(millis: extractor.window.cutoff))"
+                                + (freshness.warning.map { " (\($0))" } ?? ""))))
+                continue
             }
             features += example.features
-            pseudonyms.append(pseudonym)
+            scored.append((index, pseudonym))
         }
-        let predictions = try model.predictions(pseudonyms: pseudonyms, features: features)
-        tally.count(predictions.count, modelID: model.id, task: task.rawValue, at: clock.now())
-        return predictions
+        if !scored.isEmpty {
+            let predictions = try model.predictions(pseudonyms: scored.map(\.pseudonym), features: features, freshness: freshness)
+            tally.count(predictions.count, modelID: model.id, task: task.rawValue, at: clock.now())
+            for (entry, prediction) in zip(scored, predictions) { outcomes[entry.index] = .answered(prediction) }
+        }
+        return outcomes.map { $0! }
     }
 
     /// Writes the prediction counts not yet in the audit log (`model.predictions`, one record per model
@@ -136,8 +157,10 @@ public final class PredictionService: Sendable {
         progress: (Int) -> Void = { _ in }
     ) async throws -> ScoreSummary {
         let model = try await servingModel(task: task)
-        let extractor = model.extractor(at: time ?? clock.now())
-        var summary = ScoreSummary(modelId: model.id, task: task.rawValue, scored: 0, skipped: 0)
+        let atMillis = try ServingTime.resolve(time, now: clock.now())
+        let extractor = model.extractor(atMillis: atMillis)
+        let freshness = model.freshness(atMillis: atMillis, latestEventMillis: try await events.latestEventMillis())
+        var summary = ScoreSummary(modelId: model.id, task: task.rawValue, scored: 0, skipped: 0, freshness: freshness)
         try write("pseudonym,score\n")
         var pending: [Pseudonym] = []
         var features: [Double] = []
@@ -145,7 +168,7 @@ public final class PredictionService: Sendable {
         var users = 0
         func flushRows() throws {
             guard !pending.isEmpty else { return }
-            let rows = try model.predictions(pseudonyms: pending, features: features)
+            let rows = try model.predictions(pseudonyms: pending, features: features, freshness: freshness)
             var text = ""
             for row in rows { text += "\(row.pseudonym),\(row.score)\n" }
             try write(text)
@@ -179,7 +202,7 @@ public final class PredictionService: Sendable {
             actor: principal, action: .modelScore,
             details: [
                 "model_id": .string(model.id), "task": .string(task.rawValue), "scored": .int(Int64(summary.scored)),
-                "at": .string(ModelFile.isoTime(millis: extractor.window.cutoff)),
+                "at": .string(ModelFile.isoTime(millis: extractor.window.cutoff)), "stale": .bool(freshness.stale),
             ])
         return summary
     }
@@ -194,7 +217,8 @@ public final class PredictionService: Sendable {
         }
         let model = ServingModel(
             id: record.id, task: task, network: try stored.model.network(), schema: stored.card.features,
-            windowDays: stored.card.dataWindow.windowDays, epsilon: stored.card.epsilon ?? record.epsilon)
+            windowDays: stored.card.dataWindow.windowDays, horizonDays: stored.card.dataWindow.horizonDays,
+            epsilon: stored.card.epsilon ?? record.epsilon)
         cache.withLock { $0[record.id] = model }
         return model
     }
@@ -207,24 +231,33 @@ struct ServingModel: Sendable {
     let network: Network
     let schema: FeatureSchema
     let windowDays: Int?
+    /// The label horizon the model was trained for (nil in cards that predate serving it).
+    let horizonDays: Int?
     let epsilon: Double?
 
-    func extractor(at time: Date) -> FeatureExtractor {
-        let cutoff = Int64(time.timeIntervalSince1970 * 1000)
+    /// How old the latest stored event may be before answers are flagged stale: the observation
+    /// window, or for a model that reads the whole history, its label horizon (the period a score is about).
+    var freshnessDays: Int? { windowDays ?? horizonDays }
+
+    func freshness(atMillis: Int64, latestEventMillis: Int64?) -> DataFreshness {
+        DataFreshness(atMillis: atMillis, windowDays: freshnessDays, latestEventMillis: latestEventMillis)
+    }
+
+    func extractor(atMillis cutoff: Int64) -> FeatureExtractor {
         let window = FeatureWindow(
             observationStart: windowDays.map { cutoff - Int64($0) * FeatureWindow.millisPerDay }, cutoff: cutoff,
             horizonEnd: cutoff)
         return FeatureExtractor(schema: schema, window: window)
     }
 
-    func predictions(pseudonyms: [Pseudonym], features: [Double]) throws -> [Prediction] {
+    func predictions(pseudonyms: [Pseudonym], features: [Double], freshness: DataFreshness) throws -> [Prediction] {
         let probabilities = try network.predictProbabilities(features)
         let classes = network.architecture.outputSize
         return pseudonyms.enumerated().map { row, pseudonym in
             if classes == 1 {
                 return Prediction(
                     pseudonym: pseudonym.hex, task: task.rawValue, score: probabilities[row], category: nil, modelId: id,
-                    modelEpsilon: epsilon)
+                    modelEpsilon: epsilon, freshness: freshness)
             }
             let slice = probabilities[(row * classes)..<((row + 1) * classes)]
             let top = slice.indices.max { slice[$0] < slice[$1] || (slice[$0] == slice[$1] && $0 > $1) } ?? slice.startIndex
@@ -232,7 +265,7 @@ struct ServingModel: Sendable {
             return Prediction(
                 pseudonym: pseudonym.hex, task: task.rawValue, score: slice[top],
                 category: category < schema.categories.count ? schema.categories[category] : nil, modelId: id,
-                modelEpsilon: epsilon)
+                modelEpsilon: epsilon, freshness: freshness)
         }
     }
 }

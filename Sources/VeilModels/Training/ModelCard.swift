@@ -1,6 +1,7 @@
 import Foundation
 import VeilCore
 import VeilLearning
+import VeilPrivacy
 
 /// What a reviewer reads before approving a model: what it predicts, from which features and data
 /// window, how it was trained, what it cost in privacy and how well it does on held-out users.
@@ -11,10 +12,26 @@ import VeilLearning
 /// the stored card is a function of the data, the request and (when given) the seed, so training twice
 /// with the same seed gives the same file and the same id.
 ///
-/// Privacy: ε covers the model parameters. The metrics, baselines and the train/holdout counts are
-/// computed on the protected users and are *not* covered by ε — they are for the reviewer, not for
-/// publication.
+/// Privacy: for a private run ε covers the model parameters and `private_metrics` — DP holdout metrics
+/// released inside the run's budget (`privacy_split` says how it was shared). `metrics`, `baselines`
+/// and the train/holdout counts are exact, computed on the protected users and *not* covered by ε:
+/// not for release.
 public struct ModelCard: Sendable, Encodable, Hashable {
+    /// How a private run's budget was shared between its DP-SGD steps and its private evaluation,
+    /// both charged as one spend (`PrivacyMechanism.composition`).
+    public struct PrivacySplit: Sendable, Encodable, Hashable {
+        /// The evaluation's share of the run's zCDP budget ρ(ε, δ), which chose its σ (`BudgetShare`).
+        public var evaluationShare: Double
+        /// σ of the discrete Gaussian noise on each holdout-histogram count (sensitivity 1).
+        public var evaluationNoiseSigma: Double
+        /// ε at the run's δ of each part alone; `epsilon` is their composition, at most the target.
+        public var trainingEpsilon: Double
+        public var evaluationEpsilon: Double
+        /// What the ledger was charged, one spend naming both parts (the training's subsampled
+        /// Gaussian, then the evaluation's discrete Gaussian).
+        public var charged: PrivacyMechanism
+    }
+
     /// The shape of the network.
     public struct Model: Sendable, Encodable, Hashable {
         /// `logistic_regression`, `mlp`, `softmax_regression` or `mlp_softmax`.
@@ -65,6 +82,12 @@ public struct ModelCard: Sendable, Encodable, Hashable {
     public var accountant: String?
     /// True when the run was seeded: the noise was predictable and the guarantee void (tests only).
     public var seeded: Bool
+    /// How the budget was split between training and evaluation (private runs).
+    public var privacySplit: PrivacySplit?
+    /// Differentially private holdout metrics with 95% intervals, paid inside `epsilon` (private runs):
+    /// the metrics to publish.
+    public var privateMetrics: PrivateEvaluation?
+    /// Exact holdout metrics: not covered by ε, not for release.
     public var metrics: ModelEvaluation
     /// Simple scores beside the model: `base_rate` and a recency-only score.
     public var baselines: [String: ModelEvaluation]
@@ -92,6 +115,7 @@ struct ServingCard: Decodable, Sendable {
 
     struct DataWindowLength: Decodable, Sendable {
         var windowDays: Int?
+        var horizonDays: Int?
     }
 }
 
@@ -139,6 +163,27 @@ enum ModelFile {
 }
 
 extension ModelCard {
+    /// The card keys holding exact holdout statistics, computed on the protected users and not covered by ε.
+    public static let exactKeys = ["metrics", "baselines", "train_count", "holdout_count"]
+
+    /// What a reviewer reads beside the exact statistics.
+    public static let exactNotice =
+        "NOT FOR RELEASE: metrics, baselines, train_count and holdout_count are exact holdout statistics, not covered by epsilon; publish private_metrics instead"
+
+    /// `card` (JSON, as stored) as `role` may see it over HTTP: the exact holdout statistics only to a
+    /// reviewer (or admin) and only when the policy's `training.exact_holdout_metrics` allows it, then
+    /// labelled with `exact_metrics_notice`; every other role, and every role when the policy does not
+    /// allow it, sees the card without them (private metrics, ε and the split stay).
+    public static func shown(_ card: [String: JSONValue], to role: Role?, policy: Policy) -> [String: JSONValue] {
+        var card = card
+        if policy.training.exactHoldoutMetrics && (role == .reviewer || role == .admin) {
+            card["exact_metrics_notice"] = .string(exactNotice)
+        } else {
+            for key in exactKeys { card.removeValue(forKey: key) }
+        }
+        return card
+    }
+
     /// The card as JSON with snake_case keys (`model_id`, `noise_multiplier`, `roc_auc`, …), as it is
     /// stored and as both faces print it. Encode this rather than the card itself: the card's own
     /// `Encodable` keys are camelCase and only become snake_case under `.convertToSnakeCase`.

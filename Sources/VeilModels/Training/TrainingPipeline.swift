@@ -37,6 +37,31 @@ public enum TrainingPipeline {
     /// Holdout share of the users.
     public static let holdoutShare = 0.2
 
+    /// The share of a private run's budget, in zCDP ρ (`BudgetShare`), that pays for its private
+    /// holdout metrics; DP-SGD's σ is calibrated for what is left (`privateRunCost`).
+    public static let evaluationShare = 0.05
+
+    /// The private evaluation's noise σ for a run targeting (ε, δ), and the release it is charged as.
+    public static func evaluationRelease(targetEpsilon: Double, delta: Double) -> (sigma: Double, mechanism: PrivacyMechanism) {
+        let sigma = BudgetShare.gaussianSigma(share: evaluationShare, epsilon: targetEpsilon, delta: delta)
+        return (sigma, PrivateEvaluation.mechanism(sigma: sigma))
+    }
+
+    /// What a private run of `steps` steps at `samplingRate` pays for its target (ε, δ) under `method`:
+    /// the DP-SGD steps composed with the private evaluation's release (σ_eval from
+    /// `evaluationShare`), one spend. σ is the smallest that meets the target (`NoiseCalibration`).
+    public static func privateRunCost(
+        targetEpsilon: Double, delta: Double, samplingRate: Double, steps: Int, method: AccountingMethod
+    ) throws(VeilError) -> (calibration: NoiseCalibration, evaluationSigma: Double, mechanism: PrivacyMechanism) {
+        let (evaluationSigma, evaluation) = evaluationRelease(targetEpsilon: targetEpsilon, delta: delta)
+        let calibration = try NoiseCalibration.calibrate(
+            targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, steps: steps, method: method,
+            alongside: [evaluation])
+        let training = PrivacyMechanism.subsampledGaussian(
+            samplingRate: samplingRate, noiseMultiplier: calibration.noiseMultiplier, steps: steps)
+        return (calibration, evaluationSigma, .composition(parts: [training, evaluation]))
+    }
+
     /// Whether `pseudonym` is a holdout user: the first 8 bytes of BLAKE2b-128(key, pid) as an integer,
     /// below 20 % of 2⁶⁴. Stable for a key, unpredictable without it, independent of the data.
     public static func isHoldout(_ pseudonym: Pseudonym, key: SecretBytes) -> Bool {
@@ -141,6 +166,22 @@ public enum TrainingPipeline {
                         totalSteps: total, epsilonSoFar: nil, meanLoss: epoch.meanLoss))
             }
         }
+    }
+
+    /// The differentially private holdout metrics of `network`: its holdout histogram
+    /// (`HoldoutHistogram`) released with discrete Gaussian noise of σ = `sigma` from a CSPRNG-keyed
+    /// generator (seeded when the plan is), with bootstrap intervals (`PrivateEvaluation`).
+    public static func privateEvaluation(
+        network: Network, holdout: LabeledDataset, sigma: Double, seed: UInt64?
+    ) throws -> PrivateEvaluation {
+        let probabilities = try network.predictProbabilities(holdout.features).map { min(max($0, 0), 1) }
+        let histogram =
+            holdout.classCount == 2
+            ? HoldoutHistogram(try BinaryPredictions(probabilities: probabilities, labels: holdout.labels))
+            : HoldoutHistogram(
+                try MulticlassPredictions(probabilities: probabilities, classCount: holdout.classCount, labels: holdout.labels))
+        var generator = seed.map { ChaChaNoiseGenerator(seed: $0 ^ 0x5EED_E7A1) } ?? ChaChaNoiseGenerator()
+        return try PrivateEvaluation.release(histogram, sigma: sigma, using: &generator)
     }
 
     /// Held-out metrics of `network` and of the task's baselines (`TaskDefinition.baselines`).

@@ -46,6 +46,8 @@ public actor TrainingRuns {
     private var finished: [String] = []
     /// Runs finished since this process started, by outcome (forgotten runs included).
     private var outcomes: [Status: Int] = [:]
+    /// Ids of every remembered run, oldest first.
+    private var started: [String] = []
 
     public init(trainer: TrainingService) {
         self.trainer = trainer
@@ -56,6 +58,7 @@ public actor TrainingRuns {
         _ = try await trainer.check(request)
         let run = Run(id: UUID().uuidString.lowercased(), status: .running)
         runs[run.id] = run
+        started.append(run.id)
         let trainer = trainer
         Task {
             var outcome = run
@@ -88,12 +91,23 @@ public actor TrainingRuns {
         return counts
     }
 
+    /// Every remembered run, newest first, without its card (`run(id:)` has it).
+    public func all() -> [Run] {
+        started.reversed().compactMap { id in
+            guard var run = runs[id] else { return nil }
+            run.card = nil
+            return run
+        }
+    }
+
     private func finish(_ run: Run) {
         outcomes[run.status, default: 0] += 1
         runs[run.id] = run
         finished.append(run.id)
         if finished.count > Self.keptFinishedRuns {
-            runs[finished.removeFirst()] = nil
+            let forgotten = finished.removeFirst()
+            runs[forgotten] = nil
+            started.removeAll { $0 == forgotten }
         }
     }
 }

@@ -59,7 +59,8 @@ public final class TrainingService: Sendable {
     }
 
     /// What a run of `request` would cost: q and steps from the number of users, σ calibrated to its ε
-    /// with the policy's accountant, and ε (and the σ each would need) under both accountants
+    /// with the policy's accountant (composed with the private evaluation, as `train` charges it), and ε
+    /// (and the σ each would need) under both accountants
     /// (`DPSGDExplanation`). Reads no event and spends nothing (`veil train --explain`).
     ///
     /// - Throws: as `check`, as `train` for the number of users, and `invalidInput` for a non-private
@@ -71,7 +72,8 @@ public final class TrainingService: Sendable {
         }
         let (samplingRate, steps) = Self.privateRun(plan, population: try await population(for: plan))
         return try DPSGDExplanation.explain(
-            samplingRate: samplingRate, steps: steps, delta: plan.delta, targetEpsilon: target, accountant: plan.accountant)
+            samplingRate: samplingRate, steps: steps, delta: plan.delta, targetEpsilon: target, accountant: plan.accountant,
+            alongside: [TrainingPipeline.evaluationRelease(targetEpsilon: target, delta: plan.delta).mechanism])
     }
 
     /// n, the registered identities (metadata only), checked against the plan's batch size.
@@ -117,19 +119,20 @@ public final class TrainingService: Sendable {
         var samplingRate = Double(plan.batchSize) / Double(population)
         var steps = 0
         var spendID: Int64?
+        var split: ModelCard.PrivacySplit?
         if plan.isPrivate, let target = plan.targetEpsilon {
             (samplingRate, steps) = Self.privateRun(plan, population: population)
-            let calibration = try NoiseCalibration.calibrate(
-                targetEpsilon: target, delta: plan.delta, samplingRate: samplingRate, steps: steps,
-                method: AccountingMethod(plan.accountant))
-            noiseMultiplier = calibration.noiseMultiplier
-            calibratedEpsilon = calibration.epsilon
+            let method = AccountingMethod(plan.accountant)
+            let cost = try TrainingPipeline.privateRunCost(
+                targetEpsilon: target, delta: plan.delta, samplingRate: samplingRate, steps: steps, method: method)
+            noiseMultiplier = cost.calibration.noiseMultiplier
+            calibratedEpsilon = cost.calibration.epsilon
+            split = try Self.split(cost.mechanism, evaluationSigma: cost.evaluationSigma, delta: plan.delta, method: method)
             spendID = try await budget.reserve(
                 BudgetRequest(
                     principal: principal, role: role,
-                    purpose: "train \(plan.task.rawValue) model (\(plan.model.rawValue))",
-                    mechanism: .subsampledGaussian(
-                        samplingRate: samplingRate, noiseMultiplier: calibration.noiseMultiplier, steps: steps))
+                    purpose: "train \(plan.task.rawValue) model (\(plan.model.rawValue)) with private evaluation",
+                    mechanism: cost.mechanism)
             ).spendID
         }
 
@@ -182,13 +185,18 @@ public final class TrainingService: Sendable {
                 steps: steps, totalSteps: steps, epsilonSoFar: calibratedEpsilon, meanLoss: nil))
         let (metrics, baselines) = try TrainingPipeline.evaluate(
             network: result.network, holdout: holdout, train: train, task: plan.task, schema: schema)
+        let privateMetrics = try split.map { split in
+            try TrainingPipeline.privateEvaluation(
+                network: result.network, holdout: holdout, sigma: split.evaluationNoiseSigma, seed: plan.seed)
+        }
 
         // h) card + artifact → registry (candidate) → audit.
         let artifact = ModelArtifact(network: result.network, training: result.report)
         var card = makeCard(
             plan: plan, schema: schema, artifact: artifact, population: population, samplingRate: samplingRate,
-            steps: steps, noiseMultiplier: noiseMultiplier, epsilon: calibratedEpsilon, metrics: metrics,
-            baselines: baselines, trainCount: train.rowCount, holdoutCount: holdout.rowCount)
+            steps: steps, noiseMultiplier: noiseMultiplier, epsilon: calibratedEpsilon, split: split,
+            privateMetrics: privateMetrics, metrics: metrics, baselines: baselines, trainCount: train.rowCount,
+            holdoutCount: holdout.rowCount)
         let file = try ModelFile.encode(card: card, artifact: artifact)
         let registered = card
         let record = try await models.register(
@@ -223,12 +231,14 @@ public final class TrainingService: Sendable {
 
     private func makeCard(
         plan: TrainingPlan, schema: FeatureSchema, artifact: ModelArtifact, population: Int, samplingRate: Double,
-        steps: Int, noiseMultiplier: Double?, epsilon: Double?, metrics: ModelEvaluation,
-        baselines: [String: ModelEvaluation], trainCount: Int, holdoutCount: Int
+        steps: Int, noiseMultiplier: Double?, epsilon: Double?, split: ModelCard.PrivacySplit?,
+        privateMetrics: PrivateEvaluation?, metrics: ModelEvaluation, baselines: [String: ModelEvaluation],
+        trainCount: Int, holdoutCount: Int
     ) -> ModelCard {
         var notes = [
-            "epsilon covers the model parameters (user-level DP: one example per user)",
-            "metrics, baselines and the train/holdout counts are computed on the protected users and are not covered by epsilon",
+            "epsilon covers the model parameters and private_metrics, one spend (user-level DP: one example per user)",
+            "private_metrics are differentially private: holdout histogram counts with discrete Gaussian noise, intervals by parametric bootstrap",
+            "NOT FOR RELEASE: metrics, baselines and the train/holdout counts are exact, computed on the protected users and not covered by epsilon",
             "the number of users (population) is treated as public",
         ]
         if !plan.isPrivate { notes.insert("NON-PRIVATE: trained without differential privacy; can never be approved or served", at: 0) }
@@ -248,8 +258,21 @@ public final class TrainingService: Sendable {
             clippingNorm: plan.isPrivate ? plan.clippingNorm : nil, steps: steps, epochs: plan.epochs,
             expectedBatchSize: plan.batchSize, population: population,
             accountant: plan.isPrivate ? ModelCard.accountantDescription(plan.accountant) : nil, seeded: plan.seed != nil,
-            metrics: metrics, baselines: baselines, trainCount: trainCount, holdoutCount: holdoutCount,
+            privacySplit: split, privateMetrics: privateMetrics, metrics: metrics, baselines: baselines, trainCount: trainCount, holdoutCount: holdoutCount,
             policyHash: policy.hash, notes: notes)
+    }
+
+    /// Each part's ε alone at `delta`, for the card and the audit record.
+    private static func split(
+        _ mechanism: PrivacyMechanism, evaluationSigma: Double, delta: Double, method: AccountingMethod
+    ) throws(VeilError) -> ModelCard.PrivacySplit {
+        guard case let .composition(parts) = mechanism, parts.count == 2 else {
+            throw VeilError(.integrity, field: "mechanism", "a private run is charged as its training and its evaluation")
+        }
+        let epsilons = parts.map { PrivacyAccountant.epsilon(composing: [$0], delta: delta, method: method) }
+        return ModelCard.PrivacySplit(
+            evaluationShare: TrainingPipeline.evaluationShare, evaluationNoiseSigma: evaluationSigma,
+            trainingEpsilon: epsilons[0], evaluationEpsilon: epsilons[1], charged: mechanism)
     }
 
     private func auditDetails(card: ModelCard, role: Role) -> [String: JSONValue] {
@@ -268,6 +291,14 @@ public final class TrainingService: Sendable {
         if let sigma = card.noiseMultiplier { details["noise_multiplier"] = .double(sigma) }
         if let clip = card.clippingNorm { details["clipping_norm"] = .double(clip) }
         if let window = card.dataWindow.windowDays { details["window_days"] = .int(Int64(window)) }
+        if let split = card.privacySplit {
+            // Both parts of the one spend, by their public parameters (never a metric value).
+            details["training_epsilon"] = .double(split.trainingEpsilon)
+            details["evaluation_epsilon"] = .double(split.evaluationEpsilon)
+            details["evaluation_noise_sigma"] = .double(split.evaluationNoiseSigma)
+            details["evaluation_share"] = .double(split.evaluationShare)
+            details["evaluation"] = .string(card.privateMetrics?.histogram ?? "")
+        }
         return details
     }
 }
