@@ -2,9 +2,13 @@ import VeilCore
 
 /// Checks that every private model's `model.train` record is linked to the `budget.spend` that paid
 /// for it, from the log alone: the train record's `spend_id` names a spend recorded before it, by the
-/// same actor, for the mechanism the run was accounted with (`subsampled_gaussian` with the record's
-/// `sampling_rate`, `noise_multiplier` and `steps`), and no two train records name the same spend. A
-/// non-private run spends nothing and names no spend.
+/// same actor, for the mechanism the run was accounted with, and no two train records name the same
+/// spend. A non-private run spends nothing and names no spend.
+///
+/// The mechanism is the `composition` of the DP-SGD steps (`subsampled_gaussian` with the record's
+/// `sampling_rate`, `noise_multiplier` and `steps`) and the private evaluation (`discrete_gaussian`,
+/// with the record's `evaluation_noise_sigma` as its `sigma` when the record states it) — or, in runs
+/// from before private evaluation, the plain `subsampled_gaussian`.
 ///
 /// `model.train` records written before Veil recorded the link (no `spend_id` on a private run) are
 /// counted as unlinked, not failed: they cannot be checked, and the summary says how many there are.
@@ -44,12 +48,8 @@ struct ModelSpendLinkage {
         guard spend.actor == body.actor else {
             return "model.train by \(body.actor) names spend_id \(id), which \(spend.actor) paid"
         }
-        let expected: JSONValue = [
-            "mechanism": "subsampled_gaussian", "sampling_rate": details["sampling_rate"] ?? .null,
-            "noise_multiplier": details["noise_multiplier"] ?? .null, "steps": details["steps"] ?? .null,
-        ]
-        guard Self.sameNumbers(spend.mechanism, expected) else {
-            return "model.train names spend_id \(id), but that spend's mechanism is not the run's (subsampled Gaussian with its sampling_rate, noise_multiplier and steps)"
+        guard Self.paysFor(details, spend.mechanism) else {
+            return "model.train names spend_id \(id), but that spend's mechanism is not the run's (subsampled Gaussian with its sampling_rate, noise_multiplier and steps, composed with its private evaluation's discrete Gaussian)"
         }
         claimed[id] = body.seq
         linked += 1
@@ -62,6 +62,23 @@ struct ModelSpendLinkage {
             note: unlinked == 0
                 ? "every private model.train record names the budget.spend that paid for it (\(linked) checked)"
                 : "\(linked) private model.train record(s) linked to their spends; \(unlinked) written before Veil recorded the link cannot be checked")
+    }
+
+    /// Whether `mechanism` (a spend's) is what the train record `details` was accounted with: its
+    /// DP-SGD steps composed with its evaluation's discrete Gaussian, or the steps alone (older runs).
+    private static func paysFor(_ details: [String: JSONValue], _ mechanism: JSONValue?) -> Bool {
+        let training: JSONValue = [
+            "mechanism": "subsampled_gaussian", "sampling_rate": details["sampling_rate"] ?? .null,
+            "noise_multiplier": details["noise_multiplier"] ?? .null, "steps": details["steps"] ?? .null,
+        ]
+        guard case .object(let spent)? = mechanism, spent["mechanism"] == "composition" else {
+            return sameNumbers(mechanism, training)
+        }
+        guard spent.count == 2, case .array(let parts)? = spent["parts"], parts.count == 2, sameNumbers(parts[0], training),
+            case .object(let evaluation) = parts[1], evaluation["mechanism"] == "discrete_gaussian"
+        else { return false }
+        guard let sigma = details["evaluation_noise_sigma"] else { return true }
+        return sameNumbers(evaluation["sigma"], sigma)
     }
 
     /// Equal JSON, with integers and doubles compared as numbers (a log may write 3 or 3.0).

@@ -165,13 +165,21 @@ import VeilCrypto
 
     static let mechanism: JSONValue = ["mechanism": "subsampled_gaussian", "sampling_rate": 0.1, "noise_multiplier": 1.25, "steps": 40]
 
-    /// A spend by `payer` (spend_id 7), then the `train` records given as (actor, details).
-    func log(payer: String = "ann-train", _ trains: [(String, [String: JSONValue])]) throws -> [String] {
+    /// What a run with private evaluation is charged (one spend): its steps composed with its evaluation.
+    static let composition: JSONValue = [
+        "mechanism": "composition",
+        "parts": [mechanism, ["mechanism": "discrete_gaussian", "sigma": 12.5, "sensitivity": 1, "count": 1]],
+    ]
+
+    /// A spend by `payer` (spend_id 7) for `mechanism`, then the `train` records given as (actor, details).
+    func log(
+        payer: String = "ann-train", mechanism: JSONValue = Self.mechanism, _ trains: [(String, [String: JSONValue])]
+    ) throws -> [String] {
         let directory = try ScratchDirectory()
         let log = try TestLog(dataDirectory: directory.path, signingKey: key)
         try log.record(
             actor: payer, action: .budgetSpend,
-            details: ["spend_id": 7, "mechanism": Self.mechanism, "epsilon": 1, "delta": 1e-6, "cumulative_epsilon": 1])
+            details: ["spend_id": 7, "mechanism": mechanism, "epsilon": 1, "delta": 1e-6, "cumulative_epsilon": 1])
         for (actor, details) in trains { try log.record(actor: actor, action: .modelTrain, details: details) }
         return try readLines(log.path)
     }
@@ -192,6 +200,30 @@ import VeilCrypto
         let result = verify(try log([("ann-train", Self.train())]))
         #expect(result.isValid)
         #expect(result.linkage.modelsLinked == 1 && result.linkage.modelsUnlinked == 0)
+    }
+
+    @Test func aRunWithPrivateEvaluationIsLinkedToItsComposedSpend() throws {
+        var train = Self.train()
+        train["evaluation_noise_sigma"] = 12.5
+        let result = verify(try log(mechanism: Self.composition, [("ann-train", train)]))
+        #expect(result.isValid, "\(result.failure?.reason ?? "")")
+        #expect(result.linkage.modelsLinked == 1)
+    }
+
+    @Test(arguments: [
+        (41, 12.5, "discrete_gaussian"),  // other steps
+        (40, 12.0, "discrete_gaussian"),  // another evaluation σ
+        (40, 12.5, "gaussian"),  // another evaluation mechanism
+    ] as [(Int64, Double, String)])
+    func aComposedSpendForAnotherRunIsNamed(steps: Int64, sigma: Double, evaluation: String) throws {
+        var train = Self.train(steps: steps)
+        train["evaluation_noise_sigma"] = .double(sigma)
+        let spend: JSONValue = [
+            "mechanism": "composition",
+            "parts": [Self.mechanism, ["mechanism": .string(evaluation), "sigma": 12.5, "sensitivity": 1, "count": 1]],
+        ]
+        let failure = try #require(verify(try log(mechanism: spend, [("ann-train", train)])).failure)
+        #expect(failure.reason.contains("that spend's mechanism is not the run's"), "\(failure.reason)")
     }
 
     @Test func anOlderTrainRecordWithoutTheLinkIsCountedNotFailed() throws {
