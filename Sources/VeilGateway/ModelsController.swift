@@ -52,27 +52,36 @@ struct ModelsController {
     }
 
     @Sendable func show(request: Request, context: VeilRequestContext) async throws -> Response {
-        var description = try await models.describe(id: try Self.id(context))
-        description.card = ModelCard.shown(description.card, to: context.principal?.role, policy: policy)
-        return try JSONBody.response(description)
+        try JSONBody.response(try await shownDescription(context))
     }
 
     /// `GET /v1/models/{id}/card.html`: the card as an HTML fragment with its plots inline
-    /// (`ReportDocument.modelFragment`, what `veil report model` writes), every value escaped.
+    /// (`ReportDocument.modelFragment`, what `veil report model` writes), every value escaped — the
+    /// card as the caller's role may see it, as `show` gives it.
     @Sendable func card(request: Request, context: VeilRequestContext) async throws -> Response {
-        let fragment = ReportDocument.modelFragment(try await models.describe(id: try Self.id(context)))
+        let fragment = ReportDocument.modelFragment(try await shownDescription(context))
         return Response(
             status: .ok, headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: "default-src 'none'"],
             body: .init(byteBuffer: ByteBuffer(string: fragment)))
+    }
+
+    /// Model `{id}` with its card as the caller's role may see it (`ModelCard.shown`).
+    private func shownDescription(_ context: VeilRequestContext) async throws -> ModelDescription {
+        var description = try await models.describe(id: try Self.id(context))
+        description.card = ModelCard.shown(description.card, to: context.principal?.role, policy: policy)
+        return description
     }
 
     @Sendable func approve(request: Request, context: VeilRequestContext) async throws -> Response {
         let id = try Self.id(context)
         let approval = try await JSONRequest.decode(Approval.self, from: request)
         let reviewer = context.actor
+        let exactMetricsShown = ModelCard.showsExactMetrics(to: context.principal?.role, policy: policy)
         return try JSONBody.response(
             try await JSONRequest.validating {
-                try await models.approve(id: id, reviewer: reviewer, note: approval.note, qualityOverride: approval.overrideQuality)
+                try await models.approve(
+                    id: id, reviewer: reviewer, note: approval.note, qualityOverride: approval.overrideQuality,
+                    exactMetricsShown: exactMetricsShown)
             })
     }
 

@@ -47,6 +47,22 @@ import VeilCore
         #expect(QualityGate.judge(card: try card(0.4, 0.35)).passes)
     }
 
+    /// Over HTTP the gate follows the exact statistics it is read from (`ModelCard.shown`): without the
+    /// policy's leave, and for every role but reviewer and admin, it keeps its verdict and loses its numbers.
+    @Test(arguments: [(Role.reviewer, true, true), (.admin, true, true), (.reviewer, false, false), (.analyst, true, false), (.auditor, true, false)])
+    func theGateShowsItsNumbersOnlyWhereTheExactMetricsAreShown(role: Role, allowed: Bool, exact: Bool) throws {
+        var card = try Self.card(Self.binary("0.323", baselines: ["base_rate": 0.5, "recency": 0.55]))
+        card["quality_gate"] = .object(QualityGate.judge(card: card).json)
+        var policy = Policy()
+        policy.training.exactHoldoutMetrics = allowed
+        let gate = try #require(ModelCard.shown(card, to: role, policy: policy)["quality_gate"]?.objectValue)
+        #expect(gate["passes"] == .bool(false) && gate["metric"] == "roc_auc" && gate["best_baseline"] == "recency")
+        #expect((gate["model"] != nil) == exact && (gate["best_baseline_value"] != nil) == exact)
+        guard case .string(let reason)? = gate["reason"] else { Issue.record("no reason"); return }
+        #expect(reason.contains(where: \.isNumber) == exact, "\(reason)")
+        if !exact { #expect(reason == QualityGate.numberFreeReason(passes: false)) }
+    }
+
     @Test func aCardWithoutMetricsFails() throws {
         let gate = QualityGate.judge(card: try Self.card(#"{"metrics":{},"baselines":{}}"#))
         #expect(!gate.passes && gate.metric == nil)

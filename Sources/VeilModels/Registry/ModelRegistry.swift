@@ -138,7 +138,11 @@ public final class ModelRegistry: Sendable {
     /// Approves a candidate. Refuses a non-private model, and a reviewer who trained it (or a model
     /// whose trainer is unrecorded). A model that fails its `QualityGate` needs `qualityOverride`, a
     /// note saying why it is approved anyway (recorded with the approval); one that passes takes none.
-    public func approve(id: String, reviewer: String, note: String, qualityOverride: String? = nil) async throws -> ModelRecord {
+    /// The refusal states the gate's exact values only when `exactMetricsShown` (the CLI's operator;
+    /// over HTTP, `ModelCard.showsExactMetrics`), else its number-free reason.
+    public func approve(
+        id: String, reviewer: String, note: String, qualityOverride: String? = nil, exactMetricsShown: Bool = true
+    ) async throws -> ModelRecord {
         let note = try Self.checkedNote(note)
         let qualityOverride = try qualityOverride.map { try Self.checkedNote($0, field: "override_quality") }
         let record = try await find(id: id)
@@ -156,14 +160,15 @@ public final class ModelRegistry: Sendable {
                 "\(reviewer) trained model \(id) and cannot approve it; another principal must (`veil models approve --as NAME`, or a reviewer token)")
         }
         let gate = QualityGate.judge(card: try ModelFile.cardJSON(try await artifact(id: id)))
+        let reason = exactMetricsShown ? gate.reason : QualityGate.numberFreeReason(passes: gate.passes)
         switch (gate.passes, qualityOverride) {
         case (false, nil):
             throw VeilError(
                 .invalidInput, field: "override_quality",
-                "model \(id) does not beat its baselines (\(gate.reason)); approve it only with an override note saying why (`--override-quality NOTE`, or \"override_quality\" in the body)")
+                "model \(id) does not beat its baselines (\(reason)); approve it only with an override note saying why (`--override-quality NOTE`, or \"override_quality\" in the body)")
         case (true, .some):
             throw VeilError(
-                .invalidInput, field: "override_quality", "model \(id) beats its baselines (\(gate.reason)); there is nothing to override")
+                .invalidInput, field: "override_quality", "model \(id) beats its baselines (\(reason)); there is nothing to override")
         default:
             return try await review(id: id, to: .approved, reviewer: reviewer, note: note, qualityOverride: qualityOverride)
         }

@@ -32,6 +32,24 @@ public struct QualityGate: Sendable, Hashable {
         ]
     }
 
+    /// `gate` (as `json`) for a reader who may not see the exact holdout statistics
+    /// (`ModelCard.shown`): without `model` and `best_baseline_value`, its `reason` naming no number.
+    /// `passes`, `metric`, `best_baseline` and an override stay: a reviewer needs them to know whether
+    /// an approval needs an override.
+    public static func withoutExactValues(_ gate: [String: JSONValue]) -> [String: JSONValue] {
+        var gate = gate
+        gate.removeValue(forKey: "model")
+        gate.removeValue(forKey: "best_baseline_value")
+        gate["reason"] = .string(numberFreeReason(passes: gate["passes"] == .bool(true)))
+        return gate
+    }
+
+    /// The reason without the exact values it compares: whether the model beats its baselines.
+    public static func numberFreeReason(passes: Bool) -> String {
+        (passes ? "the model beats" : "the model does not beat")
+            + " its baselines on the exact holdout metrics (the values are not shown: they are not covered by epsilon)"
+    }
+
     /// The gate for the stored card `card` (snake_case JSON, as `ModelFile.cardJSON` reads it).
     public static func judge(card: [String: JSONValue]) -> QualityGate {
         let baselines = card["baselines"]?.objectValue ?? [:]
