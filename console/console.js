@@ -251,31 +251,52 @@ async function cardFragment(id) {
 }
 
 async function renderModel(id) {
-  const { record } = await api("/v1/models/" + id);
+  const { record, card } = await api("/v1/models/" + id);
   const content = [el("p", {}, el("button", { type: "button", class: "link", text: "← all models", onclick: () => open("models") }))];
-  if (may("review")) content.push(reviewPanel(record));
+  if (may("review")) content.push(reviewPanel(record, card));
   content.push(await cardFragment(id));
   return content;
 }
 
-function reviewPanel(record) {
-  const note = el("textarea", { id: "review-note", maxlength: "2000", placeholder: "Why (required, audited; no personal data)" });
-  const decide = async (action) => {
+// A reviewer's decisions on one model: approve or reject a candidate (a candidate that fails its
+// quality gate is approved only with an override note), revoke an approved model.
+function reviewPanel(record, card) {
+  const post = async (action, body) => {
     try {
-      const updated = await api("/v1/models/" + record.id + "/" + action, { method: "POST", body: { note: note.value } });
+      const updated = await api("/v1/models/" + record.id + "/" + action, { method: "POST", body });
       showMessage("Model " + updated.id + " is now " + updated.state + ".", true);
       open("model", record.id);
     } catch (error) {
       showMessage(error.message);
     }
   };
+  const gate = (card && card.quality_gate) || null;
   const panel = el("div", { class: "review", id: "review" }, el("h3", { text: "Review (" + record.state + ")" }));
+  if (gate !== null) {
+    panel.append(el("p", { id: "quality-gate", text: "Quality gate: " + (gate.passes ? "passes" : "FAILS") + " — " + gate.reason }));
+    if (gate.override_note) panel.append(el("p", { text: "Approved anyway by " + (gate.override_by || "—") + ": " + gate.override_note }));
+  }
   if (record.state === "candidate") {
-    panel.append(note,
-      el("button", { type: "button", id: "approve", text: "Approve for serving", onclick: () => decide("approve") }),
-      el("button", { type: "button", id: "reject", text: "Reject", onclick: () => decide("reject") }));
+    const note = el("textarea", { id: "review-note", maxlength: "2000", placeholder: "Why (required, audited; no personal data)" });
+    const fails = gate !== null && gate.passes === false;
+    const override = fails
+      ? el("textarea", { id: "override-quality", maxlength: "2000", placeholder: "This model does not beat its baselines: why approve it anyway (required to approve, audited)" })
+      : null;
+    const approval = () => (override !== null && override.value.trim() !== ""
+      ? { note: note.value, override_quality: override.value } : { note: note.value });
+    panel.append(note, override,
+      el("button", { type: "button", id: "approve", text: "Approve for serving", onclick: () => post("approve", approval()) }),
+      el("button", { type: "button", id: "reject", text: "Reject", onclick: () => post("reject", { note: note.value }) }));
   } else {
     panel.append(el("p", { text: "Reviewed by " + (record.reviewer || "—") + ": " + (record.review_note || "—") }));
+  }
+  if (record.state === "approved") {
+    const note = el("textarea", { id: "revoke-note", maxlength: "2000", placeholder: "Why revoke (required, audited; no personal data)" });
+    panel.append(note,
+      el("button", { type: "button", id: "revoke", text: "Revoke: stop serving now", onclick: () => post("revoke", { note: note.value }) }));
+  }
+  if (record.state === "revoked") {
+    panel.append(el("p", { id: "revoked", text: "Revoked by " + (record.revoked_by || "—") + ": " + (record.revoke_note || "—") }));
   }
   return panel;
 }

@@ -9,7 +9,8 @@ Usage (the test VeilCLITests/ConsoleBrowserTests runs it):
 Tokens come from the environment (never argv, never a URL). What it does, failing with a message at
 the first step that does not hold:
   reviewer: signs in, sees the Models list, opens the model to approve, sees its card with three plots
-            (ROC, precision-recall, calibration), approves it with a note, opens the model whose
+            (ROC, precision-recall, calibration), approves it with a note (and an override note when
+            the card says it fails its quality gate), revokes it with a note, opens the model whose
             review note is <script>alert(1)</script> and sees that note as text (no script element,
             no alert), compares two models side by side;
   auditor:  sees the budget chart (an image that loaded), the audit page (chain verified, records in
@@ -134,9 +135,24 @@ class Check:
         self.shot("model-card")
         note = self.driver.find_element(By.ID, "review-note")
         note.send_keys("card, plots and baselines checked in the console")
+        gate = self.text("#quality-gate")
+        self.seen["quality_gate"] = gate
+        overrides = self.driver.find_elements(By.ID, "override-quality")
+        self.expect(bool(overrides) == ("FAILS" in gate), f"the override field does not follow the gate: {gate!r}")
+        if overrides:
+            overrides[0].send_keys("console check: quality is not the point")
         self.driver.find_element(By.ID, "approve").click()
         self.wait(lambda d: "is now approved" in d.find_element(By.ID, "message").text, "the approval message")
         self.wait(lambda d: "Review (approved)" in self.text("#review"), "the card to show the approved state")
+
+        revoke_note = self.wait(EC.visibility_of_element_located((By.ID, "revoke-note")), "the revoke note field")
+        revoke_note.send_keys("revoked in the console check")
+        self.driver.find_element(By.ID, "revoke").click()
+        self.wait(lambda d: "is now revoked" in d.find_element(By.ID, "message").text, "the revocation message")
+        self.wait(lambda d: "Review (revoked)" in self.text("#review"), "the card to show the revoked state")
+        self.expect("revoked in the console check" in self.text("#revoked"), "the revocation note is not shown")
+        self.expect(not self.driver.find_elements(By.ID, "revoke"), "a revoked model still offers Revoke")
+        self.shot("revoked")
 
         self.driver.find_element(By.CSS_SELECTOR, "#page button.link").click()  # back to the list
         card = self.open_model(hostile)
@@ -215,7 +231,7 @@ class Check:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", required=True)
-    parser.add_argument("--approve", required=True, help="the candidate the reviewer approves")
+    parser.add_argument("--approve", required=True, help="the candidate the reviewer approves, then revokes")
     parser.add_argument("--hostile", required=True, help="a reviewed model whose note is <script>alert(1)</script>")
     parser.add_argument("--out", required=True, help="folder for the screenshots")
     arguments = parser.parse_args()

@@ -70,7 +70,7 @@ row "gateway" "stopped on SIGTERM"
 MODELS=()
 for TASK in purchase churn; do
     step "5. train $TASK (DP-SGD, ε = 2)"
-    "$VEIL" train --task "$TASK" --epsilon 2 --json >"$DEMO/train-$TASK.json"
+    "$VEIL" train --task "$TASK" --epsilon 2 --as demo-trainer --json >"$DEMO/train-$TASK.json"
     jq -r '
         def f: . * 1000 | round / 1000;
         "   model                  \(.model_id) (\(.model.kind), candidate)",
@@ -85,9 +85,9 @@ for TASK in purchase churn; do
     MODELS+=("$(jq -r .model_id "$DEMO/train-$TASK.json")")
 done
 
-step "6. review"
+step "6. review (by a second principal: who trained a model cannot approve it)"
 for MODEL in "${MODELS[@]}"; do
-    "$VEIL" models approve "$MODEL" --note "demo: card checked, AUC above the baselines" --json >/dev/null
+    "$VEIL" models approve "$MODEL" --note "demo: card checked, AUC above the baselines" --as demo-reviewer --json >/dev/null
 done
 "$VEIL" models list --json | jq -r '.[] | "   \(.id)  \(.task)  \(.state)  ε = \(.epsilon * 1000 | round / 1000)"'
 

@@ -54,7 +54,7 @@ public struct TokenService: TokenAuthenticating {
     /// Creates a token for `name` with `role`, records `token.issue` (name and role) as `actor`, and
     /// returns it. Throws `VeilError(.invalidInput)` for a bad name and `.alreadyExists` for a used one.
     public func issue(name: String, role: Role, actor: String) async throws -> IssuedToken {
-        try Self.validate(name: name)
+        try Principal.checkName(name, field: "name")
         var secret = SystemRandom.bytes(Self.secretLength)
         defer { SecretBytes.wipe(&secret) }
         let created = wholeSecondNow()
@@ -101,13 +101,6 @@ public struct TokenService: TokenAuthenticating {
         BLAKE2b.keyedHash(secret, key: hashKey, outputLength: 32)
     }
 
-    /// Token names appear in logs, audit records and budgets: 1–64 characters of `A–Z a–z 0–9 . _ -`.
-    static func validate(name: String) throws {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
-        guard (1...64).contains(name.count), name.allSatisfy(allowed.contains) else {
-            throw VeilError(.invalidInput, field: "name", "must be 1–64 characters of letters, digits, '.', '_' or '-'")
-        }
-    }
 }
 
 /// Unpadded base64url (RFC 4648 §5), canonical only: a string that does not re-encode to itself is refused.

@@ -37,13 +37,15 @@ public struct AuditVerification: Sendable, Hashable, Encodable {
     public let head: AuditHead
     public let failure: AuditFailure?
     public let epsilon: EpsilonCheck
+    /// Whether private models' `model.train` records were linked to the spends that paid for them.
+    public let linkage: LinkageCheck
     /// The seq of the checkpoint the log was checked against, if one was given.
     public let checkpointSeq: UInt64?
 
     public var isValid: Bool { failure == nil }
 
     enum CodingKeys: String, CodingKey {
-        case valid, failure, epsilon
+        case valid, failure, epsilon, linkage
         case recordsChecked = "records_checked"
         case headSeq = "head_seq"
         case headHash = "head_hash"
@@ -58,6 +60,7 @@ public struct AuditVerification: Sendable, Hashable, Encodable {
         try container.encode(head.hashHex, forKey: .headHash)
         try container.encodeIfPresent(failure, forKey: .failure)
         try container.encode(epsilon, forKey: .epsilon)
+        try container.encode(linkage, forKey: .linkage)
         try container.encodeIfPresent(checkpointSeq, forKey: .checkpointSeq)
     }
 }

@@ -16,16 +16,18 @@ public enum AuditVerifier {
     /// `actor`, `action` and `details`. With `checkpoint`: its signature verifies, the log reaches its
     /// seq, and the record at that seq has its hash. With `recomputeEpsilon`: every `budget.spend`
     /// record's `cumulative_epsilon` matches the recomputation (relative tolerance 1e-9); without it
-    /// this check is skipped and the result says so.
+    /// this check is skipped and the result says so. Always: every private `model.train` record that
+    /// names its `spend_id` is linked to that spend (`ModelSpendLinkage`).
     public static func verify(
         lines: [String], publicKey: SigningPublicKey, checkpoint: AuditCheckpoint?,
         recomputeEpsilon: EpsilonRecomputation? = nil
     ) -> AuditVerification {
         var replay = SpendReplay(recompute: recomputeEpsilon)
+        var linkage = ModelSpendLinkage()
         var head = AuditHead.empty
         func result(_ failure: AuditFailure?) -> AuditVerification {
             AuditVerification(
-                recordsChecked: Int(head.seq), head: head, failure: failure, epsilon: replay.summary,
+                recordsChecked: Int(head.seq), head: head, failure: failure, epsilon: replay.summary, linkage: linkage.summary,
                 checkpointSeq: checkpoint?.seq)
         }
         if let checkpoint, !checkpoint.isValid(publicKey: publicKey) {
@@ -37,7 +39,9 @@ public enum AuditVerifier {
             case .failure(let failure):
                 return result(AuditFailure(line: index + 1, seq: failure.seq ?? expected, reason: failure.reason))
             case .success(let (body, hash)):
-                if let reason = replay.check(body) { return result(AuditFailure(line: index + 1, seq: body.seq, reason: reason)) }
+                for reason in [replay.check(body), linkage.check(body)] {
+                    if let reason { return result(AuditFailure(line: index + 1, seq: body.seq, reason: reason)) }
+                }
                 head = AuditHead(seq: body.seq, hash: hash)
             }
         }

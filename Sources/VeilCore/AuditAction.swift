@@ -47,6 +47,12 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let modelApprove = AuditAction("model.approve")
     /// A candidate rejected. Details: `model_id`, `task`, `note`.
     public static let modelReject = AuditAction("model.reject")
+    /// An approved model withdrawn: it never serves again. Details: `model_id`, `task`, `note`.
+    public static let modelRevoke = AuditAction("model.revoke")
+    /// Predictions an approved model served on one UTC day since the last count was written (written
+    /// every minute by `veil serve`, at its shutdown, and by `veil predict`). Details: `model_id`, `task`,
+    /// `day`, `count`; a day's total is the sum of its records.
+    public static let modelPredictions = AuditAction("model.predictions")
     /// Every user scored with an approved model. Details: model id, counts.
     public static let modelScore = AuditAction("model.score")
     /// A DP aggregate query answered. Details: the plan and what it spent.
@@ -54,6 +60,14 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
     /// The operator read the exact (not differentially private) event statistics. Details: `events`,
     /// `days` (how much was shown).
     public static let statsRead = AuditAction("stats.read")
+
+    /// Every action Veil records, in the order `docs/audit.md` lists them (a test holds the two, and
+    /// the constants above, to the same list).
+    public static let all: [AuditAction] = [
+        keyInit, keyBind, policyLoad, ingestBatch, subjectErase, subjectReidentify, tokenIssue, tokenRevoke, budgetSpend,
+        budgetRefuse, modelTrain, modelApprove, modelReject, modelRevoke, modelPredictions, modelScore, statsRead,
+        queryRun,
+    ]
 
     /// True for names of the form `word(.word)*`, words of lowercase letters, digits and `_`.
     public static func isWellFormed(_ name: String) -> Bool {

@@ -40,7 +40,7 @@ public func buildRouter(services: GatewayServices, policy: Policy, metrics: Gate
     router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
     router.add(middleware: ErrorResponseMiddleware())
 
-    OperationsController(metrics: metrics).addRoutes(to: router)
+    OperationsController(metrics: metrics, services: services).addRoutes(to: router)
     ConsoleController().addRoutes(to: router)
 
     let v1 = router.group("v1")
@@ -67,8 +67,8 @@ public func buildRouter(services: GatewayServices, policy: Policy, metrics: Gate
         TrainingRunsController(runs: runs, policy: policy).addRoutes(to: guarded.group("training-runs", .training))
     }
     if let predictor = services.predictor {
-        PredictController(predictor: predictor).addRoutes(to: guarded.group("predict", .predict))
-        RecommendationsController(predictor: predictor).addRoutes(to: guarded.group("recommendations", .predict))
+        PredictController(predictor: predictor, metrics: metrics).addRoutes(to: guarded.group("predict", .predict))
+        RecommendationsController(predictor: predictor, metrics: metrics).addRoutes(to: guarded.group("recommendations", .predict))
     }
     if let statistics = services.statistics {
         StatsController(statistics: statistics).addRoutes(to: guarded.group("stats", .stats))

@@ -5,9 +5,11 @@ import VeilModels
 import VeilReport
 
 /// The model registry: `GET /v1/models` (every model, newest first), `GET /v1/models/{id}` (state,
-/// review and card, as `veil models show --json`), and a reviewer's `POST /v1/models/{id}/approve`
-/// and `/reject` with `{"note": "..."}` (required, audited with the token's name as reviewer);
-/// `GET /v1/models/{id}/card.html`, the card as the console and `veil report model` show it.
+/// review and card, as `veil models show --json`), and a reviewer's `POST /v1/models/{id}/approve`,
+/// `/reject` and `/revoke` with `{"note": "..."}` (required, `ModelRegistry.checkedNote`; audited with
+/// the token's name as reviewer) — an approval also takes `override_quality` for a model that does not
+/// beat its baselines; `GET /v1/models/{id}/card.html`, the card as the console and `veil report model`
+/// show it.
 ///
 /// Reading and reviewing are registered on separate groups (`addReadRoutes`, `addReviewRoutes`) so
 /// each carries its own role check. A card is shown as `ModelCard.shown` allows the caller's role: exact
@@ -25,6 +27,7 @@ struct ModelsController {
     func addReviewRoutes(to group: RouterGroup<VeilRequestContext>) {
         group.post("{id}/approve", use: approve)
         group.post("{id}/reject", use: reject)
+        group.post("{id}/revoke", use: revoke)
     }
 
     /// `{"note": "..."}`: why the reviewer decided so; audited, so it must hold no personal data.
@@ -32,31 +35,62 @@ struct ModelsController {
         let note: String
     }
 
+    /// An approval: `{"note": "...", "override_quality": "..."}`, the override only for a model that
+    /// does not beat its baselines (`QualityGate`).
+    struct Approval: Decodable {
+        let note: String
+        let overrideQuality: String?
+
+        enum CodingKeys: String, CodingKey {
+            case note
+            case overrideQuality = "override_quality"
+        }
+    }
+
     @Sendable func list(request: Request, context: VeilRequestContext) async throws -> Response {
         try JSONBody.response(["models": try await models.list()])
     }
 
     @Sendable func show(request: Request, context: VeilRequestContext) async throws -> Response {
-        var description = try await models.describe(id: try Self.id(context))
-        description.card = ModelCard.shown(description.card, to: context.principal?.role, policy: policy)
-        return try JSONBody.response(description)
+        try JSONBody.response(try await shownDescription(context))
     }
 
     /// `GET /v1/models/{id}/card.html`: the card as an HTML fragment with its plots inline
-    /// (`ReportDocument.modelFragment`, what `veil report model` writes), every value escaped.
+    /// (`ReportDocument.modelFragment`, what `veil report model` writes), every value escaped — the
+    /// card as the caller's role may see it, as `show` gives it.
     @Sendable func card(request: Request, context: VeilRequestContext) async throws -> Response {
-        let fragment = ReportDocument.modelFragment(try await models.describe(id: try Self.id(context)))
+        let fragment = ReportDocument.modelFragment(try await shownDescription(context))
         return Response(
             status: .ok, headers: [.contentType: "text/html; charset=utf-8", .contentSecurityPolicy: "default-src 'none'"],
             body: .init(byteBuffer: ByteBuffer(string: fragment)))
     }
 
+    /// Model `{id}` with its card as the caller's role may see it (`ModelCard.shown`).
+    private func shownDescription(_ context: VeilRequestContext) async throws -> ModelDescription {
+        var description = try await models.describe(id: try Self.id(context))
+        description.card = ModelCard.shown(description.card, to: context.principal?.role, policy: policy)
+        return description
+    }
+
     @Sendable func approve(request: Request, context: VeilRequestContext) async throws -> Response {
-        try await review(request, context) { try await models.approve(id: $0, reviewer: $1, note: $2) }
+        let id = try Self.id(context)
+        let approval = try await JSONRequest.decode(Approval.self, from: request)
+        let reviewer = context.actor
+        let exactMetricsShown = ModelCard.showsExactMetrics(to: context.principal?.role, policy: policy)
+        return try JSONBody.response(
+            try await JSONRequest.validating {
+                try await models.approve(
+                    id: id, reviewer: reviewer, note: approval.note, qualityOverride: approval.overrideQuality,
+                    exactMetricsShown: exactMetricsShown)
+            })
     }
 
     @Sendable func reject(request: Request, context: VeilRequestContext) async throws -> Response {
         try await review(request, context) { try await models.reject(id: $0, reviewer: $1, note: $2) }
+    }
+
+    @Sendable func revoke(request: Request, context: VeilRequestContext) async throws -> Response {
+        try await review(request, context) { try await models.revoke(id: $0, reviewer: $1, note: $2) }
     }
 
     private func review<Record: Encodable>(
@@ -64,10 +98,7 @@ struct ModelsController {
         _ decide: (_ id: String, _ reviewer: String, _ note: String) async throws -> Record
     ) async throws -> Response {
         let id = try Self.id(context)
-        let note = try await JSONRequest.decode(Review.self, from: request).note.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...2000).contains(note.count) else {
-            throw APIError.unprocessable("note: is required: 1 to 2000 characters saying why")
-        }
+        let note = try await JSONRequest.decode(Review.self, from: request).note
         let reviewer = context.actor
         return try JSONBody.response(try await JSONRequest.validating { try await decide(id, reviewer, note) })
     }

@@ -5,10 +5,13 @@ import Hummingbird
 ///
 /// `/metrics` needs no token on purpose: a Prometheus scraper should not hold a token that could also
 /// call other endpoints (the only role that reaches everything is `admin`, which can erase subjects),
-/// and the exposition holds only aggregate counters and latencies labelled by route template, method
-/// and status — never an ID, a token or a body. Keep the port off the public network.
+/// and the exposition holds only aggregate counters, gauges and latencies labelled by route template,
+/// method, status, task, state and dataset — never an ID, a token or a body. Keep the port off the
+/// public network.
 struct OperationsController {
     let metrics: GatewayMetrics
+    /// Read at each scrape for the state gauges (`GatewayMetrics.refresh`).
+    let services: GatewayServices
 
     func addRoutes(to router: Router<VeilRequestContext>) {
         router.get("healthz", use: health)
@@ -27,7 +30,8 @@ struct OperationsController {
     }
 
     @Sendable func exposition(request: Request, context: VeilRequestContext) async throws -> Response {
-        Response(
+        try await metrics.refresh(budget: services.budget, models: services.models, runs: services.trainingRuns)
+        return Response(
             status: .ok,
             headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))

@@ -12,6 +12,7 @@ import VeilModels
 /// is `{"index", "pseudonym", "error": "not_found", "message"}` and the others are scored.
 struct PredictController {
     let predictor: PredictionService
+    let metrics: GatewayMetrics
 
     func addRoutes(to group: RouterGroup<VeilRequestContext>) {
         group.post(use: predict)
@@ -20,6 +21,7 @@ struct PredictController {
     @Sendable func predict(request: Request, context: VeilRequestContext) async throws -> Response {
         let body = try await JSONRequest.decode(PredictionRequest.self, from: request)
         let outcomes = try await JSONRequest.validating { try await predictor.predict(body.subjects, task: body.task, at: body.at) }
+        metrics.recordPredictions(outcomes.count(where: \.isAnswered), task: body.task.rawValue)
         if body.isSingle { return try JSONBody.response(try outcomes[0].get()) }
         return try JSONBody.response(["predictions": outcomes])
     }

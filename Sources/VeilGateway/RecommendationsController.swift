@@ -11,6 +11,7 @@ import VeilModels
 /// put in an error.
 struct RecommendationsController {
     let predictor: PredictionService
+    let metrics: GatewayMetrics
 
     func addRoutes(to group: RouterGroup<VeilRequestContext>) {
         group.post(use: recommend)
@@ -21,6 +22,7 @@ struct RecommendationsController {
         let recommendations = try await JSONRequest.validating {
             try await predictor.recommend(body.subjects, k: body.k, excludeSeen: body.excludeSeen, at: body.at)
         }
+        metrics.recordRecommendations(recommendations.count(where: \.isAnswered))
         return try JSONBody.response(["recommendations": recommendations])
     }
 }

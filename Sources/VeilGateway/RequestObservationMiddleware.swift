@@ -4,9 +4,11 @@ import Logging
 import VeilCore
 
 /// The route template of a request for logs and metrics: `/v1/subjects/{user_id}`, never the path
-/// that was sent (it may hold a raw ID or a query string). `unmatched` when no route matched.
+/// that was sent (it may hold a raw ID or a query string). `unmatched` when no route matched — which
+/// Hummingbird marks with no endpoint path or with its sentinel `NotFound` (templates start with `/`).
 func routeTemplate(_ context: some RequestContext) -> String {
-    context.endpointPath ?? "unmatched"
+    guard let template = context.endpointPath, template.hasPrefix("/") else { return "unmatched" }
+    return template
 }
 
 /// Logs one line per request: method, route template, status and duration. Never the path, the

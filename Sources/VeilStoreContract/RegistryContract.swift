@@ -32,24 +32,58 @@ enum RegistryContract {
             #expect(try await stores.models.all().map(\.id) == ["cc03", "bb02", "aa01"])
 
             let approved = try await stores.models.review(
-                id: "aa01", to: .approved, reviewer: "reviewer-1", note: "ok", atMillis: 5_000, audit: reviewed)
+                id: "aa01", to: .approved, reviewer: "reviewer-1", note: "ok", qualityOverride: nil, atMillis: 5_000, audit: reviewed)
             #expect(approved.state == .approved && approved.reviewer == "reviewer-1" && approved.reviewedMillis == 5_000)
-            _ = try await stores.models.review(id: "bb02", to: .approved, reviewer: "reviewer-1", note: "newer", atMillis: 6_000, audit: reviewed)
+            _ = try await stores.models.review(
+                id: "bb02", to: .approved, reviewer: "reviewer-1", note: "newer", qualityOverride: "pilot only", atMillis: 6_000, audit: reviewed)
             #expect(try await stores.models.serving(task: "purchase")?.id == "bb02")
+            #expect(try await deployment.open().models.find(id: "bb02")?.qualityOverride == "pilot only")
+            #expect(try await stores.models.find(id: "aa01")?.qualityOverride == nil)
             #expect(try await stores.models.serving(task: "churn") == nil)
 
             let again = await #expect(throws: VeilError.self) {
-                try await stores.models.review(id: "aa01", to: .rejected, reviewer: "r", note: "x", atMillis: 7_000, audit: reviewed)
+                try await stores.models.review(id: "aa01", to: .rejected, reviewer: "r", note: "x", qualityOverride: nil, atMillis: 7_000, audit: reviewed)
             }
             #expect(again?.code == .invalidInput)
             let missing = await #expect(throws: VeilError.self) {
-                try await stores.models.review(id: "dd04", to: .approved, reviewer: "r", note: "x", atMillis: 7_000, audit: reviewed)
+                try await stores.models.review(id: "dd04", to: .approved, reviewer: "r", note: "x", qualityOverride: nil, atMillis: 7_000, audit: reviewed)
             }
             #expect(missing?.code == .notFound)
             #expect(try await stores.models.find(id: "aa01")?.state == .approved)
             #expect(try await stores.models.find(id: "dd04") == nil)
             let chain = try await deployment.verifiedChain(stores)
             #expect(chain.map(\.action) == ["model.train", "model.train", "model.train", "model.train", "model.approve", "model.approve"])
+        },
+        StoreContractCase("models: a revocation commits with its record; only an approved model is revoked; it stops serving") { deployment in
+            let stores = try await deployment.open()
+            _ = try await stores.models.register(model("aa01", at: 1_000), audit: trained("aa01"))
+            _ = try await stores.models.register(model("bb02", at: 2_000), audit: trained("bb02"))
+            let revoke = { (id: String, at: Int64) in
+                try await stores.models.revoke(id: id, by: "reviewer-2", note: "drifted", atMillis: at) { record in
+                    AuditDraft(actor: record.revokedBy ?? "", action: .modelRevoke, details: ["model_id": .string(record.id)])
+                }
+            }
+            let candidate = await #expect(throws: VeilError.self) { try await revoke("aa01", 3_000) }
+            #expect(candidate?.code == .invalidInput)
+            let missing = await #expect(throws: VeilError.self) { try await revoke("dd04", 3_000) }
+            #expect(missing?.code == .notFound)
+
+            _ = try await stores.models.review(id: "aa01", to: .approved, reviewer: "reviewer-1", note: "ok", qualityOverride: nil, atMillis: 4_000, audit: reviewed)
+            _ = try await stores.models.review(id: "bb02", to: .approved, reviewer: "reviewer-1", note: "newer", qualityOverride: nil, atMillis: 5_000, audit: reviewed)
+            #expect(try await stores.models.serving(task: "purchase")?.id == "bb02")
+            let revoked = try await revoke("bb02", 6_000)
+            #expect(revoked.state == .revoked && revoked.revokedBy == "reviewer-2" && revoked.revokeNote == "drifted")
+            #expect(revoked.revokedMillis == 6_000 && revoked.reviewer == "reviewer-1" && revoked.reviewNote == "newer")
+            // Read back by another open (another replica): the revocation is stored, the older approval serves.
+            let other = try await deployment.open()
+            #expect(try await other.models.find(id: "bb02") == revoked)
+            #expect(try await other.models.serving(task: "purchase")?.id == "aa01")
+            let again = await #expect(throws: VeilError.self) { try await revoke("bb02", 7_000) }
+            #expect(again?.code == .invalidInput)
+            _ = try await revoke("aa01", 8_000)
+            #expect(try await other.models.serving(task: "purchase") == nil)
+            let chain = try await deployment.verifiedChain(stores)
+            #expect(chain.map(\.action) == ["model.train", "model.train", "model.approve", "model.approve", "model.revoke", "model.revoke"])
         },
         StoreContractCase("artifacts: stored bytes come back as they were; storing an id again changes nothing") { deployment in
             let stores = try await deployment.open()

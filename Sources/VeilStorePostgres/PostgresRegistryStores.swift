@@ -5,13 +5,14 @@ import VeilCore
 import VeilStore
 
 /// `ModelStore` on PostgreSQL (`models`). A review locks the model's row, so two reviewers on two
-/// replicas cannot both move the same candidate.
+/// replicas cannot both move the same candidate (nor both revoke the same approval).
 struct PostgresModelStore: ModelStore {
     let chain: PostgresAuditChain
 
     private var database: VeilPostgresDatabase { chain.database }
     private var logger: Logger { chain.logger }
-    private static let columns = "id, task, state, is_private, epsilon, created_ms, reviewer, review_note, reviewed_ms"
+    private static let columns =
+        "id, task, state, is_private, epsilon, created_ms, trainer, spend_id, reviewer, review_note, quality_override, reviewed_ms, revoked_by, revoke_note, revoked_ms"
 
     func register(_ record: ModelRecord, audit: AuditDraft) async throws -> ModelRecord {
         try await chain.audited("register a model") { connection in
@@ -19,7 +20,8 @@ struct PostgresModelStore: ModelStore {
                 """
                 INSERT INTO models (\(unescaped: Self.columns))
                 VALUES (\(record.id), \(record.task), \(record.state.rawValue), \(record.isPrivate), \(record.epsilon), \(record.createdMillis),
-                    \(record.reviewer), \(record.reviewNote), \(record.reviewedMillis))
+                    \(record.trainer), \(record.spendId), \(record.reviewer), \(record.reviewNote), \(record.qualityOverride), \(record.reviewedMillis), \(record.revokedBy), \(record.revokeNote),
+                    \(record.revokedMillis))
                 ON CONFLICT (id) DO NOTHING
                 """, logger: logger
             ).drain()
@@ -43,17 +45,37 @@ struct PostgresModelStore: ModelStore {
     }
 
     func review(
-        id: String, to state: ModelState, reviewer: String, note: String, atMillis: Int64,
+        id: String, to state: ModelState, reviewer: String, note: String, qualityOverride: String?, atMillis: Int64,
         audit: @escaping @Sendable (ModelRecord) -> AuditDraft
     ) async throws -> ModelRecord {
         try await chain.audited("review a model") { connection in
-            let stored = try await Self.records(
-                connection.query("SELECT \(unescaped: Self.columns) FROM models WHERE id = \(id) FOR UPDATE", logger: logger)
-            ).first
-            let record = try ModelRecord.reviewing(stored, id: id, to: state, reviewer: reviewer, note: note, atMillis: atMillis)
+            let stored = try await locked(id, on: connection)
+            let record = try ModelRecord.reviewing(
+                stored, id: id, to: state, reviewer: reviewer, note: note, qualityOverride: qualityOverride, atMillis: atMillis)
             try await connection.query(
-                "UPDATE models SET state = \(state.rawValue), reviewer = \(reviewer), review_note = \(note), reviewed_ms = \(atMillis) WHERE id = \(id)",
-                logger: logger
+                """
+                UPDATE models SET state = \(state.rawValue), reviewer = \(reviewer), review_note = \(note),
+                    quality_override = \(qualityOverride), reviewed_ms = \(atMillis)
+                WHERE id = \(id)
+                """, logger: logger
+            ).drain()
+            try await chain.append(audit(record), on: connection)
+            return record
+        }
+    }
+
+    func revoke(
+        id: String, by reviewer: String, note: String, atMillis: Int64,
+        audit: @escaping @Sendable (ModelRecord) -> AuditDraft
+    ) async throws -> ModelRecord {
+        try await chain.audited("revoke a model") { connection in
+            let stored = try await locked(id, on: connection)
+            let record = try ModelRecord.revoking(stored, id: id, by: reviewer, note: note, atMillis: atMillis)
+            try await connection.query(
+                """
+                UPDATE models SET state = \(record.state.rawValue), revoked_by = \(reviewer), revoke_note = \(note), revoked_ms = \(atMillis)
+                WHERE id = \(id)
+                """, logger: logger
             ).drain()
             try await chain.append(audit(record), on: connection)
             return record
@@ -72,19 +94,32 @@ struct PostgresModelStore: ModelStore {
         }
     }
 
+    /// The model `id`, its row locked until the transaction ends (so two replicas decide one at a time).
+    private func locked(_ id: String, on connection: PostgresConnection) async throws -> ModelRecord? {
+        try await Self.records(
+            connection.query("SELECT \(unescaped: Self.columns) FROM models WHERE id = \(id) FOR UPDATE", logger: logger)
+        ).first
+    }
+
     private static func records(_ rows: PostgresRowSequence) async throws -> [ModelRecord] {
         var records: [ModelRecord] = []
-        for try await (id, task, state, isPrivate, epsilon, created, reviewer, note, reviewed) in rows.decode(
-            (String, String, String, Bool, Double?, Int64, String?, String?, Int64?).self)
+        for try await (id, task, state, isPrivate, epsilon, created, trainer, spend, reviewer, note, override, reviewed, revokedBy, revokeNote, revoked)
+            in rows.decode(
+                (String, String, String, Bool, Double?, Int64, String?, Int64?, String?, String?, String?, Int64?, String?, String?, Int64?).self)
         {
             guard let state = ModelState(rawValue: state) else {
                 throw VeilError(.integrity, field: "models.state", "holds a state Veil does not know")
             }
-            var record = ModelRecord(id: id, task: task, isPrivate: isPrivate, epsilon: epsilon, createdMillis: created)
+            var record = ModelRecord(id: id, task: task, isPrivate: isPrivate, epsilon: epsilon, createdMillis: created, trainer: trainer)
             record.state = state
             record.reviewer = reviewer
             record.reviewNote = note
+            record.qualityOverride = override
+            record.spendId = spend
             record.reviewedMillis = reviewed
+            record.revokedBy = revokedBy
+            record.revokeNote = revokeNote
+            record.revokedMillis = revoked
             records.append(record)
         }
         return records

@@ -29,6 +29,8 @@ import VeilStore
 ///   spends on a dataset are decided one at a time across replicas; the policy the ledger runs under
 ///   is `settings.policy_hash`, recorded with `policy.load`. `budget_spends`: one row per spend, with
 ///   the seq of its `budget.spend` audit record.
+/// - v3: `models` may be `revoked`, with `revoked_by`, `revoke_note`, `revoked_ms`; v4: `models.trainer`; v5:
+///   `models.quality_override`; v6: `models.spend_id`.
 /// - `key_set`: the fingerprint of the key set the database belongs to (one row).
 /// - `audit_records`: the audit chain, one row per record (`seq`, the exact line, its hash);
 ///   `audit_head`: one row, the chain head (seq, hash), locked to append so that replicas share one
@@ -148,6 +150,30 @@ enum PostgresSchema {
             version: 2, name: "event-properties",
             sql: """
                 ALTER TABLE events ADD COLUMN properties text;
+                """),
+        Migration(
+            version: 3, name: "model-revocation",
+            sql: """
+                ALTER TABLE models DROP CONSTRAINT models_state_check;
+                ALTER TABLE models ADD CONSTRAINT models_state_check CHECK (state IN ('candidate', 'approved', 'rejected', 'revoked'));
+                ALTER TABLE models ADD COLUMN revoked_by text;
+                ALTER TABLE models ADD COLUMN revoke_note text;
+                ALTER TABLE models ADD COLUMN revoked_ms bigint;
+                """),
+        Migration(
+            version: 4, name: "model-trainer",
+            sql: """
+                ALTER TABLE models ADD COLUMN trainer text;
+                """),
+        Migration(
+            version: 5, name: "model-quality-override",
+            sql: """
+                ALTER TABLE models ADD COLUMN quality_override text;
+                """),
+        Migration(
+            version: 6, name: "model-spend",
+            sql: """
+                ALTER TABLE models ADD COLUMN spend_id bigint;
                 """),
     ]
 

@@ -13,12 +13,12 @@ struct SQLiteModelStore: ModelStore {
         try await database.write("models.register") { db in
             try db.execute(
                 sql: """
-                    INSERT INTO models (id, task, state, is_private, epsilon, created_ms, reviewer, review_note, reviewed_ms)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
+                    INSERT INTO models (id, task, state, is_private, epsilon, created_ms, trainer, spend_id, reviewer, review_note, reviewed_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING
                     """,
                 arguments: [
                     record.id, record.task, record.state.rawValue, record.isPrivate, record.epsilon, record.createdMillis,
-                    record.reviewer, record.reviewNote, record.reviewedMillis,
+                    record.trainer, record.spendId, record.reviewer, record.reviewNote, record.reviewedMillis,
                 ])
             try chain.append(audit, in: db)
             return try Self.find(record.id, in: db) ?? record
@@ -36,15 +36,30 @@ struct SQLiteModelStore: ModelStore {
     }
 
     func review(
-        id: String, to state: ModelState, reviewer: String, note: String, atMillis: Int64,
+        id: String, to state: ModelState, reviewer: String, note: String, qualityOverride: String?, atMillis: Int64,
         audit: @escaping @Sendable (ModelRecord) -> AuditDraft
     ) async throws -> ModelRecord {
         try await database.write("models.review") { db in
             let record = try ModelRecord.reviewing(
-                try Self.find(id, in: db), id: id, to: state, reviewer: reviewer, note: note, atMillis: atMillis)
+                try Self.find(id, in: db), id: id, to: state, reviewer: reviewer, note: note, qualityOverride: qualityOverride,
+                atMillis: atMillis)
             try db.execute(
-                sql: "UPDATE models SET state = ?, reviewer = ?, review_note = ?, reviewed_ms = ? WHERE id = ?",
-                arguments: [state.rawValue, reviewer, note, atMillis, id])
+                sql: "UPDATE models SET state = ?, reviewer = ?, review_note = ?, quality_override = ?, reviewed_ms = ? WHERE id = ?",
+                arguments: [state.rawValue, reviewer, note, qualityOverride, atMillis, id])
+            try chain.append(audit(record), in: db)
+            return record
+        }
+    }
+
+    func revoke(
+        id: String, by reviewer: String, note: String, atMillis: Int64,
+        audit: @escaping @Sendable (ModelRecord) -> AuditDraft
+    ) async throws -> ModelRecord {
+        try await database.write("models.revoke") { db in
+            let record = try ModelRecord.revoking(try Self.find(id, in: db), id: id, by: reviewer, note: note, atMillis: atMillis)
+            try db.execute(
+                sql: "UPDATE models SET state = ?, revoked_by = ?, revoke_note = ?, revoked_ms = ? WHERE id = ?",
+                arguments: [record.state.rawValue, reviewer, note, atMillis, id])
             try chain.append(audit(record), in: db)
             return record
         }
@@ -69,15 +84,20 @@ struct SQLiteModelStore: ModelStore {
         }
         var record = ModelRecord(
             id: row["id"], task: row["task"], isPrivate: row["is_private"], epsilon: row["epsilon"],
-            createdMillis: row["created_ms"])
+            createdMillis: row["created_ms"], trainer: row["trainer"])
         record.state = state
         record.reviewer = row["reviewer"]
         record.reviewNote = row["review_note"]
         record.reviewedMillis = row["reviewed_ms"]
+        record.qualityOverride = row["quality_override"]
+        record.spendId = row["spend_id"]
+        record.revokedBy = row["revoked_by"]
+        record.revokeNote = row["revoke_note"]
+        record.revokedMillis = row["revoked_ms"]
         return record
     }
 
-    /// Creates `models`.
+    /// Creates `models` (v1).
     static func registerMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("models-v1") { db in
             try db.create(table: "models") { table in
@@ -91,6 +111,28 @@ struct SQLiteModelStore: ModelStore {
                 table.column("review_note", .text)
                 table.column("reviewed_ms", .integer)
             }
+        }
+    }
+
+    /// The review columns, registered after every other store's migrations (`VeilDatabase.migrator`):
+    /// v2 who revoked an approval, why and when; v3 who trained the model (empty for the models before
+    /// it); v4 the override note of an approval past the quality gate; v5 the spend that paid for the run.
+    static func registerReviewMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("models-v2-revoke") { db in
+            try db.alter(table: "models") { table in
+                table.add(column: "revoked_by", .text)
+                table.add(column: "revoke_note", .text)
+                table.add(column: "revoked_ms", .integer)
+            }
+        }
+        migrator.registerMigration("models-v3-trainer") { db in
+            try db.alter(table: "models") { table in table.add(column: "trainer", .text) }
+        }
+        migrator.registerMigration("models-v4-quality-override") { db in
+            try db.alter(table: "models") { table in table.add(column: "quality_override", .text) }
+        }
+        migrator.registerMigration("models-v5-spend") { db in
+            try db.alter(table: "models") { table in table.add(column: "spend_id", .integer) }
         }
     }
 }

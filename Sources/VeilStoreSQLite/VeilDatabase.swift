@@ -146,11 +146,13 @@ final class VeilDatabase: Sendable {
         SQLiteModelStore.registerMigrations(&migrator)
         SQLiteSettingsStore.registerMigrations(&migrator)
         SQLiteTokenStore.registerMigrations(&migrator)
-        // Appended after the above: the chain in the store, the spend ↔ record link, the key set.
+        // Appended after the above: the chain in the store, the spend ↔ record link, the key set, event
+        // properties, the models' review columns.
         SQLiteAuditChain.registerMigrations(&migrator, madeBeforeTheChain: madeBeforeTheChain)
         SQLiteLedgerStore.registerChainLinkMigration(&migrator)
         SQLiteKeySetStore.registerMigrations(&migrator)
         EventSchema.registerPropertiesMigration(&migrator)
+        SQLiteModelStore.registerReviewMigrations(&migrator)
         return migrator
     }
 }

@@ -11,7 +11,7 @@ struct AuditCommand: AsyncParsableCommand {
         commandName: "audit",
         abstract: "Verify, checkpoint and export the signed audit chain (kept in the database, mirrored in <data-dir>/audit.log).",
         discussion: "The format is in docs/audit.md; scripts/verify_audit.py verifies an export independently with PyNaCl.",
-        subcommands: [Verify.self, Checkpoint.self, Export.self]
+        subcommands: [Verify.self, Checkpoint.self, Export.self, Log.self]
     )
 
     /// `--public-key`: the audit public key an auditor holds (default `<keys>/audit.pub`).
@@ -28,7 +28,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify the chain: hashes, signatures, seq, cumulative ε, the ledger, the mirror; exit status 1 naming the first failure.",
+            abstract: "Verify the chain: hashes, signatures, seq, cumulative ε, model ↔ spend links, the ledger, the mirror; exit status 1 naming the first failure.",
             discussion: """
                 Needs only the audit public key. Without --file, verifies the chain the database holds, \
                 checks that the ledger's spends are its budget.spend records one for one, and says whether \
@@ -96,6 +96,7 @@ struct AuditCommand: AsyncParsableCommand {
                 print("head hash  \(result.head.hashHex)")
                 if let seq = result.checkpointSeq { print("checkpoint seq \(seq) matches") }
                 print("note       \(result.epsilon.note)")
+                print("models     \(result.linkage.note)")
             }
         }
 
@@ -171,6 +172,73 @@ struct AuditCommand: AsyncParsableCommand {
             let bytes = await Result { try await AuditExport(chain: opened.stores.audit).bytes(since: since) }
             await opened.close()
             FileHandle.standardOutput.write(Data(try bytes.get()))
+        }
+    }
+}
+
+extension AuditCommand {
+    struct Log: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the audit records readably: seq, time, actor, action and details, oldest first.",
+            discussion: """
+                Reads the chain in the database (checked against the audit public key when opened); \
+                `veil audit verify` checks hashes and signatures. docs/audit.md lists every action and its \
+                details. With --json: one array of {seq, time, actor, action, details}.
+
+                Examples:
+                  veil audit log --action model.approve
+                  veil audit log --since 2026-11-01 --json
+                """
+        )
+
+        @Option(help: ArgumentHelp("Only records of this action (e.g. budget.spend, model.approve).", valueName: "action"))
+        var action: String?
+
+        @Option(help: ArgumentHelp("Only records at or after this time: YYYY-MM-DD (UTC) or RFC 3339.", valueName: "time"))
+        var since: String?
+
+        @OptionGroup var key: PublicKeyOptions
+        @OptionGroup var data: DataOptions
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            if let action {
+                do { _ = try AuditFilter.action(named: action, field: "--action") } catch let error as VeilError {
+                    throw ValidationError(error.description)
+                }
+            }
+            if let since, CLIDates.millis(since) == nil {
+                throw ValidationError("--since: must be a date (YYYY-MM-DD, UTC) or an RFC 3339 time")
+            }
+        }
+
+        func run() async throws {
+            let filter = AuditFilter(
+                action: try action.map { try AuditFilter.action(named: $0, field: "--action") }, sinceMillis: since.flatMap(CLIDates.millis))
+            let opened = try await OpenedDataDirectory.open(
+                directory: data.dataDirectory, database: try data.databaseURL(), auditPublicKey: try key.load(), keyPath: key.path)
+            let entries = await Result { try await AuditListing(chain: opened.stores.audit).entries(filter) }
+            await opened.close()
+            let listed = try entries.get()
+            if output.json {
+                try Output.json(listed)
+                return
+            }
+            if listed.isEmpty { print("no audit records match") }
+            for entry in listed {
+                print("\(entry.seq)  \(entry.time)  \(entry.actor)  \(entry.action)  \(Self.text(entry.details))")
+            }
+        }
+
+        /// `key=value` pairs in key order; objects and arrays as compact JSON.
+        static func text(_ details: [String: JSONValue]) -> String {
+            details.keys.sorted().map { key in
+                let value = details[key]!
+                switch value {
+                case .string(let text): return "\(key)=\(text)"
+                default: return "\(key)=\(Output.compactJSON(value))"
+                }
+            }.joined(separator: " ")
         }
     }
 }

@@ -185,7 +185,7 @@ struct IngestCommand: AsyncParsableCommand {
         let checkpoint = try await service.withContext { context in
             let importer = try EventImporter(service: context.ingestPipeline(), options: options)
             for file in files {
-                let report = try await importer.importFile(file, actor: "cli") { update in progress?.show(update) }
+                let report = try await importer.importFile(file, actor: service.principal) { update in progress?.show(update) }
                 progress?.clear()
                 reports.append(report)
                 if !output.json { printReport(report) }

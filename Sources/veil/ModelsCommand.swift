@@ -10,17 +10,19 @@ import VeilStore
 struct ModelsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "models",
-        abstract: "List and show trained models; approve or reject candidates (as reviewer `cli`).",
+        abstract: "List and show trained models; approve, reject or revoke them (as reviewer `--as`, default `cli`).",
         discussion: """
             A model starts as a candidate. Approval (audited with the note) makes it the one that serves \
-            its task; a non-private model can never be approved.
+            its task; a non-private model can never be approved. Revoking an approved model stops it \
+            serving at once, also in a running `veil serve`; it never serves again.
 
             Examples:
               veil models list --json
               veil models show 3f2a…
               veil models approve 3f2a… --note "AUC 0.74 at ε = 1, card checked"
+              veil models revoke 3f2a… --note "drift: AUC 0.52 on last week's holdout"
             """,
-        subcommands: [List.self, Show.self, Approve.self, Reject.self]
+        subcommands: [List.self, Show.self, Approve.self, Reject.self, Revoke.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -74,6 +76,14 @@ struct ModelsCommand: AsyncParsableCommand {
             if let reviewer = record.reviewer {
                 print("review  \(reviewer): \(record.reviewNote ?? "")")
             }
+            if case .object(let gate)? = description.card["quality_gate"], case .string(let reason)? = gate["reason"] {
+                let verdict = gate["passes"] == .bool(true) ? "passes" : "FAILS"
+                print("quality \(verdict): \(reason)")
+                if let override = record.qualityOverride { print("        approved anyway by \(record.reviewer ?? ""): \(override)") }
+            }
+            if let revoker = record.revokedBy {
+                print("revoked \(revoker) at \(ModelsCommand.time(record.revokedMillis ?? 0)): \(record.revokeNote ?? "")")
+            }
             print(try Output.jsonText(description.card), terminator: "")
         }
     }
@@ -81,11 +91,26 @@ struct ModelsCommand: AsyncParsableCommand {
     struct Approve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Approve a candidate: it serves its task from now on.",
-            discussion: "Example:\n  veil models approve MODEL_ID --note \"card and metrics checked\"")
+            discussion: """
+                A model that does not beat its baselines (ROC AUC not above 0.5 or the best baseline's; \
+                for next_category, top-1 accuracy not above the best baseline's) is approved only with \
+                --override-quality, recorded with the approval and shown on the card. Who trained a \
+                model cannot approve it: approve under another name (--as).
+
+                Examples:
+                  veil models approve MODEL_ID --note "card and metrics checked" --as ann-review
+                  veil models approve MODEL_ID --note "pilot" --override-quality "below recency, accepted for an A/B pilot" --as ann-review
+                """)
         @OptionGroup var review: Review
+        @Option(
+            name: .customLong("override-quality"),
+            help: ArgumentHelp("Why a model that does not beat its baselines is approved anyway (audited).", valueName: "text"))
+        var overrideQuality: String?
 
         func run() async throws {
-            try await review.decide { models, id in try await models.approve(id: id, reviewer: "cli", note: review.note) }
+            try await review.decide { models, id in
+                try await models.approve(id: id, reviewer: review.service.principal, note: review.note, qualityOverride: overrideQuality)
+            }
         }
     }
 
@@ -96,7 +121,18 @@ struct ModelsCommand: AsyncParsableCommand {
         @OptionGroup var review: Review
 
         func run() async throws {
-            try await review.decide { models, id in try await models.reject(id: id, reviewer: "cli", note: review.note) }
+            try await review.decide { models, id in try await models.reject(id: id, reviewer: review.service.principal, note: review.note) }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke an approved model: it stops serving at once and never serves again.",
+            discussion: "Example:\n  veil models revoke MODEL_ID --note \"calibration drifted; see ticket 42\"")
+        @OptionGroup var review: Review
+
+        func run() async throws {
+            try await review.decide { models, id in try await models.revoke(id: id, reviewer: review.service.principal, note: review.note) }
         }
     }
 
@@ -104,13 +140,13 @@ struct ModelsCommand: AsyncParsableCommand {
     struct Review: ParsableArguments {
         @Argument(help: ArgumentHelp("The model id, or a unique prefix of it (at least 4 hex characters, as git's).", valueName: "id"))
         var id: String
-        @Option(help: ArgumentHelp("The reviewer's note (audited).", valueName: "text"))
+        @Option(help: ArgumentHelp("The reviewer's note (audited; 1 to 2000 characters, no personal data).", valueName: "text"))
         var note: String
         @OptionGroup var service: ServiceOptions
         @OptionGroup var output: OutputOptions
 
         /// Opens the registry, resolves `id` (a unique prefix names its model), records the decision
-        /// (audited as reviewer `cli`, with the full id) and prints the record.
+        /// (audited as reviewer `--as`, with the full id) and prints the record.
         func decide(_ decision: (ModelRegistry, _ id: String) async throws -> ModelRecord) async throws {
             let record = try await service.withContext { context in
                 try await decision(context.models, try await context.models.resolve(id))
@@ -123,7 +159,8 @@ struct ModelsCommand: AsyncParsableCommand {
         if json {
             try Output.json(record)
         } else {
-            print("\(record.id)  \(record.task)  \(record.state.rawValue) by \(record.reviewer ?? "")")
+            let by = record.state == .revoked ? record.revokedBy : record.reviewer
+            print("\(record.id)  \(record.task)  \(record.state.rawValue) by \(by ?? "")")
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import VeilCore
 import VeilRuntime
 import VeilStore
 
@@ -57,19 +58,46 @@ enum Environment {
     }
 }
 
-/// `--keys`, `--data-dir` and `--policy` together, for commands that use the service layer.
+/// Who the command acts as: `--as NAME`, env `VEIL_PRINCIPAL`, default `cli` — the actor of every audit
+/// record the command writes, the principal its budget spends are charged to, and the name the
+/// separation of duties compares (who trained a model cannot approve it). Names follow the token-name
+/// rule (`Principal.checkName`).
+struct PrincipalOptions: ParsableArguments {
+    @Option(
+        name: .customLong("as"),
+        help: ArgumentHelp(
+            "The principal you act as, recorded in the audit log (env VEIL_PRINCIPAL; default cli; 1–64 of A–Z a–z 0–9 . _ -).",
+            valueName: "name"))
+    var nameOverride: String?
+
+    var name: String { nameOverride ?? Environment.value("VEIL_PRINCIPAL") ?? Principal.defaultCLIName }
+
+    func validate() throws {
+        do {
+            try Principal.checkName(name, field: nameOverride == nil ? "VEIL_PRINCIPAL" : "--as")
+        } catch let error as VeilError {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+/// `--keys`, `--data-dir`, `--policy` and `--as` together, for commands that use the service layer.
 struct ServiceOptions: ParsableArguments {
     @OptionGroup var keys: KeyOptions
     @OptionGroup var data: DataOptions
     @OptionGroup var policy: PolicyOptions
+    @OptionGroup var actor: PrincipalOptions
+
+    /// The principal this command acts as (`--as`, `VEIL_PRINCIPAL`, default `cli`).
+    var principal: String { actor.name }
 
     /// Opens keys, policy and the data directory, runs `body`, and closes the context — `audit.log`
     /// then mirrors every record the command committed — whether `body` succeeded or not. The CLI acts
-    /// as principal `cli`.
+    /// as `principal`.
     func withContext<T>(_ body: (VeilContext) async throws -> T) async throws -> T {
         let context = try await VeilContext.open(
             keysDirectory: keys.keysDirectory, dataDirectory: data.dataDirectory, databaseURL: try data.databaseURL(),
-            policyPath: policy.policyPath, actor: "cli")
+            policyPath: policy.policyPath, actor: principal)
         let result: Result<T, any Error>
         do { result = .success(try await body(context)) } catch { result = .failure(error) }
         if let failure = await context.close() { Output.note("note: audit.log was not brought up to date (\(failure)); the next command does it") }

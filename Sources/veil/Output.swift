@@ -1,4 +1,5 @@
 import Foundation
+import VeilCore
 
 /// Printing for the CLI: text to stdout, JSON documents with stable key order, notes to stderr.
 enum Output {
@@ -13,6 +14,13 @@ enum Output {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
         encoder.dateEncodingStrategy = .iso8601
         return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+    }
+
+    /// `value` as one line of JSON (sorted keys, slashes unescaped).
+    static func compactJSON(_ value: JSONValue) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 
     /// Prints a line to stderr (warnings, notes for the operator).

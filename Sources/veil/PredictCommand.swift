@@ -46,8 +46,12 @@ struct PredictCommand: AsyncParsableCommand {
         let time = try at.map { try ServingTime.parse($0, field: "--at") }
         let prediction = try await service.withContext { context in
             let predictor = context.predictionService()
-            if let user { return try await predictor.predict(userID: user, task: task, at: time) }
-            return try await predictor.predict(pseudonym: Pseudonym(hex: pseudonym!)!, task: task, at: time)
+            let prediction =
+                if let user { try await predictor.predict(userID: user, task: task, at: time) } else {
+                    try await predictor.predict(pseudonym: Pseudonym(hex: pseudonym!)!, task: task, at: time)
+                }
+            try await predictor.flushCounts(actor: service.principal)  // model.predictions, before the answer is printed
+            return prediction
         }
         if output.json {
             try Output.json(prediction)
@@ -101,7 +105,7 @@ struct ScoreCommand: AsyncParsableCommand {
         let terminal = isatty(2) == 1
         let summary = try await service.withContext { context in
             try await context.predictionService().score(
-                task: task, k: k, at: time, principal: "cli",
+                task: task, k: k, at: time, principal: service.principal,
                 write: { handle.write(Data($0.utf8)) },
                 progress: { users in
                     if terminal { FileHandle.standardError.write(Data("\rscoring: \(users) users".utf8)) }

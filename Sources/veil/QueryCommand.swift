@@ -61,8 +61,7 @@ struct QueryCommand: AsyncParsableCommand {
     @OptionGroup var service: ServiceOptions
     @OptionGroup var output: OutputOptions
 
-    /// The principal and role the command line acts as in the ledger.
-    static let principal = "cli"
+    /// The role the command line acts as in the ledger (the principal is `--as`).
     static let role = Role.analyst
 
     func validate() throws {
@@ -90,15 +89,19 @@ struct QueryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let spec = try spec()
-        let (json, explain) = (output.json, self.explain)
+        let (json, explain, principal) = (output.json, self.explain, service.principal)
         print(
-            try await service.withContext { try await Self.execute(spec, service: $0.queryService(), json: json, explain: explain) },
+            try await service.withContext {
+                try await Self.execute(spec, service: $0.queryService(), principal: principal, json: json, explain: explain)
+            },
             terminator: "")
     }
 
-    /// Runs `spec` through `service` as the CLI principal — or, with `explain`, explains it, spending
+    /// Runs `spec` through `service` as `principal` — or, with `explain`, explains it, spending
     /// nothing — and returns what the command prints.
-    static func execute(_ spec: QuerySpec, service: QueryService, json: Bool, explain: Bool = false) async throws -> String {
+    static func execute(
+        _ spec: QuerySpec, service: QueryService, principal: String = Principal.defaultCLIName, json: Bool, explain: Bool = false
+    ) async throws -> String {
         if explain {
             let explanation = try service.explain(spec)
             return json ? try Output.jsonText(explanation) : QueryText.render(explanation)

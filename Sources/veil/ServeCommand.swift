@@ -11,7 +11,8 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Prints `listening on http://HOST:PORT` on stderr once it accepts connections; request logs go to \
             stderr too (level from env LOG_LEVEL, default info). On SIGTERM or SIGINT it stops accepting \
-            connections, lets in-flight batches commit and answer, and exits. Training runs started with \
+            connections, lets in-flight batches commit and answer, writes the prediction counts to the \
+            audit log (also written every minute: `model.predictions`), and exits. Training runs started with \
             POST /v1/training-runs live in memory and are abandoned on exit; models already registered \
             and budget already reserved stay.
 
@@ -45,8 +46,10 @@ struct ServeCommand: AsyncParsableCommand {
                 Output.note("listening on http://\(host):\(port)")
             }
             let logger = Logger(label: "veil.gateway")
+            let flusher = gatewayServices.predictor.map { PredictionCountFlusher(predictor: $0, actor: service.principal, logger: logger) }
             try await GatewayRunner.run(
-                buildApplication(configuration: configuration, services: gatewayServices, logger: logger), logger: logger)
+                buildApplication(configuration: configuration, services: gatewayServices, logger: logger),
+                background: flusher.map { [$0] } ?? [], logger: logger)
         }
     }
 }

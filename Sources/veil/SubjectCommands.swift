@@ -26,7 +26,7 @@ struct EraseCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        let report = try await service.withContext { try await $0.subjectEraser().erase(userID: user, actor: "cli") }
+        let report = try await service.withContext { try await $0.subjectEraser().erase(userID: user, actor: service.principal) }
         if output.json {
             try Output.json(report)
         } else {
@@ -72,7 +72,7 @@ struct ReidentifyCommand: AsyncParsableCommand {
         }
         // escrow.pub in the key directory, when present, confirms the secret is the right one.
         let secret = try KeyRing.loadEscrowSecret(path: escrowSecret, publicKeyDirectory: service.keys.keysDirectory)
-        let rawID = try await service.withContext { try await $0.reidentifier(escrowSecret: secret).reidentify(pid, actor: "cli") }
+        let rawID = try await service.withContext { try await $0.reidentifier(escrowSecret: secret).reidentify(pid, actor: service.principal) }
         if output.json {
             try Output.json(ReidentifyReport(pseudonym: pid.hex, userID: rawID))
         } else {

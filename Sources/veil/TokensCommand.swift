@@ -47,7 +47,7 @@ struct TokensCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let issued = try await location.withTokens { try await $0.issue(name: name, role: role, actor: "cli") }
+            let issued = try await location.withTokens { try await $0.issue(name: name, role: role, actor: location.service.principal) }
             if output.json {
                 try Output.json(issued)
             } else {
@@ -95,7 +95,7 @@ struct TokensCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            try await location.withTokens { try await $0.revoke(name: name, actor: "cli") }
+            try await location.withTokens { try await $0.revoke(name: name, actor: location.service.principal) }
             if output.json {
                 try Output.json(["revoked": name])
             } else {

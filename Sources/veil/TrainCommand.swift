@@ -127,7 +127,7 @@ struct TrainCommand: AsyncParsableCommand {
                 return try PrivacyText.print(explanation, json: output.json)
             }
             card = try await service.withContext { context in
-                try await context.trainingService().train(request, principal: "cli", progress: display.show)
+                try await context.trainingService().train(request, principal: service.principal, progress: display.show)
             }
         } catch let error as VeilError {
             guard let option = error.field.flatMap({ Self.options[$0] }) else { throw error }

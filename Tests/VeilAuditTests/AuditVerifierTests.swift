@@ -158,3 +158,96 @@ import VeilCrypto
         #expect(result.epsilon.note.contains("not recomputed"))
     }
 }
+
+/// The model ↔ spend link (`model.train`'s `spend_id`), checked from the log alone.
+@Suite struct ModelSpendLinkageTests {
+    let key = SigningKey.generate()
+
+    static let mechanism: JSONValue = ["mechanism": "subsampled_gaussian", "sampling_rate": 0.1, "noise_multiplier": 1.25, "steps": 40]
+
+    /// What a run with private evaluation is charged (one spend): its steps composed with its evaluation.
+    static let composition: JSONValue = [
+        "mechanism": "composition",
+        "parts": [mechanism, ["mechanism": "discrete_gaussian", "sigma": 12.5, "sensitivity": 1, "count": 1]],
+    ]
+
+    /// A spend by `payer` (spend_id 7) for `mechanism`, then the `train` records given as (actor, details).
+    func log(
+        payer: String = "ann-train", mechanism: JSONValue = Self.mechanism, _ trains: [(String, [String: JSONValue])]
+    ) throws -> [String] {
+        let directory = try ScratchDirectory()
+        let log = try TestLog(dataDirectory: directory.path, signingKey: key)
+        try log.record(
+            actor: payer, action: .budgetSpend,
+            details: ["spend_id": 7, "mechanism": mechanism, "epsilon": 1, "delta": 1e-6, "cumulative_epsilon": 1])
+        for (actor, details) in trains { try log.record(actor: actor, action: .modelTrain, details: details) }
+        return try readLines(log.path)
+    }
+
+    static func train(spend: JSONValue? = 7, steps: Int64 = 40, isPrivate: Bool = true) -> [String: JSONValue] {
+        var details: [String: JSONValue] = [
+            "model_id": "ab", "private": .bool(isPrivate), "sampling_rate": 0.1, "noise_multiplier": 1.25, "steps": .int(steps),
+        ]
+        if let spend { details["spend_id"] = spend }
+        return details
+    }
+
+    func verify(_ lines: [String]) -> AuditVerification {
+        AuditVerifier.verify(lines: lines, publicKey: key.publicKey, checkpoint: nil)
+    }
+
+    @Test func aTrainRecordNamingItsSpendIsLinked() throws {
+        let result = verify(try log([("ann-train", Self.train())]))
+        #expect(result.isValid)
+        #expect(result.linkage.modelsLinked == 1 && result.linkage.modelsUnlinked == 0)
+    }
+
+    @Test func aRunWithPrivateEvaluationIsLinkedToItsComposedSpend() throws {
+        var train = Self.train()
+        train["evaluation_noise_sigma"] = 12.5
+        let result = verify(try log(mechanism: Self.composition, [("ann-train", train)]))
+        #expect(result.isValid, "\(result.failure?.reason ?? "")")
+        #expect(result.linkage.modelsLinked == 1)
+    }
+
+    @Test(arguments: [
+        (41, 12.5, "discrete_gaussian"),  // other steps
+        (40, 12.0, "discrete_gaussian"),  // another evaluation σ
+        (40, 12.5, "gaussian"),  // another evaluation mechanism
+    ] as [(Int64, Double, String)])
+    func aComposedSpendForAnotherRunIsNamed(steps: Int64, sigma: Double, evaluation: String) throws {
+        var train = Self.train(steps: steps)
+        train["evaluation_noise_sigma"] = .double(sigma)
+        let spend: JSONValue = [
+            "mechanism": "composition",
+            "parts": [Self.mechanism, ["mechanism": .string(evaluation), "sigma": 12.5, "sensitivity": 1, "count": 1]],
+        ]
+        let failure = try #require(verify(try log(mechanism: spend, [("ann-train", train)])).failure)
+        #expect(failure.reason.contains("that spend's mechanism is not the run's"), "\(failure.reason)")
+    }
+
+    @Test func anOlderTrainRecordWithoutTheLinkIsCountedNotFailed() throws {
+        let result = verify(try log([("ann-train", Self.train(spend: nil)), ("x", Self.train(spend: nil, isPrivate: false))]))
+        #expect(result.isValid)
+        #expect(result.linkage.modelsUnlinked == 1)
+        #expect(result.linkage.note.contains("1 written before Veil recorded the link"))
+    }
+
+    @Test(arguments: [
+        ("ann-train", 8, 40, true, "no budget.spend record before it has that id"),
+        ("bob", 7, 40, true, "model.train by bob names spend_id 7, which ann-train paid"),
+        ("ann-train", 7, 41, true, "that spend's mechanism is not the run's"),
+        ("ann-train", 7, 40, false, "a non-private run spends nothing"),
+    ] as [(String, Int64, Int64, Bool, String)])
+    func aBrokenLinkIsNamed(actor: String, spend: Int64, steps: Int64, isPrivate: Bool, reason: String) throws {
+        let failure = try #require(verify(try log([(actor, Self.train(spend: .int(spend), steps: steps, isPrivate: isPrivate))])).failure)
+        #expect(failure.seq == 2)
+        #expect(failure.reason.contains(reason), "\(failure.reason)")
+    }
+
+    @Test func oneSpendPaysForOneModel() throws {
+        let failure = try #require(verify(try log([("ann-train", Self.train()), ("ann-train", Self.train())])).failure)
+        #expect(failure.seq == 3)
+        #expect(failure.reason.contains("which the model.train record at seq 2 already names"))
+    }
+}

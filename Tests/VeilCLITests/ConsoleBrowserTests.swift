@@ -5,7 +5,9 @@ import VeilTestSupport
 /// The web console in a real browser: headless Chromium driven by Selenium
 /// (`scripts/console_browser_check.py`) against a live `veil serve` holding generated shoppers, two
 /// trained models (one rejected with the note `<script>alert(1)</script>`) and a query's spend.
-/// A reviewer approves a model in the browser, and the API then says it is approved by that reviewer.
+/// A reviewer approves a model in the browser and revokes it, and the API then says it was approved
+/// and revoked by that reviewer, with the notes typed in the browser. The policy lets a reviewer see
+/// the exact holdout metrics, so the card the browser shows has its plots.
 ///
 /// `veil report model|budget` write the same card and budget as offline HTML.
 @Suite(.serialized) struct ConsoleBrowserTests {
@@ -14,7 +16,10 @@ import VeilTestSupport
 
     /// Shoppers, two seeded models and one query: what the console and the reports show.
     static func installationWithModels() throws -> (Installation, approve: String, hostile: String) {
-        let installation = try Installation()
+        // The shipped policy, with a reviewer's view of the exact holdout metrics (and so of the plots).
+        let shipped = try String(contentsOf: Installation.defaultPolicy, encoding: .utf8)
+        let installation = try Installation(
+            policy: shipped.replacingOccurrences(of: "\ntraining:\n", with: "\ntraining:\n  exact_holdout_metrics: true\n"))
         let data = installation.root.appendingPathComponent("shoppers.ndjson")
         let generated = try installation.run(["generate", "--users", "200", "--days", "60", "--seed", "3", "--out", data.path])
         try #require(generated.status == 0, "\(generated.stderr)")
@@ -33,7 +38,7 @@ import VeilTestSupport
         return (installation, ids[0], ids[1])
     }
 
-    @Test func aReviewerApprovesInTheBrowserAndAnIngestTokenSeesNothing() throws {
+    @Test func aReviewerApprovesAndRevokesInTheBrowserAndAnIngestTokenSeesNothing() throws {
         let probe = try runPython(["-c", "import selenium"])
         try #require(probe.status == 0, "Selenium is needed: run scripts/install-deps.sh (python3 -m pip install selenium)")
         try #require(
@@ -61,16 +66,18 @@ import VeilTestSupport
         #expect((outcome["console_errors"] as? [String])?.isEmpty == true, "JavaScript console errors: \(outcome["console_errors"] ?? "?")")
         #expect((outcome["screenshots"] as? [String])?.count ?? 0 >= 7)
 
-        // The approval made in the browser is the registry's state, by the reviewer's token name.
+        // The approval and the revocation made in the browser are the registry's state, by the reviewer's token name.
         let reviewerName = try #require(
             (try? JSONSerialization.jsonObject(
                 with: Data(try CurlClient.send("GET", server.baseURL + "/v1/session", token: tokens["VEIL_REVIEWER_TOKEN"]).body.utf8)))
                 as? [String: Any])["name"] as? String
         let shown = try CurlClient.send("GET", server.baseURL + "/v1/models/\(approve)", token: tokens["VEIL_AUDITOR_TOKEN"])
         let record = ((try? JSONSerialization.jsonObject(with: Data(shown.body.utf8))) as? [String: Any])?["record"] as? [String: Any]
-        #expect(record?["state"] as? String == "approved")
+        #expect(record?["state"] as? String == "revoked")
         #expect(record?["reviewer"] as? String == reviewerName)
         #expect(record?["review_note"] as? String == "card, plots and baselines checked in the console")
+        #expect(record?["revoked_by"] as? String == reviewerName)
+        #expect(record?["revoke_note"] as? String == "revoked in the console check")
         // No token reached the server's log (the console sends it only as a header).
         for token in tokens.values { #expect(!server.stderr.contains(token)) }
         #expect(server.process.isRunning, "veil serve died: \(server.stderr.suffix(500))")

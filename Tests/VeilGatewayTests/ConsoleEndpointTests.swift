@@ -82,7 +82,9 @@ import VeilCore
     }
 
     @Test func cardFragmentPlotsTheCurvesAndShowsAHostileNoteAsText() async throws {
-        let gateway = try await TestGateway.make()
+        var policy = Policy()
+        policy.training.exactHoldoutMetrics = true  // the plots are drawn from the exact holdout curves
+        let gateway = try await TestGateway.make(policy: policy)
         try await gateway.ingest(ShopperEvents.ndjson(users: 120))
         try await gateway.application().test(.router) { client in
             let modelID = try await trainedModelID(client, gateway)
@@ -96,7 +98,7 @@ import VeilCore
             }
             try await client.execute(
                 uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer),
-                body: json(#"{"note":"\#(Self.hostileNote)"}"#)
+                body: try await approvalBody(Self.hostileNote, for: modelID, client, gateway)
             ) { #expect($0.status == .ok) }
             try await client.execute(uri: "/v1/models/\(modelID)/card.html", method: .get, headers: gateway.headers(.reviewer)) { response in
                 #expect(response.status == .ok)
@@ -107,10 +109,39 @@ import VeilCore
                 #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
                 // The trained card stores the curves: ROC, precision–recall and calibration are drawn.
                 #expect(html.components(separatedBy: "<svg ").count - 1 == 3)
+                #expect(html.contains("roc_auc") && html.contains(">baseline "), "the policy lets a reviewer see the exact metrics")
+                #expect(!html.contains("<tr><th scope=\"row\">holdout users</th><td>—</td></tr>"))
                 #expect(html.contains("approved"))
             }
             try await client.execute(uri: "/v1/models/\(modelID)/card.html", method: .get, headers: gateway.headers(.ingest)) {
                 #expect($0.status == .forbidden)
+            }
+        }
+    }
+
+    /// The fragment is the card `GET /v1/models/{id}` shows the same role (`ModelCard.shown`): under the
+    /// default policy no role gets the exact holdout metrics, their curves or the train/holdout counts.
+    @Test func cardFragmentLeavesOutTheExactMetricsWhereThePolicyDoesNot() async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.ingest(ShopperEvents.ndjson(users: 120))
+        try await gateway.application().test(.router) { client in
+            let modelID = try await trainedModelID(client, gateway)
+            let stored = try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(.admin)) {
+                try #require(object($0.body)["card"] as? [String: Any])
+            }
+            #expect(stored["metrics"] == nil, "the default policy shows no role the exact metrics")
+            for role in [Role.analyst, .reviewer, .auditor] {
+                try await client.execute(uri: "/v1/models/\(modelID)/card.html", method: .get, headers: gateway.headers(role)) { response in
+                    #expect(response.status == .ok)
+                    let html = String(buffer: response.body)
+                    #expect(html.hasPrefix("<article class=\"report model-card\""))
+                    for exact in ["roc_auc", "<svg ", ">baseline "] {
+                        #expect(!html.contains(exact), "\(role) sees \(exact)")
+                    }
+                    for count in ["train users", "holdout users"] {
+                        #expect(html.contains("<tr><th scope=\"row\">\(count)</th><td>—</td></tr>"), "\(role) sees \(count)")
+                    }
+                }
             }
         }
     }

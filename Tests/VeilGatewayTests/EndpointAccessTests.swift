@@ -27,6 +27,7 @@ import VeilCore
         Endpoint(method: .get, uri: "/v1/models/\(model)", roles: [.analyst, .trainer, .reviewer, .auditor], phrase: readers),
         Endpoint(method: .post, uri: "/v1/models/\(model)/approve", roles: [.reviewer], phrase: "the reviewer (or admin) role"),
         Endpoint(method: .post, uri: "/v1/models/\(model)/reject", roles: [.reviewer], phrase: "the reviewer (or admin) role"),
+        Endpoint(method: .post, uri: "/v1/models/\(model)/revoke", roles: [.reviewer], phrase: "the reviewer (or admin) role"),
         Endpoint(method: .post, uri: "/v1/training-runs", roles: [.trainer], phrase: "the trainer (or admin) role"),
         Endpoint(method: .get, uri: "/v1/training-runs/some-run", roles: [.trainer], phrase: "the trainer (or admin) role"),
         Endpoint(method: .post, uri: "/v1/predict", roles: [.analyst], phrase: "the analyst (or admin) role"),

@@ -44,7 +44,7 @@ import VeilCore
         ("/v1/recommendations", Role.analyst, #"{"pseudonym":"\#(hostileModelID)","k":3,"alice@example.com":1}"#,
          "body: field #3 is not a known field; the fields are at, exclude_seen, k, pseudonym, subjects, user_id"),
         ("/v1/models/\(hostileModelID)/approve", Role.reviewer, #"{"note":"fine","alice@example.com":true}"#,
-         "body: field #2 is not a known field; the fields are note"),
+         "body: field #2 is not a known field; the fields are note, override_quality"),
         ("/v1/models/\(hostileModelID)/reject", Role.reviewer, #"{"notes":"typo","note":"fine"}"#,
          "body: field #1 is not a known field; the fields are note"),
     ])

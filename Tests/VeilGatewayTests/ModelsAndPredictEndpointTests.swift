@@ -50,15 +50,40 @@ import VeilModels
                 #expect((object(response.body)["message"] as? String)?.hasPrefix("task: no approved model for task purchase") == true)
                 return String(buffer: response.body)
             })
+            // This seeded model (1 epoch on 120 shoppers) does not beat its baselines: the card says so, and
+            // approving it takes an override note, which the record, the card and the audit record keep.
+            let gate = try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(.reviewer)) {
+                try #require((object($0.body)["card"] as? [String: Any])?["quality_gate"] as? [String: Any])
+            }
+            #expect(gate["passes"] as? Bool == false && gate["metric"] as? String == "roc_auc", "\(gate)")
+            // The default policy shows no exact metric, so the gate comes without its numbers.
+            #expect(gate["model"] == nil && gate["best_baseline_value"] == nil, "\(gate)")
+            #expect((gate["reason"] as? String)?.contains(where: \.isNumber) == false, "\(gate)")
             try await client.execute(
                 uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer),
-                body: json(#"{"note":"card checked, AUC above baseline"}"#)
+                body: json(#"{"note":"card checked"}"#)
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                let message = object(response.body)["message"] as? String ?? ""
+                #expect(message.hasPrefix("override_quality: model \(modelID) does not beat its baselines (\(gate["reason"] as? String ?? "?"))"), "\(message)")
+            }
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer),
+                body: json(#"{"note":"card checked, AUC above baseline","override_quality":"serving test: quality is not the point"}"#)
             ) { response in
                 #expect(response.status == .ok)
                 let record = object(response.body)
                 #expect(record["state"] as? String == "approved")
                 #expect(record["reviewer"] as? String == "test-reviewer")
                 #expect(record["review_note"] as? String == "card checked, AUC above baseline")
+                #expect(record["quality_override"] as? String == "serving test: quality is not the point")
+            }
+            let approval = try await gateway.lastAuditRecord()
+            #expect((approval["details"] as? [String: Any])?["quality_override"] as? String == "serving test: quality is not the point")
+            try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(.auditor)) { response in
+                let shown = (object(response.body)["card"] as? [String: Any])?["quality_gate"] as? [String: Any]
+                #expect(shown?["override_note"] as? String == "serving test: quality is not the point")
+                #expect(shown?["override_by"] as? String == "test-reviewer")
             }
             try await client.execute(
                 uri: "/v1/models/\(modelID)/reject", method: .post, headers: gateway.headers(.reviewer), body: json(#"{"note":"again"}"#)
@@ -113,6 +138,40 @@ import VeilModels
                 #expect((object(response.body)["freshness"] as? [String: Any])?["stale"] as? Bool == true)
                 return String(buffer: response.body)
             })
+            // Revoked: the very next prediction is refused, naming the revoked model; a second revoke is refused.
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/revoke", method: .post, headers: gateway.headers(.reviewer),
+                body: json(#"{"note":"  calibration drifted  "}"#)
+            ) { response in
+                #expect(response.status == .ok)
+                let record = object(response.body)
+                #expect(record["state"] as? String == "revoked")
+                #expect(record["revoked_by"] as? String == "test-reviewer")
+                #expect(record["revoke_note"] as? String == "calibration drifted")
+                #expect(record["review_note"] as? String == "card checked, AUC above baseline")
+            }
+            bodies.append(try await client.execute(
+                uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst), body: json(#"{"task":"purchase","user_id":"\#(user)"}"#)
+            ) { response in
+                #expect(response.status == .notFound)
+                let message = object(response.body)["message"] as? String ?? ""
+                #expect(message.hasPrefix("task: no approved model for task purchase (model \(modelID) was revoked at "), "\(message)")
+                return String(buffer: response.body)
+            })
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/revoke", method: .post, headers: gateway.headers(.reviewer), body: json(#"{"note":"again"}"#)
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(object(response.body)["message"] as? String == "model_id: model \(modelID) is revoked; only an approved model can be revoked")
+            }
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/revoke", method: .post, headers: gateway.headers(.analyst), body: json(#"{"note":"x"}"#)
+            ) { response in
+                #expect(response.status == .forbidden)
+            }
+            let revocation = try await gateway.lastAuditRecord()
+            #expect(revocation["action"] as? String == "model.revoke" && revocation["actor"] as? String == "test-reviewer")
+            #expect((revocation["details"] as? [String: Any])?["note"] as? String == "calibration drifted")
             // A user with no events cannot be scored; the error names the pseudonym, not the ID.
             bodies.append(try await client.execute(
                 uri: "/v1/predict", method: .post, headers: gateway.headers(.analyst),
@@ -134,6 +193,39 @@ import VeilModels
 
 @Suite struct ModelsEndpointTests {
     static let unknown = String(repeating: "0", count: 32)
+
+    /// Separation of duties over HTTP: the token that trained a model (here an admin's, which may do
+    /// both) cannot approve it; a reviewer's can, and the card's record names both.
+    @Test func theTokenThatTrainedAModelCannotApproveIt() async throws {
+        let gateway = try await TestGateway.make()
+        try await gateway.ingest(ShopperEvents.ndjson(users: 120))
+        try await gateway.application().test(.router) { client in
+            let runID = try await client.execute(
+                uri: "/v1/training-runs", method: .post, headers: gateway.headers(.admin), body: trainingBody()
+            ) { try #require(object($0.body)["id"] as? String) }
+            let modelID = try #require(try await finishedRun(runID, client, gateway)["model_id"] as? String)
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.admin), body: json(#"{"note":"mine, fine"}"#)
+            ) { response in
+                #expect(response.status == .forbidden)
+                #expect(
+                    object(response.body)["message"] as? String
+                        == "reviewer: test-admin trained model \(modelID) and cannot approve it; another principal must (`veil models approve --as NAME`, or a reviewer token)")
+            }
+            try await client.execute(
+                uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer),
+                body: try await approvalBody("second pair of eyes", for: modelID, client, gateway)
+            ) { response in
+                #expect(response.status == .ok)
+                let record = object(response.body)
+                #expect(record["trainer"] as? String == "test-admin")
+                #expect(record["reviewer"] as? String == "test-reviewer")
+            }
+        }
+        let approval = try await gateway.lastAuditRecord()
+        #expect(approval["action"] as? String == "model.approve")
+        #expect((approval["details"] as? [String: Any])?["trainer"] as? String == "test-admin")
+    }
 
     @Test func emptyRegistryListsNoModels() async throws {
         let gateway = try await TestGateway.make()
@@ -181,7 +273,7 @@ import VeilModels
     func reviewWithoutANoteIs422(body: String, message: String) async throws {
         let gateway = try await TestGateway.make()
         try await gateway.application().test(.router) { client in
-            for action in ["approve", "reject"] {
+            for action in ["approve", "reject", "revoke"] {
                 try await client.execute(
                     uri: "/v1/models/\(Self.unknown)/\(action)", method: .post, headers: gateway.headers(.reviewer), body: json(body)
                 ) { response in

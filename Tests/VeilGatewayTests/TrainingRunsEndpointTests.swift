@@ -28,6 +28,17 @@ func trainedModelID(_ client: some TestClientProtocol, _ gateway: TestGateway) a
     return try #require(try await finishedRun(runID, client, gateway)["model_id"] as? String)
 }
 
+/// A reviewer's approval body for `modelID`: `note`, and an override note when the card says the model
+/// does not beat its baselines (`QualityGate`; whether a small seeded model does depends on the data).
+func approvalBody(_ note: String, for modelID: String, _ client: some TestClientProtocol, _ gateway: TestGateway) async throws -> ByteBuffer {
+    let passes: Bool? = try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(.reviewer)) {
+        ((object($0.body)["card"] as? [String: Any])?["quality_gate"] as? [String: Any])?["passes"] as? Bool
+    }
+    try #require(passes != nil, "the card of \(modelID) has no quality gate")
+    let override = passes == true ? "" : #","override_quality":"test model: quality is not the point""#
+    return json(#"{"note":"\#(note)"\#(override)}"#)
+}
+
 /// A training request body over `ShopperEvents`.
 func trainingBody(epsilon: Double = 1) -> ByteBuffer {
     json(#"{"task":"purchase","epsilon":\#(epsilon),"epochs":1,"batch_size":16,"cutoff_ms":\#(ShopperEvents.cutoffMillis),"seed":7}"#)

@@ -105,7 +105,11 @@ import VeilTestSupport
         let card = try await fixture.trainer.train(Self.request(.nextItem), principal: "cli")
         let predictor = fixture.context.predictionService()
         await #expect(throws: VeilError.self) { try await predictor.recommend([.userID(fixture.userIDs[0])], at: Self.at) }
-        _ = try await fixture.context.models.approve(id: try #require(card.modelId), reviewer: "cli", note: "ok")
+        let id = try #require(card.modelId)
+        // Another principal than the trainer approves; the quality gate's override only where it fails.
+        let passes = try await fixture.context.models.describe(id: id).card["quality_gate"]?.objectValue?["passes"] == .bool(true)
+        _ = try await fixture.context.models.approve(
+            id: id, reviewer: "reviewer-1", note: "ok", qualityOverride: passes ? nil : "test model: quality is not the point")
         let nobody = Pseudonym(high: 1, low: 2)
         let lists = try await predictor.recommend(
             [.userID(fixture.userIDs[0]), .pseudonym(nobody)], k: 5, excludeSeen: true, at: Self.at)

@@ -107,10 +107,11 @@ import VeilLedger
         let open = try await fixture.trainer.train(TrainingFixture.request(epsilon: nil, nonPrivate: true), principal: "cli")
         #expect(open.isPrivate == false)
         #expect(open.privateMetrics == nil && open.privacySplit == nil, "nothing is paid, so nothing private is released")
-        await #expect(throws: VeilError.self) { try await fixture.context.models.approve(id: open.modelId!, reviewer: "cli", note: "no") }
+        await #expect(throws: VeilError.self) { try await fixture.context.models.approve(id: open.modelId!, reviewer: "reviewer-1", note: "no") }
         await #expect(throws: VeilError.self) { try await predictor.predict(userID: user, task: .purchase, at: Self.at) }
 
-        _ = try await fixture.context.models.approve(id: modelID, reviewer: "cli", note: "fine")
+        _ = try await fixture.context.models.approve(
+            id: modelID, reviewer: "reviewer-1", note: "fine", qualityOverride: "fixture model (AUC below chance); serving is under test")
         let prediction = try await predictor.predict(userID: user, task: .purchase, at: Self.at)
         let pseudonym = fixture.context.keys.userPseudonymizer.pseudonym(for: user)
         #expect(prediction.pseudonym == pseudonym.hex)
@@ -134,7 +135,9 @@ import VeilLedger
     @Test func aBatchAnswersEverySubjectItCanAndEveryAnswerSaysWhetherTheDataIsStale() async throws {
         let fixture = try await TrainingFixture()
         let card = try await fixture.trainer.train(TrainingFixture.request(), principal: "cli")
-        _ = try await fixture.context.models.approve(id: try #require(card.modelId), reviewer: "cli", note: "fine")
+        _ = try await fixture.context.models.approve(
+            id: try #require(card.modelId), reviewer: "reviewer-1", note: "fine",
+            qualityOverride: "fixture model (AUC below chance); serving is under test")
         let predictor = fixture.context.predictionService()
         let unknown = fixture.context.keys.userPseudonymizer.pseudonym(for: "never-seen@example.com")
         let subjects: [PredictionSubject] = [.userID(fixture.userIDs[0]), .pseudonym(unknown), .userID(fixture.userIDs[1])]
@@ -260,7 +263,8 @@ import VeilLedger
         let fixture = try await TrainingFixture()
         let card = try await fixture.trainer.train(TrainingFixture.request(), principal: "cli")
         let id = try #require(card.modelId)
-        _ = try await fixture.context.models.approve(id: id, reviewer: "cli", note: "ok")
+        _ = try await fixture.context.models.approve(
+            id: id, reviewer: "reviewer-1", note: "ok", qualityOverride: "fixture model (AUC below chance); serving is under test")
         let predictor = fixture.context.predictionService()
         var csv = ""
         let summary = try await predictor.score(task: .purchase, at: Self.at, principal: "cli") { csv += $0 }

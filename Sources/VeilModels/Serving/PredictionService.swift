@@ -63,6 +63,8 @@ public struct ScoreSummary: Sendable, Codable, Hashable {
 /// - A user with no event in that window cannot be scored: in a batch that subject's entry is a
 ///   `SubjectFailure` (`not_found`) and the others are scored; alone, it is `.notFound`, field `pseudonym`.
 /// - Loaded networks are cached per model id (a model file never changes: its name is its hash).
+/// - Served predictions are counted per model and day (`tally`) and reach the audit log when
+///   `flushCounts` is called, not per request.
 public final class PredictionService: Sendable {
     /// The most subjects one batch may hold.
     public static let maxBatch = 1000
@@ -73,6 +75,9 @@ public final class PredictionService: Sendable {
     private let audit: any AuditRecording
     private let clock: WallClock
     private let cache = Mutex<[String: ServingModel]>([:])
+    /// The predictions this service served, per model and day, until they are written to the audit log
+    /// (`flushCounts`).
+    public let tally = PredictionTally()
 
     /// `clock` gives the default `at` of a prediction or scoring: now.
     public init(
@@ -102,9 +107,10 @@ public final class PredictionService: Sendable {
     ) async throws -> [SubjectOutcome<Prediction>] {
         let batch = try await self.batch(subjects, task: task, at: time, excludingSeen: false)
         guard !batch.served.isEmpty else { return batch.outcomes([]) }
-        return batch.outcomes(
-            try batch.model.predictions(
-                pseudonyms: batch.served.map(\.pseudonym), inputs: batch.served.map(\.input), freshness: batch.freshness))
+        let predictions = try batch.model.predictions(
+            pseudonyms: batch.served.map(\.pseudonym), inputs: batch.served.map(\.input), freshness: batch.freshness)
+        tally.count(predictions.count, modelID: batch.model.id, task: task.rawValue, at: clock.now())
+        return batch.outcomes(predictions)
     }
 
     /// The top `k` items of the approved `next_item` model for each of up to `maxBatch` subjects: one
@@ -119,6 +125,7 @@ public final class PredictionService: Sendable {
         let batch = try await self.batch(subjects, task: .nextItem, at: time, excludingSeen: excludeSeen)
         guard !batch.served.isEmpty else { return batch.outcomes([]) }
         let lists = try batch.model.topItems(of: batch.served.map(\.input), k: k, excluding: batch.served.map(\.seen))
+        tally.count(lists.count, modelID: batch.model.id, task: PredictionTask.nextItem.rawValue, at: clock.now())
         return batch.outcomes(
             zip(batch.served, lists).map { subject, items in
                 Recommendation(pseudonym: subject.pseudonym.hex, model: batch.model, items: items, freshness: batch.freshness)
@@ -163,6 +170,13 @@ public final class PredictionService: Sendable {
             batch.served.append(.init(index: index, pseudonym: pseudonym, input: input, seen: seen))
         }
         return batch
+    }
+
+    /// Writes the prediction counts not yet in the audit log (`model.predictions`, one record per model
+    /// and day) as `actor`; see `PredictionTally`.
+    @discardableResult
+    public func flushCounts(actor: String) async throws -> Int {
+        try await tally.flush(to: audit, actor: actor)
     }
 
     /// Scores every user with an event in the model's window and writes CSV (header first) through

@@ -85,6 +85,12 @@ public enum SubjectOutcome<Answer: Sendable & Hashable & Encodable>: Sendable, H
         }
     }
 
+    /// Whether this subject was answered.
+    public var isAnswered: Bool {
+        if case .answered = self { return true }
+        return false
+    }
+
     /// The answer, or the failure as the `VeilError` a single-subject request throws.
     public func get() throws -> Answer {
         switch self {

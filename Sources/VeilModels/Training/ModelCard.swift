@@ -208,14 +208,24 @@ extension ModelCard {
     /// reviewer (or admin) and only when the policy's `training.exact_holdout_metrics` allows it, then
     /// labelled with `exact_metrics_notice`; every other role, and every role when the policy does not
     /// allow it, sees the card without them (private metrics, ε and the split stay).
+    /// The card's `quality_gate` (`ModelRegistry.describe`), read off the exact statistics, loses its
+    /// numbers with them (`QualityGate.withoutExactValues`).
     public static func shown(_ card: [String: JSONValue], to role: Role?, policy: Policy) -> [String: JSONValue] {
         var card = card
-        if policy.training.exactHoldoutMetrics && (role == .reviewer || role == .admin) {
+        if showsExactMetrics(to: role, policy: policy) {
             card["exact_metrics_notice"] = .string(exactNotice)
         } else {
             for key in exactKeys { card.removeValue(forKey: key) }
+            if case .object(let gate)? = card["quality_gate"] {
+                card["quality_gate"] = .object(QualityGate.withoutExactValues(gate))
+            }
         }
         return card
+    }
+
+    /// Whether `role` may see the exact holdout statistics over HTTP under `policy` (see `shown`).
+    public static func showsExactMetrics(to role: Role?, policy: Policy) -> Bool {
+        policy.training.exactHoldoutMetrics && (role == .reviewer || role == .admin)
     }
 
     /// The card as JSON with snake_case keys (`model_id`, `noise_multiplier`, `roc_auc`, …), as it is

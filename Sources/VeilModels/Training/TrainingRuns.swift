@@ -16,7 +16,7 @@ import VeilCore
 ///   audit records.
 public actor TrainingRuns {
     /// Where a run is.
-    public enum Status: String, Sendable, Codable {
+    public enum Status: String, Sendable, Codable, CaseIterable {
         case running, succeeded, failed
     }
 
@@ -44,6 +44,8 @@ public actor TrainingRuns {
     private var runs: [String: Run] = [:]
     /// Ids of finished runs, oldest first.
     private var finished: [String] = []
+    /// Runs finished since this process started, by outcome (forgotten runs included).
+    private var outcomes: [Status: Int] = [:]
     /// Ids of every remembered run, oldest first.
     private var started: [String] = []
 
@@ -82,6 +84,13 @@ public actor TrainingRuns {
         return run
     }
 
+    /// Runs by state: `running` now; `succeeded` and `failed` since this process started.
+    public func counts() -> [Status: Int] {
+        var counts = outcomes
+        counts[.running] = runs.values.filter { $0.status == .running }.count
+        return counts
+    }
+
     /// Every remembered run, newest first, without its card (`run(id:)` has it).
     public func all() -> [Run] {
         started.reversed().compactMap { id in
@@ -92,6 +101,7 @@ public actor TrainingRuns {
     }
 
     private func finish(_ run: Run) {
+        outcomes[run.status, default: 0] += 1
         runs[run.id] = run
         finished.append(run.id)
         if finished.count > Self.keptFinishedRuns {

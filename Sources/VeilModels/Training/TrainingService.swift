@@ -26,7 +26,8 @@ import VeilStore
 ///   run (only when the policy allows it) spends nothing, is marked `is_private: false` and can never
 ///   be approved.
 /// - Every run that registers a model writes a `model.train` audit record with its parameters, ε, δ and
-///   the model id, in the registration's transaction.
+///   the model id, in the registration's transaction; a private run's record and registry entry also
+///   carry `spend_id`, the ledger spend (and `budget.spend` record) that paid for its training.
 /// - A sequence model (`gru`, `cnn`) reads each user's last L events. Its item vocabulary is the
 ///   policy's catalogue, read and checked before anything is spent, or else chosen by DP partition
 ///   selection (`ItemVocabularySource.select`) at the plan's vocabulary ε, which is taken out of the
@@ -173,7 +174,9 @@ public final class TrainingService: Sendable {
                 mechanism = .subsampledGaussian(
                     samplingRate: run.samplingRate, noiseMultiplier: calibration.noiseMultiplier, steps: run.steps)
             }
-            try await budget.reserve(BudgetRequest(principal: principal, role: role, purpose: purpose, mechanism: mechanism))
+            run.spendID = try await budget.reserve(
+                BudgetRequest(principal: principal, role: role, purpose: purpose, mechanism: mechanism)
+            ).spendID
         }
 
         let trained: TrainedModel
@@ -201,11 +204,14 @@ public final class TrainingService: Sendable {
         var card = makeCard(plan: plan, schema: schema, population: population, run: run, trained: trained)
         let registered = card
         let record = try await models.register(
-            artifact: try trained.file(card), task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: run.epsilon
+            artifact: try trained.file(card), task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: run.epsilon,
+            trainer: principal, spendID: run.spendID
         ) { id in
             var card = registered
             card.modelId = id
-            return AuditDraft(actor: principal, action: .modelTrain, details: auditDetails(card: card, role: role))
+            var details = auditDetails(card: card, role: role)
+            if let spendID = run.spendID { details["spend_id"] = .int(spendID) }
+            return AuditDraft(actor: principal, action: .modelTrain, details: details)
         }
         card.modelId = record.id
         card.created = ModelFile.isoTime(millis: record.createdMillis)
@@ -218,6 +224,8 @@ public final class TrainingService: Sendable {
         var steps: Int
         var noiseMultiplier: Double?
         var epsilon: Double?
+        /// The ledger spend that paid for the training (private runs), linked from the model and its record.
+        var spendID: Int64?
         /// The training and private-evaluation parts of a feature-row model's spend.
         var split: ModelCard.PrivacySplit?
     }
