@@ -8,7 +8,7 @@ Usage (the test VeilCLITests/ConsoleBrowserTests runs it):
 
 Tokens come from the environment (never argv, never a URL). What it does, failing with a message at
 the first step that does not hold:
-  reviewer: signs in, sees the Models list, opens the model to approve, sees its card with three plots
+  reviewer: signs in, sees the budget chart and the Models list, opens the model to approve, sees its card with three plots
             (ROC, precision-recall, calibration), approves it with a note (and an override note when
             the card says it fails its quality gate), revokes it with a note, opens the model whose
             review note is <script>alert(1)</script> and sees that note as text (no script element,
@@ -120,7 +120,14 @@ class Check:
         self.no_token_anywhere(token)
         nav = [button.text for button in self.driver.find_elements(By.CSS_SELECTOR, "nav button")]
         self.seen["reviewer_pages"] = nav
-        self.expect("Budget" not in nav and "Audit" not in nav, f"a reviewer sees pages of other roles: {nav}")
+        self.expect("Budget" in nav and "Models" in nav and "Audit" not in nav, f"a reviewer's pages: {nav}")
+        # A reviewer weighs a model against what it cost: the budget chart first.
+        self.driver.find_element(By.ID, "nav-budget").click()
+        chart = self.wait(EC.visibility_of_element_located((By.ID, "budget-chart")), "the reviewer's budget chart")
+        self.wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", chart),
+                  "the reviewer's budget chart to load")
+        self.shot("reviewer-budget")
+        self.driver.find_element(By.ID, "nav-models").click()
         rows = self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#models tr")[1:] or False, "the models table")
         self.seen["models_listed"] = len(rows)
         self.shot("models")

@@ -13,7 +13,7 @@ enum AccessRules {
             case .events: [.ingest]
             case .subjects: [.admin]
             case .stats: [.admin]
-            case .budget: [.analyst, .auditor]
+            case .budget: [.analyst, .reviewer, .auditor]
             case .audit: [.auditor]
             case .queries: [.analyst]
             case .models: [.reviewer, .trainer, .analyst, .auditor]

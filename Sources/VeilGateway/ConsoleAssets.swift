@@ -421,6 +421,15 @@ async function renderAudit() {
 
 // ---------- Queries and training runs ----------
 
+// A run's progress as one line: phase, epoch and step, and ε of the steps so far (never a loss).
+function progressText(progress) {
+  if (!progress) return "—";
+  if (progress.phase === "reading") return "reading: " + progress.users_read + " users";
+  let text = progress.phase + ": epoch " + progress.epoch + "/" + progress.epochs + ", step " + progress.steps + "/" + progress.total_steps;
+  if (typeof progress.epsilon_so_far === "number") text += ", ε so far " + progress.epsilon_so_far.toFixed(3);
+  return text;
+}
+
 async function renderActivity() {
   const content = [el("h2", { text: "Queries and training runs" }),
     el("p", { class: "hint", text: "History only: what was asked and what it cost, never an answer." })];
@@ -431,8 +440,8 @@ async function renderActivity() {
   }
   if (may("training")) {
     const runs = (await api("/v1/training-runs")).runs;
-    content.push(gridTable("Training runs on this server (newest first; kept in memory until restart)", ["run", "status", "model", "error"],
-      runs.map((run) => [run.id, run.status, run.model_id || "—", run.error || "—"]), "runs"));
+    content.push(gridTable("Training runs on this server (newest first; kept in memory until restart)", ["run", "status", "progress", "model", "error"],
+      runs.map((run) => [run.id, run.status, progressText(run.progress), run.model_id || "—", run.error || "—"]), "runs"));
     if (runs.some((run) => run.status === "running")) {
       content.push(el("p", { class: "hint", text: "A run is in progress: this page refreshes every 3 seconds." }));
       setTimeout(() => { if (state.page === "activity") open("activity"); }, 3000);

@@ -140,6 +140,9 @@ import Testing
         #expect((entries[0]["items"] as? [[String: Any]])?.map { $0["item"] as? String } == items.prefix(4).map { $0["item"] as? String })
         #expect(entries[1]["items"] == nil && entries[1]["error"] as? String == "not_found" && entries[1]["index"] as? Int == 1)
         #expect(!answer.body.contains("user-000002"))
+        // Two lists served (the subject without events is not counted).
+        let metrics = try CurlClient.send("GET", server.baseURL + "/metrics")
+        #expect(metrics.body.contains("veil_recommendations_total 2"), "\(metrics.body)")
         let unknown = try CurlClient.send(
             "POST", server.baseURL + "/v1/recommendations", token: token, contentType: "application/json",
             body: Data(#"{"pseudonym": "\#(pseudonym)", "top": 3}"#.utf8))

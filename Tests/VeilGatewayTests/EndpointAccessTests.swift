@@ -19,7 +19,7 @@ import VeilCore
     static let model = String(repeating: "ab", count: 16)
     static let readers = "the analyst, trainer, reviewer or auditor (or admin) role"
     static let endpoints: [Endpoint] = [
-        Endpoint(method: .get, uri: "/v1/budget", roles: [.analyst, .auditor], phrase: "the analyst or auditor (or admin) role"),
+        Endpoint(method: .get, uri: "/v1/budget", roles: [.analyst, .reviewer, .auditor], phrase: "the analyst, reviewer or auditor (or admin) role"),
         Endpoint(method: .get, uri: "/v1/audit", roles: [.auditor], phrase: "the auditor (or admin) role"),
         Endpoint(method: .post, uri: "/v1/queries", roles: [.analyst], phrase: "the analyst (or admin) role"),
         Endpoint(method: .post, uri: "/v1/queries/explain", roles: [.analyst], phrase: "the analyst (or admin) role"),

@@ -67,7 +67,7 @@ import VeilRuntime
                 #expect(response.status == .forbidden)
                 #expect(
                     String(buffer: response.body)
-                        == #"{"error":"forbidden","message":"this endpoint requires a token with the analyst or auditor (or admin) role"}"#)
+                        == #"{"error":"forbidden","message":"this endpoint requires a token with the analyst, reviewer or auditor (or admin) role"}"#)
             }
         }
     }

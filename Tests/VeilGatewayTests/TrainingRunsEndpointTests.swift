@@ -65,6 +65,13 @@ func trainingBody(epsilon: Double = 1) -> ByteBuffer {
             let modelID = try #require(run["model_id"] as? String)
             #expect((run["card"] as? [String: Any])?["model_id"] as? String == modelID)
             #expect(run["error"] == nil)
+            // The run's last progress report stays: every step taken, ε so far, never a loss.
+            let progress = try #require(run["progress"] as? [String: Any])
+            #expect(progress["phase"] as? String == "evaluating")
+            let steps = try #require(progress["total_steps"] as? Int)
+            #expect(steps > 0 && progress["steps"] as? Int == steps && progress["epoch"] as? Int == progress["epochs"] as? Int)
+            #expect((progress["epsilon_so_far"] as? Double ?? 0) > 0)
+            #expect(!progress.keys.contains(where: { $0.contains("loss") }))
             #expect(try await gateway.context.models.find(id: modelID).state.rawValue == "candidate")
         }
         let spends = try await gateway.context.budget.status().spends

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import VeilCore
 
 /// Training runs started over HTTP (`POST /v1/training-runs`): each runs in the background and is
@@ -10,6 +11,9 @@ import VeilCore
 ///   field, and nothing starts), then returns a `running` run while `TrainingService` trains.
 /// - The budget is reserved inside the run, before any event is read; a refusal ends the run as
 ///   `failed` with the ledger's message, nothing read or registered.
+/// - A run shows how far it is (`progress`: phase, epoch, step, ε of the steps so far), updated as it
+///   trains and kept as it was last reported once it ends; never the training loss, which is computed
+///   on the private data and not released.
 /// - Runs live in memory only: a restart forgets them (and abandons a run in progress), and only the
 ///   latest `keptFinishedRuns` finished runs are kept. What a run produced is durable elsewhere: the
 ///   registered model (`GET /v1/models`), the ledger spend (`GET /v1/budget`, never refunded) and the
@@ -30,10 +34,41 @@ public actor TrainingRuns {
         public var card: JSONValue?
         /// Why it failed: the service's message naming the field or cap (failed only).
         public var error: String?
+        /// How far it got, as last reported (nil until the run reports).
+        public var progress: Progress?
 
         enum CodingKeys: String, CodingKey {
-            case id, status, card, error
+            case id, status, card, error, progress
             case modelId = "model_id"
+        }
+
+        /// A `TrainingProgress` without its loss (not differentially private, so never returned).
+        public struct Progress: Sendable, Encodable, Equatable {
+            public var phase: TrainingProgress.Phase
+            public var usersRead: Int
+            public var epoch: Int
+            public var epochs: Int
+            public var steps: Int
+            public var totalSteps: Int
+            /// ε of the steps taken so far at the run's δ (nil when non-private).
+            public var epsilonSoFar: Double?
+
+            init(_ progress: TrainingProgress) {
+                phase = progress.phase
+                usersRead = progress.usersRead
+                epoch = progress.epoch
+                epochs = progress.epochs
+                steps = progress.steps
+                totalSteps = progress.totalSteps
+                epsilonSoFar = progress.epsilonSoFar
+            }
+
+            enum CodingKeys: String, CodingKey {
+                case phase, epoch, epochs, steps
+                case usersRead = "users_read"
+                case totalSteps = "total_steps"
+                case epsilonSoFar = "epsilon_so_far"
+            }
         }
     }
 
@@ -42,6 +77,8 @@ public actor TrainingRuns {
 
     private let trainer: TrainingService
     private var runs: [String: Run] = [:]
+    /// The latest progress of each remembered run, written by the training task as it reports.
+    private let reported = Mutex<[String: Run.Progress]>([:])
     /// Ids of finished runs, oldest first.
     private var finished: [String] = []
     /// Runs finished since this process started, by outcome (forgotten runs included).
@@ -63,7 +100,9 @@ public actor TrainingRuns {
         Task {
             var outcome = run
             do {
-                let card = try await trainer.train(request, principal: principal, role: .trainer)
+                let card = try await trainer.train(request, principal: principal, role: .trainer) { progress in
+                    self.reported.withLock { $0[run.id] = Run.Progress(progress) }
+                }
                 outcome.status = .succeeded
                 outcome.modelId = card.modelId
                 outcome.card = try? card.jsonValue()
@@ -78,9 +117,10 @@ public actor TrainingRuns {
 
     /// The run `id`, or `.notFound`.
     public func run(id: String) throws -> Run {
-        guard let run = runs[id] else {
+        guard var run = runs[id] else {
             throw VeilError(.notFound, field: "id", "no training run with this id (runs are kept in memory until the server restarts)")
         }
+        run.progress = reported.withLock { $0[id] }
         return run
     }
 
@@ -96,6 +136,7 @@ public actor TrainingRuns {
         started.reversed().compactMap { id in
             guard var run = runs[id] else { return nil }
             run.card = nil
+            run.progress = reported.withLock { $0[id] }
             return run
         }
     }
@@ -107,6 +148,7 @@ public actor TrainingRuns {
         if finished.count > Self.keptFinishedRuns {
             let forgotten = finished.removeFirst()
             runs[forgotten] = nil
+            reported.withLock { $0[forgotten] = nil }
             started.removeAll { $0 == forgotten }
         }
     }
