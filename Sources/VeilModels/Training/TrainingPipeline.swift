@@ -25,6 +25,17 @@ public struct TrainingProgress: Sendable, Hashable {
     public var meanLoss: Double?
 }
 
+/// A run's progress as `GET /v1/training-runs/{id}` shows it: every field but `meanLoss`, which is
+/// computed on the private data and never returned.
+extension TrainingProgress: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case phase, epoch, epochs, steps
+        case usersRead = "users_read"
+        case totalSteps = "total_steps"
+        case epsilonSoFar = "epsilon_so_far"
+    }
+}
+
 /// The steps of a training run that do not touch the ledger or the registry: reading examples,
 /// splitting, fitting and evaluating. `TrainingService` runs them after the budget is reserved;
 /// `VeilBench quality` runs them on in-memory synthetic data.

@@ -34,41 +34,12 @@ public actor TrainingRuns {
         public var card: JSONValue?
         /// Why it failed: the service's message naming the field or cap (failed only).
         public var error: String?
-        /// How far it got, as last reported (nil until the run reports).
-        public var progress: Progress?
+        /// How far it got, as last reported (nil until the run reports); encoded without the loss.
+        public var progress: TrainingProgress?
 
         enum CodingKeys: String, CodingKey {
             case id, status, card, error, progress
             case modelId = "model_id"
-        }
-
-        /// A `TrainingProgress` without its loss (not differentially private, so never returned).
-        public struct Progress: Sendable, Encodable, Equatable {
-            public var phase: TrainingProgress.Phase
-            public var usersRead: Int
-            public var epoch: Int
-            public var epochs: Int
-            public var steps: Int
-            public var totalSteps: Int
-            /// ε of the steps taken so far at the run's δ (nil when non-private).
-            public var epsilonSoFar: Double?
-
-            init(_ progress: TrainingProgress) {
-                phase = progress.phase
-                usersRead = progress.usersRead
-                epoch = progress.epoch
-                epochs = progress.epochs
-                steps = progress.steps
-                totalSteps = progress.totalSteps
-                epsilonSoFar = progress.epsilonSoFar
-            }
-
-            enum CodingKeys: String, CodingKey {
-                case phase, epoch, epochs, steps
-                case usersRead = "users_read"
-                case totalSteps = "total_steps"
-                case epsilonSoFar = "epsilon_so_far"
-            }
         }
     }
 
@@ -78,7 +49,7 @@ public actor TrainingRuns {
     private let trainer: TrainingService
     private var runs: [String: Run] = [:]
     /// The latest progress of each remembered run, written by the training task as it reports.
-    private let reported = Mutex<[String: Run.Progress]>([:])
+    private let reported = Mutex<[String: TrainingProgress]>([:])
     /// Ids of finished runs, oldest first.
     private var finished: [String] = []
     /// Runs finished since this process started, by outcome (forgotten runs included).
@@ -101,7 +72,9 @@ public actor TrainingRuns {
             var outcome = run
             do {
                 let card = try await trainer.train(request, principal: principal, role: .trainer) { progress in
-                    self.reported.withLock { $0[run.id] = Run.Progress(progress) }
+                    var progress = progress
+                    progress.meanLoss = nil  // computed on the private data: never kept or returned
+                    self.reported.withLock { $0[run.id] = progress }
                 }
                 outcome.status = .succeeded
                 outcome.modelId = card.modelId
