@@ -50,40 +50,50 @@ import VeilModels
                 #expect((object(response.body)["message"] as? String)?.hasPrefix("task: no approved model for task purchase") == true)
                 return String(buffer: response.body)
             })
-            // This seeded model (1 epoch on 120 shoppers) does not beat its baselines: the card says so, and
-            // approving it takes an override note, which the record, the card and the audit record keep.
+            // Whether this small seeded model (1 epoch on 120 shoppers) beats its baselines depends on the
+            // holdout, which a per-installation key draws. Either way the card says so without numbers,
+            // and the approval follows the gate: a failing model takes an override note (kept by the
+            // record, the card and the audit record); a passing one refuses an override.
             let gate = try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(.reviewer)) {
                 try #require((object($0.body)["card"] as? [String: Any])?["quality_gate"] as? [String: Any])
             }
-            #expect(gate["passes"] as? Bool == false && gate["metric"] as? String == "roc_auc", "\(gate)")
+            let passes = try #require(gate["passes"] as? Bool)
+            #expect(gate["metric"] as? String == "roc_auc", "\(gate)")
             // The default policy shows no exact metric, so the gate comes without its numbers.
             #expect(gate["model"] == nil && gate["best_baseline_value"] == nil, "\(gate)")
             #expect((gate["reason"] as? String)?.contains(where: \.isNumber) == false, "\(gate)")
+            let override = "serving test: quality is not the point"
             try await client.execute(
                 uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer),
-                body: json(#"{"note":"card checked"}"#)
+                body: passes
+                    ? json(#"{"note":"card checked","override_quality":"\#(override)"}"#) : json(#"{"note":"card checked"}"#)
             ) { response in
                 #expect(response.status == .unprocessableContent)
                 let message = object(response.body)["message"] as? String ?? ""
-                #expect(message.hasPrefix("override_quality: model \(modelID) does not beat its baselines (\(gate["reason"] as? String ?? "?"))"), "\(message)")
+                #expect(message.hasPrefix("override_quality: "), "\(message)")
+                if !passes {
+                    #expect(message.hasPrefix("override_quality: model \(modelID) does not beat its baselines (\(gate["reason"] as? String ?? "?"))"), "\(message)")
+                }
             }
             try await client.execute(
                 uri: "/v1/models/\(modelID)/approve", method: .post, headers: gateway.headers(.reviewer),
-                body: json(#"{"note":"card checked, AUC above baseline","override_quality":"serving test: quality is not the point"}"#)
+                body: passes
+                    ? json(#"{"note":"card checked, AUC above baseline"}"#)
+                    : json(#"{"note":"card checked, AUC above baseline","override_quality":"\#(override)"}"#)
             ) { response in
                 #expect(response.status == .ok)
                 let record = object(response.body)
                 #expect(record["state"] as? String == "approved")
                 #expect(record["reviewer"] as? String == "test-reviewer")
                 #expect(record["review_note"] as? String == "card checked, AUC above baseline")
-                #expect(record["quality_override"] as? String == "serving test: quality is not the point")
+                #expect(record["quality_override"] as? String == (passes ? nil : override))
             }
             let approval = try await gateway.lastAuditRecord()
-            #expect((approval["details"] as? [String: Any])?["quality_override"] as? String == "serving test: quality is not the point")
+            #expect((approval["details"] as? [String: Any])?["quality_override"] as? String == (passes ? nil : override))
             try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(.auditor)) { response in
                 let shown = (object(response.body)["card"] as? [String: Any])?["quality_gate"] as? [String: Any]
-                #expect(shown?["override_note"] as? String == "serving test: quality is not the point")
-                #expect(shown?["override_by"] as? String == "test-reviewer")
+                #expect(shown?["override_note"] as? String == (passes ? nil : override))
+                #expect(shown?["override_by"] as? String == (passes ? nil : "test-reviewer"))
             }
             try await client.execute(
                 uri: "/v1/models/\(modelID)/reject", method: .post, headers: gateway.headers(.reviewer), body: json(#"{"note":"again"}"#)
