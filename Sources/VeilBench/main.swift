@@ -24,7 +24,7 @@ let groups: [[Benchmark]] = [
 
 let filters = Array(CommandLine.arguments.dropFirst())
 /// Run only when named: minutes of work on 50,000 synthetic users.
-let explicitOnly = ["quality", "backends"]
+let explicitOnly = ["quality", "backends", "ledger"]
 for benchmark in groups.joined()
 where filters.isEmpty
     ? !explicitOnly.contains(where: { benchmark.name.hasPrefix($0) })
