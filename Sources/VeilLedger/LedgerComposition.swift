@@ -59,7 +59,7 @@ final class LedgerComposition: Sendable {
     }
 
     /// What the composition reads of a spend.
-    fileprivate struct Key: Equatable, Sendable {
+    fileprivate struct Key: Sendable {
         let id: Int64?
         let mechanism: String
         let role: String
@@ -70,6 +70,11 @@ final class LedgerComposition: Sendable {
             mechanism = spend.mechanism
             role = spend.role
             principal = spend.principal
+        }
+
+        /// Whether `spend` is the spend this key was made from, as far as the composition reads it.
+        func identifies(_ spend: BudgetSpend) -> Bool {
+            id == spend.id && mechanism == spend.mechanism && role == spend.role && principal == spend.principal
         }
     }
 
@@ -121,7 +126,7 @@ final class LedgerComposition: Sendable {
     private func extends(_ spends: [BudgetSpend], _ keys: [Key]) -> Bool {
         guard spends.count >= keys.count else { return false }
         // The newest first: a list that does not extend the kept one usually differs at its end.
-        for index in keys.indices.reversed() where Key(spends[index]) != keys[index] { return false }
+        for index in keys.indices.reversed() where !keys[index].identifies(spends[index]) { return false }
         return true
     }
 }
