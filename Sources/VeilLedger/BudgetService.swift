@@ -120,7 +120,7 @@ public final class BudgetService: Sendable {
             let createdMillis = clock.nowMillis()
             let spend = try await store.reserve(dataset: dataset, policyHash: policyHash) { [self] existing in
                 let prior = try composition.composed(existing)
-                let cumulative = prior.dataset.epsilon(then: request.mechanism, delta: budget.delta)
+                let cumulative = composition.datasetEpsilon(prior, then: request.mechanism, delta: budget.delta)
                 if cumulative > budget.totalEpsilon {
                     throw refusal(
                         request, requestEpsilon, cap: "budget.total_epsilon", capValue: budget.totalEpsilon,

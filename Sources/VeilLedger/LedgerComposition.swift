@@ -15,7 +15,11 @@ import VeilStore
 /// compared by id, mechanism JSON, role and principal — everything the composition reads — so a
 /// store that holds other spends or fewer (a restored database, a group that failed to commit after
 /// its decisions ran) is composed from scratch. Only the spends a decision is handed are kept, never
-/// the request it decides on, and keeping is invisible to the caller: a decision stays pure.
+/// the request it decides on, and keeping is invisible to the caller: a decision stays pure. The
+/// dataset's composition with the last request decided on (`datasetEpsilon`) is remembered apart:
+/// when the next ledger is the kept one plus exactly that release — the request was granted — it is
+/// taken as the dataset's composition instead of composing the release a second time (the same
+/// computation on the same state, so the same bits).
 final class LedgerComposition: Sendable {
     /// Spends composed onto one accountant, and how many.
     struct Running: Sendable {
@@ -44,6 +48,8 @@ final class LedgerComposition: Sendable {
     struct Composed: Sendable {
         /// What identifies each composed spend, in order: a later list must start with these.
         fileprivate var keys: [Key] = []
+        /// Which fresh start these spends were composed from (a remembered request matches only its own).
+        fileprivate var generation = 0
         /// The dataset's spends.
         var dataset: Running
         /// The spends of each role with a cap.
@@ -82,7 +88,21 @@ final class LedgerComposition: Sendable {
     private let cappedRoles: Set<String>
     private let cappedPrincipals: Set<String>
     private let decode: @Sendable (String) throws -> PrivacyMechanism
-    private let kept: Mutex<Composed?> = Mutex(nil)
+    /// The dataset's composition after a request was composed onto a kept composition.
+    private struct Candidate: Sendable {
+        let generation: Int
+        let base: Int
+        let mechanism: PrivacyMechanism
+        let dataset: Running
+    }
+
+    private struct State: Sendable {
+        var composed: Composed?
+        var generations = 0
+        var candidate: Candidate?
+    }
+
+    private let state = Mutex(State())
 
     /// - Parameters:
     ///   - cappedRoles, cappedPrincipals: whose spends are composed apart (the policy's caps).
@@ -99,28 +119,47 @@ final class LedgerComposition: Sendable {
 
     /// The composition of `spends` (in order); see the type's contract.
     func composed(_ spends: [BudgetSpend]) throws -> Composed {
-        try kept.withLock { kept in
-            var composed = kept ?? fresh()
-            if !extends(spends, composed.keys) { composed = fresh() }
+        try state.withLock { state in
+            var composed = state.composed ?? fresh(&state)
+            if !extends(spends, composed.keys) { composed = fresh(&state) }
             composed.keys.reserveCapacity(spends.count)
             for spend in spends[composed.keys.count...] {
                 let mechanism = try decode(spend.mechanism)
-                composed.dataset.compose(mechanism)
+                if let candidate = state.candidate, candidate.generation == composed.generation, candidate.base == composed.keys.count,
+                    candidate.mechanism == mechanism
+                {
+                    composed.dataset = candidate.dataset
+                } else {
+                    composed.dataset.compose(mechanism)
+                }
                 if cappedRoles.contains(spend.role) { composed.roles[spend.role, default: Running(method)].compose(mechanism) }
                 if cappedPrincipals.contains(spend.principal) {
                     composed.principals[spend.principal, default: Running(method)].compose(mechanism)
                 }
                 composed.keys.append(Key(spend))
             }
-            kept = composed
+            state.composed = composed
             return composed
         }
     }
 
-    /// The ids of the spends the kept composition was made from, in order (for tests).
-    func keptSpendIDs() -> [Int64?] { kept.withLock { $0?.keys.map(\.id) ?? [] } }
+    /// ε at `delta` of the dataset's spends in `composed`, then `candidate` (the request a decision
+    /// decides on); remembered for the next `composed(_:)` (see the type's contract).
+    func datasetEpsilon(_ composed: Composed, then candidate: PrivacyMechanism, delta: Double) -> Double {
+        var after = composed.dataset
+        after.compose(candidate)
+        let remembered = Candidate(generation: composed.generation, base: composed.keys.count, mechanism: candidate, dataset: after)
+        state.withLock { $0.candidate = remembered }
+        return after.spent(delta: delta)
+    }
 
-    private func fresh() -> Composed { Composed(dataset: Running(method), roles: [:], principals: [:]) }
+    /// The ids of the spends the kept composition was made from, in order (for tests).
+    func keptSpendIDs() -> [Int64?] { state.withLock { $0.composed?.keys.map(\.id) ?? [] } }
+
+    private func fresh(_ state: inout State) -> Composed {
+        state.generations += 1
+        return Composed(generation: state.generations, dataset: Running(method), roles: [:], principals: [:])
+    }
 
     /// Whether `spends` starts with the spends `keys` were made from.
     private func extends(_ spends: [BudgetSpend], _ keys: [Key]) -> Bool {

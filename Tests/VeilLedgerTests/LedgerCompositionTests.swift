@@ -72,6 +72,27 @@ import VeilTestSupport
         }
     }
 
+    /// Decisions as a ledger runs them: each composes its request after the kept spends
+    /// (`datasetEpsilon`), and the next is handed the ledger with that release when it was granted,
+    /// or without it when it was refused (every third). The request's composition is taken over for a
+    /// granted one; every answer equals the composition from scratch, bit for bit.
+    @Test(arguments: methods) func aGrantedRequestsCompositionIsTakenOverExactly(method: AccountingMethod) throws {
+        let spends = try Self.spends(count: 30)
+        let composition = Self.composition(method)
+        var ledger: [BudgetSpend] = []
+        for (index, spend) in spends.enumerated() {
+            let composed = try composition.composed(ledger)
+            #expect(composed.dataset.spent(delta: Self.delta) == (try Self.fromScratch(ledger, method: method)))
+            let request = try BudgetService.decode(spend.mechanism)
+            let mechanisms = try ledger.map { try BudgetService.decode($0.mechanism) }
+            #expect(
+                composition.datasetEpsilon(composed, then: request, delta: Self.delta)
+                    == PrivacyAccountant.epsilon(composing: mechanisms + [request], delta: Self.delta, method: method))
+            if index % 3 != 2 { ledger.append(spend) }
+        }
+        #expect(try composition.composed(ledger).dataset.spent(delta: Self.delta) == (try Self.fromScratch(ledger, method: method)))
+    }
+
     /// A ledger that does not extend the kept spends is composed from scratch: one with fewer spends
     /// (restored), one whose newest kept spend never committed (a failed group: the next spends carry
     /// other ids), and one whose kept spend changed role.
