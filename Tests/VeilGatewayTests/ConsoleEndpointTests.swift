@@ -107,9 +107,11 @@ import VeilCore
                 #expect(html.hasPrefix("<article class=\"report model-card\" data-model-id=\"\(modelID)\">"))
                 #expect(!html.contains("<script"))
                 #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
-                // The trained card stores the curves: ROC, precision–recall and calibration are drawn.
-                #expect(html.components(separatedBy: "<svg ").count - 1 == 3)
-                #expect(html.contains("roc_auc") && html.contains(">baseline "), "the policy lets a reviewer see the exact metrics")
+                // The private plots from the noisy counts, then — the policy lets a reviewer see them — the
+                // exact curves the card stores, labelled not for release.
+                #expect(html.components(separatedBy: "<svg ").count - 1 == 6)
+                #expect(html.contains("<section class=\"plots exact-plots\">") && html.contains("exact holdout, NOT FOR RELEASE"))
+                #expect(html.contains("Exact holdout metrics") && html.contains(">baseline "), "the policy lets a reviewer see the exact metrics")
                 #expect(!html.contains("<tr><th scope=\"row\">holdout users</th><td>—</td></tr>"))
                 #expect(html.contains("approved"))
             }
@@ -120,7 +122,8 @@ import VeilCore
     }
 
     /// The fragment is the card `GET /v1/models/{id}` shows the same role (`ModelCard.shown`): under the
-    /// default policy no role gets the exact holdout metrics, their curves or the train/holdout counts.
+    /// default policy no role gets the exact holdout metrics, their curves or the train/holdout counts —
+    /// and every role still sees the three plots, drawn from the noisy holdout histogram.
     @Test func cardFragmentLeavesOutTheExactMetricsWhereThePolicyDoesNot() async throws {
         let gateway = try await TestGateway.make()
         try await gateway.ingest(ShopperEvents.ndjson(users: 120))
@@ -135,9 +138,17 @@ import VeilCore
                     #expect(response.status == .ok)
                     let html = String(buffer: response.body)
                     #expect(html.hasPrefix("<article class=\"report model-card\""))
-                    for exact in ["roc_auc", "<svg ", ">baseline "] {
+                    for exact in ["Exact holdout metrics", "exact-plots", "exact holdout, NOT FOR RELEASE", ">baseline "] {
                         #expect(!html.contains(exact), "\(role) sees \(exact)")
                     }
+                    let plots = try #require(html.components(separatedBy: "<section class=\"plots private-plots\">").dropFirst().first)
+                        .components(separatedBy: "</section>")[0]
+                    #expect(plots.components(separatedBy: "<svg ").count - 1 == 3, "\(role)")
+                    for title in ["<title>ROC — AUC ", "<title>Precision–recall — AP ", "<title>Calibration (10 bins) — ECE "] {
+                        #expect(plots.contains(title), "\(role): no \(title)")
+                    }
+                    #expect(plots.components(separatedBy: "— differentially private (from noisy counts)</title>").count - 1 == 3)
+                    #expect(html.contains("Private holdout metrics"))
                     for count in ["train users", "holdout users"] {
                         #expect(html.contains("<tr><th scope=\"row\">\(count)</th><td>—</td></tr>"), "\(role) sees \(count)")
                     }

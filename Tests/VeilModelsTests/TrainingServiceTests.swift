@@ -198,6 +198,9 @@ import VeilLedger
         let privateMetrics = try #require(card.privateMetrics)
         #expect(privateMetrics.noiseSigma == evaluationSigma && privateMetrics.histogram == "binary_score_histogram")
         #expect(Set(privateMetrics.metrics.keys) == Set(HoldoutHistogram.Layout.binary(bins: 20).metricNames))
+        // The released histogram is kept on the card: the counts the metrics (and the card's private plots) come from.
+        let noisyCounts = try #require(privateMetrics.noisyCounts)
+        #expect(noisyCounts.count == 40 && privateMetrics.metrics["example_count"]?.value == Double(noisyCounts.reduce(0, +)))
         // The fixture's holdout is small (σ ≈ 12 on each of 40 cells): an interval is there only when 95%
         // of the replicates can form the metric (a noisy class total can be ≤ 0), and then it is ordered.
         for (name, estimate) in privateMetrics.metrics {
