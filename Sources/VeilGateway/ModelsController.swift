@@ -13,7 +13,8 @@ import VeilReport
 ///
 /// Reading and reviewing are registered on separate groups (`addReadRoutes`, `addReviewRoutes`) so
 /// each carries its own role check. A card is shown as `ModelCard.shown` allows the caller's role: exact
-/// holdout metrics only to a reviewer, only when the policy allows them, labelled not for release.
+/// holdout metrics only to a reviewer, only when the policy allows them, labelled not for release; its
+/// quality gate (and a record's override note) only to reviewers and auditors (`AccessRules.seesQualityGate`).
 struct ModelsController {
     let models: ModelRegistry
     let policy: Policy
@@ -65,10 +66,16 @@ struct ModelsController {
             body: .init(byteBuffer: ByteBuffer(string: fragment)))
     }
 
-    /// Model `{id}` with its card as the caller's role may see it (`ModelCard.shown`).
+    /// Model `{id}` with its card as the caller's role may see it (`ModelCard.shown`), and its quality
+    /// gate only where `AccessRules.seesQualityGate` allows.
     private func shownDescription(_ context: VeilRequestContext) async throws -> ModelDescription {
+        let role = context.principal?.role
         var description = try await models.describe(id: try Self.id(context))
-        description.card = ModelCard.shown(description.card, to: context.principal?.role, policy: policy)
+        description.card = ModelCard.shown(description.card, to: role, policy: policy)
+        if !AccessRules.seesQualityGate(role) {
+            description.card.removeValue(forKey: "quality_gate")
+            description.record.qualityOverride = nil
+        }
         return description
     }
 

@@ -40,6 +40,8 @@ import VeilModels
                     for key in ["metrics", "baselines", "train_count", "holdout_count", "exact_metrics_notice"] {
                         #expect(card[key] == nil, "\(role) sees \(key)")
                     }
+                    // The gate's verdict comes from the exact metrics: reviewers and auditors only.
+                    #expect((card["quality_gate"] != nil) == [.reviewer, .auditor].contains(role), "\(role) and the quality gate")
                 }
             }
             // Not approved yet: nothing serves the task.
