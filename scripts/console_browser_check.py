@@ -131,6 +131,13 @@ class Check:
         self.driver.find_element(By.ID, "nav-models").click()
         rows = self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#models tr")[1:] or False, "the models table")
         self.seen["models_listed"] = len(rows)
+        # The list is one request: no model was fetched one by one to fill it.
+        fetched = self.driver.execute_script("return performance.getEntriesByType('resource').map((entry) => entry.name);")
+        per_model = [url for url in fetched if "/v1/models/" in url]
+        self.expect(not per_model, f"the models page fetched models one by one: {per_model}")
+        headlines = [row.find_elements(By.TAG_NAME, "td")[6].text for row in rows]
+        self.seen["model_headlines"] = headlines
+        self.expect(all(h.startswith("AUC ") and h.endswith("(DP)") for h in headlines), f"headline private metrics: {headlines}")
         self.shot("models")
 
         card = self.open_model(approve)

@@ -4,7 +4,8 @@ import VeilCore
 import VeilModels
 import VeilReport
 
-/// The model registry: `GET /v1/models` (every model, newest first), `GET /v1/models/{id}` (state,
+/// The model registry: `GET /v1/models` (every model, newest first, each with its kind, data window
+/// and headline private metric: `ModelSummary`, all a list needs in one request), `GET /v1/models/{id}` (state,
 /// review and card, as `veil models show --json`), and a reviewer's `POST /v1/models/{id}/approve`,
 /// `/reject` and `/revoke` with `{"note": "..."}` (required, `ModelRegistry.checkedNote`; audited with
 /// the token's name as reviewer) — an approval also takes `override_quality` for a model that does not
@@ -49,7 +50,11 @@ struct ModelsController {
     }
 
     @Sendable func list(request: Request, context: VeilRequestContext) async throws -> Response {
-        try JSONBody.response(["models": try await models.list()])
+        var summaries = try await models.summaries()
+        if !AccessRules.seesQualityGate(context.principal?.role) {
+            for index in summaries.indices { summaries[index].record.qualityOverride = nil }
+        }
+        return try JSONBody.response(["models": summaries])
     }
 
     @Sendable func show(request: Request, context: VeilRequestContext) async throws -> Response {
