@@ -186,8 +186,12 @@ async function open(pageId, ...parameters) {
 
 async function renderBudget() {
   const budget = await api("/v1/budget");
-  const chart = await chartImage("/v1/budget/chart.svg", "Cumulative ε of " + budget.dataset + " against its cap; one point per spend");
+  const [chart, byPrincipal] = await Promise.all([
+    chartImage("/v1/budget/chart.svg", "Cumulative ε of " + budget.dataset + " against its cap; one point per spend"),
+    chartImage("/v1/budget/principals.svg", "Cumulative ε by principal, each principal's spends composed; one point per spend"),
+  ]);
   chart.id = "budget-chart";
+  byPrincipal.id = "budget-principals-chart";
   return [
     el("h2", { text: "Privacy budget of " + budget.dataset }),
     fieldsTable("Dataset", [
@@ -197,7 +201,7 @@ async function renderBudget() {
       ["accountant", budget.accountant ? String(budget.accountant.accountant).toUpperCase() : "—"],
     ]),
     el("p", { class: "hint", text: "Spent ε is the composition of every spend by the ledger's accountant at δ, not their sum; `veil audit verify` recomputes it from the signed log. Hover a point for the spend's purpose." }),
-    el("div", { class: "plots" }, chart),
+    el("div", { class: "plots" }, chart, byPrincipal),
     gridTable("Per principal", ["principal", "role", "spent ε", "principal cap ε", "role cap ε"],
       budget.principals.map((p) => [p.principal, p.role, number(p.spent_epsilon), number(p.cap_epsilon), number(p.role_cap_epsilon)])),
     gridTable("Spends", ["id", "time", "principal", "role", "purpose", "ε", "cumulative ε"],

@@ -8,7 +8,7 @@ Usage (the test VeilCLITests/ConsoleBrowserTests runs it):
 
 Tokens come from the environment (never argv, never a URL). What it does, failing with a message at
 the first step that does not hold:
-  reviewer: signs in, sees the budget chart and the Models list (one request, each model with its
+  reviewer: signs in, sees the budget charts (against the cap, by principal) and the Models list (one request, each model with its
             private headline metric), opens the model to approve, sees its card with three plots
             (ROC, precision-recall, calibration) drawn from the noisy counts, approves it with a note (and an override note when
             the card says it fails its quality gate), revokes it with a note, opens the model whose
@@ -127,6 +127,10 @@ class Check:
         chart = self.wait(EC.visibility_of_element_located((By.ID, "budget-chart")), "the reviewer's budget chart")
         self.wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", chart),
                   "the reviewer's budget chart to load")
+        by_principal = self.wait(EC.visibility_of_element_located((By.ID, "budget-principals-chart")),
+                                 "the cumulative ε by principal chart")
+        self.wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", by_principal),
+                  "the by-principal chart to load")
         self.shot("reviewer-budget")
         self.driver.find_element(By.ID, "nav-models").click()
         rows = self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#models tr")[1:] or False, "the models table")

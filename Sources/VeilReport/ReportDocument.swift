@@ -87,7 +87,8 @@ public enum ReportDocument {
 
     // MARK: Budget
 
-    /// The budget: cap, spent, remaining, the accountant, the chart, each principal and each spend.
+    /// The budget: cap, spent, remaining, the accountant, the charts (the dataset's and by principal), each
+    /// principal and each spend.
     public static func budgetFragment(_ status: BudgetStatus) -> String {
         var out = "<article class=\"report budget\">\n<h2>Privacy budget of \(Markup.escape(status.dataset))</h2>\n"
         out += table(
@@ -99,7 +100,7 @@ public enum ReportDocument {
                 ("accountant", ModelCard.accountantDescription(status.accountant.kind)),
             ])
         out += "<p class=\"explanation\">Spent ε is the composition of every spend below by the \(Markup.escape(status.accountant.kind.rawValue.uppercased())) accountant at δ = \(Markup.escape(Markup.number(status.delta))), not their sum; `veil audit verify` recomputes it from the signed log.</p>\n"
-        out += "<section class=\"plots\">\n\(BudgetChart.chart(status).svg())\n</section>\n"
+        out += "<section class=\"plots\">\n\(BudgetChart.chart(status).svg())\n\(BudgetChart.principalsChart(status).svg())\n</section>\n"
         out += grid(
             caption: "Per principal", header: ["principal", "role", "spent ε", "principal cap ε", "role cap ε"],
             rows: status.principals.map {

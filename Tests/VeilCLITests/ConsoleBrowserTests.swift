@@ -110,8 +110,8 @@ import VeilTestSupport
         let reported = try installation.json(["report", "budget", "--out", budget.path]) as? [String: Any]
         #expect(reported?["path"] as? String == budget.path)
         let budgetHTML = try String(contentsOf: budget, encoding: .utf8)
-        // Two training spends and one query, each a point on the chart and a row in the table.
-        #expect(budgetHTML.components(separatedBy: "<circle").count - 1 == 3)
+        // Two training spends and one query, each a point on both charts (the dataset's, by principal) and a row in the table.
+        #expect(budgetHTML.components(separatedBy: "<circle").count - 1 == 6)
         #expect(budgetHTML.contains("query count_users"))
         #expect((reported?["bytes"] as? Int) == budgetHTML.utf8.count)
 

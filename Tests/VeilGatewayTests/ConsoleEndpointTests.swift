@@ -75,8 +75,19 @@ import VeilCore
                 #expect(svg.contains("#1 query count_users"))
                 #expect(svg.contains("cap ε = "))
             }
-            try await client.execute(uri: "/v1/budget/chart.svg", method: .get, headers: gateway.headers(.ingest)) {
-                #expect($0.status == .forbidden)
+            // By principal: the analyst's line, a point per spend titled with their own composed ε.
+            try await client.execute(uri: "/v1/budget/principals.svg", method: .get, headers: gateway.headers(.reviewer)) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "image/svg+xml")
+                let svg = String(buffer: response.body)
+                #expect(svg.contains("Cumulative ε by principal") && svg.contains(">test-analyst (analyst)</text>"))
+                #expect(svg.components(separatedBy: "<circle").count - 1 == 2)
+                #expect(svg.contains("test-analyst&#39;s cumulative ε 0.25</title>") && svg.contains("test-analyst&#39;s cumulative ε 0.75</title>"))
+            }
+            for path in ["/v1/budget/chart.svg", "/v1/budget/principals.svg"] {
+                try await client.execute(uri: path, method: .get, headers: gateway.headers(.ingest)) {
+                    #expect($0.status == .forbidden, "\(path)")
+                }
             }
         }
     }

@@ -73,9 +73,9 @@ import VeilStore
              "principals": [{"principal": "ana", "role": "analyst", "spent_epsilon": 1.25, "cap_epsilon": 5}],
              "spends": [
                {"id": 1, "time": "2026-11-20T09:00:00Z", "principal": "ana", "role": "analyst", "purpose": "query count_users",
-                "mechanism": \(mechanism), "epsilon": 0.5, "cumulative_epsilon": 0.5},
+                "mechanism": \(mechanism), "epsilon": 0.5, "cumulative_epsilon": 0.5, "principal_cumulative_epsilon": 0.5},
                {"id": 2, "time": "2026-11-22T15:30:00Z", "principal": "ana", "role": "analyst", "purpose": "\(Self.hostileNote)",
-                "mechanism": \(mechanism), "epsilon": 0.75, "cumulative_epsilon": 1.25}]}
+                "mechanism": \(mechanism), "epsilon": 0.75, "cumulative_epsilon": 1.25, "principal_cumulative_epsilon": 1.25}]}
             """
         return try JSONDecoder().decode(BudgetStatus.self, from: Data(json.utf8))
     }
@@ -211,8 +211,10 @@ import VeilStore
         for expected in ["10", "1.25", "8.75", "query count_users", "2026-11-22T15:30:00Z", "0.75"] {
             #expect(parsed.text.contains(expected), "missing \(expected)")
         }
-        // One point per spend, each with its purpose as the tooltip.
-        #expect(parsed.elements.filter { $0 == "circle" }.count == 2)
+        // One point per spend in each chart (the dataset's, by principal), each with its purpose as the tooltip.
+        #expect(parsed.elements.filter { $0 == "circle" }.count == 4)
+        #expect(parsed.text.contains("Cumulative ε by principal") && parsed.text.contains("ana's cap ε = 5"))
+        #expect(parsed.text.contains("ana's cumulative ε 1.25"))
         #expect(parsed.text.contains("#1 query count_users — ε 0.5 by ana (analyst)"))
         #expect(parsed.text.contains("cap ε = 10"))
     }
