@@ -407,10 +407,16 @@ async function renderAudit() {
       text: verification.valid ? "The chain verifies (checked on the server with the audit public key)."
         : "The chain does NOT verify: " + (verification.failure ? verification.failure.reason : "see below") }),
     fieldsTable("Verification", [
-      ["records checked", verification.records_checked], ["head seq", verification.head_seq], ["head hash", verification.head_hash],
+      ["records checked", verification.records_checked], ["head seq", verification.head_seq],
+      ["last checkpoint", status.last_checkpoint
+        ? "seq " + status.last_checkpoint.seq + ", made " + status.last_checkpoint.time
+          + (verification.valid && typeof verification.checkpoint_seq === "number" ? " (the chain matches it)" : "")
+        : "none signed on this server yet"],
+      ["head hash", verification.head_hash],
       ["ε recomputed for spends", verification.epsilon ? verification.epsilon.note : "—"],
       ["ledger", verification.ledger ? verification.ledger.note : "—"], ["mirror", verification.mirror ? verification.mirror.note : "—"],
-      ["audit public key (audit.pub)", status.public_key], ["last checkpoint", status.checkpoint],
+      ["checkpoint check", status.checkpoint],
+      ["audit public key (audit.pub)", status.public_key],
     ]),
     el("h3", { text: "Verify it yourself" }),
     el("p", { class: "hint", text: "Download the export, then check it with nothing but audit.pub — with veil, or with the independent PyNaCl verifier:" }),

@@ -183,6 +183,20 @@ import VeilCore
                 let commands = try #require(status["commands"] as? [String])
                 #expect(commands.contains { $0.hasPrefix("veil audit verify --file audit.ndjson --public-key audit.pub") })
                 #expect(commands.contains { $0.hasPrefix("python3 scripts/verify_audit.py audit.ndjson audit.pub") })
+                #expect(status["last_checkpoint"] == nil && (status["checkpoint"] as? String)?.hasPrefix("no checkpoint was signed") == true)
+            }
+            // Once `veil audit checkpoint` has signed one, the status shows it beside the head and checks the chain against it.
+            let checkpoint = try await gateway.context.auditService().checkpoint(signingKey: gateway.context.keys.auditSigningKey)
+            _ = try await gateway.context.stores.audit.record(actor: "test", action: .policyLoad, details: [:])
+            try await client.execute(uri: "/v1/audit/status", method: .get, headers: gateway.headers(.auditor)) { response in
+                let status = object(response.body)
+                let kept = try #require(status["last_checkpoint"] as? [String: Any])
+                #expect((kept["seq"] as? NSNumber)?.uint64Value == checkpoint.seq && kept["hash"] as? String == checkpoint.hash)
+                #expect(kept["time"] as? String == checkpoint.time && kept["sig"] == nil)
+                let verification = try #require(status["verification"] as? [String: Any])
+                #expect(verification["valid"] as? Bool == true)
+                #expect((verification["checkpoint_seq"] as? NSNumber)?.uint64Value == checkpoint.seq)
+                #expect((verification["head_seq"] as? NSNumber)?.uint64Value == checkpoint.seq + 1)
             }
             try await client.execute(uri: "/v1/audit/status", method: .get, headers: gateway.headers(.analyst)) {
                 #expect($0.status == .forbidden)
