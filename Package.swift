@@ -181,7 +181,8 @@ let package = Package(
         .testTarget(
             name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilPrivacy", "VeilCrypto", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilPolicyTests", dependencies: ["VeilPolicy", "VeilCore"], swiftSettings: strict),
-        .testTarget(name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto", "VeilTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto", "VeilPrivacy", "VeilTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "VeilStoreSQLiteTests",
             dependencies: [
