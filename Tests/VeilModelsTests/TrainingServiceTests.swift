@@ -274,6 +274,12 @@ import VeilLedger
         #expect(summary.scored > 0)
         #expect(csv.hasPrefix("pseudonym,score\n"))
         #expect(csv.split(separator: "\n").count == summary.scored + 1)
+        // A batch score is counted like served predictions: one model.predictions record for the model and day.
+        #expect(predictor.tally.served == Int64(summary.scored))
+        #expect(try await predictor.flushCounts(actor: "cli") == 1)
+        let counted = try await fixture.context.stores.chainBodies().filter { $0.action == "model.predictions" }
+        #expect(counted.count == 1 && counted.first?.details["count"] == .int(Int64(summary.scored)))
+        #expect(counted.first?.details["model_id"] == .string(id))
         let prediction = try await predictor.predict(userID: fixture.userIDs[1], task: .purchase, at: Self.at)
         let encoder = JSONEncoder()
         let texts = [
