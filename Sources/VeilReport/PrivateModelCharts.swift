@@ -89,11 +89,14 @@ public struct PrivateModelCharts {
         return (value, low...high)
     }
 
-    /// "0.731 [0.702, 0.76]", or "n/a" when the card has no such estimate.
+    /// "0.731 [0.702, 0.76]"; "0.787 (no interval: noise too large)" when the noisy counts could not
+    /// form one (the value then says more about the noise than about the model); "n/a" when the card has
+    /// no such estimate.
     func estimateText(_ name: String) -> String {
         guard let estimate = estimate(name) else { return "n/a" }
         let digits = { (value: Double) in Markup.number(value, digits: 3) }
-        return digits(estimate.value) + (estimate.interval.map { " [\(digits($0.lowerBound)), \(digits($0.upperBound))]" } ?? "")
+        guard let interval = estimate.interval else { return digits(estimate.value) + " (no interval: noise too large)" }
+        return digits(estimate.value) + " [\(digits(interval.lowerBound)), \(digits(interval.upperBound))]"
     }
 
     private static let modelName = "model (noisy counts)"

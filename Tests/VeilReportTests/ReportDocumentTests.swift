@@ -197,7 +197,7 @@ import VeilStore
         // The top-1 interval's whisker from 0.3 to 0.85 at k = 1.
         #expect(bars.contains("<line x1=\"171.64\" y1=\"197.8\" x2=\"171.64\" y2=\"80.1\"/>"))
         #expect(bars.contains(">top-1</text>") && bars.contains(">top-3</text>"))
-        #expect(charts[1].title.hasPrefix("Top-label calibration (10 bins)"))
+        #expect(charts[1].title == "Top-label calibration (10 bins) — ECE 0.15 (no interval: noise too large)")
         #expect(charts[1].svg().contains("bin 0.7–0.8: observed 0.6 of 10 noisy users"))
     }
 
