@@ -216,9 +216,10 @@ function headline(entry) {
   const metric = entry.headline;
   if (!metric) return "— (no private metric)";
   const names = { roc_auc: "AUC", top1_accuracy: "top-1 accuracy" };
+  const hasValue = typeof metric.value === "number";
   const interval = typeof metric.low === "number" && typeof metric.high === "number"
-    ? " [" + number(metric.low, 3) + ", " + number(metric.high, 3) + "]" : "";
-  const value = typeof metric.value === "number" ? number(metric.value, 3) : "n/a (the noisy counts cannot form it)";
+    ? " [" + number(metric.low, 3) + ", " + number(metric.high, 3) + "]" : (hasValue ? " (no interval: noise too large)" : "");
+  const value = hasValue ? number(metric.value, 3) : "n/a (the noisy counts cannot form it)";
   return (names[metric.metric] || metric.metric) + " " + value + interval + " (DP)";
 }
 
