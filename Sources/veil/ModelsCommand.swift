@@ -58,10 +58,14 @@ struct ModelsCommand: AsyncParsableCommand {
             table.lines.forEach { print($0) }
         }
 
-        /// `roc_auc 0.731 [0.702, 0.760]`: the private metric, three decimals, its interval when it has one.
+        /// `roc_auc 0.731 [0.702, 0.760]`: the private metric, three decimals, its interval — or what the
+        /// noisy counts could not form.
         static func headline(_ headline: ModelSummary.Headline) -> String {
-            let interval = headline.low.flatMap { low in headline.high.map { String(format: " [%.3f, %.3f]", low, $0) } } ?? ""
-            return "\(headline.metric) \(headline.value.map { String(format: "%.3f", $0) } ?? "n/a (noise)")\(interval)"
+            guard let value = headline.value else { return "\(headline.metric) n/a (noise too large)" }
+            guard let low = headline.low, let high = headline.high else {
+                return "\(headline.metric) \(String(format: "%.3f", value)) (no interval: noise too large)"
+            }
+            return "\(headline.metric) \(String(format: "%.3f [%.3f, %.3f]", value, low, high))"
         }
     }
 
