@@ -163,7 +163,9 @@ struct PostgresLedgerStore: LedgerStore {
         ).decode((Int64, Data, String?, [Int64]).self) {
             found = (AuditHead(seq: UInt64(seq), hash: [UInt8](hash)), recorded, ids.sorted())
         }
-        guard let found else { throw VeilError(.integrity, field: "audit_head", "the audit chain's head row is missing; the database is damaged") }
+        guard let found else {
+            throw VeilError(.integrity, field: "audit_head", "the audit chain's head row is missing; the database is damaged")
+        }
         guard found.2.count == count else {
             throw VeilError(.internal, field: "budget_spends", "the server handed out \(found.2.count) of \(count) spend ids")
         }

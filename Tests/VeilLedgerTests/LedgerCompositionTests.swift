@@ -38,9 +38,9 @@ import VeilTestSupport
     }
 
     /// ε of the spends `include` keeps, composed from scratch.
-    private static func fromScratch(_ spends: [BudgetSpend], method: AccountingMethod, _ include: (BudgetSpend) -> Bool = { _ in true }) throws
-        -> Double
-    {
+    private static func fromScratch(
+        _ spends: [BudgetSpend], method: AccountingMethod, _ include: (BudgetSpend) -> Bool = { _ in true }
+    ) throws -> Double {
         let kept = try spends.filter(include).map { try BudgetService.decode($0.mechanism) }
         return kept.isEmpty ? 0 : PrivacyAccountant.epsilon(composing: kept, delta: delta, method: method)
     }
