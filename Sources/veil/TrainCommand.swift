@@ -152,7 +152,10 @@ struct TrainCommand: AsyncParsableCommand {
             print("privacy    NONE (non-private; can never be approved)")
         }
         if let split = card.privacySplit {
-            print(String(format: "split      training ε = %.4f, evaluation ε = %.4f (σ = %.4g on the holdout histogram), one spend", split.trainingEpsilon, split.evaluationEpsilon, split.evaluationNoiseSigma))
+            print(
+                String(
+                    format: "split      training ε = %.4f, evaluation ε = %.4f (%g %% of the run's ρ, training.evaluation_share; σ = %.4g on the holdout histogram), one spend",
+                    split.trainingEpsilon, split.evaluationEpsilon, split.evaluationShare * 100, split.evaluationNoiseSigma))
         }
         if let sequence = card.sequence {
             print("sequences  L = \(sequence.length), embedding \(sequence.embeddingWidth), \(sequence.vocabulary.items) items (\(sequence.vocabulary.source.rawValue))")

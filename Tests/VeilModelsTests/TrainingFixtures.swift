@@ -19,9 +19,11 @@ struct TrainingFixture {
     /// Day 0 is 2026-01-01; with 70 days the default cutoff for tests is day 56 (2026-02-26).
     static let cutoff: Int64 = Int64(CivilDate(year: 2026, month: 2, day: 26)!.daysSinceEpoch) * 86_400_000
 
-    /// `extraPolicy`: more top-level YAML sections appended to the policy file (e.g. `catalog:`).
+    /// `extraPolicy`: more top-level YAML sections appended to the policy file (e.g. `catalog:`);
+    /// `extraTraining`: more lines of its `training:` section (e.g. `evaluation_share: 0.2`).
     init(
-        users: Int = 400, days: Int = 70, totalEpsilon: Double = 10, allowNonPrivate: Bool = true, extraPolicy: String = ""
+        users: Int = 400, days: Int = 70, totalEpsilon: Double = 10, allowNonPrivate: Bool = true, extraPolicy: String = "",
+        extraTraining: [String] = []
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("veil-training-\(UUID().uuidString)").path
         let keys = directory + "/keys"
@@ -38,7 +40,7 @@ struct TrainingFixture {
               allow_non_private: \(allowNonPrivate)
               default_epochs: 2
               default_batch_size: 64
-            """ + "\n" + extraPolicy
+            """ + extraTraining.map { "\n  \($0)" }.joined() + "\n" + extraPolicy
         try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
         context = try await VeilContext.open(keysDirectory: keys, dataDirectory: directory + "/data", policyPath: policyPath, actor: "test")
         shoppers = SyntheticShoppers(SynthConfiguration(users: users, days: days, seed: 11))

@@ -173,6 +173,22 @@ import VeilLedger
         }
     }
 
+    /// The policy's `training.evaluation_share` chooses σ_eval; the card's split and the charge follow it,
+    /// and the steps' σ is calibrated to what is left (a larger share, a noisier model).
+    @Test func thePolicyNamesTheEvaluationShare() async throws {
+        let fixture = try await TrainingFixture(extraTraining: ["evaluation_share: 0.2"])
+        let card = try await fixture.trainer.train(TrainingFixture.request(.churn, epsilon: 2), principal: "trainer-1")
+        let split = try #require(card.privacySplit)
+        let evaluationSigma = BudgetShare.gaussianSigma(share: 0.2, epsilon: 2, delta: 1e-6)
+        #expect(split.evaluationShare == 0.2 && split.evaluationNoiseSigma == evaluationSigma)
+        #expect(card.privateMetrics?.noiseSigma == evaluationSigma)
+        let fivePercent = try await TrainingFixture().trainer.explain(TrainingFixture.request(.churn, epsilon: 2))
+        #expect(try #require(card.noiseMultiplier) > fivePercent.noiseMultiplier)
+        #expect(try #require(card.epsilon) <= 2)
+        let explained = try await fixture.trainer.explain(TrainingFixture.request(.churn, epsilon: 2))
+        #expect(explained.noiseMultiplier == card.noiseMultiplier)
+    }
+
     @Test func theCardCarriesWhatTheAccountantCharged() async throws {
         let fixture = try await TrainingFixture()
         let card = try await fixture.trainer.train(TrainingFixture.request(.churn, epsilon: 2), principal: "trainer-1")

@@ -30,6 +30,23 @@ public struct ModelCard: Sendable, Encodable, Hashable {
         /// What the ledger was charged, one spend naming both parts (the training's subsampled
         /// Gaussian, then the evaluation's discrete Gaussian).
         public var charged: PrivacyMechanism
+
+        /// The split of `mechanism`, a run's charge (its training, then its evaluation), with each
+        /// part's ε alone at `delta` under `method`, for the card and the audit record.
+        public init(
+            _ mechanism: PrivacyMechanism, evaluationShare: Double, evaluationSigma: Double, delta: Double,
+            method: AccountingMethod
+        ) throws(VeilError) {
+            guard case let .composition(parts) = mechanism, parts.count == 2 else {
+                throw VeilError(.integrity, field: "mechanism", "a private run is charged as its training and its evaluation")
+            }
+            let epsilons = parts.map { PrivacyAccountant.epsilon(composing: [$0], delta: delta, method: method) }
+            self.evaluationShare = evaluationShare
+            self.evaluationNoiseSigma = evaluationSigma
+            self.trainingEpsilon = epsilons[0]
+            self.evaluationEpsilon = epsilons[1]
+            self.charged = mechanism
+        }
     }
 
     /// The shape of the network.
