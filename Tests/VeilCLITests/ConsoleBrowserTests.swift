@@ -19,7 +19,7 @@ import VeilTestSupport
         // The shipped policy, with a reviewer's view of the exact holdout metrics (and so of the plots).
         let shipped = try String(contentsOf: Installation.defaultPolicy, encoding: .utf8)
         let installation = try Installation(
-            policy: shipped.replacingOccurrences(of: "\ntraining:\n", with: "\ntraining:\n  exact_holdout_metrics: true\n"))
+            policy: shipped.replacingOccurrences(of: "\n  exact_holdout_metrics: false\n", with: "\n  exact_holdout_metrics: true\n"))
         let data = installation.root.appendingPathComponent("shoppers.ndjson")
         let generated = try installation.run(["generate", "--users", "200", "--days", "60", "--seed", "3", "--out", data.path])
         try #require(generated.status == 0, "\(generated.stderr)")

@@ -21,9 +21,11 @@ struct TrainingFixture {
 
     /// `extraPolicy`: more top-level YAML sections appended to the policy file (e.g. `catalog:`);
     /// `extraTraining`: more lines of its `training:` section (e.g. `evaluation_share: 0.2`).
+    /// `exactHoldoutMetrics`: whether cards keep their exact holdout statistics (on here, so the tests
+    /// can read them; off by default in a policy).
     init(
         users: Int = 400, days: Int = 70, totalEpsilon: Double = 10, allowNonPrivate: Bool = true, extraPolicy: String = "",
-        extraTraining: [String] = []
+        extraTraining: [String] = [], exactHoldoutMetrics: Bool = true
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("veil-training-\(UUID().uuidString)").path
         let keys = directory + "/keys"
@@ -38,6 +40,7 @@ struct TrainingFixture {
             training:
               clipping_norm: 1.0
               allow_non_private: \(allowNonPrivate)
+              exact_holdout_metrics: \(exactHoldoutMetrics)
               default_epochs: 2
               default_batch_size: 64
             """ + extraTraining.map { "\n  \($0)" }.joined() + "\n" + extraPolicy

@@ -204,8 +204,10 @@ public final class TrainingService: Sendable {
             trained = try await trainRows(plan: plan, schema: schema, population: population, run: &run, progress: progress)
         }
 
-        // h) card + artifact → registry (candidate) → audit.
+        // h) card + artifact → registry (candidate) → audit. The exact holdout statistics stay in the card
+        //    and the file only where the policy allows.
         var card = makeCard(plan: plan, schema: schema, population: population, run: run, trained: trained)
+        if !policy.policy.training.exactHoldoutMetrics { card = try card.withoutExactMetrics() }
         let registered = card
         let record = try await models.register(
             artifact: try trained.file(card), task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: run.epsilon,
@@ -403,10 +405,7 @@ public final class TrainingService: Sendable {
             : [
                 "epsilon covers the model parameters (user-level DP: one example per user); sequence models have no private_metrics yet",
             ]
-        notes += [
-            "NOT FOR RELEASE: metrics, baselines and the train/holdout counts are exact, computed on the protected users and not covered by epsilon",
-            "the number of users (population) is treated as public",
-        ]
+        notes += [ModelCard.exactNote, "the number of users (population) is treated as public"]
         var totalEpsilon: Double?
         if let vocabulary = trained.sequence?.vocabulary, let selection = vocabulary.epsilon {
             totalEpsilon = (run.epsilon ?? 0) + selection
