@@ -75,9 +75,7 @@ import VeilTestSupport
         let fixture = try await TrainingFixture(totalEpsilon: 1)
         let counting = CountingStore(fixture.context.stores)
         let context = fixture.context
-        let trainer = TrainingService(
-            policy: context.policy, master: context.keys.master, events: counting, vault: counting,
-            budget: context.budget, models: context.models)
+        let trainer = fixture.trainer(readingThrough: counting)
         let service = PrivacyAuditService(trainer: trainer, audit: context.stores.audit)
         do {
             _ = try await service.run(Self.request(epsilon: 2), canaries: 100, principal: "cli")

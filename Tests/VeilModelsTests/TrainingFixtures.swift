@@ -81,6 +81,14 @@ struct TrainingFixture {
         context.trainingService()
     }
 
+    /// A training service on the fixture's budget and registry that reads events and users through
+    /// `counting` (to show what a refused run reads).
+    func trainer(readingThrough counting: CountingStore) -> TrainingService {
+        TrainingService(
+            policy: context.policy, master: context.keys.master, events: counting, vault: counting, budget: context.budget,
+            models: context.models)
+    }
+
     /// The field a refused training run names (nil when it trains).
     func refusedField(_ request: TrainingRequest) async -> String? {
         do {

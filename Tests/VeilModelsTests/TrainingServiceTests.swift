@@ -29,9 +29,7 @@ import VeilLedger
         let fixture = try await TrainingFixture(totalEpsilon: 1)
         let counting = CountingStore(fixture.context.stores)
         let context = fixture.context
-        let trainer = TrainingService(
-            policy: context.policy, master: context.keys.master, events: counting, vault: counting,
-            budget: context.budget, models: context.models)
+        let trainer = fixture.trainer(readingThrough: counting)
         do {
             _ = try await trainer.train(TrainingFixture.request(epsilon: 2), principal: "cli")
             Issue.record("a run over the budget must be refused")
@@ -69,9 +67,7 @@ import VeilLedger
         let fixture = try await TrainingFixture()
         let counting = CountingStore(fixture.context.stores)
         let context = fixture.context
-        let trainer = TrainingService(
-            policy: context.policy, master: context.keys.master, events: counting, vault: counting,
-            budget: context.budget, models: context.models)
+        let trainer = fixture.trainer(readingThrough: counting)
         var request = TrainingFixture.request()
         request.cutoffMillis = Int64(CivilDate(year: 2026, month: 3, day: 20)!.daysSinceEpoch) * 86_400_000
         do {
