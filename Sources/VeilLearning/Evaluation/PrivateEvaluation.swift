@@ -27,9 +27,10 @@ public struct PrivateEvaluation: Sendable, Hashable, Codable {
         public var high: Double?
     }
 
-    /// `binary_score_histogram` or `top_label_histogram`.
+    /// `binary_score_histogram`, `top_label_histogram` or `ranking_histogram`.
     public var histogram: String
-    /// Equal-width bins of the histogram on [0, 1].
+    /// Equal-width bins of the histogram on [0, 1]; for `ranking_histogram`, K (ranks 1…K, then one
+    /// cell for "not in the top K").
     public var bins: Int
     /// The discrete Gaussian noise's σ on every cell (its variance is at most σ²).
     public var noiseSigma: Double
@@ -128,6 +129,7 @@ public struct PrivateEvaluation: Sendable, Hashable, Codable {
             switch noisy.layout {
             case let .binary(bins): ("binary_score_histogram", bins)
             case let .topLabel(bins): ("top_label_histogram", bins)
+            case let .ranking(k): ("ranking_histogram", k)
             }
         return PrivateEvaluation(
             histogram: histogramName, bins: bins, noiseSigma: sigma, replicates: replicates,
