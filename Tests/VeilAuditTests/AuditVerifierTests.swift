@@ -210,6 +210,32 @@ import VeilCrypto
         #expect(result.linkage.modelsLinked == 1)
     }
 
+    /// A sequence run's DP item selection, as its spend composes it.
+    static let selection: JSONValue = [
+        "mechanism": "thresholded", "base": ["mechanism": "gaussian", "noise_multiplier": 3.5, "count": 2], "delta": 1e-9,
+    ]
+
+    /// A sequence run that selected its items with DP: one spend for steps, evaluation and selection,
+    /// linked when the record names the selection, refused when the record and the spend disagree about
+    /// it (a selection the record does not name, another selection, or one it names but the spend lacks).
+    @Test func aRunWithDPItemSelectionIsLinkedToItsThreePartSpend() throws {
+        let evaluation: JSONValue = ["mechanism": "discrete_gaussian", "sigma": 12.5, "sensitivity": 1, "count": 1]
+        let threeParts: JSONValue = ["mechanism": "composition", "parts": [Self.mechanism, evaluation, Self.selection]]
+        var train = Self.train()
+        train["evaluation_noise_sigma"] = 12.5
+        var selecting = train
+        selecting["vocabulary_mechanism"] = Self.selection
+        let linked = verify(try log(mechanism: threeParts, [("ann-train", selecting)]))
+        #expect(linked.isValid, "\(linked.failure?.reason ?? "")")
+        #expect(linked.linkage.modelsLinked == 1)
+        var other = selecting
+        other["vocabulary_mechanism"] = ["mechanism": "thresholded", "base": ["mechanism": "gaussian", "noise_multiplier": 3.4, "count": 2], "delta": 1e-9]
+        for (spend, record) in [(threeParts, train), (threeParts, other), (Self.composition, selecting)] {
+            let failure = try #require(verify(try log(mechanism: spend, [("ann-train", record)])).failure)
+            #expect(failure.reason.contains("that spend's mechanism is not the run's"), "\(failure.reason)")
+        }
+    }
+
     @Test(arguments: [
         (41, 12.5, "discrete_gaussian"),  // other steps
         (40, 12.0, "discrete_gaussian"),  // another evaluation σ

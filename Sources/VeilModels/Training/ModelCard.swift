@@ -27,8 +27,11 @@ public struct ModelCard: Sendable, Encodable, Hashable {
         /// ε at the run's δ of each part alone; `epsilon` is their composition, at most the target.
         public var trainingEpsilon: Double
         public var evaluationEpsilon: Double
-        /// What the ledger was charged, one spend naming both parts (the training's subsampled
-        /// Gaussian, then the evaluation's discrete Gaussian).
+        /// ε alone of a sequence model's DP item-vocabulary selection (nil with a catalogue, or for a
+        /// feature-row model).
+        public var vocabularyEpsilon: Double?
+        /// What the ledger was charged, one spend naming every part (the training's subsampled
+        /// Gaussian, the evaluation's discrete Gaussian, then any item selection's thresholded Gaussian).
         public var charged: PrivacyMechanism
     }
 
@@ -75,10 +78,7 @@ public struct ModelCard: Sendable, Encodable, Hashable {
     public var isPrivate: Bool
     /// ε of the released parameters at `delta` for (q, σ, steps), from the accountant; nil if non-private.
     public var epsilon: Double?
-    /// `epsilon` plus the ε of a DP-selected item vocabulary (basic composition, an upper bound): what
-    /// the whole run spent; nil (left out) when the run spent nothing but `epsilon`.
-    public var totalEpsilon: Double?
-    /// The ε the trainer asked for; `totalEpsilon` is at most this.
+    /// The ε the trainer asked for; `epsilon` is at most this.
     public var targetEpsilon: Double?
     public var delta: Double?
     /// σ, noise standard deviation / clipping norm.
