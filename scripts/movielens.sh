@@ -29,16 +29,12 @@ OUT=movielens-data
 EPOCHS="${MOVIELENS_EPOCHS:-20}"
 BATCH="${MOVIELENS_BATCH:-64}"
 LR="${MOVIELENS_LR:-0.01}"
-rm -rf "$OUT"
-mkdir -p "$OUT/cards"
-export VEIL_KEYS="$OUT/keys" VEIL_DATA_DIR="$OUT/data" VEIL_POLICY="$OUT/policy.yaml"
-sed -e 's/^  allow_non_private: false/  allow_non_private: true/' -e 's/^  total_epsilon: 10$/  total_epsilon: 100/' \
-    -e 's/^  max_epsilon_per_request: 4$/  max_epsilon_per_request: 8/' -e 's/^  # items_file: catalog.csv/  items_file: catalog.csv/' \
-    policies/default.yaml >"$VEIL_POLICY"
+# shellcheck source=scripts/scratch_installation.sh
+. scripts/scratch_installation.sh
+scratch_installation "$OUT" -e 's/^  max_epsilon_per_request: 4$/  max_epsilon_per_request: 8/' \
+    -e 's/^  # items_file: catalog.csv/  items_file: catalog.csv/'
 grep -q '^  items_file: catalog.csv' "$VEIL_POLICY" && grep -q '^  max_epsilon_per_request: 8$' "$VEIL_POLICY"
 { echo item_id; tail -n +2 "$INTER" | cut -f2 | sort -un | sed 's/^/movie-/'; } >"$OUT/catalog.csv"
-
-"$VEIL" keys init --dir "$VEIL_KEYS" >/dev/null 2>&1
 echo "ingest $INTER" >&2
 "$VEIL" ingest "$INTER" --mapping docs/examples/movielens.yaml --json >"$OUT/ingest.json"
 

@@ -22,14 +22,10 @@ MODEL="${SEQ_MODEL:-gru}"
 ITEMS="${SEQ_ITEMS:-1000}"
 TASKS="${SEQ_TASKS:-purchase churn next_category next_item}"
 FLAGS="${SEQ_TRAIN_FLAGS:-}"
-rm -rf "$OUT"
-mkdir -p "$OUT/cards"
-export VEIL_KEYS="$OUT/keys" VEIL_DATA_DIR="$OUT/data" VEIL_POLICY="$OUT/policy.yaml"
-sed -e 's/^  allow_non_private: false/  allow_non_private: true/' -e 's/^  total_epsilon: 10$/  total_epsilon: 100/' \
-    -e "s/^  max_selected_items: 2000$/  max_selected_items: $ITEMS/" policies/default.yaml >"$VEIL_POLICY"
-grep -q '^  allow_non_private: true' "$VEIL_POLICY" && grep -q "^  max_selected_items: $ITEMS\$" "$VEIL_POLICY"
-
-"$VEIL" keys init --dir "$VEIL_KEYS" >/dev/null 2>&1
+# shellcheck source=scripts/scratch_installation.sh
+. scripts/scratch_installation.sh
+scratch_installation "$OUT" -e "s/^  max_selected_items: 2000$/  max_selected_items: $ITEMS/"
+grep -q "^  max_selected_items: $ITEMS\$" "$VEIL_POLICY"
 echo "generate: 50000 users, 120 days, seed 7" >&2
 "$VEIL" generate --users 50000 --days 120 --seed 7 --out "$OUT/events.ndjson" --truth "$OUT/truth.csv" \
     --catalog "$OUT/generator-catalog.csv" --json >"$OUT/generate.json"
