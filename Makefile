@@ -1,7 +1,7 @@
 # Veil: `make demo` and `make test` work on a fresh Debian machine with Swift.
 SWIFT ?= swift
 
-.PHONY: deps build release test fuzz demo results bench clean
+.PHONY: deps build release test fuzz demo results sequence-quality movielens bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -32,9 +32,20 @@ demo: release
 results: release
 	scripts/results.sh
 
+## Builds in release and measures the sequence models against their targets on 50,000 synthetic users
+## (scratch folder sequence-data/; docs/models.md, "Measured quality"). Long: tens of minutes.
+sequence-quality: release
+	scripts/sequence_quality.sh
+
+## Builds in release and compares the sequence models with their baselines on MovieLens 100k, from a
+## path to RecBole's ml-100k.inter (not in the repository): make movielens ML100K=/tmp/ml-100k.inter
+movielens: release
+	@test -n "$(ML100K)" || { echo "usage: make movielens ML100K=path/to/ml-100k.inter" >&2; exit 2; }
+	scripts/movielens.sh "$(ML100K)"
+
 ## Runs the benchmarks in release; one JSON object per line.
 bench: release
 	$(SWIFT) run -c release VeilBench
 
 clean:
-	rm -rf .build demo results-data
+	rm -rf .build demo results-data sequence-data movielens-data

@@ -33,8 +33,9 @@ Every private model's model.train record is checked against the budget.spend tha
 model <-> spend link `veil audit verify` checks, docs/audit.md): its spend_id names a budget.spend
 recorded before it, by the same actor, not named by another model.train record, whose mechanism is the
 run's — the subsampled Gaussian of its sampling_rate, noise_multiplier and steps, composed with its
-private evaluation's discrete Gaussian (sigma = evaluation_noise_sigma when the record states it), or
-for runs from before private evaluation that subsampled Gaussian alone. A non-private run must name no
+private evaluation's discrete Gaussian (sigma = evaluation_noise_sigma when the record states it) and,
+exactly when the record names a vocabulary_mechanism (a sequence model's DP item selection), that
+mechanism as a third part; or for runs from before private evaluation that subsampled Gaussian alone. A non-private run must name no
 spend. A private record without spend_id (written before Veil recorded the link) is counted, not failed.
 
 Exit status 0 when everything verifies, 1 on the first failure (named by line and seq), 2 on bad usage.
@@ -296,7 +297,7 @@ class ModelSpendLinks:
         if not self._pays_for(details, mechanism):
             return (f"model.train names spend_id {spend_id}, but that spend's mechanism is not the run's "
                     "(subsampled Gaussian with its sampling_rate, noise_multiplier and steps, composed with its "
-                    "private evaluation's discrete Gaussian)")
+                    "private evaluation's discrete Gaussian and its vocabulary_mechanism, if any)")
         self.claimed[spend_id] = body["seq"]
         self.linked += 1
         return None
@@ -308,7 +309,11 @@ class ModelSpendLinks:
         if not (isinstance(mechanism, dict) and mechanism.get("mechanism") == "composition"):
             return _same_numbers(mechanism, training)
         parts = mechanism.get("parts")
-        if len(mechanism) != 2 or not isinstance(parts, list) or len(parts) != 2 or not _same_numbers(parts[0], training):
+        selection = details.get("vocabulary_mechanism")
+        expected = 2 if selection is None else 3
+        if len(mechanism) != 2 or not isinstance(parts, list) or len(parts) != expected or not _same_numbers(parts[0], training):
+            return False
+        if selection is not None and not _same_numbers(parts[2], selection):
             return False
         evaluation = parts[1]
         if not isinstance(evaluation, dict) or evaluation.get("mechanism") != "discrete_gaussian":

@@ -6,9 +6,12 @@ import VeilCore
 /// spend. A non-private run spends nothing and names no spend.
 ///
 /// The mechanism is the `composition` of the DP-SGD steps (`subsampled_gaussian` with the record's
-/// `sampling_rate`, `noise_multiplier` and `steps`) and the private evaluation (`discrete_gaussian`,
-/// with the record's `evaluation_noise_sigma` as its `sigma` when the record states it) — or, in runs
-/// from before private evaluation, the plain `subsampled_gaussian`.
+/// `sampling_rate`, `noise_multiplier` and `steps`), the private evaluation (`discrete_gaussian`,
+/// with the record's `evaluation_noise_sigma` as its `sigma` when the record states it) and, for a
+/// sequence model whose item vocabulary was chosen by DP partition selection, a third part equal to the
+/// record's `vocabulary_mechanism` — or, in runs from before private evaluation, the plain
+/// `subsampled_gaussian`. (Sequence runs from before the composed spend paid their selection as a
+/// query of its own, recorded by its own `query.run` record, and their training alone.)
 ///
 /// `model.train` records written before Veil recorded the link (no `spend_id` on a private run) are
 /// counted as unlinked, not failed: they cannot be checked, and the summary says how many there are.
@@ -49,7 +52,7 @@ struct ModelSpendLinkage {
             return "model.train by \(body.actor) names spend_id \(id), which \(spend.actor) paid"
         }
         guard Self.paysFor(details, spend.mechanism) else {
-            return "model.train names spend_id \(id), but that spend's mechanism is not the run's (subsampled Gaussian with its sampling_rate, noise_multiplier and steps, composed with its private evaluation's discrete Gaussian)"
+            return "model.train names spend_id \(id), but that spend's mechanism is not the run's (subsampled Gaussian with its sampling_rate, noise_multiplier and steps, composed with its private evaluation's discrete Gaussian and its vocabulary_mechanism, if any)"
         }
         claimed[id] = body.seq
         linked += 1
@@ -65,7 +68,8 @@ struct ModelSpendLinkage {
     }
 
     /// Whether `mechanism` (a spend's) is what the train record `details` was accounted with: its
-    /// DP-SGD steps composed with its evaluation's discrete Gaussian, or the steps alone (older runs).
+    /// DP-SGD steps composed with its evaluation's discrete Gaussian and, exactly when the record names
+    /// a `vocabulary_mechanism`, that selection; or the steps alone (older runs).
     private static func paysFor(_ details: [String: JSONValue], _ mechanism: JSONValue?) -> Bool {
         let training: JSONValue = [
             "mechanism": "subsampled_gaussian", "sampling_rate": details["sampling_rate"] ?? .null,
@@ -74,9 +78,11 @@ struct ModelSpendLinkage {
         guard case .object(let spent)? = mechanism, spent["mechanism"] == "composition" else {
             return sameNumbers(mechanism, training)
         }
-        guard spent.count == 2, case .array(let parts)? = spent["parts"], parts.count == 2, sameNumbers(parts[0], training),
-            case .object(let evaluation) = parts[1], evaluation["mechanism"] == "discrete_gaussian"
+        let selection = details["vocabulary_mechanism"]
+        guard spent.count == 2, case .array(let parts)? = spent["parts"], parts.count == (selection == nil ? 2 : 3),
+            sameNumbers(parts[0], training), case .object(let evaluation) = parts[1], evaluation["mechanism"] == "discrete_gaussian"
         else { return false }
+        if let selection, !sameNumbers(parts[2], selection) { return false }
         guard let sigma = details["evaluation_noise_sigma"] else { return true }
         return sameNumbers(evaluation["sigma"], sigma)
     }

@@ -57,6 +57,26 @@ public final class QueryService: Sendable {
         return QueryRelease.answer(plan: plan, aggregate: aggregate, receipt: receipt, using: &generator)
     }
 
+    /// What the ledger would charge for `query` (all its noisy parts and any partition selection,
+    /// composed), from the query and the policy alone: reads nothing, reserves nothing.
+    ///
+    /// - Throws: `VeilError(.invalidInput, field:)` for every rule `run` checks before it spends.
+    public func mechanism(_ query: QuerySpec) throws(VeilError) -> PrivacyMechanism {
+        try QueryPlan(query, policy: policy).mechanism
+    }
+
+    /// Runs `query` as one part of a spend its caller has already reserved (`receipt`, whose mechanism
+    /// composes `mechanism(query)` with the caller's other releases) and records in its own audit
+    /// record: a training run's DP item selection. Reserves nothing and writes no `query.run` record;
+    /// the answer names the caller's spend. Package-only, so no caller outside Veil reads unpaid.
+    package func runPrepaid(
+        _ query: QuerySpec, receipt: BudgetReceipt, using generator: inout some RandomNumberGenerator
+    ) async throws -> QueryAnswer {
+        let plan = try QueryPlan(query, policy: policy)
+        let aggregate = try await QueryEngine.aggregate(plan, events: events, key: (generator.next(), generator.next()))
+        return QueryRelease.answer(plan: plan, aggregate: aggregate, receipt: receipt, using: &generator)
+    }
+
     /// What running `query` would release and cost, and where its bounds can bias it, from the query
     /// and the policy alone: reads no event, reserves nothing, writes no audit record.
     ///

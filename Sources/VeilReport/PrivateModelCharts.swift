@@ -65,8 +65,14 @@ public struct PrivateModelCharts {
     public var unavailable: String? {
         guard charts.isEmpty else { return nil }
         if !isPrivate { return "a non-private run releases no private metrics" }
-        if isSequence { return "sequence models release no private metrics yet" }
-        if evaluation == nil { return "this card holds no private metrics (a model trained before Veil released them)" }
+        if evaluation == nil {
+            return isSequence
+                ? "this card holds no private metrics (a sequence model trained before Veil released them)"
+                : "this card holds no private metrics (a model trained before Veil released them)"
+        }
+        if evaluation?["histogram"] == .string("ranking_histogram") {
+            return "a next_item card's private metrics (Recall@10, NDCG@10, MRR@10) are in the table; ranks have no curves to plot"
+        }
         return "this card keeps no noisy counts (a model trained before Veil kept them); its private metrics are in the table"
     }
 

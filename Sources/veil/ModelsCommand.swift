@@ -186,9 +186,11 @@ struct ModelsCommand: AsyncParsableCommand {
 
     /// The private metrics of a card, each with its 95% interval.
     static func printPrivateMetrics(_ evaluation: PrivateEvaluation) {
+        let k = evaluation.bins  // K of a ranking histogram
         let shown: [(name: String, label: String)] = [
             ("roc_auc", "ROC AUC"), ("average_precision", "PR AUC"), ("f1_at_half", "F1 at 0.5"), ("top1_accuracy", "top-1"),
-            ("top3_accuracy", "top-3"), ("expected_calibration_error", "ECE"),
+            ("top3_accuracy", "top-3"), ("expected_calibration_error", "ECE"), ("recall_at_\(k)", "Recall@\(k)"),
+            ("ndcg_at_\(k)", "NDCG@\(k)"), ("mrr_at_\(k)", "MRR@\(k)"),
         ]
         let parts = shown.compactMap { name, label -> String? in
             guard let estimate = evaluation.metrics[name], let value = estimate.value else { return nil }

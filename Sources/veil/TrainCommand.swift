@@ -140,22 +140,18 @@ struct TrainCommand: AsyncParsableCommand {
         print("model      \(card.modelId ?? "")   (candidate; approve with `veil models approve \(card.modelId ?? "") --note ...`)")
         print("task       \(card.task)   \(card.model.kind) \(card.model.hiddenSizes)")
         if card.isPrivate {
-            let selection = card.sequence?.vocabulary.epsilon
-            let epsilon = EpsilonFormat([card.epsilon ?? 0] + [selection, card.totalEpsilon].compactMap { $0 })
             print(
-                "privacy    ε = \(epsilon(card.epsilon ?? 0)) at δ = \(String(format: "%g", card.delta ?? 0))   "
+                "privacy    ε = \(EpsilonFormat.text(card.epsilon ?? 0)) at δ = \(String(format: "%g", card.delta ?? 0))   "
                     + String(format: "σ = %.4f  q = %.5f  C = %g  steps = %d", card.noiseMultiplier ?? 0, card.samplingRate, card.clippingNorm ?? 0, card.steps))
-            if let selection {
-                print("vocabulary ε = \(epsilon(selection)) (DP partition selection, its own spend)   total ε ≤ \(epsilon(card.totalEpsilon ?? 0))")
-            }
         } else {
             print("privacy    NONE (non-private; can never be approved)")
         }
         if let split = card.privacySplit {
-            print(
-                String(
-                    format: "split      training ε = %.4f, evaluation ε = %.4f (%g %% of the run's ρ, training.evaluation_share; σ = %.4g on the holdout histogram), one spend",
-                    split.trainingEpsilon, split.evaluationEpsilon, split.evaluationShare * 100, split.evaluationNoiseSigma))
+            var parts = String(
+                format: "training ε = %.4f, evaluation ε = %.4f (%g %% of the run's ρ, training.evaluation_share; σ = %.4g on the holdout histogram)",
+                split.trainingEpsilon, split.evaluationEpsilon, split.evaluationShare * 100, split.evaluationNoiseSigma)
+            if let vocabulary = split.vocabularyEpsilon { parts += String(format: ", item selection ε = %.4f", vocabulary) }
+            print("split      \(parts); one spend, composed")
         }
         if let sequence = card.sequence {
             print("sequences  L = \(sequence.length), embedding \(sequence.embeddingWidth), \(sequence.vocabulary.items) items (\(sequence.vocabulary.source.rawValue))")

@@ -216,6 +216,32 @@ import VeilTestSupport
         #expect(result.linkage.modelsLinked == 1)
     }
 
+    /// A sequence run's DP item selection, as its spend composes it.
+    static let selection: JSONValue = [
+        "mechanism": "thresholded", "base": ["mechanism": "gaussian", "noise_multiplier": 3.5, "count": 2], "delta": 1e-9,
+    ]
+
+    /// A sequence run that selected its items with DP: one spend for steps, evaluation and selection,
+    /// linked when the record names the selection, refused when the record and the spend disagree about
+    /// it (a selection the record does not name, another selection, or one it names but the spend lacks).
+    @Test func aRunWithDPItemSelectionIsLinkedToItsThreePartSpend() throws {
+        let evaluation: JSONValue = ["mechanism": "discrete_gaussian", "sigma": 12.5, "sensitivity": 1, "count": 1]
+        let threeParts: JSONValue = ["mechanism": "composition", "parts": [Self.mechanism, evaluation, Self.selection]]
+        var train = Self.train()
+        train["evaluation_noise_sigma"] = 12.5
+        var selecting = train
+        selecting["vocabulary_mechanism"] = Self.selection
+        let linked = verify(try log(mechanism: threeParts, [("ann-train", selecting)]))
+        #expect(linked.isValid, "\(linked.failure?.reason ?? "")")
+        #expect(linked.linkage.modelsLinked == 1)
+        var other = selecting
+        other["vocabulary_mechanism"] = ["mechanism": "thresholded", "base": ["mechanism": "gaussian", "noise_multiplier": 3.4, "count": 2], "delta": 1e-9]
+        for (spend, record) in [(threeParts, train), (threeParts, other), (Self.composition, selecting)] {
+            let failure = try #require(verify(try log(mechanism: spend, [("ann-train", record)])).failure)
+            #expect(failure.reason.contains("that spend's mechanism is not the run's"), "\(failure.reason)")
+        }
+    }
+
     @Test(arguments: [
         (41, 12.5, "discrete_gaussian"),  // other steps
         (40, 12.0, "discrete_gaussian"),  // another evaluation σ
@@ -258,8 +284,10 @@ import VeilTestSupport
     }
 
     /// The auditor's independent verifier (`scripts/verify_audit.py`) checks the same links: it accepts a
-    /// linked run with private evaluation beside an older unlinked record, and names the broken links
-    /// `AuditVerifier` names. (Its spend records carry the cumulative ε it replays: RDP, as composed here.)
+    /// linked run with private evaluation beside an older unlinked record, and a sequence run whose
+    /// three-part spend includes its DP item selection, and names the broken links `AuditVerifier` names
+    /// (a three-part spend whose record names no selection among them). (Its spend records carry the
+    /// cumulative ε it replays: RDP, as composed here.)
     @Test func thePythonVerifierChecksTheSameLinks() throws {
         let probe = try? runPython(["-c", "import nacl.signing, dp_accounting"])
         try #require(probe?.status == 0, "python3 with PyNaCl and dp-accounting is needed: run scripts/install-deps.sh")
@@ -267,19 +295,32 @@ import VeilTestSupport
             .subsampledGaussian(samplingRate: 0.1, noiseMultiplier: 1.25, steps: 40), .discreteGaussian(sigma: 12.5, sensitivity: 1, count: 1),
         ])
         let epsilon = RDPAccountant.epsilon(composing: [composed], delta: 1e-6).epsilon
+        let selecting = PrivacyMechanism.composition(parts: [
+            .subsampledGaussian(samplingRate: 0.1, noiseMultiplier: 1.25, steps: 40), .discreteGaussian(sigma: 12.5, sensitivity: 1, count: 1),
+            .thresholded(base: .gaussian(noiseMultiplier: 3.5, count: 2), delta: 1e-9),
+        ])
+        let threeParts: JSONValue = [
+            "mechanism": "composition",
+            "parts": [Self.mechanism, ["mechanism": "discrete_gaussian", "sigma": 12.5, "sensitivity": 1, "count": 1], Self.selection],
+        ]
         var train = Self.train()
         train["evaluation_noise_sigma"] = 12.5
-        let cases: [(trains: [(String, [String: JSONValue])], expected: String)] = [
-            ([("ann-train", train), ("ann-train", Self.train(spend: nil))], "1 private model(s) linked to the spend that paid for them; 1 written before"),
-            ([("bob", train)], "FAILED: line 2 (seq 2): model.train by bob names spend_id 7, which ann-train paid"),
-            ([("ann-train", train), ("ann-train", train)], "FAILED: line 3 (seq 3): model.train names spend_id 7, which the model.train record at seq 2 already names"),
+        var sequenceTrain = train
+        sequenceTrain["vocabulary_mechanism"] = Self.selection
+        let threeEpsilon = RDPAccountant.epsilon(composing: [selecting], delta: 1e-6).epsilon
+        let cases: [(trains: [(String, [String: JSONValue])], mechanism: JSONValue, epsilon: Double, expected: String)] = [
+            ([("ann-train", train), ("ann-train", Self.train(spend: nil))], Self.composition, epsilon, "1 private model(s) linked to the spend that paid for them; 1 written before"),
+            ([("bob", train)], Self.composition, epsilon, "FAILED: line 2 (seq 2): model.train by bob names spend_id 7, which ann-train paid"),
+            ([("ann-train", train), ("ann-train", train)], Self.composition, epsilon, "FAILED: line 3 (seq 3): model.train names spend_id 7, which the model.train record at seq 2 already names"),
+            ([("ann-train", sequenceTrain)], threeParts, threeEpsilon, "1 private model(s) linked to the spend that paid for them"),
+            ([("ann-train", train)], threeParts, threeEpsilon, "FAILED: line 2 (seq 2): model.train names spend_id 7, but that spend's mechanism is not the run's (subsampled Gaussian with its sampling_rate, noise_multiplier and steps, composed with its private evaluation's discrete Gaussian and its vocabulary_mechanism, if any)"),
         ]
         let directory = try ScratchDirectory()
         let publicKey = directory.file("audit.pub")
         try Data((Data(key.publicKey.bytes).base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: publicKey))
         var files: [String] = []
-        for (index, (trains, expected)) in cases.enumerated() {
-            let lines = try log(mechanism: Self.composition, cumulativeEpsilon: epsilon, trains)
+        for (index, (trains, mechanism, epsilon, expected)) in cases.enumerated() {
+            let lines = try log(mechanism: mechanism, cumulativeEpsilon: epsilon, trains)
             let failure = verify(lines).failure
             if expected.hasPrefix("FAILED") {
                 #expect(failure.map { expected.hasSuffix($0.reason) } == true, "Swift: \(failure?.reason ?? "valid")")
@@ -301,7 +342,7 @@ import VeilTestSupport
             $0.hasPrefix("OK: ") || $0.hasPrefix("FAILED: ") || $0.hasPrefix("status ")
         }
         try #require(result.status == 0 && lines.count == 2 * cases.count, "\(result.output)")
-        for (index, (_, expected)) in cases.enumerated() {
+        for (index, (_, _, _, expected)) in cases.enumerated() {
             #expect(lines[2 * index].hasPrefix(expected.hasPrefix("FAILED") ? expected : "OK: "), "\(lines[2 * index])")
             #expect(lines[2 * index].contains(expected), "\(lines[2 * index])")
             #expect(lines[2 * index + 1] == "status \(expected.hasPrefix("FAILED") ? 1 : 0)")

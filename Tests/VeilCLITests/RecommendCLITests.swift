@@ -160,9 +160,9 @@ import Testing
         MappedImportCLITests.expectNoRawIDs(["user-0"], outputs: scanned, in: installation)
     }
 
-    /// Without a catalogue a sequence model's vocabulary comes from DP partition selection: its own
-    /// ledger spend and `query.run` record, shown on the card. Too few users per item for the ε asked
-    /// here, so nothing is released — and the run is refused, having spent what it reserved.
+    /// Without a catalogue a sequence model's vocabulary comes from DP partition selection, paid inside
+    /// the run's one spend (steps, evaluation and selection composed). Too few users per item for the ε
+    /// asked here, so nothing is released — and the run is refused, having spent what it reserved.
     @Test func withoutACatalogueTheVocabularyIsSelectedAndPaidFor() throws {
         let installation = try Installation(policy: "dataset: selection-test\ntraining:\n  default_batch_size: 32\n")
         let generated = try installation.run([
@@ -178,6 +178,6 @@ import Testing
         #expect(trained.stderr.contains("partition selection released no item"), "\(trained.stderr)")
         let budget = try #require(try installation.json(["budget"]) as? [String: Any])
         let purposes = (budget["spends"] as? [[String: Any]])?.compactMap { $0["purpose"] as? String } ?? []
-        #expect(purposes == ["train purchase model (cnn)", "query count_users by item"], "\(purposes)")
+        #expect(purposes == ["train purchase model (cnn) with private evaluation and DP item selection"], "\(purposes)")
     }
 }

@@ -58,6 +58,32 @@ import VeilCrypto
         }
     }
 
+    /// Recall@K, NDCG@K and MRR@K from the rank cells equal `RankingEvaluation` on the same rankings
+    /// (one held-out item per user, some outside the top K); the histogram is exact, not binned.
+    @Test func rankingHistogramMetricsEqualTheExactRankingMetrics() throws {
+        var random = ChaChaNoiseGenerator(seed: 8)
+        let (k, items) = (10, 60)
+        var rankings: [[Int]] = []
+        var targets: [Int] = []
+        var ranks: [Int?] = []
+        for _ in 0..<1_200 {
+            let ranking = Array((0..<items).shuffled(using: &random).prefix(k))
+            let target = Int.random(in: 0..<items, using: &random)
+            rankings.append(ranking)
+            targets.append(target)
+            ranks.append(ranking.firstIndex(of: target).map { $0 + 1 })
+        }
+        let exact = try RankingEvaluation(rankings: rankings, nextItems: targets, k: k, catalogueSize: items)
+        let histogram = HoldoutHistogram(ranks: ranks, k: k)
+        #expect(histogram.layout.metricNames == ["example_count", "recall_at_10", "ndcg_at_10", "mrr_at_10"])
+        let metrics = histogram.metrics.map { $0 ?? .nan }
+        #expect(metrics[0] == 1_200 && exact.recall > 0.1)
+        for (got, want) in zip(metrics.dropFirst(), [exact.recall, exact.ndcg, exact.mrr]) {
+            #expect(abs(got - want) <= 1e-12, "\(got) vs \(want)")
+        }
+        #expect(HoldoutHistogram(ranks: [], k: k).metrics.dropFirst().allSatisfy { $0 == nil })
+    }
+
     /// The released counts differ from the exact ones by noise of sd σ (8,000 draws: the sample sd is
     /// within 5% of σ, about six standard errors) with mean 0 (within 4 standard errors).
     @Test func releaseAddsNoiseOfTheStatedSigma() throws {
@@ -118,6 +144,18 @@ import VeilCrypto
         }
         let coverage = try Self.coverage(layout: .topLabel(bins: bins), weights: weights, users: 3_000, sigma: 20, seed: 12)
         for name in ["top1_accuracy", "top3_accuracy", "expected_calibration_error"] {
+            let rate = try #require(coverage[name])
+            #expect(rate >= Self.lowestCoverage(name) && rate <= 0.995, "\(name): coverage \(rate)")
+        }
+    }
+
+    /// Ranks fall off from 1 with 30% of users outside the top 10 (a next-item model's shape).
+    @Test func rankingIntervalsCoverSamplingAndNoise() throws {
+        let k = 10
+        var weights = (1...k).map { 0.7 * 0.35 * pow(0.65, Double($0 - 1)) / (1 - pow(0.65, Double(k))) }
+        weights.append(0.3)
+        let coverage = try Self.coverage(layout: .ranking(k: k), weights: weights, users: 3_000, sigma: 20, seed: 13)
+        for name in ["recall_at_10", "ndcg_at_10", "mrr_at_10"] {
             let rate = try #require(coverage[name])
             #expect(rate >= Self.lowestCoverage(name) && rate <= 0.995, "\(name): coverage \(rate)")
         }

@@ -44,27 +44,25 @@ import VeilTestSupport
         let card = try await fixture.trainer.train(Self.request(.nextItem), principal: "cli")
         #expect(card.model.kind == "gru_sequence" && card.model.hiddenSizes == [8])
         #expect(card.sequence?.vocabulary == provenance && card.sequence?.length == 12)
-        #expect(card.totalEpsilon == nil)
         let ranking = try #require(card.metrics?.ranking)
         #expect(ranking.k == 10 && ranking.catalogueSize == 40 && ranking.users == card.holdoutCount)
         #expect(Set(try #require(card.baselines).keys) == ["popularity", "transition"])
         #expect(try #require(card.baselines).values.allSatisfy { $0.ranking?.users == ranking.users })
-        #expect(try await fixture.context.budget.status().spends.count == 1)
+        // Private Recall@10, NDCG@10 and MRR@10 from the noisy rank histogram, paid in the one spend.
+        let split = try #require(card.privacySplit)
+        #expect(split.vocabularyEpsilon == nil)
+        guard case .composition(let parts) = split.charged else { throw VeilError(.integrity, field: "charged", "not a composition") }
+        #expect(parts.count == 2 && parts[1] == .discreteGaussian(sigma: split.evaluationNoiseSigma, sensitivity: 1, count: 1))
+        let privateMetrics = try #require(card.privateMetrics)
+        #expect(privateMetrics.histogram == "ranking_histogram" && privateMetrics.bins == 10)
+        #expect(Set(privateMetrics.metrics.keys) == ["example_count", "recall_at_10", "ndcg_at_10", "mrr_at_10"])
+        #expect((card.epsilon ?? 9) <= 2 + 1e-9)
+        let spends = try await fixture.context.budget.status().spends
+        #expect(spends.count == 1 && spends[0].purpose == "train next_item model (gru) with private evaluation")
     }
 
-    @Test func aBrokenCatalogueIsRefusedBeforeAnythingIsSpent() async throws {
-        let fixture = try await TrainingFixture(extraPolicy: "catalog:\n  items_file: catalog.csv\n")
-        try "item_id\nsecret-a\nsecret-a\n".write(toFile: fixture.directory + "/catalog.csv", atomically: true, encoding: .utf8)
-        let error = await #expect(throws: VeilError.self) {
-            try await fixture.trainer.train(Self.request(.purchase), principal: "cli")
-        }
-        #expect(error?.field == "catalog.items_file" && error?.message.hasPrefix("line 3: ") == true)
-        #expect(error.map { !$0.message.contains("secret") } == true)
-        #expect(try await fixture.context.budget.status().spends.isEmpty)
-    }
-
-    /// Binary tasks on a sequence model: the task's metrics, its baselines, and today's logistic model
-    /// on the same split at the same σ, q and steps.
+    /// Binary tasks on a sequence model: the task's metrics, its baselines, today's logistic model on the
+    /// same split at the same σ, q and steps, and the private metrics paid in the run's spend.
     @Test(arguments: [ModelFamily.gru, .cnn])
     func binaryTasksShowTheLogisticModelOnTheSameSplit(model: ModelFamily) async throws {
         let fixture = try await Self.catalogued()
@@ -73,31 +71,45 @@ import VeilTestSupport
         #expect(card.metrics?.binary?.rocAUC != nil)
         #expect(Set(try #require(card.baselines).keys) == ["base_rate", "recency", "logistic"])
         #expect(card.baselines?["logistic"]?.binary?.rocAUC != nil)
+        #expect(card.privateMetrics?.histogram == "binary_score_histogram" && card.privateMetrics?.metrics["roc_auc"] != nil)
+        #expect(card.notes.contains { $0.hasPrefix("private_metrics are differentially private") })
         // Seeded, so the same file (and id) again.
         let again = try await fixture.trainer.train(Self.request(.purchase, model: model), principal: "cli")
         #expect(again.modelId == card.modelId)
     }
 
-    /// Without a catalogue the vocabulary is selected with DP: the query's spend and `query.run`
-    /// record, then the model's, the card adding the two.
-    @Test func selectionIsPaidAuditedAndOnTheCard() async throws {
+    /// Without a catalogue the vocabulary is selected with DP inside the run's one spend: one ledger
+    /// entry composing steps, evaluation and selection (ε of the whole within the target), no
+    /// `query.run` record, the selection's release named in `model.train`, and `audit verify` links the
+    /// model to that spend and recomputes the ledger.
+    @Test func selectionIsPaidInsideTheRunsOneSpend() async throws {
         let fixture = try await TrainingFixture(users: 1_500, totalEpsilon: 10)
         // Most of the ε to the selection: 1,500 users leave few items far above the threshold.
         var request = Self.request(.nextItem, epsilon: 4)
-        request.vocabularyEpsilon = 3.5
+        request.vocabularyEpsilon = 3
         let card = try await fixture.trainer.train(request, principal: "cli")
         let vocabulary = try #require(card.sequence?.vocabulary)
         #expect(vocabulary.source == .dpPartitionSelection && vocabulary.items > 0)
         #expect(vocabulary.items <= Policy().catalog.maxSelectedItems)
-        let selection = try #require(vocabulary.epsilon)
-        #expect(abs(selection - 3.5) < 1e-9)
-        #expect(abs((card.totalEpsilon ?? 0) - (selection + (card.epsilon ?? 0))) < 1e-12)
-        #expect((card.epsilon ?? 9) <= 0.5 + 1e-9)
+        #expect(abs(try #require(vocabulary.epsilon) - 3) < 1e-9)
+        let split = try #require(card.privacySplit)
+        guard case .composition(let parts) = split.charged else { throw VeilError(.integrity, field: "charged", "not a composition") }
+        #expect(parts.count == 3 && parts[2].name == "thresholded")
+        // The selection alone costs its ε (the query's calibration, within its tolerance); the whole
+        // composes to at most the target, less than the sum of the parts alone.
+        let selection = try #require(split.vocabularyEpsilon)
+        #expect(abs(selection - 3) < 0.05)
+        let epsilon = try #require(card.epsilon)
+        #expect(epsilon <= 4 + 1e-9 && epsilon < split.trainingEpsilon + split.evaluationEpsilon + selection)
+        #expect(card.privateMetrics?.histogram == "ranking_histogram")
         let spends = try await fixture.context.budget.status().spends
-        #expect(spends.map(\.purpose) == ["train next_item model (gru)", "query count_users by item"])
-        #expect(spends.last?.id == vocabulary.spendId)
+        #expect(spends.map(\.purpose) == ["train next_item model (gru) with private evaluation and DP item selection"])
+        #expect(spends[0].id == vocabulary.spendId && abs(spends[0].epsilon - epsilon) < 1e-6)
         let actions = try await fixture.context.stores.chainActions()
-        #expect(actions.filter { $0 == "query.run" }.count == 1 && actions.last == "model.train")
+        #expect(!actions.contains("query.run") && actions.last == "model.train")
+        let verification = try await fixture.context.auditService().verify(publicKey: fixture.context.keys.auditSigningKey.publicKey)
+        #expect(verification.failureDescription == nil, "\(verification.failureDescription ?? "")")
+        #expect(verification.chain.linkage.modelsLinked == 1)
     }
 
     @Test func anApprovedSequenceModelServesPredictionsAndRecommendations() async throws {

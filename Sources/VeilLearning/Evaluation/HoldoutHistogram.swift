@@ -14,6 +14,9 @@ import VeilCore
 /// - `topLabel`: cell `bin(confidence) · 4 + rank`, with confidence the top-ranked class's
 ///   probability and rank the true class's position in the ranking (0, 1, 2, or 3 for anything
 ///   lower). Gives top-1 and top-3 accuracy and top-label calibration.
+/// - `ranking`: cell `r − 1` for a user whose held-out item is at rank r ≤ k of their recommendations,
+///   cell `k` when it is not in the top k. Gives Recall@k (the hit rate), NDCG@k and MRR@k with one
+///   held-out item per user (`RankingEvaluation`'s definitions).
 ///
 /// Metrics take the counts as they are, negative ones too (noise can make a count negative, and
 /// clamping it at 0 would bias every sum upwards by about 0.4σ per empty cell); a ratio is clamped to
@@ -22,6 +25,7 @@ public struct HoldoutHistogram: Sendable, Hashable {
     public enum Layout: Sendable, Hashable {
         case binary(bins: Int)
         case topLabel(bins: Int)
+        case ranking(k: Int)
 
         /// The layout a card names (`PrivateEvaluation.histogram`) with its `bins`; nil for a name this
         /// version does not know or fewer than one bin.
@@ -30,22 +34,26 @@ public struct HoldoutHistogram: Sendable, Hashable {
             switch name {
             case "binary_score_histogram": self = .binary(bins: bins)
             case "top_label_histogram": self = .topLabel(bins: bins)
+            case "ranking_histogram": self = .ranking(k: bins)
             default: return nil
             }
         }
 
-        /// `binary_score_histogram` or `top_label_histogram`, as cards name the layout.
+        /// `binary_score_histogram`, `top_label_histogram` or `ranking_histogram`, as cards name the layout.
         public var name: String {
             switch self {
             case .binary: "binary_score_histogram"
             case .topLabel: "top_label_histogram"
+            case .ranking: "ranking_histogram"
             }
         }
 
-        /// The number of score (binary) or confidence (top-label) bins.
+        /// The number of score (binary) or confidence (top-label) bins; K for a ranking (ranks 1…K,
+        /// then one cell for "not in the top K").
         public var bins: Int {
             switch self {
             case let .binary(bins), let .topLabel(bins): bins
+            case let .ranking(k): k
             }
         }
 
@@ -54,6 +62,7 @@ public struct HoldoutHistogram: Sendable, Hashable {
             switch self {
             case let .binary(bins): 2 * bins
             case let .topLabel(bins): 4 * bins
+            case let .ranking(k): k + 1
             }
         }
 
@@ -66,6 +75,7 @@ public struct HoldoutHistogram: Sendable, Hashable {
                     "accuracy_at_half", "precision_at_half", "recall_at_half", "f1_at_half",
                 ]
             case .topLabel: ["example_count", "top1_accuracy", "top3_accuracy", "expected_calibration_error"]
+            case let .ranking(k): ["example_count", "recall_at_\(k)", "ndcg_at_\(k)", "mrr_at_\(k)"]
             }
         }
     }
@@ -111,11 +121,23 @@ public struct HoldoutHistogram: Sendable, Hashable {
         self.init(layout: .topLabel(bins: bins), counts: counts)
     }
 
+    /// The ranking histogram of held-out items at `ranks` (from 1, best first; nil when the item is not
+    /// among the user's recommendations), one user each, cut at `k`.
+    public init(ranks: [Int?], k: Int) {
+        precondition(k >= 1, "k ≥ 1")
+        var counts = [Int](repeating: 0, count: k + 1)
+        for rank in ranks {
+            if let rank, rank >= 1, rank <= k { counts[rank - 1] += 1 } else { counts[k] += 1 }
+        }
+        self.init(layout: .ranking(k: k), counts: counts)
+    }
+
     /// The metrics named by `layout.metricNames`, in that order.
     public var metrics: [Double?] {
         switch layout {
         case let .binary(bins): return Self.binaryMetrics(counts, bins: bins)
         case let .topLabel(bins): return Self.topLabelMetrics(counts, bins: bins)
+        case let .ranking(k): return Self.rankingMetrics(counts, k: k)
         }
     }
 
@@ -203,5 +225,21 @@ public struct HoldoutHistogram: Sendable, Hashable {
             calibration += abs(Double(hits) - Double(cells.reduce(0, +)) * (Double(bin) + 0.5) / Double(bins))
         }
         return [Double(total), unit(Double(top1) / Double(total)), unit(Double(top3) / Double(total)), calibration / Double(total)]
+    }
+
+    /// Ranking metrics from the rank cells: each user at rank r ≤ k scores a hit, 1 / log₂(r + 1) and
+    /// 1 / r; every user (the last cell too) counts in the denominator.
+    static func rankingMetrics(_ counts: [Int], k: Int) -> [Double?] {
+        let total = counts.reduce(0, +)
+        guard total > 0 else { return [Double(total), nil, nil, nil] }
+        var (hits, gain, reciprocal) = (0, 0.0, 0.0)
+        for rank in 1...k {
+            let users = counts[rank - 1]
+            hits += users
+            gain += Double(users) / log2(Double(rank) + 1)
+            reciprocal += Double(users) / Double(rank)
+        }
+        let n = Double(total)
+        return [n, unit(Double(hits) / n), unit(gain / n), unit(reciprocal / n)]
     }
 }

@@ -83,6 +83,9 @@ extension HoldoutHistogram {
                     hits: cells[cells.startIndex])
             }
             return NoisyCurves(roc: [], precisionRecall: [], positiveRate: nil, calibration: calibration)
+        case .ranking:
+            // Ranks of the next item: no scores to threshold or calibrate.
+            return NoisyCurves(roc: [], precisionRecall: [], positiveRate: nil, calibration: [])
         }
     }
 }

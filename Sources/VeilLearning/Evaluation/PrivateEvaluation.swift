@@ -27,9 +27,10 @@ public struct PrivateEvaluation: Sendable, Hashable, Codable {
         public var high: Double?
     }
 
-    /// `binary_score_histogram` or `top_label_histogram` (`HoldoutHistogram.Layout.name`).
+    /// `binary_score_histogram`, `top_label_histogram` or `ranking_histogram` (`HoldoutHistogram.Layout.name`).
     public var histogram: String
-    /// Equal-width bins of the histogram on [0, 1].
+    /// Equal-width bins of the histogram on [0, 1]; for `ranking_histogram`, K (ranks 1…K, then one
+    /// cell for "not in the top K").
     public var bins: Int
     /// The discrete Gaussian noise's σ on every cell (its variance is at most σ²).
     public var noiseSigma: Double

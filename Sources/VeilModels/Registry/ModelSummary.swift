@@ -11,8 +11,10 @@ import VeilStore
 /// inside the run's ε — never from the exact holdout metrics, so the list is the same for every role.
 public struct ModelSummary: Sendable, Encodable {
     /// The headline metric of a card's private metrics, by its histogram: ROC AUC for a binary task,
-    /// top-1 accuracy for a multiclass one.
-    public static let headlineMetrics = ["binary_score_histogram": "roc_auc", "top_label_histogram": "top1_accuracy"]
+    /// top-1 accuracy for a multiclass one, Recall@10 for next_item.
+    public static let headlineMetrics = [
+        "binary_score_histogram": "roc_auc", "top_label_histogram": "top1_accuracy", "ranking_histogram": "recall_at_10",
+    ]
 
     /// A private metric and its 95% interval; the value is nil when the noisy counts could not form it
     /// (e.g. a noisy class total ≤ 0 on a small holdout), the interval when too few replicates could.

@@ -2,7 +2,9 @@ import Foundation
 import VeilCore
 import VeilCrypto
 import VeilLearning
+import VeilLedger
 import VeilPolicy
+import VeilPrivacy
 import VeilQueries
 
 /// Where a model's item vocabulary came from, as its card shows it.
@@ -11,7 +13,7 @@ public struct VocabularyProvenance: Sendable, Codable, Hashable {
         /// The public catalogue the policy names (`catalog.items_file`): costs nothing.
         case catalog
         /// DP partition selection over the stored items (a `count_users` query grouped by item), paid
-        /// from the budget as its own spend.
+        /// inside the training run's one composed spend (before, as its own spend).
         case dpPartitionSelection = "dp_partition_selection"
     }
 
@@ -20,7 +22,9 @@ public struct VocabularyProvenance: Sendable, Codable, Hashable {
     public var items: Int
     /// Lowercase hex BLAKE2b-256 of the catalogue file (catalogue only).
     public var catalogHash: String?
-    /// ε and δ of the selection, its ledger spend and its threshold on the noisy user count (selection only).
+    /// ε and δ of the selection alone, the ledger spend that paid for it (the run's own spend; in runs
+    /// from before the composed spend, a spend of its own) and its threshold on the noisy user count
+    /// (selection only).
     public var epsilon: Double?
     public var delta: Double?
     public var spendId: Int64?
@@ -34,8 +38,10 @@ public struct VocabularyProvenance: Sendable, Codable, Hashable {
 /// - A catalogue is read and validated whole (`ItemVocabulary(catalogCSV:categories:)`: errors name
 ///   `catalog.items_file` and the line, never a value) before anything is spent.
 /// - Selection reuses the query engine's partition selection (`QuerySpec` `count_users` grouped by
-///   `item`), so it is bounded, noised, thresholded, paid and audited (`query.run`) exactly as that
-///   query is: the spend is reserved before any event is read and never refunded. Released items are
+///   `item`), so it is bounded, noised and thresholded exactly as that query is. It is paid as one part
+///   of the training run's spend (`selectionMechanism` is what the run composes), reserved by the
+///   caller before any event is read and never refunded, and audited by the run's `budget.spend` and
+///   `model.train` records (no `query.run` record of its own). Released items are
 ///   ordered by noisy user count (highest first, ties by ID) and cut at `catalog.max_selected_items`
 ///   — post-processing of the release. Its noisy counts are not kept.
 public enum ItemVocabularySource {
@@ -67,16 +73,26 @@ public enum ItemVocabularySource {
         )
     }
 
+    /// The selection query: distinct users per item in `[from, to)`, Gaussian noise at ε `epsilon`.
+    static func selectionQuery(epsilon: Double, from: Int64?, to: Int64) -> QuerySpec {
+        QuerySpec(
+            metric: "count_users", groupBy: "item", from: from.map(RFC3339.format(millis:)), to: RFC3339.format(millis: to),
+            epsilon: epsilon, mechanism: "gaussian")
+    }
+
+    /// What the selection at ε `epsilon` over `[from, to)` releases, as the ledger composes it.
+    public static func selectionMechanism(queries: QueryService, epsilon: Double, from: Int64?, to: Int64) throws(VeilError) -> PrivacyMechanism {
+        try queries.mechanism(selectionQuery(epsilon: epsilon, from: from, to: to))
+    }
+
     /// The items whose noisy distinct-user count in `[from, to)` passes partition selection, at ε
-    /// `epsilon` (Gaussian noise at the policy's δ), for `principal` acting as `role`.
+    /// `epsilon` (Gaussian noise at the policy's δ), paid by the run's spend `receipt` (whose mechanism
+    /// holds `selectionMechanism` for the same arguments).
     public static func select(
-        queries: QueryService, policy: Policy, epsilon: Double, from: Int64?, to: Int64, principal: String, role: Role,
+        queries: QueryService, policy: Policy, epsilon: Double, from: Int64?, to: Int64, receipt: BudgetReceipt,
         using generator: inout some RandomNumberGenerator
     ) async throws -> (ItemVocabulary, VocabularyProvenance) {
-        let spec = QuerySpec(
-            metric: "count_users", groupBy: "item", from: from.map(RFC3339.format(millis:)), to: RFC3339.format(millis: to), epsilon: epsilon,
-            mechanism: "gaussian")
-        let answer = try await queries.run(spec, principal: principal, role: role, using: &generator)
+        let answer = try await queries.runPrepaid(selectionQuery(epsilon: epsilon, from: from, to: to), receipt: receipt, using: &generator)
         let ranked = answer.groups.filter { $0.source == "selected" }
             .map { (item: $0.key, users: $0.estimate?.value ?? 0) }
             .sorted { ($0.users, $1.item) > ($1.users, $0.item) }
@@ -91,7 +107,7 @@ public enum ItemVocabularySource {
             vocabulary,
             VocabularyProvenance(
                 source: .dpPartitionSelection, items: vocabulary.count, epsilon: answer.epsilon, delta: answer.delta,
-                spendId: answer.budget.spendID, threshold: answer.partitionSelection?.threshold)
+                spendId: receipt.spendID, threshold: answer.partitionSelection?.threshold)
         )
     }
 }

@@ -29,24 +29,30 @@ public struct ModelCard: Sendable, Encodable, Hashable {
         /// ε at the run's δ of each part alone; `epsilon` is their composition, at most the target.
         public var trainingEpsilon: Double
         public var evaluationEpsilon: Double
-        /// What the ledger was charged, one spend naming both parts (the training's subsampled
-        /// Gaussian, then the evaluation's discrete Gaussian).
+        /// ε alone of a sequence model's DP item-vocabulary selection (nil with a catalogue, or for a
+        /// feature-row model).
+        public var vocabularyEpsilon: Double?
+        /// What the ledger was charged, one spend naming every part (the training's subsampled
+        /// Gaussian, the evaluation's discrete Gaussian, then any item selection's thresholded Gaussian).
         public var charged: PrivacyMechanism
 
-        /// The split of `mechanism`, a run's charge (its training, then its evaluation), with each
-        /// part's ε alone at `delta` under `method`, for the card and the audit record.
+        /// The split of `mechanism`, a run's charge (its training, then its evaluation, then any item
+        /// selection, in the order `TrainingPipeline.privateRunCost` composes them), with each part's ε
+        /// alone at `delta` under `method`, for the card and the audit record.
         public init(
             _ mechanism: PrivacyMechanism, evaluationShare: Double, evaluationSigma: Double, delta: Double,
             method: AccountingMethod
         ) throws(VeilError) {
-            guard case let .composition(parts) = mechanism, parts.count == 2 else {
-                throw VeilError(.integrity, field: "mechanism", "a private run is charged as its training and its evaluation")
+            guard case let .composition(parts) = mechanism, parts.count == 2 || parts.count == 3 else {
+                throw VeilError(
+                    .integrity, field: "mechanism", "a private run is charged as its training, its evaluation and any item selection")
             }
             let epsilons = parts.map { PrivacyAccountant.epsilon(composing: [$0], delta: delta, method: method) }
             self.evaluationShare = evaluationShare
             self.evaluationNoiseSigma = evaluationSigma
             self.trainingEpsilon = epsilons[0]
             self.evaluationEpsilon = epsilons[1]
+            self.vocabularyEpsilon = parts.count == 3 ? epsilons[2] : nil
             self.charged = mechanism
         }
     }
@@ -94,10 +100,7 @@ public struct ModelCard: Sendable, Encodable, Hashable {
     public var isPrivate: Bool
     /// ε of the released parameters at `delta` for (q, σ, steps), from the accountant; nil if non-private.
     public var epsilon: Double?
-    /// `epsilon` plus the ε of a DP-selected item vocabulary (basic composition, an upper bound): what
-    /// the whole run spent; nil (left out) when the run spent nothing but `epsilon`.
-    public var totalEpsilon: Double?
-    /// The ε the trainer asked for; `totalEpsilon` is at most this.
+    /// The ε the trainer asked for; `epsilon` is at most this.
     public var targetEpsilon: Double?
     public var delta: Double?
     /// σ, noise standard deviation / clipping norm.

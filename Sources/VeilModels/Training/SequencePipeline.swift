@@ -55,7 +55,17 @@ public enum SequencePipeline {
         ) { progress(schedule.progress(plan: plan, epoch: $0)) }
     }
 
-    /// Held-out metrics of `network` and the baselines beside it.
+    /// What `evaluate` measures on the holdout users: the model's exact metrics, its baselines', the
+    /// users evaluated, and the holdout histogram that a private run releases with noise
+    /// (`TrainingPipeline.privateEvaluation`): one count per evaluated user.
+    public struct Evaluation: Sendable {
+        public var metrics: ModelEvaluation
+        public var baselines: [String: ModelEvaluation]
+        public var holdoutCount: Int
+        public var histogram: HoldoutHistogram
+    }
+
+    /// Held-out metrics of `network` and the baselines beside it, and its holdout histogram.
     ///
     /// - `next_item`: Recall@K, NDCG@K, MRR@K and coverage (`RankingEvaluation`, K = `rankingK`) over the
     ///   holdout users whose next item is in the vocabulary, "other" never recommended; baselines
@@ -64,10 +74,14 @@ public enum SequencePipeline {
     /// - the other tasks: the task's metrics on the label at the last event, and beside them the task's
     ///   own baselines and `logistic` — today's logistic model trained on the same training users' feature
     ///   rows with the same plan, σ, q and steps (so at the same ε), scored on the same holdout users.
+    ///
+    /// The histogram: for `next_item` the rank (1…K, or "not in the top K") of each evaluated user's
+    /// next item among the model's recommendations; otherwise the task's score or top-label histogram of
+    /// the label at the last event, as for a feature-row model.
     public static func evaluate(
         network: SequenceNetwork, plan: TrainingPlan, schema: SequenceSchema, features: FeatureSchema,
         train: [UserSequence], holdout: [UserSequence], population: Int, noiseMultiplier: Double?
-    ) throws -> (metrics: ModelEvaluation, baselines: [String: ModelEvaluation], holdoutCount: Int)? {
+    ) throws -> Evaluation? {
         if plan.task.definition.needsSequences {
             return try evaluateRanking(network: network, schema: schema, train: train, holdout: holdout)
         }
@@ -80,7 +94,8 @@ public enum SequencePipeline {
         func evaluation(_ probabilities: [Double]) throws -> ModelEvaluation {
             try definition.evaluate(probabilities: probabilities, labels: holdoutRows.labels, classCount: holdoutRows.classCount)
         }
-        let metrics = try evaluation(network.probabilities(atLastEventOf: sequences).map { min(max($0, 0), 1) })
+        let probabilities = try network.probabilities(atLastEventOf: sequences).map { min(max($0, 0), 1) }
+        let metrics = try evaluation(probabilities)
         var baselines = try definition.baselines(holdout: holdoutRows, train: trainRows, schema: features).mapValues(evaluation)
         var logisticPlan = plan
         logisticPlan.model = .logistic
@@ -91,7 +106,9 @@ public enum SequencePipeline {
         baselines["logistic"] = try TrainingPipeline.evaluate(
             network: logistic.network, holdout: holdoutRows, train: trainRows, task: plan.task, schema: features
         ).metrics
-        return (metrics, baselines, holdoutRows.rowCount)
+        let histogram = try TrainingPipeline.holdoutHistogram(
+            probabilities: probabilities, labels: holdoutRows.labels, classCount: holdoutRows.classCount)
+        return Evaluation(metrics: metrics, baselines: baselines, holdoutCount: holdoutRows.rowCount, histogram: histogram)
     }
 
     /// The items of a sequence in the vocabulary, oldest first ("other" and item-less events left out).
@@ -106,7 +123,7 @@ public enum SequencePipeline {
 
     private static func evaluateRanking(
         network: SequenceNetwork, schema: SequenceSchema, train: [UserSequence], holdout: [UserSequence]
-    ) throws -> (metrics: ModelEvaluation, baselines: [String: ModelEvaluation], holdoutCount: Int)? {
+    ) throws -> Evaluation? {
         let vocabulary = schema.vocabulary
         let evaluated = holdout.filter { user in
             user.sequence.outcome.nextItem.map { vocabulary.index(of: $0) < vocabulary.count } ?? false
@@ -136,6 +153,9 @@ public enum SequencePipeline {
             "popularity": try ranking(evaluated.map { _ in popular }),
             "transition": try ranking(afterLast),
         ]
-        return (try ranking(rankings), baselines, evaluated.count)
+        let ranks = zip(rankings, targets).map { list, target in list.firstIndex(of: target).map { $0 + 1 } }
+        return Evaluation(
+            metrics: try ranking(rankings), baselines: baselines, holdoutCount: evaluated.count,
+            histogram: HoldoutHistogram(ranks: ranks, k: rankingK))
     }
 }

@@ -58,20 +58,22 @@ public enum TrainingPipeline {
     }
 
     /// What a private run of `steps` steps at `samplingRate` pays for its target (ε, δ) under `method`:
-    /// the DP-SGD steps composed with the private evaluation's release (σ_eval from `evaluationShare`),
-    /// one spend. σ is the smallest that meets the target (`NoiseCalibration`). `veil train` and the
-    /// privacy audit (`TaskPrivacyAudit`) calibrate with this one function.
+    /// the DP-SGD steps composed with the private evaluation's release (σ_eval from `evaluationShare`)
+    /// and with `others` (a sequence run's DP item selection), one spend whose parts are, in this order,
+    /// the steps, the evaluation and `others`. σ is the smallest that meets the target for the whole
+    /// composition (`NoiseCalibration`). `veil train` and the privacy audit (`TaskPrivacyAudit`)
+    /// calibrate with this one function.
     public static func privateRunCost(
         targetEpsilon: Double, delta: Double, samplingRate: Double, steps: Int, method: AccountingMethod,
-        evaluationShare: Double
+        evaluationShare: Double, alongside others: [PrivacyMechanism] = []
     ) throws(VeilError) -> (calibration: NoiseCalibration, evaluationSigma: Double, mechanism: PrivacyMechanism) {
         let (evaluationSigma, evaluation) = evaluationRelease(targetEpsilon: targetEpsilon, delta: delta, share: evaluationShare)
         let calibration = try NoiseCalibration.calibrate(
             targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, steps: steps, method: method,
-            alongside: [evaluation])
+            alongside: [evaluation] + others)
         let training = PrivacyMechanism.subsampledGaussian(
             samplingRate: samplingRate, noiseMultiplier: calibration.noiseMultiplier, steps: steps)
-        return (calibration, evaluationSigma, .composition(parts: [training, evaluation]))
+        return (calibration, evaluationSigma, .composition(parts: [training, evaluation] + others))
     }
 
     /// Whether `pseudonym` is a holdout user: the first 8 bytes of BLAKE2b-128(key, pid) as an integer,
@@ -211,20 +213,27 @@ public enum TrainingPipeline {
             totalSteps: totalSteps, epsilonSoFar: spent, meanLoss: epoch.meanLoss)
     }
 
-    /// The differentially private holdout metrics of `network`: its holdout histogram
-    /// (`HoldoutHistogram`) released with discrete Gaussian noise of σ = `sigma` from a CSPRNG-keyed
-    /// generator (seeded when the plan is), with bootstrap intervals (`PrivateEvaluation`).
-    public static func privateEvaluation(
-        network: Network, holdout: LabeledDataset, sigma: Double, seed: UInt64?
-    ) throws -> PrivateEvaluation {
-        let probabilities = try network.predictProbabilities(holdout.features).map { min(max($0, 0), 1) }
-        let histogram =
-            holdout.classCount == 2
-            ? HoldoutHistogram(try BinaryPredictions(probabilities: probabilities, labels: holdout.labels))
-            : HoldoutHistogram(
-                try MulticlassPredictions(probabilities: probabilities, classCount: holdout.classCount, labels: holdout.labels))
+    /// The holdout histogram of predicted `probabilities` against `labels`: per-class score bins for two
+    /// classes, top-label confidence × rank of the label for more (`HoldoutHistogram`).
+    public static func holdoutHistogram(probabilities: [Double], labels: [Int], classCount: Int) throws -> HoldoutHistogram {
+        classCount == 2
+            ? HoldoutHistogram(try BinaryPredictions(probabilities: probabilities, labels: labels))
+            : HoldoutHistogram(try MulticlassPredictions(probabilities: probabilities, classCount: classCount, labels: labels))
+    }
+
+    /// The differentially private holdout metrics of a run: `histogram` (one holdout user per count)
+    /// released with discrete Gaussian noise of σ = `sigma` from a CSPRNG-keyed generator (seeded when
+    /// the plan is), with bootstrap intervals (`PrivateEvaluation`).
+    public static func privateEvaluation(_ histogram: HoldoutHistogram, sigma: Double, seed: UInt64?) throws -> PrivateEvaluation {
         var generator = seed.map { ChaChaNoiseGenerator(seed: $0 ^ 0x5EED_E7A1) } ?? ChaChaNoiseGenerator()
         return try PrivateEvaluation.release(histogram, sigma: sigma, using: &generator)
+    }
+
+    /// The holdout histogram of a feature-row `network` (clamped probabilities on `holdout`).
+    public static func holdoutHistogram(network: Network, holdout: LabeledDataset) throws -> HoldoutHistogram {
+        try holdoutHistogram(
+            probabilities: try network.predictProbabilities(holdout.features).map { min(max($0, 0), 1) },
+            labels: holdout.labels, classCount: holdout.classCount)
     }
 
     /// Held-out metrics of `network` and of the task's baselines (`TaskDefinition.baselines`).

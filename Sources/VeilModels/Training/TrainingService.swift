@@ -28,12 +28,13 @@ import VeilStore
 /// - Every run that registers a model writes a `model.train` audit record with its parameters, ε, δ and
 ///   the model id, in the registration's transaction; a private run's record and registry entry also
 ///   carry `spend_id`, the ledger spend (and `budget.spend` record) that paid for its training.
-/// - A sequence model (`gru`, `cnn`) reads each user's last L events. Its item vocabulary is the
-///   policy's catalogue, read and checked before anything is spent, or else chosen by DP partition
-///   selection (`ItemVocabularySource.select`) at the plan's vocabulary ε, which is taken out of the
-///   run's ε: the model's spend is reserved first, then the selection's (the query's own spend and
-///   `query.run` record) before it reads; both precede every other read. A failed selection leaves
-///   both spent.
+/// - A private run pays for everything it releases in one ledger spend, reserved before any event is
+///   read: `{"mechanism": "composition", "parts": [steps, evaluation, selection?]}` — the DP-SGD steps,
+///   the private evaluation's discrete Gaussian (feature-row and sequence models alike) and, for a
+///   sequence model without a catalogue, the DP partition selection of its item vocabulary
+///   (`ItemVocabularySource.select`, at the plan's vocabulary ε) — with σ calibrated so that the
+///   composition meets the target ε under the ledger's accountant. A sequence model's catalogue is read
+///   and checked before anything is spent. A failed selection leaves the spend spent.
 public final class TrainingService: Sendable {
     let policy: LoadedPolicy
     let master: SecretBytes
@@ -71,7 +72,7 @@ public final class TrainingService: Sendable {
     }
 
     /// What a run of `request` would cost: q and steps from the number of users, σ calibrated to its ε
-    /// with the policy's accountant (composed with the private evaluation of a feature-row model, as
+    /// with the policy's accountant (composed with the private evaluation and any DP item selection, as
     /// `train` charges it), and ε (and the σ each would need) under both accountants
     /// (`DPSGDExplanation`). Reads no event and spends nothing (`veil train --explain`).
     ///
@@ -84,17 +85,23 @@ public final class TrainingService: Sendable {
         }
         let (samplingRate, steps) = Self.privateRun(plan, population: try await population(for: plan))
         return try DPSGDExplanation.explain(
-            samplingRate: samplingRate, steps: steps, delta: plan.delta,
-            targetEpsilon: target - (selectionEpsilon(plan) ?? 0), accountant: plan.accountant,
-            alongside: plan.sequence == nil
-                ? [TrainingPipeline.evaluationRelease(targetEpsilon: target, delta: plan.delta, share: plan.evaluationShare).mechanism]
-                : [])
+            samplingRate: samplingRate, steps: steps, delta: plan.delta, targetEpsilon: target, accountant: plan.accountant,
+            alongside: [TrainingPipeline.evaluationRelease(targetEpsilon: target, delta: plan.delta, share: plan.evaluationShare).mechanism]
+                + (try selectionMechanism(plan).map { [$0] } ?? []))
     }
 
-    /// The ε a sequence run leaves to its DP vocabulary selection (its model is calibrated to the rest):
-    /// nil when the plan is not a sequence model or the policy names a catalogue.
+    /// The ε of a sequence run's DP vocabulary selection: nil when the plan is not a sequence model or
+    /// the policy names a catalogue.
     private func selectionEpsilon(_ plan: TrainingPlan) -> Double? {
         policy.policy.catalog.itemsFile == nil ? plan.sequence?.vocabularyEpsilon : nil
+    }
+
+    /// What a sequence run's DP vocabulary selection releases, composed into the run's spend; nil when
+    /// the run selects nothing.
+    private func selectionMechanism(_ plan: TrainingPlan) throws(VeilError) -> PrivacyMechanism? {
+        guard let epsilon = selectionEpsilon(plan), let queries else { return nil }
+        return try ItemVocabularySource.selectionMechanism(
+            queries: queries, epsilon: epsilon, from: plan.window.observationStart, to: plan.window.cutoff)
     }
 
     /// n, the registered identities (metadata only), checked against the plan's batch size.
@@ -143,44 +150,31 @@ public final class TrainingService: Sendable {
                 throw VeilError(.invalidInput, field: "catalog.items_file", "this service cannot select items with DP; name a catalogue in the policy")
             }
         }
-        let vocabularyEpsilon = selectionEpsilon(plan)
 
         // b) n from metadata only.
         let population = try await population(for: plan)
 
-        // c) q, steps and σ; d) reserve the budget before any event is read. A selected vocabulary is its
-        //    own spend (the query's), reserved after the model's and before the selection reads.
+        // c) q, steps and σ; d) reserve the budget before any event is read: one spend for the steps,
+        //    the private evaluation and a sequence model's DP item selection.
         var run = RunCost(samplingRate: Double(plan.batchSize) / Double(population), steps: 0)
-        //    A feature-row model's spend composes its training with its private evaluation; a sequence
-        //    model (no private evaluation yet) pays for its training alone.
+        var receipt: BudgetReceipt?
         if plan.isPrivate, let target = plan.targetEpsilon {
             (run.samplingRate, run.steps) = Self.privateRun(plan, population: population)
             let method = AccountingMethod(plan.accountant)
-            let mechanism: PrivacyMechanism
-            var purpose = "train \(plan.task.rawValue) model (\(plan.model.rawValue))"
-            if plan.sequence == nil {
-                let cost = try TrainingPipeline.privateRunCost(
-                    targetEpsilon: target, delta: plan.delta, samplingRate: run.samplingRate, steps: run.steps, method: method,
-                    evaluationShare: plan.evaluationShare)
-                run.noiseMultiplier = cost.calibration.noiseMultiplier
-                run.epsilon = cost.calibration.epsilon
-                run.split = try ModelCard.PrivacySplit(
-                    cost.mechanism, evaluationShare: plan.evaluationShare, evaluationSigma: cost.evaluationSigma,
-                    delta: plan.delta, method: method)
-                mechanism = cost.mechanism
-                purpose += " with private evaluation"
-            } else {
-                let calibration = try NoiseCalibration.calibrate(
-                    targetEpsilon: target - (vocabularyEpsilon ?? 0), delta: plan.delta, samplingRate: run.samplingRate,
-                    steps: run.steps, method: method)
-                run.noiseMultiplier = calibration.noiseMultiplier
-                run.epsilon = calibration.epsilon
-                mechanism = .subsampledGaussian(
-                    samplingRate: run.samplingRate, noiseMultiplier: calibration.noiseMultiplier, steps: run.steps)
-            }
-            run.spendID = try await budget.reserve(
-                BudgetRequest(principal: principal, role: role, purpose: purpose, mechanism: mechanism)
-            ).spendID
+            let selection = try selectionMechanism(plan)
+            let cost = try TrainingPipeline.privateRunCost(
+                targetEpsilon: target, delta: plan.delta, samplingRate: run.samplingRate, steps: run.steps, method: method,
+                evaluationShare: plan.evaluationShare, alongside: selection.map { [$0] } ?? [])
+            run.noiseMultiplier = cost.calibration.noiseMultiplier
+            run.epsilon = cost.calibration.epsilon
+            run.split = try ModelCard.PrivacySplit(
+                cost.mechanism, evaluationShare: plan.evaluationShare, evaluationSigma: cost.evaluationSigma,
+                delta: plan.delta, method: method)
+            var purpose = "train \(plan.task.rawValue) model (\(plan.model.rawValue)) with private evaluation"
+            if selection != nil { purpose += " and DP item selection" }
+            receipt = try await budget.reserve(
+                BudgetRequest(principal: principal, role: role, purpose: purpose, mechanism: cost.mechanism))
+            run.spendID = receipt?.spendID
         }
 
         let trained: TrainedModel
@@ -189,11 +183,13 @@ public final class TrainingService: Sendable {
             if let catalog {
                 (vocabulary, provenance) = catalog
             } else {
+                guard let receipt, let queries, let epsilon = selectionEpsilon(plan) else {
+                    throw VeilError(.integrity, field: "vocabulary", "a DP item selection must be paid by the run's spend")
+                }
                 var generator = plan.seed.map { ChaChaNoiseGenerator(seed: $0 &* 3 &+ 3) } ?? ChaChaNoiseGenerator()
                 (vocabulary, provenance) = try await ItemVocabularySource.select(
-                    queries: queries!, policy: policy.policy, epsilon: vocabularyEpsilon ?? 0,
-                    from: plan.window.observationStart, to: plan.window.cutoff, principal: principal, role: role,
-                    using: &generator)
+                    queries: queries, policy: policy.policy, epsilon: epsilon, from: plan.window.observationStart,
+                    to: plan.window.cutoff, receipt: receipt, using: &generator)
             }
             var sequenceSchema = SequenceSchema(policy: policy.policy, vocabulary: vocabulary)
             sequenceSchema.length = sequence.length
@@ -232,7 +228,7 @@ public final class TrainingService: Sendable {
         var epsilon: Double?
         /// The ledger spend that paid for the training (private runs), linked from the model and its record.
         var spendID: Int64?
-        /// The training and private-evaluation parts of a feature-row model's spend.
+        /// The parts of a private run's spend: training, private evaluation and any DP item selection.
         var split: ModelCard.PrivacySplit?
     }
 
@@ -272,7 +268,8 @@ public final class TrainingService: Sendable {
             network: result.network, holdout: holdout, train: train, task: plan.task, schema: schema)
         let privateMetrics = try run.split.map { split in
             try TrainingPipeline.privateEvaluation(
-                network: result.network, holdout: holdout, sigma: split.evaluationNoiseSigma, seed: plan.seed)
+                TrainingPipeline.holdoutHistogram(network: result.network, holdout: holdout), sigma: split.evaluationNoiseSigma,
+                seed: plan.seed)
         }
         let artifact = ModelArtifact(network: result.network, training: result.report)
         return TrainedModel(
@@ -320,6 +317,9 @@ public final class TrainingService: Sendable {
                 .invalidInput, field: "cutoff",
                 "no holdout user's next item after the cutoff is in the item vocabulary, so the ranking metrics cannot be measured; use a larger catalogue or another cutoff")
         }
+        let privateMetrics = try run.split.map { split in
+            try TrainingPipeline.privateEvaluation(evaluation.histogram, sigma: split.evaluationNoiseSigma, seed: plan.seed)
+        }
         let artifact = SequenceArtifact(network: result.network, schema: sequenceSchema, training: result.report)
         return TrainedModel(
             model: ModelCard.Model(
@@ -327,7 +327,7 @@ public final class TrainingService: Sendable {
                 optimizer: "adam", learningRate: plan.learningRate),
             sequence: ModelCard.SequenceInput(
                 length: sequenceSchema.length, embeddingWidth: sequence.embeddingWidth, vocabulary: provenance),
-            privateMetrics: nil, metrics: evaluation.metrics, baselines: evaluation.baselines, trainCount: train.exampleCount,
+            privateMetrics: privateMetrics, metrics: evaluation.metrics, baselines: evaluation.baselines, trainCount: train.exampleCount,
             holdoutCount: evaluation.holdoutCount, file: { try ModelFile.encode(card: $0, artifact: artifact) })
     }
 
@@ -396,22 +396,13 @@ public final class TrainingService: Sendable {
     }
 
     private func makeCard(plan: TrainingPlan, schema: FeatureSchema, population: Int, run: RunCost, trained: TrainedModel) -> ModelCard {
-        var notes =
-            plan.sequence == nil
-            ? [
-                "epsilon covers the model parameters and private_metrics, one spend (user-level DP: one example per user)",
-                "private_metrics are differentially private: holdout histogram counts with discrete Gaussian noise, intervals by parametric bootstrap",
-            ]
-            : [
-                "epsilon covers the model parameters (user-level DP: one example per user); sequence models have no private_metrics yet",
-            ]
+        var notes = [
+            trained.sequence?.vocabulary.epsilon == nil
+                ? "epsilon covers the model parameters and private_metrics, one spend (user-level DP: one example per user)"
+                : "epsilon covers the item vocabulary's DP partition selection, the model parameters and private_metrics, one spend (user-level DP: one example per user)",
+            "private_metrics are differentially private: holdout histogram counts with discrete Gaussian noise, intervals by parametric bootstrap",
+        ]
         notes += [ModelCard.exactNote, "the number of users (population) is treated as public"]
-        var totalEpsilon: Double?
-        if let vocabulary = trained.sequence?.vocabulary, let selection = vocabulary.epsilon {
-            totalEpsilon = (run.epsilon ?? 0) + selection
-            notes.append(
-                "the item vocabulary was chosen by DP partition selection, its own ledger spend (sequence.vocabulary); total_epsilon adds the two")
-        }
         if !plan.isPrivate { notes.insert("NON-PRIVATE: trained without differential privacy; can never be approved or served", at: 0) }
         if plan.seed != nil { notes.insert("SEEDED: the noise was predictable from the seed; for tests only, the guarantee does not hold", at: 0) }
         return ModelCard(
@@ -421,7 +412,7 @@ public final class TrainingService: Sendable {
                 observationStart: plan.window.observationStart.map(ModelFile.isoTime(millis:)),
                 cutoff: ModelFile.isoTime(millis: plan.window.cutoff), horizonEnd: ModelFile.isoTime(millis: plan.window.horizonEnd),
                 windowDays: plan.windowDays, horizonDays: plan.horizonDays),
-            isPrivate: plan.isPrivate, epsilon: run.epsilon, totalEpsilon: totalEpsilon, targetEpsilon: plan.targetEpsilon,
+            isPrivate: plan.isPrivate, epsilon: run.epsilon, targetEpsilon: plan.targetEpsilon,
             delta: plan.isPrivate ? plan.delta : nil, noiseMultiplier: run.noiseMultiplier, samplingRate: run.samplingRate,
             clippingNorm: plan.isPrivate ? plan.clippingNorm : nil, steps: run.steps, epochs: plan.epochs,
             expectedBatchSize: plan.batchSize, population: population,
@@ -453,6 +444,11 @@ public final class TrainingService: Sendable {
             details["evaluation_noise_sigma"] = .double(split.evaluationNoiseSigma)
             details["evaluation_share"] = .double(split.evaluationShare)
             details["evaluation"] = .string(card.privateMetrics?.histogram ?? "")
+            if case let .composition(parts) = split.charged, parts.count == 3, let vocabulary = split.vocabularyEpsilon {
+                // The selection's release, as the spend composes it, so `audit verify` links the spend.
+                details["vocabulary_epsilon"] = .double(vocabulary)
+                details["vocabulary_mechanism"] = BudgetService.json(parts[2])
+            }
         }
         return details
     }
