@@ -122,7 +122,7 @@ final class SQLiteEventStore: EventStore, IdentityVault {
             // Type names are Veil's own constants, never input.
             conditions.append("type IN (\(types.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))")
         }
-        let sql = "SELECT \(EventColumn.selectList) FROM events" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+        let sql = "SELECT \(EventColumn.selectList(reading: filter.fields)) FROM events" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
         return (sql, arguments)
     }
 
