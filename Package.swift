@@ -98,7 +98,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // The reviewer's documents: SVG charts and HTML model cards and budget reports (reports and console).
-        .target(name: "VeilReport", dependencies: ["VeilCore", "VeilLedger", "VeilModels"], swiftSettings: strict),
+        .target(name: "VeilReport", dependencies: ["VeilCore", "VeilLearning", "VeilLedger", "VeilModels"], swiftSettings: strict),
         // The composition root: opens keys, policy, database and audit log and builds the use cases.
         .target(
             name: "VeilRuntime",
@@ -181,7 +181,8 @@ let package = Package(
         .testTarget(
             name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilPrivacy", "VeilCrypto", "VeilCore"], swiftSettings: strict),
         .testTarget(name: "VeilPolicyTests", dependencies: ["VeilPolicy", "VeilCore"], swiftSettings: strict),
-        .testTarget(name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto", "VeilTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto", "VeilPrivacy", "VeilTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "VeilStoreSQLiteTests",
             dependencies: [

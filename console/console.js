@@ -12,7 +12,7 @@
 "use strict";
 
 const TOKEN_KEY = "veil.token";
-const state = { session: null, page: null, models: [], selected: new Set(), objectURLs: [] };
+const state = { session: null, page: null, selected: new Set(), objectURLs: [] };
 
 // ---------- small DOM helpers ----------
 
@@ -186,8 +186,12 @@ async function open(pageId, ...parameters) {
 
 async function renderBudget() {
   const budget = await api("/v1/budget");
-  const chart = await chartImage("/v1/budget/chart.svg", "Cumulative ε of " + budget.dataset + " against its cap; one point per spend");
+  const [chart, byPrincipal] = await Promise.all([
+    chartImage("/v1/budget/chart.svg", "Cumulative ε of " + budget.dataset + " against its cap; one point per spend"),
+    chartImage("/v1/budget/principals.svg", "Cumulative ε by principal, each principal's spends composed; one point per spend"),
+  ]);
   chart.id = "budget-chart";
+  byPrincipal.id = "budget-principals-chart";
   return [
     el("h2", { text: "Privacy budget of " + budget.dataset }),
     fieldsTable("Dataset", [
@@ -197,7 +201,7 @@ async function renderBudget() {
       ["accountant", budget.accountant ? String(budget.accountant.accountant).toUpperCase() : "—"],
     ]),
     el("p", { class: "hint", text: "Spent ε is the composition of every spend by the ledger's accountant at δ, not their sum; `veil audit verify` recomputes it from the signed log. Hover a point for the spend's purpose." }),
-    el("div", { class: "plots" }, chart),
+    el("div", { class: "plots" }, chart, byPrincipal),
     gridTable("Per principal", ["principal", "role", "spent ε", "principal cap ε", "role cap ε"],
       budget.principals.map((p) => [p.principal, p.role, number(p.spent_epsilon), number(p.cap_epsilon), number(p.role_cap_epsilon)])),
     gridTable("Spends", ["id", "time", "principal", "role", "purpose", "ε", "cumulative ε"],
@@ -207,37 +211,38 @@ async function renderBudget() {
 
 // ---------- Models ----------
 
-function headline(card) {
-  const metrics = (card && card.metrics) || {};
-  if (metrics.binary && typeof metrics.binary.roc_auc === "number") {
-    const interval = metrics.binary.roc_auc_interval;
-    return "AUC " + number(metrics.binary.roc_auc, 3) + (interval ? " [" + number(interval.lower, 3) + ", " + number(interval.upper, 3) + "]" : "");
-  }
-  if (metrics.multiclass && typeof metrics.multiclass.accuracy === "number") return "accuracy " + number(metrics.multiclass.accuracy, 3);
-  return "—";
+// The headline private metric of a list entry (GET /v1/models): "AUC 0.731 [0.702, 0.76] (DP)".
+function headline(entry) {
+  const metric = entry.headline;
+  if (!metric) return "— (no private metric)";
+  const names = { roc_auc: "AUC", top1_accuracy: "top-1 accuracy" };
+  const hasValue = typeof metric.value === "number";
+  const interval = typeof metric.low === "number" && typeof metric.high === "number"
+    ? " [" + number(metric.low, 3) + ", " + number(metric.high, 3) + "]" : (hasValue ? " (no interval: noise too large)" : "");
+  const value = hasValue ? number(metric.value, 3) : "n/a (the noisy counts cannot form it)";
+  return (names[metric.metric] || metric.metric) + " " + value + interval + " (DP)";
 }
 
 async function renderModels() {
+  // One request: each entry holds the record and what the list shows from its card.
   const list = (await api("/v1/models")).models;
-  // The list holds the registry's records; kind, window and metric are on each card.
-  const described = await Promise.all(list.slice(0, 100).map((record) => api("/v1/models/" + record.id)));
-  state.models = described;
   state.selected.clear();
   const compare = el("button", { type: "button", id: "compare", disabled: true, text: "Compare the two selected",
     onclick: () => open("models-compare", ...state.selected) });
-  const rows = described.map(({ record, card }) => {
-    const box = el("input", { type: "checkbox", "aria-label": "select " + record.id, onchange: (event) => {
-      if (event.target.checked) state.selected.add(record.id); else state.selected.delete(record.id);
+  const rows = list.map((entry) => {
+    const box = el("input", { type: "checkbox", "aria-label": "select " + entry.id, onchange: (event) => {
+      if (event.target.checked) state.selected.add(entry.id); else state.selected.delete(entry.id);
       compare.disabled = state.selected.size !== 2;
     } });
-    const window = card.data_window || {};
-    return [box, el("button", { type: "button", class: "link model-link", "data-model-id": record.id, text: record.id, onclick: () => open("model", record.id) }),
-      record.task, (card.model && card.model.kind) || "—", number(card.epsilon),
-      (window.observation_start || "all history") + " → " + (window.cutoff || "?"), headline(card), record.state];
+    const window = entry.data_window || {};
+    return [box, el("button", { type: "button", class: "link model-link", "data-model-id": entry.id, text: entry.id, onclick: () => open("model", entry.id) }),
+      entry.task, entry.model_kind || "—", entry.is_private ? number(entry.epsilon) : "non-private",
+      (window.observation_start || "all history") + " → " + (window.cutoff || "?"), headline(entry), entry.state];
   });
   return [
     el("h2", { text: "Models" }),
-    gridTable("Newest first", ["", "id", "task", "model kind", "ε", "data window (features)", "headline metric", "status"], rows, "models"),
+    gridTable("Newest first", ["", "id", "task", "model kind", "ε", "data window (features)", "headline private metric (95% interval)", "status"], rows, "models"),
+    el("p", { class: "hint", text: "The headline is differentially private (from the noisy holdout histogram, paid inside the model's ε): ROC AUC for purchase and churn, top-1 accuracy for next_category." }),
     compare,
   ];
 }
@@ -360,10 +365,16 @@ async function renderAudit() {
       text: verification.valid ? "The chain verifies (checked on the server with the audit public key)."
         : "The chain does NOT verify: " + (verification.failure ? verification.failure.reason : "see below") }),
     fieldsTable("Verification", [
-      ["records checked", verification.records_checked], ["head seq", verification.head_seq], ["head hash", verification.head_hash],
+      ["records checked", verification.records_checked], ["head seq", verification.head_seq],
+      ["last checkpoint", status.last_checkpoint
+        ? "seq " + status.last_checkpoint.seq + ", made " + status.last_checkpoint.time
+          + (verification.valid && typeof verification.checkpoint_seq === "number" ? " (the chain matches it)" : "")
+        : "none signed on this server yet"],
+      ["head hash", verification.head_hash],
       ["ε recomputed for spends", verification.epsilon ? verification.epsilon.note : "—"],
       ["ledger", verification.ledger ? verification.ledger.note : "—"], ["mirror", verification.mirror ? verification.mirror.note : "—"],
-      ["audit public key (audit.pub)", status.public_key], ["last checkpoint", status.checkpoint],
+      ["checkpoint check", status.checkpoint],
+      ["audit public key (audit.pub)", status.public_key],
     ]),
     el("h3", { text: "Verify it yourself" }),
     el("p", { class: "hint", text: "Download the export, then check it with nothing but audit.pub — with veil, or with the independent PyNaCl verifier:" }),

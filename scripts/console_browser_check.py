@@ -8,8 +8,9 @@ Usage (the test VeilCLITests/ConsoleBrowserTests runs it):
 
 Tokens come from the environment (never argv, never a URL). What it does, failing with a message at
 the first step that does not hold:
-  reviewer: signs in, sees the budget chart and the Models list, opens the model to approve, sees its card with three plots
-            (ROC, precision-recall, calibration), approves it with a note (and an override note when
+  reviewer: signs in, sees the budget charts (against the cap, by principal) and the Models list (one request, each model with its
+            private headline metric), opens the model to approve, sees its card with three plots
+            (ROC, precision-recall, calibration) drawn from the noisy counts, approves it with a note (and an override note when
             the card says it fails its quality gate), revokes it with a note, opens the model whose
             review note is <script>alert(1)</script> and sees that note as text (no script element,
             no alert), compares two models side by side;
@@ -126,19 +127,34 @@ class Check:
         chart = self.wait(EC.visibility_of_element_located((By.ID, "budget-chart")), "the reviewer's budget chart")
         self.wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", chart),
                   "the reviewer's budget chart to load")
+        by_principal = self.wait(EC.visibility_of_element_located((By.ID, "budget-principals-chart")),
+                                 "the cumulative ε by principal chart")
+        self.wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", by_principal),
+                  "the by-principal chart to load")
         self.shot("reviewer-budget")
         self.driver.find_element(By.ID, "nav-models").click()
         rows = self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#models tr")[1:] or False, "the models table")
         self.seen["models_listed"] = len(rows)
+        # The list is one request: no model was fetched one by one to fill it.
+        fetched = self.driver.execute_script("return performance.getEntriesByType('resource').map((entry) => entry.name);")
+        per_model = [url for url in fetched if "/v1/models/" in url]
+        self.expect(not per_model, f"the models page fetched models one by one: {per_model}")
+        headlines = [row.find_elements(By.TAG_NAME, "td")[6].text for row in rows]
+        self.seen["model_headlines"] = headlines
+        self.expect(all(h.startswith("AUC ") and h.endswith("(DP)") for h in headlines), f"headline private metrics: {headlines}")
         self.shot("models")
 
         card = self.open_model(approve)
-        plots = card.find_elements(By.CSS_SELECTOR, "section.plots svg")
+        # Under the shipped policy the exact curves stay off HTTP: the three plots are drawn from the
+        # noisy holdout histogram, and say so.
+        plots = card.find_elements(By.CSS_SELECTOR, "section.private-plots svg")
         titles = [plot.find_element(By.TAG_NAME, "title").get_attribute("textContent") for plot in plots]
-        self.expect(len(plots) == 3, f"the card shows {len(plots)} plots, not ROC, precision-recall and calibration")
+        self.expect(len(plots) == 3, f"the card shows {len(plots)} private plots, not ROC, precision-recall and calibration")
         self.seen["plots"] = titles
-        self.expect(any(t.startswith("ROC") for t in titles), f"no ROC plot: {titles}")
-        self.expect(any(t.startswith("Calibration") for t in titles), f"no calibration plot: {titles}")
+        for kind in ("ROC", "Precision", "Calibration"):
+            self.expect(any(t.startswith(kind) and t.endswith("differentially private (from noisy counts)") for t in titles),
+                        f"no differentially private {kind} plot: {titles}")
+        self.expect(not card.find_elements(By.CSS_SELECTOR, "section.exact-plots"), "the shipped policy showed the exact plots")
         self.shot("model-card")
         note = self.driver.find_element(By.ID, "review-note")
         note.send_keys("card, plots and baselines checked in the console")

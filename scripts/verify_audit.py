@@ -29,6 +29,14 @@ re-signed with one spend left out fails here too, not only in `veil audit verify
   that and the sum of their epsilons (docs/privacy.md, "The PLD accountant"). A composition (a
   training run with its private evaluation) is composed part by part, as if each had been spent alone.
 
+Every private model's model.train record is checked against the budget.spend that paid for it (the
+model <-> spend link `veil audit verify` checks, docs/audit.md): its spend_id names a budget.spend
+recorded before it, by the same actor, not named by another model.train record, whose mechanism is the
+run's — the subsampled Gaussian of its sampling_rate, noise_multiplier and steps, composed with its
+private evaluation's discrete Gaussian (sigma = evaluation_noise_sigma when the record states it), or
+for runs from before private evaluation that subsampled Gaussian alone. A non-private run must name no
+spend. A private record without spend_id (written before Veil recorded the link) is counted, not failed.
+
 Exit status 0 when everything verifies, 1 on the first failure (named by line and seq), 2 on bad usage.
 Needs PyNaCl and dp-accounting (pip install pynacl dp-accounting).
 """
@@ -238,8 +246,80 @@ def replay_epsilon(mechanisms, delta, accountant=None, replays=None):
     return replay.epsilon(delta)
 
 
-def verify(log_path, key, checkpoint=None):
-    """Returns (records, head hash hex). Raises Failure at the first bad record."""
+def _same_numbers(left, right):
+    """Equal JSON values, integers and floats compared as numbers (a log may write 3 or 3.0)."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        return sorted(left) == sorted(right) and all(_same_numbers(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(_same_numbers(a, b) for a, b in zip(left, right))
+    if isinstance(left, bool) or isinstance(right, bool):
+        return left is right
+    if isinstance(left, (int, float)) and isinstance(right, (int, float)):
+        return float(left) == float(right)
+    return left == right
+
+
+class ModelSpendLinks:
+    """The model <-> spend link of each model.train record (see the module docstring)."""
+
+    def __init__(self):
+        self.spends = {}  # spend_id -> (actor, mechanism)
+        self.claimed = {}  # spend_id -> seq of the model.train record naming it
+        self.linked = 0
+        self.unlinked = 0
+
+    def spend(self, body):
+        spend_id = body["details"].get("spend_id")
+        if isinstance(spend_id, int) and not isinstance(spend_id, bool):
+            self.spends[spend_id] = (body["actor"], body["details"].get("mechanism"))
+
+    def train(self, body):
+        """None when the record is linked (or cannot be checked), else the reason it fails."""
+        details = body["details"]
+        private = details.get("private") is not False
+        if "spend_id" not in details:
+            if private:
+                self.unlinked += 1
+            return None
+        if not private:
+            return "a non-private model.train record names spend_id, but a non-private run spends nothing"
+        spend_id = details["spend_id"]
+        if not isinstance(spend_id, int) or isinstance(spend_id, bool):
+            return "spend_id of a model.train record must be an integer"
+        if spend_id not in self.spends:
+            return f"model.train names spend_id {spend_id}, but no budget.spend record before it has that id"
+        if spend_id in self.claimed:
+            return f"model.train names spend_id {spend_id}, which the model.train record at seq {self.claimed[spend_id]} already names"
+        payer, mechanism = self.spends[spend_id]
+        if payer != body["actor"]:
+            return f"model.train by {body['actor']} names spend_id {spend_id}, which {payer} paid"
+        if not self._pays_for(details, mechanism):
+            return (f"model.train names spend_id {spend_id}, but that spend's mechanism is not the run's "
+                    "(subsampled Gaussian with its sampling_rate, noise_multiplier and steps, composed with its "
+                    "private evaluation's discrete Gaussian)")
+        self.claimed[spend_id] = body["seq"]
+        self.linked += 1
+        return None
+
+    @staticmethod
+    def _pays_for(details, mechanism):
+        training = {"mechanism": "subsampled_gaussian", "sampling_rate": details.get("sampling_rate"),
+                    "noise_multiplier": details.get("noise_multiplier"), "steps": details.get("steps")}
+        if not (isinstance(mechanism, dict) and mechanism.get("mechanism") == "composition"):
+            return _same_numbers(mechanism, training)
+        parts = mechanism.get("parts")
+        if len(mechanism) != 2 or not isinstance(parts, list) or len(parts) != 2 or not _same_numbers(parts[0], training):
+            return False
+        evaluation = parts[1]
+        if not isinstance(evaluation, dict) or evaluation.get("mechanism") != "discrete_gaussian":
+            return False
+        return "evaluation_noise_sigma" not in details or _same_numbers(evaluation.get("sigma"), details["evaluation_noise_sigma"])
+
+
+def verify(log_path, key, checkpoint=None, links=None):
+    """Returns (records, head hash hex, spends replayed); `links` (a ModelSpendLinks) collects the
+    model <-> spend links. Raises Failure at the first bad record."""
+    links = links if links is not None else ModelSpendLinks()
     with open(log_path, "rb") as handle:
         data = handle.read()
     lines = data.split(b"\n")
@@ -294,6 +374,11 @@ def verify(log_path, key, checkpoint=None):
                 raise Failure(number, seq, f"the spends so far cannot be replayed: {error}")
             if not abs(replayed - claimed_epsilon) <= EPSILON_TOLERANCE * max(abs(replayed), abs(claimed_epsilon)):
                 raise Failure(number, seq, f"cumulative_epsilon is {claimed_epsilon} but the spends so far compose to {replayed} (dp_accounting)")
+            links.spend(body)
+        elif body["action"] == "model.train":
+            reason = links.train(body)
+            if reason is not None:
+                raise Failure(number, seq, reason)
         previous = claimed
     if checkpoint is not None and checkpoint["seq"] > len(lines):
         raise Failure(len(lines) + 1, len(lines) + 1,
@@ -327,13 +412,16 @@ def main(argv):
         if not verify_checkpoint_signature(key, checkpoint):
             print(f"FAILED: the checkpoint's signature does not verify (seq {checkpoint['seq']})")
             return 1
+    links = ModelSpendLinks()
     try:
-        records, head, replayed = verify(log_path, key, checkpoint)
+        records, head, replayed = verify(log_path, key, checkpoint, links)
     except Failure as failure:
         print(f"FAILED: {failure}")
         return 1
+    unlinked = f"; {links.unlinked} written before Veil recorded the link cannot be checked" if links.unlinked else ""
     print(f"OK: {records} records verified; head seq {records} hash {head}; "
-          f"cumulative epsilon of {replayed} spend record(s) replayed with dp_accounting")
+          f"cumulative epsilon of {replayed} spend record(s) replayed with dp_accounting; "
+          f"{links.linked} private model(s) linked to the spend that paid for them{unlinked}")
     return 0
 
 

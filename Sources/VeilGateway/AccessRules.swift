@@ -28,4 +28,15 @@ enum AccessRules {
     static func areas(for role: Role) -> [Area] {
         Area.allCases.filter { $0.roles.contains(where: role.permits) }
     }
+
+    /// Whether `role` sees a model's quality gate — `quality_gate` on its card and the record's
+    /// `quality_override` — whose verdict is read off the exact holdout metrics (not covered by ε): only
+    /// who reviews models (the `review` area: an approval needs to know it) and who audits them (the
+    /// `audit` area, whose log's `model.approve` records carry the override anyway). Analysts and
+    /// trainers see neither.
+    static func seesQualityGate(_ role: Role?) -> Bool {
+        guard let role else { return false }
+        let areas = areas(for: role)
+        return areas.contains(.review) || areas.contains(.audit)
+    }
 }

@@ -8,7 +8,8 @@ import VeilLedger
 /// `scripts/verify_audit.py` and the audit public key.
 ///
 /// `GET /v1/audit/status`: the chain verified server-side as `veil audit verify --json` does (signatures,
-/// hashes, seq, every spend's cumulative ε recomputed, the ledger and the mirror compared), with the
+/// hashes, seq, every spend's cumulative ε recomputed, the ledger and the mirror compared) and against
+/// the last checkpoint `veil audit checkpoint` signed here (`last_checkpoint`, when one was), with the
 /// audit public key it used and the commands an auditor runs to check an export independently.
 struct AuditController {
     let export: AuditExport
@@ -19,27 +20,42 @@ struct AuditController {
         if verification != nil { group.get("status", use: status) }
     }
 
-    /// The status page's answer: the verification (`ChainVerification`'s keys) and how to repeat it.
+    /// The status page's answer: the verification (`ChainVerification`'s keys), the last checkpoint it
+    /// was checked against, and how to repeat it.
     struct Status: Encodable {
         let verification: ChainVerification
         let publicKey: String
+        let lastCheckpoint: Checkpoint?
         let checkpoint: String
         let commands: [String]
 
         enum CodingKeys: String, CodingKey {
             case verification, checkpoint, commands
             case publicKey = "public_key"
+            case lastCheckpoint = "last_checkpoint"
         }
+    }
+
+    /// The last checkpoint signed on this server: the head it vouches for and when it was made.
+    struct Checkpoint: Encodable {
+        let seq: UInt64
+        let hash: String
+        let time: String
     }
 
     @Sendable func status(request: Request, context: VeilRequestContext) async throws -> Response {
         guard let verification else { throw APIError(.notFound, code: "not_found", "no audit verification on this server") }
-        let result = try await verification.service.verify(publicKey: verification.publicKey)
+        let kept = try await verification.service.lastCheckpoint()
+        let result = try await verification.service.verify(publicKey: verification.publicKey, checkpoint: kept)
+        let note =
+            kept == nil
+            ? "no checkpoint was signed on this server yet: run `veil audit checkpoint`, keep its output where this host cannot write, and verify against it with --checkpoint"
+            : "the chain was verified against the last checkpoint signed here (seq and hash above); this copy lives on the host it vouches for, so keep your own copy where this host cannot write and verify against it with --checkpoint"
         return try JSONBody.response(
             Status(
                 verification: result, publicKey: Data(verification.publicKey.bytes).base64EncodedString(),
-                checkpoint:
-                    "the server keeps no checkpoint: keep `veil audit checkpoint` output where this host cannot write, and verify against it with --checkpoint",
+                lastCheckpoint: kept.map { Checkpoint(seq: $0.seq, hash: $0.hash, time: $0.time) },
+                checkpoint: note,
                 commands: [
                     "curl -sf -H \"Authorization: Bearer $TOKEN\" http://HOST:PORT/v1/audit > audit.ndjson",
                     "veil audit verify --file audit.ndjson --public-key audit.pub --checkpoint checkpoint.json",

@@ -4,7 +4,8 @@ import VeilCore
 import VeilModels
 import VeilReport
 
-/// The model registry: `GET /v1/models` (every model, newest first), `GET /v1/models/{id}` (state,
+/// The model registry: `GET /v1/models` (every model, newest first, each with its kind, data window
+/// and headline private metric: `ModelSummary`, all a list needs in one request), `GET /v1/models/{id}` (state,
 /// review and card, as `veil models show --json`), and a reviewer's `POST /v1/models/{id}/approve`,
 /// `/reject` and `/revoke` with `{"note": "..."}` (required, `ModelRegistry.checkedNote`; audited with
 /// the token's name as reviewer) — an approval also takes `override_quality` for a model that does not
@@ -13,7 +14,8 @@ import VeilReport
 ///
 /// Reading and reviewing are registered on separate groups (`addReadRoutes`, `addReviewRoutes`) so
 /// each carries its own role check. A card is shown as `ModelCard.shown` allows the caller's role: exact
-/// holdout metrics only to a reviewer, only when the policy allows them, labelled not for release.
+/// holdout metrics only to a reviewer, only when the policy allows them, labelled not for release; its
+/// quality gate (and a record's override note) only to reviewers and auditors (`AccessRules.seesQualityGate`).
 struct ModelsController {
     let models: ModelRegistry
     let policy: Policy
@@ -48,7 +50,11 @@ struct ModelsController {
     }
 
     @Sendable func list(request: Request, context: VeilRequestContext) async throws -> Response {
-        try JSONBody.response(["models": try await models.list()])
+        var summaries = try await models.summaries()
+        if !AccessRules.seesQualityGate(context.principal?.role) {
+            for index in summaries.indices { summaries[index].record.qualityOverride = nil }
+        }
+        return try JSONBody.response(["models": summaries])
     }
 
     @Sendable func show(request: Request, context: VeilRequestContext) async throws -> Response {
@@ -65,10 +71,16 @@ struct ModelsController {
             body: .init(byteBuffer: ByteBuffer(string: fragment)))
     }
 
-    /// Model `{id}` with its card as the caller's role may see it (`ModelCard.shown`).
+    /// Model `{id}` with its card as the caller's role may see it (`ModelCard.shown`), and its quality
+    /// gate only where `AccessRules.seesQualityGate` allows.
     private func shownDescription(_ context: VeilRequestContext) async throws -> ModelDescription {
+        let role = context.principal?.role
         var description = try await models.describe(id: try Self.id(context))
-        description.card = ModelCard.shown(description.card, to: context.principal?.role, policy: policy)
+        description.card = ModelCard.shown(description.card, to: role, policy: policy)
+        if !AccessRules.seesQualityGate(role) {
+            description.card.removeValue(forKey: "quality_gate")
+            description.record.qualityOverride = nil
+        }
         return description
     }
 

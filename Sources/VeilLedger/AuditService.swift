@@ -15,18 +15,26 @@ import VeilStore
 ///   spends one for one with the chain's `budget.spend` records, and the mirror a prefix of the chain.
 /// - `checkpoint` signs nothing unless that verification passes: a chain `verify` rejects never gets
 ///   a checkpoint vouching for it.
+/// - The last checkpoint signed is also kept in the store (`SettingKey.lastAuditCheckpoint`), so the
+///   server can show it beside the head and verify against it (`lastCheckpoint`). That copy lives on the
+///   host it vouches for: it catches a database restored from an older copy without its settings, not a
+///   thief with write access; the auditor's own copy, kept elsewhere, is the anchor.
 public struct AuditService: Sendable {
     private let chain: any AuditChainStore
     private let ledger: any LedgerStore
+    private let settings: any SettingsStore
     /// `<data-dir>/audit.log`, the chain's mirror.
     public let mirrorPath: String
     private let clock: WallClock
 
-    /// The chain in `chain`, the spends in `ledger`, the mirror at `mirrorPath`; `clock` stamps
-    /// checkpoints (tests pass a fixed one).
-    public init(chain: any AuditChainStore, ledger: any LedgerStore, mirrorPath: String, clock: WallClock = .system) {
+    /// The chain in `chain`, the spends in `ledger`, the last checkpoint in `settings`, the mirror at
+    /// `mirrorPath`; `clock` stamps checkpoints (tests pass a fixed one).
+    public init(
+        chain: any AuditChainStore, ledger: any LedgerStore, settings: any SettingsStore, mirrorPath: String, clock: WallClock = .system
+    ) {
         self.chain = chain
         self.ledger = ledger
+        self.settings = settings
         self.mirrorPath = mirrorPath
         self.clock = clock
     }
@@ -56,14 +64,26 @@ public struct AuditService: Sendable {
             recomputeEpsilon: AuditAccountant.recomputation())
     }
 
-    /// Verifies as `verify` does and signs a checkpoint of the chain's head with `signingKey`. Throws
-    /// `.integrity` naming the first failure when verification fails; nothing is signed then.
+    /// Verifies as `verify` does and signs a checkpoint of the chain's head with `signingKey`, keeping
+    /// it as the last checkpoint. Throws `.integrity` naming the first failure when verification fails;
+    /// nothing is signed or kept then.
     public func checkpoint(signingKey: SigningKey) async throws -> AuditCheckpoint {
         let result = try await verify(publicKey: signingKey.publicKey)
         if let reason = result.failureDescription {
             throw VeilError(.integrity, field: "audit chain", "does not verify (\(reason)); refusing to sign a checkpoint")
         }
-        return AuditCheckpoint(head: result.chain.head, time: clock.now(), signingKey: signingKey)
+        let checkpoint = AuditCheckpoint(head: result.chain.head, time: clock.now(), signingKey: signingKey)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        try await settings.set(String(decoding: try encoder.encode(checkpoint), as: UTF8.self), for: SettingKey.lastAuditCheckpoint, audit: nil)
+        return checkpoint
+    }
+
+    /// The last checkpoint `checkpoint` signed on this store, nil when none was. Its signature is not
+    /// checked here: `verify(publicKey:checkpoint:)` checks it.
+    public func lastCheckpoint() async throws -> AuditCheckpoint? {
+        guard let text = try await settings.value(for: SettingKey.lastAuditCheckpoint) else { return nil }
+        return try AuditCheckpoint.decode(Data(text.utf8), source: "the kept checkpoint (\(SettingKey.lastAuditCheckpoint))")
     }
 }
 

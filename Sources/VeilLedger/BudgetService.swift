@@ -150,22 +150,28 @@ public final class BudgetService: Sendable {
         let spends = try await store.spends(dataset: dataset)
         let mechanisms = try spends.map { try Self.decode($0.mechanism) }
         let spent = spentEpsilon(mechanisms)
-        var principals: [String: (role: String, mechanisms: [PrivacyMechanism])] = [:]
+        // Each spend also carries its principal's composed ε so far: the per-principal timeline.
+        var principals: [String: (role: String, mechanisms: [PrivacyMechanism], spent: Double)] = [:]
+        var rows: [BudgetStatus.Spend] = []
         for (spend, mechanism) in zip(spends, mechanisms) {
-            principals[spend.principal, default: (spend.role, [])].mechanisms.append(mechanism)
+            var entry = principals[spend.principal] ?? (spend.role, [], 0)
+            entry.mechanisms.append(mechanism)
+            entry.spent = epsilon(composing: entry.mechanisms)
+            principals[spend.principal] = entry
+            var row = BudgetStatus.Spend(spend: spend, mechanism: mechanism)
+            row.principalCumulativeEpsilon = entry.spent
+            rows.append(row)
         }
         let perPrincipal = principals.keys.sorted().map { name in
             let entry = principals[name]!
             return BudgetStatus.Principal(
-                principal: name, role: entry.role,
-                spentEpsilon: epsilon(composing: entry.mechanisms),
+                principal: name, role: entry.role, spentEpsilon: entry.spent,
                 capEpsilon: budget.perPrincipal[name], roleCapEpsilon: budget.perRole[entry.role])
         }
         return BudgetStatus(
             dataset: dataset, accountant: method, totalEpsilon: budget.totalEpsilon, delta: budget.delta,
             maxEpsilonPerRequest: budget.maxEpsilonPerRequest, spentEpsilon: spent,
-            remainingEpsilon: max(0, budget.totalEpsilon - spent), principals: perPrincipal,
-            spends: zip(spends, mechanisms).map { BudgetStatus.Spend(spend: $0.0, mechanism: $0.1) })
+            remainingEpsilon: max(0, budget.totalEpsilon - spent), principals: perPrincipal, spends: rows)
     }
 
     // MARK: - Refusals
@@ -274,7 +280,10 @@ public struct BudgetStatus: Sendable, Codable, Equatable {
         public var purpose: String
         public var mechanism: PrivacyMechanism
         public var epsilon: Double
+        /// The dataset's composed ε after this spend.
         public var cumulativeEpsilon: Double
+        /// This spend's principal's composed ε after it (their spends so far, by the same accountant).
+        public var principalCumulativeEpsilon: Double?
 
         init(spend: BudgetSpend, mechanism: PrivacyMechanism) {
             id = spend.id ?? 0
@@ -290,6 +299,7 @@ public struct BudgetStatus: Sendable, Codable, Equatable {
         enum CodingKeys: String, CodingKey {
             case id, time, principal, role, purpose, mechanism, epsilon
             case cumulativeEpsilon = "cumulative_epsilon"
+            case principalCumulativeEpsilon = "principal_cumulative_epsilon"
         }
     }
 

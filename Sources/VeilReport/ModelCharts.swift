@@ -1,9 +1,12 @@
 import VeilCore
+import VeilModels
 
-/// The three plots of a binary model's card — ROC, precision–recall and calibration — drawn from the
-/// curves stored in the card (`metrics.binary.curves`, beside each baseline's). A card without curves
-/// (a multiclass task, or a model trained before curves were stored) has no plots: each accessor
-/// returns nil and the card says so.
+/// The exact plots of a binary model's card — ROC, precision–recall and calibration — drawn from the
+/// exact curves stored in the card (`metrics.binary.curves`, beside each baseline's): computed on the
+/// protected holdout users, not covered by ε, so labelled `label` (not for release) and shown only
+/// where `ModelCard.shown` leaves the exact metrics in the card. A card without them (the default
+/// policy, a multiclass task, or a model trained before curves were stored) has no exact plots: each
+/// accessor returns nil. `PrivateModelCharts` draws the plots any card can show.
 public struct ModelCharts {
     /// The card as `ModelDescription.card` holds it (snake_case keys).
     let card: [String: JSONValue]
@@ -25,6 +28,9 @@ public struct ModelCharts {
         }
     }
 
+    /// How every exact chart is labelled (its subtitle).
+    public static let label = "exact holdout, NOT FOR RELEASE (not covered by ε)"
+
     static let modelColor = "#1f5fbf"
     static let baselineColors = ["#d9822b", "#3a9d5d", "#8e5bb5"]
     static let referenceColor = "#999999"
@@ -34,7 +40,7 @@ public struct ModelCharts {
         guard !series.isEmpty else { return nil }
         let chance = Chart.Series(name: "chance", points: [(0, 0), (1, 1)], color: Self.referenceColor, dashed: true)
         return Chart(
-            title: "ROC — \(auc(of: "metrics").map { "AUC \(Markup.number($0, digits: 3))" } ?? "AUC n/a")",
+            title: "ROC — \(auc(of: "metrics").map { "AUC \(Markup.number($0, digits: 3))" } ?? "AUC n/a")", subtitle: Self.label,
             x: .init(label: "false positive rate", domain: 0...1), y: .init(label: "true positive rate", domain: 0...1),
             series: series + [chance])
     }
@@ -43,7 +49,7 @@ public struct ModelCharts {
         let series = curveSeries("precision_recall")
         guard !series.isEmpty else { return nil }
         return Chart(
-            title: "Precision–recall", x: .init(label: "recall", domain: 0...1), y: .init(label: "precision", domain: 0...1),
+            title: "Precision–recall", subtitle: Self.label, x: .init(label: "recall", domain: 0...1), y: .init(label: "precision", domain: 0...1),
             series: series)
     }
 
@@ -58,7 +64,7 @@ public struct ModelCharts {
                 "mean predicted \(Markup.number(predicted, digits: 3)), observed \(Markup.number(observed, digits: 3)), \(bin["count"]?.number.map { Int($0) } ?? 0) users")
         }
         return Chart(
-            title: "Calibration (10 bins)", x: .init(label: "mean predicted probability", domain: 0...1),
+            title: "Calibration (10 bins)", subtitle: Self.label, x: .init(label: "mean predicted probability", domain: 0...1),
             y: .init(label: "observed rate", domain: 0...1),
             series: [
                 Chart.Series(name: "model", points: points, color: Self.modelColor, markers: titles),
@@ -103,16 +109,5 @@ public struct ModelCharts {
     private func auc(of key: String) -> Double? {
         guard case .object(let evaluation)? = card[key], case .object(let binary)? = evaluation["binary"] else { return nil }
         return binary["roc_auc"]?.number
-    }
-}
-
-extension JSONValue {
-    /// The value as a Double when it is a JSON number.
-    var number: Double? {
-        switch self {
-        case .int(let value): Double(value)
-        case .double(let value): value
-        default: nil
-        }
     }
 }

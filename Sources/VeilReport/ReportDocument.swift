@@ -1,5 +1,6 @@
 import Foundation
 import VeilCore
+import VeilLearning
 import VeilLedger
 import VeilModels
 
@@ -13,8 +14,10 @@ import VeilModels
 public enum ReportDocument {
     // MARK: Model card
 
-    /// The card of one model: state and review, the ROC / precision–recall / calibration plots, metrics
-    /// beside the baselines, privacy (ε, δ, σ, q, C, steps), data window, hyperparameters, features and notes.
+    /// The card of one model: state and review, the differentially private plots (`PrivateModelCharts`)
+    /// and private metrics with their intervals, the exact plots and metrics beside the baselines when
+    /// the card holds them (labelled not for release), privacy (ε, δ, σ, q, C, steps), data window,
+    /// hyperparameters, features and notes.
     public static func modelFragment(_ description: ModelDescription) -> String {
         let card = description.card
         let record = description.record
@@ -28,14 +31,21 @@ public enum ReportDocument {
                 ("reviewer", record.reviewer ?? "—"), ("review note", record.reviewNote ?? "—"),
                 ("reviewed", record.reviewedMillis.map { Date(timeIntervalSince1970: Double($0) / 1000).formatted(.iso8601) } ?? "—"),
             ])
-        let charts = ModelCharts(card: card)
-        let plots = ModelCharts.names.compactMap { charts.chart(named: $0)?.svg() }
-        if plots.isEmpty {
-            out += "<p class=\"no-plots\">No plots: this card stores no curves (a multiclass task, or a model trained before curves were stored).</p>\n"
+        let privateCharts = PrivateModelCharts(card: card)
+        if let reason = privateCharts.unavailable {
+            out += "<p class=\"no-plots\">No differentially private plots: \(Markup.escape(reason)).</p>\n"
         } else {
-            out += "<section class=\"plots\">\n\(plots.joined(separator: "\n"))\n</section>\n"
+            out += "<h3>Plots: \(Markup.escape(PrivateModelCharts.label)), covered by ε</h3>\n"
+            out += "<section class=\"plots private-plots\">\n\(privateCharts.charts.map { $0.svg() }.joined(separator: "\n"))\n</section>\n"
         }
-        out += metricsTable(card)
+        out += privateMetricsTable(card["private_metrics"])
+        let exactCharts = ModelCharts(card: card)
+        let exactPlots = ModelCharts.names.compactMap { exactCharts.chart(named: $0)?.svg() }
+        if !exactPlots.isEmpty {
+            out += "<h3>Plots: \(Markup.escape(ModelCharts.label)), for the reviewer only</h3>\n"
+            out += "<section class=\"plots exact-plots\">\n\(exactPlots.joined(separator: "\n"))\n</section>\n"
+        }
+        if card["metrics"] != nil { out += metricsTable(card) }
         out += table(
             caption: "Privacy",
             rows: [
@@ -77,7 +87,8 @@ public enum ReportDocument {
 
     // MARK: Budget
 
-    /// The budget: cap, spent, remaining, the accountant, the chart, each principal and each spend.
+    /// The budget: cap, spent, remaining, the accountant, the charts (the dataset's and by principal), each
+    /// principal and each spend.
     public static func budgetFragment(_ status: BudgetStatus) -> String {
         var out = "<article class=\"report budget\">\n<h2>Privacy budget of \(Markup.escape(status.dataset))</h2>\n"
         out += table(
@@ -89,7 +100,7 @@ public enum ReportDocument {
                 ("accountant", ModelCard.accountantDescription(status.accountant.kind)),
             ])
         out += "<p class=\"explanation\">Spent ε is the composition of every spend below by the \(Markup.escape(status.accountant.kind.rawValue.uppercased())) accountant at δ = \(Markup.escape(Markup.number(status.delta))), not their sum; `veil audit verify` recomputes it from the signed log.</p>\n"
-        out += "<section class=\"plots\">\n\(BudgetChart.chart(status).svg())\n</section>\n"
+        out += "<section class=\"plots\">\n\(BudgetChart.chart(status).svg())\n\(BudgetChart.principalsChart(status).svg())\n</section>\n"
         out += grid(
             caption: "Per principal", header: ["principal", "role", "spent ε", "principal cap ε", "role cap ε"],
             rows: status.principals.map {
@@ -158,7 +169,38 @@ public enum ReportDocument {
         return out + "</table>\n"
     }
 
-    /// Every numeric metric of the model (nested ones as `at_half.f1`), with each baseline's beside it.
+    /// The private holdout metrics (`private_metrics`), each with its 95% interval, in the order the
+    /// histogram's layout lists them; empty when the card has none.
+    static func privateMetricsTable(_ evaluation: JSONValue?) -> String {
+        guard case .object(let evaluation)? = evaluation, case .object(let metrics)? = evaluation["metrics"] else { return "" }
+        let layout: HoldoutHistogram.Layout? =
+            if case .string(let name)? = evaluation["histogram"], let bins = evaluation["bins"]?.number {
+                HoldoutHistogram.Layout(name: name, bins: Int(bins))
+            } else { nil }
+        let known = layout?.metricNames ?? []
+        let names = known.filter { metrics[$0] != nil } + metrics.keys.filter { !known.contains($0) }.sorted()
+        let rows: [[String]] = names.map { name in
+            guard case .object(let estimate)? = metrics[name] else { return [name, "—", "—"] }
+            let interval =
+                if let low = estimate["low"]?.number, let high = estimate["high"]?.number {
+                    "[\(Markup.number(low)), \(Markup.number(high))]"
+                } else { "—" }
+            return [name, text(estimate["value"]), interval]
+        }
+        var out = grid(
+            caption: "Private holdout metrics (differentially private, covered by ε; publish these)",
+            header: ["metric", "value", "95% interval"], rows: rows)
+        out += table(
+            caption: "How they were released",
+            rows: [
+                ("histogram", text(evaluation["histogram"])), ("bins", text(evaluation["bins"])),
+                ("noise σ per count (discrete Gaussian)", text(evaluation["noise_sigma"])),
+                ("intervals", text(evaluation["interval_method"])),
+            ])
+        return out
+    }
+
+    /// Every numeric exact metric of the model (nested ones as `at_half.f1`), with each baseline's beside it.
     static func metricsTable(_ card: [String: JSONValue]) -> String {
         var columns: [(String, [String: Double])] = [("model", flatNumbers(card["metrics"]))]
         if case .object(let baselines)? = card["baselines"] {
@@ -166,7 +208,7 @@ public enum ReportDocument {
         }
         let names = columns[0].1.keys.sorted()
         return grid(
-            caption: "Held-out metrics (not covered by ε; for the reviewer)", header: ["metric"] + columns.map(\.0),
+            caption: "Exact holdout metrics (NOT FOR RELEASE: not covered by ε; for the reviewer)", header: ["metric"] + columns.map(\.0),
             rows: names.map { name in [name] + columns.map { column in column.1[name].map { Markup.number($0) } ?? "—" } })
     }
 

@@ -130,7 +130,7 @@ public final class VeilContext: Sendable {
 
     /// Verify, checkpoint and export of this data directory's chain.
     public func auditService() -> AuditService {
-        AuditService(chain: stores.audit, ledger: stores.ledger, mirrorPath: mirror.path, clock: clock)
+        AuditService(chain: stores.audit, ledger: stores.ledger, settings: stores.settings, mirrorPath: mirror.path, clock: clock)
     }
 
     private func recordPolicyIfChanged(actor: String) async throws {

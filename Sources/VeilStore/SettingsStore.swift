@@ -12,4 +12,6 @@ public protocol SettingsStore: Sendable {
 public enum SettingKey {
     /// The hash of the last policy recorded with `policy.load`.
     public static let policyHash = "policy_hash"
+    /// The last checkpoint `veil audit checkpoint` signed (its JSON), shown and checked by `GET /v1/audit/status`.
+    public static let lastAuditCheckpoint = "last_audit_checkpoint"
 }

@@ -68,8 +68,9 @@ struct AuditCommand: AsyncParsableCommand {
             }
             let opened = try await OpenedDataDirectory.open(
                 directory: data.dataDirectory, database: try data.databaseURL(), auditPublicKey: publicKey, keyPath: key.path)
-            let result = try await AuditService(chain: opened.stores.audit, ledger: opened.stores.ledger, mirrorPath: opened.mirror.path)
-                .verify(publicKey: publicKey, checkpoint: checkpointValue)
+            let service = AuditService(
+                chain: opened.stores.audit, ledger: opened.stores.ledger, settings: opened.stores.settings, mirrorPath: opened.mirror.path)
+            let result = try await service.verify(publicKey: publicKey, checkpoint: checkpointValue)
             await opened.close()
             if output.json {
                 try Output.json(result)
@@ -130,7 +131,8 @@ struct AuditCommand: AsyncParsableCommand {
             let opened = try await OpenedDataDirectory.open(
                 directory: data.dataDirectory, database: try data.databaseURL(), keys: ring, clock: .system, actor: "cli")
             let result = await Result {
-                try await AuditService(chain: opened.stores.audit, ledger: opened.stores.ledger, mirrorPath: opened.mirror.path)
+                try await AuditService(
+                    chain: opened.stores.audit, ledger: opened.stores.ledger, settings: opened.stores.settings, mirrorPath: opened.mirror.path)
                     .checkpoint(signingKey: ring.auditSigningKey)
             }
             await opened.close()

@@ -27,12 +27,13 @@ struct ModelsCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List every model, newest first.", discussion: "Example:\n  veil models list --json")
+            abstract: "List every model, newest first, with its kind, ε and headline private metric.",
+            discussion: "The headline is the card's differentially private ROC AUC (binary tasks) or top-1 accuracy (next_category) with its 95% interval.\n\nExample:\n  veil models list --json")
         @OptionGroup var service: ServiceOptions
         @OptionGroup var output: OutputOptions
 
         func run() async throws {
-            let models = try await service.withContext { try await $0.models.list() }
+            let models = try await service.withContext { try await $0.models.summaries() }
             if output.json {
                 try Output.json(models)
                 return
@@ -41,15 +42,30 @@ struct ModelsCommand: AsyncParsableCommand {
                 print("no models; train one with `veil train`")
                 return
             }
-            let epsilon = EpsilonFormat(models.compactMap(\.epsilon))
-            var table = TextTable([("id", .left), ("task", .left), ("state", .left), ("ε", .right), ("created", .left)])
+            let epsilon = EpsilonFormat(models.compactMap(\.record.epsilon))
+            var table = TextTable([
+                ("id", .left), ("task", .left), ("kind", .left), ("state", .left), ("ε", .right), ("private headline (95% interval)", .left),
+                ("created", .left),
+            ])
             for model in models {
+                let record = model.record
                 table.append([
-                    model.id, model.task, model.state.rawValue, model.epsilon.map(epsilon.callAsFunction) ?? "non-private",
-                    ModelsCommand.time(model.createdMillis),
+                    record.id, record.task, model.modelKind ?? "—", record.state.rawValue,
+                    record.epsilon.map(epsilon.callAsFunction) ?? "non-private", model.headline.map(Self.headline) ?? "—",
+                    ModelsCommand.time(record.createdMillis),
                 ])
             }
             table.lines.forEach { print($0) }
+        }
+
+        /// `roc_auc 0.731 [0.702, 0.760]`: the private metric, three decimals, its interval — or what the
+        /// noisy counts could not form.
+        static func headline(_ headline: ModelSummary.Headline) -> String {
+            guard let value = headline.value else { return "\(headline.metric) n/a (noise too large)" }
+            guard let low = headline.low, let high = headline.high else {
+                return "\(headline.metric) \(String(format: "%.3f", value)) (no interval: noise too large)"
+            }
+            return "\(headline.metric) \(String(format: "%.3f [%.3f, %.3f]", value, low, high))"
         }
     }
 

@@ -104,12 +104,15 @@ struct ScoreCommand: AsyncParsableCommand {
         defer { try? handle.close() }
         let terminal = isatty(2) == 1
         let summary = try await service.withContext { context in
-            try await context.predictionService().score(
+            let predictor = context.predictionService()
+            let summary = try await predictor.score(
                 task: task, k: k, at: time, principal: service.principal,
                 write: { handle.write(Data($0.utf8)) },
                 progress: { users in
                     if terminal { FileHandle.standardError.write(Data("\rscoring: \(users) users".utf8)) }
                 })
+            try await predictor.flushCounts(actor: service.principal)  // model.predictions, as predict and serve write them
+            return summary
         }
         try handle.synchronize()
         if terminal { FileHandle.standardError.write(Data("\n".utf8)) }

@@ -3,6 +3,8 @@ import Testing
 import VeilAudit
 import VeilCore
 import VeilCrypto
+import VeilPrivacy
+import VeilTestSupport
 
 @Suite struct AuditTamperTests {
     let key = SigningKey.generate()
@@ -173,13 +175,17 @@ import VeilCrypto
 
     /// A spend by `payer` (spend_id 7) for `mechanism`, then the `train` records given as (actor, details).
     func log(
-        payer: String = "ann-train", mechanism: JSONValue = Self.mechanism, _ trains: [(String, [String: JSONValue])]
+        payer: String = "ann-train", mechanism: JSONValue = Self.mechanism, cumulativeEpsilon: Double = 1,
+        _ trains: [(String, [String: JSONValue])]
     ) throws -> [String] {
         let directory = try ScratchDirectory()
         let log = try TestLog(dataDirectory: directory.path, signingKey: key)
         try log.record(
             actor: payer, action: .budgetSpend,
-            details: ["spend_id": 7, "mechanism": mechanism, "epsilon": 1, "delta": 1e-6, "cumulative_epsilon": 1])
+            details: [
+                "spend_id": 7, "mechanism": mechanism, "epsilon": .double(cumulativeEpsilon), "delta": 1e-6,
+                "cumulative_epsilon": .double(cumulativeEpsilon),
+            ])
         for (actor, details) in trains { try log.record(actor: actor, action: .modelTrain, details: details) }
         return try readLines(log.path)
     }
@@ -249,5 +255,56 @@ import VeilCrypto
         let failure = try #require(verify(try log([("ann-train", Self.train()), ("ann-train", Self.train())])).failure)
         #expect(failure.seq == 3)
         #expect(failure.reason.contains("which the model.train record at seq 2 already names"))
+    }
+
+    /// The auditor's independent verifier (`scripts/verify_audit.py`) checks the same links: it accepts a
+    /// linked run with private evaluation beside an older unlinked record, and names the broken links
+    /// `AuditVerifier` names. (Its spend records carry the cumulative ε it replays: RDP, as composed here.)
+    @Test func thePythonVerifierChecksTheSameLinks() throws {
+        let probe = try? runPython(["-c", "import nacl.signing, dp_accounting"])
+        try #require(probe?.status == 0, "python3 with PyNaCl and dp-accounting is needed: run scripts/install-deps.sh")
+        let composed = PrivacyMechanism.composition(parts: [
+            .subsampledGaussian(samplingRate: 0.1, noiseMultiplier: 1.25, steps: 40), .discreteGaussian(sigma: 12.5, sensitivity: 1, count: 1),
+        ])
+        let epsilon = RDPAccountant.epsilon(composing: [composed], delta: 1e-6).epsilon
+        var train = Self.train()
+        train["evaluation_noise_sigma"] = 12.5
+        let cases: [(trains: [(String, [String: JSONValue])], expected: String)] = [
+            ([("ann-train", train), ("ann-train", Self.train(spend: nil))], "1 private model(s) linked to the spend that paid for them; 1 written before"),
+            ([("bob", train)], "FAILED: line 2 (seq 2): model.train by bob names spend_id 7, which ann-train paid"),
+            ([("ann-train", train), ("ann-train", train)], "FAILED: line 3 (seq 3): model.train names spend_id 7, which the model.train record at seq 2 already names"),
+        ]
+        let directory = try ScratchDirectory()
+        let publicKey = directory.file("audit.pub")
+        try Data((Data(key.publicKey.bytes).base64EncodedString() + "\n").utf8).write(to: URL(fileURLWithPath: publicKey))
+        var files: [String] = []
+        for (index, (trains, expected)) in cases.enumerated() {
+            let lines = try log(mechanism: Self.composition, cumulativeEpsilon: epsilon, trains)
+            let failure = verify(lines).failure
+            if expected.hasPrefix("FAILED") {
+                #expect(failure.map { expected.hasSuffix($0.reason) } == true, "Swift: \(failure?.reason ?? "valid")")
+            } else {
+                #expect(failure == nil, "Swift: \(failure?.reason ?? "")")
+            }
+            files.append(directory.file("case\(index).log"))
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: files[index]))
+        }
+        // One interpreter runs the script's own entry point on each log (dp_accounting is imported once).
+        let driver = """
+            import runpy, sys
+            verifier = runpy.run_path(sys.argv[1])
+            for log in sys.argv[3:]:
+                print("status", verifier["main"](["verify_audit.py", log, sys.argv[2]]))
+            """
+        let result = try runPython(["-c", driver, PyNaClCrossCheckTests.script, publicKey] + files)
+        let lines = result.output.split(separator: "\n").map(String.init).filter {
+            $0.hasPrefix("OK: ") || $0.hasPrefix("FAILED: ") || $0.hasPrefix("status ")
+        }
+        try #require(result.status == 0 && lines.count == 2 * cases.count, "\(result.output)")
+        for (index, (_, expected)) in cases.enumerated() {
+            #expect(lines[2 * index].hasPrefix(expected.hasPrefix("FAILED") ? expected : "OK: "), "\(lines[2 * index])")
+            #expect(lines[2 * index].contains(expected), "\(lines[2 * index])")
+            #expect(lines[2 * index + 1] == "status \(expected.hasPrefix("FAILED") ? 1 : 0)")
+        }
     }
 }

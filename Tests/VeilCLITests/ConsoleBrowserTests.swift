@@ -6,20 +6,19 @@ import VeilTestSupport
 /// (`scripts/console_browser_check.py`) against a live `veil serve` holding generated shoppers, two
 /// trained models (one rejected with the note `<script>alert(1)</script>`) and a query's spend.
 /// A reviewer approves a model in the browser and revokes it, and the API then says it was approved
-/// and revoked by that reviewer, with the notes typed in the browser. The policy lets a reviewer see
-/// the exact holdout metrics, so the card the browser shows has its plots.
+/// and revoked by that reviewer, with the notes typed in the browser. The policy is the shipped one, so
+/// no role sees the exact holdout metrics over HTTP: the card's ROC, precision–recall and calibration
+/// plots the browser sees are drawn from the noisy holdout histogram (differentially private).
 ///
-/// `veil report model|budget` write the same card and budget as offline HTML.
+/// `veil report model|budget` write the same card and budget as offline HTML (the operator's card,
+/// so with the exact plots too, labelled not for release).
 @Suite(.serialized) struct ConsoleBrowserTests {
     typealias Installation = VeilInstallation
     static let hostileNote = "<script>alert(1)</script>"
 
-    /// Shoppers, two seeded models and one query: what the console and the reports show.
+    /// Shoppers, two seeded models and one query under the shipped policy: what the console and the reports show.
     static func installationWithModels() throws -> (Installation, approve: String, hostile: String) {
-        // The shipped policy, with a reviewer's view of the exact holdout metrics (and so of the plots).
-        let shipped = try String(contentsOf: Installation.defaultPolicy, encoding: .utf8)
-        let installation = try Installation(
-            policy: shipped.replacingOccurrences(of: "\ntraining:\n", with: "\ntraining:\n  exact_holdout_metrics: true\n"))
+        let installation = try Installation()
         let data = installation.root.appendingPathComponent("shoppers.ndjson")
         let generated = try installation.run(["generate", "--users", "200", "--days", "60", "--seed", "3", "--out", data.path])
         try #require(generated.status == 0, "\(generated.stderr)")
@@ -92,7 +91,13 @@ import VeilTestSupport
         let html = try String(contentsOf: card, encoding: .utf8)
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(html.contains(approve))
-        #expect(html.components(separatedBy: "<svg ").count - 1 == 3)
+        // The three private plots, then (the operator's card) the three exact ones, labelled not for release.
+        let privatePlots = try #require(html.components(separatedBy: "<section class=\"plots private-plots\">").last)
+            .components(separatedBy: "</section>")[0]
+        #expect(privatePlots.components(separatedBy: "<svg ").count - 1 == 3)
+        #expect(privatePlots.components(separatedBy: "differentially private (from noisy counts)</text>").count - 1 == 3)
+        #expect(html.components(separatedBy: "<svg ").count - 1 == 6)
+        #expect(html.contains("exact holdout, NOT FOR RELEASE"))
         // Self-contained: no script, no external file.
         #expect(!html.contains("<script") && !html.contains("src=") && !html.contains("href=") && !html.contains("<link"))
 
@@ -105,8 +110,8 @@ import VeilTestSupport
         let reported = try installation.json(["report", "budget", "--out", budget.path]) as? [String: Any]
         #expect(reported?["path"] as? String == budget.path)
         let budgetHTML = try String(contentsOf: budget, encoding: .utf8)
-        // Two training spends and one query, each a point on the chart and a row in the table.
-        #expect(budgetHTML.components(separatedBy: "<circle").count - 1 == 3)
+        // Two training spends and one query, each a point on both charts (the dataset's, by principal) and a row in the table.
+        #expect(budgetHTML.components(separatedBy: "<circle").count - 1 == 6)
         #expect(budgetHTML.contains("query count_users"))
         #expect((reported?["bytes"] as? Int) == budgetHTML.utf8.count)
 

@@ -85,6 +85,10 @@ import Testing
     /// is refused naming the option or variable, without echoing it; the approval records both names.
     @Test func whoTrainedAModelCannotApproveItAndNamesAreChecked() throws {
         let (installation, modelID, _) = try Self.trainedInstallation()
+        // The list a reviewer starts from names the model's kind and its private headline metric.
+        let listed = try installation.run(["models", "list"])
+        let row = try #require(listed.stdout.split(separator: "\n").first { $0.hasPrefix(modelID) }, "\(listed.stdout)")
+        #expect(row.contains(" purchase ") && row.contains(" logistic_regression ") && row.contains(" roc_auc "), "\(row)")
         let own = try installation.run(["models", "approve", modelID, "--note", "looks fine"])
         #expect(own.status != 0)
         #expect(

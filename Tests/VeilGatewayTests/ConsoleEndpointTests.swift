@@ -75,8 +75,19 @@ import VeilCore
                 #expect(svg.contains("#1 query count_users"))
                 #expect(svg.contains("cap ε = "))
             }
-            try await client.execute(uri: "/v1/budget/chart.svg", method: .get, headers: gateway.headers(.ingest)) {
-                #expect($0.status == .forbidden)
+            // By principal: the analyst's line, a point per spend titled with their own composed ε.
+            try await client.execute(uri: "/v1/budget/principals.svg", method: .get, headers: gateway.headers(.reviewer)) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "image/svg+xml")
+                let svg = String(buffer: response.body)
+                #expect(svg.contains("Cumulative ε by principal") && svg.contains(">test-analyst (analyst)</text>"))
+                #expect(svg.components(separatedBy: "<circle").count - 1 == 2)
+                #expect(svg.contains("test-analyst&#39;s cumulative ε 0.25</title>") && svg.contains("test-analyst&#39;s cumulative ε 0.75</title>"))
+            }
+            for path in ["/v1/budget/chart.svg", "/v1/budget/principals.svg"] {
+                try await client.execute(uri: path, method: .get, headers: gateway.headers(.ingest)) {
+                    #expect($0.status == .forbidden, "\(path)")
+                }
             }
         }
     }
@@ -107,9 +118,11 @@ import VeilCore
                 #expect(html.hasPrefix("<article class=\"report model-card\" data-model-id=\"\(modelID)\">"))
                 #expect(!html.contains("<script"))
                 #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
-                // The trained card stores the curves: ROC, precision–recall and calibration are drawn.
-                #expect(html.components(separatedBy: "<svg ").count - 1 == 3)
-                #expect(html.contains("roc_auc") && html.contains(">baseline "), "the policy lets a reviewer see the exact metrics")
+                // The private plots from the noisy counts, then — the policy lets a reviewer see them — the
+                // exact curves the card stores, labelled not for release.
+                #expect(html.components(separatedBy: "<svg ").count - 1 == 6)
+                #expect(html.contains("<section class=\"plots exact-plots\">") && html.contains("exact holdout, NOT FOR RELEASE"))
+                #expect(html.contains("Exact holdout metrics") && html.contains(">baseline "), "the policy lets a reviewer see the exact metrics")
                 #expect(!html.contains("<tr><th scope=\"row\">holdout users</th><td>—</td></tr>"))
                 #expect(html.contains("approved"))
             }
@@ -120,7 +133,8 @@ import VeilCore
     }
 
     /// The fragment is the card `GET /v1/models/{id}` shows the same role (`ModelCard.shown`): under the
-    /// default policy no role gets the exact holdout metrics, their curves or the train/holdout counts.
+    /// default policy no role gets the exact holdout metrics, their curves or the train/holdout counts —
+    /// and every role still sees the three plots, drawn from the noisy holdout histogram.
     @Test func cardFragmentLeavesOutTheExactMetricsWhereThePolicyDoesNot() async throws {
         let gateway = try await TestGateway.make()
         try await gateway.ingest(ShopperEvents.ndjson(users: 120))
@@ -135,9 +149,17 @@ import VeilCore
                     #expect(response.status == .ok)
                     let html = String(buffer: response.body)
                     #expect(html.hasPrefix("<article class=\"report model-card\""))
-                    for exact in ["roc_auc", "<svg ", ">baseline "] {
+                    for exact in ["Exact holdout metrics", "exact-plots", "exact holdout, NOT FOR RELEASE", ">baseline "] {
                         #expect(!html.contains(exact), "\(role) sees \(exact)")
                     }
+                    let plots = try #require(html.components(separatedBy: "<section class=\"plots private-plots\">").dropFirst().first)
+                        .components(separatedBy: "</section>")[0]
+                    #expect(plots.components(separatedBy: "<svg ").count - 1 == 3, "\(role)")
+                    for title in ["<title>ROC — AUC ", "<title>Precision–recall — AP ", "<title>Calibration (10 bins) — ECE "] {
+                        #expect(plots.contains(title), "\(role): no \(title)")
+                    }
+                    #expect(plots.components(separatedBy: "— differentially private (from noisy counts)</title>").count - 1 == 3)
+                    #expect(html.contains("Private holdout metrics"))
                     for count in ["train users", "holdout users"] {
                         #expect(html.contains("<tr><th scope=\"row\">\(count)</th><td>—</td></tr>"), "\(role) sees \(count)")
                     }
@@ -161,6 +183,20 @@ import VeilCore
                 let commands = try #require(status["commands"] as? [String])
                 #expect(commands.contains { $0.hasPrefix("veil audit verify --file audit.ndjson --public-key audit.pub") })
                 #expect(commands.contains { $0.hasPrefix("python3 scripts/verify_audit.py audit.ndjson audit.pub") })
+                #expect(status["last_checkpoint"] == nil && (status["checkpoint"] as? String)?.hasPrefix("no checkpoint was signed") == true)
+            }
+            // Once `veil audit checkpoint` has signed one, the status shows it beside the head and checks the chain against it.
+            let checkpoint = try await gateway.context.auditService().checkpoint(signingKey: gateway.context.keys.auditSigningKey)
+            _ = try await gateway.context.stores.audit.record(actor: "test", action: .policyLoad, details: [:])
+            try await client.execute(uri: "/v1/audit/status", method: .get, headers: gateway.headers(.auditor)) { response in
+                let status = object(response.body)
+                let kept = try #require(status["last_checkpoint"] as? [String: Any])
+                #expect((kept["seq"] as? NSNumber)?.uint64Value == checkpoint.seq && kept["hash"] as? String == checkpoint.hash)
+                #expect(kept["time"] as? String == checkpoint.time && kept["sig"] == nil)
+                let verification = try #require(status["verification"] as? [String: Any])
+                #expect(verification["valid"] as? Bool == true)
+                #expect((verification["checkpoint_seq"] as? NSNumber)?.uint64Value == checkpoint.seq)
+                #expect((verification["head_seq"] as? NSNumber)?.uint64Value == checkpoint.seq + 1)
             }
             try await client.execute(uri: "/v1/audit/status", method: .get, headers: gateway.headers(.analyst)) {
                 #expect($0.status == .forbidden)

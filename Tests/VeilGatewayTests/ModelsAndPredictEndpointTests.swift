@@ -25,6 +25,12 @@ import VeilModels
                 let models = try #require(object(response.body)["models"] as? [[String: Any]])
                 #expect(models.map { $0["id"] as? String } == [modelID])
                 #expect(models.first?["state"] as? String == "candidate")
+                // What the console's list shows, in the one request: kind, data window, the private headline.
+                #expect(models.first?["model_kind"] as? String != nil)
+                #expect((models.first?["data_window"] as? [String: Any])?["cutoff"] as? String != nil)
+                let headline = try #require(models.first?["headline"] as? [String: Any])
+                #expect(headline["metric"] as? String == "roc_auc" && headline["differentially_private"] as? Bool == true)
+                #expect(models.first?["metrics"] == nil && models.first?["baselines"] == nil)
             }
             try await client.execute(uri: "/v1/models/\(modelID)", method: .get, headers: gateway.headers(.analyst)) { response in
                 #expect(response.status == .ok)
@@ -40,6 +46,8 @@ import VeilModels
                     for key in ["metrics", "baselines", "train_count", "holdout_count", "exact_metrics_notice"] {
                         #expect(card[key] == nil, "\(role) sees \(key)")
                     }
+                    // The gate's verdict comes from the exact metrics: reviewers and auditors only.
+                    #expect((card["quality_gate"] != nil) == [.reviewer, .auditor].contains(role), "\(role) and the quality gate")
                 }
             }
             // Not approved yet: nothing serves the task.

@@ -18,7 +18,8 @@ import VeilTestSupport
 
     private func service(_ stores: StoreSet) -> AuditService {
         AuditService(
-            chain: stores.audit, ledger: stores.ledger, mirrorPath: AuditMirror.path(dataDirectory: directory), clock: .fixed(Self.now))
+            chain: stores.audit, ledger: stores.ledger, settings: stores.settings, mirrorPath: AuditMirror.path(dataDirectory: directory),
+            clock: .fixed(Self.now))
     }
 
     private func budget(_ stores: StoreSet) -> BudgetService {
@@ -33,7 +34,10 @@ import VeilTestSupport
         try await budget(stores).reserve(
             BudgetRequest(principal: "trainer-1", role: .trainer, purpose: "train", mechanism: .pureEpsilon(epsilon: 0.5)))
         let audit = service(stores)
+        #expect(try await audit.lastCheckpoint() == nil)
         let checkpoint = try await audit.checkpoint(signingKey: signing)
+        // Kept in the store, so the server shows it beside the head (GET /v1/audit/status).
+        #expect(try await audit.lastCheckpoint() == checkpoint)
         #expect(checkpoint.seq == 2)
         #expect(checkpoint.time == "2026-11-23T12:00:00.000Z")
         #expect(checkpoint.isValid(publicKey: signing.publicKey))
@@ -71,6 +75,7 @@ import VeilTestSupport
         #expect(error.message.contains("seq 2"))
         #expect(error.message.contains("cumulative_epsilon"))
         #expect(error.message.contains("refusing to sign a checkpoint"))
+        #expect(try await audit.lastCheckpoint() == nil, "a refused checkpoint is not kept")
     }
 
     /// A `budget.spend` record the ledger has no row for — what a crash between the old log append and

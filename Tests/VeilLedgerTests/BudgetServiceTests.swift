@@ -92,6 +92,21 @@ import VeilTestSupport
         #expect(status.principals[0].capEpsilon == single * 1.2)
     }
 
+    /// Each spend carries its principal's composed ε so far (the by-principal chart): the composition of
+    /// that principal's spends up to it, by the policy's accountant — not the dataset's, and not a sum.
+    @Test func eachSpendCarriesItsPrincipalsComposedEpsilonSoFar() async throws {
+        var policy = Self.policy()
+        policy.privacy.accountant = .rdp
+        let service = try Self.service(policy)
+        for principal in ["alice-token", "bob-token", "alice-token"] { try await service.reserve(Self.request(principal)) }
+        let status = try await service.status()
+        let one = RDPAccountant.epsilon(composing: [Self.release], delta: 1e-6).epsilon
+        let two = RDPAccountant.epsilon(composing: [Self.release, Self.release], delta: 1e-6).epsilon
+        #expect(status.spends.map(\.principalCumulativeEpsilon) == [one, one, two])
+        #expect(two < 2 * one && status.spends[2].cumulativeEpsilon > two)
+        #expect(status.principals.map(\.spentEpsilon) == [two, one])
+    }
+
     @Test func invalidMechanismIsInvalidInputNotASpend() async throws {
         let service = try Self.service(Self.policy())
         let bad = BudgetRequest(principal: "cli", role: .analyst, purpose: "bad", mechanism: .gaussian(noiseMultiplier: -1, count: 1))

@@ -198,6 +198,9 @@ import VeilLedger
         let privateMetrics = try #require(card.privateMetrics)
         #expect(privateMetrics.noiseSigma == evaluationSigma && privateMetrics.histogram == "binary_score_histogram")
         #expect(Set(privateMetrics.metrics.keys) == Set(HoldoutHistogram.Layout.binary(bins: 20).metricNames))
+        // The released histogram is kept on the card: the counts the metrics (and the card's private plots) come from.
+        let noisyCounts = try #require(privateMetrics.noisyCounts)
+        #expect(noisyCounts.count == 40 && privateMetrics.metrics["example_count"]?.value == Double(noisyCounts.reduce(0, +)))
         // The fixture's holdout is small (σ ≈ 12 on each of 40 cells): an interval is there only when 95%
         // of the replicates can form the metric (a noisy class total can be ≤ 0), and then it is ordered.
         for (name, estimate) in privateMetrics.metrics {
@@ -271,6 +274,12 @@ import VeilLedger
         #expect(summary.scored > 0)
         #expect(csv.hasPrefix("pseudonym,score\n"))
         #expect(csv.split(separator: "\n").count == summary.scored + 1)
+        // A batch score is counted like served predictions: one model.predictions record for the model and day.
+        #expect(predictor.tally.served == Int64(summary.scored))
+        #expect(try await predictor.flushCounts(actor: "cli") == 1)
+        let counted = try await fixture.context.stores.chainBodies().filter { $0.action == "model.predictions" }
+        #expect(counted.count == 1 && counted.first?.details["count"] == .int(Int64(summary.scored)))
+        #expect(counted.first?.details["model_id"] == .string(id))
         let prediction = try await predictor.predict(userID: fixture.userIDs[1], task: .purchase, at: Self.at)
         let encoder = JSONEncoder()
         let texts = [

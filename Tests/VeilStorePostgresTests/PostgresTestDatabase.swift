@@ -12,6 +12,23 @@ import VeilTestSupport
 enum PostgresTestDatabase {
     private static let cluster = Mutex<PostgresTestCluster?>(nil)
 
+    /// The connect timeout of every location these tests use. The connect timeout is a wall-clock
+    /// deadline raced, inside the test process, against the connection's handshake — and the test
+    /// process also runs the CLI tests, which block its few cooperative threads while their child
+    /// processes run. With the default 10 s, a busy CI machine's starved handshake lost that race
+    /// and every test here failed with "did not answer within 10 s" although the server was up. The
+    /// timeout itself is tested where it is the subject (`PostgresDatabaseTests`, with its own URLs).
+    static let connectTimeout: Duration = .seconds(300)
+
+    /// The shared cluster's location: its database `postgres`, `connectTimeout`.
+    static func clusterLocation() throws -> PostgresLocation {
+        guard case .postgres(var location) = try DatabaseURL(parsing: try clusterURL()) else {
+            fatalError("the cluster URL is PostgreSQL")
+        }
+        location.connectTimeout = connectTimeout
+        return location
+    }
+
     /// The shared cluster's URL.
     static func clusterURL() throws -> String {
         try cluster.withLock { cluster in
@@ -29,8 +46,7 @@ enum PostgresTestDatabase {
 
     /// A new, empty database in the shared cluster; its location (no schema yet).
     static func fresh() async throws -> PostgresLocation {
-        let url = try clusterURL()
-        guard case .postgres(var location) = try DatabaseURL(parsing: url) else { fatalError("the cluster URL is PostgreSQL") }
+        var location = try clusterLocation()
         let name = "veil_test_\(UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: ""))"
         let admin = try await VeilPostgresDatabase.connectForAdministration(location)
         defer { admin.close() }
@@ -43,7 +59,7 @@ enum PostgresTestDatabase {
 
     /// Drops a database `fresh` made, closing whatever connections are still open on it.
     static func drop(_ location: PostgresLocation) async {
-        guard case .postgres(let cluster) = try? DatabaseURL(parsing: try clusterURL()),
+        guard let cluster = try? clusterLocation(),
             let admin = try? await VeilPostgresDatabase.connectForAdministration(cluster)
         else { return }
         defer { admin.close() }

@@ -23,6 +23,32 @@ public struct HoldoutHistogram: Sendable, Hashable {
         case binary(bins: Int)
         case topLabel(bins: Int)
 
+        /// The layout a card names (`PrivateEvaluation.histogram`) with its `bins`; nil for a name this
+        /// version does not know or fewer than one bin.
+        public init?(name: String, bins: Int) {
+            guard bins >= 1 else { return nil }
+            switch name {
+            case "binary_score_histogram": self = .binary(bins: bins)
+            case "top_label_histogram": self = .topLabel(bins: bins)
+            default: return nil
+            }
+        }
+
+        /// `binary_score_histogram` or `top_label_histogram`, as cards name the layout.
+        public var name: String {
+            switch self {
+            case .binary: "binary_score_histogram"
+            case .topLabel: "top_label_histogram"
+            }
+        }
+
+        /// The number of score (binary) or confidence (top-label) bins.
+        public var bins: Int {
+            switch self {
+            case let .binary(bins), let .topLabel(bins): bins
+            }
+        }
+
         /// The number of cells.
         public var cellCount: Int {
             switch self {
@@ -96,6 +122,14 @@ public struct HoldoutHistogram: Sendable, Hashable {
     /// `value` clamped to [0, 1].
     private static func unit(_ value: Double) -> Double { min(max(value, 0), 1) }
 
+    /// The calibration bins of the binary layout: 10 equal-width groups of adjacent score bins.
+    public static let binaryCalibrationGroups = 10
+
+    /// The score bins (of `bins`) that calibration group `group` (of `binaryCalibrationGroups`) joins.
+    static func calibrationGroup(_ group: Int, bins: Int) -> Range<Int> {
+        (group * bins / binaryCalibrationGroups)..<((group + 1) * bins / binaryCalibrationGroups)
+    }
+
     /// Binary metrics from per-class score histograms. Scores within one bin are ties (ROC AUC counts
     /// them ½, average precision treats the bin as one threshold), so these are the metrics of the
     /// binned scores; calibration compares each pair of bins' positive count with its examples times the
@@ -135,13 +169,12 @@ public struct HoldoutHistogram: Sendable, Hashable {
             precision = unit(sum)
         }
 
-        let calibrationBins = 10
         var calibration = 0.0
-        for group in 0..<calibrationBins {
-            let range = (group * bins / calibrationBins)..<((group + 1) * bins / calibrationBins)
+        for group in 0..<binaryCalibrationGroups {
+            let range = calibrationGroup(group, bins: bins)
             let examples = range.reduce(0) { $0 + positives[$1] + negatives[$1] }
             let hits = range.reduce(0) { $0 + positives[$1] }
-            let midpoint = (Double(group) + 0.5) / Double(calibrationBins)
+            let midpoint = (Double(group) + 0.5) / Double(binaryCalibrationGroups)
             calibration += abs(Double(hits) - Double(examples) * midpoint)
         }
 

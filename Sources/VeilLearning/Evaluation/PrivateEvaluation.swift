@@ -27,7 +27,7 @@ public struct PrivateEvaluation: Sendable, Hashable, Codable {
         public var high: Double?
     }
 
-    /// `binary_score_histogram` or `top_label_histogram`.
+    /// `binary_score_histogram` or `top_label_histogram` (`HoldoutHistogram.Layout.name`).
     public var histogram: String
     /// Equal-width bins of the histogram on [0, 1].
     public var bins: Int
@@ -39,6 +39,11 @@ public struct PrivateEvaluation: Sendable, Hashable, Codable {
     public var intervalMethod: String
     /// Metric name → estimate (`HoldoutHistogram.Layout.metricNames`).
     public var metrics: [String: Estimate]
+    /// The released histogram itself, one noisy count per cell in `histogram`'s layout: what the
+    /// metrics were computed from and what a reader draws the private curves from (`NoisyCurves`),
+    /// both post-processing. Nil on cards written before the counts were kept. Stored as
+    /// `noisy_counts`, it is rebuilt with `HoldoutHistogram(layout: .init(name: histogram, bins:), …)`.
+    public var noisyCounts: [Int]?
 
     /// Metrics that noise biases (calibration error, an absolute value per bin): their value and
     /// interval are bias-corrected by the basic bootstrap (reflected about the noisy estimate).
@@ -124,14 +129,9 @@ public struct PrivateEvaluation: Sendable, Hashable, Codable {
                 metrics[name] = Estimate(value: value, low: lower, high: upper)
             }
         }
-        let (histogramName, bins) =
-            switch noisy.layout {
-            case let .binary(bins): ("binary_score_histogram", bins)
-            case let .topLabel(bins): ("top_label_histogram", bins)
-            }
         return PrivateEvaluation(
-            histogram: histogramName, bins: bins, noiseSigma: sigma, replicates: replicates,
-            intervalMethod: intervalDescription, metrics: metrics)
+            histogram: noisy.layout.name, bins: noisy.layout.bins, noiseSigma: sigma, replicates: replicates,
+            intervalMethod: intervalDescription, metrics: metrics, noisyCounts: noisy.counts)
     }
 
     /// The `fraction` quantile of sorted values, linearly interpolated.

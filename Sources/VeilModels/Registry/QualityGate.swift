@@ -98,18 +98,23 @@ public struct QualityGate: Sendable, Hashable {
 
     /// `value[section][metric]` as a number, if it is one.
     private static func score(_ value: JSONValue?, _ section: String, _ metric: String) -> Double? {
-        switch value?.objectValue?[section]?.objectValue?[metric] {
-        case .double(let number)?: number
-        case .int(let number)?: Double(number)
-        default: nil
-        }
+        value?.objectValue?[section]?.objectValue?[metric]?.number
     }
 }
 
 extension JSONValue {
     /// The members of an object, nil for any other value.
-    var objectValue: [String: JSONValue]? {
+    package var objectValue: [String: JSONValue]? {
         if case .object(let members) = self { return members }
         return nil
+    }
+
+    /// The value as a Double when it is a JSON number.
+    package var number: Double? {
+        switch self {
+        case .int(let value): Double(value)
+        case .double(let value): value
+        default: nil
+        }
     }
 }

@@ -182,7 +182,8 @@ public final class PredictionService: Sendable {
     /// Scores every user with an event in the model's window and writes CSV (header first) through
     /// `write`, in pseudonym order: `pseudonym,score` for a binary or category task, and for `next_item`
     /// `pseudonym,rank,item,score`, the user's top `k` items (rank 1 first; "other" never). `progress`
-    /// gets the number of users read. Audited as `model.score` by `principal`.
+    /// gets the number of users read. Audited as `model.score` by `principal`; the users scored are also
+    /// counted in `tally`, as served predictions are (`model.predictions` at the next `flushCounts`).
     public func score(
         task: PredictionTask, k: Int = 10, at time: Date? = nil, principal: String, write: (String) throws -> Void,
         progress: (Int) -> Void = { _ in }
@@ -239,6 +240,8 @@ public final class PredictionService: Sendable {
         try flushUser()
         try flushRows()
         progress(users)
+        // Counted like served predictions (one per user scored); `flushCounts` writes them per model and day.
+        tally.count(summary.scored, modelID: model.id, task: task.rawValue, at: clock.now())
         try await audit.record(
             actor: principal, action: .modelScore,
             details: [
