@@ -38,6 +38,9 @@ enum ScaleBenchmarks {
     /// with its WAL at its largest (≈ 330 bytes), with room to spare.
     static let diskBytesPerEvent = 700
 
+    /// Users a size needs for the prediction's model to train with its default batch (512).
+    static let minimumTrainingUsers = 1_000
+
     static func run() async throws -> [BenchResult] {
         let environment = ProcessInfo.processInfo.environment
         let sizes = (environment["VEIL_SCALE_SIZES"] ?? "1000000,5000000,20000000").split(separator: ",").compactMap { Int($0) }
@@ -115,6 +118,10 @@ enum ScaleBenchmarks {
         guard groups > 0 else { throw VeilError(.integrity, "the grouped count released no group") }
         report("query.count_by_category.seconds", query, "s")
 
+        guard events.users >= minimumTrainingUsers else {
+            note("scale: \(events.users) users are too few to train the prediction's model (\(minimumTrainingUsers)): predict skipped")
+            return
+        }
         let horizon = 14
         let cutoff = ScaleEvents.startMillis + Int64(ScaleEvents.days - horizon) * 86_400_000
         try await PredictBenchmarks.approvePurchaseModel(context, cutoffMillis: cutoff, horizonDays: horizon)
@@ -223,7 +230,7 @@ struct ScaleEvents {
         return total
     }
 
-    /// An NDJSON body of events `first..<first + count` (past `count`: later in time, same users).
+    /// An NDJSON body of events `first..<first + count` (past `count`: after the stored span, same users).
     func body(from first: Int, count: Int) -> [UInt8] {
         var body: [UInt8] = []
         for n in first..<(first + count) { line(n, into: &body) }
@@ -235,7 +242,11 @@ struct ScaleEvents {
         let user = n % users
         let hash = UInt64(truncatingIfNeeded: n) &* 0x9E37_79B9_7F4A_7C15
         let type = Self.types[Int((hash >> 20) % UInt64(Self.types.count))]
-        let millis = Self.startMillis + Int64(Double(n) * Double(Self.days) * 86_400_000 / Double(self.count))
+        // Past `count` (the HTTP batches), 100 ms apart after the stored span, never in the future.
+        let millis =
+            n < count
+            ? Self.startMillis + Int64(Double(n) * Double(Self.days) * 86_400_000 / Double(count))
+            : Self.startMillis + Int64(Self.days) * 86_400_000 + Int64(n - count) * 100
         var line = #"{"event_id":"scale-\#(n)","user_id":"\#(Self.userID(user))","type":"\#(type)","timestamp":"\#(RFC3339.format(millis: millis))","session_id":"s-\#(user)-\#(n / users / 8)","item_id":"sku-\#((hash >> 30) % 5_000)","category":"\#(IngestBenchmarks.categories[Int((hash >> 44) % 8)])""#
         switch type {
         case "purchase", "add_to_cart": line += #","price":\#((hash >> 8) % 200).\#((hash >> 16) % 100),"quantity":\#(1 + (hash >> 24) % 3)"#
