@@ -75,12 +75,11 @@ for TASK in purchase churn; do
         def f: . * 1000 | round / 1000;
         "   model                  \(.model_id) (\(.model.kind), candidate)",
         "   data window            features before \(.data_window.cutoff[0:10]), labels to \(.data_window.horizon_end[0:10])",
-        "   users                  \(.train_count) train, \(.holdout_count) holdout (positives in holdout: \(.metrics.binary.positive_count))",
+        "   users                  \(.population) registered (n in q = B / n; the exact train and holdout counts are not kept under this policy)",
         "   privacy                ε = \(.epsilon | f) at δ = \(.delta), σ = \(.noise_multiplier | f), q = \(.sampling_rate * 100000 | round / 100000), C = \(.clipping_norm), \(.steps) steps",
         "   split                  training ε = \(.privacy_split.training_epsilon | f), evaluation ε = \(.privacy_split.evaluation_epsilon | f) (σ = \(.privacy_split.evaluation_noise_sigma | f)), one spend",
         "   DP ROC AUC (95%)       \(.private_metrics.metrics.roc_auc | "\(.value | f) [\(.low | f), \(.high | f)]"), PR AUC \(.private_metrics.metrics.average_precision | "\(.value | f) [\(.low | f), \(.high | f)]")",
-        "   exact, not for release ROC AUC model \(.metrics.binary.roc_auc | f), base rate \(.baselines.base_rate.binary.roc_auc | f), recency \(.baselines.recency.binary.roc_auc | f)",
-        "   exact, not for release PR AUC model \(.metrics.binary.average_precision | f), base rate \(.baselines.base_rate.binary.average_precision | f)"
+        "   quality gate           the model \(if .quality_gate.passes then "beats" else "does not beat" end) its baselines (exact holdout metrics, not kept in the model file: policy training.exact_holdout_metrics is false)"
     ' "$DEMO/train-$TASK.json"
     MODELS+=("$(jq -r .model_id "$DEMO/train-$TASK.json")")
 done

@@ -34,24 +34,54 @@ import VeilTestSupport
 enum BackendBenchmarks {
     static let all: [Benchmark] = [
         Benchmark(name: "backends") {
-            let environment = ProcessInfo.processInfo.environment
-            let count = environment["VEIL_BENCH_EVENTS"].flatMap { Int($0) } ?? 1_000_000
-            let backends = Set((environment["VEIL_BENCH_BACKENDS"] ?? "sqlite,postgres").split(separator: ",").map(String.init))
-            var results: [BenchResult] = []
-            if backends.contains("sqlite") { results += try await measure("sqlite", database: .sqlite, events: count) }
-            guard backends.contains("postgres") else { return results }
-            if let reason = PostgresTestCluster.unavailableReason {
-                FileHandle.standardError.write(Data("backends: PostgreSQL skipped: \(reason)\n".utf8))
+            let count = ProcessInfo.processInfo.environment["VEIL_BENCH_EVENTS"].flatMap { Int($0) } ?? 1_000_000
+            return try await onEachBackend("backends") {
+                try await measure("sqlite", database: .sqlite, events: count)
+            } postgres: { url in
+                try await measure("postgres", database: url, events: count)
+            }
+        },
+        // Reservations alone, without the imports and HTTP ingest before them: on PostgreSQL through one
+        // replica, then through three (the ledger then holds the first run's spends).
+        Benchmark(name: "ledger.reserve") {
+            try await onEachBackend("ledger.reserve") {
+                let deployment = try await BenchDeployment.make()
+                defer { deployment.remove() }
+                return try await reservations("ledger.sqlite", [deployment.context])
+            } postgres: { url in
+                let deployment = try await BenchDeployment.make(databaseURL: url)
+                defer { deployment.remove() }
+                var results = try await reservations("ledger.postgres", [deployment.context])
+                let replicas = [deployment.context, try await deployment.replica(2), try await deployment.replica(3)]
+                results += try await reservations("ledger.postgres", replicas)
+                for replica in replicas.dropFirst() { _ = await replica.close() }
                 return results
             }
-            let cluster = try PostgresTestCluster(bench: true)
-            defer { cluster.stop() }
-            let url = try DatabaseURL(parsing: cluster.url)
-            _ = try await StoreAdministration.migrate(url, dataDirectory: NSTemporaryDirectory())
-            results += try await measure("postgres", database: url, events: count)
+        },
+    ]
+
+    /// Runs `sqlite`, then `postgres` on a migrated throwaway cluster (skipped, with a note on stderr
+    /// naming `benchmark`, where PostgreSQL is not installed); `VEIL_BENCH_BACKENDS` (`sqlite`,
+    /// `postgres`, or both, comma-separated) picks which.
+    static func onEachBackend(
+        _ benchmark: String, sqlite: () async throws -> [BenchResult], postgres: (DatabaseURL) async throws -> [BenchResult]
+    ) async throws -> [BenchResult] {
+        let chosen = ProcessInfo.processInfo.environment["VEIL_BENCH_BACKENDS"] ?? "sqlite,postgres"
+        let backends = Set(chosen.split(separator: ",").map(String.init))
+        var results: [BenchResult] = []
+        if backends.contains("sqlite") { results += try await sqlite() }
+        guard backends.contains("postgres") else { return results }
+        if let reason = PostgresTestCluster.unavailableReason {
+            FileHandle.standardError.write(Data("\(benchmark): PostgreSQL skipped: \(reason)\n".utf8))
             return results
         }
-    ]
+        let cluster = try PostgresTestCluster(bench: true)
+        defer { cluster.stop() }
+        let url = try DatabaseURL(parsing: cluster.url)
+        _ = try await StoreAdministration.migrate(url, dataDirectory: NSTemporaryDirectory())
+        results += try await postgres(url)
+        return results
+    }
 
     static func measure(_ backend: String, database: DatabaseURL, events count: Int) async throws -> [BenchResult] {
         let deployment = try await BenchDeployment.make(databaseURL: database)
@@ -76,12 +106,7 @@ enum BackendBenchmarks {
             results.append(BenchResult(name: "\(name).http_ingest_3_replicas", value: rate, unit: "events/s"))
         }
 
-        let latencies = try await reservationLatencies(replicas.map(\.budget), tasks: 50, each: 20)
-        let reserve = "\(name).reserve_50_concurrent_\(replicas.count)_replica\(replicas.count == 1 ? "" : "s")"
-        results += [
-            BenchResult(name: "\(reserve).p50", value: Percentile.of(latencies, 0.50) * 1000, unit: "ms"),
-            BenchResult(name: "\(reserve).p99", value: Percentile.of(latencies, 0.99) * 1000, unit: "ms"),
-        ]
+        results += try await reservations(name, replicas)
         for replica in replicas.dropFirst() { _ = await replica.close() }
         return results
     }
@@ -163,6 +188,16 @@ enum BackendBenchmarks {
 
     private static func serving<T: Sendable>(_ replicas: [VeilContext], _ body: ([Int]) async throws -> T) async throws -> T {
         try await serving(replicas[...], body)
+    }
+
+    /// p50 and p99 of 1,000 reservations from 50 concurrent tasks spread over `replicas`.
+    static func reservations(_ name: String, _ replicas: [VeilContext]) async throws -> [BenchResult] {
+        let latencies = try await reservationLatencies(replicas.map(\.budget), tasks: 50, each: 20)
+        let reserve = "\(name).reserve_50_concurrent_\(replicas.count)_replica\(replicas.count == 1 ? "" : "s")"
+        return [
+            BenchResult(name: "\(reserve).p50", value: Percentile.of(latencies, 0.50) * 1000, unit: "ms"),
+            BenchResult(name: "\(reserve).p99", value: Percentile.of(latencies, 0.99) * 1000, unit: "ms"),
+        ]
     }
 
     /// Seconds per reservation, sorted: `tasks` concurrent tasks, spread over the replicas' budget

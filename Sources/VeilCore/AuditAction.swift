@@ -43,6 +43,11 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
     public static let budgetRefuse = AuditAction("budget.refuse")
     /// A model trained and registered as a candidate. Details: its parameters, ε, δ, model id.
     public static let modelTrain = AuditAction("model.train")
+    /// An empirical privacy audit run on stored users (`veil privacy audit --stored`), paid like a
+    /// training run. Details: `task`, `spend_id` (its `budget.spend`), the run's `sampling_rate`,
+    /// `noise_multiplier`, `steps`, `claimed_epsilon`, `canaries`, `guesses`, `correct_guesses` and
+    /// `epsilon_lower_bound`.
+    public static let privacyAudit = AuditAction("privacy.audit")
     /// A candidate approved for serving. Details: `model_id`, `task`, `note`.
     public static let modelApprove = AuditAction("model.approve")
     /// A candidate rejected. Details: `model_id`, `task`, `note`.
@@ -65,7 +70,7 @@ public struct AuditAction: RawRepresentable, Sendable, Hashable, CustomStringCon
     /// the constants above, to the same list).
     public static let all: [AuditAction] = [
         keyInit, keyBind, policyLoad, ingestBatch, subjectErase, subjectReidentify, tokenIssue, tokenRevoke, budgetSpend,
-        budgetRefuse, modelTrain, modelApprove, modelReject, modelRevoke, modelPredictions, modelScore, statsRead,
+        budgetRefuse, modelTrain, privacyAudit, modelApprove, modelReject, modelRevoke, modelPredictions, modelScore, statsRead,
         queryRun,
     ]
 

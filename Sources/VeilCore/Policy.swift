@@ -52,6 +52,13 @@ public struct Policy: Sendable, Hashable, Codable {
         /// Whether reviewers may see a model card's exact holdout metrics over HTTP (labelled not for
         /// release). Off: every role sees only the differentially private ones.
         public var exactHoldoutMetrics: Bool = false
+        /// The share of a private feature-row run's budget, in zCDP ρ, that pays for its private holdout
+        /// metrics (`BudgetShare`); DP-SGD's σ is calibrated to what is left. In
+        /// `evaluationShareRange`.
+        public var evaluationShare: Double = 0.05
+        /// The shares a policy may give the private evaluation: below 1 % its noise swamps the metrics
+        /// of a typical holdout, above 50 % the evaluation costs more than the model.
+        public static let evaluationShareRange: ClosedRange<Double> = 0.01...0.5
         public var defaultEpochs: Int = 5
         public var defaultBatchSize: Int = 512
         public init() {}

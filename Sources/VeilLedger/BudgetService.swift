@@ -75,8 +75,10 @@ public final class BudgetService: Sendable {
     private let audit: any AuditRecording
     /// The policy's accountant with its default parameters.
     private let method: AccountingMethod
-    /// Remembers the composition of the committed spends (internal for tests).
+    /// Remembers the composition of the committed spends, for `status` (internal for tests).
     let composer = SpendComposer()
+    /// Keeps the composition a reservation's decision needs between decisions (internal for tests).
+    let composition: LedgerComposition
     private let clock: WallClock
     /// The hash of the policy the caps come from; when set, spends are refused unless it is the policy
     /// recorded with the ledger (`LedgerStore.reserve`).
@@ -93,6 +95,9 @@ public final class BudgetService: Sendable {
         self.store = store
         self.audit = audit
         method = AccountingMethod(policy.privacy.accountant)
+        composition = LedgerComposition(
+            method: method, cappedRoles: Set(policy.budget.perRole.keys), cappedPrincipals: Set(policy.budget.perPrincipal.keys),
+            decode: Self.decode)
         self.clock = clock
     }
 
@@ -114,20 +119,19 @@ public final class BudgetService: Sendable {
             }
             let createdMillis = clock.nowMillis()
             let spend = try await store.reserve(dataset: dataset, policyHash: policyHash) { [self] existing in
-                let prior = try existing.map { try Self.decode($0.mechanism) }
-                let cumulative = epsilon(composing: prior, then: request.mechanism)
+                let prior = try composition.composed(existing)
+                let cumulative = composition.datasetEpsilon(prior, then: request.mechanism, delta: budget.delta)
                 if cumulative > budget.totalEpsilon {
-                    // What was spent before is composed only for the refusal's message.
                     throw refusal(
                         request, requestEpsilon, cap: "budget.total_epsilon", capValue: budget.totalEpsilon,
-                        spent: spentEpsilon(prior), after: cumulative)
+                        spent: prior.dataset.spent(delta: budget.delta), after: cumulative)
                 }
                 try checkCap(
                     budget.perRole[request.role.rawValue], name: "budget.per_role.\(request.role)", request, requestEpsilon,
-                    prior: zip(existing, prior).filter { $0.0.role == request.role.rawValue }.map(\.1))
+                    prior: prior.role(request.role.rawValue, method: method))
                 try checkCap(
                     budget.perPrincipal[request.principal], name: "budget.per_principal.\(request.principal)", request,
-                    requestEpsilon, prior: zip(existing, prior).filter { $0.0.principal == request.principal }.map(\.1))
+                    requestEpsilon, prior: prior.principal(request.principal, method: method))
                 let spend = BudgetSpend(
                     dataset: dataset, principal: request.principal, role: request.role.rawValue, purpose: request.purpose,
                     mechanism: mechanismJSON, epsilon: requestEpsilon, delta: budget.delta, cumulativeEpsilon: cumulative,
@@ -183,12 +187,12 @@ public final class BudgetService: Sendable {
     }
 
     private func checkCap(
-        _ cap: Double?, name: String, _ request: BudgetRequest, _ requestEpsilon: Double, prior: [PrivacyMechanism]
+        _ cap: Double?, name: String, _ request: BudgetRequest, _ requestEpsilon: Double, prior: LedgerComposition.Running
     ) throws {
         guard let cap else { return }
-        let after = epsilon(composing: prior, then: request.mechanism)
+        let after = prior.epsilon(then: request.mechanism, delta: budget.delta)
         if after > cap {
-            throw refusal(request, requestEpsilon, cap: name, capValue: cap, spent: spentEpsilon(prior), after: after)
+            throw refusal(request, requestEpsilon, cap: name, capValue: cap, spent: prior.spent(delta: budget.delta), after: after)
         }
     }
 

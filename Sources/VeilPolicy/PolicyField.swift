@@ -29,6 +29,13 @@ package struct NumberRule: Sendable {
     package static let positive = NumberRule(text: "must be a finite number greater than 0") { $0 > 0 && $0.isFinite }
     package static let openUnitInterval = NumberRule(text: "must be strictly between 0 and 1") { $0 > 0 && $0 < 1 }
     package static let finite = NumberRule(text: "must be a finite number") { $0.isFinite }
+
+    /// A number in `range` (both ends included).
+    package static func within(_ range: ClosedRange<Double>) -> NumberRule {
+        NumberRule(text: "must be between \(NumberText.format(range.lowerBound)) and \(NumberText.format(range.upperBound))") {
+            range.contains($0)
+        }
+    }
 }
 
 extension PolicyField {

@@ -53,6 +53,7 @@ enum PolicySchema {
         .number("clipping_norm", \.clippingNorm, .positive),
         .flag("allow_non_private", \.allowNonPrivate),
         .flag("exact_holdout_metrics", \.exactHoldoutMetrics),
+        .number("evaluation_share", \.evaluationShare, .within(Policy.Training.evaluationShareRange)),
         .integer("default_epochs", \.defaultEpochs, atLeast: 1),
         .integer("default_batch_size", \.defaultBatchSize, atLeast: 1),
         ]

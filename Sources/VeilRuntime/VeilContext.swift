@@ -112,6 +112,11 @@ public final class VeilContext: Sendable {
             clock: clock, queries: queryService())
     }
 
+    /// The empirical privacy audit on stored users (`veil privacy audit --stored`), paid like training.
+    public func privacyAuditService() -> PrivacyAuditService {
+        PrivacyAuditService(trainer: trainingService(), audit: stores.audit)
+    }
+
     /// Background training runs (`POST /v1/training-runs`) over `trainingService()`.
     public func trainingRuns() -> TrainingRuns {
         TrainingRuns(trainer: trainingService())

@@ -12,7 +12,8 @@ import VeilStore
 /// dataset's ledger row exists and lock them in name order (`SELECT … FOR UPDATE`) — every other
 /// reservation on those datasets, in any process or replica, waits here until this group commits —
 /// check the recorded policy (under the chain head's lock), read the spends (all committed, none can
-/// be added meanwhile), then for each reservation in arrival order: run `decide` once on the spends
+/// be added meanwhile; only those committed since this process last saw the ledger are fetched,
+/// `PostgresSpendCache`), then for each reservation in arrival order: run `decide` once on the spends
 /// committed before and those decided earlier in the group, insert the spend, seal its record under
 /// the chain head's lock (taken after the ledger rows', as every writer does), link the row to it.
 /// Then one COMMIT — one WAL flush for the whole group, where one transaction per spend made 50
@@ -23,6 +24,8 @@ import VeilStore
 struct PostgresLedgerStore: LedgerStore {
     let chain: PostgresAuditChain
     private let reservations: GroupCommitQueue<Reservation, BudgetSpend>
+    /// The ledgers as this process's groups last saw them committed (read under the lock).
+    let spendCache: PostgresSpendCache
 
     /// One reservation waiting for its group.
     struct Reservation: Sendable {
@@ -35,28 +38,41 @@ struct PostgresLedgerStore: LedgerStore {
     static let maxGroup = 64
 
     init(chain: PostgresAuditChain) {
+        let spendCache = PostgresSpendCache()
         self.chain = chain
+        self.spendCache = spendCache
         reservations = GroupCommitQueue(maxWeight: PostgresLedgerStore.maxGroup) { group in
-            try await PostgresLedgerStore.write(group, chain: chain)
+            try await PostgresLedgerStore.write(group, chain: chain, cache: spendCache)
         }
     }
 
     private var database: VeilPostgresDatabase { chain.database }
     private var logger: Logger { chain.logger }
 
-    static let columns = "id, " + columnsAfterID
-    static let columnsAfterID = "dataset, principal, role, purpose, mechanism, epsilon, delta, cumulative_epsilon, created_ms, audit_seq"
+    /// The columns of `budget_spends`, in table order.
+    static let columnNames = [
+        "id", "dataset", "principal", "role", "purpose", "mechanism", "epsilon", "delta", "cumulative_epsilon", "created_ms", "audit_seq",
+    ]
+    static let columns = columnNames.joined(separator: ", ")
+    static let columnsAfterID = columnNames.dropFirst().joined(separator: ", ")
+
+    /// What a read of spends selects from `budget_spends s LEFT JOIN audit_records r ON r.seq =
+    /// s.audit_seq`: the row's columns (`columns`), then its record's hash; decode with `spends`.
+    static let spendSelect =
+        "SELECT \(columnNames.map { "s." + $0 }.joined(separator: ", ")), r.hash "
+        + "FROM budget_spends s LEFT JOIN audit_records r ON r.seq = s.audit_seq"
 
     func spends(dataset: String) async throws -> [BudgetSpend] {
         try await database.withConnection("read the ledger") { connection in
             try await Self.spends(
-                connection.query("SELECT \(unescaped: Self.columns) FROM budget_spends WHERE dataset = \(dataset) ORDER BY id", logger: logger))
+                connection.query("\(unescaped: Self.spendSelect) WHERE s.dataset = \(dataset) ORDER BY s.id", logger: logger)
+            ).spends
         }
     }
 
     func allSpends() async throws -> [BudgetSpend] {
         try await database.withConnection("read the ledger") { connection in
-            try await Self.spends(connection.query("SELECT \(unescaped: Self.columns) FROM budget_spends ORDER BY id", logger: logger))
+            try await Self.spends(connection.query("\(unescaped: Self.spendSelect) ORDER BY s.id", logger: logger)).spends
         }
     }
 
@@ -66,44 +82,41 @@ struct PostgresLedgerStore: LedgerStore {
         try await reservations.submit(Reservation(dataset: dataset, policyHash: policyHash, decide: decide))
     }
 
-    /// One group of reservations in one transaction; see the type's contract. The decisions and the
-    /// sealing run in memory, in arrival order, after the head's lock is taken; the group's spend ids
-    /// come from one `nextval` call, and its records and rows are written with one statement each.
-    private static func write(_ group: [Reservation], chain: PostgresAuditChain) async throws -> [Result<BudgetSpend, any Error>] {
+    /// One group of reservations in one transaction; see the type's contract. For one dataset seven
+    /// round trips, five of them under the ledger row's lock: lock the row; read the head (locking
+    /// it), the recorded policy and the group's spend ids in one query; read the spends committed
+    /// since this process last saw the ledger (`PostgresSpendCache`: check its anchor, read what is
+    /// newer); decide and seal in memory in arrival order; store the records, move the head and insert
+    /// the spends in one statement; COMMIT. The cache keeps the ledger only after the COMMIT.
+    private static func write(
+        _ group: [Reservation], chain: PostgresAuditChain, cache: PostgresSpendCache
+    ) async throws -> [Result<BudgetSpend, any Error>] {
         let logger = chain.logger
-        return try await chain.audited("reserve privacy budget") { connection in
+        let (results, ledgers) = try await chain.audited("reserve privacy budget") { connection in
             let datasets = Set(group.map(\.dataset)).sorted()
-            for dataset in datasets {
-                try await ensureLedger(dataset, on: connection, logger: logger)
-                try await connection.query("SELECT 1 FROM budget_ledgers WHERE dataset = \(dataset) FOR UPDATE", logger: logger).drain()
-            }
+            for dataset in datasets { try await lockLedger(dataset, on: connection, logger: logger) }
             // The head's lock, after the ledger rows' as every writer takes it: the recorded policy is
             // read under it (a policy.load, sealed under it too, committed before this read or is sealed
             // after this group — the chain's order is the truth), and the group's records follow it.
-            var head = try await chain.lockedHead(connection)
-            let recorded = try await recordedPolicy(connection, logger: logger)
-            var spends: [String: [BudgetSpend]] = [:]
-            for dataset in datasets {
-                spends[dataset] = try await Self.spends(
-                    connection.query(
-                        "SELECT \(unescaped: columns) FROM budget_spends WHERE dataset = \(dataset) ORDER BY id", logger: logger))
-            }
-            let ids = try await nextSpendIDs(group.count, on: connection, logger: logger)
+            var (head, recorded, ids) = try await lockHead(spendIDs: group.count, chain: chain, on: connection)
+            var ledgers: [String: PostgresSpendCache.Ledger] = [:]
+            for dataset in datasets { ledgers[dataset] = try await cache.read(dataset, on: connection, logger: logger) }
             var results: [Result<BudgetSpend, any Error>] = []
             var stored: [BudgetSpend] = []
             var records: [SealedAuditRecord] = []
-            for (reservation, id) in zip(group, ids) {
+            for reservation in group {
                 if let refusal = LedgerPolicy.check(running: reservation.policyHash, recorded: recorded) {
                     results.append(.failure(refusal))
                     continue
                 }
                 let entry: LedgerEntry
                 do {
-                    entry = try reservation.decide(spends[reservation.dataset] ?? [])
+                    entry = try reservation.decide(ledgers[reservation.dataset]?.spends ?? [])
                 } catch {
                     results.append(.failure(error))
                     continue
                 }
+                let id = ids.removeFirst()
                 let record = try chain.seal(entry.audit.linking(spendID: id), after: head)
                 head = record.head
                 var spend = entry.spend
@@ -111,33 +124,70 @@ struct PostgresLedgerStore: LedgerStore {
                 spend.auditSeq = record.seq
                 records.append(record)
                 stored.append(spend)
-                spends[reservation.dataset, default: []].append(spend)
+                ledgers[reservation.dataset]?.spends.append(spend)
+                ledgers[reservation.dataset]?.lastRecordHash = record.hash
                 results.append(.success(spend))
             }
-            // Records first: a row's audit_seq references its record.
-            try await chain.store(records, on: connection)
-            try await insertAll(stored, on: connection, logger: logger)
-            return results
+            try await store(records, stored, on: connection, logger: logger)
+            return (results, ledgers)
         }
+        for (dataset, ledger) in ledgers { cache.keep(ledger, dataset: dataset) }
+        return results
     }
 
-    /// `count` fresh spend ids, in ascending order, from the table's sequence.
-    private static func nextSpendIDs(_ count: Int, on connection: PostgresConnection, logger: Logger) async throws -> [Int64] {
-        var ids: [Int64] = []
-        for try await id in try await connection.query(
-            "SELECT nextval(pg_get_serial_sequence('budget_spends', 'id')) FROM generate_series(1, \(count))", logger: logger
-        ).decode(Int64.self) {
-            ids.append(id)
+    /// Locks `dataset`'s ledger row until the transaction ends, creating it first where it is missing
+    /// (the first reservation on a dataset, or a database that lost it: the row is locked in any case).
+    private static func lockLedger(_ dataset: String, on connection: PostgresConnection, logger: Logger) async throws {
+        var locked = false
+        for try await _ in try await connection.query("SELECT 1 FROM budget_ledgers WHERE dataset = \(dataset) FOR UPDATE", logger: logger) {
+            locked = true
         }
-        guard ids.count == count else { throw VeilError(.internal, field: "budget_spends", "the server handed out \(ids.count) of \(count) spend ids") }
-        return ids.sorted()
+        guard !locked else { return }
+        try await ensureLedger(dataset, on: connection, logger: logger)
+        try await connection.query("SELECT 1 FROM budget_ledgers WHERE dataset = \(dataset) FOR UPDATE", logger: logger).drain()
     }
 
-    /// Stores spends that carry their id and record seq, in one statement.
-    private static func insertAll(_ spends: [BudgetSpend], on connection: PostgresConnection, logger: Logger) async throws {
-        guard !spends.isEmpty else { return }
+    /// In one query: the chain's head, locked until the transaction ends; the policy hash recorded
+    /// with the ledger (nil before any); `count` fresh spend ids in ascending order, from the table's
+    /// sequence (taken under the ledger rows' lock, so a dataset's ids follow its decisions' order).
+    private static func lockHead(spendIDs count: Int, chain: PostgresAuditChain, on connection: PostgresConnection) async throws -> (
+        AuditHead, String?, [Int64]
+    ) {
+        var found: (AuditHead, String?, [Int64])?
+        for try await (seq, hash, recorded, ids) in try await connection.query(
+            """
+            SELECT h.seq, h.hash, (SELECT value FROM settings WHERE key = \(SettingKey.policyHash)),
+                ARRAY(SELECT nextval(pg_get_serial_sequence('budget_spends', 'id')) FROM generate_series(1, \(count)))
+            FROM audit_head h FOR UPDATE OF h
+            """, logger: chain.logger
+        ).decode((Int64, Data, String?, [Int64]).self) {
+            found = (AuditHead(seq: UInt64(seq), hash: [UInt8](hash)), recorded, ids.sorted())
+        }
+        guard let found else {
+            throw VeilError(.integrity, field: "audit_head", "the audit chain's head row is missing; the database is damaged")
+        }
+        guard found.2.count == count else {
+            throw VeilError(.internal, field: "budget_spends", "the server handed out \(found.2.count) of \(count) spend ids")
+        }
+        return found
+    }
+
+    /// Stores a group's sealed records (consecutive, continuing the head, which the caller holds),
+    /// makes the last one the head and inserts the group's spends (carrying their ids and record
+    /// seqs), in one statement.
+    private static func store(
+        _ records: [SealedAuditRecord], _ spends: [BudgetSpend], on connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard let last = records.last else { return }
         try await connection.query(
             """
+            WITH records AS (
+                INSERT INTO audit_records (seq, line, hash)
+                SELECT * FROM unnest(\(records.map { Int64($0.seq) })::bigint[], \(records.map(\.line))::text[],
+                    \(records.map { ByteBuffer(bytes: $0.hash) })::bytea[])
+            ), head AS (
+                UPDATE audit_head SET seq = \(Int64(last.seq)), hash = \(Data(last.hash))
+            )
             INSERT INTO budget_spends (\(unescaped: columns))
             SELECT * FROM unnest(
                 \(spends.map { $0.id ?? 0 })::bigint[], \(spends.map(\.dataset))::text[], \(spends.map(\.principal))::text[],
@@ -146,15 +196,6 @@ struct PostgresLedgerStore: LedgerStore {
                 \(spends.map(\.createdMillis))::bigint[], \(spends.map { $0.auditSeq.map { Int64($0) } ?? 0 })::bigint[])
             """, logger: logger
         ).drain()
-    }
-
-    private static func recordedPolicy(_ connection: PostgresConnection, logger: Logger) async throws -> String? {
-        for try await value in try await connection.query(
-            "SELECT value FROM settings WHERE key = \(SettingKey.policyHash)", logger: logger
-        ).decode(String.self) {
-            return value
-        }
-        return nil
     }
 
     /// Links or stores the row of an adopted `budget.spend` record (`AuditChainStore.adopt`), in the
@@ -219,16 +260,18 @@ struct PostgresLedgerStore: LedgerStore {
         return id
     }
 
-    private static func spends(_ rows: PostgresRowSequence) async throws -> [BudgetSpend] {
-        var spends: [BudgetSpend] = []
-        for try await (id, dataset, principal, role, purpose, mechanism, epsilon, delta, cumulative, created, auditSeq) in rows.decode(
-            (Int64, String, String, String, String, String, Double, Double, Double, Int64, Int64?).self)
+    /// The spends of rows read with `spendSelect`, and the hash of the last one's record.
+    static func spends(_ rows: PostgresRowSequence) async throws -> PostgresSpendCache.Ledger {
+        var ledger = PostgresSpendCache.Ledger(spends: [], lastRecordHash: nil)
+        for try await (id, dataset, principal, role, purpose, mechanism, epsilon, delta, cumulative, created, auditSeq, hash) in rows.decode(
+            (Int64, String, String, String, String, String, Double, Double, Double, Int64, Int64?, Data?).self)
         {
-            spends.append(
+            ledger.spends.append(
                 BudgetSpend(
                     id: id, dataset: dataset, principal: principal, role: role, purpose: purpose, mechanism: mechanism, epsilon: epsilon,
                     delta: delta, cumulativeEpsilon: cumulative, createdMillis: created, auditSeq: auditSeq.map { UInt64($0) }))
+            ledger.lastRecordHash = hash.map { [UInt8]($0) }
         }
-        return spends
+        return ledger
     }
 }

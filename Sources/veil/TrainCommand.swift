@@ -152,19 +152,31 @@ struct TrainCommand: AsyncParsableCommand {
             print("privacy    NONE (non-private; can never be approved)")
         }
         if let split = card.privacySplit {
-            print(String(format: "split      training ε = %.4f, evaluation ε = %.4f (σ = %.4g on the holdout histogram), one spend", split.trainingEpsilon, split.evaluationEpsilon, split.evaluationNoiseSigma))
+            print(
+                String(
+                    format: "split      training ε = %.4f, evaluation ε = %.4f (%g %% of the run's ρ, training.evaluation_share; σ = %.4g on the holdout histogram), one spend",
+                    split.trainingEpsilon, split.evaluationEpsilon, split.evaluationShare * 100, split.evaluationNoiseSigma))
         }
         if let sequence = card.sequence {
             print("sequences  L = \(sequence.length), embedding \(sequence.embeddingWidth), \(sequence.vocabulary.items) items (\(sequence.vocabulary.source.rawValue))")
         }
-        print("users      \(card.trainCount) train, \(card.holdoutCount) holdout")
+        if let trainCount = card.trainCount, let holdoutCount = card.holdoutCount {
+            print("users      \(trainCount) train, \(holdoutCount) holdout")
+        }
         if let privateMetrics = card.privateMetrics {
             print("metrics    differentially private, 95% intervals (sampling and noise):")
             ModelsCommand.printPrivateMetrics(privateMetrics)
         }
-        print("exact      NOT FOR RELEASE (not covered by ε):")
-        ModelsCommand.printMetrics(card.metrics, label: "model")
-        for (name, baseline) in card.baselines.sorted(by: { $0.key < $1.key }) { ModelsCommand.printMetrics(baseline, label: name) }
+        if let metrics = card.metrics {
+            print("exact      NOT FOR RELEASE (not covered by ε):")
+            ModelsCommand.printMetrics(metrics, label: "model")
+            for (name, baseline) in (card.baselines ?? [:]).sorted(by: { $0.key < $1.key }) {
+                ModelsCommand.printMetrics(baseline, label: name)
+            }
+        } else if case .bool(let passes)? = card.qualityGate?["passes"] {
+            print(
+                "exact      not kept (policy training.exact_holdout_metrics: false); the model \(passes ? "beats" : "does not beat") its baselines on them")
+        }
     }
 }
 

@@ -15,6 +15,7 @@ import Testing
           total_epsilon: 10
           max_epsilon_per_request: 4
         training:
+          exact_holdout_metrics: true
           default_epochs: 2
           default_batch_size: 32
         sequences:

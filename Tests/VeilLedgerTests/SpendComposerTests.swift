@@ -6,9 +6,8 @@ import VeilStore
 import VeilTestSupport
 @testable import VeilLedger
 
-/// The ledger remembers the running composition of its spends (`SpendComposer`), but only of spends
-/// the store committed: the decision a `LedgerStore` runs may be refused, fail or be retried, and none
-/// of that may leave the remembered composition ahead of the store.
+/// `SpendComposer` remembers the running composition of the lists it is given as committed, never a
+/// candidate, and never composes a list from a remembered one it does not extend.
 @Suite struct SpendComposerTests {
     private static let training = PrivacyMechanism.subsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1, steps: 1000)
     private static let method = AccountingMethod(.pld)
@@ -36,27 +35,5 @@ import VeilTestSupport
         #expect(
             composer.epsilon(composing: short, delta: 1e-6, method: Self.method)
                 == PrivacyAccountant.epsilon(composing: short, delta: 1e-6, method: Self.method))
-    }
-
-    /// After two spends and a refusal (the decision threw inside the store's transaction), every list
-    /// the ledger remembers is the store's spends or a part of them; the refused release is in none.
-    /// (Before, the decision remembered the spends plus the request it was deciding on.)
-    @Test func aRefusedReservationLeavesTheCompositionNoFurtherThanTheStore() async throws {
-        let stores = try ScratchStores.open()
-        var policy = Policy()
-        policy.budget.totalEpsilon = PrivacyAccountant.epsilon(composing: [Self.training, Self.training], delta: 1e-6, method: Self.method) + 0.01
-        policy.budget.maxEpsilonPerRequest = policy.budget.totalEpsilon
-        let service = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
-        for purpose in ["train purchase", "train churn", "train again"] {
-            _ = try? await service.reserve(BudgetRequest(principal: "cli", role: .trainer, purpose: purpose, mechanism: Self.training))
-        }
-        let stored = try await stores.ledger.spends(dataset: policy.dataset).map { try BudgetService.decode($0.mechanism) }
-        #expect(stored == [Self.training, Self.training])
-        let remembered = service.composer.rememberedLists(method: Self.method)
-        #expect(!remembered.isEmpty)
-        for list in remembered {
-            // The dataset's spends, or a role's or principal's (here all of them).
-            #expect(stored.starts(with: list), "remembered \(list.count) spends, the store holds \(stored.count)")
-        }
     }
 }

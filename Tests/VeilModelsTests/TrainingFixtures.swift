@@ -19,9 +19,13 @@ struct TrainingFixture {
     /// Day 0 is 2026-01-01; with 70 days the default cutoff for tests is day 56 (2026-02-26).
     static let cutoff: Int64 = Int64(CivilDate(year: 2026, month: 2, day: 26)!.daysSinceEpoch) * 86_400_000
 
-    /// `extraPolicy`: more top-level YAML sections appended to the policy file (e.g. `catalog:`).
+    /// `extraPolicy`: more top-level YAML sections appended to the policy file (e.g. `catalog:`);
+    /// `extraTraining`: more lines of its `training:` section (e.g. `evaluation_share: 0.2`).
+    /// `exactHoldoutMetrics`: whether cards keep their exact holdout statistics (on here, so the tests
+    /// can read them; off by default in a policy).
     init(
-        users: Int = 400, days: Int = 70, totalEpsilon: Double = 10, allowNonPrivate: Bool = true, extraPolicy: String = ""
+        users: Int = 400, days: Int = 70, totalEpsilon: Double = 10, allowNonPrivate: Bool = true, extraPolicy: String = "",
+        extraTraining: [String] = [], exactHoldoutMetrics: Bool = true
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("veil-training-\(UUID().uuidString)").path
         let keys = directory + "/keys"
@@ -36,9 +40,10 @@ struct TrainingFixture {
             training:
               clipping_norm: 1.0
               allow_non_private: \(allowNonPrivate)
+              exact_holdout_metrics: \(exactHoldoutMetrics)
               default_epochs: 2
               default_batch_size: 64
-            """ + "\n" + extraPolicy
+            """ + extraTraining.map { "\n  \($0)" }.joined() + "\n" + extraPolicy
         try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
         context = try await VeilContext.open(keysDirectory: keys, dataDirectory: directory + "/data", policyPath: policyPath, actor: "test")
         shoppers = SyntheticShoppers(SynthConfiguration(users: users, days: days, seed: 11))
@@ -74,6 +79,14 @@ struct TrainingFixture {
 
     var trainer: TrainingService {
         context.trainingService()
+    }
+
+    /// A training service on the fixture's budget and registry that reads events and users through
+    /// `counting` (to show what a refused run reads).
+    func trainer(readingThrough counting: CountingStore) -> TrainingService {
+        TrainingService(
+            policy: context.policy, master: context.keys.master, events: counting, vault: counting, budget: context.budget,
+            models: context.models)
     }
 
     /// The field a refused training run names (nil when it trains).

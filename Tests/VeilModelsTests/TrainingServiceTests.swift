@@ -29,9 +29,7 @@ import VeilLedger
         let fixture = try await TrainingFixture(totalEpsilon: 1)
         let counting = CountingStore(fixture.context.stores)
         let context = fixture.context
-        let trainer = TrainingService(
-            policy: context.policy, master: context.keys.master, events: counting, vault: counting,
-            budget: context.budget, models: context.models)
+        let trainer = fixture.trainer(readingThrough: counting)
         do {
             _ = try await trainer.train(TrainingFixture.request(epsilon: 2), principal: "cli")
             Issue.record("a run over the budget must be refused")
@@ -58,7 +56,7 @@ import VeilLedger
         let card = try await fixture.trainer.train(request, principal: "cli")
         #expect(card.dataWindow.cutoff == ModelFile.isoTime(millis: TrainingFixture.cutoff))
         #expect(card.dataWindow.horizonEnd == ModelFile.isoTime(millis: TrainingFixture.cutoff + 14 * 86_400_000))
-        let positives = try #require(card.metrics.binary?.positiveCount)
+        let positives = try #require(card.metrics?.binary?.positiveCount)
         #expect(positives > 0)
         // The same run with the cutoff spelled out is the same model.
         let explicit = try await fixture.trainer.train(TrainingFixture.request(), principal: "cli")
@@ -69,9 +67,7 @@ import VeilLedger
         let fixture = try await TrainingFixture()
         let counting = CountingStore(fixture.context.stores)
         let context = fixture.context
-        let trainer = TrainingService(
-            policy: context.policy, master: context.keys.master, events: counting, vault: counting,
-            budget: context.budget, models: context.models)
+        let trainer = fixture.trainer(readingThrough: counting)
         var request = TrainingFixture.request()
         request.cutoffMillis = Int64(CivilDate(year: 2026, month: 3, day: 20)!.daysSinceEpoch) * 86_400_000
         do {
@@ -173,6 +169,22 @@ import VeilLedger
         }
     }
 
+    /// The policy's `training.evaluation_share` chooses σ_eval; the card's split and the charge follow it,
+    /// and the steps' σ is calibrated to what is left (a larger share, a noisier model).
+    @Test func thePolicyNamesTheEvaluationShare() async throws {
+        let fixture = try await TrainingFixture(extraTraining: ["evaluation_share: 0.2"])
+        let card = try await fixture.trainer.train(TrainingFixture.request(.churn, epsilon: 2), principal: "trainer-1")
+        let split = try #require(card.privacySplit)
+        let evaluationSigma = BudgetShare.gaussianSigma(share: 0.2, epsilon: 2, delta: 1e-6)
+        #expect(split.evaluationShare == 0.2 && split.evaluationNoiseSigma == evaluationSigma)
+        #expect(card.privateMetrics?.noiseSigma == evaluationSigma)
+        let fivePercent = try await TrainingFixture().trainer.explain(TrainingFixture.request(.churn, epsilon: 2))
+        #expect(try #require(card.noiseMultiplier) > fivePercent.noiseMultiplier)
+        #expect(try #require(card.epsilon) <= 2)
+        let explained = try await fixture.trainer.explain(TrainingFixture.request(.churn, epsilon: 2))
+        #expect(explained.noiseMultiplier == card.noiseMultiplier)
+    }
+
     @Test func theCardCarriesWhatTheAccountantCharged() async throws {
         let fixture = try await TrainingFixture()
         let card = try await fixture.trainer.train(TrainingFixture.request(.churn, epsilon: 2), principal: "trainer-1")
@@ -214,9 +226,9 @@ import VeilLedger
         #expect(card.accountant == ModelCard.accountantDescription(.pld))
         #expect(card.policyHash == fixture.context.policy.hash)
         #expect(card.features.names.count == card.model.parameterCount - 1)
-        #expect(card.trainCount > 0 && card.holdoutCount > 0)
-        #expect(card.metrics.rocAuc != nil)
-        #expect(Set(card.baselines.keys) == ["base_rate", "recency"])
+        #expect((card.trainCount ?? 0) > 0 && (card.holdoutCount ?? 0) > 0)
+        #expect(card.metrics?.rocAuc != nil)
+        #expect(Set(try #require(card.baselines).keys) == ["base_rate", "recency"])
         let spends = try await fixture.context.budget.status().spends
         #expect(spends.count == 1, "one spend for the run and its evaluation")
         #expect(spends.last?.mechanism == charged)
@@ -238,10 +250,13 @@ import VeilLedger
 
         // Exact holdout statistics: to nobody over HTTP by default, to reviewers (and admins) labelled
         // when the policy allows them; the private metrics to everyone.
+        // (The fixture's policy keeps them in the file; the rule for showing them is the policy's.)
         var allowing = fixture.context.policy.policy
         allowing.training.exactHoldoutMetrics = true
+        var forbidding = allowing
+        forbidding.training.exactHoldoutMetrics = false
         for role in Role.allCases {
-            let shown = ModelCard.shown(description.card, to: role, policy: fixture.context.policy.policy)
+            let shown = ModelCard.shown(description.card, to: role, policy: forbidding)
             #expect(ModelCard.exactKeys.allSatisfy { shown[$0] == nil } && shown["exact_metrics_notice"] == nil, "\(role)")
             #expect(shown["private_metrics"] != nil && shown["epsilon"] == .double(epsilon))
             let allowed = ModelCard.shown(description.card, to: role, policy: allowing)
@@ -258,8 +273,8 @@ import VeilLedger
         request.hiddenSizes = [8]
         let card = try await fixture.trainer.train(request, principal: "cli")
         #expect(card.model.kind == "mlp_softmax")
-        #expect(card.metrics.multiclass != nil)
-        #expect(Set(card.baselines.keys) == ["base_rate", "favourite_category"])
+        #expect(card.metrics?.multiclass != nil)
+        #expect(Set(try #require(card.baselines).keys) == ["base_rate", "favourite_category"])
     }
 
     @Test func noRawUserIDLeavesTheService() async throws {
@@ -319,5 +334,56 @@ import VeilLedger
         request.cutoffMillis = Int64(Date().timeIntervalSince1970 * 1000)
         #expect(await field(request) == "cutoff")
         #expect(try await fixture.context.models.list().isEmpty)
+    }
+}
+
+/// The exact holdout statistics stay in a model file only where the policy allows
+/// (`training.exact_holdout_metrics`); elsewhere the file holds the private metrics and whether the
+/// model beats its baselines, so an exported file holds no unpaid release.
+@Suite struct ExactHoldoutMetricsStorageTests {
+    /// The stored card of model `id`, as JSON.
+    private static func storedCard(_ fixture: TrainingFixture, _ id: String) async throws -> [String: JSONValue] {
+        try ModelFile.cardJSON(try await fixture.context.models.artifact(id: id))
+    }
+
+    @Test func aPolicyThatForbidsThemKeepsThemOutOfTheModelFile() async throws {
+        let fixture = try await TrainingFixture(exactHoldoutMetrics: false)
+        let card = try await fixture.trainer.train(TrainingFixture.request(.churn), principal: "trainer-1")
+        let id = try #require(card.modelId)
+        #expect(card.metrics == nil && card.baselines == nil && card.trainCount == nil && card.holdoutCount == nil)
+        let stored = try await Self.storedCard(fixture, id)
+        for key in ModelCard.exactKeys { #expect(stored[key] == nil, "\(key)") }
+        #expect(stored["private_metrics"] != nil)
+        let gate = try #require(stored["quality_gate"]?.objectValue)
+        #expect(Set(gate.keys) == ["passes", "metric", "best_baseline", "reason"])
+        #expect(gate["metric"] == .string("roc_auc"))
+        // No exact figure anywhere in the file: its notes say what was dropped.
+        #expect(!(stored["notes"].map { "\($0)" } ?? "").contains("NOT FOR RELEASE"))
+
+        // The gate a reviewer's approval is checked against is the stored one.
+        let described = try await fixture.context.models.describe(id: id)
+        let passes = try #require(gate["passes"])
+        #expect(described.card["quality_gate"]?.objectValue?["passes"] == passes)
+        let record = try await fixture.context.models.approve(
+            id: id, reviewer: "rita", note: "checked", qualityOverride: passes == .bool(true) ? nil : "small fixture")
+        #expect(record.state == .approved)
+    }
+
+    /// The stored gate is the one read off the exact statistics before they were dropped; a file that
+    /// keeps them (as every file before this rule) is judged from them, as before.
+    @Test func theStoredGateIsTheOneTheExactMetricsGive() async throws {
+        let fixture = try await TrainingFixture()
+        let full = try await fixture.trainer.train(TrainingFixture.request(.churn), principal: "trainer-1")
+        let stored = try await Self.storedCard(fixture, try #require(full.modelId))
+        #expect(stored["metrics"] != nil && stored["quality_gate"] == nil)
+        let judged = QualityGate.judge(card: stored)
+        #expect(judged.model != nil)
+        let stripped = try full.withoutExactMetrics()
+        guard case .object(let strippedJSON) = try stripped.jsonValue() else { throw VeilError(.integrity, "not an object") }
+        let fromStored = QualityGate.judge(card: strippedJSON)
+        #expect(fromStored.passes == judged.passes && fromStored.metric == judged.metric)
+        #expect(fromStored.bestBaseline == judged.bestBaseline)
+        #expect(fromStored.model == nil && fromStored.bestBaselineValue == nil)
+        #expect(fromStored.reason == QualityGate.numberFreeReason(passes: judged.passes))
     }
 }

@@ -75,6 +75,19 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         #expect(issues("training:\n  exact_holdout_metrics: sometimes\n").map(\.field) == ["training.exact_holdout_metrics"])
     }
 
+    /// The private evaluation's share of a run's budget: 5 % unless the policy names another in [0.01, 0.5].
+    @Test func evaluationShareIsNamedWithinItsRange() throws {
+        #expect(Policy().training.evaluationShare == 0.05)
+        #expect(try PolicyLoader.parse(yaml: "training:\n  evaluation_share: 0.2\n").get().training.evaluationShare == 0.2)
+        #expect(try PolicyLoader.parse(yaml: "training:\n  evaluation_share: 0.5\n").get().training.evaluationShare == 0.5)
+        for bad in ["0", "0.005", "0.6", "1", "-0.1", ".nan", "half"] {
+            let found = issues("training:\n  evaluation_share: \(bad)\n")
+            #expect(found.map(\.field) == ["training.evaluation_share"], "\(bad)")
+            #expect(found.first?.line == 2)
+        }
+        #expect(issues("training:\n  evaluation_share: 0.6\n").first?.rule == "must be between 0.01 and 0.5 (got 0.6)")
+    }
+
     @Test func missingKeysFallBackToDefaults() throws {
         let policy = try PolicyLoader.parse(yaml: "budget:\n  total_epsilon: 2\n  max_epsilon_per_request: 1\n").get()
         var expected = Policy()

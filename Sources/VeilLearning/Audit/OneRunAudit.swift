@@ -25,7 +25,8 @@ public struct OneRunAuditSettings: Sendable, Hashable {
         self.canaryGradientScale = canaryGradientScale
     }
 
-    func validate() throws(VeilError) {
+    /// Throws `invalidInput` naming the setting that is out of range.
+    public func validate() throws(VeilError) {
         guard canaries >= 10 && canaries <= 1_000_000 else {
             throw VeilError(.invalidInput, field: "canaries", "must be between 10 and 1000000")
         }
@@ -87,8 +88,9 @@ public struct OneRunAuditResult: Sendable, Hashable, Codable {
 /// 1. Each of m canaries is drawn into the training data independently with probability ½.
 /// 2. One run of `DPSGD.train` — its Poisson sampler, per-example clipping, Gaussian noise, scaling and
 ///    optimiser, unchanged — on the base model's examples plus the drawn canaries (`CanaryModel`).
-///    The configuration's `population` must count the base examples and *every* canary, so q = B/n
-///    does not depend on the draw and σ can be calibrated before it.
+///    The configuration's `population` must count at least the base examples and *every* canary (more
+///    when other users count in n, as registered users without a labelled example do in training), so
+///    q = B/n does not depend on the draw and σ can be calibrated before it.
 /// 3. Canary c's score is the sum over the steps of its coordinate of the privatised gradient (the
 ///    noised, scaled sum the optimiser receives), negated: its gradient points along that coordinate
 ///    alone, so the score is its clipped contributions plus that coordinate's noise and nothing else.
@@ -117,7 +119,7 @@ public enum OneRunAudit {
     /// Runs the audit: draws the canaries with `inclusion`, trains with `sampling` and `noise` as
     /// `DPSGD.train` does, guesses and bounds ε. `onEpoch` as `DPSGD.train`'s.
     ///
-    /// Throws `invalidInput` when the settings or the configuration (its `population` must be
+    /// Throws `invalidInput` when the settings or the configuration (its `population` must be at least
     /// `population(examples:settings:)`) do not fit, and whatever `DPSGD.train` throws.
     public static func run<
         Model: TrainableModel, Inclusion: RandomNumberGenerator, Sampling: RandomNumberGenerator, Noise: GaussianSource
@@ -141,9 +143,9 @@ public enum OneRunAudit {
     ) throws -> OneRunAuditResult {
         try settings.validate()
         let population = population(examples: data.exampleCount, settings: settings)
-        guard configuration.population == population else {
+        guard let configured = configuration.population, configured >= population else {
             throw VeilError(
-                .invalidInput, field: "population", "must be the examples plus every canary (\(population))")
+                .invalidInput, field: "population", "must be at least the examples plus every canary (\(population))")
         }
         let included = (0..<settings.canaries).map { _ in inclusion.next() & 1 == 1 }
         let canaryModel = CanaryModel(

@@ -112,16 +112,18 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
                 let h = memory.state.row(j)
                 if t == 0 { h.update(repeating: 0, count: H) }
                 let out = output.row(row)
-                // Eight hidden units at a time (`Lanes`): the gates, the candidate and the new state.
+                // Eight hidden units at a time (`Lanes`): the two gates, then the candidate and the new
+                // state (two passes keep fewer vectors live than one, so fewer spill to the stack).
                 for k in stride(from: 0, to: H, by: 8) {
-                    let reset = Self.sigmoid(Lanes.load(a, k, H) + Lanes.load(g, k, H))
-                    let update = Self.sigmoid(Lanes.load(a + H, k, H) + Lanes.load(g + H, k, H))
+                    Lanes.store(Self.sigmoid(Lanes.load(a, k, H) + Lanes.load(g, k, H)), values, k, H)
+                    Lanes.store(Self.sigmoid(Lanes.load(a + H, k, H) + Lanes.load(g + H, k, H)), values + H, k, H)
+                }
+                for k in stride(from: 0, to: H, by: 8) {
+                    let reset = Lanes.load(values, k, H), update = Lanes.load(values + H, k, H)
                     let recurrent = Lanes.load(g + 2 * H, k, H)
                     let candidate = Self.tanh(Lanes.load(a + 2 * H, k, H) + reset * recurrent)
                     let previous = Lanes.load(h, k, H)
                     let next = (1 - update) * candidate + update * previous
-                    Lanes.store(reset, values, k, H)
-                    Lanes.store(update, values + H, k, H)
                     Lanes.store(candidate, values + 2 * H, k, H)
                     Lanes.store(recurrent, values + 3 * H, k, H)
                     Lanes.store(previous, values + 4 * H, k, H)

@@ -52,8 +52,16 @@ public struct QualityGate: Sendable, Hashable {
             + " its baselines on the exact holdout metrics (the values are not shown: they are not covered by epsilon)"
     }
 
-    /// The gate for the stored card `card` (snake_case JSON, as `ModelFile.cardJSON` reads it).
+    /// The gate for the stored card `card` (snake_case JSON, as `ModelFile.cardJSON` reads it): read
+    /// off its exact metrics and baselines, or, for a card stored without them
+    /// (`ModelCard.withoutExactMetrics`), its stored `quality_gate` (no numbers).
     public static func judge(card: [String: JSONValue]) -> QualityGate {
+        if card["metrics"] == nil, let stored = card["quality_gate"]?.objectValue, case .bool(let passes)? = stored["passes"] {
+            return QualityGate(
+                passes: passes, metric: stored["metric"]?.stringValue, model: nil,
+                bestBaseline: stored["best_baseline"]?.stringValue, bestBaselineValue: nil,
+                reason: numberFreeReason(passes: passes))
+        }
         let baselines = card["baselines"]?.objectValue ?? [:]
         if let model = Self.score(card["metrics"], "binary", "roc_auc") {
             return judge(section: "binary", metric: "roc_auc", label: "ROC AUC", model: model, floor: 0.5, baselines: baselines)
@@ -106,6 +114,12 @@ extension JSONValue {
     /// The members of an object, nil for any other value.
     package var objectValue: [String: JSONValue]? {
         if case .object(let members) = self { return members }
+        return nil
+    }
+
+    /// The text of a string, nil for any other value.
+    var stringValue: String? {
+        if case .string(let text) = self { return text }
         return nil
     }
 

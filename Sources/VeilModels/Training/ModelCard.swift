@@ -14,8 +14,10 @@ import VeilPrivacy
 ///
 /// Privacy: for a private run ε covers the model parameters and `private_metrics` — DP holdout metrics
 /// released inside the run's budget (`privacy_split` says how it was shared). `metrics`, `baselines`
-/// and the train/holdout counts are exact, computed on the protected users and *not* covered by ε:
-/// not for release.
+/// and the train/holdout counts are exact, computed on the protected users and *not* covered by ε: not
+/// for release. They are kept (in the card and the model file) only where the policy's
+/// `training.exact_holdout_metrics` allows; elsewhere the card holds `quality_gate` instead — whether
+/// the model beats its baselines on them, without a number (`withoutExactMetrics()`).
 public struct ModelCard: Sendable, Encodable, Hashable {
     /// How a private run's budget was shared between its DP-SGD steps and its private evaluation,
     /// both charged as one spend (`PrivacyMechanism.composition`).
@@ -30,6 +32,23 @@ public struct ModelCard: Sendable, Encodable, Hashable {
         /// What the ledger was charged, one spend naming both parts (the training's subsampled
         /// Gaussian, then the evaluation's discrete Gaussian).
         public var charged: PrivacyMechanism
+
+        /// The split of `mechanism`, a run's charge (its training, then its evaluation), with each
+        /// part's ε alone at `delta` under `method`, for the card and the audit record.
+        public init(
+            _ mechanism: PrivacyMechanism, evaluationShare: Double, evaluationSigma: Double, delta: Double,
+            method: AccountingMethod
+        ) throws(VeilError) {
+            guard case let .composition(parts) = mechanism, parts.count == 2 else {
+                throw VeilError(.integrity, field: "mechanism", "a private run is charged as its training and its evaluation")
+            }
+            let epsilons = parts.map { PrivacyAccountant.epsilon(composing: [$0], delta: delta, method: method) }
+            self.evaluationShare = evaluationShare
+            self.evaluationNoiseSigma = evaluationSigma
+            self.trainingEpsilon = epsilons[0]
+            self.evaluationEpsilon = epsilons[1]
+            self.charged = mechanism
+        }
     }
 
     /// The shape of the network.
@@ -103,12 +122,17 @@ public struct ModelCard: Sendable, Encodable, Hashable {
     /// Differentially private holdout metrics with 95% intervals, paid inside `epsilon` (private runs):
     /// the metrics to publish.
     public var privateMetrics: PrivateEvaluation?
-    /// Exact holdout metrics: not covered by ε, not for release.
-    public var metrics: ModelEvaluation
-    /// Simple scores beside the model: `base_rate` and a recency-only score.
-    public var baselines: [String: ModelEvaluation]
-    public var trainCount: Int
-    public var holdoutCount: Int
+    /// Exact holdout metrics: not covered by ε, not for release; nil where the policy does not keep them.
+    public var metrics: ModelEvaluation?
+    /// Simple scores beside the model (`base_rate` and a recency-only score), exact as `metrics`.
+    public var baselines: [String: ModelEvaluation]?
+    /// The exact train and holdout user counts, kept as `metrics`.
+    public var trainCount: Int?
+    public var holdoutCount: Int?
+    /// Where the exact statistics are not kept: the `QualityGate` read off them before they were
+    /// dropped, without its numbers (`QualityGate.withoutExactValues`). nil when they are kept (the gate
+    /// is then read off them whenever the card is shown).
+    public var qualityGate: [String: JSONValue]?
     public var policyHash: String
     public var notes: [String]
 
@@ -220,6 +244,29 @@ extension ModelCard {
                 card["quality_gate"] = .object(QualityGate.withoutExactValues(gate))
             }
         }
+        return card
+    }
+
+    /// The note a card carries while it holds the exact holdout statistics.
+    static let exactNote =
+        "NOT FOR RELEASE: metrics, baselines and the train/holdout counts are exact, computed on the protected users and not covered by epsilon"
+
+    /// This card without its exact holdout statistics (`exactKeys`), as a model file keeps it where the
+    /// policy's `training.exact_holdout_metrics` is off: `quality_gate` says whether the model beats its
+    /// baselines on them (no number), and the notes say what was dropped.
+    public func withoutExactMetrics() throws -> ModelCard {
+        guard case .object(let json) = try jsonValue() else {
+            throw VeilError(.integrity, field: "card", "a model card encodes as a JSON object")
+        }
+        var card = self
+        card.qualityGate = QualityGate.withoutExactValues(QualityGate.judge(card: json).json)
+        card.metrics = nil
+        card.baselines = nil
+        card.trainCount = nil
+        card.holdoutCount = nil
+        card.notes = notes.filter { $0 != Self.exactNote } + [
+            "exact holdout metrics, baselines and counts are not kept (policy training.exact_holdout_metrics: false); quality_gate says only whether the model beats its baselines on them"
+        ]
         return card
     }
 

@@ -48,23 +48,24 @@ public enum TrainingPipeline {
     /// Holdout share of the users.
     public static let holdoutShare = 0.2
 
-    /// The share of a private run's budget, in zCDP ρ (`BudgetShare`), that pays for its private
-    /// holdout metrics; DP-SGD's σ is calibrated for what is left (`privateRunCost`).
-    public static let evaluationShare = 0.05
-
-    /// The private evaluation's noise σ for a run targeting (ε, δ), and the release it is charged as.
-    public static func evaluationRelease(targetEpsilon: Double, delta: Double) -> (sigma: Double, mechanism: PrivacyMechanism) {
-        let sigma = BudgetShare.gaussianSigma(share: evaluationShare, epsilon: targetEpsilon, delta: delta)
+    /// The private evaluation's noise σ for a run targeting (ε, δ) that gives it `share` of its zCDP
+    /// budget (`BudgetShare`; the policy's `training.evaluation_share`), and the release it is charged as.
+    public static func evaluationRelease(
+        targetEpsilon: Double, delta: Double, share: Double
+    ) -> (sigma: Double, mechanism: PrivacyMechanism) {
+        let sigma = BudgetShare.gaussianSigma(share: share, epsilon: targetEpsilon, delta: delta)
         return (sigma, PrivateEvaluation.mechanism(sigma: sigma))
     }
 
     /// What a private run of `steps` steps at `samplingRate` pays for its target (ε, δ) under `method`:
-    /// the DP-SGD steps composed with the private evaluation's release (σ_eval from
-    /// `evaluationShare`), one spend. σ is the smallest that meets the target (`NoiseCalibration`).
+    /// the DP-SGD steps composed with the private evaluation's release (σ_eval from `evaluationShare`),
+    /// one spend. σ is the smallest that meets the target (`NoiseCalibration`). `veil train` and the
+    /// privacy audit (`TaskPrivacyAudit`) calibrate with this one function.
     public static func privateRunCost(
-        targetEpsilon: Double, delta: Double, samplingRate: Double, steps: Int, method: AccountingMethod
+        targetEpsilon: Double, delta: Double, samplingRate: Double, steps: Int, method: AccountingMethod,
+        evaluationShare: Double
     ) throws(VeilError) -> (calibration: NoiseCalibration, evaluationSigma: Double, mechanism: PrivacyMechanism) {
-        let (evaluationSigma, evaluation) = evaluationRelease(targetEpsilon: targetEpsilon, delta: delta)
+        let (evaluationSigma, evaluation) = evaluationRelease(targetEpsilon: targetEpsilon, delta: delta, share: evaluationShare)
         let calibration = try NoiseCalibration.calibrate(
             targetEpsilon: targetEpsilon, delta: delta, samplingRate: samplingRate, steps: steps, method: method,
             alongside: [evaluation])

@@ -228,7 +228,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
             task: task, isPrivate: !nonPrivate, targetEpsilon: nonPrivate ? nil : epsilon, delta: delta, model: model,
             hiddenSizes: hidden, sequence: sequence, epochs: epochs, batchSize: batchSize, clippingNorm: clip,
             learningRate: rate, window: window, windowDays: windowDays, horizonDays: horizon, seed: seed,
-            accountant: policy.privacy.accountant)
+            accountant: policy.privacy.accountant, evaluationShare: policy.training.evaluationShare)
     }
 }
 
@@ -255,12 +255,15 @@ public struct TrainingPlan: Sendable, Hashable {
     public var seed: UInt64?
     /// The accountant σ is calibrated with and ε is reported by: the policy's, which the ledger charges with.
     public var accountant: AccountantKind
+    /// The share of a private feature-row run's budget (zCDP ρ) that pays for its private evaluation:
+    /// the policy's `training.evaluation_share` (`BudgetShare`).
+    public var evaluationShare: Double
 
     public init(
         task: PredictionTask, isPrivate: Bool, targetEpsilon: Double?, delta: Double, model: ModelFamily,
         hiddenSizes: [Int], sequence: Sequence? = nil, epochs: Int, batchSize: Int, clippingNorm: Double,
         learningRate: Double, window: FeatureWindow, windowDays: Int?, horizonDays: Int, seed: UInt64?,
-        accountant: AccountantKind
+        accountant: AccountantKind, evaluationShare: Double = Policy.Training().evaluationShare
     ) {
         self.task = task
         self.isPrivate = isPrivate
@@ -278,6 +281,7 @@ public struct TrainingPlan: Sendable, Hashable {
         self.horizonDays = horizonDays
         self.seed = seed
         self.accountant = accountant
+        self.evaluationShare = evaluationShare
     }
 
     /// The default cutoff: the end of the UTC day holding the latest stored event (the next 00:00 UTC)

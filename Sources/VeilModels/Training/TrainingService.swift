@@ -35,11 +35,11 @@ import VeilStore
 ///   `query.run` record) before it reads; both precede every other read. A failed selection leaves
 ///   both spent.
 public final class TrainingService: Sendable {
-    private let policy: LoadedPolicy
-    private let master: SecretBytes
-    private let events: any EventStore
+    let policy: LoadedPolicy
+    let master: SecretBytes
+    let events: any EventStore
     private let vault: any IdentityVault
-    private let budget: BudgetService
+    let budget: BudgetService
     private let models: ModelRegistry
     private let clock: WallClock
     /// Selects a sequence model's item vocabulary with DP when the policy names no catalogue.
@@ -87,7 +87,8 @@ public final class TrainingService: Sendable {
             samplingRate: samplingRate, steps: steps, delta: plan.delta,
             targetEpsilon: target - (selectionEpsilon(plan) ?? 0), accountant: plan.accountant,
             alongside: plan.sequence == nil
-                ? [TrainingPipeline.evaluationRelease(targetEpsilon: target, delta: plan.delta).mechanism] : [])
+                ? [TrainingPipeline.evaluationRelease(targetEpsilon: target, delta: plan.delta, share: plan.evaluationShare).mechanism]
+                : [])
     }
 
     /// The ε a sequence run leaves to its DP vocabulary selection (its model is calibrated to the rest):
@@ -97,7 +98,7 @@ public final class TrainingService: Sendable {
     }
 
     /// n, the registered identities (metadata only), checked against the plan's batch size.
-    private func population(for plan: TrainingPlan) async throws -> Int {
+    func population(for plan: TrainingPlan) async throws -> Int {
         let population = try await vault.identityCount()
         guard population >= 2 else {
             throw VeilError(.invalidInput, field: "data", "there are no users to train on; ingest events first")
@@ -110,7 +111,7 @@ public final class TrainingService: Sendable {
     }
 
     /// The sampling rate and steps a private run of `plan` is accounted with, over `population` users.
-    private static func privateRun(_ plan: TrainingPlan, population: Int) -> (samplingRate: Double, steps: Int) {
+    static func privateRun(_ plan: TrainingPlan, population: Int) -> (samplingRate: Double, steps: Int) {
         let shape = DPSGDConfiguration(
             noiseMultiplier: 1, clippingNorm: plan.clippingNorm, expectedBatchSize: plan.batchSize,
             epochs: plan.epochs, optimizer: plan.optimizer, population: population)
@@ -159,10 +160,13 @@ public final class TrainingService: Sendable {
             var purpose = "train \(plan.task.rawValue) model (\(plan.model.rawValue))"
             if plan.sequence == nil {
                 let cost = try TrainingPipeline.privateRunCost(
-                    targetEpsilon: target, delta: plan.delta, samplingRate: run.samplingRate, steps: run.steps, method: method)
+                    targetEpsilon: target, delta: plan.delta, samplingRate: run.samplingRate, steps: run.steps, method: method,
+                    evaluationShare: plan.evaluationShare)
                 run.noiseMultiplier = cost.calibration.noiseMultiplier
                 run.epsilon = cost.calibration.epsilon
-                run.split = try Self.split(cost.mechanism, evaluationSigma: cost.evaluationSigma, delta: plan.delta, method: method)
+                run.split = try ModelCard.PrivacySplit(
+                    cost.mechanism, evaluationShare: plan.evaluationShare, evaluationSigma: cost.evaluationSigma,
+                    delta: plan.delta, method: method)
                 mechanism = cost.mechanism
                 purpose += " with private evaluation"
             } else {
@@ -200,8 +204,10 @@ public final class TrainingService: Sendable {
             trained = try await trainRows(plan: plan, schema: schema, population: population, run: &run, progress: progress)
         }
 
-        // h) card + artifact → registry (candidate) → audit.
+        // h) card + artifact → registry (candidate) → audit. The exact holdout statistics stay in the card
+        //    and the file only where the policy allows.
         var card = makeCard(plan: plan, schema: schema, population: population, run: run, trained: trained)
+        if !policy.policy.training.exactHoldoutMetrics { card = try card.withoutExactMetrics() }
         let registered = card
         let record = try await models.register(
             artifact: try trained.file(card), task: plan.task.rawValue, isPrivate: plan.isPrivate, epsilon: run.epsilon,
@@ -326,7 +332,7 @@ public final class TrainingService: Sendable {
     }
 
     /// `examples` split into training and holdout users by the keyed split (`TrainingPipeline.isHoldout`).
-    private func split<Example>(_ examples: [Example], pseudonym: KeyPath<Example, Pseudonym>) -> (train: [Example], holdout: [Example]) {
+    func split<Example>(_ examples: [Example], pseudonym: KeyPath<Example, Pseudonym>) -> (train: [Example], holdout: [Example]) {
         let key = TrainingPipeline.splitKey(master: master)
         var train: [Example] = []
         var holdout: [Example] = []
@@ -340,7 +346,7 @@ public final class TrainingService: Sendable {
         return (train, holdout)
     }
 
-    private static let emptySplit = VeilError(
+    static let emptySplit = VeilError(
         .invalidInput, field: "cutoff",
         "no labelled users on one side of the train/holdout split in this window; check --cutoff and --window")
 
@@ -399,10 +405,7 @@ public final class TrainingService: Sendable {
             : [
                 "epsilon covers the model parameters (user-level DP: one example per user); sequence models have no private_metrics yet",
             ]
-        notes += [
-            "NOT FOR RELEASE: metrics, baselines and the train/holdout counts are exact, computed on the protected users and not covered by epsilon",
-            "the number of users (population) is treated as public",
-        ]
+        notes += [ModelCard.exactNote, "the number of users (population) is treated as public"]
         var totalEpsilon: Double?
         if let vocabulary = trained.sequence?.vocabulary, let selection = vocabulary.epsilon {
             totalEpsilon = (run.epsilon ?? 0) + selection
@@ -425,19 +428,6 @@ public final class TrainingService: Sendable {
             accountant: plan.isPrivate ? ModelCard.accountantDescription(plan.accountant) : nil, seeded: plan.seed != nil,
             privacySplit: run.split, privateMetrics: trained.privateMetrics, metrics: trained.metrics, baselines: trained.baselines, trainCount: trained.trainCount,
             holdoutCount: trained.holdoutCount, policyHash: policy.hash, notes: notes)
-    }
-
-    /// Each part's ε alone at `delta`, for the card and the audit record.
-    private static func split(
-        _ mechanism: PrivacyMechanism, evaluationSigma: Double, delta: Double, method: AccountingMethod
-    ) throws(VeilError) -> ModelCard.PrivacySplit {
-        guard case let .composition(parts) = mechanism, parts.count == 2 else {
-            throw VeilError(.integrity, field: "mechanism", "a private run is charged as its training and its evaluation")
-        }
-        let epsilons = parts.map { PrivacyAccountant.epsilon(composing: [$0], delta: delta, method: method) }
-        return ModelCard.PrivacySplit(
-            evaluationShare: TrainingPipeline.evaluationShare, evaluationNoiseSigma: evaluationSigma,
-            trainingEpsilon: epsilons[0], evaluationEpsilon: epsilons[1], charged: mechanism)
     }
 
     private func auditDetails(card: ModelCard, role: Role) -> [String: JSONValue] {

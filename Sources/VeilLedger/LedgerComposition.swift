@@ -1,0 +1,171 @@
+import Synchronization
+import VeilPrivacy
+import VeilStore
+
+/// The composition of one dataset's committed spends as a reservation's decision needs it — the
+/// dataset's, and each capped role's and capped principal's — kept between decisions, so that a
+/// decision decodes and composes only the spends committed since the one before instead of every
+/// spend's mechanism JSON each time (which made a reservation's time grow with the ledger and kept
+/// the ledger's lock held while it ran).
+///
+/// Contract: `composed(_:)` returns exactly — bit for bit — the accountants that composing the
+/// decoded mechanisms of all `spends` from scratch, in order, gives (`PrivacyAccountant` composes one
+/// release at a time in the order given, so composing the new spends onto the kept state is the same
+/// computation). The kept state is used only when `spends` starts with the spends it was made from,
+/// compared by id, mechanism JSON, role and principal — everything the composition reads — so a
+/// store that holds other spends or fewer (a restored database, a group that failed to commit after
+/// its decisions ran) is composed from scratch. Only the spends a decision is handed are kept, never
+/// the request it decides on, and keeping is invisible to the caller: a decision stays pure. The
+/// dataset's composition with the last request decided on (`datasetEpsilon`) is remembered apart:
+/// when the next ledger is the kept one plus exactly that release — the request was granted — it is
+/// taken as the dataset's composition instead of composing the release a second time (the same
+/// computation on the same state, so the same bits).
+final class LedgerComposition: Sendable {
+    /// Spends composed onto one accountant, and how many.
+    struct Running: Sendable {
+        private(set) var accountant: PrivacyAccountant
+        private(set) var count = 0
+
+        init(_ method: AccountingMethod) { accountant = PrivacyAccountant(method) }
+
+        mutating func compose(_ mechanism: PrivacyMechanism) {
+            accountant.compose(mechanism)
+            count += 1
+        }
+
+        /// ε at `delta` of what is composed; 0 when nothing is.
+        func spent(delta: Double) -> Double { count == 0 ? 0 : accountant.epsilon(delta: delta) }
+
+        /// ε at `delta` of what is composed, then `candidate`.
+        func epsilon(then candidate: PrivacyMechanism, delta: Double) -> Double {
+            var composed = accountant
+            composed.compose(candidate)
+            return composed.epsilon(delta: delta)
+        }
+    }
+
+    /// The composition of a list of spends.
+    struct Composed: Sendable {
+        /// What identifies each composed spend, in order: a later list must start with these.
+        fileprivate var keys: [Key] = []
+        /// Which fresh start these spends were composed from (a remembered request matches only its own).
+        fileprivate var generation = 0
+        /// The dataset's spends.
+        var dataset: Running
+        /// The spends of each role with a cap.
+        var roles: [String: Running]
+        /// The spends of each principal with a cap.
+        var principals: [String: Running]
+
+        /// The composition of a role's spends (nothing composed for a role that has none).
+        func role(_ name: String, method: AccountingMethod) -> Running { roles[name] ?? Running(method) }
+
+        /// The composition of a principal's spends (nothing composed for one that has none).
+        func principal(_ name: String, method: AccountingMethod) -> Running { principals[name] ?? Running(method) }
+    }
+
+    /// What the composition reads of a spend.
+    fileprivate struct Key: Sendable {
+        let id: Int64?
+        let mechanism: String
+        let role: String
+        let principal: String
+
+        init(_ spend: BudgetSpend) {
+            id = spend.id
+            mechanism = spend.mechanism
+            role = spend.role
+            principal = spend.principal
+        }
+
+        /// Whether `spend` is the spend this key was made from, as far as the composition reads it.
+        func identifies(_ spend: BudgetSpend) -> Bool {
+            id == spend.id && mechanism == spend.mechanism && role == spend.role && principal == spend.principal
+        }
+    }
+
+    private let method: AccountingMethod
+    private let cappedRoles: Set<String>
+    private let cappedPrincipals: Set<String>
+    private let decode: @Sendable (String) throws -> PrivacyMechanism
+    /// The dataset's composition after a request was composed onto a kept composition.
+    private struct Candidate: Sendable {
+        let generation: Int
+        let base: Int
+        let mechanism: PrivacyMechanism
+        let dataset: Running
+    }
+
+    private struct State: Sendable {
+        var composed: Composed?
+        var generations = 0
+        var candidate: Candidate?
+    }
+
+    private let state = Mutex(State())
+
+    /// - Parameters:
+    ///   - cappedRoles, cappedPrincipals: whose spends are composed apart (the policy's caps).
+    ///   - decode: a stored mechanism JSON's mechanism; throws for a damaged ledger.
+    init(
+        method: AccountingMethod, cappedRoles: Set<String>, cappedPrincipals: Set<String>,
+        decode: @escaping @Sendable (String) throws -> PrivacyMechanism
+    ) {
+        self.method = method
+        self.cappedRoles = cappedRoles
+        self.cappedPrincipals = cappedPrincipals
+        self.decode = decode
+    }
+
+    /// The composition of `spends` (in order); see the type's contract.
+    func composed(_ spends: [BudgetSpend]) throws -> Composed {
+        try state.withLock { state in
+            var composed = state.composed ?? fresh(&state)
+            if !extends(spends, composed.keys) { composed = fresh(&state) }
+            composed.keys.reserveCapacity(spends.count)
+            for spend in spends[composed.keys.count...] {
+                let mechanism = try decode(spend.mechanism)
+                if let candidate = state.candidate, candidate.generation == composed.generation, candidate.base == composed.keys.count,
+                    candidate.mechanism == mechanism
+                {
+                    composed.dataset = candidate.dataset
+                } else {
+                    composed.dataset.compose(mechanism)
+                }
+                if cappedRoles.contains(spend.role) { composed.roles[spend.role, default: Running(method)].compose(mechanism) }
+                if cappedPrincipals.contains(spend.principal) {
+                    composed.principals[spend.principal, default: Running(method)].compose(mechanism)
+                }
+                composed.keys.append(Key(spend))
+            }
+            state.composed = composed
+            return composed
+        }
+    }
+
+    /// ε at `delta` of the dataset's spends in `composed`, then `candidate` (the request a decision
+    /// decides on); remembered for the next `composed(_:)` (see the type's contract).
+    func datasetEpsilon(_ composed: Composed, then candidate: PrivacyMechanism, delta: Double) -> Double {
+        var after = composed.dataset
+        after.compose(candidate)
+        let remembered = Candidate(generation: composed.generation, base: composed.keys.count, mechanism: candidate, dataset: after)
+        state.withLock { $0.candidate = remembered }
+        return after.spent(delta: delta)
+    }
+
+    /// The ids of the spends the kept composition was made from, in order (for tests).
+    func keptSpendIDs() -> [Int64?] { state.withLock { $0.composed?.keys.map(\.id) ?? [] } }
+
+    private func fresh(_ state: inout State) -> Composed {
+        state.generations += 1
+        return Composed(generation: state.generations, dataset: Running(method), roles: [:], principals: [:])
+    }
+
+    /// Whether `spends` starts with the spends `keys` were made from.
+    private func extends(_ spends: [BudgetSpend], _ keys: [Key]) -> Bool {
+        guard spends.count >= keys.count else { return false }
+        // The newest first: a list that does not extend the kept one usually differs at its end.
+        for index in keys.indices.reversed() where !keys[index].identifies(spends[index]) { return false }
+        return true
+    }
+}

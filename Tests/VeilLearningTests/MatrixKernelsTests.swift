@@ -1,0 +1,93 @@
+import Testing
+import VeilCrypto
+@testable import VeilLearning
+
+/// `MatrixKernels`' register-tiled products against the textbook triple loop, bit for bit, in `Float`
+/// and `Double`: every result element is summed in index order, whatever the tile edges. The shapes
+/// cover full tiles, a last partial row tile (m mod 4 ≠ 0), columns past the last 8-wide block, row
+/// strides wider than the rows, k = 0 and 1, accumulating into old values and overwriting them, and
+/// the outer products with and without row weights.
+@Suite struct MatrixKernelsTests {
+    /// (m, k, n): rows of the result, the shared dimension, columns of the result.
+    static let shapes = [
+        (16, 64, 192), (9, 5, 17), (4, 8, 8), (1, 3, 7), (6, 1, 24), (5, 0, 9), (13, 11, 3), (3, 33, 40),
+    ]
+
+    @Test(arguments: [false, true])
+    func multiplyEqualsTheTripleLoop(accumulate: Bool) {
+        check(Float.self, accumulate: accumulate)
+        check(Double.self, accumulate: accumulate)
+    }
+
+    @Test(arguments: [false, true])
+    func outerProductsEqualTheTripleLoop(weighted: Bool) {
+        checkOuter(Float.self, weighted: weighted)
+        checkOuter(Double.self, weighted: weighted)
+    }
+
+    /// Random values in ±1 whose products round (so a reordered sum would show).
+    private static func values<S: ComputeScalar>(_ count: Int, seed: UInt64) -> [S] {
+        var generator = ChaChaNoiseGenerator(seed: seed)
+        return (0..<count).map { _ in S(Double.random(in: -1...1, using: &generator)) }
+    }
+
+    private func check<S: ComputeScalar>(_: S.Type, accumulate: Bool) {
+        for (index, (m, k, n)) in Self.shapes.enumerated() {
+            let lda = k + 2, ldb = n + 3, ldc = n + 1
+            let a: [S] = Self.values(m * lda, seed: UInt64(10 + index))
+            let b: [S] = Self.values(max(k, 1) * ldb, seed: UInt64(30 + index))
+            let old: [S] = Self.values(m * ldc, seed: UInt64(50 + index))
+            var expected = old
+            for i in 0..<m {
+                for j in 0..<n {
+                    var sum: S = accumulate ? old[i * ldc + j] : 0
+                    for p in 0..<k { sum += a[i * lda + p] * b[p * ldb + j] }
+                    expected[i * ldc + j] = sum
+                }
+            }
+            var result = old
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    result.withUnsafeMutableBufferPointer { c in
+                        MatrixKernels.multiply(
+                            a.baseAddress!, lda, b.baseAddress!, ldb, into: c.baseAddress!, ldc, m: m, k: k, n: n,
+                            accumulate: accumulate)
+                    }
+                }
+            }
+            #expect(result == expected, "\(S.self) m \(m) k \(k) n \(n) accumulate \(accumulate)")
+        }
+    }
+
+    private func checkOuter<S: ComputeScalar>(_: S.Type, weighted: Bool) {
+        // Here m is the rows summed over and k × n the result, as in a per-example weight gradient.
+        for (index, (k, m, n)) in Self.shapes.enumerated() {
+            let lda = k + 2, ldb = n + 3, ldc = n + 1
+            let a: [S] = Self.values(max(m, 1) * lda, seed: UInt64(70 + index))
+            let b: [S] = Self.values(max(m, 1) * ldb, seed: UInt64(90 + index))
+            let weights: [S] = Self.values(max(m, 1), seed: UInt64(110 + index))
+            let old: [S] = Self.values(k * ldc, seed: UInt64(130 + index))
+            var expected = old
+            for p in 0..<k {
+                for j in 0..<n {
+                    var sum = old[p * ldc + j]
+                    for r in 0..<m { sum += ((weighted ? weights[r] : 1) * a[r * lda + p]) * b[r * ldb + j] }
+                    expected[p * ldc + j] = sum
+                }
+            }
+            var result = old
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    weights.withUnsafeBufferPointer { w in
+                        result.withUnsafeMutableBufferPointer { c in
+                            MatrixKernels.accumulateOuterProducts(
+                                a.baseAddress!, lda, b.baseAddress!, ldb, rowWeights: weighted ? w.baseAddress! : nil,
+                                into: c.baseAddress!, ldc, m: m, k: k, n: n)
+                        }
+                    }
+                }
+            }
+            #expect(result == expected, "\(S.self) m \(m) k \(k) n \(n) weighted \(weighted)")
+        }
+    }
+}

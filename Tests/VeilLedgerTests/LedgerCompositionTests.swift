@@ -1,0 +1,149 @@
+import Foundation
+import Testing
+import VeilCore
+import VeilPrivacy
+import VeilStore
+import VeilTestSupport
+@testable import VeilLedger
+
+/// A reservation's decision composes only the spends committed since the one before
+/// (`LedgerComposition`); what it composes must stay, bit for bit, what composing every spend from
+/// scratch gives — for the dataset, each capped role and each capped principal — and a ledger that
+/// does not extend the kept spends (a restored database, a group that failed to commit) must be
+/// composed from scratch.
+@Suite struct LedgerCompositionTests {
+    private static let delta = 1e-6
+    private static let methods = [AccountingMethod(.pld), .rdp]
+    private static let mechanisms: [PrivacyMechanism] = [
+        .pureEpsilon(epsilon: 0.05), .laplace(epsilon: 0.1, count: 2), .gaussian(noiseMultiplier: 4, count: 1),
+        .subsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1, steps: 100), .discreteGaussian(sigma: 8, sensitivity: 1, count: 3),
+    ]
+    private static let roles = ["analyst", "trainer", "admin"]
+    private static let principals = ["alice", "bob", "cli"]
+
+    /// 60 spends drawn with a fixed seed: mechanisms, roles and principals mixed.
+    private static func spends(seed: UInt64 = 7, count: Int = 60, firstID: Int64 = 1) throws -> [BudgetSpend] {
+        var random = SplitMix64(seed: seed)
+        return try (0..<count).map { index in
+            BudgetSpend(
+                id: firstID + Int64(index), dataset: "shop", principal: principals.randomElement(using: &random)!,
+                role: roles.randomElement(using: &random)!, purpose: "release \(index)",
+                mechanism: try BudgetService.encode(mechanisms.randomElement(using: &random)!), epsilon: 0, delta: delta,
+                cumulativeEpsilon: 0, createdMillis: 0)
+        }
+    }
+
+    private static func composition(_ method: AccountingMethod) -> LedgerComposition {
+        LedgerComposition(method: method, cappedRoles: ["analyst", "trainer"], cappedPrincipals: ["alice"], decode: BudgetService.decode)
+    }
+
+    /// ε of the spends `include` keeps, composed from scratch.
+    private static func fromScratch(
+        _ spends: [BudgetSpend], method: AccountingMethod, _ include: (BudgetSpend) -> Bool = { _ in true }
+    ) throws -> Double {
+        let kept = try spends.filter(include).map { try BudgetService.decode($0.mechanism) }
+        return kept.isEmpty ? 0 : PrivacyAccountant.epsilon(composing: kept, delta: delta, method: method)
+    }
+
+    /// Each decision handed one more spend than the one before: the kept composition equals the
+    /// composition from scratch after every spend, for the dataset, the capped roles and principal,
+    /// and with a candidate composed after them.
+    @Test(arguments: methods) func growingLedgerMatchesCompositionFromScratch(method: AccountingMethod) throws {
+        let spends = try Self.spends()
+        let composition = Self.composition(method)
+        let candidate = PrivacyMechanism.laplace(epsilon: 0.2, count: 1)
+        for count in [0, 1, 2, 3, 10, 11, 30, 31, 59, 60] {
+            let prefix = Array(spends.prefix(count))
+            let composed = try composition.composed(prefix)
+            #expect(composed.dataset.spent(delta: Self.delta) == (try Self.fromScratch(prefix, method: method)))
+            let withCandidate = try prefix.map { try BudgetService.decode($0.mechanism) } + [candidate]
+            #expect(
+                composed.dataset.epsilon(then: candidate, delta: Self.delta)
+                    == PrivacyAccountant.epsilon(composing: withCandidate, delta: Self.delta, method: method))
+            for role in ["analyst", "trainer"] {
+                #expect(
+                    composed.role(role, method: method).spent(delta: Self.delta)
+                        == (try Self.fromScratch(prefix, method: method) { $0.role == role }), "role \(role) after \(count) spends")
+            }
+            #expect(
+                composed.principal("alice", method: method).spent(delta: Self.delta)
+                    == (try Self.fromScratch(prefix, method: method) { $0.principal == "alice" }))
+            #expect(composition.keptSpendIDs() == prefix.map(\.id))
+        }
+    }
+
+    /// Decisions as a ledger runs them: each composes its request after the kept spends
+    /// (`datasetEpsilon`), and the next is handed the ledger with that release when it was granted,
+    /// or without it when it was refused (every third). The request's composition is taken over for a
+    /// granted one; every answer equals the composition from scratch, bit for bit.
+    @Test(arguments: methods) func aGrantedRequestsCompositionIsTakenOverExactly(method: AccountingMethod) throws {
+        let spends = try Self.spends(count: 30)
+        let composition = Self.composition(method)
+        var ledger: [BudgetSpend] = []
+        for (index, spend) in spends.enumerated() {
+            let composed = try composition.composed(ledger)
+            #expect(composed.dataset.spent(delta: Self.delta) == (try Self.fromScratch(ledger, method: method)))
+            let request = try BudgetService.decode(spend.mechanism)
+            let mechanisms = try ledger.map { try BudgetService.decode($0.mechanism) }
+            #expect(
+                composition.datasetEpsilon(composed, then: request, delta: Self.delta)
+                    == PrivacyAccountant.epsilon(composing: mechanisms + [request], delta: Self.delta, method: method))
+            if index % 3 != 2 { ledger.append(spend) }
+        }
+        #expect(try composition.composed(ledger).dataset.spent(delta: Self.delta) == (try Self.fromScratch(ledger, method: method)))
+    }
+
+    /// A ledger that does not extend the kept spends is composed from scratch: one with fewer spends
+    /// (restored), one whose newest kept spend never committed (a failed group: the next spends carry
+    /// other ids), and one whose kept spend changed role.
+    @Test(arguments: methods) func aLedgerThatDoesNotExtendTheKeptOneIsComposedFromScratch(method: AccountingMethod) throws {
+        let spends = try Self.spends()
+        let composition = Self.composition(method)
+        _ = try composition.composed(spends)
+
+        let restored = Array(spends.prefix(20))
+        #expect(try composition.composed(restored).dataset.spent(delta: Self.delta) == (try Self.fromScratch(restored, method: method)))
+        #expect(composition.keptSpendIDs() == restored.map(\.id))
+
+        let failedGroup = Array(spends.prefix(19)) + (try Self.spends(seed: 99, count: 5, firstID: 1_000))
+        let composed = try composition.composed(failedGroup)
+        #expect(composed.dataset.spent(delta: Self.delta) == (try Self.fromScratch(failedGroup, method: method)))
+        #expect(
+            composed.principal("alice", method: method).spent(delta: Self.delta)
+                == (try Self.fromScratch(failedGroup, method: method) { $0.principal == "alice" }))
+
+        var changed = failedGroup
+        changed[3].role = changed[3].role == "analyst" ? "trainer" : "analyst"
+        #expect(
+            try composition.composed(changed).role("analyst", method: method).spent(delta: Self.delta)
+                == (try Self.fromScratch(changed, method: method) { $0.role == "analyst" }))
+    }
+
+    /// A damaged mechanism fails the decision and keeps nothing of the list it was handed.
+    @Test func aDamagedMechanismIsAnIntegrityErrorAndKeepsNothing() throws {
+        var spends = try Self.spends(count: 5)
+        let composition = Self.composition(.rdp)
+        _ = try composition.composed(Array(spends.prefix(3)))
+        spends[4].mechanism = "{\"pure_epsilon\":"
+        #expect(throws: VeilError.self) { try composition.composed(spends) }
+        #expect(composition.keptSpendIDs() == spends.prefix(3).map(\.id))
+    }
+
+    /// After two spends and a refusal (the decision threw inside the store's transaction), the
+    /// reservation's kept composition is the store's two spends: the refused release is not in it.
+    @Test func aRefusedReservationLeavesTheCompositionNoFurtherThanTheStore() async throws {
+        let training = PrivacyMechanism.subsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1, steps: 1000)
+        let stores = try ScratchStores.open()
+        var policy = Policy()
+        policy.budget.totalEpsilon =
+            PrivacyAccountant.epsilon(composing: [training, training], delta: 1e-6, method: AccountingMethod(.pld)) + 0.01
+        policy.budget.maxEpsilonPerRequest = policy.budget.totalEpsilon
+        let service = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
+        for purpose in ["train purchase", "train churn", "train again"] {
+            _ = try? await service.reserve(BudgetRequest(principal: "cli", role: .trainer, purpose: purpose, mechanism: training))
+        }
+        let stored = try await stores.ledger.spends(dataset: policy.dataset)
+        #expect(try stored.map { try BudgetService.decode($0.mechanism) } == [training, training])
+        #expect(service.composition.keptSpendIDs() == stored.map(\.id))
+    }
+}

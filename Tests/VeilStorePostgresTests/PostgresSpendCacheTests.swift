@@ -1,0 +1,93 @@
+import Foundation
+import PostgresNIO
+import Synchronization
+import Testing
+import VeilAudit
+import VeilCore
+import VeilCrypto
+import VeilStore
+import VeilTestSupport
+
+@testable import VeilStorePostgres
+
+/// A reservation group reads only the spends committed since its process last saw the ledger
+/// (`PostgresSpendCache`); every decision must still see exactly the dataset's rows, whichever
+/// replica wrote them, and a database that no longer holds the kept list unchanged (a restore) must
+/// be read whole.
+@Suite(.enabled(if: PostgresTestCluster.unavailableReason == nil, "PostgreSQL is not installed"))
+struct PostgresSpendCacheTests {
+    /// Two replicas' ledgers on one database (one signing key: one chain).
+    private static func replicas() async throws -> (PostgresLedgerStore, PostgresLedgerStore, [VeilPostgresDatabase]) {
+        let database = try await PostgresTestDatabase.migrated()
+        let other = try await VeilPostgresDatabase.open(database.location)
+        let configuration = StoreConfiguration(sealer: AuditSigner(signingKey: .generate()))
+        return (
+            PostgresLedgerStore(chain: PostgresAuditChain(database: database, configuration: configuration)),
+            PostgresLedgerStore(chain: PostgresAuditChain(database: other, configuration: configuration)), [database, other]
+        )
+    }
+
+    /// Reserves one spend named `purpose` and returns it with the ids and purposes its decision saw.
+    private static func reserve(_ ledger: PostgresLedgerStore, _ purpose: String) async throws -> (BudgetSpend, [String]) {
+        let seen = Mutex<[String]>([])
+        let spend = try await ledger.reserve(dataset: "shop", policyHash: nil) { existing in
+            seen.withLock { $0 = existing.map { "\($0.id ?? 0):\($0.purpose)" } }
+            let spend = BudgetSpend(
+                dataset: "shop", principal: "analyst-1", role: "analyst", purpose: purpose,
+                mechanism: #"{"epsilon":0.1,"mechanism":"pure_epsilon"}"#, epsilon: 0.1, delta: 1e-6,
+                cumulativeEpsilon: 0.1 * Double(existing.count + 1), createdMillis: 1_795_435_200_000)
+            return LedgerEntry(
+                spend: spend, audit: AuditDraft(actor: "analyst-1", action: .budgetSpend, details: ["purpose": .string(purpose)]))
+        }
+        return (spend, seen.withLock { $0 })
+    }
+
+    private static func rows(_ ledger: PostgresLedgerStore) async throws -> [String] {
+        try await ledger.spends(dataset: "shop").map { "\($0.id ?? 0):\($0.purpose)" }
+    }
+
+    /// Two replicas reserving in turn: each decision sees every row before it, and after its first
+    /// group each replica reads only the newer rows.
+    @Test func interleavedReplicasSeeEveryEarlierSpendReadingOnlyNewRows() async throws {
+        let (a, b, databases) = try await Self.replicas()
+        defer { for database in databases { database.close() } }
+        for index in 0..<6 {
+            let ledger = index % 3 == 0 ? b : a
+            let before = try await Self.rows(ledger)
+            let (_, seen) = try await Self.reserve(ledger, "spend \(index)")
+            #expect(seen == before, "spend \(index)")
+        }
+        #expect(a.spendCache.wholeLedgerReads == 1)
+        #expect(b.spendCache.wholeLedgerReads == 1)
+    }
+
+    /// A restore to before the kept list's last spend, then another replica spending again with the
+    /// same id and record seq: the kept anchor's record hash no longer matches, so the ledger is read
+    /// whole and the decision sees the restored rows, not the kept ones.
+    @Test func aRestoreBeforeTheKeptSpendIsReadWhole() async throws {
+        let (a, b, databases) = try await Self.replicas()
+        defer { for database in databases { database.close() } }
+        for index in 0..<3 { _ = try await Self.reserve(a, "kept \(index)") }
+        let (last, _) = try await Self.reserve(a, "lost")
+        let database = databases[0]
+        // What a restore of a backup taken before "lost" leaves: its row, its record and the ids after it gone.
+        try await database.withConnection("restore") { connection in
+            let id = last.id ?? 0
+            let seq = Int64(last.auditSeq ?? 0)
+            try await connection.query("DELETE FROM budget_spends WHERE id = \(id)", logger: database.logger).drain()
+            try await connection.query("DELETE FROM audit_records WHERE seq = \(seq)", logger: database.logger).drain()
+            try await connection.query(
+                "UPDATE audit_head SET seq = r.seq, hash = r.hash FROM audit_records r WHERE r.seq = \(seq - 1)", logger: database.logger
+            ).drain()
+            try await connection.query("SELECT setval(pg_get_serial_sequence('budget_spends', 'id'), \(id - 1))", logger: database.logger)
+                .drain()
+        }
+        let (again, _) = try await Self.reserve(b, "after the restore")
+        #expect(again.id == last.id && again.auditSeq == last.auditSeq)
+        let before = try await Self.rows(a)
+        let (_, seen) = try await Self.reserve(a, "next")
+        #expect(seen == before)
+        #expect(seen.last == "\(last.id ?? 0):after the restore")
+        #expect(a.spendCache.wholeLedgerReads == 2)
+    }
+}
