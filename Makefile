@@ -1,7 +1,7 @@
 # Veil: `make demo` and `make test` work on a fresh Debian machine with Swift.
 SWIFT ?= swift
 
-.PHONY: deps build release test fuzz demo results sequence-quality movielens bench clean
+.PHONY: deps build release test fuzz demo results sequence-quality movielens bench scale clean
 
 deps:
 	@scripts/install-deps.sh
@@ -46,6 +46,15 @@ movielens: release
 ## Runs the benchmarks in release; one JSON object per line.
 bench: release
 	$(SWIFT) run -c release VeilBench
+
+## The scale benchmark (docs/architecture.md, "At scale"): 1 M, 5 M and 20 M events in time order and
+## grouped by user (SCALE_100M=1 adds 100 M; about 700 bytes of free disk per event under $TMPDIR).
+## One JSON object per line as each measure is taken; tens of minutes.
+scale: release
+	VEIL_SCALE_SIZES=$${VEIL_SCALE_SIZES:-1000000,5000000,20000000$(if $(SCALE_100M),$(comma)100000000)} \
+		$(SWIFT) run -c release VeilBench scale
+
+comma := ,
 
 clean:
 	rm -rf .build demo results-data sequence-data movielens-data

@@ -127,6 +127,12 @@ enum PredictBenchmarks {
     private static func approvePurchaseModel(_ context: VeilContext, shoppers: SyntheticShoppers) async throws {
         let horizon = 14
         let cutoff = Int64(shoppers.configuration.start.adding(days: days - horizon).daysSinceEpoch) * 86_400_000
+        try await approvePurchaseModel(context, cutoffMillis: cutoff, horizonDays: horizon)
+    }
+
+    /// Trains a logistic `purchase` model at ε = 1 on everything before `cutoffMillis`, labels from the
+    /// `horizonDays` after it, and approves it for serving.
+    static func approvePurchaseModel(_ context: VeilContext, cutoffMillis cutoff: Int64, horizonDays horizon: Int) async throws {
         let card = try await context.trainingService().train(
             TrainingRequest(task: .purchase, epsilon: 1, model: .logistic, cutoffMillis: cutoff, horizonDays: horizon),
             principal: "bench")
@@ -152,7 +158,7 @@ enum PredictBenchmarks {
     }
 
     /// Seconds taken by each of `serialSamples` calls of `body(i)`, ascending.
-    private static func serialLatencies(_ body: (Int) async throws -> Void) async throws -> [Double] {
+    static func serialLatencies(_ body: (Int) async throws -> Void) async throws -> [Double] {
         var sample: [Double] = []
         sample.reserveCapacity(serialSamples)
         for index in 0..<serialSamples {

@@ -20,11 +20,12 @@ let groups: [[Benchmark]] = [
     QueryBenchmarks.all,
     QualityBenchmarks.all,
     BackendBenchmarks.all,
+    ScaleBenchmarks.all,
 ]
 
 let filters = Array(CommandLine.arguments.dropFirst())
-/// Run only when named: minutes of work on 50,000 synthetic users.
-let explicitOnly = ["quality", "backends", "ledger"]
+/// Run only when named: minutes of work on 50,000 synthetic users, or on millions of events (`make scale`).
+let explicitOnly = ["quality", "backends", "ledger", "scale"]
 for benchmark in groups.joined()
 where filters.isEmpty
     ? !explicitOnly.contains(where: { benchmark.name.hasPrefix($0) })

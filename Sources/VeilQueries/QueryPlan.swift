@@ -91,12 +91,25 @@ struct QueryPlan: Sendable {
     let fromMillis: Int64?
     let toMillis: Int64?
 
-    /// What the store needs to read: the date range and the allowed types (the engine reads nothing
-    /// outside them).
+    /// What the store needs to read: the date range, the allowed types and the fields the engine uses
+    /// (`QueryEngine` reads nothing outside them).
     var eventFilter: EventFilter {
         let time = fromMillis == nil && toMillis == nil ? nil : (fromMillis ?? .min)..<(toMillis ?? .max)
         let types = EventType.allCases.filter { typeAllowed[$0.index] }
-        return EventFilter(time: time, types: types.count == EventType.allCases.count ? nil : Set(types))
+        return EventFilter(time: time, types: types.count == EventType.allCases.count ? nil : Set(types), fields: fieldsRead)
+    }
+
+    /// The optional event fields the engine reads for this plan: the category to group or filter by,
+    /// the item to group by, the price and quantity of a value, the session of an order.
+    var fieldsRead: Set<StoredEventField> {
+        var fields: Set<StoredEventField> = []
+        if groupBy == .category || categoryFilter != nil { fields.insert(.category) }
+        if groupBy == .item { fields.insert(.itemID) }
+        if let value {
+            fields.formUnion([.price, .quantity])
+            if value.isOrderLevel { fields.insert(.session) }
+        }
+        return fields
     }
     /// The group keys released whatever the data: public (policy categories, types, calendar buckets).
     let publicKeys: [String]

@@ -138,14 +138,40 @@ public struct EventFilter: Sendable, Hashable {
     public var time: Range<Int64>?
     /// Only events of these types.
     public var types: Set<EventType>?
+    /// The optional fields the reader uses (nil: every field). A scan fills these in and may leave the
+    /// others out — an empty `eventID`, nil, no properties — so a backend reads and decodes only what a
+    /// query needs. The pseudonym, epoch, type and time are always read. Not a restriction on which
+    /// events are read: `contains` ignores it.
+    public var fields: Set<StoredEventField>?
 
-    public init(time: Range<Int64>? = nil, types: Set<EventType>? = nil) {
+    public init(time: Range<Int64>? = nil, types: Set<EventType>? = nil, fields: Set<StoredEventField>? = nil) {
         self.time = time
         self.types = types
+        self.fields = fields
     }
 
     /// Every event.
     public static let all = EventFilter()
+
+    /// `event` with the fields `fields` leaves out emptied: the least a scan may return for it.
+    public func trimmed(_ event: StoredEvent) -> StoredEvent {
+        guard let fields else { return event }
+        var trimmed = event
+        for field in StoredEventField.allCases where !fields.contains(field) {
+            switch field {
+            case .eventID: trimmed.eventID = ""
+            case .session: trimmed.session = nil
+            case .itemID: trimmed.itemID = nil
+            case .category: trimmed.category = nil
+            case .price: trimmed.price = nil
+            case .quantity: trimmed.quantity = nil
+            case .rating: trimmed.rating = nil
+            case .query: trimmed.query = nil
+            case .properties: trimmed.properties = [:]
+            }
+        }
+        return trimmed
+    }
 
     /// Whether `event` passes the filter (what the store must apply; a backend may use it as is).
     public func contains(_ event: StoredEvent) -> Bool {
@@ -153,6 +179,11 @@ public struct EventFilter: Sendable, Hashable {
         if let types, !types.contains(event.type) { return false }
         return true
     }
+}
+
+/// A field of a `StoredEvent` that a scan may leave out (`EventFilter.fields`).
+public enum StoredEventField: String, Sendable, Hashable, CaseIterable {
+    case eventID, session, itemID, category, price, quantity, rating, query, properties
 }
 
 /// Where pseudonymised events live. Callers use only this protocol; each backend (`VeilStoreSQLite`,

@@ -163,8 +163,35 @@ enum EventColumn: Int32, CaseIterable {
     /// The bind index in `insertSQL` and the result index in a read of `selectList`.
     var position: Int32 { rawValue }
 
+    /// The optional field the column holds; nil for the columns every read needs.
+    var field: StoredEventField? {
+        switch self {
+        case .pid, .epoch, .type, .timestamp: nil
+        case .eventID: .eventID
+        case .sessionPID: .session
+        case .itemID: .itemID
+        case .category: .category
+        case .price: .price
+        case .quantity: .quantity
+        case .rating: .rating
+        case .query: .query
+        case .properties: .properties
+        }
+    }
+
     /// What a read of whole events selects: the rowid, then every column in order.
-    static let selectList = (["events.rowid"] + allCases.map(\.name)).joined(separator: ", ")
+    static let selectList = selectList(reading: nil)
+
+    /// The select list of a read that needs only `fields` (nil: all): the rowid, then every column at its
+    /// position, a column no field asks for selected as a constant (`''` for `event_id`, else NULL) so
+    /// SQLite neither reads nor copies it and `EventRowReader` leaves it empty.
+    static func selectList(reading fields: Set<StoredEventField>?) -> String {
+        let columns = allCases.map { column in
+            guard let fields, let field = column.field, !fields.contains(field) else { return column.name }
+            return column == .eventID ? "''" : "NULL"
+        }
+        return (["events.rowid"] + columns).joined(separator: ", ")
+    }
 
     /// Inserts one event; a known `event_id` is a duplicate and changes nothing.
     static let insertSQL = """

@@ -91,21 +91,31 @@ final class SQLiteEventStore: EventStore, IdentityVault {
         precondition(chunkSize > 0, "a chunk holds at least one event")
         guard let (sql, arguments) = Self.scanStatement(filter) else { return }
         try await database.read("events.scan") { db in
+            // The next chunk is read while `body` consumes the last one (`ChunkHandOff`).
+            let handOff = ChunkHandOff(body)
             var chunk: [StoredEvent] = []
             chunk.reserveCapacity(chunkSize)
-            try EventRowReader.forEach(sql, arguments: arguments, in: db) { event, _ in
-                chunk.append(event)
-                if chunk.count == chunkSize {
-                    try CallerError.marking { try body(chunk) }
-                    chunk.removeAll(keepingCapacity: true)
+            do {
+                try EventRowReader.forEach(sql, arguments: arguments, in: db) { event, _ in
+                    chunk.append(event)
+                    if chunk.count == chunkSize {
+                        try handOff.send(chunk)
+                        chunk = []
+                        chunk.reserveCapacity(chunkSize)
+                    }
                 }
+                if !chunk.isEmpty { try handOff.send(chunk) }
+            } catch {
+                try? handOff.finish()  // `body` runs no more once this read is over
+                throw error
             }
-            if !chunk.isEmpty { try CallerError.marking { try body(chunk) } }
+            try handOff.finish()
         }
     }
 
     /// The statement that reads what `filter` admits; nil when it admits nothing. A time range seeks
-    /// only its days' stretch of `events_day_pid`; types are tested by SQLite before a row is decoded.
+    /// only its days' stretch of `events_day_pid`; types are tested by SQLite before a row is decoded;
+    /// only the columns of `filter.fields` are read.
     static func scanStatement(_ filter: EventFilter) -> (sql: String, arguments: [EventRowReader.Argument])? {
         var conditions: [String] = []
         var arguments: [EventRowReader.Argument] = []
@@ -122,7 +132,7 @@ final class SQLiteEventStore: EventStore, IdentityVault {
             // Type names are Veil's own constants, never input.
             conditions.append("type IN (\(types.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))")
         }
-        let sql = "SELECT \(EventColumn.selectList) FROM events" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+        let sql = "SELECT \(EventColumn.selectList(reading: filter.fields)) FROM events" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
         return (sql, arguments)
     }
 

@@ -6,6 +6,29 @@ import VeilCore
 /// Contribution bounding: samples are uniform, not the first events seen, and one user's whole
 /// history moves the bounded answers by no more than the stated sensitivity.
 @Suite struct QueryBoundingTests {
+    /// The store reads only the fields a plan names (`QueryPlan.fieldsRead`): every metric, value and
+    /// grouping aggregates the same from those as from whole events (fails if the plan leaves out a
+    /// field the engine reads).
+    @Test func aPlanNamesEveryFieldTheEngineReads() async throws {
+        var events = ShopData.events(users: 300, seed: 11)
+        for index in events.indices where index % 3 == 0 { events[index].itemID = "sku-\(index % 7)" }
+        let specs = QueryGroupBy.allCases.map {
+            QuerySpec(metric: "count_events", groupBy: $0.rawValue, from: "2026-11-02", to: "2026-11-08", epsilon: 1)
+        }
+            + QueryValue.allCases.map { QuerySpec(metric: "sum", value: $0.rawValue, epsilon: 1) }
+            + [QuerySpec(metric: "sum", value: "revenue", groupBy: "category", epsilon: 1)]
+            + [QuerySpec(metric: "count_users", groupBy: "type", filter: .init(categories: ["books"]), epsilon: 1)]
+        for spec in specs {
+            let plan = try QueryPlan(spec, policy: ShopData.policy())
+            let trimmed = try await QueryEngine.aggregate(plan, events: InMemoryEvents(events: events), key: (3, 4))
+            let whole = try await QueryEngine.aggregate(plan, events: InMemoryEvents(events: events, keepsEveryField: true), key: (3, 4))
+            #expect(trimmed == whole, "\(spec.metric) \(spec.value ?? "") by \(spec.groupBy ?? "")")
+            #expect(trimmed.counts.reduce(0, +) > 0)
+        }
+        let count = try QueryPlan(QuerySpec(metric: "count_events", groupBy: "category", epsilon: 1), policy: ShopData.policy())
+        #expect(count.eventFilter.fields == [.category])
+    }
+
     /// A user with 100 purchases valued 1 … 100: the 10 kept are a uniform sample (mean ≈ 50.5), not the first 10.
     @Test func keptContributionsAreAUniformSample() async throws {
         let user = ShopData.user(1)

@@ -5,14 +5,16 @@ import VeilCrypto
 import VeilStore
 @testable import VeilQueries
 
-/// Real events held in memory, served in chunks as the contract says (only what the filter admits):
-/// the engine's input in tests of the engine (the store's scan is tested by the store contract).
+/// Real events held in memory, served in chunks as the contract says (only what the filter admits, with
+/// only the fields it names unless `keepsEveryField`): the engine's input in tests of the engine (the
+/// store's scan is tested by the store contract).
 struct InMemoryEvents: EventScanning {
     var events: [StoredEvent]
     var chunkSize = 4_096
+    var keepsEveryField = false
 
     func scanEvents(_ filter: EventFilter, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
-        let admitted = events.filter(filter.contains)
+        let admitted = events.filter(filter.contains).map { keepsEveryField ? $0 : filter.trimmed($0) }
         var start = 0
         while start < admitted.count {
             let end = min(start + chunkSize, admitted.count)

@@ -1,5 +1,7 @@
 import Foundation
+import Synchronization
 import Testing
+import VeilCore
 import VeilStore
 @testable import VeilStoreSQLite
 
@@ -14,5 +16,37 @@ import VeilStore
         #expect(table == EventColumn.allCases.map(\.name))
         #expect(EventColumn.allCases.map(\.position) == Array(1...Int32(table.count)))
         #expect(EventColumn.selectList == "events.rowid, " + table.joined(separator: ", "))
+    }
+
+    /// A scan that names the fields it needs reads only those (and the ones every read needs); the
+    /// others come back empty, and which events are read does not change.
+    @Test func aScanReadsOnlyTheFieldsItNames() async throws {
+        let scratch = ScratchDirectory()
+        let fixture = try SQLiteFixture(directory: scratch.path)
+        var purchase = event("e2", 2, at: 2_000, type: .purchase)
+        purchase.rating = 4
+        purchase.query = "socks"
+        purchase.properties = ["basket": 3]
+        _ = try await fixture.events.commit(batch([event("e1", 1, at: 1_000), purchase]))
+        let everything = try await scanned(fixture.events, EventFilter())
+        #expect(everything == [event("e1", 1, at: 1_000), purchase])
+
+        let categories = try await scanned(fixture.events, EventFilter(fields: [.category]))
+        #expect(categories.map(\.eventID) == ["", ""])
+        #expect(categories.map(\.category) == ["books", "books"])
+        #expect(categories.allSatisfy { $0.session == nil && $0.itemID == nil && $0.price == nil && $0.quantity == nil })
+        #expect(categories.allSatisfy { $0.rating == nil && $0.query == nil && $0.properties.isEmpty })
+        #expect(categories.map(\.pseudonym) == [pid(1), pid(2)] && categories.map(\.type) == [.view, .purchase])
+        #expect(categories.map(\.timestampMillis) == [1_000, 2_000] && categories.allSatisfy { $0.epoch == 1 })
+
+        let values = try await scanned(fixture.events, EventFilter(types: [.purchase], fields: [.price, .quantity, .session]))
+        #expect(values.count == 1 && values[0].price == 9.5 && values[0].quantity == 2 && values[0].session == pid(99))
+        #expect(values[0].category == nil && values[0].rating == nil && values[0].properties.isEmpty)
+    }
+
+    private func scanned(_ store: SQLiteEventStore, _ filter: EventFilter) async throws -> [StoredEvent] {
+        let events = Mutex<[StoredEvent]>([])
+        try await store.scan(filter, chunkSize: 10) { chunk in events.withLock { $0 += chunk } }
+        return events.withLock { $0 }.sorted { $0.timestampMillis < $1.timestampMillis }
     }
 }

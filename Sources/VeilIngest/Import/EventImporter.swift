@@ -393,8 +393,8 @@ public struct EventImporter: Sendable {
     private func makeReader(
         _ file: MappedFile, layout: RecordReader.CSVLayout?, range: Range<Int>? = nil, firstLine: Int? = nil
     ) -> RecordReader {
-        if let layout { return RecordReader(csv: file.bytes, layout: layout, range: range, firstLine: firstLine) }
-        return RecordReader(ndjson: file.bytes, range: range, firstLine: firstLine ?? 1)
+        if let layout { return RecordReader(csv: file.bytes, layout: layout, range: range, firstLine: firstLine, releasing: file) }
+        return RecordReader(ndjson: file.bytes, range: range, firstLine: firstLine ?? 1, releasing: file)
     }
 
     /// The outcome of validating a file while delivering it to the store.

@@ -3,6 +3,10 @@ import Glibc
 import VeilCore
 
 /// A file mapped read-only into memory, so readers can walk its bytes without copying them.
+///
+/// Pages a reader has touched count in the process's resident set (and its peak, `VmHWM`) until they
+/// are given back: a reader of a large file calls `release(from:to:)` behind itself (`RecordReader`
+/// does, every `RecordReader.releaseStride` bytes), so an import's memory does not grow with the file.
 final class MappedFile: @unchecked Sendable {
     /// The file's bytes; valid while this object lives. Never mutated.
     let bytes: UnsafeBufferPointer<UInt8>
@@ -31,6 +35,23 @@ final class MappedFile: @unchecked Sendable {
         _ = madvise(pointer, length, MADV_SEQUENTIAL)
         mapping = pointer
         bytes = UnsafeBufferPointer(start: pointer.assumingMemoryBound(to: UInt8.self), count: length)
+    }
+
+    /// The system's page size: `release(from:to:)` gives back whole pages only.
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// Gives the whole pages inside `lower..<upper` back to the kernel and returns the end of the last
+    /// page given back (`lower` when none was): they leave this process's resident set, the page cache
+    /// keeps them, and `bytes` stays readable — a page touched again is read from the file again
+    /// (the mapping is private and read-only, so it holds nothing the file does not).
+    @discardableResult
+    func release(from lower: Int, to upper: Int) -> Int {
+        let page = Self.pageSize
+        let first = (max(0, lower) + page - 1) / page * page
+        let last = min(upper, length) / page * page
+        guard let mapping, first < last else { return lower }
+        _ = madvise(mapping + first, last - first, MADV_DONTNEED)
+        return last
     }
 
     deinit {

@@ -36,6 +36,14 @@ struct RecordReader {
     private let end: Int
     private var lineNumber: Int
     private let csv: CSVLayout?
+    /// The file `bytes` maps, whose pages behind the reader it gives back (nil: a buffer of the caller's).
+    private let releasing: MappedFile?
+    /// Where the pages not yet given back start.
+    private var releasedTo: Int
+
+    /// Bytes read between two releases of the pages behind the reader (8 MiB): what a reader keeps
+    /// resident of its file, apart from the record it is on.
+    static let releaseStride = 8 << 20
 
     /// The byte offset reached (for progress).
     var offset: Int { position }
@@ -52,22 +60,32 @@ struct RecordReader {
         var bodyFirstLine: Int
     }
 
-    /// A reader of the NDJSON lines in `range` (default: all), the first being line `firstLine`.
-    init(ndjson bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>? = nil, firstLine: Int = 1) {
+    /// A reader of the NDJSON lines in `range` (default: all), the first being line `firstLine`. With
+    /// `releasing` (the file `bytes` maps), it gives the pages it has read back as it goes.
+    init(
+        ndjson bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>? = nil, firstLine: Int = 1, releasing: MappedFile? = nil
+    ) {
         self.bytes = bytes
         position = range?.lowerBound ?? 0
         end = range?.upperBound ?? bytes.count
         lineNumber = firstLine
         csv = nil
+        self.releasing = releasing
+        releasedTo = position
     }
 
-    /// A reader of the CSV rows in `range` (default: all rows after the header).
-    init(csv bytes: UnsafeBufferPointer<UInt8>, layout: CSVLayout, range: Range<Int>? = nil, firstLine: Int? = nil) {
+    /// A reader of the CSV rows in `range` (default: all rows after the header); `releasing` as for NDJSON.
+    init(
+        csv bytes: UnsafeBufferPointer<UInt8>, layout: CSVLayout, range: Range<Int>? = nil, firstLine: Int? = nil,
+        releasing: MappedFile? = nil
+    ) {
         self.bytes = bytes
         position = range?.lowerBound ?? layout.bodyStart
         end = range?.upperBound ?? bytes.count
         lineNumber = firstLine ?? layout.bodyFirstLine
         csv = layout
+        self.releasing = releasing
+        releasedTo = position
     }
 
     /// The layout of a CSV file under `mapping`: the columns it names (a header-less file), or its
@@ -148,6 +166,9 @@ struct RecordReader {
 
     /// The next record and its line number, or nil at the end of the file. Blank lines are skipped.
     mutating func next() -> (line: Int, record: ParsedRecord)? {
+        if let releasing, position - releasedTo >= Self.releaseStride {
+            releasedTo = releasing.release(from: releasedTo, to: position)
+        }
         while position < end {
             let line = Self.nextLine(bytes, &position, end: end)
             let number = lineNumber
