@@ -48,13 +48,13 @@ struct ReportCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write one model's card: registry state and review, privacy, metrics beside baselines, ROC, precision–recall and calibration plots, features, hyperparameters.",
             discussion: "Example:\n  veil report model MODEL_ID --out card.html")
-        @Argument(help: ArgumentHelp("The model id (32 hex characters).", valueName: "id"))
+        @Argument(help: ArgumentHelp("The model id, or a unique prefix of it (at least 4 hex characters, as git's).", valueName: "id"))
         var id: String
         @OptionGroup var service: ServiceOptions
         @OptionGroup var destination: Destination
 
         func run() async throws {
-            let description = try await service.withContext { try await $0.models.describe(id: id) }
+            let description = try await service.withContext { try await $0.models.describe(id: try await $0.models.resolve(id)) }
             try destination.write(ReportDocument.modelDocument(description))
         }
     }

@@ -102,8 +102,10 @@ import VeilTestSupport
         // Self-contained: no script, no external file.
         #expect(!html.contains("<script") && !html.contains("src=") && !html.contains("href=") && !html.contains("<link"))
 
+        // A unique prefix names the model, as in `veil models show`.
         let hostileCard = installation.root.appendingPathComponent("hostile.html")
-        #expect(try installation.run(["report", "model", hostile, "--out", hostileCard.path]).status == 0)
+        let byPrefix = try installation.run(["report", "model", String(hostile.prefix(8)), "--out", hostileCard.path])
+        #expect(byPrefix.status == 0, "\(byPrefix.stderr)")
         let hostileHTML = try String(contentsOf: hostileCard, encoding: .utf8)
         #expect(hostileHTML.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && !hostileHTML.contains("<script"))
 
