@@ -20,19 +20,11 @@ import Testing
         return (installation, modelID, userID)
     }
 
-    /// Whether `modelID`'s card says it beats its baselines (`quality_gate.passes`, as `models show`
-    /// gives it to the operator).
-    static func passesQualityGate(_ installation: VeilInstallation, _ modelID: String) throws -> Bool {
-        let card = ((try installation.json(["models", "show", modelID]) as? [String: Any])?["card"] as? [String: Any])
-        let gate = try #require(card?["quality_gate"] as? [String: Any], "no quality_gate on the card")
-        return try #require(gate["passes"] as? Bool)
-    }
-
     /// Approve, predict over HTTP, `veil models revoke` while the server runs, and the server's very next
     /// prediction is refused naming the revoked model; the chain records `model.revoke` and verifies.
     @Test func revokingStopsARunningServerServingAtOnce() throws {
         let (installation, modelID, userID) = try Self.trainedInstallation()
-        let override = try Self.passesQualityGate(installation, modelID) ? [] : ["--override-quality", "serving test model"]
+        let override = try installation.passesQualityGate(modelID) ? [] : ["--override-quality", "serving test model"]
         let approved = try installation.run(["models", "approve", modelID, "--note", "card checked", "--as", "ann-review"] + override)
         try #require(approved.status == 0, "\(approved.stderr)")
         let analyst = try installation.token("analyst")
@@ -120,7 +112,7 @@ import Testing
         let override = "pilot on 1% of traffic"
         let plain = ["models", "approve", modelID, "--note", "second person checked", "--as", "ann-review"]
         let record: [String: Any]?
-        if try Self.passesQualityGate(installation, modelID) {
+        if try installation.passesQualityGate(modelID) {
             let overridden = try installation.run(plain + ["--override-quality", override])
             #expect(overridden.status != 0)
             #expect(overridden.stderr.contains("override_quality: model \(modelID) beats its baselines"), "\(overridden.stderr)")

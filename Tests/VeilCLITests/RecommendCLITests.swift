@@ -78,9 +78,7 @@ import Testing
         let early = try installation.run(["score", "--task", "next_item", "--out", "early.csv"])
         #expect(early.status != 0)
         // A second principal approves (the trainer may not); an override only where the quality gate fails.
-        let shown = try #require(try installation.json(["models", "show", modelID]) as? [String: Any])
-        let passes = ((shown["card"] as? [String: Any])?["quality_gate"] as? [String: Any])?["passes"] as? Bool
-        let override = passes == true ? [] : ["--override-quality", "test model: quality is not the point"]
+        let override = try installation.passesQualityGate(modelID) ? [] : ["--override-quality", "test model: quality is not the point"]
         let approved = try installation.run(["models", "approve", modelID, "--note", "ranking metrics checked", "--as", "rev-1"] + override)
         outputs.append(approved)
         #expect(approved.status == 0, "\(approved.stderr)")

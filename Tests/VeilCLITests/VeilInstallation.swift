@@ -86,6 +86,17 @@ struct VeilInstallation: Sendable {
         try VeilProcess.run(arguments, in: root, environment: environment)
     }
 
+    /// Whether `modelID`'s card says it beats its baselines (`quality_gate.passes`, as `models show`
+    /// gives it to the operator). Tests approve with an override note only where it does not: whether a
+    /// small seeded model passes depends on the holdout, which a per-installation key draws.
+    func passesQualityGate(_ modelID: String) throws -> Bool {
+        let card = ((try json(["models", "show", modelID]) as? [String: Any])?["card"] as? [String: Any])
+        guard let gate = card?["quality_gate"] as? [String: Any], let passes = gate["passes"] as? Bool else {
+            throw HarnessError("model \(modelID) has no quality_gate.passes on its card")
+        }
+        return passes
+    }
+
     /// Runs `veil arguments... --json`, requires exit status 0, and returns the printed JSON.
     func json(_ arguments: [String]) throws -> Any {
         let result = try run(arguments + ["--json"])
