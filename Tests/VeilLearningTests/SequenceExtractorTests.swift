@@ -17,15 +17,18 @@ import VeilCore
             itemID: item, category: category, price: price)
     }
 
-    private func extractor(length: Int = 50, cutoffSecond: Int64 = 100_000, observationStart: Int64? = nil) throws -> SequenceExtractor {
+    private func extractor(
+        length: Int = 50, cutoffSecond: Int64 = 100_000, observationStart: Int64? = nil, context: Bool = false
+    ) throws -> SequenceExtractor {
         var policy = Policy()
         policy.sequences.length = length
         policy.sequences.gapBoundsSeconds = [60, 3600]
         policy.sequences.priceBounds = [10, 100]
         policy.categories = ["books", "toys"]
-        let vocabulary = try ItemVocabulary(items: ["i1", "i2", "i3"])
+        var schema = SequenceSchema(policy: policy, vocabulary: try ItemVocabulary(items: ["i1", "i2", "i3"]))
+        if context { schema.context = FeatureSchema(policy: policy) }
         return SequenceExtractor(
-            schema: SequenceSchema(policy: policy, vocabulary: vocabulary),
+            schema: schema,
             window: FeatureWindow(
                 observationStart: observationStart.map { start + $0 * 1000 }, cutoff: start + cutoffSecond * 1000,
                 horizonEnd: start + (cutoffSecond + 86_400) * 1000))
@@ -110,5 +113,36 @@ import VeilCore
         let decoded = try JSONDecoder().decode(ItemVocabulary.self, from: JSONEncoder().encode(vocabulary))
         #expect(decoded == vocabulary)
         #expect(decoded.index(of: "x") == 0)
+    }
+
+    /// With context, a sequence carries the feature-row model's features for the same user and window
+    /// (the same extractor), then the time from its last event to the cutoff one-hot over the gap buckets
+    /// (≤ 60 s, ≤ 3600 s, longer) — over the whole window, not only the L events kept.
+    @Test func theContextIsTheFeatureRowAndTheBucketedTimeToTheCutoff() throws {
+        let observed = (0..<8).map { event("e\($0)", .view, second: Int64($0) * 10, item: "i3", category: "books") }
+        let horizon = [event("h1", .purchase, second: 100_500, item: "i1", category: "toys")]
+        let rows = { (extractor: SequenceExtractor) in
+            FeatureExtractor(schema: try #require(extractor.schema.context), window: extractor.window)
+        }
+        for (cutoff, bucket) in [(100, 1), (130, 1), (131, 2), (3_000, 2), (100_000, 3)] {
+            let extractor = try extractor(length: 5, cutoffSecond: Int64(cutoff), context: true)
+            let example = try #require(extractor.example(for: (observed + horizon).shuffled()))
+            let features = try #require(try rows(extractor).example(for: observed + horizon)).features
+            #expect(extractor.schema.contextWidth == features.count + 3)
+            #expect(example.context.count == extractor.schema.contextWidth)
+            #expect(Array(example.context.prefix(features.count)) == features, "cutoff \(cutoff)")
+            // The last event is at 70 s: 30, 60, 61, 2,930 and 99,930 s before the cutoffs.
+            #expect(Array(example.context.suffix(3)) == (1...3).map { $0 == bucket ? 1 : 0 }, "cutoff \(cutoff)")
+            #expect(extractor.schema.contextNames.count == extractor.schema.contextWidth)
+            #expect(extractor.schema.contextNames.suffix(3) == ["time_to_cutoff_le_60s", "time_to_cutoff_le_3600s", "time_to_cutoff_gt_3600s"])
+        }
+        // The count of views sees all 8 events though the sequence keeps 5.
+        let extractor = try extractor(length: 5, context: true)
+        let example = try #require(extractor.example(for: observed))
+        let views = try #require(extractor.schema.context?.names.firstIndex(of: "count_view"))
+        #expect(example.length == 5)
+        #expect(example.context[views] == (try #require(extractor.schema.context)).features[views].scale(8))
+        // Without context: none.
+        #expect(try #require(try self.extractor().example(for: observed)).context.isEmpty)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VeilCore
 import VeilCrypto
 @testable import VeilLearning
 
@@ -12,17 +13,21 @@ import VeilCrypto
     static let tokenCounts = [6, 3]
 
     /// 40 sequences of 0–6 events over small vocabularies (so tokens repeat), targets at some events
-    /// (-1 elsewhere); sequence 1 is sequence 0 again.
-    static func data(classes: Int, seed: UInt64 = 61) throws -> SequenceDataset {
+    /// (-1 elsewhere), `contextWidth` context values per sequence uniform in [0, 1]; sequence 1 is
+    /// sequence 0 again.
+    static func data(classes: Int, contextWidth: Int = 0, seed: UInt64 = 61) throws -> SequenceDataset {
         var generator = ChaChaNoiseGenerator(seed: seed)
         var tokens: [Int32] = []
         var targets: [Int32] = []
         var starts = [0]
+        var context: [Double] = []
         for sequence in 0..<40 {
             if sequence == 1 {
                 tokens += tokens
                 targets += targets
+                context += context
             } else {
+                context += (0..<contextWidth).map { _ in Double.random(in: 0...1, using: &generator) }
                 for _ in 0..<Int.random(in: 0...6, using: &generator) {
                     tokens += tokenCounts.map { Int32(Int.random(in: 0..<$0, using: &generator)) }
                     targets.append(Int32(Int.random(in: -1..<classes, using: &generator)))
@@ -31,36 +36,37 @@ import VeilCrypto
             starts.append(targets.count)
         }
         return try SequenceDataset(
-            tokens: tokens, tokenCounts: tokenCounts, starts: starts, targets: targets, classCount: classes)
+            tokens: tokens, tokenCounts: tokenCounts, starts: starts, targets: targets, classCount: classes, context: context,
+            contextWidth: contextWidth)
     }
 
-    static func gru(classes: Int, seed: UInt64 = 62) -> SequenceModel<GRULayer<Double>> {
+    static func gru(classes: Int, contextWidth: Int = 0, seed: UInt64 = 62) -> SequenceModel<GRULayer<Double>> {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return SequenceModel(
-            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, scale: 0.5,
+            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth, scale: 0.5,
             makeEncoder: { GRULayer(inputs: $0, hidden: 5, parameterOffset: $1) }, using: &generator)
     }
 
-    static func cnn(classes: Int, seed: UInt64 = 63) -> SequenceModel<ConvolutionStack<Double>> {
+    static func cnn(classes: Int, contextWidth: Int = 0, seed: UInt64 = 63) -> SequenceModel<ConvolutionStack<Double>> {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return SequenceModel(
-            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, scale: 0.5,
+            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth, scale: 0.5,
             makeEncoder: { ConvolutionStack(inputs: $0, channels: 5, width: 2, depth: 2, parameterOffset: $1) },
             using: &generator)
     }
 
     /// The same models computing in `Float` (the same parameters: the initialisation draws in `Double`).
-    static func gruFloat(classes: Int, seed: UInt64 = 62) -> SequenceModel<GRULayer<Float>> {
+    static func gruFloat(classes: Int, contextWidth: Int = 0, seed: UInt64 = 62) -> SequenceModel<GRULayer<Float>> {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return SequenceModel(
-            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, scale: 0.5,
+            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth, scale: 0.5,
             makeEncoder: { GRULayer(inputs: $0, hidden: 5, parameterOffset: $1) }, using: &generator)
     }
 
-    static func cnnFloat(classes: Int, seed: UInt64 = 63) -> SequenceModel<ConvolutionStack<Float>> {
+    static func cnnFloat(classes: Int, contextWidth: Int = 0, seed: UInt64 = 63) -> SequenceModel<ConvolutionStack<Float>> {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return SequenceModel(
-            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, scale: 0.5,
+            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth, scale: 0.5,
             makeEncoder: { ConvolutionStack(inputs: $0, channels: 5, width: 2, depth: 2, parameterOffset: $1) },
             using: &generator)
     }
@@ -71,6 +77,42 @@ import VeilCrypto
 
     @Test func cnnModelGradientsNormsAndClippedSum() throws {
         for classes in [2, 4] { try checkGradients(Self.cnn(classes: classes), data: Self.data(classes: classes)) }
+    }
+
+    /// Wide and deep: the head also reads 3 context values per sequence; the gradients (the context's
+    /// head weights included) against central differences, the norms against the brute force, the
+    /// clipped sum, in `Double` and in `Float`.
+    @Test func wideModelsGradientsNormsAndClippedSum() throws {
+        for classes in [2, 4] {
+            let data = try Self.data(classes: classes, contextWidth: 3)
+            try checkGradients(Self.gru(classes: classes, contextWidth: 3), data: data)
+            try checkGradients(Self.cnn(classes: classes, contextWidth: 3), data: data)
+            try checkFloat(
+                Self.gruFloat(classes: classes, contextWidth: 3), against: Self.gru(classes: classes, contextWidth: 3), data: data)
+            try checkFloat(
+                Self.cnnFloat(classes: classes, contextWidth: 3), against: Self.cnn(classes: classes, contextWidth: 3), data: data)
+        }
+        // The context's head weights take part: the gradient there is not zero, and changing a sequence's
+        // context changes its loss.
+        let model = Self.gru(classes: 2, contextWidth: 3)
+        let data = try Self.data(classes: 2, contextWidth: 3)
+        let headWeights = model.head.weightOffset..<(model.head.weightOffset + model.head.inputs * model.head.outputs)
+        let gradient = ModelFixtures.lossAndGradient(model, data, batch: Array(0..<data.exampleCount)).gradient
+        let contextWeights = headWeights.filter { ($0 - model.head.weightOffset) / model.head.outputs >= 5 }
+        #expect(contextWeights.count == 3)
+        #expect(contextWeights.contains { gradient[$0] != 0 })
+        let labelled = try #require((0..<data.exampleCount).first { data.targets[data.events(of: $0)].contains { $0 >= 0 } })
+        var shifted = data.context
+        for k in data.contextRange(of: labelled) { shifted[k] = 1 - shifted[k] }
+        let other = try SequenceDataset(
+            tokens: data.tokens, tokenCounts: data.tokenCounts, starts: data.starts, targets: data.targets,
+            classCount: 2, context: shifted, contextWidth: 3)
+        #expect(
+            ModelFixtures.lossAndGradient(model, data, batch: [labelled]).loss
+                != ModelFixtures.lossAndGradient(model, other, batch: [labelled]).loss)
+        // Data whose context does not fit the model is refused, naming the field.
+        let error = #expect(throws: VeilError.self) { try Self.gru(classes: 2).validate(data) }
+        #expect(error?.field == "context")
     }
 
     func checkGradients<Model: TrainableModel>(_ model: Model, data: Model.Data) throws where Model.Scalar == Double {

@@ -83,6 +83,44 @@ import VeilCrypto
         #expect(error?.field == "schema")
     }
 
+    /// A wide-and-deep network's artifact keeps its context (the schema's features and the architecture's
+    /// width) and round-trips; a file from before context (no `context_width`, no `context`) still loads
+    /// as a network without one; a schema whose context is not the architecture's is refused.
+    @Test func contextRoundTripsAndOlderFilesLoadWithoutIt() throws {
+        var schema = try Self.schema()
+        schema.context = FeatureSchema(policy: Policy())
+        let plain = try Self.architecture(.gru, classes: 2)
+        let architecture = try SequenceArchitecture(
+            encoder: .gru, tokenCounts: plain.tokenCounts, embeddingWidth: 4, hiddenWidth: 5, classCount: 2,
+            contextWidth: schema.contextWidth)
+        #expect(architecture.parameterCount == plain.parameterCount + schema.contextWidth)
+        var generator = ChaChaNoiseGenerator(seed: 6)
+        let network = SequenceNetwork(architecture: architecture, using: &generator)
+        #expect(network.parameters.count == architecture.parameterCount)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let artifact = SequenceArtifact(network: network, schema: schema)
+        let read = try decoder.decode(SequenceArtifact.self, from: encoder.encode(artifact))
+        #expect(read == artifact)
+        #expect(try read.network() == network)
+
+        let old = SequenceNetwork(architecture: plain, using: &generator)
+        var json = try #require(
+            try JSONSerialization.jsonObject(with: encoder.encode(SequenceArtifact(network: old, schema: try Self.schema())))
+                as? [String: Any])
+        var oldArchitecture = try #require(json["architecture"] as? [String: Any])
+        #expect(oldArchitecture.removeValue(forKey: "context_width") as? Int == 0)
+        json["architecture"] = oldArchitecture
+        let oldRead = try decoder.decode(SequenceArtifact.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(oldRead.schema.context == nil)
+        #expect(try oldRead.network() == old)
+
+        let error = #expect(throws: VeilError.self) { try SequenceArtifact(network: old, schema: schema).network() }
+        #expect(error?.field == "schema")
+    }
+
     /// `next_item` targets: the next event's item class at every event ("other" is the vocabulary's
     /// count, no item is none), and the first item after the cutoff at the last.
     @Test func nextItemTargetsTheNextEventsItem() throws {

@@ -5,11 +5,16 @@ import VeilCore
 /// every event that has a target (a sigmoid for two classes, else a softmax). One sequence is one
 /// example (one user), so clipping bounds a user's whole contribution.
 ///
+/// Wide and deep: with `contextWidth` > 0 the head's input at each event is the encoder's output there
+/// followed by the sequence's context (`SequenceDataset.context`, the same at every event), so the
+/// head's weights for the context are part of every example's gradient like the rest.
+///
 /// Loss of sequence e: the mean over its targeted events of the head's log loss (a sequence without
 /// targets contributes nothing). Parameters, one flat vector: the embedding tables, the encoder's, then
-/// the head's (`encoder width × outputs` input-major, then the biases).
+/// the head's (`(encoder width + context width) × outputs` input-major, then the biases).
 ///
-/// Its per-example norm is the sum of its three layers' exact norms. It computes in its encoder's
+/// Its per-example norm is the sum of its three layers' exact norms (the head's over its whole input,
+/// context included). It computes in its encoder's
 /// precision (`Double` for the exactness tests and the trained artifacts, `Float` for speed); the master
 /// parameters stay `Double` in the trainers. `SequenceModels` builds the public ones; `SequenceNetwork`
 /// is the public face of the trained ones (architecture, artifact, training, prediction).
@@ -26,6 +31,8 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
     let head: DenseLayer<Scalar>
     /// 2 for a binary task (one sigmoid output), else the softmax's classes.
     let classCount: Int
+    /// Context values per sequence the head reads after the encoder's output (0: none).
+    let contextWidth: Int
     var parameters: [Double]
 
     var chunkSize: Int { 16 }
@@ -33,25 +40,28 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
     /// `makeEncoder(inputs, parameterOffset)` builds the encoder over the embedding's `embeddingWidth`
     /// columns at the given offset. Parameters are drawn uniformly from ±`scale` by `generator`.
     init(
-        tokenCounts: [Int], embeddingWidth: Int, classCount: Int, scale: Double = 0.1,
+        tokenCounts: [Int], embeddingWidth: Int, classCount: Int, contextWidth: Int = 0, scale: Double = 0.1,
         makeEncoder: (_ inputs: Int, _ parameterOffset: Int) -> Encoder,
         using generator: inout some RandomNumberGenerator
     ) {
         embedding = EmbeddingLayer(tokenCounts: tokenCounts, width: embeddingWidth, parameterOffset: 0)
         encoder = makeEncoder(embeddingWidth, embedding.parameterCount)
         head = DenseLayer(
-            inputs: encoder.outputWidth, outputs: classCount == 2 ? 1 : classCount, activation: .identity,
+            inputs: encoder.outputWidth + contextWidth, outputs: classCount == 2 ? 1 : classCount, activation: .identity,
             inputActivation: .identity, parameterOffset: encoder.parameterOffset + encoder.parameterCount)
         self.classCount = classCount
+        self.contextWidth = contextWidth
         let count = head.parameterOffset + head.parameterCount
         parameters = (0..<count).map { _ in Double.random(in: -scale...scale, using: &generator) }
     }
 
     /// One worker's buffers: the chunk's tokens, each layer's output rows and output deltas, the layers'
-    /// memories, the targets.
+    /// memories, the targets, the context and the head's input rows (encoder output and context).
     final class Workspace {
         var tokens: [Int32] = []
         var targets: [Int32] = []
+        /// The chunk's context, `contextWidth` values per sequence.
+        var context: [Scalar] = []
         var rows = ExampleRows()
         /// The chunk's example weights in the model's precision.
         var chunkWeights: [Scalar] = []
@@ -61,6 +71,9 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
         let embeddedDelta: RowBuffer<Scalar>
         let encodedDelta: RowBuffer<Scalar>
         let logitsDelta: RowBuffer<Scalar>
+        /// The head's input and its delta when there is context (else the head reads `encoded`).
+        let joined: RowBuffer<Scalar>
+        let joinedDelta: RowBuffer<Scalar>
         let embeddingMemory: EmbeddingLayer<Scalar>.Memory
         let encoderMemory: Encoder.Memory
         let headMemory: DenseLayer<Scalar>.Memory
@@ -72,13 +85,15 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
             embeddedDelta = RowBuffer(width: model.embedding.outputWidth)
             encodedDelta = RowBuffer(width: model.encoder.outputWidth)
             logitsDelta = RowBuffer(width: model.head.outputWidth)
+            joined = RowBuffer(width: model.contextWidth > 0 ? model.head.inputs : 0)
+            joinedDelta = RowBuffer(width: model.contextWidth > 0 ? model.head.inputs : 0)
             embeddingMemory = model.embedding.makeMemory()
             encoderMemory = model.encoder.makeMemory()
             headMemory = model.head.makeMemory()
         }
 
         func reserve(rows count: Int) {
-            for buffer in [embedded, encoded, logits, embeddedDelta, encodedDelta, logitsDelta] {
+            for buffer in [embedded, encoded, logits, embeddedDelta, encodedDelta, logitsDelta, joined, joinedDelta] {
                 buffer.reserve(rows: count)
             }
         }
@@ -100,6 +115,11 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
             throw VeilError(
                 .invalidInput, field: "targets", "the model predicts \(classCount) classes, the data has \(data.classCount)")
         }
+        guard data.contextWidth == contextWidth else {
+            throw VeilError(
+                .invalidInput, field: "context",
+                "the model reads \(contextWidth) context values per sequence, the data has \(data.contextWidth)")
+        }
         guard data.exampleCount > 0 else { throw VeilError(.invalidInput, field: "starts", "the data has no sequences") }
     }
 
@@ -118,9 +138,7 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
             let input = TokenRows(base: tokens.baseAddress!, fields: data.fields)
             forward(input, parameters: parameters, workspace: workspace)
             let loss = outputDeltas(workspace)
-            head.backward(
-                workspace.encoded, rows: rows, parameters: parameters, memory: workspace.headMemory,
-                outputDelta: workspace.logitsDelta, inputDelta: workspace.encodedDelta)
+            backwardThroughHead(parameters: parameters, workspace: workspace)
             encoder.backward(
                 workspace.embedded, rows: rows, parameters: parameters, memory: workspace.encoderMemory,
                 outputDelta: workspace.encodedDelta, inputDelta: workspace.embeddedDelta)
@@ -131,14 +149,16 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
         }
     }
 
-    /// Copies the tokens and targets of the sequences at `indices` into the workspace.
+    /// Copies the tokens, targets and context of the sequences at `indices` into the workspace.
     private func load(_ indices: some Collection<Int>, data: SequenceDataset, workspace: Workspace) {
         workspace.tokens.removeAll(keepingCapacity: true)
         workspace.targets.removeAll(keepingCapacity: true)
+        workspace.context.removeAll(keepingCapacity: true)
         for index in indices {
             let events = data.events(of: index)
             workspace.tokens += data.tokens[(events.lowerBound * data.fields)..<(events.upperBound * data.fields)]
             workspace.targets += data.targets[events]
+            workspace.context += data.context[data.contextRange(of: index)].lazy.map { Scalar($0) }
         }
         workspace.rows.setLengths(indices.lazy.map { data.events(of: $0).count })
         workspace.reserve(rows: workspace.rows.rowCount)
@@ -152,9 +172,51 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
         encoder.forward(
             workspace.embedded, rows: rows, parameters: parameters, memory: workspace.encoderMemory,
             output: workspace.encoded)
+        joinContext(workspace)
         head.forward(
-            workspace.encoded, rows: rows, parameters: parameters, memory: workspace.headMemory,
+            headInput(workspace), rows: rows, parameters: parameters, memory: workspace.headMemory,
             output: workspace.logits)
+    }
+
+    /// What the head reads: the encoder's rows, or with context the joined rows (`joinContext`).
+    private func headInput(_ workspace: Workspace) -> RowBuffer<Scalar> {
+        contextWidth > 0 ? workspace.joined : workspace.encoded
+    }
+
+    /// With context, writes each row's head input: the encoder's output at that event, then its
+    /// sequence's context.
+    private func joinContext(_ workspace: Workspace) {
+        guard contextWidth > 0 else { return }
+        let rows = workspace.rows
+        let width = encoder.outputWidth
+        workspace.context.withUnsafeBufferPointer { context in
+            for example in 0..<rows.count {
+                let values = context.baseAddress! + example * contextWidth
+                for row in rows[example] {
+                    let joined = workspace.joined.row(row)
+                    joined.update(from: workspace.encoded.row(row), count: width)
+                    (joined + width).update(from: values, count: contextWidth)
+                }
+            }
+        }
+    }
+
+    /// The head's backward pass, leaving dLoss/d(encoder output) in `encodedDelta` (the context is
+    /// input, so its part of the head's input delta is dropped).
+    private func backwardThroughHead(parameters: UnsafePointer<Scalar>, workspace: Workspace) {
+        let rows = workspace.rows
+        guard contextWidth > 0 else {
+            head.backward(
+                workspace.encoded, rows: rows, parameters: parameters, memory: workspace.headMemory,
+                outputDelta: workspace.logitsDelta, inputDelta: workspace.encodedDelta)
+            return
+        }
+        head.backward(
+            workspace.joined, rows: rows, parameters: parameters, memory: workspace.headMemory,
+            outputDelta: workspace.logitsDelta, inputDelta: workspace.joinedDelta)
+        for row in 0..<rows.rowCount {
+            workspace.encodedDelta.row(row).update(from: workspace.joinedDelta.row(row), count: encoder.outputWidth)
+        }
     }
 
     /// The head's probabilities at the last event of every sequence of `data`, in order: one value per
@@ -215,7 +277,7 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
                     example: example, input: workspace.embedded, rows: rows, memory: workspace.encoderMemory,
                     outputDelta: workspace.encodedDelta)
                 + head.squaredGradientNorm(
-                    example: example, input: workspace.encoded, rows: rows, memory: workspace.headMemory,
+                    example: example, input: headInput(workspace), rows: rows, memory: workspace.headMemory,
                     outputDelta: workspace.logitsDelta)
         }
     }
@@ -236,7 +298,7 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
                 example: example, weight: weight, input: workspace.embedded, rows: rows,
                 memory: workspace.encoderMemory, outputDelta: workspace.encodedDelta, into: gradient)
             head.addGradient(
-                example: example, weight: weight, input: workspace.encoded, rows: rows, memory: workspace.headMemory,
+                example: example, weight: weight, input: headInput(workspace), rows: rows, memory: workspace.headMemory,
                 outputDelta: workspace.logitsDelta, into: gradient)
         }
     }
@@ -260,7 +322,7 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
                     weights: weights, input: workspace.embedded, rows: rows, memory: workspace.encoderMemory,
                     outputDelta: workspace.encodedDelta, into: gradient)
                 head.addChunkGradient(
-                    weights: weights, input: workspace.encoded, rows: rows, memory: workspace.headMemory,
+                    weights: weights, input: headInput(workspace), rows: rows, memory: workspace.headMemory,
                     outputDelta: workspace.logitsDelta, into: gradient)
             }
         }

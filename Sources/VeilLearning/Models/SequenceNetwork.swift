@@ -1,7 +1,8 @@
 import VeilCore
 
-/// The shape of a sequence model (`SequenceModel`): the embedding tables, the encoder over time and the
-/// head's classes.
+/// The shape of a sequence model (`SequenceModel`): the embedding tables, the encoder over time, the
+/// context the head reads beside it (wide and deep; `SequenceSchema.contextWidth`) and the head's
+/// classes. Files written before context decode with `contextWidth` 0.
 ///
 /// - `gru`: one GRU layer of `hiddenWidth` units (the RNN family of the behaviour-prediction literature).
 /// - `cnn`: `convolutionDepth` causal convolutions of `hiddenWidth` channels and `convolutionWidth` taps,
@@ -22,24 +23,47 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
     public let hiddenWidth: Int
     /// 2 for a binary task (one sigmoid output), else the softmax's classes.
     public let classCount: Int
+    /// Context values per sequence the head reads beside the encoder's output (0: none).
+    public let contextWidth: Int
 
-    /// Throws `VeilError.invalidInput` naming the field when a size is not positive or there are fewer
-    /// than 2 classes.
-    public init(encoder: Encoder, tokenCounts: [Int], embeddingWidth: Int, hiddenWidth: Int, classCount: Int) throws {
+    /// Throws `VeilError.invalidInput` naming the field when a size is not positive (the context's not
+    /// negative) or there are fewer than 2 classes.
+    public init(
+        encoder: Encoder, tokenCounts: [Int], embeddingWidth: Int, hiddenWidth: Int, classCount: Int, contextWidth: Int = 0
+    ) throws {
         guard !tokenCounts.isEmpty, tokenCounts.allSatisfy({ $0 > 0 }) else {
             throw VeilError(.invalidInput, field: "tokenCounts", "every field needs at least one token")
         }
         guard embeddingWidth > 0 else { throw VeilError(.invalidInput, field: "embeddingWidth", "must be at least 1") }
         guard hiddenWidth > 0 else { throw VeilError(.invalidInput, field: "hiddenWidth", "must be at least 1") }
         guard classCount >= 2 else { throw VeilError(.invalidInput, field: "classCount", "must be at least 2") }
+        guard contextWidth >= 0 else { throw VeilError(.invalidInput, field: "contextWidth", "must not be negative") }
         self.encoder = encoder
         self.tokenCounts = tokenCounts
         self.embeddingWidth = embeddingWidth
         self.hiddenWidth = hiddenWidth
         self.classCount = classCount
+        self.contextWidth = contextWidth
     }
 
-    /// Every parameter: embedding tables, encoder, head.
+    private enum CodingKeys: String, CodingKey {
+        case encoder, tokenCounts, embeddingWidth, hiddenWidth, classCount, contextWidth
+    }
+
+    /// Decodes as written; a file from before context has none (`contextWidth` 0). Throws as `init`
+    /// does for sizes out of range.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            encoder: container.decode(Encoder.self, forKey: .encoder),
+            tokenCounts: container.decode([Int].self, forKey: .tokenCounts),
+            embeddingWidth: container.decode(Int.self, forKey: .embeddingWidth),
+            hiddenWidth: container.decode(Int.self, forKey: .hiddenWidth),
+            classCount: container.decode(Int.self, forKey: .classCount),
+            contextWidth: container.decodeIfPresent(Int.self, forKey: .contextWidth) ?? 0)
+    }
+
+    /// Every parameter: embedding tables, encoder, head (over the encoder's output and the context).
     public var parameterCount: Int {
         let embedding = tokenCounts.reduce(0, +) * embeddingWidth
         let encoder: Int
@@ -52,7 +76,7 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
                 + (Self.convolutionDepth - 1) * (width * hiddenWidth + 1) * hiddenWidth
         }
         let outputs = classCount == 2 ? 1 : classCount
-        return embedding + encoder + (hiddenWidth + 1) * outputs
+        return embedding + encoder + (hiddenWidth + contextWidth + 1) * outputs
     }
 }
 
@@ -128,7 +152,7 @@ public struct SequenceNetwork: Sendable, Hashable {
     ) -> SequenceModel<GRULayer<Double>> {
         SequenceModel(
             tokenCounts: architecture.tokenCounts, embeddingWidth: architecture.embeddingWidth,
-            classCount: architecture.classCount,
+            classCount: architecture.classCount, contextWidth: architecture.contextWidth,
             makeEncoder: { GRULayer(inputs: $0, hidden: architecture.hiddenWidth, parameterOffset: $1) }, using: &generator)
     }
 
@@ -137,7 +161,7 @@ public struct SequenceNetwork: Sendable, Hashable {
     ) -> SequenceModel<ConvolutionStack<Double>> {
         SequenceModel(
             tokenCounts: architecture.tokenCounts, embeddingWidth: architecture.embeddingWidth,
-            classCount: architecture.classCount,
+            classCount: architecture.classCount, contextWidth: architecture.contextWidth,
             makeEncoder: {
                 ConvolutionStack(
                     inputs: $0, channels: architecture.hiddenWidth, width: SequenceArchitecture.convolutionWidth,
@@ -147,13 +171,13 @@ public struct SequenceNetwork: Sendable, Hashable {
 }
 
 /// A trained sequence model as a self-describing JSON document: the architecture, the input schema it
-/// reads events with (L, the public buckets, the categories and the item vocabulary) and every
+/// reads events with (L, the public buckets, the categories, the item vocabulary and any context) and every
 /// parameter, plus how it was trained. `kind` is `gru_sequence` or `cnn_sequence`, which no dense
 /// artifact uses, so a model file says which of the two it holds.
 public struct SequenceArtifact: Sendable, Hashable, Codable {
     public static let currentFormatVersion = 1
     static let layoutDescription =
-        "embedding tables in field order (rows x width, row-major), then the encoder's parameters, then the head (hidden x outputs input-major, then biases)"
+        "embedding tables in field order (rows x width, row-major), then the encoder's parameters, then the head ((hidden + context width) x outputs input-major, then biases)"
 
     public let formatVersion: Int
     public let kind: String
@@ -177,8 +201,8 @@ public struct SequenceArtifact: Sendable, Hashable, Codable {
     }
 
     /// The network. Throws `VeilError.invalidInput` naming the field when the version is unknown, the
-    /// kind does not match the encoder, the schema's token counts are not the architecture's, or the
-    /// parameters do not fit.
+    /// kind does not match the encoder, the schema's token counts or context width are not the
+    /// architecture's, or the parameters do not fit.
     public func network() throws -> SequenceNetwork {
         guard formatVersion == Self.currentFormatVersion else {
             throw VeilError(
@@ -190,6 +214,9 @@ public struct SequenceArtifact: Sendable, Hashable, Codable {
         }
         guard SequenceSchema.Field.allCases.map(schema.tokenCount) == architecture.tokenCounts else {
             throw VeilError(.invalidInput, field: "schema", "its token counts are not the architecture's embedding tables")
+        }
+        guard schema.contextWidth == architecture.contextWidth else {
+            throw VeilError(.invalidInput, field: "schema", "its context width is not the architecture's")
         }
         return try SequenceNetwork(architecture: architecture, parameters: parameters)
     }

@@ -8,6 +8,9 @@ import VeilCore
 /// next-event task puts the next event's class at every event (as GRU4Rec and SASRec train), so users
 /// teach the model even without a label after the cutoff. Each sequence's loss is the mean over its
 /// targets, so every user weighs the same before clipping.
+///
+/// `context` holds `contextWidth` values per sequence (`SequenceSchema.context`), which the model's head
+/// reads at every event of that sequence beside the encoder's state; width 0 means none.
 public struct SequenceDataset: TrainingData, Equatable {
     /// `fields` tokens per event, all sequences one after another.
     public let tokens: [Int32]
@@ -19,12 +22,18 @@ public struct SequenceDataset: TrainingData, Equatable {
     public let tokenCounts: [Int]
     /// 2 for a binary task (a sigmoid output), else the number of classes.
     public let classCount: Int
+    /// Sequence `e`'s context is `context[e * contextWidth ..< (e + 1) * contextWidth]`.
+    public let context: [Double]
+    public let contextWidth: Int
 
     public var exampleCount: Int { starts.count - 1 }
 
     /// Throws `VeilError.invalidInput` naming the field when the shapes disagree, a token is outside
-    /// its field's range or a target outside `-1 ..< classCount`.
-    public init(tokens: [Int32], tokenCounts: [Int], starts: [Int], targets: [Int32], classCount: Int) throws {
+    /// its field's range, a target outside `-1 ..< classCount`, or a context value not finite.
+    public init(
+        tokens: [Int32], tokenCounts: [Int], starts: [Int], targets: [Int32], classCount: Int, context: [Double] = [],
+        contextWidth: Int = 0
+    ) throws {
         let fields = tokenCounts.count
         guard fields > 0, tokenCounts.allSatisfy({ $0 > 0 }) else {
             throw VeilError(.invalidInput, field: "tokenCounts", "every field needs at least one token")
@@ -44,16 +53,25 @@ public struct SequenceDataset: TrainingData, Equatable {
         guard targets.allSatisfy({ $0 >= -1 && Int($0) < classCount }) else {
             throw VeilError(.invalidInput, field: "targets", "every target must be -1 (none) or in 0..<\(classCount)")
         }
+        guard contextWidth >= 0, context.count == (starts.count - 1) * contextWidth else {
+            throw VeilError(.invalidInput, field: "context", "needs \(contextWidth) values per sequence")
+        }
+        guard context.allSatisfy(\.isFinite) else {
+            throw VeilError(.invalidInput, field: "context", "every value must be a finite number")
+        }
         self.tokens = tokens
         self.fields = fields
         self.starts = starts
         self.targets = targets
         self.tokenCounts = tokenCounts
         self.classCount = classCount
+        self.context = context
+        self.contextWidth = contextWidth
     }
 
     /// The sequences of `examples` under `schema`, with `targets(example)` giving each one's targets
-    /// (one per event); examples whose targets are nil are left out.
+    /// (one per event) and their context; examples whose targets are nil are left out. Throws
+    /// `VeilError.invalidInput` when an example's context is not the schema's width.
     public init(
         examples: [SequenceExample], schema: SequenceSchema, classCount: Int,
         targets: (SequenceExample) -> [Int32]?
@@ -61,20 +79,28 @@ public struct SequenceDataset: TrainingData, Equatable {
         var tokens: [Int32] = []
         var starts = [0]
         var allTargets: [Int32] = []
+        var context: [Double] = []
         for example in examples {
             guard let found = targets(example) else { continue }
             guard found.count == example.length else {
                 throw VeilError(.invalidInput, field: "targets", "need one target per event of a sequence")
             }
+            guard example.context.count == schema.contextWidth else {
+                throw VeilError(.invalidInput, field: "context", "the schema reads \(schema.contextWidth) values per sequence")
+            }
             tokens += example.tokens
             allTargets += found
+            context += example.context
             starts.append(allTargets.count)
         }
         try self.init(
             tokens: tokens, tokenCounts: SequenceSchema.Field.allCases.map(schema.tokenCount), starts: starts,
-            targets: allTargets, classCount: classCount)
+            targets: allTargets, classCount: classCount, context: context, contextWidth: schema.contextWidth)
     }
 
     /// Sequence `example`'s events.
     public func events(of example: Int) -> Range<Int> { starts[example]..<starts[example + 1] }
+
+    /// Sequence `example`'s context values.
+    public func contextRange(of example: Int) -> Range<Int> { (example * contextWidth)..<((example + 1) * contextWidth) }
 }

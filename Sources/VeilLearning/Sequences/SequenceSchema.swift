@@ -1,3 +1,4 @@
+import Foundation
 import VeilCore
 
 /// How a user's events become a sequence model's input: the last `length` events before the cutoff,
@@ -12,6 +13,14 @@ import VeilCore
 /// - `price`: 0 no price, else 1 + the bucket of the unit price (`priceBounds`).
 ///
 /// A bucket is the first bound the value does not exceed; past the last bound is one more bucket.
+///
+/// With `context` (wide and deep), each sequence also carries one row of per-user inputs that the
+/// model's head reads beside the encoder's state (`contextWidth` values, all in [0, 1]): the
+/// feature-row model's clamped aggregates over the whole observation window (`FeatureExtractor` under
+/// `context`, the same code and bounds), then the time from the last event to the cutoff one-hot over
+/// the gap buckets (`gapBoundsSeconds`: `gapBoundsSeconds.count + 1` columns). Only for tasks whose
+/// targets sit at the last event (`TaskDefinition.readsContext`): the aggregates are as of the cutoff.
+/// Schemas written before it decode with none.
 public struct SequenceSchema: Sendable, Hashable, Codable {
     /// The fields of an event, in the order tokens are stored.
     public enum Field: Int, Sendable, CaseIterable, Codable {
@@ -24,13 +33,27 @@ public struct SequenceSchema: Sendable, Hashable, Codable {
     public var gapBoundsSeconds: [Double]
     public var priceBounds: [Double]
     public var vocabulary: ItemVocabulary
+    /// The aggregates each sequence carries beside its events; nil: none (the head reads the encoder only).
+    public var context: FeatureSchema?
 
+    /// The schema without context; set `context` for a wide-and-deep model.
     public init(policy: Policy, vocabulary: ItemVocabulary) {
         length = policy.sequences.length
         categories = policy.categories
         gapBoundsSeconds = policy.sequences.gapBoundsSeconds
         priceBounds = policy.sequences.priceBounds
         self.vocabulary = vocabulary
+    }
+
+    /// Values per sequence beside the events: the context's features and the cutoff-gap buckets, or 0.
+    public var contextWidth: Int { context.map { $0.features.count + gapBoundsSeconds.count + 1 } ?? 0 }
+
+    /// The context's columns by name: the features', then `time_to_cutoff_le_<bound>s` per gap bound and
+    /// `time_to_cutoff_gt_<last bound>s`. Empty without context.
+    public var contextNames: [String] {
+        guard let context else { return [] }
+        let seconds = gapBoundsSeconds.map { String(format: "%.0f", $0) }
+        return context.names + seconds.map { "time_to_cutoff_le_\($0)s" } + ["time_to_cutoff_gt_\(seconds.last ?? "0")s"]
     }
 
     /// Distinct tokens of `field` (the rows of its embedding table).
@@ -64,11 +87,14 @@ public struct SequenceExtractor: Sendable {
     public let schema: SequenceSchema
     public let window: FeatureWindow
     private let categoryIndex: [String: Int]
+    /// The context's aggregates, read by the feature-row model's own extractor.
+    private let rows: FeatureExtractor?
 
     public init(schema: SequenceSchema, window: FeatureWindow) {
         self.schema = schema
         self.window = window
         categoryIndex = Dictionary(uniqueKeysWithValues: schema.categories.enumerated().map { ($1, $0) })
+        rows = schema.context.map { FeatureExtractor(schema: $0, window: window) }
     }
 
     public func example(for events: some Collection<StoredEvent>) -> SequenceExample? {
@@ -93,7 +119,19 @@ public struct SequenceExtractor: Sendable {
             let previous = position > 0 ? observed[position - 1].timestampMillis : nil
             tokens += self.tokens(of: event, previousMillis: previous)
         }
-        return SequenceExample(pseudonym: first.pseudonym, tokens: tokens, outcome: outcome.outcome)
+        return SequenceExample(
+            pseudonym: first.pseudonym, tokens: tokens, outcome: outcome.outcome,
+            context: context(of: events, lastMillis: observed[observed.count - 1].timestampMillis))
+    }
+
+    /// The sequence's context (`SequenceSchema.context`): the aggregates, then the cutoff gap one-hot.
+    /// Empty without one.
+    private func context(of events: some Collection<StoredEvent>, lastMillis: Int64) -> [Double] {
+        guard let rows, let aggregates = rows.example(for: events)?.features else { return [] }
+        var gap = [Double](repeating: 0, count: schema.gapBoundsSeconds.count + 1)
+        let token = SequenceSchema.bucketToken(Double(window.cutoff - lastMillis) / 1000, bounds: schema.gapBoundsSeconds)
+        gap[Int(token) - 1] = 1
+        return aggregates + gap
     }
 
     /// One event's tokens in `Field` order.
@@ -109,11 +147,13 @@ public struct SequenceExtractor: Sendable {
 }
 
 /// One user's sequence: `tokens` holds `SequenceSchema.Field.allCases.count` tokens per event, oldest
-/// event first, and `outcome` what happened in the horizon.
+/// event first, `outcome` what happened in the horizon, and `context` the schema's per-user inputs
+/// (`SequenceSchema.contextWidth` values; empty without context).
 public struct SequenceExample: Sendable, Hashable {
     public var pseudonym: Pseudonym
     public var tokens: [Int32]
     public var outcome: Outcome
+    public var context: [Double] = []
 
     /// Events in the sequence.
     public var length: Int { tokens.count / SequenceSchema.Field.allCases.count }

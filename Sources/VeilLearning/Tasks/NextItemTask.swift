@@ -4,10 +4,12 @@
 ///
 /// Targets, as GRU4Rec and SASRec train: at every event, the item of the next event of the sequence
 /// (none when that event has no item); at the last event, the first item after the cutoff
-/// (`Outcome.nextItem`), so a user without events after the cutoff still teaches the model.
+/// (`Outcome.nextItem`), so a user without events after the cutoff still teaches the model. So it reads
+/// no context: the cutoff's aggregates would tell the earlier targets about events after them.
 struct NextItemTask: TaskDefinition {
     var name: String { "next_item" }
     var needsSequences: Bool { true }
+    var readsContext: Bool { false }
     /// No feature-row model predicts items.
     func classCount(schema: FeatureSchema) -> Int { 0 }
     func classCount(sequences schema: SequenceSchema) -> Int { schema.vocabulary.count + 1 }

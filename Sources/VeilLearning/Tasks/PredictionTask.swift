@@ -25,10 +25,16 @@ public protocol TaskDefinition: Sendable {
     /// to that event, or -1 for none; nil when the user has no label for this task. Default: the
     /// outcome's label at the last event (`label(_:)`), nothing elsewhere.
     func targets(_ example: SequenceExample, schema: SequenceSchema) -> [Int32]?
+    /// Whether a sequence model for it reads the per-user context beside the events
+    /// (`SequenceSchema.context`: the aggregates and the time to the cutoff, as of the cutoff). Only a
+    /// task whose targets are all at the last event may: a target at an earlier event would see
+    /// aggregates of events after it. Default true.
+    var readsContext: Bool { get }
 }
 
 extension TaskDefinition {
     public var needsSequences: Bool { false }
+    public var readsContext: Bool { true }
 
     public func targets(_ example: SequenceExample, schema: SequenceSchema) -> [Int32]? {
         guard example.length > 0, let label = label(example.outcome) else { return nil }
