@@ -2,7 +2,7 @@
 # Sequence models against their targets on synthetic data (issue 14; docs/models.md, "Measured
 # quality"), in the scratch folder sequence-data/ (deleted and recreated):
 #
-#   veil generate --users 50000 --days 120 --seed 7 --truth --catalog → veil ingest → veil train:
+#   veil generate --users 50000 (SEQ_USERS) --days 120 --seed 7 --truth --catalog → veil ingest → veil train:
 #   purchase, churn and next_category with a GRU at ε = 4 (each card shows today's logistic model on
 #   the same split and σ, and the task's baselines) and today's logistic model at ε = 4 with its own
 #   defaults; next_item with a GRU at ε = 4 whose vocabulary is chosen by DP partition selection
@@ -12,8 +12,9 @@
 # The policy is policies/default.yaml with allow_non_private: true and total_epsilon: 100. Runs are
 # seeded (--seed 1): measurements on synthetic data, not releases. Needs the release build, jq and
 # python3 with numpy (the truth AUC).
-# SEQ_MODEL (gru), SEQ_ITEMS (1000), SEQ_TASKS (purchase churn next_category next_item) and
-# SEQ_TRAIN_FLAGS (extra `veil train` flags for the sequence runs, e.g. "--epochs 10") override.
+# SEQ_MODEL (gru), SEQ_ITEMS (1000), SEQ_TASKS (purchase churn next_category next_item),
+# SEQ_TRAIN_FLAGS (extra `veil train` flags for the sequence runs, e.g. "--epochs 10") and SEQ_USERS
+# (50000: the targets' shape; fewer for a quicker first look) override.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VEIL="${VEIL:-$(swift build -c release --show-bin-path)/veil}"
@@ -22,12 +23,13 @@ MODEL="${SEQ_MODEL:-gru}"
 ITEMS="${SEQ_ITEMS:-1000}"
 TASKS="${SEQ_TASKS:-purchase churn next_category next_item}"
 FLAGS="${SEQ_TRAIN_FLAGS:-}"
+USERS="${SEQ_USERS:-50000}"
 # shellcheck source=scripts/scratch_installation.sh
 . scripts/scratch_installation.sh
 scratch_installation "$OUT" -e "s/^  max_selected_items: 2000$/  max_selected_items: $ITEMS/"
 grep -q "^  max_selected_items: $ITEMS\$" "$VEIL_POLICY"
-echo "generate: 50000 users, 120 days, seed 7" >&2
-"$VEIL" generate --users 50000 --days 120 --seed 7 --out "$OUT/events.ndjson" --truth "$OUT/truth.csv" \
+echo "generate: $USERS users, 120 days, seed 7" >&2
+"$VEIL" generate --users "$USERS" --days 120 --seed 7 --out "$OUT/events.ndjson" --truth "$OUT/truth.csv" \
     --catalog "$OUT/generator-catalog.csv" --json >"$OUT/generate.json"
 echo "ingest" >&2
 "$VEIL" ingest "$OUT/events.ndjson" --json >"$OUT/ingest.json"

@@ -44,6 +44,7 @@ import VeilTestSupport
         let card = try await fixture.trainer.train(Self.request(.nextItem), principal: "cli")
         #expect(card.model.kind == "gru_sequence" && card.model.hiddenSizes == [8])
         #expect(card.sequence?.vocabulary == provenance && card.sequence?.length == 12)
+        #expect(card.sequence?.context == [])  // next_item targets every event: no cutoff aggregates
         let ranking = try #require(card.metrics?.ranking)
         #expect(ranking.k == 10 && ranking.catalogueSize == 40 && ranking.users == card.holdoutCount)
         #expect(Set(try #require(card.baselines).keys) == ["popularity", "transition"])
@@ -62,12 +63,29 @@ import VeilTestSupport
     }
 
     /// Binary tasks on a sequence model: the task's metrics, its baselines, today's logistic model on the
-    /// same split at the same σ, q and steps, and the private metrics paid in the run's spend.
+    /// same split at the same σ, q and steps, and the private metrics paid in the run's spend. The model
+    /// is wide and deep: its head reads the logistic model's features and the time to the cutoff, and
+    /// serving computes them from the user's events as training did.
     @Test(arguments: [ModelFamily.gru, .cnn])
     func binaryTasksShowTheLogisticModelOnTheSameSplit(model: ModelFamily) async throws {
         let fixture = try await Self.catalogued()
         let card = try await fixture.trainer.train(Self.request(.purchase, model: model), principal: "cli")
         #expect(card.model.kind == "\(model.rawValue)_sequence")
+        let gaps = Policy().sequences.gapBoundsSeconds.count + 1
+        #expect(card.sequence?.context.count == card.features.names.count + gaps)
+        #expect(card.sequence?.context.prefix(card.features.names.count).elementsEqual(card.features.names) == true)
+        let id = try #require(card.modelId)
+        let file = try await fixture.context.models.artifact(id: id)
+        guard case .sequence(let artifact) = try ModelFile.decode(file).model else {
+            throw VeilError(.integrity, field: "model", "not a sequence artifact")
+        }
+        #expect(artifact.schema.context == card.features && artifact.architecture.contextWidth == artifact.schema.contextWidth)
+        let passes = try await fixture.context.models.describe(id: id).card["quality_gate"]?.objectValue?["passes"] == .bool(true)
+        _ = try await fixture.context.models.approve(
+            id: id, reviewer: "reviewer-1", note: "ok", qualityOverride: passes ? nil : "test model: quality is not the point")
+        let prediction = try await fixture.context.predictionService().predict(
+            userID: fixture.userIDs[0], task: .purchase, at: Self.at)
+        #expect(prediction.score > 0 && prediction.score < 1 && prediction.modelId == id)
         #expect(card.metrics?.binary?.rocAUC != nil)
         #expect(Set(try #require(card.baselines).keys) == ["base_rate", "recency", "logistic"])
         #expect(card.baselines?["logistic"]?.binary?.rocAUC != nil)

@@ -74,6 +74,10 @@ public struct ModelCard: Sendable, Encodable, Hashable {
         public var length: Int
         public var embeddingWidth: Int
         public var vocabulary: VocabularyProvenance
+        /// What the head reads beside the events (wide and deep), in input order: the `features` names,
+        /// then `time_to_cutoff_le_<bound>s` per gap bucket and `time_to_cutoff_gt_<last bound>s`; empty
+        /// when the task reads none (`next_item`).
+        public var context: [String]
     }
 
     /// Where the features and labels come from (ISO 8601 UTC).

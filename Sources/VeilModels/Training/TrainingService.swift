@@ -193,6 +193,7 @@ public final class TrainingService: Sendable {
             }
             var sequenceSchema = SequenceSchema(policy: policy.policy, vocabulary: vocabulary)
             sequenceSchema.length = sequence.length
+            if plan.task.definition.readsContext { sequenceSchema.context = schema }
             trained = try await trainSequences(
                 plan: plan, schema: schema, sequenceSchema: sequenceSchema, provenance: provenance, population: population,
                 run: &run, progress: progress)
@@ -302,7 +303,7 @@ public final class TrainingService: Sendable {
         let architecture = try SequenceArchitecture(
             encoder: encoder, tokenCounts: SequenceSchema.Field.allCases.map(sequenceSchema.tokenCount),
             embeddingWidth: sequence.embeddingWidth, hiddenWidth: plan.hiddenSizes[0],
-            classCount: plan.task.definition.classCount(sequences: sequenceSchema))
+            classCount: plan.task.definition.classCount(sequences: sequenceSchema), contextWidth: sequenceSchema.contextWidth)
         let result = try SequencePipeline.fit(
             plan: plan, architecture: architecture, train: train, population: population,
             noiseMultiplier: run.noiseMultiplier, progress: progress)
@@ -326,7 +327,8 @@ public final class TrainingService: Sendable {
                 kind: artifact.kind, hiddenSizes: plan.hiddenSizes, parameterCount: artifact.parameters.count,
                 optimizer: "adam", learningRate: plan.learningRate),
             sequence: ModelCard.SequenceInput(
-                length: sequenceSchema.length, embeddingWidth: sequence.embeddingWidth, vocabulary: provenance),
+                length: sequenceSchema.length, embeddingWidth: sequence.embeddingWidth, vocabulary: provenance,
+                context: sequenceSchema.contextNames),
             privateMetrics: privateMetrics, metrics: evaluation.metrics, baselines: evaluation.baselines, trainCount: train.exampleCount,
             holdoutCount: evaluation.holdoutCount, file: { try ModelFile.encode(card: $0, artifact: artifact) })
     }
