@@ -25,7 +25,11 @@ struct TrainCommand: AsyncParsableCommand {
             sequences.length) through an embedding of --embedding columns and a GRU (or causal \
             convolutions) of --hidden units; next_item needs one. Its item vocabulary is the policy's \
             catalog.items_file, or else chosen by DP partition selection — a spend of its own of \
-            --vocabulary-epsilon (default 10% of --epsilon, taken out of it), shown on the card.
+            --vocabulary-epsilon (default 10% of --epsilon, taken out of it), shown on the card. \
+            --evaluation leave_last_out evaluates next_item as RecBole's leave-one-out: every user's \
+            last item before the cutoff is held out and the model and baselines train on the events \
+            before it (for interaction logs where few users act on both sides of a cutoff; pair it \
+            with --horizon 1d to use nearly all the data).
 
             --explain prints σ, q, steps and ε under both accountants (the policy's privacy.accountant \
             calibrates σ) and stops: it reads no event and spends nothing.
@@ -37,6 +41,7 @@ struct TrainCommand: AsyncParsableCommand {
                   --batch-size 512 --cutoff 2026-04-17
               veil train --task next_item --epsilon 4 --model gru --hidden 64 --embedding 32 \
                   --sequence-length 50
+              veil train --task next_item --epsilon 8 --model gru --evaluation leave_last_out --horizon 1d
             """
     )
 
@@ -67,6 +72,11 @@ struct TrainCommand: AsyncParsableCommand {
             "ε of the DP item-vocabulary selection of a gru or cnn when the policy names no catalogue; part of --epsilon (default 10%).",
             valueName: "epsilon"))
     var vocabularyEpsilon: Double?
+    @Option(
+        help: ArgumentHelp(
+            "How next_item is evaluated: holdout_users (default: held-out users' first item after the cutoff) or leave_last_out (every user's last item before the cutoff, trained on what came before).",
+            valueName: "split"))
+    var evaluation: RankingSplit?
     @Option(help: ArgumentHelp("Passes over the users (default: policy training.default_epochs).", valueName: "n"))
     var epochs: Int?
     @Option(help: ArgumentHelp("Expected users per step (default: policy training.default_batch_size).", valueName: "n"))
@@ -107,6 +117,7 @@ struct TrainCommand: AsyncParsableCommand {
     static let options: [String: String] = [
         "epsilon": "--epsilon", "delta": "--delta", "model": "--model", "hidden_sizes": "--hidden", "epochs": "--epochs",
         "embedding_width": "--embedding", "sequence_length": "--sequence-length", "vocabulary_epsilon": "--vocabulary-epsilon",
+        "evaluation": "--evaluation",
         "batch_size": "--batch-size", "clipping_norm": "--clip", "learning_rate": "--learning-rate", "cutoff": "--cutoff",
         "window_days": "--window", "horizon_days": "--horizon", "seed": "--seed", "non_private": "--non-private",
     ]
@@ -114,7 +125,7 @@ struct TrainCommand: AsyncParsableCommand {
     func run() async throws {
         let request = TrainingRequest(
             task: task, epsilon: epsilon, delta: delta, model: model, hiddenSizes: hidden.isEmpty ? nil : hidden,
-            embeddingWidth: embedding, sequenceLength: sequenceLength, vocabularyEpsilon: vocabularyEpsilon, epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: learningRate,
+            embeddingWidth: embedding, sequenceLength: sequenceLength, vocabularyEpsilon: vocabularyEpsilon, evaluation: evaluation, epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: learningRate,
             cutoffMillis: cutoff.flatMap(CLIDates.millis), windowDays: window.flatMap(CLIDates.days),
             horizonDays: horizon.flatMap(CLIDates.days), seed: seed, nonPrivate: nonPrivate)
         let display = TrainingDisplay(enabled: isatty(2) == 1)
@@ -213,3 +224,4 @@ enum CLIDates {
 
 extension PredictionTask: ExpressibleByArgument {}
 extension ModelFamily: ExpressibleByArgument {}
+extension RankingSplit: ExpressibleByArgument {}

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import VeilCore
 import VeilCrypto
-import VeilLearning
+@testable import VeilLearning
 import VeilTestSupport
 @testable import VeilModels
 
@@ -170,6 +170,7 @@ import VeilTestSupport
             ("sequence_length", { $0.sequenceLength = 51 }),
             ("embedding_width", { $0.embeddingWidth = 0 }),
             ("vocabulary_epsilon", { $0.vocabularyEpsilon = 2 }),
+            ("evaluation", { $0.evaluation = .leaveLastOut }),  // next_item only
         ]
         for (field, change) in changes {
             var request = Self.request(.purchase)
@@ -180,6 +181,53 @@ import VeilTestSupport
         logistic.embeddingWidth = 8
         #expect(await fixture.refusedField(logistic) == "embedding_width")
         #expect(try await fixture.context.budget.status().spends.isEmpty)
+    }
+
+    /// Leave-last-out (`RankingSplit.leaveLastOut`): each user's last event with an item is held out;
+    /// both sides keep the events before it, the training side has no target for the held-out item, an
+    /// item outside the vocabulary has no name (so the metrics leave it out), and a user without an
+    /// earlier event, or without any item, is left out.
+    @Test func leaveLastOutHoldsOutEachUsersLastItem() throws {
+        let schema = SequenceSchema(policy: Policy(), vocabulary: try ItemVocabulary(items: ["a", "b", "c"]))
+        let fields = SequenceSchema.Field.allCases.count
+        func events(_ items: [Int32]) -> [Int32] {
+            items.flatMap { item in (0..<fields).map { $0 == SequenceSchema.Field.item.rawValue ? item : 0 } }
+        }
+        func user(_ low: UInt64, _ items: [Int32]) -> SequencePipeline.UserSequence {
+            let outcome = Outcome(purchased: false, churned: false, nextCategory: nil, nextItem: "c")
+            let pseudonym = Pseudonym(high: 0, low: low)
+            return SequencePipeline.UserSequence(
+                sequence: SequenceExample(pseudonym: pseudonym, tokens: events(items), outcome: outcome),
+                row: UserExample(pseudonym: pseudonym, features: [], outcome: outcome))
+        }
+        // Item tokens: 0 none, 1 + the vocabulary index, 4 "other".
+        let users = [user(1, [1, 0, 2, 0]), user(2, [3]), user(3, [2, 4]), user(4, [0, 0])]
+        let (train, holdout) = SequencePipeline.leaveLastOut(users, schema: schema)
+        #expect(train.map(\.sequence.pseudonym.low) == [1, 3] && holdout.map(\.sequence.pseudonym.low) == [1, 3])
+        #expect(train.map(\.sequence.tokens) == [events([1, 0]), events([2])])
+        #expect(holdout.map(\.sequence.tokens) == train.map(\.sequence.tokens))
+        #expect(train.allSatisfy { $0.sequence.outcome.nextItem == nil })
+        #expect(holdout.map(\.sequence.outcome.nextItem) == ["b", nil])
+        let task = PredictionTask.nextItem.definition
+        #expect(task.targets(train[0].sequence, schema: schema) == [-1, -1])
+        #expect(task.targets(holdout[0].sequence, schema: schema) == [-1, 1])
+    }
+
+    /// `evaluation: leave_last_out` trains on every user's events before their last item and ranks that
+    /// item for every user — more users than the keyed holdout's — with the baselines on the same users.
+    @Test func leaveLastOutEvaluatesEveryUser() async throws {
+        let fixture = try await Self.catalogued()
+        var request = Self.request(.nextItem)
+        let holdout = try await fixture.trainer.train(request, principal: "cli")
+        request.evaluation = .leaveLastOut
+        let card = try await fixture.trainer.train(request, principal: "cli")
+        #expect(holdout.sequence?.evaluation == .holdoutUsers && card.sequence?.evaluation == .leaveLastOut)
+        let ranking = try #require(card.metrics?.ranking)
+        let users = try #require(card.holdoutCount)
+        let heldOutUsers = try #require(holdout.holdoutCount)
+        #expect(ranking.users == users && users > 2 * heldOutUsers)
+        #expect(try #require(card.baselines).values.allSatisfy { $0.ranking?.users == ranking.users })
+        #expect(card.privateMetrics?.histogram == "ranking_histogram")
     }
 
     /// A model file as `main` wrote it before sequence models (a card and a format-1 logistic

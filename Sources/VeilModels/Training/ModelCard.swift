@@ -78,6 +78,8 @@ public struct ModelCard: Sendable, Encodable, Hashable {
         /// then `time_to_cutoff_le_<bound>s` per gap bucket and `time_to_cutoff_gt_<last bound>s`; empty
         /// when the task reads none (`next_item`).
         public var context: [String]
+        /// How the ranking metrics of `next_item` were measured (`RankingSplit`); nil for the other tasks.
+        public var evaluation: RankingSplit?
     }
 
     /// Where the features and labels come from (ISO 8601 UTC).

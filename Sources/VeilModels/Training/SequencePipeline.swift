@@ -111,6 +111,33 @@ public enum SequencePipeline {
         return Evaluation(metrics: metrics, baselines: baselines, holdoutCount: holdoutRows.rowCount, histogram: histogram)
     }
 
+    /// RecBole's leave-one-out (`RankingSplit.leaveLastOut`): each user's last event with an item is held
+    /// out. Both sides hold the events before it (so `train` teaches nothing about the held-out item: its
+    /// last event has no target); `holdout`'s users carry the held-out item as their next item (nil when
+    /// it is outside the vocabulary, so the ranking metrics leave them out, as for held-out users). Users
+    /// without an event before their last item are left out of both.
+    public static func leaveLastOut(
+        _ users: [UserSequence], schema: SequenceSchema
+    ) -> (train: [UserSequence], holdout: [UserSequence]) {
+        let fields = SequenceSchema.Field.allCases.count
+        let itemField = SequenceSchema.Field.item.rawValue
+        var train: [UserSequence] = []
+        var holdout: [UserSequence] = []
+        for user in users {
+            let example = user.sequence
+            guard let last = (0..<example.length).last(where: { example.tokens[$0 * fields + itemField] != 0 }), last > 0
+            else { continue }
+            var before = user
+            before.sequence.tokens = Array(example.tokens[..<(last * fields)])
+            before.sequence.outcome.nextItem = nil
+            train.append(before)
+            // Item tokens are 1 + the vocabulary index; "other" has no item name.
+            before.sequence.outcome.nextItem = schema.vocabulary.item(at: Int(example.tokens[last * fields + itemField]) - 1)
+            holdout.append(before)
+        }
+        return (train, holdout)
+    }
+
     /// The items of a sequence in the vocabulary, oldest first ("other" and item-less events left out).
     static func vocabularyItems(_ example: SequenceExample, schema: SequenceSchema) -> [Int] {
         let fields = SequenceSchema.Field.allCases.count

@@ -37,6 +37,8 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     /// The ε of the DP selection of a sequence model's item vocabulary, when the policy names no
     /// catalogue: part of `epsilon` (the rest trains the model). Default `defaultVocabularyShare` × ε.
     public var vocabularyEpsilon: Double?
+    /// How a `next_item` model is evaluated (default `RankingSplit.holdoutUsers`).
+    public var evaluation: RankingSplit?
     /// Passes over the users; default the policy's `training.default_epochs`.
     public var epochs: Int?
     /// Expected users per step B; default the policy's `training.default_batch_size`.
@@ -64,7 +66,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     public init(
         task: PredictionTask, epsilon: Double?, delta: Double? = nil, model: ModelFamily = .logistic,
         hiddenSizes: [Int]? = nil, embeddingWidth: Int? = nil, sequenceLength: Int? = nil,
-        vocabularyEpsilon: Double? = nil, epochs: Int? = nil, batchSize: Int? = nil, clippingNorm: Double? = nil,
+        vocabularyEpsilon: Double? = nil, evaluation: RankingSplit? = nil, epochs: Int? = nil, batchSize: Int? = nil, clippingNorm: Double? = nil,
         learningRate: Double? = nil, cutoffMillis: Int64? = nil, windowDays: Int? = nil, horizonDays: Int? = nil,
         seed: UInt64? = nil, nonPrivate: Bool = false
     ) {
@@ -76,6 +78,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         self.embeddingWidth = embeddingWidth
         self.sequenceLength = sequenceLength
         self.vocabularyEpsilon = vocabularyEpsilon
+        self.evaluation = evaluation
         self.epochs = epochs
         self.batchSize = batchSize
         self.clippingNorm = clippingNorm
@@ -88,7 +91,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case task, epsilon, delta, model, epochs, seed
+        case task, epsilon, delta, model, epochs, seed, evaluation
         case hiddenSizes = "hidden_sizes"
         case embeddingWidth = "embedding_width"
         case sequenceLength = "sequence_length"
@@ -118,6 +121,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         embeddingWidth = try container.decodeIfPresent(Int.self, forKey: .embeddingWidth)
         sequenceLength = try container.decodeIfPresent(Int.self, forKey: .sequenceLength)
         vocabularyEpsilon = try container.decodeIfPresent(Double.self, forKey: .vocabularyEpsilon)
+        evaluation = try container.decodeIfPresent(RankingSplit.self, forKey: .evaluation)
         epochs = try container.decodeIfPresent(Int.self, forKey: .epochs)
         batchSize = try container.decodeIfPresent(Int.self, forKey: .batchSize)
         clippingNorm = try container.decodeIfPresent(Double.self, forKey: .clippingNorm)
@@ -175,6 +179,9 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         if task.definition.needsSequences && model.sequenceEncoder == nil {
             throw fail("model", "\(task.rawValue) needs a sequence model: gru or cnn")
         }
+        if evaluation != nil && !task.definition.needsSequences {
+            throw fail("evaluation", "goes with task next_item (the other tasks evaluate holdout users' labels)")
+        }
         var sequence: TrainingPlan.Sequence?
         if model.sequenceEncoder != nil {
             let embedding = embeddingWidth ?? Self.defaultEmbeddingWidth
@@ -190,7 +197,8 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
             }
             sequence = TrainingPlan.Sequence(
                 embeddingWidth: embedding, length: length,
-                vocabularyEpsilon: nonPrivate ? nil : vocabularyEpsilon ?? epsilon.map { $0 * Self.defaultVocabularyShare })
+                vocabularyEpsilon: nonPrivate ? nil : vocabularyEpsilon ?? epsilon.map { $0 * Self.defaultVocabularyShare },
+                evaluation: evaluation ?? .holdoutUsers)
         } else {
             guard embeddingWidth == nil else { throw fail("embedding_width", "goes with model gru or cnn") }
             guard sequenceLength == nil else { throw fail("sequence_length", "goes with model gru or cnn") }
@@ -230,6 +238,19 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
             learningRate: rate, window: window, windowDays: windowDays, horizonDays: horizon, seed: seed,
             accountant: policy.privacy.accountant, evaluationShare: policy.training.evaluationShare)
     }
+}
+
+/// How a `next_item` model's ranking metrics are measured.
+///
+/// - `holdout_users`: the keyed 20 % of users are held out; the model trains on the others and is
+///   evaluated on each holdout user's first item after the cutoff.
+/// - `leave_last_out` (RecBole's leave-one-out): every user's last event with an item before the cutoff
+///   is held out; the model and the baselines train on every user's events before it and are evaluated
+///   on every user's held-out item, so every user with an earlier event counts (interaction logs whose
+///   users rarely act on both sides of a cutoff).
+public enum RankingSplit: String, Sendable, Hashable, Codable, CaseIterable {
+    case holdoutUsers = "holdout_users"
+    case leaveLastOut = "leave_last_out"
 }
 
 /// A validated training request with every default filled in.
@@ -306,6 +327,8 @@ public struct TrainingPlan: Sendable, Hashable {
         public var length: Int
         /// The ε of the DP vocabulary selection when the policy names no catalogue (private runs only).
         public var vocabularyEpsilon: Double?
+        /// How `next_item` is evaluated.
+        public var evaluation: RankingSplit = .holdoutUsers
     }
 
     public var optimizer: Optimizer { .adam(learningRate: learningRate) }

@@ -296,7 +296,10 @@ public final class TrainingService: Sendable {
         ) { users in
             progress(Self.readingProgress(plan: plan, users: users, totalSteps: steps))
         }
-        let (trainUsers, holdoutUsers) = split(examples, pseudonym: \.sequence.pseudonym)
+        let (trainUsers, holdoutUsers) =
+            sequence.evaluation == .leaveLastOut
+            ? SequencePipeline.leaveLastOut(examples, schema: sequenceSchema)
+            : split(examples, pseudonym: \.sequence.pseudonym)
         guard let train = try SequencePipeline.dataset(trainUsers.map(\.sequence), task: plan.task, schema: sequenceSchema)
         else { throw Self.emptySplit }
         try Self.checkPopulation(train.exampleCount, population)
@@ -328,7 +331,8 @@ public final class TrainingService: Sendable {
                 optimizer: "adam", learningRate: plan.learningRate),
             sequence: ModelCard.SequenceInput(
                 length: sequenceSchema.length, embeddingWidth: sequence.embeddingWidth, vocabulary: provenance,
-                context: sequenceSchema.contextNames),
+                context: sequenceSchema.contextNames,
+                evaluation: plan.task.definition.needsSequences ? sequence.evaluation : nil),
             privateMetrics: privateMetrics, metrics: evaluation.metrics, baselines: evaluation.baselines, trainCount: train.exampleCount,
             holdoutCount: evaluation.holdoutCount, file: { try ModelFile.encode(card: $0, artifact: artifact) })
     }
