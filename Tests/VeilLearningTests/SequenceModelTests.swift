@@ -115,6 +115,58 @@ import VeilCrypto
         #expect(error?.field == "context")
     }
 
+    /// Wide and deep learns what only the context tells. 400 sequences of 1–4 random events whose label
+    /// (at the last event) is 1 exactly when the first of two uniform context values is above 0.5; after
+    /// 15 epochs of minibatch Adam (seeded), on 400 fresh sequences drawn the same way, the model with
+    /// context ranks the labels almost perfectly (ROC AUC ≥ 0.95) and the same model without it, seeing
+    /// only the tokens, stays near chance (≤ 0.65).
+    @Test func theHeadLearnsWhatOnlyTheContextTells() throws {
+        func data(seed: UInt64, context: Bool) throws -> SequenceDataset {
+            var generator = ChaChaNoiseGenerator(seed: seed)
+            var tokens: [Int32] = []
+            var targets: [Int32] = []
+            var starts = [0]
+            var values: [Double] = []
+            for _ in 0..<400 {
+                let pair = [Double.random(in: 0...1, using: &generator), Double.random(in: 0...1, using: &generator)]
+                let length = Int.random(in: 1...4, using: &generator)
+                for position in 0..<length {
+                    tokens += Self.tokenCounts.map { Int32(Int.random(in: 0..<$0, using: &generator)) }
+                    targets.append(position == length - 1 ? (pair[0] > 0.5 ? 1 : 0) : -1)
+                }
+                starts.append(targets.count)
+                values += pair
+            }
+            return try SequenceDataset(
+                tokens: tokens, tokenCounts: Self.tokenCounts, starts: starts, targets: targets, classCount: 2,
+                context: context ? values : [], contextWidth: context ? 2 : 0)
+        }
+        func auc(_ model: SequenceModel<GRULayer<Double>>, _ data: SequenceDataset) throws -> Double {
+            let scores = try model.lastEventProbabilities(data)
+            let labels = (0..<data.exampleCount).map { data.targets[data.events(of: $0).upperBound - 1] }
+            var pairs = 0.0
+            var wins = 0.0
+            for i in scores.indices where labels[i] == 1 {
+                for j in scores.indices where labels[j] == 0 {
+                    pairs += 1
+                    wins += scores[i] > scores[j] ? 1 : scores[i] == scores[j] ? 0.5 : 0
+                }
+            }
+            return wins / pairs
+        }
+        let configuration = SGDConfiguration(batchSize: 32, epochs: 15, optimizer: .adam(learningRate: 0.05))
+        var results: [Bool: Double] = [:]
+        for context in [true, false] {
+            var shuffling = ChaChaNoiseGenerator(seed: 71)
+            let trained = try MinibatchSGD.train(
+                Self.gru(classes: 2, contextWidth: context ? 2 : 0), on: try data(seed: 72, context: context),
+                configuration: configuration, shuffling: &shuffling)
+            results[context] = try auc(trained.model, try data(seed: 73, context: context))
+        }
+        #expect(try #require(results[true]) >= 0.95)
+        #expect(try #require(results[false]) <= 0.65)
+    }
+
     func checkGradients<Model: TrainableModel>(_ model: Model, data: Model.Data) throws where Model.Scalar == Double {
         // The first 12 sequences' summed gradient against central differences (h = 1e-6).
         let batch = Array(0..<12)
