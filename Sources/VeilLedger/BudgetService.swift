@@ -149,6 +149,15 @@ public final class BudgetService: Sendable {
         }
     }
 
+    /// Reads and composes the dataset's committed spends as a reservation's decision will, and keeps
+    /// both (`LedgerStore.warm`, `LedgerComposition`), so that the first reservation after it neither
+    /// reads nor composes the whole ledger under the ledger's lock — where, with several replicas,
+    /// every other replica's reservations wait for it. `veil serve` calls it before it listens.
+    /// Changes nothing stored and nothing a decision returns.
+    public func warm() async throws {
+        try await store.warm(dataset: dataset) { [composition] spends in _ = try composition.composed(spends) }
+    }
+
     /// The dataset's budget: caps, what is spent (composed), what remains, per principal, and each spend.
     public func status() async throws -> BudgetStatus {
         let spends = try await store.spends(dataset: dataset)

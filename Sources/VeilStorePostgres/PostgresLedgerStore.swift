@@ -82,6 +82,18 @@ struct PostgresLedgerStore: LedgerStore {
         try await reservations.submit(Reservation(dataset: dataset, policyHash: policyHash, decide: decide))
     }
 
+    /// Reads the dataset's committed spends through the spend cache without the ledger row's lock
+    /// (what is kept, then only newer rows; the whole ledger the first time) and keeps them, then hands
+    /// them to `warm`. The cache keeps only committed rows, and the next group still checks its anchor
+    /// and reads, under the lock, every row committed since.
+    func warm(dataset: String, _ warm: @Sendable ([BudgetSpend]) throws -> Void) async throws {
+        let ledger = try await database.withConnection("read the ledger") { connection in
+            try await spendCache.read(dataset, on: connection, logger: logger)
+        }
+        spendCache.keep(ledger, dataset: dataset)
+        try warm(ledger.spends)
+    }
+
     /// One group of reservations in one transaction; see the type's contract. For one dataset seven
     /// round trips, five of them under the ledger row's lock: lock the row; read the head (locking
     /// it), the recorded policy and the group's spend ids in one query; read the spends committed

@@ -146,4 +146,27 @@ import VeilTestSupport
         #expect(try stored.map { try BudgetService.decode($0.mechanism) } == [training, training])
         #expect(service.composition.keptSpendIDs() == stored.map(\.id))
     }
+
+    /// `warm` (what `veil serve` calls before it listens) composes the committed spends before any
+    /// reservation of its own, and the first reservation after it answers, bit for bit, as a service
+    /// that was not warmed (the other replica's spends are what it composes).
+    @Test func aWarmedServiceHoldsTheLedgerAndDecidesAsAColdOne() async throws {
+        let stores = try ScratchStores.open()
+        let policy = Policy()
+        let writer = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
+        for epsilon in [0.05, 0.1, 0.02] {
+            try await writer.reserve(
+                BudgetRequest(principal: "alice", role: .analyst, purpose: "count", mechanism: .laplace(epsilon: epsilon, count: 1)))
+        }
+        let warmed = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
+        #expect(warmed.composition.keptSpendIDs().isEmpty)
+        try await warmed.warm()
+        let stored = try await stores.ledger.spends(dataset: policy.dataset)
+        #expect(warmed.composition.keptSpendIDs() == stored.map(\.id))
+        let request = BudgetRequest(principal: "bob", role: .analyst, purpose: "sum", mechanism: .gaussian(noiseMultiplier: 3, count: 1))
+        let receipt = try await warmed.reserve(request)
+        let committed = try stored.map { try BudgetService.decode($0.mechanism) } + [request.mechanism]
+        let method = AccountingMethod(policy.privacy.accountant)
+        #expect(receipt.cumulativeEpsilon == PrivacyAccountant.epsilon(composing: committed, delta: policy.budget.delta, method: method))
+    }
 }
