@@ -135,6 +135,22 @@ extension LedgerStore {
     }
 }
 
+/// One `LedgerStore.reserve` call waiting for the transaction of its group (`GroupCommitQueue`).
+public struct LedgerReservation: Sendable {
+    /// Reservations in one group at most (one transaction, the ledger's lock held meanwhile).
+    public static let maxGroup = 64
+
+    public let dataset: String
+    public let policyHash: String?
+    public let decide: @Sendable ([BudgetSpend]) throws -> LedgerEntry
+
+    public init(dataset: String, policyHash: String?, decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry) {
+        self.dataset = dataset
+        self.policyHash = policyHash
+        self.decide = decide
+    }
+}
+
 /// The rule every backend applies to a reservation's policy (`LedgerStore.reserve`), stated once.
 public enum LedgerPolicy {
     /// Nil when a reservation under `running` may spend with `recorded` recorded; else the refusal.

@@ -23,25 +23,15 @@ import VeilStore
 /// is stored. No SERIALIZABLE retry: `decide` never runs twice.
 struct PostgresLedgerStore: LedgerStore {
     let chain: PostgresAuditChain
-    private let reservations: GroupCommitQueue<Reservation, BudgetSpend>
+    private let reservations: GroupCommitQueue<LedgerReservation, BudgetSpend>
     /// The ledgers as this process's groups last saw them committed (read under the lock).
     let spendCache: PostgresSpendCache
-
-    /// One reservation waiting for its group.
-    struct Reservation: Sendable {
-        let dataset: String
-        let policyHash: String?
-        let decide: @Sendable ([BudgetSpend]) throws -> LedgerEntry
-    }
-
-    /// Reservations in one group at most (one transaction, one row lock held meanwhile).
-    static let maxGroup = 64
 
     init(chain: PostgresAuditChain) {
         let spendCache = PostgresSpendCache()
         self.chain = chain
         self.spendCache = spendCache
-        reservations = GroupCommitQueue(maxWeight: PostgresLedgerStore.maxGroup) { group in
+        reservations = GroupCommitQueue(maxWeight: LedgerReservation.maxGroup) { group in
             try await PostgresLedgerStore.write(group, chain: chain, cache: spendCache)
         }
     }
@@ -79,7 +69,7 @@ struct PostgresLedgerStore: LedgerStore {
     func reserve(
         dataset: String, policyHash: String?, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry
     ) async throws -> BudgetSpend {
-        try await reservations.submit(Reservation(dataset: dataset, policyHash: policyHash, decide: decide))
+        try await reservations.submit(LedgerReservation(dataset: dataset, policyHash: policyHash, decide: decide))
     }
 
     /// Reads the dataset's committed spends through the spend cache without the ledger row's lock
@@ -101,7 +91,7 @@ struct PostgresLedgerStore: LedgerStore {
     /// newer); decide and seal in memory in arrival order; store the records, move the head and insert
     /// the spends in one statement; COMMIT. The cache keeps the ledger only after the COMMIT.
     private static func write(
-        _ group: [Reservation], chain: PostgresAuditChain, cache: PostgresSpendCache
+        _ group: [LedgerReservation], chain: PostgresAuditChain, cache: PostgresSpendCache
     ) async throws -> [Result<BudgetSpend, any Error>] {
         let logger = chain.logger
         let (results, ledgers) = try await chain.audited("reserve privacy budget") { connection in
