@@ -40,7 +40,8 @@ import VeilStore
         }
         let spends = try await ledger.spends(dataset: "shop")
         #expect(spends.map(\.cumulativeEpsilon) == (1...count).map(Double.init), "each decision saw every spend before it")
+        // How many groups depends on scheduling (one, when every task submits before the writer
+        // starts); one transaction per reservation would be `count`.
         #expect(ledger.reservations.groupsWritten < count)
-        #expect(ledger.reservations.groupsWritten >= 2)
     }
 }
