@@ -90,4 +90,47 @@ import VeilCrypto
             #expect(result == expected, "\(S.self) m \(m) k \(k) n \(n) weighted \(weighted)")
         }
     }
+
+    /// A dense layer's forward pass (bias, then the tiled product) against the row-by-row loop that starts
+    /// each output at its bias and adds the inputs' terms in order, bit for bit.
+    @Test func denseForwardEqualsTheRowLoop() {
+        denseForward(Float.self)
+        denseForward(Double.self)
+    }
+
+    private func denseForward<S: ComputeScalar>(_: S.Type) {
+        for (index, (rows, inputs, outputs)) in [(64, 40, 64), (7, 19, 27), (5, 3, 1), (3, 40, 1), (2, 0, 9)].enumerated() {
+            let input: [S] = Self.values(max(rows * inputs, 1), seed: UInt64(150 + index))
+            let weights: [S] = Self.values(max(inputs * outputs, 1), seed: UInt64(170 + index))
+            let bias: [S] = Self.values(outputs, seed: UInt64(190 + index))
+            var expected = [S](repeating: 0, count: rows * outputs)
+            for row in 0..<rows {
+                for o in 0..<outputs {
+                    var sum = bias[o]
+                    for i in 0..<inputs { sum += input[row * inputs + i] * weights[i * outputs + o] }
+                    expected[row * outputs + o] = sum
+                }
+            }
+            var result = [S](repeating: .nan, count: rows * outputs)
+            input.withUnsafeBufferPointer { input in
+                weights.withUnsafeBufferPointer { weights in
+                    bias.withUnsafeBufferPointer { bias in
+                        result.withUnsafeMutableBufferPointer { output in
+                            DenseKernels.forward(
+                                input: input.baseAddress!, weights: weights.baseAddress!, bias: bias.baseAddress!,
+                                output: output.baseAddress!, rows: rows, inputs: inputs, outputs: outputs)
+                        }
+                    }
+                }
+            }
+            if outputs == 1 {
+                // One output: each row is a dot product with four partial sums, not the ordered loop.
+                for row in 0..<rows {
+                    #expect(abs(result[row] - expected[row]) <= S(inputs) * S.ulpOfOne * 4, "\(S.self) \(rows)×\(inputs)")
+                }
+            } else {
+                #expect(result == expected, "\(S.self) rows \(rows) inputs \(inputs) outputs \(outputs)")
+            }
+        }
+    }
 }

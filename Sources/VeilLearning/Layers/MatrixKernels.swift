@@ -97,16 +97,20 @@ enum MatrixKernels {
         let accumulate: Bool
     }
 
-    /// Rows `first ..< first + rows` of `product`'s result: 16 columns at a time, then 8, then one by one.
-    /// `rows` (2 or 1) is a literal at every call, so inlining leaves branch-free tile loops.
+    /// Rows `first ..< first + rows` of `product`'s result: 16 columns at a time (`Float`), then 8, then
+    /// one by one. `rows` (2 or 1) is a literal at every call, so inlining leaves branch-free tile loops.
+    /// A `Double` tile is 8 columns wide: 2 × 16 `Double`s need sixteen 2-wide SSE registers for the
+    /// accumulators alone and spill (2 × 8 measured faster on the dense layers' products).
     @inline(__always)
     private static func tileRows<S: ComputeScalar>(_ rows: Int, _ a: Left<S>, _ first: Int, _ r: Right<S>, n: Int) {
         var j = 0
-        while j + 16 <= n {
-            tile(rows, wide: true, a, first, r, column: j)
-            j += 16
+        if MemoryLayout<S>.size < 8 {
+            while j + 16 <= n {
+                tile(rows, wide: true, a, first, r, column: j)
+                j += 16
+            }
         }
-        if j + 8 <= n {
+        while j + 8 <= n {
             tile(rows, wide: false, a, first, r, column: j)
             j += 8
         }
