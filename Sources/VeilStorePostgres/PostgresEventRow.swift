@@ -1,9 +1,10 @@
 import Foundation
 import PostgresNIO
 import VeilCore
+import VeilStore
 
-/// The event row on PostgreSQL, defined once: the columns in order, the select list a read decodes,
-/// and the COPY text line a write sends.
+/// The event row on PostgreSQL, defined once: the columns in order, the select list a read decodes
+/// (whole, or pruned to the fields a scan needs), and the COPY text line a write sends.
 ///
 /// COPY's text format: columns separated by a tab, a row ended by a newline, NULL as `\N`; a
 /// backslash, tab, newline or carriage return inside a value is escaped with a backslash; bytea is
@@ -18,43 +19,74 @@ enum PostgresEventRow {
     ]
 
     /// What a read of whole events selects: `seq`, then `columns`; decode with `decode`.
-    static let selectList = (["seq"] + columns).joined(separator: ", ")
+    static let selectList = selectList(reading: nil)
 
-    /// The Swift types of `selectList`, in order, for `PostgresRow.decode`.
-    typealias Decoded = (
-        Int64, String, ByteBuffer, Int64, String, Int64, ByteBuffer?, String?, String?, Double?, Int64?, Int64?, String?, String?
-    )
+    /// The select list of a read that needs only `fields` (nil: all): `seq`, then every column at its
+    /// position, a column no field asks for selected as a typed constant (`''` for `event_id`, else
+    /// NULL) so the server neither sends nor `decode` reads it and the event leaves it empty. The
+    /// pseudonym, epoch, type and time are always selected.
+    static func selectList(reading fields: Set<StoredEventField>?) -> String {
+        let list = columns.map { column in
+            guard let fields, let (field, type) = optionalColumns[column], !fields.contains(field) else { return column }
+            return field == .eventID ? "''::text" : "NULL::\(type)"
+        }
+        return (["seq"] + list).joined(separator: ", ")
+    }
 
-    /// The event in a row read with `selectList`, and its `seq`.
+    /// The columns a scan may leave out, with the field that needs each and its SQL type.
+    private static let optionalColumns: [String: (StoredEventField, String)] = [
+        "event_id": (.eventID, "text"), "session_pid": (.session, "bytea"), "item_id": (.itemID, "text"),
+        "category": (.category, "text"), "price": (.price, "double precision"), "quantity": (.quantity, "bigint"),
+        "rating": (.rating, "bigint"), "query": (.query, "text"), "properties": (.properties, "text"),
+    ]
+
+    /// The event in a row read with `selectList` (or `selectList(reading:)`), and its `seq`.
+    ///
+    /// The scans' hot path: the cells are read in order straight from the row's buffer (postgres-nio
+    /// receives results in the binary format), fixed-width integers and doubles as big-endian words,
+    /// pseudonyms as two words, without `PostgresRow.decode`'s generic per-column dispatch.
     static func decode(_ row: PostgresRow) throws -> (event: StoredEvent, seq: Int64) {
-        let (seq, eventID, pid, epoch, typeName, timestamp, session, itemID, category, price, quantity, rating, query, propertiesText) =
-            try row.decode(Decoded.self)
-        var properties: [String: Double] = [:]
-        if let propertiesText {
-            guard let parsed = EventProperties.parse(propertiesText) else {
-                throw VeilError(.integrity, field: "events", "a stored event's properties are malformed (seq \(seq))")
+        var cells = PostgresCellReader(row)
+        let seq = try cells.integer()
+        guard let seq else { throw malformed(seq: nil) }
+        do {
+            guard let eventID = try cells.text(), let pseudonym = try cells.pseudonym(), let epochValue = try cells.integer(),
+                let epoch = UInt32(exactly: epochValue), let typeName = try cells.text(), let type = EventType(rawValue: typeName),
+                let timestamp = try cells.integer()
+            else { throw malformed(seq: seq) }
+            let session = try cells.pseudonym()
+            let itemID = try cells.text()
+            let category = try cells.text()
+            let price = try cells.double()
+            let quantity = try cells.integer()
+            let rating = try cells.integer()
+            let query = try cells.text()
+            var properties: [String: Double] = [:]
+            if let text = try cells.text() {
+                guard let parsed = EventProperties.parse(text) else {
+                    throw VeilError(.integrity, field: "events", "a stored event's properties are malformed (seq \(seq))")
+                }
+                properties = parsed
             }
-            properties = parsed
+            let event = StoredEvent(
+                eventID: eventID, pseudonym: pseudonym, epoch: epoch, type: type, timestampMillis: timestamp, session: session,
+                itemID: itemID, category: category, price: price, quantity: quantity.map { Int($0) }, rating: rating.map { Int($0) },
+                query: query, properties: properties)
+            return (event, seq)
+        } catch is PostgresCellReader.Malformed {
+            throw malformed(seq: seq)
         }
-        guard let pseudonym = pseudonym(pid), let epoch = UInt32(exactly: epoch), let type = EventType(rawValue: typeName) else {
-            throw VeilError(.integrity, field: "events", "a stored event row is malformed (seq \(seq))")
-        }
-        var sessionPseudonym: Pseudonym?
-        if let session {
-            guard let value = Self.pseudonym(session) else {
-                throw VeilError(.integrity, field: "events", "a stored session pseudonym is malformed (seq \(seq))")
-            }
-            sessionPseudonym = value
-        }
-        let event = StoredEvent(
-            eventID: eventID, pseudonym: pseudonym, epoch: epoch, type: type, timestampMillis: timestamp, session: sessionPseudonym,
-            itemID: itemID, category: category, price: price, quantity: quantity.map { Int($0) }, rating: rating.map { Int($0) },
-            query: query, properties: properties)
-        return (event, seq)
+    }
+
+    private static func malformed(seq: Int64?) -> VeilError {
+        VeilError(.integrity, field: "events", "a stored event row is malformed" + (seq.map { " (seq \($0))" } ?? ""))
     }
 
     static func pseudonym(_ buffer: ByteBuffer) -> Pseudonym? {
-        buffer.withUnsafeReadableBytes { Pseudonym(rawBytes: $0) }
+        guard buffer.readableBytes == 16, let high = buffer.getInteger(at: buffer.readerIndex, as: UInt64.self),
+            let low = buffer.getInteger(at: buffer.readerIndex + 8, as: UInt64.self)
+        else { return nil }
+        return Pseudonym(high: high, low: low)
     }
 
     /// Appends `event`'s columns (`columns`, in order) and the line's end to a COPY text line that
@@ -139,6 +171,62 @@ enum PostgresEventRow {
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
+}
+
+/// Reads a row's cells in order, each as the type its column must have (binary format), NULL as nil;
+/// a cell of another type or size throws `Malformed`.
+struct PostgresCellReader {
+    struct Malformed: Error {}
+
+    private var cells: PostgresRow.Iterator
+
+    init(_ row: PostgresRow) { cells = row.makeIterator() }
+
+    /// The next cell, in the binary format.
+    private mutating func next() throws -> PostgresCell {
+        guard let cell = cells.next(), cell.format == .binary else { throw Malformed() }
+        return cell
+    }
+
+    /// An `int8`, `int4` or `int2` cell.
+    mutating func integer() throws -> Int64? {
+        let cell = try next()
+        guard cell.dataType == .int8 || cell.dataType == .int4 || cell.dataType == .int2 else { throw Malformed() }
+        guard let bytes = cell.bytes else { return nil }
+        let at = bytes.readerIndex
+        switch bytes.readableBytes {
+        case 8: return bytes.getInteger(at: at, as: Int64.self)
+        case 4: return bytes.getInteger(at: at, as: Int32.self).map(Int64.init)
+        case 2: return bytes.getInteger(at: at, as: Int16.self).map(Int64.init)
+        default: throw Malformed()
+        }
+    }
+
+    /// A `float8` cell.
+    mutating func double() throws -> Double? {
+        let cell = try next()
+        guard cell.dataType == .float8 else { throw Malformed() }
+        guard let bytes = cell.bytes else { return nil }
+        guard bytes.readableBytes == 8, let bits = bytes.getInteger(at: bytes.readerIndex, as: UInt64.self) else { throw Malformed() }
+        return Double(bitPattern: bits)
+    }
+
+    /// A `text` or `varchar` cell (UTF-8, as the server sends it).
+    mutating func text() throws -> String? {
+        let cell = try next()
+        guard cell.dataType == .text || cell.dataType == .varchar else { throw Malformed() }
+        guard let bytes = cell.bytes else { return nil }
+        return bytes.getString(at: bytes.readerIndex, length: bytes.readableBytes) ?? ""
+    }
+
+    /// A 16-byte `bytea` cell.
+    mutating func pseudonym() throws -> Pseudonym? {
+        let cell = try next()
+        guard cell.dataType == .bytea else { throw Malformed() }
+        guard let bytes = cell.bytes else { return nil }
+        guard let pseudonym = PostgresEventRow.pseudonym(bytes) else { throw Malformed() }
+        return pseudonym
+    }
 }
 
 extension PostgresRowSequence {

@@ -195,7 +195,8 @@ final class PostgresEventStore: EventStore, IdentityVault {
 
     /// One statement (one snapshot) streamed from the server: postgres-nio asks for more rows only as
     /// chunks are handed on, so memory holds about one chunk whatever the table's size. The time range
-    /// is a condition on the partition key, so only its days' partitions are read.
+    /// is a condition on the partition key, so only its days' partitions are read; the columns no field
+    /// of `filter.fields` needs are not sent (`PostgresEventRow.selectList(reading:)`).
     func scan(_ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
         precondition(chunkSize > 0, "a chunk holds at least one event")
         let lower = filter.time?.lowerBound ?? Int64.min
@@ -204,7 +205,7 @@ final class PostgresEventStore: EventStore, IdentityVault {
         try await database.withConnection("scan events") { connection in
             let rows = try await connection.query(
                 """
-                SELECT \(unescaped: PostgresEventRow.selectList) FROM events
+                SELECT \(unescaped: PostgresEventRow.selectList(reading: filter.fields)) FROM events
                 WHERE ts_ms >= \(lower) AND ts_ms < \(upper) AND (\(types == nil) OR type = ANY(\(types ?? [])))
                 """, logger: logger)
             var chunk: [StoredEvent] = []
