@@ -89,9 +89,8 @@ enum PostgresEventRow {
         return Pseudonym(high: high, low: low)
     }
 
-    /// Appends `event`'s columns (`columns`, in order) and the line's end to a COPY text line that
-    /// the caller may have started with columns of its own.
-    static func appendCopyLine(_ event: StoredEvent, to out: inout [UInt8]) {
+    /// Appends `event`'s COPY text line: its columns (`columns`, in order) and the line's end.
+    static func appendCopyLine(_ event: StoredEvent, to out: inout ByteBuffer) {
         text(event.eventID, &out)
         tab(&out)
         bytea(event.pseudonym, &out)
@@ -117,55 +116,72 @@ enum PostgresEventRow {
         optionalText(event.query, &out)
         tab(&out)
         optionalText(EventProperties.text(event.properties), &out)
-        out.append(UInt8(ascii: "\n"))
+        out.writeInteger(UInt8(ascii: "\n"))
     }
 
-    static func tab(_ out: inout [UInt8]) { out.append(UInt8(ascii: "\t")) }
+    static func tab(_ out: inout ByteBuffer) { out.writeInteger(UInt8(ascii: "\t")) }
 
-    static func null(_ out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\\"))
-        out.append(UInt8(ascii: "N"))
-    }
+    static func null(_ out: inout ByteBuffer) { out.writeStaticString("\\N") }
 
-    static func integer(_ value: Int64, _ out: inout [UInt8]) {
-        out.append(contentsOf: String(value).utf8)
+    /// Decimal digits, made right to left in a scratch space on the stack (no string).
+    static func integer(_ value: Int64, _ out: inout ByteBuffer) {
+        if value < 0 { out.writeInteger(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            out.writeBytes(UnsafeBufferPointer(rebasing: digits[start...]))
+        }
     }
 
     /// A finite double in Swift's shortest round-trip form (which PostgreSQL reads back exactly).
-    static func double(_ value: Double, _ out: inout [UInt8]) {
+    static func double(_ value: Double, _ out: inout ByteBuffer) {
         if value.isNaN {
-            out.append(contentsOf: "NaN".utf8)
+            out.writeStaticString("NaN")
         } else if value.isInfinite {
-            out.append(contentsOf: (value < 0 ? "-Infinity" : "Infinity").utf8)
+            out.writeStaticString(value < 0 ? "-Infinity" : "Infinity")
         } else {
-            out.append(contentsOf: "\(value)".utf8)
+            out.writeString(value.description)
         }
     }
 
     /// `\\x` and 32 hex digits.
-    static func bytea(_ pseudonym: Pseudonym, _ out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\\"))
-        out.append(UInt8(ascii: "\\"))
-        out.append(UInt8(ascii: "x"))
-        for byte in pseudonym.bytes {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
+    static func bytea(_ pseudonym: Pseudonym, _ out: inout ByteBuffer) {
+        out.writeStaticString(#"\\x"#)
+        hex(pseudonym.high, &out)
+        hex(pseudonym.low, &out)
+    }
+
+    /// 16 hex digits, the most significant first.
+    private static func hex(_ word: UInt64, _ out: inout ByteBuffer) {
+        for shift in stride(from: 60, through: 0, by: -4) {
+            out.writeInteger(hexDigits[Int((word >> UInt64(shift)) & 0x0F)])
         }
     }
 
-    static func optionalText(_ value: String?, _ out: inout [UInt8]) {
+    static func optionalText(_ value: String?, _ out: inout ByteBuffer) {
         if let value { text(value, &out) } else { null(&out) }
     }
 
-    /// A text value with COPY's escapes.
-    static func text(_ value: String, _ out: inout [UInt8]) {
+    /// A text value with COPY's escapes (written as it is when it needs none, as most values do).
+    static func text(_ value: String, _ out: inout ByteBuffer) {
+        var value = value
+        let plain = value.withUTF8 { bytes in !bytes.contains { $0 == UInt8(ascii: "\\") || $0 < 0x20 } }
+        guard !plain else {
+            out.writeString(value)
+            return
+        }
         for byte in value.utf8 {
             switch byte {
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case UInt8(ascii: "\t"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case UInt8(ascii: "\n"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case UInt8(ascii: "\r"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            default: out.append(byte)
+            case UInt8(ascii: "\\"): out.writeStaticString("\\\\")
+            case UInt8(ascii: "\t"): out.writeStaticString("\\t")
+            case UInt8(ascii: "\n"): out.writeStaticString("\\n")
+            case UInt8(ascii: "\r"): out.writeStaticString("\\r")
+            default: out.writeInteger(byte)
             }
         }
     }
