@@ -149,17 +149,18 @@ enum PostgresEventRow {
         }
     }
 
-    /// `\\x` and 32 hex digits.
+    /// `\\x` and 32 hex digits, made in a scratch space on the stack and written at once.
     static func bytea(_ pseudonym: Pseudonym, _ out: inout ByteBuffer) {
-        out.writeStaticString(#"\\x"#)
-        hex(pseudonym.high, &out)
-        hex(pseudonym.low, &out)
-    }
-
-    /// 16 hex digits, the most significant first.
-    private static func hex(_ word: UInt64, _ out: inout ByteBuffer) {
-        for shift in stride(from: 60, through: 0, by: -4) {
-            out.writeInteger(hexDigits[Int((word >> UInt64(shift)) & 0x0F)])
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 35) { text in
+            text[0] = UInt8(ascii: "\\")
+            text[1] = UInt8(ascii: "\\")
+            text[2] = UInt8(ascii: "x")
+            func put(_ word: UInt64, at start: Int) {
+                for digit in 0..<16 { text[start + digit] = hexDigits[Int((word >> UInt64(60 - 4 * digit)) & 0x0F)] }
+            }
+            put(pseudonym.high, at: 3)
+            put(pseudonym.low, at: 19)
+            out.writeBytes(UnsafeBufferPointer(text))
         }
     }
 
