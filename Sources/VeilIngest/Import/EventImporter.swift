@@ -26,10 +26,10 @@ public struct ImportOptions: Sendable {
     /// audited.
     public var dryRun = false
 
-    /// 2,000,000 records: the validation pass hands its events (about 200 bytes each) to the store as it
-    /// goes, but may run ahead of it, so up to the whole file can wait in memory; and the transaction
-    /// holds the database's writer (a `veil serve` on the same data directory waits up to its 10 s busy
-    /// timeout, then answers 503) for about 5 s per million events on the reference machine.
+    /// 2,000,000 records: the transaction holds the database's writer (a `veil serve` on the same data
+    /// directory waits up to its 10 s busy timeout, then answers 503) for about 5 s per million events
+    /// on the reference machine. (Memory does not depend on it: the validation tasks wait for the
+    /// store's writer, `EventImporter.batchesAhead`.)
     public static let defaultOneTransactionLimit = 2_000_000
 
     /// 50,000: each batch pseudonymises every distinct user it holds once, so a user who appears
@@ -307,7 +307,10 @@ public struct EventImporter: Sendable {
         let segments = segments(of: file, layout: layout)
         let batches = EventBatchStream()
         let service = service
-        let delivery = OrderedDelivery(segments: segments.count) { batches.send(service.write($0)) }
+        let delivery = OrderedDelivery(
+            segments: segments.count, limit: Self.batchesAhead,
+            storeRoom: { await batches.waitForRoom(below: Self.batchesAhead) }
+        ) { batches.send(service.write($0)) }
         let bytesTotal = file.bytes.count
         // Validation runs in its own task; this task goes straight into the store, so the writer waits
         // for batches before the segments occupy every cooperative thread.
@@ -344,7 +347,10 @@ public struct EventImporter: Sendable {
                 })
         } catch {
             stored = .failure(error)
+            delivery.abandon()
         }
+        // Producers waiting for the store's room go on (only to finish their report, if it failed).
+        batches.stopReading()
         let check = try await validation.value
         if dryRun {
             if case .failure(let error) = stored, !(error is DryRunEnd) { throw error }
@@ -372,6 +378,11 @@ public struct EventImporter: Sendable {
     /// Events per batch handed from validation to the store's single transaction: small, so the
     /// writer starts on the first events at once (it commits only at the end either way).
     static let handOffSize = 4_096
+
+    /// Hand-off batches a validation task may have prepared ahead of the store's writer (and a later
+    /// segment ahead of its turn) before it waits: about 1.2 MB of events each, so an import's memory
+    /// depends on this, `handOffSize` and the number of tasks — never on the file.
+    static let batchesAhead = 4
 
     /// Why an import's transaction was rolled back: a record broke a rule, or the file outgrew it.
     private struct ImportAbandoned: Error {}
@@ -454,6 +465,7 @@ public struct EventImporter: Sendable {
                         if valid.count >= batchSize {
                             delivery.deliver(service.prepare(valid), offset: reader.offset, segment: number)
                             valid.removeAll(keepingCapacity: true)
+                            await delivery.waitForRoom(segment: number)
                             delivering = !delivery.isAbandoned
                         }
                     }
