@@ -213,7 +213,12 @@ public struct EventImporter: Sendable {
             showsTypeValues: layout.map { $0.rows.typeColumns.isDisjoint(with: $0.rows.identifierColumns) } ?? true)
 
         var tally: FileTally
-        if !options.skipInvalid || options.dryRun {
+        if !options.skipInvalid && !options.dryRun && clearlyOverTheLimit(file, layout: layout) {
+            // Surely too many records for one transaction: validate the whole file first (storing
+            // nothing if any record is invalid), then store it in batches — without first writing
+            // `oneTransactionLimit` events into a transaction only to roll them back.
+            tally = try await importLargeFile(file, layout: layout, pass: pass, path: path, actor: actor, report: &report, progress: progress)
+        } else if !options.skipInvalid || options.dryRun {
             // All or nothing (a dry run always; it rolls back): one transaction, fed while the file is
             // validated in parallel segments, and committed only if every record is valid.
             if let done = try await importInOneTransaction(
@@ -237,6 +242,46 @@ public struct EventImporter: Sendable {
         }
         report.seconds = (ContinuousClock.now - started).seconds
         return report
+    }
+
+    /// Whether the file holds, by its size and the lines of its first MiB, more than 1.25 times
+    /// `oneTransactionLimit` records. Only a shortcut: `importLargeFile` counts the records, and takes
+    /// the one-transaction path after all when they are not over the limit.
+    private func clearlyOverTheLimit(_ file: MappedFile, layout: RecordReader.CSVLayout?) -> Bool {
+        let start = layout?.bodyStart ?? 0
+        let body = file.bytes.count - start
+        let sample = min(body, Self.sampleBytes)
+        guard sample < body, sample > 0 else { return false }  // a file this small is counted exactly
+        let lines = RecordReader.newlines(file.bytes, start..<(start + sample))
+        file.release(from: start, to: start + sample)
+        let estimate = Double(lines) * Double(body) / Double(sample)
+        return estimate > Double(options.oneTransactionLimit) * 1.25
+    }
+
+    /// The bytes `clearlyOverTheLimit` reads to estimate the records of a file.
+    static let sampleBytes = 1 << 20
+
+    /// Validates every record of the file (in parallel on every processor: nothing is stored meanwhile)
+    /// and stores nothing if any is invalid; then stores it in batches (`importInBatches`), or in one
+    /// transaction after all if it has no more than `oneTransactionLimit` records.
+    private func importLargeFile(
+        _ file: MappedFile, layout: RecordReader.CSVLayout?, pass: RecordPass, path: String, actor: String,
+        report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
+    ) async throws -> FileTally {
+        let segments = RecordReader.segments(
+            file.bytes, from: layout?.bodyStart ?? 0, firstLine: layout?.bodyFirstLine ?? 1,
+            parts: options.validationTasks ?? max(1, ProcessInfo.processInfo.activeProcessorCount))
+        let nothingDelivered = OrderedDelivery(segments: segments.count) { _ in }
+        nothingDelivered.abandon()
+        let check = try await validateAll(file, segments: segments, layout: layout, pass: pass, delivery: nothingDelivered)
+        guard check.tally.rejected == 0 else { return check.tally }
+        if check.tally.records <= options.oneTransactionLimit,
+            let done = try await importInOneTransaction(
+                file, layout: layout, pass: pass, path: path, actor: actor, report: &report, progress: progress)
+        {
+            return done
+        }
+        return try await importInBatches(file, layout: layout, pass: pass, path: path, actor: actor, report: &report, progress: progress)
     }
 
     /// Stores the file `batchSize` events per transaction, the next batch parsed while the previous one
@@ -443,7 +488,7 @@ public struct EventImporter: Sendable {
                     var pass = template
                     var tooLarge = false
                     var valid: [ValidEvent] = []
-                    var delivering = true
+                    var delivering = !delivery.isAbandoned
                     while let (line, record) = reader.next() {
                         let rejectedBefore = pass.tally.rejected
                         guard let event = pass.take(record, line: line) else {
