@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import VeilCore
 import VeilStore
+import VeilTestSupport
 
 @testable import VeilIngest
 
@@ -79,7 +80,7 @@ import VeilStore
     /// importer's batches until `batchesAhead` wait (and a second more), then one at a time, pausing
     /// between them, and records how many were waiting.
     /// TEST ONLY: everything it relays is committed by the real store in the import's one transaction.
-    final class SlowWriterStore: ForwardingImportStore, @unchecked Sendable {
+    final class SlowWriterStore: ForwardingEventStore, @unchecked Sendable {
         let base: any EventStore
         let mostWaiting = Mutex(0)
 
@@ -129,29 +130,4 @@ import VeilStore
         let most = store.mostWaiting.withLock { $0 }
         #expect(most == EventImporter.batchesAhead, "at most \(EventImporter.batchesAhead) batches ahead; \(most) were")
     }
-}
-
-/// TEST ONLY. An `EventStore` that changes only `commitAll` and sends everything else to the real
-/// store in `base`.
-protocol ForwardingImportStore: EventStore {
-    var base: any EventStore { get }
-}
-
-extension ForwardingImportStore {
-    func commit(_ batch: EventBatchWrite) async throws -> BatchCommit { try await base.commit(batch) }
-    func eventCount() async throws -> Int { try await base.eventCount() }
-    func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] { try await base.events(for: pseudonym) }
-    func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk {
-        try await base.events(after: cursor, limit: limit)
-    }
-    func scan(_ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
-        try await base.scan(filter, chunkSize: chunkSize, body)
-    }
-    func erase(_ pseudonym: Pseudonym, audit: @escaping @Sendable (ErasureCounts) -> AuditDraft) async throws -> ErasureCounts {
-        try await base.erase(pseudonym, audit: audit)
-    }
-    func settle() async throws -> Double { try await base.settle() }
-    func statistics() async throws -> StoredEventStatistics { try await base.statistics() }
-    func latestEventMillis() async throws -> Int64? { try await base.latestEventMillis() }
-    func containsEvents(in range: Range<Int64>) async throws -> Bool { try await base.containsEvents(in: range) }
 }

@@ -4,6 +4,7 @@ import Testing
 import VeilAudit
 import VeilCore
 import VeilStore
+import VeilTestSupport
 
 @testable import VeilIngest
 
@@ -94,7 +95,7 @@ import VeilStore
     }
 
     /// The real store, counting the imports it is asked to store in one transaction.
-    final class CountingImportStore: ForwardingImportStore, @unchecked Sendable {
+    final class CountingImportStore: ForwardingEventStore, @unchecked Sendable {
         let base: any EventStore
         let oneTransactionImports = Mutex(0)
 
