@@ -244,7 +244,7 @@ let package = Package(
             name: "VeilGatewayTests",
             dependencies: [
                 "VeilGateway", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime", "VeilStore",
-                "VeilCrypto", "VeilCore", "VeilPolicy",
+                "VeilCrypto", "VeilCore", "VeilPolicy", "VeilTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
