@@ -4,6 +4,13 @@ import PackageDescription
 /// Every Veil target is built in Swift 6 language mode with warnings treated as errors.
 let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
+/// `VeilWideKernels` is compiled for AVX2 on x86-64 (run only where the CPU has it, see `CVeilCPU`).
+#if arch(x86_64)
+let wideKernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2"])]
+#else
+let wideKernelFlags: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "Veil",
     platforms: [.macOS(.v15)],
@@ -71,7 +78,15 @@ let package = Package(
         // Always optimised: the PLD accountant's transforms run about 100× slower unoptimised, and
         // `make test` (a debug build) runs its known-answer tests against dp_accounting.
         .target(name: "VeilPrivacy", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict + [.unsafeFlags(["-O"])]),
-        .target(name: "VeilLearning", dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy"], swiftSettings: strict),
+        // The register-tiled matrix product, inlined by the modules below for their own target CPUs.
+        .target(name: "VeilKernels", swiftSettings: strict),
+        // Header-only: whether the CPU runs VeilWideKernels (cpuid through the compiler's builtin).
+        .systemLibrary(name: "CVeilCPU"),
+        // The product compiled for AVX2 (never inlined elsewhere).
+        .target(name: "VeilWideKernels", dependencies: ["VeilKernels"], swiftSettings: strict + wideKernelFlags),
+        .target(
+            name: "VeilLearning", dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy", "VeilKernels", "VeilWideKernels", "CVeilCPU"],
+            swiftSettings: strict),
         .target(name: "VeilSynth", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         // Use cases, one module each; the faces (veil, VeilGateway) import the ones they expose.
         .target(name: "VeilAccess", dependencies: ["VeilCore", "VeilCrypto", "VeilStore"], swiftSettings: strict),
@@ -179,7 +194,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilPrivacy", "VeilCrypto", "VeilCore"], swiftSettings: strict),
+            name: "VeilLearningTests", dependencies: ["VeilLearning", "VeilPrivacy", "VeilCrypto", "VeilCore", "CVeilCPU"],
+            swiftSettings: strict),
         .testTarget(name: "VeilPolicyTests", dependencies: ["VeilPolicy", "VeilCore"], swiftSettings: strict),
         .testTarget(
             name: "VeilAuditTests", dependencies: ["VeilAudit", "VeilCore", "VeilCrypto", "VeilPrivacy", "VeilTestSupport"], swiftSettings: strict),
@@ -244,7 +260,7 @@ let package = Package(
             name: "VeilGatewayTests",
             dependencies: [
                 "VeilGateway", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime", "VeilStore",
-                "VeilCrypto", "VeilCore", "VeilPolicy",
+                "VeilCrypto", "VeilCore", "VeilPolicy", "VeilTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -4,9 +4,11 @@ import Synchronization
 /// The batches of an import, handed from the producer (validation tasks on any thread) to
 /// `EventStore.commitAll`.
 ///
-/// The producer side never blocks or suspends and needs no task to run (`send`, `finish`), so
-/// CPU-bound producers that occupy every cooperative thread still feed the store at once. Unbounded:
-/// producers already hold the batches in memory.
+/// The producer side never blocks and needs no task to run (`send`, `finish`), so CPU-bound producers
+/// that occupy every cooperative thread still feed the store at once. A producer that may run ahead of
+/// the store bounds what waits here by suspending in `waitForRoom(below:)` before it prepares its next
+/// batch (an import's memory then depends on the batch size, not on the file); the reader calls
+/// `stopReading` when it gives up, which wakes such producers and drops what waits.
 ///
 /// The store reads it in one of two ways, and only one per stream:
 /// - as an `AsyncSequence` (a backend with async I/O, e.g. a COPY stream);
@@ -25,6 +27,23 @@ public final class EventBatchStream: AsyncSequence, Sendable {
         var end: Result<Void, any Error>?
         /// An async reader waiting for the next element.
         var waiter: CheckedContinuation<EventBatchWrite?, any Error>?
+        /// Producers waiting until fewer than `limit` batches wait for the reader.
+        var roomWaiters: [(limit: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        /// The reader takes nothing more (`stopReading`).
+        var readerStopped = false
+
+        /// Batches sent and not yet taken.
+        var waiting: Int { queue.count - head }
+
+        /// Removes and returns the producers that have room now.
+        mutating func producersWithRoom() -> [CheckedContinuation<Void, Never>] {
+            guard !roomWaiters.isEmpty else { return [] }
+            let (waiting, stopped) = (waiting, readerStopped)
+            let ready = roomWaiters.filter { stopped || waiting < $0.limit }
+            guard !ready.isEmpty else { return [] }
+            roomWaiters.removeAll { stopped || waiting < $0.limit }
+            return ready.map(\.continuation)
+        }
 
         /// The next element or the end, if either is ready; nil when the reader must wait.
         mutating func take() -> Result<EventBatchWrite?, any Error>? {
@@ -50,9 +69,13 @@ public final class EventBatchStream: AsyncSequence, Sendable {
 
     public init() {}
 
-    /// Hands `batch` to the store. Never blocks.
+    /// Batches sent and not yet taken by the reader.
+    public var waiting: Int { state.withLock { $0.waiting } }
+
+    /// Hands `batch` to the store. Never blocks. After `stopReading` the batch is dropped.
     public func send(_ batch: EventBatchWrite) {
         let waiter = state.withLock { state -> CheckedContinuation<EventBatchWrite?, any Error>? in
+            if state.readerStopped { return nil }
             if let waiter = state.waiter {
                 state.waiter = nil
                 return waiter
@@ -61,6 +84,38 @@ public final class EventBatchStream: AsyncSequence, Sendable {
             return nil
         }
         if let waiter { waiter.resume(returning: batch) } else { ready.signal() }
+    }
+
+    /// Suspends until fewer than `limit` batches wait for the reader, or the reader stopped. A producer
+    /// that calls it before each `send` keeps at most `limit` of its batches here.
+    public func waitForRoom(below limit: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.readerStopped || state.waiting < limit { return true }
+                state.roomWaiters.append((limit, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// The reader takes nothing more (it failed, or has what it needs): the batches waiting are dropped,
+    /// later ones are not kept, and producers waiting for room go on.
+    public func stopReading() {
+        let producers = state.withLock { state in
+            state.readerStopped = true
+            state.queue = []
+            state.head = 0
+            return state.producersWithRoom()
+        }
+        for producer in producers { producer.resume() }
+    }
+
+    /// Takes the next batch or the end if ready (nil: wait), waking producers the taking made room for.
+    private func takeNext() -> Result<EventBatchWrite?, any Error>? {
+        let (next, producers) = state.withLock { state in (state.take(), state.producersWithRoom()) }
+        for producer in producers { producer.resume() }
+        return next
     }
 
     /// No more batches; `error` (if any) is thrown to the reader after the batches already sent. Only
@@ -86,7 +141,7 @@ public final class EventBatchStream: AsyncSequence, Sendable {
     /// owns (e.g. a database writer queue), never from a task.
     public func nextWaiting() throws -> EventBatchWrite? {
         while true {
-            if let next = state.withLock({ $0.take() }) { return try next.get() }
+            if let next = takeNext() { return try next.get() }
             ready.wait()
         }
     }
@@ -94,11 +149,12 @@ public final class EventBatchStream: AsyncSequence, Sendable {
     /// The next batch, suspending until there is one; nil at the end.
     public func next() async throws -> EventBatchWrite? {
         try await withCheckedThrowingContinuation { continuation in
-            let ready = state.withLock { state -> Result<EventBatchWrite?, any Error>? in
-                if let next = state.take() { return next }
+            let (ready, producers) = state.withLock { state -> (Result<EventBatchWrite?, any Error>?, [CheckedContinuation<Void, Never>]) in
+                if let next = state.take() { return (next, state.producersWithRoom()) }
                 state.waiter = continuation
-                return nil
+                return (nil, [])
             }
+            for producer in producers { producer.resume() }
             if let ready { continuation.resume(with: ready) }
         }
     }

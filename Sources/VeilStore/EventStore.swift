@@ -138,9 +138,9 @@ public struct EventFilter: Sendable, Hashable {
     public var time: Range<Int64>?
     /// Only events of these types.
     public var types: Set<EventType>?
-    /// The optional fields the reader uses (nil: every field). A scan fills these in and may leave the
-    /// others out — an empty `eventID`, nil, no properties — so a backend reads and decodes only what a
-    /// query needs. The pseudonym, epoch, type and time are always read. Not a restriction on which
+    /// The optional fields the reader uses (nil: every field). A scan fills these in and leaves the
+    /// others out — an empty `eventID`, nil, no properties (`trimmed`) — so a backend reads and decodes
+    /// only what a query needs. The pseudonym, epoch, type and time are always read. Not a restriction on which
     /// events are read: `contains` ignores it.
     public var fields: Set<StoredEventField>?
 

@@ -206,6 +206,37 @@ enum EventContract {
                 try await stores.events.scan(.all, chunkSize: 10) { _ in throw CallerFailure(site: "consumer") }
             }
         },
+        StoreContractCase("events: a scan that names its fields returns exactly those fields' values, equal to the full scan's") {
+            deployment in
+            let stores = try await deployment.open()
+            let stored = (0..<60).map { (n: Int) -> StoredEvent in
+                var event = Fixtures.event("p-\(n)", UInt64(n % 7), at: Int64(n) * 1_000, type: n % 2 == 0 ? .purchase : .view)
+                if n % 3 == 0 { event.session = nil }
+                if n % 4 == 0 { event.itemID = nil }
+                if n % 5 == 0 { event.price = nil }
+                event.rating = n % 2 == 0 ? n % 5 + 1 : nil
+                event.query = n % 3 == 1 ? "query \(n)\twith\\escapes" : nil
+                event.properties = n % 2 == 1 ? ["basket": Double(n) / 4, "items": 3] : [:]
+                return event
+            }
+            _ = try await stores.events.commit(Fixtures.batch(stored))
+            func scanned(_ filter: EventFilter) async throws -> [StoredEvent] {
+                let events = Mutex<[StoredEvent]>([])
+                try await stores.events.scan(filter, chunkSize: 16) { chunk in events.withLock { $0 += chunk } }
+                return events.withLock { $0 }.sorted { $0.timestampMillis < $1.timestampMillis }
+            }
+            let full = try await scanned(.all)
+            #expect(full == stored)
+            var choices: [Set<StoredEventField>] = [[], Set(StoredEventField.allCases), [.price, .quantity, .session]]
+            choices += StoredEventField.allCases.map { [$0] }
+            for fields in choices {
+                for types in [nil, Set([EventType.purchase])] {
+                    let filter = EventFilter(types: types, fields: fields)
+                    let pruned = try await scanned(filter)
+                    #expect(pruned == full.filter(filter.contains).map(filter.trimmed), "\(fields.map(\.rawValue).sorted())")
+                }
+            }
+        },
         StoreContractCase("events: erasure deletes a subject's events and vault row with its record, in one step") { deployment in
             let stores = try await deployment.open()
             _ = try await stores.events.commit(

@@ -5,67 +5,59 @@ import VeilCore
 import VeilStore
 
 /// Writes batches of events inside a caller's transaction (`PostgresEventStore`): the batch's new vault
-/// rows, then its events through COPY into the connection's staging table (`incoming`) and one
-/// statement that claims the new `event_id`s and moves exactly those events into `events`.
+/// rows, then one statement that claims the batch's new `event_id`s in `event_ids`, then exactly those
+/// events straight into `events` through COPY.
 struct PostgresBatchWriter: Sendable {
     let logger: Logger
 
-    /// Creates this connection's staging table once per session (`store` empties it after each batch,
-    /// and a rolled-back transaction leaves it as it found it: empty).
-    func prepareStaging(_ connection: PostgresConnection) async throws {
-        try await connection.query(
-            """
-            CREATE TEMPORARY TABLE IF NOT EXISTS incoming AS
-            SELECT \(unescaped: PostgresEventRow.columns.joined(separator: ", ")) FROM events WITH NO DATA
-            """, logger: logger
-        ).drain()
-    }
-
-    /// Writes one batch inside the caller's transaction and empties the staging table after it.
+    /// Writes one batch inside the caller's transaction.
     func store(_ batch: EventBatchWrite, _ connection: PostgresConnection) async throws -> BatchCommit {
         guard !batch.events.isEmpty else { return BatchCommit() }
-        // A repeated id within the batch is a duplicate of its first occurrence: only firsts are staged.
+        // A repeated id within the batch is a duplicate of its first occurrence: only firsts are claimed.
         var seen = Set<String>(minimumCapacity: batch.events.count)
         let firsts = batch.events.filter { seen.insert($0.eventID).inserted }
         var result = BatchCommit()
         result.newIdentities = try await storeIdentities(batch, connection)
-        try await stage(firsts, connection)
-        var inserted = 0
-        // New ids are claimed in one order (byte order of the id) by every writer, so two
-        // transactions resending the same ids wait for each other in one direction and never deadlock.
-        let rows = try await connection.query(
-            """
-            WITH fresh AS (
-                INSERT INTO event_ids (event_id) SELECT event_id FROM incoming ORDER BY event_id COLLATE "C"
-                ON CONFLICT DO NOTHING RETURNING event_id
-            ), moved AS (
-                INSERT INTO events (\(unescaped: PostgresEventRow.columns.joined(separator: ", ")))
-                SELECT \(unescaped: PostgresEventRow.columns.map { "i.\($0)" }.joined(separator: ", "))
-                FROM incoming i JOIN fresh f ON f.event_id = i.event_id
-                RETURNING 1
-            )
-            SELECT count(*) FROM moved
-            """, logger: logger)
-        for try await count in rows.decode(Int.self) { inserted = count }
-        result.inserted = inserted
-        result.duplicates = batch.events.count - inserted
-        try await connection.query("TRUNCATE incoming", logger: logger).drain()
+        let claimed = try await claim(firsts.map(\.eventID), connection)
+        let fresh = claimed.count == firsts.count ? firsts : firsts.filter { claimed.contains($0.eventID) }
+        try await copy(fresh, connection)
+        result.inserted = fresh.count
+        result.duplicates = batch.events.count - fresh.count
         return result
     }
 
-    /// COPYs `events` into `incoming`.
-    private func stage(_ events: [StoredEvent], _ connection: PostgresConnection) async throws {
-        try await connection.copyFrom(table: "incoming", columns: PostgresEventRow.columns, logger: logger) { writer in
-            var buffer: [UInt8] = []
+    /// Inserts `ids` into `event_ids` and returns those that were not there: the events this batch
+    /// stores. The row of an id that another open transaction has claimed makes this statement wait
+    /// for it — a duplicate if it commits, this batch's if it rolls back — so no id is stored twice.
+    /// New ids are claimed in one order (byte order of the id) by every writer, so two transactions
+    /// resending the same ids wait for each other in one direction and never deadlock.
+    private func claim(_ ids: [String], _ connection: PostgresConnection) async throws -> Set<String> {
+        let rows = try await connection.query(
+            """
+            INSERT INTO event_ids (event_id) SELECT id FROM unnest(\(ids)::text[]) AS batch(id) ORDER BY id COLLATE "C"
+            ON CONFLICT DO NOTHING RETURNING event_id
+            """, logger: logger)
+        var claimed = Set<String>(minimumCapacity: ids.count)
+        for try await id in rows.decode(String.self) { claimed.insert(id) }
+        return claimed
+    }
+
+    /// COPYs `events` into `events` (the server routes each row to its day's partition), sent in
+    /// pieces of about `copyChunkBytes`.
+    private func copy(_ events: [StoredEvent], _ connection: PostgresConnection) async throws {
+        guard !events.isEmpty else { return }
+        try await connection.copyFrom(table: "events", columns: PostgresEventRow.columns, logger: logger) { writer in
+            var buffer = ByteBuffer()
             buffer.reserveCapacity(Self.copyChunkBytes + 4_096)
             for event in events {
                 PostgresEventRow.appendCopyLine(event, to: &buffer)
-                if buffer.count >= Self.copyChunkBytes {
-                    try await writer.write(ByteBuffer(bytes: buffer))
-                    buffer.removeAll(keepingCapacity: true)
+                if buffer.readableBytes >= Self.copyChunkBytes {
+                    try await writer.write(buffer)
+                    buffer = ByteBuffer()
+                    buffer.reserveCapacity(Self.copyChunkBytes + 4_096)
                 }
             }
-            if !buffer.isEmpty { try await writer.write(ByteBuffer(bytes: buffer)) }
+            if buffer.readableBytes > 0 { try await writer.write(buffer) }
         }
     }
 

@@ -7,10 +7,9 @@ import VeilStore
 
 /// `EventStore` and `IdentityVault` on PostgreSQL (`PostgresSchema`).
 ///
-/// A batch is written in one transaction (`PostgresBatchWriter`): its events (the first of each
-/// `event_id` in the batch) go to the server with COPY into a temporary staging table (`incoming`, one
-/// per connection), then one statement records the new `event_id`s in `event_ids` (ON CONFLICT DO
-/// NOTHING: a known id is a duplicate) and moves exactly those events into `events`. Vault rows are
+/// A batch is written in one transaction (`PostgresBatchWriter`): one statement records the batch's
+/// `event_id`s (the first of each in the batch) in `event_ids` (ON CONFLICT DO NOTHING: a known id is
+/// a duplicate) and returns the new ones, then exactly those events go to `events` with COPY. Vault rows are
 /// created for the batch's pseudonyms that have none (one `= ANY` lookup, then one `unnest` insert of
 /// what `escrow` returns), with ON CONFLICT DO NOTHING: another replica may create the same row at the
 /// same moment, and both hold the same identity.
@@ -65,7 +64,6 @@ final class PostgresEventStore: EventStore, IdentityVault {
         try await partitions.ensure(days: group.reduce(into: Set<Int64>()) { $0.formUnion(EventPartitions.days(of: $1.events)) })
         do {
             return try await chain.audited("store a batch of events") { connection in
-                try await writer.prepareStaging(connection)
                 var results: [BatchCommit] = []
                 for batch in group { results.append(try await writer.store(batch, connection)) }
                 let audited = zip(group, results).compactMap { batch, result in batch.audit.map { ($0, result) } }
@@ -96,7 +94,6 @@ final class PostgresEventStore: EventStore, IdentityVault {
     ) async throws -> BatchCommit {
         do {
             return try await chain.audited("import events") { connection in
-                try await writer.prepareStaging(connection)
                 var total = BatchCommit()
                 var iterator = batches.makeAsyncIterator()
                 while let batch = try await Self.producing({ try await iterator.next() }) {
@@ -195,7 +192,8 @@ final class PostgresEventStore: EventStore, IdentityVault {
 
     /// One statement (one snapshot) streamed from the server: postgres-nio asks for more rows only as
     /// chunks are handed on, so memory holds about one chunk whatever the table's size. The time range
-    /// is a condition on the partition key, so only its days' partitions are read.
+    /// is a condition on the partition key, so only its days' partitions are read; the columns no field
+    /// of `filter.fields` needs are not sent (`PostgresEventRow.selectList(reading:)`).
     func scan(_ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
         precondition(chunkSize > 0, "a chunk holds at least one event")
         let lower = filter.time?.lowerBound ?? Int64.min
@@ -204,7 +202,7 @@ final class PostgresEventStore: EventStore, IdentityVault {
         try await database.withConnection("scan events") { connection in
             let rows = try await connection.query(
                 """
-                SELECT \(unescaped: PostgresEventRow.selectList) FROM events
+                SELECT \(unescaped: PostgresEventRow.selectList(reading: filter.fields)) FROM events
                 WHERE ts_ms >= \(lower) AND ts_ms < \(upper) AND (\(types == nil) OR type = ANY(\(types ?? [])))
                 """, logger: logger)
             var chunk: [StoredEvent] = []

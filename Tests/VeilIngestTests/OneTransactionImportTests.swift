@@ -1,8 +1,10 @@
 import Foundation
+import Synchronization
 import Testing
 import VeilAudit
 import VeilCore
 import VeilStore
+import VeilTestSupport
 
 @testable import VeilIngest
 
@@ -90,6 +92,68 @@ import VeilStore
         let refused = try await importer(fixture, tasks: 2, limit: 1_000).importFile(bad, actor: "cli")
         #expect(!refused.stored && refused.rejected == 1 && refused.accepted == 0)
         #expect(try await fixture.store.eventCount() == 5_000)
+    }
+
+    /// The real store, counting the imports it is asked to store in one transaction.
+    final class CountingImportStore: ForwardingEventStore, @unchecked Sendable {
+        let base: any EventStore
+        let oneTransactionImports = Mutex(0)
+
+        init(base: any EventStore) { self.base = base }
+
+        func commitAll(
+            _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
+            audit: @escaping @Sendable (BatchCommit) -> AuditDraft
+        ) async throws -> BatchCommit {
+            oneTransactionImports.withLock { $0 += 1 }
+            return try await base.commitAll(batches, stored: stored, audit: audit)
+        }
+    }
+
+    func importer(_ fixture: Fixture, store: some EventStore, limit: Int) throws -> EventImporter {
+        var options = ImportOptions()
+        options.validationTasks = 2
+        options.oneTransactionLimit = limit
+        options.batchSize = 1_000
+        let service = IngestService(store: store, keys: fixture.keys, policy: fixture.policy, clock: .fixed(Fixture.now))
+        return try EventImporter(service: service, options: options)
+    }
+
+    /// A file whose first MiB shows it far over the limit is validated, then stored in batches: it is
+    /// never first written into one transaction up to the limit and rolled back (before: it was).
+    @Test func aFileClearlyOverTheLimitIsNeverWrittenInOneTransaction() async throws {
+        let fixture = try Fixture()
+        let lines = Self.lines(12_000, users: 60)
+        let text = lines.joined(separator: "\n") + "\n"
+        #expect(text.utf8.count > EventImporter.sampleBytes, "more than the sample")
+        let path = try fixture.file("events.ndjson", text)
+        let store = CountingImportStore(base: fixture.store)
+        let report = try await importer(fixture, store: store, limit: 3_000).importFile(path, actor: "cli")
+        #expect(report.stored && report.records == 12_000 && report.accepted == 12_000)
+        #expect(store.oneTransactionImports.withLock { $0 } == 0)
+        #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.count == 12)
+
+        // Invalid at the end: nothing stored, nothing written.
+        let bad = try fixture.file("bad.ndjson", (Self.lines(12_000, users: 60, prefix: "b") + [eventLine(id: "x", type: "nope")]).joined(separator: "\n"))
+        let refused = try await importer(fixture, store: store, limit: 3_000).importFile(bad, actor: "cli")
+        #expect(!refused.stored && refused.rejected == 1 && refused.accepted == 0 && refused.problems.map(\.index) == [12_001])
+        #expect(try await fixture.store.eventCount() == 12_000)
+        #expect(store.oneTransactionImports.withLock { $0 } == 0)
+    }
+
+    /// The estimate from the first MiB is only a shortcut: a file that looks over the limit (short
+    /// lines first, then one long blank line) but holds no more records than the limit is still stored
+    /// in one transaction.
+    @Test func aFileThatOnlyLooksOverTheLimitIsStoredInOneTransaction() async throws {
+        let fixture = try Fixture()
+        let lines = Self.lines(9_000, users: 60)
+        let text = lines.joined(separator: "\n") + "\n" + String(repeating: " ", count: 5 << 20) + "\n"
+        let path = try fixture.file("events.ndjson", text)
+        let store = CountingImportStore(base: fixture.store)
+        let report = try await importer(fixture, store: store, limit: 10_000).importFile(path, actor: "cli")
+        #expect(report.stored && report.records == 9_000 && report.accepted == 9_000)
+        #expect(store.oneTransactionImports.withLock { $0 } == 1)
+        #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.count == 1)
     }
 
     @Test func anEmptyFileStoresNothingAndSucceeds() async throws {

@@ -53,4 +53,20 @@ import VeilCrypto
             }
         }
     }
+
+    /// Layers wide enough for `MatrixKernels`' tiles (8 and 16 columns, with a partial block after them)
+    /// in the forward pass: backprop against finite differences, ghost norms against materialised ones.
+    @Test func wideLayersMatchFiniteDifferencesAndMaterialisedNorms() throws {
+        let architecture = try ModelArchitecture(inputSize: 19, hiddenSizes: [27, 17], head: .sigmoid)
+        let data = ModelFixtures.data(rows: 20, features: 19)
+        let network = ModelFixtures.network(architecture)
+        let analytic = ModelFixtures.lossAndGradient(network, data, batch: [0, 1, 2]).gradient
+        let numeric = ModelFixtures.finiteDifferenceGradient(network, data, batch: [0, 1, 2])
+        for k in network.parameters.indices {
+            #expect(abs(numeric[k] - analytic[k]) < 1e-6 * max(1, abs(numeric[k])), "parameter \(k)")
+        }
+        let reference = ModelFixtures.perExampleGradients(network, data).map(ModelFixtures.norm)
+        let ghost = ModelFixtures.squaredNorms(network, data, examples: Array(0..<20)).map { $0.squareRoot() }
+        for row in 0..<20 { #expect(ModelFixtures.relativeError(ghost[row], reference[row]) < 1e-9, "row \(row)") }
+    }
 }

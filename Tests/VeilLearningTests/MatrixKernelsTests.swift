@@ -1,28 +1,50 @@
+import CVeilCPU
+import Foundation
 import Testing
 import VeilCrypto
 @testable import VeilLearning
 
 /// `MatrixKernels`' register-tiled products against the textbook triple loop, bit for bit, in `Float`
-/// and `Double`: every result element is summed in index order, whatever the tile edges. The shapes
-/// cover full tiles, a last partial row tile (m mod 4 ≠ 0), columns past the last 8-wide block, row
-/// strides wider than the rows, k = 0 and 1, accumulating into old values and overwriting them, and
-/// the outer products with and without row weights.
+/// and `Double`, on both paths — the baseline (SSE2) instance and the wide (AVX2, four-row tiles) one,
+/// on a CPU that runs it: every result element is summed in index order, a multiply then an add,
+/// whatever the tile edges and the instruction set. The shapes cover full tiles, last partial row tiles
+/// (m mod 4 = 1, 2, 3), columns past the last 8-wide block, row strides wider than the rows, k = 0 and 1,
+/// accumulating into old values and overwriting them, and the outer products with and without row
+/// weights.
 @Suite struct MatrixKernelsTests {
     /// (m, k, n): rows of the result, the shared dimension, columns of the result.
     static let shapes = [
-        (16, 64, 192), (9, 5, 17), (4, 8, 8), (1, 3, 7), (6, 1, 24), (5, 0, 9), (13, 11, 3), (3, 33, 40),
+        (16, 64, 192), (9, 5, 17), (4, 8, 8), (1, 3, 7), (6, 1, 24), (5, 0, 9), (13, 11, 3), (3, 33, 40), (7, 50, 32),
     ]
 
     @Test(arguments: [false, true])
     func multiplyEqualsTheTripleLoop(accumulate: Bool) {
-        check(Float.self, accumulate: accumulate)
-        check(Double.self, accumulate: accumulate)
+        check(Float.self, accumulate: accumulate, path: .baseline)
+        check(Double.self, accumulate: accumulate, path: .baseline)
     }
 
     @Test(arguments: [false, true])
     func outerProductsEqualTheTripleLoop(weighted: Bool) {
-        checkOuter(Float.self, weighted: weighted)
-        checkOuter(Double.self, weighted: weighted)
+        checkOuter(Float.self, weighted: weighted, path: .baseline)
+        checkOuter(Double.self, weighted: weighted, path: .baseline)
+    }
+
+    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2"), arguments: [false, true])
+    func wideMultiplyEqualsTheTripleLoop(accumulate: Bool) {
+        check(Float.self, accumulate: accumulate, path: .wide)
+        check(Double.self, accumulate: accumulate, path: .wide)
+    }
+
+    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2"), arguments: [false, true])
+    func wideOuterProductsEqualTheTripleLoop(weighted: Bool) {
+        checkOuter(Float.self, weighted: weighted, path: .wide)
+        checkOuter(Double.self, weighted: weighted, path: .wide)
+    }
+
+    /// The layers take the wide path on a CPU with AVX2 (unless `VEIL_KERNELS=baseline`).
+    @Test func theDefaultPathFollowsTheCPU() {
+        let wide = veil_cpu_runs_wide_kernels() != 0 && ProcessInfo.processInfo.environment["VEIL_KERNELS"] != "baseline"
+        #expect(MatrixKernels.defaultPath == (wide ? .wide : .baseline))
     }
 
     /// Random values in ±1 whose products round (so a reordered sum would show).
@@ -31,7 +53,7 @@ import VeilCrypto
         return (0..<count).map { _ in S(Double.random(in: -1...1, using: &generator)) }
     }
 
-    private func check<S: ComputeScalar>(_: S.Type, accumulate: Bool) {
+    private func check<S: ComputeScalar>(_: S.Type, accumulate: Bool, path: MatrixKernels.Path) {
         for (index, (m, k, n)) in Self.shapes.enumerated() {
             let lda = k + 2, ldb = n + 3, ldc = n + 1
             let a: [S] = Self.values(m * lda, seed: UInt64(10 + index))
@@ -51,15 +73,15 @@ import VeilCrypto
                     result.withUnsafeMutableBufferPointer { c in
                         MatrixKernels.multiply(
                             a.baseAddress!, lda, b.baseAddress!, ldb, into: c.baseAddress!, ldc, m: m, k: k, n: n,
-                            accumulate: accumulate)
+                            accumulate: accumulate, path: path)
                     }
                 }
             }
-            #expect(result == expected, "\(S.self) m \(m) k \(k) n \(n) accumulate \(accumulate)")
+            #expect(result == expected, "\(S.self) \(path) m \(m) k \(k) n \(n) accumulate \(accumulate)")
         }
     }
 
-    private func checkOuter<S: ComputeScalar>(_: S.Type, weighted: Bool) {
+    private func checkOuter<S: ComputeScalar>(_: S.Type, weighted: Bool, path: MatrixKernels.Path) {
         // Here m is the rows summed over and k × n the result, as in a per-example weight gradient.
         for (index, (k, m, n)) in Self.shapes.enumerated() {
             let lda = k + 2, ldb = n + 3, ldc = n + 1
@@ -82,12 +104,55 @@ import VeilCrypto
                         result.withUnsafeMutableBufferPointer { c in
                             MatrixKernels.accumulateOuterProducts(
                                 a.baseAddress!, lda, b.baseAddress!, ldb, rowWeights: weighted ? w.baseAddress! : nil,
-                                into: c.baseAddress!, ldc, m: m, k: k, n: n)
+                                into: c.baseAddress!, ldc, m: m, k: k, n: n, path: path)
                         }
                     }
                 }
             }
-            #expect(result == expected, "\(S.self) m \(m) k \(k) n \(n) weighted \(weighted)")
+            #expect(result == expected, "\(S.self) \(path) m \(m) k \(k) n \(n) weighted \(weighted)")
+        }
+    }
+
+    /// A dense layer's forward pass (bias, then the tiled product) against the row-by-row loop that starts
+    /// each output at its bias and adds the inputs' terms in order, bit for bit.
+    @Test func denseForwardEqualsTheRowLoop() {
+        denseForward(Float.self)
+        denseForward(Double.self)
+    }
+
+    private func denseForward<S: ComputeScalar>(_: S.Type) {
+        for (index, (rows, inputs, outputs)) in [(64, 40, 64), (7, 19, 27), (5, 3, 1), (3, 40, 1), (2, 0, 9)].enumerated() {
+            let input: [S] = Self.values(max(rows * inputs, 1), seed: UInt64(150 + index))
+            let weights: [S] = Self.values(max(inputs * outputs, 1), seed: UInt64(170 + index))
+            let bias: [S] = Self.values(outputs, seed: UInt64(190 + index))
+            var expected = [S](repeating: 0, count: rows * outputs)
+            for row in 0..<rows {
+                for o in 0..<outputs {
+                    var sum = bias[o]
+                    for i in 0..<inputs { sum += input[row * inputs + i] * weights[i * outputs + o] }
+                    expected[row * outputs + o] = sum
+                }
+            }
+            var result = [S](repeating: .nan, count: rows * outputs)
+            input.withUnsafeBufferPointer { input in
+                weights.withUnsafeBufferPointer { weights in
+                    bias.withUnsafeBufferPointer { bias in
+                        result.withUnsafeMutableBufferPointer { output in
+                            DenseKernels.forward(
+                                input: input.baseAddress!, weights: weights.baseAddress!, bias: bias.baseAddress!,
+                                output: output.baseAddress!, rows: rows, inputs: inputs, outputs: outputs)
+                        }
+                    }
+                }
+            }
+            if outputs == 1 {
+                // One output: each row is a dot product with four partial sums, not the ordered loop.
+                for row in 0..<rows {
+                    #expect(abs(result[row] - expected[row]) <= S(inputs) * S.ulpOfOne * 4, "\(S.self) \(rows)×\(inputs)")
+                }
+            } else {
+                #expect(result == expected, "\(S.self) rows \(rows) inputs \(inputs) outputs \(outputs)")
+            }
         }
     }
 }

@@ -25,6 +25,20 @@ import VeilCrypto
     /// The layers write at this offset of a larger gradient vector, which must stay untouched elsewhere.
     static let offset = 3
 
+    /// A `Float` example gradient's squared norm is summed in `Double`: 40,000 values of 0.1 (about a
+    /// GRU's parameter count), each square widened exactly, against their `Double` sum (relative
+    /// error < 1e-12). Summed in `Float`, four partial sums of 10,000 terms near 100 are off by about
+    /// 1e-5, which fails.
+    @Test func floatExampleGradientNormsAreSummedInDouble() {
+        let count = 40_000
+        let gradient = ExampleGradient<Float>(count: count)
+        let values = gradient.start(example: 0)
+        for k in 0..<count { values[k] = 0.1 }
+        let value = Double(Float(0.1))
+        let expected = Double(count) * value * value
+        #expect(abs(gradient.squaredNorm - expected) / expected < 1e-12)
+    }
+
     @Test func embeddingGradientsNormsAndClippedSum() throws {
         let tokenCounts = [5, 3, 4]
         let layer = EmbeddingLayer<Double>(tokenCounts: tokenCounts, width: 4, parameterOffset: Self.offset)

@@ -60,6 +60,24 @@ import VeilCrypto
         #expect(runs.allSatisfy { $0 == runs[0] })
     }
 
+    /// 1,000 rows are four scoring blocks (the last partial), taken by the workers in any order: the same
+    /// probabilities, bit for bit, on one worker or several, and the same as scoring each row alone.
+    @Test func scoringIsTheSameOnAnyNumberOfWorkers() throws {
+        for (architecture, classes) in try ModelFixtures.architectures(features: 5) + [
+            (try ModelArchitecture(inputSize: 5, hiddenSizes: [24], head: .softmax(classes: 3)), 3)
+        ] {
+            let data = ModelFixtures.data(rows: 1_000, features: 5, classes: classes)
+            let network = ModelFixtures.network(architecture)
+            let runs = try [1, 2, 3, 8].map { try network.predictProbabilities(data.features, workers: $0).map(\.bitPattern) }
+            #expect(runs.allSatisfy { $0 == runs[0] }, "\(architecture.kind)")
+            let alone = try (0..<1_000).flatMap { row in
+                try network.predictProbabilities(Array(data.features[(row * 5)..<(row * 5 + 5)]), workers: 1)
+            }
+            #expect(runs[0] == alone.map(\.bitPattern), "\(architecture.kind)")
+            #expect(runs[0].count == 1_000 * architecture.outputSize)
+        }
+    }
+
     @Test func sgdTrainingIsBitwiseDeterministic() throws {
         let architecture = try ModelArchitecture(inputSize: 5, hiddenSizes: [8], head: .sigmoid)
         let data = ModelFixtures.data(rows: 300, features: 5)

@@ -26,10 +26,10 @@ public struct ImportOptions: Sendable {
     /// audited.
     public var dryRun = false
 
-    /// 2,000,000 records: the validation pass hands its events (about 200 bytes each) to the store as it
-    /// goes, but may run ahead of it, so up to the whole file can wait in memory; and the transaction
-    /// holds the database's writer (a `veil serve` on the same data directory waits up to its 10 s busy
-    /// timeout, then answers 503) for about 5 s per million events on the reference machine.
+    /// 2,000,000 records: the transaction holds the database's writer (a `veil serve` on the same data
+    /// directory waits up to its 10 s busy timeout, then answers 503) for about 5 s per million events
+    /// on the reference machine. (Memory does not depend on it: the validation tasks wait for the
+    /// store's writer, `EventImporter.batchesAhead`.)
     public static let defaultOneTransactionLimit = 2_000_000
 
     /// 50,000: each batch pseudonymises every distinct user it holds once, so a user who appears
@@ -213,7 +213,12 @@ public struct EventImporter: Sendable {
             showsTypeValues: layout.map { $0.rows.typeColumns.isDisjoint(with: $0.rows.identifierColumns) } ?? true)
 
         var tally: FileTally
-        if !options.skipInvalid || options.dryRun {
+        if !options.skipInvalid && !options.dryRun && clearlyOverTheLimit(file, layout: layout) {
+            // Surely too many records for one transaction: validate the whole file first (storing
+            // nothing if any record is invalid), then store it in batches — without first writing
+            // `oneTransactionLimit` events into a transaction only to roll them back.
+            tally = try await importLargeFile(file, layout: layout, pass: pass, path: path, actor: actor, report: &report, progress: progress)
+        } else if !options.skipInvalid || options.dryRun {
             // All or nothing (a dry run always; it rolls back): one transaction, fed while the file is
             // validated in parallel segments, and committed only if every record is valid.
             if let done = try await importInOneTransaction(
@@ -237,6 +242,46 @@ public struct EventImporter: Sendable {
         }
         report.seconds = (ContinuousClock.now - started).seconds
         return report
+    }
+
+    /// Whether the file holds, by its size and the lines of its first MiB, more than 1.25 times
+    /// `oneTransactionLimit` records. Only a shortcut: `importLargeFile` counts the records, and takes
+    /// the one-transaction path after all when they are not over the limit.
+    private func clearlyOverTheLimit(_ file: MappedFile, layout: RecordReader.CSVLayout?) -> Bool {
+        let start = layout?.bodyStart ?? 0
+        let body = file.bytes.count - start
+        let sample = min(body, Self.sampleBytes)
+        guard sample < body, sample > 0 else { return false }  // a file this small is counted exactly
+        let lines = RecordReader.newlines(file.bytes, start..<(start + sample))
+        file.release(from: start, to: start + sample)
+        let estimate = Double(lines) * Double(body) / Double(sample)
+        return estimate > Double(options.oneTransactionLimit) * 1.25
+    }
+
+    /// The bytes `clearlyOverTheLimit` reads to estimate the records of a file.
+    static let sampleBytes = 1 << 20
+
+    /// Validates every record of the file (in parallel on every processor: nothing is stored meanwhile)
+    /// and stores nothing if any is invalid; then stores it in batches (`importInBatches`), or in one
+    /// transaction after all if it has no more than `oneTransactionLimit` records.
+    private func importLargeFile(
+        _ file: MappedFile, layout: RecordReader.CSVLayout?, pass: RecordPass, path: String, actor: String,
+        report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
+    ) async throws -> FileTally {
+        let segments = RecordReader.segments(
+            file.bytes, from: layout?.bodyStart ?? 0, firstLine: layout?.bodyFirstLine ?? 1,
+            parts: options.validationTasks ?? max(1, ProcessInfo.processInfo.activeProcessorCount))
+        let nothingDelivered = OrderedDelivery(segments: segments.count) { _ in }
+        nothingDelivered.abandon()
+        let check = try await validateAll(file, segments: segments, layout: layout, pass: pass, delivery: nothingDelivered)
+        guard check.tally.rejected == 0 else { return check.tally }
+        if check.tally.records <= options.oneTransactionLimit,
+            let done = try await importInOneTransaction(
+                file, layout: layout, pass: pass, path: path, actor: actor, report: &report, progress: progress)
+        {
+            return done
+        }
+        return try await importInBatches(file, layout: layout, pass: pass, path: path, actor: actor, report: &report, progress: progress)
     }
 
     /// Stores the file `batchSize` events per transaction, the next batch parsed while the previous one
@@ -307,7 +352,10 @@ public struct EventImporter: Sendable {
         let segments = segments(of: file, layout: layout)
         let batches = EventBatchStream()
         let service = service
-        let delivery = OrderedDelivery(segments: segments.count) { batches.send(service.write($0)) }
+        let delivery = OrderedDelivery(
+            segments: segments.count, limit: Self.batchesAhead,
+            storeRoom: { await batches.waitForRoom(below: Self.batchesAhead) }
+        ) { batches.send(service.write($0)) }
         let bytesTotal = file.bytes.count
         // Validation runs in its own task; this task goes straight into the store, so the writer waits
         // for batches before the segments occupy every cooperative thread.
@@ -344,7 +392,10 @@ public struct EventImporter: Sendable {
                 })
         } catch {
             stored = .failure(error)
+            delivery.abandon()
         }
+        // Producers waiting for the store's room go on (only to finish their report, if it failed).
+        batches.stopReading()
         let check = try await validation.value
         if dryRun {
             if case .failure(let error) = stored, !(error is DryRunEnd) { throw error }
@@ -372,6 +423,11 @@ public struct EventImporter: Sendable {
     /// Events per batch handed from validation to the store's single transaction: small, so the
     /// writer starts on the first events at once (it commits only at the end either way).
     static let handOffSize = 4_096
+
+    /// Hand-off batches a validation task may have prepared ahead of the store's writer (and a later
+    /// segment ahead of its turn) before it waits: about 1.2 MB of events each, so an import's memory
+    /// depends on this, `handOffSize` and the number of tasks — never on the file.
+    static let batchesAhead = 4
 
     /// Why an import's transaction was rolled back: a record broke a rule, or the file outgrew it.
     private struct ImportAbandoned: Error {}
@@ -432,7 +488,7 @@ public struct EventImporter: Sendable {
                     var pass = template
                     var tooLarge = false
                     var valid: [ValidEvent] = []
-                    var delivering = true
+                    var delivering = !delivery.isAbandoned
                     while let (line, record) = reader.next() {
                         let rejectedBefore = pass.tally.rejected
                         guard let event = pass.take(record, line: line) else {
@@ -454,6 +510,7 @@ public struct EventImporter: Sendable {
                         if valid.count >= batchSize {
                             delivery.deliver(service.prepare(valid), offset: reader.offset, segment: number)
                             valid.removeAll(keepingCapacity: true)
+                            await delivery.waitForRoom(segment: number)
                             delivering = !delivery.isAbandoned
                         }
                     }

@@ -7,6 +7,11 @@ import Synchronization
 /// It also remembers the file offset after each batch passed on, so progress can be reported as the
 /// store writes them (`offset(ofBatch:)`), and numbers repeated content keys in file order
 /// (`ContentKeyNumbering`) as it passes batches on.
+///
+/// Memory: a segment's producer calls `waitForRoom(segment:)` after each batch it delivers. A segment
+/// whose turn has not come keeps at most `limit` batches waiting here; the one whose turn it is waits
+/// for the store's room (`storeRoom`). So what waits depends on the batch size and the number of
+/// segments, never on the file.
 final class OrderedDelivery: Sendable {
     private struct State {
         var current = 0
@@ -15,16 +20,59 @@ final class OrderedDelivery: Sendable {
         var abandoned = false
         var offsets: [Int] = []
         var numbering = ContentKeyNumbering()
+        /// Producers of later segments waiting for their segment's turn or for room in its list.
+        var roomWaiters: [(segment: Int, continuation: CheckedContinuation<Void, Never>)] = []
+
+        /// Whether `segment`'s producer may go on preparing batches without waiting here.
+        func hasRoom(_ segment: Int, limit: Int) -> Bool {
+            abandoned || segment <= current || waiting[segment].count < limit
+        }
+
+        /// Removes and returns the waiting producers that have room now.
+        mutating func producersWithRoom(limit: Int) -> [CheckedContinuation<Void, Never>] {
+            var ready: [CheckedContinuation<Void, Never>] = []
+            var still: [(segment: Int, continuation: CheckedContinuation<Void, Never>)] = []
+            for waiter in roomWaiters {
+                if hasRoom(waiter.segment, limit: limit) { ready.append(waiter.continuation) } else { still.append(waiter) }
+            }
+            roomWaiters = still
+            return ready
+        }
     }
 
     private let state: Mutex<State>
     private let handOn: @Sendable (IngestService.PreparedBatch) -> Void
+    private let limit: Int
+    private let storeRoom: @Sendable () async -> Void
 
     /// Passes the batches of `segments` segments on to `pass`, in order (called with the delivery's
-    /// lock held: `pass` must only hand the batch on, e.g. `EventBatchStream.send`).
-    init(segments: Int, pass: @escaping @Sendable (IngestService.PreparedBatch) -> Void) {
+    /// lock held: `pass` must only hand the batch on, e.g. `EventBatchStream.send`). A segment whose
+    /// turn has not come keeps at most `limit` batches here; `storeRoom` returns when the store has
+    /// room for another batch (e.g. `EventBatchStream.waitForRoom(below:)`).
+    init(
+        segments: Int, limit: Int = 8, storeRoom: @escaping @Sendable () async -> Void = {},
+        pass: @escaping @Sendable (IngestService.PreparedBatch) -> Void
+    ) {
         state = Mutex(State(waiting: Array(repeating: [], count: segments), finished: Array(repeating: false, count: segments)))
+        self.limit = max(1, limit)
+        self.storeRoom = storeRoom
         handOn = pass
+    }
+
+    /// Returns when `segment`'s producer may prepare its next batch: at once if the delivery was
+    /// abandoned; for a segment whose turn has not come, once fewer than `limit` of its batches wait
+    /// here; for the segment whose turn it is, once the store has room.
+    func waitForRoom(segment: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { state -> Bool in
+                if state.hasRoom(segment, limit: limit) { return true }
+                state.roomWaiters.append((segment, continuation))
+                return false
+            }
+            if now { continuation.resume() }
+        }
+        let ownTurn = state.withLock { !$0.abandoned && segment == $0.current }
+        if ownTurn { await storeRoom() }
     }
 
     /// Whether the delivery was abandoned (a segment found a problem or outgrew the limit).
@@ -44,7 +92,7 @@ final class OrderedDelivery: Sendable {
 
     /// `segment` has delivered its last batch.
     func finish(segment: Int) {
-        state.withLock { state in
+        let producers = state.withLock { state in
             state.finished[segment] = true
             while state.current < state.finished.count && state.finished[state.current] {
                 state.current += 1
@@ -53,15 +101,19 @@ final class OrderedDelivery: Sendable {
                 state.waiting[state.current] = []
                 if !state.abandoned { for (batch, offset) in waiting { pass(batch, offset: offset, &state) } }
             }
+            return state.producersWithRoom(limit: limit)
         }
+        for producer in producers { producer.resume() }
     }
 
-    /// Pass nothing more on, and drop what waits.
+    /// Pass nothing more on, drop what waits, and let every producer go on (to finish its report).
     func abandon() {
-        state.withLock { state in
+        let producers = state.withLock { state in
             state.abandoned = true
             state.waiting = state.waiting.map { _ in [] }
+            return state.producersWithRoom(limit: limit)
         }
+        for producer in producers { producer.resume() }
     }
 
     /// The file offset after the `index`-th batch passed on (0-based).

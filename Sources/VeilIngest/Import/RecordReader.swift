@@ -152,7 +152,8 @@ struct RecordReader {
         return result
     }
 
-    private static func newlines(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int {
+    /// The newlines in `range` of `bytes`.
+    static func newlines(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int {
         var count = 0
         var position = range.lowerBound
         while position < range.upperBound,

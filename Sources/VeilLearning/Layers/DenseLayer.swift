@@ -60,7 +60,7 @@ struct DenseLayer<Scalar: ComputeScalar>: Layer {
         if span.count == 1 {
             let a = input.row(span.lowerBound)
             let d = outputDelta.row(span.lowerBound)
-            return Double((DenseKernels.dot(a, a, inputs) + 1) * DenseKernels.dot(d, d, outputs))
+            return (DenseKernels.squaredNorm(a, inputs) + 1) * DenseKernels.squaredNorm(d, outputs)
         }
         materialise(example: example, input: input, rows: rows, memory: memory, outputDelta: outputDelta)
         return memory.squaredNorm

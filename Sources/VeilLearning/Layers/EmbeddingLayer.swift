@@ -92,7 +92,7 @@ struct EmbeddingLayer<Scalar: ComputeScalar>: Layer {
         gather(example: example, input: input, rows: rows, memory: memory, outputDelta: outputDelta)
         var total = 0.0
         memory.sums.withUnsafeBufferPointer { sums in
-            total = Double(DenseKernels.dot(sums.baseAddress!, sums.baseAddress!, sums.count))
+            total = DenseKernels.squaredNorm(sums.baseAddress!, sums.count)
         }
         return total
     }

@@ -21,8 +21,8 @@ final class ExampleGradient<Scalar: ComputeScalar> {
         return values
     }
 
-    /// ‖values‖².
-    var squaredNorm: Double { Double(DenseKernels.dot(values, values, count)) }
+    /// ‖values‖², summed in `Double` (`DenseKernels.squaredNorm`).
+    var squaredNorm: Double { DenseKernels.squaredNorm(values, count) }
 
     /// `target[k] += weight · values[k]` for every k.
     func add(weight: Scalar, into target: UnsafeMutablePointer<Scalar>) {

@@ -1,3 +1,6 @@
+import Dispatch
+import Foundation
+import Synchronization
 import VeilCore
 
 /// A feed-forward model over rows of features: dense layers with ReLU between them and a sigmoid or
@@ -66,41 +69,58 @@ public struct DenseModel: TrainableModel, Equatable {
     /// Class probabilities for each row of a row-major feature matrix with `architecture.inputSize`
     /// columns. Sigmoid head: one value per row, P(label = 1). Softmax head: `classes` values per row.
     /// Throws `VeilError.invalidInput` when `features.count` is not a multiple of the input size.
-    public func predictProbabilities(_ features: [Double]) throws -> [Double] {
+    ///
+    /// Rows are scored in blocks of `scoringBlock`; more than one block is shared by up to `workers`
+    /// threads (default: every core), whoever is free taking the next block. Every row's probabilities
+    /// are computed from that row alone, in the same order of operations whatever its block, so the
+    /// result is the same, bit for bit, on any number of workers.
+    public func predictProbabilities(_ features: [Double], workers: Int? = nil) throws -> [Double] {
         let width = architecture.inputSize
         guard features.count % width == 0 else {
             throw VeilError(
                 .invalidInput, field: "features", "must hold a whole number of rows of \(width) values")
         }
         let rows = features.count / width
-        let outputs = architecture.outputSize
-        let chunk = 256
-        let workspace = makeWorkspace(examples: min(rows, chunk))
-        var result = [Double](repeating: 0, count: rows * outputs)
+        var result = [Double](repeating: 0, count: rows * architecture.outputSize)
+        let blocks = (rows + Self.scoringBlock - 1) / Self.scoringBlock
+        let threads = min(blocks, max(1, workers ?? ProcessInfo.processInfo.activeProcessorCount))
         features.withUnsafeBufferPointer { input in
             parameters.withUnsafeBufferPointer { parameters in
-                result.withUnsafeMutableBufferPointer { out in
-                    for first in stride(from: 0, to: rows, by: chunk) {
-                        let count = min(chunk, rows - first)
-                        workspace.load(features: input.baseAddress! + first * width, count: count)
-                        forward(parameters: parameters.baseAddress!, workspace: workspace)
-                        let logits = workspace.logits
-                        let target = out.baseAddress! + first * outputs
-                        switch architecture.head {
-                        case .sigmoid:
-                            for row in 0..<count { target[row] = OutputHead.sigmoid(logits[row]) }
-                        case .softmax:
-                            for row in 0..<count {
-                                OutputHead.softmax(
-                                    logits: logits + row * outputs, count: outputs,
-                                    probabilities: target + row * outputs)
-                            }
-                        }
+                result.withUnsafeMutableBufferPointer { output in
+                    let scan = ScoringScan(
+                        model: self, features: input.baseAddress!, parameters: parameters.baseAddress!,
+                        output: output.baseAddress!, rows: rows, blocks: blocks)
+                    if threads <= 1 {
+                        scan.work()
+                    } else {
+                        DispatchQueue.concurrentPerform(iterations: threads) { _ in scan.work() }
                     }
                 }
             }
         }
         return result
+    }
+
+    /// Rows per block of `predictProbabilities`: a block's activations stay in a core's cache.
+    static let scoringBlock = 256
+
+    /// Writes the probabilities of `count` rows from `features` to `output`, on `workspace`.
+    fileprivate func score(
+        features: UnsafePointer<Double>, count: Int, parameters: UnsafePointer<Double>, workspace: Workspace,
+        output: UnsafeMutablePointer<Double>
+    ) {
+        let outputs = architecture.outputSize
+        workspace.load(features: features, count: count)
+        forward(parameters: parameters, workspace: workspace)
+        let logits = workspace.logits
+        switch architecture.head {
+        case .sigmoid:
+            for row in 0..<count { output[row] = OutputHead.sigmoid(logits[row]) }
+        case .softmax:
+            for row in 0..<count {
+                OutputHead.softmax(logits: logits + row * outputs, count: outputs, probabilities: output + row * outputs)
+            }
+        }
     }
 
     // MARK: Training
@@ -245,6 +265,49 @@ public struct DenseModel: TrainableModel, Equatable {
             }
         }
         return total
+    }
+}
+
+/// One `predictProbabilities` call's blocks, taken by its workers in any order.
+///
+/// `@unchecked Sendable`: each block is taken by exactly one worker (the atomic counter), which writes
+/// only that block's rows of `output` on its own workspace; the features and parameters are only read,
+/// and `concurrentPerform` returns after every worker has finished.
+private final class ScoringScan: @unchecked Sendable {
+    let model: DenseModel
+    let features: UnsafePointer<Double>
+    let parameters: UnsafePointer<Double>
+    let output: UnsafeMutablePointer<Double>
+    let rows: Int
+    let blocks: Int
+    private let next = Atomic<Int>(0)
+
+    init(
+        model: DenseModel, features: UnsafePointer<Double>, parameters: UnsafePointer<Double>,
+        output: UnsafeMutablePointer<Double>, rows: Int, blocks: Int
+    ) {
+        self.model = model
+        self.features = features
+        self.parameters = parameters
+        self.output = output
+        self.rows = rows
+        self.blocks = blocks
+    }
+
+    /// Scores blocks until none is left, on a workspace of its own.
+    func work() {
+        let block = DenseModel.scoringBlock
+        let width = model.architecture.inputSize
+        let outputs = model.architecture.outputSize
+        let workspace = model.makeWorkspace(examples: min(rows, block))
+        while true {
+            let index = next.add(1, ordering: .relaxed).oldValue
+            guard index < blocks else { return }
+            let first = index * block
+            model.score(
+                features: features + first * width, count: min(block, rows - first), parameters: parameters,
+                workspace: workspace, output: output + first * outputs)
+        }
     }
 }
 

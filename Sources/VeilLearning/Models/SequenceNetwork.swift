@@ -90,8 +90,8 @@ public struct SequenceNetwork: Sendable, Hashable {
     public init(architecture: SequenceArchitecture, using generator: inout some RandomNumberGenerator) {
         self.architecture = architecture
         switch architecture.encoder {
-        case .gru: parameters = Self.gru(architecture, using: &generator).parameters
-        case .cnn: parameters = Self.cnn(architecture, using: &generator).parameters
+        case .gru: parameters = Self.gru(architecture, Double.self, using: &generator).parameters
+        case .cnn: parameters = Self.cnn(architecture, Double.self, using: &generator).parameters
         }
     }
 
@@ -111,22 +111,26 @@ public struct SequenceNetwork: Sendable, Hashable {
     }
 
     /// The head's probabilities at the last event of every sequence (`SequenceModel.lastEventProbabilities`):
-    /// one per sequence for two classes, `classCount` per sequence otherwise.
+    /// one per sequence for two classes, `classCount` per sequence otherwise. Computed in `Double`
+    /// (serving is a forward pass, whose cost does not matter beside training's).
     public func probabilities(atLastEventOf data: SequenceDataset) throws -> [Double] {
         var generator = SystemRandomNumberGenerator()
         switch architecture.encoder {
         case .gru:
-            var model = Self.gru(architecture, using: &generator)
+            var model = Self.gru(architecture, Double.self, using: &generator)
             model.parameters = parameters
             return try model.lastEventProbabilities(data)
         case .cnn:
-            var model = Self.cnn(architecture, using: &generator)
+            var model = Self.cnn(architecture, Double.self, using: &generator)
             model.parameters = parameters
             return try model.lastEventProbabilities(data)
         }
     }
 
-    /// Trains a fresh network (initialised from `initial`) on `data` with `trainer`.
+    /// Trains a fresh network (initialised from `initial`) on `data` with `trainer`, computing the passes
+    /// in `Float` — about twice `Double`'s speed; the master parameters, the clipping weights, the noise
+    /// and the update stay `Double` (see `SequenceModel`), and the parameters are drawn in `Double`
+    /// exactly as `init(architecture:using:)` draws them.
     public static func train(
         _ architecture: SequenceArchitecture, on data: SequenceDataset, trainer: Trainer,
         initial: inout some RandomNumberGenerator, sampling: inout some RandomNumberGenerator,
@@ -137,28 +141,28 @@ public struct SequenceNetwork: Sendable, Hashable {
         switch architecture.encoder {
         case .gru:
             let trained = try trainer.train(
-                gru(architecture, using: &initial), on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
+                gru(architecture, Float.self, using: &initial), on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
             (parameters, report) = (trained.model.parameters, trained.report)
         case .cnn:
             let trained = try trainer.train(
-                cnn(architecture, using: &initial), on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
+                cnn(architecture, Float.self, using: &initial), on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
             (parameters, report) = (trained.model.parameters, trained.report)
         }
         return (try SequenceNetwork(architecture: architecture, parameters: parameters), report)
     }
 
-    static func gru(
-        _ architecture: SequenceArchitecture, using generator: inout some RandomNumberGenerator
-    ) -> SequenceModel<GRULayer<Double>> {
+    static func gru<Scalar: ComputeScalar>(
+        _ architecture: SequenceArchitecture, _: Scalar.Type, using generator: inout some RandomNumberGenerator
+    ) -> SequenceModel<GRULayer<Scalar>> {
         SequenceModel(
             tokenCounts: architecture.tokenCounts, embeddingWidth: architecture.embeddingWidth,
             classCount: architecture.classCount, contextWidth: architecture.contextWidth,
             makeEncoder: { GRULayer(inputs: $0, hidden: architecture.hiddenWidth, parameterOffset: $1) }, using: &generator)
     }
 
-    static func cnn(
-        _ architecture: SequenceArchitecture, using generator: inout some RandomNumberGenerator
-    ) -> SequenceModel<ConvolutionStack<Double>> {
+    static func cnn<Scalar: ComputeScalar>(
+        _ architecture: SequenceArchitecture, _: Scalar.Type, using generator: inout some RandomNumberGenerator
+    ) -> SequenceModel<ConvolutionStack<Scalar>> {
         SequenceModel(
             tokenCounts: architecture.tokenCounts, embeddingWidth: architecture.embeddingWidth,
             classCount: architecture.classCount, contextWidth: architecture.contextWidth,

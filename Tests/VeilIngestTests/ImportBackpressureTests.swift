@@ -1,0 +1,133 @@
+import Foundation
+import Synchronization
+import Testing
+import VeilCore
+import VeilStore
+import VeilTestSupport
+
+@testable import VeilIngest
+
+/// An import's memory depends on its batch size, not its file (issue 18): the validation tasks wait for
+/// the store's writer instead of piling prepared batches up in memory (`EventBatchStream.waitForRoom`,
+/// `OrderedDelivery.waitForRoom`, `EventImporter.batchesAhead`).
+@Suite(.timeLimit(.minutes(2))) struct ImportBackpressureTests {
+    static func write(_ id: String) -> EventBatchWrite {
+        EventBatchWrite(events: OrderedDeliveryTests.batch(id).events, dataKey: DataKeyRecord(id: "k", sealed: [], created: Date())) { _ in
+            throw VeilError(.integrity, "not escrowed in this test")
+        }
+    }
+
+    /// A producer waiting for room goes on once the reader takes a batch, not before.
+    @Test func aProducerWaitsUntilTheReaderTakesABatch() async throws {
+        let stream = EventBatchStream()
+        stream.send(Self.write("a"))
+        stream.send(Self.write("b"))
+        #expect(stream.waiting == 2)
+        let resumed = Mutex(false)
+        let producer = Task {
+            await stream.waitForRoom(below: 2)
+            resumed.withLock { $0 = true }
+        }
+        for _ in 0..<100 { await Task.yield() }
+        #expect(!resumed.withLock { $0 }, "two batches wait: no room below 2")
+        #expect(try stream.nextWaiting()?.events.first?.eventID == "a")
+        await producer.value
+        #expect(resumed.withLock { $0 })
+        #expect(stream.waiting == 1)
+    }
+
+    /// A reader that gives up lets waiting producers go on, drops what waits and keeps nothing sent later.
+    @Test func stoppingTheReaderReleasesProducersAndDropsBatches() async throws {
+        let stream = EventBatchStream()
+        stream.send(Self.write("a"))
+        let producer = Task { await stream.waitForRoom(below: 1) }
+        stream.stopReading()
+        await producer.value
+        #expect(stream.waiting == 0)
+        stream.send(Self.write("b"))
+        #expect(stream.waiting == 0)
+        await stream.waitForRoom(below: 1)
+    }
+
+    /// A later segment keeps at most `limit` batches waiting for its turn; it goes on when its turn
+    /// comes (the earlier segment finishes), or when the delivery is abandoned.
+    @Test func aLaterSegmentWaitsForItsTurnWithAtMostLimitBatches() async throws {
+        let received = OrderedDeliveryTests.Received()
+        let delivery = OrderedDelivery(segments: 2, limit: 2, pass: received.take)
+        delivery.deliver(OrderedDeliveryTests.batch("b1"), offset: 1, segment: 1)
+        await delivery.waitForRoom(segment: 1)  // one waits: room for a second
+        delivery.deliver(OrderedDeliveryTests.batch("b2"), offset: 2, segment: 1)
+        let resumed = Mutex(false)
+        let producer = Task {
+            await delivery.waitForRoom(segment: 1)
+            resumed.withLock { $0 = true }
+        }
+        for _ in 0..<100 { await Task.yield() }
+        #expect(!resumed.withLock { $0 }, "two batches of segment 1 wait for segment 0")
+        delivery.deliver(OrderedDeliveryTests.batch("a1"), offset: 0, segment: 0)
+        delivery.finish(segment: 0)
+        await producer.value
+        #expect(received.all == ["a1", "b1", "b2"])
+
+        let abandoned = OrderedDelivery(segments: 2, limit: 1, pass: received.take)
+        abandoned.deliver(OrderedDeliveryTests.batch("c1"), offset: 1, segment: 1)
+        let released = Task { await abandoned.waitForRoom(segment: 1) }
+        abandoned.abandon()
+        await released.value
+    }
+
+    /// A store whose writer is slow: the real SQLite store, fed through a relay that takes none of the
+    /// importer's batches until `batchesAhead` wait (and a second more), then one at a time, pausing
+    /// between them, and records how many were waiting.
+    /// TEST ONLY: everything it relays is committed by the real store in the import's one transaction.
+    final class SlowWriterStore: ForwardingEventStore, @unchecked Sendable {
+        let base: any EventStore
+        let mostWaiting = Mutex(0)
+
+        init(base: any EventStore) { self.base = base }
+
+        func commitAll(
+            _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
+            audit: @escaping @Sendable (BatchCommit) -> AuditDraft
+        ) async throws -> BatchCommit {
+            let relay = EventBatchStream()
+            let feeding = Task {
+                do {
+                    // Nothing is taken until `batchesAhead` batches wait, and then not for another
+                    // second: time for a producer that did not wait to prepare more.
+                    while batches.waiting < EventImporter.batchesAhead { try await Task.sleep(for: .milliseconds(10)) }
+                    try await Task.sleep(for: .seconds(1))
+                    while true {
+                        self.mostWaiting.withLock { $0 = max($0, batches.waiting) }
+                        guard let batch = try await batches.next() else { break }
+                        await relay.waitForRoom(below: 1)
+                        relay.send(batch)
+                        try await Task.sleep(for: .milliseconds(50))
+                    }
+                    relay.finish()
+                } catch {
+                    relay.finish(throwing: error)
+                }
+            }
+            defer { feeding.cancel() }
+            return try await base.commitAll(relay, stored: stored, audit: audit)
+        }
+    }
+
+    /// However far validation could run ahead, at most `batchesAhead` prepared batches wait for the
+    /// store (before: every batch of the file could), and the file is still stored whole, in order.
+    @Test func validationWaitsForASlowWriter() async throws {
+        let fixture = try Fixture()
+        let lines = OneTransactionImportTests.lines(7 * EventImporter.handOffSize, users: 400)  // dates up to the fixture's now
+        let path = try fixture.file("events.ndjson", lines.joined(separator: "\n") + "\n")
+        let store = SlowWriterStore(base: fixture.store)
+        var options = ImportOptions()
+        options.validationTasks = 1
+        let service = IngestService(store: store, keys: fixture.keys, policy: fixture.policy, clock: .fixed(Fixture.now))
+        let report = try await EventImporter(service: service, options: options).importFile(path, actor: "cli")
+        #expect(report.stored && report.accepted == lines.count)
+        #expect(try await fixture.store.eventCount() == lines.count)
+        let most = store.mostWaiting.withLock { $0 }
+        #expect(most == EventImporter.batchesAhead, "at most \(EventImporter.batchesAhead) batches ahead; \(most) were")
+    }
+}
