@@ -84,11 +84,22 @@ final class SQLiteEventStore: EventStore, IdentityVault {
         }
     }
 
-    /// Reads in storage order in one read transaction (`scanStatement`).
+    /// Reads in storage order: the whole table on two readers at once (`TwoReaderScan`), else — a time
+    /// range, another such scan running — in one read transaction (`scanStatement`).
     func scan(
         _ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void
     ) async throws {
         precondition(chunkSize > 0, "a chunk holds at least one event")
+        guard let scan = Self.scanConditions(filter) else { return }
+        if filter.time == nil {
+            let rowids = "rowid >= ?\(scan.arguments.count + 1) AND rowid < ?\(scan.arguments.count + 2)"
+            let sql = "SELECT \(scan.selection.sql) FROM events WHERE " + (scan.conditions + [rowids]).joined(separator: " AND ")
+            if try await TwoReaderScan.run(
+                database: database, sql: sql, selection: scan.selection, arguments: scan.arguments, chunkSize: chunkSize, body)
+            {
+                return
+            }
+        }
         guard let (sql, selection, arguments) = Self.scanStatement(filter) else { return }
         try await database.read("events.scan") { db in
             // The next chunk is read while `body` consumes the last one (`ChunkHandOff`).
