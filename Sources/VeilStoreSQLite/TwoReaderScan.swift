@@ -139,6 +139,7 @@ enum TwoReaderScan {
         do {
             while start <= last {
                 var chunk: [StoredEvent] = []
+                chunk.reserveCapacity(chunkSize)
                 try EventRowReader.forEach(
                     sql, selection: selection, arguments: arguments + [.int(start), .int(start + width)], in: db
                 ) { event, _ in chunk.append(event) }
