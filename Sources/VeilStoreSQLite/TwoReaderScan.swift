@@ -86,6 +86,7 @@ enum TwoReaderScan {
                 }
             }
             var agreed = true
+            var stopped = false
             var failure: (any Error)?
             var consumerFailure: (any Error)?
             for await done in group {
@@ -97,7 +98,9 @@ enum TwoReaderScan {
                     failure = failure ?? error
                 case .reader(_, .success(.disagreed)):
                     agreed = false
-                case .reader(_, .success):
+                case .reader(_, .success(.stopped)):
+                    stopped = true
+                case .reader(_, .success(.read)):
                     break
                 case .consumer(.failure(let error)):
                     lanes.stop()
@@ -106,8 +109,10 @@ enum TwoReaderScan {
                     break
                 }
             }
+            // A reader stopped while the consumer ended well would mean ranges left unread.
+            let unread = stopped && consumerFailure == nil && failure == nil && agreed
             // The caller's own error first, as one reader's scan would rethrow it.
-            return (agreed, consumerFailure ?? failure)
+            return (agreed, consumerFailure ?? failure ?? (unread ? VeilError(.internal, field: "events", "a two-reader scan left ranges unread") : nil))
         }
         if let failure { throw failure }
         return agreed
@@ -264,7 +269,12 @@ final class ChunkLanes: Sendable {
                 if state.lanes[lane].chunks.isEmpty { return nil }
                 return state.lanes[lane].chunks.removeFirst()
             }
-            guard let chunk else { return }
+            guard let chunk else {
+                // Every range was handed over; a producer still holding one (which agreeing readers
+                // never do) stops instead of waiting for room forever.
+                stop()
+                return
+            }
             room[lane].signal()
             if !chunk.isEmpty {
                 do { try body(chunk) } catch {

@@ -71,6 +71,37 @@ import VeilStore
         #expect(try await witness() != afterErasure)
     }
 
+    /// Scans while batches and erasures commit: each scan sees one snapshot — whole batches only, and
+    /// an erased user either whole or not at all — never half of a commit from one reader and the rest
+    /// from the other.
+    @Test func aScanDuringCommitsSeesOneSnapshot() async throws {
+        let scratch = ScratchDirectory()
+        let fixture = try SQLiteFixture(directory: scratch.path)
+        let perBatch = 50
+        let batches = 40
+        _ = try await fixture.events.commit(batch((0..<perBatch).map { event("w-0-\($0)", 1_000, at: Int64($0)) }))
+        let finished = Mutex(false)
+        let writing = Task {
+            defer { finished.withLock { $0 = true } }
+            for b in 1..<batches {
+                _ = try await fixture.events.commit(batch((0..<perBatch).map { event("w-\(b)-\($0)", UInt64($0 % 5), at: Int64(b * 100 + $0)) }))
+                if b == batches / 2 { _ = try await fixture.events.erase(pid(1_000), audit: erasure) }
+            }
+        }
+        var scans = 0
+        repeat {
+            let ids = Mutex<[String]>([])
+            try await fixture.events.scan(.all, chunkSize: 7) { chunk in ids.withLock { $0 += chunk.map(\.eventID) } }
+            let seen = ids.withLock { $0 }
+            let perBatchSeen = Dictionary(grouping: seen) { $0.split(separator: "-")[1] }.mapValues(\.count)
+            #expect(perBatchSeen.values.allSatisfy { $0 == perBatch }, "a batch seen in part: \(perBatchSeen)")
+            #expect(Set(seen).count == seen.count, "an event seen twice")
+            scans += 1
+        } while !finished.withLock({ $0 })
+        #expect(scans >= 1)
+        try await writing.value
+    }
+
     /// Readers go on only when every witness is the same; one that failed (nil) stops the others.
     @Test func readersAgreeOnlyOnOneWitness() async throws {
         let head = AuditHead(seq: 3, hash: [UInt8](repeating: 1, count: 32))
