@@ -28,11 +28,14 @@ struct BenchDeployment {
     }
 
     /// Another replica of this deployment: a context on the same keys, policy and database, with a data
-    /// directory of its own (`data-<index>`, its audit mirror), as a second `veil serve` would open.
+    /// directory of its own (`data-<index>`, its audit mirror), its ledger warmed, as a second `veil
+    /// serve` would open before it listens.
     func replica(_ index: Int) async throws -> VeilContext {
-        try await VeilContext.open(
+        let replica = try await VeilContext.open(
             keysDirectory: root.appendingPathComponent("keys").path, dataDirectory: root.appendingPathComponent("data-\(index)").path,
             databaseURL: databaseURL, policy: context.policy, actor: "bench")
+        try await replica.budget.warm()
+        return replica
     }
 
     /// Deletes everything (a mirror catch-up still running finds its file gone and gives up).

@@ -75,8 +75,6 @@ public final class BudgetService: Sendable {
     private let audit: any AuditRecording
     /// The policy's accountant with its default parameters.
     private let method: AccountingMethod
-    /// Remembers the composition of the committed spends, for `status` (internal for tests).
-    let composer = SpendComposer()
     /// Keeps the composition a reservation's decision needs between decisions (internal for tests).
     let composition: LedgerComposition
     private let clock: WallClock
@@ -110,7 +108,7 @@ public final class BudgetService: Sendable {
             throw VeilError(.invalidInput, field: "mechanism.\(error.field ?? "")", error.message)
         }
         let mechanismJSON = try Self.encode(request.mechanism)
-        let requestEpsilon = epsilon(composing: [], then: request.mechanism)
+        let requestEpsilon = PrivacyAccountant.epsilon(composing: [request.mechanism], delta: budget.delta, method: method)
         do {
             if requestEpsilon > budget.maxEpsilonPerRequest {
                 throw refusal(
@@ -149,27 +147,38 @@ public final class BudgetService: Sendable {
         }
     }
 
+    /// Reads and composes the dataset's committed spends as a reservation's decision will, and keeps
+    /// both (`LedgerStore.warm`, `LedgerComposition`), so that the first reservation after it neither
+    /// reads nor composes the whole ledger under the ledger's lock — where, with several replicas,
+    /// every other replica's reservations wait for it. `veil serve` calls it before it listens.
+    /// Changes nothing stored and nothing a decision returns.
+    public func warm() async throws {
+        try await store.warm(dataset: dataset) { [composition] spends in _ = try composition.composed(spends) }
+    }
+
     /// The dataset's budget: caps, what is spent (composed), what remains, per principal, and each spend.
+    /// Each spend is composed once onto the dataset's running composition and once onto its
+    /// principal's (`LedgerComposition.Running`: the same computation, in the same order, as composing
+    /// each list from scratch, so the same bits), so a status costs one pass over the ledger.
     public func status() async throws -> BudgetStatus {
         let spends = try await store.spends(dataset: dataset)
-        let mechanisms = try spends.map { try Self.decode($0.mechanism) }
-        let spent = spentEpsilon(mechanisms)
+        var whole = LedgerComposition.Running(method)
         // Each spend also carries its principal's composed ε so far: the per-principal timeline.
-        var principals: [String: (role: String, mechanisms: [PrivacyMechanism], spent: Double)] = [:]
+        var principals: [String: (role: String, composed: LedgerComposition.Running)] = [:]
         var rows: [BudgetStatus.Spend] = []
-        for (spend, mechanism) in zip(spends, mechanisms) {
-            var entry = principals[spend.principal] ?? (spend.role, [], 0)
-            entry.mechanisms.append(mechanism)
-            entry.spent = epsilon(composing: entry.mechanisms)
-            principals[spend.principal] = entry
+        for spend in spends {
+            let mechanism = try Self.decode(spend.mechanism)
+            whole.compose(mechanism)
+            principals[spend.principal, default: (spend.role, LedgerComposition.Running(method))].composed.compose(mechanism)
             var row = BudgetStatus.Spend(spend: spend, mechanism: mechanism)
-            row.principalCumulativeEpsilon = entry.spent
+            row.principalCumulativeEpsilon = principals[spend.principal]?.composed.spent(delta: budget.delta)
             rows.append(row)
         }
+        let spent = whole.spent(delta: budget.delta)
         let perPrincipal = principals.keys.sorted().map { name in
             let entry = principals[name]!
             return BudgetStatus.Principal(
-                principal: name, role: entry.role, spentEpsilon: entry.spent,
+                principal: name, role: entry.role, spentEpsilon: entry.composed.spent(delta: budget.delta),
                 capEpsilon: budget.perPrincipal[name], roleCapEpsilon: budget.perRole[entry.role])
         }
         return BudgetStatus(
@@ -194,18 +203,6 @@ public final class BudgetService: Sendable {
         if after > cap {
             throw refusal(request, requestEpsilon, cap: name, capValue: cap, spent: prior.spent(delta: budget.delta), after: after)
         }
-    }
-
-    /// The composed ε of `prior` spends (0 for none).
-    private func spentEpsilon(_ prior: [PrivacyMechanism]) -> Double {
-        prior.isEmpty ? 0 : epsilon(composing: prior)
-    }
-
-    /// ε at the policy's δ of `committed` spends, then `candidate` when given, composed in order with the
-    /// policy's accountant. Only spends the store handed over are remembered by the composer: a
-    /// refused, failed or retried reservation leaves it no further than the store (`SpendComposer`).
-    private func epsilon(composing committed: [PrivacyMechanism], then candidate: PrivacyMechanism? = nil) -> Double {
-        composer.epsilon(composing: committed, then: candidate.map { [$0] } ?? [], delta: budget.delta, method: method)
     }
 
     private func refusal(

@@ -3,7 +3,7 @@ import Synchronization
 /// Group commit, stated once for every backend: requests that arrive while a group is being written
 /// wait, and the next group takes all of them (up to `maxWeight`), so concurrent writers share one
 /// transaction and one durable flush instead of queueing for one each. SQLite groups event batches
-/// with it; PostgreSQL groups reservations (one row lock and one COMMIT for many spends).
+/// with it; both backends group reservations (one lock and one COMMIT for many spends).
 ///
 /// Contract:
 /// - `submit` returns only after `write` returned for the group holding the request: a backend's
@@ -26,6 +26,7 @@ public final class GroupCommitQueue<Request: Sendable, Response: Sendable>: Send
     private struct State: Sendable {
         var waiting: [Waiter] = []
         var writing = false
+        var groups = 0
     }
 
     private let state = Mutex(State())
@@ -42,6 +43,9 @@ public final class GroupCommitQueue<Request: Sendable, Response: Sendable>: Send
         self.maxWeight = maxWeight
         self.write = write
     }
+
+    /// How many groups were handed to `write` so far (for tests and measurements).
+    public var groupsWritten: Int { state.withLock { $0.groups } }
 
     /// Writes `request` in the next group and returns its result once that group's transaction ended.
     public func submit(_ request: Request) async throws -> Response {
@@ -86,6 +90,7 @@ public final class GroupCommitQueue<Request: Sendable, Response: Sendable>: Send
             }
             let group = Array(state.waiting.prefix(count))
             state.waiting.removeFirst(count)
+            state.groups += 1
             return group
         }
     }

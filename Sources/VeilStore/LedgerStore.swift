@@ -111,14 +111,43 @@ public protocol LedgerStore: Sendable {
     func reserve(
         dataset: String, policyHash: String?, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry
     ) async throws -> BudgetSpend
+
+    /// Hands `dataset`'s committed spends, oldest first, to `warm` without waiting for the ledger's
+    /// lock, and keeps what the backend keeps between reservations (PostgreSQL: the replica's copy of
+    /// the ledger), so that a process that calls it before it serves — with `warm` composing the
+    /// spends as its decisions will — does not read and compose the whole ledger under the lock in its
+    /// first reservation. Writes nothing; the next reservation still reads, under the lock, every spend
+    /// committed since (this only moves work out of it).
+    func warm(dataset: String, _ warm: @Sendable ([BudgetSpend]) throws -> Void) async throws
 }
 
 extension LedgerStore {
+    /// Reads the spends and hands them over (a backend that keeps nothing between reservations).
+    public func warm(dataset: String, _ warm: @Sendable ([BudgetSpend]) throws -> Void) async throws {
+        try warm(try await spends(dataset: dataset))
+    }
+
     /// Check-and-spend without checking the recorded policy.
     public func reserve(dataset: String, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry) async throws
         -> BudgetSpend
     {
         try await reserve(dataset: dataset, policyHash: nil, decide)
+    }
+}
+
+/// One `LedgerStore.reserve` call waiting for the transaction of its group (`GroupCommitQueue`).
+public struct LedgerReservation: Sendable {
+    /// Reservations in one group at most (one transaction, the ledger's lock held meanwhile).
+    public static let maxGroup = 64
+
+    public let dataset: String
+    public let policyHash: String?
+    public let decide: @Sendable ([BudgetSpend]) throws -> LedgerEntry
+
+    public init(dataset: String, policyHash: String?, decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry) {
+        self.dataset = dataset
+        self.policyHash = policyHash
+        self.decide = decide
     }
 }
 

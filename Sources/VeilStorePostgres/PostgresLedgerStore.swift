@@ -23,25 +23,15 @@ import VeilStore
 /// is stored. No SERIALIZABLE retry: `decide` never runs twice.
 struct PostgresLedgerStore: LedgerStore {
     let chain: PostgresAuditChain
-    private let reservations: GroupCommitQueue<Reservation, BudgetSpend>
+    private let reservations: GroupCommitQueue<LedgerReservation, BudgetSpend>
     /// The ledgers as this process's groups last saw them committed (read under the lock).
     let spendCache: PostgresSpendCache
-
-    /// One reservation waiting for its group.
-    struct Reservation: Sendable {
-        let dataset: String
-        let policyHash: String?
-        let decide: @Sendable ([BudgetSpend]) throws -> LedgerEntry
-    }
-
-    /// Reservations in one group at most (one transaction, one row lock held meanwhile).
-    static let maxGroup = 64
 
     init(chain: PostgresAuditChain) {
         let spendCache = PostgresSpendCache()
         self.chain = chain
         self.spendCache = spendCache
-        reservations = GroupCommitQueue(maxWeight: PostgresLedgerStore.maxGroup) { group in
+        reservations = GroupCommitQueue(maxWeight: LedgerReservation.maxGroup) { group in
             try await PostgresLedgerStore.write(group, chain: chain, cache: spendCache)
         }
     }
@@ -79,26 +69,40 @@ struct PostgresLedgerStore: LedgerStore {
     func reserve(
         dataset: String, policyHash: String?, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry
     ) async throws -> BudgetSpend {
-        try await reservations.submit(Reservation(dataset: dataset, policyHash: policyHash, decide: decide))
+        try await reservations.submit(LedgerReservation(dataset: dataset, policyHash: policyHash, decide: decide))
     }
 
-    /// One group of reservations in one transaction; see the type's contract. For one dataset seven
-    /// round trips, five of them under the ledger row's lock: lock the row; read the head (locking
-    /// it), the recorded policy and the group's spend ids in one query; read the spends committed
+    /// Reads the dataset's committed spends through the spend cache without the ledger row's lock
+    /// (what is kept, then only newer rows; the whole ledger the first time) and keeps them, then hands
+    /// them to `warm`. The cache keeps only committed rows, and the next group still checks its anchor
+    /// and reads, under the lock, every row committed since.
+    func warm(dataset: String, _ warm: @Sendable ([BudgetSpend]) throws -> Void) async throws {
+        let ledger = try await database.withConnection("read the ledger") { connection in
+            try await spendCache.read(dataset, on: connection, logger: logger)
+        }
+        spendCache.keep(ledger, dataset: dataset)
+        try warm(ledger.spends)
+    }
+
+    /// One group of reservations in one transaction; see the type's contract. For one dataset eight
+    /// round trips, six of them under the ledger row's lock: lock the row; read the head (locking
+    /// it) and the group's spend ids in one query; then the recorded policy; read the spends committed
     /// since this process last saw the ledger (`PostgresSpendCache`: check its anchor, read what is
     /// newer); decide and seal in memory in arrival order; store the records, move the head and insert
     /// the spends in one statement; COMMIT. The cache keeps the ledger only after the COMMIT.
     private static func write(
-        _ group: [Reservation], chain: PostgresAuditChain, cache: PostgresSpendCache
+        _ group: [LedgerReservation], chain: PostgresAuditChain, cache: PostgresSpendCache
     ) async throws -> [Result<BudgetSpend, any Error>] {
         let logger = chain.logger
         let (results, ledgers) = try await chain.audited("reserve privacy budget") { connection in
             let datasets = Set(group.map(\.dataset)).sorted()
             for dataset in datasets { try await lockLedger(dataset, on: connection, logger: logger) }
             // The head's lock, after the ledger rows' as every writer takes it: the recorded policy is
-            // read under it (a policy.load, sealed under it too, committed before this read or is sealed
-            // after this group — the chain's order is the truth), and the group's records follow it.
-            var (head, recorded, ids) = try await lockHead(spendIDs: group.count, chain: chain, on: connection)
+            // read after it, by a statement of its own (a policy.load, sealed under it too, committed
+            // before this read or is sealed after this group — the chain's order is the truth), and the
+            // group's records follow it.
+            var (head, ids) = try await lockHead(spendIDs: group.count, chain: chain, on: connection)
+            let recorded = try await recordedPolicy(on: connection, logger: logger)
             var ledgers: [String: PostgresSpendCache.Ledger] = [:]
             for dataset in datasets { ledgers[dataset] = try await cache.read(dataset, on: connection, logger: logger) }
             var results: [Result<BudgetSpend, any Error>] = []
@@ -147,29 +151,45 @@ struct PostgresLedgerStore: LedgerStore {
         try await connection.query("SELECT 1 FROM budget_ledgers WHERE dataset = \(dataset) FOR UPDATE", logger: logger).drain()
     }
 
-    /// In one query: the chain's head, locked until the transaction ends; the policy hash recorded
-    /// with the ledger (nil before any); `count` fresh spend ids in ascending order, from the table's
-    /// sequence (taken under the ledger rows' lock, so a dataset's ids follow its decisions' order).
+    /// In one query: the chain's head, locked until the transaction ends, and `count` fresh spend ids
+    /// in ascending order, from the table's sequence (taken under the ledger rows' lock, so a dataset's
+    /// ids follow its decisions' order).
     private static func lockHead(spendIDs count: Int, chain: PostgresAuditChain, on connection: PostgresConnection) async throws -> (
-        AuditHead, String?, [Int64]
+        AuditHead, [Int64]
     ) {
-        var found: (AuditHead, String?, [Int64])?
-        for try await (seq, hash, recorded, ids) in try await connection.query(
+        var found: (AuditHead, [Int64])?
+        for try await (seq, hash, ids) in try await connection.query(
             """
-            SELECT h.seq, h.hash, (SELECT value FROM settings WHERE key = \(SettingKey.policyHash)),
+            SELECT h.seq, h.hash,
                 ARRAY(SELECT nextval(pg_get_serial_sequence('budget_spends', 'id')) FROM generate_series(1, \(count)))
             FROM audit_head h FOR UPDATE OF h
             """, logger: chain.logger
-        ).decode((Int64, Data, String?, [Int64]).self) {
-            found = (AuditHead(seq: UInt64(seq), hash: [UInt8](hash)), recorded, ids.sorted())
+        ).decode((Int64, Data, [Int64]).self) {
+            found = (AuditHead(seq: UInt64(seq), hash: [UInt8](hash)), ids.sorted())
         }
         guard let found else {
             throw VeilError(.integrity, field: "audit_head", "the audit chain's head row is missing; the database is damaged")
         }
-        guard found.2.count == count else {
-            throw VeilError(.internal, field: "budget_spends", "the server handed out \(found.2.count) of \(count) spend ids")
+        guard found.1.count == count else {
+            throw VeilError(.internal, field: "budget_spends", "the server handed out \(found.1.count) of \(count) spend ids")
         }
         return found
+    }
+
+    /// The policy hash recorded with the ledger (nil before any), read by a statement of its own after
+    /// the head's lock is held. Not in the locking statement: under READ COMMITTED a statement that
+    /// waits for a row lock gets the locked row's newest version but reads every other table as of
+    /// its start, so a `policy.load` that committed while the statement waited (it writes the setting,
+    /// then takes the head) would be missed, and a spend under the old policy's caps would be sealed
+    /// after the new policy's record.
+    private static func recordedPolicy(on connection: PostgresConnection, logger: Logger) async throws -> String? {
+        var recorded: String?
+        for try await value in try await connection.query(
+            "SELECT value FROM settings WHERE key = \(SettingKey.policyHash)", logger: logger
+        ).decode(String.self) {
+            recorded = value
+        }
+        return recorded
     }
 
     /// Stores a group's sealed records (consecutive, continuing the head, which the caller holds),

@@ -34,7 +34,8 @@ final class PostgresSpendCache: Sendable {
     /// Whole-ledger reads since the cache was made (for tests).
     private let fullReads = Mutex(0)
 
-    /// The dataset's spends, in id order (under its ledger row's lock); see the type's contract.
+    /// The dataset's spends, in id order (under its ledger row's lock; without it, as `warm` reads,
+    /// the rows committed by then); see the type's contract.
     func read(_ dataset: String, on connection: PostgresConnection, logger: Logger) async throws -> Ledger {
         if let ledger = kept.withLock({ $0[dataset] }), let last = ledger.spends.last, let id = last.id, let seq = last.auditSeq,
             let hash = ledger.lastRecordHash,

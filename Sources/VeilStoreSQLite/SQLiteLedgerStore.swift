@@ -6,19 +6,33 @@ import VeilStore
 /// `LedgerStore` on the Veil SQLite database: the table `budget_spends`, each row linked to its
 /// `budget.spend` record by `audit_seq`.
 ///
-/// `reserve` runs in one IMMEDIATE transaction (SQLite's write lock is taken before the spends are
-/// read, so no other process can spend in between): check the recorded policy, read the spends, decide, insert the row, seal the
-/// record with `spend_id`, set the row's `audit_seq`, commit. SQLite never retries a transaction, so
-/// `decide` runs once.
+/// Reservations are group-committed (`GroupCommitQueue`, up to `LedgerReservation.maxGroup`): those
+/// that arrive while one transaction runs wait and share the next, so concurrent reservations share
+/// one write lock, one read of the ledger and one durable commit instead of queueing for one each. A
+/// group is one IMMEDIATE transaction (SQLite's write lock is taken before the spends are read, so no
+/// other process can spend in between): read the recorded policy; then for each reservation in arrival
+/// order check its policy, run `decide` once on the dataset's spends — those committed before the
+/// group (read once per dataset) and those decided earlier in it — insert the row, seal the record
+/// with `spend_id`, set the row's `audit_seq`; commit. A refused reservation (its `decide` threw, or its
+/// policy is not the recorded one) writes nothing and gets its own error; the others commit. If the
+/// transaction fails, every reservation of the group gets the error and none is stored. SQLite never
+/// retries a transaction, so `decide` runs once.
 struct SQLiteLedgerStore: LedgerStore {
     let database: VeilDatabase
     let chain: SQLiteAuditChain
+    /// The reservations waiting for their group (internal for tests).
+    let reservations: GroupCommitQueue<LedgerReservation, BudgetSpend>
+
+    init(database: VeilDatabase, chain: SQLiteAuditChain) {
+        self.database = database
+        self.chain = chain
+        reservations = GroupCommitQueue(maxWeight: LedgerReservation.maxGroup) { group in
+            try await SQLiteLedgerStore.write(group, database: database, chain: chain)
+        }
+    }
 
     func spends(dataset: String) async throws -> [BudgetSpend] {
-        try await database.read("ledger.spends") { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM budget_spends WHERE dataset = ? ORDER BY id", arguments: [dataset])
-                .map(Self.spend)
-        }
+        try await database.read("ledger.spends") { db in try Self.spends(dataset, in: db) }
     }
 
     func allSpends() async throws -> [BudgetSpend] {
@@ -30,25 +44,47 @@ struct SQLiteLedgerStore: LedgerStore {
     func reserve(
         dataset: String, policyHash: String?, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry
     ) async throws -> BudgetSpend {
+        try await reservations.submit(LedgerReservation(dataset: dataset, policyHash: policyHash, decide: decide))
+    }
+
+    /// One group of reservations in one transaction; see the type's contract.
+    private static func write(
+        _ group: [LedgerReservation], database: VeilDatabase, chain: SQLiteAuditChain
+    ) async throws -> [Result<BudgetSpend, any Error>] {
         try await database.write("ledger.reserve") { db in
-            if let policyHash {
-                let recorded = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [SettingKey.policyHash])
-                if let refusal = LedgerPolicy.check(running: policyHash, recorded: recorded) { throw refusal }
+            let recorded = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [SettingKey.policyHash])
+            var ledgers: [String: [BudgetSpend]] = [:]
+            var results: [Result<BudgetSpend, any Error>] = []
+            for reservation in group {
+                if let refusal = LedgerPolicy.check(running: reservation.policyHash, recorded: recorded) {
+                    results.append(.failure(refusal))
+                    continue
+                }
+                if ledgers[reservation.dataset] == nil { ledgers[reservation.dataset] = try spends(reservation.dataset, in: db) }
+                let entry: LedgerEntry
+                do {
+                    entry = try reservation.decide(ledgers[reservation.dataset] ?? [])
+                } catch {
+                    results.append(.failure(error))
+                    continue
+                }
+                var spend = entry.spend
+                spend.id = nil
+                spend.auditSeq = nil
+                let id = try insert(spend, in: db)
+                let record = try chain.append(entry.audit.linking(spendID: id), in: db)
+                try db.execute(sql: "UPDATE budget_spends SET audit_seq = ? WHERE id = ?", arguments: [Int64(record.seq), id])
+                spend.id = id
+                spend.auditSeq = record.seq
+                ledgers[reservation.dataset]?.append(spend)
+                results.append(.success(spend))
             }
-            let existing = try Row.fetchAll(
-                db, sql: "SELECT * FROM budget_spends WHERE dataset = ? ORDER BY id", arguments: [dataset]
-            ).map(Self.spend)
-            let entry = try CallerError.marking { try decide(existing) }
-            var spend = entry.spend
-            spend.id = nil
-            spend.auditSeq = nil
-            let id = try Self.insert(spend, in: db)
-            let record = try chain.append(entry.audit.linking(spendID: id), in: db)
-            try db.execute(sql: "UPDATE budget_spends SET audit_seq = ? WHERE id = ?", arguments: [Int64(record.seq), id])
-            spend.id = id
-            spend.auditSeq = record.seq
-            return spend
+            return results
         }
+    }
+
+    private static func spends(_ dataset: String, in db: Database) throws -> [BudgetSpend] {
+        try Row.fetchAll(db, sql: "SELECT * FROM budget_spends WHERE dataset = ? ORDER BY id", arguments: [dataset]).map(spend)
     }
 
     /// Links or stores the row of an adopted `budget.spend` record (`AuditChainStore.adopt`).

@@ -41,6 +41,8 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         try await service.withContext { context in
+            // The ledger read and composed before the first reservation, not under the ledger's lock in it.
+            try await context.budget.warm()
             let gatewayServices = GatewayServices(context: context)
             let configuration = GatewayConfiguration(host: host, port: port, policy: context.policy.policy) { host, port in
                 Output.note("listening on http://\(host):\(port)")

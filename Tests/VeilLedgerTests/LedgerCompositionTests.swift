@@ -146,4 +146,63 @@ import VeilTestSupport
         #expect(try stored.map { try BudgetService.decode($0.mechanism) } == [training, training])
         #expect(service.composition.keptSpendIDs() == stored.map(\.id))
     }
+
+    /// `warm` (what `veil serve` calls before it listens) composes the committed spends before any
+    /// reservation of its own, and the first reservation after it answers, bit for bit, as a service
+    /// that was not warmed (the other replica's spends are what it composes).
+    @Test func aWarmedServiceHoldsTheLedgerAndDecidesAsAColdOne() async throws {
+        let stores = try ScratchStores.open()
+        let policy = Policy()
+        let writer = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
+        for epsilon in [0.05, 0.1, 0.02] {
+            try await writer.reserve(
+                BudgetRequest(principal: "alice", role: .analyst, purpose: "count", mechanism: .laplace(epsilon: epsilon, count: 1)))
+        }
+        let warmed = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
+        #expect(warmed.composition.keptSpendIDs().isEmpty)
+        try await warmed.warm()
+        let stored = try await stores.ledger.spends(dataset: policy.dataset)
+        #expect(warmed.composition.keptSpendIDs() == stored.map(\.id))
+        let request = BudgetRequest(principal: "bob", role: .analyst, purpose: "sum", mechanism: .gaussian(noiseMultiplier: 3, count: 1))
+        let receipt = try await warmed.reserve(request)
+        let committed = try stored.map { try BudgetService.decode($0.mechanism) } + [request.mechanism]
+        let method = AccountingMethod(policy.privacy.accountant)
+        #expect(receipt.cumulativeEpsilon == PrivacyAccountant.epsilon(composing: committed, delta: policy.budget.delta, method: method))
+    }
+
+    /// `status` composes each spend once, onto the dataset's and its principal's running composition;
+    /// every ε it reports — the dataset's, each principal's, and each spend's principal timeline —
+    /// equals, bit for bit, composing that list of spends from scratch.
+    @Test(arguments: [AccountantKind.pld, .rdp]) func statusEqualsCompositionFromScratch(accountant: AccountantKind) async throws {
+        let stores = try ScratchStores.open()
+        var policy = Policy()
+        policy.privacy.accountant = accountant
+        policy.budget.totalEpsilon = 1_000
+        policy.budget.maxEpsilonPerRequest = 1_000
+        let method = AccountingMethod(accountant)
+        let service = BudgetService(policy: policy, store: stores.ledger, audit: stores.audit)
+        var random = SplitMix64(seed: 11)
+        var issued: [(principal: String, mechanism: PrivacyMechanism)] = []
+        for index in 0..<24 {
+            let principal = Self.principals.randomElement(using: &random)!
+            let mechanism = Self.mechanisms.randomElement(using: &random)!
+            try await service.reserve(
+                BudgetRequest(principal: principal, role: .analyst, purpose: "release \(index)", mechanism: mechanism))
+            issued.append((principal, mechanism))
+        }
+        func fromScratch(_ mechanisms: [PrivacyMechanism]) -> Double {
+            PrivacyAccountant.epsilon(composing: mechanisms, delta: policy.budget.delta, method: method)
+        }
+        let status = try await service.status()
+        #expect(status.spentEpsilon == fromScratch(issued.map(\.mechanism)))
+        #expect(status.spends.map(\.principal) == issued.map(\.principal))
+        for (index, row) in status.spends.enumerated() {
+            let sofar = issued.prefix(index + 1).filter { $0.principal == row.principal }.map(\.mechanism)
+            #expect(row.principalCumulativeEpsilon == fromScratch(sofar), "spend \(index)")
+        }
+        for principal in status.principals {
+            #expect(principal.spentEpsilon == fromScratch(issued.filter { $0.principal == principal.principal }.map(\.mechanism)))
+        }
+        #expect(status.principals.map(\.principal) == Set(issued.map(\.principal)).sorted())
+    }
 }

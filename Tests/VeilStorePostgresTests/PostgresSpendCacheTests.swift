@@ -90,4 +90,23 @@ struct PostgresSpendCacheTests {
         #expect(seen.last == "\(last.id ?? 0):after the restore")
         #expect(a.spendCache.wholeLedgerReads == 2)
     }
+
+    /// A replica warmed before it serves (`warm`, as `veil serve` does) reads the ledger whole once,
+    /// outside the lock, hands it over in id order, and its first reservation then reads only the
+    /// rows committed since — still seeing every one of them, including those the other replica
+    /// committed after the warm-up.
+    @Test func aWarmedReplicaReadsOnlyNewerRowsInItsFirstReservation() async throws {
+        let (a, b, databases) = try await Self.replicas()
+        defer { for database in databases { database.close() } }
+        for index in 0..<4 { _ = try await Self.reserve(a, "before \(index)") }
+        let handed = Mutex<[String]>([])
+        try await b.warm(dataset: "shop") { spends in handed.withLock { $0 = spends.map { "\($0.id ?? 0):\($0.purpose)" } } }
+        #expect(handed.withLock { $0 } == (try await Self.rows(a)))
+        #expect(b.spendCache.wholeLedgerReads == 1)
+        _ = try await Self.reserve(a, "after the warm-up")
+        let before = try await Self.rows(b)
+        let (_, seen) = try await Self.reserve(b, "first of b")
+        #expect(seen == before)
+        #expect(b.spendCache.wholeLedgerReads == 1)
+    }
 }
