@@ -4,12 +4,12 @@ import GRDBSQLite
 import VeilCore
 import VeilStore
 
-/// Reads stored events straight from a prepared SQLite statement, column by index, selected with
-/// `EventColumn.selectList`. Training and scoring scan millions of rows; GRDB's `Codable` row decoding looks
+/// Reads stored events straight from a prepared SQLite statement, column by index, selected with an
+/// `EventSelection` (`EventColumn.selectList`: every column). Training and scoring scan millions of rows; GRDB's `Codable` row decoding looks
 /// every column up by name in every row, which cost most of a scan's time.
 ///
 /// Contract: `forEach` binds `arguments` (Int64 or blobs, to `?1`, `?2`, … in order), runs the statement
-/// to the end handing each event and its rowid to `body`, and resets the statement on the way out (also
+/// (whose result columns are `selection`'s) to the end handing each event and its rowid to `body`, and resets the statement on the way out (also
 /// when `body` throws). A malformed row throws `.integrity` naming its rowid.
 enum EventRowReader {
     /// A value bound to a `?` of the query.
@@ -20,7 +20,8 @@ enum EventRowReader {
     }
 
     static func forEach(
-        _ sql: String, arguments: [Argument], in db: Database, _ body: (StoredEvent, _ rowid: Int64) throws -> Void
+        _ sql: String, selection: EventSelection = .all, arguments: [Argument], in db: Database,
+        _ body: (StoredEvent, _ rowid: Int64) throws -> Void
     ) throws {
         let statement = try db.cachedStatement(sql: sql).sqliteStatement
         sqlite3_reset(statement)
@@ -41,7 +42,7 @@ enum EventRowReader {
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
             let rowid = sqlite3_column_int64(statement, 0)
-            try body(try event(statement, rowid: rowid), rowid)
+            try body(try Row(statement: statement, selection: selection).event(rowid: rowid), rowid)
         }
     }
 
@@ -59,52 +60,68 @@ enum EventRowReader {
         return (events, lastRowid)
     }
 
-    /// The event in the current row, each column read at its `EventColumn.position`.
-    private static func event(_ statement: OpaquePointer, rowid: Int64) throws -> StoredEvent {
-        func malformed(_ what: String) -> VeilError {
-            VeilError(.integrity, field: "events", "a stored \(what) is malformed (rowid \(rowid))")
+    /// The current row of a statement, read through its selection: an unselected column reads as NULL.
+    private struct Row {
+        let statement: OpaquePointer
+        let selection: EventSelection
+
+        /// The event in the row; the fields of unselected columns are empty.
+        func event(rowid: Int64) throws -> StoredEvent {
+            func malformed(_ what: String) -> VeilError {
+                VeilError(.integrity, field: "events", "a stored \(what) is malformed (rowid \(rowid))")
+            }
+            guard let pseudonym = pseudonym(.pid), let epoch = UInt32(exactly: int(.epoch) ?? -1),
+                let typeName = text(.type), let type = EventType(rawValue: typeName), let timestamp = int(.timestamp)
+            else { throw malformed("event row") }
+            let eventID: String
+            if selection.result(.eventID) != nil {
+                guard let text = text(.eventID) else { throw malformed("event row") }
+                eventID = text
+            } else {
+                eventID = ""
+            }
+            var session: Pseudonym?
+            if !isNull(.sessionPID) {
+                guard let value = self.pseudonym(.sessionPID) else { throw malformed("session pseudonym") }
+                session = value
+            }
+            var properties: [String: Double] = [:]
+            if let text = text(.properties) {
+                guard let parsed = EventProperties.parse(text) else { throw malformed("event's properties") }
+                properties = parsed
+            }
+            return StoredEvent(
+                eventID: eventID, pseudonym: pseudonym, epoch: epoch, type: type, timestampMillis: timestamp, session: session,
+                itemID: text(.itemID), category: text(.category), price: double(.price), quantity: int(.quantity).map { Int($0) },
+                rating: int(.rating).map { Int($0) }, query: text(.query), properties: properties)
         }
-        guard let eventID = text(statement, .eventID), let pseudonym = pseudonym(statement, .pid),
-            let epoch = UInt32(exactly: int(statement, .epoch)),
-            let typeName = text(statement, .type), let type = EventType(rawValue: typeName)
-        else { throw malformed("event row") }
-        var session: Pseudonym?
-        if !isNull(statement, .sessionPID) {
-            guard let value = self.pseudonym(statement, .sessionPID) else { throw malformed("session pseudonym") }
-            session = value
+
+        /// The result index of `column` when it is selected and not NULL.
+        @inline(__always)
+        private func present(_ column: EventColumn) -> Int32? {
+            guard let index = selection.result(column), sqlite3_column_type(statement, index) != SQLITE_NULL else { return nil }
+            return index
         }
-        var properties: [String: Double] = [:]
-        if let text = text(statement, .properties) {
-            guard let parsed = EventProperties.parse(text) else { throw malformed("event's properties") }
-            properties = parsed
+
+        private func isNull(_ column: EventColumn) -> Bool { present(column) == nil }
+
+        private func int(_ column: EventColumn) -> Int64? {
+            present(column).map { sqlite3_column_int64(statement, $0) }
         }
-        return StoredEvent(
-            eventID: eventID, pseudonym: pseudonym, epoch: epoch, type: type,
-            timestampMillis: int(statement, .timestamp), session: session, itemID: text(statement, .itemID),
-            category: text(statement, .category),
-            price: isNull(statement, .price) ? nil : sqlite3_column_double(statement, EventColumn.price.position),
-            quantity: isNull(statement, .quantity) ? nil : Int(int(statement, .quantity)),
-            rating: isNull(statement, .rating) ? nil : Int(int(statement, .rating)), query: text(statement, .query),
-            properties: properties)
-    }
 
-    private static func isNull(_ statement: OpaquePointer, _ column: EventColumn) -> Bool {
-        sqlite3_column_type(statement, column.position) == SQLITE_NULL
-    }
+        private func double(_ column: EventColumn) -> Double? {
+            present(column).map { sqlite3_column_double(statement, $0) }
+        }
 
-    private static func int(_ statement: OpaquePointer, _ column: EventColumn) -> Int64 {
-        sqlite3_column_int64(statement, column.position)
-    }
+        private func text(_ column: EventColumn) -> String? {
+            guard let index = present(column), let pointer = sqlite3_column_text(statement, index) else { return nil }
+            let count = Int(sqlite3_column_bytes(statement, index))
+            return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
+        }
 
-    private static func text(_ statement: OpaquePointer, _ column: EventColumn) -> String? {
-        guard !isNull(statement, column), let pointer = sqlite3_column_text(statement, column.position) else { return nil }
-        let count = Int(sqlite3_column_bytes(statement, column.position))
-        return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
-    }
-
-    private static func pseudonym(_ statement: OpaquePointer, _ column: EventColumn) -> Pseudonym? {
-        guard let pointer = sqlite3_column_blob(statement, column.position) else { return nil }
-        return Pseudonym(
-            rawBytes: UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column.position))))
+        private func pseudonym(_ column: EventColumn) -> Pseudonym? {
+            guard let index = present(column), let pointer = sqlite3_column_blob(statement, index) else { return nil }
+            return Pseudonym(rawBytes: UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, index))))
+        }
     }
 }

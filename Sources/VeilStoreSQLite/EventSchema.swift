@@ -136,7 +136,7 @@ struct DataKeyRow: Decodable, FetchableRecord, TableRecord {
 /// (migration `v1-events` created the table, `v4-event-properties` added `properties`; migrations are
 /// history and are never edited).
 ///
-/// A column's `position` is both its parameter in `insertSQL` (`?1` … `?12`, bound by `Binder`) and its
+/// A column's `position` is both its parameter in `insertSQL` (`?1` … `?13`, bound by `Binder`) and its
 /// result column in a read of `selectList` (column 0 is the rowid, read by `EventRowReader`), so
 /// adding a column is one case here plus its bind and its read.
 enum EventColumn: Int32, CaseIterable {
@@ -180,22 +180,48 @@ enum EventColumn: Int32, CaseIterable {
     }
 
     /// What a read of whole events selects: the rowid, then every column in order.
-    static let selectList = selectList(reading: nil)
-
-    /// The select list of a read that needs only `fields` (nil: all): the rowid, then every column at its
-    /// position, a column no field asks for selected as a constant (`''` for `event_id`, else NULL) so
-    /// SQLite neither reads nor copies it and `EventRowReader` leaves it empty.
-    static func selectList(reading fields: Set<StoredEventField>?) -> String {
-        let columns = allCases.map { column in
-            guard let fields, let field = column.field, !fields.contains(field) else { return column.name }
-            return column == .eventID ? "''" : "NULL"
-        }
-        return (["events.rowid"] + columns).joined(separator: ", ")
-    }
+    static let selectList = EventSelection.all.sql
 
     /// Inserts one event; a known `event_id` is a duplicate and changes nothing.
     static let insertSQL = """
         INSERT INTO events (\(allCases.map(\.name).joined(separator: ", "))) VALUES (\(allCases.map { _ in "?" }.joined(separator: ", "))) \
         ON CONFLICT(event_id) DO NOTHING
         """
+}
+
+/// The result columns of a read of events: the rowid (result 0), then the selected columns in table
+/// order. A read of whole events (`all`) selects every column, each at its `EventColumn.position`; a
+/// read that needs only some fields (`EventFilter.fields`) selects those and the columns every read
+/// needs, and nothing else: SQLite neither extracts nor hands over a column it does not select, and
+/// `EventRowReader` leaves the unselected fields empty. (Selecting the others as constants, as before,
+/// still cost SQLite a result value per column per row: a third of a grouped count's scan.)
+struct EventSelection: Sendable {
+    /// The selected columns, in table order.
+    let columns: [EventColumn]
+    /// The result index of each column, by `EventColumn.rawValue` (0: not selected; result 0 is the rowid).
+    private let results: [Int32]
+
+    /// Every column, and no fewer.
+    static let all = EventSelection(reading: nil)
+
+    /// The columns that `fields` (nil: every field) and every read need.
+    init(reading fields: Set<StoredEventField>?) {
+        columns = EventColumn.allCases.filter { column in
+            guard let fields, let field = column.field else { return true }
+            return fields.contains(field)
+        }
+        var results = [Int32](repeating: 0, count: EventColumn.allCases.count + 1)
+        for (offset, column) in columns.enumerated() { results[Int(column.rawValue)] = Int32(offset + 1) }
+        self.results = results
+    }
+
+    /// The select list: `events.rowid`, then the selected columns' names.
+    var sql: String { (["events.rowid"] + columns.map(\.name)).joined(separator: ", ") }
+
+    /// The result index of `column`, or nil when it is not selected.
+    @inline(__always)
+    func result(_ column: EventColumn) -> Int32? {
+        let index = results[Int(column.rawValue)]
+        return index > 0 ? index : nil
+    }
 }

@@ -84,19 +84,30 @@ final class SQLiteEventStore: EventStore, IdentityVault {
         }
     }
 
-    /// Reads in storage order in one read transaction (`scanStatement`).
+    /// Reads in storage order: the whole table on two readers at once (`TwoReaderScan`), else — a time
+    /// range, another such scan running — in one read transaction (`scanStatement`).
     func scan(
         _ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void
     ) async throws {
         precondition(chunkSize > 0, "a chunk holds at least one event")
-        guard let (sql, arguments) = Self.scanStatement(filter) else { return }
+        guard let scan = Self.scanConditions(filter) else { return }
+        if filter.time == nil {
+            let rowids = "rowid >= ?\(scan.arguments.count + 1) AND rowid < ?\(scan.arguments.count + 2)"
+            let sql = "SELECT \(scan.selection.sql) FROM events WHERE " + (scan.conditions + [rowids]).joined(separator: " AND ")
+            if try await TwoReaderScan.run(
+                database: database, sql: sql, selection: scan.selection, arguments: scan.arguments, chunkSize: chunkSize, body)
+            {
+                return
+            }
+        }
+        guard let (sql, selection, arguments) = Self.scanStatement(filter) else { return }
         try await database.read("events.scan") { db in
             // The next chunk is read while `body` consumes the last one (`ChunkHandOff`).
             let handOff = ChunkHandOff(body)
             var chunk: [StoredEvent] = []
             chunk.reserveCapacity(chunkSize)
             do {
-                try EventRowReader.forEach(sql, arguments: arguments, in: db) { event, _ in
+                try EventRowReader.forEach(sql, selection: selection, arguments: arguments, in: db) { event, _ in
                     chunk.append(event)
                     if chunk.count == chunkSize {
                         try handOff.send(chunk)
@@ -113,10 +124,19 @@ final class SQLiteEventStore: EventStore, IdentityVault {
         }
     }
 
-    /// The statement that reads what `filter` admits; nil when it admits nothing. A time range seeks
-    /// only its days' stretch of `events_day_pid`; types are tested by SQLite before a row is decoded;
-    /// only the columns of `filter.fields` are read.
-    static func scanStatement(_ filter: EventFilter) -> (sql: String, arguments: [EventRowReader.Argument])? {
+    /// The statement that reads what `filter` admits in one pass; nil when it admits nothing.
+    static func scanStatement(_ filter: EventFilter) -> (sql: String, selection: EventSelection, arguments: [EventRowReader.Argument])? {
+        guard let scan = scanConditions(filter) else { return nil }
+        let sql = "SELECT \(scan.selection.sql) FROM events" + (scan.conditions.isEmpty ? "" : " WHERE " + scan.conditions.joined(separator: " AND "))
+        return (sql, scan.selection, scan.arguments)
+    }
+
+    /// What a read of `filter` selects and where, with its arguments; nil when it admits nothing. A
+    /// time range seeks only its days' stretch of `events_day_pid`; types are tested by SQLite before a
+    /// row is decoded; only the columns of `filter.fields` are selected (`EventSelection`).
+    static func scanConditions(
+        _ filter: EventFilter
+    ) -> (selection: EventSelection, conditions: [String], arguments: [EventRowReader.Argument])? {
         var conditions: [String] = []
         var arguments: [EventRowReader.Argument] = []
         if let time = filter.time {
@@ -132,8 +152,7 @@ final class SQLiteEventStore: EventStore, IdentityVault {
             // Type names are Veil's own constants, never input.
             conditions.append("type IN (\(types.map { "'\($0.rawValue)'" }.sorted().joined(separator: ", ")))")
         }
-        let sql = "SELECT \(EventColumn.selectList(reading: filter.fields)) FROM events" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
-        return (sql, arguments)
+        return (EventSelection(reading: filter.fields), conditions, arguments)
     }
 
     func erase(_ pseudonym: Pseudonym, audit: @escaping @Sendable (ErasureCounts) -> AuditDraft) async throws -> ErasureCounts {

@@ -34,7 +34,7 @@ import VeilStore
         let dir = ScratchDirectory()
         let fixture = try SQLiteFixture(directory: dir.path)
         let day: Int64 = 86_400_000
-        let (sql, _) = try #require(SQLiteEventStore.scanStatement(EventFilter(time: (3 * day)..<(5 * day), types: [.purchase])))
+        let (sql, _, _) = try #require(SQLiteEventStore.scanStatement(EventFilter(time: (3 * day)..<(5 * day), types: [.purchase])))
         let plan = try await Self.plan(sql, [3, 4, 3 * day, 5 * day], in: fixture.database)
         #expect(plan.contains { $0.contains("SEARCH events USING INDEX events_day_pid") }, "\(plan)")
         let unfiltered = try #require(SQLiteEventStore.scanStatement(.all))

@@ -18,6 +18,18 @@ import VeilStore
         #expect(EventColumn.selectList == "events.rowid, " + table.joined(separator: ", "))
     }
 
+    /// A read of some fields selects their columns and the four every read needs, nothing else (not even
+    /// a constant in place of the others: that still cost SQLite a result value per column and row).
+    @Test func aSelectionListsOnlyTheColumnsItReads() {
+        let categories = EventSelection(reading: [.category])
+        #expect(categories.sql == "events.rowid, pid, epoch, type, ts_ms, category")
+        #expect(categories.result(.category) == 5 && categories.result(.timestamp) == 4)
+        #expect(categories.result(.eventID) == nil && categories.result(.price) == nil)
+        #expect(EventSelection(reading: []).columns == [.pid, .epoch, .type, .timestamp])
+        #expect(EventSelection.all.columns == EventColumn.allCases)
+        #expect(EventColumn.allCases.allSatisfy { EventSelection.all.result($0) == $0.position })
+    }
+
     /// A scan that names the fields it needs reads only those (and the ones every read needs); the
     /// others come back empty, and which events are read does not change.
     @Test func aScanReadsOnlyTheFieldsItNames() async throws {
