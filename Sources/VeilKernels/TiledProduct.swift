@@ -37,7 +37,10 @@ public enum TiledProduct {
     }
 
     /// How many rows a tile holds (`TwoRowTiles`, `FourRowTiles`). A type, not a value, so that each
-    /// instance's loops are specialised for it whether or not the compiler inlines them.
+    /// instance's loops are specialised for it whether or not the compiler inlines them. Every tile
+    /// function takes it as a generic parameter, which also keeps the instances apart at link time:
+    /// specialisations with the same name from two modules are merged into one copy, so a `tile` not
+    /// specialised on the height was one function for both, and the AVX2 instance called the SSE2 copy.
     public protocol TileHeight {
         static var rows: Int { get }
     }
@@ -91,15 +94,15 @@ public enum TiledProduct {
         var i = 0
         if Height.rows == 4 {
             while i + 4 <= m {
-                tileRows(4, left, i, right, n: n)
+                tileRows(4, left, i, right, n: n, height: height)
                 i += 4
             }
         }
         while i + 2 <= m {
-            tileRows(2, left, i, right, n: n)
+            tileRows(2, left, i, right, n: n, height: height)
             i += 2
         }
-        if i < m { tileRows(1, left, i, right, n: n) }
+        if i < m { tileRows(1, left, i, right, n: n, height: height) }
     }
 
     /// `Operand` with its weighting a type, as the tile loops read it.
@@ -154,18 +157,18 @@ public enum TiledProduct {
     /// accumulators alone and spill (2 × 8 measured faster on the dense layers' products), and 4 × 16
     /// would need all sixteen AVX2 registers.
     @inlinable @inline(__always)
-    static func tileRows<S: SIMDScalar & BinaryFloatingPoint, W: StepWeighting>(
-        _ rows: Int, _ a: Left<S, W>, _ first: Int, _ r: Right<S>, n: Int
+    static func tileRows<S: SIMDScalar & BinaryFloatingPoint, W: StepWeighting, Height: TileHeight>(
+        _ rows: Int, _ a: Left<S, W>, _ first: Int, _ r: Right<S>, n: Int, height: Height.Type
     ) {
         var j = 0
         if MemoryLayout<S>.size < 8 {
             while j + 16 <= n {
-                tile(rows, wide: true, a, first, r, column: j)
+                tile(rows, wide: true, a, first, r, column: j, height: height)
                 j += 16
             }
         }
         while j + 8 <= n {
-            tile(rows, wide: false, a, first, r, column: j)
+            tile(rows, wide: false, a, first, r, column: j, height: height)
             j += 8
         }
         guard j < n else { return }
@@ -189,8 +192,8 @@ public enum TiledProduct {
     /// eight 8-wide multiply-adds. Accumulator `c<row><half>` holds row `row`'s columns
     /// `column + 8·half ..< column + 8·half + 8`.
     @inlinable @inline(__always)
-    static func tile<S: SIMDScalar & BinaryFloatingPoint, W: StepWeighting>(
-        _ rows: Int, wide: Bool, _ a: Left<S, W>, _ first: Int, _ r: Right<S>, column: Int
+    static func tile<S: SIMDScalar & BinaryFloatingPoint, W: StepWeighting, Height: TileHeight>(
+        _ rows: Int, wide: Bool, _ a: Left<S, W>, _ first: Int, _ r: Right<S>, column: Int, height: Height.Type
     ) {
         let target = r.c + (first &* r.ldc &+ column)
         var c00 = SIMD8<S>(), c01 = SIMD8<S>(), c10 = SIMD8<S>(), c11 = SIMD8<S>()
