@@ -270,7 +270,7 @@ public struct EventImporter: Sendable {
     ) async throws -> FileTally {
         let segments = RecordReader.segments(
             file.bytes, from: layout?.bodyStart ?? 0, firstLine: layout?.bodyFirstLine ?? 1,
-            parts: options.validationTasks ?? max(1, ProcessInfo.processInfo.activeProcessorCount))
+            parts: options.validationTasks ?? max(1, ProcessInfo.processInfo.activeProcessorCount), releasing: file)
         let nothingDelivered = OrderedDelivery(segments: segments.count) { _ in }
         nothingDelivered.abandon()
         let check = try await validateAll(file, segments: segments, layout: layout, pass: pass, delivery: nothingDelivered)
@@ -464,7 +464,7 @@ public struct EventImporter: Sendable {
     private func segments(of file: MappedFile, layout: RecordReader.CSVLayout?) -> [(range: Range<Int>, firstLine: Int)] {
         RecordReader.segments(
             file.bytes, from: layout?.bodyStart ?? 0, firstLine: layout?.bodyFirstLine ?? 1,
-            parts: options.validationTasks ?? max(1, ProcessInfo.processInfo.activeProcessorCount - 1))
+            parts: options.validationTasks ?? max(1, ProcessInfo.processInfo.activeProcessorCount - 1), releasing: file)
     }
 
     /// Validates every record of the file, one task per segment, and merges what they saw in line

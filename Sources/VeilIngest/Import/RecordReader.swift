@@ -125,9 +125,11 @@ struct RecordReader {
     }
 
     /// Splits `start..<bytes.count` into up to `parts` ranges that end at line boundaries, with the
-    /// line number each starts at.
+    /// line number each starts at. Counting those lines reads every range but the last; `releasing`
+    /// (the file `bytes` maps) gets the pages back behind the count every `releaseStride` bytes, as a
+    /// reader does, so splitting a large file does not make it resident.
     static func segments(
-        _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, firstLine: Int, parts: Int
+        _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, firstLine: Int, parts: Int, releasing: MappedFile?
     ) -> [(range: Range<Int>, firstLine: Int)] {
         let count = bytes.count
         guard parts > 1, count - start > 1 << 16 else { return [(start..<count, firstLine)] }
@@ -145,7 +147,13 @@ struct RecordReader {
                 }
             }
             result.append((lower..<upper, line))
-            line += newlines(bytes, lower..<upper)
+            if upper < count {
+                for stride in Swift.stride(from: lower, to: upper, by: releaseStride) {
+                    let strideEnd = min(upper, stride + releaseStride)
+                    line += newlines(bytes, stride..<strideEnd)
+                    releasing?.release(from: stride, to: strideEnd)
+                }
+            }
             lower = upper
             if lower >= count { break }
         }
