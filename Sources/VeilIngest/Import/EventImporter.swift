@@ -268,9 +268,7 @@ public struct EventImporter: Sendable {
         _ file: MappedFile, layout: RecordReader.CSVLayout?, pass: RecordPass, path: String, actor: String,
         report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
     ) async throws -> FileTally {
-        let segments = RecordReader.segments(
-            file.bytes, from: layout?.bodyStart ?? 0, firstLine: layout?.bodyFirstLine ?? 1,
-            parts: options.validationTasks ?? max(1, ProcessInfo.processInfo.activeProcessorCount), releasing: file)
+        let segments = segments(of: file, layout: layout, sparedForTheWriter: 0)
         let nothingDelivered = OrderedDelivery(segments: segments.count) { _ in }
         nothingDelivered.abandon()
         let check = try await validateAll(file, segments: segments, layout: layout, pass: pass, delivery: nothingDelivered)
@@ -349,7 +347,7 @@ public struct EventImporter: Sendable {
         _ file: MappedFile, layout: RecordReader.CSVLayout?, pass: RecordPass, path: String, actor: String,
         report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
     ) async throws -> FileTally? {
-        let segments = segments(of: file, layout: layout)
+        let segments = segments(of: file, layout: layout, sparedForTheWriter: 1)
         let batches = EventBatchStream()
         let service = service
         let delivery = OrderedDelivery(
@@ -460,11 +458,16 @@ public struct EventImporter: Sendable {
         var tooLarge = false
     }
 
-    /// The file's records split in one segment per processor, for `validateAll`.
-    private func segments(of file: MappedFile, layout: RecordReader.CSVLayout?) -> [(range: Range<Int>, firstLine: Int)] {
+    /// The file's records split for `validateAll`: `options.validationTasks` segments, else one per
+    /// processor but `sparedForTheWriter` (1 while the database writer runs beside the validation, 0
+    /// when nothing is written meanwhile).
+    private func segments(
+        of file: MappedFile, layout: RecordReader.CSVLayout?, sparedForTheWriter: Int
+    ) -> [(range: Range<Int>, firstLine: Int)] {
         RecordReader.segments(
             file.bytes, from: layout?.bodyStart ?? 0, firstLine: layout?.bodyFirstLine ?? 1,
-            parts: options.validationTasks ?? max(1, ProcessInfo.processInfo.activeProcessorCount - 1), releasing: file)
+            parts: options.validationTasks ?? max(1, ProcessInfo.processInfo.activeProcessorCount - sparedForTheWriter),
+            releasing: file)
     }
 
     /// Validates every record of the file, one task per segment, and merges what they saw in line
