@@ -66,9 +66,9 @@ import VeilCrypto
 
     /// Quality does not move with the precision: on a fixed data set with a signal, seeded DP-SGD
     /// (σ = 0.8, C = 1, the same sampling and noise draws) trained through `DenseModel.train` (`Float`
-    /// passes) and in `Double` reach holdout ROC AUCs within 0.005 of each other (measured: see the
-    /// assertion's message), for logistic regression and an MLP. The parameters differ (so the public
-    /// path does train in `Float`), by little.
+    /// passes) and in `Double` reach holdout ROC AUCs within 0.001 of each other, for logistic regression
+    /// and an MLP (measured: 0.8317 and 0.8636, the same to 16 digits). The parameters differ — so the
+    /// public path does train in `Float` — by less than 1e-5 (measured: 3.6e-8 and 4.6e-8).
     @Test func floatTrainingMatchesTheDoubleModelsQuality() throws {
         var generator = ChaChaNoiseGenerator(seed: 21)
         let all = LabeledDataset.synthetic(rows: 6000, featureCount: 12, signal: 4, using: &generator)
@@ -100,10 +100,10 @@ import VeilCrypto
             let doubleAUC = try #require(
                 try BinaryPredictions(probabilities: double.predictProbabilities(holdout), labels: holdoutLabels).rocAUC)
             #expect(doubleAUC > 0.75, "\(architecture.kind): the data should carry a signal")
-            #expect(abs(floatAUC - doubleAUC) <= 0.005, "\(architecture.kind): Float \(floatAUC), Double \(doubleAUC)")
+            #expect(abs(floatAUC - doubleAUC) <= 0.001, "\(architecture.kind): Float \(floatAUC), Double \(doubleAUC)")
             #expect(float.parameters != double.parameters)
             let largest = zip(float.parameters, double.parameters).map { abs($0 - $1) }.max() ?? 0
-            #expect(largest < 0.05, "\(architecture.kind): largest parameter difference \(largest)")
+            #expect(largest < 1e-5, "\(architecture.kind): largest parameter difference \(largest)")
         }
     }
 }
