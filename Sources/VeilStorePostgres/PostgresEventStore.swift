@@ -32,6 +32,7 @@ final class PostgresEventStore: EventStore, IdentityVault {
     private let partitions: EventPartitions
     private let writer: PostgresBatchWriter
     private let batches: GroupCommitQueue<EventBatchWrite, BatchCommit>
+    let scanner: PostgresSnapshotScan
 
     /// A group of batches stops growing at this many events.
     static let maxGroupEvents = 50_000
@@ -42,6 +43,7 @@ final class PostgresEventStore: EventStore, IdentityVault {
         self.chain = chain
         self.partitions = partitions
         self.writer = writer
+        scanner = PostgresSnapshotScan(database: chain.database)
         batches = GroupCommitQueue(weight: { $0.events.count }, maxWeight: PostgresEventStore.maxGroupEvents) { group in
             try await PostgresEventStore.write(group, chain: chain, writer: writer, partitions: partitions)
         }
@@ -190,32 +192,9 @@ final class PostgresEventStore: EventStore, IdentityVault {
         }
     }
 
-    /// One statement (one snapshot) streamed from the server: postgres-nio asks for more rows only as
-    /// chunks are handed on, so memory holds about one chunk whatever the table's size. The time range
-    /// is a condition on the partition key, so only its days' partitions are read; the columns no field
-    /// of `filter.fields` needs are not sent (`PostgresEventRow.selectList(reading:)`).
+    /// On several connections under one exported snapshot (`PostgresSnapshotScan`).
     func scan(_ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
-        precondition(chunkSize > 0, "a chunk holds at least one event")
-        let lower = filter.time?.lowerBound ?? Int64.min
-        let upper = filter.time?.upperBound ?? Int64.max
-        let types = filter.types.map { $0.map(\.rawValue).sorted() }
-        try await database.withConnection("scan events") { connection in
-            let rows = try await connection.query(
-                """
-                SELECT \(unescaped: PostgresEventRow.selectList(reading: filter.fields)) FROM events
-                WHERE ts_ms >= \(lower) AND ts_ms < \(upper) AND (\(types == nil) OR type = ANY(\(types ?? [])))
-                """, logger: logger)
-            var chunk: [StoredEvent] = []
-            chunk.reserveCapacity(chunkSize)
-            for try await row in rows {
-                chunk.append(try PostgresEventRow.decode(row).event)
-                if chunk.count == chunkSize {
-                    try CallerError.marking { try body(chunk) }
-                    chunk.removeAll(keepingCapacity: true)
-                }
-            }
-            if !chunk.isEmpty { try CallerError.marking { try body(chunk) } }
-        }
+        try await scanner.run(filter, chunkSize: chunkSize, body)
     }
 
     /// The grouped count in SQL: one `GROUP BY pid, <key>` statement (`EventGrouping.sql`, one snapshot)

@@ -46,11 +46,12 @@ struct PostgresLedgerStore: LedgerStore {
     static let columns = columnNames.joined(separator: ", ")
     static let columnsAfterID = columnNames.dropFirst().joined(separator: ", ")
 
-    /// What a read of spends selects from `budget_spends s LEFT JOIN audit_records r ON r.seq =
-    /// s.audit_seq`: the row's columns (`columns`), then its record's hash; decode with `spends`.
-    static let spendSelect =
-        "SELECT \(columnNames.map { "s." + $0 }.joined(separator: ", ")), r.hash "
-        + "FROM budget_spends s LEFT JOIN audit_records r ON r.seq = s.audit_seq"
+    /// The columns of a read of spends from `budget_spends s LEFT JOIN audit_records r ON r.seq =
+    /// s.audit_seq`: the row's columns (`columns`), then its record's hash; decode with `spend(in:at:)`.
+    static let spendColumns = "\(columnNames.map { "s." + $0 }.joined(separator: ", ")), r.hash"
+
+    /// What a read of spends selects (`spendColumns`); decode with `spends`.
+    static let spendSelect = "SELECT \(spendColumns) FROM budget_spends s LEFT JOIN audit_records r ON r.seq = s.audit_seq"
 
     func spends(dataset: String) async throws -> [BudgetSpend] {
         try await database.withConnection("read the ledger") { connection in
@@ -84,27 +85,34 @@ struct PostgresLedgerStore: LedgerStore {
         try warm(ledger.spends)
     }
 
-    /// One group of reservations in one transaction; see the type's contract. For one dataset eight
-    /// round trips, six of them under the ledger row's lock: lock the row; read the head (locking
-    /// it) and the group's spend ids in one query; then the recorded policy; read the spends committed
-    /// since this process last saw the ledger (`PostgresSpendCache`: check its anchor, read what is
-    /// newer); decide and seal in memory in arrival order; store the records, move the head and insert
-    /// the spends in one statement; COMMIT. The cache keeps the ledger only after the COMMIT.
+    /// One group of reservations in one transaction; see the type's contract. For one dataset five
+    /// round trips (there were eight), three of them under the locks: BEGIN; lock the ledger row and
+    /// then the head, in one statement; read the recorded policy, the group's spend ids and the spends
+    /// committed since this process last saw the ledger (`PostgresSpendCache`, its anchor checked by
+    /// the same statement), in one statement; decide and seal in memory in arrival order; store the
+    /// records, move the head and insert the spends, in one statement; COMMIT. The cache keeps the
+    /// ledger only after the COMMIT.
     private static func write(
         _ group: [LedgerReservation], chain: PostgresAuditChain, cache: PostgresSpendCache
     ) async throws -> [Result<BudgetSpend, any Error>] {
         let logger = chain.logger
         let (results, ledgers) = try await chain.audited("reserve privacy budget") { connection in
             let datasets = Set(group.map(\.dataset)).sorted()
-            for dataset in datasets { try await lockLedger(dataset, on: connection, logger: logger) }
-            // The head's lock, after the ledger rows' as every writer takes it: the recorded policy is
-            // read after it, by a statement of its own (a policy.load, sealed under it too, committed
-            // before this read or is sealed after this group — the chain's order is the truth), and the
-            // group's records follow it.
-            var (head, ids) = try await lockHead(spendIDs: group.count, chain: chain, on: connection)
-            let recorded = try await recordedPolicy(on: connection, logger: logger)
+            // The ledger rows' locks, then the head's, as every writer takes them. The recorded policy
+            // (and the spends) are read by the next statement, not the locking one: under READ
+            // COMMITTED a statement that waited for a row lock gets the locked rows' newest versions but
+            // reads every other table as of its start, so a `policy.load` that committed while it
+            // waited (it writes the setting, then takes the head) would be missed and a spend under the
+            // old policy's caps sealed after the new policy's record. A policy.load, sealed under the
+            // head too, committed before that read or is sealed after this group: the chain's order is
+            // the truth.
+            var head = try await lockLedgersAndHead(datasets, chain: chain, on: connection)
             var ledgers: [String: PostgresSpendCache.Ledger] = [:]
-            for dataset in datasets { ledgers[dataset] = try await cache.read(dataset, on: connection, logger: logger) }
+            let (first, recorded, fresh) = try await cache.read(
+                datasets[0], withPolicy: SettingKey.policyHash, spendIDs: group.count, on: connection, logger: logger)
+            var ids = fresh
+            ledgers[datasets[0]] = first
+            for dataset in datasets.dropFirst() { ledgers[dataset] = try await cache.read(dataset, on: connection, logger: logger) }
             var results: [Result<BudgetSpend, any Error>] = []
             var stored: [BudgetSpend] = []
             var records: [SealedAuditRecord] = []
@@ -128,8 +136,7 @@ struct PostgresLedgerStore: LedgerStore {
                 spend.auditSeq = record.seq
                 records.append(record)
                 stored.append(spend)
-                ledgers[reservation.dataset]?.spends.append(spend)
-                ledgers[reservation.dataset]?.lastRecordHash = record.hash
+                ledgers[reservation.dataset]?.append(spend, recordHash: record.hash)
                 results.append(.success(spend))
             }
             try await store(records, stored, on: connection, logger: logger)
@@ -139,57 +146,31 @@ struct PostgresLedgerStore: LedgerStore {
         return results
     }
 
-    /// Locks `dataset`'s ledger row until the transaction ends, creating it first where it is missing
-    /// (the first reservation on a dataset, or a database that lost it: the row is locked in any case).
-    private static func lockLedger(_ dataset: String, on connection: PostgresConnection, logger: Logger) async throws {
-        var locked = false
-        for try await _ in try await connection.query("SELECT 1 FROM budget_ledgers WHERE dataset = \(dataset) FOR UPDATE", logger: logger) {
-            locked = true
+    /// Locks the ledger rows of `datasets` (in name order) and then the chain's head until the
+    /// transaction ends, in one statement, and returns the head. The ledger rows are locked by an
+    /// InitPlan, which the server runs to its end before the scan of `audit_head` returns (and locks)
+    /// its row, so the order is every writer's. A dataset without a ledger row yet (its first
+    /// reservation, or a database that lost it) makes the statement return nothing and lock no head:
+    /// the rows are created, then locked again.
+    private static func lockLedgersAndHead(_ datasets: [String], chain: PostgresAuditChain, on connection: PostgresConnection) async throws
+        -> AuditHead
+    {
+        let logger = chain.logger
+        for attempt in 0..<2 {
+            for try await (seq, hash) in try await connection.query(
+                """
+                SELECT h.seq, h.hash FROM audit_head h
+                WHERE (SELECT count(*) FROM (
+                    SELECT 1 FROM budget_ledgers WHERE dataset = ANY(\(datasets)) ORDER BY dataset FOR UPDATE) AS locked) = \(datasets.count)
+                FOR UPDATE OF h
+                """, logger: logger
+            ).decode((Int64, Data).self) {
+                return AuditHead(seq: UInt64(seq), hash: [UInt8](hash))
+            }
+            guard attempt == 0 else { break }
+            for dataset in datasets { try await ensureLedger(dataset, on: connection, logger: logger) }
         }
-        guard !locked else { return }
-        try await ensureLedger(dataset, on: connection, logger: logger)
-        try await connection.query("SELECT 1 FROM budget_ledgers WHERE dataset = \(dataset) FOR UPDATE", logger: logger).drain()
-    }
-
-    /// In one query: the chain's head, locked until the transaction ends, and `count` fresh spend ids
-    /// in ascending order, from the table's sequence (taken under the ledger rows' lock, so a dataset's
-    /// ids follow its decisions' order).
-    private static func lockHead(spendIDs count: Int, chain: PostgresAuditChain, on connection: PostgresConnection) async throws -> (
-        AuditHead, [Int64]
-    ) {
-        var found: (AuditHead, [Int64])?
-        for try await (seq, hash, ids) in try await connection.query(
-            """
-            SELECT h.seq, h.hash,
-                ARRAY(SELECT nextval(pg_get_serial_sequence('budget_spends', 'id')) FROM generate_series(1, \(count)))
-            FROM audit_head h FOR UPDATE OF h
-            """, logger: chain.logger
-        ).decode((Int64, Data, [Int64]).self) {
-            found = (AuditHead(seq: UInt64(seq), hash: [UInt8](hash)), ids.sorted())
-        }
-        guard let found else {
-            throw VeilError(.integrity, field: "audit_head", "the audit chain's head row is missing; the database is damaged")
-        }
-        guard found.1.count == count else {
-            throw VeilError(.internal, field: "budget_spends", "the server handed out \(found.1.count) of \(count) spend ids")
-        }
-        return found
-    }
-
-    /// The policy hash recorded with the ledger (nil before any), read by a statement of its own after
-    /// the head's lock is held. Not in the locking statement: under READ COMMITTED a statement that
-    /// waits for a row lock gets the locked row's newest version but reads every other table as of
-    /// its start, so a `policy.load` that committed while the statement waited (it writes the setting,
-    /// then takes the head) would be missed, and a spend under the old policy's caps would be sealed
-    /// after the new policy's record.
-    private static func recordedPolicy(on connection: PostgresConnection, logger: Logger) async throws -> String? {
-        var recorded: String?
-        for try await value in try await connection.query(
-            "SELECT value FROM settings WHERE key = \(SettingKey.policyHash)", logger: logger
-        ).decode(String.self) {
-            recorded = value
-        }
-        return recorded
+        throw VeilError(.integrity, field: "audit_head", "the audit chain's head row is missing; the database is damaged")
     }
 
     /// Stores a group's sealed records (consecutive, continuing the head, which the caller holds),
@@ -283,15 +264,22 @@ struct PostgresLedgerStore: LedgerStore {
     /// The spends of rows read with `spendSelect`, and the hash of the last one's record.
     static func spends(_ rows: PostgresRowSequence) async throws -> PostgresSpendCache.Ledger {
         var ledger = PostgresSpendCache.Ledger(spends: [], lastRecordHash: nil)
-        for try await (id, dataset, principal, role, purpose, mechanism, epsilon, delta, cumulative, created, auditSeq, hash) in rows.decode(
-            (Int64, String, String, String, String, String, Double, Double, Double, Int64, Int64?, Data?).self)
-        {
-            ledger.spends.append(
-                BudgetSpend(
-                    id: id, dataset: dataset, principal: principal, role: role, purpose: purpose, mechanism: mechanism, epsilon: epsilon,
-                    delta: delta, cumulativeEpsilon: cumulative, createdMillis: created, auditSeq: auditSeq.map { UInt64($0) }))
-            ledger.lastRecordHash = hash.map { [UInt8]($0) }
+        for try await row in rows {
+            if let (spend, hash) = try spend(in: row.makeRandomAccess(), at: 0) { ledger.append(spend, recordHash: hash) }
         }
         return ledger
+    }
+
+    /// The spend whose `spendColumns` start at cell `first` of `row`, and its record's hash; nil when
+    /// the spend's id is NULL (an outer join that found no spend).
+    static func spend(in row: PostgresRandomAccessRow, at first: Int) throws -> (BudgetSpend, [UInt8]?)? {
+        guard let id = try row[first].decode(Int64?.self) else { return nil }
+        let spend = BudgetSpend(
+            id: id, dataset: try row[first + 1].decode(String.self), principal: try row[first + 2].decode(String.self),
+            role: try row[first + 3].decode(String.self), purpose: try row[first + 4].decode(String.self),
+            mechanism: try row[first + 5].decode(String.self), epsilon: try row[first + 6].decode(Double.self),
+            delta: try row[first + 7].decode(Double.self), cumulativeEpsilon: try row[first + 8].decode(Double.self),
+            createdMillis: try row[first + 9].decode(Int64.self), auditSeq: try row[first + 10].decode(Int64?.self).map { UInt64($0) })
+        return (spend, try row[first + 11].decode(Data?.self).map { [UInt8]($0) })
     }
 }

@@ -90,4 +90,74 @@ struct PostgresEventStoreTests {
         #expect(results.inserted == 400)
         #expect(try await stores[0].identityCount() == 10)
     }
+
+    /// The events' ids a scan of `store` (`lanes` connections) hands over, each once; `between` runs
+    /// after the first lane took its snapshot and before the others begin.
+    static func scannedIDs(
+        _ store: PostgresEventStore, lanes: Int, sharingSnapshot: Bool, between: @Sendable () async throws -> Void = {}
+    ) async throws -> [String] {
+        let ids = Mutex<[String]>([])
+        try await store.scanner.run(.all, chunkSize: 7, lanes: lanes, sharingSnapshot: sharingSnapshot, beforeOtherLanes: between) { chunk in
+            ids.withLock { $0 += chunk.map(\.eventID) }
+        }
+        return ids.withLock { $0 }
+    }
+
+    /// A batch of `size` events of users 0..<size (pseudonyms in both halves of the pseudonym space,
+    /// so both lanes of a two-lane scan read some of each batch), ids `tag-0`, `tag-1`, ….
+    static func spanningBatch(_ tag: String, size: Int = 24) -> EventBatchWrite {
+        batch((0..<size).map { event("\(tag)-\($0)", user: UInt64($0), at: start + Int64($0) * 1_000) })
+    }
+
+    /// A two-lane scan reads one snapshot: a batch committed after the first lane took its snapshot and
+    /// before the second began is not seen at all — with the snapshot shared. The same scan with each
+    /// lane on a snapshot of its own sees part of that batch (the second lane's half), which is what
+    /// the sharing prevents.
+    @Test func aTwoLaneScanReadsOneSnapshot() async throws {
+        let database = try await PostgresTestDatabase.migrated()
+        defer { database.close() }
+        let store = Self.store(database)
+        let firstBytes = Set((0..<24).map { Self.pseudonym(UInt64($0)).high >> 56 })
+        try #require(firstBytes.contains { $0 < 128 } && firstBytes.contains { $0 >= 128 }, "the batch spans both lanes")
+        _ = try await store.commit(Self.spanningBatch("before"))
+        let before = Set((0..<24).map { "before-\($0)" })
+
+        let shared = try await Self.scannedIDs(store, lanes: 2, sharingSnapshot: true) {
+            _ = try await store.commit(Self.spanningBatch("between-shared"))
+        }
+        #expect(shared.count == Set(shared).count, "each event once")
+        #expect(Set(shared) == before, "the batch committed between the lanes' starts is not seen")
+
+        let separate = try await Self.scannedIDs(store, lanes: 2, sharingSnapshot: false) {
+            _ = try await store.commit(Self.spanningBatch("between-separate"))
+        }
+        let halfSeen = separate.filter { $0.hasPrefix("between-separate-") }.count
+        #expect(halfSeen > 0 && halfSeen < 24, "without the shared snapshot the second lane sees its part of the batch")
+    }
+
+    /// Scans while batches commit: every scan sees each batch whole or not at all, each event once,
+    /// and every batch committed before it started.
+    @Test func scansDuringCommitsSeeWholeBatches() async throws {
+        let database = try await PostgresTestDatabase.migrated()
+        defer { database.close() }
+        let store = Self.store(database)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for index in 0..<30 { _ = try await store.commit(Self.spanningBatch("b\(index)")) }
+            }
+            group.addTask {
+                for _ in 0..<12 {
+                    let floor = try await store.eventCount() / 24
+                    let ids = Mutex<[String]>([])
+                    try await store.scan(.all, chunkSize: 5) { chunk in ids.withLock { $0 += chunk.map(\.eventID) } }
+                    let seen = ids.withLock { $0 }
+                    #expect(seen.count == Set(seen).count, "each event once")
+                    let perBatch = Dictionary(grouping: seen) { $0.split(separator: "-").first.map(String.init) ?? "" }
+                    #expect(perBatch.values.allSatisfy { $0.count == 24 }, "whole batches only")
+                    #expect(perBatch.count >= floor, "every batch committed before the scan")
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
 }

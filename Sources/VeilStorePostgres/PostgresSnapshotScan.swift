@@ -1,0 +1,179 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+import VeilCore
+import VeilStore
+
+/// The unordered scan of training and queries (`EventStore.scan`) on several connections at once, all
+/// reading one snapshot: the PostgreSQL analogue of SQLite's `TwoReaderScan`.
+///
+/// Read as one statement on one connection, the scan was bound by the client: every row was received,
+/// handed over and decoded on one thread, while the server's backend sent rows faster than that. Here
+/// each lane is a connection of its own reading its share of the pseudonyms — those whose first byte
+/// falls in its part of 0...255: pseudonyms are keyed hashes, uniform over their space, so the lanes
+/// get equal shares whatever the days the events fall on — with the scan's time range, types and
+/// columns, and decoding its rows on a task of its own.
+///
+/// One snapshot: the first lane opens a REPEATABLE READ, READ ONLY transaction and exports its
+/// snapshot (`pg_export_snapshot()`); every other lane opens the same kind of transaction and adopts
+/// that snapshot (`SET TRANSACTION SNAPSHOT`) before it reads. The exporting transaction stays open
+/// until every lane is done. So the lanes see exactly the commits the first one sees, whatever
+/// commits between their starts: every event once, no batch half seen.
+///
+/// Chunks reach `body` one at a time (through an actor), in no particular order. Memory holds, per
+/// lane, the chunk being filled and postgres-nio's buffer of received rows (it asks the server for
+/// more only as rows are taken), whatever the table's size.
+///
+/// At most one scan of a store runs on several lanes at a time (`gate`); another one meanwhile reads
+/// on one connection. A scan holds its first connection while it waits for the next: several scans
+/// waiting so could hold every connection of the pool.
+final class PostgresSnapshotScan: Sendable {
+    /// The connections a scan reads on: the client's decoding, which bounds the scan, spreads over
+    /// two cores, and the server's backends share what is left.
+    static let lanes = 2
+
+    private let database: VeilPostgresDatabase
+    private let gate = Mutex(false)
+
+    init(database: VeilPostgresDatabase) { self.database = database }
+
+    /// Reads every event `filter` admits exactly once into `body`; see the type's contract.
+    func run(_ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
+        guard
+            gate.withLock({ busy in
+                if busy { return false }
+                busy = true
+                return true
+            })
+        else {
+            try await database.withConnection("scan events") { connection in
+                try await Self.read(Self.statement(filter, lane: 0, of: 1), on: connection, chunkSize: chunkSize, into: ChunkSink(body),
+                    logger: database.logger)
+            }
+            return
+        }
+        defer { gate.withLock { $0 = false } }
+        try await run(filter, chunkSize: chunkSize, lanes: Self.lanes, sharingSnapshot: true, body)
+    }
+
+    /// The scan on `lanes` connections. Tests only: `sharingSnapshot` false lets every lane take a
+    /// snapshot of its own, and `beforeOtherLanes` runs after the first lane took its snapshot and
+    /// before any other lane begins.
+    func run(
+        _ filter: EventFilter, chunkSize: Int, lanes: Int, sharingSnapshot: Bool,
+        beforeOtherLanes: @Sendable () async throws -> Void = {}, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void
+    ) async throws {
+        precondition(chunkSize > 0, "a chunk holds at least one event")
+        precondition(lanes > 0 && lanes <= 256, "a scan reads on 1 to 256 lanes")
+        let sink = ChunkSink(body)
+        let logger = database.logger
+        try await database.withTransaction("scan events") { first in
+            try await Self.beginSnapshot(first, logger: logger)
+            let snapshot = try await Self.exportSnapshot(first, logger: logger)
+            try await beforeOtherLanes()
+            try await withLanes(lanes - 1, adopting: sharingSnapshot ? snapshot : nil, [first]) { connections in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (lane, connection) in connections.enumerated() {
+                        group.addTask {
+                            try await Self.read(
+                                Self.statement(filter, lane: lane, of: lanes), on: connection, chunkSize: chunkSize, into: sink,
+                                logger: logger)
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        }
+    }
+
+    /// Opens `count` more connections, each in a REPEATABLE READ, READ ONLY transaction on `snapshot`
+    /// (their own when nil), and runs `body` with `connections` and them; each transaction ends
+    /// after `body`.
+    private func withLanes(
+        _ count: Int, adopting snapshot: String?, _ connections: [PostgresConnection],
+        _ body: @escaping @Sendable ([PostgresConnection]) async throws -> Void
+    ) async throws {
+        guard count > 0 else { return try await body(connections) }
+        // Failures are mapped once, by the first lane's transaction (`VeilPostgresDatabase.withTransaction`):
+        // mapped here too, a caller's error would lose its mark on the way out.
+        let logger = database.logger
+        try await database.client.withConnection { pooled in
+            try await pooled.withTransaction(logger: logger) { connection in
+                try await Self.beginSnapshot(connection, logger: logger)
+                if let snapshot {
+                    try await connection.query("SET TRANSACTION SNAPSHOT '\(unescaped: snapshot)'", logger: logger).drain()
+                }
+                try await withLanes(count - 1, adopting: snapshot, connections + [connection], body)
+            }
+        }
+    }
+
+    /// The first statement of a lane's transaction: one snapshot for all its reads, which write nothing.
+    private static func beginSnapshot(_ connection: PostgresConnection, logger: Logger) async throws {
+        try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger).drain()
+    }
+
+    /// The running transaction's snapshot, exported for other connections (an id such as
+    /// `00000003-0000001B-1`; checked before it is written into `SET TRANSACTION SNAPSHOT`, which
+    /// takes no parameters).
+    private static func exportSnapshot(_ connection: PostgresConnection, logger: Logger) async throws -> String {
+        var snapshot = ""
+        for try await id in try await connection.query("SELECT pg_export_snapshot()", logger: logger).decode(String.self) {
+            snapshot = id
+        }
+        let allowed = Set("0123456789ABCDEFabcdef-")
+        guard !snapshot.isEmpty, snapshot.count <= 64, snapshot.allSatisfy(allowed.contains) else {
+            throw VeilError(.internal, field: "events", "the server exported a snapshot id of an unexpected form")
+        }
+        return snapshot
+    }
+
+    /// The statement of lane `lane` of `lanes`: the events `filter` admits whose pseudonym's first byte
+    /// is in the lane's part of 0...255, with only the columns `filter.fields` needs
+    /// (`PostgresEventRow.selectList(reading:)`). The time range is a condition on the partition key,
+    /// so only its days' partitions are read.
+    static func statement(_ filter: EventFilter, lane: Int, of lanes: Int) -> PostgresQuery {
+        let lower = filter.time?.lowerBound ?? Int64.min
+        let upper = filter.time?.upperBound ?? Int64.max
+        let types = filter.types.map { $0.map(\.rawValue).sorted() }
+        let select: PostgresQuery = """
+            SELECT \(unescaped: PostgresEventRow.selectList(reading: filter.fields)) FROM events
+            WHERE ts_ms >= \(lower) AND ts_ms < \(upper) AND (\(types == nil) OR type = ANY(\(types ?? [])))
+            """
+        guard lanes > 1 else { return select }
+        let first = 256 * lane / lanes
+        let end = 256 * (lane + 1) / lanes
+        return PostgresQuery(
+            unsafeSQL: select.sql + " AND get_byte(pid, 0) >= \(first) AND get_byte(pid, 0) < \(end)", binds: select.binds)
+    }
+
+    /// Streams `query`'s rows from the server (postgres-nio asks for more only as rows are taken) and
+    /// hands them to `sink` in chunks of `chunkSize`.
+    private static func read(
+        _ query: PostgresQuery, on connection: PostgresConnection, chunkSize: Int, into sink: ChunkSink, logger: Logger
+    ) async throws {
+        var chunk: [StoredEvent] = []
+        chunk.reserveCapacity(chunkSize)
+        for try await row in try await connection.query(query, logger: logger) {
+            chunk.append(try PostgresEventRow.decode(row).event)
+            if chunk.count == chunkSize {
+                try await sink.deliver(chunk)
+                chunk = []
+                chunk.reserveCapacity(chunkSize)
+            }
+        }
+        if !chunk.isEmpty { try await sink.deliver(chunk) }
+    }
+}
+
+/// Hands chunks to the scan's caller one at a time, from however many lanes.
+private actor ChunkSink {
+    private let body: @Sendable ([StoredEvent]) throws -> Void
+
+    init(_ body: @escaping @Sendable ([StoredEvent]) throws -> Void) { self.body = body }
+
+    func deliver(_ chunk: [StoredEvent]) throws {
+        try CallerError.marking { try body(chunk) }
+    }
+}
