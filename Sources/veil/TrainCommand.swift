@@ -187,7 +187,8 @@ struct TrainCommand: AsyncParsableCommand {
     }
 }
 
-/// Training progress on stderr, on a terminal only. The loss is shown here and nowhere else.
+/// Training progress on stderr, on a terminal only. The loss and the share of clipped users are shown
+/// here and nowhere else.
 final class TrainingDisplay: Sendable {
     private let enabled: Bool
 
@@ -201,8 +202,11 @@ final class TrainingDisplay: Sendable {
         case .training:
             let epsilon = progress.epsilonSoFar.map { "  ε so far \(EpsilonFormat.text($0))" } ?? ""
             let loss = progress.meanLoss.map { String(format: "  loss %.4f", $0) } ?? ""
+            let clipped = progress.clippedShare.map { String(format: "  clipped %.0f%%", $0 * 100) } ?? ""
             FileHandle.standardError.write(
-                Data("\nepoch \(progress.epoch)/\(progress.epochs)  steps \(progress.steps)/\(progress.totalSteps)\(epsilon)\(loss)".utf8))
+                Data(
+                    "\nepoch \(progress.epoch)/\(progress.epochs)  steps \(progress.steps)/\(progress.totalSteps)\(epsilon)\(loss)\(clipped)"
+                        .utf8))
         case .evaluating:
             FileHandle.standardError.write(Data("\nevaluating on holdout users\n".utf8))
         }

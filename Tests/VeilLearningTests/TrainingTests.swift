@@ -162,6 +162,34 @@ import VeilCrypto
         }
     }
 
+    @Test func epochProgressCountsTheClippedExamples() throws {
+        // q = 1 and one step: every example is in the batch once, at the initial parameters, so the
+        // clipped share is the share of the examples whose own gradient norm (formed by a batch of one)
+        // exceeds C. C between two examples' norms makes it neither 0 nor 1.
+        let data = ModelFixtures.data(rows: 40, features: 5)
+        let architecture = try ModelArchitecture(inputSize: 5, hiddenSizes: [4], head: .sigmoid)
+        let model = ModelFixtures.network(architecture)
+        let norms = ModelFixtures.perExampleGradients(model, data).map { $0.reduce(0) { $0 + $1 * $1 }.squareRoot() }.sorted()
+        let between = (norms[25] + norms[26]) / 2
+        #expect(norms[25] < norms[26])
+        for (clip, expected) in [(between, 14.0 / 40), (norms[39] * 2, 0), (norms[0] / 2, 1)] {
+            var progress: [EpochProgress] = []
+            var sampling = ChaChaNoiseGenerator(seed: 1)
+            var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: 2))
+            _ = try DPSGD.train(
+                model, on: data,
+                configuration: DPSGDConfiguration(noiseMultiplier: 1, clippingNorm: clip, expectedBatchSize: 40, epochs: 1),
+                sampling: &sampling, noise: &noise, onEpoch: { progress.append($0) })
+            #expect(progress.map(\.clippedShare) == [expected])
+        }
+        var shuffling = ChaChaNoiseGenerator(seed: 3)
+        var plain: [EpochProgress] = []
+        _ = try MinibatchSGD.train(
+            model, on: data, configuration: SGDConfiguration(batchSize: 40, epochs: 1, optimizer: .sgd(learningRate: 0.1)),
+            shuffling: &shuffling, onEpoch: { plain.append($0) })
+        #expect(plain.map(\.clippedShare) == [nil])
+    }
+
     @Test func poissonSamplerHasTheExpectedBatchSize() {
         let sampler = PoissonSampler(population: 10_000, rate: 0.05)
         var generator = ChaChaNoiseGenerator(seed: 8)

@@ -128,18 +128,23 @@ public enum DPSGD {
         for epoch in 1...configuration.epochs {
             var lossSum = 0.0
             var seen = 0
+            var clipped = 0
             for _ in 0..<configuration.stepsPerEpoch(exampleCount: n) {
                 sampler.sample(into: &batch, using: &sampling)
                 lossSum += engine.computeGradient(
                     batch: batch, data: data, weighting: weighting, noiseDeviation: noiseDeviation,
                     noise: &noise)
                 seen += batch.count
+                clipped += engine.clippedCount
                 engine.perturbAndScale(noiseDeviation: noiseDeviation, scale: scale)
                 if let onStep { engine.gradient.withUnsafeBufferPointer(onStep) }
                 engine.update()
                 steps += 1
             }
-            onEpoch(EpochProgress(epoch: epoch, meanLoss: seen > 0 ? lossSum / Double(seen) : 0, steps: steps))
+            onEpoch(
+                EpochProgress(
+                    epoch: epoch, meanLoss: seen > 0 ? lossSum / Double(seen) : 0,
+                    clippedShare: seen > 0 ? Double(clipped) / Double(seen) : 0, steps: steps))
         }
         let report = TrainingReport(
             mechanism: .dpSGD, exampleCount: population, epochs: configuration.epochs, steps: steps,

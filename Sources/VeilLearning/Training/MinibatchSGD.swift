@@ -47,7 +47,7 @@ public enum MinibatchSGD {
                 engine.update()
                 steps += 1
             }
-            onEpoch(EpochProgress(epoch: epoch, meanLoss: lossSum / Double(n), steps: steps))
+            onEpoch(EpochProgress(epoch: epoch, meanLoss: lossSum / Double(n), clippedShare: nil, steps: steps))
         }
         let report = TrainingReport(
             mechanism: .sgd, exampleCount: n, epochs: configuration.epochs, steps: steps, batchSize: batchSize,

@@ -31,6 +31,11 @@ struct TrainingEngine<Model: TrainableModel> {
     /// Chunk `c`'s weighted gradient sum at `c * parameterCount`, in the model's precision.
     private var chunkGradients: [Model.Scalar] = []
     private var chunkLosses: [Double] = []
+    /// Chunk `c`'s count of examples whose gradient the clipping scaled down.
+    private var chunkClipped: [Int] = []
+    /// Examples of the last `computeGradient` whose gradient norm exceeded the clipping norm (0 when
+    /// the weighting does not clip). Computed on the private data: for a terminal, never released.
+    private(set) var clippedCount = 0
     /// The step's noise, one draw per parameter.
     private var noiseDraws: [Double]
     /// The step's gradient (summed, then noised and scaled in place).
@@ -76,6 +81,7 @@ struct TrainingEngine<Model: TrainableModel> {
             chunkGradients = [Model.Scalar](repeating: 0, count: chunks * parameterCount)
         }
         if chunkLosses.count < chunks { chunkLosses = [Double](repeating: 0, count: chunks) }
+        if chunkClipped.count < chunks { chunkClipped = [Int](repeating: 0, count: chunks) }
         let noiseJobs = noiseDeviation > 0 ? 1 : 0
         let model = self.model
         let workspaces = self.workspaces
@@ -85,18 +91,20 @@ struct TrainingEngine<Model: TrainableModel> {
                 computeParameters.withUnsafeBufferPointer { parameters in
                     chunkGradients.withUnsafeMutableBufferPointer { sums in
                         chunkLosses.withUnsafeMutableBufferPointer { losses in
-                            batch.withUnsafeBufferPointer { indices in
-                                let buffer = draws
-                                let drawNoise = {
-                                    for k in buffer.indices { buffer[k] = noise.pointee.next(standardDeviation: noiseDeviation) }
-                                }
-                                let jobs = StepJobs(
-                                    model: model, data: data, workspaces: workspaces, weighting: weighting,
-                                    parameters: parameters.baseAddress!, indices: indices, chunkSize: chunkSize,
-                                    chunks: chunks, sums: sums.baseAddress!, losses: losses.baseAddress!,
-                                    drawNoise: noiseJobs > 0 ? drawNoise : nil)
-                                DispatchQueue.concurrentPerform(iterations: min(workers, max(jobs.count, 1))) {
-                                    jobs.work(as: $0)
+                            chunkClipped.withUnsafeMutableBufferPointer { clipped in
+                                batch.withUnsafeBufferPointer { indices in
+                                    let buffer = draws
+                                    let drawNoise = {
+                                        for k in buffer.indices { buffer[k] = noise.pointee.next(standardDeviation: noiseDeviation) }
+                                    }
+                                    let jobs = StepJobs(
+                                        model: model, data: data, workspaces: workspaces, weighting: weighting,
+                                        parameters: parameters.baseAddress!, indices: indices, chunkSize: chunkSize,
+                                        chunks: chunks, sums: sums.baseAddress!, losses: losses.baseAddress!,
+                                        clipped: clipped.baseAddress!, drawNoise: noiseJobs > 0 ? drawNoise : nil)
+                                    DispatchQueue.concurrentPerform(iterations: min(workers, max(jobs.count, 1))) {
+                                        jobs.work(as: $0)
+                                    }
                                 }
                             }
                         }
@@ -119,6 +127,7 @@ struct TrainingEngine<Model: TrainableModel> {
             }
         }
         for chunk in 0..<chunks { loss += chunkLosses[chunk] }
+        clippedCount = chunkClipped[..<chunks].reduce(0, +)
         return loss
     }
 
@@ -168,6 +177,7 @@ private final class StepJobs<Model: TrainableModel>: @unchecked Sendable {
     let chunks: Int
     let sums: UnsafeMutablePointer<Model.Scalar>
     let losses: UnsafeMutablePointer<Double>
+    let clipped: UnsafeMutablePointer<Int>
     /// Fills the step's noise buffer from the generator.
     let drawNoise: (() -> Void)?
     private let next = Atomic<Int>(0)
@@ -175,7 +185,8 @@ private final class StepJobs<Model: TrainableModel>: @unchecked Sendable {
     init(
         model: Model, data: Model.Data, workspaces: [Model.Workspace], weighting: ExampleWeighting,
         parameters: UnsafePointer<Model.Scalar>, indices: UnsafeBufferPointer<Int>, chunkSize: Int, chunks: Int,
-        sums: UnsafeMutablePointer<Model.Scalar>, losses: UnsafeMutablePointer<Double>, drawNoise: (() -> Void)?
+        sums: UnsafeMutablePointer<Model.Scalar>, losses: UnsafeMutablePointer<Double>, clipped: UnsafeMutablePointer<Int>,
+        drawNoise: (() -> Void)?
     ) {
         self.model = model
         self.data = data
@@ -187,6 +198,7 @@ private final class StepJobs<Model: TrainableModel>: @unchecked Sendable {
         self.chunks = chunks
         self.sums = sums
         self.losses = losses
+        self.clipped = clipped
         self.drawNoise = drawNoise
     }
 
@@ -208,7 +220,7 @@ private final class StepJobs<Model: TrainableModel>: @unchecked Sendable {
     }
 
     /// Forward and backward over the chunk, then each example's weight and weighted gradient into the
-    /// chunk's sum (overwritten), and its summed loss.
+    /// chunk's sum (overwritten), its summed loss and how many of its examples were clipped.
     private func runChunk(_ chunk: Int, workspace: Model.Workspace) {
         let count = model.parameters.count
         let first = chunk * chunkSize
@@ -216,6 +228,7 @@ private final class StepJobs<Model: TrainableModel>: @unchecked Sendable {
         let sum = sums + chunk * count
         losses[chunk] = model.forwardBackward(chunkIndices, data: data, parameters: parameters, workspace: workspace)
         Model.Scalar.clear(sum, count: count)
+        var clippedExamples = 0
         withUnsafeTemporaryAllocation(of: Double.self, capacity: chunkIndices.count) { weights in
             for example in 0..<chunkIndices.count {
                 let weight: Double
@@ -225,12 +238,14 @@ private final class StepJobs<Model: TrainableModel>: @unchecked Sendable {
                 case .clipped(let clippingNorm):
                     let squared = model.squaredGradientNorm(example: example, workspace: workspace)
                     weight = squared > clippingNorm * clippingNorm ? clippingNorm / squared.squareRoot() : 1
+                    if weight < 1 { clippedExamples += 1 }
                 }
                 weights[example] = weight
                 model.addGradient(example: example, weight: weight, workspace: workspace, into: sum)
             }
             model.addChunkGradient(weights: UnsafePointer(weights.baseAddress!), workspace: workspace, into: sum)
         }
+        clipped[chunk] = clippedExamples
     }
 }
 

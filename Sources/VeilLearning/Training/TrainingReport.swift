@@ -36,6 +36,12 @@ public struct EpochProgress: Sendable, Hashable {
     /// 1-based.
     public let epoch: Int
     public let meanLoss: Double
+    /// DP-SGD: the share of the epoch's sampled examples whose gradient norm exceeded the clipping norm
+    /// C and was scaled down to it (nil for plain SGD). Near 1, C binds for almost every user and
+    /// each one's update is its gradient's direction only; near 0, C is loose and the noise, scaled
+    /// to C, is larger than it needs to be. Computed on the private data like `meanLoss`: for a
+    /// terminal, never released or stored.
+    public let clippedShare: Double?
     /// Steps taken so far in the whole run.
     public let steps: Int
 }

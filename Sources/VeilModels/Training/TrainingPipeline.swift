@@ -23,10 +23,13 @@ public struct TrainingProgress: Sendable, Hashable {
     /// Mean training loss of the epoch. Computed on the private data and NOT differentially private:
     /// show it on a terminal, never store, log or return it.
     public var meanLoss: Double?
+    /// DP-SGD: the share of the epoch's sampled users whose gradient was clipped
+    /// (`EpochProgress.clippedShare`). Computed on the private data like `meanLoss`: for a terminal only.
+    public var clippedShare: Double? = nil
 }
 
-/// A run's progress as `GET /v1/training-runs/{id}` shows it: every field but `meanLoss`, which is
-/// computed on the private data and never returned.
+/// A run's progress as `GET /v1/training-runs/{id}` shows it: every field but `meanLoss` and
+/// `clippedShare`, which are computed on the private data and never returned.
 extension TrainingProgress: Encodable {
     enum CodingKeys: String, CodingKey {
         case phase, epoch, epochs, steps
@@ -211,7 +214,7 @@ public enum TrainingPipeline {
         }
         return TrainingProgress(
             phase: .training, usersRead: 0, epoch: epoch.epoch, epochs: plan.epochs, steps: epoch.steps,
-            totalSteps: totalSteps, epsilonSoFar: spent, meanLoss: epoch.meanLoss)
+            totalSteps: totalSteps, epsilonSoFar: spent, meanLoss: epoch.meanLoss, clippedShare: epoch.clippedShare)
     }
 
     /// The holdout histogram of predicted `probabilities` against `labels`: per-class score bins for two

@@ -74,6 +74,7 @@ public actor TrainingRuns {
                 let card = try await trainer.train(request, principal: principal, role: .trainer) { progress in
                     var progress = progress
                     progress.meanLoss = nil  // computed on the private data: never kept or returned
+                    progress.clippedShare = nil
                     self.reported.withLock { $0[run.id] = progress }
                 }
                 outcome.status = .succeeded
