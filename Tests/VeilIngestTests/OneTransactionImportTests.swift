@@ -165,42 +165,6 @@ import VeilTestSupport
         #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.count == 1)
     }
 
-    /// The real store behind a writer that takes one hand-off batch every 20 ms, recording the most
-    /// batches that waited for it and the batches of each transaction.
-    /// TEST ONLY: everything it relays is committed by the real store, in the transaction it came in.
-    final class PacedWriterStore: ForwardingEventStore, @unchecked Sendable {
-        let base: any EventStore
-        let mostWaiting = Mutex(0)
-        let batchesPerTransaction = Mutex<[Int]>([])
-
-        init(base: any EventStore) { self.base = base }
-
-        func commitAll(
-            _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
-            audit: @escaping @Sendable (BatchCommit) -> AuditDraft
-        ) async throws -> BatchCommit {
-            let relay = EventBatchStream()
-            let feeding = Task {
-                var count = 0
-                do {
-                    while true {
-                        try await Task.sleep(for: .milliseconds(20))
-                        self.mostWaiting.withLock { $0 = max($0, batches.waiting) }
-                        guard let batch = try await batches.next() else { break }
-                        count += 1
-                        relay.send(batch)
-                    }
-                    relay.finish()
-                } catch {
-                    relay.finish(throwing: error)
-                }
-                self.batchesPerTransaction.withLock { $0.append(count) }
-            }
-            defer { feeding.cancel() }
-            return try await base.commitAll(relay, stored: stored, audit: audit)
-        }
-    }
-
     /// A file stored in batches feeds each transaction as it is read, as a one-transaction import
     /// does: at most `batchesAhead` hand-off batches wait for the store's writer however large
     /// `--batch-size` is, so a transaction can be large without memory growing with it (before, each
@@ -213,7 +177,7 @@ import VeilTestSupport
         // The last line repeats the event_id of line 2 with another item: a duplicate across transactions.
         lines.append(eventLine(id: "e1", user: "user-1", timestamp: "2026-11-01T00:01:00Z", extra: #""item_id":"late""#))
         let path = try fixture.file("events.ndjson", lines.joined(separator: "\n") + "\n")
-        let store = PacedWriterStore(base: fixture.store)
+        let store = ImportBackpressureTests.SlowWriterStore(base: fixture.store, holdsFirst: false)
         var options = ImportOptions()
         options.oneTransactionLimit = 0
         options.batchSize = 5 * handOff
