@@ -15,15 +15,20 @@ enum LearningBenchmarks {
 
     static let batchSize = 512
 
-    /// 50,000 rows of 40 features, 2 epochs, in `Double`.
+    /// 50,000 rows of 40 features, 2 epochs, in `TrainingPrecision` (`Float`, as `veil train` trains);
+    /// and DP-SGD in `Double` beside it (`.double`).
     static func denseBenchmark(name: String, hiddenSizes: [Int]) -> Benchmark {
         Benchmark(name: name) {
             let rows = 50_000
             var generator = ChaChaNoiseGenerator(seed: 1)
             let data = LabeledDataset.synthetic(rows: rows, featureCount: 40, using: &generator)
             let architecture = try ModelArchitecture(inputSize: 40, hiddenSizes: hiddenSizes, head: .sigmoid)
-            let network = Network(architecture: architecture, using: &generator)
-            return try TrainingThroughput.measure(name: name, model: network, data: data, epochs: 2, repetitions: 3)
+            let network = DenseNetwork<TrainingPrecision>(architecture: architecture, using: &generator)
+            var results = try TrainingThroughput.measure(name: name, model: network, data: data, epochs: 2, repetitions: 3)
+            results += try TrainingThroughput.measure(
+                name: "\(name).double", model: DenseModel(converting: network), data: data, epochs: 2, repetitions: 3,
+                dpOnly: true)
+            return results
         }
     }
 

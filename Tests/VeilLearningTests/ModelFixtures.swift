@@ -1,3 +1,4 @@
+import Testing
 @testable import VeilLearning
 import VeilCrypto
 
@@ -61,6 +62,52 @@ enum ModelFixtures {
             }
         }
         return examples.indices.map { model.squaredGradientNorm(example: $0, workspace: workspace) }
+    }
+
+    /// `model`'s reported squared norms against `perExample` (each example's gradient formed alone;
+    /// relative error < `normTolerance`, exactly 0 where the gradient is), and the clipped sum the trainer
+    /// forms against Σ_e min(1, C/‖g_e‖)·g_e with C the median norm (|Δ| ≤ `sumTolerance` · max(1, |value|)).
+    static func checkNormsAndClippedSum<Model: TrainableModel>(
+        _ model: Model, data: Model.Data, perExample: [[Double]], normTolerance: Double, sumTolerance: Double
+    ) {
+        let examples = Array(0..<data.exampleCount)
+        let reported = ModelFixtures.squaredNorms(model, data, examples: examples)
+        for example in examples {
+            let expected = perExample[example].reduce(0) { $0 + $1 * $1 }
+            if expected == 0 {
+                #expect(reported[example] == 0, "example \(example)")
+            } else {
+                #expect(ModelFixtures.relativeError(reported[example], expected) < normTolerance, "example \(example)")
+            }
+        }
+        let norms = perExample.map(ModelFixtures.norm)
+        let clip = norms.filter { $0 > 0 }.sorted()[norms.filter { $0 > 0 }.count / 2]
+        var expected = [Double](repeating: 0, count: model.parameters.count)
+        for (gradient, norm) in zip(perExample, norms) {
+            let factor = norm > clip ? clip / norm : 1
+            for k in expected.indices { expected[k] += gradient[k] * factor }
+        }
+        var engine = TrainingEngine(model: model, optimizer: .sgd(learningRate: 1), expectedExamples: examples.count)
+        _ = engine.computeGradient(batch: examples, data: data, weighting: .clipped(clippingNorm: clip))
+        for k in expected.indices {
+            #expect(abs(engine.gradient[k] - expected[k]) <= sumTolerance * max(1, abs(expected[k])), "clipped sum, \(k)")
+        }
+    }
+
+    /// Each example's clipped contribution — the trainer's clipped sum over a batch of that one example —
+    /// has norm ≤ C · (1 + `tolerance`), and the clip binds for at least one example.
+    static func checkClipBound<Model: TrainableModel>(
+        _ model: Model, data: Model.Data, clip: Double, tolerance: Double = 1e-12
+    ) throws {
+        var engine = TrainingEngine(model: model, optimizer: .sgd(learningRate: 1), expectedExamples: 1)
+        var clipped = 0
+        for example in 0..<data.exampleCount {
+            _ = engine.computeGradient(batch: [example], data: data, weighting: .clipped(clippingNorm: clip))
+            #expect(ModelFixtures.norm(engine.gradient) <= clip * (1 + tolerance), "example \(example)")
+            let raw = ModelFixtures.lossAndGradient(model, data, batch: [example]).gradient
+            if ModelFixtures.norm(raw) > clip { clipped += 1 }
+        }
+        #expect(clipped > 0)
     }
 
     static func norm(_ values: [Double]) -> Double {

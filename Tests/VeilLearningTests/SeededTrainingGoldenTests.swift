@@ -25,16 +25,23 @@ import VeilCrypto
         _ architecture: ModelArchitecture, classes: Int, expectedBatchSize: Int, optimizer: Optimizer,
         population: Int? = nil
     ) throws -> [Double] {
-        let data = ModelFixtures.data(rows: 300, features: 5, classes: classes)
+        try dpRun(
+            ModelFixtures.network(architecture), classes: classes, expectedBatchSize: expectedBatchSize, optimizer: optimizer,
+            population: population)
+    }
+
+    static func dpRun<Scalar: ComputeScalar>(
+        _ model: DenseNetwork<Scalar>, classes: Int, expectedBatchSize: Int, optimizer: Optimizer, population: Int? = nil
+    ) throws -> [Double] {
+        let data = ModelFixtures.data(rows: 300, features: model.architecture.inputSize, classes: classes)
         var sampling = ChaChaNoiseGenerator(seed: 9)
         var noise = GaussianNoise(generator: ChaChaNoiseGenerator(seed: 10))
         let configuration = DPSGDConfiguration(
             noiseMultiplier: 1.0, clippingNorm: 0.5, expectedBatchSize: expectedBatchSize, epochs: 3,
             optimizer: optimizer, population: population)
         return try DPSGD.train(
-            ModelFixtures.network(architecture), on: data, configuration: configuration,
-            sampling: &sampling, noise: &noise
-        ).network.parameters
+            model, on: data, configuration: configuration, sampling: &sampling, noise: &noise
+        ).model.parameters
     }
 
     static func sgdRun(_ architecture: ModelArchitecture, classes: Int, batchSize: Int) throws -> [Double] {
@@ -79,6 +86,20 @@ import VeilCrypto
     @Test func dpSGDWithLargeBatchesIsUnchanged() throws {
         let found = try Self.dpFingerprints(expectedBatchSize: 150, optimizer: .sgd(learningRate: 0.5, momentum: 0.5))
         #expect(found == Self.largeBatchDP)
+    }
+
+    /// The same runs as `largeBatchDP` with the passes in `Float` (`DenseNetwork<Float>`, as `veil train`
+    /// runs since it trains dense models in `TrainingPrecision`), recorded when that began, on the AVX2
+    /// path; the SSE2 path (`VEIL_KERNELS=baseline`) gives the same bits.
+    static let floatLargeBatchDP: [UInt64] = [0x02362d9444509600, 0x0cc17d6b0836f5db, 0x475320f8eb1b4baf, 0xd370e61404d7cc43]
+
+    @Test func floatDPSGDWithLargeBatchesIsUnchanged() throws {
+        let found = try ModelFixtures.architectures(features: 5).map { architecture, classes in
+            Self.fingerprint(try Self.dpRun(
+                DenseNetwork<Float>(converting: ModelFixtures.network(architecture)), classes: classes,
+                expectedBatchSize: 150, optimizer: .sgd(learningRate: 0.5, momentum: 0.5)))
+        }
+        #expect(found == Self.floatLargeBatchDP)
     }
 
     @Test func minibatchSGDIsUnchanged() throws {

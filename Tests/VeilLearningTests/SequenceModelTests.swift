@@ -177,39 +177,9 @@ import VeilCrypto
         }
         // Norms reported inside one pass over every sequence (chunks of 16, mixed lengths) against each
         // sequence's gradient materialised alone, and the clipped sum.
-        checkNormsAndClippedSum(
+        ModelFixtures.checkNormsAndClippedSum(
             model, data: data, perExample: ModelFixtures.perExampleGradients(model, data), normTolerance: 1e-9,
             sumTolerance: 1e-12)
-    }
-
-    /// `model`'s reported squared norms against `perExample` (each sequence's gradient formed alone;
-    /// relative error < `normTolerance`, exactly 0 where the gradient is), and the clipped sum the trainer
-    /// forms against Σ_e min(1, C/‖g_e‖)·g_e with C the median norm (|Δ| ≤ `sumTolerance` · max(1, |value|)).
-    func checkNormsAndClippedSum<Model: TrainableModel>(
-        _ model: Model, data: Model.Data, perExample: [[Double]], normTolerance: Double, sumTolerance: Double
-    ) {
-        let examples = Array(0..<data.exampleCount)
-        let reported = ModelFixtures.squaredNorms(model, data, examples: examples)
-        for example in examples {
-            let expected = perExample[example].reduce(0) { $0 + $1 * $1 }
-            if expected == 0 {
-                #expect(reported[example] == 0, "sequence \(example)")
-            } else {
-                #expect(ModelFixtures.relativeError(reported[example], expected) < normTolerance, "sequence \(example)")
-            }
-        }
-        let norms = perExample.map(ModelFixtures.norm)
-        let clip = norms.filter { $0 > 0 }.sorted()[norms.filter { $0 > 0 }.count / 2]
-        var expected = [Double](repeating: 0, count: model.parameters.count)
-        for (gradient, norm) in zip(perExample, norms) {
-            let factor = norm > clip ? clip / norm : 1
-            for k in expected.indices { expected[k] += gradient[k] * factor }
-        }
-        var engine = TrainingEngine(model: model, optimizer: .sgd(learningRate: 1), expectedExamples: examples.count)
-        _ = engine.computeGradient(batch: examples, data: data, weighting: .clipped(clippingNorm: clip))
-        for k in expected.indices {
-            #expect(abs(engine.gradient[k] - expected[k]) <= sumTolerance * max(1, abs(expected[k])), "clipped sum, \(k)")
-        }
     }
 
     /// The `Float` models against the `Double` ones on the same parameters and data: each sequence's
@@ -227,7 +197,7 @@ import VeilCrypto
         _ model: Model, against reference: Reference, data: SequenceDataset
     ) throws where Model.Data == SequenceDataset, Reference.Data == SequenceDataset, Model.Scalar == Float {
         #expect(model.parameters == reference.parameters)
-        checkNormsAndClippedSum(
+        ModelFixtures.checkNormsAndClippedSum(
             model, data: data, perExample: ModelFixtures.perExampleGradients(reference, data), normTolerance: 1e-4,
             sumTolerance: 1e-4)
     }
@@ -273,23 +243,9 @@ import VeilCrypto
         // In Float (as `veil train` runs), within the two Float roundings of the weighted add — the
         // weight narrowed to Float and each product, each ≤ 2⁻²⁴ relative — since the norm the weight
         // comes from is summed in Double.
-        try checkClipBound(Self.gru(classes: 4), data: data, clip: clip)
-        try checkClipBound(Self.cnn(classes: 4), data: data, clip: clip)
-        try checkClipBound(Self.gruFloat(classes: 4), data: data, clip: clip, tolerance: 2 * Double(Float.ulpOfOne))
-        try checkClipBound(Self.cnnFloat(classes: 4), data: data, clip: clip, tolerance: 2 * Double(Float.ulpOfOne))
-    }
-
-    func checkClipBound<Model: TrainableModel>(
-        _ model: Model, data: Model.Data, clip: Double, tolerance: Double = 1e-12
-    ) throws {
-        var engine = TrainingEngine(model: model, optimizer: .sgd(learningRate: 1), expectedExamples: 1)
-        var clipped = 0
-        for example in 0..<data.exampleCount {
-            _ = engine.computeGradient(batch: [example], data: data, weighting: .clipped(clippingNorm: clip))
-            #expect(ModelFixtures.norm(engine.gradient) <= clip * (1 + tolerance), "sequence \(example)")
-            let raw = ModelFixtures.lossAndGradient(model, data, batch: [example]).gradient
-            if ModelFixtures.norm(raw) > clip { clipped += 1 }
-        }
-        #expect(clipped > 0)
+        try ModelFixtures.checkClipBound(Self.gru(classes: 4), data: data, clip: clip)
+        try ModelFixtures.checkClipBound(Self.cnn(classes: 4), data: data, clip: clip)
+        try ModelFixtures.checkClipBound(Self.gruFloat(classes: 4), data: data, clip: clip, tolerance: 2 * Double(Float.ulpOfOne))
+        try ModelFixtures.checkClipBound(Self.cnnFloat(classes: 4), data: data, clip: clip, tolerance: 2 * Double(Float.ulpOfOne))
     }
 }

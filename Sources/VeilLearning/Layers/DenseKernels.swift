@@ -21,9 +21,12 @@ enum DenseKernels {
             input, inputs, weights, outputs, into: output, outputs, m: rows, k: inputs, n: outputs, accumulate: true)
     }
 
-    /// `values[k] = max(0, values[k])` for `k < count`.
+    /// `values[k] = max(0, values[k])` for `k < count`, as (x + |x|) · ½: exactly x for 0 < x ≤ half the
+    /// largest finite value (doubling and halving are exact) and +0 for x ≤ 0 (a negative zero becomes
+    /// +0, whose sign no result sees: every sum it enters starts at a bias or +0). Arithmetic only, so the
+    /// loop vectorises; a compare and select here compiled to a branch per value.
     static func relu<Scalar: BinaryFloatingPoint>(_ values: UnsafeMutablePointer<Scalar>, count: Int) {
-        for k in 0..<count where values[k] < 0 { values[k] = 0 }
+        for k in 0..<count { values[k] = (values[k] + values[k].magnitude) * 0.5 }
     }
 
     /// Backpropagates through the layer, and through the ReLU before it when `inputIsReLU`:

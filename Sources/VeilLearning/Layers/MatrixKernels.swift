@@ -39,10 +39,27 @@ enum MatrixKernels {
     /// `C += Σ_r w_r · A[r]ᵀ ⊗ B[r]` over rows `r < m` (w_r = `rowWeights[r]`, or 1 when nil):
     /// A: m × k, B: m × n, C: k × n — a weight gradient summed over rows. Each product term is
     /// `(w_r · A[r, p]) · B[r, j]`, added in row order.
+    ///
+    /// One contiguous column (`n` and `ldc` 1: a sigmoid head's weights) runs a loop of its own, vectorised along C's column
+    /// — the tiles are 8 or 16 columns wide and would take it one value at a time — with the same terms
+    /// added in the same order, so the same bits.
     static func accumulateOuterProducts<S: ComputeScalar>(
         _ a: UnsafePointer<S>, _ lda: Int, _ b: UnsafePointer<S>, _ ldb: Int, rowWeights: UnsafePointer<S>?,
         into c: UnsafeMutablePointer<S>, _ ldc: Int, m: Int, k: Int, n: Int, path: Path = defaultPath
     ) {
+        if n == 1, ldc == 1 {
+            for r in 0..<m {
+                let row = a + r * lda
+                let weight = rowWeights?[r] ?? 1
+                let value = b[r * ldb]
+                if rowWeights == nil {
+                    for p in 0..<k { c[p] += row[p] * value }
+                } else {
+                    for p in 0..<k { c[p] += (weight * row[p]) * value }
+                }
+            }
+            return
+        }
         product(
             TiledProduct.Operand(base: a, rowStride: 1, stepStride: lda, stepWeights: rowWeights), b, ldb, into: c, ldc,
             m: k, steps: m, n: n, accumulate: true, path: path)

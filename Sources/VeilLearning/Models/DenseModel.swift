@@ -5,11 +5,19 @@ import VeilCore
 
 /// A feed-forward model over rows of features: dense layers with ReLU between them and a sigmoid or
 /// softmax output (`ModelArchitecture`) — logistic regression, softmax regression and MLPs. Parameters
-/// live in one flat array, layout documented on `ModelArchitecture`. A value type; training returns a
-/// new one.
-public struct DenseModel: TrainableModel, Equatable {
+/// live in one flat array of `Double`s, layout documented on `ModelArchitecture`. A value type; training
+/// returns a new one.
+///
+/// `Scalar` is the precision of the forward, backward and norm passes (`TrainableModel`): `DenseModel`
+/// (`Double`) is what artifacts hold, serving runs and the exactness tests check; `DenseNetwork<Float>`
+/// is what `DenseModel.train` trains (`TrainingPrecision`). The parameters are `Double` in both, so
+/// converting between them (`init(converting:)`) changes no value.
+///
+/// The trainers reach it through its generic conformance from other modules, so its training entry
+/// points are specialised (`@_specialize`) for both precisions: unspecialised, every multiply-add would
+/// run through generic witness calls.
+public struct DenseNetwork<Scalar: ComputeScalar>: TrainableModel, Equatable {
     public typealias Data = LabeledDataset
-    public typealias Scalar = Double
 
     public let architecture: ModelArchitecture
     public var parameters: [Double]
@@ -51,12 +59,19 @@ public struct DenseModel: TrainableModel, Equatable {
     /// 64 rows: a chunk's activations and gradient stay in a core's L2 cache for any MLP Veil trains.
     public var chunkSize: Int { 64 }
 
-    public static func == (lhs: DenseModel, rhs: DenseModel) -> Bool {
+    /// The same architecture and parameters computing in `Other`'s precision (no value changes: the
+    /// parameters are `Double` in both).
+    public init<Other: ComputeScalar>(converting model: DenseNetwork<Other>) {
+        architecture = model.architecture
+        parameters = model.parameters
+    }
+
+    public static func == (lhs: DenseNetwork, rhs: DenseNetwork) -> Bool {
         lhs.architecture == rhs.architecture && lhs.parameters == rhs.parameters
     }
 
     /// The dense layers, ReLU after every one but the last.
-    var layers: [DenseLayer<Double>] {
+    var layers: [DenseLayer<Scalar>] {
         let shapes = architecture.layers
         return shapes.enumerated().map { index, shape in
             DenseLayer(
@@ -66,6 +81,171 @@ public struct DenseModel: TrainableModel, Equatable {
         }
     }
 
+    // MARK: Training
+
+    /// Buffers for one chunk of rows: `activations[0]` holds the input rows, `activations[l + 1]` layer
+    /// `l`'s outputs (after ReLU for hidden layers; logits for the last); `deltas[l]` dLoss/d(pre-activation)
+    /// of layer `l`, one row per example, unscaled (each row is that example's own signal).
+    public final class Workspace {
+        let layers: [DenseLayer<Scalar>]
+        let activations: [RowBuffer<Scalar>]
+        let deltas: [RowBuffer<Scalar>]
+        let memories: [DenseLayer<Scalar>.Memory]
+        var labels: [Int] = []
+        var rows = ExampleRows()
+        /// The chunk's example weights in `Scalar` (`addChunkGradient`).
+        var chunkWeights: [Scalar] = []
+
+        init(layers: [DenseLayer<Scalar>], examples: Int) {
+            self.layers = layers
+            activations = [RowBuffer(width: layers[0].inputs, rows: examples)]
+                + layers.map { RowBuffer(width: $0.outputs, rows: examples) }
+            deltas = layers.map { RowBuffer(width: $0.outputs, rows: examples) }
+            memories = layers.map { $0.makeMemory() }
+        }
+
+        func reserve(rows count: Int) {
+            activations.forEach { $0.reserve(rows: count) }
+            deltas.forEach { $0.reserve(rows: count) }
+        }
+
+        /// Copies `count` consecutive feature rows (no labels), narrowed to `Scalar`.
+        func load(features: UnsafePointer<Double>, count: Int) {
+            reserve(rows: count)
+            rows.setOneRowEach(count)
+            Scalar.narrow(features, into: activations[0].base, count: count * activations[0].width)
+        }
+
+        /// The rows' logits after a forward pass: `rows × outputSize`, row-major.
+        var logits: UnsafePointer<Scalar> { UnsafePointer(activations[layers.count].base) }
+    }
+
+    public func makeWorkspace(examples: Int) -> Workspace {
+        Workspace(layers: layers, examples: max(examples, 1))
+    }
+
+    public func validate(_ data: LabeledDataset) throws {
+        guard data.featureCount == architecture.inputSize else {
+            throw VeilError(
+                .invalidInput, field: "features",
+                "the model takes \(architecture.inputSize) features per row, the data has \(data.featureCount)")
+        }
+        guard data.classCount == architecture.classCount else {
+            throw VeilError(
+                .invalidInput, field: "labels",
+                "the model predicts \(architecture.classCount) classes, the data has \(data.classCount)")
+        }
+        guard data.rowCount > 0 else { throw VeilError(.invalidInput, field: "labels", "the data has no rows") }
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func forwardBackward(
+        _ indices: UnsafeBufferPointer<Int>, data: LabeledDataset, parameters: UnsafePointer<Scalar>,
+        workspace: Workspace
+    ) -> Double {
+        workspace.reserve(rows: indices.count)
+        workspace.rows.setOneRowEach(indices.count)
+        workspace.labels.removeAll(keepingCapacity: true)
+        let width = data.featureCount
+        let input = workspace.activations[0].base
+        data.features.withUnsafeBufferPointer { features in
+            for (slot, index) in indices.enumerated() {
+                Scalar.narrow(features.baseAddress! + index * width, into: input + slot * width, count: width)
+                workspace.labels.append(data.labels[index])
+            }
+        }
+        guard !indices.isEmpty else { return 0 }
+        forward(parameters: parameters, workspace: workspace)
+        let loss = outputDeltas(workspace)
+        let layers = workspace.layers
+        for l in stride(from: layers.count - 1, through: 0, by: -1) {
+            layers[l].backward(
+                workspace.activations[l], rows: workspace.rows, parameters: parameters, memory: workspace.memories[l],
+                outputDelta: workspace.deltas[l], inputDelta: l > 0 ? workspace.deltas[l - 1] : nil)
+        }
+        return loss
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func squaredGradientNorm(example: Int, workspace: Workspace) -> Double {
+        var squared = 0.0
+        for (l, layer) in workspace.layers.enumerated() {
+            squared += layer.squaredGradientNorm(
+                example: example, input: workspace.activations[l], rows: workspace.rows,
+                memory: workspace.memories[l], outputDelta: workspace.deltas[l])
+        }
+        return squared
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func addGradient(
+        example: Int, weight: Double, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>
+    ) {
+        let weight = Scalar(weight)
+        for (l, layer) in workspace.layers.enumerated() {
+            layer.addGradient(
+                example: example, weight: weight, input: workspace.activations[l], rows: workspace.rows,
+                memory: workspace.memories[l], outputDelta: workspace.deltas[l], into: gradient)
+        }
+    }
+
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func addChunkGradient(
+        weights: UnsafePointer<Double>, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>
+    ) {
+        workspace.chunkWeights.removeAll(keepingCapacity: true)
+        for example in 0..<workspace.rows.count { workspace.chunkWeights.append(Scalar(weights[example])) }
+        workspace.chunkWeights.withUnsafeBufferPointer { chunkWeights in
+            for (l, layer) in workspace.layers.enumerated() {
+                layer.addChunkGradient(
+                    weights: chunkWeights.baseAddress!, input: workspace.activations[l], rows: workspace.rows,
+                    memory: workspace.memories[l], outputDelta: workspace.deltas[l], into: gradient)
+            }
+        }
+    }
+
+    /// Runs the loaded rows through every layer.
+    fileprivate func forward(parameters: UnsafePointer<Scalar>, workspace: Workspace) {
+        for (l, layer) in workspace.layers.enumerated() {
+            layer.forward(
+                workspace.activations[l], rows: workspace.rows, parameters: parameters,
+                memory: workspace.memories[l], output: workspace.activations[l + 1])
+        }
+    }
+
+    /// Fills the output layer's backprop signal from the logits and labels; returns the summed loss.
+    private func outputDeltas(_ workspace: Workspace) -> Double {
+        let outputs = architecture.outputSize
+        let z = workspace.logits
+        let delta = workspace.deltas[workspace.layers.count - 1].base
+        var total = 0.0
+        switch architecture.head {
+        case .sigmoid:
+            for row in 0..<workspace.rows.count {
+                let (loss, d) = OutputHead.sigmoidLoss(logit: z[row], label: workspace.labels[row])
+                delta[row] = d
+                total += loss
+            }
+        case .softmax:
+            for row in 0..<workspace.rows.count {
+                total += OutputHead.softmaxLoss(
+                    logits: z + row * outputs, count: outputs, label: workspace.labels[row],
+                    delta: delta + row * outputs)
+            }
+        }
+        return total
+    }
+}
+
+/// The dense model in `Double`: what a model artifact holds (`ModelArtifact`), serving scores with and
+/// the exactness tests check.
+public typealias DenseModel = DenseNetwork<Double>
+
+extension DenseNetwork where Scalar == Double {
     /// Class probabilities for each row of a row-major feature matrix with `architecture.inputSize`
     /// columns. Sigmoid head: one value per row, P(label = 1). Softmax head: `classes` values per row.
     /// Throws `VeilError.invalidInput` when `features.count` is not a multiple of the input size.
@@ -122,149 +302,23 @@ public struct DenseModel: TrainableModel, Equatable {
             }
         }
     }
+}
 
-    // MARK: Training
-
-    /// Buffers for one chunk of rows: `activations[0]` holds the input rows, `activations[l + 1]` layer
-    /// `l`'s outputs (after ReLU for hidden layers; logits for the last); `deltas[l]` dLoss/d(pre-activation)
-    /// of layer `l`, one row per example, unscaled (each row is that example's own signal).
-    public final class Workspace {
-        let layers: [DenseLayer<Double>]
-        let activations: [RowBuffer<Double>]
-        let deltas: [RowBuffer<Double>]
-        let memories: [DenseLayer<Double>.Memory]
-        var labels: [Int] = []
-        var rows = ExampleRows()
-
-        init(layers: [DenseLayer<Double>], examples: Int) {
-            self.layers = layers
-            activations = [RowBuffer(width: layers[0].inputs, rows: examples)]
-                + layers.map { RowBuffer(width: $0.outputs, rows: examples) }
-            deltas = layers.map { RowBuffer(width: $0.outputs, rows: examples) }
-            memories = layers.map { $0.makeMemory() }
-        }
-
-        func reserve(rows count: Int) {
-            activations.forEach { $0.reserve(rows: count) }
-            deltas.forEach { $0.reserve(rows: count) }
-        }
-
-        /// Copies `count` consecutive feature rows (no labels).
-        func load(features: UnsafePointer<Double>, count: Int) {
-            reserve(rows: count)
-            rows.setOneRowEach(count)
-            activations[0].base.update(from: features, count: count * activations[0].width)
-        }
-
-        /// The rows' logits after a forward pass: `rows × outputSize`, row-major.
-        var logits: UnsafePointer<Double> { UnsafePointer(activations[layers.count].base) }
-    }
-
-    public func makeWorkspace(examples: Int) -> Workspace {
-        Workspace(layers: layers, examples: max(examples, 1))
-    }
-
-    public func validate(_ data: LabeledDataset) throws {
-        guard data.featureCount == architecture.inputSize else {
-            throw VeilError(
-                .invalidInput, field: "features",
-                "the model takes \(architecture.inputSize) features per row, the data has \(data.featureCount)")
-        }
-        guard data.classCount == architecture.classCount else {
-            throw VeilError(
-                .invalidInput, field: "labels",
-                "the model predicts \(architecture.classCount) classes, the data has \(data.classCount)")
-        }
-        guard data.rowCount > 0 else { throw VeilError(.invalidInput, field: "labels", "the data has no rows") }
-    }
-
-    public func forwardBackward(
-        _ indices: UnsafeBufferPointer<Int>, data: LabeledDataset, parameters: UnsafePointer<Double>,
-        workspace: Workspace
-    ) -> Double {
-        workspace.reserve(rows: indices.count)
-        workspace.rows.setOneRowEach(indices.count)
-        workspace.labels.removeAll(keepingCapacity: true)
-        let width = data.featureCount
-        let input = workspace.activations[0].base
-        data.features.withUnsafeBufferPointer { features in
-            for (slot, index) in indices.enumerated() {
-                (input + slot * width).update(from: features.baseAddress! + index * width, count: width)
-                workspace.labels.append(data.labels[index])
-            }
-        }
-        guard !indices.isEmpty else { return 0 }
-        forward(parameters: parameters, workspace: workspace)
-        let loss = outputDeltas(workspace)
-        let layers = workspace.layers
-        for l in stride(from: layers.count - 1, through: 0, by: -1) {
-            layers[l].backward(
-                workspace.activations[l], rows: workspace.rows, parameters: parameters, memory: workspace.memories[l],
-                outputDelta: workspace.deltas[l], inputDelta: l > 0 ? workspace.deltas[l - 1] : nil)
-        }
-        return loss
-    }
-
-    public func squaredGradientNorm(example: Int, workspace: Workspace) -> Double {
-        var squared = 0.0
-        for (l, layer) in workspace.layers.enumerated() {
-            squared += layer.squaredGradientNorm(
-                example: example, input: workspace.activations[l], rows: workspace.rows,
-                memory: workspace.memories[l], outputDelta: workspace.deltas[l])
-        }
-        return squared
-    }
-
-    public func addGradient(
-        example: Int, weight: Double, workspace: Workspace, into gradient: UnsafeMutablePointer<Double>
-    ) {
-        for (l, layer) in workspace.layers.enumerated() {
-            layer.addGradient(
-                example: example, weight: weight, input: workspace.activations[l], rows: workspace.rows,
-                memory: workspace.memories[l], outputDelta: workspace.deltas[l], into: gradient)
-        }
-    }
-
-    public func addChunkGradient(
-        weights: UnsafePointer<Double>, workspace: Workspace, into gradient: UnsafeMutablePointer<Double>
-    ) {
-        for (l, layer) in workspace.layers.enumerated() {
-            layer.addChunkGradient(
-                weights: weights, input: workspace.activations[l], rows: workspace.rows,
-                memory: workspace.memories[l], outputDelta: workspace.deltas[l], into: gradient)
-        }
-    }
-
-    /// Runs the loaded rows through every layer.
-    private func forward(parameters: UnsafePointer<Double>, workspace: Workspace) {
-        for (l, layer) in workspace.layers.enumerated() {
-            layer.forward(
-                workspace.activations[l], rows: workspace.rows, parameters: parameters,
-                memory: workspace.memories[l], output: workspace.activations[l + 1])
-        }
-    }
-
-    /// Fills the output layer's backprop signal from the logits and labels; returns the summed loss.
-    private func outputDeltas(_ workspace: Workspace) -> Double {
-        let outputs = architecture.outputSize
-        let z = workspace.logits
-        let delta = workspace.deltas[workspace.layers.count - 1].base
-        var total = 0.0
-        switch architecture.head {
-        case .sigmoid:
-            for row in 0..<workspace.rows.count {
-                let (loss, d) = OutputHead.sigmoidLoss(logit: z[row], label: workspace.labels[row])
-                delta[row] = d
-                total += loss
-            }
-        case .softmax:
-            for row in 0..<workspace.rows.count {
-                total += OutputHead.softmaxLoss(
-                    logits: z + row * outputs, count: outputs, label: workspace.labels[row],
-                    delta: delta + row * outputs)
-            }
-        }
-        return total
+extension DenseNetwork where Scalar == Double {
+    /// Trains a fresh model of `architecture` on `data` with `trainer`, the passes computing in
+    /// `TrainingPrecision` (`Float`), and returns it in `Double`, as artifacts and serving hold it. The
+    /// parameters are drawn from `initial` exactly as `init(architecture:using:)` draws them; the
+    /// master parameters, clip weights, noise and update are `Double` (`TrainingEngine`). Throws as the
+    /// trainer does.
+    public static func train(
+        _ architecture: ModelArchitecture, on data: LabeledDataset, trainer: Trainer,
+        initial: inout some RandomNumberGenerator, sampling: inout some RandomNumberGenerator,
+        noise: inout some GaussianSource, onEpoch: (EpochProgress) -> Void = { _ in }
+    ) throws -> TrainingResult {
+        let trained = try trainer.train(
+            DenseNetwork<TrainingPrecision>(architecture: architecture, using: &initial), on: data, sampling: &sampling,
+            noise: &noise, onEpoch: onEpoch)
+        return Trained(model: DenseModel(converting: trained.model), report: trained.report)
     }
 }
 

@@ -128,9 +128,9 @@ public struct SequenceNetwork: Sendable, Hashable {
     }
 
     /// Trains a fresh network (initialised from `initial`) on `data` with `trainer`, computing the passes
-    /// in `Float` — about twice `Double`'s speed; the master parameters, the clipping weights, the noise
-    /// and the update stay `Double` (see `SequenceModel`), and the parameters are drawn in `Double`
-    /// exactly as `init(architecture:using:)` draws them.
+    /// in `TrainingPrecision` (`Float`) — about twice `Double`'s speed; the master parameters, the
+    /// clipping weights, the noise and the update stay `Double` (see `SequenceModel`), and the parameters
+    /// are drawn in `Double` exactly as `init(architecture:using:)` draws them.
     public static func train(
         _ architecture: SequenceArchitecture, on data: SequenceDataset, trainer: Trainer,
         initial: inout some RandomNumberGenerator, sampling: inout some RandomNumberGenerator,
@@ -141,11 +141,11 @@ public struct SequenceNetwork: Sendable, Hashable {
         switch architecture.encoder {
         case .gru:
             let trained = try trainer.train(
-                gru(architecture, Float.self, using: &initial), on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
+                gru(architecture, TrainingPrecision.self, using: &initial), on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
             (parameters, report) = (trained.model.parameters, trained.report)
         case .cnn:
             let trained = try trainer.train(
-                cnn(architecture, Float.self, using: &initial), on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
+                cnn(architecture, TrainingPrecision.self, using: &initial), on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
             (parameters, report) = (trained.model.parameters, trained.report)
         }
         return (try SequenceNetwork(architecture: architecture, parameters: parameters), report)

@@ -87,7 +87,9 @@ public enum TaskPrivacyAudit {
             method: method)
 
         var (initial, sampling, noiseGenerator) = TrainingPipeline.generators(seed: plan.seed)
-        let network = Network(architecture: try plan.architecture(inputSize: train.featureCount, schema: schema), using: &initial)
+        // The model as `veil train` trains it: its passes in `TrainingPrecision` (`DenseModel.train`).
+        let network = DenseNetwork<TrainingPrecision>(
+            architecture: try plan.architecture(inputSize: train.featureCount, schema: schema), using: &initial)
         var inclusion = plan.seed.map { ChaChaNoiseGenerator(seed: ~$0) } ?? ChaChaNoiseGenerator()
         var noise = GaussianNoise(generator: noiseGenerator)
         let result = try OneRunAudit.run(

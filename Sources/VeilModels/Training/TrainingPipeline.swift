@@ -149,7 +149,8 @@ public enum TrainingPipeline {
     }
 
     /// Trains the plan's model on `train`: DP-SGD with noise multiplier `noiseMultiplier` and sampling
-    /// rate B / `population` when the plan is private, plain minibatch SGD otherwise.
+    /// rate B / `population` when the plan is private, plain minibatch SGD otherwise; the passes compute
+    /// in `TrainingPrecision` (`DenseModel.train`).
     public static func fit(
         plan: TrainingPlan, train: LabeledDataset, schema: FeatureSchema, population: Int, noiseMultiplier: Double?,
         progress: (TrainingProgress) -> Void = { _ in }
@@ -158,8 +159,8 @@ public enum TrainingPipeline {
         var (initial, sampling, noiseGenerator) = generators(seed: plan.seed)
         let schedule = try Schedule(plan: plan, exampleCount: train.rowCount, population: population, noiseMultiplier: noiseMultiplier)
         var noise = GaussianNoise(generator: noiseGenerator)
-        return try schedule.trainer.train(
-            Network(architecture: architecture, using: &initial), on: train, sampling: &sampling, noise: &noise
+        return try DenseModel.train(
+            architecture, on: train, trainer: schedule.trainer, initial: &initial, sampling: &sampling, noise: &noise
         ) { progress(schedule.progress(plan: plan, epoch: $0)) }
     }
 
