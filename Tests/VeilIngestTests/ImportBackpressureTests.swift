@@ -76,15 +76,21 @@ import VeilTestSupport
         await released.value
     }
 
-    /// A store whose writer is slow: the real SQLite store, fed through a relay that takes none of the
-    /// importer's batches until `batchesAhead` wait (and a second more), then one at a time, pausing
-    /// between them, and records how many were waiting.
-    /// TEST ONLY: everything it relays is committed by the real store in the import's one transaction.
+    /// A store whose writer is slow: the real SQLite store, fed through a relay that takes the
+    /// importer's batches one at a time, pausing between them, and records how many were waiting and
+    /// how many each transaction took. With `holdsFirst`, it takes none until `batchesAhead` wait (and
+    /// a second more).
+    /// TEST ONLY: everything it relays is committed by the real store, in the transaction it came in.
     final class SlowWriterStore: ForwardingEventStore, @unchecked Sendable {
         let base: any EventStore
+        let holdsFirst: Bool
         let mostWaiting = Mutex(0)
+        let batchesPerTransaction = Mutex<[Int]>([])
 
-        init(base: any EventStore) { self.base = base }
+        init(base: any EventStore, holdsFirst: Bool = true) {
+            self.base = base
+            self.holdsFirst = holdsFirst
+        }
 
         func commitAll(
             _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
@@ -92,14 +98,18 @@ import VeilTestSupport
         ) async throws -> BatchCommit {
             let relay = EventBatchStream()
             let feeding = Task {
+                var count = 0
                 do {
-                    // Nothing is taken until `batchesAhead` batches wait, and then not for another
-                    // second: time for a producer that did not wait to prepare more.
-                    while batches.waiting < EventImporter.batchesAhead { try await Task.sleep(for: .milliseconds(10)) }
-                    try await Task.sleep(for: .seconds(1))
+                    if holdsFirst {
+                        // Nothing is taken until `batchesAhead` batches wait, and then not for another
+                        // second: time for a producer that did not wait to prepare more.
+                        while batches.waiting < EventImporter.batchesAhead { try await Task.sleep(for: .milliseconds(10)) }
+                        try await Task.sleep(for: .seconds(1))
+                    }
                     while true {
                         self.mostWaiting.withLock { $0 = max($0, batches.waiting) }
                         guard let batch = try await batches.next() else { break }
+                        count += 1
                         await relay.waitForRoom(below: 1)
                         relay.send(batch)
                         try await Task.sleep(for: .milliseconds(50))
@@ -108,6 +118,7 @@ import VeilTestSupport
                 } catch {
                     relay.finish(throwing: error)
                 }
+                self.batchesPerTransaction.withLock { $0.append(count) }
             }
             defer { feeding.cancel() }
             return try await base.commitAll(relay, stored: stored, audit: audit)

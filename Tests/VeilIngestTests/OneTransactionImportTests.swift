@@ -94,10 +94,11 @@ import VeilTestSupport
         #expect(try await fixture.store.eventCount() == 5_000)
     }
 
-    /// The real store, counting the imports it is asked to store in one transaction.
+    /// The real store, recording each transaction fed through `commitAll` (a one-transaction import, or
+    /// one transaction of a batched one): the events it stored, or nil when it was rolled back.
     final class CountingImportStore: ForwardingEventStore, @unchecked Sendable {
         let base: any EventStore
-        let oneTransactionImports = Mutex(0)
+        let transactions = Mutex<[Int?]>([])
 
         init(base: any EventStore) { self.base = base }
 
@@ -105,9 +106,17 @@ import VeilTestSupport
             _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
             audit: @escaping @Sendable (BatchCommit) -> AuditDraft
         ) async throws -> BatchCommit {
-            oneTransactionImports.withLock { $0 += 1 }
-            return try await base.commitAll(batches, stored: stored, audit: audit)
+            do {
+                let result = try await base.commitAll(batches, stored: stored, audit: audit)
+                transactions.withLock { $0.append(result.inserted + result.duplicates) }
+                return result
+            } catch {
+                transactions.withLock { $0.append(nil) }
+                throw error
+            }
         }
+
+        var recorded: [Int?] { transactions.withLock { $0 } }
     }
 
     func importer(_ fixture: Fixture, store: some EventStore, limit: Int) throws -> EventImporter {
@@ -130,7 +139,7 @@ import VeilTestSupport
         let store = CountingImportStore(base: fixture.store)
         let report = try await importer(fixture, store: store, limit: 3_000).importFile(path, actor: "cli")
         #expect(report.stored && report.records == 12_000 && report.accepted == 12_000)
-        #expect(store.oneTransactionImports.withLock { $0 } == 0)
+        #expect(store.recorded == Array(repeating: 1_000, count: 12), "12 transactions of --batch-size, none rolled back")
         #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.count == 12)
 
         // Invalid at the end: nothing stored, nothing written.
@@ -138,7 +147,7 @@ import VeilTestSupport
         let refused = try await importer(fixture, store: store, limit: 3_000).importFile(bad, actor: "cli")
         #expect(!refused.stored && refused.rejected == 1 && refused.accepted == 0 && refused.problems.map(\.index) == [12_001])
         #expect(try await fixture.store.eventCount() == 12_000)
-        #expect(store.oneTransactionImports.withLock { $0 } == 0)
+        #expect(store.recorded.count == 12, "the invalid file wrote nothing")
     }
 
     /// The estimate from the first MiB is only a shortcut: a file that looks over the limit (short
@@ -152,8 +161,36 @@ import VeilTestSupport
         let store = CountingImportStore(base: fixture.store)
         let report = try await importer(fixture, store: store, limit: 10_000).importFile(path, actor: "cli")
         #expect(report.stored && report.records == 9_000 && report.accepted == 9_000)
-        #expect(store.oneTransactionImports.withLock { $0 } == 1)
+        #expect(store.recorded == [9_000])
         #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.count == 1)
+    }
+
+    /// A file stored in batches feeds each transaction as it is read, as a one-transaction import
+    /// does: at most `batchesAhead` hand-off batches wait for the store's writer however large
+    /// `--batch-size` is, so a transaction can be large without memory growing with it (before, each
+    /// batch of `--batch-size` events was prepared whole, then committed). What is stored is the file,
+    /// whole and in order, one `ingest.batch` record per transaction.
+    @Test func aBatchedImportFeedsEachTransactionAsTheFileIsRead() async throws {
+        let fixture = try Fixture()
+        let handOff = EventImporter.handOffSize
+        var lines = Self.lines(7 * handOff, users: 300)  // dates up to the fixture's now
+        // The last line repeats the event_id of line 2 with another item: a duplicate across transactions.
+        lines.append(eventLine(id: "e1", user: "user-1", timestamp: "2026-11-01T00:01:00Z", extra: #""item_id":"late""#))
+        let path = try fixture.file("events.ndjson", lines.joined(separator: "\n") + "\n")
+        let store = ImportBackpressureTests.SlowWriterStore(base: fixture.store, holdsFirst: false)
+        var options = ImportOptions()
+        options.oneTransactionLimit = 0
+        options.batchSize = 5 * handOff
+        let service = IngestService(store: store, keys: fixture.keys, policy: fixture.policy, clock: .fixed(Fixture.now))
+        let report = try await EventImporter(service: service, options: options).importFile(path, actor: "cli")
+        #expect(report.stored && report.accepted == 7 * handOff && report.duplicates == 1)
+        #expect(store.batchesPerTransaction.withLock { $0 } == [5, 3], "5 hand-off batches, then 2 and the last line's")
+        let most = store.mostWaiting.withLock { $0 }
+        #expect(most <= EventImporter.batchesAhead, "at most \(EventImporter.batchesAhead) batches ahead; \(most) were")
+        let audits = try await fixture.auditEntries().filter { $0.action == "ingest.batch" }
+        #expect(audits.map { $0.details["events"] } == [.int(Int64(5 * handOff)), .int(Int64(2 * handOff + 1))])
+        #expect(try await fixture.store.events(for: fixture.pid("user-1")).first { $0.eventID == "e1" }?.itemID == "sku-1")
+        #expect(try await fixture.store.eventCount() == 7 * handOff)
     }
 
     @Test func anEmptyFileStoresNothingAndSucceeds() async throws {

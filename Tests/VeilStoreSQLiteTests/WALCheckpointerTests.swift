@@ -50,3 +50,21 @@ import VeilStore
         #expect(setting == Int(WALCheckpointer.automaticPages))
     }
 }
+
+/// An import's transaction runs with the writer's larger, bounded page cache (`importCacheKiB`), and
+/// the writer goes back to the ordinary one afterwards — also when the transaction fails — so the
+/// cache an import needs is not kept by a server that goes on committing small batches.
+@Suite struct ImportCacheTests {
+    static func cacheSize(_ db: Database) throws -> Int? { try Int.fetchOne(db, sql: "PRAGMA cache_size") }
+
+    @Test func anImportTransactionHasTheLargerCacheAndGivesItBack() async throws {
+        struct Boom: Error {}
+        let dir = ScratchDirectory()
+        let database = try VeilDatabase(directory: dir.path)
+        #expect(try await database.write("test") { try ImportCacheTests.cacheSize($0) } == -VeilDatabase.cacheKiB)
+        #expect(try await database.write("test", import: true) { try ImportCacheTests.cacheSize($0) } == -VeilDatabase.importCacheKiB)
+        #expect(try await database.write("test") { try ImportCacheTests.cacheSize($0) } == -VeilDatabase.cacheKiB)
+        await #expect(throws: (any Error).self) { try await database.write("test", import: true) { _ in throw Boom() } }
+        #expect(try await database.write("test") { try ImportCacheTests.cacheSize($0) } == -VeilDatabase.cacheKiB)
+    }
+}

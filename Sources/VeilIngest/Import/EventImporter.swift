@@ -16,7 +16,9 @@ public struct ImportOptions: Sendable {
     /// A file of at most this many records is stored in one transaction, fed while it is validated.
     /// A larger one is validated first, then read again and stored `batchSize` events per transaction.
     public var oneTransactionLimit = ImportOptions.defaultOneTransactionLimit
-    /// Events per write transaction for files over `oneTransactionLimit` and with `skipInvalid`.
+    /// Events per write transaction for files over `oneTransactionLimit` and with `skipInvalid`. Memory
+    /// does not grow with it (each transaction is fed as the file is read); the store's writer is held
+    /// for one transaction at a time.
     public var batchSize = ImportOptions.defaultBatchSize
     /// Tasks that validate a file at once (nil: one fewer than the processors, at least one, so the
     /// store's writer keeps a core of its own).
@@ -32,11 +34,12 @@ public struct ImportOptions: Sendable {
     /// store's writer, `EventImporter.batchesAhead`.)
     public static let defaultOneTransactionLimit = 2_000_000
 
-    /// 50,000: each batch pseudonymises every distinct user it holds once, so a user who appears
-    /// throughout a file costs that once per batch; fewer, larger batches pay it less often. Memory
-    /// grows with the batch (about 15 MB of events at 50,000); a crash loses only uncommitted batches,
-    /// which importing the file again adds.
-    public static let defaultBatchSize = 50_000
+    /// 1,000,000: a commit writes every index page its transaction touched, so events out of index
+    /// order (grouped by user, random `event_id`s) cost less the more of them share a transaction, and
+    /// the more so the larger the store (`docs/architecture.md`, "At scale"). Memory does not depend on
+    /// it; a transaction holds the store's writer for about as long as half a default one-transaction
+    /// import, and a crash loses only the uncommitted one, which importing the file again adds.
+    public static let defaultBatchSize = 1_000_000
     /// The most problems a report lists by line (the counts and the summary by rule are always complete).
     public var maxReportedProblems = 1_000
     /// The first valid events a dry run shows, mapped and pseudonymised.
@@ -282,8 +285,17 @@ public struct EventImporter: Sendable {
         return try await importInBatches(file, layout: layout, pass: pass, path: path, actor: actor, report: &report, progress: progress)
     }
 
-    /// Stores the file `batchSize` events per transaction, the next batch parsed while the previous one
-    /// commits.
+    /// Stores the file `batchSize` events per transaction, in file order. Each transaction is fed as the
+    /// file is read (`EventStore.commitAll`): the store's writer inserts each hand-off batch of
+    /// `handOffSize` events while the next one is prepared, and the reader waits for the writer once
+    /// `batchesAhead` batches wait — so memory depends on the hand-off batch, never on `batchSize`, and
+    /// a transaction can be large. Large transactions matter as the store grows: a commit writes every
+    /// index page the transaction touched, and events out of index order (grouped by user, random
+    /// `event_id`s such as content keys or UUIDs) touch pages all over the index, so small transactions
+    /// rewrite most of the index again and again (`docs/architecture.md`, "At scale").
+    ///
+    /// A transaction starts only after the one before it committed, so what a failure or a crash
+    /// leaves stored is a prefix of the file's events (importing the file again adds the rest).
     private func importInBatches(
         _ file: MappedFile, layout: RecordReader.CSVLayout?, pass template: RecordPass, path: String, actor: String,
         report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
@@ -291,43 +303,42 @@ public struct EventImporter: Sendable {
         var reader = makeReader(file, layout: layout)
         var pass = template
         var numbering = ContentKeyNumbering()
-        var pending: Task<BatchCommitSummary, any Error>? = nil
+        let service = service
         var finished = false
         while !finished {
+            var transaction: FedTransaction? = nil
+            var inTransaction = 0
             var valid: [ValidEvent] = []
-            valid.reserveCapacity(options.batchSize)
-            while valid.count < options.batchSize {
-                guard let (line, record) = reader.next() else {
+            valid.reserveCapacity(min(Self.handOffSize, options.batchSize))
+            while inTransaction < options.batchSize {
+                if let (line, record) = reader.next() {
+                    guard let event = pass.take(record, line: line) else { continue }
+                    valid.append(event)
+                    inTransaction += 1
+                    guard valid.count == Self.handOffSize || inTransaction == options.batchSize else { continue }
+                } else {
                     finished = true
-                    break
+                    guard !valid.isEmpty else { break }
                 }
-                if let event = pass.take(record, line: line) { valid.append(event) }
+                var prepared = service.prepare(valid)
+                numbering.number(&prepared)
+                valid.removeAll(keepingCapacity: true)
+                let fed = transaction ?? FedTransaction(service: service, actor: actor)
+                transaction = fed
+                guard !fed.failed else { break }
+                await fed.batches.waitForRoom(below: Self.batchesAhead)
+                fed.batches.send(service.write(prepared))
+                if finished { break }
             }
-            var prepared = valid.isEmpty ? nil : service.prepare(valid)
-            if prepared != nil { numbering.number(&prepared!) }
-            if let previous = pending {
-                let done = try await previous.value
-                report.accepted += done.inserted
-                report.duplicates += done.duplicates
-                progress?(
-                    ImportProgress(
-                        file: path, bytesRead: done.offset, bytesTotal: file.bytes.count, accepted: report.accepted,
-                        duplicates: report.duplicates, rejected: pass.tally.rejected))
-            }
-            pending = nil
-            if let prepared {
-                let service = service
-                let offset = reader.offset
-                pending = Task {
-                    let result = try await service.commit(prepared, actor: actor)
-                    return BatchCommitSummary(inserted: result.inserted, duplicates: result.duplicates, offset: offset)
-                }
-            }
-        }
-        if let previous = pending {
-            let done = try await previous.value
+            guard let transaction else { break }
+            transaction.batches.finish()
+            let done = try await transaction.commit.value
             report.accepted += done.inserted
             report.duplicates += done.duplicates
+            progress?(
+                ImportProgress(
+                    file: path, bytesRead: reader.offset, bytesTotal: file.bytes.count, accepted: report.accepted,
+                    duplicates: report.duplicates, rejected: pass.tally.rejected))
         }
         progress?(
             ImportProgress(
@@ -335,6 +346,36 @@ public struct EventImporter: Sendable {
                 duplicates: report.duplicates, rejected: pass.tally.rejected))
         report.stored = true
         return pass.tally
+    }
+
+    /// One transaction of `importInBatches`, committing what is sent to `batches` once it is finished.
+    private final class FedTransaction: Sendable {
+        let batches: EventBatchStream
+        let commit: Task<BatchCommit, any Error>
+        private let failure: Failure
+
+        /// Set when the commit failed: the producer stops feeding (what it sends is dropped anyway).
+        private final class Failure: Sendable {
+            let happened = Mutex(false)
+        }
+
+        init(service: IngestService, actor: String) {
+            let batches = EventBatchStream()
+            let failure = Failure()
+            self.batches = batches
+            self.failure = failure
+            commit = Task {
+                do {
+                    return try await service.commitAll(batches, actor: actor) { _ in }
+                } catch {
+                    failure.happened.withLock { $0 = true }
+                    batches.stopReading()  // wakes the producer if it waits for room
+                    throw error
+                }
+            }
+        }
+
+        var failed: Bool { failure.happened.withLock { $0 } }
     }
 
     /// Validates the whole file in parallel segments while a single transaction stores the batches
@@ -432,12 +473,6 @@ public struct EventImporter: Sendable {
 
     /// Why a dry run's transaction was rolled back: it always is.
     private struct DryRunEnd: Error {}
-
-    private struct BatchCommitSummary: Sendable {
-        var inserted: Int
-        var duplicates: Int
-        var offset: Int
-    }
 
     private func csvLayout(_ file: MappedFile, format: ImportOptions.Format, name: String) throws -> RecordReader.CSVLayout? {
         guard format == .csv else { return nil }
