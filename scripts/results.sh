@@ -23,11 +23,12 @@
 # synthetic data, not releases. Needs the release build, jq, and python3 with numpy (for the truth
 # AUC). RESULTS_TASKS overrides the task list (of the feature-row models and the sequence models),
 # RESULTS_SEQUENCE_MODELS the sequence models ("" for none), RESULTS_USERS the users (50000; fewer only
-# to check the script).
+# to check the script, and at 2,000 the DP item selection releases no item, so next_item stops it:
+# RESULTS_TASKS without next_item then), VEIL the binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VEIL="$(swift build -c release --show-bin-path)/veil"
+VEIL="${VEIL:-$(swift build -c release --show-bin-path)/veil}"
 OUT=results-data
 TASKS="${RESULTS_TASKS:-purchase churn next_category next_item}"
 SEQUENCE_MODELS="${RESULTS_SEQUENCE_MODELS-gru cnn}"
