@@ -41,11 +41,13 @@ results: release
 sequence-quality: release
 	scripts/sequence_quality.sh
 
-## Builds in release and compares the sequence models with their baselines on MovieLens 100k, from a
-## path to RecBole's ml-100k.inter (not in the repository): make movielens ML100K=/tmp/ml-100k.inter
+## Builds in release and compares the sequence models with their baselines on MovieLens 100k and/or 1M,
+## from paths to RecBole's ml-100k.inter and GroupLens's ml-1m/ratings.dat (not in the repository):
+## make movielens ML100K=/tmp/ml-100k.inter ML1M=/tmp/ml-1m/ratings.dat (either or both).
 movielens: release
-	@test -n "$(ML100K)" || { echo "usage: make movielens ML100K=path/to/ml-100k.inter" >&2; exit 2; }
-	scripts/movielens.sh "$(ML100K)"
+	@test -n "$(ML100K)$(ML1M)" || { echo "usage: make movielens ML100K=path/to/ml-100k.inter ML1M=path/to/ml-1m/ratings.dat (either or both)" >&2; exit 2; }
+	$(if $(ML100K),scripts/movielens.sh "$(ML100K)")
+	$(if $(ML1M),scripts/movielens.sh "$(ML1M)")
 
 ## Runs the benchmarks in release; one JSON object per line.
 bench: release

@@ -3,27 +3,37 @@
 #
 #   veil generate --users 50000 --days 120 --seed 7 --truth --catalog → veil ingest → for purchase,
 #   churn and next_category: veil train at ε = 1, ε = 4 (δ = 1e-6) and --non-private, each with
-#   --seed 1; purchase and churn again at ε = 1 with σ calibrated by RDP instead of PLD (the AUC PLD's
-#   smaller σ gains); the sequence models (--model gru, cnn) on purchase at ε = 1 and ε = 4 → one
-#   Markdown table row per model and baseline, σ under both accountants for the ε = 1 and ε = 2 runs
-#   (veil train --explain), and the generator's truth AUC beside them.
+#   --seed 1; the sequence models (--model gru, cnn) at ε = 4 on purchase, churn and next_category, and
+#   on next_item at ε = 4 and non-private; purchase and churn again at ε = 1 with σ calibrated by RDP
+#   instead of PLD (the AUC PLD's smaller σ gains) → one Markdown table row per model and baseline, σ
+#   under both accountants for the ε = 1 and ε = 2 runs (veil train --explain), and the generator's
+#   truth AUC beside them.
 #
 # The policy is policies/default.yaml with four changes, written to results-data/policy.yaml:
 # training.allow_non_private: true (the non-private rows; those models can never be approved),
 # training.exact_holdout_metrics: true (the table reads the exact holdout metrics, which a model file
 # keeps only where the policy allows), budget.total_epsilon: 100 (the private runs) and
 # catalog.items_file: catalog.csv (the generator's public catalogue, the sequence models' items).
-# results-data/policy-rdp.yaml is the same with privacy.accountant: rdp. Runs are seeded for
+# results-data/policy-rdp.yaml is the same with privacy.accountant: rdp. next_item ranks a vocabulary
+# that a full softmax can afford: its ε = 4 run reads results-data/policy-selected.yaml (no catalogue,
+# so the deployment's default, DP partition selection of at most RESULTS_ITEMS = 1000 items, 10 % of
+# ε), and its non-private run the items that selection released as the catalogue (post-processing of a
+# DP release), so both rank the same items for the same holdout users. Runs are seeded for
 # reproducibility, which voids their privacy guarantee (the card says so): these are measurements on
 # synthetic data, not releases. Needs the release build, jq, and python3 with numpy (for the truth
-# AUC). RESULTS_TASKS overrides the task list, RESULTS_SEQUENCE_MODELS the sequence models ("" for none).
+# AUC). RESULTS_TASKS overrides the task list (of the feature-row models and the sequence models),
+# RESULTS_SEQUENCE_MODELS the sequence models ("" for none), RESULTS_USERS the users (50000; fewer only
+# to check the script, and at 2,000 the DP item selection releases no item, so next_item stops it:
+# RESULTS_TASKS without next_item then), VEIL the binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-VEIL="$(swift build -c release --show-bin-path)/veil"
+VEIL="${VEIL:-$(swift build -c release --show-bin-path)/veil}"
 OUT=results-data
-TASKS="${RESULTS_TASKS:-purchase churn next_category}"
+TASKS="${RESULTS_TASKS:-purchase churn next_category next_item}"
 SEQUENCE_MODELS="${RESULTS_SEQUENCE_MODELS-gru cnn}"
+ITEMS="${RESULTS_ITEMS:-1000}"
+USERS="${RESULTS_USERS:-50000}"
 rm -rf "$OUT"
 mkdir -p "$OUT/cards"
 export VEIL_KEYS="$OUT/keys" VEIL_DATA_DIR="$OUT/data" VEIL_POLICY="$OUT/policy.yaml"
@@ -34,10 +44,14 @@ grep -q '^  allow_non_private: true' "$VEIL_POLICY" && grep -q '^  total_epsilon
 grep -q '^  exact_holdout_metrics: true' "$VEIL_POLICY" && grep -q '^  items_file: catalog.csv$' "$VEIL_POLICY"
 sed -e 's/^  accountant: pld$/  accountant: rdp/' "$VEIL_POLICY" >"$OUT/policy-rdp.yaml"
 grep -q '^  accountant: rdp$' "$OUT/policy-rdp.yaml"
+sed -e 's/^  items_file: catalog.csv$/  # items_file: catalog.csv/' -e "s/^  max_selected_items: 2000\$/  max_selected_items: $ITEMS/" \
+    "$VEIL_POLICY" >"$OUT/policy-selected.yaml"
+sed -e 's/^  # items_file: catalog.csv$/  items_file: selected-items.csv/' "$OUT/policy-selected.yaml" >"$OUT/policy-selected-catalog.yaml"
+grep -q "^  max_selected_items: $ITEMS\$" "$OUT/policy-selected.yaml" && grep -q '^  items_file: selected-items.csv$' "$OUT/policy-selected-catalog.yaml"
 
 "$VEIL" keys init --dir "$VEIL_KEYS" >/dev/null 2>&1
-echo "generate: 50000 users, 120 days, seed 7" >&2
-"$VEIL" generate --users 50000 --days 120 --seed 7 --out "$OUT/events.ndjson" --truth "$OUT/truth.csv" \
+echo "generate: $USERS users, 120 days, seed 7" >&2
+"$VEIL" generate --users "$USERS" --days 120 --seed 7 --out "$OUT/events.ndjson" --truth "$OUT/truth.csv" \
     --catalog "$OUT/catalog.csv" --json >"$OUT/generate.json"
 echo "ingest" >&2
 "$VEIL" ingest "$OUT/events.ndjson" --json >"$OUT/ingest.json"
@@ -48,6 +62,7 @@ for EPSILON in 1 2; do
 done
 
 for TASK in $TASKS; do
+    [[ "$TASK" == next_item ]] && continue  # sequence models only
     for SETTING in "eps1:--epsilon 1" "eps4:--epsilon 4" "nonprivate:--non-private"; do
         NAME="${SETTING%%:*}"
         echo "train $TASK $NAME" >&2
@@ -56,14 +71,26 @@ for TASK in $TASKS; do
     done
 done
 for MODEL in $SEQUENCE_MODELS; do
-    for EPSILON in 1 4; do
-        echo "train purchase $MODEL eps$EPSILON" >&2
-        "$VEIL" train --task purchase --model "$MODEL" --epsilon "$EPSILON" --seed 1 --json >"$OUT/cards/purchase-$MODEL-eps$EPSILON.json"
+    for TASK in $TASKS; do
+        echo "train $TASK $MODEL eps4" >&2
+        START=$SECONDS
+        if [[ "$TASK" == next_item ]]; then
+            VEIL_POLICY="$OUT/policy-selected.yaml" "$VEIL" train --task next_item --model "$MODEL" --epsilon 4 --seed 1 --json \
+                >"$OUT/cards/next_item-$MODEL-eps4.json"
+            ID=$(jq -r .model_id "$OUT/cards/next_item-$MODEL-eps4.json")
+            { echo item_id; jq -r '.model.schema.vocabulary.items[]' "$VEIL_DATA_DIR/models/$ID.json"; } >"$OUT/selected-items.csv"
+            echo "train next_item $MODEL nonprivate, on the $(($(wc -l <"$OUT/selected-items.csv") - 1)) selected items" >&2
+            VEIL_POLICY="$OUT/policy-selected-catalog.yaml" "$VEIL" train --task next_item --model "$MODEL" --non-private --seed 1 --json \
+                >"$OUT/cards/next_item-$MODEL-nonprivate.json"
+        else
+            "$VEIL" train --task "$TASK" --model "$MODEL" --epsilon 4 --seed 1 --json >"$OUT/cards/$TASK-$MODEL-eps4.json"
+        fi
+        echo "train $TASK $MODEL: $((SECONDS - START)) s" >&2
     done
 done
 # Last, so the PLD runs above are charged by PLD: the same ε = 1 runs with σ calibrated by RDP.
 for TASK in $TASKS; do
-    [[ "$TASK" == next_category ]] && continue
+    [[ "$TASK" == next_category || "$TASK" == next_item ]] && continue
     echo "train $TASK eps1 (RDP)" >&2
     VEIL_POLICY="$OUT/policy-rdp.yaml" "$VEIL" train --task "$TASK" --epsilon 1 --seed 1 --json >"$OUT/cards/$TASK-eps1rdp.json"
 done
@@ -104,6 +131,20 @@ if [[ " $TASKS " == *" next_category "* ]]; then
                 mrow("baseline: favourite category"; .baselines.favourite_category.multiclass)
             else empty end))
     ' "$OUT"/cards/next_category-*.json
+fi
+if [[ " $TASKS " == *" next_item "* && -n "$SEQUENCE_MODELS" ]]; then
+    echo
+    jq -rn "$JQ_FORMAT"'
+        def rrow(name; r): "| \(name) | \(r.recall | f) | \(r.ndcg | f) | \(r.mrr | f) | \(r.coverage | f) |";
+        "| next_item model | Recall@10 | NDCG@10 | MRR@10 | coverage@10 |",
+        "|---|---|---|---|---|",
+        (inputs |
+            rrow(model + ", " + eps + ", \(.sequence.vocabulary.items) items (\(.sequence.vocabulary.source))"; .metrics.ranking),
+            (if .is_private | not then
+                rrow("baseline: popularity"; .baselines.popularity.ranking),
+                rrow("baseline: transition"; .baselines.transition.ranking)
+            else empty end))
+    ' "$OUT"/cards/next_item-*.json
 fi
 echo
 jq -r '"cutoff \(.data_window.cutoff), horizon \(.data_window.horizon_days) d; \(.train_count) train / \(.holdout_count) holdout users; population \(.population); q = \(.sampling_rate), \(.steps) steps; evaluation share \(.privacy_split.evaluation_share)"' \

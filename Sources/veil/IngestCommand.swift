@@ -48,7 +48,7 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: "Input format: ndjson or csv (default: by extension; .csv/.tsv/.txt are CSV).")
     var format: ImportOptions.Format?
 
-    @Option(help: "CSV cell separator: comma, tab, semicolon, pipe or whitespace (default: detected from the first line).")
+    @Option(help: "CSV cell separator: comma, tab, semicolon, pipe, double_colon (::, MovieLens 1M) or whitespace (default: detected from the first line).")
     var delimiter: CSVDelimiter?
 
     @Option(help: "CSV quoting: double (\"a, b\"), single ('a, b') or none.")

@@ -39,7 +39,7 @@ struct TrainCommand: AsyncParsableCommand {
               veil train --task purchase --epsilon 1 --explain
               veil train --task churn --epsilon 2 --model mlp --hidden 64 --epochs 5 \\
                   --batch-size 512 --cutoff 2026-04-17
-              veil train --task next_item --epsilon 4 --model gru --hidden 64 --embedding 32 \
+              veil train --task next_item --epsilon 4 --model gru --hidden 64 --embedding 32 \\
                   --sequence-length 50
               veil train --task next_item --epsilon 8 --model gru --evaluation leave_last_out --horizon 1d
             """

@@ -9,8 +9,12 @@ import VeilCore
 /// preview.
 @Suite struct MappedImportTests {
     func importer(_ fixture: Fixture, _ yaml: String, dryRun: Bool = false, skipInvalid: Bool = false) throws -> EventImporter {
+        try importer(fixture, mapping: mapping(yaml), dryRun: dryRun, skipInvalid: skipInvalid)
+    }
+
+    func importer(_ fixture: Fixture, mapping: ImportMapping, dryRun: Bool = false, skipInvalid: Bool = false) throws -> EventImporter {
         var options = ImportOptions()
-        options.mapping = try mapping(yaml)
+        options.mapping = mapping
         options.dryRun = dryRun
         options.skipInvalid = skipInvalid
         options.validationTasks = 2
@@ -134,6 +138,86 @@ import VeilCore
         let unquoted = try await importer(fixture, "quote: none\ndelimiter: pipe").importFile(pipe, actor: "cli")
         #expect(unquoted.accepted == 1)
         #expect(try await fixture.store.events(for: fixture.pid("\"u2")).map(\.itemID) == ["\"q\""])
+    }
+
+    static let movieLens1M = """
+        columns: [user, movie, stars, ts]
+        fields: {user_id: user, item_id: movie, timestamp: ts}
+        constants: {type: view}
+        timestamp: {format: epoch_seconds}
+        """
+
+    /// MovieLens 1M's `ratings.dat` (`UserID::MovieID::Rating::Timestamp`, no header row): `::`
+    /// separates the cells, detected from the first line; a single colon stays inside a cell.
+    @Test func aDoubleColonFileImportsAsMovieLens1MWritesIt() async throws {
+        let fixture = try Fixture()
+        let path = try fixture.file("ratings.dat", "1::1193::5::978300760\n1::661::3::978302109\n6::a:b::1::978302109")
+        let report = try await importer(fixture, Self.movieLens1M).importFile(path, actor: "cli")
+        #expect(report.stored && report.accepted == 3 && report.rejected == 0 && report.types == ["view": 3])
+        #expect(report.firstEvent == "2000-12-31T22:12:40Z")
+        #expect(try await fixture.store.events(for: fixture.pid("1")).compactMap(\.itemID).sorted() == ["1193", "661"])
+        #expect(try await fixture.store.events(for: fixture.pid("6")).map(\.itemID) == ["a:b"])
+    }
+
+    /// Named, `double_colon` quotes as the other separators do, and an empty last cell counts; read
+    /// with another separator the same file is refused by line, with a hint that names `double_colon`.
+    @Test func aNamedDoubleColonSeparatorQuotesAndANamedOtherOneIsRefused() async throws {
+        let fixture = try Fixture()
+        let path = try fixture.file("r.dat", "\"u::7\"::\"x\"::4::978300760\nu8::y::::978300761\n")
+        let report = try await importer(fixture, Self.movieLens1M + "\ndelimiter: double_colon").importFile(path, actor: "cli")
+        #expect(report.accepted == 2 && report.rejected == 0)
+        #expect(try await fixture.store.events(for: fixture.pid("u::7")).map(\.itemID) == ["x"])
+        #expect(try await fixture.store.events(for: fixture.pid("u8")).map(\.itemID) == ["y"])
+
+        let other = try Fixture()
+        let whitespace = try other.file("r.dat", "1::1193::5::978300760\n")
+        let refused = try await importer(other, Self.movieLens1M + "\ndelimiter: whitespace").importFile(whitespace, actor: "cli")
+        #expect(!refused.stored && refused.rejected == 1)
+        #expect(refused.summary.groups.map(\.message) == ["has 1 columns, the file has 4"])
+        #expect(refused.summary.groups.first?.hint?.contains("double_colon") == true)
+    }
+
+    /// The MovieLens mappings `docs/models.md` and `scripts/movielens.sh` use import files of their
+    /// layouts (a few hand-made lines each, not MovieLens's data): RecBole's typed, tab-separated
+    /// `ml-100k.inter` and GroupLens's header-less `ml-1m/ratings.dat`, each rating a view of `movie-ID`.
+    @Test(arguments: [
+        ("movielens.yaml", "user_id:token\titem_id:token\trating:float\ttimestamp:float\n196\t242\t3\t881250949\n196\t302\t4\t881250950\n"),
+        ("movielens-1m.yaml", "196::242::3::881250949\n196::302::4::881250950\n"),
+    ])
+    func theMovieLensMappingsInDocsImportTheirLayouts(example: String, text: String) async throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let mapping = try MappingFile.load(path: repository.appendingPathComponent("docs/examples/\(example)").path)
+        let fixture = try Fixture()
+        let path = try fixture.file("ratings", text)
+        let report = try await importer(fixture, mapping: mapping).importFile(path, actor: "cli")
+        #expect(report.stored && report.accepted == 2 && report.types == ["view": 2])
+        #expect(report.firstEvent == "1997-12-04T15:55:49Z")
+        let events = try await fixture.store.events(for: fixture.pid("ml-196"))
+        #expect(events.map(\.itemID) == ["movie-242", "movie-302"] && events.allSatisfy { $0.category == nil && $0.price == nil })
+    }
+
+    /// A tab-separated export named `.inter` (RecBole's) is read as NDJSON by its extension: refused,
+    /// and the report says how to read it as CSV, showing no cell.
+    @Test func aCSVExportWithAnotherExtensionIsRefusedWithAHintAtFormatCSV() async throws {
+        let fixture = try Fixture()
+        let path = try fixture.file("ml.inter", "user_id:token\titem_id:token\ttimestamp:float\nshopper-9\t242\t881250949\n")
+        let report = try await importer(fixture, mapping: ImportMapping()).importFile(path, actor: "cli")
+        #expect(report.format == .ndjson && !report.stored && report.rejected == 2)
+        #expect(!report.summary.groups.isEmpty)
+        #expect(report.summary.groups.allSatisfy { $0.field == "event" && $0.hint?.contains("--format csv") == true })
+        let encoded = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+        #expect(!encoded.contains("shopper-9"))
+        #expect(try await fixture.store.eventCount() == 0)
+    }
+
+    @Test func theSeparatorIsDetectedFromTheFirstLine() {
+        func detect(_ line: String) -> CSVDelimiter {
+            Array(line.utf8).withUnsafeBufferPointer { CSVDelimiter.detect(header: $0) }
+        }
+        #expect(detect("1::1193::5::978300760") == .doubleColon)
+        #expect(detect("u1 2026-01-01T10:15:00Z view") == .whitespace)
+        #expect(detect("user,item::a,ts") == .comma)
+        #expect(detect("user\titem::a") == .tab)
     }
 
     @Test func anNDJSONFileWithColumnMappingsIsRefused() async throws {

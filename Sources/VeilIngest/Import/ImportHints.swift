@@ -33,8 +33,10 @@ enum ImportHints {
             return "price must be a plain number (12.5; no currency sign or thousands separator): check which column fields.price reads"
         case "quantity":
             return "quantity must be a whole number of items from 1: check which column fields.quantity reads"
+        case "event" where format == .ndjson && (rule.hasPrefix("is not valid JSON") || rule == "must be a JSON object"):
+            return "the file is read as NDJSON, one JSON event per line: a CSV or tab-separated export whose name does not end in .csv, .tsv or .txt needs --format csv (format: csv in the mapping)"
         case "line":
-            return "check delimiter: (comma, tab, semicolon, pipe, whitespace) and quote: (double, single, none) in the mapping (--delimiter, --quote)"
+            return "check delimiter: (\(CSVDelimiter.allCases.map(\.rawValue).joined(separator: ", "))) and quote: (double, single, none) in the mapping (--delimiter, --quote)"
         case "rating":
             return "ratings are kept only on review events: map the rating column only for a review export"
         default:

@@ -4,25 +4,32 @@ import VeilCore
 /// How the cells of a CSV line are separated.
 public enum CSVDelimiter: String, Sendable, CaseIterable, Codable {
     case comma, tab, semicolon, pipe
+    /// Two colons, `::`, as MovieLens 1M and 10M write their `.dat` files (`UserID::MovieID::Rating::Timestamp`).
+    case doubleColon = "double_colon"
     /// Runs of spaces and tabs (no quoting), as in fixed-width or `awk`-style exports.
     case whitespace
 
-    /// Guesses from the first line: a tab, else a comma, else a semicolon, else a pipe, else whitespace.
+    /// Guesses from the first line: a tab, else a comma, else a semicolon, else a pipe, else `::`, else
+    /// whitespace.
     static func detect(header: UnsafeBufferPointer<UInt8>) -> CSVDelimiter {
         if header.contains(0x09) { return .tab }
         if header.contains(UInt8(ascii: ",")) { return .comma }
         if header.contains(UInt8(ascii: ";")) { return .semicolon }
         if header.contains(UInt8(ascii: "|")) { return .pipe }
+        let colon = UInt8(ascii: ":")
+        if zip(header, header.dropFirst()).contains(where: { $0 == colon && $1 == colon }) { return .doubleColon }
         return .whitespace
     }
 
-    /// The separating byte; nil for runs of whitespace.
-    var byte: UInt8? {
+    /// The separator: a byte and how many times in a row it stands (`::` is a colon twice); nil for runs
+    /// of whitespace.
+    var separator: (byte: UInt8, width: Int)? {
         switch self {
-        case .comma: UInt8(ascii: ",")
-        case .tab: 0x09
-        case .semicolon: UInt8(ascii: ";")
-        case .pipe: UInt8(ascii: "|")
+        case .comma: (UInt8(ascii: ","), 1)
+        case .tab: (0x09, 1)
+        case .semicolon: (UInt8(ascii: ";"), 1)
+        case .pipe: (UInt8(ascii: "|"), 1)
+        case .doubleColon: (UInt8(ascii: ":"), 2)
         case .whitespace: nil
         }
     }
@@ -248,7 +255,7 @@ struct RecordReader {
             while upper > lower, line[upper - 1] == 0x20 || line[upper - 1] == 0x09 { upper -= 1 }
             return String(validating: UnsafeBufferPointer(rebasing: line[lower..<upper]), as: UTF8.self)
         }
-        guard let separator = delimiter.byte else {
+        guard let (separator, width) = delimiter.separator else {
             while index < count {
                 while index < count, line[index] == 0x20 || line[index] == 0x09 { index += 1 }
                 guard index < count else { break }
@@ -259,6 +266,14 @@ struct RecordReader {
                 cells.append(text)
             }
             return .cells(cells)
+        }
+        /// Whether the separator starts at `position`.
+        func separates(at position: Int) -> Bool {
+            guard line[position] == separator else { return false }
+            guard width > 1 else { return true }
+            guard position + width <= count else { return false }
+            for offset in 1..<width where line[position + offset] != separator { return false }
+            return true
         }
         while true {
             var start = index
@@ -283,22 +298,22 @@ struct RecordReader {
                 }
                 guard closed else { return .problem("has an unterminated quoted cell") }
                 while cursor < count, line[cursor] == 0x20 { cursor += 1 }
-                guard cursor == count || line[cursor] == separator else {
+                guard cursor == count || separates(at: cursor) else {
                     return .problem("has characters after a quoted cell")
                 }
                 guard let text = String(validating: value, as: UTF8.self) else { return .problem("is not valid UTF-8") }
                 guard cells.count < maxCells else { return .tooMany }
                 cells.append(text)
                 if cursor == count { return .cells(cells) }
-                index = cursor + 1
+                index = cursor + width
             } else {
                 var end = index
-                while end < count, line[end] != separator { end += 1 }
+                while end < count, !separates(at: end) { end += 1 }
                 guard let text = cell(index..<end) else { return .problem("is not valid UTF-8") }
                 guard cells.count < maxCells else { return .tooMany }
                 cells.append(text)
                 if end == count { return .cells(cells) }
-                index = end + 1
+                index = end + width
             }
         }
     }

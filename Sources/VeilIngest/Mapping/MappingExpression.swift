@@ -62,7 +62,9 @@ public struct MappingExpression: Sendable, Hashable, CustomStringConvertible {
         let root = try parser.parseExpression()
         parser.skipSpaces()
         guard parser.atEnd else {
-            throw parser.failure("expected an operator (+ - * /), a comma or the end of the expression")
+            let rule = "expected an operator (+ - * /), a comma or the end of the expression"
+            // `user_id:token` (RecBole's typed headers) written bare stops right after `user_id`.
+            throw parser.failure(parser.followsBareName ? rule + "; " + Self.backquoteAdvice : rule)
         }
         self.source = source
         self.root = root
@@ -101,6 +103,9 @@ public struct MappingExpression: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// What a syntax error says where a column name may have been written without its backquotes.
+    static let backquoteAdvice = "a column name with other characters goes in `backquotes`"
+
     /// A recursive-descent parser over the expression's bytes, with a depth bound.
     private struct Parser {
         let bytes: [UInt8]
@@ -113,6 +118,14 @@ public struct MappingExpression: Sendable, Hashable, CustomStringConvertible {
 
         func failure(_ rule: String) -> MappingRuleError {
             atEnd ? MappingRuleError("ends too early: \(rule)") : MappingRuleError("at position \(index + 1): \(rule)")
+        }
+
+        /// Whether the bytes just before the position are a bare column name (a name's characters,
+        /// starting as a name does), with nothing between it and the position.
+        var followsBareName: Bool {
+            var start = index
+            while start > 0, Self.isNameByte(bytes[start - 1]) { start -= 1 }
+            return start < index && Self.isNameStart(bytes[start])
         }
 
         mutating func skipSpaces() {
@@ -201,7 +214,7 @@ public struct MappingExpression: Sendable, Hashable, CustomStringConvertible {
                 index = afterName
                 return .column(name)
             }
-            throw failure("expected a column name, a number, \"text\" or (; a column name with other characters goes in `backquotes`")
+            throw failure("expected a column name, a number, \"text\" or (; " + MappingExpression.backquoteAdvice)
         }
 
         mutating func parseArguments() throws(MappingRuleError) -> [Node] {

@@ -9,7 +9,7 @@ import Yams
 ///
 /// ```yaml
 /// format: csv                 # csv or ndjson (default: by extension)
-/// delimiter: whitespace       # comma, tab, semicolon, pipe or whitespace (default: from the first line)
+/// delimiter: whitespace       # comma, tab, semicolon, pipe, double_colon (::) or whitespace (default: from the first line)
 /// quote: double               # double, single or none
 /// columns: [customer, date, quantity, amount]   # a file without a header row
 /// fields:                     # event field: expression over columns
