@@ -7,7 +7,9 @@ import VeilTestSupport
 
 @testable import VeilStorePostgres
 
-/// The event schema's migration to byte-order text (v7) on a database holding events.
+/// The event schema's migration to byte-order text (v7) on a database holding events, and the
+/// writer's units: several batches written as one, ids claimed by COPY or, when some are stored
+/// already, with ON CONFLICT.
 @Suite(.enabled(if: PostgresTestCluster.unavailableReason == nil, "PostgreSQL is not installed"))
 struct PostgresWriteUnitTests {
     typealias Fixture = PostgresEventStoreTests
@@ -48,6 +50,63 @@ struct PostgresWriteUnitTests {
         let resent = try await store.commit(Fixture.batch(events + [Fixture.event("new", user: 9, at: Fixture.start)]))
         #expect(resent == BatchCommit(inserted: 1, duplicates: events.count, newIdentities: 1))
         #expect(try await store.eventCount() == events.count + 1)
+    }
+
+    @Test func aUnitOfBatchesCountsEachBatchAsIfWrittenAlone() async throws {
+        let database = try await PostgresTestDatabase.migrated()
+        defer { database.close() }
+        let store = Fixture.store(database)
+        _ = try await store.commit(Fixture.batch([Fixture.event("stored", user: 1, at: Fixture.start)]))
+        let writer = PostgresBatchWriter(logger: database.logger)
+        let first = Fixture.batch([
+            Fixture.event("x", user: 1, at: Fixture.start + 1), Fixture.event("y", user: 2, at: Fixture.start + 2),
+            Fixture.event("x", user: 2, at: Fixture.start + 3),
+        ])
+        let second = Fixture.batch([
+            Fixture.event("y", user: 3, at: Fixture.start + 4), Fixture.event("stored", user: 3, at: Fixture.start + 5),
+            Fixture.event("z", user: 3, at: Fixture.start + Fixture.day),
+        ])
+        // With COPY first (which meets "stored" and falls back) and with ON CONFLICT alone: the same.
+        for copyClaim in [true, false] {
+            try await EventPartitions(database: database).ensure(days: [Fixture.start / Fixture.day, Fixture.start / Fixture.day + 1])
+            var results: [BatchCommit] = []
+            do {
+                _ = try await database.withTransaction("write a unit") { connection -> Bool in
+                    throw CallerError(error: RolledBack(results: try await writer.store([first, second], connection, copyClaim: copyClaim)))
+                }
+            } catch let error as RolledBack {
+                results = error.results
+            }
+            #expect(results == [
+                BatchCommit(inserted: 2, duplicates: 1, newIdentities: 1),
+                BatchCommit(inserted: 1, duplicates: 2, newIdentities: 1),
+            ], "copyClaim: \(copyClaim)")
+        }
+        #expect(try await store.eventCount() == 1, "both units were rolled back")
+        // Committed: the events are those of the first occurrences, each once.
+        let results = try await database.withTransaction("write a unit") { connection in
+            try await writer.store([first, second], connection, copyClaim: true)
+        }
+        #expect(results.map(\.inserted) == [2, 1])
+        let stored = try await store.events(for: Fixture.pseudonym(2)) + store.events(for: Fixture.pseudonym(3))
+        #expect(stored.map(\.eventID).sorted() == ["y", "z"])
+        #expect(try await store.eventCount() == 4)
+    }
+
+    @Test func aUnitIsCopiedInPseudonymOrderKeepingEachUsersOrder() {
+        let events = [(5, "a"), (1, "b"), (5, "c"), (3, "d"), (1, "e")].map { user, id in
+            Fixture.event(id, user: UInt64(user), at: Fixture.start)
+        }
+        let ordered = PostgresBatchWriter.inPseudonymOrder(events)
+        #expect(ordered.map(\.pseudonym) == ordered.map(\.pseudonym).sorted())
+        for user in [1, 3, 5] {
+            let pseudonym = Fixture.pseudonym(UInt64(user))
+            #expect(ordered.filter { $0.pseudonym == pseudonym }.map(\.eventID) == events.filter { $0.pseudonym == pseudonym }.map(\.eventID))
+        }
+    }
+
+    struct RolledBack: Error {
+        let results: [BatchCommit]
     }
 
     /// The collation of `table.column` when it is not the database's default; nil when it is.
