@@ -6,6 +6,7 @@ import VeilIngest
 import VeilLedger
 import VeilPolicy
 import VeilPrivacy
+import VeilQueries
 import VeilRuntime
 import VeilStore
 import VeilTestSupport
@@ -17,7 +18,8 @@ import VeilTestSupport
 /// - the training scan: every event read once (`EventStore.scan`, chunks of 10,000), events/s, the
 ///   process's resident memory when it starts and its peak during the scan (VmHWM reset before it) —
 ///   at 1 M events, then again after 4 M more are imported (5 M): the peak must not grow with the
-///   table (what the imports left allocated shows in the memory the scan starts from);
+///   table (what the imports left allocated shows in the memory the scan starts from); after each
+///   scan, a DP count grouped by category, counted in the store and from every event;
 /// - HTTP ingest through the real gateway: 300 batches of 1,000 events from 8 concurrent senders into
 ///   one replica; on PostgreSQL also through three replicas at once (three `VeilContext`s on the one
 ///   database, each with its own data directory and gateway, 8 senders each), the aggregate events/s;
@@ -92,8 +94,10 @@ enum BackendBenchmarks {
         let importRate = try await importEvents(count, first: 0, into: deployment)
         var results = [BenchResult(name: "\(name).import_until_durable", value: importRate, unit: "events/s")]
         results += try await scanAll(context, expected: count, name: name)
+        results += try await groupedCounts(context, name: "\(name).\(count)")
         _ = try await importEvents(4 * count, first: count, into: deployment)
         results += try await scanAll(context, expected: 5 * count, name: name)
+        results += try await groupedCounts(context, name: "\(name).\(5 * count)")
 
         // One replica, then (PostgreSQL) three replicas on the one database.
         let token = try await context.tokens.issue(name: "bench", role: .ingest, actor: "bench").token
@@ -124,6 +128,22 @@ enum BackendBenchmarks {
         guard report?.accepted == count else { throw VeilError(.integrity, "the import stored \(report?.accepted ?? 0) of \(count) events") }
         _ = try await deployment.context.events.settle()
         return Double(count) / seconds
+    }
+
+    /// A DP count of events grouped by category over the whole store (`QueryService.run`, best of two),
+    /// counted in the store (`EventStore.countEvents`: SQL on PostgreSQL) and from every event.
+    static func groupedCounts(_ context: VeilContext, name: String) async throws -> [BenchResult] {
+        var results: [BenchResult] = []
+        for (pushDown, measure) in [(true, "in_store"), (false, "from_events")] {
+            let seconds = try await Stopwatch.bestSeconds(repetitions: 2) {
+                let groups = try await context.queryService(pushDown: pushDown).run(
+                    QuerySpec(metric: "count_events", groupBy: "category", epsilon: 0.5), principal: "bench", role: .analyst
+                ).groups.count
+                guard groups > 0 else { throw VeilError(.integrity, "the grouped count released no group") }
+            }
+            results.append(BenchResult(name: "\(name).count_by_category.\(measure)", value: seconds, unit: "s"))
+        }
+        return results
     }
 
     /// The training scan over the whole table: events/s and the peak resident memory of the scan alone.

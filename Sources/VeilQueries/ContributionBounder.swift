@@ -5,13 +5,23 @@ import VeilCore
 /// Each user keeps at most `maxGroups` groups and, in each, at most `maxContributions` contributions:
 /// - the groups kept are a uniform sample of the user's distinct groups: bottom-k sampling on a keyed
 ///   hash of (user, group), which needs no memory of the groups dropped (a dropped group's priority is
-///   above every kept one and kept priorities only fall, so it can never come back);
+///   above every kept one and kept priorities only fall, so it can never come back). A group enters the
+///   hash by its tag (`tag(of:)`, a hash of its key's name), not by its index, so a user's priorities do
+///   not depend on the order in which groups were first seen, nor on other users' events;
 /// - the contributions kept in a group are a uniform sample (reservoir sampling, Algorithm R) whose
 ///   random indices come from a keyed hash of (user, group, position).
 ///
 /// The hash key comes from the query's noise generator, so samples are fresh per query; and one user's
 /// sample depends only on that user's own events, so adding or removing a user leaves every other
 /// user's sample unchanged (the sensitivity argument, and the test of it, rely on this).
+///
+/// Counting contributions only (`storesValues` false), what is kept does not depend on the order of
+/// the contributions at all: the kept groups are the user's `maxGroups` groups of least priority (a
+/// group of the final sample is admitted when first seen and never evicted, so its count is
+/// complete), each with min(seen, `maxContributions`) — so a contribution may stand for `count` of
+/// them at once (a store's pre-aggregated (user, group, count) rows, `QueryEngine`), and rows split or
+/// reordered any way give the same result. The one exception is two groups of one user with equal
+/// 64-bit priorities (about G²·2⁻⁶⁵ per user), where the first seen is kept.
 ///
 /// Storage is flat: a pseudonym table (open addressing) gives each user a dense index, and slot
 /// arrays hold `maxGroups` slots per user (group, priority, contributions seen) and, when values are
@@ -28,6 +38,8 @@ struct ContributionBounder {
     private var slots: [Slot] = []
     /// `maxContributions` fixed-point values per slot (value metrics only).
     private var slotValues: [Int64] = []
+    /// The hash tag of each group, by group index (`register(tag:)`).
+    private var tags: [UInt64] = []
 
     /// One kept (user, group): the group (−1: empty), its sampling priority and contributions seen.
     private struct Slot {
@@ -44,11 +56,27 @@ struct ContributionBounder {
         (key0, key1) = key
     }
 
-    /// One contribution offered to the bounder.
+    /// One contribution offered to the bounder: `count` contributions of `user` to `group` at once
+    /// (counting only; 1 with a value).
     struct Contribution {
         var user: Pseudonym
         var group: Int32
+        var count: Int32 = 1
         var value: Int64
+    }
+
+    /// Gives the next group index (0, 1, 2, … in order of calls) its tag; every group is registered
+    /// before a contribution names it.
+    mutating func register(tag: UInt64) {
+        tags.append(tag)
+    }
+
+    /// A group's tag: 64-bit FNV-1a of its key's UTF-8 bytes, mixed. The same key has the same tag in
+    /// every query and process, whichever index the query gave it.
+    static func tag(of key: String) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return mix(hash, 0x5EED_7A65)
     }
 
     /// A sink for the touch loads of `add(_:)`, so the optimiser keeps them.
@@ -74,7 +102,7 @@ struct ContributionBounder {
         }
         touched &+= sink
         for (position, contribution) in batch.enumerated() {
-            offer(index: indices[position], user: contribution.user, group: contribution.group, value: contribution.value)
+            offer(index: indices[position], contribution)
         }
     }
 
@@ -89,9 +117,10 @@ struct ContributionBounder {
     }
 
     @inline(__always)
-    private mutating func offer(index: Int, user: Pseudonym, group: Int32, value: Int64) {
+    private mutating func offer(index: Int, _ contribution: Contribution) {
+        let (user, group) = (contribution.user, contribution.group)
         let base = index * maxGroups
-        let (maxGroups, key0, key1) = (self.maxGroups, self.key0, self.key1)
+        let (maxGroups, key0, key1, tag) = (self.maxGroups, self.key0, self.key1, tags[Int(group)])
         let slot: Int = slots.withUnsafeMutableBufferPointer { slots in
             var empty = -1
             var worst = -1
@@ -104,7 +133,7 @@ struct ContributionBounder {
                     worst = slot
                 }
             }
-            let priority = Self.mix(user.high ^ key0, (user.low &+ UInt64(UInt32(bitPattern: group)) &* 0x9E37_79B9_7F4A_7C15) ^ key1)
+            let priority = Self.mix(user.high ^ key0, (user.low &+ tag &* 0x9E37_79B9_7F4A_7C15) ^ key1)
             let chosen: Int
             if empty >= 0 {
                 chosen = empty
@@ -117,13 +146,19 @@ struct ContributionBounder {
             return chosen
         }
         guard slot >= 0 else { return }
-        record(slot: slot, value: value)
+        record(slot: slot, contribution)
     }
 
     @inline(__always)
-    private mutating func record(slot: Int, value: Int64) {
+    private mutating func record(slot: Int, _ contribution: Contribution) {
+        guard storesValues else {
+            // Saturates: only min(seen, maxContributions) is ever read.
+            slots[slot].seen = Int32(min(Int64(slots[slot].seen) + Int64(contribution.count), Int64(Int32.max)))
+            return
+        }
+        precondition(contribution.count == 1, "a contribution with a value stands for one")
+        let value = contribution.value
         slots[slot].seen += 1
-        guard storesValues else { return }
         let seen = Int64(slots[slot].seen)
         let c = Int64(maxContributions)
         if seen <= c {

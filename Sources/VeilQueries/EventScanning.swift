@@ -9,6 +9,18 @@ import VeilStore
 /// serves queries (`StoredEventScan`), and tests can hand it events in memory.
 public protocol EventScanning: Sendable {
     func scanEvents(_ filter: EventFilter, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws
+
+    /// The counts per (pseudonym, group) of the events `request` admits, as `EventStore.countEvents`
+    /// promises. Default: counted from `scanEvents`.
+    func countEvents(_ request: EventCountRequest, _ body: @escaping @Sendable ([PseudonymGroupCount]) throws -> Void) async throws
+}
+
+extension EventScanning {
+    public func countEvents(
+        _ request: EventCountRequest, _ body: @escaping @Sendable ([PseudonymGroupCount]) throws -> Void
+    ) async throws {
+        try await request.count(scanning: { filter, chunk in try await scanEvents(filter, chunk) }, body)
+    }
 }
 
 /// The scan of an `EventStore`, as queries read it.
@@ -20,5 +32,9 @@ struct StoredEventScan: EventScanning {
 
     func scanEvents(_ filter: EventFilter, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
         try await store.scan(filter, chunkSize: Self.chunkSize, body)
+    }
+
+    func countEvents(_ request: EventCountRequest, _ body: @escaping @Sendable ([PseudonymGroupCount]) throws -> Void) async throws {
+        try await store.countEvents(request, body)
     }
 }

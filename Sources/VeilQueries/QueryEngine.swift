@@ -18,13 +18,39 @@ struct BoundedAggregate: Sendable, Equatable {
     var bins: [[Int64]]
 }
 
+extension BoundedAggregate {
+    /// The same aggregate with the keys found in the data sorted by name after the public ones: the
+    /// order the data happened to show them in (which differs between events and counts, and between
+    /// stores) never reaches the release, whose selection noise is drawn in key order.
+    func keysFoundInOrder() -> BoundedAggregate {
+        guard keys.count > publicCount + 1 else { return self }
+        let order = Array(0..<publicCount) + (publicCount..<keys.count).sorted { keys[$0] < keys[$1] }
+        return BoundedAggregate(
+            keys: order.map { keys[$0] }, publicCount: publicCount, counts: order.map { counts[$0] },
+            users: order.map { users[$0] }, sums: order.map { sums[$0] }, bins: bins.isEmpty ? [] : order.map { bins[$0] })
+    }
+}
+
 /// Reads events once, filters them, bounds each user's contributions and aggregates per group.
+///
+/// A plan without a value (`count_events`, `count_users`) is answered from the store's counts per
+/// (pseudonym, group) (`QueryPlan.countRequest`, `EventScanning.countEvents`) instead of its events:
+/// counting, the bounder keeps the same groups and counts whatever the order or split of what it is
+/// offered (`ContributionBounder`), so the bounded aggregate — and with the same generator the
+/// released answer — is the same bit for bit as from the events. Values are bounded from events.
 enum QueryEngine {
     /// The bounded aggregate of `plan` over `events`, sampling with the secret `key`. The store reads
-    /// only what `plan.eventFilter` admits (the days of the date range, the types asked for).
-    static func aggregate(_ plan: QueryPlan, events: any EventScanning, key: (UInt64, UInt64)) async throws -> BoundedAggregate {
+    /// only what `plan.eventFilter` admits (the days of the date range, the types asked for); with
+    /// `pushDown`, a plan that counts reads the store's counts per (pseudonym, group) instead.
+    static func aggregate(
+        _ plan: QueryPlan, events: any EventScanning, key: (UInt64, UInt64), pushDown: Bool = true
+    ) async throws -> BoundedAggregate {
         let accumulator = Accumulator(State(plan: plan, key: key))
-        try await events.scanEvents(plan.eventFilter) { chunk in accumulator.state.withLock { $0.consume(chunk) } }
+        if pushDown, let request = plan.countRequest {
+            try await events.countEvents(request) { rows in accumulator.state.withLock { $0.consume(rows) } }
+        } else {
+            try await events.scanEvents(plan.eventFilter) { chunk in accumulator.state.withLock { $0.consume(chunk) } }
+        }
         return accumulator.state.withLock { $0.finish() }
     }
 
@@ -57,8 +83,9 @@ enum QueryEngine {
         var typeGroup: [Int32]
         let from: Int64
         let to: Int64
-        let firstDay: Int64
-        let firstWeek: Int64
+        /// How the plan groups, and the key of its first calendar group (0 for hours and weekdays).
+        let grouping: EventGrouping
+        let firstCalendarKey: Int64
         var orders: [OrderKey: Order] = [:]
         /// Contributions waiting to be offered to the bounder in one batch.
         var pending: [ContributionBounder.Contribution] = []
@@ -74,6 +101,7 @@ enum QueryEngine {
             for type in EventType.allCases {
                 if let position = plan.publicKeys.firstIndex(of: type.rawValue) { groupOfType[type.index] = Int32(position) }
             }
+            for name in plan.publicKeys { bounder.register(tag: ContributionBounder.tag(of: name)) }
             typeAllowed = plan.typeAllowed
             typeGroup = groupOfType
             knownCategories = plan.groupBy == .category ? Array(plan.publicKeys.prefix(16)) : []
@@ -82,14 +110,15 @@ enum QueryEngine {
             }
             from = plan.fromMillis ?? .min
             to = plan.toMillis ?? .max
-            firstDay = plan.fromMillis.map(QueryCalendar.dayNumber) ?? 0
-            firstWeek = plan.fromMillis.map(QueryCalendar.weekNumber) ?? 0
+            grouping = plan.grouping
+            // Day and week keys start at `from`'s (both required); hours and weekdays at 0.
+            firstCalendarKey = plan.fromMillis.map { plan.groupBy == .day || plan.groupBy == .week ? plan.grouping.number(ofMillis: $0) : 0 } ?? 0
             pending.reserveCapacity(Self.batchSize)
         }
 
         @inline(__always)
-        mutating func offer(_ user: Pseudonym, _ group: Int32, _ value: Int64) {
-            pending.append(ContributionBounder.Contribution(user: user, group: group, value: value))
+        mutating func offer(_ user: Pseudonym, _ group: Int32, _ value: Int64, count: Int32 = 1) {
+            pending.append(ContributionBounder.Contribution(user: user, group: group, count: count, value: value))
             if pending.count == Self.batchSize { flush() }
         }
 
@@ -106,6 +135,7 @@ enum QueryEngine {
             let id = Int32(keys.count)
             keys.append(key)
             keyIDs[key] = id
+            bounder.register(tag: ContributionBounder.tag(of: key))
             return id
         }
 
@@ -126,18 +156,45 @@ enum QueryEngine {
             case .item:
                 guard let item else { return nil }
                 return keyID(item)
-            case .day:
-                let index = QueryCalendar.dayNumber(millis) - firstDay
-                return index >= 0 && index < Int64(keys.count) ? Int32(index) : nil
-            case .week:
-                let index = QueryCalendar.weekNumber(millis) - firstWeek
-                return index >= 0 && index < Int64(keys.count) ? Int32(index) : nil
-            case .hourOfDay:
-                let withinDay = millis - QueryCalendar.dayNumber(millis) * QueryCalendar.dayMillis
-                return Int32(withinDay / 3_600_000)
-            case .weekday:
-                let day = QueryCalendar.dayNumber(millis) + 3
-                return Int32(day - QueryCalendar.floorDiv(day, 7) * 7)
+            case .day, .week, .hourOfDay, .weekday:
+                return calendarGroup(grouping.number(ofMillis: millis))
+            }
+        }
+
+        /// The group of a calendar key (`EventGrouping.number(ofMillis:)`), or nil outside the keys.
+        @inline(__always)
+        func calendarGroup(_ number: Int64) -> Int32? {
+            let index = number - firstCalendarKey
+            return index >= 0 && index < Int64(plan.publicKeys.count) ? Int32(index) : nil
+        }
+
+        /// The group of a store-side key (`EventGrouping.key(of:)` for `plan.grouping`), or nil.
+        mutating func group(of key: EventGroupKey) -> Int32? {
+            switch (plan.groupBy, key) {
+            case (nil, _):
+                return 0
+            case (.type, .text(let name)):
+                guard let type = EventType(rawValue: name) else { return nil }
+                let group = typeGroup[type.index]
+                return group >= 0 ? group : nil
+            case (.category, .text(let category)):
+                for (position, known) in knownCategories.enumerated() where known == category { return Int32(position) }
+                return keyID(category)
+            case (.item, .text(let item)):
+                return keyID(item)
+            case (.day, .number(let number)), (.week, .number(let number)), (.hourOfDay, .number(let number)),
+                (.weekday, .number(let number)):
+                return calendarGroup(number)
+            default:
+                return nil
+            }
+        }
+
+        /// Counts per (pseudonym, group) from the store: each row offered as its count of contributions.
+        mutating func consume(_ rows: [PseudonymGroupCount]) {
+            for row in rows where row.count > 0 {
+                guard let group = group(of: row.key) else { continue }
+                offer(row.pseudonym, group, 0, count: Int32(min(row.count, Int64(Int32.max))))
             }
         }
 
@@ -228,7 +285,7 @@ enum QueryEngine {
                     for value in values { result.bins[g][Self.bin(Double(value) / scale, edges: edges)] += 1 }
                 }
             }
-            return result
+            return result.keysFoundInOrder()
         }
 
         /// Bin i is [eᵢ, eᵢ₊₁); values below the first edge go to the first bin, at or above the last to the last.

@@ -99,6 +99,29 @@ struct QueryPlan: Sendable {
         return EventFilter(time: time, types: types.count == EventType.allCases.count ? nil : Set(types), fields: fieldsRead)
     }
 
+    /// How the store groups events for this plan's group-by (`all` without one).
+    var grouping: EventGrouping {
+        switch groupBy {
+        case nil: .all
+        case .type: .type
+        case .category: .category
+        case .item: .item
+        case .day: .day
+        case .week: .week
+        case .hourOfDay: .hourOfDay
+        case .weekday: .weekday
+        }
+    }
+
+    /// The store-side aggregate this plan can be answered from — the counts per (pseudonym, group) of
+    /// the events it admits — or nil when bounding needs the events themselves (a value: reservoir
+    /// sampling of values depends on their order). `QueryEngine` bounds the counts exactly as it
+    /// bounds events.
+    var countRequest: EventCountRequest? {
+        guard value == nil else { return nil }
+        return EventCountRequest(filter: eventFilter, categories: categoryFilter, grouping: grouping)
+    }
+
     /// The optional event fields the engine reads for this plan: the category to group or filter by,
     /// the item to group by, the price and quantity of a value, the session of an order.
     var fieldsRead: Set<StoredEventField> {
@@ -474,9 +497,10 @@ enum QueryCalendar {
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 
-    static func dayNumber(_ millis: Int64) -> Int64 { floorDiv(millis, dayMillis) }
+    /// The day and week numbers of calendar keys: `EventGrouping`'s, the one definition the store's counts use too.
+    static func dayNumber(_ millis: Int64) -> Int64 { EventGrouping.day.number(ofMillis: millis) }
     /// Weeks start on Monday; 1970-01-01 was a Thursday.
-    static func weekNumber(_ millis: Int64) -> Int64 { floorDiv(dayNumber(millis) + 3, 7) }
+    static func weekNumber(_ millis: Int64) -> Int64 { EventGrouping.week.number(ofMillis: millis) }
 
     static func dayKeys(from: Int64, to: Int64) -> [String] {
         let first = dayNumber(from)

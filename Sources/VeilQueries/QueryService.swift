@@ -25,18 +25,26 @@ public final class QueryService: Sendable {
     private let events: any EventScanning
     private let budget: BudgetService
     private let audit: any AuditRecording
+    /// Whether counts are read as the store's counts per (pseudonym, group) (`QueryEngine`).
+    private let pushDown: Bool
 
-    /// Queries over the events of `events`, paid from `budget`, recorded in `audit`.
-    public convenience init(policy: Policy, events: any EventStore, budget: BudgetService, audit: any AuditRecording) {
-        self.init(policy: policy, scanning: StoredEventScan(store: events), budget: budget, audit: audit)
+    /// Queries over the events of `events`, paid from `budget`, recorded in `audit`. `pushDown: false`
+    /// reads events for every query (benchmarks compare the two paths; the answers are the same).
+    public convenience init(
+        policy: Policy, events: any EventStore, budget: BudgetService, audit: any AuditRecording, pushDown: Bool = true
+    ) {
+        self.init(policy: policy, scanning: StoredEventScan(store: events), budget: budget, audit: audit, pushDown: pushDown)
     }
 
     /// Queries over any event source (tests and benchmarks hand it events in memory).
-    package init(policy: Policy, scanning events: any EventScanning, budget: BudgetService, audit: any AuditRecording) {
+    package init(
+        policy: Policy, scanning events: any EventScanning, budget: BudgetService, audit: any AuditRecording, pushDown: Bool = true
+    ) {
         self.policy = policy
         self.events = events
         self.budget = budget
         self.audit = audit
+        self.pushDown = pushDown
     }
 
     /// Runs `query` for `principal` acting as `role`, with noise from a fresh CSPRNG-keyed generator.
@@ -53,7 +61,7 @@ public final class QueryService: Sendable {
         let receipt = try await budget.reserve(
             BudgetRequest(principal: principal, role: role, purpose: Self.purpose(plan), mechanism: plan.mechanism))
         try await audit.record(actor: principal, action: .queryRun, details: Self.auditDetails(plan, receipt: receipt))
-        let aggregate = try await QueryEngine.aggregate(plan, events: events, key: (generator.next(), generator.next()))
+        let aggregate = try await QueryEngine.aggregate(plan, events: events, key: (generator.next(), generator.next()), pushDown: pushDown)
         return QueryRelease.answer(plan: plan, aggregate: aggregate, receipt: receipt, using: &generator)
     }
 
@@ -73,7 +81,7 @@ public final class QueryService: Sendable {
         _ query: QuerySpec, receipt: BudgetReceipt, using generator: inout some RandomNumberGenerator
     ) async throws -> QueryAnswer {
         let plan = try QueryPlan(query, policy: policy)
-        let aggregate = try await QueryEngine.aggregate(plan, events: events, key: (generator.next(), generator.next()))
+        let aggregate = try await QueryEngine.aggregate(plan, events: events, key: (generator.next(), generator.next()), pushDown: pushDown)
         return QueryRelease.answer(plan: plan, aggregate: aggregate, receipt: receipt, using: &generator)
     }
 

@@ -101,8 +101,8 @@ public final class VeilContext: Sendable {
     }
 
     /// Differentially private aggregate queries over the stored events, paid from the ledger.
-    public func queryService() -> QueryService {
-        QueryService(policy: policy.policy, events: stores.events, budget: budget, audit: stores.audit)
+    public func queryService(pushDown: Bool = true) -> QueryService {
+        QueryService(policy: policy.policy, events: stores.events, budget: budget, audit: stores.audit, pushDown: pushDown)
     }
 
     /// Training over this context's store, ledger, registry and audit chain.

@@ -236,6 +236,16 @@ public protocol EventStore: Sendable {
         _ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void
     ) async throws
 
+    /// Counts the events `request` admits per (pseudonym, group) — the store-side aggregate of a
+    /// grouped count query — from one consistent snapshot, as `scan` reads: `body` gets rows, in
+    /// chunks of any size, one chunk at a time, in no particular order, such that for every
+    /// (pseudonym, key) the counts of its rows add up to the number of admitted events of that
+    /// pseudonym whose key (`EventGrouping.key(of:)`) it is; an event without a key counts nowhere. A
+    /// (pseudonym, key) may come in several rows, so a backend may bound its memory. An error thrown
+    /// by `body` stops the count and is rethrown. Default: counted from `scan`
+    /// (`countEventsFromScan`); a backend overrides it to count closer to its data.
+    func countEvents(_ request: EventCountRequest, _ body: @escaping @Sendable ([PseudonymGroupCount]) throws -> Void) async throws
+
     /// Deletes every event and the vault row of `pseudonym`, and seals `audit(counts)`, in one transaction.
     func erase(_ pseudonym: Pseudonym, audit: @escaping @Sendable (ErasureCounts) -> AuditDraft) async throws
         -> ErasureCounts

@@ -148,5 +148,5 @@ enum RegistryContract {
 /// Every case of the store contract, in the order they are reported.
 public enum StoreContract {
     public static let cases: [StoreContractCase] =
-        EventContract.cases + LedgerContract.cases + ChainContract.cases + RegistryContract.cases
+        EventContract.cases + GroupCountContract.cases + LedgerContract.cases + ChainContract.cases + RegistryContract.cases
 }

@@ -233,6 +233,47 @@ final class PostgresEventStore: EventStore, IdentityVault {
         }
     }
 
+    /// The grouped count in SQL: one `GROUP BY pid, <key>` statement (`EventGrouping.sql`, one snapshot)
+    /// over the partitions of the time range, so the server aggregates (a hash aggregate, on parallel
+    /// workers when it chooses) and sends one row per (pseudonym, group) instead of every event.
+    func countEvents(_ request: EventCountRequest, _ body: @escaping @Sendable ([PseudonymGroupCount]) throws -> Void) async throws {
+        let lower = request.filter.time?.lowerBound ?? Int64.min
+        let upper = request.filter.time?.upperBound ?? Int64.max
+        guard lower < upper else { return }
+        let types = request.filter.types.map { $0.map(\.rawValue).sorted() }
+        let categories = request.categories.map { $0.sorted() }
+        let grouping = request.grouping
+        let chunkSize = 65_536
+        try await database.withConnection("count events by group") { connection in
+            let rows = try await connection.query(
+                """
+                SELECT pid, \(unescaped: grouping.sql) AS key, count(*) FROM events
+                WHERE ts_ms >= \(lower) AND ts_ms < \(upper) AND (\(types == nil) OR type = ANY(\(types ?? [])))
+                AND (\(categories == nil) OR category = ANY(\(categories ?? []))) AND \(unescaped: grouping.sql) IS NOT NULL
+                GROUP BY 1, 2
+                """, logger: logger)
+            var chunk: [PseudonymGroupCount] = []
+            chunk.reserveCapacity(chunkSize)
+            for try await row in rows {
+                var cells = PostgresCellReader(row)
+                do {
+                    let pseudonym = try cells.pseudonym()
+                    let key: EventGroupKey?
+                    if grouping.hasTextKeys { key = try cells.text().map(EventGroupKey.text) } else { key = try cells.integer().map(EventGroupKey.number) }
+                    guard let pseudonym, let key, let count = try cells.integer() else { throw PostgresCellReader.Malformed() }
+                    chunk.append(PseudonymGroupCount(pseudonym: pseudonym, key: key, count: count))
+                } catch is PostgresCellReader.Malformed {
+                    throw VeilError(.integrity, field: "events", "a grouped count row is malformed")
+                }
+                if chunk.count == chunkSize {
+                    try CallerError.marking { try body(chunk) }
+                    chunk.removeAll(keepingCapacity: true)
+                }
+            }
+            if !chunk.isEmpty { try CallerError.marking { try body(chunk) } }
+        }
+    }
+
     /// PostgreSQL has nothing to settle: a commit that returned is in the WAL, and the server's
     /// checkpoints are its own business.
     func settle() async throws -> Double { 0 }

@@ -17,11 +17,23 @@ enum EventRowReader {
         case int(Int64)
         case pseudonym(Pseudonym)
         case bytes([UInt8])
+        case text(String)
     }
 
     static func forEach(
         _ sql: String, selection: EventSelection = .all, arguments: [Argument], in db: Database,
         _ body: (StoredEvent, _ rowid: Int64) throws -> Void
+    ) throws {
+        try forEachRow(sql, arguments: arguments, in: db) { statement in
+            let rowid = sqlite3_column_int64(statement, 0)
+            try body(try Row(statement: statement, selection: selection).event(rowid: rowid), rowid)
+        }
+    }
+
+    /// Binds `arguments`, steps the statement of `sql` to the end handing `body` the statement at each
+    /// row (to read its columns), and resets it on the way out, also when `body` throws.
+    static func forEachRow(
+        _ sql: String, arguments: [Argument], in db: Database, _ body: (_ statement: OpaquePointer) throws -> Void
     ) throws {
         let statement = try db.cachedStatement(sql: sql).sqliteStatement
         sqlite3_reset(statement)
@@ -33,6 +45,7 @@ enum EventRowReader {
             case .int(let value): sqlite3_bind_int64(statement, index, value)
             case .pseudonym(let value): Binder.bind(value, index, statement)
             case .bytes(let value): Binder.blob(value, index, statement)
+            case .text(let value): Binder.text(value, index, statement)
             }
         }
         while true {
@@ -41,8 +54,7 @@ enum EventRowReader {
             guard code == SQLITE_ROW else {
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
             }
-            let rowid = sqlite3_column_int64(statement, 0)
-            try body(try Row(statement: statement, selection: selection).event(rowid: rowid), rowid)
+            try body(statement)
         }
     }
 

@@ -302,7 +302,7 @@ enum Binder {
         }
     }
 
-    private static func text(_ value: String, _ index: Int32, _ statement: OpaquePointer) {
+    static func text(_ value: String, _ index: Int32, _ statement: OpaquePointer) {
         var value = value
         value.withUTF8 { utf8 in
             guard let base = utf8.baseAddress, !utf8.isEmpty else {

@@ -35,6 +35,27 @@ enum TwoReaderScan {
         database: VeilDatabase, sql: String, selection: EventSelection, arguments: [EventRowReader.Argument], chunkSize: Int,
         _ body: @escaping @Sendable ([StoredEvent]) throws -> Void
     ) async throws -> Bool {
+        try await run(database: database, rangeWidth: chunkSize, reader: { _ in
+            { db, start, end, _ in
+                var chunk: [StoredEvent] = []
+                chunk.reserveCapacity(chunkSize)
+                try EventRowReader.forEach(sql, selection: selection, arguments: arguments + [.int(start), .int(end)], in: db) { event, _ in
+                    chunk.append(event)
+                }
+                return chunk
+            }
+        }, body)
+    }
+
+    /// Reads the rowid ranges of `rangeWidth` on two readers, each with a range reader of its own
+    /// (`reader(lane)`, made on the reader's thread and called there for each of its ranges in order:
+    /// `(db, start, end, isLast)` reads `start <= rowid < end`), and hands each range's chunk to `body`
+    /// in range order, empty ones left out; or returns false without calling `body` (as above).
+    static func run<Chunk: Collection & Sendable>(
+        database: VeilDatabase, rangeWidth: Int,
+        reader: @escaping @Sendable (Int) -> (Database, Int64, Int64, Bool) throws -> Chunk,
+        _ body: @escaping @Sendable (Chunk) throws -> Void
+    ) async throws -> Bool {
         guard gate.withLock({ busy in
             if busy { return false }
             busy = true
@@ -42,7 +63,7 @@ enum TwoReaderScan {
         }) else { return false }
         defer { gate.withLock { $0 = false } }
         for _ in 0..<attempts {
-            if try await attempt(database: database, sql: sql, selection: selection, arguments: arguments, chunkSize: chunkSize, body) {
+            if try await attempt(database: database, rangeWidth: rangeWidth, reader: reader, body) {
                 return true
             }
         }
@@ -54,24 +75,25 @@ enum TwoReaderScan {
         case read, disagreed, stopped
     }
 
+    /// A task of an attempt that ended: a reader, or the consumer.
+    private enum Done: Sendable {
+        case reader(Int, Result<ReaderOutcome, any Error>)
+        case consumer(Result<Void, any Error>)
+    }
+
     /// One start: true when both readers agreed and every chunk reached `body`.
-    private static func attempt(
-        database: VeilDatabase, sql: String, selection: EventSelection, arguments: [EventRowReader.Argument], chunkSize: Int,
-        _ body: @escaping @Sendable ([StoredEvent]) throws -> Void
+    private static func attempt<Chunk: Collection & Sendable>(
+        database: VeilDatabase, rangeWidth: Int, reader: @escaping @Sendable (Int) -> (Database, Int64, Int64, Bool) throws -> Chunk,
+        _ body: @escaping @Sendable (Chunk) throws -> Void
     ) async throws -> Bool {
-        let lanes = ChunkLanes(count: 2, depth: 2)
+        let lanes = ChunkLanes<Chunk>(count: 2, depth: 2)
         let agreement = WitnessAgreement(readers: 2)
-        enum Done: Sendable {
-            case reader(Int, Result<ReaderOutcome, any Error>)
-            case consumer(Result<Void, any Error>)
-        }
         let (agreed, failure) = await withTaskGroup(of: Done.self) { group in
             for lane in 0..<2 {
                 group.addTask {
                     do {
                         return .reader(lane, .success(try await database.read("events.scan") { db in
-                            try read(lane: lane, of: 2, db, sql: sql, selection: selection, arguments: arguments,
-                                chunkSize: chunkSize, agreement: agreement, lanes: lanes)
+                            try read(lane: lane, of: 2, db, rangeWidth: rangeWidth, reader: reader(lane), agreement: agreement, lanes: lanes)
                         }))
                     } catch {
                         return .reader(lane, .failure(error))
@@ -104,7 +126,7 @@ enum TwoReaderScan {
                     break
                 case .consumer(.failure(let error)):
                     lanes.stop()
-                    if !(error is ChunkLanes.Stopped) { consumerFailure = error }
+                    if !(error is ChunkLanesStopped) { consumerFailure = error }
                 case .consumer(.success):
                     break
                 }
@@ -120,9 +142,9 @@ enum TwoReaderScan {
 
     /// Reader `lane`'s part: the witness, the agreement, then its ranges in order (empty ones too, so
     /// that the consumer's ranges line up).
-    private static func read(
-        lane: Int, of readers: Int, _ db: Database, sql: String, selection: EventSelection, arguments: [EventRowReader.Argument],
-        chunkSize: Int, agreement: WitnessAgreement, lanes: ChunkLanes
+    private static func read<Chunk>(
+        lane: Int, of readers: Int, _ db: Database, rangeWidth: Int, reader: (Database, Int64, Int64, Bool) throws -> Chunk,
+        agreement: WitnessAgreement, lanes: ChunkLanes<Chunk>
     ) throws -> ReaderOutcome {
         let witness: Witness
         do {
@@ -139,19 +161,15 @@ enum TwoReaderScan {
             lanes.finish(lane)
             return .read
         }
-        let width = Int64(chunkSize)
+        let width = Int64(rangeWidth)
         var start = first + Int64(lane) * width
         do {
             while start <= last {
-                var chunk: [StoredEvent] = []
-                chunk.reserveCapacity(chunkSize)
-                try EventRowReader.forEach(
-                    sql, selection: selection, arguments: arguments + [.int(start), .int(start + width)], in: db
-                ) { event, _ in chunk.append(event) }
-                try lanes.put(lane, chunk)
-                start += Int64(readers) * width
+                let next = start + Int64(readers) * width
+                try lanes.put(lane, try reader(db, start, start + width, next > last))
+                start = next
             }
-        } catch is ChunkLanes.Stopped {
+        } catch is ChunkLanesStopped {
             return .stopped
         }
         lanes.finish(lane)
@@ -212,14 +230,15 @@ final class WitnessAgreement: Sendable {
     }
 }
 
+/// What `ChunkLanes` throws to its producers and consumer once stopped.
+struct ChunkLanesStopped: Error {}
+
 /// Chunks from several producers (lanes) taken by one consumer in turn: range r from lane r mod n.
 /// Each lane holds at most `depth` chunks not yet taken; `put` waits for room. `stop` ends everything:
-/// waiting producers and the consumer wake up and throw `Stopped`.
-final class ChunkLanes: Sendable {
-    struct Stopped: Error {}
-
+/// waiting producers and the consumer wake up and throw `ChunkLanesStopped`.
+final class ChunkLanes<Chunk: Collection & Sendable>: Sendable {
     private struct Lane {
-        var chunks: [[StoredEvent]] = []
+        var chunks: [Chunk] = []
         var finished = false
     }
 
@@ -237,10 +256,10 @@ final class ChunkLanes: Sendable {
         for semaphore in room { for _ in 0..<depth { semaphore.signal() } }
     }
 
-    func put(_ lane: Int, _ chunk: [StoredEvent]) throws {
+    func put(_ lane: Int, _ chunk: Chunk) throws {
         room[lane].wait()
         try state.withLock { state in
-            if state.stopped { throw Stopped() }
+            if state.stopped { throw ChunkLanesStopped() }
             state.lanes[lane].chunks.append(chunk)
         }
         ready[lane].signal()
@@ -259,13 +278,13 @@ final class ChunkLanes: Sendable {
 
     /// Hands every chunk to `body` in range order, empty ones left out, until the lane whose turn it is
     /// has finished. An error `body` throws stops the producers and is rethrown.
-    func consume(_ body: ([StoredEvent]) throws -> Void) throws {
+    func consume(_ body: (Chunk) throws -> Void) throws {
         var turn = 0
         while true {
             let lane = turn % ready.count
             ready[lane].wait()
-            let chunk: [StoredEvent]? = try state.withLock { state in
-                if state.stopped { throw Stopped() }
+            let chunk: Chunk? = try state.withLock { state in
+                if state.stopped { throw ChunkLanesStopped() }
                 if state.lanes[lane].chunks.isEmpty { return nil }
                 return state.lanes[lane].chunks.removeFirst()
             }

@@ -25,6 +25,9 @@ extension ForwardingEventStore {
     public func scan(_ filter: EventFilter, chunkSize: Int, _ body: @escaping @Sendable ([StoredEvent]) throws -> Void) async throws {
         try await base.scan(filter, chunkSize: chunkSize, body)
     }
+    public func countEvents(_ request: EventCountRequest, _ body: @escaping @Sendable ([PseudonymGroupCount]) throws -> Void) async throws {
+        try await base.countEvents(request, body)
+    }
     public func erase(_ pseudonym: Pseudonym, audit: @escaping @Sendable (ErasureCounts) -> AuditDraft) async throws -> ErasureCounts {
         try await base.erase(pseudonym, audit: audit)
     }

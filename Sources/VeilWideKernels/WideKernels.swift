@@ -29,3 +29,39 @@ public enum WideKernels {
             a, b, ldb, into: c, ldc, m: m, steps: steps, n: n, accumulate: accumulate, height: TiledProduct.TwoRowTiles.self)
     }
 }
+
+/// `GRUGates`' steps compiled for AVX2, in `Float` (the precision the models train in; `Double`
+/// takes the baseline instance, whose e^x is a libm call per lane anyway). The same arithmetic as the
+/// baseline instance, lane for lane, so the same bits. Call only where the CPU runs AVX2.
+public enum WideGRUGates {
+    @inline(never)
+    public static func forward(
+        rows: UnsafePointer<Int>, count: Int, hidden: Int, inputProducts: UnsafePointer<Float>,
+        stepProducts: UnsafePointer<Float>, state: UnsafeMutablePointer<Float>, gateValues: UnsafeMutablePointer<Float>,
+        output: UnsafeMutablePointer<Float>
+    ) {
+        GRUGates<WideTarget>.forward(
+            rows: rows, count: count, hidden: hidden, inputProducts: inputProducts, stepProducts: stepProducts,
+            state: state, gateValues: gateValues, output: output)
+    }
+
+    @inline(never)
+    public static func backward(
+        rows: UnsafePointer<Int>, count: Int, hidden: Int, gateValues: UnsafePointer<Float>,
+        outputDelta: UnsafePointer<Float>, stateDelta: UnsafeMutablePointer<Float>,
+        inputGateDeltas: UnsafeMutablePointer<Float>, recurrentGateDeltas: UnsafeMutablePointer<Float>,
+        stepDeltas: UnsafeMutablePointer<Float>
+    ) {
+        GRUGates<WideTarget>.backward(
+            rows: rows, count: count, hidden: hidden, gateValues: gateValues, outputDelta: outputDelta,
+            stateDelta: stateDelta, inputGateDeltas: inputGateDeltas, recurrentGateDeltas: recurrentGateDeltas,
+            stepDeltas: stepDeltas)
+    }
+
+    /// `function` of each of `count` values, in place: the tests compare the instances with it over the
+    /// whole `Float` range.
+    @inline(never)
+    public static func apply(_ function: LaneFunction, to values: UnsafeMutablePointer<Float>, count: Int) {
+        function.apply(to: values, count: count, on: WideTarget.self)
+    }
+}

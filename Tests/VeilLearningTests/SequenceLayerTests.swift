@@ -123,24 +123,6 @@ import VeilCrypto
         }
     }
 
-    /// `Float`'s e^x (what the `Float` GRU's gates and heads use) against Foundation's `exp` in `Double`:
-    /// relative error < 1e-6 over [−87, 88] in steps of 0.01; clamped outside; NaN stays NaN; and eight
-    /// different lanes at once give each lane's scalar value bit for bit.
-    @Test func floatExponentialAgainstFoundation() {
-        var worst = 0.0
-        for step in -8_700...8_800 {
-            let x = Float(step) / 100
-            worst = max(worst, relativeError(Double(Float.exponential(x)), exp(Double(x))))
-        }
-        #expect(worst < 1e-6)
-        #expect(Float.exponential(-200) == Float.exponential(-87))
-        #expect(Float.exponential(200) == Float.exponential(88))
-        #expect(Float.exponential(.nan).isNaN)
-        let lanes = SIMD8<Float>(-50, -3.25, -1, -0.1, 0, 0.7, 2.5, 40)
-        let together = Float.exponential(lanes)
-        for lane in 0..<8 { #expect(together[lane].bitPattern == Float.exponential(lanes[lane]).bitPattern) }
-    }
-
     /// Random input rows for `lengths`, with a repeated time step in example 4 (rows 10 and 11) and
     /// examples 3 and 5 identical (rows 5..<10 and 13..<18).
     static func rowsInput(width: Int, seed: UInt64) -> RowBuffer<Double> {

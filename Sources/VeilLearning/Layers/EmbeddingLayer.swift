@@ -38,29 +38,58 @@ struct EmbeddingLayer<Scalar: ComputeScalar>: Layer {
         return offsets
     }
 
-    /// One example's distinct table rows and their summed signals.
+    /// One example's distinct table rows and their summed signals, in buffers of its own (raw memory:
+    /// the per-row loops touch no Swift array, so no exclusivity check or copy-on-write test runs in
+    /// them).
     final class Memory {
         let tableOffsets: [Int]
         /// For each table row (all fields, flat), the stamp of the example that last used it and its slot.
-        var stamps: [Int]
-        var slots: [Int32]
+        let stamps: UnsafeMutablePointer<Int>
+        let slots: UnsafeMutablePointer<Int32>
+        let tableRows: Int
         var stamp = 0
         /// The distinct rows in use: parameter index of the row's first value, per slot.
-        var slotRows: [Int] = []
+        private(set) var slotRows: UnsafeMutablePointer<Int>
         /// `width` summed values per slot.
-        var sums: [Scalar] = []
+        private(set) var sums: UnsafeMutablePointer<Scalar>
+        /// Slots in use, and how many the buffers hold.
+        var slotCount = 0
+        private(set) var slotCapacity = 0
+        let width: Int
         /// The example the slots describe, or -1.
         var example = -1
 
-        init(tokenCounts: [Int], tableOffsets: [Int]) {
+        init(tokenCounts: [Int], tableOffsets: [Int], width: Int) {
             self.tableOffsets = tableOffsets
-            let rows = tokenCounts.reduce(0, +)
-            stamps = [Int](repeating: -1, count: rows)
-            slots = [Int32](repeating: 0, count: rows)
+            self.width = width
+            tableRows = tokenCounts.reduce(0, +)
+            stamps = .allocate(capacity: tableRows)
+            stamps.initialize(repeating: -1, count: tableRows)
+            slots = .allocate(capacity: tableRows)
+            slots.initialize(repeating: 0, count: tableRows)
+            slotRows = .allocate(capacity: 0)
+            sums = .allocate(capacity: 0)
+        }
+
+        deinit {
+            stamps.deallocate()
+            slots.deallocate()
+            slotRows.deallocate()
+            sums.deallocate()
+        }
+
+        /// Makes room for `count` slots (contents are not kept: called before an example's first).
+        func reserve(slots count: Int) {
+            guard count > slotCapacity else { return }
+            slotRows.deallocate()
+            sums.deallocate()
+            slotRows = .allocate(capacity: count)
+            sums = .allocate(capacity: count * width)
+            slotCapacity = count
         }
     }
 
-    func makeMemory() -> Memory { Memory(tokenCounts: tokenCounts, tableOffsets: tableOffsets) }
+    func makeMemory() -> Memory { Memory(tokenCounts: tokenCounts, tableOffsets: tableOffsets, width: width) }
 
     func forward(
         _ input: TokenRows, rows: ExampleRows, parameters: UnsafePointer<Scalar>, memory: Memory,
@@ -90,11 +119,7 @@ struct EmbeddingLayer<Scalar: ComputeScalar>: Layer {
         example: Int, input: TokenRows, rows: ExampleRows, memory: Memory, outputDelta: RowBuffer<Scalar>
     ) -> Double {
         gather(example: example, input: input, rows: rows, memory: memory, outputDelta: outputDelta)
-        var total = 0.0
-        memory.sums.withUnsafeBufferPointer { sums in
-            total = DenseKernels.squaredNorm(sums.baseAddress!, sums.count)
-        }
-        return total
+        return DenseKernels.squaredNorm(memory.sums, memory.slotCount * width)
     }
 
     func addGradient(
@@ -104,12 +129,11 @@ struct EmbeddingLayer<Scalar: ComputeScalar>: Layer {
         if memory.example != example {
             gather(example: example, input: input, rows: rows, memory: memory, outputDelta: outputDelta)
         }
-        memory.sums.withUnsafeBufferPointer { sums in
-            for (slot, start) in memory.slotRows.enumerated() {
-                let target = gradient + start
-                let source = sums.baseAddress! + slot * width
-                for k in 0..<width { target[k] += weight * source[k] }
-            }
+        let slotRows = memory.slotRows, sums = memory.sums
+        for slot in 0..<memory.slotCount {
+            let target = gradient + slotRows[slot]
+            let source = sums + slot * width
+            for k in 0..<width { target[k] += weight * source[k] }
         }
     }
 
@@ -124,32 +148,35 @@ struct EmbeddingLayer<Scalar: ComputeScalar>: Layer {
     ) {
         memory.stamp += 1
         let stamp = memory.stamp
-        memory.slotRows.removeAll(keepingCapacity: true)
-        memory.sums.removeAll(keepingCapacity: true)
+        let span = rows[example]
+        memory.reserve(slots: span.count * tokenCounts.count)
+        let stamps = memory.stamps, slots = memory.slots, slotRows = memory.slotRows, sums = memory.sums
         let offsets = memory.tableOffsets
+        var slotCount = 0
         var firstRow = 0
         for field in 0..<tokenCounts.count {
-            for row in rows[example] {
+            let fieldStart = parameterOffset + offsets[field]
+            for row in span {
                 let token = input.token(row: row, field: field)
                 let tableRow = firstRow + token
                 let slot: Int
-                if memory.stamps[tableRow] == stamp {
-                    slot = Int(memory.slots[tableRow])
+                if stamps[tableRow] == stamp {
+                    slot = Int(slots[tableRow])
                 } else {
-                    slot = memory.slotRows.count
-                    memory.stamps[tableRow] = stamp
-                    memory.slots[tableRow] = Int32(slot)
-                    memory.slotRows.append(parameterOffset + offsets[field] + token * width)
-                    memory.sums.append(contentsOf: repeatElement(0, count: width))
+                    slot = slotCount
+                    slotCount += 1
+                    stamps[tableRow] = stamp
+                    slots[tableRow] = Int32(slot)
+                    slotRows[slot] = fieldStart + token * width
+                    (sums + slot * width).update(repeating: 0, count: width)
                 }
                 let delta = outputDelta.row(row)
-                memory.sums.withUnsafeMutableBufferPointer { sums in
-                    let target = sums.baseAddress! + slot * width
-                    for k in 0..<width { target[k] += delta[k] }
-                }
+                let target = sums + slot * width
+                for k in 0..<width { target[k] += delta[k] }
             }
             firstRow += tokenCounts[field]
         }
+        memory.slotCount = slotCount
         memory.example = example
     }
 }

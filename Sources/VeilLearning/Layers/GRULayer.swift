@@ -9,7 +9,8 @@
 ///
 /// A chunk runs in lock step: examples sorted by length, the ones still running at step t are a
 /// prefix, and their recurrent products h·U are one matrix product per step (the input products x·W
-/// are one for the whole chunk).
+/// are one for the whole chunk); the gates' element-wise arithmetic is one pass per example and step
+/// (`GateKernels`: `GRUGates` compiled for AVX2 where the CPU has it, the same bits either way).
 ///
 /// Per-example gradient norm: W, U and the biases are used at every time step, so one example's
 /// gradient is a sum over its steps — Σ_t x_t ⊗ δa_t for W, Σ_t h_{t−1} ⊗ δg_t for U — whose terms can
@@ -50,6 +51,8 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
         let recurrentWeightsTransposed: UnsafeMutablePointer<Scalar>
         /// The chunk's examples, longest first (ties by position).
         var order: [Int] = []
+        /// The row of each running example at the current step (`setStepRows`).
+        var stepRows: [Int] = []
         /// One example's gradient.
         let gradient: ExampleGradient<Scalar>
 
@@ -70,6 +73,12 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
         deinit {
             inputWeightsTransposed.deallocate()
             recurrentWeightsTransposed.deallocate()
+        }
+
+        /// `stepRows[j]` = the row of example `order[j]` at step `step`, for the `active` running ones.
+        func setStepRows(order: [Int], rows: ExampleRows, active: Int, step: Int) {
+            stepRows.removeAll(keepingCapacity: true)
+            for j in 0..<active { stepRows.append(rows[order[j]].lowerBound + step) }
         }
 
         func reserve(rows: Int, examples: Int) {
@@ -96,6 +105,7 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
         memory.order = (0..<rows.count).sorted { (rows[$0].count, $1) > (rows[$1].count, $0) }
         let order = memory.order
         var active = order.count
+        for j in 0..<active { memory.state.row(j).update(repeating: 0, count: H) }
         for t in 0..<(order.first.map { rows[$0].count } ?? 0) {
             while active > 0 && rows[order[active - 1]].count <= t { active -= 1 }
             for j in 0..<active { memory.stepProducts.row(j).update(from: weights + recurrentBias, count: G) }
@@ -104,32 +114,12 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
                     memory.state.base, H, weights + recurrentWeights, G, into: memory.stepProducts.base, G,
                     m: active, k: H, n: G, accumulate: true)
             }
-            for j in 0..<active {
-                let row = rows[order[j]].lowerBound + t
-                let a = products.row(row)
-                let g = memory.stepProducts.row(j)
-                let values = memory.gateValues.row(row)
-                let h = memory.state.row(j)
-                if t == 0 { h.update(repeating: 0, count: H) }
-                let out = output.row(row)
-                // Eight hidden units at a time (`Lanes`): the two gates, then the candidate and the new
-                // state (two passes keep fewer vectors live than one, so fewer spill to the stack).
-                for k in stride(from: 0, to: H, by: 8) {
-                    Lanes.store(Self.sigmoid(Lanes.load(a, k, H) + Lanes.load(g, k, H)), values, k, H)
-                    Lanes.store(Self.sigmoid(Lanes.load(a + H, k, H) + Lanes.load(g + H, k, H)), values + H, k, H)
-                }
-                for k in stride(from: 0, to: H, by: 8) {
-                    let reset = Lanes.load(values, k, H), update = Lanes.load(values + H, k, H)
-                    let recurrent = Lanes.load(g + 2 * H, k, H)
-                    let candidate = Self.tanh(Lanes.load(a + 2 * H, k, H) + reset * recurrent)
-                    let previous = Lanes.load(h, k, H)
-                    let next = (1 - update) * candidate + update * previous
-                    Lanes.store(candidate, values + 2 * H, k, H)
-                    Lanes.store(recurrent, values + 3 * H, k, H)
-                    Lanes.store(previous, values + 4 * H, k, H)
-                    Lanes.store(next, out, k, H)
-                    Lanes.store(next, h, k, H)
-                }
+            memory.setStepRows(order: order, rows: rows, active: active, step: t)
+            memory.stepRows.withUnsafeBufferPointer { stepRows in
+                GateKernels.forward(
+                    rows: stepRows.baseAddress!, count: active, hidden: H, inputProducts: products.base,
+                    stepProducts: memory.stepProducts.base, state: memory.state.base, gateValues: memory.gateValues.base,
+                    output: output.base)
             }
         }
     }
@@ -147,30 +137,13 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
         var active = 0
         for t in stride(from: (order.first.map { rows[$0].count } ?? 0) - 1, through: 0, by: -1) {
             while active < order.count && rows[order[active]].count > t { active += 1 }
-            for j in 0..<active {
-                let row = rows[order[j]].lowerBound + t
-                let values = memory.gateValues.row(row)
-                let dOut = outputDelta.row(row)
-                let dh = memory.stateDelta.row(j)
-                let da = memory.inputGateDeltas.row(row)
-                let dg = memory.stepDeltas.row(j)
-                for k in stride(from: 0, to: H, by: 8) {
-                    let reset = Lanes.load(values, k, H), update = Lanes.load(values + H, k, H)
-                    let candidate = Lanes.load(values + 2 * H, k, H)
-                    let recurrent = Lanes.load(values + 3 * H, k, H), previous = Lanes.load(values + 4 * H, k, H)
-                    let signal = Lanes.load(dOut, k, H) + Lanes.load(dh, k, H)
-                    let dCandidate = signal * (1 - update) * (1 - candidate * candidate)
-                    let dUpdate = signal * (previous - candidate) * update * (1 - update)
-                    let dReset = dCandidate * recurrent * reset * (1 - reset)
-                    Lanes.store(dReset, da, k, H)
-                    Lanes.store(dUpdate, da + H, k, H)
-                    Lanes.store(dCandidate, da + 2 * H, k, H)
-                    Lanes.store(dReset, dg, k, H)
-                    Lanes.store(dUpdate, dg + H, k, H)
-                    Lanes.store(dCandidate * reset, dg + 2 * H, k, H)
-                    Lanes.store(signal * update, dh, k, H)
-                }
-                memory.recurrentGateDeltas.row(row).update(from: dg, count: G)
+            memory.setStepRows(order: order, rows: rows, active: active, step: t)
+            memory.stepRows.withUnsafeBufferPointer { stepRows in
+                GateKernels.backward(
+                    rows: stepRows.baseAddress!, count: active, hidden: H, gateValues: memory.gateValues.base,
+                    outputDelta: outputDelta.base, stateDelta: memory.stateDelta.base,
+                    inputGateDeltas: memory.inputGateDeltas.base, recurrentGateDeltas: memory.recurrentGateDeltas.base,
+                    stepDeltas: memory.stepDeltas.base)
             }
             if t > 0 {
                 MatrixKernels.multiply(
@@ -230,10 +203,4 @@ struct GRULayer<Scalar: ComputeScalar>: Layer {
             }
         }
     }
-
-    @inline(__always)
-    static func sigmoid(_ x: SIMD8<Scalar>) -> SIMD8<Scalar> { 1 / (1 + Scalar.exponential(-x)) }
-
-    @inline(__always)
-    static func tanh(_ x: SIMD8<Scalar>) -> SIMD8<Scalar> { 2 / (1 + Scalar.exponential(-2 * x)) - 1 }
 }

@@ -78,35 +78,4 @@ enum MatrixKernels {
             for j in 0..<n { b[j * m + i] = a[i * lda + j] }
         }
     }
-
-    @inline(__always)
-    static func load<S: ComputeScalar>(_ pointer: UnsafePointer<S>) -> SIMD8<S> { TiledProduct.load(pointer) }
-
-    @inline(__always)
-    static func store<S: ComputeScalar>(_ value: SIMD8<S>, _ pointer: UnsafeMutablePointer<S>) {
-        TiledProduct.store(value, pointer)
-    }
-}
-
-/// Eight consecutive values of a row of `count` as one vector, for element-wise loops written once in
-/// `SIMD8` lanes: the last block of a row whose length is not a multiple of 8 is read zero-padded and
-/// written back only where the row has values. Lane arithmetic is IEEE per lane, so a value computes
-/// the same in any block.
-enum Lanes {
-    @inline(__always)
-    static func load<S: ComputeScalar>(_ row: UnsafePointer<S>, _ k: Int, _ count: Int) -> SIMD8<S> {
-        if k + 8 <= count { return MatrixKernels.load(row + k) }
-        var value = SIMD8<S>()
-        for lane in 0..<(count - k) { value[lane] = row[k + lane] }
-        return value
-    }
-
-    @inline(__always)
-    static func store<S: ComputeScalar>(_ value: SIMD8<S>, _ row: UnsafeMutablePointer<S>, _ k: Int, _ count: Int) {
-        if k + 8 <= count {
-            MatrixKernels.store(value, row + k)
-            return
-        }
-        for lane in 0..<(count - k) { row[k + lane] = value[lane] }
-    }
 }

@@ -1,0 +1,229 @@
+import Synchronization
+import VeilCore
+
+/// How a grouped count splits events: the group expressions of the query language, each a function
+/// of one stored event. The one definition of what each key is — `key(of:)` in Swift, `sql` for the
+/// backends that count in SQL; the store contract checks that every backend's keys equal `key(of:)`.
+///
+/// Numeric keys are whole UTC days and weeks rounded down (also before 1970), so a key never depends
+/// on where the events were read:
+/// - `all`: 0 for every event;
+/// - `type`, `category`, `item`: the field's text (an event without a category or item has no key);
+/// - `day`: floor(ts_ms / 86,400,000);
+/// - `week`: floor((day + 3) / 7), weeks starting on Monday (1970-01-01 was a Thursday);
+/// - `hourOfDay`: 0 … 23 (UTC);
+/// - `weekday`: 0 (Monday) … 6 (Sunday), (day + 3) mod 7.
+public enum EventGrouping: String, Sendable, Hashable, CaseIterable {
+    case all, type, category, item, day, week, hourOfDay, weekday
+
+    public static let dayMillis: Int64 = 86_400_000
+
+    /// `event`'s key, or nil when the event falls in no group (no category, no item).
+    public func key(of event: StoredEvent) -> EventGroupKey? {
+        switch self {
+        case .all: return .number(0)
+        case .type: return .text(event.type.rawValue)
+        case .category: return event.category.map(EventGroupKey.text)
+        case .item: return event.itemID.map(EventGroupKey.text)
+        case .day, .week, .hourOfDay, .weekday: return .number(number(ofMillis: event.timestampMillis))
+        }
+    }
+
+    /// The key of an event at `millis` for the calendar groupings (`day`, `week`, `hourOfDay`,
+    /// `weekday`); 0 for the others.
+    @inline(__always)
+    public func number(ofMillis millis: Int64) -> Int64 {
+        let day = Self.floorDiv(millis, Self.dayMillis)
+        switch self {
+        case .day: return day
+        case .week: return Self.floorDiv(day + 3, 7)
+        case .hourOfDay: return (millis - day * Self.dayMillis) / 3_600_000
+        case .weekday: return day + 3 - Self.floorDiv(day + 3, 7) * 7
+        default: return 0
+        }
+    }
+
+    /// Whether the keys are texts (`type`, `category`, `item`) rather than numbers.
+    public var hasTextKeys: Bool { self == .type || self == .category || self == .item }
+
+    /// The optional field `key(of:)` reads (the pseudonym, type and time are always read).
+    public var field: StoredEventField? {
+        switch self {
+        case .category: .category
+        case .item: .itemID
+        default: nil
+        }
+    }
+
+    /// The key as an SQL expression over the `events` columns, in the integer arithmetic SQLite and
+    /// PostgreSQL share (`ts_ms` is a 64-bit integer; `/` truncates toward zero, so floors are spelt
+    /// out): text for `hasTextKeys`, a 64-bit integer otherwise. NULL where `key(of:)` is nil.
+    public var sql: String {
+        let day = Self.floorDivSQL("ts_ms", Self.dayMillis)
+        switch self {
+        case .all: return "CAST(0 AS BIGINT)"
+        case .type: return "type"
+        case .category: return "category"
+        case .item: return "item_id"
+        case .day: return day
+        case .week: return Self.floorDivSQL("\(day) + 3", 7)
+        case .hourOfDay: return "(ts_ms - \(day) * \(Self.dayMillis)) / 3600000"
+        case .weekday: return "(\(day) + 3) - \(Self.floorDivSQL("\(day) + 3", 7)) * 7"
+        }
+    }
+
+    @inline(__always)
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let q = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+    }
+
+    /// floor(`expression` / `divisor`) for a positive divisor, in SQL whose `/` truncates.
+    private static func floorDivSQL(_ expression: String, _ divisor: Int64) -> String {
+        "(CASE WHEN (\(expression)) >= 0 THEN (\(expression)) / \(divisor) ELSE ((\(expression)) + 1) / \(divisor) - 1 END)"
+    }
+}
+
+/// A group's key in a grouped count (`EventGrouping`).
+public enum EventGroupKey: Sendable, Hashable {
+    case text(String)
+    case number(Int64)
+}
+
+/// What a grouped count counts: the events `filter` admits (its time range and types; its `fields`
+/// are ignored) whose category is one of `categories` (nil: any, also none), split by `grouping`.
+public struct EventCountRequest: Sendable, Hashable {
+    public var filter: EventFilter
+    public var categories: Set<String>?
+    public var grouping: EventGrouping
+
+    public init(filter: EventFilter = .all, categories: Set<String>? = nil, grouping: EventGrouping) {
+        self.filter = EventFilter(time: filter.time, types: filter.types)
+        self.categories = categories
+        self.grouping = grouping
+    }
+
+    /// Whether `event` is counted (in the group `grouping.key(of:)` gives, if any).
+    public func admits(_ event: StoredEvent) -> Bool {
+        guard filter.contains(event) else { return false }
+        if let categories {
+            guard let category = event.category, categories.contains(category) else { return false }
+        }
+        return true
+    }
+
+    /// The filter of a scan that reads what counting needs: the request's events, with the category
+    /// (to filter by) and the grouping's field only.
+    public var scanFilter: EventFilter {
+        var fields: Set<StoredEventField> = []
+        if categories != nil { fields.insert(.category) }
+        if let field = grouping.field { fields.insert(field) }
+        return EventFilter(time: filter.time, types: filter.types, fields: fields)
+    }
+}
+
+/// Some of one pseudonym's counted events in one group. A (pseudonym, key) may come in several rows
+/// (`EventStore.countEvents`); their counts add up.
+public struct PseudonymGroupCount: Sendable, Hashable {
+    public var pseudonym: Pseudonym
+    public var key: EventGroupKey
+    public var count: Int64
+
+    public init(pseudonym: Pseudonym, key: EventGroupKey, count: Int64) {
+        self.pseudonym = pseudonym
+        self.key = key
+        self.count = count
+    }
+}
+
+/// Counts events per (pseudonym, key) in memory, up to `capacity` distinct pairs: the caller drains
+/// the rows when `isFull` (or at the end) and goes on, so memory stays bounded whatever the store
+/// holds and a pair may come in several rows. Keys are interned: a pair costs one small table entry.
+public struct PseudonymGroupCounter: Sendable {
+    public let capacity: Int
+    private var keyIndex: [EventGroupKey: Int32] = [:]
+    private var keys: [EventGroupKey] = []
+    private var counts: [Pair: Int64] = [:]
+
+    private struct Pair: Hashable {
+        var high: UInt64
+        var low: UInt64
+        var key: Int32
+    }
+
+    public init(capacity: Int = 1 << 20) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+    }
+
+    public var isEmpty: Bool { counts.isEmpty }
+    public var isFull: Bool { counts.count >= capacity }
+
+    /// The interned index of `key`, to pass to `add(_:keyIndex:)`.
+    public mutating func index(of key: EventGroupKey) -> Int32 {
+        if let index = keyIndex[key] { return index }
+        let index = Int32(keys.count)
+        keys.append(key)
+        keyIndex[key] = index
+        return index
+    }
+
+    /// Counts one event of `pseudonym` in the group interned as `keyIndex`.
+    @inline(__always)
+    public mutating func add(_ pseudonym: Pseudonym, keyIndex: Int32) {
+        counts[Pair(high: pseudonym.high, low: pseudonym.low, key: keyIndex), default: 0] += 1
+    }
+
+    /// Counts one event of `pseudonym` in the group `key`.
+    public mutating func add(_ pseudonym: Pseudonym, key: EventGroupKey) {
+        add(pseudonym, keyIndex: index(of: key))
+    }
+
+    /// The counted rows (in no particular order), leaving the counter empty.
+    public mutating func drain() -> [PseudonymGroupCount] {
+        let rows = counts.map { pair, count in
+            PseudonymGroupCount(pseudonym: Pseudonym(high: pair.high, low: pair.low), key: keys[Int(pair.key)], count: count)
+        }
+        counts.removeAll(keepingCapacity: true)
+        return rows
+    }
+}
+
+extension EventStore {
+    /// The default `countEvents`: counted from `scan` (`EventCountRequest.count(scanning:)`).
+    public func countEvents(
+        _ request: EventCountRequest, _ body: @escaping @Sendable ([PseudonymGroupCount]) throws -> Void
+    ) async throws {
+        try await request.count(scanning: { filter, chunk in try await scan(filter, chunkSize: 65_536, chunk) }, body)
+    }
+}
+
+extension EventCountRequest {
+    /// The grouped count from a scan (`scan(filter, body)` reads as `EventStore.scan` does): what every
+    /// backend answers unless it counts closer to its data. Counts each chunk's events as they come,
+    /// handing the rows on whenever the counter holds `capacity` pairs, and at the end.
+    public func count(
+        scanning scan: (EventFilter, @escaping @Sendable ([StoredEvent]) throws -> Void) async throws -> Void,
+        capacity: Int = 1 << 20, _ body: @escaping @Sendable ([PseudonymGroupCount]) throws -> Void
+    ) async throws {
+        let counter = CounterBox(PseudonymGroupCounter(capacity: capacity))
+        try await scan(scanFilter) { chunk in
+            try counter.withLock { counter in
+                for event in chunk where admits(event) {
+                    guard let key = grouping.key(of: event) else { continue }
+                    counter.add(event.pseudonym, key: key)
+                    if counter.isFull { try body(counter.drain()) }
+                }
+            }
+        }
+        let rest = counter.withLock { $0.drain() }
+        if !rest.isEmpty { try body(rest) }
+    }
+}
+
+/// A counter shared with a scan's callbacks, which come one at a time.
+private final class CounterBox: Sendable {
+    private let counter: Mutex<PseudonymGroupCounter>
+    init(_ counter: PseudonymGroupCounter) { self.counter = Mutex(counter) }
+    func withLock<T: Sendable>(_ body: (inout PseudonymGroupCounter) throws -> T) rethrows -> T { try counter.withLock { try body(&$0) } }
+}
