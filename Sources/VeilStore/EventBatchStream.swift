@@ -146,6 +146,17 @@ public final class EventBatchStream: AsyncSequence, Sendable {
         }
     }
 
+    /// The next batch if one waits now, without suspending; nil when none does (the end, or the error
+    /// the producer finished with, is left for `next`). For an async reader that gathers what is ready.
+    public func nextIfWaiting() -> EventBatchWrite? {
+        let (batch, producers) = state.withLock { state -> (EventBatchWrite?, [CheckedContinuation<Void, Never>]) in
+            guard state.waiting > 0, case .success(let batch?)? = state.take() else { return (nil, []) }
+            return (batch, state.producersWithRoom())
+        }
+        for producer in producers { producer.resume() }
+        return batch
+    }
+
     /// The next batch, suspending until there is one; nil at the end.
     public func next() async throws -> EventBatchWrite? {
         try await withCheckedThrowingContinuation { continuation in

@@ -31,6 +31,12 @@ import VeilStore
 ///   the seq of its `budget.spend` audit record.
 /// - v3: `models` may be `revoked`, with `revoked_by`, `revoke_note`, `revoked_ms`; v4: `models.trainer`; v5:
 ///   `models.quality_override`; v6: `models.spend_id`.
+/// - v7: every text column that is a key, is indexed, or that reads compare, group or order (`event_ids`'
+///   key, `events`' id, type, item, category and query, the small tables' keys, `models.task`/`state`)
+///   is `COLLATE "C"`: compared byte by byte, as SQLite's BINARY does. In the database's default
+///   collation every comparison of the `event_ids` B-tree called `strcoll` (a libc locale other than
+///   C or POSIX, `C.UTF-8` included), the orders of `ORDER BY … name` depended on the cluster's
+///   locale, and an insert into `event_ids` cost about 10 % more backend CPU (measured, `docs/deploy.md`).
 /// - `key_set`: the fingerprint of the key set the database belongs to (one row).
 /// - `audit_records`: the audit chain, one row per record (`seq`, the exact line, its hash);
 ///   `audit_head`: one row, the chain head (seq, hash), locked to append so that replicas share one
@@ -175,6 +181,28 @@ enum PostgresSchema {
             sql: """
                 ALTER TABLE models ADD COLUMN spend_id bigint;
                 """),
+        // Keys and compared text in byte order, whatever the cluster's locale (see the type's comment).
+        // Only `event_ids`' key index and the small tables' keys are rebuilt; `events`' columns have
+        // no index, so their change is the catalog's alone (partitions included).
+        Migration(
+            version: 7, name: "byte-order-text",
+            sql: """
+                ALTER TABLE event_ids ALTER COLUMN event_id TYPE text COLLATE "C";
+                ALTER TABLE events
+                    ALTER COLUMN event_id TYPE text COLLATE "C", ALTER COLUMN type TYPE text COLLATE "C",
+                    ALTER COLUMN item_id TYPE text COLLATE "C", ALTER COLUMN category TYPE text COLLATE "C",
+                    ALTER COLUMN query TYPE text COLLATE "C";
+                ALTER TABLE settings ALTER COLUMN key TYPE text COLLATE "C";
+                ALTER TABLE data_keys ALTER COLUMN id TYPE text COLLATE "C";
+                ALTER TABLE vault ALTER COLUMN data_key_id TYPE text COLLATE "C";
+                ALTER TABLE tokens ALTER COLUMN name TYPE text COLLATE "C";
+                ALTER TABLE models
+                    ALTER COLUMN id TYPE text COLLATE "C", ALTER COLUMN task TYPE text COLLATE "C",
+                    ALTER COLUMN state TYPE text COLLATE "C";
+                ALTER TABLE model_artifacts ALTER COLUMN id TYPE text COLLATE "C";
+                ALTER TABLE budget_ledgers ALTER COLUMN dataset TYPE text COLLATE "C";
+                ALTER TABLE budget_spends ALTER COLUMN dataset TYPE text COLLATE "C";
+                """),
     ]
 
     /// The schema version this binary reads and writes.
@@ -183,8 +211,9 @@ enum PostgresSchema {
     /// The advisory lock key that serialises migrations across processes ("veil-mig").
     static let lockKey: Int64 = 0x7665_696C_2D6D_6967
 
-    /// Applies every migration the database lacks, in order, in one transaction; returns their versions.
-    static func migrate(_ database: VeilPostgresDatabase) async throws -> [Int] {
+    /// Applies every migration the database lacks up to `target` (tests stop at an older version), in
+    /// order, in one transaction; returns their versions.
+    static func migrate(_ database: VeilPostgresDatabase, through target: Int = latest) async throws -> [Int] {
         let logger = database.logger
         return try await database.withTransaction("migrate the schema") { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(\(lockKey))", logger: logger).drain()
@@ -200,7 +229,7 @@ enum PostgresSchema {
             let current = try await version(connection, logger: logger) ?? 0
             guard current <= latest else { throw newer(current, server: database.location.server) }
             var applied: [Int] = []
-            for migration in migrations where migration.version > current {
+            for migration in migrations where migration.version > current && migration.version <= target {
                 // The extended protocol takes one statement at a time.
                 for statement in migration.statements {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).drain()
