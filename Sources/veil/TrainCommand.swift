@@ -26,7 +26,7 @@ struct TrainCommand: AsyncParsableCommand {
             convolutions) of --hidden units; next_item needs one. For purchase, churn and \
             next_category the head also reads the feature-row aggregates, and each sequence ends with \
             a marker carrying the time from the last event to the cutoff, in the policy's \
-            sequences.time_to_cutoff_bounds_seconds buckets. Its item vocabulary is the policy's \
+            sequences.time_to_cutoff_bounds_seconds buckets. A sequence model's item vocabulary is the policy's \
             catalog.items_file, or else chosen by DP partition selection, paid inside the run's one \
             spend with --vocabulary-epsilon of it (default 10% of --epsilon), shown on the card. \
             --evaluation leave_last_out evaluates next_item as RecBole's leave-one-out: every user's \
