@@ -218,9 +218,11 @@ final class SQLiteEventStore: EventStore, IdentityVault {
         }
     }
 
+    /// Also gives back the writer's larger page cache of an import (`VeilDatabase.importCacheKiB`).
     func settle() async throws -> Double {
         let checkpointer = database.checkpointer
         let directory = database.directory
+        try await database.releaseImportCache()
         do {
             return try await BlockingIO.run { try checkpointer.checkpointNow() }
         } catch {
