@@ -43,6 +43,16 @@ enum BackendBenchmarks {
                 try await measure("postgres", database: url, events: count)
             }
         },
+        // HTTP ingest alone, through one replica into an empty store, on each backend: the gateway's line
+        // of `backends` without the imports before it, with the process's CPU-seconds per event (a loaded
+        // machine's wall-clock rate says little; PostgreSQL's backends are other processes, not counted).
+        Benchmark(name: "replica_ingest") {
+            try await onEachBackend("replica_ingest") {
+                try await httpIngestAlone("replica_ingest.sqlite", database: .sqlite)
+            } postgres: { url in
+                try await httpIngestAlone("replica_ingest.postgres", database: url)
+            }
+        },
         // Reservations alone, without the imports and HTTP ingest before them: on PostgreSQL through one
         // replica, then through three (the ledger then holds the first run's spends).
         Benchmark(name: "ledger.reserve") {
@@ -194,6 +204,22 @@ enum BackendBenchmarks {
             }
             return Double(replicas.count * httpBatches * GatewayBenchmarks.eventsPerBatch) / seconds
         }
+    }
+
+    /// `httpIngest` through one replica of a fresh deployment on `database`: events/s, and the process's
+    /// CPU microseconds per event over the whole run (building the bodies, the warm-up, client and gateway).
+    static func httpIngestAlone(_ name: String, database: DatabaseURL) async throws -> [BenchResult] {
+        let deployment = try await BenchDeployment.make(databaseURL: database)
+        defer { deployment.remove() }
+        let token = try await deployment.context.tokens.issue(name: "bench", role: .ingest, actor: "bench").token
+        let cpuBefore = Stopwatch.cpuSeconds()
+        let rate = try await httpIngest(through: [deployment.context], token: token, firstBatch: 0)
+        let cpu = Stopwatch.cpuSeconds() - cpuBefore
+        let events = Double((5 + httpBatches) * GatewayBenchmarks.eventsPerBatch)
+        return [
+            BenchResult(name: "\(name).events_per_s", value: rate, unit: "events/s"),
+            BenchResult(name: "\(name).process_cpu_per_event", value: cpu / events * 1e6, unit: "us"),
+        ]
     }
 
     /// Runs one gateway per replica, hands `body` their ports.

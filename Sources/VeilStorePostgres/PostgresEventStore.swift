@@ -13,10 +13,15 @@ import VeilStore
 /// then one `unnest` insert of what `escrow` returns), with ON CONFLICT DO NOTHING: another replica
 /// may create the same row at the same moment, and both hold the same identity.
 ///
-/// Concurrent batches are group-committed (`GroupCommitQueue`, up to `maxGroupEvents` events): those
-/// that arrive while a group's transaction runs wait and share the next one. In it the group is one
-/// unit, its batches in arrival order (a repeated `event_id` is a duplicate in the later batch, as
-/// with one transaction per batch), then the batches' `ingest.batch` records are sealed one after another
+/// Concurrent batches are group-committed (`GroupCommitLanes`, up to `maxGroupEvents` events a group):
+/// those that arrive while a group's transaction runs share the next one, and up to `writeLanes` groups
+/// are written at once, each in a transaction on a connection of its own — while one group waits for
+/// its COMMIT's WAL flush or for the head's lock, the next does its claims and COPY (with one group at
+/// a time, one replica ingested 46k events/s over HTTP where three replicas together took 74k:
+/// `docs/deploy.md`). Two groups of one replica meet in the database as two replicas' groups do
+/// (below). In its transaction a group is one unit, its batches in arrival order (a repeated
+/// `event_id` is a duplicate in the later batch, as with one transaction per batch; between groups
+/// written at once, in whichever claimed it second), then the batches' `ingest.batch` records are sealed one after another
 /// under the chain head's lock (`PostgresAuditChain`) and stored with one statement, and one COMMIT
 /// makes them durable — each batch's result is returned only after it. The head's lock is held from
 /// sealing to the end of the COMMIT, so audited commits (groups, reservations) take turns; with one
@@ -30,11 +35,14 @@ final class PostgresEventStore: EventStore, IdentityVault {
     private let chain: PostgresAuditChain
     private let partitions: EventPartitions
     private let writer: PostgresBatchWriter
-    private let batches: GroupCommitQueue<EventBatchWrite, BatchCommit>
+    private let batches: GroupCommitLanes<EventBatchWrite, BatchCommit>
     let scanner: PostgresSnapshotScan
 
     /// A group of batches stops growing at this many events.
     static let maxGroupEvents = 50_000
+
+    /// Groups of batches written at once by one store (one replica), each on its own connection.
+    static let writeLanes = 2
 
     init(chain: PostgresAuditChain) {
         let partitions = EventPartitions(database: chain.database)
@@ -43,7 +51,9 @@ final class PostgresEventStore: EventStore, IdentityVault {
         self.partitions = partitions
         self.writer = writer
         scanner = PostgresSnapshotScan(database: chain.database)
-        batches = GroupCommitQueue(weight: { $0.events.count }, maxWeight: PostgresEventStore.maxGroupEvents) { group in
+        batches = GroupCommitLanes(
+            lanes: PostgresEventStore.writeLanes, weight: { $0.events.count }, maxWeight: PostgresEventStore.maxGroupEvents
+        ) { group in
             try await PostgresEventStore.write(group, chain: chain, writer: writer, partitions: partitions)
         }
     }

@@ -160,4 +160,51 @@ struct PostgresEventStoreTests {
             try await group.waitForAll()
         }
     }
+
+    /// A store writes two groups at once (`writeLanes`): a batch whose `event_id` another transaction
+    /// holds waits for that transaction, and a batch sent meanwhile commits on the second lane instead of
+    /// queueing behind it. (With one group at a time, the second `commit` waited for the first.)
+    @Test func aBatchCommitsWhileAnotherWaitsForAnIDHeldElsewhere() async throws {
+        let database = try await PostgresTestDatabase.migrated()
+        defer { database.close() }
+        let store = Self.store(database)
+        _ = try await store.commit(Self.batch([Self.event("warm", user: 1, at: Self.start)]))
+        let (held, holding) = AsyncStream.makeStream(of: Void.self)
+        let release = Gate()
+        struct RolledBack: Error {}
+        let holder = Task {
+            _ = try? await database.withTransaction("hold an event id") { connection -> Bool in
+                try await connection.query("INSERT INTO event_ids (event_id) VALUES ('held')", logger: database.logger).drain()
+                holding.yield()
+                await release.wait()
+                throw RolledBack()
+            }
+        }
+        var heldSignals = held.makeAsyncIterator()
+        await heldSignals.next()
+        async let waiting = store.commit(Self.batch([Self.event("held", user: 1, at: Self.start + 1)]))
+        try await Self.untilABackendWaitsForALock(database)
+        let second = try await store.commit(Self.batch([Self.event("free", user: 2, at: Self.start + 2)]))
+        #expect(second == BatchCommit(inserted: 1, duplicates: 0, newIdentities: 1))
+        release.open()
+        await holder.value
+        #expect(try await waiting == BatchCommit(inserted: 1, duplicates: 0, newIdentities: 0), "the holder rolled back")
+        #expect(try await store.eventCount() == 3)
+    }
+
+    /// Returns once some backend of `database`'s database waits for a lock (polls `pg_stat_activity`).
+    static func untilABackendWaitsForALock(_ database: VeilPostgresDatabase) async throws {
+        while true {
+            let waiting = try await database.withConnection("look for a waiting backend") { connection in
+                var count = 0
+                for try await value in try await connection.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    logger: database.logger
+                ).decode(Int.self) { count = value }
+                return count
+            }
+            if waiting > 0 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
 }
