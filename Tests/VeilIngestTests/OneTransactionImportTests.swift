@@ -199,18 +199,26 @@ import VeilTestSupport
         let fixture = try Fixture()
         let path = try fixture.file("events.ndjson", Self.lines(9_000, users: 60).joined(separator: "\n") + "\n")
         let store = CountingImportStore(base: fixture.store)
-        var options = ImportOptions()
-        options.batchSize = 2_000
-        options.inBatches = true
-        let service = IngestService(store: store, keys: fixture.keys, policy: fixture.policy, clock: .fixed(Fixture.now))
-        let report = try await EventImporter(service: service, options: options).importFile(path, actor: "cli")
+        let importer = try inBatches(fixture, store: store, batchSize: 2_000)
+        let report = try await importer.importFile(path, actor: "cli")
         #expect(report.stored && report.accepted == 9_000)
         #expect(store.recorded == [2_000, 2_000, 2_000, 2_000, 1_000], "under the 2,000,000 limit, yet in transactions of 2,000")
         #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.count == 5)
 
         let bad = try fixture.file("bad.ndjson", (Self.lines(9_000, users: 60, prefix: "b") + [eventLine(id: "x", type: "nope")]).joined(separator: "\n"))
-        let refused = try await EventImporter(service: service, options: options).importFile(bad, actor: "cli")
+        let refused = try await importer.importFile(bad, actor: "cli")
         #expect(!refused.stored && refused.rejected == 1 && store.recorded.count == 5, "the invalid file wrote nothing")
+    }
+
+    /// An importer storing every file in transactions of `batchSize` (`--batch-size` given), on up
+    /// to `connections` at once (nil: the default the store allows).
+    func inBatches(_ fixture: Fixture, store: some EventStore, batchSize: Int, connections: Int? = nil) throws -> EventImporter {
+        var options = ImportOptions()
+        options.batchSize = batchSize
+        options.inBatches = true
+        options.writeConnections = connections
+        let service = IngestService(store: store, keys: fixture.keys, policy: fixture.policy, clock: .fixed(Fixture.now))
+        return try EventImporter(service: service, options: options)
     }
 
     /// A store that takes three transactions of an import at once (`maxWriteConnections`, as PostgreSQL
@@ -219,21 +227,14 @@ import VeilTestSupport
     @Test func aTransactionFailingAmongSeveralOpenStopsTheImportAndImportingAgainCompletesIt() async throws {
         let fixture = try Fixture()
         let path = try fixture.file("events.ndjson", Self.lines(12_000, users: 60).joined(separator: "\n") + "\n")
-        let store = FailingThirdTransactionStore(base: fixture.store)
-        var options = ImportOptions()
-        options.batchSize = 1_000
-        options.inBatches = true
-        options.writeConnections = 3
-        let service = IngestService(store: store, keys: fixture.keys, policy: fixture.policy, clock: .fixed(Fixture.now))
-        await #expect(throws: VeilError.self) { try await EventImporter(service: service, options: options).importFile(path, actor: "cli") }
+        let failing = try inBatches(fixture, store: FailingThirdTransactionStore(base: fixture.store), batchSize: 1_000, connections: 3)
+        await #expect(throws: VeilError.self) { try await failing.importFile(path, actor: "cli") }
         let stored = try await fixture.store.eventCount()
         let records = try await fixture.auditEntries().filter { $0.action == "ingest.batch" }
         #expect(stored % 1_000 == 0 && stored < 12_000, "whole transactions: \(stored)")
         #expect(records.count == stored / 1_000 && records.allSatisfy { $0.details["accepted"] == .int(1_000) })
 
-        options.writeConnections = nil
-        let again = try await EventImporter(service: IngestService(
-            store: fixture.store, keys: fixture.keys, policy: fixture.policy, clock: .fixed(Fixture.now)), options: options).importFile(path, actor: "cli")
+        let again = try await inBatches(fixture, store: fixture.store, batchSize: 1_000).importFile(path, actor: "cli")
         #expect(again.accepted == 12_000 - stored && again.duplicates == stored)
         #expect(try await fixture.store.eventCount() == 12_000)
     }
