@@ -97,6 +97,12 @@ final class PostgresEventStore: EventStore, IdentityVault {
     /// few hand-off batches passed the 48 COPY claims of a transaction within 200,000 events and cost
     /// half as much backend CPU again. Then the import's record is sealed and the transaction commits.
     /// Other writers go on meanwhile; a batch resending an id the import holds waits for the import's end.
+    ///
+    /// A stream that does not show progress (one transaction of an import in batches, several open
+    /// at once) gathers its first unit like the others, so a transaction of up to `unitEvents` events
+    /// is one unit: it takes ids, data keys, vault rows and the head in that one order, and two such
+    /// transactions never wait for each other in a circle (with two units each, a repeated `event_id`
+    /// could make them: one holding a vault row of its first unit and claiming ids of its second).
     func commitAll(
         _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
         audit: @escaping @Sendable (BatchCommit) -> AuditDraft
@@ -111,7 +117,11 @@ final class PostgresEventStore: EventStore, IdentityVault {
                     var events = batch.events.count
                     while events < PostgresBatchWriter.unitEvents {
                         let next: EventBatchWrite?
-                        if units == 0 { next = batches.nextIfWaiting() } else { next = try await Self.producing({ try await iterator.next() }) }
+                        if units == 0 && batches.showsProgress {
+                            next = batches.nextIfWaiting()
+                        } else {
+                            next = try await Self.producing({ try await iterator.next() })
+                        }
                         guard let next else { break }
                         unit.append(next)
                         events += next.events.count

@@ -411,7 +411,7 @@ public struct EventImporter: Sendable {
         }
 
         init(service: IngestService, actor: String) {
-            let batches = EventBatchStream()
+            let batches = EventBatchStream(showsProgress: false)
             let failure = Failure()
             self.batches = batches
             self.failure = failure
