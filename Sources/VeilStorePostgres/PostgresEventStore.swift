@@ -44,6 +44,11 @@ final class PostgresEventStore: EventStore, IdentityVault {
     /// Groups of batches written at once by one store (one replica), each on its own connection.
     static let writeLanes = 2
 
+    /// An import in batches commits on up to this many connections at once: one connection's backend
+    /// spends about 8 µs of CPU per event (`docs/deploy.md`), so one connection cannot pass about
+    /// 120,000 events/s; the pool has 20.
+    var maxWriteConnections: Int { 4 }
+
     init(chain: PostgresAuditChain) {
         let partitions = EventPartitions(database: chain.database)
         let writer = PostgresBatchWriter(logger: chain.database.logger)
@@ -102,6 +107,12 @@ final class PostgresEventStore: EventStore, IdentityVault {
     /// few hand-off batches passed the 48 COPY claims of a transaction within 200,000 events and cost
     /// half as much backend CPU again. Then the import's record is sealed and the transaction commits.
     /// Other writers go on meanwhile; a batch resending an id the import holds waits for the import's end.
+    ///
+    /// A stream that does not show progress (one transaction of an import in batches, several open
+    /// at once) gathers its first unit like the others, so a transaction of up to `unitEvents` events
+    /// is one unit: it takes ids, data keys, vault rows and the head in that one order, and two such
+    /// transactions never wait for each other in a circle (with two units each, a repeated `event_id`
+    /// could make them: one holding a vault row of its first unit and claiming ids of its second).
     func commitAll(
         _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
         audit: @escaping @Sendable (BatchCommit) -> AuditDraft
@@ -116,7 +127,11 @@ final class PostgresEventStore: EventStore, IdentityVault {
                     var events = batch.events.count
                     while events < PostgresBatchWriter.unitEvents {
                         let next: EventBatchWrite?
-                        if units == 0 { next = batches.nextIfWaiting() } else { next = try await Self.producing({ try await iterator.next() }) }
+                        if units == 0 && batches.showsProgress {
+                            next = batches.nextIfWaiting()
+                        } else {
+                            next = try await Self.producing({ try await iterator.next() })
+                        }
                         guard let next else { break }
                         unit.append(next)
                         events += next.events.count
@@ -439,13 +454,16 @@ final class EventPartitions: Sendable {
                 logger: logger)
             var days: [Int64] = []
             for try await name in rows.decode(String.self) {
-                if name.hasPrefix("events_dm"), let day = Int64(name.dropFirst(9)) {
-                    days.append(-day)
-                } else if name.hasPrefix("events_d"), let day = Int64(name.dropFirst(8)) {
-                    days.append(day)
-                }
+                if let day = Self.day(ofTable: name) { days.append(day) }
             }
             return days
         }
+    }
+
+    /// The day of partition `table` (`tableName(day:)` read back), nil for another name.
+    static func day(ofTable table: String) -> Int64? {
+        if table.hasPrefix("events_dm"), let day = Int64(table.dropFirst(9)) { return -day }
+        if table.hasPrefix("events_d"), let day = Int64(table.dropFirst(8)) { return day }
+        return nil
     }
 }
