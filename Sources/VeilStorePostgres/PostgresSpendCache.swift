@@ -91,16 +91,21 @@ final class PostgresSpendCache: Sendable {
         var holds = false
         var newer = Ledger(spends: [], lastRecordHash: nil)
 
-        /// `before` sees each row's cells first (the columns before `firstCell`).
+        /// `before` sees the first row's cells (the columns before `firstCell`, the same on every row).
         init(
             _ rows: PostgresRowSequence, firstCell: Int, before: (PostgresRandomAccessRow) throws -> Void = { _ in }
         ) async throws {
+            var first = true
             for try await row in rows {
                 let cells = row.makeRandomAccess()
-                try before(cells)
-                policy = try cells[firstCell].decode(String?.self)
-                ids = try cells[firstCell + 1].decode([Int64].self).sorted()
-                holds = try cells[firstCell + 2].decode(Bool.self)
+                if first {
+                    // The same on every row: decoded once (the ids on every row cost O(rows × ids) before).
+                    try before(cells)
+                    policy = try cells[firstCell].decode(String?.self)
+                    ids = try cells[firstCell + 1].decode([Int64].self).sorted()
+                    holds = try cells[firstCell + 2].decode(Bool.self)
+                    first = false
+                }
                 if let (spend, hash) = try PostgresLedgerStore.spend(in: cells, at: firstCell + 3) { newer.append(spend, recordHash: hash) }
             }
         }
