@@ -37,6 +37,8 @@ import VeilStore
 ///   collation every comparison of the `event_ids` B-tree called `strcoll` (a libc locale other than
 ///   C or POSIX, `C.UTF-8` included), the orders of `ORDER BY … name` depended on the cluster's
 ///   locale, and an insert into `event_ids` cost about 10 % more backend CPU (measured, `docs/deploy.md`).
+/// - v8: the functions `veil_ledger_read` and `veil_reservation_read`: a reservation group's locks
+///   and its read in one round trip (`PostgresSpendCache`).
 /// - `key_set`: the fingerprint of the key set the database belongs to (one row).
 /// - `audit_records`: the audit chain, one row per record (`seq`, the exact line, its hash);
 ///   `audit_head`: one row, the chain head (seq, hash), locked to append so that replicas share one
