@@ -72,7 +72,9 @@ final class PostgresSpendCache: Sendable {
                 \(anchor.seq), \(Data(anchor.hash)))
             """, logger: logger)
         var head: (seq: Int64?, hash: Data?)?
-        let read = try await Read(rows, firstCell: 2) { cells in head = (try cells[0].decode(Int64?.self), try cells[1].decode(Data?.self)) }
+        let read = try await Read(rows, firstCell: 2) { cells in
+            head = (try cells[0].decode(Int64?.self), try cells[1].decode(Data?.self))
+        }
         guard let head else { return nil }
         guard let seq = head.seq, let hash = head.hash else {
             throw VeilError(.integrity, field: "audit_head", "the audit chain's head row is missing; the database is damaged")
