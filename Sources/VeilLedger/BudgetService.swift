@@ -75,6 +75,8 @@ public final class BudgetService: Sendable {
     private let audit: any AuditRecording
     /// The policy's accountant with its default parameters.
     private let method: AccountingMethod
+    /// `method` as every `budget.spend` and `budget.refuse` record names it (made once).
+    private let accountantJSON: JSONValue
     /// Keeps the composition a reservation's decision needs between decisions (internal for tests).
     let composition: LedgerComposition
     private let clock: WallClock
@@ -93,6 +95,7 @@ public final class BudgetService: Sendable {
         self.store = store
         self.audit = audit
         method = AccountingMethod(policy.privacy.accountant)
+        accountantJSON = Self.json(method)
         composition = LedgerComposition(
             method: method, cappedRoles: Set(policy.budget.perRole.keys), cappedPrincipals: Set(policy.budget.perPrincipal.keys),
             decode: Self.decode)
@@ -107,7 +110,10 @@ public final class BudgetService: Sendable {
         } catch {
             throw VeilError(.invalidInput, field: "mechanism.\(error.field ?? "")", error.message)
         }
+        // Everything a decision needs that does not depend on the ledger is made here, before the
+        // reservation waits for the ledger's lock: the decision runs under it.
         let mechanismJSON = try Self.encode(request.mechanism)
+        let mechanismValue = Self.jsonValue(encoded: mechanismJSON)
         let requestEpsilon = PrivacyAccountant.epsilon(composing: [request.mechanism], delta: budget.delta, method: method)
         do {
             if requestEpsilon > budget.maxEpsilonPerRequest {
@@ -134,9 +140,8 @@ public final class BudgetService: Sendable {
                     dataset: dataset, principal: request.principal, role: request.role.rawValue, purpose: request.purpose,
                     mechanism: mechanismJSON, epsilon: requestEpsilon, delta: budget.delta, cumulativeEpsilon: cumulative,
                     createdMillis: createdMillis)
-                return LedgerEntry(
-                    spend: spend,
-                    audit: AuditDraft(actor: request.principal, action: .budgetSpend, details: details(of: spend, request)))
+                let details = details(of: spend, mechanism: mechanismValue)
+                return LedgerEntry(spend: spend, audit: AuditDraft(actor: request.principal, action: .budgetSpend, details: details))
             }
             return BudgetReceipt(
                 spendID: spend.id ?? 0, epsilon: spend.epsilon, delta: spend.delta,
@@ -216,18 +221,19 @@ public final class BudgetService: Sendable {
         let details: [String: JSONValue] = [
             "dataset": .string(dataset), "principal": .string(request.principal), "role": .string(request.role.rawValue),
             "purpose": .string(request.purpose), "mechanism": Self.json(request.mechanism),
-            "accountant": Self.json(method), "requested_epsilon": .double(requestEpsilon), "delta": .double(budget.delta),
+            "accountant": accountantJSON, "requested_epsilon": .double(requestEpsilon), "delta": .double(budget.delta),
             "cap": .string(cap),
             "cap_epsilon": .double(capValue), "spent_epsilon": .double(spent), "remaining_epsilon": .double(remaining),
         ]
         return Refusal(error: VeilError(.budgetExceeded, field: cap, message), details: details)
     }
 
-    private func details(of spend: BudgetSpend, _ request: BudgetRequest) -> [String: JSONValue] {
+    /// The `budget.spend` record's details; `mechanism` is the request's mechanism as JSON.
+    private func details(of spend: BudgetSpend, mechanism: JSONValue) -> [String: JSONValue] {
         [
             "dataset": .string(spend.dataset), "principal": .string(spend.principal), "role": .string(spend.role),
-            "purpose": .string(spend.purpose), "mechanism": Self.json(request.mechanism),
-            "accountant": Self.json(method), "epsilon": .double(spend.epsilon), "delta": .double(spend.delta),
+            "purpose": .string(spend.purpose), "mechanism": mechanism,
+            "accountant": accountantJSON, "epsilon": .double(spend.epsilon), "delta": .double(spend.delta),
             "cumulative_epsilon": .double(spend.cumulativeEpsilon),
         ]
     }
@@ -250,7 +256,12 @@ public final class BudgetService: Sendable {
 
     /// A mechanism or an accountant as a JSON value for an audit record.
     package static func json(_ value: some Encodable) -> JSONValue {
-        (try? JSONDecoder().decode(JSONValue.self, from: Data(encode(value).utf8))) ?? .null
+        (try? encode(value)).map(jsonValue(encoded:)) ?? .null
+    }
+
+    /// The JSON value of text `encode` made.
+    private static func jsonValue(encoded text: String) -> JSONValue {
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .null
     }
 
     private static func format(_ value: Double) -> String { String(format: "%.4g", value) }

@@ -120,11 +120,27 @@ final class LedgerComposition: Sendable {
     /// The composition of `spends` (in order); see the type's contract.
     func composed(_ spends: [BudgetSpend]) throws -> Composed {
         try state.withLock { state in
-            var composed = state.composed ?? fresh(&state)
-            if !extends(spends, composed.keys) { composed = fresh(&state) }
-            composed.keys.reserveCapacity(spends.count)
-            for spend in spends[composed.keys.count...] {
-                let mechanism = try decode(spend.mechanism)
+            // Taken out of the state while it grows, so that appending to its keys does not copy them
+            // (a copy of every key per decision made each one cost O(ledger)); put back below.
+            var composed: Composed
+            // A kept composition `spends` does not extend: kept again if a mechanism cannot be read.
+            var unused: Composed?
+            switch state.composed.take() {
+            case let kept? where extends(spends, kept.keys): composed = kept
+            case let kept:
+                unused = kept
+                composed = fresh(&state)
+            }
+            let start = composed.keys.count
+            let mechanisms: [PrivacyMechanism]
+            do {
+                // All read before any is composed: a damaged one leaves the kept composition as it was.
+                mechanisms = try spends[start...].map { try decode($0.mechanism) }
+            } catch {
+                state.composed = unused ?? (start == 0 ? nil : composed)
+                throw error
+            }
+            for (spend, mechanism) in zip(spends[start...], mechanisms) {
                 if let candidate = state.candidate, candidate.generation == composed.generation, candidate.base == composed.keys.count,
                     candidate.mechanism == mechanism
                 {

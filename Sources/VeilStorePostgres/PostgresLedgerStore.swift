@@ -85,13 +85,14 @@ struct PostgresLedgerStore: LedgerStore {
         try warm(ledger.spends)
     }
 
-    /// One group of reservations in one transaction; see the type's contract. For one dataset five
-    /// round trips (there were eight), three of them under the locks: BEGIN; lock the ledger row and
-    /// then the head, in one statement; read the recorded policy, the group's spend ids and the spends
-    /// committed since this process last saw the ledger (`PostgresSpendCache`, its anchor checked by
-    /// the same statement), in one statement; decide and seal in memory in arrival order; store the
-    /// records, move the head and insert the spends, in one statement; COMMIT. The cache keeps the
-    /// ledger only after the COMMIT.
+    /// One group of reservations in one transaction; see the type's contract. For one dataset four
+    /// round trips (there were eight, then five), two of them under the locks after the locking one
+    /// returns: BEGIN; lock the ledger row and then the head, and read the recorded policy, the
+    /// group's spend ids and the spends committed since this process last saw the ledger
+    /// (`PostgresSpendCache`, its anchor checked as it reads), in one statement (the server function
+    /// `veil_reservation_read`, whose read is a statement of its own after the locks); decide and seal
+    /// in memory in arrival order; store the records, move the head and insert the spends, in one
+    /// statement; COMMIT. The cache keeps the ledger only after the COMMIT.
     private static func write(
         _ group: [LedgerReservation], chain: PostgresAuditChain, cache: PostgresSpendCache
     ) async throws -> [Result<BudgetSpend, any Error>] {
@@ -99,19 +100,28 @@ struct PostgresLedgerStore: LedgerStore {
         let (results, ledgers) = try await chain.audited("reserve privacy budget") { connection in
             let datasets = Set(group.map(\.dataset)).sorted()
             // The ledger rows' locks, then the head's, as every writer takes them. The recorded policy
-            // (and the spends) are read by the next statement, not the locking one: under READ
-            // COMMITTED a statement that waited for a row lock gets the locked rows' newest versions but
-            // reads every other table as of its start, so a `policy.load` that committed while it
-            // waited (it writes the setting, then takes the head) would be missed and a spend under the
-            // old policy's caps sealed after the new policy's record. A policy.load, sealed under the
-            // head too, committed before that read or is sealed after this group: the chain's order is
-            // the truth.
-            var head = try await lockLedgersAndHead(datasets, chain: chain, on: connection)
-            var ledgers: [String: PostgresSpendCache.Ledger] = [:]
-            let (first, recorded, fresh) = try await cache.read(
-                datasets[0], withPolicy: SettingKey.policyHash, spendIDs: group.count, on: connection, logger: logger)
-            var ids = fresh
-            ledgers[datasets[0]] = first
+            // (and the spends) are read by a statement that starts after both locks are held: under
+            // READ COMMITTED a statement that waited for a row lock gets the locked rows' newest
+            // versions but reads every other table as of its start, so a `policy.load` that committed
+            // while it waited (it writes the setting, then takes the head) would be missed and a spend
+            // under the old policy's caps sealed after the new policy's record. A policy.load, sealed
+            // under the head too, committed before that read or is sealed after this group: the
+            // chain's order is the truth.
+            var read = try await cache.lockAndRead(
+                datasets, withPolicy: SettingKey.policyHash, spendIDs: group.count, on: connection, logger: logger)
+            if read == nil {
+                // A dataset without a ledger row yet (its first reservation, or a database that lost it).
+                for dataset in datasets { try await ensureLedger(dataset, on: connection, logger: logger) }
+                read = try await cache.lockAndRead(
+                    datasets, withPolicy: SettingKey.policyHash, spendIDs: group.count, on: connection, logger: logger)
+            }
+            guard let read else {
+                throw VeilError(.internal, field: "budget_ledgers", "the ledger rows of \(datasets.count) dataset(s) could not be locked")
+            }
+            var head = read.head
+            var ids = read.ids
+            let recorded = read.policy
+            var ledgers: [String: PostgresSpendCache.Ledger] = [datasets[0]: read.ledger]
             for dataset in datasets.dropFirst() { ledgers[dataset] = try await cache.read(dataset, on: connection, logger: logger) }
             var results: [Result<BudgetSpend, any Error>] = []
             var stored: [BudgetSpend] = []
@@ -144,33 +154,6 @@ struct PostgresLedgerStore: LedgerStore {
         }
         for (dataset, ledger) in ledgers { cache.keep(ledger, dataset: dataset) }
         return results
-    }
-
-    /// Locks the ledger rows of `datasets` (in name order) and then the chain's head until the
-    /// transaction ends, in one statement, and returns the head. The ledger rows are locked by an
-    /// InitPlan, which the server runs to its end before the scan of `audit_head` returns (and locks)
-    /// its row, so the order is every writer's. A dataset without a ledger row yet (its first
-    /// reservation, or a database that lost it) makes the statement return nothing and lock no head:
-    /// the rows are created, then locked again.
-    private static func lockLedgersAndHead(_ datasets: [String], chain: PostgresAuditChain, on connection: PostgresConnection) async throws
-        -> AuditHead
-    {
-        let logger = chain.logger
-        for attempt in 0..<2 {
-            for try await (seq, hash) in try await connection.query(
-                """
-                SELECT h.seq, h.hash FROM audit_head h
-                WHERE (SELECT count(*) FROM (
-                    SELECT 1 FROM budget_ledgers WHERE dataset = ANY(\(datasets)) ORDER BY dataset FOR UPDATE) AS locked) = \(datasets.count)
-                FOR UPDATE OF h
-                """, logger: logger
-            ).decode((Int64, Data).self) {
-                return AuditHead(seq: UInt64(seq), hash: [UInt8](hash))
-            }
-            guard attempt == 0 else { break }
-            for dataset in datasets { try await ensureLedger(dataset, on: connection, logger: logger) }
-        }
-        throw VeilError(.integrity, field: "audit_head", "the audit chain's head row is missing; the database is damaged")
     }
 
     /// Stores a group's sealed records (consecutive, continuing the head, which the caller holds),

@@ -37,6 +37,8 @@ import VeilStore
 ///   collation every comparison of the `event_ids` B-tree called `strcoll` (a libc locale other than
 ///   C or POSIX, `C.UTF-8` included), the orders of `ORDER BY … name` depended on the cluster's
 ///   locale, and an insert into `event_ids` cost about 10 % more backend CPU (measured, `docs/deploy.md`).
+/// - v8: the functions `veil_ledger_read` and `veil_reservation_read`: a reservation group's locks
+///   and its read in one round trip (`PostgresSpendCache`).
 /// - `key_set`: the fingerprint of the key set the database belongs to (one row).
 /// - `audit_records`: the audit chain, one row per record (`seq`, the exact line, its hash);
 ///   `audit_head`: one row, the chain head (seq, hash), locked to append so that replicas share one
@@ -45,11 +47,21 @@ enum PostgresSchema {
     struct Migration: Sendable {
         let version: Int
         let name: String
-        let sql: String
+        /// The migration's statements, run in order.
+        let statements: [String]
 
-        /// The migration's statements (no statement of a migration holds `;` but at its end).
-        var statements: [String] {
-            sql.split(separator: ";").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        /// A migration whose `sql` holds no `;` but at the end of each statement.
+        init(version: Int, name: String, sql: String) {
+            self.init(
+                version: version, name: name,
+                statements: sql.split(separator: ";").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty })
+        }
+
+        /// A migration of statements given one by one (a function's body holds `;`).
+        init(version: Int, name: String, statements: [String]) {
+            self.version = version
+            self.name = name
+            self.statements = statements
         }
     }
 
@@ -203,7 +215,77 @@ enum PostgresSchema {
                 ALTER TABLE budget_ledgers ALTER COLUMN dataset TYPE text COLLATE "C";
                 ALTER TABLE budget_spends ALTER COLUMN dataset TYPE text COLLATE "C";
                 """),
+        // A reservation group's locks and its read in one round trip (see `PostgresSpendCache`).
+        Migration(version: 8, name: "reservation-read", statements: [ledgerRead, reservationRead]),
     ]
+
+    /// `veil_ledger_read(dataset, policy_key, ids, anchor_id, anchor_count, anchor_seq, anchor_hash)`:
+    /// what a reservation group reads once it holds the dataset's ledger row and the chain head (and
+    /// what a warm-up reads without them), in one statement — the setting `policy_key` (NULL when
+    /// unset), `ids` fresh spend ids from the spends' sequence, whether the kept list's anchor still
+    /// holds (the dataset has `anchor_count` rows up to `anchor_id`, and that row's record, seq
+    /// `anchor_seq`, has the hash `anchor_hash`), and the dataset's spends after `anchor_id` with
+    /// their records' hashes, in id order; one row with NULL spend columns when there are none.
+    /// VOLATILE (it takes ids): it reads as of its own start, never the caller's.
+    static let ledgerRead = """
+        CREATE FUNCTION veil_ledger_read(
+            p_dataset text, p_policy_key text, p_ids bigint,
+            p_anchor_id bigint, p_anchor_count bigint, p_anchor_seq bigint, p_anchor_hash bytea)
+        RETURNS TABLE (
+            policy_value text, spend_ids bigint[], anchor_holds boolean,
+            s_id bigint, s_dataset text, s_principal text, s_role text, s_purpose text, s_mechanism text,
+            s_epsilon double precision, s_delta double precision, s_cumulative_epsilon double precision,
+            s_created_ms bigint, s_audit_seq bigint, r_hash bytea)
+        LANGUAGE sql VOLATILE AS $$
+            SELECT hdr.policy, hdr.ids, hdr.holds,
+                s.id, s.dataset, s.principal, s.role, s.purpose, s.mechanism, s.epsilon, s.delta, s.cumulative_epsilon,
+                s.created_ms, s.audit_seq, r.hash
+            FROM (SELECT
+                (SELECT value FROM settings WHERE key = p_policy_key) AS policy,
+                ARRAY(SELECT nextval(pg_get_serial_sequence('budget_spends', 'id')) FROM generate_series(1, p_ids)) AS ids,
+                COALESCE((SELECT count(*) FROM budget_spends WHERE dataset = p_dataset AND id <= p_anchor_id) = p_anchor_count
+                    AND (SELECT r.hash FROM budget_spends s JOIN audit_records r ON r.seq = s.audit_seq
+                         WHERE s.id = p_anchor_id AND s.dataset = p_dataset AND s.audit_seq = p_anchor_seq) = p_anchor_hash,
+                    false) AS holds) AS hdr
+            LEFT JOIN (budget_spends s LEFT JOIN audit_records r ON r.seq = s.audit_seq)
+                ON s.dataset = p_dataset AND s.id > p_anchor_id
+            ORDER BY s.id
+        $$
+        """
+
+    /// `veil_reservation_read(datasets, dataset, policy_key, ids, anchor…)`: a reservation group's
+    /// locks and read in one round trip. Locks the ledger rows of `datasets` in name order, then the
+    /// chain head (every writer takes it last), each until the transaction ends; returns the head's
+    /// seq and hash followed by `veil_ledger_read` of `dataset`, or no row at all when a dataset has
+    /// no ledger row yet (nothing is locked then but the rows that exist; the caller creates them and
+    /// calls again). The read is a statement of its own that starts after both locks are held, so
+    /// under READ COMMITTED it sees every spend and `policy.load` committed before it — a statement
+    /// that waited for a lock would read the other tables as of its own start (4fa3f0e).
+    static let reservationRead = """
+        CREATE FUNCTION veil_reservation_read(
+            p_datasets text[], p_dataset text, p_policy_key text, p_ids bigint,
+            p_anchor_id bigint, p_anchor_count bigint, p_anchor_seq bigint, p_anchor_hash bytea)
+        RETURNS TABLE (
+            head_seq bigint, head_hash bytea, policy_value text, spend_ids bigint[], anchor_holds boolean,
+            s_id bigint, s_dataset text, s_principal text, s_role text, s_purpose text, s_mechanism text,
+            s_epsilon double precision, s_delta double precision, s_cumulative_epsilon double precision,
+            s_created_ms bigint, s_audit_seq bigint, r_hash bytea)
+        LANGUAGE plpgsql VOLATILE AS $$
+        DECLARE
+            locked bigint;
+            head_row audit_head%ROWTYPE;
+        BEGIN
+            PERFORM 1 FROM budget_ledgers l WHERE l.dataset = ANY(p_datasets) ORDER BY l.dataset FOR UPDATE;
+            GET DIAGNOSTICS locked = ROW_COUNT;
+            IF locked <> cardinality(p_datasets) THEN
+                RETURN;
+            END IF;
+            SELECT * INTO head_row FROM audit_head h FOR UPDATE;
+            RETURN QUERY SELECT head_row.seq, head_row.hash, r.*
+                FROM veil_ledger_read(p_dataset, p_policy_key, p_ids, p_anchor_id, p_anchor_count, p_anchor_seq, p_anchor_hash) r;
+        END
+        $$
+        """
 
     /// The schema version this binary reads and writes.
     static var latest: Int { migrations.last!.version }

@@ -19,9 +19,11 @@ import VeilStore
 /// the number of the dataset's rows up to the anchor's id must also equal the kept list's length (a
 /// row stored with an id of its own, `AuditChainStore.adopt`, would change it). Then only rows after
 /// the anchor's id are read. Otherwise (another database, a restore to before the anchor, a kept
-/// spend without a record) the whole ledger is read. `keep` is called only after the group's
-/// transaction committed, so nothing uncommitted is kept; a commit whose answer was lost leaves the
-/// list behind the database, and the next read fetches what it lacks.
+/// spend without a record) the whole ledger is read. A read takes the kept list out of the cache
+/// (the newer rows are appended to it in place); `keep` puts the group's ledger back only after the
+/// group's transaction committed, so nothing uncommitted is kept, and a group that fails leaves
+/// nothing kept (the next read is whole). A commit whose answer was lost leaves the list behind the
+/// database, and the next read fetches what it lacks.
 final class PostgresSpendCache: Sendable {
     /// A dataset's spends and the hash of its last spend's record.
     struct Ledger: Sendable {
@@ -42,74 +44,115 @@ final class PostgresSpendCache: Sendable {
     /// The dataset's spends, in id order (under its ledger row's lock; without it, as `warm` reads,
     /// the rows committed by then); see the type's contract.
     func read(_ dataset: String, on connection: PostgresConnection, logger: Logger) async throws -> Ledger {
-        try await read(dataset, withPolicy: SettingKey.policyHash, spendIDs: 0, on: connection, logger: logger).ledger
+        let anchor = Anchor(kept: kept.withLock { $0[dataset] })
+        let rows = try await connection.query(
+            """
+            SELECT * FROM veil_ledger_read(\(dataset), \(SettingKey.policyHash), \(0), \(anchor.id), \(anchor.count), \(anchor.seq),
+                \(Data(anchor.hash)))
+            """, logger: logger)
+        return try await ledger(dataset, anchor, try await Read(rows, firstCell: 0), connection, logger).ledger
     }
 
-    /// `read` in one statement with what a reservation group reads once it holds the dataset's ledger
-    /// row and the chain head: the setting `policyKey` (the recorded policy's hash, nil before any;
-    /// read by a statement that starts after the head's lock, see `PostgresLedgerStore`) and `count`
-    /// fresh spend ids in ascending order (from the table's sequence, under the ledger row's lock, so a
-    /// dataset's ids follow its decisions' order). The same statement checks the kept list's anchor
-    /// and reads the rows after it; only when the anchor no longer holds is the whole ledger read by
-    /// a second statement.
-    func read(_ dataset: String, withPolicy policyKey: String, spendIDs count: Int, on connection: PostgresConnection, logger: Logger)
-        async throws -> (ledger: Ledger, policy: String?, ids: [Int64])
-    {
-        let kept = kept.withLock { $0[dataset] }
-        let anchor = kept.flatMap(Anchor.init)
+    /// A reservation group's locks and reads in one statement (`veil_reservation_read`): locks the
+    /// ledger rows of `datasets` (in name order) and then the chain head until the transaction ends,
+    /// then reads — by a statement that starts after both locks are held (see `PostgresLedgerStore`)
+    /// — the head, the setting `policyKey` (the recorded policy's hash, nil before any), `count` fresh
+    /// spend ids in ascending order (taken under the ledger row's lock, so a dataset's ids follow its
+    /// decisions' order) and the spends of `datasets[0]` as `read` does. Nil, with only the existing
+    /// rows locked, when a dataset has no ledger row yet: create them, then call again. Only when the
+    /// kept list's anchor no longer holds is the whole ledger read, by a second statement.
+    func lockAndRead(
+        _ datasets: [String], withPolicy policyKey: String, spendIDs count: Int, on connection: PostgresConnection, logger: Logger
+    ) async throws -> (head: AuditHead, ledger: Ledger, policy: String?, ids: [Int64])? {
+        let dataset = datasets[0]
+        let anchor = Anchor(kept: kept.withLock { $0[dataset] })
+        let rows = try await connection.query(
+            """
+            SELECT * FROM veil_reservation_read(\(datasets), \(dataset), \(policyKey), \(count), \(anchor.id), \(anchor.count),
+                \(anchor.seq), \(Data(anchor.hash)))
+            """, logger: logger)
+        var head: (seq: Int64?, hash: Data?)?
+        let read = try await Read(rows, firstCell: 2) { cells in
+            head = (try cells[0].decode(Int64?.self), try cells[1].decode(Data?.self))
+        }
+        guard let head else { return nil }
+        guard let seq = head.seq, let hash = head.hash else {
+            throw VeilError(.integrity, field: "audit_head", "the audit chain's head row is missing; the database is damaged")
+        }
+        guard read.ids.count == count else {
+            throw VeilError(.internal, field: "budget_spends", "the server handed out \(read.ids.count) of \(count) spend ids")
+        }
+        let (ledger, policy) = try await self.ledger(dataset, anchor, read, connection, logger)
+        return (AuditHead(seq: UInt64(seq), hash: [UInt8](hash)), ledger, policy, read.ids)
+    }
+
+    /// What one call of `veil_ledger_read` returned, from cell `firstCell` of each row on.
+    private struct Read {
         var policy: String?
         var ids: [Int64] = []
         var holds = false
         var newer = Ledger(spends: [], lastRecordHash: nil)
-        for try await row in try await connection.query(
-            """
-            SELECT hdr.policy, hdr.ids, hdr.holds, \(unescaped: PostgresLedgerStore.spendColumns)
-            FROM (SELECT
-                (SELECT value FROM settings WHERE key = \(policyKey)) AS policy,
-                ARRAY(SELECT nextval(pg_get_serial_sequence('budget_spends', 'id')) FROM generate_series(1, \(count))) AS ids,
-                COALESCE((SELECT count(*) FROM budget_spends WHERE dataset = \(dataset) AND id <= \(anchor?.id ?? Int64.min))
-                    = \(anchor?.count ?? -1)
-                    AND (SELECT r.hash FROM budget_spends s JOIN audit_records r ON r.seq = s.audit_seq
-                         WHERE s.id = \(anchor?.id ?? Int64.min) AND s.dataset = \(dataset) AND s.audit_seq = \(anchor?.seq ?? -1))
-                    = \(Data(anchor?.hash ?? [])), false) AS holds) AS hdr
-            LEFT JOIN (budget_spends s LEFT JOIN audit_records r ON r.seq = s.audit_seq)
-                ON s.dataset = \(dataset) AND s.id > \(anchor?.id ?? Int64.min)
-            ORDER BY s.id
-            """, logger: logger
-        ) {
-            let cells = row.makeRandomAccess()
-            policy = try cells[0].decode(String?.self)
-            ids = try cells[1].decode([Int64].self).sorted()
-            holds = try cells[2].decode(Bool.self)
-            if let (spend, hash) = try PostgresLedgerStore.spend(in: cells, at: 3) { newer.append(spend, recordHash: hash) }
+
+        /// `before` sees the first row's cells (the columns before `firstCell`, the same on every row).
+        init(
+            _ rows: PostgresRowSequence, firstCell: Int, before: (PostgresRandomAccessRow) throws -> Void = { _ in }
+        ) async throws {
+            var first = true
+            for try await row in rows {
+                let cells = row.makeRandomAccess()
+                if first {
+                    // The same on every row: decoded once (the ids on every row cost O(rows × ids) before).
+                    try before(cells)
+                    policy = try cells[firstCell].decode(String?.self)
+                    ids = try cells[firstCell + 1].decode([Int64].self).sorted()
+                    holds = try cells[firstCell + 2].decode(Bool.self)
+                    first = false
+                }
+                if let (spend, hash) = try PostgresLedgerStore.spend(in: cells, at: firstCell + 3) { newer.append(spend, recordHash: hash) }
+            }
         }
-        guard ids.count == count else {
-            throw VeilError(.internal, field: "budget_spends", "the server handed out \(ids.count) of \(count) spend ids")
-        }
-        guard let kept, anchor != nil, holds else {
+    }
+
+    /// The dataset's ledger from a read against `anchor`: the kept list and the newer rows when the
+    /// anchor holds, the rows read when nothing was kept (they are the whole ledger), else the whole
+    /// ledger read again; and the policy read.
+    private func ledger(_ dataset: String, _ anchor: Anchor, _ read: Read, _ connection: PostgresConnection, _ logger: Logger)
+        async throws -> (ledger: Ledger, policy: String?)
+    {
+        // The kept list is taken out of the cache, so that the newer rows are appended to it in place
+        // (adding them to a copy cost O(ledger) per group); the group keeps it again after its COMMIT.
+        guard anchor.isSet, read.holds, var ledger = kept.withLock({ $0.removeValue(forKey: dataset) }), Anchor(kept: ledger) == anchor
+        else {
             // Nothing kept: the statement read the whole ledger. A kept list that no longer holds: read it whole.
             fullReads.withLock { $0 += 1 }
-            if anchor == nil { return (newer, policy, ids) }
-            return (try await rows(dataset, after: nil, connection, logger), policy, ids)
+            if !anchor.isSet { return (read.newer, read.policy) }
+            return (try await rows(dataset, after: nil, connection, logger), read.policy)
         }
-        return (
-            Ledger(spends: kept.spends + newer.spends, lastRecordHash: newer.spends.isEmpty ? kept.lastRecordHash : newer.lastRecordHash),
-            policy, ids
-        )
+        if !read.newer.spends.isEmpty {
+            ledger.spends.append(contentsOf: read.newer.spends)
+            ledger.lastRecordHash = read.newer.lastRecordHash
+        }
+        return (ledger, read.policy)
     }
 
     /// What the kept list of a dataset is checked against: its last spend's id, record seq and record
-    /// hash, and its length.
-    private struct Anchor {
+    /// hash, and its length; none of them when nothing usable is kept (a kept list whose last spend
+    /// has no record is not used).
+    private struct Anchor: Equatable {
+        /// Whether there is a kept list to use.
+        let isSet: Bool
         let id: Int64
         let seq: Int64
         let hash: [UInt8]
         let count: Int
 
-        init?(_ ledger: Ledger) {
-            guard let last = ledger.spends.last, let id = last.id, let seq = last.auditSeq, let hash = ledger.lastRecordHash else {
-                return nil
+        init(kept ledger: Ledger?) {
+            guard let ledger, let last = ledger.spends.last, let id = last.id, let seq = last.auditSeq, let hash = ledger.lastRecordHash
+            else {
+                (isSet, id, seq, hash, count) = (false, Int64.min, -1, [], -1)
+                return
             }
+            isSet = true
             self.id = id
             self.seq = Int64(clamping: seq)
             self.hash = hash

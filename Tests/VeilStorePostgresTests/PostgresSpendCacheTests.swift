@@ -91,6 +91,43 @@ struct PostgresSpendCacheTests {
         #expect(a.spendCache.wholeLedgerReads == 2)
     }
 
+    /// A group whose transaction fails after its read — its first record collides with one already
+    /// stored at the seq it seals — stores nothing, neither a spend nor a record, and keeps nothing:
+    /// the group appends its spends to the kept list it took out of the cache, so keeping that list
+    /// would hand the next decision a spend that was never stored. The next group reads the ledger
+    /// whole and its decision sees exactly the committed rows.
+    @Test func aGroupThatFailsAfterItsReadKeepsNothing() async throws {
+        let (a, _, databases) = try await Self.replicas()
+        defer { for database in databases { database.close() } }
+        for index in 0..<3 { _ = try await Self.reserve(a, "kept \(index)") }
+        #expect(a.spendCache.wholeLedgerReads == 1)
+        let database = databases[0]
+        try await database.withConnection("plant a record at the next seq") { connection in
+            try await connection.query(
+                "INSERT INTO audit_records (seq, line, hash) SELECT seq + 1, 'planted', hash FROM audit_head", logger: database.logger
+            ).drain()
+        }
+        let before = try await Self.rows(a)
+        await #expect(throws: (any Error).self) { _ = try await Self.reserve(a, "fails") }
+        #expect(try await Self.rows(a) == before)
+        let records = try await database.withConnection("count the records") { connection in
+            var count = 0
+            for try await value in try await connection.query("SELECT count(*)::int FROM audit_records", logger: database.logger)
+                .decode(Int.self)
+            {
+                count = value
+            }
+            return count
+        }
+        #expect(records == before.count + 1, "the spends' records and the planted one, nothing of the failed group")
+        try await database.withConnection("remove the planted record") { connection in
+            try await connection.query("DELETE FROM audit_records WHERE line = 'planted'", logger: database.logger).drain()
+        }
+        let (_, seen) = try await Self.reserve(a, "after the failure")
+        #expect(seen == before)
+        #expect(a.spendCache.wholeLedgerReads == 2)
+    }
+
     /// A replica warmed before it serves (`warm`, as `veil serve` does) reads the ledger whole once,
     /// outside the lock, hands it over in id order, and its first reservation then reads only the
     /// rows committed since — still seeing every one of them, including those the other replica
