@@ -150,12 +150,14 @@ if [[ " $TASKS " == *" next_item "* && -n "$SEQUENCE_MODELS" ]]; then
         def rrow(name; r): "| \(name) | \(r.recall | f) | \(r.ndcg | f) | \(r.mrr | f) | \(r.coverage | f) |";
         "| next_item model | Recall@10 | NDCG@10 | MRR@10 | coverage@10 |",
         "|---|---|---|---|---|",
-        (inputs |
+        # A row equal to one above is left out: where the selections of both models released the same items,
+        # their non-private runs rank the same items for the same users, and the baselines repeat.
+        (reduce (inputs |
             rrow(model + ", " + eps + ", \(.sequence.vocabulary.items) items (\(.sequence.vocabulary.source))"; .metrics.ranking),
             (if .is_private | not then
                 rrow("baseline: popularity"; .baselines.popularity.ranking),
                 rrow("baseline: transition"; .baselines.transition.ranking)
-            else empty end))
+            else empty end)) as $row ([]; if any(.[]; . == $row) then . else . + [$row] end) | .[])
     ' $(ordered_cards next_item)
 fi
 echo
