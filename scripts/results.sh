@@ -98,6 +98,18 @@ done
 echo "truth AUC (python3 scripts/synth_label_check.py)" >&2
 python3 scripts/synth_label_check.py "$OUT/events.ndjson" "$OUT/truth.csv" >"$OUT/truth.txt"
 
+# The cards of task $1 in the tables' order: the feature-row model at ε = 1 (PLD, then RDP) and ε = 4,
+# each sequence model at ε = 4, then the non-private runs, each followed by its baselines in the table.
+ordered_cards() {
+    local MODEL NAME NAMES=(eps1 eps1rdp eps4)
+    for MODEL in $SEQUENCE_MODELS; do NAMES+=("$MODEL-eps4"); done
+    NAMES+=(nonprivate)
+    for MODEL in $SEQUENCE_MODELS; do NAMES+=("$MODEL-nonprivate"); done
+    for NAME in "${NAMES[@]}"; do
+        if [[ -f "$OUT/cards/$1-$NAME.json" ]]; then echo "$OUT/cards/$1-$NAME.json"; fi
+    done
+}
+
 # The table: binary tasks, then next_category. Both tables format numbers and ε the same way.
 JQ_FORMAT='
     def f: if . == null then "–" else (. * 1000 | round / 1000 | tostring) end;
@@ -117,7 +129,7 @@ jq -rn "$JQ_FORMAT"'
             brow("baseline: base rate"; .baselines.base_rate.binary),
             brow("baseline: recency"; .baselines.recency.binary)
         else empty end))
-' $(ls "$OUT"/cards/purchase-*.json "$OUT"/cards/churn-*.json 2>/dev/null) </dev/null || true
+' $(ordered_cards purchase) $(ordered_cards churn) </dev/null
 if [[ " $TASKS " == *" next_category "* ]]; then
     echo
     jq -rn "$JQ_FORMAT"'
@@ -130,7 +142,7 @@ if [[ " $TASKS " == *" next_category "* ]]; then
                 mrow("baseline: base rate"; .baselines.base_rate.multiclass),
                 mrow("baseline: favourite category"; .baselines.favourite_category.multiclass)
             else empty end))
-    ' "$OUT"/cards/next_category-*.json
+    ' $(ordered_cards next_category)
 fi
 if [[ " $TASKS " == *" next_item "* && -n "$SEQUENCE_MODELS" ]]; then
     echo
@@ -138,13 +150,15 @@ if [[ " $TASKS " == *" next_item "* && -n "$SEQUENCE_MODELS" ]]; then
         def rrow(name; r): "| \(name) | \(r.recall | f) | \(r.ndcg | f) | \(r.mrr | f) | \(r.coverage | f) |";
         "| next_item model | Recall@10 | NDCG@10 | MRR@10 | coverage@10 |",
         "|---|---|---|---|---|",
-        (inputs |
+        # A row equal to one above is left out: where the selections of both models released the same items,
+        # their non-private runs rank the same items for the same users, and the baselines repeat.
+        (reduce (inputs |
             rrow(model + ", " + eps + ", \(.sequence.vocabulary.items) items (\(.sequence.vocabulary.source))"; .metrics.ranking),
             (if .is_private | not then
                 rrow("baseline: popularity"; .baselines.popularity.ranking),
                 rrow("baseline: transition"; .baselines.transition.ranking)
-            else empty end))
-    ' "$OUT"/cards/next_item-*.json
+            else empty end)) as $row ([]; if any(.[]; . == $row) then . else . + [$row] end) | .[])
+    ' $(ordered_cards next_item)
 fi
 echo
 jq -r '"cutoff \(.data_window.cutoff), horizon \(.data_window.horizon_days) d; \(.train_count) train / \(.holdout_count) holdout users; population \(.population); q = \(.sampling_rate), \(.steps) steps; evaluation share \(.privacy_split.evaluation_share)"' \
