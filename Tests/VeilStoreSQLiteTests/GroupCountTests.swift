@@ -40,6 +40,28 @@ import VeilStore
         }
     }
 
+    /// A text key is interned once, the first time its bytes are met, and found again from its bytes
+    /// alone: thousands of keys (the table grows), keys of equal length that differ in one byte, the
+    /// empty key, non-ASCII keys.
+    @Test func textKeysAreInternedOnceAndFoundFromTheirBytes() {
+        var index = TextKeyIndex()
+        var interned: [String] = []
+        let keys = (0..<3_000).map { "sku-\($0)" } + ["", "Bücher ✓", "sku-1 ", "sku-0", "abc", "abd"]
+        for round in 0..<2 {
+            for (position, key) in keys.enumerated() {
+                let found = Array(key.utf8).withUnsafeBufferPointer { text in
+                    index.index(of: text) { name in
+                        interned.append(name)
+                        return Int32(interned.count - 1)
+                    }
+                }
+                #expect(interned[Int(found)] == key, "round \(round), key \(position)")
+            }
+        }
+        // "sku-0" comes twice in the list: every distinct key once, in order of first sight.
+        #expect(interned == Array(keys.prefix(3_000)) + ["", "Bücher ✓", "sku-1 ", "abc", "abd"])
+    }
+
     static func totals(_ rows: [PseudonymGroupCount]) -> [String: Int64] {
         rows.reduce(into: [:]) { $0["\($1.pseudonym.hex) \($1.key)", default: 0] += $1.count }
     }
