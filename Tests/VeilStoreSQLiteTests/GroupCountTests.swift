@@ -40,6 +40,50 @@ import VeilStore
         }
     }
 
+    /// The counter's rows add up to the count of every (pseudonym, key): 5,000 users (its table grows)
+    /// with 1 to 20 keys each (beyond the 8 cells a user has, the rest go on in pairs), drained when full
+    /// and at the end; each drain holds at most `capacity` pairs and hands a user's cells out together.
+    @Test func theCounterAddsUpWithUsersBeyondTheirCellsAndDrainsWhenFull() {
+        var state: UInt64 = 5
+        func next() -> UInt64 {  // splitmix64, fixed seed
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = (state ^ (state >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        var counter = PseudonymGroupCounter(capacity: 10_000)
+        var expected: [String: Int64] = [:]
+        var counted: [PseudonymGroupCount] = []
+        var drains = 0
+        for _ in 0..<200_000 {
+            let user = next() % 5_000
+            let key = EventGroupKey.number(Int64(next() % (1 + user % 20)))
+            let pseudonym = Pseudonym(high: user / 7, low: user)
+            counter.add(pseudonym, key: key)
+            expected["\(pseudonym.hex) \(key)", default: 0] += 1
+            if counter.isFull {
+                let rows = counter.drain()
+                #expect(rows.count > 0 && rows.count <= 10_000)
+                #expect(counter.isEmpty && !counter.isFull)
+                counted += rows
+                drains += 1
+            }
+        }
+        let rest = counter.drain()
+        // A user's rows from its cells (its first 8 keys) come out together.
+        var positions: [Pseudonym: [Int]] = [:]
+        for (position, row) in rest.enumerated() { positions[row.pseudonym, default: []].append(position) }
+        #expect(positions.count > 1_000)
+        for (pseudonym, at) in positions {
+            let cells = at.prefix(PseudonymGroupCounter.cellsPerUser)
+            #expect(cells.last! - cells.first! + 1 == cells.count, "\(pseudonym.hex)")
+        }
+        counted += rest
+        #expect(drains > 0)
+        #expect(counter.isEmpty)
+        #expect(Self.totals(counted) == expected)
+    }
+
     /// A text key is interned once, the first time its bytes are met, and found again from its bytes
     /// alone: thousands of keys (the table grows), keys of equal length that differ in one byte, the
     /// empty key, non-ASCII keys.
