@@ -37,7 +37,7 @@ struct Pair: Hashable { var high: UInt64; var low: UInt64; var key: Int32 }
 /// The per-user layout: an entry per pseudonym (linear probing, load ≤ ½) and 8 (key, count) cells per
 /// user; further keys in a dictionary of pairs.
 struct PerUser {
-    struct Entry { var high: UInt64 = 0; var low: UInt64 = 0; var index: Int64 = -1 }
+    struct Entry { var high: UInt64 = 0; var low: UInt64 = 0; var index: Int64 = -1; var padding: UInt64 = 0 }  // 32 bytes, as PseudonymTable's
     struct Cell { var key: Int32 = -1; var count: UInt32 = 0 }
     var entries = [Entry](repeating: Entry(), count: 1 << 10)
     var cells: [Cell] = []

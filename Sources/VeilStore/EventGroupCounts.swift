@@ -140,13 +140,13 @@ public struct PseudonymGroupCount: Sendable, Hashable {
 /// the rows when `isFull` (or at the end) and goes on, so memory stays bounded whatever the store
 /// holds and a pair may come in several rows. Keys are interned.
 ///
-/// Laid out per user, not per pair: an open-addressing table gives each pseudonym one entry and a
-/// dense index, and each user has `cellsPerUser` (key, count) cells of 8 bytes in one array; a user's
+/// Laid out per user, not per pair: a `PseudonymTable` gives each pseudonym one entry and a dense
+/// index, and each user has `cellsPerUser` (key, count) cells of 8 bytes in one array; a user's
 /// keys beyond those go to a dictionary of pairs. A row costs a cheap hash of the pseudonym, a read of
 /// its table entry and one of its cells. The first counter was a dictionary of (pseudonym, key)
 /// pairs: at 10 M events in time order each reader holds every user in every category it saw
 /// (851,056 pairs, about 100 MB of hash table per reader), every row a SipHash and a cache miss; this
-/// layout takes about 120 bytes per user with up to 8 keys (13 MB at 106,382 users), and `drain`
+/// layout takes about 140 bytes per user with up to 8 keys (15 MB at 106,382 users), and `drain`
 /// hands a user's rows out together, so the bounder that takes them finds the user once
 /// (docs/queries.md).
 public struct PseudonymGroupCounter: Sendable {
@@ -156,22 +156,14 @@ public struct PseudonymGroupCounter: Sendable {
 
     private var keyIndex: [EventGroupKey: Int32] = [:]
     private var keys: [EventGroupKey] = []
-    /// Open addressing on the pseudonym (linear probing, load at most ½).
-    private var users: [UserEntry]
+    /// Each counted user's dense index.
+    private var users = PseudonymTable()
     /// `cellsPerUser` cells per user, by the user's dense index.
     private var cells: [Cell] = []
     /// Counts of users' keys beyond their cells (and of a cell's count beyond `UInt32.max`).
     private var overflow: [Pair: Int64] = [:]
-    private var userCount = 0
     /// Distinct (pseudonym, key) pairs held: cells in use plus overflow entries.
     private var pairs = 0
-
-    private struct UserEntry {
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        /// The user's dense index; −1: empty.
-        var index: Int64 = -1
-    }
 
     private struct Cell {
         /// The interned key; −1: unused (a user's used cells come first).
@@ -188,13 +180,13 @@ public struct PseudonymGroupCounter: Sendable {
     public init(capacity: Int = 1 << 20) {
         precondition(capacity > 0)
         self.capacity = capacity
-        users = [UserEntry](repeating: UserEntry(), count: 1 << 10)
     }
 
     public var isEmpty: Bool { pairs == 0 }
     /// Whether it holds `capacity` pairs, or users whose cells could hold that many: its memory is
-    /// then at most about 14 bytes per unit of capacity (8 in cells, 6 of table) and the overflow's pairs.
-    public var isFull: Bool { pairs >= capacity || userCount * Self.cellsPerUser >= capacity }
+    /// then at most about 24 bytes per unit of capacity (8 in cells, up to 16 of table) and the
+    /// overflow's pairs.
+    public var isFull: Bool { pairs >= capacity || users.count * Self.cellsPerUser >= capacity }
 
     /// The interned index of `key`, to pass to `add(_:keyIndex:)`.
     public mutating func index(of key: EventGroupKey) -> Int32 {
@@ -244,9 +236,8 @@ public struct PseudonymGroupCounter: Sendable {
     public mutating func drain() -> [PseudonymGroupCount] {
         var rows: [PseudonymGroupCount] = []
         rows.reserveCapacity(pairs)
-        for entry in users where entry.index >= 0 {
-            let pseudonym = Pseudonym(high: entry.high, low: entry.low)
-            let base = Int(entry.index) * Self.cellsPerUser
+        users.forEach { pseudonym, user in
+            let base = user * Self.cellsPerUser
             for cell in cells[base..<(base + Self.cellsPerUser)] {
                 guard cell.key >= 0 else { break }
                 rows.append(PseudonymGroupCount(pseudonym: pseudonym, key: keys[Int(cell.key)], count: Int64(cell.count)))
@@ -255,10 +246,9 @@ public struct PseudonymGroupCounter: Sendable {
         for (pair, count) in overflow {
             rows.append(PseudonymGroupCount(pseudonym: Pseudonym(high: pair.high, low: pair.low), key: keys[Int(pair.key)], count: count))
         }
-        for position in users.indices { users[position].index = -1 }
+        users.removeAll()
         cells.removeAll(keepingCapacity: true)
         overflow.removeAll(keepingCapacity: true)
-        userCount = 0
         pairs = 0
         return rows
     }
@@ -266,42 +256,9 @@ public struct PseudonymGroupCounter: Sendable {
     /// The dense index of `pseudonym`, giving a new user its cells.
     @inline(__always)
     private mutating func userIndex(_ pseudonym: Pseudonym) -> Int {
-        if (userCount + 1) * 2 > users.count { grow() }
-        let (mask, next) = (users.count - 1, userCount)
-        let (index, inserted): (Int, Bool) = users.withUnsafeMutableBufferPointer { users in
-            var position = Self.slot(pseudonym) & mask
-            while true {
-                let entry = users[position]
-                if entry.index < 0 { break }
-                if entry.high == pseudonym.high && entry.low == pseudonym.low { return (Int(entry.index), false) }
-                position = (position + 1) & mask
-            }
-            users[position] = UserEntry(high: pseudonym.high, low: pseudonym.low, index: Int64(next))
-            return (next, true)
-        }
-        if inserted {
-            userCount += 1
-            cells.append(contentsOf: repeatElement(Cell(), count: Self.cellsPerUser))
-        }
+        let (index, inserted) = users.index(of: pseudonym)
+        if inserted { cells.append(contentsOf: repeatElement(Cell(), count: Self.cellsPerUser)) }
         return index
-    }
-
-    /// Stored pseudonyms are keyed hashes, but test fixtures use sequential ones: mix anyway.
-    @inline(__always)
-    private static func slot(_ pseudonym: Pseudonym) -> Int {
-        let x = ((pseudonym.high &* 0x9E37_79B9_7F4A_7C15) ^ pseudonym.low) &* 0xD6E8_FEB8_6659_FD93
-        return Int(truncatingIfNeeded: x >> 32)
-    }
-
-    private mutating func grow() {
-        let old = users
-        users = [UserEntry](repeating: UserEntry(), count: old.count * 2)
-        let mask = users.count - 1
-        for entry in old where entry.index >= 0 {
-            var position = Self.slot(Pseudonym(high: entry.high, low: entry.low)) & mask
-            while users[position].index >= 0 { position = (position + 1) & mask }
-            users[position] = entry
-        }
     }
 }
 

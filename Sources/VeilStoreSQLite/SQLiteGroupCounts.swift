@@ -16,7 +16,7 @@ import VeilStore
 /// instead of every event. With a time range, one reader seeks the days in `events_day_pid`.
 extension SQLiteEventStore {
     /// Distinct (pseudonym, key) pairs a reader holds before handing its rows on: at most about
-    /// 14 MB of cells and table (`PseudonymGroupCounter.isFull`), more when users have over 8 keys.
+    /// 25 MB of cells and table (`PseudonymGroupCounter.isFull`), more when users have over 8 keys.
     static let countCapacity = 1 << 20
     /// Rowids per range of a two-reader count (as the scan's chunks).
     static let countRangeWidth = 65_536
