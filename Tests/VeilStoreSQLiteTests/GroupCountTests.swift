@@ -55,31 +55,33 @@ import VeilStore
         var expected: [String: Int64] = [:]
         var counted: [PseudonymGroupCount] = []
         var drains = 0
+        var usersChecked = 0
+        // A user's rows from its cells (its first 8 keys) come out of a drain together.
+        func drain() {
+            let rows = counter.drain()
+            #expect(rows.count > 0 && rows.count <= 10_000)
+            #expect(counter.isEmpty && !counter.isFull)
+            var positions: [Pseudonym: [Int]] = [:]
+            for (position, row) in rows.enumerated() { positions[row.pseudonym, default: []].append(position) }
+            for (pseudonym, at) in positions {
+                let cells = at.prefix(PseudonymGroupCounter.cellsPerUser)
+                #expect(cells.last! - cells.first! + 1 == cells.count, "\(pseudonym.hex)")
+            }
+            usersChecked += positions.count
+            counted += rows
+            drains += 1
+        }
         for _ in 0..<200_000 {
             let user = next() % 5_000
             let key = EventGroupKey.number(Int64(next() % (1 + user % 20)))
             let pseudonym = Pseudonym(high: user / 7, low: user)
             counter.add(pseudonym, key: key)
             expected["\(pseudonym.hex) \(key)", default: 0] += 1
-            if counter.isFull {
-                let rows = counter.drain()
-                #expect(rows.count > 0 && rows.count <= 10_000)
-                #expect(counter.isEmpty && !counter.isFull)
-                counted += rows
-                drains += 1
-            }
+            if counter.isFull { drain() }
         }
-        let rest = counter.drain()
-        // A user's rows from its cells (its first 8 keys) come out together.
-        var positions: [Pseudonym: [Int]] = [:]
-        for (position, row) in rest.enumerated() { positions[row.pseudonym, default: []].append(position) }
-        #expect(positions.count > 1_000)
-        for (pseudonym, at) in positions {
-            let cells = at.prefix(PseudonymGroupCounter.cellsPerUser)
-            #expect(cells.last! - cells.first! + 1 == cells.count, "\(pseudonym.hex)")
-        }
-        counted += rest
-        #expect(drains > 0)
+        drain()
+        #expect(drains > 1)
+        #expect(usersChecked > 5_000)
         #expect(counter.isEmpty)
         #expect(Self.totals(counted) == expected)
     }
