@@ -4,11 +4,13 @@ import PackageDescription
 /// Every Veil target is built in Swift 6 language mode with warnings treated as errors.
 let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
-/// `VeilWideKernels` is compiled for AVX2 on x86-64 (run only where the CPU has it, see `CVeilCPU`).
+/// `VeilWideKernels` is compiled for AVX2 with FMA on x86-64 (run only where the CPU has both, see `CVeilCPU`),
+/// and always optimised: unoptimised, it would call `VeilKernels`' unspecialised baseline code, and the
+/// debug tests that compare the two paths would compare the baseline with itself.
 #if arch(x86_64)
-let wideKernelFlags: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mavx2"])]
+let wideKernelFlags: [SwiftSetting] = [.unsafeFlags(["-O", "-Xcc", "-mavx2", "-Xcc", "-mfma"])]
 #else
-let wideKernelFlags: [SwiftSetting] = []
+let wideKernelFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
 #endif
 
 let package = Package(
@@ -80,9 +82,9 @@ let package = Package(
         .target(name: "VeilPrivacy", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict + [.unsafeFlags(["-O"])]),
         // The register-tiled matrix product, inlined by the modules below for their own target CPUs.
         .target(name: "VeilKernels", swiftSettings: strict),
-        // Header-only: whether the CPU runs VeilWideKernels (cpuid through the compiler's builtin).
+        // Header-only: whether the CPU runs VeilWideKernels (AVX2, FMA and the OS saving ymm state: cpuid, xgetbv).
         .systemLibrary(name: "CVeilCPU"),
-        // The product compiled for AVX2 (never inlined elsewhere).
+        // The product compiled for AVX2 with FMA (never inlined elsewhere).
         .target(name: "VeilWideKernels", dependencies: ["VeilKernels"], swiftSettings: strict + wideKernelFlags),
         .target(
             name: "VeilLearning", dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy", "VeilKernels", "VeilWideKernels", "CVeilCPU"],

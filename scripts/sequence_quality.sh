@@ -2,7 +2,7 @@
 # Sequence models against their targets on synthetic data (issue 14; docs/models.md, "Measured
 # quality"), in the scratch folder sequence-data/ (deleted and recreated):
 #
-#   veil generate --users 50000 (SEQ_USERS) --days 120 --seed 7 --truth --catalog → veil ingest → veil train:
+#   veil generate --users 50000 (SEQ_USERS) --days 120 --seed 7 (SEQ_SEED) --truth --catalog → veil ingest → veil train:
 #   purchase, churn and next_category with a GRU at ε = 4 (each card shows today's logistic model on
 #   the same split and σ, and the task's baselines) and today's logistic model at ε = 4 with its own
 #   defaults; next_item with a GRU at ε = 4 whose vocabulary is chosen by DP partition selection
@@ -13,8 +13,10 @@
 # seeded (--seed 1): measurements on synthetic data, not releases. Needs the release build, jq and
 # python3 with numpy (the truth AUC).
 # SEQ_MODEL (gru), SEQ_ITEMS (1000), SEQ_TASKS (purchase churn next_category next_item),
-# SEQ_TRAIN_FLAGS (extra `veil train` flags for the sequence runs, e.g. "--epochs 10") and SEQ_USERS
-# (50000: the targets' shape; fewer for a quicker first look) override.
+# SEQ_TRAIN_FLAGS (extra `veil train` flags for the sequence runs, e.g. "--epochs 10"), SEQ_USERS
+# (50000: the targets' shape; fewer for a quicker first look) and SEQ_SEED (7, the users the targets
+# are reported on; 8 for the validation users that choices are tried on, so that nothing is tuned on
+# seed 7's holdout) override.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VEIL="${VEIL:-$(swift build -c release --show-bin-path)/veil}"
@@ -24,12 +26,13 @@ ITEMS="${SEQ_ITEMS:-1000}"
 TASKS="${SEQ_TASKS:-purchase churn next_category next_item}"
 FLAGS="${SEQ_TRAIN_FLAGS:-}"
 USERS="${SEQ_USERS:-50000}"
+SEED="${SEQ_SEED:-7}"
 # shellcheck source=scripts/scratch_installation.sh
 . scripts/scratch_installation.sh
 scratch_installation "$OUT" -e "s/^  max_selected_items: 2000$/  max_selected_items: $ITEMS/"
 grep -q "^  max_selected_items: $ITEMS\$" "$VEIL_POLICY"
-echo "generate: $USERS users, 120 days, seed 7" >&2
-"$VEIL" generate --users "$USERS" --days 120 --seed 7 --out "$OUT/events.ndjson" --truth "$OUT/truth.csv" \
+echo "generate: $USERS users, 120 days, seed $SEED" >&2
+"$VEIL" generate --users "$USERS" --days 120 --seed "$SEED" --out "$OUT/events.ndjson" --truth "$OUT/truth.csv" \
     --catalog "$OUT/generator-catalog.csv" --json >"$OUT/generate.json"
 echo "ingest" >&2
 "$VEIL" ingest "$OUT/events.ndjson" --json >"$OUT/ingest.json"

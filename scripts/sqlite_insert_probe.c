@@ -10,7 +10,8 @@
 //
 // ORDER: time (event n at start + n · 120 days / N) or user (each user's events together, 94 per user);
 // IDS: seq (scale-N, as VeilBench scale) or rand (auto: + 32 hex, as content keys or UUIDs);
-// TXN: events per transaction; NOCONFLICT=1 in the environment for a schema without the unique index.
+// TXN: events per transaction; NOCONFLICT=1 in the environment for a schema without the unique index;
+// DAYS=1 spreads the events over one day instead of 120 (live traffic: the day's stretch of events_day_pid).
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ int main(int argc,char**argv){
       long user=n%users; uint64_t h=(uint64_t)n*0x9E3779B97F4A7C15ULL;
       char eid[64]; if(randIds){uint64_t a=mix(n*2+1),b=mix(n*2+2); snprintf(eid,64,"auto:%016llx%016llx",(unsigned long long)a,(unsigned long long)b);} else snprintf(eid,64,"scale-%ld",n);
       uint64_t pid[2]={mix(user*7+3),mix(user*7+5)}; uint64_t sid[2]={mix(user*13+n/users/8),mix(n/users/8*17+user)};
-      long ts=start+(long)((double)n*120*86400000.0/N);
+      long ts=start+(long)((double)n*(getenv("DAYS")?atof(getenv("DAYS")):120)*86400000.0/N);
       sqlite3_reset(st);
       sqlite3_bind_text(st,1,eid,-1,SQLITE_TRANSIENT); sqlite3_bind_blob(st,2,pid,16,SQLITE_TRANSIENT); sqlite3_bind_int64(st,3,0);
       sqlite3_bind_text(st,4,types[(h>>20)%10],-1,SQLITE_STATIC); sqlite3_bind_int64(st,5,ts); sqlite3_bind_blob(st,6,sid,16,SQLITE_TRANSIENT);

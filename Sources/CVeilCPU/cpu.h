@@ -1,13 +1,27 @@
 #ifndef VEIL_CVEILCPU_CPU_H
 #define VEIL_CVEILCPU_CPU_H
 
-/* Whether this CPU runs the code VeilWideKernels is compiled to: AVX2 on x86-64 (the compiler's own
-   cpuid reading, __builtin_cpu_supports). 1 on other architectures, where that target is compiled
-   for the base instruction set. */
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
+/* Whether this CPU runs the code VeilWideKernels is compiled to on x86-64: AVX2 and FMA instructions,
+   and an operating system that saves the 256-bit registers. Read from cpuid and xgetbv directly:
+   leaf 1 ECX bit 12 (FMA), 27 (OSXSAVE: xgetbv may be executed) and 28 (AVX); XCR0 bits 1 and 2 (the
+   OS saves SSE and AVX state, so the ymm registers survive a context switch); leaf 7 EBX bit 5 (AVX2).
+   1 on other architectures, where that target is compiled for the base instruction set. */
 static inline int veil_cpu_runs_wide_kernels(void) {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    const unsigned int fma = 1u << 12, osxsave = 1u << 27, avx = 1u << 28;
+    if ((ecx & (fma | osxsave | avx)) != (fma | osxsave | avx)) return 0;
+    unsigned int xcr0Low, xcr0High;
+    __asm__ volatile("xgetbv" : "=a"(xcr0Low), "=d"(xcr0High) : "c"(0));
+    (void)xcr0High;
+    if ((xcr0Low & 0x6u) != 0x6u) return 0;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    return (ebx & (1u << 5)) != 0;
 #else
     return 1;
 #endif

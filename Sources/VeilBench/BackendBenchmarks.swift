@@ -13,8 +13,11 @@ import VeilTestSupport
 
 /// PostgreSQL beside SQLite in one run (issue 13), each through the whole product (`VeilContext` on
 /// the backend `--database-url` names):
-/// - import of 1,000,000 generated events (50,000 users) until durable: the real pipeline, COPY into
-///   PostgreSQL;
+/// - import of 1,000,000 generated events (50,000 users) until durable, in one transaction (the
+///   default contract for a file this size): the real pipeline, COPY into PostgreSQL; then 4,000,000
+///   more in units (`--batch-size` 50,000, validated first, each transaction whole with its own
+///   `ingest.batch` record), on `ImportOptions.defaultWriteConnections` connections at once on
+///   PostgreSQL (one writer on SQLite) — the name says which contract and how many connections;
 /// - the training scan: every event read once (`EventStore.scan`, chunks of 10,000), events/s, the
 ///   process's resident memory when it starts and its peak during the scan (VmHWM reset before it) —
 ///   at 1 M events, then again after 4 M more are imported (5 M): the peak must not grow with the
@@ -41,6 +44,16 @@ enum BackendBenchmarks {
                 try await measure("sqlite", database: .sqlite, events: count)
             } postgres: { url in
                 try await measure("postgres", database: url, events: count)
+            }
+        },
+        // HTTP ingest alone, through one replica into an empty store, on each backend: the gateway's line
+        // of `backends` without the imports before it, with the process's CPU-seconds per event (a loaded
+        // machine's wall-clock rate says little; PostgreSQL's backends are other processes, not counted).
+        Benchmark(name: "replica_ingest") {
+            try await onEachBackend("replica_ingest") {
+                try await httpIngestAlone("replica_ingest.sqlite", database: .sqlite)
+            } postgres: { url in
+                try await httpIngestAlone("replica_ingest.postgres", database: url)
             }
         },
         // Reservations alone, without the imports and HTTP ingest before them: on PostgreSQL through one
@@ -91,11 +104,18 @@ enum BackendBenchmarks {
         let name = "backends.\(backend)"
         let context = deployment.context
 
-        let importRate = try await importEvents(count, first: 0, into: deployment)
-        var results = [BenchResult(name: "\(name).import_until_durable", value: importRate, unit: "events/s")]
+        let importRate = try await importEvents(count, first: 0, into: deployment, options: ImportOptions())
+        var results = [BenchResult(name: "\(name).import_until_durable.one_transaction", value: importRate, unit: "events/s")]
         results += try await scanAll(context, expected: count, name: name)
         results += try await groupedCounts(context, name: "\(name).\(count)")
-        _ = try await importEvents(4 * count, first: count, into: deployment)
+        var units = ImportOptions()
+        units.inBatches = true
+        let connections = min(ImportOptions.defaultWriteConnections, context.events.maxWriteConnections)
+        let unitsRate = try await importEvents(4 * count, first: count, into: deployment, options: units)
+        results.append(
+            BenchResult(
+                name: "\(name).import_until_durable.units_\(connections)_connection\(connections == 1 ? "" : "s")", value: unitsRate,
+                unit: "events/s"))
         results += try await scanAll(context, expected: 5 * count, name: name)
         results += try await groupedCounts(context, name: "\(name).\(5 * count)")
 
@@ -115,14 +135,14 @@ enum BackendBenchmarks {
         return results
     }
 
-    /// Imports `count` generated events (numbered from `first`) through the real pipeline; returns
-    /// events/s until the import is durable.
-    static func importEvents(_ count: Int, first: Int, into deployment: BenchDeployment) async throws -> Double {
+    /// Imports `count` generated events (numbered from `first`) through the real pipeline with
+    /// `options`; returns events/s until the import is durable.
+    static func importEvents(_ count: Int, first: Int, into deployment: BenchDeployment, options: ImportOptions) async throws -> Double {
         let file = deployment.root.appendingPathComponent("events-\(first).ndjson").path
         // One second apart: 5 M events span 58 days, none of them in the future.
         _ = try IngestBenchmarks.writeEvents(count: count, first: first, users: 50_000, secondsApart: 1, to: file)
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let importer = try EventImporter(service: deployment.context.ingestPipeline(), options: ImportOptions())
+        let importer = try EventImporter(service: deployment.context.ingestPipeline(), options: options)
         var report: ImportFileReport? = nil
         let seconds = try await Stopwatch.seconds { report = try await importer.importFile(file, actor: "bench") }
         guard report?.accepted == count else { throw VeilError(.integrity, "the import stored \(report?.accepted ?? 0) of \(count) events") }
@@ -194,6 +214,22 @@ enum BackendBenchmarks {
             }
             return Double(replicas.count * httpBatches * GatewayBenchmarks.eventsPerBatch) / seconds
         }
+    }
+
+    /// `httpIngest` through one replica of a fresh deployment on `database`: events/s, and the process's
+    /// CPU microseconds per event over the whole run (building the bodies, the warm-up, client and gateway).
+    static func httpIngestAlone(_ name: String, database: DatabaseURL) async throws -> [BenchResult] {
+        let deployment = try await BenchDeployment.make(databaseURL: database)
+        defer { deployment.remove() }
+        let token = try await deployment.context.tokens.issue(name: "bench", role: .ingest, actor: "bench").token
+        let cpuBefore = Stopwatch.cpuSeconds()
+        let rate = try await httpIngest(through: [deployment.context], token: token, firstBatch: 0)
+        let cpu = Stopwatch.cpuSeconds() - cpuBefore
+        let events = Double((5 + httpBatches) * GatewayBenchmarks.eventsPerBatch)
+        return [
+            BenchResult(name: "\(name).events_per_s", value: rate, unit: "events/s"),
+            BenchResult(name: "\(name).process_cpu_per_event", value: cpu / events * 1e6, unit: "us"),
+        ]
     }
 
     /// Runs one gateway per replica, hands `body` their ports.

@@ -25,7 +25,7 @@ let groups: [[Benchmark]] = [
 
 let filters = Array(CommandLine.arguments.dropFirst())
 /// Run only when named: minutes of work on 50,000 synthetic users, or on millions of events (`make scale`).
-let explicitOnly = ["quality", "backends", "ledger", "scale"]
+let explicitOnly = ["quality", "backends", "replica_ingest", "ledger", "scale"]
 for benchmark in groups.joined()
 where filters.isEmpty
     ? !explicitOnly.contains(where: { benchmark.name.hasPrefix($0) })

@@ -121,6 +121,14 @@ public struct Sequences: Sendable, Hashable, Codable {
     public var gapBoundsSeconds: [Double] = [60, 600, 3_600, 21_600, 86_400, 259_200, 604_800, 2_592_000]
     /// Upper bounds of the price buckets, in the shop's currency units, increasing (as for gaps).
     public var priceBounds: [Double] = [5, 10, 20, 50, 100, 200, 500, 1_000]
+    /// Upper bounds, in seconds and increasing, of the buckets the time from a user's last event to the
+    /// cutoff falls into (read as for gaps): the sequence models of tasks predicted as of the cutoff end
+    /// each sequence with a marker carrying that bucket (`SequenceSchema.timeToCutoffBoundsSeconds`).
+    /// 1 hour, 6 hours, then 1, 2, 3, 5, 7, 10, 14, 21, 30, 45, 60 and 90 days.
+    public var timeToCutoffBoundsSeconds: [Double] = [
+        3_600, 21_600, 86_400, 172_800, 259_200, 432_000, 604_800, 864_000, 1_209_600, 1_814_400, 2_592_000,
+        3_888_000, 5_184_000, 7_776_000,
+    ]
     public init() {}
 }
 

@@ -16,7 +16,10 @@ public enum WideTarget: KernelTarget {}
 /// A precision the element-wise kernels run in, eight lanes at a time: e^x, the logistic sigmoid and
 /// tanh on `SIMD8`. Every lane is computed on its own by IEEE operations (a multiply, then an add;
 /// never fused; a correctly rounded division), so a value is the same bits in any lane, in any block,
-/// and under either `KernelTarget` — a seeded run gives the same bits on any CPU.
+/// and under either `KernelTarget` — a seeded run gives the same bits on any CPU. Unlike the `Float`
+/// products (`ProductScalar`), these stay unfused: e^x is also the scalar e^x of the output heads,
+/// compiled for the baseline only, where each fused multiply-add would be a libm call, and the gate
+/// steps are a small share of a step's multiply-adds.
 public protocol LaneScalar: SIMDScalar, BinaryFloatingPoint, Codable {
     /// e^x in each lane.
     static func exponential<Target: KernelTarget>(_ x: SIMD8<Self>, on target: Target.Type) -> SIMD8<Self>

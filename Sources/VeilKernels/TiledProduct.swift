@@ -1,3 +1,53 @@
+/// A precision the tiled product runs in, and how it adds one term a·b to a sum c. One rule per
+/// precision, for both compiled instances (so either gives the same bits):
+/// - `Float`, the precision every model trains in: one fused multiply-add — the exact a·b + c rounded
+///   once (`addingProduct`). IEEE 754 defines it exactly, so every implementation gives the same bits:
+///   a `vfmadd` per 8 lanes where the module is compiled with FMA (`VeilWideKernels`), a correctly
+///   rounded libm `fmaf` call per lane where it is not (the x86-64 baseline instance in `VeilLearning`:
+///   exact, but several times slower, see `docs/models.md`).
+/// - `Double`, the reference precision (serving, the exactness tests' brute force, the artifacts users
+///   hold, which predict bit for bit as before): a rounded multiply, then a rounded add, never fused —
+///   the textbook triple loop, and no libm call on a CPU without FMA.
+///
+/// Generic over the `KernelTarget`, like the lane functions, so that the two instances' copies never
+/// share a name at link time.
+public protocol ProductScalar: SIMDScalar, BinaryFloatingPoint, Codable {
+    /// c + a·b in each lane, by this precision's rule.
+    static func multiplyAdd<Target: KernelTarget>(
+        _ c: SIMD8<Self>, _ a: SIMD8<Self>, _ b: SIMD8<Self>, on target: Target.Type
+    ) -> SIMD8<Self>
+    /// c + a·b, by this precision's rule (the same value as any lane of the vector form).
+    static func multiplyAdd<Target: KernelTarget>(_ c: Self, _ a: Self, _ b: Self, on target: Target.Type) -> Self
+}
+
+extension Float: ProductScalar {
+    @inlinable @inline(__always)
+    public static func multiplyAdd<Target: KernelTarget>(
+        _ c: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>, on target: Target.Type
+    ) -> SIMD8<Float> {
+        c.addingProduct(a, b)
+    }
+
+    @inlinable @inline(__always)
+    public static func multiplyAdd<Target: KernelTarget>(_ c: Float, _ a: Float, _ b: Float, on target: Target.Type) -> Float {
+        c.addingProduct(a, b)
+    }
+}
+
+extension Double: ProductScalar {
+    @inlinable @inline(__always)
+    public static func multiplyAdd<Target: KernelTarget>(
+        _ c: SIMD8<Double>, _ a: SIMD8<Double>, _ b: SIMD8<Double>, on target: Target.Type
+    ) -> SIMD8<Double> {
+        c + a * b
+    }
+
+    @inlinable @inline(__always)
+    public static func multiplyAdd<Target: KernelTarget>(_ c: Double, _ a: Double, _ b: Double, on target: Target.Type) -> Double {
+        c + a * b
+    }
+}
+
 /// The register-tiled matrix product under `VeilLearning`'s `MatrixKernels`, on raw row-major buffers
 /// (each with its row stride): no allocation, no bounds checks.
 ///
@@ -11,17 +61,22 @@
 /// Tile shapes and the weighting are types or literals in each instance, so the inner loops have no
 /// branch whether or not the compiler inlines them.
 ///
-/// Every result element is summed term by term in step order — `c = c + a·b`, a rounded multiply, then
-/// a rounded add, never fused or reassociated — so a product equals the textbook triple loop bit for
-/// bit, whatever the tile edges and whatever instruction set the caller compiles it for.
+/// Every result element is summed term by term in step order, each term added by its precision's rule
+/// (`ProductScalar.multiplyAdd`: `Float` fused, `Double` a multiply then an add), never reassociated —
+/// so a product equals the triple loop `sum = S.multiplyAdd(sum, a, b)` bit for bit, whatever the tile
+/// edges and whatever instruction set the caller compiles it for.
 ///
 /// Everything is `@inlinable` so that the module that calls it compiles the loops for its own target:
-/// the same source is the SSE2 kernel in `VeilLearning` and the AVX2 kernel in `VeilWideKernels`.
+/// the same source is the SSE2 kernel in `VeilLearning` and the AVX2 + FMA kernel in `VeilWideKernels`.
+/// Every function takes the instance (`KernelTarget`) as a generic parameter, so that each module's
+/// specialisations have names of their own: same-named specialisations from two modules are merged into
+/// one copy at link time (see `TileHeight`), and a baseline call must never land in the FMA copy (the
+/// `Double` instances both use two-row tiles, so the height alone did not keep them apart).
 public enum TiledProduct {
     /// The left factor: element (i, s) is `stepWeights[s] · base[i·rowStride + s·stepStride]` (no
     /// multiplication when `stepWeights` is nil). A matrix product reads A by rows (stepStride 1); a sum
     /// of outer products reads it transposed (rowStride 1).
-    public struct Operand<S: SIMDScalar & BinaryFloatingPoint> {
+    public struct Operand<S: ProductScalar> {
         public let base: UnsafePointer<S>
         public let rowStride: Int
         public let stepStride: Int
@@ -71,43 +126,90 @@ public enum TiledProduct {
         @inlinable static var weighted: Bool { false }
     }
 
-    /// `C[i, j] (+)= Σ_s A(i, s) · B[s, j]` for i < m, j < n, s < steps, summed in step order (after C's
-    /// old value when `accumulate`), in tiles of `height.rows` rows.
+    /// `C[i, j] (+)= Σ_s A(i, s) · B[s, j]` for i < m, j < n, s < steps, one `multiplyAdd` per term in
+    /// step order (after C's old value when `accumulate`), in tiles of `height.rows` rows, compiled
+    /// as `target`'s instance.
     @inlinable
-    public static func product<S: SIMDScalar & BinaryFloatingPoint, Height: TileHeight>(
+    public static func product<S: ProductScalar, Height: TileHeight, Target: KernelTarget>(
         _ a: Operand<S>, _ b: UnsafePointer<S>, _ ldb: Int, into c: UnsafeMutablePointer<S>, _ ldc: Int, m: Int,
-        steps: Int, n: Int, accumulate: Bool, height: Height.Type
+        steps: Int, n: Int, accumulate: Bool, height: Height.Type, on target: Target.Type
     ) {
         let right = Right(b: b, ldb: ldb, c: c, ldc: ldc, steps: steps, accumulate: accumulate)
         if let weights = a.stepWeights {
-            tileAll(Left<S, Weighted>(a, weights: weights), right, m: m, n: n, height: height)
+            multiplyAll(Left<S, Weighted>(a, weights: weights), right, m: m, n: n, height: height, on: target)
         } else {
-            tileAll(Left<S, Unweighted>(a, weights: a.base), right, m: m, n: n, height: height)
+            multiplyAll(Left<S, Unweighted>(a, weights: a.base), right, m: m, n: n, height: height, on: target)
+        }
+    }
+
+    /// One contiguous result column whose left factor's rows are contiguous (`n` = 1, `ldc` = 1, A's
+    /// `rowStride` = 1: a sigmoid head's weight gradient) runs `column`, vectorised along the column —
+    /// the tiles are 8 or 16 columns wide and would take it one value at a time; anything else runs the
+    /// row tiles.
+    @inlinable
+    static func multiplyAll<S: ProductScalar, W: StepWeighting, Height: TileHeight, Target: KernelTarget>(
+        _ left: Left<S, W>, _ right: Right<S>, m: Int, n: Int, height: Height.Type, on target: Target.Type
+    ) {
+        if n == 1, right.ldc == 1, left.rowStride == 1 {
+            column(left, right, m: m, on: target)
+        } else {
+            tileAll(left, right, m: m, n: n, height: height, on: target)
+        }
+    }
+
+    /// `C[i] (+)= Σ_s A(i, s) · B[s]` for i < m, eight rows of C at a time held in one register across
+    /// every step, then one by one: the same fused multiply-adds in the same order as a tile's.
+    @inlinable
+    static func column<S: ProductScalar, W: StepWeighting, Target: KernelTarget>(
+        _ a: Left<S, W>, _ r: Right<S>, m: Int, on target: Target.Type
+    ) {
+        var i = 0
+        while i + 8 <= m {
+            var sum = r.accumulate ? load(r.c + i) : SIMD8<S>()
+            var ap = a.base + i
+            for s in 0..<r.steps {
+                let x = load(ap)
+                sum = S.multiplyAdd(
+                    sum, W.weighted ? SIMD8(repeating: a.weights[s]) * x : x, SIMD8(repeating: r.b[s &* r.ldb]), on: target)
+                ap += a.stepStride
+            }
+            store(sum, r.c + i)
+            i &+= 8
+        }
+        while i < m {
+            var sum: S = r.accumulate ? r.c[i] : 0
+            var ap = a.base + i
+            for s in 0..<r.steps {
+                sum = S.multiplyAdd(sum, a.value(ap, row: 0, s: s), r.b[s &* r.ldb], on: target)
+                ap += a.stepStride
+            }
+            r.c[i] = sum
+            i &+= 1
         }
     }
 
     /// Every row tile: `Height.rows` rows at a time, then two, then the last one.
     @inlinable
-    static func tileAll<S: SIMDScalar & BinaryFloatingPoint, W: StepWeighting, Height: TileHeight>(
-        _ left: Left<S, W>, _ right: Right<S>, m: Int, n: Int, height: Height.Type
+    static func tileAll<S: ProductScalar, W: StepWeighting, Height: TileHeight, Target: KernelTarget>(
+        _ left: Left<S, W>, _ right: Right<S>, m: Int, n: Int, height: Height.Type, on target: Target.Type
     ) {
         var i = 0
         if Height.rows == 4 {
             while i + 4 <= m {
-                tileRows(4, left, i, right, n: n, height: height)
+                tileRows(4, left, i, right, n: n, height: height, on: target)
                 i += 4
             }
         }
         while i + 2 <= m {
-            tileRows(2, left, i, right, n: n, height: height)
+            tileRows(2, left, i, right, n: n, height: height, on: target)
             i += 2
         }
-        if i < m { tileRows(1, left, i, right, n: n, height: height) }
+        if i < m { tileRows(1, left, i, right, n: n, height: height, on: target) }
     }
 
     /// `Operand` with its weighting a type, as the tile loops read it.
     @usableFromInline
-    struct Left<S: SIMDScalar & BinaryFloatingPoint, W: StepWeighting> {
+    struct Left<S: ProductScalar, W: StepWeighting> {
         @usableFromInline let base: UnsafePointer<S>
         @usableFromInline let rowStride: Int
         @usableFromInline let stepStride: Int
@@ -132,7 +234,7 @@ public enum TiledProduct {
 
     /// The right factor and the result, as the tile loops read and write them.
     @usableFromInline
-    struct Right<S: SIMDScalar & BinaryFloatingPoint> {
+    struct Right<S: ProductScalar> {
         @usableFromInline let b: UnsafePointer<S>
         @usableFromInline let ldb: Int
         @usableFromInline let c: UnsafeMutablePointer<S>
@@ -157,18 +259,18 @@ public enum TiledProduct {
     /// accumulators alone and spill (2 × 8 measured faster on the dense layers' products), and 4 × 16
     /// would need all sixteen AVX2 registers.
     @inlinable @inline(__always)
-    static func tileRows<S: SIMDScalar & BinaryFloatingPoint, W: StepWeighting, Height: TileHeight>(
-        _ rows: Int, _ a: Left<S, W>, _ first: Int, _ r: Right<S>, n: Int, height: Height.Type
+    static func tileRows<S: ProductScalar, W: StepWeighting, Height: TileHeight, Target: KernelTarget>(
+        _ rows: Int, _ a: Left<S, W>, _ first: Int, _ r: Right<S>, n: Int, height: Height.Type, on target: Target.Type
     ) {
         var j = 0
         if MemoryLayout<S>.size < 8 {
             while j + 16 <= n {
-                tile(rows, wide: true, a, first, r, column: j, height: height)
+                tile(rows, wide: true, a, first, r, column: j, height: height, on: target)
                 j += 16
             }
         }
         while j + 8 <= n {
-            tile(rows, wide: false, a, first, r, column: j, height: height)
+            tile(rows, wide: false, a, first, r, column: j, height: height, on: target)
             j += 8
         }
         guard j < n else { return }
@@ -179,7 +281,7 @@ public enum TiledProduct {
                 var sum: S = r.accumulate ? cr[column] : 0
                 var ap = a0
                 for s in 0..<r.steps {
-                    sum += a.value(ap, row: row, s: s) * r.b[s &* r.ldb &+ column]
+                    sum = S.multiplyAdd(sum, a.value(ap, row: row, s: s), r.b[s &* r.ldb &+ column], on: target)
                     ap += a.stepStride
                 }
                 cr[column] = sum
@@ -192,26 +294,27 @@ public enum TiledProduct {
     /// eight 8-wide multiply-adds. Accumulator `c<row><half>` holds row `row`'s columns
     /// `column + 8·half ..< column + 8·half + 8`.
     @inlinable @inline(__always)
-    static func tile<S: SIMDScalar & BinaryFloatingPoint, W: StepWeighting, Height: TileHeight>(
-        _ rows: Int, wide: Bool, _ a: Left<S, W>, _ first: Int, _ r: Right<S>, column: Int, height: Height.Type
+    static func tile<S: ProductScalar, W: StepWeighting, Height: TileHeight, Target: KernelTarget>(
+        _ rows: Int, wide: Bool, _ a: Left<S, W>, _ first: Int, _ r: Right<S>, column: Int, height: Height.Type,
+        on target: Target.Type
     ) {
-        let target = r.c + (first &* r.ldc &+ column)
+        let corner = r.c + (first &* r.ldc &+ column)
         var c00 = SIMD8<S>(), c01 = SIMD8<S>(), c10 = SIMD8<S>(), c11 = SIMD8<S>()
         var c20 = SIMD8<S>(), c21 = SIMD8<S>(), c30 = SIMD8<S>(), c31 = SIMD8<S>()
         if r.accumulate {
-            c00 = load(target)
-            if wide { c01 = load(target + 8) }
+            c00 = load(corner)
+            if wide { c01 = load(corner + 8) }
             if rows > 1 {
-                c10 = load(target + r.ldc)
-                if wide { c11 = load(target + r.ldc + 8) }
+                c10 = load(corner + r.ldc)
+                if wide { c11 = load(corner + r.ldc + 8) }
             }
             if rows > 2 {
-                c20 = load(target + 2 &* r.ldc)
-                if wide { c21 = load(target + 2 &* r.ldc + 8) }
+                c20 = load(corner + 2 &* r.ldc)
+                if wide { c21 = load(corner + 2 &* r.ldc + 8) }
             }
             if rows > 3 {
-                c30 = load(target + 3 &* r.ldc)
-                if wide { c31 = load(target + 3 &* r.ldc + 8) }
+                c30 = load(corner + 3 &* r.ldc)
+                if wide { c31 = load(corner + 3 &* r.ldc + 8) }
             }
         }
         var ap = a.base + first &* a.rowStride
@@ -220,39 +323,39 @@ public enum TiledProduct {
             let b0 = load(bp)
             let b1 = wide ? load(bp + 8) : b0
             let x0 = SIMD8(repeating: a.value(ap, row: 0, s: s))
-            c00 += x0 * b0
-            if wide { c01 += x0 * b1 }
+            c00 = S.multiplyAdd(c00, x0, b0, on: target)
+            if wide { c01 = S.multiplyAdd(c01, x0, b1, on: target) }
             if rows > 1 {
                 let x1 = SIMD8(repeating: a.value(ap, row: 1, s: s))
-                c10 += x1 * b0
-                if wide { c11 += x1 * b1 }
+                c10 = S.multiplyAdd(c10, x1, b0, on: target)
+                if wide { c11 = S.multiplyAdd(c11, x1, b1, on: target) }
             }
             if rows > 2 {
                 let x2 = SIMD8(repeating: a.value(ap, row: 2, s: s))
-                c20 += x2 * b0
-                if wide { c21 += x2 * b1 }
+                c20 = S.multiplyAdd(c20, x2, b0, on: target)
+                if wide { c21 = S.multiplyAdd(c21, x2, b1, on: target) }
             }
             if rows > 3 {
                 let x3 = SIMD8(repeating: a.value(ap, row: 3, s: s))
-                c30 += x3 * b0
-                if wide { c31 += x3 * b1 }
+                c30 = S.multiplyAdd(c30, x3, b0, on: target)
+                if wide { c31 = S.multiplyAdd(c31, x3, b1, on: target) }
             }
             ap += a.stepStride
             bp += r.ldb
         }
-        store(c00, target)
-        if wide { store(c01, target + 8) }
+        store(c00, corner)
+        if wide { store(c01, corner + 8) }
         if rows > 1 {
-            store(c10, target + r.ldc)
-            if wide { store(c11, target + r.ldc + 8) }
+            store(c10, corner + r.ldc)
+            if wide { store(c11, corner + r.ldc + 8) }
         }
         if rows > 2 {
-            store(c20, target + 2 &* r.ldc)
-            if wide { store(c21, target + 2 &* r.ldc + 8) }
+            store(c20, corner + 2 &* r.ldc)
+            if wide { store(c21, corner + 2 &* r.ldc + 8) }
         }
         if rows > 3 {
-            store(c30, target + 3 &* r.ldc)
-            if wide { store(c31, target + 3 &* r.ldc + 8) }
+            store(c30, corner + 3 &* r.ldc)
+            if wide { store(c31, corner + 3 &* r.ldc + 8) }
         }
     }
 

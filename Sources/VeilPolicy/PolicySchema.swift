@@ -94,6 +94,7 @@ enum PolicySchema {
         .integer("length", \.length, in: 1...1_000),
         .increasingNumbers("gap_bounds_seconds", \.gapBoundsSeconds, .positive),
         .increasingNumbers("price_bounds", \.priceBounds, .positive),
+        .increasingNumbers("time_to_cutoff_bounds_seconds", \.timeToCutoffBoundsSeconds, .positive),
         ]
     }
 

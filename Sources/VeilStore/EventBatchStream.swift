@@ -67,7 +67,13 @@ public final class EventBatchStream: AsyncSequence, Sendable {
     private let state = Mutex(State())
     private let ready = DispatchSemaphore(value: 0)
 
-    public init() {}
+    /// Whether the producer reports progress as batches are stored (`commitAll`'s `stored`), so a
+    /// store should write the first batch at once; false: the producer counts only the commit, and a
+    /// store that writes in units may gather a whole unit first (PostgreSQL: one unit per transaction
+    /// of up to `unitEvents`).
+    public let showsProgress: Bool
+
+    public init(showsProgress: Bool = true) { self.showsProgress = showsProgress }
 
     /// Batches sent and not yet taken by the reader.
     public var waiting: Int { state.withLock { $0.waiting } }

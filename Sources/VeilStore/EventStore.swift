@@ -208,12 +208,18 @@ public protocol EventStore: Sendable {
     /// Stores every batch of `batches`, in order, in one transaction, seals `audit(total)` in it, and
     /// returns the total once that transaction is durable — all or nothing, for imports. If the
     /// producer finishes `batches` with an error, nothing is stored and that error is rethrown as it
-    /// is. `stored` is called after each batch is written (before the commit). Other writers wait
-    /// until the import commits.
+    /// is. `stored` is called after each batch is written (before the commit). Up to
+    /// `maxWriteConnections` of these may run at once (one import's transactions); with one writer,
+    /// other writers wait until the import commits.
     func commitAll(
         _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
         audit: @escaping @Sendable (BatchCommit) -> AuditDraft
     ) async throws -> BatchCommit
+
+    /// How many `commitAll` transactions may be open at once, each on a connection of its own: an
+    /// import stored in batches (`EventImporter`) commits up to this many at a time, each whole with
+    /// its own `ingest.batch` record. 1 for a backend with one writer (SQLite, the default).
+    var maxWriteConnections: Int { get }
 
     /// The number of stored events.
     func eventCount() async throws -> Int
@@ -270,6 +276,8 @@ public protocol EventStore: Sendable {
 }
 
 extension EventStore {
+    public var maxWriteConnections: Int { 1 }
+
     /// Reads every event in (pseudonym, timestamp) order, `chunkSize` at a time, handing each chunk
     /// to `body`. All events of one pseudonym are contiguous, though they may span two chunks.
     public func forEachEventChunk(

@@ -5,8 +5,11 @@ import VeilCore
 import VeilStore
 
 /// Writes batches of events inside a caller's transaction (`PostgresEventStore`), several batches at a
-/// time as one write unit: the unit's new vault rows, then its new `event_id`s claimed in `event_ids`,
-/// then exactly those events straight into `events` through COPY. Each batch's result is what writing
+/// time as one write unit: the unit's new `event_id`s claimed in `event_ids`, then exactly those events
+/// straight into `events` through COPY, then the unit's new vault rows. Every writer takes the rows
+/// that concurrent writers may share in that order — ids (in byte order), data keys, vault rows (in
+/// pseudonym order), then the chain's head — so two transactions of one unit each never wait for each
+/// other in a circle. Each batch's result is what writing
 /// the batches one after another in that order would give (a repeated `event_id` is a duplicate in
 /// the later batch; a new vault row counts for the first batch that holds its pseudonym).
 ///
@@ -39,7 +42,6 @@ struct PostgresBatchWriter: Sendable {
     func store(_ batches: [EventBatchWrite], _ connection: PostgresConnection, copyClaim: Bool) async throws -> [BatchCommit] {
         var results = batches.map { _ in BatchCommit() }
         guard batches.contains(where: { !$0.events.isEmpty }) else { return results }
-        for (index, count) in try await storeIdentities(batches, connection).enumerated() { results[index].newIdentities = count }
         // A repeated id is a duplicate of its first occurrence in the unit: only firsts are claimed.
         var seen = Set<String>(minimumCapacity: batches.reduce(0) { $0 + $1.events.count })
         var firsts: [(batch: Int, event: StoredEvent)] = []
@@ -55,6 +57,10 @@ struct PostgresBatchWriter: Sendable {
         }
         for index in results.indices { results[index].duplicates = batches[index].events.count - results[index].inserted }
         try await copy(Self.inPseudonymOrder(fresh), connection)
+        // The vault last: a row another open transaction has just created (a new user in a unit of the
+        // same import on another connection) makes this insert wait for that transaction's end, and
+        // here the wait comes after this unit's claim and COPY instead of before them.
+        for (index, count) in try await storeIdentities(batches, connection).enumerated() { results[index].newIdentities = count }
         return results
     }
 

@@ -13,10 +13,15 @@ import VeilStore
 /// then one `unnest` insert of what `escrow` returns), with ON CONFLICT DO NOTHING: another replica
 /// may create the same row at the same moment, and both hold the same identity.
 ///
-/// Concurrent batches are group-committed (`GroupCommitQueue`, up to `maxGroupEvents` events): those
-/// that arrive while a group's transaction runs wait and share the next one. In it the group is one
-/// unit, its batches in arrival order (a repeated `event_id` is a duplicate in the later batch, as
-/// with one transaction per batch), then the batches' `ingest.batch` records are sealed one after another
+/// Concurrent batches are group-committed (`GroupCommitLanes`, up to `maxGroupEvents` events a group):
+/// those that arrive while a group's transaction runs share the next one, and up to `writeLanes` groups
+/// are written at once, each in a transaction on a connection of its own — while one group waits for
+/// its COMMIT's WAL flush or for the head's lock, the next does its claims and COPY (with one group at
+/// a time, one replica ingested 46k events/s over HTTP where three replicas together took 74k:
+/// `docs/deploy.md`). Two groups of one replica meet in the database as two replicas' groups do
+/// (below). In its transaction a group is one unit, its batches in arrival order (a repeated
+/// `event_id` is a duplicate in the later batch, as with one transaction per batch; between groups
+/// written at once, in whichever claimed it second), then the batches' `ingest.batch` records are sealed one after another
 /// under the chain head's lock (`PostgresAuditChain`) and stored with one statement, and one COMMIT
 /// makes them durable — each batch's result is returned only after it. The head's lock is held from
 /// sealing to the end of the COMMIT, so audited commits (groups, reservations) take turns; with one
@@ -30,11 +35,19 @@ final class PostgresEventStore: EventStore, IdentityVault {
     private let chain: PostgresAuditChain
     private let partitions: EventPartitions
     private let writer: PostgresBatchWriter
-    private let batches: GroupCommitQueue<EventBatchWrite, BatchCommit>
+    private let batches: GroupCommitLanes<EventBatchWrite, BatchCommit>
     let scanner: PostgresSnapshotScan
 
     /// A group of batches stops growing at this many events.
     static let maxGroupEvents = 50_000
+
+    /// Groups of batches written at once by one store (one replica), each on its own connection.
+    static let writeLanes = 2
+
+    /// An import in batches commits on up to this many connections at once: one connection's backend
+    /// spends about 8 µs of CPU per event (`docs/deploy.md`), so one connection cannot pass about
+    /// 120,000 events/s; the pool has 20.
+    var maxWriteConnections: Int { 4 }
 
     init(chain: PostgresAuditChain) {
         let partitions = EventPartitions(database: chain.database)
@@ -43,7 +56,9 @@ final class PostgresEventStore: EventStore, IdentityVault {
         self.partitions = partitions
         self.writer = writer
         scanner = PostgresSnapshotScan(database: chain.database)
-        batches = GroupCommitQueue(weight: { $0.events.count }, maxWeight: PostgresEventStore.maxGroupEvents) { group in
+        batches = GroupCommitLanes(
+            lanes: PostgresEventStore.writeLanes, weight: { $0.events.count }, maxWeight: PostgresEventStore.maxGroupEvents
+        ) { group in
             try await PostgresEventStore.write(group, chain: chain, writer: writer, partitions: partitions)
         }
     }
@@ -92,6 +107,12 @@ final class PostgresEventStore: EventStore, IdentityVault {
     /// few hand-off batches passed the 48 COPY claims of a transaction within 200,000 events and cost
     /// half as much backend CPU again. Then the import's record is sealed and the transaction commits.
     /// Other writers go on meanwhile; a batch resending an id the import holds waits for the import's end.
+    ///
+    /// A stream that does not show progress (one transaction of an import in batches, several open
+    /// at once) gathers its first unit like the others, so a transaction of up to `unitEvents` events
+    /// is one unit: it takes ids, data keys, vault rows and the head in that one order, and two such
+    /// transactions never wait for each other in a circle (with two units each, a repeated `event_id`
+    /// could make them: one holding a vault row of its first unit and claiming ids of its second).
     func commitAll(
         _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
         audit: @escaping @Sendable (BatchCommit) -> AuditDraft
@@ -106,7 +127,11 @@ final class PostgresEventStore: EventStore, IdentityVault {
                     var events = batch.events.count
                     while events < PostgresBatchWriter.unitEvents {
                         let next: EventBatchWrite?
-                        if units == 0 { next = batches.nextIfWaiting() } else { next = try await Self.producing({ try await iterator.next() }) }
+                        if units == 0 && batches.showsProgress {
+                            next = batches.nextIfWaiting()
+                        } else {
+                            next = try await Self.producing({ try await iterator.next() })
+                        }
                         guard let next else { break }
                         unit.append(next)
                         events += next.events.count
@@ -429,13 +454,16 @@ final class EventPartitions: Sendable {
                 logger: logger)
             var days: [Int64] = []
             for try await name in rows.decode(String.self) {
-                if name.hasPrefix("events_dm"), let day = Int64(name.dropFirst(9)) {
-                    days.append(-day)
-                } else if name.hasPrefix("events_d"), let day = Int64(name.dropFirst(8)) {
-                    days.append(day)
-                }
+                if let day = Self.day(ofTable: name) { days.append(day) }
             }
             return days
         }
+    }
+
+    /// The day of partition `table` (`tableName(day:)` read back), nil for another name.
+    static func day(ofTable table: String) -> Int64? {
+        if table.hasPrefix("events_dm"), let day = Int64(table.dropFirst(9)) { return -day }
+        if table.hasPrefix("events_d"), let day = Int64(table.dropFirst(8)) { return day }
+        return nil
     }
 }

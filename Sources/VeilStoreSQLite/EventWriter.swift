@@ -95,20 +95,24 @@ final class EventWriter: Sendable {
         return created
     }
 
-    /// Inserts `events` in order, counting each as inserted or (known `event_id`) duplicate.
+    /// Inserts `events` in order, counting each as inserted or (known `event_id`) duplicate. Their
+    /// text and blob values are bound from one reused buffer, never copied by SQLite (`RowParameters`).
     private func insertEvents(_ events: [StoredEvent], into result: inout BatchCommit, in db: Database) throws {
         let statement = try db.cachedStatement(sql: EventColumn.insertSQL).sqliteStatement
-        defer {
-            sqlite3_reset(statement)
-            sqlite3_clear_bindings(statement)
-        }
         let connection = db.sqliteConnection
-        for event in events {
-            sqlite3_reset(statement)
-            Binder.bind(event, to: statement)
-            let code = sqlite3_step(statement)
-            guard code == SQLITE_DONE else { throw Self.error(code, in: db) }
-            if sqlite3_changes(connection) > 0 { result.inserted += 1 } else { result.duplicates += 1 }
+        let row = RowParameters()
+        try withExtendedLifetime(row) {
+            defer {
+                sqlite3_reset(statement)
+                sqlite3_clear_bindings(statement)  // nothing bound points into `row` once it goes
+            }
+            for event in events {
+                sqlite3_reset(statement)
+                Binder.bind(event, to: statement, from: row)
+                let code = sqlite3_step(statement)
+                guard code == SQLITE_DONE else { throw Self.error(code, in: db) }
+                if sqlite3_changes(connection) > 0 { result.inserted += 1 } else { result.duplicates += 1 }
+            }
         }
     }
 

@@ -218,9 +218,11 @@ final class SQLiteEventStore: EventStore, IdentityVault {
         }
     }
 
+    /// Also gives back the writer's larger page cache of an import (`VeilDatabase.importCacheKiB`).
     func settle() async throws -> Double {
         let checkpointer = database.checkpointer
         let directory = database.directory
+        try await database.releaseImportCache()
         do {
             return try await BlockingIO.run { try checkpointer.checkpointNow() }
         } catch {
@@ -249,24 +251,33 @@ final class SQLiteEventStore: EventStore, IdentityVault {
     }
 }
 
-/// Binds a `StoredEvent` to the parameters of `EventColumn.insertSQL`, each at its column's position,
-/// with the SQLite C API (`SQLITE_TRANSIENT`: SQLite copies each value before the call returns).
+/// Binds values to a statement's parameters with the SQLite C API. A `StoredEvent` goes to the
+/// parameters of `EventColumn.insertSQL`, each at its column's position, from a `RowParameters`
+/// buffer (`SQLITE_STATIC`); other values are copied by SQLite before the call returns
+/// (`SQLITE_TRANSIENT`).
 enum Binder {
     static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
-    static func bind(_ event: StoredEvent, to statement: OpaquePointer) {
-        text(event.eventID, EventColumn.eventID.position, statement)
-        pseudonym(event.pseudonym, EventColumn.pid.position, statement)
+    /// Binds `event`, its text and blob values from `row`, which must outlive the statement's next
+    /// step (and stay until the next `bind` or `sqlite3_clear_bindings`).
+    static func bind(_ event: StoredEvent, to statement: OpaquePointer, from row: RowParameters) {
+        let properties = EventProperties.text(event.properties)
+        row.start(
+            reserving: event.eventID.utf8.count + event.type.rawValue.utf8.count + 2 * RowParameters.pseudonymBytes
+                + (event.itemID?.utf8.count ?? 0) + (event.category?.utf8.count ?? 0) + (event.query?.utf8.count ?? 0)
+                + (properties?.utf8.count ?? 0))
+        row.text(event.eventID, EventColumn.eventID.position, statement)
+        row.pseudonym(event.pseudonym, EventColumn.pid.position, statement)
         int(Int64(event.epoch), .epoch, statement)
-        text(event.type.rawValue, EventColumn.type.position, statement)
+        row.text(event.type.rawValue, EventColumn.type.position, statement)
         int(event.timestampMillis, .timestamp, statement)
         if let session = event.session {
-            pseudonym(session, EventColumn.sessionPID.position, statement)
+            row.pseudonym(session, EventColumn.sessionPID.position, statement)
         } else {
             sqlite3_bind_null(statement, EventColumn.sessionPID.position)
         }
-        optionalText(event.itemID, EventColumn.itemID.position, statement)
-        optionalText(event.category, EventColumn.category.position, statement)
+        row.optionalText(event.itemID, EventColumn.itemID.position, statement)
+        row.optionalText(event.category, EventColumn.category.position, statement)
         if let price = event.price {
             sqlite3_bind_double(statement, EventColumn.price.position, price)
         } else {
@@ -274,8 +285,8 @@ enum Binder {
         }
         optionalInt(event.quantity.map(Int64.init), .quantity, statement)
         optionalInt(event.rating.map(Int64.init), .rating, statement)
-        optionalText(event.query, EventColumn.query.position, statement)
-        optionalText(EventProperties.text(event.properties), EventColumn.properties.position, statement)
+        row.optionalText(event.query, EventColumn.query.position, statement)
+        row.optionalText(properties, EventColumn.properties.position, statement)
     }
 
     private static func int(_ value: Int64, _ column: EventColumn, _ statement: OpaquePointer) {
@@ -315,10 +326,6 @@ enum Binder {
         }
     }
 
-    private static func optionalText(_ value: String?, _ index: Int32, _ statement: OpaquePointer) {
-        if let value { text(value, index, statement) } else { sqlite3_bind_null(statement, index) }
-    }
-
     static func bind(_ value: Pseudonym, _ index: Int32, _ statement: OpaquePointer) {
         pseudonym(value, index, statement)
     }
@@ -327,5 +334,65 @@ enum Binder {
         withUnsafeBytes(of: (value.high.bigEndian, value.low.bigEndian)) { bytes in
             _ = sqlite3_bind_blob(statement, index, bytes.baseAddress, 16, transient)
         }
+    }
+}
+
+/// The bytes of one row's text and blob parameters, bound with `SQLITE_STATIC`: SQLite reads them
+/// where they are instead of copying each value into memory of its own (`SQLITE_TRANSIENT`: a malloc
+/// and a free per value, six per event of an import). Refilled for each row (`start`); it grows only
+/// there, so no value bound for the current row moves. Use on one thread; clear the statement's
+/// bindings before it goes.
+final class RowParameters {
+    /// A pseudonym's bytes: two big-endian 64-bit halves.
+    static let pseudonymBytes = 16
+
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var used = 0
+
+    init(capacity: Int = 1_024) {
+        self.capacity = capacity
+        base = .allocate(byteCount: capacity, alignment: 8)
+    }
+
+    deinit { base.deallocate() }
+
+    /// Starts a row whose values take at most `bytes`; the previous row's values are overwritten.
+    func start(reserving bytes: Int) {
+        used = 0
+        guard bytes > capacity else { return }
+        base.deallocate()
+        capacity = max(bytes, 2 * capacity)
+        base = .allocate(byteCount: capacity, alignment: 8)
+    }
+
+    /// Copies `value` (UTF-8) into the row and binds it at `index`; an empty string is an empty text,
+    /// not NULL.
+    func text(_ value: String, _ index: Int32, _ statement: OpaquePointer) {
+        var value = value
+        let start = take(value.utf8.count)
+        value.withUTF8 { utf8 in
+            if let source = utf8.baseAddress { start.copyMemory(from: source, byteCount: utf8.count) }
+        }
+        _ = sqlite3_bind_text(statement, index, start.assumingMemoryBound(to: CChar.self), Int32(value.utf8.count), nil)
+    }
+
+    func optionalText(_ value: String?, _ index: Int32, _ statement: OpaquePointer) {
+        if let value { text(value, index, statement) } else { sqlite3_bind_null(statement, index) }
+    }
+
+    /// Copies `value` into the row as the 16-byte blob every pseudonym column holds, and binds it.
+    func pseudonym(_ value: Pseudonym, _ index: Int32, _ statement: OpaquePointer) {
+        let start = take(Self.pseudonymBytes)
+        start.storeBytes(of: value.high.bigEndian, as: UInt64.self)
+        start.storeBytes(of: value.low.bigEndian, toByteOffset: 8, as: UInt64.self)
+        _ = sqlite3_bind_blob(statement, index, start, Int32(Self.pseudonymBytes), nil)
+    }
+
+    /// The next `count` bytes of the row.
+    private func take(_ count: Int) -> UnsafeMutableRawPointer {
+        precondition(used + count <= capacity, "a row's values outgrew what `start` reserved")
+        defer { used += count }
+        return base + used
     }
 }

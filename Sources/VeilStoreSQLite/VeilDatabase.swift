@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import VeilCore
 
 /// The SQLite database in the data directory (`<data-dir>/veil.sqlite`), opened in WAL mode with
@@ -20,6 +21,8 @@ final class VeilDatabase: Sendable {
     let directory: String
     /// Copies the WAL into the database file after an import's commit, off the commit's path.
     let checkpointer: WALCheckpointer
+    /// The writer's page cache: larger during an import.
+    private let writerCache = WriterCache()
 
     /// Opens (creating if needed) the database in `directory` and brings its schema up to date.
     init(directory: String) throws {
@@ -99,6 +102,7 @@ final class VeilDatabase: Sendable {
         _ operation: String, import: Bool = false, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws -> T {
         let checkpointer = checkpointer
+        let writerCache = writerCache
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 pool.asyncWriteWithoutTransaction { db in
@@ -111,8 +115,9 @@ final class VeilDatabase: Sendable {
                                     return .commit
                                 }
                             }
+                            try writerCache.use(during: `import`, db)
                             if `import` {
-                                try Self.withImportCache(db) { try checkpointer.withoutAutomaticCheckpoint(db, transaction) }
+                                try checkpointer.withoutAutomaticCheckpoint(db, transaction)
                             } else {
                                 try transaction()
                             }
@@ -129,20 +134,49 @@ final class VeilDatabase: Sendable {
     /// index pages all over the file, and a small cache turns each batch into reads and WAL spills.
     static let cacheKiB = 65_536
 
-    /// The writer's page cache during an import transaction: 256 MiB, then back to `cacheKiB`. An
-    /// import out of index order (grouped by user, random `event_id`s such as content keys or UUIDs)
-    /// touches index pages all over the file; once they outgrow the cache, every insert reads a page
-    /// back and spills another to the WAL. Measured on this schema (3 M events with random
-    /// `event_id`s in transactions of 1 M, `docs/architecture.md`, "At scale"): 16.2 µs of CPU per event
-    /// at 3 M with 64 MiB, 9.1 µs with 256 MiB. Bounded, so an import's memory stays bounded: the
-    /// cache is given back when the transaction ends.
+    /// The writer's page cache during an import: 256 MiB, from its first transaction until the next
+    /// write that is not an import's, or `releaseImportCache` (`settle`, after an import). An import
+    /// out of index order (grouped by user, random `event_id`s such as content keys or UUIDs) touches
+    /// index pages all over the file; once they outgrow the cache, every insert reads a page back and
+    /// spills another to the WAL. Measured on this schema (3 M events with random `event_id`s in
+    /// transactions of 1 M, `docs/architecture.md`, "At scale"): 16.2 µs of CPU per event at 3 M with
+    /// 64 MiB, 9.1 µs with 256 MiB. Bounded: an import's memory stays bounded whatever the file.
     static let importCacheKiB = 262_144
 
-    /// Runs `body` with the connection's page cache at `importCacheKiB`, then sets it back.
-    private static func withImportCache<T>(_ db: Database, _ body: () throws -> T) throws -> T {
-        try db.execute(sql: "PRAGMA cache_size = -\(importCacheKiB)")
-        defer { try? db.execute(sql: "PRAGMA cache_size = -\(cacheKiB)") }
-        return try body()
+    /// Gives the writer's page cache back (`cacheKiB`) if an import left it at `importCacheKiB`; opens
+    /// no transaction.
+    func releaseImportCache() async throws {
+        let writerCache = writerCache
+        do {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                pool.asyncWriteWithoutTransaction { db in
+                    continuation.resume(with: Result { try writerCache.use(during: false, db) })
+                }
+            }
+        } catch {
+            throw SQLiteErrors.map(error, operation: "events.release_cache", directory: directory)
+        }
+    }
+
+    /// Which page cache the writer connection has: `importCacheKiB` from an import's first transaction
+    /// until the next other write.
+    ///
+    /// Kept between the transactions of an import, not set back after each: shrinking the cache freed
+    /// its pages, and the next transaction allocated them again — on whichever dispatch thread ran it,
+    /// in that thread's malloc arena — while the freed ones stayed resident in the arena of the thread
+    /// before. Midway through a 4.7 M-event import in transactions of 50,000, glibc's arenas held 335 MB
+    /// of which 111 MB were in use; kept, the import peaks at 375 MB instead of 573 MB
+    /// (`docs/architecture.md`, "At scale"). Used only on the writer's queue.
+    final class WriterCache: Sendable {
+        private let importing = Mutex(false)
+
+        /// Sets the writer's cache for a write that is (`import`) or is not an import's, if it has the
+        /// other one.
+        func use(during import: Bool, _ db: Database) throws {
+            guard importing.withLock({ $0 }) != `import` else { return }
+            try db.execute(sql: "PRAGMA cache_size = -\(`import` ? VeilDatabase.importCacheKiB : VeilDatabase.cacheKiB)")
+            importing.withLock { $0 = `import` }
+        }
     }
 
     /// The number of migrations applied to the database file at `path`, read without migrating or

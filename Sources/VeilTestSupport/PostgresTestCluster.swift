@@ -70,12 +70,15 @@ public final class PostgresTestCluster: Sendable {
         }
     }
 
-    /// Runs `sql` with `psql` (stopping at the first error) and returns its output, unaligned and
-    /// without headers: one line per row, `|` between columns. Throws with psql's message when it fails.
+    /// Runs `sql` with `psql` in `database` (stopping at the first error) and returns its output,
+    /// unaligned and without headers: one line per row, `|` between columns. Throws with psql's message
+    /// when it fails.
     @discardableResult
-    public func psql(_ sql: String) throws -> String {
+    public func psql(_ sql: String, database: String = "postgres") throws -> String {
         guard let psql = Self.tool("psql") else { throw ClusterError(message: "psql is not installed beside initdb") }
-        let result = try Self.run(program: psql, try clientArguments + ["--no-psqlrc", "--set", "ON_ERROR_STOP=1", "-At", "-c", sql])
+        var arguments = try clientArguments
+        if let name = arguments.firstIndex(of: "--dbname").map({ $0 + 1 }) { arguments[name] = database }
+        let result = try Self.run(program: psql, arguments + ["--no-psqlrc", "--set", "ON_ERROR_STOP=1", "-At", "-c", sql])
         guard result.status == 0 else { throw ClusterError(message: "psql failed (\(result.status)): \(result.errors)") }
         return result.output
     }

@@ -1,14 +1,14 @@
 import VeilKernels
 
-/// `TiledProduct.product` compiled for AVX2 on x86-64 (this target's flags in `Package.swift`), in
-/// four-row tiles: sixteen 8-wide registers hold eight accumulators, where the SSE2 baseline holds
-/// four. Call it only where `veil_cpu_runs_wide_kernels()` (`CVeilCPU`) says the CPU runs it —
-/// `MatrixKernels` does.
+/// `TiledProduct.product` compiled for AVX2 with FMA on x86-64 (this target's flags in `Package.swift`),
+/// in four-row tiles: sixteen 8-wide registers hold eight accumulators, where the SSE2 baseline holds
+/// four; each term is one `vfmadd`. Call it only where `veil_cpu_runs_wide_kernels()` (`CVeilCPU`)
+/// says the CPU runs it — `MatrixKernels` does.
 ///
 /// The entry points are `@inline(never)` so that no caller compiled for the baseline inlines the loops
 /// into its own code: they are compiled here, once, for this target. The arithmetic is the baseline's
-/// term for term (a multiply, then an add, in the same order; no fused multiply-add), so a product
-/// equals the textbook triple loop bit for bit on either path.
+/// term for term (one fused multiply-add per term, in the same order; the baseline's is a correctly
+/// rounded libm call), so a product equals the fused triple loop bit for bit on either path.
 public enum WideKernels {
     @inline(never)
     public static func product(
@@ -16,7 +16,8 @@ public enum WideKernels {
         _ ldc: Int, m: Int, steps: Int, n: Int, accumulate: Bool
     ) {
         TiledProduct.product(
-            a, b, ldb, into: c, ldc, m: m, steps: steps, n: n, accumulate: accumulate, height: TiledProduct.FourRowTiles.self)
+            a, b, ldb, into: c, ldc, m: m, steps: steps, n: n, accumulate: accumulate, height: TiledProduct.FourRowTiles.self,
+            on: WideTarget.self)
     }
 
     /// `Double`: an 8-wide vector is two AVX2 registers, so two-row tiles (four rows would spill).
@@ -26,13 +27,15 @@ public enum WideKernels {
         into c: UnsafeMutablePointer<Double>, _ ldc: Int, m: Int, steps: Int, n: Int, accumulate: Bool
     ) {
         TiledProduct.product(
-            a, b, ldb, into: c, ldc, m: m, steps: steps, n: n, accumulate: accumulate, height: TiledProduct.TwoRowTiles.self)
+            a, b, ldb, into: c, ldc, m: m, steps: steps, n: n, accumulate: accumulate, height: TiledProduct.TwoRowTiles.self,
+            on: WideTarget.self)
     }
 }
 
-/// `GRUGates`' steps compiled for AVX2, in `Float` (the precision the models train in; `Double`
-/// takes the baseline instance, whose e^x is a libm call per lane anyway). The same arithmetic as the
-/// baseline instance, lane for lane, so the same bits. Call only where the CPU runs AVX2.
+/// `GRUGates`' steps compiled for AVX2 (and FMA, which they do not use: their multiplies and adds stay
+/// separate, see `LaneScalar`), in `Float` (the precision the models train in; `Double` takes the
+/// baseline instance, whose e^x is a libm call per lane anyway). The same arithmetic as the baseline
+/// instance, lane for lane, so the same bits. Call only where `veil_cpu_runs_wide_kernels()` says so.
 public enum WideGRUGates {
     @inline(never)
     public static func forward(

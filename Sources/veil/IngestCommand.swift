@@ -17,6 +17,11 @@ struct IngestCommand: AsyncParsableCommand {
             comes in; importing a file again, under any name, adds nothing. A file is all or nothing: if \
             any line is invalid, nothing of it is stored and the problems are reported by rule, with the \
             first lines of each (never a value) — unless --skip-invalid, which stores the valid lines. \
+            A file of at most --one-transaction-limit records is stored in one transaction; a larger one, \
+            or any file with --batch-size, is validated first and then stored in transactions of \
+            --batch-size events, each whole with its own ingest.batch record (on PostgreSQL up to \
+            --write-connections at once): a crash leaves whole transactions, and importing the file \
+            again stores exactly the rest. \
             --dry-run shows the first events as they would be stored (user IDs as pseudonyms), the counts \
             per type and the date range, and stores nothing.
 
@@ -29,6 +34,7 @@ struct IngestCommand: AsyncParsableCommand {
 
             Examples:
               veil ingest events.ndjson
+              VEIL_DATABASE_URL=postgresql:///veil veil ingest history.ndjson --batch-size 50000 --write-connections 3
               veil ingest transactions.txt --mapping transactions.yaml --dry-run
               veil ingest transactions.txt --delimiter whitespace --columns customer,date,quantity,amount \\
                   --map user_id=customer,timestamp=date,quantity=quantity,'price=amount / quantity' \\
@@ -110,15 +116,25 @@ struct IngestCommand: AsyncParsableCommand {
             valueName: "records"))
     var oneTransactionLimit = ImportOptions.defaultOneTransactionLimit
 
-    @Option(help: "Events per write transaction, for files over --one-transaction-limit and with --skip-invalid.")
-    var batchSize = ImportOptions.defaultBatchSize
+    @Option(
+        help: ArgumentHelp(
+            "Store every file in transactions of this many events, each whole with its own ingest.batch record, validated first (all or nothing per transaction, not per file). Without it: 50,000, for files over --one-transaction-limit and with --skip-invalid.",
+            valueName: "events"))
+    var batchSize: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "Transactions of an import in batches committed at once, each on its own connection (PostgreSQL: default 3, at most 4; SQLite has one writer: 1).",
+            valueName: "n"))
+    var writeConnections: Int?
 
     @OptionGroup var service: ServiceOptions
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one file to import") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if let writeConnections, writeConnections < 1 { throw ValidationError("--write-connections must be at least 1") }
         guard oneTransactionLimit >= 0 else { throw ValidationError("--one-transaction-limit must be at least 0") }
     }
 
@@ -128,7 +144,9 @@ struct IngestCommand: AsyncParsableCommand {
         var options = ImportOptions()
         options.skipInvalid = skipInvalid
         options.dryRun = dryRun
-        options.batchSize = batchSize
+        options.batchSize = batchSize ?? ImportOptions.defaultBatchSize
+        options.inBatches = batchSize != nil
+        options.writeConnections = writeConnections
         options.oneTransactionLimit = oneTransactionLimit
         options.mapping = try mappingFromFileAndFlags()
         return options

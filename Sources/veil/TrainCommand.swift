@@ -23,9 +23,12 @@ struct TrainCommand: AsyncParsableCommand {
 
             --model gru|cnn reads each user's last --sequence-length events (default the policy's \
             sequences.length) through an embedding of --embedding columns and a GRU (or causal \
-            convolutions) of --hidden units; next_item needs one. Its item vocabulary is the policy's \
-            catalog.items_file, or else chosen by DP partition selection — a spend of its own of \
-            --vocabulary-epsilon (default 10% of --epsilon, taken out of it), shown on the card. \
+            convolutions) of --hidden units; next_item needs one. For purchase, churn and \
+            next_category the head also reads the feature-row aggregates, and each sequence ends with \
+            a marker carrying the time from the last event to the cutoff, in the policy's \
+            sequences.time_to_cutoff_bounds_seconds buckets. A sequence model's item vocabulary is the policy's \
+            catalog.items_file, or else chosen by DP partition selection, paid inside the run's one \
+            spend with --vocabulary-epsilon of it (default 10% of --epsilon), shown on the card. \
             --evaluation leave_last_out evaluates next_item as RecBole's leave-one-out: every user's \
             last item before the cutoff is held out and the model and baselines train on the events \
             before it (for interaction logs where few users act on both sides of a cutoff; pair it \

@@ -139,6 +139,68 @@ struct PostgresReplicaTests {
         }
     }
 
+    /// `kill -9` of `veil ingest --batch-size 500 --write-connections 3` on PostgreSQL (issue 18: all or
+    /// nothing per documented unit), twice, each on a database of its own: once as soon as the first
+    /// transaction has committed (others are open on the other connections then), once 300 ms after
+    /// that. After each kill the database holds whole transactions only (each a multiple of 500 events,
+    /// the file's last one excepted), the chain verifies and its `ingest.batch` records account for
+    /// exactly the events stored; the same import run again stores exactly the rest, every event of the
+    /// file is then stored once, and the chain still accounts for every one.
+    @Test func killingAnImportInUnitsOverThreeConnectionsThenImportingAgainStoresEveryEventOnce() throws {
+        let cluster = try PostgresTestCluster()
+        defer { cluster.stop() }
+        let prepared = try VeilInstallation()
+        let generated = try prepared.run(["generate", "--users", "400", "--days", "60", "--seed", "5"])
+        try #require(generated.status == 0, "\(generated.stderr)")
+        let total = generated.stdout.split(separator: "\n").count
+        let batch = 500
+        try #require(total > 12 * batch, "\(total) events: too few transactions for three connections")
+        let ingest = ["ingest", "--batch-size", "\(batch)", "--write-connections", "3"]
+
+        var failures: [String] = []
+        for (kill, delay) in [0, 300].enumerated() {
+            try cluster.psql("CREATE DATABASE kill\(kill)")
+            let url = cluster.url.replacingOccurrences(of: "/postgres?", with: "/kill\(kill)?")
+            try #require(url != cluster.url, "the cluster's URL names the database postgres: \(cluster.url)")
+            let migrated = try VeilProcess.run(["db", "migrate", "--database-url", url])
+            try #require(migrated.status == 0, "\(migrated.stderr)")
+            let installation = try VeilInstallation(environment: ["VEIL_DATABASE_URL": url])
+            let file = try installation.file("events.ndjson", Data(generated.stdout.utf8)).path
+            let database = "kill\(kill)"
+            func count(_ sql: String) throws -> Int {
+                Int(try cluster.psql(sql, database: database).trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            }
+
+            let command = try installation.start(ingest + [file])
+            while command.process.isRunning, try count("SELECT count(*) FROM events") == 0 { usleep(2_000) }
+            usleep(UInt32(delay * 1_000))
+            let killedRunning = command.kill9()
+            var problems = killedRunning ? [] : ["the import had finished before the kill: \(command.stderr)"]
+            let stored = try count("SELECT count(*) FROM events")
+            if stored % batch != 0 && (stored - total % batch) % batch != 0 {
+                problems.append("\(stored) events stored: not whole transactions of \(batch)")
+            }
+            let ids = { Set(try cluster.psql("SELECT event_id FROM events", database: database).split(separator: "\n").map(String.init)) }
+            problems += CrashInvariants.problems(in: installation, storedEventIDs: try ids())
+
+            let again = try installation.json(ingest + [file]) as? [String: Any]
+            let accepted = again?["accepted"] as? Int
+            let duplicates = again?["duplicates"] as? Int
+            if accepted != total - stored || duplicates != stored {
+                problems.append(
+                    "the import run again accepted \(accepted ?? -1) and found \(duplicates ?? -1) duplicates after \(stored) of \(total) were stored")
+            }
+            let after = try cluster.psql("SELECT count(*), count(DISTINCT event_id) FROM events", database: database)
+            if after.trimmingCharacters(in: .whitespacesAndNewlines) != "\(total)|\(total)" {
+                problems.append("after the import ran again, rows | distinct ids: \(after), of \(total) events")
+            }
+            problems += CrashInvariants.problems(in: installation, storedEventIDs: try ids())
+            print("fault: veil ingest in units on PostgreSQL, kill \(kill + 1) (\(delay) ms after the first commit): \(stored) of \(total) events stored")
+            if !problems.isEmpty { failures.append("kill \(kill + 1): \(problems.joined(separator: "; "))") }
+        }
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+    }
+
     /// `veil ingest` (COPY) into PostgreSQL, then a plain-text `pg_dump` of the whole database: the raw
     /// user and session IDs sent appear nowhere in it (events, vault, event ids, the audit chain), while
     /// the events are there.

@@ -193,6 +193,73 @@ import VeilTestSupport
         #expect(try await fixture.store.eventCount() == 7 * handOff)
     }
 
+    /// `--batch-size` given (`inBatches`) opts a file that fits one transaction into transactions of
+    /// that size, validated first: an invalid line still stores nothing.
+    @Test func aBatchSizeGivenStoresASmallFileInTransactionsOfThatSize() async throws {
+        let fixture = try Fixture()
+        let path = try fixture.file("events.ndjson", Self.lines(9_000, users: 60).joined(separator: "\n") + "\n")
+        let store = CountingImportStore(base: fixture.store)
+        let importer = try inBatches(fixture, store: store, batchSize: 2_000)
+        let report = try await importer.importFile(path, actor: "cli")
+        #expect(report.stored && report.accepted == 9_000)
+        #expect(store.recorded == [2_000, 2_000, 2_000, 2_000, 1_000], "under the 2,000,000 limit, yet in transactions of 2,000")
+        #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.count == 5)
+
+        let bad = try fixture.file("bad.ndjson", (Self.lines(9_000, users: 60, prefix: "b") + [eventLine(id: "x", type: "nope")]).joined(separator: "\n"))
+        let refused = try await importer.importFile(bad, actor: "cli")
+        #expect(!refused.stored && refused.rejected == 1 && store.recorded.count == 5, "the invalid file wrote nothing")
+    }
+
+    /// An importer storing every file in transactions of `batchSize` (`--batch-size` given), on up
+    /// to `connections` at once (nil: the default the store allows).
+    func inBatches(_ fixture: Fixture, store: some EventStore, batchSize: Int, connections: Int? = nil) throws -> EventImporter {
+        var options = ImportOptions()
+        options.batchSize = batchSize
+        options.inBatches = true
+        options.writeConnections = connections
+        let service = IngestService(store: store, keys: fixture.keys, policy: fixture.policy, clock: .fixed(Fixture.now))
+        return try EventImporter(service: service, options: options)
+    }
+
+    /// A store that takes three transactions of an import at once (`maxWriteConnections`, as PostgreSQL
+    /// does) and fails the third: the import stops and rethrows, what it stored is whole transactions
+    /// each with its `ingest.batch` record, and importing the file again stores exactly the rest.
+    @Test func aTransactionFailingAmongSeveralOpenStopsTheImportAndImportingAgainCompletesIt() async throws {
+        let fixture = try Fixture()
+        let path = try fixture.file("events.ndjson", Self.lines(12_000, users: 60).joined(separator: "\n") + "\n")
+        let failing = try inBatches(fixture, store: FailingThirdTransactionStore(base: fixture.store), batchSize: 1_000, connections: 3)
+        await #expect(throws: VeilError.self) { try await failing.importFile(path, actor: "cli") }
+        let stored = try await fixture.store.eventCount()
+        let records = try await fixture.auditEntries().filter { $0.action == "ingest.batch" }
+        #expect(stored % 1_000 == 0 && stored < 12_000, "whole transactions: \(stored)")
+        #expect(records.count == stored / 1_000 && records.allSatisfy { $0.details["accepted"] == .int(1_000) })
+
+        let again = try await inBatches(fixture, store: fixture.store, batchSize: 1_000).importFile(path, actor: "cli")
+        #expect(again.accepted == 12_000 - stored && again.duplicates == stored)
+        #expect(try await fixture.store.eventCount() == 12_000)
+    }
+
+    /// Takes up to three import transactions at once and fails the third one it is given (rolled back
+    /// by the real store: its producer's error).
+    final class FailingThirdTransactionStore: ForwardingEventStore, @unchecked Sendable {
+        let base: any EventStore
+        let started = Mutex(0)
+
+        init(base: any EventStore) { self.base = base }
+
+        var maxWriteConnections: Int { 3 }
+
+        func commitAll(
+            _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
+            audit: @escaping @Sendable (BatchCommit) -> AuditDraft
+        ) async throws -> BatchCommit {
+            let number = started.withLock { $0 += 1; return $0 }
+            guard number == 3 else { return try await base.commitAll(batches, stored: stored, audit: audit) }
+            batches.stopReading()
+            throw VeilError(.unavailable, field: "store", "the third transaction fails")
+        }
+    }
+
     @Test func anEmptyFileStoresNothingAndSucceeds() async throws {
         let fixture = try Fixture()
         let path = try fixture.file("empty.ndjson", "\n\n")

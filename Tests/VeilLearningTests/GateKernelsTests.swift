@@ -113,7 +113,7 @@ import VeilKernels
     }
 
     /// The AVX2 instance gives the baseline's bits for every sample, for each function (NaN for NaN).
-    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2"), arguments: LaneFunction.allCases)
+    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2 and FMA"), arguments: LaneFunction.allCases)
     func wideLaneFunctionsEqualTheBaseline(function: LaneFunction) {
         let baseline = Self.apply(function, path: .baseline)
         let wide = Self.apply(function, path: .wide)
@@ -126,7 +126,7 @@ import VeilKernels
     /// rows are scattered (5, 0, 3 of 6), with hidden 64 (whole blocks), 11 (a whole block and a partial
     /// one) and 4 (a partial block only); inputs in ±6 so that the gates are neither all saturated nor
     /// all linear. Everything the steps write is compared, including `stateDelta`.
-    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2"), arguments: [64, 11, 4])
+    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2 and FMA"), arguments: [64, 11, 4])
     func wideGateStepsEqualTheBaseline(hidden: Int) {
         let rows = [5, 0, 3], rowCount = 6, count = 3
         let H = hidden, G = 3 * hidden

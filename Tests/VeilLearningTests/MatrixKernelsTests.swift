@@ -4,18 +4,27 @@ import Testing
 import VeilCrypto
 @testable import VeilLearning
 
-/// `MatrixKernels`' register-tiled products against the textbook triple loop, bit for bit, in `Float`
-/// and `Double`, on both paths — the baseline (SSE2) instance and the wide (AVX2, four-row tiles) one,
-/// on a CPU that runs it: every result element is summed in index order, a multiply then an add,
-/// whatever the tile edges and the instruction set. The shapes cover full tiles, last partial row tiles
-/// (m mod 4 = 1, 2, 3), columns past the last 8-wide block, row strides wider than the rows, k = 0 and 1,
-/// accumulating into old values and overwriting them, and the outer products with and without row
-/// weights.
+/// `MatrixKernels`' register-tiled products against the triple loop, bit for bit, in `Float` and
+/// `Double`, on both paths — the baseline (SSE2) instance and the wide (AVX2 with FMA, four-row tiles)
+/// one, on a CPU that runs it: every result element is summed in index order, in `Float` each term one
+/// fused multiply-add (the loop here calls libm's `fmaf`, correctly rounded), in `Double` a multiply
+/// then an add, whatever the tile edges and the instruction set. The shapes cover full tiles, last
+/// partial row tiles (m mod 4 = 1, 2, 3), columns past the last 8-wide block, row strides wider than the
+/// rows, k = 0 and 1, accumulating into old values and overwriting them, and the outer products with and
+/// without row weights, one contiguous column among them (a sigmoid head's weights).
 @Suite struct MatrixKernelsTests {
     /// (m, k, n): rows of the result, the shared dimension, columns of the result.
     static let shapes = [
         (16, 64, 192), (9, 5, 17), (4, 8, 8), (1, 3, 7), (6, 1, 24), (5, 0, 9), (13, 11, 3), (3, 33, 40), (7, 50, 32),
+        (19, 40, 1),
     ]
+
+    /// c + a·b by the rule of `S` (`ProductScalar`), written independently of it: `Float` through libm's
+    /// `fmaf` (the exact a·b + c rounded once), `Double` as a rounded multiply, then a rounded add.
+    static func term<S: ComputeScalar>(_ c: S, _ a: S, _ b: S) -> S {
+        if let (c, a, b) = (c, a, b) as? (Float, Float, Float) { return fmaf(a, b, c) as! S }
+        return c + a * b
+    }
 
     @Test(arguments: [false, true])
     func multiplyEqualsTheTripleLoop(accumulate: Bool) {
@@ -29,19 +38,70 @@ import VeilCrypto
         checkOuter(Double.self, weighted: weighted, path: .baseline)
     }
 
-    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2"), arguments: [false, true])
+    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2 and FMA"), arguments: [false, true])
     func wideMultiplyEqualsTheTripleLoop(accumulate: Bool) {
         check(Float.self, accumulate: accumulate, path: .wide)
         check(Double.self, accumulate: accumulate, path: .wide)
     }
 
-    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2"), arguments: [false, true])
+    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2 and FMA"), arguments: [false, true])
     func wideOuterProductsEqualTheTripleLoop(weighted: Bool) {
         checkOuter(Float.self, weighted: weighted, path: .wide)
         checkOuter(Double.self, weighted: weighted, path: .wide)
     }
 
-    /// The layers take the wide path on a CPU with AVX2 (unless `VEIL_KERNELS=baseline`).
+    /// The rule is in force on both paths, not merely consistent: on the GRU's 16 × 64 · 64 × 192 shape the
+    /// `Float` product differs from the unfused loop (a multiply, then an add) in some element, and the
+    /// `Double` product from the fused one (`fma`), while each equals its own rule's loop (above).
+    @Test func floatFusesAndDoubleDoesNot() {
+        checkRules(path: .baseline)
+    }
+
+    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2 and FMA"))
+    func wideFloatFusesAndDoubleDoesNot() {
+        checkRules(path: .wide)
+    }
+
+    private func checkRules(path: MatrixKernels.Path) {
+        let (m, k, n) = (16, 64, 192)
+        func product<S: ComputeScalar>(_: S.Type) -> (result: [S], a: [S], b: [S]) {
+            let a: [S] = Self.values(m * k, seed: 7), b: [S] = Self.values(k * n, seed: 8)
+            var c = [S](repeating: 0, count: m * n)
+            MatrixKernels.multiply(a, k, b, n, into: &c, n, m: m, k: k, n: n, accumulate: false, path: path)
+            return (c, a, b)
+        }
+        let float = product(Float.self)
+        let double = product(Double.self)
+        var floatDiffersFromUnfused = false, doubleDiffersFromFused = false
+        for i in 0..<m {
+            for j in 0..<n {
+                var unfused: Float = 0
+                var fused = 0.0
+                for p in 0..<k {
+                    unfused += float.a[i * k + p] * float.b[p * n + j]
+                    fused = fma(double.a[i * k + p], double.b[p * n + j], fused)
+                }
+                floatDiffersFromUnfused = floatDiffersFromUnfused || float.result[i * n + j] != unfused
+                doubleDiffersFromFused = doubleDiffersFromFused || double.result[i * n + j] != fused
+            }
+        }
+        #expect(floatDiffersFromUnfused, "\(path): Float product equals the unfused loop everywhere")
+        #expect(doubleDiffersFromFused, "\(path): Double product equals the fused loop everywhere")
+    }
+
+    /// The CPU check agrees with the kernel's own report of the CPU (Linux: `/proc/cpuinfo`'s flags, which
+    /// list avx2 and fma only where the kernel saves the ymm registers).
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/cpuinfo"), "no /proc/cpuinfo"))
+    func theCPUCheckAgreesWithTheKernel() throws {
+        #if arch(x86_64)
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flagsLine = try #require(cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") })
+        let flags = Set(flagsLine.split(separator: " ").map(String.init))
+        #expect((veil_cpu_runs_wide_kernels() != 0) == (flags.contains("avx2") && flags.contains("fma")))
+        #endif
+    }
+
+    /// The layers take the wide path on a CPU with AVX2 and FMA (unless `VEIL_KERNELS=baseline`).
     @Test func theDefaultPathFollowsTheCPU() {
         let wide = veil_cpu_runs_wide_kernels() != 0 && ProcessInfo.processInfo.environment["VEIL_KERNELS"] != "baseline"
         #expect(MatrixKernels.defaultPath == (wide ? .wide : .baseline))
@@ -63,7 +123,7 @@ import VeilCrypto
             for i in 0..<m {
                 for j in 0..<n {
                     var sum: S = accumulate ? old[i * ldc + j] : 0
-                    for p in 0..<k { sum += a[i * lda + p] * b[p * ldb + j] }
+                    for p in 0..<k { sum = Self.term(sum, a[i * lda + p], b[p * ldb + j]) }
                     expected[i * ldc + j] = sum
                 }
             }
@@ -93,7 +153,7 @@ import VeilCrypto
             for p in 0..<k {
                 for j in 0..<n {
                     var sum = old[p * ldc + j]
-                    for r in 0..<m { sum += ((weighted ? weights[r] : 1) * a[r * lda + p]) * b[r * ldb + j] }
+                    for r in 0..<m { sum = Self.term(sum, (weighted ? weights[r] : 1) * a[r * lda + p], b[r * ldb + j]) }
                     expected[p * ldc + j] = sum
                 }
             }
@@ -114,7 +174,7 @@ import VeilCrypto
     }
 
     /// A dense layer's forward pass (bias, then the tiled product) against the row-by-row loop that starts
-    /// each output at its bias and adds the inputs' terms in order, bit for bit.
+    /// each output at its bias and adds the inputs' terms in order (by `term`), bit for bit.
     @Test func denseForwardEqualsTheRowLoop() {
         denseForward(Float.self)
         denseForward(Double.self)
@@ -129,7 +189,7 @@ import VeilCrypto
             for row in 0..<rows {
                 for o in 0..<outputs {
                     var sum = bias[o]
-                    for i in 0..<inputs { sum += input[row * inputs + i] * weights[i * outputs + o] }
+                    for i in 0..<inputs { sum = Self.term(sum, input[row * inputs + i], weights[i * outputs + o]) }
                     expected[row * outputs + o] = sum
                 }
             }

@@ -18,7 +18,8 @@ import VeilCore
     }
 
     private func extractor(
-        length: Int = 50, cutoffSecond: Int64 = 100_000, observationStart: Int64? = nil, context: Bool = false
+        length: Int = 50, cutoffSecond: Int64 = 100_000, observationStart: Int64? = nil, context: Bool = false,
+        marker: [Double]? = nil, horizonSeconds: Int64 = 86_400
     ) throws -> SequenceExtractor {
         var policy = Policy()
         policy.sequences.length = length
@@ -27,11 +28,12 @@ import VeilCore
         policy.categories = ["books", "toys"]
         var schema = SequenceSchema(policy: policy, vocabulary: try ItemVocabulary(items: ["i1", "i2", "i3"]))
         if context { schema.context = FeatureSchema(policy: policy) }
+        schema.timeToCutoffBoundsSeconds = marker
         return SequenceExtractor(
             schema: schema,
             window: FeatureWindow(
                 observationStart: observationStart.map { start + $0 * 1000 }, cutoff: start + cutoffSecond * 1000,
-                horizonEnd: start + (cutoffSecond + 86_400) * 1000))
+                horizonEnd: start + (cutoffSecond + horizonSeconds) * 1000))
     }
 
     /// The tokens of event `position` (oldest first).
@@ -144,5 +146,62 @@ import VeilCore
         #expect(example.context[views] == (try #require(extractor.schema.context)).features[views].scale(8))
         // Without context: none.
         #expect(try #require(try self.extractor().example(for: observed)).context.isEmpty)
+    }
+
+    /// The cutoff marker: one row after the kept events — type one past the event types, no item,
+    /// category or price, and as gap the bucket of the time from the last event to the cutoff under the
+    /// marker's own bounds, in gap tokens after the event gaps'. A time exactly at a bound falls in that
+    /// bound's bucket, one past the last bound in one more; every token is inside its table.
+    @Test func theCutoffMarkerEndsTheSequenceWithTheBucketedTimeToTheCutoff() throws {
+        let observed = (0..<8).map { event("e\($0)", .view, second: Int64($0) * 10, item: "i3") }  // the last at 70 s
+        // Event gaps are tokens 0...3 (first, ≤ 60 s, ≤ 3600 s, longer); the marker's 4 (≤ 600 s), 5 (≤ 1 day), 6.
+        let cases: [(cutoff: Int64, gap: Int32)] = [
+            (71, 4), (70 + 600, 4), (70 + 601, 5), (70 + 86_400, 5), (70 + 86_401, 6), (10_000_000, 6),
+        ]
+        for (cutoff, gap) in cases {
+            let extractor = try extractor(length: 5, cutoffSecond: cutoff, marker: [600, 86_400])
+            let example = try #require(extractor.example(for: observed.shuffled()))
+            #expect(example.length == 6)
+            #expect(tokens(example, 5) == [SequenceSchema.cutoffMarkerType, 0, 0, gap, 0], "cutoff \(cutoff)")
+            // The events before it are encoded as without a marker.
+            let plain = try #require(try self.extractor(length: 5, cutoffSecond: cutoff).example(for: observed))
+            #expect(Array(example.tokens.prefix(5 * fields)) == plain.tokens)
+            let schema = extractor.schema
+            #expect(schema.tokenCount(.type) == EventType.allCases.count + 1)
+            #expect(schema.tokenCount(.gap) == 4 + 3)
+            #expect(schema.tokenCounts == SequenceSchema.Field.allCases.map(schema.tokenCount))
+            for field in SequenceSchema.Field.allCases {
+                #expect(Int(tokens(example, 5)[field.rawValue]) < schema.tokenCount(field), "\(field)")
+            }
+            // A dataset accepts the tokens, and a label sits on the marker, the last row.
+            let data = try SequenceDataset(examples: [example], schema: schema, classCount: 2) {
+                PredictionTask.purchase.definition.targets($0, schema: schema)
+            }
+            #expect(data.targets == [-1, -1, -1, -1, -1, 0])
+        }
+        // A schema without marker bounds (next_item, files from before it): no marker row.
+        #expect(try #require(try extractor(length: 5).example(for: observed)).length == 5)
+        #expect(try extractor().schema.tokenCount(.type) == EventType.allCases.count)
+    }
+
+    /// Serving reads a sequence as training does: the same extractor, with the prediction's time as
+    /// the cutoff (`PredictionService`'s window ends there). At the same cutoff, the training window
+    /// (with a horizon and events in it) and the serving window (no horizon) give the same tokens,
+    /// marker and context; only the outcome differs.
+    @Test func servingReadsTheSequenceAsTrainingDidAtTheSameCutoff() throws {
+        let observed = [
+            event("a", .view, second: 0, item: "i1", category: "books", price: 12),
+            event("b", .addToCart, second: 4_000, item: "i1", category: "books", price: 12),
+            event("c", .search, second: 90_000),
+        ]
+        let horizon = [event("h", .purchase, second: 150_000, item: "i2", category: "toys", price: 50)]
+        let training = try extractor(cutoffSecond: 100_000, context: true, marker: [600, 86_400])
+        let serving = try extractor(cutoffSecond: 100_000, context: true, marker: [600, 86_400], horizonSeconds: 0)
+        let trained = try #require(training.example(for: observed + horizon))
+        let served = try #require(serving.example(for: observed))
+        #expect(trained.tokens == served.tokens)
+        #expect(trained.context == served.context)
+        #expect(tokens(trained, 3) == [SequenceSchema.cutoffMarkerType, 0, 0, 5, 0])  // 10,000 s: ≤ 1 day
+        #expect(trained.outcome.purchased && !served.outcome.purchased)
     }
 }

@@ -121,6 +121,53 @@ import VeilCrypto
         #expect(error?.field == "schema")
     }
 
+    /// A network whose sequences end with the cutoff marker: its embedding has the marker's rows (one
+    /// type, one gap token per time-to-cutoff bucket), its file is format version 2 and round-trips; a
+    /// file without the marker is still written and read as version 1 (what builds before the marker
+    /// read; a file written then has no `time_to_cutoff_bounds_seconds` key and loads unchanged); a
+    /// version that does not match the schema, or one this build does not know, is refused naming
+    /// `formatVersion`.
+    @Test func theCutoffMarkerIsFormatVersionTwoAndOlderFilesStillLoad() throws {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        var generator = ChaChaNoiseGenerator(seed: 8)
+        let plainSchema = try Self.schema()
+        var schema = plainSchema
+        schema.timeToCutoffBoundsSeconds = Policy().sequences.timeToCutoffBoundsSeconds
+        let bounds = Policy().sequences.timeToCutoffBoundsSeconds.count
+        #expect(schema.tokenCounts[0] == plainSchema.tokenCounts[0] + 1)
+        #expect(schema.tokenCounts[SequenceSchema.Field.gap.rawValue] == plainSchema.tokenCounts[SequenceSchema.Field.gap.rawValue] + bounds + 1)
+        let architecture = try SequenceArchitecture(
+            encoder: .gru, tokenCounts: schema.tokenCounts, embeddingWidth: 4, hiddenWidth: 5, classCount: 2)
+        let network = SequenceNetwork(architecture: architecture, using: &generator)
+        let artifact = SequenceArtifact(network: network, schema: schema)
+        #expect(artifact.formatVersion == 2)
+        let read = try decoder.decode(SequenceArtifact.self, from: encoder.encode(artifact))
+        #expect(read == artifact && read.schema.timeToCutoffBoundsSeconds == schema.timeToCutoffBoundsSeconds)
+        #expect(try read.network() == network)
+
+        // Without the marker: version 1, and no key for it in the file.
+        let old = SequenceNetwork(architecture: try Self.architecture(.gru, classes: 2), using: &generator)
+        let oldFile = try encoder.encode(SequenceArtifact(network: old, schema: plainSchema))
+        let oldJSON = try #require(try JSONSerialization.jsonObject(with: oldFile) as? [String: Any])
+        #expect(oldJSON["format_version"] as? Int == 1)
+        #expect((oldJSON["schema"] as? [String: Any])?.keys.contains("time_to_cutoff_bounds_seconds") == false)
+        let oldRead = try decoder.decode(SequenceArtifact.self, from: oldFile)
+        #expect(oldRead.schema.timeToCutoffBoundsSeconds == nil)
+        #expect(try oldRead.network() == old)
+
+        // A version that does not match the schema, or an unknown one.
+        for (json, version) in [(oldJSON, 2), (try #require(try JSONSerialization.jsonObject(with: encoder.encode(artifact)) as? [String: Any]), 1), (oldJSON, 3)] {
+            var changed = json
+            changed["format_version"] = version
+            let file = try decoder.decode(SequenceArtifact.self, from: JSONSerialization.data(withJSONObject: changed))
+            let error = #expect(throws: VeilError.self) { try file.network() }
+            #expect(error?.field == "formatVersion")
+        }
+    }
+
     /// `next_item` targets: the next event's item class at every event ("other" is the vocabulary's
     /// count, no item is none), and the first item after the cutoff at the last.
     @Test func nextItemTargetsTheNextEventsItem() throws {

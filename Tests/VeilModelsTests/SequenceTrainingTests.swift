@@ -45,6 +45,7 @@ import VeilTestSupport
         #expect(card.model.kind == "gru_sequence" && card.model.hiddenSizes == [8])
         #expect(card.sequence?.vocabulary == provenance && card.sequence?.length == 12)
         #expect(card.sequence?.context == [])  // next_item targets every event: no cutoff aggregates
+        #expect(card.sequence?.timeToCutoffBoundsSeconds == nil)  // nor a cutoff marker
         let ranking = try #require(card.metrics?.ranking)
         #expect(ranking.k == 10 && ranking.catalogueSize == 40 && ranking.users == card.holdoutCount)
         #expect(Set(try #require(card.baselines).keys) == ["popularity", "transition"])
@@ -80,6 +81,10 @@ import VeilTestSupport
             throw VeilError(.integrity, field: "model", "not a sequence artifact")
         }
         #expect(artifact.schema.context == card.features && artifact.architecture.contextWidth == artifact.schema.contextWidth)
+        // The sequences end with the cutoff marker under the policy's bounds; the file says so (format 2).
+        #expect(card.sequence?.timeToCutoffBoundsSeconds == Policy().sequences.timeToCutoffBoundsSeconds)
+        #expect(artifact.schema.timeToCutoffBoundsSeconds == Policy().sequences.timeToCutoffBoundsSeconds)
+        #expect(artifact.formatVersion == 2 && artifact.architecture.tokenCounts == artifact.schema.tokenCounts)
         let passes = try await fixture.context.models.describe(id: id).card["quality_gate"]?.objectValue?["passes"] == .bool(true)
         _ = try await fixture.context.models.approve(
             id: id, reviewer: "reviewer-1", note: "ok", qualityOverride: passes ? nil : "test model: quality is not the point")

@@ -180,6 +180,9 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         ("sequences:\n  price_bounds: [5, -1]\n", "sequences.price_bounds[1]", 2),
         ("sequences:\n  price_bounds: [5, .inf]\n", "sequences.price_bounds[1]", 2),
         ("sequences:\n  price_bounds: [5, ten]\n", "sequences.price_bounds[1]", 2),
+        ("sequences:\n  time_to_cutoff_bounds_seconds: []\n", "sequences.time_to_cutoff_bounds_seconds", 2),
+        ("sequences:\n  time_to_cutoff_bounds_seconds: [3600, 0]\n", "sequences.time_to_cutoff_bounds_seconds[1]", 2),
+        ("sequences:\n  time_to_cutoff_bounds_seconds: [86400, 3600]\n", "sequences.time_to_cutoff_bounds_seconds[1]", 2),
         ("sequences:\n  window: 5\n", "sequences.window", 2),
         ("catalog:\n  items_file: 5\n", "catalog.items_file", 2),
         ("catalog:\n  items_file: \"\"\n", "catalog.items_file", 2),
@@ -240,6 +243,12 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         let policy = try PolicyLoader.parse(yaml: "sequences:\n  length: 20\n  price_bounds: [1, 2.5, 100]\n").get()
         #expect(policy.sequences.length == 20)
         #expect(policy.sequences.priceBounds == [1, 2.5, 100])
+        #expect(policy.sequences.gapBoundsSeconds == Sequences().gapBoundsSeconds)
+    }
+
+    @Test func timeToCutoffBoundsAreRead() throws {
+        let policy = try PolicyLoader.parse(yaml: "sequences:\n  time_to_cutoff_bounds_seconds: [3600, 86400]\n").get()
+        #expect(policy.sequences.timeToCutoffBoundsSeconds == [3600, 86400])
         #expect(policy.sequences.gapBoundsSeconds == Sequences().gapBoundsSeconds)
     }
 

@@ -105,8 +105,8 @@ struct PostgresEventStoreTests {
 
     /// A batch of `size` events of users 0..<size (pseudonyms in both halves of the pseudonym space,
     /// so both lanes of a two-lane scan read some of each batch), ids `tag-0`, `tag-1`, ….
-    static func spanningBatch(_ tag: String, size: Int = 24) -> EventBatchWrite {
-        batch((0..<size).map { event("\(tag)-\($0)", user: UInt64($0), at: start + Int64($0) * 1_000) })
+    static func spanningBatch(_ tag: String, size: Int = 24, days: Int = 1) -> EventBatchWrite {
+        batch((0..<size).map { event("\(tag)-\($0)", user: UInt64($0), at: start + Int64($0 % days) * day + Int64($0) * 1_000) })
     }
 
     /// A two-lane scan reads one snapshot: a batch committed after the first lane took its snapshot and
@@ -135,6 +135,34 @@ struct PostgresEventStoreTests {
         #expect(halfSeen > 0 && halfSeen < 24, "without the shared snapshot the second lane sees its part of the batch")
     }
 
+    /// Over many days each lane reads whole partitions of its own (`LanePlan`), and still one snapshot:
+    /// the batch committed between the lanes' starts, on the same days, is not seen with the snapshot
+    /// shared, and is seen on the second lane's days without it.
+    @Test func aTwoLaneScanOverManyDaysReadsWholePartitionsPerLaneAndOneSnapshot() async throws {
+        let database = try await PostgresTestDatabase.migrated()
+        defer { database.close() }
+        let store = Self.store(database)
+        _ = try await store.commit(Self.spanningBatch("before", days: 8))
+        let partitions = try await database.withConnection("list partitions") { connection in
+            try await PostgresSnapshotScan.partitions(.all, connection, logger: database.logger)
+        }
+        #expect(partitions.count == 8)
+        let plan = LanePlan(partitions: partitions, lanes: 2)
+        #expect(plan.days?.map(\.count) == [4, 4], "every day whole on one lane: \(String(describing: plan.days))")
+
+        let shared = try await Self.scannedIDs(store, lanes: 2, sharingSnapshot: true) {
+            _ = try await store.commit(Self.spanningBatch("between-shared", days: 8))
+        }
+        #expect(shared.count == Set(shared).count, "each event once")
+        #expect(Set(shared) == Set((0..<24).map { "before-\($0)" }), "the batch committed between the lanes' starts is not seen")
+
+        let separate = try await Self.scannedIDs(store, lanes: 2, sharingSnapshot: false) {
+            _ = try await store.commit(Self.spanningBatch("between-separate", days: 8))
+        }
+        let seen = separate.filter { $0.hasPrefix("between-separate-") }.count
+        #expect(seen == 12, "without the shared snapshot the second lane sees the batch on its 4 of 8 days")
+    }
+
     /// Scans while batches commit: every scan sees each batch whole or not at all, each event once,
     /// and every batch committed before it started.
     @Test func scansDuringCommitsSeeWholeBatches() async throws {
@@ -159,5 +187,82 @@ struct PostgresEventStoreTests {
             }
             try await group.waitForAll()
         }
+    }
+
+    /// A store writes two groups at once (`writeLanes`): a batch whose `event_id` another transaction
+    /// holds waits for that transaction, and a batch sent meanwhile commits on the second lane instead of
+    /// queueing behind it. (With one group at a time, the second `commit` waited for the first.)
+    @Test func aBatchCommitsWhileAnotherWaitsForAnIDHeldElsewhere() async throws {
+        let database = try await PostgresTestDatabase.migrated()
+        defer { database.close() }
+        let store = Self.store(database)
+        _ = try await store.commit(Self.batch([Self.event("warm", user: 1, at: Self.start)]))
+        let (held, holding) = AsyncStream.makeStream(of: Void.self)
+        let release = Gate()
+        struct RolledBack: Error {}
+        let holder = Task {
+            _ = try? await database.withTransaction("hold an event id") { connection -> Bool in
+                try await connection.query("INSERT INTO event_ids (event_id) VALUES ('held')", logger: database.logger).drain()
+                holding.yield()
+                await release.wait()
+                throw RolledBack()
+            }
+        }
+        var heldSignals = held.makeAsyncIterator()
+        await heldSignals.next()
+        async let waiting = store.commit(Self.batch([Self.event("held", user: 1, at: Self.start + 1)]))
+        try await Self.untilABackendWaitsForALock(database)
+        let second = try await store.commit(Self.batch([Self.event("free", user: 2, at: Self.start + 2)]))
+        #expect(second == BatchCommit(inserted: 1, duplicates: 0, newIdentities: 1))
+        release.open()
+        await holder.value
+        #expect(try await waiting == BatchCommit(inserted: 1, duplicates: 0, newIdentities: 0), "the holder rolled back")
+        #expect(try await store.eventCount() == 3)
+    }
+
+    /// Returns once some backend of `database`'s database waits for a lock (polls `pg_stat_activity`).
+    static func untilABackendWaitsForALock(_ database: VeilPostgresDatabase) async throws {
+        while true {
+            let waiting = try await database.withConnection("look for a waiting backend") { connection in
+                var count = 0
+                for try await value in try await connection.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    logger: database.logger
+                ).decode(Int.self) { count = value }
+                return count
+            }
+            if waiting > 0 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+/// How a scan's lanes share the day partitions: whole partitions when they share out evenly by size,
+/// every partition split by pseudonym otherwise.
+struct LanePlanTests {
+    typealias Partition = LanePlan.Partition
+
+    @Test func wholePartitionsGoLargestFirstToTheLaneWithTheLeast() {
+        let partitions = [Partition(day: 1, bytes: 50), Partition(day: 2, bytes: 40), Partition(day: 3, bytes: 30), Partition(day: 4, bytes: 30),
+                          Partition(day: 5, bytes: 20), Partition(day: 6, bytes: 10)]
+        let plan = LanePlan(partitions: partitions, lanes: 2)
+        #expect(plan.days == [[1, 4, 6], [2, 3, 5]], "90 and 90 bytes")
+        let days = plan.days?.flatMap { $0 } ?? []
+        #expect(days.sorted() == [1, 2, 3, 4, 5, 6], "every day read once")
+        let statements = (0..<2).flatMap { plan.statements(.all, lane: $0).map(\.sql) }
+        #expect(statements.count == 6 && statements.allSatisfy { $0.contains("FROM events_d") && !$0.contains("get_byte") })
+    }
+
+    @Test func partitionsThatDoNotShareOutEvenlyAreSplitByPseudonym() {
+        // One day much larger than the rest: whole days would give one lane 100 of 130 bytes.
+        let skewed = LanePlan(partitions: [Partition(day: 1, bytes: 100), Partition(day: 2, bytes: 20), Partition(day: 3, bytes: 10)], lanes: 2)
+        #expect(skewed.days == nil)
+        let statements = (0..<2).map { skewed.statements(.all, lane: $0).map(\.sql) }
+        #expect(statements.allSatisfy { $0.count == 1 && $0[0].contains("FROM events") && $0[0].contains("get_byte(pid, 0)") })
+        #expect(statements[0][0].contains(">= 0 AND") && statements[1][0].contains(">= 128 AND"))
+        // Fewer partitions than lanes.
+        #expect(LanePlan(partitions: [Partition(day: 1, bytes: 100)], lanes: 2).days == nil)
+        // At most 20 % over an even share is whole partitions: 11 of 20 bytes is 10 % over.
+        #expect(LanePlan(partitions: [Partition(day: 1, bytes: 11), Partition(day: 2, bytes: 9)], lanes: 2).days == [[1], [2]])
     }
 }

@@ -56,6 +56,32 @@ import VeilStore
         #expect(values[0].category == nil && values[0].rating == nil && values[0].properties.isEmpty)
     }
 
+    /// The writer binds every row's text and blobs from one reused buffer (`RowParameters`): each
+    /// event reads back as it was written, whether its values are longer than the buffer, empty,
+    /// absent where the event before had them, or not ASCII.
+    @Test func eachRowIsStoredWithItsOwnValuesFromTheReusedBuffer() async throws {
+        let scratch = ScratchDirectory()
+        let fixture = try SQLiteFixture(directory: scratch.path)
+        var long = event("e1-" + String(repeating: "x", count: 3_000), 1, at: 1_000, type: .search)
+        long.query = String(repeating: "wool socks ", count: 400)
+        long.category = "Bücher · 本"
+        long.properties = ["basket": 3, "coupon": 0.5]
+        var bare = event("e2", 2, at: 2_000)
+        bare.session = nil
+        bare.itemID = nil
+        bare.category = nil
+        bare.price = nil
+        bare.quantity = nil
+        var empty = event("e3", 3, at: 3_000, type: .search)
+        empty.query = ""
+        empty.itemID = ""
+        let written = [long, bare, empty, event("e4", 4, at: 4_000)]
+        let result = try await fixture.events.commit(batch(written))
+        #expect(result.inserted == 4)
+        #expect(try await scanned(fixture.events, EventFilter()) == written)
+        #expect(try await fixture.events.events(for: pid(3)) == [empty])
+    }
+
     private func scanned(_ store: SQLiteEventStore, _ filter: EventFilter) async throws -> [StoredEvent] {
         let events = Mutex<[StoredEvent]>([])
         try await store.scan(filter, chunkSize: 10) { chunk in events.withLock { $0 += chunk } }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import VeilCore
 import VeilStore
 @testable import VeilStoreSQLite
 
@@ -51,11 +52,36 @@ import VeilStore
     }
 }
 
-/// An import's transaction runs with the writer's larger, bounded page cache (`importCacheKiB`), and
-/// the writer goes back to the ordinary one afterwards — also when the transaction fails — so the
-/// cache an import needs is not kept by a server that goes on committing small batches.
+/// An import's transactions run with the writer's larger, bounded page cache (`importCacheKiB`), kept
+/// from one of its transactions to the next (shrinking it in between freed its pages, and the next
+/// transaction allocated them again in another thread's malloc arena); the writer goes back to the
+/// ordinary one at its next other write — also after a failed import — and when the store settles, so
+/// the cache an import needs is not kept by a server that goes on committing small batches.
 @Suite struct ImportCacheTests {
     static func cacheSize(_ db: Database) throws -> Int? { try Int.fetchOne(db, sql: "PRAGMA cache_size") }
+
+    /// The writer connection's cache as it is between transactions, read without a `VeilDatabase.write`.
+    static func writerCacheSize(_ database: VeilDatabase) throws -> Int? {
+        try database.pool.writeWithoutTransaction { try cacheSize($0) }
+    }
+
+    @Test func theLargerCacheStaysBetweenAnImportsTransactionsUntilTheStoreSettles() async throws {
+        let dir = ScratchDirectory()
+        let fixture = try SQLiteFixture(directory: dir.path)
+        for part in 0..<2 {
+            let batches = EventBatchStream()
+            batches.send(batch((0..<100).map { event("e\(part)-\($0)", UInt64($0 % 7), at: Int64($0) * 1_000) }))
+            batches.finish()
+            let stored = try await fixture.events.commitAll(batches, stored: { _ in }, audit: { _ in
+                AuditDraft(actor: "test", action: .ingestBatch, details: [:])
+            })
+            #expect(stored.inserted == 100)
+            #expect(try Self.writerCacheSize(fixture.database) == -VeilDatabase.importCacheKiB)
+        }
+        _ = try await fixture.events.settle()
+        #expect(try Self.writerCacheSize(fixture.database) == -VeilDatabase.cacheKiB)
+        #expect(try await fixture.events.eventCount() == 200)
+    }
 
     @Test func anImportTransactionHasTheLargerCacheAndGivesItBack() async throws {
         struct Boom: Error {}

@@ -16,10 +16,18 @@ public struct ImportOptions: Sendable {
     /// A file of at most this many records is stored in one transaction, fed while it is validated.
     /// A larger one is validated first, then read again and stored `batchSize` events per transaction.
     public var oneTransactionLimit = ImportOptions.defaultOneTransactionLimit
-    /// Events per write transaction for files over `oneTransactionLimit` and with `skipInvalid`. Each
+    /// Events per write transaction for files over `oneTransactionLimit`, with `skipInvalid`, and with
+    /// `inBatches`. Each
     /// transaction is fed as the file is read, but what the transaction holds until it commits grows
     /// with it (`defaultBatchSize`); the store's writer is held for one transaction at a time.
     public var batchSize = ImportOptions.defaultBatchSize
+    /// Store every file in transactions of `batchSize` events (validated first, all or nothing per
+    /// transaction), not only those over `oneTransactionLimit` (`veil ingest --batch-size`).
+    public var inBatches = false
+    /// Transactions of an import in batches that may be open at once, each on a connection of its
+    /// own (nil: `defaultWriteConnections`, or fewer where the store has fewer:
+    /// `EventStore.maxWriteConnections`, 1 on SQLite).
+    public var writeConnections: Int?
     /// Tasks that validate a file at once (nil: one fewer than the processors, at least one, so the
     /// store's writer keeps a core of its own).
     public var validationTasks: Int?
@@ -41,6 +49,9 @@ public struct ImportOptions: Sendable {
     /// against 43.1 s (release, quiet machine, `/usr/bin/time -v veil ingest`). A crash loses only the
     /// uncommitted transaction, which importing the file again adds.
     public static let defaultBatchSize = 50_000
+    /// 3: on PostgreSQL an import's backend work is spread over three connections (`docs/deploy.md`,
+    /// "Measuring"); SQLite has one writer.
+    public static let defaultWriteConnections = 3
     /// The most problems a report lists by line (the counts and the summary by rule are always complete).
     public var maxReportedProblems = 1_000
     /// The first valid events a dry run shows, mapped and pseudonymised.
@@ -165,10 +176,11 @@ public struct ImportProgress: Sendable {
 ///   them, in file order, to the store's writer, which inserts them as they come; the transaction
 ///   commits only if no record broke a rule, and otherwise rolls back. Parsing and storing overlap,
 ///   and a crash at any point leaves nothing of the file.
-/// - A larger file is validated first (storing nothing if any record is invalid), then read again
-///   and stored `batchSize` events per transaction, the next batch parsed while the previous one
-///   commits. If the store fails part-way, the batches already committed stay; running the import
-///   again completes it without duplicates.
+/// - A larger file, or any file with `inBatches`, is validated first (storing nothing if any record
+///   is invalid), then read again and stored `batchSize` events per transaction, each with its own
+///   `ingest.batch` record, up to `writeConnections` transactions open at once (the next fed while
+///   the previous ones commit). If the store fails part-way, the transactions already committed stay;
+///   running the import again completes it without duplicates.
 public struct EventImporter: Sendable {
     public let service: IngestService
     public let options: ImportOptions
@@ -179,6 +191,17 @@ public struct EventImporter: Sendable {
         }
         guard options.oneTransactionLimit >= 0 else {
             throw VeilError(.invalidInput, field: "--one-transaction-limit", "must be at least 0")
+        }
+        if let connections = options.writeConnections {
+            let most = service.store.maxWriteConnections
+            guard connections >= 1 else {
+                throw VeilError(.invalidInput, field: "--write-connections", "must be at least 1")
+            }
+            guard connections <= most else {
+                throw VeilError(
+                    .invalidInput, field: "--write-connections",
+                    most == 1 ? "must be 1: this store has one writer (more need PostgreSQL)" : "must be at most \(most) on this store")
+            }
         }
         if let tasks = options.validationTasks, tasks < 1 {
             throw VeilError(.invalidInput, field: "validationTasks", "must be at least 1")
@@ -217,10 +240,10 @@ public struct EventImporter: Sendable {
             showsTypeValues: layout.map { $0.rows.typeColumns.isDisjoint(with: $0.rows.identifierColumns) } ?? true)
 
         var tally: FileTally
-        if !options.skipInvalid && !options.dryRun && clearlyOverTheLimit(file, layout: layout) {
-            // Surely too many records for one transaction: validate the whole file first (storing
-            // nothing if any record is invalid), then store it in batches — without first writing
-            // `oneTransactionLimit` events into a transaction only to roll them back.
+        if !options.skipInvalid && !options.dryRun && (options.inBatches || clearlyOverTheLimit(file, layout: layout)) {
+            // Batches asked for, or surely too many records for one transaction: validate the whole
+            // file first (storing nothing if any record is invalid), then store it in batches — without
+            // first writing `oneTransactionLimit` events into a transaction only to roll them back.
             tally = try await importLargeFile(file, layout: layout, pass: pass, path: path, actor: actor, report: &report, progress: progress)
         } else if !options.skipInvalid || options.dryRun {
             // All or nothing (a dry run always; it rolls back): one transaction, fed while the file is
@@ -267,7 +290,7 @@ public struct EventImporter: Sendable {
 
     /// Validates every record of the file (in parallel on every processor: nothing is stored meanwhile)
     /// and stores nothing if any is invalid; then stores it in batches (`importInBatches`), or in one
-    /// transaction after all if it has no more than `oneTransactionLimit` records.
+    /// transaction after all if it has no more than `oneTransactionLimit` records and `inBatches` is off.
     private func importLargeFile(
         _ file: MappedFile, layout: RecordReader.CSVLayout?, pass: RecordPass, path: String, actor: String,
         report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
@@ -277,7 +300,7 @@ public struct EventImporter: Sendable {
         nothingDelivered.abandon()
         let check = try await validateAll(file, segments: segments, layout: layout, pass: pass, delivery: nothingDelivered)
         guard check.tally.rejected == 0 else { return check.tally }
-        if check.tally.records <= options.oneTransactionLimit,
+        if !options.inBatches, check.tally.records <= options.oneTransactionLimit,
             let done = try await importInOneTransaction(
                 file, layout: layout, pass: pass, path: path, actor: actor, report: &report, progress: progress)
         {
@@ -290,13 +313,22 @@ public struct EventImporter: Sendable {
     /// file is read (`EventStore.commitAll`): the store's writer inserts each hand-off batch of
     /// `handOffSize` events while the next one is prepared, and the reader waits for the writer once
     /// `batchesAhead` batches wait, so the events waiting for the writer are a few hand-off batches;
-    /// what the open transaction holds still grows with `batchSize` (`defaultBatchSize`). Large transactions matter as the store grows: a commit writes every
-    /// index page the transaction touched, and events out of index order (grouped by user, random
-    /// `event_id`s such as content keys or UUIDs) touch pages all over the index, so small transactions
-    /// rewrite most of the index again and again (`docs/architecture.md`, "At scale").
+    /// what the open transaction holds still grows with `batchSize` (`defaultBatchSize`). Large
+    /// transactions matter as the store grows: a commit writes every index page the transaction
+    /// touched, and events out of index order (grouped by user, random `event_id`s such as content
+    /// keys or UUIDs) touch pages all over the index, so small transactions rewrite most of the index
+    /// again and again (`docs/architecture.md`, "At scale").
     ///
-    /// A transaction starts only after the one before it committed, so what a failure or a crash
-    /// leaves stored is a prefix of the file's events (importing the file again adds the rest).
+    /// Up to `writeConnections` transactions are open at once (`EventStore.maxWriteConnections`: on
+    /// PostgreSQL each on a connection of its own; SQLite has one writer): once a transaction is fed,
+    /// the next one starts while it commits, and the reader waits for the oldest open one when that
+    /// many are. Each transaction is whole with its own `ingest.batch` record, and is counted (and
+    /// shown as progress) only once it is durable. With one connection a transaction starts only after
+    /// the one before it committed, so what a failure or a crash leaves stored is a prefix of the
+    /// file's events; with several it is whole transactions, not necessarily consecutive ones. Either
+    /// way importing the file again stores exactly the rest (every event has its key). After a failure
+    /// the reader stops, waits for the transactions still open (each commits or fails whole) and
+    /// rethrows the first error.
     private func importInBatches(
         _ file: MappedFile, layout: RecordReader.CSVLayout?, pass template: RecordPass, path: String, actor: String,
         report: inout ImportFileReport, progress: (@Sendable (ImportProgress) -> Void)?
@@ -305,13 +337,17 @@ public struct EventImporter: Sendable {
         var pass = template
         var numbering = ContentKeyNumbering()
         let service = service
+        let connections = options.writeConnections ?? min(ImportOptions.defaultWriteConnections, service.store.maxWriteConnections)
+        var open: [(transaction: FedTransaction, bytesRead: Int)] = []
+        var failure: (any Error)?
         var finished = false
-        while !finished {
+        var anyFailed: Bool { failure != nil || open.contains { $0.transaction.failed } }
+        while true {
             var transaction: FedTransaction? = nil
             var inTransaction = 0
             var valid: [ValidEvent] = []
             valid.reserveCapacity(min(Self.handOffSize, options.batchSize))
-            while inTransaction < options.batchSize {
+            while !finished && inTransaction < options.batchSize {
                 if let (line, record) = reader.next() {
                     guard let event = pass.take(record, line: line) else { continue }
                     valid.append(event)
@@ -324,23 +360,37 @@ public struct EventImporter: Sendable {
                 var prepared = service.prepare(valid)
                 numbering.number(&prepared)
                 valid.removeAll(keepingCapacity: true)
+                guard !anyFailed, transaction?.failed != true else { break }
                 let fed = transaction ?? FedTransaction(service: service, actor: actor)
                 transaction = fed
-                guard !fed.failed else { break }
                 await fed.batches.waitForRoom(below: Self.batchesAhead)
                 fed.batches.send(service.write(prepared))
-                if finished { break }
             }
-            guard let transaction else { break }
-            transaction.batches.finish()
-            let done = try await transaction.commit.value
-            report.accepted += done.inserted
-            report.duplicates += done.duplicates
-            progress?(
-                ImportProgress(
-                    file: path, bytesRead: reader.offset, bytesTotal: file.bytes.count, accepted: report.accepted,
-                    duplicates: report.duplicates, rejected: pass.tally.rejected))
+            if let transaction {
+                // Another transaction failed meanwhile: this one rolls back (the import stops).
+                transaction.batches.finish(throwing: anyFailed ? ImportAbandoned() : nil)
+                open.append((transaction, reader.offset))
+            }
+            let stopping = finished || anyFailed
+            // The oldest open transaction, counted once it is durable (or its error kept): while as
+            // many are open as there are connections, and every one of them at the end.
+            while open.count >= connections || (stopping && !open.isEmpty) {
+                let (oldest, bytesRead) = open.removeFirst()
+                switch await oldest.commit.result {
+                case .success(let done):
+                    report.accepted += done.inserted
+                    report.duplicates += done.duplicates
+                    progress?(
+                        ImportProgress(
+                            file: path, bytesRead: bytesRead, bytesTotal: file.bytes.count, accepted: report.accepted,
+                            duplicates: report.duplicates, rejected: pass.tally.rejected))
+                case .failure(let error):
+                    failure = failure ?? error
+                }
+            }
+            if stopping { break }
         }
+        if let failure { throw failure }
         progress?(
             ImportProgress(
                 file: path, bytesRead: file.bytes.count, bytesTotal: file.bytes.count, accepted: report.accepted,
@@ -361,7 +411,7 @@ public struct EventImporter: Sendable {
         }
 
         init(service: IngestService, actor: String) {
-            let batches = EventBatchStream()
+            let batches = EventBatchStream(showsProgress: false)
             let failure = Failure()
             self.batches = batches
             self.failure = failure

@@ -13,7 +13,7 @@ public typealias TrainingPrecision = Float
 /// trainers need. The trainers are generic over the model and so, across
 /// modules, not specialised: they call the conversions once per buffer, and the loops run in the
 /// concrete conformances below, never element by element through generic code.
-public protocol ComputeScalar: LaneScalar, Codable, Sendable {
+public protocol ComputeScalar: LaneScalar, ProductScalar, Codable, Sendable {
     /// e^x. `Double`: Foundation's `exp` (so dense models compute exactly as before). `Float`: lane 0
     /// of `LaneScalar`'s branch-free eight-lane approximation, so a value is the same bits alone or in
     /// a block.

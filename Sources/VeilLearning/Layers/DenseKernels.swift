@@ -7,7 +7,8 @@ enum DenseKernels {
     /// `output[b, o] = bias[o] + Σ_i input[b, i] · w[i, o]` for every row `b < rows`, summed in `i` order
     /// after the bias. A layer with one output takes each row's dot product (four partial sums); a wider
     /// one starts every row at the bias and runs `MatrixKernels.multiply`'s register-tiled product over
-    /// the whole chunk — the same terms added in the same order as a row-by-row loop, bit for bit.
+    /// the whole chunk — the same terms added in the same order, by the same rule (`ProductScalar`:
+    /// fused in `Float`), as a row-by-row loop, bit for bit.
     static func forward<Scalar: ComputeScalar>(
         input: UnsafePointer<Scalar>, weights: UnsafePointer<Scalar>, bias: UnsafePointer<Scalar>,
         output: UnsafeMutablePointer<Scalar>, rows: Int, inputs: Int, outputs: Int

@@ -10,7 +10,8 @@
 /// A chunk runs in lock step: examples sorted by length, the ones still running at step t are a
 /// prefix, and their recurrent products h·U are one matrix product per step (the input products x·W
 /// are one for the whole chunk); the gates' element-wise arithmetic is one pass per example and step
-/// (`GateKernels`: `GRUGates` compiled for AVX2 where the CPU has it, the same bits either way).
+/// (`GateKernels`: `GRUGates` compiled for AVX2 where the CPU runs `VeilWideKernels`, the same bits
+/// either way).
 ///
 /// Per-example gradient norm: W, U and the biases are used at every time step, so one example's
 /// gradient is a sum over its steps — Σ_t x_t ⊗ δa_t for W, Σ_t h_{t−1} ⊗ δg_t for U — whose terms can

@@ -178,8 +178,17 @@ public struct SequenceNetwork: Sendable, Hashable {
 /// reads events with (L, the public buckets, the categories, the item vocabulary and any context) and every
 /// parameter, plus how it was trained. `kind` is `gru_sequence` or `cnn_sequence`, which no dense
 /// artifact uses, so a model file says which of the two it holds.
+///
+/// Format versions: 1, sequences of events only; 2, sequences that end with the cutoff marker
+/// (`SequenceSchema.timeToCutoffBoundsSeconds`). A model without the marker is still written as 1, so
+/// the builds before version 2 keep reading it; they refuse a version 2 file by its version, rather
+/// than read its sequences without the marker.
 public struct SequenceArtifact: Sendable, Hashable, Codable {
-    public static let currentFormatVersion = 1
+    /// The newest format this build writes and reads.
+    public static let currentFormatVersion = 2
+
+    /// The format a model reading sequences under `schema` is written in.
+    static func formatVersion(of schema: SequenceSchema) -> Int { schema.timeToCutoffBoundsSeconds == nil ? 1 : 2 }
     static let layoutDescription =
         "embedding tables in field order (rows x width, row-major), then the encoder's parameters, then the head ((hidden + context width) x outputs input-major, then biases)"
 
@@ -195,7 +204,7 @@ public struct SequenceArtifact: Sendable, Hashable, Codable {
     public static func kind(of encoder: SequenceArchitecture.Encoder) -> String { "\(encoder.rawValue)_sequence" }
 
     public init(network: SequenceNetwork, schema: SequenceSchema, training: TrainingReport? = nil) {
-        formatVersion = Self.currentFormatVersion
+        formatVersion = Self.formatVersion(of: schema)
         kind = Self.kind(of: network.architecture.encoder)
         architecture = network.architecture
         self.schema = schema
@@ -208,15 +217,20 @@ public struct SequenceArtifact: Sendable, Hashable, Codable {
     /// kind does not match the encoder, the schema's token counts or context width are not the
     /// architecture's, or the parameters do not fit.
     public func network() throws -> SequenceNetwork {
-        guard formatVersion == Self.currentFormatVersion else {
+        guard (1...Self.currentFormatVersion).contains(formatVersion) else {
             throw VeilError(
                 .invalidInput, field: "formatVersion",
-                "this build reads sequence model format version \(Self.currentFormatVersion), not \(formatVersion)")
+                "this build reads sequence model format versions 1 to \(Self.currentFormatVersion), not \(formatVersion)")
+        }
+        guard formatVersion == Self.formatVersion(of: schema) else {
+            throw VeilError(
+                .invalidInput, field: "formatVersion",
+                "format version 2, and only it, has the time-to-cutoff marker (schema.time_to_cutoff_bounds_seconds)")
         }
         guard kind == Self.kind(of: architecture.encoder) else {
             throw VeilError(.invalidInput, field: "kind", "does not match the architecture's encoder")
         }
-        guard SequenceSchema.Field.allCases.map(schema.tokenCount) == architecture.tokenCounts else {
+        guard schema.tokenCounts == architecture.tokenCounts else {
             throw VeilError(.invalidInput, field: "schema", "its token counts are not the architecture's embedding tables")
         }
         guard schema.contextWidth == architecture.contextWidth else {

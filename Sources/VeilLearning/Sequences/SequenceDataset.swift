@@ -94,7 +94,7 @@ public struct SequenceDataset: TrainingData, Equatable {
             starts.append(allTargets.count)
         }
         try self.init(
-            tokens: tokens, tokenCounts: SequenceSchema.Field.allCases.map(schema.tokenCount), starts: starts,
+            tokens: tokens, tokenCounts: schema.tokenCounts, starts: starts,
             targets: allTargets, classCount: classCount, context: context, contextWidth: schema.contextWidth)
     }
 

@@ -14,6 +14,16 @@ import VeilCore
 ///
 /// A bucket is the first bound the value does not exceed; past the last bound is one more bucket.
 ///
+/// With `timeToCutoffBoundsSeconds` (tasks predicted as of the cutoff), the sequence ends with one more
+/// row after its events, the **cutoff marker**: type `cutoffMarkerType` (one past the event types), no
+/// item, category or price, and as its gap the bucket of the time from the last event to the cutoff
+/// under those bounds, in gap tokens of its own after the event gaps' (`cutoffMarkerTokens`). So the
+/// encoder reads how long the user has been quiet after reading their rhythm, and can weigh the one by
+/// the other (a week's silence means more after daily visits than after monthly ones); the head alone,
+/// linear over the encoder's state and the context, cannot form that product. When serving, the cutoff
+/// is the time of the prediction: one extractor, one definition. Schemas written before it decode
+/// with none, and their sequences have no marker.
+///
 /// With `context` (wide and deep), each sequence also carries one row of per-user inputs that the
 /// model's head reads beside the encoder's state (`contextWidth` values, all in [0, 1]): the
 /// feature-row model's clamped aggregates over the whole observation window (`FeatureExtractor` under
@@ -35,14 +45,25 @@ public struct SequenceSchema: Sendable, Hashable, Codable {
     public var vocabulary: ItemVocabulary
     /// The aggregates each sequence carries beside its events; nil: none (the head reads the encoder only).
     public var context: FeatureSchema?
+    /// The time-to-cutoff buckets of the cutoff marker that ends each sequence (increasing seconds, from
+    /// `Policy.Sequences.timeToCutoffBoundsSeconds`); nil: no marker.
+    public var timeToCutoffBoundsSeconds: [Double]?
 
-    /// The schema without context; set `context` for a wide-and-deep model.
+    /// The schema without context or cutoff marker; set `context` and `timeToCutoffBoundsSeconds` (or call
+    /// `readAsOfTheCutoff`) for a model whose targets sit at the last event.
     public init(policy: Policy, vocabulary: ItemVocabulary) {
         length = policy.sequences.length
         categories = policy.categories
         gapBoundsSeconds = policy.sequences.gapBoundsSeconds
         priceBounds = policy.sequences.priceBounds
         self.vocabulary = vocabulary
+    }
+
+    /// The context (the feature-row aggregates of `features`) and the cutoff marker under `policy`'s
+    /// bounds: what a task predicted as of the cutoff reads (`TaskDefinition.readsContext`).
+    public mutating func readAsOfTheCutoff(features: FeatureSchema, policy: Policy) {
+        context = features
+        timeToCutoffBoundsSeconds = policy.sequences.timeToCutoffBoundsSeconds
     }
 
     /// Values per sequence beside the events: the context's features and the cutoff-gap buckets, or 0.
@@ -56,15 +77,32 @@ public struct SequenceSchema: Sendable, Hashable, Codable {
         return context.names + seconds.map { "time_to_cutoff_le_\($0)s" } + ["time_to_cutoff_gt_\(seconds.last ?? "0")s"]
     }
 
-    /// Distinct tokens of `field` (the rows of its embedding table).
+    /// Distinct tokens of `field` (the rows of its embedding table), the cutoff marker's included.
     public func tokenCount(_ field: Field) -> Int {
+        let marker = timeToCutoffBoundsSeconds
         switch field {
-        case .type: EventType.allCases.count
-        case .item: vocabulary.count + 2
-        case .category: categories.count + 2
-        case .gap: gapBoundsSeconds.count + 2
-        case .price: priceBounds.count + 2
+        case .type: return EventType.allCases.count + (marker == nil ? 0 : 1)
+        case .item: return vocabulary.count + 2
+        case .category: return categories.count + 2
+        case .gap: return gapBoundsSeconds.count + 2 + (marker.map { $0.count + 1 } ?? 0)
+        case .price: return priceBounds.count + 2
         }
+    }
+
+    /// The embedding tables' rows, in `Field` order.
+    public var tokenCounts: [Int] { Field.allCases.map(tokenCount) }
+
+    /// The cutoff marker's type token: one past the event types' (`EventType.index`).
+    public static let cutoffMarkerType = Int32(EventType.allCases.count)
+
+    /// The cutoff marker's tokens in `Field` order for a last event `seconds` before the cutoff: type
+    /// `cutoffMarkerType`, no item or category, as gap `gapBoundsSeconds.count + 1` + the bucket token of
+    /// `seconds` under `timeToCutoffBoundsSeconds` (so after every event gap's token), no price. Nil when
+    /// the schema has no marker.
+    public func cutoffMarkerTokens(secondsToCutoff seconds: Double) -> [Int32]? {
+        guard let bounds = timeToCutoffBoundsSeconds else { return nil }
+        let gap = Int32(gapBoundsSeconds.count + 1) + Self.bucketToken(seconds, bounds: bounds)
+        return [Self.cutoffMarkerType, 0, 0, gap, 0]
     }
 
     /// 1 + the bucket of `value` among increasing `bounds`: the first bound `value` does not exceed, or
@@ -77,8 +115,9 @@ public struct SequenceSchema: Sendable, Hashable, Codable {
 }
 
 /// Turns one user's events into a `SequenceExample`: the last `schema.length` events of the
-/// observation window as tokens, and the outcome in the label horizon (`OutcomeTally`, as for rows).
-/// One sequence per user, so per-example clipping stays user-level.
+/// observation window as tokens (then the cutoff marker when the schema has one), and the outcome in the
+/// label horizon (`OutcomeTally`, as for rows). One sequence per user, so per-example clipping stays
+/// user-level. Training and serving both read through it, serving with the prediction's time as cutoff.
 ///
 /// Contract: `example(for:)` takes all of one user's events, in any order; ties in time are ordered by
 /// `eventID`, so the result does not depend on the order given. Nil when the user has no event in the
@@ -113,15 +152,19 @@ public struct SequenceExtractor: Sendable {
         observed.sort { ($0.timestampMillis, $0.eventID) < ($1.timestampMillis, $1.eventID) }
         let kept = max(0, observed.count - schema.length)..<observed.count
         var tokens: [Int32] = []
-        tokens.reserveCapacity(kept.count * SequenceSchema.Field.allCases.count)
+        tokens.reserveCapacity((kept.count + 1) * SequenceSchema.Field.allCases.count)
         for position in kept {
             let event = observed[position]
             let previous = position > 0 ? observed[position - 1].timestampMillis : nil
             tokens += self.tokens(of: event, previousMillis: previous)
         }
+        let lastMillis = observed[observed.count - 1].timestampMillis
+        if let marker = schema.cutoffMarkerTokens(secondsToCutoff: Double(window.cutoff - lastMillis) / 1000) {
+            tokens += marker
+        }
         return SequenceExample(
             pseudonym: first.pseudonym, tokens: tokens, outcome: outcome.outcome,
-            context: context(of: events, lastMillis: observed[observed.count - 1].timestampMillis))
+            context: context(of: events, lastMillis: lastMillis))
     }
 
     /// The sequence's context (`SequenceSchema.context`): the aggregates, then the cutoff gap one-hot.
@@ -155,6 +198,6 @@ public struct SequenceExample: Sendable, Hashable {
     public var outcome: Outcome
     public var context: [Double] = []
 
-    /// Events in the sequence.
+    /// Rows of the sequence: its events, then the cutoff marker when the schema has one.
     public var length: Int { tokens.count / SequenceSchema.Field.allCases.count }
 }

@@ -78,6 +78,10 @@ public struct ModelCard: Sendable, Encodable, Hashable {
         /// then `time_to_cutoff_le_<bound>s` per gap bucket and `time_to_cutoff_gt_<last bound>s`; empty
         /// when the task reads none (`next_item`).
         public var context: [String]
+        /// The buckets (seconds) of the time from the last event to the cutoff that the cutoff marker
+        /// ending each sequence carries (`SequenceSchema.timeToCutoffBoundsSeconds`); nil: no marker
+        /// (`next_item`, and models trained before it).
+        public var timeToCutoffBoundsSeconds: [Double]?
         /// How the ranking metrics of `next_item` were measured (`RankingSplit`); nil for the other tasks.
         public var evaluation: RankingSplit?
     }

@@ -193,7 +193,7 @@ public final class TrainingService: Sendable {
             }
             var sequenceSchema = SequenceSchema(policy: policy.policy, vocabulary: vocabulary)
             sequenceSchema.length = sequence.length
-            if plan.task.definition.readsContext { sequenceSchema.context = schema }
+            if plan.task.definition.readsContext { sequenceSchema.readAsOfTheCutoff(features: schema, policy: policy.policy) }
             trained = try await trainSequences(
                 plan: plan, schema: schema, sequenceSchema: sequenceSchema, provenance: provenance, population: population,
                 run: &run, progress: progress)
@@ -304,7 +304,7 @@ public final class TrainingService: Sendable {
         else { throw Self.emptySplit }
         try Self.checkPopulation(train.exampleCount, population)
         let architecture = try SequenceArchitecture(
-            encoder: encoder, tokenCounts: SequenceSchema.Field.allCases.map(sequenceSchema.tokenCount),
+            encoder: encoder, tokenCounts: sequenceSchema.tokenCounts,
             embeddingWidth: sequence.embeddingWidth, hiddenWidth: plan.hiddenSizes[0],
             classCount: plan.task.definition.classCount(sequences: sequenceSchema), contextWidth: sequenceSchema.contextWidth)
         let result = try SequencePipeline.fit(
@@ -331,7 +331,7 @@ public final class TrainingService: Sendable {
                 optimizer: "adam", learningRate: plan.learningRate),
             sequence: ModelCard.SequenceInput(
                 length: sequenceSchema.length, embeddingWidth: sequence.embeddingWidth, vocabulary: provenance,
-                context: sequenceSchema.contextNames,
+                context: sequenceSchema.contextNames, timeToCutoffBoundsSeconds: sequenceSchema.timeToCutoffBoundsSeconds,
                 evaluation: plan.task.definition.needsSequences ? sequence.evaluation : nil),
             privateMetrics: privateMetrics, metrics: evaluation.metrics, baselines: evaluation.baselines, trainCount: train.exampleCount,
             holdoutCount: evaluation.holdoutCount, file: { try ModelFile.encode(card: $0, artifact: artifact) })
