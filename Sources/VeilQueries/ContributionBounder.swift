@@ -1,4 +1,5 @@
 import VeilCore
+import VeilStore
 
 /// Per-user contribution bounding in one pass over events in any order.
 ///
@@ -87,7 +88,7 @@ struct ContributionBounder {
     /// overlap instead of queueing one after another.
     mutating func add(_ batch: UnsafeBufferPointer<Contribution>) {
         table.reserve(additional: batch.count)
-        var sink = table.touch(batch)
+        var sink = table.touch(batch.lazy.map(\.user))
         let indices = UnsafeMutableBufferPointer<Int>.allocate(capacity: batch.count)
         defer { indices.deallocate() }
         for (position, contribution) in batch.enumerated() {
@@ -192,81 +193,5 @@ struct ContributionBounder {
         x = (x ^ b.byteSwapped) &* 0xFF51_AFD7_ED55_8CCD
         x ^= x >> 33
         return x
-    }
-}
-
-/// An open-addressing map from pseudonym to a dense index 0, 1, 2, … in order of first sight
-/// (linear probing, load ≤ ½, one 24-byte entry per probe).
-struct PseudonymTable {
-    /// 32 bytes, so that an entry never straddles two cache lines.
-    private struct Entry {
-        var high: UInt64 = 0
-        var low: UInt64 = 0
-        var index: Int64 = -1
-        var padding: UInt64 = 0
-    }
-
-    private var entries: [Entry]
-    private var mask: Int
-    private(set) var count = 0
-
-    init(capacity: Int = 1024) {
-        var size = 16
-        while size < capacity * 2 { size <<= 1 }
-        entries = [Entry](repeating: Entry(), count: size)
-        mask = size - 1
-    }
-
-    /// Grows now, if needed, so that `additional` insertions keep the load at most ½.
-    mutating func reserve(additional: Int) {
-        while (count + additional) * 2 > entries.count { grow() }
-    }
-
-    /// Reads the home entry of each user in `batch` (independent loads that overlap), returning a
-    /// value that depends on them.
-    func touch(_ batch: UnsafeBufferPointer<ContributionBounder.Contribution>) -> UInt64 {
-        entries.withUnsafeBufferPointer { entries in
-            var sink: UInt64 = 0
-            for contribution in batch { sink &+= UInt64(bitPattern: entries[Self.slot(contribution.user) & mask].index) }
-            return sink
-        }
-    }
-
-    /// The user's index, and whether it was just added.
-    @inline(__always)
-    mutating func index(of user: Pseudonym) -> (Int, Bool) {
-        if (count + 1) * 2 > entries.count { grow() }
-        let (mask, count) = (self.mask, self.count)
-        let found: (Int, Bool) = entries.withUnsafeMutableBufferPointer { entries in
-            var position = Self.slot(user) & mask
-            while true {
-                let entry = entries[position]
-                if entry.index < 0 { break }
-                if entry.high == user.high && entry.low == user.low { return (Int(entry.index), false) }
-                position = (position + 1) & mask
-            }
-            entries[position] = Entry(high: user.high, low: user.low, index: Int64(count))
-            return (count, true)
-        }
-        if found.1 { self.count += 1 }
-        return found
-    }
-
-    /// Pseudonyms are keyed hashes already, but test fixtures use sequential ones: mix anyway.
-    @inline(__always)
-    private static func slot(_ user: Pseudonym) -> Int {
-        let x = ((user.high &* 0x9E37_79B9_7F4A_7C15) ^ user.low) &* 0xD6E8_FEB8_6659_FD93
-        return Int(truncatingIfNeeded: x >> 32)
-    }
-
-    private mutating func grow() {
-        let old = entries
-        entries = [Entry](repeating: Entry(), count: old.count * 2)
-        mask = entries.count - 1
-        for entry in old where entry.index >= 0 {
-            var position = Self.slot(Pseudonym(high: entry.high, low: entry.low)) & mask
-            while entries[position].index >= 0 { position = (position + 1) & mask }
-            entries[position] = entry
-        }
     }
 }

@@ -40,6 +40,74 @@ import VeilStore
         }
     }
 
+    /// The counter's rows add up to the count of every (pseudonym, key): 5,000 users (its table grows)
+    /// with 1 to 20 keys each (beyond the 8 cells a user has, the rest go on in pairs), drained when full
+    /// and at the end; each drain holds at most `capacity` pairs and hands a user's cells out together.
+    @Test func theCounterAddsUpWithUsersBeyondTheirCellsAndDrainsWhenFull() {
+        var state: UInt64 = 5
+        func next() -> UInt64 {  // splitmix64, fixed seed
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = (state ^ (state >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        var counter = PseudonymGroupCounter(capacity: 10_000)
+        var expected: [String: Int64] = [:]
+        var counted: [PseudonymGroupCount] = []
+        var drains = 0
+        var usersChecked = 0
+        // A user's rows from its cells (its first 8 keys) come out of a drain together.
+        func drain() {
+            let rows = counter.drain()
+            #expect(rows.count > 0 && rows.count <= 10_000)
+            #expect(counter.isEmpty && !counter.isFull)
+            var positions: [Pseudonym: [Int]] = [:]
+            for (position, row) in rows.enumerated() { positions[row.pseudonym, default: []].append(position) }
+            for (pseudonym, at) in positions {
+                let cells = at.prefix(PseudonymGroupCounter.cellsPerUser)
+                #expect(cells.last! - cells.first! + 1 == cells.count, "\(pseudonym.hex)")
+            }
+            usersChecked += positions.count
+            counted += rows
+            drains += 1
+        }
+        for _ in 0..<200_000 {
+            let user = next() % 5_000
+            let key = EventGroupKey.number(Int64(next() % (1 + user % 20)))
+            let pseudonym = Pseudonym(high: user / 7, low: user)
+            counter.add(pseudonym, key: key)
+            expected["\(pseudonym.hex) \(key)", default: 0] += 1
+            if counter.isFull { drain() }
+        }
+        drain()
+        #expect(drains > 1)
+        #expect(usersChecked > 5_000)
+        #expect(counter.isEmpty)
+        #expect(Self.totals(counted) == expected)
+    }
+
+    /// A text key is interned once, the first time its bytes are met, and found again from its bytes
+    /// alone: thousands of keys (the table grows), keys of equal length that differ in one byte, the
+    /// empty key, non-ASCII keys.
+    @Test func textKeysAreInternedOnceAndFoundFromTheirBytes() {
+        var index = TextKeyIndex()
+        var interned: [String] = []
+        let keys = (0..<3_000).map { "sku-\($0)" } + ["", "Bücher ✓", "sku-1 ", "sku-0", "abc", "abd"]
+        for round in 0..<2 {
+            for (position, key) in keys.enumerated() {
+                let found = Array(key.utf8).withUnsafeBufferPointer { text in
+                    index.index(of: text) { name in
+                        interned.append(name)
+                        return Int32(interned.count - 1)
+                    }
+                }
+                #expect(interned[Int(found)] == key, "round \(round), key \(position)")
+            }
+        }
+        // "sku-0" comes twice in the list: every distinct key once, in order of first sight.
+        #expect(interned == Array(keys.prefix(3_000)) + ["", "Bücher ✓", "sku-1 ", "abc", "abd"])
+    }
+
     static func totals(_ rows: [PseudonymGroupCount]) -> [String: Int64] {
         rows.reduce(into: [:]) { $0["\($1.pseudonym.hex) \($1.key)", default: 0] += $1.count }
     }
