@@ -118,13 +118,13 @@ struct IngestCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Store every file in transactions of this many events, each whole with its own ingest.batch record, validated first (all or nothing per transaction, not per file). Without it: 50,000, for files over --one-transaction-limit and with --skip-invalid.",
+            "Store every file in transactions of this many events, each whole with its own ingest.batch record, validated first (all or nothing per transaction, not per file). Without it: \(ImportOptions.defaultBatchSize), for files over --one-transaction-limit and with --skip-invalid.",
             valueName: "events"))
     var batchSize: Int?
 
     @Option(
         help: ArgumentHelp(
-            "Transactions of an import in batches committed at once, each on its own connection (PostgreSQL: default 3, at most 4; SQLite has one writer: 1).",
+            "Transactions of an import in batches committed at once, each on its own connection (default \(ImportOptions.defaultWriteConnections), or as many as the store allows if fewer: SQLite has one writer, so 1).",
             valueName: "n"))
     var writeConnections: Int?
 
