@@ -105,10 +105,11 @@ enum QueryEngine {
     /// that run at once: a user's rows always go to the lane `lane(of:)` gives, whose bounder sees all
     /// of them; lanes hold disjoint users, so their aggregates add up (`BoundedAggregate.merged`) to
     /// what one bounder makes of every row — bit for bit, as bounding counts is per user and does not
-    /// depend on the order of a user's rows (`ContributionBounder`). A chunk of `parallelRows` rows or
-    /// more is split and each lane bounds its part on its own thread (`concurrentPerform`: the caller
+    /// depend on the order of a user's rows (`ContributionBounder`). In a chunk of `parallelRows` rows
+    /// or more, each lane bounds its users' rows on its own thread (`concurrentPerform`: the caller
     /// runs a lane itself, and both if no other thread comes); smaller chunks are bounded lane by lane.
     final class CountLanes: Sendable {
+        /// Two lanes: `lane(of:)` is one bit of a hash.
         static let count = 2
         /// The rows below which a chunk is not worth a second thread.
         static let parallelRows = 16_384
