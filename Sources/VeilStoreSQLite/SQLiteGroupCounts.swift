@@ -112,7 +112,7 @@ extension SQLiteEventStore {
                 keyIndex = lastNumberIndex
             }
             counter.add(pseudonym, keyIndex: keyIndex)
-            if counter.isFull, let full { try full(&counter) }
+            if let full, counter.isFull { try full(&counter) }
         }
     }
 }
