@@ -86,6 +86,16 @@ struct PerUser {
     }
 }
 
+/// The index of the key spelt by `text` among the keys met so far (`known`), compared by their bytes;
+/// a new key is appended.
+func knownIndex(of text: UnsafeBufferPointer<UInt8>, in known: inout [[UInt8]]) -> Int32 {
+    for (index, bytes) in known.enumerated() where bytes.count == text.count && memcmp(bytes, text.baseAddress!, text.count) == 0 {
+        return Int32(index)
+    }
+    known.append(Array(text))
+    return Int32(known.count - 1)
+}
+
 final class Outcome: @unchecked Sendable { var rows = 0; var counted = 0; var cpu = 0.0; var held = 0; var sink: UInt64 = 0 }
 
 func open() -> OpaquePointer {
@@ -143,15 +153,7 @@ func readRanges(lane: Int, _ outcome: Outcome) {
                     }
                     key = lastIndex
                 } else {
-                    key = -1
-                    for (index, bytes) in known.enumerated() where bytes.count == text.count && memcmp(bytes, text.baseAddress!, text.count) == 0 {
-                        key = Int32(index)
-                        break
-                    }
-                    if key < 0 {
-                        key = Int32(known.count)
-                        known.append(Array(text))
-                    }
+                    key = knownIndex(of: text, in: &known)
                 }
             }
             if high >> 56 >= userCut { continue }
@@ -208,15 +210,7 @@ func readSlices(lane: Int, slices: Int, _ outcome: Outcome) {
             }
             // A text column (the covering index's category): its key from the bytes, a per-user counter per slice.
             let text = UnsafeBufferPointer(start: sqlite3_column_text(statement, 1)!, count: Int(sqlite3_column_bytes(statement, 1)))
-            var key: Int32 = -1
-            for (index, bytes) in known.enumerated() where bytes.count == text.count && memcmp(bytes, text.baseAddress!, text.count) == 0 {
-                key = Int32(index)
-                break
-            }
-            if key < 0 {
-                key = Int32(known.count)
-                known.append(Array(text))
-            }
+            let key = knownIndex(of: text, in: &known)
             if mode == "slices-read" { outcome.sink &+= high ^ UInt64(key) } else { perUser.add(high, low, key) }
         }
         outcome.held = max(outcome.held, column == "ts_ms" ? pairs.count : perUser.users)
