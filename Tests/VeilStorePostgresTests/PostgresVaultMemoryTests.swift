@@ -16,9 +16,10 @@ struct PostgresVaultMemoryTests {
 
     struct Abandoned: Error {}
 
-    /// `batches` imported into `store` in one transaction (`commitAll`), rolled back if `abandoned`.
+    /// `batches` imported into `store` in one transaction (`commitAll`, as one unit); if `abandoned`,
+    /// the producer fails after that unit was written, and the transaction rolls back.
     static func importing(_ batches: [EventBatchWrite], into store: PostgresEventStore, abandoned: Bool = false) async throws -> BatchCommit {
-        let stream = EventBatchStream(showsProgress: false)
+        let stream = EventBatchStream()
         for batch in batches { stream.send(batch) }
         stream.finish(throwing: abandoned ? Abandoned() : nil)
         return try await store.commitAll(stream, stored: { _ in }) { _ in
@@ -36,9 +37,11 @@ struct PostgresVaultMemoryTests {
         let store = Fixture.store(database)
         let first = try await Self.importing([Fixture.batch([Fixture.event("a", user: 1, at: Fixture.start)])], into: store)
         #expect(first.newIdentities == 1)
+        // User 2's vault row is created, then rolled back with the transaction.
         await expectError({
             _ = try await Self.importing([Fixture.batch([Fixture.event("b", user: 2, at: Fixture.start)])], into: store, abandoned: true)
         }, matches: { $0 is CallerError || $0 is Abandoned })
+        #expect(try await store.identity(for: Fixture.pseudonym(2)) == nil)
         let mark = try await database.withConnection("read the mark") { try await VaultMemory.mark($0, logger: database.logger) }
         #expect(store.vaultMemory.known(under: mark) == [Fixture.pseudonym(1)])
         // User 2's row was rolled back with its events: the next import creates it.
