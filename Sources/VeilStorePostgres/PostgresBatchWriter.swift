@@ -39,7 +39,11 @@ struct PostgresBatchWriter: Sendable {
 
     /// Writes `batches`, in order, as one unit inside the caller's transaction; one result per batch.
     /// `copyClaim`: whether the ids may be claimed by COPY under a savepoint (see the type's comment).
-    func store(_ batches: [EventBatchWrite], _ connection: PostgresConnection, copyClaim: Bool) async throws -> [BatchCommit] {
+    /// `vault`: an import's knowledge of vault rows (`VaultTransaction`): only the pseudonyms it does
+    /// not know are looked up, and those are added to it; nil looks up every pseudonym of the unit.
+    func store(
+        _ batches: [EventBatchWrite], _ connection: PostgresConnection, copyClaim: Bool, vault: inout VaultTransaction?
+    ) async throws -> [BatchCommit] {
         var results = batches.map { _ in BatchCommit() }
         guard batches.contains(where: { !$0.events.isEmpty }) else { return results }
         // A repeated id is a duplicate of its first occurrence in the unit: only firsts are claimed.
@@ -60,8 +64,16 @@ struct PostgresBatchWriter: Sendable {
         // The vault last: a row another open transaction has just created (a new user in a unit of the
         // same import on another connection) makes this insert wait for that transaction's end, and
         // here the wait comes after this unit's claim and COPY instead of before them.
-        for (index, count) in try await storeIdentities(batches, connection).enumerated() { results[index].newIdentities = count }
+        for (index, count) in try await storeIdentities(batches, connection, vault: &vault).enumerated() {
+            results[index].newIdentities = count
+        }
         return results
+    }
+
+    /// `store` looking up every pseudonym of the unit in `vault` (the gateway's groups).
+    func store(_ batches: [EventBatchWrite], _ connection: PostgresConnection, copyClaim: Bool) async throws -> [BatchCommit] {
+        var everyPseudonym: VaultTransaction? = nil
+        return try await store(batches, connection, copyClaim: copyClaim, vault: &everyPseudonym)
     }
 
     /// `events` sorted by pseudonym, each pseudonym's events in their order in `events`.
@@ -140,11 +152,18 @@ struct PostgresBatchWriter: Sendable {
 
     /// Creates vault rows for the unit's pseudonyms that have none (one lookup and one insert), each
     /// escrowed by the first batch that holds it; returns how many rows it created for each batch.
-    private func storeIdentities(_ batches: [EventBatchWrite], _ connection: PostgresConnection) async throws -> [Int] {
+    /// Pseudonyms `vault` knows are not looked up; those looked up are established in it.
+    private func storeIdentities(
+        _ batches: [EventBatchWrite], _ connection: PostgresConnection, vault: inout VaultTransaction?
+    ) async throws -> [Int] {
         var escrowing: [Pseudonym: Int] = [:]
         for (index, batch) in batches.enumerated() {
             for event in batch.events where escrowing[event.pseudonym] == nil { escrowing[event.pseudonym] = index }
         }
+        if vault != nil { escrowing = escrowing.filter { vault!.needsLookup($0.key) } }
+        defer { vault?.establish(escrowing.keys) }  // each has a row once this returns (else the transaction fails)
+        var created = batches.map { _ in 0 }
+        guard !escrowing.isEmpty else { return created }
         var existing = Set<Pseudonym>()
         let rows = try await connection.query(
             "SELECT pid FROM vault WHERE pid = ANY(\(escrowing.keys.map { ByteBuffer(bytes: $0.bytes) }))", logger: logger)
@@ -154,7 +173,6 @@ struct PostgresBatchWriter: Sendable {
         // In pseudonym order, as every writer does: two transactions creating the same rows take their
         // locks in the same order and cannot deadlock.
         let missing = escrowing.keys.filter { !existing.contains($0) }.sorted()
-        var created = batches.map { _ in 0 }
         guard !missing.isEmpty else { return created }
         var keys: [String: DataKeyRecord] = [:]
         for pseudonym in missing {

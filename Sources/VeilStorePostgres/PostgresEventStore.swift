@@ -37,6 +37,8 @@ final class PostgresEventStore: EventStore, IdentityVault {
     private let writer: PostgresBatchWriter
     private let batches: GroupCommitLanes<EventBatchWrite, BatchCommit>
     let scanner: PostgresSnapshotScan
+    /// The pseudonyms known to have a vault row, which imports need not look up (`VaultMemory`).
+    let vaultMemory = VaultMemory()
 
     /// A group of batches stops growing at this many events.
     static let maxGroupEvents = 50_000
@@ -113,12 +115,18 @@ final class PostgresEventStore: EventStore, IdentityVault {
     /// is one unit: it takes ids, data keys, vault rows and the head in that one order, and two such
     /// transactions never wait for each other in a circle (with two units each, a repeated `event_id`
     /// could make them: one holding a vault row of its first unit and claiming ids of its second).
+    ///
+    /// A unit looks up in `vault` only the pseudonyms that neither `vaultMemory` nor the transaction's
+    /// earlier units know (`VaultTransaction`); before COMMIT the transaction checks that no erasure
+    /// took a row it relied on, and once committed the memory learns what it established.
     func commitAll(
         _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
         audit: @escaping @Sendable (BatchCommit) -> AuditDraft
     ) async throws -> BatchCommit {
+        let memory = vaultMemory
         do {
-            return try await chain.audited("import events") { connection in
+            let (total, learned) = try await chain.audited("import events") { connection in
+                var vault: VaultTransaction? = try await VaultTransaction.begin(memory, connection, logger: logger)
                 var total = BatchCommit()
                 var units = 0
                 var iterator = batches.makeAsyncIterator()
@@ -138,15 +146,18 @@ final class PostgresEventStore: EventStore, IdentityVault {
                     }
                     try await partitions.ensure(days: unit.reduce(into: Set<Int64>()) { $0.formUnion(EventPartitions.days(of: $1.events)) })
                     let copyClaim = units < PostgresBatchWriter.copyClaimsPerTransaction
-                    for result in try await writer.store(unit, connection, copyClaim: copyClaim) {
+                    for result in try await writer.store(unit, connection, copyClaim: copyClaim, vault: &vault) {
                         total += result
                         stored(result)
                     }
                     units += 1
                 }
+                let mark = try await vault?.confirm(connection, logger: logger)
                 try await chain.append(audit(total), on: connection)
-                return total
+                return (total, mark.map { ($0, vault?.established ?? []) })
             }
+            if let (mark, established) = learned { memory.learn(established, under: mark) }
+            return total
         } catch {
             partitions.forget()
             throw error
@@ -215,6 +226,7 @@ final class PostgresEventStore: EventStore, IdentityVault {
     func erase(_ pseudonym: Pseudonym, audit: @escaping @Sendable (ErasureCounts) -> AuditDraft) async throws -> ErasureCounts {
         let pid = Data(pseudonym.bytes)
         return try await chain.audited("erase a pseudonym") { connection in
+            try await VaultMemory.erasing(connection, logger: logger)  // before any vault row goes
             try await connection.query(
                 "DELETE FROM event_ids WHERE event_id IN (SELECT event_id FROM events WHERE pid = \(pid))", logger: logger
             ).drain()

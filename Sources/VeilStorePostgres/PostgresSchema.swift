@@ -39,6 +39,8 @@ import VeilStore
 ///   locale, and an insert into `event_ids` cost about 10 % more backend CPU (measured, `docs/deploy.md`).
 /// - v8: the functions `veil_ledger_read` and `veil_reservation_read`: a reservation group's locks
 ///   and its read in one round trip (`PostgresSpendCache`).
+/// - v9: the sequence `vault_erasures`, from which every erasure takes a number before it deletes a
+///   vault row: the mark an import's memory of vault rows is valid under (`VaultMemory`).
 /// - `key_set`: the fingerprint of the key set the database belongs to (one row).
 /// - `audit_records`: the audit chain, one row per record (`seq`, the exact line, its hash);
 ///   `audit_head`: one row, the chain head (seq, hash), locked to append so that replicas share one
@@ -217,6 +219,13 @@ enum PostgresSchema {
                 """),
         // A reservation group's locks and its read in one round trip (see `PostgresSpendCache`).
         Migration(version: 8, name: "reservation-read", statements: [ledgerRead, reservationRead]),
+        // Erasures take a number before deleting vault rows, so a writer's memory of vault rows can
+        // tell that one ran (`VaultMemory`).
+        Migration(
+            version: 9, name: "vault-erasures",
+            sql: """
+                CREATE SEQUENCE vault_erasures AS bigint;
+                """),
     ]
 
     /// `veil_ledger_read(dataset, policy_key, ids, anchor_id, anchor_count, anchor_seq, anchor_hash)`:

@@ -12,11 +12,10 @@ import VeilStore
 /// handed over and decoded on one thread, while the server's backend sent rows faster than that. Here
 /// each lane is a connection of its own, decoding its rows on a task of its own, and reading its share
 /// of the day partitions the scan's time range touches (`LanePlan`): whole partitions, shared out by
-/// their size so the lanes get about equal shares, each partition read by one lane. Where whole
-/// partitions cannot be shared out evenly (fewer partitions than lanes, or one day much larger than
-/// the rest), every lane reads every partition and keeps the pseudonyms whose first byte falls in its
-/// part of 0...255 (pseudonyms are keyed hashes, uniform over their space) — which makes each lane's
-/// backend read the whole table: at 5 M events that cost the scan a third of its rate.
+/// their size, and the largest shared between the lanes by the first byte of the pseudonym so that
+/// every lane gets an equal share. (Before, where whole partitions did not share out within 20 %,
+/// every lane read every partition and kept its part of the pseudonyms — which made each lane's
+/// backend read the whole table: at 5 M events that cost the scan a third of its rate.)
 ///
 /// One snapshot: the first lane opens a REPEATABLE READ, READ ONLY transaction and exports its
 /// snapshot (`pg_export_snapshot()`); every other lane opens the same kind of transaction and adopts
@@ -156,10 +155,10 @@ final class PostgresSnapshotScan: Sendable {
     }
 
     /// The events of `table` (`events`, or one day's partition) that `filter` admits, with only the
-    /// columns `filter.fields` needs (`PostgresEventRow.selectList(reading:)`); with `share`, only those
-    /// whose pseudonym's first byte is in lane `share.lane`'s part of 0...255 of `share.lanes`. On
-    /// `events` the time range is a condition on the partition key, so only its days' partitions are read.
-    static func statement(_ filter: EventFilter, from table: String = "events", share: (lane: Int, lanes: Int)? = nil) -> PostgresQuery {
+    /// columns `filter.fields` needs (`PostgresEventRow.selectList(reading:)`); with `firstBytes`, only
+    /// those whose pseudonym's first byte is in that part of 0...255. On `events` the time range is a
+    /// condition on the partition key, so only its days' partitions are read.
+    static func statement(_ filter: EventFilter, from table: String = "events", firstBytes: Range<Int>? = nil) -> PostgresQuery {
         let lower = filter.time?.lowerBound ?? Int64.min
         let upper = filter.time?.upperBound ?? Int64.max
         let types = filter.types.map { $0.map(\.rawValue).sorted() }
@@ -167,11 +166,10 @@ final class PostgresSnapshotScan: Sendable {
             SELECT \(unescaped: PostgresEventRow.selectList(reading: filter.fields)) FROM \(unescaped: table)
             WHERE ts_ms >= \(lower) AND ts_ms < \(upper) AND (\(types == nil) OR type = ANY(\(types ?? [])))
             """
-        guard let share, share.lanes > 1 else { return select }
-        let first = 256 * share.lane / share.lanes
-        let end = 256 * (share.lane + 1) / share.lanes
+        guard let firstBytes else { return select }
         return PostgresQuery(
-            unsafeSQL: select.sql + " AND get_byte(pid, 0) >= \(first) AND get_byte(pid, 0) < \(end)", binds: select.binds)
+            unsafeSQL: select.sql + " AND get_byte(pid, 0) >= \(firstBytes.lowerBound) AND get_byte(pid, 0) < \(firstBytes.upperBound)",
+            binds: select.binds)
     }
 
     /// Streams `query`'s rows from the server (postgres-nio asks for more only as rows are taken) and
@@ -193,11 +191,14 @@ final class PostgresSnapshotScan: Sendable {
     }
 }
 
-/// Which lane of a `PostgresSnapshotScan` reads what: each day partition whole by one lane, shared out
-/// largest first to the lane with the least so far, when that gives no lane more than
-/// `maxImbalance` times an even share of the bytes; otherwise (fewer partitions than lanes, or a day
-/// much larger than the others) every lane reads every partition through `events` and keeps its part
-/// of the pseudonyms.
+/// Which lane of a `PostgresSnapshotScan` reads what, so that every lane reads about an equal share of
+/// the bytes (`pg_relation_size`) whatever the days' sizes: the day partitions but the largest are
+/// dealt out whole, largest first, to the lane with the least so far; then the largest is shared
+/// between the lanes that are short of an even share, each reading it for the pseudonyms whose first
+/// byte is in a part of 0..<256 as wide as its shortfall (pseudonyms are keyed hashes, uniform over
+/// their space). A lane that reads part of a partition makes its backend read all of it, so only one
+/// partition is read that way. With whole days only, the 12 days of 1 M events one second apart (the
+/// last one partial) gave the two lanes 518,400 and 481,600 events, and the scan waited for the larger.
 struct LanePlan: Sendable, Equatable {
     struct Partition: Sendable, Hashable {
         var day: Int64
@@ -205,36 +206,49 @@ struct LanePlan: Sendable, Equatable {
         var bytes: Int64
     }
 
-    /// The largest lane's bytes over an even share that whole partitions may give (1.2: 20 % more).
-    static let maxImbalance = 1.2
+    /// One statement of a lane: a day partition, whole (`firstBytes` nil) or only the pseudonyms whose
+    /// first byte is in `firstBytes`.
+    struct Read: Sendable, Equatable {
+        var day: Int64
+        var firstBytes: Range<Int>?
+    }
 
-    /// The days each lane reads whole, in the order it reads them; nil when every lane reads every
-    /// partition and keeps its share of the pseudonyms.
-    let days: [[Int64]]?
-    let lanes: Int
+    /// What each lane reads, in order.
+    let reads: [[Read]]
 
     init(partitions: [Partition], lanes: Int) {
-        self.lanes = lanes
-        guard lanes > 1 else {
-            days = nil
+        precondition(lanes > 0, "a scan reads on at least one lane")
+        let sorted = partitions.sorted { ($0.bytes, $1.day) > ($1.bytes, $0.day) }
+        guard let largest = sorted.first else {
+            reads = Array(repeating: [], count: lanes)
             return
         }
         var loads = [Int64](repeating: 0, count: lanes)
-        var days = [[Int64]](repeating: [], count: lanes)
-        for partition in partitions.sorted(by: { ($0.bytes, $1.day) > ($1.bytes, $0.day) }) {
+        var reads = [[Read]](repeating: [], count: lanes)
+        for partition in sorted.dropFirst() {
             let lane = loads.indices.min { (loads[$0], $0) < (loads[$1], $1) }!
             loads[lane] += partition.bytes
-            days[lane].append(partition.day)
+            reads[lane].append(Read(day: partition.day, firstBytes: nil))
         }
-        let evenShare = Double(loads.reduce(0, +)) / Double(lanes)
-        let balanced = partitions.count >= lanes && Double(loads.max() ?? 0) <= Self.maxImbalance * evenShare
-        self.days = balanced ? days : nil
+        // The largest day's first bytes, in proportion to each lane's shortfall of an even share.
+        let evenShare = Double(loads.reduce(largest.bytes, +)) / Double(lanes)
+        let shortfalls = loads.map { max(0, evenShare - Double($0)) }
+        let short = shortfalls.reduce(0, +)
+        var start = 0
+        var cumulative = 0.0
+        for lane in 0..<lanes {
+            cumulative += shortfalls[lane]
+            let end = short > 0 ? (lane == lanes - 1 ? 256 : Int((256 * cumulative / short).rounded())) : (lane == 0 ? 256 : 0)
+            guard end > start else { continue }
+            reads[lane].append(Read(day: largest.day, firstBytes: start == 0 && end == 256 ? nil : start..<end))
+            start = end
+        }
+        self.reads = reads
     }
 
     /// The statements lane `lane` runs, one after another.
     func statements(_ filter: EventFilter, lane: Int) -> [PostgresQuery] {
-        guard let days else { return [PostgresSnapshotScan.statement(filter, share: (lane, lanes))] }
-        return days[lane].map { PostgresSnapshotScan.statement(filter, from: EventPartitions.tableName(day: $0)) }
+        reads[lane].map { PostgresSnapshotScan.statement(filter, from: EventPartitions.tableName(day: $0.day), firstBytes: $0.firstBytes) }
     }
 }
 

@@ -148,7 +148,8 @@ struct PostgresEventStoreTests {
         }
         #expect(partitions.count == 8)
         let plan = LanePlan(partitions: partitions, lanes: 2)
-        #expect(plan.days?.map(\.count) == [4, 4], "every day whole on one lane: \(String(describing: plan.days))")
+        #expect(plan.reads.map(\.count) == [4, 4], "every day whole on one lane: \(plan.reads)")
+        #expect(plan.reads.joined().allSatisfy { $0.firstBytes == nil })
 
         let shared = try await Self.scannedIDs(store, lanes: 2, sharingSnapshot: true) {
             _ = try await store.commit(Self.spanningBatch("between-shared", days: 8))
@@ -237,32 +238,59 @@ struct PostgresEventStoreTests {
     }
 }
 
-/// How a scan's lanes share the day partitions: whole partitions when they share out evenly by size,
-/// every partition split by pseudonym otherwise.
+/// How a scan's lanes share the day partitions: whole, but the largest, which the lanes short of an
+/// even share read by the first byte of the pseudonym.
 struct LanePlanTests {
     typealias Partition = LanePlan.Partition
+    typealias Read = LanePlan.Read
 
-    @Test func wholePartitionsGoLargestFirstToTheLaneWithTheLeast() {
+    /// Each lane's bytes under `plan` (a part of a partition in proportion to its first bytes).
+    static func loads(_ plan: LanePlan, _ partitions: [Partition]) -> [Double] {
+        let bytes = Dictionary(uniqueKeysWithValues: partitions.map { ($0.day, Double($0.bytes)) })
+        return plan.reads.map { reads in
+            reads.reduce(0) { $0 + bytes[$1.day]! * Double($1.firstBytes?.count ?? 256) / 256 }
+        }
+    }
+
+    @Test func wholePartitionsGoLargestFirstToTheLaneWithTheLeastAndTheLargestFillsTheRest() {
         let partitions = [Partition(day: 1, bytes: 50), Partition(day: 2, bytes: 40), Partition(day: 3, bytes: 30), Partition(day: 4, bytes: 30),
                           Partition(day: 5, bytes: 20), Partition(day: 6, bytes: 10)]
         let plan = LanePlan(partitions: partitions, lanes: 2)
-        #expect(plan.days == [[1, 4, 6], [2, 3, 5]], "90 and 90 bytes")
-        let days = plan.days?.flatMap { $0 } ?? []
-        #expect(days.sorted() == [1, 2, 3, 4, 5, 6], "every day read once")
+        // Without day 1: 40, 20, 10 | 30, 30 → 70 and 60; day 1's 50 bytes make up 20 and 30 of 90 each.
+        #expect(plan.reads == [
+            [Read(day: 2, firstBytes: nil), Read(day: 5, firstBytes: nil), Read(day: 6, firstBytes: nil), Read(day: 1, firstBytes: 0..<102)],
+            [Read(day: 3, firstBytes: nil), Read(day: 4, firstBytes: nil), Read(day: 1, firstBytes: 102..<256)],
+        ])
+        #expect(Self.loads(plan, partitions).allSatisfy { abs($0 - 90) < 0.5 })
         let statements = (0..<2).flatMap { plan.statements(.all, lane: $0).map(\.sql) }
-        #expect(statements.count == 6 && statements.allSatisfy { $0.contains("FROM events_d") && !$0.contains("get_byte") })
+        #expect(statements.count == 7 && statements.allSatisfy { $0.contains("FROM events_d") })
+        #expect(statements.filter { $0.contains("get_byte(pid, 0) >= 0 AND get_byte(pid, 0) < 102") }.count == 1)
+        #expect(statements.filter { $0.contains("get_byte(pid, 0) >= 102 AND get_byte(pid, 0) < 256") }.count == 1)
     }
 
-    @Test func partitionsThatDoNotShareOutEvenlyAreSplitByPseudonym() {
-        // One day much larger than the rest: whole days would give one lane 100 of 130 bytes.
-        let skewed = LanePlan(partitions: [Partition(day: 1, bytes: 100), Partition(day: 2, bytes: 20), Partition(day: 3, bytes: 10)], lanes: 2)
-        #expect(skewed.days == nil)
-        let statements = (0..<2).map { skewed.statements(.all, lane: $0).map(\.sql) }
-        #expect(statements.allSatisfy { $0.count == 1 && $0[0].contains("FROM events") && $0[0].contains("get_byte(pid, 0)") })
-        #expect(statements[0][0].contains(">= 0 AND") && statements[1][0].contains(">= 128 AND"))
-        // Fewer partitions than lanes.
-        #expect(LanePlan(partitions: [Partition(day: 1, bytes: 100)], lanes: 2).days == nil)
-        // At most 20 % over an even share is whole partitions: 11 of 20 bytes is 10 % over.
-        #expect(LanePlan(partitions: [Partition(day: 1, bytes: 11), Partition(day: 2, bytes: 9)], lanes: 2).days == [[1], [2]])
+    @Test func equalDaysAreReadWholeAndAPartialLastDayNoLongerUnbalancesTheLanes() {
+        let even = LanePlan(partitions: (1...8).map { Partition(day: $0, bytes: 10) }, lanes: 2)
+        #expect(even.reads.map(\.count) == [4, 4] && even.reads.joined().allSatisfy { $0.firstBytes == nil })
+        // 1 M events one second apart: 11 days of 86,400 and one of 49,600. Whole days gave 518,400 and 481,600.
+        let days = (1...11).map { Partition(day: $0, bytes: 86_400) } + [Partition(day: 12, bytes: 49_600)]
+        let loads = Self.loads(LanePlan(partitions: days, lanes: 2), days)
+        #expect(loads.allSatisfy { abs($0 - 500_000) < 400 }, "\(loads)")
+    }
+
+    @Test func aDayMuchLargerThanTheRestOrFewerDaysThanLanesAreSharedByPseudonym() {
+        // One day much larger than the rest: each lane reads a whole small day and part of the large one.
+        let skewed = [Partition(day: 1, bytes: 100), Partition(day: 2, bytes: 20), Partition(day: 3, bytes: 10)]
+        let plan = LanePlan(partitions: skewed, lanes: 2)
+        #expect(plan.reads.map { $0.map(\.day) } == [[2, 1], [3, 1]])
+        #expect(Self.loads(plan, skewed).allSatisfy { abs($0 - 65) < 0.5 })
+        // One day, two lanes: its pseudonyms in halves; no day, no reads.
+        #expect(LanePlan(partitions: [Partition(day: 1, bytes: 100)], lanes: 2).reads
+            == [[Read(day: 1, firstBytes: 0..<128)], [Read(day: 1, firstBytes: 128..<256)]])
+        #expect(LanePlan(partitions: [], lanes: 2).reads == [[], []])
+        // Every first byte of a shared day goes to exactly one lane.
+        for lanes in 2...4 {
+            let shares = LanePlan(partitions: skewed, lanes: lanes).reads.joined().filter { $0.day == 1 }.map { $0.firstBytes ?? 0..<256 }
+            #expect(shares.reduce(0) { $0 + $1.count } == 256 && zip(shares, shares.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+        }
     }
 }
