@@ -18,6 +18,15 @@ import VeilCrypto
             hiddenWidth: 5, classCount: classes)
     }
 
+    /// The JSON coders of a model file (snake_case keys, as `ModelFile` writes and reads them).
+    static func fileCoders() -> (JSONEncoder, JSONDecoder) {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return (encoder, decoder)
+    }
+
     @Test(arguments: [SequenceArchitecture.Encoder.gru, .cnn], [2, 4])
     func theParameterCountIsTheModelsAndTheArtifactRoundTrips(encoder: SequenceArchitecture.Encoder, classes: Int) throws {
         let architecture = try Self.architecture(encoder, classes: classes)
@@ -43,10 +52,7 @@ import VeilCrypto
         }
 
         let artifact = SequenceArtifact(network: network, schema: try Self.schema())
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let (encoder, decoder) = Self.fileCoders()
         let read = try decoder.decode(SequenceArtifact.self, from: encoder.encode(artifact))
         #expect(read == artifact)
         #expect(try read.network() == network)
@@ -97,10 +103,7 @@ import VeilCrypto
         var generator = ChaChaNoiseGenerator(seed: 6)
         let network = SequenceNetwork(architecture: architecture, using: &generator)
         #expect(network.parameters.count == architecture.parameterCount)
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let (encoder, decoder) = Self.fileCoders()
         let artifact = SequenceArtifact(network: network, schema: schema)
         let read = try decoder.decode(SequenceArtifact.self, from: encoder.encode(artifact))
         #expect(read == artifact)
@@ -128,10 +131,7 @@ import VeilCrypto
     /// version that does not match the schema, or one this build does not know, is refused naming
     /// `formatVersion`.
     @Test func theCutoffMarkerIsFormatVersionTwoAndOlderFilesStillLoad() throws {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let (encoder, decoder) = Self.fileCoders()
         var generator = ChaChaNoiseGenerator(seed: 8)
         let plainSchema = try Self.schema()
         var schema = plainSchema
@@ -174,10 +174,7 @@ import VeilCrypto
     /// without the key (as before it existed); a file whose version or key disagrees with the other is
     /// refused naming `formatVersion` (a build before version 3 refuses such a file by its version).
     @Test func theEventPathIsFormatVersionThree() throws {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let (encoder, decoder) = Self.fileCoders()
         var generator = ChaChaNoiseGenerator(seed: 10)
         let plainSchema = try Self.schema()
         var markerSchema = plainSchema
