@@ -59,6 +59,13 @@ public struct SequenceSchema: Sendable, Hashable, Codable {
         self.vocabulary = vocabulary
     }
 
+    /// The schema a sequence model for `task` reads under `policy`: with the context (the aggregates of
+    /// `FeatureSchema(policy:)`) and the cutoff marker when the task reads them (`readsContext`).
+    public init(policy: Policy, vocabulary: ItemVocabulary, for task: any TaskDefinition) {
+        self.init(policy: policy, vocabulary: vocabulary)
+        if task.readsContext { readAsOfTheCutoff(features: FeatureSchema(policy: policy), policy: policy) }
+    }
+
     /// The context (the feature-row aggregates of `features`) and the cutoff marker under `policy`'s
     /// bounds: what a task predicted as of the cutoff reads (`TaskDefinition.readsContext`).
     public mutating func readAsOfTheCutoff(features: FeatureSchema, policy: Policy) {
