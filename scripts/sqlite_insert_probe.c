@@ -20,6 +20,7 @@
 // SHRINK_KIB=65536 sets the writer's cache to that size after each commit and back before the next
 // transaction (as Veil before 604f226). Each line also gives the WAL's size, the checkpoints run and
 // how many of them copied the whole WAL (after which the next transaction writes it from its start).
+// GEN_ONLY=1 makes and binds every row without inserting it: the probe's own cost, to subtract.
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,7 @@ int main(int argc,char**argv){
   long start=1767225600000L; double t0=wall(),c0=cpu(),tl=t0,cl=c0; long k=0;
   int hit,miss,wr,sp,hw; 
   const char*mode=getenv("CKPT")?getenv("CKPT"):"auto"; int bg=!strcmp(mode,"bg"), atEnd=!strcmp(mode,"end");
+  int genOnly=getenv("GEN_ONLY")!=0;  // make and bind each row, insert nothing: the probe's own cost per row
   long shrinkK=getenv("SHRINK_KIB")?atol(getenv("SHRINK_KIB")):0; char grow[64],shrink[64];
   snprintf(grow,64,"PRAGMA cache_size=-%ld",cacheK); snprintf(shrink,64,"PRAGMA cache_size=-%ld",shrinkK);
   char wal[4200]; snprintf(wal,sizeof wal,"%s-wal",path);
@@ -92,7 +94,8 @@ int main(int argc,char**argv){
       char item[32]; snprintf(item,32,"sku-%llu",(unsigned long long)((h>>30)%5000)); sqlite3_bind_text(st,7,item,-1,SQLITE_TRANSIENT);
       sqlite3_bind_text(st,8,cats[(h>>44)%8],-1,SQLITE_STATIC); sqlite3_bind_double(st,9,(double)((h>>8)%200)); sqlite3_bind_int64(st,10,1);
       sqlite3_bind_null(st,11); sqlite3_bind_null(st,12); sqlite3_bind_null(st,13);
-      ck(sqlite3_step(st),db,"step"); k++;
+      if(!genOnly) ck(sqlite3_step(st),db,"step");
+      k++;
       if(k%batch==0){
         ck(sqlite3_exec(db,"COMMIT",0,0,0),db,"commit");
         if(bg){pthread_mutex_lock(&ckMutex); ckRequested++; pthread_cond_broadcast(&ckCond); pthread_mutex_unlock(&ckMutex);}
