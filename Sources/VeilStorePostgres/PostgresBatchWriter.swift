@@ -140,20 +140,29 @@ struct PostgresBatchWriter: Sendable {
 
     /// Creates vault rows for the unit's pseudonyms that have none (one lookup and one insert), each
     /// escrowed by the first batch that holds it; returns how many rows it created for each batch.
+    ///
+    /// The lookup returns only the pseudonyms the vault lacks: once a shop's users are known that is
+    /// none of a unit's thousands, where returning those it holds sent every one back to be decoded.
     private func storeIdentities(_ batches: [EventBatchWrite], _ connection: PostgresConnection) async throws -> [Int] {
         var escrowing: [Pseudonym: Int] = [:]
         for (index, batch) in batches.enumerated() {
             for event in batch.events where escrowing[event.pseudonym] == nil { escrowing[event.pseudonym] = index }
         }
-        var existing = Set<Pseudonym>()
+        var missing: [Pseudonym] = []
         let rows = try await connection.query(
-            "SELECT pid FROM vault WHERE pid = ANY(\(escrowing.keys.map { ByteBuffer(bytes: $0.bytes) }))", logger: logger)
+            """
+            SELECT unit.pid FROM unnest(\(escrowing.keys.map { ByteBuffer(bytes: $0.bytes) })::bytea[]) AS unit(pid)
+            WHERE NOT EXISTS (SELECT 1 FROM vault WHERE vault.pid = unit.pid)
+            """, logger: logger)
         for try await pid in rows.decode(ByteBuffer.self) {
-            if let pseudonym = PostgresEventRow.pseudonym(pid) { existing.insert(pseudonym) }
+            guard let pseudonym = PostgresEventRow.pseudonym(pid), escrowing[pseudonym] != nil else {
+                throw VeilError(.integrity, field: "vault", "the vault lookup returned a pseudonym the unit does not hold")
+            }
+            missing.append(pseudonym)
         }
         // In pseudonym order, as every writer does: two transactions creating the same rows take their
         // locks in the same order and cannot deadlock.
-        let missing = escrowing.keys.filter { !existing.contains($0) }.sorted()
+        missing.sort()
         var created = batches.map { _ in 0 }
         guard !missing.isEmpty else { return created }
         var keys: [String: DataKeyRecord] = [:]
