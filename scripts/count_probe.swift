@@ -9,13 +9,16 @@
 //   /tmp/count_probe DATA/veil.sqlite MODE THREADS [COLUMN]        (COLUMN: category (default), ts_ms)
 //   USER_CUT=26 /tmp/count_probe …   counts only pseudonyms whose first byte is below 26 (a tenth)
 //   /tmp/count_probe DATA/veil.sqlite slices THREADS ts_ms SLICES
+//   /tmp/count_probe COPY/veil.sqlite slices THREADS category SLICES   (on a copy given a covering index:
+//     sqlite3 COPY/veil.sqlite 'CREATE INDEX events_day_pid_cov ON events(ts_ms / 86400000, pid, ts_ms, type, category)')
 //
 // Modes: `read` (step, read both columns), `keys-before` (+ the key's index as the count first found
 // it: an array, a string and a dictionary lookup whenever it differs from the last row's), `keys` (+ the
 // index from the key's bytes), `pairs-before` (the count as it was: keys-before + a dictionary of
 // (pid, key) pairs), `pairs` (keys + that dictionary), `users` (keys + a per-user table of 8 cells, as
 // `PseudonymGroupCounter` now), `slices` (day keys from the `events_day_pid` index, the pid space in
-// SLICES slices, each counted into a dictionary of its own).
+// SLICES slices, each counted into a dictionary of its own; with `category`, from a covering index, each
+// slice into a per-user counter of its own; `slices-read` reads the same without counting).
 import Foundation
 import Glibc
 
@@ -83,6 +86,16 @@ struct PerUser {
     }
 }
 
+/// The index of the key spelt by `text` among the keys met so far (`known`), compared by their bytes;
+/// a new key is appended.
+func knownIndex(of text: UnsafeBufferPointer<UInt8>, in known: inout [[UInt8]]) -> Int32 {
+    for (index, bytes) in known.enumerated() where bytes.count == text.count && memcmp(bytes, text.baseAddress!, text.count) == 0 {
+        return Int32(index)
+    }
+    known.append(Array(text))
+    return Int32(known.count - 1)
+}
+
 final class Outcome: @unchecked Sendable { var rows = 0; var counted = 0; var cpu = 0.0; var held = 0; var sink: UInt64 = 0 }
 
 func open() -> OpaquePointer {
@@ -140,15 +153,7 @@ func readRanges(lane: Int, _ outcome: Outcome) {
                     }
                     key = lastIndex
                 } else {
-                    key = -1
-                    for (index, bytes) in known.enumerated() where bytes.count == text.count && memcmp(bytes, text.baseAddress!, text.count) == 0 {
-                        key = Int32(index)
-                        break
-                    }
-                    if key < 0 {
-                        key = Int32(known.count)
-                        known.append(Array(text))
-                    }
+                    key = knownIndex(of: text, in: &known)
                 }
             }
             if high >> 56 >= userCut { continue }
@@ -173,7 +178,7 @@ func readSlices(lane: Int, slices: Int, _ outcome: Outcome) {
     let statement = prepare(db, """
         WITH RECURSIVE days(day) AS (SELECT MIN(ts_ms / 86400000) FROM events UNION ALL
           SELECT (SELECT MIN(ts_ms / 86400000) FROM events WHERE ts_ms / 86400000 > days.day) FROM days WHERE days.day IS NOT NULL)
-        SELECT events.pid, events.ts_ms FROM days CROSS JOIN events
+        SELECT events.pid, events.\(column) FROM days CROSS JOIN events
         WHERE events.ts_ms / 86400000 = days.day AND events.pid >= ?1 AND events.pid < ?2
         """)
     func bound(_ slice: Int) -> [UInt8] {
@@ -183,6 +188,8 @@ func readSlices(lane: Int, slices: Int, _ outcome: Outcome) {
     }
     let start = threadCPU()
     var pairs: [Pair: Int64] = [:]
+    var perUser = PerUser()
+    var known: [[UInt8]] = []
     for slice in stride(from: lane, to: slices, by: threads) {
         sqlite3_reset(statement)
         let (low, high) = (bound(slice), bound(slice + 1))
@@ -194,10 +201,20 @@ func readSlices(lane: Int, slices: Int, _ outcome: Outcome) {
             outcome.rows += 1
             outcome.counted += 1
             let raw = UnsafeRawBufferPointer(start: sqlite3_column_blob(statement, 0)!, count: 16)
-            let day = Int32(truncatingIfNeeded: sqlite3_column_int64(statement, 1) / 86_400_000)
-            pairs[Pair(high: UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)), low: UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)), key: day), default: 0] += 1
+            let high = UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self))
+            let low = UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            if column == "ts_ms" {
+                let day = Int32(truncatingIfNeeded: sqlite3_column_int64(statement, 1) / 86_400_000)
+                pairs[Pair(high: high, low: low, key: day), default: 0] += 1
+                continue
+            }
+            // A text column (the covering index's category): its key from the bytes, a per-user counter per slice.
+            let text = UnsafeBufferPointer(start: sqlite3_column_text(statement, 1)!, count: Int(sqlite3_column_bytes(statement, 1)))
+            let key = knownIndex(of: text, in: &known)
+            if mode == "slices-read" { outcome.sink &+= high ^ UInt64(key) } else { perUser.add(high, low, key) }
         }
-        outcome.held = max(outcome.held, pairs.count)
+        outcome.held = max(outcome.held, column == "ts_ms" ? pairs.count : perUser.users)
+        perUser = PerUser()
     }
     outcome.cpu = threadCPU() - start
     sqlite3_finalize(statement)
@@ -209,7 +226,7 @@ let done = DispatchGroup()
 for lane in 0..<threads {
     done.enter()
     Thread.detachNewThread {
-        if mode == "slices" { readSlices(lane: lane, slices: Int(arguments[5])!, outcomes[lane]) } else { readRanges(lane: lane, outcomes[lane]) }
+        if mode.hasPrefix("slices") { readSlices(lane: lane, slices: Int(arguments[5])!, outcomes[lane]) } else { readRanges(lane: lane, outcomes[lane]) }
         done.leave()
     }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 import VeilCore
 import VeilStore
@@ -31,6 +32,40 @@ extension BoundedAggregate {
     }
 }
 
+extension BoundedAggregate {
+    /// The aggregate of disjoint sets of users bounded apart (`QueryEngine`'s count lanes): the public
+    /// keys in their order, then every key found in any part, by name; each group's counts, users, sums
+    /// and bins added up. Bounding is per user and the totals are sums over users, so this is the
+    /// aggregate one bounder would have made of every part's rows.
+    static func merged(_ parts: [BoundedAggregate]) -> BoundedAggregate {
+        guard parts.count > 1 else { return parts[0] }
+        let first = parts[0]
+        let publicKeys = Array(first.keys.prefix(first.publicCount))
+        let found = Set(parts.flatMap { $0.keys.dropFirst($0.publicCount) }).sorted()
+        let keys = publicKeys + found
+        var position: [String: Int] = [:]
+        for (index, key) in found.enumerated() { position[key] = publicKeys.count + index }
+        let binCount = first.bins.first?.count ?? 0
+        var result = BoundedAggregate(
+            keys: keys, publicCount: first.publicCount, counts: Array(repeating: 0, count: keys.count),
+            users: Array(repeating: 0, count: keys.count), sums: Array(repeating: 0, count: keys.count),
+            bins: first.bins.isEmpty ? [] : Array(repeating: Array(repeating: 0, count: binCount), count: keys.count))
+        for part in parts {
+            for (index, key) in part.keys.enumerated() {
+                // A public key keeps its index; a key found in the data is never a public key's name.
+                let target = index < part.publicCount ? index : position[key]!
+                result.counts[target] += part.counts[index]
+                result.users[target] += part.users[index]
+                result.sums[target] += part.sums[index]
+                if !part.bins.isEmpty {
+                    for bin in part.bins[index].indices { result.bins[target][bin] += part.bins[index][bin] }
+                }
+            }
+        }
+        return result
+    }
+}
+
 /// Reads events once, filters them, bounds each user's contributions and aggregates per group.
 ///
 /// A plan without a value (`count_events`, `count_users`) is answered from the store's counts per
@@ -42,15 +77,21 @@ enum QueryEngine {
     /// The bounded aggregate of `plan` over `events`, sampling with the secret `key`. The store reads
     /// only what `plan.eventFilter` admits (the days of the date range, the types asked for); with
     /// `pushDown`, a plan that counts reads the store's counts per (pseudonym, group) instead.
+    ///
+    /// Counts are bounded in `CountLanes.count` lanes, each user's rows always in the same one, and a
+    /// chunk of at least `parallelRows` rows in every lane at once (the store hands a whole-store count
+    /// its rows in a few large chunks, once its readers are done).
     static func aggregate(
-        _ plan: QueryPlan, events: any EventScanning, key: (UInt64, UInt64), pushDown: Bool = true
+        _ plan: QueryPlan, events: any EventScanning, key: (UInt64, UInt64), pushDown: Bool = true,
+        parallelRows: Int = CountLanes.parallelRows
     ) async throws -> BoundedAggregate {
-        let accumulator = Accumulator(State(plan: plan, key: key))
         if pushDown, let request = plan.countRequest {
-            try await events.countEvents(request) { rows in accumulator.state.withLock { $0.consume(rows) } }
-        } else {
-            try await events.scanEvents(plan.eventFilter) { chunk in accumulator.state.withLock { $0.consume(chunk) } }
+            let lanes = CountLanes(plan: plan, key: key, parallelRows: parallelRows)
+            try await events.countEvents(request) { rows in lanes.consume(rows) }
+            return lanes.finish()
         }
+        let accumulator = Accumulator(State(plan: plan, key: key))
+        try await events.scanEvents(plan.eventFilter) { chunk in accumulator.state.withLock { $0.consume(chunk) } }
         return accumulator.state.withLock { $0.finish() }
     }
 
@@ -58,6 +99,48 @@ enum QueryEngine {
     private final class Accumulator: Sendable {
         let state: Mutex<State>
         init(_ state: State) { self.state = Mutex(state) }
+    }
+
+    /// The bounding of a count's rows (per pseudonym and group, `EventScanning.countEvents`) in lanes
+    /// that run at once: a user's rows always go to the lane `lane(of:)` gives, whose bounder sees all
+    /// of them; lanes hold disjoint users, so their aggregates add up (`BoundedAggregate.merged`) to
+    /// what one bounder makes of every row — bit for bit, as bounding counts is per user and does not
+    /// depend on the order of a user's rows (`ContributionBounder`). In a chunk of `parallelRows` rows
+    /// or more, each lane bounds its users' rows on its own thread (`concurrentPerform`: the caller
+    /// runs a lane itself, and both if no other thread comes); smaller chunks are bounded lane by lane.
+    final class CountLanes: Sendable {
+        /// Two lanes: `lane(of:)` is one bit of a hash.
+        static let count = 2
+        /// The rows below which a chunk is not worth a second thread.
+        static let parallelRows = 16_384
+
+        private let lanes: [Accumulator]
+        private let parallelRows: Int
+
+        fileprivate init(plan: QueryPlan, key: (UInt64, UInt64), parallelRows: Int) {
+            lanes = (0..<Self.count).map { _ in Accumulator(State(plan: plan, key: key)) }
+            self.parallelRows = parallelRows
+        }
+
+        /// The lane of every row of `pseudonym`: a bit of a multiplicative hash of both halves.
+        static func lane(of pseudonym: Pseudonym) -> Int {
+            Int(truncatingIfNeeded: ((pseudonym.high ^ pseudonym.low) &* 0xD6E8_FEB8_6659_FD93) >> 63)
+        }
+
+        /// Bounds one chunk of rows (chunks come one at a time): each lane reads the whole chunk and
+        /// takes its own users' rows (reading twice, at once, costs less than copying the rows apart).
+        func consume(_ rows: [PseudonymGroupCount]) {
+            if rows.count >= parallelRows {
+                DispatchQueue.concurrentPerform(iterations: Self.count) { lane in lanes[lane].state.withLock { $0.consume(rows, lane: lane) } }
+            } else {
+                for lane in lanes.indices { lanes[lane].state.withLock { $0.consume(rows, lane: lane) } }
+            }
+        }
+
+        /// The aggregate of every lane.
+        func finish() -> BoundedAggregate {
+            .merged(lanes.map { lane in lane.state.withLock { $0.finish() } })
+        }
     }
 
     private struct OrderKey: Hashable {
@@ -190,9 +273,10 @@ enum QueryEngine {
             }
         }
 
-        /// Counts per (pseudonym, group) from the store: each row offered as its count of contributions.
-        mutating func consume(_ rows: [PseudonymGroupCount]) {
-            for row in rows where row.count > 0 {
+        /// Counts per (pseudonym, group) from the store, the rows of the users of count lane `lane`
+        /// (`CountLanes.lane(of:)`) only: each row offered as its count of contributions.
+        mutating func consume(_ rows: [PseudonymGroupCount], lane: Int) {
+            for row in rows where row.count > 0 && CountLanes.lane(of: row.pseudonym) == lane {
                 guard let group = group(of: row.key) else { continue }
                 offer(row.pseudonym, group, 0, count: Int32(min(row.count, Int64(Int32.max))))
             }

@@ -142,28 +142,42 @@ public struct PseudonymGroupCount: Sendable, Hashable {
 ///
 /// Laid out per user, not per pair: a `PseudonymTable` gives each pseudonym one entry and a dense
 /// index, and each user has `cellsPerUser` (key, count) cells of 8 bytes in one array; a user's
-/// keys beyond those go to a dictionary of pairs. A row costs a cheap hash of the pseudonym, a read of
-/// its table entry and one of its cells. The first counter was a dictionary of (pseudonym, key)
-/// pairs: at 10 M events in time order each reader holds every user in every category it saw
-/// (851,056 pairs, about 100 MB of hash table per reader), every row a SipHash and a cache miss; this
-/// layout takes about 140 bytes per user with up to 8 keys (15 MB at 106,382 users), and `drain`
-/// hands a user's rows out together, so the bounder that takes them finds the user once
-/// (docs/queries.md).
+/// keys beyond those go to a dictionary of pairs. `drain` hands a user's rows out together, so the
+/// bounder that takes them finds the user once (docs/queries.md).
+///
+/// Partitioned, so that what a row touches is in the cache: rows in time order come from every user,
+/// and one table of every user (about 140 bytes a user: 15 MB at 10 M events of `make scale`'s data)
+/// cost a cache and TLB miss per row — more than SQLite's own read of the row. So the pseudonym space
+/// is cut into `partitions` by a hash of the pseudonym, each with its own table and cells, and `add`
+/// only stages a row in its partition; when `stagedPerPartition` rows are staged there they are
+/// counted together, in that partition's table alone (a few hundred KB, kept in the core's cache while
+/// they are). At most `capacity / 2` rows are staged in all (24 bytes each), so each partition counts
+/// a batch of about 4 rows per user it holds once the counter nears `capacity`.
 public struct PseudonymGroupCounter: Sendable {
     public let capacity: Int
     /// Cells per user (a user's first keys); one user's cells are 64 contiguous bytes.
     public static let cellsPerUser = 8
+    /// Partitions of the pseudonym space (`partition(of:)`), each counted apart.
+    public static let partitions = 64
+    /// Rows a partition stages before counting them: `capacity / (2 × partitions)`, at least 1.
+    public let stagedPerPartition: Int
 
     private var keyIndex: [EventGroupKey: Int32] = [:]
     private var keys: [EventGroupKey] = []
-    /// Each counted user's dense index.
-    private var users = PseudonymTable()
-    /// `cellsPerUser` cells per user, by the user's dense index.
-    private var cells: [Cell] = []
-    /// Counts of users' keys beyond their cells (and of a cell's count beyond `UInt32.max`).
-    private var overflow: [Pair: Int64] = [:]
-    /// Distinct (pseudonym, key) pairs held: cells in use plus overflow entries.
+    private var parts: [Partition]
+    /// Distinct (pseudonym, key) pairs counted (cells in use plus overflow entries) in every partition.
     private var pairs = 0
+    /// Users counted in every partition.
+    private var users = 0
+    /// Rows staged and not yet counted, in every partition.
+    private var staged = 0
+
+    /// One row waiting in its partition to be counted.
+    private struct Staged {
+        var high: UInt64
+        var low: UInt64
+        var key: Int32
+    }
 
     private struct Cell {
         /// The interned key; −1: unused (a user's used cells come first).
@@ -177,16 +191,82 @@ public struct PseudonymGroupCounter: Sendable {
         var key: Int32
     }
 
+    /// The users of one partition: a dense index each, `cellsPerUser` cells by that index, pairs
+    /// beyond the cells (and a cell's count beyond `UInt32.max`) in `overflow`; and its staged rows.
+    private struct Partition {
+        var users = PseudonymTable(capacity: 16)
+        var cells: [Cell] = []
+        var overflow: [Pair: Int64] = [:]
+        var staged: [Staged] = []
+
+        /// Counts the staged rows, returning the pairs and users they added.
+        mutating func countStaged() -> (pairs: Int, users: Int) {
+            var newPairs = 0
+            let usersBefore = users.count
+            let cellsPerUser = PseudonymGroupCounter.cellsPerUser
+            for row in staged {
+                let pseudonym = Pseudonym(high: row.high, low: row.low)
+                let (user, inserted) = users.index(of: pseudonym)
+                if inserted { cells.append(contentsOf: repeatElement(Cell(), count: cellsPerUser)) }
+                // Whether the event went into a cell, and whether that cell was new.
+                let (counted, new): (Bool, Bool) = cells.withUnsafeMutableBufferPointer { cells in
+                    let base = user * cellsPerUser
+                    for cell in base..<(base + cellsPerUser) {
+                        if cells[cell].key == row.key {
+                            guard cells[cell].count < UInt32.max else { return (false, false) }
+                            cells[cell].count += 1
+                            return (true, false)
+                        }
+                        if cells[cell].key < 0 {
+                            cells[cell] = Cell(key: row.key, count: 1)
+                            return (true, true)
+                        }
+                    }
+                    return (false, false)
+                }
+                if new { newPairs += 1 }
+                if !counted {
+                    let pair = Pair(high: row.high, low: row.low, key: row.key)
+                    if overflow[pair] == nil { newPairs += 1 }
+                    overflow[pair, default: 0] += 1
+                }
+            }
+            staged.removeAll(keepingCapacity: true)
+            return (newPairs, users.count - usersBefore)
+        }
+
+        /// Appends the counted rows, each user's together, and forgets them.
+        mutating func drain(into rows: inout [PseudonymGroupCount], keys: [EventGroupKey]) {
+            let cellsPerUser = PseudonymGroupCounter.cellsPerUser
+            users.forEach { pseudonym, user in
+                let base = user * cellsPerUser
+                for cell in cells[base..<(base + cellsPerUser)] {
+                    guard cell.key >= 0 else { break }
+                    rows.append(PseudonymGroupCount(pseudonym: pseudonym, key: keys[Int(cell.key)], count: Int64(cell.count)))
+                }
+            }
+            for (pair, count) in overflow {
+                rows.append(PseudonymGroupCount(pseudonym: Pseudonym(high: pair.high, low: pair.low), key: keys[Int(pair.key)], count: count))
+            }
+            users.removeAll()
+            cells.removeAll(keepingCapacity: true)
+            overflow.removeAll(keepingCapacity: true)
+        }
+    }
+
     public init(capacity: Int = 1 << 20) {
         precondition(capacity > 0)
         self.capacity = capacity
+        stagedPerPartition = max(1, capacity / (2 * Self.partitions))
+        parts = Array(repeating: Partition(), count: Self.partitions)
     }
 
-    public var isEmpty: Bool { pairs == 0 }
-    /// Whether it holds `capacity` pairs, or users whose cells could hold that many: its memory is
-    /// then at most about 24 bytes per unit of capacity (8 in cells, up to 16 of table) and the
-    /// overflow's pairs.
-    public var isFull: Bool { pairs >= capacity || users.count * Self.cellsPerUser >= capacity }
+    public var isEmpty: Bool { pairs == 0 && staged == 0 }
+    /// Whether it has counted `capacity` pairs, or users whose cells could hold that many: its memory is
+    /// then at most about 24 bytes per unit of capacity (8 in cells, up to 16 of table), the overflow's
+    /// pairs, and the staged rows (at most `capacity / 2`, 24 bytes each). A drain then holds at most
+    /// the pairs counted plus those of the staged rows.
+    public var isFull: Bool { pairs >= capacity || users * Self.cellsPerUser >= capacity }
 
     /// The interned index of `key`, to pass to `add(_:keyIndex:)`.
     public mutating func index(of key: EventGroupKey) -> Int32 {
@@ -197,33 +277,14 @@ public struct PseudonymGroupCounter: Sendable {
         return index
     }
 
-    /// Counts one event of `pseudonym` in the group interned as `keyIndex`.
+    /// Counts one event of `pseudonym` in the group interned as `keyIndex` (staged: counted with the
+    /// rest of its partition's batch, at the latest by `drain`).
     @inline(__always)
     public mutating func add(_ pseudonym: Pseudonym, keyIndex: Int32) {
-        let user = userIndex(pseudonym)
-        let cellsPerUser = Self.cellsPerUser
-        // Whether the event went into a cell, and whether that cell was new.
-        let (counted, new): (Bool, Bool) = cells.withUnsafeMutableBufferPointer { cells in
-            let base = user * cellsPerUser
-            for cell in base..<(base + cellsPerUser) {
-                if cells[cell].key == keyIndex {
-                    guard cells[cell].count < UInt32.max else { return (false, false) }
-                    cells[cell].count += 1
-                    return (true, false)
-                }
-                if cells[cell].key < 0 {
-                    cells[cell] = Cell(key: keyIndex, count: 1)
-                    return (true, true)
-                }
-            }
-            return (false, false)
-        }
-        if new { pairs += 1 }
-        if !counted {
-            let pair = Pair(high: pseudonym.high, low: pseudonym.low, key: keyIndex)
-            if overflow[pair] == nil { pairs += 1 }
-            overflow[pair, default: 0] += 1
-        }
+        let part = Self.partition(of: pseudonym)
+        parts[part].staged.append(Staged(high: pseudonym.high, low: pseudonym.low, key: keyIndex))
+        staged += 1
+        if parts[part].staged.count >= stagedPerPartition { countStaged(part) }
     }
 
     /// Counts one event of `pseudonym` in the group `key`.
@@ -231,34 +292,32 @@ public struct PseudonymGroupCounter: Sendable {
         add(pseudonym, keyIndex: index(of: key))
     }
 
-    /// The counted rows, each user's together (users in no particular order), leaving the counter empty.
-    /// A (pseudonym, key) whose cell filled up and went on in `overflow` comes in two rows.
+    /// The counted rows, each user's together (partition by partition, users in no particular order),
+    /// leaving the counter empty. A (pseudonym, key) whose cell filled up and went on in `overflow`
+    /// comes in two rows.
     public mutating func drain() -> [PseudonymGroupCount] {
+        for part in parts.indices where !parts[part].staged.isEmpty { countStaged(part) }
         var rows: [PseudonymGroupCount] = []
         rows.reserveCapacity(pairs)
-        users.forEach { pseudonym, user in
-            let base = user * Self.cellsPerUser
-            for cell in cells[base..<(base + Self.cellsPerUser)] {
-                guard cell.key >= 0 else { break }
-                rows.append(PseudonymGroupCount(pseudonym: pseudonym, key: keys[Int(cell.key)], count: Int64(cell.count)))
-            }
-        }
-        for (pair, count) in overflow {
-            rows.append(PseudonymGroupCount(pseudonym: Pseudonym(high: pair.high, low: pair.low), key: keys[Int(pair.key)], count: count))
-        }
-        users.removeAll()
-        cells.removeAll(keepingCapacity: true)
-        overflow.removeAll(keepingCapacity: true)
+        for part in parts.indices { parts[part].drain(into: &rows, keys: keys) }
         pairs = 0
+        users = 0
         return rows
     }
 
-    /// The dense index of `pseudonym`, giving a new user its cells.
+    /// The partition of `pseudonym`: the top bits of a multiplicative hash of both halves (pseudonyms
+    /// are keyed hashes already, but test fixtures use sequential ones), independent of the bits
+    /// `PseudonymTable` takes its slots from.
     @inline(__always)
-    private mutating func userIndex(_ pseudonym: Pseudonym) -> Int {
-        let (index, inserted) = users.index(of: pseudonym)
-        if inserted { cells.append(contentsOf: repeatElement(Cell(), count: Self.cellsPerUser)) }
-        return index
+    static func partition(of pseudonym: Pseudonym) -> Int {
+        Int(truncatingIfNeeded: ((pseudonym.high ^ pseudonym.low) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - partitions.trailingZeroBitCount))
+    }
+
+    private mutating func countStaged(_ part: Int) {
+        staged -= parts[part].staged.count
+        let added = parts[part].countStaged()
+        pairs += added.pairs
+        users += added.users
     }
 }
 

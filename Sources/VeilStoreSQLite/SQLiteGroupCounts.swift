@@ -15,8 +15,9 @@ import VeilStore
 /// counter is full and after its last range, so the engine bounds a few rows per (pseudonym, group)
 /// instead of every event. With a time range, one reader seeks the days in `events_day_pid`.
 extension SQLiteEventStore {
-    /// Distinct (pseudonym, key) pairs a reader holds before handing its rows on: at most about
-    /// 25 MB of cells and table (`PseudonymGroupCounter.isFull`), more when users have over 8 keys.
+    /// Distinct (pseudonym, key) pairs a reader counts before handing its rows on: at most about
+    /// 25 MB of cells and table and 12 MB of staged rows (`PseudonymGroupCounter.isFull`), more when
+    /// users have over 8 keys.
     static let countCapacity = 1 << 20
     /// Rowids per range of a two-reader count (as the scan's chunks).
     static let countRangeWidth = 65_536
@@ -89,14 +90,16 @@ extension SQLiteEventStore {
         var lastNumber: Int64 = .min
         var lastNumberIndex: Int32 = -1
         let all = counter.index(of: .number(0))
+        // Asked once, not per row (the grouping's properties are not inlined across modules).
+        let (countsAll, hasTextKeys) = (grouping == .all, grouping.hasTextKeys)
         try EventRowReader.forEachRow(sql, arguments: arguments, in: db) { statement in
             guard let blob = sqlite3_column_blob(statement, 0),
                 let pseudonym = Pseudonym(rawBytes: UnsafeRawBufferPointer(start: blob, count: Int(sqlite3_column_bytes(statement, 0))))
             else { throw VeilError(.integrity, field: "events", "a stored pseudonym is malformed") }
             let keyIndex: Int32
-            if grouping == .all {
+            if countsAll {
                 keyIndex = all
-            } else if grouping.hasTextKeys {
+            } else if hasTextKeys {
                 guard let text = sqlite3_column_text(statement, 1) else { return }
                 let bytes = UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(statement, 1)))
                 keyIndex = texts.index(of: bytes) { counter.index(of: .text($0)) }
@@ -109,7 +112,7 @@ extension SQLiteEventStore {
                 keyIndex = lastNumberIndex
             }
             counter.add(pseudonym, keyIndex: keyIndex)
-            if counter.isFull, let full { try full(&counter) }
+            if let full, counter.isFull { try full(&counter) }
         }
     }
 }

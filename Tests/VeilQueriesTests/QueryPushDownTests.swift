@@ -10,7 +10,8 @@ import VeilTestSupport
 
 /// Counts answered from the store's counts per (pseudonym, group) (`QueryPlan.countRequest`) release
 /// the same answer, bit for bit, as from the events: the bounder keeps the same groups and counts
-/// whatever the order or split of what it is offered.
+/// whatever the order or split of what it is offered, and the count lanes (disjoint users bounded
+/// apart, at once) add up to what one bounder makes of every row.
 @Suite struct QueryPushDownTests {
     /// 120 users over the week, plus heavy users beyond both bounds: one in every type, 11 categories
     /// (three not in the policy) and 40 items, with hundreds of events in each group.
@@ -83,9 +84,13 @@ import VeilTestSupport
         let fromEvents = try await QueryEngine.aggregate(plan, events: InMemoryEvents(events: Self.events), key: key, pushDown: false)
         let fromStore = try await QueryEngine.aggregate(plan, events: StoredEventScan(store: stores.events), key: key)
         #expect(fromStore == fromEvents)
+        // Every chunk bounded in both count lanes at once (parallelRows 1), not only the large ones.
+        let inLanes = try await QueryEngine.aggregate(plan, events: StoredEventScan(store: stores.events), key: key, parallelRows: 1)
+        #expect(inLanes == fromEvents)
         for seed in 0..<3 {
             let split = SplitCounts(events: Self.events, seed: UInt64(seed))
             #expect(try await QueryEngine.aggregate(plan, events: split, key: key) == fromEvents, "seed \(seed)")
+            #expect(try await QueryEngine.aggregate(plan, events: split, key: key, parallelRows: 1) == fromEvents, "seed \(seed), in lanes")
         }
     }
 

@@ -40,9 +40,10 @@ import VeilStore
         }
     }
 
-    /// The counter's rows add up to the count of every (pseudonym, key): 5,000 users (its table grows)
-    /// with 1 to 20 keys each (beyond the 8 cells a user has, the rest go on in pairs), drained when full
-    /// and at the end; each drain holds at most `capacity` pairs and hands a user's cells out together.
+    /// The counter's rows add up to the count of every (pseudonym, key): 5,000 users (its partitions'
+    /// tables grow) with 1 to 20 keys each (beyond the 8 cells a user has, the rest go on in pairs),
+    /// drained when full and at the end; each drain holds at most `capacity` pairs counted plus those of
+    /// the rows still staged (`capacity / 2` at most), and hands a user's cells out together.
     @Test func theCounterAddsUpWithUsersBeyondTheirCellsAndDrainsWhenFull() {
         var state: UInt64 = 5
         func next() -> UInt64 {  // splitmix64, fixed seed
@@ -59,7 +60,7 @@ import VeilStore
         // A user's rows from its cells (its first 8 keys) come out of a drain together.
         func drain() {
             let rows = counter.drain()
-            #expect(rows.count > 0 && rows.count <= 10_000)
+            #expect(rows.count > 0 && rows.count <= 10_000 + 10_000 / 2)
             #expect(counter.isEmpty && !counter.isFull)
             var positions: [Pseudonym: [Int]] = [:]
             for (position, row) in rows.enumerated() { positions[row.pseudonym, default: []].append(position) }
@@ -84,6 +85,29 @@ import VeilStore
         #expect(usersChecked > 5_000)
         #expect(counter.isEmpty)
         #expect(Self.totals(counted) == expected)
+    }
+
+    /// Rows staged in their partitions and not yet counted are not lost: far below its capacity, the
+    /// counter stages every row (2,000 users, 3 rows each, 31 staged per partition on average, 8,192
+    /// before a partition counts), is neither empty nor full, and its drain hands every one on.
+    @Test func stagedRowsAreCountedByTheDrain() {
+        var counter = PseudonymGroupCounter()
+        #expect(counter.stagedPerPartition == (1 << 20) / (2 * PseudonymGroupCounter.partitions))
+        var expected: [String: Int64] = [:]
+        for round in 0..<3 {
+            for user in 0..<2_000 {
+                let pseudonym = Pseudonym(high: UInt64(user) &* 0x9E37_79B9_7F4A_7C15, low: UInt64(user))
+                let key = EventGroupKey.text(["books", "toys"][(user + round) % 2])
+                counter.add(pseudonym, key: key)
+                expected["\(pseudonym.hex) \(key)", default: 0] += 1
+            }
+        }
+        #expect(!counter.isEmpty && !counter.isFull)
+        let rows = counter.drain()
+        #expect(Self.totals(rows) == expected)
+        #expect(rows.count == expected.count, "one row per (pseudonym, key) within a drain")
+        #expect(counter.isEmpty)
+        #expect(counter.drain().isEmpty)
     }
 
     /// A text key is interned once, the first time its bytes are met, and found again from its bytes
