@@ -159,6 +159,7 @@ let package = Package(
                 "VeilPolicy", "VeilAccess", "VeilLedger", "VeilIngest", "VeilModels", "VeilQueries", "VeilRuntime",
                 "VeilGateway", "VeilTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

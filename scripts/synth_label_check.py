@@ -6,7 +6,8 @@ Usage: scripts/synth_label_check.py EVENTS.ndjson TRUTH.csv   (needs numpy)
 Builds seven behaviour features per user from the events before the truth file's cutoff, fits a plain
 logistic regression (Newton's method) on half of the users and prints ROC AUC on the other half for the
 purchase label (>= 1 purchase in the horizon) and the churn label (no event in the horizon), next to the
-AUC of the truth probabilities, the truth calibration for users active at the cutoff, and how often the
+AUC of the truth probabilities and of the reachable probabilities (traits known, churn and the cutoff week's
+multiplier inferred from the events; docs/synthetic-data.md), the truth calibration for users active at the cutoff, and how often the
 most frequent past purchase category is the first category bought in the horizon.
 """
 import collections
@@ -87,14 +88,18 @@ def main(events_path, truth_path):
     x = np.array([[np.log1p(-users[u]["last"]), np.log1p(len(users[u]["sessions"])), np.log1p(users[u]["purchases"]),
                    np.log1p(len(users[u]["sessions28"])), np.log1p(users[u]["purchases28"]), np.log1p(users[u]["carts"]),
                    np.log1p(-users[u]["last_purchase"])] for u in seen])
-    labels = {"purchase": (np.array([users[u]["y_purchase"] for u in seen]), [float(truth[u]["p_purchase"]) for u in seen]),
-              "churn": (np.array([1 - users[u]["y_event"] for u in seen]), [float(truth[u]["p_no_event"]) for u in seen])}
+    labels = {"purchase": (np.array([users[u]["y_purchase"] for u in seen]), "p_purchase"),
+              "churn": (np.array([1 - users[u]["y_event"] for u in seen]), "p_no_event")}
     permutation = np.random.RandomState(0).permutation(len(seen))
     train, test = permutation[: len(seen) // 2], permutation[len(seen) // 2:]
     print(f"cutoff {cutoff}, horizon {horizon} d, users with an event before the cutoff: {len(seen)}")
-    for name, (y, p) in labels.items():
+    for name, (y, column) in labels.items():
         model = logistic_regression(x[train], y[train])
-        print(f"{name:8} label rate {y.mean():.4f}  behaviour AUC {auc(model(x[test]), y[test]):.4f}  truth AUC {auc(p, y):.4f}")
+        line = f"{name:8} label rate {y.mean():.4f}  behaviour AUC {auc(model(x[test]), y[test]):.4f}  "
+        line += f"truth AUC {auc([float(truth[u][column]) for u in seen], y):.4f}"
+        if column + "_reachable" in header:  # truth files of builds with the reachable probabilities
+            line += f"  reachable AUC {auc([float(truth[u][column + '_reachable']) for u in seen], y):.4f}"
+        print(line)
     active = [u for u, r in truth.items() if r["active_at_cutoff"] == "1"]
     for column, observed in [("p_purchase", lambda s: s["y_purchase"]), ("p_no_event", lambda s: 1 - s["y_event"])]:
         mean = np.mean([float(truth[u][column]) for u in active])

@@ -42,18 +42,18 @@ enum BackendBenchmarks {
             let count = ProcessInfo.processInfo.environment["VEIL_BENCH_EVENTS"].flatMap { Int($0) } ?? 1_000_000
             return try await onEachBackend("backends") {
                 try await measure("sqlite", database: .sqlite, events: count)
-            } postgres: { url in
+            } postgres: { url, _ in
                 try await measure("postgres", database: url, events: count)
             }
         },
         // HTTP ingest alone, through one replica into an empty store, on each backend: the gateway's line
-        // of `backends` without the imports before it, with the process's CPU-seconds per event (a loaded
-        // machine's wall-clock rate says little; PostgreSQL's backends are other processes, not counted).
+        // of `backends` without the imports before it, with the process's CPU per event and, on
+        // PostgreSQL, the server's (a loaded machine's wall-clock rate says little).
         Benchmark(name: "replica_ingest") {
             try await onEachBackend("replica_ingest") {
-                try await httpIngestAlone("replica_ingest.sqlite", database: .sqlite)
-            } postgres: { url in
-                try await httpIngestAlone("replica_ingest.postgres", database: url)
+                try await httpIngestAlone("replica_ingest.sqlite", database: .sqlite, server: nil)
+            } postgres: { url, cluster in
+                try await httpIngestAlone("replica_ingest.postgres", database: url, server: ServerCPU(cluster: cluster))
             }
         },
         // Reservations alone, without the imports and HTTP ingest before them: on PostgreSQL through one
@@ -63,7 +63,7 @@ enum BackendBenchmarks {
                 let deployment = try await BenchDeployment.make()
                 defer { deployment.remove() }
                 return try await reservations("ledger.sqlite", [deployment.context])
-            } postgres: { url in
+            } postgres: { url, _ in
                 let deployment = try await BenchDeployment.make(databaseURL: url)
                 defer { deployment.remove() }
                 var results = try await reservations("ledger.postgres", [deployment.context])
@@ -75,11 +75,12 @@ enum BackendBenchmarks {
         },
     ]
 
-    /// Runs `sqlite`, then `postgres` on a migrated throwaway cluster (skipped, with a note on stderr
-    /// naming `benchmark`, where PostgreSQL is not installed); `VEIL_BENCH_BACKENDS` (`sqlite`,
-    /// `postgres`, or both, comma-separated) picks which.
+    /// Runs `sqlite`, then `postgres` on a migrated throwaway cluster (its URL and the cluster; skipped,
+    /// with a note on stderr naming `benchmark`, where PostgreSQL is not installed); `VEIL_BENCH_BACKENDS`
+    /// (`sqlite`, `postgres`, or both, comma-separated) picks which.
     static func onEachBackend(
-        _ benchmark: String, sqlite: () async throws -> [BenchResult], postgres: (DatabaseURL) async throws -> [BenchResult]
+        _ benchmark: String, sqlite: () async throws -> [BenchResult],
+        postgres: (DatabaseURL, PostgresTestCluster) async throws -> [BenchResult]
     ) async throws -> [BenchResult] {
         let chosen = ProcessInfo.processInfo.environment["VEIL_BENCH_BACKENDS"] ?? "sqlite,postgres"
         let backends = Set(chosen.split(separator: ",").map(String.init))
@@ -94,7 +95,7 @@ enum BackendBenchmarks {
         defer { cluster.stop() }
         let url = try DatabaseURL(parsing: cluster.url)
         _ = try await StoreAdministration.migrate(url, dataDirectory: NSTemporaryDirectory())
-        results += try await postgres(url)
+        results += try await postgres(url, cluster)
         return results
     }
 
@@ -121,12 +122,12 @@ enum BackendBenchmarks {
 
         // One replica, then (PostgreSQL) three replicas on the one database.
         let token = try await context.tokens.issue(name: "bench", role: .ingest, actor: "bench").token
-        let rate = try await httpIngest(through: [context], token: token, firstBatch: 0)
+        let rate = try await httpIngest(through: [context], token: token, firstBatch: 0).eventsPerSecond
         results.append(BenchResult(name: "\(name).http_ingest_1_replica", value: rate, unit: "events/s"))
         var replicas = [context]
         if database != .sqlite {
             replicas += [try await deployment.replica(2), try await deployment.replica(3)]
-            let rate = try await httpIngest(through: replicas, token: token, firstBatch: httpBatches)
+            let rate = try await httpIngest(through: replicas, token: token, firstBatch: httpBatches).eventsPerSecond
             results.append(BenchResult(name: "\(name).http_ingest_3_replicas", value: rate, unit: "events/s"))
         }
 
@@ -189,47 +190,78 @@ enum BackendBenchmarks {
     /// Batches of 1,000 events each replica's gateway is sent.
     static let httpBatches = 300
 
-    /// `httpBatches` batches into each replica's gateway at once (8 concurrent senders each, after 5
-    /// warm-up batches each); returns the aggregate events/s. Batches are numbered from `firstBatch`
-    /// (distinct event ids: every event is new).
-    static func httpIngest(through replicas: [VeilContext], token: String, firstBatch: Int) async throws -> Double {
-        let warmup = 5
-        let perReplica = warmup + httpBatches
-        let bodies = replicas.indices.map { index in
-            let first = 10_000 + firstBatch * replicas.count + index * perReplica
-            return (first..<(first + perReplica)).map(GatewayBenchmarks.batchBody)
-        }
-        return try await serving(replicas) { ports in
-            let clients = ports.map { LoadClient(url: "http://127.0.0.1:\($0)/v1/events", token: token) }
-            for (client, batches) in zip(clients, bodies) {
-                for body in batches.prefix(warmup) { _ = try await client.send(body) }
-            }
-            let seconds = try await Stopwatch.seconds {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for (client, batches) in zip(clients, bodies) {
-                        group.addTask { _ = try await client.sendConcurrently(Array(batches.dropFirst(warmup)), concurrency: 8) }
-                    }
-                    try await group.waitForAll()
-                }
-            }
-            return Double(replicas.count * httpBatches * GatewayBenchmarks.eventsPerBatch) / seconds
+    /// Warm-up batches each replica's gateway is sent, one at a time, before the timed load.
+    static let httpWarmupBatches = 5
+
+    /// Senders per gateway in the timed load.
+    static let httpSenders = 8
+
+    /// What one HTTP load measured, over its timed part only (the warm-up and building the bodies left
+    /// out): events/s, this process's CPU microseconds per event — the load's client, the gateway and
+    /// the store's Swift side — and, when a `ServerCPU` was given, the database server's.
+    struct HTTPLoadResult: Sendable {
+        var eventsPerSecond: Double
+        var cpuMicrosecondsPerEvent: Double
+        var serverCPUMicrosecondsPerEvent: Double? = nil
+    }
+
+    /// `httpBatches` batches into each replica's gateway at once (`httpSenders` concurrent senders each,
+    /// after `httpWarmupBatches` warm-up batches each). Batches are numbered from `firstBatch` (distinct
+    /// event ids: every event is new).
+    static func httpIngest(
+        through replicas: [VeilContext], token: String, firstBatch: Int, server: ServerCPU? = nil
+    ) async throws -> HTTPLoadResult {
+        let bodies = httpLoadBodies(gateways: replicas.count, firstBatch: firstBatch)
+        return try await serving(replicas) { ports in try await sendHTTPLoad(bodies, to: ports, token: token, server: server) }
+    }
+
+    /// The bodies `httpIngest` sends, per gateway: `httpWarmupBatches + httpBatches` NDJSON batches of
+    /// `GatewayBenchmarks.eventsPerBatch` events (`GatewayBenchmarks.batchBody`), numbered from
+    /// `firstBatch`, distinct across gateways.
+    static func httpLoadBodies(gateways: Int, firstBatch: Int) -> [[[UInt8]]] {
+        let perGateway = httpWarmupBatches + httpBatches
+        return (0..<gateways).map { index in
+            let first = 10_000 + firstBatch * gateways + index * perGateway
+            return (first..<(first + perGateway)).map(GatewayBenchmarks.batchBody)
         }
     }
 
-    /// `httpIngest` through one replica of a fresh deployment on `database`: events/s, and the process's
-    /// CPU microseconds per event over the whole run (building the bodies, the warm-up, client and gateway).
-    static func httpIngestAlone(_ name: String, database: DatabaseURL) async throws -> [BenchResult] {
+    /// Sends `bodies[i]` to `POST /v1/events` on `ports[i]` with `token`: the warm-up batches one at a
+    /// time, then every gateway's timed batches at once, `httpSenders` in flight per gateway. Every
+    /// batch must be answered 200. `server`: the database server whose CPU to count as well.
+    static func sendHTTPLoad(
+        _ bodies: [[[UInt8]]], to ports: [Int], token: String, server: ServerCPU? = nil
+    ) async throws -> HTTPLoadResult {
+        let clients = ports.map { LoadClient(url: "http://127.0.0.1:\($0)/v1/events", token: token) }
+        for (client, batches) in zip(clients, bodies) {
+            for body in batches.prefix(httpWarmupBatches) { _ = try await client.send(body) }
+        }
+        let timed = zip(clients, bodies).map { ($0, Array($1.dropFirst(httpWarmupBatches))) }
+        let events = Double(timed.reduce(0) { $0 + $1.1.count } * GatewayBenchmarks.eventsPerBatch)
+        let cpuBefore = Stopwatch.cpuSeconds()
+        let serverBefore = server?.seconds()
+        let seconds = try await Stopwatch.seconds {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (client, batches) in timed {
+                    group.addTask { _ = try await client.sendConcurrently(batches, concurrency: httpSenders) }
+                }
+                try await group.waitForAll()
+            }
+        }
+        let cpu = Stopwatch.cpuSeconds() - cpuBefore
+        var serverCPU: Double? = nil
+        if let server, let serverBefore { serverCPU = (server.seconds() - serverBefore) / events * 1e6 }
+        return HTTPLoadResult(
+            eventsPerSecond: events / seconds, cpuMicrosecondsPerEvent: cpu / events * 1e6, serverCPUMicrosecondsPerEvent: serverCPU)
+    }
+
+    /// `httpIngest` through one replica of a fresh deployment on `database`: events/s and the CPU
+    /// microseconds per event of the process and of `server` (`HTTPLoadResult`).
+    static func httpIngestAlone(_ name: String, database: DatabaseURL, server: ServerCPU?) async throws -> [BenchResult] {
         let deployment = try await BenchDeployment.make(databaseURL: database)
         defer { deployment.remove() }
         let token = try await deployment.context.tokens.issue(name: "bench", role: .ingest, actor: "bench").token
-        let cpuBefore = Stopwatch.cpuSeconds()
-        let rate = try await httpIngest(through: [deployment.context], token: token, firstBatch: 0)
-        let cpu = Stopwatch.cpuSeconds() - cpuBefore
-        let events = Double((5 + httpBatches) * GatewayBenchmarks.eventsPerBatch)
-        return [
-            BenchResult(name: "\(name).events_per_s", value: rate, unit: "events/s"),
-            BenchResult(name: "\(name).process_cpu_per_event", value: cpu / events * 1e6, unit: "us"),
-        ]
+        return try await httpIngest(through: [deployment.context], token: token, firstBatch: 0, server: server).results(name)
     }
 
     /// Runs one gateway per replica, hands `body` their ports.
@@ -282,6 +314,55 @@ enum BackendBenchmarks {
             return try await group.reduce(into: []) { $0 += $1 }
         }
         return all.sorted()
+    }
+}
+
+extension BackendBenchmarks.HTTPLoadResult {
+    /// `<name>.events_per_s`, `<name>.process_cpu_per_event` and, when measured, `<name>.server_cpu_per_event`.
+    func results(_ name: String) -> [BenchResult] {
+        var results = [
+            BenchResult(name: "\(name).events_per_s", value: eventsPerSecond, unit: "events/s"),
+            BenchResult(name: "\(name).process_cpu_per_event", value: cpuMicrosecondsPerEvent, unit: "us"),
+        ]
+        if let serverCPUMicrosecondsPerEvent {
+            results.append(BenchResult(name: "\(name).server_cpu_per_event", value: serverCPUMicrosecondsPerEvent, unit: "us"))
+        }
+        return results
+    }
+}
+
+/// The CPU time of a throwaway PostgreSQL cluster's server (Linux, from /proc): the postmaster and
+/// every process it started — backends, WAL writer, checkpointer, autovacuum workers. A process that
+/// ended between two readings takes its CPU time with it (an autovacuum worker), so a difference of
+/// two readings may count a little less than the server spent, never more.
+struct ServerCPU: Sendable {
+    let postmaster: Int32
+
+    /// The cluster's postmaster (the first line of `data/postmaster.pid`); nil where it cannot be read.
+    init?(cluster: PostgresTestCluster) {
+        guard let text = try? String(contentsOfFile: cluster.directory + "/data/postmaster.pid", encoding: .utf8),
+            let pid = text.split(separator: "\n").first.flatMap({ Int32($0) })
+        else { return nil }
+        postmaster = pid
+    }
+
+    /// User and system CPU seconds of the postmaster and its live children so far.
+    func seconds() -> Double {
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let processes = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        var total = 0.0
+        for name in processes where name.allSatisfy(\.isNumber) {
+            guard let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                let end = stat.lastIndex(of: ")")
+            else { continue }
+            // After the command's closing parenthesis: state, ppid, …, utime (the 12th), stime (the 13th).
+            let fields = stat[stat.index(after: end)...].split(separator: " ")
+            guard fields.count > 12, Int32(name) == postmaster || Int32(fields[1]) == postmaster,
+                let user = Double(fields[11]), let system = Double(fields[12])
+            else { continue }
+            total += (user + system) / ticks
+        }
+        return total
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import Logging
 import ServiceLifecycle
 import VeilCore
@@ -50,15 +51,27 @@ enum BenchGateway {
     static func serving<T: Sendable>(
         _ services: GatewayServices, policy: Policy, _ body: (Int) async throws -> T
     ) async throws -> T {
+        try await serving({ logger, onListening in
+            buildApplication(
+                configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, policy: policy) { _, port in await onListening(port) },
+                services: services, logger: logger)
+        }, body)
+    }
+
+    /// Starts the application `make` builds (with a logger of warnings only, calling `onListening` with
+    /// its bound port once it accepts connections), hands `body` that port, then shuts it down
+    /// gracefully and returns what `body` returned. A failure of `body` still shuts it down first.
+    static func serving<App: ApplicationProtocol, T: Sendable>(
+        _ make: (_ logger: Logger, _ onListening: @escaping @Sendable (Int) async -> Void) -> App,
+        _ body: (Int) async throws -> T
+    ) async throws -> T {
         var logger = Logger(label: "veil.bench")
         logger.logLevel = .warning
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = buildApplication(
-            configuration: GatewayConfiguration(host: "127.0.0.1", port: 0, policy: policy) { _, port in
-                portContinuation.yield(port)
-                portContinuation.finish()
-            },
-            services: services, logger: logger)
+        let app = make(logger) { port in
+            portContinuation.yield(port)
+            portContinuation.finish()
+        }
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
         return try await withThrowingTaskGroup(of: T?.self) { tasks in
             tasks.addTask {

@@ -123,6 +123,11 @@ struct LoadClient: Sendable {
 /// Measures the gateway alone: counts the NDJSON lines of a batch as accepted and stores nothing.
 struct CountingIngestor: EventIngesting {
     func ingestBatch(_ body: Data, format: EventBatchFormat, actor: String) async throws -> IngestSummary {
-        IngestSummary(accepted: body.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }, duplicates: 0)
+        IngestSummary(accepted: Self.lines(in: body), duplicates: 0)
+    }
+
+    /// The number of newline bytes in `bytes`.
+    static func lines(in bytes: some Sequence<UInt8>) -> Int {
+        bytes.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
     }
 }

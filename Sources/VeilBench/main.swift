@@ -16,6 +16,7 @@ let groups: [[Benchmark]] = [
         // The gateway alone: HTTP, token check, body collection; the batch is counted, not stored.
         (name: "http_gateway_only", factory: { _ in CountingIngestor() }),
     ]),
+    HTTPFloorBenchmarks.all,
     PredictBenchmarks.all,
     QueryBenchmarks.all,
     QualityBenchmarks.all,
@@ -24,8 +25,9 @@ let groups: [[Benchmark]] = [
 ]
 
 let filters = Array(CommandLine.arguments.dropFirst())
-/// Run only when named: minutes of work on 50,000 synthetic users, or on millions of events (`make scale`).
-let explicitOnly = ["quality", "backends", "replica_ingest", "ledger", "scale"]
+/// Run only when named: minutes of work on 50,000 synthetic users, or on millions of events (`make scale`),
+/// and the probes of what a replica's HTTP ingest costs (`replica_ingest`, `http_floor`).
+let explicitOnly = ["quality", "backends", "replica_ingest", "http_floor", "ledger", "scale"]
 for benchmark in groups.joined()
 where filters.isEmpty
     ? !explicitOnly.contains(where: { benchmark.name.hasPrefix($0) })

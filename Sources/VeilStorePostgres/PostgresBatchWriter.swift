@@ -41,26 +41,34 @@ struct PostgresBatchWriter: Sendable {
     /// `copyClaim`: whether the ids may be claimed by COPY under a savepoint (see the type's comment).
     /// `vault`: an import's knowledge of vault rows (`VaultTransaction`): only the pseudonyms it does
     /// not know are looked up, and those are added to it; nil looks up every pseudonym of the unit.
+    ///
+    /// The unit's events are named by their place (batch, index) and read where they are, never
+    /// copied into arrays of their own: a unit of a gateway group copied each event three times.
     func store(
         _ batches: [EventBatchWrite], _ connection: PostgresConnection, copyClaim: Bool, vault: inout VaultTransaction?
     ) async throws -> [BatchCommit] {
         var results = batches.map { _ in BatchCommit() }
-        guard batches.contains(where: { !$0.events.isEmpty }) else { return results }
+        let events = batches.map(\.events)
+        let count = events.reduce(0) { $0 + $1.count }
+        guard count > 0 else { return results }
         // A repeated id is a duplicate of its first occurrence in the unit: only firsts are claimed.
-        var seen = Set<String>(minimumCapacity: batches.reduce(0) { $0 + $1.events.count })
-        var firsts: [(batch: Int, event: StoredEvent)] = []
-        for (index, batch) in batches.enumerated() {
-            for event in batch.events where seen.insert(event.eventID).inserted { firsts.append((index, event)) }
+        var seen = Set<String>(minimumCapacity: count)
+        var firsts: [UnitEvent] = []
+        firsts.reserveCapacity(count)
+        for (batch, batchEvents) in events.enumerated() {
+            for (index, event) in batchEvents.enumerated() where seen.insert(event.eventID).inserted {
+                firsts.append(UnitEvent(batch: batch, index: index))
+            }
         }
-        let claimed = try await claim(firsts.map(\.event.eventID), connection, copyClaim: copyClaim)
-        var fresh: [StoredEvent] = []
+        let claimed = try await claim(firsts.map { events[$0.batch][$0.index].eventID }, connection, copyClaim: copyClaim)
+        var fresh: [UnitEvent] = []
         fresh.reserveCapacity(firsts.count)
-        for (index, event) in firsts where claimed?.contains(event.eventID) ?? true {
-            fresh.append(event)
-            results[index].inserted += 1
+        for first in firsts where claimed?.contains(events[first.batch][first.index].eventID) ?? true {
+            fresh.append(first)
+            results[first.batch].inserted += 1
         }
-        for index in results.indices { results[index].duplicates = batches[index].events.count - results[index].inserted }
-        try await copy(Self.inPseudonymOrder(fresh), connection)
+        for batch in results.indices { results[batch].duplicates = events[batch].count - results[batch].inserted }
+        try await copy(Self.inPseudonymOrder(fresh.map { events[$0.batch][$0.index].pseudonym }).map { fresh[$0] }, of: events, connection)
         // The vault last: a row another open transaction has just created (a new user in a unit of the
         // same import on another connection) makes this insert wait for that transaction's end, and
         // here the wait comes after this unit's claim and COPY instead of before them.
@@ -76,11 +84,15 @@ struct PostgresBatchWriter: Sendable {
         return try await store(batches, connection, copyClaim: copyClaim, vault: &everyPseudonym)
     }
 
-    /// `events` sorted by pseudonym, each pseudonym's events in their order in `events`.
-    static func inPseudonymOrder(_ events: [StoredEvent]) -> [StoredEvent] {
-        events.indices.sorted { a, b in
-            events[a].pseudonym != events[b].pseudonym ? events[a].pseudonym < events[b].pseudonym : a < b
-        }.map { events[$0] }
+    /// An event of a unit: `events[batch][index]`.
+    struct UnitEvent {
+        var batch: Int
+        var index: Int
+    }
+
+    /// The indices of `pseudonyms` sorted by pseudonym, each pseudonym's indices in ascending order.
+    static func inPseudonymOrder(_ pseudonyms: [Pseudonym]) -> [Int] {
+        pseudonyms.indices.sorted { a, b in pseudonyms[a] != pseudonyms[b] ? pseudonyms[a] < pseudonyms[b] : a < b }
     }
 
     /// Claims `ids` (distinct) in `event_ids` and returns those that were not there (nil: all of them),
@@ -122,11 +134,14 @@ struct PostgresBatchWriter: Sendable {
         return claimed
     }
 
-    /// COPYs `events` into `events` (the server routes each row to its day's partition).
-    private func copy(_ events: [StoredEvent], _ connection: PostgresConnection) async throws {
-        guard !events.isEmpty else { return }
+    /// COPYs the events `unit` names, in its order, into `events` (the server routes each row to its
+    /// day's partition).
+    private func copy(_ unit: [UnitEvent], of events: [[StoredEvent]], _ connection: PostgresConnection) async throws {
+        guard !unit.isEmpty else { return }
         try await connection.copyFrom(table: "events", columns: PostgresEventRow.columns, logger: logger) { writer in
-            try await Self.send(events, to: writer, line: PostgresEventRow.appendCopyLine)
+            try await Self.send(unit, to: writer) { event, buffer in
+                PostgresEventRow.appendCopyLine(events[event.batch][event.index], to: &buffer)
+            }
         }
     }
 
@@ -153,6 +168,9 @@ struct PostgresBatchWriter: Sendable {
     /// Creates vault rows for the unit's pseudonyms that have none (one lookup and one insert), each
     /// escrowed by the first batch that holds it; returns how many rows it created for each batch.
     /// Pseudonyms `vault` knows are not looked up; those looked up are established in it.
+    ///
+    /// The lookup returns only the pseudonyms the vault lacks: once a shop's users are known that is
+    /// none of a unit's thousands, where returning those it holds sent every one back to be decoded.
     private func storeIdentities(
         _ batches: [EventBatchWrite], _ connection: PostgresConnection, vault: inout VaultTransaction?
     ) async throws -> [Int] {
@@ -164,15 +182,21 @@ struct PostgresBatchWriter: Sendable {
         defer { vault?.establish(escrowing.keys) }  // each has a row once this returns (else the transaction fails)
         var created = batches.map { _ in 0 }
         guard !escrowing.isEmpty else { return created }
-        var existing = Set<Pseudonym>()
+        var missing: [Pseudonym] = []
         let rows = try await connection.query(
-            "SELECT pid FROM vault WHERE pid = ANY(\(escrowing.keys.map { ByteBuffer(bytes: $0.bytes) }))", logger: logger)
+            """
+            SELECT unit.pid FROM unnest(\(escrowing.keys.map { ByteBuffer(bytes: $0.bytes) })::bytea[]) AS unit(pid)
+            WHERE NOT EXISTS (SELECT 1 FROM vault WHERE vault.pid = unit.pid)
+            """, logger: logger)
         for try await pid in rows.decode(ByteBuffer.self) {
-            if let pseudonym = PostgresEventRow.pseudonym(pid) { existing.insert(pseudonym) }
+            guard let pseudonym = PostgresEventRow.pseudonym(pid), escrowing[pseudonym] != nil else {
+                throw VeilError(.integrity, field: "vault", "the vault lookup returned a pseudonym the unit does not hold")
+            }
+            missing.append(pseudonym)
         }
         // In pseudonym order, as every writer does: two transactions creating the same rows take their
         // locks in the same order and cannot deadlock.
-        let missing = escrowing.keys.filter { !existing.contains($0) }.sorted()
+        missing.sort()
         guard !missing.isEmpty else { return created }
         var keys: [String: DataKeyRecord] = [:]
         for pseudonym in missing {

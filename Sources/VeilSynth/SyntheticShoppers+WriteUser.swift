@@ -94,6 +94,7 @@ extension SyntheticShoppers {
             let secondOfDay = hour * 3600 + Int(within * 3600)
             if Double(day) * 86400 + Double(hour) * 3600 + within * 3600 >= churnSeconds { break sessions }
             var inHorizon = false
+            if let cutoffDay, day < cutoffDay { tally.history.add(day: day, share: fraction) }
             if let cutoffDay, day >= cutoffDay {
                 if !memoryTaken {
                     scratch.memoryAtCutoff.copy(memory)

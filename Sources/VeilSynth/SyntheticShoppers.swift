@@ -145,6 +145,8 @@ struct UserTally {
     var purchaseInHorizon = false
     /// The item of the first view in the horizon, −1 if none: the next-item target.
     var firstViewInHorizon = -1
+    /// The sessions before the cutoff, as far as the reachable truth needs them.
+    var history = SessionHistory()
 }
 
 /// Synthetic e-commerce shoppers: a documented generative model (docs/synthetic-data.md) written out as

@@ -27,6 +27,10 @@ public struct TruthSummary: Sendable, Codable, Equatable {
     public var meanPurchaseProbability = 0.0
     /// Mean of `p_no_event` over all users.
     public var meanNoEventProbability = 0.0
+    /// Mean of `p_purchase_reachable` over all users.
+    public var meanReachablePurchaseProbability = 0.0
+    /// Mean of `p_no_event_reachable` over all users.
+    public var meanReachableNoEventProbability = 0.0
     /// The best any recommender can do at the next-item task on this data.
     public var nextItem: NextItemCeiling
 
@@ -36,6 +40,8 @@ public struct TruthSummary: Sendable, Codable, Equatable {
         case activeAtCutoff = "active_at_cutoff"
         case meanPurchaseProbability = "mean_p_purchase"
         case meanNoEventProbability = "mean_p_no_event"
+        case meanReachablePurchaseProbability = "mean_p_purchase_reachable"
+        case meanReachableNoEventProbability = "mean_p_no_event_reachable"
         case nextItem = "next_item"
     }
 
@@ -50,12 +56,16 @@ public struct TruthSummary: Sendable, Codable, Equatable {
         if row.truth.activeAtCutoff { activeAtCutoff += 1 }
         meanPurchaseProbability += row.truth.purchaseProbability
         meanNoEventProbability += row.truth.noEventProbability
+        meanReachablePurchaseProbability += row.reachable.purchaseProbability
+        meanReachableNoEventProbability += row.reachable.noEventProbability
         if row.evaluable { nextItem.add(row.nextItems, target: row.target) }
     }
 
     mutating func finish() {
         meanPurchaseProbability /= Double(max(1, users))
         meanNoEventProbability /= Double(max(1, users))
+        meanReachablePurchaseProbability /= Double(max(1, users))
+        meanReachableNoEventProbability /= Double(max(1, users))
         nextItem.finish()
     }
 }
@@ -107,6 +117,8 @@ public struct NextItemCeiling: Sendable, Codable, Equatable {
 /// One user's truth-file row, computed while the user's events are generated.
 struct TruthRow {
     var truth: ShopperTruth
+    /// The horizon probabilities given the traits and the sessions before the cutoff.
+    var reachable: ReachableTruth
     /// The most probable next items (empty when the user churned before the cutoff).
     var nextItems: [RankedItem]
     /// The actual first view in the horizon (−1 if none).
@@ -161,65 +173,61 @@ extension SyntheticShoppers {
                 userID: userID(index), traits: traits, activeAtCutoff: false, multiplierAtCutoff: knownMultiplier,
                 purchaseProbabilityPerSession: pi, purchaseProbability: 0, noEventProbability: 1)
         }
+        let cutoffWeek = knownMultiplier.map(WeekMultiplier.known)
+            ?? .prior(shape: configuration.model.weeklyActivityShape)
         let noEvent = noSessionProbability(
-            traits: traits, thinning: 1, knownMultiplier: knownMultiplier, cutoffDay: cutoffDay, horizonDays: horizonDays)
+            traits: traits, thinning: 1, cutoffWeek: cutoffWeek, cutoffDay: cutoffDay, horizonDays: horizonDays)
         let noPurchase = noSessionProbability(
-            traits: traits, thinning: pi, knownMultiplier: knownMultiplier, cutoffDay: cutoffDay, horizonDays: horizonDays)
+            traits: traits, thinning: pi, cutoffWeek: cutoffWeek, cutoffDay: cutoffDay, horizonDays: horizonDays)
         return ShopperTruth(
             userID: userID(index), traits: traits, activeAtCutoff: true, multiplierAtCutoff: knownMultiplier,
             purchaseProbabilityPerSession: pi, purchaseProbability: min(1, max(0, 1 - noPurchase)),
             noEventProbability: min(1, max(0, noEvent)))
     }
 
-    /// P(no thinned session in the horizon) for a user alive at the cutoff (see `truth(ofUser:…)`).
+    /// P(no thinned session in the horizon) for a user alive at the cutoff (see `truth(ofUser:…)`), with
+    /// the multiplier of the week holding the cutoff distributed as `cutoffWeek` and every later week's
+    /// as the prior Gamma(k, 1/k).
     func noSessionProbability(
-        traits: ShopperTraits, thinning: Double, knownMultiplier: Double?, cutoffDay: Int, horizonDays: Int
+        traits: ShopperTraits, thinning: Double, cutoffWeek: WeekMultiplier, cutoffDay: Int, horizonDays: Int
     ) -> Double {
         let hazard = traits.churnHazardPerDay
-        let shape = configuration.model.weeklyActivityShape
         let weekday = configuration.model.normalisedWeekdayWeights
-        let knownWeek = knownMultiplier == nil ? -1 : cutoffDay / 7
+        let laterWeeks = WeekMultiplier.prior(shape: configuration.model.weeklyActivityShape)
         let piece = 1.0 / 24
-        // 3-point Gauss–Legendre on [0, piece].
-        let nodes = [(1 - (0.6).squareRoot()) / 2, 0.5, (1 + (0.6).squareRoot()) / 2].map { $0 * piece }
-        let weights = [5.0 / 18, 8.0 / 18, 5.0 / 18].map { $0 * piece }
-
-        /// log of week `week`'s factor in G once `accumulated` base intensity has passed in it.
-        func logFactor(week: Int, accumulated: Double) -> Double {
-            if week == knownWeek { return -knownMultiplier! * accumulated }
-            return shape.isFinite ? -shape * Foundation.log1p(accumulated / shape) : -accumulated
-        }
 
         var logDone = 0.0  // log G contributed by weeks already walked through
         var weekAccumulated = 0.0
         var week = cutoffDay / 7
+        var multiplier = cutoffWeek
         var elapsed = 0.0
         var total = 0.0
         for day in cutoffDay..<(cutoffDay + horizonDays) {
             if day / 7 != week {
-                logDone += logFactor(week: week, accumulated: weekAccumulated)
+                logDone += multiplier.logLaplace(weekAccumulated)
                 weekAccumulated = 0
                 week = day / 7
+                multiplier = laterWeeks
             }
             let dayRate = traits.sessionsPerDay * weekday[configuration.start.adding(days: day).weekday] * thinning
             for hour in 0..<24 {
                 let kappa = dayRate * hourWeights[hour] * 24  // base intensity per day during this hour
-                if week == knownWeek || !shape.isFinite {
-                    let multiplier = week == knownWeek ? knownMultiplier! : 1
-                    let rate = hazard + multiplier * kappa
-                    total += hazard * Foundation.exp(logDone - multiplier * weekAccumulated - hazard * elapsed)
+                switch multiplier {
+                case .known(let m):
+                    let rate = hazard + m * kappa
+                    total += hazard * Foundation.exp(logDone - m * weekAccumulated - hazard * elapsed)
                         * -Foundation.expm1(-rate * piece) / rate
-                } else {
-                    for (node, weight) in zip(nodes, weights) {
-                        let logG = logDone - shape * Foundation.log1p((weekAccumulated + kappa * node) / shape)
-                        total += weight * hazard * Foundation.exp(logG - hazard * (elapsed + node))
+                case .gamma:
+                    for (node, weight) in GaussLegendre3.unit {
+                        let logG = logDone + multiplier.logLaplace(weekAccumulated + kappa * node * piece)
+                        total += weight * piece * hazard * Foundation.exp(logG - hazard * (elapsed + node * piece))
                     }
                 }
                 weekAccumulated += kappa * piece
                 elapsed += piece
             }
         }
-        logDone += logFactor(week: week, accumulated: weekAccumulated)
+        logDone += multiplier.logLaplace(weekAccumulated)
         return total + Foundation.exp(logDone - hazard * elapsed)
     }
 
@@ -238,10 +246,11 @@ extension SyntheticShoppers {
     /// The row of the truth file for user `index`, from the tally and memory `writeUser` left.
     func truthRow(_ index: Int, tally: UserTally, scratch: UserScratch, cutoffDay: Int, horizonDays: Int, top: Int) -> TruthRow {
         let truth = truth(ofUser: index, cutoffDay: cutoffDay, horizonDays: horizonDays)
+        let reachable = reachableTruth(traits: truth.traits, history: tally.history, cutoffDay: cutoffDay, horizonDays: horizonDays)
         let nextItems = truth.activeAtCutoff
             ? nextViewDistribution(memory: scratch.memoryAtCutoff, affinity: truth.traits.affinity, top: top) : []
         return TruthRow(
-            truth: truth, nextItems: nextItems, target: tally.firstViewInHorizon,
+            truth: truth, reachable: reachable, nextItems: nextItems, target: tally.firstViewInHorizon,
             evaluable: tally.seenBeforeCutoff && tally.firstViewInHorizon >= 0)
     }
 
@@ -250,6 +259,7 @@ extension SyntheticShoppers {
         "user_id,cutoff,horizon_days,active_at_cutoff,p_purchase,p_no_event,purchase_per_session,sessions_per_day,"
             + "week_multiplier_at_cutoff,churn_hazard_per_day,churn_day,activity,propensity,"
             + ShopperCatalog.categories.map { "affinity_" + $0 }.joined(separator: ",")
+            + ",p_active_reachable,p_purchase_reachable,p_no_event_reachable"
             + (1...top).map { ",next_item_\($0),p_next_item_\($0)" }.joined()
     }
 
@@ -276,7 +286,9 @@ extension SyntheticShoppers {
         buffer.fixed(traits.churnHazardPerDay, decimals: 6)
         buffer.byte(UInt8(ascii: ","))
         buffer.fixed(traits.churnDay, decimals: 3)
-        for value in [traits.activity, traits.propensity] + traits.affinity {
+        let reachable = row.reachable
+        for value in [traits.activity, traits.propensity] + traits.affinity
+            + [reachable.activeProbability, reachable.purchaseProbability, reachable.noEventProbability] {
             buffer.byte(UInt8(ascii: ","))
             buffer.fixed(value, decimals: 6)
         }

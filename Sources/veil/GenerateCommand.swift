@@ -33,7 +33,10 @@ struct GenerateCommand: AsyncParsableCommand {
             and whether the user is still active at --truth-cutoff, of at least one purchase (p_purchase) \
             and of no event at all (p_no_event) in the --truth-horizon-days days from the cutoff, and the \
             --truth-top-k items most likely to be the first one the user views from the cutoff on, with \
-            their probabilities (next_item_r, p_next_item_r): the ceiling of Recall@K and NDCG@K.
+            their probabilities (next_item_r, p_next_item_r): the ceiling of Recall@K and NDCG@K. Beside \
+            them, the reachable probabilities (p_active_reachable, p_purchase_reachable, \
+            p_no_event_reachable) know the traits but not the churn time or the cutoff week's multiplier: \
+            they infer both from the sessions before the cutoff, as a model of the events would have to.
 
             Example:
               veil generate --users 50000 --days 120 --seed 7 \\

@@ -32,7 +32,10 @@ struct TrainCommand: AsyncParsableCommand {
             --evaluation leave_last_out evaluates next_item as RecBole's leave-one-out: every user's \
             last item before the cutoff is held out and the model and baselines train on the events \
             before it (for interaction logs where few users act on both sides of a cutoff; pair it \
-            with --horizon 1d to use nearly all the data).
+            with --horizon 1d to use nearly all the data). --head-reads-events lets the head read each \
+            event's embedding beside the encoder's state (for next_item, the item a target follows); \
+            --head-prior starts the head at the task's prior instead of at random (next_category: the \
+            favourite category, from the policy's categories alone, costing no ε).
 
             --explain prints σ, q, steps and ε under both accountants (the policy's privacy.accountant \
             calibrates σ) and stops: it reads no event and spends nothing.
@@ -45,6 +48,8 @@ struct TrainCommand: AsyncParsableCommand {
               veil train --task next_item --epsilon 4 --model gru --hidden 64 --embedding 32 \\
                   --sequence-length 50
               veil train --task next_item --epsilon 8 --model gru --evaluation leave_last_out --horizon 1d
+              veil train --task next_item --epsilon 4 --model gru --head-reads-events
+              veil train --task next_category --epsilon 4 --model gru --head-prior --batch-size 4096 --epochs 10
             """
     )
 
@@ -80,6 +85,10 @@ struct TrainCommand: AsyncParsableCommand {
             "How next_item is evaluated: holdout_users (default: held-out users' first item after the cutoff) or leave_last_out (every user's last item before the cutoff, trained on what came before).",
             valueName: "split"))
     var evaluation: RankingSplit?
+    @Flag(help: "A gru or cnn whose head also reads each event's embedded row beside the encoder's state (the event path).")
+    var headReadsEvents = false
+    @Flag(help: "A gru or cnn whose head starts at the task's prior instead of at random (next_category: the favourite category; costs no ε).")
+    var headPrior = false
     @Option(help: ArgumentHelp("Passes over the users (default: policy training.default_epochs).", valueName: "n"))
     var epochs: Int?
     @Option(help: ArgumentHelp("Expected users per step (default: policy training.default_batch_size).", valueName: "n"))
@@ -120,7 +129,7 @@ struct TrainCommand: AsyncParsableCommand {
     static let options: [String: String] = [
         "epsilon": "--epsilon", "delta": "--delta", "model": "--model", "hidden_sizes": "--hidden", "epochs": "--epochs",
         "embedding_width": "--embedding", "sequence_length": "--sequence-length", "vocabulary_epsilon": "--vocabulary-epsilon",
-        "evaluation": "--evaluation",
+        "evaluation": "--evaluation", "head_reads_events": "--head-reads-events", "head_prior": "--head-prior",
         "batch_size": "--batch-size", "clipping_norm": "--clip", "learning_rate": "--learning-rate", "cutoff": "--cutoff",
         "window_days": "--window", "horizon_days": "--horizon", "seed": "--seed", "non_private": "--non-private",
     ]
@@ -128,7 +137,8 @@ struct TrainCommand: AsyncParsableCommand {
     func run() async throws {
         let request = TrainingRequest(
             task: task, epsilon: epsilon, delta: delta, model: model, hiddenSizes: hidden.isEmpty ? nil : hidden,
-            embeddingWidth: embedding, sequenceLength: sequenceLength, vocabularyEpsilon: vocabularyEpsilon, evaluation: evaluation, epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: learningRate,
+            embeddingWidth: embedding, sequenceLength: sequenceLength, vocabularyEpsilon: vocabularyEpsilon, evaluation: evaluation,
+            headReadsEvents: headReadsEvents ? true : nil, headPrior: headPrior ? true : nil, epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: learningRate,
             cutoffMillis: cutoff.flatMap(CLIDates.millis), windowDays: window.flatMap(CLIDates.days),
             horizonDays: horizon.flatMap(CLIDates.days), seed: seed, nonPrivate: nonPrivate)
         let display = TrainingDisplay(enabled: isatty(2) == 1)
@@ -168,7 +178,10 @@ struct TrainCommand: AsyncParsableCommand {
             print("split      \(parts); one spend, composed")
         }
         if let sequence = card.sequence {
-            print("sequences  L = \(sequence.length), embedding \(sequence.embeddingWidth), \(sequence.vocabulary.items) items (\(sequence.vocabulary.source.rawValue))")
+            var head = ""
+            if sequence.headReadsEvents == true { head += ", head reads events" }
+            if let prior = sequence.headPrior { head += ", head prior \(prior)" }
+            print("sequences  L = \(sequence.length), embedding \(sequence.embeddingWidth), \(sequence.vocabulary.items) items (\(sequence.vocabulary.source.rawValue))\(head)")
         }
         if let trainCount = card.trainCount, let holdoutCount = card.holdoutCount {
             print("users      \(trainCount) train, \(holdoutCount) holdout")

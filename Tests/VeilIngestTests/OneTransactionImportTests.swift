@@ -210,6 +210,80 @@ import VeilTestSupport
         #expect(!refused.stored && refused.rejected == 1 && store.recorded.count == 5, "the invalid file wrote nothing")
     }
 
+    /// `count` NDJSON lines over `users` users, a second apart from 2026-11-01 (about 11 hours for
+    /// 40,000 lines, all before the fixture's now).
+    static func secondLines(_ count: Int, users: Int) -> [String] {
+        (0..<count).map { n in
+            let timestamp = String(format: "2026-11-%02dT%02d:%02d:%02dZ", 1 + n / 86_400, n / 3_600 % 24, n / 60 % 60, n % 60)
+            return eventLine(id: "s\(n)", user: "user-\(n % users)", timestamp: timestamp, extra: #""item_id":"sku-\#(n % 97)""#)
+        }
+    }
+
+    /// With one write connection (SQLite's), the next transaction is fed while the one before it
+    /// commits and begins in the store once that one is durable, so the writer does not wait for the
+    /// reader after each commit. Here each transaction is one hand-off batch more than
+    /// `batchesAhead`, so feeding the second to its end needs its store transaction to take batches:
+    /// when the first is counted (its progress line) the second has begun — before, nothing of it
+    /// was read until the first had committed. The store never holds two of them open at once.
+    @Test func theNextTransactionIsFedWhileTheOneBeforeItCommits() async throws {
+        let fixture = try Fixture()
+        let perTransaction = (EventImporter.batchesAhead + 1) * EventImporter.handOffSize
+        let path = try fixture.file("events.ndjson", Self.secondLines(2 * perTransaction, users: 300).joined(separator: "\n") + "\n")
+        let store = TransactionOverlapStore(base: fixture.store)
+        let begunAtProgress = Mutex<[Int]>([])
+        let report = try await inBatches(fixture, store: store, batchSize: perTransaction).importFile(path, actor: "cli") { _ in
+            begunAtProgress.withLock { $0.append(store.begun) }
+        }
+        #expect(report.stored && report.accepted == 2 * perTransaction)
+        #expect(begunAtProgress.withLock { $0.first } == 2, "the second transaction had begun when the first was counted")
+        #expect(store.mostOpen == 1, "one store transaction at a time on one connection")
+        #expect(try await fixture.store.eventCount() == 2 * perTransaction)
+        #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.count == 2)
+    }
+
+    /// The transaction fed ahead stores nothing when the one before it fails to commit: what is
+    /// stored stays a prefix of the file (here nothing), the first error is rethrown, and importing
+    /// the file again stores all of it.
+    @Test func aTransactionFedAheadStoresNothingWhenTheOneBeforeItFails() async throws {
+        let fixture = try Fixture()
+        let perTransaction = 2 * EventImporter.handOffSize
+        let path = try fixture.file("events.ndjson", Self.secondLines(3 * perTransaction, users: 60).joined(separator: "\n") + "\n")
+        let failing = FailingTransactionStore(base: fixture.store, failing: 1, connections: 1)
+        await #expect(throws: VeilError.self) {
+            try await inBatches(fixture, store: failing, batchSize: perTransaction).importFile(path, actor: "cli")
+        }
+        #expect(failing.started.withLock { $0 } == 1, "the transaction fed ahead never began")
+        #expect(try await fixture.store.eventCount() == 0)
+        #expect(try await fixture.auditEntries().filter { $0.action == "ingest.batch" }.isEmpty)
+
+        let again = try await inBatches(fixture, store: fixture.store, batchSize: perTransaction).importFile(path, actor: "cli")
+        #expect(again.accepted == 3 * perTransaction)
+    }
+
+    /// Counts the import transactions the store has begun, and the most it held open at once.
+    final class TransactionOverlapStore: ForwardingEventStore, @unchecked Sendable {
+        let base: any EventStore
+        private let state = Mutex((begun: 0, open: 0, mostOpen: 0))
+
+        init(base: any EventStore) { self.base = base }
+
+        func commitAll(
+            _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
+            audit: @escaping @Sendable (BatchCommit) -> AuditDraft
+        ) async throws -> BatchCommit {
+            state.withLock { state in
+                state.begun += 1
+                state.open += 1
+                state.mostOpen = max(state.mostOpen, state.open)
+            }
+            defer { state.withLock { $0.open -= 1 } }
+            return try await base.commitAll(batches, stored: stored, audit: audit)
+        }
+
+        var begun: Int { state.withLock { $0.begun } }
+        var mostOpen: Int { state.withLock { $0.mostOpen } }
+    }
+
     /// An importer storing every file in transactions of `batchSize` (`--batch-size` given), on up
     /// to `connections` at once (nil: the default the store allows).
     func inBatches(_ fixture: Fixture, store: some EventStore, batchSize: Int, connections: Int? = nil) throws -> EventImporter {
@@ -227,7 +301,8 @@ import VeilTestSupport
     @Test func aTransactionFailingAmongSeveralOpenStopsTheImportAndImportingAgainCompletesIt() async throws {
         let fixture = try Fixture()
         let path = try fixture.file("events.ndjson", Self.lines(12_000, users: 60).joined(separator: "\n") + "\n")
-        let failing = try inBatches(fixture, store: FailingThirdTransactionStore(base: fixture.store), batchSize: 1_000, connections: 3)
+        let failing = try inBatches(
+            fixture, store: FailingTransactionStore(base: fixture.store, failing: 3, connections: 3), batchSize: 1_000, connections: 3)
         await #expect(throws: VeilError.self) { try await failing.importFile(path, actor: "cli") }
         let stored = try await fixture.store.eventCount()
         let records = try await fixture.auditEntries().filter { $0.action == "ingest.batch" }
@@ -239,24 +314,31 @@ import VeilTestSupport
         #expect(try await fixture.store.eventCount() == 12_000)
     }
 
-    /// Takes up to three import transactions at once and fails the third one it is given (rolled back
-    /// by the real store: its producer's error).
-    final class FailingThirdTransactionStore: ForwardingEventStore, @unchecked Sendable {
+    /// Takes up to `connections` import transactions at once and fails the one it is given as number
+    /// `failing` once it has taken all its batches, as a failed commit would (rolled back by the real
+    /// store: nothing of it is written).
+    final class FailingTransactionStore: ForwardingEventStore, @unchecked Sendable {
         let base: any EventStore
+        let failing: Int
+        let connections: Int
         let started = Mutex(0)
 
-        init(base: any EventStore) { self.base = base }
+        init(base: any EventStore, failing: Int, connections: Int) {
+            self.base = base
+            self.failing = failing
+            self.connections = connections
+        }
 
-        var maxWriteConnections: Int { 3 }
+        var maxWriteConnections: Int { connections }
 
         func commitAll(
             _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
             audit: @escaping @Sendable (BatchCommit) -> AuditDraft
         ) async throws -> BatchCommit {
             let number = started.withLock { $0 += 1; return $0 }
-            guard number == 3 else { return try await base.commitAll(batches, stored: stored, audit: audit) }
-            batches.stopReading()
-            throw VeilError(.unavailable, field: "store", "the third transaction fails")
+            guard number == failing else { return try await base.commitAll(batches, stored: stored, audit: audit) }
+            while try await batches.next() != nil {}
+            throw VeilError(.unavailable, field: "store", "transaction \(number) fails to commit")
         }
     }
 

@@ -79,15 +79,24 @@ import VeilCore
         #expect(rows.example(for: observed + horizon)?.outcome.purchased == true)
     }
 
-    @Test func tiesInTimeAreOrderedByEventIDWhateverTheInputOrder() throws {
+    /// Events at the same time are read by item, then type, then event ID — not by event ID first:
+    /// an event imported without one is named by a keyed digest, which would order ties differently in
+    /// every installation. Here the event IDs run against the items (before: [3, 2, 1]), and the horizon's
+    /// first item is chosen among ties by the same rule.
+    @Test func tiesInTimeAreOrderedByItemThenTypeThenEventIDWhateverTheInputOrder() throws {
         let events = [
-            event("b", .view, second: 5, item: "i2"), event("a", .view, second: 5, item: "i1"),
+            event("a", .view, second: 5, item: "i2"), event("b", .view, second: 5, item: "i1"),
             event("c", .view, second: 1, item: "i3"),
+            event("d", .purchase, second: 7, item: "i1"), event("e", .view, second: 7, item: "i1"),
+            event("f", .view, second: 100_010, item: "i3"), event("g", .view, second: 100_010, item: "i2"),
         ]
         let first = try #require(try extractor().example(for: events))
         let second = try #require(try extractor().example(for: events.reversed()))
         #expect(first == second)
-        #expect(first.tokens.enumerated().filter { $0.offset % fields == 1 }.map(\.element) == [3, 1, 2])
+        #expect(first.tokens.enumerated().filter { $0.offset % fields == 1 }.map(\.element) == [3, 1, 2, 1, 1])
+        #expect(first.tokens.enumerated().filter { $0.offset % fields == 0 }.map(\.element).suffix(2)
+            == [Int32(EventType.view.index), Int32(EventType.purchase.index)])
+        #expect(first.outcome.nextItem == "i2")
     }
 
     @Test func theObservationWindowBoundsTheSequenceAndItsGaps() throws {

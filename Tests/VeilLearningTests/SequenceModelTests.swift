@@ -40,33 +40,37 @@ import VeilCrypto
             contextWidth: contextWidth)
     }
 
-    static func gru(classes: Int, contextWidth: Int = 0, seed: UInt64 = 62) -> SequenceModel<GRULayer<Double>> {
+    static func gru(classes: Int, contextWidth: Int = 0, headReadsEvents: Bool = false, seed: UInt64 = 62) -> SequenceModel<GRULayer<Double>> {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return SequenceModel(
-            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth, scale: 0.5,
+            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth,
+            headReadsEvents: headReadsEvents, scale: 0.5,
             makeEncoder: { GRULayer(inputs: $0, hidden: 5, parameterOffset: $1) }, using: &generator)
     }
 
-    static func cnn(classes: Int, contextWidth: Int = 0, seed: UInt64 = 63) -> SequenceModel<ConvolutionStack<Double>> {
+    static func cnn(classes: Int, contextWidth: Int = 0, headReadsEvents: Bool = false, seed: UInt64 = 63) -> SequenceModel<ConvolutionStack<Double>> {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return SequenceModel(
-            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth, scale: 0.5,
+            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth,
+            headReadsEvents: headReadsEvents, scale: 0.5,
             makeEncoder: { ConvolutionStack(inputs: $0, channels: 5, width: 2, depth: 2, parameterOffset: $1) },
             using: &generator)
     }
 
     /// The same models computing in `Float` (the same parameters: the initialisation draws in `Double`).
-    static func gruFloat(classes: Int, contextWidth: Int = 0, seed: UInt64 = 62) -> SequenceModel<GRULayer<Float>> {
+    static func gruFloat(classes: Int, contextWidth: Int = 0, headReadsEvents: Bool = false, seed: UInt64 = 62) -> SequenceModel<GRULayer<Float>> {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return SequenceModel(
-            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth, scale: 0.5,
+            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth,
+            headReadsEvents: headReadsEvents, scale: 0.5,
             makeEncoder: { GRULayer(inputs: $0, hidden: 5, parameterOffset: $1) }, using: &generator)
     }
 
-    static func cnnFloat(classes: Int, contextWidth: Int = 0, seed: UInt64 = 63) -> SequenceModel<ConvolutionStack<Float>> {
+    static func cnnFloat(classes: Int, contextWidth: Int = 0, headReadsEvents: Bool = false, seed: UInt64 = 63) -> SequenceModel<ConvolutionStack<Float>> {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return SequenceModel(
-            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth, scale: 0.5,
+            tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth,
+            headReadsEvents: headReadsEvents, scale: 0.5,
             makeEncoder: { ConvolutionStack(inputs: $0, channels: 5, width: 2, depth: 2, parameterOffset: $1) },
             using: &generator)
     }
@@ -113,6 +117,42 @@ import VeilCrypto
         // Data whose context does not fit the model is refused, naming the field.
         let error = #expect(throws: VeilError.self) { try Self.gru(classes: 2).validate(data) }
         #expect(error?.field == "context")
+    }
+
+    /// The event path: the head also reads each event's embedded row (between the encoder's output and
+    /// the context), so the embedding's delta is the sum through the encoder and through the head. The
+    /// gradients against central differences, each sequence's norm against its gradient formed alone,
+    /// the clipped sum, with and without context, GRU and convolutions, in `Double` and in `Float`.
+    @Test func eventPathGradientsNormsAndClippedSum() throws {
+        for classes in [2, 4] {
+            for contextWidth in [0, 3] {
+                let data = try Self.data(classes: classes, contextWidth: contextWidth)
+                let gru = Self.gru(classes: classes, contextWidth: contextWidth, headReadsEvents: true)
+                let cnn = Self.cnn(classes: classes, contextWidth: contextWidth, headReadsEvents: true)
+                #expect(gru.head.inputs == 5 + 4 + contextWidth && cnn.head.inputs == 5 + 4 + contextWidth)
+                try checkGradients(gru, data: data)
+                try checkGradients(cnn, data: data)
+                try checkFloat(
+                    Self.gruFloat(classes: classes, contextWidth: contextWidth, headReadsEvents: true), against: gru, data: data)
+                try checkFloat(
+                    Self.cnnFloat(classes: classes, contextWidth: contextWidth, headReadsEvents: true), against: cnn, data: data)
+            }
+        }
+        // The path takes part: its head weights (inputs 5..<9) get a gradient, and the embedding's
+        // gradient is not what the encoder alone sends back (the same parameters with the path's head
+        // weights zeroed, which leaves the loss as a model without the path would have it).
+        let model = Self.gru(classes: 4, headReadsEvents: true)
+        let data = try Self.data(classes: 4)
+        let batch = Array(0..<data.exampleCount)
+        let gradient = ModelFixtures.lossAndGradient(model, data, batch: batch).gradient
+        let outputs = model.head.outputs
+        let pathWeights = (5 * outputs)..<(9 * outputs)
+        #expect(pathWeights.contains { gradient[model.head.weightOffset + $0] != 0 })
+        var withoutPath = model
+        for k in pathWeights { withoutPath.parameters[model.head.weightOffset + k] = 0 }
+        let plain = ModelFixtures.lossAndGradient(withoutPath, data, batch: batch).gradient
+        let embedding = 0..<model.embedding.parameterCount
+        #expect(embedding.contains { plain[$0] != gradient[$0] })
     }
 
     /// Wide and deep learns what only the context tells. 400 sequences of 1–4 random events whose label

@@ -18,6 +18,15 @@ import VeilCrypto
             hiddenWidth: 5, classCount: classes)
     }
 
+    /// The JSON coders of a model file (snake_case keys, as `ModelFile` writes and reads them).
+    static func fileCoders() -> (JSONEncoder, JSONDecoder) {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return (encoder, decoder)
+    }
+
     @Test(arguments: [SequenceArchitecture.Encoder.gru, .cnn], [2, 4])
     func theParameterCountIsTheModelsAndTheArtifactRoundTrips(encoder: SequenceArchitecture.Encoder, classes: Int) throws {
         let architecture = try Self.architecture(encoder, classes: classes)
@@ -43,10 +52,7 @@ import VeilCrypto
         }
 
         let artifact = SequenceArtifact(network: network, schema: try Self.schema())
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let (encoder, decoder) = Self.fileCoders()
         let read = try decoder.decode(SequenceArtifact.self, from: encoder.encode(artifact))
         #expect(read == artifact)
         #expect(try read.network() == network)
@@ -97,10 +103,7 @@ import VeilCrypto
         var generator = ChaChaNoiseGenerator(seed: 6)
         let network = SequenceNetwork(architecture: architecture, using: &generator)
         #expect(network.parameters.count == architecture.parameterCount)
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let (encoder, decoder) = Self.fileCoders()
         let artifact = SequenceArtifact(network: network, schema: schema)
         let read = try decoder.decode(SequenceArtifact.self, from: encoder.encode(artifact))
         #expect(read == artifact)
@@ -128,10 +131,7 @@ import VeilCrypto
     /// version that does not match the schema, or one this build does not know, is refused naming
     /// `formatVersion`.
     @Test func theCutoffMarkerIsFormatVersionTwoAndOlderFilesStillLoad() throws {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let (encoder, decoder) = Self.fileCoders()
         var generator = ChaChaNoiseGenerator(seed: 8)
         let plainSchema = try Self.schema()
         var schema = plainSchema
@@ -159,13 +159,123 @@ import VeilCrypto
         #expect(try oldRead.network() == old)
 
         // A version that does not match the schema, or an unknown one.
-        for (json, version) in [(oldJSON, 2), (try #require(try JSONSerialization.jsonObject(with: encoder.encode(artifact)) as? [String: Any]), 1), (oldJSON, 3)] {
+        for (json, version) in [(oldJSON, 2), (try #require(try JSONSerialization.jsonObject(with: encoder.encode(artifact)) as? [String: Any]), 1), (oldJSON, 3), (oldJSON, 4)] {
             var changed = json
             changed["format_version"] = version
             let file = try decoder.decode(SequenceArtifact.self, from: JSONSerialization.data(withJSONObject: changed))
             let error = #expect(throws: VeilError.self) { try file.network() }
             #expect(error?.field == "formatVersion")
         }
+    }
+
+    /// A network whose head reads events (the event path): `embeddingWidth` more head inputs per output,
+    /// its file is format version 3 with `head_reads_events` in its architecture and the longer layout
+    /// text, and round-trips, with and without the cutoff marker; a network without the path is written
+    /// without the key (as before it existed); a file whose version or key disagrees with the other is
+    /// refused naming `formatVersion` (a build before version 3 refuses such a file by its version).
+    @Test func theEventPathIsFormatVersionThree() throws {
+        let (encoder, decoder) = Self.fileCoders()
+        var generator = ChaChaNoiseGenerator(seed: 10)
+        let plainSchema = try Self.schema()
+        var markerSchema = plainSchema
+        markerSchema.timeToCutoffBoundsSeconds = Policy().sequences.timeToCutoffBoundsSeconds
+        for schema in [plainSchema, markerSchema] {
+            let plain = try SequenceArchitecture(
+                encoder: .gru, tokenCounts: schema.tokenCounts, embeddingWidth: 4, hiddenWidth: 5, classCount: 4)
+            let architecture = try SequenceArchitecture(
+                encoder: .gru, tokenCounts: schema.tokenCounts, embeddingWidth: 4, hiddenWidth: 5, classCount: 4,
+                headReadsEvents: true)
+            #expect(architecture.parameterCount == plain.parameterCount + 4 * 4)
+            let network = SequenceNetwork(architecture: architecture, using: &generator)
+            #expect(network.parameters.count == architecture.parameterCount)
+            let artifact = SequenceArtifact(network: network, schema: schema)
+            #expect(artifact.formatVersion == 3)
+            #expect(artifact.parameterLayout.contains("hidden + embedding width + context width"))
+            let file = try encoder.encode(artifact)
+            let read = try decoder.decode(SequenceArtifact.self, from: file)
+            #expect(read == artifact && read.architecture.headReadsEvents)
+            #expect(try read.network() == network)
+            let json = try #require(try JSONSerialization.jsonObject(with: file) as? [String: Any])
+            #expect((json["architecture"] as? [String: Any])?["head_reads_events"] as? Bool == true)
+
+            let without = SequenceArtifact(network: SequenceNetwork(architecture: plain, using: &generator), schema: schema)
+            #expect(without.formatVersion == (schema.timeToCutoffBoundsSeconds == nil ? 1 : 2))
+            let withoutJSON = try #require(try JSONSerialization.jsonObject(with: encoder.encode(without)) as? [String: Any])
+            #expect((withoutJSON["architecture"] as? [String: Any])?.keys.contains("head_reads_events") == false)
+            #expect(!without.parameterLayout.contains("embedding width"))
+
+            // Version 3 without the key, or the key under an older version, is refused.
+            var keyless = json
+            var keylessArchitecture = try #require(json["architecture"] as? [String: Any])
+            keylessArchitecture.removeValue(forKey: "head_reads_events")
+            keyless["architecture"] = keylessArchitecture
+            var older = json
+            older["format_version"] = withoutJSON["format_version"]
+            for changed in [keyless, older] {
+                let file = try decoder.decode(SequenceArtifact.self, from: JSONSerialization.data(withJSONObject: changed))
+                let error = #expect(throws: VeilError.self) { try file.network() }
+                #expect(error?.field == "formatVersion")
+            }
+        }
+    }
+
+    /// `next_category`'s head prior (`HeadPrior`, from the context's column names only): one weight per
+    /// category, from its share column to its class. Applied, it zeroes the head but for those weights
+    /// and leaves the embedding and encoder as drawn; the untrained network then ranks the categories of
+    /// 30 random sequences exactly by their share columns (the favourite category first, whatever the
+    /// encoder's state). A weight outside the head is refused; a task without a prior has none, and a
+    /// schema without the share columns gives none.
+    @Test func theFavouriteCategoryPriorStartsAtTheFavourite() throws {
+        var schema = try Self.schema()
+        #expect(PredictionTask.nextCategory.definition.headPrior(schema: schema) == nil)  // no context
+        schema.readAsOfTheCutoff(features: FeatureSchema(policy: Policy()), policy: Policy())
+        let prior = try #require(PredictionTask.nextCategory.definition.headPrior(schema: schema))
+        #expect(PredictionTask.purchase.definition.headPrior(schema: schema) == nil)
+        #expect(PredictionTask.nextItem.definition.headPrior(schema: schema) == nil)
+        let names = schema.contextNames
+        #expect(prior.name == "favourite_category" && prior.weights.count == schema.categories.count)
+        for (output, category) in schema.categories.enumerated() {
+            #expect(prior.weights[output].output == output && names[prior.weights[output].contextColumn] == "share_category_\(category)")
+        }
+        let classes = schema.categories.count
+        let architecture = try SequenceArchitecture(
+            encoder: .gru, tokenCounts: schema.tokenCounts, embeddingWidth: 4, hiddenWidth: 5, classCount: classes,
+            contextWidth: schema.contextWidth)
+        var generator = ChaChaNoiseGenerator(seed: 12)
+        let drawn = SequenceNetwork(architecture: architecture, using: &generator)
+        let parameters = try prior.apply(to: drawn.parameters, architecture: architecture)
+        let headSize = (5 + schema.contextWidth + 1) * classes
+        let headStart = parameters.count - headSize
+        #expect(parameters[..<headStart] == drawn.parameters[..<headStart])
+        let set = Set(prior.weights.map { headStart + (5 + $0.contextColumn) * classes + $0.output })
+        for index in headStart..<parameters.count {
+            #expect(parameters[index] == (set.contains(index) ? NextCategoryTask.favouritePriorWeight : 0))
+        }
+        let network = try SequenceNetwork(architecture: architecture, parameters: parameters)
+        var tokens: [Int32] = []
+        var context: [Double] = []
+        var starts = [0]
+        for _ in 0..<30 {
+            for _ in 0..<Int.random(in: 1...5, using: &generator) {
+                tokens += schema.tokenCounts.map { Int32(Int.random(in: 0..<$0, using: &generator)) }
+            }
+            starts.append(tokens.count / schema.tokenCounts.count)
+            context += (0..<schema.contextWidth).map { _ in Double.random(in: 0...1, using: &generator) }
+        }
+        let data = try SequenceDataset(
+            tokens: tokens, tokenCounts: schema.tokenCounts, starts: starts,
+            targets: [Int32](repeating: -1, count: starts.last!), classCount: classes, context: context,
+            contextWidth: schema.contextWidth)
+        let probabilities = try network.probabilities(atLastEventOf: data)
+        for example in 0..<30 {
+            let row = Array(probabilities[(example * classes)..<((example + 1) * classes)])
+            let shares = prior.weights.map { context[example * schema.contextWidth + $0.contextColumn] }
+            #expect(row.indices.max { row[$0] < row[$1] } == shares.indices.max { shares[$0] < shares[$1] })
+            #expect(zip(row, row.dropFirst()).map { $0 < $1 } == zip(shares, shares.dropFirst()).map { $0 < $1 })
+        }
+        let outside = HeadPrior(name: "x", weights: [HeadPrior.Weight(contextColumn: schema.contextWidth, output: 0, value: 1)])
+        let error = #expect(throws: VeilError.self) { try outside.apply(to: drawn.parameters, architecture: architecture) }
+        #expect(error?.field == "headPrior")
     }
 
     /// `next_item` targets: the next event's item class at every event ("other" is the vocabulary's

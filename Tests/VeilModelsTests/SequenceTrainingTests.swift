@@ -41,11 +41,19 @@ import VeilTestSupport
         #expect(vocabulary.count == 40 && provenance.source == .catalog)
         let bytes = try #require(FileManager.default.contents(atPath: fixture.directory + "/catalog.csv"))
         #expect(provenance.catalogHash == Hex.encode(BLAKE2b.hash256(Array(bytes))))
-        let card = try await fixture.trainer.train(Self.request(.nextItem), principal: "cli")
+        var request = Self.request(.nextItem)
+        request.headReadsEvents = true
+        let card = try await fixture.trainer.train(request, principal: "cli")
         #expect(card.model.kind == "gru_sequence" && card.model.hiddenSizes == [8])
         #expect(card.sequence?.vocabulary == provenance && card.sequence?.length == 12)
         #expect(card.sequence?.context == [])  // next_item targets every event: no cutoff aggregates
         #expect(card.sequence?.timeToCutoffBoundsSeconds == nil)  // nor a cutoff marker
+        #expect(card.sequence?.headReadsEvents == true)  // asked for: the head reads each event's embedded row
+        guard case .sequence(let artifact) = try ModelFile.decode(try await fixture.context.models.artifact(id: try #require(card.modelId))).model
+        else { throw VeilError(.integrity, field: "model", "not a sequence artifact") }
+        #expect(artifact.architecture.headReadsEvents && artifact.formatVersion == 3)
+        #expect(card.model.parameterCount == artifact.architecture.parameterCount)
+        #expect(card.sequence?.headPrior == nil)
         let ranking = try #require(card.metrics?.ranking)
         #expect(ranking.k == 10 && ranking.catalogueSize == 40 && ranking.users == card.holdoutCount)
         #expect(Set(try #require(card.baselines).keys) == ["popularity", "transition"])
@@ -85,6 +93,7 @@ import VeilTestSupport
         #expect(card.sequence?.timeToCutoffBoundsSeconds == Policy().sequences.timeToCutoffBoundsSeconds)
         #expect(artifact.schema.timeToCutoffBoundsSeconds == Policy().sequences.timeToCutoffBoundsSeconds)
         #expect(artifact.formatVersion == 2 && artifact.architecture.tokenCounts == artifact.schema.tokenCounts)
+        #expect(!artifact.architecture.headReadsEvents && card.sequence?.headReadsEvents == nil)  // next_item's only
         let passes = try await fixture.context.models.describe(id: id).card["quality_gate"]?.objectValue?["passes"] == .bool(true)
         _ = try await fixture.context.models.approve(
             id: id, reviewer: "reviewer-1", note: "ok", qualityOverride: passes ? nil : "test model: quality is not the point")
@@ -167,6 +176,19 @@ import VeilTestSupport
         #expect(!file.contains("user-0"))
     }
 
+    /// `head_prior` on `next_category`: the run starts its head at the favourite category and the card
+    /// names the prior; without it the card names none.
+    @Test func nextCategoryStartsAtTheFavouriteCategoryWhenAsked() async throws {
+        let fixture = try await Self.catalogued()
+        var request = Self.request(.nextCategory)
+        request.headPrior = true
+        let card = try await fixture.trainer.train(request, principal: "cli")
+        #expect(card.sequence?.headPrior == "favourite_category" && card.sequence?.headReadsEvents == nil)
+        #expect(Set(try #require(card.baselines).keys) == ["base_rate", "favourite_category", "logistic"])
+        let plain = try await fixture.trainer.train(Self.request(.nextCategory), principal: "cli")
+        #expect(plain.sequence?.headPrior == nil)
+    }
+
     @Test func theSequenceRulesNameTheirField() async throws {
         let fixture = try await Self.catalogued()
         #expect(await fixture.refusedField(TrainingFixture.request(.nextItem)) == "model")
@@ -176,6 +198,7 @@ import VeilTestSupport
             ("embedding_width", { $0.embeddingWidth = 0 }),
             ("vocabulary_epsilon", { $0.vocabularyEpsilon = 2 }),
             ("evaluation", { $0.evaluation = .leaveLastOut }),  // next_item only
+            ("head_prior", { $0.headPrior = true }),  // purchase has no prior
         ]
         for (field, change) in changes {
             var request = Self.request(.purchase)
@@ -185,6 +208,15 @@ import VeilTestSupport
         var logistic = TrainingFixture.request(.purchase)
         logistic.embeddingWidth = 8
         #expect(await fixture.refusedField(logistic) == "embedding_width")
+        logistic.embeddingWidth = nil
+        logistic.headReadsEvents = true
+        #expect(await fixture.refusedField(logistic) == "head_reads_events")
+        logistic.headReadsEvents = nil
+        logistic.headPrior = true
+        #expect(await fixture.refusedField(logistic) == "head_prior")
+        var nextItemPrior = Self.request(.nextItem)
+        nextItemPrior.headPrior = true
+        #expect(await fixture.refusedField(nextItemPrior) == "head_prior")
         #expect(try await fixture.context.budget.status().spends.isEmpty)
     }
 

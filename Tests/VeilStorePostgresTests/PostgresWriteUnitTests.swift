@@ -97,7 +97,7 @@ struct PostgresWriteUnitTests {
         let events = [(5, "a"), (1, "b"), (5, "c"), (3, "d"), (1, "e")].map { user, id in
             Fixture.event(id, user: UInt64(user), at: Fixture.start)
         }
-        let ordered = PostgresBatchWriter.inPseudonymOrder(events)
+        let ordered = PostgresBatchWriter.inPseudonymOrder(events.map(\.pseudonym)).map { events[$0] }
         #expect(ordered.map(\.pseudonym) == ordered.map(\.pseudonym).sorted())
         for user in [1, 3, 5] {
             let pseudonym = Fixture.pseudonym(UInt64(user))

@@ -33,6 +33,36 @@ import VeilStore
         #expect(try database.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM t") } == 3_000)
     }
 
+    /// Import transactions one right after another (as `EventImporter` runs them: the next fed while
+    /// the last commits) begin before the copy queued after the last commit has run, so SQLite never
+    /// starts the WAL over and it grows by every transaction (here about 50 MB: 20 transactions of
+    /// about 2.5 MB). Past `restartBytes` a transaction waits for the copy first and writes the WAL
+    /// from its start: the WAL's largest size stays within `restartBytes` and one transaction.
+    @Test func importTransactionsOneAfterAnotherStartTheWALOverPastItsRestartSize() throws {
+        let dir = ScratchDirectory()
+        let database = try VeilDatabase(directory: dir.path)
+        let restartBytes = 4 << 20
+        let checkpointer = WALCheckpointer(path: database.path, restartBytes: restartBytes)
+        let largest = try database.pool.writeWithoutTransaction { db in
+            try db.execute(sql: "CREATE TABLE t (payload BLOB)")
+            var largest = 0
+            for _ in 0..<20 {
+                try checkpointer.withoutAutomaticCheckpoint(db) {
+                    try db.inTransaction {
+                        for _ in 0..<150 { try db.execute(sql: "INSERT INTO t VALUES (randomblob(16000))") }
+                        return .commit
+                    }
+                }
+                largest = max(largest, checkpointer.walBytes())
+            }
+            return largest
+        }
+        #expect(largest > restartBytes, "the WAL passed its restart size")
+        #expect(largest < restartBytes + (4 << 20), "the WAL's largest: \(largest) bytes")
+        try checkpointer.checkpointNow()
+        #expect(try database.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM t") } == 3_000)
+    }
+
     @Test func aFailedTransactionAlsoTurnsItBackOn() throws {
         struct Boom: Error {}
         let dir = ScratchDirectory()

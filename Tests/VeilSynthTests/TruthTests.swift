@@ -46,7 +46,9 @@ import Testing
         }
     }
 
-    /// The hour-by-hour formula agrees with a brute-force minute-by-minute integration of the same model.
+    /// The hour-by-hour formula agrees with a brute-force minute-by-minute integration of the same model,
+    /// with the cutoff week's multiplier known (the truth), drawn from a Gamma posterior (the reachable
+    /// truth) or, on a week boundary, from the prior.
     @Test(arguments: [25, 28])
     func formulaMatchesBruteForceIntegration(cutoffDay: Int) {
         let config = SynthConfiguration(users: 20, days: 42, seed: 5)
@@ -56,9 +58,11 @@ import Testing
             let traits = shoppers.traits(ofUser: user)
             var weekly = shoppers.weeklyActivity(ofUser: user)
             let known: Double? = cutoffDay % 7 == 0 ? nil : { weekly.advance(to: cutoffDay / 7); return weekly.multiplier }()
-            for thinning in [1.0, 0.2] {
+            let laws: [WeekMultiplier] = (known.map { [.known($0)] } ?? [.prior(shape: model.weeklyActivityShape)])
+                + [.gamma(shape: 4, rate: 3.5)]
+            for (law, thinning) in laws.flatMap({ law in [1.0, 0.2].map { (law, $0) } }) {
                 let formula = shoppers.noSessionProbability(
-                    traits: traits, thinning: thinning, knownMultiplier: known, cutoffDay: cutoffDay, horizonDays: 14)
+                    traits: traits, thinning: thinning, cutoffWeek: law, cutoffDay: cutoffDay, horizonDays: 14)
                 // Midpoint rule over minutes.
                 let step = 1.0 / 1440
                 let hazard = traits.churnHazardPerDay
@@ -67,8 +71,10 @@ import Testing
                 func g() -> Double {
                     var log = 0.0
                     for (week, accumulated) in perWeek.enumerated() {
-                        if let known, week == cutoffDay / 7 {
-                            log -= known * accumulated
+                        if week == cutoffDay / 7, case .known(let m) = law {
+                            log -= m * accumulated
+                        } else if week == cutoffDay / 7, case .gamma(let shape, let rate) = law {
+                            log -= shape * Foundation.log1p(accumulated / rate)
                         } else {
                             log -= model.weeklyActivityShape * Foundation.log1p(accumulated / model.weeklyActivityShape)
                         }
@@ -86,7 +92,7 @@ import Testing
                     perWeek[day / 7] += intensity * step / 2
                 }
                 let brute = integral + Foundation.exp(-hazard * 14) * g()
-                #expect(abs(formula - brute) < 1e-6, "user \(user): \(formula) vs \(brute)")
+                #expect(abs(formula - brute) < 1e-6, "user \(user), \(law): \(formula) vs \(brute)")
             }
         }
     }
@@ -100,7 +106,8 @@ import Testing
         let header = rows[0].map(String.init)
         #expect(rows.count == 51)
         #expect(header.prefix(6) == ["user_id", "cutoff", "horizon_days", "active_at_cutoff", "p_purchase", "p_no_event"])
-        #expect(header[20] == "affinity_grocery" && header.count == 21 + 2 * 5)
+        #expect(header[20] == "affinity_grocery" && header[21...23] == ["p_active_reachable", "p_purchase_reachable", "p_no_event_reachable"])
+        #expect(header.count == 24 + 2 * 5)
         #expect(header.suffix(4) == ["next_item_4", "p_next_item_4", "next_item_5", "p_next_item_5"])
         #expect(summary.users == 50 && summary.cutoff == "2026-01-17")
         let itemID = try Regex(#"^item-[0-7][0-9]{4}$"#)

@@ -323,9 +323,11 @@ public struct EventImporter: Sendable {
     /// PostgreSQL each on a connection of its own; SQLite has one writer): once a transaction is fed,
     /// the next one starts while it commits, and the reader waits for the oldest open one when that
     /// many are. Each transaction is whole with its own `ingest.batch` record, and is counted (and
-    /// shown as progress) only once it is durable. With one connection a transaction starts only after
-    /// the one before it committed, so what a failure or a crash leaves stored is a prefix of the
-    /// file's events; with several it is whole transactions, not necessarily consecutive ones. Either
+    /// shown as progress) only once it is durable. With one connection a transaction starts in the
+    /// store only after the one before it committed (it is fed meanwhile, up to `batchesAhead` batches,
+    /// so the writer does not wait for the reader after each commit), so what a failure or a crash
+    /// leaves stored is a prefix of the file's events; with several it is whole transactions, not
+    /// necessarily consecutive ones. Either
     /// way importing the file again stores exactly the rest (every event has its key). After a failure
     /// the reader stops, waits for the transactions still open (each commits or fails whole) and
     /// rethrows the first error.
@@ -338,6 +340,10 @@ public struct EventImporter: Sendable {
         var numbering = ContentKeyNumbering()
         let service = service
         let connections = options.writeConnections ?? min(ImportOptions.defaultWriteConnections, service.store.maxWriteConnections)
+        // With one connection the next transaction is fed while the one before it commits (its fsync,
+        // on SQLite 0.1 s or more for 50,000 events) and begins once that one is durable: one more is
+        // open in the importer than in the store.
+        let fedAhead = connections == 1 ? 1 : 0
         var open: [(transaction: FedTransaction, bytesRead: Int)] = []
         var failure: (any Error)?
         var finished = false
@@ -361,7 +367,7 @@ public struct EventImporter: Sendable {
                 numbering.number(&prepared)
                 valid.removeAll(keepingCapacity: true)
                 guard !anyFailed, transaction?.failed != true else { break }
-                let fed = transaction ?? FedTransaction(service: service, actor: actor)
+                let fed = transaction ?? FedTransaction(service: service, actor: actor, after: fedAhead > 0 ? open.last?.transaction : nil)
                 transaction = fed
                 await fed.batches.waitForRoom(below: Self.batchesAhead)
                 fed.batches.send(service.write(prepared))
@@ -373,8 +379,8 @@ public struct EventImporter: Sendable {
             }
             let stopping = finished || anyFailed
             // The oldest open transaction, counted once it is durable (or its error kept): while as
-            // many are open as there are connections, and every one of them at the end.
-            while open.count >= connections || (stopping && !open.isEmpty) {
+            // many are open as there are connections (and the one fed ahead), and every one at the end.
+            while open.count >= connections + fedAhead || (stopping && !open.isEmpty) {
                 let (oldest, bytesRead) = open.removeFirst()
                 switch await oldest.commit.result {
                 case .success(let done):
@@ -400,6 +406,8 @@ public struct EventImporter: Sendable {
     }
 
     /// One transaction of `importInBatches`, committing what is sent to `batches` once it is finished.
+    /// One fed `after` another begins its store transaction only once that one has committed, and
+    /// stores nothing if it failed; until then what is sent waits in `batches` (at most `batchesAhead`).
     private final class FedTransaction: Sendable {
         let batches: EventBatchStream
         let commit: Task<BatchCommit, any Error>
@@ -410,13 +418,15 @@ public struct EventImporter: Sendable {
             let happened = Mutex(false)
         }
 
-        init(service: IngestService, actor: String) {
+        init(service: IngestService, actor: String, after previous: FedTransaction?) {
             let batches = EventBatchStream(showsProgress: false)
             let failure = Failure()
             self.batches = batches
             self.failure = failure
+            let before = previous?.commit
             commit = Task {
                 do {
+                    if let before, case .failure = await before.result { throw ImportAbandoned() }
                     return try await service.commitAll(batches, actor: actor) { _ in }
                 } catch {
                     failure.happened.withLock { $0 = true }

@@ -43,8 +43,8 @@ struct OutcomeTally {
     let window: FeatureWindow
     private(set) var outcome = Outcome(purchased: false, churned: true, nextCategory: nil)
     private var firstPurchase = Int64.max
-    /// Time and event ID of the first event with an item in the horizon.
-    private var firstItem = (Int64.max, "")
+    /// The first event with an item in the horizon (`StoredEvent.precedes` order).
+    private var firstItem: StoredEvent?
 
     init(window: FeatureWindow) { self.window = window }
 
@@ -52,8 +52,8 @@ struct OutcomeTally {
         let time = event.timestampMillis
         guard time >= window.cutoff && time < window.horizonEnd else { return }
         outcome.churned = false
-        if let item = event.itemID, (time, event.eventID) < firstItem {
-            firstItem = (time, event.eventID)
+        if let item = event.itemID, firstItem.map({ event.precedes($0) }) ?? true {
+            firstItem = event
             outcome.nextItem = item
         }
         guard event.type == .purchase else { return }

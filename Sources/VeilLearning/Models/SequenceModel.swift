@@ -9,9 +9,15 @@ import VeilCore
 /// followed by the sequence's context (`SequenceDataset.context`, the same at every event), so the
 /// head's weights for the context are part of every example's gradient like the rest.
 ///
+/// Event path (`headReadsEvents`): the head's input at each event also holds that event's embedded row
+/// (between the encoder's output and the context), so a target can be read off the current event's
+/// item directly — the first-order transition's signal — besides through the encoder. The embedding's
+/// output delta is then the sum of what comes back through the encoder and through the head, and its
+/// per-example norm is over that sum (exact as before).
+///
 /// Loss of sequence e: the mean over its targeted events of the head's log loss (a sequence without
 /// targets contributes nothing). Parameters, one flat vector: the embedding tables, the encoder's, then
-/// the head's (`(encoder width + context width) × outputs` input-major, then the biases).
+/// the head's (`(encoder width + event width + context width) × outputs` input-major, then the biases).
 ///
 /// Its per-example norm is the sum of its three layers' exact norms (the head's over its whole input,
 /// context included). It computes in its encoder's
@@ -31,24 +37,30 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
     let head: DenseLayer<Scalar>
     /// 2 for a binary task (one sigmoid output), else the softmax's classes.
     let classCount: Int
-    /// Context values per sequence the head reads after the encoder's output (0: none).
+    /// Columns of each event's embedded row the head reads after the encoder's output: the embedding's
+    /// width when the head reads events, else 0.
+    let eventWidth: Int
+    /// Context values per sequence the head reads after the encoder's output and the event (0: none).
     let contextWidth: Int
     var parameters: [Double]
 
     var chunkSize: Int { 16 }
 
     /// `makeEncoder(inputs, parameterOffset)` builds the encoder over the embedding's `embeddingWidth`
-    /// columns at the given offset. Parameters are drawn uniformly from ±`scale` by `generator`.
+    /// columns at the given offset; `headReadsEvents` adds the event path. Parameters are drawn uniformly
+    /// from ±`scale` by `generator`.
     init(
-        tokenCounts: [Int], embeddingWidth: Int, classCount: Int, contextWidth: Int = 0, scale: Double = 0.1,
-        makeEncoder: (_ inputs: Int, _ parameterOffset: Int) -> Encoder,
+        tokenCounts: [Int], embeddingWidth: Int, classCount: Int, contextWidth: Int = 0, headReadsEvents: Bool = false,
+        scale: Double = 0.1, makeEncoder: (_ inputs: Int, _ parameterOffset: Int) -> Encoder,
         using generator: inout some RandomNumberGenerator
     ) {
         embedding = EmbeddingLayer(tokenCounts: tokenCounts, width: embeddingWidth, parameterOffset: 0)
         encoder = makeEncoder(embeddingWidth, embedding.parameterCount)
+        eventWidth = headReadsEvents ? embeddingWidth : 0
         head = DenseLayer(
-            inputs: encoder.outputWidth + contextWidth, outputs: classCount == 2 ? 1 : classCount, activation: .identity,
-            inputActivation: .identity, parameterOffset: encoder.parameterOffset + encoder.parameterCount)
+            inputs: encoder.outputWidth + eventWidth + contextWidth, outputs: classCount == 2 ? 1 : classCount,
+            activation: .identity, inputActivation: .identity,
+            parameterOffset: encoder.parameterOffset + encoder.parameterCount)
         self.classCount = classCount
         self.contextWidth = contextWidth
         let count = head.parameterOffset + head.parameterCount
@@ -71,7 +83,8 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
         let embeddedDelta: RowBuffer<Scalar>
         let encodedDelta: RowBuffer<Scalar>
         let logitsDelta: RowBuffer<Scalar>
-        /// The head's input and its delta when there is context (else the head reads `encoded`).
+        /// The head's input and its delta when it reads more than the encoder (`joinsRows`; else it
+        /// reads `encoded`).
         let joined: RowBuffer<Scalar>
         let joinedDelta: RowBuffer<Scalar>
         let embeddingMemory: EmbeddingLayer<Scalar>.Memory
@@ -85,8 +98,8 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
             embeddedDelta = RowBuffer(width: model.embedding.outputWidth)
             encodedDelta = RowBuffer(width: model.encoder.outputWidth)
             logitsDelta = RowBuffer(width: model.head.outputWidth)
-            joined = RowBuffer(width: model.contextWidth > 0 ? model.head.inputs : 0)
-            joinedDelta = RowBuffer(width: model.contextWidth > 0 ? model.head.inputs : 0)
+            joined = RowBuffer(width: model.joinsRows ? model.head.inputs : 0)
+            joinedDelta = RowBuffer(width: model.joinsRows ? model.head.inputs : 0)
             embeddingMemory = model.embedding.makeMemory()
             encoderMemory = model.encoder.makeMemory()
             headMemory = model.head.makeMemory()
@@ -142,6 +155,7 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
             encoder.backward(
                 workspace.embedded, rows: rows, parameters: parameters, memory: workspace.encoderMemory,
                 outputDelta: workspace.encodedDelta, inputDelta: workspace.embeddedDelta)
+            addEventPathDelta(workspace)
             embedding.backward(
                 input, rows: rows, parameters: parameters, memory: workspace.embeddingMemory,
                 outputDelta: workspace.embeddedDelta, inputDelta: nil)
@@ -172,40 +186,45 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
         encoder.forward(
             workspace.embedded, rows: rows, parameters: parameters, memory: workspace.encoderMemory,
             output: workspace.encoded)
-        joinContext(workspace)
+        joinRows(workspace)
         head.forward(
             headInput(workspace), rows: rows, parameters: parameters, memory: workspace.headMemory,
             output: workspace.logits)
     }
 
-    /// What the head reads: the encoder's rows, or with context the joined rows (`joinContext`).
+    /// Whether the head reads more than the encoder's rows (the event path or context).
+    var joinsRows: Bool { eventWidth + contextWidth > 0 }
+
+    /// What the head reads: the encoder's rows, or the joined rows (`joinRows`).
     private func headInput(_ workspace: Workspace) -> RowBuffer<Scalar> {
-        contextWidth > 0 ? workspace.joined : workspace.encoded
+        joinsRows ? workspace.joined : workspace.encoded
     }
 
-    /// With context, writes each row's head input: the encoder's output at that event, then its
-    /// sequence's context.
-    private func joinContext(_ workspace: Workspace) {
-        guard contextWidth > 0 else { return }
+    /// When the head reads more than the encoder, writes each row's head input: the encoder's output at
+    /// that event, the event's embedded row (event path), then its sequence's context.
+    private func joinRows(_ workspace: Workspace) {
+        guard joinsRows else { return }
         let rows = workspace.rows
         let width = encoder.outputWidth
         workspace.context.withUnsafeBufferPointer { context in
             for example in 0..<rows.count {
-                let values = context.baseAddress! + example * contextWidth
+                let values = contextWidth > 0 ? context.baseAddress! + example * contextWidth : nil
                 for row in rows[example] {
                     let joined = workspace.joined.row(row)
                     joined.update(from: workspace.encoded.row(row), count: width)
-                    (joined + width).update(from: values, count: contextWidth)
+                    if eventWidth > 0 { (joined + width).update(from: workspace.embedded.row(row), count: eventWidth) }
+                    if let values { (joined + width + eventWidth).update(from: values, count: contextWidth) }
                 }
             }
         }
     }
 
-    /// The head's backward pass, leaving dLoss/d(encoder output) in `encodedDelta` (the context is
-    /// input, so its part of the head's input delta is dropped).
+    /// The head's backward pass, leaving dLoss/d(encoder output) in `encodedDelta`; the event path's part
+    /// of the head's input delta stays in `joinedDelta` for `addEventPathDelta` (the context is input, so
+    /// its part is dropped).
     private func backwardThroughHead(parameters: UnsafePointer<Scalar>, workspace: Workspace) {
         let rows = workspace.rows
-        guard contextWidth > 0 else {
+        guard joinsRows else {
             head.backward(
                 workspace.encoded, rows: rows, parameters: parameters, memory: workspace.headMemory,
                 outputDelta: workspace.logitsDelta, inputDelta: workspace.encodedDelta)
@@ -216,6 +235,18 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
             outputDelta: workspace.logitsDelta, inputDelta: workspace.joinedDelta)
         for row in 0..<rows.rowCount {
             workspace.encodedDelta.row(row).update(from: workspace.joinedDelta.row(row), count: encoder.outputWidth)
+        }
+    }
+
+    /// With the event path, adds the head's delta for each event's embedded row to what the encoder's
+    /// backward pass wrote to `embeddedDelta`, so the embedding sees dLoss/d(its output) through both.
+    private func addEventPathDelta(_ workspace: Workspace) {
+        guard eventWidth > 0 else { return }
+        let width = encoder.outputWidth
+        for row in 0..<workspace.rows.rowCount {
+            let target = workspace.embeddedDelta.row(row)
+            let source = workspace.joinedDelta.row(row) + width
+            for k in 0..<eventWidth { target[k] += source[k] }
         }
     }
 

@@ -1,8 +1,9 @@
 import VeilCore
 
 /// The shape of a sequence model (`SequenceModel`): the embedding tables, the encoder over time, the
-/// context the head reads beside it (wide and deep; `SequenceSchema.contextWidth`) and the head's
-/// classes. Files written before context decode with `contextWidth` 0.
+/// context the head reads beside it (wide and deep; `SequenceSchema.contextWidth`), whether the head
+/// also reads each event's embedded row (`headReadsEvents`, the event path) and the head's classes.
+/// Files written before context decode with `contextWidth` 0, before the event path without it.
 ///
 /// - `gru`: one GRU layer of `hiddenWidth` units (the RNN family of the behaviour-prediction literature).
 /// - `cnn`: `convolutionDepth` causal convolutions of `hiddenWidth` channels and `convolutionWidth` taps,
@@ -25,11 +26,15 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
     public let classCount: Int
     /// Context values per sequence the head reads beside the encoder's output (0: none).
     public let contextWidth: Int
+    /// Whether the head reads each event's embedded row beside the encoder's output there (the event
+    /// path: `embeddingWidth` more inputs to the head).
+    public let headReadsEvents: Bool
 
     /// Throws `VeilError.invalidInput` naming the field when a size is not positive (the context's not
     /// negative) or there are fewer than 2 classes.
     public init(
-        encoder: Encoder, tokenCounts: [Int], embeddingWidth: Int, hiddenWidth: Int, classCount: Int, contextWidth: Int = 0
+        encoder: Encoder, tokenCounts: [Int], embeddingWidth: Int, hiddenWidth: Int, classCount: Int, contextWidth: Int = 0,
+        headReadsEvents: Bool = false
     ) throws {
         guard !tokenCounts.isEmpty, tokenCounts.allSatisfy({ $0 > 0 }) else {
             throw VeilError(.invalidInput, field: "tokenCounts", "every field needs at least one token")
@@ -44,14 +49,15 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
         self.hiddenWidth = hiddenWidth
         self.classCount = classCount
         self.contextWidth = contextWidth
+        self.headReadsEvents = headReadsEvents
     }
 
     private enum CodingKeys: String, CodingKey {
-        case encoder, tokenCounts, embeddingWidth, hiddenWidth, classCount, contextWidth
+        case encoder, tokenCounts, embeddingWidth, hiddenWidth, classCount, contextWidth, headReadsEvents
     }
 
-    /// Decodes as written; a file from before context has none (`contextWidth` 0). Throws as `init`
-    /// does for sizes out of range.
+    /// Decodes as written; a file from before context has none (`contextWidth` 0), one from before the
+    /// event path has none either (`headReadsEvents` false). Throws as `init` does for sizes out of range.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         try self.init(
@@ -60,10 +66,25 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
             embeddingWidth: container.decode(Int.self, forKey: .embeddingWidth),
             hiddenWidth: container.decode(Int.self, forKey: .hiddenWidth),
             classCount: container.decode(Int.self, forKey: .classCount),
-            contextWidth: container.decodeIfPresent(Int.self, forKey: .contextWidth) ?? 0)
+            contextWidth: container.decodeIfPresent(Int.self, forKey: .contextWidth) ?? 0,
+            headReadsEvents: container.decodeIfPresent(Bool.self, forKey: .headReadsEvents) ?? false)
     }
 
-    /// Every parameter: embedding tables, encoder, head (over the encoder's output and the context).
+    /// Writes `headReadsEvents` only when it is true, so a model without the event path is written
+    /// byte for byte as before it existed.
+    public func encode(to encoder: any Swift.Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(self.encoder, forKey: .encoder)
+        try container.encode(tokenCounts, forKey: .tokenCounts)
+        try container.encode(embeddingWidth, forKey: .embeddingWidth)
+        try container.encode(hiddenWidth, forKey: .hiddenWidth)
+        try container.encode(classCount, forKey: .classCount)
+        try container.encode(contextWidth, forKey: .contextWidth)
+        if headReadsEvents { try container.encode(true, forKey: .headReadsEvents) }
+    }
+
+    /// Every parameter: embedding tables, encoder, head (over the encoder's output, the event's embedded
+    /// row when the head reads events, and the context).
     public var parameterCount: Int {
         let embedding = tokenCounts.reduce(0, +) * embeddingWidth
         let encoder: Int
@@ -76,7 +97,8 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
                 + (Self.convolutionDepth - 1) * (width * hiddenWidth + 1) * hiddenWidth
         }
         let outputs = classCount == 2 ? 1 : classCount
-        return embedding + encoder + (hiddenWidth + contextWidth + 1) * outputs
+        let eventWidth = headReadsEvents ? embeddingWidth : 0
+        return embedding + encoder + (hiddenWidth + eventWidth + contextWidth + 1) * outputs
     }
 }
 
@@ -130,9 +152,10 @@ public struct SequenceNetwork: Sendable, Hashable {
     /// Trains a fresh network (initialised from `initial`) on `data` with `trainer`, computing the passes
     /// in `TrainingPrecision` (`Float`) — about twice `Double`'s speed; the master parameters, the
     /// clipping weights, the noise and the update stay `Double` (see `SequenceModel`), and the parameters
-    /// are drawn in `Double` exactly as `init(architecture:using:)` draws them.
+    /// are drawn in `Double` exactly as `init(architecture:using:)` draws them. With `headPrior` the head
+    /// starts as the prior says instead (`HeadPrior.apply`); the rest is drawn as without it.
     public static func train(
-        _ architecture: SequenceArchitecture, on data: SequenceDataset, trainer: Trainer,
+        _ architecture: SequenceArchitecture, on data: SequenceDataset, trainer: Trainer, headPrior: HeadPrior? = nil,
         initial: inout some RandomNumberGenerator, sampling: inout some RandomNumberGenerator,
         noise: inout some GaussianSource, onEpoch: (EpochProgress) -> Void = { _ in }
     ) throws -> (network: SequenceNetwork, report: TrainingReport) {
@@ -140,12 +163,14 @@ public struct SequenceNetwork: Sendable, Hashable {
         let report: TrainingReport
         switch architecture.encoder {
         case .gru:
-            let trained = try trainer.train(
-                gru(architecture, TrainingPrecision.self, using: &initial), on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
+            var model = gru(architecture, TrainingPrecision.self, using: &initial)
+            if let headPrior { model.parameters = try headPrior.apply(to: model.parameters, architecture: architecture) }
+            let trained = try trainer.train(model, on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
             (parameters, report) = (trained.model.parameters, trained.report)
         case .cnn:
-            let trained = try trainer.train(
-                cnn(architecture, TrainingPrecision.self, using: &initial), on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
+            var model = cnn(architecture, TrainingPrecision.self, using: &initial)
+            if let headPrior { model.parameters = try headPrior.apply(to: model.parameters, architecture: architecture) }
+            let trained = try trainer.train(model, on: data, sampling: &sampling, noise: &noise, onEpoch: onEpoch)
             (parameters, report) = (trained.model.parameters, trained.report)
         }
         return (try SequenceNetwork(architecture: architecture, parameters: parameters), report)
@@ -157,6 +182,7 @@ public struct SequenceNetwork: Sendable, Hashable {
         SequenceModel(
             tokenCounts: architecture.tokenCounts, embeddingWidth: architecture.embeddingWidth,
             classCount: architecture.classCount, contextWidth: architecture.contextWidth,
+            headReadsEvents: architecture.headReadsEvents,
             makeEncoder: { GRULayer(inputs: $0, hidden: architecture.hiddenWidth, parameterOffset: $1) }, using: &generator)
     }
 
@@ -166,6 +192,7 @@ public struct SequenceNetwork: Sendable, Hashable {
         SequenceModel(
             tokenCounts: architecture.tokenCounts, embeddingWidth: architecture.embeddingWidth,
             classCount: architecture.classCount, contextWidth: architecture.contextWidth,
+            headReadsEvents: architecture.headReadsEvents,
             makeEncoder: {
                 ConvolutionStack(
                     inputs: $0, channels: architecture.hiddenWidth, width: SequenceArchitecture.convolutionWidth,
@@ -180,17 +207,24 @@ public struct SequenceNetwork: Sendable, Hashable {
 /// artifact uses, so a model file says which of the two it holds.
 ///
 /// Format versions: 1, sequences of events only; 2, sequences that end with the cutoff marker
-/// (`SequenceSchema.timeToCutoffBoundsSeconds`). A model without the marker is still written as 1, so
-/// the builds before version 2 keep reading it; they refuse a version 2 file by its version, rather
-/// than read its sequences without the marker.
+/// (`SequenceSchema.timeToCutoffBoundsSeconds`); 3, a head that reads each event's embedded row (the
+/// event path, `SequenceArchitecture.headReadsEvents`), with or without the marker. A model is written in
+/// the oldest version that holds it, so the builds before a version keep reading the models that do
+/// not need it; they refuse a newer file by its version, rather than read it as something else.
 public struct SequenceArtifact: Sendable, Hashable, Codable {
     /// The newest format this build writes and reads.
-    public static let currentFormatVersion = 2
+    public static let currentFormatVersion = 3
 
-    /// The format a model reading sequences under `schema` is written in.
-    static func formatVersion(of schema: SequenceSchema) -> Int { schema.timeToCutoffBoundsSeconds == nil ? 1 : 2 }
-    static let layoutDescription =
-        "embedding tables in field order (rows x width, row-major), then the encoder's parameters, then the head ((hidden + context width) x outputs input-major, then biases)"
+    /// The format a model of `architecture` reading sequences under `schema` is written in.
+    static func formatVersion(of schema: SequenceSchema, architecture: SequenceArchitecture) -> Int {
+        architecture.headReadsEvents ? 3 : schema.timeToCutoffBoundsSeconds == nil ? 1 : 2
+    }
+    /// The artifact's `parameterLayout`; the text of models without the event path is the one written
+    /// before it.
+    static func layoutDescription(headReadsEvents: Bool) -> String {
+        let headInputs = headReadsEvents ? "hidden + embedding width + context width" : "hidden + context width"
+        return "embedding tables in field order (rows x width, row-major), then the encoder's parameters, then the head ((\(headInputs)) x outputs input-major, then biases)"
+    }
 
     public let formatVersion: Int
     public let kind: String
@@ -204,11 +238,11 @@ public struct SequenceArtifact: Sendable, Hashable, Codable {
     public static func kind(of encoder: SequenceArchitecture.Encoder) -> String { "\(encoder.rawValue)_sequence" }
 
     public init(network: SequenceNetwork, schema: SequenceSchema, training: TrainingReport? = nil) {
-        formatVersion = Self.formatVersion(of: schema)
+        formatVersion = Self.formatVersion(of: schema, architecture: network.architecture)
         kind = Self.kind(of: network.architecture.encoder)
         architecture = network.architecture
         self.schema = schema
-        parameterLayout = Self.layoutDescription
+        parameterLayout = Self.layoutDescription(headReadsEvents: network.architecture.headReadsEvents)
         parameters = network.parameters
         self.training = training
     }
@@ -222,10 +256,10 @@ public struct SequenceArtifact: Sendable, Hashable, Codable {
                 .invalidInput, field: "formatVersion",
                 "this build reads sequence model format versions 1 to \(Self.currentFormatVersion), not \(formatVersion)")
         }
-        guard formatVersion == Self.formatVersion(of: schema) else {
+        guard formatVersion == Self.formatVersion(of: schema, architecture: architecture) else {
             throw VeilError(
                 .invalidInput, field: "formatVersion",
-                "format version 2, and only it, has the time-to-cutoff marker (schema.time_to_cutoff_bounds_seconds)")
+                "format version 3, and only it, has a head that reads events (architecture.headReadsEvents); 2 has the time-to-cutoff marker (schema.time_to_cutoff_bounds_seconds) without it; 1 neither")
         }
         guard kind == Self.kind(of: architecture.encoder) else {
             throw VeilError(.invalidInput, field: "kind", "does not match the architecture's encoder")

@@ -59,6 +59,13 @@ public struct SequenceSchema: Sendable, Hashable, Codable {
         self.vocabulary = vocabulary
     }
 
+    /// The schema a sequence model for `task` reads under `policy`: with the context (the aggregates of
+    /// `FeatureSchema(policy:)`) and the cutoff marker when the task reads them (`readsContext`).
+    public init(policy: Policy, vocabulary: ItemVocabulary, for task: any TaskDefinition) {
+        self.init(policy: policy, vocabulary: vocabulary)
+        if task.readsContext { readAsOfTheCutoff(features: FeatureSchema(policy: policy), policy: policy) }
+    }
+
     /// The context (the feature-row aggregates of `features`) and the cutoff marker under `policy`'s
     /// bounds: what a task predicted as of the cutoff reads (`TaskDefinition.readsContext`).
     public mutating func readAsOfTheCutoff(features: FeatureSchema, policy: Policy) {
@@ -119,8 +126,9 @@ public struct SequenceSchema: Sendable, Hashable, Codable {
 /// label horizon (`OutcomeTally`, as for rows). One sequence per user, so per-example clipping stays
 /// user-level. Training and serving both read through it, serving with the prediction's time as cutoff.
 ///
-/// Contract: `example(for:)` takes all of one user's events, in any order; ties in time are ordered by
-/// `eventID`, so the result does not depend on the order given. Nil when the user has no event in the
+/// Contract: `example(for:)` takes all of one user's events, in any order; they are read in
+/// `StoredEvent.precedes` order (ties in time by item, type, then event ID), so the result depends
+/// neither on the order given nor on the installation's keys. Nil when the user has no event in the
 /// observation window.
 public struct SequenceExtractor: Sendable {
     public let schema: SequenceSchema
@@ -149,7 +157,7 @@ public struct SequenceExtractor: Sendable {
             }
         }
         guard !observed.isEmpty else { return nil }
-        observed.sort { ($0.timestampMillis, $0.eventID) < ($1.timestampMillis, $1.eventID) }
+        observed.sort { $0.precedes($1) }
         let kept = max(0, observed.count - schema.length)..<observed.count
         var tokens: [Int32] = []
         tokens.reserveCapacity((kept.count + 1) * SequenceSchema.Field.allCases.count)

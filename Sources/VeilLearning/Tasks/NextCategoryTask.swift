@@ -1,11 +1,31 @@
 /// The category of the first purchase in the horizon, among the policy's categories (users without
 /// such a purchase have no label). Baselines: `base_rate` (the training split's class frequencies, with
 /// add-one smoothing) and `favourite_category` (the user's own category shares).
+///
+/// Its head prior (`headPrior`, asked for with `head_prior`) is the favourite category: the weight from
+/// each category's share column of the context to that category's logit is `favouritePriorWeight`, the
+/// rest of the head zero, so before any step the model ranks categories by the user's own shares, and
+/// DP-SGD learns what improves on that.
 struct NextCategoryTask: TaskDefinition {
+    /// The head's starting weight from a category's share (in [0, 1]) to its logit: a share ahead by
+    /// 0.2 starts e^(0.2 · 5) ≈ 2.7 times as likely.
+    static let favouritePriorWeight = 5.0
+
     var name: String { "next_category" }
     func classCount(schema: FeatureSchema) -> Int { schema.categories.count }
     func classCount(sequences schema: SequenceSchema) -> Int { schema.categories.count }
     func label(_ outcome: Outcome) -> Int? { outcome.nextCategory }
+
+    /// The favourite category, when the context has every category's share column; nil otherwise.
+    func headPrior(schema: SequenceSchema) -> HeadPrior? {
+        let names = schema.contextNames
+        var weights: [HeadPrior.Weight] = []
+        for (output, category) in schema.categories.enumerated() {
+            guard let column = names.firstIndex(of: "share_category_\(category)") else { return nil }
+            weights.append(HeadPrior.Weight(contextColumn: column, output: output, value: Self.favouritePriorWeight))
+        }
+        return HeadPrior(name: "favourite_category", weights: weights)
+    }
 
     func baselines(holdout: LabeledDataset, train: LabeledDataset, schema: FeatureSchema) -> [String: [Double]] {
         let classes = holdout.classCount

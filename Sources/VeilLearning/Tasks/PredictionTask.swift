@@ -30,11 +30,15 @@ public protocol TaskDefinition: Sendable {
     /// task whose targets are all at the last event may: a target at an earlier event would see
     /// aggregates of events after it. Default true.
     var readsContext: Bool { get }
+    /// Where a sequence model's head for it can start under `schema` instead of its random draw, when a
+    /// request asks (`HeadPrior`: public structure only, never data); nil: the task has none. Default nil.
+    func headPrior(schema: SequenceSchema) -> HeadPrior?
 }
 
 extension TaskDefinition {
     public var needsSequences: Bool { false }
     public var readsContext: Bool { true }
+    public func headPrior(schema: SequenceSchema) -> HeadPrior? { nil }
 
     public func targets(_ example: SequenceExample, schema: SequenceSchema) -> [Int32]? {
         guard example.length > 0, let label = label(example.outcome) else { return nil }

@@ -82,6 +82,13 @@ public struct ModelCard: Sendable, Encodable, Hashable {
         /// ending each sequence carries (`SequenceSchema.timeToCutoffBoundsSeconds`); nil: no marker
         /// (`next_item`, and models trained before it).
         public var timeToCutoffBoundsSeconds: [Double]?
+        /// true when the head also reads each event's embedded row beside the encoder's state (the event
+        /// path, `SequenceArchitecture.headReadsEvents`, asked for with `head_reads_events`); nil
+        /// otherwise and for models trained before it.
+        public var headReadsEvents: Bool?
+        /// What the head started as instead of its random draw (`HeadPrior.name`: `favourite_category`
+        /// for `next_category`, built from the context's column names, no data); nil: drawn at random.
+        public var headPrior: String?
         /// How the ranking metrics of `next_item` were measured (`RankingSplit`); nil for the other tasks.
         public var evaluation: RankingSplit?
     }

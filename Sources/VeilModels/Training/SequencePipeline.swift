@@ -41,17 +41,19 @@ public enum SequencePipeline {
     }
 
     /// Trains the plan's sequence model on `train`: DP-SGD with σ `noiseMultiplier` and q = B /
-    /// `population` when the plan is private, plain minibatch SGD otherwise.
+    /// `population` when the plan is private, plain minibatch SGD otherwise; the head starts at
+    /// `headPrior` when given (`TaskDefinition.headPrior`).
     public static func fit(
         plan: TrainingPlan, architecture: SequenceArchitecture, train: SequenceDataset, population: Int,
-        noiseMultiplier: Double?, progress: (TrainingProgress) -> Void = { _ in }
+        noiseMultiplier: Double?, headPrior: HeadPrior? = nil, progress: (TrainingProgress) -> Void = { _ in }
     ) throws -> (network: SequenceNetwork, report: TrainingReport) {
         var (initial, sampling, noiseGenerator) = TrainingPipeline.generators(seed: plan.seed)
         let schedule = try TrainingPipeline.Schedule(
             plan: plan, exampleCount: train.exampleCount, population: population, noiseMultiplier: noiseMultiplier)
         var noise = GaussianNoise(generator: noiseGenerator)
         return try SequenceNetwork.train(
-            architecture, on: train, trainer: schedule.trainer, initial: &initial, sampling: &sampling, noise: &noise
+            architecture, on: train, trainer: schedule.trainer, headPrior: headPrior, initial: &initial, sampling: &sampling,
+            noise: &noise
         ) { progress(schedule.progress(plan: plan, epoch: $0)) }
     }
 

@@ -39,6 +39,12 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     public var vocabularyEpsilon: Double?
     /// How a `next_item` model is evaluated (default `RankingSplit.holdoutUsers`).
     public var evaluation: RankingSplit?
+    /// Whether a `gru` or `cnn`'s head also reads each event's embedded row beside the encoder's state
+    /// (the event path, `SequenceArchitecture.headReadsEvents`; default false).
+    public var headReadsEvents: Bool?
+    /// Whether a `gru` or `cnn`'s head starts at the task's prior instead of at random
+    /// (`TaskDefinition.headPrior`: `next_category`'s favourite category; default false).
+    public var headPrior: Bool?
     /// Passes over the users; default the policy's `training.default_epochs`.
     public var epochs: Int?
     /// Expected users per step B; default the policy's `training.default_batch_size`.
@@ -66,7 +72,8 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     public init(
         task: PredictionTask, epsilon: Double?, delta: Double? = nil, model: ModelFamily = .logistic,
         hiddenSizes: [Int]? = nil, embeddingWidth: Int? = nil, sequenceLength: Int? = nil,
-        vocabularyEpsilon: Double? = nil, evaluation: RankingSplit? = nil, epochs: Int? = nil, batchSize: Int? = nil, clippingNorm: Double? = nil,
+        vocabularyEpsilon: Double? = nil, evaluation: RankingSplit? = nil, headReadsEvents: Bool? = nil, headPrior: Bool? = nil,
+        epochs: Int? = nil, batchSize: Int? = nil, clippingNorm: Double? = nil,
         learningRate: Double? = nil, cutoffMillis: Int64? = nil, windowDays: Int? = nil, horizonDays: Int? = nil,
         seed: UInt64? = nil, nonPrivate: Bool = false
     ) {
@@ -78,6 +85,8 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         self.embeddingWidth = embeddingWidth
         self.sequenceLength = sequenceLength
         self.vocabularyEpsilon = vocabularyEpsilon
+        self.headReadsEvents = headReadsEvents
+        self.headPrior = headPrior
         self.evaluation = evaluation
         self.epochs = epochs
         self.batchSize = batchSize
@@ -96,6 +105,8 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         case embeddingWidth = "embedding_width"
         case sequenceLength = "sequence_length"
         case vocabularyEpsilon = "vocabulary_epsilon"
+        case headReadsEvents = "head_reads_events"
+        case headPrior = "head_prior"
         case batchSize = "batch_size"
         case clippingNorm = "clipping_norm"
         case learningRate = "learning_rate"
@@ -122,6 +133,8 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         sequenceLength = try container.decodeIfPresent(Int.self, forKey: .sequenceLength)
         vocabularyEpsilon = try container.decodeIfPresent(Double.self, forKey: .vocabularyEpsilon)
         evaluation = try container.decodeIfPresent(RankingSplit.self, forKey: .evaluation)
+        headReadsEvents = try container.decodeIfPresent(Bool.self, forKey: .headReadsEvents)
+        headPrior = try container.decodeIfPresent(Bool.self, forKey: .headPrior)
         epochs = try container.decodeIfPresent(Int.self, forKey: .epochs)
         batchSize = try container.decodeIfPresent(Int.self, forKey: .batchSize)
         clippingNorm = try container.decodeIfPresent(Double.self, forKey: .clippingNorm)
@@ -195,14 +208,20 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
                     throw fail("vocabulary_epsilon", "must be a finite number > 0 and below epsilon (a private run's)")
                 }
             }
+            let schema = SequenceSchema(policy: policy, vocabulary: try ItemVocabulary(items: []), for: task.definition)
+            if headPrior == true && task.definition.headPrior(schema: schema) == nil {
+                throw fail("head_prior", "\(task.rawValue) has no head prior (next_category has one: the favourite category)")
+            }
             sequence = TrainingPlan.Sequence(
                 embeddingWidth: embedding, length: length,
                 vocabularyEpsilon: nonPrivate ? nil : vocabularyEpsilon ?? epsilon.map { $0 * Self.defaultVocabularyShare },
-                evaluation: evaluation ?? .holdoutUsers)
+                evaluation: evaluation ?? .holdoutUsers, headReadsEvents: headReadsEvents ?? false, headPrior: headPrior ?? false)
         } else {
             guard embeddingWidth == nil else { throw fail("embedding_width", "goes with model gru or cnn") }
             guard sequenceLength == nil else { throw fail("sequence_length", "goes with model gru or cnn") }
             guard vocabularyEpsilon == nil else { throw fail("vocabulary_epsilon", "goes with model gru or cnn") }
+            guard headReadsEvents == nil else { throw fail("head_reads_events", "goes with model gru or cnn") }
+            guard headPrior == nil else { throw fail("head_prior", "goes with model gru or cnn") }
         }
         let epochs = self.epochs ?? policy.training.defaultEpochs
         guard (1...1000).contains(epochs) else { throw fail("epochs", "must be between 1 and 1000") }
@@ -329,6 +348,10 @@ public struct TrainingPlan: Sendable, Hashable {
         public var vocabularyEpsilon: Double?
         /// How `next_item` is evaluated.
         public var evaluation: RankingSplit = .holdoutUsers
+        /// Whether the head also reads each event's embedded row (the event path).
+        public var headReadsEvents = false
+        /// Whether the head starts at the task's prior (`TaskDefinition.headPrior`).
+        public var headPrior = false
     }
 
     public var optimizer: Optimizer { .adam(learningRate: learningRate) }

@@ -191,9 +191,8 @@ public final class TrainingService: Sendable {
                     queries: queries, policy: policy.policy, epsilon: epsilon, from: plan.window.observationStart,
                     to: plan.window.cutoff, receipt: receipt, using: &generator)
             }
-            var sequenceSchema = SequenceSchema(policy: policy.policy, vocabulary: vocabulary)
+            var sequenceSchema = SequenceSchema(policy: policy.policy, vocabulary: vocabulary, for: plan.task.definition)
             sequenceSchema.length = sequence.length
-            if plan.task.definition.readsContext { sequenceSchema.readAsOfTheCutoff(features: schema, policy: policy.policy) }
             trained = try await trainSequences(
                 plan: plan, schema: schema, sequenceSchema: sequenceSchema, provenance: provenance, population: population,
                 run: &run, progress: progress)
@@ -306,10 +305,12 @@ public final class TrainingService: Sendable {
         let architecture = try SequenceArchitecture(
             encoder: encoder, tokenCounts: sequenceSchema.tokenCounts,
             embeddingWidth: sequence.embeddingWidth, hiddenWidth: plan.hiddenSizes[0],
-            classCount: plan.task.definition.classCount(sequences: sequenceSchema), contextWidth: sequenceSchema.contextWidth)
+            classCount: plan.task.definition.classCount(sequences: sequenceSchema), contextWidth: sequenceSchema.contextWidth,
+            headReadsEvents: sequence.headReadsEvents)
+        let headPrior = sequence.headPrior ? plan.task.definition.headPrior(schema: sequenceSchema) : nil
         let result = try SequencePipeline.fit(
             plan: plan, architecture: architecture, train: train, population: population,
-            noiseMultiplier: run.noiseMultiplier, progress: progress)
+            noiseMultiplier: run.noiseMultiplier, headPrior: headPrior, progress: progress)
         try Self.checkSteps(result.report, plan: plan, run: &run)
         progress(Self.evaluatingProgress(plan: plan, users: examples.count, run: run))
         guard let evaluation = try SequencePipeline.evaluate(
@@ -332,6 +333,7 @@ public final class TrainingService: Sendable {
             sequence: ModelCard.SequenceInput(
                 length: sequenceSchema.length, embeddingWidth: sequence.embeddingWidth, vocabulary: provenance,
                 context: sequenceSchema.contextNames, timeToCutoffBoundsSeconds: sequenceSchema.timeToCutoffBoundsSeconds,
+                headReadsEvents: architecture.headReadsEvents ? true : nil, headPrior: headPrior?.name,
                 evaluation: plan.task.definition.needsSequences ? sequence.evaluation : nil),
             privateMetrics: privateMetrics, metrics: evaluation.metrics, baselines: evaluation.baselines, trainCount: train.exampleCount,
             holdoutCount: evaluation.holdoutCount, file: { try ModelFile.encode(card: $0, artifact: artifact) })
