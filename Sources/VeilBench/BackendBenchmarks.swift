@@ -27,7 +27,7 @@ import VeilTestSupport
 ///   one replica; on PostgreSQL also through three replicas at once (three `VeilContext`s on the one
 ///   database, each with its own data directory and gateway, 8 senders each), the aggregate events/s;
 /// - spend reservation latency: 1,000 reservations from 50 concurrent tasks (pure ε = 1e-4 each),
-///   p50 and p99 — on PostgreSQL spread over the three replicas.
+///   p50 and p99 — on PostgreSQL spread over the three replicas — and the process's CPU per reservation.
 ///
 /// PostgreSQL runs in a throwaway cluster on this machine over its unix socket
 /// (`scripts/pg-cluster.sh start --bench`: shared_buffers = 1GB, max_wal_size = 8GB,
@@ -278,13 +278,19 @@ enum BackendBenchmarks {
         try await serving(replicas[...], body)
     }
 
-    /// p50 and p99 of 1,000 reservations from 50 concurrent tasks spread over `replicas`.
+    /// p50 and p99 of 1,000 reservations from 50 concurrent tasks spread over `replicas`, and the
+    /// process's CPU microseconds per reservation meanwhile (the callers, the replicas' groups and
+    /// audit mirrors; not PostgreSQL's processes): what a loaded machine's latencies cannot say, and
+    /// what bounds them on two cores (docs/deploy.md, "Measuring").
     static func reservations(_ name: String, _ replicas: [VeilContext]) async throws -> [BenchResult] {
+        let cpuBefore = Stopwatch.cpuSeconds()
         let latencies = try await reservationLatencies(replicas.map(\.budget), tasks: 50, each: 20)
+        let cpu = Stopwatch.cpuSeconds() - cpuBefore
         let reserve = "\(name).reserve_50_concurrent_\(replicas.count)_replica\(replicas.count == 1 ? "" : "s")"
         return [
             BenchResult(name: "\(reserve).p50", value: Percentile.of(latencies, 0.50) * 1000, unit: "ms"),
             BenchResult(name: "\(reserve).p99", value: Percentile.of(latencies, 0.99) * 1000, unit: "ms"),
+            BenchResult(name: "\(reserve).process_cpu_per_reservation", value: cpu / Double(latencies.count) * 1e6, unit: "us"),
         ]
     }
 

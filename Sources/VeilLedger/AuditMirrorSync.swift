@@ -17,25 +17,47 @@ import VeilStore
 ///   open: the mirror stays behind, which it may, and `drain` or the next open retries.
 /// - `scheduleCatchUp` runs off the caller's path (the store's commit is what made the records
 ///   durable; an acknowledgement never waits for the mirror); `drain` waits for it.
+/// - Background catch-ups start at least `catchUpInterval` apart: the commits of that time share one
+///   append and one `fsync` (each catch-up also reads the store's new records and checks the mirror's
+///   last signature twice). Without the pause each replica's mirror caught up after nearly every
+///   commit, back to back, and those appending `fsync`s (a journal commit each) lengthened the
+///   database's WAL flushes on the same disk (docs/deploy.md, "Measuring"). The mirror is at most
+///   that much further behind; `drain` ends a pause at once.
 public final class AuditMirrorSync: Sendable {
+    /// The least time between the starts of two background catch-ups.
+    public static let catchUpInterval: Duration = .milliseconds(100)
+
     private let mirror: AuditMirror
     private let chain: any AuditChainStore
     /// Where the store lives, for messages.
     private let storeLocation: String
     private let queue = DispatchQueue(label: "veil.audit-mirror")
+    private let interval: Duration
 
     private struct State {
         var running = false
         var again = false
         var idle: [CheckedContinuation<Void, Never>] = []
+        /// When the last background catch-up started.
+        var lastStart: ContinuousClock.Instant?
+        /// The runner's pause before its next catch-up, while it lasts.
+        var pause: CheckedContinuation<Void, Never>?
+        /// Set by `drain` until the runner's turn ends: no more pauses.
+        var hurry = false
     }
 
     private let state = Mutex(State())
 
-    public init(mirror: AuditMirror, chain: any AuditChainStore, storeLocation: String) {
+    /// `catchUpInterval`: the least time between the starts of two background catch-ups (tests pass
+    /// a long one).
+    public init(
+        mirror: AuditMirror, chain: any AuditChainStore, storeLocation: String,
+        catchUpInterval: Duration = AuditMirrorSync.catchUpInterval
+    ) {
         self.mirror = mirror
         self.chain = chain
         self.storeLocation = storeLocation
+        interval = catchUpInterval
     }
 
     /// The mirror's path.
@@ -75,7 +97,8 @@ public final class AuditMirrorSync: Sendable {
     }
 
     /// Brings the mirror up to date in the background (coalesced: one catch-up at a time, and one more
-    /// if records were committed while it ran). Never blocks the caller.
+    /// if records were committed while it ran; at least `catchUpInterval` after the last one started).
+    /// Never blocks the caller.
     public func scheduleCatchUp() {
         let start = state.withLock { state -> Bool in
             if state.running {
@@ -94,13 +117,15 @@ public final class AuditMirrorSync: Sendable {
     @discardableResult
     public func drain() async -> VeilError? {
         await withCheckedContinuation { continuation in
-            let now = state.withLock { state -> Bool in
+            let (now, pause) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
                 if state.running {
                     state.idle.append(continuation)
-                    return false
+                    state.hurry = true
+                    return (false, state.pause.take())
                 }
-                return true
+                return (true, nil)
             }
+            pause?.resume()
             if now { continuation.resume() }
         }
         do {
@@ -113,6 +138,7 @@ public final class AuditMirrorSync: Sendable {
 
     private func runScheduled() async {
         while true {
+            await pace()
             // A failure (a full disk) leaves the mirror behind; the next catch-up, `drain` or open retries.
             try? await catchUp()
             let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>]? in
@@ -121,6 +147,7 @@ public final class AuditMirrorSync: Sendable {
                     return nil
                 }
                 state.running = false
+                state.hurry = false
                 let waiters = state.idle
                 state.idle = []
                 return waiters
@@ -130,6 +157,34 @@ public final class AuditMirrorSync: Sendable {
             return
         }
     }
+
+    /// Waits until `interval` has passed since the last background catch-up started (not at all for
+    /// the first, or once `drain` hurries the runner), then marks the next one's start.
+    private func pace() async {
+        let due = state.withLock { state -> ContinuousClock.Instant? in
+            guard !state.hurry, let last = state.lastStart, last + interval > .now else { return nil }
+            return last + interval
+        }
+        if let due {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let hurried = state.withLock { state -> Bool in
+                    if state.hurry { return true }
+                    state.pause = continuation
+                    return false
+                }
+                if hurried { return continuation.resume() }
+                let (seconds, attoseconds) = (due - .now).components
+                let nanoseconds = max(0, Int(clamping: seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000))
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {
+                    self.state.withLock { $0.pause.take() }?.resume()
+                }
+            }
+        }
+        state.withLock { $0.lastStart = .now }
+    }
+
+    /// Whether the runner is pausing before its next catch-up (for tests).
+    var isPausing: Bool { state.withLock { $0.pause != nil } }
 
     private func catchUp(from seq: UInt64) async throws {
         try await chain.forEachRecord(after: seq) { page in

@@ -13,7 +13,9 @@ import Synchronization
 ///   commits; when `write` throws, every request of the group gets that error and none of them is
 ///   stored (the group is one transaction);
 /// - one group is written at a time per queue; a group holds at least one request, and stops growing
-///   before `maxWeight` (the sum of `weight`) would be passed.
+///   before `maxWeight` (the sum of `weight`) would be passed;
+/// - each group's `write` runs, and its results are handed back, in a task of `priority` (the
+///   writer's, the default priority, when nil), whatever the submitters' priorities.
 public final class GroupCommitQueue<Request: Sendable, Response: Sendable>: Sendable {
     /// Writes one group in one transaction; see the type's contract.
     public typealias Write = @Sendable ([Request]) async throws -> [Result<Response, any Error>]
@@ -32,15 +34,29 @@ public final class GroupCommitQueue<Request: Sendable, Response: Sendable>: Send
     private let state = Mutex(State())
     private let weight: @Sendable (Request) -> Int
     private let maxWeight: Int
+    private let priority: TaskPriority?
     private let write: Write
 
     /// - Parameters:
     ///   - weight: what a request counts towards `maxWeight` (events in a batch; 1 by default).
     ///   - maxWeight: a group stops growing at this weight (it always holds at least one request).
-    public init(weight: @escaping @Sendable (Request) -> Int = { _ in 1 }, maxWeight: Int, write: @escaping Write) {
+    ///   - priority: the priority each group's `write` runs at. A `write` that holds a lock other
+    ///     processes wait for across its awaits — a reservation group holds the ledger's and the
+    ///     chain head's row locks from its read to its COMMIT — passes `.high`: each time one of its
+    ///     queries returns it must run again before the lock is released, and at the default priority
+    ///     that continuation waits behind every job the process's other tasks queued on the
+    ///     cooperative pool (on Linux a higher priority runs on threads of its own; docs/deploy.md,
+    ///     "Measuring"). The groups are still taken at the default priority: a writer that starts
+    ///     behind the jobs of the requests just answered finds those that resubmit at once waiting,
+    ///     where one of its own priority would start a group with the first of them alone.
+    public init(
+        weight: @escaping @Sendable (Request) -> Int = { _ in 1 }, maxWeight: Int, priority: TaskPriority? = nil,
+        write: @escaping Write
+    ) {
         precondition(maxWeight > 0, "a group holds at least one request")
         self.weight = weight
         self.maxWeight = maxWeight
+        self.priority = priority
         self.write = write
     }
 
@@ -63,13 +79,22 @@ public final class GroupCommitQueue<Request: Sendable, Response: Sendable>: Send
     /// Writes groups until no request is waiting; only one runs at a time (`writing`).
     private func writeGroups() async {
         while let group = nextGroup() {
-            do {
-                let results = try await write(group.map(\.request))
-                precondition(results.count == group.count, "a group's write returns one result per request")
-                for (waiter, result) in zip(group, results) { waiter.continuation.resume(with: result) }
-            } catch {
-                for waiter in group { waiter.continuation.resume(throwing: error) }
+            if let priority {
+                await Task(priority: priority) { await self.commit(group) }.value
+            } else {
+                await commit(group)
             }
+        }
+    }
+
+    /// Writes one group and hands each of its requests its result.
+    private func commit(_ group: [Waiter]) async {
+        do {
+            let results = try await write(group.map(\.request))
+            precondition(results.count == group.count, "a group's write returns one result per request")
+            for (waiter, result) in zip(group, results) { waiter.continuation.resume(with: result) }
+        } catch {
+            for waiter in group { waiter.continuation.resume(throwing: error) }
         }
     }
 

@@ -31,7 +31,10 @@ struct PostgresLedgerStore: LedgerStore {
         let spendCache = PostgresSpendCache()
         self.chain = chain
         self.spendCache = spendCache
-        reservations = GroupCommitQueue(maxWeight: LedgerReservation.maxGroup) { group in
+        // `.high`: a group holds the ledger row's and the head's locks, which every replica's
+        // reservations wait for, from its read to its COMMIT; each of its continuations in between
+        // must not queue behind this process's other work (`GroupCommitQueue.init`).
+        reservations = GroupCommitQueue(maxWeight: LedgerReservation.maxGroup, priority: .high) { group in
             try await PostgresLedgerStore.write(group, chain: chain, cache: spendCache)
         }
     }
