@@ -32,7 +32,10 @@ struct TrainCommand: AsyncParsableCommand {
             --evaluation leave_last_out evaluates next_item as RecBole's leave-one-out: every user's \
             last item before the cutoff is held out and the model and baselines train on the events \
             before it (for interaction logs where few users act on both sides of a cutoff; pair it \
-            with --horizon 1d to use nearly all the data). --head-reads-events lets the head read each \
+            with --horizon 1d to use nearly all the data). next_item at ε = 4 learns more from larger \
+            batches, more epochs and a larger step than the policy's defaults (--batch-size 2048 \
+            --epochs 20 --learning-rate 0.04 on 50,000 synthetic users: +0.01 to +0.05 Recall@10; \
+            docs/models.md). --head-reads-events lets the head read each \
             event's embedding beside the encoder's state (for next_item, the item a target follows); \
             --head-prior starts the head at the task's prior instead of at random (next_category: the \
             favourite category, from the policy's categories alone, costing no ε).
@@ -48,7 +51,7 @@ struct TrainCommand: AsyncParsableCommand {
               veil train --task next_item --epsilon 4 --model gru --hidden 64 --embedding 32 \\
                   --sequence-length 50
               veil train --task next_item --epsilon 8 --model gru --evaluation leave_last_out --horizon 1d
-              veil train --task next_item --epsilon 4 --model gru --head-reads-events
+              veil train --task next_item --epsilon 4 --model gru --batch-size 2048 --epochs 20 --learning-rate 0.04
               veil train --task next_category --epsilon 4 --model gru --head-prior --batch-size 4096 --epochs 10
             """
     )
