@@ -365,25 +365,3 @@ struct ServerCPU: Sendable {
         return total
     }
 }
-
-/// The process's peak resident memory since the last `resetPeak` (Linux: VmHWM in /proc/self/status).
-enum ResidentMemory {
-    /// Starts a new peak (writing 5 to /proc/self/clear_refs resets VmHWM to the current RSS).
-    static func resetPeak() {
-        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
-    }
-
-    /// VmHWM in bytes, or 0 where it cannot be read.
-    static func peakBytes() -> Double { statusBytes("VmHWM:") }
-
-    /// VmRSS in bytes, or 0 where it cannot be read.
-    static func currentBytes() -> Double { statusBytes("VmRSS:") }
-
-    private static func statusBytes(_ field: String) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix(field) {
-            return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) * 1024
-        }
-        return 0
-    }
-}

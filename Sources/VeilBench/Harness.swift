@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import VeilCore
 
 /// One named benchmark; `run` returns one or more results.
@@ -64,3 +65,35 @@ enum Stopwatch {
 /// Keeps the optimiser from deleting a computation whose result is otherwise unused.
 @inline(never)
 func blackHole<T>(_ value: T) { _ = value }
+
+/// The process's resident memory (Linux: /proc/self/status) and its peak since `resetPeak`.
+enum ResidentMemory {
+    /// Starts a new peak: first gives the heap the allocator holds free back to the kernel
+    /// (`malloc_trim`), so that what earlier work in this process freed does not count, then resets
+    /// VmHWM to the current resident set (writing 5 to /proc/self/clear_refs, Linux ≥ 4.0). What the
+    /// process still holds (live objects, fragmented heap) counts in the next peak, so it errs high.
+    static func resetPeak() {
+        _ = trimHeap?(0)
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    /// glibc's `malloc_trim` (malloc.h, which Swift's Glibc module does not export), found at run time;
+    /// nil with another C library, where the peak then also counts the free heap.
+    private static let trimHeap: (@convention(c) (Int) -> Int32)? = dlsym(dlopen(nil, RTLD_NOW), "malloc_trim").map {
+        unsafeBitCast($0, to: (@convention(c) (Int) -> Int32).self)
+    }
+
+    /// VmHWM in bytes, or 0 where it cannot be read.
+    static func peakBytes() -> Double { statusBytes("VmHWM:") }
+
+    /// VmRSS in bytes, or 0 where it cannot be read.
+    static func currentBytes() -> Double { statusBytes("VmRSS:") }
+
+    private static func statusBytes(_ field: String) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix(field) {
+            return (line.split(separator: " ").compactMap { Double($0) }.first ?? 0) * 1024
+        }
+        return 0
+    }
+}

@@ -12,8 +12,9 @@ import VeilStore
 /// fresh deployment, a generated NDJSON file imported by `EventImporter` with its default options (as
 /// `veil ingest` does), then, against the store that now holds the file:
 /// - `import`: events/s until the import is durable (the WAL copy after it apart, `checkpoint_seconds`),
-///   and `peak_rss`: the process's peak resident set during the import (`VmHWM`, reset just before it
-///   through `/proc/self/clear_refs`);
+///   `peak_rss`: the process's peak resident set during the import (`VmHWM`, reset just before it by
+///   `ResidentMemory.resetPeak`, which first returns the allocator's free heap, so the sizes measured
+///   before in the same process do not count), and `rss_before`: the resident set at that reset;
 /// - `db_bytes_per_event`: `veil.sqlite` and its WAL after the copy, per stored event;
 /// - `http_ingest`: 200 batches of 1,000 new events (later in time, users already stored) through the real
 ///   gateway, 8 in flight (`GatewayBenchmarks.post`);
@@ -77,10 +78,11 @@ enum ScaleBenchmarks {
         report("load_average_1m", loadAverage(), "runnable")
 
         let importer = try EventImporter(service: context.ingestPipeline(), options: ImportOptions())
-        PeakMemory.reset()
+        ResidentMemory.resetPeak()
+        let residentBefore = ResidentMemory.currentBytes()
         var imported: ImportFileReport? = nil
         let seconds = try await Stopwatch.seconds { imported = try await importer.importFile(file, actor: "bench") }
-        let peak = PeakMemory.bytes()
+        let peak = ResidentMemory.peakBytes()
         let checkpoint = try await context.events.settle()
         guard let imported, imported.accepted == size else {
             throw VeilError(.integrity, "the import stored \(imported?.accepted ?? 0) of \(size) events")
@@ -89,7 +91,8 @@ enum ScaleBenchmarks {
         report("import.events_per_s", Double(size) / seconds, "events/s")
         report("import.seconds", seconds, "s")
         report("import.checkpoint_seconds", checkpoint, "s")
-        report("import.peak_rss", Double(peak), "bytes")
+        report("import.rss_before", residentBefore, "bytes")
+        report("import.peak_rss", peak, "bytes")
         let data = deployment.root.appendingPathComponent("data/veil.sqlite").path
         let databaseBytes = [data, data + "-wal"].reduce(0) { $0 + fileSize($1) }
         report("db_bytes_per_event", Double(databaseBytes) / Double(size), "bytes")
@@ -157,29 +160,6 @@ enum ScaleBenchmarks {
 
     private static func note(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
-    }
-}
-
-/// The peak resident set of this process (`VmHWM` of /proc/self/status), and its reset.
-enum PeakMemory {
-    /// Makes the peak the current resident set (Linux ≥ 4.0): what the process still holds from before
-    /// (heap the allocator kept) counts in the next peak, so it errs high.
-    static func reset() {
-        guard let file = fopen("/proc/self/clear_refs", "w") else { return }
-        fputs("5", file)
-        fclose(file)
-    }
-
-    /// The peak resident set since the last `reset`, in bytes (0 if /proc cannot be read).
-    static func bytes() -> Int {
-        // /proc files report no size: read to the end rather than by the size.
-        guard let handle = FileHandle(forReadingAtPath: "/proc/self/status"),
-            let data = try? handle.readToEnd(), (try? handle.close()) != nil,
-            case let status = String(decoding: data, as: UTF8.self),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-            let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
-        else { return 0 }
-        return kilobytes * 1024
     }
 }
 
