@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
@@ -107,6 +108,19 @@ class Check:
         return self.wait(EC.visibility_of_element_located((By.CSS_SELECTOR, f"article.model-card[data-model-id='{model_id}']")),
                          f"the card of {model_id}")
 
+    def hold_first_fetch(self, path, milliseconds):
+        """Delays the page's next request for `path` (only that one) by `milliseconds`."""
+        self.driver.execute_script("""
+            const path = arguments[0], delay = arguments[1], fetch = window.fetch;
+            let held = false;
+            window.fetch = (input, init) => {
+                if (!held && String(input).includes(path)) {
+                    held = true;
+                    return new Promise((resolve) => setTimeout(resolve, delay)).then(() => fetch(input, init));
+                }
+                return fetch(input, init);
+            };""", path, milliseconds)
+
     def no_alert(self):
         try:
             alert = self.driver.switch_to.alert
@@ -122,8 +136,28 @@ class Check:
         nav = [button.text for button in self.driver.find_elements(By.CSS_SELECTOR, "nav button")]
         self.seen["reviewer_pages"] = nav
         self.expect("Budget" in nav and "Models" in nav and "Audit" not in nav, f"a reviewer's pages: {nav}")
-        # A reviewer weighs a model against what it cost: the budget chart first.
+        # A reviewer weighs a model against what it cost: the budget chart first. The page is opened twice
+        # at once (its button clicked again while it renders) and the older rendering is made to finish
+        # last — its first request for the by-principal chart held for a second — as a slow server or a
+        # double click does: what stays on screen must be the newer rendering, whose charts load (the
+        # older one's blobs were revoked when the page was opened again).
+        self.hold_first_fetch("/v1/budget/principals.svg", milliseconds=1000)
         self.driver.find_element(By.ID, "nav-budget").click()
+        time.sleep(0.2)
+        self.driver.find_element(By.ID, "nav-budget").click()
+        time.sleep(1.5)
+        live = self.driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const charts = ["budget-chart", "budget-principals-chart"].map((id) => document.getElementById(id));
+            const loads = (src) => new Promise((resolve) => {
+                const image = new Image();
+                image.onload = () => resolve(image.naturalWidth > 0);
+                image.onerror = () => resolve(false);
+                image.src = src;
+            });
+            Promise.all(charts.map((chart) => chart ? loads(chart.src) : false)).then(done);""")
+        self.expect(live == [True, True],
+                    f"after the budget page was opened twice at once, a chart on screen is missing or its blob revoked: {live}")
         chart = self.wait(EC.visibility_of_element_located((By.ID, "budget-chart")), "the reviewer's budget chart")
         self.wait(lambda d: d.execute_script("return arguments[0].complete && arguments[0].naturalWidth > 0;", chart),
                   "the reviewer's budget chart to load")

@@ -55,7 +55,8 @@ enum ConsoleAssets {
 "use strict";
 
 const TOKEN_KEY = "veil.token";
-const state = { session: null, page: null, selected: new Set(), objectURLs: [] };
+// `opened` counts calls of `open`: only the newest call's rendering is shown (see `open`).
+const state = { session: null, page: null, opened: 0, selected: new Set(), objectURLs: [] };
 
 // ---------- small DOM helpers ----------
 
@@ -209,9 +210,14 @@ function signOut(note) {
   showMessage(note || "");
 }
 
+// Shows a page. A page opened again before its last rendering finished (the page opened at sign-in,
+// then its button clicked) renders twice at once; the newer call revokes the object URLs the older one
+// made, so only the newest call may show what it rendered — an older one finishing last would show
+// charts whose blobs are gone.
 async function open(pageId, ...parameters) {
   const page = pages.find((candidate) => candidate.id === pageId);
   state.page = pageId;
+  const call = ++state.opened;
   for (const button of document.querySelectorAll("nav button")) button.classList.toggle("active", button.dataset.page === pageId);
   releaseObjectURLs();
   const section = document.getElementById("page");
@@ -219,9 +225,9 @@ async function open(pageId, ...parameters) {
   section.replaceChildren(el("p", { text: "Loading…" }));
   try {
     const content = await page.render(...parameters);
-    if (state.page === pageId) section.replaceChildren(...content);
+    if (state.opened === call) section.replaceChildren(...content);
   } catch (error) {
-    section.replaceChildren(el("p", { class: "error", text: error.message }));
+    if (state.opened === call) section.replaceChildren(el("p", { class: "error", text: error.message }));
   }
 }
 
