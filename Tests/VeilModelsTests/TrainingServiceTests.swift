@@ -106,8 +106,7 @@ import VeilLedger
         await #expect(throws: VeilError.self) { try await fixture.context.models.approve(id: open.modelId!, reviewer: "reviewer-1", note: "no") }
         await #expect(throws: VeilError.self) { try await predictor.predict(userID: user, task: .purchase, at: Self.at) }
 
-        _ = try await fixture.context.models.approve(
-            id: modelID, reviewer: "reviewer-1", note: "fine", qualityOverride: "fixture model (AUC below chance); serving is under test")
+        try await fixture.approveForServing(modelID)
         let prediction = try await predictor.predict(userID: user, task: .purchase, at: Self.at)
         let pseudonym = fixture.context.keys.userPseudonymizer.pseudonym(for: user)
         #expect(prediction.pseudonym == pseudonym.hex)
@@ -131,9 +130,7 @@ import VeilLedger
     @Test func aBatchAnswersEverySubjectItCanAndEveryAnswerSaysWhetherTheDataIsStale() async throws {
         let fixture = try await TrainingFixture()
         let card = try await fixture.trainer.train(TrainingFixture.request(), principal: "cli")
-        _ = try await fixture.context.models.approve(
-            id: try #require(card.modelId), reviewer: "reviewer-1", note: "fine",
-            qualityOverride: "fixture model (AUC below chance); serving is under test")
+        try await fixture.approveForServing(try #require(card.modelId))
         let predictor = fixture.context.predictionService()
         let unknown = fixture.context.keys.userPseudonymizer.pseudonym(for: "never-seen@example.com")
         let subjects: [PredictionSubject] = [.userID(fixture.userIDs[0]), .pseudonym(unknown), .userID(fixture.userIDs[1])]
@@ -281,8 +278,7 @@ import VeilLedger
         let fixture = try await TrainingFixture()
         let card = try await fixture.trainer.train(TrainingFixture.request(), principal: "cli")
         let id = try #require(card.modelId)
-        _ = try await fixture.context.models.approve(
-            id: id, reviewer: "reviewer-1", note: "ok", qualityOverride: "fixture model (AUC below chance); serving is under test")
+        try await fixture.approveForServing(id)
         let predictor = fixture.context.predictionService()
         var csv = ""
         let summary = try await predictor.score(task: .purchase, at: Self.at, principal: "cli") { csv += $0 }
