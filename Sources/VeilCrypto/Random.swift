@@ -22,13 +22,21 @@ public struct SystemRandom: RandomNumberGenerator, Sendable {
     }
 }
 
+/// A generator whose stream can be entered at any word, so that several threads can each draw a
+/// different stretch of one seeded stream and together produce exactly what one thread would.
+public protocol SeekableRandomNumberGenerator: RandomNumberGenerator {
+    /// Leaves the generator exactly as `count` calls to `next()` would, in time that does not grow
+    /// with `count`.
+    mutating func skip(words count: UInt64)
+}
+
 /// A fast generator for differential-privacy noise: the ChaCha20 keystream (`crypto_stream_chacha20`)
 /// under a 32-byte key, read as little-endian 64-bit words.
 ///
 /// Block `i` of the stream is 4,096 bytes of `crypto_stream_chacha20(key, nonce = LE64(i))`. In production
 /// the key is fresh from the CSPRNG (`init()`), so the noise is unpredictable; tests and reproducible
 /// training pass a seed (`init(seed:)`), which makes the whole stream a pure function of the seed.
-public struct ChaChaNoiseGenerator: RandomNumberGenerator, Sendable {
+public struct ChaChaNoiseGenerator: SeekableRandomNumberGenerator, Sendable {
     private static let wordsPerBlock = 512
     private let key: SecretBytes
     private var blockIndex: UInt64 = 0
@@ -62,6 +70,25 @@ public struct ChaChaNoiseGenerator: RandomNumberGenerator, Sendable {
         if position == Self.wordsPerBlock { refill() }
         defer { position += 1 }
         return UInt64(littleEndian: words[position])
+    }
+
+    /// Computes only the block the new position lies in (block `i` is `crypto_stream_chacha20` with nonce
+    /// `LE64(i)`, so any block can be made without the ones before it).
+    public mutating func skip(words count: UInt64) {
+        let wordsPerBlock = UInt64(Self.wordsPerBlock)
+        // Words read so far: the buffer holds block `blockIndex − 1`, read up to `position`.
+        let consumed = blockIndex * wordsPerBlock - (wordsPerBlock - UInt64(position))
+        let (block, offset) = (consumed + count).quotientAndRemainder(dividingBy: wordsPerBlock)
+        if blockIndex > 0 && block == blockIndex - 1 {
+            position = Int(offset)
+            return
+        }
+        blockIndex = block
+        position = Self.wordsPerBlock
+        if offset > 0 {
+            refill()
+            position = Int(offset)
+        }
     }
 
     private mutating func refill() {

@@ -192,6 +192,42 @@ public struct DenseNetwork<Scalar: ComputeScalar>: TrainableModel, Equatable {
         }
     }
 
+    /// Layer by layer: first every example's norm, one layer after the other, then the weights, then every
+    /// example's add, one layer after the other. Each layer's buffers are fetched once for the whole chunk
+    /// (fetched per example and layer, their reference counting cost more than the norms). The same
+    /// values as example by example: an example's norm adds its layers in the same order, and each layer
+    /// adds at its own parameters, so every parameter's additions keep their order. (Every example is one
+    /// row here, so no layer builds an example's gradient that the add could have reused.)
+    @_specialize(where Scalar == Float)
+    @_specialize(where Scalar == Double)
+    public func weighAndAddGradients(
+        examples: Int, withNorms: Bool, weigh: (_ example: Int, _ squaredNorm: Double) -> Double,
+        weights: UnsafeMutablePointer<Double>, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>
+    ) {
+        let rows = workspace.rows
+        let layers = workspace.layers.indices.map {
+            (layer: workspace.layers[$0], input: workspace.activations[$0], memory: workspace.memories[$0],
+             delta: workspace.deltas[$0])
+        }
+        weights.initialize(repeating: 0, count: examples)
+        if withNorms {
+            for (layer, input, memory, delta) in layers {
+                for example in 0..<examples {
+                    weights[example] += layer.squaredGradientNorm(
+                        example: example, input: input, rows: rows, memory: memory, outputDelta: delta)
+                }
+            }
+        }
+        for example in 0..<examples { weights[example] = weigh(example, weights[example]) }
+        for (layer, input, memory, delta) in layers {
+            for example in 0..<examples {
+                layer.addGradient(
+                    example: example, weight: Scalar(weights[example]), input: input, rows: rows, memory: memory,
+                    outputDelta: delta, into: gradient)
+            }
+        }
+    }
+
     @_specialize(where Scalar == Float)
     @_specialize(where Scalar == Double)
     public func addChunkGradient(

@@ -5,8 +5,8 @@
 /// a model computes in its own precision (`Scalar`) on a workspace per worker. One step:
 /// `forwardBackward` for the chunk's examples, then for each example `squaredGradientNorm` (DP-SGD only)
 /// and `addGradient` with that example's weight — its clip factor min(1, C/‖g‖) for DP-SGD, 1/B for
-/// SGD — and last `addChunkGradient` with every example's weight. A model implements these by running
-/// its layers (`Layer`) in order; the trainers never look inside.
+/// SGD — (both through `weighAndAddGradients`), and last `addChunkGradient` with every example's weight. A model implements these by running its layers (`Layer`) in order; the
+/// trainers never look inside.
 public protocol TrainableModel<Data>: Sendable {
     /// The examples it trains on: rows of features with labels, or event sequences with targets.
     associatedtype Data: TrainingData
@@ -43,9 +43,31 @@ public protocol TrainableModel<Data>: Sendable {
     /// chunk to `gradient` (`parameters.count` values); `addChunkGradient` adds the rest.
     func addGradient(example: Int, weight: Double, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>)
 
+    /// Weighs the loaded chunk's first `examples` examples and adds their example-by-example gradient
+    /// shares: for each example `e` in order, `weights[e] = weigh(e, ‖∇θ loss_e‖²)` (the squared norm only
+    /// when `withNorms`, 0 otherwise), then its `addGradient` with that weight. The default goes example
+    /// by example, so a model that builds an example's gradient for its norm reuses it for the add; a
+    /// model may go layer by layer instead where that gives the same values.
+    func weighAndAddGradients(
+        examples: Int, withNorms: Bool, weigh: (_ example: Int, _ squaredNorm: Double) -> Double,
+        weights: UnsafeMutablePointer<Double>, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>)
+
     /// Adds the whole-chunk share of `Σ_e weights[e] · ∇θ loss_e` over the loaded chunk's examples.
     /// After it, `gradient` holds the chunk's whole weighted sum.
     func addChunkGradient(weights: UnsafePointer<Double>, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>)
+}
+
+extension TrainableModel {
+    public func weighAndAddGradients(
+        examples: Int, withNorms: Bool, weigh: (_ example: Int, _ squaredNorm: Double) -> Double,
+        weights: UnsafeMutablePointer<Double>, workspace: Workspace, into gradient: UnsafeMutablePointer<Scalar>
+    ) {
+        for example in 0..<examples {
+            let squaredNorm = withNorms ? squaredGradientNorm(example: example, workspace: workspace) : 0
+            weights[example] = weigh(example, squaredNorm)
+            addGradient(example: example, weight: weights[example], workspace: workspace, into: gradient)
+        }
+    }
 }
 
 /// A training set of examples, one per user (which is what makes a per-example guarantee per user).

@@ -21,7 +21,9 @@ enum ExampleWeighting {
 /// weighted gradient sum and loss go to that chunk's own buffer, and the buffers are added in chunk
 /// order. So the result depends on the chunk size (fixed per model) but not on the number of workers
 /// or on thread timing: a seeded run gives the same parameters, bit for bit, on one core or many.
-/// The step's noise does not depend on the gradient, so it is drawn as one more job beside the chunks.
+/// The step's noise does not depend on the gradient, so it is drawn as more jobs beside the chunks: in
+/// runs of consecutive draws, each from its own place in the noise stream where the source can seek
+/// (`GaussianSource.runs`), so the draws are the same whoever draws them; in one job where it cannot.
 struct TrainingEngine<Model: TrainableModel> {
     private(set) var model: Model
     let workers: Int
@@ -41,6 +43,9 @@ struct TrainingEngine<Model: TrainableModel> {
     /// The step's gradient (summed, then noised and scaled in place).
     private(set) var gradient: [Double]
     private var optimizerState: OptimizerState
+
+    /// About how many noise draws one job of a step makes, where the noise can be cut into runs.
+    private static var drawsPerNoiseJob: Int { 512 }
 
     /// `workers`: threads a step uses (default: every core the process may use).
     init(model: Model, optimizer: Optimizer, expectedExamples: Int, workers: Int? = nil) {
@@ -82,26 +87,36 @@ struct TrainingEngine<Model: TrainableModel> {
         }
         if chunkLosses.count < chunks { chunkLosses = [Double](repeating: 0, count: chunks) }
         if chunkClipped.count < chunks { chunkClipped = [Int](repeating: 0, count: chunks) }
-        let noiseJobs = noiseDeviation > 0 ? 1 : 0
         let model = self.model
         let workspaces = self.workspaces
         let workers = self.workers
+        // Runs of about `Self.drawsPerNoiseJob` draws, at most two per worker; none on one worker.
+        let noiseParts = min(2 * workers, max(1, parameterCount / Self.drawsPerNoiseJob))
+        let noiseRuns = (noiseDeviation > 0 && workers > 1 && noiseParts > 1
+            ? noise.runs(draws: parameterCount, parts: noiseParts) : nil) ?? []
+        let noiseJobs = noiseDeviation > 0 ? max(noiseRuns.count, 1) : 0
         withUnsafeMutablePointer(to: &noise) { noise in
             noiseDraws.withUnsafeMutableBufferPointer { draws in
+                let draws = draws
+                let drawNoise: (Int) -> Void = { job in
+                    if noiseRuns.isEmpty {
+                        for k in draws.indices { draws[k] = noise.pointee.next(standardDeviation: noiseDeviation) }
+                    } else {
+                        // A local copy: the runs' sources sit side by side, and drawing moves a source.
+                        var source = noiseRuns[job].source
+                        for k in noiseRuns[job].range { draws[k] = source.next(standardDeviation: noiseDeviation) }
+                    }
+                }
                 computeParameters.withUnsafeBufferPointer { parameters in
                     chunkGradients.withUnsafeMutableBufferPointer { sums in
                         chunkLosses.withUnsafeMutableBufferPointer { losses in
                             chunkClipped.withUnsafeMutableBufferPointer { clipped in
                                 batch.withUnsafeBufferPointer { indices in
-                                    let buffer = draws
-                                    let drawNoise = {
-                                        for k in buffer.indices { buffer[k] = noise.pointee.next(standardDeviation: noiseDeviation) }
-                                    }
                                     let jobs = StepJobs(
                                         model: model, data: data, workspaces: workspaces, weighting: weighting,
                                         parameters: parameters.baseAddress!, indices: indices, chunkSize: chunkSize,
                                         chunks: chunks, sums: sums.baseAddress!, losses: losses.baseAddress!,
-                                        clipped: clipped.baseAddress!, drawNoise: noiseJobs > 0 ? drawNoise : nil)
+                                        clipped: clipped.baseAddress!, noiseJobs: noiseJobs, drawNoise: drawNoise)
                                     DispatchQueue.concurrentPerform(iterations: min(workers, max(jobs.count, 1))) {
                                         jobs.work(as: $0)
                                     }
@@ -159,11 +174,11 @@ struct TrainingEngine<Model: TrainableModel> {
     }
 }
 
-/// One step's jobs — the noise draws (when the step adds noise) and one job per chunk — taken by the
-/// workers in any order.
+/// One step's jobs — the noise draws (when the step adds noise, in one or more runs) and one job per
+/// chunk — taken by the workers in any order.
 ///
-/// `@unchecked Sendable`: every job writes only its own chunk's sum and loss (or, for the one noise
-/// job, the noise buffer and generator), reads only what no job writes, and on its worker's own
+/// `@unchecked Sendable`: every job writes only its own chunk's sum and loss (or, for a noise job, its
+/// run of the noise buffer and its run's source), reads only what no job writes, and on its worker's own
 /// workspace; `concurrentPerform` returns only after every worker has finished. The atomic counter
 /// hands each job to exactly one worker.
 private final class StepJobs<Model: TrainableModel>: @unchecked Sendable {
@@ -178,15 +193,17 @@ private final class StepJobs<Model: TrainableModel>: @unchecked Sendable {
     let sums: UnsafeMutablePointer<Model.Scalar>
     let losses: UnsafeMutablePointer<Double>
     let clipped: UnsafeMutablePointer<Int>
-    /// Fills the step's noise buffer from the generator.
-    let drawNoise: (() -> Void)?
+    /// Noise jobs of the step (0 when it adds no noise).
+    let noiseJobs: Int
+    /// Noise job `j` (`0..<noiseJobs`) fills its share of the step's noise buffer.
+    let drawNoise: (Int) -> Void
     private let next = Atomic<Int>(0)
 
     init(
         model: Model, data: Model.Data, workspaces: [Model.Workspace], weighting: ExampleWeighting,
         parameters: UnsafePointer<Model.Scalar>, indices: UnsafeBufferPointer<Int>, chunkSize: Int, chunks: Int,
         sums: UnsafeMutablePointer<Model.Scalar>, losses: UnsafeMutablePointer<Double>, clipped: UnsafeMutablePointer<Int>,
-        drawNoise: (() -> Void)?
+        noiseJobs: Int, drawNoise: @escaping (Int) -> Void
     ) {
         self.model = model
         self.data = data
@@ -199,20 +216,20 @@ private final class StepJobs<Model: TrainableModel>: @unchecked Sendable {
         self.sums = sums
         self.losses = losses
         self.clipped = clipped
+        self.noiseJobs = noiseJobs
         self.drawNoise = drawNoise
     }
 
-    /// Jobs in the step: the noise job first (the longest serial one), then the chunks.
-    var count: Int { chunks + (drawNoise == nil ? 0 : 1) }
+    /// Jobs in the step: the noise jobs first, then the chunks.
+    var count: Int { noiseJobs + chunks }
 
     /// Takes jobs until none is left, on workspace `worker`.
     func work(as worker: Int) {
-        let noiseJobs = drawNoise == nil ? 0 : 1
         while true {
             let job = next.add(1, ordering: .relaxed).oldValue
             guard job < count else { return }
-            if let drawNoise, job < noiseJobs {
-                drawNoise()
+            if job < noiseJobs {
+                drawNoise(job)
             } else {
                 runChunk(job - noiseJobs, workspace: workspaces[worker])
             }
@@ -229,21 +246,25 @@ private final class StepJobs<Model: TrainableModel>: @unchecked Sendable {
         losses[chunk] = model.forwardBackward(chunkIndices, data: data, parameters: parameters, workspace: workspace)
         Model.Scalar.clear(sum, count: count)
         var clippedExamples = 0
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: chunkIndices.count) { weights in
-            for example in 0..<chunkIndices.count {
-                let weight: Double
-                switch weighting {
-                case .constant(let value):
-                    weight = value
-                case .clipped(let clippingNorm):
-                    let squared = model.squaredGradientNorm(example: example, workspace: workspace)
-                    weight = squared > clippingNorm * clippingNorm ? clippingNorm / squared.squareRoot() : 1
-                    if weight < 1 { clippedExamples += 1 }
-                }
-                weights[example] = weight
-                model.addGradient(example: example, weight: weight, workspace: workspace, into: sum)
+        let examples = chunkIndices.count
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: examples) { weights in
+            let weights = weights.baseAddress!
+            switch weighting {
+            case .constant(let value):
+                model.weighAndAddGradients(
+                    examples: examples, withNorms: false, weigh: { _, _ in value }, weights: weights,
+                    workspace: workspace, into: sum)
+            case .clipped(let clippingNorm):
+                model.weighAndAddGradients(
+                    examples: examples, withNorms: true,
+                    weigh: { _, squared in
+                        guard squared > clippingNorm * clippingNorm else { return 1 }
+                        clippedExamples += 1
+                        return clippingNorm / squared.squareRoot()
+                    },
+                    weights: weights, workspace: workspace, into: sum)
             }
-            model.addChunkGradient(weights: UnsafePointer(weights.baseAddress!), workspace: workspace, into: sum)
+            model.addChunkGradient(weights: weights, workspace: workspace, into: sum)
         }
         clipped[chunk] = clippedExamples
     }
