@@ -44,6 +44,9 @@ public struct GaussianNoise<Generator: RandomNumberGenerator>: GaussianSource {
 
     public mutating func runs(draws: Int, parts: Int) -> [(range: Range<Int>, source: Self)]? {
         precondition(draws >= 0 && parts > 0, "draws must be >= 0 and parts > 0")
+        // Asked of the value, not declared in an extension `where Generator: SeekableRandomNumberGenerator`:
+        // the trainers call `runs` through the generic `GaussianSource`, which would always pick the
+        // unconstrained witness. One cast a step.
         guard let seekable = generator as? any SeekableRandomNumberGenerator else { return nil }
         let words = UInt64(Noise.wordsPerStandardNormal)
         let perPart = draws / parts
