@@ -5,8 +5,9 @@
 /// a model computes in its own precision (`Scalar`) on a workspace per worker. One step:
 /// `forwardBackward` for the chunk's examples, then for each example `squaredGradientNorm` (DP-SGD only)
 /// and `addGradient` with that example's weight — its clip factor min(1, C/‖g‖) for DP-SGD, 1/B for
-/// SGD — (both through `weighAndAddGradients`), and last `addChunkGradient` with every example's weight. A model implements these by running its layers (`Layer`) in order; the
-/// trainers never look inside.
+/// SGD — (both through `weighAndAddGradients`), and last `addChunkGradient` with every example's
+/// weight. A model implements these by running its layers (`Layer`) in order; the trainers never look
+/// inside.
 public protocol TrainableModel<Data>: Sendable {
     /// The examples it trains on: rows of features with labels, or event sequences with targets.
     associatedtype Data: TrainingData
