@@ -101,7 +101,6 @@ struct TrainingFixture {
         }
     }
 
-    /// A request on the fixture's window.
     /// Approves model `id` for serving, with a quality override only where the model does not beat its
     /// baselines (`ModelRegistry.approve` refuses an override that has nothing to override). The
     /// fixture's keys are new every run, so its keyed holdout — and whether its small model beats its
@@ -115,6 +114,7 @@ struct TrainingFixture {
         }
     }
 
+    /// A request on the fixture's window.
     static func request(
         _ task: PredictionTask = .purchase, epsilon: Double? = 2, seed: UInt64? = 42, nonPrivate: Bool = false
     ) -> TrainingRequest {
