@@ -14,9 +14,9 @@
 # python3 with numpy (the truth AUC).
 # SEQ_MODEL (gru), SEQ_ITEMS (1000), SEQ_TASKS (purchase churn next_category next_item),
 # SEQ_TRAIN_FLAGS (extra `veil train` flags for the sequence runs, e.g. "--epochs 10"),
-# SEQ_NEXT_ITEM_FLAGS (the next_item runs' plan, before SEQ_TRAIN_FLAGS; default "--batch-size 2048
-# --epochs 20 --learning-rate 0.04", which beat the policy's defaults on every seed tried:
-# docs/models.md, "The next_item plan"; "" for the defaults), SEQ_USERS
+# SEQ_NEXT_ITEM_FLAGS (the next_item runs' plan, before SEQ_TRAIN_FLAGS; default "": the policy's
+# training.task_defaults.next_item, batch 2048, 20 epochs, Adam 0.04, docs/models.md, "The next_item
+# plan"; "--batch-size 512 --epochs 5 --learning-rate 0.02" for the other tasks' defaults), SEQ_USERS
 # (50000: the targets' shape; fewer for a quicker first look) and SEQ_SEED (7, the users the targets
 # are reported on; 8 for the validation users that choices are tried on, so that nothing is tuned on
 # seed 7's holdout) override.
@@ -28,7 +28,7 @@ MODEL="${SEQ_MODEL:-gru}"
 ITEMS="${SEQ_ITEMS:-1000}"
 TASKS="${SEQ_TASKS:-purchase churn next_category next_item}"
 FLAGS="${SEQ_TRAIN_FLAGS:-}"
-NEXT_ITEM_FLAGS="${SEQ_NEXT_ITEM_FLAGS---batch-size 2048 --epochs 20 --learning-rate 0.04}"
+NEXT_ITEM_FLAGS="${SEQ_NEXT_ITEM_FLAGS-}"
 USERS="${SEQ_USERS:-50000}"
 SEED="${SEQ_SEED:-7}"
 # shellcheck source=scripts/scratch_installation.sh

@@ -30,6 +30,11 @@ package struct NumberRule: Sendable {
     package static let openUnitInterval = NumberRule(text: "must be strictly between 0 and 1") { $0 > 0 && $0 < 1 }
     package static let finite = NumberRule(text: "must be a finite number") { $0.isFinite }
 
+    /// A learning rate: greater than 0 and at most `Policy.Training.maxLearningRate`.
+    package static let learningRate = NumberRule(
+        text: "must be a number greater than 0 and at most \(NumberText.format(Policy.Training.maxLearningRate))"
+    ) { $0 > 0 && $0 <= Policy.Training.maxLearningRate }
+
     /// A number in `range` (both ends included).
     package static func within(_ range: ClosedRange<Double>) -> NumberRule {
         NumberRule(text: "must be between \(NumberText.format(range.lowerBound)) and \(NumberText.format(range.upperBound))") {
@@ -178,6 +183,47 @@ extension PolicyField {
                 values.append(value)
             }
             if values.count == items.count { root[keyPath: path] = values }
+        }
+    }
+
+    /// `field`, made for a plain value (its path `\.self`), read into an optional: the value when the
+    /// key is given and valid; `placeholder` is only what `field` reads into.
+    package static func optional<Value>(_ path: WritableKeyPath<Root, Value?>, placeholder: Value, _ field: PolicyField<Value>) -> Self {
+        PolicyField(key: field.key) { node, dotted, root, log in
+            var value = placeholder
+            let before = log.issues.count
+            field.read(node, dotted, &value, &log)
+            if log.issues.count == before { root[keyPath: path] = value }
+        }
+    }
+
+    /// A mapping from task names (`TaskName`) to sections of `fields`, each read into a value that starts
+    /// at `empty`; stored only when every entry is sound.
+    package static func perTask<Value>(
+        _ key: String, _ path: WritableKeyPath<Root, [TaskName: Value]>, empty: Value, fields: [PolicyField<Value>]
+    ) -> Self {
+        PolicyField(key: key) { node, dotted, root, log in
+            guard let mapping = node.mapping else {
+                return log.fail(dotted, "must be a section of task names, got \(YAMLValue.kind(of: node))", at: node)
+            }
+            var entries: [TaskName: Value] = [:]
+            var sound = true
+            for (nameNode, entryNode) in mapping {
+                guard let name = NameRule.identifier.read(nameNode, dotted, &log) else { sound = false; continue }
+                let entry = "\(dotted).\(name)"
+                log.note(entry, at: nameNode)
+                guard let task = TaskName(rawValue: name) else {
+                    let tasks = TaskName.allCases.map(\.rawValue).joined(separator: ", ")
+                    log.fail(entry, "is not a task; the tasks are \(tasks)", at: nameNode)
+                    sound = false
+                    continue
+                }
+                var value = empty
+                let before = log.issues.count
+                MappingReader.read(entryNode, section: entry, fields: fields, into: &value, log: &log)
+                if log.issues.count == before { entries[task] = value } else { sound = false }
+            }
+            if sound { root[keyPath: path] = entries }
         }
     }
 

@@ -56,6 +56,17 @@ enum PolicySchema {
         .number("evaluation_share", \.evaluationShare, .within(Policy.Training.evaluationShareRange)),
         .integer("default_epochs", \.defaultEpochs, atLeast: 1),
         .integer("default_batch_size", \.defaultBatchSize, atLeast: 1),
+        .number("default_learning_rate", \.defaultLearningRate, .learningRate),
+        .perTask("task_defaults", \.taskDefaults, empty: Policy.Training.TaskDefaults(), fields: taskDefaults),
+        ]
+    }
+
+    /// One task's entry of `training.task_defaults`: the same rules as the section's defaults.
+    static var taskDefaults: [PolicyField<Policy.Training.TaskDefaults>] {
+        [
+        .optional(\.epochs, placeholder: 1, .integer("epochs", \.self, atLeast: 1)),
+        .optional(\.batchSize, placeholder: 1, .integer("batch_size", \.self, atLeast: 1)),
+        .optional(\.learningRate, placeholder: 1, .number("learning_rate", \.self, .learningRate)),
         ]
     }
 

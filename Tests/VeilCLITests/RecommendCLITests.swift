@@ -8,7 +8,7 @@ import Testing
 @Suite(.serialized) struct RecommendCLITests {
     typealias Installation = VeilInstallation
 
-    /// The policy: a catalogue next to it, small batches for 200 users.
+    /// The policy: a catalogue next to it, small batches for 200 users (for next_item too: no task defaults).
     static let policy = """
         dataset: recommend-test
         budget:
@@ -18,6 +18,7 @@ import Testing
           exact_holdout_metrics: true
           default_epochs: 2
           default_batch_size: 32
+          task_defaults: {}
         sequences:
           length: 20
         catalog:
@@ -162,7 +163,7 @@ import Testing
     /// the run's one spend (steps, evaluation and selection composed). Too few users per item for the ε
     /// asked here, so nothing is released — and the run is refused, having spent what it reserved.
     @Test func withoutACatalogueTheVocabularyIsSelectedAndPaidFor() throws {
-        let installation = try Installation(policy: "dataset: selection-test\ntraining:\n  default_batch_size: 32\n")
+        let installation = try Installation(policy: "dataset: selection-test\ntraining:\n  default_batch_size: 32\n  task_defaults: {}\n")
         let generated = try installation.run([
             "generate", "--users", "60", "--days", "40", "--seed", "3", "--start", "2026-01-01", "--out", "events.ndjson",
         ])

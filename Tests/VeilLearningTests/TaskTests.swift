@@ -12,6 +12,8 @@ import VeilCrypto
             #expect(String(decoding: json, as: UTF8.self) == "[\"\(task.rawValue)\"]")
             #expect(try JSONDecoder().decode([PredictionTask].self, from: json) == [task])
         }
+        // Every task's name is a `TaskName` (what a policy may key), in the same order, and every name a task.
+        #expect(PredictionTask.allCases.map(\.name) == TaskName.allCases)
         #expect(PredictionTask(rawValue: "lifetime_value") == nil)
         #expect(throws: DecodingError.self) { try JSONDecoder().decode([PredictionTask].self, from: Data("[\"x\"]".utf8)) }
     }

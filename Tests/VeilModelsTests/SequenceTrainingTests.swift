@@ -189,6 +189,22 @@ import VeilTestSupport
         #expect(plain.sequence?.headPrior == nil)
     }
 
+    /// next_item's own default batch (the policy's built-in `training.task_defaults`: 2,048) is more than
+    /// the fixture's 400 users: the refusal names the field and the policy key the batch came from, and
+    /// nothing is spent.
+    @Test func nextItemsDefaultBatchAboveThePopulationNamesItsPolicyKey() async throws {
+        let fixture = try await Self.catalogued()
+        var request = Self.request(.nextItem)
+        request.batchSize = nil
+        await #expect {
+            _ = try await fixture.trainer.train(request, principal: "cli")
+        } throws: { error in
+            guard let error = error as? VeilError else { return false }
+            return error.field == "batch_size" && error.message.contains("training.task_defaults.next_item.batch_size")
+        }
+        #expect(try await fixture.context.budget.status().spends.isEmpty)
+    }
+
     @Test func theSequenceRulesNameTheirField() async throws {
         let fixture = try await Self.catalogued()
         #expect(await fixture.refusedField(TrainingFixture.request(.nextItem)) == "model")

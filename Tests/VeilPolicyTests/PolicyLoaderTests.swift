@@ -160,6 +160,15 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         ("budget:\n  per_principal:\n    cli: 11\n", "budget.per_principal.cli", 3),
         ("training:\n  clipping_norm: -0.5\n", "training.clipping_norm", 2),
         ("training:\n  default_batch_size: 0\n", "training.default_batch_size", 2),
+        ("training:\n  default_learning_rate: 0\n", "training.default_learning_rate", 2),
+        ("training:\n  default_learning_rate: 10.5\n", "training.default_learning_rate", 2),
+        ("training:\n  task_defaults: 5\n", "training.task_defaults", 2),
+        ("training:\n  task_defaults:\n    nxt_item:\n      epochs: 3\n", "training.task_defaults.nxt_item", 3),
+        ("training:\n  task_defaults:\n    next_item: 5\n", "training.task_defaults.next_item", 3),
+        ("training:\n  task_defaults:\n    next_item:\n      batch_size: 0\n", "training.task_defaults.next_item.batch_size", 4),
+        ("training:\n  task_defaults:\n    churn:\n      epochs: 2.5\n", "training.task_defaults.churn.epochs", 4),
+        ("training:\n  task_defaults:\n    next_item:\n      learning_rate: -1\n", "training.task_defaults.next_item.learning_rate", 4),
+        ("training:\n  task_defaults:\n    next_item:\n      batchsize: 10\n", "training.task_defaults.next_item.batchsize", 4),
         ("ingest:\n  max_batch_events: 0\n", "ingest.max_batch_events", 2),
         ("ingest:\n  max_future_skew_seconds: -1\n", "ingest.max_future_skew_seconds", 2),
         ("queries:\n  value_bounds:\n    revenue:\n      lower: 10\n      upper: 10\n", "queries.value_bounds.revenue", 4),
@@ -195,6 +204,33 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         #expect(found.map(\.field) == [field])
         #expect(found.map(\.line) == [line])
         #expect(found.first?.error.message.hasSuffix("(line \(line))") == true)
+    }
+
+    /// `task_defaults` replaces the built-in map (`next_item`'s plan) whole; an entry sets only what it
+    /// gives, the rest falling back to the section's defaults.
+    @Test func taskDefaultsReplaceTheBuiltInMap() throws {
+        #expect(Policy().training.taskDefaults == [.nextItem: Policy.Training.nextItemDefaults])
+        let yaml = """
+            training:
+              default_epochs: 7
+              task_defaults:
+                churn:
+                  epochs: 3
+                next_item:
+                  batch_size: 100
+                  learning_rate: 0.5
+            """
+        let training = try PolicyLoader.parse(yaml: yaml).get().training
+        #expect(training.taskDefaults == [.churn: .init(epochs: 3), .nextItem: .init(batchSize: 100, learningRate: 0.5)])
+        #expect(training.epochs(for: .churn) == 3 && training.batchSize(for: .churn) == 512)
+        #expect(training.epochs(for: .nextItem) == 7 && training.batchSize(for: .nextItem) == 100)
+        #expect(training.learningRate(for: .nextItem) == 0.5 && training.learningRate(for: .purchase) == 0.02)
+        #expect(training.batchSizeKey(for: .nextItem) == "training.task_defaults.next_item.batch_size")
+        #expect(training.batchSizeKey(for: .churn) == "training.default_batch_size")
+        let cleared = try PolicyLoader.parse(yaml: "training:\n  task_defaults: {}\n").get().training
+        #expect(cleared.taskDefaults.isEmpty && cleared.batchSize(for: .nextItem) == 512)
+        let unknown = issues("training:\n  task_defaults:\n    nxt_item:\n      epochs: 3\n")
+        #expect(unknown.map(\.rule) == ["is not a task; the tasks are purchase, churn, next_category, next_item"])
     }
 
     @Test func theCatalogueIsAPath() throws {

@@ -1,7 +1,9 @@
+import VeilCore
+
 /// Any purchase in the horizon (label 1), against none (0). Baselines: `base_rate` (the training split's
 /// purchase rate for everyone) and `recency` (the more recent the last purchase, the likelier another).
 struct PurchaseTask: TaskDefinition {
-    var name: String { "purchase" }
+    var name: TaskName { .purchase }
     func classCount(schema: FeatureSchema) -> Int { 2 }
     func classCount(sequences schema: SequenceSchema) -> Int { 2 }
     func label(_ outcome: Outcome) -> Int? { outcome.purchased ? 1 : 0 }
@@ -17,7 +19,7 @@ struct PurchaseTask: TaskDefinition {
 /// No event at all in the horizon (label 1), against any (0). Baselines: `base_rate` and `recency` (the
 /// longer since the last event, the likelier the user stays away).
 struct ChurnTask: TaskDefinition {
-    var name: String { "churn" }
+    var name: TaskName { .churn }
     func classCount(schema: FeatureSchema) -> Int { 2 }
     func classCount(sequences schema: SequenceSchema) -> Int { 2 }
     func label(_ outcome: Outcome) -> Int? { outcome.churned ? 1 : 0 }

@@ -1,3 +1,5 @@
+import VeilCore
+
 /// The category of the first purchase in the horizon, among the policy's categories (users without
 /// such a purchase have no label). Baselines: `base_rate` (the training split's class frequencies, with
 /// add-one smoothing) and `favourite_category` (the user's own category shares).
@@ -11,7 +13,7 @@ struct NextCategoryTask: TaskDefinition {
     /// 0.2 starts e^(0.2 · 5) ≈ 2.7 times as likely.
     static let favouritePriorWeight = 5.0
 
-    var name: String { "next_category" }
+    var name: TaskName { .nextCategory }
     func classCount(schema: FeatureSchema) -> Int { schema.categories.count }
     func classCount(sequences schema: SequenceSchema) -> Int { schema.categories.count }
     func label(_ outcome: Outcome) -> Int? { outcome.nextCategory }

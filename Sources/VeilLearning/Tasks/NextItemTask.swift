@@ -1,3 +1,5 @@
+import VeilCore
+
 /// The item of the user's next event with an item, over the item vocabulary (`ItemVocabulary`: its
 /// items, then one class for "other"). Sequence models only; its quality is ranking quality
 /// (`RankingEvaluation`), its baselines popularity and item-to-item transitions.
@@ -7,7 +9,7 @@
 /// (`Outcome.nextItem`), so a user without events after the cutoff still teaches the model. So it reads
 /// no context: the cutoff's aggregates would tell the earlier targets about events after them.
 struct NextItemTask: TaskDefinition {
-    var name: String { "next_item" }
+    var name: TaskName { .nextItem }
     var needsSequences: Bool { true }
     var readsContext: Bool { false }
     /// No feature-row model predicts items.

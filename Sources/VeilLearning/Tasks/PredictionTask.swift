@@ -3,10 +3,11 @@ import VeilCore
 /// What a task predicts about a user and everything that depends on it: the labeller (from what
 /// happened after the cutoff), the number of classes and so the output head, the metrics and the
 /// baselines a model is shown beside. A new task is one new type conforming to this, listed once in
-/// `PredictionTask.allCases`; nothing else switches on tasks.
+/// `PredictionTask.allCases`, and its name, a case of `TaskName` (in the same order); nothing else
+/// switches on tasks.
 public protocol TaskDefinition: Sendable {
-    /// The stable name requests, model cards and the registry use.
-    var name: String { get }
+    /// The stable name requests, policies, model cards and the registry use.
+    var name: TaskName { get }
     /// The number of classes its labels range over under `schema` (2 for a binary task).
     func classCount(schema: FeatureSchema) -> Int
     /// The user's label from the horizon's outcome; nil when the user has none for this task.
@@ -66,7 +67,9 @@ extension TaskDefinition {
 /// `init?(rawValue:)` finds one by its name.
 public struct PredictionTask: RawRepresentable, Sendable, Hashable, Codable, CaseIterable, CustomStringConvertible {
     public let definition: any TaskDefinition
-    public var rawValue: String { definition.name }
+    public var rawValue: String { definition.name.rawValue }
+    /// The task's name, as a policy keys it (`training.task_defaults`).
+    public var name: TaskName { definition.name }
     public var description: String { rawValue }
 
     /// Any purchase in the horizon.

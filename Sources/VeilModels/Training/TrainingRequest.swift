@@ -1,6 +1,7 @@
 import Foundation
 import VeilCore
 import VeilLearning
+import VeilPolicy
 
 /// What a trainer asks for: `veil train` and `POST /v1/training-runs` both decode into this.
 ///
@@ -45,13 +46,16 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     /// Whether a `gru` or `cnn`'s head starts at the task's prior instead of at random
     /// (`TaskDefinition.headPrior`: `next_category`'s favourite category; default false).
     public var headPrior: Bool?
-    /// Passes over the users; default the policy's `training.default_epochs`.
+    /// Passes over the users; default the policy's for the task (`Policy.Training.epochs(for:)`:
+    /// `training.task_defaults.<task>.epochs`, else `training.default_epochs`).
     public var epochs: Int?
-    /// Expected users per step B; default the policy's `training.default_batch_size`.
+    /// Expected users per step B; default the policy's for the task (`task_defaults`, else
+    /// `training.default_batch_size`).
     public var batchSize: Int?
     /// Per-user clipping norm C (> 0); default the policy's `training.clipping_norm`.
     public var clippingNorm: Double?
-    /// Adam learning rate; default `TrainingPlan.defaultLearningRate`.
+    /// Adam learning rate; default the policy's for the task (`task_defaults`, else
+    /// `training.default_learning_rate`).
     public var learningRate: Double?
     /// Features come from before the cutoff, labels from the horizon after it (Unix ms, UTC).
     /// Default: `TrainingPlan.defaultCutoff` — the end of the UTC day of the latest stored event minus
@@ -223,14 +227,16 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
             guard headReadsEvents == nil else { throw fail("head_reads_events", "goes with model gru or cnn") }
             guard headPrior == nil else { throw fail("head_prior", "goes with model gru or cnn") }
         }
-        let epochs = self.epochs ?? policy.training.defaultEpochs
+        let epochs = self.epochs ?? policy.training.epochs(for: task.name)
         guard (1...1000).contains(epochs) else { throw fail("epochs", "must be between 1 and 1000") }
-        let batchSize = self.batchSize ?? policy.training.defaultBatchSize
+        let batchSize = self.batchSize ?? policy.training.batchSize(for: task.name)
         guard batchSize >= 1 else { throw fail("batch_size", "must be at least 1") }
         let clip = clippingNorm ?? policy.training.clippingNorm
         guard clip.isFinite && clip > 0 else { throw fail("clipping_norm", "must be a finite number > 0") }
-        let rate = learningRate ?? TrainingPlan.defaultLearningRate
-        guard rate.isFinite && rate > 0 && rate <= 10 else { throw fail("learning_rate", "must be a number in (0, 10]") }
+        let rate = learningRate ?? policy.training.learningRate(for: task.name)
+        guard rate.isFinite && rate > 0 && rate <= Policy.Training.maxLearningRate else {
+            throw fail("learning_rate", "must be a number in (0, \(NumberText.format(Policy.Training.maxLearningRate))]")
+        }
         let horizon = horizonDays ?? Self.defaultHorizonDays
         guard (1...365).contains(horizon) else { throw fail("horizon_days", "must be between 1 and 365 days") }
         if let windowDays { guard (1...36_500).contains(windowDays) else { throw fail("window_days", "must be between 1 and 36500 days") } }
@@ -274,9 +280,6 @@ public enum RankingSplit: String, Sendable, Hashable, Codable, CaseIterable {
 
 /// A validated training request with every default filled in.
 public struct TrainingPlan: Sendable, Hashable {
-    /// Adam's step size when a request gives none (tuned on the synthetic data, docs/results.md).
-    public static let defaultLearningRate = 0.02
-
     public var task: PredictionTask
     public var isPrivate: Bool
     public var targetEpsilon: Double?
