@@ -67,36 +67,49 @@ public struct Policy: Sendable, Hashable, Codable {
         public var defaultLearningRate: Double = 0.02
         /// The largest learning rate a policy or a request may give.
         public static let maxLearningRate = 10.0
-        /// Defaults for one task, each replacing the section's own default for that task when it is
-        /// given (`task_defaults`). By default `next_item`'s plan (`nextItemDefaults`); a policy's
-        /// `task_defaults` replaces the whole map (`task_defaults: {}`: every task the section's defaults).
+        /// Defaults for one task, each replacing the section's own default for that task (and, when the
+        /// entry names `models`, only for those families) when a request gives none (`task_defaults`).
+        /// By default `next_item`'s GRU plan (`nextItemDefaults`); a policy's `task_defaults` replaces the
+        /// whole map (`task_defaults: {}`: every task the section's defaults).
         public var taskDefaults: [TaskName: TaskDefaults] = [.nextItem: nextItemDefaults]
-        /// `next_item` at ε = 4 learns more from fewer, larger steps than the other tasks (Recall@10
-        /// +0.01 to +0.05 on 50,000 synthetic users, `docs/models.md`); its batch needs 2,048 users.
-        public static let nextItemDefaults = TaskDefaults(epochs: 20, batchSize: 2048, learningRate: 0.04)
+        /// `next_item` on a GRU at ε = 4 learns more from larger batches and steps than the other tasks
+        /// (Recall@10 +0.01 to +0.05 on 50,000 synthetic users, `docs/models.md`); the CNN learns less
+        /// from them, so it keeps the section's defaults. The batch needs 2,048 users.
+        public static let nextItemDefaults = TaskDefaults(epochs: 20, batchSize: 2048, learningRate: 0.04, models: [.gru])
 
         /// One task's training defaults; nil: the section's default.
         public struct TaskDefaults: Sendable, Hashable, Codable {
             public var epochs: Int?
             public var batchSize: Int?
             public var learningRate: Double?
+            /// The model families the entry is for; nil: every family.
+            public var models: [ModelFamily]?
 
-            public init(epochs: Int? = nil, batchSize: Int? = nil, learningRate: Double? = nil) {
+            public init(epochs: Int? = nil, batchSize: Int? = nil, learningRate: Double? = nil, models: [ModelFamily]? = nil) {
                 self.epochs = epochs
                 self.batchSize = batchSize
                 self.learningRate = learningRate
+                self.models = models
             }
         }
 
-        /// The epochs a request for `task` gets when it gives none.
-        public func epochs(for task: TaskName) -> Int { taskDefaults[task]?.epochs ?? defaultEpochs }
-        /// The expected batch a request for `task` gets when it gives none.
-        public func batchSize(for task: TaskName) -> Int { taskDefaults[task]?.batchSize ?? defaultBatchSize }
-        /// The learning rate a request for `task` gets when it gives none.
-        public func learningRate(for task: TaskName) -> Double { taskDefaults[task]?.learningRate ?? defaultLearningRate }
-        /// The policy key `task`'s default batch comes from (for messages about a batch no request gave).
-        public func batchSizeKey(for task: TaskName) -> String {
-            taskDefaults[task]?.batchSize != nil ? "training.task_defaults.\(task.rawValue).batch_size" : "training.default_batch_size"
+        /// The entry for `task` when it applies to `model`.
+        func entry(_ task: TaskName, _ model: ModelFamily) -> TaskDefaults? {
+            guard let entry = taskDefaults[task], entry.models?.contains(model) ?? true else { return nil }
+            return entry
+        }
+        /// The epochs a request for `task` on `model` gets when it gives none.
+        public func epochs(for task: TaskName, model: ModelFamily) -> Int { entry(task, model)?.epochs ?? defaultEpochs }
+        /// The expected batch a request for `task` on `model` gets when it gives none.
+        public func batchSize(for task: TaskName, model: ModelFamily) -> Int { entry(task, model)?.batchSize ?? defaultBatchSize }
+        /// The learning rate a request for `task` on `model` gets when it gives none.
+        public func learningRate(for task: TaskName, model: ModelFamily) -> Double {
+            entry(task, model)?.learningRate ?? defaultLearningRate
+        }
+        /// The policy key the default batch of `task` on `model` comes from (for messages about a batch
+        /// no request gave).
+        public func batchSizeKey(for task: TaskName, model: ModelFamily) -> String {
+            entry(task, model)?.batchSize != nil ? "training.task_defaults.\(task.rawValue).batch_size" : "training.default_batch_size"
         }
         public init() {}
     }

@@ -158,6 +158,28 @@ extension PolicyField {
         }
     }
 
+    /// A non-empty list of distinct values of a string enumeration, each named in the error when it is not one.
+    static func choices<Value: RawRepresentable & CaseIterable & Equatable>(_ key: String, _ path: WritableKeyPath<Root, [Value]>) -> Self
+    where Value.RawValue == String {
+        PolicyField(key: key) { node, dotted, root, log in
+            let names = Value.allCases.map(\.rawValue)
+            guard let items = node.sequence, !items.isEmpty else {
+                return log.fail(dotted, "must be a list of one or more of \(names.joined(separator: ", "))", at: node)
+            }
+            var values: [Value] = []
+            for (index, item) in items.enumerated() {
+                guard let text = YAMLValue.text(item), let value = Value(rawValue: text) else {
+                    return log.fail("\(dotted)[\(index)]", "must be one of \(names.joined(separator: ", "))", at: item)
+                }
+                guard !values.contains(value) else {
+                    return log.fail("\(dotted)[\(index)]", "repeats `\(text)`; each may appear once", at: item)
+                }
+                values.append(value)
+            }
+            root[keyPath: path] = values
+        }
+    }
+
     /// A name: non-empty text of letters, digits, `.`, `_` and `-`.
     package static func name(_ key: String, _ path: WritableKeyPath<Root, String>) -> Self {
         PolicyField(key: key) { node, dotted, root, log in

@@ -67,6 +67,7 @@ enum PolicySchema {
         .optional(\.epochs, placeholder: 1, .integer("epochs", \.self, atLeast: 1)),
         .optional(\.batchSize, placeholder: 1, .integer("batch_size", \.self, atLeast: 1)),
         .optional(\.learningRate, placeholder: 1, .number("learning_rate", \.self, .learningRate)),
+        .optional(\.models, placeholder: [], .choices("models", \.self)),
         ]
     }
 

@@ -43,6 +43,22 @@ enum EventContract {
             #expect(try await stores.events.eventCount() == 3)
             #expect(try await stores.vault.identityCount() == 2)
         },
+        // Swift's `==` on `String` is canonical equivalence: "é" as one scalar and as "e" with a combining
+        // accent are equal Strings but two ids. PostgreSQL's writer once called them one and counted the
+        // second event a duplicate (never stored). The second batch meets stored ids (on PostgreSQL its
+        // COPY fails and the claim falls back to ON CONFLICT).
+        StoreContractCase("events: ids are equal only byte for byte (a canonically equivalent id is another id)") { deployment in
+            let stores = try await deployment.open()
+            let (composed, decomposed) = ("\u{E9}", "e\u{301}")
+            let first = try await stores.events.commit(Fixtures.batch([Fixtures.event(composed, 1, at: 1), Fixtures.event(decomposed, 2, at: 2)]))
+            #expect(first.inserted == 2 && first.duplicates == 0)
+            let second = try await stores.events.commit(
+                Fixtures.batch([Fixtures.event(decomposed, 2, at: 3), Fixtures.event("new", 3, at: 4), Fixtures.event(composed, 1, at: 5)]))
+            #expect(second.inserted == 1 && second.duplicates == 2)
+            #expect(try await stores.events.eventCount() == 3)
+            let ids = try await stores.events.events(for: Fixtures.pid(1)) + stores.events.events(for: Fixtures.pid(2))
+            #expect(Set(ids.map { Array($0.eventID.utf8) }) == [Array(composed.utf8), Array(decomposed.utf8)])
+        },
         StoreContractCase("events: a batch whose escrow fails stores nothing, and the caller's error comes back as it was") { deployment in
             let stores = try await deployment.open()
             let failing = EventBatchWrite(

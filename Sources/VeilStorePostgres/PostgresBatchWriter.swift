@@ -51,21 +51,39 @@ struct PostgresBatchWriter: Sendable {
         let events = batches.map(\.events)
         let count = events.reduce(0) { $0 + $1.count }
         guard count > 0 else { return results }
-        // A repeated id is a duplicate of its first occurrence in the unit: only firsts are claimed.
-        var seen = Set<String>(minimumCapacity: count)
-        var firsts: [UnitEvent] = []
-        firsts.reserveCapacity(count)
+        // The unit's ids in byte order, equal ids in arrival order: a repeated id is a duplicate of its
+        // first occurrence, the first of its run; only firsts are claimed, in that order. Ids are equal
+        // only byte for byte, as in `event_ids` (`COLLATE "C"`): Swift's `==` on `String` (canonical
+        // equivalence) took "é" and "e\u{301}" for one id.
+        var byID: [(id: String, position: Int)] = []
+        byID.reserveCapacity(count)
+        var unit: [UnitEvent] = []
+        unit.reserveCapacity(count)
         for (batch, batchEvents) in events.enumerated() {
-            for (index, event) in batchEvents.enumerated() where seen.insert(event.eventID).inserted {
-                firsts.append(UnitEvent(batch: batch, index: index))
+            for (index, event) in batchEvents.enumerated() {
+                byID.append((event.eventID, unit.count))
+                unit.append(UnitEvent(batch: batch, index: index))
             }
         }
-        let claimed = try await claim(firsts.map { events[$0.batch][$0.index].eventID }, connection, copyClaim: copyClaim)
+        byID.sort { a, b in
+            let order = Self.byteOrder(a.id, b.id)
+            return order != 0 ? order < 0 : a.position < b.position
+        }
+        // For each event, its id's place among the claimed ids when it is the first with that id.
+        var claimIndex = [Int?](repeating: nil, count: count)
+        var firstIDs: [String] = []
+        firstIDs.reserveCapacity(count)
+        for (id, position) in byID where firstIDs.last.map({ Self.byteOrder($0, id) != 0 }) ?? true {
+            claimIndex[position] = firstIDs.count
+            firstIDs.append(id)
+        }
+        let claimed = try await claim(firstIDs, connection, copyClaim: copyClaim)
         var fresh: [UnitEvent] = []
-        fresh.reserveCapacity(firsts.count)
-        for first in firsts where claimed?.contains(events[first.batch][first.index].eventID) ?? true {
-            fresh.append(first)
-            results[first.batch].inserted += 1
+        fresh.reserveCapacity(firstIDs.count)
+        for (position, event) in unit.enumerated() {
+            guard let index = claimIndex[position], claimed?[index] ?? true else { continue }
+            fresh.append(event)
+            results[event.batch].inserted += 1
         }
         for batch in results.indices { results[batch].duplicates = events[batch].count - results[batch].inserted }
         try await copy(Self.inPseudonymOrder(fresh.map { events[$0.batch][$0.index].pseudonym }).map { fresh[$0] }, of: events, connection)
@@ -95,12 +113,28 @@ struct PostgresBatchWriter: Sendable {
         pseudonyms.indices.sorted { a, b in pseudonyms[a] != pseudonyms[b] ? pseudonyms[a] < pseudonyms[b] : a < b }
     }
 
-    /// Claims `ids` (distinct) in `event_ids` and returns those that were not there (nil: all of them),
-    /// in the byte order of the id, as every writer does: two transactions claiming the same ids wait
-    /// for each other in one direction and never deadlock over one unit.
-    private func claim(_ ids: [String], _ connection: PostgresConnection, copyClaim: Bool) async throws -> Set<String>? {
-        guard !ids.isEmpty else { return nil }
-        let ordered = ids.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    /// -1, 0 or 1 as the UTF-8 bytes of `a` sort before, equal or after those of `b` (byte by byte, a
+    /// prefix first): the order every writer takes ids and data keys in, and `COLLATE "C"`'s.
+    static func byteOrder(_ a: String, _ b: String) -> Int {
+        let contiguous = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y -> Int in
+                let common = min(x.count, y.count)
+                if common > 0 {
+                    let order = memcmp(x.baseAddress!, y.baseAddress!, common)
+                    if order != 0 { return order < 0 ? -1 : 1 }
+                }
+                return x.count == y.count ? 0 : x.count < y.count ? -1 : 1
+            }
+        }
+        if let order = contiguous ?? nil { return order }
+        return a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : a.utf8.elementsEqual(b.utf8) ? 0 : 1
+    }
+
+    /// Claims `ordered` (distinct ids in `byteOrder`) in `event_ids`; returns, for each, whether it was
+    /// not there (nil: none was). Every writer claims in that order: two transactions claiming the same
+    /// ids wait for each other in one direction and never deadlock over one unit.
+    private func claim(_ ordered: [String], _ connection: PostgresConnection, copyClaim: Bool) async throws -> [Bool]? {
+        guard !ordered.isEmpty else { return nil }
         guard copyClaim else { return try await claimNew(ordered, connection) }
         try await connection.query("SAVEPOINT veil_claim", logger: logger).drain()
         do {
@@ -122,16 +156,37 @@ struct PostgresBatchWriter: Sendable {
 
     static let uniqueViolation = "23505"
 
-    /// Inserts `ids` (in byte order) into `event_ids`, skipping those stored already; returns the new ones.
-    private func claimNew(_ ids: [String], _ connection: PostgresConnection) async throws -> Set<String> {
+    /// Inserts `ordered` (distinct, in `byteOrder`) into `event_ids`, skipping those stored already;
+    /// returns, for each, whether it was inserted.
+    private func claimNew(_ ordered: [String], _ connection: PostgresConnection) async throws -> [Bool] {
         let rows = try await connection.query(
             """
-            INSERT INTO event_ids (event_id) SELECT id FROM unnest(\(ids)::text[]) WITH ORDINALITY AS batch(id, n) ORDER BY n
+            INSERT INTO event_ids (event_id) SELECT id FROM unnest(\(ordered)::text[]) WITH ORDINALITY AS batch(id, n) ORDER BY n
             ON CONFLICT DO NOTHING RETURNING event_id
             """, logger: logger)
-        var claimed = Set<String>(minimumCapacity: ids.count)
-        for try await id in rows.decode(String.self) { claimed.insert(id) }
+        var claimed = [Bool](repeating: false, count: ordered.count)
+        for try await id in rows.decode(String.self) {
+            guard let index = Self.index(of: id, in: ordered) else {
+                throw VeilError(.integrity, field: "event_ids", "the claim returned an id the unit does not hold")
+            }
+            claimed[index] = true
+        }
         return claimed
+    }
+
+    /// Where `id` is in `ordered` (distinct, in `byteOrder`), by binary search; nil when it is not there.
+    static func index(of id: String, in ordered: [String]) -> Int? {
+        var low = 0
+        var high = ordered.count
+        while low < high {
+            let middle = (low + high) / 2
+            switch byteOrder(ordered[middle], id) {
+            case 0: return middle
+            case ..<0: low = middle + 1
+            default: high = middle
+            }
+        }
+        return nil
     }
 
     /// COPYs the events `unit` names, in its order, into `events` (the server routes each row to its
@@ -203,7 +258,7 @@ struct PostgresBatchWriter: Sendable {
             let key = batches[escrowing[pseudonym]!].dataKey
             keys[key.id] = key
         }
-        for key in keys.values.sorted(by: { $0.id.utf8.lexicographicallyPrecedes($1.id.utf8) }) {
+        for key in keys.values.sorted(by: { Self.byteOrder($0.id, $1.id) < 0 }) {
             try await connection.query(
                 "INSERT INTO data_keys (id, sealed, created) VALUES (\(key.id), \(Data(key.sealed)), \(key.created)) ON CONFLICT (id) DO NOTHING",
                 logger: logger

@@ -32,11 +32,11 @@ struct TrainCommand: AsyncParsableCommand {
             --evaluation leave_last_out evaluates next_item as RecBole's leave-one-out: every user's \
             last item before the cutoff is held out and the model and baselines train on the events \
             before it (for interaction logs where few users act on both sides of a cutoff; pair it \
-            with --horizon 1d to use nearly all the data). next_item at ε = 4 learns more from larger \
-            batches, more epochs and a larger step than the other tasks: policies/default.yaml gives it \
-            its own defaults (training.task_defaults.next_item: batch 2048, 20 epochs, step 0.04; on \
-            50,000 synthetic users +0.01 to +0.05 Recall@10; docs/models.md), which need at least 2,048 \
-            users. --head-reads-events lets the head read each \
+            with --horizon 1d to use nearly all the data). next_item on a GRU at ε = 4 learns more from \
+            larger batches, more epochs and a larger step than the other tasks: policies/default.yaml \
+            gives it its own defaults (training.task_defaults.next_item: batch 2048, 20 epochs, step \
+            0.04, for the GRU only; on 50,000 synthetic users +0.01 to +0.05 Recall@10; docs/models.md), \
+            which need at least 2,048 users. --head-reads-events lets the head read each \
             event's embedding beside the encoder's state (for next_item, the item a target follows); \
             --head-prior starts the head at the task's prior instead of at random (next_category: the \
             favourite category, from the policy's categories alone, costing no ε).
@@ -93,13 +93,13 @@ struct TrainCommand: AsyncParsableCommand {
     var headReadsEvents = false
     @Flag(help: "A gru or cnn whose head starts at the task's prior instead of at random (next_category: the favourite category; costs no ε).")
     var headPrior = false
-    @Option(help: ArgumentHelp("Passes over the users (default: the policy's training.task_defaults for the task, else training.default_epochs).", valueName: "n"))
+    @Option(help: ArgumentHelp("Passes over the users (default: the policy's training.task_defaults for the task and model, else training.default_epochs).", valueName: "n"))
     var epochs: Int?
-    @Option(help: ArgumentHelp("Expected users per step (default: the policy's training.task_defaults for the task, else training.default_batch_size).", valueName: "n"))
+    @Option(help: ArgumentHelp("Expected users per step (default: the policy's training.task_defaults for the task and model, else training.default_batch_size).", valueName: "n"))
     var batchSize: Int?
     @Option(help: ArgumentHelp("Per-user clipping norm C (default: policy training.clipping_norm).", valueName: "c"))
     var clip: Double?
-    @Option(help: ArgumentHelp("Adam learning rate (default: the policy's training.task_defaults for the task, else training.default_learning_rate).", valueName: "rate"))
+    @Option(help: ArgumentHelp("Adam learning rate (default: the policy's training.task_defaults for the task and model, else training.default_learning_rate).", valueName: "rate"))
     var learningRate: Double?
     @Option(
         help: ArgumentHelp(

@@ -169,6 +169,10 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         ("training:\n  task_defaults:\n    churn:\n      epochs: 2.5\n", "training.task_defaults.churn.epochs", 4),
         ("training:\n  task_defaults:\n    next_item:\n      learning_rate: -1\n", "training.task_defaults.next_item.learning_rate", 4),
         ("training:\n  task_defaults:\n    next_item:\n      batchsize: 10\n", "training.task_defaults.next_item.batchsize", 4),
+        ("training:\n  task_defaults:\n    next_item:\n      models: []\n", "training.task_defaults.next_item.models", 4),
+        ("training:\n  task_defaults:\n    next_item:\n      models: gru\n", "training.task_defaults.next_item.models", 4),
+        ("training:\n  task_defaults:\n    next_item:\n      models: [gru, rnn]\n", "training.task_defaults.next_item.models[1]", 4),
+        ("training:\n  task_defaults:\n    next_item:\n      models: [gru, gru]\n", "training.task_defaults.next_item.models[1]", 4),
         ("ingest:\n  max_batch_events: 0\n", "ingest.max_batch_events", 2),
         ("ingest:\n  max_future_skew_seconds: -1\n", "ingest.max_future_skew_seconds", 2),
         ("queries:\n  value_bounds:\n    revenue:\n      lower: 10\n      upper: 10\n", "queries.value_bounds.revenue", 4),
@@ -206,8 +210,8 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
         #expect(found.first?.error.message.hasSuffix("(line \(line))") == true)
     }
 
-    /// `task_defaults` replaces the built-in map (`next_item`'s plan) whole; an entry sets only what it
-    /// gives, the rest falling back to the section's defaults.
+    /// `task_defaults` replaces the built-in map (`next_item`'s GRU plan) whole; an entry sets only what
+    /// it gives, the rest falling back to the section's defaults, and only for the families it names.
     @Test func taskDefaultsReplaceTheBuiltInMap() throws {
         #expect(Policy().training.taskDefaults == [.nextItem: Policy.Training.nextItemDefaults])
         let yaml = """
@@ -219,16 +223,19 @@ private func issues(_ yaml: String) -> [PolicyIssue] {
                 next_item:
                   batch_size: 100
                   learning_rate: 0.5
+                  models: [cnn]
             """
         let training = try PolicyLoader.parse(yaml: yaml).get().training
-        #expect(training.taskDefaults == [.churn: .init(epochs: 3), .nextItem: .init(batchSize: 100, learningRate: 0.5)])
-        #expect(training.epochs(for: .churn) == 3 && training.batchSize(for: .churn) == 512)
-        #expect(training.epochs(for: .nextItem) == 7 && training.batchSize(for: .nextItem) == 100)
-        #expect(training.learningRate(for: .nextItem) == 0.5 && training.learningRate(for: .purchase) == 0.02)
-        #expect(training.batchSizeKey(for: .nextItem) == "training.task_defaults.next_item.batch_size")
-        #expect(training.batchSizeKey(for: .churn) == "training.default_batch_size")
+        #expect(training.taskDefaults == [.churn: .init(epochs: 3), .nextItem: .init(batchSize: 100, learningRate: 0.5, models: [.cnn])])
+        #expect(training.epochs(for: .churn, model: .mlp) == 3 && training.batchSize(for: .churn, model: .mlp) == 512)
+        #expect(training.epochs(for: .nextItem, model: .cnn) == 7 && training.batchSize(for: .nextItem, model: .cnn) == 100)
+        #expect(training.learningRate(for: .nextItem, model: .cnn) == 0.5 && training.learningRate(for: .purchase, model: .cnn) == 0.02)
+        #expect(training.batchSize(for: .nextItem, model: .gru) == 512 && training.learningRate(for: .nextItem, model: .gru) == 0.02)
+        #expect(training.batchSizeKey(for: .nextItem, model: .cnn) == "training.task_defaults.next_item.batch_size")
+        #expect(training.batchSizeKey(for: .nextItem, model: .gru) == "training.default_batch_size")
+        #expect(training.batchSizeKey(for: .churn, model: .logistic) == "training.default_batch_size")
         let cleared = try PolicyLoader.parse(yaml: "training:\n  task_defaults: {}\n").get().training
-        #expect(cleared.taskDefaults.isEmpty && cleared.batchSize(for: .nextItem) == 512)
+        #expect(cleared.taskDefaults.isEmpty && cleared.batchSize(for: .nextItem, model: .gru) == 512)
         let unknown = issues("training:\n  task_defaults:\n    nxt_item:\n      epochs: 3\n")
         #expect(unknown.map(\.rule) == ["is not a task; the tasks are purchase, churn, next_category, next_item"])
     }

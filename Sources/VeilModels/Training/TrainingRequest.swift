@@ -46,7 +46,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     /// Whether a `gru` or `cnn`'s head starts at the task's prior instead of at random
     /// (`TaskDefinition.headPrior`: `next_category`'s favourite category; default false).
     public var headPrior: Bool?
-    /// Passes over the users; default the policy's for the task (`Policy.Training.epochs(for:)`:
+    /// Passes over the users; default the policy's for the task and model (`Policy.Training.epochs(for:model:)`:
     /// `training.task_defaults.<task>.epochs`, else `training.default_epochs`).
     public var epochs: Int?
     /// Expected users per step B; default the policy's for the task (`task_defaults`, else
@@ -227,13 +227,13 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
             guard headReadsEvents == nil else { throw fail("head_reads_events", "goes with model gru or cnn") }
             guard headPrior == nil else { throw fail("head_prior", "goes with model gru or cnn") }
         }
-        let epochs = self.epochs ?? policy.training.epochs(for: task.name)
+        let epochs = self.epochs ?? policy.training.epochs(for: task.name, model: model)
         guard (1...1000).contains(epochs) else { throw fail("epochs", "must be between 1 and 1000") }
-        let batchSize = self.batchSize ?? policy.training.batchSize(for: task.name)
+        let batchSize = self.batchSize ?? policy.training.batchSize(for: task.name, model: model)
         guard batchSize >= 1 else { throw fail("batch_size", "must be at least 1") }
         let clip = clippingNorm ?? policy.training.clippingNorm
         guard clip.isFinite && clip > 0 else { throw fail("clipping_norm", "must be a finite number > 0") }
-        let rate = learningRate ?? policy.training.learningRate(for: task.name)
+        let rate = learningRate ?? policy.training.learningRate(for: task.name, model: model)
         guard rate.isFinite && rate > 0 && rate <= Policy.Training.maxLearningRate else {
             throw fail("learning_rate", "must be a number in (0, \(NumberText.format(Policy.Training.maxLearningRate))]")
         }

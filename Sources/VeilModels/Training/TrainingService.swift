@@ -111,7 +111,7 @@ public final class TrainingService: Sendable {
             throw VeilError(.invalidInput, field: "data", "there are no users to train on; ingest events first")
         }
         guard plan.batchSize <= population else {
-            let key = policy.policy.training.batchSizeKey(for: plan.task.name)
+            let key = policy.policy.training.batchSizeKey(for: plan.task.name, model: plan.model)
             throw VeilError(
                 .invalidInput, field: "batch_size",
                 "must be at most the number of users (\(population)); a request without batch_size gets the policy's \(key)")

@@ -1,6 +1,6 @@
 /// The model families Veil trains, by the names training requests, the CLI and model cards use.
 /// The task decides the output layer (a sigmoid for a binary task, a softmax over the classes of a
-/// multi-class one).
+/// multi-class one); a sequence family's encoder is `VeilLearning`'s (`sequenceEncoder`).
 public enum ModelFamily: String, Sendable, Codable, CaseIterable, Hashable {
     /// No hidden layer over a user's feature row: logistic regression (softmax regression for a
     /// multi-class task).
@@ -11,13 +11,4 @@ public enum ModelFamily: String, Sendable, Codable, CaseIterable, Hashable {
     case gru
     /// Causal temporal convolutions over the user's last events (`SequenceNetwork`).
     case cnn
-
-    /// The encoder of a sequence family; nil for the feature-row families.
-    public var sequenceEncoder: SequenceArchitecture.Encoder? {
-        switch self {
-        case .logistic, .mlp: nil
-        case .gru: .gru
-        case .cnn: .cnn
-        }
-    }
 }
