@@ -7,7 +7,8 @@
 #   on next_item at ε = 4 and non-private; purchase and churn again at ε = 1 with σ calibrated by RDP
 #   instead of PLD (the AUC PLD's smaller σ gains) → one Markdown table row per model and baseline, σ
 #   under both accountants for the ε = 1 and ε = 2 runs (veil train --explain), and the generator's
-#   truth AUC beside them.
+#   truth AUC beside them, and its next-item ceiling on the items and users the next_item rows rank
+#   and count (scripts/next_item_ceiling.py).
 #
 # The policy is policies/default.yaml with four changes, written to results-data/policy.yaml:
 # training.allow_non_private: true (the non-private rows; those models can never be approved),
@@ -52,7 +53,7 @@ grep -q "^  max_selected_items: $ITEMS\$" "$OUT/policy-selected.yaml" && grep -q
 "$VEIL" keys init --dir "$VEIL_KEYS" >/dev/null 2>&1
 echo "generate: $USERS users, 120 days, seed 7" >&2
 "$VEIL" generate --users "$USERS" --days 120 --seed 7 --out "$OUT/events.ndjson" --truth "$OUT/truth.csv" \
-    --catalog "$OUT/catalog.csv" --json >"$OUT/generate.json"
+    --truth-top-k 100 --catalog "$OUT/catalog.csv" --json >"$OUT/generate.json"
 echo "ingest" >&2
 "$VEIL" ingest "$OUT/events.ndjson" --json >"$OUT/ingest.json"
 
@@ -97,6 +98,10 @@ done
 
 echo "truth AUC (python3 scripts/synth_label_check.py)" >&2
 python3 scripts/synth_label_check.py "$OUT/events.ndjson" "$OUT/truth.csv" >"$OUT/truth.txt"
+if [[ -f "$OUT/selected-items.csv" ]]; then
+    # The ceiling of the next_item rows: the truth restricted to the items they rank, on the users they count.
+    python3 scripts/next_item_ceiling.py "$OUT/events.ndjson" "$OUT/truth.csv" "$OUT/selected-items.csv" >>"$OUT/truth.txt"
+fi
 
 # The cards of task $1 in the tables' order: the feature-row model at ε = 1 (PLD, then RDP) and ε = 4,
 # each sequence model at ε = 4, then the non-private runs, each followed by its baselines in the table.
