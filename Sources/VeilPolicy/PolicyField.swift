@@ -220,61 +220,69 @@ extension PolicyField {
     }
 
     /// A mapping from task names (`TaskName`) to sections of `fields`, each read into a value that starts
-    /// at `empty`; stored only when every entry is sound.
+    /// at `empty`.
     package static func perTask<Value>(
         _ key: String, _ path: WritableKeyPath<Root, [TaskName: Value]>, empty: Value, fields: [PolicyField<Value>]
     ) -> Self {
-        PolicyField(key: key) { node, dotted, root, log in
-            guard let mapping = node.mapping else {
-                return log.fail(dotted, "must be a section of task names, got \(YAMLValue.kind(of: node))", at: node)
-            }
-            var entries: [TaskName: Value] = [:]
-            var sound = true
-            for (nameNode, entryNode) in mapping {
-                guard let name = NameRule.identifier.read(nameNode, dotted, &log) else { sound = false; continue }
-                let entry = "\(dotted).\(name)"
-                log.note(entry, at: nameNode)
-                guard let task = TaskName(rawValue: name) else {
-                    let tasks = TaskName.allCases.map(\.rawValue).joined(separator: ", ")
-                    log.fail(entry, "is not a task; the tasks are \(tasks)", at: nameNode)
-                    sound = false
-                    continue
-                }
-                var value = empty
-                let before = log.issues.count
-                MappingReader.read(entryNode, section: entry, fields: fields, into: &value, log: &log)
-                if log.issues.count == before { entries[task] = value } else { sound = false }
-            }
-            if sound { root[keyPath: path] = entries }
+        named(key, path, of: "task names") { name in
+            TaskName(rawValue: name).map { .success($0) }
+                ?? .failure(BrokenRule("is not a task; the tasks are \(TaskName.allCases.map(\.rawValue).joined(separator: ", "))"))
+        } value: { node, entry, log in
+            var value = empty
+            MappingReader.read(node, section: entry, fields: fields, into: &value, log: &log)
+            return value
         }
     }
 
     /// A mapping from names (from `allowed`, when given) to positive ε caps.
     package static func caps(_ key: String, _ path: WritableKeyPath<Root, [String: Double]>, allowed: [String]?) -> Self {
+        named(key, path, of: "`name: epsilon` lines") { name in
+            guard let allowed, !allowed.contains(name) else { return .success(name) }
+            return .failure(BrokenRule("is not a role; roles are \(allowed.joined(separator: ", "))"))
+        } value: { node, entry, log in
+            var value = 0.0
+            PolicyField<Double>.number(entry, \.self, .positive).read(node, entry, &value, &log)
+            return value
+        }
+    }
+
+    /// A mapping from identifiers to values, stored whole only when every entry is sound: each name
+    /// becomes a key by `key` (or breaks the rule it returns), each value is read by `value` (which logs
+    /// what is wrong with it).
+    private static func named<Key: Hashable, Value>(
+        _ key: String, _ path: WritableKeyPath<Root, [Key: Value]>, of entries: String,
+        key makeKey: @escaping (String) -> Result<Key, BrokenRule>,
+        value read: @escaping (_ node: Node, _ entry: String, _ log: inout IssueLog) -> Value
+    ) -> Self {
         PolicyField(key: key) { node, dotted, root, log in
             guard let mapping = node.mapping else {
-                return log.fail(dotted, "must be a section of `name: epsilon` lines, got \(YAMLValue.kind(of: node))", at: node)
+                return log.fail(dotted, "must be a section of \(entries), got \(YAMLValue.kind(of: node))", at: node)
             }
-            var caps: [String: Double] = [:]
+            var values: [Key: Value] = [:]
             var sound = true
             for (nameNode, valueNode) in mapping {
                 guard let name = NameRule.identifier.read(nameNode, dotted, &log) else { sound = false; continue }
                 let entry = "\(dotted).\(name)"
                 log.note(entry, at: nameNode)
-                if let allowed, !allowed.contains(name) {
-                    log.fail(entry, "is not a role; roles are \(allowed.joined(separator: ", "))", at: nameNode)
+                switch makeKey(name) {
+                case .failure(let broken):
+                    log.fail(entry, broken.rule, at: nameNode)
                     sound = false
-                    continue
+                case .success(let key):
+                    let before = log.issues.count
+                    let value = read(valueNode, entry, &log)
+                    if log.issues.count == before { values[key] = value } else { sound = false }
                 }
-                let cap = PolicyField<Double>.number(name, \.self, .positive)
-                var value = 0.0
-                let before = log.issues.count
-                cap.read(valueNode, entry, &value, &log)
-                if log.issues.count == before { caps[name] = value } else { sound = false }
             }
-            if sound { root[keyPath: path] = caps }
+            if sound { root[keyPath: path] = values }
         }
     }
+}
+
+/// The rule a policy value breaks, as its message words it.
+package struct BrokenRule: Error {
+    let rule: String
+    init(_ rule: String) { self.rule = rule }
 }
 
 /// A rule for names in a policy: identifiers (dataset, roles, principals, field names) or labels
