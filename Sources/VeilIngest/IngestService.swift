@@ -135,28 +135,29 @@ public final class IngestService: EventIngesting {
         var events: [StoredEvent] = []
         events.reserveCapacity(valid.count)
         // Sized for the worst case (every event a new user and session): growing a dictionary
-        // rehashes every ID in it, which cost more than the pseudonyms themselves.
-        var userPIDs: [String: Pseudonym] = Dictionary(minimumCapacity: valid.count)
-        var sessionPIDs: [String: Pseudonym] = Dictionary(minimumCapacity: valid.count)
+        // rehashes every ID in it, which cost more than the pseudonyms themselves. Keyed by the IDs'
+        // bytes, as the pseudonyms are (a `String` key took "é" composed and decomposed for one user).
+        var userPIDs: [ExactText: Pseudonym] = Dictionary(minimumCapacity: valid.count)
+        var sessionPIDs: [ExactText: Pseudonym] = Dictionary(minimumCapacity: valid.count)
         var raw: [Pseudonym: String] = Dictionary(minimumCapacity: valid.count)
         var derived: [Int] = []
         let dropSession = dropped.contains(.sessionID)
         for event in valid {
             let pid: Pseudonym
-            if let cached = userPIDs[event.userID] {
+            if let cached = userPIDs[ExactText(event.userID)] {
                 pid = cached
             } else {
                 pid = users.pseudonym(for: event.userID)
-                userPIDs[event.userID] = pid
+                userPIDs[ExactText(event.userID)] = pid
                 raw[pid] = event.userID
             }
             var session: Pseudonym? = nil
             if !dropSession, let sessionID = event.sessionID {
-                if let cached = sessionPIDs[sessionID] {
+                if let cached = sessionPIDs[ExactText(sessionID)] {
                     session = cached
                 } else {
                     let value = sessions.pseudonym(for: sessionID)
-                    sessionPIDs[sessionID] = value
+                    sessionPIDs[ExactText(sessionID)] = value
                     session = value
                 }
             }

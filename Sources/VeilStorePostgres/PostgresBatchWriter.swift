@@ -66,14 +66,14 @@ struct PostgresBatchWriter: Sendable {
             }
         }
         byID.sort { a, b in
-            let order = Self.byteOrder(a.id, b.id)
+            let order = ExactText.order(a.id, b.id)
             return order != 0 ? order < 0 : a.position < b.position
         }
         // For each event, its id's place among the claimed ids when it is the first with that id.
         var claimIndex = [Int?](repeating: nil, count: count)
         var firstIDs: [String] = []
         firstIDs.reserveCapacity(count)
-        for (id, position) in byID where firstIDs.last.map({ Self.byteOrder($0, id) != 0 }) ?? true {
+        for (id, position) in byID where firstIDs.last.map({ ExactText.order($0, id) != 0 }) ?? true {
             claimIndex[position] = firstIDs.count
             firstIDs.append(id)
         }
@@ -113,24 +113,7 @@ struct PostgresBatchWriter: Sendable {
         pseudonyms.indices.sorted { a, b in pseudonyms[a] != pseudonyms[b] ? pseudonyms[a] < pseudonyms[b] : a < b }
     }
 
-    /// -1, 0 or 1 as the UTF-8 bytes of `a` sort before, equal or after those of `b` (byte by byte, a
-    /// prefix first): the order every writer takes ids and data keys in, and `COLLATE "C"`'s.
-    static func byteOrder(_ a: String, _ b: String) -> Int {
-        let contiguous = a.utf8.withContiguousStorageIfAvailable { x in
-            b.utf8.withContiguousStorageIfAvailable { y -> Int in
-                let common = min(x.count, y.count)
-                if common > 0 {
-                    let order = memcmp(x.baseAddress!, y.baseAddress!, common)
-                    if order != 0 { return order < 0 ? -1 : 1 }
-                }
-                return x.count == y.count ? 0 : x.count < y.count ? -1 : 1
-            }
-        }
-        if let order = contiguous ?? nil { return order }
-        return a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : a.utf8.elementsEqual(b.utf8) ? 0 : 1
-    }
-
-    /// Claims `ordered` (distinct ids in `byteOrder`) in `event_ids`; returns, for each, whether it was
+    /// Claims `ordered` (distinct ids in `ExactText.order`) in `event_ids`; returns, for each, whether it was
     /// not there (nil: none was). Every writer claims in that order: two transactions claiming the same
     /// ids wait for each other in one direction and never deadlock over one unit.
     private func claim(_ ordered: [String], _ connection: PostgresConnection, copyClaim: Bool) async throws -> [Bool]? {
@@ -156,7 +139,7 @@ struct PostgresBatchWriter: Sendable {
 
     static let uniqueViolation = "23505"
 
-    /// Inserts `ordered` (distinct, in `byteOrder`) into `event_ids`, skipping those stored already;
+    /// Inserts `ordered` (distinct, in `ExactText.order`) into `event_ids`, skipping those stored already;
     /// returns, for each, whether it was inserted.
     private func claimNew(_ ordered: [String], _ connection: PostgresConnection) async throws -> [Bool] {
         let rows = try await connection.query(
@@ -174,13 +157,13 @@ struct PostgresBatchWriter: Sendable {
         return claimed
     }
 
-    /// Where `id` is in `ordered` (distinct, in `byteOrder`), by binary search; nil when it is not there.
+    /// Where `id` is in `ordered` (distinct, in `ExactText.order`), by binary search; nil when it is not there.
     static func index(of id: String, in ordered: [String]) -> Int? {
         var low = 0
         var high = ordered.count
         while low < high {
             let middle = (low + high) / 2
-            switch byteOrder(ordered[middle], id) {
+            switch ExactText.order(ordered[middle], id) {
             case 0: return middle
             case ..<0: low = middle + 1
             default: high = middle
@@ -258,7 +241,7 @@ struct PostgresBatchWriter: Sendable {
             let key = batches[escrowing[pseudonym]!].dataKey
             keys[key.id] = key
         }
-        for key in keys.values.sorted(by: { Self.byteOrder($0.id, $1.id) < 0 }) {
+        for key in keys.values.sorted(by: { ExactText.order($0.id, $1.id) < 0 }) {
             try await connection.query(
                 "INSERT INTO data_keys (id, sealed, created) VALUES (\(key.id), \(Data(key.sealed)), \(key.created)) ON CONFLICT (id) DO NOTHING",
                 logger: logger

@@ -32,6 +32,21 @@ import VeilStore
         #expect(try await fixture.vault.identityCount() == 1)
     }
 
+    /// A user ID is its bytes, as its pseudonym (a keyed hash of them) is: "José" with "é" composed and
+    /// decomposed are two users in one batch as in two, each under the pseudonym of its own bytes.
+    /// (The batch's cache of pseudonyms was keyed by `String`, whose `==` equates the two: the second
+    /// user's events went under the first's pseudonym.)
+    @Test func canonicallyEquivalentUserIDsAreTwoUsers() async throws {
+        let fixture = try Fixture()
+        let (composed, decomposed) = ("Jos\u{E9}", "Jose\u{301}")
+        _ = try await fixture.service().ingestBatch(
+            body([eventLine(id: "a", user: composed), eventLine(id: "b", user: decomposed)]), format: .ndjson, actor: "t")
+        #expect(fixture.pid(composed) != fixture.pid(decomposed))
+        #expect(try await fixture.store.events(for: fixture.pid(composed)).map(\.eventID) == ["a"])
+        #expect(try await fixture.store.events(for: fixture.pid(decomposed)).map(\.eventID) == ["b"])
+        #expect(try await fixture.vault.identityCount() == 2)
+    }
+
     @Test func dropFieldsAreNotStored() async throws {
         let fixture = try Fixture()
         let line = eventLine(

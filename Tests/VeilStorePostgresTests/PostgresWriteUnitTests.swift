@@ -123,25 +123,11 @@ struct PostgresWriteUnitTests {
 }
 
 
-/// The byte order the writer sorts and compares ids in, against the UTF-8 bytes themselves.
-@Suite struct PostgresByteOrderTests {
-    static let samples = [
-        "", "a", "ab", "b", "B", "a\u{0}", "\u{E9}", "e\u{301}", "e", "z", "\u{65E5}\u{672C}", "\u{10FFFF}", "ev-10", "ev-2",
-        String(repeating: "a", count: 24), String(repeating: "a", count: 23) + "b",
-    ]
-
-    @Test func byteOrderIsTheOrderOfTheUTF8Bytes() {
-        for a in Self.samples {
-            for b in Self.samples {
-                let (x, y) = (Array(a.utf8), Array(b.utf8))
-                let expected = x.lexicographicallyPrecedes(y) ? -1 : x == y ? 0 : 1
-                #expect(PostgresBatchWriter.byteOrder(a, b) == expected, "\(x) \(y)")
-            }
-        }
-    }
-
+/// The writer finds a claimed id among the unit's ids (in `ExactText.order`) by its bytes alone.
+@Suite struct PostgresClaimIndexTests {
     @Test func anIdIsFoundInOrderedIdsOnlyByItsBytes() {
-        let ordered = Self.samples.sorted { PostgresBatchWriter.byteOrder($0, $1) < 0 }
+        let ids = ["", "a", "ab", "b", "B", "\u{E9}", "e\u{301}", "e", "ev-10", "ev-2", "\u{10FFFF}"]
+        let ordered = ids.sorted { ExactText.order($0, $1) < 0 }
         for (index, id) in ordered.enumerated() { #expect(PostgresBatchWriter.index(of: id, in: ordered) == index) }
         #expect(PostgresBatchWriter.index(of: "c", in: ordered) == nil)
         let withoutDecomposed = ordered.filter { Array($0.utf8) != Array("e\u{301}".utf8) }
