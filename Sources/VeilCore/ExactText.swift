@@ -9,13 +9,18 @@ public struct ExactText: Hashable, Sendable {
 
     public init(_ text: String) { self.text = text }
 
-    public static func == (lhs: ExactText, rhs: ExactText) -> Bool { order(lhs.text, rhs.text) == 0 }
+    @inlinable
+    public static func == (lhs: ExactText, rhs: ExactText) -> Bool {
+        lhs.text.utf8.count == rhs.text.utf8.count && order(lhs.text, rhs.text) == 0
+    }
 
     /// `String`'s hash: equal bytes hash alike (canonical twins too, which `==` then tells apart).
+    @inlinable
     public func hash(into hasher: inout Hasher) { hasher.combine(text) }
 
     /// -1, 0 or 1 as the UTF-8 bytes of `a` sort before, equal or after those of `b` (byte by byte, a
     /// prefix first): SQLite's BINARY and PostgreSQL's `COLLATE "C"` order.
+    @inlinable
     public static func order(_ a: String, _ b: String) -> Int {
         let contiguous = a.utf8.withContiguousStorageIfAvailable { x in
             b.utf8.withContiguousStorageIfAvailable { y -> Int in
