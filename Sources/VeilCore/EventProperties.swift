@@ -8,7 +8,7 @@ public enum EventProperties {
     /// `{"k":v,…}` with sorted keys; nil for no properties (stored as NULL).
     public static func text(_ properties: [String: Double]) -> String? {
         guard !properties.isEmpty else { return nil }
-        let keys = properties.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        let keys = properties.keys.sorted { ExactText.order($0, $1) < 0 }
         return "{" + keys.map { "\(quoted($0)):\(number(properties[$0]!))" }.joined(separator: ",") + "}"
     }
 

@@ -49,12 +49,12 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     /// Passes over the users; default the policy's for the task and model (`Policy.Training.epochs(for:model:)`:
     /// `training.task_defaults.<task>.epochs`, else `training.default_epochs`).
     public var epochs: Int?
-    /// Expected users per step B; default the policy's for the task (`task_defaults`, else
+    /// Expected users per step B; default the policy's for the task and model (`task_defaults`, else
     /// `training.default_batch_size`).
     public var batchSize: Int?
     /// Per-user clipping norm C (> 0); default the policy's `training.clipping_norm`.
     public var clippingNorm: Double?
-    /// Adam learning rate; default the policy's for the task (`task_defaults`, else
+    /// Adam learning rate; default the policy's for the task and model (`task_defaults`, else
     /// `training.default_learning_rate`).
     public var learningRate: Double?
     /// Features come from before the cutoff, labels from the horizon after it (Unix ms, UTC).
