@@ -30,7 +30,8 @@ package struct NumberRule: Sendable {
     package static let openUnitInterval = NumberRule(text: "must be strictly between 0 and 1") { $0 > 0 && $0 < 1 }
     package static let finite = NumberRule(text: "must be a finite number") { $0.isFinite }
 
-    /// A learning rate: greater than 0 and at most `Policy.Training.maxLearningRate`.
+    /// A learning rate: greater than 0 and at most `Policy.Training.maxLearningRate` (a policy's defaults and a
+    /// training request's `learning_rate` alike).
     package static let learningRate = NumberRule(
         text: "must be a number greater than 0 and at most \(NumberText.format(Policy.Training.maxLearningRate))"
     ) { $0 > 0 && $0 <= Policy.Training.maxLearningRate }
@@ -158,22 +159,22 @@ extension PolicyField {
         }
     }
 
-    /// A non-empty list of distinct values of a string enumeration, each named in the error when it is not one.
+    /// A non-empty list of distinct values of a string enumeration, each read as `choice` reads one.
     static func choices<Value: RawRepresentable & CaseIterable & Equatable>(_ key: String, _ path: WritableKeyPath<Root, [Value]>) -> Self
     where Value.RawValue == String {
         PolicyField(key: key) { node, dotted, root, log in
-            let names = Value.allCases.map(\.rawValue)
-            guard let items = node.sequence, !items.isEmpty else {
-                return log.fail(dotted, "must be a list of one or more of \(names.joined(separator: ", "))", at: node)
+            guard let items = node.sequence, !items.isEmpty, let first = Value.allCases.first else {
+                let names = Value.allCases.map(\.rawValue).joined(separator: ", ")
+                return log.fail(dotted, "must be a list of one or more of \(names)", at: node)
             }
             var values: [Value] = []
             for (index, item) in items.enumerated() {
-                guard let text = YAMLValue.text(item), let value = Value(rawValue: text) else {
-                    return log.fail("\(dotted)[\(index)]", "must be one of \(names.joined(separator: ", "))", at: item)
-                }
-                guard !values.contains(value) else {
-                    return log.fail("\(dotted)[\(index)]", "repeats `\(text)`; each may appear once", at: item)
-                }
+                let entry = "\(dotted)[\(index)]"
+                var value = first
+                let before = log.issues.count
+                PolicyField<Value>.choice(entry, \.self).read(item, entry, &value, &log)
+                guard log.issues.count == before else { return }
+                guard !values.contains(value) else { return log.fail(entry, "repeats `\(value.rawValue)`; each may appear once", at: item) }
                 values.append(value)
             }
             root[keyPath: path] = values
@@ -280,7 +281,7 @@ extension PolicyField {
 }
 
 /// The rule a policy value breaks, as its message words it.
-package struct BrokenRule: Error {
+struct BrokenRule: Error {
     let rule: String
     init(_ rule: String) { self.rule = rule }
 }

@@ -234,9 +234,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         let clip = clippingNorm ?? policy.training.clippingNorm
         guard clip.isFinite && clip > 0 else { throw fail("clipping_norm", "must be a finite number > 0") }
         let rate = learningRate ?? policy.training.learningRate(for: task.name, model: model)
-        guard rate.isFinite && rate > 0 && rate <= Policy.Training.maxLearningRate else {
-            throw fail("learning_rate", "must be a number in (0, \(NumberText.format(Policy.Training.maxLearningRate))]")
-        }
+        guard NumberRule.learningRate.accepts(rate) else { throw fail("learning_rate", NumberRule.learningRate.text) }
         let horizon = horizonDays ?? Self.defaultHorizonDays
         guard (1...365).contains(horizon) else { throw fail("horizon_days", "must be between 1 and 365 days") }
         if let windowDays { guard (1...36_500).contains(windowDays) else { throw fail("window_days", "must be between 1 and 36500 days") } }
