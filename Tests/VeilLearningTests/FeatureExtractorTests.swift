@@ -45,6 +45,22 @@ import VeilCore
         #expect(abs(try value("tenure_days", in: example, schema: schema) - 29.0 / 365) < 1e-12)
     }
 
+    /// `distinct_items` counts item IDs by their bytes, as the stores tell items apart: "café" precomposed
+    /// and decomposed are two items (Swift's `String ==` counted them as one before), the same ID twice one.
+    @Test func distinctItemsAreDistinctBytes() throws {
+        func distinctItems(_ items: [String]) throws -> Double {
+            let events = items.enumerated().map { index, item in
+                StoredEvent(
+                    eventID: "e\(index)", pseudonym: pid, epoch: 1, type: .view, timestampMillis: start + Int64(index + 1) * day,
+                    itemID: item)
+            }
+            return try value("distinct_items", in: try #require(extractor().example(for: events)), schema: extractor().schema)
+        }
+        let twins = try distinctItems(["caf\u{E9}", "cafe\u{301}"])
+        #expect(twins == (try distinctItems(["caf\u{E9}", "tea"])))
+        #expect(twins > (try distinctItems(["caf\u{E9}", "caf\u{E9}"])))
+    }
+
     @Test func neverPurchasedIsTheFarEndOfTheRecencyBound() throws {
         let example = try #require(extractor().example(for: [event(.view, day: 3)]))
         #expect(try value("days_since_last_purchase", in: example, schema: extractor().schema) == 1)

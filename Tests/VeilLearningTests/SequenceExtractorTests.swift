@@ -116,6 +116,19 @@ import VeilCore
         #expect(throws: VeilError.self) { try ItemVocabulary(items: ["a"], categories: []) }
     }
 
+    /// Item IDs are their bytes, as the stores compare them: "café" with a precomposed é and with e + a
+    /// combining accent are two items (Swift's `String ==` would take them for one: the second was
+    /// refused as a repeat, and mapped to the first's index, before the vocabulary keyed by bytes).
+    @Test func vocabularyItemsAreTheirBytes() throws {
+        let composed = "caf\u{E9}"
+        let decomposed = "cafe\u{301}"
+        #expect(composed == decomposed)  // what String's == says
+        let both = try ItemVocabulary(items: [composed, decomposed])
+        #expect(both.count == 2 && both.index(of: composed) == 0 && both.index(of: decomposed) == 1)
+        let one = try ItemVocabulary(items: [composed])
+        #expect(one.index(of: decomposed) == one.otherIndex)
+    }
+
     @Test func vocabularyMapsUnknownItemsToOtherAndRoundTrips() throws {
         let vocabulary = try ItemVocabulary(items: ["x", "y"], categories: ["books", nil])
         #expect(vocabulary.index(of: "y") == 1)

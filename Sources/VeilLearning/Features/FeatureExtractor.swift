@@ -70,7 +70,8 @@ private struct Tally {
     var events = 0
     var perType = [Double](repeating: 0, count: EventType.allCases.count)
     var sessions = Set<Pseudonym>()
-    var items = Set<String>()
+    /// Distinct item IDs by their bytes, as the stores tell items apart (`ExactText`).
+    var items = Set<ExactText>()
     var categories = Set<Int>()
     var firstTime = Int64.max
     var lastTime = Int64.min
@@ -91,7 +92,7 @@ private struct Tally {
         events += 1
         perType[event.type.index] += 1
         if let session = event.session { sessions.insert(session) }
-        if let item = event.itemID { items.insert(item) }
+        if let item = event.itemID { items.insert(ExactText(item)) }
         firstTime = min(firstTime, time)
         lastTime = max(lastTime, time)
         if event.type == .purchase {
