@@ -120,7 +120,8 @@ jq -rn --arg title "$TITLE" '
             row("  private metrics (noisy, 95% interval) Recall \(.private_metrics.metrics.recall_at_10.low | f)–\(.private_metrics.metrics.recall_at_10.high | f)"; {recall: .private_metrics.metrics.recall_at_10.value, ndcg: .private_metrics.metrics.ndcg_at_10.value, mrr: .private_metrics.metrics.mrr_at_10.value, coverage: 0})
         else
             row("baseline: popularity"; .baselines.popularity.ranking),
-            row("baseline: transition"; .baselines.transition.ranking)
+            row("baseline: transition"; .baselines.transition.ranking),
+            row("baseline: repeat (own items first)"; .baselines.repeat.ranking)
         end))
 ' "${CARDS[@]}"
 echo

@@ -161,7 +161,8 @@ if [[ " $TASKS " == *" next_item "* && -n "$SEQUENCE_MODELS" ]]; then
             rrow(model + ", " + eps + ", \(.sequence.vocabulary.items) items (\(.sequence.vocabulary.source))"; .metrics.ranking),
             (if .is_private | not then
                 rrow("baseline: popularity"; .baselines.popularity.ranking),
-                rrow("baseline: transition"; .baselines.transition.ranking)
+                rrow("baseline: transition"; .baselines.transition.ranking),
+                rrow("baseline: repeat (own items first)"; .baselines.repeat.ranking)
             else empty end)) as $row ([]; if any(.[]; . == $row) then . else . + [$row] end) | .[])
     ' $(ordered_cards next_item)
 fi

@@ -39,7 +39,9 @@ struct TrainCommand: AsyncParsableCommand {
             which need at least 2,048 users. --head-reads-events lets the head read each \
             event's embedding beside the encoder's state (for next_item, the item a target follows); \
             --head-prior starts the head at the task's prior instead of at random (next_category: the \
-            favourite category, from the policy's categories alone, costing no ε).
+            favourite category, from the policy's categories alone, costing no ε). A next_item model \
+            lets a user's own items (those in the sequence) add to their scores, by two weights it \
+            learns (the repeat path: revisits and repeat purchases); --no-repeat-path turns it off.
 
             --explain prints σ, q, steps and ε under both accountants (the policy's privacy.accountant \
             calibrates σ) and stops: it reads no event and spends nothing.
@@ -93,6 +95,10 @@ struct TrainCommand: AsyncParsableCommand {
     var headReadsEvents = false
     @Flag(help: "A gru or cnn whose head starts at the task's prior instead of at random (next_category: the favourite category; costs no ε).")
     var headPrior = false
+    @Flag(
+        inversion: .prefixedNo,
+        help: "A next_item gru or cnn whose scores rise for the user's own items, those in the sequence (the repeat path; default on for next_item).")
+    var repeatPath: Bool?
     @Option(help: ArgumentHelp("Passes over the users (default: the policy's training.task_defaults for the task and model, else training.default_epochs).", valueName: "n"))
     var epochs: Int?
     @Option(help: ArgumentHelp("Expected users per step (default: the policy's training.task_defaults for the task and model, else training.default_batch_size).", valueName: "n"))
@@ -134,6 +140,7 @@ struct TrainCommand: AsyncParsableCommand {
         "epsilon": "--epsilon", "delta": "--delta", "model": "--model", "hidden_sizes": "--hidden", "epochs": "--epochs",
         "embedding_width": "--embedding", "sequence_length": "--sequence-length", "vocabulary_epsilon": "--vocabulary-epsilon",
         "evaluation": "--evaluation", "head_reads_events": "--head-reads-events", "head_prior": "--head-prior",
+        "repeat_path": "--repeat-path",
         "batch_size": "--batch-size", "clipping_norm": "--clip", "learning_rate": "--learning-rate", "cutoff": "--cutoff",
         "window_days": "--window", "horizon_days": "--horizon", "seed": "--seed", "non_private": "--non-private",
     ]
@@ -142,7 +149,7 @@ struct TrainCommand: AsyncParsableCommand {
         let request = TrainingRequest(
             task: task, epsilon: epsilon, delta: delta, model: model, hiddenSizes: hidden.isEmpty ? nil : hidden,
             embeddingWidth: embedding, sequenceLength: sequenceLength, vocabularyEpsilon: vocabularyEpsilon, evaluation: evaluation,
-            headReadsEvents: headReadsEvents ? true : nil, headPrior: headPrior ? true : nil, epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: learningRate,
+            headReadsEvents: headReadsEvents ? true : nil, headPrior: headPrior ? true : nil, repeatPath: repeatPath, epochs: epochs, batchSize: batchSize, clippingNorm: clip, learningRate: learningRate,
             cutoffMillis: cutoff.flatMap(CLIDates.millis), windowDays: window.flatMap(CLIDates.days),
             horizonDays: horizon.flatMap(CLIDates.days), seed: seed, nonPrivate: nonPrivate)
         let display = TrainingDisplay(enabled: isatty(2) == 1)
@@ -185,6 +192,7 @@ struct TrainCommand: AsyncParsableCommand {
             var head = ""
             if sequence.headReadsEvents == true { head += ", head reads events" }
             if let prior = sequence.headPrior { head += ", head prior \(prior)" }
+            if sequence.repeatPath == true { head += ", repeat path" }
             print("sequences  L = \(sequence.length), embedding \(sequence.embeddingWidth), \(sequence.vocabulary.items) items (\(sequence.vocabulary.source.rawValue))\(head)")
         }
         if let trainCount = card.trainCount, let holdoutCount = card.holdoutCount {

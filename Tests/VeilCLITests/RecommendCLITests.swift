@@ -69,7 +69,7 @@ import Testing
         let ranking = try #require((card["metrics"] as? [String: Any])?["ranking"] as? [String: Any])
         #expect(ranking["k"] as? Int == 10 && (ranking["users"] as? Int ?? 0) > 0)
         let baselines = try #require(card["baselines"] as? [String: Any])
-        #expect(Set(baselines.keys) == ["popularity", "transition"])
+        #expect(Set(baselines.keys) == ["popularity", "transition", "repeat"])
         let modelID = try #require(card["model_id"] as? String)
         // Only the model's spend: a catalogue costs nothing.
         let budget = try #require(try installation.json(["budget"]) as? [String: Any])

@@ -28,9 +28,9 @@ import VeilCore
     /// were ignored: the run started (202) and charged ε at the default cutoff.
     @Test(arguments: [
         ("/v1/training-runs", Role.trainer, #"{"task":"churn","epsilon":1,"epsilonn":2}"#,
-         "body: field #3 is not a known field; the fields are batch_size, clipping_norm, cutoff, cutoff_ms, delta, embedding_width, epochs, epsilon, evaluation, head_prior, head_reads_events, hidden_sizes, horizon_days, learning_rate, model, non_private, seed, sequence_length, task, vocabulary_epsilon, window_days"),
+         "body: field #3 is not a known field; the fields are batch_size, clipping_norm, cutoff, cutoff_ms, delta, embedding_width, epochs, epsilon, evaluation, head_prior, head_reads_events, hidden_sizes, horizon_days, learning_rate, model, non_private, repeat_path, seed, sequence_length, task, vocabulary_epsilon, window_days"),
         ("/v1/training-runs", Role.trainer, #"{"task":"churn","epsilon":1,"cutof":"2026-03-01"}"#,
-         "body: field #3 is not a known field; the fields are batch_size, clipping_norm, cutoff, cutoff_ms, delta, embedding_width, epochs, epsilon, evaluation, head_prior, head_reads_events, hidden_sizes, horizon_days, learning_rate, model, non_private, seed, sequence_length, task, vocabulary_epsilon, window_days"),
+         "body: field #3 is not a known field; the fields are batch_size, clipping_norm, cutoff, cutoff_ms, delta, embedding_width, epochs, epsilon, evaluation, head_prior, head_reads_events, hidden_sizes, horizon_days, learning_rate, model, non_private, repeat_path, seed, sequence_length, task, vocabulary_epsilon, window_days"),
         ("/v1/queries", Role.analyst, #"{"metric":"count_events","epsilon":1,"alice@example.com":1}"#,
          "body: field #3 is not a known field; the fields are bins, epsilon, from, group_by, lower, mechanism, metric, quantile, to, upper, value, where"),
         ("/v1/queries", Role.analyst, #"{"metric":"count_events","epsilon":1,"where":{"type":"view","catgory":"books"}}"#,

@@ -99,6 +99,11 @@ import VeilCore
         #expect(transitions.recommend(after: 1, k: 2) == [2, 1])
         #expect(transitions.recommend(after: 3, k: 2) == [2, 1])
         #expect(transitions.recommend(after: nil, k: 2) == [2, 1])
+        // The repeat baseline: own items [3, 0, 3, 1] most recent first (1, 3, 0), then popularity (2).
+        #expect(popularity.recommend(k: 4, ownItemsFirst: [3, 0, 3, 1]) == [1, 3, 0, 2])
+        #expect(popularity.recommend(k: 2, ownItemsFirst: [3, 0, 3, 1]) == [1, 3])
+        #expect(popularity.recommend(k: 3, ownItemsFirst: [3, 0, 3, 1], excluding: [3]) == [1, 0, 2])
+        #expect(popularity.recommend(k: 2, ownItemsFirst: []) == [2, 1])
     }
 
     /// Against scripts/ranking_metrics_reference.py (collections.Counter): 50 random sequences over 25

@@ -40,37 +40,37 @@ import VeilCrypto
             contextWidth: contextWidth)
     }
 
-    static func gru(classes: Int, contextWidth: Int = 0, headReadsEvents: Bool = false, seed: UInt64 = 62) -> SequenceModel<GRULayer<Double>> {
+    static func gru(classes: Int, contextWidth: Int = 0, headReadsEvents: Bool = false, repeatField: Int? = nil, seed: UInt64 = 62) -> SequenceModel<GRULayer<Double>> {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return SequenceModel(
             tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth,
-            headReadsEvents: headReadsEvents, scale: 0.5,
+            headReadsEvents: headReadsEvents, repeatField: repeatField, scale: 0.5,
             makeEncoder: { GRULayer(inputs: $0, hidden: 5, parameterOffset: $1) }, using: &generator)
     }
 
-    static func cnn(classes: Int, contextWidth: Int = 0, headReadsEvents: Bool = false, seed: UInt64 = 63) -> SequenceModel<ConvolutionStack<Double>> {
+    static func cnn(classes: Int, contextWidth: Int = 0, headReadsEvents: Bool = false, repeatField: Int? = nil, seed: UInt64 = 63) -> SequenceModel<ConvolutionStack<Double>> {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return SequenceModel(
             tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth,
-            headReadsEvents: headReadsEvents, scale: 0.5,
+            headReadsEvents: headReadsEvents, repeatField: repeatField, scale: 0.5,
             makeEncoder: { ConvolutionStack(inputs: $0, channels: 5, width: 2, depth: 2, parameterOffset: $1) },
             using: &generator)
     }
 
     /// The same models computing in `Float` (the same parameters: the initialisation draws in `Double`).
-    static func gruFloat(classes: Int, contextWidth: Int = 0, headReadsEvents: Bool = false, seed: UInt64 = 62) -> SequenceModel<GRULayer<Float>> {
+    static func gruFloat(classes: Int, contextWidth: Int = 0, headReadsEvents: Bool = false, repeatField: Int? = nil, seed: UInt64 = 62) -> SequenceModel<GRULayer<Float>> {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return SequenceModel(
             tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth,
-            headReadsEvents: headReadsEvents, scale: 0.5,
+            headReadsEvents: headReadsEvents, repeatField: repeatField, scale: 0.5,
             makeEncoder: { GRULayer(inputs: $0, hidden: 5, parameterOffset: $1) }, using: &generator)
     }
 
-    static func cnnFloat(classes: Int, contextWidth: Int = 0, headReadsEvents: Bool = false, seed: UInt64 = 63) -> SequenceModel<ConvolutionStack<Float>> {
+    static func cnnFloat(classes: Int, contextWidth: Int = 0, headReadsEvents: Bool = false, repeatField: Int? = nil, seed: UInt64 = 63) -> SequenceModel<ConvolutionStack<Float>> {
         var generator = ChaChaNoiseGenerator(seed: seed)
         return SequenceModel(
             tokenCounts: tokenCounts, embeddingWidth: 4, classCount: classes, contextWidth: contextWidth,
-            headReadsEvents: headReadsEvents, scale: 0.5,
+            headReadsEvents: headReadsEvents, repeatField: repeatField, scale: 0.5,
             makeEncoder: { ConvolutionStack(inputs: $0, channels: 5, width: 2, depth: 2, parameterOffset: $1) },
             using: &generator)
     }
@@ -153,6 +153,106 @@ import VeilCrypto
         let plain = ModelFixtures.lossAndGradient(withoutPath, data, batch: batch).gradient
         let embedding = 0..<model.embedding.parameterCount
         #expect(embedding.contains { plain[$0] != gradient[$0] })
+    }
+
+    /// The repeat path over field 1 (its tokens 1 and 2 are classes 0 and 1; sequences repeat them):
+    /// gradients against central differences, each sequence's norm against its gradient formed alone,
+    /// the clipped sum, with and without context and the event path, GRU and convolutions, in `Double`
+    /// and in `Float`; its two weights get a gradient.
+    @Test func repeatPathGradientsNormsAndClippedSum() throws {
+        for contextWidth in [0, 3] {
+            for events in [false, true] {
+                let data = try Self.data(classes: 4, contextWidth: contextWidth)
+                let gru = Self.gru(classes: 4, contextWidth: contextWidth, headReadsEvents: events, repeatField: 1)
+                let cnn = Self.cnn(classes: 4, contextWidth: contextWidth, headReadsEvents: events, repeatField: 1)
+                #expect(gru.parameters.count == Self.gru(classes: 4, contextWidth: contextWidth, headReadsEvents: events).parameters.count + 2)
+                try checkGradients(gru, data: data)
+                try checkGradients(cnn, data: data)
+                try checkFloat(
+                    Self.gruFloat(classes: 4, contextWidth: contextWidth, headReadsEvents: events, repeatField: 1), against: gru, data: data)
+                try checkFloat(
+                    Self.cnnFloat(classes: 4, contextWidth: contextWidth, headReadsEvents: events, repeatField: 1), against: cnn, data: data)
+            }
+        }
+        let model = Self.gru(classes: 4, repeatField: 1)
+        let data = try Self.data(classes: 4)
+        let gradient = ModelFixtures.lossAndGradient(model, data, batch: Array(0..<data.exampleCount)).gradient
+        #expect(gradient[model.repeatOffset] != 0 && gradient[model.repeatOffset + 1] != 0)
+    }
+
+    /// What the repeat path adds, by hand: one sequence whose field-1 tokens are 1, 2, 1, 0 (classes 0, 1,
+    /// 0, none). At its last event class 0 was seen 1 event before, class 1 two, classes 2 and 3 never, so
+    /// with w_seen = 1.5 and w_recent = 2 the log-odds of class 0 against class 2 rise by 1.5 + 2 · 0.9,
+    /// class 1's by 1.5 + 2 · 0.81, class 3's by nothing, against the same parameters without the path.
+    @Test func theRepeatPathAddsItsWeightsToSeenClasses() throws {
+        let data = try SequenceDataset(
+            tokens: [0, 1, 3, 2, 5, 1, 4, 0], tokenCounts: Self.tokenCounts, starts: [0, 4], targets: [-1, -1, -1, 2],
+            classCount: 4)
+        var model = Self.gru(classes: 4, repeatField: 1)
+        model.parameters[model.repeatOffset] = 1.5
+        model.parameters[model.repeatOffset + 1] = 2
+        var plain = Self.gru(classes: 4)
+        plain.parameters = Array(model.parameters.dropLast(2))
+        let with = try model.lastEventProbabilities(data).map { Foundation.log($0) }
+        let without = try plain.lastEventProbabilities(data).map { Foundation.log($0) }
+        let raised = (0..<4).map { (with[$0] - with[2]) - (without[$0] - without[2]) }
+        #expect(abs(raised[0] - (1.5 + 2 * 0.9)) < 1e-12)
+        #expect(abs(raised[1] - (1.5 + 2 * 0.81)) < 1e-12)
+        #expect(abs(raised[3]) < 1e-12)
+    }
+
+    /// The repeat path learns what a sequence's own items tell. 600 sequences of 3–8 events over 20
+    /// items (field 1's tokens 1…20 are classes 0…19), each with one target at its last event: an item
+    /// drawn uniformly from the sequence's own events. After 10 epochs of minibatch Adam (seeded), on 600
+    /// fresh sequences drawn the same way, the model with the repeat path ranks the target above every
+    /// item the sequence does not hold almost always (≥ 0.95); the same model without it, which has to
+    /// carry the seen items through 5 GRU units, does so far less often (≤ 0.5; it measured 0.99 and 0.23).
+    @Test func theRepeatPathLearnsWhatASequencesOwnItemsTell() throws {
+        let tokenCounts = [3, 21]
+        func data(seed: UInt64) throws -> SequenceDataset {
+            var generator = ChaChaNoiseGenerator(seed: seed)
+            var tokens: [Int32] = []
+            var targets: [Int32] = []
+            var starts = [0]
+            for _ in 0..<600 {
+                let items = (0..<Int.random(in: 3...8, using: &generator)).map { _ in Int32.random(in: 1...20, using: &generator) }
+                for (position, item) in items.enumerated() {
+                    tokens += [Int32.random(in: 0..<3, using: &generator), item]
+                    targets.append(position == items.count - 1 ? items.randomElement(using: &generator)! - 1 : -1)
+                }
+                starts.append(targets.count)
+            }
+            return try SequenceDataset(tokens: tokens, tokenCounts: tokenCounts, starts: starts, targets: targets, classCount: 20)
+        }
+        func model(repeatPath: Bool) -> SequenceModel<GRULayer<Double>> {
+            var generator = ChaChaNoiseGenerator(seed: 81)
+            return SequenceModel(
+                tokenCounts: tokenCounts, embeddingWidth: 4, classCount: 20, repeatField: repeatPath ? 1 : nil, scale: 0.5,
+                makeEncoder: { GRULayer(inputs: $0, hidden: 5, parameterOffset: $1) }, using: &generator)
+        }
+        /// The share of sequences whose target scores above every item they do not hold.
+        func aboveUnseen(_ model: SequenceModel<GRULayer<Double>>, _ data: SequenceDataset) throws -> Double {
+            let probabilities = try model.lastEventProbabilities(data)
+            var above = 0
+            for example in 0..<data.exampleCount {
+                let events = data.events(of: example)
+                let seen = Set(events.map { Int(data.tokens[$0 * 2 + 1]) - 1 })
+                let scores = probabilities[(example * 20)..<((example + 1) * 20)].map { $0 }
+                let target = Int(data.targets[events.upperBound - 1])
+                if (0..<20).allSatisfy({ seen.contains($0) || scores[$0] < scores[target] }) { above += 1 }
+            }
+            return Double(above) / Double(data.exampleCount)
+        }
+        let configuration = SGDConfiguration(batchSize: 32, epochs: 10, optimizer: .adam(learningRate: 0.05))
+        var results: [Bool: Double] = [:]
+        for repeatPath in [true, false] {
+            var shuffling = ChaChaNoiseGenerator(seed: 82)
+            let trained = try MinibatchSGD.train(
+                model(repeatPath: repeatPath), on: try data(seed: 83), configuration: configuration, shuffling: &shuffling)
+            results[repeatPath] = try aboveUnseen(trained.model, try data(seed: 84))
+        }
+        #expect(try #require(results[true]) >= 0.95)
+        #expect(try #require(results[false]) <= 0.5)
     }
 
     /// Wide and deep learns what only the context tells. 400 sequences of 1–4 random events whose label

@@ -168,6 +168,60 @@ import VeilCrypto
         }
     }
 
+    /// A network with the repeat path: two more parameters after the head, its file is format version 4
+    /// with `repeat_path` in its architecture and the longer layout text, and round-trips, with and
+    /// without the event path; the same file under version 3, or version 4 without the key, is refused
+    /// naming `formatVersion`. An architecture whose classes are not the item tokens is refused naming
+    /// `repeatPath` (a binary head; a head with another number of classes).
+    @Test func theRepeatPathIsFormatVersionFour() throws {
+        let (encoder, decoder) = Self.fileCoders()
+        var generator = ChaChaNoiseGenerator(seed: 13)
+        let schema = try Self.schema()
+        let items = schema.vocabulary.count + 1
+        for events in [false, true] {
+            let plain = try SequenceArchitecture(
+                encoder: .cnn, tokenCounts: schema.tokenCounts, embeddingWidth: 4, hiddenWidth: 5, classCount: items,
+                headReadsEvents: events)
+            let architecture = try SequenceArchitecture(
+                encoder: .cnn, tokenCounts: schema.tokenCounts, embeddingWidth: 4, hiddenWidth: 5, classCount: items,
+                headReadsEvents: events, repeatPath: true)
+            #expect(architecture.parameterCount == plain.parameterCount + 2)
+            let network = SequenceNetwork(architecture: architecture, using: &generator)
+            let artifact = SequenceArtifact(network: network, schema: schema)
+            #expect(artifact.formatVersion == 4 && artifact.parameterLayout.hasSuffix("then the repeat path's w_seen and w_recent"))
+            let file = try encoder.encode(artifact)
+            let read = try decoder.decode(SequenceArtifact.self, from: file)
+            #expect(read == artifact && read.architecture.repeatPath && read.architecture.headReadsEvents == events)
+            #expect(try read.network() == network)
+            let json = try #require(try JSONSerialization.jsonObject(with: file) as? [String: Any])
+            #expect((json["architecture"] as? [String: Any])?["repeat_path"] as? Bool == true)
+            let without = try encoder.encode(SequenceArtifact(network: SequenceNetwork(architecture: plain, using: &generator), schema: schema))
+            let withoutJSON = try #require(try JSONSerialization.jsonObject(with: without) as? [String: Any])
+            #expect((withoutJSON["architecture"] as? [String: Any])?.keys.contains("repeat_path") == false)
+
+            var keyless = json
+            var keylessArchitecture = try #require(json["architecture"] as? [String: Any])
+            keylessArchitecture.removeValue(forKey: "repeat_path")
+            keyless["architecture"] = keylessArchitecture
+            keyless["parameters"] = Array((json["parameters"] as? [Double] ?? []).dropLast(2))
+            var older = json
+            older["format_version"] = 3
+            for changed in [keyless, older] {
+                let file = try decoder.decode(SequenceArtifact.self, from: JSONSerialization.data(withJSONObject: changed))
+                let error = #expect(throws: VeilError.self) { try file.network() }
+                #expect(error?.field == "formatVersion")
+            }
+        }
+        for classes in [2, items + 1] {
+            let error = #expect(throws: VeilError.self) {
+                try SequenceArchitecture(
+                    encoder: .gru, tokenCounts: schema.tokenCounts, embeddingWidth: 4, hiddenWidth: 5, classCount: classes,
+                    repeatPath: true)
+            }
+            #expect(error?.field == "repeatPath")
+        }
+    }
+
     /// A network whose head reads events (the event path): `embeddingWidth` more head inputs per output,
     /// its file is format version 3 with `head_reads_events` in its architecture and the longer layout
     /// text, and round-trips, with and without the cutoff marker; a network without the path is written

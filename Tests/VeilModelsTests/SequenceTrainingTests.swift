@@ -51,12 +51,13 @@ import VeilTestSupport
         #expect(card.sequence?.headReadsEvents == true)  // asked for: the head reads each event's embedded row
         guard case .sequence(let artifact) = try ModelFile.decode(try await fixture.context.models.artifact(id: try #require(card.modelId))).model
         else { throw VeilError(.integrity, field: "model", "not a sequence artifact") }
-        #expect(artifact.architecture.headReadsEvents && artifact.formatVersion == 3)
+        #expect(artifact.architecture.headReadsEvents && artifact.formatVersion == 4)
+        #expect(artifact.architecture.repeatPath && card.sequence?.repeatPath == true)  // next_item's default
         #expect(card.model.parameterCount == artifact.architecture.parameterCount)
         #expect(card.sequence?.headPrior == nil)
         let ranking = try #require(card.metrics?.ranking)
         #expect(ranking.k == 10 && ranking.catalogueSize == 40 && ranking.users == card.holdoutCount)
-        #expect(Set(try #require(card.baselines).keys) == ["popularity", "transition"])
+        #expect(Set(try #require(card.baselines).keys) == ["popularity", "transition", "repeat"])
         #expect(try #require(card.baselines).values.allSatisfy { $0.ranking?.users == ranking.users })
         // Private Recall@10, NDCG@10 and MRR@10 from the noisy rank histogram, paid in the one spend.
         let split = try #require(card.privacySplit)
@@ -93,7 +94,8 @@ import VeilTestSupport
         #expect(card.sequence?.timeToCutoffBoundsSeconds == Policy().sequences.timeToCutoffBoundsSeconds)
         #expect(artifact.schema.timeToCutoffBoundsSeconds == Policy().sequences.timeToCutoffBoundsSeconds)
         #expect(artifact.formatVersion == 2 && artifact.architecture.tokenCounts == artifact.schema.tokenCounts)
-        #expect(!artifact.architecture.headReadsEvents && card.sequence?.headReadsEvents == nil)  // next_item's only
+        #expect(!artifact.architecture.headReadsEvents && card.sequence?.headReadsEvents == nil)  // not asked for
+        #expect(!artifact.architecture.repeatPath && card.sequence?.repeatPath == nil)  // next_item's only
         let passes = try await fixture.context.models.describe(id: id).card["quality_gate"]?.objectValue?["passes"] == .bool(true)
         _ = try await fixture.context.models.approve(
             id: id, reviewer: "reviewer-1", note: "ok", qualityOverride: passes ? nil : "test model: quality is not the point")
@@ -119,7 +121,9 @@ import VeilTestSupport
         // Most of the ε to the selection: 1,500 users leave few items far above the threshold.
         var request = Self.request(.nextItem, epsilon: 4)
         request.vocabularyEpsilon = 3
+        request.repeatPath = false
         let card = try await fixture.trainer.train(request, principal: "cli")
+        #expect(card.sequence?.repeatPath == nil)  // turned off
         let vocabulary = try #require(card.sequence?.vocabulary)
         #expect(vocabulary.source == .dpPartitionSelection && vocabulary.items > 0)
         #expect(vocabulary.items <= Policy().catalog.maxSelectedItems)
@@ -215,6 +219,7 @@ import VeilTestSupport
             ("vocabulary_epsilon", { $0.vocabularyEpsilon = 2 }),
             ("evaluation", { $0.evaluation = .leaveLastOut }),  // next_item only
             ("head_prior", { $0.headPrior = true }),  // purchase has no prior
+            ("repeat_path", { $0.repeatPath = true }),  // next_item only
         ]
         for (field, change) in changes {
             var request = Self.request(.purchase)
@@ -230,6 +235,9 @@ import VeilTestSupport
         logistic.headReadsEvents = nil
         logistic.headPrior = true
         #expect(await fixture.refusedField(logistic) == "head_prior")
+        logistic.headPrior = nil
+        logistic.repeatPath = false
+        #expect(await fixture.refusedField(logistic) == "repeat_path")
         var nextItemPrior = Self.request(.nextItem)
         nextItemPrior.headPrior = true
         #expect(await fixture.refusedField(nextItemPrior) == "head_prior")

@@ -33,14 +33,16 @@ public struct HeadPrior: Sendable, Hashable {
     }
 
     /// `parameters` (laid out as `SequenceModel` lays out `architecture`'s) with the head replaced by
-    /// this prior's. Parameters before the head are unchanged. Throws `VeilError.invalidInput` naming
+    /// this prior's. Parameters before and after the head (the repeat path's) are unchanged. Throws
+    /// `VeilError.invalidInput` naming
     /// the field when a weight's column or output is outside the architecture's head.
     func apply(to parameters: [Double], architecture: SequenceArchitecture) throws -> [Double] {
         let outputs = architecture.classCount == 2 ? 1 : architecture.classCount
         let firstContextInput = architecture.hiddenWidth + (architecture.headReadsEvents ? architecture.embeddingWidth : 0)
-        let headStart = parameters.count - (firstContextInput + architecture.contextWidth + 1) * outputs
+        let headEnd = parameters.count - architecture.repeatParameterCount
+        let headStart = headEnd - (firstContextInput + architecture.contextWidth + 1) * outputs
         var result = parameters
-        for index in headStart..<result.count { result[index] = 0 }
+        for index in headStart..<headEnd { result[index] = 0 }
         for weight in weights {
             guard (0..<architecture.contextWidth).contains(weight.contextColumn) else {
                 throw VeilError(.invalidInput, field: "headPrior", "a context column outside the head's context")

@@ -15,12 +15,21 @@ import VeilCore
 /// output delta is then the sum of what comes back through the encoder and through the head, and its
 /// per-example norm is over that sum (exact as before).
 ///
+/// Repeat path (`repeatField`; RepeatNet's repeat mode): where the classes are the tokens of one field
+/// (token t ≥ 1 is class t − 1, as `next_item`'s items), the logit of class c at event r also gets
+/// w_seen + w_recent · λ^a when c's token is in one of the sequence's events up to r, a the events since
+/// the latest (λ = `repeatDecay`; nothing when it is in none). The two weights are shared by every class,
+/// so a user's own items can rise above the rest at a cost of two parameters whatever the vocabulary.
+/// Its inputs are tokens, so it sends nothing back; its per-example gradient is two sums over the
+/// example's (event, seen class) pairs, and their squares are its exact share of the norm.
+///
 /// Loss of sequence e: the mean over its targeted events of the head's log loss (a sequence without
 /// targets contributes nothing). Parameters, one flat vector: the embedding tables, the encoder's, then
-/// the head's (`(encoder width + event width + context width) × outputs` input-major, then the biases).
+/// the head's (`(encoder width + event width + context width) × outputs` input-major, then the biases),
+/// then the repeat path's two weights (w_seen, w_recent) when it has one.
 ///
 /// Its per-example norm is the sum of its three layers' exact norms (the head's over its whole input,
-/// context included). It computes in its encoder's
+/// context included) and the repeat path's. It computes in its encoder's
 /// precision (`Double` for the exactness tests and the trained artifacts, `Float` for speed); the master
 /// parameters stay `Double` in the trainers. `SequenceModels` builds the public ones; `SequenceNetwork`
 /// is the public face of the trained ones (architecture, artifact, training, prediction).
@@ -42,16 +51,26 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
     let eventWidth: Int
     /// Context values per sequence the head reads after the encoder's output and the event (0: none).
     let contextWidth: Int
+    /// The token field whose token t ≥ 1 is class t − 1, for the repeat path; nil: no repeat path.
+    let repeatField: Int?
+    /// Where the repeat path's weights start (after the head).
+    var repeatOffset: Int { head.parameterOffset + head.parameterCount }
     var parameters: [Double]
+
+    /// λ, the repeat path's decay per event since a class's latest event.
+    static var repeatDecay: Double { 0.9 }
+    /// The repeat path's weights: w_seen and w_recent.
+    static var repeatWeights: Int { 2 }
 
     var chunkSize: Int { 16 }
 
     /// `makeEncoder(inputs, parameterOffset)` builds the encoder over the embedding's `embeddingWidth`
-    /// columns at the given offset; `headReadsEvents` adds the event path. Parameters are drawn uniformly
+    /// columns at the given offset; `headReadsEvents` adds the event path, `repeatField` the repeat path
+    /// over that field's tokens (tokens past the classes are no class). Parameters are drawn uniformly
     /// from ±`scale` by `generator`.
     init(
         tokenCounts: [Int], embeddingWidth: Int, classCount: Int, contextWidth: Int = 0, headReadsEvents: Bool = false,
-        scale: Double = 0.1, makeEncoder: (_ inputs: Int, _ parameterOffset: Int) -> Encoder,
+        repeatField: Int? = nil, scale: Double = 0.1, makeEncoder: (_ inputs: Int, _ parameterOffset: Int) -> Encoder,
         using generator: inout some RandomNumberGenerator
     ) {
         embedding = EmbeddingLayer(tokenCounts: tokenCounts, width: embeddingWidth, parameterOffset: 0)
@@ -63,7 +82,9 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
             parameterOffset: encoder.parameterOffset + encoder.parameterCount)
         self.classCount = classCount
         self.contextWidth = contextWidth
-        let count = head.parameterOffset + head.parameterCount
+        precondition(repeatField == nil || classCount > 2, "the repeat path scores a softmax's classes")
+        self.repeatField = repeatField
+        let count = head.parameterOffset + head.parameterCount + (repeatField == nil ? 0 : Self.repeatWeights)
         parameters = (0..<count).map { _ in Double.random(in: -scale...scale, using: &generator) }
     }
 
@@ -90,6 +111,13 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
         let embeddingMemory: EmbeddingLayer<Scalar>.Memory
         let encoderMemory: Encoder.Memory
         let headMemory: DenseLayer<Scalar>.Memory
+        /// The repeat path's per-example gradient (`repeatWeights` per loaded example).
+        var repeatGradient: [Double] = []
+        /// The repeat path's walk: each class's latest position in the sequence (-1: not seen yet), the
+        /// classes seen so far, and λ^a by a.
+        var latestPosition: [Int32] = []
+        var seenClasses: [Int32] = []
+        var decay: [Scalar] = []
 
         init(model: SequenceModel) {
             embedded = RowBuffer(width: model.embedding.outputWidth)
@@ -159,6 +187,7 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
             embedding.backward(
                 input, rows: rows, parameters: parameters, memory: workspace.embeddingMemory,
                 outputDelta: workspace.embeddedDelta, inputDelta: nil)
+            repeatGradients(input, workspace: workspace)
             return loss
         }
     }
@@ -176,6 +205,11 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
         }
         workspace.rows.setLengths(indices.lazy.map { data.events(of: $0).count })
         workspace.reserve(rows: workspace.rows.rowCount)
+        // Zero until `repeatGradients` (a chunk of empty sequences has no backward pass).
+        workspace.repeatGradient.removeAll(keepingCapacity: true)
+        if repeatField != nil {
+            workspace.repeatGradient.append(contentsOf: repeatElement(0, count: Self.repeatWeights * workspace.rows.count))
+        }
     }
 
     /// Embedding, encoder and head over the loaded rows; the logits end in `workspace.logits`.
@@ -190,6 +224,67 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
         head.forward(
             headInput(workspace), rows: rows, parameters: parameters, memory: workspace.headMemory,
             output: workspace.logits)
+        addRepeatScores(input, parameters: parameters, workspace: workspace)
+    }
+
+    /// Visits every (event, seen class) pair of loaded sequence `example` in order: the event's row, the
+    /// class, and λ^a for the events since the class's latest (the event itself counts as seen).
+    @inline(__always)
+    private func walkRepeats(
+        _ input: TokenRows, field: Int, example: Int, workspace: Workspace,
+        _ visit: (_ row: Int, _ class: Int, _ decay: Scalar) -> Void
+    ) {
+        let span = workspace.rows[example]
+        if workspace.latestPosition.count < classCount { workspace.latestPosition = Array(repeating: -1, count: classCount) }
+        while workspace.decay.count < span.count {
+            workspace.decay.append(Scalar((0..<workspace.decay.count).reduce(1.0) { power, _ in power * Self.repeatDecay }))
+        }
+        workspace.seenClasses.removeAll(keepingCapacity: true)
+        for (position, row) in span.enumerated() {
+            let token = input.token(row: row, field: field)
+            if token >= 1 && token <= classCount {
+                if workspace.latestPosition[token - 1] < 0 { workspace.seenClasses.append(Int32(token - 1)) }
+                workspace.latestPosition[token - 1] = Int32(position)
+            }
+            for seen in workspace.seenClasses {
+                visit(row, Int(seen), workspace.decay[position - Int(workspace.latestPosition[Int(seen)])])
+            }
+        }
+        for seen in workspace.seenClasses { workspace.latestPosition[Int(seen)] = -1 }
+    }
+
+    /// The repeat path's scores added to the loaded rows' logits.
+    private func addRepeatScores(_ input: TokenRows, parameters: UnsafePointer<Scalar>, workspace: Workspace) {
+        guard let field = repeatField else { return }
+        let seenWeight = parameters[repeatOffset]
+        let recentWeight = parameters[repeatOffset + 1]
+        for example in 0..<workspace.rows.count {
+            walkRepeats(input, field: field, example: example, workspace: workspace) { row, seen, decay in
+                workspace.logits.row(row)[seen] += seenWeight + recentWeight * decay
+            }
+        }
+    }
+
+    /// Each loaded example's gradient of the repeat path's weights, from the logits' deltas.
+    private func repeatGradients(_ input: TokenRows, workspace: Workspace) {
+        guard let field = repeatField else { return }
+        for example in 0..<workspace.rows.count {
+            var gradient = (seen: 0.0, recent: 0.0)
+            walkRepeats(input, field: field, example: example, workspace: workspace) { row, seen, decay in
+                let delta = Double(workspace.logitsDelta.row(row)[seen])
+                gradient.seen += delta
+                gradient.recent += delta * Double(decay)
+            }
+            workspace.repeatGradient[Self.repeatWeights * example] = gradient.seen
+            workspace.repeatGradient[Self.repeatWeights * example + 1] = gradient.recent
+        }
+    }
+
+    /// The repeat path's squared gradient norm for loaded example `example` (0 without the path).
+    private func repeatSquaredNorm(example: Int, workspace: Workspace) -> Double {
+        guard repeatField != nil else { return 0 }
+        let first = Self.repeatWeights * example
+        return workspace.repeatGradient[first..<(first + Self.repeatWeights)].reduce(0) { $0 + $1 * $1 }
     }
 
     /// Whether the head reads more than the encoder's rows (the event path or context).
@@ -310,6 +405,7 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
                 + head.squaredGradientNorm(
                     example: example, input: headInput(workspace), rows: rows, memory: workspace.headMemory,
                     outputDelta: workspace.logitsDelta)
+                + repeatSquaredNorm(example: example, workspace: workspace)
         }
     }
 
@@ -331,6 +427,11 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
             head.addGradient(
                 example: example, weight: weight, input: headInput(workspace), rows: rows, memory: workspace.headMemory,
                 outputDelta: workspace.logitsDelta, into: gradient)
+        }
+        if repeatField != nil {
+            for k in 0..<Self.repeatWeights {
+                gradient[repeatOffset + k] += weight * Scalar(workspace.repeatGradient[Self.repeatWeights * example + k])
+            }
         }
     }
 

@@ -2,8 +2,9 @@ import VeilCore
 
 /// The shape of a sequence model (`SequenceModel`): the embedding tables, the encoder over time, the
 /// context the head reads beside it (wide and deep; `SequenceSchema.contextWidth`), whether the head
-/// also reads each event's embedded row (`headReadsEvents`, the event path) and the head's classes.
-/// Files written before context decode with `contextWidth` 0, before the event path without it.
+/// also reads each event's embedded row (`headReadsEvents`, the event path), the head's classes and
+/// whether a user's own items add to their scores (`repeatPath`). Files written before context decode
+/// with `contextWidth` 0, before the event path or the repeat path without them.
 ///
 /// - `gru`: one GRU layer of `hiddenWidth` units (the RNN family of the behaviour-prediction literature).
 /// - `cnn`: `convolutionDepth` causal convolutions of `hiddenWidth` channels and `convolutionWidth` taps,
@@ -29,12 +30,20 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
     /// Whether the head reads each event's embedded row beside the encoder's output there (the event
     /// path: `embeddingWidth` more inputs to the head).
     public let headReadsEvents: Bool
+    /// Whether the classes are the item field's tokens (item token t ≥ 1 is class t − 1, as `next_item`
+    /// has them) and each class seen in the sequence so far adds w_seen + w_recent · λ^a to its logit
+    /// (the repeat path, `SequenceModel`: two more parameters, after the head).
+    public let repeatPath: Bool
+
+    /// The repeat path's parameters (0 without it).
+    public var repeatParameterCount: Int { repeatPath ? 2 : 0 }
 
     /// Throws `VeilError.invalidInput` naming the field when a size is not positive (the context's not
-    /// negative) or there are fewer than 2 classes.
+    /// negative), there are fewer than 2 classes, or the repeat path's classes are not the item tokens
+    /// after "no item" (`tokenCounts[item] == classCount + 1`, more than 2 classes).
     public init(
         encoder: Encoder, tokenCounts: [Int], embeddingWidth: Int, hiddenWidth: Int, classCount: Int, contextWidth: Int = 0,
-        headReadsEvents: Bool = false
+        headReadsEvents: Bool = false, repeatPath: Bool = false
     ) throws {
         guard !tokenCounts.isEmpty, tokenCounts.allSatisfy({ $0 > 0 }) else {
             throw VeilError(.invalidInput, field: "tokenCounts", "every field needs at least one token")
@@ -43,6 +52,13 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
         guard hiddenWidth > 0 else { throw VeilError(.invalidInput, field: "hiddenWidth", "must be at least 1") }
         guard classCount >= 2 else { throw VeilError(.invalidInput, field: "classCount", "must be at least 2") }
         guard contextWidth >= 0 else { throw VeilError(.invalidInput, field: "contextWidth", "must not be negative") }
+        let item = SequenceSchema.Field.item.rawValue
+        if repeatPath {
+            guard classCount > 2, item < tokenCounts.count, tokenCounts[item] == classCount + 1 else {
+                throw VeilError(
+                    .invalidInput, field: "repeatPath", "needs the classes to be the item tokens after \"no item\" (a next-item softmax)")
+            }
+        }
         self.encoder = encoder
         self.tokenCounts = tokenCounts
         self.embeddingWidth = embeddingWidth
@@ -50,14 +66,16 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
         self.classCount = classCount
         self.contextWidth = contextWidth
         self.headReadsEvents = headReadsEvents
+        self.repeatPath = repeatPath
     }
 
     private enum CodingKeys: String, CodingKey {
-        case encoder, tokenCounts, embeddingWidth, hiddenWidth, classCount, contextWidth, headReadsEvents
+        case encoder, tokenCounts, embeddingWidth, hiddenWidth, classCount, contextWidth, headReadsEvents, repeatPath
     }
 
     /// Decodes as written; a file from before context has none (`contextWidth` 0), one from before the
-    /// event path has none either (`headReadsEvents` false). Throws as `init` does for sizes out of range.
+    /// event path or the repeat path has neither (`headReadsEvents`, `repeatPath` false). Throws as
+    /// `init` does for sizes out of range.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         try self.init(
@@ -67,11 +85,12 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
             hiddenWidth: container.decode(Int.self, forKey: .hiddenWidth),
             classCount: container.decode(Int.self, forKey: .classCount),
             contextWidth: container.decodeIfPresent(Int.self, forKey: .contextWidth) ?? 0,
-            headReadsEvents: container.decodeIfPresent(Bool.self, forKey: .headReadsEvents) ?? false)
+            headReadsEvents: container.decodeIfPresent(Bool.self, forKey: .headReadsEvents) ?? false,
+            repeatPath: container.decodeIfPresent(Bool.self, forKey: .repeatPath) ?? false)
     }
 
-    /// Writes `headReadsEvents` only when it is true, so a model without the event path is written
-    /// byte for byte as before it existed.
+    /// Writes `headReadsEvents` and `repeatPath` only when true, so a model without them is written byte
+    /// for byte as before they existed.
     public func encode(to encoder: any Swift.Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(self.encoder, forKey: .encoder)
@@ -81,10 +100,11 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
         try container.encode(classCount, forKey: .classCount)
         try container.encode(contextWidth, forKey: .contextWidth)
         if headReadsEvents { try container.encode(true, forKey: .headReadsEvents) }
+        if repeatPath { try container.encode(true, forKey: .repeatPath) }
     }
 
     /// Every parameter: embedding tables, encoder, head (over the encoder's output, the event's embedded
-    /// row when the head reads events, and the context).
+    /// row when the head reads events, and the context), then the repeat path's.
     public var parameterCount: Int {
         let embedding = tokenCounts.reduce(0, +) * embeddingWidth
         let encoder: Int
@@ -98,7 +118,7 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
         }
         let outputs = classCount == 2 ? 1 : classCount
         let eventWidth = headReadsEvents ? embeddingWidth : 0
-        return embedding + encoder + (hiddenWidth + eventWidth + contextWidth + 1) * outputs
+        return embedding + encoder + (hiddenWidth + eventWidth + contextWidth + 1) * outputs + repeatParameterCount
     }
 }
 
@@ -176,13 +196,18 @@ public struct SequenceNetwork: Sendable, Hashable {
         return (try SequenceNetwork(architecture: architecture, parameters: parameters), report)
     }
 
+    /// The item field when the architecture has the repeat path.
+    static func repeatField(_ architecture: SequenceArchitecture) -> Int? {
+        architecture.repeatPath ? SequenceSchema.Field.item.rawValue : nil
+    }
+
     static func gru<Scalar: ComputeScalar>(
         _ architecture: SequenceArchitecture, _: Scalar.Type, using generator: inout some RandomNumberGenerator
     ) -> SequenceModel<GRULayer<Scalar>> {
         SequenceModel(
             tokenCounts: architecture.tokenCounts, embeddingWidth: architecture.embeddingWidth,
             classCount: architecture.classCount, contextWidth: architecture.contextWidth,
-            headReadsEvents: architecture.headReadsEvents,
+            headReadsEvents: architecture.headReadsEvents, repeatField: repeatField(architecture),
             makeEncoder: { GRULayer(inputs: $0, hidden: architecture.hiddenWidth, parameterOffset: $1) }, using: &generator)
     }
 
@@ -192,7 +217,7 @@ public struct SequenceNetwork: Sendable, Hashable {
         SequenceModel(
             tokenCounts: architecture.tokenCounts, embeddingWidth: architecture.embeddingWidth,
             classCount: architecture.classCount, contextWidth: architecture.contextWidth,
-            headReadsEvents: architecture.headReadsEvents,
+            headReadsEvents: architecture.headReadsEvents, repeatField: repeatField(architecture),
             makeEncoder: {
                 ConvolutionStack(
                     inputs: $0, channels: architecture.hiddenWidth, width: SequenceArchitecture.convolutionWidth,
@@ -208,22 +233,24 @@ public struct SequenceNetwork: Sendable, Hashable {
 ///
 /// Format versions: 1, sequences of events only; 2, sequences that end with the cutoff marker
 /// (`SequenceSchema.timeToCutoffBoundsSeconds`); 3, a head that reads each event's embedded row (the
-/// event path, `SequenceArchitecture.headReadsEvents`), with or without the marker. A model is written in
+/// event path, `SequenceArchitecture.headReadsEvents`), with or without the marker; 4, the repeat path
+/// (`SequenceArchitecture.repeatPath`), with or without the others. A model is written in
 /// the oldest version that holds it, so the builds before a version keep reading the models that do
 /// not need it; they refuse a newer file by its version, rather than read it as something else.
 public struct SequenceArtifact: Sendable, Hashable, Codable {
     /// The newest format this build writes and reads.
-    public static let currentFormatVersion = 3
+    public static let currentFormatVersion = 4
 
     /// The format a model of `architecture` reading sequences under `schema` is written in.
     static func formatVersion(of schema: SequenceSchema, architecture: SequenceArchitecture) -> Int {
-        architecture.headReadsEvents ? 3 : schema.timeToCutoffBoundsSeconds == nil ? 1 : 2
+        architecture.repeatPath ? 4 : architecture.headReadsEvents ? 3 : schema.timeToCutoffBoundsSeconds == nil ? 1 : 2
     }
-    /// The artifact's `parameterLayout`; the text of models without the event path is the one written
-    /// before it.
-    static func layoutDescription(headReadsEvents: Bool) -> String {
-        let headInputs = headReadsEvents ? "hidden + embedding width + context width" : "hidden + context width"
-        return "embedding tables in field order (rows x width, row-major), then the encoder's parameters, then the head ((\(headInputs)) x outputs input-major, then biases)"
+    /// The artifact's `parameterLayout`; the text of models without the event path and the repeat path
+    /// is the one written before them.
+    static func layoutDescription(_ architecture: SequenceArchitecture) -> String {
+        let headInputs = architecture.headReadsEvents ? "hidden + embedding width + context width" : "hidden + context width"
+        let repeats = architecture.repeatPath ? ", then the repeat path's w_seen and w_recent" : ""
+        return "embedding tables in field order (rows x width, row-major), then the encoder's parameters, then the head ((\(headInputs)) x outputs input-major, then biases)\(repeats)"
     }
 
     public let formatVersion: Int
@@ -242,7 +269,7 @@ public struct SequenceArtifact: Sendable, Hashable, Codable {
         kind = Self.kind(of: network.architecture.encoder)
         architecture = network.architecture
         self.schema = schema
-        parameterLayout = Self.layoutDescription(headReadsEvents: network.architecture.headReadsEvents)
+        parameterLayout = Self.layoutDescription(network.architecture)
         parameters = network.parameters
         self.training = training
     }
@@ -259,7 +286,7 @@ public struct SequenceArtifact: Sendable, Hashable, Codable {
         guard formatVersion == Self.formatVersion(of: schema, architecture: architecture) else {
             throw VeilError(
                 .invalidInput, field: "formatVersion",
-                "format version 3, and only it, has a head that reads events (architecture.headReadsEvents); 2 has the time-to-cutoff marker (schema.time_to_cutoff_bounds_seconds) without it; 1 neither")
+                "format version 4, and only it, has the repeat path (architecture.repeatPath); 3 a head that reads events (architecture.headReadsEvents) without it; 2 the time-to-cutoff marker (schema.time_to_cutoff_bounds_seconds) without either; 1 none")
         }
         guard kind == Self.kind(of: architecture.encoder) else {
             throw VeilError(.invalidInput, field: "kind", "does not match the architecture's encoder")

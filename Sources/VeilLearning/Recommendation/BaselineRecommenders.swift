@@ -35,6 +35,19 @@ public struct PopularityRecommender: Sendable {
         return list
     }
 
+    /// The repeat baseline: the user's own items (`sequence`, oldest first), most recent first, then the
+    /// most frequent, skipping `excluding` — people come back to what they looked at, and this is how far
+    /// that alone goes.
+    public func recommend(k: Int, ownItemsFirst sequence: [Int], excluding: Set<Int> = []) -> [Int] {
+        var list: [Int] = []
+        list.reserveCapacity(k)
+        for item in sequence.reversed() where list.count < k && !excluding.contains(item) && !list.contains(item) {
+            list.append(item)
+        }
+        fill(&list, k: k, excluding: excluding)
+        return list
+    }
+
     /// Fills `list` up to `k` items from the popularity order, skipping `excluding` and what `list` holds.
     func fill(_ list: inout [Int], k: Int, excluding: Set<Int>) {
         guard list.count < k else { return }

@@ -89,6 +89,10 @@ public struct ModelCard: Sendable, Encodable, Hashable {
         /// What the head started as instead of its random draw (`HeadPrior.name`: `favourite_category`
         /// for `next_category`, built from the context's column names, no data); nil: drawn at random.
         public var headPrior: String?
+        /// true when a user's own items (those in the sequence) add to their scores (the repeat path,
+        /// `SequenceArchitecture.repeatPath`; `next_item`'s default, `repeat_path` false turns it off); nil
+        /// otherwise and for models trained before it.
+        public var repeatPath: Bool?
         /// How the ranking metrics of `next_item` were measured (`RankingSplit`); nil for the other tasks.
         public var evaluation: RankingSplit?
     }

@@ -72,7 +72,8 @@ public enum SequencePipeline {
     /// - `next_item`: Recall@K, NDCG@K, MRR@K and coverage (`RankingEvaluation`, K = `rankingK`) over the
     ///   holdout users whose next item is in the vocabulary, "other" never recommended; baselines
     ///   `popularity` and `transition` (`PopularityRecommender`, `TransitionRecommender`) counted on the
-    ///   training users' sequences.
+    ///   training users' sequences, and `repeat` (the user's own items, most recent first, then
+    ///   popularity: `PopularityRecommender.recommend(k:ownItemsFirst:)`).
     /// - the other tasks: the task's metrics on the label at the last event, and beside them the task's
     ///   own baselines and `logistic` — today's logistic model trained on the same training users' feature
     ///   rows with the same plan, σ, q and steps (so at the same ε), scored on the same holdout users.
@@ -175,12 +176,11 @@ public enum SequencePipeline {
         }
         let transition = try TransitionRecommender(trainingSequences: trainSequences, itemCount: vocabulary.count)
         let popular = transition.popularity.recommend(k: rankingK)
-        let afterLast = evaluated.map { user in
-            transition.recommend(after: vocabularyItems(user.sequence, schema: schema).last, k: rankingK)
-        }
+        let ownItems = evaluated.map { vocabularyItems($0.sequence, schema: schema) }
         let baselines = [
             "popularity": try ranking(evaluated.map { _ in popular }),
-            "transition": try ranking(afterLast),
+            "transition": try ranking(ownItems.map { transition.recommend(after: $0.last, k: rankingK) }),
+            "repeat": try ranking(ownItems.map { transition.popularity.recommend(k: rankingK, ownItemsFirst: $0) }),
         ]
         let ranks = zip(rankings, targets).map { list, target in list.firstIndex(of: target).map { $0 + 1 } }
         return Evaluation(

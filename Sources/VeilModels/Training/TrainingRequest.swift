@@ -46,6 +46,10 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     /// Whether a `gru` or `cnn`'s head starts at the task's prior instead of at random
     /// (`TaskDefinition.headPrior`: `next_category`'s favourite category; default false).
     public var headPrior: Bool?
+    /// Whether a `next_item` `gru` or `cnn` lets a user's own items (those in the sequence) add to their
+    /// scores (the repeat path, `SequenceArchitecture.repeatPath`; default true for `next_item`, refused
+    /// for the other tasks, whose classes are not items).
+    public var repeatPath: Bool?
     /// Passes over the users; default the policy's for the task and model (`Policy.Training.epochs(for:model:)`:
     /// `training.task_defaults.<task>.epochs`, else `training.default_epochs`).
     public var epochs: Int?
@@ -77,7 +81,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         task: PredictionTask, epsilon: Double?, delta: Double? = nil, model: ModelFamily = .logistic,
         hiddenSizes: [Int]? = nil, embeddingWidth: Int? = nil, sequenceLength: Int? = nil,
         vocabularyEpsilon: Double? = nil, evaluation: RankingSplit? = nil, headReadsEvents: Bool? = nil, headPrior: Bool? = nil,
-        epochs: Int? = nil, batchSize: Int? = nil, clippingNorm: Double? = nil,
+        repeatPath: Bool? = nil, epochs: Int? = nil, batchSize: Int? = nil, clippingNorm: Double? = nil,
         learningRate: Double? = nil, cutoffMillis: Int64? = nil, windowDays: Int? = nil, horizonDays: Int? = nil,
         seed: UInt64? = nil, nonPrivate: Bool = false
     ) {
@@ -91,6 +95,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         self.vocabularyEpsilon = vocabularyEpsilon
         self.headReadsEvents = headReadsEvents
         self.headPrior = headPrior
+        self.repeatPath = repeatPath
         self.evaluation = evaluation
         self.epochs = epochs
         self.batchSize = batchSize
@@ -111,6 +116,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         case vocabularyEpsilon = "vocabulary_epsilon"
         case headReadsEvents = "head_reads_events"
         case headPrior = "head_prior"
+        case repeatPath = "repeat_path"
         case batchSize = "batch_size"
         case clippingNorm = "clipping_norm"
         case learningRate = "learning_rate"
@@ -139,6 +145,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
         evaluation = try container.decodeIfPresent(RankingSplit.self, forKey: .evaluation)
         headReadsEvents = try container.decodeIfPresent(Bool.self, forKey: .headReadsEvents)
         headPrior = try container.decodeIfPresent(Bool.self, forKey: .headPrior)
+        repeatPath = try container.decodeIfPresent(Bool.self, forKey: .repeatPath)
         epochs = try container.decodeIfPresent(Int.self, forKey: .epochs)
         batchSize = try container.decodeIfPresent(Int.self, forKey: .batchSize)
         clippingNorm = try container.decodeIfPresent(Double.self, forKey: .clippingNorm)
@@ -216,16 +223,22 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
             if headPrior == true && task.definition.headPrior(schema: schema) == nil {
                 throw fail("head_prior", "\(task.rawValue) has no head prior (next_category has one: the favourite category)")
             }
+            let itemClasses = task == .nextItem
+            if repeatPath == true && !itemClasses {
+                throw fail("repeat_path", "goes with task next_item (its classes are items; \(task.rawValue)'s are not)")
+            }
             sequence = TrainingPlan.Sequence(
                 embeddingWidth: embedding, length: length,
                 vocabularyEpsilon: nonPrivate ? nil : vocabularyEpsilon ?? epsilon.map { $0 * Self.defaultVocabularyShare },
-                evaluation: evaluation ?? .holdoutUsers, headReadsEvents: headReadsEvents ?? false, headPrior: headPrior ?? false)
+                evaluation: evaluation ?? .holdoutUsers, headReadsEvents: headReadsEvents ?? false, headPrior: headPrior ?? false,
+                repeatPath: repeatPath ?? itemClasses)
         } else {
             guard embeddingWidth == nil else { throw fail("embedding_width", "goes with model gru or cnn") }
             guard sequenceLength == nil else { throw fail("sequence_length", "goes with model gru or cnn") }
             guard vocabularyEpsilon == nil else { throw fail("vocabulary_epsilon", "goes with model gru or cnn") }
             guard headReadsEvents == nil else { throw fail("head_reads_events", "goes with model gru or cnn") }
             guard headPrior == nil else { throw fail("head_prior", "goes with model gru or cnn") }
+            guard repeatPath == nil else { throw fail("repeat_path", "goes with model gru or cnn") }
         }
         let epochs = self.epochs ?? policy.training.epochs(for: task.name, model: model)
         guard (1...1000).contains(epochs) else { throw fail("epochs", "must be between 1 and 1000") }
@@ -353,6 +366,8 @@ public struct TrainingPlan: Sendable, Hashable {
         public var headReadsEvents = false
         /// Whether the head starts at the task's prior (`TaskDefinition.headPrior`).
         public var headPrior = false
+        /// Whether a user's own items add to their scores (the repeat path; `next_item` only).
+        public var repeatPath = false
     }
 
     public var optimizer: Optimizer { .adam(learningRate: learningRate) }

@@ -308,7 +308,7 @@ public final class TrainingService: Sendable {
             encoder: encoder, tokenCounts: sequenceSchema.tokenCounts,
             embeddingWidth: sequence.embeddingWidth, hiddenWidth: plan.hiddenSizes[0],
             classCount: plan.task.definition.classCount(sequences: sequenceSchema), contextWidth: sequenceSchema.contextWidth,
-            headReadsEvents: sequence.headReadsEvents)
+            headReadsEvents: sequence.headReadsEvents, repeatPath: sequence.repeatPath)
         let headPrior = sequence.headPrior ? plan.task.definition.headPrior(schema: sequenceSchema) : nil
         let result = try SequencePipeline.fit(
             plan: plan, architecture: architecture, train: train, population: population,
@@ -336,6 +336,7 @@ public final class TrainingService: Sendable {
                 length: sequenceSchema.length, embeddingWidth: sequence.embeddingWidth, vocabulary: provenance,
                 context: sequenceSchema.contextNames, timeToCutoffBoundsSeconds: sequenceSchema.timeToCutoffBoundsSeconds,
                 headReadsEvents: architecture.headReadsEvents ? true : nil, headPrior: headPrior?.name,
+                repeatPath: architecture.repeatPath ? true : nil,
                 evaluation: plan.task.definition.needsSequences ? sequence.evaluation : nil),
             privateMetrics: privateMetrics, metrics: evaluation.metrics, baselines: evaluation.baselines, trainCount: train.exampleCount,
             holdoutCount: evaluation.holdoutCount, file: { try ModelFile.encode(card: $0, artifact: artifact) })
