@@ -4,10 +4,13 @@ import Foundation
 /// `String`'s `==` equates: Swift compares strings by canonical equivalence, so "é" as one scalar and as
 /// "e" with a combining accent are equal `String`s — but two user IDs (whose pseudonyms, keyed hashes
 /// of the bytes, differ) and two event IDs (which the stores compare byte for byte).
-public struct ExactText: Hashable, Sendable {
+public struct ExactText: Hashable, Sendable, ExpressibleByStringLiteral {
     public let text: String
 
     public init(_ text: String) { self.text = text }
+
+    /// A literal's bytes, as written in the source.
+    public init(stringLiteral text: String) { self.text = text }
 
     @inlinable
     public static func == (lhs: ExactText, rhs: ExactText) -> Bool {

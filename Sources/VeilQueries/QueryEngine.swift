@@ -20,12 +20,12 @@ struct BoundedAggregate: Sendable, Equatable {
 }
 
 extension BoundedAggregate {
-    /// The same aggregate with the keys found in the data sorted by name after the public ones: the
-    /// order the data happened to show them in (which differs between events and counts, and between
-    /// stores) never reaches the release, whose selection noise is drawn in key order.
+    /// The same aggregate with the keys found in the data sorted by their bytes (`ExactText.order`) after
+    /// the public ones: the order the data happened to show them in (which differs between events and
+    /// counts, and between stores) never reaches the release, whose selection noise is drawn in key order.
     func keysFoundInOrder() -> BoundedAggregate {
         guard keys.count > publicCount + 1 else { return self }
-        let order = Array(0..<publicCount) + (publicCount..<keys.count).sorted { keys[$0] < keys[$1] }
+        let order = Array(0..<publicCount) + (publicCount..<keys.count).sorted { ExactText.order(keys[$0], keys[$1]) < 0 }
         return BoundedAggregate(
             keys: order.map { keys[$0] }, publicCount: publicCount, counts: order.map { counts[$0] },
             users: order.map { users[$0] }, sums: order.map { sums[$0] }, bins: bins.isEmpty ? [] : order.map { bins[$0] })
@@ -41,10 +41,12 @@ extension BoundedAggregate {
         guard parts.count > 1 else { return parts[0] }
         let first = parts[0]
         let publicKeys = Array(first.keys.prefix(first.publicCount))
-        let found = Set(parts.flatMap { $0.keys.dropFirst($0.publicCount) }).sorted()
+        // Keys are their bytes (`ExactText`), as the stores group them; found keys in byte order.
+        let foundTexts: [String] = parts.flatMap { part in Array(part.keys[part.publicCount...]) }
+        let found = Set(foundTexts.map { ExactText($0) }).map(\.text).sorted { ExactText.order($0, $1) < 0 }
         let keys = publicKeys + found
-        var position: [String: Int] = [:]
-        for (index, key) in found.enumerated() { position[key] = publicKeys.count + index }
+        var position: [ExactText: Int] = [:]
+        for (index, key) in found.enumerated() { position[ExactText(key)] = publicKeys.count + index }
         let binCount = first.bins.first?.count ?? 0
         var result = BoundedAggregate(
             keys: keys, publicCount: first.publicCount, counts: Array(repeating: 0, count: keys.count),
@@ -53,7 +55,7 @@ extension BoundedAggregate {
         for part in parts {
             for (index, key) in part.keys.enumerated() {
                 // A public key keeps its index; a key found in the data is never a public key's name.
-                let target = index < part.publicCount ? index : position[key]!
+                let target = index < part.publicCount ? index : position[ExactText(key)]!
                 result.counts[target] += part.counts[index]
                 result.users[target] += part.users[index]
                 result.sums[target] += part.sums[index]
@@ -158,10 +160,10 @@ enum QueryEngine {
         let plan: QueryPlan
         var bounder: ContributionBounder
         var keys: [String]
-        /// Group ids of the keys by name (categories or items).
-        var keyIDs: [String: Int32] = [:]
-        /// Up to 16 public category keys, compared directly before the dictionary.
-        let knownCategories: [String]
+        /// Group ids of the keys by name (categories or items), by their bytes as the stores compare them.
+        var keyIDs: [ExactText: Int32] = [:]
+        /// Up to 16 public category keys, compared directly (by their bytes) before the dictionary.
+        let knownCategories: [ExactText]
         var typeAllowed: [Bool]
         var typeGroup: [Int32]
         let from: Int64
@@ -187,9 +189,9 @@ enum QueryEngine {
             for name in plan.publicKeys { bounder.register(tag: ContributionBounder.tag(of: name)) }
             typeAllowed = plan.typeAllowed
             typeGroup = groupOfType
-            knownCategories = plan.groupBy == .category ? Array(plan.publicKeys.prefix(16)) : []
+            knownCategories = plan.groupBy == .category ? plan.publicKeys[..<min(16, plan.publicKeys.count)].map { ExactText($0) } : []
             if plan.groupBy == .category {
-                for (position, name) in plan.publicKeys.enumerated() { keyIDs[name] = Int32(position) }
+                for (position, name) in plan.publicKeys.enumerated() { keyIDs[ExactText(name)] = Int32(position) }
             }
             from = plan.fromMillis ?? .min
             to = plan.toMillis ?? .max
@@ -213,11 +215,12 @@ enum QueryEngine {
         /// The group of a key found in the data: a public key's, or (when the plan selects partitions) a
         /// new candidate group; nil when the key is in no group.
         mutating func keyID(_ key: String) -> Int32? {
-            if let id = keyIDs[key] { return id }
+            let exact = ExactText(key)
+            if let id = keyIDs[exact] { return id }
             guard plan.selectsPartitions else { return nil }
             let id = Int32(keys.count)
             keys.append(key)
-            keyIDs[key] = id
+            keyIDs[exact] = id
             bounder.register(tag: ContributionBounder.tag(of: key))
             return id
         }
@@ -234,7 +237,8 @@ enum QueryEngine {
             case .category:
                 guard let category else { return nil }
                 // Public categories first by direct comparison (cheap for short strings), then the dictionary.
-                for (position, known) in knownCategories.enumerated() where known == category { return Int32(position) }
+                let exact = ExactText(category)
+                for (position, known) in knownCategories.enumerated() where known == exact { return Int32(position) }
                 return keyID(category)
             case .item:
                 guard let item else { return nil }
@@ -261,7 +265,8 @@ enum QueryEngine {
                 let group = typeGroup[type.index]
                 return group >= 0 ? group : nil
             case (.category, .text(let category)):
-                for (position, known) in knownCategories.enumerated() where known == category { return Int32(position) }
+                let exact = ExactText(category)
+                for (position, known) in knownCategories.enumerated() where known == exact { return Int32(position) }
                 return keyID(category)
             case (.item, .text(let item)):
                 return keyID(item)
@@ -302,7 +307,7 @@ enum QueryEngine {
             let millis = events[index].timestampMillis
             guard typeAllowed[type.index], millis >= from, millis < to else { return }
             if let filter = plan.categoryFilter {
-                guard let category = events[index].category, filter.contains(category) else { return }
+                guard let category = events[index].category, filter.contains(ExactText(category)) else { return }
             }
             switch plan.value {
             case nil:

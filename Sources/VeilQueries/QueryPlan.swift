@@ -87,7 +87,8 @@ struct QueryPlan: Sendable {
     let delta: Double
     /// Allowed event types, indexed by `EventType.index`.
     let typeAllowed: [Bool]
-    let categoryFilter: Set<String>?
+    /// The categories a filter admits, by their bytes (as the stores compare them); nil: any.
+    let categoryFilter: Set<ExactText>?
     let fromMillis: Int64?
     let toMillis: Int64?
 
@@ -237,8 +238,10 @@ struct QueryPlan: Sendable {
         }
         self.typeAllowed = typeAllowed
         var categories: [String] = []
-        for name in spec.filter.categories where !categories.contains(name) { categories.append(name) }
-        categoryFilter = categories.isEmpty ? nil : Set(categories)
+        for name in spec.filter.categories where !categories.contains(where: { ExactText($0) == ExactText(name) }) {
+            categories.append(name)
+        }
+        categoryFilter = categories.isEmpty ? nil : Set(categories.map { ExactText($0) })
 
         let from = try spec.from.map { text throws(VeilError) in try QueryCalendar.parse(text, field: "from", endOfDay: false) }
         let to = try spec.to.map { text throws(VeilError) in try QueryCalendar.parse(text, field: "to", endOfDay: true) }

@@ -84,30 +84,53 @@ public enum EventGrouping: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// A group's key in a grouped count (`EventGrouping`).
+/// A group's key in a grouped count (`EventGrouping`). Texts are equal only byte for byte
+/// (`ExactText`), as the stores' `GROUP BY` and `IN` compare them: "é" as one scalar and as "e" with a
+/// combining accent are two keys (Swift's `String ==` would take them for one).
 public enum EventGroupKey: Sendable, Hashable {
     case text(String)
     case number(Int64)
+
+    public static func == (lhs: EventGroupKey, rhs: EventGroupKey) -> Bool {
+        switch (lhs, rhs) {
+        case (.text(let a), .text(let b)): ExactText(a) == ExactText(b)
+        case (.number(let a), .number(let b)): a == b
+        default: false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .text(let text): ExactText(text).hash(into: &hasher)
+        case .number(let number): hasher.combine(number)
+        }
+    }
 }
 
 /// What a grouped count counts: the events `filter` admits (its time range and types; its `fields`
-/// are ignored) whose category is one of `categories` (nil: any, also none), split by `grouping`.
+/// are ignored) whose category is one of `categories` by its bytes (nil: any, also none), split by
+/// `grouping`.
 public struct EventCountRequest: Sendable, Hashable {
     public var filter: EventFilter
-    public var categories: Set<String>?
+    public var categories: Set<ExactText>?
     public var grouping: EventGrouping
 
-    public init(filter: EventFilter = .all, categories: Set<String>? = nil, grouping: EventGrouping) {
+    public init(filter: EventFilter = .all, categories: Set<ExactText>? = nil, grouping: EventGrouping) {
         self.filter = EventFilter(time: filter.time, types: filter.types)
         self.categories = categories
         self.grouping = grouping
+    }
+
+    /// The category filter's texts in byte order (`ExactText.order`), as the stores bind them.
+    public var sortedCategories: [String]? {
+        categories.map { $0.map(\.text).sorted { ExactText.order($0, $1) < 0 } }
     }
 
     /// Whether `event` is counted (in the group `grouping.key(of:)` gives, if any).
     public func admits(_ event: StoredEvent) -> Bool {
         guard filter.contains(event) else { return false }
         if let categories {
-            guard let category = event.category, categories.contains(category) else { return false }
+            guard let category = event.category, categories.contains(ExactText(category)) else { return false }
         }
         return true
     }

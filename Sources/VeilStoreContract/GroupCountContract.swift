@@ -7,7 +7,8 @@ import VeilStore
 /// The store-side aggregate of grouped counts (`EventStore.countEvents`): every backend's counts per
 /// (pseudonym, group) equal counting its scan (`EventCountRequest.count(scanning:)`) and counting the
 /// stored events by `EventGrouping.key(of:)` — every grouping, with time, type and category filters,
-/// events before 1970 and without a category or item — and an erasure shows at once.
+/// events before 1970 and without a category or item, and a category beside its canonical twin ("Bücher
+/// ✓" with ü precomposed and decomposed: two categories, by their bytes) — and an erasure shows at once.
 enum GroupCountContract {
     static let cases: [StoreContractCase] = [
         StoreContractCase("group counts: every grouping and filter counts as the scan does, per (pseudonym, key)") { deployment in
@@ -51,7 +52,7 @@ enum GroupCountContract {
     /// categories, some without a category or an item.
     static func events() -> [StoredEvent] {
         let day: Int64 = 86_400_000
-        let categories: [String?] = ["books", "garden", nil, "toys", "Bücher ✓"]
+        let categories: [String?] = ["books", "garden", nil, "toys", "B\u{FC}cher ✓", "Bu\u{308}cher ✓"]
         return (0..<1_500).map { n in
             var event = Fixtures.event(
                 "c-\(n)", UInt64(n * 7 % 23), at: -12 * day + Int64(n) * 40 * day / 1_500 + Int64(n % 11) * 3_600_000 + 17,
@@ -67,7 +68,8 @@ enum GroupCountContract {
         var requests = EventGrouping.allCases.map { EventCountRequest(grouping: $0) }
         for grouping in [EventGrouping.category, .day, .type, .weekday] {
             requests.append(EventCountRequest(filter: EventFilter(time: (-3 * day + 5)..<(9 * day)), grouping: grouping))
-            requests.append(EventCountRequest(filter: EventFilter(types: [.view, .purchase]), categories: ["books", "Bücher ✓"], grouping: grouping))
+            requests.append(EventCountRequest(filter: EventFilter(types: [.view, .purchase]), categories: ["books", "B\u{FC}cher ✓"], grouping: grouping))
+            requests.append(EventCountRequest(categories: ["Bu\u{308}cher ✓"], grouping: grouping))
         }
         requests.append(EventCountRequest(categories: ["none"], grouping: .all))
         requests.append(EventCountRequest(filter: EventFilter(time: Int64.min..<(-day), types: [.search]), grouping: .hourOfDay))

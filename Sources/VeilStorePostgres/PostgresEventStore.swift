@@ -257,7 +257,7 @@ final class PostgresEventStore: EventStore, IdentityVault {
         let upper = request.filter.time?.upperBound ?? Int64.max
         guard lower < upper else { return }
         let types = request.filter.types.map { $0.map(\.rawValue).sorted() }
-        let categories = request.categories.map { $0.sorted() }
+        let categories = request.sortedCategories
         let grouping = request.grouping
         let chunkSize = 65_536
         try await database.withConnection("count events by group") { connection in

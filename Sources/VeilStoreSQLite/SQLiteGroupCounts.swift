@@ -61,10 +61,9 @@ extension SQLiteEventStore {
     /// categories bound as arguments, and rows without a key left out.
     static func countStatement(_ request: EventCountRequest) -> (sql: String, arguments: [EventRowReader.Argument])? {
         guard var scan = scanConditions(request.filter) else { return nil }
-        if let categories = request.categories {
-            guard !categories.isEmpty else { return nil }
+        if let sorted = request.sortedCategories {
+            guard !sorted.isEmpty else { return nil }
             let first = scan.arguments.count + 1
-            let sorted = categories.sorted()
             scan.conditions.append("category IN (\(sorted.indices.map { "?\(first + $0)" }.joined(separator: ", ")))")
             scan.arguments += sorted.map { .text($0) }
         }

@@ -61,6 +61,19 @@ import VeilCore
         #expect(twins > (try distinctItems(["caf\u{E9}", "caf\u{E9}"])))
     }
 
+    /// A category is its bytes: an event whose category is the canonical twin of a policy category
+    /// ("café" decomposed, the policy's precomposed) is not in it, as the stores' filters and the
+    /// queries see it (Swift's `String ==` put it there before).
+    @Test func aCategorysTwinIsAnotherCategory() throws {
+        var policy = Policy()
+        policy.categories = ["caf\u{E9}", "books"]
+        let example = try #require(
+            extractor(policy: policy).example(for: [event(.view, day: 1, category: "cafe\u{301}"), event(.view, day: 2, category: "books")]))
+        let schema = extractor(policy: policy).schema
+        #expect(try value("share_category_caf\u{E9}", in: example, schema: schema) == 0)
+        #expect(try value("share_category_books", in: example, schema: schema) == 1)  // of the policy's categories
+    }
+
     @Test func neverPurchasedIsTheFarEndOfTheRecencyBound() throws {
         let example = try #require(extractor().example(for: [event(.view, day: 3)]))
         #expect(try value("days_since_last_purchase", in: example, schema: extractor().schema) == 1)

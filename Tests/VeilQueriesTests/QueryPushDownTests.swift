@@ -13,12 +13,14 @@ import VeilTestSupport
 /// whatever the order or split of what it is offered, and the count lanes (disjoint users bounded
 /// apart, at once) add up to what one bounder makes of every row.
 @Suite struct QueryPushDownTests {
-    /// 120 users over the week, plus heavy users beyond both bounds: one in every type, 11 categories
-    /// (three not in the policy) and 40 items, with hundreds of events in each group.
+    /// 120 users over the week, plus heavy users beyond both bounds: one in every type, 13 categories
+    /// (five not in the policy, two of them canonical twins — "café" with é precomposed and decomposed,
+    /// two categories by their bytes, as the stores count them) and 40 items, with hundreds of events in
+    /// each group.
     static let events: [StoredEvent] = {
         var events = ShopData.events(users: 120, seed: 21)
         for index in events.indices where index % 4 != 0 { events[index].itemID = "sku-\(index % 13)" }
-        let categories = ShopData.categories + ["found-1", "found-2", "found-3"]
+        let categories = ShopData.categories + ["found-1", "found-2", "found-3", "caf\u{E9}", "cafe\u{301}"]
         for heavy in 0..<3 {
             let user = Pseudonym(high: 0xBEEF, low: UInt64(heavy))
             for n in 0..<2_000 {
@@ -50,6 +52,7 @@ import VeilTestSupport
         QuerySpec(metric: "count_users", groupBy: "weekday", epsilon: 1),
         QuerySpec(metric: "count_users", groupBy: "category", epsilon: 1, mechanism: "gaussian"),
         QuerySpec(metric: "count_events", filter: .init(types: ["view", "purchase"], categories: ["books", "found-1"]), epsilon: 1),
+        QuerySpec(metric: "count_users", filter: .init(categories: ["caf\u{E9}"]), epsilon: 1),
         QuerySpec(
             metric: "count_events", groupBy: "type", filter: .init(types: ["view", "click"]), from: "2026-11-03", to: "2026-11-05T12:00:00Z",
             epsilon: 1),

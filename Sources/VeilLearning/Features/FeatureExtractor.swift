@@ -8,12 +8,13 @@ import VeilCore
 public struct FeatureExtractor: Sendable {
     public let schema: FeatureSchema
     public let window: FeatureWindow
-    private let categoryIndex: [String: Int]
+    /// The policy's categories by their bytes (`ExactText`), as the stores and queries compare them.
+    private let categoryIndex: [ExactText: Int]
 
     public init(schema: FeatureSchema, window: FeatureWindow) {
         self.schema = schema
         self.window = window
-        categoryIndex = Dictionary(uniqueKeysWithValues: schema.categories.enumerated().map { ($1, $0) })
+        categoryIndex = Dictionary(uniqueKeysWithValues: schema.categories.enumerated().map { (ExactText($1), $0) })
     }
 
     public func example(for events: some Collection<StoredEvent>) -> UserExample? {
@@ -24,7 +25,7 @@ public struct FeatureExtractor: Sendable {
         for event in events {
             let time = event.timestampMillis
             if time >= start && time < window.cutoff {
-                tally.add(event, categoryIndex: categoryIndex[event.category ?? ""], cutoff: window.cutoff)
+                tally.add(event, categoryIndex: event.category.flatMap { categoryIndex[ExactText($0)] }, cutoff: window.cutoff)
             } else {
                 outcome.add(event, categoryIndex: categoryIndex)
             }
@@ -48,7 +49,7 @@ struct OutcomeTally {
 
     init(window: FeatureWindow) { self.window = window }
 
-    mutating func add(_ event: StoredEvent, categoryIndex: [String: Int]) {
+    mutating func add(_ event: StoredEvent, categoryIndex: [ExactText: Int]) {
         let time = event.timestampMillis
         guard time >= window.cutoff && time < window.horizonEnd else { return }
         outcome.churned = false
@@ -60,7 +61,7 @@ struct OutcomeTally {
         outcome.purchased = true
         if time < firstPurchase {
             firstPurchase = time
-            outcome.nextCategory = event.category.flatMap { categoryIndex[$0] }
+            outcome.nextCategory = event.category.flatMap { categoryIndex[ExactText($0)] }
         }
     }
 }

@@ -133,14 +133,15 @@ public struct SequenceSchema: Sendable, Hashable, Codable {
 public struct SequenceExtractor: Sendable {
     public let schema: SequenceSchema
     public let window: FeatureWindow
-    private let categoryIndex: [String: Int]
+    /// The policy's categories by their bytes (`ExactText`), as `FeatureExtractor` reads them.
+    private let categoryIndex: [ExactText: Int]
     /// The context's aggregates, read by the feature-row model's own extractor.
     private let rows: FeatureExtractor?
 
     public init(schema: SequenceSchema, window: FeatureWindow) {
         self.schema = schema
         self.window = window
-        categoryIndex = Dictionary(uniqueKeysWithValues: schema.categories.enumerated().map { ($1, $0) })
+        categoryIndex = Dictionary(uniqueKeysWithValues: schema.categories.enumerated().map { (ExactText($1), $0) })
         rows = schema.context.map { FeatureExtractor(schema: $0, window: window) }
     }
 
@@ -188,7 +189,7 @@ public struct SequenceExtractor: Sendable {
     /// One event's tokens in `Field` order.
     func tokens(of event: StoredEvent, previousMillis: Int64?) -> [Int32] {
         let item: Int32 = event.itemID.map { Int32(1 + schema.vocabulary.index(of: $0)) } ?? 0
-        let category: Int32 = event.category.map { Int32(1 + (categoryIndex[$0] ?? schema.categories.count)) } ?? 0
+        let category: Int32 = event.category.map { Int32(1 + (categoryIndex[ExactText($0)] ?? schema.categories.count)) } ?? 0
         let gap: Int32 = previousMillis.map {
             SequenceSchema.bucketToken(Double(event.timestampMillis - $0) / 1000, bounds: schema.gapBoundsSeconds)
         } ?? 0
