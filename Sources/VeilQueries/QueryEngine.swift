@@ -162,8 +162,8 @@ enum QueryEngine {
         var keys: [String]
         /// Group ids of the keys by name (categories or items), by their bytes as the stores compare them.
         var keyIDs: [ExactText: Int32] = [:]
-        /// Up to 16 public category keys, compared directly (by their bytes) before the dictionary.
-        let knownCategories: [ExactText]
+        /// Up to 16 public category keys, compared directly (by their bytes, `ExactText.same`) before the dictionary.
+        let knownCategories: [String]
         var typeAllowed: [Bool]
         var typeGroup: [Int32]
         let from: Int64
@@ -189,7 +189,7 @@ enum QueryEngine {
             for name in plan.publicKeys { bounder.register(tag: ContributionBounder.tag(of: name)) }
             typeAllowed = plan.typeAllowed
             typeGroup = groupOfType
-            knownCategories = plan.groupBy == .category ? plan.publicKeys[..<min(16, plan.publicKeys.count)].map { ExactText($0) } : []
+            knownCategories = plan.groupBy == .category ? Array(plan.publicKeys.prefix(16)) : []
             if plan.groupBy == .category {
                 for (position, name) in plan.publicKeys.enumerated() { keyIDs[ExactText(name)] = Int32(position) }
             }
@@ -237,8 +237,7 @@ enum QueryEngine {
             case .category:
                 guard let category else { return nil }
                 // Public categories first by direct comparison (cheap for short strings), then the dictionary.
-                let exact = ExactText(category)
-                for (position, known) in knownCategories.enumerated() where known == exact { return Int32(position) }
+                for (position, known) in knownCategories.enumerated() where ExactText.same(known, category) { return Int32(position) }
                 return keyID(category)
             case .item:
                 guard let item else { return nil }
@@ -265,8 +264,7 @@ enum QueryEngine {
                 let group = typeGroup[type.index]
                 return group >= 0 ? group : nil
             case (.category, .text(let category)):
-                let exact = ExactText(category)
-                for (position, known) in knownCategories.enumerated() where known == exact { return Int32(position) }
+                for (position, known) in knownCategories.enumerated() where ExactText.same(known, category) { return Int32(position) }
                 return keyID(category)
             case (.item, .text(let item)):
                 return keyID(item)

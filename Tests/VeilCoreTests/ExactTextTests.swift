@@ -8,6 +8,7 @@ import VeilCore
         String(repeating: "a", count: 24), String(repeating: "a", count: 23) + "b",
     ]
 
+    /// `order`, `==` and `same` against the UTF-8 bytes, pairwise over the samples.
     @Test func theOrderIsTheOrderOfTheUTF8Bytes() {
         for a in Self.samples {
             for b in Self.samples {
@@ -15,6 +16,7 @@ import VeilCore
                 let expected = x.lexicographicallyPrecedes(y) ? -1 : x == y ? 0 : 1
                 #expect(ExactText.order(a, b) == expected, "\(x) \(y)")
                 #expect((ExactText(a) == ExactText(b)) == (x == y), "\(x) \(y)")
+                #expect(ExactText.same(a, b) == (x == y), "\(x) \(y)")
             }
         }
     }
