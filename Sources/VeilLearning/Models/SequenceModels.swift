@@ -17,7 +17,7 @@ public enum SequenceModels {
     ) -> some TrainableModel<SequenceDataset> {
         SequenceModel(
             tokenCounts: tokenCounts, embeddingWidth: embeddingWidth, classCount: classCount, contextWidth: contextWidth,
-            headReadsEvents: headReadsEvents, repeatField: repeatPath ? SequenceSchema.Field.item.rawValue : nil, scale: scale,
+            headReadsEvents: headReadsEvents, repeatField: SequenceArchitecture.repeatField(repeatPath), scale: scale,
             makeEncoder: { GRULayer<Scalar>(inputs: $0, hidden: hidden, parameterOffset: $1) }, using: &generator)
     }
 
@@ -29,7 +29,7 @@ public enum SequenceModels {
     ) -> some TrainableModel<SequenceDataset> {
         SequenceModel(
             tokenCounts: tokenCounts, embeddingWidth: embeddingWidth, classCount: classCount, contextWidth: contextWidth,
-            headReadsEvents: headReadsEvents, repeatField: repeatPath ? SequenceSchema.Field.item.rawValue : nil, scale: scale,
+            headReadsEvents: headReadsEvents, repeatField: SequenceArchitecture.repeatField(repeatPath), scale: scale,
             makeEncoder: {
                 ConvolutionStack<Scalar>(inputs: $0, channels: channels, width: width, depth: depth, parameterOffset: $1)
             }, using: &generator)

@@ -38,6 +38,9 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
     /// The repeat path's parameters (0 without it).
     public var repeatParameterCount: Int { repeatPath ? 2 : 0 }
 
+    /// The token field the repeat path reads (`SequenceModel.repeatField`): the item field when on.
+    static func repeatField(_ repeatPath: Bool) -> Int? { repeatPath ? SequenceSchema.Field.item.rawValue : nil }
+
     /// Throws `VeilError.invalidInput` naming the field when a size is not positive (the context's not
     /// negative), there are fewer than 2 classes, or the repeat path's classes are not the item tokens
     /// after "no item" (`tokenCounts[item] == classCount + 1`, more than 2 classes).
@@ -196,10 +199,6 @@ public struct SequenceNetwork: Sendable, Hashable {
         return (try SequenceNetwork(architecture: architecture, parameters: parameters), report)
     }
 
-    /// The item field when the architecture has the repeat path.
-    static func repeatField(_ architecture: SequenceArchitecture) -> Int? {
-        architecture.repeatPath ? SequenceSchema.Field.item.rawValue : nil
-    }
 
     static func gru<Scalar: ComputeScalar>(
         _ architecture: SequenceArchitecture, _: Scalar.Type, using generator: inout some RandomNumberGenerator
@@ -207,7 +206,7 @@ public struct SequenceNetwork: Sendable, Hashable {
         SequenceModel(
             tokenCounts: architecture.tokenCounts, embeddingWidth: architecture.embeddingWidth,
             classCount: architecture.classCount, contextWidth: architecture.contextWidth,
-            headReadsEvents: architecture.headReadsEvents, repeatField: repeatField(architecture),
+            headReadsEvents: architecture.headReadsEvents, repeatField: SequenceArchitecture.repeatField(architecture.repeatPath),
             makeEncoder: { GRULayer(inputs: $0, hidden: architecture.hiddenWidth, parameterOffset: $1) }, using: &generator)
     }
 
@@ -217,7 +216,7 @@ public struct SequenceNetwork: Sendable, Hashable {
         SequenceModel(
             tokenCounts: architecture.tokenCounts, embeddingWidth: architecture.embeddingWidth,
             classCount: architecture.classCount, contextWidth: architecture.contextWidth,
-            headReadsEvents: architecture.headReadsEvents, repeatField: repeatField(architecture),
+            headReadsEvents: architecture.headReadsEvents, repeatField: SequenceArchitecture.repeatField(architecture.repeatPath),
             makeEncoder: {
                 ConvolutionStack(
                     inputs: $0, channels: architecture.hiddenWidth, width: SequenceArchitecture.convolutionWidth,

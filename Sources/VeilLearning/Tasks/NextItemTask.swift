@@ -12,6 +12,7 @@ struct NextItemTask: TaskDefinition {
     var name: TaskName { .nextItem }
     var needsSequences: Bool { true }
     var readsContext: Bool { false }
+    var classesAreItems: Bool { true }
     /// No feature-row model predicts items.
     func classCount(schema: FeatureSchema) -> Int { 0 }
     func classCount(sequences schema: SequenceSchema) -> Int { schema.vocabulary.count + 1 }

@@ -31,6 +31,9 @@ public protocol TaskDefinition: Sendable {
     /// task whose targets are all at the last event may: a target at an earlier event would see
     /// aggregates of events after it. Default true.
     var readsContext: Bool { get }
+    /// Whether a sequence model's classes are the item vocabulary's (item token t ≥ 1 is class t − 1), so
+    /// the repeat path can score a user's own items (`SequenceArchitecture.repeatPath`). Default false.
+    var classesAreItems: Bool { get }
     /// Where a sequence model's head for it can start under `schema` instead of its random draw, when a
     /// request asks (`HeadPrior`: public structure only, never data); nil: the task has none. Default nil.
     func headPrior(schema: SequenceSchema) -> HeadPrior?
@@ -39,6 +42,7 @@ public protocol TaskDefinition: Sendable {
 extension TaskDefinition {
     public var needsSequences: Bool { false }
     public var readsContext: Bool { true }
+    public var classesAreItems: Bool { false }
     public func headPrior(schema: SequenceSchema) -> HeadPrior? { nil }
 
     public func targets(_ example: SequenceExample, schema: SequenceSchema) -> [Int32]? {

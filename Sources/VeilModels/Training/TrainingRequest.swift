@@ -223,7 +223,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
             if headPrior == true && task.definition.headPrior(schema: schema) == nil {
                 throw fail("head_prior", "\(task.rawValue) has no head prior (next_category has one: the favourite category)")
             }
-            let itemClasses = task == .nextItem
+            let itemClasses = task.definition.classesAreItems
             if repeatPath == true && !itemClasses {
                 throw fail("repeat_path", "goes with task next_item (its classes are items; \(task.rawValue)'s are not)")
             }
