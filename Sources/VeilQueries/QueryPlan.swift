@@ -238,7 +238,7 @@ struct QueryPlan: Sendable {
         }
         self.typeAllowed = typeAllowed
         var categories: [String] = []
-        for name in spec.filter.categories where !categories.contains(where: { ExactText($0) == ExactText(name) }) {
+        for name in spec.filter.categories where !categories.contains(where: { ExactText.same($0, name) }) {
             categories.append(name)
         }
         categoryFilter = categories.isEmpty ? nil : Set(categories.map { ExactText($0) })

@@ -59,8 +59,8 @@ where Encoder.Scalar: ComputeScalar, Encoder.Input == RowBuffer<Encoder.Scalar> 
 
     /// λ, the repeat path's decay per event since a class's latest event.
     static var repeatDecay: Double { 0.9 }
-    /// The repeat path's weights: w_seen and w_recent.
-    static var repeatWeights: Int { 2 }
+    /// The repeat path's weights: w_seen and w_recent (`SequenceArchitecture.repeatWeights`).
+    static var repeatWeights: Int { SequenceArchitecture.repeatWeights }
 
     var chunkSize: Int { 16 }
 

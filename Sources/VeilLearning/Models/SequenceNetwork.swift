@@ -35,8 +35,11 @@ public struct SequenceArchitecture: Sendable, Hashable, Codable {
     /// (the repeat path, `SequenceModel`: two more parameters, after the head).
     public let repeatPath: Bool
 
+    /// The repeat path's weights when it has one: w_seen and w_recent.
+    public static let repeatWeights = 2
+
     /// The repeat path's parameters (0 without it).
-    public var repeatParameterCount: Int { repeatPath ? 2 : 0 }
+    public var repeatParameterCount: Int { repeatPath ? Self.repeatWeights : 0 }
 
     /// The token field the repeat path reads (`SequenceModel.repeatField`): the item field when on.
     static func repeatField(_ repeatPath: Bool) -> Int? { repeatPath ? SequenceSchema.Field.item.rawValue : nil }
