@@ -3,12 +3,13 @@
 #
 #   veil generate --users 50000 --days 120 --seed 7 --truth --catalog → veil ingest → for purchase,
 #   churn and next_category: veil train at ε = 1, ε = 4 (δ = 1e-6) and --non-private, each with
-#   --seed 1; the sequence models (--model gru, cnn) at ε = 4 on purchase, churn and next_category, and
-#   on next_item at ε = 4 and non-private; purchase and churn again at ε = 1 with σ calibrated by RDP
+#   --seed 1; the sequence models (--model gru, cnn) at ε = 4 on purchase, churn and next_category (the
+#   last with NEXT_CATEGORY_PLAN), and on next_item at ε = 4 and non-private; purchase and churn again at ε = 1 with σ calibrated by RDP
 #   instead of PLD (the AUC PLD's smaller σ gains) → one Markdown table row per model and baseline, σ
 #   under both accountants for the ε = 1 and ε = 2 runs (veil train --explain), and the generator's
-#   truth AUC beside them, and its next-item ceiling on the items and users the next_item rows rank
-#   and count (scripts/next_item_ceiling.py).
+#   truth AUC beside them, its next-item ceiling on the items and users the next_item rows rank and
+#   count (scripts/next_item_ceiling.py), and its next-category ceiling beside the favourite category
+#   by events and by sessions (scripts/next_category_check.py).
 #
 # The policy is policies/default.yaml with four changes, written to results-data/policy.yaml:
 # training.allow_non_private: true (the non-private rows; those models can never be approved),
@@ -33,6 +34,9 @@ VEIL="${VEIL:-$(swift build -c release --show-bin-path)/veil}"
 OUT=results-data
 TASKS="${RESULTS_TASKS:-purchase churn next_category next_item}"
 SEQUENCE_MODELS="${RESULTS_SEQUENCE_MODELS-gru cnn}"
+# next_category's sequence models: a larger batch and a smaller encoder, starting at the head prior
+# (the favourite category by sessions; docs/models.md, "The next_category plan").
+NEXT_CATEGORY_PLAN="--batch-size 4096 --epochs 10 --hidden 16 --embedding 8 --head-prior"
 ITEMS="${RESULTS_ITEMS:-1000}"
 USERS="${RESULTS_USERS:-50000}"
 rm -rf "$OUT"
@@ -83,6 +87,10 @@ for MODEL in $SEQUENCE_MODELS; do
             echo "train next_item $MODEL nonprivate, on the $(($(wc -l <"$OUT/selected-items.csv") - 1)) selected items" >&2
             VEIL_POLICY="$OUT/policy-selected-catalog.yaml" "$VEIL" train --task next_item --model "$MODEL" --non-private --seed 1 --json \
                 >"$OUT/cards/next_item-$MODEL-nonprivate.json"
+        elif [[ "$TASK" == next_category ]]; then
+            # shellcheck disable=SC2086  # the plan is several words on purpose
+            "$VEIL" train --task next_category --model "$MODEL" --epsilon 4 $NEXT_CATEGORY_PLAN --seed 1 --json \
+                >"$OUT/cards/next_category-$MODEL-eps4.json"
         else
             "$VEIL" train --task "$TASK" --model "$MODEL" --epsilon 4 --seed 1 --json >"$OUT/cards/$TASK-$MODEL-eps4.json"
         fi
@@ -98,6 +106,9 @@ done
 
 echo "truth AUC (python3 scripts/synth_label_check.py)" >&2
 python3 scripts/synth_label_check.py "$OUT/events.ndjson" "$OUT/truth.csv" >"$OUT/truth.txt"
+if [[ " $TASKS " == *" next_category "* ]]; then
+    python3 scripts/next_category_check.py "$OUT/events.ndjson" "$OUT/truth.csv" >>"$OUT/truth.txt"
+fi
 if [[ -f "$OUT/selected-items.csv" ]]; then
     # The ceiling of the next_item rows: the truth restricted to the items they rank, on the users they count.
     python3 scripts/next_item_ceiling.py "$OUT/events.ndjson" "$OUT/truth.csv" "$OUT/selected-items.csv" >>"$OUT/truth.txt"

@@ -39,7 +39,7 @@ struct TrainCommand: AsyncParsableCommand {
             which need at least 2,048 users. --head-reads-events lets the head read each \
             event's embedding beside the encoder's state (for next_item, the item a target follows); \
             --head-prior starts the head at the task's prior instead of at random (next_category: the \
-            favourite category, from the policy's categories alone, costing no ε). A next_item model \
+            favourite category by sessions, from the policy's categories alone, costing no ε). A next_item model \
             lets a user's own items (those in the sequence) add to their scores, by two weights it \
             learns (the repeat path: revisits and repeat purchases); --no-repeat-path turns it off.
 
@@ -55,7 +55,7 @@ struct TrainCommand: AsyncParsableCommand {
                   --sequence-length 50
               veil train --task next_item --epsilon 8 --model gru --evaluation leave_last_out --horizon 1d
               veil train --task next_item --epsilon 4 --model gru --batch-size 2048 --epochs 20 --learning-rate 0.04
-              veil train --task next_category --epsilon 4 --model gru --head-prior --batch-size 4096 --epochs 10
+              veil train --task next_category --epsilon 4 --model gru --head-prior --batch-size 4096 --epochs 10 --hidden 16 --embedding 8
             """
     )
 
@@ -93,7 +93,7 @@ struct TrainCommand: AsyncParsableCommand {
     var evaluation: RankingSplit?
     @Flag(help: "A gru or cnn whose head also reads each event's embedded row beside the encoder's state (the event path).")
     var headReadsEvents = false
-    @Flag(help: "A gru or cnn whose head starts at the task's prior instead of at random (next_category: the favourite category; costs no ε).")
+    @Flag(help: "A gru or cnn whose head starts at the task's prior instead of at random (next_category: the favourite category by sessions; costs no ε).")
     var headPrior = false
     @Flag(
         inversion: .prefixedNo,

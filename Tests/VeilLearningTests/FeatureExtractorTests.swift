@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VeilCore
 @testable import VeilLearning
@@ -8,10 +9,14 @@ import VeilCore
     // 2026-01-01T00:00:00Z (a Thursday), as Unix milliseconds.
     private let start: Int64 = 1_767_225_600_000
 
-    private func event(_ type: EventType, day offset: Double, category: String? = nil, price: Double? = nil, quantity: Int? = nil) -> StoredEvent {
+    private func event(
+        _ type: EventType, day offset: Double, category: String? = nil, price: Double? = nil, quantity: Int? = nil,
+        session: Pseudonym? = nil
+    ) -> StoredEvent {
         StoredEvent(
             eventID: "e\(offset)\(type)", pseudonym: pid, epoch: 1, type: type,
-            timestampMillis: start + Int64(offset * Double(day)), category: category, price: price, quantity: quantity)
+            timestampMillis: start + Int64(offset * Double(day)), session: session, category: category, price: price,
+            quantity: quantity)
     }
 
     private func extractor(policy: Policy = Policy()) -> FeatureExtractor {
@@ -72,6 +77,65 @@ import VeilCore
         let schema = extractor(policy: policy).schema
         #expect(try value("share_category_caf\u{E9}", in: example, schema: schema) == 0)
         #expect(try value("share_category_books", in: example, schema: schema) == 1)  // of the policy's categories
+    }
+
+    /// A session weighs 1 whatever its length, split among its categories as its events are; a
+    /// categorised event without a session weighs 1 alone; a session without categorised events counts
+    /// for nothing. By hand: session A (3 books, 1 toys) gives books 0.75 and toys 0.25, session B (1
+    /// toys) toys 1, the unsessioned books event books 1, session C (a search) nothing: 3 visits.
+    @Test func sessionSharesCountVisitsNotClicks() throws {
+        let (a, b, c) = (Pseudonym(high: 9, low: 1), Pseudonym(high: 9, low: 2), Pseudonym(high: 9, low: 3))
+        let events = [
+            event(.view, day: 1, category: "books", session: a), event(.click, day: 1.01, category: "books", session: a),
+            event(.view, day: 1.02, category: "books", session: a), event(.view, day: 1.03, category: "toys", session: a),
+            event(.view, day: 2, category: "toys", session: b), event(.view, day: 3, category: "books"),
+            event(.search, day: 4, session: c),
+        ]
+        let extractor = extractor()
+        let example = try #require(extractor.example(for: events.reversed()))  // any order
+        let schema = extractor.schema
+        #expect(abs(try value("session_share_category_books", in: example, schema: schema) - 1.75 / 3) < 1e-12)
+        #expect(abs(try value("session_share_category_toys", in: example, schema: schema) - 1.25 / 3) < 1e-12)
+        #expect(try value("session_share_category_home", in: example, schema: schema) == 0)
+        #expect(try value("share_category_books", in: example, schema: schema) == 4.0 / 6)  // clicks, not visits
+        let total = try schema.categories.reduce(0.0) { $0 + (try value(FeatureSchema.sessionCategoryShare($1), in: example, schema: schema)) }
+        #expect(abs(total - 1) < 1e-12)
+        #expect(try value("distinct_sessions", in: example, schema: schema) == FeatureSchema.Feature(name: "", upper: 100, scaling: .logCount).scale(3))
+    }
+
+    /// A model's schema is the features of the build that trained it, in its order: one trained before
+    /// the session shares (its features, here also reordered) gets exactly those, each the value
+    /// today's schema gives it under the same name.
+    @Test func anOlderModelsSchemaIsComputedByName() throws {
+        let session = Pseudonym(high: 9, low: 1)
+        let events = [
+            event(.view, day: 1, category: "books", session: session), event(.purchase, day: 2, category: "toys", price: 12, quantity: 1),
+        ]
+        let current = extractor()
+        var older = current.schema
+        older.features = older.features.filter { !$0.name.hasPrefix("session_share_") }.reversed()
+        let olderCount = current.schema.features.count - current.schema.categories.count
+        #expect(older.features.count == olderCount)
+        let olderExtractor = FeatureExtractor(schema: older, window: current.window)
+        let full = try #require(current.example(for: events))
+        let old = try #require(olderExtractor.example(for: events))
+        #expect(old.features.count == olderCount)
+        for (index, name) in older.names.enumerated() {
+            #expect(old.features[index] == (try value(name, in: full, schema: current.schema)))
+        }
+    }
+
+    /// A schema decoded from a model file that names a feature this build does not compute (a newer
+    /// build's model) is refused when it is decoded, naming the field and echoing nothing of it.
+    @Test func aSchemaNamingAFeatureThisBuildLacksIsRefused() throws {
+        var schema = FeatureSchema(policy: Policy())
+        let encoder = JSONEncoder()
+        #expect((try JSONDecoder().decode(FeatureSchema.self, from: encoder.encode(schema))) == schema)
+        schema.features.append(FeatureSchema.Feature(name: "share_tomorrow_zq", upper: 1, scaling: .unit))
+        let data = try encoder.encode(schema)
+        let error = try #require(throws: VeilError.self) { try JSONDecoder().decode(FeatureSchema.self, from: data) }
+        #expect(error.field == "features")
+        #expect(!error.message.contains("zq"))
     }
 
     @Test func neverPurchasedIsTheFarEndOfTheRecencyBound() throws {

@@ -274,9 +274,9 @@ import VeilCrypto
     }
 
     /// `next_category`'s head prior (`HeadPrior`, from the context's column names only): one weight per
-    /// category, from its share column to its class. Applied, it zeroes the head but for those weights
+    /// category, from its session share column to its class. Applied, it zeroes the head but for those weights
     /// and leaves the embedding and encoder as drawn; the untrained network then ranks the categories of
-    /// 30 random sequences exactly by their share columns (the favourite category first, whatever the
+    /// 30 random sequences exactly by their session share columns (the favourite category by sessions first, whatever the
     /// encoder's state). A weight outside the head is refused; a task without a prior has none, and a
     /// schema without the share columns gives none.
     @Test func theFavouriteCategoryPriorStartsAtTheFavourite() throws {
@@ -286,10 +286,15 @@ import VeilCrypto
         let prior = try #require(PredictionTask.nextCategory.definition.headPrior(schema: schema))
         #expect(PredictionTask.purchase.definition.headPrior(schema: schema) == nil)
         #expect(PredictionTask.nextItem.definition.headPrior(schema: schema) == nil)
+        var older = try Self.schema()  // a context of a build before the session shares
+        var olderFeatures = FeatureSchema(policy: Policy())
+        olderFeatures.features.removeAll { $0.name.hasPrefix("session_share_") }
+        older.readAsOfTheCutoff(features: olderFeatures, policy: Policy())
+        #expect(PredictionTask.nextCategory.definition.headPrior(schema: older) == nil)
         let names = schema.contextNames
-        #expect(prior.name == "favourite_category" && prior.weights.count == schema.categories.count)
+        #expect(prior.name == "session_favourite_category" && prior.weights.count == schema.categories.count)
         for (output, category) in schema.categories.enumerated() {
-            #expect(prior.weights[output].output == output && names[prior.weights[output].contextColumn] == "share_category_\(category)")
+            #expect(prior.weights[output].output == output && names[prior.weights[output].contextColumn] == "session_share_category_\(category)")
         }
         let classes = schema.categories.count
         let architecture = try SequenceArchitecture(

@@ -180,14 +180,14 @@ import VeilTestSupport
         #expect(!file.contains("user-0"))
     }
 
-    /// `head_prior` on `next_category`: the run starts its head at the favourite category and the card
+    /// `head_prior` on `next_category`: the run starts its head at the favourite category by sessions and the card
     /// names the prior; without it the card names none.
     @Test func nextCategoryStartsAtTheFavouriteCategoryWhenAsked() async throws {
         let fixture = try await Self.catalogued()
         var request = Self.request(.nextCategory)
         request.headPrior = true
         let card = try await fixture.trainer.train(request, principal: "cli")
-        #expect(card.sequence?.headPrior == "favourite_category" && card.sequence?.headReadsEvents == nil)
+        #expect(card.sequence?.headPrior == "session_favourite_category" && card.sequence?.headReadsEvents == nil)
         #expect(Set(try #require(card.baselines).keys) == ["base_rate", "favourite_category", "logistic"])
         let plain = try await fixture.trainer.train(Self.request(.nextCategory), principal: "cli")
         #expect(plain.sequence?.headPrior == nil)
@@ -308,5 +308,12 @@ import VeilTestSupport
         let network = try artifact.network()
         #expect(network.architecture.kind == "logistic_regression" && network.parameters.count == 4)
         #expect(stored.card.task == "purchase" && stored.card.epsilon == 1.5)
+        // The same file from a build whose card names a feature this one does not compute is refused,
+        // naming the field, before anything serves it.
+        var newer = FeatureSchema(policy: Policy())
+        newer.features.append(FeatureSchema.Feature(name: "share_of_tomorrow", upper: 1, scaling: .unit))
+        let newerFile = legacy.replacingOccurrences(of: features, with: String(decoding: try encoder.encode(newer), as: UTF8.self))
+        let error = try #require(throws: VeilError.self) { try ModelFile.decode(Data(newerFile.utf8)) }
+        #expect(error.field == "features" && error.message.contains("upgrade Veil"))
     }
 }

@@ -10,11 +10,22 @@ public struct FeatureExtractor: Sendable {
     public let window: FeatureWindow
     /// The policy's categories by their bytes (`ExactText`), as the stores and queries compare them.
     private let categoryIndex: [ExactText: Int]
+    /// For each of the schema's features, its place in the tally's list (`FeatureSchema.computable`):
+    /// a model's schema names the features it reads, those of the build that trained it.
+    private let columns: [Int]
 
+    /// Precondition: the schema names only features this build computes (a decoded schema is checked
+    /// when it is decoded; `FeatureSchema(policy:)` names exactly those).
     public init(schema: FeatureSchema, window: FeatureWindow) {
         self.schema = schema
         self.window = window
         categoryIndex = Dictionary(uniqueKeysWithValues: schema.categories.enumerated().map { (ExactText($1), $0) })
+        let computable = Dictionary(
+            FeatureSchema.computable(categories: schema.categories).enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        columns = schema.features.map { feature in
+            guard let column = computable[feature.name] else { preconditionFailure("the schema names a feature this build does not compute") }
+            return column
+        }
     }
 
     public func example(for events: some Collection<StoredEvent>) -> UserExample? {
@@ -32,8 +43,7 @@ public struct FeatureExtractor: Sendable {
         }
         guard tally.events > 0 else { return nil }
         let raw = tally.rawFeatures(cutoff: window.cutoff)
-        precondition(raw.count == schema.features.count, "the tally and the schema list the same features")
-        let features = zip(schema.features, raw).map { $0.scale($1) }
+        let features = zip(schema.features, columns).map { $0.scale(raw[$1]) }
         return UserExample(pseudonym: first.pseudonym, features: features, outcome: outcome.outcome)
     }
 }
@@ -66,11 +76,17 @@ struct OutcomeTally {
     }
 }
 
-/// Running totals for one user's observation window, in the order `FeatureSchema` lists features.
+/// Running totals for one user's observation window, in the order `FeatureSchema.computable` lists
+/// features.
 private struct Tally {
     var events = 0
     var perType = [Double](repeating: 0, count: EventType.allCases.count)
-    var sessions = Set<Pseudonym>()
+    /// Each session's slot in `sessionCategoryEvents`.
+    var sessions: [Pseudonym: Int] = [:]
+    /// Categorised events per session and category, `categoryCount` values a session.
+    var sessionCategoryEvents: [Double] = []
+    /// Categorised events without a session, per category: each is a session of its own.
+    var unsessionedCategoryEvents: [Double]
     /// Distinct item IDs by their bytes, as the stores tell items apart (`ExactText`).
     var items = Set<ExactText>()
     var categories = Set<Int>()
@@ -86,13 +102,25 @@ private struct Tally {
     var timeOfDay = [Double](repeating: 0, count: FeatureSchema.TimeOfDay.allCases.count)
     var weekend = 0.0
 
-    init(categoryCount: Int) { categoryEvents = [Double](repeating: 0, count: categoryCount) }
+    init(categoryCount: Int) {
+        categoryEvents = [Double](repeating: 0, count: categoryCount)
+        unsessionedCategoryEvents = categoryEvents
+    }
 
     mutating func add(_ event: StoredEvent, categoryIndex: Int?, cutoff: Int64) {
         let time = event.timestampMillis
         events += 1
         perType[event.type.index] += 1
-        if let session = event.session { sessions.insert(session) }
+        var sessionSlot: Int?
+        if let session = event.session {
+            if let slot = sessions[session] {
+                sessionSlot = slot
+            } else {
+                sessionSlot = sessions.count
+                sessions[session] = sessions.count
+                sessionCategoryEvents.append(contentsOf: repeatElement(0, count: categoryEvents.count))
+            }
+        }
         if let item = event.itemID { items.insert(ExactText(item)) }
         firstTime = min(firstTime, time)
         lastTime = max(lastTime, time)
@@ -108,6 +136,11 @@ private struct Tally {
             categories.insert(categoryIndex)
             categoryEvents[categoryIndex] += 1
             categorised += 1
+            if let sessionSlot {
+                sessionCategoryEvents[sessionSlot * categoryEvents.count + categoryIndex] += 1
+            } else {
+                unsessionedCategoryEvents[categoryIndex] += 1
+            }
         }
         let secondsOfDay = Int((time / 1000) % 86_400 + 86_400) % 86_400
         let hour = secondsOfDay / 3600
@@ -139,6 +172,24 @@ private struct Tally {
         raw += categoryEvents.map { categorised > 0 ? $0 / categorised : 0 }
         raw += timeOfDay.map { $0 / count }
         raw.append(weekend / count)
+        raw += sessionCategoryShares()
         return raw
+    }
+
+    /// `FeatureSchema.sessionCategoryShare` for every category: each session with categorised events
+    /// weighs 1, split as its events are; an unsessioned categorised event weighs 1 alone.
+    func sessionCategoryShares() -> [Double] {
+        let width = categoryEvents.count
+        var shares = unsessionedCategoryEvents
+        var visits = unsessionedCategoryEvents.reduce(0, +)
+        guard width > 0 else { return shares }
+        for start in stride(from: 0, to: sessionCategoryEvents.count, by: width) {
+            let session = sessionCategoryEvents[start..<start + width]
+            let total = session.reduce(0, +)
+            guard total > 0 else { continue }
+            for (category, events) in session.enumerated() { shares[category] += events / total }
+            visits += 1
+        }
+        return visits > 0 ? shares.map { $0 / visits } : shares
     }
 }

@@ -41,9 +41,31 @@ public struct FeatureSchema: Sendable, Hashable, Codable {
 
     public var names: [String] { features.map(\.name) }
 
-    /// The schema the policy defines.
+    private enum CodingKeys: String, CodingKey { case features, categories }
+
+    /// Decodes a model's schema, refusing one that names a feature this build does not compute (a
+    /// model of a newer build), naming the field.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        features = try container.decode([Feature].self, forKey: .features)
+        categories = try container.decode([String].self, forKey: .categories)
+        let known = Set(Self.computable(categories: categories).map(\.name))
+        guard features.allSatisfy({ known.contains($0.name) }) else {
+            throw VeilError(.invalidInput, field: "features", "the model reads a feature this Veil does not compute; upgrade Veil")
+        }
+    }
+
+    /// The schema the policy defines: every feature Veil computes (`computable(categories:)`), with
+    /// the policy's bounds.
     public init(policy: Policy) {
-        let bounds = policy.features
+        features = Self.computable(bounds: policy.features, categories: policy.categories)
+        categories = policy.categories
+    }
+
+    /// Every feature this build computes for `categories`, in the order `FeatureExtractor`'s tally
+    /// lists them. A model's schema (its card) may hold fewer — those of the build that trained it —
+    /// in any order; `FeatureExtractor` computes them by name.
+    static func computable(bounds: Policy.Features = Policy.Features(), categories: [String]) -> [Feature] {
         var features: [Feature] = EventType.allCases.map {
             Feature(name: "count_\($0.rawValue)", upper: bounds.maxEventsPerType, scaling: .logCount)
         }
@@ -61,12 +83,22 @@ public struct FeatureSchema: Sendable, Hashable, Codable {
         features += ["events_last_7_days", "events_last_30_days"].map {
             Feature(name: $0, upper: bounds.maxEventsPerType, scaling: .logCount)
         }
-        features += policy.categories.map { Feature(name: "share_category_\($0)", upper: 1, scaling: .unit) }
+        features += categories.map { Feature(name: categoryShare($0), upper: 1, scaling: .unit) }
         features += TimeOfDay.allCases.map { Feature(name: "share_\($0.rawValue)", upper: 1, scaling: .unit) }
         features.append(Feature(name: "share_weekend", upper: 1, scaling: .unit))
-        self.features = features
-        categories = policy.categories
+        features += categories.map { Feature(name: sessionCategoryShare($0), upper: 1, scaling: .unit) }
+        return features
     }
+
+    /// The feature of the share of a user's categorised events in `category`.
+    public static func categoryShare(_ category: String) -> String { "share_category_\(category)" }
+
+    /// The feature of the share of a user's sessions in `category`: each session with categorised
+    /// events has weight 1, split among its categories as its events are (a categorised event without
+    /// a session is a session of its own). A shopper's session mostly browses one category, so this
+    /// counts their visits to a category where `categoryShare` counts clicks, which long sessions
+    /// inflate.
+    public static func sessionCategoryShare(_ category: String) -> String { "session_share_category_\(category)" }
 
     /// Coarse time-of-day buckets (UTC).
     enum TimeOfDay: String, CaseIterable {

@@ -5,7 +5,7 @@ import VeilCore
 /// the schema's column names and the task's classes, never from data — so it costs no privacy.
 ///
 /// The model's first predictions are then the rule those weights spell out (for `next_category`, the
-/// user's favourite category: `NextCategoryTask.headPrior`), and the encoder's contribution starts at
+/// user's favourite category by sessions: `NextCategoryTask.headPrior`), and the encoder's contribution starts at
 /// zero: its head weights are zero, so it is gated off until training moves them. DP-SGD then learns
 /// what improves on the rule instead of learning the rule from noisy steps first.
 public struct HeadPrior: Sendable, Hashable {

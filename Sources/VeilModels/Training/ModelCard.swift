@@ -226,6 +226,8 @@ enum ModelFile {
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
             return try decoder.decode(Stored.self, from: data)
+        } catch let error as VeilError {
+            throw error  // a rule of a part of the file (e.g. `FeatureSchema`'s), naming its field
         } catch {
             throw VeilError(.invalidInput, field: "model", "not a readable Veil model file")
         }

@@ -44,7 +44,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
     /// (the event path, `SequenceArchitecture.headReadsEvents`; default false).
     public var headReadsEvents: Bool?
     /// Whether a `gru` or `cnn`'s head starts at the task's prior instead of at random
-    /// (`TaskDefinition.headPrior`: `next_category`'s favourite category; default false).
+    /// (`TaskDefinition.headPrior`: `next_category`'s favourite category by sessions; default false).
     public var headPrior: Bool?
     /// Whether a `next_item` `gru` or `cnn` lets a user's own items (those in the sequence) add to their
     /// scores (the repeat path, `SequenceArchitecture.repeatPath`; default true for `next_item`, refused
@@ -221,7 +221,7 @@ public struct TrainingRequest: Sendable, Codable, Hashable {
             }
             let schema = SequenceSchema(policy: policy, vocabulary: try ItemVocabulary(items: []), for: task.definition)
             if headPrior == true && task.definition.headPrior(schema: schema) == nil {
-                throw fail("head_prior", "\(task.rawValue) has no head prior (next_category has one: the favourite category)")
+                throw fail("head_prior", "\(task.rawValue) has no head prior (next_category has one: the favourite category by sessions)")
             }
             let itemClasses = task.definition.classesAreItems
             if repeatPath == true && !itemClasses {
