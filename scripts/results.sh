@@ -156,7 +156,10 @@ if [[ " $TASKS " == *" next_category "* ]]; then
             mrow(model + ", " + eps; .metrics.multiclass),
             (if .is_private | not then
                 mrow("baseline: base rate"; .baselines.base_rate.multiclass),
-                mrow("baseline: favourite category"; .baselines.favourite_category.multiclass)
+                mrow("baseline: favourite category"; .baselines.favourite_category.multiclass),
+                (if .baselines.session_favourite_category then
+                    mrow("baseline: favourite category by sessions"; .baselines.session_favourite_category.multiclass)
+                else empty end)
             else empty end))
     ' $(ordered_cards next_category)
 fi

@@ -32,6 +32,33 @@ import VeilCrypto
         #expect(PredictionTask.nextCategory.definition.head(schema: schema) == .softmax(classes: Policy().categories.count))
     }
 
+    /// next_category's two favourite rules read their own columns: a row whose events mostly fall in
+    /// one category and whose sessions mostly in another gets the first from `favourite_category` and
+    /// the second from `session_favourite_category`; a schema without the session shares (an older
+    /// model's) has no such baseline.
+    @Test func theFavouriteBySessionsReadsTheSessionShares() throws {
+        let schema = FeatureSchema(policy: Policy())
+        var row = [Double](repeating: 0, count: schema.features.count)
+        row[try #require(schema.names.firstIndex(of: FeatureSchema.categoryShare(schema.categories[1])))] = 0.7
+        row[try #require(schema.names.firstIndex(of: FeatureSchema.categoryShare(schema.categories[2])))] = 0.3
+        row[try #require(schema.names.firstIndex(of: FeatureSchema.sessionCategoryShare(schema.categories[1])))] = 0.4
+        row[try #require(schema.names.firstIndex(of: FeatureSchema.sessionCategoryShare(schema.categories[2])))] = 0.6
+        let classes = schema.categories.count
+        let data = try LabeledDataset(features: row, featureCount: row.count, labels: [2], classCount: classes)
+        let baselines = PredictionTask.nextCategory.definition.baselines(holdout: data, train: data, schema: schema)
+        let byEvents = try #require(baselines["favourite_category"])
+        let bySessions = try #require(baselines["session_favourite_category"])
+        #expect(byEvents.indices.max { byEvents[$0] < byEvents[$1] } == 1)
+        #expect(bySessions.indices.max { bySessions[$0] < bySessions[$1] } == 2)
+        #expect(abs(bySessions[2] - (0.6 + 1e-6) / (1 + 1e-6 * Double(classes))) < 1e-12)
+
+        var older = schema
+        older.features.removeAll { $0.name.hasPrefix("session_share_") }
+        let olderRow = Array(row[..<older.features.count])
+        let olderData = try LabeledDataset(features: olderRow, featureCount: olderRow.count, labels: [2], classCount: classes)
+        #expect(PredictionTask.nextCategory.definition.baselines(holdout: olderData, train: olderData, schema: older)["session_favourite_category"] == nil)
+    }
+
     @Test func baselinesHaveOnePredictionPerRowAndClass() throws {
         let schema = FeatureSchema(policy: Policy())
         let width = schema.features.count
@@ -42,7 +69,7 @@ import VeilCrypto
             let labels = (0..<10).map { $0 % classes }
             let data = try LabeledDataset(features: features, featureCount: width, labels: labels, classCount: classes)
             let baselines = task.definition.baselines(holdout: data, train: data, schema: schema)
-            #expect(baselines.count == 2, "\(task)")
+            #expect(baselines.count == (task == .nextCategory ? 3 : 2), "\(task)")
             for (name, predictions) in baselines {
                 #expect(predictions.count == 10 * (classes == 2 ? 1 : classes), "\(task) \(name)")
                 let evaluation = try task.definition.evaluate(probabilities: predictions, labels: labels, classCount: classes)

@@ -188,7 +188,7 @@ import VeilTestSupport
         request.headPrior = true
         let card = try await fixture.trainer.train(request, principal: "cli")
         #expect(card.sequence?.headPrior == "session_favourite_category" && card.sequence?.headReadsEvents == nil)
-        #expect(Set(try #require(card.baselines).keys) == ["base_rate", "favourite_category", "logistic"])
+        #expect(Set(try #require(card.baselines).keys) == ["base_rate", "favourite_category", "session_favourite_category", "logistic"])
         let plain = try await fixture.trainer.train(Self.request(.nextCategory), principal: "cli")
         #expect(plain.sequence?.headPrior == nil)
     }

@@ -271,7 +271,7 @@ import VeilLedger
         let card = try await fixture.trainer.train(request, principal: "cli")
         #expect(card.model.kind == "mlp_softmax")
         #expect(card.metrics?.multiclass != nil)
-        #expect(Set(try #require(card.baselines).keys) == ["base_rate", "favourite_category"])
+        #expect(Set(try #require(card.baselines).keys) == ["base_rate", "favourite_category", "session_favourite_category"])
     }
 
     @Test func noRawUserIDLeavesTheService() async throws {

@@ -2,7 +2,9 @@ import VeilCore
 
 /// The category of the first purchase in the horizon, among the policy's categories (users without
 /// such a purchase have no label). Baselines: `base_rate` (the training split's class frequencies, with
-/// add-one smoothing) and `favourite_category` (the user's own category shares, by events).
+/// add-one smoothing), `favourite_category` (the user's own category shares, by events) and, for a
+/// schema with the session shares, `session_favourite_category` (by visits: the stronger rule, which
+/// the head prior starts at — a model should beat it too).
 ///
 /// Its head prior (`headPrior`, asked for with `head_prior`) is the favourite category by sessions: the
 /// weight from each category's session share column of the context
@@ -39,14 +41,27 @@ struct NextCategoryTask: TaskDefinition {
         for label in train.labels { frequencies[label] += 1 }
         let total = frequencies.reduce(0, +)
         let baseRate = (0..<holdout.rowCount).flatMap { _ in frequencies.map { $0 / total } }
-        let shareColumns = schema.categories.map { holdout.column(FeatureSchema.categoryShare($0), schema: schema) }
-        var favourite: [Double] = []
-        favourite.reserveCapacity(holdout.rowCount * classes)
-        for row in 0..<holdout.rowCount {
-            let shares = shareColumns.map { $0[row] + 1e-6 }
-            let sum = shares.reduce(0, +)
-            favourite += shares.map { $0 / sum }
+        var baselines = [
+            "base_rate": baseRate,
+            "favourite_category": Self.shares(FeatureSchema.categoryShare, of: holdout, schema: schema),
+        ]
+        if schema.names.contains(FeatureSchema.sessionCategoryShare(schema.categories.first ?? "")) {
+            baselines["session_favourite_category"] = Self.shares(FeatureSchema.sessionCategoryShare, of: holdout, schema: schema)
         }
-        return ["base_rate": baseRate, "favourite_category": favourite]
+        return baselines
+    }
+
+    /// Each holdout row's category shares from the columns `column` names, as class probabilities (a
+    /// share of 0 everywhere gives every class the same).
+    private static func shares(_ column: (String) -> String, of holdout: LabeledDataset, schema: FeatureSchema) -> [Double] {
+        let columns = schema.categories.map { holdout.column(column($0), schema: schema) }
+        var probabilities: [Double] = []
+        probabilities.reserveCapacity(holdout.rowCount * columns.count)
+        for row in 0..<holdout.rowCount {
+            let shares = columns.map { $0[row] + 1e-6 }
+            let sum = shares.reduce(0, +)
+            probabilities += shares.map { $0 / sum }
+        }
+        return probabilities
     }
 }

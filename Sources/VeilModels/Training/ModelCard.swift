@@ -86,8 +86,8 @@ public struct ModelCard: Sendable, Encodable, Hashable {
         /// path, `SequenceArchitecture.headReadsEvents`, asked for with `head_reads_events`); nil
         /// otherwise and for models trained before it.
         public var headReadsEvents: Bool?
-        /// What the head started as instead of its random draw (`HeadPrior.name`: `favourite_category`
-        /// for `next_category`, built from the context's column names, no data); nil: drawn at random.
+        /// What the head started as instead of its random draw (`HeadPrior.name`:
+        /// `session_favourite_category` for `next_category`, `favourite_category` in cards before 2026-11-30; built from the context's column names, no data); nil: drawn at random.
         public var headPrior: String?
         /// true when a user's own items (those in the sequence) add to their scores (the repeat path,
         /// `SequenceArchitecture.repeatPath`; `next_item`'s default, `repeat_path` false turns it off); nil
