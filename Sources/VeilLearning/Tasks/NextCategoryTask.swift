@@ -41,18 +41,16 @@ struct NextCategoryTask: TaskDefinition {
         for label in train.labels { frequencies[label] += 1 }
         let total = frequencies.reduce(0, +)
         let baseRate = (0..<holdout.rowCount).flatMap { _ in frequencies.map { $0 / total } }
-        var baselines = [
-            "base_rate": baseRate,
-            "favourite_category": Self.shares(FeatureSchema.categoryShare, of: holdout, schema: schema),
-        ]
-        if schema.names.contains(FeatureSchema.sessionCategoryShare(schema.categories.first ?? "")) {
+        var baselines = ["base_rate": baseRate, "favourite_category": Self.shares(FeatureSchema.categoryShare, of: holdout, schema: schema)]
+        let names = Set(schema.names)
+        if schema.categories.allSatisfy({ names.contains(FeatureSchema.sessionCategoryShare($0)) }) {
             baselines["session_favourite_category"] = Self.shares(FeatureSchema.sessionCategoryShare, of: holdout, schema: schema)
         }
         return baselines
     }
 
-    /// Each holdout row's category shares from the columns `column` names, as class probabilities (a
-    /// share of 0 everywhere gives every class the same).
+    /// Each holdout row's category shares from the column `column` names for each category, as class
+    /// probabilities (a share of 0 everywhere gives every class the same).
     private static func shares(_ column: (String) -> String, of holdout: LabeledDataset, schema: FeatureSchema) -> [Double] {
         let columns = schema.categories.map { holdout.column(column($0), schema: schema) }
         var probabilities: [Double] = []
