@@ -13,14 +13,12 @@ public struct ExactText: Hashable, Sendable, ExpressibleByStringLiteral {
     public init(stringLiteral text: String) { self.text = text }
 
     @inlinable
-    public static func == (lhs: ExactText, rhs: ExactText) -> Bool {
-        lhs.text.utf8.count == rhs.text.utf8.count && order(lhs.text, rhs.text) == 0
-    }
+    public static func == (lhs: ExactText, rhs: ExactText) -> Bool { same(lhs.text, rhs.text) }
 
-    /// Whether `a` and `b` are the same bytes, for hot loops over plain `String`s (no wrapper, no
-    /// closure): the byte counts, then the bytes, which for different short texts usually differ at the first.
+    /// Whether `a` and `b` are the same bytes — `==` for plain `String`s, for hot loops that hold no
+    /// wrapper: the byte counts, then the bytes (`order`).
     @inlinable
-    public static func same(_ a: String, _ b: String) -> Bool { a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8) }
+    public static func same(_ a: String, _ b: String) -> Bool { a.utf8.count == b.utf8.count && order(a, b) == 0 }
 
     /// `String`'s hash: equal bytes hash alike (canonical twins too, which `==` then tells apart).
     @inlinable

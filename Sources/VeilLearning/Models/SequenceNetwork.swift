@@ -202,7 +202,6 @@ public struct SequenceNetwork: Sendable, Hashable {
         return (try SequenceNetwork(architecture: architecture, parameters: parameters), report)
     }
 
-
     static func gru<Scalar: ComputeScalar>(
         _ architecture: SequenceArchitecture, _: Scalar.Type, using generator: inout some RandomNumberGenerator
     ) -> SequenceModel<GRULayer<Scalar>> {
