@@ -7,7 +7,8 @@
 #   last with NEXT_CATEGORY_PLAN), and on next_item at ε = 4 and non-private; purchase and churn again at ε = 1 with σ calibrated by RDP
 #   instead of PLD (the AUC PLD's smaller σ gains) → one Markdown table row per model and baseline, σ
 #   under both accountants for the ε = 1 and ε = 2 runs (veil train --explain), and the generator's
-#   truth AUC beside them, its next-item ceiling on the items and users the next_item rows rank and
+#   truth AUC beside them, the events' ceiling of purchase and churn (scripts/events_ceiling.py: the
+#   best any model of the events can reach), its next-item ceiling on the items and users the next_item rows rank and
 #   count (scripts/next_item_ceiling.py), and its next-category ceiling beside the favourite category
 #   by events and by sessions (scripts/next_category_check.py).
 #
@@ -58,6 +59,14 @@ grep -q "^  max_selected_items: $ITEMS\$" "$OUT/policy-selected.yaml" && grep -q
 echo "generate: $USERS users, 120 days, seed 7" >&2
 "$VEIL" generate --users "$USERS" --days 120 --seed 7 --out "$OUT/events.ndjson" --truth "$OUT/truth.csv" \
     --truth-top-k 100 --catalog "$OUT/catalog.csv" --json >"$OUT/generate.json"
+# The events' ceiling of purchase and churn (the Bayes posterior predictive, scripts/events_ceiling.py)
+# takes minutes on one core: it runs beside the ingest and the trainings, and is waited for below.
+CEILING=""
+if [[ " $TASKS " == *" purchase "* || " $TASKS " == *" churn "* ]]; then
+    python3 scripts/events_ceiling.py "$OUT/events.ndjson" "$OUT/truth.csv" --check-reachable 500 \
+        >"$OUT/ceiling.txt" 2>"$OUT/ceiling.err" &
+    CEILING=$!
+fi
 echo "ingest" >&2
 "$VEIL" ingest "$OUT/events.ndjson" --json >"$OUT/ingest.json"
 
@@ -106,6 +115,11 @@ done
 
 echo "truth AUC (python3 scripts/synth_label_check.py)" >&2
 python3 scripts/synth_label_check.py "$OUT/events.ndjson" "$OUT/truth.csv" >"$OUT/truth.txt"
+if [[ -n "$CEILING" ]]; then
+    echo "events' ceiling (python3 scripts/events_ceiling.py)" >&2
+    wait "$CEILING"
+    cat "$OUT/ceiling.txt" >>"$OUT/truth.txt"
+fi
 if [[ " $TASKS " == *" next_category "* ]]; then
     python3 scripts/next_category_check.py "$OUT/events.ndjson" "$OUT/truth.csv" >>"$OUT/truth.txt"
 fi

@@ -47,16 +47,9 @@ def logistic_regression(x, y, iterations=30):
     return lambda z: np.c_[np.ones(len(z)), (z - mean) / sd] @ w
 
 
-def main(events_path, truth_path):
-    truth = {}
-    with open(truth_path) as f:
-        header = f.readline().strip().split(",")
-        for line in f:
-            row = dict(zip(header, line.strip().split(",")))
-            truth[row["user_id"]] = row
-    first = next(iter(truth.values()))
-    cutoff = datetime.date.fromisoformat(first["cutoff"])
-    horizon = int(first["horizon_days"])
+def behaviour(events_path, cutoff, horizon):
+    """Per user the tallies of the events, the users with an event before the cutoff (in file order), and
+    their seven behaviour features."""
     start = cutoff  # day numbers relative to the cutoff: negative = before
     users = {}
     for line in open(events_path):
@@ -88,10 +81,29 @@ def main(events_path, truth_path):
     x = np.array([[np.log1p(-users[u]["last"]), np.log1p(len(users[u]["sessions"])), np.log1p(users[u]["purchases"]),
                    np.log1p(len(users[u]["sessions28"])), np.log1p(users[u]["purchases28"]), np.log1p(users[u]["carts"]),
                    np.log1p(-users[u]["last_purchase"])] for u in seen])
+    return users, seen, x
+
+
+def halves(count):
+    """The training and test halves of `count` users (a fixed permutation)."""
+    permutation = np.random.RandomState(0).permutation(count)
+    return permutation[: count // 2], permutation[count // 2:]
+
+
+def main(events_path, truth_path):
+    truth = {}
+    with open(truth_path) as f:
+        header = f.readline().strip().split(",")
+        for line in f:
+            row = dict(zip(header, line.strip().split(",")))
+            truth[row["user_id"]] = row
+    first = next(iter(truth.values()))
+    cutoff = datetime.date.fromisoformat(first["cutoff"])
+    horizon = int(first["horizon_days"])
+    users, seen, x = behaviour(events_path, cutoff, horizon)
     labels = {"purchase": (np.array([users[u]["y_purchase"] for u in seen]), "p_purchase"),
               "churn": (np.array([1 - users[u]["y_event"] for u in seen]), "p_no_event")}
-    permutation = np.random.RandomState(0).permutation(len(seen))
-    train, test = permutation[: len(seen) // 2], permutation[len(seen) // 2:]
+    train, test = halves(len(seen))
     print(f"cutoff {cutoff}, horizon {horizon} d, users with an event before the cutoff: {len(seen)}")
     for name, (y, column) in labels.items():
         model = logistic_regression(x[train], y[train])
