@@ -7,10 +7,18 @@ let strict: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 /// `VeilWideKernels` is compiled for AVX2 with FMA on x86-64 (run only where the CPU has both, see `CVeilCPU`),
 /// and always optimised: unoptimised, it would call `VeilKernels`' unspecialised baseline code, and the
 /// debug tests that compare the two paths would compare the baseline with itself.
+/// `VeilAVX512Kernels` likewise for AVX-512 (F, VL, DQ, BW) with FMA.
 #if arch(x86_64)
 let wideKernelFlags: [SwiftSetting] = [.unsafeFlags(["-O", "-Xcc", "-mavx2", "-Xcc", "-mfma"])]
+let avx512KernelFlags: [SwiftSetting] = [
+    .unsafeFlags([
+        "-O", "-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mavx512f", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512dq", "-Xcc",
+        "-mavx512bw",
+    ])
+]
 #else
 let wideKernelFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
+let avx512KernelFlags: [SwiftSetting] = [.unsafeFlags(["-O"])]
 #endif
 
 let package = Package(
@@ -82,12 +90,15 @@ let package = Package(
         .target(name: "VeilPrivacy", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict + [.unsafeFlags(["-O"])]),
         // The register-tiled matrix product, inlined by the modules below for their own target CPUs.
         .target(name: "VeilKernels", swiftSettings: strict),
-        // Header-only: whether the CPU runs VeilWideKernels (AVX2, FMA and the OS saving ymm state: cpuid, xgetbv).
+        // Header-only: whether the CPU runs VeilWideKernels (AVX2, FMA and the OS saving ymm state) and
+        // VeilAVX512Kernels (AVX-512 and the OS saving zmm state): cpuid, xgetbv.
         .systemLibrary(name: "CVeilCPU"),
-        // The product compiled for AVX2 with FMA (never inlined elsewhere).
+        // The product compiled for AVX2 with FMA, and for AVX-512 (never inlined elsewhere).
         .target(name: "VeilWideKernels", dependencies: ["VeilKernels"], swiftSettings: strict + wideKernelFlags),
+        .target(name: "VeilAVX512Kernels", dependencies: ["VeilKernels"], swiftSettings: strict + avx512KernelFlags),
         .target(
-            name: "VeilLearning", dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy", "VeilKernels", "VeilWideKernels", "CVeilCPU"],
+            name: "VeilLearning",
+            dependencies: ["VeilCore", "VeilCrypto", "VeilPrivacy", "VeilKernels", "VeilWideKernels", "VeilAVX512Kernels", "CVeilCPU"],
             swiftSettings: strict),
         .target(name: "VeilSynth", dependencies: ["VeilCore", "VeilCrypto"], swiftSettings: strict),
         // Use cases, one module each; the faces (veil, VeilGateway) import the ones they expose.

@@ -42,7 +42,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from synth_label_check import auc, behaviour, halves, logistic_regression  # noqa: E402
+from synth_label_check import auc, behaviour, halves, logistic_regression, read_truth, window  # noqa: E402
 
 WEEKDAY = np.array([0.92, 0.90, 0.93, 0.97, 1.00, 1.18, 1.10])  # Monday first
 HOUR = np.array([0.6, 0.3, 0.2, 0.15, 0.15, 0.3, 0.8, 1.5, 2.2, 2.8, 3.0, 3.2,
@@ -241,15 +241,8 @@ def main():
     parser.add_argument("--users", type=int, default=0, help="a random sample of this many users (0: all)")
     args = parser.parse_args()
     start = datetime.date.fromisoformat(args.start)
-    truth = {}
-    with open(args.truth) as f:
-        header = f.readline().strip().split(",")
-        for line in f:
-            row = dict(zip(header, line.strip().split(",")))
-            truth[row["user_id"]] = row
-    first = next(iter(truth.values()))
-    cutoff = (datetime.date.fromisoformat(first["cutoff"]) - start).days
-    horizon = int(first["horizon_days"])
+    _, truth = read_truth(args.truth)
+    cutoff, horizon = window(truth, start)
     model = Model(Calendar(start, args.days), cutoff, horizon)
     users = read_events(args.events, start, cutoff, horizon)
     rng = np.random.default_rng(1)
@@ -328,13 +321,14 @@ def main():
         print("  calibration by decile of the ceiling's probability (mean predicted / observed): " +
               ", ".join(f"{score[b].mean():.3f}/{y[b].mean():.3f}" for b in bins))
     if not args.users:
-        paired(args.events, first, seen, {"purchase": score_purchase, "churn": score_churn})
+        paired(args.events, start + datetime.timedelta(days=cutoff), horizon, seen,
+               {"purchase": score_purchase, "churn": score_churn})
 
 
-def paired(events_path, first, seen, scores):
+def paired(events_path, cutoff, horizon, seen, scores):
     """The ceiling beside `synth_label_check.py`'s plain logistic regression on the same test half, with a
     paired bootstrap of the difference (1,000 resamples of the test users)."""
-    users, behaviour_seen, x = behaviour(events_path, datetime.date.fromisoformat(first["cutoff"]), int(first["horizon_days"]))
+    users, behaviour_seen, x = behaviour(events_path, cutoff, horizon)
     train, test = halves(len(behaviour_seen))
     position = {user: index for index, user in enumerate(seen)}
     at = np.array([position[behaviour_seen[i]] for i in test])

@@ -24,9 +24,13 @@ Exit status 1 if any number is outside its tolerance.
 import argparse
 import datetime
 import json
+import os
 import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from synth_label_check import read_truth, window  # noqa: E402
 
 WEEKDAY = np.array([0.92, 0.90, 0.93, 0.97, 1.00, 1.18, 1.10])  # Monday first
 HOUR = np.array([0.6, 0.3, 0.2, 0.15, 0.15, 0.3, 0.8, 1.5, 2.2, 2.8, 3.0, 3.2,
@@ -118,15 +122,8 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     start = datetime.date.fromisoformat(args.start)
-    with open(args.truth) as f:
-        header = f.readline().strip().split(",")
-        rows = {}
-        for line in f:
-            row = dict(zip(header, line.strip().split(",")))
-            rows[row["user_id"]] = row
-    first = next(iter(rows.values()))
-    cutoff = (datetime.date.fromisoformat(first["cutoff"]) - start).days
-    horizon = int(first["horizon_days"])
+    _, rows = read_truth(args.truth)
+    cutoff, horizon = window(rows, start)
     rng = np.random.default_rng(args.seed)
     # Candidates: a random sample, read from the events; then users spread over p_active_reachable and over
     # "last session in the cutoff's week" or not.

@@ -90,13 +90,25 @@ def halves(count):
     return permutation[: count // 2], permutation[count // 2:]
 
 
-def main(events_path, truth_path):
+def read_truth(path):
+    """The truth file's columns and its rows by user ID (each row a dict of column → text)."""
     truth = {}
-    with open(truth_path) as f:
+    with open(path) as f:
         header = f.readline().strip().split(",")
         for line in f:
             row = dict(zip(header, line.strip().split(",")))
             truth[row["user_id"]] = row
+    return header, truth
+
+
+def window(truth, start):
+    """The cutoff (days after `start`) and the horizon (days) the truth file's rows name."""
+    first = next(iter(truth.values()))
+    return (datetime.date.fromisoformat(first["cutoff"]) - start).days, int(first["horizon_days"])
+
+
+def main(events_path, truth_path):
+    header, truth = read_truth(truth_path)
     first = next(iter(truth.values()))
     cutoff = datetime.date.fromisoformat(first["cutoff"])
     horizon = int(first["horizon_days"])

@@ -27,4 +27,24 @@ static inline int veil_cpu_runs_wide_kernels(void) {
 #endif
 }
 
+/* Whether this CPU runs the code VeilAVX512Kernels is compiled to on x86-64: everything
+   veil_cpu_runs_wide_kernels asks for, AVX-512 F, DQ, BW and VL (leaf 7 EBX bits 16, 17, 30 and 31),
+   and an operating system that saves the opmask and 512-bit registers (XCR0 bits 5, 6 and 7).
+   0 on other architectures, where that target holds nothing faster than the baseline. */
+static inline int veil_cpu_runs_avx512_kernels(void) {
+#if defined(__x86_64__)
+    if (!veil_cpu_runs_wide_kernels()) return 0;
+    unsigned int xcr0Low, xcr0High;
+    __asm__ volatile("xgetbv" : "=a"(xcr0Low), "=d"(xcr0High) : "c"(0));
+    (void)xcr0High;
+    if ((xcr0Low & 0xE0u) != 0xE0u) return 0;
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    const unsigned int f = 1u << 16, dq = 1u << 17, bw = 1u << 30, vl = 1u << 31;
+    return (ebx & (f | dq | bw | vl)) == (f | dq | bw | vl);
+#else
+    return 0;
+#endif
+}
+
 #endif

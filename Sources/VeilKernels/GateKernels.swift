@@ -1,10 +1,11 @@
 import Foundation
 
 /// Which compiled instance of the kernels a specialisation belongs to: `BaselineTarget` (the x86-64
-/// baseline, SSE2, compiled into `VeilLearning`) or `WideTarget` (AVX2, compiled into
-/// `VeilWideKernels`). The kernels take it as a generic parameter only to keep the two instances apart
-/// at link time — specialisations with the same name from two modules are merged into one copy (see
-/// `TiledProduct.TileHeight`) — and compute the same values under either.
+/// baseline, SSE2, compiled into `VeilLearning`), `WideTarget` (AVX2, compiled into `VeilWideKernels`)
+/// or `AVX512Target` (AVX-512, compiled into `VeilAVX512Kernels`; the products only). The kernels take
+/// it as a generic parameter only to keep the instances apart at link time — specialisations with the
+/// same name from two modules are merged into one copy (see `TiledProduct.TileHeight`) — and compute
+/// the same values under any.
 public protocol KernelTarget {}
 
 /// The x86-64 baseline instance (SSE2).
@@ -12,6 +13,9 @@ public enum BaselineTarget: KernelTarget {}
 
 /// The AVX2 instance (`VeilWideKernels`).
 public enum WideTarget: KernelTarget {}
+
+/// The AVX-512 instance of the products (`VeilAVX512Kernels`).
+public enum AVX512Target: KernelTarget {}
 
 /// A precision the element-wise kernels run in, eight lanes at a time: e^x, the logistic sigmoid and
 /// tanh on `SIMD8`. Every lane is computed on its own by IEEE operations (a multiply, then an add;

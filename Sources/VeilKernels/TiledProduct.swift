@@ -16,6 +16,10 @@ public protocol ProductScalar: SIMDScalar, BinaryFloatingPoint, Codable {
     static func multiplyAdd<Target: KernelTarget>(
         _ c: SIMD8<Self>, _ a: SIMD8<Self>, _ b: SIMD8<Self>, on target: Target.Type
     ) -> SIMD8<Self>
+    /// The same, sixteen lanes at a time (the AVX-512 instance's vectors).
+    static func multiplyAdd<Target: KernelTarget>(
+        _ c: SIMD16<Self>, _ a: SIMD16<Self>, _ b: SIMD16<Self>, on target: Target.Type
+    ) -> SIMD16<Self>
     /// c + a·b, by this precision's rule (the same value as any lane of the vector form).
     static func multiplyAdd<Target: KernelTarget>(_ c: Self, _ a: Self, _ b: Self, on target: Target.Type) -> Self
 }
@@ -25,6 +29,13 @@ extension Float: ProductScalar {
     public static func multiplyAdd<Target: KernelTarget>(
         _ c: SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>, on target: Target.Type
     ) -> SIMD8<Float> {
+        c.addingProduct(a, b)
+    }
+
+    @inlinable @inline(__always)
+    public static func multiplyAdd<Target: KernelTarget>(
+        _ c: SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>, on target: Target.Type
+    ) -> SIMD16<Float> {
         c.addingProduct(a, b)
     }
 
@@ -43,21 +54,51 @@ extension Double: ProductScalar {
     }
 
     @inlinable @inline(__always)
+    public static func multiplyAdd<Target: KernelTarget>(
+        _ c: SIMD16<Double>, _ a: SIMD16<Double>, _ b: SIMD16<Double>, on target: Target.Type
+    ) -> SIMD16<Double> {
+        c + a * b
+    }
+
+    @inlinable @inline(__always)
     public static func multiplyAdd<Target: KernelTarget>(_ c: Double, _ a: Double, _ b: Double, on target: Target.Type) -> Double {
         c + a * b
+    }
+}
+
+/// The vector a tile's accumulators are made of (`SIMD8`, or `SIMD16` for the AVX-512 instance): one
+/// term c + a·b in each lane by the scalar's rule (`ProductScalar`), so a tile of either width sums every
+/// result element with the same operations in the same order.
+public protocol TileVector: SIMD where Scalar: ProductScalar {
+    static func multiplyAdd<Target: KernelTarget>(_ c: Self, _ a: Self, _ b: Self, on target: Target.Type) -> Self
+}
+
+extension SIMD8: TileVector where Scalar: ProductScalar {
+    @inlinable @inline(__always)
+    public static func multiplyAdd<Target: KernelTarget>(_ c: Self, _ a: Self, _ b: Self, on target: Target.Type) -> Self {
+        Scalar.multiplyAdd(c, a, b, on: target)
+    }
+}
+
+extension SIMD16: TileVector where Scalar: ProductScalar {
+    @inlinable @inline(__always)
+    public static func multiplyAdd<Target: KernelTarget>(_ c: Self, _ a: Self, _ b: Self, on target: Target.Type) -> Self {
+        Scalar.multiplyAdd(c, a, b, on: target)
     }
 }
 
 /// The register-tiled matrix product under `VeilLearning`'s `MatrixKernels`, on raw row-major buffers
 /// (each with its row stride): no allocation, no bounds checks.
 ///
-/// A tile of two or four rows (`TileHeight`) × sixteen columns of the result stays in SIMD registers
-/// (two 8-wide accumulators per row) while the kernel runs along the shared dimension, so each
-/// broadcast of A feeds two multiply-adds and each load of B one per row. On the x86-64 baseline (SSE2, sixteen 4-wide
-/// registers, an 8-wide vector is two of them) two rows is the most that stays in registers, and
-/// measured 35 % faster than four rows × eight columns; with AVX2 (sixteen 8-wide registers) four rows
-/// keep eight independent accumulators, enough to hide the adds' latency, and measured 30 % faster than
-/// two on the GRU's shapes (22–32 against 14–15 G multiply-adds per CPU-second for the SSE2 instance).
+/// A tile of two or four rows (`TileHeight`) × two vectors (`TileVector`: sixteen columns of `SIMD8`,
+/// 32 of `SIMD16`) of the result stays in SIMD registers (two accumulators per row) while the kernel
+/// runs along the shared dimension, so each broadcast of A feeds two multiply-adds and each load of B
+/// one per row. On the x86-64 baseline (SSE2, sixteen 4-wide registers, an 8-wide vector is two of
+/// them) two rows is the most that stays in registers, and measured 35 % faster than four rows × eight
+/// columns; with AVX2 (sixteen 8-wide registers) four rows keep eight independent accumulators, enough
+/// to hide the adds' latency, and measured 30 % faster than two on the GRU's shapes (22–32 against
+/// 14–15 G multiply-adds per CPU-second for the SSE2 instance); with AVX-512 (32 16-wide registers) six
+/// rows keep twelve accumulators of twice the lanes (`docs/models.md`, "AVX-512 products").
 /// Tile shapes and the weighting are types or literals in each instance, so the inner loops have no
 /// branch whether or not the compiler inlines them.
 ///
@@ -67,7 +108,8 @@ extension Double: ProductScalar {
 /// edges and whatever instruction set the caller compiles it for.
 ///
 /// Everything is `@inlinable` so that the module that calls it compiles the loops for its own target:
-/// the same source is the SSE2 kernel in `VeilLearning` and the AVX2 + FMA kernel in `VeilWideKernels`.
+/// the same source is the SSE2 kernel in `VeilLearning`, the AVX2 + FMA kernel in `VeilWideKernels` and
+/// the AVX-512 kernel in `VeilAVX512Kernels`.
 /// Every function takes the instance (`KernelTarget`) as a generic parameter, so that each module's
 /// specialisations have names of their own: same-named specialisations from two modules are merged into
 /// one copy at link time (see `TileHeight`), and a baseline call must never land in the FMA copy (the
@@ -110,6 +152,11 @@ public enum TiledProduct {
         @inlinable public static var rows: Int { 4 }
     }
 
+    /// Six rows per tile, for targets with 32 registers (AVX-512): twelve accumulators.
+    public enum SixRowTiles: TileHeight {
+        @inlinable public static var rows: Int { 6 }
+    }
+
     /// Whether A's steps are weighted, as a type (see `TileHeight`).
     @usableFromInline
     protocol StepWeighting {
@@ -127,18 +174,18 @@ public enum TiledProduct {
     }
 
     /// `C[i, j] (+)= Σ_s A(i, s) · B[s, j]` for i < m, j < n, s < steps, one `multiplyAdd` per term in
-    /// step order (after C's old value when `accumulate`), in tiles of `height.rows` rows, compiled
-    /// as `target`'s instance.
+    /// step order (after C's old value when `accumulate`), in tiles of `height.rows` rows of `vector`s,
+    /// compiled as `target`'s instance.
     @inlinable
-    public static func product<S: ProductScalar, Height: TileHeight, Target: KernelTarget>(
+    public static func product<S: ProductScalar, V: TileVector, Height: TileHeight, Target: KernelTarget>(
         _ a: Operand<S>, _ b: UnsafePointer<S>, _ ldb: Int, into c: UnsafeMutablePointer<S>, _ ldc: Int, m: Int,
-        steps: Int, n: Int, accumulate: Bool, height: Height.Type, on target: Target.Type
-    ) {
+        steps: Int, n: Int, accumulate: Bool, vector: V.Type, height: Height.Type, on target: Target.Type
+    ) where V.Scalar == S {
         let right = Right(b: b, ldb: ldb, c: c, ldc: ldc, steps: steps, accumulate: accumulate)
         if let weights = a.stepWeights {
-            multiplyAll(Left<S, Weighted>(a, weights: weights), right, m: m, n: n, height: height, on: target)
+            multiplyAll(Left<S, Weighted>(a, weights: weights), right, m: m, n: n, vector: vector, height: height, on: target)
         } else {
-            multiplyAll(Left<S, Unweighted>(a, weights: a.base), right, m: m, n: n, height: height, on: target)
+            multiplyAll(Left<S, Unweighted>(a, weights: a.base), right, m: m, n: n, vector: vector, height: height, on: target)
         }
     }
 
@@ -147,13 +194,13 @@ public enum TiledProduct {
     /// the tiles are 8 or 16 columns wide and would take it one value at a time; anything else runs the
     /// row tiles.
     @inlinable
-    static func multiplyAll<S: ProductScalar, W: StepWeighting, Height: TileHeight, Target: KernelTarget>(
-        _ left: Left<S, W>, _ right: Right<S>, m: Int, n: Int, height: Height.Type, on target: Target.Type
-    ) {
+    static func multiplyAll<S: ProductScalar, W: StepWeighting, V: TileVector, Height: TileHeight, Target: KernelTarget>(
+        _ left: Left<S, W>, _ right: Right<S>, m: Int, n: Int, vector: V.Type, height: Height.Type, on target: Target.Type
+    ) where V.Scalar == S {
         if n == 1, right.ldc == 1, left.rowStride == 1 {
             column(left, right, m: m, on: target)
         } else {
-            tileAll(left, right, m: m, n: n, height: height, on: target)
+            tileAll(left, right, m: m, n: n, vector: vector, height: height, on: target)
         }
     }
 
@@ -188,23 +235,30 @@ public enum TiledProduct {
         }
     }
 
-    /// Every row tile: `Height.rows` rows at a time, then two, then the last one.
+    /// Every row tile: `Height.rows` rows at a time, then four (after six-row tiles), then two, then the
+    /// last one.
     @inlinable
-    static func tileAll<S: ProductScalar, W: StepWeighting, Height: TileHeight, Target: KernelTarget>(
-        _ left: Left<S, W>, _ right: Right<S>, m: Int, n: Int, height: Height.Type, on target: Target.Type
-    ) {
+    static func tileAll<S: ProductScalar, W: StepWeighting, V: TileVector, Height: TileHeight, Target: KernelTarget>(
+        _ left: Left<S, W>, _ right: Right<S>, m: Int, n: Int, vector: V.Type, height: Height.Type, on target: Target.Type
+    ) where V.Scalar == S {
         var i = 0
-        if Height.rows == 4 {
+        if Height.rows == 6 {
+            while i + 6 <= m {
+                tileRows(6, left, i, right, n: n, vector: vector, height: height, on: target)
+                i += 6
+            }
+        }
+        if Height.rows >= 4 {
             while i + 4 <= m {
-                tileRows(4, left, i, right, n: n, height: height, on: target)
+                tileRows(4, left, i, right, n: n, vector: vector, height: height, on: target)
                 i += 4
             }
         }
         while i + 2 <= m {
-            tileRows(2, left, i, right, n: n, height: height, on: target)
+            tileRows(2, left, i, right, n: n, vector: vector, height: height, on: target)
             i += 2
         }
-        if i < m { tileRows(1, left, i, right, n: n, height: height, on: target) }
+        if i < m { tileRows(1, left, i, right, n: n, vector: vector, height: height, on: target) }
     }
 
     /// `Operand` with its weighting a type, as the tile loops read it.
@@ -253,25 +307,28 @@ public enum TiledProduct {
         }
     }
 
-    /// Rows `first ..< first + rows` of the result: 16 columns at a time (`Float`), then 8, then one
-    /// by one. `rows` (4, 2 or 1) is a literal at every call, so inlining leaves branch-free tile loops.
-    /// A `Double` tile is 8 columns wide: 2 × 16 `Double`s need sixteen 2-wide SSE registers for the
-    /// accumulators alone and spill (2 × 8 measured faster on the dense layers' products), and 4 × 16
-    /// would need all sixteen AVX2 registers.
+    /// Rows `first ..< first + rows` of the result: two vectors of columns at a time (`Float`: 16
+    /// columns of `SIMD8`, 32 of `SIMD16`), then one vector, then one by one. `rows` (6, 4, 2 or 1) is a
+    /// literal at every call, so inlining leaves branch-free tile loops. A `Double` tile is one vector
+    /// wide: 2 × 16 `Double`s need sixteen 2-wide SSE registers for the accumulators alone and spill
+    /// (2 × 8 measured faster on the dense layers' products), and 4 × 16 would need all sixteen AVX2
+    /// registers.
     @inlinable @inline(__always)
-    static func tileRows<S: ProductScalar, W: StepWeighting, Height: TileHeight, Target: KernelTarget>(
-        _ rows: Int, _ a: Left<S, W>, _ first: Int, _ r: Right<S>, n: Int, height: Height.Type, on target: Target.Type
-    ) {
+    static func tileRows<S: ProductScalar, W: StepWeighting, V: TileVector, Height: TileHeight, Target: KernelTarget>(
+        _ rows: Int, _ a: Left<S, W>, _ first: Int, _ r: Right<S>, n: Int, vector: V.Type, height: Height.Type,
+        on target: Target.Type
+    ) where V.Scalar == S {
+        let lanes = V.scalarCount
         var j = 0
         if MemoryLayout<S>.size < 8 {
-            while j + 16 <= n {
-                tile(rows, wide: true, a, first, r, column: j, height: height, on: target)
-                j += 16
+            while j + 2 * lanes <= n {
+                tile(rows, wide: true, a, first, r, column: j, vector: vector, height: height, on: target)
+                j += 2 * lanes
             }
         }
-        while j + 8 <= n {
-            tile(rows, wide: false, a, first, r, column: j, height: height, on: target)
-            j += 8
+        while j + lanes <= n {
+            tile(rows, wide: false, a, first, r, column: j, vector: vector, height: height, on: target)
+            j += lanes
         }
         guard j < n else { return }
         let a0 = a.base + first &* a.rowStride
@@ -289,83 +346,91 @@ public enum TiledProduct {
         }
     }
 
-    /// One tile — `rows` (4, 2 or 1) rows × 16 (`wide`) or 8 columns from `column` — held in registers
-    /// across every step: per step, `rows` broadcasts of A and one or two 8-wide loads of B feed up to
-    /// eight 8-wide multiply-adds. Accumulator `c<row><half>` holds row `row`'s columns
-    /// `column + 8·half ..< column + 8·half + 8`.
+    /// One tile — `rows` (6, 4, 2 or 1) rows × two vectors (`wide`) or one of columns from `column` —
+    /// held in registers across every step: per step, `rows` broadcasts of A and one or two vector loads
+    /// of B feed up to twelve vector multiply-adds. Accumulator `c<row><half>` holds row `row`'s columns
+    /// `column + L·half ..< column + L·half + L`, L the vector's lanes.
     @inlinable @inline(__always)
-    static func tile<S: ProductScalar, W: StepWeighting, Height: TileHeight, Target: KernelTarget>(
-        _ rows: Int, wide: Bool, _ a: Left<S, W>, _ first: Int, _ r: Right<S>, column: Int, height: Height.Type,
-        on target: Target.Type
-    ) {
+    static func tile<S: ProductScalar, W: StepWeighting, V: TileVector, Height: TileHeight, Target: KernelTarget>(
+        _ rows: Int, wide: Bool, _ a: Left<S, W>, _ first: Int, _ r: Right<S>, column: Int, vector: V.Type,
+        height: Height.Type, on target: Target.Type
+    ) where V.Scalar == S {
+        let lanes = V.scalarCount
         let corner = r.c + (first &* r.ldc &+ column)
-        var c00 = SIMD8<S>(), c01 = SIMD8<S>(), c10 = SIMD8<S>(), c11 = SIMD8<S>()
-        var c20 = SIMD8<S>(), c21 = SIMD8<S>(), c30 = SIMD8<S>(), c31 = SIMD8<S>()
+        var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+        var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
         if r.accumulate {
-            c00 = load(corner)
-            if wide { c01 = load(corner + 8) }
-            if rows > 1 {
-                c10 = load(corner + r.ldc)
-                if wide { c11 = load(corner + r.ldc + 8) }
-            }
-            if rows > 2 {
-                c20 = load(corner + 2 &* r.ldc)
-                if wide { c21 = load(corner + 2 &* r.ldc + 8) }
-            }
-            if rows > 3 {
-                c30 = load(corner + 3 &* r.ldc)
-                if wide { c31 = load(corner + 3 &* r.ldc + 8) }
-            }
+            loadRow(&c00, &c01, corner, wide: wide, lanes: lanes)
+            if rows > 1 { loadRow(&c10, &c11, corner + r.ldc, wide: wide, lanes: lanes) }
+            if rows > 2 { loadRow(&c20, &c21, corner + 2 &* r.ldc, wide: wide, lanes: lanes) }
+            if rows > 3 { loadRow(&c30, &c31, corner + 3 &* r.ldc, wide: wide, lanes: lanes) }
+            if rows > 4 { loadRow(&c40, &c41, corner + 4 &* r.ldc, wide: wide, lanes: lanes) }
+            if rows > 5 { loadRow(&c50, &c51, corner + 5 &* r.ldc, wide: wide, lanes: lanes) }
         }
         var ap = a.base + first &* a.rowStride
         var bp = r.b + column
         for s in 0..<r.steps {
-            let b0 = load(bp)
-            let b1 = wide ? load(bp + 8) : b0
-            let x0 = SIMD8(repeating: a.value(ap, row: 0, s: s))
-            c00 = S.multiplyAdd(c00, x0, b0, on: target)
-            if wide { c01 = S.multiplyAdd(c01, x0, b1, on: target) }
-            if rows > 1 {
-                let x1 = SIMD8(repeating: a.value(ap, row: 1, s: s))
-                c10 = S.multiplyAdd(c10, x1, b0, on: target)
-                if wide { c11 = S.multiplyAdd(c11, x1, b1, on: target) }
-            }
-            if rows > 2 {
-                let x2 = SIMD8(repeating: a.value(ap, row: 2, s: s))
-                c20 = S.multiplyAdd(c20, x2, b0, on: target)
-                if wide { c21 = S.multiplyAdd(c21, x2, b1, on: target) }
-            }
-            if rows > 3 {
-                let x3 = SIMD8(repeating: a.value(ap, row: 3, s: s))
-                c30 = S.multiplyAdd(c30, x3, b0, on: target)
-                if wide { c31 = S.multiplyAdd(c31, x3, b1, on: target) }
-            }
+            let b0: V = loadVector(bp)
+            let b1: V = wide ? loadVector(bp + lanes) : b0
+            multiplyAddRow(&c00, &c01, a.value(ap, row: 0, s: s), b0, b1, wide: wide, on: target)
+            if rows > 1 { multiplyAddRow(&c10, &c11, a.value(ap, row: 1, s: s), b0, b1, wide: wide, on: target) }
+            if rows > 2 { multiplyAddRow(&c20, &c21, a.value(ap, row: 2, s: s), b0, b1, wide: wide, on: target) }
+            if rows > 3 { multiplyAddRow(&c30, &c31, a.value(ap, row: 3, s: s), b0, b1, wide: wide, on: target) }
+            if rows > 4 { multiplyAddRow(&c40, &c41, a.value(ap, row: 4, s: s), b0, b1, wide: wide, on: target) }
+            if rows > 5 { multiplyAddRow(&c50, &c51, a.value(ap, row: 5, s: s), b0, b1, wide: wide, on: target) }
             ap += a.stepStride
             bp += r.ldb
         }
-        store(c00, corner)
-        if wide { store(c01, corner + 8) }
-        if rows > 1 {
-            store(c10, corner + r.ldc)
-            if wide { store(c11, corner + r.ldc + 8) }
-        }
-        if rows > 2 {
-            store(c20, corner + 2 &* r.ldc)
-            if wide { store(c21, corner + 2 &* r.ldc + 8) }
-        }
-        if rows > 3 {
-            store(c30, corner + 3 &* r.ldc)
-            if wide { store(c31, corner + 3 &* r.ldc + 8) }
-        }
+        storeRow(c00, c01, corner, wide: wide, lanes: lanes)
+        if rows > 1 { storeRow(c10, c11, corner + r.ldc, wide: wide, lanes: lanes) }
+        if rows > 2 { storeRow(c20, c21, corner + 2 &* r.ldc, wide: wide, lanes: lanes) }
+        if rows > 3 { storeRow(c30, c31, corner + 3 &* r.ldc, wide: wide, lanes: lanes) }
+        if rows > 4 { storeRow(c40, c41, corner + 4 &* r.ldc, wide: wide, lanes: lanes) }
+        if rows > 5 { storeRow(c50, c51, corner + 5 &* r.ldc, wide: wide, lanes: lanes) }
+    }
+
+    /// A tile row's accumulators from C: its first vector, and its second when `wide`.
+    @inlinable @inline(__always)
+    static func loadRow<V: TileVector>(_ c0: inout V, _ c1: inout V, _ at: UnsafeMutablePointer<V.Scalar>, wide: Bool, lanes: Int) {
+        c0 = loadVector(at)
+        if wide { c1 = loadVector(at + lanes) }
+    }
+
+    /// One step's terms of a tile row: its A element broadcast, times B's one or two vectors.
+    @inlinable @inline(__always)
+    static func multiplyAddRow<V: TileVector, Target: KernelTarget>(
+        _ c0: inout V, _ c1: inout V, _ x: V.Scalar, _ b0: V, _ b1: V, wide: Bool, on target: Target.Type
+    ) {
+        let broadcast = V(repeating: x)
+        c0 = V.multiplyAdd(c0, broadcast, b0, on: target)
+        if wide { c1 = V.multiplyAdd(c1, broadcast, b1, on: target) }
+    }
+
+    /// A tile row's accumulators back to C.
+    @inlinable @inline(__always)
+    static func storeRow<V: TileVector>(_ c0: V, _ c1: V, _ at: UnsafeMutablePointer<V.Scalar>, wide: Bool, lanes: Int) {
+        storeVector(c0, at)
+        if wide { storeVector(c1, at + lanes) }
     }
 
     @inlinable @inline(__always)
     public static func load<S: SIMDScalar>(_ pointer: UnsafePointer<S>) -> SIMD8<S> {
-        UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<S>.self)
+        loadVector(pointer)
     }
 
     @inlinable @inline(__always)
     public static func store<S: SIMDScalar>(_ value: SIMD8<S>, _ pointer: UnsafeMutablePointer<S>) {
-        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD8<S>.self)
+        storeVector(value, pointer)
+    }
+
+    /// A vector of any width from (unaligned) memory.
+    @inlinable @inline(__always)
+    public static func loadVector<V: SIMD>(_ pointer: UnsafePointer<V.Scalar>) -> V {
+        UnsafeRawPointer(pointer).loadUnaligned(as: V.self)
+    }
+
+    @inlinable @inline(__always)
+    public static func storeVector<V: SIMD>(_ value: V, _ pointer: UnsafeMutablePointer<V.Scalar>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: V.self)
     }
 }

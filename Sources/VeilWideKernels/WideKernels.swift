@@ -16,8 +16,8 @@ public enum WideKernels {
         _ ldc: Int, m: Int, steps: Int, n: Int, accumulate: Bool
     ) {
         TiledProduct.product(
-            a, b, ldb, into: c, ldc, m: m, steps: steps, n: n, accumulate: accumulate, height: TiledProduct.FourRowTiles.self,
-            on: WideTarget.self)
+            a, b, ldb, into: c, ldc, m: m, steps: steps, n: n, accumulate: accumulate, vector: SIMD8<Float>.self,
+            height: TiledProduct.FourRowTiles.self, on: WideTarget.self)
     }
 
     /// `Double`: an 8-wide vector is two AVX2 registers, so two-row tiles (four rows would spill).
@@ -27,8 +27,8 @@ public enum WideKernels {
         into c: UnsafeMutablePointer<Double>, _ ldc: Int, m: Int, steps: Int, n: Int, accumulate: Bool
     ) {
         TiledProduct.product(
-            a, b, ldb, into: c, ldc, m: m, steps: steps, n: n, accumulate: accumulate, height: TiledProduct.TwoRowTiles.self,
-            on: WideTarget.self)
+            a, b, ldb, into: c, ldc, m: m, steps: steps, n: n, accumulate: accumulate, vector: SIMD8<Double>.self,
+            height: TiledProduct.TwoRowTiles.self, on: WideTarget.self)
     }
 }
 

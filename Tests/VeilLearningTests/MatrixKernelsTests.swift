@@ -5,18 +5,21 @@ import VeilCrypto
 @testable import VeilLearning
 
 /// `MatrixKernels`' register-tiled products against the triple loop, bit for bit, in `Float` and
-/// `Double`, on both paths — the baseline (SSE2) instance and the wide (AVX2 with FMA, four-row tiles)
-/// one, on a CPU that runs it: every result element is summed in index order, in `Float` each term one
-/// fused multiply-add (the loop here calls libm's `fmaf`, correctly rounded), in `Double` a multiply
-/// then an add, whatever the tile edges and the instruction set. The shapes cover full tiles, last
-/// partial row tiles (m mod 4 = 1, 2, 3), columns past the last 8-wide block, row strides wider than the
-/// rows, k = 0 and 1, accumulating into old values and overwriting them, and the outer products with and
-/// without row weights, one contiguous column among them (a sigmoid head's weights).
+/// `Double`, on every path the CPU runs — the baseline (SSE2) instance, the wide (AVX2 with FMA,
+/// four-row tiles of 8-lane vectors) one and the AVX-512 one (six-row tiles of 16-lane vectors): every
+/// result element is summed in index order, in `Float` each term one fused multiply-add (the loop here
+/// calls libm's `fmaf`, correctly rounded), in `Double` a multiply then an add, whatever the tile edges
+/// and the instruction set. The shapes cover full tiles, the last rows after the full tiles (1 to 5 rows
+/// after six-row tiles, 1 to 3 after four-row ones),
+/// columns past the last two-vector and one-vector blocks of either width (n = 17, 40, 48, 70), row
+/// strides wider than the rows, k = 0 and 1, accumulating into old values and overwriting them, and the
+/// outer products with and without row weights, one contiguous column among them (a sigmoid head's
+/// weights).
 @Suite struct MatrixKernelsTests {
     /// (m, k, n): rows of the result, the shared dimension, columns of the result.
     static let shapes = [
         (16, 64, 192), (9, 5, 17), (4, 8, 8), (1, 3, 7), (6, 1, 24), (5, 0, 9), (13, 11, 3), (3, 33, 40), (7, 50, 32),
-        (19, 40, 1),
+        (19, 40, 1), (5, 7, 70), (4, 9, 48),
     ]
 
     /// c + a·b by the rule of `S` (`ProductScalar`), written independently of it: `Float` through libm's
@@ -26,43 +29,23 @@ import VeilCrypto
         return c + a * b
     }
 
-    @Test(arguments: [false, true])
-    func multiplyEqualsTheTripleLoop(accumulate: Bool) {
-        check(Float.self, accumulate: accumulate, path: .baseline)
-        check(Double.self, accumulate: accumulate, path: .baseline)
+    @Test(arguments: MatrixKernels.Path.available, [false, true])
+    func multiplyEqualsTheTripleLoop(path: MatrixKernels.Path, accumulate: Bool) {
+        check(Float.self, accumulate: accumulate, path: path)
+        check(Double.self, accumulate: accumulate, path: path)
     }
 
-    @Test(arguments: [false, true])
-    func outerProductsEqualTheTripleLoop(weighted: Bool) {
-        checkOuter(Float.self, weighted: weighted, path: .baseline)
-        checkOuter(Double.self, weighted: weighted, path: .baseline)
+    @Test(arguments: MatrixKernels.Path.available, [false, true])
+    func outerProductsEqualTheTripleLoop(path: MatrixKernels.Path, weighted: Bool) {
+        checkOuter(Float.self, weighted: weighted, path: path)
+        checkOuter(Double.self, weighted: weighted, path: path)
     }
 
-    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2 and FMA"), arguments: [false, true])
-    func wideMultiplyEqualsTheTripleLoop(accumulate: Bool) {
-        check(Float.self, accumulate: accumulate, path: .wide)
-        check(Double.self, accumulate: accumulate, path: .wide)
-    }
-
-    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2 and FMA"), arguments: [false, true])
-    func wideOuterProductsEqualTheTripleLoop(weighted: Bool) {
-        checkOuter(Float.self, weighted: weighted, path: .wide)
-        checkOuter(Double.self, weighted: weighted, path: .wide)
-    }
-
-    /// The rule is in force on both paths, not merely consistent: on the GRU's 16 × 64 · 64 × 192 shape the
-    /// `Float` product differs from the unfused loop (a multiply, then an add) in some element, and the
+    /// The rule is in force on every path, not merely consistent: on the GRU's 16 × 64 · 64 × 192 shape
+    /// the `Float` product differs from the unfused loop (a multiply, then an add) in some element, and the
     /// `Double` product from the fused one (`fma`), while each equals its own rule's loop (above).
-    @Test func floatFusesAndDoubleDoesNot() {
-        checkRules(path: .baseline)
-    }
-
-    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2 and FMA"))
-    func wideFloatFusesAndDoubleDoesNot() {
-        checkRules(path: .wide)
-    }
-
-    private func checkRules(path: MatrixKernels.Path) {
+    @Test(arguments: MatrixKernels.Path.available)
+    func floatFusesAndDoubleDoesNot(path: MatrixKernels.Path) {
         let (m, k, n) = (16, 64, 192)
         func product<S: ComputeScalar>(_: S.Type) -> (result: [S], a: [S], b: [S]) {
             let a: [S] = Self.values(m * k, seed: 7), b: [S] = Self.values(k * n, seed: 8)
@@ -89,22 +72,32 @@ import VeilCrypto
         #expect(doubleDiffersFromFused, "\(path): Double product equals the fused loop everywhere")
     }
 
-    /// The CPU check agrees with the kernel's own report of the CPU (Linux: `/proc/cpuinfo`'s flags, which
-    /// list avx2 and fma only where the kernel saves the ymm registers).
+    /// The CPU checks agree with the kernel's own report of the CPU (Linux: `/proc/cpuinfo`'s flags, which
+    /// list avx2 and fma only where the kernel saves the ymm registers, and the avx512 flags only where it
+    /// saves the zmm and opmask registers).
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/cpuinfo"), "no /proc/cpuinfo"))
     func theCPUCheckAgreesWithTheKernel() throws {
         #if arch(x86_64)
         let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
         let flagsLine = try #require(cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") })
         let flags = Set(flagsLine.split(separator: " ").map(String.init))
-        #expect((veil_cpu_runs_wide_kernels() != 0) == (flags.contains("avx2") && flags.contains("fma")))
+        let wide = flags.isSuperset(of: ["avx2", "fma"])
+        #expect((veil_cpu_runs_wide_kernels() != 0) == wide)
+        #expect((veil_cpu_runs_avx512_kernels() != 0) == (wide && flags.isSuperset(of: ["avx512f", "avx512dq", "avx512bw", "avx512vl"])))
+        #expect(MatrixKernels.Path.available == [.baseline] + (wide ? [.wide] : []) + (veil_cpu_runs_avx512_kernels() != 0 ? [.avx512] : []))
         #endif
     }
 
-    /// The layers take the wide path on a CPU with AVX2 and FMA (unless `VEIL_KERNELS=baseline`).
-    @Test func theDefaultPathFollowsTheCPU() {
-        let wide = veil_cpu_runs_wide_kernels() != 0 && ProcessInfo.processInfo.environment["VEIL_KERNELS"] != "baseline"
-        #expect(MatrixKernels.defaultPath == (wide ? .wide : .baseline))
+    /// The layers take the newest path the CPU runs, unless `VEIL_KERNELS` caps it (`baseline`, `wide`; an
+    /// unknown name caps nothing).
+    @Test func theDefaultPathFollowsTheCPU() throws {
+        let newest = try #require(MatrixKernels.Path.available.last)
+        #expect(MatrixKernels.defaultPath(cap: nil) == newest)
+        #expect(MatrixKernels.defaultPath(cap: "avx512") == newest)
+        #expect(MatrixKernels.defaultPath(cap: "baseline") == .baseline)
+        #expect(MatrixKernels.defaultPath(cap: "wide") == (veil_cpu_runs_wide_kernels() != 0 ? .wide : .baseline))
+        #expect(MatrixKernels.defaultPath(cap: "fastest") == newest)
+        #expect(MatrixKernels.defaultPath == MatrixKernels.defaultPath(cap: ProcessInfo.processInfo.environment["VEIL_KERNELS"]))
     }
 
     /// Random values in ±1 whose products round (so a reordered sum would show).

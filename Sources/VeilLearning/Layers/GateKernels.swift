@@ -1,9 +1,9 @@
 import VeilKernels
 import VeilWideKernels
 
-/// The GRU's element-wise gate steps (`GRUGates`, in `VeilKernels`) on one of `MatrixKernels`' two
-/// paths: `wide` (compiled for AVX2, `VeilWideKernels`) for `Float` on a CPU that has AVX2, else the
-/// baseline instance compiled into this module. Both run the same IEEE operations lane for lane, so
+/// The GRU's element-wise gate steps (`GRUGates`, in `VeilKernels`) on `MatrixKernels`' paths: the AVX2
+/// instance (`VeilWideKernels`) for `Float` on the `wide` and `avx512` paths (an AVX-512 CPU runs
+/// AVX2; the gates have no AVX-512 instance), else the baseline instance compiled into this module. Both run the same IEEE operations lane for lane, so
 /// they give the same bits (`GateKernelsTests`): a seeded run is the same on every CPU and with
 /// `VEIL_KERNELS=baseline`.
 enum GateKernels {
@@ -13,7 +13,7 @@ enum GateKernels {
         stepProducts: UnsafePointer<S>, state: UnsafeMutablePointer<S>, gateValues: UnsafeMutablePointer<S>,
         output: UnsafeMutablePointer<S>, path: MatrixKernels.Path = MatrixKernels.defaultPath
     ) {
-        if path == .wide, S.self == Float.self {
+        if path.runsAVX2, S.self == Float.self {
             WideGRUGates.forward(
                 rows: rows, count: count, hidden: hidden, inputProducts: cast(inputProducts),
                 stepProducts: cast(stepProducts), state: cast(state), gateValues: cast(gateValues), output: cast(output))
@@ -31,7 +31,7 @@ enum GateKernels {
         recurrentGateDeltas: UnsafeMutablePointer<S>, stepDeltas: UnsafeMutablePointer<S>,
         path: MatrixKernels.Path = MatrixKernels.defaultPath
     ) {
-        if path == .wide, S.self == Float.self {
+        if path.runsAVX2, S.self == Float.self {
             WideGRUGates.backward(
                 rows: rows, count: count, hidden: hidden, gateValues: cast(gateValues), outputDelta: cast(outputDelta),
                 stateDelta: cast(stateDelta), inputGateDeltas: cast(inputGateDeltas),
@@ -48,9 +48,10 @@ enum GateKernels {
     static func apply(
         _ function: LaneFunction, to values: UnsafeMutablePointer<Float>, count: Int, path: MatrixKernels.Path
     ) {
-        switch path {
-        case .wide: WideGRUGates.apply(function, to: values, count: count)
-        case .baseline: function.apply(to: values, count: count, on: BaselineTarget.self)
+        if path.runsAVX2 {
+            WideGRUGates.apply(function, to: values, count: count)
+        } else {
+            function.apply(to: values, count: count, on: BaselineTarget.self)
         }
     }
 

@@ -1,31 +1,50 @@
 import CVeilCPU
 import Foundation
+import VeilAVX512Kernels
 import VeilKernels
 import VeilWideKernels
 
 /// Matrix products on raw row-major buffers (each with its row stride), for the layers that work on
 /// chunks of rows. No allocation, no bounds checks.
 ///
-/// Both products run one register-tiled kernel (`TiledProduct`, in `VeilKernels`) on one of two paths
-/// (`Path`): `wide` — compiled for AVX2 with FMA (`VeilWideKernels`), four rows × sixteen columns per
-/// tile — on a CPU that has both, and `baseline` — compiled for the x86-64 baseline (SSE2), two rows ×
-/// sixteen columns — elsewhere, or everywhere with `VEIL_KERNELS=baseline` in the environment (to rule
-/// the AVX2 code out when chasing a problem). Both sum every result element term by term in index
-/// order, each term by its precision's rule (`ProductScalar`: in `Float` one fused multiply-add —
-/// `vfmadd` on the wide path, a correctly rounded libm call per lane on the baseline —, in `Double` a
-/// multiply then an add; nothing reassociated), so either equals the same triple loop bit for bit: a
-/// seeded run gives the same bits on every CPU, whichever path it takes.
+/// Both products run one register-tiled kernel (`TiledProduct`, in `VeilKernels`) on one of three paths
+/// (`Path`): `avx512` — `Float` compiled for AVX-512 (`VeilAVX512Kernels`), six rows × 32 columns per
+/// tile in 16-lane vectors, `Double` as `wide` — on a CPU that has it; `wide` — compiled for AVX2 with
+/// FMA (`VeilWideKernels`), four rows × sixteen columns — on a CPU that has both; and `baseline` —
+/// compiled for the x86-64 baseline (SSE2), two rows × sixteen columns — elsewhere. `VEIL_KERNELS` in
+/// the environment caps the path (`baseline` or `wide`), to rule newer code out when chasing a problem
+/// or to compare. Every path sums every result element term by term in index order, each term by its
+/// precision's rule (`ProductScalar`: in `Float` one fused multiply-add — `vfmadd` on the AVX2 and
+/// AVX-512 paths, a correctly rounded libm call per lane on the baseline —, in `Double` a multiply then
+/// an add; nothing reassociated), so each equals the same triple loop bit for bit: a seeded run gives
+/// the same bits on every CPU, whichever path it takes.
 enum MatrixKernels {
-    /// Which compiled instance of the kernel runs (see the type's documentation).
-    enum Path: Sendable, Hashable {
-        case baseline, wide
+    /// Which compiled instance of the kernel runs (see the type's documentation), from the oldest
+    /// instruction set to the newest.
+    enum Path: Int, Sendable, Hashable, Comparable, CaseIterable {
+        case baseline, wide, avx512
+
+        /// The paths this CPU runs (`baseline` always).
+        static var available: [Path] {
+            allCases.filter { $0 == .baseline || ($0 == .wide ? veil_cpu_runs_wide_kernels() : veil_cpu_runs_avx512_kernels()) != 0 }
+        }
+
+        /// Whether the path runs the AVX2 instance where it has no instance of its own (the GRU's gates,
+        /// `Double` products).
+        var runsAVX2: Bool { self != .baseline }
+
+        static func < (lhs: Path, rhs: Path) -> Bool { lhs.rawValue < rhs.rawValue }
     }
 
-    /// `wide` when the CPU runs `VeilWideKernels` (AVX2 and FMA) and the environment does not ask for
-    /// `VEIL_KERNELS=baseline`, else `baseline`. Read once.
-    static let defaultPath: Path =
-        veil_cpu_runs_wide_kernels() != 0 && ProcessInfo.processInfo.environment["VEIL_KERNELS"] != "baseline"
-        ? .wide : .baseline
+    /// The newest path the CPU runs, capped by `VEIL_KERNELS` (`baseline` or `wide`) when the
+    /// environment sets it. Read once.
+    static let defaultPath: Path = defaultPath(cap: ProcessInfo.processInfo.environment["VEIL_KERNELS"])
+
+    /// The newest available path at or below `cap` (a `Path` name; nil or an unknown name: no cap).
+    static func defaultPath(cap: String?) -> Path {
+        let limit = cap.flatMap { name in Path.allCases.first { "\($0)" == name } } ?? .avx512
+        return Path.available.filter { $0 <= limit }.max() ?? .baseline
+    }
 
     /// `C = A · B` (or `C += A · B` when `accumulate`), A: m × k, B: k × n, C: m × n.
     static func multiply<S: ComputeScalar>(
@@ -52,20 +71,25 @@ enum MatrixKernels {
             m: k, steps: m, n: n, accumulate: true, path: path)
     }
 
-    /// `TiledProduct.product` on `path` (`wide` for `Float` and `Double`, the two precisions
-    /// `VeilWideKernels` is compiled for; any other `ComputeScalar` takes the baseline).
+    /// `TiledProduct.product` on `path`: `avx512` for `Float` (the precision `VeilAVX512Kernels` is
+    /// compiled for), `wide` — or `avx512` — for `Float` and `Double` (`VeilWideKernels`); any other
+    /// `ComputeScalar` takes the baseline.
     @inline(__always)
     private static func product<S: ComputeScalar>(
         _ a: TiledProduct.Operand<S>, _ b: UnsafePointer<S>, _ ldb: Int, into c: UnsafeMutablePointer<S>, _ ldc: Int,
         m: Int, steps: Int, n: Int, accumulate: Bool, path: Path
     ) {
-        guard path == .wide, S.self == Float.self || S.self == Double.self else {
+        guard path.runsAVX2, S.self == Float.self || S.self == Double.self else {
             TiledProduct.product(
-                a, b, ldb, into: c, ldc, m: m, steps: steps, n: n, accumulate: accumulate,
+                a, b, ldb, into: c, ldc, m: m, steps: steps, n: n, accumulate: accumulate, vector: SIMD8<S>.self,
                 height: TiledProduct.TwoRowTiles.self, on: BaselineTarget.self)
             return
         }
-        if S.self == Float.self {
+        if path == .avx512, S.self == Float.self {
+            AVX512Kernels.product(
+                unsafeBitCast(a, to: TiledProduct.Operand<Float>.self), UnsafePointer(OpaquePointer(b)), ldb,
+                into: UnsafeMutablePointer(OpaquePointer(c)), ldc, m: m, steps: steps, n: n, accumulate: accumulate)
+        } else if S.self == Float.self {
             WideKernels.product(
                 unsafeBitCast(a, to: TiledProduct.Operand<Float>.self), UnsafePointer(OpaquePointer(b)), ldb,
                 into: UnsafeMutablePointer(OpaquePointer(c)), ldc, m: m, steps: steps, n: n, accumulate: accumulate)
