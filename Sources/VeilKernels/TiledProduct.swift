@@ -90,7 +90,7 @@ extension SIMD16: TileVector where Scalar: ProductScalar {
 /// The register-tiled matrix product under `VeilLearning`'s `MatrixKernels`, on raw row-major buffers
 /// (each with its row stride): no allocation, no bounds checks.
 ///
-/// A tile of two or four rows (`TileHeight`) × two vectors (`TileVector`: sixteen columns of `SIMD8`,
+/// A tile of two, four or six rows (`TileHeight`) × two vectors (`TileVector`: sixteen columns of `SIMD8`,
 /// 32 of `SIMD16`) of the result stays in SIMD registers (two accumulators per row) while the kernel
 /// runs along the shared dimension, so each broadcast of A feeds two multiply-adds and each load of B
 /// one per row. On the x86-64 baseline (SSE2, sixteen 4-wide registers, an 8-wide vector is two of
@@ -391,7 +391,9 @@ public enum TiledProduct {
 
     /// A tile row's accumulators from C: its first vector, and its second when `wide`.
     @inlinable @inline(__always)
-    static func loadRow<V: TileVector>(_ c0: inout V, _ c1: inout V, _ at: UnsafeMutablePointer<V.Scalar>, wide: Bool, lanes: Int) {
+    static func loadRow<V: TileVector>(
+        _ c0: inout V, _ c1: inout V, _ at: UnsafeMutablePointer<V.Scalar>, wide: Bool, lanes: Int
+    ) {
         c0 = loadVector(at)
         if wide { c1 = loadVector(at + lanes) }
     }

@@ -3,9 +3,9 @@ import VeilWideKernels
 
 /// The GRU's element-wise gate steps (`GRUGates`, in `VeilKernels`) on `MatrixKernels`' paths: the AVX2
 /// instance (`VeilWideKernels`) for `Float` on the `wide` and `avx512` paths (an AVX-512 CPU runs
-/// AVX2; the gates have no AVX-512 instance), else the baseline instance compiled into this module. Both run the same IEEE operations lane for lane, so
-/// they give the same bits (`GateKernelsTests`): a seeded run is the same on every CPU and with
-/// `VEIL_KERNELS=baseline`.
+/// AVX2; the gates have no AVX-512 instance), else the baseline instance compiled into this module.
+/// Both instances run the same IEEE operations lane for lane, so they give the same bits
+/// (`GateKernelsTests`): a seeded run is the same on every CPU and with `VEIL_KERNELS=baseline`.
 enum GateKernels {
     /// `GRUGates.forward` for the step's `count` running examples.
     static func forward<S: ComputeScalar>(

@@ -24,9 +24,15 @@ enum MatrixKernels {
     enum Path: Int, Sendable, Hashable, Comparable, CaseIterable {
         case baseline, wide, avx512
 
-        /// The paths this CPU runs (`baseline` always).
+        /// The paths this CPU runs (`baseline` always), oldest first.
         static var available: [Path] {
-            allCases.filter { $0 == .baseline || ($0 == .wide ? veil_cpu_runs_wide_kernels() : veil_cpu_runs_avx512_kernels()) != 0 }
+            allCases.filter { path in
+                switch path {
+                case .baseline: true
+                case .wide: veil_cpu_runs_wide_kernels() != 0
+                case .avx512: veil_cpu_runs_avx512_kernels() != 0
+                }
+            }
         }
 
         /// Whether the path runs the AVX2 instance where it has no instance of its own (the GRU's gates,
