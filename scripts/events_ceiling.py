@@ -42,7 +42,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from synth_label_check import auc, behaviour, halves, logistic_regression, read_truth, window  # noqa: E402
+from synth_label_check import auc, behaviour, halves, logistic_regression, read_truth, seconds, window  # noqa: E402
 
 WEEKDAY = np.array([0.92, 0.90, 0.93, 0.97, 1.00, 1.18, 1.10])  # Monday first
 HOUR = np.array([0.6, 0.3, 0.2, 0.15, 0.15, 0.3, 0.8, 1.5, 2.2, 2.8, 3.0, 3.2,
@@ -60,10 +60,15 @@ def sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-def purchase_per_session(zp):
+def funnel(zp):
+    """p_add, p_co and p_pay of a user with propensity z_p."""
+    return sigmoid(ADD[0] + ADD[1] * zp), sigmoid(CHECKOUT[0] + CHECKOUT[1] * zp), sigmoid(PAY[0] + PAY[1] * zp)
+
+
+def purchase_per_session(p_add, p_co, p_pay):
     """π = (1 − E[(1 − p_add)^V]) · p_co · p_pay, V ~ 1 + Geometric with continuation CONTINUE."""
-    x = 1 - sigmoid(ADD[0] + ADD[1] * zp)
-    return (1 - x * (1 - CONTINUE) / (1 - CONTINUE * x)) * sigmoid(CHECKOUT[0] + CHECKOUT[1] * zp) * sigmoid(PAY[0] + PAY[1] * zp)
+    x = 1 - p_add
+    return (1 - x * (1 - CONTINUE) / (1 - CONTINUE * x)) * p_co * p_pay
 
 
 class Calendar:
@@ -162,9 +167,7 @@ def read_events(path, start, cutoff, horizon):
         at = line.index('"type":"') + 8
         kind = line[at:line.index('"', at)]
         at = line.index('"timestamp":"') + 13
-        ts = line[at:at + 19]
-        day = (datetime.date(int(ts[0:4]), int(ts[5:7]), int(ts[8:10])) - start).days
-        second = day * 86400 + int(ts[11:13]) * 3600 + int(ts[14:16]) * 60 + int(ts[17:19])
+        second = seconds(line[at:at + 19], start)
         u = users.get(user)
         if u is None:
             u = users[user] = dict(sessions={}, views=0, adds=0, carts=set(), checkouts=0, paid=set(), y_purchase=0, y_event=0)
@@ -190,8 +193,8 @@ def read_events(path, start, cutoff, horizon):
 
 
 def history(u, cutoff_week):
-    """The last session's start (days), the sessions per week, whether the last may have been moved, and the
-    sessions of the cutoff week."""
+    """The last session's start (days; 0 for none), the sessions per week before the cutoff, and the
+    sessions' starts (seconds, in order)."""
     starts = sorted(u["sessions"].values())
     counts = np.zeros(cutoff_week + 1)
     for s in starts:
@@ -267,10 +270,8 @@ def main():
     log_prior = log_prior_a[:, None, None] + log_prior_p[:, :, None] + log_prior_h
     r = np.minimum(R_MAX, R0 * np.exp(R_SPREAD * za))
     h = np.exp(log_h)
-    p_add = sigmoid(ADD[0] + ADD[1] * zp)
-    p_co = sigmoid(CHECKOUT[0] + CHECKOUT[1] * zp)
-    p_pay = sigmoid(PAY[0] + PAY[1] * zp)
-    pi = purchase_per_session(zp)
+    p_add, p_co, p_pay = funnel(zp)
+    pi = purchase_per_session(p_add, p_co, p_pay)
     quiet_tables, silent_tables = {}, {}
 
     def tables(n):
@@ -288,10 +289,10 @@ def main():
         u = users[user]
         t, counts, _ = history(u, model.cutoff_week)
         active, churned = model.log_sessions(r, h, t, counts)  # [a, u]
-        funnel = (u["adds"] * np.log(p_add) + (u["views"] - u["adds"]) * np.log1p(-p_add)
+        log_funnel = (u["adds"] * np.log(p_add) + (u["views"] - u["adds"]) * np.log1p(-p_add)
                   + u["checkouts"] * np.log(p_co) + (len(u["carts"]) - u["checkouts"]) * np.log1p(-p_co)
                   + len(u["paid"]) * np.log(p_pay) + (u["checkouts"] - len(u["paid"])) * np.log1p(-p_pay))
-        base = log_prior + funnel[None, :, None]
+        base = log_prior + log_funnel[None, :, None]
         log_active = base + active[:, None, :]
         log_churned = base + churned[:, None, :]
         top = max(log_active.max(), log_churned.max())

@@ -30,18 +30,13 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from synth_label_check import read_truth, window  # noqa: E402
+from synth_label_check import read_truth, seconds, window  # noqa: E402
 
 WEEKDAY = np.array([0.92, 0.90, 0.93, 0.97, 1.00, 1.18, 1.10])  # Monday first
 HOUR = np.array([0.6, 0.3, 0.2, 0.15, 0.15, 0.3, 0.8, 1.5, 2.2, 2.8, 3.0, 3.2,
                  3.6, 3.4, 3.2, 3.2, 3.4, 3.8, 4.4, 5.2, 5.6, 5.0, 3.2, 0])
 SHAPE = 1.0  # k of the weekly multiplier
 DELTA = 0.5 / 24  # days
-
-
-def seconds(ts, start):
-    d = datetime.date(int(ts[0:4]), int(ts[5:7]), int(ts[8:10]))
-    return (d - start).days * 86400 + int(ts[11:13]) * 3600 + int(ts[14:16]) * 60 + int(ts[17:19])
 
 
 def read_sessions(path, wanted, start, cutoff_seconds):

@@ -66,6 +66,8 @@ if [[ " $TASKS " == *" purchase "* || " $TASKS " == *" churn "* ]]; then
     python3 scripts/events_ceiling.py "$OUT/events.ndjson" "$OUT/truth.csv" --check-reachable 500 \
         >"$OUT/ceiling.txt" 2>"$OUT/ceiling.err" &
     CEILING=$!
+    # Stopped with the script if anything below fails first (a no-op once it has been waited for).
+    trap 'kill "$CEILING" 2>/dev/null || true' EXIT
 fi
 echo "ingest" >&2
 "$VEIL" ingest "$OUT/events.ndjson" --json >"$OUT/ingest.json"

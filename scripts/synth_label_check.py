@@ -18,9 +18,15 @@ import sys
 import numpy as np
 
 
-def day_number(ts, start):
+def seconds(ts, start):
+    """Seconds from `start` (a date, 00:00 UTC) to the RFC 3339 UTC timestamp `ts` ("…T12:34:56Z")."""
     d = datetime.date(int(ts[0:4]), int(ts[5:7]), int(ts[8:10]))
-    return (d - start).days + (int(ts[11:13]) * 3600 + int(ts[14:16]) * 60 + int(ts[17:19])) / 86400
+    return (d - start).days * 86400 + int(ts[11:13]) * 3600 + int(ts[14:16]) * 60 + int(ts[17:19])
+
+
+def day_number(ts, start):
+    """`seconds` in days."""
+    return seconds(ts, start) / 86400
 
 
 def auc(score, y):
