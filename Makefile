@@ -17,12 +17,15 @@ release: deps
 ## Two test processes, one after the other: the tests that run the `veil` binary (VeilCLITests) wait
 ## for child processes on their threads, and in the same process they would starve the in-process
 ## tests (PostgreSQL handshakes, servers) of Swift's cooperative threads — two on a 2-core machine.
+## Each process has TEST_MINUTES (25) minutes (scripts/watchdog.sh): here each takes about 4; one that
+## hangs fails the run with its threads' stacks.
+TEST_MINUTES ?= 25
 test: deps
 	python3 scripts/openapi_json.py --check
 	python3 scripts/console_assets.py --check
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --skip VeilCLITests
-	$(SWIFT) test --skip-build --filter VeilCLITests
+	scripts/watchdog.sh $(TEST_MINUTES) $(SWIFT) test --skip-build --skip VeilCLITests
+	scripts/watchdog.sh $(TEST_MINUTES) $(SWIFT) test --skip-build --filter VeilCLITests
 
 ## The long fuzz run: every parser and decoder, 1,000,000 events (release build; a few minutes).
 fuzz: deps

@@ -192,12 +192,13 @@ let package = Package(
         ),
         .testTarget(name: "VeilFuzzingTests", dependencies: ["VeilFuzzing"], swiftSettings: strict),
         .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
+        .testTarget(name: "VeilTestSupportTests", dependencies: ["VeilTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "VeilReportTests", dependencies: ["VeilReport", "VeilModels", "VeilLedger", "VeilStore", "VeilCore", "VeilPrivacy"],
             swiftSettings: strict),
         .testTarget(
             name: "VeilCryptoTests",
-            dependencies: ["VeilCrypto", "VeilCore"],
+            dependencies: ["VeilCrypto", "VeilCore", "VeilTestSupport"],
             resources: [.copy("Vectors")],
             swiftSettings: strict
         ),

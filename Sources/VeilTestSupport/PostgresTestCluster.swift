@@ -78,7 +78,7 @@ public final class PostgresTestCluster: Sendable {
         guard let psql = Self.tool("psql") else { throw ClusterError(message: "psql is not installed beside initdb") }
         var arguments = try clientArguments
         if let name = arguments.firstIndex(of: "--dbname").map({ $0 + 1 }) { arguments[name] = database }
-        let result = try Self.run(program: psql, arguments + ["--no-psqlrc", "--set", "ON_ERROR_STOP=1", "-At", "-c", sql])
+        let result = try Subprocess.run(psql, arguments + ["--no-psqlrc", "--set", "ON_ERROR_STOP=1", "-At", "-c", sql])
         guard result.status == 0 else { throw ClusterError(message: "psql failed (\(result.status)): \(result.errors)") }
         return result.output
     }
@@ -87,42 +87,14 @@ public final class PostgresTestCluster: Sendable {
     /// `arguments` after the connection's; throws with its message when it fails.
     public func client(_ name: String, _ arguments: [String]) throws {
         guard let program = Self.tool(name) else { throw ClusterError(message: "\(name) is not installed beside initdb") }
-        let result = try Self.run(program: program, try clientArguments + arguments)
+        let result = try Subprocess.run(program, try clientArguments + arguments)
         guard result.status == 0 else { throw ClusterError(message: "\(name) failed (\(result.status)): \(result.errors)") }
     }
 
-    /// Runs the script with `arguments`.
-    private static func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        try run(program: script, arguments)
-    }
-
-    /// Runs `program` (posix_spawn, then waitpid on this thread) with its output in files, not pipes:
-    /// the server the script starts lives on and could hold a pipe's write end open. Foundation's
-    /// `Process` is not used: in a test process running many tasks its exit was at times never observed.
-    private static func run(program: String, _ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let base = NSTemporaryDirectory() + "veil-pg-cluster-\(UUID().uuidString)"
-        let outputPath = base + ".out", errorsPath = base + ".err"
-        defer {
-            try? FileManager.default.removeItem(atPath: outputPath)
-            try? FileManager.default.removeItem(atPath: errorsPath)
-        }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        posix_spawn_file_actions_addopen(&actions, 2, errorsPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        let argv = ([program] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, program, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw ClusterError(message: "cannot run \(program) (errno \(spawned))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let errors = (try? String(contentsOfFile: errorsPath, encoding: .utf8)) ?? ""
-        return (exitStatus, output, errors)
+    /// Runs the script with `arguments` (`Subprocess`: no descriptor of this process passes on to the
+    /// server the script starts).
+    private static func run(_ arguments: [String]) throws -> Subprocess.Outcome {
+        try Subprocess.run(script, arguments)
     }
 
     public struct ClusterError: Error, CustomStringConvertible {

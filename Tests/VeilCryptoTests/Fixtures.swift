@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VeilTestSupport
 
 /// Locations and helpers shared by the crypto tests.
 enum Fixtures {
@@ -16,22 +17,8 @@ enum Fixtures {
     /// Runs `python3 script` with `input` on stdin; returns stdout. Fails the test when python3 or a
     /// module is missing (`scripts/install-deps.sh` installs them).
     static func python(_ script: String, input: Data) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot.appendingPathComponent(script).path]
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        stdin.fileHandleForWriting.write(input)
-        try stdin.fileHandleForWriting.close()
-        let output = stdout.fileHandleForReading.readDataToEndOfFile()
-        let errors = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(
-            process.terminationStatus == 0,
-            "python3 \(script) failed (run scripts/install-deps.sh for PyNaCl): \(String(decoding: errors, as: UTF8.self))")
-        return String(decoding: output, as: UTF8.self)
+        let outcome = try Subprocess.run("/usr/bin/env", ["python3", repositoryRoot.appendingPathComponent(script).path], input: input)
+        #expect(outcome.status == 0, "python3 \(script) failed (run scripts/install-deps.sh for PyNaCl): \(outcome.errors)")
+        return outcome.output
     }
 }
