@@ -19,6 +19,8 @@ buffering=()
 command -v stdbuf >/dev/null 2>&1 && buffering=(stdbuf -oL -eL)
 setsid "${buffering[@]}" "$@" &
 child=$!
+# The group has a session of its own, out of reach of the terminal's Ctrl-C: pass it on.
+trap 'kill -TERM -- "-$child" 2>/dev/null; exit 130' INT TERM
 
 # The group's processes that run a test bundle.
 test_bundles() {
