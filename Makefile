@@ -17,7 +17,7 @@ release: deps
 ## Two test processes, one after the other: the tests that run the `veil` binary (VeilCLITests) wait
 ## for child processes on their threads, and in the same process they would starve the in-process
 ## tests (PostgreSQL handshakes, servers) of Swift's cooperative threads — two on a 2-core machine.
-## Each process has TEST_MINUTES (25) minutes (scripts/watchdog.sh): here each takes about 4; one that
+## Each process has TEST_MINUTES (25) minutes (scripts/watchdog.sh): here each takes about 3; one that
 ## hangs fails the run with its threads' stacks.
 TEST_MINUTES ?= 25
 test: deps
