@@ -1,11 +1,14 @@
 import Foundation
+import Synchronization
 
 /// TEST SUPPORT. Runs a program to its end — a checker in Python, `pg-cluster.sh`, `psql` — and
-/// returns its exit status and what it printed. Every test helper that starts a process goes through
-/// here; Foundation's `Process` is not used in the in-process tests.
+/// returns its exit status and what it printed (`run`), or starts one in the background — a `veil
+/// serve`, a command a test kills — and hands back the running child (`start`). The test helpers that
+/// start processes go through here; Foundation's `Process` is not used in the in-process tests, nor for
+/// the CLI tests' long-lived children.
 ///
 /// Contract:
-/// - The child inherits standard input, output and error and **no other descriptor** of the test
+/// - The child gets standard input, output and error as asked and **no other descriptor** of the test
 ///   process (the spawn closes every descriptor from 3 on). A program may leave a daemon behind (`pg_ctl
 ///   start` leaves the PostgreSQL server, which lives until the test process ends); that daemon then
 ///   holds none of this process's pipes and sockets. Before this rule the shared test cluster's server
@@ -15,8 +18,69 @@ import Foundation
 /// - Output goes to temporary files, not pipes, for the same reason: a daemon the program starts
 ///   could hold a pipe's write end open, and a reader waiting for its end would wait with it.
 /// - Standard input is `input`, or /dev/null.
-/// - The exit is awaited with `waitpid` on the calling thread, for this child only.
+/// - The exit is awaited with `waitid` / `waitpid` on the calling thread, for this child only.
 public enum Subprocess {
+    /// Where a started program's standard output or error goes.
+    public enum Sink: Sendable {
+        case discard
+        /// The file at this path, created or truncated.
+        case file(String)
+        /// Where standard output goes (for standard error only).
+        case standardOutput
+    }
+
+    /// A program started by `start`, running or ended. Safe to use from several threads.
+    public final class Child: Sendable {
+        public let processIdentifier: pid_t
+        /// The raw wait status once the child has been reaped.
+        private let waitStatus = Mutex<Int32?>(nil)
+
+        init(processIdentifier: pid_t) { self.processIdentifier = processIdentifier }
+
+        /// Whether it still runs (reaps it, without blocking, when it has exited).
+        public var isRunning: Bool { reapIfExited() == nil }
+
+        /// Sends SIGTERM.
+        public func terminate() { kill(processIdentifier, SIGTERM) }
+
+        /// Returns once it has exited (and is reaped).
+        public func waitUntilExit() {
+            while reapIfExited() == nil {
+                // Blocks until it has exited, leaving it to be reaped under the lock.
+                var info = siginfo_t()
+                _ = waitid(P_PID, id_t(processIdentifier), &info, WEXITED | WNOWAIT)
+            }
+        }
+
+        /// Its exit status, or the number of the signal that ended it (`endedBySignal`). After
+        /// `waitUntilExit` only.
+        public var terminationStatus: Int32 {
+            let status = exitedStatus
+            return endedBySignal ? status & 0x7F : (status >> 8) & 0xFF
+        }
+
+        /// Whether a signal ended it. After `waitUntilExit` only.
+        public var endedBySignal: Bool { exitedStatus & 0x7F != 0 }
+
+        private var exitedStatus: Int32 {
+            guard let status = reapIfExited() else { preconditionFailure("the child \(processIdentifier) still runs") }
+            return status
+        }
+
+        /// The raw wait status if it has exited, reaping it the first time; nil while it runs.
+        private func reapIfExited() -> Int32? {
+            waitStatus.withLock { known in
+                if let known { return known }
+                var status: Int32 = 0
+                var reaped: pid_t
+                repeat { reaped = waitpid(processIdentifier, &status, WNOHANG) } while reaped == -1 && errno == EINTR
+                guard reaped == processIdentifier else { return nil }
+                known = status
+                return status
+            }
+        }
+    }
+
     public struct Outcome: Sendable {
         /// The exit status, or 128 + the signal that ended the program.
         public let status: Int32
@@ -47,17 +111,41 @@ public enum Subprocess {
             }
         }
 
+        let child = try start(
+            program, arguments, environment: environment, input: input == nil ? nil : inputPath, output: .file(outputPath),
+            errors: mergingErrors ? .standardOutput : .file(errorsPath))
+        child.waitUntilExit()
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let errors = mergingErrors ? "" : (try? String(contentsOfFile: errorsPath, encoding: .utf8)) ?? ""
+        return Outcome(status: child.endedBySignal ? 128 + child.terminationStatus : child.terminationStatus, output: output, errors: errors)
+    }
+
+    /// Starts `program` (a path) with `arguments` in `directory` (this process's when nil), with
+    /// `environment` added to this process's, standard input from the file `input` (/dev/null when
+    /// nil), standard output and error to `output` and `errors`; returns at once. See the type's contract.
+    public static func start(
+        _ program: String, _ arguments: [String], directory: String? = nil, environment: [String: String] = [:],
+        input: String? = nil, output: Sink = .discard, errors: Sink = .discard
+    ) throws -> Child {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, input == nil ? "/dev/null" : inputPath, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        if mergingErrors {
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 2, errorsPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 0, input ?? "/dev/null", O_RDONLY, 0)
+        for (descriptor, sink) in [(Int32(1), output), (2, errors)] {
+            switch sink {
+            case .discard: posix_spawn_file_actions_addopen(&actions, descriptor, "/dev/null", O_WRONLY, 0)
+            case .file(let path): posix_spawn_file_actions_addopen(&actions, descriptor, path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            case .standardOutput: posix_spawn_file_actions_adddup2(&actions, 1, descriptor)
+            }
         }
-        guard try closeFrom(&actions, 3) == 0 else { throw SpawnError(description: "cannot prepare the spawn of \(program)") }
+        if let directory {
+            guard try glibcFileAction("posix_spawn_file_actions_addchdir_np", ChangeDirectory.self)(&actions, directory) == 0 else {
+                throw SpawnError(description: "cannot prepare the spawn of \(program) in \(directory)")
+            }
+        }
+        guard try glibcFileAction("posix_spawn_file_actions_addclosefrom_np", CloseFrom.self)(&actions, 3) == 0 else {
+            throw SpawnError(description: "cannot prepare the spawn of \(program)")
+        }
 
         let argv = ([program] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -74,22 +162,20 @@ public enum Subprocess {
             spawned = posix_spawn(&pid, program, &actions, nil, argv, environ)
         }
         guard spawned == 0 else { throw SpawnError(description: "cannot run \(program) (errno \(spawned))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let errors = mergingErrors ? "" : (try? String(contentsOfFile: errorsPath, encoding: .utf8)) ?? ""
-        return Outcome(status: exitStatus, output: output, errors: errors)
+        return Child(processIdentifier: pid)
     }
 
-    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34 and later; Debian 12 has 2.36): the
-    /// spawned child closes every descriptor from `lowest` on. Swift's Glibc module does not declare it,
-    /// so it is looked up by name.
-    private static func closeFrom(_ actions: inout posix_spawn_file_actions_t, _ lowest: Int32) throws -> Int32 {
-        typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else {
-            throw SpawnError(description: "this C library lacks posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later is needed)")
+    private typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private typealias ChangeDirectory = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+
+    /// A glibc spawn file action that Swift's Glibc module does not declare, looked up by name:
+    /// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34 and later; Debian 12 has 2.36), with which
+    /// the child closes every descriptor from the one given on, and `posix_spawn_file_actions_addchdir_np`
+    /// (2.29 and later), with which it changes directory.
+    private static func glibcFileAction<Function>(_ name: String, _ type: Function.Type) throws -> Function {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else {
+            throw SpawnError(description: "this C library lacks \(name) (glibc 2.34 or later is needed)")
         }
-        return unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, lowest)
+        return unsafeBitCast(symbol, to: type)
     }
 }

@@ -1,10 +1,11 @@
 import Foundation
+import VeilTestSupport
 
 /// A `veil serve` child process on 127.0.0.1 with port 0, as an operator starts it. Its stderr (the
 /// `listening on` line and the request logs) goes to a file, so it can be read after the process is
 /// gone — including after `kill -9`.
 final class ServerProcess {
-    let process: Process
+    let process: Subprocess.Child
     let stderrFile: URL
     private(set) var port = 0
 

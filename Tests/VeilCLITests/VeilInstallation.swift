@@ -154,7 +154,7 @@ struct HarnessError: Error, CustomStringConvertible {
 
 /// A `veil` command running in the background with its output in files, killed with `kill9()`.
 final class BackgroundCommand {
-    let process: Process
+    let process: Subprocess.Child
     let stderrFile: URL
 
     init(_ arguments: [String], in directory: URL, environment: [String: String]) throws {
@@ -172,7 +172,7 @@ final class BackgroundCommand {
         let wasRunning = process.isRunning
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
-        return wasRunning && process.terminationReason == .uncaughtSignal
+        return wasRunning && process.endedBySignal
     }
 
     var stderr: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }

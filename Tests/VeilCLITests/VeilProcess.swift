@@ -1,4 +1,5 @@
 import Foundation
+import VeilTestSupport
 
 /// Runs the built `veil` executable, as an operator would, and captures what it prints.
 struct VeilProcess {
@@ -19,20 +20,14 @@ struct VeilProcess {
     }()
 
     /// Starts `veil arguments...` in `directory` with `environment` added, in the background: stdin
-    /// empty, stdout discarded, stderr appended to `stderrFile` (created empty), so it can be read after
-    /// the process is gone — including after `kill -9`.
-    static func launch(_ arguments: [String], in directory: URL, environment: [String: String], stderrFile: URL) throws -> Process {
+    /// empty, stdout discarded, stderr to `stderrFile` (created empty), so it can be read after the
+    /// process is gone — including after `kill -9`. Through `Subprocess`, not Foundation's `Process`:
+    /// the child holds no descriptor of this process, so a server that lives through a test cannot hold
+    /// another test's pipe or exit socket open (`Subprocess`'s contract).
+    static func launch(_ arguments: [String], in directory: URL, environment: [String: String], stderrFile: URL) throws -> Subprocess.Child {
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
-        try process.run()
-        return process
+        return try Subprocess.start(
+            executable.path, arguments, directory: directory.path, environment: environment, errors: .file(stderrFile.path))
     }
 
     /// Runs `veil arguments...` in `directory` with `environment` added; its stdin holds `stdin` (empty when nil).

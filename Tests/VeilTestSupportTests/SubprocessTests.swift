@@ -57,4 +57,25 @@ struct SubprocessTests {
         let merged = try Subprocess.run("/bin/sh", ["-c", "echo out; echo err >&2"], mergingErrors: true)
         #expect(merged.output == "out\nerr\n" && merged.errors.isEmpty)
     }
+
+    /// A started child runs in its directory, reports its exit status once, and tells an exit from a
+    /// signal, whichever thread asks.
+    @Test func aStartedChildRunsInItsDirectoryAndReportsHowItEnded() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("veil-subprocess-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let listing = folder.appendingPathComponent("where.txt").path
+        let exited = try Subprocess.start("/bin/sh", ["-c", "pwd; exit 7"], directory: folder.path, output: .file(listing))
+        exited.waitUntilExit()
+        #expect(!exited.isRunning && exited.terminationStatus == 7 && !exited.endedBySignal)
+        #expect(try String(contentsOfFile: listing, encoding: .utf8) == folder.resolvingSymlinksInPath().path + "\n")
+
+        let sleeper = try Subprocess.start("/bin/sleep", ["60"])
+        #expect(sleeper.isRunning)
+        kill(sleeper.processIdentifier, SIGKILL)
+        let waiters = DispatchGroup()
+        for _ in 0..<3 { DispatchQueue.global().async(group: waiters) { sleeper.waitUntilExit() } }
+        waiters.wait()
+        #expect(!sleeper.isRunning && sleeper.endedBySignal && sleeper.terminationStatus == SIGKILL)
+    }
 }
