@@ -29,7 +29,7 @@ import sys
 import time
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -109,17 +109,34 @@ class Check:
                          f"the card of {model_id}")
 
     def hold_first_fetch(self, path, milliseconds):
-        """Delays the page's next request for `path` (only that one) by `milliseconds`."""
+        """Delays the page's next request for `path` (only that one) by `milliseconds`; once it is
+        answered, `window.veilHeldFetchAnswered` is true."""
         self.driver.execute_script("""
             const path = arguments[0], delay = arguments[1], fetch = window.fetch;
             let held = false;
+            window.veilHeldFetchAnswered = false;
             window.fetch = (input, init) => {
                 if (!held && String(input).includes(path)) {
                     held = true;
-                    return new Promise((resolve) => setTimeout(resolve, delay)).then(() => fetch(input, init));
+                    return new Promise((resolve) => setTimeout(resolve, delay)).then(() => fetch(input, init))
+                        .finally(() => { window.veilHeldFetchAnswered = true; });
                 }
                 return fetch(input, init);
             };""", path, milliseconds)
+
+    def charts_load(self, ids):
+        """Whether each chart image `ids` names is on the page and its source loads (a revoked blob
+        does not), one bool per chart."""
+        return self.driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const charts = arguments[0].map((id) => document.getElementById(id));
+            const loads = (src) => new Promise((resolve) => {
+                const image = new Image();
+                image.onload = () => resolve(image.naturalWidth > 0);
+                image.onerror = () => resolve(false);
+                image.src = src;
+            });
+            Promise.all(charts.map((chart) => chart ? loads(chart.src) : false)).then(done);""", ids)
 
     def no_alert(self):
         try:
@@ -145,17 +162,17 @@ class Check:
         self.driver.find_element(By.ID, "nav-budget").click()
         time.sleep(0.2)
         self.driver.find_element(By.ID, "nav-budget").click()
-        time.sleep(1.5)
-        live = self.driver.execute_async_script("""
-            const done = arguments[arguments.length - 1];
-            const charts = ["budget-chart", "budget-principals-chart"].map((id) => document.getElementById(id));
-            const loads = (src) => new Promise((resolve) => {
-                const image = new Image();
-                image.onload = () => resolve(image.naturalWidth > 0);
-                image.onerror = () => resolve(false);
-                image.src = src;
-            });
-            Promise.all(charts.map((chart) => chart ? loads(chart.src) : false)).then(done);""")
+        # No fixed wait for the renderings (a slow machine outlasts any): once the held request is answered,
+        # the charts must come to load, and still load a second later, after the older rendering's end.
+        self.wait(lambda driver: driver.execute_script("return window.veilHeldFetchAnswered === true"),
+                  "the held chart request to be answered")
+        charts = ["budget-chart", "budget-principals-chart"]
+        try:
+            WebDriverWait(self.driver, 30, poll_frequency=0.25).until(lambda _: self.charts_load(charts) == [True, True])
+        except TimeoutException:
+            pass  # judged below, by what is on screen then
+        time.sleep(1)
+        live = self.charts_load(charts)
         self.expect(live == [True, True],
                     f"after the budget page was opened twice at once, a chart on screen is missing or its blob revoked: {live}")
         chart = self.wait(EC.visibility_of_element_located((By.ID, "budget-chart")), "the reviewer's budget chart")
