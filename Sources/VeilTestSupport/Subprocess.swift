@@ -67,13 +67,18 @@ public enum Subprocess {
             return status
         }
 
-        /// The raw wait status if it has exited, reaping it the first time; nil while it runs.
+        /// The raw wait status if it has exited, reaping it the first time; nil while it runs. A child
+        /// that something else reaped (a `waitpid(-1)` elsewhere in the process) stops the test process
+        /// with that said, rather than leaving `waitUntilExit` to spin for ever.
         private func reapIfExited() -> Int32? {
             waitStatus.withLock { known in
                 if let known { return known }
                 var status: Int32 = 0
                 var reaped: pid_t
                 repeat { reaped = waitpid(processIdentifier, &status, WNOHANG) } while reaped == -1 && errno == EINTR
+                if reaped == -1 && errno == ECHILD {
+                    preconditionFailure("the child \(processIdentifier) was reaped outside Subprocess; its exit status is lost")
+                }
                 guard reaped == processIdentifier else { return nil }
                 known = status
                 return status
