@@ -191,7 +191,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "VeilFuzzingTests", dependencies: ["VeilFuzzing"], swiftSettings: strict),
-        .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore"], swiftSettings: strict),
+        .testTarget(name: "VeilCoreTests", dependencies: ["VeilCore", "VeilTestSupport"], swiftSettings: strict),
         .testTarget(name: "VeilTestSupportTests", dependencies: ["VeilTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "VeilReportTests", dependencies: ["VeilReport", "VeilModels", "VeilLedger", "VeilStore", "VeilCore", "VeilPrivacy"],

@@ -20,17 +20,15 @@ public struct AuditBody: Sendable, Hashable {
         self.details = details
     }
 
-    /// The body as compact JSON text with sorted keys (at every level), slashes unescaped.
+    /// The body as compact JSON text with sorted keys (at every level), slashes unescaped (`CanonicalJSON`).
     /// Throws `invalidInput` when `details` hold a number JSON cannot carry (NaN, ±∞).
     public func jsonText() throws -> String {
         let object: JSONValue = [
             "seq": .int(Int64(seq)), "time": .string(time), "actor": .string(actor), "action": .string(action),
             "details": .object(details),
         ]
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         do {
-            return String(decoding: try encoder.encode(object), as: UTF8.self)
+            return try CanonicalJSON.text(of: object)
         } catch {
             throw VeilError(.invalidInput, field: "details", "an audit record's details must be plain JSON; NaN and infinities cannot be recorded")
         }

@@ -15,19 +15,18 @@ public struct AuditLine: Sendable, Hashable {
         self.signature = signature
     }
 
-    private struct Envelope: Codable {
-        let body: String
-        let hash: String
-        let sig: String
-    }
-
-    /// The line's text: compact JSON with sorted keys, without the final newline.
+    /// The line's text: compact JSON with sorted keys (`CanonicalJSON`), without the final newline.
     public var text: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let envelope = Envelope(body: body, hash: Hex.encode(hash), sig: Data(signature).base64EncodedString())
-        // Encoding three strings cannot fail.
-        return String(decoding: try! encoder.encode(envelope), as: UTF8.self)
+        var out: [UInt8] = []
+        out.reserveCapacity(body.utf8.count + 200)
+        out.append(contentsOf: #"{"body":"#.utf8)
+        CanonicalJSON.write(body, to: &out)
+        out.append(contentsOf: #","hash":""#.utf8)
+        out.append(contentsOf: Hex.encode(hash).utf8)
+        out.append(contentsOf: #"","sig":""#.utf8)
+        out.append(contentsOf: Data(signature).base64EncodedString().utf8)
+        out.append(contentsOf: #""}"#.utf8)
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// The line's bytes as a log file holds them: `text` and a final newline.

@@ -112,8 +112,7 @@ public final class BudgetService: Sendable {
         }
         // Everything a decision needs that does not depend on the ledger is made here, before the
         // reservation waits for the ledger's lock: the decision runs under it.
-        let mechanismJSON = try Self.encode(request.mechanism)
-        let mechanismValue = Self.jsonValue(encoded: mechanismJSON)
+        let (mechanismJSON, mechanismValue) = try Self.recordedForms(of: request.mechanism)
         let requestEpsilon = PrivacyAccountant.epsilon(composing: [request.mechanism], delta: budget.delta, method: method)
         do {
             if requestEpsilon > budget.maxEpsilonPerRequest {
@@ -246,13 +245,34 @@ public final class BudgetService: Sendable {
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
+    /// The mechanism a stored spend's JSON names; throws `integrity` for one that names none.
+    /// Remembered (`decoded`): every replica decodes every spend of the ledger, and a dataset's
+    /// spends repeat a few mechanisms.
     static func decode(_ text: String) throws -> PrivacyMechanism {
-        do {
-            return try JSONDecoder().decode(PrivacyMechanism.self, from: Data(text.utf8))
-        } catch {
-            throw VeilError(.integrity, field: "budget_spends.mechanism", "a stored spend has an unreadable mechanism; the ledger is damaged")
+        // Keyed by the bytes, as stored text is compared everywhere (`ExactText`).
+        try decoded.value(for: ExactText(text)) { key in
+            do {
+                return try JSONDecoder().decode(PrivacyMechanism.self, from: Data(key.text.utf8))
+            } catch {
+                throw VeilError(
+                    .integrity, field: "budget_spends.mechanism", "a stored spend has an unreadable mechanism; the ledger is damaged")
+            }
         }
     }
+
+    private static let decoded = BoundedMemo<ExactText, PrivacyMechanism>(capacity: 4_096)
+
+    /// A requested mechanism as its spend stores it (`encode`) and as its audit records hold it (the
+    /// JSON value of that text), remembered as `decode` is. Contract: `mechanism` is valid (its
+    /// numbers are then finite and > 0, so equal mechanisms have the same bits and the same text).
+    static func recordedForms(of mechanism: PrivacyMechanism) throws -> (text: String, value: JSONValue) {
+        try recorded.value(for: mechanism) { mechanism in
+            let text = try encode(mechanism)
+            return (text, jsonValue(encoded: text))
+        }
+    }
+
+    private static let recorded = BoundedMemo<PrivacyMechanism, (text: String, value: JSONValue)>(capacity: 4_096)
 
     /// A mechanism or an accountant as a JSON value for an audit record.
     package static func json(_ value: some Encodable) -> JSONValue {

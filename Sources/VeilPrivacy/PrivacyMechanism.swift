@@ -144,8 +144,16 @@ public indirect enum PrivacyMechanism: Sendable, Hashable {
     /// than under-counts.
     public func rdp(orders: [Double]) -> [Double] {
         guard (try? validate()) != nil else { return orders.map { _ in .infinity } }
-        return orders.map(validatedRDP(order:))
+        // At the default orders (every accountant's), remembered: a budget decision composes each new
+        // spend on every replica, and a ledger repeats a few mechanisms. The same function of the
+        // mechanism, so the same bits (a valid mechanism's numbers are > 0: equal ones have equal bits).
+        guard orders == RDPAccountant.defaultOrders else { return validatedCurve(orders: orders) }
+        return Self.defaultCurves.value(for: self) { $0.validatedCurve(orders: RDPAccountant.defaultOrders) }
     }
+
+    private func validatedCurve(orders: [Double]) -> [Double] { orders.map(validatedRDP(order:)) }
+
+    private static let defaultCurves = BoundedMemo<PrivacyMechanism, [Double]>(capacity: 1_024)
 
     private func validatedRDP(order: Double) -> Double {
         switch self {

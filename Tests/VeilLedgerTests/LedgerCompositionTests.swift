@@ -129,6 +129,17 @@ import VeilTestSupport
         #expect(composition.keptSpendIDs() == spends.prefix(3).map(\.id))
     }
 
+    /// `BudgetService.decode` remembers what it decoded: asked again, for each of many texts in turn, it
+    /// answers what it answered the first time, the mechanism the text was encoded from; a damaged
+    /// text is refused every time.
+    @Test func decodedMechanismsAreRemembered() throws {
+        let texts = try Self.mechanisms.map { try BudgetService.encode($0) }
+        for _ in 0..<3 {
+            for (text, mechanism) in zip(texts, Self.mechanisms).shuffled() { #expect(try BudgetService.decode(text) == mechanism) }
+        }
+        for _ in 0..<2 { #expect(throws: VeilError.self) { try BudgetService.decode("{\"mechanism\":") } }
+    }
+
     /// After two spends and a refusal (the decision threw inside the store's transaction), the
     /// reservation's kept composition is the store's two spends: the refused release is not in it.
     @Test func aRefusedReservationLeavesTheCompositionNoFurtherThanTheStore() async throws {
