@@ -1,4 +1,5 @@
 import Foundation
+import VeilLearning
 
 // VeilBench: run with `swift run -c release VeilBench [name-prefix ...]`.
 // Prints one JSON object per line: {"name": ..., "value": ..., "unit": ...}.
@@ -23,6 +24,13 @@ let groups: [[Benchmark]] = [
     BackendBenchmarks.all,
     ScaleBenchmarks.all,
 ]
+
+do {
+    try KernelCap.check()
+} catch {
+    FileHandle.standardError.write(Data("VeilBench: \(error)\n".utf8))
+    exit(2)
+}
 
 let filters = Array(CommandLine.arguments.dropFirst())
 /// Run only when named: minutes of work on 50,000 synthetic users, or on millions of events (`make scale`),

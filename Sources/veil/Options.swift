@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VeilCore
+import VeilLearning
 import VeilRuntime
 import VeilStore
 
@@ -90,6 +91,10 @@ struct ServiceOptions: ParsableArguments {
 
     /// The principal this command acts as (`--as`, `VEIL_PRINCIPAL`, default `cli`).
     var principal: String { actor.name }
+
+    /// Refuses a `VEIL_KERNELS` that names no kernel path (`KernelCap`) before the command runs: a
+    /// misspelt cap would otherwise cap nothing, without a word. (`--help` is answered first.)
+    func validate() throws { try KernelCap.check() }
 
     /// Opens keys, policy and the data directory, runs `body`, and closes the context — `audit.log`
     /// then mirrors every record the command committed — whether `body` succeeded or not. The CLI acts

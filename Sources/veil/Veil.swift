@@ -12,7 +12,9 @@ struct Veil: AsyncParsableCommand {
             --data-dir (env VEIL_DATA_DIR, default ./veil-data) and its policy from --policy \
             (env VEIL_POLICY, default policies/default.yaml), and its store from --database-url (env \
             VEIL_DATABASE_URL, default veil.sqlite in the data directory). Add --json for machine-readable output. \
-            Errors go to stderr with a non-zero exit status.
+            Errors go to stderr with a non-zero exit status. VEIL_KERNELS=baseline or wide caps the \
+            instruction set training and scoring use (SSE2 or AVX2; the same results, bit for bit), \
+            avx512 caps nothing, and any other value is refused.
 
             A typical run:
               veil keys init --dir keys    # then move keys/escrow.secret offline

@@ -21,6 +21,21 @@ import Testing
         #expect(CommandSuggestion.distance("kitten", "sitting") == 3 && CommandSuggestion.distance("", "ab") == 2)
     }
 
+    /// A misspelt `VEIL_KERNELS` stops a command that opens the service layer before it runs (it used to
+    /// cap nothing, silently); the error names the variable and the names it may hold, not the value.
+    /// A right one gets past the check: in an empty folder, the next thing wrong is the missing policy.
+    @Test func aMisspeltKernelCapStopsTheCommandBeforeItRuns() throws {
+        let directory = try VeilProcess.scratchDirectory()
+        let misspelt = try VeilProcess.run(["budget", "--json"], in: directory, environment: ["VEIL_KERNELS": "wdie"])
+        #expect(misspelt.status != 0 && misspelt.stdout.isEmpty, "\(misspelt.stdout)")
+        #expect(misspelt.stderr.contains("VEIL_KERNELS") && misspelt.stderr.contains("baseline, wide, avx512"), "\(misspelt.stderr)")
+        #expect(!misspelt.stderr.contains("wdie"))
+        let capped = try VeilProcess.run(["budget", "--json"], in: directory, environment: ["VEIL_KERNELS": "baseline"])
+        #expect(capped.status != 0 && !capped.stderr.contains("VEIL_KERNELS") && capped.stderr.contains("policy"), "\(capped.stderr)")
+        let help = try VeilProcess.run(["budget", "--help"], in: directory, environment: ["VEIL_KERNELS": "wdie"])
+        #expect(help.status == 0 && help.stdout.contains("USAGE"), "\(help.stderr)")
+    }
+
     @Test func epsilonsOfOneBlockShareOneFormatAndATinyOneIsNotZero() {
         #expect(EpsilonFormat.text(2) == "2.0000")
         #expect(EpsilonFormat.text(0.5) == "0.5000")

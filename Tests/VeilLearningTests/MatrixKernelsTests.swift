@@ -1,6 +1,7 @@
 import CVeilCPU
 import Foundation
 import Testing
+import VeilCore
 import VeilCrypto
 @testable import VeilLearning
 
@@ -99,6 +100,20 @@ import VeilCrypto
         #expect(MatrixKernels.defaultPath(cap: "wide") == (veil_cpu_runs_wide_kernels() != 0 ? .wide : .baseline))
         #expect(MatrixKernels.defaultPath(cap: "fastest") == newest)
         #expect(MatrixKernels.defaultPath == MatrixKernels.defaultPath(cap: ProcessInfo.processInfo.environment["VEIL_KERNELS"]))
+    }
+
+    /// `KernelCap.check`, which `veil` and `VeilBench` run first: unset or a path's name passes; any other
+    /// value is refused, naming the variable and the names, never the value.
+    @Test func aCapThatNamesNoPathIsRefusedWithoutEchoingIt() throws {
+        for value in [nil, "baseline", "wide", "avx512"] {
+            #expect(throws: Never.self) { try KernelCap.check(value.map { ["VEIL_KERNELS": $0] } ?? [:]) }
+        }
+        for value in ["wdie", "AVX2", "", "baseline "] {
+            let error = try #require(throws: VeilError.self) { try KernelCap.check(["VEIL_KERNELS": value, "OTHER": "x"]) }
+            #expect(error.field == "VEIL_KERNELS")
+            #expect(error.message.contains("baseline, wide, avx512"))
+            if !value.isEmpty { #expect(!error.message.contains(value)) }
+        }
     }
 
     /// Random values in ±1 whose products round (so a reordered sum would show).

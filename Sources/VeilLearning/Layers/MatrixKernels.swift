@@ -1,6 +1,7 @@
 import CVeilCPU
 import Foundation
 import VeilAVX512Kernels
+import VeilCore
 import VeilKernels
 import VeilWideKernels
 
@@ -18,6 +19,25 @@ import VeilWideKernels
 /// AVX-512 paths, a correctly rounded libm call per lane on the baseline —, in `Double` a multiply then
 /// an add; nothing reassociated), so each equals the same triple loop bit for bit: a seeded run gives
 /// the same bits on every CPU, whichever path it takes.
+/// The environment's cap on the kernels' path (`VEIL_KERNELS`), checked once at a command's start.
+public enum KernelCap {
+    /// The variable's name.
+    public static let variable = "VEIL_KERNELS"
+
+    /// Unset, or one of these: the paths' names, oldest first.
+    public static let names = MatrixKernels.Path.allCases.map { "\($0)" }
+
+    /// Throws `invalidInput`, naming the variable and the names it may hold (never its value), when
+    /// `environment` sets `VEIL_KERNELS` to anything but a path's name: a misspelt cap would otherwise
+    /// cap nothing, and a run meant to rule the newer kernels out would use them without a word.
+    public static func check(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(VeilError) {
+        guard let value = environment[variable], !names.contains(value) else { return }
+        throw VeilError(
+            .invalidInput, field: variable,
+            "must be one of \(names.joined(separator: ", ")) (it caps the kernels training and scoring run), or unset")
+    }
+}
+
 enum MatrixKernels {
     /// Which compiled instance of the kernel runs (see the type's documentation), from the oldest
     /// instruction set to the newest.
@@ -46,7 +66,8 @@ enum MatrixKernels {
     /// environment sets it. Read once.
     static let defaultPath: Path = defaultPath(cap: ProcessInfo.processInfo.environment["VEIL_KERNELS"])
 
-    /// The newest available path at or below `cap` (a `Path` name; nil or an unknown name: no cap).
+    /// The newest available path at or below `cap` (a `Path` name; nil or an unknown name: no cap —
+    /// the commands refuse an unknown name before anything runs, `KernelCap.check`).
     static func defaultPath(cap: String?) -> Path {
         let limit = cap.flatMap { name in Path.allCases.first { "\($0)" == name } } ?? .avx512
         return Path.available.filter { $0 <= limit }.max() ?? .baseline
