@@ -35,7 +35,8 @@ import VeilTestSupport
 /// synchronous_commit and full_page_writes stay on — acknowledged means durable). It is skipped,
 /// with a note on stderr, where PostgreSQL is not installed. `VEIL_BENCH_EVENTS` overrides the first
 /// import's size (the second imports four times as many); `VEIL_BENCH_BACKENDS=postgres` (or `sqlite`)
-/// runs one backend only.
+/// runs one backend only. `ledger.reserve` measures the reservations alone; `VEIL_BENCH_RESERVE_ROUNDS=N`
+/// repeats its three-replica run N times on the growing ledger (`ledger.postgres.roundK.…`).
 enum BackendBenchmarks {
     static let all: [Benchmark] = [
         Benchmark(name: "backends") {
@@ -69,6 +70,12 @@ enum BackendBenchmarks {
                 var results = try await reservations("ledger.postgres", [deployment.context])
                 let replicas = [deployment.context, try await deployment.replica(2), try await deployment.replica(3)]
                 results += try await reservations("ledger.postgres", replicas)
+                // `VEIL_BENCH_RESERVE_ROUNDS=N`: N rounds of 1,000 through the three replicas, each on the
+                // ledger the rounds before it left (how a reservation's cost grows with the ledger).
+                let rounds = ProcessInfo.processInfo.environment["VEIL_BENCH_RESERVE_ROUNDS"].flatMap { Int($0) } ?? 1
+                for round in stride(from: 2, through: rounds, by: 1) {
+                    results += try await reservations("ledger.postgres.round\(round)", replicas)
+                }
                 for replica in replicas.dropFirst() { _ = await replica.close() }
                 return results
             }

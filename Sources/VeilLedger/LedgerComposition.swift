@@ -11,10 +11,11 @@ import VeilStore
 /// Contract: `composed(_:)` returns exactly — bit for bit — the accountants that composing the
 /// decoded mechanisms of all `spends` from scratch, in order, gives (`PrivacyAccountant` composes one
 /// release at a time in the order given, so composing the new spends onto the kept state is the same
-/// computation). The kept state is used only when `spends` starts with the spends it was made from,
-/// compared by id, mechanism JSON, role and principal — everything the composition reads — so a
-/// store that holds other spends or fewer (a restored database, a group that failed to commit after
-/// its decisions ran) is composed from scratch. Only the spends a decision is handed are kept, never
+/// computation). The kept state is used only when `spends` starts with the spends it was made from:
+/// vouched for by the store when the snapshot has the lineage of the one they were made from and is
+/// no shorter (`LedgerSnapshot`'s contract), else compared by id, mechanism JSON, role and principal —
+/// everything the composition reads — so a store that holds other spends or fewer (a restored
+/// database, a group that failed to commit after its decisions ran) is composed from scratch. Only the spends a decision is handed are kept, never
 /// the request it decides on, and keeping is invisible to the caller: a decision stays pure. The
 /// dataset's composition with the last request decided on (`datasetEpsilon`) is remembered apart:
 /// when the next ledger is the kept one plus exactly that release — the request was granted — it is
@@ -48,6 +49,8 @@ final class LedgerComposition: Sendable {
     struct Composed: Sendable {
         /// What identifies each composed spend, in order: a later list must start with these.
         fileprivate var keys: [Key] = []
+        /// The lineage of the snapshot `keys` were last checked against.
+        fileprivate var lineage: LedgerLineage?
         /// Which fresh start these spends were composed from (a remembered request matches only its own).
         fileprivate var generation = 0
         /// The dataset's spends.
@@ -117,16 +120,17 @@ final class LedgerComposition: Sendable {
         self.decode = decode
     }
 
-    /// The composition of `spends` (in order); see the type's contract.
-    func composed(_ spends: [BudgetSpend]) throws -> Composed {
-        try state.withLock { state in
+    /// The composition of `snapshot`'s spends (in order); see the type's contract.
+    func composed(_ snapshot: LedgerSnapshot) throws -> Composed {
+        let spends = snapshot.spends
+        return try state.withLock { state in
             // Taken out of the state while it grows, so that appending to its keys does not copy them
             // (a copy of every key per decision made each one cost O(ledger)); put back below.
             var composed: Composed
             // A kept composition `spends` does not extend: kept again if a mechanism cannot be read.
             var unused: Composed?
             switch state.composed.take() {
-            case let kept? where extends(spends, kept.keys): composed = kept
+            case let kept? where extends(snapshot, kept): composed = kept
             case let kept:
                 unused = kept
                 composed = fresh(&state)
@@ -154,6 +158,7 @@ final class LedgerComposition: Sendable {
                 }
                 composed.keys.append(Key(spend))
             }
+            composed.lineage = snapshot.lineage
             state.composed = composed
             return composed
         }
@@ -172,14 +177,22 @@ final class LedgerComposition: Sendable {
     /// The ids of the spends the kept composition was made from, in order (for tests).
     func keptSpendIDs() -> [Int64?] { state.withLock { $0.composed?.keys.map(\.id) ?? [] } }
 
+    /// How many times a kept composition was checked against a snapshot spend by spend (for tests).
+    var spendBySpendChecks: Int { comparisons.load(ordering: .relaxed) }
+
+    private let comparisons = Atomic<Int>(0)
+
     private func fresh(_ state: inout State) -> Composed {
         state.generations += 1
         return Composed(generation: state.generations, dataset: Running(method), roles: [:], principals: [:])
     }
 
-    /// Whether `spends` starts with the spends `keys` were made from.
-    private func extends(_ spends: [BudgetSpend], _ keys: [Key]) -> Bool {
+    /// Whether `snapshot` starts with the spends `kept` was made from: by lineage, or spend by spend.
+    private func extends(_ snapshot: LedgerSnapshot, _ kept: Composed) -> Bool {
+        let (spends, keys) = (snapshot.spends, kept.keys)
         guard spends.count >= keys.count else { return false }
+        if kept.lineage == snapshot.lineage { return true }
+        comparisons.add(1, ordering: .relaxed)
         // The newest first: a list that does not extend the kept one usually differs at its end.
         for index in keys.indices.reversed() where !keys[index].identifies(spends[index]) { return false }
         return true

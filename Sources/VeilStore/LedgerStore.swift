@@ -1,3 +1,4 @@
+import Synchronization
 import VeilCore
 
 /// One privacy-budget spend as the ledger keeps it. Spends are never updated or deleted: a started
@@ -76,6 +77,40 @@ extension AuditDraft {
     }
 }
 
+/// What a reservation's decision is handed: the dataset's spends, oldest first, and their lineage.
+///
+/// A lineage names one list of spends as a store keeps it while it only grows. Contract for every
+/// store: two snapshots handed to decisions with the same lineage are the same list, the later one
+/// possibly longer — it starts with every spend of the earlier one, in order, unchanged. A store gives
+/// a fresh lineage whenever it cannot vouch for that: it read the ledger whole, or a transaction whose
+/// decisions it had appended to its list failed. A decision that keeps state between decisions
+/// (`LedgerComposition`) may then take a snapshot of the lineage it last saw, no shorter, as extending
+/// it without comparing the spends one by one (which cost a reservation O(ledger) under the lock).
+public struct LedgerSnapshot: RandomAccessCollection, Sendable {
+    public let spends: [BudgetSpend]
+    public let lineage: LedgerLineage
+
+    /// `lineage` fresh unless the store vouches for the list (see the type's contract).
+    public init(_ spends: [BudgetSpend], lineage: LedgerLineage = .fresh()) {
+        self.spends = spends
+        self.lineage = lineage
+    }
+
+    public var startIndex: Int { spends.startIndex }
+    public var endIndex: Int { spends.endIndex }
+    public subscript(position: Int) -> BudgetSpend { spends[position] }
+}
+
+/// Names one growing list of spends (`LedgerSnapshot`); equal only to itself and its copies.
+public struct LedgerLineage: Sendable, Hashable {
+    private let value: UInt64
+
+    private static let issued = Atomic<UInt64>(0)
+
+    /// A lineage no other list has.
+    public static func fresh() -> LedgerLineage { LedgerLineage(value: issued.wrappingAdd(1, ordering: .relaxed).newValue) }
+}
+
 /// The persisted budget ledger.
 ///
 /// Contract — what is atomic with what:
@@ -92,6 +127,7 @@ extension AuditDraft {
 ///   `GroupCommitQueue`). `decide` is then handed the spends committed before the group and those
 ///   decided earlier in it, in order — exactly what it would read had each reservation committed
 ///   alone — and they all commit together or not at all; a refused one writes nothing.
+/// - `decide` is handed a `LedgerSnapshot`, whose lineage keeps that type's contract.
 /// - The caps come from the policy recorded with the ledger. With `policyHash` (the hash of the policy
 ///   `decide`'s caps come from), `reserve` reads the recorded one (`SettingKey.policyHash`) inside the
 ///   transaction, ordered with `policy.load` records as the chain orders them, and when they differ
@@ -109,7 +145,7 @@ public protocol LedgerStore: Sendable {
     /// Check-and-spend as one atomic step with its audit record, under the recorded policy `policyHash`
     /// when it is given; see the protocol's contract.
     func reserve(
-        dataset: String, policyHash: String?, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry
+        dataset: String, policyHash: String?, _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
     ) async throws -> BudgetSpend
 
     /// Hands `dataset`'s committed spends, oldest first, to `warm` without waiting for the ledger's
@@ -128,7 +164,7 @@ extension LedgerStore {
     }
 
     /// Check-and-spend without checking the recorded policy.
-    public func reserve(dataset: String, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry) async throws
+    public func reserve(dataset: String, _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry) async throws
         -> BudgetSpend
     {
         try await reserve(dataset: dataset, policyHash: nil, decide)
@@ -142,9 +178,9 @@ public struct LedgerReservation: Sendable {
 
     public let dataset: String
     public let policyHash: String?
-    public let decide: @Sendable ([BudgetSpend]) throws -> LedgerEntry
+    public let decide: @Sendable (LedgerSnapshot) throws -> LedgerEntry
 
-    public init(dataset: String, policyHash: String?, decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry) {
+    public init(dataset: String, policyHash: String?, decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry) {
         self.dataset = dataset
         self.policyHash = policyHash
         self.decide = decide

@@ -8,7 +8,7 @@ import VeilStore
 /// spends nothing, concurrent spends — in one process or several — never pass a cap.
 enum LedgerContract {
     /// A decision that spends `epsilon` unless the dataset's spends (summed) would pass `cap`.
-    static func capped(_ epsilon: Double, cap: Double, principal: String = "analyst-1") -> @Sendable ([BudgetSpend]) throws -> LedgerEntry {
+    static func capped(_ epsilon: Double, cap: Double, principal: String = "analyst-1") -> @Sendable (LedgerSnapshot) throws -> LedgerEntry {
         { existing in
             let spent = existing.map(\.epsilon).reduce(0, +)
             guard spent + epsilon <= cap + 1e-12 else { throw CallerFailure(site: "refused") }
@@ -113,6 +113,49 @@ enum LedgerContract {
             let chain = try await deployment.verifiedChain(stores)
             #expect(chain.map(\.action) == Array(repeating: "budget.spend", count: 20))
             #expect(spends.compactMap(\.auditSeq) == chain.map(\.seq))
+        },
+        StoreContractCase("ledger: snapshots handed with one lineage are one growing list (two processes; refusals, failed transactions)") {
+            deployment in
+            // What `LedgerComposition` trusts instead of comparing spend by spend: a later snapshot of a
+            // lineage starts with every spend of an earlier one. Groups, refusals in a group, another
+            // process's commits in between, and transactions that fail after some of their decisions
+            // ran (a record that cannot be sealed: its decisions' spends are never stored) must not
+            // break it.
+            let processes = [try await deployment.open(), try await deployment.open()]
+            // Each spend by its id and principal (each reservation's own): SQLite may hand a rolled-back
+            // spend's id to a later spend.
+            let seen = Mutex<[(lineage: LedgerLineage, ids: [String])]>([])
+            let decide: @Sendable (Int) -> @Sendable (LedgerSnapshot) throws -> LedgerEntry = { index in
+                { existing in
+                    seen.withLock { $0.append((existing.lineage, existing.map { "\($0.id ?? 0) \($0.principal)" })) }
+                    if index % 5 == 0 { throw CallerFailure(site: "refused") }
+                    let spend = Fixtures.spend(0.01, principal: "p-\(index)", cumulative: Double(existing.count + 1))
+                    var audit = Fixtures.spendRecord(spend)
+                    if index % 7 == 3 { audit.details["unsealable"] = .double(.nan) }
+                    return LedgerEntry(spend: spend, audit: audit)
+                }
+            }
+            let reserve: @Sendable (Int) async -> Bool = { index in
+                (try? await processes[index % 2].ledger.reserve(dataset: "contract", decide(index))) != nil
+            }
+            let stored = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<24 { group.addTask { await reserve(index) } }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            var sequential = 0
+            for index in 24..<32 where await reserve(index) { sequential += 1 }
+            let snapshots = seen.withLock { $0 }
+            // A failed transaction's later reservations are not decided; the sequential ones each are.
+            #expect(snapshots.count >= 8 && stored > 0)
+            for lineage in Set(snapshots.map(\.lineage)) {
+                let lists = snapshots.filter { $0.lineage == lineage }.map(\.ids).sorted { $0.count < $1.count }
+                for (shorter, longer) in zip(lists, lists.dropFirst()) {
+                    #expect(Array(longer.prefix(shorter.count)) == shorter, "a snapshot of one lineage does not start with an earlier one")
+                }
+            }
+            // Indices 24..<32: 25 and 30 refused, 24 and 31 unsealable (each alone in its transaction).
+            #expect(sequential == 4)
+            #expect(try await processes[0].ledger.spends(dataset: "contract").count == stored + sequential)
         },
         StoreContractCase("ledger: 40 concurrent spends from two processes never pass the cap") { deployment in
             let processes = [try await deployment.open(), try await deployment.open()]

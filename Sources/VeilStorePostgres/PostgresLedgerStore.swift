@@ -71,7 +71,7 @@ struct PostgresLedgerStore: LedgerStore {
     }
 
     func reserve(
-        dataset: String, policyHash: String?, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry
+        dataset: String, policyHash: String?, _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
     ) async throws -> BudgetSpend {
         try await reservations.submit(LedgerReservation(dataset: dataset, policyHash: policyHash, decide: decide))
     }
@@ -110,21 +110,23 @@ struct PostgresLedgerStore: LedgerStore {
             // under the old policy's caps sealed after the new policy's record. A policy.load, sealed
             // under the head too, committed before that read or is sealed after this group: the
             // chain's order is the truth.
-            var read = try await cache.lockAndRead(
+            var locked = try await cache.lockAndRead(
                 datasets, withPolicy: SettingKey.policyHash, spendIDs: group.count, on: connection, logger: logger)
-            if read == nil {
+            if locked == nil {
                 // A dataset without a ledger row yet (its first reservation, or a database that lost it).
                 for dataset in datasets { try await ensureLedger(dataset, on: connection, logger: logger) }
-                read = try await cache.lockAndRead(
+                locked = try await cache.lockAndRead(
                     datasets, withPolicy: SettingKey.policyHash, spendIDs: group.count, on: connection, logger: logger)
             }
-            guard let read else {
+            // Taken out of `locked` and moved into `ledgers`, the one reference to the ledger's spends, so
+            // that each decision's spend is appended in place: with a second one, the group's first
+            // append copied the whole ledger (O(ledger) per group, under the locks).
+            guard case let (lockedHead, ledger, recorded, lockedIDs)? = locked.take() else {
                 throw VeilError(.internal, field: "budget_ledgers", "the ledger rows of \(datasets.count) dataset(s) could not be locked")
             }
-            var head = read.head
-            var ids = read.ids
-            let recorded = read.policy
-            var ledgers: [String: PostgresSpendCache.Ledger] = [datasets[0]: read.ledger]
+            var head = lockedHead
+            var ids = lockedIDs
+            var ledgers: [String: PostgresSpendCache.Ledger] = [datasets[0]: consume ledger]
             for dataset in datasets.dropFirst() { ledgers[dataset] = try await cache.read(dataset, on: connection, logger: logger) }
             var results: [Result<BudgetSpend, any Error>] = []
             var stored: [BudgetSpend] = []
@@ -136,7 +138,7 @@ struct PostgresLedgerStore: LedgerStore {
                 }
                 let entry: LedgerEntry
                 do {
-                    entry = try reservation.decide(ledgers[reservation.dataset]?.spends ?? [])
+                    entry = try reservation.decide(ledgers[reservation.dataset]?.snapshot ?? LedgerSnapshot([]))
                 } catch {
                     results.append(.failure(error))
                     continue
@@ -249,7 +251,7 @@ struct PostgresLedgerStore: LedgerStore {
 
     /// The spends of rows read with `spendSelect`, and the hash of the last one's record.
     static func spends(_ rows: PostgresRowSequence) async throws -> PostgresSpendCache.Ledger {
-        var ledger = PostgresSpendCache.Ledger(spends: [], lastRecordHash: nil)
+        var ledger = PostgresSpendCache.Ledger()
         for try await row in rows {
             if let (spend, hash) = try spend(in: row.makeRandomAccess(), at: 0) { ledger.append(spend, recordHash: hash) }
         }

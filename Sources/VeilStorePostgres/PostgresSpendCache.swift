@@ -26,15 +26,37 @@ import VeilStore
 /// database, and the next read fetches what it lacks.
 final class PostgresSpendCache: Sendable {
     /// A dataset's spends and the hash of its last spend's record.
+    ///
+    /// It only grows (appends), so it keeps its lineage (`LedgerSnapshot`) for as long as it lives:
+    /// one read whole makes a new one (a fresh lineage); a kept one is extended by the rows committed
+    /// after its anchor and by a group's decisions, and is dropped, not kept again, when that group's
+    /// transaction fails.
     struct Ledger: Sendable {
-        var spends: [BudgetSpend]
+        private(set) var spends: [BudgetSpend]
         /// The hash of `spends.last`'s record; nil when it has none (then the list is not kept).
-        var lastRecordHash: [UInt8]?
+        private(set) var lastRecordHash: [UInt8]?
+        let lineage: LedgerLineage
+
+        /// An empty list with a fresh lineage.
+        init() {
+            spends = []
+            lineage = .fresh()
+        }
 
         mutating func append(_ spend: BudgetSpend, recordHash: [UInt8]?) {
             spends.append(spend)
             lastRecordHash = recordHash
         }
+
+        /// Appends `newer`'s spends (read after this list's last one).
+        mutating func append(contentsOf newer: Ledger) {
+            guard !newer.spends.isEmpty else { return }
+            spends.append(contentsOf: newer.spends)
+            lastRecordHash = newer.lastRecordHash
+        }
+
+        /// What a decision is handed: the spends and this list's lineage.
+        var snapshot: LedgerSnapshot { LedgerSnapshot(spends, lineage: lineage) }
     }
 
     private let kept = Mutex<[String: Ledger]>([:])
@@ -91,7 +113,7 @@ final class PostgresSpendCache: Sendable {
         var policy: String?
         var ids: [Int64] = []
         var holds = false
-        var newer = Ledger(spends: [], lastRecordHash: nil)
+        var newer = Ledger()
 
         /// `before` sees the first row's cells (the columns before `firstCell`, the same on every row).
         init(
@@ -128,10 +150,7 @@ final class PostgresSpendCache: Sendable {
             if !anchor.isSet { return (read.newer, read.policy) }
             return (try await rows(dataset, after: nil, connection, logger), read.policy)
         }
-        if !read.newer.spends.isEmpty {
-            ledger.spends.append(contentsOf: read.newer.spends)
-            ledger.lastRecordHash = read.newer.lastRecordHash
-        }
+        ledger.append(contentsOf: read.newer)
         return (ledger, read.policy)
     }
 

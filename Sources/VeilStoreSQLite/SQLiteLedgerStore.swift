@@ -42,7 +42,7 @@ struct SQLiteLedgerStore: LedgerStore {
     }
 
     func reserve(
-        dataset: String, policyHash: String?, _ decide: @escaping @Sendable ([BudgetSpend]) throws -> LedgerEntry
+        dataset: String, policyHash: String?, _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
     ) async throws -> BudgetSpend {
         try await reservations.submit(LedgerReservation(dataset: dataset, policyHash: policyHash, decide: decide))
     }
@@ -53,17 +53,20 @@ struct SQLiteLedgerStore: LedgerStore {
     ) async throws -> [Result<BudgetSpend, any Error>] {
         try await database.write("ledger.reserve") { db in
             let recorded = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = ?", arguments: [SettingKey.policyHash])
-            var ledgers: [String: [BudgetSpend]] = [:]
+            // Each dataset's spends, read in this transaction, with the decisions' spends appended: one
+            // lineage (`LedgerSnapshot`) per list, fresh with every transaction.
+            var ledgers: [String: (spends: [BudgetSpend], lineage: LedgerLineage)] = [:]
             var results: [Result<BudgetSpend, any Error>] = []
             for reservation in group {
                 if let refusal = LedgerPolicy.check(running: reservation.policyHash, recorded: recorded) {
                     results.append(.failure(refusal))
                     continue
                 }
-                if ledgers[reservation.dataset] == nil { ledgers[reservation.dataset] = try spends(reservation.dataset, in: db) }
+                if ledgers[reservation.dataset] == nil { ledgers[reservation.dataset] = (try spends(reservation.dataset, in: db), .fresh()) }
                 let entry: LedgerEntry
                 do {
-                    entry = try reservation.decide(ledgers[reservation.dataset] ?? [])
+                    let ledger = ledgers[reservation.dataset]!
+                    entry = try reservation.decide(LedgerSnapshot(ledger.spends, lineage: ledger.lineage))
                 } catch {
                     results.append(.failure(error))
                     continue
@@ -76,7 +79,7 @@ struct SQLiteLedgerStore: LedgerStore {
                 try db.execute(sql: "UPDATE budget_spends SET audit_seq = ? WHERE id = ?", arguments: [Int64(record.seq), id])
                 spend.id = id
                 spend.auditSeq = record.seq
-                ledgers[reservation.dataset]?.append(spend)
+                ledgers[reservation.dataset]?.spends.append(spend)
                 results.append(.success(spend))
             }
             return results

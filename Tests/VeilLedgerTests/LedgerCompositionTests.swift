@@ -54,7 +54,7 @@ import VeilTestSupport
         let candidate = PrivacyMechanism.laplace(epsilon: 0.2, count: 1)
         for count in [0, 1, 2, 3, 10, 11, 30, 31, 59, 60] {
             let prefix = Array(spends.prefix(count))
-            let composed = try composition.composed(prefix)
+            let composed = try composition.composed(LedgerSnapshot(prefix))
             #expect(composed.dataset.spent(delta: Self.delta) == (try Self.fromScratch(prefix, method: method)))
             let withCandidate = try prefix.map { try BudgetService.decode($0.mechanism) } + [candidate]
             #expect(
@@ -81,7 +81,7 @@ import VeilTestSupport
         let composition = Self.composition(method)
         var ledger: [BudgetSpend] = []
         for (index, spend) in spends.enumerated() {
-            let composed = try composition.composed(ledger)
+            let composed = try composition.composed(LedgerSnapshot(ledger))
             #expect(composed.dataset.spent(delta: Self.delta) == (try Self.fromScratch(ledger, method: method)))
             let request = try BudgetService.decode(spend.mechanism)
             let mechanisms = try ledger.map { try BudgetService.decode($0.mechanism) }
@@ -90,7 +90,7 @@ import VeilTestSupport
                     == PrivacyAccountant.epsilon(composing: mechanisms + [request], delta: Self.delta, method: method))
             if index % 3 != 2 { ledger.append(spend) }
         }
-        #expect(try composition.composed(ledger).dataset.spent(delta: Self.delta) == (try Self.fromScratch(ledger, method: method)))
+        #expect(try composition.composed(LedgerSnapshot(ledger)).dataset.spent(delta: Self.delta) == (try Self.fromScratch(ledger, method: method)))
     }
 
     /// A ledger that does not extend the kept spends is composed from scratch: one with fewer spends
@@ -99,14 +99,14 @@ import VeilTestSupport
     @Test(arguments: methods) func aLedgerThatDoesNotExtendTheKeptOneIsComposedFromScratch(method: AccountingMethod) throws {
         let spends = try Self.spends()
         let composition = Self.composition(method)
-        _ = try composition.composed(spends)
+        _ = try composition.composed(LedgerSnapshot(spends))
 
         let restored = Array(spends.prefix(20))
-        #expect(try composition.composed(restored).dataset.spent(delta: Self.delta) == (try Self.fromScratch(restored, method: method)))
+        #expect(try composition.composed(LedgerSnapshot(restored)).dataset.spent(delta: Self.delta) == (try Self.fromScratch(restored, method: method)))
         #expect(composition.keptSpendIDs() == restored.map(\.id))
 
         let failedGroup = Array(spends.prefix(19)) + (try Self.spends(seed: 99, count: 5, firstID: 1_000))
-        let composed = try composition.composed(failedGroup)
+        let composed = try composition.composed(LedgerSnapshot(failedGroup))
         #expect(composed.dataset.spent(delta: Self.delta) == (try Self.fromScratch(failedGroup, method: method)))
         #expect(
             composed.principal("alice", method: method).spent(delta: Self.delta)
@@ -115,17 +115,40 @@ import VeilTestSupport
         var changed = failedGroup
         changed[3].role = changed[3].role == "analyst" ? "trainer" : "analyst"
         #expect(
-            try composition.composed(changed).role("analyst", method: method).spent(delta: Self.delta)
+            try composition.composed(LedgerSnapshot(changed)).role("analyst", method: method).spent(delta: Self.delta)
                 == (try Self.fromScratch(changed, method: method) { $0.role == "analyst" }))
+    }
+
+    /// A snapshot of the lineage the kept composition was last checked against, no shorter, extends it
+    /// without a spend-by-spend check (`LedgerSnapshot`'s contract, which the stores keep: the store
+    /// contract checks it); a snapshot of another lineage is checked once, then trusted; a shorter one
+    /// is composed from scratch. Every answer is the composition from scratch, bit for bit.
+    @Test(arguments: methods) func aSnapshotOfTheKeptLineageIsNotComparedAgain(method: AccountingMethod) throws {
+        let spends = try Self.spends(count: 30)
+        let composition = Self.composition(method)
+        let lineage = LedgerLineage.fresh()
+        for count in [5, 10, 10, 30] {
+            let prefix = Array(spends.prefix(count))
+            let composed = try composition.composed(LedgerSnapshot(prefix, lineage: lineage))
+            #expect(composed.dataset.spent(delta: Self.delta) == (try Self.fromScratch(prefix, method: method)))
+        }
+        #expect(composition.spendBySpendChecks == 0)
+        let other = LedgerLineage.fresh()
+        for _ in 0..<2 { _ = try composition.composed(LedgerSnapshot(spends, lineage: other)) }
+        #expect(composition.spendBySpendChecks == 1)
+        let shorter = Array(spends.prefix(12))
+        let composed = try composition.composed(LedgerSnapshot(shorter, lineage: other))
+        #expect(composed.dataset.spent(delta: Self.delta) == (try Self.fromScratch(shorter, method: method)))
+        #expect(composition.keptSpendIDs() == shorter.map(\.id))
     }
 
     /// A damaged mechanism fails the decision and keeps nothing of the list it was handed.
     @Test func aDamagedMechanismIsAnIntegrityErrorAndKeepsNothing() throws {
         var spends = try Self.spends(count: 5)
         let composition = Self.composition(.rdp)
-        _ = try composition.composed(Array(spends.prefix(3)))
+        _ = try composition.composed(LedgerSnapshot(Array(spends.prefix(3))))
         spends[4].mechanism = "{\"pure_epsilon\":"
-        #expect(throws: VeilError.self) { try composition.composed(spends) }
+        #expect(throws: VeilError.self) { try composition.composed(LedgerSnapshot(spends)) }
         #expect(composition.keptSpendIDs() == spends.prefix(3).map(\.id))
     }
 
