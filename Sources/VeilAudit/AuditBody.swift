@@ -21,7 +21,7 @@ public struct AuditBody: Sendable, Hashable {
     }
 
     /// The body as compact JSON text with sorted keys (at every level), slashes unescaped (`CanonicalJSON`).
-    /// Throws `invalidInput` when `details` hold a number JSON cannot carry (NaN, ±∞).
+    /// Throws `invalidInput` when `details` hold a number JSON cannot carry (NaN, ±∞) or nest too deep.
     public func jsonText() throws -> String {
         let object: JSONValue = [
             "seq": .int(Int64(seq)), "time": .string(time), "actor": .string(actor), "action": .string(action),
@@ -30,7 +30,9 @@ public struct AuditBody: Sendable, Hashable {
         do {
             return try CanonicalJSON.text(of: object)
         } catch {
-            throw VeilError(.invalidInput, field: "details", "an audit record's details must be plain JSON; NaN and infinities cannot be recorded")
+            throw VeilError(
+                .invalidInput, field: "details",
+                "an audit record's details must be plain JSON; NaN, infinities and containers nested \(CanonicalJSON.maximumDepth) deep cannot be recorded")
         }
     }
 

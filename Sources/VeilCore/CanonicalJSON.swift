@@ -9,24 +9,33 @@
 ///   byte below 0x20 as `\u00xx` (lowercase hex); `/`, DEL and all non-ASCII text as they are;
 /// - integers in decimal; doubles in Swift's shortest round-trip form (`description`) with a final `.0`
 ///   dropped (`1.0` is `1`, `1e-05` stays);
-/// - NaN and ±∞ cannot be written: `text(of:)` throws `nonFinite`.
+/// - NaN and ±∞ cannot be written (`Unwritable.nonFinite`), nor containers nested 512 deep
+///   (`Unwritable.tooDeep`: `JSONEncoder`'s limit).
 ///
 /// `CanonicalJSONTests` compares it with `JSONEncoder` on seeded random values; a toolchain whose
 /// encoder changed would fail there, not in an auditor's hands.
 public enum CanonicalJSON {
-    /// A double that JSON cannot carry (NaN, ±∞) was met.
-    public struct NonFinite: Error {}
+    /// Why a value cannot be written.
+    public enum Unwritable: Error {
+        /// A double JSON cannot carry: NaN or ±∞.
+        case nonFinite
+        /// Containers nested `maximumDepth` deep.
+        case tooDeep
+    }
+
+    /// Containers may nest at most one less than this deep (`JSONEncoder`'s limit).
+    public static let maximumDepth = 512
 
     /// The compact text of `value`; see the type's contract.
-    public static func text(of value: JSONValue) throws(NonFinite) -> String {
+    public static func text(of value: JSONValue) throws(Unwritable) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         try write(value, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Appends the compact text of `value` to `out`.
-    public static func write(_ value: JSONValue, to out: inout [UInt8]) throws(NonFinite) {
+    /// Appends the compact text of `value`, inside `depth` containers, to `out`.
+    public static func write(_ value: JSONValue, to out: inout [UInt8], depth: Int = 0) throws(Unwritable) {
         switch value {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
@@ -34,28 +43,30 @@ public enum CanonicalJSON {
         case .double(let number): try write(number, to: &out)
         case .string(let string): write(string, to: &out)
         case .array(let elements):
+            guard depth + 1 < maximumDepth else { throw .tooDeep }
             out.append(UInt8(ascii: "["))
             for (index, element) in elements.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                try write(element, to: &out)
+                try write(element, to: &out, depth: depth + 1)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
+            guard depth + 1 < maximumDepth else { throw .tooDeep }
             out.append(UInt8(ascii: "{"))
             let keys = members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             for (index, key) in keys.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
                 write(key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                try write(members[key]!, to: &out)
+                try write(members[key]!, to: &out, depth: depth + 1)
             }
             out.append(UInt8(ascii: "}"))
         }
     }
 
     /// A finite double: `description` without a final `.0`.
-    static func write(_ number: Double, to out: inout [UInt8]) throws(NonFinite) {
-        guard number.isFinite else { throw NonFinite() }
+    static func write(_ number: Double, to out: inout [UInt8]) throws(Unwritable) {
+        guard number.isFinite else { throw .nonFinite }
         var text = number.description
         if text.hasSuffix(".0") { text.removeLast(2) }
         out.append(contentsOf: text.utf8)

@@ -157,7 +157,7 @@ public final class BudgetService: Sendable {
     /// every other replica's reservations wait for it. `veil serve` calls it before it listens.
     /// Changes nothing stored and nothing a decision returns.
     public func warm() async throws {
-        try await store.warm(dataset: dataset) { [composition] spends in _ = try composition.composed(LedgerSnapshot(spends)) }
+        try await store.warm(dataset: dataset) { [composition] snapshot in _ = try composition.composed(snapshot) }
     }
 
     /// The dataset's budget: caps, what is spent (composed), what remains, per principal, and each spend.

@@ -9,14 +9,14 @@ import VeilStore
 /// the ledger's lock held while it ran).
 ///
 /// Contract: `composed(_:)` returns exactly — bit for bit — the accountants that composing the
-/// decoded mechanisms of all `spends` from scratch, in order, gives (`PrivacyAccountant` composes one
-/// release at a time in the order given, so composing the new spends onto the kept state is the same
-/// computation). The kept state is used only when `spends` starts with the spends it was made from:
-/// vouched for by the store when the snapshot has the lineage of the one they were made from and is
-/// no shorter (`LedgerSnapshot`'s contract), else compared by id, mechanism JSON, role and principal —
-/// everything the composition reads — so a store that holds other spends or fewer (a restored
-/// database, a group that failed to commit after its decisions ran) is composed from scratch. Only the spends a decision is handed are kept, never
-/// the request it decides on, and keeping is invisible to the caller: a decision stays pure. The
+/// decoded mechanisms of all the snapshot's spends from scratch, in order, gives (`PrivacyAccountant`
+/// composes one release at a time in the order given, so composing the new spends onto the kept state
+/// is the same computation). The kept state is used only when the snapshot starts with the spends it
+/// was made from: vouched for by the store when the snapshot has the lineage of the one they were
+/// made from and is no shorter (`LedgerSnapshot`'s contract), else compared by id, mechanism JSON,
+/// role and principal — everything the composition reads — so a store that holds other spends or
+/// fewer (a restored database, a group that failed to commit after its decisions ran) is composed
+/// from scratch. Only the spends a decision is handed are kept, never the request it decides on, and keeping is invisible to the caller: a decision stays pure. The
 /// dataset's composition with the last request decided on (`datasetEpsilon`) is remembered apart:
 /// when the next ledger is the kept one plus exactly that release — the request was granted — it is
 /// taken as the dataset's composition instead of composing the release a second time (the same

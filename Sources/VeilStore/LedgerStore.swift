@@ -154,13 +154,13 @@ public protocol LedgerStore: Sendable {
     /// spends as its decisions will — does not read and compose the whole ledger under the lock in its
     /// first reservation. Writes nothing; the next reservation still reads, under the lock, every spend
     /// committed since (this only moves work out of it).
-    func warm(dataset: String, _ warm: @Sendable ([BudgetSpend]) throws -> Void) async throws
+    func warm(dataset: String, _ warm: @Sendable (LedgerSnapshot) throws -> Void) async throws
 }
 
 extension LedgerStore {
     /// Reads the spends and hands them over (a backend that keeps nothing between reservations).
-    public func warm(dataset: String, _ warm: @Sendable ([BudgetSpend]) throws -> Void) async throws {
-        try warm(try await spends(dataset: dataset))
+    public func warm(dataset: String, _ warm: @Sendable (LedgerSnapshot) throws -> Void) async throws {
+        try warm(LedgerSnapshot(try await spends(dataset: dataset)))
     }
 
     /// Check-and-spend without checking the recorded policy.

@@ -128,6 +128,7 @@ enum LedgerContract {
             let decide: @Sendable (Int) -> @Sendable (LedgerSnapshot) throws -> LedgerEntry = { index in
                 { existing in
                     seen.withLock { $0.append((existing.lineage, existing.map { "\($0.id ?? 0) \($0.principal)" })) }
+                    if index == 36 { Thread.sleep(forTimeInterval: 0.3) }
                     if index % 5 == 0 { throw CallerFailure(site: "refused") }
                     let spend = Fixtures.spend(0.01, principal: "p-\(index)", cumulative: Double(existing.count + 1))
                     var audit = Fixtures.spendRecord(spend)
@@ -144,6 +145,19 @@ enum LedgerContract {
             }
             var sequential = 0
             for index in 24..<32 where await reserve(index) { sequential += 1 }
+            // A transaction that fails after one of its decisions was appended: 46, then 38 (unsealable),
+            // both in process 0 (even), queue behind 36's group, held by a slow decision, so that they
+            // form one group where a backend groups (else 38 fails alone). Then 42 and 44 see what was
+            // stored.
+            let held = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { await reserve(36) }
+                try? await Task.sleep(for: .milliseconds(50))
+                group.addTask { await reserve(46) }
+                try? await Task.sleep(for: .milliseconds(20))
+                group.addTask { await reserve(38) }
+                return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            for index in [42, 44] where await reserve(index) { sequential += 1 }
             let snapshots = seen.withLock { $0 }
             // A failed transaction's later reservations are not decided; the sequential ones each are.
             #expect(snapshots.count >= 8 && stored > 0)
@@ -153,9 +167,9 @@ enum LedgerContract {
                     #expect(Array(longer.prefix(shorter.count)) == shorter, "a snapshot of one lineage does not start with an earlier one")
                 }
             }
-            // Indices 24..<32: 25 and 30 refused, 24 and 31 unsealable (each alone in its transaction).
-            #expect(sequential == 4)
-            #expect(try await processes[0].ledger.spends(dataset: "contract").count == stored + sequential)
+            // Indices 24..<32: 25 and 30 refused, 24 and 31 unsealable (each alone in its transaction); 42, 44 stored.
+            #expect(sequential == 6)
+            #expect(try await processes[0].ledger.spends(dataset: "contract").count == stored + sequential + held)
         },
         StoreContractCase("ledger: 40 concurrent spends from two processes never pass the cap") { deployment in
             let processes = [try await deployment.open(), try await deployment.open()]

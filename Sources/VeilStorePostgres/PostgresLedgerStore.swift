@@ -80,12 +80,12 @@ struct PostgresLedgerStore: LedgerStore {
     /// (what is kept, then only newer rows; the whole ledger the first time) and keeps them, then hands
     /// them to `warm`. The cache keeps only committed rows, and the next group still checks its anchor
     /// and reads, under the lock, every row committed since.
-    func warm(dataset: String, _ warm: @Sendable ([BudgetSpend]) throws -> Void) async throws {
+    func warm(dataset: String, _ warm: @Sendable (LedgerSnapshot) throws -> Void) async throws {
         let ledger = try await database.withConnection("read the ledger") { connection in
             try await spendCache.read(dataset, on: connection, logger: logger)
         }
         spendCache.keep(ledger, dataset: dataset)
-        try warm(ledger.spends)
+        try warm(ledger.snapshot)
     }
 
     /// One group of reservations in one transaction; see the type's contract. For one dataset four

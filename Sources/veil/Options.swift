@@ -94,7 +94,13 @@ struct ServiceOptions: ParsableArguments {
 
     /// Refuses a `VEIL_KERNELS` that names no kernel path (`KernelCap`) before the command runs: a
     /// misspelt cap would otherwise cap nothing, without a word. (`--help` is answered first.)
-    func validate() throws { try KernelCap.check() }
+    func validate() throws {
+        do {
+            try KernelCap.check()
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
 
     /// Opens keys, policy and the data directory, runs `body`, and closes the context — `audit.log`
     /// then mirrors every record the command committed — whether `body` succeeded or not. The CLI acts

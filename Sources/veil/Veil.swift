@@ -13,8 +13,8 @@ struct Veil: AsyncParsableCommand {
             (env VEIL_POLICY, default policies/default.yaml), and its store from --database-url (env \
             VEIL_DATABASE_URL, default veil.sqlite in the data directory). Add --json for machine-readable output. \
             Errors go to stderr with a non-zero exit status. VEIL_KERNELS=baseline or wide caps the \
-            instruction set training and scoring use (SSE2 or AVX2; the same results, bit for bit), \
-            avx512 caps nothing, and any other value is refused.
+            instruction set training and scoring use (SSE2 or AVX2; the same results, bit for bit) and \
+            avx512 caps nothing; a command that opens keys, policy and data refuses any other value.
 
             A typical run:
               veil keys init --dir keys    # then move keys/escrow.secret offline

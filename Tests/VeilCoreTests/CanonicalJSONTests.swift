@@ -45,13 +45,25 @@ import VeilTestSupport
         let written = try CanonicalJSON.text(of: .string(every))
         #expect(written == (try Self.foundationText(.string(every))))
         #expect(written.contains(#"\u0000"#) && written.contains(#"\u001f"#) && written.contains(#"\b\t\n\u000b\f\r"#))
-        #expect(written.contains(#"\"/"#) == false && written.contains("/") && written.contains(#"\\"#))
+        #expect(!written.contains(#"\/"#) && written.contains("/") && written.contains(#"\\"#))
     }
 
     @Test func refusesNumbersJSONCannotCarry() {
         for number in [Double.nan, .infinity, -.infinity] {
-            #expect(throws: CanonicalJSON.NonFinite.self) { try CanonicalJSON.text(of: ["a": [.double(number)]]) }
+            #expect(throws: CanonicalJSON.Unwritable.nonFinite) { try CanonicalJSON.text(of: ["a": [.double(number)]]) }
         }
+    }
+
+    /// `JSONEncoder` writes 511 nested containers and refuses 512; so does `CanonicalJSON`.
+    @Test func nestsAsDeepAsJSONEncoderAndNoDeeper() throws {
+        func nested(_ depth: Int) -> JSONValue {
+            (0..<depth).reduce(JSONValue.int(1)) { inner, level in level % 2 == 0 ? .array([inner]) : .object(["k": inner]) }
+        }
+        let deepest = nested(CanonicalJSON.maximumDepth - 1)
+        #expect(try CanonicalJSON.text(of: deepest) == Self.foundationText(deepest))
+        let tooDeep = nested(CanonicalJSON.maximumDepth)
+        #expect(throws: CanonicalJSON.Unwritable.tooDeep) { try CanonicalJSON.text(of: tooDeep) }
+        #expect(throws: (any Error).self) { try Self.foundationText(tooDeep) }
     }
 
     static let alphabet: [String] = (0..<128).map { String(UnicodeScalar(UInt8($0))) } + [
@@ -80,43 +92,5 @@ import VeilTestSupport
             for _ in 0..<Int(random.next() % 6) { object[string(&random)] = value(depth: depth + 1, &random) }
             return .object(object)
         }
-    }
-}
-
-@Suite struct BoundedMemoTests {
-    final class Calls: @unchecked Sendable {
-        var count = 0
-    }
-
-    @Test func remembersWhatItMadeAndForgetsAllWhenFull() {
-        let memo = BoundedMemo<Int, String>(capacity: 3)
-        let calls = Calls()
-        func ask(_ key: Int) -> String {
-            memo.value(for: key) { key in
-                calls.count += 1
-                return "v\(key)"
-            }
-        }
-        #expect(ask(1) == "v1" && ask(2) == "v2" && ask(1) == "v1")
-        #expect(calls.count == 2 && memo.count == 2)
-        #expect(ask(3) == "v3" && memo.count == 3)
-        #expect(ask(4) == "v4")
-        #expect(memo.count == 1, "a full memo forgets everything before it keeps the next result")
-        #expect(ask(1) == "v1" && calls.count == 5)
-    }
-
-    @Test func aThrowingCallRemembersNothing() {
-        struct Refused: Error {}
-        let memo = BoundedMemo<String, Int>(capacity: 4)
-        let calls = Calls()
-        for _ in 0..<2 {
-            #expect(throws: Refused.self) {
-                try memo.value(for: "damaged") { _ throws(Refused) -> Int in
-                    calls.count += 1
-                    throw Refused()
-                }
-            }
-        }
-        #expect(calls.count == 2 && memo.count == 0)
     }
 }

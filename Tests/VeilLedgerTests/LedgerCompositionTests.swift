@@ -152,10 +152,10 @@ import VeilTestSupport
         #expect(composition.keptSpendIDs() == spends.prefix(3).map(\.id))
     }
 
-    /// `BudgetService.decode` remembers what it decoded: asked again, for each of many texts in turn, it
-    /// answers what it answered the first time, the mechanism the text was encoded from; a damaged
-    /// text is refused every time.
-    @Test func decodedMechanismsAreRemembered() throws {
+    /// `BudgetService.decode`, which remembers what it decoded: asked again, for each of many texts in
+    /// turn, it answers the mechanism the text was encoded from every time; a damaged text is refused
+    /// every time (a refusal is not remembered).
+    @Test func decodingIsRightEveryTimeItIsAsked() throws {
         let texts = try Self.mechanisms.map { try BudgetService.encode($0) }
         for _ in 0..<3 {
             for (text, mechanism) in zip(texts, Self.mechanisms).shuffled() { #expect(try BudgetService.decode(text) == mechanism) }

@@ -5,20 +5,6 @@ import VeilCore
 import VeilKernels
 import VeilWideKernels
 
-/// Matrix products on raw row-major buffers (each with its row stride), for the layers that work on
-/// chunks of rows. No allocation, no bounds checks.
-///
-/// Both products run one register-tiled kernel (`TiledProduct`, in `VeilKernels`) on one of three paths
-/// (`Path`): `avx512` — `Float` compiled for AVX-512 (`VeilAVX512Kernels`), six rows × 32 columns per
-/// tile in 16-lane vectors, `Double` as `wide` — on a CPU that has it; `wide` — compiled for AVX2 with
-/// FMA (`VeilWideKernels`), four rows × sixteen columns — on a CPU that has both; and `baseline` —
-/// compiled for the x86-64 baseline (SSE2), two rows × sixteen columns — elsewhere. `VEIL_KERNELS` in
-/// the environment caps the path (`baseline` or `wide`), to rule newer code out when chasing a problem
-/// or to compare. Every path sums every result element term by term in index order, each term by its
-/// precision's rule (`ProductScalar`: in `Float` one fused multiply-add — `vfmadd` on the AVX2 and
-/// AVX-512 paths, a correctly rounded libm call per lane on the baseline —, in `Double` a multiply then
-/// an add; nothing reassociated), so each equals the same triple loop bit for bit: a seeded run gives
-/// the same bits on every CPU, whichever path it takes.
 /// The environment's cap on the kernels' path (`VEIL_KERNELS`), checked once at a command's start.
 public enum KernelCap {
     /// The variable's name.
@@ -38,6 +24,20 @@ public enum KernelCap {
     }
 }
 
+/// Matrix products on raw row-major buffers (each with its row stride), for the layers that work on
+/// chunks of rows. No allocation, no bounds checks.
+///
+/// Both products run one register-tiled kernel (`TiledProduct`, in `VeilKernels`) on one of three paths
+/// (`Path`): `avx512` — `Float` compiled for AVX-512 (`VeilAVX512Kernels`), six rows × 32 columns per
+/// tile in 16-lane vectors, `Double` as `wide` — on a CPU that has it; `wide` — compiled for AVX2 with
+/// FMA (`VeilWideKernels`), four rows × sixteen columns — on a CPU that has both; and `baseline` —
+/// compiled for the x86-64 baseline (SSE2), two rows × sixteen columns — elsewhere. `VEIL_KERNELS` in
+/// the environment caps the path (`baseline` or `wide`), to rule newer code out when chasing a problem
+/// or to compare. Every path sums every result element term by term in index order, each term by its
+/// precision's rule (`ProductScalar`: in `Float` one fused multiply-add — `vfmadd` on the AVX2 and
+/// AVX-512 paths, a correctly rounded libm call per lane on the baseline —, in `Double` a multiply then
+/// an add; nothing reassociated), so each equals the same triple loop bit for bit: a seeded run gives
+/// the same bits on every CPU, whichever path it takes.
 enum MatrixKernels {
     /// Which compiled instance of the kernel runs (see the type's documentation), from the oldest
     /// instruction set to the newest.
