@@ -91,6 +91,48 @@ struct PostgresSpendCacheTests {
         #expect(a.spendCache.wholeLedgerReads == 2)
     }
 
+    /// A spend stored with an id of its own below the kept list's last one (what `veil db recover`'s
+    /// adoption does): the dataset's spend count (`budget_ledgers.spends`, kept by a trigger) no longer
+    /// matches the kept list, so the next group reads the ledger whole and its decision sees that row.
+    /// The count also follows a deletion, and equals the rows after many groups.
+    @Test func aSpendStoredBelowTheKeptOnesIsReadWhole() async throws {
+        let (a, _, databases) = try await Self.replicas()
+        defer { for database in databases { database.close() } }
+        for index in 0..<3 { _ = try await Self.reserve(a, "kept \(index)") }
+        let database = databases[0]
+        func counted() async throws -> (kept: Int, rows: Int) {
+            try await database.withConnection("count") { connection in
+                var result = (kept: -1, rows: -2)
+                for try await (kept, rows) in try await connection.query(
+                    "SELECT spends::int, (SELECT count(*)::int FROM budget_spends WHERE dataset = 'shop') FROM budget_ledgers WHERE dataset = 'shop'",
+                    logger: database.logger
+                ).decode((Int, Int).self) {
+                    result = (kept, rows)
+                }
+                return result
+            }
+        }
+        #expect(try await counted() == (3, 3))
+        try await database.withConnection("adopt a spend below the kept ones") { connection in
+            try await connection.query(
+                """
+                INSERT INTO budget_spends (id, dataset, principal, role, purpose, mechanism, epsilon, delta, cumulative_epsilon, created_ms)
+                VALUES (0, 'shop', 'analyst-1', 'analyst', 'adopted', '{"epsilon":0.1,"mechanism":"pure_epsilon"}', 0.1, 1e-6, 0.1, 0)
+                """, logger: database.logger
+            ).drain()
+        }
+        #expect(try await counted() == (4, 4))
+        let before = try await Self.rows(a)
+        #expect(before.first == "0:adopted")
+        let (_, seen) = try await Self.reserve(a, "after the adoption")
+        #expect(seen == before)
+        #expect(a.spendCache.wholeLedgerReads == 2)
+        try await database.withConnection("a hand-made repair") { connection in
+            try await connection.query("DELETE FROM budget_spends WHERE id = 0", logger: database.logger).drain()
+        }
+        #expect(try await counted() == (4, 4))
+    }
+
     /// A group whose transaction fails after its read — its first record collides with one already
     /// stored at the seq it seals — stores nothing, neither a spend nor a record, and keeps nothing:
     /// the group appends its spends to the kept list it took out of the cache, so keeping that list
