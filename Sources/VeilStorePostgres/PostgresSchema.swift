@@ -41,7 +41,7 @@ import VeilStore
 ///   and its read in one round trip (`PostgresSpendCache`).
 /// - v9: the sequence `vault_erasures`, from which every erasure takes a number before it deletes a
 ///   vault row: the mark an import's memory of vault rows is valid under (`VaultMemory`).
-/// - v10: `budget_ledgers.spends`, each dataset's number of spends, kept by a trigger, so that the
+/// - v10: `budget_ledgers.spends`, each dataset's number of spends, kept by triggers, so that the
 ///   reservation read's anchor check no longer counts the ledger (`ledgerRead`).
 /// - `key_set`: the fingerprint of the key set the database belongs to (one row).
 /// - `audit_records`: the audit chain, one row per record (`seq`, the exact line, its hash);

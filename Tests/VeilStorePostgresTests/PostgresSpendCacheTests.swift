@@ -91,6 +91,41 @@ struct PostgresSpendCacheTests {
         #expect(a.spendCache.wholeLedgerReads == 2)
     }
 
+    /// The ledger row's kept number of `shop`'s spends (`budget_ledgers.spends`, schema v10) and the
+    /// number of its rows.
+    private static func spendCounts(_ database: VeilPostgresDatabase) async throws -> (kept: Int, rows: Int) {
+        try await database.withConnection("count") { connection in
+            var result = (kept: -1, rows: -2)
+            for try await (kept, rows) in try await connection.query(
+                "SELECT spends::int, (SELECT count(*)::int FROM budget_spends WHERE dataset = 'shop') FROM budget_ledgers WHERE dataset = 'shop'",
+                logger: database.logger
+            ).decode((Int, Int).self) {
+                result = (kept, rows)
+            }
+            return result
+        }
+    }
+
+    /// A database that held spends before v10: the migration counts them, so a replica's kept list,
+    /// read before the migration, still holds its anchor after it and the next group reads only
+    /// newer rows.
+    @Test func migratingToVersion10CountsTheSpendsAlreadyStored() async throws {
+        let location = try await PostgresTestDatabase.fresh()
+        let database = try await VeilPostgresDatabase.connectForAdministration(location)
+        defer { database.close() }
+        #expect(try await PostgresSchema.migrate(database, through: 9) == Array(1...9))
+        let a = PostgresLedgerStore(
+            chain: PostgresAuditChain(database: database, configuration: StoreConfiguration(sealer: AuditSigner(signingKey: .generate()))))
+        for index in 0..<3 { _ = try await Self.reserve(a, "before v10 \(index)") }
+        #expect(try await PostgresSchema.migrate(database) == Array(10...PostgresSchema.latest))
+        #expect(try await Self.spendCounts(database) == (3, 3))
+        let before = try await Self.rows(a)
+        let (_, seen) = try await Self.reserve(a, "after v10")
+        #expect(seen == before)
+        #expect(a.spendCache.wholeLedgerReads == 1)
+        #expect(try await Self.spendCounts(database) == (4, 4))
+    }
+
     /// A spend stored with an id of its own below the kept list's last one (what `veil db recover`'s
     /// adoption does): the dataset's spend count (`budget_ledgers.spends`, kept by a trigger) no longer
     /// matches the kept list, so the next group reads the ledger whole and its decision sees that row.
@@ -100,18 +135,7 @@ struct PostgresSpendCacheTests {
         defer { for database in databases { database.close() } }
         for index in 0..<3 { _ = try await Self.reserve(a, "kept \(index)") }
         let database = databases[0]
-        func counted() async throws -> (kept: Int, rows: Int) {
-            try await database.withConnection("count") { connection in
-                var result = (kept: -1, rows: -2)
-                for try await (kept, rows) in try await connection.query(
-                    "SELECT spends::int, (SELECT count(*)::int FROM budget_spends WHERE dataset = 'shop') FROM budget_ledgers WHERE dataset = 'shop'",
-                    logger: database.logger
-                ).decode((Int, Int).self) {
-                    result = (kept, rows)
-                }
-                return result
-            }
-        }
+        func counted() async throws -> (kept: Int, rows: Int) { try await Self.spendCounts(database) }
         #expect(try await counted() == (3, 3))
         try await database.withConnection("adopt a spend below the kept ones") { connection in
             try await connection.query(

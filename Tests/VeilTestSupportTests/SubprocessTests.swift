@@ -11,6 +11,26 @@ struct SubprocessTests {
         Set(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap { Int($0) })
     }
 
+    /// What each descriptor of process `pid` points at (`/proc/PID/fd/N`), for messages.
+    static func describeDescriptors(of pid: Int32) -> String {
+        let numbers = (try? descriptors(of: pid).sorted()) ?? []
+        return numbers.map { "\($0) → \((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)")) ?? "?")" }
+            .joined(separator: ", ")
+    }
+
+    /// Waits, up to 10 s, until process `pid` runs `command` (`/proc/PID/comm`): until a shell's child
+    /// has made its redirections and exec'd, it holds the shell's working descriptors (dash opens
+    /// `/dev/null` on 3 before moving it to 0), which are not what the program keeps.
+    static func waitUntilRunning(_ pid: Int32, command: String) -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            if comm == command { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
     /// Whether process `pid` runs: it exists and has not exited (a zombie has, though `kill(pid, 0)`
     /// still finds it until it is reaped).
     static func isRunning(_ pid: Int32) -> Bool {
@@ -28,7 +48,8 @@ struct SubprocessTests {
         let started = try Subprocess.run("/bin/sh", ["-c", "sleep 60 </dev/null >/dev/null 2>&1 & echo $!"])
         let daemon = try #require(Int32(started.output.trimmingCharacters(in: .whitespacesAndNewlines)))
         defer { kill(daemon, SIGKILL) }
-        #expect(try Self.descriptors(of: daemon) == [0, 1, 2])
+        #expect(Self.waitUntilRunning(daemon, command: "sleep"), "the daemon never ran sleep")
+        #expect(try Self.descriptors(of: daemon) == [0, 1, 2], "\(Self.describeDescriptors(of: daemon))")
     }
 
     /// `runPython` returns when Python has exited, though a process Python started still holds its

@@ -11,13 +11,13 @@ public enum KernelCap {
     public static let variable = "VEIL_KERNELS"
 
     /// Unset, or one of these: the paths' names, oldest first.
-    public static let names = MatrixKernels.Path.allCases.map { "\($0)" }
+    public static let names = MatrixKernels.Path.allCases.map(\.name)
 
     /// Throws `invalidInput`, naming the variable and the names it may hold (never its value), when
     /// `environment` sets `VEIL_KERNELS` to anything but a path's name: a misspelt cap would otherwise
     /// cap nothing, and a run meant to rule the newer kernels out would use them without a word.
     public static func check(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws(VeilError) {
-        guard let value = environment[variable], !names.contains(value) else { return }
+        guard let value = environment[variable], MatrixKernels.Path(name: value) == nil else { return }
         throw VeilError(
             .invalidInput, field: variable,
             "must be one of \(names.joined(separator: ", ")) (it caps the kernels training and scoring run), or unset")
@@ -44,6 +44,15 @@ enum MatrixKernels {
     enum Path: Int, Sendable, Hashable, Comparable, CaseIterable {
         case baseline, wide, avx512
 
+        /// The name `VEIL_KERNELS` gives it: the case's name.
+        var name: String { "\(self)" }
+
+        /// The path named `name`; nil for a name no path has.
+        init?(name: String) {
+            guard let path = Self.allCases.first(where: { $0.name == name }) else { return nil }
+            self = path
+        }
+
         /// The paths this CPU runs (`baseline` always), oldest first.
         static var available: [Path] {
             allCases.filter { path in
@@ -69,7 +78,7 @@ enum MatrixKernels {
     /// The newest available path at or below `cap` (a `Path` name; nil or an unknown name: no cap —
     /// the commands refuse an unknown name before anything runs, `KernelCap.check`).
     static func defaultPath(cap: String?) -> Path {
-        let limit = cap.flatMap { name in Path.allCases.first { "\($0)" == name } } ?? .avx512
+        let limit = cap.flatMap(Path.init(name:)) ?? .avx512
         return Path.available.filter { $0 <= limit }.max() ?? .baseline
     }
 
