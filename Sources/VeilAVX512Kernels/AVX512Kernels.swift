@@ -22,3 +22,25 @@ public enum AVX512Kernels {
             height: TiledProduct.SixRowTiles.self, on: AVX512Target.self)
     }
 }
+
+/// `GRUGates`' steps in `Float` compiled for AVX-512, sixteen lanes at a time: each e^x, division and
+/// state update covers sixteen hidden units per instruction where the AVX2 instance covers eight. The
+/// same IEEE operations lane for lane as the other instances (unfused, see `LaneScalar`), so the same
+/// bits. Call only where `veil_cpu_runs_avx512_kernels()` says so.
+public enum AVX512GRUGates {
+    @inline(never)
+    public static func forward(_ step: GRUForwardStep<Float>) {
+        GRUGates<AVX512Target>.forward(step, vector: SIMD16<Float>.self)
+    }
+
+    @inline(never)
+    public static func backward(_ step: GRUBackwardStep<Float>) {
+        GRUGates<AVX512Target>.backward(step, vector: SIMD16<Float>.self)
+    }
+
+    /// `function` of each of `count` values, in place (the tests compare the instances with it).
+    @inline(never)
+    public static func apply(_ function: LaneFunction, to values: UnsafeMutablePointer<Float>, count: Int) {
+        function.apply(to: values, count: count, vector: SIMD16<Float>.self, on: AVX512Target.self)
+    }
+}

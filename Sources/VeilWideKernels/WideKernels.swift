@@ -33,38 +33,23 @@ public enum WideKernels {
 }
 
 /// `GRUGates`' steps compiled for AVX2 (and FMA, which they do not use: their multiplies and adds stay
-/// separate, see `LaneScalar`), in `Float` (the precision the models train in; `Double` takes the
-/// baseline instance, whose e^x is a libm call per lane anyway). The same arithmetic as the baseline
-/// instance, lane for lane, so the same bits. Call only where `veil_cpu_runs_wide_kernels()` says so.
+/// separate, see `LaneScalar`), eight lanes at a time, in `Float` (the precision the models train in;
+/// `Double` takes the baseline instance, whose e^x is a libm call per lane anyway). The same arithmetic
+/// as the baseline instance, lane for lane, so the same bits. Call only where
+/// `veil_cpu_runs_wide_kernels()` says so.
 public enum WideGRUGates {
     @inline(never)
-    public static func forward(
-        rows: UnsafePointer<Int>, count: Int, hidden: Int, inputProducts: UnsafePointer<Float>,
-        stepProducts: UnsafePointer<Float>, state: UnsafeMutablePointer<Float>, gateValues: UnsafeMutablePointer<Float>,
-        output: UnsafeMutablePointer<Float>
-    ) {
-        GRUGates<WideTarget>.forward(
-            rows: rows, count: count, hidden: hidden, inputProducts: inputProducts, stepProducts: stepProducts,
-            state: state, gateValues: gateValues, output: output)
-    }
+    public static func forward(_ step: GRUForwardStep<Float>) { GRUGates<WideTarget>.forward(step, vector: SIMD8<Float>.self) }
 
     @inline(never)
-    public static func backward(
-        rows: UnsafePointer<Int>, count: Int, hidden: Int, gateValues: UnsafePointer<Float>,
-        outputDelta: UnsafePointer<Float>, stateDelta: UnsafeMutablePointer<Float>,
-        inputGateDeltas: UnsafeMutablePointer<Float>, recurrentGateDeltas: UnsafeMutablePointer<Float>,
-        stepDeltas: UnsafeMutablePointer<Float>
-    ) {
-        GRUGates<WideTarget>.backward(
-            rows: rows, count: count, hidden: hidden, gateValues: gateValues, outputDelta: outputDelta,
-            stateDelta: stateDelta, inputGateDeltas: inputGateDeltas, recurrentGateDeltas: recurrentGateDeltas,
-            stepDeltas: stepDeltas)
+    public static func backward(_ step: GRUBackwardStep<Float>) {
+        GRUGates<WideTarget>.backward(step, vector: SIMD8<Float>.self)
     }
 
     /// `function` of each of `count` values, in place: the tests compare the instances with it over the
     /// whole `Float` range.
     @inline(never)
     public static func apply(_ function: LaneFunction, to values: UnsafeMutablePointer<Float>, count: Int) {
-        function.apply(to: values, count: count, on: WideTarget.self)
+        function.apply(to: values, count: count, vector: SIMD8<Float>.self, on: WideTarget.self)
     }
 }

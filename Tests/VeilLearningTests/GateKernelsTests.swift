@@ -7,9 +7,10 @@ import VeilKernels
 
 /// The `Float` lane functions (e^x, σ, tanh; `LaneScalar` in `VeilKernels`) and the GRU's gate steps
 /// (`GRUGates`): their error against Foundation's functions in `Double` over the whole `Float` range,
-/// the saturation and special values, and the two compiled instances — the baseline (SSE2) one and the
-/// AVX2 one (`VeilWideKernels`), on a CPU that runs it — giving the same bits, so a seeded run is the
-/// same on any CPU and with `VEIL_KERNELS=baseline`.
+/// the saturation and special values, and the compiled instances — the baseline (SSE2, eight lanes),
+/// the AVX2 one (`VeilWideKernels`, eight lanes) and the AVX-512 one (`VeilAVX512Kernels`, sixteen
+/// lanes), each on a CPU that runs it — giving the same bits, so a seeded run is the same on any CPU
+/// and with any `VEIL_KERNELS` cap.
 ///
 /// "The whole range": 65,536 `Float`s whose bit patterns are i · 65,537 (i < 2¹⁶) — every exponent,
 /// both signs, subnormals, ±∞ and NaNs, with varied mantissas — and the special values below. (Every
@@ -112,22 +113,43 @@ import VeilKernels
         for lane in 0..<8 { #expect(together[lane].bitPattern == Float.exponential(lanes[lane]).bitPattern) }
     }
 
-    /// The AVX2 instance gives the baseline's bits for every sample, for each function (NaN for NaN).
-    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2 and FMA"), arguments: LaneFunction.allCases)
-    func wideLaneFunctionsEqualTheBaseline(function: LaneFunction) {
-        let baseline = Self.apply(function, path: .baseline)
-        let wide = Self.apply(function, path: .wide)
-        var differing = 0
-        for (b, w) in zip(baseline, wide) where b.bitPattern != w.bitPattern && !(b.isNaN && w.isNaN) { differing += 1 }
-        #expect(differing == 0, "\(function): \(differing) values differ")
+    /// The paths beside the baseline that this CPU runs (`wide`, and `avx512` where it has AVX-512).
+    static let newerPaths = MatrixKernels.Path.available.filter { $0 != .baseline }
+
+    /// Sixteen different lanes at once give the eight-lane form's bits, lane for lane.
+    @Test func sixteenLanesEqualEight() {
+        let low = SIMD8<Float>(-50, -3.25, -1, -0.1, 0, 0.7, 2.5, 40)
+        let high = SIMD8<Float>(-88.5, -1e-8, 1e-8, 0.3, 17, 44, .infinity, .nan)
+        let together = Float.exponential(SIMD16(lowHalf: low, highHalf: high), on: BaselineTarget.self)
+        let apart = [Float.exponential(low, on: BaselineTarget.self), Float.exponential(high, on: BaselineTarget.self)]
+        for lane in 0..<16 {
+            let eight = apart[lane / 8][lane % 8]
+            #expect(together[lane].bitPattern == eight.bitPattern || (together[lane].isNaN && eight.isNaN), "lane \(lane)")
+        }
     }
 
-    /// One forward and one backward gate step on both paths, bit for bit, for 3 running examples whose
-    /// rows are scattered (5, 0, 3 of 6), with hidden 64 (whole blocks), 11 (a whole block and a partial
-    /// one) and 4 (a partial block only); inputs in ±6 so that the gates are neither all saturated nor
-    /// all linear. Everything the steps write is compared, including `stateDelta`.
-    @Test(.enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2 and FMA"), arguments: [64, 11, 4])
-    func wideGateStepsEqualTheBaseline(hidden: Int) {
+    /// Each newer instance gives the baseline's bits for every sample, for each function (NaN for NaN).
+    @Test(
+        .enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2 and FMA"),
+        arguments: LaneFunction.allCases, newerPaths)
+    func newerLaneFunctionsEqualTheBaseline(function: LaneFunction, path: MatrixKernels.Path) {
+        let baseline = Self.apply(function, path: .baseline)
+        let newer = Self.apply(function, path: path)
+        var differing = 0
+        for (b, w) in zip(baseline, newer) where b.bitPattern != w.bitPattern && !(b.isNaN && w.isNaN) { differing += 1 }
+        #expect(differing == 0, "\(function) on \(path.name): \(differing) values differ")
+    }
+
+    /// One forward and one backward gate step on each newer path and the baseline, bit for bit, for 3
+    /// running examples whose rows are scattered (5, 0, 3 of 6), with hidden 64 (whole blocks of eight
+    /// and of sixteen), 27 (three whole blocks of eight or one of sixteen, and a partial one), 11 (a whole
+    /// block of eight and a partial one; a partial one of sixteen) and 4 (a partial block only); inputs
+    /// in ±6 so that the gates are neither all saturated nor all linear. Everything the steps write is
+    /// compared, including `stateDelta`.
+    @Test(
+        .enabled(if: veil_cpu_runs_wide_kernels() != 0, "the CPU has no AVX2 and FMA"),
+        arguments: [64, 27, 11, 4], newerPaths)
+    func newerGateStepsEqualTheBaseline(hidden: Int, path: MatrixKernels.Path) {
         let rows = [5, 0, 3], rowCount = 6, count = 3
         let H = hidden, G = 3 * hidden
         var generator = ChaChaNoiseGenerator(seed: UInt64(hidden))
@@ -149,9 +171,9 @@ import VeilKernels
                 stepDeltas: &stepDeltas, path: path)
             return [state, gateValues, output, stateDelta, inputGateDeltas, recurrentGateDeltas, stepDeltas]
         }
-        let baseline = run(.baseline), wide = run(.wide)
-        for (index, (b, w)) in zip(baseline, wide).enumerated() {
-            #expect(b.map(\.bitPattern) == w.map(\.bitPattern), "hidden \(hidden), buffer \(index)")
+        let baseline = run(.baseline), newer = run(path)
+        for (index, (b, w)) in zip(baseline, newer).enumerated() {
+            #expect(b.map(\.bitPattern) == w.map(\.bitPattern), "hidden \(hidden) on \(path.name), buffer \(index)")
         }
         // The rows the step does not run (1, 2, 4) stay untouched.
         for row in [1, 2, 4] {

@@ -1,11 +1,13 @@
+import VeilAVX512Kernels
 import VeilKernels
 import VeilWideKernels
 
-/// The GRU's element-wise gate steps (`GRUGates`, in `VeilKernels`) on `MatrixKernels`' paths: the AVX2
-/// instance (`VeilWideKernels`) for `Float` on the `wide` and `avx512` paths (an AVX-512 CPU runs
-/// AVX2; the gates have no AVX-512 instance), else the baseline instance compiled into this module.
-/// Both instances run the same IEEE operations lane for lane, so they give the same bits
-/// (`GateKernelsTests`): a seeded run is the same on every CPU and with `VEIL_KERNELS=baseline`.
+/// The GRU's element-wise gate steps (`GRUGates`, in `VeilKernels`) on `MatrixKernels`' paths, for
+/// `Float`: the AVX-512 instance (`VeilAVX512Kernels`, sixteen lanes) on the `avx512` path, the AVX2
+/// instance (`VeilWideKernels`, eight) on the `wide` path; anything else — `Double`, or the `baseline`
+/// path — the baseline instance compiled into this module (eight lanes). Every instance runs the same
+/// IEEE operations lane for lane, so they give the same bits (`GateKernelsTests`): a seeded run is the
+/// same on every CPU and with any `VEIL_KERNELS` cap.
 enum GateKernels {
     /// `GRUGates.forward` for the step's `count` running examples.
     static func forward<S: ComputeScalar>(
@@ -13,14 +15,16 @@ enum GateKernels {
         stepProducts: UnsafePointer<S>, state: UnsafeMutablePointer<S>, gateValues: UnsafeMutablePointer<S>,
         output: UnsafeMutablePointer<S>, path: MatrixKernels.Path = MatrixKernels.defaultPath
     ) {
-        if path.runsAVX2, S.self == Float.self {
-            WideGRUGates.forward(
-                rows: rows, count: count, hidden: hidden, inputProducts: cast(inputProducts),
-                stepProducts: cast(stepProducts), state: cast(state), gateValues: cast(gateValues), output: cast(output))
-        } else {
-            GRUGates<BaselineTarget>.forward(
-                rows: rows, count: count, hidden: hidden, inputProducts: inputProducts, stepProducts: stepProducts,
-                state: state, gateValues: gateValues, output: output)
+        let step = GRUForwardStep(
+            rows: rows, count: count, hidden: hidden, inputProducts: inputProducts, stepProducts: stepProducts,
+            state: state, gateValues: gateValues, output: output)
+        switch path {
+        case .avx512 where S.self == Float.self:
+            AVX512GRUGates.forward(unsafeBitCast(step, to: GRUForwardStep<Float>.self))
+        case .wide where S.self == Float.self:
+            WideGRUGates.forward(unsafeBitCast(step, to: GRUForwardStep<Float>.self))
+        default:
+            GRUGates<BaselineTarget>.forward(step, vector: SIMD8<S>.self)
         }
     }
 
@@ -31,16 +35,17 @@ enum GateKernels {
         recurrentGateDeltas: UnsafeMutablePointer<S>, stepDeltas: UnsafeMutablePointer<S>,
         path: MatrixKernels.Path = MatrixKernels.defaultPath
     ) {
-        if path.runsAVX2, S.self == Float.self {
-            WideGRUGates.backward(
-                rows: rows, count: count, hidden: hidden, gateValues: cast(gateValues), outputDelta: cast(outputDelta),
-                stateDelta: cast(stateDelta), inputGateDeltas: cast(inputGateDeltas),
-                recurrentGateDeltas: cast(recurrentGateDeltas), stepDeltas: cast(stepDeltas))
-        } else {
-            GRUGates<BaselineTarget>.backward(
-                rows: rows, count: count, hidden: hidden, gateValues: gateValues, outputDelta: outputDelta,
-                stateDelta: stateDelta, inputGateDeltas: inputGateDeltas, recurrentGateDeltas: recurrentGateDeltas,
-                stepDeltas: stepDeltas)
+        let step = GRUBackwardStep(
+            rows: rows, count: count, hidden: hidden, gateValues: gateValues, outputDelta: outputDelta,
+            stateDelta: stateDelta, inputGateDeltas: inputGateDeltas, recurrentGateDeltas: recurrentGateDeltas,
+            stepDeltas: stepDeltas)
+        switch path {
+        case .avx512 where S.self == Float.self:
+            AVX512GRUGates.backward(unsafeBitCast(step, to: GRUBackwardStep<Float>.self))
+        case .wide where S.self == Float.self:
+            WideGRUGates.backward(unsafeBitCast(step, to: GRUBackwardStep<Float>.self))
+        default:
+            GRUGates<BaselineTarget>.backward(step, vector: SIMD8<S>.self)
         }
     }
 
@@ -48,19 +53,10 @@ enum GateKernels {
     static func apply(
         _ function: LaneFunction, to values: UnsafeMutablePointer<Float>, count: Int, path: MatrixKernels.Path
     ) {
-        if path.runsAVX2 {
-            WideGRUGates.apply(function, to: values, count: count)
-        } else {
-            function.apply(to: values, count: count, on: BaselineTarget.self)
+        switch path {
+        case .avx512: AVX512GRUGates.apply(function, to: values, count: count)
+        case .wide: WideGRUGates.apply(function, to: values, count: count)
+        case .baseline: function.apply(to: values, count: count, vector: SIMD8<Float>.self, on: BaselineTarget.self)
         }
-    }
-
-    /// The same memory as `Float` (only called where `S` is `Float`).
-    @inline(__always)
-    private static func cast<S>(_ pointer: UnsafePointer<S>) -> UnsafePointer<Float> { UnsafePointer(OpaquePointer(pointer)) }
-
-    @inline(__always)
-    private static func cast<S>(_ pointer: UnsafeMutablePointer<S>) -> UnsafeMutablePointer<Float> {
-        UnsafeMutablePointer(OpaquePointer(pointer))
     }
 }

@@ -64,8 +64,8 @@ enum MatrixKernels {
             }
         }
 
-        /// Whether the path runs the AVX2 instance where it has no instance of its own (the GRU's gates,
-        /// `Double` products).
+        /// Whether the path runs the AVX2 instance where it has no instance of its own (`Double`
+        /// products).
         var runsAVX2: Bool { self != .baseline }
 
         static func < (lhs: Path, rhs: Path) -> Bool { lhs.rawValue < rhs.rawValue }
