@@ -40,7 +40,7 @@ import VeilTestSupport
 enum BackendBenchmarks {
     static let all: [Benchmark] = [
         Benchmark(name: "backends") {
-            let count = ProcessInfo.processInfo.environment["VEIL_BENCH_EVENTS"].flatMap { Int($0) } ?? 1_000_000
+            let count = BenchSettings.current.events
             return try await onEachBackend("backends") {
                 try await measure("sqlite", database: .sqlite, events: count)
             } postgres: { url, _ in
@@ -72,8 +72,7 @@ enum BackendBenchmarks {
                 results += try await reservations("ledger.postgres", replicas)
                 // `VEIL_BENCH_RESERVE_ROUNDS=N`: N rounds of 1,000 through the three replicas, each on the
                 // ledger the rounds before it left (how a reservation's cost grows with the ledger).
-                let rounds = ProcessInfo.processInfo.environment["VEIL_BENCH_RESERVE_ROUNDS"].flatMap { Int($0) } ?? 1
-                for round in stride(from: 2, through: rounds, by: 1) {
+                for round in stride(from: 2, through: BenchSettings.current.reserveRounds, by: 1) {
                     results += try await reservations("ledger.postgres.round\(round)", replicas)
                 }
                 for replica in replicas.dropFirst() { _ = await replica.close() }
@@ -89,11 +88,10 @@ enum BackendBenchmarks {
         _ benchmark: String, sqlite: () async throws -> [BenchResult],
         postgres: (DatabaseURL, PostgresTestCluster) async throws -> [BenchResult]
     ) async throws -> [BenchResult] {
-        let chosen = ProcessInfo.processInfo.environment["VEIL_BENCH_BACKENDS"] ?? "sqlite,postgres"
-        let backends = Set(chosen.split(separator: ",").map(String.init))
+        let backends = BenchSettings.current.backends
         var results: [BenchResult] = []
-        if backends.contains("sqlite") { results += try await sqlite() }
-        guard backends.contains("postgres") else { return results }
+        if backends.contains(.sqlite) { results += try await sqlite() }
+        guard backends.contains(.postgres) else { return results }
         if let reason = PostgresTestCluster.unavailableReason {
             FileHandle.standardError.write(Data("\(benchmark): PostgreSQL skipped: \(reason)\n".utf8))
             return results

@@ -16,7 +16,7 @@ enum FeatureBenchmarks {
     static let all: [Benchmark] = [Benchmark(name: "learning.features") { try await run() }]
 
     static func run() async throws -> [BenchResult] {
-        let users = Int(ProcessInfo.processInfo.environment["VEIL_BENCH_FEATURE_USERS"] ?? "") ?? 20_000
+        let users = BenchSettings.current.featureUsers
         let deployment = try await BenchDeployment.make()
         let ring = deployment.context.keys
         let store = deployment.context.events

@@ -20,7 +20,7 @@ enum IngestBenchmarks {
             let store = deployment.context.events
             let service = deployment.context.ingestPipeline()
             var options = ImportOptions()
-            if let size = ProcessInfo.processInfo.environment["VEIL_BENCH_BATCH"].flatMap({ Int($0) }) {
+            if let size = BenchSettings.current.importBatchSize {
                 options.batchSize = size
                 options.oneTransactionLimit = 0
             }

@@ -17,13 +17,9 @@ import VeilSynth
 enum QualityBenchmarks {
     static let all: [Benchmark] = [Benchmark(name: "quality") { try await run() }]
 
-    static func env(_ name: String) -> String? { ProcessInfo.processInfo.environment[name] }
-
     static func run() async throws -> [BenchResult] {
-        let users = Int(env("VEIL_QUALITY_USERS") ?? "") ?? 50_000
-        let days = Int(env("VEIL_QUALITY_DAYS") ?? "") ?? 120
-        let seed = UInt64(env("VEIL_QUALITY_SEED") ?? "") ?? 7
-        let runs = Int(env("VEIL_QUALITY_RUNS") ?? "") ?? 3
+        let quality = BenchSettings.current.quality
+        let users = quality.users, days = quality.days, seed = quality.seed, runs = quality.runs
         let horizon = 14
         let cutoffDay = days - horizon
         let shoppers = SyntheticShoppers(SynthConfiguration(users: users, days: days, seed: seed))
@@ -88,12 +84,12 @@ enum QualityBenchmarks {
                 var aucs: [Double] = []
                 var recency = Double.nan
                 for run in 0..<runs {
-                    let hidden = Int(env("VEIL_QUALITY_HIDDEN") ?? "") ?? 0
+                    let hidden = quality.hidden
                     let request = TrainingRequest(
                         task: task, epsilon: setting.epsilon, model: hidden > 0 ? .mlp : .logistic,
-                        hiddenSizes: hidden > 0 ? [hidden] : nil, epochs: Int(env("VEIL_QUALITY_EPOCHS") ?? ""),
-                        batchSize: Int(env("VEIL_QUALITY_BATCH") ?? ""), clippingNorm: Double(env("VEIL_QUALITY_CLIP") ?? ""),
-                        learningRate: Double(env("VEIL_QUALITY_LR") ?? ""), cutoffMillis: cutoff, horizonDays: horizon,
+                        hiddenSizes: hidden > 0 ? [hidden] : nil, epochs: quality.epochs, batchSize: quality.batchSize,
+                        clippingNorm: quality.clippingNorm, learningRate: quality.learningRate, cutoffMillis: cutoff,
+                        horizonDays: horizon,
                         seed: UInt64(run + 1), nonPrivate: setting.epsilon == nil)
                     let plan = try request.validate(policy: policy, latestEventMillis: nil, now: .distantFuture)
                     var sigma: Double?

@@ -45,11 +45,9 @@ enum ScaleBenchmarks {
     static let minimumTrainingUsers = 1_000
 
     static func run() async throws -> [BenchResult] {
-        let environment = ProcessInfo.processInfo.environment
-        let sizes = (environment["VEIL_SCALE_SIZES"] ?? "1000000,5000000,20000000").split(separator: ",").compactMap { Int($0) }
-        let orders = (environment["VEIL_SCALE_ORDERS"] ?? "time,user").split(separator: ",").compactMap { ScaleEvents.Order(rawValue: String($0)) }
-        for order in orders {
-            for size in sizes { try await measure(size: size, order: order) }
+        let settings = BenchSettings.current
+        for order in settings.scaleOrders {
+            for size in settings.scaleSizes { try await measure(size: size, order: order) }
         }
         return []
     }
@@ -168,7 +166,7 @@ enum ScaleBenchmarks {
 /// purchases and carts a price and quantity) drawn from a hash of n. Written in time order or grouped
 /// by user (each user's events in time order): the same events either way.
 struct ScaleEvents {
-    enum Order: String { case time, user }
+    enum Order: String, Sendable, CaseIterable { case time, user }
 
     /// Veil's own type names only (an import also takes GA4 aliases such as `view_item`; HTTP does not).
     static let types = ["view", "view", "view", "view", "search", "click", "add_to_cart", "checkout", "purchase", "review"]

@@ -27,6 +27,7 @@ let groups: [[Benchmark]] = [
 
 do {
     try KernelCap.check()
+    _ = BenchSettings.current  // stops here, exit 2, where a setting breaks its rule
 } catch {
     FileHandle.standardError.write(Data("VeilBench: \(error)\n".utf8))
     exit(2)

@@ -36,6 +36,31 @@ import Testing
         #expect(help.status == 0 && help.stdout.contains("USAGE"), "\(help.stderr)")
     }
 
+    /// `VeilBench` reads its settings from the environment before any benchmark runs: a value not of a
+    /// setting's form, or outside its range, stops it (exit 2) with the variable and its rule and without
+    /// the value (such a value used to run the default, silently). Right values get past the check, and
+    /// a filter that names no benchmark then runs nothing.
+    @Test(arguments: [
+        ("VEIL_BENCH_RESERVE_ROUNDS", "ten", "a whole number of at least 1"),
+        ("VEIL_BENCH_EVENTS", "0", "a whole number of at least 1"),
+        ("VEIL_BENCH_BACKENDS", "sqlite,mysql", "names out of: sqlite, postgres"),
+        ("VEIL_QUALITY_LR", "-0.5", "a finite number above 0"),
+        ("VEIL_QUALITY_SEED", "seven", "an unsigned 64-bit integer"),
+        ("VEIL_SCALE_SIZES", "1000000,,5", "whole numbers of at least 1"),
+        ("VEIL_SCALE_ORDERS", "time,chronological", "names out of: time, user"),
+    ])
+    func aBenchSettingThatBreaksItsRuleStopsVeilBench(variable: String, value: String, rule: String) throws {
+        let bench = VeilProcess.executable.deletingLastPathComponent().appendingPathComponent("VeilBench").path
+        let broken = try VeilProcess.runProgram(bench, ["no-such-benchmark"], environment: [variable: value])
+        #expect(broken.status == 2 && broken.stdout.isEmpty, "\(broken.stdout)")
+        #expect(broken.stderr.contains("\(variable) must be") && broken.stderr.contains(rule), "\(broken.stderr)")
+        #expect(!broken.stderr.contains(value), "\(broken.stderr)")
+        let right = try VeilProcess.runProgram(
+            bench, ["no-such-benchmark"],
+            environment: ["VEIL_BENCH_RESERVE_ROUNDS": "3", "VEIL_BENCH_BACKENDS": "postgres", "VEIL_SCALE_ORDERS": "user"])
+        #expect(right.status == 0 && right.stdout.isEmpty && right.stderr.isEmpty, "\(right.stderr)")
+    }
+
     @Test func epsilonsOfOneBlockShareOneFormatAndATinyOneIsNotZero() {
         #expect(EpsilonFormat.text(2) == "2.0000")
         #expect(EpsilonFormat.text(0.5) == "0.5000")
