@@ -97,17 +97,33 @@ enum RealConvolution {
         return terms
     }
 
-    /// Σ weight · `values` shifted by offset, over `terms`.
+    /// Σ weight · `values` shifted by offset, over `terms` (offsets ascending, each at most
+    /// `length − values.count`): element n is 0 + w₁·values[n − o₁] + w₂·values[n − o₂] + …, the terms
+    /// that reach n added in `terms`' order — the same operations, in the same order, as adding each
+    /// shifted term into zeros, so the same bits (−0 included: the first term's pass adds it to 0).
+    /// One pass per term over raw memory, with no zero-fill of what the first term writes: the ledger's
+    /// composition convolves its whole loss distribution with each new pure-ε spend this way, under
+    /// the ledger's lock, and the checked, index-by-index loop ran a scalar multiply and add per element.
     private static func direct(_ terms: [(offset: Int, weight: Double)], _ values: [Double], length: Int) -> [Double] {
-        var result = [Double](repeating: 0, count: length)
-        result.withUnsafeMutableBufferPointer { output in
+        [Double](unsafeUninitializedCapacity: length) { output, initialized in
             values.withUnsafeBufferPointer { input in
-                for (offset, weight) in terms {
-                    for index in input.indices { output[index + offset] += weight * input[index] }
+                let result = output.baseAddress!, count = input.count
+                guard let first = terms.first, let source = input.baseAddress else {
+                    result.initialize(repeating: 0, count: length)
+                    return
+                }
+                precondition(terms.allSatisfy { $0.offset >= 0 && $0.offset &+ count <= length }, "a term outside the result")
+                result.initialize(repeating: 0, count: first.offset)
+                let firstRun = result + first.offset
+                (firstRun + count).initialize(repeating: 0, count: length &- first.offset &- count)
+                for index in 0..<count { (firstRun + index).initialize(to: 0 + first.weight * source[index]) }
+                for term in terms.dropFirst() {
+                    let run = result + term.offset
+                    for index in 0..<count { run[index] += term.weight * source[index] }
                 }
             }
+            initialized = length
         }
-        return result
     }
 
     /// `a` in the real part and `b` in the imaginary part, zero-padded to `size`.

@@ -91,6 +91,31 @@ struct FFTTests {
         }
     }
 
+    /// The direct path (a sequence with fewer than `directLimit` non-zero elements) gives the bits of
+    /// adding each shifted, weighted term into zeros in order — how it was first written, and what the
+    /// ledger's recorded ε were computed with — for 1 to 31 terms, an all-zero sequence, runs that
+    /// overlap and runs that do not, negative values and −0 among them, and either argument the sparse
+    /// one.
+    @Test(arguments: [0, 1, 2, 3, 31], [5_000, 2])
+    func theDirectSumGivesTheBitsOfAddingEachTermIntoZeros(terms: Int, length: Int) throws {
+        var values = Self.sequence(length, seed: UInt64(terms) + 11)
+        values[1] = -0.0
+        if length > 8 { values[8] = 0 }
+        var sparse = [Double](repeating: 0, count: 64)
+        let weights = Self.sequence(terms, seed: UInt64(terms) + 12)
+        for (index, weight) in weights.enumerated() { sparse[index * 2 + (index % 2)] = weight == 0 ? 0.5 : weight }
+        if terms > 1 { sparse[0] = -0.25 }
+        var expected = [Double](repeating: 0, count: values.count + sparse.count - 1)
+        for (offset, weight) in sparse.enumerated() where weight != 0 {
+            for (index, value) in values.enumerated() { expected[index + offset] += weight * value }
+        }
+        for result in [RealConvolution.convolve(values, sparse), RealConvolution.convolve(sparse, values)] {
+            try #require(result.count == expected.count)
+            let differing = result.indices.first { result[$0].bitPattern != expected[$0].bitPattern }
+            #expect(differing == nil, "\(terms) terms, \(length) values: element \(differing ?? -1) differs")
+        }
+    }
+
     @Test func selfConvolutionMatchesRepeatedConvolution() {
         // Two probability vectors, raised to the 7th convolution power together and apart.
         let x = [0.2, 0.5, 0.3]
