@@ -36,7 +36,8 @@ import VeilTestSupport
 /// with a note on stderr, where PostgreSQL is not installed. `VEIL_BENCH_EVENTS` overrides the first
 /// import's size (the second imports four times as many); `VEIL_BENCH_BACKENDS=postgres` (or `sqlite`)
 /// runs one backend only. `ledger.reserve` measures the reservations alone; `VEIL_BENCH_RESERVE_ROUNDS=N`
-/// repeats its three-replica run N times on the growing ledger (`ledger.postgres.roundK.…`).
+/// repeats its three-replica run N times on the growing ledger (`ledger.postgres.roundK.…`); it
+/// ends with that run once more after a training run's spend (`ledger.postgres.after_training.…`).
 enum BackendBenchmarks {
     static let all: [Benchmark] = [
         Benchmark(name: "backends") {
@@ -75,6 +76,13 @@ enum BackendBenchmarks {
                 for round in stride(from: 2, through: BenchSettings.current.reserveRounds, by: 1) {
                     results += try await reservations("ledger.postgres.round\(round)", replicas)
                 }
+                // Once more after a training run's spend (DP-SGD as `veil train` runs it at 50,000 users
+                // with the defaults): each decision then composes its pure-ε spend onto a privacy loss
+                // distribution of many thousand bins, where the rounds above compose two-point ones.
+                let training = PrivacyMechanism.subsampledGaussian(samplingRate: 512.0 / 50_000, noiseMultiplier: 1, steps: 465)
+                _ = try await deployment.context.budget.reserve(
+                    BudgetRequest(principal: "bench", role: .analyst, purpose: "bench: a training run", mechanism: training))
+                results += try await reservations("ledger.postgres.after_training", replicas)
                 for replica in replicas.dropFirst() { _ = await replica.close() }
                 return results
             }

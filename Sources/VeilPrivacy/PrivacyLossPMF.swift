@@ -60,16 +60,23 @@ struct PrivacyLossPMF: Sendable, Hashable {
         precondition(interval == other.interval, "composing distributions on different grids")
         // The identity (loss 0 with probability 1) changes nothing but the tails' truncation.
         if self == .identity(interval: interval) { return other.truncatingTails(tailMassTruncation) }
+        let infinity = infinityMass + other.infinityMass - infinityMass * other.infinityMass
+        let lowest = lowestIndex + other.lowestIndex
         let product: [Double]
         switch (masses.count, other.masses.count) {
         case (1, _): product = other.masses.map { $0 * masses[0] }
         case (_, 1): product = masses.map { $0 * other.masses[0] }
-        default: product = RealConvolution.convolve(masses, other.masses)
+        default:
+            if let sparse = RealConvolution.Sparse(masses, other.masses) {
+                // The direct sum, computed only where the tails' truncation keeps it.
+                return Self.truncating(
+                    count: sparse.length, element: sparse.element, elements: sparse.elements, limit: tailMassTruncation,
+                    interval: interval, lowestIndex: lowest, infinityMass: infinity)
+            }
+            product = RealConvolution.convolve(masses, other.masses)
         }
-        let infinity = infinityMass + other.infinityMass - infinityMass * other.infinityMass
-        return PrivacyLossPMF(
-            interval: interval, lowestIndex: lowestIndex + other.lowestIndex, masses: product, infinityMass: infinity
-        ).truncatingTails(tailMassTruncation)
+        return PrivacyLossPMF(interval: interval, lowestIndex: lowest, masses: product, infinityMass: infinity)
+            .truncatingTails(tailMassTruncation)
     }
 
     /// The distribution of `times` independent runs of this mechanism, by exponentiating its spectrum
@@ -144,26 +151,41 @@ struct PrivacyLossPMF: Sendable, Hashable {
     /// prefix's mass moves to the first kept loss (a larger loss: pessimistic) and the suffix's to
     /// infinity. As dp_accounting's `_truncate_tails`.
     func truncatingTails(_ limit: Double) -> PrivacyLossPMF {
-        guard limit > 0 else { return self }
+        Self.truncating(
+            count: masses.count, element: { masses[$0] }, elements: { Array(masses[$0]) }, limit: limit, interval: interval,
+            lowestIndex: lowestIndex, infinityMass: infinityMass, whole: self)
+    }
+
+    /// `truncatingTails(limit)` of the distribution whose `count` masses are `element(i)` (from
+    /// `lowestIndex`, with `infinityMass`), asking `elements` only for the kept range: `whole` (or, when
+    /// nil, every element) when nothing is cut. Every sum is taken in the same order as on an array.
+    private static func truncating(
+        count: Int, element: (Int) -> Double, elements: (Range<Int>) -> [Double], limit: Double, interval: Double,
+        lowestIndex: Int, infinityMass: Double, whole: PrivacyLossPMF? = nil
+    ) -> PrivacyLossPMF {
         var left = 0
-        var leftMass = 0.0
-        while left < masses.count, leftMass + masses[left] <= limit / 2 {
-            leftMass += masses[left]
-            left += 1
+        var right = count
+        if limit > 0 {
+            var leftMass = 0.0
+            while left < count, leftMass + element(left) <= limit / 2 {
+                leftMass += element(left)
+                left += 1
+            }
+            var rightMass = 0.0
+            while right > left + 1, rightMass + element(right - 1) <= limit / 2 {
+                rightMass += element(right - 1)
+                right -= 1
+            }
         }
-        var right = masses.count
-        var rightMass = 0.0
-        while right > left + 1, rightMass + masses[right - 1] <= limit / 2 {
-            rightMass += masses[right - 1]
-            right -= 1
+        guard left > 0 || right < count else {
+            return whole ?? PrivacyLossPMF(interval: interval, lowestIndex: lowestIndex, masses: elements(0..<count), infinityMass: infinityMass)
         }
-        guard left > 0 || right < masses.count else { return self }
         left = min(left, right - 1)
-        var kept = Array(masses[left..<right])
-        kept[0] += masses[..<left].reduce(0, +)
+        var kept = elements(left..<right)
+        kept[0] += (0..<left).reduce(0) { $0 + element($1) }
         return PrivacyLossPMF(
             interval: interval, lowestIndex: lowestIndex + left, masses: kept,
-            infinityMass: infinityMass + masses[right...].reduce(0, +))
+            infinityMass: infinityMass + (right..<count).reduce(0) { $0 + element($1) })
     }
 
     // MARK: - Conversion

@@ -19,8 +19,7 @@ enum RealConvolution {
     static func convolve(_ a: [Double], _ b: [Double]) -> [Double] {
         precondition(!a.isEmpty && !b.isEmpty, "convolution of an empty sequence")
         let length = a.count + b.count - 1
-        if let terms = nonZero(b) { return direct(terms, a, length: length) }
-        if let terms = nonZero(a) { return direct(terms, b, length: length) }
+        if let sparse = Sparse(a, b) { return sparse.elements(0..<length) }
         let fft = FFT.shared(size: FFT.size(atLeast: length))
         var (re, im) = packed(a, b, size: fft.size)
         fft.forward(&re, &im, nonZeroCount: max(a.count, b.count))
@@ -97,32 +96,81 @@ enum RealConvolution {
         return terms
     }
 
-    /// Σ weight · `values` shifted by offset, over `terms` (offsets ascending, each at most
-    /// `length − values.count`): element n is 0 + w₁·values[n − o₁] + w₂·values[n − o₂] + …, the terms
-    /// that reach n added in `terms`' order — the same operations, in the same order, as adding each
-    /// shifted term into zeros, so the same bits (−0 included: the first term's pass adds it to 0).
-    /// One pass per term over raw memory, with no zero-fill of what the first term writes: the ledger's
-    /// composition convolves its whole loss distribution with each new pure-ε spend this way, under
-    /// the ledger's lock, and the checked, index-by-index loop ran a scalar multiply and add per element.
-    private static func direct(_ terms: [(offset: Int, weight: Double)], _ values: [Double], length: Int) -> [Double] {
-        [Double](unsafeUninitializedCapacity: length) { output, initialized in
-            values.withUnsafeBufferPointer { input in
-                let result = output.baseAddress!, count = input.count
-                guard let first = terms.first, let source = input.baseAddress else {
-                    result.initialize(repeating: 0, count: length)
-                    return
-                }
-                precondition(terms.allSatisfy { $0.offset >= 0 && $0.offset &+ count <= length }, "a term outside the result")
-                result.initialize(repeating: 0, count: first.offset)
-                let firstRun = result + first.offset
-                (firstRun + count).initialize(repeating: 0, count: length &- first.offset &- count)
-                for index in 0..<count { (firstRun + index).initialize(to: 0 + first.weight * source[index]) }
-                for term in terms.dropFirst() {
-                    let run = result + term.offset
-                    for index in 0..<count { run[index] += term.weight * source[index] }
-                }
+    /// The linear convolution of a sequence with one of fewer than `directLimit` non-zero elements
+    /// (the terms), by the direct sum, computed only where asked: element n is
+    /// 0 + w₁·values[n − o₁] + w₂·values[n − o₂] + …, the terms that reach n added in ascending order of
+    /// offset — the same operations in the same order as adding each shifted, weighted copy of `values`
+    /// into zeros (how it was first written, and what the ledger's recorded ε were computed with), so
+    /// the same bits, −0 included. `element(_:)` gives one element, `elements(_:)` a range in one
+    /// writing pass: the ledger's composition convolves its whole loss distribution (hundreds of
+    /// thousands of losses after a training run's spend) with each new pure-ε spend, under the ledger's
+    /// lock, and keeps only what its tails' truncation leaves — computing just that, in one pass,
+    /// instead of the whole product in one pass per term and then a copy of the kept part.
+    struct Sparse {
+        let terms: [(offset: Int, weight: Double)]
+        let values: [Double]
+        /// `values.count + (the sparse sequence's length) − 1`.
+        let length: Int
+
+        /// The convolution of `a` and `b` when one of them (`b` first) has fewer than `directLimit`
+        /// non-zero elements; nil otherwise. Contract: both non-empty.
+        init?(_ a: [Double], _ b: [Double]) {
+            length = a.count + b.count - 1
+            if let terms = RealConvolution.nonZero(b) {
+                (self.terms, values) = (terms, a)
+            } else if let terms = RealConvolution.nonZero(a) {
+                (self.terms, values) = (terms, b)
+            } else {
+                return nil
             }
-            initialized = length
+        }
+
+        /// Element `n` (`0 ..< length`).
+        func element(_ n: Int) -> Double {
+            var sum = 0.0
+            for (offset, weight) in terms where n >= offset && n - offset < values.count {
+                sum += weight * values[n - offset]
+            }
+            return sum
+        }
+
+        /// Elements `range` (within `0 ..< length`), written once each: the range is cut where a term's
+        /// run of `values` starts or ends, and each piece sums the terms that reach it, in order (one
+        /// or two — a pure ε-DP release — in a loop the compiler vectorises; more, term by term).
+        func elements(_ range: Range<Int>) -> [Double] {
+            let count = values.count
+            var cuts = Set([range.lowerBound, range.upperBound])
+            for (offset, _) in terms {
+                for cut in [offset, offset + count] where range.contains(cut) { cuts.insert(cut) }
+            }
+            let bounds = cuts.sorted()
+            return [Double](unsafeUninitializedCapacity: range.count) { output, initialized in
+                values.withUnsafeBufferPointer { input in
+                    let source = input.baseAddress!
+                    for (low, high) in zip(bounds, bounds.dropFirst()) {
+                        let out = output.baseAddress! + (low - range.lowerBound), width = high - low
+                        let reaching = terms.filter { $0.offset <= low && low < $0.offset + count }
+                        switch reaching.count {
+                        case 0:
+                            out.initialize(repeating: 0, count: width)
+                        case 1:
+                            let (x, w) = (source + (low - reaching[0].offset), reaching[0].weight)
+                            for i in 0..<width { (out + i).initialize(to: 0 + w * x[i]) }
+                        case 2:
+                            let (x0, w0) = (source + (low - reaching[0].offset), reaching[0].weight)
+                            let (x1, w1) = (source + (low - reaching[1].offset), reaching[1].weight)
+                            for i in 0..<width { (out + i).initialize(to: (0 + w0 * x0[i]) + w1 * x1[i]) }
+                        default:
+                            for i in 0..<width {
+                                var sum = 0.0
+                                for (offset, weight) in reaching { sum += weight * source[low + i - offset] }
+                                (out + i).initialize(to: sum)
+                            }
+                        }
+                    }
+                }
+                initialized = range.count
+            }
         }
     }
 

@@ -116,6 +116,25 @@ struct FFTTests {
         }
     }
 
+    /// A sparse convolution computed only in part — any range, or one element — gives the bits of the
+    /// whole one there: ranges that start and end inside, before and after the terms' runs.
+    @Test func aPartOfTheDirectSumIsThoseElementsOfTheWhole() throws {
+        let values = Self.sequence(700, seed: 21)
+        var sparse = [Double](repeating: 0, count: 40)
+        (sparse[3], sparse[4], sparse[39]) = (0.25, -0.5, 0.125)
+        for pair in [(sparse, "three terms"), ([0, 0, 0.7, 0, 0.3], "two terms")] {
+            let convolution = try #require(RealConvolution.Sparse(values, pair.0))
+            let whole = convolution.elements(0..<convolution.length)
+            #expect(whole.count == values.count + pair.0.count - 1)
+            for range in [0..<0, 0..<1, 2..<5, 3..<40, 39..<700, 100..<200, 650..<whole.count, 0..<whole.count] {
+                let part = convolution.elements(range)
+                #expect(part.map(\.bitPattern) == whole[range].map(\.bitPattern), "\(pair.1): \(range)")
+            }
+            let differing = whole.indices.first { convolution.element($0).bitPattern != whole[$0].bitPattern }
+            #expect(differing == nil, "\(pair.1): element \(differing ?? -1)")
+        }
+    }
+
     @Test func selfConvolutionMatchesRepeatedConvolution() {
         // Two probability vectors, raised to the 7th convolution power together and apart.
         let x = [0.2, 0.5, 0.3]

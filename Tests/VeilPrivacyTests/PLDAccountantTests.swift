@@ -199,6 +199,35 @@ struct PLDAccountantTests {
         #expect(accountant.delta(epsilon: 100) == 2e-7)
     }
 
+    /// Composing a wide distribution with a pure ε-DP release's (two losses) computes the direct sum only
+    /// where the tails' truncation keeps it; the result has the bits of the whole product, added into
+    /// zeros term by term, then truncated (`truncatingTails`) — as every recorded ε was computed —
+    /// in either order, with tails cut on both sides, one side, or neither.
+    @Test(arguments: [1e-9, 1e-30, 0])
+    func composingWithAPureReleaseKeepsTheBitsOfTheWholeProductTruncated(limit: Double) {
+        let interval = 1e-4, center = 2_500.0
+        var wide = (0..<5_000).map { exp(-(Double($0) - center) * (Double($0) - center) / (2 * 300 * 300)) }
+        let total = wide.reduce(0, +)
+        wide = wide.map { $0 / total }
+        wide[2_000] = -1e-18
+        wide[10] = 0
+        let pmf = PrivacyLossPMF(interval: interval, lowestIndex: -1_200, masses: wide, infinityMass: 1e-12)
+        let pure = PrivacyLossPMF(interval: interval, lowestIndex: -1, masses: [0.4, 0, 0.6], infinityMass: 0)
+        var product = [Double](repeating: 0, count: wide.count + 2)
+        for (offset, weight) in pure.masses.enumerated() where weight != 0 {
+            for (index, mass) in wide.enumerated() { product[index + offset] += weight * mass }
+        }
+        let expected = PrivacyLossPMF(
+            interval: interval, lowestIndex: -1_201, masses: product, infinityMass: 1e-12 + 0 - 1e-12 * 0
+        ).truncatingTails(limit)
+        for composed in [pmf.composed(with: pure, tailMassTruncation: limit), pure.composed(with: pmf, tailMassTruncation: limit)] {
+            #expect(composed.lowestIndex == expected.lowestIndex && composed.masses.count == expected.masses.count)
+            #expect(composed.masses.map(\.bitPattern) == expected.masses.map(\.bitPattern), "limit \(limit)")
+            #expect(composed.infinityMass.bitPattern == expected.infinityMass.bitPattern)
+        }
+        if limit == 1e-9 { #expect(expected.masses.count < product.count, "the tails are cut") }
+    }
+
     @Test func coarserGridIsNeverTighter() {
         let run = [Self.dpsgd(0.01, 1, 1_000)]
         let fine = Self.pld(run, delta: 1e-5)
