@@ -2,10 +2,11 @@ import Foundation
 
 /// The settings VeilBench reads from its environment, parsed once and strictly, before any benchmark
 /// runs: a value that is not of the setting's form, or lies outside its range, stops VeilBench (exit
-/// 2) with a message naming the variable and its rule — never the value. (They used to be read where
-/// they were used, and a value that did not parse ran the default without a word:
-/// `VEIL_BENCH_RESERVE_ROUNDS=ten` ran one round, `VEIL_BENCH_BACKENDS=postgre` ran nothing.)
-/// Each setting is documented with the benchmark that reads it.
+/// 2) with a message naming the variable and its rule — never the value — and so does a variable
+/// named like a setting (`VEIL_BENCH_…`, `VEIL_QUALITY_…`, `VEIL_SCALE_…`) that is none, a misspelt
+/// name. (They used to be read where they were used, and a value that did not parse ran the default
+/// without a word: `VEIL_BENCH_RESERVE_ROUNDS=ten` ran one round, `VEIL_BENCH_BACKENDS=mysql` ran
+/// nothing.) Each setting is documented with the benchmark that reads it.
 struct BenchSettings: Sendable {
     /// A backend `backends`, `replica_ingest` and `ledger.reserve` can run on.
     enum Backend: String, Sendable, CaseIterable {
@@ -55,6 +56,9 @@ struct BenchSettings: Sendable {
         }
     }()
 
+    /// The prefixes of the settings' names.
+    static let prefixes = ["VEIL_BENCH_", "VEIL_QUALITY_", "VEIL_SCALE_"]
+
     /// The settings `environment` gives: the defaults above where a variable is unset or empty.
     init(environment: [String: String]) throws(BenchSettingError) {
         let read = Reader(environment: environment)
@@ -76,13 +80,23 @@ struct BenchSettings: Sendable {
             try read.list("VEIL_SCALE_SIZES", rule: "whole numbers of at least 1") { Int($0).flatMap { $0 >= 1 ? $0 : nil } }
             ?? scaleSizes
         scaleOrders = try read.list("VEIL_SCALE_ORDERS", of: ScaleEvents.Order.self) ?? scaleOrders
+        let names = read.names
+        let unknown = environment.keys.filter { key in Self.prefixes.contains { key.hasPrefix($0) } && !names.contains(key) }
+        if let name = unknown.min() {
+            throw BenchSettingError(variable: name, rule: "one of VeilBench's settings: \(names.sorted().joined(separator: ", "))")
+        }
     }
 
-    /// Parses one variable at a time; an unset or empty variable is nil (the default).
-    private struct Reader {
+    /// Parses one variable at a time; an unset or empty variable is nil (the default). Remembers the
+    /// names it was asked for: the settings.
+    private final class Reader {
         let environment: [String: String]
+        private(set) var names: Set<String> = []
+
+        init(environment: [String: String]) { self.environment = environment }
 
         func value<T>(_ name: String, rule: String, _ parse: (String) -> T?) throws(BenchSettingError) -> T? {
+            names.insert(name)
             guard let text = environment[name], !text.isEmpty else { return nil }
             guard let value = parse(text) else { throw BenchSettingError(variable: name, rule: rule) }
             return value

@@ -2,10 +2,10 @@ import Foundation
 
 /// Which compiled instance of the kernels a specialisation belongs to: `BaselineTarget` (the x86-64
 /// baseline, SSE2, compiled into `VeilLearning`), `WideTarget` (AVX2, compiled into `VeilWideKernels`)
-/// or `AVX512Target` (AVX-512, compiled into `VeilAVX512Kernels`; the `Float` products and gate steps). The kernels take
-/// it as a generic parameter only to keep the instances apart at link time — specialisations with the
-/// same name from two modules are merged into one copy (see `TiledProduct.TileHeight`) — and compute
-/// the same values under any.
+/// or `AVX512Target` (AVX-512, compiled into `VeilAVX512Kernels`; the `Float` products and gate
+/// steps). The kernels take it as a generic parameter only to keep the instances apart at link time —
+/// specialisations with the same name from two modules are merged into one copy (see
+/// `TiledProduct.TileHeight`) — and compute the same values under any.
 public protocol KernelTarget {}
 
 /// The x86-64 baseline instance (SSE2).

@@ -178,7 +178,8 @@ struct PrivacyLossPMF: Sendable, Hashable {
             }
         }
         guard left > 0 || right < count else {
-            return whole ?? PrivacyLossPMF(interval: interval, lowestIndex: lowestIndex, masses: elements(0..<count), infinityMass: infinityMass)
+            return whole
+                ?? PrivacyLossPMF(interval: interval, lowestIndex: lowestIndex, masses: elements(0..<count), infinityMass: infinityMass)
         }
         left = min(left, right - 1)
         var kept = elements(left..<right)

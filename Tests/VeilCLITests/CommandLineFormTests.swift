@@ -37,9 +37,9 @@ import Testing
     }
 
     /// `VeilBench` reads its settings from the environment before any benchmark runs: a value not of a
-    /// setting's form, or outside its range, stops it (exit 2) with the variable and its rule and without
-    /// the value (such a value used to run the default, silently). Right values get past the check, and
-    /// a filter that names no benchmark then runs nothing.
+    /// setting's form, or outside its range, or a misspelt setting's name, stops it (exit 2) with the
+    /// variable and its rule and without the value (such a value or name used to run the default,
+    /// silently). Right values get past the check, and a filter that names no benchmark then runs nothing.
     @Test(arguments: [
         ("VEIL_BENCH_RESERVE_ROUNDS", "ten", "a whole number of at least 1"),
         ("VEIL_BENCH_EVENTS", "0", "a whole number of at least 1"),
@@ -48,6 +48,7 @@ import Testing
         ("VEIL_QUALITY_SEED", "seven", "an unsigned 64-bit integer"),
         ("VEIL_SCALE_SIZES", "1000000,,5", "whole numbers of at least 1"),
         ("VEIL_SCALE_ORDERS", "time,chronological", "names out of: time, user"),
+        ("VEIL_BENCH_EVENT", "200000", "one of VeilBench's settings: VEIL_BENCH_BACKENDS, VEIL_BENCH_BATCH"),
     ])
     func aBenchSettingThatBreaksItsRuleStopsVeilBench(variable: String, value: String, rule: String) throws {
         let bench = VeilProcess.executable.deletingLastPathComponent().appendingPathComponent("VeilBench").path

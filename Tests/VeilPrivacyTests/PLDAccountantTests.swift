@@ -220,7 +220,8 @@ struct PLDAccountantTests {
         let expected = PrivacyLossPMF(
             interval: interval, lowestIndex: -1_201, masses: product, infinityMass: 1e-12 + 0 - 1e-12 * 0
         ).truncatingTails(limit)
-        for composed in [pmf.composed(with: pure, tailMassTruncation: limit), pure.composed(with: pmf, tailMassTruncation: limit)] {
+        let bothOrders = [pmf.composed(with: pure, tailMassTruncation: limit), pure.composed(with: pmf, tailMassTruncation: limit)]
+        for composed in bothOrders {
             #expect(composed.lowestIndex == expected.lowestIndex && composed.masses.count == expected.masses.count)
             #expect(composed.masses.map(\.bitPattern) == expected.masses.map(\.bitPattern), "limit \(limit)")
             #expect(composed.infinityMass.bitPattern == expected.infinityMass.bitPattern)
