@@ -212,15 +212,15 @@ public enum TiledProduct {
     ) {
         var i = 0
         while i + 8 <= m {
-            var sum = r.accumulate ? load(r.c + i) : SIMD8<S>()
+            var sum: SIMD8<S> = r.accumulate ? loadVector(r.c + i) : SIMD8<S>()
             var ap = a.base + i
             for s in 0..<r.steps {
-                let x = load(ap)
+                let x: SIMD8<S> = loadVector(ap)
                 sum = S.multiplyAdd(
                     sum, W.weighted ? SIMD8(repeating: a.weights[s]) * x : x, SIMD8(repeating: r.b[s &* r.ldb]), on: target)
                 ap += a.stepStride
             }
-            store(sum, r.c + i)
+            storeVector(sum, r.c + i)
             i &+= 8
         }
         while i < m {
@@ -413,16 +413,6 @@ public enum TiledProduct {
     static func storeRow<V: TileVector>(_ c0: V, _ c1: V, _ at: UnsafeMutablePointer<V.Scalar>, wide: Bool, lanes: Int) {
         storeVector(c0, at)
         if wide { storeVector(c1, at + lanes) }
-    }
-
-    @inlinable @inline(__always)
-    public static func load<S: SIMDScalar>(_ pointer: UnsafePointer<S>) -> SIMD8<S> {
-        loadVector(pointer)
-    }
-
-    @inlinable @inline(__always)
-    public static func store<S: SIMDScalar>(_ value: SIMD8<S>, _ pointer: UnsafeMutablePointer<S>) {
-        storeVector(value, pointer)
     }
 
     /// A vector of any width from (unaligned) memory.
