@@ -163,28 +163,55 @@ struct PostgresLedgerStore: LedgerStore {
 
     /// Stores a group's sealed records (consecutive, continuing the head, which the caller holds),
     /// makes the last one the head and inserts the group's spends (carrying their ids and record
-    /// seqs), in one statement.
+    /// seqs), in one statement (`GroupStore`).
     private static func store(
         _ records: [SealedAuditRecord], _ spends: [BudgetSpend], on connection: PostgresConnection, logger: Logger
     ) async throws {
-        guard let last = records.last else { return }
-        try await connection.query(
-            """
+        guard !records.isEmpty else { return }
+        _ = try await connection.execute(GroupStore(records: records, spends: spends), logger: logger)
+    }
+
+    /// A group's one write, as a prepared statement: each connection parses and plans it once, where
+    /// as an unnamed statement it was parsed and planned for every group, under the locks.
+    /// Contract: `records` is not empty.
+    private struct GroupStore: PostgresPreparedStatement {
+        typealias Row = ()
+        static let sql = """
             WITH records AS (
-                INSERT INTO audit_records (seq, line, hash)
-                SELECT * FROM unnest(\(records.map { Int64($0.seq) })::bigint[], \(records.map(\.line))::text[],
-                    \(records.map { ByteBuffer(bytes: $0.hash) })::bytea[])
+                INSERT INTO audit_records (seq, line, hash) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bytea[])
             ), head AS (
-                UPDATE audit_head SET seq = \(Int64(last.seq)), hash = \(Data(last.hash))
+                UPDATE audit_head SET seq = $4, hash = $5
             )
-            INSERT INTO budget_spends (\(unescaped: columns))
-            SELECT * FROM unnest(
-                \(spends.map { $0.id ?? 0 })::bigint[], \(spends.map(\.dataset))::text[], \(spends.map(\.principal))::text[],
-                \(spends.map(\.role))::text[], \(spends.map(\.purpose))::text[], \(spends.map(\.mechanism))::text[],
-                \(spends.map(\.epsilon))::float8[], \(spends.map(\.delta))::float8[], \(spends.map(\.cumulativeEpsilon))::float8[],
-                \(spends.map(\.createdMillis))::bigint[], \(spends.map { $0.auditSeq.map { Int64($0) } ?? 0 })::bigint[])
-            """, logger: logger
-        ).drain()
+            INSERT INTO budget_spends (\(columns))
+            SELECT * FROM unnest($6::bigint[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::float8[],
+                $13::float8[], $14::float8[], $15::bigint[], $16::bigint[])
+            """
+
+        let records: [SealedAuditRecord]
+        let spends: [BudgetSpend]
+
+        func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 16)
+            bindings.append(records.map { Int64($0.seq) })
+            bindings.append(records.map(\.line))
+            bindings.append(records.map { ByteBuffer(bytes: $0.hash) })
+            bindings.append(Int64(records[records.count - 1].seq))
+            bindings.append(ByteBuffer(bytes: records[records.count - 1].hash))
+            bindings.append(spends.map { $0.id ?? 0 })
+            bindings.append(spends.map(\.dataset))
+            bindings.append(spends.map(\.principal))
+            bindings.append(spends.map(\.role))
+            bindings.append(spends.map(\.purpose))
+            bindings.append(spends.map(\.mechanism))
+            bindings.append(spends.map(\.epsilon))
+            bindings.append(spends.map(\.delta))
+            bindings.append(spends.map(\.cumulativeEpsilon))
+            bindings.append(spends.map(\.createdMillis))
+            bindings.append(spends.map { $0.auditSeq.map { Int64($0) } ?? 0 })
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) throws {}
     }
 
     /// Links or stores the row of an adopted `budget.spend` record (`AuditChainStore.adopt`), in the

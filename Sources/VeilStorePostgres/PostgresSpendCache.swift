@@ -88,11 +88,8 @@ final class PostgresSpendCache: Sendable {
     ) async throws -> (head: AuditHead, ledger: Ledger, policy: String?, ids: [Int64])? {
         let dataset = datasets[0]
         let anchor = Anchor(kept: kept.withLock { $0[dataset] })
-        let rows = try await connection.query(
-            """
-            SELECT * FROM veil_reservation_read(\(datasets), \(dataset), \(policyKey), \(count), \(anchor.id), \(anchor.count),
-                \(anchor.seq), \(Data(anchor.hash)))
-            """, logger: logger)
+        let rows = try await connection.execute(
+            ReservationRead(datasets: datasets, policyKey: policyKey, count: count, anchor: anchor), logger: logger)
         var head: (seq: Int64?, hash: Data?)?
         let read = try await Read(rows, firstCell: 2) { cells in
             head = (try cells[0].decode(Int64?.self), try cells[1].decode(Data?.self))
@@ -108,6 +105,33 @@ final class PostgresSpendCache: Sendable {
         return (AuditHead(seq: UInt64(seq), hash: [UInt8](hash)), ledger, policy, read.ids)
     }
 
+    /// `lockAndRead`'s statement, prepared: each connection parses and plans it once (as an unnamed
+    /// statement it was parsed and planned for every group). Rows as they come.
+    private struct ReservationRead: PostgresPreparedStatement {
+        typealias Row = PostgresRow
+        static let sql = "SELECT * FROM veil_reservation_read($1::text[], $2, $3, $4, $5, $6, $7, $8)"
+
+        let datasets: [String]
+        let policyKey: String
+        let count: Int
+        let anchor: Anchor
+
+        func makeBindings() -> PostgresBindings {
+            var bindings = PostgresBindings(capacity: 8)
+            bindings.append(datasets)
+            bindings.append(datasets[0])
+            bindings.append(policyKey)
+            bindings.append(Int64(count))
+            bindings.append(anchor.id)
+            bindings.append(Int64(anchor.count))
+            bindings.append(anchor.seq)
+            bindings.append(ByteBuffer(bytes: anchor.hash))
+            return bindings
+        }
+
+        func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
+    }
+
     /// What one call of `veil_ledger_read` returned, from cell `firstCell` of each row on.
     private struct Read {
         var policy: String?
@@ -117,7 +141,7 @@ final class PostgresSpendCache: Sendable {
 
         /// `before` sees the first row's cells (the columns before `firstCell`, the same on every row).
         init(
-            _ rows: PostgresRowSequence, firstCell: Int, before: (PostgresRandomAccessRow) throws -> Void = { _ in }
+            _ rows: some AsyncSequence<PostgresRow, any Error>, firstCell: Int, before: (PostgresRandomAccessRow) throws -> Void = { _ in }
         ) async throws {
             var first = true
             for try await row in rows {

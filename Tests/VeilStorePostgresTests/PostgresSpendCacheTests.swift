@@ -126,6 +126,65 @@ struct PostgresSpendCacheTests {
         #expect(try await Self.spendCounts(database) == (4, 4))
     }
 
+    /// v11 only moves `veil_ledger_read` from SQL to PL/pgSQL (so each session plans it once): on the
+    /// same ledger it returns the same rows as v10's function, for a read from scratch, from an anchor
+    /// that holds, from one whose count or hash does not, and for a dataset without spends.
+    @Test func version11ReadsWhatVersion10Read() async throws {
+        let location = try await PostgresTestDatabase.fresh()
+        let database = try await VeilPostgresDatabase.connectForAdministration(location)
+        defer { database.close() }
+        #expect(try await PostgresSchema.migrate(database, through: 10) == Array(1...10))
+        let a = PostgresLedgerStore(
+            chain: PostgresAuditChain(database: database, configuration: StoreConfiguration(sealer: AuditSigner(signingKey: .generate()))))
+        var spends: [BudgetSpend] = []
+        for index in 0..<4 { spends.append(try await Self.reserve(a, "spend \(index)").0) }
+        let anchorID = spends[1].id ?? 0
+        let anchorSeq = Int64(spends[1].auditSeq ?? 0)
+        let anchorHash = try await database.withConnection("the anchor's hash") { connection in
+            var hash = Data()
+            for try await value in try await connection.query(
+                "SELECT hash FROM audit_records WHERE seq = \(anchorSeq)", logger: database.logger
+            ).decode(Data.self) { hash = value }
+            return hash
+        }
+        // (dataset, anchor id, anchor count, anchor seq, anchor hash) of each read.
+        let reads: [(String, Int64, Int64, Int64, Data)] = [
+            ("shop", Int64.min, -1, -1, Data()), ("shop", anchorID, 2, anchorSeq, anchorHash),
+            ("shop", anchorID, 3, anchorSeq, anchorHash), ("shop", anchorID, 2, anchorSeq, Data(repeating: 7, count: 32)),
+            ("elsewhere", Int64.min, -1, -1, Data()),
+        ]
+        func read() async throws -> [[String]] {
+            try await database.withConnection("read the ledger") { connection in
+                var results: [[String]] = []
+                for (dataset, id, count, seq, hash) in reads {
+                    var rows: [String] = []
+                    for try await row in try await connection.query(
+                        """
+                        SELECT row_to_json(r)::text FROM veil_ledger_read(\(dataset), 'policy_hash', 0, \(id), \(count), \(seq), \(hash)) r
+                        """, logger: database.logger
+                    ).decode(String.self) { rows.append(row) }
+                    results.append(rows)
+                }
+                return results
+            }
+        }
+        let version10 = try await read()
+        #expect(version10.map(\.count) == [4, 2, 2, 2, 1])
+        #expect(version10[1].allSatisfy { $0.contains("\"anchor_holds\":true") })
+        #expect(version10[2].allSatisfy { $0.contains("\"anchor_holds\":false") })
+        #expect(try await PostgresSchema.migrate(database) == Array(11...PostgresSchema.latest))
+        let language = try await database.withConnection("the function's language") { connection in
+            var name = ""
+            for try await value in try await connection.query(
+                "SELECT l.lanname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.proname = 'veil_ledger_read'",
+                logger: database.logger
+            ).decode(String.self) { name = value }
+            return name
+        }
+        #expect(language == "plpgsql")
+        #expect(try await read() == version10)
+    }
+
     /// A spend stored with an id of its own below the kept list's last one (what `veil db recover`'s
     /// adoption does): the dataset's spend count (`budget_ledgers.spends`, kept by a trigger) no longer
     /// matches the kept list, so the next group reads the ledger whole and its decision sees that row.
