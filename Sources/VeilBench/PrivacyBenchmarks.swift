@@ -58,6 +58,34 @@ enum PrivacyBenchmarks {
             blackHole(sink)
             return results
         },
+        Benchmark(name: "privacy.pld.after_training") {
+            // What one reservation's decision composes under the ledger's lock once the ledger holds a
+            // training run's spend (DP-SGD as `veil train` runs it at 50,000 users with the defaults):
+            // a pure-ε release onto that loss distribution, then ε at δ = 1e-6; and the first
+            // composition of the training run's own spend, which a replica makes when it first sees it.
+            let training = PrivacyMechanism.subsampledGaussian(samplingRate: 512.0 / 50_000, noiseMultiplier: 1, steps: 465)
+            var ledger = PrivacyAccountant(.pld(PLDParameters()))
+            ledger.compose(.pureEpsilon(epsilon: 1e-4))
+            var sink = 0.0
+            let first = Stopwatch.bestSeconds(repetitions: 3) {
+                var composed = ledger
+                composed.compose(training)
+                sink += composed.epsilon(delta: 1e-6)
+            }
+            ledger.compose(training)
+            var composed = ledger
+            let compose = Stopwatch.bestSeconds(repetitions: 20) {
+                composed = ledger
+                composed.compose(.pureEpsilon(epsilon: 1e-4))
+            }
+            let epsilon = Stopwatch.bestSeconds(repetitions: 20) { sink += composed.epsilon(delta: 1e-6) }
+            blackHole(sink)
+            return [
+                BenchResult(name: "privacy.pld.after_training.first_composition", value: first * 1e3, unit: "ms"),
+                BenchResult(name: "privacy.pld.after_training.compose_pure_epsilon", value: compose * 1e6, unit: "us"),
+                BenchResult(name: "privacy.pld.after_training.epsilon", value: epsilon * 1e6, unit: "us"),
+            ]
+        },
         Benchmark(name: "privacy.noise") {
             let count = 1_000_000
             var generator = ChaChaNoiseGenerator()

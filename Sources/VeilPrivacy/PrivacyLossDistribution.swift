@@ -1,3 +1,6 @@
+import Dispatch
+import Synchronization
+
 /// The privacy loss distribution (PLD) of a mechanism under add-or-remove-one-user neighbours: one
 /// discretised distribution for removing a user (M(D) against M(D minus the user)) and one for adding
 /// one (M(D) against M(D plus the user)). For most mechanisms the two coincide (`remove == add`); for
@@ -26,12 +29,17 @@ struct PrivacyLossDistribution: Sendable, Hashable {
 
     var isSymmetric: Bool { remove == add }
 
-    /// Both mechanisms run on the same data, each direction convolved separately (symmetric pairs once).
+    /// Both mechanisms run on the same data, each direction convolved separately (symmetric pairs once;
+    /// a long asymmetric pair on two threads at once, `bothDirections`).
     func composed(with other: PrivacyLossDistribution, tailMassTruncation: Double) -> PrivacyLossDistribution {
-        let remove = remove.composed(with: other.remove, tailMassTruncation: tailMassTruncation)
-        if isSymmetric && other.isSymmetric { return PrivacyLossDistribution(symmetric: remove) }
-        return PrivacyLossDistribution(
-            remove: remove, add: add.composed(with: other.add, tailMassTruncation: tailMassTruncation))
+        if isSymmetric && other.isSymmetric {
+            return PrivacyLossDistribution(symmetric: remove.composed(with: other.remove, tailMassTruncation: tailMassTruncation))
+        }
+        let (removing, adding) = bothDirections(
+            { remove.composed(with: other.remove, tailMassTruncation: tailMassTruncation) },
+            { add.composed(with: other.add, tailMassTruncation: tailMassTruncation) },
+            length: max(remove.masses.count + other.remove.masses.count, add.masses.count + other.add.masses.count))
+        return PrivacyLossDistribution(remove: removing, add: adding)
     }
 
     /// `times` independent runs of the mechanism; an asymmetric pair shares one pair of transforms.
@@ -48,8 +56,40 @@ struct PrivacyLossDistribution: Sendable, Hashable {
         isSymmetric ? remove.delta(epsilon: epsilon) : max(remove.delta(epsilon: epsilon), add.delta(epsilon: epsilon))
     }
 
-    /// The smallest ε at which the mechanism is (ε, `delta`)-DP for both neighbouring directions.
+    /// The smallest ε at which the mechanism is (ε, `delta`)-DP for both neighbouring directions (a
+    /// long asymmetric pair's two walks on two threads at once, `bothDirections`).
     func epsilon(delta: Double) -> Double {
-        isSymmetric ? remove.epsilon(delta: delta) : max(remove.epsilon(delta: delta), add.epsilon(delta: delta))
+        if isSymmetric { return remove.epsilon(delta: delta) }
+        let (removing, adding) = bothDirections(
+            { remove.epsilon(delta: delta) }, { add.epsilon(delta: delta) }, length: max(remove.masses.count, add.masses.count))
+        return max(removing, adding)
+    }
+
+    /// The length (in losses) from which the two directions of a distribution are worked on at once.
+    /// A subsampled Gaussian's distribution after a DP-SGD run holds a few hundred thousand losses in
+    /// each direction, and every reservation on a ledger holding such a spend composes and converts it
+    /// (`LedgerComposition`, under the ledger's lock), where each direction's work is hundreds of
+    /// microseconds: far above a second thread's start; pure-ε ledgers stay far below it.
+    static let concurrentLength = 32_768
+
+    /// `first()` and `second()` — one direction's work each — on two threads at once when `length`
+    /// reaches `concurrentLength` (the caller's thread runs one, and both when no other thread
+    /// comes), else one after the other. Each direction's work is the same computation either way, so
+    /// the same bits.
+    private func bothDirections<T: Sendable>(
+        _ first: @Sendable () -> T, _ second: @Sendable () -> T, length: Int
+    ) -> (T, T) {
+        guard length >= Self.concurrentLength else { return (first(), second()) }
+        let results = Mutex<(T?, T?)>((nil, nil))
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            if index == 0 {
+                let value = first()
+                results.withLock { $0.0 = value }
+            } else {
+                let value = second()
+                results.withLock { $0.1 = value }
+            }
+        }
+        return results.withLock { ($0.0!, $0.1!) }
     }
 }

@@ -229,6 +229,29 @@ struct PLDAccountantTests {
         if limit == 1e-9 { #expect(expected.masses.count < product.count, "the tails are cut") }
     }
 
+    /// A long asymmetric distribution (a DP-SGD run's) has its two directions composed and converted
+    /// on two threads at once (`PrivacyLossDistribution.concurrentLength`): each direction is still
+    /// exactly its own PMF's composition, and ε exactly the larger of the two PMFs' ε — the bits one
+    /// direction after the other gives.
+    @Test func theDirectionsOfALongDistributionWorkedAtOnceKeepTheirBits() throws {
+        let accountant = PLDAccountant(parameters: PLDParameters())
+        let training = try #require(accountant.privacyLossDistribution(of: Self.dpsgd(512.0 / 50_000, 1, 465)))
+        let pure = try #require(accountant.privacyLossDistribution(of: .pureEpsilon(epsilon: 1e-4)))
+        #expect(!training.isSymmetric)
+        #expect(min(training.remove.masses.count, training.add.masses.count) >= PrivacyLossDistribution.concurrentLength)
+        let truncation = PLDParameters().tailMassTruncation
+        let composed = training.composed(with: pure, tailMassTruncation: truncation)
+        // Compared apart from the expectation, which would print both distributions when they differ.
+        let sameRemove = composed.remove == training.remove.composed(with: pure.remove, tailMassTruncation: truncation)
+        let sameAdd = composed.add == training.add.composed(with: pure.add, tailMassTruncation: truncation)
+        #expect(sameRemove, "the remove direction")
+        #expect(sameAdd, "the add direction")
+        for delta in [1e-5, 1e-6, 1e-9] {
+            let directions = [composed.remove.epsilon(delta: delta), composed.add.epsilon(delta: delta)]
+            #expect(composed.epsilon(delta: delta).bitPattern == directions.max()!.bitPattern)
+        }
+    }
+
     @Test func coarserGridIsNeverTighter() {
         let run = [Self.dpsgd(0.01, 1, 1_000)]
         let fine = Self.pld(run, delta: 1e-5)
