@@ -209,26 +209,71 @@ struct PrivacyLossPMF: Sendable, Hashable {
     /// Walks the losses from the top, keeping `U = P(L ≥ ℓ)` and `V = E[e^{−L}; L ≥ ℓ]`; once the cut
     /// `ln((U − δ)/V)` is at least the next loss, δ(ε) = U − e^ε·V there and that cut is the answer
     /// (as dp_accounting's `_get_epsilon_for_delta`). V is kept as `W = V·e^ℓ` at the last loss ℓ
-    /// added — `W ← W·e^{−interval} + P(ℓ)` one step down — so no term under- or overflows and the
-    /// walk costs one multiply-add per loss.
+    /// added — `W ← W·e^{−interval} + P(ℓ)` one step down — so no term under- or overflows.
+    ///
+    /// The walk covers every loss above the answer: after a DP-SGD run's spend, tens of thousands, and
+    /// a reservation's decision converts once per candidate under the ledger's lock. One loss at a time,
+    /// W's multiply-add chain bounded the walk (about 3 ns a loss). Once W is positive (every loss from
+    /// then on passes the `W == 0` test), the walk takes `walkBlock` losses per step: the state before
+    /// each of them is computed from the block's first (off the chain), and the chain carries only the
+    /// block's end — `W ← W·e^{−k·interval} + Σ P(ℓ_j)·e^{−(k−1−j)·interval}`, `U ← U + Σ P(ℓ_j)`. The
+    /// sums associate differently from one loss at a time, so ε may differ from that walk in its last
+    /// bits (about 1e-15 relatively, far inside the audit replay's 1e-9); the cut found is the same
+    /// function of U and W, continuous across a step, so a borderline test decided the other way
+    /// moves ε by rounding only.
     func epsilon(delta: Double) -> Double {
         if infinityMass > delta { return .infinity }
         let stepDown = exp(-interval)
         var upper = infinityMass
         var weighted = 0.0
-        var lastLoss = 0.0
-        for i in stride(from: masses.count - 1, through: 0, by: -1) {
-            let loss = loss(at: i)
-            let weightedHere = weighted * (i == masses.count - 1 ? 0 : stepDown)
-            // ln((U − δ)/V) ≥ ℓ  ⟺  U − δ ≥ V·e^ℓ.
-            if upper > delta && weightedHere > 0 && upper - delta >= weightedHere { break }
-            let mass = max(masses[i], 0)
+        var index = masses.count - 1
+        // One loss at a time until W is positive: the top loss (nothing above it to weigh) and any
+        // zero masses under it, and the early answer when U reaches δ with W still 0.
+        while index >= 0 && weighted == 0 {
+            let weightedHere = weighted * (index == masses.count - 1 ? 0 : stepDown)
+            let mass = max(masses[index], 0)
             upper += mass
             weighted = weightedHere + mass
-            lastLoss = loss
-            if upper >= delta && weighted == 0 { return max(0, loss) }
+            if upper >= delta && weighted == 0 { return max(0, loss(at: index)) }
+            index -= 1
         }
-        if upper <= delta || weighted == 0 { return 0 }
-        return max(0, lastLoss + log((upper - delta) / weighted))
+        // `walkBlock` (4) losses per step; the state before loss `index − k` is (u_k, w_k).
+        let (s1, s2, s3) = (stepDown, stepDown * stepDown, stepDown * stepDown * stepDown)
+        let s4 = s2 * s2
+        return masses.withUnsafeBufferPointer { masses in
+            func answer(before next: Int, upper: Double, weighted: Double) -> Double {
+                // The last loss added is the one above `next`.
+                max(0, loss(at: next + 1) + log((upper - delta) / weighted))
+            }
+            /// Whether the walk stops before the loss it is at, with W·e^{−interval} there.
+            func stops(_ upper: Double, _ weightedHere: Double) -> Bool {
+                upper > delta && weightedHere > 0 && upper - delta >= weightedHere
+            }
+            while index >= 3 {
+                let (m0, m1, m2, m3) = (
+                    max(masses[index], 0), max(masses[index - 1], 0), max(masses[index - 2], 0), max(masses[index - 3], 0)
+                )
+                let (u0, w0) = (upper, weighted)
+                let (u1, w1) = (u0 + m0, w0 * s1 + m0)
+                let (u2, w2) = (u1 + m1, w1 * s1 + m1)
+                let (u3, w3) = (u2 + m2, w2 * s1 + m2)
+                if stops(u0, w0 * s1) { return answer(before: index, upper: u0, weighted: w0) }
+                if stops(u1, w1 * s1) { return answer(before: index - 1, upper: u1, weighted: w1) }
+                if stops(u2, w2 * s1) { return answer(before: index - 2, upper: u2, weighted: w2) }
+                if stops(u3, w3 * s1) { return answer(before: index - 3, upper: u3, weighted: w3) }
+                upper = u0 + ((m0 + m1) + (m2 + m3))
+                weighted = w0 * s4 + ((m0 * s3 + m1 * s2) + (m2 * s1 + m3))
+                index -= 4
+            }
+            while index >= 0 {
+                if stops(upper, weighted * s1) { return answer(before: index, upper: upper, weighted: weighted) }
+                let mass = max(masses[index], 0)
+                upper += mass
+                weighted = weighted * s1 + mass
+                index -= 1
+            }
+            if upper <= delta || weighted == 0 { return 0 }
+            return answer(before: -1, upper: upper, weighted: weighted)
+        }
     }
 }
