@@ -121,7 +121,7 @@ public final class BudgetService: Sendable {
                     spent: 0, after: requestEpsilon)
             }
             let createdMillis = clock.nowMillis()
-            let spend = try await store.reserve(dataset: dataset, policyHash: policyHash) { [self] existing in
+            let spend = try await store.reserve(dataset: dataset, policyHash: policyHash, preparation: preparation) { [self] existing in
                 let prior = try composition.composed(existing)
                 let cumulative = composition.datasetEpsilon(prior, then: request.mechanism, delta: budget.delta)
                 if cumulative > budget.totalEpsilon {
@@ -149,6 +149,17 @@ public final class BudgetService: Sendable {
             try await audit.record(actor: request.principal, action: .budgetRefuse, details: refused.details)
             throw refused.error
         }
+    }
+
+    /// What a decision would compose first that need not hold the ledger's lock: spends of another
+    /// process or replica whose mechanisms are not pure ε (`LedgerComposition.wouldComposeCostly`),
+    /// composed by `prepare` exactly as the decision would compose them (so the decision then takes
+    /// them over). A backend whose lock other replicas wait for runs it without the lock
+    /// (`LedgerStore.reserve(dataset:policyHash:preparation:_:)`).
+    private var preparation: LedgerPreparation {
+        LedgerPreparation(
+            isCostly: { [composition] snapshot in composition.wouldComposeCostly(snapshot) },
+            prepare: { [composition] snapshot in _ = try composition.composed(snapshot) })
     }
 
     /// Reads and composes the dataset's committed spends as a reservation's decision will, and keeps

@@ -164,6 +164,34 @@ final class LedgerComposition: Sendable {
         }
     }
 
+    /// Whether `composed(snapshot)` would compose a spend whose mechanism is not a pure ε release (a
+    /// pure one's distribution has two losses; another's is built — a DP-SGD run's by transform — and
+    /// convolved with the ledger's, tens of milliseconds): a spend of `snapshot` past what the kept
+    /// composition holds (all of them when it does not extend to `snapshot`), other than the
+    /// remembered request it takes over (`datasetEpsilon`). Such work need not hold the ledger's lock
+    /// (`LedgerPreparation`). Always false under RDP, whose composition is a sum of curves. A
+    /// mechanism that cannot be read does not count (`composed` throws for it). Changes nothing.
+    func wouldComposeCostly(_ snapshot: LedgerSnapshot) -> Bool {
+        guard case .pld = method else { return false }
+        let spends = snapshot.spends
+        return state.withLock { state in
+            var start = 0
+            var generation: Int?
+            if let kept = state.composed, extends(snapshot, kept, counting: false) { (start, generation) = (kept.keys.count, kept.generation) }
+            for index in spends.indices.dropFirst(start) {
+                guard let mechanism = try? decode(spends[index].mechanism) else { return false }
+                if index == start, let candidate = state.candidate, candidate.generation == generation, candidate.base == start,
+                    candidate.mechanism == mechanism
+                {
+                    continue
+                }
+                if case .pureEpsilon = mechanism { continue }
+                return true
+            }
+            return false
+        }
+    }
+
     /// ε at `delta` of the dataset's spends in `composed`, then `candidate` (the request a decision
     /// decides on); remembered for the next `composed(_:)` (see the type's contract).
     func datasetEpsilon(_ composed: Composed, then candidate: PrivacyMechanism, delta: Double) -> Double {
@@ -187,12 +215,13 @@ final class LedgerComposition: Sendable {
         return Composed(generation: state.generations, dataset: Running(method), roles: [:], principals: [:])
     }
 
-    /// Whether `snapshot` starts with the spends `kept` was made from: by lineage, or spend by spend.
-    private func extends(_ snapshot: LedgerSnapshot, _ kept: Composed) -> Bool {
+    /// Whether `snapshot` starts with the spends `kept` was made from: by lineage, or spend by spend
+    /// (`counting` such checks in `spendBySpendChecks`).
+    private func extends(_ snapshot: LedgerSnapshot, _ kept: Composed, counting: Bool = true) -> Bool {
         let (spends, keys) = (snapshot.spends, kept.keys)
         guard spends.count >= keys.count else { return false }
         if kept.lineage == snapshot.lineage { return true }
-        comparisons.add(1, ordering: .relaxed)
+        if counting { comparisons.add(1, ordering: .relaxed) }
         // The newest first: a list that does not extend the kept one usually differs at its end.
         for index in keys.indices.reversed() where !keys[index].identifies(spends[index]) { return false }
         return true

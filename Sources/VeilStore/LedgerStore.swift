@@ -148,6 +148,17 @@ public protocol LedgerStore: Sendable {
         dataset: String, policyHash: String?, _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
     ) async throws -> BudgetSpend
 
+    /// `reserve(dataset:policyHash:_:)`, where `decide` would first do `preparation`'s work on the
+    /// spends it is handed: a backend whose ledger lock other processes wait for may, when
+    /// `preparation.isCostly` says so of the spends it read under the lock, release the lock with
+    /// nothing written, run `preparation.prepare` on those (committed) spends without it, and take
+    /// the lock again to decide (PostgreSQL does; the default ignores `preparation`). `decide` still
+    /// runs once, on what is committed when it runs.
+    func reserve(
+        dataset: String, policyHash: String?, preparation: LedgerPreparation?,
+        _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
+    ) async throws -> BudgetSpend
+
     /// Hands `dataset`'s committed spends, oldest first, to `warm` without waiting for the ledger's
     /// lock, and keeps what the backend keeps between reservations (PostgreSQL: the replica's copy of
     /// the ledger), so that a process that calls it before it serves — with `warm` composing the
@@ -163,11 +174,36 @@ extension LedgerStore {
         try warm(LedgerSnapshot(try await spends(dataset: dataset)))
     }
 
+    /// Decides under the lock, `preparation`'s work included (a backend with nothing to gain).
+    public func reserve(
+        dataset: String, policyHash: String?, preparation: LedgerPreparation?,
+        _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
+    ) async throws -> BudgetSpend {
+        try await reserve(dataset: dataset, policyHash: policyHash, decide)
+    }
+
     /// Check-and-spend without checking the recorded policy.
     public func reserve(dataset: String, _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry) async throws
         -> BudgetSpend
     {
         try await reserve(dataset: dataset, policyHash: nil, decide)
+    }
+}
+
+/// Work a reservation's decision does first on the spends it is handed that needs no lock — composing
+/// spends its process has not composed yet (`LedgerComposition`: after another replica's DP-SGD spend,
+/// building that run's loss distribution and convolving it with the ledger's, tens of milliseconds) —
+/// so that a backend whose ledger lock every replica waits for can do it without the lock
+/// (`LedgerStore.reserve(dataset:policyHash:preparation:_:)`).
+public struct LedgerPreparation: Sendable {
+    /// Whether deciding on these spends would first do such work, at a cost worth releasing the lock for.
+    public let isCostly: @Sendable (LedgerSnapshot) -> Bool
+    /// Does that work on committed spends, so that a decision on spends that extend them does not.
+    public let prepare: @Sendable (LedgerSnapshot) throws -> Void
+
+    public init(isCostly: @escaping @Sendable (LedgerSnapshot) -> Bool, prepare: @escaping @Sendable (LedgerSnapshot) throws -> Void) {
+        self.isCostly = isCostly
+        self.prepare = prepare
     }
 }
 
@@ -178,11 +214,16 @@ public struct LedgerReservation: Sendable {
 
     public let dataset: String
     public let policyHash: String?
+    public let preparation: LedgerPreparation?
     public let decide: @Sendable (LedgerSnapshot) throws -> LedgerEntry
 
-    public init(dataset: String, policyHash: String?, decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry) {
+    public init(
+        dataset: String, policyHash: String?, preparation: LedgerPreparation? = nil,
+        decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
+    ) {
         self.dataset = dataset
         self.policyHash = policyHash
+        self.preparation = preparation
         self.decide = decide
     }
 }

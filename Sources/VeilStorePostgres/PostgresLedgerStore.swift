@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Synchronization
 import VeilCore
 import VeilStore
 
@@ -29,14 +30,25 @@ struct PostgresLedgerStore: LedgerStore {
 
     init(chain: PostgresAuditChain) {
         let spendCache = PostgresSpendCache()
+        let preparations = Counter()
         self.chain = chain
         self.spendCache = spendCache
+        self.preparations = preparations
         // `.high`: a group holds the ledger row's and the head's locks, which every replica's
         // reservations wait for, from its read to its COMMIT; each of its continuations in between
         // must not queue behind this process's other work (`GroupCommitQueue.init`).
         reservations = GroupCommitQueue(maxWeight: LedgerReservation.maxGroup, priority: .high) { group in
-            try await PostgresLedgerStore.write(group, chain: chain, cache: spendCache)
+            try await PostgresLedgerStore.write(group, chain: chain, cache: spendCache, preparations: preparations)
         }
+    }
+
+    private let preparations: Counter
+
+    /// A count shared with the group writer.
+    final class Counter: Sendable {
+        private let value = Atomic<Int>(0)
+        func increment() { value.add(1, ordering: .relaxed) }
+        var count: Int { value.load(ordering: .relaxed) }
     }
 
     private var database: VeilPostgresDatabase { chain.database }
@@ -73,8 +85,18 @@ struct PostgresLedgerStore: LedgerStore {
     func reserve(
         dataset: String, policyHash: String?, _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
     ) async throws -> BudgetSpend {
-        try await reservations.submit(LedgerReservation(dataset: dataset, policyHash: policyHash, decide: decide))
+        try await reserve(dataset: dataset, policyHash: policyHash, preparation: nil, decide)
     }
+
+    func reserve(
+        dataset: String, policyHash: String?, preparation: LedgerPreparation?,
+        _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
+    ) async throws -> BudgetSpend {
+        try await reservations.submit(LedgerReservation(dataset: dataset, policyHash: policyHash, preparation: preparation, decide: decide))
+    }
+
+    /// How many times a group released the locks to prepare without them (for tests).
+    var preparationsOutsideTheLocks: Int { preparations.count }
 
     /// Reads the dataset's committed spends through the spend cache without the ledger row's lock
     /// (what is kept, then only newer rows; the whole ledger the first time) and keeps them, then hands
@@ -88,19 +110,55 @@ struct PostgresLedgerStore: LedgerStore {
         try warm(ledger.snapshot)
     }
 
-    /// One group of reservations in one transaction; see the type's contract. For one dataset four
-    /// round trips (there were eight, then five), two of them under the locks after the locking one
-    /// returns: BEGIN; lock the ledger row and then the head, and read the recorded policy, the
-    /// group's spend ids and the spends committed since this process last saw the ledger
-    /// (`PostgresSpendCache`, its anchor checked as it reads), in one statement (the server function
-    /// `veil_reservation_read`, whose read is a statement of its own after the locks); decide and seal
-    /// in memory in arrival order; store the records, move the head and insert the spends, in one
-    /// statement; COMMIT. The cache keeps the ledger only after the COMMIT.
+    /// A group's attempts at most: after the first `maxAttempts − 1` have released the locks to
+    /// prepare (`LedgerPreparation`), the last decides whatever it reads.
+    static let maxAttempts = 3
+
+    /// One group of reservations; see the type's contract. Each attempt is one transaction
+    /// (`attempt`). When an attempt finds, under the locks, that a dataset's decisions would first do
+    /// costly work that needs no lock (`LedgerPreparation.isCostly`: another replica's DP-SGD spend to
+    /// compose), it commits nothing but the spend ids it drew (the sequence's gaps are harmless),
+    /// which releases the locks, and keeps the ledgers it read under them (committed spends only); the
+    /// group then prepares them (`prepare`) while other replicas' groups go on, and tries again: the
+    /// next read brings only what was committed meanwhile. No decision runs before the last
+    /// attempt's read.
     private static func write(
-        _ group: [LedgerReservation], chain: PostgresAuditChain, cache: PostgresSpendCache
+        _ group: [LedgerReservation], chain: PostgresAuditChain, cache: PostgresSpendCache, preparations: Counter
     ) async throws -> [Result<BudgetSpend, any Error>] {
+        for number in 1...maxAttempts {
+            switch try await attempt(group, chain: chain, cache: cache, mayPrepare: number < maxAttempts) {
+            case let .decided(results):
+                return results
+            case let .prepare(work):
+                preparations.increment()
+                for (preparation, ledger) in work { try preparation.prepare(ledger.snapshot) }
+            }
+        }
+        throw VeilError(.internal, field: "budget_ledgers", "a reservation group made no decision in \(maxAttempts) attempts")
+    }
+
+    /// What one attempt of a group came to.
+    private enum Attempt {
+        /// Each reservation's spend or error, committed.
+        case decided([Result<BudgetSpend, any Error>])
+        /// Nothing decided, the locks released: the preparations to run on the ledgers read under them.
+        case prepare([(LedgerPreparation, PostgresSpendCache.Ledger)])
+    }
+
+    /// One attempt of a group in one transaction. For one dataset four round trips (there were eight,
+    /// then five), two of them under the locks after the locking one returns: BEGIN; lock the ledger
+    /// row and then the head, and read the recorded policy, the group's spend ids and the spends
+    /// committed since this process last saw the ledger (`PostgresSpendCache`, its anchor checked as
+    /// it reads), in one statement (the server function `veil_reservation_read`, whose read is a
+    /// statement of its own after the locks); decide and seal in memory in arrival order; store the
+    /// records, move the head and insert the spends, in one statement; COMMIT. The cache keeps the
+    /// ledger only after the COMMIT. With `mayPrepare`, a dataset whose first reservation with a
+    /// preparation finds its read costly ends the attempt before any decision (`write`).
+    private static func attempt(
+        _ group: [LedgerReservation], chain: PostgresAuditChain, cache: PostgresSpendCache, mayPrepare: Bool
+    ) async throws -> Attempt {
         let logger = chain.logger
-        let (results, ledgers) = try await chain.audited("reserve privacy budget") { connection in
+        let (outcome, ledgers) = try await chain.audited("reserve privacy budget") { connection -> (Attempt, [String: PostgresSpendCache.Ledger]) in
             let datasets = Set(group.map(\.dataset)).sorted()
             // The ledger rows' locks, then the head's, as every writer takes them. The recorded policy
             // (and the spends) are read by a statement that starts after both locks are held: under
@@ -128,6 +186,17 @@ struct PostgresLedgerStore: LedgerStore {
             var ids = lockedIDs
             var ledgers: [String: PostgresSpendCache.Ledger] = [datasets[0]: consume ledger]
             for dataset in datasets.dropFirst() { ledgers[dataset] = try await cache.read(dataset, on: connection, logger: logger) }
+            if mayPrepare {
+                let work = datasets.compactMap { dataset -> (LedgerPreparation, PostgresSpendCache.Ledger)? in
+                    guard let preparation = group.first(where: { $0.dataset == dataset && $0.preparation != nil })?.preparation,
+                        let ledger = ledgers[dataset], preparation.isCostly(ledger.snapshot)
+                    else { return nil }
+                    return (preparation, ledger)
+                }
+                // Nothing written: the COMMIT only releases the locks (and keeps the drawn ids drawn);
+                // every ledger read holds committed spends only, so the cache keeps them all after it.
+                if !work.isEmpty { return (.prepare(work), ledgers) }
+            }
             var results: [Result<BudgetSpend, any Error>] = []
             var stored: [BudgetSpend] = []
             var records: [SealedAuditRecord] = []
@@ -155,10 +224,10 @@ struct PostgresLedgerStore: LedgerStore {
                 results.append(.success(spend))
             }
             try await store(records, stored, on: connection, logger: logger)
-            return (results, ledgers)
+            return (.decided(results), ledgers)
         }
         for (dataset, ledger) in ledgers { cache.keep(ledger, dataset: dataset) }
-        return results
+        return outcome
     }
 
     /// Stores a group's sealed records (consecutive, continuing the head, which the caller holds),

@@ -143,6 +143,33 @@ import VeilTestSupport
     }
 
     /// A damaged mechanism fails the decision and keeps nothing of the list it was handed.
+    /// `wouldComposeCostly` (what a PostgreSQL group asks before it decides under the locks): true for
+    /// a spend past the kept composition whose mechanism is not pure ε — anywhere, when nothing kept
+    /// extends the snapshot — and false once it is composed, for pure-ε spends, for the request a
+    /// decision remembered (taken over, not composed), and under RDP. Asking changes nothing kept.
+    @Test func aCostlyCompositionIsAnUncomposedSpendThatIsNotPureEpsilon() throws {
+        let composition = Self.composition(AccountingMethod(.pld))
+        let training = PrivacyMechanism.subsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1, steps: 100)
+        func spend(_ id: Int64, _ mechanism: PrivacyMechanism) throws -> BudgetSpend {
+            BudgetSpend(
+                id: id, dataset: "shop", principal: "alice", role: "analyst", purpose: "release \(id)",
+                mechanism: try BudgetService.encode(mechanism), epsilon: 0, delta: Self.delta, cumulativeEpsilon: 0, createdMillis: 0)
+        }
+        let pure = [try spend(1, .pureEpsilon(epsilon: 0.1)), try spend(2, .pureEpsilon(epsilon: 0.2))]
+        #expect(!composition.wouldComposeCostly(LedgerSnapshot(pure)))
+        let trained = pure + [try spend(3, training)]
+        #expect(composition.wouldComposeCostly(LedgerSnapshot(trained)))
+        #expect(composition.keptSpendIDs().isEmpty)
+        let composed = try composition.composed(LedgerSnapshot(trained))
+        #expect(!composition.wouldComposeCostly(LedgerSnapshot(trained + [try spend(4, .pureEpsilon(epsilon: 0.1))])))
+        _ = composition.datasetEpsilon(composed, then: training, delta: Self.delta)
+        #expect(!composition.wouldComposeCostly(LedgerSnapshot(trained + [try spend(4, training)])), "the remembered request")
+        #expect(composition.wouldComposeCostly(LedgerSnapshot(trained + [try spend(4, training), try spend(5, training)])))
+        #expect(composition.wouldComposeCostly(LedgerSnapshot([try spend(9, training)])), "a ledger the kept one does not start")
+        #expect(composition.keptSpendIDs() == [1, 2, 3])
+        #expect(!Self.composition(.rdp).wouldComposeCostly(LedgerSnapshot(trained)))
+    }
+
     @Test func aDamagedMechanismIsAnIntegrityErrorAndKeepsNothing() throws {
         var spends = try Self.spends(count: 5)
         let composition = Self.composition(.rdp)

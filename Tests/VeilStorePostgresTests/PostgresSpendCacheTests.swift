@@ -126,6 +126,67 @@ struct PostgresSpendCacheTests {
         #expect(try await Self.spendCounts(database) == (4, 4))
     }
 
+    /// A decision that would first do costly work on another replica's spends (`LedgerPreparation`):
+    /// the group reads under the locks, finds it costly, commits nothing (releasing the locks), hands
+    /// the committed spends it read to `prepare` without the locks, then reads again under them — only
+    /// what was committed meanwhile, as the kept ledger still holds — and decides once, on every
+    /// committed spend. The chain gains exactly the one record, right after the other replica's.
+    @Test func costlyWorkIsPreparedOutsideTheLocksAndTheDecisionRunsOnce() async throws {
+        let (a, b, databases) = try await Self.replicas()
+        defer { for database in databases { database.close() } }
+        _ = try await Self.reserve(b, "b's first")
+        for purpose in ["costly", "plain"] { _ = try await Self.reserve(a, purpose) }
+        let prepared = Mutex<[[String]]>([])
+        let preparation = LedgerPreparation(
+            isCostly: { snapshot in
+                let done = prepared.withLock { $0.last ?? [] }
+                return snapshot.contains { $0.purpose == "costly" } && !done.contains { $0.hasSuffix(":costly") }
+            },
+            prepare: { snapshot in prepared.withLock { $0.append(snapshot.map { "\($0.id ?? 0):\($0.purpose)" }) } })
+        let committed = try await Self.rows(a)
+        let decisions = Mutex<[[String]]>([])
+        _ = try await b.reserve(dataset: "shop", policyHash: nil, preparation: preparation) { existing in
+            decisions.withLock { $0.append(existing.map { "\($0.id ?? 0):\($0.purpose)" }) }
+            let spend = BudgetSpend(
+                dataset: "shop", principal: "analyst-1", role: "analyst", purpose: "after the costly one",
+                mechanism: #"{"epsilon":0.1,"mechanism":"pure_epsilon"}"#, epsilon: 0.1, delta: 1e-6, cumulativeEpsilon: 0.4,
+                createdMillis: 1_795_435_200_000)
+            return LedgerEntry(spend: spend, audit: AuditDraft(actor: "analyst-1", action: .budgetSpend, details: [:]))
+        }
+        #expect(prepared.withLock { $0 } == [committed])
+        #expect(decisions.withLock { $0 } == [committed])
+        #expect(b.preparationsOutsideTheLocks == 1)
+        #expect(b.spendCache.wholeLedgerReads == 1, "the ledger read before the preparation is kept, and only newer rows read after it")
+        let seqs = try await databases[0].withConnection("the chain") { connection in
+            var seqs: [Int] = []
+            for try await seq in try await connection.query("SELECT seq::int FROM audit_records ORDER BY seq", logger: databases[0].logger)
+                .decode(Int.self)
+            { seqs.append(seq) }
+            return seqs
+        }
+        #expect(seqs == Array(1...4))
+    }
+
+    /// A preparation that finds every read costly does not hold a group back for ever: after
+    /// `maxAttempts − 1` preparations the group decides on what it reads.
+    @Test func aGroupDecidesAfterItsLastAttemptWhateverItsPreparationSays() async throws {
+        let (a, b, databases) = try await Self.replicas()
+        defer { for database in databases { database.close() } }
+        _ = try await Self.reserve(a, "first")
+        let preparation = LedgerPreparation(isCostly: { _ in true }, prepare: { _ in })
+        let decisions = Mutex(0)
+        let spend = try await b.reserve(dataset: "shop", policyHash: nil, preparation: preparation) { existing in
+            decisions.withLock { $0 += 1 }
+            let spend = BudgetSpend(
+                dataset: "shop", principal: "analyst-1", role: "analyst", purpose: "second", mechanism: #"{"epsilon":0.1,"mechanism":"pure_epsilon"}"#,
+                epsilon: 0.1, delta: 1e-6, cumulativeEpsilon: 0.2, createdMillis: 1_795_435_200_000)
+            return LedgerEntry(spend: spend, audit: AuditDraft(actor: "analyst-1", action: .budgetSpend, details: [:]))
+        }
+        #expect(spend.purpose == "second")
+        #expect(decisions.withLock { $0 } == 1)
+        #expect(b.preparationsOutsideTheLocks == PostgresLedgerStore.maxAttempts - 1)
+    }
+
     /// v11 only moves `veil_ledger_read` from SQL to PL/pgSQL (so each session plans it once): on the
     /// same ledger it returns the same rows as v10's function, for a read from scratch, from an anchor
     /// that holds, from one whose count or hash does not, and for a dataset without spends.
