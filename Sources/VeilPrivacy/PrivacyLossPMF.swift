@@ -214,7 +214,7 @@ struct PrivacyLossPMF: Sendable, Hashable {
     /// The walk covers every loss above the answer: after a DP-SGD run's spend, tens of thousands, and
     /// a reservation's decision converts once per candidate under the ledger's lock. One loss at a time,
     /// W's multiply-add chain bounded the walk (about 3 ns a loss). Once W is positive (every loss from
-    /// then on passes the `W == 0` test), the walk takes `walkBlock` losses per step: the state before
+    /// then on passes the `W == 0` test), the walk takes four losses per step: the state before
     /// each of them is computed from the block's first (off the chain), and the chain carries only the
     /// block's end — `W ← W·e^{−k·interval} + Σ P(ℓ_j)·e^{−(k−1−j)·interval}`, `U ← U + Σ P(ℓ_j)`. The
     /// sums associate differently from one loss at a time, so ε may differ from that walk in its last
@@ -237,7 +237,7 @@ struct PrivacyLossPMF: Sendable, Hashable {
             if upper >= delta && weighted == 0 { return max(0, loss(at: index)) }
             index -= 1
         }
-        // `walkBlock` (4) losses per step; the state before loss `index − k` is (u_k, w_k).
+        // Four losses per step; the state before loss `index − k` of a step is (u_k, w_k).
         let (s1, s2, s3) = (stepDown, stepDown * stepDown, stepDown * stepDown * stepDown)
         let s4 = s2 * s2
         return masses.withUnsafeBufferPointer { masses in

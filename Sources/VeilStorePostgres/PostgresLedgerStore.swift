@@ -21,7 +21,10 @@ import VeilStore
 /// concurrent reservations queue for 50 flushes behind the row lock. A refused reservation (its
 /// `decide` threw, or its policy is not the recorded one) writes nothing and gets its own error; the
 /// others commit. If the transaction fails, every reservation of the group gets the error and none
-/// is stored. No SERIALIZABLE retry: `decide` never runs twice.
+/// is stored. No SERIALIZABLE retry: `decide` never runs twice. Before any decision, a group whose
+/// read shows costly work a decision would do first (`LedgerPreparation`: another replica's DP-SGD
+/// spend to compose) commits nothing instead, releasing the locks, does that work without them, and
+/// starts again (`write`).
 struct PostgresLedgerStore: LedgerStore {
     let chain: PostgresAuditChain
     private let reservations: GroupCommitQueue<LedgerReservation, BudgetSpend>

@@ -27,6 +27,14 @@ struct PostgresSpendCacheTests {
         )
     }
 
+    /// A fresh database migrated through `version` (and checked to be), and a replica's ledger on it.
+    private static func ledger(migratedThrough version: Int) async throws -> (VeilPostgresDatabase, PostgresLedgerStore) {
+        let database = try await VeilPostgresDatabase.connectForAdministration(try await PostgresTestDatabase.fresh())
+        #expect(try await PostgresSchema.migrate(database, through: version) == Array(1...version))
+        let configuration = StoreConfiguration(sealer: AuditSigner(signingKey: .generate()))
+        return (database, PostgresLedgerStore(chain: PostgresAuditChain(database: database, configuration: configuration)))
+    }
+
     /// Reserves one spend named `purpose` and returns it with the ids and purposes its decision saw.
     private static func reserve(_ ledger: PostgresLedgerStore, _ purpose: String) async throws -> (BudgetSpend, [String]) {
         let seen = Mutex<[String]>([])
@@ -110,12 +118,8 @@ struct PostgresSpendCacheTests {
     /// read before the migration, still holds its anchor after it and the next group reads only
     /// newer rows.
     @Test func migratingToVersion10CountsTheSpendsAlreadyStored() async throws {
-        let location = try await PostgresTestDatabase.fresh()
-        let database = try await VeilPostgresDatabase.connectForAdministration(location)
+        let (database, a) = try await Self.ledger(migratedThrough: 9)
         defer { database.close() }
-        #expect(try await PostgresSchema.migrate(database, through: 9) == Array(1...9))
-        let a = PostgresLedgerStore(
-            chain: PostgresAuditChain(database: database, configuration: StoreConfiguration(sealer: AuditSigner(signingKey: .generate()))))
         for index in 0..<3 { _ = try await Self.reserve(a, "before v10 \(index)") }
         #expect(try await PostgresSchema.migrate(database) == Array(10...PostgresSchema.latest))
         #expect(try await Self.spendCounts(database) == (3, 3))
@@ -191,12 +195,8 @@ struct PostgresSpendCacheTests {
     /// same ledger it returns the same rows as v10's function, for a read from scratch, from an anchor
     /// that holds, from one whose count or hash does not, and for a dataset without spends.
     @Test func version11ReadsWhatVersion10Read() async throws {
-        let location = try await PostgresTestDatabase.fresh()
-        let database = try await VeilPostgresDatabase.connectForAdministration(location)
+        let (database, a) = try await Self.ledger(migratedThrough: 10)
         defer { database.close() }
-        #expect(try await PostgresSchema.migrate(database, through: 10) == Array(1...10))
-        let a = PostgresLedgerStore(
-            chain: PostgresAuditChain(database: database, configuration: StoreConfiguration(sealer: AuditSigner(signingKey: .generate()))))
         var spends: [BudgetSpend] = []
         for index in 0..<4 { spends.append(try await Self.reserve(a, "spend \(index)").0) }
         let anchorID = spends[1].id ?? 0
