@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -137,61 +136,40 @@ enum RealConvolution {
 
         /// Elements `range` (within `0 ..< length`), written once each: the range is cut where a term's
         /// run of `values` starts or ends, and each piece sums the terms that reach it, in order (one
-        /// or two — a pure ε-DP release — in a loop the compiler vectorises; more, term by term). A range
-        /// of `concurrentCount` elements or more is written in two halves on two threads at once
-        /// (`concurrentPerform`: the caller's thread writes one, and both when no other thread comes):
-        /// each element is its own sum, so the same bits either way.
+        /// or two — a pure ε-DP release — in a loop the compiler vectorises; more, term by term).
         func elements(_ range: Range<Int>) -> [Double] {
-            [Double](unsafeUninitializedCapacity: range.count) { output, initialized in
-                let base = output.baseAddress! - range.lowerBound
-                if range.count >= Self.concurrentCount {
-                    let middle = range.lowerBound + range.count / 2
-                    let halves = [range.lowerBound..<middle, middle..<range.upperBound]
-                    nonisolated(unsafe) let target = base
-                    DispatchQueue.concurrentPerform(iterations: 2) { half in write(halves[half], into: target) }
-                } else {
-                    write(range, into: base)
-                }
-                initialized = range.count
-            }
-        }
-
-        /// The range from which `elements` writes two halves at once: a ledger's loss distribution
-        /// after a grouped count or a training run's spend holds tens to hundreds of thousands of
-        /// losses, composed with each pure-ε spend under the ledger's lock.
-        static let concurrentCount = 65_536
-
-        /// Writes elements `range` to `target + n` for each n in it (uninitialised memory).
-        private func write(_ range: Range<Int>, into target: UnsafeMutablePointer<Double>) {
             let count = values.count
             var cuts = Set([range.lowerBound, range.upperBound])
             for (offset, _) in terms {
                 for cut in [offset, offset + count] where range.contains(cut) { cuts.insert(cut) }
             }
             let bounds = cuts.sorted()
-            values.withUnsafeBufferPointer { input in
-                let source = input.baseAddress!
-                for (low, high) in zip(bounds, bounds.dropFirst()) {
-                    let out = target + low, width = high - low
-                    let reaching = terms.filter { $0.offset <= low && low < $0.offset + count }
-                    switch reaching.count {
-                    case 0:
-                        out.initialize(repeating: 0, count: width)
-                    case 1:
-                        let (x, w) = (source + (low - reaching[0].offset), reaching[0].weight)
-                        for i in 0..<width { (out + i).initialize(to: 0 + w * x[i]) }
-                    case 2:
-                        let (x0, w0) = (source + (low - reaching[0].offset), reaching[0].weight)
-                        let (x1, w1) = (source + (low - reaching[1].offset), reaching[1].weight)
-                        for i in 0..<width { (out + i).initialize(to: (0 + w0 * x0[i]) + w1 * x1[i]) }
-                    default:
-                        for i in 0..<width {
-                            var sum = 0.0
-                            for (offset, weight) in reaching { sum += weight * source[low + i - offset] }
-                            (out + i).initialize(to: sum)
+            return [Double](unsafeUninitializedCapacity: range.count) { output, initialized in
+                values.withUnsafeBufferPointer { input in
+                    let source = input.baseAddress!
+                    for (low, high) in zip(bounds, bounds.dropFirst()) {
+                        let out = output.baseAddress! + (low - range.lowerBound), width = high - low
+                        let reaching = terms.filter { $0.offset <= low && low < $0.offset + count }
+                        switch reaching.count {
+                        case 0:
+                            out.initialize(repeating: 0, count: width)
+                        case 1:
+                            let (x, w) = (source + (low - reaching[0].offset), reaching[0].weight)
+                            for i in 0..<width { (out + i).initialize(to: 0 + w * x[i]) }
+                        case 2:
+                            let (x0, w0) = (source + (low - reaching[0].offset), reaching[0].weight)
+                            let (x1, w1) = (source + (low - reaching[1].offset), reaching[1].weight)
+                            for i in 0..<width { (out + i).initialize(to: (0 + w0 * x0[i]) + w1 * x1[i]) }
+                        default:
+                            for i in 0..<width {
+                                var sum = 0.0
+                                for (offset, weight) in reaching { sum += weight * source[low + i - offset] }
+                                (out + i).initialize(to: sum)
+                            }
                         }
                     }
                 }
+                initialized = range.count
             }
         }
     }

@@ -135,25 +135,6 @@ struct FFTTests {
         }
     }
 
-    /// A range long enough to be written in two halves on two threads
-    /// (`RealConvolution.Sparse.concurrentCount`) gives the bits of adding each term into zeros, as one
-    /// thread does — with a half's edge inside a term's run, and across the runs' starts and ends.
-    @Test(arguments: [[0.4, 0, 0.6], [0.7], [0.25, -0.5, 0, 0, 0.125]])
-    func aLongRangeWrittenInHalvesAtOnceKeepsItsBits(sparse: [Double]) throws {
-        let values = Self.sequence(2 * RealConvolution.Sparse.concurrentCount + 333, seed: UInt64(sparse.count) + 31)
-        var expected = [Double](repeating: 0, count: values.count + sparse.count - 1)
-        for (offset, weight) in sparse.enumerated() where weight != 0 {
-            for (index, value) in values.enumerated() { expected[index + offset] += weight * value }
-        }
-        let convolution = try #require(RealConvolution.Sparse(values, sparse))
-        for range in [0..<expected.count, 1..<expected.count - 1, 17..<(RealConvolution.Sparse.concurrentCount + 40)] {
-            #expect(range.count >= RealConvolution.Sparse.concurrentCount)
-            let part = convolution.elements(range)
-            let differing = range.first { part[$0 - range.lowerBound].bitPattern != expected[$0].bitPattern }
-            #expect(differing == nil, "\(sparse.count) terms, \(range): element \(differing ?? -1) differs")
-        }
-    }
-
     @Test func selfConvolutionMatchesRepeatedConvolution() {
         // Two probability vectors, raised to the 7th convolution power together and apart.
         let x = [0.2, 0.5, 0.3]
