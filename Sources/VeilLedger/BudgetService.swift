@@ -155,7 +155,7 @@ public final class BudgetService: Sendable {
     /// process or replica whose mechanisms are not pure ε (`LedgerComposition.wouldComposeCostly`),
     /// composed by `prepare` exactly as the decision would compose them (so the decision then takes
     /// them over). A backend whose lock other replicas wait for runs it without the lock
-    /// (`LedgerStore.reserve(dataset:policyHash:preparation:_:)`).
+    /// (`LedgerStore.reserve`).
     private var preparation: LedgerPreparation {
         LedgerPreparation(
             isCostly: { [composition] snapshot in composition.wouldComposeCostly(snapshot) },

@@ -230,10 +230,9 @@ struct PrivacyLossPMF: Sendable, Hashable {
         // One loss at a time until W is positive: the top loss (nothing above it to weigh) and any
         // zero masses under it, and the early answer when U reaches δ with W still 0.
         while index >= 0 && weighted == 0 {
-            let weightedHere = weighted * (index == masses.count - 1 ? 0 : stepDown)
             let mass = max(masses[index], 0)
             upper += mass
-            weighted = weightedHere + mass
+            weighted = mass
             if upper >= delta && weighted == 0 { return max(0, loss(at: index)) }
             index -= 1
         }

@@ -143,17 +143,12 @@ public protocol LedgerStore: Sendable {
     func allSpends() async throws -> [BudgetSpend]
 
     /// Check-and-spend as one atomic step with its audit record, under the recorded policy `policyHash`
-    /// when it is given; see the protocol's contract.
-    func reserve(
-        dataset: String, policyHash: String?, _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
-    ) async throws -> BudgetSpend
-
-    /// `reserve(dataset:policyHash:_:)`, where `decide` would first do `preparation`'s work on the
-    /// spends it is handed: a backend whose ledger lock other processes wait for may, when
-    /// `preparation.isCostly` says so of the spends it read under the lock, release the lock with
-    /// nothing written, run `preparation.prepare` on those (committed) spends without it, and take
-    /// the lock again to decide (PostgreSQL does; the default ignores `preparation`). `decide` still
-    /// runs once, on what is committed when it runs.
+    /// when it is given; see the protocol's contract. `preparation`: work `decide` would first do on
+    /// the spends it is handed that needs no lock. A backend whose ledger lock other processes wait
+    /// for may, when `preparation.isCostly` says so of the spends it read under the lock, release the
+    /// lock with nothing written, run `preparation.prepare` on those (committed) spends without it,
+    /// and take the lock again to decide (PostgreSQL does; SQLite, one process, ignores it). `decide`
+    /// still runs once, on what is committed when it runs.
     func reserve(
         dataset: String, policyHash: String?, preparation: LedgerPreparation?,
         _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
@@ -174,12 +169,11 @@ extension LedgerStore {
         try warm(LedgerSnapshot(try await spends(dataset: dataset)))
     }
 
-    /// Decides under the lock, `preparation`'s work included (a backend with nothing to gain).
+    /// Check-and-spend with no preparation.
     public func reserve(
-        dataset: String, policyHash: String?, preparation: LedgerPreparation?,
-        _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
+        dataset: String, policyHash: String?, _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
     ) async throws -> BudgetSpend {
-        try await reserve(dataset: dataset, policyHash: policyHash, decide)
+        try await reserve(dataset: dataset, policyHash: policyHash, preparation: nil, decide)
     }
 
     /// Check-and-spend without checking the recorded policy.
@@ -194,7 +188,7 @@ extension LedgerStore {
 /// spends its process has not composed yet (`LedgerComposition`: after another replica's DP-SGD spend,
 /// building that run's loss distribution and convolving it with the ledger's, tens of milliseconds) —
 /// so that a backend whose ledger lock every replica waits for can do it without the lock
-/// (`LedgerStore.reserve(dataset:policyHash:preparation:_:)`).
+/// (`LedgerStore.reserve`).
 public struct LedgerPreparation: Sendable {
     /// Whether deciding on these spends would first do such work, at a cost worth releasing the lock for.
     public let isCostly: @Sendable (LedgerSnapshot) -> Bool

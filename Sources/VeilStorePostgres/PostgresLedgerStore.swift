@@ -86,12 +86,6 @@ struct PostgresLedgerStore: LedgerStore {
     }
 
     func reserve(
-        dataset: String, policyHash: String?, _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
-    ) async throws -> BudgetSpend {
-        try await reserve(dataset: dataset, policyHash: policyHash, preparation: nil, decide)
-    }
-
-    func reserve(
         dataset: String, policyHash: String?, preparation: LedgerPreparation?,
         _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
     ) async throws -> BudgetSpend {

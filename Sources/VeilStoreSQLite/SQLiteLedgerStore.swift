@@ -41,8 +41,10 @@ struct SQLiteLedgerStore: LedgerStore {
         }
     }
 
+    /// `preparation` is ignored: one process, so nothing else waits for the lock while its work runs.
     func reserve(
-        dataset: String, policyHash: String?, _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
+        dataset: String, policyHash: String?, preparation: LedgerPreparation?,
+        _ decide: @escaping @Sendable (LedgerSnapshot) throws -> LedgerEntry
     ) async throws -> BudgetSpend {
         try await reservations.submit(LedgerReservation(dataset: dataset, policyHash: policyHash, decide: decide))
     }
