@@ -108,6 +108,14 @@ struct VaultTransaction: Sendable {
         self.remembered = remembered
     }
 
+    /// Makes room for the distinct pseudonyms of a unit of `events` events in what the transaction
+    /// records, so that recording them does not grow (and rehash) its sets one resize at a time.
+    mutating func reserveCapacity(forUnitOf events: Int) {
+        let room = min(events, VaultMemory.capacity)
+        relied.reserveCapacity(relied.count + room)
+        established.reserveCapacity(established.count + room)
+    }
+
     /// Whether `pseudonym` needs a lookup; if not, it is counted as relied on (when from the memory).
     mutating func needsLookup(_ pseudonym: Pseudonym) -> Bool {
         if established.contains(pseudonym) { return false }
