@@ -221,6 +221,12 @@ public protocol EventStore: Sendable {
     /// its own `ingest.batch` record. 1 for a backend with one writer (SQLite, the default).
     var maxWriteConnections: Int { get }
 
+    /// How many events `commitAll` gathers from its stream before it writes them as one unit
+    /// (PostgreSQL: `PostgresBatchWriter.unitEvents`, 50,000); 0 where each batch is written as it
+    /// arrives (SQLite, the default). A producer that keeps a unit's worth prepared ahead
+    /// (`EventImporter`) has the next unit ready when the store has written one.
+    var eventsPerWriteUnit: Int { get }
+
     /// The number of stored events.
     func eventCount() async throws -> Int
 
@@ -277,6 +283,7 @@ public protocol EventStore: Sendable {
 
 extension EventStore {
     public var maxWriteConnections: Int { 1 }
+    public var eventsPerWriteUnit: Int { 0 }
 
     /// Reads every event in (pseudonym, timestamp) order, `chunkSize` at a time, handing each chunk
     /// to `body`. All events of one pseudonym are contiguous, though they may span two chunks.

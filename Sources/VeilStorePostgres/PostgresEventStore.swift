@@ -51,6 +51,8 @@ final class PostgresEventStore: EventStore, IdentityVault {
     /// 120,000 events/s; the pool has 20.
     var maxWriteConnections: Int { 4 }
 
+    var eventsPerWriteUnit: Int { PostgresBatchWriter.unitEvents }
+
     init(chain: PostgresAuditChain) {
         let partitions = EventPartitions(database: chain.database)
         let writer = PostgresBatchWriter(logger: chain.database.logger)

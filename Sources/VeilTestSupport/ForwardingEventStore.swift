@@ -18,6 +18,7 @@ extension ForwardingEventStore {
         try await base.commitAll(batches, stored: stored, audit: audit)
     }
     public var maxWriteConnections: Int { base.maxWriteConnections }
+    public var eventsPerWriteUnit: Int { base.eventsPerWriteUnit }
     public func eventCount() async throws -> Int { try await base.eventCount() }
     public func events(for pseudonym: Pseudonym) async throws -> [StoredEvent] { try await base.events(for: pseudonym) }
     public func events(after cursor: EventCursor?, limit: Int) async throws -> EventChunk {

@@ -40,6 +40,31 @@ import VeilTestSupport
         #expect(stream.waiting == 1)
     }
 
+    /// The stream keeps no batch the reader has taken, even while others wait behind it: a producer
+    /// that kept a batch waiting at every take (a writer slower than validation) made the stream hold
+    /// every batch sent, so an import's memory grew with its file.
+    @Test func aTakenBatchIsNotHeldWhileOthersWait() throws {
+        final class Marker: Sendable {}
+        let stream = EventBatchStream()
+        weak var first: Marker?
+        do {
+            let marker = Marker()
+            first = marker
+            var batch = Self.write("a")
+            batch.escrow = { _ in _ = marker; throw VeilError(.integrity, "not escrowed in this test") }
+            stream.send(batch)
+        }
+        for index in 0..<200 {
+            stream.send(Self.write("b\(index)"))
+            #expect(try stream.nextWaiting() != nil)
+            if index == 0 { #expect(first == nil, "the first batch, taken, is still held by the stream") }
+        }
+        #expect(stream.waiting == 1)
+        stream.finish()
+        #expect(try stream.nextWaiting()?.events.first?.eventID == "b199")
+        #expect(try stream.nextWaiting() == nil)
+    }
+
     /// A reader that gives up lets waiting producers go on, drops what waits and keeps nothing sent later.
     @Test func stoppingTheReaderReleasesProducersAndDropsBatches() async throws {
         let stream = EventBatchStream()
@@ -82,19 +107,24 @@ import VeilTestSupport
 
     /// A store whose writer is slow: the real SQLite store, fed through a relay that takes the
     /// importer's batches one at a time, pausing between them, and records how many were waiting and
-    /// how many each transaction took. With `holdsFirst`, it takes none until `batchesAhead` wait (and
-    /// a second more).
+    /// how many each transaction took. With `holdsFirst`, it takes none until as many wait as a
+    /// one-transaction import may prepare ahead of it (`EventImporter.storeBatchesAhead`), and a
+    /// second more. `eventsPerWriteUnit`: the unit it tells producers it gathers (SQLite's 0 when nil).
     /// TEST ONLY: everything it relays is committed by the real store, in the transaction it came in.
     final class SlowWriterStore: ForwardingEventStore, @unchecked Sendable {
         let base: any EventStore
         let holdsFirst: Bool
+        let unitEvents: Int?
         let mostWaiting = Mutex(0)
         let batchesPerTransaction = Mutex<[Int]>([])
 
-        init(base: any EventStore, holdsFirst: Bool = true) {
+        init(base: any EventStore, holdsFirst: Bool = true, eventsPerWriteUnit: Int? = nil) {
             self.base = base
             self.holdsFirst = holdsFirst
+            unitEvents = eventsPerWriteUnit
         }
+
+        var eventsPerWriteUnit: Int { unitEvents ?? base.eventsPerWriteUnit }
 
         func commitAll(
             _ batches: EventBatchStream, stored: @escaping @Sendable (BatchCommit) -> Void,
@@ -107,7 +137,12 @@ import VeilTestSupport
                     if holdsFirst {
                         // Nothing is taken until `batchesAhead` batches wait, and then not for another
                         // second: time for a producer that did not wait to prepare more.
-                        while batches.waiting < EventImporter.batchesAhead { try await Task.sleep(for: .milliseconds(10)) }
+                        // (At most 30 s: a producer that stops short of that is seen in `mostWaiting`.)
+                        let ahead = EventImporter.storeBatchesAhead(unitEvents: eventsPerWriteUnit)
+                        let deadline = ContinuousClock.now + .seconds(30)
+                        while batches.waiting < ahead && ContinuousClock.now < deadline {
+                            try await Task.sleep(for: .milliseconds(10))
+                        }
                         try await Task.sleep(for: .seconds(1))
                     }
                     while true {
@@ -144,5 +179,28 @@ import VeilTestSupport
         #expect(try await fixture.store.eventCount() == lines.count)
         let most = store.mostWaiting.withLock { $0 }
         #expect(most == EventImporter.batchesAhead, "at most \(EventImporter.batchesAhead) batches ahead; \(most) were")
+    }
+
+    /// A store that writes in units (PostgreSQL gathers 50,000 events, then writes them) gets a whole
+    /// unit and one batch more prepared ahead of it, so the next unit is ready when it has written one;
+    /// with `batchesAhead` alone the validation task waited while each unit was stored. Still bounded:
+    /// no more than that waits, and the file is stored whole, in order.
+    @Test func aStoreThatWritesInUnitsGetsAWholeUnitPreparedAhead() async throws {
+        let fixture = try Fixture()
+        let handOff = EventImporter.handOffSize
+        let lines = OneTransactionImportTests.lines(7 * handOff, users: 400)  // dates up to the fixture's now
+        let path = try fixture.file("events.ndjson", lines.joined(separator: "\n") + "\n")
+        let store = SlowWriterStore(base: fixture.store, eventsPerWriteUnit: 4 * handOff + 1)
+        var options = ImportOptions()
+        options.validationTasks = 1
+        let service = IngestService(store: store, keys: fixture.keys, policy: fixture.policy, clock: .fixed(Fixture.now))
+        let report = try await EventImporter(service: service, options: options).importFile(path, actor: "cli")
+        #expect(report.stored && report.accepted == lines.count)
+        #expect(try await fixture.store.eventCount() == lines.count)
+        // Five batches hold the unit (four and one event more), and one more is the next unit's first.
+        #expect(EventImporter.storeBatchesAhead(unitEvents: 4 * handOff + 1) == 6)
+        #expect(EventImporter.storeBatchesAhead(unitEvents: 0) == EventImporter.batchesAhead)
+        let most = store.mostWaiting.withLock { $0 }
+        #expect(most == 6, "a unit and a batch ahead; \(most) were")
     }
 }
