@@ -536,8 +536,8 @@ public struct EventImporter: Sendable {
     /// unit and one batch more, so that the next unit is prepared while the store writes one
     /// (PostgreSQL: 50,000 events, 14 batches, about 17 MB). With `batchesAhead` alone the validation
     /// task waited while the server stored each unit, and the server waited for the next unit:
-    /// `veil ingest` of 1,000,000 events in one transaction went from 80,260–81,672 to
-    /// 99,897–115,385 events/s (release, alternating runs, `docs/deploy.md`).
+    /// `veil ingest` of 1,000,000 events in one transaction went from 91,841–103,654 to
+    /// 124,980–132,497 events/s (release, alternating runs, `docs/deploy.md`).
     static func storeBatchesAhead(unitEvents: Int) -> Int {
         max(batchesAhead, (unitEvents + handOffSize - 1) / handOffSize + 1)
     }
