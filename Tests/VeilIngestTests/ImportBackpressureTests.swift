@@ -164,20 +164,27 @@ import VeilTestSupport
         }
     }
 
-    /// However far validation could run ahead, at most `batchesAhead` prepared batches wait for the
-    /// store (before: every batch of the file could), and the file is still stored whole, in order.
-    @Test func validationWaitsForASlowWriter() async throws {
+    /// Imports 7 hand-off batches of valid lines in one transaction, validated by one task, through a
+    /// `SlowWriterStore` over the fixture's SQLite store that declares `eventsPerWriteUnit` (SQLite's
+    /// 0 when nil); checks the file was stored whole and returns how many batches waited at most.
+    static func mostWaitingForASlowWriter(eventsPerWriteUnit: Int? = nil) async throws -> Int {
         let fixture = try Fixture()
         let lines = OneTransactionImportTests.lines(7 * EventImporter.handOffSize, users: 400)  // dates up to the fixture's now
         let path = try fixture.file("events.ndjson", lines.joined(separator: "\n") + "\n")
-        let store = SlowWriterStore(base: fixture.store)
+        let store = SlowWriterStore(base: fixture.store, eventsPerWriteUnit: eventsPerWriteUnit)
         var options = ImportOptions()
         options.validationTasks = 1
         let service = IngestService(store: store, keys: fixture.keys, policy: fixture.policy, clock: .fixed(Fixture.now))
         let report = try await EventImporter(service: service, options: options).importFile(path, actor: "cli")
         #expect(report.stored && report.accepted == lines.count)
         #expect(try await fixture.store.eventCount() == lines.count)
-        let most = store.mostWaiting.withLock { $0 }
+        return store.mostWaiting.withLock { $0 }
+    }
+
+    /// However far validation could run ahead, at most `batchesAhead` prepared batches wait for the
+    /// store (before: every batch of the file could), and the file is still stored whole, in order.
+    @Test func validationWaitsForASlowWriter() async throws {
+        let most = try await Self.mostWaitingForASlowWriter()
         #expect(most == EventImporter.batchesAhead, "at most \(EventImporter.batchesAhead) batches ahead; \(most) were")
     }
 
@@ -186,21 +193,11 @@ import VeilTestSupport
     /// with `batchesAhead` alone the validation task waited while each unit was stored. Still bounded:
     /// no more than that waits, and the file is stored whole, in order.
     @Test func aStoreThatWritesInUnitsGetsAWholeUnitPreparedAhead() async throws {
-        let fixture = try Fixture()
-        let handOff = EventImporter.handOffSize
-        let lines = OneTransactionImportTests.lines(7 * handOff, users: 400)  // dates up to the fixture's now
-        let path = try fixture.file("events.ndjson", lines.joined(separator: "\n") + "\n")
-        let store = SlowWriterStore(base: fixture.store, eventsPerWriteUnit: 4 * handOff + 1)
-        var options = ImportOptions()
-        options.validationTasks = 1
-        let service = IngestService(store: store, keys: fixture.keys, policy: fixture.policy, clock: .fixed(Fixture.now))
-        let report = try await EventImporter(service: service, options: options).importFile(path, actor: "cli")
-        #expect(report.stored && report.accepted == lines.count)
-        #expect(try await fixture.store.eventCount() == lines.count)
+        let unit = 4 * EventImporter.handOffSize + 1
         // Five batches hold the unit (four and one event more), and one more is the next unit's first.
-        #expect(EventImporter.storeBatchesAhead(unitEvents: 4 * handOff + 1) == 6)
+        #expect(EventImporter.storeBatchesAhead(unitEvents: unit) == 6)
         #expect(EventImporter.storeBatchesAhead(unitEvents: 0) == EventImporter.batchesAhead)
-        let most = store.mostWaiting.withLock { $0 }
+        let most = try await Self.mostWaitingForASlowWriter(eventsPerWriteUnit: unit)
         #expect(most == 6, "a unit and a batch ahead; \(most) were")
     }
 }
