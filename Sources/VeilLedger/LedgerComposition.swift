@@ -97,6 +97,12 @@ final class LedgerComposition: Sendable {
         let base: Int
         let mechanism: PrivacyMechanism
         let dataset: Running
+
+        /// Whether a spend of `mechanism` composed onto `base` spends of composition `generation` is
+        /// this request: then `dataset` is their composition already.
+        func isSpend(of mechanism: PrivacyMechanism, onto base: Int, of generation: Int?) -> Bool {
+            self.generation == generation && self.base == base && self.mechanism == mechanism
+        }
     }
 
     private struct State: Sendable {
@@ -145,9 +151,7 @@ final class LedgerComposition: Sendable {
                 throw error
             }
             for (spend, mechanism) in zip(spends[start...], mechanisms) {
-                if let candidate = state.candidate, candidate.generation == composed.generation, candidate.base == composed.keys.count,
-                    candidate.mechanism == mechanism
-                {
+                if let candidate = state.candidate, candidate.isSpend(of: mechanism, onto: composed.keys.count, of: composed.generation) {
                     composed.dataset = candidate.dataset
                 } else {
                     composed.dataset.compose(mechanism)
@@ -180,11 +184,7 @@ final class LedgerComposition: Sendable {
             if let kept = state.composed, extends(snapshot, kept, counting: false) { (start, generation) = (kept.keys.count, kept.generation) }
             for index in spends.indices.dropFirst(start) {
                 guard let mechanism = try? decode(spends[index].mechanism) else { return false }
-                if index == start, let candidate = state.candidate, candidate.generation == generation, candidate.base == start,
-                    candidate.mechanism == mechanism
-                {
-                    continue
-                }
+                if index == start, state.candidate?.isSpend(of: mechanism, onto: start, of: generation) == true { continue }
                 if case .pureEpsilon = mechanism { continue }
                 return true
             }
